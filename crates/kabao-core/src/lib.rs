@@ -1,0 +1,20 @@
+//! Kabao's domain: the types, rules and state machines of the marketplace.
+//! Pure by design — no I/O, no clocks, no randomness of its own — so every rule is testable in isolation.
+#![forbid(unsafe_code)]
+// Rules must not crash the server on any input: no unwrap, expect, panic or unchecked indexing outside tests.
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing))]
+
+pub mod catalog;
+pub mod i18n;
+pub mod ids;
+pub mod inventory;
+pub mod money;
+pub mod throttle;
+pub mod time;
+pub mod user;
+pub mod vault;
+
+pub use i18n::{Lang, Localized};
+pub use ids::*;
+pub use money::Money;
+pub use time::Timestamp;

@@ -1,0 +1,78 @@
+//! `/api/v1/admin/...`: users, roles, shop certification and suspension, with an admin's token.
+
+use super::views::{CertificationInput, Page, RoleInput, ShopView, SuspensionInput, UserView};
+use super::ApiJson;
+use crate::auth::ApiUser;
+use crate::error::ApiError;
+use crate::SharedState;
+use axum::extract::{Path, Query, State};
+use kabao_core::user::Role;
+use kabao_core::{ShopId, UserId};
+use kabao_store::TxMode;
+
+/// All users, newest first.
+#[utoipa::path(get, path = "/api/v1/admin/users", tag = "admin", security(("bearer" = [])), params(Page), responses((status = 200, body = [UserView])))]
+pub async fn list_users(
+    State(state): State<SharedState>,
+    user: ApiUser,
+    Query(page): Query<Page>,
+) -> Result<ApiJson<Vec<UserView>>, ApiError> {
+    user.require(Role::Admin)?;
+    let mut tx = state.store.begin(TxMode::Read).await?;
+    let users = tx.list_users(page.limit.unwrap_or(100).clamp(1, 500), page.offset.unwrap_or(0).max(0)).await?;
+    Ok(ApiJson(users.iter().map(UserView::from).collect()))
+}
+
+/// Change a user's role (their sessions end).
+#[utoipa::path(put, path = "/api/v1/admin/users/{id}/role", tag = "admin", security(("bearer" = [])), params(("id" = i64, Path)), request_body = RoleInput,
+    responses((status = 200, body = UserView), (status = 404, description = "no such user")))]
+pub async fn set_role(
+    State(state): State<SharedState>,
+    user: ApiUser,
+    Path(id): Path<i64>,
+    ApiJson(body): ApiJson<RoleInput>,
+) -> Result<ApiJson<UserView>, ApiError> {
+    let admin = user.require(Role::Admin)?;
+    Ok(ApiJson(UserView::from(&crate::shops::set_role(&state, &admin, UserId(id), &body.role).await?)))
+}
+
+/// All shops, suspended ones included.
+#[utoipa::path(get, path = "/api/v1/admin/shops", tag = "admin", security(("bearer" = [])), params(Page), responses((status = 200, body = [ShopView])))]
+pub async fn list_shops(
+    State(state): State<SharedState>,
+    user: ApiUser,
+    Query(page): Query<Page>,
+) -> Result<ApiJson<Vec<ShopView>>, ApiError> {
+    user.require(Role::Admin)?;
+    let mut tx = state.store.begin(TxMode::Read).await?;
+    let shops = tx.list_shops(page.limit.unwrap_or(100).clamp(1, 500), page.offset.unwrap_or(0).max(0)).await?;
+    Ok(ApiJson(shops.iter().map(ShopView::from).collect()))
+}
+
+/// Set a shop's certification level.
+#[utoipa::path(put, path = "/api/v1/admin/shops/{id}/certification", tag = "admin", security(("bearer" = [])), params(("id" = i64, Path)), request_body = CertificationInput,
+    responses((status = 200, body = ShopView), (status = 400, description = "unknown level"), (status = 404, description = "no such shop")))]
+pub async fn set_certification(
+    State(state): State<SharedState>,
+    user: ApiUser,
+    Path(id): Path<i64>,
+    ApiJson(body): ApiJson<CertificationInput>,
+) -> Result<ApiJson<ShopView>, ApiError> {
+    let admin = user.require(Role::Admin)?;
+    Ok(ApiJson(ShopView::from(&crate::shops::set_certification(&state, &admin, ShopId(id), &body.level).await?)))
+}
+
+/// Suspend (with a reason) or reinstate a shop. A suspended shop's products leave the catalog.
+#[utoipa::path(put, path = "/api/v1/admin/shops/{id}/suspension", tag = "admin", security(("bearer" = [])), params(("id" = i64, Path)), request_body = SuspensionInput,
+    responses((status = 200, body = ShopView), (status = 400, description = "reason missing"), (status = 404, description = "no such shop")))]
+pub async fn set_suspension(
+    State(state): State<SharedState>,
+    user: ApiUser,
+    Path(id): Path<i64>,
+    ApiJson(body): ApiJson<SuspensionInput>,
+) -> Result<ApiJson<ShopView>, ApiError> {
+    let admin = user.require(Role::Admin)?;
+    Ok(ApiJson(ShopView::from(
+        &crate::shops::set_suspension(&state, &admin, ShopId(id), body.suspended, &body.reason).await?,
+    )))
+}

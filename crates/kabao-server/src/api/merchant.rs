@@ -1,0 +1,200 @@
+//! `/api/v1/merchant/...`: a merchant's shop, products and card-key inventory, with a merchant's token.
+//! Another shop's ids answer 404, exactly as ids that do not exist.
+
+use super::views::{BatchView, ImportView, KeyQuery, KeyView, ProductBody, ProductView, ShopInput, ShopView, VoidView};
+use super::ApiJson;
+use crate::auth::{ApiUser, ReqLang};
+use crate::error::ApiError;
+use crate::inventory::MAX_UPLOAD_BYTES;
+use crate::SharedState;
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{Path, Query, State};
+use axum::http::{header, StatusCode};
+use axum::response::IntoResponse;
+use kabao_core::inventory::ImportError;
+use kabao_core::user::Role;
+use kabao_core::{BatchId, ProductId};
+use kabao_store::KeyState;
+
+/// The caller's shop.
+#[utoipa::path(get, path = "/api/v1/merchant/shop", tag = "merchant", security(("bearer" = [])),
+    responses((status = 200, body = ShopView), (status = 404, description = "no shop yet")))]
+pub async fn get_shop(State(state): State<SharedState>, user: ApiUser) -> Result<ApiJson<ShopView>, ApiError> {
+    let user = user.require(Role::Merchant)?;
+    Ok(ApiJson(ShopView::from(&crate::shops::my_shop(&state, &user).await?)))
+}
+
+/// Open the caller's shop (one per merchant).
+#[utoipa::path(post, path = "/api/v1/merchant/shop", tag = "merchant", security(("bearer" = [])), request_body = ShopInput,
+    responses((status = 201, body = ShopView), (status = 409, description = "already open, or name taken")))]
+pub async fn open_shop(
+    State(state): State<SharedState>,
+    user: ApiUser,
+    ApiJson(body): ApiJson<ShopInput>,
+) -> Result<(StatusCode, ApiJson<ShopView>), ApiError> {
+    let user = user.require(Role::Merchant)?;
+    let shop = crate::shops::open_shop(&state, &user, &body.name, &body.description).await?;
+    Ok((StatusCode::CREATED, ApiJson(ShopView::from(&shop))))
+}
+
+/// Rename or redescribe the caller's shop.
+#[utoipa::path(put, path = "/api/v1/merchant/shop", tag = "merchant", security(("bearer" = [])), request_body = ShopInput,
+    responses((status = 200, body = ShopView)))]
+pub async fn update_shop(
+    State(state): State<SharedState>,
+    user: ApiUser,
+    ApiJson(body): ApiJson<ShopInput>,
+) -> Result<ApiJson<ShopView>, ApiError> {
+    let user = user.require(Role::Merchant)?;
+    Ok(ApiJson(ShopView::from(&crate::shops::update_my_shop(&state, &user, &body.name, &body.description).await?)))
+}
+
+/// The caller's products, listed or not.
+#[utoipa::path(get, path = "/api/v1/merchant/products", tag = "merchant", security(("bearer" = [])), responses((status = 200, body = [ProductView])))]
+pub async fn list_products(
+    State(state): State<SharedState>,
+    user: ApiUser,
+) -> Result<ApiJson<Vec<ProductView>>, ApiError> {
+    let user = user.require(Role::Merchant)?;
+    Ok(ApiJson(crate::products::list_mine(&state, &user).await?.iter().map(ProductView::from).collect()))
+}
+
+/// Create a product in the caller's shop.
+#[utoipa::path(post, path = "/api/v1/merchant/products", tag = "merchant", security(("bearer" = [])), request_body = ProductBody,
+    responses((status = 201, body = ProductView), (status = 400, description = "a field is invalid; `field` names it")))]
+pub async fn create_product(
+    State(state): State<SharedState>,
+    user: ApiUser,
+    ApiJson(body): ApiJson<ProductBody>,
+) -> Result<(StatusCode, ApiJson<ProductView>), ApiError> {
+    let user = user.require(Role::Merchant)?;
+    let p = crate::products::create(&state, &user, &body.into()).await?;
+    Ok((StatusCode::CREATED, ApiJson(ProductView::from(&p))))
+}
+
+/// One of the caller's products.
+#[utoipa::path(get, path = "/api/v1/merchant/products/{id}", tag = "merchant", security(("bearer" = [])), params(("id" = i64, Path)),
+    responses((status = 200, body = ProductView), (status = 404, description = "not a product of yours")))]
+pub async fn get_product(
+    State(state): State<SharedState>,
+    user: ApiUser,
+    Path(id): Path<i64>,
+) -> Result<ApiJson<ProductView>, ApiError> {
+    let user = user.require(Role::Merchant)?;
+    let (p, _) = crate::products::owned(&state, &user, ProductId(id)).await?;
+    Ok(ApiJson(ProductView::from(&p)))
+}
+
+/// Replace one of the caller's products.
+#[utoipa::path(put, path = "/api/v1/merchant/products/{id}", tag = "merchant", security(("bearer" = [])), params(("id" = i64, Path)), request_body = ProductBody,
+    responses((status = 200, body = ProductView), (status = 404, description = "not a product of yours")))]
+pub async fn update_product(
+    State(state): State<SharedState>,
+    user: ApiUser,
+    Path(id): Path<i64>,
+    ApiJson(body): ApiJson<ProductBody>,
+) -> Result<ApiJson<ProductView>, ApiError> {
+    let user = user.require(Role::Merchant)?;
+    Ok(ApiJson(ProductView::from(&crate::products::update(&state, &user, ProductId(id), &body.into()).await?)))
+}
+
+/// Import card keys: the request body is the key file (UTF-8 text, one key per line or `卡号----密码`).
+/// Accepted lines are stored in one transaction; every duplicate and malformed line is named by number.
+#[utoipa::path(post, path = "/api/v1/merchant/products/{id}/keys", tag = "merchant", security(("bearer" = [])), params(("id" = i64, Path)),
+    request_body(content = String, content_type = "text/plain"),
+    responses((status = 200, body = ImportView), (status = 404, description = "not a product of yours"), (status = 413, description = "file over 16 MiB")))]
+pub async fn import_keys(
+    State(state): State<SharedState>,
+    user: ApiUser,
+    ReqLang(lang): ReqLang,
+    Path(id): Path<i64>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<ApiJson<ImportView>, ApiError> {
+    let user = user.require(Role::Merchant)?;
+    let too_large = || {
+        ApiError::from_localized(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            &ImportError::TooLarge { max_bytes: MAX_UPLOAD_BYTES as u64 },
+        )
+    };
+    let body = body.map_err(|_| too_large())?;
+    if body.len() > MAX_UPLOAD_BYTES {
+        return Err(too_large());
+    }
+    let out =
+        crate::inventory::import_keys(&*state.store, &state.keyring, user.id, ProductId(id), &body, "api", state.now())
+            .await?;
+    state.metrics.keys_imported.inc_by(out.report.accepted_count);
+    Ok(ApiJson(ImportView::new(out.batch_id.map(|b| b.0), &out.report, lang)))
+}
+
+/// The product's keys in clear, for the merchant who owns them. Never cached.
+#[utoipa::path(get, path = "/api/v1/merchant/products/{id}/keys", tag = "merchant", security(("bearer" = [])), params(("id" = i64, Path), KeyQuery),
+    responses((status = 200, body = [KeyView]), (status = 404, description = "not a product of yours")))]
+pub async fn list_keys(
+    State(state): State<SharedState>,
+    user: ApiUser,
+    Path(id): Path<i64>,
+    Query(q): Query<KeyQuery>,
+) -> Result<impl IntoResponse, ApiError> {
+    let user = user.require(Role::Merchant)?;
+    let key_state = match q.state.as_deref() {
+        None | Some("") => None,
+        Some(s) => Some(KeyState::parse(s).ok_or_else(|| {
+            ApiError::bad_request(
+                "request.invalid_query",
+                "state",
+                "state 只能是 available、sold 或 voided",
+                "state must be available, sold or voided",
+            )
+        })?),
+    };
+    let keys = crate::inventory::list_keys_for_owner(
+        &*state.store,
+        &state.keyring,
+        user.id,
+        ProductId(id),
+        key_state,
+        q.limit.unwrap_or(100),
+        q.offset.unwrap_or(0),
+    )
+    .await?;
+    let views: Vec<KeyView> = keys
+        .iter()
+        .map(|k| KeyView {
+            id: k.id.0,
+            batch_id: k.batch_id.0,
+            state: k.state.as_str().into(),
+            secret: k.secret.to_string(),
+            created_at: k.created_at.millis(),
+        })
+        .collect();
+    Ok(([(header::CACHE_CONTROL, "no-store")], ApiJson(views)))
+}
+
+/// The product's import batches with their counts by state.
+#[utoipa::path(get, path = "/api/v1/merchant/products/{id}/batches", tag = "merchant", security(("bearer" = [])), params(("id" = i64, Path)),
+    responses((status = 200, body = [BatchView]), (status = 404, description = "not a product of yours")))]
+pub async fn list_batches(
+    State(state): State<SharedState>,
+    user: ApiUser,
+    Path(id): Path<i64>,
+) -> Result<ApiJson<Vec<BatchView>>, ApiError> {
+    let user = user.require(Role::Merchant)?;
+    let batches = crate::inventory::list_batches_for_owner(&*state.store, user.id, ProductId(id)).await?;
+    Ok(ApiJson(batches.iter().map(BatchView::from).collect()))
+}
+
+/// Void a batch none of whose keys were sold.
+#[utoipa::path(post, path = "/api/v1/merchant/batches/{id}/void", tag = "merchant", security(("bearer" = [])), params(("id" = i64, Path)),
+    responses((status = 200, body = VoidView), (status = 404, description = "not a batch of yours"), (status = 409, description = "already voided, or has sold keys")))]
+pub async fn void_batch(
+    State(state): State<SharedState>,
+    user: ApiUser,
+    Path(id): Path<i64>,
+) -> Result<ApiJson<VoidView>, ApiError> {
+    let user = user.require(Role::Merchant)?;
+    let voided = crate::inventory::void_batch(&*state.store, user.id, BatchId(id), state.now()).await?;
+    Ok(ApiJson(VoidView { batch_id: id, voided }))
+}

@@ -1,0 +1,116 @@
+//! The JSON API under `/api/v1`, documented by an OpenAPI 3 document at `/api/openapi.json`.
+//! Callers authenticate with `Authorization: Bearer kb_...` tokens; errors are `{"code", "message", "field"}`.
+
+pub mod admin;
+pub mod catalog;
+pub mod merchant;
+pub mod tokens;
+pub mod views;
+
+use crate::error::ApiError;
+use crate::SharedState;
+use axum::extract::{FromRequest, Request};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{delete, get, post, put};
+use axum::Router;
+use kabao_core::Lang;
+use utoipa::OpenApi;
+
+/// JSON input whose rejections (bad JSON, unknown or missing fields) are [`ApiError`]s naming the field.
+#[derive(FromRequest)]
+#[from_request(via(axum::Json), rejection(ApiError))]
+pub struct ApiJson<T>(pub T);
+
+impl<T: serde::Serialize> IntoResponse for ApiJson<T> {
+    fn into_response(self) -> Response {
+        axum::Json(self.0).into_response()
+    }
+}
+
+/// Answers API errors in the caller's language (`Accept-Language` or the `lang` cookie; zh-CN by default).
+async fn localize(req: Request, next: Next) -> Response {
+    let lang = crate::auth::request_lang(req.headers());
+    let res = next.run(req).await;
+    if lang == Lang::Zh {
+        return res;
+    }
+    match res.extensions().get::<ApiError>().cloned() {
+        Some(err) => {
+            let mut out = (err.status, axum::Json(err.body(lang))).into_response();
+            for (k, v) in res.headers() {
+                if k != axum::http::header::CONTENT_LENGTH && k != axum::http::header::CONTENT_TYPE {
+                    out.headers_mut().append(k.clone(), v.clone());
+                }
+            }
+            out
+        }
+        None => res,
+    }
+}
+
+async fn api_not_found() -> ApiError {
+    ApiError::not_found("request.not_found")
+}
+
+pub fn routes() -> Router<SharedState> {
+    let v1 = Router::new()
+        .route("/tokens", post(tokens::create).get(tokens::list))
+        .route("/tokens/{id}", delete(tokens::revoke))
+        .route("/products", get(catalog::list_products))
+        .route("/products/{id}", get(catalog::get_product))
+        .route("/shops/{id}", get(catalog::get_shop))
+        .route("/merchant/shop", get(merchant::get_shop).post(merchant::open_shop).put(merchant::update_shop))
+        .route("/merchant/products", get(merchant::list_products).post(merchant::create_product))
+        .route("/merchant/products/{id}", get(merchant::get_product).put(merchant::update_product))
+        .route(
+            "/merchant/products/{id}/keys",
+            post(merchant::import_keys)
+                .get(merchant::list_keys)
+                .layer(axum::extract::DefaultBodyLimit::max(crate::inventory::MAX_UPLOAD_BYTES + 64 * 1024)),
+        )
+        .route("/merchant/products/{id}/batches", get(merchant::list_batches))
+        .route("/merchant/batches/{id}/void", post(merchant::void_batch))
+        .route("/admin/users", get(admin::list_users))
+        .route("/admin/users/{id}/role", put(admin::set_role))
+        .route("/admin/shops", get(admin::list_shops))
+        .route("/admin/shops/{id}/certification", put(admin::set_certification))
+        .route("/admin/shops/{id}/suspension", put(admin::set_suspension))
+        .fallback(api_not_found);
+    Router::new()
+        .nest("/api/v1", v1)
+        .route("/api/openapi.json", get(openapi_json))
+        .layer(axum::middleware::from_fn(localize))
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "Kabao API", description = "卡保 Kabao: virtual goods with the warranty built in. Errors are {\"code\", \"message\", \"field\"}."),
+    paths(
+        tokens::create, tokens::list, tokens::revoke,
+        catalog::list_products, catalog::get_product, catalog::get_shop,
+        merchant::get_shop, merchant::open_shop, merchant::update_shop,
+        merchant::list_products, merchant::create_product, merchant::get_product, merchant::update_product,
+        merchant::import_keys, merchant::list_keys, merchant::list_batches, merchant::void_batch,
+        admin::list_users, admin::set_role, admin::list_shops, admin::set_certification, admin::set_suspension,
+    ),
+    modifiers(&BearerAuth)
+)]
+pub struct ApiDoc;
+
+struct BearerAuth;
+
+impl utoipa::Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+    }
+}
+
+async fn openapi_json() -> Response {
+    axum::Json(ApiDoc::openapi()).into_response()
+}

@@ -1,0 +1,50 @@
+//! `/api/v1/tokens`: create (with username and password), list and revoke API tokens.
+
+use super::views::{TokenCreate, TokenCreated, TokenView};
+use super::ApiJson;
+use crate::auth::{ApiUser, ClientIp};
+use crate::error::ApiError;
+use crate::SharedState;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use kabao_core::ApiTokenId;
+use kabao_store::TxMode;
+
+/// Create an API token. Login failures count towards the same throttle as the login page.
+#[utoipa::path(post, path = "/api/v1/tokens", request_body = TokenCreate, tag = "tokens",
+    responses((status = 201, body = TokenCreated), (status = 401, description = "wrong credentials"), (status = 429, description = "too many failures")))]
+pub async fn create(
+    State(state): State<SharedState>,
+    ClientIp(ip): ClientIp,
+    ApiJson(body): ApiJson<TokenCreate>,
+) -> Result<(StatusCode, ApiJson<TokenCreated>), ApiError> {
+    let user = crate::accounts::authenticate(&state, &body.username, &body.password, ip).await?;
+    let t = crate::auth::create_api_token(&state, &user, &body.name).await?;
+    Ok((StatusCode::CREATED, ApiJson(TokenCreated { id: t.id.0, token: t.token, name: t.name })))
+}
+
+/// The caller's tokens, newest first (revoked ones included).
+#[utoipa::path(get, path = "/api/v1/tokens", tag = "tokens", security(("bearer" = [])), responses((status = 200, body = [TokenView])))]
+pub async fn list(
+    State(state): State<SharedState>,
+    ApiUser(user): ApiUser,
+) -> Result<ApiJson<Vec<TokenView>>, ApiError> {
+    let mut tx = state.store.begin(TxMode::Read).await?;
+    Ok(ApiJson(tx.list_api_tokens(user.id).await?.iter().map(TokenView::from).collect()))
+}
+
+/// Revoke one of the caller's tokens.
+#[utoipa::path(delete, path = "/api/v1/tokens/{id}", tag = "tokens", security(("bearer" = [])), params(("id" = i64, Path)),
+    responses((status = 204), (status = 404, description = "no such live token of yours")))]
+pub async fn revoke(
+    State(state): State<SharedState>,
+    ApiUser(user): ApiUser,
+    Path(id): Path<i64>,
+) -> Result<StatusCode, ApiError> {
+    let mut tx = state.store.begin(TxMode::Write).await?;
+    if !tx.revoke_api_token(user.id, ApiTokenId(id), state.now()).await? {
+        return Err(ApiError::not_found("token.not_found"));
+    }
+    tx.commit().await?;
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -1,0 +1,334 @@
+//! Who is asking: browser sessions (cookie → server-side session row), CSRF tokens for forms, the
+//! language choice, and bearer API tokens. Session ids and tokens are 256 random bits; only SHA-256 is stored.
+
+use crate::error::ApiError;
+use crate::{AppState, SharedState};
+use axum::extract::{ConnectInfo, FromRequestParts, Request, State};
+use axum::http::header::{ACCEPT_LANGUAGE, AUTHORIZATION, COOKIE, SET_COOKIE};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, HeaderValue};
+use axum::middleware::Next;
+use axum::response::Response;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use kabao_core::user::Role;
+use kabao_core::Lang;
+use kabao_store::{NewApiToken, Session, TxMode, User};
+use rand::rngs::OsRng;
+use rand::RngCore;
+use sha2::{Digest, Sha256};
+use std::net::{IpAddr, SocketAddr};
+use subtle::ConstantTimeEq;
+
+pub const SESSION_COOKIE: &str = "kabao_session";
+pub const CSRF_COOKIE: &str = "kabao_csrf";
+pub const LANG_COOKIE: &str = "lang";
+/// The hidden form field carrying the CSRF token.
+pub const CSRF_FIELD: &str = "_csrf";
+/// API tokens start with this, so leaked ones are easy to recognise and scan for.
+pub const TOKEN_PREFIX: &str = "kb_";
+
+/// 32 random bytes from the OS, base64url: session ids, CSRF tokens, API tokens.
+pub fn random_token() -> String {
+    let mut bytes = [0u8; 32];
+    OsRng.fill_bytes(&mut bytes);
+    URL_SAFE_NO_PAD.encode(bytes)
+}
+
+pub fn sha256(text: &str) -> Vec<u8> {
+    Sha256::digest(text.as_bytes()).to_vec()
+}
+
+/// The value of a cookie in the request, if present.
+pub fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers
+        .get_all(COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v.trim())
+}
+
+/// A `Set-Cookie` value. `max_age_seconds = Some(0)` deletes the cookie.
+pub fn set_cookie(
+    name: &str,
+    value: &str,
+    max_age_seconds: Option<i64>,
+    http_only: bool,
+    same_site: &str,
+    secure: bool,
+) -> HeaderValue {
+    let mut c = format!("{name}={value}; Path=/; SameSite={same_site}");
+    if let Some(age) = max_age_seconds {
+        c.push_str(&format!("; Max-Age={age}"));
+    }
+    if http_only {
+        c.push_str("; HttpOnly");
+    }
+    if secure {
+        c.push_str("; Secure");
+    }
+    HeaderValue::from_str(&c).unwrap_or_else(|_| HeaderValue::from_static("invalid=; Max-Age=0"))
+}
+
+/// The language of a request: the `lang` cookie, else `Accept-Language`, else zh-CN.
+pub fn request_lang(headers: &HeaderMap) -> Lang {
+    if let Some(l) = cookie(headers, LANG_COOKIE).and_then(Lang::from_tag) {
+        return l;
+    }
+    headers
+        .get(ACCEPT_LANGUAGE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(',').next())
+        .and_then(|first| Lang::from_tag(first.split(';').next().unwrap_or_default()))
+        .unwrap_or_default()
+}
+
+/// Creates a session for a user and returns the cookie to set. A fresh id at every login (no fixation).
+pub async fn start_session(state: &AppState, user: &User) -> Result<HeaderValue, ApiError> {
+    let token = random_token();
+    let now = state.now();
+    let session = Session {
+        token_hash: sha256(&token),
+        user_id: user.id,
+        created_at: now,
+        expires_at: now.plus_seconds(state.config.session_ttl_hours * 3600),
+    };
+    let mut tx = state.store.begin(TxMode::Write).await?;
+    tx.insert_session(&session).await?;
+    // Housekeeping on the write path we already hold: expired sessions never accumulate.
+    tx.delete_expired_sessions(now).await?;
+    tx.commit().await?;
+    Ok(set_cookie(
+        SESSION_COOKIE,
+        &token,
+        Some(state.config.session_ttl_hours * 3600),
+        true,
+        "Lax",
+        state.config.secure_cookies,
+    ))
+}
+
+/// Ends the request's session (if any) and returns the cookie that clears it.
+pub async fn end_session(state: &AppState, headers: &HeaderMap) -> Result<HeaderValue, ApiError> {
+    if let Some(token) = cookie(headers, SESSION_COOKIE) {
+        let mut tx = state.store.begin(TxMode::Write).await?;
+        tx.delete_session(&sha256(token)).await?;
+        tx.commit().await?;
+    }
+    Ok(set_cookie(SESSION_COOKIE, "", Some(0), true, "Lax", state.config.secure_cookies))
+}
+
+async fn session_user(state: &AppState, headers: &HeaderMap) -> Result<Option<User>, ApiError> {
+    let Some(token) = cookie(headers, SESSION_COOKIE).filter(|t| !t.is_empty() && t.len() <= 128) else {
+        return Ok(None);
+    };
+    let mut tx = state.store.begin(TxMode::Read).await?;
+    Ok(tx.session_with_user(&sha256(token), state.now()).await?.map(|(_, u)| u))
+}
+
+/// The CSRF token minted for a request that had none (set by [`csrf_cookie`], read by [`Visitor`]).
+#[derive(Clone)]
+struct MintedCsrf(String);
+
+/// Gives every page visitor a CSRF cookie: forms carry the same value in a hidden field (double submit).
+pub async fn csrf_cookie(State(state): State<SharedState>, mut req: Request, next: Next) -> Response {
+    let has = cookie(req.headers(), CSRF_COOKIE).is_some_and(valid_token_shape);
+    let minted = if has { None } else { Some(random_token()) };
+    if let Some(m) = &minted {
+        req.extensions_mut().insert(MintedCsrf(m.clone()));
+    }
+    let mut res = next.run(req).await;
+    if let Some(m) = minted {
+        res.headers_mut()
+            .append(SET_COOKIE, set_cookie(CSRF_COOKIE, &m, None, true, "Strict", state.config.secure_cookies));
+    }
+    res
+}
+
+fn valid_token_shape(t: &str) -> bool {
+    t.len() == 43 && t.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+/// A page visitor: maybe logged in, with a language and a CSRF token for the forms on the page.
+#[derive(Clone)]
+pub struct Visitor {
+    pub user: Option<User>,
+    pub lang: Lang,
+    pub csrf: String,
+    pub ip: Option<IpAddr>,
+    /// Path and query of the request, for "back to where you were" links.
+    pub path: String,
+}
+
+impl Visitor {
+    /// Checks a submitted CSRF token against the cookie, in constant time.
+    pub fn check_csrf(&self, submitted: Option<&str>) -> Result<(), ApiError> {
+        let ok = submitted
+            .is_some_and(|s| valid_token_shape(&self.csrf) && bool::from(s.as_bytes().ct_eq(self.csrf.as_bytes())));
+        if ok {
+            Ok(())
+        } else {
+            Err(ApiError::new(
+                axum::http::StatusCode::FORBIDDEN,
+                "auth.csrf",
+                "表单已过期或来源不明（CSRF 校验失败），请返回刷新页面后重试",
+                "The form expired or came from elsewhere (CSRF check failed); go back, reload the page and retry",
+            ))
+        }
+    }
+
+    pub fn has_role(&self, role: Role) -> bool {
+        self.user.as_ref().is_some_and(|u| u.role == role)
+    }
+}
+
+fn client_ip(parts: &Parts) -> Option<IpAddr> {
+    parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|ci| ci.0.ip())
+}
+
+impl FromRequestParts<SharedState> for Visitor {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &SharedState) -> Result<Self, Self::Rejection> {
+        let user = session_user(state, &parts.headers).await?;
+        let csrf = match parts.extensions.get::<MintedCsrf>() {
+            Some(m) => m.0.clone(),
+            None => cookie(&parts.headers, CSRF_COOKIE).unwrap_or_default().to_string(),
+        };
+        Ok(Visitor {
+            user,
+            lang: request_lang(&parts.headers),
+            csrf,
+            ip: client_ip(parts),
+            path: parts.uri.path_and_query().map(|p| p.as_str().to_string()).unwrap_or_else(|| "/".into()),
+        })
+    }
+}
+
+/// An API caller authenticated by `Authorization: Bearer kb_...`.
+pub struct ApiUser(pub User);
+
+impl FromRequestParts<SharedState> for ApiUser {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &SharedState) -> Result<Self, Self::Rejection> {
+        let token = parts
+            .headers
+            .get(AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .map(str::trim)
+            .filter(|t| t.starts_with(TOKEN_PREFIX) && t.len() <= 128)
+            .ok_or_else(ApiError::unauthorized)?;
+        let mut tx = state.store.begin(TxMode::Read).await?;
+        let (_, user) = tx.api_token_with_user(&sha256(token)).await?.ok_or_else(ApiError::unauthorized)?;
+        Ok(ApiUser(user))
+    }
+}
+
+impl ApiUser {
+    pub fn require(self, role: Role) -> Result<User, ApiError> {
+        if self.0.role == role {
+            Ok(self.0)
+        } else {
+            Err(ApiError::forbidden())
+        }
+    }
+}
+
+/// A newly created API token: the secret is returned once and never stored.
+pub struct CreatedToken {
+    pub id: kabao_core::ApiTokenId,
+    pub token: String,
+    pub name: String,
+}
+
+/// Creates an API token for a user.
+pub async fn create_api_token(state: &AppState, user: &User, name: &str) -> Result<CreatedToken, ApiError> {
+    let name = name.trim();
+    if name.is_empty() || name.chars().count() > 40 {
+        return Err(ApiError::bad_request(
+            "token.name_invalid",
+            "name",
+            "令牌名称需为 1–40 个字符",
+            "Token name must be 1–40 characters",
+        ));
+    }
+    let token = format!("{TOKEN_PREFIX}{}", random_token());
+    let new = NewApiToken {
+        user_id: user.id,
+        name: name.to_string(),
+        prefix: token.chars().take(10).collect(),
+        token_hash: sha256(&token),
+        created_at: state.now(),
+    };
+    let mut tx = state.store.begin(TxMode::Write).await?;
+    let id = tx.insert_api_token(&new).await?;
+    tx.commit().await?;
+    Ok(CreatedToken { id, token, name: new.name })
+}
+
+/// The client's IP address, when the server knows it (not behind a unix socket or in tests without one).
+pub struct ClientIp(pub Option<IpAddr>);
+
+impl<S: Send + Sync> FromRequestParts<S> for ClientIp {
+    type Rejection = std::convert::Infallible;
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(ClientIp(client_ip(parts)))
+    }
+}
+
+/// The language a request asked for.
+pub struct ReqLang(pub Lang);
+
+impl<S: Send + Sync> FromRequestParts<S> for ReqLang {
+    type Rejection = std::convert::Infallible;
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(ReqLang(request_lang(&parts.headers)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cookies_are_parsed_and_built_with_flags() {
+        let mut h = HeaderMap::new();
+        h.insert(COOKIE, HeaderValue::from_static("a=1; kabao_session=abc; lang=en"));
+        assert_eq!(cookie(&h, SESSION_COOKIE), Some("abc"));
+        assert_eq!(cookie(&h, "missing"), None);
+        assert_eq!(request_lang(&h), Lang::En);
+        let c = set_cookie(SESSION_COOKIE, "v", Some(60), true, "Lax", true);
+        assert_eq!(c.to_str().unwrap(), "kabao_session=v; Path=/; SameSite=Lax; Max-Age=60; HttpOnly; Secure");
+    }
+
+    #[test]
+    fn accept_language_picks_english_and_defaults_to_chinese() {
+        let mut h = HeaderMap::new();
+        assert_eq!(request_lang(&h), Lang::Zh);
+        h.insert(ACCEPT_LANGUAGE, HeaderValue::from_static("en-US,en;q=0.9"));
+        assert_eq!(request_lang(&h), Lang::En);
+    }
+
+    #[test]
+    fn tokens_have_256_bits() {
+        let t = random_token();
+        assert_eq!(t.len(), 43);
+        assert!(valid_token_shape(&t));
+        assert_ne!(t, random_token());
+    }
+
+    #[test]
+    fn csrf_check_is_exact() {
+        let v = Visitor { user: None, lang: Lang::Zh, csrf: random_token(), ip: None, path: "/".into() };
+        assert!(v.check_csrf(Some(&v.csrf.clone())).is_ok());
+        assert!(v.check_csrf(None).is_err());
+        assert!(v.check_csrf(Some("x")).is_err());
+        let empty = Visitor { csrf: String::new(), ..v };
+        assert!(empty.check_csrf(Some("")).is_err());
+    }
+}

@@ -1,0 +1,207 @@
+//! Errors, one way.
+//! - `kabao-core` refuses input with typed errors that implement [`Localized`]: a stable code
+//!   (`"product.price_invalid"`), the field, and a message in zh-CN and English.
+//! - `kabao-store` returns `StoreError`; it is logged, never shown (it could name internals), and becomes
+//!   `internal.store` (500) — except the conflicts a user can act on, which services map to their own errors.
+//! - Here, [`ApiError`] is the one error a handler returns. The API renders it as JSON
+//!   `{"code", "message", "field"}` in the request's language; pages render the same message in place.
+//! - `anyhow` is used only in the binary's `main`.
+
+use axum::extract::rejection::{FormRejection, JsonRejection, PathRejection, QueryRejection};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use kabao_core::{Lang, Localized};
+use kabao_store::StoreError;
+
+/// An error answered to a client: status, stable code, optional field, and the message in both languages.
+#[derive(Debug, Clone)]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub code: &'static str,
+    pub field: Option<String>,
+    pub zh: String,
+    pub en: String,
+}
+
+/// Both messages, attached to an error response so the API layer can answer in the request's language.
+#[derive(Debug, Clone)]
+pub struct ErrorMessages {
+    pub zh: String,
+    pub en: String,
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, code: &'static str, zh: impl Into<String>, en: impl Into<String>) -> ApiError {
+        ApiError { status, code, field: None, zh: zh.into(), en: en.into() }
+    }
+
+    /// From a domain error, with the status it deserves.
+    pub fn from_localized(status: StatusCode, e: &dyn Localized) -> ApiError {
+        ApiError {
+            status,
+            code: e.code(),
+            field: e.field().map(str::to_string),
+            zh: e.message(Lang::Zh),
+            en: e.message(Lang::En),
+        }
+    }
+
+    pub fn with_field(mut self, field: impl Into<String>) -> ApiError {
+        self.field = Some(field.into());
+        self
+    }
+
+    pub fn message(&self, lang: Lang) -> &str {
+        match lang {
+            Lang::Zh => &self.zh,
+            Lang::En => &self.en,
+        }
+    }
+
+    /// A 500 whose cause is logged but not shown.
+    pub fn internal(cause: impl std::fmt::Display) -> ApiError {
+        tracing::error!(error = %cause, "internal error");
+        ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "服务器内部错误，请稍后重试",
+            "Internal error, please retry later",
+        )
+    }
+
+    pub fn not_found(code: &'static str) -> ApiError {
+        ApiError::new(StatusCode::NOT_FOUND, code, "找不到该内容", "Not found")
+    }
+
+    pub fn unauthorized() -> ApiError {
+        ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "auth.required",
+            "请先登录或提供有效的 API 令牌",
+            "Log in or provide a valid API token",
+        )
+    }
+
+    pub fn forbidden() -> ApiError {
+        ApiError::new(StatusCode::FORBIDDEN, "auth.forbidden", "没有权限执行此操作", "You are not allowed to do this")
+    }
+
+    pub fn bad_request(code: &'static str, field: &str, zh: impl Into<String>, en: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::BAD_REQUEST, code, zh, en).with_field(field)
+    }
+
+    /// The JSON body in one language.
+    pub fn body(&self, lang: Lang) -> serde_json::Value {
+        let mut body = serde_json::json!({ "code": self.code, "message": self.message(lang) });
+        if let (Some(field), Some(obj)) = (&self.field, body.as_object_mut()) {
+            obj.insert("field".into(), serde_json::Value::String(field.clone()));
+        }
+        body
+    }
+}
+
+impl std::fmt::Display for ApiError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} {}: {}", self.status.as_u16(), self.code, self.en)
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let mut res = (self.status, axum::Json(self.body(Lang::Zh))).into_response();
+        res.extensions_mut().insert(ErrorMessages { zh: self.zh.clone(), en: self.en.clone() });
+        res.extensions_mut().insert(self);
+        res
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        ApiError::internal(e)
+    }
+}
+
+impl From<crate::inventory::InventoryError> for ApiError {
+    fn from(e: crate::inventory::InventoryError) -> Self {
+        if e.status() >= 500 {
+            tracing::error!(error = %e, "inventory");
+        }
+        let status = StatusCode::from_u16(e.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        ApiError::from_localized(status, &e)
+    }
+}
+
+/// Names the field in a serde message such as "unknown field `colour`, expected ..." or "missing field `title`".
+fn field_in(message: &str) -> Option<String> {
+    for marker in ["unknown field `", "missing field `", "duplicate field `"] {
+        if let Some(rest) = message.split(marker).nth(1) {
+            return rest.split('`').next().map(str::to_string);
+        }
+    }
+    // "title: invalid type: ..." (serde_path_to_error style) or "Failed to deserialize ... : price_fen: ..."
+    None
+}
+
+fn invalid_body(detail: &str) -> ApiError {
+    let mut e = ApiError::new(
+        StatusCode::BAD_REQUEST,
+        "request.invalid_body",
+        format!("请求内容格式错误：{detail}"),
+        format!("The request body is not valid: {detail}"),
+    );
+    e.field = field_in(detail);
+    e
+}
+
+impl From<JsonRejection> for ApiError {
+    fn from(r: JsonRejection) -> Self {
+        match r {
+            JsonRejection::MissingJsonContentType(_) => ApiError::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "request.content_type",
+                "请求需要 Content-Type: application/json",
+                "Expected Content-Type: application/json",
+            ),
+            other => invalid_body(&other.body_text()),
+        }
+    }
+}
+
+impl From<FormRejection> for ApiError {
+    fn from(r: FormRejection) -> Self {
+        invalid_body(&r.body_text())
+    }
+}
+
+impl From<QueryRejection> for ApiError {
+    fn from(r: QueryRejection) -> Self {
+        let mut e = invalid_body(&r.body_text());
+        e.code = "request.invalid_query";
+        e
+    }
+}
+
+impl From<PathRejection> for ApiError {
+    fn from(_: PathRejection) -> Self {
+        ApiError::not_found("request.not_found")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn serde_messages_name_the_field() {
+        assert_eq!(field_in("unknown field `colour`, expected one of `title`"), Some("colour".into()));
+        assert_eq!(field_in("missing field `title` at line 1"), Some("title".into()));
+        assert_eq!(field_in("expected value"), None);
+    }
+
+    #[test]
+    fn body_has_code_message_and_field() {
+        let e = ApiError::bad_request("x.y", "price", "价格错误", "bad price");
+        assert_eq!(e.body(Lang::En), serde_json::json!({"code": "x.y", "message": "bad price", "field": "price"}));
+        assert_eq!(e.body(Lang::Zh)["message"], "价格错误");
+    }
+}

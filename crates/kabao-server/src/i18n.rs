@@ -1,0 +1,180 @@
+//! The words of the pages, in zh-CN and English. Templates call `t.get("key")`; a test checks that every key
+//! used in a template exists here, so a missing translation fails the build's tests, not a user's screen.
+
+use kabao_core::inventory::DuplicateLine;
+use kabao_core::Lang;
+
+/// Translator handed to every template.
+#[derive(Clone, Copy)]
+pub struct T {
+    pub lang: Lang,
+}
+
+impl T {
+    pub fn get(&self, key: &str) -> &'static str {
+        match lookup(key) {
+            Some((zh, en)) => self.lang.pick(zh, en),
+            None => "??",
+        }
+    }
+    pub fn is_en(&self) -> bool {
+        self.lang == Lang::En
+    }
+    pub fn tag(&self) -> &'static str {
+        self.lang.tag()
+    }
+}
+
+fn lookup(key: &str) -> Option<(&'static str, &'static str)> {
+    Some(match key {
+        "brand" => ("卡保", "Kabao"),
+        "tagline" => ("买卡有质保：信誉先看，规则先写，钱由平台担保", "Virtual goods with a warranty: trust first, rules in writing, money in escrow"),
+        "nav.home" => ("首页", "Home"),
+        "nav.console" => ("商家后台", "Merchant console"),
+        "nav.admin" => ("管理后台", "Admin"),
+        "nav.login" => ("登录", "Log in"),
+        "nav.register" => ("注册", "Register"),
+        "nav.logout" => ("退出", "Log out"),
+        "nav.lang_other" => ("English", "中文"),
+        "home.title" => ("在售商品", "Products on sale"),
+        "home.empty" => ("还没有在售商品。", "No products on sale yet."),
+        "product.price" => ("价格", "Price"),
+        "product.stock" => ("库存", "In stock"),
+        "product.category" => ("分类", "Category"),
+        "product.kind" => ("交付方式", "Delivery"),
+        "product.shop" => ("店铺", "Shop"),
+        "product.description" => ("商品说明", "Description"),
+        "product.max_per_order" => ("每单限购", "Max per order"),
+        "product.trial" => ("体验卡（每位买家限购一张）", "Trial item (one per buyer)"),
+        "product.no_warranty" => ("无质保", "No warranty"),
+        "product.no_warranty_hint" => (
+            "该商品没有书面补单规则：卡密出问题时，平台无法按规则为你补发或退款。",
+            "This product has no written re-issue rules: if a key fails, the platform cannot re-issue or refund by rule.",
+        ),
+        "product.unlisted" => ("未上架（仅你可见）", "Unlisted (visible only to you)"),
+        "product.buy_soon" => ("下单与担保支付即将开放。", "Checkout with escrow is coming soon."),
+        "shop.opened" => ("开店时间", "Opened"),
+        "shop.products" => ("在售商品", "Products"),
+        "shop.suspended" => ("店铺已被暂停", "Shop suspended"),
+        "auth.username" => ("用户名", "Username"),
+        "auth.password" => ("密码", "Password"),
+        "auth.password_hint" => ("至少 8 个字符", "At least 8 characters"),
+        "auth.email" => ("邮箱（选填）", "Email (optional)"),
+        "auth.role" => ("我是", "I am a"),
+        "auth.role_buyer" => ("买家", "Buyer"),
+        "auth.role_merchant" => ("商家（开店卖货）", "Merchant (I sell)"),
+        "auth.register_title" => ("注册账号", "Create an account"),
+        "auth.register_submit" => ("注册", "Register"),
+        "auth.login_title" => ("登录", "Log in"),
+        "auth.login_submit" => ("登录", "Log in"),
+        "auth.have_account" => ("已有账号？去登录", "Have an account? Log in"),
+        "auth.no_account" => ("还没有账号？注册", "No account yet? Register"),
+        "console.title" => ("商家后台", "Merchant console"),
+        "console.open_shop" => ("开设店铺", "Open your shop"),
+        "console.open_shop_hint" => ("每个商家账号可以开一家店铺。", "Each merchant account can open one shop."),
+        "console.shop_name" => ("店铺名称", "Shop name"),
+        "console.shop_description" => ("店铺介绍", "About the shop"),
+        "console.save" => ("保存", "Save"),
+        "console.create" => ("创建", "Create"),
+        "console.products" => ("商品", "Products"),
+        "console.new_product" => ("新建商品", "New product"),
+        "console.no_products" => ("还没有商品。", "No products yet."),
+        "console.edit_product" => ("编辑商品", "Edit product"),
+        "console.title_field" => ("商品标题", "Title"),
+        "console.price_field" => ("价格（元）", "Price (yuan)"),
+        "console.listed" => ("上架销售", "Listed for sale"),
+        "console.stock_available" => ("可售库存", "Available stock"),
+        "console.import" => ("导入卡密", "Import card keys"),
+        "console.import_hint" => (
+            "上传 UTF-8 文本文件：每行一个卡密，或 卡号----密码；空行会被忽略。单次最多 16 MB。",
+            "Upload a UTF-8 text file: one key per line, or number----password; blank lines are ignored. At most 16 MB.",
+        ),
+        "console.import_file" => ("卡密文件", "Key file"),
+        "console.import_submit" => ("导入", "Import"),
+        "console.report" => ("导入结果", "Import result"),
+        "console.report_accepted" => ("成功导入", "Imported"),
+        "console.report_lines" => ("行号", "Lines"),
+        "console.report_duplicates" => ("重复（未导入）", "Duplicates (not imported)"),
+        "console.report_malformed" => ("格式错误（未导入）", "Malformed (not imported)"),
+        "console.report_nothing" => ("没有导入任何卡密。", "No key was imported."),
+        "console.batches" => ("导入批次", "Import batches"),
+        "console.batch" => ("批次", "Batch"),
+        "console.batch_source" => ("来源", "Source"),
+        "console.available" => ("可售", "Available"),
+        "console.sold" => ("已售", "Sold"),
+        "console.voided" => ("已作废", "Voided"),
+        "console.void" => ("作废未售卡密", "Void unsold keys"),
+        "console.keys" => ("卡密（仅你可见）", "Keys (only you can see them)"),
+        "console.no_keys" => ("还没有卡密。", "No keys yet."),
+        "console.back" => ("返回后台", "Back to console"),
+        "console.view_public" => ("查看商品页", "View product page"),
+        "console.tokens" => ("API 令牌", "API tokens"),
+        "console.tokens_hint" => ("用于通过 JSON API 管理商品与卡密。令牌只显示一次。", "For managing products and keys through the JSON API. A token is shown only once."),
+        "console.token_name" => ("令牌名称", "Token name"),
+        "console.token_create" => ("创建令牌", "Create token"),
+        "console.token_new" => ("新令牌（请立即保存，之后不再显示）", "New token (save it now; it will not be shown again)"),
+        "console.token_revoke" => ("吊销", "Revoke"),
+        "console.token_revoked" => ("已吊销", "Revoked"),
+        "console.merchant_only" => ("商家后台只对商家账号开放。", "The merchant console is for merchant accounts."),
+        "admin.title" => ("管理后台", "Admin"),
+        "admin.users" => ("用户", "Users"),
+        "admin.shops" => ("店铺", "Shops"),
+        "admin.role" => ("角色", "Role"),
+        "admin.set_role" => ("修改角色", "Change role"),
+        "admin.certification" => ("认证", "Certification"),
+        "admin.set" => ("设置", "Set"),
+        "admin.suspend" => ("暂停店铺", "Suspend"),
+        "admin.reinstate" => ("恢复店铺", "Reinstate"),
+        "admin.reason" => ("原因", "Reason"),
+        "admin.status" => ("状态", "Status"),
+        "admin.active" => ("正常", "Active"),
+        "common.created" => ("创建时间", "Created"),
+        "common.id" => ("编号", "ID"),
+        "common.name" => ("名称", "Name"),
+        "common.actions" => ("操作", "Actions"),
+        "common.yes" => ("是", "Yes"),
+        "common.no" => ("否", "No"),
+        "error.title" => ("出错了", "Something went wrong"),
+        "error.back" => ("返回首页", "Back to the home page"),
+        "error.not_found" => ("找不到该页面或内容。", "This page or item does not exist."),
+        "footer.text" => ("卡保：虚拟商品，质保到底。", "Kabao: virtual goods, with the warranty built in."),
+        _ => return None,
+    })
+}
+
+/// "第 5 行：重复（与第 2 行相同）" / "第 5 行：店铺中已有此卡密".
+pub fn duplicate_message(d: &DuplicateLine, lang: Lang) -> String {
+    match (d.same_as_line, lang) {
+        (Some(first), Lang::Zh) => format!("第 {} 行：重复（与第 {first} 行相同）", d.line),
+        (None, Lang::Zh) => format!("第 {} 行：店铺中已有此卡密", d.line),
+        (Some(first), Lang::En) => format!("Line {}: duplicate (same as line {first})", d.line),
+        (None, Lang::En) => format!("Line {}: the shop already has this key", d.line),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every `t.get("...")` in the templates has both translations.
+    #[test]
+    fn every_template_key_is_translated() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("templates");
+        let mut checked = 0;
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let text = std::fs::read_to_string(entry.unwrap().path()).unwrap();
+            for part in text.split("t.get(\"").skip(1) {
+                let key = part.split('"').next().unwrap();
+                assert!(lookup(key).is_some(), "missing translation for {key:?}");
+                checked += 1;
+            }
+        }
+        assert!(checked > 50, "only {checked} keys found: is the template scan broken?");
+    }
+
+    #[test]
+    fn duplicate_messages_name_both_lines() {
+        let d = DuplicateLine { line: 5, same_as_line: Some(2) };
+        assert_eq!(duplicate_message(&d, Lang::Zh), "第 5 行：重复（与第 2 行相同）");
+    }
+}

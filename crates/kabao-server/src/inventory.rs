@@ -1,0 +1,496 @@
+//! Card-key inventory: importing a merchant's key file, voiding unsold batches, and showing keys to their owner.
+//! One path for the console upload, the API and `kabao keys import`, so all three refuse the same lines.
+
+use kabao_core::catalog::GoodsKind;
+use kabao_core::inventory::{numbered_lines, ImportError, ImportPlan, ImportReport, KeySecret};
+use kabao_core::vault::{CardKeyAad, Fingerprint, Keyring, VaultError, NONCE_LEN};
+use kabao_core::{BatchId, CardKeyId, Lang, Localized, ProductId, Timestamp, UserId};
+use kabao_store::{Batch, KeyState, NewBatch, NewCardKey, Product, Store, StoreError, Tx, TxMode};
+use rand::RngCore;
+use std::collections::HashSet;
+use zeroize::Zeroizing;
+
+/// Largest key file accepted through HTTP (console or API). `kabao keys import` has no limit.
+pub const MAX_UPLOAD_BYTES: usize = 16 * 1024 * 1024;
+
+/// How many fingerprints are checked against the store per query.
+const FINGERPRINT_CHUNK: usize = 10_000;
+
+/// What an import did.
+#[derive(Debug)]
+pub struct ImportOutcome {
+    /// The new batch, or `None` when no line was accepted (nothing was written).
+    pub batch_id: Option<BatchId>,
+    pub report: ImportReport,
+}
+
+/// A key shown to the merchant who owns it.
+pub struct OwnedKey {
+    pub id: CardKeyId,
+    pub batch_id: BatchId,
+    pub state: KeyState,
+    pub secret: Zeroizing<String>,
+    pub created_at: Timestamp,
+}
+
+/// Why an inventory operation was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum InventoryError {
+    /// The product does not exist or belongs to another shop; the two are indistinguishable on purpose.
+    #[error("product not found")]
+    ProductNotFound,
+    #[error("batch not found")]
+    BatchNotFound,
+    #[error("custom goods have no card keys")]
+    CustomGoods,
+    #[error(transparent)]
+    Import(#[from] ImportError),
+    #[error("batch has {sold} sold keys")]
+    BatchHasSoldKeys { sold: i64 },
+    #[error("batch already voided")]
+    BatchAlreadyVoided,
+    #[error("the same key was imported concurrently")]
+    ConcurrentDuplicate,
+    #[error("vault: {0}")]
+    Vault(#[from] VaultError),
+    #[error("store: {0}")]
+    Store(StoreError),
+}
+
+impl From<StoreError> for InventoryError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Conflict("card_keys.fingerprint") => InventoryError::ConcurrentDuplicate,
+            e => InventoryError::Store(e),
+        }
+    }
+}
+
+impl InventoryError {
+    /// The HTTP status this error answers with.
+    pub fn status(&self) -> u16 {
+        match self {
+            InventoryError::ProductNotFound | InventoryError::BatchNotFound => 404,
+            InventoryError::CustomGoods | InventoryError::Import(ImportError::Empty) => 400,
+            InventoryError::Import(ImportError::TooLarge { .. }) => 413,
+            InventoryError::BatchHasSoldKeys { .. }
+            | InventoryError::BatchAlreadyVoided
+            | InventoryError::ConcurrentDuplicate => 409,
+            InventoryError::Vault(_) | InventoryError::Store(_) => 500,
+        }
+    }
+}
+
+impl Localized for InventoryError {
+    fn code(&self) -> &'static str {
+        match self {
+            InventoryError::ProductNotFound => "product.not_found",
+            InventoryError::BatchNotFound => "batch.not_found",
+            InventoryError::CustomGoods => "import.custom_goods",
+            InventoryError::Import(e) => e.code(),
+            InventoryError::BatchHasSoldKeys { .. } => "batch.has_sold_keys",
+            InventoryError::BatchAlreadyVoided => "batch.already_voided",
+            InventoryError::ConcurrentDuplicate => "import.concurrent_duplicate",
+            InventoryError::Vault(_) => "internal.vault",
+            InventoryError::Store(_) => "internal.store",
+        }
+    }
+    fn field(&self) -> Option<&'static str> {
+        match self {
+            InventoryError::Import(e) => e.field(),
+            _ => None,
+        }
+    }
+    fn message(&self, lang: Lang) -> String {
+        match self {
+            InventoryError::ProductNotFound => lang.pick("商品不存在", "Product not found").into(),
+            InventoryError::BatchNotFound => lang.pick("批次不存在", "Batch not found").into(),
+            InventoryError::CustomGoods => lang
+                .pick(
+                    "人工交付商品没有卡密库存，无需导入",
+                    "Custom goods are delivered by hand and have no card keys to import",
+                )
+                .into(),
+            InventoryError::Import(e) => e.message(lang),
+            InventoryError::BatchHasSoldKeys { sold } => match lang {
+                Lang::Zh => format!("该批次已售出 {sold} 张卡密，不能作废"),
+                Lang::En => format!("This batch has {sold} sold keys and cannot be voided"),
+            },
+            InventoryError::BatchAlreadyVoided => lang.pick("该批次已作废", "This batch is already voided").into(),
+            InventoryError::ConcurrentDuplicate => lang
+                .pick(
+                    "有相同卡密正在同时导入，本次未导入任何卡密，请重试",
+                    "The same keys were being imported at the same time; nothing was imported, please retry",
+                )
+                .into(),
+            InventoryError::Vault(_) | InventoryError::Store(_) => {
+                lang.pick("服务器内部错误，请稍后重试", "Internal error, please retry later").into()
+            }
+        }
+    }
+}
+
+/// Loads a product if `merchant` owns its shop.
+async fn owned_product(tx: &mut dyn Tx, merchant: UserId, product: ProductId) -> Result<Product, InventoryError> {
+    let p = tx.product_by_id(product).await?.ok_or(InventoryError::ProductNotFound)?;
+    let shop = tx.shop_by_id(p.shop_id).await?.ok_or(InventoryError::ProductNotFound)?;
+    if shop.owner_id != merchant {
+        return Err(InventoryError::ProductNotFound);
+    }
+    Ok(p)
+}
+
+/// A key ready to store: sealed, with the line it came from.
+struct SealedKey {
+    line: u32,
+    fingerprint: Fingerprint,
+    key_version: i32,
+    ciphertext: Vec<u8>,
+}
+
+/// Imports a key file into a product. All accepted lines are stored in one transaction, or none are;
+/// malformed and duplicate lines are skipped and named in the report.
+pub async fn import_keys(
+    store: &dyn Store,
+    keyring: &Keyring,
+    merchant: UserId,
+    product: ProductId,
+    bytes: &[u8],
+    source: &str,
+    now: Timestamp,
+) -> Result<ImportOutcome, InventoryError> {
+    let p = {
+        let mut tx = store.begin(TxMode::Read).await?;
+        owned_product(&mut *tx, merchant, product).await?
+    };
+    if p.kind == GoodsKind::Custom {
+        return Err(InventoryError::CustomGoods);
+    }
+    let shop = p.shop_id;
+    let mut plan = ImportPlan::from_lines(numbered_lines(bytes), |secret: &KeySecret| {
+        keyring.fingerprint(shop, &secret.canonical())
+    });
+    if plan.accepted.is_empty() && plan.malformed.is_empty() && plan.duplicates.is_empty() {
+        return Err(ImportError::Empty.into());
+    }
+    // Seal before taking the writer lock, so the lock is held only for the inserts.
+    let sealed = seal_all(keyring, &plan, p.shop_id, p.id)?;
+
+    let mut tx = store.begin(TxMode::Write).await?;
+    // Ownership is checked again under the write lock: the read above may be stale.
+    owned_product(&mut *tx, merchant, product).await?;
+    let mut existing = HashSet::new();
+    let fingerprints: Vec<Fingerprint> = plan.accepted.iter().map(|k| k.fingerprint).collect();
+    for chunk in fingerprints.chunks(FINGERPRINT_CHUNK) {
+        existing.extend(tx.existing_fingerprints(shop, chunk).await?);
+    }
+    plan.drop_existing(&existing);
+    let report = plan.report();
+    if plan.accepted.is_empty() {
+        return Ok(ImportOutcome { batch_id: None, report });
+    }
+    let batch_id = tx
+        .insert_batch(&NewBatch {
+            shop_id: shop,
+            product_id: p.id,
+            created_by: merchant,
+            created_at: now,
+            source: source.to_string(),
+        })
+        .await?;
+    let rows: Vec<NewCardKey> = sealed
+        .into_iter()
+        .filter(|k| !existing.contains(&k.fingerprint))
+        .map(|k| NewCardKey {
+            shop_id: shop,
+            product_id: p.id,
+            batch_id,
+            fingerprint: k.fingerprint,
+            ciphertext: k.ciphertext,
+            key_version: k.key_version,
+            created_at: now,
+        })
+        .collect();
+    debug_assert_eq!(rows.len(), plan.accepted.len());
+    tx.insert_card_keys(&rows).await?;
+    tx.commit().await?;
+    tracing::info!(product = %p.id, batch = %batch_id, accepted = report.accepted_count, duplicates = report.duplicates.len(), malformed = report.malformed.len(), "card keys imported");
+    Ok(ImportOutcome { batch_id: Some(batch_id), report })
+}
+
+/// Seals every accepted key, spreading the work over the available cores (a million keys is a normal file).
+fn seal_all(
+    keyring: &Keyring,
+    plan: &ImportPlan,
+    shop: kabao_core::ShopId,
+    product: ProductId,
+) -> Result<Vec<SealedKey>, InventoryError> {
+    let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1).clamp(1, 8);
+    let chunk = plan.accepted.len().div_ceil(threads).max(1);
+    let results: Vec<Result<Vec<SealedKey>, VaultError>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = plan
+            .accepted
+            .chunks(chunk)
+            .map(|keys| {
+                scope.spawn(move || {
+                    // thread_rng is a CSPRNG seeded from the OS; random 192-bit nonces never repeat in practice.
+                    let mut rng = rand::thread_rng();
+                    keys.iter()
+                        .map(|k| {
+                            let mut nonce = [0u8; NONCE_LEN];
+                            rng.fill_bytes(&mut nonce);
+                            let (key_version, ciphertext) =
+                                keyring.seal(shop, product, &k.fingerprint, &k.secret.canonical(), nonce)?;
+                            Ok(SealedKey { line: k.line, fingerprint: k.fingerprint, key_version, ciphertext })
+                        })
+                        .collect()
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap_or(Err(VaultError::OpenFailed))).collect()
+    });
+    let mut out = Vec::with_capacity(plan.accepted.len());
+    for r in results {
+        out.extend(r?);
+    }
+    debug_assert!(out.windows(2).all(|w| w.first().map(|a| a.line) < w.get(1).map(|b| b.line)));
+    Ok(out)
+}
+
+/// Voids every key of a batch, if none of them was sold.
+pub async fn void_batch(
+    store: &dyn Store,
+    merchant: UserId,
+    batch: BatchId,
+    now: Timestamp,
+) -> Result<u64, InventoryError> {
+    let mut tx = store.begin(TxMode::Write).await?;
+    let b = tx.batch_by_id(batch).await?.ok_or(InventoryError::BatchNotFound)?;
+    match owned_product(&mut *tx, merchant, b.product_id).await {
+        Err(InventoryError::ProductNotFound) => return Err(InventoryError::BatchNotFound),
+        other => other?,
+    };
+    if b.voided_at.is_some() {
+        return Err(InventoryError::BatchAlreadyVoided);
+    }
+    if b.sold > 0 {
+        return Err(InventoryError::BatchHasSoldKeys { sold: b.sold });
+    }
+    let n = tx.void_batch(batch, now).await?;
+    tx.commit().await?;
+    tracing::info!(batch = %batch, voided = n, "batch voided");
+    Ok(n)
+}
+
+/// A product's keys, decrypted, for the merchant who owns them.
+pub async fn list_keys_for_owner(
+    store: &dyn Store,
+    keyring: &Keyring,
+    merchant: UserId,
+    product: ProductId,
+    state: Option<KeyState>,
+    limit: i64,
+    offset: i64,
+) -> Result<Vec<OwnedKey>, InventoryError> {
+    let mut tx = store.begin(TxMode::Read).await?;
+    owned_product(&mut *tx, merchant, product).await?;
+    let keys = tx.list_card_keys(product, state, limit.clamp(1, 1000), offset.max(0)).await?;
+    keys.into_iter()
+        .map(|k| {
+            let aad = CardKeyAad {
+                shop: k.shop_id,
+                product: k.product_id,
+                fingerprint: &k.fingerprint,
+                key_version: k.key_version,
+            };
+            let secret = keyring.open(aad, &k.ciphertext)?;
+            Ok(OwnedKey { id: k.id, batch_id: k.batch_id, state: k.state, secret, created_at: k.created_at })
+        })
+        .collect()
+}
+
+/// A product's batches, for the merchant who owns them.
+pub async fn list_batches_for_owner(
+    store: &dyn Store,
+    merchant: UserId,
+    product: ProductId,
+) -> Result<Vec<Batch>, InventoryError> {
+    let mut tx = store.begin(TxMode::Read).await?;
+    owned_product(&mut *tx, merchant, product).await?;
+    Ok(tx.list_batches(product).await?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use kabao_core::catalog::{Category, ProductDraft};
+    use kabao_core::user::Role;
+    use kabao_core::vault::MasterKey;
+    use kabao_core::Money;
+    use kabao_store::{NewShop, NewUser};
+    use std::sync::Arc;
+
+    const NOW: Timestamp = Timestamp::from_millis(1_790_000_000_000);
+
+    struct Fixture {
+        store: Arc<dyn Store>,
+        keyring: Keyring,
+        merchant: UserId,
+        other: UserId,
+        product: ProductId,
+        custom: ProductId,
+    }
+
+    async fn merchant_with_shop(tx: &mut dyn Tx, name: &str) -> (UserId, kabao_core::ShopId) {
+        let user = tx
+            .insert_user(&NewUser {
+                username: name.into(),
+                email: None,
+                password_hash: "x".into(),
+                role: Role::Merchant,
+                created_at: NOW,
+            })
+            .await
+            .unwrap();
+        let shop = tx
+            .insert_shop(&NewShop {
+                owner_id: user,
+                name: format!("{name} 的店"),
+                description: String::new(),
+                opened_at: NOW,
+            })
+            .await
+            .unwrap();
+        (user, shop)
+    }
+
+    fn draft(kind: GoodsKind) -> ProductDraft {
+        ProductDraft {
+            title: "测试卡".into(),
+            description: String::new(),
+            category: Category::GameCard,
+            kind,
+            price: Money::from_fen(100),
+            max_per_order: 5,
+            trial: false,
+            listed: true,
+        }
+    }
+
+    async fn fixture() -> Fixture {
+        let store: Arc<dyn Store> = Arc::new(kabao_store::sqlite::SqliteStore::open_in_memory().await.unwrap());
+        store.migrate().await.unwrap();
+        let keyring = crate::keyring::load_or_create(&*store, &MasterKey::from_bytes([3; 32]), NOW).await.unwrap();
+        let mut tx = store.begin(TxMode::Write).await.unwrap();
+        let (merchant, shop) = merchant_with_shop(&mut *tx, "merchant_a").await;
+        let (other, _) = merchant_with_shop(&mut *tx, "merchant_b").await;
+        let product = tx.insert_product(shop, &draft(GoodsKind::Standard), NOW).await.unwrap();
+        let custom = tx.insert_product(shop, &draft(GoodsKind::Custom), NOW).await.unwrap();
+        tx.commit().await.unwrap();
+        Fixture { store, keyring, merchant, other, product, custom }
+    }
+
+    async fn stock(f: &Fixture) -> (i64, i64) {
+        let mut tx = f.store.begin(TxMode::Read).await.unwrap();
+        let counter = tx.product_by_id(f.product).await.unwrap().unwrap().stock_available;
+        (counter, tx.count_card_keys(f.product, KeyState::Available).await.unwrap())
+    }
+
+    #[tokio::test]
+    async fn import_reports_every_line_and_keys_open_for_their_owner() {
+        let f = fixture().await;
+        let file = "AAA-1\n\n123----pw\n----x\nAAA-1\nBBB-2\n";
+        let out =
+            import_keys(&*f.store, &f.keyring, f.merchant, f.product, file.as_bytes(), "test", NOW).await.unwrap();
+        assert!(out.batch_id.is_some());
+        assert_eq!(out.report.accepted_count, 3);
+        assert_eq!(out.report.accepted_lines, vec![[1, 1], [3, 3], [6, 6]]);
+        assert_eq!(out.report.malformed.len(), 1);
+        assert_eq!(out.report.duplicates.first().map(|d| (d.line, d.same_as_line)), Some((5, Some(1))));
+        assert_eq!(stock(&f).await, (3, 3));
+        let keys = list_keys_for_owner(&*f.store, &f.keyring, f.merchant, f.product, None, 100, 0).await.unwrap();
+        let secrets: Vec<String> = keys.iter().map(|k| k.secret.to_string()).collect();
+        assert_eq!(secrets, vec!["AAA-1", "123----pw", "BBB-2"]);
+    }
+
+    #[tokio::test]
+    async fn reimport_finds_existing_keys_and_writes_nothing() {
+        let f = fixture().await;
+        import_keys(&*f.store, &f.keyring, f.merchant, f.product, b"K1\nK2\n", "test", NOW).await.unwrap();
+        let again = import_keys(&*f.store, &f.keyring, f.merchant, f.product, b"K2\nK1\n", "test", NOW).await.unwrap();
+        assert_eq!(again.batch_id, None);
+        assert_eq!(again.report.accepted_count, 0);
+        assert!(again.report.duplicates.iter().all(|d| d.same_as_line.is_none()));
+        assert_eq!(stock(&f).await, (2, 2));
+        let mut tx = f.store.begin(TxMode::Read).await.unwrap();
+        assert_eq!(tx.list_batches(f.product).await.unwrap().len(), 1);
+    }
+
+    #[tokio::test]
+    async fn another_merchant_cannot_import_read_or_void() {
+        let f = fixture().await;
+        let out = import_keys(&*f.store, &f.keyring, f.merchant, f.product, b"K1\n", "test", NOW).await.unwrap();
+        let err = import_keys(&*f.store, &f.keyring, f.other, f.product, b"K9\n", "test", NOW).await.unwrap_err();
+        assert!(matches!(err, InventoryError::ProductNotFound));
+        assert_eq!(err.status(), 404);
+        assert!(matches!(
+            list_keys_for_owner(&*f.store, &f.keyring, f.other, f.product, None, 10, 0).await,
+            Err(InventoryError::ProductNotFound)
+        ));
+        assert!(matches!(
+            list_batches_for_owner(&*f.store, f.other, f.product).await,
+            Err(InventoryError::ProductNotFound)
+        ));
+        let batch = out.batch_id.unwrap();
+        assert!(matches!(void_batch(&*f.store, f.other, batch, NOW).await, Err(InventoryError::BatchNotFound)));
+        assert_eq!(stock(&f).await, (1, 1));
+    }
+
+    #[tokio::test]
+    async fn custom_goods_and_empty_files_are_refused() {
+        let f = fixture().await;
+        let err = import_keys(&*f.store, &f.keyring, f.merchant, f.custom, b"K1\n", "test", NOW).await.unwrap_err();
+        assert!(matches!(err, InventoryError::CustomGoods));
+        let err =
+            import_keys(&*f.store, &f.keyring, f.merchant, f.product, b"\n  \n\n", "test", NOW).await.unwrap_err();
+        assert!(matches!(err, InventoryError::Import(ImportError::Empty)));
+        assert_eq!(err.code(), "import.empty");
+        assert_eq!(stock(&f).await, (0, 0));
+    }
+
+    #[tokio::test]
+    async fn an_unsold_batch_is_voided_once() {
+        let f = fixture().await;
+        let a = import_keys(&*f.store, &f.keyring, f.merchant, f.product, b"K1\nK2\n", "test", NOW).await.unwrap();
+        import_keys(&*f.store, &f.keyring, f.merchant, f.product, b"K3\n", "test", NOW).await.unwrap();
+        assert_eq!(void_batch(&*f.store, f.merchant, a.batch_id.unwrap(), NOW).await.unwrap(), 2);
+        assert_eq!(stock(&f).await, (1, 1));
+        assert!(matches!(
+            void_batch(&*f.store, f.merchant, a.batch_id.unwrap(), NOW).await,
+            Err(InventoryError::BatchAlreadyVoided)
+        ));
+        // A voided key is still a duplicate: it cannot come back by re-import.
+        let again = import_keys(&*f.store, &f.keyring, f.merchant, f.product, b"K1\n", "test", NOW).await.unwrap();
+        assert_eq!(again.report.accepted_count, 0);
+    }
+
+    #[tokio::test]
+    async fn errors_never_contain_the_keys() {
+        let f = fixture().await;
+        let err =
+            import_keys(&*f.store, &f.keyring, f.other, f.product, b"SECRET-KEY-1\n", "test", NOW).await.unwrap_err();
+        for lang in [Lang::Zh, Lang::En] {
+            assert!(!err.message(lang).contains("SECRET"));
+        }
+        assert!(!format!("{err:?} {err}").contains("SECRET"));
+    }
+
+    #[tokio::test]
+    async fn keyring_is_stable_and_needs_the_right_master_key() {
+        let f = fixture().await;
+        let again = crate::keyring::load_or_create(&*f.store, &MasterKey::from_bytes([3; 32]), NOW).await.unwrap();
+        let shop = kabao_core::ShopId(1);
+        assert_eq!(f.keyring.fingerprint(shop, "X"), again.fingerprint(shop, "X"));
+        assert!(crate::keyring::load_or_create(&*f.store, &MasterKey::from_bytes([4; 32]), NOW).await.is_err());
+    }
+}

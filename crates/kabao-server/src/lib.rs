@@ -1,0 +1,154 @@
+//! Kabao's HTTP server: the JSON API under `/api/v1`, the server-rendered pages, sessions and tokens.
+//! Handlers stay thin — extract, call a service function, map the result to JSON or a page.
+
+pub mod accounts;
+pub mod api;
+pub mod auth;
+pub mod error;
+pub mod i18n;
+pub mod inventory;
+pub mod keyring;
+pub mod metrics;
+pub mod pages;
+pub mod products;
+pub mod shops;
+
+use axum::Router;
+use kabao_core::throttle::FailureThrottle;
+use kabao_core::vault::Keyring;
+use kabao_core::Timestamp;
+use kabao_store::Store;
+use std::net::IpAddr;
+use std::sync::{Arc, Mutex};
+
+/// Where the server reads the time. Tests use [`ManualClock`] so deadlines are deterministic.
+pub trait Clock: Send + Sync {
+    fn now(&self) -> Timestamp;
+}
+
+/// The system clock.
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> Timestamp {
+        let ms = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis()).unwrap_or(0);
+        Timestamp::from_millis(i64::try_from(ms).unwrap_or(i64::MAX))
+    }
+}
+
+/// A clock that moves only when told to.
+pub struct ManualClock(std::sync::atomic::AtomicI64);
+
+impl ManualClock {
+    pub fn new(at: Timestamp) -> ManualClock {
+        ManualClock(std::sync::atomic::AtomicI64::new(at.millis()))
+    }
+    pub fn advance_seconds(&self, seconds: i64) {
+        self.0.fetch_add(seconds * 1000, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+impl Clock for ManualClock {
+    fn now(&self) -> Timestamp {
+        Timestamp::from_millis(self.0.load(std::sync::atomic::Ordering::SeqCst))
+    }
+}
+
+/// Server settings that are not about storage.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    /// Set when served over https: cookies get the `Secure` flag.
+    pub secure_cookies: bool,
+    /// How long a login lasts.
+    pub session_ttl_hours: i64,
+    /// Failed logins per account before it must wait, within `login_window_seconds`.
+    pub login_failures_per_account: usize,
+    /// Failed logins per client IP before it must wait, within `login_window_seconds`.
+    pub login_failures_per_ip: usize,
+    pub login_window_seconds: i64,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            secure_cookies: false,
+            session_ttl_hours: 24 * 7,
+            login_failures_per_account: 10,
+            login_failures_per_ip: 50,
+            login_window_seconds: 15 * 60,
+        }
+    }
+}
+
+/// Failed-login counters, per account and per client IP.
+pub struct LoginThrottles {
+    pub by_account: FailureThrottle<String>,
+    pub by_ip: FailureThrottle<IpAddr>,
+}
+
+/// Everything a request handler may use.
+pub struct AppState {
+    pub store: Arc<dyn Store>,
+    pub keyring: Arc<Keyring>,
+    pub config: ServerConfig,
+    pub clock: Arc<dyn Clock>,
+    pub metrics: metrics::Metrics,
+    pub throttles: Mutex<LoginThrottles>,
+}
+
+impl AppState {
+    pub fn new(store: Arc<dyn Store>, keyring: Arc<Keyring>, config: ServerConfig, clock: Arc<dyn Clock>) -> AppState {
+        let throttles = LoginThrottles {
+            by_account: FailureThrottle::new(config.login_failures_per_account, config.login_window_seconds, 100_000),
+            by_ip: FailureThrottle::new(config.login_failures_per_ip, config.login_window_seconds, 100_000),
+        };
+        AppState { store, keyring, config, clock, metrics: metrics::Metrics::new(), throttles: Mutex::new(throttles) }
+    }
+
+    pub fn now(&self) -> Timestamp {
+        self.clock.now()
+    }
+}
+
+pub type SharedState = Arc<AppState>;
+
+/// The whole application: API, pages, health and metrics.
+pub fn router(state: SharedState) -> Router {
+    Router::new()
+        .merge(api::routes())
+        .merge(pages::with_csrf(pages::routes(), state.clone()))
+        .route("/healthz", axum::routing::get(metrics::healthz))
+        .route("/metrics", axum::routing::get(metrics::render))
+        .fallback(pages::not_found)
+        .layer(axum::middleware::from_fn_with_state(state.clone(), metrics::track))
+        .layer(tower_http::trace::TraceLayer::new_for_http())
+        .with_state(state)
+}
+
+/// Serves until ctrl-c (or SIGTERM), then finishes the requests in flight.
+pub async fn serve(state: SharedState, listener: tokio::net::TcpListener) -> std::io::Result<()> {
+    let app = router(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    axum::serve(listener, app).with_graceful_shutdown(shutdown_signal()).await
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+    tracing::info!("shutting down");
+}

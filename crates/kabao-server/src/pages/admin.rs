@@ -1,0 +1,178 @@
+//! The admin pages: users and their roles, shops with certification and suspension.
+
+use super::{date, render, see_other, Ctx, PageForm};
+use crate::auth::Visitor;
+use crate::error::ApiError;
+use crate::SharedState;
+use askama::Template;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use kabao_core::catalog::CertificationLevel;
+use kabao_core::user::Role;
+use kabao_core::{ShopId, UserId};
+use kabao_store::{TxMode, User};
+use serde::Deserialize;
+
+// The error is the response itself (a redirect or a 403 page); boxing it would buy nothing on this cold path.
+#[allow(clippy::result_large_err)]
+fn admin(v: &Visitor) -> Result<User, Response> {
+    match &v.user {
+        None => Err(see_other(&format!("/login?next={}", Ctx::new(v).path_encoded()))),
+        Some(u) if u.role == Role::Admin => Ok(u.clone()),
+        Some(_) => Err(ApiError::forbidden().into_response()),
+    }
+}
+
+pub struct ShopRow {
+    pub id: i64,
+    pub name: String,
+    pub opened: String,
+    pub certification: &'static str,
+    pub certification_label: &'static str,
+    pub suspended: bool,
+}
+
+pub struct UserRow {
+    pub id: i64,
+    pub username: String,
+    pub created: String,
+    pub role: &'static str,
+    pub role_label: &'static str,
+}
+
+#[derive(Template)]
+#[template(path = "admin.html")]
+struct AdminPage {
+    ctx: Ctx,
+    error: Option<String>,
+    shops: Vec<ShopRow>,
+    users: Vec<UserRow>,
+    levels: Vec<(&'static str, &'static str)>,
+    roles: Vec<(&'static str, &'static str)>,
+}
+
+async fn page(state: &SharedState, v: &Visitor, error: Option<String>) -> Result<Response, ApiError> {
+    let mut tx = state.store.begin(TxMode::Read).await?;
+    let shops = tx.list_shops(500, 0).await?;
+    let users = tx.list_users(500, 0).await?;
+    drop(tx);
+    let lang = v.lang;
+    Ok(render(AdminPage {
+        ctx: Ctx::new(v),
+        error,
+        shops: shops
+            .into_iter()
+            .map(|s| ShopRow {
+                id: s.id.0,
+                opened: date(s.opened_at),
+                certification: s.certification.as_str(),
+                certification_label: s.certification.label(lang),
+                suspended: s.suspended,
+                name: s.name,
+            })
+            .collect(),
+        users: users
+            .into_iter()
+            .map(|u| UserRow {
+                id: u.id.0,
+                created: date(u.created_at),
+                role: u.role.as_str(),
+                role_label: u.role.label(lang),
+                username: u.username,
+            })
+            .collect(),
+        levels: CertificationLevel::ALL.iter().map(|l| (l.as_str(), l.label(lang))).collect(),
+        roles: Role::ALL.iter().map(|r| (r.as_str(), r.label(lang))).collect(),
+    }))
+}
+
+pub async fn home(State(state): State<SharedState>, v: Visitor) -> Result<Response, ApiError> {
+    if let Err(r) = admin(&v) {
+        return Ok(r);
+    }
+    page(&state, &v, None).await
+}
+
+async fn after(state: &SharedState, v: &Visitor, result: Result<(), ApiError>) -> Result<Response, ApiError> {
+    match result {
+        Ok(()) => Ok(see_other("/admin")),
+        Err(e) if e.status == StatusCode::BAD_REQUEST => {
+            let mut res = page(state, v, Some(e.message(v.lang).to_string())).await?;
+            *res.status_mut() = e.status;
+            Ok(res)
+        }
+        Err(e) => Err(e),
+    }
+}
+
+#[derive(Deserialize)]
+pub struct LevelForm {
+    #[serde(rename = "_csrf")]
+    csrf: Option<String>,
+    #[serde(default)]
+    level: String,
+}
+
+pub async fn set_certification(
+    State(state): State<SharedState>,
+    v: Visitor,
+    Path(id): Path<i64>,
+    PageForm(f): PageForm<LevelForm>,
+) -> Result<Response, ApiError> {
+    v.check_csrf(f.csrf.as_deref())?;
+    let user = match admin(&v) {
+        Ok(u) => u,
+        Err(r) => return Ok(r),
+    };
+    let r = crate::shops::set_certification(&state, &user, ShopId(id), &f.level).await.map(|_| ());
+    after(&state, &v, r).await
+}
+
+#[derive(Deserialize)]
+pub struct SuspensionForm {
+    #[serde(rename = "_csrf")]
+    csrf: Option<String>,
+    #[serde(default)]
+    suspended: String,
+    #[serde(default)]
+    reason: String,
+}
+
+pub async fn set_suspension(
+    State(state): State<SharedState>,
+    v: Visitor,
+    Path(id): Path<i64>,
+    PageForm(f): PageForm<SuspensionForm>,
+) -> Result<Response, ApiError> {
+    v.check_csrf(f.csrf.as_deref())?;
+    let user = match admin(&v) {
+        Ok(u) => u,
+        Err(r) => return Ok(r),
+    };
+    let r = crate::shops::set_suspension(&state, &user, ShopId(id), f.suspended == "true", &f.reason).await.map(|_| ());
+    after(&state, &v, r).await
+}
+
+#[derive(Deserialize)]
+pub struct RoleForm {
+    #[serde(rename = "_csrf")]
+    csrf: Option<String>,
+    #[serde(default)]
+    role: String,
+}
+
+pub async fn set_role(
+    State(state): State<SharedState>,
+    v: Visitor,
+    Path(id): Path<i64>,
+    PageForm(f): PageForm<RoleForm>,
+) -> Result<Response, ApiError> {
+    v.check_csrf(f.csrf.as_deref())?;
+    let user = match admin(&v) {
+        Ok(u) => u,
+        Err(r) => return Ok(r),
+    };
+    let r = crate::shops::set_role(&state, &user, UserId(id), &f.role).await.map(|_| ());
+    after(&state, &v, r).await
+}

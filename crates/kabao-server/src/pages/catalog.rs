@@ -1,0 +1,135 @@
+//! Public pages: the home page with listed products, a product page, a shop page.
+
+use super::{date, render, Ctx};
+use crate::auth::Visitor;
+use crate::error::ApiError;
+use crate::SharedState;
+use askama::Template;
+use axum::extract::{Path, State};
+use axum::response::Response;
+use kabao_core::catalog::CertificationLevel;
+use kabao_core::{ProductId, ShopId};
+use kabao_store::TxMode;
+
+/// A product as a card in a list.
+pub struct Item {
+    pub id: i64,
+    pub title: String,
+    pub price: String,
+    pub category: &'static str,
+    pub shop_id: i64,
+    pub shop_name: String,
+    pub certified: bool,
+    pub certification: &'static str,
+    pub stock: i64,
+}
+
+#[derive(Template)]
+#[template(path = "home.html")]
+struct HomePage {
+    ctx: Ctx,
+    items: Vec<Item>,
+}
+
+pub async fn home(State(state): State<SharedState>, v: Visitor) -> Result<Response, ApiError> {
+    let mut tx = state.store.begin(TxMode::Read).await?;
+    let listings = tx.list_listed_products(60, 0).await?;
+    drop(tx);
+    let lang = v.lang;
+    let items = listings
+        .into_iter()
+        .map(|l| Item {
+            id: l.product.id.0,
+            title: l.product.title,
+            price: l.product.price.to_string(),
+            category: l.product.category.label(lang),
+            shop_id: l.product.shop_id.0,
+            shop_name: l.shop_name,
+            certified: l.shop_certification != CertificationLevel::None,
+            certification: l.shop_certification.label(lang),
+            stock: l.product.stock_available,
+        })
+        .collect();
+    Ok(render(HomePage { ctx: Ctx::new(&v), items }))
+}
+
+#[derive(Template)]
+#[template(path = "product.html")]
+struct ProductPage {
+    ctx: Ctx,
+    title: String,
+    price: String,
+    category: &'static str,
+    kind: &'static str,
+    trial: bool,
+    listed: bool,
+    stock: i64,
+    max_per_order: i64,
+    description: String,
+    shop_id: i64,
+    shop_name: String,
+    certification: &'static str,
+    opened: String,
+}
+
+pub async fn product(State(state): State<SharedState>, v: Visitor, Path(id): Path<i64>) -> Result<Response, ApiError> {
+    let (p, shop) = crate::products::public(&state, ProductId(id), v.user.as_ref()).await?;
+    let lang = v.lang;
+    Ok(render(ProductPage {
+        ctx: Ctx::new(&v),
+        title: p.title,
+        price: p.price.to_string(),
+        category: p.category.label(lang),
+        kind: p.kind.label(lang),
+        trial: p.trial,
+        listed: p.listed,
+        stock: p.stock_available,
+        max_per_order: p.max_per_order,
+        description: p.description,
+        shop_id: shop.id.0,
+        shop_name: shop.name,
+        certification: shop.certification.label(lang),
+        opened: date(shop.opened_at),
+    }))
+}
+
+#[derive(Template)]
+#[template(path = "shop.html")]
+struct ShopPage {
+    ctx: Ctx,
+    name: String,
+    description: String,
+    certification: &'static str,
+    opened: String,
+    suspended: bool,
+    items: Vec<Item>,
+}
+
+pub async fn shop(State(state): State<SharedState>, v: Visitor, Path(id): Path<i64>) -> Result<Response, ApiError> {
+    let shop = crate::shops::public_shop(&state, ShopId(id), v.user.as_ref()).await?;
+    let products = crate::products::listed_in_shop(&state, &shop).await?;
+    let lang = v.lang;
+    let items = products
+        .into_iter()
+        .map(|p| Item {
+            id: p.id.0,
+            title: p.title,
+            price: p.price.to_string(),
+            category: p.category.label(lang),
+            shop_id: shop.id.0,
+            shop_name: shop.name.clone(),
+            certified: shop.certification != CertificationLevel::None,
+            certification: shop.certification.label(lang),
+            stock: p.stock_available,
+        })
+        .collect();
+    Ok(render(ShopPage {
+        ctx: Ctx::new(&v),
+        certification: shop.certification.label(lang),
+        opened: date(shop.opened_at),
+        suspended: shop.suspended,
+        name: shop.name,
+        description: shop.description,
+        items,
+    }))
+}

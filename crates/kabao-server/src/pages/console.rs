@@ -1,0 +1,616 @@
+//! The merchant console: open the shop, manage products, import card keys and read the per-line report,
+//! void batches, manage API tokens.
+
+use super::account::CsrfOnly;
+use super::{date, datetime, render, see_other, Ctx, PageForm};
+use crate::auth::Visitor;
+use crate::error::ApiError;
+use crate::SharedState;
+use askama::Template;
+use axum::extract::{Multipart, Path, State};
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use kabao_core::catalog::{Category, GoodsKind, ProductInput};
+use kabao_core::inventory::{ImportError, ImportReport};
+use kabao_core::user::Role;
+use kabao_core::{ApiTokenId, BatchId, Lang, Money, ProductId};
+use kabao_store::{Product, TxMode, User};
+use serde::Deserialize;
+
+/// The logged-in merchant, or the response that sends everyone else away.
+// The error is the response itself (a redirect or a 403 page); boxing it would buy nothing on this cold path.
+#[allow(clippy::result_large_err)]
+fn merchant(v: &Visitor) -> Result<User, Response> {
+    match &v.user {
+        None => Err(see_other(&format!("/login?next={}", Ctx::new(v).path_encoded()))),
+        Some(u) if u.role == Role::Merchant => Ok(u.clone()),
+        Some(_) => Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "auth.merchant_only",
+            "商家后台只对商家账号开放",
+            "The merchant console is for merchant accounts",
+        )
+        .into_response()),
+    }
+}
+
+pub struct ShopView {
+    pub id: i64,
+    pub name: String,
+    pub description: String,
+    pub certification: &'static str,
+    pub opened: String,
+    pub suspended: bool,
+}
+
+pub struct ProductRow {
+    pub id: i64,
+    pub title: String,
+    pub price: String,
+    pub stock: i64,
+    pub listed: bool,
+}
+
+pub struct TokenRow {
+    pub id: i64,
+    pub name: String,
+    pub prefix: String,
+    pub created: String,
+    pub revoked: bool,
+}
+
+#[derive(Template)]
+#[template(path = "console.html")]
+struct ConsolePage {
+    ctx: Ctx,
+    error: Option<String>,
+    shop: Option<ShopView>,
+    shop_name: String,
+    shop_description: String,
+    products: Vec<ProductRow>,
+    tokens: Vec<TokenRow>,
+    new_token: Option<String>,
+}
+
+async fn console_page(
+    state: &SharedState,
+    v: &Visitor,
+    user: &User,
+    error: Option<String>,
+    new_token: Option<String>,
+    draft: (String, String),
+) -> Result<Response, ApiError> {
+    let mut tx = state.store.begin(TxMode::Read).await?;
+    let shop = tx.shop_by_owner(user.id).await?;
+    let products = match &shop {
+        Some(s) => tx.list_shop_products(s.id).await?,
+        None => Vec::new(),
+    };
+    let tokens = tx.list_api_tokens(user.id).await?;
+    drop(tx);
+    let lang = v.lang;
+    let page = ConsolePage {
+        ctx: Ctx::new(v),
+        error,
+        shop: shop.map(|s| ShopView {
+            id: s.id.0,
+            certification: s.certification.label(lang),
+            opened: date(s.opened_at),
+            suspended: s.suspended,
+            name: s.name,
+            description: s.description,
+        }),
+        shop_name: draft.0,
+        shop_description: draft.1,
+        products: products
+            .into_iter()
+            .map(|p| ProductRow {
+                id: p.id.0,
+                price: p.price.to_string(),
+                stock: p.stock_available,
+                listed: p.listed,
+                title: p.title,
+            })
+            .collect(),
+        tokens: tokens
+            .into_iter()
+            .map(|t| TokenRow {
+                id: t.id.0,
+                created: datetime(t.created_at),
+                revoked: t.revoked_at.is_some(),
+                name: t.name,
+                prefix: t.prefix,
+            })
+            .collect(),
+        new_token,
+    };
+    // The page may show a new API token: never cache it.
+    Ok(([(header::CACHE_CONTROL, "no-store")], render(page)).into_response())
+}
+
+fn status(mut res: Response, code: StatusCode) -> Response {
+    *res.status_mut() = code;
+    res
+}
+
+pub async fn home(State(state): State<SharedState>, v: Visitor) -> Result<Response, ApiError> {
+    let user = match merchant(&v) {
+        Ok(u) => u,
+        Err(r) => return Ok(r),
+    };
+    console_page(&state, &v, &user, None, None, Default::default()).await
+}
+
+#[derive(Deserialize)]
+pub struct ShopForm {
+    #[serde(rename = "_csrf")]
+    csrf: Option<String>,
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    description: String,
+}
+
+pub async fn save_shop(
+    State(state): State<SharedState>,
+    v: Visitor,
+    PageForm(f): PageForm<ShopForm>,
+) -> Result<Response, ApiError> {
+    v.check_csrf(f.csrf.as_deref())?;
+    let user = match merchant(&v) {
+        Ok(u) => u,
+        Err(r) => return Ok(r),
+    };
+    let has_shop = {
+        let mut tx = state.store.begin(TxMode::Read).await?;
+        tx.shop_by_owner(user.id).await?.is_some()
+    };
+    let result = if has_shop {
+        crate::shops::update_my_shop(&state, &user, &f.name, &f.description).await
+    } else {
+        crate::shops::open_shop(&state, &user, &f.name, &f.description).await
+    };
+    match result {
+        Ok(_) => Ok(see_other("/console")),
+        Err(e) if e.status.is_client_error() => {
+            let page =
+                console_page(&state, &v, &user, Some(e.message(v.lang).to_string()), None, (f.name, f.description))
+                    .await?;
+            Ok(status(page, e.status))
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// The product form's fields as shown (strings, so a refused value is shown back as typed).
+pub struct FormView {
+    pub action: String,
+    pub title: String,
+    pub description: String,
+    pub category: String,
+    pub kind: String,
+    pub price: String,
+    pub max_per_order: String,
+    pub trial: bool,
+    pub listed: bool,
+    pub categories: Vec<(&'static str, &'static str)>,
+    pub kinds: Vec<(&'static str, &'static str)>,
+}
+
+impl FormView {
+    fn empty(lang: Lang) -> FormView {
+        FormView {
+            action: "/console/products".into(),
+            title: String::new(),
+            description: String::new(),
+            category: Category::GameCard.as_str().into(),
+            kind: GoodsKind::Standard.as_str().into(),
+            price: String::new(),
+            max_per_order: "10".into(),
+            trial: false,
+            listed: true,
+            categories: Category::ALL.iter().map(|c| (c.as_str(), c.label(lang))).collect(),
+            kinds: [GoodsKind::Standard, GoodsKind::Custom].iter().map(|k| (k.as_str(), k.label(lang))).collect(),
+        }
+    }
+
+    fn of(p: &Product, lang: Lang) -> FormView {
+        FormView {
+            action: format!("/console/products/{}", p.id),
+            title: p.title.clone(),
+            description: p.description.clone(),
+            category: p.category.as_str().into(),
+            kind: p.kind.as_str().into(),
+            price: p.price.yuan_string(),
+            max_per_order: p.max_per_order.to_string(),
+            trial: p.trial,
+            listed: p.listed,
+            ..FormView::empty(lang)
+        }
+    }
+
+    fn from_form(f: &ProductForm, action: String, lang: Lang) -> FormView {
+        FormView {
+            action,
+            title: f.title.clone(),
+            description: f.description.clone(),
+            category: f.category.clone(),
+            kind: f.kind.clone(),
+            price: f.price.clone(),
+            max_per_order: f.max_per_order.clone(),
+            trial: f.trial.is_some(),
+            listed: f.listed.is_some(),
+            ..FormView::empty(lang)
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "product_new.html")]
+struct NewProductPage {
+    ctx: Ctx,
+    error: Option<String>,
+    form: FormView,
+}
+
+pub async fn new_product(v: Visitor) -> Result<Response, ApiError> {
+    if let Err(r) = merchant(&v) {
+        return Ok(r);
+    }
+    Ok(render(NewProductPage { ctx: Ctx::new(&v), error: None, form: FormView::empty(v.lang) }))
+}
+
+#[derive(Deserialize)]
+pub struct ProductForm {
+    #[serde(rename = "_csrf")]
+    csrf: Option<String>,
+    #[serde(default)]
+    title: String,
+    #[serde(default)]
+    description: String,
+    #[serde(default)]
+    category: String,
+    #[serde(default)]
+    kind: String,
+    #[serde(default)]
+    price: String,
+    #[serde(default)]
+    max_per_order: String,
+    trial: Option<String>,
+    listed: Option<String>,
+}
+
+/// Parses the form's text fields into the core's input, naming the field that is wrong.
+fn product_input(f: &ProductForm) -> Result<ProductInput, ApiError> {
+    let price = Money::parse_yuan(&f.price)
+        .map_err(|e| ApiError::from_localized(StatusCode::BAD_REQUEST, &e).with_field("price"))?;
+    let max_per_order: i64 = f.max_per_order.trim().parse().map_err(|_| {
+        ApiError::bad_request(
+            "product.max_per_order_invalid",
+            "max_per_order",
+            "每单限购数量需为 1 到 1000 的整数",
+            "Max per order must be a whole number from 1 to 1000",
+        )
+    })?;
+    Ok(ProductInput {
+        title: f.title.clone(),
+        description: f.description.clone(),
+        category: f.category.clone(),
+        kind: f.kind.clone(),
+        price_fen: price.fen(),
+        max_per_order,
+        trial: f.trial.is_some(),
+        listed: f.listed.is_some(),
+    })
+}
+
+pub async fn create_product(
+    State(state): State<SharedState>,
+    v: Visitor,
+    PageForm(f): PageForm<ProductForm>,
+) -> Result<Response, ApiError> {
+    v.check_csrf(f.csrf.as_deref())?;
+    let user = match merchant(&v) {
+        Ok(u) => u,
+        Err(r) => return Ok(r),
+    };
+    let result = match product_input(&f) {
+        Ok(input) => crate::products::create(&state, &user, &input).await,
+        Err(e) => Err(e),
+    };
+    match result {
+        Ok(p) => Ok(see_other(&format!("/console/products/{}", p.id))),
+        Err(e) if e.status.is_client_error() => {
+            let page = render(NewProductPage {
+                ctx: Ctx::new(&v),
+                error: Some(e.message(v.lang).to_string()),
+                form: FormView::from_form(&f, "/console/products".into(), v.lang),
+            });
+            Ok(status(page, e.status))
+        }
+        Err(e) => Err(e),
+    }
+}
+
+pub struct ReportView {
+    pub accepted_count: u64,
+    pub accepted_lines: String,
+    pub malformed: Vec<String>,
+    pub duplicates: Vec<String>,
+}
+
+impl ReportView {
+    fn new(r: &ImportReport, lang: Lang) -> ReportView {
+        ReportView {
+            accepted_count: r.accepted_count,
+            accepted_lines: r
+                .accepted_lines
+                .iter()
+                .map(|[a, b]| if a == b { a.to_string() } else { format!("{a}–{b}") })
+                .collect::<Vec<_>>()
+                .join(", "),
+            malformed: r.malformed.iter().map(|m| m.problem.message(m.line, lang)).collect(),
+            duplicates: r.duplicates.iter().map(|d| crate::i18n::duplicate_message(d, lang)).collect(),
+        }
+    }
+}
+
+pub struct BatchRow {
+    pub id: i64,
+    pub created: String,
+    pub source: String,
+    pub available: i64,
+    pub sold: i64,
+    pub voided: i64,
+    pub can_void: bool,
+}
+
+pub struct KeyRow {
+    pub secret: String,
+    pub state: &'static str,
+}
+
+#[derive(Template)]
+#[template(path = "console_product.html")]
+struct ProductConsolePage {
+    ctx: Ctx,
+    id: i64,
+    stock: i64,
+    kind_standard: bool,
+    error: Option<String>,
+    report: Option<ReportView>,
+    batches: Vec<BatchRow>,
+    keys: Vec<KeyRow>,
+    form: FormView,
+}
+
+/// How many keys the console lists; the API pages through the rest.
+const KEYS_SHOWN: i64 = 100;
+
+async fn product_page(
+    state: &SharedState,
+    v: &Visitor,
+    user: &User,
+    id: ProductId,
+    error: Option<String>,
+    report: Option<ReportView>,
+    form: Option<FormView>,
+) -> Result<Response, ApiError> {
+    let (p, _) = crate::products::owned(state, user, id).await?;
+    let lang = v.lang;
+    let batches = crate::inventory::list_batches_for_owner(&*state.store, user.id, id).await?;
+    let keys =
+        crate::inventory::list_keys_for_owner(&*state.store, &state.keyring, user.id, id, None, KEYS_SHOWN, 0).await?;
+    let page = ProductConsolePage {
+        ctx: Ctx::new(v),
+        id: p.id.0,
+        stock: p.stock_available,
+        kind_standard: p.kind == GoodsKind::Standard,
+        error,
+        report,
+        batches: batches
+            .iter()
+            .map(|b| BatchRow {
+                id: b.id.0,
+                created: datetime(b.created_at),
+                source: b.source.clone(),
+                available: b.available,
+                sold: b.sold,
+                voided: b.voided,
+                can_void: b.voided_at.is_none() && b.sold == 0 && b.available > 0,
+            })
+            .collect(),
+        keys: keys
+            .iter()
+            .map(|k| KeyRow {
+                secret: k.secret.to_string(),
+                state: match k.state {
+                    kabao_store::KeyState::Available => lang.pick("可售", "available"),
+                    kabao_store::KeyState::Sold => lang.pick("已售", "sold"),
+                    kabao_store::KeyState::Voided => lang.pick("已作废", "voided"),
+                },
+            })
+            .collect(),
+        form: form.unwrap_or_else(|| FormView::of(&p, lang)),
+    };
+    // The page shows keys in clear: never cache it.
+    Ok(([(header::CACHE_CONTROL, "no-store")], render(page)).into_response())
+}
+
+pub async fn product(State(state): State<SharedState>, v: Visitor, Path(id): Path<i64>) -> Result<Response, ApiError> {
+    let user = match merchant(&v) {
+        Ok(u) => u,
+        Err(r) => return Ok(r),
+    };
+    product_page(&state, &v, &user, ProductId(id), None, None, None).await
+}
+
+pub async fn update_product(
+    State(state): State<SharedState>,
+    v: Visitor,
+    Path(id): Path<i64>,
+    PageForm(f): PageForm<ProductForm>,
+) -> Result<Response, ApiError> {
+    v.check_csrf(f.csrf.as_deref())?;
+    let user = match merchant(&v) {
+        Ok(u) => u,
+        Err(r) => return Ok(r),
+    };
+    let result = match product_input(&f) {
+        Ok(input) => crate::products::update(&state, &user, ProductId(id), &input).await,
+        Err(e) => Err(e),
+    };
+    match result {
+        Ok(p) => Ok(see_other(&format!("/console/products/{}", p.id))),
+        Err(e) if e.status == StatusCode::BAD_REQUEST => {
+            let form = FormView::from_form(&f, format!("/console/products/{id}"), v.lang);
+            let page =
+                product_page(&state, &v, &user, ProductId(id), Some(e.message(v.lang).to_string()), None, Some(form))
+                    .await?;
+            Ok(status(page, e.status))
+        }
+        Err(e) => Err(e),
+    }
+}
+
+pub async fn import_keys(
+    State(state): State<SharedState>,
+    v: Visitor,
+    Path(id): Path<i64>,
+    mut multipart: Multipart,
+) -> Result<Response, ApiError> {
+    let too_large = || {
+        ApiError::from_localized(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            &ImportError::TooLarge { max_bytes: crate::inventory::MAX_UPLOAD_BYTES as u64 },
+        )
+    };
+    let mut csrf = None;
+    let mut file: Option<Vec<u8>> = None;
+    loop {
+        match multipart.next_field().await {
+            Ok(Some(field)) => match field.name() {
+                Some("_csrf") => csrf = Some(field.text().await.map_err(|_| too_large())?),
+                Some("file") => {
+                    let bytes = field.bytes().await.map_err(|_| too_large())?;
+                    if bytes.len() > crate::inventory::MAX_UPLOAD_BYTES {
+                        return Err(too_large());
+                    }
+                    file = Some(bytes.to_vec());
+                }
+                _ => {}
+            },
+            Ok(None) => break,
+            Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => return Err(too_large()),
+            Err(e) => {
+                return Err(ApiError::bad_request(
+                    "request.invalid_body",
+                    "file",
+                    format!("上传内容无法读取：{e}"),
+                    format!("The upload could not be read: {e}"),
+                ))
+            }
+        }
+    }
+    v.check_csrf(csrf.as_deref())?;
+    let user = match merchant(&v) {
+        Ok(u) => u,
+        Err(r) => return Ok(r),
+    };
+    let Some(bytes) = file else {
+        return Err(ApiError::from_localized(StatusCode::BAD_REQUEST, &ImportError::Empty));
+    };
+    match crate::inventory::import_keys(
+        &*state.store,
+        &state.keyring,
+        user.id,
+        ProductId(id),
+        &bytes,
+        "upload",
+        state.now(),
+    )
+    .await
+    {
+        Ok(out) => {
+            state.metrics.keys_imported.inc_by(out.report.accepted_count);
+            let report = ReportView::new(&out.report, v.lang);
+            product_page(&state, &v, &user, ProductId(id), None, Some(report), None).await
+        }
+        Err(e) if e.status() == 400 || e.status() == 413 || e.status() == 409 => {
+            let err = ApiError::from(e);
+            let page =
+                product_page(&state, &v, &user, ProductId(id), Some(err.message(v.lang).to_string()), None, None)
+                    .await?;
+            Ok(status(page, err.status))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+pub async fn void_batch(
+    State(state): State<SharedState>,
+    v: Visitor,
+    Path(id): Path<i64>,
+    PageForm(f): PageForm<CsrfOnly>,
+) -> Result<Response, ApiError> {
+    v.check_csrf(f.csrf.as_deref())?;
+    let user = match merchant(&v) {
+        Ok(u) => u,
+        Err(r) => return Ok(r),
+    };
+    let batch = {
+        let mut tx = state.store.begin(TxMode::Read).await?;
+        tx.batch_by_id(BatchId(id)).await?
+    };
+    crate::inventory::void_batch(&*state.store, user.id, BatchId(id), state.now()).await?;
+    let product = batch.map(|b| b.product_id.0).unwrap_or_default();
+    Ok(see_other(&format!("/console/products/{product}")))
+}
+
+#[derive(Deserialize)]
+pub struct TokenForm {
+    #[serde(rename = "_csrf")]
+    csrf: Option<String>,
+    #[serde(default)]
+    name: String,
+}
+
+pub async fn create_token(
+    State(state): State<SharedState>,
+    v: Visitor,
+    PageForm(f): PageForm<TokenForm>,
+) -> Result<Response, ApiError> {
+    v.check_csrf(f.csrf.as_deref())?;
+    let user = match merchant(&v) {
+        Ok(u) => u,
+        Err(r) => return Ok(r),
+    };
+    match crate::auth::create_api_token(&state, &user, &f.name).await {
+        Ok(t) => console_page(&state, &v, &user, None, Some(t.token), Default::default()).await,
+        Err(e) if e.status.is_client_error() => {
+            let page =
+                console_page(&state, &v, &user, Some(e.message(v.lang).to_string()), None, Default::default()).await?;
+            Ok(status(page, e.status))
+        }
+        Err(e) => Err(e),
+    }
+}
+
+pub async fn revoke_token(
+    State(state): State<SharedState>,
+    v: Visitor,
+    Path(id): Path<i64>,
+    PageForm(f): PageForm<CsrfOnly>,
+) -> Result<Response, ApiError> {
+    v.check_csrf(f.csrf.as_deref())?;
+    let user = match merchant(&v) {
+        Ok(u) => u,
+        Err(r) => return Ok(r),
+    };
+    let mut tx = state.store.begin(TxMode::Write).await?;
+    if !tx.revoke_api_token(user.id, ApiTokenId(id), state.now()).await? {
+        return Err(ApiError::not_found("token.not_found"));
+    }
+    tx.commit().await?;
+    Ok(see_other("/console"))
+}

@@ -1,0 +1,209 @@
+//! Server-rendered pages (askama templates, checked at compile time), zh-CN first with an English switch.
+//! Every form carries a CSRF token; every page works without JavaScript and fits a 375 px phone.
+
+pub mod account;
+pub mod admin;
+pub mod catalog;
+pub mod console;
+
+use crate::auth::Visitor;
+use crate::error::ApiError;
+use crate::i18n::T;
+use crate::SharedState;
+use askama::Template;
+use axum::extract::{FromRequest, Request, State};
+use axum::http::{header, StatusCode};
+use axum::middleware::Next;
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use kabao_core::user::Role;
+use kabao_core::{Lang, Timestamp};
+
+/// What every page needs: the translator, who is looking, the CSRF token for its forms.
+pub struct Ctx {
+    pub t: T,
+    pub username: Option<String>,
+    pub role: Option<Role>,
+    pub csrf: String,
+    /// The current path, for the language switch to come back to.
+    pub path: String,
+}
+
+impl Ctx {
+    pub fn new(v: &Visitor) -> Ctx {
+        Ctx {
+            t: T { lang: v.lang },
+            username: v.user.as_ref().map(|u| u.username.clone()),
+            role: v.user.as_ref().map(|u| u.role),
+            csrf: v.csrf.clone(),
+            path: v.path.clone(),
+        }
+    }
+    pub fn is_merchant(&self) -> bool {
+        self.role == Some(Role::Merchant)
+    }
+    pub fn is_admin(&self) -> bool {
+        self.role == Some(Role::Admin)
+    }
+    /// The current path, percent-encoded for a query parameter.
+    pub fn path_encoded(&self) -> String {
+        self.path
+            .bytes()
+            .map(|b| match b {
+                b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b'/' => char::from(b).to_string(),
+                _ => format!("%{b:02X}"),
+            })
+            .collect()
+    }
+    pub fn other_lang(&self) -> &'static str {
+        match self.t.lang {
+            Lang::Zh => "en",
+            Lang::En => "zh",
+        }
+    }
+}
+
+/// Renders a template to an HTML response.
+pub fn render(t: impl Template) -> Response {
+    match t.render() {
+        Ok(html) => Html(html).into_response(),
+        Err(e) => ApiError::internal(e).into_response(),
+    }
+}
+
+/// A date as `2026-11-28` (UTC+8: the product's users are in China).
+pub fn date(ts: Timestamp) -> String {
+    let secs = ts.millis().div_euclid(1000) + 8 * 3600;
+    match time::OffsetDateTime::from_unix_timestamp(secs) {
+        Ok(d) => format!("{:04}-{:02}-{:02}", d.year(), u8::from(d.month()), d.day()),
+        Err(_) => "-".into(),
+    }
+}
+
+/// A moment as `2026-11-28 14:05` (UTC+8).
+pub fn datetime(ts: Timestamp) -> String {
+    let secs = ts.millis().div_euclid(1000) + 8 * 3600;
+    match time::OffsetDateTime::from_unix_timestamp(secs) {
+        Ok(d) => format!("{:04}-{:02}-{:02} {:02}:{:02}", d.year(), u8::from(d.month()), d.day(), d.hour(), d.minute()),
+        Err(_) => "-".into(),
+    }
+}
+
+/// Form input whose rejections become [`ApiError`]s (rendered as an error page).
+#[derive(FromRequest)]
+#[from_request(via(axum::Form), rejection(ApiError))]
+pub struct PageForm<T>(pub T);
+
+#[derive(Template)]
+#[template(path = "error.html")]
+struct ErrorPage {
+    ctx: Ctx,
+    status: u16,
+    message: String,
+}
+
+/// Turns an [`ApiError`] returned by a page handler into an error page in the visitor's language.
+async fn error_pages(req: Request, next: Next) -> Response {
+    let lang = crate::auth::request_lang(req.headers());
+    let csrf = crate::auth::cookie(req.headers(), crate::auth::CSRF_COOKIE).unwrap_or_default().to_string();
+    let path = req.uri().path().to_string();
+    let res = next.run(req).await;
+    let Some(err) = res.extensions().get::<ApiError>().cloned() else {
+        return res;
+    };
+    let ctx = Ctx { t: T { lang }, username: None, role: None, csrf, path };
+    let mut page = render(ErrorPage { ctx, status: err.status.as_u16(), message: err.message(lang).to_string() });
+    *page.status_mut() = err.status;
+    for (k, v) in res.headers() {
+        if k == header::SET_COOKIE {
+            page.headers_mut().append(k.clone(), v.clone());
+        }
+    }
+    page
+}
+
+/// The 404 page for any path no route matches.
+pub async fn not_found(req: Request) -> Response {
+    let lang = crate::auth::request_lang(req.headers());
+    if req.uri().path().starts_with("/api/") {
+        return ApiError::not_found("request.not_found").into_response();
+    }
+    let ctx =
+        Ctx { t: T { lang }, username: None, role: None, csrf: String::new(), path: req.uri().path().to_string() };
+    let message = ctx.t.get("error.not_found").to_string();
+    let mut page = render(ErrorPage { ctx, status: 404, message });
+    *page.status_mut() = StatusCode::NOT_FOUND;
+    page
+}
+
+/// Redirect after a successful POST (303, so a reload does not resubmit).
+pub fn see_other(to: &str) -> Response {
+    Redirect::to(to).into_response()
+}
+
+/// `GET /lang/{zh|en}?next=/path`: remembers the language in a cookie.
+async fn switch_lang(
+    State(state): State<SharedState>,
+    axum::extract::Path(tag): axum::extract::Path<String>,
+    axum::extract::Query(q): axum::extract::Query<std::collections::HashMap<String, String>>,
+) -> Response {
+    let lang = Lang::from_tag(&tag).unwrap_or_default();
+    // Only local paths: an open redirect would let phishing links borrow our domain.
+    let next = q
+        .get("next")
+        .filter(|n| n.starts_with('/') && !n.starts_with("//") && !n.contains('\\'))
+        .cloned()
+        .unwrap_or_else(|| "/".into());
+    let cookie = crate::auth::set_cookie(
+        crate::auth::LANG_COOKIE,
+        lang.tag(),
+        Some(365 * 24 * 3600),
+        false,
+        "Lax",
+        state.config.secure_cookies,
+    );
+    ([(header::SET_COOKIE, cookie)], Redirect::to(&next)).into_response()
+}
+
+const APP_CSS: &str = include_str!("../../static/app.css");
+
+async fn app_css() -> Response {
+    ([(header::CONTENT_TYPE, "text/css; charset=utf-8"), (header::CACHE_CONTROL, "public, max-age=86400")], APP_CSS)
+        .into_response()
+}
+
+pub fn routes() -> Router<SharedState> {
+    Router::new()
+        .route("/", get(catalog::home))
+        .route("/p/{id}", get(catalog::product))
+        .route("/s/{id}", get(catalog::shop))
+        .route("/register", get(account::register_form).post(account::register))
+        .route("/login", get(account::login_form).post(account::login))
+        .route("/logout", post(account::logout))
+        .route("/lang/{tag}", get(switch_lang))
+        .route("/console", get(console::home))
+        .route("/console/shop", post(console::save_shop))
+        .route("/console/products", post(console::create_product))
+        .route("/console/products/new", get(console::new_product))
+        .route("/console/products/{id}", get(console::product).post(console::update_product))
+        .route(
+            "/console/products/{id}/keys",
+            post(console::import_keys)
+                .layer(axum::extract::DefaultBodyLimit::max(crate::inventory::MAX_UPLOAD_BYTES + 64 * 1024)),
+        )
+        .route("/console/batches/{id}/void", post(console::void_batch))
+        .route("/console/tokens", post(console::create_token))
+        .route("/console/tokens/{id}/revoke", post(console::revoke_token))
+        .route("/admin", get(admin::home))
+        .route("/admin/users/{id}/role", post(admin::set_role))
+        .route("/admin/shops/{id}/certification", post(admin::set_certification))
+        .route("/admin/shops/{id}/suspension", post(admin::set_suspension))
+        .route("/static/app.css", get(app_css))
+        .layer(axum::middleware::from_fn(error_pages))
+}
+
+/// Wraps the page routes with the CSRF-cookie middleware (needs the state, so it is applied in `router`).
+pub fn with_csrf(router: Router<SharedState>, state: SharedState) -> Router<SharedState> {
+    router.layer(axum::middleware::from_fn_with_state(state, crate::auth::csrf_cookie))
+}

@@ -1,0 +1,76 @@
+//! Products: a merchant's listings, and what buyers may see of them.
+
+use crate::error::ApiError;
+use crate::AppState;
+use axum::http::StatusCode;
+use kabao_core::catalog::{ProductDraft, ProductInput};
+use kabao_core::user::Role;
+use kabao_core::ProductId;
+use kabao_store::{Product, Shop, TxMode, User};
+
+fn invalid(e: kabao_core::catalog::CatalogError) -> ApiError {
+    ApiError::from_localized(StatusCode::BAD_REQUEST, &e)
+}
+
+/// Creates a product in the merchant's shop.
+pub async fn create(state: &AppState, merchant: &User, input: &ProductInput) -> Result<Product, ApiError> {
+    let shop = crate::shops::my_shop(state, merchant).await?;
+    let draft = ProductDraft::parse(input).map_err(invalid)?;
+    let mut tx = state.store.begin(TxMode::Write).await?;
+    let id = tx.insert_product(shop.id, &draft, state.now()).await?;
+    let p = tx.product_by_id(id).await?.ok_or_else(|| ApiError::internal("product vanished"))?;
+    tx.commit().await?;
+    tracing::info!(product = %id, shop = %shop.id, "product created");
+    Ok(p)
+}
+
+/// A product of the merchant's own shop; another shop's product is "not found", never "forbidden".
+pub async fn owned(state: &AppState, merchant: &User, id: ProductId) -> Result<(Product, Shop), ApiError> {
+    let mut tx = state.store.begin(TxMode::Read).await?;
+    let p = tx.product_by_id(id).await?.ok_or_else(|| ApiError::not_found("product.not_found"))?;
+    let shop = tx.shop_by_id(p.shop_id).await?.ok_or_else(|| ApiError::not_found("product.not_found"))?;
+    if shop.owner_id != merchant.id {
+        return Err(ApiError::not_found("product.not_found"));
+    }
+    Ok((p, shop))
+}
+
+pub async fn update(
+    state: &AppState,
+    merchant: &User,
+    id: ProductId,
+    input: &ProductInput,
+) -> Result<Product, ApiError> {
+    let draft = ProductDraft::parse(input).map_err(invalid)?;
+    owned(state, merchant, id).await?;
+    let mut tx = state.store.begin(TxMode::Write).await?;
+    tx.update_product(id, &draft, state.now()).await?;
+    let p = tx.product_by_id(id).await?.ok_or_else(|| ApiError::not_found("product.not_found"))?;
+    tx.commit().await?;
+    Ok(p)
+}
+
+pub async fn list_mine(state: &AppState, merchant: &User) -> Result<Vec<Product>, ApiError> {
+    let shop = crate::shops::my_shop(state, merchant).await?;
+    let mut tx = state.store.begin(TxMode::Read).await?;
+    Ok(tx.list_shop_products(shop.id).await?)
+}
+
+/// A product as a visitor may see it: unlisted products and those of suspended shops are visible only to
+/// their owner (and admins).
+pub async fn public(state: &AppState, id: ProductId, viewer: Option<&User>) -> Result<(Product, Shop), ApiError> {
+    let mut tx = state.store.begin(TxMode::Read).await?;
+    let p = tx.product_by_id(id).await?.ok_or_else(|| ApiError::not_found("product.not_found"))?;
+    let shop = tx.shop_by_id(p.shop_id).await?.ok_or_else(|| ApiError::not_found("product.not_found"))?;
+    let privileged = viewer.is_some_and(|u| u.id == shop.owner_id || u.role == Role::Admin);
+    if (!p.listed || shop.suspended) && !privileged {
+        return Err(ApiError::not_found("product.not_found"));
+    }
+    Ok((p, shop))
+}
+
+/// Listed products of one shop, for its public page.
+pub async fn listed_in_shop(state: &AppState, shop: &Shop) -> Result<Vec<Product>, ApiError> {
+    let mut tx = state.store.begin(TxMode::Read).await?;
+    Ok(tx.list_shop_products(shop.id).await?.into_iter().filter(|p| p.listed).collect())
+}

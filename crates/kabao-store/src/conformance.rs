@@ -1,0 +1,542 @@
+//! The behaviour every backend must show, written once as scenarios over `&dyn Store` and run against
+//! SQLite and PostgreSQL by `tests/conformance.rs`, so the two backends cannot drift apart.
+//! Scenarios panic on failure, like tests; each expects a freshly migrated, empty database.
+
+use crate::{Backend, DataKeyRecord, KeyState, NewApiToken, NewBatch, NewCardKey, NewShop, NewUser, Session, Store, StoreError, TxMode};
+use kabao_core::catalog::{Category, CertificationLevel, GoodsKind, ProductDraft};
+use kabao_core::user::Role;
+use kabao_core::vault::Fingerprint;
+use kabao_core::{ApiTokenId, BatchId, Money, ProductId, ShopId, Timestamp, UserId};
+
+/// Names of all scenarios, for a runner that wants to check it runs every one.
+pub const SCENARIOS: &[&str] = &[
+    "migrate_is_idempotent",
+    "user_roundtrip",
+    "duplicate_username_conflicts",
+    "role_and_password_changes",
+    "sessions_lifecycle",
+    "api_tokens_lifecycle",
+    "shops_lifecycle",
+    "products_and_listing",
+    "card_key_import_keeps_stock_exact",
+    "duplicate_fingerprint_conflicts_and_writes_nothing",
+    "existing_fingerprints_finds_only_own_shop",
+    "void_batch_updates_counts_and_stock",
+    "dropped_transaction_is_rolled_back",
+    "data_keys_roundtrip_and_conflict",
+    "concurrent_read_sees_consistent_stock",
+];
+
+const T0: Timestamp = Timestamp(1_700_000_000_000);
+
+fn at(offset_ms: i64) -> Timestamp {
+    Timestamp(T0.0 + offset_ms)
+}
+
+fn new_user(name: &str, role: Role) -> NewUser {
+    NewUser {
+        username: name.to_string(),
+        email: Some(format!("{name}@example.com")),
+        password_hash: format!("$argon2id$hash-of-{name}"),
+        role,
+        created_at: T0,
+    }
+}
+
+fn draft(title: &str, listed: bool) -> ProductDraft {
+    ProductDraft {
+        title: title.to_string(),
+        description: format!("about {title}"),
+        category: Category::GameCard,
+        kind: GoodsKind::Standard,
+        price: Money::from_fen(990),
+        max_per_order: 5,
+        trial: false,
+        listed,
+    }
+}
+
+/// A deterministic, distinct fingerprint per `(seed, i)`.
+pub fn fake_fingerprint(seed: u64, i: u64) -> Fingerprint {
+    let mut fp = [0u8; 32];
+    fp[..8].copy_from_slice(&seed.to_le_bytes());
+    fp[8..16].copy_from_slice(&i.to_le_bytes());
+    fp[16..24].copy_from_slice(&(i.wrapping_mul(0x9e37_79b9_7f4a_7c15)).to_le_bytes());
+    Fingerprint(fp)
+}
+
+/// `n` keys with fake fingerprints `seed, 0..n` and a ciphertext the size of a real sealed key.
+pub fn fake_keys(shop: ShopId, product: ProductId, batch: BatchId, seed: u64, n: u64) -> Vec<NewCardKey> {
+    (0..n)
+        .map(|i| NewCardKey {
+            shop_id: shop,
+            product_id: product,
+            batch_id: batch,
+            fingerprint: fake_fingerprint(seed, i),
+            ciphertext: vec![(i % 251) as u8; 24 + 30 + 16],
+            key_version: 1,
+            created_at: T0,
+        })
+        .collect()
+}
+
+struct Fixture {
+    owner: UserId,
+    shop: ShopId,
+    product: ProductId,
+}
+
+/// A merchant with a shop and one listed product, committed.
+async fn merchant_with_product(store: &dyn Store, name: &str) -> Fixture {
+    let mut tx = store.begin(TxMode::Write).await.unwrap();
+    let owner = tx.insert_user(&new_user(name, Role::Merchant)).await.unwrap();
+    let shop =
+        tx.insert_shop(&NewShop { owner_id: owner, name: format!("{name}'s shop"), description: "d".into(), opened_at: T0 }).await.unwrap();
+    let product = tx.insert_product(shop, &draft(&format!("{name} card"), true), T0).await.unwrap();
+    tx.commit().await.unwrap();
+    Fixture { owner, shop, product }
+}
+
+/// Creates a batch and imports `n` keys into it, committed.
+async fn import(store: &dyn Store, f: &Fixture, seed: u64, n: u64) -> BatchId {
+    let mut tx = store.begin(TxMode::Write).await.unwrap();
+    let batch = tx
+        .insert_batch(&NewBatch { shop_id: f.shop, product_id: f.product, created_by: f.owner, created_at: T0, source: "upload".into() })
+        .await
+        .unwrap();
+    tx.insert_card_keys(&fake_keys(f.shop, f.product, batch, seed, n)).await.unwrap();
+    tx.commit().await.unwrap();
+    batch
+}
+
+async fn stock(store: &dyn Store, product: ProductId) -> (i64, i64) {
+    let mut tx = store.begin(TxMode::Read).await.unwrap();
+    let counter = tx.product_by_id(product).await.unwrap().unwrap().stock_available;
+    let counted = tx.count_card_keys(product, KeyState::Available).await.unwrap();
+    (counter, counted)
+}
+
+pub async fn migrate_is_idempotent(store: &dyn Store) {
+    store.migrate().await.unwrap();
+    store.migrate().await.unwrap();
+    store.ping().await.unwrap();
+    assert!(matches!(store.backend(), Backend::Sqlite | Backend::Postgres));
+}
+
+pub async fn user_roundtrip(store: &dyn Store) {
+    let mut tx = store.begin(TxMode::Write).await.unwrap();
+    let alice = tx.insert_user(&new_user("alice", Role::Buyer)).await.unwrap();
+    let mut bob_new = new_user("鲍勃", Role::Merchant);
+    bob_new.email = None;
+    let bob = tx.insert_user(&bob_new).await.unwrap();
+    tx.commit().await.unwrap();
+
+    let mut tx = store.begin(TxMode::Read).await.unwrap();
+    let a = tx.user_by_id(alice).await.unwrap().unwrap();
+    assert_eq!(a.username, "alice");
+    assert_eq!(a.email.as_deref(), Some("alice@example.com"));
+    assert_eq!(a.role, Role::Buyer);
+    assert_eq!(a.created_at, T0);
+    let b = tx.user_by_username("鲍勃").await.unwrap().unwrap();
+    assert_eq!((b.id, b.email.clone(), b.role), (bob, None, Role::Merchant));
+    assert!(tx.user_by_username("ALICE").await.unwrap().is_none(), "lookup is exact");
+    assert!(tx.user_by_id(UserId(alice.0 + bob.0 + 100)).await.unwrap().is_none());
+    let listed: Vec<UserId> = tx.list_users(10, 0).await.unwrap().into_iter().map(|u| u.id).collect();
+    assert_eq!(listed, vec![bob, alice], "newest first");
+    let page2: Vec<UserId> = tx.list_users(1, 1).await.unwrap().into_iter().map(|u| u.id).collect();
+    assert_eq!(page2, vec![alice]);
+    assert_eq!(tx.count_users_with_role(Role::Buyer).await.unwrap(), 1);
+    assert_eq!(tx.count_users_with_role(Role::Admin).await.unwrap(), 0);
+}
+
+pub async fn duplicate_username_conflicts(store: &dyn Store) {
+    let mut tx = store.begin(TxMode::Write).await.unwrap();
+    tx.insert_user(&new_user("carol", Role::Buyer)).await.unwrap();
+    tx.commit().await.unwrap();
+    let mut tx = store.begin(TxMode::Write).await.unwrap();
+    let err = tx.insert_user(&new_user("carol", Role::Merchant)).await.unwrap_err();
+    assert!(matches!(err, StoreError::Conflict("users.username")), "{err:?}");
+    assert!(!err.to_string().contains("carol"), "errors never carry values: {err}");
+}
+
+pub async fn role_and_password_changes(store: &dyn Store) {
+    let mut tx = store.begin(TxMode::Write).await.unwrap();
+    let dave = tx.insert_user(&new_user("dave", Role::Buyer)).await.unwrap();
+    tx.set_user_role(dave, Role::Admin).await.unwrap();
+    tx.set_password_hash(dave, "$argon2id$new").await.unwrap();
+    let missing = UserId(dave.0 + 1000);
+    assert!(matches!(tx.set_user_role(missing, Role::Admin).await, Err(StoreError::NotFound)));
+    assert!(matches!(tx.set_password_hash(missing, "x").await, Err(StoreError::NotFound)));
+    tx.commit().await.unwrap();
+    let mut tx = store.begin(TxMode::Read).await.unwrap();
+    let d = tx.user_by_id(dave).await.unwrap().unwrap();
+    assert_eq!((d.role, d.password_hash.as_str()), (Role::Admin, "$argon2id$new"));
+    assert_eq!(tx.count_users_with_role(Role::Admin).await.unwrap(), 1);
+}
+
+pub async fn sessions_lifecycle(store: &dyn Store) {
+    let mut tx = store.begin(TxMode::Write).await.unwrap();
+    let erin = tx.insert_user(&new_user("erin", Role::Buyer)).await.unwrap();
+    let s1 = Session { token_hash: vec![1; 32], user_id: erin, created_at: T0, expires_at: at(1_000) };
+    let s2 = Session { token_hash: vec![2; 32], user_id: erin, created_at: T0, expires_at: at(5_000) };
+    let s3 = Session { token_hash: vec![3; 32], user_id: erin, created_at: T0, expires_at: at(9_000) };
+    for s in [&s1, &s2, &s3] {
+        tx.insert_session(s).await.unwrap();
+    }
+    tx.commit().await.unwrap();
+
+    let mut tx = store.begin(TxMode::Write).await.unwrap();
+    let (found, user) = tx.session_with_user(&s1.token_hash, at(999)).await.unwrap().unwrap();
+    assert_eq!((found, user.id), (s1.clone(), erin));
+    assert!(tx.session_with_user(&s1.token_hash, at(1_000)).await.unwrap().is_none(), "expired at expires_at");
+    assert!(tx.session_with_user(&[9; 32], T0).await.unwrap().is_none());
+    assert_eq!(tx.delete_expired_sessions(at(1_000)).await.unwrap(), 1);
+    tx.delete_session(&s2.token_hash).await.unwrap();
+    assert!(tx.session_with_user(&s2.token_hash, T0).await.unwrap().is_none());
+    assert!(tx.session_with_user(&s3.token_hash, T0).await.unwrap().is_some());
+    assert_eq!(tx.delete_user_sessions(erin).await.unwrap(), 1);
+    assert!(tx.session_with_user(&s3.token_hash, T0).await.unwrap().is_none());
+    tx.commit().await.unwrap();
+}
+
+pub async fn api_tokens_lifecycle(store: &dyn Store) {
+    let mut tx = store.begin(TxMode::Write).await.unwrap();
+    let frank = tx.insert_user(&new_user("frank", Role::Merchant)).await.unwrap();
+    let grace = tx.insert_user(&new_user("grace", Role::Merchant)).await.unwrap();
+    let token = |user: UserId, name: &str, hash: u8| NewApiToken {
+        user_id: user,
+        name: name.into(),
+        prefix: format!("kb_{hash}"),
+        token_hash: vec![hash; 32],
+        created_at: T0,
+    };
+    let t1 = tx.insert_api_token(&token(frank, "ci", 1)).await.unwrap();
+    let t2 = tx.insert_api_token(&token(frank, "erp", 2)).await.unwrap();
+    let g1 = tx.insert_api_token(&token(grace, "mine", 3)).await.unwrap();
+    tx.commit().await.unwrap();
+
+    let mut tx = store.begin(TxMode::Write).await.unwrap();
+    let err = tx.insert_api_token(&token(grace, "dup", 1)).await.unwrap_err();
+    assert!(matches!(err, StoreError::Conflict("api_tokens.token_hash")), "{err:?}");
+    drop(tx);
+
+    let mut tx = store.begin(TxMode::Write).await.unwrap();
+    let listed = tx.list_api_tokens(frank).await.unwrap();
+    assert_eq!(listed.iter().map(|t| t.id).collect::<Vec<_>>(), vec![t2, t1], "newest first, own only");
+    assert_eq!((listed[1].name.as_str(), listed[1].prefix.as_str(), listed[1].revoked_at), ("ci", "kb_1", None));
+    let (found, user) = tx.api_token_with_user(&[1; 32]).await.unwrap().unwrap();
+    assert_eq!((found.id, user.id), (t1, frank));
+
+    assert!(!tx.revoke_api_token(frank, g1, at(10)).await.unwrap(), "cannot revoke another user's token");
+    assert!(tx.revoke_api_token(frank, t1, at(10)).await.unwrap());
+    assert!(!tx.revoke_api_token(frank, t1, at(20)).await.unwrap(), "already revoked");
+    assert!(!tx.revoke_api_token(frank, ApiTokenId(g1.0 + 100), at(20)).await.unwrap());
+    tx.commit().await.unwrap();
+
+    let mut tx = store.begin(TxMode::Read).await.unwrap();
+    assert!(tx.api_token_with_user(&[1; 32]).await.unwrap().is_none(), "revoked token does not authenticate");
+    assert!(tx.api_token_with_user(&[3; 32]).await.unwrap().is_some(), "grace's token untouched");
+    let listed = tx.list_api_tokens(frank).await.unwrap();
+    assert_eq!(listed.iter().find(|t| t.id == t1).and_then(|t| t.revoked_at), Some(at(10)), "revoked ones still listed");
+}
+
+pub async fn shops_lifecycle(store: &dyn Store) {
+    let mut tx = store.begin(TxMode::Write).await.unwrap();
+    let heidi = tx.insert_user(&new_user("heidi", Role::Merchant)).await.unwrap();
+    let ivan = tx.insert_user(&new_user("ivan", Role::Merchant)).await.unwrap();
+    let judy = tx.insert_user(&new_user("judy", Role::Merchant)).await.unwrap();
+    let shop = |owner: UserId, name: &str| NewShop { owner_id: owner, name: name.into(), description: "desc".into(), opened_at: T0 };
+    let h = tx.insert_shop(&shop(heidi, "海蒂小铺")).await.unwrap();
+    let i = tx.insert_shop(&shop(ivan, "Ivan Keys")).await.unwrap();
+    tx.commit().await.unwrap();
+
+    let mut tx = store.begin(TxMode::Write).await.unwrap();
+    let err = tx.insert_shop(&shop(heidi, "Second")).await.unwrap_err();
+    assert!(matches!(err, StoreError::Conflict("shops.owner")), "{err:?}");
+    drop(tx);
+    let mut tx = store.begin(TxMode::Write).await.unwrap();
+    let err = tx.insert_shop(&shop(judy, "Ivan Keys")).await.unwrap_err();
+    assert!(matches!(err, StoreError::Conflict("shops.name")), "{err:?}");
+    drop(tx);
+
+    let mut tx = store.begin(TxMode::Write).await.unwrap();
+    let err = tx.update_shop(h, "Ivan Keys", "x").await.unwrap_err();
+    assert!(matches!(err, StoreError::Conflict("shops.name")), "{err:?}");
+    drop(tx);
+
+    let mut tx = store.begin(TxMode::Write).await.unwrap();
+    tx.update_shop(h, "Heidi's", "new description").await.unwrap();
+    tx.set_shop_certification(h, CertificationLevel::Enterprise).await.unwrap();
+    tx.set_shop_suspended(i, true, Some("fraud reports")).await.unwrap();
+    let missing = ShopId(h.0 + i.0 + 100);
+    assert!(matches!(tx.update_shop(missing, "n", "d").await, Err(StoreError::NotFound)));
+    assert!(matches!(tx.set_shop_certification(missing, CertificationLevel::Gold).await, Err(StoreError::NotFound)));
+    assert!(matches!(tx.set_shop_suspended(missing, true, None).await, Err(StoreError::NotFound)));
+    tx.commit().await.unwrap();
+
+    let mut tx = store.begin(TxMode::Write).await.unwrap();
+    let got = tx.shop_by_id(h).await.unwrap().unwrap();
+    assert_eq!(
+        (got.owner_id, got.name.as_str(), got.description.as_str(), got.certification, got.suspended),
+        (heidi, "Heidi's", "new description", CertificationLevel::Enterprise, false)
+    );
+    assert_eq!(got.opened_at, T0);
+    let got = tx.shop_by_owner(ivan).await.unwrap().unwrap();
+    assert_eq!(
+        (got.id, got.certification, got.suspended, got.suspended_reason.as_deref()),
+        (i, CertificationLevel::None, true, Some("fraud reports"))
+    );
+    assert!(tx.shop_by_owner(judy).await.unwrap().is_none());
+    let all: Vec<ShopId> = tx.list_shops(10, 0).await.unwrap().into_iter().map(|s| s.id).collect();
+    assert_eq!(all, vec![h, i], "oldest first");
+    tx.set_shop_suspended(i, false, Some("ignored")).await.unwrap();
+    let got = tx.shop_by_id(i).await.unwrap().unwrap();
+    assert_eq!((got.suspended, got.suspended_reason), (false, None), "reason cleared on reinstatement");
+    tx.commit().await.unwrap();
+}
+
+pub async fn products_and_listing(store: &dyn Store) {
+    let a = merchant_with_product(store, "kate").await;
+    let b = merchant_with_product(store, "leo").await;
+    let mut tx = store.begin(TxMode::Write).await.unwrap();
+    let hidden = tx.insert_product(a.shop, &draft("hidden", false), at(1)).await.unwrap();
+    let mut changed = draft("kate card v2", true);
+    changed.category = Category::SoftwareLicense;
+    changed.kind = GoodsKind::Custom;
+    changed.price = Money::from_fen(12_345);
+    changed.max_per_order = 1;
+    changed.trial = true;
+    tx.update_product(a.product, &changed, at(50)).await.unwrap();
+    assert!(matches!(tx.update_product(ProductId(hidden.0 + 1000), &changed, at(50)).await, Err(StoreError::NotFound)));
+    tx.commit().await.unwrap();
+
+    let mut tx = store.begin(TxMode::Read).await.unwrap();
+    let p = tx.product_by_id(a.product).await.unwrap().unwrap();
+    assert_eq!(
+        (p.shop_id, p.title.as_str(), p.description.as_str(), p.category, p.kind, p.price, p.max_per_order, p.trial, p.listed),
+        (
+            a.shop,
+            "kate card v2",
+            "about kate card v2",
+            Category::SoftwareLicense,
+            GoodsKind::Custom,
+            Money::from_fen(12_345),
+            1,
+            true,
+            true
+        )
+    );
+    assert_eq!((p.stock_available, p.created_at, p.updated_at), (0, T0, at(50)));
+    let own: Vec<ProductId> = tx.list_shop_products(a.shop).await.unwrap().into_iter().map(|p| p.id).collect();
+    assert_eq!(own, vec![hidden, a.product], "newest first, unlisted included");
+    let listed: Vec<ProductId> = tx.list_listed_products(10, 0).await.unwrap().into_iter().map(|l| l.product.id).collect();
+    assert_eq!(listed, vec![b.product, a.product], "unlisted excluded, newest first");
+    drop(tx);
+
+    let mut tx = store.begin(TxMode::Write).await.unwrap();
+    tx.set_shop_suspended(b.shop, true, Some("review")).await.unwrap();
+    tx.set_shop_certification(a.shop, CertificationLevel::Verified).await.unwrap();
+    tx.commit().await.unwrap();
+    let mut tx = store.begin(TxMode::Read).await.unwrap();
+    let listed = tx.list_listed_products(10, 0).await.unwrap();
+    assert_eq!(listed.len(), 1, "suspended shop's products excluded");
+    assert_eq!(
+        (listed[0].product.id, listed[0].shop_name.as_str(), listed[0].shop_certification, listed[0].shop_opened_at),
+        (a.product, "kate's shop", CertificationLevel::Verified, T0)
+    );
+    assert!(tx.list_listed_products(10, 1).await.unwrap().is_empty());
+}
+
+pub async fn card_key_import_keeps_stock_exact(store: &dyn Store) {
+    let f = merchant_with_product(store, "mallory").await;
+    let batch = import(store, &f, 1, 10_000).await;
+    let second = import(store, &f, 2, 5).await;
+    assert_eq!(stock(store, f.product).await, (10_005, 10_005));
+
+    let mut tx = store.begin(TxMode::Read).await.unwrap();
+    let batches = tx.list_batches(f.product).await.unwrap();
+    assert_eq!(batches.iter().map(|b| b.id).collect::<Vec<_>>(), vec![second, batch], "newest first");
+    let b = tx.batch_by_id(batch).await.unwrap().unwrap();
+    assert_eq!((b.shop_id, b.product_id, b.created_by, b.source.as_str()), (f.shop, f.product, f.owner, "upload"));
+    assert_eq!((b.available, b.sold, b.voided, b.voided_at), (10_000, 0, 0, None));
+    assert!(tx.batch_by_id(BatchId(second.0 + 100)).await.unwrap().is_none());
+
+    let first_page = tx.list_card_keys(f.product, Some(KeyState::Available), 3, 0).await.unwrap();
+    assert_eq!(first_page.len(), 3);
+    let k = &first_page[0];
+    assert_eq!((k.shop_id, k.product_id, k.batch_id, k.key_version, k.state), (f.shop, f.product, batch, 1, KeyState::Available));
+    assert_eq!(k.fingerprint, fake_fingerprint(1, 0), "oldest first");
+    assert_eq!(k.ciphertext, vec![0u8; 70]);
+    assert_eq!(tx.card_key_by_id(k.id).await.unwrap().as_ref(), Some(k));
+    assert!(first_page.windows(2).all(|w| w[0].id < w[1].id));
+    assert_eq!(tx.list_card_keys(f.product, None, 100_000, 0).await.unwrap().len(), 10_005);
+    assert!(tx.list_card_keys(f.product, Some(KeyState::Sold), 10, 0).await.unwrap().is_empty());
+    assert_eq!(tx.list_card_keys(f.product, None, 10, 10_000).await.unwrap().len(), 5);
+}
+
+pub async fn duplicate_fingerprint_conflicts_and_writes_nothing(store: &dyn Store) {
+    let f = merchant_with_product(store, "niaj").await;
+    let other = merchant_with_product(store, "olivia").await;
+    import(store, &f, 7, 10).await;
+
+    // Fresh keys followed by one the shop already holds, in one call: the whole transaction is void.
+    let mut tx = store.begin(TxMode::Write).await.unwrap();
+    let batch = tx
+        .insert_batch(&NewBatch { shop_id: f.shop, product_id: f.product, created_by: f.owner, created_at: T0, source: "api".into() })
+        .await
+        .unwrap();
+    let mut keys = fake_keys(f.shop, f.product, batch, 8, 5_000);
+    keys.extend(fake_keys(f.shop, f.product, batch, 7, 1));
+    let err = tx.insert_card_keys(&keys).await.unwrap_err();
+    assert!(matches!(err, StoreError::Conflict("card_keys.fingerprint")), "{err:?}");
+    drop(tx);
+    assert_eq!(stock(store, f.product).await, (10, 10), "nothing of the failed import is visible");
+    let mut tx = store.begin(TxMode::Read).await.unwrap();
+    assert_eq!(tx.list_batches(f.product).await.unwrap().len(), 1);
+    drop(tx);
+
+    // A duplicate within one call is caught the same way.
+    let mut tx = store.begin(TxMode::Write).await.unwrap();
+    let batch = tx
+        .insert_batch(&NewBatch { shop_id: f.shop, product_id: f.product, created_by: f.owner, created_at: T0, source: "cli".into() })
+        .await
+        .unwrap();
+    let mut keys = fake_keys(f.shop, f.product, batch, 9, 3);
+    keys.extend(fake_keys(f.shop, f.product, batch, 9, 1));
+    assert!(matches!(tx.insert_card_keys(&keys).await, Err(StoreError::Conflict("card_keys.fingerprint"))));
+    drop(tx);
+
+    // The same keys in another shop are fine: fingerprints are unique per shop.
+    import(store, &other, 7, 10).await;
+    assert_eq!(stock(store, other.product).await, (10, 10));
+    assert_eq!(stock(store, f.product).await, (10, 10));
+}
+
+pub async fn existing_fingerprints_finds_only_own_shop(store: &dyn Store) {
+    let f = merchant_with_product(store, "peggy").await;
+    let other = merchant_with_product(store, "quentin").await;
+    import(store, &f, 11, 2_500).await;
+    import(store, &other, 12, 10).await;
+    let batch = import(store, &f, 13, 3).await;
+    let mut tx = store.begin(TxMode::Write).await.unwrap();
+    tx.void_batch(batch, at(1)).await.unwrap();
+    tx.commit().await.unwrap();
+
+    // Spans several lookup chunks: 2,500 held, 2,500 new, the other shop's 10, and 3 voided (still duplicates).
+    let mut probe: Vec<Fingerprint> = (0..5_000).map(|i| fake_fingerprint(11, i)).collect();
+    probe.extend((0..10).map(|i| fake_fingerprint(12, i)));
+    probe.extend((0..3).map(|i| fake_fingerprint(13, i)));
+    let mut tx = store.begin(TxMode::Read).await.unwrap();
+    let mut found = tx.existing_fingerprints(f.shop, &probe).await.unwrap();
+    found.sort();
+    let mut expected: Vec<Fingerprint> =
+        (0..2_500).map(|i| fake_fingerprint(11, i)).chain((0..3).map(|i| fake_fingerprint(13, i))).collect();
+    expected.sort();
+    assert_eq!(found, expected);
+    assert!(tx.existing_fingerprints(f.shop, &[]).await.unwrap().is_empty());
+}
+
+pub async fn void_batch_updates_counts_and_stock(store: &dyn Store) {
+    let f = merchant_with_product(store, "rupert").await;
+    let keep = import(store, &f, 21, 30).await;
+    let bad = import(store, &f, 22, 20).await;
+    assert_eq!(stock(store, f.product).await, (50, 50));
+
+    let mut tx = store.begin(TxMode::Write).await.unwrap();
+    assert_eq!(tx.void_batch(bad, at(77)).await.unwrap(), 20);
+    assert!(matches!(tx.void_batch(BatchId(bad.0 + 100), at(77)).await, Err(StoreError::NotFound)));
+    tx.commit().await.unwrap();
+    assert_eq!(stock(store, f.product).await, (30, 30));
+
+    let mut tx = store.begin(TxMode::Write).await.unwrap();
+    let b = tx.batch_by_id(bad).await.unwrap().unwrap();
+    assert_eq!((b.available, b.sold, b.voided, b.voided_at), (0, 0, 20, Some(at(77))));
+    let k = tx.batch_by_id(keep).await.unwrap().unwrap();
+    assert_eq!((k.available, k.voided, k.voided_at), (30, 0, None));
+    assert_eq!(tx.count_card_keys(f.product, KeyState::Voided).await.unwrap(), 20);
+    assert_eq!(tx.void_batch(bad, at(99)).await.unwrap(), 0, "voiding twice voids nothing more");
+    assert_eq!(tx.batch_by_id(bad).await.unwrap().unwrap().voided_at, Some(at(77)), "first voiding time kept");
+    tx.commit().await.unwrap();
+    assert_eq!(stock(store, f.product).await, (30, 30));
+}
+
+pub async fn dropped_transaction_is_rolled_back(store: &dyn Store) {
+    let f = merchant_with_product(store, "sybil").await;
+    let mut tx = store.begin(TxMode::Write).await.unwrap();
+    tx.insert_user(&new_user("trent", Role::Buyer)).await.unwrap();
+    let batch = tx
+        .insert_batch(&NewBatch { shop_id: f.shop, product_id: f.product, created_by: f.owner, created_at: T0, source: "upload".into() })
+        .await
+        .unwrap();
+    tx.insert_card_keys(&fake_keys(f.shop, f.product, batch, 31, 100)).await.unwrap();
+    tx.set_shop_suspended(f.shop, true, Some("x")).await.unwrap();
+    drop(tx);
+
+    let mut tx = store.begin(TxMode::Read).await.unwrap();
+    assert!(tx.user_by_username("trent").await.unwrap().is_none());
+    assert!(tx.batch_by_id(batch).await.unwrap().is_none());
+    assert!(!tx.shop_by_id(f.shop).await.unwrap().unwrap().suspended);
+    drop(tx);
+    assert_eq!(stock(store, f.product).await, (0, 0));
+    // The writer is free again after the drop.
+    import(store, &f, 31, 100).await;
+    assert_eq!(stock(store, f.product).await, (100, 100));
+}
+
+pub async fn data_keys_roundtrip_and_conflict(store: &dyn Store) {
+    let key = |purpose: &str, version: i32| DataKeyRecord {
+        purpose: purpose.into(),
+        version,
+        wrapped: vec![version as u8; 72],
+        created_at: at(version.into()),
+    };
+    let mut tx = store.begin(TxMode::Write).await.unwrap();
+    assert!(tx.data_keys().await.unwrap().is_empty());
+    tx.insert_data_key(&key("card_keys", 2)).await.unwrap();
+    tx.insert_data_key(&key("card_keys", 1)).await.unwrap();
+    tx.insert_data_key(&key("fingerprint", 1)).await.unwrap();
+    tx.commit().await.unwrap();
+
+    let mut tx = store.begin(TxMode::Write).await.unwrap();
+    let err = tx.insert_data_key(&key("card_keys", 2)).await.unwrap_err();
+    assert!(matches!(err, StoreError::Conflict("data_keys.version")), "{err:?}");
+    drop(tx);
+    let mut tx = store.begin(TxMode::Read).await.unwrap();
+    assert_eq!(tx.data_keys().await.unwrap(), vec![key("card_keys", 1), key("card_keys", 2), key("fingerprint", 1)]);
+}
+
+pub async fn concurrent_read_sees_consistent_stock(store: &dyn Store) {
+    let f = merchant_with_product(store, "uma").await;
+    import(store, &f, 41, 1_000).await;
+
+    let mut writer = store.begin(TxMode::Write).await.unwrap();
+    let batch = writer
+        .insert_batch(&NewBatch { shop_id: f.shop, product_id: f.product, created_by: f.owner, created_at: T0, source: "api".into() })
+        .await
+        .unwrap();
+    writer.insert_card_keys(&fake_keys(f.shop, f.product, batch, 42, 500)).await.unwrap();
+
+    // While the write is open, a reader is not blocked and sees the committed state only, counter and rows alike.
+    let mut reader = store.begin(TxMode::Read).await.unwrap();
+    let before_counter = reader.product_by_id(f.product).await.unwrap().unwrap().stock_available;
+    let before_rows = reader.count_card_keys(f.product, KeyState::Available).await.unwrap();
+    assert_eq!((before_counter, before_rows), (1_000, 1_000));
+
+    writer.commit().await.unwrap();
+    drop(reader);
+    assert_eq!(stock(store, f.product).await, (1_500, 1_500));
+
+    // Readers started while another write is open: every snapshot is internally consistent.
+    let mut writer = store.begin(TxMode::Write).await.unwrap();
+    writer.void_batch(batch, at(5)).await.unwrap();
+    let mut mid = Vec::new();
+    for _ in 0..4 {
+        mid.push(stock(store, f.product).await);
+    }
+    writer.commit().await.unwrap();
+    for (counter, rows) in mid {
+        assert_eq!(counter, rows);
+        assert_eq!(counter, 1_500, "uncommitted void invisible");
+    }
+    assert_eq!(stock(store, f.product).await, (1_000, 1_000));
+}

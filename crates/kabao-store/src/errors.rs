@@ -1,0 +1,47 @@
+//! How database errors become [`StoreError`]s, for both backends.
+//! Policy: a UNIQUE violation becomes `Conflict` naming the rule; everything else becomes `Database` with the
+//! database's message only — never a bound value (PostgreSQL puts values in `detail`, which is never read here).
+
+use crate::StoreError;
+
+/// The rules callers may see, by PostgreSQL constraint name and by the `table.column` text SQLite reports.
+const UNIQUE_RULES: &[(&str, &str, &str)] = &[
+    ("users_username_key", "users.username", "users.username"),
+    ("shops_owner_key", "shops.owner_id", "shops.owner"),
+    ("shops_name_key", "shops.name", "shops.name"),
+    ("api_tokens_token_hash_key", "api_tokens.token_hash", "api_tokens.token_hash"),
+    ("card_keys_fingerprint_key", "card_keys.fingerprint", "card_keys.fingerprint"),
+    ("data_keys_pkey", "data_keys.version", "data_keys.version"),
+    ("sessions_pkey", "sessions.token_hash", "sessions.token_hash"),
+];
+
+pub(crate) fn map_sqlx(err: sqlx::Error) -> StoreError {
+    match err {
+        sqlx::Error::Database(db) => {
+            if db.kind() == sqlx::error::ErrorKind::UniqueViolation {
+                // PostgreSQL names the constraint; SQLite only says "UNIQUE constraint failed: t.a, t.b".
+                let rule = match db.constraint() {
+                    Some(name) => UNIQUE_RULES.iter().find(|(pg, _, _)| *pg == name),
+                    None => UNIQUE_RULES.iter().find(|(_, lite, _)| db.message().contains(lite)),
+                };
+                if let Some((_, _, rule)) = rule {
+                    return StoreError::Conflict(rule);
+                }
+                return StoreError::Conflict("unique");
+            }
+            let code = db.code().map(|c| c.into_owned()).unwrap_or_default();
+            StoreError::Database(format!("{} ({code})", db.message()))
+        }
+        sqlx::Error::RowNotFound => StoreError::NotFound,
+        other => StoreError::Database(other.to_string()),
+    }
+}
+
+pub(crate) fn map_migrate(err: sqlx::migrate::MigrateError) -> StoreError {
+    StoreError::Migration(err.to_string())
+}
+
+/// A value read back that the domain does not know: a bug or a tampered database, never a panic.
+pub(crate) fn corrupt(what: &str) -> StoreError {
+    StoreError::Database(format!("corrupt {what} in database"))
+}

@@ -1,0 +1,185 @@
+//! Rows as the store returns them and inputs as it takes them. Plain data; the rules live in `kabao-core`.
+
+use kabao_core::catalog::{Category, CertificationLevel, GoodsKind};
+use kabao_core::user::Role;
+use kabao_core::vault::Fingerprint;
+use kabao_core::{ApiTokenId, BatchId, CardKeyId, Money, ProductId, ShopId, Timestamp, UserId};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewUser {
+    pub username: String,
+    pub email: Option<String>,
+    pub password_hash: String,
+    pub role: Role,
+    pub created_at: Timestamp,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct User {
+    pub id: UserId,
+    pub username: String,
+    pub email: Option<String>,
+    pub password_hash: String,
+    pub role: Role,
+    pub created_at: Timestamp,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Session {
+    /// SHA-256 of the cookie value; the value itself is never stored.
+    pub token_hash: Vec<u8>,
+    pub user_id: UserId,
+    pub created_at: Timestamp,
+    pub expires_at: Timestamp,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewApiToken {
+    pub user_id: UserId,
+    pub name: String,
+    /// First characters of the token, shown in lists so a merchant can tell tokens apart.
+    pub prefix: String,
+    pub token_hash: Vec<u8>,
+    pub created_at: Timestamp,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiToken {
+    pub id: ApiTokenId,
+    pub user_id: UserId,
+    pub name: String,
+    pub prefix: String,
+    pub created_at: Timestamp,
+    pub revoked_at: Option<Timestamp>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewShop {
+    pub owner_id: UserId,
+    pub name: String,
+    pub description: String,
+    pub opened_at: Timestamp,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Shop {
+    pub id: ShopId,
+    pub owner_id: UserId,
+    pub name: String,
+    pub description: String,
+    pub opened_at: Timestamp,
+    pub certification: CertificationLevel,
+    pub suspended: bool,
+    pub suspended_reason: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Product {
+    pub id: ProductId,
+    pub shop_id: ShopId,
+    pub title: String,
+    pub description: String,
+    pub category: Category,
+    pub kind: GoodsKind,
+    pub price: Money,
+    pub max_per_order: i64,
+    pub trial: bool,
+    pub listed: bool,
+    /// Keys in state `available`, kept exact by the store in the same transaction as every change.
+    pub stock_available: i64,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+}
+
+/// A listed product with what a buyer sees of its shop.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Listing {
+    pub product: Product,
+    pub shop_name: String,
+    pub shop_certification: CertificationLevel,
+    pub shop_opened_at: Timestamp,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewBatch {
+    pub shop_id: ShopId,
+    pub product_id: ProductId,
+    pub created_by: UserId,
+    pub created_at: Timestamp,
+    /// Where the batch came from: `"upload"`, `"api"` or `"cli"`.
+    pub source: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Batch {
+    pub id: BatchId,
+    pub shop_id: ShopId,
+    pub product_id: ProductId,
+    pub created_by: UserId,
+    pub created_at: Timestamp,
+    pub source: String,
+    pub voided_at: Option<Timestamp>,
+    pub available: i64,
+    pub sold: i64,
+    pub voided: i64,
+}
+
+/// State of a card key: `available → sold → voided`, or `available → voided`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum KeyState {
+    Available,
+    Sold,
+    Voided,
+}
+
+impl KeyState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            KeyState::Available => "available",
+            KeyState::Sold => "sold",
+            KeyState::Voided => "voided",
+        }
+    }
+    pub fn parse(s: &str) -> Option<KeyState> {
+        match s {
+            "available" => Some(KeyState::Available),
+            "sold" => Some(KeyState::Sold),
+            "voided" => Some(KeyState::Voided),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewCardKey {
+    pub shop_id: ShopId,
+    pub product_id: ProductId,
+    pub batch_id: BatchId,
+    pub fingerprint: Fingerprint,
+    /// `nonce ‖ ciphertext` from [`kabao_core::vault::Keyring::seal`].
+    pub ciphertext: Vec<u8>,
+    pub key_version: i32,
+    pub created_at: Timestamp,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CardKey {
+    pub id: CardKeyId,
+    pub shop_id: ShopId,
+    pub product_id: ProductId,
+    pub batch_id: BatchId,
+    pub fingerprint: Fingerprint,
+    pub ciphertext: Vec<u8>,
+    pub key_version: i32,
+    pub state: KeyState,
+    pub created_at: Timestamp,
+}
+
+/// A data key wrapped by the master key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DataKeyRecord {
+    pub purpose: String,
+    pub version: i32,
+    pub wrapped: Vec<u8>,
+    pub created_at: Timestamp,
+}

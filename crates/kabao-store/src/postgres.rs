@@ -1,0 +1,112 @@
+//! The PostgreSQL backend, for deployments that outgrow one SQLite file.
+//! Write transactions run at READ COMMITTED; every counter change is a single atomic UPDATE, so that is enough.
+
+use crate::errors::{map_migrate, map_sqlx};
+use crate::{Backend, NewCardKey, Store, StoreResult, Tx, TxMode};
+use async_trait::async_trait;
+use kabao_core::vault::Fingerprint;
+use kabao_core::ShopId;
+use sqlx::postgres::PgPoolOptions;
+use sqlx::{PgPool, Postgres};
+
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
+
+/// Rows per UNNEST insert and fingerprints per `= ANY` lookup: arrays are one parameter each, so the bound is
+/// about memory and statement time, not the 65535-parameter limit.
+const KEY_ROWS_PER_INSERT: usize = 10_000;
+const FINGERPRINTS_PER_LOOKUP: usize = 10_000;
+
+pub struct PgStore {
+    pool: PgPool,
+}
+
+impl PgStore {
+    pub async fn connect(url: &str) -> StoreResult<PgStore> {
+        let pool = PgPoolOptions::new().max_connections(10).connect(url).await.map_err(map_sqlx)?;
+        Ok(PgStore { pool })
+    }
+}
+
+#[async_trait]
+impl Store for PgStore {
+    fn backend(&self) -> Backend {
+        Backend::Postgres
+    }
+
+    async fn migrate(&self) -> StoreResult<()> {
+        MIGRATOR.run(&self.pool).await.map_err(map_migrate)
+    }
+
+    async fn begin(&self, mode: TxMode) -> StoreResult<Box<dyn Tx>> {
+        let tx = match mode {
+            TxMode::Write => self.pool.begin().await,
+            TxMode::Read => self.pool.begin_with("BEGIN READ ONLY").await,
+        }
+        .map_err(map_sqlx)?;
+        Ok(Box::new(PgTx { tx }))
+    }
+
+    async fn ping(&self) -> StoreResult<()> {
+        sqlx::query("SELECT 1").execute(&self.pool).await.map_err(map_sqlx)?;
+        Ok(())
+    }
+
+    async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+pub struct PgTx {
+    tx: sqlx::Transaction<'static, Postgres>,
+}
+
+impl PgTx {
+    /// One array parameter per column through UNNEST: a fixed, small statement whatever the chunk size.
+    async fn insert_key_rows(&mut self, keys: &[NewCardKey]) -> StoreResult<()> {
+        for chunk in keys.chunks(KEY_ROWS_PER_INSERT) {
+            let shops: Vec<i64> = chunk.iter().map(|k| k.shop_id.0).collect();
+            let products: Vec<i64> = chunk.iter().map(|k| k.product_id.0).collect();
+            let batches: Vec<i64> = chunk.iter().map(|k| k.batch_id.0).collect();
+            let fingerprints: Vec<&[u8]> = chunk.iter().map(|k| &k.fingerprint.0[..]).collect();
+            let ciphertexts: Vec<&[u8]> = chunk.iter().map(|k| &k.ciphertext[..]).collect();
+            let versions: Vec<i32> = chunk.iter().map(|k| k.key_version).collect();
+            let created: Vec<i64> = chunk.iter().map(|k| k.created_at.millis()).collect();
+            sqlx::query(
+                "INSERT INTO card_keys (shop_id, product_id, batch_id, fingerprint, ciphertext, key_version, created_at, state) \
+                 SELECT s, p, b, f, c, v, t, 'available' \
+                 FROM UNNEST($1::BIGINT[], $2::BIGINT[], $3::BIGINT[], $4::BYTEA[], $5::BYTEA[], $6::INTEGER[], $7::BIGINT[]) \
+                 AS k(s, p, b, f, c, v, t)",
+            )
+            .bind(shops)
+            .bind(products)
+            .bind(batches)
+            .bind(fingerprints)
+            .bind(ciphertexts)
+            .bind(versions)
+            .bind(created)
+            .execute(&mut *self.tx)
+            .await
+            .map_err(map_sqlx)?;
+        }
+        Ok(())
+    }
+
+    async fn fingerprints_in(&mut self, shop: ShopId, fingerprints: &[Fingerprint]) -> StoreResult<Vec<Fingerprint>> {
+        let mut found = Vec::new();
+        for chunk in fingerprints.chunks(FINGERPRINTS_PER_LOOKUP) {
+            let list: Vec<&[u8]> = chunk.iter().map(|f| &f.0[..]).collect();
+            let rows: Vec<Vec<u8>> = sqlx::query_scalar("SELECT fingerprint FROM card_keys WHERE shop_id = $1 AND fingerprint = ANY($2)")
+                .bind(shop.0)
+                .bind(list)
+                .fetch_all(&mut *self.tx)
+                .await
+                .map_err(map_sqlx)?;
+            for bytes in rows {
+                found.push(crate::rows::fingerprint(&bytes)?);
+            }
+        }
+        Ok(found)
+    }
+}
+
+crate::sql_tx::impl_tx!(PgTx);

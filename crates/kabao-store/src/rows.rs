@@ -1,0 +1,146 @@
+//! Row shapes as both backends return them (plain tuples, so one decoder serves SQLite and PostgreSQL),
+//! the column lists that produce them, and their conversion into the models of [`crate::models`].
+
+use crate::errors::corrupt;
+use crate::models::*;
+use crate::StoreResult;
+use kabao_core::catalog::{Category, CertificationLevel, GoodsKind};
+use kabao_core::user::Role;
+use kabao_core::vault::Fingerprint;
+use kabao_core::{ApiTokenId, BatchId, CardKeyId, Money, ProductId, ShopId, Timestamp, UserId};
+
+pub(crate) const USER_COLS: &str = "u.id, u.username, u.email, u.password_hash, u.role, u.created_at";
+pub(crate) type UserRow = (i64, String, Option<String>, String, String, i64);
+
+pub(crate) fn user(r: UserRow) -> StoreResult<User> {
+    Ok(User {
+        id: UserId(r.0),
+        username: r.1,
+        email: r.2,
+        password_hash: r.3,
+        role: Role::parse(&r.4).ok_or_else(|| corrupt("users.role"))?,
+        created_at: Timestamp(r.5),
+    })
+}
+
+pub(crate) const SESSION_COLS: &str = "s.token_hash, s.user_id, s.created_at, s.expires_at";
+pub(crate) type SessionRow = (Vec<u8>, i64, i64, i64);
+
+pub(crate) fn session(r: SessionRow) -> Session {
+    Session { token_hash: r.0, user_id: UserId(r.1), created_at: Timestamp(r.2), expires_at: Timestamp(r.3) }
+}
+
+pub(crate) const TOKEN_COLS: &str = "t.id, t.user_id, t.name, t.prefix, t.created_at, t.revoked_at";
+pub(crate) type TokenRow = (i64, i64, String, String, i64, Option<i64>);
+
+pub(crate) fn token(r: TokenRow) -> ApiToken {
+    ApiToken {
+        id: ApiTokenId(r.0),
+        user_id: UserId(r.1),
+        name: r.2,
+        prefix: r.3,
+        created_at: Timestamp(r.4),
+        revoked_at: r.5.map(Timestamp),
+    }
+}
+
+pub(crate) const SHOP_COLS: &str =
+    "sh.id, sh.owner_id, sh.name, sh.description, sh.opened_at, sh.certification, sh.suspended, sh.suspended_reason";
+pub(crate) type ShopRow = (i64, i64, String, String, i64, String, bool, Option<String>);
+
+pub(crate) fn shop(r: ShopRow) -> StoreResult<Shop> {
+    Ok(Shop {
+        id: ShopId(r.0),
+        owner_id: UserId(r.1),
+        name: r.2,
+        description: r.3,
+        opened_at: Timestamp(r.4),
+        certification: certification(&r.5)?,
+        suspended: r.6,
+        suspended_reason: r.7,
+    })
+}
+
+pub(crate) fn certification(s: &str) -> StoreResult<CertificationLevel> {
+    CertificationLevel::parse(s).ok_or_else(|| corrupt("shops.certification"))
+}
+
+pub(crate) const PRODUCT_COLS: &str = "p.id, p.shop_id, p.title, p.description, p.category, p.kind, p.price_fen, \
+     p.max_per_order, p.trial, p.listed, p.stock_available, p.created_at, p.updated_at";
+pub(crate) type ProductRow = (i64, i64, String, String, String, String, i64, i64, bool, bool, i64, i64, i64);
+
+pub(crate) fn product(r: ProductRow) -> StoreResult<Product> {
+    Ok(Product {
+        id: ProductId(r.0),
+        shop_id: ShopId(r.1),
+        title: r.2,
+        description: r.3,
+        category: Category::parse(&r.4).ok_or_else(|| corrupt("products.category"))?,
+        kind: GoodsKind::parse(&r.5).ok_or_else(|| corrupt("products.kind"))?,
+        price: Money::from_fen(r.6),
+        max_per_order: r.7,
+        trial: r.8,
+        listed: r.9,
+        stock_available: r.10,
+        created_at: Timestamp(r.11),
+        updated_at: Timestamp(r.12),
+    })
+}
+
+/// A product row followed by the shop's name, certification and opening time (16 columns, sqlx's tuple limit).
+pub(crate) type ListingRow = (i64, i64, String, String, String, String, i64, i64, bool, bool, i64, i64, i64, String, String, i64);
+
+pub(crate) fn listing(r: ListingRow) -> StoreResult<Listing> {
+    let product = product((r.0, r.1, r.2, r.3, r.4, r.5, r.6, r.7, r.8, r.9, r.10, r.11, r.12))?;
+    Ok(Listing { product, shop_name: r.13, shop_certification: certification(&r.14)?, shop_opened_at: Timestamp(r.15) })
+}
+
+/// Counts come from per-state subqueries so each one is a lookup in the `(batch_id, state)` index.
+pub(crate) const BATCH_COLS: &str = "b.id, b.shop_id, b.product_id, b.created_by, b.created_at, b.source, b.voided_at, \
+     (SELECT COUNT(*) FROM card_keys k WHERE k.batch_id = b.id AND k.state = 'available'), \
+     (SELECT COUNT(*) FROM card_keys k WHERE k.batch_id = b.id AND k.state = 'sold'), \
+     (SELECT COUNT(*) FROM card_keys k WHERE k.batch_id = b.id AND k.state = 'voided')";
+pub(crate) type BatchRow = (i64, i64, i64, i64, i64, String, Option<i64>, i64, i64, i64);
+
+pub(crate) fn batch(r: BatchRow) -> Batch {
+    Batch {
+        id: BatchId(r.0),
+        shop_id: ShopId(r.1),
+        product_id: ProductId(r.2),
+        created_by: UserId(r.3),
+        created_at: Timestamp(r.4),
+        source: r.5,
+        voided_at: r.6.map(Timestamp),
+        available: r.7,
+        sold: r.8,
+        voided: r.9,
+    }
+}
+
+pub(crate) const KEY_COLS: &str =
+    "k.id, k.shop_id, k.product_id, k.batch_id, k.fingerprint, k.ciphertext, k.key_version, k.state, k.created_at";
+pub(crate) type KeyRow = (i64, i64, i64, i64, Vec<u8>, Vec<u8>, i32, String, i64);
+
+pub(crate) fn card_key(r: KeyRow) -> StoreResult<CardKey> {
+    Ok(CardKey {
+        id: CardKeyId(r.0),
+        shop_id: ShopId(r.1),
+        product_id: ProductId(r.2),
+        batch_id: BatchId(r.3),
+        fingerprint: fingerprint(&r.4)?,
+        ciphertext: r.5,
+        key_version: r.6,
+        state: KeyState::parse(&r.7).ok_or_else(|| corrupt("card_keys.state"))?,
+        created_at: Timestamp(r.8),
+    })
+}
+
+pub(crate) fn fingerprint(bytes: &[u8]) -> StoreResult<Fingerprint> {
+    <[u8; 32]>::try_from(bytes).map(Fingerprint).map_err(|_| corrupt("card_keys.fingerprint"))
+}
+
+pub(crate) type DataKeyRow = (String, i32, Vec<u8>, i64);
+
+pub(crate) fn data_key(r: DataKeyRow) -> DataKeyRecord {
+    DataKeyRecord { purpose: r.0, version: r.1, wrapped: r.2, created_at: Timestamp(r.3) }
+}

@@ -1,0 +1,174 @@
+//! Configuration: one typed struct, from defaults, then a TOML file, then `KABAO_*` environment variables,
+//! then command-line flags (each later source wins). Printed at start with secrets redacted.
+
+use anyhow::{bail, Context};
+use serde::Deserialize;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+/// Everything `kabao` can be configured with.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Address the server listens on.
+    pub listen: SocketAddr,
+    /// Directory for the SQLite database and the dev master-key file.
+    pub data_dir: PathBuf,
+    /// `postgres://...` to use PostgreSQL instead of the embedded SQLite file.
+    pub database_url: Option<String>,
+    /// The master key as 64 hex characters. Prefer the environment (`KABAO_MASTER_KEY`) over the file.
+    pub master_key: Option<String>,
+    /// Where the master key is kept when `master_key` is not set (default: `<data_dir>/master.key`).
+    pub master_key_file: Option<PathBuf>,
+    /// Set when served over https (behind a TLS proxy): cookies get the `Secure` flag.
+    pub secure_cookies: bool,
+    /// Log filter in `tracing` syntax, e.g. `info` or `kabao_server=debug`.
+    pub log: String,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            data_dir: PathBuf::from("./data"),
+            database_url: None,
+            master_key: None,
+            master_key_file: None,
+            secure_cookies: false,
+            log: "info".to_string(),
+        }
+    }
+}
+
+impl Config {
+    /// Loads the file (if given or if `./kabao.toml` exists), then applies `KABAO_*` variables from `env`.
+    pub fn load(file: Option<&Path>, env: impl Fn(&str) -> Option<String>) -> anyhow::Result<Config> {
+        let mut config = match file {
+            Some(path) => Self::from_file(path)?,
+            None if Path::new("kabao.toml").exists() => Self::from_file(Path::new("kabao.toml"))?,
+            None => Config::default(),
+        };
+        if let Some(v) = env("KABAO_LISTEN") {
+            config.listen =
+                v.parse().with_context(|| format!("KABAO_LISTEN={v:?} is not an address like 127.0.0.1:8080"))?;
+        }
+        if let Some(v) = env("KABAO_DATA_DIR") {
+            config.data_dir = PathBuf::from(v);
+        }
+        if let Some(v) = env("KABAO_DATABASE_URL") {
+            config.database_url = Some(v);
+        }
+        if let Some(v) = env("KABAO_MASTER_KEY") {
+            config.master_key = Some(v);
+        }
+        if let Some(v) = env("KABAO_MASTER_KEY_FILE") {
+            config.master_key_file = Some(PathBuf::from(v));
+        }
+        if let Some(v) = env("KABAO_SECURE_COOKIES") {
+            config.secure_cookies = match v.as_str() {
+                "1" | "true" | "yes" => true,
+                "0" | "false" | "no" | "" => false,
+                _ => bail!("KABAO_SECURE_COOKIES={v:?} must be true or false"),
+            };
+        }
+        if let Some(v) = env("KABAO_LOG") {
+            config.log = v;
+        }
+        Ok(config)
+    }
+
+    fn from_file(path: &Path) -> anyhow::Result<Config> {
+        let text = std::fs::read_to_string(path).with_context(|| format!("reading config file {}", path.display()))?;
+        toml::from_str(&text).with_context(|| format!("config file {}", path.display()))
+    }
+
+    /// The store URL: PostgreSQL if configured, else the SQLite file in the data directory.
+    pub fn store_url(&self) -> String {
+        match &self.database_url {
+            Some(url) => url.clone(),
+            None => format!("sqlite://{}", self.data_dir.join("kabao.db").display()),
+        }
+    }
+
+    pub fn master_key_path(&self) -> PathBuf {
+        self.master_key_file.clone().unwrap_or_else(|| self.data_dir.join("master.key"))
+    }
+
+    /// The configuration as it can be printed: secrets and database passwords redacted.
+    pub fn redacted(&self) -> String {
+        let db = match &self.database_url {
+            Some(url) => redact_url(url),
+            None => format!("sqlite {}", self.data_dir.join("kabao.db").display()),
+        };
+        let key = if self.master_key.is_some() {
+            "from KABAO_MASTER_KEY (redacted)".to_string()
+        } else {
+            format!("file {}", self.master_key_path().display())
+        };
+        format!(
+            "listen={} database={} master_key={} secure_cookies={} log={}",
+            self.listen, db, key, self.secure_cookies, self.log
+        )
+    }
+}
+
+/// Hides the password in `postgres://user:password@host/db`.
+fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme_end), Some(at)) if at > scheme_end => {
+            let creds = &url[scheme_end + 3..at];
+            match creds.split_once(':') {
+                Some((user, _)) => format!("{}{}:***{}", &url[..scheme_end + 3], user, &url[at..]),
+                None => url.to_string(),
+            }
+        }
+        _ => url.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    #[test]
+    fn env_overrides_defaults() {
+        let vars: HashMap<&str, &str> =
+            [("KABAO_LISTEN", "0.0.0.0:9000"), ("KABAO_SECURE_COOKIES", "true"), ("KABAO_DATA_DIR", "/tmp/k")].into();
+        let c = Config::load(None, |k| vars.get(k).map(|v| v.to_string())).map_err(|e| e.to_string());
+        let c = c.unwrap_or_default();
+        assert_eq!(c.listen.port(), 9000);
+        assert!(c.secure_cookies);
+        assert_eq!(c.store_url(), "sqlite:///tmp/k/kabao.db");
+    }
+
+    #[test]
+    fn bad_env_is_a_clear_error() {
+        let err =
+            Config::load(None, |k| (k == "KABAO_LISTEN").then(|| "nonsense".to_string())).err().map(|e| e.to_string());
+        assert!(err.is_some_and(|e| e.contains("KABAO_LISTEN")));
+    }
+
+    #[test]
+    fn file_with_unknown_key_is_refused() {
+        let dir = std::env::temp_dir().join(format!("kabao-config-test-{}", std::process::id()));
+        let _ = std::fs::create_dir_all(&dir);
+        let path = dir.join("kabao.toml");
+        let _ = std::fs::write(&path, "listen = \"127.0.0.1:7000\"\nlistn = 1\n");
+        let err = Config::load(Some(&path), |_| None).err().map(|e| format!("{e:#}"));
+        assert!(err.is_some_and(|e| e.contains("listn")));
+        let _ = std::fs::write(&path, "listen = \"127.0.0.1:7000\"\n");
+        assert_eq!(Config::load(Some(&path), |_| None).map(|c| c.listen.port()).ok(), Some(7000));
+    }
+
+    #[test]
+    fn database_password_is_redacted() {
+        assert_eq!(redact_url("postgres://kabao:s3cret@db:5432/kabao"), "postgres://kabao:***@db:5432/kabao");
+        let c = Config {
+            database_url: Some("postgres://u:p@h/d".into()),
+            master_key: Some("ab".repeat(32)),
+            ..Config::default()
+        };
+        assert!(!c.redacted().contains(":p@") && !c.redacted().contains("abab"));
+    }
+}

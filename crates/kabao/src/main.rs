@@ -1,0 +1,280 @@
+//! `kabao`: the marketplace binary — serve, migrate, admin tasks and key import.
+//! `anyhow` lives only here; the library crates return typed errors.
+
+mod bench;
+mod config;
+mod demo;
+mod master_key;
+
+use anyhow::{bail, Context};
+use clap::{Args, Parser, Subcommand};
+use config::Config;
+use kabao_core::{ProductId, Timestamp};
+use kabao_store::{Store, TxMode};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+#[derive(Parser)]
+#[command(name = "kabao", version, about = "Kabao (卡保): virtual goods with the warranty built in")]
+struct Cli {
+    /// TOML configuration file (default: ./kabao.toml if present).
+    #[arg(long, global = true, env = "KABAO_CONFIG")]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Args, Clone, Default)]
+struct DbArgs {
+    /// Directory for the embedded SQLite database and the dev master-key file [default: ./data].
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
+    /// Use PostgreSQL instead of SQLite, e.g. postgres://kabao@127.0.0.1/kabao.
+    #[arg(long)]
+    database_url: Option<String>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the marketplace.
+    Serve {
+        /// Address to listen on [default: 127.0.0.1:8080]; port 0 picks a free port.
+        #[arg(long)]
+        listen: Option<SocketAddr>,
+        #[command(flatten)]
+        db: DbArgs,
+        /// Seed a small demo marketplace on an empty database.
+        #[arg(long)]
+        demo: bool,
+    },
+    /// Apply database migrations and exit.
+    Migrate {
+        #[command(flatten)]
+        db: DbArgs,
+    },
+    /// Administration tasks.
+    Admin {
+        #[command(subcommand)]
+        command: AdminCommand,
+    },
+    /// Card-key inventory tasks.
+    Keys {
+        #[command(subcommand)]
+        command: KeysCommand,
+    },
+    /// Measure hot paths on a fresh database; the last line printed is one JSON object.
+    Bench {
+        #[command(subcommand)]
+        command: BenchCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum BenchCommand {
+    /// Time `kabao keys import` of a generated file into a fresh product.
+    Import {
+        /// Number of keys in the generated file.
+        #[arg(long, default_value_t = 1_000_000)]
+        keys: u64,
+        /// Run against this PostgreSQL database instead of a temporary SQLite file.
+        #[arg(long)]
+        database_url: Option<String>,
+    },
+}
+
+#[derive(Subcommand)]
+enum AdminCommand {
+    /// Create a staff account (admin or arbiter). Without --password a random one is printed once.
+    Create {
+        #[arg(long)]
+        username: String,
+        /// admin or arbiter.
+        #[arg(long, default_value = "admin")]
+        role: String,
+        /// The password (visible in the process list; prefer KABAO_ADMIN_PASSWORD or a random one).
+        #[arg(long, env = "KABAO_ADMIN_PASSWORD", hide_env_values = true)]
+        password: Option<String>,
+        #[command(flatten)]
+        db: DbArgs,
+    },
+}
+
+#[derive(Subcommand)]
+enum KeysCommand {
+    /// Import a key file into a product (one key per line, or 卡号----密码). Prints the per-line report.
+    Import {
+        /// Product id.
+        #[arg(long)]
+        product: i64,
+        /// The key file (UTF-8).
+        file: PathBuf,
+        #[command(flatten)]
+        db: DbArgs,
+    },
+}
+
+fn now() -> Timestamp {
+    let ms = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis()).unwrap_or(0);
+    Timestamp::from_millis(i64::try_from(ms).unwrap_or(i64::MAX))
+}
+
+fn load_config(cli_config: Option<&std::path::Path>, db: &DbArgs) -> anyhow::Result<Config> {
+    let mut config = Config::load(cli_config, |k| std::env::var(k).ok())?;
+    if let Some(dir) = &db.data_dir {
+        config.data_dir = dir.clone();
+    }
+    if let Some(url) = &db.database_url {
+        config.database_url = Some(url.clone());
+    }
+    Ok(config)
+}
+
+async fn open_store(config: &Config) -> anyhow::Result<Arc<dyn Store>> {
+    if config.database_url.is_none() {
+        std::fs::create_dir_all(&config.data_dir)
+            .with_context(|| format!("creating data directory {}", config.data_dir.display()))?;
+    }
+    kabao_store::open(&config.store_url())
+        .await
+        .with_context(|| format!("opening the database ({})", config.redacted()))
+}
+
+async fn open_keyring(config: &Config, store: &dyn Store) -> anyhow::Result<kabao_core::vault::Keyring> {
+    let (master, created) = master_key::load_or_create(config)?;
+    if let Some(path) = created {
+        eprintln!();
+        eprintln!("!!! 已创建新的主密钥 / created a new master key: {}", path.display());
+        eprintln!("!!! 它加密所有卡密：请备份，丢失后卡密无法解密。生产环境请用 KABAO_MASTER_KEY 提供。");
+        eprintln!("!!! It encrypts every card key: back it up; without it no key can be decrypted.");
+        eprintln!("!!! In production, provide it through KABAO_MASTER_KEY instead.");
+        eprintln!();
+    }
+    Ok(kabao_server::keyring::load_or_create(store, &master, now()).await?)
+}
+
+fn init_tracing(filter: &str) {
+    let filter =
+        tracing_subscriber::EnvFilter::try_new(filter).unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Serve { listen, db, demo } => {
+            let mut config = load_config(cli.config.as_deref(), &db)?;
+            if let Some(l) = listen {
+                config.listen = l;
+            }
+            serve(config, demo).await
+        }
+        Command::Migrate { db } => {
+            let config = load_config(cli.config.as_deref(), &db)?;
+            init_tracing(&config.log);
+            let store = open_store(&config).await?;
+            store.close().await;
+            println!("migrations applied ({})", config.redacted());
+            Ok(())
+        }
+        Command::Admin { command: AdminCommand::Create { username, role, password, db } } => {
+            let config = load_config(cli.config.as_deref(), &db)?;
+            init_tracing(&config.log);
+            let role = match kabao_core::user::Role::parse(&role) {
+                Some(r @ (kabao_core::user::Role::Admin | kabao_core::user::Role::Arbiter)) => r,
+                _ => bail!("--role must be admin or arbiter"),
+            };
+            let store = open_store(&config).await?;
+            let (password, generated) = match password {
+                Some(p) => (p, false),
+                None => (kabao_server::accounts::random_password(), true),
+            };
+            let user = kabao_server::accounts::create_user(&*store, &username, &password, role, None, now())
+                .await
+                .map_err(|e| anyhow::anyhow!("{}", kabao_core::Localized::message(&e, kabao_core::Lang::En)))?;
+            store.close().await;
+            if generated {
+                println!("created {} {} (id {}) with password: {password}", role.as_str(), username, user.id);
+                println!("this password is shown only once");
+            } else {
+                println!("created {} {} (id {})", role.as_str(), username, user.id);
+            }
+            Ok(())
+        }
+        Command::Keys { command: KeysCommand::Import { product, file, db } } => {
+            let config = load_config(cli.config.as_deref(), &db)?;
+            init_tracing(&config.log);
+            import_keys(&config, ProductId(product), &file).await
+        }
+        Command::Bench { command: BenchCommand::Import { keys, database_url } } => {
+            init_tracing("warn");
+            bench::import(keys, database_url, now()).await
+        }
+    }
+}
+
+async fn import_keys(config: &Config, product: ProductId, file: &std::path::Path) -> anyhow::Result<()> {
+    let store = open_store(config).await?;
+    let keyring = open_keyring(config, &*store).await?;
+    let owner = {
+        let mut tx = store.begin(TxMode::Read).await?;
+        let p = tx.product_by_id(product).await?.with_context(|| format!("product {product} does not exist"))?;
+        let shop =
+            tx.shop_by_id(p.shop_id).await?.with_context(|| format!("shop of product {product} does not exist"))?;
+        shop.owner_id
+    };
+    let bytes = std::fs::read(file).with_context(|| format!("reading {}", file.display()))?;
+    let started = std::time::Instant::now();
+    let outcome = kabao_server::inventory::import_keys(&*store, &keyring, owner, product, &bytes, "cli", now())
+        .await
+        .map_err(|e| anyhow::anyhow!("{}", kabao_core::Localized::message(&e, kabao_core::Lang::En)))?;
+    let elapsed = started.elapsed();
+    let r = &outcome.report;
+    for m in &r.malformed {
+        println!("malformed  {}", m.problem.message(m.line, kabao_core::Lang::En));
+    }
+    for d in &r.duplicates {
+        match d.same_as_line {
+            Some(first) => println!("duplicate  line {}: same key as line {first}", d.line),
+            None => println!("duplicate  line {}: the shop already has this key", d.line),
+        }
+    }
+    println!(
+        "accepted {} keys into product {product}{}; {} duplicate, {} malformed; {:.2} s",
+        r.accepted_count,
+        outcome.batch_id.map(|b| format!(" (batch {b})")).unwrap_or_default(),
+        r.duplicates.len(),
+        r.malformed.len(),
+        elapsed.as_secs_f64()
+    );
+    store.close().await;
+    Ok(())
+}
+
+async fn serve(config: Config, demo: bool) -> anyhow::Result<()> {
+    init_tracing(&config.log);
+    tracing::info!(config = %config.redacted(), "starting kabao");
+    let store = open_store(&config).await?;
+    let keyring = Arc::new(open_keyring(&config, &*store).await?);
+    if let Some((username, password)) =
+        kabao_server::accounts::ensure_admin(&*store, now()).await.map_err(|e| anyhow::anyhow!("{e}"))?
+    {
+        println!("created the first admin account: {username} / {password}");
+        println!("首个管理员账号已创建：{username} / {password}（只显示这一次 / shown only once）");
+    }
+    if demo {
+        demo::seed(&*store, &keyring, now()).await?;
+    }
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .with_context(|| format!("listening on {}", config.listen))?;
+    let addr = listener.local_addr()?;
+    let server_config =
+        kabao_server::ServerConfig { secure_cookies: config.secure_cookies, ..kabao_server::ServerConfig::default() };
+    let state = kabao_server::AppState::new(store.clone(), keyring, server_config, Arc::new(kabao_server::SystemClock));
+    println!("Kabao listening on http://{addr}");
+    kabao_server::serve(Arc::new(state), listener).await?;
+    store.close().await;
+    Ok(())
+}

@@ -1,0 +1,219 @@
+//! Browser tests: a merchant registers, opens a shop, creates a product, imports keys from a file with a
+//! malformed line and reads the per-line report; a buyer then sees the stock. On a desktop and a phone window.
+
+use crate::harness::{ChromeDriver, Server, TempDir};
+use fantoccini::{Client, ClientBuilder, Locator};
+use serde_json::json;
+use std::time::Duration;
+
+/// One browser at a time: the machine has two cores and chromium is heavy.
+static BROWSER_LOCK: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+async fn browser(driver: &ChromeDriver, width: u32, height: u32) -> Client {
+    let profile = TempDir::new("chrome-profile");
+    let caps = json!({
+        "browserName": "chrome",
+        "goog:chromeOptions": {
+            "binary": driver.chromium,
+            "args": [
+                "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                "--disable-dev-shm-usage", "--disable-component-update", "--disable-sync", "--no-first-run",
+                format!("--window-size={width},{height}"),
+                format!("--user-data-dir={}", profile.path().display()),
+                "--lang=zh-CN",
+            ],
+            // A Chinese phone browser: pages must default to zh-CN for it.
+            "prefs": { "intl.accept_languages": "zh-CN,zh" },
+        }
+    });
+    let serde_json::Value::Object(caps) = caps else { unreachable!("json! object") };
+    // The profile directory must outlive the browser; leak the guard, the OS temp dir is cleaned elsewhere.
+    std::mem::forget(profile);
+    // Plain HTTP to the local chromedriver: no TLS stack needed.
+    let client = ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
+        .capabilities(caps)
+        .connect(&driver.url)
+        .await
+        .unwrap_or_else(|e| panic!("connecting to chromedriver: {e}"));
+    client.set_window_size(width, height).await.unwrap_or_else(|e| panic!("window size: {e}"));
+    client
+}
+
+async fn text(c: &Client, css: &str) -> String {
+    c.wait()
+        .at_most(Duration::from_secs(10))
+        .for_element(Locator::Css(css))
+        .await
+        .unwrap_or_else(|e| panic!("element {css}: {e}"))
+        .text()
+        .await
+        .unwrap_or_else(|e| panic!("text of {css}: {e}"))
+}
+
+async fn fill(c: &Client, css: &str, value: &str) {
+    let el = c.find(Locator::Css(css)).await.unwrap_or_else(|e| panic!("field {css}: {e}"));
+    el.clear().await.unwrap_or_else(|e| panic!("clear {css}: {e}"));
+    el.send_keys(value).await.unwrap_or_else(|e| panic!("type into {css}: {e}"));
+}
+
+async fn select(c: &Client, css: &str, value: &str) {
+    let el = c.find(Locator::Css(css)).await.unwrap_or_else(|e| panic!("select {css}: {e}"));
+    el.select_by_value(value).await.unwrap_or_else(|e| panic!("select {value} in {css}: {e}"));
+}
+
+async fn submit(c: &Client, form: &str) {
+    c.find(Locator::Css(&format!("{form} button[type=submit]")))
+        .await
+        .unwrap_or_else(|e| panic!("submit of {form}: {e}"))
+        .click()
+        .await
+        .unwrap_or_else(|e| panic!("clicking submit of {form}: {e}"));
+}
+
+async fn path(c: &Client) -> String {
+    c.current_url().await.map(|u| u.path().to_string()).unwrap_or_default()
+}
+
+/// Fails if the page scrolls sideways: the layout must fit a 375 px phone.
+async fn assert_no_horizontal_scroll(c: &Client, page: &str) {
+    let v = c
+        .execute("return document.documentElement.scrollWidth - window.innerWidth;", vec![])
+        .await
+        .unwrap_or_else(|e| panic!("script: {e}"));
+    let overflow = v.as_i64().unwrap_or(i64::MAX);
+    assert!(overflow <= 0, "{page} overflows the window by {overflow} px");
+}
+
+async fn merchant_imports_keys_and_buyer_sees_stock(width: u32, height: u32, tag: &str) {
+    let _guard = BROWSER_LOCK.lock().await;
+    let Some(driver) = ChromeDriver::start() else { return };
+    let server = Server::start(&[]);
+    let c = browser(&driver, width, height).await;
+    let base = &server.url;
+    let phone = width < 500;
+
+    // Register a merchant.
+    c.goto(&format!("{base}/register")).await.unwrap_or_else(|e| panic!("goto: {e}"));
+    if phone {
+        assert_no_horizontal_scroll(&c, "/register").await;
+    }
+    fill(&c, "#register-form [name=username]", &format!("merchant_{tag}")).await;
+    fill(&c, "#register-form [name=password]", "correct horse battery").await;
+    select(&c, "#register-form [name=role]", "merchant").await;
+    submit(&c, "#register-form").await;
+    c.wait()
+        .at_most(Duration::from_secs(10))
+        .for_element(Locator::Css("#shop-form"))
+        .await
+        .unwrap_or_else(|e| panic!("console with shop form: {e}"));
+    assert_eq!(path(&c).await, "/console");
+
+    // Open a shop.
+    fill(&c, "#shop-form [name=name]", &format!("浏览器测试小店 {tag}")).await;
+    fill(&c, "#shop-form [name=description]", "自动化测试开设的店铺").await;
+    submit(&c, "#shop-form").await;
+    c.wait()
+        .at_most(Duration::from_secs(10))
+        .for_element(Locator::Css("#new-product"))
+        .await
+        .unwrap_or_else(|e| panic!("new product link: {e}"));
+    if phone {
+        assert_no_horizontal_scroll(&c, "/console").await;
+    }
+
+    // Create a product.
+    c.find(Locator::Css("#new-product"))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+        .click()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    c.wait()
+        .at_most(Duration::from_secs(10))
+        .for_element(Locator::Css("#product-form"))
+        .await
+        .unwrap_or_else(|e| panic!("product form: {e}"));
+    fill(&c, "#product-form [name=title]", "王者荣耀 60 点券").await;
+    fill(&c, "#product-form [name=description]", "官方点券卡密").await;
+    select(&c, "#product-form [name=category]", "game_card").await;
+    select(&c, "#product-form [name=kind]", "standard").await;
+    fill(&c, "#product-form [name=price]", "6.00").await;
+    fill(&c, "#product-form [name=max_per_order]", "5").await;
+    submit(&c, "#product-form").await;
+    c.wait()
+        .at_most(Duration::from_secs(10))
+        .for_element(Locator::Css("#import-form"))
+        .await
+        .unwrap_or_else(|e| panic!("import form: {e}"));
+    let product_path = path(&c).await;
+    let product_id = product_path.trim_start_matches("/console/products/").to_string();
+    assert!(product_id.parse::<i64>().is_ok(), "product console path {product_path}");
+    assert_eq!(text(&c, "#stock-available").await.trim(), "0");
+
+    // Import keys from a file with one malformed line (line 3: nothing after ----).
+    let dir = TempDir::new("keyfile");
+    let file = dir.path().join("keys.txt");
+    std::fs::write(&file, "KEY-AAAA-0001\n1000200030004000----pass01\n1000200030004001----\n\nKEY-AAAA-0002\n")
+        .unwrap_or_else(|e| panic!("{e}"));
+    let input =
+        c.find(Locator::Css("#import-form input[name=file]")).await.unwrap_or_else(|e| panic!("file input: {e}"));
+    input.send_keys(&file.to_string_lossy()).await.unwrap_or_else(|e| panic!("choose file: {e}"));
+    submit(&c, "#import-form").await;
+    assert_eq!(text(&c, "#import-report .report-accepted-count").await.trim(), "3");
+    let malformed = text(&c, "#import-report li.report-malformed").await;
+    assert!(malformed.contains("第 3 行") && malformed.contains("缺少密码"), "malformed line report: {malformed}");
+    assert_eq!(text(&c, "#stock-available").await.trim(), "3");
+    if phone {
+        assert_no_horizontal_scroll(&c, "product console with import report").await;
+    }
+    let page = c.source().await.unwrap_or_default();
+    assert!(!page.contains("1000200030004001"), "the malformed line's content is not echoed back");
+
+    // Log out and look at the product as a buyer.
+    submit(&c, "#logout-form").await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    c.goto(&format!("{base}/p/{product_id}")).await.unwrap_or_else(|e| panic!("goto product: {e}"));
+    assert_eq!(text(&c, "#stock-count").await.trim(), "3");
+    let page = c.source().await.unwrap_or_default();
+    assert!(page.contains("王者荣耀 60 点券"));
+    assert!(!page.contains("KEY-AAAA-0001"), "keys are never shown to buyers before purchase");
+    if phone {
+        assert_no_horizontal_scroll(&c, "/p/{id}").await;
+    }
+    assert!(page.contains("无质保"), "a product without warranty says so before buying");
+    // The English switch keeps the visitor on the same page.
+    c.find(Locator::Css("#lang-switch"))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+        .click()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    c.wait()
+        .at_most(Duration::from_secs(10))
+        .for_element(Locator::XPath("//*[contains(text(), 'No warranty')]"))
+        .await
+        .unwrap_or_else(|e| panic!("English page: {e}"));
+    assert_eq!(path(&c).await, format!("/p/{product_id}"));
+    // And it is listed on the home page.
+    c.goto(base).await.unwrap_or_else(|e| panic!("goto home: {e}"));
+    let link = c.find(Locator::Css(&format!("a.product-link[href='/p/{product_id}']"))).await;
+    assert!(link.is_ok(), "home lists the new product");
+
+    c.close().await.unwrap_or_else(|e| panic!("closing browser: {e}"));
+
+    let log = server.log();
+    assert!(log.contains("card keys imported"), "the import is logged (without keys)");
+    for secret in ["KEY-AAAA-0001", "KEY-AAAA-0002", "1000200030004000", "pass01"] {
+        assert!(!log.contains(secret), "the server log contains a card key ({secret})");
+    }
+}
+
+#[tokio::test]
+async fn merchant_imports_keys_and_buyer_sees_stock_on_desktop() {
+    merchant_imports_keys_and_buyer_sees_stock(1280, 900, "desk").await;
+}
+
+#[tokio::test]
+async fn merchant_imports_keys_and_buyer_sees_stock_on_phone() {
+    merchant_imports_keys_and_buyer_sees_stock(375, 812, "phone").await;
+}

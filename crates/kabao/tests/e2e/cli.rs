@@ -1,0 +1,152 @@
+//! The CLI: `kabao migrate` and `kabao keys import` against a fresh SQLite data directory.
+
+use crate::harness::{kabao_bin, TempDir};
+use kabao_core::catalog::{Category, GoodsKind, ProductDraft};
+use kabao_core::user::Role;
+use kabao_core::{Money, ProductId, Timestamp};
+use kabao_store::{KeyState, NewShop, TxMode};
+use std::process::Command;
+
+fn run(args: &[&str], data: &TempDir) -> (bool, String, String) {
+    let out = Command::new(kabao_bin())
+        .args(args)
+        .arg("--data-dir")
+        .arg(data.path())
+        .env_remove("KABAO_DATABASE_URL")
+        .env_remove("KABAO_MASTER_KEY")
+        .output()
+        .unwrap_or_else(|e| panic!("running kabao: {e}"));
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// Creates a merchant with a shop and one standard product directly in the store.
+async fn seed_product(data: &TempDir) -> ProductId {
+    let url = format!("sqlite://{}", data.path().join("kabao.db").display());
+    let store = kabao_store::open(&url).await.unwrap_or_else(|e| panic!("open: {e}"));
+    let now = Timestamp::from_millis(1_790_000_000_000);
+    let merchant =
+        kabao_server::accounts::create_user(&*store, "cli_merchant", "merchant-password", Role::Merchant, None, now)
+            .await
+            .unwrap_or_else(|e| panic!("create user: {e:?}"));
+    let mut tx = store.begin(TxMode::Write).await.unwrap_or_else(|e| panic!("{e}"));
+    let shop = tx
+        .insert_shop(&NewShop {
+            owner_id: merchant.id,
+            name: "命令行小店".into(),
+            description: String::new(),
+            opened_at: now,
+        })
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let draft = ProductDraft {
+        title: "测试点卡".into(),
+        description: String::new(),
+        category: Category::GameCard,
+        kind: GoodsKind::Standard,
+        price: Money::from_fen(500),
+        max_per_order: 5,
+        trial: false,
+        listed: true,
+    };
+    let product = tx.insert_product(shop, &draft, now).await.unwrap_or_else(|e| panic!("{e}"));
+    tx.commit().await.unwrap_or_else(|e| panic!("{e}"));
+    store.close().await;
+    product
+}
+
+async fn available(data: &TempDir, product: ProductId) -> (i64, i64) {
+    let url = format!("sqlite://{}", data.path().join("kabao.db").display());
+    let store = kabao_store::open(&url).await.unwrap_or_else(|e| panic!("open: {e}"));
+    let mut tx = store.begin(TxMode::Read).await.unwrap_or_else(|e| panic!("{e}"));
+    let counted = tx.count_card_keys(product, KeyState::Available).await.unwrap_or_else(|e| panic!("{e}"));
+    let counter =
+        tx.product_by_id(product).await.unwrap_or_else(|e| panic!("{e}")).map(|p| p.stock_available).unwrap_or(-1);
+    drop(tx);
+    store.close().await;
+    (counted, counter)
+}
+
+#[tokio::test]
+async fn migrate_creates_the_database() {
+    let data = TempDir::new("migrate");
+    let (ok, out, err) = run(&["migrate"], &data);
+    assert!(ok, "migrate failed: {out} {err}");
+    assert!(data.path().join("kabao.db").exists());
+    let (ok, _, _) = run(&["migrate"], &data);
+    assert!(ok, "migrate must be idempotent");
+}
+
+#[tokio::test]
+async fn keys_import_reports_each_line_and_refuses_duplicates_on_rerun() {
+    let data = TempDir::new("import");
+    let product = seed_product(&data).await;
+    let file = data.path().join("keys.txt");
+    std::fs::write(&file, "AAAA-1111\nBBBB-2222\n\n12345----\nCCCC-3333\nAAAA-1111\n")
+        .unwrap_or_else(|e| panic!("{e}"));
+    let pid = product.0.to_string();
+    let path = file.to_string_lossy().into_owned();
+
+    let (ok, out, err) = run(&["keys", "import", "--product", &pid, &path], &data);
+    assert!(ok, "import failed: {out} {err}");
+    assert!(out.contains("accepted 3 keys"), "{out}");
+    assert!(out.contains("Line 4: password missing"), "{out}");
+    assert!(out.contains("line 6: same key as line 1"), "{out}");
+    assert!(!out.contains("AAAA-1111") && !err.contains("AAAA-1111"), "keys must never be printed");
+    assert!(err.contains("master key"), "first run announces the new master key: {err}");
+    assert_eq!(available(&data, product).await, (3, 3));
+
+    // Again: every key is now a duplicate, nothing is added, and the existing key file is reused.
+    let (ok, out, err) = run(&["keys", "import", "--product", &pid, &path], &data);
+    assert!(ok, "{out} {err}");
+    assert!(out.contains("accepted 0 keys"), "{out}");
+    assert!(out.contains("line 1: the shop already has this key"), "{out}");
+    assert!(!err.contains("created a new master key"), "{err}");
+    assert_eq!(available(&data, product).await, (3, 3));
+}
+
+#[tokio::test]
+async fn keys_import_into_a_missing_product_fails_clearly() {
+    let data = TempDir::new("import-missing");
+    let file = data.path().join("keys.txt");
+    std::fs::write(&file, "AAAA\n").unwrap_or_else(|e| panic!("{e}"));
+    let (ok, _, err) = run(&["keys", "import", "--product", "999", &file.to_string_lossy()], &data);
+    assert!(!ok);
+    assert!(err.contains("product 999 does not exist"), "{err}");
+}
+
+#[tokio::test]
+async fn serve_demo_seeds_a_marketplace_and_prints_credentials() {
+    let server = crate::harness::Server::start(&["--demo"]);
+    let banner = server.banner.join("\n");
+    assert!(banner.contains("created the first admin account: admin / "), "{banner}");
+    assert!(banner.contains("demo_buyer / kabao-demo-2026"), "{banner}");
+
+    let http = reqwest::Client::new();
+    let health: serde_json::Value =
+        http.get(format!("{}/healthz", server.url)).send().await.unwrap().json().await.unwrap();
+    assert_eq!(health["status"], "ok");
+    let home = http.get(&server.url).send().await.unwrap().text().await.unwrap();
+    assert!(home.contains("星辰点卡") && home.contains("Windows 11"), "home lists the demo shops' products");
+    let products: Vec<serde_json::Value> =
+        http.get(format!("{}/api/v1/products", server.url)).send().await.unwrap().json().await.unwrap();
+    assert_eq!(products.len(), 8);
+    assert!(products
+        .iter()
+        .filter(|p| p["kind"] == "standard")
+        .all(|p| p["stock_available"].as_i64().unwrap_or(0) > 0));
+
+    // The demo buyer's credentials work.
+    let login = http
+        .post(format!("{}/api/v1/tokens", server.url))
+        .json(&serde_json::json!({"username": "demo_buyer", "password": "kabao-demo-2026", "name": "e2e"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(login.status(), 201);
+    // Keys never reach the log, even at debug level.
+    assert!(!server.log().contains("----"), "no 卡号----密码 key in the log");
+}

@@ -1,0 +1,6 @@
+//! End-to-end tests of the `kabao` binary: the real server on a random port with a fresh data directory,
+//! driven through its CLI and through Debian's chromium (chromedriver). One test binary keeps link time down.
+
+mod browser;
+mod cli;
+mod harness;
