@@ -1,0 +1,268 @@
+//! The JSON API: tokens, the merchant's shop/products/keys, admin actions, errors, OpenAPI, health, metrics.
+
+use crate::app::TestApp;
+use axum::body::Body;
+use axum::http::{header, Request, StatusCode};
+use serde_json::json;
+
+#[tokio::test]
+async fn token_lifecycle_create_list_revoke_and_revoked_is_refused() {
+    let app = TestApp::new().await;
+    let token = app.merchant_token("tok_merchant").await;
+    assert!(token.starts_with("kb_") && token.len() > 40);
+    let list = app.api("GET", "/api/v1/tokens", Some(&token), None).await;
+    assert_eq!(list.status, StatusCode::OK);
+    let tokens = list.json();
+    assert_eq!(tokens.as_array().map(Vec::len), Some(1));
+    assert!(!list.body.contains(&token), "the secret is never listed");
+    let id = tokens[0]["id"].as_i64().unwrap();
+    let second = app.token("tok_merchant", "merchant-pass-1").await;
+    assert_eq!(
+        app.api("DELETE", &format!("/api/v1/tokens/{id}"), Some(&second), None).await.status,
+        StatusCode::NO_CONTENT
+    );
+    let refused = app.api("GET", "/api/v1/merchant/products", Some(&token), None).await;
+    assert_eq!(refused.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(refused.json()["code"], "auth.required");
+    // Revoking again, or someone else's token, is a 404.
+    assert_eq!(
+        app.api("DELETE", &format!("/api/v1/tokens/{id}"), Some(&second), None).await.status,
+        StatusCode::NOT_FOUND
+    );
+}
+
+#[tokio::test]
+async fn wrong_password_is_refused_then_throttled() {
+    let app = TestApp::new().await;
+    app.merchant_token("throttled").await;
+    let body = json!({"username": "throttled", "password": "wrong-password", "name": "x"});
+    let res = app.api("POST", "/api/v1/tokens", None, Some(body.clone())).await;
+    assert_eq!(res.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(res.json()["code"], "auth.invalid_credentials");
+    for _ in 0..9 {
+        app.api("POST", "/api/v1/tokens", None, Some(body.clone())).await;
+    }
+    let res = app
+        .api(
+            "POST",
+            "/api/v1/tokens",
+            None,
+            Some(json!({"username": "throttled", "password": "merchant-pass-1", "name": "x"})),
+        )
+        .await;
+    assert_eq!(
+        res.status,
+        StatusCode::TOO_MANY_REQUESTS,
+        "even the right password waits once the account is throttled"
+    );
+    assert_eq!(res.json()["code"], "auth.throttled");
+    app.clock.advance_seconds(16 * 60);
+    let res = app
+        .api(
+            "POST",
+            "/api/v1/tokens",
+            None,
+            Some(json!({"username": "throttled", "password": "merchant-pass-1", "name": "x"})),
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::CREATED);
+}
+
+#[tokio::test]
+async fn unknown_and_invalid_fields_are_named_and_change_nothing() {
+    let app = TestApp::new().await;
+    let (token, _) = app.merchant_with_product("fields").await;
+    let res = app
+        .api("POST", "/api/v1/merchant/products", Some(&token), Some(json!({"title": "x", "category": "game_card", "kind": "standard", "price_fen": 100, "max_per_order": 1, "colour": "red"})))
+        .await;
+    assert_eq!(res.status, StatusCode::BAD_REQUEST);
+    assert_eq!(res.json()["code"], "request.invalid_body");
+    assert_eq!(res.json()["field"], "colour");
+    let res = app
+        .api(
+            "POST",
+            "/api/v1/merchant/products",
+            Some(&token),
+            Some(
+                json!({"title": "x", "category": "game_card", "kind": "standard", "price_fen": 0, "max_per_order": 1}),
+            ),
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::BAD_REQUEST);
+    assert_eq!(res.json()["code"], "product.price_invalid");
+    assert_eq!(res.json()["field"], "price");
+    let list = app.api("GET", "/api/v1/merchant/products", Some(&token), None).await.json();
+    assert_eq!(list.as_array().map(Vec::len), Some(1), "nothing was created");
+}
+
+#[tokio::test]
+async fn errors_speak_english_when_asked() {
+    let app = TestApp::new().await;
+    let req = Request::get("/api/v1/products/999")
+        .header(header::ACCEPT_LANGUAGE, "en-US,en;q=0.9")
+        .body(Body::empty())
+        .unwrap();
+    let res = app.send(req).await;
+    assert_eq!(res.status, StatusCode::NOT_FOUND);
+    assert_eq!(res.json(), json!({"code": "product.not_found", "message": "Not found"}));
+    let res = app.get("/api/v1/products/999").await;
+    assert_eq!(res.json()["message"], "找不到该内容");
+}
+
+#[tokio::test]
+async fn import_reports_lines_and_another_merchant_gets_404_everywhere() {
+    let app = TestApp::new().await;
+    let (owner, product) = app.merchant_with_product("owner_a").await;
+    let (intruder, _) = app.merchant_with_product("intruder_b").await;
+    let res = app.import(&owner, product, "KEY-1\n\nbad----\nKEY-2\nKEY-1\n").await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+    let r = res.json();
+    assert_eq!(r["accepted_count"], 2);
+    assert_eq!(r["accepted_lines"], json!([[1, 1], [4, 4]]));
+    assert_eq!(r["malformed"][0]["line"], 3);
+    assert_eq!(r["malformed"][0]["problem"], "import.line_missing_password");
+    assert_eq!(
+        r["duplicates"][0],
+        json!({"line": 5, "same_as_line": 1, "problem": null, "message": "第 5 行：重复（与第 1 行相同）"})
+    );
+    let batch = r["batch_id"].as_i64().unwrap();
+
+    for (method, path) in [
+        ("GET", format!("/api/v1/merchant/products/{product}")),
+        ("GET", format!("/api/v1/merchant/products/{product}/keys")),
+        ("GET", format!("/api/v1/merchant/products/{product}/batches")),
+        ("POST", format!("/api/v1/merchant/batches/{batch}/void")),
+    ] {
+        let res = app.api(method, &path, Some(&intruder), None).await;
+        assert_eq!(res.status, StatusCode::NOT_FOUND, "{method} {path}: {}", res.body);
+        assert!(!res.body.contains("KEY-"), "{path} leaked a key");
+    }
+    let res = app
+        .api("PUT", &format!("/api/v1/merchant/products/{product}"), Some(&intruder), Some(json!({"title": "mine now", "category": "game_card", "kind": "standard", "price_fen": 1, "max_per_order": 1})))
+        .await;
+    assert_eq!(res.status, StatusCode::NOT_FOUND);
+    let res = app.import(&intruder, product, "EVIL-1\n").await;
+    assert_eq!(res.status, StatusCode::NOT_FOUND);
+    assert_eq!(res.json()["code"], "product.not_found");
+    assert_eq!(app.stock(product).await, 2, "nothing imported by the intruder");
+
+    // The owner reads the keys, uncached.
+    let res =
+        app.api("GET", &format!("/api/v1/merchant/products/{product}/keys?state=available"), Some(&owner), None).await;
+    assert_eq!(res.headers.get(header::CACHE_CONTROL).and_then(|v| v.to_str().ok()), Some("no-store"));
+    let secrets: Vec<String> =
+        res.json().as_array().unwrap().iter().map(|k| k["secret"].as_str().unwrap().to_string()).collect();
+    assert_eq!(secrets, vec!["KEY-1", "KEY-2"]);
+    // Public views show stock, never keys.
+    let public = app.get(&format!("/api/v1/products/{product}")).await;
+    assert_eq!(public.json()["stock_available"], 2);
+    assert!(!public.body.contains("KEY-"));
+    // Voiding the unsold batch empties the stock, once.
+    let res = app.api("POST", &format!("/api/v1/merchant/batches/{batch}/void"), Some(&owner), None).await;
+    assert_eq!(res.json()["voided"], 2);
+    assert_eq!(app.stock(product).await, 0);
+    let res = app.api("POST", &format!("/api/v1/merchant/batches/{batch}/void"), Some(&owner), None).await;
+    assert_eq!(res.status, StatusCode::CONFLICT);
+}
+
+#[tokio::test]
+async fn oversize_upload_is_413_and_imports_nothing() {
+    let app = TestApp::new().await;
+    let (token, product) = app.merchant_with_product("big_upload").await;
+    let line = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789\n";
+    let big = line.repeat(kabao_server::inventory::MAX_UPLOAD_BYTES / line.len() + 10);
+    let res = app.import(&token, product, &big).await;
+    assert_eq!(res.status, StatusCode::PAYLOAD_TOO_LARGE);
+    assert_eq!(res.json()["code"], "import.too_large");
+    assert_eq!(app.stock(product).await, 0);
+}
+
+#[tokio::test]
+async fn buyers_cannot_use_merchant_or_admin_endpoints() {
+    let app = TestApp::new().await;
+    kabao_server::accounts::create_user(
+        &*app.state.store,
+        "just_a_buyer",
+        "buyer-pass-1",
+        kabao_core::user::Role::Buyer,
+        None,
+        crate::app::T0,
+    )
+    .await
+    .unwrap();
+    let token = app.token("just_a_buyer", "buyer-pass-1").await;
+    assert_eq!(
+        app.api("POST", "/api/v1/merchant/shop", Some(&token), Some(json!({"name": "x"}))).await.status,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(app.api("GET", "/api/v1/admin/users", Some(&token), None).await.status, StatusCode::FORBIDDEN);
+}
+
+#[tokio::test]
+async fn admin_certifies_and_suspends_and_suspended_products_leave_the_catalog() {
+    let app = TestApp::new().await;
+    let (_, product) = app.merchant_with_product("to_suspend").await;
+    let (_, password) = kabao_server::accounts::ensure_admin(&*app.state.store, crate::app::T0).await.unwrap().unwrap();
+    let admin = app.token("admin", &password).await;
+    let shops = app.api("GET", "/api/v1/admin/shops", Some(&admin), None).await.json();
+    let shop = shops[0]["id"].as_i64().unwrap();
+    let res = app
+        .api(
+            "PUT",
+            &format!("/api/v1/admin/shops/{shop}/certification"),
+            Some(&admin),
+            Some(json!({"level": "enterprise"})),
+        )
+        .await;
+    assert_eq!(res.json()["certification"], "enterprise");
+    let res = app
+        .api(
+            "PUT",
+            &format!("/api/v1/admin/shops/{shop}/certification"),
+            Some(&admin),
+            Some(json!({"level": "platinum"})),
+        )
+        .await;
+    assert_eq!((res.status, res.json()["field"].clone()), (StatusCode::BAD_REQUEST, json!("level")));
+    let res = app
+        .api("PUT", &format!("/api/v1/admin/shops/{shop}/suspension"), Some(&admin), Some(json!({"suspended": true})))
+        .await;
+    assert_eq!(res.status, StatusCode::BAD_REQUEST, "a reason is required");
+    let listed = app.get("/api/v1/products").await.json();
+    assert_eq!(listed.as_array().map(Vec::len), Some(1));
+    let res = app
+        .api(
+            "PUT",
+            &format!("/api/v1/admin/shops/{shop}/suspension"),
+            Some(&admin),
+            Some(json!({"suspended": true, "reason": "售假"})),
+        )
+        .await;
+    assert_eq!(res.json()["suspended"], true);
+    assert_eq!(app.get("/api/v1/products").await.json().as_array().map(Vec::len), Some(0));
+    assert_eq!(app.get(&format!("/api/v1/products/{product}")).await.status, StatusCode::NOT_FOUND);
+    assert!(!app.get("/").await.body.contains("点卡 10 元"));
+}
+
+#[tokio::test]
+async fn openapi_health_and_metrics() {
+    let app = TestApp::new().await;
+    let doc = app.get("/api/openapi.json").await.json();
+    assert!(doc["openapi"].as_str().unwrap().starts_with("3."));
+    for path in [
+        "/api/v1/tokens",
+        "/api/v1/merchant/products/{id}/keys",
+        "/api/v1/admin/shops/{id}/certification",
+        "/api/v1/products",
+    ] {
+        assert!(doc["paths"].get(path).is_some(), "OpenAPI lacks {path}");
+    }
+    assert_eq!(app.get("/healthz").await.json(), json!({"status": "ok"}));
+    app.get("/api/v1/products").await;
+    let metrics = app.get("/metrics").await.body;
+    assert!(
+        metrics.contains("kabao_http_requests_total{method=\"GET\",route=\"/api/v1/products\",status=\"200\"} 1"),
+        "{metrics}"
+    );
+    assert!(metrics.contains("kabao_http_request_duration_seconds"));
+}

@@ -1,0 +1,236 @@
+//! `TestApp`: a router over a fresh SQLite store, a fixed master key and a manual clock, driven like a user.
+
+use axum::body::Body;
+use axum::http::{header, Request, StatusCode};
+use axum::Router;
+use http_body_util::BodyExt;
+use kabao_core::vault::MasterKey;
+use kabao_core::Timestamp;
+use kabao_server::{AppState, ManualClock, ServerConfig};
+use std::collections::HashMap;
+use std::sync::Arc;
+use tower::ServiceExt;
+
+pub const T0: Timestamp = Timestamp::from_millis(1_790_000_000_000);
+
+pub struct TestApp {
+    pub router: Router,
+    pub state: Arc<AppState>,
+    pub clock: Arc<ManualClock>,
+}
+
+/// A response, read whole.
+pub struct Res {
+    pub status: StatusCode,
+    pub headers: axum::http::HeaderMap,
+    pub body: String,
+}
+
+impl Res {
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.body))
+    }
+    pub fn location(&self) -> &str {
+        self.headers.get(header::LOCATION).and_then(|v| v.to_str().ok()).unwrap_or("")
+    }
+    pub fn set_cookies(&self) -> Vec<String> {
+        self.headers.get_all(header::SET_COOKIE).iter().filter_map(|v| v.to_str().ok()).map(str::to_string).collect()
+    }
+}
+
+impl TestApp {
+    pub async fn new() -> TestApp {
+        Self::with_config(ServerConfig::default()).await
+    }
+
+    pub async fn with_config(config: ServerConfig) -> TestApp {
+        let store: Arc<dyn kabao_store::Store> =
+            Arc::new(kabao_store::sqlite::SqliteStore::open_in_memory().await.unwrap());
+        store.migrate().await.unwrap();
+        let keyring =
+            kabao_server::keyring::load_or_create(&*store, &MasterKey::from_bytes([9; 32]), T0).await.unwrap();
+        let clock = Arc::new(ManualClock::new(T0));
+        let state = Arc::new(AppState::new(store, Arc::new(keyring), config, clock.clone()));
+        TestApp { router: kabao_server::router(state.clone()), state, clock }
+    }
+
+    pub async fn send(&self, req: Request<Body>) -> Res {
+        let res = self.router.clone().oneshot(req).await.unwrap();
+        let status = res.status();
+        let headers = res.headers().clone();
+        let bytes = res.into_body().collect().await.unwrap().to_bytes();
+        Res { status, headers, body: String::from_utf8_lossy(&bytes).into_owned() }
+    }
+
+    pub async fn get(&self, path: &str) -> Res {
+        self.send(Request::get(path).body(Body::empty()).unwrap()).await
+    }
+
+    /// A JSON API call, optionally with a bearer token.
+    pub async fn api(&self, method: &str, path: &str, token: Option<&str>, body: Option<serde_json::Value>) -> Res {
+        let mut b = Request::builder().method(method).uri(path);
+        if let Some(t) = token {
+            b = b.header(header::AUTHORIZATION, format!("Bearer {t}"));
+        }
+        let req = match body {
+            Some(v) => b.header(header::CONTENT_TYPE, "application/json").body(Body::from(v.to_string())).unwrap(),
+            None => b.body(Body::empty()).unwrap(),
+        };
+        self.send(req).await
+    }
+
+    /// Registers a merchant through the API-less path and returns an API token for it.
+    pub async fn merchant_token(&self, username: &str) -> String {
+        kabao_server::accounts::create_user(
+            &*self.state.store,
+            username,
+            "merchant-pass-1",
+            kabao_core::user::Role::Merchant,
+            None,
+            T0,
+        )
+        .await
+        .unwrap();
+        self.token(username, "merchant-pass-1").await
+    }
+
+    pub async fn token(&self, username: &str, password: &str) -> String {
+        let res = self
+            .api(
+                "POST",
+                "/api/v1/tokens",
+                None,
+                Some(serde_json::json!({"username": username, "password": password, "name": "test"})),
+            )
+            .await;
+        assert_eq!(res.status, StatusCode::CREATED, "{}", res.body);
+        res.json()["token"].as_str().unwrap().to_string()
+    }
+
+    /// A merchant with a shop and one standard product; returns (token, product id).
+    pub async fn merchant_with_product(&self, username: &str) -> (String, i64) {
+        let token = self.merchant_token(username).await;
+        let res = self
+            .api(
+                "POST",
+                "/api/v1/merchant/shop",
+                Some(&token),
+                Some(serde_json::json!({"name": format!("{username} 的店")})),
+            )
+            .await;
+        assert_eq!(res.status, StatusCode::CREATED, "{}", res.body);
+        let res = self
+            .api(
+                "POST",
+                "/api/v1/merchant/products",
+                Some(&token),
+                Some(serde_json::json!({"title": "点卡 10 元", "category": "game_card", "kind": "standard", "price_fen": 990, "max_per_order": 5})),
+            )
+            .await;
+        assert_eq!(res.status, StatusCode::CREATED, "{}", res.body);
+        (token, res.json()["id"].as_i64().unwrap())
+    }
+
+    pub async fn import(&self, token: &str, product: i64, file: &str) -> Res {
+        let req = Request::post(format!("/api/v1/merchant/products/{product}/keys"))
+            .header(header::AUTHORIZATION, format!("Bearer {token}"))
+            .header(header::CONTENT_TYPE, "text/plain")
+            .body(Body::from(file.to_string()))
+            .unwrap();
+        self.send(req).await
+    }
+
+    pub async fn stock(&self, product: i64) -> i64 {
+        let mut tx = self.state.store.begin(kabao_store::TxMode::Read).await.unwrap();
+        tx.product_by_id(kabao_core::ProductId(product)).await.unwrap().map(|p| p.stock_available).unwrap_or(-1)
+    }
+
+    pub fn browser(&self) -> Browser<'_> {
+        Browser { app: self, cookies: HashMap::new() }
+    }
+}
+
+/// A cookie-keeping client for the pages.
+pub struct Browser<'a> {
+    app: &'a TestApp,
+    pub cookies: HashMap<String, String>,
+}
+
+impl Browser<'_> {
+    fn cookie_header(&self) -> String {
+        self.cookies.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("; ")
+    }
+
+    fn keep(&mut self, res: &Res) {
+        for c in res.set_cookies() {
+            let first = c.split(';').next().unwrap_or_default();
+            if let Some((k, v)) = first.split_once('=') {
+                if c.contains("Max-Age=0") {
+                    self.cookies.remove(k);
+                } else {
+                    self.cookies.insert(k.to_string(), v.to_string());
+                }
+            }
+        }
+    }
+
+    pub async fn get(&mut self, path: &str) -> Res {
+        let req = Request::get(path).header(header::COOKIE, self.cookie_header()).body(Body::empty()).unwrap();
+        let res = self.app.send(req).await;
+        self.keep(&res);
+        res
+    }
+
+    pub fn csrf(&self) -> String {
+        self.cookies.get("kabao_csrf").cloned().unwrap_or_default()
+    }
+
+    /// Posts a form as a browser would, with the CSRF field (pass `None` to leave it out).
+    pub async fn post(&mut self, path: &str, fields: &[(&str, &str)], csrf: Option<&str>) -> Res {
+        let mut all: Vec<(&str, &str)> = fields.to_vec();
+        if let Some(c) = csrf {
+            all.push(("_csrf", c));
+        }
+        let body = serde_urlencoded::to_string(&all).unwrap();
+        let req = Request::post(path)
+            .header(header::COOKIE, self.cookie_header())
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .body(Body::from(body))
+            .unwrap();
+        let res = self.app.send(req).await;
+        self.keep(&res);
+        res
+    }
+
+    /// Posts a multipart form with one file field, as the import form does.
+    pub async fn upload(&mut self, path: &str, csrf: &str, file: &[u8]) -> Res {
+        let boundary = "----kabaotestboundary";
+        let mut body = Vec::new();
+        body.extend_from_slice(
+            format!("--{boundary}\r\nContent-Disposition: form-data; name=\"_csrf\"\r\n\r\n{csrf}\r\n").as_bytes(),
+        );
+        body.extend_from_slice(format!("--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"keys.txt\"\r\nContent-Type: text/plain\r\n\r\n").as_bytes());
+        body.extend_from_slice(file);
+        body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+        let req = Request::post(path)
+            .header(header::COOKIE, self.cookie_header())
+            .header(header::CONTENT_TYPE, format!("multipart/form-data; boundary={boundary}"))
+            .body(Body::from(body))
+            .unwrap();
+        let res = self.app.send(req).await;
+        self.keep(&res);
+        res
+    }
+
+    /// Registers through the page and stays logged in.
+    pub async fn register(&mut self, username: &str, role: &str) -> Res {
+        self.get("/register").await;
+        let csrf = self.csrf();
+        self.post(
+            "/register",
+            &[("username", username), ("password", "correct horse battery"), ("role", role)],
+            Some(&csrf),
+        )
+        .await
+    }
+}

@@ -1,0 +1,6 @@
+//! HTTP tests of the whole router, in process (no sockets): pages with their CSRF and session cookies,
+//! and the JSON API with bearer tokens. One test binary keeps link time down.
+
+mod api;
+mod app;
+mod pages;
