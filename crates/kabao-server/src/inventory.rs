@@ -167,6 +167,7 @@ pub async fn import_keys(
         return Err(InventoryError::CustomGoods);
     }
     let shop = p.shop_id;
+    let started = std::time::Instant::now();
     let mut plan = ImportPlan::from_lines(numbered_lines(bytes), |secret: &KeySecret| {
         keyring.fingerprint(shop, &secret.canonical())
     });
@@ -174,7 +175,9 @@ pub async fn import_keys(
         return Err(ImportError::Empty.into());
     }
     // Seal before taking the writer lock, so the lock is held only for the inserts.
+    let planned_ms = started.elapsed().as_millis();
     let sealed = seal_all(keyring, &plan, p.shop_id, p.id)?;
+    let sealed_ms = started.elapsed().as_millis();
 
     let mut tx = store.begin(TxMode::Write).await?;
     // Ownership is checked again under the write lock: the read above may be stale.
@@ -185,6 +188,7 @@ pub async fn import_keys(
         existing.extend(tx.existing_fingerprints(shop, chunk).await?);
     }
     plan.drop_existing(&existing);
+    let checked_ms = started.elapsed().as_millis();
     let report = plan.report();
     if plan.accepted.is_empty() {
         return Ok(ImportOutcome { batch_id: None, report });
@@ -213,8 +217,21 @@ pub async fn import_keys(
         .collect();
     debug_assert_eq!(rows.len(), plan.accepted.len());
     tx.insert_card_keys(&rows).await?;
+    let inserted_ms = started.elapsed().as_millis();
     tx.commit().await?;
-    tracing::info!(product = %p.id, batch = %batch_id, accepted = report.accepted_count, duplicates = report.duplicates.len(), malformed = report.malformed.len(), "card keys imported");
+    tracing::info!(
+        product = %p.id,
+        batch = %batch_id,
+        accepted = report.accepted_count,
+        duplicates = report.duplicates.len(),
+        malformed = report.malformed.len(),
+        planned_ms,
+        sealed_ms,
+        checked_ms,
+        inserted_ms,
+        committed_ms = started.elapsed().as_millis(),
+        "card keys imported"
+    );
     Ok(ImportOutcome { batch_id: Some(batch_id), report })
 }
 

@@ -82,12 +82,16 @@ async fn run_import(
     if let Some(u) = &database_url {
         cmd.args(["--database-url", u]);
     }
-    cmd.env("KABAO_LOG", "warn").env_remove("KABAO_MASTER_KEY").env("KABAO_MASTER_KEY_FILE", dir.join("master.key"));
+    cmd.env("KABAO_LOG", "kabao_server::inventory=info,warn").env_remove("KABAO_MASTER_KEY").env("KABAO_MASTER_KEY_FILE", dir.join("master.key"));
     let started = Instant::now();
     let out = cmd.output()?;
     let seconds = started.elapsed().as_secs_f64();
     if !out.status.success() {
         bail!("kabao keys import failed: {}", String::from_utf8_lossy(&out.stderr));
+    }
+    // The import logs its phases (parse, seal, duplicate check, insert, commit): pass them on.
+    for line in String::from_utf8_lossy(&out.stderr).lines().filter(|l| l.contains("card keys imported")) {
+        eprintln!("{line}");
     }
 
     let store = kabao_store::open(&url).await?;
