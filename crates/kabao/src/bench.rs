@@ -82,7 +82,9 @@ async fn run_import(
     if let Some(u) = &database_url {
         cmd.args(["--database-url", u]);
     }
-    cmd.env("KABAO_LOG", "kabao_server::inventory=info,warn").env_remove("KABAO_MASTER_KEY").env("KABAO_MASTER_KEY_FILE", dir.join("master.key"));
+    cmd.env("KABAO_LOG", "kabao_server::inventory=info,warn")
+        .env_remove("KABAO_MASTER_KEY")
+        .env("KABAO_MASTER_KEY_FILE", dir.join("master.key"));
     let started = Instant::now();
     let out = cmd.output()?;
     let seconds = started.elapsed().as_secs_f64();

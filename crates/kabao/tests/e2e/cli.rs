@@ -150,3 +150,100 @@ async fn serve_demo_seeds_a_marketplace_and_prints_credentials() {
     // Keys never reach the log, even at debug level.
     assert!(!server.log().contains("----"), "no 卡号----密码 key in the log");
 }
+
+#[tokio::test]
+async fn admin_create_makes_a_staff_account_with_a_printed_password() {
+    let data = TempDir::new("admin-create");
+    let (ok, out, err) = run(&["admin", "create", "--username", "arbiter_li", "--role", "arbiter"], &data);
+    assert!(ok, "{out} {err}");
+    let password =
+        out.split("with password: ").nth(1).and_then(|s| s.lines().next()).unwrap_or_default().trim().to_string();
+    assert_eq!(password.len(), 20, "{out}");
+    let url = format!("sqlite://{}", data.path().join("kabao.db").display());
+    let store = kabao_store::open(&url).await.unwrap_or_else(|e| panic!("{e}"));
+    let mut tx = store.begin(TxMode::Read).await.unwrap_or_else(|e| panic!("{e}"));
+    let user = tx
+        .user_by_username("arbiter_li")
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+        .unwrap_or_else(|| panic!("not created"));
+    assert_eq!(user.role, Role::Arbiter);
+    assert!(kabao_server::accounts::verify_password(&user.password_hash, &password).await);
+    drop(tx);
+    store.close().await;
+    // Buyers cannot be made this way, and a taken name is a clear error.
+    let (ok, _, err) = run(&["admin", "create", "--username", "x_buyer", "--role", "buyer"], &data);
+    assert!(!ok && err.contains("--role must be admin or arbiter"), "{err}");
+    let (ok, _, err) = run(&["admin", "create", "--username", "arbiter_li"], &data);
+    assert!(!ok && err.contains("taken"), "{err}");
+}
+
+/// PostgreSQL mode from the command line: migrate, import keys, serve; skipped without a server.
+#[tokio::test]
+async fn postgres_mode_migrates_imports_and_serves() {
+    let Some(admin_url) = std::env::var("KABAO_TEST_DATABASE_URL").ok().filter(|u| !u.is_empty()) else {
+        assert!(
+            !crate::harness::required("KABAO_REQUIRE_POSTGRES"),
+            "KABAO_REQUIRE_POSTGRES=1 but KABAO_TEST_DATABASE_URL is not set"
+        );
+        eprintln!("skipped: KABAO_TEST_DATABASE_URL not set");
+        return;
+    };
+    let name = format!("kabao_e2e_{:016x}", rand::random::<u64>());
+    let admin = sqlx::PgPool::connect(&admin_url).await.unwrap_or_else(|e| panic!("connecting to {admin_url}: {e}"));
+    sqlx::query(&format!("CREATE DATABASE {name}")).execute(&admin).await.unwrap_or_else(|e| panic!("{e}"));
+    let (base, _) = admin_url.rsplit_once('/').unwrap_or_else(|| panic!("URL without database: {admin_url}"));
+    let url = format!("{base}/{name}");
+
+    let data = TempDir::new("pg");
+    let (ok, out, err) = run(&["migrate", "--database-url", &url], &data);
+    assert!(ok, "{out} {err}");
+    let store = kabao_store::open(&url).await.unwrap_or_else(|e| panic!("{e}"));
+    let now = Timestamp::from_millis(1_790_000_000_000);
+    let merchant =
+        kabao_server::accounts::create_user(&*store, "pg_merchant", "merchant-password", Role::Merchant, None, now)
+            .await
+            .unwrap_or_else(|e| panic!("{e:?}"));
+    let mut tx = store.begin(TxMode::Write).await.unwrap_or_else(|e| panic!("{e}"));
+    let shop = tx
+        .insert_shop(&NewShop {
+            owner_id: merchant.id,
+            name: "PG 小店".into(),
+            description: String::new(),
+            opened_at: now,
+        })
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let draft = ProductDraft {
+        title: "PG 点卡".into(),
+        description: String::new(),
+        category: Category::GameCard,
+        kind: GoodsKind::Standard,
+        price: Money::from_fen(500),
+        max_per_order: 5,
+        trial: false,
+        listed: true,
+    };
+    let product = tx.insert_product(shop, &draft, now).await.unwrap_or_else(|e| panic!("{e}"));
+    tx.commit().await.unwrap_or_else(|e| panic!("{e}"));
+    store.close().await;
+
+    let file = data.path().join("keys.txt");
+    std::fs::write(&file, "PG-1\nPG-2\nPG-1\n").unwrap_or_else(|e| panic!("{e}"));
+    let (ok, out, err) = run(
+        &["keys", "import", "--product", &product.0.to_string(), &file.to_string_lossy(), "--database-url", &url],
+        &data,
+    );
+    assert!(ok, "{out} {err}");
+    assert!(out.contains("accepted 2 keys"), "{out}");
+
+    // The same master key as the import, or the server could not open the keys.
+    let key_file = data.path().join("master.key").to_string_lossy().into_owned();
+    let server =
+        crate::harness::Server::start_with_env(&["--database-url", &url], &[("KABAO_MASTER_KEY_FILE", &key_file)]);
+    let p: serde_json::Value =
+        reqwest::get(format!("{}/api/v1/products/{}", server.url, product.0)).await.unwrap().json().await.unwrap();
+    assert_eq!(p["stock_available"], 2);
+    drop(server);
+    sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).execute(&admin).await.ok();
+}

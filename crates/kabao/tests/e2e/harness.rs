@@ -41,6 +41,10 @@ pub struct Server {
 
 impl Server {
     pub fn start(extra_args: &[&str]) -> Server {
+        Self::start_with_env(extra_args, &[])
+    }
+
+    pub fn start_with_env(extra_args: &[&str], env: &[(&str, &str)]) -> Server {
         let data = TempDir::new("server");
         let log = std::fs::File::create(data.path().join("server.log")).unwrap_or_else(|e| panic!("log file: {e}"));
         let mut child = Command::new(kabao_bin())
@@ -51,6 +55,7 @@ impl Server {
             .env_remove("KABAO_MASTER_KEY")
             // Debug logging on purpose: the tests scan the log for card keys, which must never appear.
             .env("KABAO_LOG", "debug,hyper=info,h2=info")
+            .envs(env.iter().copied())
             .stdout(Stdio::piped())
             .stderr(Stdio::from(log))
             .spawn()
