@@ -28,6 +28,7 @@ impl T {
 fn lookup(key: &str) -> Option<(&'static str, &'static str)> {
     Some(match key {
         "brand" => ("卡保", "Kabao"),
+        "brand.alt" => ("Kabao", "卡保"),
         "tagline" => ("买卡有质保：信誉先看，规则先写，钱由平台担保", "Virtual goods with a warranty: trust first, rules in writing, money in escrow"),
         "nav.home" => ("首页", "Home"),
         "nav.console" => ("商家后台", "Merchant console"),

@@ -24,6 +24,22 @@ fn admin(v: &Visitor) -> Result<User, Response> {
     }
 }
 
+/// The logged-in admin behind a request; anyone else is sent to log in, or shown a 403 page.
+pub struct AdminVisitor {
+    pub v: Visitor,
+    pub user: User,
+}
+
+impl axum::extract::FromRequestParts<SharedState> for AdminVisitor {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut axum::http::request::Parts, state: &SharedState) -> Result<Self, Response> {
+        let v = Visitor::from_request_parts(parts, state).await.map_err(IntoResponse::into_response)?;
+        let user = admin(&v)?;
+        Ok(AdminVisitor { v, user })
+    }
+}
+
 pub struct ShopRow {
     pub id: i64,
     pub name: String,
@@ -87,10 +103,10 @@ async fn page(state: &SharedState, v: &Visitor, error: Option<String>) -> Result
     }))
 }
 
-pub async fn home(State(state): State<SharedState>, v: Visitor) -> Result<Response, ApiError> {
-    if let Err(r) = admin(&v) {
-        return Ok(r);
-    }
+pub async fn home(
+    State(state): State<SharedState>,
+    AdminVisitor { v, .. }: AdminVisitor,
+) -> Result<Response, ApiError> {
     page(&state, &v, None).await
 }
 
@@ -116,15 +132,11 @@ pub struct LevelForm {
 
 pub async fn set_certification(
     State(state): State<SharedState>,
-    v: Visitor,
+    AdminVisitor { v, user }: AdminVisitor,
     Path(id): Path<i64>,
     PageForm(f): PageForm<LevelForm>,
 ) -> Result<Response, ApiError> {
     v.check_csrf(f.csrf.as_deref())?;
-    let user = match admin(&v) {
-        Ok(u) => u,
-        Err(r) => return Ok(r),
-    };
     let r = crate::shops::set_certification(&state, &user, ShopId(id), &f.level).await.map(|_| ());
     after(&state, &v, r).await
 }
@@ -141,15 +153,11 @@ pub struct SuspensionForm {
 
 pub async fn set_suspension(
     State(state): State<SharedState>,
-    v: Visitor,
+    AdminVisitor { v, user }: AdminVisitor,
     Path(id): Path<i64>,
     PageForm(f): PageForm<SuspensionForm>,
 ) -> Result<Response, ApiError> {
     v.check_csrf(f.csrf.as_deref())?;
-    let user = match admin(&v) {
-        Ok(u) => u,
-        Err(r) => return Ok(r),
-    };
     let r = crate::shops::set_suspension(&state, &user, ShopId(id), f.suspended == "true", &f.reason).await.map(|_| ());
     after(&state, &v, r).await
 }
@@ -164,15 +172,11 @@ pub struct RoleForm {
 
 pub async fn set_role(
     State(state): State<SharedState>,
-    v: Visitor,
+    AdminVisitor { v, user }: AdminVisitor,
     Path(id): Path<i64>,
     PageForm(f): PageForm<RoleForm>,
 ) -> Result<Response, ApiError> {
     v.check_csrf(f.csrf.as_deref())?;
-    let user = match admin(&v) {
-        Ok(u) => u,
-        Err(r) => return Ok(r),
-    };
     let r = crate::shops::set_role(&state, &user, UserId(id), &f.role).await.map(|_| ());
     after(&state, &v, r).await
 }

@@ -34,6 +34,22 @@ fn merchant(v: &Visitor) -> Result<User, Response> {
     }
 }
 
+/// The logged-in merchant behind a request; anyone else is sent to log in, or shown a 403 page.
+pub struct MerchantVisitor {
+    pub v: Visitor,
+    pub user: User,
+}
+
+impl axum::extract::FromRequestParts<SharedState> for MerchantVisitor {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut axum::http::request::Parts, state: &SharedState) -> Result<Self, Response> {
+        let v = Visitor::from_request_parts(parts, state).await.map_err(IntoResponse::into_response)?;
+        let user = merchant(&v)?;
+        Ok(MerchantVisitor { v, user })
+    }
+}
+
 pub struct ShopView {
     pub id: i64,
     pub name: String,
@@ -133,11 +149,10 @@ fn status(mut res: Response, code: StatusCode) -> Response {
     res
 }
 
-pub async fn home(State(state): State<SharedState>, v: Visitor) -> Result<Response, ApiError> {
-    let user = match merchant(&v) {
-        Ok(u) => u,
-        Err(r) => return Ok(r),
-    };
+pub async fn home(
+    State(state): State<SharedState>,
+    MerchantVisitor { v, user }: MerchantVisitor,
+) -> Result<Response, ApiError> {
     console_page(&state, &v, &user, None, None, Default::default()).await
 }
 
@@ -153,14 +168,10 @@ pub struct ShopForm {
 
 pub async fn save_shop(
     State(state): State<SharedState>,
-    v: Visitor,
+    MerchantVisitor { v, user }: MerchantVisitor,
     PageForm(f): PageForm<ShopForm>,
 ) -> Result<Response, ApiError> {
     v.check_csrf(f.csrf.as_deref())?;
-    let user = match merchant(&v) {
-        Ok(u) => u,
-        Err(r) => return Ok(r),
-    };
     let has_shop = {
         let mut tx = state.store.begin(TxMode::Read).await?;
         tx.shop_by_owner(user.id).await?.is_some()
@@ -253,10 +264,7 @@ struct NewProductPage {
     form: FormView,
 }
 
-pub async fn new_product(v: Visitor) -> Result<Response, ApiError> {
-    if let Err(r) = merchant(&v) {
-        return Ok(r);
-    }
+pub async fn new_product(MerchantVisitor { v, .. }: MerchantVisitor) -> Result<Response, ApiError> {
     Ok(render(NewProductPage { ctx: Ctx::new(&v), error: None, form: FormView::empty(v.lang) }))
 }
 
@@ -306,14 +314,10 @@ fn product_input(f: &ProductForm) -> Result<ProductInput, ApiError> {
 
 pub async fn create_product(
     State(state): State<SharedState>,
-    v: Visitor,
+    MerchantVisitor { v, user }: MerchantVisitor,
     PageForm(f): PageForm<ProductForm>,
 ) -> Result<Response, ApiError> {
     v.check_csrf(f.csrf.as_deref())?;
-    let user = match merchant(&v) {
-        Ok(u) => u,
-        Err(r) => return Ok(r),
-    };
     let result = match product_input(&f) {
         Ok(input) => crate::products::create(&state, &user, &input).await,
         Err(e) => Err(e),
@@ -437,25 +441,21 @@ async fn product_page(
     Ok(([(header::CACHE_CONTROL, "no-store")], render(page)).into_response())
 }
 
-pub async fn product(State(state): State<SharedState>, v: Visitor, Path(id): Path<i64>) -> Result<Response, ApiError> {
-    let user = match merchant(&v) {
-        Ok(u) => u,
-        Err(r) => return Ok(r),
-    };
+pub async fn product(
+    State(state): State<SharedState>,
+    MerchantVisitor { v, user }: MerchantVisitor,
+    Path(id): Path<i64>,
+) -> Result<Response, ApiError> {
     product_page(&state, &v, &user, ProductId(id), None, None, None).await
 }
 
 pub async fn update_product(
     State(state): State<SharedState>,
-    v: Visitor,
+    MerchantVisitor { v, user }: MerchantVisitor,
     Path(id): Path<i64>,
     PageForm(f): PageForm<ProductForm>,
 ) -> Result<Response, ApiError> {
     v.check_csrf(f.csrf.as_deref())?;
-    let user = match merchant(&v) {
-        Ok(u) => u,
-        Err(r) => return Ok(r),
-    };
     let result = match product_input(&f) {
         Ok(input) => crate::products::update(&state, &user, ProductId(id), &input).await,
         Err(e) => Err(e),
@@ -475,7 +475,7 @@ pub async fn update_product(
 
 pub async fn import_keys(
     State(state): State<SharedState>,
-    v: Visitor,
+    MerchantVisitor { v, user }: MerchantVisitor,
     Path(id): Path<i64>,
     mut multipart: Multipart,
 ) -> Result<Response, ApiError> {
@@ -513,10 +513,6 @@ pub async fn import_keys(
         }
     }
     v.check_csrf(csrf.as_deref())?;
-    let user = match merchant(&v) {
-        Ok(u) => u,
-        Err(r) => return Ok(r),
-    };
     let Some(bytes) = file else {
         return Err(ApiError::from_localized(StatusCode::BAD_REQUEST, &ImportError::Empty));
     };
@@ -549,15 +545,11 @@ pub async fn import_keys(
 
 pub async fn void_batch(
     State(state): State<SharedState>,
-    v: Visitor,
+    MerchantVisitor { v, user }: MerchantVisitor,
     Path(id): Path<i64>,
     PageForm(f): PageForm<CsrfOnly>,
 ) -> Result<Response, ApiError> {
     v.check_csrf(f.csrf.as_deref())?;
-    let user = match merchant(&v) {
-        Ok(u) => u,
-        Err(r) => return Ok(r),
-    };
     let batch = {
         let mut tx = state.store.begin(TxMode::Read).await?;
         tx.batch_by_id(BatchId(id)).await?
@@ -577,14 +569,10 @@ pub struct TokenForm {
 
 pub async fn create_token(
     State(state): State<SharedState>,
-    v: Visitor,
+    MerchantVisitor { v, user }: MerchantVisitor,
     PageForm(f): PageForm<TokenForm>,
 ) -> Result<Response, ApiError> {
     v.check_csrf(f.csrf.as_deref())?;
-    let user = match merchant(&v) {
-        Ok(u) => u,
-        Err(r) => return Ok(r),
-    };
     match crate::auth::create_api_token(&state, &user, &f.name).await {
         Ok(t) => console_page(&state, &v, &user, None, Some(t.token), Default::default()).await,
         Err(e) if e.status.is_client_error() => {
@@ -598,15 +586,11 @@ pub async fn create_token(
 
 pub async fn revoke_token(
     State(state): State<SharedState>,
-    v: Visitor,
+    MerchantVisitor { v, user }: MerchantVisitor,
     Path(id): Path<i64>,
     PageForm(f): PageForm<CsrfOnly>,
 ) -> Result<Response, ApiError> {
     v.check_csrf(f.csrf.as_deref())?;
-    let user = match merchant(&v) {
-        Ok(u) => u,
-        Err(r) => return Ok(r),
-    };
     let mut tx = state.store.begin(TxMode::Write).await?;
     if !tx.revoke_api_token(user.id, ApiTokenId(id), state.now()).await? {
         return Err(ApiError::not_found("token.not_found"));

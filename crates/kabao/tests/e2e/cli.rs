@@ -23,10 +23,13 @@ fn run(args: &[&str], data: &TempDir) -> (bool, String, String) {
     )
 }
 
-/// Creates a merchant with a shop and one standard product directly in the store.
-async fn seed_product(data: &TempDir) -> ProductId {
-    let url = format!("sqlite://{}", data.path().join("kabao.db").display());
-    let store = kabao_store::open(&url).await.unwrap_or_else(|e| panic!("open: {e}"));
+fn sqlite_url(data: &TempDir) -> String {
+    format!("sqlite://{}", data.path().join("kabao.db").display())
+}
+
+/// Creates a merchant with a shop and one standard product directly in the store at `url`.
+async fn seed_product(url: &str) -> ProductId {
+    let store = kabao_store::open(url).await.unwrap_or_else(|e| panic!("open: {e}"));
     let now = Timestamp::from_millis(1_790_000_000_000);
     let merchant =
         kabao_server::accounts::create_user(&*store, "cli_merchant", "merchant-password", Role::Merchant, None, now)
@@ -83,7 +86,7 @@ async fn migrate_creates_the_database() {
 #[tokio::test]
 async fn keys_import_reports_each_line_and_refuses_duplicates_on_rerun() {
     let data = TempDir::new("import");
-    let product = seed_product(&data).await;
+    let product = seed_product(&sqlite_url(&data)).await;
     let file = data.path().join("keys.txt");
     std::fs::write(&file, "AAAA-1111\nBBBB-2222\n\n12345----\nCCCC-3333\nAAAA-1111\n")
         .unwrap_or_else(|e| panic!("{e}"));
@@ -198,35 +201,7 @@ async fn postgres_mode_migrates_imports_and_serves() {
     let data = TempDir::new("pg");
     let (ok, out, err) = run(&["migrate", "--database-url", &url], &data);
     assert!(ok, "{out} {err}");
-    let store = kabao_store::open(&url).await.unwrap_or_else(|e| panic!("{e}"));
-    let now = Timestamp::from_millis(1_790_000_000_000);
-    let merchant =
-        kabao_server::accounts::create_user(&*store, "pg_merchant", "merchant-password", Role::Merchant, None, now)
-            .await
-            .unwrap_or_else(|e| panic!("{e:?}"));
-    let mut tx = store.begin(TxMode::Write).await.unwrap_or_else(|e| panic!("{e}"));
-    let shop = tx
-        .insert_shop(&NewShop {
-            owner_id: merchant.id,
-            name: "PG 小店".into(),
-            description: String::new(),
-            opened_at: now,
-        })
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
-    let draft = ProductDraft {
-        title: "PG 点卡".into(),
-        description: String::new(),
-        category: Category::GameCard,
-        kind: GoodsKind::Standard,
-        price: Money::from_fen(500),
-        max_per_order: 5,
-        trial: false,
-        listed: true,
-    };
-    let product = tx.insert_product(shop, &draft, now).await.unwrap_or_else(|e| panic!("{e}"));
-    tx.commit().await.unwrap_or_else(|e| panic!("{e}"));
-    store.close().await;
+    let product = seed_product(&url).await;
 
     let file = data.path().join("keys.txt");
     std::fs::write(&file, "PG-1\nPG-2\nPG-1\n").unwrap_or_else(|e| panic!("{e}"));
