@@ -4,11 +4,14 @@
 // Rules must not crash the server on any input: no unwrap, expect, panic or unchecked indexing outside tests.
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing))]
 
+pub mod audit;
 pub mod catalog;
 pub mod i18n;
 pub mod ids;
 pub mod inventory;
+pub mod ledger;
 pub mod money;
+pub mod payments;
 pub mod throttle;
 pub mod time;
 pub mod user;
