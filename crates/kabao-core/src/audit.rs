@@ -102,7 +102,11 @@ mod tests {
 
     fn chain() -> Vec<ChainedEvent> {
         let mut v: Vec<ChainedEvent> = Vec::new();
-        for (kind, body) in [("order.created", json!({"qty": 2, "amount_fen": 1200})), ("order.paid", json!({"via": "wallet"})), ("keys.revealed", json!({"by": 5}))] {
+        for (kind, body) in [
+            ("order.created", json!({"qty": 2, "amount_fen": 1200})),
+            ("order.paid", json!({"via": "wallet"})),
+            ("keys.revealed", json!({"by": 5})),
+        ] {
             let e = next_event(v.last(), kind, 1_000 + v.len() as i64, &body);
             v.push(e);
         }

@@ -108,7 +108,9 @@ impl TxKind {
         }
     }
     pub fn parse(s: &str) -> Option<TxKind> {
-        [TxKind::TopUp, TxKind::Payment, TxKind::Settlement, TxKind::Refund, TxKind::Withdrawal].into_iter().find(|k| k.as_str() == s)
+        [TxKind::TopUp, TxKind::Payment, TxKind::Settlement, TxKind::Refund, TxKind::Withdrawal]
+            .into_iter()
+            .find(|k| k.as_str() == s)
     }
 }
 
@@ -227,7 +229,10 @@ pub fn settle(order: OrderId, shop: ShopId, amount: Money, fee: Money) -> Result
     LedgerTx::new(
         TxKind::Settlement,
         vec![
-            Posting { account: Account::Escrow(order), amount: Money::ZERO.checked_sub(amount).ok_or(LedgerError::Overflow)? },
+            Posting {
+                account: Account::Escrow(order),
+                amount: Money::ZERO.checked_sub(amount).ok_or(LedgerError::Overflow)?,
+            },
             Posting { account: Account::MerchantAvailable(shop), amount: to_shop },
             Posting { account: Account::PlatformRevenue, amount: fee },
         ],
@@ -281,16 +286,24 @@ mod tests {
     #[test]
     fn unbalanced_transactions_cannot_be_built() {
         let p = |a, f| Posting { account: a, amount: Money::from_fen(f) };
-        let r = std::panic::catch_unwind(|| LedgerTx::new(TxKind::Payment, vec![p(Account::GatewayClearing, -100), p(Account::Escrow(OrderId(1)), 99)]));
+        let r = std::panic::catch_unwind(|| {
+            LedgerTx::new(TxKind::Payment, vec![p(Account::GatewayClearing, -100), p(Account::Escrow(OrderId(1)), 99)])
+        });
         // Debug builds panic (a bug must be loud); release builds refuse.
         assert!(r.is_err() || matches!(r, Ok(Err(LedgerError::Unbalanced(_)))));
-        assert_eq!(LedgerTx::new(TxKind::Payment, vec![p(Account::GatewayClearing, 0)]), Err(LedgerError::TooFewPostings));
+        assert_eq!(
+            LedgerTx::new(TxKind::Payment, vec![p(Account::GatewayClearing, 0)]),
+            Err(LedgerError::TooFewPostings)
+        );
     }
 
     #[test]
     fn a_wallet_cannot_go_negative_but_the_gateway_edge_can() {
         let mut b = Balances::default();
-        assert!(matches!(b.apply(&pay_from_wallet(BUYER, OrderId(1), Money::from_fen(1)).unwrap()), Err(LedgerError::WouldGoNegative(_))));
+        assert!(matches!(
+            b.apply(&pay_from_wallet(BUYER, OrderId(1), Money::from_fen(1)).unwrap()),
+            Err(LedgerError::WouldGoNegative(_))
+        ));
         b.apply(&top_up(BUYER, Money::from_fen(500)).unwrap()).unwrap();
         assert_eq!(b.get(Account::GatewayClearing), Money::from_fen(-500));
         b.apply(&pay_from_wallet(BUYER, OrderId(1), Money::from_fen(500)).unwrap()).unwrap();

@@ -11,6 +11,7 @@ pub mod ids;
 pub mod inventory;
 pub mod ledger;
 pub mod money;
+pub mod order;
 pub mod payments;
 pub mod throttle;
 pub mod time;

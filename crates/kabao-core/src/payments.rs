@@ -34,7 +34,13 @@ pub fn sandbox_sign(secret: &[u8], timestamp: i64, body: &[u8]) -> String {
 
 /// Verifies a sandbox notification: fresh timestamp and matching signature (constant-time).
 /// Replays inside the window are caught by the caller, which stores each notification id once.
-pub fn sandbox_verify(secret: &[u8], timestamp: i64, body: &[u8], signature: &str, now_seconds: i64) -> Result<(), NotifyError> {
+pub fn sandbox_verify(
+    secret: &[u8],
+    timestamp: i64,
+    body: &[u8],
+    signature: &str,
+    now_seconds: i64,
+) -> Result<(), NotifyError> {
     if secret.is_empty() {
         return Err(NotifyError::NoKey);
     }
@@ -52,7 +58,8 @@ pub fn sandbox_verify(secret: &[u8], timestamp: i64, body: &[u8], signature: &st
 /// 易支付 signature: MD5 of `k1=v1&k2=v2…` over the non-empty parameters sorted by name, except `sign` and
 /// `sign_type`, with the merchant key appended (no separator); lowercase hex.
 pub fn epay_sign(params: &[(String, String)], key: &str) -> String {
-    let mut kv: Vec<&(String, String)> = params.iter().filter(|(k, v)| !v.is_empty() && k != "sign" && k != "sign_type").collect();
+    let mut kv: Vec<&(String, String)> =
+        params.iter().filter(|(k, v)| !v.is_empty() && k != "sign" && k != "sign_type").collect();
     kv.sort_by(|a, b| a.0.cmp(&b.0));
     let joined = kv.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("&");
     format!("{:x}", md5::compute(format!("{joined}{key}")))
@@ -70,7 +77,11 @@ pub fn epay_verify(params: &[(String, String)], key: &str) -> Result<(), NotifyE
     if names.windows(2).any(|w| w.first() == w.get(1)) || names.iter().any(|n| n.contains('[')) {
         return Err(NotifyError::Malformed("repeated or array parameter"));
     }
-    let sign = params.iter().find(|(k, _)| k == "sign").map(|(_, v)| v.as_str()).ok_or(NotifyError::Malformed("sign missing"))?;
+    let sign = params
+        .iter()
+        .find(|(k, _)| k == "sign")
+        .map(|(_, v)| v.as_str())
+        .ok_or(NotifyError::Malformed("sign missing"))?;
     let expected = epay_sign(params, key);
     if bool::from(expected.as_bytes().ct_eq(sign.to_ascii_lowercase().as_bytes())) {
         Ok(())
@@ -92,7 +103,10 @@ mod tests {
         let body = br#"{"order":"K123","amount_fen":990}"#;
         let sig = sandbox_sign(b"secret", 1_000, body);
         assert_eq!(sandbox_verify(b"secret", 1_000, body, &sig, 1_100), Ok(()));
-        assert_eq!(sandbox_verify(b"secret", 1_000, br#"{"order":"K123","amount_fen":1}"#, &sig, 1_100), Err(NotifyError::BadSignature));
+        assert_eq!(
+            sandbox_verify(b"secret", 1_000, br#"{"order":"K123","amount_fen":1}"#, &sig, 1_100),
+            Err(NotifyError::BadSignature)
+        );
         assert_eq!(sandbox_verify(b"secret", 1_000, body, &sig, 1_000 + 301), Err(NotifyError::Stale));
         assert_eq!(sandbox_verify(b"secret", 1_000, body, &sig, 1_000 - 301), Err(NotifyError::Stale));
         assert_eq!(sandbox_verify(b"other", 1_000, body, &sig, 1_000), Err(NotifyError::BadSignature));
