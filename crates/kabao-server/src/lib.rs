@@ -4,14 +4,19 @@
 pub mod accounts;
 pub mod api;
 pub mod auth;
+pub mod epay;
 pub mod error;
 pub mod i18n;
 pub mod inventory;
+pub mod jobs;
 pub mod keyring;
 pub mod metrics;
+pub mod orders;
 pub mod pages;
+pub mod payments;
 pub mod products;
 pub mod shops;
+pub mod verify;
 
 use axum::Router;
 use kabao_core::throttle::FailureThrottle;
@@ -66,6 +71,16 @@ pub struct ServerConfig {
     /// Failed logins per client IP before it must wait, within `login_window_seconds`.
     pub login_failures_per_ip: usize,
     pub login_window_seconds: i64,
+    /// An unpaid order expires after this long; nothing is held meanwhile.
+    pub order_ttl_seconds: i64,
+    /// Escrow is released this long after delivery, unless a claim is open (the platform default window).
+    pub claim_window_seconds: i64,
+    /// The platform's fee on settlement, in basis points.
+    pub fee_bps: i64,
+    /// The sandbox gateway's signing secret (random per start unless configured).
+    pub sandbox_secret: Vec<u8>,
+    /// The 易支付 gateway, when configured.
+    pub epay: Option<epay::EpayConfig>,
 }
 
 impl Default for ServerConfig {
@@ -76,6 +91,16 @@ impl Default for ServerConfig {
             login_failures_per_account: 10,
             login_failures_per_ip: 50,
             login_window_seconds: 15 * 60,
+            order_ttl_seconds: 30 * 60,
+            claim_window_seconds: 24 * 3600,
+            fee_bps: 300,
+            sandbox_secret: {
+                use rand::RngCore;
+                let mut s = vec![0u8; 32];
+                rand::rngs::OsRng.fill_bytes(&mut s);
+                s
+            },
+            epay: None,
         }
     }
 }

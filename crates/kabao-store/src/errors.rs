@@ -13,6 +13,12 @@ const UNIQUE_RULES: &[(&str, &str, &str)] = &[
     ("card_keys_fingerprint_key", "card_keys.fingerprint", "card_keys.fingerprint"),
     ("data_keys_pkey", "data_keys.version", "data_keys.version"),
     ("sessions_pkey", "sessions.token_hash", "sessions.token_hash"),
+    ("orders_order_no_key", "orders.order_no", "orders.order_no"),
+    ("order_keys_card_key_key", "order_keys.card_key_id", "order_keys.card_key"),
+    ("order_events_pkey", "order_events.seq", "order_events.seq"),
+    ("idempotency_keys_pkey", "idempotency_keys.key", "idempotency.key"),
+    ("payments_trade_no_key", "payments.trade_no", "payments.trade_no"),
+    ("gateway_notifications_pkey", "gateway_notifications.notification_id", "notifications.id"),
 ];
 
 pub(crate) fn map_sqlx(err: sqlx::Error) -> StoreError {

@@ -2,6 +2,7 @@
 //! The store has no rules about content: `kabao-core` decides, the server orchestrates, the store persists.
 //! Every unit of work runs in a [`Tx`]; nothing is written unless the transaction commits.
 
+pub mod commerce;
 #[cfg(any(test, feature = "conformance"))]
 pub mod conformance;
 mod errors;
@@ -12,7 +13,10 @@ mod sql_tx;
 pub mod sqlite;
 
 use async_trait::async_trait;
+pub use commerce::*;
 use kabao_core::catalog::{CertificationLevel, ProductDraft};
+use kabao_core::ledger::OrderId;
+use kabao_core::order::OrderState;
 use kabao_core::user::Role;
 use kabao_core::vault::Fingerprint;
 use kabao_core::{ApiTokenId, Timestamp};
@@ -47,6 +51,9 @@ pub enum StoreError {
     Database(String),
     #[error("migration failed: {0}")]
     Migration(String),
+    /// A ledger transaction was refused by the rules (e.g. a wallet would go negative); nothing was written.
+    #[error("ledger: {0}")]
+    Ledger(#[from] kabao_core::ledger::LedgerError),
 }
 
 pub type StoreResult<T> = Result<T, StoreError>;
@@ -143,6 +150,76 @@ pub trait Tx: Send {
     async fn card_key_by_id(&mut self, id: CardKeyId) -> StoreResult<Option<CardKey>>;
     /// Exact count by scanning keys (for checks); pages read `Product::stock_available` instead.
     async fn count_card_keys(&mut self, product: ProductId, state: KeyState) -> StoreResult<i64>;
+
+    // ---- orders ----
+    /// Conflict `"orders.order_no"` if the number exists.
+    async fn insert_order(&mut self, order: &NewOrder) -> StoreResult<OrderId>;
+    async fn order_by_id(&mut self, id: OrderId) -> StoreResult<Option<Order>>;
+    async fn order_by_no(&mut self, order_no: &str) -> StoreResult<Option<Order>>;
+    /// Compare-and-set: moves the order from `from` to `to` and stamps the matching time column
+    /// (`paid` → paid_at, `delivered` → delivered_at (and paid_at if unset), `settled` → settled_at).
+    /// Returns false (and changes nothing) if the order is not in `from`.
+    async fn update_order_state(&mut self, id: OrderId, from: OrderState, to: OrderState, at: Timestamp) -> StoreResult<bool>;
+    async fn set_settle_after(&mut self, id: OrderId, at: Timestamp) -> StoreResult<()>;
+    /// Delivered orders whose `settle_after <= now`, oldest first.
+    async fn orders_due_for_settlement(&mut self, now: Timestamp, limit: i64) -> StoreResult<Vec<Order>>;
+    /// Pending orders whose `expires_at <= now`, oldest first.
+    async fn orders_past_expiry(&mut self, now: Timestamp, limit: i64) -> StoreResult<Vec<Order>>;
+    /// A buyer's orders, newest first.
+    async fn list_buyer_orders(&mut self, buyer: UserId, limit: i64, offset: i64) -> StoreResult<Vec<Order>>;
+    /// A shop's orders, newest first.
+    async fn list_shop_orders(&mut self, shop: ShopId, limit: i64, offset: i64) -> StoreResult<Vec<Order>>;
+
+    // ---- allocation and delivery ----
+    /// Assigns `n` available keys of the product to the order, oldest first: marks them `sold`, links them in
+    /// `order_keys` (UNIQUE on the key: a key can never be delivered twice), lowers the stock counter.
+    /// Returns the keys' ids, or an empty vector and no change if fewer than `n` are available.
+    /// SQLite runs it inside the single writer; PostgreSQL locks the chosen rows (`FOR UPDATE SKIP LOCKED`).
+    async fn allocate_keys(&mut self, product: ProductId, order: OrderId, n: i64) -> StoreResult<Vec<CardKeyId>>;
+    /// The keys delivered with an order, in allocation order.
+    async fn order_keys(&mut self, order: OrderId) -> StoreResult<Vec<DeliveredKey>>;
+    /// Records one reveal and stamps `first_revealed_at` on the order's keys that have none.
+    async fn record_reveal(&mut self, reveal: &Reveal) -> StoreResult<()>;
+    async fn list_reveals(&mut self, order: OrderId) -> StoreResult<Vec<Reveal>>;
+
+    // ---- ledger ----
+    /// Writes a balanced transaction after checking it against the current balances (locking them on
+    /// PostgreSQL); refuses with `StoreError::Ledger` and writes nothing if a guarded account would go negative.
+    /// Returns the transaction id.
+    async fn post_ledger(&mut self, tx: &kabao_core::ledger::LedgerTx, order: Option<OrderId>, at: Timestamp) -> StoreResult<i64>;
+    /// The stored running balance of an account (zero if it never moved).
+    async fn balance(&mut self, account: kabao_core::ledger::Account) -> StoreResult<kabao_core::Money>;
+    /// Every stored running balance, for verification.
+    async fn all_balances(&mut self) -> StoreResult<Vec<(kabao_core::ledger::Account, kabao_core::Money)>>;
+    /// Every entry, in transaction order, for verification.
+    async fn all_ledger_entries(&mut self) -> StoreResult<Vec<LedgerEntry>>;
+    /// The entries of transactions recorded for an order.
+    async fn order_ledger_entries(&mut self, order: OrderId) -> StoreResult<Vec<LedgerEntry>>;
+    /// Entries touching one account, newest first (a merchant's statement).
+    async fn account_entries(&mut self, account: kabao_core::ledger::Account, limit: i64, offset: i64) -> StoreResult<Vec<LedgerEntry>>;
+
+    // ---- audit chain ----
+    /// Appends an event; Conflict `"order_events.seq"` if that sequence number exists (a concurrent append).
+    async fn append_event(&mut self, order: OrderId, event: &kabao_core::audit::ChainedEvent) -> StoreResult<()>;
+    async fn last_event(&mut self, order: OrderId) -> StoreResult<Option<kabao_core::audit::ChainedEvent>>;
+    async fn order_events(&mut self, order: OrderId) -> StoreResult<Vec<kabao_core::audit::ChainedEvent>>;
+    /// Every order that has events, ascending.
+    async fn orders_with_events(&mut self) -> StoreResult<Vec<OrderId>>;
+
+    // ---- idempotency ----
+    /// The stored request hash and order for an idempotency key within a scope (e.g. a buyer id or a guest email).
+    async fn idempotency_lookup(&mut self, scope: &str, key: &str) -> StoreResult<Option<(Vec<u8>, OrderId)>>;
+    /// Conflict `"idempotency.key"` if the key exists in the scope.
+    async fn idempotency_insert(&mut self, scope: &str, key: &str, request_hash: &[u8], order: OrderId, at: Timestamp) -> StoreResult<()>;
+
+    // ---- payments and gateway notifications ----
+    /// Conflict `"payments.trade_no"` if the trade number exists.
+    async fn insert_payment(&mut self, payment: &NewPayment) -> StoreResult<i64>;
+    async fn payment_by_trade_no(&mut self, trade_no: &str) -> StoreResult<Option<Payment>>;
+    /// Compare-and-set pending → paid; false if it was not pending (a duplicate notification).
+    async fn mark_payment_paid(&mut self, id: i64, gateway_trade_no: &str, at: Timestamp) -> StoreResult<bool>;
+    /// Remembers a notification id; Conflict `"notifications.id"` if seen before (a replay).
+    async fn insert_notification(&mut self, gateway: &str, notification_id: &str, at: Timestamp) -> StoreResult<()>;
 
     // ---- data keys (wrapped by the master key) ----
     async fn data_keys(&mut self) -> StoreResult<Vec<DataKeyRecord>>;

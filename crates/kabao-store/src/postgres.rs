@@ -109,4 +109,33 @@ impl PgTx {
     }
 }
 
+impl PgTx {
+    /// The oldest available keys of a product, locked for this transaction. SKIP LOCKED lets concurrent
+    /// buyers take other keys instead of queueing behind each other; one that finds too few is refunded.
+    async fn available_key_ids(&mut self, product: kabao_core::ProductId, n: i64) -> StoreResult<Vec<i64>> {
+        sqlx::query_scalar(
+            "SELECT id FROM card_keys WHERE product_id = $1 AND state = 'available' ORDER BY id LIMIT $2 FOR UPDATE SKIP LOCKED",
+        )
+        .bind(product.0)
+        .bind(n)
+        .fetch_all(&mut *self.tx)
+        .await
+        .map_err(map_sqlx)
+    }
+
+    /// An account's balance, creating its row at zero, locked until this transaction ends.
+    async fn balance_for_update(&mut self, account: &str) -> StoreResult<i64> {
+        sqlx::query("INSERT INTO account_balances (account, balance_fen) VALUES ($1, 0) ON CONFLICT (account) DO NOTHING")
+            .bind(account)
+            .execute(&mut *self.tx)
+            .await
+            .map_err(map_sqlx)?;
+        sqlx::query_scalar("SELECT balance_fen FROM account_balances WHERE account = $1 FOR UPDATE")
+            .bind(account)
+            .fetch_one(&mut *self.tx)
+            .await
+            .map_err(map_sqlx)
+    }
+}
+
 crate::sql_tx::impl_tx!(PgTx);

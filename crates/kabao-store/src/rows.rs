@@ -144,3 +144,106 @@ pub(crate) type DataKeyRow = (String, i32, Vec<u8>, i64);
 pub(crate) fn data_key(r: DataKeyRow) -> DataKeyRecord {
     DataKeyRecord { purpose: r.0, version: r.1, wrapped: r.2, created_at: Timestamp(r.3) }
 }
+
+pub(crate) const ORDER_COLS: &str = "id, order_no, buyer_id, guest_email, guest_query_hash, shop_id, product_id, quantity, \
+     unit_price_fen, amount_fen, state, warranty_snapshot, warranty_sha256, warranty_ack, created_at, expires_at, paid_at, \
+     delivered_at, settle_after, settled_at";
+
+/// Orders have more columns than sqlx decodes into a tuple, so they are read by index from any backend's row.
+pub(crate) fn order_from_row<'r, R>(r: &'r R) -> StoreResult<crate::commerce::Order>
+where
+    R: sqlx::Row,
+    usize: sqlx::ColumnIndex<R>,
+    i64: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    String: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    Vec<u8>: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    bool: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+{
+    let g = crate::errors::map_sqlx;
+    let ts = |v: Option<i64>| v.map(Timestamp);
+    let state: String = r.try_get(10).map_err(g)?;
+    Ok(crate::commerce::Order {
+        id: kabao_core::ledger::OrderId(r.try_get(0).map_err(g)?),
+        order_no: r.try_get(1).map_err(g)?,
+        buyer_id: r.try_get::<Option<i64>, _>(2).map_err(g)?.map(UserId),
+        guest_email: r.try_get(3).map_err(g)?,
+        guest_query_hash: r.try_get(4).map_err(g)?,
+        shop_id: ShopId(r.try_get(5).map_err(g)?),
+        product_id: ProductId(r.try_get(6).map_err(g)?),
+        quantity: r.try_get(7).map_err(g)?,
+        unit_price: Money::from_fen(r.try_get(8).map_err(g)?),
+        amount: Money::from_fen(r.try_get(9).map_err(g)?),
+        state: kabao_core::order::OrderState::parse(&state).ok_or_else(|| corrupt("orders.state"))?,
+        warranty_snapshot: r.try_get(11).map_err(g)?,
+        warranty_sha256: r.try_get(12).map_err(g)?,
+        warranty_ack: r.try_get(13).map_err(g)?,
+        created_at: Timestamp(r.try_get(14).map_err(g)?),
+        expires_at: Timestamp(r.try_get(15).map_err(g)?),
+        paid_at: ts(r.try_get(16).map_err(g)?),
+        delivered_at: ts(r.try_get(17).map_err(g)?),
+        settle_after: ts(r.try_get(18).map_err(g)?),
+        settled_at: ts(r.try_get(19).map_err(g)?),
+    })
+}
+
+// The ledger queries share one SELECT, spelled out whole so each stays a `&'static str`.
+pub(crate) const LEDGER_SELECT_ALL: &str = "SELECT e.tx_id, t.kind, t.order_id, e.account, e.amount_fen, t.created_at \
+         FROM ledger_entries e JOIN ledger_txs t ON t.id = e.tx_id ORDER BY e.tx_id, e.id";
+pub(crate) const LEDGER_SELECT_ORDER: &str = "SELECT e.tx_id, t.kind, t.order_id, e.account, e.amount_fen, t.created_at \
+         FROM ledger_entries e JOIN ledger_txs t ON t.id = e.tx_id WHERE t.order_id = $1 ORDER BY e.tx_id, e.id";
+pub(crate) const LEDGER_SELECT_ACCOUNT: &str = "SELECT e.tx_id, t.kind, t.order_id, e.account, e.amount_fen, t.created_at \
+         FROM ledger_entries e JOIN ledger_txs t ON t.id = e.tx_id WHERE e.account = $1 ORDER BY e.id DESC LIMIT $2 OFFSET $3";
+
+pub(crate) type LedgerRow = (i64, String, Option<i64>, String, i64, i64);
+
+pub(crate) fn ledger_entry(r: LedgerRow) -> StoreResult<crate::commerce::LedgerEntry> {
+    Ok(crate::commerce::LedgerEntry {
+        tx_id: r.0,
+        kind: kabao_core::ledger::TxKind::parse(&r.1).ok_or_else(|| corrupt("ledger_txs.kind"))?,
+        order_id: r.2.map(kabao_core::ledger::OrderId),
+        account: kabao_core::ledger::Account::parse_key(&r.3).ok_or_else(|| corrupt("ledger_entries.account"))?,
+        amount: Money::from_fen(r.4),
+        created_at: Timestamp(r.5),
+    })
+}
+
+pub(crate) type EventRow = (i64, String, i64, String, Vec<u8>, Vec<u8>);
+
+pub(crate) fn chained_event(r: EventRow) -> StoreResult<kabao_core::audit::ChainedEvent> {
+    let hash32 = |v: &[u8], what: &'static str| -> StoreResult<[u8; 32]> { v.try_into().map_err(|_| corrupt(what)) };
+    Ok(kabao_core::audit::ChainedEvent {
+        seq: r.0,
+        kind: r.1,
+        at_ms: r.2,
+        body: r.3,
+        prev_hash: hash32(&r.4, "order_events.prev_hash")?,
+        hash: hash32(&r.5, "order_events.hash")?,
+    })
+}
+
+pub(crate) type PaymentRow = (i64, String, String, String, Option<i64>, Option<i64>, i64, String, Option<String>, i64, Option<i64>);
+
+pub(crate) fn payment(r: PaymentRow) -> StoreResult<crate::commerce::Payment> {
+    use crate::commerce::{PaymentPurpose, PaymentState};
+    let purpose = match (r.3.as_str(), r.4, r.5) {
+        ("order", Some(o), _) => PaymentPurpose::Order(kabao_core::ledger::OrderId(o)),
+        ("top_up", _, Some(u)) => PaymentPurpose::TopUp(UserId(u)),
+        _ => return Err(corrupt("payments.purpose")),
+    };
+    let state = match r.7.as_str() {
+        "pending" => PaymentState::Pending,
+        "paid" => PaymentState::Paid,
+        _ => return Err(corrupt("payments.state")),
+    };
+    Ok(crate::commerce::Payment {
+        id: r.0,
+        gateway: r.1,
+        trade_no: r.2,
+        purpose,
+        amount: Money::from_fen(r.6),
+        state,
+        gateway_trade_no: r.8,
+        created_at: Timestamp(r.9),
+        paid_at: r.10.map(Timestamp),
+    })
+}

@@ -510,6 +510,427 @@ macro_rules! impl_tx {
                     .map_err($crate::errors::map_sqlx)
             }
 
+            // ---- orders ----
+
+            async fn insert_order(&mut self, o: &$crate::NewOrder) -> $crate::StoreResult<kabao_core::ledger::OrderId> {
+                let id: i64 = sqlx::query_scalar(
+                    "INSERT INTO orders (order_no, buyer_id, guest_email, guest_query_hash, shop_id, product_id, quantity, \
+                     unit_price_fen, amount_fen, state, warranty_snapshot, warranty_sha256, warranty_ack, created_at, expires_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'pending_payment', $10, $11, $12, $13, $14) RETURNING id",
+                )
+                .bind(&o.order_no)
+                .bind(o.buyer_id.map(|u| u.0))
+                .bind(&o.guest_email)
+                .bind(&o.guest_query_hash)
+                .bind(o.shop_id.0)
+                .bind(o.product_id.0)
+                .bind(o.quantity)
+                .bind(o.unit_price.fen())
+                .bind(o.amount.fen())
+                .bind(&o.warranty_snapshot)
+                .bind(&o.warranty_sha256)
+                .bind(o.warranty_ack)
+                .bind(o.created_at.millis())
+                .bind(o.expires_at.millis())
+                .fetch_one(&mut *self.tx)
+                .await
+                .map_err($crate::errors::map_sqlx)?;
+                Ok(kabao_core::ledger::OrderId(id))
+            }
+
+            async fn order_by_id(&mut self, id: kabao_core::ledger::OrderId) -> $crate::StoreResult<Option<$crate::Order>> {
+                let sql = format!("SELECT {} FROM orders WHERE id = $1", $crate::rows::ORDER_COLS);
+                let row = sqlx::query(&sql).bind(id.0).fetch_optional(&mut *self.tx).await.map_err($crate::errors::map_sqlx)?;
+                row.map(|r| $crate::rows::order_from_row(&r)).transpose()
+            }
+
+            async fn order_by_no(&mut self, order_no: &str) -> $crate::StoreResult<Option<$crate::Order>> {
+                let sql = format!("SELECT {} FROM orders WHERE order_no = $1", $crate::rows::ORDER_COLS);
+                let row = sqlx::query(&sql).bind(order_no).fetch_optional(&mut *self.tx).await.map_err($crate::errors::map_sqlx)?;
+                row.map(|r| $crate::rows::order_from_row(&r)).transpose()
+            }
+
+            async fn update_order_state(
+                &mut self,
+                id: kabao_core::ledger::OrderId,
+                from: kabao_core::order::OrderState,
+                to: kabao_core::order::OrderState,
+                at: kabao_core::Timestamp,
+            ) -> $crate::StoreResult<bool> {
+                use kabao_core::order::OrderState as S;
+                let sql = match to {
+                    S::Paid => "UPDATE orders SET state = $1, paid_at = $2 WHERE id = $3 AND state = $4",
+                    S::Delivered => "UPDATE orders SET state = $1, delivered_at = $2, paid_at = COALESCE(paid_at, $2) WHERE id = $3 AND state = $4",
+                    S::Settled => "UPDATE orders SET state = $1, settled_at = $2 WHERE id = $3 AND state = $4",
+                    S::Refunded => "UPDATE orders SET state = $1, paid_at = COALESCE(paid_at, $2) WHERE id = $3 AND state = $4",
+                    S::PendingPayment | S::Expired => "UPDATE orders SET state = $1 WHERE id = $3 AND state = $4 AND $2 = $2",
+                };
+                let done = sqlx::query(sql)
+                    .bind(to.as_str())
+                    .bind(at.millis())
+                    .bind(id.0)
+                    .bind(from.as_str())
+                    .execute(&mut *self.tx)
+                    .await
+                    .map_err($crate::errors::map_sqlx)?;
+                Ok(done.rows_affected() == 1)
+            }
+
+            async fn set_settle_after(&mut self, id: kabao_core::ledger::OrderId, at: kabao_core::Timestamp) -> $crate::StoreResult<()> {
+                let done = sqlx::query("UPDATE orders SET settle_after = $1 WHERE id = $2")
+                    .bind(at.millis())
+                    .bind(id.0)
+                    .execute(&mut *self.tx)
+                    .await
+                    .map_err($crate::errors::map_sqlx)?;
+                one_row(done.rows_affected())
+            }
+
+            async fn orders_due_for_settlement(&mut self, now: kabao_core::Timestamp, limit: i64) -> $crate::StoreResult<Vec<$crate::Order>> {
+                let sql = format!("SELECT {} FROM orders WHERE state = 'delivered' AND settle_after <= $1 ORDER BY settle_after, id LIMIT $2", $crate::rows::ORDER_COLS);
+                let rows = sqlx::query(&sql).bind(now.millis()).bind(limit).fetch_all(&mut *self.tx).await.map_err($crate::errors::map_sqlx)?;
+                rows.iter().map($crate::rows::order_from_row).collect()
+            }
+
+            async fn orders_past_expiry(&mut self, now: kabao_core::Timestamp, limit: i64) -> $crate::StoreResult<Vec<$crate::Order>> {
+                let sql = format!("SELECT {} FROM orders WHERE state = 'pending_payment' AND expires_at <= $1 ORDER BY expires_at, id LIMIT $2", $crate::rows::ORDER_COLS);
+                let rows = sqlx::query(&sql).bind(now.millis()).bind(limit).fetch_all(&mut *self.tx).await.map_err($crate::errors::map_sqlx)?;
+                rows.iter().map($crate::rows::order_from_row).collect()
+            }
+
+            async fn list_buyer_orders(&mut self, buyer: kabao_core::UserId, limit: i64, offset: i64) -> $crate::StoreResult<Vec<$crate::Order>> {
+                let sql = format!("SELECT {} FROM orders WHERE buyer_id = $1 ORDER BY id DESC LIMIT $2 OFFSET $3", $crate::rows::ORDER_COLS);
+                let rows = sqlx::query(&sql).bind(buyer.0).bind(limit).bind(offset).fetch_all(&mut *self.tx).await.map_err($crate::errors::map_sqlx)?;
+                rows.iter().map($crate::rows::order_from_row).collect()
+            }
+
+            async fn list_shop_orders(&mut self, shop: kabao_core::ShopId, limit: i64, offset: i64) -> $crate::StoreResult<Vec<$crate::Order>> {
+                let sql = format!("SELECT {} FROM orders WHERE shop_id = $1 ORDER BY id DESC LIMIT $2 OFFSET $3", $crate::rows::ORDER_COLS);
+                let rows = sqlx::query(&sql).bind(shop.0).bind(limit).bind(offset).fetch_all(&mut *self.tx).await.map_err($crate::errors::map_sqlx)?;
+                rows.iter().map($crate::rows::order_from_row).collect()
+            }
+
+            // ---- allocation and delivery ----
+
+            async fn allocate_keys(
+                &mut self,
+                product: kabao_core::ProductId,
+                order: kabao_core::ledger::OrderId,
+                n: i64,
+            ) -> $crate::StoreResult<Vec<kabao_core::CardKeyId>> {
+                if n <= 0 {
+                    return Ok(Vec::new());
+                }
+                let ids = self.available_key_ids(product, n).await?;
+                if (ids.len() as i64) < n {
+                    return Ok(Vec::new());
+                }
+                for (seq, id) in ids.iter().enumerate() {
+                    // The state filter and the rows-affected check make a double sale impossible even if the
+                    // selection above were stale; the UNIQUE key on order_keys is the last line.
+                    let done = sqlx::query("UPDATE card_keys SET state = 'sold' WHERE id = $1 AND state = 'available'")
+                        .bind(*id)
+                        .execute(&mut *self.tx)
+                        .await
+                        .map_err($crate::errors::map_sqlx)?;
+                    if done.rows_affected() != 1 {
+                        return Err($crate::StoreError::Database("allocation raced: key no longer available".into()));
+                    }
+                    sqlx::query("INSERT INTO order_keys (order_id, seq, card_key_id) VALUES ($1, $2, $3)")
+                        .bind(order.0)
+                        .bind(seq as i64 + 1)
+                        .bind(*id)
+                        .execute(&mut *self.tx)
+                        .await
+                        .map_err($crate::errors::map_sqlx)?;
+                }
+                let done = sqlx::query("UPDATE products SET stock_available = stock_available - $1 WHERE id = $2")
+                    .bind(n)
+                    .bind(product.0)
+                    .execute(&mut *self.tx)
+                    .await
+                    .map_err($crate::errors::map_sqlx)?;
+                one_row(done.rows_affected())?;
+                Ok(ids.into_iter().map(kabao_core::CardKeyId).collect())
+            }
+
+            async fn order_keys(&mut self, order: kabao_core::ledger::OrderId) -> $crate::StoreResult<Vec<$crate::DeliveredKey>> {
+                let sql = format!(
+                    "SELECT {}, ok.first_revealed_at FROM order_keys ok JOIN card_keys k ON k.id = ok.card_key_id \
+                     WHERE ok.order_id = $1 ORDER BY ok.seq",
+                    $crate::rows::KEY_COLS
+                );
+                let rows = sqlx::query(&sql).bind(order.0).fetch_all(&mut *self.tx).await.map_err($crate::errors::map_sqlx)?;
+                let mut out = Vec::with_capacity(rows.len());
+                for r in &rows {
+                    use sqlx::Row;
+                    let g = |e: sqlx::Error| $crate::errors::map_sqlx(e);
+                    let key_row: $crate::rows::KeyRow = (
+                        r.try_get(0).map_err(g)?,
+                        r.try_get(1).map_err(g)?,
+                        r.try_get(2).map_err(g)?,
+                        r.try_get(3).map_err(g)?,
+                        r.try_get(4).map_err(g)?,
+                        r.try_get(5).map_err(g)?,
+                        r.try_get(6).map_err(g)?,
+                        r.try_get(7).map_err(g)?,
+                        r.try_get(8).map_err(g)?,
+                    );
+                    let first: Option<i64> = r.try_get(9).map_err(g)?;
+                    out.push($crate::DeliveredKey { key: $crate::rows::card_key(key_row)?, first_revealed_at: first.map(kabao_core::Timestamp) });
+                }
+                Ok(out)
+            }
+
+            async fn record_reveal(&mut self, reveal: &$crate::Reveal) -> $crate::StoreResult<()> {
+                sqlx::query("INSERT INTO key_reveals (order_id, user_id, at) VALUES ($1, $2, $3)")
+                    .bind(reveal.order_id.0)
+                    .bind(reveal.user_id.map(|u| u.0))
+                    .bind(reveal.at.millis())
+                    .execute(&mut *self.tx)
+                    .await
+                    .map_err($crate::errors::map_sqlx)?;
+                sqlx::query("UPDATE order_keys SET first_revealed_at = $1 WHERE order_id = $2 AND first_revealed_at IS NULL")
+                    .bind(reveal.at.millis())
+                    .bind(reveal.order_id.0)
+                    .execute(&mut *self.tx)
+                    .await
+                    .map_err($crate::errors::map_sqlx)?;
+                Ok(())
+            }
+
+            async fn list_reveals(&mut self, order: kabao_core::ledger::OrderId) -> $crate::StoreResult<Vec<$crate::Reveal>> {
+                let rows: Vec<(i64, Option<i64>, i64)> = sqlx::query_as("SELECT order_id, user_id, at FROM key_reveals WHERE order_id = $1 ORDER BY id")
+                    .bind(order.0)
+                    .fetch_all(&mut *self.tx)
+                    .await
+                    .map_err($crate::errors::map_sqlx)?;
+                Ok(rows
+                    .into_iter()
+                    .map(|r| $crate::Reveal { order_id: kabao_core::ledger::OrderId(r.0), user_id: r.1.map(kabao_core::UserId), at: kabao_core::Timestamp(r.2) })
+                    .collect())
+            }
+
+            // ---- ledger ----
+
+            async fn post_ledger(
+                &mut self,
+                ltx: &kabao_core::ledger::LedgerTx,
+                order: Option<kabao_core::ledger::OrderId>,
+                at: kabao_core::Timestamp,
+            ) -> $crate::StoreResult<i64> {
+                // Balances of the touched accounts, locked (PostgreSQL) in a stable order against deadlocks.
+                let mut accounts: Vec<kabao_core::ledger::Account> = ltx.postings().iter().map(|p| p.account).collect();
+                accounts.sort();
+                accounts.dedup();
+                let mut balances = std::collections::BTreeMap::new();
+                for a in &accounts {
+                    balances.insert(*a, kabao_core::Money::from_fen(self.balance_for_update(&a.key()).await?));
+                }
+                ltx.check(|a| balances.get(&a).copied().unwrap_or(kabao_core::Money::ZERO))?;
+                let id: i64 = sqlx::query_scalar("INSERT INTO ledger_txs (kind, order_id, created_at) VALUES ($1, $2, $3) RETURNING id")
+                    .bind(ltx.kind().as_str())
+                    .bind(order.map(|o| o.0))
+                    .bind(at.millis())
+                    .fetch_one(&mut *self.tx)
+                    .await
+                    .map_err($crate::errors::map_sqlx)?;
+                for p in ltx.postings() {
+                    sqlx::query("INSERT INTO ledger_entries (tx_id, account, amount_fen) VALUES ($1, $2, $3)")
+                        .bind(id)
+                        .bind(p.account.key())
+                        .bind(p.amount.fen())
+                        .execute(&mut *self.tx)
+                        .await
+                        .map_err($crate::errors::map_sqlx)?;
+                    sqlx::query("UPDATE account_balances SET balance_fen = balance_fen + $1 WHERE account = $2")
+                        .bind(p.amount.fen())
+                        .bind(p.account.key())
+                        .execute(&mut *self.tx)
+                        .await
+                        .map_err($crate::errors::map_sqlx)?;
+                }
+                Ok(id)
+            }
+
+            async fn balance(&mut self, account: kabao_core::ledger::Account) -> $crate::StoreResult<kabao_core::Money> {
+                let fen: Option<i64> = sqlx::query_scalar("SELECT balance_fen FROM account_balances WHERE account = $1")
+                    .bind(account.key())
+                    .fetch_optional(&mut *self.tx)
+                    .await
+                    .map_err($crate::errors::map_sqlx)?;
+                Ok(kabao_core::Money::from_fen(fen.unwrap_or(0)))
+            }
+
+            async fn all_balances(&mut self) -> $crate::StoreResult<Vec<(kabao_core::ledger::Account, kabao_core::Money)>> {
+                let rows: Vec<(String, i64)> = sqlx::query_as("SELECT account, balance_fen FROM account_balances ORDER BY account")
+                    .fetch_all(&mut *self.tx)
+                    .await
+                    .map_err($crate::errors::map_sqlx)?;
+                rows.into_iter()
+                    .map(|(a, f)| {
+                        let account = kabao_core::ledger::Account::parse_key(&a).ok_or_else(|| $crate::errors::corrupt("account_balances.account"))?;
+                        Ok((account, kabao_core::Money::from_fen(f)))
+                    })
+                    .collect()
+            }
+
+            async fn all_ledger_entries(&mut self) -> $crate::StoreResult<Vec<$crate::LedgerEntry>> {
+                let rows: Vec<$crate::rows::LedgerRow> = sqlx::query_as($crate::rows::LEDGER_SELECT_ALL).fetch_all(&mut *self.tx).await.map_err($crate::errors::map_sqlx)?;
+                rows.into_iter().map($crate::rows::ledger_entry).collect()
+            }
+
+            async fn order_ledger_entries(&mut self, order: kabao_core::ledger::OrderId) -> $crate::StoreResult<Vec<$crate::LedgerEntry>> {
+                let rows: Vec<$crate::rows::LedgerRow> = sqlx::query_as($crate::rows::LEDGER_SELECT_ORDER).bind(order.0).fetch_all(&mut *self.tx).await.map_err($crate::errors::map_sqlx)?;
+                rows.into_iter().map($crate::rows::ledger_entry).collect()
+            }
+
+            async fn account_entries(&mut self, account: kabao_core::ledger::Account, limit: i64, offset: i64) -> $crate::StoreResult<Vec<$crate::LedgerEntry>> {
+                let rows: Vec<$crate::rows::LedgerRow> = sqlx::query_as($crate::rows::LEDGER_SELECT_ACCOUNT)
+                    .bind(account.key())
+                    .bind(limit)
+                    .bind(offset)
+                    .fetch_all(&mut *self.tx)
+                    .await
+                    .map_err($crate::errors::map_sqlx)?;
+                rows.into_iter().map($crate::rows::ledger_entry).collect()
+            }
+
+            // ---- audit chain ----
+
+            async fn append_event(&mut self, order: kabao_core::ledger::OrderId, e: &kabao_core::audit::ChainedEvent) -> $crate::StoreResult<()> {
+                sqlx::query("INSERT INTO order_events (order_id, seq, kind, at_ms, body, prev_hash, hash) VALUES ($1, $2, $3, $4, $5, $6, $7)")
+                    .bind(order.0)
+                    .bind(e.seq)
+                    .bind(&e.kind)
+                    .bind(e.at_ms)
+                    .bind(&e.body)
+                    .bind(&e.prev_hash[..])
+                    .bind(&e.hash[..])
+                    .execute(&mut *self.tx)
+                    .await
+                    .map_err($crate::errors::map_sqlx)?;
+                Ok(())
+            }
+
+            async fn last_event(&mut self, order: kabao_core::ledger::OrderId) -> $crate::StoreResult<Option<kabao_core::audit::ChainedEvent>> {
+                let row: Option<$crate::rows::EventRow> = sqlx::query_as(
+                    "SELECT seq, kind, at_ms, body, prev_hash, hash FROM order_events WHERE order_id = $1 ORDER BY seq DESC LIMIT 1",
+                )
+                .bind(order.0)
+                .fetch_optional(&mut *self.tx)
+                .await
+                .map_err($crate::errors::map_sqlx)?;
+                row.map($crate::rows::chained_event).transpose()
+            }
+
+            async fn order_events(&mut self, order: kabao_core::ledger::OrderId) -> $crate::StoreResult<Vec<kabao_core::audit::ChainedEvent>> {
+                let rows: Vec<$crate::rows::EventRow> =
+                    sqlx::query_as("SELECT seq, kind, at_ms, body, prev_hash, hash FROM order_events WHERE order_id = $1 ORDER BY seq")
+                        .bind(order.0)
+                        .fetch_all(&mut *self.tx)
+                        .await
+                        .map_err($crate::errors::map_sqlx)?;
+                rows.into_iter().map($crate::rows::chained_event).collect()
+            }
+
+            async fn orders_with_events(&mut self) -> $crate::StoreResult<Vec<kabao_core::ledger::OrderId>> {
+                let ids: Vec<i64> = sqlx::query_scalar("SELECT DISTINCT order_id FROM order_events ORDER BY order_id")
+                    .fetch_all(&mut *self.tx)
+                    .await
+                    .map_err($crate::errors::map_sqlx)?;
+                Ok(ids.into_iter().map(kabao_core::ledger::OrderId).collect())
+            }
+
+            // ---- idempotency ----
+
+            async fn idempotency_lookup(&mut self, scope: &str, key: &str) -> $crate::StoreResult<Option<(Vec<u8>, kabao_core::ledger::OrderId)>> {
+                let row: Option<(Vec<u8>, i64)> = sqlx::query_as("SELECT request_hash, order_id FROM idempotency_keys WHERE scope = $1 AND key = $2")
+                    .bind(scope)
+                    .bind(key)
+                    .fetch_optional(&mut *self.tx)
+                    .await
+                    .map_err($crate::errors::map_sqlx)?;
+                Ok(row.map(|(h, o)| (h, kabao_core::ledger::OrderId(o))))
+            }
+
+            async fn idempotency_insert(
+                &mut self,
+                scope: &str,
+                key: &str,
+                request_hash: &[u8],
+                order: kabao_core::ledger::OrderId,
+                at: kabao_core::Timestamp,
+            ) -> $crate::StoreResult<()> {
+                sqlx::query("INSERT INTO idempotency_keys (scope, key, request_hash, order_id, created_at) VALUES ($1, $2, $3, $4, $5)")
+                    .bind(scope)
+                    .bind(key)
+                    .bind(request_hash)
+                    .bind(order.0)
+                    .bind(at.millis())
+                    .execute(&mut *self.tx)
+                    .await
+                    .map_err($crate::errors::map_sqlx)?;
+                Ok(())
+            }
+
+            // ---- payments and gateway notifications ----
+
+            async fn insert_payment(&mut self, p: &$crate::NewPayment) -> $crate::StoreResult<i64> {
+                let (kind, order, user) = match p.purpose {
+                    $crate::PaymentPurpose::Order(o) => ("order", Some(o.0), None),
+                    $crate::PaymentPurpose::TopUp(u) => ("top_up", None, Some(u.0)),
+                };
+                sqlx::query_scalar(
+                    "INSERT INTO payments (gateway, trade_no, purpose_kind, order_id, user_id, amount_fen, state, created_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, 'pending', $7) RETURNING id",
+                )
+                .bind(&p.gateway)
+                .bind(&p.trade_no)
+                .bind(kind)
+                .bind(order)
+                .bind(user)
+                .bind(p.amount.fen())
+                .bind(p.created_at.millis())
+                .fetch_one(&mut *self.tx)
+                .await
+                .map_err($crate::errors::map_sqlx)
+            }
+
+            async fn payment_by_trade_no(&mut self, trade_no: &str) -> $crate::StoreResult<Option<$crate::Payment>> {
+                let row: Option<$crate::rows::PaymentRow> = sqlx::query_as(
+                    "SELECT id, gateway, trade_no, purpose_kind, order_id, user_id, amount_fen, state, gateway_trade_no, created_at, paid_at \
+                     FROM payments WHERE trade_no = $1",
+                )
+                .bind(trade_no)
+                .fetch_optional(&mut *self.tx)
+                .await
+                .map_err($crate::errors::map_sqlx)?;
+                row.map($crate::rows::payment).transpose()
+            }
+
+            async fn mark_payment_paid(&mut self, id: i64, gateway_trade_no: &str, at: kabao_core::Timestamp) -> $crate::StoreResult<bool> {
+                let done = sqlx::query("UPDATE payments SET state = 'paid', gateway_trade_no = $1, paid_at = $2 WHERE id = $3 AND state = 'pending'")
+                    .bind(gateway_trade_no)
+                    .bind(at.millis())
+                    .bind(id)
+                    .execute(&mut *self.tx)
+                    .await
+                    .map_err($crate::errors::map_sqlx)?;
+                Ok(done.rows_affected() == 1)
+            }
+
+            async fn insert_notification(&mut self, gateway: &str, notification_id: &str, at: kabao_core::Timestamp) -> $crate::StoreResult<()> {
+                sqlx::query("INSERT INTO gateway_notifications (gateway, notification_id, at) VALUES ($1, $2, $3)")
+                    .bind(gateway)
+                    .bind(notification_id)
+                    .bind(at.millis())
+                    .execute(&mut *self.tx)
+                    .await
+                    .map_err($crate::errors::map_sqlx)?;
+                Ok(())
+            }
+
             // ---- data keys ----
 
             async fn data_keys(&mut self) -> $crate::StoreResult<Vec<$crate::DataKeyRecord>> {

@@ -158,6 +158,33 @@ impl SqliteTx {
     }
 }
 
+impl SqliteTx {
+    /// The oldest available keys of a product. The writer connection is exclusive, so nothing can take
+    /// them before this transaction marks them sold.
+    async fn available_key_ids(&mut self, product: kabao_core::ProductId, n: i64) -> StoreResult<Vec<i64>> {
+        sqlx::query_scalar("SELECT id FROM card_keys WHERE product_id = $1 AND state = 'available' ORDER BY id LIMIT $2")
+            .bind(product.0)
+            .bind(n)
+            .fetch_all(&mut *self.tx)
+            .await
+            .map_err(map_sqlx)
+    }
+
+    /// An account's balance, creating its row at zero. No lock is needed under the single writer.
+    async fn balance_for_update(&mut self, account: &str) -> StoreResult<i64> {
+        sqlx::query("INSERT INTO account_balances (account, balance_fen) VALUES ($1, 0) ON CONFLICT (account) DO NOTHING")
+            .bind(account)
+            .execute(&mut *self.tx)
+            .await
+            .map_err(map_sqlx)?;
+        sqlx::query_scalar("SELECT balance_fen FROM account_balances WHERE account = $1")
+            .bind(account)
+            .fetch_one(&mut *self.tx)
+            .await
+            .map_err(map_sqlx)
+    }
+}
+
 crate::sql_tx::impl_tx!(SqliteTx);
 
 #[cfg(test)]

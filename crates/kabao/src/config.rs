@@ -24,6 +24,12 @@ pub struct Config {
     pub secure_cookies: bool,
     /// Log filter in `tracing` syntax, e.g. `info` or `kabao_server=debug`.
     pub log: String,
+    /// The public base URL, e.g. `https://kabao.example` (gateways send notifications there).
+    pub public_url: Option<String>,
+    /// 易支付 merchant id, key and submit URL; all three, or none.
+    pub epay_pid: Option<String>,
+    pub epay_key: Option<String>,
+    pub epay_submit_url: Option<String>,
 }
 
 impl Default for Config {
@@ -36,6 +42,10 @@ impl Default for Config {
             master_key_file: None,
             secure_cookies: false,
             log: "info".to_string(),
+            public_url: None,
+            epay_pid: None,
+            epay_key: None,
+            epay_submit_url: None,
         }
     }
 }
@@ -74,7 +84,32 @@ impl Config {
         if let Some(v) = env("KABAO_LOG") {
             config.log = v;
         }
+        for (var, slot) in [
+            ("KABAO_PUBLIC_URL", &mut config.public_url),
+            ("KABAO_EPAY_PID", &mut config.epay_pid),
+            ("KABAO_EPAY_KEY", &mut config.epay_key),
+            ("KABAO_EPAY_SUBMIT_URL", &mut config.epay_submit_url),
+        ] {
+            if let Some(v) = env(var) {
+                *slot = Some(v);
+            }
+        }
         Ok(config)
+    }
+
+    /// The 易支付 gateway, if configured. Half a configuration, or an empty key, is an error at start.
+    pub fn epay(&self) -> anyhow::Result<Option<kabao_server::epay::EpayConfig>> {
+        let nonempty = |v: &Option<String>| v.as_deref().map(str::trim).filter(|s| !s.is_empty()).map(str::to_string);
+        match (nonempty(&self.epay_pid), nonempty(&self.epay_key), nonempty(&self.epay_submit_url)) {
+            (None, None, None) => Ok(None),
+            (Some(pid), Some(key), Some(submit_url)) => {
+                let Some(public_url) = nonempty(&self.public_url) else {
+                    bail!("epay needs public_url (KABAO_PUBLIC_URL) for its notify_url");
+                };
+                Ok(Some(kabao_server::epay::EpayConfig { pid, key, submit_url, public_url }))
+            }
+            _ => bail!("epay needs all of epay_pid, epay_key (never empty) and epay_submit_url"),
+        }
     }
 
     fn from_file(path: &Path) -> anyhow::Result<Config> {
@@ -159,6 +194,23 @@ mod tests {
         assert!(err.is_some_and(|e| e.contains("listn")));
         let _ = std::fs::write(&path, "listen = \"127.0.0.1:7000\"\n");
         assert_eq!(Config::load(Some(&path), |_| None).map(|c| c.listen.port()).ok(), Some(7000));
+    }
+
+    #[test]
+    fn epay_is_all_or_nothing_and_never_with_an_empty_key() {
+        let half = Config { epay_pid: Some("1001".into()), ..Config::default() };
+        assert!(half.epay().is_err());
+        let empty_key = Config {
+            epay_pid: Some("1001".into()),
+            epay_key: Some(" ".into()),
+            epay_submit_url: Some("https://pay.example/submit.php".into()),
+            public_url: Some("https://kabao.example".into()),
+            ..Config::default()
+        };
+        assert!(empty_key.epay().is_err());
+        let full = Config { epay_key: Some("k".into()), ..empty_key };
+        assert_eq!(full.epay().ok().flatten().map(|e| e.pid), Some("1001".to_string()));
+        assert!(!full.redacted().contains("k\""));
     }
 
     #[test]

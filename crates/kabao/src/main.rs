@@ -63,10 +63,29 @@ enum Command {
         #[command(subcommand)]
         command: KeysCommand,
     },
+    /// Check the books: every transaction balances, balances match their entries, escrow matches each order.
+    Ledger {
+        #[command(subcommand)]
+        command: VerifyCommand,
+    },
+    /// Check the audit trail: every order's event hash chain.
+    Audit {
+        #[command(subcommand)]
+        command: VerifyCommand,
+    },
     /// Measure hot paths on a fresh database; the last line printed is one JSON object.
     Bench {
         #[command(subcommand)]
         command: BenchCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum VerifyCommand {
+    /// Recompute and compare; exits non-zero naming every problem.
+    Verify {
+        #[command(flatten)]
+        db: DbArgs,
     },
 }
 
@@ -207,11 +226,42 @@ async fn main() -> anyhow::Result<()> {
             init_tracing(&config.log);
             import_keys(&config, ProductId(product), &file).await
         }
+        Command::Ledger { command: VerifyCommand::Verify { db } } => {
+            let config = load_config(cli.config.as_deref(), &db)?;
+            init_tracing(&config.log);
+            let store = open_store(&config).await?;
+            let problems = kabao_server::verify::ledger(&*store).await?;
+            store.close().await;
+            report("ledger", &problems)
+        }
+        Command::Audit { command: VerifyCommand::Verify { db } } => {
+            let config = load_config(cli.config.as_deref(), &db)?;
+            init_tracing(&config.log);
+            let store = open_store(&config).await?;
+            let (chains, problems) = kabao_server::verify::audit(&*store).await?;
+            store.close().await;
+            if problems.is_empty() {
+                println!("audit: {chains} order event chains verified");
+            }
+            report("audit", &problems)
+        }
         Command::Bench { command: BenchCommand::Import { keys, database_url } } => {
             init_tracing("warn");
             bench::import(keys, database_url, now()).await
         }
     }
+}
+
+/// Prints verification problems; any problem makes the command fail.
+fn report(what: &str, problems: &[String]) -> anyhow::Result<()> {
+    if problems.is_empty() {
+        println!("{what}: ok");
+        return Ok(());
+    }
+    for p in problems {
+        println!("{what}: {p}");
+    }
+    bail!("{what} verification found {} problem(s)", problems.len())
 }
 
 async fn import_keys(config: &Config, product: ProductId, file: &std::path::Path) -> anyhow::Result<()> {
@@ -254,6 +304,8 @@ async fn import_keys(config: &Config, product: ProductId, file: &std::path::Path
 
 async fn serve(config: Config, demo: bool) -> anyhow::Result<()> {
     init_tracing(&config.log);
+    // Refuse a half or key-less 易支付 configuration before anything starts.
+    let epay = config.epay()?;
     tracing::info!(config = %config.redacted(), "starting kabao");
     let store = open_store(&config).await?;
     let keyring = Arc::new(open_keyring(&config, &*store).await?);
@@ -270,11 +322,16 @@ async fn serve(config: Config, demo: bool) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("listening on {}", config.listen))?;
     let addr = listener.local_addr()?;
-    let server_config =
-        kabao_server::ServerConfig { secure_cookies: config.secure_cookies, ..kabao_server::ServerConfig::default() };
+    let server_config = kabao_server::ServerConfig {
+        secure_cookies: config.secure_cookies,
+        epay,
+        ..kabao_server::ServerConfig::default()
+    };
     let state = kabao_server::AppState::new(store.clone(), keyring, server_config, Arc::new(kabao_server::SystemClock));
+    let state = Arc::new(state);
+    kabao_server::jobs::spawn(state.clone(), std::time::Duration::from_secs(10));
     println!("Kabao listening on http://{addr}");
-    kabao_server::serve(Arc::new(state), listener).await?;
+    kabao_server::serve(state, listener).await?;
     store.close().await;
     Ok(())
 }

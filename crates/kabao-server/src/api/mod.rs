@@ -4,6 +4,7 @@
 pub mod admin;
 pub mod catalog;
 pub mod merchant;
+pub mod orders;
 pub mod tokens;
 pub mod views;
 
@@ -71,6 +72,16 @@ pub fn routes() -> Router<SharedState> {
         )
         .route("/merchant/products/{id}/batches", get(merchant::list_batches))
         .route("/merchant/batches/{id}/void", post(merchant::void_batch))
+        .route("/orders", post(orders::create))
+        .route("/orders/{order_no}", get(orders::get))
+        .route("/orders/{order_no}/pay/wallet", post(orders::pay_wallet))
+        .route("/orders/{order_no}/pay/sandbox", post(orders::pay_sandbox))
+        .route("/orders/{order_no}/keys/reveal", post(orders::reveal))
+        .route("/wallet", get(orders::wallet))
+        .route("/wallet/top-ups", post(orders::top_up))
+        .route("/gateways/sandbox/notify", post(orders::sandbox_notify))
+        .route("/gateways/epay/notify", get(orders::epay_notify_get).post(orders::epay_notify_post))
+        .route("/orders/{order_no}/pay/epay", post(orders::pay_epay))
         .route("/admin/users", get(admin::list_users))
         .route("/admin/users/{id}/role", put(admin::set_role))
         .route("/admin/shops", get(admin::list_shops))
@@ -92,6 +103,8 @@ pub fn routes() -> Router<SharedState> {
         merchant::get_shop, merchant::open_shop, merchant::update_shop,
         merchant::list_products, merchant::create_product, merchant::get_product, merchant::update_product,
         merchant::import_keys, merchant::list_keys, merchant::list_batches, merchant::void_batch,
+        orders::create, orders::get, orders::pay_wallet, orders::pay_sandbox, orders::reveal,
+        orders::wallet, orders::top_up, orders::sandbox_notify, orders::epay_notify_get, orders::pay_epay,
         admin::list_users, admin::set_role, admin::list_shops, admin::set_certification, admin::set_suspension,
     ),
     modifiers(&BearerAuth)

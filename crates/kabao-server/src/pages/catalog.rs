@@ -57,6 +57,9 @@ pub async fn home(State(state): State<SharedState>, v: Visitor) -> Result<Respon
 #[template(path = "product.html")]
 struct ProductPage {
     ctx: Ctx,
+    id: i64,
+    can_buy: bool,
+    error: Option<String>,
     title: String,
     price: String,
     category: &'static str,
@@ -73,10 +76,29 @@ struct ProductPage {
 }
 
 pub async fn product(State(state): State<SharedState>, v: Visitor, Path(id): Path<i64>) -> Result<Response, ApiError> {
-    let (p, shop) = crate::products::public(&state, ProductId(id), v.user.as_ref()).await?;
+    product_page(&state, &v, ProductId(id), None).await
+}
+
+/// The product page, with an error from the buy box if there was one.
+pub async fn product_page(
+    state: &SharedState,
+    v: &Visitor,
+    id: ProductId,
+    error: Option<String>,
+) -> Result<Response, ApiError> {
+    let (p, shop) = crate::products::public(state, id, v.user.as_ref()).await?;
     let lang = v.lang;
+    let own = v.user.as_ref().is_some_and(|u| u.id == shop.owner_id);
+    let can_buy = p.listed
+        && !shop.suspended
+        && !own
+        && p.kind == kabao_core::catalog::GoodsKind::Standard
+        && p.stock_available > 0;
     Ok(render(ProductPage {
-        ctx: Ctx::new(&v),
+        ctx: Ctx::new(v),
+        id: p.id.0,
+        can_buy,
+        error,
         title: p.title,
         price: p.price.to_string(),
         category: p.category.label(lang),

@@ -5,6 +5,7 @@ pub mod account;
 pub mod admin;
 pub mod catalog;
 pub mod console;
+pub mod orders;
 
 use crate::auth::Visitor;
 use crate::error::ApiError;
@@ -178,6 +179,15 @@ pub fn routes() -> Router<SharedState> {
         .route("/", get(catalog::home))
         .route("/p/{id}", get(catalog::product))
         .route("/s/{id}", get(catalog::shop))
+        .route("/p/{id}/buy", post(orders::buy))
+        .route("/o/{no}", get(orders::show))
+        .route("/o/{no}/reveal", post(orders::reveal))
+        .route("/o/{no}/pay/wallet", post(orders::pay_wallet))
+        .route("/o/{no}/pay/sandbox", post(orders::pay_sandbox))
+        .route("/pay/sandbox/{trade_no}", get(orders::sandbox_page).post(orders::sandbox_pay))
+        .route("/orders/lookup", get(orders::lookup_form).post(orders::lookup))
+        .route("/wallet", get(orders::wallet))
+        .route("/wallet/top-up", post(orders::top_up))
         .route("/register", get(account::register_form).post(account::register))
         .route("/login", get(account::login_form).post(account::login))
         .route("/logout", post(account::logout))

@@ -46,6 +46,29 @@ impl TestApp {
     pub async fn with_config(config: ServerConfig) -> TestApp {
         let store: Arc<dyn kabao_store::Store> =
             Arc::new(kabao_store::sqlite::SqliteStore::open_in_memory().await.unwrap());
+        Self::with_store(store, config).await
+    }
+
+    /// A TestApp on a fresh PostgreSQL database, or `None` (after saying so) when no server is configured.
+    pub async fn postgres() -> Option<TestApp> {
+        let Some(admin_url) = std::env::var("KABAO_TEST_DATABASE_URL").ok().filter(|u| !u.is_empty()) else {
+            assert!(
+                std::env::var("KABAO_REQUIRE_POSTGRES").as_deref() != Ok("1"),
+                "KABAO_REQUIRE_POSTGRES=1 but KABAO_TEST_DATABASE_URL is unset"
+            );
+            eprintln!("skipped: KABAO_TEST_DATABASE_URL not set");
+            return None;
+        };
+        let name = format!("kabao_http_{:016x}", rand::random::<u64>());
+        let admin = sqlx::PgPool::connect(&admin_url).await.unwrap();
+        sqlx::query(&format!("CREATE DATABASE {name}")).execute(&admin).await.unwrap();
+        admin.close().await;
+        let (base, _) = admin_url.rsplit_once('/').unwrap();
+        let store = kabao_store::open(&format!("{base}/{name}")).await.unwrap();
+        Some(Self::with_store(store, ServerConfig::default()).await)
+    }
+
+    async fn with_store(store: Arc<dyn kabao_store::Store>, config: ServerConfig) -> TestApp {
         store.migrate().await.unwrap();
         let keyring =
             kabao_server::keyring::load_or_create(&*store, &MasterKey::from_bytes([9; 32]), T0).await.unwrap();

@@ -3,4 +3,5 @@
 
 mod api;
 mod app;
+mod orders;
 mod pages;

@@ -7,9 +7,9 @@ use serde_json::json;
 use std::time::Duration;
 
 /// One browser at a time: the machine has two cores and chromium is heavy.
-static BROWSER_LOCK: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+pub static BROWSER_LOCK: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
-async fn browser(driver: &ChromeDriver, width: u32, height: u32) -> Client {
+pub async fn browser(driver: &ChromeDriver, width: u32, height: u32) -> Client {
     let profile = TempDir::new("chrome-profile");
     let caps = json!({
         "browserName": "chrome",
@@ -39,7 +39,7 @@ async fn browser(driver: &ChromeDriver, width: u32, height: u32) -> Client {
     client
 }
 
-async fn text(c: &Client, css: &str) -> String {
+pub async fn text(c: &Client, css: &str) -> String {
     c.wait()
         .at_most(Duration::from_secs(10))
         .for_element(Locator::Css(css))
@@ -50,7 +50,7 @@ async fn text(c: &Client, css: &str) -> String {
         .unwrap_or_else(|e| panic!("text of {css}: {e}"))
 }
 
-async fn fill(c: &Client, css: &str, value: &str) {
+pub async fn fill(c: &Client, css: &str, value: &str) {
     let el = c.find(Locator::Css(css)).await.unwrap_or_else(|e| panic!("field {css}: {e}"));
     el.clear().await.unwrap_or_else(|e| panic!("clear {css}: {e}"));
     el.send_keys(value).await.unwrap_or_else(|e| panic!("type into {css}: {e}"));
@@ -61,7 +61,7 @@ async fn select(c: &Client, css: &str, value: &str) {
     el.select_by_value(value).await.unwrap_or_else(|e| panic!("select {value} in {css}: {e}"));
 }
 
-async fn submit(c: &Client, form: &str) {
+pub async fn submit(c: &Client, form: &str) {
     c.find(Locator::Css(&format!("{form} button[type=submit]")))
         .await
         .unwrap_or_else(|e| panic!("submit of {form}: {e}"))
@@ -70,12 +70,12 @@ async fn submit(c: &Client, form: &str) {
         .unwrap_or_else(|e| panic!("clicking submit of {form}: {e}"));
 }
 
-async fn path(c: &Client) -> String {
+pub async fn path(c: &Client) -> String {
     c.current_url().await.map(|u| u.path().to_string()).unwrap_or_default()
 }
 
 /// Fails if the page scrolls sideways: the layout must fit a 375 px phone.
-async fn assert_no_horizontal_scroll(c: &Client, page: &str) {
+pub async fn assert_no_horizontal_scroll(c: &Client, page: &str) {
     let v = c
         .execute("return document.documentElement.scrollWidth - window.innerWidth;", vec![])
         .await

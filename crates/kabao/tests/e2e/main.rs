@@ -2,5 +2,6 @@
 //! driven through its CLI and through Debian's chromium (chromedriver). One test binary keeps link time down.
 
 mod browser;
+mod buying;
 mod cli;
 mod harness;

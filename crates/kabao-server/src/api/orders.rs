@@ -1,0 +1,346 @@
+//! `/api/v1/orders`, `/api/v1/wallet` and the gateway notification endpoint: checkout with an
+//! `Idempotency-Key`, paying from the wallet or through the sandbox gateway, revealing keys.
+
+use super::ApiJson;
+use crate::auth::ApiUser;
+use crate::error::ApiError;
+use crate::orders::{Buyer, CheckoutRequest, OrderAccess};
+use crate::SharedState;
+use axum::body::Bytes;
+use axum::extract::{FromRequestParts, Path, State};
+use axum::http::request::Parts;
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::IntoResponse;
+use kabao_core::{Money, ProductId};
+use kabao_store::{Order, PaymentPurpose};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+/// A bearer token if one is sent; guests send none.
+pub struct MaybeApiUser(pub Option<kabao_store::User>);
+
+impl FromRequestParts<SharedState> for MaybeApiUser {
+    type Rejection = ApiError;
+    async fn from_request_parts(parts: &mut Parts, state: &SharedState) -> Result<Self, ApiError> {
+        if parts.headers.contains_key(header::AUTHORIZATION) {
+            Ok(MaybeApiUser(Some(ApiUser::from_request_parts(parts, state).await?.0)))
+        } else {
+            Ok(MaybeApiUser(None))
+        }
+    }
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct OrderInput {
+    pub product_id: i64,
+    pub quantity: i64,
+    /// The buyer has seen the warranty terms (无质保 for now) and accepts them. Required to be true.
+    pub warranty_ack: bool,
+    /// Guests only: where the order can be found again.
+    pub guest_email: Option<String>,
+    /// Guests only: an optional password to look the order up with (6–64 characters).
+    pub query_password: Option<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct OrderView {
+    pub order_no: String,
+    pub state: String,
+    pub product_id: i64,
+    pub quantity: i64,
+    pub amount_fen: i64,
+    /// The warranty terms as sold, and their SHA-256.
+    pub warranty_snapshot: String,
+    pub warranty_sha256: String,
+    pub created_at: i64,
+    pub expires_at: i64,
+    pub paid_at: Option<i64>,
+    pub delivered_at: Option<i64>,
+    pub settled_at: Option<i64>,
+}
+
+impl From<&Order> for OrderView {
+    fn from(o: &Order) -> Self {
+        OrderView {
+            order_no: o.order_no.clone(),
+            state: o.state.as_str().into(),
+            product_id: o.product_id.0,
+            quantity: o.quantity,
+            amount_fen: o.amount.fen(),
+            warranty_snapshot: o.warranty_snapshot.clone(),
+            warranty_sha256: hex::encode(&o.warranty_sha256),
+            created_at: o.created_at.millis(),
+            expires_at: o.expires_at.millis(),
+            paid_at: o.paid_at.map(|t| t.millis()),
+            delivered_at: o.delivered_at.map(|t| t.millis()),
+            settled_at: o.settled_at.map(|t| t.millis()),
+        }
+    }
+}
+
+/// Create an order (registered buyer with a token, or a guest with `guest_email`). Nothing is reserved.
+#[utoipa::path(post, path = "/api/v1/orders", tag = "orders", request_body = OrderInput,
+    params(("Idempotency-Key" = Option<String>, Header, description = "same key + same body → same order; same key + other body → 409")),
+    responses((status = 201, body = OrderView), (status = 400, description = "invalid field"), (status = 409, description = "out of stock, or idempotency key reused")))]
+pub async fn create(
+    State(state): State<SharedState>,
+    MaybeApiUser(user): MaybeApiUser,
+    headers: HeaderMap,
+    ApiJson(body): ApiJson<OrderInput>,
+) -> Result<impl IntoResponse, ApiError> {
+    let buyer = match (user, body.guest_email) {
+        (Some(u), None) => Buyer::User(u),
+        (None, Some(email)) => Buyer::Guest { email, query_password: body.query_password },
+        (Some(_), Some(_)) => {
+            return Err(ApiError::bad_request(
+                "order.guest_email_with_token",
+                "guest_email",
+                "已登录时不需要填写游客邮箱",
+                "guest_email is for guests; omit it when using a token",
+            ))
+        }
+        (None, None) => {
+            return Err(ApiError::bad_request(
+                "order.guest_email_required",
+                "guest_email",
+                "游客下单请填写邮箱，用于查询订单",
+                "Guests must give guest_email to find the order again",
+            ))
+        }
+    };
+    let key = headers.get("idempotency-key").and_then(|v| v.to_str().ok()).map(str::trim).filter(|k| !k.is_empty());
+    if key.is_some_and(|k| k.len() > 128) {
+        return Err(ApiError::bad_request(
+            "order.idempotency_key_invalid",
+            "Idempotency-Key",
+            "Idempotency-Key 过长（最多 128 个字符）",
+            "Idempotency-Key is too long (at most 128 characters)",
+        ));
+    }
+    let req = CheckoutRequest {
+        product: ProductId(body.product_id),
+        quantity: body.quantity,
+        warranty_ack: body.warranty_ack,
+    };
+    let order = crate::orders::checkout(&state, &buyer, &req, key).await?;
+    Ok((StatusCode::CREATED, ApiJson(OrderView::from(&order))))
+}
+
+/// How a request proves access to an order: the buyer's token, or for guests `X-Order-Secret` (email or query password).
+async fn access_order(
+    state: &SharedState,
+    user: Option<&kabao_store::User>,
+    headers: &HeaderMap,
+    order_no: &str,
+) -> Result<Order, ApiError> {
+    match user {
+        Some(u) => crate::orders::order_for(state, order_no, &OrderAccess::User(u)).await,
+        None => {
+            let secret = headers.get("x-order-secret").and_then(|v| v.to_str().ok()).unwrap_or_default();
+            crate::orders::order_for(state, order_no, &OrderAccess::Guest { secret }).await
+        }
+    }
+}
+
+/// One order (buyer's token, or guest's `X-Order-Secret`).
+#[utoipa::path(get, path = "/api/v1/orders/{order_no}", tag = "orders", params(("order_no" = String, Path)),
+    responses((status = 200, body = OrderView), (status = 404, description = "no such order of yours")))]
+pub async fn get(
+    State(state): State<SharedState>,
+    MaybeApiUser(user): MaybeApiUser,
+    headers: HeaderMap,
+    Path(order_no): Path<String>,
+) -> Result<ApiJson<OrderView>, ApiError> {
+    let order = access_order(&state, user.as_ref(), &headers, &order_no).await?;
+    Ok(ApiJson(OrderView::from(&order)))
+}
+
+/// Pay a pending order from the buyer's wallet; the keys are allocated in the same transaction.
+#[utoipa::path(post, path = "/api/v1/orders/{order_no}/pay/wallet", tag = "orders", security(("bearer" = [])), params(("order_no" = String, Path)),
+    responses((status = 200, body = OrderView), (status = 402, description = "wallet balance too low"), (status = 409, description = "not payable")))]
+pub async fn pay_wallet(
+    State(state): State<SharedState>,
+    ApiUser(user): ApiUser,
+    Path(order_no): Path<String>,
+) -> Result<ApiJson<OrderView>, ApiError> {
+    let order = crate::orders::pay_with_wallet(&state, &user, &order_no).await?;
+    Ok(ApiJson(OrderView::from(&order)))
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct PaymentView {
+    pub trade_no: String,
+    pub amount_fen: i64,
+    /// Where the payer completes the payment (the sandbox page in development).
+    pub pay_url: String,
+}
+
+/// Start paying a pending order through the sandbox gateway.
+#[utoipa::path(post, path = "/api/v1/orders/{order_no}/pay/sandbox", tag = "orders", params(("order_no" = String, Path)),
+    responses((status = 201, body = PaymentView), (status = 409, description = "not payable")))]
+pub async fn pay_sandbox(
+    State(state): State<SharedState>,
+    MaybeApiUser(user): MaybeApiUser,
+    headers: HeaderMap,
+    Path(order_no): Path<String>,
+) -> Result<impl IntoResponse, ApiError> {
+    let order = access_order(&state, user.as_ref(), &headers, &order_no).await?;
+    if order.state != kabao_core::order::OrderState::PendingPayment {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "order.not_payable",
+            "该订单不是待付款状态",
+            "This order is not awaiting payment",
+        ));
+    }
+    let p = crate::payments::start(&state, PaymentPurpose::Order(order.id), order.amount).await?;
+    Ok((
+        StatusCode::CREATED,
+        ApiJson(PaymentView {
+            pay_url: format!("/pay/sandbox/{}", p.trade_no),
+            trade_no: p.trade_no,
+            amount_fen: p.amount.fen(),
+        }),
+    ))
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct KeysView {
+    pub order_no: String,
+    /// The keys in clear; every reveal is recorded.
+    pub keys: Vec<String>,
+}
+
+/// Reveal the order's keys (recorded: who and when). Never cached.
+#[utoipa::path(post, path = "/api/v1/orders/{order_no}/keys/reveal", tag = "orders", params(("order_no" = String, Path)),
+    responses((status = 200, body = KeysView), (status = 404, description = "no such order of yours"), (status = 409, description = "not delivered")))]
+pub async fn reveal(
+    State(state): State<SharedState>,
+    MaybeApiUser(user): MaybeApiUser,
+    headers: HeaderMap,
+    Path(order_no): Path<String>,
+) -> Result<impl IntoResponse, ApiError> {
+    let order = access_order(&state, user.as_ref(), &headers, &order_no).await?;
+    let keys = crate::orders::reveal_keys(&state, &order, user.as_ref().map(|u| u.id)).await?;
+    let view = KeysView { order_no: order.order_no, keys: keys.iter().map(|k| k.secret.to_string()).collect() };
+    Ok(([(header::CACHE_CONTROL, "no-store")], ApiJson(view)))
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct WalletView {
+    pub balance_fen: i64,
+}
+
+/// The caller's wallet balance.
+#[utoipa::path(get, path = "/api/v1/wallet", tag = "wallet", security(("bearer" = [])), responses((status = 200, body = WalletView)))]
+pub async fn wallet(State(state): State<SharedState>, ApiUser(user): ApiUser) -> Result<ApiJson<WalletView>, ApiError> {
+    Ok(ApiJson(WalletView { balance_fen: crate::payments::wallet_balance(&state, user.id).await?.fen() }))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TopUpInput {
+    pub amount_fen: i64,
+}
+
+/// Start a wallet top-up through the sandbox gateway.
+#[utoipa::path(post, path = "/api/v1/wallet/top-ups", tag = "wallet", security(("bearer" = [])), request_body = TopUpInput,
+    responses((status = 201, body = PaymentView), (status = 400, description = "amount out of range")))]
+pub async fn top_up(
+    State(state): State<SharedState>,
+    ApiUser(user): ApiUser,
+    ApiJson(body): ApiJson<TopUpInput>,
+) -> Result<impl IntoResponse, ApiError> {
+    let p = crate::payments::start_top_up(&state, user.id, Money::from_fen(body.amount_fen)).await?;
+    Ok((
+        StatusCode::CREATED,
+        ApiJson(PaymentView {
+            pay_url: format!("/pay/sandbox/{}", p.trade_no),
+            trade_no: p.trade_no,
+            amount_fen: p.amount.fen(),
+        }),
+    ))
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct NotifyView {
+    /// applied, or duplicate (acknowledged, nothing done)
+    pub status: String,
+}
+
+/// The sandbox gateway's asynchronous notification: headers `Kabao-Timestamp` and `Kabao-Signature`
+/// (hex HMAC-SHA256 of "timestamp.body"). Replays are acknowledged and ignored; tampering is refused.
+#[utoipa::path(post, path = "/api/v1/gateways/sandbox/notify", tag = "gateways",
+    request_body(content = String, content_type = "application/json", description = "{notification_id, trade_no, gateway_trade_no, amount_fen, status}"),
+    responses((status = 200, body = NotifyView), (status = 400, description = "malformed or wrong amount"), (status = 401, description = "bad signature or stale")))]
+pub async fn sandbox_notify(
+    State(state): State<SharedState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<ApiJson<NotifyView>, ApiError> {
+    let outcome = crate::payments::handle_sandbox_notify(&state, &headers, &body).await?;
+    let status = match outcome {
+        crate::payments::NotifyOutcome::Applied => "applied",
+        crate::payments::NotifyOutcome::Duplicate => "duplicate",
+    };
+    Ok(ApiJson(NotifyView { status: status.into() }))
+}
+
+/// Parses a query string or form body into its raw name/value pairs, keeping repeats so they can be refused.
+fn raw_params(text: &str) -> Result<Vec<(String, String)>, ApiError> {
+    serde_urlencoded::from_str::<Vec<(String, String)>>(text).map_err(|_| {
+        ApiError::bad_request("gateway.malformed", "query", "通知参数格式错误", "Malformed notification parameters")
+    })
+}
+
+async fn epay_answer(state: &SharedState, params: Result<Vec<(String, String)>, ApiError>) -> axum::response::Response {
+    let result = match params {
+        Ok(p) => crate::epay::handle_notify(state, &p).await,
+        Err(e) => Err(e),
+    };
+    match result {
+        // The platform expects the plain text `success`, and keeps retrying until it gets it.
+        Ok(_) => (StatusCode::OK, "success").into_response(),
+        Err(e) => (e.status, "fail").into_response(),
+    }
+}
+
+/// The 易支付 asynchronous notification, as a GET (usual) or a form POST. Answers `success` or `fail`.
+#[utoipa::path(get, path = "/api/v1/gateways/epay/notify", tag = "gateways",
+    params(("pid" = String, Query), ("trade_no" = String, Query), ("out_trade_no" = String, Query), ("type" = String, Query), ("name" = String, Query),
+        ("money" = String, Query), ("trade_status" = String, Query), ("sign" = String, Query), ("sign_type" = String, Query)),
+    responses((status = 200, description = "success"), (status = 400, description = "fail")))]
+pub async fn epay_notify_get(State(state): State<SharedState>, uri: axum::http::Uri) -> axum::response::Response {
+    epay_answer(&state, raw_params(uri.query().unwrap_or_default())).await
+}
+
+pub async fn epay_notify_post(State(state): State<SharedState>, body: Bytes) -> axum::response::Response {
+    let text = String::from_utf8_lossy(&body);
+    epay_answer(&state, raw_params(&text)).await
+}
+
+/// Start paying a pending order through 易支付 (when configured): returns the platform's payment URL.
+#[utoipa::path(post, path = "/api/v1/orders/{order_no}/pay/epay", tag = "orders", params(("order_no" = String, Path)),
+    responses((status = 201, body = PaymentView), (status = 404, description = "no such order, or epay not configured")))]
+pub async fn pay_epay(
+    State(state): State<SharedState>,
+    MaybeApiUser(user): MaybeApiUser,
+    headers: HeaderMap,
+    Path(order_no): Path<String>,
+) -> Result<impl IntoResponse, ApiError> {
+    let Some(cfg) = state.config.epay.clone() else { return Err(ApiError::not_found("gateway.not_configured")) };
+    let order = access_order(&state, user.as_ref(), &headers, &order_no).await?;
+    if order.state != kabao_core::order::OrderState::PendingPayment {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "order.not_payable",
+            "该订单不是待付款状态",
+            "This order is not awaiting payment",
+        ));
+    }
+    let p =
+        crate::payments::start_with(&state, crate::epay::EPAY, PaymentPurpose::Order(order.id), order.amount).await?;
+    let url = crate::epay::submit_url(&cfg, &p, &format!("Kabao {}", order.order_no), "alipay");
+    Ok((StatusCode::CREATED, ApiJson(PaymentView { pay_url: url, trade_no: p.trade_no, amount_fen: p.amount.fen() })))
+}

@@ -1,0 +1,391 @@
+//! Orders: checkout (with idempotency keys), payment into escrow with key allocation in the same transaction,
+//! revealing keys (audited), and the event chain every state change appends to.
+
+use crate::error::ApiError;
+use crate::AppState;
+use axum::http::StatusCode;
+use kabao_core::audit::next_event;
+use kabao_core::catalog::GoodsKind;
+use kabao_core::ledger::{self, OrderId};
+use kabao_core::order::{on_payment, OrderNo, OrderState, PaymentOutcome};
+use kabao_core::vault::CardKeyAad;
+use kabao_core::{Money, ProductId, Timestamp, UserId};
+use kabao_store::{NewOrder, Order, Reveal, StoreError, Tx, TxMode, User};
+use rand::RngCore;
+use sha2::{Digest, Sha256};
+use zeroize::Zeroizing;
+
+/// The warranty terms every product has until warranty policies exist: none, said plainly.
+pub const NO_WARRANTY_SNAPSHOT: &str = r#"{"warranty":"none"}"#;
+
+/// Who is buying.
+#[derive(Debug, Clone)]
+pub enum Buyer {
+    User(User),
+    /// A guest finds the order again with its number and the email, or the query password.
+    Guest {
+        email: String,
+        query_password: Option<String>,
+    },
+}
+
+/// What a buyer asks for at checkout.
+#[derive(Debug, Clone)]
+pub struct CheckoutRequest {
+    pub product: ProductId,
+    pub quantity: i64,
+    /// The buyer saw and accepted the warranty terms (无质保 for now).
+    pub warranty_ack: bool,
+}
+
+/// Appends the next event of an order's hash chain, in the caller's transaction.
+pub async fn append_event(
+    tx: &mut dyn Tx,
+    order: OrderId,
+    kind: &str,
+    body: serde_json::Value,
+    now: Timestamp,
+) -> Result<(), ApiError> {
+    let last = tx.last_event(order).await?;
+    let event = next_event(last.as_ref(), kind, now.millis(), &body);
+    tx.append_event(order, &event).await?;
+    Ok(())
+}
+
+fn new_order_no() -> OrderNo {
+    let mut bytes = [0u8; 16];
+    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    OrderNo::from_random(bytes)
+}
+
+fn bad(code: &'static str, field: &str, zh: &str, en: &str) -> ApiError {
+    ApiError::bad_request(code, field, zh, en)
+}
+
+/// Creates an unpaid order. Nothing is reserved: keys are allocated only when the payment arrives.
+/// With an idempotency key, the same request returns the same order and a different one is a 409.
+pub async fn checkout(
+    state: &AppState,
+    buyer: &Buyer,
+    req: &CheckoutRequest,
+    idempotency: Option<&str>,
+) -> Result<Order, ApiError> {
+    let now = state.now();
+    let viewer = match buyer {
+        Buyer::User(u) => Some(u),
+        Buyer::Guest { .. } => None,
+    };
+    let (product, shop) = crate::products::public(state, req.product, None)
+        .await
+        .map_err(|_| ApiError::not_found("product.not_found"))?;
+    if viewer.is_some_and(|u| u.id == shop.owner_id) {
+        return Err(bad("order.own_product", "product", "不能购买自己店铺的商品", "You cannot buy from your own shop"));
+    }
+    if product.kind != GoodsKind::Standard {
+        return Err(bad(
+            "order.custom_goods_unavailable",
+            "product",
+            "人工交付商品暂不支持下单",
+            "Custom goods cannot be ordered yet",
+        ));
+    }
+    if req.quantity < 1 || req.quantity > product.max_per_order {
+        return Err(ApiError::bad_request(
+            "order.quantity_invalid",
+            "quantity",
+            format!("购买数量需在 1 到 {} 之间", product.max_per_order),
+            format!("Quantity must be between 1 and {}", product.max_per_order),
+        ));
+    }
+    if req.quantity > product.stock_available {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "order.out_of_stock",
+            format!("库存不足：当前仅剩 {} 件", product.stock_available),
+            format!("Not enough stock: {} left", product.stock_available),
+        )
+        .with_field("quantity"));
+    }
+    if !req.warranty_ack {
+        return Err(bad(
+            "order.warranty_not_acknowledged",
+            "warranty_ack",
+            "请先确认质保条款：该商品无质保，卡密出问题时平台无法按规则补发或退款",
+            "Please acknowledge the warranty terms first: this product has no warranty",
+        ));
+    }
+    let (guest_email, guest_query_hash, scope) = match buyer {
+        Buyer::User(u) => (None, None, format!("user:{}", u.id)),
+        Buyer::Guest { email, query_password } => {
+            let email = kabao_core::user::Email::parse(email)
+                .map_err(|e| ApiError::from_localized(StatusCode::BAD_REQUEST, &e))?;
+            let hash = match query_password.as_deref().map(str::trim).filter(|p| !p.is_empty()) {
+                Some(p) if p.chars().count() < 6 || p.chars().count() > 64 => {
+                    return Err(bad(
+                        "order.query_password_invalid",
+                        "query_password",
+                        "查询密码需为 6–64 个字符",
+                        "The query password must be 6–64 characters",
+                    ))
+                }
+                Some(p) => Some(crate::auth::sha256(p)),
+                None => None,
+            };
+            let scope = format!("guest:{}", email.as_str());
+            (Some(email.as_str().to_string()), hash, scope)
+        }
+    };
+    let amount = product
+        .price
+        .checked_mul(req.quantity)
+        .ok_or_else(|| bad("order.amount_overflow", "quantity", "金额过大", "Amount too large"))?;
+    let request_hash =
+        Sha256::digest(format!("{}|{}|{}", req.product.0, req.quantity, req.warranty_ack).as_bytes()).to_vec();
+
+    let mut tx = state.store.begin(TxMode::Write).await?;
+    if let Some(key) = idempotency {
+        if let Some((hash, order_id)) = tx.idempotency_lookup(&scope, key).await? {
+            if hash != request_hash {
+                return Err(ApiError::new(
+                    StatusCode::CONFLICT,
+                    "order.idempotency_mismatch",
+                    "该 Idempotency-Key 已用于另一个不同的下单请求",
+                    "This Idempotency-Key was already used for a different order request",
+                )
+                .with_field("Idempotency-Key"));
+            }
+            return tx.order_by_id(order_id).await?.ok_or_else(|| ApiError::internal("idempotent order vanished"));
+        }
+    }
+    let new = NewOrder {
+        order_no: new_order_no().to_string(),
+        buyer_id: viewer.map(|u| u.id),
+        guest_email,
+        guest_query_hash,
+        shop_id: shop.id,
+        product_id: product.id,
+        quantity: req.quantity,
+        unit_price: product.price,
+        amount,
+        warranty_snapshot: NO_WARRANTY_SNAPSHOT.to_string(),
+        warranty_sha256: Sha256::digest(NO_WARRANTY_SNAPSHOT.as_bytes()).to_vec(),
+        warranty_ack: true,
+        created_at: now,
+        expires_at: now.plus_seconds(state.config.order_ttl_seconds),
+    };
+    let id = tx.insert_order(&new).await?;
+    if let Some(key) = idempotency {
+        tx.idempotency_insert(&scope, key, &request_hash, id, now).await?;
+    }
+    append_event(
+        &mut *tx,
+        id,
+        "order.created",
+        serde_json::json!({
+            "order_no": new.order_no, "product_id": product.id.0, "quantity": req.quantity,
+            "amount_fen": amount.fen(), "warranty_sha256": hex::encode(&new.warranty_sha256), "warranty_ack": true,
+            "buyer": viewer.map(|u| u.id.0),
+        }),
+        now,
+    )
+    .await?;
+    let order = tx.order_by_id(id).await?.ok_or_else(|| ApiError::internal("order vanished"))?;
+    tx.commit().await?;
+    tracing::info!(order = %order.order_no, product = %product.id, quantity = req.quantity, "order created");
+    Ok(order)
+}
+
+/// Where a payment's money comes from.
+#[derive(Debug, Clone, Copy)]
+pub enum PaymentSource {
+    Wallet(UserId),
+    /// A gateway, identified by our payment id.
+    Gateway(i64),
+}
+
+/// Applies a payment to a pending order inside the caller's transaction: escrow entry, key allocation and the
+/// order's new state land together, or not at all. Stock gone since ordering → the money is refunded
+/// (to a registered buyer's wallet, or back through the gateway for a guest), never lost.
+pub async fn apply_payment(
+    state: &AppState,
+    tx: &mut dyn Tx,
+    order: &Order,
+    source: PaymentSource,
+) -> Result<OrderState, ApiError> {
+    let now = state.now();
+    let pay = match source {
+        PaymentSource::Wallet(u) => ledger::pay_from_wallet(u, order.id, order.amount),
+        PaymentSource::Gateway(_) => ledger::pay_direct(order.id, order.amount),
+    }
+    .map_err(ApiError::internal)?;
+    match tx.post_ledger(&pay, Some(order.id), now).await {
+        Ok(_) => {}
+        Err(StoreError::Ledger(e)) => return Err(ApiError::from_localized(StatusCode::PAYMENT_REQUIRED, &e)),
+        Err(e) => return Err(e.into()),
+    }
+    let via = match source {
+        PaymentSource::Wallet(_) => serde_json::json!({"via": "wallet"}),
+        PaymentSource::Gateway(p) => serde_json::json!({"via": "gateway", "payment_id": p}),
+    };
+    append_event(tx, order.id, "order.paid", serde_json::json!({"amount_fen": order.amount.fen(), "source": via}), now)
+        .await?;
+    let keys = tx.allocate_keys(order.product_id, order.id, order.quantity).await?;
+    let outcome =
+        if keys.len() as i64 == order.quantity { PaymentOutcome::Delivered } else { PaymentOutcome::RefundedNoStock };
+    let next = on_payment(order.state, outcome).map_err(|e| ApiError::from_localized(StatusCode::CONFLICT, &e))?;
+    if !tx.update_order_state(order.id, order.state, next, now).await? {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "order.changed",
+            "订单状态已变化，请刷新",
+            "The order changed; reload",
+        ));
+    }
+    match outcome {
+        PaymentOutcome::Delivered => {
+            tx.set_settle_after(order.id, now.plus_seconds(state.config.claim_window_seconds)).await?;
+            append_event(
+                tx,
+                order.id,
+                "keys.assigned",
+                serde_json::json!({"count": keys.len(), "card_key_ids": keys.iter().map(|k| k.0).collect::<Vec<_>>()}),
+                now,
+            )
+            .await?;
+        }
+        PaymentOutcome::RefundedNoStock | PaymentOutcome::AwaitingDelivery => {
+            let refund = match order.buyer_id {
+                Some(buyer) => ledger::refund_to_wallet(order.id, buyer, order.amount),
+                None => ledger::LedgerTx::transfer(
+                    ledger::TxKind::Refund,
+                    ledger::Account::Escrow(order.id),
+                    ledger::Account::GatewayClearing,
+                    order.amount,
+                ),
+            }
+            .map_err(ApiError::internal)?;
+            tx.post_ledger(&refund, Some(order.id), now).await?;
+            let to = if order.buyer_id.is_some() { "wallet" } else { "gateway" };
+            append_event(
+                tx,
+                order.id,
+                "order.refunded",
+                serde_json::json!({"reason": "out_of_stock", "amount_fen": order.amount.fen(), "to": to}),
+                now,
+            )
+            .await?;
+        }
+    }
+    Ok(next)
+}
+
+/// Pays an order from the buyer's wallet.
+pub async fn pay_with_wallet(state: &AppState, user: &User, order_no: &str) -> Result<Order, ApiError> {
+    let mut tx = state.store.begin(TxMode::Write).await?;
+    let order = tx
+        .order_by_no(order_no)
+        .await?
+        .filter(|o| o.buyer_id == Some(user.id))
+        .ok_or_else(|| ApiError::not_found("order.not_found"))?;
+    if order.state != OrderState::PendingPayment {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "order.not_payable",
+            "该订单不是待付款状态",
+            "This order is not awaiting payment",
+        ));
+    }
+    if order.expires_at <= state.now() {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "order.expired",
+            "订单已过期，请重新下单",
+            "The order expired; please order again",
+        ));
+    }
+    apply_payment(state, &mut *tx, &order, PaymentSource::Wallet(user.id)).await?;
+    let order = tx.order_by_id(order.id).await?.ok_or_else(|| ApiError::internal("order vanished"))?;
+    tx.commit().await?;
+    Ok(order)
+}
+
+/// How a visitor proves an order is theirs.
+pub enum OrderAccess<'a> {
+    User(&'a User),
+    /// A guest: the order's email, or its query password.
+    Guest {
+        secret: &'a str,
+    },
+}
+
+/// Loads an order if the visitor may see it; anything else is "not found".
+pub async fn order_for(state: &AppState, order_no: &str, access: &OrderAccess<'_>) -> Result<Order, ApiError> {
+    let order_no = OrderNo::parse(order_no).ok_or_else(|| ApiError::not_found("order.not_found"))?;
+    let mut tx = state.store.begin(TxMode::Read).await?;
+    let order = tx.order_by_no(order_no.as_str()).await?.ok_or_else(|| ApiError::not_found("order.not_found"))?;
+    let allowed = match access {
+        OrderAccess::User(u) => order.buyer_id == Some(u.id),
+        OrderAccess::Guest { secret } => {
+            let secret = secret.trim();
+            let email_ok =
+                order.guest_email.as_deref().is_some_and(|e| !secret.is_empty() && e.eq_ignore_ascii_case(secret));
+            let password_ok = order
+                .guest_query_hash
+                .as_deref()
+                .is_some_and(|h| !secret.is_empty() && h == crate::auth::sha256(secret).as_slice());
+            order.buyer_id.is_none() && (email_ok || password_ok)
+        }
+    };
+    if allowed {
+        Ok(order)
+    } else {
+        Err(ApiError::not_found("order.not_found"))
+    }
+}
+
+/// A key shown to its buyer.
+pub struct RevealedKey {
+    pub secret: Zeroizing<String>,
+}
+
+/// Decrypts an order's keys for its buyer and records the reveal (who, when — never the key).
+pub async fn reveal_keys(state: &AppState, order: &Order, by: Option<UserId>) -> Result<Vec<RevealedKey>, ApiError> {
+    if !matches!(order.state, OrderState::Delivered | OrderState::Settled) {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "order.not_delivered",
+            "订单尚未发货，暂无卡密",
+            "The order has not been delivered yet",
+        ));
+    }
+    let now = state.now();
+    let mut tx = state.store.begin(TxMode::Write).await?;
+    let keys = tx.order_keys(order.id).await?;
+    let mut out = Vec::with_capacity(keys.len());
+    for k in &keys {
+        let aad = CardKeyAad {
+            shop: k.key.shop_id,
+            product: k.key.product_id,
+            fingerprint: &k.key.fingerprint,
+            key_version: k.key.key_version,
+        };
+        let secret = state.keyring.open(aad, &k.key.ciphertext).map_err(ApiError::internal)?;
+        out.push(RevealedKey { secret });
+    }
+    tx.record_reveal(&Reveal { order_id: order.id, user_id: by, at: now }).await?;
+    append_event(
+        &mut *tx,
+        order.id,
+        "keys.revealed",
+        serde_json::json!({"by": by.map(|u| u.0), "count": keys.len()}),
+        now,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(out)
+}
+
+/// Money as shown on order pages.
+pub fn yuan(m: Money) -> String {
+    m.to_string()
+}

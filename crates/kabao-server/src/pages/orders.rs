@@ -1,0 +1,431 @@
+//! Buying pages: the buy box's checkout, the order page (keys first, with a copy button; every reveal
+//! recorded), the sandbox payer, guest order lookup (订单查询) and the wallet.
+
+use super::{datetime, render, see_other, Ctx, PageForm};
+use crate::auth::{cookie, set_cookie, Visitor};
+use crate::error::ApiError;
+use crate::orders::{Buyer, CheckoutRequest, OrderAccess};
+use crate::SharedState;
+use askama::Template;
+use axum::extract::{Path, State};
+use axum::http::header::{CACHE_CONTROL, SET_COOKIE};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use kabao_core::order::{OrderNo, OrderState};
+use kabao_core::{Money, ProductId, ShopId};
+use kabao_store::{Order, PaymentPurpose, PaymentState, TxMode};
+use serde::Deserialize;
+
+/// Guests keep access to the orders they placed in this browser through a cookie of MACed order numbers.
+const GUEST_COOKIE: &str = "kabao_guest";
+const GUEST_COOKIE_MAX: usize = 10;
+
+fn guest_mac(state: &SharedState, order_no: &str) -> String {
+    let fp = state.keyring.fingerprint(ShopId(0), &format!("guest-pass:{order_no}"));
+    hex::encode(&fp.0[..16])
+}
+
+fn guest_pass_cookie(state: &SharedState, headers: &HeaderMap, order_no: &str) -> HeaderValue {
+    let mut passes: Vec<String> = cookie(headers, GUEST_COOKIE)
+        .unwrap_or_default()
+        .split('|')
+        .filter(|p| !p.is_empty())
+        .map(str::to_string)
+        .collect();
+    let pass = format!("{order_no}.{}", guest_mac(state, order_no));
+    passes.retain(|p| p != &pass);
+    passes.insert(0, pass);
+    passes.truncate(GUEST_COOKIE_MAX);
+    set_cookie(GUEST_COOKIE, &passes.join("|"), Some(30 * 24 * 3600), true, "Lax", state.config.secure_cookies)
+}
+
+fn has_guest_pass(state: &SharedState, headers: &HeaderMap, order_no: &str) -> bool {
+    let want = format!("{order_no}.{}", guest_mac(state, order_no));
+    cookie(headers, GUEST_COOKIE).unwrap_or_default().split('|').any(|p| p == want)
+}
+
+/// The order, if this visitor may see it: its buyer, or a guest holding its pass.
+async fn visible_order(
+    state: &SharedState,
+    v: &Visitor,
+    headers: &HeaderMap,
+    order_no: &str,
+) -> Result<Order, ApiError> {
+    if let Some(u) = &v.user {
+        if let Ok(o) = crate::orders::order_for(state, order_no, &OrderAccess::User(u)).await {
+            return Ok(o);
+        }
+    }
+    let no = OrderNo::parse(order_no).ok_or_else(|| ApiError::not_found("order.not_found"))?;
+    if has_guest_pass(state, headers, no.as_str()) {
+        let mut tx = state.store.begin(TxMode::Read).await?;
+        if let Some(o) = tx.order_by_no(no.as_str()).await?.filter(|o| o.buyer_id.is_none()) {
+            return Ok(o);
+        }
+    }
+    Err(ApiError::not_found("order.not_found"))
+}
+
+#[derive(Deserialize)]
+pub struct BuyForm {
+    #[serde(rename = "_csrf")]
+    csrf: Option<String>,
+    #[serde(default)]
+    quantity: String,
+    guest_email: Option<String>,
+    query_password: Option<String>,
+    warranty_ack: Option<String>,
+}
+
+pub async fn buy(
+    State(state): State<SharedState>,
+    v: Visitor,
+    headers: HeaderMap,
+    Path(id): Path<i64>,
+    PageForm(f): PageForm<BuyForm>,
+) -> Result<Response, ApiError> {
+    v.check_csrf(f.csrf.as_deref())?;
+    let buyer = match &v.user {
+        Some(u) => Buyer::User(u.clone()),
+        None => {
+            Buyer::Guest { email: f.guest_email.clone().unwrap_or_default(), query_password: f.query_password.clone() }
+        }
+    };
+    let quantity = f.quantity.trim().parse::<i64>().unwrap_or(0);
+    let req = CheckoutRequest { product: ProductId(id), quantity, warranty_ack: f.warranty_ack.is_some() };
+    match crate::orders::checkout(&state, &buyer, &req, None).await {
+        Ok(order) => {
+            let mut res = see_other(&format!("/o/{}", order.order_no));
+            if v.user.is_none() {
+                res.headers_mut().append(SET_COOKIE, guest_pass_cookie(&state, &headers, &order.order_no));
+            }
+            Ok(res)
+        }
+        Err(e) if e.status.is_client_error() && e.status != StatusCode::NOT_FOUND => {
+            let mut page =
+                super::catalog::product_page(&state, &v, ProductId(id), Some(e.message(v.lang).to_string())).await?;
+            *page.status_mut() = e.status;
+            Ok(page)
+        }
+        Err(e) => Err(e),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "order.html")]
+struct OrderPage {
+    ctx: Ctx,
+    error: Option<String>,
+    order_no: String,
+    state: &'static str,
+    state_label: &'static str,
+    product_id: i64,
+    product_title: String,
+    quantity: i64,
+    amount: String,
+    warranty_sha256: String,
+    pending: bool,
+    can_wallet: bool,
+    can_reveal: bool,
+    keys: Vec<String>,
+    timeline: Vec<(String, String)>,
+}
+
+fn event_label(kind: &str, lang: kabao_core::Lang) -> &'static str {
+    match kind {
+        "order.created" => lang.pick("下单（已确认质保条款）", "Ordered (warranty terms acknowledged)"),
+        "order.paid" => lang.pick("已付款，资金由平台担保", "Paid; the money is held in escrow"),
+        "keys.assigned" => lang.pick("卡密已发放", "Keys delivered"),
+        "keys.revealed" => lang.pick("查看了卡密", "Keys revealed"),
+        "order.refunded" => lang.pick("库存不足，已退款", "Out of stock: refunded"),
+        "payment.refunded_late" => lang.pick("订单已失效，付款已退回", "Payment for an inactive order returned"),
+        "order.expired" => lang.pick("超时未付款，订单关闭", "Not paid in time: closed"),
+        "order.settled" => lang.pick("质保期结束，货款结算给商家", "Claim window over: paid out to the merchant"),
+        _ => lang.pick("其他事件", "Other event"),
+    }
+}
+
+async fn order_page(
+    state: &SharedState,
+    v: &Visitor,
+    order: &Order,
+    keys: Vec<String>,
+    error: Option<String>,
+) -> Result<Response, ApiError> {
+    let lang = v.lang;
+    let mut tx = state.store.begin(TxMode::Read).await?;
+    let product = tx.product_by_id(order.product_id).await?;
+    let events = tx.order_events(order.id).await?;
+    drop(tx);
+    let page = OrderPage {
+        ctx: Ctx::new(v),
+        error,
+        order_no: order.order_no.clone(),
+        state: order.state.as_str(),
+        state_label: order.state.label(lang),
+        product_id: order.product_id.0,
+        product_title: product.map(|p| p.title).unwrap_or_default(),
+        quantity: order.quantity,
+        amount: order.amount.to_string(),
+        warranty_sha256: hex::encode(&order.warranty_sha256),
+        pending: order.state == OrderState::PendingPayment,
+        can_wallet: order.buyer_id.is_some() && v.user.as_ref().is_some_and(|u| Some(u.id) == order.buyer_id),
+        can_reveal: matches!(order.state, OrderState::Delivered | OrderState::Settled),
+        keys,
+        timeline: events
+            .iter()
+            .map(|e| (datetime(kabao_core::Timestamp::from_millis(e.at_ms)), event_label(&e.kind, lang).to_string()))
+            .collect(),
+    };
+    Ok(([(CACHE_CONTROL, "no-store")], render(page)).into_response())
+}
+
+pub async fn show(
+    State(state): State<SharedState>,
+    v: Visitor,
+    headers: HeaderMap,
+    Path(no): Path<String>,
+) -> Result<Response, ApiError> {
+    let order = visible_order(&state, &v, &headers, &no).await?;
+    order_page(&state, &v, &order, Vec::new(), None).await
+}
+
+#[derive(Deserialize)]
+pub struct CsrfForm {
+    #[serde(rename = "_csrf")]
+    csrf: Option<String>,
+}
+
+pub async fn reveal(
+    State(state): State<SharedState>,
+    v: Visitor,
+    headers: HeaderMap,
+    Path(no): Path<String>,
+    PageForm(f): PageForm<CsrfForm>,
+) -> Result<Response, ApiError> {
+    v.check_csrf(f.csrf.as_deref())?;
+    let order = visible_order(&state, &v, &headers, &no).await?;
+    let keys = crate::orders::reveal_keys(&state, &order, v.user.as_ref().map(|u| u.id)).await?;
+    let keys = keys.iter().map(|k| k.secret.to_string()).collect();
+    order_page(&state, &v, &order, keys, None).await
+}
+
+pub async fn pay_wallet(
+    State(state): State<SharedState>,
+    v: Visitor,
+    headers: HeaderMap,
+    Path(no): Path<String>,
+    PageForm(f): PageForm<CsrfForm>,
+) -> Result<Response, ApiError> {
+    v.check_csrf(f.csrf.as_deref())?;
+    let order = visible_order(&state, &v, &headers, &no).await?;
+    let Some(user) = v.user.as_ref() else { return Err(ApiError::unauthorized()) };
+    match crate::orders::pay_with_wallet(&state, user, &order.order_no).await {
+        Ok(o) => Ok(see_other(&format!("/o/{}", o.order_no))),
+        Err(e) if e.status.is_client_error() => {
+            let mut page = order_page(&state, &v, &order, Vec::new(), Some(e.message(v.lang).to_string())).await?;
+            *page.status_mut() = e.status;
+            Ok(page)
+        }
+        Err(e) => Err(e),
+    }
+}
+
+pub async fn pay_sandbox(
+    State(state): State<SharedState>,
+    v: Visitor,
+    headers: HeaderMap,
+    Path(no): Path<String>,
+    PageForm(f): PageForm<CsrfForm>,
+) -> Result<Response, ApiError> {
+    v.check_csrf(f.csrf.as_deref())?;
+    let order = visible_order(&state, &v, &headers, &no).await?;
+    if order.state != OrderState::PendingPayment {
+        return Ok(see_other(&format!("/o/{}", order.order_no)));
+    }
+    let p = crate::payments::start(&state, PaymentPurpose::Order(order.id), order.amount).await?;
+    Ok(see_other(&format!("/pay/sandbox/{}", p.trade_no)))
+}
+
+#[derive(Template)]
+#[template(path = "sandbox_pay.html")]
+struct SandboxPage {
+    ctx: Ctx,
+    trade_no: String,
+    amount: String,
+    paid: bool,
+    back: String,
+}
+
+async fn payment_back(state: &SharedState, purpose: PaymentPurpose) -> Result<String, ApiError> {
+    Ok(match purpose {
+        PaymentPurpose::TopUp(_) => "/wallet".into(),
+        PaymentPurpose::Order(id) => {
+            let mut tx = state.store.begin(TxMode::Read).await?;
+            tx.order_by_id(id).await?.map(|o| format!("/o/{}", o.order_no)).unwrap_or_else(|| "/".into())
+        }
+    })
+}
+
+pub async fn sandbox_page(
+    State(state): State<SharedState>,
+    v: Visitor,
+    Path(trade_no): Path<String>,
+) -> Result<Response, ApiError> {
+    let p = {
+        let mut tx = state.store.begin(TxMode::Read).await?;
+        tx.payment_by_trade_no(&trade_no).await?.ok_or_else(|| ApiError::not_found("payment.not_found"))?
+    };
+    let back = payment_back(&state, p.purpose).await?;
+    Ok(render(SandboxPage {
+        ctx: Ctx::new(&v),
+        trade_no: p.trade_no,
+        amount: p.amount.to_string(),
+        paid: p.state == PaymentState::Paid,
+        back,
+    }))
+}
+
+/// The simulated payer pays: the sandbox gateway signs a notification and delivers it to the platform's
+/// notification handler, exactly as it arrives from a real gateway.
+pub async fn sandbox_pay(
+    State(state): State<SharedState>,
+    v: Visitor,
+    Path(trade_no): Path<String>,
+    PageForm(f): PageForm<CsrfForm>,
+) -> Result<Response, ApiError> {
+    v.check_csrf(f.csrf.as_deref())?;
+    let p = {
+        let mut tx = state.store.begin(TxMode::Read).await?;
+        tx.payment_by_trade_no(&trade_no).await?.ok_or_else(|| ApiError::not_found("payment.not_found"))?
+    };
+    let (ts, body, sig) = crate::payments::sandbox_notification(&state, &p, state.now().millis() / 1000);
+    let mut headers = HeaderMap::new();
+    headers.insert(crate::payments::HEADER_TIMESTAMP, HeaderValue::from(ts));
+    if let Ok(s) = HeaderValue::from_str(&sig) {
+        headers.insert(crate::payments::HEADER_SIGNATURE, s);
+    }
+    crate::payments::handle_sandbox_notify(&state, &headers, &body).await?;
+    Ok(see_other(&payment_back(&state, p.purpose).await?))
+}
+
+#[derive(Template)]
+#[template(path = "lookup.html")]
+struct LookupPage {
+    ctx: Ctx,
+    error: Option<String>,
+    order_no: String,
+}
+
+pub async fn lookup_form(v: Visitor) -> Response {
+    render(LookupPage { ctx: Ctx::new(&v), error: None, order_no: String::new() })
+}
+
+#[derive(Deserialize)]
+pub struct LookupForm {
+    #[serde(rename = "_csrf")]
+    csrf: Option<String>,
+    #[serde(default)]
+    order_no: String,
+    #[serde(default)]
+    secret: String,
+}
+
+/// 订单查询: order number plus the email or query password. Failures count against the client's IP like
+/// failed logins, so order numbers cannot be probed.
+pub async fn lookup(
+    State(state): State<SharedState>,
+    v: Visitor,
+    headers: HeaderMap,
+    PageForm(f): PageForm<LookupForm>,
+) -> Result<Response, ApiError> {
+    v.check_csrf(f.csrf.as_deref())?;
+    let now = state.now();
+    if let Some(ip) = v.ip {
+        let blocked =
+            state.throttles.lock().map_err(|_| ApiError::internal("throttle lock"))?.by_ip.blocked_until(&ip, now);
+        if blocked.is_some() {
+            return Err(ApiError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "lookup.throttled",
+                "查询失败次数过多，请稍后再试",
+                "Too many failed lookups; try again later",
+            ));
+        }
+    }
+    match crate::orders::order_for(&state, &f.order_no, &OrderAccess::Guest { secret: &f.secret }).await {
+        Ok(order) => {
+            let mut res = see_other(&format!("/o/{}", order.order_no));
+            res.headers_mut().append(SET_COOKIE, guest_pass_cookie(&state, &headers, &order.order_no));
+            Ok(res)
+        }
+        Err(e) if e.status == StatusCode::NOT_FOUND => {
+            if let Some(ip) = v.ip {
+                state.throttles.lock().map_err(|_| ApiError::internal("throttle lock"))?.by_ip.record_failure(ip, now);
+            }
+            let message = v
+                .lang
+                .pick("订单号与邮箱/查询密码不匹配", "The order number and email/query password do not match")
+                .to_string();
+            let mut page = render(LookupPage { ctx: Ctx::new(&v), error: Some(message), order_no: f.order_no });
+            *page.status_mut() = StatusCode::NOT_FOUND;
+            Ok(page)
+        }
+        Err(e) => Err(e),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "wallet.html")]
+struct WalletPage {
+    ctx: Ctx,
+    error: Option<String>,
+    balance: String,
+    orders: Vec<(String, &'static str, String)>,
+}
+
+async fn wallet_page(state: &SharedState, v: &Visitor, error: Option<String>) -> Result<Response, ApiError> {
+    let Some(user) = &v.user else { return Ok(see_other("/login?next=/wallet")) };
+    let balance = crate::payments::wallet_balance(state, user.id).await?;
+    let mut tx = state.store.begin(TxMode::Read).await?;
+    let orders = tx.list_buyer_orders(user.id, 50, 0).await?;
+    drop(tx);
+    let lang = v.lang;
+    Ok(render(WalletPage {
+        ctx: Ctx::new(v),
+        error,
+        balance: balance.to_string(),
+        orders: orders.iter().map(|o| (o.order_no.clone(), o.state.label(lang), o.amount.to_string())).collect(),
+    }))
+}
+
+pub async fn wallet(State(state): State<SharedState>, v: Visitor) -> Result<Response, ApiError> {
+    wallet_page(&state, &v, None).await
+}
+
+#[derive(Deserialize)]
+pub struct TopUpForm {
+    #[serde(rename = "_csrf")]
+    csrf: Option<String>,
+    #[serde(default)]
+    amount: String,
+}
+
+pub async fn top_up(
+    State(state): State<SharedState>,
+    v: Visitor,
+    PageForm(f): PageForm<TopUpForm>,
+) -> Result<Response, ApiError> {
+    v.check_csrf(f.csrf.as_deref())?;
+    let Some(user) = v.user.clone() else { return Ok(see_other("/login?next=/wallet")) };
+    let amount = Money::parse_yuan(&f.amount)
+        .map_err(|e| ApiError::from_localized(StatusCode::BAD_REQUEST, &e).with_field("amount"));
+    match amount {
+        Ok(a) => match crate::payments::start_top_up(&state, user.id, a).await {
+            Ok(p) => Ok(see_other(&format!("/pay/sandbox/{}", p.trade_no))),
+            Err(e) if e.status.is_client_error() => wallet_page(&state, &v, Some(e.message(v.lang).to_string())).await,
+            Err(e) => Err(e),
+        },
+        Err(e) => wallet_page(&state, &v, Some(e.message(v.lang).to_string())).await,
+    }
+}

@@ -1,0 +1,235 @@
+//! Payments: wallet top-ups and direct order payments through a gateway, and the gateway's signed
+//! asynchronous notifications — verified, applied exactly once however often they arrive.
+//! The sandbox gateway ships for development and tests; it signs like a real gateway (timestamp + HMAC-SHA256).
+
+use crate::error::ApiError;
+use crate::orders::{append_event, apply_payment, PaymentSource};
+use crate::AppState;
+use axum::http::{HeaderMap, StatusCode};
+use kabao_core::ledger::{self, Account, LedgerTx, TxKind};
+use kabao_core::order::OrderState;
+use kabao_core::payments::{sandbox_sign, sandbox_verify, NotifyError};
+use kabao_core::{Money, UserId};
+use kabao_store::{NewPayment, Payment, PaymentPurpose, PaymentState, StoreError, TxMode};
+use rand::RngCore;
+use serde::{Deserialize, Serialize};
+
+pub const SANDBOX: &str = "sandbox";
+pub const HEADER_TIMESTAMP: &str = "kabao-timestamp";
+pub const HEADER_SIGNATURE: &str = "kabao-signature";
+/// Largest top-up accepted at once: ¥50,000.
+pub const MAX_TOP_UP: Money = Money::from_fen(5_000_000);
+
+fn random_ref(prefix: &str) -> String {
+    let mut bytes = [0u8; 16];
+    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    format!("{prefix}{}", hex::encode(bytes))
+}
+
+/// Starts a gateway payment (pending until the gateway's notification arrives).
+pub async fn start(state: &AppState, purpose: PaymentPurpose, amount: Money) -> Result<Payment, ApiError> {
+    start_with(state, SANDBOX, purpose, amount).await
+}
+
+/// Starts a payment through a named gateway.
+pub async fn start_with(
+    state: &AppState,
+    gateway: &str,
+    purpose: PaymentPurpose,
+    amount: Money,
+) -> Result<Payment, ApiError> {
+    let mut tx = state.store.begin(TxMode::Write).await?;
+    let new =
+        NewPayment { gateway: gateway.into(), trade_no: random_ref("P"), purpose, amount, created_at: state.now() };
+    let id = tx.insert_payment(&new).await?;
+    let p = tx
+        .payment_by_trade_no(&new.trade_no)
+        .await?
+        .ok_or_else(|| ApiError::internal(format!("payment {id} vanished")))?;
+    tx.commit().await?;
+    Ok(p)
+}
+
+/// Starts a wallet top-up.
+pub async fn start_top_up(state: &AppState, user: UserId, amount: Money) -> Result<Payment, ApiError> {
+    if !amount.is_positive() || amount > MAX_TOP_UP {
+        return Err(ApiError::bad_request(
+            "wallet.top_up_invalid",
+            "amount_fen",
+            "充值金额需在 ¥0.01 到 ¥50,000 之间",
+            "Top-ups must be between ¥0.01 and ¥50,000",
+        ));
+    }
+    start(state, PaymentPurpose::TopUp(user), amount).await
+}
+
+/// The body of a sandbox notification.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SandboxNotification {
+    pub notification_id: String,
+    pub trade_no: String,
+    pub gateway_trade_no: String,
+    pub amount_fen: i64,
+    pub status: String,
+}
+
+/// What the sandbox's simulated payer sends: (timestamp, body, signature).
+pub fn sandbox_notification(state: &AppState, payment: &Payment, timestamp_s: i64) -> (i64, Vec<u8>, String) {
+    let n = SandboxNotification {
+        notification_id: random_ref("N"),
+        trade_no: payment.trade_no.clone(),
+        gateway_trade_no: random_ref("SBX"),
+        amount_fen: payment.amount.fen(),
+        status: "paid".into(),
+    };
+    let body = serde_json::to_vec(&n).unwrap_or_default();
+    let sig = sandbox_sign(&state.config.sandbox_secret, timestamp_s, &body);
+    (timestamp_s, body, sig)
+}
+
+/// What became of a notification.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NotifyOutcome {
+    Applied,
+    /// Seen before (same notification, or the payment was already paid): acknowledged, nothing done.
+    Duplicate,
+}
+
+fn notify_error(e: NotifyError) -> ApiError {
+    tracing::warn!(error = %e, "gateway notification refused");
+    match e {
+        NotifyError::Stale => ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "gateway.stale",
+            "通知已过期（时间戳超出 ±300 秒）",
+            "Notification timestamp outside the ±300 s window",
+        ),
+        NotifyError::BadSignature | NotifyError::NoKey => ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "gateway.bad_signature",
+            "通知签名无效",
+            "Invalid notification signature",
+        ),
+        NotifyError::Malformed(what) => ApiError::bad_request(
+            "gateway.malformed",
+            "body",
+            format!("通知格式错误：{what}"),
+            format!("Malformed notification: {what}"),
+        ),
+    }
+}
+
+/// Verifies and applies a sandbox notification: signature and freshness, replay, amount, then the payment's
+/// purpose — all in one transaction, so a crash leaves it unapplied and the gateway's retry applies it.
+pub async fn handle_sandbox_notify(
+    state: &AppState,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<NotifyOutcome, ApiError> {
+    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_string);
+    let timestamp: i64 = header(HEADER_TIMESTAMP)
+        .and_then(|t| t.trim().parse().ok())
+        .ok_or_else(|| notify_error(NotifyError::Malformed("timestamp header")))?;
+    let signature = header(HEADER_SIGNATURE).ok_or_else(|| notify_error(NotifyError::Malformed("signature header")))?;
+    sandbox_verify(&state.config.sandbox_secret, timestamp, body, &signature, state.now().millis() / 1000)
+        .map_err(notify_error)?;
+    let n: SandboxNotification =
+        serde_json::from_slice(body).map_err(|_| notify_error(NotifyError::Malformed("body")))?;
+    if n.status != "paid" {
+        return Err(notify_error(NotifyError::Malformed("status")));
+    }
+    settle_notification(
+        state,
+        SANDBOX,
+        &n.notification_id,
+        &n.trade_no,
+        &n.gateway_trade_no,
+        Money::from_fen(n.amount_fen),
+    )
+    .await
+}
+
+/// Applies a verified gateway notification once: the notification id is remembered (a replay is acknowledged
+/// and ignored), the amount must match the payment, and the payment's purpose is carried out — in one
+/// transaction, so a crash leaves it unapplied and the gateway's retry applies it.
+pub async fn settle_notification(
+    state: &AppState,
+    gateway: &str,
+    notification_id: &str,
+    trade_no: &str,
+    gateway_trade_no: &str,
+    amount: Money,
+) -> Result<NotifyOutcome, ApiError> {
+    let now = state.now();
+    let mut tx = state.store.begin(TxMode::Write).await?;
+    match tx.insert_notification(gateway, notification_id, now).await {
+        Ok(()) => {}
+        Err(StoreError::Conflict(_)) => return Ok(NotifyOutcome::Duplicate),
+        Err(e) => return Err(e.into()),
+    }
+    let payment = tx
+        .payment_by_trade_no(trade_no)
+        .await?
+        .filter(|p| p.gateway == gateway)
+        .ok_or_else(|| ApiError::not_found("payment.not_found"))?;
+    if payment.amount != amount {
+        tracing::warn!(trade_no = %payment.trade_no, expected_fen = payment.amount.fen(), got_fen = amount.fen(), gateway, "gateway amount mismatch; refused");
+        return Err(ApiError::bad_request(
+            "gateway.amount_mismatch",
+            "amount",
+            "通知金额与订单金额不符，已拒绝",
+            "The notified amount does not match the payment; refused",
+        ));
+    }
+    if payment.state == PaymentState::Paid || !tx.mark_payment_paid(payment.id, gateway_trade_no, now).await? {
+        tx.commit().await?;
+        return Ok(NotifyOutcome::Duplicate);
+    }
+    match payment.purpose {
+        PaymentPurpose::TopUp(user) => {
+            let t = ledger::top_up(user, payment.amount).map_err(ApiError::internal)?;
+            tx.post_ledger(&t, None, now).await?;
+        }
+        PaymentPurpose::Order(order_id) => {
+            let order = tx.order_by_id(order_id).await?.ok_or_else(|| ApiError::internal("paid order vanished"))?;
+            if order.state == OrderState::PendingPayment && order.amount == payment.amount {
+                apply_payment(state, &mut *tx, &order, PaymentSource::Gateway(payment.id)).await?;
+            } else {
+                // Money arrived for an order that can no longer be paid (expired, or paid another way):
+                // it is never lost — into escrow, then straight back to the buyer.
+                let into = ledger::pay_direct(order.id, payment.amount).map_err(ApiError::internal)?;
+                tx.post_ledger(&into, Some(order.id), now).await?;
+                let back = match order.buyer_id {
+                    Some(b) => ledger::refund_to_wallet(order.id, b, payment.amount),
+                    None => LedgerTx::transfer(
+                        TxKind::Refund,
+                        Account::Escrow(order.id),
+                        Account::GatewayClearing,
+                        payment.amount,
+                    ),
+                }
+                .map_err(ApiError::internal)?;
+                tx.post_ledger(&back, Some(order.id), now).await?;
+                append_event(
+                    &mut *tx,
+                    order.id,
+                    "payment.refunded_late",
+                    serde_json::json!({"payment_id": payment.id, "amount_fen": payment.amount.fen()}),
+                    now,
+                )
+                .await?;
+            }
+        }
+    }
+    tx.commit().await?;
+    tracing::info!(trade_no = %payment.trade_no, "payment applied");
+    Ok(NotifyOutcome::Applied)
+}
+
+/// A buyer's wallet balance.
+pub async fn wallet_balance(state: &AppState, user: UserId) -> Result<Money, ApiError> {
+    let mut tx = state.store.begin(TxMode::Read).await?;
+    Ok(tx.balance(Account::BuyerWallet(user)).await?)
+}

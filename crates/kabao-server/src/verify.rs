@@ -1,0 +1,97 @@
+//! Offline checks of the books and the audit trail, behind `kabao ledger verify` and `kabao audit verify`.
+//! They recompute from the raw rows and name every problem they find.
+
+use kabao_core::audit::verify_chain;
+use kabao_core::ledger::Account;
+use kabao_core::order::OrderState;
+use kabao_store::{Store, StoreError, TxMode};
+use std::collections::BTreeMap;
+
+/// Recomputes every balance from the entries and checks: each transaction sums to zero; stored balances equal
+/// the recomputed ones; no guarded account is negative; each order's escrow equals paid − refunded − settled
+/// and fits its state (nothing left in escrow once settled or refunded). Returns the problems found.
+pub async fn ledger(store: &dyn Store) -> Result<Vec<String>, StoreError> {
+    let mut tx = store.begin(TxMode::Read).await?;
+    let entries = tx.all_ledger_entries().await?;
+    let stored = tx.all_balances().await?;
+    let mut problems = Vec::new();
+    let mut per_tx: BTreeMap<i64, i64> = BTreeMap::new();
+    let mut balances: BTreeMap<Account, i64> = BTreeMap::new();
+    // Per order: (paid, refunded, settled) as seen on its escrow account.
+    let mut flows: BTreeMap<i64, (i64, i64, i64)> = BTreeMap::new();
+    for e in &entries {
+        *per_tx.entry(e.tx_id).or_default() += e.amount.fen();
+        *balances.entry(e.account).or_default() += e.amount.fen();
+        if let Account::Escrow(order) = e.account {
+            let f = flows.entry(order.0).or_default();
+            match e.kind {
+                kabao_core::ledger::TxKind::Payment => f.0 += e.amount.fen(),
+                kabao_core::ledger::TxKind::Refund => f.1 -= e.amount.fen(),
+                kabao_core::ledger::TxKind::Settlement => f.2 -= e.amount.fen(),
+                other => {
+                    problems.push(format!("escrow of order {} moved by a {} transaction", order.0, other.as_str()))
+                }
+            }
+        }
+    }
+    for (id, sum) in &per_tx {
+        if *sum != 0 {
+            problems.push(format!("transaction {id} does not balance: its entries sum to {sum} 分"));
+        }
+    }
+    let stored: BTreeMap<Account, i64> = stored.into_iter().map(|(a, m)| (a, m.fen())).collect();
+    for (account, fen) in balances.iter().chain(stored.iter()) {
+        let computed = balances.get(account).copied().unwrap_or(0);
+        let kept = stored.get(account).copied().unwrap_or(0);
+        if computed != kept {
+            problems.push(format!("account {}: stored balance {kept} 分, entries say {computed} 分", account.key()));
+        }
+        if *fen < 0 && !account.may_go_negative() {
+            problems.push(format!("account {} is negative: {fen} 分", account.key()));
+        }
+    }
+    problems.dedup();
+    for (order_id, (paid, refunded, settled)) in &flows {
+        let escrow = balances.get(&Account::Escrow(kabao_core::ledger::OrderId(*order_id))).copied().unwrap_or(0);
+        if escrow != paid - refunded - settled {
+            problems.push(format!(
+                "order {order_id}: escrow {escrow} 分 ≠ paid {paid} − refunded {refunded} − settled {settled}"
+            ));
+        }
+        if refunded > paid {
+            problems.push(format!("order {order_id}: refunded {refunded} 分 more than paid {paid} 分"));
+        }
+        if let Some(order) = tx.order_by_id(kabao_core::ledger::OrderId(*order_id)).await? {
+            let must_be_empty = matches!(order.state, OrderState::Settled | OrderState::Refunded | OrderState::Expired);
+            if must_be_empty && escrow != 0 {
+                problems.push(format!(
+                    "order {} is {} but escrow still holds {escrow} 分",
+                    order.order_no,
+                    order.state.as_str()
+                ));
+            }
+            if order.state == OrderState::Delivered && escrow != order.amount.fen() {
+                problems.push(format!(
+                    "order {} is delivered but escrow holds {escrow} 分 of {} 分",
+                    order.order_no,
+                    order.amount.fen()
+                ));
+            }
+        }
+    }
+    Ok(problems)
+}
+
+/// Re-checks every order's event chain; returns each broken chain with its first break.
+pub async fn audit(store: &dyn Store) -> Result<(usize, Vec<String>), StoreError> {
+    let mut tx = store.begin(TxMode::Read).await?;
+    let orders = tx.orders_with_events().await?;
+    let mut problems = Vec::new();
+    for id in &orders {
+        let events = tx.order_events(*id).await?;
+        if let Err(e) = verify_chain(&events) {
+            problems.push(format!("order {}: {e}", id.0));
+        }
+    }
+    Ok((orders.len(), problems))
+}

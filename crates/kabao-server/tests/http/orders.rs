@@ -1,0 +1,519 @@
+//! The commerce spine over HTTP: checkout with idempotency, wallet top-up and payment, the sandbox gateway's
+//! signed notifications (duplicate, replayed, tampered, stale, wrong amount), allocation, reveal, settlement,
+//! and the ledger and audit checks after each story.
+
+use crate::app::{TestApp, T0};
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use serde_json::json;
+
+/// A buyer account and its token.
+async fn buyer(app: &TestApp, name: &str) -> String {
+    kabao_server::accounts::create_user(
+        &*app.state.store,
+        name,
+        "buyer-pass-1",
+        kabao_core::user::Role::Buyer,
+        None,
+        T0,
+    )
+    .await
+    .unwrap();
+    app.token(name, "buyer-pass-1").await
+}
+
+/// Posts a sandbox notification for a payment, as the gateway would (optionally altered by `tamper`).
+async fn notify(app: &TestApp, trade_no: &str, at_s: i64, tamper: impl Fn(&mut Vec<u8>)) -> crate::app::Res {
+    let payment = {
+        let mut tx = app.state.store.begin(kabao_store::TxMode::Read).await.unwrap();
+        tx.payment_by_trade_no(trade_no).await.unwrap().unwrap()
+    };
+    let (ts, mut body, sig) = kabao_server::payments::sandbox_notification(&app.state, &payment, at_s);
+    tamper(&mut body);
+    send_notification(app, ts, body, &sig).await
+}
+
+async fn send_notification(app: &TestApp, ts: i64, body: Vec<u8>, sig: &str) -> crate::app::Res {
+    let req = Request::post("/api/v1/gateways/sandbox/notify")
+        .header("kabao-timestamp", ts.to_string())
+        .header("kabao-signature", sig)
+        .header("content-type", "application/json")
+        .body(Body::from(body))
+        .unwrap();
+    app.send(req).await
+}
+
+fn now_s(app: &TestApp) -> i64 {
+    app.state.now().millis() / 1000
+}
+
+async fn verify_books(app: &TestApp) {
+    let problems = kabao_server::verify::ledger(&*app.state.store).await.unwrap();
+    assert!(problems.is_empty(), "ledger verify: {problems:?}");
+    let (_, problems) = kabao_server::verify::audit(&*app.state.store).await.unwrap();
+    assert!(problems.is_empty(), "audit verify: {problems:?}");
+}
+
+async fn order(app: &TestApp, token: Option<&str>, body: serde_json::Value, key: Option<&str>) -> crate::app::Res {
+    let mut b = Request::post("/api/v1/orders").header("content-type", "application/json");
+    if let Some(t) = token {
+        b = b.header("authorization", format!("Bearer {t}"));
+    }
+    if let Some(k) = key {
+        b = b.header("idempotency-key", k);
+    }
+    app.send(b.body(Body::from(body.to_string())).unwrap()).await
+}
+
+#[tokio::test]
+async fn registered_buyer_tops_up_orders_idempotently_pays_and_reveals() {
+    let app = TestApp::new().await;
+    let (merchant, product) = app.merchant_with_product("seller_one").await;
+    app.import(&merchant, product, "CARD-0001\nCARD-0002\nCARD-0003\n").await;
+    let token = buyer(&app, "buyer_one").await;
+
+    let top = app.api("POST", "/api/v1/wallet/top-ups", Some(&token), Some(json!({"amount_fen": 5000}))).await;
+    assert_eq!(top.status, StatusCode::CREATED, "{}", top.body);
+    let trade_no = top.json()["trade_no"].as_str().unwrap().to_string();
+    let res = notify(&app, &trade_no, now_s(&app), |_| {}).await;
+    assert_eq!(res.json()["status"], "applied", "{}", res.body);
+    assert_eq!(app.api("GET", "/api/v1/wallet", Some(&token), None).await.json()["balance_fen"], 5000);
+
+    let body = json!({"product_id": product, "quantity": 2, "warranty_ack": true});
+    let first = order(&app, Some(&token), body.clone(), Some("checkout-1")).await;
+    assert_eq!(first.status, StatusCode::CREATED, "{}", first.body);
+    let order_no = first.json()["order_no"].as_str().unwrap().to_string();
+    assert!(order_no.starts_with('K') && order_no.len() == 27);
+    let again = order(&app, Some(&token), body, Some("checkout-1")).await;
+    assert_eq!(again.json()["order_no"], order_no.as_str(), "same key + same body = same order");
+    let other = order(
+        &app,
+        Some(&token),
+        json!({"product_id": product, "quantity": 1, "warranty_ack": true}),
+        Some("checkout-1"),
+    )
+    .await;
+    assert_eq!(other.status, StatusCode::CONFLICT);
+    assert_eq!(other.json()["code"], "order.idempotency_mismatch");
+
+    let paid = app.api("POST", &format!("/api/v1/orders/{order_no}/pay/wallet"), Some(&token), None).await;
+    assert_eq!(paid.status, StatusCode::OK, "{}", paid.body);
+    assert_eq!(paid.json()["state"], "delivered");
+    assert_eq!(app.stock(product).await, 1);
+    assert_eq!(app.api("GET", "/api/v1/wallet", Some(&token), None).await.json()["balance_fen"], 5000 - 2 * 990);
+    let again = app.api("POST", &format!("/api/v1/orders/{order_no}/pay/wallet"), Some(&token), None).await;
+    assert_eq!(again.status, StatusCode::CONFLICT, "an order is paid once");
+
+    let keys = app.api("POST", &format!("/api/v1/orders/{order_no}/keys/reveal"), Some(&token), None).await;
+    assert_eq!(keys.headers.get("cache-control").and_then(|v| v.to_str().ok()), Some("no-store"));
+    assert_eq!(keys.json()["keys"], json!(["CARD-0001", "CARD-0002"]));
+
+    // Another buyer sees nothing of it.
+    let stranger = buyer(&app, "buyer_two").await;
+    assert_eq!(
+        app.api("GET", &format!("/api/v1/orders/{order_no}"), Some(&stranger), None).await.status,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        app.api("POST", &format!("/api/v1/orders/{order_no}/keys/reveal"), Some(&stranger), None).await.status,
+        StatusCode::NOT_FOUND
+    );
+    verify_books(&app).await;
+}
+
+#[tokio::test]
+async fn a_wallet_cannot_pay_more_than_it_holds() {
+    let app = TestApp::new().await;
+    let (merchant, product) = app.merchant_with_product("seller_poor").await;
+    app.import(&merchant, product, "K1\n").await;
+    let token = buyer(&app, "poor_buyer").await;
+    let o = order(&app, Some(&token), json!({"product_id": product, "quantity": 1, "warranty_ack": true}), None).await;
+    let order_no = o.json()["order_no"].as_str().unwrap().to_string();
+    let res = app.api("POST", &format!("/api/v1/orders/{order_no}/pay/wallet"), Some(&token), None).await;
+    assert_eq!(res.status, StatusCode::PAYMENT_REQUIRED);
+    assert_eq!(res.json()["code"], "ledger.insufficient_balance");
+    assert_eq!(app.stock(product).await, 1, "no key was taken");
+    assert_eq!(
+        app.api("GET", &format!("/api/v1/orders/{order_no}"), Some(&token), None).await.json()["state"],
+        "pending_payment"
+    );
+    verify_books(&app).await;
+}
+
+#[tokio::test]
+async fn guest_pays_through_the_sandbox_and_notifications_are_applied_exactly_once() {
+    let app = TestApp::new().await;
+    let (merchant, product) = app.merchant_with_product("seller_guest").await;
+    app.import(&merchant, product, "G-1\nG-2\n").await;
+    let o = order(&app, None, json!({"product_id": product, "quantity": 1, "warranty_ack": true, "guest_email": "Guest@Example.com", "query_password": "chaxun123"}), None).await;
+    assert_eq!(o.status, StatusCode::CREATED, "{}", o.body);
+    let order_no = o.json()["order_no"].as_str().unwrap().to_string();
+    let start = app
+        .send(
+            Request::post(format!("/api/v1/orders/{order_no}/pay/sandbox"))
+                .header("x-order-secret", "guest@example.com")
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(start.status, StatusCode::CREATED, "{}", start.body);
+    let trade_no = start.json()["trade_no"].as_str().unwrap().to_string();
+
+    // Tampered amount, stale timestamp, wrong signature: refused, nothing applied.
+    let tampered =
+        notify(&app, &trade_no, now_s(&app), |b| *b = String::from_utf8_lossy(b).replace("990", "1").into_bytes())
+            .await;
+    assert_eq!(tampered.status, StatusCode::UNAUTHORIZED);
+    let stale = notify(&app, &trade_no, now_s(&app) - 301, |_| {}).await;
+    assert_eq!(stale.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(stale.json()["code"], "gateway.stale");
+    let forged = send_notification(
+        &app,
+        now_s(&app),
+        br#"{"notification_id":"N1","trade_no":"x","gateway_trade_no":"y","amount_fen":990,"status":"paid"}"#.to_vec(),
+        "00",
+    )
+    .await;
+    assert_eq!(forged.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(app.stock(product).await, 2);
+
+    // A correctly signed notification with the wrong amount is refused and logged.
+    let payment = {
+        let mut tx = app.state.store.begin(kabao_store::TxMode::Read).await.unwrap();
+        tx.payment_by_trade_no(&trade_no).await.unwrap().unwrap()
+    };
+    let body = json!({"notification_id": "N-wrong", "trade_no": trade_no, "gateway_trade_no": "SBX1", "amount_fen": 1, "status": "paid"}).to_string();
+    let sig = kabao_core::payments::sandbox_sign(&app.state.config.sandbox_secret, now_s(&app), body.as_bytes());
+    let wrong = send_notification(&app, now_s(&app), body.into_bytes(), &sig).await;
+    assert_eq!(wrong.status, StatusCode::BAD_REQUEST);
+    assert_eq!(wrong.json()["code"], "gateway.amount_mismatch");
+    let _ = payment;
+
+    // The real one, then the same one replayed, then a second notification for the same payment.
+    let (ts, body, sig) = {
+        let mut tx = app.state.store.begin(kabao_store::TxMode::Read).await.unwrap();
+        let p = tx.payment_by_trade_no(&trade_no).await.unwrap().unwrap();
+        kabao_server::payments::sandbox_notification(&app.state, &p, now_s(&app))
+    };
+    assert_eq!(send_notification(&app, ts, body.clone(), &sig).await.json()["status"], "applied");
+    assert_eq!(send_notification(&app, ts, body, &sig).await.json()["status"], "duplicate");
+    assert_eq!(notify(&app, &trade_no, now_s(&app), |_| {}).await.json()["status"], "duplicate");
+    assert_eq!(app.stock(product).await, 1, "one key, however often the gateway calls");
+
+    // The guest reveals with the email or the query password; a wrong secret sees nothing.
+    let reveal = |secret: &'static str| {
+        Request::post(format!("/api/v1/orders/{order_no}/keys/reveal"))
+            .header("x-order-secret", secret)
+            .body(Body::empty())
+            .unwrap()
+    };
+    assert_eq!(app.send(reveal("chaxun123")).await.json()["keys"], json!(["G-1"]));
+    assert_eq!(app.send(reveal("guest@example.com")).await.json()["keys"], json!(["G-1"]));
+    assert_eq!(app.send(reveal("guess")).await.status, StatusCode::NOT_FOUND);
+    verify_books(&app).await;
+}
+
+#[tokio::test]
+async fn stock_gone_before_payment_refunds_to_the_wallet() {
+    let app = TestApp::new().await;
+    let (merchant, product) = app.merchant_with_product("seller_race").await;
+    app.import(&merchant, product, "R-1\n").await;
+    let slow = buyer(&app, "slow_buyer").await;
+    let fast = buyer(&app, "fast_buyer").await;
+    for t in [&slow, &fast] {
+        let top = app.api("POST", "/api/v1/wallet/top-ups", Some(t), Some(json!({"amount_fen": 990}))).await;
+        notify(&app, top.json()["trade_no"].as_str().unwrap(), now_s(&app), |_| {}).await;
+    }
+    let body = json!({"product_id": product, "quantity": 1, "warranty_ack": true});
+    let slow_no = order(&app, Some(&slow), body.clone(), None).await.json()["order_no"].as_str().unwrap().to_string();
+    let fast_no = order(&app, Some(&fast), body, None).await.json()["order_no"].as_str().unwrap().to_string();
+    assert_eq!(
+        app.api("POST", &format!("/api/v1/orders/{fast_no}/pay/wallet"), Some(&fast), None).await.json()["state"],
+        "delivered"
+    );
+    let res = app.api("POST", &format!("/api/v1/orders/{slow_no}/pay/wallet"), Some(&slow), None).await;
+    assert_eq!(res.json()["state"], "refunded", "{}", res.body);
+    assert_eq!(
+        app.api("GET", "/api/v1/wallet", Some(&slow), None).await.json()["balance_fen"],
+        990,
+        "the money is back"
+    );
+    verify_books(&app).await;
+}
+
+#[tokio::test]
+async fn escrow_settles_after_the_claim_window_once() {
+    let app = TestApp::new().await;
+    let (merchant, product) = app.merchant_with_product("seller_settle").await;
+    app.import(&merchant, product, "S-1\n").await;
+    let token = buyer(&app, "settle_buyer").await;
+    let top = app.api("POST", "/api/v1/wallet/top-ups", Some(&token), Some(json!({"amount_fen": 990}))).await;
+    notify(&app, top.json()["trade_no"].as_str().unwrap(), now_s(&app), |_| {}).await;
+    let no = order(&app, Some(&token), json!({"product_id": product, "quantity": 1, "warranty_ack": true}), None)
+        .await
+        .json()["order_no"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    app.api("POST", &format!("/api/v1/orders/{no}/pay/wallet"), Some(&token), None).await;
+
+    assert_eq!(kabao_server::jobs::settle_due(&app.state).await.unwrap(), 0, "not before the window closes");
+    app.clock.advance_seconds(24 * 3600 + 1);
+    assert_eq!(kabao_server::jobs::settle_due(&app.state).await.unwrap(), 1);
+    assert_eq!(kabao_server::jobs::settle_due(&app.state).await.unwrap(), 0, "never twice");
+    let shop = {
+        let mut tx = app.state.store.begin(kabao_store::TxMode::Read).await.unwrap();
+        let o = tx.order_by_no(&no).await.unwrap().unwrap();
+        assert_eq!(o.state, kabao_core::order::OrderState::Settled);
+        o.shop_id
+    };
+    let mut tx = app.state.store.begin(kabao_store::TxMode::Read).await.unwrap();
+    let available = tx.balance(kabao_core::ledger::Account::MerchantAvailable(shop)).await.unwrap();
+    let revenue = tx.balance(kabao_core::ledger::Account::PlatformRevenue).await.unwrap();
+    drop(tx);
+    assert_eq!((available.fen(), revenue.fen()), (990 - 29, 29), "3% fee, rounded down");
+    verify_books(&app).await;
+}
+
+#[tokio::test]
+async fn unpaid_orders_expire_and_hold_nothing() {
+    let app = TestApp::new().await;
+    let (merchant, product) = app.merchant_with_product("seller_expire").await;
+    app.import(&merchant, product, "E-1\n").await;
+    let token = buyer(&app, "expire_buyer").await;
+    let no = order(&app, Some(&token), json!({"product_id": product, "quantity": 1, "warranty_ack": true}), None)
+        .await
+        .json()["order_no"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(app.stock(product).await, 1, "ordering reserves nothing");
+    app.clock.advance_seconds(31 * 60);
+    assert_eq!(kabao_server::jobs::expire_unpaid(&app.state).await.unwrap(), 1);
+    let o = app.api("GET", &format!("/api/v1/orders/{no}"), Some(&token), None).await.json();
+    assert_eq!(o["state"], "expired");
+    verify_books(&app).await;
+}
+
+#[tokio::test]
+async fn checkout_refuses_bad_input_with_the_field_named() {
+    let app = TestApp::new().await;
+    let (merchant, product) = app.merchant_with_product("seller_bad").await;
+    app.import(&merchant, product, "B-1\n").await;
+    let token = buyer(&app, "bad_input_buyer").await;
+    for (body, field) in [
+        (json!({"product_id": product, "quantity": 0, "warranty_ack": true}), "quantity"),
+        (json!({"product_id": product, "quantity": 6, "warranty_ack": true}), "quantity"),
+        (json!({"product_id": product, "quantity": 2, "warranty_ack": true}), "quantity"),
+        (json!({"product_id": product, "quantity": 1, "warranty_ack": false}), "warranty_ack"),
+        (json!({"product_id": product, "quantity": 1, "warranty_ack": true, "coupon": "x"}), "coupon"),
+    ] {
+        let res = order(&app, Some(&token), body.clone(), None).await;
+        assert!(res.status.is_client_error(), "{body}: {}", res.body);
+        assert_eq!(res.json()["field"], field, "{body}: {}", res.body);
+    }
+    let res = order(&app, None, json!({"product_id": product, "quantity": 1, "warranty_ack": true}), None).await;
+    assert_eq!(res.json()["field"], "guest_email");
+    let res =
+        order(&app, Some(&merchant), json!({"product_id": product, "quantity": 1, "warranty_ack": true}), None).await;
+    assert_eq!(res.json()["code"], "order.own_product");
+}
+
+/// A buyer with a token and a funded wallet, written straight to the store (no Argon2 per buyer).
+async fn funded_buyer(app: &TestApp, i: usize, fen: i64) -> String {
+    let token = format!("kb_race_{i:04}_{:016x}", rand::random::<u64>());
+    let mut tx = app.state.store.begin(kabao_store::TxMode::Write).await.unwrap();
+    let user = tx
+        .insert_user(&kabao_store::NewUser {
+            username: format!("racer_{i:04}"),
+            email: None,
+            password_hash: "x".into(),
+            role: kabao_core::user::Role::Buyer,
+            created_at: T0,
+        })
+        .await
+        .unwrap();
+    tx.insert_api_token(&kabao_store::NewApiToken {
+        user_id: user,
+        name: "race".into(),
+        prefix: "kb_race".into(),
+        token_hash: kabao_server::auth::sha256(&token),
+        created_at: T0,
+    })
+    .await
+    .unwrap();
+    let top = kabao_core::ledger::top_up(user, kabao_core::Money::from_fen(fen)).unwrap();
+    tx.post_ledger(&top, None, T0).await.unwrap();
+    tx.commit().await.unwrap();
+    token
+}
+
+/// 200 buyers race for the last 50 keys: exactly 50 sold, every key once, every loser's money back.
+async fn race_for_the_last_keys(app: TestApp) {
+    let (merchant, product) = app.merchant_with_product("race_seller").await;
+    let keys: String = (0..50).map(|i| format!("RACE-{i:03}\n")).collect();
+    app.import(&merchant, product, &keys).await;
+    let mut buyers = Vec::new();
+    for i in 0..200 {
+        let token = funded_buyer(&app, i, 990).await;
+        let o =
+            order(&app, Some(&token), json!({"product_id": product, "quantity": 1, "warranty_ack": true}), None).await;
+        assert_eq!(o.status, StatusCode::CREATED, "{}", o.body);
+        buyers.push((token, o.json()["order_no"].as_str().unwrap().to_string()));
+    }
+    let app = std::sync::Arc::new(app);
+    let mut tasks = Vec::new();
+    for (token, no) in buyers.clone() {
+        let app = app.clone();
+        tasks.push(tokio::spawn(async move {
+            app.api("POST", &format!("/api/v1/orders/{no}/pay/wallet"), Some(&token), None).await
+        }));
+    }
+    let mut delivered = 0;
+    let mut refunded = 0;
+    for t in tasks {
+        let res = t.await.unwrap();
+        assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+        match res.json()["state"].as_str() {
+            Some("delivered") => delivered += 1,
+            Some("refunded") => refunded += 1,
+            other => panic!("unexpected state {other:?}"),
+        }
+    }
+    assert_eq!((delivered, refunded), (50, 150));
+    assert_eq!(app.stock(product).await, 0);
+    let mut seen = std::collections::HashSet::new();
+    for (token, no) in &buyers {
+        let res = app.api("POST", &format!("/api/v1/orders/{no}/keys/reveal"), Some(token), None).await;
+        if res.status == StatusCode::OK {
+            for k in res.json()["keys"].as_array().unwrap() {
+                assert!(seen.insert(k.as_str().unwrap().to_string()), "key {k} delivered twice");
+            }
+        } else {
+            assert_eq!(
+                app.api("GET", "/api/v1/wallet", Some(token), None).await.json()["balance_fen"],
+                990,
+                "a loser's money is back"
+            );
+        }
+    }
+    assert_eq!(seen.len(), 50);
+    verify_books(&app).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sqlite_200_buyers_race_for_50_keys() {
+    race_for_the_last_keys(TestApp::new().await).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn postgres_200_buyers_race_for_50_keys() {
+    if let Some(app) = TestApp::postgres().await {
+        race_for_the_last_keys(app).await;
+    }
+}
+
+fn epay_app_config() -> kabao_server::ServerConfig {
+    kabao_server::ServerConfig {
+        epay: Some(kabao_server::epay::EpayConfig {
+            pid: "1001".into(),
+            key: "epay-merchant-key".into(),
+            submit_url: "https://pay.example/submit.php".into(),
+            public_url: "https://kabao.example".into(),
+        }),
+        ..kabao_server::ServerConfig::default()
+    }
+}
+
+/// The platform's notification for a payment, in the published parameter format, signed with `key`.
+fn epay_params(trade_no: &str, money: &str, key: &str) -> Vec<(String, String)> {
+    let mut p: Vec<(String, String)> = [
+        ("pid", "1001"),
+        ("trade_no", "2026112812345678"),
+        ("out_trade_no", trade_no),
+        ("type", "alipay"),
+        ("name", "Kabao order"),
+        ("money", money),
+        ("trade_status", "TRADE_SUCCESS"),
+        ("sign_type", "MD5"),
+    ]
+    .iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect();
+    let sign = kabao_core::payments::epay_sign(&p, key);
+    p.push(("sign".into(), sign));
+    p
+}
+
+async fn epay_get(app: &TestApp, params: &[(String, String)]) -> crate::app::Res {
+    app.get(&format!("/api/v1/gateways/epay/notify?{}", serde_urlencoded::to_string(params).unwrap())).await
+}
+
+#[tokio::test]
+async fn epay_notifications_are_verified_bound_to_the_payment_and_applied_once() {
+    let app = TestApp::with_config(epay_app_config()).await;
+    let (merchant, product) = app.merchant_with_product("epay_seller").await;
+    app.import(&merchant, product, "EP-1\nEP-2\n").await;
+    let guest = json!({"product_id": product, "quantity": 1, "warranty_ack": true, "guest_email": "epay@example.com"});
+    let a = order(&app, None, guest.clone(), None).await.json()["order_no"].as_str().unwrap().to_string();
+    let b = order(&app, None, guest, None).await.json()["order_no"].as_str().unwrap().to_string();
+    let start = |no: String| {
+        Request::post(format!("/api/v1/orders/{no}/pay/epay"))
+            .header("x-order-secret", "epay@example.com")
+            .body(Body::empty())
+            .unwrap()
+    };
+    let pa = app.send(start(a.clone())).await.json();
+    let pb = app.send(start(b.clone())).await.json();
+    assert!(pa["pay_url"].as_str().unwrap().starts_with("https://pay.example/submit.php?pid=1001"));
+    let (ta, tb) = (pa["trade_no"].as_str().unwrap().to_string(), pb["trade_no"].as_str().unwrap().to_string());
+
+    // Forged with an empty or wrong key, tampered amount, doubled or array amount, wrong pid: all `fail`.
+    assert_eq!(epay_get(&app, &epay_params(&ta, "9.90", "")).await.body, "fail");
+    assert_eq!(epay_get(&app, &epay_params(&ta, "9.90", "guessed")).await.body, "fail");
+    let mut tampered = epay_params(&ta, "9.90", "epay-merchant-key");
+    tampered.iter_mut().filter(|(k, _)| k == "money").for_each(|(_, v)| *v = "0.01".into());
+    assert_eq!(epay_get(&app, &tampered).await.body, "fail");
+    let mut doubled = epay_params(&ta, "9.90", "epay-merchant-key");
+    doubled.push(("money".into(), "0.01".into()));
+    assert_eq!(epay_get(&app, &doubled).await.body, "fail");
+    let mut array = epay_params(&ta, "9.90", "epay-merchant-key");
+    array.push(("money[]".into(), "0.01".into()));
+    assert_eq!(epay_get(&app, &array).await.body, "fail");
+    // A correctly signed notification for the wrong amount is refused too.
+    assert_eq!(epay_get(&app, &epay_params(&ta, "0.01", "epay-merchant-key")).await.body, "fail");
+    // A valid notification for order A replayed onto order B: the signature covers out_trade_no, so it fails.
+    let mut replayed = epay_params(&ta, "9.90", "epay-merchant-key");
+    replayed.iter_mut().filter(|(k, _)| k == "out_trade_no").for_each(|(_, v)| *v = tb.clone());
+    assert_eq!(epay_get(&app, &replayed).await.body, "fail");
+    assert_eq!(app.stock(product).await, 2, "nothing applied so far");
+
+    // The real one, as GET and again as POST: applied once.
+    let good = epay_params(&ta, "9.90", "epay-merchant-key");
+    assert_eq!(epay_get(&app, &good).await.body, "success");
+    let post = Request::post("/api/v1/gateways/epay/notify")
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(Body::from(serde_urlencoded::to_string(&good).unwrap()))
+        .unwrap();
+    assert_eq!(app.send(post).await.body, "success");
+    assert_eq!(app.stock(product).await, 1);
+    let state = app
+        .send(
+            Request::get(format!("/api/v1/orders/{a}"))
+                .header("x-order-secret", "epay@example.com")
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(state.json()["state"], "delivered");
+    let state = app
+        .send(
+            Request::get(format!("/api/v1/orders/{b}"))
+                .header("x-order-secret", "epay@example.com")
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(state.json()["state"], "pending_payment");
+    verify_books(&app).await;
+}

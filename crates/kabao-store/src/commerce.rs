@@ -1,0 +1,121 @@
+//! Rows of the commerce spine: orders and their keys, key reveals, ledger entries, payments, the event chain.
+//! Plain data; `kabao-core` decides (order transitions, ledger checks, chain hashes), the store persists.
+
+use crate::models::CardKey;
+use kabao_core::ledger::{Account, OrderId, TxKind};
+use kabao_core::order::OrderState;
+use kabao_core::{Money, ProductId, ShopId, Timestamp, UserId};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewOrder {
+    /// `kabao_core::order::OrderNo` text.
+    pub order_no: String,
+    /// `None` for a guest order.
+    pub buyer_id: Option<UserId>,
+    pub guest_email: Option<String>,
+    /// SHA-256 of the guest's query password, if one was set.
+    pub guest_query_hash: Option<Vec<u8>>,
+    pub shop_id: ShopId,
+    pub product_id: ProductId,
+    pub quantity: i64,
+    pub unit_price: Money,
+    pub amount: Money,
+    /// The warranty terms the buyer saw, as canonical JSON (`{"warranty":"none"}` until policies exist).
+    pub warranty_snapshot: String,
+    pub warranty_sha256: Vec<u8>,
+    /// The buyer acknowledged the terms before paying.
+    pub warranty_ack: bool,
+    pub created_at: Timestamp,
+    /// An unpaid order expires then; nothing is held before payment.
+    pub expires_at: Timestamp,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Order {
+    pub id: OrderId,
+    pub order_no: String,
+    pub buyer_id: Option<UserId>,
+    pub guest_email: Option<String>,
+    pub guest_query_hash: Option<Vec<u8>>,
+    pub shop_id: ShopId,
+    pub product_id: ProductId,
+    pub quantity: i64,
+    pub unit_price: Money,
+    pub amount: Money,
+    pub state: OrderState,
+    pub warranty_snapshot: String,
+    pub warranty_sha256: Vec<u8>,
+    pub warranty_ack: bool,
+    pub created_at: Timestamp,
+    pub expires_at: Timestamp,
+    pub paid_at: Option<Timestamp>,
+    pub delivered_at: Option<Timestamp>,
+    /// Escrow is released after this instant (the claim window's end), unless a claim is open.
+    pub settle_after: Option<Timestamp>,
+    pub settled_at: Option<Timestamp>,
+}
+
+/// A key delivered with an order, and when its buyer first revealed it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeliveredKey {
+    pub key: CardKey,
+    pub first_revealed_at: Option<Timestamp>,
+}
+
+/// One reveal of an order's keys (who, when) — never the key itself.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reveal {
+    pub order_id: OrderId,
+    /// `None` for a guest who proved the order by email or query password.
+    pub user_id: Option<UserId>,
+    pub at: Timestamp,
+}
+
+/// One posting as stored, with its transaction.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LedgerEntry {
+    pub tx_id: i64,
+    pub kind: TxKind,
+    pub order_id: Option<OrderId>,
+    pub account: Account,
+    pub amount: Money,
+    pub created_at: Timestamp,
+}
+
+/// What a payment pays for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PaymentPurpose {
+    Order(OrderId),
+    TopUp(UserId),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewPayment {
+    /// `"sandbox"` or `"epay"`.
+    pub gateway: String,
+    /// Our reference sent to the gateway (`out_trade_no`): random, unique.
+    pub trade_no: String,
+    pub purpose: PaymentPurpose,
+    pub amount: Money,
+    pub created_at: Timestamp,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PaymentState {
+    Pending,
+    Paid,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Payment {
+    pub id: i64,
+    pub gateway: String,
+    pub trade_no: String,
+    pub purpose: PaymentPurpose,
+    pub amount: Money,
+    pub state: PaymentState,
+    /// The gateway's own transaction number, once paid.
+    pub gateway_trade_no: Option<String>,
+    pub created_at: Timestamp,
+    pub paid_at: Option<Timestamp>,
+}
