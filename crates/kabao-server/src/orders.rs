@@ -175,7 +175,20 @@ pub async fn checkout(
     };
     let id = tx.insert_order(&new).await?;
     if let Some(key) = idempotency {
-        tx.idempotency_insert(&scope, key, &request_hash, id, now).await?;
+        match tx.idempotency_insert(&scope, key, &request_hash, id, now).await {
+            Ok(()) => {}
+            // The same key in a request still running (PostgreSQL): the draft standard's 409, retry later.
+            Err(StoreError::Conflict(_)) => {
+                return Err(ApiError::new(
+                    StatusCode::CONFLICT,
+                    "order.idempotency_in_progress",
+                    "相同 Idempotency-Key 的请求正在处理，请稍后重试",
+                    "A request with this Idempotency-Key is still being processed; retry shortly",
+                )
+                .with_field("Idempotency-Key"))
+            }
+            Err(e) => return Err(e.into()),
+        }
     }
     append_event(
         &mut *tx,

@@ -25,6 +25,10 @@ pub const SCENARIOS: &[&str] = &[
     "dropped_transaction_is_rolled_back",
     "data_keys_roundtrip_and_conflict",
     "concurrent_read_sees_consistent_stock",
+    "orders_roundtrip_and_state_compare_and_set",
+    "allocation_sells_each_key_once_and_never_short",
+    "ledger_checks_balances_and_recomputes",
+    "events_idempotency_payments_and_notifications",
 ];
 
 const T0: Timestamp = Timestamp(1_700_000_000_000);
@@ -539,4 +543,168 @@ pub async fn concurrent_read_sees_consistent_stock(store: &dyn Store) {
         assert_eq!(counter, 1_500, "uncommitted void invisible");
     }
     assert_eq!(stock(store, f.product).await, (1_000, 1_000));
+}
+
+// ---- commerce ----
+
+fn new_order(f: &Fixture, no: &str, buyer: Option<UserId>, quantity: i64) -> crate::NewOrder {
+    crate::NewOrder {
+        order_no: no.to_string(),
+        buyer_id: buyer,
+        guest_email: buyer.is_none().then(|| "guest@example.com".to_string()),
+        guest_query_hash: None,
+        shop_id: f.shop,
+        product_id: f.product,
+        quantity,
+        unit_price: Money::from_fen(990),
+        amount: Money::from_fen(990 * quantity),
+        warranty_snapshot: r#"{"warranty":"none"}"#.into(),
+        warranty_sha256: vec![7; 32],
+        warranty_ack: true,
+        created_at: T0,
+        expires_at: at(30 * 60_000),
+    }
+}
+
+pub async fn orders_roundtrip_and_state_compare_and_set(store: &dyn Store) {
+    use kabao_core::order::OrderState as S;
+    let f = merchant_with_product(store, "olga").await;
+    let mut tx = store.begin(TxMode::Write).await.unwrap();
+    let buyer = tx.insert_user(&new_user("bert", Role::Buyer)).await.unwrap();
+    let id = tx.insert_order(&new_order(&f, "K0000000000000000000000000A", Some(buyer), 2)).await.unwrap();
+    tx.commit().await.unwrap();
+    // A failed statement aborts a PostgreSQL transaction, so each expected conflict gets its own.
+    let mut tx = store.begin(TxMode::Write).await.unwrap();
+    assert!(matches!(
+        tx.insert_order(&new_order(&f, "K0000000000000000000000000A", None, 1)).await,
+        Err(StoreError::Conflict("orders.order_no"))
+    ));
+    drop(tx);
+
+    let mut tx = store.begin(TxMode::Write).await.unwrap();
+    let o = tx.order_by_no("K0000000000000000000000000A").await.unwrap().unwrap();
+    assert_eq!((o.id, o.buyer_id, o.quantity, o.amount, o.state), (id, Some(buyer), 2, Money::from_fen(1980), S::PendingPayment));
+    assert_eq!(tx.order_by_id(id).await.unwrap(), Some(o.clone()));
+    assert!(tx.update_order_state(id, S::PendingPayment, S::Delivered, at(1000)).await.unwrap());
+    assert!(!tx.update_order_state(id, S::PendingPayment, S::Delivered, at(2000)).await.unwrap(), "a second CAS from the old state fails");
+    tx.set_settle_after(id, at(5000)).await.unwrap();
+    let o = tx.order_by_id(id).await.unwrap().unwrap();
+    assert_eq!((o.state, o.paid_at, o.delivered_at, o.settle_after), (S::Delivered, Some(at(1000)), Some(at(1000)), Some(at(5000))));
+    assert!(tx.orders_due_for_settlement(at(4999), 10).await.unwrap().is_empty());
+    assert_eq!(tx.orders_due_for_settlement(at(5000), 10).await.unwrap().len(), 1);
+    assert_eq!(tx.list_buyer_orders(buyer, 10, 0).await.unwrap().len(), 1);
+    assert_eq!(tx.list_shop_orders(f.shop, 10, 0).await.unwrap().len(), 1);
+    let guest = tx.insert_order(&new_order(&f, "K0000000000000000000000000B", None, 1)).await.unwrap();
+    assert_eq!(tx.orders_past_expiry(at(30 * 60_000), 10).await.unwrap().iter().map(|o| o.id).collect::<Vec<_>>(), vec![guest]);
+    tx.commit().await.unwrap();
+}
+
+pub async fn allocation_sells_each_key_once_and_never_short(store: &dyn Store) {
+    let f = merchant_with_product(store, "alloc").await;
+    import(store, &f, 9, 5).await;
+    let mut tx = store.begin(TxMode::Write).await.unwrap();
+    let a = tx.insert_order(&new_order(&f, "K000000000000000000000000AA", None, 3)).await.unwrap();
+    let b = tx.insert_order(&new_order(&f, "K000000000000000000000000AB", None, 3)).await.unwrap();
+    let first = tx.allocate_keys(f.product, a, 3).await.unwrap();
+    assert_eq!(first.len(), 3);
+    let short = tx.allocate_keys(f.product, b, 3).await.unwrap();
+    assert!(short.is_empty(), "fewer than asked: nothing at all");
+    let second = tx.allocate_keys(f.product, b, 2).await.unwrap();
+    assert!(second.iter().all(|k| !first.contains(k)));
+    tx.commit().await.unwrap();
+    assert_eq!(stock(store, f.product).await, (0, 0));
+    let mut tx = store.begin(TxMode::Write).await.unwrap();
+    let keys = tx.order_keys(a).await.unwrap();
+    assert_eq!(keys.iter().map(|k| k.key.id).collect::<Vec<_>>(), first);
+    assert!(keys.iter().all(|k| k.key.state == KeyState::Sold && k.first_revealed_at.is_none()));
+    tx.record_reveal(&crate::Reveal { order_id: a, user_id: None, at: at(10) }).await.unwrap();
+    tx.record_reveal(&crate::Reveal { order_id: a, user_id: None, at: at(20) }).await.unwrap();
+    assert!(tx.order_keys(a).await.unwrap().iter().all(|k| k.first_revealed_at == Some(at(10))), "the first reveal is kept");
+    assert_eq!(tx.list_reveals(a).await.unwrap().len(), 2);
+    tx.commit().await.unwrap();
+}
+
+pub async fn ledger_checks_balances_and_recomputes(store: &dyn Store) {
+    use kabao_core::ledger::{self, Account};
+    let f = merchant_with_product(store, "ledgy").await;
+    let mut tx = store.begin(TxMode::Write).await.unwrap();
+    let buyer = tx.insert_user(&new_user("payer", Role::Buyer)).await.unwrap();
+    let order = tx.insert_order(&new_order(&f, "K000000000000000000000000LG", Some(buyer), 1)).await.unwrap();
+    let over = ledger::pay_from_wallet(buyer, order, Money::from_fen(990)).unwrap();
+    assert!(matches!(tx.post_ledger(&over, Some(order), T0).await, Err(StoreError::Ledger(_))), "an empty wallet cannot pay");
+    tx.post_ledger(&ledger::top_up(buyer, Money::from_fen(1000)).unwrap(), None, T0).await.unwrap();
+    tx.post_ledger(&over, Some(order), T0).await.unwrap();
+    tx.post_ledger(&ledger::settle(order, f.shop, Money::from_fen(990), Money::from_fen(29)).unwrap(), Some(order), T0).await.unwrap();
+    tx.commit().await.unwrap();
+
+    let mut tx = store.begin(TxMode::Read).await.unwrap();
+    assert_eq!(tx.balance(Account::BuyerWallet(buyer)).await.unwrap(), Money::from_fen(10));
+    assert_eq!(tx.balance(Account::Escrow(order)).await.unwrap(), Money::ZERO);
+    assert_eq!(tx.balance(Account::MerchantAvailable(f.shop)).await.unwrap(), Money::from_fen(961));
+    let entries = tx.all_ledger_entries().await.unwrap();
+    let mut sums = std::collections::BTreeMap::new();
+    for e in &entries {
+        *sums.entry(e.account).or_insert(0) += e.amount.fen();
+    }
+    for (account, kept) in tx.all_balances().await.unwrap() {
+        assert_eq!(sums.get(&account).copied().unwrap_or(0), kept.fen(), "{account:?}");
+    }
+    assert_eq!(tx.order_ledger_entries(order).await.unwrap().len(), 5, "payment 2 + settlement 3");
+    assert_eq!(tx.account_entries(Account::BuyerWallet(buyer), 10, 0).await.unwrap().len(), 2);
+}
+
+pub async fn events_idempotency_payments_and_notifications(store: &dyn Store) {
+    use kabao_core::audit::{next_event, verify_chain};
+    let f = merchant_with_product(store, "evt").await;
+    let mut tx = store.begin(TxMode::Write).await.unwrap();
+    let order = tx.insert_order(&new_order(&f, "K000000000000000000000000EV", None, 1)).await.unwrap();
+    let e1 = next_event(None, "order.created", 1, &serde_json::json!({"a": 1}));
+    let e2 = next_event(Some(&e1), "order.paid", 2, &serde_json::json!({"b": 2}));
+    tx.append_event(order, &e1).await.unwrap();
+    tx.append_event(order, &e2).await.unwrap();
+    tx.commit().await.unwrap();
+    let mut tx = store.begin(TxMode::Write).await.unwrap();
+    assert!(matches!(tx.append_event(order, &e2).await, Err(StoreError::Conflict("order_events.seq"))));
+    drop(tx);
+
+    let mut tx = store.begin(TxMode::Write).await.unwrap();
+    assert_eq!(tx.last_event(order).await.unwrap(), Some(e2.clone()));
+    let events = tx.order_events(order).await.unwrap();
+    assert_eq!(events, vec![e1, e2]);
+    assert_eq!(verify_chain(&events), Ok(()));
+    assert_eq!(tx.orders_with_events().await.unwrap(), vec![order]);
+
+    tx.idempotency_insert("user:1", "key-1", b"hash", order, T0).await.unwrap();
+    assert_eq!(tx.idempotency_lookup("user:1", "key-1").await.unwrap(), Some((b"hash".to_vec(), order)));
+    assert!(tx.idempotency_lookup("user:2", "key-1").await.unwrap().is_none(), "keys are scoped");
+
+    let p = crate::NewPayment {
+        gateway: "sandbox".into(),
+        trade_no: "P1".into(),
+        purpose: crate::PaymentPurpose::Order(order),
+        amount: Money::from_fen(990),
+        created_at: T0,
+    };
+    let id = tx.insert_payment(&p).await.unwrap();
+    let stored = tx.payment_by_trade_no("P1").await.unwrap().unwrap();
+    assert_eq!((stored.id, stored.purpose, stored.state), (id, crate::PaymentPurpose::Order(order), crate::PaymentState::Pending));
+    assert!(tx.mark_payment_paid(id, "GW1", at(5)).await.unwrap());
+    assert!(!tx.mark_payment_paid(id, "GW2", at(6)).await.unwrap(), "paid once");
+    let stored = tx.payment_by_trade_no("P1").await.unwrap().unwrap();
+    assert_eq!((stored.state, stored.gateway_trade_no.as_deref(), stored.paid_at), (crate::PaymentState::Paid, Some("GW1"), Some(at(5))));
+    tx.insert_notification("sandbox", "N1", T0).await.unwrap();
+    tx.insert_notification("epay", "N1", T0).await.unwrap();
+    tx.commit().await.unwrap();
+
+    // Each expected conflict in its own transaction: on PostgreSQL a failed statement aborts the transaction.
+    let mut tx = store.begin(TxMode::Write).await.unwrap();
+    let dup = tx.idempotency_insert("user:1", "key-1", b"other", order, T0).await;
+    assert!(matches!(dup, Err(StoreError::Conflict("idempotency.key"))), "{dup:?}");
+    drop(tx);
+    let mut tx = store.begin(TxMode::Write).await.unwrap();
+    assert!(matches!(tx.insert_payment(&p).await, Err(StoreError::Conflict("payments.trade_no"))));
+    drop(tx);
+    let mut tx = store.begin(TxMode::Write).await.unwrap();
+    assert!(matches!(tx.insert_notification("sandbox", "N1", T0).await, Err(StoreError::Conflict("notifications.id"))));
+    drop(tx);
 }

@@ -119,6 +119,10 @@ conformance_tests!(
     dropped_transaction_is_rolled_back,
     data_keys_roundtrip_and_conflict,
     concurrent_read_sees_consistent_stock,
+    orders_roundtrip_and_state_compare_and_set,
+    allocation_sells_each_key_once_and_never_short,
+    ledger_checks_balances_and_recomputes,
+    events_idempotency_payments_and_notifications,
 );
 
 /// Table → column → nullable, as the database reports it.
