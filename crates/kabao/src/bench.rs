@@ -5,7 +5,8 @@ use anyhow::{bail, Context};
 use kabao_core::catalog::{Category, GoodsKind, ProductDraft};
 use kabao_core::user::Role;
 use kabao_core::{Money, Timestamp};
-use kabao_store::{KeyState, NewShop, TxMode};
+use kabao_store::KeyState;
+use kabao_store::{NewShop, TxMode};
 use std::io::Write;
 use std::time::Instant;
 
@@ -116,4 +117,238 @@ async fn run_import(
         bail!("imported {counted} keys (counter {stock}), expected {keys}");
     }
     Ok(())
+}
+
+/// Settings of `kabao bench checkout`.
+pub struct CheckoutBench {
+    pub clients: usize,
+    pub seconds: u64,
+    pub database_url: Option<String>,
+}
+
+/// Starts a server on a fresh database, seeds a product with keys and funded buyers, then drives real HTTP
+/// checkouts (create order, pay from wallet, reveal keys) from concurrent clients for a fixed time.
+/// Duplicates and the ledger are checked from the database afterwards, not assumed.
+pub async fn checkout(b: CheckoutBench) -> anyhow::Result<()> {
+    let dir =
+        std::env::temp_dir().join(format!("kabao-bench-checkout-{}-{:x}", std::process::id(), rand::random::<u32>()));
+    std::fs::create_dir_all(&dir)?;
+    let result = run_checkout(&dir, b).await;
+    let _ = std::fs::remove_dir_all(&dir);
+    result
+}
+
+async fn run_checkout(dir: &std::path::Path, b: CheckoutBench) -> anyhow::Result<()> {
+    use kabao_core::ledger;
+    use std::sync::Arc;
+    let now = Timestamp::from_millis(
+        i64::try_from(
+            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis()).unwrap_or(0),
+        )
+        .unwrap_or(0),
+    );
+    let url = b.database_url.clone().unwrap_or_else(|| format!("sqlite://{}", dir.join("kabao.db").display()));
+    let store = kabao_store::open(&url).await.context("opening the bench database")?;
+    let mut material = [0u8; 32];
+    rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut material);
+    let master = kabao_core::vault::MasterKey::from_bytes(material);
+    let keyring = Arc::new(kabao_server::keyring::load_or_create(&*store, &master, now).await?);
+
+    // Seed: one merchant, one product with plenty of keys, one funded buyer (with a token) per client.
+    let tag = format!("{:08x}", rand::random::<u32>());
+    let merchant = kabao_server::accounts::create_user(
+        &*store,
+        &format!("bench_m_{tag}"),
+        "bench-password-1",
+        Role::Merchant,
+        None,
+        now,
+    )
+    .await
+    .map_err(|e| anyhow::anyhow!("{e:?}"))?;
+    let mut tx = store.begin(TxMode::Write).await?;
+    let shop = tx
+        .insert_shop(&NewShop {
+            owner_id: merchant.id,
+            name: format!("bench {tag}"),
+            description: String::new(),
+            opened_at: now,
+        })
+        .await?;
+    let draft = ProductDraft {
+        title: "bench card".into(),
+        description: String::new(),
+        category: Category::GameCard,
+        kind: GoodsKind::Standard,
+        price: Money::from_fen(100),
+        max_per_order: 10,
+        trial: false,
+        listed: true,
+    };
+    let product = tx.insert_product(shop, &draft, now).await?;
+    tx.commit().await?;
+    let keys = (b.seconds as usize * 4000).clamp(20_000, 400_000);
+    let file: String = (0..keys).map(|i| format!("{tag}-{i:08X}-BENCH\n")).collect();
+    kabao_server::inventory::import_keys(&*store, &keyring, merchant.id, product, file.as_bytes(), "bench", now)
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let mut tokens = Vec::with_capacity(b.clients);
+    {
+        let mut tx = store.begin(TxMode::Write).await?;
+        for i in 0..b.clients {
+            let user = tx
+                .insert_user(&kabao_store::NewUser {
+                    username: format!("bench_b_{tag}_{i}"),
+                    email: None,
+                    password_hash: "!".into(),
+                    role: Role::Buyer,
+                    created_at: now,
+                })
+                .await?;
+            let token = format!("kb_{}", kabao_server::auth::random_token());
+            tx.insert_api_token(&kabao_store::NewApiToken {
+                user_id: user,
+                name: "bench".into(),
+                prefix: token.chars().take(10).collect(),
+                token_hash: kabao_server::auth::sha256(&token),
+                created_at: now,
+            })
+            .await?;
+            tx.post_ledger(&ledger::top_up(user, Money::from_fen(100_000_000))?, None, now).await?;
+            tokens.push(token);
+        }
+        tx.commit().await?;
+    }
+
+    let state = Arc::new(kabao_server::AppState::new(
+        store.clone(),
+        keyring,
+        kabao_server::ServerConfig::default(),
+        Arc::new(kabao_server::SystemClock),
+    ));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let base = format!("http://{}", listener.local_addr()?);
+    let server = tokio::spawn(kabao_server::serve(state, listener));
+    eprintln!(
+        "bench checkout: {} clients for {} s against {base} ({}), {keys} keys in stock",
+        b.clients,
+        b.seconds,
+        if b.database_url.is_some() { "PostgreSQL" } else { "SQLite" }
+    );
+
+    let deadline = Instant::now() + std::time::Duration::from_secs(b.seconds);
+    let http = reqwest::Client::builder().pool_max_idle_per_host(b.clients).build()?;
+    let mut tasks = Vec::new();
+    for token in tokens {
+        let http = http.clone();
+        let base = base.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut latencies_us: Vec<u64> = Vec::new();
+            let mut keys: Vec<String> = Vec::new();
+            let mut failures = 0u64;
+            while Instant::now() < deadline {
+                let started = Instant::now();
+                match one_checkout(&http, &base, &token, product.0).await {
+                    Ok(mut k) => {
+                        latencies_us.push(started.elapsed().as_micros() as u64);
+                        keys.append(&mut k);
+                    }
+                    Err(_) => failures += 1,
+                }
+            }
+            (latencies_us, keys, failures)
+        }));
+    }
+    let mut latencies: Vec<u64> = Vec::new();
+    let mut all_keys: Vec<String> = Vec::new();
+    let mut failures = 0;
+    for t in tasks {
+        let (l, k, f) = t.await?;
+        latencies.extend(l);
+        all_keys.extend(k);
+        failures += f;
+    }
+    let elapsed = b.seconds as f64;
+    server.abort();
+    latencies.sort_unstable();
+    let pct = |p: f64| -> f64 {
+        if latencies.is_empty() {
+            return 0.0;
+        }
+        let i = ((latencies.len() as f64 - 1.0) * p).round() as usize;
+        latencies.get(i).copied().unwrap_or(0) as f64 / 1000.0
+    };
+    let orders = latencies.len();
+    let revealed = all_keys.len();
+    all_keys.sort_unstable();
+    all_keys.dedup();
+    let duplicate_in_responses = revealed - all_keys.len();
+
+    // From the database: every sold key belongs to exactly one delivered order, and the books balance.
+    let mut tx = store.begin(TxMode::Read).await?;
+    let sold = tx.count_card_keys(product, KeyState::Sold).await?;
+    let available = tx.count_card_keys(product, KeyState::Available).await?;
+    let counter = tx.product_by_id(product).await?.map(|p| p.stock_available).unwrap_or(-1);
+    drop(tx);
+    let problems = kabao_server::verify::ledger(&*store).await?;
+    let (_, chain_problems) = kabao_server::verify::audit(&*store).await?;
+    store.close().await;
+    let duplicate_keys = duplicate_in_responses as i64 + (sold - revealed as i64).abs();
+    for p in problems.iter().chain(chain_problems.iter()).take(10) {
+        eprintln!("problem: {p}");
+    }
+    let json = serde_json::json!({
+        "orders": orders,
+        "orders_per_s": ((orders as f64 / elapsed) * 10.0).round() / 10.0,
+        "p50_ms": (pct(0.50) * 100.0).round() / 100.0,
+        "p99_ms": (pct(0.99) * 100.0).round() / 100.0,
+        "failed_requests": failures,
+        "duplicate_keys": duplicate_keys,
+        "stock_consistent": counter == available,
+        "ledger_balanced": problems.is_empty(),
+        "audit_chains_intact": chain_problems.is_empty(),
+    });
+    println!("{json}");
+    if duplicate_keys != 0 || !problems.is_empty() || !chain_problems.is_empty() || counter != available {
+        bail!("the run left the data inconsistent (see above)");
+    }
+    Ok(())
+}
+
+/// One buyer's checkout over HTTP: order, pay from the wallet, reveal. Returns the keys.
+async fn one_checkout(http: &reqwest::Client, base: &str, token: &str, product: i64) -> anyhow::Result<Vec<String>> {
+    let auth = format!("Bearer {token}");
+    let order: serde_json::Value = http
+        .post(format!("{base}/api/v1/orders"))
+        .header("authorization", &auth)
+        .json(&serde_json::json!({"product_id": product, "quantity": 1, "warranty_ack": true}))
+        .send()
+        .await?
+        .error_for_status()?
+        .json()
+        .await?;
+    let no = order["order_no"].as_str().unwrap_or_default().to_string();
+    let paid: serde_json::Value = http
+        .post(format!("{base}/api/v1/orders/{no}/pay/wallet"))
+        .header("authorization", &auth)
+        .send()
+        .await?
+        .error_for_status()?
+        .json()
+        .await?;
+    if paid["state"] != "delivered" {
+        bail!("order {no} ended {}", paid["state"]);
+    }
+    let keys: serde_json::Value = http
+        .post(format!("{base}/api/v1/orders/{no}/keys/reveal"))
+        .header("authorization", &auth)
+        .send()
+        .await?
+        .error_for_status()?
+        .json()
+        .await?;
+    Ok(keys["keys"]
+        .as_array()
+        .map(|a| a.iter().filter_map(|k| k.as_str().map(str::to_string)).collect())
+        .unwrap_or_default())
 }

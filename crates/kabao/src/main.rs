@@ -91,6 +91,16 @@ enum VerifyCommand {
 
 #[derive(Subcommand)]
 enum BenchCommand {
+    /// Drive real HTTP checkouts (order, pay from wallet, reveal) from concurrent clients on a fresh database.
+    Checkout {
+        #[arg(long, default_value_t = 64)]
+        clients: usize,
+        #[arg(long, default_value_t = 20)]
+        seconds: u64,
+        /// Run against this PostgreSQL database instead of a temporary SQLite file.
+        #[arg(long)]
+        database_url: Option<String>,
+    },
     /// Time `kabao keys import` of a generated file into a fresh product.
     Import {
         /// Number of keys in the generated file.
@@ -244,6 +254,11 @@ async fn main() -> anyhow::Result<()> {
                 println!("audit: {chains} order event chains verified");
             }
             report("audit", &problems)
+        }
+        Command::Bench { command: BenchCommand::Checkout { clients, seconds, database_url } } => {
+            init_tracing("warn");
+            bench::checkout(bench::CheckoutBench { clients: clients.max(1), seconds: seconds.max(1), database_url })
+                .await
         }
         Command::Bench { command: BenchCommand::Import { keys, database_url } } => {
             init_tracing("warn");

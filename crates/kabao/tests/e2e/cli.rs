@@ -222,3 +222,23 @@ async fn postgres_mode_migrates_imports_and_serves() {
     drop(server);
     sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).execute(&admin).await.ok();
 }
+
+/// The checkout bench runs end to end and checks the data it leaves; its figures are not asserted here.
+#[tokio::test]
+async fn bench_checkout_reports_one_json_line_with_consistency_checks() {
+    let out = Command::new(kabao_bin())
+        .args(["bench", "checkout", "--clients", "2", "--seconds", "1"])
+        .env_remove("KABAO_DATABASE_URL")
+        .output()
+        .unwrap_or_else(|e| panic!("running kabao: {e}"));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout} {}", String::from_utf8_lossy(&out.stderr));
+    let last: serde_json::Value =
+        serde_json::from_str(stdout.lines().last().unwrap_or_default()).unwrap_or_else(|e| panic!("{e}: {stdout}"));
+    for field in ["orders", "orders_per_s", "p50_ms", "p99_ms"] {
+        assert!(last[field].is_number(), "{field} in {last}");
+    }
+    assert_eq!(last["duplicate_keys"], 0);
+    assert_eq!(last["ledger_balanced"], true);
+    assert!(last["orders"].as_u64().unwrap_or(0) > 0);
+}
