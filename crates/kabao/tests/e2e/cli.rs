@@ -28,7 +28,7 @@ fn sqlite_url(data: &TempDir) -> String {
 }
 
 /// Creates a merchant with a shop and one standard product directly in the store at `url`.
-async fn seed_product(url: &str) -> ProductId {
+pub async fn seed_product(url: &str) -> ProductId {
     let store = kabao_store::open(url).await.unwrap_or_else(|e| panic!("open: {e}"));
     let now = Timestamp::from_millis(1_790_000_000_000);
     let merchant =

@@ -81,6 +81,12 @@ impl Server {
 }
 
 impl Server {
+    /// Kills the server at once (SIGKILL on Unix): no shutdown, no flushing.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
     /// What the server logged so far.
     pub fn log(&self) -> String {
         std::fs::read_to_string(self.data.path().join("server.log")).unwrap_or_default()

@@ -4,4 +4,5 @@
 mod browser;
 mod buying;
 mod cli;
+mod crash;
 mod harness;

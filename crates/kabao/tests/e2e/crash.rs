@@ -1,0 +1,150 @@
+//! Crash safety: `kabao serve` is killed with SIGKILL in the middle of a checkout load, restarted, and the
+//! data must show no key sold twice, no delivered order without its keys, and clean ledger and audit checks.
+
+use crate::harness::{kabao_bin, Server, TempDir};
+use kabao_core::order::OrderState;
+use kabao_core::user::Role;
+use kabao_core::{Money, Timestamp};
+use kabao_store::{KeyState, TxMode};
+use std::process::Command;
+use std::time::Duration;
+
+fn cli(args: &[&str], data: &TempDir) -> (bool, String) {
+    let out = Command::new(kabao_bin())
+        .args(args)
+        .arg("--data-dir")
+        .arg(data.path())
+        .env_remove("KABAO_DATABASE_URL")
+        .env_remove("KABAO_MASTER_KEY")
+        .output()
+        .unwrap_or_else(|e| panic!("running kabao: {e}"));
+    (out.status.success(), format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn killed_mid_load_and_restarted_loses_nothing_and_sells_nothing_twice() {
+    let data = TempDir::new("crash");
+    let url = format!("sqlite://{}", data.path().join("kabao.db").display());
+    let product = crate::cli::seed_product(&url).await;
+    let keys = data.path().join("keys.txt");
+    std::fs::write(&keys, (0..400).map(|i| format!("CRASH-{i:04}\n")).collect::<String>())
+        .unwrap_or_else(|e| panic!("{e}"));
+    let (ok, out) = cli(&["keys", "import", "--product", &product.0.to_string(), &keys.to_string_lossy()], &data);
+    assert!(ok, "{out}");
+
+    // Buyers with tokens and money, written straight to the store.
+    let now = Timestamp::from_millis(1_790_000_000_000);
+    let mut tokens = Vec::new();
+    {
+        let store = kabao_store::open(&url).await.unwrap_or_else(|e| panic!("{e}"));
+        let mut tx = store.begin(TxMode::Write).await.unwrap_or_else(|e| panic!("{e}"));
+        for i in 0..16 {
+            let user = tx
+                .insert_user(&kabao_store::NewUser {
+                    username: format!("crash_buyer_{i}"),
+                    email: None,
+                    password_hash: "!".into(),
+                    role: Role::Buyer,
+                    created_at: now,
+                })
+                .await
+                .unwrap_or_else(|e| panic!("{e}"));
+            let token = format!("kb_crash_{i}_{:016x}", rand::random::<u64>());
+            tx.insert_api_token(&kabao_store::NewApiToken {
+                user_id: user,
+                name: "t".into(),
+                prefix: "kb_crash".into(),
+                token_hash: kabao_server::auth::sha256(&token),
+                created_at: now,
+            })
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+            tx.post_ledger(
+                &kabao_core::ledger::top_up(user, Money::from_fen(1_000_000)).unwrap_or_else(|e| panic!("{e}")),
+                None,
+                now,
+            )
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+            tokens.push(token);
+        }
+        tx.commit().await.unwrap_or_else(|e| panic!("{e}"));
+        store.close().await;
+    }
+
+    // Serve from the same data directory (same master key), load it, and kill it mid-load.
+    let key_file = data.path().join("master.key").to_string_lossy().into_owned();
+    let db_url = url.clone();
+    let mut server = Server::start_with_env(&["--database-url", &db_url], &[("KABAO_MASTER_KEY_FILE", &key_file)]);
+    let http = reqwest::Client::new();
+    let mut clients = Vec::new();
+    for token in tokens.clone() {
+        let (http, base, pid) = (http.clone(), server.url.clone(), product.0);
+        clients.push(tokio::spawn(async move {
+            for _ in 0..200 {
+                let auth = format!("Bearer {token}");
+                let Ok(res) = http
+                    .post(format!("{base}/api/v1/orders"))
+                    .header("authorization", &auth)
+                    .json(&serde_json::json!({"product_id": pid, "quantity": 2, "warranty_ack": true}))
+                    .send()
+                    .await
+                else {
+                    return;
+                };
+                let Ok(order) = res.json::<serde_json::Value>().await else { return };
+                let no = order["order_no"].as_str().unwrap_or_default().to_string();
+                if http
+                    .post(format!("{base}/api/v1/orders/{no}/pay/wallet"))
+                    .header("authorization", &auth)
+                    .send()
+                    .await
+                    .is_err()
+                {
+                    return;
+                }
+            }
+        }));
+    }
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    server.kill();
+    for c in clients {
+        let _ = c.await;
+    }
+
+    // Restart on the same data: it comes back healthy.
+    let restarted = Server::start_with_env(&["--database-url", &db_url], &[("KABAO_MASTER_KEY_FILE", &key_file)]);
+    let health = reqwest::get(format!("{}/healthz", restarted.url)).await.unwrap_or_else(|e| panic!("{e}"));
+    assert!(health.status().is_success());
+    drop(restarted);
+
+    let store = kabao_store::open(&url).await.unwrap_or_else(|e| panic!("{e}"));
+    let mut tx = store.begin(TxMode::Read).await.unwrap_or_else(|e| panic!("{e}"));
+    let p = tx.product_by_id(product).await.unwrap_or_else(|e| panic!("{e}")).unwrap_or_else(|| panic!("product"));
+    let orders = tx.list_shop_orders(p.shop_id, 100_000, 0).await.unwrap_or_else(|e| panic!("{e}"));
+    assert!(orders.iter().any(|o| o.state == OrderState::Delivered), "the load delivered something before the kill");
+    let mut delivered_keys = std::collections::HashSet::new();
+    for o in &orders {
+        let keys = tx.order_keys(o.id).await.unwrap_or_else(|e| panic!("{e}"));
+        match o.state {
+            OrderState::Delivered => {
+                assert_eq!(keys.len() as i64, o.quantity, "delivered order {} has all its keys", o.order_no)
+            }
+            _ => assert!(keys.is_empty(), "order {} in state {:?} holds keys", o.order_no, o.state),
+        }
+        for k in keys {
+            assert!(delivered_keys.insert(k.key.id), "key {} delivered twice", k.key.id);
+        }
+    }
+    let sold = tx.count_card_keys(product, KeyState::Sold).await.unwrap_or_else(|e| panic!("{e}"));
+    let available = tx.count_card_keys(product, KeyState::Available).await.unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(sold as usize, delivered_keys.len(), "every sold key belongs to exactly one delivered order");
+    assert_eq!(p.stock_available, available, "the stock counter survived the crash exactly");
+    drop(tx);
+    store.close().await;
+
+    let (ok, out) = cli(&["ledger", "verify"], &data);
+    assert!(ok && out.contains("ledger: ok"), "{out}");
+    let (ok, out) = cli(&["audit", "verify"], &data);
+    assert!(ok && out.contains("audit: ok"), "{out}");
+}
