@@ -119,3 +119,37 @@ pub struct Payment {
     pub created_at: Timestamp,
     pub paid_at: Option<Timestamp>,
 }
+
+/// Where a withdrawal request is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WithdrawalState {
+    Pending,
+    Approved,
+    Rejected,
+}
+
+impl WithdrawalState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            WithdrawalState::Pending => "pending",
+            WithdrawalState::Approved => "approved",
+            WithdrawalState::Rejected => "rejected",
+        }
+    }
+    pub fn parse(s: &str) -> Option<WithdrawalState> {
+        [WithdrawalState::Pending, WithdrawalState::Approved, WithdrawalState::Rejected].into_iter().find(|w| w.as_str() == s)
+    }
+}
+
+/// A merchant's request to pay out part of the available balance.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Withdrawal {
+    pub id: i64,
+    pub shop_id: ShopId,
+    pub amount: Money,
+    pub state: WithdrawalState,
+    pub requested_at: Timestamp,
+    pub decided_at: Option<Timestamp>,
+    pub decided_by: Option<UserId>,
+    pub note: Option<String>,
+}

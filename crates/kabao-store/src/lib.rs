@@ -221,6 +221,17 @@ pub trait Tx: Send {
     /// Remembers a notification id; Conflict `"notifications.id"` if seen before (a replay).
     async fn insert_notification(&mut self, gateway: &str, notification_id: &str, at: Timestamp) -> StoreResult<()>;
 
+    // ---- withdrawals ----
+    async fn insert_withdrawal(&mut self, shop: ShopId, amount: kabao_core::Money, at: Timestamp) -> StoreResult<i64>;
+    async fn withdrawal_by_id(&mut self, id: i64) -> StoreResult<Option<Withdrawal>>;
+    /// A shop's withdrawals, newest first.
+    async fn list_shop_withdrawals(&mut self, shop: ShopId, limit: i64) -> StoreResult<Vec<Withdrawal>>;
+    /// Pending withdrawals of all shops, oldest first.
+    async fn list_pending_withdrawals(&mut self, limit: i64) -> StoreResult<Vec<Withdrawal>>;
+    /// Compare-and-set pending → `to`; false if it was decided already.
+    async fn decide_withdrawal(&mut self, id: i64, to: WithdrawalState, by: UserId, note: Option<&str>, at: Timestamp)
+        -> StoreResult<bool>;
+
     // ---- data keys (wrapped by the master key) ----
     async fn data_keys(&mut self) -> StoreResult<Vec<DataKeyRecord>>;
     /// Conflict `"data_keys.version"` if (purpose, version) exists.

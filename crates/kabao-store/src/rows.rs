@@ -247,3 +247,18 @@ pub(crate) fn payment(r: PaymentRow) -> StoreResult<crate::commerce::Payment> {
         paid_at: r.10.map(Timestamp),
     })
 }
+
+pub(crate) type WithdrawalRow = (i64, i64, i64, String, i64, Option<i64>, Option<i64>, Option<String>);
+
+pub(crate) fn withdrawal(r: WithdrawalRow) -> StoreResult<crate::commerce::Withdrawal> {
+    Ok(crate::commerce::Withdrawal {
+        id: r.0,
+        shop_id: ShopId(r.1),
+        amount: Money::from_fen(r.2),
+        state: crate::commerce::WithdrawalState::parse(&r.3).ok_or_else(|| corrupt("withdrawals.state"))?,
+        requested_at: Timestamp(r.4),
+        decided_at: r.5.map(Timestamp),
+        decided_by: r.6.map(UserId),
+        note: r.7,
+    })
+}

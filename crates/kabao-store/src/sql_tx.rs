@@ -931,6 +931,76 @@ macro_rules! impl_tx {
                 Ok(())
             }
 
+            // ---- withdrawals ----
+
+            async fn insert_withdrawal(&mut self, shop: kabao_core::ShopId, amount: kabao_core::Money, at: kabao_core::Timestamp) -> $crate::StoreResult<i64> {
+                sqlx::query_scalar("INSERT INTO withdrawals (shop_id, amount_fen, state, requested_at) VALUES ($1, $2, 'pending', $3) RETURNING id")
+                    .bind(shop.0)
+                    .bind(amount.fen())
+                    .bind(at.millis())
+                    .fetch_one(&mut *self.tx)
+                    .await
+                    .map_err($crate::errors::map_sqlx)
+            }
+
+            async fn withdrawal_by_id(&mut self, id: i64) -> $crate::StoreResult<Option<$crate::Withdrawal>> {
+                let row: Option<$crate::rows::WithdrawalRow> = sqlx::query_as(
+                    "SELECT id, shop_id, amount_fen, state, requested_at, decided_at, decided_by, note FROM withdrawals WHERE id = $1",
+                )
+                .bind(id)
+                .fetch_optional(&mut *self.tx)
+                .await
+                .map_err($crate::errors::map_sqlx)?;
+                row.map($crate::rows::withdrawal).transpose()
+            }
+
+            async fn list_shop_withdrawals(&mut self, shop: kabao_core::ShopId, limit: i64) -> $crate::StoreResult<Vec<$crate::Withdrawal>> {
+                let rows: Vec<$crate::rows::WithdrawalRow> = sqlx::query_as(
+                    "SELECT id, shop_id, amount_fen, state, requested_at, decided_at, decided_by, note FROM withdrawals \
+                     WHERE shop_id = $1 ORDER BY id DESC LIMIT $2",
+                )
+                .bind(shop.0)
+                .bind(limit)
+                .fetch_all(&mut *self.tx)
+                .await
+                .map_err($crate::errors::map_sqlx)?;
+                rows.into_iter().map($crate::rows::withdrawal).collect()
+            }
+
+            async fn list_pending_withdrawals(&mut self, limit: i64) -> $crate::StoreResult<Vec<$crate::Withdrawal>> {
+                let rows: Vec<$crate::rows::WithdrawalRow> = sqlx::query_as(
+                    "SELECT id, shop_id, amount_fen, state, requested_at, decided_at, decided_by, note FROM withdrawals \
+                     WHERE state = 'pending' ORDER BY id LIMIT $1",
+                )
+                .bind(limit)
+                .fetch_all(&mut *self.tx)
+                .await
+                .map_err($crate::errors::map_sqlx)?;
+                rows.into_iter().map($crate::rows::withdrawal).collect()
+            }
+
+            async fn decide_withdrawal(
+                &mut self,
+                id: i64,
+                to: $crate::WithdrawalState,
+                by: kabao_core::UserId,
+                note: Option<&str>,
+                at: kabao_core::Timestamp,
+            ) -> $crate::StoreResult<bool> {
+                let done = sqlx::query(
+                    "UPDATE withdrawals SET state = $1, decided_by = $2, note = $3, decided_at = $4 WHERE id = $5 AND state = 'pending'",
+                )
+                .bind(to.as_str())
+                .bind(by.0)
+                .bind(note)
+                .bind(at.millis())
+                .bind(id)
+                .execute(&mut *self.tx)
+                .await
+                .map_err($crate::errors::map_sqlx)?;
+                Ok(done.rows_affected() == 1)
+            }
+
             // ---- data keys ----
 
             async fn data_keys(&mut self) -> $crate::StoreResult<Vec<$crate::DataKeyRecord>> {

@@ -3,6 +3,7 @@
 
 pub mod admin;
 pub mod catalog;
+pub mod finance;
 pub mod merchant;
 pub mod orders;
 pub mod tokens;
@@ -82,6 +83,12 @@ pub fn routes() -> Router<SharedState> {
         .route("/gateways/sandbox/notify", post(orders::sandbox_notify))
         .route("/gateways/epay/notify", get(orders::epay_notify_get).post(orders::epay_notify_post))
         .route("/orders/{order_no}/pay/epay", post(orders::pay_epay))
+        .route("/merchant/finance", get(finance::finance))
+        .route("/merchant/orders", get(finance::orders))
+        .route("/merchant/statement", get(finance::statement))
+        .route("/merchant/withdrawals", post(finance::request))
+        .route("/admin/withdrawals", get(finance::pending))
+        .route("/admin/withdrawals/{id}/decision", post(finance::decide))
         .route("/admin/users", get(admin::list_users))
         .route("/admin/users/{id}/role", put(admin::set_role))
         .route("/admin/shops", get(admin::list_shops))
@@ -105,6 +112,7 @@ pub fn routes() -> Router<SharedState> {
         merchant::import_keys, merchant::list_keys, merchant::list_batches, merchant::void_batch,
         orders::create, orders::get, orders::pay_wallet, orders::pay_sandbox, orders::reveal,
         orders::wallet, orders::top_up, orders::sandbox_notify, orders::epay_notify_get, orders::pay_epay,
+        finance::finance, finance::orders, finance::statement, finance::request, finance::pending, finance::decide,
         admin::list_users, admin::set_role, admin::list_shops, admin::set_certification, admin::set_suspension,
     ),
     modifiers(&BearerAuth)

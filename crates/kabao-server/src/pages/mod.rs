@@ -5,6 +5,7 @@ pub mod account;
 pub mod admin;
 pub mod catalog;
 pub mod console;
+pub mod finance;
 pub mod orders;
 
 use crate::auth::Visitor;
@@ -205,6 +206,11 @@ pub fn routes() -> Router<SharedState> {
         .route("/console/batches/{id}/void", post(console::void_batch))
         .route("/console/tokens", post(console::create_token))
         .route("/console/tokens/{id}/revoke", post(console::revoke_token))
+        .route("/console/finance", get(finance::show))
+        .route("/console/withdrawals", post(finance::withdraw))
+        .route("/admin/withdrawals", get(finance::admin_list))
+        .route("/admin/withdrawals/{id}/approve", post(finance::approve))
+        .route("/admin/withdrawals/{id}/reject", post(finance::reject))
         .route("/admin", get(admin::home))
         .route("/admin/users/{id}/role", post(admin::set_role))
         .route("/admin/shops/{id}/certification", post(admin::set_certification))

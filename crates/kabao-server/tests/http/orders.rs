@@ -517,3 +517,65 @@ async fn epay_notifications_are_verified_bound_to_the_payment_and_applied_once()
     assert_eq!(state.json()["state"], "pending_payment");
     verify_books(&app).await;
 }
+
+#[tokio::test]
+async fn settled_money_is_withdrawn_only_with_admin_approval_and_once() {
+    let app = TestApp::new().await;
+    let (merchant, product) = app.merchant_with_product("seller_payout").await;
+    app.import(&merchant, product, "W-1\nW-2\n").await;
+    let token = buyer(&app, "payout_buyer").await;
+    let top = app.api("POST", "/api/v1/wallet/top-ups", Some(&token), Some(json!({"amount_fen": 1980}))).await;
+    notify(&app, top.json()["trade_no"].as_str().unwrap(), now_s(&app), |_| {}).await;
+    let no = order(&app, Some(&token), json!({"product_id": product, "quantity": 2, "warranty_ack": true}), None)
+        .await
+        .json()["order_no"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    app.api("POST", &format!("/api/v1/orders/{no}/pay/wallet"), Some(&token), None).await;
+    let f = app.api("GET", "/api/v1/merchant/finance", Some(&merchant), None).await.json();
+    assert_eq!(
+        (f["available_fen"].as_i64(), f["in_escrow_fen"].as_i64()),
+        (Some(0), Some(1980)),
+        "in escrow until the window closes"
+    );
+    let early =
+        app.api("POST", "/api/v1/merchant/withdrawals", Some(&merchant), Some(json!({"amount_fen": 100}))).await;
+    assert_eq!(early.status, StatusCode::CONFLICT, "nothing to withdraw before settlement");
+
+    app.clock.advance_seconds(24 * 3600 + 1);
+    kabao_server::jobs::settle_due(&app.state).await.unwrap();
+    let f = app.api("GET", "/api/v1/merchant/finance", Some(&merchant), None).await.json();
+    assert_eq!(f["available_fen"], 1980 - 59);
+    let too_much =
+        app.api("POST", "/api/v1/merchant/withdrawals", Some(&merchant), Some(json!({"amount_fen": 1922}))).await;
+    assert_eq!(too_much.status, StatusCode::CONFLICT);
+    let w = app.api("POST", "/api/v1/merchant/withdrawals", Some(&merchant), Some(json!({"amount_fen": 1000}))).await;
+    assert_eq!(w.status, StatusCode::CREATED, "{}", w.body);
+    let id = w.json()["id"].as_i64().unwrap();
+    let second =
+        app.api("POST", "/api/v1/merchant/withdrawals", Some(&merchant), Some(json!({"amount_fen": 1000}))).await;
+    assert_eq!(second.status, StatusCode::CONFLICT, "pending requests count against the balance");
+
+    let (_, password) = kabao_server::accounts::ensure_admin(&*app.state.store, T0).await.unwrap().unwrap();
+    let admin = app.token("admin", &password).await;
+    assert_eq!(app.api("GET", "/api/v1/admin/withdrawals", Some(&merchant), None).await.status, StatusCode::FORBIDDEN);
+    let no_reason = app
+        .api("POST", &format!("/api/v1/admin/withdrawals/{id}/decision"), Some(&admin), Some(json!({"approve": false})))
+        .await;
+    assert_eq!((no_reason.status, no_reason.json()["field"].clone()), (StatusCode::BAD_REQUEST, json!("note")));
+    let ok = app
+        .api("POST", &format!("/api/v1/admin/withdrawals/{id}/decision"), Some(&admin), Some(json!({"approve": true})))
+        .await;
+    assert_eq!(ok.json()["state"], "approved", "{}", ok.body);
+    let twice = app
+        .api("POST", &format!("/api/v1/admin/withdrawals/{id}/decision"), Some(&admin), Some(json!({"approve": true})))
+        .await;
+    assert_eq!(twice.status, StatusCode::CONFLICT);
+    let f = app.api("GET", "/api/v1/merchant/finance", Some(&merchant), None).await.json();
+    assert_eq!(f["available_fen"], 1980 - 59 - 1000);
+    let statement = app.api("GET", "/api/v1/merchant/statement", Some(&merchant), None).await.json();
+    assert_eq!(statement.as_array().map(Vec::len), Some(2), "settlement in, withdrawal out");
+    assert_eq!(app.api("GET", "/api/v1/merchant/orders", Some(&merchant), None).await.json()[0]["state"], "settled");
+    verify_books(&app).await;
+}
