@@ -11,6 +11,7 @@ pub mod i18n;
 pub mod inventory;
 pub mod jobs;
 pub mod keyring;
+pub mod mailer;
 pub mod metrics;
 pub mod orders;
 pub mod pages;
@@ -120,6 +121,9 @@ pub struct AppState {
     pub clock: Arc<dyn Clock>,
     pub metrics: metrics::Metrics,
     pub throttles: Mutex<LoginThrottles>,
+    pub mailer: Arc<dyn mailer::Mailer>,
+    /// The public base URL, for links in mails.
+    pub public_url: Option<String>,
 }
 
 impl AppState {
@@ -128,7 +132,36 @@ impl AppState {
             by_account: FailureThrottle::new(config.login_failures_per_account, config.login_window_seconds, 100_000),
             by_ip: FailureThrottle::new(config.login_failures_per_ip, config.login_window_seconds, 100_000),
         };
-        AppState { store, keyring, config, clock, metrics: metrics::Metrics::new(), throttles: Mutex::new(throttles) }
+        AppState {
+            store,
+            keyring,
+            config,
+            clock,
+            metrics: metrics::Metrics::new(),
+            throttles: Mutex::new(throttles),
+            mailer: Arc::new(mailer::MemoryMailer::default()),
+            public_url: None,
+        }
+    }
+
+    /// Replaces the mailer (the default keeps mails in memory, as tests want).
+    pub fn with_mailer(mut self, mailer: Arc<dyn mailer::Mailer>, public_url: Option<String>) -> AppState {
+        self.mailer = mailer;
+        self.public_url = public_url;
+        self
+    }
+
+    /// Sends a delivery mail in the background; a failure is logged and never fails the payment.
+    pub fn mail_delivery(&self, to: Option<String>, order_no: &str) {
+        let Some(to) = to else { return };
+        let mail = mailer::delivery_mail(&to, order_no, self.public_url.as_deref());
+        let mailer = self.mailer.clone();
+        let order_no = order_no.to_string();
+        tokio::spawn(async move {
+            if let Err(e) = mailer.send(&mail).await {
+                tracing::warn!(order = %order_no, error = %e, "delivery mail not sent");
+            }
+        });
     }
 
     pub fn now(&self) -> Timestamp {

@@ -292,6 +292,28 @@ pub async fn apply_payment(
     Ok(next)
 }
 
+/// Mails the buyer that an order was delivered (after the payment's transaction committed).
+pub async fn mail_if_delivered(state: &AppState, order: OrderId) {
+    let found = async {
+        let mut tx = state.store.begin(TxMode::Read).await?;
+        let Some(o) = tx.order_by_id(order).await? else { return Ok::<_, StoreError>(None) };
+        if o.state != OrderState::Delivered {
+            return Ok(None);
+        }
+        let to = match o.buyer_id {
+            Some(b) => tx.user_by_id(b).await?.and_then(|u| u.email),
+            None => o.guest_email.clone(),
+        };
+        Ok(Some((to, o.order_no)))
+    }
+    .await;
+    match found {
+        Ok(Some((to, no))) => state.mail_delivery(to, &no),
+        Ok(None) => {}
+        Err(e) => tracing::warn!(error = %e, "delivery mail: order lookup failed"),
+    }
+}
+
 /// Pays an order from the buyer's wallet.
 pub async fn pay_with_wallet(state: &AppState, user: &User, order_no: &str) -> Result<Order, ApiError> {
     let mut tx = state.store.begin(TxMode::Write).await?;
@@ -319,6 +341,7 @@ pub async fn pay_with_wallet(state: &AppState, user: &User, order_no: &str) -> R
     apply_payment(state, &mut *tx, &order, PaymentSource::Wallet(user.id)).await?;
     let order = tx.order_by_id(order.id).await?.ok_or_else(|| ApiError::internal("order vanished"))?;
     tx.commit().await?;
+    mail_if_delivered(state, order.id).await;
     Ok(order)
 }
 

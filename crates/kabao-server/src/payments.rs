@@ -225,6 +225,9 @@ pub async fn settle_notification(
     }
     tx.commit().await?;
     tracing::info!(trade_no = %payment.trade_no, "payment applied");
+    if let PaymentPurpose::Order(order) = payment.purpose {
+        crate::orders::mail_if_delivered(state, order).await;
+    }
     Ok(NotifyOutcome::Applied)
 }
 

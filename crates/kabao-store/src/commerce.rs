@@ -137,7 +137,9 @@ impl WithdrawalState {
         }
     }
     pub fn parse(s: &str) -> Option<WithdrawalState> {
-        [WithdrawalState::Pending, WithdrawalState::Approved, WithdrawalState::Rejected].into_iter().find(|w| w.as_str() == s)
+        [WithdrawalState::Pending, WithdrawalState::Approved, WithdrawalState::Rejected]
+            .into_iter()
+            .find(|w| w.as_str() == s)
     }
 }
 

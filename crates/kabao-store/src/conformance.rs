@@ -2,7 +2,10 @@
 //! SQLite and PostgreSQL by `tests/conformance.rs`, so the two backends cannot drift apart.
 //! Scenarios panic on failure, like tests; each expects a freshly migrated, empty database.
 
-use crate::{Backend, DataKeyRecord, KeyState, NewApiToken, NewBatch, NewCardKey, NewShop, NewUser, Session, Store, StoreError, TxMode};
+use crate::{
+    Backend, DataKeyRecord, KeyState, NewApiToken, NewBatch, NewCardKey, NewShop, NewUser, Session, Store, StoreError,
+    TxMode,
+};
 use kabao_core::catalog::{Category, CertificationLevel, GoodsKind, ProductDraft};
 use kabao_core::user::Role;
 use kabao_core::vault::Fingerprint;
@@ -94,8 +97,15 @@ struct Fixture {
 async fn merchant_with_product(store: &dyn Store, name: &str) -> Fixture {
     let mut tx = store.begin(TxMode::Write).await.unwrap();
     let owner = tx.insert_user(&new_user(name, Role::Merchant)).await.unwrap();
-    let shop =
-        tx.insert_shop(&NewShop { owner_id: owner, name: format!("{name}'s shop"), description: "d".into(), opened_at: T0 }).await.unwrap();
+    let shop = tx
+        .insert_shop(&NewShop {
+            owner_id: owner,
+            name: format!("{name}'s shop"),
+            description: "d".into(),
+            opened_at: T0,
+        })
+        .await
+        .unwrap();
     let product = tx.insert_product(shop, &draft(&format!("{name} card"), true), T0).await.unwrap();
     tx.commit().await.unwrap();
     Fixture { owner, shop, product }
@@ -105,7 +115,13 @@ async fn merchant_with_product(store: &dyn Store, name: &str) -> Fixture {
 async fn import(store: &dyn Store, f: &Fixture, seed: u64, n: u64) -> BatchId {
     let mut tx = store.begin(TxMode::Write).await.unwrap();
     let batch = tx
-        .insert_batch(&NewBatch { shop_id: f.shop, product_id: f.product, created_by: f.owner, created_at: T0, source: "upload".into() })
+        .insert_batch(&NewBatch {
+            shop_id: f.shop,
+            product_id: f.product,
+            created_by: f.owner,
+            created_at: T0,
+            source: "upload".into(),
+        })
         .await
         .unwrap();
     tx.insert_card_keys(&fake_keys(f.shop, f.product, batch, seed, n)).await.unwrap();
@@ -241,7 +257,11 @@ pub async fn api_tokens_lifecycle(store: &dyn Store) {
     assert!(tx.api_token_with_user(&[1; 32]).await.unwrap().is_none(), "revoked token does not authenticate");
     assert!(tx.api_token_with_user(&[3; 32]).await.unwrap().is_some(), "grace's token untouched");
     let listed = tx.list_api_tokens(frank).await.unwrap();
-    assert_eq!(listed.iter().find(|t| t.id == t1).and_then(|t| t.revoked_at), Some(at(10)), "revoked ones still listed");
+    assert_eq!(
+        listed.iter().find(|t| t.id == t1).and_then(|t| t.revoked_at),
+        Some(at(10)),
+        "revoked ones still listed"
+    );
 }
 
 pub async fn shops_lifecycle(store: &dyn Store) {
@@ -249,7 +269,12 @@ pub async fn shops_lifecycle(store: &dyn Store) {
     let heidi = tx.insert_user(&new_user("heidi", Role::Merchant)).await.unwrap();
     let ivan = tx.insert_user(&new_user("ivan", Role::Merchant)).await.unwrap();
     let judy = tx.insert_user(&new_user("judy", Role::Merchant)).await.unwrap();
-    let shop = |owner: UserId, name: &str| NewShop { owner_id: owner, name: name.into(), description: "desc".into(), opened_at: T0 };
+    let shop = |owner: UserId, name: &str| NewShop {
+        owner_id: owner,
+        name: name.into(),
+        description: "desc".into(),
+        opened_at: T0,
+    };
     let h = tx.insert_shop(&shop(heidi, "海蒂小铺")).await.unwrap();
     let i = tx.insert_shop(&shop(ivan, "Ivan Keys")).await.unwrap();
     tx.commit().await.unwrap();
@@ -317,7 +342,17 @@ pub async fn products_and_listing(store: &dyn Store) {
     let mut tx = store.begin(TxMode::Read).await.unwrap();
     let p = tx.product_by_id(a.product).await.unwrap().unwrap();
     assert_eq!(
-        (p.shop_id, p.title.as_str(), p.description.as_str(), p.category, p.kind, p.price, p.max_per_order, p.trial, p.listed),
+        (
+            p.shop_id,
+            p.title.as_str(),
+            p.description.as_str(),
+            p.category,
+            p.kind,
+            p.price,
+            p.max_per_order,
+            p.trial,
+            p.listed
+        ),
         (
             a.shop,
             "kate card v2",
@@ -333,7 +368,8 @@ pub async fn products_and_listing(store: &dyn Store) {
     assert_eq!((p.stock_available, p.created_at, p.updated_at), (0, T0, at(50)));
     let own: Vec<ProductId> = tx.list_shop_products(a.shop).await.unwrap().into_iter().map(|p| p.id).collect();
     assert_eq!(own, vec![hidden, a.product], "newest first, unlisted included");
-    let listed: Vec<ProductId> = tx.list_listed_products(10, 0).await.unwrap().into_iter().map(|l| l.product.id).collect();
+    let listed: Vec<ProductId> =
+        tx.list_listed_products(10, 0).await.unwrap().into_iter().map(|l| l.product.id).collect();
     assert_eq!(listed, vec![b.product, a.product], "unlisted excluded, newest first");
     drop(tx);
 
@@ -368,7 +404,10 @@ pub async fn card_key_import_keeps_stock_exact(store: &dyn Store) {
     let first_page = tx.list_card_keys(f.product, Some(KeyState::Available), 3, 0).await.unwrap();
     assert_eq!(first_page.len(), 3);
     let k = &first_page[0];
-    assert_eq!((k.shop_id, k.product_id, k.batch_id, k.key_version, k.state), (f.shop, f.product, batch, 1, KeyState::Available));
+    assert_eq!(
+        (k.shop_id, k.product_id, k.batch_id, k.key_version, k.state),
+        (f.shop, f.product, batch, 1, KeyState::Available)
+    );
     assert_eq!(k.fingerprint, fake_fingerprint(1, 0), "oldest first");
     assert_eq!(k.ciphertext, vec![0u8; 70]);
     assert_eq!(tx.card_key_by_id(k.id).await.unwrap().as_ref(), Some(k));
@@ -386,7 +425,13 @@ pub async fn duplicate_fingerprint_conflicts_and_writes_nothing(store: &dyn Stor
     // Fresh keys followed by one the shop already holds, in one call: the whole transaction is void.
     let mut tx = store.begin(TxMode::Write).await.unwrap();
     let batch = tx
-        .insert_batch(&NewBatch { shop_id: f.shop, product_id: f.product, created_by: f.owner, created_at: T0, source: "api".into() })
+        .insert_batch(&NewBatch {
+            shop_id: f.shop,
+            product_id: f.product,
+            created_by: f.owner,
+            created_at: T0,
+            source: "api".into(),
+        })
         .await
         .unwrap();
     let mut keys = fake_keys(f.shop, f.product, batch, 8, 5_000);
@@ -402,7 +447,13 @@ pub async fn duplicate_fingerprint_conflicts_and_writes_nothing(store: &dyn Stor
     // A duplicate within one call is caught the same way.
     let mut tx = store.begin(TxMode::Write).await.unwrap();
     let batch = tx
-        .insert_batch(&NewBatch { shop_id: f.shop, product_id: f.product, created_by: f.owner, created_at: T0, source: "cli".into() })
+        .insert_batch(&NewBatch {
+            shop_id: f.shop,
+            product_id: f.product,
+            created_by: f.owner,
+            created_at: T0,
+            source: "cli".into(),
+        })
         .await
         .unwrap();
     let mut keys = fake_keys(f.shop, f.product, batch, 9, 3);
@@ -469,7 +520,13 @@ pub async fn dropped_transaction_is_rolled_back(store: &dyn Store) {
     let mut tx = store.begin(TxMode::Write).await.unwrap();
     tx.insert_user(&new_user("trent", Role::Buyer)).await.unwrap();
     let batch = tx
-        .insert_batch(&NewBatch { shop_id: f.shop, product_id: f.product, created_by: f.owner, created_at: T0, source: "upload".into() })
+        .insert_batch(&NewBatch {
+            shop_id: f.shop,
+            product_id: f.product,
+            created_by: f.owner,
+            created_at: T0,
+            source: "upload".into(),
+        })
         .await
         .unwrap();
     tx.insert_card_keys(&fake_keys(f.shop, f.product, batch, 31, 100)).await.unwrap();
@@ -515,7 +572,13 @@ pub async fn concurrent_read_sees_consistent_stock(store: &dyn Store) {
 
     let mut writer = store.begin(TxMode::Write).await.unwrap();
     let batch = writer
-        .insert_batch(&NewBatch { shop_id: f.shop, product_id: f.product, created_by: f.owner, created_at: T0, source: "api".into() })
+        .insert_batch(&NewBatch {
+            shop_id: f.shop,
+            product_id: f.product,
+            created_by: f.owner,
+            created_at: T0,
+            source: "api".into(),
+        })
         .await
         .unwrap();
     writer.insert_card_keys(&fake_keys(f.shop, f.product, batch, 42, 500)).await.unwrap();
@@ -583,19 +646,31 @@ pub async fn orders_roundtrip_and_state_compare_and_set(store: &dyn Store) {
 
     let mut tx = store.begin(TxMode::Write).await.unwrap();
     let o = tx.order_by_no("K0000000000000000000000000A").await.unwrap().unwrap();
-    assert_eq!((o.id, o.buyer_id, o.quantity, o.amount, o.state), (id, Some(buyer), 2, Money::from_fen(1980), S::PendingPayment));
+    assert_eq!(
+        (o.id, o.buyer_id, o.quantity, o.amount, o.state),
+        (id, Some(buyer), 2, Money::from_fen(1980), S::PendingPayment)
+    );
     assert_eq!(tx.order_by_id(id).await.unwrap(), Some(o.clone()));
     assert!(tx.update_order_state(id, S::PendingPayment, S::Delivered, at(1000)).await.unwrap());
-    assert!(!tx.update_order_state(id, S::PendingPayment, S::Delivered, at(2000)).await.unwrap(), "a second CAS from the old state fails");
+    assert!(
+        !tx.update_order_state(id, S::PendingPayment, S::Delivered, at(2000)).await.unwrap(),
+        "a second CAS from the old state fails"
+    );
     tx.set_settle_after(id, at(5000)).await.unwrap();
     let o = tx.order_by_id(id).await.unwrap().unwrap();
-    assert_eq!((o.state, o.paid_at, o.delivered_at, o.settle_after), (S::Delivered, Some(at(1000)), Some(at(1000)), Some(at(5000))));
+    assert_eq!(
+        (o.state, o.paid_at, o.delivered_at, o.settle_after),
+        (S::Delivered, Some(at(1000)), Some(at(1000)), Some(at(5000)))
+    );
     assert!(tx.orders_due_for_settlement(at(4999), 10).await.unwrap().is_empty());
     assert_eq!(tx.orders_due_for_settlement(at(5000), 10).await.unwrap().len(), 1);
     assert_eq!(tx.list_buyer_orders(buyer, 10, 0).await.unwrap().len(), 1);
     assert_eq!(tx.list_shop_orders(f.shop, 10, 0).await.unwrap().len(), 1);
     let guest = tx.insert_order(&new_order(&f, "K0000000000000000000000000B", None, 1)).await.unwrap();
-    assert_eq!(tx.orders_past_expiry(at(30 * 60_000), 10).await.unwrap().iter().map(|o| o.id).collect::<Vec<_>>(), vec![guest]);
+    assert_eq!(
+        tx.orders_past_expiry(at(30 * 60_000), 10).await.unwrap().iter().map(|o| o.id).collect::<Vec<_>>(),
+        vec![guest]
+    );
     tx.commit().await.unwrap();
 }
 
@@ -619,7 +694,10 @@ pub async fn allocation_sells_each_key_once_and_never_short(store: &dyn Store) {
     assert!(keys.iter().all(|k| k.key.state == KeyState::Sold && k.first_revealed_at.is_none()));
     tx.record_reveal(&crate::Reveal { order_id: a, user_id: None, at: at(10) }).await.unwrap();
     tx.record_reveal(&crate::Reveal { order_id: a, user_id: None, at: at(20) }).await.unwrap();
-    assert!(tx.order_keys(a).await.unwrap().iter().all(|k| k.first_revealed_at == Some(at(10))), "the first reveal is kept");
+    assert!(
+        tx.order_keys(a).await.unwrap().iter().all(|k| k.first_revealed_at == Some(at(10))),
+        "the first reveal is kept"
+    );
     assert_eq!(tx.list_reveals(a).await.unwrap().len(), 2);
     tx.commit().await.unwrap();
 }
@@ -631,10 +709,15 @@ pub async fn ledger_checks_balances_and_recomputes(store: &dyn Store) {
     let buyer = tx.insert_user(&new_user("payer", Role::Buyer)).await.unwrap();
     let order = tx.insert_order(&new_order(&f, "K000000000000000000000000LG", Some(buyer), 1)).await.unwrap();
     let over = ledger::pay_from_wallet(buyer, order, Money::from_fen(990)).unwrap();
-    assert!(matches!(tx.post_ledger(&over, Some(order), T0).await, Err(StoreError::Ledger(_))), "an empty wallet cannot pay");
+    assert!(
+        matches!(tx.post_ledger(&over, Some(order), T0).await, Err(StoreError::Ledger(_))),
+        "an empty wallet cannot pay"
+    );
     tx.post_ledger(&ledger::top_up(buyer, Money::from_fen(1000)).unwrap(), None, T0).await.unwrap();
     tx.post_ledger(&over, Some(order), T0).await.unwrap();
-    tx.post_ledger(&ledger::settle(order, f.shop, Money::from_fen(990), Money::from_fen(29)).unwrap(), Some(order), T0).await.unwrap();
+    tx.post_ledger(&ledger::settle(order, f.shop, Money::from_fen(990), Money::from_fen(29)).unwrap(), Some(order), T0)
+        .await
+        .unwrap();
     tx.commit().await.unwrap();
 
     let mut tx = store.begin(TxMode::Read).await.unwrap();
@@ -687,11 +770,17 @@ pub async fn events_idempotency_payments_and_notifications(store: &dyn Store) {
     };
     let id = tx.insert_payment(&p).await.unwrap();
     let stored = tx.payment_by_trade_no("P1").await.unwrap().unwrap();
-    assert_eq!((stored.id, stored.purpose, stored.state), (id, crate::PaymentPurpose::Order(order), crate::PaymentState::Pending));
+    assert_eq!(
+        (stored.id, stored.purpose, stored.state),
+        (id, crate::PaymentPurpose::Order(order), crate::PaymentState::Pending)
+    );
     assert!(tx.mark_payment_paid(id, "GW1", at(5)).await.unwrap());
     assert!(!tx.mark_payment_paid(id, "GW2", at(6)).await.unwrap(), "paid once");
     let stored = tx.payment_by_trade_no("P1").await.unwrap().unwrap();
-    assert_eq!((stored.state, stored.gateway_trade_no.as_deref(), stored.paid_at), (crate::PaymentState::Paid, Some("GW1"), Some(at(5))));
+    assert_eq!(
+        (stored.state, stored.gateway_trade_no.as_deref(), stored.paid_at),
+        (crate::PaymentState::Paid, Some("GW1"), Some(at(5)))
+    );
     tx.insert_notification("sandbox", "N1", T0).await.unwrap();
     tx.insert_notification("epay", "N1", T0).await.unwrap();
     tx.commit().await.unwrap();

@@ -133,7 +133,11 @@ pub trait Tx: Send {
 
     // ---- card-key inventory ----
     /// Which of `fingerprints` the shop already holds (in any state: a voided key stays a duplicate).
-    async fn existing_fingerprints(&mut self, shop: ShopId, fingerprints: &[Fingerprint]) -> StoreResult<Vec<Fingerprint>>;
+    async fn existing_fingerprints(
+        &mut self,
+        shop: ShopId,
+        fingerprints: &[Fingerprint],
+    ) -> StoreResult<Vec<Fingerprint>>;
     async fn insert_batch(&mut self, batch: &NewBatch) -> StoreResult<BatchId>;
     /// Inserts keys as `available` and adds their number to the product's stock counter, in this transaction.
     /// Conflict `"card_keys.fingerprint"` if any fingerprint exists in the shop (the caller checked first;
@@ -146,7 +150,13 @@ pub trait Tx: Send {
     /// counter; returns how many keys were voided.
     async fn void_batch(&mut self, id: BatchId, now: Timestamp) -> StoreResult<u64>;
     /// Keys of a product, oldest first, optionally of one state.
-    async fn list_card_keys(&mut self, product: ProductId, state: Option<KeyState>, limit: i64, offset: i64) -> StoreResult<Vec<CardKey>>;
+    async fn list_card_keys(
+        &mut self,
+        product: ProductId,
+        state: Option<KeyState>,
+        limit: i64,
+        offset: i64,
+    ) -> StoreResult<Vec<CardKey>>;
     async fn card_key_by_id(&mut self, id: CardKeyId) -> StoreResult<Option<CardKey>>;
     /// Exact count by scanning keys (for checks); pages read `Product::stock_available` instead.
     async fn count_card_keys(&mut self, product: ProductId, state: KeyState) -> StoreResult<i64>;
@@ -159,7 +169,13 @@ pub trait Tx: Send {
     /// Compare-and-set: moves the order from `from` to `to` and stamps the matching time column
     /// (`paid` → paid_at, `delivered` → delivered_at (and paid_at if unset), `settled` → settled_at).
     /// Returns false (and changes nothing) if the order is not in `from`.
-    async fn update_order_state(&mut self, id: OrderId, from: OrderState, to: OrderState, at: Timestamp) -> StoreResult<bool>;
+    async fn update_order_state(
+        &mut self,
+        id: OrderId,
+        from: OrderState,
+        to: OrderState,
+        at: Timestamp,
+    ) -> StoreResult<bool>;
     async fn set_settle_after(&mut self, id: OrderId, at: Timestamp) -> StoreResult<()>;
     /// Delivered orders whose `settle_after <= now`, oldest first.
     async fn orders_due_for_settlement(&mut self, now: Timestamp, limit: i64) -> StoreResult<Vec<Order>>;
@@ -186,7 +202,12 @@ pub trait Tx: Send {
     /// Writes a balanced transaction after checking it against the current balances (locking them on
     /// PostgreSQL); refuses with `StoreError::Ledger` and writes nothing if a guarded account would go negative.
     /// Returns the transaction id.
-    async fn post_ledger(&mut self, tx: &kabao_core::ledger::LedgerTx, order: Option<OrderId>, at: Timestamp) -> StoreResult<i64>;
+    async fn post_ledger(
+        &mut self,
+        tx: &kabao_core::ledger::LedgerTx,
+        order: Option<OrderId>,
+        at: Timestamp,
+    ) -> StoreResult<i64>;
     /// The stored running balance of an account (zero if it never moved).
     async fn balance(&mut self, account: kabao_core::ledger::Account) -> StoreResult<kabao_core::Money>;
     /// Every stored running balance, for verification.
@@ -196,7 +217,12 @@ pub trait Tx: Send {
     /// The entries of transactions recorded for an order.
     async fn order_ledger_entries(&mut self, order: OrderId) -> StoreResult<Vec<LedgerEntry>>;
     /// Entries touching one account, newest first (a merchant's statement).
-    async fn account_entries(&mut self, account: kabao_core::ledger::Account, limit: i64, offset: i64) -> StoreResult<Vec<LedgerEntry>>;
+    async fn account_entries(
+        &mut self,
+        account: kabao_core::ledger::Account,
+        limit: i64,
+        offset: i64,
+    ) -> StoreResult<Vec<LedgerEntry>>;
 
     // ---- audit chain ----
     /// Appends an event; Conflict `"order_events.seq"` if that sequence number exists (a concurrent append).
@@ -210,7 +236,14 @@ pub trait Tx: Send {
     /// The stored request hash and order for an idempotency key within a scope (e.g. a buyer id or a guest email).
     async fn idempotency_lookup(&mut self, scope: &str, key: &str) -> StoreResult<Option<(Vec<u8>, OrderId)>>;
     /// Conflict `"idempotency.key"` if the key exists in the scope.
-    async fn idempotency_insert(&mut self, scope: &str, key: &str, request_hash: &[u8], order: OrderId, at: Timestamp) -> StoreResult<()>;
+    async fn idempotency_insert(
+        &mut self,
+        scope: &str,
+        key: &str,
+        request_hash: &[u8],
+        order: OrderId,
+        at: Timestamp,
+    ) -> StoreResult<()>;
 
     // ---- payments and gateway notifications ----
     /// Conflict `"payments.trade_no"` if the trade number exists.
@@ -229,8 +262,14 @@ pub trait Tx: Send {
     /// Pending withdrawals of all shops, oldest first.
     async fn list_pending_withdrawals(&mut self, limit: i64) -> StoreResult<Vec<Withdrawal>>;
     /// Compare-and-set pending → `to`; false if it was decided already.
-    async fn decide_withdrawal(&mut self, id: i64, to: WithdrawalState, by: UserId, note: Option<&str>, at: Timestamp)
-        -> StoreResult<bool>;
+    async fn decide_withdrawal(
+        &mut self,
+        id: i64,
+        to: WithdrawalState,
+        by: UserId,
+        note: Option<&str>,
+        at: Timestamp,
+    ) -> StoreResult<bool>;
 
     // ---- data keys (wrapped by the master key) ----
     async fn data_keys(&mut self) -> StoreResult<Vec<DataKeyRecord>>;

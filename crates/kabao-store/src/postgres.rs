@@ -95,12 +95,13 @@ impl PgTx {
         let mut found = Vec::new();
         for chunk in fingerprints.chunks(FINGERPRINTS_PER_LOOKUP) {
             let list: Vec<&[u8]> = chunk.iter().map(|f| &f.0[..]).collect();
-            let rows: Vec<Vec<u8>> = sqlx::query_scalar("SELECT fingerprint FROM card_keys WHERE shop_id = $1 AND fingerprint = ANY($2)")
-                .bind(shop.0)
-                .bind(list)
-                .fetch_all(&mut *self.tx)
-                .await
-                .map_err(map_sqlx)?;
+            let rows: Vec<Vec<u8>> =
+                sqlx::query_scalar("SELECT fingerprint FROM card_keys WHERE shop_id = $1 AND fingerprint = ANY($2)")
+                    .bind(shop.0)
+                    .bind(list)
+                    .fetch_all(&mut *self.tx)
+                    .await
+                    .map_err(map_sqlx)?;
             for bytes in rows {
                 found.push(crate::rows::fingerprint(&bytes)?);
             }
@@ -125,11 +126,13 @@ impl PgTx {
 
     /// An account's balance, creating its row at zero, locked until this transaction ends.
     async fn balance_for_update(&mut self, account: &str) -> StoreResult<i64> {
-        sqlx::query("INSERT INTO account_balances (account, balance_fen) VALUES ($1, 0) ON CONFLICT (account) DO NOTHING")
-            .bind(account)
-            .execute(&mut *self.tx)
-            .await
-            .map_err(map_sqlx)?;
+        sqlx::query(
+            "INSERT INTO account_balances (account, balance_fen) VALUES ($1, 0) ON CONFLICT (account) DO NOTHING",
+        )
+        .bind(account)
+        .execute(&mut *self.tx)
+        .await
+        .map_err(map_sqlx)?;
         sqlx::query_scalar("SELECT balance_fen FROM account_balances WHERE account = $1 FOR UPDATE")
             .bind(account)
             .fetch_one(&mut *self.tx)

@@ -88,7 +88,8 @@ pub(crate) fn product(r: ProductRow) -> StoreResult<Product> {
 }
 
 /// A product row followed by the shop's name, certification and opening time (16 columns, sqlx's tuple limit).
-pub(crate) type ListingRow = (i64, i64, String, String, String, String, i64, i64, bool, bool, i64, i64, i64, String, String, i64);
+pub(crate) type ListingRow =
+    (i64, i64, String, String, String, String, i64, i64, bool, bool, i64, i64, i64, String, String, i64);
 
 pub(crate) fn listing(r: ListingRow) -> StoreResult<Listing> {
     let product = product((r.0, r.1, r.2, r.3, r.4, r.5, r.6, r.7, r.8, r.9, r.10, r.11, r.12))?;
@@ -96,7 +97,8 @@ pub(crate) fn listing(r: ListingRow) -> StoreResult<Listing> {
 }
 
 /// Counts come from per-state subqueries so each one is a lookup in the `(batch_id, state)` index.
-pub(crate) const BATCH_COLS: &str = "b.id, b.shop_id, b.product_id, b.created_by, b.created_at, b.source, b.voided_at, \
+pub(crate) const BATCH_COLS: &str =
+    "b.id, b.shop_id, b.product_id, b.created_by, b.created_at, b.source, b.voided_at, \
      (SELECT COUNT(*) FROM card_keys k WHERE k.batch_id = b.id AND k.state = 'available'), \
      (SELECT COUNT(*) FROM card_keys k WHERE k.batch_id = b.id AND k.state = 'sold'), \
      (SELECT COUNT(*) FROM card_keys k WHERE k.batch_id = b.id AND k.state = 'voided')";
@@ -189,7 +191,8 @@ where
 // The ledger queries share one SELECT, spelled out whole so each stays a `&'static str`.
 pub(crate) const LEDGER_SELECT_ALL: &str = "SELECT e.tx_id, t.kind, t.order_id, e.account, e.amount_fen, t.created_at \
          FROM ledger_entries e JOIN ledger_txs t ON t.id = e.tx_id ORDER BY e.tx_id, e.id";
-pub(crate) const LEDGER_SELECT_ORDER: &str = "SELECT e.tx_id, t.kind, t.order_id, e.account, e.amount_fen, t.created_at \
+pub(crate) const LEDGER_SELECT_ORDER: &str =
+    "SELECT e.tx_id, t.kind, t.order_id, e.account, e.amount_fen, t.created_at \
          FROM ledger_entries e JOIN ledger_txs t ON t.id = e.tx_id WHERE t.order_id = $1 ORDER BY e.tx_id, e.id";
 pub(crate) const LEDGER_SELECT_ACCOUNT: &str = "SELECT e.tx_id, t.kind, t.order_id, e.account, e.amount_fen, t.created_at \
          FROM ledger_entries e JOIN ledger_txs t ON t.id = e.tx_id WHERE e.account = $1 ORDER BY e.id DESC LIMIT $2 OFFSET $3";
@@ -221,7 +224,8 @@ pub(crate) fn chained_event(r: EventRow) -> StoreResult<kabao_core::audit::Chain
     })
 }
 
-pub(crate) type PaymentRow = (i64, String, String, String, Option<i64>, Option<i64>, i64, String, Option<String>, i64, Option<i64>);
+pub(crate) type PaymentRow =
+    (i64, String, String, String, Option<i64>, Option<i64>, i64, String, Option<String>, i64, Option<i64>);
 
 pub(crate) fn payment(r: PaymentRow) -> StoreResult<crate::commerce::Payment> {
     use crate::commerce::{PaymentPurpose, PaymentState};

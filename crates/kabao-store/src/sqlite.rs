@@ -35,7 +35,8 @@ impl SqliteStore {
     /// Opens (creating if needed) the database file at `path` and its parent directory.
     pub async fn open(path: &Path) -> StoreResult<SqliteStore> {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(|e| StoreError::Database(format!("cannot create database directory: {e}")))?;
+            std::fs::create_dir_all(dir)
+                .map_err(|e| StoreError::Database(format!("cannot create database directory: {e}")))?;
         }
         let options = SqliteConnectOptions::new()
             .filename(path)
@@ -53,8 +54,11 @@ impl SqliteStore {
             .await
             .map_err(map_sqlx)?;
         // query_only makes an accidental write through a read transaction fail instead of racing the writer.
-        let reader =
-            SqlitePoolOptions::new().max_connections(READERS).connect_with(options.pragma("query_only", "ON")).await.map_err(map_sqlx)?;
+        let reader = SqlitePoolOptions::new()
+            .max_connections(READERS)
+            .connect_with(options.pragma("query_only", "ON"))
+            .await
+            .map_err(map_sqlx)?;
         Ok(SqliteStore { writer, reader, scratch: None })
     }
 
@@ -62,8 +66,10 @@ impl SqliteStore {
     /// `:memory:` database, because only a file in WAL mode lets readers run beside the writer as in production.
     pub async fn open_in_memory() -> StoreResult<SqliteStore> {
         static COUNTER: AtomicU64 = AtomicU64::new(0);
-        let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
-        let name = format!("kabao-test-{}-{}-{}.db", std::process::id(), nanos, COUNTER.fetch_add(1, Ordering::Relaxed));
+        let nanos =
+            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
+        let name =
+            format!("kabao-test-{}-{}-{}.db", std::process::id(), nanos, COUNTER.fetch_add(1, Ordering::Relaxed));
         let path = std::env::temp_dir().join(name);
         let mut store = SqliteStore::open(&path).await?;
         store.scratch = Some(path);
@@ -142,7 +148,8 @@ impl SqliteTx {
     async fn fingerprints_in(&mut self, shop: ShopId, fingerprints: &[Fingerprint]) -> StoreResult<Vec<Fingerprint>> {
         let mut found = Vec::new();
         for chunk in fingerprints.chunks(FINGERPRINTS_PER_LOOKUP) {
-            let mut qb: QueryBuilder<'_, Sqlite> = QueryBuilder::new("SELECT fingerprint FROM card_keys WHERE shop_id = ");
+            let mut qb: QueryBuilder<'_, Sqlite> =
+                QueryBuilder::new("SELECT fingerprint FROM card_keys WHERE shop_id = ");
             qb.push_bind(shop.0).push(" AND fingerprint IN (");
             let mut list = qb.separated(", ");
             for fp in chunk {
@@ -162,21 +169,25 @@ impl SqliteTx {
     /// The oldest available keys of a product. The writer connection is exclusive, so nothing can take
     /// them before this transaction marks them sold.
     async fn available_key_ids(&mut self, product: kabao_core::ProductId, n: i64) -> StoreResult<Vec<i64>> {
-        sqlx::query_scalar("SELECT id FROM card_keys WHERE product_id = $1 AND state = 'available' ORDER BY id LIMIT $2")
-            .bind(product.0)
-            .bind(n)
-            .fetch_all(&mut *self.tx)
-            .await
-            .map_err(map_sqlx)
+        sqlx::query_scalar(
+            "SELECT id FROM card_keys WHERE product_id = $1 AND state = 'available' ORDER BY id LIMIT $2",
+        )
+        .bind(product.0)
+        .bind(n)
+        .fetch_all(&mut *self.tx)
+        .await
+        .map_err(map_sqlx)
     }
 
     /// An account's balance, creating its row at zero. No lock is needed under the single writer.
     async fn balance_for_update(&mut self, account: &str) -> StoreResult<i64> {
-        sqlx::query("INSERT INTO account_balances (account, balance_fen) VALUES ($1, 0) ON CONFLICT (account) DO NOTHING")
-            .bind(account)
-            .execute(&mut *self.tx)
-            .await
-            .map_err(map_sqlx)?;
+        sqlx::query(
+            "INSERT INTO account_balances (account, balance_fen) VALUES ($1, 0) ON CONFLICT (account) DO NOTHING",
+        )
+        .bind(account)
+        .execute(&mut *self.tx)
+        .await
+        .map_err(map_sqlx)?;
         sqlx::query_scalar("SELECT balance_fen FROM account_balances WHERE account = $1")
             .bind(account)
             .fetch_one(&mut *self.tx)

@@ -59,7 +59,8 @@ impl Drop for PgTestDb {
             let Ok(rt) = tokio::runtime::Builder::new_current_thread().enable_all().build() else { return };
             rt.block_on(async move {
                 if let Ok(mut admin) = sqlx::PgConnection::connect(&admin_url).await {
-                    let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).execute(&mut admin).await;
+                    let _ =
+                        sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).execute(&mut admin).await;
                     let _ = admin.close().await;
                 }
             });
@@ -134,7 +135,8 @@ async fn sqlite_schema() -> Schema {
     let store = SqliteStore::open(&path).await.expect("open sqlite");
     store.migrate().await.expect("migrate sqlite");
     store.close().await;
-    let mut conn = sqlx::SqliteConnection::connect(&format!("sqlite://{}", path.display())).await.expect("connect sqlite");
+    let mut conn =
+        sqlx::SqliteConnection::connect(&format!("sqlite://{}", path.display())).await.expect("connect sqlite");
     let rows: Vec<(String, String, bool, i64)> = sqlx::query_as(
         "SELECT m.name, p.name, p.\"notnull\", p.pk FROM sqlite_master m JOIN pragma_table_info(m.name) p \
          WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite_%' AND m.name <> '_sqlx_migrations'",
@@ -197,11 +199,19 @@ async fn sqlite_insert_one_million_keys_timing() {
     let now = Timestamp(1_700_000_000_000);
     let mut tx = store.begin(TxMode::Write).await.expect("begin");
     let owner = tx
-        .insert_user(&NewUser { username: "bench".into(), email: None, password_hash: "x".into(), role: Role::Merchant, created_at: now })
+        .insert_user(&NewUser {
+            username: "bench".into(),
+            email: None,
+            password_hash: "x".into(),
+            role: Role::Merchant,
+            created_at: now,
+        })
         .await
         .expect("user");
-    let shop =
-        tx.insert_shop(&NewShop { owner_id: owner, name: "bench".into(), description: String::new(), opened_at: now }).await.expect("shop");
+    let shop = tx
+        .insert_shop(&NewShop { owner_id: owner, name: "bench".into(), description: String::new(), opened_at: now })
+        .await
+        .expect("shop");
     let draft = ProductDraft {
         title: "bench".into(),
         description: String::new(),
@@ -214,7 +224,13 @@ async fn sqlite_insert_one_million_keys_timing() {
     };
     let product = tx.insert_product(shop, &draft, now).await.expect("product");
     let batch = tx
-        .insert_batch(&NewBatch { shop_id: shop, product_id: product, created_by: owner, created_at: now, source: "cli".into() })
+        .insert_batch(&NewBatch {
+            shop_id: shop,
+            product_id: product,
+            created_by: owner,
+            created_at: now,
+            source: "cli".into(),
+        })
         .await
         .expect("batch");
     tx.commit().await.expect("commit");
@@ -231,7 +247,9 @@ async fn sqlite_insert_one_million_keys_timing() {
     tx.insert_card_keys(&keys).await.expect("insert");
     tx.commit().await.expect("commit");
     let total = started.elapsed();
-    println!("SQLite: existing_fingerprints over {N} (empty table): {lookup:?}; + insert_card_keys + commit: {total:?}");
+    println!(
+        "SQLite: existing_fingerprints over {N} (empty table): {lookup:?}; + insert_card_keys + commit: {total:?}"
+    );
 
     let started = std::time::Instant::now();
     let mut tx = store.begin(TxMode::Read).await.expect("begin");

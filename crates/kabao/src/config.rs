@@ -30,6 +30,11 @@ pub struct Config {
     pub epay_pid: Option<String>,
     pub epay_key: Option<String>,
     pub epay_submit_url: Option<String>,
+    /// SMTP server for mails, e.g. `smtps://user:password@smtp.example.com:465`; without it mails are
+    /// written as files under `<data_dir>/mail`.
+    pub smtp_url: Option<String>,
+    /// The sender address of mails.
+    pub smtp_from: Option<String>,
 }
 
 impl Default for Config {
@@ -46,6 +51,8 @@ impl Default for Config {
             epay_pid: None,
             epay_key: None,
             epay_submit_url: None,
+            smtp_url: None,
+            smtp_from: None,
         }
     }
 }
@@ -89,6 +96,8 @@ impl Config {
             ("KABAO_EPAY_PID", &mut config.epay_pid),
             ("KABAO_EPAY_KEY", &mut config.epay_key),
             ("KABAO_EPAY_SUBMIT_URL", &mut config.epay_submit_url),
+            ("KABAO_SMTP_URL", &mut config.smtp_url),
+            ("KABAO_SMTP_FROM", &mut config.smtp_from),
         ] {
             if let Some(v) = env(var) {
                 *slot = Some(v);

@@ -342,7 +342,15 @@ async fn serve(config: Config, demo: bool) -> anyhow::Result<()> {
         epay,
         ..kabao_server::ServerConfig::default()
     };
-    let state = kabao_server::AppState::new(store.clone(), keyring, server_config, Arc::new(kabao_server::SystemClock));
+    let mailer: Arc<dyn kabao_server::mailer::Mailer> = match &config.smtp_url {
+        Some(url) => Arc::new(
+            kabao_server::mailer::SmtpMailer::new(url, config.smtp_from.as_deref().unwrap_or("kabao@localhost"))
+                .map_err(|e| anyhow::anyhow!("smtp_url / smtp_from: {e}"))?,
+        ),
+        None => Arc::new(kabao_server::mailer::FileMailer { dir: config.data_dir.join("mail") }),
+    };
+    let state = kabao_server::AppState::new(store.clone(), keyring, server_config, Arc::new(kabao_server::SystemClock))
+        .with_mailer(mailer, config.public_url.clone());
     let state = Arc::new(state);
     kabao_server::jobs::spawn(state.clone(), std::time::Duration::from_secs(10));
     println!("Kabao listening on http://{addr}");

@@ -14,6 +14,7 @@ use tower::ServiceExt;
 pub const T0: Timestamp = Timestamp::from_millis(1_790_000_000_000);
 
 pub struct TestApp {
+    pub mail: Arc<kabao_server::mailer::MemoryMailer>,
     pub router: Router,
     pub state: Arc<AppState>,
     pub clock: Arc<ManualClock>,
@@ -73,8 +74,10 @@ impl TestApp {
         let keyring =
             kabao_server::keyring::load_or_create(&*store, &MasterKey::from_bytes([9; 32]), T0).await.unwrap();
         let clock = Arc::new(ManualClock::new(T0));
-        let state = Arc::new(AppState::new(store, Arc::new(keyring), config, clock.clone()));
-        TestApp { router: kabao_server::router(state.clone()), state, clock }
+        let mail = Arc::new(kabao_server::mailer::MemoryMailer::default());
+        let state =
+            Arc::new(AppState::new(store, Arc::new(keyring), config, clock.clone()).with_mailer(mail.clone(), None));
+        TestApp { mail, router: kabao_server::router(state.clone()), state, clock }
     }
 
     pub async fn send(&self, req: Request<Body>) -> Res {

@@ -199,6 +199,18 @@ async fn guest_pays_through_the_sandbox_and_notifications_are_applied_exactly_on
     assert_eq!(send_notification(&app, ts, body, &sig).await.json()["status"], "duplicate");
     assert_eq!(notify(&app, &trade_no, now_s(&app), |_| {}).await.json()["status"], "duplicate");
     assert_eq!(app.stock(product).await, 1, "one key, however often the gateway calls");
+    // The delivery mail went to the guest, with the order number and without the key.
+    tokio::task::yield_now().await;
+    for _ in 0..50 {
+        if !app.mail.sent.lock().unwrap().is_empty() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    let sent = app.mail.sent.lock().unwrap().clone();
+    assert_eq!(sent.len(), 1, "one delivery mail");
+    assert_eq!(sent[0].to, "guest@example.com");
+    assert!(sent[0].text.contains(&order_no) && !sent[0].text.contains("G-1"));
 
     // The guest reveals with the email or the query password; a wrong secret sees nothing.
     let reveal = |secret: &'static str| {
