@@ -1,6 +1,7 @@
 //! Background work: releasing escrow when the claim window has closed, and expiring unpaid orders.
-//! Each order is handled in its own transaction behind a compare-and-set on its state, so two `kabao serve`
-//! instances sharing one PostgreSQL database can both run these loops and still settle an order only once.
+//! Jobs are rows with leases in the store: of several `kabao serve` instances sharing one PostgreSQL
+//! database, only the lease holder runs a job; a crashed holder's lease expires and another takes over.
+//! Each order is also handled behind a compare-and-set on its state, so even two runs at once settle once.
 //! Tests call the functions directly with a manual clock; nothing here sleeps in a test.
 
 use crate::error::ApiError;
@@ -70,18 +71,58 @@ pub async fn expire_unpaid(state: &AppState) -> Result<u64, ApiError> {
     Ok(expired)
 }
 
-/// Runs the jobs every `every` until the process ends.
+/// How long a job's lease lasts; a holder that dies is replaced after this.
+const LEASE_SECONDS: i64 = 300;
+
+/// What one pass did: `None` for a job whose lease another instance holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Pass {
+    pub settled: Option<u64>,
+    pub expired: Option<u64>,
+}
+
+async fn with_lease(state: &AppState, owner: &str, job: &str) -> Result<bool, ApiError> {
+    let now = state.now();
+    let mut tx = state.store.begin(TxMode::Write).await?;
+    let got = tx.acquire_job_lease(job, owner, now, now.plus_seconds(LEASE_SECONDS)).await?;
+    tx.commit().await?;
+    Ok(got)
+}
+
+async fn release(state: &AppState, owner: &str, job: &str) -> Result<(), ApiError> {
+    let mut tx = state.store.begin(TxMode::Write).await?;
+    tx.release_job_lease(job, owner, state.now()).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// One pass of every job this instance (`owner`) can lease.
+pub async fn run_once(state: &AppState, owner: &str) -> Result<Pass, ApiError> {
+    let mut pass = Pass { settled: None, expired: None };
+    if with_lease(state, owner, "settle").await? {
+        let r = settle_due(state).await;
+        release(state, owner, "settle").await?;
+        pass.settled = Some(r?);
+    }
+    if with_lease(state, owner, "expire").await? {
+        let r = expire_unpaid(state).await;
+        release(state, owner, "expire").await?;
+        pass.expired = Some(r?);
+    }
+    Ok(pass)
+}
+
+/// Runs the jobs every `every` until the process ends, under a random instance name.
 pub fn spawn(state: Arc<AppState>, every: Duration) -> tokio::task::JoinHandle<()> {
+    let owner = format!("instance-{}", crate::auth::random_token());
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(every);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tick.tick().await;
-            if let Err(e) = settle_due(&state).await {
-                tracing::error!(error = %e, "settlement job failed");
-            }
-            if let Err(e) = expire_unpaid(&state).await {
-                tracing::error!(error = %e, "expiry job failed");
+            match run_once(&state, &owner).await {
+                Ok(pass) => tracing::debug!(?pass, "jobs ran"),
+                Err(e) => tracing::error!(error = %e, "background jobs failed"),
             }
         }
     })

@@ -32,6 +32,7 @@ pub const SCENARIOS: &[&str] = &[
     "allocation_sells_each_key_once_and_never_short",
     "ledger_checks_balances_and_recomputes",
     "events_idempotency_payments_and_notifications",
+    "job_leases_are_exclusive_until_released_or_expired",
 ];
 
 const T0: Timestamp = Timestamp(1_700_000_000_000);
@@ -796,4 +797,25 @@ pub async fn events_idempotency_payments_and_notifications(store: &dyn Store) {
     let mut tx = store.begin(TxMode::Write).await.unwrap();
     assert!(matches!(tx.insert_notification("sandbox", "N1", T0).await, Err(StoreError::Conflict("notifications.id"))));
     drop(tx);
+}
+
+pub async fn job_leases_are_exclusive_until_released_or_expired(store: &dyn Store) {
+    let mut tx = store.begin(TxMode::Write).await.unwrap();
+    assert!(tx.acquire_job_lease("settle", "a", at(0), at(60_000)).await.unwrap());
+    assert!(!tx.acquire_job_lease("settle", "b", at(1_000), at(61_000)).await.unwrap(), "held by a");
+    assert!(tx.acquire_job_lease("settle", "a", at(2_000), at(62_000)).await.unwrap(), "a renews");
+    assert!(tx.acquire_job_lease("expire", "b", at(2_000), at(62_000)).await.unwrap(), "jobs are independent");
+    assert!(
+        tx.acquire_job_lease("settle", "b", at(62_001), at(122_001)).await.unwrap(),
+        "an expired lease is taken over"
+    );
+    tx.release_job_lease("settle", "a", at(62_002)).await.unwrap();
+    assert!(
+        !tx.acquire_job_lease("settle", "a", at(62_003), at(122_003)).await.unwrap(),
+        "a's late release did not free b's lease"
+    );
+    tx.release_job_lease("settle", "b", at(62_004)).await.unwrap();
+    assert!(tx.acquire_job_lease("settle", "a", at(62_005), at(122_005)).await.unwrap());
+    assert!(!tx.acquire_job_lease("no_such_job", "a", at(0), at(1)).await.unwrap());
+    tx.commit().await.unwrap();
 }

@@ -271,6 +271,19 @@ pub trait Tx: Send {
         at: Timestamp,
     ) -> StoreResult<bool>;
 
+    // ---- job leases ----
+    /// Takes (or renews) the lease of a job until `until` if it is free, expired, or already `owner`'s.
+    /// Returns whether `owner` now holds it. NotFound if no such job.
+    async fn acquire_job_lease(
+        &mut self,
+        job: &str,
+        owner: &str,
+        now: Timestamp,
+        until: Timestamp,
+    ) -> StoreResult<bool>;
+    /// Gives the lease up (if `owner` holds it) and records the run.
+    async fn release_job_lease(&mut self, job: &str, owner: &str, now: Timestamp) -> StoreResult<()>;
+
     // ---- data keys (wrapped by the master key) ----
     async fn data_keys(&mut self) -> StoreResult<Vec<DataKeyRecord>>;
     /// Conflict `"data_keys.version"` if (purpose, version) exists.

@@ -1001,6 +1001,33 @@ macro_rules! impl_tx {
                 Ok(done.rows_affected() == 1)
             }
 
+            // ---- job leases ----
+
+            async fn acquire_job_lease(&mut self, job: &str, owner: &str, now: kabao_core::Timestamp, until: kabao_core::Timestamp) -> $crate::StoreResult<bool> {
+                let done = sqlx::query(
+                    "UPDATE job_leases SET owner = $1, lease_until = $2 WHERE name = $3 AND (owner IS NULL OR owner = $1 OR lease_until < $4)",
+                )
+                .bind(owner)
+                .bind(until.millis())
+                .bind(job)
+                .bind(now.millis())
+                .execute(&mut *self.tx)
+                .await
+                .map_err($crate::errors::map_sqlx)?;
+                Ok(done.rows_affected() == 1)
+            }
+
+            async fn release_job_lease(&mut self, job: &str, owner: &str, now: kabao_core::Timestamp) -> $crate::StoreResult<()> {
+                sqlx::query("UPDATE job_leases SET owner = NULL, lease_until = 0, last_run_at = $1 WHERE name = $2 AND owner = $3")
+                    .bind(now.millis())
+                    .bind(job)
+                    .bind(owner)
+                    .execute(&mut *self.tx)
+                    .await
+                    .map_err($crate::errors::map_sqlx)?;
+                Ok(())
+            }
+
             // ---- data keys ----
 
             async fn data_keys(&mut self) -> $crate::StoreResult<Vec<$crate::DataKeyRecord>> {

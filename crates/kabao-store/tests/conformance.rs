@@ -124,6 +124,7 @@ conformance_tests!(
     allocation_sells_each_key_once_and_never_short,
     ledger_checks_balances_and_recomputes,
     events_idempotency_payments_and_notifications,
+    job_leases_are_exclusive_until_released_or_expired,
 );
 
 /// Table → column → nullable, as the database reports it.

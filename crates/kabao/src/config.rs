@@ -35,6 +35,12 @@ pub struct Config {
     pub smtp_url: Option<String>,
     /// The sender address of mails.
     pub smtp_from: Option<String>,
+    /// Escrow is released this long after delivery (the platform's default claim window).
+    pub claim_window_seconds: i64,
+    /// An unpaid order expires after this long.
+    pub order_ttl_seconds: i64,
+    /// How often background jobs (settlement, expiry) run.
+    pub job_interval_seconds: u64,
 }
 
 impl Default for Config {
@@ -53,6 +59,9 @@ impl Default for Config {
             epay_submit_url: None,
             smtp_url: None,
             smtp_from: None,
+            claim_window_seconds: 24 * 3600,
+            order_ttl_seconds: 30 * 60,
+            job_interval_seconds: 10,
         }
     }
 }
@@ -90,6 +99,25 @@ impl Config {
         }
         if let Some(v) = env("KABAO_LOG") {
             config.log = v;
+        }
+        for (var, slot) in [
+            ("KABAO_CLAIM_WINDOW_SECONDS", &mut config.claim_window_seconds),
+            ("KABAO_ORDER_TTL_SECONDS", &mut config.order_ttl_seconds),
+        ] {
+            if let Some(v) = env(var) {
+                *slot = v
+                    .trim()
+                    .parse()
+                    .ok()
+                    .filter(|n: &i64| *n > 0)
+                    .with_context(|| format!("{var}={v:?} must be a positive number of seconds"))?;
+            }
+        }
+        if let Some(v) = env("KABAO_JOB_INTERVAL_SECONDS") {
+            config.job_interval_seconds =
+                v.trim().parse().ok().filter(|n: &u64| *n > 0).with_context(|| {
+                    format!("KABAO_JOB_INTERVAL_SECONDS={v:?} must be a positive number of seconds")
+                })?;
         }
         for (var, slot) in [
             ("KABAO_PUBLIC_URL", &mut config.public_url),

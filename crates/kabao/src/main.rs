@@ -340,6 +340,8 @@ async fn serve(config: Config, demo: bool) -> anyhow::Result<()> {
     let server_config = kabao_server::ServerConfig {
         secure_cookies: config.secure_cookies,
         epay,
+        claim_window_seconds: config.claim_window_seconds,
+        order_ttl_seconds: config.order_ttl_seconds,
         ..kabao_server::ServerConfig::default()
     };
     let mailer: Arc<dyn kabao_server::mailer::Mailer> = match &config.smtp_url {
@@ -352,7 +354,7 @@ async fn serve(config: Config, demo: bool) -> anyhow::Result<()> {
     let state = kabao_server::AppState::new(store.clone(), keyring, server_config, Arc::new(kabao_server::SystemClock))
         .with_mailer(mailer, config.public_url.clone());
     let state = Arc::new(state);
-    kabao_server::jobs::spawn(state.clone(), std::time::Duration::from_secs(10));
+    kabao_server::jobs::spawn(state.clone(), std::time::Duration::from_secs(config.job_interval_seconds));
     println!("Kabao listening on http://{addr}");
     kabao_server::serve(state, listener).await?;
     store.close().await;

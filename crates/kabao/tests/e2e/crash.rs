@@ -21,6 +21,42 @@ fn cli(args: &[&str], data: &TempDir) -> (bool, String) {
     (out.status.success(), format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)))
 }
 
+/// Buyers with API tokens and money, written straight to the store; returns their tokens.
+pub async fn funded_buyers(url: &str, tag: &str, n: usize) -> Vec<String> {
+    let now = Timestamp::from_millis(1_790_000_000_000);
+    let mut tokens = Vec::new();
+    let store = kabao_store::open(url).await.unwrap_or_else(|e| panic!("{e}"));
+    let mut tx = store.begin(TxMode::Write).await.unwrap_or_else(|e| panic!("{e}"));
+    for i in 0..n {
+        let user = tx
+            .insert_user(&kabao_store::NewUser {
+                username: format!("{tag}_buyer_{i}"),
+                email: None,
+                password_hash: "!".into(),
+                role: Role::Buyer,
+                created_at: now,
+            })
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        let token = format!("kb_{tag}_{i}_{:016x}", rand::random::<u64>());
+        tx.insert_api_token(&kabao_store::NewApiToken {
+            user_id: user,
+            name: "t".into(),
+            prefix: "kb_test".into(),
+            token_hash: kabao_server::auth::sha256(&token),
+            created_at: now,
+        })
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+        let top = kabao_core::ledger::top_up(user, Money::from_fen(1_000_000)).unwrap_or_else(|e| panic!("{e}"));
+        tx.post_ledger(&top, None, now).await.unwrap_or_else(|e| panic!("{e}"));
+        tokens.push(token);
+    }
+    tx.commit().await.unwrap_or_else(|e| panic!("{e}"));
+    store.close().await;
+    tokens
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn killed_mid_load_and_restarted_loses_nothing_and_sells_nothing_twice() {
     let data = TempDir::new("crash");
@@ -32,45 +68,7 @@ async fn killed_mid_load_and_restarted_loses_nothing_and_sells_nothing_twice() {
     let (ok, out) = cli(&["keys", "import", "--product", &product.0.to_string(), &keys.to_string_lossy()], &data);
     assert!(ok, "{out}");
 
-    // Buyers with tokens and money, written straight to the store.
-    let now = Timestamp::from_millis(1_790_000_000_000);
-    let mut tokens = Vec::new();
-    {
-        let store = kabao_store::open(&url).await.unwrap_or_else(|e| panic!("{e}"));
-        let mut tx = store.begin(TxMode::Write).await.unwrap_or_else(|e| panic!("{e}"));
-        for i in 0..16 {
-            let user = tx
-                .insert_user(&kabao_store::NewUser {
-                    username: format!("crash_buyer_{i}"),
-                    email: None,
-                    password_hash: "!".into(),
-                    role: Role::Buyer,
-                    created_at: now,
-                })
-                .await
-                .unwrap_or_else(|e| panic!("{e}"));
-            let token = format!("kb_crash_{i}_{:016x}", rand::random::<u64>());
-            tx.insert_api_token(&kabao_store::NewApiToken {
-                user_id: user,
-                name: "t".into(),
-                prefix: "kb_crash".into(),
-                token_hash: kabao_server::auth::sha256(&token),
-                created_at: now,
-            })
-            .await
-            .unwrap_or_else(|e| panic!("{e}"));
-            tx.post_ledger(
-                &kabao_core::ledger::top_up(user, Money::from_fen(1_000_000)).unwrap_or_else(|e| panic!("{e}")),
-                None,
-                now,
-            )
-            .await
-            .unwrap_or_else(|e| panic!("{e}"));
-            tokens.push(token);
-        }
-        tx.commit().await.unwrap_or_else(|e| panic!("{e}"));
-        store.close().await;
-    }
+    let tokens = funded_buyers(&url, "crash", 16).await;
 
     // Serve from the same data directory (same master key), load it, and kill it mid-load.
     let key_file = data.path().join("master.key").to_string_lossy().into_owned();

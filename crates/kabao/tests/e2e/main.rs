@@ -6,3 +6,4 @@ mod buying;
 mod cli;
 mod crash;
 mod harness;
+mod two_instances;
