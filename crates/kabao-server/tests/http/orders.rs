@@ -591,3 +591,33 @@ async fn settled_money_is_withdrawn_only_with_admin_approval_and_once() {
     assert_eq!(app.api("GET", "/api/v1/merchant/orders", Some(&merchant), None).await.json()[0]["state"], "settled");
     verify_books(&app).await;
 }
+
+/// Notifications out of order: the order expired before the gateway's notification arrived. The money is
+/// not lost and buys nothing: into escrow and straight back to the buyer's wallet; the order stays expired.
+#[tokio::test]
+async fn a_payment_notified_after_expiry_is_returned_not_lost() {
+    let app = TestApp::new().await;
+    let (merchant, product) = app.merchant_with_product("seller_late").await;
+    app.import(&merchant, product, "L-1\n").await;
+    let token = buyer(&app, "late_buyer").await;
+    let no = order(&app, Some(&token), json!({"product_id": product, "quantity": 1, "warranty_ack": true}), None)
+        .await
+        .json()["order_no"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let start = app.api("POST", &format!("/api/v1/orders/{no}/pay/sandbox"), Some(&token), None).await;
+    let trade_no = start.json()["trade_no"].as_str().unwrap().to_string();
+    app.clock.advance_seconds(31 * 60);
+    assert_eq!(kabao_server::jobs::expire_unpaid(&app.state).await.unwrap(), 1);
+    let res = notify(&app, &trade_no, now_s(&app), |_| {}).await;
+    assert_eq!(res.json()["status"], "applied", "{}", res.body);
+    assert_eq!(app.api("GET", &format!("/api/v1/orders/{no}"), Some(&token), None).await.json()["state"], "expired");
+    assert_eq!(
+        app.api("GET", "/api/v1/wallet", Some(&token), None).await.json()["balance_fen"],
+        990,
+        "the payment is in the wallet"
+    );
+    assert_eq!(app.stock(product).await, 1, "no key left the shop");
+    verify_books(&app).await;
+}
