@@ -33,6 +33,7 @@ pub const SCENARIOS: &[&str] = &[
     "ledger_checks_balances_and_recomputes",
     "events_idempotency_payments_and_notifications",
     "job_leases_are_exclusive_until_released_or_expired",
+    "concurrent_buyers_never_oversell",
 ];
 
 const T0: Timestamp = Timestamp(1_700_000_000_000);
@@ -88,6 +89,7 @@ pub fn fake_keys(shop: ShopId, product: ProductId, batch: BatchId, seed: u64, n:
         .collect()
 }
 
+#[derive(Clone, Copy)]
 struct Fixture {
     owner: UserId,
     shop: ShopId,
@@ -685,6 +687,9 @@ pub async fn allocation_sells_each_key_once_and_never_short(store: &dyn Store) {
     assert_eq!(first.len(), 3);
     let short = tx.allocate_keys(f.product, b, 3).await.unwrap();
     assert!(short.is_empty(), "fewer than asked: nothing at all");
+    assert!(tx.order_keys(b).await.unwrap().is_empty(), "a short allocation links nothing");
+    assert_eq!(tx.product_by_id(f.product).await.unwrap().unwrap().stock_available, 2, "nor lowers the counter");
+    assert_eq!(tx.count_card_keys(f.product, KeyState::Available).await.unwrap(), 2, "nor sells a key");
     let second = tx.allocate_keys(f.product, b, 2).await.unwrap();
     assert!(second.iter().all(|k| !first.contains(k)));
     tx.commit().await.unwrap();
@@ -714,6 +719,8 @@ pub async fn ledger_checks_balances_and_recomputes(store: &dyn Store) {
         matches!(tx.post_ledger(&over, Some(order), T0).await, Err(StoreError::Ledger(_))),
         "an empty wallet cannot pay"
     );
+    assert!(tx.all_ledger_entries().await.unwrap().is_empty(), "a refused transaction writes no entry");
+    assert!(tx.all_balances().await.unwrap().iter().all(|(_, m)| *m == Money::ZERO), "nor moves a balance");
     tx.post_ledger(&ledger::top_up(buyer, Money::from_fen(1000)).unwrap(), None, T0).await.unwrap();
     tx.post_ledger(&over, Some(order), T0).await.unwrap();
     tx.post_ledger(&ledger::settle(order, f.shop, Money::from_fen(990), Money::from_fen(29)).unwrap(), Some(order), T0)
@@ -818,4 +825,48 @@ pub async fn job_leases_are_exclusive_until_released_or_expired(store: &dyn Stor
     assert!(tx.acquire_job_lease("settle", "a", at(62_005), at(122_005)).await.unwrap());
     assert!(!tx.acquire_job_lease("no_such_job", "a", at(0), at(1)).await.unwrap());
     tx.commit().await.unwrap();
+}
+
+/// 200 buyers, each in its own task and write transaction, race for 50 keys: exactly 50 get one, no key is sold
+/// twice, and the counter ends at zero. SQLite queues them on the writer; PostgreSQL races them for row locks.
+pub async fn concurrent_buyers_never_oversell(store: &std::sync::Arc<dyn Store>) {
+    const KEYS: i64 = 50;
+    const BUYERS: usize = 200;
+    let f = merchant_with_product(store.as_ref(), "rush").await;
+    import(store.as_ref(), &f, 50, KEYS as u64).await;
+    let mut tasks = tokio::task::JoinSet::new();
+    for i in 0..BUYERS {
+        let store = store.clone();
+        tasks.spawn(async move {
+            let mut tx = store.begin(TxMode::Write).await?;
+            let order = tx.insert_order(&new_order(&f, &format!("K{i:026}"), None, 1)).await?;
+            let keys = tx.allocate_keys(f.product, order, 1).await?;
+            if keys.is_empty() {
+                return Ok(None); // sold out: dropping the transaction rolls the order back
+            }
+            tx.commit().await?;
+            Ok::<_, StoreError>(Some((order, keys)))
+        });
+    }
+    let mut winners = Vec::new();
+    while let Some(joined) = tasks.join_next().await {
+        if let Some((order, keys)) = joined.expect("task panicked").expect("no buyer fails") {
+            assert_eq!(keys.len(), 1);
+            winners.push(order);
+        }
+    }
+    assert_eq!(winners.len(), KEYS as usize, "exactly as many buyers as keys get one");
+
+    let mut tx = store.begin(TxMode::Read).await.unwrap();
+    let orders = tx.list_shop_orders(f.shop, 1_000, 0).await.unwrap();
+    assert_eq!(orders.len(), KEYS as usize, "the losers' orders were rolled back");
+    let mut delivered = Vec::new();
+    for o in &orders {
+        delivered.extend(tx.order_keys(o.id).await.unwrap().into_iter().map(|k| k.key.id));
+    }
+    let distinct: std::collections::BTreeSet<_> = delivered.iter().copied().collect();
+    assert_eq!((delivered.len(), distinct.len()), (KEYS as usize, KEYS as usize), "every key sold exactly once");
+    assert_eq!(tx.count_card_keys(f.product, KeyState::Sold).await.unwrap(), KEYS);
+    drop(tx);
+    assert_eq!(stock(store.as_ref(), f.product).await, (0, 0));
 }

@@ -273,7 +273,7 @@ pub trait Tx: Send {
 
     // ---- job leases ----
     /// Takes (or renews) the lease of a job until `until` if it is free, expired, or already `owner`'s.
-    /// Returns whether `owner` now holds it. NotFound if no such job.
+    /// Returns whether `owner` now holds it (false for an unknown job).
     async fn acquire_job_lease(
         &mut self,
         job: &str,

@@ -124,7 +124,8 @@ impl PgTx {
         .map_err(map_sqlx)
     }
 
-    /// An account's balance, creating its row at zero, locked until this transaction ends.
+    /// An account's balance, creating its row at zero (a row that does not exist cannot be locked), locked until
+    /// this transaction ends. Callers take accounts in a stable sorted order, so two postings cannot deadlock.
     async fn balance_for_update(&mut self, account: &str) -> StoreResult<i64> {
         sqlx::query(
             "INSERT INTO account_balances (account, balance_fen) VALUES ($1, 0) ON CONFLICT (account) DO NOTHING",

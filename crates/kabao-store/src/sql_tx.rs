@@ -719,7 +719,9 @@ macro_rules! impl_tx {
                 order: Option<kabao_core::ledger::OrderId>,
                 at: kabao_core::Timestamp,
             ) -> $crate::StoreResult<i64> {
-                // Balances of the touched accounts, locked (PostgreSQL) in a stable order against deadlocks.
+                // Balances of the touched accounts, locked (PostgreSQL) in a stable order against deadlocks. The check
+                // runs before anything of this transaction is written, so a refusal writes nothing (on PostgreSQL
+                // at most zero-balance rows for accounts that never moved, which every verification accepts).
                 let mut accounts: Vec<kabao_core::ledger::Account> = ltx.postings().iter().map(|p| p.account).collect();
                 accounts.sort();
                 accounts.dedup();
@@ -743,12 +745,16 @@ macro_rules! impl_tx {
                         .execute(&mut *self.tx)
                         .await
                         .map_err($crate::errors::map_sqlx)?;
-                    sqlx::query("UPDATE account_balances SET balance_fen = balance_fen + $1 WHERE account = $2")
-                        .bind(p.amount.fen())
-                        .bind(p.account.key())
-                        .execute(&mut *self.tx)
-                        .await
-                        .map_err($crate::errors::map_sqlx)?;
+                    // An upsert: on SQLite the balance row of an account's first posting does not exist yet.
+                    sqlx::query(
+                        "INSERT INTO account_balances (account, balance_fen) VALUES ($1, $2) \
+                         ON CONFLICT (account) DO UPDATE SET balance_fen = account_balances.balance_fen + excluded.balance_fen",
+                    )
+                    .bind(p.account.key())
+                    .bind(p.amount.fen())
+                    .execute(&mut *self.tx)
+                    .await
+                    .map_err($crate::errors::map_sqlx)?;
                 }
                 Ok(id)
             }

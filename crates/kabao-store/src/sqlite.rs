@@ -179,20 +179,15 @@ impl SqliteTx {
         .map_err(map_sqlx)
     }
 
-    /// An account's balance, creating its row at zero. No lock is needed under the single writer.
+    /// An account's balance (zero if it has no row yet). The writer connection is exclusive, so nothing needs
+    /// locking and nothing is written: a refused ledger transaction leaves no trace.
     async fn balance_for_update(&mut self, account: &str) -> StoreResult<i64> {
-        sqlx::query(
-            "INSERT INTO account_balances (account, balance_fen) VALUES ($1, 0) ON CONFLICT (account) DO NOTHING",
-        )
-        .bind(account)
-        .execute(&mut *self.tx)
-        .await
-        .map_err(map_sqlx)?;
-        sqlx::query_scalar("SELECT balance_fen FROM account_balances WHERE account = $1")
+        let fen: Option<i64> = sqlx::query_scalar("SELECT balance_fen FROM account_balances WHERE account = $1")
             .bind(account)
-            .fetch_one(&mut *self.tx)
+            .fetch_optional(&mut *self.tx)
             .await
-            .map_err(map_sqlx)
+            .map_err(map_sqlx)?;
+        Ok(fen.unwrap_or(0))
     }
 }
 

@@ -8,6 +8,7 @@ use kabao_store::postgres::PgStore;
 use kabao_store::sqlite::SqliteStore;
 use kabao_store::Store;
 use sqlx::Connection;
+use std::sync::Arc;
 
 fn pg_admin_url() -> Option<String> {
     match std::env::var("KABAO_TEST_DATABASE_URL") {
@@ -69,16 +70,41 @@ impl Drop for PgTestDb {
     }
 }
 
+/// A migrated scratch SQLite store.
+async fn sqlite_store() -> Arc<dyn Store> {
+    let store: Arc<dyn Store> = Arc::new(SqliteStore::open_in_memory().await.expect("open sqlite"));
+    store.migrate().await.expect("migrate sqlite");
+    store
+}
+
+/// A migrated store on a fresh PostgreSQL database (dropped with the returned guard), or None when skipped.
+async fn postgres_store() -> Option<(PgTestDb, Arc<dyn Store>)> {
+    let admin = pg_admin_url()?;
+    let db = PgTestDb::create(&admin).await;
+    let store: Arc<dyn Store> = Arc::new(PgStore::connect(&db.url).await.expect("connect postgres"));
+    store.migrate().await.expect("migrate postgres");
+    Some((db, store))
+}
+
+/// One test per scenario and backend. Scenarios after `shared:` take `&Arc<dyn Store>` (to hand the store to
+/// spawned tasks) and run on a multi-threaded runtime; the others take `&dyn Store`.
 macro_rules! conformance_tests {
-    ($($scenario:ident),* $(,)?) => {
+    ($($scenario:ident),* $(,)?; shared: $($shared:ident),* $(,)?) => {
         mod sqlite {
             $(
                 #[tokio::test]
                 async fn $scenario() {
-                    let store = super::SqliteStore::open_in_memory().await.expect("open sqlite");
-                    super::Store::migrate(&store).await.expect("migrate sqlite");
-                    kabao_store::conformance::$scenario(&store).await;
-                    super::Store::close(&store).await;
+                    let store = super::sqlite_store().await;
+                    kabao_store::conformance::$scenario(&*store).await;
+                    store.close().await;
+                }
+            )*
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $shared() {
+                    let store = super::sqlite_store().await;
+                    kabao_store::conformance::$shared(&store).await;
+                    store.close().await;
                 }
             )*
         }
@@ -86,19 +112,24 @@ macro_rules! conformance_tests {
             $(
                 #[tokio::test]
                 async fn $scenario() {
-                    let Some(admin) = super::pg_admin_url() else { return };
-                    let db = super::PgTestDb::create(&admin).await;
-                    let store = super::PgStore::connect(&db.url).await.expect("connect postgres");
-                    super::Store::migrate(&store).await.expect("migrate postgres");
-                    kabao_store::conformance::$scenario(&store).await;
-                    super::Store::close(&store).await;
+                    let Some((_db, store)) = super::postgres_store().await else { return };
+                    kabao_store::conformance::$scenario(&*store).await;
+                    store.close().await;
+                }
+            )*
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $shared() {
+                    let Some((_db, store)) = super::postgres_store().await else { return };
+                    kabao_store::conformance::$shared(&store).await;
+                    store.close().await;
                 }
             )*
         }
 
         #[test]
         fn every_scenario_runs_on_both_backends() {
-            let here: &[&str] = &[$(stringify!($scenario)),*];
+            let here: &[&str] = &[$(stringify!($scenario),)* $(stringify!($shared)),*];
             assert_eq!(here, kabao_store::conformance::SCENARIOS);
         }
     };
@@ -124,7 +155,8 @@ conformance_tests!(
     allocation_sells_each_key_once_and_never_short,
     ledger_checks_balances_and_recomputes,
     events_idempotency_payments_and_notifications,
-    job_leases_are_exclusive_until_released_or_expired,
+    job_leases_are_exclusive_until_released_or_expired;
+    shared: concurrent_buyers_never_oversell,
 );
 
 /// Table → column → nullable, as the database reports it.
