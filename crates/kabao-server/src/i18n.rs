@@ -141,7 +141,7 @@ fn lookup(key: &str) -> Option<(&'static str, &'static str)> {
         "nav.lookup" => ("订单查询", "Find my order"),
         "nav.wallet" => ("钱包", "Wallet"),
         "buy.quantity" => ("购买数量", "Quantity"),
-        "buy.email" => ("邮箱（用于查询订单和接收卡密）", "Email (to find your order and receive keys)"),
+        "buy.email" => ("邮箱（用于查询订单和接收发货通知）", "Email (to find your order and get the delivery notice)"),
         "buy.query_password" => ("查询密码（选填，6 位以上）", "Query password (optional, 6+ characters)"),
         "buy.ack_no_warranty" => ("我已知悉：该商品无质保，卡密出问题时平台无法按规则补发或退款", "I understand this product has no warranty: the platform cannot re-issue or refund a failed key by rule"),
         "buy.submit" => ("立即购买", "Buy now"),
