@@ -174,7 +174,7 @@ pub async fn ensure_admin(store: &dyn Store, now: Timestamp) -> Result<Option<(S
 static DUMMY_HASH: &str =
     "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$1f1VYt3hEuRUa4H1y5JbzQ/nrQa6ZQhzXkDQcBk1z3Y";
 
-/// Checks credentials with per-account and per-IP throttling of failures.
+/// Checks credentials with per-account and per-IP throttling of failures; a success clears the account's.
 pub async fn authenticate(
     state: &AppState,
     username: &str,
@@ -196,6 +196,10 @@ pub async fn authenticate(
                 format!("Too many failed logins; try again in {minutes} minutes"),
             ));
         }
+        // The attempt counts as a failure until the password is proven right, so a burst of concurrent
+        // guesses cannot all pass the check above before any of them is recorded. (The per-IP count is kept
+        // after the fact: a right password must not count against a shared IP, so a burst may overshoot it.)
+        t.by_account.record_failure(account_key.clone(), now);
     }
     let user = {
         let mut tx = state.store.begin(TxMode::Read).await?;
@@ -215,7 +219,6 @@ pub async fn authenticate(
             Ok(u)
         }
         _ => {
-            t.by_account.record_failure(account_key, now);
             if let Some(ip) = ip {
                 t.by_ip.record_failure(ip, now);
             }

@@ -219,14 +219,19 @@ impl FromRequestParts<SharedState> for ApiUser {
             .headers
             .get(AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .map(str::trim)
+            .and_then(bearer)
             .filter(|t| t.starts_with(TOKEN_PREFIX) && t.len() <= 128)
             .ok_or_else(ApiError::unauthorized)?;
         let mut tx = state.store.begin(TxMode::Read).await?;
         let (_, user) = tx.api_token_with_user(&sha256(token)).await?.ok_or_else(ApiError::unauthorized)?;
         Ok(ApiUser(user))
     }
+}
+
+/// The credentials of `Authorization: Bearer <token>` (the scheme name is case-insensitive, RFC 9110 11.1).
+fn bearer(value: &str) -> Option<&str> {
+    let (scheme, token) = value.split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
 }
 
 impl ApiUser {
@@ -312,6 +317,14 @@ mod tests {
         assert_eq!(request_lang(&h), Lang::Zh);
         h.insert(ACCEPT_LANGUAGE, HeaderValue::from_static("en-US,en;q=0.9"));
         assert_eq!(request_lang(&h), Lang::En);
+    }
+
+    #[test]
+    fn bearer_scheme_is_case_insensitive() {
+        assert_eq!(bearer("Bearer kb_x"), Some("kb_x"));
+        assert_eq!(bearer("bearer  kb_x "), Some("kb_x"));
+        assert_eq!(bearer("Basic a2JfeA=="), None);
+        assert_eq!(bearer("Bearerkb_x"), None);
     }
 
     #[test]

@@ -5,6 +5,9 @@
 //!   `internal.store` (500) — except the conflicts a user can act on, which services map to their own errors.
 //! - Here, [`ApiError`] is the one error a handler returns. The API renders it as JSON
 //!   `{"code", "message", "field"}` in the request's language; pages render the same message in place.
+//! - Malformed requests are refused the same way: handlers extract through [`crate::extract`], whose
+//!   rejections convert below (bad path → 404, bad query/body → 400 naming the field, too large → 413), and
+//!   an unsupported method is [`method_not_allowed`] — never axum's plain-text rejections.
 //! - `anyhow` is used only in the binary's `main`.
 
 use axum::extract::rejection::{FormRejection, JsonRejection, PathRejection, QueryRejection};
@@ -138,8 +141,23 @@ fn field_in(message: &str) -> Option<String> {
             return rest.split('`').next().map(str::to_string);
         }
     }
-    // "title: invalid type: ..." (serde_path_to_error style) or "Failed to deserialize ... : price_fen: ..."
+    // axum reports where serde failed as a path before the reason: "Failed to deserialize the JSON body into
+    // the target type: price_fen: invalid type: ...", "Failed to deserialize query string: limit: invalid digit".
+    for marker in ["into the target type: ", "query string: ", "form body: ", "deserialize form: "] {
+        if let Some((path, _)) = message.split(marker).nth(1).and_then(|rest| rest.split_once(": ")) {
+            let is_path = !path.is_empty()
+                && path.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '[' | ']'));
+            if is_path {
+                return Some(path.to_string());
+            }
+        }
+    }
     None
+}
+
+/// A body over the route's limit: 413, so a client knows shrinking it (not fixing it) is the way forward.
+fn too_large() -> ApiError {
+    ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "request.too_large", "请求内容过大", "The request body is too large")
 }
 
 fn invalid_body(detail: &str) -> ApiError {
@@ -162,6 +180,7 @@ impl From<JsonRejection> for ApiError {
                 "请求需要 Content-Type: application/json",
                 "Expected Content-Type: application/json",
             ),
+            other if other.status() == StatusCode::PAYLOAD_TOO_LARGE => too_large(),
             other => invalid_body(&other.body_text()),
         }
     }
@@ -169,6 +188,9 @@ impl From<JsonRejection> for ApiError {
 
 impl From<FormRejection> for ApiError {
     fn from(r: FormRejection) -> Self {
+        if r.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            return too_large();
+        }
         invalid_body(&r.body_text())
     }
 }
@@ -179,6 +201,16 @@ impl From<QueryRejection> for ApiError {
         e.code = "request.invalid_query";
         e
     }
+}
+
+/// The answer to a method a route does not accept (JSON in the API, the error page on pages).
+pub async fn method_not_allowed() -> ApiError {
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "request.method_not_allowed",
+        "不支持此请求方法",
+        "This method is not allowed here",
+    )
 }
 
 impl From<PathRejection> for ApiError {
@@ -196,6 +228,15 @@ mod tests {
         assert_eq!(field_in("unknown field `colour`, expected one of `title`"), Some("colour".into()));
         assert_eq!(field_in("missing field `title` at line 1"), Some("title".into()));
         assert_eq!(field_in("expected value"), None);
+        assert_eq!(
+            field_in("Failed to deserialize the JSON body into the target type: name: invalid type: integer `5`"),
+            Some("name".into())
+        );
+        assert_eq!(
+            field_in("Failed to deserialize query string: limit: invalid digit found in string"),
+            Some("limit".into())
+        );
+        assert_eq!(field_in("Failed to parse the request body as JSON: key must be a string at line 1"), None);
     }
 
     #[test]

@@ -6,6 +6,7 @@ pub mod api;
 pub mod auth;
 pub mod epay;
 pub mod error;
+pub mod extract;
 pub mod finance;
 pub mod i18n;
 pub mod inventory;

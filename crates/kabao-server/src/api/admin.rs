@@ -4,8 +4,9 @@ use super::views::{CertificationInput, Page, RoleInput, ShopView, SuspensionInpu
 use super::ApiJson;
 use crate::auth::ApiUser;
 use crate::error::ApiError;
+use crate::extract::{ApiPath, ApiQuery};
 use crate::SharedState;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use kabao_core::user::Role;
 use kabao_core::{ShopId, UserId};
 use kabao_store::TxMode;
@@ -15,7 +16,7 @@ use kabao_store::TxMode;
 pub async fn list_users(
     State(state): State<SharedState>,
     user: ApiUser,
-    Query(page): Query<Page>,
+    ApiQuery(page): ApiQuery<Page>,
 ) -> Result<ApiJson<Vec<UserView>>, ApiError> {
     user.require(Role::Admin)?;
     let mut tx = state.store.begin(TxMode::Read).await?;
@@ -29,7 +30,7 @@ pub async fn list_users(
 pub async fn set_role(
     State(state): State<SharedState>,
     user: ApiUser,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
     ApiJson(body): ApiJson<RoleInput>,
 ) -> Result<ApiJson<UserView>, ApiError> {
     let admin = user.require(Role::Admin)?;
@@ -41,7 +42,7 @@ pub async fn set_role(
 pub async fn list_shops(
     State(state): State<SharedState>,
     user: ApiUser,
-    Query(page): Query<Page>,
+    ApiQuery(page): ApiQuery<Page>,
 ) -> Result<ApiJson<Vec<ShopView>>, ApiError> {
     user.require(Role::Admin)?;
     let mut tx = state.store.begin(TxMode::Read).await?;
@@ -55,7 +56,7 @@ pub async fn list_shops(
 pub async fn set_certification(
     State(state): State<SharedState>,
     user: ApiUser,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
     ApiJson(body): ApiJson<CertificationInput>,
 ) -> Result<ApiJson<ShopView>, ApiError> {
     let admin = user.require(Role::Admin)?;
@@ -68,7 +69,7 @@ pub async fn set_certification(
 pub async fn set_suspension(
     State(state): State<SharedState>,
     user: ApiUser,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
     ApiJson(body): ApiJson<SuspensionInput>,
 ) -> Result<ApiJson<ShopView>, ApiError> {
     let admin = user.require(Role::Admin)?;

@@ -3,8 +3,9 @@
 use super::views::{Page, ProductView, ShopView};
 use super::ApiJson;
 use crate::error::ApiError;
+use crate::extract::{ApiPath, ApiQuery};
 use crate::SharedState;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use kabao_core::{ProductId, ShopId};
 use kabao_store::TxMode;
 
@@ -12,7 +13,7 @@ use kabao_store::TxMode;
 #[utoipa::path(get, path = "/api/v1/products", tag = "catalog", params(Page), responses((status = 200, body = [ProductView])))]
 pub async fn list_products(
     State(state): State<SharedState>,
-    Query(page): Query<Page>,
+    ApiQuery(page): ApiQuery<Page>,
 ) -> Result<ApiJson<Vec<ProductView>>, ApiError> {
     let mut tx = state.store.begin(TxMode::Read).await?;
     let listings =
@@ -25,7 +26,7 @@ pub async fn list_products(
     responses((status = 200, body = ProductView), (status = 404, description = "no such listed product")))]
 pub async fn get_product(
     State(state): State<SharedState>,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
 ) -> Result<ApiJson<ProductView>, ApiError> {
     let (p, _) = crate::products::public(&state, ProductId(id), None).await?;
     Ok(ApiJson(ProductView::from(&p)))
@@ -34,7 +35,10 @@ pub async fn get_product(
 /// One shop in good standing.
 #[utoipa::path(get, path = "/api/v1/shops/{id}", tag = "catalog", params(("id" = i64, Path)),
     responses((status = 200, body = ShopView), (status = 404, description = "no such shop")))]
-pub async fn get_shop(State(state): State<SharedState>, Path(id): Path<i64>) -> Result<ApiJson<ShopView>, ApiError> {
+pub async fn get_shop(
+    State(state): State<SharedState>,
+    ApiPath(id): ApiPath<i64>,
+) -> Result<ApiJson<ShopView>, ApiError> {
     let s = crate::shops::public_shop(&state, ShopId(id), None).await?;
     Ok(ApiJson(ShopView::from(&s)))
 }

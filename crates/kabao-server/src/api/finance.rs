@@ -4,8 +4,9 @@ use super::orders::OrderView;
 use super::ApiJson;
 use crate::auth::ApiUser;
 use crate::error::ApiError;
+use crate::extract::ApiPath;
 use crate::SharedState;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use kabao_core::user::Role;
 use kabao_core::Money;
@@ -141,7 +142,7 @@ pub struct DecisionInput {
 pub async fn decide(
     State(state): State<SharedState>,
     user: ApiUser,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
     ApiJson(body): ApiJson<DecisionInput>,
 ) -> Result<ApiJson<WithdrawalView>, ApiError> {
     let admin = user.require(Role::Admin)?;

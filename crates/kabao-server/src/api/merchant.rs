@@ -5,11 +5,12 @@ use super::views::{BatchView, ImportView, KeyQuery, KeyView, ProductBody, Produc
 use super::ApiJson;
 use crate::auth::{ApiUser, ReqLang};
 use crate::error::ApiError;
+use crate::extract::{ApiPath, ApiQuery};
 use crate::inventory::MAX_UPLOAD_BYTES;
 use crate::SharedState;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::{header, StatusCode};
 use axum::response::IntoResponse;
 use kabao_core::inventory::ImportError;
@@ -79,7 +80,7 @@ pub async fn create_product(
 pub async fn get_product(
     State(state): State<SharedState>,
     user: ApiUser,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
 ) -> Result<ApiJson<ProductView>, ApiError> {
     let user = user.require(Role::Merchant)?;
     let (p, _) = crate::products::owned(&state, &user, ProductId(id)).await?;
@@ -92,7 +93,7 @@ pub async fn get_product(
 pub async fn update_product(
     State(state): State<SharedState>,
     user: ApiUser,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
     ApiJson(body): ApiJson<ProductBody>,
 ) -> Result<ApiJson<ProductView>, ApiError> {
     let user = user.require(Role::Merchant)?;
@@ -108,7 +109,7 @@ pub async fn import_keys(
     State(state): State<SharedState>,
     user: ApiUser,
     ReqLang(lang): ReqLang,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<ApiJson<ImportView>, ApiError> {
     let user = user.require(Role::Merchant)?;
@@ -135,8 +136,8 @@ pub async fn import_keys(
 pub async fn list_keys(
     State(state): State<SharedState>,
     user: ApiUser,
-    Path(id): Path<i64>,
-    Query(q): Query<KeyQuery>,
+    ApiPath(id): ApiPath<i64>,
+    ApiQuery(q): ApiQuery<KeyQuery>,
 ) -> Result<impl IntoResponse, ApiError> {
     let user = user.require(Role::Merchant)?;
     let key_state = match q.state.as_deref() {
@@ -179,7 +180,7 @@ pub async fn list_keys(
 pub async fn list_batches(
     State(state): State<SharedState>,
     user: ApiUser,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
 ) -> Result<ApiJson<Vec<BatchView>>, ApiError> {
     let user = user.require(Role::Merchant)?;
     let batches = crate::inventory::list_batches_for_owner(&*state.store, user.id, ProductId(id)).await?;
@@ -192,7 +193,7 @@ pub async fn list_batches(
 pub async fn void_batch(
     State(state): State<SharedState>,
     user: ApiUser,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
 ) -> Result<ApiJson<VoidView>, ApiError> {
     let user = user.require(Role::Merchant)?;
     let voided = crate::inventory::void_batch(&*state.store, user.id, BatchId(id), state.now()).await?;

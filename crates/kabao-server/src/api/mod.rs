@@ -11,7 +11,7 @@ pub mod views;
 
 use crate::error::ApiError;
 use crate::SharedState;
-use axum::extract::{FromRequest, Request};
+use axum::extract::Request;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post, put};
@@ -19,16 +19,7 @@ use axum::Router;
 use kabao_core::Lang;
 use utoipa::OpenApi;
 
-/// JSON input whose rejections (bad JSON, unknown or missing fields) are [`ApiError`]s naming the field.
-#[derive(FromRequest)]
-#[from_request(via(axum::Json), rejection(ApiError))]
-pub struct ApiJson<T>(pub T);
-
-impl<T: serde::Serialize> IntoResponse for ApiJson<T> {
-    fn into_response(self) -> Response {
-        axum::Json(self.0).into_response()
-    }
-}
+pub use crate::extract::ApiJson;
 
 /// Answers API errors in the caller's language (`Accept-Language` or the `lang` cookie; zh-CN by default).
 async fn localize(req: Request, next: Next) -> Response {
@@ -94,6 +85,7 @@ pub fn routes() -> Router<SharedState> {
         .route("/admin/shops", get(admin::list_shops))
         .route("/admin/shops/{id}/certification", put(admin::set_certification))
         .route("/admin/shops/{id}/suspension", put(admin::set_suspension))
+        .method_not_allowed_fallback(crate::error::method_not_allowed)
         .fallback(api_not_found);
     Router::new()
         .nest("/api/v1", v1)

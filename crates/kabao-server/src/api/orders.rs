@@ -4,10 +4,11 @@
 use super::ApiJson;
 use crate::auth::ApiUser;
 use crate::error::ApiError;
+use crate::extract::ApiPath;
 use crate::orders::{Buyer, CheckoutRequest, OrderAccess};
 use crate::SharedState;
 use axum::body::Bytes;
-use axum::extract::{FromRequestParts, Path, State};
+use axum::extract::{FromRequestParts, State};
 use axum::http::request::Parts;
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::IntoResponse;
@@ -150,7 +151,7 @@ pub async fn get(
     State(state): State<SharedState>,
     MaybeApiUser(user): MaybeApiUser,
     headers: HeaderMap,
-    Path(order_no): Path<String>,
+    ApiPath(order_no): ApiPath<String>,
 ) -> Result<ApiJson<OrderView>, ApiError> {
     let order = access_order(&state, user.as_ref(), &headers, &order_no).await?;
     Ok(ApiJson(OrderView::from(&order)))
@@ -162,7 +163,7 @@ pub async fn get(
 pub async fn pay_wallet(
     State(state): State<SharedState>,
     ApiUser(user): ApiUser,
-    Path(order_no): Path<String>,
+    ApiPath(order_no): ApiPath<String>,
 ) -> Result<ApiJson<OrderView>, ApiError> {
     let order = crate::orders::pay_with_wallet(&state, &user, &order_no).await?;
     Ok(ApiJson(OrderView::from(&order)))
@@ -183,7 +184,7 @@ pub async fn pay_sandbox(
     State(state): State<SharedState>,
     MaybeApiUser(user): MaybeApiUser,
     headers: HeaderMap,
-    Path(order_no): Path<String>,
+    ApiPath(order_no): ApiPath<String>,
 ) -> Result<impl IntoResponse, ApiError> {
     let order = access_order(&state, user.as_ref(), &headers, &order_no).await?;
     if order.state != kabao_core::order::OrderState::PendingPayment {
@@ -219,7 +220,7 @@ pub async fn reveal(
     State(state): State<SharedState>,
     MaybeApiUser(user): MaybeApiUser,
     headers: HeaderMap,
-    Path(order_no): Path<String>,
+    ApiPath(order_no): ApiPath<String>,
 ) -> Result<impl IntoResponse, ApiError> {
     let order = access_order(&state, user.as_ref(), &headers, &order_no).await?;
     let keys = crate::orders::reveal_keys(&state, &order, user.as_ref().map(|u| u.id)).await?;
@@ -327,7 +328,7 @@ pub async fn pay_epay(
     State(state): State<SharedState>,
     MaybeApiUser(user): MaybeApiUser,
     headers: HeaderMap,
-    Path(order_no): Path<String>,
+    ApiPath(order_no): ApiPath<String>,
 ) -> Result<impl IntoResponse, ApiError> {
     let Some(cfg) = state.config.epay.clone() else { return Err(ApiError::not_found("gateway.not_configured")) };
     let order = access_order(&state, user.as_ref(), &headers, &order_no).await?;

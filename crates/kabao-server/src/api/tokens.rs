@@ -4,8 +4,9 @@ use super::views::{TokenCreate, TokenCreated, TokenView};
 use super::ApiJson;
 use crate::auth::{ApiUser, ClientIp};
 use crate::error::ApiError;
+use crate::extract::ApiPath;
 use crate::SharedState;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use kabao_core::ApiTokenId;
 use kabao_store::TxMode;
@@ -39,7 +40,7 @@ pub async fn list(
 pub async fn revoke(
     State(state): State<SharedState>,
     ApiUser(user): ApiUser,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
 ) -> Result<StatusCode, ApiError> {
     let mut tx = state.store.begin(TxMode::Write).await?;
     if !tx.revoke_api_token(user.id, ApiTokenId(id), state.now()).await? {

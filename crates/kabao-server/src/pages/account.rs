@@ -3,9 +3,10 @@
 use super::{render, see_other, Ctx, PageForm};
 use crate::auth::Visitor;
 use crate::error::ApiError;
+use crate::extract::ApiQuery;
 use crate::SharedState;
 use askama::Template;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::header::SET_COOKIE;
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
@@ -101,7 +102,7 @@ fn safe_next(next: Option<&str>) -> String {
     next.filter(|n| n.starts_with('/') && !n.starts_with("//") && !n.contains('\\')).unwrap_or("").to_string()
 }
 
-pub async fn login_form(v: Visitor, Query(q): Query<NextQuery>) -> Response {
+pub async fn login_form(v: Visitor, ApiQuery(q): ApiQuery<NextQuery>) -> Response {
     render(LoginPage { ctx: Ctx::new(&v), error: None, username: String::new(), next: safe_next(q.next.as_deref()) })
 }
 

@@ -3,9 +3,10 @@
 use super::{date, render, see_other, Ctx, PageForm};
 use crate::auth::Visitor;
 use crate::error::ApiError;
+use crate::extract::ApiPath;
 use crate::SharedState;
 use askama::Template;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use kabao_core::catalog::CertificationLevel;
@@ -133,7 +134,7 @@ pub struct LevelForm {
 pub async fn set_certification(
     State(state): State<SharedState>,
     AdminVisitor { v, user }: AdminVisitor,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
     PageForm(f): PageForm<LevelForm>,
 ) -> Result<Response, ApiError> {
     v.check_csrf(f.csrf.as_deref())?;
@@ -154,7 +155,7 @@ pub struct SuspensionForm {
 pub async fn set_suspension(
     State(state): State<SharedState>,
     AdminVisitor { v, user }: AdminVisitor,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
     PageForm(f): PageForm<SuspensionForm>,
 ) -> Result<Response, ApiError> {
     v.check_csrf(f.csrf.as_deref())?;
@@ -173,7 +174,7 @@ pub struct RoleForm {
 pub async fn set_role(
     State(state): State<SharedState>,
     AdminVisitor { v, user }: AdminVisitor,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
     PageForm(f): PageForm<RoleForm>,
 ) -> Result<Response, ApiError> {
     v.check_csrf(f.csrf.as_deref())?;

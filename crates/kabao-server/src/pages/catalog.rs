@@ -3,9 +3,10 @@
 use super::{date, render, Ctx};
 use crate::auth::Visitor;
 use crate::error::ApiError;
+use crate::extract::ApiPath;
 use crate::SharedState;
 use askama::Template;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::response::Response;
 use kabao_core::catalog::CertificationLevel;
 use kabao_core::{ProductId, ShopId};
@@ -75,7 +76,11 @@ struct ProductPage {
     opened: String,
 }
 
-pub async fn product(State(state): State<SharedState>, v: Visitor, Path(id): Path<i64>) -> Result<Response, ApiError> {
+pub async fn product(
+    State(state): State<SharedState>,
+    v: Visitor,
+    ApiPath(id): ApiPath<i64>,
+) -> Result<Response, ApiError> {
     product_page(&state, &v, ProductId(id), None).await
 }
 
@@ -127,7 +132,11 @@ struct ShopPage {
     items: Vec<Item>,
 }
 
-pub async fn shop(State(state): State<SharedState>, v: Visitor, Path(id): Path<i64>) -> Result<Response, ApiError> {
+pub async fn shop(
+    State(state): State<SharedState>,
+    v: Visitor,
+    ApiPath(id): ApiPath<i64>,
+) -> Result<Response, ApiError> {
     let shop = crate::shops::public_shop(&state, ShopId(id), v.user.as_ref()).await?;
     let products = crate::products::listed_in_shop(&state, &shop).await?;
     let lang = v.lang;

@@ -5,9 +5,11 @@ use super::account::CsrfOnly;
 use super::{date, datetime, render, see_other, Ctx, PageForm};
 use crate::auth::Visitor;
 use crate::error::ApiError;
+use crate::extract::ApiPath;
 use crate::SharedState;
 use askama::Template;
-use axum::extract::{Multipart, Path, State};
+use axum::extract::multipart::MultipartRejection;
+use axum::extract::{Multipart, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use kabao_core::catalog::{Category, GoodsKind, ProductInput};
@@ -444,7 +446,7 @@ async fn product_page(
 pub async fn product(
     State(state): State<SharedState>,
     MerchantVisitor { v, user }: MerchantVisitor,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
 ) -> Result<Response, ApiError> {
     product_page(&state, &v, &user, ProductId(id), None, None, None).await
 }
@@ -452,7 +454,7 @@ pub async fn product(
 pub async fn update_product(
     State(state): State<SharedState>,
     MerchantVisitor { v, user }: MerchantVisitor,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
     PageForm(f): PageForm<ProductForm>,
 ) -> Result<Response, ApiError> {
     v.check_csrf(f.csrf.as_deref())?;
@@ -476,8 +478,8 @@ pub async fn update_product(
 pub async fn import_keys(
     State(state): State<SharedState>,
     MerchantVisitor { v, user }: MerchantVisitor,
-    Path(id): Path<i64>,
-    mut multipart: Multipart,
+    ApiPath(id): ApiPath<i64>,
+    multipart: Result<Multipart, MultipartRejection>,
 ) -> Result<Response, ApiError> {
     let too_large = || {
         ApiError::from_localized(
@@ -485,6 +487,15 @@ pub async fn import_keys(
             &ImportError::TooLarge { max_bytes: crate::inventory::MAX_UPLOAD_BYTES as u64 },
         )
     };
+    // Not a multipart form at all (no boundary, another content type): say so on a page, not in plain text.
+    let mut multipart = multipart.map_err(|e| {
+        ApiError::bad_request(
+            "request.invalid_body",
+            "file",
+            format!("上传内容无法读取：{}", e.body_text()),
+            format!("The upload could not be read: {}", e.body_text()),
+        )
+    })?;
     let mut csrf = None;
     let mut file: Option<Vec<u8>> = None;
     loop {
@@ -546,7 +557,7 @@ pub async fn import_keys(
 pub async fn void_batch(
     State(state): State<SharedState>,
     MerchantVisitor { v, user }: MerchantVisitor,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
     PageForm(f): PageForm<CsrfOnly>,
 ) -> Result<Response, ApiError> {
     v.check_csrf(f.csrf.as_deref())?;
@@ -587,7 +598,7 @@ pub async fn create_token(
 pub async fn revoke_token(
     State(state): State<SharedState>,
     MerchantVisitor { v, user }: MerchantVisitor,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
     PageForm(f): PageForm<CsrfOnly>,
 ) -> Result<Response, ApiError> {
     v.check_csrf(f.csrf.as_deref())?;

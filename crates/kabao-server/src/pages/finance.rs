@@ -5,9 +5,10 @@ use super::admin::AdminVisitor;
 use super::console::MerchantVisitor;
 use super::{datetime, render, see_other, Ctx, PageForm};
 use crate::error::ApiError;
+use crate::extract::ApiPath;
 use crate::SharedState;
 use askama::Template;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::header::CACHE_CONTROL;
 use axum::response::{IntoResponse, Response};
 use kabao_core::{Lang, Money};
@@ -168,7 +169,7 @@ async fn decide(
 pub async fn approve(
     State(state): State<SharedState>,
     av: AdminVisitor,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
     PageForm(f): PageForm<DecideForm>,
 ) -> Result<Response, ApiError> {
     decide(&state, &av, id, true, f).await
@@ -177,7 +178,7 @@ pub async fn approve(
 pub async fn reject(
     State(state): State<SharedState>,
     av: AdminVisitor,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
     PageForm(f): PageForm<DecideForm>,
 ) -> Result<Response, ApiError> {
     decide(&state, &av, id, false, f).await

@@ -13,7 +13,7 @@ use crate::error::ApiError;
 use crate::i18n::T;
 use crate::SharedState;
 use askama::Template;
-use axum::extract::{FromRequest, Request, State};
+use axum::extract::{Request, State};
 use axum::http::{header, StatusCode};
 use axum::middleware::Next;
 use axum::response::{Html, IntoResponse, Redirect, Response};
@@ -58,6 +58,10 @@ impl Ctx {
             })
             .collect()
     }
+    /// The stylesheet's URL, versioned by its content (see [`css_href`]).
+    pub fn css_href(&self) -> &'static str {
+        css_href()
+    }
     pub fn other_lang(&self) -> &'static str {
         match self.t.lang {
             Lang::Zh => "en",
@@ -92,10 +96,7 @@ pub fn datetime(ts: Timestamp) -> String {
     }
 }
 
-/// Form input whose rejections become [`ApiError`]s (rendered as an error page).
-#[derive(FromRequest)]
-#[from_request(via(axum::Form), rejection(ApiError))]
-pub struct PageForm<T>(pub T);
+pub use crate::extract::PageForm;
 
 #[derive(Template)]
 #[template(path = "error.html")]
@@ -147,8 +148,8 @@ pub fn see_other(to: &str) -> Response {
 /// `GET /lang/{zh|en}?next=/path`: remembers the language in a cookie.
 async fn switch_lang(
     State(state): State<SharedState>,
-    axum::extract::Path(tag): axum::extract::Path<String>,
-    axum::extract::Query(q): axum::extract::Query<std::collections::HashMap<String, String>>,
+    crate::extract::ApiPath(tag): crate::extract::ApiPath<String>,
+    crate::extract::ApiQuery(q): crate::extract::ApiQuery<std::collections::HashMap<String, String>>,
 ) -> Response {
     let lang = Lang::from_tag(&tag).unwrap_or_default();
     // Only local paths: an open redirect would let phishing links borrow our domain.
@@ -170,8 +171,25 @@ async fn switch_lang(
 
 const APP_CSS: &str = include_str!("../../static/app.css");
 
+/// `/static/app.css?v=<content hash>`: browsers may keep the stylesheet for a year, because a build with other
+/// CSS links it under another URL.
+pub fn css_href() -> &'static str {
+    static HREF: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+        use sha2::Digest;
+        let hash = hex::encode(sha2::Sha256::digest(APP_CSS.as_bytes()));
+        format!("/static/app.css?v={}", &hash[..12])
+    });
+    &HREF
+}
+
 async fn app_css() -> Response {
-    ([(header::CONTENT_TYPE, "text/css; charset=utf-8"), (header::CACHE_CONTROL, "public, max-age=86400")], APP_CSS)
+    (
+        [
+            (header::CONTENT_TYPE, "text/css; charset=utf-8"),
+            (header::CACHE_CONTROL, "public, max-age=31536000, immutable"),
+        ],
+        APP_CSS,
+    )
         .into_response()
 }
 
@@ -216,6 +234,7 @@ pub fn routes() -> Router<SharedState> {
         .route("/admin/shops/{id}/certification", post(admin::set_certification))
         .route("/admin/shops/{id}/suspension", post(admin::set_suspension))
         .route("/static/app.css", get(app_css))
+        .method_not_allowed_fallback(crate::error::method_not_allowed)
         .layer(axum::middleware::from_fn(error_pages))
 }
 

@@ -4,10 +4,11 @@
 use super::{datetime, render, see_other, Ctx, PageForm};
 use crate::auth::{cookie, set_cookie, Visitor};
 use crate::error::ApiError;
+use crate::extract::ApiPath;
 use crate::orders::{Buyer, CheckoutRequest, OrderAccess};
 use crate::SharedState;
 use askama::Template;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::header::{CACHE_CONTROL, SET_COOKIE};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -81,7 +82,7 @@ pub async fn buy(
     State(state): State<SharedState>,
     v: Visitor,
     headers: HeaderMap,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
     PageForm(f): PageForm<BuyForm>,
 ) -> Result<Response, ApiError> {
     v.check_csrf(f.csrf.as_deref())?;
@@ -184,7 +185,7 @@ pub async fn show(
     State(state): State<SharedState>,
     v: Visitor,
     headers: HeaderMap,
-    Path(no): Path<String>,
+    ApiPath(no): ApiPath<String>,
 ) -> Result<Response, ApiError> {
     let order = visible_order(&state, &v, &headers, &no).await?;
     order_page(&state, &v, &order, Vec::new(), None).await
@@ -200,7 +201,7 @@ pub async fn reveal(
     State(state): State<SharedState>,
     v: Visitor,
     headers: HeaderMap,
-    Path(no): Path<String>,
+    ApiPath(no): ApiPath<String>,
     PageForm(f): PageForm<CsrfForm>,
 ) -> Result<Response, ApiError> {
     v.check_csrf(f.csrf.as_deref())?;
@@ -214,7 +215,7 @@ pub async fn pay_wallet(
     State(state): State<SharedState>,
     v: Visitor,
     headers: HeaderMap,
-    Path(no): Path<String>,
+    ApiPath(no): ApiPath<String>,
     PageForm(f): PageForm<CsrfForm>,
 ) -> Result<Response, ApiError> {
     v.check_csrf(f.csrf.as_deref())?;
@@ -235,7 +236,7 @@ pub async fn pay_sandbox(
     State(state): State<SharedState>,
     v: Visitor,
     headers: HeaderMap,
-    Path(no): Path<String>,
+    ApiPath(no): ApiPath<String>,
     PageForm(f): PageForm<CsrfForm>,
 ) -> Result<Response, ApiError> {
     v.check_csrf(f.csrf.as_deref())?;
@@ -270,7 +271,7 @@ async fn payment_back(state: &SharedState, purpose: PaymentPurpose) -> Result<St
 pub async fn sandbox_page(
     State(state): State<SharedState>,
     v: Visitor,
-    Path(trade_no): Path<String>,
+    ApiPath(trade_no): ApiPath<String>,
 ) -> Result<Response, ApiError> {
     let p = {
         let mut tx = state.store.begin(TxMode::Read).await?;
@@ -291,7 +292,7 @@ pub async fn sandbox_page(
 pub async fn sandbox_pay(
     State(state): State<SharedState>,
     v: Visitor,
-    Path(trade_no): Path<String>,
+    ApiPath(trade_no): ApiPath<String>,
     PageForm(f): PageForm<CsrfForm>,
 ) -> Result<Response, ApiError> {
     v.check_csrf(f.csrf.as_deref())?;

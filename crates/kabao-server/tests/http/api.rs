@@ -266,3 +266,73 @@ async fn openapi_health_and_metrics() {
     );
     assert!(metrics.contains("kabao_http_request_duration_seconds"));
 }
+
+#[tokio::test]
+async fn malformed_paths_queries_methods_and_bodies_get_the_json_error_shape() {
+    let app = TestApp::new().await;
+    let (token, product) = app.merchant_with_product("shape_m").await;
+    let cases = [
+        ("GET", "/api/v1/products/abc".to_string(), StatusCode::NOT_FOUND, "request.not_found", None),
+        ("GET", "/api/v1/products/99999999999999999999".into(), StatusCode::NOT_FOUND, "request.not_found", None),
+        ("GET", "/api/v1/products?limit=abc".into(), StatusCode::BAD_REQUEST, "request.invalid_query", Some("limit")),
+        (
+            "GET",
+            format!("/api/v1/merchant/products/{product}/keys?offset=x"),
+            StatusCode::BAD_REQUEST,
+            "request.invalid_query",
+            Some("offset"),
+        ),
+        (
+            "GET",
+            format!("/api/v1/merchant/products/{product}/keys?colour=red"),
+            StatusCode::BAD_REQUEST,
+            "request.invalid_query",
+            Some("colour"),
+        ),
+        ("DELETE", "/api/v1/products".into(), StatusCode::METHOD_NOT_ALLOWED, "request.method_not_allowed", None),
+    ];
+    for (method, path, status, code, field) in cases {
+        let res = app.api(method, &path, Some(&token), None).await;
+        assert_eq!(res.status, status, "{method} {path}: {}", res.body);
+        let body = res.json();
+        assert_eq!(body["code"], code, "{method} {path}");
+        assert_eq!(body["field"].as_str(), field, "{method} {path}");
+        assert!(body["message"].as_str().is_some_and(|m| !m.is_empty()));
+    }
+
+    // A mistyped field is named; a body over the limit is 413, not a parse error.
+    let res = app.api("PUT", "/api/v1/merchant/shop", Some(&token), Some(json!({"name": 5}))).await;
+    assert_eq!(res.status, StatusCode::BAD_REQUEST);
+    assert_eq!(res.json()["field"], "name");
+    let res = app.api("PUT", "/api/v1/merchant/shop", Some(&token), Some(json!({"name": "x".repeat(3 << 20)}))).await;
+    assert_eq!(res.status, StatusCode::PAYLOAD_TOO_LARGE);
+    assert_eq!(res.json()["code"], "request.too_large");
+    assert!(app.api("GET", "/api/v1/merchant/shop", Some(&token), None).await.json()["name"] == "shape_m 的店");
+}
+
+#[tokio::test]
+async fn concurrent_guesses_cannot_outrun_the_account_throttle() {
+    let app = TestApp::new().await;
+    app.merchant_token("raced").await;
+    let mut guesses = tokio::task::JoinSet::new();
+    for i in 0..40 {
+        let router = app.router.clone();
+        let body = json!({"username": "raced", "password": format!("guess-{i}"), "name": "x"});
+        guesses.spawn(async move {
+            use tower::ServiceExt;
+            let req = Request::post("/api/v1/tokens")
+                .header(header::CONTENT_TYPE, "application/json")
+                .body(Body::from(body.to_string()))
+                .unwrap();
+            router.oneshot(req).await.unwrap().status()
+        });
+    }
+    let mut checked = 0;
+    while let Some(status) = guesses.join_next().await {
+        let status = status.unwrap();
+        assert!(status == StatusCode::UNAUTHORIZED || status == StatusCode::TOO_MANY_REQUESTS, "{status}");
+        checked += usize::from(status == StatusCode::UNAUTHORIZED);
+    }
+    // Every password actually checked counts against the limit (10 per window), however many run at once.
+    assert!(checked <= 10, "{checked} guesses were checked");
+}

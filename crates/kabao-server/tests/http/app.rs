@@ -248,6 +248,13 @@ impl Browser<'_> {
         res
     }
 
+    /// Logs in through the page and stays logged in.
+    pub async fn login(&mut self, username: &str, password: &str) -> Res {
+        self.get("/login").await;
+        let csrf = self.csrf();
+        self.post("/login", &[("username", username), ("password", password)], Some(&csrf)).await
+    }
+
     /// Registers through the page and stays logged in.
     pub async fn register(&mut self, username: &str, role: &str) -> Res {
         self.get("/register").await;

@@ -1,6 +1,7 @@
 //! The pages: registration and login with CSRF and session cookies, the merchant console, escaping, 404s.
 
 use crate::app::TestApp;
+use crate::app::T0;
 use axum::http::StatusCode;
 use kabao_server::ServerConfig;
 
@@ -227,4 +228,146 @@ async fn language_switch_sets_a_cookie_and_refuses_open_redirects() {
     assert!(res.set_cookies().iter().any(|c| c.starts_with("lang=en")));
     let res = app.get("/lang/en?next=//evil.example").await;
     assert_eq!(res.location(), "/");
+}
+
+#[tokio::test]
+async fn the_stylesheet_is_embedded_versioned_and_cached_long() {
+    let app = TestApp::new().await;
+    let home = app.get("/").await.body;
+    let href = home.split("rel=\"stylesheet\" href=\"").nth(1).and_then(|r| r.split('"').next()).unwrap();
+    assert!(href.starts_with("/static/app.css?v="), "{href}");
+    let css = app.get(href).await;
+    assert_eq!(css.status, StatusCode::OK);
+    assert!(css.headers["content-type"].to_str().unwrap().starts_with("text/css"));
+    assert!(css.headers["cache-control"].to_str().unwrap().contains("max-age=31536000"));
+    assert!(home.contains("name=\"viewport\" content=\"width=device-width"), "usable on a phone");
+}
+
+#[tokio::test]
+async fn malformed_ids_and_wrong_methods_get_a_page_not_plain_text() {
+    let app = TestApp::new().await;
+    let mut b = app.browser();
+    for (path, status) in [("/p/abc", StatusCode::NOT_FOUND), ("/s/99999999999999999999", StatusCode::NOT_FOUND)] {
+        let res = b.get(path).await;
+        assert_eq!(res.status, status, "{path}");
+        assert!(res.body.starts_with("<!doctype html>") && res.body.contains("找不到"), "{path}: {}", res.body);
+    }
+    let csrf = b.csrf();
+    let res = b.post("/", &[], Some(&csrf)).await;
+    assert_eq!(res.status, StatusCode::METHOD_NOT_ALLOWED);
+    assert!(res.body.starts_with("<!doctype html>") && res.body.contains("不支持此请求方法"), "{}", res.body);
+
+    // The import form posted as a plain form (no multipart boundary) is a page with the reason.
+    let (_, product) = app.merchant_with_product("shape_page_m").await;
+    let mut m = app.browser();
+    m.login("shape_page_m", "merchant-pass-1").await;
+    let csrf = m.csrf();
+    let res = m.post(&format!("/console/products/{product}/keys"), &[("file", "KEY-1")], Some(&csrf)).await;
+    assert_eq!(res.status, StatusCode::BAD_REQUEST);
+    assert!(res.body.starts_with("<!doctype html>") && res.body.contains("上传内容无法读取"), "{}", res.body);
+    assert_eq!(app.stock(product).await, 0);
+}
+
+/// Every form POST the pages accept, signed in as the role that may use it: without the CSRF field, or with
+/// another token in it, each one is refused with 403 before it does anything. Add new forms here.
+#[tokio::test]
+async fn every_form_post_without_the_matching_csrf_token_is_403() {
+    use kabao_core::user::Role;
+    let app = TestApp::new().await;
+    let (token, product) = app.merchant_with_product("csrf_all_m").await;
+    let batch = app.import(&token, product, "KEY-A\nKEY-B\n").await.json()["batch_id"].as_i64().unwrap();
+    let shop = app.api("GET", "/api/v1/merchant/shop", Some(&token), None).await.json()["id"].as_i64().unwrap();
+    let token_id = app.api("GET", "/api/v1/tokens", Some(&token), None).await.json()[0]["id"].as_i64().unwrap();
+    kabao_server::accounts::create_user(&*app.state.store, "csrf_all_a", "admin-pass-12", Role::Admin, None, T0)
+        .await
+        .unwrap();
+    let mut merchant = app.browser();
+    assert_eq!(merchant.login("csrf_all_m", "merchant-pass-1").await.status, StatusCode::SEE_OTHER);
+    let mut admin = app.browser();
+    assert_eq!(admin.login("csrf_all_a", "admin-pass-12").await.status, StatusCode::SEE_OTHER);
+    let mut buyer = app.browser();
+    buyer.register("csrf_all_b", "buyer").await;
+
+    let as_merchant = [
+        "/console/shop".to_string(),
+        "/console/products".into(),
+        format!("/console/products/{product}"),
+        format!("/console/batches/{batch}/void"),
+        "/console/tokens".into(),
+        format!("/console/tokens/{token_id}/revoke"),
+        "/console/withdrawals".into(),
+        "/logout".into(),
+    ];
+    let as_admin = [
+        "/admin/users/1/role".to_string(),
+        format!("/admin/shops/{shop}/certification"),
+        format!("/admin/shops/{shop}/suspension"),
+        "/admin/withdrawals/1/approve".into(),
+        "/admin/withdrawals/1/reject".into(),
+    ];
+    let as_buyer = [
+        "/register".to_string(),
+        "/login".into(),
+        format!("/p/{product}/buy"),
+        "/o/KB0000000000000000/reveal".into(),
+        "/o/KB0000000000000000/pay/wallet".into(),
+        "/o/KB0000000000000000/pay/sandbox".into(),
+        "/pay/sandbox/T0000".into(),
+        "/orders/lookup".into(),
+        "/wallet/top-up".into(),
+    ];
+    let forged = kabao_server::auth::random_token();
+    for (b, paths) in [(&mut merchant, &as_merchant[..]), (&mut admin, &as_admin[..]), (&mut buyer, &as_buyer[..])] {
+        for path in paths {
+            for token in [None, Some(forged.as_str())] {
+                let res = b.post(path, &[("name", "x"), ("level", "gold"), ("suspended", "true")], token).await;
+                assert_eq!(res.status, StatusCode::FORBIDDEN, "POST {path} with {token:?}: {}", res.body);
+                assert!(res.body.contains("CSRF"), "POST {path}: the page says why");
+            }
+        }
+    }
+    let res = merchant.upload(&format!("/console/products/{product}/keys"), &forged, b"KEY-C\n").await;
+    assert_eq!(res.status, StatusCode::FORBIDDEN);
+
+    // Nothing changed: same stock, batch still live, token still works, shop still uncertified and open.
+    assert_eq!(app.stock(product).await, 2);
+    let res = app.api("GET", &format!("/api/v1/shops/{shop}"), Some(&token), None).await.json();
+    assert_eq!(res["certification"], "none", "{res}");
+    assert_eq!(res["suspended"], false, "{res}");
+    assert_eq!(merchant.get("/console").await.status, StatusCode::OK, "the merchant is still logged in");
+}
+
+#[tokio::test]
+async fn unlisted_products_are_seen_only_by_their_owner() {
+    let app = TestApp::new().await;
+    let (token, product) = app.merchant_with_product("hide_m").await;
+    let shop = app.api("GET", "/api/v1/merchant/shop", Some(&token), None).await.json()["id"].as_i64().unwrap();
+    let res = app
+        .api(
+            "PUT",
+            &format!("/api/v1/merchant/products/{product}"),
+            Some(&token),
+            Some(serde_json::json!({"title": "点卡 10 元", "category": "game_card", "kind": "standard",
+                "price_fen": 990, "max_per_order": 5, "listed": false})),
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+    assert_eq!(res.json()["listed"], false);
+
+    let mut anonymous = app.browser();
+    let mut buyer = app.browser();
+    buyer.register("hide_b", "buyer").await;
+    for b in [&mut anonymous, &mut buyer] {
+        assert_eq!(b.get(&format!("/p/{product}")).await.status, StatusCode::NOT_FOUND);
+        assert!(!b.get("/").await.body.contains("点卡 10 元"));
+        assert!(!b.get(&format!("/s/{shop}")).await.body.contains("点卡 10 元"));
+    }
+    assert_eq!(app.get(&format!("/api/v1/products/{product}")).await.status, StatusCode::NOT_FOUND);
+    assert_eq!(app.get("/api/v1/products").await.json().as_array().map(Vec::len), Some(0));
+
+    let mut owner = app.browser();
+    owner.login("hide_m", "merchant-pass-1").await;
+    let res = owner.get(&format!("/p/{product}")).await;
+    assert_eq!(res.status, StatusCode::OK);
+    assert!(res.body.contains("点卡 10 元"));
 }
