@@ -88,24 +88,30 @@ impl Category {
     }
 }
 
-/// Standard goods are delivered from card-key stock; custom goods are delivered by hand per order.
+/// Standard goods are delivered from card-key stock, one key per unit; shared goods (循环卡密) deliver one
+/// secret to every buyer, with a stock count the merchant sets; custom goods are delivered by hand per order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum GoodsKind {
     Standard,
+    Shared,
     Custom,
 }
 
 impl GoodsKind {
+    pub const ALL: [GoodsKind; 3] = [GoodsKind::Standard, GoodsKind::Shared, GoodsKind::Custom];
+
     pub fn as_str(self) -> &'static str {
         match self {
             GoodsKind::Standard => "standard",
+            GoodsKind::Shared => "shared",
             GoodsKind::Custom => "custom",
         }
     }
     pub fn parse(s: &str) -> Option<Self> {
         match s {
             "standard" => Some(GoodsKind::Standard),
+            "shared" => Some(GoodsKind::Shared),
             "custom" => Some(GoodsKind::Custom),
             _ => None,
         }
@@ -113,6 +119,7 @@ impl GoodsKind {
     pub fn label(self, lang: Lang) -> &'static str {
         match self {
             GoodsKind::Standard => lang.pick("自动发货", "Automatic delivery"),
+            GoodsKind::Shared => lang.pick("循环卡密（所有买家同一份）", "Shared secret (same for every buyer)"),
             GoodsKind::Custom => lang.pick("人工交付", "Manual delivery"),
         }
     }
@@ -179,9 +186,8 @@ impl Localized for CatalogError {
             }
             CatalogError::Title => lang.pick("商品标题需为 1–80 个字符", "Product title must be 1–80 characters"),
             CatalogError::Category => lang.pick("商品分类无效", "Unknown product category"),
-            CatalogError::GoodsKind => {
-                lang.pick("商品类型无效（自动发货或人工交付）", "Goods kind must be standard or custom")
-            }
+            CatalogError::GoodsKind => lang
+                .pick("商品类型无效（自动发货、循环卡密或人工交付）", "Goods kind must be standard, shared or custom"),
             CatalogError::Price => {
                 lang.pick("价格需在 ¥0.01 到 ¥10,000,000 之间", "Price must be between ¥0.01 and ¥10,000,000")
             }

@@ -43,6 +43,12 @@ pub enum InventoryError {
     BatchNotFound,
     #[error("custom goods have no card keys")]
     CustomGoods,
+    #[error("shared-secret goods have one secret, not imported keys")]
+    SharedGoods,
+    #[error("not a shared-secret product")]
+    NotShared,
+    #[error("shared secret or stock out of range")]
+    SharedInput,
     #[error(transparent)]
     Import(#[from] ImportError),
     #[error("batch has {sold} sold keys")]
@@ -71,7 +77,11 @@ impl InventoryError {
     pub fn status(&self) -> u16 {
         match self {
             InventoryError::ProductNotFound | InventoryError::BatchNotFound => 404,
-            InventoryError::CustomGoods | InventoryError::Import(ImportError::Empty) => 400,
+            InventoryError::CustomGoods
+            | InventoryError::SharedGoods
+            | InventoryError::NotShared
+            | InventoryError::SharedInput
+            | InventoryError::Import(ImportError::Empty) => 400,
             InventoryError::Import(ImportError::TooLarge { .. }) => 413,
             InventoryError::BatchHasSoldKeys { .. }
             | InventoryError::BatchAlreadyVoided
@@ -87,6 +97,9 @@ impl Localized for InventoryError {
             InventoryError::ProductNotFound => "product.not_found",
             InventoryError::BatchNotFound => "batch.not_found",
             InventoryError::CustomGoods => "import.custom_goods",
+            InventoryError::SharedGoods => "import.shared_goods",
+            InventoryError::NotShared => "product.not_shared",
+            InventoryError::SharedInput => "product.shared_secret_invalid",
             InventoryError::Import(e) => e.code(),
             InventoryError::BatchHasSoldKeys { .. } => "batch.has_sold_keys",
             InventoryError::BatchAlreadyVoided => "batch.already_voided",
@@ -112,6 +125,21 @@ impl Localized for InventoryError {
                 )
                 .into(),
             InventoryError::Import(e) => e.message(lang),
+            InventoryError::SharedGoods => lang
+                .pick(
+                    "循环卡密商品无需导入卡密：请在商品页设置共享卡密和库存",
+                    "Shared-secret goods need no key import: set the shared secret and stock on the product page",
+                )
+                .into(),
+            InventoryError::NotShared => {
+                lang.pick("该商品不是循环卡密商品", "This product is not a shared-secret product").into()
+            }
+            InventoryError::SharedInput => lang
+                .pick(
+                    "共享卡密需为 1–2000 个字符，库存需在 0 到 1000000 之间",
+                    "The shared secret must be 1–2000 characters and the stock 0–1,000,000",
+                )
+                .into(),
             InventoryError::BatchHasSoldKeys { sold } => match lang {
                 Lang::Zh => format!("该批次已售出 {sold} 张卡密，不能作废"),
                 Lang::En => format!("This batch has {sold} sold keys and cannot be voided"),
@@ -163,8 +191,10 @@ pub async fn import_keys(
         let mut tx = store.begin(TxMode::Read).await?;
         owned_product(&mut *tx, merchant, product).await?
     };
-    if p.kind == GoodsKind::Custom {
-        return Err(InventoryError::CustomGoods);
+    match p.kind {
+        GoodsKind::Standard => {}
+        GoodsKind::Custom => return Err(InventoryError::CustomGoods),
+        GoodsKind::Shared => return Err(InventoryError::SharedGoods),
     }
     let shop = p.shop_id;
     let started = std::time::Instant::now();
@@ -272,6 +302,52 @@ fn seal_all(
     }
     debug_assert!(out.windows(2).all(|w| w.first().map(|a| a.line) < w.get(1).map(|b| b.line)));
     Ok(out)
+}
+
+/// The associated-data fingerprint that binds a shared secret's ciphertext to its product.
+pub fn shared_secret_binding(keyring: &Keyring, shop: kabao_core::ShopId, product: ProductId) -> Fingerprint {
+    keyring.fingerprint(shop, &format!("kabao.shared_secret.{}", product.0))
+}
+
+/// Sets a shared-secret product's secret (sealed like a card key) and how many units may be sold.
+pub async fn set_shared_secret(
+    store: &dyn Store,
+    keyring: &Keyring,
+    merchant: UserId,
+    product: ProductId,
+    secret: &str,
+    stock: i64,
+) -> Result<(), InventoryError> {
+    let secret = secret.trim();
+    let n = secret.chars().count();
+    if n == 0 || n > 2000 || !(0..=1_000_000).contains(&stock) {
+        return Err(InventoryError::SharedInput);
+    }
+    let mut tx = store.begin(TxMode::Write).await?;
+    let p = owned_product(&mut *tx, merchant, product).await?;
+    if p.kind != GoodsKind::Shared {
+        return Err(InventoryError::NotShared);
+    }
+    let binding = shared_secret_binding(keyring, p.shop_id, p.id);
+    let mut nonce = [0u8; NONCE_LEN];
+    rand::thread_rng().fill_bytes(&mut nonce);
+    let (version, sealed) = keyring.seal(p.shop_id, p.id, &binding, secret, nonce)?;
+    tx.set_shared_secret(p.id, &sealed, version, stock).await?;
+    tx.commit().await?;
+    tracing::info!(product = %p.id, stock, "shared secret set");
+    Ok(())
+}
+
+/// Opens a product's shared secret (for its owner's console, or a buyer's reveal).
+pub async fn open_shared_secret(
+    tx: &mut dyn Tx,
+    keyring: &Keyring,
+    p: &Product,
+) -> Result<Option<Zeroizing<String>>, InventoryError> {
+    let Some((sealed, version)) = tx.shared_secret(p.id).await? else { return Ok(None) };
+    let binding = shared_secret_binding(keyring, p.shop_id, p.id);
+    let aad = CardKeyAad { shop: p.shop_id, product: p.id, fingerprint: &binding, key_version: version };
+    Ok(Some(keyring.open(aad, &sealed)?))
 }
 
 /// Voids every key of a batch, if none of them was sold.

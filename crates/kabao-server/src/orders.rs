@@ -81,7 +81,7 @@ pub async fn checkout(
     if viewer.is_some_and(|u| u.id == shop.owner_id) {
         return Err(bad("order.own_product", "product", "不能购买自己店铺的商品", "You cannot buy from your own shop"));
     }
-    if product.kind != GoodsKind::Standard {
+    if product.kind == GoodsKind::Custom {
         return Err(bad(
             "order.custom_goods_unavailable",
             "product",
@@ -242,9 +242,18 @@ pub async fn apply_payment(
     };
     append_event(tx, order.id, "order.paid", serde_json::json!({"amount_fen": order.amount.fen(), "source": via}), now)
         .await?;
-    let keys = tx.allocate_keys(order.product_id, order.id, order.quantity).await?;
-    let outcome =
-        if keys.len() as i64 == order.quantity { PaymentOutcome::Delivered } else { PaymentOutcome::RefundedNoStock };
+    let product =
+        tx.product_by_id(order.product_id).await?.ok_or_else(|| ApiError::internal("ordered product vanished"))?;
+    // Card keys are allocated one per unit; a shared secret (循环卡密) only takes from its stock count.
+    let (keys, delivered) = match product.kind {
+        GoodsKind::Shared => (Vec::new(), tx.take_shared_stock(order.product_id, order.quantity).await?),
+        _ => {
+            let keys = tx.allocate_keys(order.product_id, order.id, order.quantity).await?;
+            let ok = keys.len() as i64 == order.quantity;
+            (keys, ok)
+        }
+    };
+    let outcome = if delivered { PaymentOutcome::Delivered } else { PaymentOutcome::RefundedNoStock };
     let next = on_payment(order.state, outcome).map_err(|e| ApiError::from_localized(StatusCode::CONFLICT, &e))?;
     if !tx.update_order_state(order.id, order.state, next, now).await? {
         return Err(ApiError::new(
@@ -397,7 +406,18 @@ pub async fn reveal_keys(state: &AppState, order: &Order, by: Option<UserId>) ->
     let now = state.now();
     let mut tx = state.store.begin(TxMode::Write).await?;
     let keys = tx.order_keys(order.id).await?;
-    let mut out = Vec::with_capacity(keys.len());
+    let mut out = Vec::with_capacity(keys.len().max(1));
+    if keys.is_empty() {
+        // A shared-secret order: every buyer receives the product's one secret.
+        let product =
+            tx.product_by_id(order.product_id).await?.ok_or_else(|| ApiError::internal("ordered product vanished"))?;
+        if product.kind == GoodsKind::Shared {
+            let secret = crate::inventory::open_shared_secret(&mut *tx, &state.keyring, &product)
+                .await
+                .map_err(ApiError::from)?;
+            out.extend(secret.map(|secret| RevealedKey { secret }));
+        }
+    }
     for k in &keys {
         let aad = CardKeyAad {
             shop: k.key.shop_id,
@@ -413,7 +433,7 @@ pub async fn reveal_keys(state: &AppState, order: &Order, by: Option<UserId>) ->
         &mut *tx,
         order.id,
         "keys.revealed",
-        serde_json::json!({"by": by.map(|u| u.0), "count": keys.len()}),
+        serde_json::json!({"by": by.map(|u| u.0), "count": out.len()}),
         now,
     )
     .await?;

@@ -33,6 +33,7 @@ pub const SCENARIOS: &[&str] = &[
     "ledger_checks_balances_and_recomputes",
     "events_idempotency_payments_and_notifications",
     "job_leases_are_exclusive_until_released_or_expired",
+    "shared_secret_stock_is_taken_only_while_it_lasts",
     "concurrent_buyers_never_oversell",
 ];
 
@@ -869,4 +870,21 @@ pub async fn concurrent_buyers_never_oversell(store: &std::sync::Arc<dyn Store>)
     assert_eq!(tx.count_card_keys(f.product, KeyState::Sold).await.unwrap(), KEYS);
     drop(tx);
     assert_eq!(stock(store.as_ref(), f.product).await, (0, 0));
+}
+
+pub async fn shared_secret_stock_is_taken_only_while_it_lasts(store: &dyn Store) {
+    let f = merchant_with_product(store, "sharer").await;
+    let mut tx = store.begin(TxMode::Write).await.unwrap();
+    assert!(tx.shared_secret(f.product).await.unwrap().is_none());
+    assert!(!tx.take_shared_stock(f.product, 1).await.unwrap(), "no secret, nothing to take");
+    tx.set_shared_secret(f.product, b"sealed", 1, 3).await.unwrap();
+    assert!(matches!(tx.set_shared_secret(ProductId(f.product.0 + 99), b"x", 1, 1).await, Err(StoreError::NotFound)));
+    tx.commit().await.unwrap();
+    let mut tx = store.begin(TxMode::Write).await.unwrap();
+    assert_eq!(tx.shared_secret(f.product).await.unwrap(), Some((b"sealed".to_vec(), 1)));
+    assert!(tx.take_shared_stock(f.product, 2).await.unwrap());
+    assert!(!tx.take_shared_stock(f.product, 2).await.unwrap(), "only 1 left");
+    assert!(tx.take_shared_stock(f.product, 1).await.unwrap());
+    assert_eq!(tx.product_by_id(f.product).await.unwrap().unwrap().stock_available, 0);
+    tx.commit().await.unwrap();
 }

@@ -271,6 +271,20 @@ pub trait Tx: Send {
         at: Timestamp,
     ) -> StoreResult<bool>;
 
+    // ---- shared secrets (循环卡密) ----
+    /// Sets a product's shared secret (sealed) and its stock count. NotFound if no such product.
+    async fn set_shared_secret(
+        &mut self,
+        product: ProductId,
+        ciphertext: &[u8],
+        key_version: i32,
+        stock: i64,
+    ) -> StoreResult<()>;
+    /// The sealed shared secret of a product and its key version, if one is set.
+    async fn shared_secret(&mut self, product: ProductId) -> StoreResult<Option<(Vec<u8>, i32)>>;
+    /// Takes `n` from a shared-secret product's stock if at least `n` remain; false (and no change) otherwise.
+    async fn take_shared_stock(&mut self, product: ProductId, n: i64) -> StoreResult<bool>;
+
     // ---- job leases ----
     /// Takes (or renews) the lease of a job until `until` if it is free, expired, or already `owner`'s.
     /// Returns whether `owner` now holds it (false for an unknown job).

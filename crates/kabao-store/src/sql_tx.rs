@@ -1007,6 +1007,44 @@ macro_rules! impl_tx {
                 Ok(done.rows_affected() == 1)
             }
 
+            // ---- shared secrets ----
+
+            async fn set_shared_secret(&mut self, product: kabao_core::ProductId, ciphertext: &[u8], key_version: i32, stock: i64) -> $crate::StoreResult<()> {
+                let done = sqlx::query("UPDATE products SET shared_secret = $1, shared_key_version = $2, stock_available = $3 WHERE id = $4")
+                    .bind(ciphertext)
+                    .bind(key_version)
+                    .bind(stock)
+                    .bind(product.0)
+                    .execute(&mut *self.tx)
+                    .await
+                    .map_err($crate::errors::map_sqlx)?;
+                one_row(done.rows_affected())
+            }
+
+            async fn shared_secret(&mut self, product: kabao_core::ProductId) -> $crate::StoreResult<Option<(Vec<u8>, i32)>> {
+                let row: Option<(Option<Vec<u8>>, Option<i32>)> = sqlx::query_as("SELECT shared_secret, shared_key_version FROM products WHERE id = $1")
+                    .bind(product.0)
+                    .fetch_optional(&mut *self.tx)
+                    .await
+                    .map_err($crate::errors::map_sqlx)?;
+                Ok(match row {
+                    Some((Some(ct), Some(v))) => Some((ct, v)),
+                    _ => None,
+                })
+            }
+
+            async fn take_shared_stock(&mut self, product: kabao_core::ProductId, n: i64) -> $crate::StoreResult<bool> {
+                let done = sqlx::query(
+                    "UPDATE products SET stock_available = stock_available - $1 WHERE id = $2 AND stock_available >= $1 AND shared_secret IS NOT NULL",
+                )
+                .bind(n)
+                .bind(product.0)
+                .execute(&mut *self.tx)
+                .await
+                .map_err($crate::errors::map_sqlx)?;
+                Ok(done.rows_affected() == 1)
+            }
+
             // ---- job leases ----
 
             async fn acquire_job_lease(&mut self, job: &str, owner: &str, now: kabao_core::Timestamp, until: kabao_core::Timestamp) -> $crate::StoreResult<bool> {

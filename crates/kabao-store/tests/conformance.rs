@@ -155,7 +155,8 @@ conformance_tests!(
     allocation_sells_each_key_once_and_never_short,
     ledger_checks_balances_and_recomputes,
     events_idempotency_payments_and_notifications,
-    job_leases_are_exclusive_until_released_or_expired;
+    job_leases_are_exclusive_until_released_or_expired,
+    shared_secret_stock_is_taken_only_while_it_lasts;
     shared: concurrent_buyers_never_oversell,
 );
 

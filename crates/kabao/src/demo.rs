@@ -123,6 +123,16 @@ fn catalog() -> Vec<DemoShop> {
                     false,
                     false,
                 ),
+                p(
+                    "设计素材库 共享下载账号（循环卡密）",
+                    "所有买家收到同一个下载账号，30 天内有效。",
+                    MembershipAccount,
+                    GoodsKind::Shared,
+                    300,
+                    50,
+                    false,
+                    false,
+                ),
             ],
         },
         DemoShop {
@@ -222,6 +232,14 @@ pub async fn seed(store: &dyn Store, keyring: &Keyring, now: Timestamp) -> anyho
             if p.keys == 0 {
                 continue;
             }
+            if p.kind == GoodsKind::Shared {
+                let secret =
+                    format!("下载站账号 demo-share-{} 密码 {}", random_group(&mut rng, 4), random_group(&mut rng, 8));
+                kabao_server::inventory::set_shared_secret(store, keyring, owner, id, &secret, p.keys as i64)
+                    .await
+                    .map_err(|e| anyhow::anyhow!("{}", e.message(Lang::En)))?;
+                continue;
+            }
             let file: String = (0..p.keys).map(|_| random_key(&mut rng, p.pair) + "\n").collect();
             kabao_server::inventory::import_keys(store, keyring, owner, id, file.as_bytes(), "demo", now)
                 .await
@@ -229,7 +247,7 @@ pub async fn seed(store: &dyn Store, keyring: &Keyring, now: Timestamp) -> anyho
                 .with_context(|| format!("demo keys for {}", p.title))?;
         }
     }
-    println!("demo: seeded 3 shops, 8 products and their card keys");
+    println!("demo: seeded 3 shops, 9 products and their card keys");
     print_credentials();
     Ok(())
 }

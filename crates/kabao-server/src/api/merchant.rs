@@ -199,3 +199,36 @@ pub async fn void_batch(
     let voided = crate::inventory::void_batch(&*state.store, user.id, BatchId(id), state.now()).await?;
     Ok(ApiJson(VoidView { batch_id: id, voided }))
 }
+
+#[derive(serde::Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SharedSecretInput {
+    /// The one secret every buyer receives (a shared account, a universal code, a link and password).
+    pub secret: String,
+    /// How many units may be sold.
+    pub stock: i64,
+}
+
+/// Set a shared-secret (循环卡密) product's secret and stock count.
+#[utoipa::path(put, path = "/api/v1/merchant/products/{id}/shared-secret", tag = "merchant", security(("bearer" = [])), params(("id" = i64, Path)),
+    request_body = SharedSecretInput,
+    responses((status = 200, body = ProductView), (status = 400, description = "not a shared product, or out of range"), (status = 404, description = "not a product of yours")))]
+pub async fn set_shared_secret(
+    State(state): State<SharedState>,
+    user: ApiUser,
+    ApiPath(id): ApiPath<i64>,
+    ApiJson(body): ApiJson<SharedSecretInput>,
+) -> Result<ApiJson<ProductView>, ApiError> {
+    let user = user.require(Role::Merchant)?;
+    crate::inventory::set_shared_secret(
+        &*state.store,
+        &state.keyring,
+        user.id,
+        ProductId(id),
+        &body.secret,
+        body.stock,
+    )
+    .await?;
+    let (p, _) = crate::products::owned(&state, &user, ProductId(id)).await?;
+    Ok(ApiJson(ProductView::from(&p)))
+}

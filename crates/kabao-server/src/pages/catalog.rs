@@ -97,7 +97,7 @@ pub async fn product_page(
     let can_buy = p.listed
         && !shop.suspended
         && !own
-        && p.kind == kabao_core::catalog::GoodsKind::Standard
+        && p.kind != kabao_core::catalog::GoodsKind::Custom
         && p.stock_available > 0;
     Ok(render(ProductPage {
         ctx: Ctx::new(v),

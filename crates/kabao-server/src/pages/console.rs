@@ -223,7 +223,7 @@ impl FormView {
             trial: false,
             listed: true,
             categories: Category::ALL.iter().map(|c| (c.as_str(), c.label(lang))).collect(),
-            kinds: [GoodsKind::Standard, GoodsKind::Custom].iter().map(|k| (k.as_str(), k.label(lang))).collect(),
+            kinds: GoodsKind::ALL.iter().map(|k| (k.as_str(), k.label(lang))).collect(),
         }
     }
 
@@ -383,6 +383,8 @@ struct ProductConsolePage {
     id: i64,
     stock: i64,
     kind_standard: bool,
+    kind_shared: bool,
+    shared_secret: String,
     error: Option<String>,
     report: Option<ReportView>,
     batches: Vec<BatchRow>,
@@ -407,11 +409,22 @@ async fn product_page(
     let batches = crate::inventory::list_batches_for_owner(&*state.store, user.id, id).await?;
     let keys =
         crate::inventory::list_keys_for_owner(&*state.store, &state.keyring, user.id, id, None, KEYS_SHOWN, 0).await?;
+    let shared_secret = if p.kind == GoodsKind::Shared {
+        let mut tx = state.store.begin(TxMode::Read).await?;
+        crate::inventory::open_shared_secret(&mut *tx, &state.keyring, &p)
+            .await?
+            .map(|s| s.to_string())
+            .unwrap_or_default()
+    } else {
+        String::new()
+    };
     let page = ProductConsolePage {
         ctx: Ctx::new(v),
         id: p.id.0,
         stock: p.stock_available,
         kind_standard: p.kind == GoodsKind::Standard,
+        kind_shared: p.kind == GoodsKind::Shared,
+        shared_secret,
         error,
         report,
         batches: batches
@@ -608,4 +621,38 @@ pub async fn revoke_token(
     }
     tx.commit().await?;
     Ok(see_other("/console"))
+}
+
+#[derive(Deserialize)]
+pub struct SharedForm {
+    #[serde(rename = "_csrf")]
+    csrf: Option<String>,
+    #[serde(default)]
+    secret: String,
+    #[serde(default)]
+    stock: String,
+}
+
+/// Sets a shared-secret product's secret and stock from the console.
+pub async fn set_shared(
+    State(state): State<SharedState>,
+    MerchantVisitor { v, user }: MerchantVisitor,
+    ApiPath(id): ApiPath<i64>,
+    PageForm(f): PageForm<SharedForm>,
+) -> Result<Response, ApiError> {
+    v.check_csrf(f.csrf.as_deref())?;
+    let stock = f.stock.trim().parse::<i64>().unwrap_or(-1);
+    match crate::inventory::set_shared_secret(&*state.store, &state.keyring, user.id, ProductId(id), &f.secret, stock)
+        .await
+    {
+        Ok(()) => Ok(see_other(&format!("/console/products/{id}"))),
+        Err(e) if e.status() == 400 => {
+            let err = ApiError::from(e);
+            let page =
+                product_page(&state, &v, &user, ProductId(id), Some(err.message(v.lang).to_string()), None, None)
+                    .await?;
+            Ok(status(page, err.status))
+        }
+        Err(e) => Err(e.into()),
+    }
 }

@@ -222,6 +222,7 @@ pub fn routes() -> Router<SharedState> {
                 .layer(axum::extract::DefaultBodyLimit::max(crate::inventory::MAX_UPLOAD_BYTES + 64 * 1024)),
         )
         .route("/console/batches/{id}/void", post(console::void_batch))
+        .route("/console/products/{id}/shared", post(console::set_shared))
         .route("/console/tokens", post(console::create_token))
         .route("/console/tokens/{id}/revoke", post(console::revoke_token))
         .route("/console/finance", get(finance::show))

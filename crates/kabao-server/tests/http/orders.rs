@@ -621,3 +621,66 @@ async fn a_payment_notified_after_expiry_is_returned_not_lost() {
     assert_eq!(app.stock(product).await, 1, "no key left the shop");
     verify_books(&app).await;
 }
+
+/// 循环卡密: one secret delivered to every buyer while the merchant-set stock lasts.
+#[tokio::test]
+async fn shared_secret_goods_deliver_the_same_secret_while_stock_lasts() {
+    let app = TestApp::new().await;
+    let merchant = app.merchant_token("seller_shared").await;
+    app.api("POST", "/api/v1/merchant/shop", Some(&merchant), Some(json!({"name": "共享小铺"}))).await;
+    let p = app
+        .api(
+            "POST",
+            "/api/v1/merchant/products",
+            Some(&merchant),
+            Some(json!({"title": "某视频会员 共享账号", "category": "membership_account", "kind": "shared", "price_fen": 300, "max_per_order": 5})),
+        )
+        .await;
+    assert_eq!(p.status, StatusCode::CREATED, "{}", p.body);
+    let product = p.json()["id"].as_i64().unwrap();
+    // Keys cannot be imported into it, and it cannot be bought before the secret is set.
+    assert_eq!(app.import(&merchant, product, "X\n").await.json()["code"], "import.shared_goods");
+    let set = |secret: &str, stock: i64| json!({"secret": secret, "stock": stock});
+    let bad = app
+        .api("PUT", &format!("/api/v1/merchant/products/{product}/shared-secret"), Some(&merchant), Some(set("", 3)))
+        .await;
+    assert_eq!(bad.status, StatusCode::BAD_REQUEST);
+    let ok = app
+        .api(
+            "PUT",
+            &format!("/api/v1/merchant/products/{product}/shared-secret"),
+            Some(&merchant),
+            Some(set("账号 share@example.com 密码 Pa55word", 3)),
+        )
+        .await;
+    assert_eq!(ok.json()["stock_available"], 3, "{}", ok.body);
+    let (other, _) = app.merchant_with_product("not_the_owner").await;
+    let foreign = app
+        .api("PUT", &format!("/api/v1/merchant/products/{product}/shared-secret"), Some(&other), Some(set("mine", 9)))
+        .await;
+    assert_eq!(foreign.status, StatusCode::NOT_FOUND);
+
+    let mut secrets = Vec::new();
+    for i in 0..2 {
+        let token = buyer(&app, &format!("shared_buyer_{i}")).await;
+        let top = app.api("POST", "/api/v1/wallet/top-ups", Some(&token), Some(json!({"amount_fen": 300}))).await;
+        notify(&app, top.json()["trade_no"].as_str().unwrap(), now_s(&app), |_| {}).await;
+        let no = order(&app, Some(&token), json!({"product_id": product, "quantity": 1, "warranty_ack": true}), None)
+            .await
+            .json()["order_no"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let paid = app.api("POST", &format!("/api/v1/orders/{no}/pay/wallet"), Some(&token), None).await;
+        assert_eq!(paid.json()["state"], "delivered", "{}", paid.body);
+        let keys = app.api("POST", &format!("/api/v1/orders/{no}/keys/reveal"), Some(&token), None).await.json();
+        secrets.push(keys["keys"].clone());
+    }
+    assert_eq!(secrets[0], json!(["账号 share@example.com 密码 Pa55word"]));
+    assert_eq!(secrets[0], secrets[1], "every buyer gets the same secret");
+    assert_eq!(app.stock(product).await, 1);
+    let late = buyer(&app, "shared_buyer_late").await;
+    let res = order(&app, Some(&late), json!({"product_id": product, "quantity": 2, "warranty_ack": true}), None).await;
+    assert_eq!(res.status, StatusCode::CONFLICT, "only one left");
+    verify_books(&app).await;
+}

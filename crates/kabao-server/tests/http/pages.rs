@@ -293,6 +293,7 @@ async fn every_form_post_without_the_matching_csrf_token_is_403() {
         "/console/products".into(),
         format!("/console/products/{product}"),
         format!("/console/batches/{batch}/void"),
+        format!("/console/products/{product}/shared"),
         "/console/tokens".into(),
         format!("/console/tokens/{token_id}/revoke"),
         "/console/withdrawals".into(),

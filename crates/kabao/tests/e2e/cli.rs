@@ -136,7 +136,7 @@ async fn serve_demo_seeds_a_marketplace_and_prints_credentials() {
     assert!(home.contains("星辰点卡") && home.contains("Windows 11"), "home lists the demo shops' products");
     let products: Vec<serde_json::Value> =
         http.get(format!("{}/api/v1/products", server.url)).send().await.unwrap().json().await.unwrap();
-    assert_eq!(products.len(), 8);
+    assert_eq!(products.len(), 9);
     assert!(products
         .iter()
         .filter(|p| p["kind"] == "standard")
