@@ -10,27 +10,16 @@ use kabao_store::{NewShop, TxMode};
 use std::io::Write;
 use std::time::Instant;
 
-/// Generates `keys` unique keys, imports them with `kabao keys import` into a fresh product, and reports.
-pub async fn import(keys: u64, database_url: Option<String>, now: Timestamp) -> anyhow::Result<()> {
-    let dir = std::env::temp_dir().join(format!("kabao-bench-{}-{:x}", std::process::id(), rand::random::<u32>()));
-    std::fs::create_dir_all(&dir)?;
-    let result = run_import(&dir, keys, database_url, now).await;
-    let _ = std::fs::remove_dir_all(&dir);
-    result
-}
-
-async fn run_import(
-    dir: &std::path::Path,
-    keys: u64,
-    database_url: Option<String>,
+/// A merchant with a shop and one standard product to measure against; returns the merchant and product.
+async fn seed_product(
+    store: &dyn kabao_store::Store,
+    tag: &str,
+    listed: bool,
     now: Timestamp,
-) -> anyhow::Result<()> {
-    let url = database_url.clone().unwrap_or_else(|| format!("sqlite://{}", dir.join("kabao.db").display()));
-    let store = kabao_store::open(&url).await.context("opening the bench database")?;
-    let tag = format!("{:08x}", rand::random::<u32>());
+) -> anyhow::Result<(kabao_store::User, kabao_core::ProductId)> {
     let merchant = kabao_server::accounts::create_user(
-        &*store,
-        &format!("bench_{tag}"),
+        store,
+        &format!("bench_m_{tag}"),
         "bench-password-1",
         Role::Merchant,
         None,
@@ -55,10 +44,32 @@ async fn run_import(
         price: Money::from_fen(100),
         max_per_order: 10,
         trial: false,
-        listed: false,
+        listed,
     };
     let product = tx.insert_product(shop, &draft, now).await?;
     tx.commit().await?;
+    Ok((merchant, product))
+}
+
+/// Generates `keys` unique keys, imports them with `kabao keys import` into a fresh product, and reports.
+pub async fn import(keys: u64, database_url: Option<String>, now: Timestamp) -> anyhow::Result<()> {
+    let dir = std::env::temp_dir().join(format!("kabao-bench-{}-{:x}", std::process::id(), rand::random::<u32>()));
+    std::fs::create_dir_all(&dir)?;
+    let result = run_import(&dir, keys, database_url, now).await;
+    let _ = std::fs::remove_dir_all(&dir);
+    result
+}
+
+async fn run_import(
+    dir: &std::path::Path,
+    keys: u64,
+    database_url: Option<String>,
+    now: Timestamp,
+) -> anyhow::Result<()> {
+    let url = database_url.clone().unwrap_or_else(|| format!("sqlite://{}", dir.join("kabao.db").display()));
+    let store = kabao_store::open(&url).await.context("opening the bench database")?;
+    let tag = format!("{:08x}", rand::random::<u32>());
+    let (_, product) = seed_product(&*store, &tag, false, now).await?;
     store.close().await;
 
     let file = dir.join("keys.txt");
@@ -156,37 +167,7 @@ async fn run_checkout(dir: &std::path::Path, b: CheckoutBench) -> anyhow::Result
 
     // Seed: one merchant, one product with plenty of keys, one funded buyer (with a token) per client.
     let tag = format!("{:08x}", rand::random::<u32>());
-    let merchant = kabao_server::accounts::create_user(
-        &*store,
-        &format!("bench_m_{tag}"),
-        "bench-password-1",
-        Role::Merchant,
-        None,
-        now,
-    )
-    .await
-    .map_err(|e| anyhow::anyhow!("{e:?}"))?;
-    let mut tx = store.begin(TxMode::Write).await?;
-    let shop = tx
-        .insert_shop(&NewShop {
-            owner_id: merchant.id,
-            name: format!("bench {tag}"),
-            description: String::new(),
-            opened_at: now,
-        })
-        .await?;
-    let draft = ProductDraft {
-        title: "bench card".into(),
-        description: String::new(),
-        category: Category::GameCard,
-        kind: GoodsKind::Standard,
-        price: Money::from_fen(100),
-        max_per_order: 10,
-        trial: false,
-        listed: true,
-    };
-    let product = tx.insert_product(shop, &draft, now).await?;
-    tx.commit().await?;
+    let (merchant, product) = seed_product(&*store, &tag, true, now).await?;
     let keys = (b.seconds as usize * 4000).clamp(20_000, 400_000);
     let file: String = (0..keys).map(|i| format!("{tag}-{i:08X}-BENCH\n")).collect();
     kabao_server::inventory::import_keys(&*store, &keyring, merchant.id, product, file.as_bytes(), "bench", now)

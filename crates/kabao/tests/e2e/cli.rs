@@ -184,19 +184,8 @@ async fn admin_create_makes_a_staff_account_with_a_printed_password() {
 /// PostgreSQL mode from the command line: migrate, import keys, serve; skipped without a server.
 #[tokio::test]
 async fn postgres_mode_migrates_imports_and_serves() {
-    let Some(admin_url) = std::env::var("KABAO_TEST_DATABASE_URL").ok().filter(|u| !u.is_empty()) else {
-        assert!(
-            !crate::harness::required("KABAO_REQUIRE_POSTGRES"),
-            "KABAO_REQUIRE_POSTGRES=1 but KABAO_TEST_DATABASE_URL is not set"
-        );
-        eprintln!("skipped: KABAO_TEST_DATABASE_URL not set");
-        return;
-    };
-    let name = format!("kabao_e2e_{:016x}", rand::random::<u64>());
-    let admin = sqlx::PgPool::connect(&admin_url).await.unwrap_or_else(|e| panic!("connecting to {admin_url}: {e}"));
-    sqlx::query(&format!("CREATE DATABASE {name}")).execute(&admin).await.unwrap_or_else(|e| panic!("{e}"));
-    let (base, _) = admin_url.rsplit_once('/').unwrap_or_else(|| panic!("URL without database: {admin_url}"));
-    let url = format!("{base}/{name}");
+    let Some(db) = crate::harness::PgDatabase::create().await else { return };
+    let url = db.url.clone();
 
     let data = TempDir::new("pg");
     let (ok, out, err) = run(&["migrate", "--database-url", &url], &data);
@@ -220,7 +209,7 @@ async fn postgres_mode_migrates_imports_and_serves() {
         reqwest::get(format!("{}/api/v1/products/{}", server.url, product.0)).await.unwrap().json().await.unwrap();
     assert_eq!(p["stock_available"], 2);
     drop(server);
-    sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).execute(&admin).await.ok();
+    db.drop_database().await;
 }
 
 /// The checkout bench runs end to end and checks the data it leaves; its figures are not asserted here.

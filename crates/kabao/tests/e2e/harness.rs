@@ -159,3 +159,36 @@ pub fn free_port() -> u16 {
     let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap_or_else(|e| panic!("binding a free port: {e}"));
     l.local_addr().map(|a| a.port()).unwrap_or_else(|e| panic!("local addr: {e}"))
 }
+
+/// A fresh PostgreSQL database for one test, or `None` (after saying so) when no server is configured.
+/// CI sets `KABAO_REQUIRE_POSTGRES=1`, which turns the skip into a failure.
+pub struct PgDatabase {
+    admin: sqlx::PgPool,
+    name: String,
+    pub url: String,
+}
+
+impl PgDatabase {
+    pub async fn create() -> Option<PgDatabase> {
+        let Some(admin_url) = std::env::var("KABAO_TEST_DATABASE_URL").ok().filter(|u| !u.is_empty()) else {
+            assert!(
+                !required("KABAO_REQUIRE_POSTGRES"),
+                "KABAO_REQUIRE_POSTGRES=1 but KABAO_TEST_DATABASE_URL is not set"
+            );
+            eprintln!("skipped: KABAO_TEST_DATABASE_URL not set");
+            return None;
+        };
+        let name = format!("kabao_e2e_{:016x}", rand::random::<u64>());
+        let admin =
+            sqlx::PgPool::connect(&admin_url).await.unwrap_or_else(|e| panic!("connecting to {admin_url}: {e}"));
+        sqlx::query(&format!("CREATE DATABASE {name}")).execute(&admin).await.unwrap_or_else(|e| panic!("{e}"));
+        let (base, _) = admin_url.rsplit_once('/').unwrap_or_else(|| panic!("URL without database: {admin_url}"));
+        let url = format!("{base}/{name}");
+        Some(PgDatabase { admin, name, url })
+    }
+
+    /// Drops the database (best effort; .ci/run also sweeps leftovers).
+    pub async fn drop_database(self) {
+        let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name)).execute(&self.admin).await;
+    }
+}

@@ -10,19 +10,8 @@ use std::time::{Duration, Instant};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn two_instances_on_one_postgres_settle_each_order_once() {
-    let Some(admin_url) = std::env::var("KABAO_TEST_DATABASE_URL").ok().filter(|u| !u.is_empty()) else {
-        assert!(
-            !crate::harness::required("KABAO_REQUIRE_POSTGRES"),
-            "KABAO_REQUIRE_POSTGRES=1 but KABAO_TEST_DATABASE_URL is not set"
-        );
-        eprintln!("skipped: KABAO_TEST_DATABASE_URL not set");
-        return;
-    };
-    let name = format!("kabao_e2e_{:016x}", rand::random::<u64>());
-    let admin = sqlx::PgPool::connect(&admin_url).await.unwrap_or_else(|e| panic!("{e}"));
-    sqlx::query(&format!("CREATE DATABASE {name}")).execute(&admin).await.unwrap_or_else(|e| panic!("{e}"));
-    let (base, _) = admin_url.rsplit_once('/').unwrap_or_else(|| panic!("URL without database"));
-    let url = format!("{base}/{name}");
+    let Some(db) = crate::harness::PgDatabase::create().await else { return };
+    let url = db.url.clone();
 
     let data = TempDir::new("two");
     let product = crate::cli::seed_product(&url).await;
@@ -117,5 +106,5 @@ async fn two_instances_on_one_postgres_settle_each_order_once() {
     let problems = kabao_server::verify::ledger(&*store).await.unwrap_or_else(|e| panic!("{e}"));
     assert!(problems.is_empty(), "{problems:?}");
     store.close().await;
-    sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).execute(&admin).await.ok();
+    db.drop_database().await;
 }
