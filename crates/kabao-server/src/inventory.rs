@@ -8,6 +8,7 @@ use kabao_core::{BatchId, CardKeyId, Lang, Localized, ProductId, Timestamp, User
 use kabao_store::{Batch, KeyState, NewBatch, NewCardKey, Product, Store, StoreError, Tx, TxMode};
 use rand::RngCore;
 use std::collections::HashSet;
+use std::sync::Arc;
 use zeroize::Zeroizing;
 
 /// Largest key file accepted through HTTP (console or API). `kabao keys import` has no limit.
@@ -180,7 +181,7 @@ struct SealedKey {
 /// malformed and duplicate lines are skipped and named in the report.
 pub async fn import_keys(
     store: &dyn Store,
-    keyring: &Keyring,
+    keyring: &Arc<Keyring>,
     merchant: UserId,
     product: ProductId,
     bytes: &[u8],
@@ -198,15 +199,22 @@ pub async fn import_keys(
     }
     let shop = p.shop_id;
     let started = std::time::Instant::now();
-    let mut plan = ImportPlan::from_lines(numbered_lines(bytes), |secret: &KeySecret| {
-        keyring.fingerprint(shop, &secret.canonical())
-    });
-    if plan.accepted.is_empty() && plan.malformed.is_empty() && plan.duplicates.is_empty() {
-        return Err(ImportError::Empty.into());
-    }
-    // Seal before taking the writer lock, so the lock is held only for the inserts.
-    let planned_ms = started.elapsed().as_millis();
-    let sealed = seal_all(keyring, &plan, p.shop_id, p.id)?;
+    // Parsing, fingerprinting and sealing are CPU work (seconds for a large file): they run on a blocking
+    // thread, not on the async worker serving other requests, and before taking the writer lock.
+    let (owned, kr, pid) = (bytes.to_vec(), keyring.clone(), p.id);
+    let (mut plan, sealed, planned_ms) = tokio::task::spawn_blocking(move || -> Result<_, InventoryError> {
+        let plan = ImportPlan::from_lines(numbered_lines(&owned), |secret: &KeySecret| {
+            kr.fingerprint(shop, &secret.canonical())
+        });
+        if plan.accepted.is_empty() && plan.malformed.is_empty() && plan.duplicates.is_empty() {
+            return Err(ImportError::Empty.into());
+        }
+        let planned_ms = started.elapsed().as_millis();
+        let sealed = seal_all(&kr, &plan, shop, pid)?;
+        Ok((plan, sealed, planned_ms))
+    })
+    .await
+    .map_err(|_| InventoryError::Vault(VaultError::OpenFailed))??;
     let sealed_ms = started.elapsed().as_millis();
 
     let mut tx = store.begin(TxMode::Write).await?;
@@ -421,13 +429,12 @@ mod tests {
     use kabao_core::vault::MasterKey;
     use kabao_core::Money;
     use kabao_store::{NewShop, NewUser};
-    use std::sync::Arc;
 
     const NOW: Timestamp = Timestamp::from_millis(1_790_000_000_000);
 
     struct Fixture {
         store: Arc<dyn Store>,
-        keyring: Keyring,
+        keyring: Arc<Keyring>,
         merchant: UserId,
         other: UserId,
         product: ProductId,
@@ -473,7 +480,8 @@ mod tests {
     async fn fixture() -> Fixture {
         let store: Arc<dyn Store> = Arc::new(kabao_store::sqlite::SqliteStore::open_in_memory().await.unwrap());
         store.migrate().await.unwrap();
-        let keyring = crate::keyring::load_or_create(&*store, &MasterKey::from_bytes([3; 32]), NOW).await.unwrap();
+        let keyring =
+            Arc::new(crate::keyring::load_or_create(&*store, &MasterKey::from_bytes([3; 32]), NOW).await.unwrap());
         let mut tx = store.begin(TxMode::Write).await.unwrap();
         let (merchant, shop) = merchant_with_shop(&mut *tx, "merchant_a").await;
         let (other, _) = merchant_with_shop(&mut *tx, "merchant_b").await;

@@ -182,7 +182,7 @@ fn random_key(rng: &mut impl Rng, pair: bool) -> String {
 }
 
 /// Seeds the demo marketplace if the database has no shop yet.
-pub async fn seed(store: &dyn Store, keyring: &Keyring, now: Timestamp) -> anyhow::Result<()> {
+pub async fn seed(store: &dyn Store, keyring: &std::sync::Arc<Keyring>, now: Timestamp) -> anyhow::Result<()> {
     {
         let mut tx = store.begin(TxMode::Read).await?;
         if !tx.list_shops(1, 0).await?.is_empty() {

@@ -281,7 +281,7 @@ fn report(what: &str, problems: &[String]) -> anyhow::Result<()> {
 
 async fn import_keys(config: &Config, product: ProductId, file: &std::path::Path) -> anyhow::Result<()> {
     let store = open_store(config).await?;
-    let keyring = open_keyring(config, &*store).await?;
+    let keyring = Arc::new(open_keyring(config, &*store).await?);
     let owner = {
         let mut tx = store.begin(TxMode::Read).await?;
         let p = tx.product_by_id(product).await?.with_context(|| format!("product {product} does not exist"))?;
