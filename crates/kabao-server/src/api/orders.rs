@@ -196,14 +196,18 @@ pub async fn pay_sandbox(
         ));
     }
     let p = crate::payments::start(&state, PaymentPurpose::Order(order.id), order.amount).await?;
-    Ok((
-        StatusCode::CREATED,
-        ApiJson(PaymentView {
+    Ok((StatusCode::CREATED, ApiJson(PaymentView::sandbox(p))))
+}
+
+impl PaymentView {
+    /// A payment made on the sandbox gateway's payer page.
+    fn sandbox(p: kabao_store::Payment) -> PaymentView {
+        PaymentView {
             pay_url: format!("/pay/sandbox/{}", p.trade_no),
             trade_no: p.trade_no,
             amount_fen: p.amount.fen(),
-        }),
-    ))
+        }
+    }
 }
 
 #[derive(Serialize, ToSchema)]
@@ -254,14 +258,7 @@ pub async fn top_up(
     ApiJson(body): ApiJson<TopUpInput>,
 ) -> Result<impl IntoResponse, ApiError> {
     let p = crate::payments::start_top_up(&state, user.id, Money::from_fen(body.amount_fen)).await?;
-    Ok((
-        StatusCode::CREATED,
-        ApiJson(PaymentView {
-            pay_url: format!("/pay/sandbox/{}", p.trade_no),
-            trade_no: p.trade_no,
-            amount_fen: p.amount.fen(),
-        }),
-    ))
+    Ok((StatusCode::CREATED, ApiJson(PaymentView::sandbox(p))))
 }
 
 #[derive(Serialize, ToSchema)]

@@ -43,6 +43,20 @@ async fn send_notification(app: &TestApp, ts: i64, body: Vec<u8>, sig: &str) -> 
     app.send(req).await
 }
 
+/// Tops a buyer's wallet up through the sandbox gateway, as the buyer and the gateway would.
+async fn top_up(app: &TestApp, token: &str, fen: i64) {
+    let top = app.api("POST", "/api/v1/wallet/top-ups", Some(token), Some(json!({"amount_fen": fen}))).await;
+    let res = notify(app, top.json()["trade_no"].as_str().unwrap(), now_s(app), |_| {}).await;
+    assert_eq!(res.json()["status"], "applied", "{}", res.body);
+}
+
+/// Places an order as a registered buyer and returns its number.
+async fn order_no(app: &TestApp, token: &str, body: serde_json::Value) -> String {
+    let res = order(app, Some(token), body, None).await;
+    assert_eq!(res.status, StatusCode::CREATED, "{}", res.body);
+    res.json()["order_no"].as_str().unwrap().to_string()
+}
+
 fn now_s(app: &TestApp) -> i64 {
     app.state.now().millis() / 1000
 }
@@ -233,12 +247,11 @@ async fn stock_gone_before_payment_refunds_to_the_wallet() {
     let slow = buyer(&app, "slow_buyer").await;
     let fast = buyer(&app, "fast_buyer").await;
     for t in [&slow, &fast] {
-        let top = app.api("POST", "/api/v1/wallet/top-ups", Some(t), Some(json!({"amount_fen": 990}))).await;
-        notify(&app, top.json()["trade_no"].as_str().unwrap(), now_s(&app), |_| {}).await;
+        top_up(&app, t, 990).await;
     }
     let body = json!({"product_id": product, "quantity": 1, "warranty_ack": true});
-    let slow_no = order(&app, Some(&slow), body.clone(), None).await.json()["order_no"].as_str().unwrap().to_string();
-    let fast_no = order(&app, Some(&fast), body, None).await.json()["order_no"].as_str().unwrap().to_string();
+    let slow_no = order_no(&app, &slow, body.clone()).await;
+    let fast_no = order_no(&app, &fast, body).await;
     assert_eq!(
         app.api("POST", &format!("/api/v1/orders/{fast_no}/pay/wallet"), Some(&fast), None).await.json()["state"],
         "delivered"
@@ -259,14 +272,8 @@ async fn escrow_settles_after_the_claim_window_once() {
     let (merchant, product) = app.merchant_with_product("seller_settle").await;
     app.import(&merchant, product, "S-1\n").await;
     let token = buyer(&app, "settle_buyer").await;
-    let top = app.api("POST", "/api/v1/wallet/top-ups", Some(&token), Some(json!({"amount_fen": 990}))).await;
-    notify(&app, top.json()["trade_no"].as_str().unwrap(), now_s(&app), |_| {}).await;
-    let no = order(&app, Some(&token), json!({"product_id": product, "quantity": 1, "warranty_ack": true}), None)
-        .await
-        .json()["order_no"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    top_up(&app, &token, 990).await;
+    let no = order_no(&app, &token, json!({"product_id": product, "quantity": 1, "warranty_ack": true})).await;
     app.api("POST", &format!("/api/v1/orders/{no}/pay/wallet"), Some(&token), None).await;
 
     assert_eq!(kabao_server::jobs::settle_due(&app.state).await.unwrap(), 0, "not before the window closes");
@@ -293,12 +300,7 @@ async fn unpaid_orders_expire_and_hold_nothing() {
     let (merchant, product) = app.merchant_with_product("seller_expire").await;
     app.import(&merchant, product, "E-1\n").await;
     let token = buyer(&app, "expire_buyer").await;
-    let no = order(&app, Some(&token), json!({"product_id": product, "quantity": 1, "warranty_ack": true}), None)
-        .await
-        .json()["order_no"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let no = order_no(&app, &token, json!({"product_id": product, "quantity": 1, "warranty_ack": true})).await;
     assert_eq!(app.stock(product).await, 1, "ordering reserves nothing");
     app.clock.advance_seconds(31 * 60);
     assert_eq!(kabao_server::jobs::expire_unpaid(&app.state).await.unwrap(), 1);
@@ -536,14 +538,8 @@ async fn settled_money_is_withdrawn_only_with_admin_approval_and_once() {
     let (merchant, product) = app.merchant_with_product("seller_payout").await;
     app.import(&merchant, product, "W-1\nW-2\n").await;
     let token = buyer(&app, "payout_buyer").await;
-    let top = app.api("POST", "/api/v1/wallet/top-ups", Some(&token), Some(json!({"amount_fen": 1980}))).await;
-    notify(&app, top.json()["trade_no"].as_str().unwrap(), now_s(&app), |_| {}).await;
-    let no = order(&app, Some(&token), json!({"product_id": product, "quantity": 2, "warranty_ack": true}), None)
-        .await
-        .json()["order_no"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    top_up(&app, &token, 1980).await;
+    let no = order_no(&app, &token, json!({"product_id": product, "quantity": 2, "warranty_ack": true})).await;
     app.api("POST", &format!("/api/v1/orders/{no}/pay/wallet"), Some(&token), None).await;
     let f = app.api("GET", "/api/v1/merchant/finance", Some(&merchant), None).await.json();
     assert_eq!(
@@ -600,12 +596,7 @@ async fn a_payment_notified_after_expiry_is_returned_not_lost() {
     let (merchant, product) = app.merchant_with_product("seller_late").await;
     app.import(&merchant, product, "L-1\n").await;
     let token = buyer(&app, "late_buyer").await;
-    let no = order(&app, Some(&token), json!({"product_id": product, "quantity": 1, "warranty_ack": true}), None)
-        .await
-        .json()["order_no"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let no = order_no(&app, &token, json!({"product_id": product, "quantity": 1, "warranty_ack": true})).await;
     let start = app.api("POST", &format!("/api/v1/orders/{no}/pay/sandbox"), Some(&token), None).await;
     let trade_no = start.json()["trade_no"].as_str().unwrap().to_string();
     app.clock.advance_seconds(31 * 60);
@@ -663,14 +654,8 @@ async fn shared_secret_goods_deliver_the_same_secret_while_stock_lasts() {
     let mut secrets = Vec::new();
     for i in 0..2 {
         let token = buyer(&app, &format!("shared_buyer_{i}")).await;
-        let top = app.api("POST", "/api/v1/wallet/top-ups", Some(&token), Some(json!({"amount_fen": 300}))).await;
-        notify(&app, top.json()["trade_no"].as_str().unwrap(), now_s(&app), |_| {}).await;
-        let no = order(&app, Some(&token), json!({"product_id": product, "quantity": 1, "warranty_ack": true}), None)
-            .await
-            .json()["order_no"]
-            .as_str()
-            .unwrap()
-            .to_string();
+        top_up(&app, &token, 300).await;
+        let no = order_no(&app, &token, json!({"product_id": product, "quantity": 1, "warranty_ack": true})).await;
         let paid = app.api("POST", &format!("/api/v1/orders/{no}/pay/wallet"), Some(&token), None).await;
         assert_eq!(paid.json()["state"], "delivered", "{}", paid.body);
         let keys = app.api("POST", &format!("/api/v1/orders/{no}/keys/reveal"), Some(&token), None).await.json();
