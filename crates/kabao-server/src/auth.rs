@@ -185,8 +185,23 @@ impl Visitor {
     }
 }
 
-fn client_ip(parts: &Parts) -> Option<IpAddr> {
-    parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|ci| ci.0.ip())
+/// The client's address: the socket peer, or — only when the server is configured to sit behind a trusted
+/// reverse proxy — the last address that proxy appended to `X-Forwarded-For` (earlier entries are the
+/// client's own claims and cannot be trusted).
+fn client_ip(parts: &Parts, trust_proxy: bool) -> Option<IpAddr> {
+    let peer = parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|ci| ci.0.ip());
+    if !trust_proxy {
+        return peer;
+    }
+    let forwarded = parts
+        .headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .filter_map(|ip| ip.trim().parse::<IpAddr>().ok())
+        .next_back();
+    forwarded.or(peer)
 }
 
 impl FromRequestParts<SharedState> for Visitor {
@@ -202,7 +217,7 @@ impl FromRequestParts<SharedState> for Visitor {
             user,
             lang: request_lang(&parts.headers),
             csrf,
-            ip: client_ip(parts),
+            ip: client_ip(parts, state.config.trust_proxy),
             path: parts.uri.path_and_query().map(|p| p.as_str().to_string()).unwrap_or_else(|| "/".into()),
         })
     }
@@ -279,10 +294,10 @@ pub async fn create_api_token(state: &AppState, user: &User, name: &str) -> Resu
 /// The client's IP address, when the server knows it (not behind a unix socket or in tests without one).
 pub struct ClientIp(pub Option<IpAddr>);
 
-impl<S: Send + Sync> FromRequestParts<S> for ClientIp {
+impl FromRequestParts<SharedState> for ClientIp {
     type Rejection = std::convert::Infallible;
-    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        Ok(ClientIp(client_ip(parts)))
+    async fn from_request_parts(parts: &mut Parts, state: &SharedState) -> Result<Self, Self::Rejection> {
+        Ok(ClientIp(client_ip(parts, state.config.trust_proxy)))
     }
 }
 
@@ -325,6 +340,20 @@ mod tests {
         assert_eq!(bearer("bearer  kb_x "), Some("kb_x"));
         assert_eq!(bearer("Basic a2JfeA=="), None);
         assert_eq!(bearer("Bearerkb_x"), None);
+    }
+
+    #[test]
+    fn forwarded_for_is_used_only_behind_a_trusted_proxy() {
+        let req =
+            axum::http::Request::get("/").header("x-forwarded-for", "1.2.3.4, 10.0.0.7").body(()).unwrap_or_default();
+        let (mut parts, _) = req.into_parts();
+        parts.extensions.insert(ConnectInfo(SocketAddr::from(([127, 0, 0, 1], 9))));
+        assert_eq!(client_ip(&parts, false), Some(IpAddr::from([127, 0, 0, 1])), "untrusted header ignored");
+        assert_eq!(
+            client_ip(&parts, true),
+            Some(IpAddr::from([10, 0, 0, 7])),
+            "the proxy's own entry, not the client's claim"
+        );
     }
 
     #[test]

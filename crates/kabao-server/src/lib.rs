@@ -84,6 +84,9 @@ pub struct ServerConfig {
     pub sandbox_secret: Vec<u8>,
     /// The 易支付 gateway, when configured.
     pub epay: Option<epay::EpayConfig>,
+    /// Served behind a trusted reverse proxy: take the client address from the proxy's `X-Forwarded-For`
+    /// entry (for login and lookup throttling) instead of the socket peer, which would be the proxy.
+    pub trust_proxy: bool,
 }
 
 impl Default for ServerConfig {
@@ -104,6 +107,7 @@ impl Default for ServerConfig {
                 s
             },
             epay: None,
+            trust_proxy: false,
         }
     }
 }

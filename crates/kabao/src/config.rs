@@ -22,6 +22,8 @@ pub struct Config {
     pub master_key_file: Option<PathBuf>,
     /// Set when served over https (behind a TLS proxy): cookies get the `Secure` flag.
     pub secure_cookies: bool,
+    /// Set when behind a trusted reverse proxy that appends the client address to `X-Forwarded-For`.
+    pub trust_proxy: bool,
     /// Log filter in `tracing` syntax, e.g. `info` or `kabao_server=debug`.
     pub log: String,
     /// The public base URL, e.g. `https://kabao.example` (gateways send notifications there).
@@ -52,6 +54,7 @@ impl Default for Config {
             master_key: None,
             master_key_file: None,
             secure_cookies: false,
+            trust_proxy: false,
             log: "info".to_string(),
             public_url: None,
             epay_pid: None,
@@ -95,6 +98,13 @@ impl Config {
                 "1" | "true" | "yes" => true,
                 "0" | "false" | "no" | "" => false,
                 _ => bail!("KABAO_SECURE_COOKIES={v:?} must be true or false"),
+            };
+        }
+        if let Some(v) = env("KABAO_TRUST_PROXY") {
+            config.trust_proxy = match v.as_str() {
+                "1" | "true" | "yes" => true,
+                "0" | "false" | "no" | "" => false,
+                _ => bail!("KABAO_TRUST_PROXY={v:?} must be true or false"),
             };
         }
         if let Some(v) = env("KABAO_LOG") {

@@ -339,6 +339,7 @@ async fn serve(config: Config, demo: bool) -> anyhow::Result<()> {
     let addr = listener.local_addr()?;
     let server_config = kabao_server::ServerConfig {
         secure_cookies: config.secure_cookies,
+        trust_proxy: config.trust_proxy,
         epay,
         claim_window_seconds: config.claim_window_seconds,
         order_ttl_seconds: config.order_ttl_seconds,
