@@ -26,13 +26,6 @@ pub struct ApiError {
     pub en: String,
 }
 
-/// Both messages, attached to an error response so the API layer can answer in the request's language.
-#[derive(Debug, Clone)]
-pub struct ErrorMessages {
-    pub zh: String,
-    pub en: String,
-}
-
 impl ApiError {
     pub fn new(status: StatusCode, code: &'static str, zh: impl Into<String>, en: impl Into<String>) -> ApiError {
         ApiError { status, code, field: None, zh: zh.into(), en: en.into() }
@@ -112,7 +105,8 @@ impl std::fmt::Display for ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let mut res = (self.status, axum::Json(self.body(Lang::Zh))).into_response();
-        res.extensions_mut().insert(ErrorMessages { zh: self.zh.clone(), en: self.en.clone() });
+        // The error rides along so the API layer can answer in the request's language and the page layer can
+        // render it as an HTML page; zh-CN JSON is what reaches a client when neither applies.
         res.extensions_mut().insert(self);
         res
     }
