@@ -323,14 +323,8 @@ pub async fn mail_if_delivered(state: &AppState, order: OrderId) {
     }
 }
 
-/// Pays an order from the buyer's wallet.
-pub async fn pay_with_wallet(state: &AppState, user: &User, order_no: &str) -> Result<Order, ApiError> {
-    let mut tx = state.store.begin(TxMode::Write).await?;
-    let order = tx
-        .order_by_no(order_no)
-        .await?
-        .filter(|o| o.buyer_id == Some(user.id))
-        .ok_or_else(|| ApiError::not_found("order.not_found"))?;
+/// The one rule for starting a payment: the order awaits payment and has not expired.
+pub fn check_payable(state: &AppState, order: &Order) -> Result<(), ApiError> {
     if order.state != OrderState::PendingPayment {
         return Err(ApiError::new(
             StatusCode::CONFLICT,
@@ -347,6 +341,28 @@ pub async fn pay_with_wallet(state: &AppState, user: &User, order_no: &str) -> R
             "The order expired; please order again",
         ));
     }
+    Ok(())
+}
+
+/// Starts paying an order through a gateway, if it may be paid.
+pub async fn start_gateway_payment(
+    state: &AppState,
+    order: &Order,
+    gateway: &str,
+) -> Result<kabao_store::Payment, ApiError> {
+    check_payable(state, order)?;
+    crate::payments::start_with(state, gateway, kabao_store::PaymentPurpose::Order(order.id), order.amount).await
+}
+
+/// Pays an order from the buyer's wallet.
+pub async fn pay_with_wallet(state: &AppState, user: &User, order_no: &str) -> Result<Order, ApiError> {
+    let mut tx = state.store.begin(TxMode::Write).await?;
+    let order = tx
+        .order_by_no(order_no)
+        .await?
+        .filter(|o| o.buyer_id == Some(user.id))
+        .ok_or_else(|| ApiError::not_found("order.not_found"))?;
+    check_payable(state, &order)?;
     apply_payment(state, &mut *tx, &order, PaymentSource::Wallet(user.id)).await?;
     let order = tx.order_by_id(order.id).await?.ok_or_else(|| ApiError::internal("order vanished"))?;
     tx.commit().await?;

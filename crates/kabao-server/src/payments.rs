@@ -26,11 +26,6 @@ fn random_ref(prefix: &str) -> String {
     format!("{prefix}{}", hex::encode(bytes))
 }
 
-/// Starts a gateway payment (pending until the gateway's notification arrives).
-pub async fn start(state: &AppState, purpose: PaymentPurpose, amount: Money) -> Result<Payment, ApiError> {
-    start_with(state, SANDBOX, purpose, amount).await
-}
-
 /// Starts a payment through a named gateway.
 pub async fn start_with(
     state: &AppState,
@@ -60,7 +55,7 @@ pub async fn start_top_up(state: &AppState, user: UserId, amount: Money) -> Resu
             "Top-ups must be between ¥0.01 and ¥50,000",
         ));
     }
-    start(state, PaymentPurpose::TopUp(user), amount).await
+    start_with(state, SANDBOX, PaymentPurpose::TopUp(user), amount).await
 }
 
 /// The body of a sandbox notification.

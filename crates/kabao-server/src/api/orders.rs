@@ -13,7 +13,7 @@ use axum::http::request::Parts;
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::IntoResponse;
 use kabao_core::{Money, ProductId};
-use kabao_store::{Order, PaymentPurpose};
+use kabao_store::Order;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -187,15 +187,7 @@ pub async fn pay_sandbox(
     ApiPath(order_no): ApiPath<String>,
 ) -> Result<impl IntoResponse, ApiError> {
     let order = access_order(&state, user.as_ref(), &headers, &order_no).await?;
-    if order.state != kabao_core::order::OrderState::PendingPayment {
-        return Err(ApiError::new(
-            StatusCode::CONFLICT,
-            "order.not_payable",
-            "该订单不是待付款状态",
-            "This order is not awaiting payment",
-        ));
-    }
-    let p = crate::payments::start(&state, PaymentPurpose::Order(order.id), order.amount).await?;
+    let p = crate::orders::start_gateway_payment(&state, &order, crate::payments::SANDBOX).await?;
     Ok((StatusCode::CREATED, ApiJson(PaymentView::sandbox(p))))
 }
 
@@ -329,16 +321,7 @@ pub async fn pay_epay(
 ) -> Result<impl IntoResponse, ApiError> {
     let Some(cfg) = state.config.epay.clone() else { return Err(ApiError::not_found("gateway.not_configured")) };
     let order = access_order(&state, user.as_ref(), &headers, &order_no).await?;
-    if order.state != kabao_core::order::OrderState::PendingPayment {
-        return Err(ApiError::new(
-            StatusCode::CONFLICT,
-            "order.not_payable",
-            "该订单不是待付款状态",
-            "This order is not awaiting payment",
-        ));
-    }
-    let p =
-        crate::payments::start_with(&state, crate::epay::EPAY, PaymentPurpose::Order(order.id), order.amount).await?;
+    let p = crate::orders::start_gateway_payment(&state, &order, crate::epay::EPAY).await?;
     let url = crate::epay::submit_url(&cfg, &p, &format!("Kabao {}", order.order_no), "alipay");
     Ok((StatusCode::CREATED, ApiJson(PaymentView { pay_url: url, trade_no: p.trade_no, amount_fen: p.amount.fen() })))
 }

@@ -241,11 +241,15 @@ pub async fn pay_sandbox(
 ) -> Result<Response, ApiError> {
     v.check_csrf(f.csrf.as_deref())?;
     let order = visible_order(&state, &v, &headers, &no).await?;
-    if order.state != OrderState::PendingPayment {
-        return Ok(see_other(&format!("/o/{}", order.order_no)));
+    match crate::orders::start_gateway_payment(&state, &order, crate::payments::SANDBOX).await {
+        Ok(p) => Ok(see_other(&format!("/pay/sandbox/{}", p.trade_no))),
+        Err(e) if e.status == StatusCode::CONFLICT => {
+            let mut page = order_page(&state, &v, &order, Vec::new(), Some(e.message(v.lang).to_string())).await?;
+            *page.status_mut() = e.status;
+            Ok(page)
+        }
+        Err(e) => Err(e),
     }
-    let p = crate::payments::start(&state, PaymentPurpose::Order(order.id), order.amount).await?;
-    Ok(see_other(&format!("/pay/sandbox/{}", p.trade_no)))
 }
 
 #[derive(Template)]

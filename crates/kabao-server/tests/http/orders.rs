@@ -669,3 +669,27 @@ async fn shared_secret_goods_deliver_the_same_secret_while_stock_lasts() {
     assert_eq!(res.status, StatusCode::CONFLICT, "only one left");
     verify_books(&app).await;
 }
+
+/// One rule for every way of paying: past its time, an order cannot start a wallet or gateway payment,
+/// even before the expiry job has run.
+#[tokio::test]
+async fn an_order_past_its_time_cannot_start_any_payment() {
+    let app = TestApp::with_config(epay_app_config()).await;
+    let (merchant, product) = app.merchant_with_product("seller_timeout").await;
+    app.import(&merchant, product, "T-1\n").await;
+    let token = buyer(&app, "timeout_buyer").await;
+    top_up(&app, &token, 990).await;
+    let no = order_no(&app, &token, json!({"product_id": product, "quantity": 1, "warranty_ack": true})).await;
+    app.clock.advance_seconds(31 * 60);
+    for how in ["wallet", "sandbox", "epay"] {
+        let res = app.api("POST", &format!("/api/v1/orders/{no}/pay/{how}"), Some(&token), None).await;
+        assert_eq!(
+            (res.status, res.json()["code"].clone()),
+            (StatusCode::CONFLICT, json!("order.expired")),
+            "{how}: {}",
+            res.body
+        );
+    }
+    assert_eq!(app.stock(product).await, 1);
+    verify_books(&app).await;
+}
