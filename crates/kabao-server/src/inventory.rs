@@ -2,6 +2,7 @@
 //! One path for the console upload, the API and `kabao keys import`, so all three refuse the same lines.
 
 use kabao_core::catalog::GoodsKind;
+use kabao_core::custom::CustomSpec;
 use kabao_core::inventory::{numbered_lines, ImportError, ImportPlan, ImportReport, KeySecret};
 use kabao_core::vault::{CardKeyAad, Fingerprint, Keyring, VaultError, NONCE_LEN};
 use kabao_core::{BatchId, CardKeyId, Lang, Localized, ProductId, Timestamp, UserId};
@@ -50,6 +51,12 @@ pub enum InventoryError {
     NotShared,
     #[error("shared secret or stock out of range")]
     SharedInput,
+    #[error("not a custom-goods product")]
+    NotCustom,
+    #[error(transparent)]
+    Custom(#[from] kabao_core::custom::CustomError),
+    #[error("stock out of range")]
+    StockRange,
     #[error(transparent)]
     Import(#[from] ImportError),
     #[error("batch has {sold} sold keys")]
@@ -82,6 +89,9 @@ impl InventoryError {
             | InventoryError::SharedGoods
             | InventoryError::NotShared
             | InventoryError::SharedInput
+            | InventoryError::NotCustom
+            | InventoryError::Custom(_)
+            | InventoryError::StockRange
             | InventoryError::Import(ImportError::Empty) => 400,
             InventoryError::Import(ImportError::TooLarge { .. }) => 413,
             InventoryError::BatchHasSoldKeys { .. }
@@ -101,6 +111,9 @@ impl Localized for InventoryError {
             InventoryError::SharedGoods => "import.shared_goods",
             InventoryError::NotShared => "product.not_shared",
             InventoryError::SharedInput => "product.shared_secret_invalid",
+            InventoryError::NotCustom => "product.not_custom",
+            InventoryError::Custom(e) => e.code(),
+            InventoryError::StockRange => "product.stock_invalid",
             InventoryError::Import(e) => e.code(),
             InventoryError::BatchHasSoldKeys { .. } => "batch.has_sold_keys",
             InventoryError::BatchAlreadyVoided => "batch.already_voided",
@@ -112,6 +125,8 @@ impl Localized for InventoryError {
     fn field(&self) -> Option<&'static str> {
         match self {
             InventoryError::Import(e) => e.field(),
+            InventoryError::Custom(e) => e.field(),
+            InventoryError::StockRange => Some("stock"),
             _ => None,
         }
     }
@@ -141,6 +156,13 @@ impl Localized for InventoryError {
                     "The shared secret must be 1–2000 characters and the stock 0–1,000,000",
                 )
                 .into(),
+            InventoryError::NotCustom => {
+                lang.pick("该商品不是人工交付商品", "This product is not a manual-delivery product").into()
+            }
+            InventoryError::Custom(e) => e.message(lang),
+            InventoryError::StockRange => {
+                lang.pick("库存需在 0 到 1000000 之间", "The stock must be between 0 and 1,000,000").into()
+            }
             InventoryError::BatchHasSoldKeys { sold } => match lang {
                 Lang::Zh => format!("该批次已售出 {sold} 张卡密，不能作废"),
                 Lang::En => format!("This batch has {sold} sold keys and cannot be voided"),
@@ -356,6 +378,36 @@ pub async fn open_shared_secret(
     let binding = shared_secret_binding(keyring, p.shop_id, p.id);
     let aad = CardKeyAad { shop: p.shop_id, product: p.id, fingerprint: &binding, key_version: version };
     Ok(Some(keyring.open(aad, &sealed)?))
+}
+
+/// Sets what a custom product asks of its buyers (one field label per line), how many hours its merchant has to
+/// deliver after payment, and how many units may be sold.
+pub async fn set_custom_spec(
+    store: &dyn Store,
+    merchant: UserId,
+    product: ProductId,
+    field_lines: &str,
+    delivery_hours: i64,
+    stock: i64,
+) -> Result<CustomSpec, InventoryError> {
+    let spec = CustomSpec::from_lines(field_lines, delivery_hours)?;
+    if !(0..=1_000_000).contains(&stock) {
+        return Err(InventoryError::StockRange);
+    }
+    let mut tx = store.begin(TxMode::Write).await?;
+    let p = owned_product(&mut *tx, merchant, product).await?;
+    if p.kind != GoodsKind::Custom {
+        return Err(InventoryError::NotCustom);
+    }
+    tx.set_custom_spec(p.id, &spec.fields_json(), spec.delivery_hours, stock).await?;
+    tx.commit().await?;
+    tracing::info!(product = %p.id, stock, fields = spec.fields.len(), "custom goods fields set");
+    Ok(spec)
+}
+
+/// A custom product's fields and deadline, if its merchant has set them.
+pub async fn custom_spec(tx: &mut dyn Tx, product: ProductId) -> Result<Option<CustomSpec>, StoreError> {
+    Ok(tx.custom_spec(product).await?.and_then(|(fields, hours)| CustomSpec::from_stored(&fields, hours)))
 }
 
 /// Voids every key of a batch, if none of them was sold.

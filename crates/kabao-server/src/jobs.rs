@@ -1,4 +1,5 @@
-//! Background work: releasing escrow when the claim window has closed, and expiring unpaid orders.
+//! Background work: releasing escrow when the claim window has closed, expiring unpaid orders, and refunding
+//! custom-goods orders whose merchant missed the delivery deadline.
 //! Jobs are rows with leases in the store: of several `kabao serve` instances sharing one PostgreSQL
 //! database, only the lease holder runs a job; a crashed holder's lease expires and another takes over.
 //! Each order is also handled behind a compare-and-set on its state, so even two runs at once settle once.
@@ -8,7 +9,7 @@ use crate::error::ApiError;
 use crate::orders::append_event;
 use crate::AppState;
 use kabao_core::ledger;
-use kabao_core::order::{on_expiry, on_settlement};
+use kabao_core::order::{on_delivery_deadline, on_expiry, on_settlement};
 use kabao_store::TxMode;
 use std::sync::Arc;
 use std::time::Duration;
@@ -71,6 +72,30 @@ pub async fn expire_unpaid(state: &AppState) -> Result<u64, ApiError> {
     Ok(expired)
 }
 
+/// Refunds paid custom-goods orders whose merchant did not deliver before the deadline, and puts the units
+/// back on sale. The buyer never has to ask.
+pub async fn refund_late_deliveries(state: &AppState) -> Result<u64, ApiError> {
+    let now = state.now();
+    let due = {
+        let mut tx = state.store.begin(TxMode::Read).await?;
+        tx.orders_past_delivery_deadline(now, BATCH).await?
+    };
+    let mut refunded = 0;
+    for order in due {
+        let Ok(next) = on_delivery_deadline(order.state) else { continue };
+        let mut tx = state.store.begin(TxMode::Write).await?;
+        if !tx.update_order_state(order.id, order.state, next, now).await? {
+            continue; // delivered at the last moment, or another instance refunded it
+        }
+        crate::orders::refund_order(&mut *tx, &order, "delivery_deadline_missed", now).await?;
+        tx.return_counted_stock(order.product_id, order.quantity).await?;
+        tx.commit().await?;
+        tracing::info!(order = %order.order_no, "custom goods not delivered in time: refunded");
+        refunded += 1;
+    }
+    Ok(refunded)
+}
+
 /// How long a job's lease lasts; a holder that dies is replaced after this.
 const LEASE_SECONDS: i64 = 300;
 
@@ -79,6 +104,7 @@ const LEASE_SECONDS: i64 = 300;
 pub struct Pass {
     pub settled: Option<u64>,
     pub expired: Option<u64>,
+    pub refunded_late: Option<u64>,
 }
 
 async fn with_lease(state: &AppState, owner: &str, job: &str) -> Result<bool, ApiError> {
@@ -98,7 +124,7 @@ async fn release(state: &AppState, owner: &str, job: &str) -> Result<(), ApiErro
 
 /// One pass of every job this instance (`owner`) can lease.
 pub async fn run_once(state: &AppState, owner: &str) -> Result<Pass, ApiError> {
-    let mut pass = Pass { settled: None, expired: None };
+    let mut pass = Pass { settled: None, expired: None, refunded_late: None };
     if with_lease(state, owner, "settle").await? {
         let r = settle_due(state).await;
         release(state, owner, "settle").await?;
@@ -108,6 +134,11 @@ pub async fn run_once(state: &AppState, owner: &str) -> Result<Pass, ApiError> {
         let r = expire_unpaid(state).await;
         release(state, owner, "expire").await?;
         pass.expired = Some(r?);
+    }
+    if with_lease(state, owner, "delivery_deadline").await? {
+        let r = refund_late_deliveries(state).await;
+        release(state, owner, "delivery_deadline").await?;
+        pass.refunded_late = Some(r?);
     }
     Ok(pass)
 }

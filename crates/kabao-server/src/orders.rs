@@ -7,7 +7,7 @@ use axum::http::StatusCode;
 use kabao_core::audit::next_event;
 use kabao_core::catalog::GoodsKind;
 use kabao_core::ledger::{self, OrderId};
-use kabao_core::order::{on_payment, OrderNo, OrderState, PaymentOutcome};
+use kabao_core::order::{on_manual_delivery, on_payment, OrderNo, OrderState, PaymentOutcome};
 use kabao_core::vault::CardKeyAad;
 use kabao_core::{Money, ProductId, Timestamp, UserId};
 use kabao_store::{NewOrder, Order, Reveal, StoreError, Tx, TxMode, User};
@@ -36,6 +36,8 @@ pub struct CheckoutRequest {
     pub quantity: i64,
     /// The buyer saw and accepted the warranty terms (无质保 for now).
     pub warranty_ack: bool,
+    /// Custom goods (人工交付): the buyer's answers to the product's fields, as (label, value).
+    pub custom_answers: Vec<(String, String)>,
 }
 
 /// Appends the next event of an order's hash chain, in the caller's transaction.
@@ -81,14 +83,30 @@ pub async fn checkout(
     if viewer.is_some_and(|u| u.id == shop.owner_id) {
         return Err(bad("order.own_product", "product", "不能购买自己店铺的商品", "You cannot buy from your own shop"));
     }
-    if product.kind == GoodsKind::Custom {
+    let custom_answers = if product.kind == GoodsKind::Custom {
+        let mut tx = state.store.begin(TxMode::Read).await?;
+        let spec = crate::inventory::custom_spec(&mut *tx, product.id).await?.ok_or_else(|| {
+            bad(
+                "order.custom_goods_not_ready",
+                "product",
+                "商家尚未设置该商品的下单信息，暂不能购买",
+                "The merchant has not set up this product's order fields yet",
+            )
+        })?;
+        drop(tx);
+        let answers =
+            spec.answers(&req.custom_answers).map_err(|e| ApiError::from_localized(StatusCode::BAD_REQUEST, &e))?;
+        Some(answers.to_json())
+    } else if req.custom_answers.iter().any(|(_, v)| !v.trim().is_empty()) {
         return Err(bad(
-            "order.custom_goods_unavailable",
-            "product",
-            "人工交付商品暂不支持下单",
-            "Custom goods cannot be ordered yet",
+            "order.custom_fields_not_expected",
+            "custom_fields",
+            "该商品自动发货，无需填写下单信息",
+            "This product is delivered automatically and takes no order fields",
         ));
-    }
+    } else {
+        None
+    };
     if req.quantity < 1 || req.quantity > product.max_per_order {
         return Err(ApiError::bad_request(
             "order.quantity_invalid",
@@ -139,8 +157,11 @@ pub async fn checkout(
         .price
         .checked_mul(req.quantity)
         .ok_or_else(|| bad("order.amount_overflow", "quantity", "金额过大", "Amount too large"))?;
-    let request_hash =
-        Sha256::digest(format!("{}|{}|{}", req.product.0, req.quantity, req.warranty_ack).as_bytes()).to_vec();
+    let request_hash = Sha256::digest(
+        format!("{}|{}|{}|{}", req.product.0, req.quantity, req.warranty_ack, custom_answers.as_deref().unwrap_or(""))
+            .as_bytes(),
+    )
+    .to_vec();
 
     let mut tx = state.store.begin(TxMode::Write).await?;
     if let Some(key) = idempotency {
@@ -172,6 +193,7 @@ pub async fn checkout(
         warranty_ack: true,
         created_at: now,
         expires_at: now.plus_seconds(state.config.order_ttl_seconds),
+        custom_answers,
     };
     let id = tx.insert_order(&new).await?;
     if let Some(key) = idempotency {
@@ -244,16 +266,24 @@ pub async fn apply_payment(
         .await?;
     let product =
         tx.product_by_id(order.product_id).await?.ok_or_else(|| ApiError::internal("ordered product vanished"))?;
-    // Card keys are allocated one per unit; a shared secret (循环卡密) only takes from its stock count.
-    let (keys, delivered) = match product.kind {
-        GoodsKind::Shared => (Vec::new(), tx.take_shared_stock(order.product_id, order.quantity).await?),
-        _ => {
+    // Card keys are allocated one per unit; a shared secret (循环卡密) and custom goods (人工交付) only take from
+    // their stock count, and custom goods then wait for the merchant.
+    let (keys, outcome) = match product.kind {
+        GoodsKind::Standard => {
             let keys = tx.allocate_keys(order.product_id, order.id, order.quantity).await?;
             let ok = keys.len() as i64 == order.quantity;
-            (keys, ok)
+            (keys, if ok { PaymentOutcome::Delivered } else { PaymentOutcome::RefundedNoStock })
+        }
+        GoodsKind::Shared | GoodsKind::Custom => {
+            let taken = tx.take_counted_stock(order.product_id, order.quantity).await?;
+            let outcome = match (taken, product.kind) {
+                (false, _) => PaymentOutcome::RefundedNoStock,
+                (true, GoodsKind::Custom) => PaymentOutcome::AwaitingDelivery,
+                (true, _) => PaymentOutcome::Delivered,
+            };
+            (Vec::new(), outcome)
         }
     };
-    let outcome = if delivered { PaymentOutcome::Delivered } else { PaymentOutcome::RefundedNoStock };
     let next = on_payment(order.state, outcome).map_err(|e| ApiError::from_localized(StatusCode::CONFLICT, &e))?;
     if !tx.update_order_state(order.id, order.state, next, now).await? {
         return Err(ApiError::new(
@@ -275,30 +305,108 @@ pub async fn apply_payment(
             )
             .await?;
         }
-        PaymentOutcome::RefundedNoStock | PaymentOutcome::AwaitingDelivery => {
-            let refund = match order.buyer_id {
-                Some(buyer) => ledger::refund_to_wallet(order.id, buyer, order.amount),
-                None => ledger::LedgerTx::transfer(
-                    ledger::TxKind::Refund,
-                    ledger::Account::Escrow(order.id),
-                    ledger::Account::GatewayClearing,
-                    order.amount,
-                ),
-            }
-            .map_err(ApiError::internal)?;
-            tx.post_ledger(&refund, Some(order.id), now).await?;
-            let to = if order.buyer_id.is_some() { "wallet" } else { "gateway" };
+        PaymentOutcome::AwaitingDelivery => {
+            let hours = crate::inventory::custom_spec(tx, order.product_id)
+                .await?
+                .map(|s| s.delivery_hours)
+                .unwrap_or(kabao_core::custom::DEFAULT_DELIVERY_HOURS);
+            let deadline = now.plus_seconds(hours * 3600);
+            tx.set_delivery_deadline(order.id, deadline).await?;
             append_event(
                 tx,
                 order.id,
-                "order.refunded",
-                serde_json::json!({"reason": "out_of_stock", "amount_fen": order.amount.fen(), "to": to}),
+                "order.awaiting_delivery",
+                serde_json::json!({"delivery_deadline": deadline.millis(), "delivery_hours": hours}),
                 now,
             )
             .await?;
         }
+        PaymentOutcome::RefundedNoStock => refund_order(tx, order, "out_of_stock", now).await?,
     }
     Ok(next)
+}
+
+/// Returns a paid order's whole escrow to where the money came from — a registered buyer's wallet, or the
+/// gateway for a guest — and records why, in the caller's transaction (which has already moved the state).
+pub async fn refund_order(tx: &mut dyn Tx, order: &Order, reason: &str, now: Timestamp) -> Result<(), ApiError> {
+    let refund = match order.buyer_id {
+        Some(buyer) => ledger::refund_to_wallet(order.id, buyer, order.amount),
+        None => ledger::LedgerTx::transfer(
+            ledger::TxKind::Refund,
+            ledger::Account::Escrow(order.id),
+            ledger::Account::GatewayClearing,
+            order.amount,
+        ),
+    }
+    .map_err(ApiError::internal)?;
+    tx.post_ledger(&refund, Some(order.id), now).await?;
+    let to = if order.buyer_id.is_some() { "wallet" } else { "gateway" };
+    append_event(
+        tx,
+        order.id,
+        "order.refunded",
+        serde_json::json!({"reason": reason, "amount_fen": order.amount.fen(), "to": to}),
+        now,
+    )
+    .await
+}
+
+/// The associated-data fingerprint that binds a manual delivery's ciphertext to its order.
+fn manual_delivery_binding(state: &AppState, order: &Order) -> kabao_core::vault::Fingerprint {
+    state.keyring.fingerprint(order.shop_id, &format!("kabao.manual_delivery.{}", order.id.0))
+}
+
+/// The merchant delivers a custom-goods order by hand: the text is sealed like a card key, the order becomes
+/// delivered, and the claim window starts. Another shop's order is "not found"; a passed deadline is refused
+/// (the job refunds the buyer).
+pub async fn deliver_by_hand(state: &AppState, merchant: &User, order_no: &str, text: &str) -> Result<Order, ApiError> {
+    let text =
+        kabao_core::custom::delivery_text(text).map_err(|e| ApiError::from_localized(StatusCode::BAD_REQUEST, &e))?;
+    let order_no = OrderNo::parse(order_no).ok_or_else(|| ApiError::not_found("order.not_found"))?;
+    let now = state.now();
+    let mut tx = state.store.begin(TxMode::Write).await?;
+    let order = tx.order_by_no(order_no.as_str()).await?.ok_or_else(|| ApiError::not_found("order.not_found"))?;
+    let shop = tx.shop_by_id(order.shop_id).await?;
+    if shop.is_none_or(|s| s.owner_id != merchant.id) {
+        return Err(ApiError::not_found("order.not_found"));
+    }
+    let next = on_manual_delivery(order.state).map_err(|e| ApiError::from_localized(StatusCode::CONFLICT, &e))?;
+    if order.delivery_deadline.is_some_and(|d| d <= now) {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "order.delivery_deadline_passed",
+            "发货时限已过，该订单将自动退款给买家",
+            "The delivery deadline has passed; the order is being refunded to the buyer",
+        ));
+    }
+    let mut nonce = [0u8; kabao_core::vault::NONCE_LEN];
+    rand::rngs::OsRng.fill_bytes(&mut nonce);
+    let binding = manual_delivery_binding(state, &order);
+    let (version, sealed) =
+        state.keyring.seal(order.shop_id, order.product_id, &binding, text, nonce).map_err(ApiError::internal)?;
+    tx.set_manual_delivery(order.id, &sealed, version).await?;
+    if !tx.update_order_state(order.id, order.state, next, now).await? {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "order.changed",
+            "订单状态已变化，请刷新",
+            "The order changed; reload",
+        ));
+    }
+    tx.set_settle_after(order.id, now.plus_seconds(state.config.claim_window_seconds)).await?;
+    append_event(
+        &mut *tx,
+        order.id,
+        "goods.delivered",
+        serde_json::json!({"by": merchant.id.0, "manual": true, "chars": text.chars().count()}),
+        now,
+    )
+    .await?;
+    let order = tx.order_by_id(order.id).await?.ok_or_else(|| ApiError::internal("order vanished"))?;
+    tx.commit().await?;
+    tracing::info!(order = %order.order_no, "custom goods delivered by hand");
+    mail_if_delivered(state, order.id).await;
+    Ok(order)
 }
 
 /// Mails the buyer that an order was delivered (after the payment's transaction committed).
@@ -432,6 +540,17 @@ pub async fn reveal_keys(state: &AppState, order: &Order, by: Option<UserId>) ->
                 .await
                 .map_err(ApiError::from)?;
             out.extend(secret.map(|secret| RevealedKey { secret }));
+        } else if let Some((sealed, version)) = tx.manual_delivery(order.id).await? {
+            // Custom goods: the text the merchant delivered by hand.
+            let binding = manual_delivery_binding(state, order);
+            let aad = CardKeyAad {
+                shop: order.shop_id,
+                product: order.product_id,
+                fingerprint: &binding,
+                key_version: version,
+            };
+            let secret = state.keyring.open(aad, &sealed).map_err(ApiError::internal)?;
+            out.push(RevealedKey { secret });
         }
     }
     for k in &keys {

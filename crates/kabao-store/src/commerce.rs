@@ -28,6 +28,8 @@ pub struct NewOrder {
     pub created_at: Timestamp,
     /// An unpaid order expires then; nothing is held before payment.
     pub expires_at: Timestamp,
+    /// Custom goods: the buyer's answers to the product's fields (`kabao_core::custom::Answers` JSON).
+    pub custom_answers: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -53,6 +55,10 @@ pub struct Order {
     /// Escrow is released after this instant (the claim window's end), unless a claim is open.
     pub settle_after: Option<Timestamp>,
     pub settled_at: Option<Timestamp>,
+    /// Custom goods: the buyer's answers to the product's fields (`kabao_core::custom::Answers` JSON).
+    pub custom_answers: Option<String>,
+    /// Custom goods, once paid: the merchant must deliver by then or the buyer is refunded.
+    pub delivery_deadline: Option<Timestamp>,
 }
 
 /// A key delivered with an order, and when its buyer first revealed it.

@@ -34,6 +34,7 @@ pub const SCENARIOS: &[&str] = &[
     "events_idempotency_payments_and_notifications",
     "job_leases_are_exclusive_until_released_or_expired",
     "shared_secret_stock_is_taken_only_while_it_lasts",
+    "custom_goods_answers_deadlines_and_delivery",
     "concurrent_buyers_never_oversell",
 ];
 
@@ -630,6 +631,7 @@ fn new_order(f: &Fixture, no: &str, buyer: Option<UserId>, quantity: i64) -> cra
         warranty_ack: true,
         created_at: T0,
         expires_at: at(30 * 60_000),
+        custom_answers: None,
     }
 }
 
@@ -872,19 +874,68 @@ pub async fn concurrent_buyers_never_oversell(store: &std::sync::Arc<dyn Store>)
     assert_eq!(stock(store.as_ref(), f.product).await, (0, 0));
 }
 
+pub async fn custom_goods_answers_deadlines_and_delivery(store: &dyn Store) {
+    use kabao_core::order::OrderState as S;
+    let f = merchant_with_product(store, "tailor").await;
+    let mut tx = store.begin(TxMode::Write).await.unwrap();
+    assert_eq!(tx.custom_spec(f.product).await.unwrap(), None);
+    assert!(!tx.take_counted_stock(f.product, 1).await.unwrap(), "no fields set, nothing to take");
+    tx.set_custom_spec(f.product, r#"["游戏账号","区服"]"#, 24, 5).await.unwrap();
+    assert!(matches!(tx.set_custom_spec(ProductId(f.product.0 + 99), "[]", 1, 1).await, Err(StoreError::NotFound)));
+    let mut new = new_order(&f, "KCUSTOM1", None, 2);
+    new.custom_answers = Some(r#"[["游戏账号","12345"],["区服","一区"]]"#.into());
+    let late = tx.insert_order(&new).await.unwrap();
+    let on_time = tx.insert_order(&new_order(&f, "KCUSTOM2", None, 1)).await.unwrap();
+    tx.commit().await.unwrap();
+
+    let mut tx = store.begin(TxMode::Write).await.unwrap();
+    assert_eq!(tx.custom_spec(f.product).await.unwrap(), Some((r#"["游戏账号","区服"]"#.to_string(), 24)));
+    assert!(tx.take_counted_stock(f.product, 2).await.unwrap());
+    assert!(tx.take_counted_stock(f.product, 1).await.unwrap());
+    for (id, deadline) in [(late, at(1_000)), (on_time, at(5_000))] {
+        assert!(tx.update_order_state(id, S::PendingPayment, S::Paid, at(10)).await.unwrap());
+        tx.set_delivery_deadline(id, deadline).await.unwrap();
+    }
+    tx.commit().await.unwrap();
+
+    let mut tx = store.begin(TxMode::Write).await.unwrap();
+    let o = tx.order_by_id(late).await.unwrap().unwrap();
+    assert_eq!(o.custom_answers.as_deref(), new.custom_answers.as_deref());
+    assert_eq!((o.state, o.paid_at, o.delivery_deadline), (S::Paid, Some(at(10)), Some(at(1_000))));
+    let queue: Vec<_> = tx.shop_orders_awaiting_delivery(f.shop, 10).await.unwrap().iter().map(|o| o.id).collect();
+    assert_eq!(queue, vec![late, on_time], "nearest deadline first");
+    let due: Vec<_> = tx.orders_past_delivery_deadline(at(1_000), 10).await.unwrap().iter().map(|o| o.id).collect();
+    assert_eq!(due, vec![late]);
+    assert!(tx.orders_past_delivery_deadline(at(999), 10).await.unwrap().is_empty());
+
+    assert_eq!(tx.manual_delivery(on_time).await.unwrap(), None);
+    tx.set_manual_delivery(on_time, b"sealed text", 3).await.unwrap();
+    assert!(tx.update_order_state(on_time, S::Paid, S::Delivered, at(20)).await.unwrap());
+    assert_eq!(tx.manual_delivery(on_time).await.unwrap(), Some((b"sealed text".to_vec(), 3)));
+    // The late one is refunded and its unit goes back on sale.
+    assert!(tx.update_order_state(late, S::Paid, S::Refunded, at(1_001)).await.unwrap());
+    tx.return_counted_stock(f.product, 2).await.unwrap();
+    tx.commit().await.unwrap();
+
+    let mut tx = store.begin(TxMode::Read).await.unwrap();
+    assert!(tx.shop_orders_awaiting_delivery(f.shop, 10).await.unwrap().is_empty());
+    assert!(tx.orders_past_delivery_deadline(at(10_000), 10).await.unwrap().is_empty());
+    assert_eq!(tx.product_by_id(f.product).await.unwrap().unwrap().stock_available, 4);
+}
+
 pub async fn shared_secret_stock_is_taken_only_while_it_lasts(store: &dyn Store) {
     let f = merchant_with_product(store, "sharer").await;
     let mut tx = store.begin(TxMode::Write).await.unwrap();
     assert!(tx.shared_secret(f.product).await.unwrap().is_none());
-    assert!(!tx.take_shared_stock(f.product, 1).await.unwrap(), "no secret, nothing to take");
+    assert!(!tx.take_counted_stock(f.product, 1).await.unwrap(), "no secret, nothing to take");
     tx.set_shared_secret(f.product, b"sealed", 1, 3).await.unwrap();
     assert!(matches!(tx.set_shared_secret(ProductId(f.product.0 + 99), b"x", 1, 1).await, Err(StoreError::NotFound)));
     tx.commit().await.unwrap();
     let mut tx = store.begin(TxMode::Write).await.unwrap();
     assert_eq!(tx.shared_secret(f.product).await.unwrap(), Some((b"sealed".to_vec(), 1)));
-    assert!(tx.take_shared_stock(f.product, 2).await.unwrap());
-    assert!(!tx.take_shared_stock(f.product, 2).await.unwrap(), "only 1 left");
-    assert!(tx.take_shared_stock(f.product, 1).await.unwrap());
+    assert!(tx.take_counted_stock(f.product, 2).await.unwrap());
+    assert!(!tx.take_counted_stock(f.product, 2).await.unwrap(), "only 1 left");
+    assert!(tx.take_counted_stock(f.product, 1).await.unwrap());
     assert_eq!(tx.product_by_id(f.product).await.unwrap().unwrap().stock_available, 0);
     tx.commit().await.unwrap();
 }

@@ -185,6 +185,15 @@ pub trait Tx: Send {
     async fn list_buyer_orders(&mut self, buyer: UserId, limit: i64, offset: i64) -> StoreResult<Vec<Order>>;
     /// A shop's orders, newest first.
     async fn list_shop_orders(&mut self, shop: ShopId, limit: i64, offset: i64) -> StoreResult<Vec<Order>>;
+    async fn set_delivery_deadline(&mut self, id: OrderId, at: Timestamp) -> StoreResult<()>;
+    /// Paid (awaiting manual delivery) orders whose delivery deadline `<= now`, oldest deadline first.
+    async fn orders_past_delivery_deadline(&mut self, now: Timestamp, limit: i64) -> StoreResult<Vec<Order>>;
+    /// A shop's paid orders awaiting manual delivery, nearest deadline first.
+    async fn shop_orders_awaiting_delivery(&mut self, shop: ShopId, limit: i64) -> StoreResult<Vec<Order>>;
+    /// Stores the text a merchant delivered by hand (sealed by the caller).
+    async fn set_manual_delivery(&mut self, id: OrderId, ciphertext: &[u8], key_version: i32) -> StoreResult<()>;
+    /// The sealed manual delivery of an order and its key version, if delivered.
+    async fn manual_delivery(&mut self, id: OrderId) -> StoreResult<Option<(Vec<u8>, i32)>>;
 
     // ---- allocation and delivery ----
     /// Assigns `n` available keys of the product to the order, oldest first: marks them `sold`, links them in
@@ -282,8 +291,23 @@ pub trait Tx: Send {
     ) -> StoreResult<()>;
     /// The sealed shared secret of a product and its key version, if one is set.
     async fn shared_secret(&mut self, product: ProductId) -> StoreResult<Option<(Vec<u8>, i32)>>;
-    /// Takes `n` from a shared-secret product's stock if at least `n` remain; false (and no change) otherwise.
-    async fn take_shared_stock(&mut self, product: ProductId, n: i64) -> StoreResult<bool>;
+    /// Takes `n` from the stock counter of a product sold by count (a shared secret that is set, or custom goods
+    /// whose fields are set) if at least `n` remain; false (and no change) otherwise.
+    async fn take_counted_stock(&mut self, product: ProductId, n: i64) -> StoreResult<bool>;
+    /// Gives `n` back to such a product's counter (an order refunded before delivery).
+    async fn return_counted_stock(&mut self, product: ProductId, n: i64) -> StoreResult<()>;
+
+    // ---- custom goods (人工交付) ----
+    /// Sets a custom product's buyer fields (JSON array of labels), delivery deadline and stock count.
+    async fn set_custom_spec(
+        &mut self,
+        product: ProductId,
+        fields_json: &str,
+        delivery_hours: i64,
+        stock: i64,
+    ) -> StoreResult<()>;
+    /// A product's buyer fields (JSON) and delivery hours, if set.
+    async fn custom_spec(&mut self, product: ProductId) -> StoreResult<Option<(String, i64)>>;
 
     // ---- job leases ----
     /// Takes (or renews) the lease of a job until `until` if it is free, expired, or already `owner`'s.

@@ -149,7 +149,7 @@ pub(crate) fn data_key(r: DataKeyRow) -> DataKeyRecord {
 
 pub(crate) const ORDER_COLS: &str = "id, order_no, buyer_id, guest_email, guest_query_hash, shop_id, product_id, quantity, \
      unit_price_fen, amount_fen, state, warranty_snapshot, warranty_sha256, warranty_ack, created_at, expires_at, paid_at, \
-     delivered_at, settle_after, settled_at";
+     delivered_at, settle_after, settled_at, custom_answers, delivery_deadline";
 
 /// Orders have more columns than sqlx decodes into a tuple, so they are read by index from any backend's row.
 pub(crate) fn order_from_row<'r, R>(r: &'r R) -> StoreResult<crate::commerce::Order>
@@ -185,6 +185,8 @@ where
         delivered_at: ts(r.try_get(17).map_err(g)?),
         settle_after: ts(r.try_get(18).map_err(g)?),
         settled_at: ts(r.try_get(19).map_err(g)?),
+        custom_answers: r.try_get(20).map_err(g)?,
+        delivery_deadline: ts(r.try_get(21).map_err(g)?),
     })
 }
 

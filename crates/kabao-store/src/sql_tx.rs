@@ -515,8 +515,9 @@ macro_rules! impl_tx {
             async fn insert_order(&mut self, o: &$crate::NewOrder) -> $crate::StoreResult<kabao_core::ledger::OrderId> {
                 let id: i64 = sqlx::query_scalar(
                     "INSERT INTO orders (order_no, buyer_id, guest_email, guest_query_hash, shop_id, product_id, quantity, \
-                     unit_price_fen, amount_fen, state, warranty_snapshot, warranty_sha256, warranty_ack, created_at, expires_at) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'pending_payment', $10, $11, $12, $13, $14) RETURNING id",
+                     unit_price_fen, amount_fen, state, warranty_snapshot, warranty_sha256, warranty_ack, created_at, expires_at, \
+                     custom_answers) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'pending_payment', $10, $11, $12, $13, $14, $15) RETURNING id",
                 )
                 .bind(&o.order_no)
                 .bind(o.buyer_id.map(|u| u.0))
@@ -532,6 +533,7 @@ macro_rules! impl_tx {
                 .bind(o.warranty_ack)
                 .bind(o.created_at.millis())
                 .bind(o.expires_at.millis())
+                .bind(&o.custom_answers)
                 .fetch_one(&mut *self.tx)
                 .await
                 .map_err($crate::errors::map_sqlx)?;
@@ -608,6 +610,51 @@ macro_rules! impl_tx {
                 let sql = format!("SELECT {} FROM orders WHERE shop_id = $1 ORDER BY id DESC LIMIT $2 OFFSET $3", $crate::rows::ORDER_COLS);
                 let rows = sqlx::query(&sql).bind(shop.0).bind(limit).bind(offset).fetch_all(&mut *self.tx).await.map_err($crate::errors::map_sqlx)?;
                 rows.iter().map($crate::rows::order_from_row).collect()
+            }
+
+            async fn set_delivery_deadline(&mut self, id: kabao_core::ledger::OrderId, at: kabao_core::Timestamp) -> $crate::StoreResult<()> {
+                let done = sqlx::query("UPDATE orders SET delivery_deadline = $1 WHERE id = $2")
+                    .bind(at.millis())
+                    .bind(id.0)
+                    .execute(&mut *self.tx)
+                    .await
+                    .map_err($crate::errors::map_sqlx)?;
+                one_row(done.rows_affected())
+            }
+
+            async fn orders_past_delivery_deadline(&mut self, now: kabao_core::Timestamp, limit: i64) -> $crate::StoreResult<Vec<$crate::Order>> {
+                let sql = format!("SELECT {} FROM orders WHERE state = 'paid' AND delivery_deadline <= $1 ORDER BY delivery_deadline, id LIMIT $2", $crate::rows::ORDER_COLS);
+                let rows = sqlx::query(&sql).bind(now.millis()).bind(limit).fetch_all(&mut *self.tx).await.map_err($crate::errors::map_sqlx)?;
+                rows.iter().map($crate::rows::order_from_row).collect()
+            }
+
+            async fn shop_orders_awaiting_delivery(&mut self, shop: kabao_core::ShopId, limit: i64) -> $crate::StoreResult<Vec<$crate::Order>> {
+                let sql = format!("SELECT {} FROM orders WHERE shop_id = $1 AND state = 'paid' ORDER BY delivery_deadline, id LIMIT $2", $crate::rows::ORDER_COLS);
+                let rows = sqlx::query(&sql).bind(shop.0).bind(limit).fetch_all(&mut *self.tx).await.map_err($crate::errors::map_sqlx)?;
+                rows.iter().map($crate::rows::order_from_row).collect()
+            }
+
+            async fn set_manual_delivery(&mut self, id: kabao_core::ledger::OrderId, ciphertext: &[u8], key_version: i32) -> $crate::StoreResult<()> {
+                let done = sqlx::query("UPDATE orders SET delivery_ciphertext = $1, delivery_key_version = $2 WHERE id = $3")
+                    .bind(ciphertext)
+                    .bind(key_version)
+                    .bind(id.0)
+                    .execute(&mut *self.tx)
+                    .await
+                    .map_err($crate::errors::map_sqlx)?;
+                one_row(done.rows_affected())
+            }
+
+            async fn manual_delivery(&mut self, id: kabao_core::ledger::OrderId) -> $crate::StoreResult<Option<(Vec<u8>, i32)>> {
+                let row: Option<(Option<Vec<u8>>, Option<i32>)> = sqlx::query_as("SELECT delivery_ciphertext, delivery_key_version FROM orders WHERE id = $1")
+                    .bind(id.0)
+                    .fetch_optional(&mut *self.tx)
+                    .await
+                    .map_err($crate::errors::map_sqlx)?;
+                Ok(match row {
+                    Some((Some(ct), Some(v))) => Some((ct, v)),
+                    _ => None,
+                })
             }
 
             // ---- allocation and delivery ----
@@ -1033,9 +1080,10 @@ macro_rules! impl_tx {
                 })
             }
 
-            async fn take_shared_stock(&mut self, product: kabao_core::ProductId, n: i64) -> $crate::StoreResult<bool> {
+            async fn take_counted_stock(&mut self, product: kabao_core::ProductId, n: i64) -> $crate::StoreResult<bool> {
                 let done = sqlx::query(
-                    "UPDATE products SET stock_available = stock_available - $1 WHERE id = $2 AND stock_available >= $1 AND shared_secret IS NOT NULL",
+                    "UPDATE products SET stock_available = stock_available - $1 WHERE id = $2 AND stock_available >= $1 \
+                     AND (shared_secret IS NOT NULL OR custom_fields IS NOT NULL)",
                 )
                 .bind(n)
                 .bind(product.0)
@@ -1043,6 +1091,45 @@ macro_rules! impl_tx {
                 .await
                 .map_err($crate::errors::map_sqlx)?;
                 Ok(done.rows_affected() == 1)
+            }
+
+            async fn return_counted_stock(&mut self, product: kabao_core::ProductId, n: i64) -> $crate::StoreResult<()> {
+                let done = sqlx::query(
+                    "UPDATE products SET stock_available = stock_available + $1 WHERE id = $2 \
+                     AND (shared_secret IS NOT NULL OR custom_fields IS NOT NULL)",
+                )
+                .bind(n)
+                .bind(product.0)
+                .execute(&mut *self.tx)
+                .await
+                .map_err($crate::errors::map_sqlx)?;
+                one_row(done.rows_affected())
+            }
+
+            // ---- custom goods ----
+
+            async fn set_custom_spec(&mut self, product: kabao_core::ProductId, fields_json: &str, delivery_hours: i64, stock: i64) -> $crate::StoreResult<()> {
+                let done = sqlx::query("UPDATE products SET custom_fields = $1, delivery_hours = $2, stock_available = $3 WHERE id = $4")
+                    .bind(fields_json)
+                    .bind(delivery_hours)
+                    .bind(stock)
+                    .bind(product.0)
+                    .execute(&mut *self.tx)
+                    .await
+                    .map_err($crate::errors::map_sqlx)?;
+                one_row(done.rows_affected())
+            }
+
+            async fn custom_spec(&mut self, product: kabao_core::ProductId) -> $crate::StoreResult<Option<(String, i64)>> {
+                let row: Option<(Option<String>, Option<i64>)> = sqlx::query_as("SELECT custom_fields, delivery_hours FROM products WHERE id = $1")
+                    .bind(product.0)
+                    .fetch_optional(&mut *self.tx)
+                    .await
+                    .map_err($crate::errors::map_sqlx)?;
+                Ok(match row {
+                    Some((Some(f), Some(h))) => Some((f, h)),
+                    _ => None,
+                })
             }
 
             // ---- job leases ----

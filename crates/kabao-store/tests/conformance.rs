@@ -156,7 +156,8 @@ conformance_tests!(
     ledger_checks_balances_and_recomputes,
     events_idempotency_payments_and_notifications,
     job_leases_are_exclusive_until_released_or_expired,
-    shared_secret_stock_is_taken_only_while_it_lasts;
+    shared_secret_stock_is_taken_only_while_it_lasts,
+    custom_goods_answers_deadlines_and_delivery;
     shared: concurrent_buyers_never_oversell,
 );
 

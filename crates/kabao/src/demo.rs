@@ -148,7 +148,7 @@ fn catalog() -> Vec<DemoShop> {
                     GameAccount,
                     GoodsKind::Custom,
                     3000,
-                    0,
+                    5,
                     false,
                     false,
                 ),
@@ -230,6 +230,20 @@ pub async fn seed(store: &dyn Store, keyring: &std::sync::Arc<Keyring>, now: Tim
         tx.commit().await?;
         for (id, p) in products {
             if p.keys == 0 {
+                continue;
+            }
+            if p.kind == GoodsKind::Custom {
+                // 人工交付: the buyer names the character and a contact-free login email; 24 hours to deliver.
+                kabao_server::inventory::set_custom_spec(
+                    store,
+                    owner,
+                    id,
+                    "想要的五星角色\n换绑邮箱",
+                    24,
+                    p.keys as i64,
+                )
+                .await
+                .map_err(|e| anyhow::anyhow!("{}", e.message(Lang::En)))?;
                 continue;
             }
             if p.kind == GoodsKind::Shared {

@@ -232,3 +232,61 @@ pub async fn set_shared_secret(
     let (p, _) = crate::products::owned(&state, &user, ProductId(id)).await?;
     Ok(ApiJson(ProductView::from(&p)))
 }
+
+#[derive(serde::Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CustomSpecInput {
+    /// The labels of the fields every buyer fills at checkout (1–5, e.g. "游戏账号", "区服"); all are required.
+    pub fields: Vec<String>,
+    /// Hours after payment within which the order must be delivered (1–168); past it the buyer is refunded.
+    pub delivery_hours: i64,
+    /// How many units may be sold.
+    pub stock: i64,
+}
+
+/// Set a custom-goods (人工交付) product's buyer fields, delivery deadline and stock count.
+#[utoipa::path(put, path = "/api/v1/merchant/products/{id}/custom-fields", tag = "merchant", security(("bearer" = [])), params(("id" = i64, Path)),
+    request_body = CustomSpecInput,
+    responses((status = 200, body = ProductView), (status = 400, description = "not a custom product, or a field out of range"), (status = 404, description = "not a product of yours")))]
+pub async fn set_custom_fields(
+    State(state): State<SharedState>,
+    user: ApiUser,
+    ApiPath(id): ApiPath<i64>,
+    ApiJson(body): ApiJson<CustomSpecInput>,
+) -> Result<ApiJson<ProductView>, ApiError> {
+    let user = user.require(Role::Merchant)?;
+    crate::inventory::set_custom_spec(
+        &*state.store,
+        user.id,
+        ProductId(id),
+        &body.fields.join("\n"),
+        body.delivery_hours,
+        body.stock,
+    )
+    .await?;
+    let (p, _) = crate::products::owned(&state, &user, ProductId(id)).await?;
+    Ok(ApiJson(ProductView::from(&p)))
+}
+
+#[derive(serde::Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DeliveryInput {
+    /// What the buyer receives (e.g. the account and password, or a note that the top-up is done); 1–2000
+    /// characters, stored encrypted like a card key.
+    pub text: String,
+}
+
+/// Deliver a paid custom-goods order by hand, before its deadline.
+#[utoipa::path(post, path = "/api/v1/merchant/orders/{order_no}/delivery", tag = "merchant", security(("bearer" = [])), params(("order_no" = String, Path)),
+    request_body = DeliveryInput,
+    responses((status = 200, body = super::orders::OrderView), (status = 400, description = "text empty or too long"), (status = 404, description = "not an order of your shop"), (status = 409, description = "not awaiting delivery, or the deadline passed")))]
+pub async fn deliver(
+    State(state): State<SharedState>,
+    user: ApiUser,
+    ApiPath(order_no): ApiPath<String>,
+    ApiJson(body): ApiJson<DeliveryInput>,
+) -> Result<ApiJson<super::orders::OrderView>, ApiError> {
+    let user = user.require(Role::Merchant)?;
+    let order = crate::orders::deliver_by_hand(&state, &user, &order_no, &body.text).await?;
+    Ok(ApiJson(super::orders::OrderView::from(&order)))
+}

@@ -64,6 +64,8 @@ pub fn routes() -> Router<SharedState> {
         )
         .route("/merchant/products/{id}/batches", get(merchant::list_batches))
         .route("/merchant/products/{id}/shared-secret", put(merchant::set_shared_secret))
+        .route("/merchant/products/{id}/custom-fields", put(merchant::set_custom_fields))
+        .route("/merchant/orders/{order_no}/delivery", post(merchant::deliver))
         .route("/merchant/batches/{id}/void", post(merchant::void_batch))
         .route("/orders", post(orders::create))
         .route("/orders/{order_no}", get(orders::get))
@@ -103,6 +105,7 @@ pub fn routes() -> Router<SharedState> {
         merchant::get_shop, merchant::open_shop, merchant::update_shop,
         merchant::list_products, merchant::create_product, merchant::get_product, merchant::update_product,
         merchant::import_keys, merchant::list_keys, merchant::set_shared_secret, merchant::list_batches, merchant::void_batch,
+        merchant::set_custom_fields, merchant::deliver,
         orders::create, orders::get, orders::pay_wallet, orders::pay_sandbox, orders::reveal,
         orders::wallet, orders::top_up, orders::sandbox_notify, orders::epay_notify_get, orders::pay_epay,
         finance::finance, finance::orders, finance::statement, finance::request, finance::pending, finance::decide,

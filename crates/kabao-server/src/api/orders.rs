@@ -42,6 +42,17 @@ pub struct OrderInput {
     pub guest_email: Option<String>,
     /// Guests only: an optional password to look the order up with (6–64 characters).
     pub query_password: Option<String>,
+    /// Custom goods (人工交付) only: an answer for every field the product defines, by field label,
+    /// e.g. `{"游戏账号": "123456", "区服": "电信一区"}`.
+    #[serde(default)]
+    pub custom_fields: std::collections::BTreeMap<String, String>,
+}
+
+/// A buyer's answer to one of a custom product's fields.
+#[derive(Serialize, ToSchema)]
+pub struct CustomFieldView {
+    pub label: String,
+    pub value: String,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -59,6 +70,10 @@ pub struct OrderView {
     pub paid_at: Option<i64>,
     pub delivered_at: Option<i64>,
     pub settled_at: Option<i64>,
+    /// Custom goods: the buyer's answers, in the product's field order.
+    pub custom_fields: Vec<CustomFieldView>,
+    /// Custom goods, once paid: the merchant must deliver before this (ms since the epoch) or the buyer is refunded.
+    pub delivery_deadline: Option<i64>,
 }
 
 impl From<&Order> for OrderView {
@@ -76,6 +91,13 @@ impl From<&Order> for OrderView {
             paid_at: o.paid_at.map(|t| t.millis()),
             delivered_at: o.delivered_at.map(|t| t.millis()),
             settled_at: o.settled_at.map(|t| t.millis()),
+            custom_fields: o
+                .custom_answers
+                .as_deref()
+                .map(kabao_core::custom::Answers::from_json)
+                .map(|a| a.0.into_iter().map(|(label, value)| CustomFieldView { label, value }).collect())
+                .unwrap_or_default(),
+            delivery_deadline: o.delivery_deadline.map(|t| t.millis()),
         }
     }
 }
@@ -123,6 +145,7 @@ pub async fn create(
         product: ProductId(body.product_id),
         quantity: body.quantity,
         warranty_ack: body.warranty_ack,
+        custom_answers: body.custom_fields.into_iter().collect(),
     };
     let order = crate::orders::checkout(&state, &buyer, &req, key).await?;
     Ok((StatusCode::CREATED, ApiJson(OrderView::from(&order))))

@@ -74,6 +74,9 @@ struct ProductPage {
     shop_name: String,
     certification: &'static str,
     opened: String,
+    /// Custom goods: the fields the buyer fills (form input name, label) and the delivery deadline in hours.
+    custom_fields: Vec<(String, String)>,
+    delivery_hours: Option<i64>,
 }
 
 pub async fn product(
@@ -94,11 +97,18 @@ pub async fn product_page(
     let (p, shop) = crate::products::public(state, id, v.user.as_ref()).await?;
     let lang = v.lang;
     let own = v.user.as_ref().is_some_and(|u| u.id == shop.owner_id);
-    let can_buy = p.listed
-        && !shop.suspended
-        && !own
-        && p.kind != kabao_core::catalog::GoodsKind::Custom
-        && p.stock_available > 0;
+    let spec = if p.kind == kabao_core::catalog::GoodsKind::Custom {
+        let mut tx = state.store.begin(kabao_store::TxMode::Read).await?;
+        crate::inventory::custom_spec(&mut *tx, p.id).await?
+    } else {
+        None
+    };
+    let ready = p.kind != kabao_core::catalog::GoodsKind::Custom || spec.is_some();
+    let can_buy = p.listed && !shop.suspended && !own && ready && p.stock_available > 0;
+    let custom_fields = spec
+        .as_ref()
+        .map(|s| s.fields.iter().enumerate().map(|(i, l)| (format!("custom_{i}"), l.clone())).collect())
+        .unwrap_or_default();
     Ok(render(ProductPage {
         ctx: Ctx::new(v),
         id: p.id.0,
@@ -117,6 +127,8 @@ pub async fn product_page(
         shop_name: shop.name,
         certification: shop.certification.label(lang),
         opened: date(shop.opened_at),
+        custom_fields,
+        delivery_hours: spec.map(|s| s.delivery_hours),
     }))
 }
 

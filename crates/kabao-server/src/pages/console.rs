@@ -385,6 +385,10 @@ struct ProductConsolePage {
     kind_standard: bool,
     kind_shared: bool,
     shared_secret: String,
+    kind_custom: bool,
+    /// Custom goods: the field labels, one per line, and the delivery deadline in hours.
+    custom_fields: String,
+    delivery_hours: i64,
     error: Option<String>,
     report: Option<ReportView>,
     batches: Vec<BatchRow>,
@@ -418,6 +422,12 @@ async fn product_page(
     } else {
         String::new()
     };
+    let spec = if p.kind == GoodsKind::Custom {
+        let mut tx = state.store.begin(TxMode::Read).await?;
+        crate::inventory::custom_spec(&mut *tx, p.id).await?
+    } else {
+        None
+    };
     let page = ProductConsolePage {
         ctx: Ctx::new(v),
         id: p.id.0,
@@ -425,6 +435,9 @@ async fn product_page(
         kind_standard: p.kind == GoodsKind::Standard,
         kind_shared: p.kind == GoodsKind::Shared,
         shared_secret,
+        kind_custom: p.kind == GoodsKind::Custom,
+        custom_fields: spec.as_ref().map(|s| s.fields.join("\n")).unwrap_or_default(),
+        delivery_hours: spec.map(|s| s.delivery_hours).unwrap_or(kabao_core::custom::DEFAULT_DELIVERY_HOURS),
         error,
         report,
         batches: batches
@@ -654,5 +667,129 @@ pub async fn set_shared(
             Ok(status(page, err.status))
         }
         Err(e) => Err(e.into()),
+    }
+}
+
+#[derive(Deserialize)]
+pub struct CustomSpecForm {
+    #[serde(rename = "_csrf")]
+    csrf: Option<String>,
+    #[serde(default)]
+    fields: String,
+    #[serde(default)]
+    delivery_hours: String,
+    #[serde(default)]
+    stock: String,
+}
+
+/// Sets a custom-goods product's buyer fields, delivery deadline and stock from the console.
+pub async fn set_custom(
+    State(state): State<SharedState>,
+    MerchantVisitor { v, user }: MerchantVisitor,
+    ApiPath(id): ApiPath<i64>,
+    PageForm(f): PageForm<CustomSpecForm>,
+) -> Result<Response, ApiError> {
+    v.check_csrf(f.csrf.as_deref())?;
+    let hours = f.delivery_hours.trim().parse::<i64>().unwrap_or(-1);
+    let stock = f.stock.trim().parse::<i64>().unwrap_or(-1);
+    match crate::inventory::set_custom_spec(&*state.store, user.id, ProductId(id), &f.fields, hours, stock).await {
+        Ok(_) => Ok(see_other(&format!("/console/products/{id}"))),
+        Err(e) if e.status() == 400 => {
+            let err = ApiError::from(e);
+            let page =
+                product_page(&state, &v, &user, ProductId(id), Some(err.message(v.lang).to_string()), None, None)
+                    .await?;
+            Ok(status(page, err.status))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// A paid custom-goods order waiting for its merchant.
+struct DeliveryRow {
+    order_no: String,
+    product_title: String,
+    quantity: i64,
+    amount: String,
+    answers: Vec<(String, String)>,
+    deadline: String,
+    /// Whole minutes left before the automatic refund (0 when past).
+    minutes_left: i64,
+}
+
+#[derive(Template)]
+#[template(path = "console_deliveries.html")]
+struct DeliveriesPage {
+    ctx: Ctx,
+    error: Option<String>,
+    rows: Vec<DeliveryRow>,
+}
+
+async fn deliveries_page(
+    state: &SharedState,
+    v: &Visitor,
+    user: &User,
+    error: Option<String>,
+) -> Result<Response, ApiError> {
+    let shop = crate::shops::my_shop(state, user).await?;
+    let now = state.now();
+    let mut tx = state.store.begin(TxMode::Read).await?;
+    let orders = tx.shop_orders_awaiting_delivery(shop.id, 200).await?;
+    let mut rows = Vec::with_capacity(orders.len());
+    for o in orders {
+        let product_title = tx.product_by_id(o.product_id).await?.map(|p| p.title).unwrap_or_default();
+        let deadline = o.delivery_deadline.unwrap_or(now);
+        rows.push(DeliveryRow {
+            order_no: o.order_no.clone(),
+            product_title,
+            quantity: o.quantity,
+            amount: o.amount.to_string(),
+            answers: o
+                .custom_answers
+                .as_deref()
+                .map(kabao_core::custom::Answers::from_json)
+                .map(|a| a.0)
+                .unwrap_or_default(),
+            deadline: datetime(deadline),
+            minutes_left: ((deadline.millis() - now.millis()) / 60_000).max(0),
+        });
+    }
+    drop(tx);
+    let page = DeliveriesPage { ctx: Ctx::new(v), error, rows };
+    // Buyers' answers (account ids) are personal: never cache the page.
+    Ok(([(header::CACHE_CONTROL, "no-store")], render(page)).into_response())
+}
+
+/// The queue of custom-goods orders to deliver by hand, nearest deadline first.
+pub async fn deliveries(
+    State(state): State<SharedState>,
+    MerchantVisitor { v, user }: MerchantVisitor,
+) -> Result<Response, ApiError> {
+    deliveries_page(&state, &v, &user, None).await
+}
+
+#[derive(Deserialize)]
+pub struct DeliverForm {
+    #[serde(rename = "_csrf")]
+    csrf: Option<String>,
+    #[serde(default)]
+    text: String,
+}
+
+/// Delivers one custom-goods order by hand.
+pub async fn deliver(
+    State(state): State<SharedState>,
+    MerchantVisitor { v, user }: MerchantVisitor,
+    ApiPath(no): ApiPath<String>,
+    PageForm(f): PageForm<DeliverForm>,
+) -> Result<Response, ApiError> {
+    v.check_csrf(f.csrf.as_deref())?;
+    match crate::orders::deliver_by_hand(&state, &user, &no, &f.text).await {
+        Ok(_) => Ok(see_other("/console/deliveries")),
+        Err(e) if e.status.is_client_error() && e.status != StatusCode::NOT_FOUND => {
+            let page = deliveries_page(&state, &v, &user, Some(e.message(v.lang).to_string())).await?;
+            Ok(status(page, e.status))
+        }
+        Err(e) => Err(e),
     }
 }

@@ -76,6 +76,12 @@ pub struct BuyForm {
     guest_email: Option<String>,
     query_password: Option<String>,
     warranty_ack: Option<String>,
+    /// Custom goods: answers to the product's fields, by position.
+    custom_0: Option<String>,
+    custom_1: Option<String>,
+    custom_2: Option<String>,
+    custom_3: Option<String>,
+    custom_4: Option<String>,
 }
 
 pub async fn buy(
@@ -93,7 +99,16 @@ pub async fn buy(
         }
     };
     let quantity = f.quantity.trim().parse::<i64>().unwrap_or(0);
-    let req = CheckoutRequest { product: ProductId(id), quantity, warranty_ack: f.warranty_ack.is_some() };
+    // The form sends custom-goods answers by position; the product's field list gives them their labels.
+    let labels = {
+        let mut tx = state.store.begin(TxMode::Read).await?;
+        crate::inventory::custom_spec(&mut *tx, ProductId(id)).await?.map(|s| s.fields).unwrap_or_default()
+    };
+    let values = [&f.custom_0, &f.custom_1, &f.custom_2, &f.custom_3, &f.custom_4];
+    let custom_answers =
+        labels.into_iter().zip(values).map(|(label, v)| (label, v.clone().unwrap_or_default())).collect();
+    let req =
+        CheckoutRequest { product: ProductId(id), quantity, warranty_ack: f.warranty_ack.is_some(), custom_answers };
     match crate::orders::checkout(&state, &buyer, &req, None).await {
         Ok(order) => {
             let mut res = see_other(&format!("/o/{}", order.order_no));
@@ -130,10 +145,19 @@ struct OrderPage {
     can_reveal: bool,
     keys: Vec<String>,
     timeline: Vec<(String, String)>,
+    /// Custom goods: delivered by hand (shown as text, not as key lines), the buyer's answers, the deadline.
+    custom: bool,
+    custom_answers: Vec<(String, String)>,
+    delivery_deadline: Option<String>,
 }
 
-fn event_label(kind: &str, lang: kabao_core::Lang) -> &'static str {
-    match kind {
+fn event_label(e: &kabao_core::audit::ChainedEvent, lang: kabao_core::Lang) -> &'static str {
+    match e.kind.as_str() {
+        "order.refunded" if e.body.contains(r#""reason":"delivery_deadline_missed""#) => {
+            lang.pick("商家未在时限内发货，已自动全额退款", "Not delivered in time: refunded in full automatically")
+        }
+        "order.awaiting_delivery" => lang.pick("等待商家人工发货", "Waiting for the merchant to deliver"),
+        "goods.delivered" => lang.pick("商家已发货", "Delivered by the merchant"),
         "order.created" => lang.pick("下单（已确认质保条款）", "Ordered (warranty terms acknowledged)"),
         "order.paid" => lang.pick("已付款，资金由平台担保", "Paid; the money is held in escrow"),
         "keys.assigned" => lang.pick("卡密已发放", "Keys delivered"),
@@ -175,8 +199,16 @@ async fn order_page(
         keys,
         timeline: events
             .iter()
-            .map(|e| (datetime(kabao_core::Timestamp::from_millis(e.at_ms)), event_label(&e.kind, lang).to_string()))
+            .map(|e| (datetime(kabao_core::Timestamp::from_millis(e.at_ms)), event_label(e, lang).to_string()))
             .collect(),
+        custom: order.custom_answers.is_some(),
+        custom_answers: order
+            .custom_answers
+            .as_deref()
+            .map(kabao_core::custom::Answers::from_json)
+            .map(|a| a.0)
+            .unwrap_or_default(),
+        delivery_deadline: order.delivery_deadline.filter(|_| order.state == OrderState::Paid).map(datetime),
     };
     Ok(([(CACHE_CONTROL, "no-store")], render(page)).into_response())
 }

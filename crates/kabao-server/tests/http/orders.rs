@@ -693,3 +693,127 @@ async fn an_order_past_its_time_cannot_start_any_payment() {
     assert_eq!(app.stock(product).await, 1);
     verify_books(&app).await;
 }
+
+/// 人工交付: buyer fields at checkout, delivery by hand before the deadline, automatic refund when it is missed.
+async fn custom_goods_story(app: TestApp) {
+    let merchant = app.merchant_token("seller_custom").await;
+    app.api("POST", "/api/v1/merchant/shop", Some(&merchant), Some(json!({"name": "代充小铺"}))).await;
+    let p = app
+        .api(
+            "POST",
+            "/api/v1/merchant/products",
+            Some(&merchant),
+            Some(json!({"title": "某游戏 648 代充", "category": "top_up", "kind": "custom", "price_fen": 500, "max_per_order": 2})),
+        )
+        .await;
+    assert_eq!(p.status, StatusCode::CREATED, "{}", p.body);
+    let product = p.json()["id"].as_i64().unwrap();
+    let token = buyer(&app, "custom_buyer").await;
+    top_up(&app, &token, 1_000).await;
+    let answers = json!({"游戏账号": "10086", "区服": "电信一区"});
+    let buy = |fields: serde_json::Value| json!({"product_id": product, "quantity": 1, "warranty_ack": true, "custom_fields": fields});
+
+    // Not orderable until the merchant says what to ask.
+    let res = order(&app, Some(&token), buy(answers.clone()), None).await;
+    assert_eq!(
+        (res.status, res.json()["code"].clone()),
+        (StatusCode::BAD_REQUEST, json!("order.custom_goods_not_ready"))
+    );
+    let spec = |fields: serde_json::Value, hours: i64| json!({"fields": fields, "delivery_hours": hours, "stock": 3});
+    let path = format!("/api/v1/merchant/products/{product}/custom-fields");
+    for (bad, field) in [
+        (spec(json!([]), 2), "fields"),
+        (spec(json!(["区服", "区服"]), 2), "fields"),
+        (spec(json!(["区服"]), 0), "delivery_hours"),
+    ] {
+        let res = app.api("PUT", &path, Some(&merchant), Some(bad)).await;
+        assert_eq!((res.status, res.json()["field"].clone()), (StatusCode::BAD_REQUEST, json!(field)), "{}", res.body);
+    }
+    let (other, _) = app.merchant_with_product("custom_other").await;
+    assert_eq!(app.api("PUT", &path, Some(&other), Some(spec(json!(["x"]), 2))).await.status, StatusCode::NOT_FOUND);
+    let ok = app.api("PUT", &path, Some(&merchant), Some(spec(json!(["游戏账号", "区服"]), 2))).await;
+    assert_eq!(ok.json()["stock_available"], 3, "{}", ok.body);
+
+    // Answers are checked: every field, nothing else.
+    for (fields, code) in [
+        (json!({"游戏账号": "10086"}), "order.custom_field_missing"),
+        (json!({"游戏账号": "10086", "区服": "一区", "密码": "x"}), "order.custom_field_unknown"),
+        (json!({"游戏账号": "1".repeat(201), "区服": "一区"}), "order.custom_field_invalid"),
+    ] {
+        let res = order(&app, Some(&token), buy(fields), None).await;
+        assert_eq!(res.status, StatusCode::BAD_REQUEST, "{}", res.body);
+        assert_eq!((res.json()["code"].clone(), res.json()["field"].clone()), (json!(code), json!("custom_fields")));
+    }
+    let (_, standard) = app.merchant_with_product("custom_std").await;
+    let res = order(
+        &app,
+        Some(&token),
+        json!({"product_id": standard, "quantity": 1, "warranty_ack": true, "custom_fields": answers}),
+        None,
+    )
+    .await;
+    assert_eq!(res.json()["code"], "order.custom_fields_not_expected", "{}", res.body);
+
+    // Paid: waiting for the merchant, with a deadline; nothing to reveal yet.
+    let no = order_no(&app, &token, buy(answers.clone())).await;
+    let paid = app.api("POST", &format!("/api/v1/orders/{no}/pay/wallet"), Some(&token), None).await;
+    assert_eq!(paid.json()["state"], "paid", "{}", paid.body);
+    assert_eq!(
+        paid.json()["custom_fields"],
+        json!([{"label": "游戏账号", "value": "10086"}, {"label": "区服", "value": "电信一区"}])
+    );
+    assert_eq!(paid.json()["delivery_deadline"], app.state.now().millis() + 2 * 3_600_000);
+    assert_eq!(app.stock(product).await, 2);
+    let reveal = app.api("POST", &format!("/api/v1/orders/{no}/keys/reveal"), Some(&token), None).await;
+    assert_eq!(reveal.status, StatusCode::CONFLICT);
+    let queue = app.api("GET", "/api/v1/merchant/orders", Some(&merchant), None).await;
+    assert_eq!(queue.json()[0]["state"], "paid");
+
+    // Only the shop's merchant delivers, with a real text, once.
+    let deliver = |t: &str| json!({"text": t});
+    let dpath = format!("/api/v1/merchant/orders/{no}/delivery");
+    assert_eq!(app.api("POST", &dpath, Some(&other), Some(deliver("x"))).await.status, StatusCode::NOT_FOUND);
+    assert_eq!(app.api("POST", &dpath, Some(&merchant), Some(deliver("  "))).await.json()["field"], "text");
+    let done =
+        app.api("POST", &dpath, Some(&merchant), Some(deliver("已充值 648 元宝，订单号 TX-1\n请登录查收"))).await;
+    assert_eq!(done.json()["state"], "delivered", "{}", done.body);
+    assert_eq!(app.api("POST", &dpath, Some(&merchant), Some(deliver("again"))).await.status, StatusCode::CONFLICT);
+    let keys = app.api("POST", &format!("/api/v1/orders/{no}/keys/reveal"), Some(&token), None).await;
+    assert_eq!(keys.json()["keys"], json!(["已充值 648 元宝，订单号 TX-1\n请登录查收"]), "{}", keys.body);
+
+    // A second order the merchant lets slip: refused after the deadline, refunded by the job, once.
+    let late = order_no(&app, &token, buy(answers)).await;
+    app.api("POST", &format!("/api/v1/orders/{late}/pay/wallet"), Some(&token), None).await;
+    assert_eq!(app.api("GET", "/api/v1/wallet", Some(&token), None).await.json()["balance_fen"], 0);
+    app.clock.advance_seconds(2 * 3600 - 1);
+    assert_eq!(kabao_server::jobs::refund_late_deliveries(&app.state).await.unwrap(), 0, "not yet");
+    app.clock.advance_seconds(1);
+    let res = app
+        .api("POST", &format!("/api/v1/merchant/orders/{late}/delivery"), Some(&merchant), Some(deliver("late")))
+        .await;
+    assert_eq!(
+        (res.status, res.json()["code"].clone()),
+        (StatusCode::CONFLICT, json!("order.delivery_deadline_passed"))
+    );
+    assert_eq!(kabao_server::jobs::refund_late_deliveries(&app.state).await.unwrap(), 1);
+    assert_eq!(kabao_server::jobs::refund_late_deliveries(&app.state).await.unwrap(), 0, "refunded once");
+    assert_eq!(app.api("GET", &format!("/api/v1/orders/{late}"), Some(&token), None).await.json()["state"], "refunded");
+    assert_eq!(app.api("GET", "/api/v1/wallet", Some(&token), None).await.json()["balance_fen"], 500, "money back");
+    assert_eq!(app.stock(product).await, 2, "the unit is back on sale");
+    // The delivered order settles as usual when its claim window closes.
+    app.clock.advance_seconds(app.state.config.claim_window_seconds);
+    assert_eq!(kabao_server::jobs::settle_due(&app.state).await.unwrap(), 1);
+    verify_books(&app).await;
+}
+
+#[tokio::test]
+async fn sqlite_custom_goods_are_delivered_by_hand_or_refunded_after_the_deadline() {
+    custom_goods_story(TestApp::new().await).await;
+}
+
+#[tokio::test]
+async fn postgres_custom_goods_are_delivered_by_hand_or_refunded_after_the_deadline() {
+    if let Some(app) = TestApp::postgres().await {
+        custom_goods_story(app).await;
+    }
+}

@@ -294,6 +294,8 @@ async fn every_form_post_without_the_matching_csrf_token_is_403() {
         format!("/console/products/{product}"),
         format!("/console/batches/{batch}/void"),
         format!("/console/products/{product}/shared"),
+        format!("/console/products/{product}/custom"),
+        "/console/orders/KB0000000000000000/deliver".into(),
         "/console/tokens".into(),
         format!("/console/tokens/{token_id}/revoke"),
         "/console/withdrawals".into(),
@@ -371,4 +373,89 @@ async fn unlisted_products_are_seen_only_by_their_owner() {
     let res = owner.get(&format!("/p/{product}")).await;
     assert_eq!(res.status, StatusCode::OK);
     assert!(res.body.contains("点卡 10 元"));
+}
+
+/// 人工交付 through the pages: the merchant sets the fields, a buyer fills them in the buy box, the merchant
+/// sees the answers in the delivery queue and delivers; the buyer reads the delivery on the order page.
+#[tokio::test]
+async fn custom_goods_are_bought_and_delivered_through_the_pages() {
+    let app = TestApp::new().await;
+    let token = app.merchant_token("page_tailor").await;
+    app.api("POST", "/api/v1/merchant/shop", Some(&token), Some(serde_json::json!({"name": "代练工作室"}))).await;
+    let product = app
+        .api(
+            "POST",
+            "/api/v1/merchant/products",
+            Some(&token),
+            Some(serde_json::json!({"title": "代练 1 小时", "category": "custom", "kind": "custom", "price_fen": 800, "max_per_order": 1})),
+        )
+        .await
+        .json()["id"]
+        .as_i64()
+        .unwrap();
+    let mut merchant = app.browser();
+    merchant.login("page_tailor", "merchant-pass-1").await;
+    merchant.get(&format!("/console/products/{product}")).await;
+    let csrf = merchant.csrf();
+    let path = format!("/console/products/{product}/custom");
+    let res = merchant
+        .post(&path, &[("fields", "角色名\n角色名"), ("delivery_hours", "12"), ("stock", "5")], Some(&csrf))
+        .await;
+    assert_eq!(res.status, StatusCode::BAD_REQUEST);
+    assert!(res.body.contains("字段名「角色名」重复"), "{}", res.body);
+    let res = merchant
+        .post(&path, &[("fields", "角色名\n服务器"), ("delivery_hours", "12"), ("stock", "5")], Some(&csrf))
+        .await;
+    assert_eq!(res.status, StatusCode::SEE_OTHER, "{}", res.body);
+
+    // The buy box asks for both fields and says how long delivery may take.
+    let mut guest = app.browser();
+    let page = guest.get(&format!("/p/{product}")).await;
+    assert!(page.body.contains("角色名") && page.body.contains("name=\"custom_1\""), "{}", page.body);
+    assert!(page.body.contains("12 小时内人工发货"), "{}", page.body);
+    let csrf = guest.csrf();
+    let buy = |name: &'static str| {
+        vec![
+            ("quantity", "1"),
+            ("guest_email", "guest@example.com"),
+            ("warranty_ack", "on"),
+            ("custom_0", name),
+            ("custom_1", ""),
+        ]
+    };
+    let res = guest.post(&format!("/p/{product}/buy"), &buy("<b>剑圣</b>"), Some(&csrf)).await;
+    assert_eq!(res.status, StatusCode::BAD_REQUEST);
+    assert!(res.body.contains("请填写「服务器」"), "{}", res.body);
+    let mut fields = buy("<b>剑圣</b>");
+    fields[4] = ("custom_1", "艾欧尼亚");
+    let res = guest.post(&format!("/p/{product}/buy"), &fields, Some(&csrf)).await;
+    assert_eq!(res.status, StatusCode::SEE_OTHER, "{}", res.body);
+    let order_page = res.location().to_string();
+    let no = order_page.trim_start_matches("/o/").to_string();
+    {
+        let mut tx = app.state.store.begin(kabao_store::TxMode::Write).await.unwrap();
+        let o = tx.order_by_no(&no).await.unwrap().unwrap();
+        kabao_server::orders::apply_payment(&app.state, &mut *tx, &o, kabao_server::orders::PaymentSource::Gateway(0))
+            .await
+            .unwrap();
+        tx.commit().await.unwrap();
+    }
+    let page = guest.get(&order_page).await;
+    assert!(page.body.contains("艾欧尼亚") && page.body.contains("&#60;b&#62;剑圣"), "escaped: {}", page.body);
+    assert!(page.body.contains("id=\"delivery-deadline\""), "{}", page.body);
+
+    let queue = merchant.get("/console/deliveries").await;
+    assert!(queue.body.contains(&no) && queue.body.contains("&#60;b&#62;剑圣"), "{}", queue.body);
+    let csrf = merchant.csrf();
+    let res = merchant.post(&format!("/console/orders/{no}/deliver"), &[("text", "")], Some(&csrf)).await;
+    assert_eq!(res.status, StatusCode::BAD_REQUEST);
+    let res = merchant
+        .post(&format!("/console/orders/{no}/deliver"), &[("text", "已完成代练，段位：黄金")], Some(&csrf))
+        .await;
+    assert_eq!(res.status, StatusCode::SEE_OTHER, "{}", res.body);
+    assert!(merchant.get("/console/deliveries").await.body.contains("id=\"no-deliveries\""));
+
+    let csrf = guest.csrf();
+    let page = guest.post(&format!("/o/{no}/reveal"), &[], Some(&csrf)).await;
+    assert!(page.body.contains("已完成代练，段位：黄金"), "{}", page.body);
 }
