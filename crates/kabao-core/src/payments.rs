@@ -1,7 +1,10 @@
-//! Payment-gateway message rules, pure: the sandbox gateway's signed notifications and the 易支付 (epay)
-//! protocol's MD5 signatures. The server does the HTTP; these functions decide what is authentic.
+//! Payment-gateway message rules, pure: the sandbox gateway's signed notifications, the 易支付 (epay)
+//! protocol's MD5 signatures and its order-query answers. The server does the HTTP; these functions decide
+//! what is authentic and what an answer says.
 
+use crate::Money;
 use hmac::{Hmac, Mac};
+use serde::Deserialize;
 use sha2::Sha256;
 use subtle::ConstantTimeEq;
 
@@ -90,6 +93,89 @@ pub fn epay_verify(params: &[(String, String)], key: &str) -> Result<(), NotifyE
     }
 }
 
+/// What the 易支付 order query (`api.php?act=order`) says about one of our trades, once checked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EpayQueryAnswer {
+    /// The platform knows the trade and says it was paid: its own trade number and the amount paid.
+    Paid { gateway_trade_no: String, amount: Money },
+    /// The platform knows the trade; it is not paid (yet).
+    Unpaid,
+    /// `code` ≠ 1: the platform does not know the trade (the payer never reached it) or refused the query.
+    NotFound { message: String },
+}
+
+/// Why a query answer was not believed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum EpayQueryError {
+    #[error("malformed query answer: {0}")]
+    Malformed(&'static str),
+    /// The answer is about another merchant or another trade than the one asked for.
+    #[error("query answer is for another {0}")]
+    Mismatch(&'static str),
+}
+
+/// The fields of a query answer Kabao reads. Platforms disagree on whether numbers are JSON numbers or
+/// strings, so each is taken as either; a repeated field is refused by serde, unknown ones are ignored.
+#[derive(Deserialize)]
+struct RawQueryAnswer {
+    code: Option<serde_json::Value>,
+    msg: Option<serde_json::Value>,
+    pid: Option<serde_json::Value>,
+    trade_no: Option<serde_json::Value>,
+    out_trade_no: Option<serde_json::Value>,
+    money: Option<serde_json::Value>,
+    status: Option<serde_json::Value>,
+}
+
+/// A scalar as text: a string as it is, a number as JSON writes it; anything else (array, object, null,
+/// boolean) is not a scalar the protocol uses.
+fn scalar_text(v: Option<&serde_json::Value>) -> Option<String> {
+    match v? {
+        serde_json::Value::String(s) => Some(s.trim().to_string()),
+        serde_json::Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    }
+}
+
+fn scalar_int(v: Option<&serde_json::Value>, what: &'static str) -> Result<i64, EpayQueryError> {
+    scalar_text(v).and_then(|t| t.parse().ok()).ok_or(EpayQueryError::Malformed(what))
+}
+
+/// The longest gateway trade number accepted; real ones are about twenty digits.
+const MAX_GATEWAY_TRADE_NO: usize = 128;
+
+/// Reads the platform's answer to a query for `out_trade_no` under merchant `pid`. Lenient about the JSON
+/// types of scalars, strict about meaning: `code` and `status` must be integers, a paid answer must name
+/// our pid and our trade, carry the platform's trade number and an amount in yuan with at most two decimals.
+/// The amount is returned, not compared: the caller knows what the payment was for.
+pub fn epay_parse_query(body: &[u8], pid: &str, out_trade_no: &str) -> Result<EpayQueryAnswer, EpayQueryError> {
+    let raw: RawQueryAnswer = serde_json::from_slice(body).map_err(|_| EpayQueryError::Malformed("not JSON"))?;
+    if scalar_int(raw.code.as_ref(), "code")? != 1 {
+        let message = scalar_text(raw.msg.as_ref()).unwrap_or_default().chars().take(200).collect();
+        return Ok(EpayQueryAnswer::NotFound { message });
+    }
+    if scalar_text(raw.out_trade_no.as_ref()).ok_or(EpayQueryError::Malformed("out_trade_no"))? != out_trade_no {
+        return Err(EpayQueryError::Mismatch("out_trade_no"));
+    }
+    if scalar_text(raw.pid.as_ref()).ok_or(EpayQueryError::Malformed("pid"))? != pid {
+        return Err(EpayQueryError::Mismatch("pid"));
+    }
+    match scalar_int(raw.status.as_ref(), "status")? {
+        0 => return Ok(EpayQueryAnswer::Unpaid),
+        1 => {}
+        _ => return Err(EpayQueryError::Malformed("status")),
+    }
+    let gateway_trade_no = scalar_text(raw.trade_no.as_ref())
+        .filter(|t| !t.is_empty() && t.len() <= MAX_GATEWAY_TRADE_NO && t.bytes().all(|b| b.is_ascii_graphic()))
+        .ok_or(EpayQueryError::Malformed("trade_no"))?;
+    let amount = scalar_text(raw.money.as_ref())
+        .filter(|m| m.bytes().all(|b| b.is_ascii_digit() || b == b'.'))
+        .and_then(|m| Money::parse_yuan(&m).ok())
+        .filter(|m| m.is_positive())
+        .ok_or(EpayQueryError::Malformed("money"))?;
+    Ok(EpayQueryAnswer::Paid { gateway_trade_no, amount })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -158,5 +244,66 @@ mod tests {
         let mut array = params;
         array.push(("money[]".into(), "1".into()));
         assert!(matches!(epay_verify(&array, "merchant-key"), Err(NotifyError::Malformed(_))));
+    }
+
+    fn answer(fields: serde_json::Value) -> Vec<u8> {
+        let mut base = serde_json::json!({
+            "code": 1, "msg": "查询订单号成功！", "trade_no": "2024010112000012345", "out_trade_no": "P01",
+            "api_trade_no": "4200001", "type": "alipay", "pid": "1001", "addtime": "2024-01-01 12:00:00",
+            "endtime": "2024-01-01 12:01:00", "name": "点卡", "money": "9.90", "status": 1, "param": "", "buyer": ""
+        });
+        if let (Some(b), Some(f)) = (base.as_object_mut(), fields.as_object()) {
+            for (k, v) in f {
+                b.insert(k.clone(), v.clone());
+            }
+        }
+        serde_json::to_vec(&base).unwrap_or_default()
+    }
+
+    #[test]
+    fn epay_query_answers_are_read_leniently_and_checked_strictly() {
+        let paid = |amount_fen| {
+            Ok(EpayQueryAnswer::Paid {
+                gateway_trade_no: "2024010112000012345".into(),
+                amount: Money::from_fen(amount_fen),
+            })
+        };
+        let q = |fields| epay_parse_query(&answer(fields), "1001", "P01");
+        assert_eq!(q(serde_json::json!({})), paid(990), "the published form");
+        // Numbers as strings or as numbers, either way.
+        assert_eq!(q(serde_json::json!({"code": "1", "status": "1", "pid": 1001, "money": 9.9})), paid(990));
+        assert_eq!(q(serde_json::json!({"money": 10})), paid(1000));
+        assert_eq!(q(serde_json::json!({"status": 0})), Ok(EpayQueryAnswer::Unpaid));
+        assert_eq!(q(serde_json::json!({"status": "0", "money": null})), Ok(EpayQueryAnswer::Unpaid));
+        assert_eq!(
+            q(serde_json::json!({"code": -1, "msg": "订单号不存在"})),
+            Ok(EpayQueryAnswer::NotFound { message: "订单号不存在".into() })
+        );
+        // Bound to our merchant and our trade.
+        assert_eq!(q(serde_json::json!({"pid": "1002"})), Err(EpayQueryError::Mismatch("pid")));
+        assert_eq!(q(serde_json::json!({"out_trade_no": "P02"})), Err(EpayQueryError::Mismatch("out_trade_no")));
+        // Strict about what a paid answer must carry.
+        for bad in [
+            serde_json::json!({"money": ["9.90"]}),
+            serde_json::json!({"money": "9.901"}),
+            serde_json::json!({"money": "-9.90"}),
+            serde_json::json!({"money": "¥9.90"}),
+            serde_json::json!({"money": "0.00"}),
+            serde_json::json!({"money": 0.30000000000000004}),
+            serde_json::json!({"money": null}),
+            serde_json::json!({"status": 2}),
+            serde_json::json!({"status": true}),
+            serde_json::json!({"code": "ok"}),
+            serde_json::json!({"code": null}),
+            serde_json::json!({"trade_no": ""}),
+            serde_json::json!({"trade_no": "has space"}),
+            serde_json::json!({"pid": null}),
+        ] {
+            assert!(matches!(q(bad.clone()), Err(EpayQueryError::Malformed(_))), "{bad}");
+        }
+        assert!(matches!(epay_parse_query(b"<html>502</html>", "1001", "P01"), Err(EpayQueryError::Malformed(_))));
+        let doubled =
+            br#"{"code":1,"pid":"1001","out_trade_no":"P01","trade_no":"T","status":1,"money":"9.90","money":"0.01"}"#;
+        assert!(matches!(epay_parse_query(doubled, "1001", "P01"), Err(EpayQueryError::Malformed(_))));
     }
 }

@@ -1,14 +1,18 @@
 //! The 易支付 (epay) protocol, the gateway most card shops use: a signed submit URL sends the payer to the
 //! platform; the platform notifies us (usually a GET) with MD5-signed parameters; we answer `success`.
 //! Refusals follow the known attacks on card shops: an unset key, a signature replayed onto another order,
-//! an amount sent twice or as an array.
+//! an amount sent twice or as an array. Platforms lose notifications, so the reconciliation job (jobs.rs)
+//! also asks the platform's order query (`api.php?act=order`) about payments still pending.
 
 use crate::error::ApiError;
 use crate::payments::{settle_notification, NotifyOutcome};
 use crate::AppState;
-use kabao_core::payments::{epay_sign, epay_verify, NotifyError};
+use kabao_core::payments::{epay_parse_query, epay_sign, epay_verify, EpayQueryAnswer, EpayQueryError, NotifyError};
 use kabao_core::Money;
 use kabao_store::Payment;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::OnceLock;
+use std::time::Duration;
 
 pub const EPAY: &str = "epay";
 
@@ -20,8 +24,15 @@ pub struct EpayConfig {
     pub key: String,
     /// The platform's `submit.php`.
     pub submit_url: String,
+    /// The platform's `api.php`, asked `act=order` by the reconciliation job (see [`default_api_url`]).
+    pub api_url: String,
     /// Our public base URL, for `notify_url` and `return_url`.
     pub public_url: String,
+}
+
+/// The query API next to a `…/submit.php`, as every 易支付 platform lays them out: `…/api.php`.
+pub fn default_api_url(submit_url: &str) -> Option<String> {
+    submit_url.trim().strip_suffix("submit.php").map(|base| format!("{base}api.php"))
 }
 
 fn encode(v: &str) -> String {
@@ -78,6 +89,105 @@ pub async fn handle_notify(state: &AppState, params: &[(String, String)]) -> Res
     settle_notification(state, EPAY, gateway_trade_no, trade_no, gateway_trade_no, amount).await
 }
 
+/// How long one order query may take, connecting included; an unanswered query is retried next pass.
+pub const QUERY_TIMEOUT: Duration = Duration::from_secs(5);
+/// The largest query answer read; the published one is well under 1 KiB.
+const MAX_ANSWER_BYTES: usize = 64 * 1024;
+
+/// What the reconciliation job keeps between passes in this process: one HTTP client (and its connection
+/// pool), and the id of the last payment it polled, so a backlog larger than a pass is polled in turns.
+#[derive(Default)]
+pub struct PollState {
+    client: OnceLock<reqwest::Client>,
+    cursor: AtomicI64,
+}
+
+impl PollState {
+    /// The query client: short timeout, no redirects (the query URL carries the merchant key).
+    pub fn client(&self) -> Result<&reqwest::Client, ApiError> {
+        if let Some(c) = self.client.get() {
+            return Ok(c);
+        }
+        let built = reqwest::Client::builder()
+            .timeout(QUERY_TIMEOUT)
+            .connect_timeout(QUERY_TIMEOUT)
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .map_err(|e| ApiError::internal(format!("epay query client: {}", describe(e))))?;
+        Ok(self.client.get_or_init(|| built))
+    }
+
+    /// The id of the last payment polled (0 before the first).
+    pub fn cursor(&self) -> i64 {
+        self.cursor.load(Ordering::Relaxed)
+    }
+
+    pub fn set_cursor(&self, payment_id: i64) {
+        self.cursor.store(payment_id, Ordering::Relaxed);
+    }
+}
+
+/// Why an order query gave no answer to act on.
+#[derive(Debug, thiserror::Error)]
+pub enum QueryError {
+    /// Not reached, or no answer in time: the platform may be down. Retried next pass.
+    #[error("gateway unreachable: {0}")]
+    Unreachable(String),
+    /// Reached, but the answer is not a query answer (an error page, a proxy's 502…). Retried next pass.
+    #[error("gateway answered HTTP {0}")]
+    Status(u16),
+    #[error("gateway answer larger than {MAX_ANSWER_BYTES} bytes")]
+    TooLarge,
+    /// An answer that cannot be believed: malformed, or about another merchant or trade.
+    #[error(transparent)]
+    Answer(#[from] EpayQueryError),
+}
+
+/// A reqwest error as text, without its URL: the query URL carries the merchant key, which must not be logged.
+fn describe(e: reqwest::Error) -> String {
+    let e = e.without_url();
+    let mut text = e.to_string();
+    let mut source = std::error::Error::source(&e);
+    while let Some(s) = source {
+        text.push_str(": ");
+        text.push_str(&s.to_string());
+        source = s.source();
+    }
+    text
+}
+
+/// Asks the platform about one of our trades: `GET {api_url}?act=order&pid=…&key=…&out_trade_no=…`.
+/// The answer is unsigned; it is believed because it comes from the configured platform (over TLS in
+/// production) in answer to a query only the key holder can make, and only if it names our pid and trade.
+pub async fn query_order(
+    client: &reqwest::Client,
+    cfg: &EpayConfig,
+    out_trade_no: &str,
+) -> Result<EpayQueryAnswer, QueryError> {
+    let mut res = client
+        .get(&cfg.api_url)
+        .query(&[
+            ("act", "order"),
+            ("pid", cfg.pid.as_str()),
+            ("key", cfg.key.as_str()),
+            ("out_trade_no", out_trade_no),
+        ])
+        .send()
+        .await
+        .map_err(|e| QueryError::Unreachable(describe(e)))?;
+    if !res.status().is_success() {
+        return Err(QueryError::Status(res.status().as_u16()));
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = res.chunk().await.map_err(|e| QueryError::Unreachable(describe(e)))? {
+        if body.len() + chunk.len() > MAX_ANSWER_BYTES {
+            return Err(QueryError::TooLarge);
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(epay_parse_query(&body, &cfg.pid, out_trade_no)?)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -88,6 +198,7 @@ mod tests {
             pid: "1001".into(),
             key: "k3y".into(),
             submit_url: "https://pay.example/submit.php".into(),
+            api_url: "https://pay.example/api.php".into(),
             public_url: "https://kabao.example/".into(),
         };
         let p = Payment {
@@ -108,5 +219,15 @@ mod tests {
         let params: Vec<(String, String)> =
             serde_urlencoded::from_str(url.split_once('?').map(|x| x.1).unwrap_or_default()).unwrap_or_default();
         assert_eq!(epay_verify(&params, "k3y"), Ok(()));
+    }
+
+    #[test]
+    fn the_query_api_sits_next_to_submit_php() {
+        assert_eq!(default_api_url("https://pay.example/submit.php").as_deref(), Some("https://pay.example/api.php"));
+        assert_eq!(
+            default_api_url("https://pay.example/x/submit.php").as_deref(),
+            Some("https://pay.example/x/api.php")
+        );
+        assert_eq!(default_api_url("https://pay.example/pay"), None);
     }
 }

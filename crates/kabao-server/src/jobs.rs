@@ -1,15 +1,19 @@
-//! Background work: releasing escrow when the claim window has closed, expiring unpaid orders, and refunding
-//! custom-goods orders whose merchant missed the delivery deadline.
+//! Background work: releasing escrow when the claim window has closed, expiring unpaid orders, refunding
+//! custom-goods orders whose merchant missed the delivery deadline, and asking 易支付 about payments whose
+//! notification has not arrived (platforms lose some).
 //! Jobs are rows with leases in the store: of several `kabao serve` instances sharing one PostgreSQL
 //! database, only the lease holder runs a job; a crashed holder's lease expires and another takes over.
 //! Each order is also handled behind a compare-and-set on its state, so even two runs at once settle once.
 //! Tests call the functions directly with a manual clock; nothing here sleeps in a test.
 
+use crate::epay::{self, QueryError, EPAY};
 use crate::error::ApiError;
 use crate::orders::append_event;
+use crate::payments::{settle_notification, NotifyOutcome};
 use crate::AppState;
 use kabao_core::ledger;
 use kabao_core::order::{on_delivery_deadline, on_expiry, on_settlement};
+use kabao_core::payments::EpayQueryAnswer;
 use kabao_store::TxMode;
 use std::sync::Arc;
 use std::time::Duration;
@@ -96,15 +100,124 @@ pub async fn refund_late_deliveries(state: &AppState) -> Result<u64, ApiError> {
     Ok(refunded)
 }
 
+/// 易支付 payments asked about per pass; the next pass goes on after the last one asked.
+const EPAY_POLL_BATCH: i64 = 50;
+/// A payment is asked about once its payer had time to pay and the platform time to notify.
+const EPAY_POLL_AFTER_SECONDS: i64 = 60;
+/// Unreachable answers in a row after which a pass stops asking: a platform that is down is not asked
+/// fifty times, each waiting out the timeout. Together with the batch this keeps a pass well inside its lease.
+const EPAY_POLL_MAX_UNREACHABLE: u32 = 3;
+
+/// What one reconciliation pass did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct EpayPoll {
+    /// Payments asked about.
+    pub queried: u64,
+    /// Confirmed paid by the platform and applied now (a payment applied already is not counted).
+    pub applied: u64,
+    /// Answers not acted on: malformed, about another merchant or trade, or for another amount.
+    pub refused: u64,
+    /// Queries that got no answer (connection failed, timed out, an HTTP error); retried next pass.
+    pub unreachable: u64,
+}
+
+/// Asks 易支付 about payments still pending whose order awaits payment and has not expired, and applies
+/// those it confirms as paid through the notification path — the same exactly-once step, keyed by the
+/// platform's trade number, so a notification arriving after the poll (or before it) changes nothing more.
+/// Each payment is asked about at most once a pass; no failure of the platform fails the pass.
+pub async fn reconcile_epay(state: &AppState) -> Result<EpayPoll, ApiError> {
+    let mut poll = EpayPoll::default();
+    let Some(cfg) = &state.config.epay else { return Ok(poll) };
+    let now = state.now();
+    let started_by = now.plus_seconds(-EPAY_POLL_AFTER_SECONDS);
+    let after = state.epay_poll.cursor();
+    let due = {
+        let mut tx = state.store.begin(TxMode::Read).await?;
+        let mut due = tx.pending_order_payments(EPAY, started_by, now, after, EPAY_POLL_BATCH).await?;
+        let room = EPAY_POLL_BATCH - due.len() as i64;
+        if room > 0 && after > 0 {
+            // Round the end: on from the first, up to where this pass began.
+            let from_start = tx.pending_order_payments(EPAY, started_by, now, 0, room).await?;
+            due.extend(from_start.into_iter().filter(|p| p.id <= after));
+        }
+        due
+    };
+    if due.is_empty() {
+        return Ok(poll);
+    }
+    let client = state.epay_poll.client()?;
+    let mut unreachable_in_a_row = 0;
+    for payment in due {
+        state.epay_poll.set_cursor(payment.id);
+        poll.queried += 1;
+        let trade_no = payment.trade_no.as_str();
+        let answer = match epay::query_order(client, cfg, trade_no).await {
+            Ok(answer) => answer,
+            Err(e @ (QueryError::Unreachable(_) | QueryError::Status(_))) => {
+                poll.unreachable += 1;
+                unreachable_in_a_row += 1;
+                tracing::warn!(trade_no, error = %e, gateway = EPAY, "order query failed; asking again next pass");
+                if unreachable_in_a_row >= EPAY_POLL_MAX_UNREACHABLE {
+                    tracing::warn!(gateway = EPAY, "gateway unreachable; the rest waits for the next pass");
+                    break;
+                }
+                continue;
+            }
+            Err(e) => {
+                poll.refused += 1;
+                unreachable_in_a_row = 0;
+                tracing::warn!(trade_no, error = %e, gateway = EPAY, "order query answer refused");
+                continue;
+            }
+        };
+        unreachable_in_a_row = 0;
+        let (gateway_trade_no, amount) = match answer {
+            EpayQueryAnswer::Paid { gateway_trade_no, amount } => (gateway_trade_no, amount),
+            EpayQueryAnswer::Unpaid => continue,
+            EpayQueryAnswer::NotFound { message } => {
+                tracing::debug!(trade_no, gateway_message = %message, gateway = EPAY, "gateway does not know the trade (yet)");
+                continue;
+            }
+        };
+        if amount != payment.amount {
+            poll.refused += 1;
+            tracing::warn!(
+                trade_no,
+                expected_fen = payment.amount.fen(),
+                got_fen = amount.fen(),
+                gateway = EPAY,
+                "order query: paid amount does not match the payment; refused"
+            );
+            continue;
+        }
+        // 易支付 has no notification id: its trade number identifies the payment event, for a poll as for a
+        // notification, so whichever comes second is a duplicate.
+        match settle_notification(state, EPAY, &gateway_trade_no, trade_no, &gateway_trade_no, amount).await {
+            Ok(NotifyOutcome::Applied) => {
+                poll.applied += 1;
+                tracing::info!(trade_no, gateway = EPAY, "payment confirmed by order query");
+            }
+            Ok(NotifyOutcome::Duplicate) => {}
+            Err(e) => tracing::warn!(trade_no, error = %e, gateway = EPAY, "confirmed payment not applied; next pass"),
+        }
+    }
+    Ok(poll)
+}
+
 /// How long a job's lease lasts; a holder that dies is replaced after this.
 const LEASE_SECONDS: i64 = 300;
 
-/// What one pass did: `None` for a job whose lease another instance holds.
+/// The lease of the 易支付 reconciliation job (a row created by migration 0007).
+const EPAY_POLL_JOB: &str = "epay_poll";
+
+/// What one pass did: `None` for a job whose lease another instance holds (or, for the 易支付 poll, when the
+/// gateway is not configured).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Pass {
     pub settled: Option<u64>,
     pub expired: Option<u64>,
     pub refunded_late: Option<u64>,
+    pub epay_polled: Option<EpayPoll>,
 }
 
 async fn with_lease(state: &AppState, owner: &str, job: &str) -> Result<bool, ApiError> {
@@ -124,7 +237,7 @@ async fn release(state: &AppState, owner: &str, job: &str) -> Result<(), ApiErro
 
 /// One pass of every job this instance (`owner`) can lease.
 pub async fn run_once(state: &AppState, owner: &str) -> Result<Pass, ApiError> {
-    let mut pass = Pass { settled: None, expired: None, refunded_late: None };
+    let mut pass = Pass { settled: None, expired: None, refunded_late: None, epay_polled: None };
     if with_lease(state, owner, "settle").await? {
         let r = settle_due(state).await;
         release(state, owner, "settle").await?;
@@ -139,6 +252,11 @@ pub async fn run_once(state: &AppState, owner: &str) -> Result<Pass, ApiError> {
         let r = refund_late_deliveries(state).await;
         release(state, owner, "delivery_deadline").await?;
         pass.refunded_late = Some(r?);
+    }
+    if state.config.epay.is_some() && with_lease(state, owner, EPAY_POLL_JOB).await? {
+        let r = reconcile_epay(state).await;
+        release(state, owner, EPAY_POLL_JOB).await?;
+        pass.epay_polled = Some(r?);
     }
     Ok(pass)
 }

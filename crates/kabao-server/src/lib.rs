@@ -129,6 +129,8 @@ pub struct AppState {
     pub mailer: Arc<dyn mailer::Mailer>,
     /// The public base URL, for links in mails.
     pub public_url: Option<String>,
+    /// The 易支付 reconciliation job's client and position, kept between passes.
+    pub epay_poll: epay::PollState,
 }
 
 impl AppState {
@@ -146,6 +148,7 @@ impl AppState {
             throttles: Mutex::new(throttles),
             mailer: Arc::new(mailer::MemoryMailer::default()),
             public_url: None,
+            epay_poll: epay::PollState::default(),
         }
     }
 

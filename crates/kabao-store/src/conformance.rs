@@ -35,6 +35,7 @@ pub const SCENARIOS: &[&str] = &[
     "job_leases_are_exclusive_until_released_or_expired",
     "shared_secret_stock_is_taken_only_while_it_lasts",
     "custom_goods_answers_deadlines_and_delivery",
+    "pending_order_payments_are_found_for_reconciliation",
     "concurrent_buyers_never_oversell",
 ];
 
@@ -807,6 +808,63 @@ pub async fn events_idempotency_payments_and_notifications(store: &dyn Store) {
     let mut tx = store.begin(TxMode::Write).await.unwrap();
     assert!(matches!(tx.insert_notification("sandbox", "N1", T0).await, Err(StoreError::Conflict("notifications.id"))));
     drop(tx);
+}
+
+fn new_payment(
+    trade_no: &str,
+    gateway: &str,
+    purpose: crate::PaymentPurpose,
+    created_at: Timestamp,
+) -> crate::NewPayment {
+    crate::NewPayment {
+        gateway: gateway.into(),
+        trade_no: trade_no.into(),
+        purpose,
+        amount: Money::from_fen(990),
+        created_at,
+    }
+}
+
+async fn pending_epay_ids(
+    store: &dyn Store,
+    started_by: Timestamp,
+    now: Timestamp,
+    after: i64,
+    limit: i64,
+) -> Vec<i64> {
+    let mut tx = store.begin(TxMode::Read).await.unwrap();
+    let found = tx.pending_order_payments("epay", started_by, now, after, limit).await.unwrap();
+    found.iter().map(|p| p.id).collect()
+}
+
+/// What the 易支付 reconciliation job polls: a gateway's pending payments, old enough, whose order still
+/// awaits payment and has not expired — paged by id. The job has its own lease.
+pub async fn pending_order_payments_are_found_for_reconciliation(store: &dyn Store) {
+    use crate::PaymentPurpose::{Order, TopUp};
+    use kabao_core::order::OrderState as S;
+    let f = merchant_with_product(store, "polly").await;
+    let mut tx = store.begin(TxMode::Write).await.unwrap();
+    let buyer = tx.insert_user(&new_user("pete", Role::Buyer)).await.unwrap();
+    let open = tx.insert_order(&new_order(&f, "K00000000000000000000000PA", Some(buyer), 1)).await.unwrap();
+    let later = tx.insert_order(&new_order(&f, "K00000000000000000000000PB", Some(buyer), 1)).await.unwrap();
+    let expired = tx.insert_order(&new_order(&f, "K00000000000000000000000PC", Some(buyer), 1)).await.unwrap();
+    assert!(tx.update_order_state(expired, S::PendingPayment, S::Expired, at(1)).await.unwrap());
+    let first = tx.insert_payment(&new_payment("PO1", "epay", Order(open), T0)).await.unwrap();
+    tx.insert_payment(&new_payment("PO2", "sandbox", Order(open), T0)).await.unwrap();
+    let paid = tx.insert_payment(&new_payment("PO3", "epay", Order(open), T0)).await.unwrap();
+    assert!(tx.mark_payment_paid(paid, "GW3", at(2)).await.unwrap());
+    tx.insert_payment(&new_payment("PO4", "epay", Order(expired), T0)).await.unwrap();
+    tx.insert_payment(&new_payment("PO5", "epay", TopUp(buyer), T0)).await.unwrap();
+    let recent = tx.insert_payment(&new_payment("PO6", "epay", Order(later), at(50_000))).await.unwrap();
+    assert!(tx.acquire_job_lease("epay_poll", "a", at(0), at(60_000)).await.unwrap(), "the job has a lease row");
+    tx.commit().await.unwrap();
+
+    assert_eq!(pending_epay_ids(store, at(10_000), at(20_000), 0, 10).await, vec![first], "only old enough");
+    assert_eq!(pending_epay_ids(store, at(60_000), at(70_000), 0, 10).await, vec![first, recent]);
+    assert_eq!(pending_epay_ids(store, at(60_000), at(70_000), first, 10).await, vec![recent], "after an id");
+    assert_eq!(pending_epay_ids(store, at(60_000), at(70_000), 0, 1).await, vec![first], "at most limit");
+    let past = pending_epay_ids(store, at(60_000), at(30 * 60_000), 0, 10).await;
+    assert!(past.is_empty(), "orders past their time are not polled: {past:?}");
 }
 
 pub async fn job_leases_are_exclusive_until_released_or_expired(store: &dyn Store) {

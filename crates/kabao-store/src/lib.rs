@@ -262,6 +262,16 @@ pub trait Tx: Send {
     async fn mark_payment_paid(&mut self, id: i64, gateway_trade_no: &str, at: Timestamp) -> StoreResult<bool>;
     /// Remembers a notification id; Conflict `"notifications.id"` if seen before (a replay).
     async fn insert_notification(&mut self, gateway: &str, notification_id: &str, at: Timestamp) -> StoreResult<()>;
+    /// A gateway's payments still pending, started at or before `started_by`, for orders still awaiting
+    /// payment and not expired at `now`; by id, after `after_id`, at most `limit` (for reconciliation polling).
+    async fn pending_order_payments(
+        &mut self,
+        gateway: &str,
+        started_by: Timestamp,
+        now: Timestamp,
+        after_id: i64,
+        limit: i64,
+    ) -> StoreResult<Vec<Payment>>;
 
     // ---- withdrawals ----
     async fn insert_withdrawal(&mut self, shop: ShopId, amount: kabao_core::Money, at: Timestamp) -> StoreResult<i64>;

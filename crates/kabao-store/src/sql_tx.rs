@@ -973,6 +973,32 @@ macro_rules! impl_tx {
                 Ok(done.rows_affected() == 1)
             }
 
+            async fn pending_order_payments(
+                &mut self,
+                gateway: &str,
+                started_by: kabao_core::Timestamp,
+                now: kabao_core::Timestamp,
+                after_id: i64,
+                limit: i64,
+            ) -> $crate::StoreResult<Vec<$crate::Payment>> {
+                let rows: Vec<$crate::rows::PaymentRow> = sqlx::query_as(
+                    "SELECT p.id, p.gateway, p.trade_no, p.purpose_kind, p.order_id, p.user_id, p.amount_fen, p.state, p.gateway_trade_no, p.created_at, p.paid_at \
+                     FROM payments p JOIN orders o ON o.id = p.order_id \
+                     WHERE p.state = 'pending' AND p.gateway = $1 AND p.purpose_kind = 'order' AND p.created_at <= $2 \
+                       AND o.state = 'pending_payment' AND o.expires_at > $3 AND p.id > $4 \
+                     ORDER BY p.id LIMIT $5",
+                )
+                .bind(gateway)
+                .bind(started_by.millis())
+                .bind(now.millis())
+                .bind(after_id)
+                .bind(limit)
+                .fetch_all(&mut *self.tx)
+                .await
+                .map_err($crate::errors::map_sqlx)?;
+                rows.into_iter().map($crate::rows::payment).collect()
+            }
+
             async fn insert_notification(&mut self, gateway: &str, notification_id: &str, at: kabao_core::Timestamp) -> $crate::StoreResult<()> {
                 sqlx::query("INSERT INTO gateway_notifications (gateway, notification_id, at) VALUES ($1, $2, $3)")
                     .bind(gateway)

@@ -32,6 +32,8 @@ pub struct Config {
     pub epay_pid: Option<String>,
     pub epay_key: Option<String>,
     pub epay_submit_url: Option<String>,
+    /// 易支付 order-query URL (`api.php`), polled for lost notifications; default: next to `submit.php`.
+    pub epay_api_url: Option<String>,
     /// SMTP server for mails, e.g. `smtps://user:password@smtp.example.com:465`; without it mails are
     /// written as files under `<data_dir>/mail`.
     pub smtp_url: Option<String>,
@@ -60,6 +62,7 @@ impl Default for Config {
             epay_pid: None,
             epay_key: None,
             epay_submit_url: None,
+            epay_api_url: None,
             smtp_url: None,
             smtp_from: None,
             claim_window_seconds: 24 * 3600,
@@ -134,6 +137,7 @@ impl Config {
             ("KABAO_EPAY_PID", &mut config.epay_pid),
             ("KABAO_EPAY_KEY", &mut config.epay_key),
             ("KABAO_EPAY_SUBMIT_URL", &mut config.epay_submit_url),
+            ("KABAO_EPAY_API_URL", &mut config.epay_api_url),
             ("KABAO_SMTP_URL", &mut config.smtp_url),
             ("KABAO_SMTP_FROM", &mut config.smtp_from),
         ] {
@@ -144,7 +148,8 @@ impl Config {
         Ok(config)
     }
 
-    /// The 易支付 gateway, if configured. Half a configuration, or an empty key, is an error at start.
+    /// The 易支付 gateway, if configured. Half a configuration, or an empty key, is an error at start; the
+    /// query URL defaults to `api.php` next to the submit URL's `submit.php`.
     pub fn epay(&self) -> anyhow::Result<Option<kabao_server::epay::EpayConfig>> {
         let nonempty = |v: &Option<String>| v.as_deref().map(str::trim).filter(|s| !s.is_empty()).map(str::to_string);
         match (nonempty(&self.epay_pid), nonempty(&self.epay_key), nonempty(&self.epay_submit_url)) {
@@ -153,7 +158,15 @@ impl Config {
                 let Some(public_url) = nonempty(&self.public_url) else {
                     bail!("epay needs public_url (KABAO_PUBLIC_URL) for its notify_url");
                 };
-                Ok(Some(kabao_server::epay::EpayConfig { pid, key, submit_url, public_url }))
+                let Some(api_url) =
+                    nonempty(&self.epay_api_url).or_else(|| kabao_server::epay::default_api_url(&submit_url))
+                else {
+                    bail!("epay_submit_url does not end in submit.php: set epay_api_url (KABAO_EPAY_API_URL) too");
+                };
+                if !(api_url.starts_with("https://") || api_url.starts_with("http://")) {
+                    bail!("epay_api_url {api_url:?} must be an http(s) URL");
+                }
+                Ok(Some(kabao_server::epay::EpayConfig { pid, key, submit_url, api_url, public_url }))
             }
             _ => bail!("epay needs all of epay_pid, epay_key (never empty) and epay_submit_url"),
         }
@@ -258,6 +271,29 @@ mod tests {
         let full = Config { epay_key: Some("k".into()), ..empty_key };
         assert_eq!(full.epay().ok().flatten().map(|e| e.pid), Some("1001".to_string()));
         assert!(!full.redacted().contains("k\""));
+    }
+
+    #[test]
+    fn epay_query_url_defaults_next_to_submit_php_or_is_set() {
+        let env: HashMap<&str, &str> = [
+            ("KABAO_EPAY_PID", "1001"),
+            ("KABAO_EPAY_KEY", "k"),
+            ("KABAO_EPAY_SUBMIT_URL", "https://pay.example/submit.php"),
+            ("KABAO_PUBLIC_URL", "https://kabao.example"),
+        ]
+        .into();
+        let load = |extra: Option<(&'static str, &'static str)>| {
+            let mut vars = env.clone();
+            vars.extend(extra);
+            Config::load(None, |k| vars.get(k).map(|v| v.to_string())).and_then(|c| c.epay())
+        };
+        let api_url = |r: anyhow::Result<Option<kabao_server::epay::EpayConfig>>| r.ok().flatten().map(|e| e.api_url);
+        assert_eq!(api_url(load(None)).as_deref(), Some("https://pay.example/api.php"));
+        let set = load(Some(("KABAO_EPAY_API_URL", "https://query.example/api.php")));
+        assert_eq!(api_url(set).as_deref(), Some("https://query.example/api.php"));
+        let underivable = load(Some(("KABAO_EPAY_SUBMIT_URL", "https://pay.example/pay")));
+        assert!(underivable.err().is_some_and(|e| e.to_string().contains("epay_api_url")));
+        assert!(load(Some(("KABAO_EPAY_API_URL", "ftp://pay.example/api.php"))).is_err());
     }
 
     #[test]

@@ -1,7 +1,9 @@
 //! HTTP tests of the whole router, in process (no sockets): pages with their CSRF and session cookies,
-//! and the JSON API with bearer tokens. One test binary keeps link time down.
+//! and the JSON API with bearer tokens. One test binary keeps link time down. The one socket: a fake
+//! 易支付 platform on 127.0.0.1 that the reconciliation job queries over real HTTP.
 
 mod api;
 mod app;
+mod epay;
 mod orders;
 mod pages;

@@ -61,14 +61,19 @@ fn now_s(app: &TestApp) -> i64 {
     app.state.now().millis() / 1000
 }
 
-async fn verify_books(app: &TestApp) {
+pub(crate) async fn verify_books(app: &TestApp) {
     let problems = kabao_server::verify::ledger(&*app.state.store).await.unwrap();
     assert!(problems.is_empty(), "ledger verify: {problems:?}");
     let (_, problems) = kabao_server::verify::audit(&*app.state.store).await.unwrap();
     assert!(problems.is_empty(), "audit verify: {problems:?}");
 }
 
-async fn order(app: &TestApp, token: Option<&str>, body: serde_json::Value, key: Option<&str>) -> crate::app::Res {
+pub(crate) async fn order(
+    app: &TestApp,
+    token: Option<&str>,
+    body: serde_json::Value,
+    key: Option<&str>,
+) -> crate::app::Res {
     let mut b = Request::post("/api/v1/orders").header("content-type", "application/json");
     if let Some(t) = token {
         b = b.header("authorization", format!("Bearer {t}"));
@@ -428,11 +433,17 @@ async fn postgres_200_buyers_race_for_50_keys() {
 }
 
 fn epay_app_config() -> kabao_server::ServerConfig {
+    epay_app_config_with_api("https://pay.example/api.php")
+}
+
+/// The 易支付 test merchant (pid 1001), its order queries sent to `api_url`.
+pub(crate) fn epay_app_config_with_api(api_url: &str) -> kabao_server::ServerConfig {
     kabao_server::ServerConfig {
         epay: Some(kabao_server::epay::EpayConfig {
             pid: "1001".into(),
             key: "epay-merchant-key".into(),
             submit_url: "https://pay.example/submit.php".into(),
+            api_url: api_url.into(),
             public_url: "https://kabao.example".into(),
         }),
         ..kabao_server::ServerConfig::default()
@@ -440,7 +451,7 @@ fn epay_app_config() -> kabao_server::ServerConfig {
 }
 
 /// The platform's notification for a payment, in the published parameter format, signed with `key`.
-fn epay_params(trade_no: &str, money: &str, key: &str) -> Vec<(String, String)> {
+pub(crate) fn epay_params(trade_no: &str, money: &str, key: &str) -> Vec<(String, String)> {
     let mut p: Vec<(String, String)> = [
         ("pid", "1001"),
         ("trade_no", "2026112812345678"),
@@ -459,7 +470,7 @@ fn epay_params(trade_no: &str, money: &str, key: &str) -> Vec<(String, String)> 
     p
 }
 
-async fn epay_get(app: &TestApp, params: &[(String, String)]) -> crate::app::Res {
+pub(crate) async fn epay_get(app: &TestApp, params: &[(String, String)]) -> crate::app::Res {
     app.get(&format!("/api/v1/gateways/epay/notify?{}", serde_urlencoded::to_string(params).unwrap())).await
 }
 
