@@ -21,26 +21,57 @@ const UNIQUE_RULES: &[(&str, &str, &str)] = &[
     ("gateway_notifications_pkey", "gateway_notifications.notification_id", "notifications.id"),
 ];
 
-pub(crate) fn map_sqlx(err: sqlx::Error) -> StoreError {
-    match err {
-        sqlx::Error::Database(db) => {
-            if db.kind() == sqlx::error::ErrorKind::UniqueViolation {
-                // PostgreSQL names the constraint; SQLite only says "UNIQUE constraint failed: t.a, t.b".
-                let rule = match db.constraint() {
-                    Some(name) => UNIQUE_RULES.iter().find(|(pg, _, _)| *pg == name),
-                    None => UNIQUE_RULES.iter().find(|(_, lite, _)| db.message().contains(lite)),
-                };
-                if let Some((_, _, rule)) = rule {
-                    return StoreError::Conflict(rule);
+/// A database error of either backend's driver.
+pub(crate) trait DbError {
+    fn into_store(self) -> StoreError;
+}
+
+fn unique_conflict(constraint: Option<&str>, message: &str) -> StoreError {
+    // PostgreSQL names the constraint; SQLite only says "UNIQUE constraint failed: t.a, t.b".
+    let rule = match constraint {
+        Some(name) => UNIQUE_RULES.iter().find(|(pg, _, _)| *pg == name),
+        None => UNIQUE_RULES.iter().find(|(_, lite, _)| message.contains(lite)),
+    };
+    StoreError::Conflict(rule.map_or("unique", |(_, _, rule)| rule))
+}
+
+impl DbError for sqlx::Error {
+    fn into_store(self) -> StoreError {
+        match self {
+            sqlx::Error::Database(db) => {
+                if db.kind() == sqlx::error::ErrorKind::UniqueViolation {
+                    return unique_conflict(db.constraint(), db.message());
                 }
-                return StoreError::Conflict("unique");
+                let code = db.code().map(|c| c.into_owned()).unwrap_or_default();
+                StoreError::Database(format!("{} ({code})", db.message()))
             }
-            let code = db.code().map(|c| c.into_owned()).unwrap_or_default();
-            StoreError::Database(format!("{} ({code})", db.message()))
+            sqlx::Error::RowNotFound => StoreError::NotFound,
+            other => StoreError::Database(other.to_string()),
         }
-        sqlx::Error::RowNotFound => StoreError::NotFound,
-        other => StoreError::Database(other.to_string()),
     }
+}
+
+impl DbError for crate::lite::Error {
+    fn into_store(self) -> StoreError {
+        use rusqlite::ffi;
+        match self.0 {
+            rusqlite::Error::SqliteFailure(e, msg)
+                if e.extended_code == ffi::SQLITE_CONSTRAINT_UNIQUE
+                    || e.extended_code == ffi::SQLITE_CONSTRAINT_PRIMARYKEY =>
+            {
+                unique_conflict(None, msg.as_deref().unwrap_or_default())
+            }
+            rusqlite::Error::QueryReturnedNoRows => StoreError::NotFound,
+            rusqlite::Error::SqliteFailure(e, msg) => {
+                StoreError::Database(format!("{} ({})", msg.unwrap_or_else(|| e.to_string()), e.extended_code))
+            }
+            other => StoreError::Database(other.to_string()),
+        }
+    }
+}
+
+pub(crate) fn map_sqlx<E: DbError>(err: E) -> StoreError {
+    err.into_store()
 }
 
 pub(crate) fn map_migrate(err: sqlx::migrate::MigrateError) -> StoreError {

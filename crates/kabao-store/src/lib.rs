@@ -6,6 +6,7 @@ pub mod commerce;
 #[cfg(any(test, feature = "conformance"))]
 pub mod conformance;
 mod errors;
+pub mod lite;
 pub mod models;
 pub mod postgres;
 mod rows;

@@ -8,6 +8,8 @@ use kabao_core::vault::Fingerprint;
 use kabao_core::ShopId;
 use sqlx::postgres::PgPoolOptions;
 use sqlx::{PgPool, Postgres};
+// The query layer the shared Tx implementation (`impl_tx!`) is written against.
+use sqlx as db;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
 
@@ -139,6 +141,12 @@ impl PgTx {
             .fetch_one(&mut *self.tx)
             .await
             .map_err(map_sqlx)
+    }
+}
+
+impl PgTx {
+    async fn finish(self: Box<Self>) -> StoreResult<()> {
+        self.tx.commit().await.map_err(map_sqlx)
     }
 }
 

@@ -151,42 +151,59 @@ pub(crate) const ORDER_COLS: &str = "id, order_no, buyer_id, guest_email, guest_
      unit_price_fen, amount_fen, state, warranty_snapshot, warranty_sha256, warranty_ack, created_at, expires_at, paid_at, \
      delivered_at, settle_after, settled_at, custom_answers, delivery_deadline";
 
-/// Orders have more columns than sqlx decodes into a tuple, so they are read by index from any backend's row.
-pub(crate) fn order_from_row<'r, R>(r: &'r R) -> StoreResult<crate::commerce::Order>
-where
-    R: sqlx::Row,
-    usize: sqlx::ColumnIndex<R>,
-    i64: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
-    String: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
-    Vec<u8>: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
-    bool: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+/// Reads a column by index from either backend's row.
+pub(crate) trait ColumnAt {
+    fn at<T: Column>(&self, i: usize) -> StoreResult<T>;
+}
+
+/// The column types orders are made of.
+pub(crate) trait Column:
+    crate::lite::Decode + for<'r> sqlx::Decode<'r, sqlx::Postgres> + sqlx::Type<sqlx::Postgres>
 {
-    let g = crate::errors::map_sqlx;
+}
+
+impl<T> Column for T where T: crate::lite::Decode + for<'r> sqlx::Decode<'r, sqlx::Postgres> + sqlx::Type<sqlx::Postgres>
+{}
+
+impl ColumnAt for sqlx::postgres::PgRow {
+    fn at<T: Column>(&self, i: usize) -> StoreResult<T> {
+        sqlx::Row::try_get(self, i).map_err(crate::errors::map_sqlx)
+    }
+}
+
+impl ColumnAt for crate::lite::Row {
+    fn at<T: Column>(&self, i: usize) -> StoreResult<T> {
+        crate::lite::RowExt::try_get(self, i).map_err(crate::errors::map_sqlx)
+    }
+}
+
+/// Orders have more columns than a tuple decodes, so they are read by index from any backend's row.
+pub(crate) fn order_from_row<R: ColumnAt>(r: &R) -> StoreResult<crate::commerce::Order> {
     let ts = |v: Option<i64>| v.map(Timestamp);
-    let state: String = r.try_get(10).map_err(g)?;
+    let state: String = r.at(10)?;
     Ok(crate::commerce::Order {
-        id: kabao_core::ledger::OrderId(r.try_get(0).map_err(g)?),
-        order_no: r.try_get(1).map_err(g)?,
-        buyer_id: r.try_get::<Option<i64>, _>(2).map_err(g)?.map(UserId),
-        guest_email: r.try_get(3).map_err(g)?,
-        guest_query_hash: r.try_get(4).map_err(g)?,
-        shop_id: ShopId(r.try_get(5).map_err(g)?),
-        product_id: ProductId(r.try_get(6).map_err(g)?),
-        quantity: r.try_get(7).map_err(g)?,
-        unit_price: Money::from_fen(r.try_get(8).map_err(g)?),
-        amount: Money::from_fen(r.try_get(9).map_err(g)?),
+        id: kabao_core::ledger::OrderId(r.at(0)?),
+        order_no: r.at(1)?,
+        buyer_id: r.at::<Option<i64>>(2)?.map(UserId),
+        guest_email: r.at(3)?,
+        guest_query_hash: r.at(4)?,
+        shop_id: ShopId(r.at(5)?),
+        product_id: ProductId(r.at(6)?),
+        quantity: r.at(7)?,
+        unit_price: Money::from_fen(r.at(8)?),
+        amount: Money::from_fen(r.at(9)?),
         state: kabao_core::order::OrderState::parse(&state).ok_or_else(|| corrupt("orders.state"))?,
-        warranty_snapshot: r.try_get(11).map_err(g)?,
-        warranty_sha256: r.try_get(12).map_err(g)?,
-        warranty_ack: r.try_get(13).map_err(g)?,
-        created_at: Timestamp(r.try_get(14).map_err(g)?),
-        expires_at: Timestamp(r.try_get(15).map_err(g)?),
-        paid_at: ts(r.try_get(16).map_err(g)?),
-        delivered_at: ts(r.try_get(17).map_err(g)?),
-        settle_after: ts(r.try_get(18).map_err(g)?),
-        settled_at: ts(r.try_get(19).map_err(g)?),
-        custom_answers: r.try_get(20).map_err(g)?,
-        delivery_deadline: ts(r.try_get(21).map_err(g)?),
+        warranty_snapshot: r.at(11)?,
+        warranty_sha256: r.at(12)?,
+        warranty_ack: r.at(13)?,
+        created_at: Timestamp(r.at(14)?),
+        expires_at: Timestamp(r.at(15)?),
+        paid_at: ts(r.at(16)?),
+        delivered_at: ts(r.at(17)?),
+        settle_after: ts(r.at(18)?),
+        settled_at: ts(r.at(19)?),
+        custom_answers: r.at(20)?,
+        delivery_deadline: ts(r.at(21)?),
     })
 }
 

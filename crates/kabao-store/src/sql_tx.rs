@@ -2,7 +2,8 @@
 //! The SQL is portable (`$n` placeholders work on both SQLite and PostgreSQL), so writing it once keeps the
 //! backends from drifting; only bulk key insertion and fingerprint lookup differ and live in each backend.
 
-/// Implements [`crate::Tx`] for `$tx`, a struct with a field `tx: sqlx::Transaction<'static, DB>` and the
+/// Implements [`crate::Tx`] for `$tx`, a struct with a field `tx` that dereferences to a connection of the query
+/// layer the invoking module names `db` (`sqlx` for PostgreSQL, [`crate::lite`] for SQLite), and the
 /// inherent methods `insert_key_rows(&mut self, &[NewCardKey])` and
 /// `fingerprints_in(&mut self, ShopId, &[Fingerprint]) -> StoreResult<Vec<Fingerprint>>`.
 macro_rules! impl_tx {
@@ -10,13 +11,13 @@ macro_rules! impl_tx {
         #[async_trait::async_trait]
         impl $crate::Tx for $tx {
             async fn commit(self: Box<Self>) -> $crate::StoreResult<()> {
-                self.tx.commit().await.map_err($crate::errors::map_sqlx)
+                self.finish().await
             }
 
             // ---- users ----
 
             async fn insert_user(&mut self, user: &$crate::NewUser) -> $crate::StoreResult<kabao_core::UserId> {
-                let id: i64 = sqlx::query_scalar(
+                let id: i64 = db::query_scalar(
                     "INSERT INTO users (username, email, password_hash, role, created_at) \
                      VALUES ($1, $2, $3, $4, $5) RETURNING id",
                 )
@@ -34,26 +35,26 @@ macro_rules! impl_tx {
             async fn user_by_id(&mut self, id: kabao_core::UserId) -> $crate::StoreResult<Option<$crate::User>> {
                 let sql = format!("SELECT {} FROM users u WHERE u.id = $1", $crate::rows::USER_COLS);
                 let row: Option<$crate::rows::UserRow> =
-                    sqlx::query_as(&sql).bind(id.0).fetch_optional(&mut *self.tx).await.map_err($crate::errors::map_sqlx)?;
+                    db::query_as(&sql).bind(id.0).fetch_optional(&mut *self.tx).await.map_err($crate::errors::map_sqlx)?;
                 row.map($crate::rows::user).transpose()
             }
 
             async fn user_by_username(&mut self, username: &str) -> $crate::StoreResult<Option<$crate::User>> {
                 let sql = format!("SELECT {} FROM users u WHERE u.username = $1", $crate::rows::USER_COLS);
                 let row: Option<$crate::rows::UserRow> =
-                    sqlx::query_as(&sql).bind(username).fetch_optional(&mut *self.tx).await.map_err($crate::errors::map_sqlx)?;
+                    db::query_as(&sql).bind(username).fetch_optional(&mut *self.tx).await.map_err($crate::errors::map_sqlx)?;
                 row.map($crate::rows::user).transpose()
             }
 
             async fn list_users(&mut self, limit: i64, offset: i64) -> $crate::StoreResult<Vec<$crate::User>> {
                 let sql = format!("SELECT {} FROM users u ORDER BY u.id DESC LIMIT $1 OFFSET $2", $crate::rows::USER_COLS);
                 let rows: Vec<$crate::rows::UserRow> =
-                    sqlx::query_as(&sql).bind(limit).bind(offset).fetch_all(&mut *self.tx).await.map_err($crate::errors::map_sqlx)?;
+                    db::query_as(&sql).bind(limit).bind(offset).fetch_all(&mut *self.tx).await.map_err($crate::errors::map_sqlx)?;
                 rows.into_iter().map($crate::rows::user).collect()
             }
 
             async fn count_users_with_role(&mut self, role: kabao_core::user::Role) -> $crate::StoreResult<i64> {
-                sqlx::query_scalar("SELECT COUNT(*) FROM users WHERE role = $1")
+                db::query_scalar("SELECT COUNT(*) FROM users WHERE role = $1")
                     .bind(role.as_str())
                     .fetch_one(&mut *self.tx)
                     .await
@@ -61,7 +62,7 @@ macro_rules! impl_tx {
             }
 
             async fn set_user_role(&mut self, id: kabao_core::UserId, role: kabao_core::user::Role) -> $crate::StoreResult<()> {
-                let done = sqlx::query("UPDATE users SET role = $1 WHERE id = $2")
+                let done = db::query("UPDATE users SET role = $1 WHERE id = $2")
                     .bind(role.as_str())
                     .bind(id.0)
                     .execute(&mut *self.tx)
@@ -71,7 +72,7 @@ macro_rules! impl_tx {
             }
 
             async fn set_password_hash(&mut self, id: kabao_core::UserId, password_hash: &str) -> $crate::StoreResult<()> {
-                let done = sqlx::query("UPDATE users SET password_hash = $1 WHERE id = $2")
+                let done = db::query("UPDATE users SET password_hash = $1 WHERE id = $2")
                     .bind(password_hash)
                     .bind(id.0)
                     .execute(&mut *self.tx)
@@ -83,7 +84,7 @@ macro_rules! impl_tx {
             // ---- sessions ----
 
             async fn insert_session(&mut self, session: &$crate::Session) -> $crate::StoreResult<()> {
-                sqlx::query("INSERT INTO sessions (token_hash, user_id, created_at, expires_at) VALUES ($1, $2, $3, $4)")
+                db::query("INSERT INTO sessions (token_hash, user_id, created_at, expires_at) VALUES ($1, $2, $3, $4)")
                     .bind(&session.token_hash)
                     .bind(session.user_id.0)
                     .bind(session.created_at.millis())
@@ -105,7 +106,7 @@ macro_rules! impl_tx {
                     $crate::rows::SESSION_COLS,
                     $crate::rows::USER_COLS
                 );
-                let row: Option<(Vec<u8>, i64, i64, i64, i64, String, Option<String>, String, String, i64)> = sqlx::query_as(&sql)
+                let row: Option<(Vec<u8>, i64, i64, i64, i64, String, Option<String>, String, String, i64)> = db::query_as(&sql)
                     .bind(token_hash)
                     .bind(now.millis())
                     .fetch_optional(&mut *self.tx)
@@ -122,7 +123,7 @@ macro_rules! impl_tx {
             }
 
             async fn delete_session(&mut self, token_hash: &[u8]) -> $crate::StoreResult<()> {
-                sqlx::query("DELETE FROM sessions WHERE token_hash = $1")
+                db::query("DELETE FROM sessions WHERE token_hash = $1")
                     .bind(token_hash)
                     .execute(&mut *self.tx)
                     .await
@@ -131,7 +132,7 @@ macro_rules! impl_tx {
             }
 
             async fn delete_user_sessions(&mut self, user: kabao_core::UserId) -> $crate::StoreResult<u64> {
-                let done = sqlx::query("DELETE FROM sessions WHERE user_id = $1")
+                let done = db::query("DELETE FROM sessions WHERE user_id = $1")
                     .bind(user.0)
                     .execute(&mut *self.tx)
                     .await
@@ -140,7 +141,7 @@ macro_rules! impl_tx {
             }
 
             async fn delete_expired_sessions(&mut self, now: kabao_core::Timestamp) -> $crate::StoreResult<u64> {
-                let done = sqlx::query("DELETE FROM sessions WHERE expires_at <= $1")
+                let done = db::query("DELETE FROM sessions WHERE expires_at <= $1")
                     .bind(now.millis())
                     .execute(&mut *self.tx)
                     .await
@@ -151,7 +152,7 @@ macro_rules! impl_tx {
             // ---- merchant API tokens ----
 
             async fn insert_api_token(&mut self, token: &$crate::NewApiToken) -> $crate::StoreResult<kabao_core::ApiTokenId> {
-                let id: i64 = sqlx::query_scalar(
+                let id: i64 = db::query_scalar(
                     "INSERT INTO api_tokens (user_id, name, prefix, token_hash, created_at) \
                      VALUES ($1, $2, $3, $4, $5) RETURNING id",
                 )
@@ -169,7 +170,7 @@ macro_rules! impl_tx {
             async fn list_api_tokens(&mut self, user: kabao_core::UserId) -> $crate::StoreResult<Vec<$crate::ApiToken>> {
                 let sql = format!("SELECT {} FROM api_tokens t WHERE t.user_id = $1 ORDER BY t.id DESC", $crate::rows::TOKEN_COLS);
                 let rows: Vec<$crate::rows::TokenRow> =
-                    sqlx::query_as(&sql).bind(user.0).fetch_all(&mut *self.tx).await.map_err($crate::errors::map_sqlx)?;
+                    db::query_as(&sql).bind(user.0).fetch_all(&mut *self.tx).await.map_err($crate::errors::map_sqlx)?;
                 Ok(rows.into_iter().map($crate::rows::token).collect())
             }
 
@@ -180,7 +181,7 @@ macro_rules! impl_tx {
                 now: kabao_core::Timestamp,
             ) -> $crate::StoreResult<bool> {
                 // Owner and liveness are in the WHERE clause, so another user's id simply matches nothing.
-                let done = sqlx::query("UPDATE api_tokens SET revoked_at = $1 WHERE id = $2 AND user_id = $3 AND revoked_at IS NULL")
+                let done = db::query("UPDATE api_tokens SET revoked_at = $1 WHERE id = $2 AND user_id = $3 AND revoked_at IS NULL")
                     .bind(now.millis())
                     .bind(id.0)
                     .bind(user.0)
@@ -198,7 +199,7 @@ macro_rules! impl_tx {
                     $crate::rows::USER_COLS
                 );
                 let row: Option<(i64, i64, String, String, i64, Option<i64>, i64, String, Option<String>, String, String, i64)> =
-                    sqlx::query_as(&sql).bind(token_hash).fetch_optional(&mut *self.tx).await.map_err($crate::errors::map_sqlx)?;
+                    db::query_as(&sql).bind(token_hash).fetch_optional(&mut *self.tx).await.map_err($crate::errors::map_sqlx)?;
                 match row {
                     None => Ok(None),
                     Some(r) => {
@@ -213,7 +214,7 @@ macro_rules! impl_tx {
 
             async fn insert_shop(&mut self, shop: &$crate::NewShop) -> $crate::StoreResult<kabao_core::ShopId> {
                 let id: i64 =
-                    sqlx::query_scalar("INSERT INTO shops (owner_id, name, description, opened_at) VALUES ($1, $2, $3, $4) RETURNING id")
+                    db::query_scalar("INSERT INTO shops (owner_id, name, description, opened_at) VALUES ($1, $2, $3, $4) RETURNING id")
                         .bind(shop.owner_id.0)
                         .bind(&shop.name)
                         .bind(&shop.description)
@@ -227,26 +228,26 @@ macro_rules! impl_tx {
             async fn shop_by_id(&mut self, id: kabao_core::ShopId) -> $crate::StoreResult<Option<$crate::Shop>> {
                 let sql = format!("SELECT {} FROM shops sh WHERE sh.id = $1", $crate::rows::SHOP_COLS);
                 let row: Option<$crate::rows::ShopRow> =
-                    sqlx::query_as(&sql).bind(id.0).fetch_optional(&mut *self.tx).await.map_err($crate::errors::map_sqlx)?;
+                    db::query_as(&sql).bind(id.0).fetch_optional(&mut *self.tx).await.map_err($crate::errors::map_sqlx)?;
                 row.map($crate::rows::shop).transpose()
             }
 
             async fn shop_by_owner(&mut self, owner: kabao_core::UserId) -> $crate::StoreResult<Option<$crate::Shop>> {
                 let sql = format!("SELECT {} FROM shops sh WHERE sh.owner_id = $1", $crate::rows::SHOP_COLS);
                 let row: Option<$crate::rows::ShopRow> =
-                    sqlx::query_as(&sql).bind(owner.0).fetch_optional(&mut *self.tx).await.map_err($crate::errors::map_sqlx)?;
+                    db::query_as(&sql).bind(owner.0).fetch_optional(&mut *self.tx).await.map_err($crate::errors::map_sqlx)?;
                 row.map($crate::rows::shop).transpose()
             }
 
             async fn list_shops(&mut self, limit: i64, offset: i64) -> $crate::StoreResult<Vec<$crate::Shop>> {
                 let sql = format!("SELECT {} FROM shops sh ORDER BY sh.id ASC LIMIT $1 OFFSET $2", $crate::rows::SHOP_COLS);
                 let rows: Vec<$crate::rows::ShopRow> =
-                    sqlx::query_as(&sql).bind(limit).bind(offset).fetch_all(&mut *self.tx).await.map_err($crate::errors::map_sqlx)?;
+                    db::query_as(&sql).bind(limit).bind(offset).fetch_all(&mut *self.tx).await.map_err($crate::errors::map_sqlx)?;
                 rows.into_iter().map($crate::rows::shop).collect()
             }
 
             async fn update_shop(&mut self, id: kabao_core::ShopId, name: &str, description: &str) -> $crate::StoreResult<()> {
-                let done = sqlx::query("UPDATE shops SET name = $1, description = $2 WHERE id = $3")
+                let done = db::query("UPDATE shops SET name = $1, description = $2 WHERE id = $3")
                     .bind(name)
                     .bind(description)
                     .bind(id.0)
@@ -261,7 +262,7 @@ macro_rules! impl_tx {
                 id: kabao_core::ShopId,
                 level: kabao_core::catalog::CertificationLevel,
             ) -> $crate::StoreResult<()> {
-                let done = sqlx::query("UPDATE shops SET certification = $1 WHERE id = $2")
+                let done = db::query("UPDATE shops SET certification = $1 WHERE id = $2")
                     .bind(level.as_str())
                     .bind(id.0)
                     .execute(&mut *self.tx)
@@ -277,7 +278,7 @@ macro_rules! impl_tx {
                 reason: Option<&str>,
             ) -> $crate::StoreResult<()> {
                 let reason = if suspended { reason } else { None };
-                let done = sqlx::query("UPDATE shops SET suspended = $1, suspended_reason = $2 WHERE id = $3")
+                let done = db::query("UPDATE shops SET suspended = $1, suspended_reason = $2 WHERE id = $3")
                     .bind(suspended)
                     .bind(reason)
                     .bind(id.0)
@@ -295,7 +296,7 @@ macro_rules! impl_tx {
                 draft: &kabao_core::catalog::ProductDraft,
                 now: kabao_core::Timestamp,
             ) -> $crate::StoreResult<kabao_core::ProductId> {
-                let id: i64 = sqlx::query_scalar(
+                let id: i64 = db::query_scalar(
                     "INSERT INTO products (shop_id, title, description, category, kind, price_fen, max_per_order, \
                      trial, listed, stock_available, created_at, updated_at) \
                      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 0, $10, $10) RETURNING id",
@@ -322,7 +323,7 @@ macro_rules! impl_tx {
                 draft: &kabao_core::catalog::ProductDraft,
                 now: kabao_core::Timestamp,
             ) -> $crate::StoreResult<()> {
-                let done = sqlx::query(
+                let done = db::query(
                     "UPDATE products SET title = $1, description = $2, category = $3, kind = $4, price_fen = $5, \
                      max_per_order = $6, trial = $7, listed = $8, updated_at = $9 WHERE id = $10",
                 )
@@ -345,14 +346,14 @@ macro_rules! impl_tx {
             async fn product_by_id(&mut self, id: kabao_core::ProductId) -> $crate::StoreResult<Option<$crate::Product>> {
                 let sql = format!("SELECT {} FROM products p WHERE p.id = $1", $crate::rows::PRODUCT_COLS);
                 let row: Option<$crate::rows::ProductRow> =
-                    sqlx::query_as(&sql).bind(id.0).fetch_optional(&mut *self.tx).await.map_err($crate::errors::map_sqlx)?;
+                    db::query_as(&sql).bind(id.0).fetch_optional(&mut *self.tx).await.map_err($crate::errors::map_sqlx)?;
                 row.map($crate::rows::product).transpose()
             }
 
             async fn list_shop_products(&mut self, shop: kabao_core::ShopId) -> $crate::StoreResult<Vec<$crate::Product>> {
                 let sql = format!("SELECT {} FROM products p WHERE p.shop_id = $1 ORDER BY p.id DESC", $crate::rows::PRODUCT_COLS);
                 let rows: Vec<$crate::rows::ProductRow> =
-                    sqlx::query_as(&sql).bind(shop.0).fetch_all(&mut *self.tx).await.map_err($crate::errors::map_sqlx)?;
+                    db::query_as(&sql).bind(shop.0).fetch_all(&mut *self.tx).await.map_err($crate::errors::map_sqlx)?;
                 rows.into_iter().map($crate::rows::product).collect()
             }
 
@@ -363,7 +364,7 @@ macro_rules! impl_tx {
                     $crate::rows::PRODUCT_COLS
                 );
                 // Booleans are bound rather than written as literals: SQLite stores them as 0/1, PostgreSQL as bool.
-                let rows: Vec<$crate::rows::ListingRow> = sqlx::query_as(&sql)
+                let rows: Vec<$crate::rows::ListingRow> = db::query_as(&sql)
                     .bind(true)
                     .bind(false)
                     .bind(limit)
@@ -385,7 +386,7 @@ macro_rules! impl_tx {
             }
 
             async fn insert_batch(&mut self, batch: &$crate::NewBatch) -> $crate::StoreResult<kabao_core::BatchId> {
-                let id: i64 = sqlx::query_scalar(
+                let id: i64 = db::query_scalar(
                     "INSERT INTO key_batches (shop_id, product_id, created_by, created_at, source) \
                      VALUES ($1, $2, $3, $4, $5) RETURNING id",
                 )
@@ -412,7 +413,7 @@ macro_rules! impl_tx {
                     *added.entry(key.product_id.0).or_insert(0) += 1;
                 }
                 for (product, n) in added {
-                    let done = sqlx::query("UPDATE products SET stock_available = stock_available + $1 WHERE id = $2")
+                    let done = db::query("UPDATE products SET stock_available = stock_available + $1 WHERE id = $2")
                         .bind(n)
                         .bind(product)
                         .execute(&mut *self.tx)
@@ -426,26 +427,26 @@ macro_rules! impl_tx {
             async fn list_batches(&mut self, product: kabao_core::ProductId) -> $crate::StoreResult<Vec<$crate::Batch>> {
                 let sql = format!("SELECT {} FROM key_batches b WHERE b.product_id = $1 ORDER BY b.id DESC", $crate::rows::BATCH_COLS);
                 let rows: Vec<$crate::rows::BatchRow> =
-                    sqlx::query_as(&sql).bind(product.0).fetch_all(&mut *self.tx).await.map_err($crate::errors::map_sqlx)?;
+                    db::query_as(&sql).bind(product.0).fetch_all(&mut *self.tx).await.map_err($crate::errors::map_sqlx)?;
                 Ok(rows.into_iter().map($crate::rows::batch).collect())
             }
 
             async fn batch_by_id(&mut self, id: kabao_core::BatchId) -> $crate::StoreResult<Option<$crate::Batch>> {
                 let sql = format!("SELECT {} FROM key_batches b WHERE b.id = $1", $crate::rows::BATCH_COLS);
                 let row: Option<$crate::rows::BatchRow> =
-                    sqlx::query_as(&sql).bind(id.0).fetch_optional(&mut *self.tx).await.map_err($crate::errors::map_sqlx)?;
+                    db::query_as(&sql).bind(id.0).fetch_optional(&mut *self.tx).await.map_err($crate::errors::map_sqlx)?;
                 Ok(row.map($crate::rows::batch))
             }
 
             async fn void_batch(&mut self, id: kabao_core::BatchId, now: kabao_core::Timestamp) -> $crate::StoreResult<u64> {
-                let product: Option<i64> = sqlx::query_scalar("SELECT product_id FROM key_batches WHERE id = $1")
+                let product: Option<i64> = db::query_scalar("SELECT product_id FROM key_batches WHERE id = $1")
                     .bind(id.0)
                     .fetch_optional(&mut *self.tx)
                     .await
                     .map_err($crate::errors::map_sqlx)?;
                 let product = product.ok_or($crate::StoreError::NotFound)?;
                 // Rows affected, not a prior count: a key sold concurrently is not voided and not subtracted.
-                let done = sqlx::query("UPDATE card_keys SET state = 'voided' WHERE batch_id = $1 AND state = 'available'")
+                let done = db::query("UPDATE card_keys SET state = 'voided' WHERE batch_id = $1 AND state = 'available'")
                     .bind(id.0)
                     .execute(&mut *self.tx)
                     .await
@@ -453,7 +454,7 @@ macro_rules! impl_tx {
                 let voided = done.rows_affected();
                 let voided_i64 = i64::try_from(voided).map_err(|_| $crate::StoreError::Database("voided count out of range".into()))?;
                 if voided_i64 > 0 {
-                    sqlx::query("UPDATE products SET stock_available = stock_available - $1 WHERE id = $2")
+                    db::query("UPDATE products SET stock_available = stock_available - $1 WHERE id = $2")
                         .bind(voided_i64)
                         .bind(product)
                         .execute(&mut *self.tx)
@@ -461,7 +462,7 @@ macro_rules! impl_tx {
                         .map_err($crate::errors::map_sqlx)?;
                 }
                 // The first voiding time is kept if a batch is voided again.
-                sqlx::query("UPDATE key_batches SET voided_at = COALESCE(voided_at, $1) WHERE id = $2")
+                db::query("UPDATE key_batches SET voided_at = COALESCE(voided_at, $1) WHERE id = $2")
                     .bind(now.millis())
                     .bind(id.0)
                     .execute(&mut *self.tx)
@@ -483,7 +484,7 @@ macro_rules! impl_tx {
                      ORDER BY k.id ASC LIMIT $3 OFFSET $4",
                     $crate::rows::KEY_COLS
                 );
-                let rows: Vec<$crate::rows::KeyRow> = sqlx::query_as(&sql)
+                let rows: Vec<$crate::rows::KeyRow> = db::query_as(&sql)
                     .bind(product.0)
                     .bind(state.map(|s| s.as_str()))
                     .bind(limit)
@@ -497,12 +498,12 @@ macro_rules! impl_tx {
             async fn card_key_by_id(&mut self, id: kabao_core::CardKeyId) -> $crate::StoreResult<Option<$crate::CardKey>> {
                 let sql = format!("SELECT {} FROM card_keys k WHERE k.id = $1", $crate::rows::KEY_COLS);
                 let row: Option<$crate::rows::KeyRow> =
-                    sqlx::query_as(&sql).bind(id.0).fetch_optional(&mut *self.tx).await.map_err($crate::errors::map_sqlx)?;
+                    db::query_as(&sql).bind(id.0).fetch_optional(&mut *self.tx).await.map_err($crate::errors::map_sqlx)?;
                 row.map($crate::rows::card_key).transpose()
             }
 
             async fn count_card_keys(&mut self, product: kabao_core::ProductId, state: $crate::KeyState) -> $crate::StoreResult<i64> {
-                sqlx::query_scalar("SELECT COUNT(*) FROM card_keys WHERE product_id = $1 AND state = $2")
+                db::query_scalar("SELECT COUNT(*) FROM card_keys WHERE product_id = $1 AND state = $2")
                     .bind(product.0)
                     .bind(state.as_str())
                     .fetch_one(&mut *self.tx)
@@ -513,7 +514,7 @@ macro_rules! impl_tx {
             // ---- orders ----
 
             async fn insert_order(&mut self, o: &$crate::NewOrder) -> $crate::StoreResult<kabao_core::ledger::OrderId> {
-                let id: i64 = sqlx::query_scalar(
+                let id: i64 = db::query_scalar(
                     "INSERT INTO orders (order_no, buyer_id, guest_email, guest_query_hash, shop_id, product_id, quantity, \
                      unit_price_fen, amount_fen, state, warranty_snapshot, warranty_sha256, warranty_ack, created_at, expires_at, \
                      custom_answers) \
@@ -542,13 +543,13 @@ macro_rules! impl_tx {
 
             async fn order_by_id(&mut self, id: kabao_core::ledger::OrderId) -> $crate::StoreResult<Option<$crate::Order>> {
                 let sql = format!("SELECT {} FROM orders WHERE id = $1", $crate::rows::ORDER_COLS);
-                let row = sqlx::query(&sql).bind(id.0).fetch_optional(&mut *self.tx).await.map_err($crate::errors::map_sqlx)?;
+                let row = db::query(&sql).bind(id.0).fetch_optional(&mut *self.tx).await.map_err($crate::errors::map_sqlx)?;
                 row.map(|r| $crate::rows::order_from_row(&r)).transpose()
             }
 
             async fn order_by_no(&mut self, order_no: &str) -> $crate::StoreResult<Option<$crate::Order>> {
                 let sql = format!("SELECT {} FROM orders WHERE order_no = $1", $crate::rows::ORDER_COLS);
-                let row = sqlx::query(&sql).bind(order_no).fetch_optional(&mut *self.tx).await.map_err($crate::errors::map_sqlx)?;
+                let row = db::query(&sql).bind(order_no).fetch_optional(&mut *self.tx).await.map_err($crate::errors::map_sqlx)?;
                 row.map(|r| $crate::rows::order_from_row(&r)).transpose()
             }
 
@@ -567,7 +568,7 @@ macro_rules! impl_tx {
                     S::Refunded => "UPDATE orders SET state = $1, paid_at = COALESCE(paid_at, $2) WHERE id = $3 AND state = $4",
                     S::PendingPayment | S::Expired => "UPDATE orders SET state = $1 WHERE id = $3 AND state = $4 AND $2 = $2",
                 };
-                let done = sqlx::query(sql)
+                let done = db::query(sql)
                     .bind(to.as_str())
                     .bind(at.millis())
                     .bind(id.0)
@@ -579,7 +580,7 @@ macro_rules! impl_tx {
             }
 
             async fn set_settle_after(&mut self, id: kabao_core::ledger::OrderId, at: kabao_core::Timestamp) -> $crate::StoreResult<()> {
-                let done = sqlx::query("UPDATE orders SET settle_after = $1 WHERE id = $2")
+                let done = db::query("UPDATE orders SET settle_after = $1 WHERE id = $2")
                     .bind(at.millis())
                     .bind(id.0)
                     .execute(&mut *self.tx)
@@ -590,30 +591,30 @@ macro_rules! impl_tx {
 
             async fn orders_due_for_settlement(&mut self, now: kabao_core::Timestamp, limit: i64) -> $crate::StoreResult<Vec<$crate::Order>> {
                 let sql = format!("SELECT {} FROM orders WHERE state = 'delivered' AND settle_after <= $1 ORDER BY settle_after, id LIMIT $2", $crate::rows::ORDER_COLS);
-                let rows = sqlx::query(&sql).bind(now.millis()).bind(limit).fetch_all(&mut *self.tx).await.map_err($crate::errors::map_sqlx)?;
+                let rows = db::query(&sql).bind(now.millis()).bind(limit).fetch_all(&mut *self.tx).await.map_err($crate::errors::map_sqlx)?;
                 rows.iter().map($crate::rows::order_from_row).collect()
             }
 
             async fn orders_past_expiry(&mut self, now: kabao_core::Timestamp, limit: i64) -> $crate::StoreResult<Vec<$crate::Order>> {
                 let sql = format!("SELECT {} FROM orders WHERE state = 'pending_payment' AND expires_at <= $1 ORDER BY expires_at, id LIMIT $2", $crate::rows::ORDER_COLS);
-                let rows = sqlx::query(&sql).bind(now.millis()).bind(limit).fetch_all(&mut *self.tx).await.map_err($crate::errors::map_sqlx)?;
+                let rows = db::query(&sql).bind(now.millis()).bind(limit).fetch_all(&mut *self.tx).await.map_err($crate::errors::map_sqlx)?;
                 rows.iter().map($crate::rows::order_from_row).collect()
             }
 
             async fn list_buyer_orders(&mut self, buyer: kabao_core::UserId, limit: i64, offset: i64) -> $crate::StoreResult<Vec<$crate::Order>> {
                 let sql = format!("SELECT {} FROM orders WHERE buyer_id = $1 ORDER BY id DESC LIMIT $2 OFFSET $3", $crate::rows::ORDER_COLS);
-                let rows = sqlx::query(&sql).bind(buyer.0).bind(limit).bind(offset).fetch_all(&mut *self.tx).await.map_err($crate::errors::map_sqlx)?;
+                let rows = db::query(&sql).bind(buyer.0).bind(limit).bind(offset).fetch_all(&mut *self.tx).await.map_err($crate::errors::map_sqlx)?;
                 rows.iter().map($crate::rows::order_from_row).collect()
             }
 
             async fn list_shop_orders(&mut self, shop: kabao_core::ShopId, limit: i64, offset: i64) -> $crate::StoreResult<Vec<$crate::Order>> {
                 let sql = format!("SELECT {} FROM orders WHERE shop_id = $1 ORDER BY id DESC LIMIT $2 OFFSET $3", $crate::rows::ORDER_COLS);
-                let rows = sqlx::query(&sql).bind(shop.0).bind(limit).bind(offset).fetch_all(&mut *self.tx).await.map_err($crate::errors::map_sqlx)?;
+                let rows = db::query(&sql).bind(shop.0).bind(limit).bind(offset).fetch_all(&mut *self.tx).await.map_err($crate::errors::map_sqlx)?;
                 rows.iter().map($crate::rows::order_from_row).collect()
             }
 
             async fn set_delivery_deadline(&mut self, id: kabao_core::ledger::OrderId, at: kabao_core::Timestamp) -> $crate::StoreResult<()> {
-                let done = sqlx::query("UPDATE orders SET delivery_deadline = $1 WHERE id = $2")
+                let done = db::query("UPDATE orders SET delivery_deadline = $1 WHERE id = $2")
                     .bind(at.millis())
                     .bind(id.0)
                     .execute(&mut *self.tx)
@@ -624,18 +625,18 @@ macro_rules! impl_tx {
 
             async fn orders_past_delivery_deadline(&mut self, now: kabao_core::Timestamp, limit: i64) -> $crate::StoreResult<Vec<$crate::Order>> {
                 let sql = format!("SELECT {} FROM orders WHERE state = 'paid' AND delivery_deadline <= $1 ORDER BY delivery_deadline, id LIMIT $2", $crate::rows::ORDER_COLS);
-                let rows = sqlx::query(&sql).bind(now.millis()).bind(limit).fetch_all(&mut *self.tx).await.map_err($crate::errors::map_sqlx)?;
+                let rows = db::query(&sql).bind(now.millis()).bind(limit).fetch_all(&mut *self.tx).await.map_err($crate::errors::map_sqlx)?;
                 rows.iter().map($crate::rows::order_from_row).collect()
             }
 
             async fn shop_orders_awaiting_delivery(&mut self, shop: kabao_core::ShopId, limit: i64) -> $crate::StoreResult<Vec<$crate::Order>> {
                 let sql = format!("SELECT {} FROM orders WHERE shop_id = $1 AND state = 'paid' ORDER BY delivery_deadline, id LIMIT $2", $crate::rows::ORDER_COLS);
-                let rows = sqlx::query(&sql).bind(shop.0).bind(limit).fetch_all(&mut *self.tx).await.map_err($crate::errors::map_sqlx)?;
+                let rows = db::query(&sql).bind(shop.0).bind(limit).fetch_all(&mut *self.tx).await.map_err($crate::errors::map_sqlx)?;
                 rows.iter().map($crate::rows::order_from_row).collect()
             }
 
             async fn set_manual_delivery(&mut self, id: kabao_core::ledger::OrderId, ciphertext: &[u8], key_version: i32) -> $crate::StoreResult<()> {
-                let done = sqlx::query("UPDATE orders SET delivery_ciphertext = $1, delivery_key_version = $2 WHERE id = $3")
+                let done = db::query("UPDATE orders SET delivery_ciphertext = $1, delivery_key_version = $2 WHERE id = $3")
                     .bind(ciphertext)
                     .bind(key_version)
                     .bind(id.0)
@@ -646,7 +647,7 @@ macro_rules! impl_tx {
             }
 
             async fn manual_delivery(&mut self, id: kabao_core::ledger::OrderId) -> $crate::StoreResult<Option<(Vec<u8>, i32)>> {
-                let row: Option<(Option<Vec<u8>>, Option<i32>)> = sqlx::query_as("SELECT delivery_ciphertext, delivery_key_version FROM orders WHERE id = $1")
+                let row: Option<(Option<Vec<u8>>, Option<i32>)> = db::query_as("SELECT delivery_ciphertext, delivery_key_version FROM orders WHERE id = $1")
                     .bind(id.0)
                     .fetch_optional(&mut *self.tx)
                     .await
@@ -675,7 +676,7 @@ macro_rules! impl_tx {
                 for (seq, id) in ids.iter().enumerate() {
                     // The state filter and the rows-affected check make a double sale impossible even if the
                     // selection above were stale; the UNIQUE key on order_keys is the last line.
-                    let done = sqlx::query("UPDATE card_keys SET state = 'sold' WHERE id = $1 AND state = 'available'")
+                    let done = db::query("UPDATE card_keys SET state = 'sold' WHERE id = $1 AND state = 'available'")
                         .bind(*id)
                         .execute(&mut *self.tx)
                         .await
@@ -683,7 +684,7 @@ macro_rules! impl_tx {
                     if done.rows_affected() != 1 {
                         return Err($crate::StoreError::Database("allocation raced: key no longer available".into()));
                     }
-                    sqlx::query("INSERT INTO order_keys (order_id, seq, card_key_id) VALUES ($1, $2, $3)")
+                    db::query("INSERT INTO order_keys (order_id, seq, card_key_id) VALUES ($1, $2, $3)")
                         .bind(order.0)
                         .bind(seq as i64 + 1)
                         .bind(*id)
@@ -691,7 +692,7 @@ macro_rules! impl_tx {
                         .await
                         .map_err($crate::errors::map_sqlx)?;
                 }
-                let done = sqlx::query("UPDATE products SET stock_available = stock_available - $1 WHERE id = $2")
+                let done = db::query("UPDATE products SET stock_available = stock_available - $1 WHERE id = $2")
                     .bind(n)
                     .bind(product.0)
                     .execute(&mut *self.tx)
@@ -707,37 +708,36 @@ macro_rules! impl_tx {
                      WHERE ok.order_id = $1 ORDER BY ok.seq",
                     $crate::rows::KEY_COLS
                 );
-                let rows = sqlx::query(&sql).bind(order.0).fetch_all(&mut *self.tx).await.map_err($crate::errors::map_sqlx)?;
+                let rows = db::query(&sql).bind(order.0).fetch_all(&mut *self.tx).await.map_err($crate::errors::map_sqlx)?;
                 let mut out = Vec::with_capacity(rows.len());
                 for r in &rows {
-                    use sqlx::Row;
-                    let g = |e: sqlx::Error| $crate::errors::map_sqlx(e);
+                    use $crate::rows::ColumnAt as _;
                     let key_row: $crate::rows::KeyRow = (
-                        r.try_get(0).map_err(g)?,
-                        r.try_get(1).map_err(g)?,
-                        r.try_get(2).map_err(g)?,
-                        r.try_get(3).map_err(g)?,
-                        r.try_get(4).map_err(g)?,
-                        r.try_get(5).map_err(g)?,
-                        r.try_get(6).map_err(g)?,
-                        r.try_get(7).map_err(g)?,
-                        r.try_get(8).map_err(g)?,
+                        r.at(0)?,
+                        r.at(1)?,
+                        r.at(2)?,
+                        r.at(3)?,
+                        r.at(4)?,
+                        r.at(5)?,
+                        r.at(6)?,
+                        r.at(7)?,
+                        r.at(8)?,
                     );
-                    let first: Option<i64> = r.try_get(9).map_err(g)?;
+                    let first: Option<i64> = r.at(9)?;
                     out.push($crate::DeliveredKey { key: $crate::rows::card_key(key_row)?, first_revealed_at: first.map(kabao_core::Timestamp) });
                 }
                 Ok(out)
             }
 
             async fn record_reveal(&mut self, reveal: &$crate::Reveal) -> $crate::StoreResult<()> {
-                sqlx::query("INSERT INTO key_reveals (order_id, user_id, at) VALUES ($1, $2, $3)")
+                db::query("INSERT INTO key_reveals (order_id, user_id, at) VALUES ($1, $2, $3)")
                     .bind(reveal.order_id.0)
                     .bind(reveal.user_id.map(|u| u.0))
                     .bind(reveal.at.millis())
                     .execute(&mut *self.tx)
                     .await
                     .map_err($crate::errors::map_sqlx)?;
-                sqlx::query("UPDATE order_keys SET first_revealed_at = $1 WHERE order_id = $2 AND first_revealed_at IS NULL")
+                db::query("UPDATE order_keys SET first_revealed_at = $1 WHERE order_id = $2 AND first_revealed_at IS NULL")
                     .bind(reveal.at.millis())
                     .bind(reveal.order_id.0)
                     .execute(&mut *self.tx)
@@ -747,7 +747,7 @@ macro_rules! impl_tx {
             }
 
             async fn list_reveals(&mut self, order: kabao_core::ledger::OrderId) -> $crate::StoreResult<Vec<$crate::Reveal>> {
-                let rows: Vec<(i64, Option<i64>, i64)> = sqlx::query_as("SELECT order_id, user_id, at FROM key_reveals WHERE order_id = $1 ORDER BY id")
+                let rows: Vec<(i64, Option<i64>, i64)> = db::query_as("SELECT order_id, user_id, at FROM key_reveals WHERE order_id = $1 ORDER BY id")
                     .bind(order.0)
                     .fetch_all(&mut *self.tx)
                     .await
@@ -777,7 +777,7 @@ macro_rules! impl_tx {
                     balances.insert(*a, kabao_core::Money::from_fen(self.balance_for_update(&a.key()).await?));
                 }
                 ltx.check(|a| balances.get(&a).copied().unwrap_or(kabao_core::Money::ZERO))?;
-                let id: i64 = sqlx::query_scalar("INSERT INTO ledger_txs (kind, order_id, created_at) VALUES ($1, $2, $3) RETURNING id")
+                let id: i64 = db::query_scalar("INSERT INTO ledger_txs (kind, order_id, created_at) VALUES ($1, $2, $3) RETURNING id")
                     .bind(ltx.kind().as_str())
                     .bind(order.map(|o| o.0))
                     .bind(at.millis())
@@ -785,7 +785,7 @@ macro_rules! impl_tx {
                     .await
                     .map_err($crate::errors::map_sqlx)?;
                 for p in ltx.postings() {
-                    sqlx::query("INSERT INTO ledger_entries (tx_id, account, amount_fen) VALUES ($1, $2, $3)")
+                    db::query("INSERT INTO ledger_entries (tx_id, account, amount_fen) VALUES ($1, $2, $3)")
                         .bind(id)
                         .bind(p.account.key())
                         .bind(p.amount.fen())
@@ -793,7 +793,7 @@ macro_rules! impl_tx {
                         .await
                         .map_err($crate::errors::map_sqlx)?;
                     // An upsert: on SQLite the balance row of an account's first posting does not exist yet.
-                    sqlx::query(
+                    db::query(
                         "INSERT INTO account_balances (account, balance_fen) VALUES ($1, $2) \
                          ON CONFLICT (account) DO UPDATE SET balance_fen = account_balances.balance_fen + excluded.balance_fen",
                     )
@@ -807,7 +807,7 @@ macro_rules! impl_tx {
             }
 
             async fn balance(&mut self, account: kabao_core::ledger::Account) -> $crate::StoreResult<kabao_core::Money> {
-                let fen: Option<i64> = sqlx::query_scalar("SELECT balance_fen FROM account_balances WHERE account = $1")
+                let fen: Option<i64> = db::query_scalar("SELECT balance_fen FROM account_balances WHERE account = $1")
                     .bind(account.key())
                     .fetch_optional(&mut *self.tx)
                     .await
@@ -816,7 +816,7 @@ macro_rules! impl_tx {
             }
 
             async fn all_balances(&mut self) -> $crate::StoreResult<Vec<(kabao_core::ledger::Account, kabao_core::Money)>> {
-                let rows: Vec<(String, i64)> = sqlx::query_as("SELECT account, balance_fen FROM account_balances ORDER BY account")
+                let rows: Vec<(String, i64)> = db::query_as("SELECT account, balance_fen FROM account_balances ORDER BY account")
                     .fetch_all(&mut *self.tx)
                     .await
                     .map_err($crate::errors::map_sqlx)?;
@@ -829,17 +829,17 @@ macro_rules! impl_tx {
             }
 
             async fn all_ledger_entries(&mut self) -> $crate::StoreResult<Vec<$crate::LedgerEntry>> {
-                let rows: Vec<$crate::rows::LedgerRow> = sqlx::query_as($crate::rows::LEDGER_SELECT_ALL).fetch_all(&mut *self.tx).await.map_err($crate::errors::map_sqlx)?;
+                let rows: Vec<$crate::rows::LedgerRow> = db::query_as($crate::rows::LEDGER_SELECT_ALL).fetch_all(&mut *self.tx).await.map_err($crate::errors::map_sqlx)?;
                 rows.into_iter().map($crate::rows::ledger_entry).collect()
             }
 
             async fn order_ledger_entries(&mut self, order: kabao_core::ledger::OrderId) -> $crate::StoreResult<Vec<$crate::LedgerEntry>> {
-                let rows: Vec<$crate::rows::LedgerRow> = sqlx::query_as($crate::rows::LEDGER_SELECT_ORDER).bind(order.0).fetch_all(&mut *self.tx).await.map_err($crate::errors::map_sqlx)?;
+                let rows: Vec<$crate::rows::LedgerRow> = db::query_as($crate::rows::LEDGER_SELECT_ORDER).bind(order.0).fetch_all(&mut *self.tx).await.map_err($crate::errors::map_sqlx)?;
                 rows.into_iter().map($crate::rows::ledger_entry).collect()
             }
 
             async fn account_entries(&mut self, account: kabao_core::ledger::Account, limit: i64, offset: i64) -> $crate::StoreResult<Vec<$crate::LedgerEntry>> {
-                let rows: Vec<$crate::rows::LedgerRow> = sqlx::query_as($crate::rows::LEDGER_SELECT_ACCOUNT)
+                let rows: Vec<$crate::rows::LedgerRow> = db::query_as($crate::rows::LEDGER_SELECT_ACCOUNT)
                     .bind(account.key())
                     .bind(limit)
                     .bind(offset)
@@ -852,7 +852,7 @@ macro_rules! impl_tx {
             // ---- audit chain ----
 
             async fn append_event(&mut self, order: kabao_core::ledger::OrderId, e: &kabao_core::audit::ChainedEvent) -> $crate::StoreResult<()> {
-                sqlx::query("INSERT INTO order_events (order_id, seq, kind, at_ms, body, prev_hash, hash) VALUES ($1, $2, $3, $4, $5, $6, $7)")
+                db::query("INSERT INTO order_events (order_id, seq, kind, at_ms, body, prev_hash, hash) VALUES ($1, $2, $3, $4, $5, $6, $7)")
                     .bind(order.0)
                     .bind(e.seq)
                     .bind(&e.kind)
@@ -867,7 +867,7 @@ macro_rules! impl_tx {
             }
 
             async fn last_event(&mut self, order: kabao_core::ledger::OrderId) -> $crate::StoreResult<Option<kabao_core::audit::ChainedEvent>> {
-                let row: Option<$crate::rows::EventRow> = sqlx::query_as(
+                let row: Option<$crate::rows::EventRow> = db::query_as(
                     "SELECT seq, kind, at_ms, body, prev_hash, hash FROM order_events WHERE order_id = $1 ORDER BY seq DESC LIMIT 1",
                 )
                 .bind(order.0)
@@ -879,7 +879,7 @@ macro_rules! impl_tx {
 
             async fn order_events(&mut self, order: kabao_core::ledger::OrderId) -> $crate::StoreResult<Vec<kabao_core::audit::ChainedEvent>> {
                 let rows: Vec<$crate::rows::EventRow> =
-                    sqlx::query_as("SELECT seq, kind, at_ms, body, prev_hash, hash FROM order_events WHERE order_id = $1 ORDER BY seq")
+                    db::query_as("SELECT seq, kind, at_ms, body, prev_hash, hash FROM order_events WHERE order_id = $1 ORDER BY seq")
                         .bind(order.0)
                         .fetch_all(&mut *self.tx)
                         .await
@@ -888,7 +888,7 @@ macro_rules! impl_tx {
             }
 
             async fn orders_with_events(&mut self) -> $crate::StoreResult<Vec<kabao_core::ledger::OrderId>> {
-                let ids: Vec<i64> = sqlx::query_scalar("SELECT DISTINCT order_id FROM order_events ORDER BY order_id")
+                let ids: Vec<i64> = db::query_scalar("SELECT DISTINCT order_id FROM order_events ORDER BY order_id")
                     .fetch_all(&mut *self.tx)
                     .await
                     .map_err($crate::errors::map_sqlx)?;
@@ -898,7 +898,7 @@ macro_rules! impl_tx {
             // ---- idempotency ----
 
             async fn idempotency_lookup(&mut self, scope: &str, key: &str) -> $crate::StoreResult<Option<(Vec<u8>, kabao_core::ledger::OrderId)>> {
-                let row: Option<(Vec<u8>, i64)> = sqlx::query_as("SELECT request_hash, order_id FROM idempotency_keys WHERE scope = $1 AND key = $2")
+                let row: Option<(Vec<u8>, i64)> = db::query_as("SELECT request_hash, order_id FROM idempotency_keys WHERE scope = $1 AND key = $2")
                     .bind(scope)
                     .bind(key)
                     .fetch_optional(&mut *self.tx)
@@ -915,7 +915,7 @@ macro_rules! impl_tx {
                 order: kabao_core::ledger::OrderId,
                 at: kabao_core::Timestamp,
             ) -> $crate::StoreResult<()> {
-                sqlx::query("INSERT INTO idempotency_keys (scope, key, request_hash, order_id, created_at) VALUES ($1, $2, $3, $4, $5)")
+                db::query("INSERT INTO idempotency_keys (scope, key, request_hash, order_id, created_at) VALUES ($1, $2, $3, $4, $5)")
                     .bind(scope)
                     .bind(key)
                     .bind(request_hash)
@@ -934,7 +934,7 @@ macro_rules! impl_tx {
                     $crate::PaymentPurpose::Order(o) => ("order", Some(o.0), None),
                     $crate::PaymentPurpose::TopUp(u) => ("top_up", None, Some(u.0)),
                 };
-                sqlx::query_scalar(
+                db::query_scalar(
                     "INSERT INTO payments (gateway, trade_no, purpose_kind, order_id, user_id, amount_fen, state, created_at) \
                      VALUES ($1, $2, $3, $4, $5, $6, 'pending', $7) RETURNING id",
                 )
@@ -951,7 +951,7 @@ macro_rules! impl_tx {
             }
 
             async fn payment_by_trade_no(&mut self, trade_no: &str) -> $crate::StoreResult<Option<$crate::Payment>> {
-                let row: Option<$crate::rows::PaymentRow> = sqlx::query_as(
+                let row: Option<$crate::rows::PaymentRow> = db::query_as(
                     "SELECT id, gateway, trade_no, purpose_kind, order_id, user_id, amount_fen, state, gateway_trade_no, created_at, paid_at \
                      FROM payments WHERE trade_no = $1",
                 )
@@ -963,7 +963,7 @@ macro_rules! impl_tx {
             }
 
             async fn mark_payment_paid(&mut self, id: i64, gateway_trade_no: &str, at: kabao_core::Timestamp) -> $crate::StoreResult<bool> {
-                let done = sqlx::query("UPDATE payments SET state = 'paid', gateway_trade_no = $1, paid_at = $2 WHERE id = $3 AND state = 'pending'")
+                let done = db::query("UPDATE payments SET state = 'paid', gateway_trade_no = $1, paid_at = $2 WHERE id = $3 AND state = 'pending'")
                     .bind(gateway_trade_no)
                     .bind(at.millis())
                     .bind(id)
@@ -981,7 +981,7 @@ macro_rules! impl_tx {
                 after_id: i64,
                 limit: i64,
             ) -> $crate::StoreResult<Vec<$crate::Payment>> {
-                let rows: Vec<$crate::rows::PaymentRow> = sqlx::query_as(
+                let rows: Vec<$crate::rows::PaymentRow> = db::query_as(
                     "SELECT p.id, p.gateway, p.trade_no, p.purpose_kind, p.order_id, p.user_id, p.amount_fen, p.state, p.gateway_trade_no, p.created_at, p.paid_at \
                      FROM payments p JOIN orders o ON o.id = p.order_id \
                      WHERE p.state = 'pending' AND p.gateway = $1 AND p.purpose_kind = 'order' AND p.created_at <= $2 \
@@ -1000,7 +1000,7 @@ macro_rules! impl_tx {
             }
 
             async fn insert_notification(&mut self, gateway: &str, notification_id: &str, at: kabao_core::Timestamp) -> $crate::StoreResult<()> {
-                sqlx::query("INSERT INTO gateway_notifications (gateway, notification_id, at) VALUES ($1, $2, $3)")
+                db::query("INSERT INTO gateway_notifications (gateway, notification_id, at) VALUES ($1, $2, $3)")
                     .bind(gateway)
                     .bind(notification_id)
                     .bind(at.millis())
@@ -1013,7 +1013,7 @@ macro_rules! impl_tx {
             // ---- withdrawals ----
 
             async fn insert_withdrawal(&mut self, shop: kabao_core::ShopId, amount: kabao_core::Money, at: kabao_core::Timestamp) -> $crate::StoreResult<i64> {
-                sqlx::query_scalar("INSERT INTO withdrawals (shop_id, amount_fen, state, requested_at) VALUES ($1, $2, 'pending', $3) RETURNING id")
+                db::query_scalar("INSERT INTO withdrawals (shop_id, amount_fen, state, requested_at) VALUES ($1, $2, 'pending', $3) RETURNING id")
                     .bind(shop.0)
                     .bind(amount.fen())
                     .bind(at.millis())
@@ -1023,7 +1023,7 @@ macro_rules! impl_tx {
             }
 
             async fn withdrawal_by_id(&mut self, id: i64) -> $crate::StoreResult<Option<$crate::Withdrawal>> {
-                let row: Option<$crate::rows::WithdrawalRow> = sqlx::query_as(
+                let row: Option<$crate::rows::WithdrawalRow> = db::query_as(
                     "SELECT id, shop_id, amount_fen, state, requested_at, decided_at, decided_by, note FROM withdrawals WHERE id = $1",
                 )
                 .bind(id)
@@ -1034,7 +1034,7 @@ macro_rules! impl_tx {
             }
 
             async fn list_shop_withdrawals(&mut self, shop: kabao_core::ShopId, limit: i64) -> $crate::StoreResult<Vec<$crate::Withdrawal>> {
-                let rows: Vec<$crate::rows::WithdrawalRow> = sqlx::query_as(
+                let rows: Vec<$crate::rows::WithdrawalRow> = db::query_as(
                     "SELECT id, shop_id, amount_fen, state, requested_at, decided_at, decided_by, note FROM withdrawals \
                      WHERE shop_id = $1 ORDER BY id DESC LIMIT $2",
                 )
@@ -1047,7 +1047,7 @@ macro_rules! impl_tx {
             }
 
             async fn list_pending_withdrawals(&mut self, limit: i64) -> $crate::StoreResult<Vec<$crate::Withdrawal>> {
-                let rows: Vec<$crate::rows::WithdrawalRow> = sqlx::query_as(
+                let rows: Vec<$crate::rows::WithdrawalRow> = db::query_as(
                     "SELECT id, shop_id, amount_fen, state, requested_at, decided_at, decided_by, note FROM withdrawals \
                      WHERE state = 'pending' ORDER BY id LIMIT $1",
                 )
@@ -1066,7 +1066,7 @@ macro_rules! impl_tx {
                 note: Option<&str>,
                 at: kabao_core::Timestamp,
             ) -> $crate::StoreResult<bool> {
-                let done = sqlx::query(
+                let done = db::query(
                     "UPDATE withdrawals SET state = $1, decided_by = $2, note = $3, decided_at = $4 WHERE id = $5 AND state = 'pending'",
                 )
                 .bind(to.as_str())
@@ -1083,7 +1083,7 @@ macro_rules! impl_tx {
             // ---- shared secrets ----
 
             async fn set_shared_secret(&mut self, product: kabao_core::ProductId, ciphertext: &[u8], key_version: i32, stock: i64) -> $crate::StoreResult<()> {
-                let done = sqlx::query("UPDATE products SET shared_secret = $1, shared_key_version = $2, stock_available = $3 WHERE id = $4")
+                let done = db::query("UPDATE products SET shared_secret = $1, shared_key_version = $2, stock_available = $3 WHERE id = $4")
                     .bind(ciphertext)
                     .bind(key_version)
                     .bind(stock)
@@ -1095,7 +1095,7 @@ macro_rules! impl_tx {
             }
 
             async fn shared_secret(&mut self, product: kabao_core::ProductId) -> $crate::StoreResult<Option<(Vec<u8>, i32)>> {
-                let row: Option<(Option<Vec<u8>>, Option<i32>)> = sqlx::query_as("SELECT shared_secret, shared_key_version FROM products WHERE id = $1")
+                let row: Option<(Option<Vec<u8>>, Option<i32>)> = db::query_as("SELECT shared_secret, shared_key_version FROM products WHERE id = $1")
                     .bind(product.0)
                     .fetch_optional(&mut *self.tx)
                     .await
@@ -1107,7 +1107,7 @@ macro_rules! impl_tx {
             }
 
             async fn take_counted_stock(&mut self, product: kabao_core::ProductId, n: i64) -> $crate::StoreResult<bool> {
-                let done = sqlx::query(
+                let done = db::query(
                     "UPDATE products SET stock_available = stock_available - $1 WHERE id = $2 AND stock_available >= $1 \
                      AND (shared_secret IS NOT NULL OR custom_fields IS NOT NULL)",
                 )
@@ -1120,7 +1120,7 @@ macro_rules! impl_tx {
             }
 
             async fn return_counted_stock(&mut self, product: kabao_core::ProductId, n: i64) -> $crate::StoreResult<()> {
-                let done = sqlx::query(
+                let done = db::query(
                     "UPDATE products SET stock_available = stock_available + $1 WHERE id = $2 \
                      AND (shared_secret IS NOT NULL OR custom_fields IS NOT NULL)",
                 )
@@ -1135,7 +1135,7 @@ macro_rules! impl_tx {
             // ---- custom goods ----
 
             async fn set_custom_spec(&mut self, product: kabao_core::ProductId, fields_json: &str, delivery_hours: i64, stock: i64) -> $crate::StoreResult<()> {
-                let done = sqlx::query("UPDATE products SET custom_fields = $1, delivery_hours = $2, stock_available = $3 WHERE id = $4")
+                let done = db::query("UPDATE products SET custom_fields = $1, delivery_hours = $2, stock_available = $3 WHERE id = $4")
                     .bind(fields_json)
                     .bind(delivery_hours)
                     .bind(stock)
@@ -1147,7 +1147,7 @@ macro_rules! impl_tx {
             }
 
             async fn custom_spec(&mut self, product: kabao_core::ProductId) -> $crate::StoreResult<Option<(String, i64)>> {
-                let row: Option<(Option<String>, Option<i64>)> = sqlx::query_as("SELECT custom_fields, delivery_hours FROM products WHERE id = $1")
+                let row: Option<(Option<String>, Option<i64>)> = db::query_as("SELECT custom_fields, delivery_hours FROM products WHERE id = $1")
                     .bind(product.0)
                     .fetch_optional(&mut *self.tx)
                     .await
@@ -1161,7 +1161,7 @@ macro_rules! impl_tx {
             // ---- job leases ----
 
             async fn acquire_job_lease(&mut self, job: &str, owner: &str, now: kabao_core::Timestamp, until: kabao_core::Timestamp) -> $crate::StoreResult<bool> {
-                let done = sqlx::query(
+                let done = db::query(
                     "UPDATE job_leases SET owner = $1, lease_until = $2 WHERE name = $3 AND (owner IS NULL OR owner = $1 OR lease_until < $4)",
                 )
                 .bind(owner)
@@ -1175,7 +1175,7 @@ macro_rules! impl_tx {
             }
 
             async fn release_job_lease(&mut self, job: &str, owner: &str, now: kabao_core::Timestamp) -> $crate::StoreResult<()> {
-                sqlx::query("UPDATE job_leases SET owner = NULL, lease_until = 0, last_run_at = $1 WHERE name = $2 AND owner = $3")
+                db::query("UPDATE job_leases SET owner = NULL, lease_until = 0, last_run_at = $1 WHERE name = $2 AND owner = $3")
                     .bind(now.millis())
                     .bind(job)
                     .bind(owner)
@@ -1189,7 +1189,7 @@ macro_rules! impl_tx {
 
             async fn data_keys(&mut self) -> $crate::StoreResult<Vec<$crate::DataKeyRecord>> {
                 let rows: Vec<$crate::rows::DataKeyRow> =
-                    sqlx::query_as("SELECT purpose, version, wrapped, created_at FROM data_keys ORDER BY purpose, version")
+                    db::query_as("SELECT purpose, version, wrapped, created_at FROM data_keys ORDER BY purpose, version")
                         .fetch_all(&mut *self.tx)
                         .await
                         .map_err($crate::errors::map_sqlx)?;
@@ -1197,7 +1197,7 @@ macro_rules! impl_tx {
             }
 
             async fn insert_data_key(&mut self, key: &$crate::DataKeyRecord) -> $crate::StoreResult<()> {
-                sqlx::query("INSERT INTO data_keys (purpose, version, wrapped, created_at) VALUES ($1, $2, $3, $4)")
+                db::query("INSERT INTO data_keys (purpose, version, wrapped, created_at) VALUES ($1, $2, $3, $4)")
                     .bind(&key.purpose)
                     .bind(key.version)
                     .bind(&key.wrapped)

@@ -1,34 +1,82 @@
-//! The SQLite backend: the embedded default, one file in WAL mode.
-//! SQLite allows one writer at a time, so writes go through a one-connection pool and start with
-//! `BEGIN IMMEDIATE` (taking the lock up front, waiting up to the busy timeout); reads use their own pool.
+//! The SQLite backend: the embedded default, one file in WAL mode with `synchronous=FULL`.
+//!
+//! Statements run directly on the calling task through [`crate::lite`] (rusqlite): no thread hand-off per
+//! statement. SQLite allows one writer, so write transactions take the one writer connection in turn (a fair
+//! async mutex) and start with `BEGIN IMMEDIATE`. Reads use their own `query_only` connections.
+//!
+//! **Group commit.** A payment is acknowledged only after its transaction is durable, and the fsync at COMMIT
+//! is the cost of each write transaction. When other write transactions are queued for the connection, a
+//! finished transaction does not COMMIT: it releases its SAVEPOINT, leaves the physical transaction open for the
+//! next one, and waits. The last of the batch COMMITs once (off the async workers) and reports the outcome to
+//! every waiting transaction. So each caller still returns only after its own data is durable, and a failed
+//! COMMIT fails every transaction of the batch (none of them was acknowledged). A transaction that fails or is
+//! dropped rolls back to its SAVEPOINT without touching the others. Transactions of one batch run one after
+//! another on one connection, so each sees the ones before it exactly as if they had committed.
 
 use crate::errors::{map_migrate, map_sqlx};
+use crate::lite::{Conn, Error as LiteError};
 use crate::{Backend, NewCardKey, Store, StoreError, StoreResult, Tx, TxMode};
 use async_trait::async_trait;
 use kabao_core::vault::Fingerprint;
 use kabao_core::ShopId;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{QueryBuilder, Sqlite, SqlitePool};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
+use tokio::sync::{Mutex, OwnedMutexGuard};
+// The query layer the shared Tx implementation (`impl_tx!`) is written against.
+use crate::lite as db;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 
-/// SQLite allows 32766 bound parameters per statement; 7 per key row.
-const KEY_ROWS_PER_INSERT: usize = 4_000;
-/// Fingerprints per `IN (...)` lookup.
-const FINGERPRINTS_PER_LOOKUP: usize = 1_000;
-const READERS: u32 = 4;
+const READERS: usize = 4;
 /// Negative means KiB: 64 MiB.
-const WRITER_CACHE: &str = "-65536";
+const WRITER_CACHE_KIB: i64 = 65_536;
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+/// Transactions that may share one COMMIT.
+const MAX_BATCH: usize = 256;
+/// A transaction waiting for its batch's COMMIT checks this often that somebody is still going to do it.
+const BATCH_WAIT: Duration = Duration::from_millis(20);
+
+/// The writer connection and the batch of finished transactions waiting for its COMMIT.
+struct Writer {
+    conn: Conn,
+    pending: Vec<tokio::sync::oneshot::Sender<Result<(), String>>>,
+    /// Physical COMMITs so far (each one fsync): with group commit, fewer than committed transactions.
+    commits: u64,
+}
 
 pub struct SqliteStore {
-    writer: SqlitePool,
-    reader: SqlitePool,
+    path: PathBuf,
+    writer: Arc<Mutex<Writer>>,
+    /// Write transactions queued for the writer connection.
+    waiting: Arc<AtomicUsize>,
+    readers: Vec<Arc<Mutex<Conn>>>,
+    next_reader: AtomicUsize,
     /// Set for [`SqliteStore::open_in_memory`]: the scratch file to delete when the store is dropped.
     scratch: Option<PathBuf>,
+}
+
+fn connect(path: &Path, writer: bool) -> StoreResult<Conn> {
+    use rusqlite::OpenFlags;
+    let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    let conn = rusqlite::Connection::open_with_flags(path, flags).map_err(|e| map_sqlx(LiteError(e)))?;
+    conn.busy_timeout(BUSY_TIMEOUT).map_err(|e| map_sqlx(LiteError(e)))?;
+    conn.set_prepared_statement_cache_capacity(256);
+    // FULL, not NORMAL: with NORMAL a power loss can drop the last commits, and these are payments and keys
+    // already shown to their buyers. Group commit, not a weaker sync, is what pays for it.
+    let mut pragmas = String::from("PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;");
+    if writer {
+        // A bigger page cache for the writer: a large import inserts into the (shop, fingerprint) index in random
+        // order, and with SQLite's 2 MiB default most of those inserts would miss the cache.
+        pragmas.push_str(&format!(" PRAGMA cache_size = -{WRITER_CACHE_KIB};"));
+    } else {
+        // query_only makes an accidental write through a read transaction fail instead of racing the writer.
+        pragmas.push_str(" PRAGMA query_only = ON;");
+    }
+    conn.execute_batch(&pragmas).map_err(|e| map_sqlx(LiteError(e)))?;
+    Ok(Conn::new(conn))
 }
 
 impl SqliteStore {
@@ -38,28 +86,18 @@ impl SqliteStore {
             std::fs::create_dir_all(dir)
                 .map_err(|e| StoreError::Database(format!("cannot create database directory: {e}")))?;
         }
-        let options = SqliteConnectOptions::new()
-            .filename(path)
-            .create_if_missing(true)
-            .journal_mode(SqliteJournalMode::Wal)
-            // FULL, not NORMAL: with NORMAL a power loss can drop the last commits, and these are payments.
-            .synchronous(SqliteSynchronous::Full)
-            .busy_timeout(BUSY_TIMEOUT)
-            .foreign_keys(true);
-        // A bigger page cache for the writer: a large import inserts into the (shop, fingerprint) index in random
-        // order, and with SQLite's 2 MiB default most of those inserts would miss the cache.
-        let writer = SqlitePoolOptions::new()
-            .max_connections(1)
-            .connect_with(options.clone().pragma("cache_size", WRITER_CACHE))
-            .await
-            .map_err(map_sqlx)?;
-        // query_only makes an accidental write through a read transaction fail instead of racing the writer.
-        let reader = SqlitePoolOptions::new()
-            .max_connections(READERS)
-            .connect_with(options.pragma("query_only", "ON"))
-            .await
-            .map_err(map_sqlx)?;
-        Ok(SqliteStore { writer, reader, scratch: None })
+        // The writer first: it creates the file and switches it to WAL before readers open it.
+        let writer = connect(path, true)?;
+        let readers =
+            (0..READERS).map(|_| connect(path, false).map(|c| Arc::new(Mutex::new(c)))).collect::<StoreResult<_>>()?;
+        Ok(SqliteStore {
+            path: path.to_path_buf(),
+            writer: Arc::new(Mutex::new(Writer { conn: writer, pending: Vec::new(), commits: 0 })),
+            waiting: Arc::new(AtomicUsize::new(0)),
+            readers,
+            next_reader: AtomicUsize::new(0),
+            scratch: None,
+        })
     }
 
     /// A private, empty database for tests. It is a scratch file in the temp directory rather than a
@@ -74,6 +112,56 @@ impl SqliteStore {
         let mut store = SqliteStore::open(&path).await?;
         store.scratch = Some(path);
         Ok(store)
+    }
+
+    async fn begin_read(&self) -> StoreResult<SqliteTx> {
+        let n = self.readers.len();
+        let start = self.next_reader.fetch_add(1, Ordering::Relaxed);
+        let idle = (0..n).find_map(|i| self.readers.get((start + i) % n).and_then(|r| r.clone().try_lock_owned().ok()));
+        let mut conn = match idle {
+            Some(c) => c,
+            None => match self.readers.get(start % n) {
+                Some(r) => r.clone().lock_owned().await,
+                None => return Err(StoreError::Database("no reader connections".into())),
+            },
+        };
+        conn.batch("BEGIN").map_err(map_sqlx)?;
+        Ok(SqliteTx { tx: TxConn::Read(ReadTx { conn }) })
+    }
+
+    async fn begin_write(&self) -> StoreResult<SqliteTx> {
+        let mut w = {
+            let _queued = Queued::enter(&self.waiting);
+            self.writer.clone().lock_owned().await
+        };
+        // An open physical transaction means finished transactions are waiting for a COMMIT: join their batch.
+        let savepoint = !w.conn.get().is_autocommit();
+        let begin = if savepoint { "SAVEPOINT kabao_tx" } else { "BEGIN IMMEDIATE" };
+        w.conn.batch(begin).map_err(map_sqlx)?;
+        Ok(SqliteTx {
+            tx: TxConn::Write(WriteTx {
+                guard: Some(w),
+                savepoint,
+                writer: self.writer.clone(),
+                waiting: self.waiting.clone(),
+            }),
+        })
+    }
+}
+
+/// Counts a task queued for the writer for as long as it waits (also when the wait is cancelled).
+struct Queued(Arc<AtomicUsize>);
+
+impl Queued {
+    fn enter(n: &Arc<AtomicUsize>) -> Queued {
+        n.fetch_add(1, Ordering::SeqCst);
+        Queued(n.clone())
+    }
+}
+
+impl Drop for Queued {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
     }
 }
 
@@ -96,95 +184,237 @@ impl Store for SqliteStore {
         Backend::Sqlite
     }
 
+    /// Migrations run through sqlx's migrator (its bookkeeping table, checksums and locking) on a connection of
+    /// their own; the store's connections see the new schema at their next statement.
     async fn migrate(&self) -> StoreResult<()> {
-        MIGRATOR.run(&self.writer).await.map_err(map_migrate)
+        let options = SqliteConnectOptions::new()
+            .filename(&self.path)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Full)
+            .busy_timeout(BUSY_TIMEOUT)
+            .foreign_keys(true);
+        let pool = SqlitePoolOptions::new().max_connections(1).connect_with(options).await.map_err(map_sqlx)?;
+        let result = MIGRATOR.run(&pool).await.map_err(map_migrate);
+        pool.close().await;
+        result
     }
 
     async fn begin(&self, mode: TxMode) -> StoreResult<Box<dyn Tx>> {
-        let tx = match mode {
-            TxMode::Write => self.writer.begin_with("BEGIN IMMEDIATE").await,
-            TxMode::Read => self.reader.begin().await,
-        }
-        .map_err(map_sqlx)?;
-        Ok(Box::new(SqliteTx { tx }))
+        Ok(Box::new(match mode {
+            TxMode::Write => self.begin_write().await?,
+            TxMode::Read => self.begin_read().await?,
+        }))
     }
 
     async fn ping(&self) -> StoreResult<()> {
-        sqlx::query("SELECT 1").execute(&self.reader).await.map_err(map_sqlx)?;
+        let mut tx = self.begin_read().await?;
+        db::query_scalar::<i64>("SELECT 1").fetch_one(&mut tx.tx).await.map_err(map_sqlx)?;
         Ok(())
     }
 
     async fn close(&self) {
-        self.reader.close().await;
-        self.writer.close().await;
+        // Wait for a batch in progress to commit; connections close when the store is dropped.
+        let w = self.writer.lock().await;
+        drop(w);
+    }
+}
+
+/// A read transaction on one of the reader connections.
+struct ReadTx {
+    conn: OwnedMutexGuard<Conn>,
+}
+
+impl Drop for ReadTx {
+    fn drop(&mut self) {
+        // Ends the snapshot; a read transaction has nothing to keep.
+        let _ = self.conn.batch("ROLLBACK");
+    }
+}
+
+/// A write transaction: the writer connection, inside a physical transaction (first of a batch) or a SAVEPOINT.
+struct WriteTx {
+    /// `None` once committed or rolled back.
+    guard: Option<OwnedMutexGuard<Writer>>,
+    savepoint: bool,
+    writer: Arc<Mutex<Writer>>,
+    waiting: Arc<AtomicUsize>,
+}
+
+/// Tells every transaction waiting for this batch's COMMIT how it went.
+fn report(w: &mut Writer, outcome: &Result<(), String>) {
+    for p in w.pending.drain(..) {
+        let _ = p.send(outcome.clone());
+    }
+}
+
+/// COMMITs the open batch off the async workers (the fsync), and reports to everyone in it.
+async fn commit_batch(w: OwnedMutexGuard<Writer>) -> StoreResult<()> {
+    let (mut w, result) = tokio::task::spawn_blocking(move || {
+        let mut w = w;
+        let r = w.conn.batch("COMMIT");
+        w.commits += 1;
+        (w, r)
+    })
+    .await
+    .map_err(|e| StoreError::Database(format!("commit task failed: {e}")))?;
+    if result.is_err() {
+        let _ = w.conn.batch("ROLLBACK");
+    }
+    let outcome = result.as_ref().map(|_| ()).map_err(|e| e.to_string());
+    report(&mut w, &outcome);
+    result.map_err(map_sqlx)
+}
+
+impl WriteTx {
+    async fn commit(&mut self) -> StoreResult<()> {
+        let Some(mut w) = self.guard.take() else {
+            return Err(StoreError::Database("transaction already finished".into()));
+        };
+        if self.savepoint {
+            if let Err(e) = w.conn.batch("RELEASE kabao_tx") {
+                self.guard = Some(w); // Drop rolls the savepoint back
+                return Err(map_sqlx(e));
+            }
+            if w.conn.get().is_autocommit() {
+                // Cannot happen while a batch is open, but if SQLite ended the transaction, nothing is durable.
+                let outcome = Err("the batch's transaction ended before COMMIT".to_string());
+                report(&mut w, &outcome);
+                return Err(StoreError::Database("group commit lost its transaction".into()));
+            }
+        }
+        if self.waiting.load(Ordering::SeqCst) == 0 || w.pending.len() >= MAX_BATCH {
+            return commit_batch(w).await;
+        }
+        // Others are queued: leave the COMMIT to the batch's last transaction and wait for it.
+        let (tx, mut rx) = tokio::sync::oneshot::channel();
+        w.pending.push(tx);
+        drop(w);
+        loop {
+            match tokio::time::timeout(BATCH_WAIT, &mut rx).await {
+                Ok(Ok(outcome)) => return outcome.map_err(StoreError::Database),
+                Ok(Err(_)) => return Err(StoreError::Database("group commit abandoned".into())),
+                Err(_) => {
+                    // Whoever was queued may have given up (a cancelled request): commit the batch ourselves.
+                    let mut w = self.writer.clone().lock_owned().await;
+                    if !w.pending.is_empty() && !w.conn.get().is_autocommit() {
+                        commit_batch(w).await?;
+                    }
+                }
+            }
+        }
+    }
+}
+
+impl Drop for WriteTx {
+    fn drop(&mut self) {
+        let Some(mut w) = self.guard.take() else { return };
+        if !self.savepoint {
+            // The batch's first transaction: nothing else is in it yet.
+            let _ = w.conn.batch("ROLLBACK");
+            return;
+        }
+        if w.conn.batch("ROLLBACK TO kabao_tx; RELEASE kabao_tx").is_err() {
+            // SQLite ended the whole transaction (e.g. a full disk): the batch is lost, and none of it was
+            // acknowledged. Everyone waiting hears so.
+            let _ = w.conn.batch("ROLLBACK");
+            report(&mut w, &Err("the batch was rolled back".to_string()));
+        }
+    }
+}
+
+enum TxConn {
+    Read(ReadTx),
+    Write(WriteTx),
+}
+
+impl std::ops::Deref for TxConn {
+    type Target = Conn;
+    fn deref(&self) -> &Conn {
+        match self {
+            TxConn::Read(r) => &r.conn,
+            TxConn::Write(WriteTx { guard: Some(g), .. }) => &g.conn,
+            // Only `commit` and `drop` take the guard, and nothing runs a statement after either.
+            TxConn::Write(WriteTx { guard: None, .. }) => unreachable!("statement on a finished transaction"),
+        }
+    }
+}
+
+impl std::ops::DerefMut for TxConn {
+    fn deref_mut(&mut self) -> &mut Conn {
+        match self {
+            TxConn::Read(r) => &mut r.conn,
+            TxConn::Write(WriteTx { guard: Some(g), .. }) => &mut g.conn,
+            TxConn::Write(WriteTx { guard: None, .. }) => unreachable!("statement on a finished transaction"),
+        }
     }
 }
 
 pub struct SqliteTx {
-    tx: sqlx::Transaction<'static, Sqlite>,
+    tx: TxConn,
 }
 
 impl SqliteTx {
+    async fn finish(mut self: Box<Self>) -> StoreResult<()> {
+        match &mut self.tx {
+            TxConn::Read(_) => Ok(()),
+            TxConn::Write(w) => w.commit().await,
+        }
+    }
+
     async fn insert_key_rows(&mut self, keys: &[NewCardKey]) -> StoreResult<()> {
-        for chunk in keys.chunks(KEY_ROWS_PER_INSERT) {
-            let mut qb: QueryBuilder<'_, Sqlite> = QueryBuilder::new(
-                "INSERT INTO card_keys (shop_id, product_id, batch_id, fingerprint, ciphertext, key_version, created_at, state) ",
-            );
-            qb.push_values(chunk, |mut row, key| {
-                row.push_bind(key.shop_id.0)
-                    .push_bind(key.product_id.0)
-                    .push_bind(key.batch_id.0)
-                    .push_bind(&key.fingerprint.0[..])
-                    .push_bind(&key.ciphertext[..])
-                    .push_bind(key.key_version)
-                    .push_bind(key.created_at.millis())
-                    .push("'available'");
-            });
-            qb.build().execute(&mut *self.tx).await.map_err(map_sqlx)?;
+        let conn = self.tx.get();
+        let mut stmt = conn
+            .prepare_cached(
+                "INSERT INTO card_keys (shop_id, product_id, batch_id, fingerprint, ciphertext, key_version, created_at, state) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'available')",
+            )
+            .map_err(|e| map_sqlx(LiteError(e)))?;
+        for key in keys {
+            stmt.execute(rusqlite::params![
+                key.shop_id.0,
+                key.product_id.0,
+                key.batch_id.0,
+                &key.fingerprint.0[..],
+                &key.ciphertext[..],
+                key.key_version,
+                key.created_at.millis()
+            ])
+            .map_err(|e| map_sqlx(LiteError(e)))?;
         }
         Ok(())
     }
 
     async fn fingerprints_in(&mut self, shop: ShopId, fingerprints: &[Fingerprint]) -> StoreResult<Vec<Fingerprint>> {
+        let conn = self.tx.get();
+        let mut stmt = conn
+            .prepare_cached("SELECT 1 FROM card_keys WHERE shop_id = ?1 AND fingerprint = ?2")
+            .map_err(|e| map_sqlx(LiteError(e)))?;
         let mut found = Vec::new();
-        for chunk in fingerprints.chunks(FINGERPRINTS_PER_LOOKUP) {
-            let mut qb: QueryBuilder<'_, Sqlite> =
-                QueryBuilder::new("SELECT fingerprint FROM card_keys WHERE shop_id = ");
-            qb.push_bind(shop.0).push(" AND fingerprint IN (");
-            let mut list = qb.separated(", ");
-            for fp in chunk {
-                list.push_bind(&fp.0[..]);
-            }
-            list.push_unseparated(")");
-            let rows: Vec<Vec<u8>> = qb.build_query_scalar().fetch_all(&mut *self.tx).await.map_err(map_sqlx)?;
-            for bytes in rows {
-                found.push(crate::rows::fingerprint(&bytes)?);
+        for fp in fingerprints {
+            if stmt.exists(rusqlite::params![shop.0, &fp.0[..]]).map_err(|e| map_sqlx(LiteError(e)))? {
+                found.push(*fp);
             }
         }
         Ok(found)
     }
-}
 
-impl SqliteTx {
     /// The oldest available keys of a product. The writer connection is exclusive, so nothing can take
     /// them before this transaction marks them sold.
     async fn available_key_ids(&mut self, product: kabao_core::ProductId, n: i64) -> StoreResult<Vec<i64>> {
-        sqlx::query_scalar(
-            "SELECT id FROM card_keys WHERE product_id = $1 AND state = 'available' ORDER BY id LIMIT $2",
-        )
-        .bind(product.0)
-        .bind(n)
-        .fetch_all(&mut *self.tx)
-        .await
-        .map_err(map_sqlx)
+        db::query_scalar("SELECT id FROM card_keys WHERE product_id = $1 AND state = 'available' ORDER BY id LIMIT $2")
+            .bind(product.0)
+            .bind(n)
+            .fetch_all(&mut self.tx)
+            .await
+            .map_err(map_sqlx)
     }
 
     /// An account's balance (zero if it has no row yet). The writer connection is exclusive, so nothing needs
     /// locking and nothing is written: a refused ledger transaction leaves no trace.
     async fn balance_for_update(&mut self, account: &str) -> StoreResult<i64> {
-        let fen: Option<i64> = sqlx::query_scalar("SELECT balance_fen FROM account_balances WHERE account = $1")
+        let fen: Option<i64> = db::query_scalar("SELECT balance_fen FROM account_balances WHERE account = $1")
             .bind(account)
-            .fetch_optional(&mut *self.tx)
+            .fetch_optional(&mut self.tx)
             .await
             .map_err(map_sqlx)?;
         Ok(fen.unwrap_or(0))
@@ -193,9 +423,83 @@ impl SqliteTx {
 
 crate::sql_tx::impl_tx!(SqliteTx);
 
+impl SqliteStore {
+    /// Physical COMMITs (fsyncs) so far, for tests and the checkout benchmark.
+    pub async fn commits(&self) -> u64 {
+        self.writer.lock().await.commits
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn user(name: &str) -> crate::NewUser {
+        crate::NewUser {
+            username: name.into(),
+            email: None,
+            password_hash: "h".into(),
+            role: kabao_core::user::Role::Buyer,
+            created_at: kabao_core::Timestamp(0),
+        }
+    }
+
+    /// Transactions queued behind an open one share its COMMIT; one that is dropped midway takes only its own
+    /// work with it; every commit returns after the data is committed (visible to a new reader).
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn queued_transactions_share_one_commit_and_a_dropped_one_leaves_the_rest() {
+        let store = Arc::new(SqliteStore::open_in_memory().await.unwrap());
+        store.migrate().await.unwrap();
+        let before = store.commits().await;
+        let mut first = store.begin(TxMode::Write).await.unwrap();
+        first.insert_user(&user("first")).await.unwrap();
+        let mut tasks = Vec::new();
+        for i in 0..20 {
+            let store = store.clone();
+            tasks.push(tokio::spawn(async move {
+                let mut tx = store.begin(TxMode::Write).await.unwrap();
+                tx.insert_user(&user(&format!("u{i}"))).await.unwrap();
+                if i % 5 == 0 {
+                    drop(tx); // rolled back: only this one's user disappears
+                    return false;
+                }
+                tx.commit().await.unwrap();
+                let mut read = store.begin(TxMode::Read).await.unwrap();
+                assert!(read.user_by_username(&format!("u{i}")).await.unwrap().is_some(), "committed means visible");
+                true
+            }));
+        }
+        while store.waiting.load(Ordering::SeqCst) < 20 {
+            tokio::task::yield_now().await;
+        }
+        first.commit().await.unwrap();
+        for t in tasks {
+            t.await.unwrap();
+        }
+        let mut read = store.begin(TxMode::Read).await.unwrap();
+        for i in 0..20 {
+            let found = read.user_by_username(&format!("u{i}")).await.unwrap().is_some();
+            assert_eq!(found, i % 5 != 0, "u{i}");
+        }
+        assert!(read.user_by_username("first").await.unwrap().is_some());
+        drop(read);
+        let commits = store.commits().await - before;
+        assert!(commits < 5, "21 transactions, {commits} COMMITs: queued ones were batched");
+    }
+
+    /// A failed statement inside a batch is that transaction's error only.
+    #[tokio::test]
+    async fn a_conflict_in_a_batch_fails_only_its_transaction() {
+        let store = SqliteStore::open_in_memory().await.unwrap();
+        store.migrate().await.unwrap();
+        let mut tx = store.begin(TxMode::Write).await.unwrap();
+        tx.insert_user(&user("dup")).await.unwrap();
+        assert!(matches!(tx.insert_user(&user("dup")).await, Err(StoreError::Conflict("users.username"))));
+        tx.insert_user(&user("other")).await.unwrap();
+        tx.commit().await.unwrap();
+        let mut read = store.begin(TxMode::Read).await.unwrap();
+        assert!(read.user_by_username("other").await.unwrap().is_some());
+    }
     use kabao_core::UserId;
 
     /// Text the domain does not know is reported as corruption, never a panic.
@@ -203,10 +507,11 @@ mod tests {
     async fn unknown_enum_text_reads_as_corrupt() {
         let store = SqliteStore::open_in_memory().await.unwrap();
         store.migrate().await.unwrap();
-        sqlx::query("INSERT INTO users (username, password_hash, role, created_at) VALUES ('x', 'h', 'wizard', 0)")
-            .execute(&store.writer)
-            .await
+        let mut w = store.writer.lock().await;
+        w.conn
+            .batch("INSERT INTO users (username, password_hash, role, created_at) VALUES ('x', 'h', 'wizard', 0)")
             .unwrap();
+        drop(w);
         let mut tx = store.begin(TxMode::Read).await.unwrap();
         let err = tx.user_by_id(UserId(1)).await.unwrap_err();
         assert!(matches!(&err, StoreError::Database(m) if m.contains("corrupt users.role")), "{err:?}");
@@ -233,9 +538,11 @@ mod tests {
         let path = dir.join("nested").join("kabao.db");
         let store = SqliteStore::open(&path).await.unwrap();
         store.migrate().await.unwrap();
-        let mode: String = sqlx::query_scalar("PRAGMA journal_mode").fetch_one(&store.writer).await.unwrap();
-        let sync: i64 = sqlx::query_scalar("PRAGMA synchronous").fetch_one(&store.writer).await.unwrap();
-        let fk: i64 = sqlx::query_scalar("PRAGMA foreign_keys").fetch_one(&store.writer).await.unwrap();
+        let mut w = store.writer.lock().await;
+        let mode: String = db::query_scalar("PRAGMA journal_mode").fetch_one(&mut w.conn).await.unwrap();
+        let sync: i64 = db::query_scalar("PRAGMA synchronous").fetch_one(&mut w.conn).await.unwrap();
+        let fk: i64 = db::query_scalar("PRAGMA foreign_keys").fetch_one(&mut w.conn).await.unwrap();
+        drop(w);
         assert_eq!((mode.as_str(), sync, fk), ("wal", 2, 1));
         store.close().await;
         assert!(path.exists());
