@@ -219,6 +219,10 @@ tuple_from_row!(0 A, 1 B, 2 C, 3 D, 4 E, 5 F, 6 G, 7 H, 8 I, 9 J, 10 K, 11 L, 12
 tuple_from_row!(0 A, 1 B, 2 C, 3 D, 4 E, 5 F, 6 G, 7 H, 8 I, 9 J, 10 K, 11 L, 12 M, 13 N, 14 O);
 tuple_from_row!(0 A, 1 B, 2 C, 3 D, 4 E, 5 F, 6 G, 7 H, 8 I, 9 J, 10 K, 11 L, 12 M, 13 N, 14 O, 15 P);
 
+/// Parameter names for the common case, so binding does not format a string per value.
+const PARAM_NAMES: [&str; 16] =
+    ["$1", "$2", "$3", "$4", "$5", "$6", "$7", "$8", "$9", "$10", "$11", "$12", "$13", "$14", "$15", "$16"];
+
 /// A statement with its bound values. `$n` parameters are SQLite named parameters; each is bound by name.
 pub struct Query<'q> {
     sql: &'q str,
@@ -238,9 +242,16 @@ impl<'q> Query<'q> {
     fn prepare<'c>(&self, conn: &'c mut Conn) -> Result<rusqlite::CachedStatement<'c>, Error> {
         let mut stmt = conn.get().prepare_cached(self.sql).map_err(Error)?;
         for (i, v) in self.args.iter().enumerate() {
-            let name = format!("${}", i + 1);
+            let owned;
+            let name = match PARAM_NAMES.get(i) {
+                Some(n) => *n,
+                None => {
+                    owned = format!("${}", i + 1);
+                    owned.as_str()
+                }
+            };
             // A parameter the SQL does not use (allowed by PostgreSQL's `$2 = $2` idiom too) is skipped.
-            if let Some(idx) = stmt.parameter_index(&name).map_err(Error)? {
+            if let Some(idx) = stmt.parameter_index(name).map_err(Error)? {
                 stmt.raw_bind_parameter(idx, v).map_err(Error)?;
             }
         }

@@ -1,6 +1,11 @@
 //! `kabao`: the marketplace binary — serve, migrate, admin tasks and key import.
 //! `anyhow` lives only here; the library crates return typed errors.
 
+// mimalloc: a checkout allocates small, short-lived buffers on two threads; glibc malloc was ~12% of the
+// checkout benchmark's CPU (perf). See the README's architecture notes.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 mod bench;
 mod config;
 mod demo;
