@@ -4,6 +4,7 @@
 use anyhow::{bail, Context};
 use kabao_core::catalog::{Category, GoodsKind, ProductDraft};
 use kabao_core::user::Role;
+use kabao_core::vault::Keyring;
 use kabao_core::{Money, Timestamp};
 use kabao_store::KeyState;
 use kabao_store::{NewShop, TxMode};
@@ -134,49 +135,104 @@ async fn run_import(
 pub struct CheckoutBench {
     pub clients: usize,
     pub seconds: u64,
-    pub database_url: Option<String>,
+    pub target: Target,
 }
 
-/// Starts a server on a fresh database, seeds a product with keys and funded buyers, then drives real HTTP
-/// checkouts (create order, pay from wallet, reveal keys) from concurrent clients for a fixed time.
-/// Duplicates and the ledger are checked from the database afterwards, not assumed.
+/// What `kabao bench checkout` measures.
+pub enum Target {
+    /// A server started in this process on a fresh database: a temporary SQLite file, or this PostgreSQL URL.
+    Fresh { database_url: Option<String> },
+    /// A running server at `url`, seeded and checked through its database (`store`, opened with the server's
+    /// configuration, and `keyring`, from its master key).
+    Running { url: String, store: std::sync::Arc<dyn kabao_store::Store>, keyring: std::sync::Arc<Keyring> },
+}
+
+/// Seeds a product with keys and funded buyers, drives real HTTP checkouts (create order, pay from wallet,
+/// reveal keys) from concurrent clients for a fixed time, then checks duplicates and the books from the database.
 pub async fn checkout(b: CheckoutBench) -> anyhow::Result<()> {
-    let dir =
-        std::env::temp_dir().join(format!("kabao-bench-checkout-{}-{:x}", std::process::id(), rand::random::<u32>()));
-    std::fs::create_dir_all(&dir)?;
-    let result = run_checkout(&dir, b).await;
-    let _ = std::fs::remove_dir_all(&dir);
-    result
+    match b.target {
+        Target::Fresh { database_url } => {
+            let dir = std::env::temp_dir().join(format!(
+                "kabao-bench-checkout-{}-{:x}",
+                std::process::id(),
+                rand::random::<u32>()
+            ));
+            std::fs::create_dir_all(&dir)?;
+            let result = run_fresh(&dir, b.clients, b.seconds, database_url).await;
+            let _ = std::fs::remove_dir_all(&dir);
+            result
+        }
+        Target::Running { url, store, keyring } => {
+            eprintln!("bench checkout: against the running server at {url}");
+            let result = run_checkout(&*store, &keyring, url.trim_end_matches('/'), b.clients, b.seconds).await;
+            store.close().await;
+            result
+        }
+    }
 }
 
-async fn run_checkout(dir: &std::path::Path, b: CheckoutBench) -> anyhow::Result<()> {
-    use kabao_core::ledger;
-    use std::sync::Arc;
-    let now = Timestamp::from_millis(
+fn now_ms() -> Timestamp {
+    Timestamp::from_millis(
         i64::try_from(
             std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis()).unwrap_or(0),
         )
         .unwrap_or(0),
-    );
-    let url = b.database_url.clone().unwrap_or_else(|| format!("sqlite://{}", dir.join("kabao.db").display()));
+    )
+}
+
+async fn run_fresh(
+    dir: &std::path::Path,
+    clients: usize,
+    seconds: u64,
+    database_url: Option<String>,
+) -> anyhow::Result<()> {
+    use std::sync::Arc;
+    let url = database_url.clone().unwrap_or_else(|| format!("sqlite://{}", dir.join("kabao.db").display()));
     let store = kabao_store::open(&url).await.context("opening the bench database")?;
     let mut material = [0u8; 32];
     rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut material);
     let master = kabao_core::vault::MasterKey::from_bytes(material);
-    let keyring = Arc::new(kabao_server::keyring::load_or_create(&*store, &master, now).await?);
+    let keyring = Arc::new(kabao_server::keyring::load_or_create(&*store, &master, now_ms()).await?);
+    let state = Arc::new(kabao_server::AppState::new(
+        store.clone(),
+        keyring.clone(),
+        kabao_server::ServerConfig::default(),
+        Arc::new(kabao_server::SystemClock),
+    ));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let base = format!("http://{}", listener.local_addr()?);
+    let server = tokio::spawn(kabao_server::serve(state, listener));
+    eprintln!(
+        "bench checkout: server at {base} on {}",
+        if database_url.is_some() { "PostgreSQL" } else { "SQLite (synchronous=FULL, WAL)" }
+    );
+    let result = run_checkout(&*store, &keyring, &base, clients, seconds).await;
+    server.abort();
+    store.close().await;
+    result
+}
 
+async fn run_checkout(
+    store: &dyn kabao_store::Store,
+    keyring: &std::sync::Arc<Keyring>,
+    base: &str,
+    clients: usize,
+    seconds: u64,
+) -> anyhow::Result<()> {
+    use kabao_core::ledger;
+    let now = now_ms();
     // Seed: one merchant, one product with plenty of keys, one funded buyer (with a token) per client.
     let tag = format!("{:08x}", rand::random::<u32>());
-    let (merchant, product) = seed_product(&*store, &tag, true, now).await?;
-    let keys = (b.seconds as usize * 4000).clamp(20_000, 400_000);
+    let (merchant, product) = seed_product(store, &tag, true, now).await?;
+    let keys = (seconds as usize * 6000).clamp(20_000, 600_000);
     let file: String = (0..keys).map(|i| format!("{tag}-{i:08X}-BENCH\n")).collect();
-    kabao_server::inventory::import_keys(&*store, &keyring, merchant.id, product, file.as_bytes(), "bench", now)
+    kabao_server::inventory::import_keys(store, keyring, merchant.id, product, file.as_bytes(), "bench", now)
         .await
         .map_err(|e| anyhow::anyhow!("{e}"))?;
-    let mut tokens = Vec::with_capacity(b.clients);
+    let mut tokens = Vec::with_capacity(clients);
     {
         let mut tx = store.begin(TxMode::Write).await?;
-        for i in 0..b.clients {
+        for i in 0..clients {
             let user = tx
                 .insert_user(&kabao_store::NewUser {
                     username: format!("bench_b_{tag}_{i}"),
@@ -200,29 +256,14 @@ async fn run_checkout(dir: &std::path::Path, b: CheckoutBench) -> anyhow::Result
         }
         tx.commit().await?;
     }
+    eprintln!("bench checkout: {clients} clients for {seconds} s, {keys} keys in stock");
 
-    let state = Arc::new(kabao_server::AppState::new(
-        store.clone(),
-        keyring,
-        kabao_server::ServerConfig::default(),
-        Arc::new(kabao_server::SystemClock),
-    ));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let base = format!("http://{}", listener.local_addr()?);
-    let server = tokio::spawn(kabao_server::serve(state, listener));
-    eprintln!(
-        "bench checkout: {} clients for {} s against {base} ({}), {keys} keys in stock",
-        b.clients,
-        b.seconds,
-        if b.database_url.is_some() { "PostgreSQL" } else { "SQLite" }
-    );
-
-    let deadline = Instant::now() + std::time::Duration::from_secs(b.seconds);
-    let http = reqwest::Client::builder().pool_max_idle_per_host(b.clients).build()?;
+    let deadline = Instant::now() + std::time::Duration::from_secs(seconds);
+    let http = reqwest::Client::builder().pool_max_idle_per_host(clients).build()?;
     let mut tasks = Vec::new();
     for token in tokens {
         let http = http.clone();
-        let base = base.clone();
+        let base = base.to_string();
         tasks.push(tokio::spawn(async move {
             let mut latencies_us: Vec<u64> = Vec::new();
             let mut keys: Vec<String> = Vec::new();
@@ -249,8 +290,7 @@ async fn run_checkout(dir: &std::path::Path, b: CheckoutBench) -> anyhow::Result
         all_keys.extend(k);
         failures += f;
     }
-    let elapsed = b.seconds as f64;
-    server.abort();
+    let elapsed = seconds as f64;
     latencies.sort_unstable();
     let pct = |p: f64| -> f64 {
         if latencies.is_empty() {
@@ -271,9 +311,8 @@ async fn run_checkout(dir: &std::path::Path, b: CheckoutBench) -> anyhow::Result
     let available = tx.count_card_keys(product, KeyState::Available).await?;
     let counter = tx.product_by_id(product).await?.map(|p| p.stock_available).unwrap_or(-1);
     drop(tx);
-    let problems = kabao_server::verify::ledger(&*store).await?;
-    let (_, chain_problems) = kabao_server::verify::audit(&*store).await?;
-    store.close().await;
+    let problems = kabao_server::verify::ledger(store).await?;
+    let (_, chain_problems) = kabao_server::verify::audit(store).await?;
     let duplicate_keys = duplicate_in_responses as i64 + (sold - revealed as i64).abs();
     for p in problems.iter().chain(chain_problems.iter()).take(10) {
         eprintln!("problem: {p}");
@@ -292,6 +331,9 @@ async fn run_checkout(dir: &std::path::Path, b: CheckoutBench) -> anyhow::Result
     println!("{json}");
     if duplicate_keys != 0 || !problems.is_empty() || !chain_problems.is_empty() || counter != available {
         bail!("the run left the data inconsistent (see above)");
+    }
+    if failures > 0 {
+        bail!("{failures} checkouts failed");
     }
     Ok(())
 }

@@ -96,15 +96,24 @@ enum VerifyCommand {
 
 #[derive(Subcommand)]
 enum BenchCommand {
-    /// Drive real HTTP checkouts (order, pay from wallet, reveal) from concurrent clients on a fresh database.
+    /// Drive real HTTP checkouts (order, pay from wallet, reveal) from concurrent clients: against a server
+    /// started here on a fresh database, or with --url against a running one (seeded and checked through its
+    /// database: give the same --data-dir/--database-url and master key as the server).
     Checkout {
         #[arg(long, default_value_t = 64)]
         clients: usize,
         #[arg(long, default_value_t = 20)]
         seconds: u64,
-        /// Run against this PostgreSQL database instead of a temporary SQLite file.
+        /// Base URL of a running `kabao serve`, e.g. http://127.0.0.1:8080.
+        #[arg(long)]
+        url: Option<String>,
+        /// Without --url: run against this PostgreSQL database instead of a temporary SQLite file.
+        /// With --url: the running server's database.
         #[arg(long)]
         database_url: Option<String>,
+        /// With --url: the running server's data directory (SQLite database and dev master key).
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
     },
     /// Time `kabao keys import` of a generated file into a fresh product.
     Import {
@@ -260,10 +269,19 @@ async fn main() -> anyhow::Result<()> {
             }
             report("audit", &problems)
         }
-        Command::Bench { command: BenchCommand::Checkout { clients, seconds, database_url } } => {
+        Command::Bench { command: BenchCommand::Checkout { clients, seconds, url, database_url, data_dir } } => {
             init_tracing("warn");
-            bench::checkout(bench::CheckoutBench { clients: clients.max(1), seconds: seconds.max(1), database_url })
-                .await
+            let target = match url {
+                None if data_dir.is_some() => bail!("--data-dir is for --url (a running server's directory)"),
+                None => bench::Target::Fresh { database_url },
+                Some(url) => {
+                    let config = load_config(cli.config.as_deref(), &DbArgs { data_dir, database_url })?;
+                    let store = open_store(&config).await?;
+                    let keyring = Arc::new(open_keyring(&config, &*store).await?);
+                    bench::Target::Running { url, store, keyring }
+                }
+            };
+            bench::checkout(bench::CheckoutBench { clients: clients.max(1), seconds: seconds.max(1), target }).await
         }
         Command::Bench { command: BenchCommand::Import { keys, database_url } } => {
             init_tracing("warn");

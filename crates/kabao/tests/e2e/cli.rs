@@ -231,3 +231,25 @@ async fn bench_checkout_reports_one_json_line_with_consistency_checks() {
     assert_eq!(last["ledger_balanced"], true);
     assert!(last["orders"].as_u64().unwrap_or(0) > 0);
 }
+
+/// `--url`: the bench drives a separately running `kabao serve`, seeding and checking through its data directory.
+#[tokio::test]
+async fn bench_checkout_drives_a_running_server() {
+    let server = crate::harness::Server::start(&[]);
+    let out = Command::new(kabao_bin())
+        .args(["bench", "checkout", "--clients", "2", "--seconds", "1", "--url", &server.url, "--data-dir"])
+        .arg(server.data.path())
+        .env_remove("KABAO_DATABASE_URL")
+        .env_remove("KABAO_MASTER_KEY")
+        .output()
+        .unwrap_or_else(|e| panic!("running kabao: {e}"));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout} {}", String::from_utf8_lossy(&out.stderr));
+    let last: serde_json::Value =
+        serde_json::from_str(stdout.lines().last().unwrap_or_default()).unwrap_or_else(|e| panic!("{e}: {stdout}"));
+    assert_eq!((last["duplicate_keys"].clone(), last["ledger_balanced"].clone()), (0.into(), true.into()), "{last}");
+    let orders = last["orders"].as_u64().unwrap_or(0);
+    assert!(orders > 0, "{last}");
+    // The orders went through the running server: its log saw them.
+    assert!(server.log().contains("order created"), "the server handled the checkouts");
+}
