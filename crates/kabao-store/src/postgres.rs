@@ -24,8 +24,17 @@ pub struct PgStore {
 
 impl PgStore {
     pub async fn connect(url: &str) -> StoreResult<PgStore> {
-        let pool = PgPoolOptions::new().max_connections(10).connect(url).await.map_err(map_sqlx)?;
+        let options: sqlx::postgres::PgConnectOptions = url.parse().map_err(map_sqlx)?;
+        // A payment and its delivery, once acknowledged, must survive a crash: whatever the server's default,
+        // every session of ours waits for its commit to be flushed.
+        let options = options.options([("synchronous_commit", "on")]);
+        let pool = PgPoolOptions::new().max_connections(10).connect_with(options).await.map_err(map_sqlx)?;
         Ok(PgStore { pool })
+    }
+
+    /// The session's `synchronous_commit` setting (for the test that pins it).
+    pub async fn synchronous_commit(&self) -> StoreResult<String> {
+        sqlx::query_scalar("SHOW synchronous_commit").fetch_one(&self.pool).await.map_err(map_sqlx)
     }
 }
 

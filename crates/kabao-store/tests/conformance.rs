@@ -295,3 +295,20 @@ async fn sqlite_insert_one_million_keys_timing() {
     assert_eq!(tx.product_by_id(product).await.expect("read").expect("product").stock_available, N as i64);
     assert_eq!(tx.count_card_keys(product, KeyState::Available).await.expect("count"), N as i64);
 }
+
+/// Durability on PostgreSQL does not depend on the server's default: our sessions commit synchronously even
+/// when the database is configured otherwise.
+#[tokio::test]
+async fn postgres_sessions_commit_synchronously() {
+    let Some(admin) = pg_admin_url() else { return };
+    let db = PgTestDb::create(&admin).await;
+    let mut conn = sqlx::PgConnection::connect(&admin).await.expect("connect admin");
+    sqlx::query(&format!("ALTER DATABASE {} SET synchronous_commit = off", db.name))
+        .execute(&mut conn)
+        .await
+        .expect("weaken the database default");
+    conn.close().await.ok();
+    let store = PgStore::connect(&db.url).await.expect("connect postgres");
+    assert_eq!(store.synchronous_commit().await.expect("show"), "on");
+    store.close().await;
+}
