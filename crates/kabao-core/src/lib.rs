@@ -18,6 +18,7 @@ pub mod throttle;
 pub mod time;
 pub mod user;
 pub mod vault;
+pub mod warranty;
 
 pub use i18n::{Lang, Localized};
 pub use ids::*;
