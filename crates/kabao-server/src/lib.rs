@@ -20,6 +20,7 @@ pub mod payments;
 pub mod products;
 pub mod shops;
 pub mod verify;
+pub mod warranty;
 
 use axum::Router;
 use kabao_core::throttle::FailureThrottle;

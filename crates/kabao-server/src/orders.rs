@@ -15,8 +15,7 @@ use rand::RngCore;
 use sha2::{Digest, Sha256};
 use zeroize::Zeroizing;
 
-/// The warranty terms every product has until warranty policies exist: none, said plainly.
-pub const NO_WARRANTY_SNAPSHOT: &str = r#"{"warranty":"none"}"#;
+pub use crate::warranty::NO_WARRANTY_SNAPSHOT;
 
 /// Who is buying.
 #[derive(Debug, Clone)]
@@ -34,8 +33,10 @@ pub enum Buyer {
 pub struct CheckoutRequest {
     pub product: ProductId,
     pub quantity: i64,
-    /// The buyer saw and accepted the warranty terms (无质保 for now).
+    /// The buyer saw and accepted the warranty terms (the product's policy, or 无质保).
     pub warranty_ack: bool,
+    /// SHA-256 (hex) of the terms the buyer saw; if given and the merchant changed them since, checkout is refused.
+    pub warranty_seen: Option<String>,
     /// Custom goods (人工交付): the buyer's answers to the product's fields, as (label, value).
     pub custom_answers: Vec<(String, String)>,
 }
@@ -124,14 +125,25 @@ pub async fn checkout(
         )
         .with_field("quantity"));
     }
+    let policy = crate::warranty::current_of(state, product.id).await?;
     if !req.warranty_ack {
-        return Err(bad(
-            "order.warranty_not_acknowledged",
-            "warranty_ack",
-            "请先确认质保条款：该商品无质保，卡密出问题时平台无法按规则补发或退款",
-            "Please acknowledge the warranty terms first: this product has no warranty",
-        ));
+        return Err(match policy {
+            Some(_) => bad(
+                "order.warranty_not_acknowledged",
+                "warranty_ack",
+                "请先阅读并确认该商品的补单规则",
+                "Please read and accept this product's warranty rules first",
+            ),
+            None => bad(
+                "order.warranty_not_acknowledged",
+                "warranty_ack",
+                "请先确认质保条款：该商品无质保，卡密出问题时平台无法按规则补发或退款",
+                "Please acknowledge the warranty terms first: this product has no warranty",
+            ),
+        });
     }
+    let (warranty_snapshot, warranty_sha256) = crate::warranty::snapshot_of(policy.as_ref());
+    crate::warranty::check_seen(req.warranty_seen.as_deref(), &warranty_sha256)?;
     let (guest_email, guest_query_hash, scope) = match buyer {
         Buyer::User(u) => (None, None, format!("user:{}", u.id)),
         Buyer::Guest { email, query_password } => {
@@ -188,8 +200,8 @@ pub async fn checkout(
         quantity: req.quantity,
         unit_price: product.price,
         amount,
-        warranty_snapshot: NO_WARRANTY_SNAPSHOT.to_string(),
-        warranty_sha256: Sha256::digest(NO_WARRANTY_SNAPSHOT.as_bytes()).to_vec(),
+        warranty_snapshot,
+        warranty_sha256: warranty_sha256.to_vec(),
         warranty_ack: true,
         created_at: now,
         expires_at: now.plus_seconds(state.config.order_ttl_seconds),
@@ -219,6 +231,7 @@ pub async fn checkout(
         serde_json::json!({
             "order_no": new.order_no, "product_id": product.id.0, "quantity": req.quantity,
             "amount_fen": amount.fen(), "warranty_sha256": hex::encode(&new.warranty_sha256), "warranty_ack": true,
+            "warranty_version": policy.as_ref().map(|c| c.version.version),
             "buyer": viewer.map(|u| u.id.0),
         }),
         now,

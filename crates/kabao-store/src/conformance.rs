@@ -35,6 +35,7 @@ pub const SCENARIOS: &[&str] = &[
     "job_leases_are_exclusive_until_released_or_expired",
     "shared_secret_stock_is_taken_only_while_it_lasts",
     "custom_goods_answers_deadlines_and_delivery",
+    "warranty_policies_are_versioned",
     "pending_order_payments_are_found_for_reconciliation",
     "concurrent_buyers_never_oversell",
 ];
@@ -979,6 +980,26 @@ pub async fn custom_goods_answers_deadlines_and_delivery(store: &dyn Store) {
     assert!(tx.shop_orders_awaiting_delivery(f.shop, 10).await.unwrap().is_empty());
     assert!(tx.orders_past_delivery_deadline(at(10_000), 10).await.unwrap().is_empty());
     assert_eq!(tx.product_by_id(f.product).await.unwrap().unwrap().stock_available, 4);
+}
+
+pub async fn warranty_policies_are_versioned(store: &dyn Store) {
+    let f = merchant_with_product(store, "warrantor").await;
+    let mut tx = store.begin(TxMode::Write).await.unwrap();
+    assert_eq!(tx.current_policy(f.product).await.unwrap(), None, "无质保 until one is set");
+    let v1 = tx.insert_policy_version(f.product, r#"{"a":1}"#, &[1; 32], at(1)).await.unwrap();
+    let v2 = tx.insert_policy_version(f.product, r#"{"a":2}"#, &[2; 32], at(2)).await.unwrap();
+    assert_eq!((v1.version, v2.version), (1, 2));
+    tx.commit().await.unwrap();
+    // Its own transaction: a failed statement ends a PostgreSQL transaction.
+    let mut tx = store.begin(TxMode::Write).await.unwrap();
+    assert!(tx.insert_policy_version(ProductId(f.product.0 + 99), "{}", &[0; 32], at(3)).await.is_err());
+    drop(tx);
+    let mut tx = store.begin(TxMode::Write).await.unwrap();
+    assert_eq!(tx.current_policy(f.product).await.unwrap(), Some(v2.clone()));
+    tx.clear_policy(f.product).await.unwrap();
+    assert_eq!(tx.current_policy(f.product).await.unwrap(), None);
+    assert_eq!(tx.policy_versions(f.product).await.unwrap(), vec![v1, v2], "old versions stay for their orders");
+    tx.commit().await.unwrap();
 }
 
 pub async fn shared_secret_stock_is_taken_only_while_it_lasts(store: &dyn Store) {

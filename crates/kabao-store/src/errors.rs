@@ -19,6 +19,11 @@ const UNIQUE_RULES: &[(&str, &str, &str)] = &[
     ("idempotency_keys_pkey", "idempotency_keys.key", "idempotency.key"),
     ("payments_trade_no_key", "payments.trade_no", "payments.trade_no"),
     ("gateway_notifications_pkey", "gateway_notifications.notification_id", "notifications.id"),
+    (
+        "warranty_policies_version_key",
+        "warranty_policies.product_id, warranty_policies.version",
+        "warranty_policies.version",
+    ),
 ];
 
 /// A database error of either backend's driver.

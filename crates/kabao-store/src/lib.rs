@@ -308,6 +308,22 @@ pub trait Tx: Send {
     /// Gives `n` back to such a product's counter (an order refunded before delivery).
     async fn return_counted_stock(&mut self, product: ProductId, n: i64) -> StoreResult<()>;
 
+    // ---- warranty policies (补单规则) ----
+    /// Adds a new version of a product's policy (the next version number) and makes it the current one.
+    async fn insert_policy_version(
+        &mut self,
+        product: ProductId,
+        policy: &str,
+        sha256: &[u8],
+        at: Timestamp,
+    ) -> StoreResult<PolicyVersion>;
+    /// Makes the product's policy "none" (无质保) from now on; earlier versions stay for the orders sold under them.
+    async fn clear_policy(&mut self, product: ProductId) -> StoreResult<()>;
+    /// The product's current policy version, if it has one.
+    async fn current_policy(&mut self, product: ProductId) -> StoreResult<Option<PolicyVersion>>;
+    /// Every version of a product's policy, oldest first.
+    async fn policy_versions(&mut self, product: ProductId) -> StoreResult<Vec<PolicyVersion>>;
+
     // ---- custom goods (人工交付) ----
     /// Sets a custom product's buyer fields (JSON array of labels), delivery deadline and stock count.
     async fn set_custom_spec(

@@ -183,3 +183,15 @@ pub struct DataKeyRecord {
     pub wrapped: Vec<u8>,
     pub created_at: Timestamp,
 }
+
+/// One version of a product's warranty policy (补单规则), immutable once written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PolicyVersion {
+    pub id: i64,
+    pub product_id: ProductId,
+    pub version: i32,
+    /// `kabao_core::warranty::WarrantyPolicy` as JSON.
+    pub policy: String,
+    pub sha256: Vec<u8>,
+    pub created_at: Timestamp,
+}

@@ -285,3 +285,14 @@ pub(crate) fn withdrawal(r: WithdrawalRow) -> StoreResult<crate::commerce::Withd
         note: r.7,
     })
 }
+
+pub(crate) fn policy_version(r: (i64, i64, i32, String, Vec<u8>, i64)) -> crate::models::PolicyVersion {
+    crate::models::PolicyVersion {
+        id: r.0,
+        product_id: ProductId(r.1),
+        version: r.2,
+        policy: r.3,
+        sha256: r.4,
+        created_at: Timestamp(r.5),
+    }
+}

@@ -1132,6 +1132,67 @@ macro_rules! impl_tx {
                 one_row(done.rows_affected())
             }
 
+            // ---- warranty policies ----
+
+            async fn insert_policy_version(&mut self, product: kabao_core::ProductId, policy: &str, sha256: &[u8], at: kabao_core::Timestamp) -> $crate::StoreResult<$crate::PolicyVersion> {
+                let next: i32 = db::query_scalar("SELECT COALESCE(MAX(version), 0) + 1 FROM warranty_policies WHERE product_id = $1")
+                    .bind(product.0)
+                    .fetch_one(&mut *self.tx)
+                    .await
+                    .map_err($crate::errors::map_sqlx)?;
+                let id: i64 = db::query_scalar(
+                    "INSERT INTO warranty_policies (product_id, version, policy, sha256, created_at) VALUES ($1, $2, $3, $4, $5) RETURNING id",
+                )
+                .bind(product.0)
+                .bind(next)
+                .bind(policy)
+                .bind(sha256)
+                .bind(at.millis())
+                .fetch_one(&mut *self.tx)
+                .await
+                .map_err($crate::errors::map_sqlx)?;
+                let done = db::query("UPDATE products SET warranty_policy_id = $1 WHERE id = $2")
+                    .bind(id)
+                    .bind(product.0)
+                    .execute(&mut *self.tx)
+                    .await
+                    .map_err($crate::errors::map_sqlx)?;
+                one_row(done.rows_affected())?;
+                Ok($crate::PolicyVersion { id, product_id: product, version: next, policy: policy.to_string(), sha256: sha256.to_vec(), created_at: at })
+            }
+
+            async fn clear_policy(&mut self, product: kabao_core::ProductId) -> $crate::StoreResult<()> {
+                let done = db::query("UPDATE products SET warranty_policy_id = NULL WHERE id = $1")
+                    .bind(product.0)
+                    .execute(&mut *self.tx)
+                    .await
+                    .map_err($crate::errors::map_sqlx)?;
+                one_row(done.rows_affected())
+            }
+
+            async fn current_policy(&mut self, product: kabao_core::ProductId) -> $crate::StoreResult<Option<$crate::PolicyVersion>> {
+                let row: Option<(i64, i64, i32, String, Vec<u8>, i64)> = db::query_as(
+                    "SELECT w.id, w.product_id, w.version, w.policy, w.sha256, w.created_at FROM products p \
+                     JOIN warranty_policies w ON w.id = p.warranty_policy_id WHERE p.id = $1",
+                )
+                .bind(product.0)
+                .fetch_optional(&mut *self.tx)
+                .await
+                .map_err($crate::errors::map_sqlx)?;
+                Ok(row.map($crate::rows::policy_version))
+            }
+
+            async fn policy_versions(&mut self, product: kabao_core::ProductId) -> $crate::StoreResult<Vec<$crate::PolicyVersion>> {
+                let rows: Vec<(i64, i64, i32, String, Vec<u8>, i64)> = db::query_as(
+                    "SELECT id, product_id, version, policy, sha256, created_at FROM warranty_policies WHERE product_id = $1 ORDER BY version",
+                )
+                .bind(product.0)
+                .fetch_all(&mut *self.tx)
+                .await
+                .map_err($crate::errors::map_sqlx)?;
+                Ok(rows.into_iter().map($crate::rows::policy_version).collect())
+            }
+
             // ---- custom goods ----
 
             async fn set_custom_spec(&mut self, product: kabao_core::ProductId, fields_json: &str, delivery_hours: i64, stock: i64) -> $crate::StoreResult<()> {

@@ -158,6 +158,7 @@ conformance_tests!(
     job_leases_are_exclusive_until_released_or_expired,
     shared_secret_stock_is_taken_only_while_it_lasts,
     custom_goods_answers_deadlines_and_delivery,
+    warranty_policies_are_versioned,
     pending_order_payments_are_found_for_reconciliation;
     shared: concurrent_buyers_never_oversell,
 );

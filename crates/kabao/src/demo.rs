@@ -225,7 +225,23 @@ pub async fn seed(store: &dyn Store, keyring: &std::sync::Arc<Keyring>, now: Tim
                 trial: p.trial,
                 listed: true,
             };
-            products.push((tx.insert_product(shop_id, &draft, now).await?, p));
+            let id = tx.insert_product(shop_id, &draft, now).await?;
+            // Warranty rules from the merchant templates, by category; certified shops only, so the demo also
+            // shows what 无质保 looks like.
+            use Category::*;
+            let template = match p.category {
+                GameCard | TopUp => "point_card_24h",
+                SoftwareLicense => "license_key_7d",
+                GameAccount | MembershipAccount => "account_30d",
+                _ => "",
+            };
+            let policy = kabao_core::warranty::templates().into_iter().find(|t| t.id == template).map(|t| t.policy);
+            if let (Some(policy), false) = (policy, shop.certification == CertificationLevel::None) {
+                let json = serde_json::to_string(&policy)?;
+                let sha = kabao_core::warranty::WarrantyPolicy::snapshot_sha256(&policy.snapshot());
+                tx.insert_policy_version(id, &json, &sha, now).await?;
+            }
+            products.push((id, p));
         }
         tx.commit().await?;
         for (id, p) in products {

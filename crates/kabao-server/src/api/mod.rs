@@ -8,6 +8,7 @@ pub mod merchant;
 pub mod orders;
 pub mod tokens;
 pub mod views;
+pub mod warranty;
 
 use crate::error::ApiError;
 use crate::SharedState;
@@ -52,6 +53,9 @@ pub fn routes() -> Router<SharedState> {
         .route("/tokens/{id}", delete(tokens::revoke))
         .route("/products", get(catalog::list_products))
         .route("/products/{id}", get(catalog::get_product))
+        .route("/products/{id}/warranty", get(warranty::get))
+        .route("/warranty/templates", get(warranty::list_templates))
+        .route("/merchant/products/{id}/warranty", put(warranty::set))
         .route("/shops/{id}", get(catalog::get_shop))
         .route("/merchant/shop", get(merchant::get_shop).post(merchant::open_shop).put(merchant::update_shop))
         .route("/merchant/products", get(merchant::list_products).post(merchant::create_product))
@@ -106,6 +110,7 @@ pub fn routes() -> Router<SharedState> {
         merchant::list_products, merchant::create_product, merchant::get_product, merchant::update_product,
         merchant::import_keys, merchant::list_keys, merchant::set_shared_secret, merchant::list_batches, merchant::void_batch,
         merchant::set_custom_fields, merchant::deliver,
+        warranty::get, warranty::list_templates, warranty::set,
         orders::create, orders::get, orders::pay_wallet, orders::pay_sandbox, orders::reveal,
         orders::wallet, orders::top_up, orders::sandbox_notify, orders::epay_notify_get, orders::pay_epay,
         finance::finance, finance::orders, finance::statement, finance::request, finance::pending, finance::decide,

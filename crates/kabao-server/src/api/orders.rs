@@ -36,8 +36,11 @@ impl FromRequestParts<SharedState> for MaybeApiUser {
 pub struct OrderInput {
     pub product_id: i64,
     pub quantity: i64,
-    /// The buyer has seen the warranty terms (无质保 for now) and accepts them. Required to be true.
+    /// The buyer has seen the product's warranty terms (its policy, or 无质保) and accepts them. Must be true.
     pub warranty_ack: bool,
+    /// Optional: SHA-256 (hex) of the terms the buyer was shown (`GET /api/v1/products/{id}/warranty`). If the
+    /// merchant changed them since, the order is refused with 409 `order.warranty_changed`.
+    pub warranty_sha256: Option<String>,
     /// Guests only: where the order can be found again.
     pub guest_email: Option<String>,
     /// Guests only: an optional password to look the order up with (6–64 characters).
@@ -145,6 +148,7 @@ pub async fn create(
         product: ProductId(body.product_id),
         quantity: body.quantity,
         warranty_ack: body.warranty_ack,
+        warranty_seen: body.warranty_sha256,
         custom_answers: body.custom_fields.into_iter().collect(),
     };
     let order = crate::orders::checkout(&state, &buyer, &req, key).await?;

@@ -77,6 +77,9 @@ struct ProductPage {
     /// Custom goods: the fields the buyer fills (form input name, label) and the delivery deadline in hours.
     custom_fields: Vec<(String, String)>,
     delivery_hours: Option<i64>,
+    /// The current warranty rules in plain words (empty: 无质保) and the SHA-256 of what the buyer is shown.
+    warranty_lines: Vec<String>,
+    warranty_sha256: String,
 }
 
 pub async fn product(
@@ -104,6 +107,8 @@ pub async fn product_page(
         None
     };
     let ready = p.kind != kabao_core::catalog::GoodsKind::Custom || spec.is_some();
+    let policy = crate::warranty::current_of(state, p.id).await?;
+    let (_, warranty_sha) = crate::warranty::snapshot_of(policy.as_ref());
     let can_buy = p.listed && !shop.suspended && !own && ready && p.stock_available > 0;
     let custom_fields = spec
         .as_ref()
@@ -129,6 +134,8 @@ pub async fn product_page(
         opened: date(shop.opened_at),
         custom_fields,
         delivery_hours: spec.map(|s| s.delivery_hours),
+        warranty_lines: policy.map(|c| c.policy.describe(lang)).unwrap_or_default(),
+        warranty_sha256: hex::encode(warranty_sha),
     }))
 }
 

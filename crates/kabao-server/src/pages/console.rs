@@ -389,6 +389,10 @@ struct ProductConsolePage {
     /// Custom goods: the field labels, one per line, and the delivery deadline in hours.
     custom_fields: String,
     delivery_hours: i64,
+    /// Templates to pick from (id, name), and the current policy (version, plain-language lines).
+    warranty_templates: Vec<(&'static str, &'static str)>,
+    warranty_version: Option<i32>,
+    warranty_lines: Vec<String>,
     error: Option<String>,
     report: Option<ReportView>,
     batches: Vec<BatchRow>,
@@ -428,6 +432,7 @@ async fn product_page(
     } else {
         None
     };
+    let policy = crate::warranty::current_of(state, p.id).await?;
     let page = ProductConsolePage {
         ctx: Ctx::new(v),
         id: p.id.0,
@@ -438,6 +443,12 @@ async fn product_page(
         kind_custom: p.kind == GoodsKind::Custom,
         custom_fields: spec.as_ref().map(|s| s.fields.join("\n")).unwrap_or_default(),
         delivery_hours: spec.map(|s| s.delivery_hours).unwrap_or(kabao_core::custom::DEFAULT_DELIVERY_HOURS),
+        warranty_templates: kabao_core::warranty::templates()
+            .into_iter()
+            .map(|t| (t.id, if lang == Lang::Zh { t.name_zh } else { t.name_en }))
+            .collect(),
+        warranty_version: policy.as_ref().map(|c| c.version.version),
+        warranty_lines: policy.map(|c| c.policy.describe(lang)).unwrap_or_default(),
         error,
         report,
         batches: batches
@@ -788,6 +799,37 @@ pub async fn deliver(
         Ok(_) => Ok(see_other("/console/deliveries")),
         Err(e) if e.status.is_client_error() && e.status != StatusCode::NOT_FOUND => {
             let page = deliveries_page(&state, &v, &user, Some(e.message(v.lang).to_string())).await?;
+            Ok(status(page, e.status))
+        }
+        Err(e) => Err(e),
+    }
+}
+
+#[derive(Deserialize)]
+pub struct WarrantyForm {
+    #[serde(rename = "_csrf")]
+    csrf: Option<String>,
+    #[serde(default)]
+    template: String,
+}
+
+/// Sets a product's warranty policy from a template, or 无质保 ("none").
+pub async fn set_warranty(
+    State(state): State<SharedState>,
+    MerchantVisitor { v, user }: MerchantVisitor,
+    ApiPath(id): ApiPath<i64>,
+    PageForm(f): PageForm<WarrantyForm>,
+) -> Result<Response, ApiError> {
+    v.check_csrf(f.csrf.as_deref())?;
+    let change = match f.template.trim() {
+        "none" => crate::warranty::Change::None,
+        t => crate::warranty::Change::Template(t.to_string()),
+    };
+    match crate::warranty::set(&state, &user, ProductId(id), change).await {
+        Ok(_) => Ok(see_other(&format!("/console/products/{id}"))),
+        Err(e) if e.status == StatusCode::BAD_REQUEST => {
+            let page =
+                product_page(&state, &v, &user, ProductId(id), Some(e.message(v.lang).to_string()), None, None).await?;
             Ok(status(page, e.status))
         }
         Err(e) => Err(e),

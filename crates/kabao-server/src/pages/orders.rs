@@ -76,6 +76,8 @@ pub struct BuyForm {
     guest_email: Option<String>,
     query_password: Option<String>,
     warranty_ack: Option<String>,
+    /// The SHA-256 of the terms shown beside the checkbox.
+    warranty_sha256: Option<String>,
     /// Custom goods: answers to the product's fields, by position.
     custom_0: Option<String>,
     custom_1: Option<String>,
@@ -107,8 +109,13 @@ pub async fn buy(
     let values = [&f.custom_0, &f.custom_1, &f.custom_2, &f.custom_3, &f.custom_4];
     let custom_answers =
         labels.into_iter().zip(values).map(|(label, v)| (label, v.clone().unwrap_or_default())).collect();
-    let req =
-        CheckoutRequest { product: ProductId(id), quantity, warranty_ack: f.warranty_ack.is_some(), custom_answers };
+    let req = CheckoutRequest {
+        product: ProductId(id),
+        quantity,
+        warranty_ack: f.warranty_ack.is_some(),
+        warranty_seen: f.warranty_sha256.clone(),
+        custom_answers,
+    };
     match crate::orders::checkout(&state, &buyer, &req, None).await {
         Ok(order) => {
             let mut res = see_other(&format!("/o/{}", order.order_no));
@@ -149,6 +156,8 @@ struct OrderPage {
     custom: bool,
     custom_answers: Vec<(String, String)>,
     delivery_deadline: Option<String>,
+    /// The rules the order was sold under (empty: 无质保).
+    warranty_lines: Vec<String>,
 }
 
 fn event_label(e: &kabao_core::audit::ChainedEvent, lang: kabao_core::Lang) -> &'static str {
@@ -209,6 +218,7 @@ async fn order_page(
             .map(|a| a.0)
             .unwrap_or_default(),
         delivery_deadline: order.delivery_deadline.filter(|_| order.state == OrderState::Paid).map(datetime),
+        warranty_lines: crate::warranty::describe_snapshot(&order.warranty_snapshot, lang),
     };
     Ok(([(CACHE_CONTROL, "no-store")], render(page)).into_response())
 }

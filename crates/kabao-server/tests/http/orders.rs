@@ -828,3 +828,84 @@ async fn postgres_custom_goods_are_delivered_by_hand_or_refunded_after_the_deadl
         custom_goods_story(app).await;
     }
 }
+
+/// 补单规则: set from a template or field by field, versioned, shown before paying, fixed on the order.
+#[tokio::test]
+async fn warranty_policies_are_versioned_shown_and_fixed_on_the_order() {
+    let app = TestApp::new().await;
+    let (merchant, product) = app.merchant_with_product("seller_warranty").await;
+    app.import(&merchant, product, "W-1\nW-2\nW-3\n").await;
+    let path = format!("/api/v1/merchant/products/{product}/warranty");
+    let shown = app.api("GET", &format!("/api/v1/products/{product}/warranty"), None, None).await.json();
+    assert_eq!(shown["has_warranty"], false, "无质保 until the merchant sets rules");
+
+    // Bad input: unknown template, ambiguous body, incoherent policy, someone else's product.
+    let res = app.api("PUT", &path, Some(&merchant), Some(json!({"template": "nope"}))).await;
+    assert_eq!((res.status, res.json()["field"].clone()), (StatusCode::BAD_REQUEST, json!("template")));
+    let res = app.api("PUT", &path, Some(&merchant), Some(json!({"template": "point_card_24h", "none": true}))).await;
+    assert_eq!(res.json()["code"], "warranty.input_ambiguous");
+    let templates = app.api("GET", "/api/v1/warranty/templates", None, None).await.json();
+    let mut incoherent = templates[0]["policy"].clone();
+    incoherent["remedy"] = json!("refund_only");
+    incoherent["max_reissues"] = json!(0);
+    let res = app.api("PUT", &path, Some(&merchant), Some(json!({"policy": incoherent}))).await;
+    assert_eq!(
+        (res.status, res.json()["field"].clone()),
+        (StatusCode::BAD_REQUEST, json!("auto_reissue")),
+        "{}",
+        res.body
+    );
+    let (other, _) = app.merchant_with_product("warranty_other").await;
+    let res = app.api("PUT", &path, Some(&other), Some(json!({"template": "point_card_24h"}))).await;
+    assert_eq!(res.status, StatusCode::NOT_FOUND);
+    assert_eq!(
+        app.api("GET", &format!("/api/v1/products/{product}/warranty"), None, None).await.json()["has_warranty"],
+        false
+    );
+
+    let v1 = app.api("PUT", &path, Some(&merchant), Some(json!({"template": "point_card_24h"}))).await.json();
+    assert_eq!((v1["has_warranty"].clone(), v1["version"].clone()), (json!(true), json!(1)), "{v1}");
+    assert!(v1["description_zh"].to_string().contains("最多补发 1 次"), "{v1}");
+    let same = app.api("PUT", &path, Some(&merchant), Some(json!({"template": "point_card_24h"}))).await.json();
+    assert_eq!(same["version"], 1, "the same rules make no new version");
+
+    // The buyer orders under v1, having seen its hash.
+    let token = buyer(&app, "warranty_buyer").await;
+    let buy = |sha: &serde_json::Value| json!({"product_id": product, "quantity": 1, "warranty_ack": true, "warranty_sha256": sha});
+    let first = order(&app, Some(&token), buy(&v1["sha256"]), None).await;
+    assert_eq!(first.status, StatusCode::CREATED, "{}", first.body);
+    let first = first.json();
+    assert_eq!(first["warranty_sha256"], v1["sha256"]);
+    let policy =
+        kabao_core::warranty::WarrantyPolicy::from_snapshot(first["warranty_snapshot"].as_str().unwrap()).unwrap();
+    assert_eq!(serde_json::to_value(&policy).unwrap(), v1["policy"]);
+
+    // The merchant changes the rules: a new version; the first order keeps v1; a buyer who saw v1 must confirm again.
+    let mut custom = templates[1]["policy"].clone();
+    custom["max_reissues"] = json!(3);
+    let v2 = app.api("PUT", &path, Some(&merchant), Some(json!({"policy": custom}))).await.json();
+    assert_eq!(v2["version"], 2, "{v2}");
+    assert_ne!(v2["sha256"], v1["sha256"]);
+    let stale = order(&app, Some(&token), buy(&v1["sha256"]), None).await;
+    assert_eq!((stale.status, stale.json()["code"].clone()), (StatusCode::CONFLICT, json!("order.warranty_changed")));
+    let no = first["order_no"].as_str().unwrap();
+    let again = app.api("GET", &format!("/api/v1/orders/{no}"), Some(&token), None).await.json();
+    assert_eq!(again["warranty_sha256"], v1["sha256"], "sold under v1, stays v1");
+    let second = order(&app, Some(&token), buy(&v2["sha256"]), None).await.json();
+    assert_eq!(second["warranty_sha256"], v2["sha256"]);
+
+    // Back to 无质保: orders carry the no-warranty snapshot again.
+    let none = app.api("PUT", &path, Some(&merchant), Some(json!({"none": true}))).await.json();
+    assert_eq!(none["has_warranty"], false);
+    let third = order(&app, Some(&token), json!({"product_id": product, "quantity": 1, "warranty_ack": true}), None)
+        .await
+        .json();
+    assert_eq!(third["warranty_snapshot"], r#"{"warranty":"none"}"#);
+
+    // The pages say the same: the product page lists the rules, the order page the ones it was sold under.
+    app.api("PUT", &path, Some(&merchant), Some(json!({"template": "point_card_24h"}))).await;
+    let mut guest = app.browser();
+    let page = guest.get(&format!("/p/{product}")).await;
+    assert!(page.body.contains("id=\"warranty-rules\"") && page.body.contains("有补单保障"), "{}", page.body);
+    assert!(page.body.contains(v1["sha256"].as_str().unwrap()), "the form carries the hash of what is shown");
+}

@@ -295,6 +295,7 @@ async fn every_form_post_without_the_matching_csrf_token_is_403() {
         format!("/console/batches/{batch}/void"),
         format!("/console/products/{product}/shared"),
         format!("/console/products/{product}/custom"),
+        format!("/console/products/{product}/warranty"),
         "/console/orders/KB0000000000000000/deliver".into(),
         "/console/tokens".into(),
         format!("/console/tokens/{token_id}/revoke"),
@@ -458,4 +459,42 @@ async fn custom_goods_are_bought_and_delivered_through_the_pages() {
     let csrf = guest.csrf();
     let page = guest.post(&format!("/o/{no}/reveal"), &[], Some(&csrf)).await;
     assert!(page.body.contains("已完成代练，段位：黄金"), "{}", page.body);
+}
+
+/// The merchant picks rules in the console; the buyer accepts them in the buy box and finds them on the order.
+#[tokio::test]
+async fn warranty_rules_from_the_console_reach_the_buy_box_and_the_order_page() {
+    let app = TestApp::new().await;
+    let (token, product) = app.merchant_with_product("page_warranty").await;
+    app.import(&token, product, "PW-1\nPW-2\n").await;
+    let mut merchant = app.browser();
+    merchant.login("page_warranty", "merchant-pass-1").await;
+    let page = merchant.get(&format!("/console/products/{product}")).await;
+    assert!(page.body.contains("value=\"license_key_7d\""), "templates offered: {}", page.body);
+    let csrf = merchant.csrf();
+    let path = format!("/console/products/{product}/warranty");
+    let res = merchant.post(&path, &[("template", "bogus")], Some(&csrf)).await;
+    assert_eq!(res.status, StatusCode::BAD_REQUEST);
+    assert!(res.body.contains("没有这个规则模板"), "{}", res.body);
+    let res = merchant.post(&path, &[("template", "license_key_7d")], Some(&csrf)).await;
+    assert_eq!(res.status, StatusCode::SEE_OTHER, "{}", res.body);
+    assert!(merchant.get(&format!("/console/products/{product}")).await.body.contains("v1"));
+
+    let mut guest = app.browser();
+    let page = guest.get(&format!("/p/{product}")).await;
+    assert!(page.body.contains("7 天质保期内") && page.body.contains("我已阅读并接受以上补单规则"), "{}", page.body);
+    let sha =
+        page.body.split("name=\"warranty_sha256\" value=\"").nth(1).unwrap().split('"').next().unwrap().to_string();
+    let csrf = guest.csrf();
+    let buy = [
+        ("quantity", "1"),
+        ("guest_email", "g@example.com"),
+        ("warranty_ack", "on"),
+        ("warranty_sha256", sha.as_str()),
+    ];
+    let res = guest.post(&format!("/p/{product}/buy"), &buy, Some(&csrf)).await;
+    assert_eq!(res.status, StatusCode::SEE_OTHER, "{}", res.body);
+    let order = guest.get(res.location()).await;
+    assert!(order.body.contains("id=\"order-warranty\"") && order.body.contains("7 天质保期内"), "{}", order.body);
+    assert!(order.body.contains(&sha), "the order shows the hash the buyer accepted");
 }

@@ -1,0 +1,136 @@
+//! Warranty policies (补单规则) of products: merchants set them (from a template or built field by field), every
+//! change is a new version, and checkout fixes the current one on the order as a snapshot with its SHA-256.
+
+use crate::error::ApiError;
+use crate::AppState;
+use axum::http::StatusCode;
+use kabao_core::warranty::{templates, WarrantyPolicy};
+use kabao_core::ProductId;
+use kabao_store::{PolicyVersion, Tx, TxMode, User};
+
+/// The snapshot of "no warranty" (无质保).
+pub const NO_WARRANTY_SNAPSHOT: &str = r#"{"warranty":"none"}"#;
+
+/// A product's current policy, parsed.
+#[derive(Debug, Clone)]
+pub struct Current {
+    pub version: PolicyVersion,
+    pub policy: WarrantyPolicy,
+}
+
+impl Current {
+    /// The snapshot an order sold now carries, and its SHA-256.
+    pub fn snapshot(&self) -> (String, [u8; 32]) {
+        let s = self.policy.snapshot();
+        let sha = WarrantyPolicy::snapshot_sha256(&s);
+        (s, sha)
+    }
+}
+
+/// The snapshot and hash for a product's current terms: its policy, or 无质保.
+pub fn snapshot_of(current: Option<&Current>) -> (String, [u8; 32]) {
+    match current {
+        Some(c) => c.snapshot(),
+        None => (NO_WARRANTY_SNAPSHOT.to_string(), WarrantyPolicy::snapshot_sha256(NO_WARRANTY_SNAPSHOT)),
+    }
+}
+
+/// The product's current policy inside the caller's transaction.
+pub async fn current(tx: &mut dyn Tx, product: ProductId) -> Result<Option<Current>, ApiError> {
+    let Some(version) = tx.current_policy(product).await? else { return Ok(None) };
+    let policy = serde_json::from_str::<WarrantyPolicy>(&version.policy)
+        .map_err(|e| ApiError::internal(format!("stored warranty policy {} unreadable: {e}", version.id)))?;
+    Ok(Some(Current { version, policy }))
+}
+
+/// The product's current policy in a read transaction of its own.
+pub async fn current_of(state: &AppState, product: ProductId) -> Result<Option<Current>, ApiError> {
+    let mut tx = state.store.begin(TxMode::Read).await?;
+    current(&mut *tx, product).await
+}
+
+/// What a merchant asks for.
+pub enum Change {
+    Template(String),
+    Policy(WarrantyPolicy),
+    /// 无质保 from now on.
+    None,
+}
+
+/// Sets a product's policy. A policy equal to the current one creates no new version.
+pub async fn set(
+    state: &AppState,
+    merchant: &User,
+    product: ProductId,
+    change: Change,
+) -> Result<Option<Current>, ApiError> {
+    let (p, _) = crate::products::owned(state, merchant, product).await?;
+    let policy = match change {
+        Change::Template(id) => {
+            Some(templates().into_iter().find(|t| t.id == id).map(|t| t.policy).ok_or_else(|| {
+                ApiError::bad_request(
+                    "warranty.template_unknown",
+                    "template",
+                    "没有这个规则模板",
+                    "No such policy template",
+                )
+            })?)
+        }
+        Change::Policy(policy) => Some(policy),
+        Change::None => None,
+    };
+    if let Some(policy) = &policy {
+        policy.validate().map_err(|e| ApiError::from_localized(StatusCode::BAD_REQUEST, &e))?;
+    }
+    let now = state.now();
+    let mut tx = state.store.begin(TxMode::Write).await?;
+    let before = current(&mut *tx, p.id).await?;
+    let after = match policy {
+        Some(policy) if before.as_ref().is_some_and(|c| c.policy == policy) => before,
+        Some(policy) => {
+            let json = serde_json::to_string(&policy).map_err(ApiError::internal)?;
+            let sha = WarrantyPolicy::snapshot_sha256(&policy.snapshot());
+            let version = tx.insert_policy_version(p.id, &json, &sha, now).await?;
+            tracing::info!(product = %p.id, version = version.version, "warranty policy set");
+            Some(Current { version, policy })
+        }
+        None => {
+            tx.clear_policy(p.id).await?;
+            tracing::info!(product = %p.id, "warranty policy removed (无质保)");
+            None
+        }
+    };
+    tx.commit().await?;
+    Ok(after)
+}
+
+/// Refuses a checkout whose buyer saw other terms than the current ones (the merchant changed them meanwhile).
+pub fn check_seen(seen_sha256: Option<&str>, current_sha256: &[u8; 32]) -> Result<(), ApiError> {
+    match seen_sha256.map(str::trim).filter(|s| !s.is_empty()) {
+        Some(seen) if !seen.eq_ignore_ascii_case(&hex::encode(current_sha256)) => Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "order.warranty_changed",
+            "商家刚刚修改了补单规则，请重新阅读并确认后再下单",
+            "The merchant has just changed the warranty rules; please read and confirm them again",
+        )
+        .with_field("warranty_sha256")),
+        _ => Ok(()),
+    }
+}
+
+/// A policy error for API callers who sent the policy as JSON.
+pub fn parse_policy(value: serde_json::Value) -> Result<WarrantyPolicy, ApiError> {
+    serde_json::from_value(value).map_err(|e| {
+        ApiError::bad_request(
+            "warranty.policy_invalid",
+            "policy",
+            format!("补单规则格式不正确：{e}"),
+            format!("The policy is not in the expected form: {e}"),
+        )
+    })
+}
+
+/// Plain-language lines for a snapshot (an order page, a complaint package); 无质保 gives none.
+pub fn describe_snapshot(snapshot: &str, lang: kabao_core::Lang) -> Vec<String> {
+    WarrantyPolicy::from_snapshot(snapshot).map(|p| p.describe(lang)).unwrap_or_default()
+}
