@@ -317,25 +317,26 @@ fn report(w: &mut Writer, outcome: &Result<(), String>) {
     }
 }
 
-/// COMMITs the open batch off the async workers (the fsync), and reports to everyone in it.
+/// COMMITs the open batch off the async workers (the fsync), and reports to everyone in it. Everything happens
+/// in the blocking task, which runs to completion even if the caller is cancelled, so the batch is never left
+/// committed but unreported (its waiters would otherwise wait for a COMMIT that already happened).
 async fn commit_batch(w: OwnedMutexGuard<Writer>) -> StoreResult<()> {
-    let (mut w, result) = tokio::task::spawn_blocking(move || {
+    tokio::task::spawn_blocking(move || {
         let mut w = w;
-        let r = w.conn.batch("COMMIT");
+        let result = w.conn.batch("COMMIT");
         w.commits += 1;
-        if let Some(t) = &w.checkpointer {
+        if result.is_err() {
+            let _ = w.conn.batch("ROLLBACK");
+        } else if let Some(t) = &w.checkpointer {
             t.unpark();
         }
-        (w, r)
+        let outcome = result.as_ref().map(|_| ()).map_err(|e| e.to_string());
+        report(&mut w, &outcome);
+        result
     })
     .await
-    .map_err(|e| StoreError::Database(format!("commit task failed: {e}")))?;
-    if result.is_err() {
-        let _ = w.conn.batch("ROLLBACK");
-    }
-    let outcome = result.as_ref().map(|_| ()).map_err(|e| e.to_string());
-    report(&mut w, &outcome);
-    result.map_err(map_sqlx)
+    .map_err(|e| StoreError::Database(format!("commit task failed: {e}")))?
+    .map_err(map_sqlx)
 }
 
 impl WriteTx {
@@ -369,8 +370,13 @@ impl WriteTx {
                 Err(_) => {
                     // Whoever was queued may have given up (a cancelled request): commit the batch ourselves.
                     let mut w = self.writer.clone().lock_owned().await;
-                    if !w.pending.is_empty() && !w.conn.get().is_autocommit() {
-                        commit_batch(w).await?;
+                    if !w.pending.is_empty() {
+                        if w.conn.get().is_autocommit() {
+                            // No transaction is open, yet commits wait: SQLite rolled the batch back on its own.
+                            report(&mut w, &Err("the batch was rolled back".to_string()));
+                        } else {
+                            commit_batch(w).await?;
+                        }
                     }
                 }
             }
