@@ -393,6 +393,7 @@ struct ProductConsolePage {
     warranty_templates: Vec<(&'static str, &'static str)>,
     warranty_version: Option<i32>,
     warranty_lines: Vec<String>,
+    builder: PolicyBuilder,
     error: Option<String>,
     report: Option<ReportView>,
     batches: Vec<BatchRow>,
@@ -448,6 +449,7 @@ async fn product_page(
             .map(|t| (t.id, if lang == Lang::Zh { t.name_zh } else { t.name_en }))
             .collect(),
         warranty_version: policy.as_ref().map(|c| c.version.version),
+        builder: PolicyBuilder::of(policy.as_ref().map(|c| &c.policy), lang),
         warranty_lines: policy.map(|c| c.policy.describe(lang)).unwrap_or_default(),
         error,
         report,
@@ -825,6 +827,106 @@ pub async fn set_warranty(
         "none" => crate::warranty::Change::None,
         t => crate::warranty::Change::Template(t.to_string()),
     };
+    match crate::warranty::set(&state, &user, ProductId(id), change).await {
+        Ok(_) => Ok(see_other(&format!("/console/products/{id}"))),
+        Err(e) if e.status == StatusCode::BAD_REQUEST => {
+            let page =
+                product_page(&state, &v, &user, ProductId(id), Some(e.message(v.lang).to_string()), None, None).await?;
+            Ok(status(page, e.status))
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// The console's field-by-field policy form, filled from the current policy (or the first template).
+struct PolicyBuilder {
+    /// (input name, label, checked)
+    defects: Vec<(String, &'static str, bool)>,
+    evidence: Vec<(String, &'static str, bool)>,
+    window: u32,
+    window_days: bool,
+    only_if_not_activated: bool,
+    max_reissues: u32,
+    /// (value, label, selected)
+    remedies: Vec<(&'static str, &'static str, bool)>,
+    auto_reissue: bool,
+    response_hours: u32,
+}
+
+impl PolicyBuilder {
+    fn of(current: Option<&kabao_core::warranty::WarrantyPolicy>, lang: Lang) -> PolicyBuilder {
+        use kabao_core::warranty::{templates, ClaimWindow, Defect, EvidenceKind, Remedy};
+        let fallback = templates().into_iter().next().map(|t| t.policy);
+        let p = current.cloned().or(fallback);
+        let p = p.as_ref();
+        let (window, window_days) = match p.map(|p| p.window) {
+            Some(ClaimWindow::Days(d)) => (d, true),
+            Some(ClaimWindow::Hours(h)) => (h, false),
+            None => (24, false),
+        };
+        let remedy = p.map(|p| p.remedy).unwrap_or(Remedy::ReissueThenRefund);
+        PolicyBuilder {
+            defects: Defect::ALL
+                .iter()
+                .map(|d| (format!("covered_{}", d.as_str()), d.label(lang), p.is_some_and(|p| p.covered.contains(d))))
+                .collect(),
+            evidence: EvidenceKind::ALL
+                .iter()
+                .map(|e| (format!("evidence_{}", e.as_str()), e.label(lang), p.is_some_and(|p| p.evidence.contains(e))))
+                .collect(),
+            window,
+            window_days,
+            only_if_not_activated: p.is_some_and(|p| p.only_if_not_activated),
+            max_reissues: p.map_or(1, |p| p.max_reissues),
+            remedies: Remedy::ALL
+                .iter()
+                .map(|r| {
+                    let label = match r {
+                        Remedy::ReissueThenRefund => lang.pick("先补发，补不了退款", "Re-issue, else refund"),
+                        Remedy::RefundOnly => lang.pick("仅退款", "Refund only"),
+                        Remedy::ReissueOnly => lang.pick("仅补发", "Re-issue only"),
+                    };
+                    (r.as_str(), label, *r == remedy)
+                })
+                .collect(),
+            auto_reissue: p.is_some_and(|p| p.auto_reissue),
+            response_hours: p.map_or(24, |p| p.response_hours),
+        }
+    }
+}
+
+/// Reads the builder form into a policy; numbers that do not parse become out-of-range values, which the
+/// policy's own check then refuses with the field named.
+fn policy_from_form(f: &std::collections::BTreeMap<String, String>) -> kabao_core::warranty::WarrantyPolicy {
+    use kabao_core::warranty::{ClaimWindow, Defect, EvidenceKind, Remedy, WarrantyPolicy};
+    let on = |name: String| f.get(&name).is_some_and(|v| !v.is_empty());
+    let num = |name: &str| f.get(name).and_then(|v| v.trim().parse::<u32>().ok()).unwrap_or(0);
+    let window = num("window");
+    WarrantyPolicy {
+        covered: Defect::ALL.into_iter().filter(|d| on(format!("covered_{}", d.as_str()))).collect(),
+        evidence: EvidenceKind::ALL.into_iter().filter(|e| on(format!("evidence_{}", e.as_str()))).collect(),
+        window: if f.get("window_unit").map(String::as_str) == Some("days") {
+            ClaimWindow::Days(window)
+        } else {
+            ClaimWindow::Hours(window)
+        },
+        only_if_not_activated: on("only_if_not_activated".into()),
+        max_reissues: num("max_reissues"),
+        remedy: f.get("remedy").and_then(|r| Remedy::parse(r)).unwrap_or(Remedy::ReissueThenRefund),
+        auto_reissue: on("auto_reissue".into()),
+        response_hours: num("response_hours"),
+    }
+}
+
+/// Sets a product's warranty policy built field by field in the console.
+pub async fn build_warranty(
+    State(state): State<SharedState>,
+    MerchantVisitor { v, user }: MerchantVisitor,
+    ApiPath(id): ApiPath<i64>,
+    PageForm(f): PageForm<std::collections::BTreeMap<String, String>>,
+) -> Result<Response, ApiError> {
+    v.check_csrf(f.get("_csrf").map(String::as_str))?;
+    let change = crate::warranty::Change::Policy(policy_from_form(&f));
     match crate::warranty::set(&state, &user, ProductId(id), change).await {
         Ok(_) => Ok(see_other(&format!("/console/products/{id}"))),
         Err(e) if e.status == StatusCode::BAD_REQUEST => {

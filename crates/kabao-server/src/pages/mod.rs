@@ -225,6 +225,7 @@ pub fn routes() -> Router<SharedState> {
         .route("/console/products/{id}/shared", post(console::set_shared))
         .route("/console/products/{id}/custom", post(console::set_custom))
         .route("/console/products/{id}/warranty", post(console::set_warranty))
+        .route("/console/products/{id}/warranty/build", post(console::build_warranty))
         .route("/console/deliveries", get(console::deliveries))
         .route("/console/orders/{no}/deliver", post(console::deliver))
         .route("/console/tokens", post(console::create_token))

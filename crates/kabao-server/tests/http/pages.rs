@@ -296,6 +296,7 @@ async fn every_form_post_without_the_matching_csrf_token_is_403() {
         format!("/console/products/{product}/shared"),
         format!("/console/products/{product}/custom"),
         format!("/console/products/{product}/warranty"),
+        format!("/console/products/{product}/warranty/build"),
         "/console/orders/KB0000000000000000/deliver".into(),
         "/console/tokens".into(),
         format!("/console/tokens/{token_id}/revoke"),
@@ -479,6 +480,30 @@ async fn warranty_rules_from_the_console_reach_the_buy_box_and_the_order_page() 
     let res = merchant.post(&path, &[("template", "license_key_7d")], Some(&csrf)).await;
     assert_eq!(res.status, StatusCode::SEE_OTHER, "{}", res.body);
     assert!(merchant.get(&format!("/console/products/{product}")).await.body.contains("v1"));
+
+    // Field by field: an incoherent combination is refused with the reason and changes nothing.
+    let build = format!("/console/products/{product}/warranty/build");
+    let mut fields = vec![
+        ("covered_invalid_key", "on"),
+        ("evidence_screenshot", "on"),
+        ("window", "48"),
+        ("window_unit", "hours"),
+        ("remedy", "refund_only"),
+        ("max_reissues", "0"),
+        ("auto_reissue", "on"),
+        ("response_hours", "6"),
+    ];
+    let res = merchant.post(&build, &fields, Some(&csrf)).await;
+    assert_eq!(res.status, StatusCode::BAD_REQUEST);
+    assert!(res.body.contains("不能与「仅退款」同时选择"), "{}", res.body);
+    assert!(merchant.get(&format!("/console/products/{product}")).await.body.contains("v1"), "still v1");
+    fields.retain(|(k, _)| *k != "auto_reissue");
+    let res = merchant.post(&build, &fields, Some(&csrf)).await;
+    assert_eq!(res.status, StatusCode::SEE_OTHER, "{}", res.body);
+    let page = merchant.get(&format!("/console/products/{product}")).await;
+    assert!(page.body.contains("v2") && page.body.contains("发货后 48 小时内"), "{}", page.body);
+    // Back to a template for the buyer's part below.
+    merchant.post(&path, &[("template", "license_key_7d")], Some(&csrf)).await;
 
     let mut guest = app.browser();
     let page = guest.get(&format!("/p/{product}")).await;
