@@ -61,6 +61,11 @@ fn new_order_no() -> OrderNo {
     OrderNo::from_random(bytes)
 }
 
+/// Another request moved the order first (the compare-and-set on its state failed).
+fn order_changed() -> ApiError {
+    ApiError::new(StatusCode::CONFLICT, "order.changed", "订单状态已变化，请刷新", "The order changed; reload")
+}
+
 fn bad(code: &'static str, field: &str, zh: &str, en: &str) -> ApiError {
     ApiError::bad_request(code, field, zh, en)
 }
@@ -299,12 +304,7 @@ pub async fn apply_payment(
     };
     let next = on_payment(order.state, outcome).map_err(|e| ApiError::from_localized(StatusCode::CONFLICT, &e))?;
     if !tx.update_order_state(order.id, order.state, next, now).await? {
-        return Err(ApiError::new(
-            StatusCode::CONFLICT,
-            "order.changed",
-            "订单状态已变化，请刷新",
-            "The order changed; reload",
-        ));
+        return Err(order_changed());
     }
     match outcome {
         PaymentOutcome::Delivered => {
@@ -399,12 +399,7 @@ pub async fn deliver_by_hand(state: &AppState, merchant: &User, order_no: &str, 
         state.keyring.seal(order.shop_id, order.product_id, &binding, text, nonce).map_err(ApiError::internal)?;
     tx.set_manual_delivery(order.id, &sealed, version).await?;
     if !tx.update_order_state(order.id, order.state, next, now).await? {
-        return Err(ApiError::new(
-            StatusCode::CONFLICT,
-            "order.changed",
-            "订单状态已变化，请刷新",
-            "The order changed; reload",
-        ));
+        return Err(order_changed());
     }
     tx.set_settle_after(order.id, now.plus_seconds(state.config.claim_window_seconds)).await?;
     append_event(

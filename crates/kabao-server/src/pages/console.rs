@@ -649,6 +649,25 @@ pub async fn revoke_token(
     Ok(see_other("/console"))
 }
 
+/// After a form on the console's product page: back to the page, or the page again with the refusal in place
+/// (400, nothing changed). Other errors go to the error page.
+async fn back_to_product(
+    state: &SharedState,
+    v: &Visitor,
+    user: &User,
+    id: ProductId,
+    result: Result<(), ApiError>,
+) -> Result<Response, ApiError> {
+    match result {
+        Ok(()) => Ok(see_other(&format!("/console/products/{}", id.0))),
+        Err(e) if e.status == StatusCode::BAD_REQUEST => {
+            let page = product_page(state, v, user, id, Some(e.message(v.lang).to_string()), None, None).await?;
+            Ok(status(page, e.status))
+        }
+        Err(e) => Err(e),
+    }
+}
+
 #[derive(Deserialize)]
 pub struct SharedForm {
     #[serde(rename = "_csrf")]
@@ -668,19 +687,11 @@ pub async fn set_shared(
 ) -> Result<Response, ApiError> {
     v.check_csrf(f.csrf.as_deref())?;
     let stock = f.stock.trim().parse::<i64>().unwrap_or(-1);
-    match crate::inventory::set_shared_secret(&*state.store, &state.keyring, user.id, ProductId(id), &f.secret, stock)
-        .await
-    {
-        Ok(()) => Ok(see_other(&format!("/console/products/{id}"))),
-        Err(e) if e.status() == 400 => {
-            let err = ApiError::from(e);
-            let page =
-                product_page(&state, &v, &user, ProductId(id), Some(err.message(v.lang).to_string()), None, None)
-                    .await?;
-            Ok(status(page, err.status))
-        }
-        Err(e) => Err(e.into()),
-    }
+    let result =
+        crate::inventory::set_shared_secret(&*state.store, &state.keyring, user.id, ProductId(id), &f.secret, stock)
+            .await
+            .map_err(ApiError::from);
+    back_to_product(&state, &v, &user, ProductId(id), result).await
 }
 
 #[derive(Deserialize)]
@@ -705,17 +716,11 @@ pub async fn set_custom(
     v.check_csrf(f.csrf.as_deref())?;
     let hours = f.delivery_hours.trim().parse::<i64>().unwrap_or(-1);
     let stock = f.stock.trim().parse::<i64>().unwrap_or(-1);
-    match crate::inventory::set_custom_spec(&*state.store, user.id, ProductId(id), &f.fields, hours, stock).await {
-        Ok(_) => Ok(see_other(&format!("/console/products/{id}"))),
-        Err(e) if e.status() == 400 => {
-            let err = ApiError::from(e);
-            let page =
-                product_page(&state, &v, &user, ProductId(id), Some(err.message(v.lang).to_string()), None, None)
-                    .await?;
-            Ok(status(page, err.status))
-        }
-        Err(e) => Err(e.into()),
-    }
+    let result = crate::inventory::set_custom_spec(&*state.store, user.id, ProductId(id), &f.fields, hours, stock)
+        .await
+        .map(|_| ())
+        .map_err(ApiError::from);
+    back_to_product(&state, &v, &user, ProductId(id), result).await
 }
 
 /// A paid custom-goods order waiting for its merchant.
@@ -827,15 +832,8 @@ pub async fn set_warranty(
         "none" => crate::warranty::Change::None,
         t => crate::warranty::Change::Template(t.to_string()),
     };
-    match crate::warranty::set(&state, &user, ProductId(id), change).await {
-        Ok(_) => Ok(see_other(&format!("/console/products/{id}"))),
-        Err(e) if e.status == StatusCode::BAD_REQUEST => {
-            let page =
-                product_page(&state, &v, &user, ProductId(id), Some(e.message(v.lang).to_string()), None, None).await?;
-            Ok(status(page, e.status))
-        }
-        Err(e) => Err(e),
-    }
+    let result = crate::warranty::set(&state, &user, ProductId(id), change).await.map(|_| ());
+    back_to_product(&state, &v, &user, ProductId(id), result).await
 }
 
 /// The console's field-by-field policy form, filled from the current policy (or the first template).
@@ -927,13 +925,6 @@ pub async fn build_warranty(
 ) -> Result<Response, ApiError> {
     v.check_csrf(f.get("_csrf").map(String::as_str))?;
     let change = crate::warranty::Change::Policy(policy_from_form(&f));
-    match crate::warranty::set(&state, &user, ProductId(id), change).await {
-        Ok(_) => Ok(see_other(&format!("/console/products/{id}"))),
-        Err(e) if e.status == StatusCode::BAD_REQUEST => {
-            let page =
-                product_page(&state, &v, &user, ProductId(id), Some(e.message(v.lang).to_string()), None, None).await?;
-            Ok(status(page, e.status))
-        }
-        Err(e) => Err(e),
-    }
+    let result = crate::warranty::set(&state, &user, ProductId(id), change).await.map(|_| ());
+    back_to_product(&state, &v, &user, ProductId(id), result).await
 }
