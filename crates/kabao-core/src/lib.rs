@@ -6,6 +6,7 @@
 
 pub mod audit;
 pub mod catalog;
+pub mod claim;
 pub mod custom;
 pub mod i18n;
 pub mod ids;
