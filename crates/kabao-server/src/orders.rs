@@ -15,8 +15,6 @@ use rand::RngCore;
 use sha2::{Digest, Sha256};
 use zeroize::Zeroizing;
 
-pub use crate::warranty::NO_WARRANTY_SNAPSHOT;
-
 /// Who is buying.
 #[derive(Debug, Clone)]
 pub enum Buyer {
@@ -130,25 +128,6 @@ pub async fn checkout(
         )
         .with_field("quantity"));
     }
-    let policy = crate::warranty::current_of(state, product.id).await?;
-    if !req.warranty_ack {
-        return Err(match policy {
-            Some(_) => bad(
-                "order.warranty_not_acknowledged",
-                "warranty_ack",
-                "请先阅读并确认该商品的补单规则",
-                "Please read and accept this product's warranty rules first",
-            ),
-            None => bad(
-                "order.warranty_not_acknowledged",
-                "warranty_ack",
-                "请先确认质保条款：该商品无质保，卡密出问题时平台无法按规则补发或退款",
-                "Please acknowledge the warranty terms first: this product has no warranty",
-            ),
-        });
-    }
-    let (warranty_snapshot, warranty_sha256) = crate::warranty::snapshot_of(policy.as_ref());
-    crate::warranty::check_seen(req.warranty_seen.as_deref(), &warranty_sha256)?;
     let (guest_email, guest_query_hash, scope) = match buyer {
         Buyer::User(u) => (None, None, format!("user:{}", u.id)),
         Buyer::Guest { email, query_password } => {
@@ -181,6 +160,26 @@ pub async fn checkout(
     .to_vec();
 
     let mut tx = state.store.begin(TxMode::Write).await?;
+    // The terms are read in the order's own transaction: what the buyer accepted is exactly what is stored.
+    let policy = crate::warranty::current(&mut *tx, product.id).await?;
+    if !req.warranty_ack {
+        return Err(match policy {
+            Some(_) => bad(
+                "order.warranty_not_acknowledged",
+                "warranty_ack",
+                "请先阅读并确认该商品的补单规则",
+                "Please read and accept this product's warranty rules first",
+            ),
+            None => bad(
+                "order.warranty_not_acknowledged",
+                "warranty_ack",
+                "请先确认质保条款：该商品无质保，卡密出问题时平台无法按规则补发或退款",
+                "Please acknowledge the warranty terms first: this product has no warranty",
+            ),
+        });
+    }
+    let (warranty_snapshot, warranty_sha256) = crate::warranty::snapshot_of(policy.as_ref());
+    crate::warranty::check_seen(req.warranty_seen.as_deref(), &warranty_sha256)?;
     if let Some(key) = idempotency {
         if let Some((hash, order_id)) = tx.idempotency_lookup(&scope, key).await? {
             if hash != request_hash {

@@ -88,11 +88,9 @@ pub async fn set(
     let after = match policy {
         Some(policy) if before.as_ref().is_some_and(|c| c.policy == policy) => before,
         Some(policy) => {
-            let json = serde_json::to_string(&policy).map_err(ApiError::internal)?;
-            let sha = WarrantyPolicy::snapshot_sha256(&policy.snapshot());
-            let version = tx.insert_policy_version(p.id, &json, &sha, now).await?;
-            tracing::info!(product = %p.id, version = version.version, "warranty policy set");
-            Some(Current { version, policy })
+            let current = record(&mut *tx, p.id, policy, now).await?;
+            tracing::info!(product = %p.id, version = current.version.version, "warranty policy set");
+            Some(current)
         }
         None => {
             tx.clear_policy(p.id).await?;
@@ -102,6 +100,19 @@ pub async fn set(
     };
     tx.commit().await?;
     Ok(after)
+}
+
+/// Stores a (validated) policy as the product's next version, in the caller's transaction.
+pub async fn record(
+    tx: &mut dyn Tx,
+    product: ProductId,
+    policy: WarrantyPolicy,
+    now: kabao_core::Timestamp,
+) -> Result<Current, ApiError> {
+    let json = serde_json::to_string(&policy).map_err(ApiError::internal)?;
+    let sha = WarrantyPolicy::snapshot_sha256(&policy.snapshot());
+    let version = tx.insert_policy_version(product, &json, &sha, now).await?;
+    Ok(Current { version, policy })
 }
 
 /// Refuses a checkout whose buyer saw other terms than the current ones (the merchant changed them meanwhile).

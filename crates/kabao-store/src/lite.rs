@@ -286,6 +286,21 @@ impl<'q> Query<'q> {
         ready(self.run_execute(conn))
     }
 
+    /// Every row, each through `decode`.
+    fn all<O>(self, conn: &mut Conn, decode: impl Fn(&Row) -> Result<O, Error>) -> Result<Vec<O>, Error> {
+        self.run(conn, None)?.iter().map(decode).collect()
+    }
+
+    /// The first row, if any, through `decode`.
+    fn first<O>(self, conn: &mut Conn, decode: impl Fn(&Row) -> Result<O, Error>) -> Result<Option<O>, Error> {
+        self.run(conn, Some(1))?.first().map(decode).transpose()
+    }
+
+    /// The first row through `decode`; none is sqlx's `RowNotFound` (a `NotFound` store error).
+    fn one<O>(self, conn: &mut Conn, decode: impl Fn(&Row) -> Result<O, Error>) -> Result<O, Error> {
+        self.first(conn, decode)?.ok_or(Error(rusqlite::Error::QueryReturnedNoRows))
+    }
+
     pub fn fetch_all(self, conn: &mut Conn) -> Ready<Result<Vec<Row>, Error>> {
         ready(self.run(conn, None))
     }
@@ -295,10 +310,7 @@ impl<'q> Query<'q> {
     }
 
     pub fn fetch_one(self, conn: &mut Conn) -> Ready<Result<Row, Error>> {
-        ready(
-            self.run(conn, Some(1))
-                .and_then(|rows| rows.into_iter().next().ok_or(Error(rusqlite::Error::QueryReturnedNoRows))),
-        )
+        ready(self.fetch_optional(conn).into_inner().and_then(|r| r.ok_or(Error(rusqlite::Error::QueryReturnedNoRows))))
     }
 }
 
@@ -319,18 +331,15 @@ impl<'q, O: FromRow> QueryAs<'q, O> {
     }
 
     pub fn fetch_all(self, conn: &mut Conn) -> Ready<Result<Vec<O>, Error>> {
-        ready(self.q.run(conn, None).and_then(|rows| rows.iter().map(O::from_row).collect()))
+        ready(self.q.all(conn, O::from_row))
     }
 
     pub fn fetch_optional(self, conn: &mut Conn) -> Ready<Result<Option<O>, Error>> {
-        ready(self.q.run(conn, Some(1)).and_then(|rows| rows.first().map(O::from_row).transpose()))
+        ready(self.q.first(conn, O::from_row))
     }
 
     pub fn fetch_one(self, conn: &mut Conn) -> Ready<Result<O, Error>> {
-        ready(self.q.run(conn, Some(1)).and_then(|rows| match rows.first() {
-            Some(r) => O::from_row(r),
-            None => Err(Error(rusqlite::Error::QueryReturnedNoRows)),
-        }))
+        ready(self.q.one(conn, O::from_row))
     }
 }
 
@@ -351,17 +360,14 @@ impl<'q, O: Decode> QueryScalar<'q, O> {
     }
 
     pub fn fetch_all(self, conn: &mut Conn) -> Ready<Result<Vec<O>, Error>> {
-        ready(self.q.run(conn, None).and_then(|rows| rows.iter().map(|r| r.try_get::<O>(0)).collect()))
+        ready(self.q.all(conn, |r| r.try_get::<O>(0)))
     }
 
     pub fn fetch_optional(self, conn: &mut Conn) -> Ready<Result<Option<O>, Error>> {
-        ready(self.q.run(conn, Some(1)).and_then(|rows| rows.first().map(|r| r.try_get::<O>(0)).transpose()))
+        ready(self.q.first(conn, |r| r.try_get::<O>(0)))
     }
 
     pub fn fetch_one(self, conn: &mut Conn) -> Ready<Result<O, Error>> {
-        ready(self.q.run(conn, Some(1)).and_then(|rows| match rows.first() {
-            Some(r) => r.try_get::<O>(0),
-            None => Err(Error(rusqlite::Error::QueryReturnedNoRows)),
-        }))
+        ready(self.q.one(conn, |r| r.try_get::<O>(0)))
     }
 }

@@ -171,15 +171,6 @@ pub async fn checkout(b: CheckoutBench) -> anyhow::Result<()> {
     }
 }
 
-fn now_ms() -> Timestamp {
-    Timestamp::from_millis(
-        i64::try_from(
-            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis()).unwrap_or(0),
-        )
-        .unwrap_or(0),
-    )
-}
-
 async fn run_fresh(
     dir: &std::path::Path,
     clients: usize,
@@ -192,7 +183,7 @@ async fn run_fresh(
     let mut material = [0u8; 32];
     rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut material);
     let master = kabao_core::vault::MasterKey::from_bytes(material);
-    let keyring = Arc::new(kabao_server::keyring::load_or_create(&*store, &master, now_ms()).await?);
+    let keyring = Arc::new(kabao_server::keyring::load_or_create(&*store, &master, crate::now()).await?);
     let state = Arc::new(kabao_server::AppState::new(
         store.clone(),
         keyring.clone(),
@@ -220,7 +211,7 @@ async fn run_checkout(
     seconds: u64,
 ) -> anyhow::Result<()> {
     use kabao_core::ledger;
-    let now = now_ms();
+    let now = crate::now();
     // Seed: one merchant, one product with plenty of keys, one funded buyer (with a token) per client.
     let tag = format!("{:08x}", rand::random::<u32>());
     let (merchant, product) = seed_product(store, &tag, true, now).await?;

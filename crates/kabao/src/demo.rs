@@ -237,9 +237,9 @@ pub async fn seed(store: &dyn Store, keyring: &std::sync::Arc<Keyring>, now: Tim
             };
             let policy = kabao_core::warranty::templates().into_iter().find(|t| t.id == template).map(|t| t.policy);
             if let (Some(policy), false) = (policy, shop.certification == CertificationLevel::None) {
-                let json = serde_json::to_string(&policy)?;
-                let sha = kabao_core::warranty::WarrantyPolicy::snapshot_sha256(&policy.snapshot());
-                tx.insert_policy_version(id, &json, &sha, now).await?;
+                kabao_server::warranty::record(&mut *tx, id, policy, now)
+                    .await
+                    .map_err(|e| anyhow::anyhow!("demo warranty rules: {}", e.message(Lang::En)))?;
             }
             products.push((id, p));
         }

@@ -157,7 +157,7 @@ enum KeysCommand {
     },
 }
 
-fn now() -> Timestamp {
+pub(crate) fn now() -> Timestamp {
     let ms = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis()).unwrap_or(0);
     Timestamp::from_millis(i64::try_from(ms).unwrap_or(i64::MAX))
 }

@@ -212,18 +212,24 @@ async fn postgres_mode_migrates_imports_and_serves() {
     db.drop_database().await;
 }
 
-/// The checkout bench runs end to end and checks the data it leaves; its figures are not asserted here.
-#[tokio::test]
-async fn bench_checkout_reports_one_json_line_with_consistency_checks() {
+/// Runs a 1-second, 2-client `kabao bench checkout` with `extra` arguments; returns its last line, parsed.
+fn bench_checkout(extra: &[&str]) -> serde_json::Value {
     let out = Command::new(kabao_bin())
         .args(["bench", "checkout", "--clients", "2", "--seconds", "1"])
+        .args(extra)
         .env_remove("KABAO_DATABASE_URL")
+        .env_remove("KABAO_MASTER_KEY")
         .output()
         .unwrap_or_else(|e| panic!("running kabao: {e}"));
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{stdout} {}", String::from_utf8_lossy(&out.stderr));
-    let last: serde_json::Value =
-        serde_json::from_str(stdout.lines().last().unwrap_or_default()).unwrap_or_else(|e| panic!("{e}: {stdout}"));
+    serde_json::from_str(stdout.lines().last().unwrap_or_default()).unwrap_or_else(|e| panic!("{e}: {stdout}"))
+}
+
+/// The checkout bench runs end to end and checks the data it leaves; its figures are not asserted here.
+#[tokio::test]
+async fn bench_checkout_reports_one_json_line_with_consistency_checks() {
+    let last = bench_checkout(&[]);
     for field in ["orders", "orders_per_s", "p50_ms", "p99_ms"] {
         assert!(last[field].is_number(), "{field} in {last}");
     }
@@ -236,17 +242,8 @@ async fn bench_checkout_reports_one_json_line_with_consistency_checks() {
 #[tokio::test]
 async fn bench_checkout_drives_a_running_server() {
     let server = crate::harness::Server::start(&[]);
-    let out = Command::new(kabao_bin())
-        .args(["bench", "checkout", "--clients", "2", "--seconds", "1", "--url", &server.url, "--data-dir"])
-        .arg(server.data.path())
-        .env_remove("KABAO_DATABASE_URL")
-        .env_remove("KABAO_MASTER_KEY")
-        .output()
-        .unwrap_or_else(|e| panic!("running kabao: {e}"));
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{stdout} {}", String::from_utf8_lossy(&out.stderr));
-    let last: serde_json::Value =
-        serde_json::from_str(stdout.lines().last().unwrap_or_default()).unwrap_or_else(|e| panic!("{e}: {stdout}"));
+    let data = server.data.path().to_string_lossy().into_owned();
+    let last = bench_checkout(&["--url", &server.url, "--data-dir", &data]);
     assert_eq!((last["duplicate_keys"].clone(), last["ledger_balanced"].clone()), (0.into(), true.into()), "{last}");
     let orders = last["orders"].as_u64().unwrap_or(0);
     assert!(orders > 0, "{last}");
