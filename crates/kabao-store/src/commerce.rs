@@ -66,6 +66,10 @@ pub struct Order {
 pub struct DeliveredKey {
     pub key: CardKey,
     pub first_revealed_at: Option<Timestamp>,
+    /// The item (1..=quantity) this key was delivered for; a re-issue delivers a new key for the same item.
+    pub item: i32,
+    /// Set when a re-issue replaced this key.
+    pub voided_at: Option<Timestamp>,
 }
 
 /// One reveal of an order's keys (who, when) — never the key itself.
@@ -160,4 +164,72 @@ pub struct Withdrawal {
     pub decided_at: Option<Timestamp>,
     pub decided_by: Option<UserId>,
     pub note: Option<String>,
+}
+
+/// A claim (售后 / 补单申请) on one delivered item.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClaimRecord {
+    pub id: i64,
+    /// Unguessable, for URLs.
+    pub claim_no: String,
+    pub order_id: OrderId,
+    pub item: i32,
+    pub shop_id: ShopId,
+    pub defect: kabao_core::warranty::Defect,
+    pub description: String,
+    /// The buyer said the item was activated before the problem.
+    pub activated: bool,
+    pub eligible: bool,
+    /// The ineligibility reasons computed at filing, as JSON (`[{"code", "zh", "en"}]`).
+    pub reasons: String,
+    pub state: kabao_core::claim::ClaimState,
+    /// The merchant's deadline while it runs.
+    pub due_at: Option<Timestamp>,
+    /// What was left of the deadline when it was paused for more evidence.
+    pub paused_remaining_ms: Option<i64>,
+    pub evidence_requested: bool,
+    pub request_note: Option<String>,
+    pub decision_reason: Option<String>,
+    pub decided_by: Option<UserId>,
+    pub decided_at: Option<Timestamp>,
+    pub created_at: Timestamp,
+}
+
+/// Who added a piece of evidence.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EvidenceParty {
+    Buyer,
+    Merchant,
+    Arbiter,
+}
+
+impl EvidenceParty {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EvidenceParty::Buyer => "buyer",
+            EvidenceParty::Merchant => "merchant",
+            EvidenceParty::Arbiter => "arbiter",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<EvidenceParty> {
+        [EvidenceParty::Buyer, EvidenceParty::Merchant, EvidenceParty::Arbiter].into_iter().find(|p| p.as_str() == s)
+    }
+}
+
+/// One piece of evidence in a claim; the file itself is stored once under its SHA-256.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EvidenceRecord {
+    pub id: i64,
+    pub claim_id: i64,
+    pub sha256: Vec<u8>,
+    pub kind: kabao_core::warranty::EvidenceKind,
+    pub file_name: String,
+    pub mime: String,
+    pub size_bytes: i64,
+    pub added_by: EvidenceParty,
+    /// Canonical JSON binding the file to the product as sold, the claimed defect and the server time.
+    pub binding: String,
+    pub binding_sha256: Vec<u8>,
+    pub created_at: Timestamp,
 }

@@ -36,6 +36,7 @@ pub const SCENARIOS: &[&str] = &[
     "shared_secret_stock_is_taken_only_while_it_lasts",
     "custom_goods_answers_deadlines_and_delivery",
     "warranty_policies_are_versioned",
+    "claims_evidence_and_reissues",
     "pending_order_payments_are_found_for_reconciliation",
     "concurrent_buyers_never_oversell",
 ];
@@ -1017,4 +1018,144 @@ pub async fn shared_secret_stock_is_taken_only_while_it_lasts(store: &dyn Store)
     assert!(tx.take_counted_stock(f.product, 1).await.unwrap());
     assert_eq!(tx.product_by_id(f.product).await.unwrap().unwrap().stock_available, 0);
     tx.commit().await.unwrap();
+}
+
+fn claim(
+    order: kabao_core::ledger::OrderId,
+    shop: ShopId,
+    no: &str,
+    item: i32,
+    due: Option<Timestamp>,
+) -> crate::ClaimRecord {
+    crate::ClaimRecord {
+        id: 0,
+        claim_no: no.to_string(),
+        order_id: order,
+        item,
+        shop_id: shop,
+        defect: kabao_core::warranty::Defect::InvalidKey,
+        description: "提示卡密无效".into(),
+        activated: false,
+        eligible: true,
+        reasons: "[]".into(),
+        state: kabao_core::claim::ClaimState::Open,
+        due_at: due,
+        paused_remaining_ms: None,
+        evidence_requested: false,
+        request_note: None,
+        decision_reason: None,
+        decided_by: None,
+        decided_at: None,
+        created_at: at(100),
+    }
+}
+
+pub async fn claims_evidence_and_reissues(store: &dyn Store) {
+    use kabao_core::claim::ClaimState as C;
+    use kabao_core::order::OrderState as S;
+    let f = merchant_with_product(store, "claimy").await;
+    import(store, &f, 31, 4).await;
+    let mut tx = store.begin(TxMode::Write).await.unwrap();
+    let order = tx.insert_order(&new_order(&f, "K000000000000000000000000CL", None, 2)).await.unwrap();
+    let sold = tx.allocate_keys(f.product, order, 2).await.unwrap();
+    assert!(tx.update_order_state(order, S::PendingPayment, S::Delivered, at(50)).await.unwrap());
+    tx.set_settle_after(order, at(60)).await.unwrap();
+    let keys = tx.order_keys(order).await.unwrap();
+    assert_eq!(keys.iter().map(|k| (k.item, k.voided_at)).collect::<Vec<_>>(), vec![(1, None), (2, None)]);
+
+    // Evidence: stored once per content, cited by each claim.
+    let id = tx.insert_claim(&claim(order, f.shop, "C1", 2, Some(at(1_000)))).await.unwrap();
+    let sha = vec![0xAB; 32];
+    tx.put_evidence_file(&sha, "image/png", b"png bytes", at(100)).await.unwrap();
+    tx.put_evidence_file(&sha, "image/png", b"png bytes", at(200)).await.unwrap();
+    let evidence = crate::EvidenceRecord {
+        id: 0,
+        claim_id: id,
+        sha256: sha.clone(),
+        kind: kabao_core::warranty::EvidenceKind::Screenshot,
+        file_name: "截图.png".into(),
+        mime: String::new(),
+        size_bytes: 0,
+        added_by: crate::EvidenceParty::Buyer,
+        binding: "{}".into(),
+        binding_sha256: vec![1; 32],
+        created_at: at(100),
+    };
+    tx.insert_claim_evidence(&evidence).await.unwrap();
+    tx.commit().await.unwrap();
+
+    let mut tx = store.begin(TxMode::Write).await.unwrap();
+    assert_eq!(tx.evidence_file(&sha).await.unwrap(), Some(("image/png".to_string(), b"png bytes".to_vec())));
+    let listed = tx.claim_evidence(id).await.unwrap();
+    assert_eq!(listed.len(), 1);
+    assert_eq!(
+        (listed[0].mime.as_str(), listed[0].size_bytes, listed[0].file_name.as_str()),
+        ("image/png", 9, "截图.png")
+    );
+    let got = tx.claim_by_no("C1").await.unwrap().unwrap();
+    assert_eq!(got, crate::ClaimRecord { id, ..claim(order, f.shop, "C1", 2, Some(at(1_000))) });
+    assert!(tx.orders_due_for_settlement(at(70), 10).await.unwrap().is_empty(), "an open claim holds the escrow");
+
+    // Queue and deadline: the open claim is due; the paused one waits last.
+    let other = tx.insert_claim(&claim(order, f.shop, "C2", 1, None)).await.unwrap();
+    let paused = crate::ClaimRecord {
+        id: other,
+        state: C::AwaitingEvidence,
+        paused_remaining_ms: Some(500),
+        evidence_requested: true,
+        request_note: Some("请补充截图".into()),
+        ..claim(order, f.shop, "C2", 1, None)
+    };
+    assert!(tx.update_claim(&paused, C::Open).await.unwrap());
+    assert!(!tx.update_claim(&paused, C::Open).await.unwrap(), "compare-and-set on the state");
+    let queue: Vec<String> =
+        tx.shop_pending_claims(f.shop, 10).await.unwrap().into_iter().map(|c| c.claim_no).collect();
+    assert_eq!(queue, vec!["C1", "C2"]);
+    assert_eq!(tx.claims_past_deadline(at(999), 10).await.unwrap().len(), 0);
+    assert_eq!(tx.claims_past_deadline(at(1_000), 10).await.unwrap()[0].id, id);
+    tx.commit().await.unwrap();
+    let mut tx = store.begin(TxMode::Write).await.unwrap();
+    let err = tx.insert_claim(&claim(order, f.shop, "C1", 1, None)).await.unwrap_err();
+    assert!(matches!(err, StoreError::Conflict(_)), "{err:?}");
+    drop(tx);
+
+    // Re-issue: the reported key is voided, a fresh one delivered for the same item.
+    let mut tx = store.begin(TxMode::Write).await.unwrap();
+    let fresh = tx.reissue_key(order, 2, f.product, at(300)).await.unwrap().unwrap();
+    assert!(!sold.contains(&fresh));
+    let keys = tx.order_keys(order).await.unwrap();
+    let shape: Vec<_> = keys.iter().map(|k| (k.item, k.key.id, k.key.state, k.voided_at)).collect();
+    assert_eq!(
+        shape,
+        vec![
+            (1, sold[0], KeyState::Sold, None),
+            (2, sold[1], KeyState::Voided, Some(at(300))),
+            (2, fresh, KeyState::Sold, None)
+        ]
+    );
+    assert!(matches!(tx.reissue_key(order, 3, f.product, at(300)).await, Err(StoreError::NotFound)));
+    drop(tx);
+    let mut tx = store.begin(TxMode::Write).await.unwrap();
+    assert!(tx.reissue_key(order, 2, f.product, at(300)).await.unwrap().is_some());
+    assert!(tx.reissue_key(order, 2, f.product, at(350)).await.unwrap().is_some());
+    assert_eq!(tx.reissue_key(order, 2, f.product, at(400)).await.unwrap(), None, "no stock: nothing changes");
+    let keys = tx.order_keys(order).await.unwrap();
+    assert_eq!(keys.iter().filter(|k| k.voided_at.is_none()).map(|k| k.item).collect::<Vec<_>>(), vec![1, 2]);
+    assert_eq!(keys.len(), 4);
+    let mut done = got.clone();
+    done.state = C::Reissued;
+    done.due_at = None;
+    done.decided_at = Some(at(300));
+    assert!(tx.update_claim(&done, C::Open).await.unwrap());
+    let mut done2 = paused.clone();
+    done2.state = C::Rejected;
+    done2.decision_reason = Some("已激活".into());
+    assert!(tx.update_claim(&done2, C::AwaitingEvidence).await.unwrap());
+    tx.commit().await.unwrap();
+    assert_eq!(stock(store, f.product).await, (0, 0));
+    let mut tx = store.begin(TxMode::Read).await.unwrap();
+    assert_eq!(tx.orders_due_for_settlement(at(70), 10).await.unwrap().len(), 1, "closed claims release it");
+    assert_eq!(tx.order_claims(order).await.unwrap().len(), 2);
+    assert_eq!(tx.shop_claims(f.shop, 10).await.unwrap()[0].claim_no, "C2", "newest first");
+    assert!(tx.shop_pending_claims(f.shop, 10).await.unwrap().is_empty());
 }

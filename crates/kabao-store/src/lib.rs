@@ -178,7 +178,7 @@ pub trait Tx: Send {
         at: Timestamp,
     ) -> StoreResult<bool>;
     async fn set_settle_after(&mut self, id: OrderId, at: Timestamp) -> StoreResult<()>;
-    /// Delivered orders whose `settle_after <= now`, oldest first.
+    /// Delivered orders whose `settle_after <= now` and that no unresolved claim holds, oldest first.
     async fn orders_due_for_settlement(&mut self, now: Timestamp, limit: i64) -> StoreResult<Vec<Order>>;
     /// Pending orders whose `expires_at <= now`, oldest first.
     async fn orders_past_expiry(&mut self, now: Timestamp, limit: i64) -> StoreResult<Vec<Order>>;
@@ -323,6 +323,42 @@ pub trait Tx: Send {
     async fn current_policy(&mut self, product: ProductId) -> StoreResult<Option<PolicyVersion>>;
     /// Every version of a product's policy, oldest first.
     async fn policy_versions(&mut self, product: ProductId) -> StoreResult<Vec<PolicyVersion>>;
+
+    // ---- claims (售后 / 补单申请) ----
+    /// Inserts a claim (its `id` is ignored) and returns its id. Conflict `"claims.claim_no"`.
+    async fn insert_claim(&mut self, claim: &ClaimRecord) -> StoreResult<i64>;
+    async fn claim_by_no(&mut self, claim_no: &str) -> StoreResult<Option<ClaimRecord>>;
+    /// An order's claims, oldest first.
+    async fn order_claims(&mut self, order: OrderId) -> StoreResult<Vec<ClaimRecord>>;
+    /// A shop's claims waiting for the merchant (open or awaiting evidence), nearest deadline first, paused
+    /// deadlines last.
+    async fn shop_pending_claims(&mut self, shop: ShopId, limit: i64) -> StoreResult<Vec<ClaimRecord>>;
+    /// A shop's claims in any state, newest first.
+    async fn shop_claims(&mut self, shop: ShopId, limit: i64) -> StoreResult<Vec<ClaimRecord>>;
+    /// Open claims whose merchant deadline `<= now`, oldest deadline first.
+    async fn claims_past_deadline(&mut self, now: Timestamp, limit: i64) -> StoreResult<Vec<ClaimRecord>>;
+    /// Compare-and-set: writes the claim's state, deadline, request and decision fields if its state is still
+    /// `from`; false (and no change) otherwise.
+    async fn update_claim(&mut self, claim: &ClaimRecord, from: kabao_core::claim::ClaimState) -> StoreResult<bool>;
+    /// Stores a file under its SHA-256 (the caller hashed it), unless that content is stored already.
+    async fn put_evidence_file(&mut self, sha256: &[u8], mime: &str, content: &[u8], at: Timestamp) -> StoreResult<()>;
+    /// A stored file's type and content.
+    async fn evidence_file(&mut self, sha256: &[u8]) -> StoreResult<Option<(String, Vec<u8>)>>;
+    /// Adds a piece of evidence to a claim (its `id`, `mime` and `size_bytes` are ignored: the file is stored
+    /// first with [`Tx::put_evidence_file`]).
+    async fn insert_claim_evidence(&mut self, evidence: &EvidenceRecord) -> StoreResult<i64>;
+    /// A claim's evidence, oldest first.
+    async fn claim_evidence(&mut self, claim: i64) -> StoreResult<Vec<EvidenceRecord>>;
+    /// Re-issues an item: voids its current key (the card key becomes `voided`, its `order_keys` row is
+    /// stamped), delivers the product's oldest available key for the same item and lowers the stock counter.
+    /// Returns the new key, or `None` and no change when no key is available. NotFound if the item has no live key.
+    async fn reissue_key(
+        &mut self,
+        order: OrderId,
+        item: i32,
+        product: ProductId,
+        at: Timestamp,
+    ) -> StoreResult<Option<CardKeyId>>;
 
     // ---- custom goods (人工交付) ----
     /// Sets a custom product's buyer fields (JSON array of labels), delivery deadline and stock count.

@@ -296,3 +296,57 @@ pub(crate) fn policy_version(r: (i64, i64, i32, String, Vec<u8>, i64)) -> crate:
         created_at: Timestamp(r.5),
     }
 }
+
+pub(crate) const CLAIM_COLS: &str = "id, claim_no, order_id, item, shop_id, defect, description, activated, eligible, \
+     reasons, state, due_at, paused_remaining_ms, evidence_requested, request_note, decision_reason, decided_by, \
+     decided_at, created_at";
+
+pub(crate) fn claim_from_row<R: ColumnAt>(r: &R) -> StoreResult<crate::commerce::ClaimRecord> {
+    let ts = |v: Option<i64>| v.map(Timestamp);
+    let defect: String = r.at(5)?;
+    let state: String = r.at(10)?;
+    Ok(crate::commerce::ClaimRecord {
+        id: r.at(0)?,
+        claim_no: r.at(1)?,
+        order_id: kabao_core::ledger::OrderId(r.at(2)?),
+        item: r.at(3)?,
+        shop_id: ShopId(r.at(4)?),
+        defect: kabao_core::warranty::Defect::parse(&defect).ok_or_else(|| corrupt("claims.defect"))?,
+        description: r.at(6)?,
+        activated: r.at(7)?,
+        eligible: r.at(8)?,
+        reasons: r.at(9)?,
+        state: kabao_core::claim::ClaimState::parse(&state).ok_or_else(|| corrupt("claims.state"))?,
+        due_at: ts(r.at(11)?),
+        paused_remaining_ms: r.at(12)?,
+        evidence_requested: r.at(13)?,
+        request_note: r.at(14)?,
+        decision_reason: r.at(15)?,
+        decided_by: r.at::<Option<i64>>(16)?.map(UserId),
+        decided_at: ts(r.at(17)?),
+        created_at: Timestamp(r.at(18)?),
+    })
+}
+
+pub(crate) const EVIDENCE_SELECT: &str =
+    "SELECT e.id, e.claim_id, e.sha256, e.kind, e.file_name, f.mime, f.size_bytes, \
+     e.added_by, e.binding, e.binding_sha256, e.created_at FROM claim_evidence e \
+     JOIN evidence_files f ON f.sha256 = e.sha256 WHERE e.claim_id = $1 ORDER BY e.id";
+
+pub(crate) fn evidence_from_row<R: ColumnAt>(r: &R) -> StoreResult<crate::commerce::EvidenceRecord> {
+    let kind: String = r.at(3)?;
+    let by: String = r.at(7)?;
+    Ok(crate::commerce::EvidenceRecord {
+        id: r.at(0)?,
+        claim_id: r.at(1)?,
+        sha256: r.at(2)?,
+        kind: kabao_core::warranty::EvidenceKind::parse(&kind).ok_or_else(|| corrupt("claim_evidence.kind"))?,
+        file_name: r.at(4)?,
+        mime: r.at(5)?,
+        size_bytes: r.at(6)?,
+        added_by: crate::commerce::EvidenceParty::parse(&by).ok_or_else(|| corrupt("claim_evidence.added_by"))?,
+        binding: r.at(8)?,
+        binding_sha256: r.at(9)?,
+        created_at: Timestamp(r.at(10)?),
+    })
+}

@@ -590,7 +590,9 @@ macro_rules! impl_tx {
             }
 
             async fn orders_due_for_settlement(&mut self, now: kabao_core::Timestamp, limit: i64) -> $crate::StoreResult<Vec<$crate::Order>> {
-                let sql = format!("SELECT {} FROM orders WHERE state = 'delivered' AND settle_after <= $1 ORDER BY settle_after, id LIMIT $2", $crate::rows::ORDER_COLS);
+                let sql = format!("SELECT {} FROM orders WHERE state = 'delivered' AND settle_after <= $1 \
+                     AND NOT EXISTS (SELECT 1 FROM claims c WHERE c.order_id = orders.id \
+                     AND c.state IN ('open', 'awaiting_evidence', 'escalated')) ORDER BY settle_after, id LIMIT $2", $crate::rows::ORDER_COLS);
                 let rows = db::query(&sql).bind(now.millis()).bind(limit).fetch_all(&mut *self.tx).await.map_err($crate::errors::map_sqlx)?;
                 rows.iter().map($crate::rows::order_from_row).collect()
             }
@@ -684,7 +686,7 @@ macro_rules! impl_tx {
                     if done.rows_affected() != 1 {
                         return Err($crate::StoreError::Database("allocation raced: key no longer available".into()));
                     }
-                    db::query("INSERT INTO order_keys (order_id, seq, card_key_id) VALUES ($1, $2, $3)")
+                    db::query("INSERT INTO order_keys (order_id, seq, item, card_key_id) VALUES ($1, $2, $2, $3)")
                         .bind(order.0)
                         .bind(seq as i64 + 1)
                         .bind(*id)
@@ -704,7 +706,7 @@ macro_rules! impl_tx {
 
             async fn order_keys(&mut self, order: kabao_core::ledger::OrderId) -> $crate::StoreResult<Vec<$crate::DeliveredKey>> {
                 let sql = format!(
-                    "SELECT {}, ok.first_revealed_at FROM order_keys ok JOIN card_keys k ON k.id = ok.card_key_id \
+                    "SELECT {}, ok.first_revealed_at, ok.item, ok.voided_at FROM order_keys ok JOIN card_keys k ON k.id = ok.card_key_id \
                      WHERE ok.order_id = $1 ORDER BY ok.seq",
                     $crate::rows::KEY_COLS
                 );
@@ -724,7 +726,13 @@ macro_rules! impl_tx {
                         r.at(8)?,
                     );
                     let first: Option<i64> = r.at(9)?;
-                    out.push($crate::DeliveredKey { key: $crate::rows::card_key(key_row)?, first_revealed_at: first.map(kabao_core::Timestamp) });
+                    let voided: Option<i64> = r.at(11)?;
+                    out.push($crate::DeliveredKey {
+                        key: $crate::rows::card_key(key_row)?,
+                        first_revealed_at: first.map(kabao_core::Timestamp),
+                        item: r.at(10)?,
+                        voided_at: voided.map(kabao_core::Timestamp),
+                    });
                 }
                 Ok(out)
             }
@@ -1130,6 +1138,204 @@ macro_rules! impl_tx {
                 .await
                 .map_err($crate::errors::map_sqlx)?;
                 one_row(done.rows_affected())
+            }
+
+            // ---- claims ----
+
+            async fn insert_claim(&mut self, c: &$crate::ClaimRecord) -> $crate::StoreResult<i64> {
+                db::query_scalar(
+                    "INSERT INTO claims (claim_no, order_id, item, shop_id, defect, description, activated, eligible, \
+                     reasons, state, due_at, paused_remaining_ms, evidence_requested, request_note, decision_reason, \
+                     decided_by, decided_at, created_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18) RETURNING id",
+                )
+                .bind(&c.claim_no)
+                .bind(c.order_id.0)
+                .bind(c.item)
+                .bind(c.shop_id.0)
+                .bind(c.defect.as_str())
+                .bind(&c.description)
+                .bind(c.activated)
+                .bind(c.eligible)
+                .bind(&c.reasons)
+                .bind(c.state.as_str())
+                .bind(c.due_at.map(|t| t.millis()))
+                .bind(c.paused_remaining_ms)
+                .bind(c.evidence_requested)
+                .bind(c.request_note.as_deref())
+                .bind(c.decision_reason.as_deref())
+                .bind(c.decided_by.map(|u| u.0))
+                .bind(c.decided_at.map(|t| t.millis()))
+                .bind(c.created_at.millis())
+                .fetch_one(&mut *self.tx)
+                .await
+                .map_err($crate::errors::map_sqlx)
+            }
+
+            async fn claim_by_no(&mut self, claim_no: &str) -> $crate::StoreResult<Option<$crate::ClaimRecord>> {
+                let sql = format!("SELECT {} FROM claims WHERE claim_no = $1", $crate::rows::CLAIM_COLS);
+                let row = db::query(&sql).bind(claim_no).fetch_optional(&mut *self.tx).await.map_err($crate::errors::map_sqlx)?;
+                row.as_ref().map($crate::rows::claim_from_row).transpose()
+            }
+
+            async fn order_claims(&mut self, order: kabao_core::ledger::OrderId) -> $crate::StoreResult<Vec<$crate::ClaimRecord>> {
+                let sql = format!("SELECT {} FROM claims WHERE order_id = $1 ORDER BY id", $crate::rows::CLAIM_COLS);
+                let rows = db::query(&sql).bind(order.0).fetch_all(&mut *self.tx).await.map_err($crate::errors::map_sqlx)?;
+                rows.iter().map($crate::rows::claim_from_row).collect()
+            }
+
+            async fn shop_pending_claims(&mut self, shop: kabao_core::ShopId, limit: i64) -> $crate::StoreResult<Vec<$crate::ClaimRecord>> {
+                let sql = format!(
+                    "SELECT {} FROM claims WHERE shop_id = $1 AND state IN ('open', 'awaiting_evidence') \
+                     ORDER BY CASE WHEN due_at IS NULL THEN 1 ELSE 0 END, due_at, id LIMIT $2",
+                    $crate::rows::CLAIM_COLS
+                );
+                let rows = db::query(&sql).bind(shop.0).bind(limit).fetch_all(&mut *self.tx).await.map_err($crate::errors::map_sqlx)?;
+                rows.iter().map($crate::rows::claim_from_row).collect()
+            }
+
+            async fn shop_claims(&mut self, shop: kabao_core::ShopId, limit: i64) -> $crate::StoreResult<Vec<$crate::ClaimRecord>> {
+                let sql = format!("SELECT {} FROM claims WHERE shop_id = $1 ORDER BY id DESC LIMIT $2", $crate::rows::CLAIM_COLS);
+                let rows = db::query(&sql).bind(shop.0).bind(limit).fetch_all(&mut *self.tx).await.map_err($crate::errors::map_sqlx)?;
+                rows.iter().map($crate::rows::claim_from_row).collect()
+            }
+
+            async fn claims_past_deadline(&mut self, now: kabao_core::Timestamp, limit: i64) -> $crate::StoreResult<Vec<$crate::ClaimRecord>> {
+                let sql = format!(
+                    "SELECT {} FROM claims WHERE state = 'open' AND due_at <= $1 ORDER BY due_at, id LIMIT $2",
+                    $crate::rows::CLAIM_COLS
+                );
+                let rows = db::query(&sql).bind(now.millis()).bind(limit).fetch_all(&mut *self.tx).await.map_err($crate::errors::map_sqlx)?;
+                rows.iter().map($crate::rows::claim_from_row).collect()
+            }
+
+            async fn update_claim(&mut self, c: &$crate::ClaimRecord, from: kabao_core::claim::ClaimState) -> $crate::StoreResult<bool> {
+                let done = db::query(
+                    "UPDATE claims SET state = $1, due_at = $2, paused_remaining_ms = $3, evidence_requested = $4, \
+                     request_note = $5, decision_reason = $6, decided_by = $7, decided_at = $8 \
+                     WHERE id = $9 AND state = $10",
+                )
+                .bind(c.state.as_str())
+                .bind(c.due_at.map(|t| t.millis()))
+                .bind(c.paused_remaining_ms)
+                .bind(c.evidence_requested)
+                .bind(c.request_note.as_deref())
+                .bind(c.decision_reason.as_deref())
+                .bind(c.decided_by.map(|u| u.0))
+                .bind(c.decided_at.map(|t| t.millis()))
+                .bind(c.id)
+                .bind(from.as_str())
+                .execute(&mut *self.tx)
+                .await
+                .map_err($crate::errors::map_sqlx)?;
+                Ok(done.rows_affected() == 1)
+            }
+
+            async fn put_evidence_file(&mut self, sha256: &[u8], mime: &str, content: &[u8], at: kabao_core::Timestamp) -> $crate::StoreResult<()> {
+                db::query(
+                    "INSERT INTO evidence_files (sha256, mime, size_bytes, content, created_at) VALUES ($1, $2, $3, $4, $5) \
+                     ON CONFLICT (sha256) DO NOTHING",
+                )
+                .bind(sha256)
+                .bind(mime)
+                .bind(content.len() as i64)
+                .bind(content)
+                .bind(at.millis())
+                .execute(&mut *self.tx)
+                .await
+                .map_err($crate::errors::map_sqlx)?;
+                Ok(())
+            }
+
+            async fn evidence_file(&mut self, sha256: &[u8]) -> $crate::StoreResult<Option<(String, Vec<u8>)>> {
+                db::query_as("SELECT mime, content FROM evidence_files WHERE sha256 = $1")
+                    .bind(sha256)
+                    .fetch_optional(&mut *self.tx)
+                    .await
+                    .map_err($crate::errors::map_sqlx)
+            }
+
+            async fn insert_claim_evidence(&mut self, e: &$crate::EvidenceRecord) -> $crate::StoreResult<i64> {
+                db::query_scalar(
+                    "INSERT INTO claim_evidence (claim_id, sha256, kind, file_name, added_by, binding, binding_sha256, created_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
+                )
+                .bind(e.claim_id)
+                .bind(&e.sha256)
+                .bind(e.kind.as_str())
+                .bind(&e.file_name)
+                .bind(e.added_by.as_str())
+                .bind(&e.binding)
+                .bind(&e.binding_sha256)
+                .bind(e.created_at.millis())
+                .fetch_one(&mut *self.tx)
+                .await
+                .map_err($crate::errors::map_sqlx)
+            }
+
+            async fn claim_evidence(&mut self, claim: i64) -> $crate::StoreResult<Vec<$crate::EvidenceRecord>> {
+                let rows = db::query($crate::rows::EVIDENCE_SELECT).bind(claim).fetch_all(&mut *self.tx).await.map_err($crate::errors::map_sqlx)?;
+                rows.iter().map($crate::rows::evidence_from_row).collect()
+            }
+
+            async fn reissue_key(
+                &mut self,
+                order: kabao_core::ledger::OrderId,
+                item: i32,
+                product: kabao_core::ProductId,
+                at: kabao_core::Timestamp,
+            ) -> $crate::StoreResult<Option<kabao_core::CardKeyId>> {
+                let current: Option<(i32, i64)> = db::query_as(
+                    "SELECT seq, card_key_id FROM order_keys WHERE order_id = $1 AND item = $2 AND voided_at IS NULL",
+                )
+                .bind(order.0)
+                .bind(item)
+                .fetch_optional(&mut *self.tx)
+                .await
+                .map_err($crate::errors::map_sqlx)?;
+                let Some((seq, old_key)) = current else { return Err($crate::StoreError::NotFound) };
+                let ids = self.available_key_ids(product, 1).await?;
+                let Some(new_key) = ids.first().copied() else { return Ok(None) };
+                let done = db::query("UPDATE card_keys SET state = 'sold' WHERE id = $1 AND state = 'available'")
+                    .bind(new_key)
+                    .execute(&mut *self.tx)
+                    .await
+                    .map_err($crate::errors::map_sqlx)?;
+                if done.rows_affected() != 1 {
+                    return Err($crate::StoreError::Database("allocation raced: key no longer available".into()));
+                }
+                db::query("UPDATE card_keys SET state = 'voided' WHERE id = $1")
+                    .bind(old_key)
+                    .execute(&mut *self.tx)
+                    .await
+                    .map_err($crate::errors::map_sqlx)?;
+                db::query("UPDATE order_keys SET voided_at = $1 WHERE order_id = $2 AND seq = $3")
+                    .bind(at.millis())
+                    .bind(order.0)
+                    .bind(seq)
+                    .execute(&mut *self.tx)
+                    .await
+                    .map_err($crate::errors::map_sqlx)?;
+                let next: i32 = db::query_scalar("SELECT COALESCE(MAX(seq), 0) + 1 FROM order_keys WHERE order_id = $1")
+                    .bind(order.0)
+                    .fetch_one(&mut *self.tx)
+                    .await
+                    .map_err($crate::errors::map_sqlx)?;
+                db::query("INSERT INTO order_keys (order_id, seq, item, card_key_id) VALUES ($1, $2, $3, $4)")
+                    .bind(order.0)
+                    .bind(next)
+                    .bind(item)
+                    .bind(new_key)
+                    .execute(&mut *self.tx)
+                    .await
+                    .map_err($crate::errors::map_sqlx)?;
+                let done = db::query("UPDATE products SET stock_available = stock_available - 1 WHERE id = $1")
+                    .bind(product.0)
+                    .execute(&mut *self.tx)
+                    .await
+                    .map_err($crate::errors::map_sqlx)?;
+                one_row(done.rows_affected())?;
+                Ok(Some(kabao_core::CardKeyId(new_key)))
             }
 
             // ---- warranty policies ----

@@ -159,6 +159,7 @@ conformance_tests!(
     shared_secret_stock_is_taken_only_while_it_lasts,
     custom_goods_answers_deadlines_and_delivery,
     warranty_policies_are_versioned,
+    claims_evidence_and_reissues,
     pending_order_payments_are_found_for_reconciliation;
     shared: concurrent_buyers_never_oversell,
 );
