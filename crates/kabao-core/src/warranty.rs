@@ -519,6 +519,22 @@ pub enum Eligibility {
     Ineligible(Vec<Ineligible>),
 }
 
+/// What a remedy may do for an item that was re-issued `reissues_so_far` times: the policy's remedy order with
+/// the re-issues it has left, or `None` when nothing is left (re-issue only, used up). Without a policy (无质保)
+/// nothing is owed, but a merchant may still approve a claim as goodwill: a re-issue, else a refund.
+pub fn remedy_allowed(policy: Option<&WarrantyPolicy>, reissues_so_far: u32) -> Option<Allowed> {
+    let Some(p) = policy else { return Some(Allowed::Reissue { refund_fallback: true }) };
+    let reissues_left = p.max_reissues.saturating_sub(reissues_so_far);
+    match p.remedy {
+        Remedy::RefundOnly => Some(Allowed::Refund),
+        Remedy::ReissueThenRefund if reissues_left > 0 => Some(Allowed::Reissue { refund_fallback: true }),
+        // Re-issues used up: the refund half of the remedy still applies.
+        Remedy::ReissueThenRefund => Some(Allowed::Refund),
+        Remedy::ReissueOnly if reissues_left > 0 => Some(Allowed::Reissue { refund_fallback: false }),
+        Remedy::ReissueOnly => None,
+    }
+}
+
 /// Computes a claim's eligibility against the policy snapshot the order was sold with (`None`: no warranty).
 pub fn eligibility(policy: Option<&WarrantyPolicy>, facts: &ClaimFacts) -> Eligibility {
     let Some(p) = policy else { return Eligibility::Ineligible(vec![Ineligible::NoWarranty]) };
@@ -537,16 +553,7 @@ pub fn eligibility(policy: Option<&WarrantyPolicy>, facts: &ClaimFacts) -> Eligi
     if p.only_if_not_activated && facts.activated {
         reasons.push(Ineligible::Activated);
     }
-    let reissues_left = p.max_reissues.saturating_sub(facts.reissues_so_far);
-    let allowed = match p.remedy {
-        Remedy::RefundOnly => Some(Allowed::Refund),
-        Remedy::ReissueThenRefund if reissues_left > 0 => Some(Allowed::Reissue { refund_fallback: true }),
-        // Re-issues used up: the refund half of the remedy still applies.
-        Remedy::ReissueThenRefund => Some(Allowed::Refund),
-        Remedy::ReissueOnly if reissues_left > 0 => Some(Allowed::Reissue { refund_fallback: false }),
-        Remedy::ReissueOnly => None,
-    };
-    match allowed {
+    match remedy_allowed(Some(p), facts.reissues_so_far) {
         Some(a) if reasons.is_empty() => Eligibility::Eligible(a),
         Some(_) => Eligibility::Ineligible(reasons),
         None => {

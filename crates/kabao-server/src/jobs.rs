@@ -218,6 +218,8 @@ pub struct Pass {
     pub expired: Option<u64>,
     pub refunded_late: Option<u64>,
     pub epay_polled: Option<EpayPoll>,
+    /// Claims whose merchant deadline passed, handled.
+    pub claim_deadlines: Option<u64>,
 }
 
 async fn with_lease(state: &AppState, owner: &str, job: &str) -> Result<bool, ApiError> {
@@ -237,7 +239,13 @@ async fn release(state: &AppState, owner: &str, job: &str) -> Result<(), ApiErro
 
 /// One pass of every job this instance (`owner`) can lease.
 pub async fn run_once(state: &AppState, owner: &str) -> Result<Pass, ApiError> {
-    let mut pass = Pass { settled: None, expired: None, refunded_late: None, epay_polled: None };
+    let mut pass = Pass { settled: None, expired: None, refunded_late: None, epay_polled: None, claim_deadlines: None };
+    // Deadlines first: a claim the silence job remedies must not be settled away in the same pass.
+    if with_lease(state, owner, "claim_deadlines").await? {
+        let r = crate::claims::run_deadlines(state).await;
+        release(state, owner, "claim_deadlines").await?;
+        pass.claim_deadlines = Some(r?);
+    }
     if with_lease(state, owner, "settle").await? {
         let r = settle_due(state).await;
         release(state, owner, "settle").await?;

@@ -4,6 +4,7 @@
 pub mod accounts;
 pub mod api;
 pub mod auth;
+pub mod claims;
 pub mod epay;
 pub mod error;
 pub mod extract;

@@ -307,7 +307,7 @@ pub async fn apply_payment(
     }
     match outcome {
         PaymentOutcome::Delivered => {
-            tx.set_settle_after(order.id, now.plus_seconds(state.config.claim_window_seconds)).await?;
+            tx.set_settle_after(order.id, crate::claims::settle_after(state, order, now)).await?;
             append_event(
                 tx,
                 order.id,
@@ -400,7 +400,7 @@ pub async fn deliver_by_hand(state: &AppState, merchant: &User, order_no: &str, 
     if !tx.update_order_state(order.id, order.state, next, now).await? {
         return Err(order_changed());
     }
-    tx.set_settle_after(order.id, now.plus_seconds(state.config.claim_window_seconds)).await?;
+    tx.set_settle_after(order.id, crate::claims::settle_after(state, &order, now)).await?;
     append_event(
         &mut *tx,
         order.id,
@@ -563,7 +563,8 @@ pub async fn reveal_keys(state: &AppState, order: &Order, by: Option<UserId>) ->
             out.push(RevealedKey { secret });
         }
     }
-    for k in &keys {
+    // Keys replaced by a re-issue stay on record but are no longer delivered.
+    for k in keys.iter().filter(|k| k.voided_at.is_none()) {
         let aad = CardKeyAad {
             shop: k.key.shop_id,
             product: k.key.product_id,

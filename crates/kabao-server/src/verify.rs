@@ -9,7 +9,8 @@ use std::collections::BTreeMap;
 
 /// Recomputes every balance from the entries and checks: each transaction sums to zero; stored balances equal
 /// the recomputed ones; no guarded account is negative; each order's escrow equals paid − refunded − settled
-/// and fits its state (nothing left in escrow once settled or refunded). Returns the problems found.
+/// and fits its state (nothing left in escrow once settled or refunded; a delivered or settled order refunded
+/// exactly the price of each item whose claim was refunded). Returns the problems found.
 pub async fn ledger(store: &dyn Store) -> Result<Vec<String>, StoreError> {
     let mut tx = store.begin(TxMode::Read).await?;
     let entries = tx.all_ledger_entries().await?;
@@ -70,9 +71,22 @@ pub async fn ledger(store: &dyn Store) -> Result<Vec<String>, StoreError> {
                     order.state.as_str()
                 ));
             }
-            if order.state == OrderState::Delivered && escrow != order.amount.fen() {
+            // A delivered order's money leaves escrow only by settlement, or item by item for refunded claims.
+            if matches!(order.state, OrderState::Delivered | OrderState::Settled) {
+                let claims = tx.order_claims(order.id).await?;
+                let refunded_items =
+                    claims.iter().filter(|c| c.state == kabao_core::claim::ClaimState::Refunded).count();
+                let owed = order.unit_price.fen() * refunded_items as i64;
+                if *refunded != owed {
+                    problems.push(format!(
+                        "order {}: refunded {refunded} 分 while its refunded claims account for {owed} 分",
+                        order.order_no
+                    ));
+                }
+            }
+            if order.state == OrderState::Delivered && escrow != order.amount.fen() - refunded {
                 problems.push(format!(
-                    "order {} is delivered but escrow holds {escrow} 分 of {} 分",
+                    "order {} is delivered but escrow holds {escrow} 分 of {} 分 (after {refunded} 分 refunded)",
                     order.order_no,
                     order.amount.fen()
                 ));

@@ -193,6 +193,7 @@ pub struct ClaimRecord {
     pub decided_by: Option<UserId>,
     pub decided_at: Option<Timestamp>,
     pub created_at: Timestamp,
+    pub idempotency_key: Option<String>,
 }
 
 /// Who added a piece of evidence.

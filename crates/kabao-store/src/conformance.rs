@@ -1047,6 +1047,7 @@ fn claim(
         decided_by: None,
         decided_at: None,
         created_at: at(100),
+        idempotency_key: Some(format!("idem-{no}")),
     }
 }
 
@@ -1095,6 +1096,8 @@ pub async fn claims_evidence_and_reissues(store: &dyn Store) {
     let got = tx.claim_by_no("C1").await.unwrap().unwrap();
     assert_eq!(got, crate::ClaimRecord { id, ..claim(order, f.shop, "C1", 2, Some(at(1_000))) });
     assert!(tx.orders_due_for_settlement(at(70), 10).await.unwrap().is_empty(), "an open claim holds the escrow");
+    assert_eq!(tx.claim_by_idempotency_key(order, "idem-C1").await.unwrap().map(|c| c.id), Some(id));
+    assert!(tx.claim_by_idempotency_key(order, "idem-C9").await.unwrap().is_none());
 
     // Queue and deadline: the open claim is due; the paused one waits last.
     let other = tx.insert_claim(&claim(order, f.shop, "C2", 1, None)).await.unwrap();

@@ -328,6 +328,8 @@ pub trait Tx: Send {
     /// Inserts a claim (its `id` is ignored) and returns its id. Conflict `"claims.claim_no"`.
     async fn insert_claim(&mut self, claim: &ClaimRecord) -> StoreResult<i64>;
     async fn claim_by_no(&mut self, claim_no: &str) -> StoreResult<Option<ClaimRecord>>;
+    /// The claim filed on an order with this idempotency key, if any.
+    async fn claim_by_idempotency_key(&mut self, order: OrderId, key: &str) -> StoreResult<Option<ClaimRecord>>;
     /// An order's claims, oldest first.
     async fn order_claims(&mut self, order: OrderId) -> StoreResult<Vec<ClaimRecord>>;
     /// A shop's claims waiting for the merchant (open or awaiting evidence), nearest deadline first, paused

@@ -1146,8 +1146,9 @@ macro_rules! impl_tx {
                 db::query_scalar(
                     "INSERT INTO claims (claim_no, order_id, item, shop_id, defect, description, activated, eligible, \
                      reasons, state, due_at, paused_remaining_ms, evidence_requested, request_note, decision_reason, \
-                     decided_by, decided_at, created_at) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18) RETURNING id",
+                     decided_by, decided_at, created_at, idempotency_key) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19) \
+                     RETURNING id",
                 )
                 .bind(&c.claim_no)
                 .bind(c.order_id.0)
@@ -1167,6 +1168,7 @@ macro_rules! impl_tx {
                 .bind(c.decided_by.map(|u| u.0))
                 .bind(c.decided_at.map(|t| t.millis()))
                 .bind(c.created_at.millis())
+                .bind(c.idempotency_key.as_deref())
                 .fetch_one(&mut *self.tx)
                 .await
                 .map_err($crate::errors::map_sqlx)
@@ -1175,6 +1177,12 @@ macro_rules! impl_tx {
             async fn claim_by_no(&mut self, claim_no: &str) -> $crate::StoreResult<Option<$crate::ClaimRecord>> {
                 let sql = format!("SELECT {} FROM claims WHERE claim_no = $1", $crate::rows::CLAIM_COLS);
                 let row = db::query(&sql).bind(claim_no).fetch_optional(&mut *self.tx).await.map_err($crate::errors::map_sqlx)?;
+                row.as_ref().map($crate::rows::claim_from_row).transpose()
+            }
+
+            async fn claim_by_idempotency_key(&mut self, order: kabao_core::ledger::OrderId, key: &str) -> $crate::StoreResult<Option<$crate::ClaimRecord>> {
+                let sql = format!("SELECT {} FROM claims WHERE order_id = $1 AND idempotency_key = $2", $crate::rows::CLAIM_COLS);
+                let row = db::query(&sql).bind(order.0).bind(key).fetch_optional(&mut *self.tx).await.map_err($crate::errors::map_sqlx)?;
                 row.as_ref().map($crate::rows::claim_from_row).transpose()
             }
 

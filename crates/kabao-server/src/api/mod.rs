@@ -3,6 +3,7 @@
 
 pub mod admin;
 pub mod catalog;
+pub mod claims;
 pub mod finance;
 pub mod merchant;
 pub mod orders;
@@ -76,6 +77,22 @@ pub fn routes() -> Router<SharedState> {
         .route("/orders/{order_no}/pay/wallet", post(orders::pay_wallet))
         .route("/orders/{order_no}/pay/sandbox", post(orders::pay_sandbox))
         .route("/orders/{order_no}/keys/reveal", post(orders::reveal))
+        .route(
+            "/orders/{order_no}/claims",
+            post(claims::file)
+                .get(claims::list)
+                .layer(axum::extract::DefaultBodyLimit::max(crate::claims::MAX_UPLOAD_BYTES + 64 * 1024)),
+        )
+        .route("/orders/{order_no}/claims/{claim_no}", get(claims::get))
+        .route(
+            "/orders/{order_no}/claims/{claim_no}/evidence",
+            post(claims::add_evidence)
+                .layer(axum::extract::DefaultBodyLimit::max(crate::claims::MAX_UPLOAD_BYTES + 64 * 1024)),
+        )
+        .route("/orders/{order_no}/claims/{claim_no}/evidence/{sha256}", get(claims::buyer_file))
+        .route("/merchant/claims", get(claims::queue))
+        .route("/merchant/claims/{claim_no}/decision", post(claims::decide))
+        .route("/merchant/claims/{claim_no}/evidence/{sha256}", get(claims::merchant_file))
         .route("/wallet", get(orders::wallet))
         .route("/wallet/top-ups", post(orders::top_up))
         .route("/gateways/sandbox/notify", post(orders::sandbox_notify))
@@ -111,6 +128,8 @@ pub fn routes() -> Router<SharedState> {
         merchant::import_keys, merchant::list_keys, merchant::set_shared_secret, merchant::list_batches, merchant::void_batch,
         merchant::set_custom_fields, merchant::deliver,
         warranty::get, warranty::list_templates, warranty::set,
+        claims::file, claims::list, claims::get, claims::add_evidence, claims::buyer_file,
+        claims::queue, claims::decide, claims::merchant_file,
         orders::create, orders::get, orders::pay_wallet, orders::pay_sandbox, orders::reveal,
         orders::wallet, orders::top_up, orders::sandbox_notify, orders::epay_notify_get, orders::pay_epay,
         finance::finance, finance::orders, finance::statement, finance::request, finance::pending, finance::decide,

@@ -156,7 +156,7 @@ pub async fn create(
 }
 
 /// How a request proves access to an order: the buyer's token, or for guests `X-Order-Secret` (email or query password).
-async fn access_order(
+pub(crate) async fn access_order(
     state: &SharedState,
     user: Option<&kabao_store::User>,
     headers: &HeaderMap,

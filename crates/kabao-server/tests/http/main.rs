@@ -4,6 +4,7 @@
 
 mod api;
 mod app;
+mod claims;
 mod epay;
 mod orders;
 mod pages;

@@ -8,7 +8,7 @@ use axum::http::{Request, StatusCode};
 use serde_json::json;
 
 /// A buyer account and its token.
-async fn buyer(app: &TestApp, name: &str) -> String {
+pub(crate) async fn buyer(app: &TestApp, name: &str) -> String {
     kabao_server::accounts::create_user(
         &*app.state.store,
         name,
@@ -23,7 +23,7 @@ async fn buyer(app: &TestApp, name: &str) -> String {
 }
 
 /// Posts a sandbox notification for a payment, as the gateway would (optionally altered by `tamper`).
-async fn notify(app: &TestApp, trade_no: &str, at_s: i64, tamper: impl Fn(&mut Vec<u8>)) -> crate::app::Res {
+pub(crate) async fn notify(app: &TestApp, trade_no: &str, at_s: i64, tamper: impl Fn(&mut Vec<u8>)) -> crate::app::Res {
     let payment = {
         let mut tx = app.state.store.begin(kabao_store::TxMode::Read).await.unwrap();
         tx.payment_by_trade_no(trade_no).await.unwrap().unwrap()
@@ -44,20 +44,20 @@ async fn send_notification(app: &TestApp, ts: i64, body: Vec<u8>, sig: &str) -> 
 }
 
 /// Tops a buyer's wallet up through the sandbox gateway, as the buyer and the gateway would.
-async fn top_up(app: &TestApp, token: &str, fen: i64) {
+pub(crate) async fn top_up(app: &TestApp, token: &str, fen: i64) {
     let top = app.api("POST", "/api/v1/wallet/top-ups", Some(token), Some(json!({"amount_fen": fen}))).await;
     let res = notify(app, top.json()["trade_no"].as_str().unwrap(), now_s(app), |_| {}).await;
     assert_eq!(res.json()["status"], "applied", "{}", res.body);
 }
 
 /// Places an order as a registered buyer and returns its number.
-async fn order_no(app: &TestApp, token: &str, body: serde_json::Value) -> String {
+pub(crate) async fn order_no(app: &TestApp, token: &str, body: serde_json::Value) -> String {
     let res = order(app, Some(token), body, None).await;
     assert_eq!(res.status, StatusCode::CREATED, "{}", res.body);
     res.json()["order_no"].as_str().unwrap().to_string()
 }
 
-fn now_s(app: &TestApp) -> i64 {
+pub(crate) fn now_s(app: &TestApp) -> i64 {
     app.state.now().millis() / 1000
 }
 

@@ -27,7 +27,11 @@ CREATE TABLE claims (
     decided_by          BIGINT REFERENCES users (id),
     decided_at          BIGINT,
     created_at          BIGINT  NOT NULL,
-    CONSTRAINT claims_claim_no_key UNIQUE (claim_no)
+    -- The filer's Idempotency-Key (API) or form token: a repeated submission finds its claim instead of filing
+    -- a second one (which could re-issue twice).
+    idempotency_key     TEXT,
+    CONSTRAINT claims_claim_no_key UNIQUE (claim_no),
+    CONSTRAINT claims_idempotency_key UNIQUE (order_id, idempotency_key)
 );
 CREATE INDEX claims_order_idx ON claims (order_id, id);
 CREATE INDEX claims_shop_idx ON claims (shop_id, state, due_at);
@@ -56,3 +60,6 @@ CREATE TABLE claim_evidence (
     created_at     BIGINT  NOT NULL
 );
 CREATE INDEX claim_evidence_claim_idx ON claim_evidence (claim_id, id);
+
+-- The job that remedies claims whose merchant deadline passed.
+INSERT INTO job_leases (name, owner, lease_until) VALUES ('claim_deadlines', NULL, 0);

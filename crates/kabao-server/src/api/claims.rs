@@ -1,0 +1,382 @@
+//! `/api/v1/orders/{order_no}/claims`, `/api/v1/claims/...` and `/api/v1/merchant/claims`: filing a claim
+//! (售后 / 补单申请) with evidence as `multipart/form-data`, adding evidence, the merchant's queue and decisions.
+
+use super::orders::{access_order, MaybeApiUser};
+use super::ApiJson;
+use crate::auth::ApiUser;
+use crate::claims::{ClaimInput, MerchantDecision, Upload};
+use crate::error::ApiError;
+use crate::extract::ApiPath;
+use crate::SharedState;
+use axum::extract::multipart::MultipartRejection;
+use axum::extract::{Multipart, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::IntoResponse;
+use kabao_core::Lang;
+use kabao_store::{ClaimRecord, EvidenceRecord};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+fn too_large() -> ApiError {
+    ApiError::new(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "claim.upload_too_large",
+        format!("上传内容超过 {} MB 的上限", crate::claims::MAX_UPLOAD_BYTES / (1024 * 1024)),
+        format!("The upload is over the {} MB limit", crate::claims::MAX_UPLOAD_BYTES / (1024 * 1024)),
+    )
+}
+
+fn unreadable(detail: impl std::fmt::Display) -> ApiError {
+    ApiError::bad_request(
+        "request.invalid_body",
+        "files",
+        format!("上传内容无法读取（需要 multipart/form-data）：{detail}"),
+        format!("The upload could not be read (multipart/form-data expected): {detail}"),
+    )
+}
+
+/// A claim form as sent by the API or a page: its text fields by name and its files.
+pub(crate) struct ClaimForm {
+    pub fields: std::collections::HashMap<String, String>,
+    pub files: Vec<Upload>,
+}
+
+impl ClaimForm {
+    pub fn text(&self, name: &str) -> String {
+        self.fields.get(name).cloned().unwrap_or_default()
+    }
+
+    pub fn flag(&self, name: &str) -> bool {
+        matches!(self.text(name).trim(), "true" | "on" | "1" | "yes")
+    }
+
+    /// The fields a buyer files a claim with.
+    pub fn into_input(self, idempotency_key: Option<String>) -> ClaimInput {
+        ClaimInput {
+            item: self.text("item"),
+            defect: self.text("defect"),
+            description: self.text("description"),
+            activated: self.flag("activated"),
+            error_text: self.text("error_text"),
+            files: self.files,
+            idempotency_key,
+        }
+    }
+}
+
+/// Reads a multipart claim form: text fields, and every part named `files` as an upload.
+pub(crate) async fn read_form(multipart: Result<Multipart, MultipartRejection>) -> Result<ClaimForm, ApiError> {
+    let mut multipart = multipart.map_err(|e| unreadable(e.body_text()))?;
+    let mut form = ClaimForm { fields: Default::default(), files: Vec::new() };
+    loop {
+        match multipart.next_field().await {
+            Ok(Some(field)) => {
+                let name = field.name().unwrap_or_default().to_string();
+                if name == "files" {
+                    let file_name = field.file_name().unwrap_or_default().to_string();
+                    let bytes = field.bytes().await.map_err(|_| too_large())?;
+                    form.files.push(Upload { name: file_name, bytes: bytes.to_vec() });
+                } else if !name.is_empty() {
+                    let text = field.text().await.map_err(|_| too_large())?;
+                    form.fields.insert(name, text);
+                }
+            }
+            Ok(None) => return Ok(form),
+            Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => return Err(too_large()),
+            Err(e) => return Err(unreadable(e)),
+        }
+    }
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ReasonView {
+    pub code: String,
+    pub zh: String,
+    pub en: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct EvidenceView {
+    /// SHA-256 of the file (hex); the file is at `.../claims/{claim_no}/evidence/{sha256}` under the order (buyer)
+    /// or under `/api/v1/merchant` (merchant).
+    pub sha256: String,
+    /// screenshot / error_text / screen_recording
+    pub kind: String,
+    pub file_name: String,
+    pub mime: String,
+    pub size_bytes: i64,
+    /// buyer / merchant / arbiter
+    pub added_by: String,
+    /// Canonical JSON binding the file to the product as sold, the defect claimed and the server time.
+    pub binding: String,
+    pub binding_sha256: String,
+    pub created_at: i64,
+}
+
+impl From<&EvidenceRecord> for EvidenceView {
+    fn from(e: &EvidenceRecord) -> Self {
+        EvidenceView {
+            sha256: hex::encode(&e.sha256),
+            kind: e.kind.as_str().into(),
+            file_name: e.file_name.clone(),
+            mime: e.mime.clone(),
+            size_bytes: e.size_bytes,
+            added_by: e.added_by.as_str().into(),
+            binding: e.binding.clone(),
+            binding_sha256: hex::encode(&e.binding_sha256),
+            created_at: e.created_at.millis(),
+        }
+    }
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ClaimView {
+    pub claim_no: String,
+    pub order_no: String,
+    /// The item (1..=quantity) the claim is about.
+    pub item: i32,
+    /// invalid_key / already_redeemed / wrong_region / login_failed / account_banned / missing_entitlement / expired_early
+    pub defect: String,
+    pub description: String,
+    pub activated: bool,
+    /// Whether the claim meets the rules the order was sold under; if not, `reasons` says why.
+    pub eligible: bool,
+    pub reasons: Vec<ReasonView>,
+    /// open / awaiting_evidence / reissued / refunded / rejected / remedy_failed / escalated
+    pub state: String,
+    /// The merchant's deadline (Unix ms) while it runs; silence past it runs the remedy.
+    pub due_at: Option<i64>,
+    /// What is left of the deadline while it is paused for more evidence.
+    pub paused_remaining_ms: Option<i64>,
+    pub request_note: Option<String>,
+    pub decision_reason: Option<String>,
+    pub decided_at: Option<i64>,
+    pub created_at: i64,
+    pub evidence: Vec<EvidenceView>,
+}
+
+impl ClaimView {
+    pub fn new(c: &ClaimRecord, order_no: &str, evidence: &[EvidenceRecord]) -> ClaimView {
+        let zh = crate::claims::reasons(c, Lang::Zh);
+        let en = crate::claims::reasons(c, Lang::En);
+        let codes: Vec<String> = serde_json::from_str::<Vec<serde_json::Value>>(&c.reasons)
+            .unwrap_or_default()
+            .iter()
+            .map(|r| r.get("code").and_then(|v| v.as_str()).unwrap_or_default().to_string())
+            .collect();
+        ClaimView {
+            claim_no: c.claim_no.clone(),
+            order_no: order_no.to_string(),
+            item: c.item,
+            defect: c.defect.as_str().into(),
+            description: c.description.clone(),
+            activated: c.activated,
+            eligible: c.eligible,
+            reasons: codes.into_iter().zip(zh).zip(en).map(|((code, zh), en)| ReasonView { code, zh, en }).collect(),
+            state: c.state.as_str().into(),
+            due_at: c.due_at.map(|t| t.millis()),
+            paused_remaining_ms: c.paused_remaining_ms,
+            request_note: c.request_note.clone(),
+            decision_reason: c.decision_reason.clone(),
+            decided_at: c.decided_at.map(|t| t.millis()),
+            created_at: c.created_at.millis(),
+            evidence: evidence.iter().map(EvidenceView::from).collect(),
+        }
+    }
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct FiledView {
+    pub claim: ClaimView,
+    /// The same submission (same `Idempotency-Key`, or a claim already open on the item) was filed before.
+    pub duplicate: bool,
+    /// An automatic re-issue's fresh key, in clear (its reveal is recorded).
+    pub new_key: Option<String>,
+}
+
+/// The multipart form of a claim (documentation only; the body is `multipart/form-data`).
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct ClaimUpload {
+    /// The item (1..=quantity).
+    pub item: i32,
+    pub defect: String,
+    pub description: Option<String>,
+    /// "true" if the item was activated (redeemed, bound) before the problem.
+    pub activated: Option<String>,
+    /// The error text or code, typed or pasted.
+    pub error_text: Option<String>,
+    /// Evidence files (repeat the part): PNG/JPEG/GIF/WebP ≤ 5 MB, MP4/MOV/WebM ≤ 20 MB, text ≤ 64 KB; at most 6.
+    #[schema(value_type = Vec<String>, format = Binary)]
+    pub files: Vec<Vec<u8>>,
+}
+
+/// File a claim on one delivered, revealed item (buyer's token, or guest's `X-Order-Secret`). With an
+/// `Idempotency-Key`, a repeated submission returns the first claim. If the rules allow an automatic re-issue
+/// and a key is in stock, the fresh key is in the answer.
+#[utoipa::path(post, path = "/api/v1/orders/{order_no}/claims", tag = "claims", params(("order_no" = String, Path)),
+    request_body(content = ClaimUpload, content_type = "multipart/form-data"),
+    responses((status = 201, body = FiledView), (status = 200, body = FiledView, description = "a repeated submission"),
+        (status = 400, description = "bad field, file type or size"), (status = 404, description = "no such order or item of yours"),
+        (status = 409, description = "not delivered, not revealed, or already refunded")))]
+pub async fn file(
+    State(state): State<SharedState>,
+    MaybeApiUser(user): MaybeApiUser,
+    headers: HeaderMap,
+    ApiPath(order_no): ApiPath<String>,
+    multipart: Result<Multipart, MultipartRejection>,
+) -> Result<impl IntoResponse, ApiError> {
+    let order = access_order(&state, user.as_ref(), &headers, &order_no).await?;
+    let key = headers.get("idempotency-key").and_then(|v| v.to_str().ok()).map(str::to_string);
+    let form = read_form(multipart).await?;
+    let filed = crate::claims::file(&state, &order, user.as_ref().map(|u| u.id), form.into_input(key)).await?;
+    let evidence = crate::claims::for_buyer(&state, &order, &filed.claim.claim_no).await?.1;
+    let status = if filed.duplicate { StatusCode::OK } else { StatusCode::CREATED };
+    let view = FiledView {
+        claim: ClaimView::new(&filed.claim, &order.order_no, &evidence),
+        duplicate: filed.duplicate,
+        new_key: filed.new_key.map(|k| k.to_string()),
+    };
+    Ok((status, [(header::CACHE_CONTROL, "no-store")], ApiJson(view)))
+}
+
+/// An order's claims (buyer's token, or guest's `X-Order-Secret`).
+#[utoipa::path(get, path = "/api/v1/orders/{order_no}/claims", tag = "claims", params(("order_no" = String, Path)),
+    responses((status = 200, body = Vec<ClaimView>), (status = 404, description = "no such order of yours")))]
+pub async fn list(
+    State(state): State<SharedState>,
+    MaybeApiUser(user): MaybeApiUser,
+    headers: HeaderMap,
+    ApiPath(order_no): ApiPath<String>,
+) -> Result<ApiJson<Vec<ClaimView>>, ApiError> {
+    let order = access_order(&state, user.as_ref(), &headers, &order_no).await?;
+    let mut tx = state.store.begin(kabao_store::TxMode::Read).await?;
+    let mut out = Vec::new();
+    for c in tx.order_claims(order.id).await? {
+        let evidence = tx.claim_evidence(c.id).await?;
+        out.push(ClaimView::new(&c, &order.order_no, &evidence));
+    }
+    Ok(ApiJson(out))
+}
+
+/// One claim of an order (buyer's token, or guest's `X-Order-Secret`).
+#[utoipa::path(get, path = "/api/v1/orders/{order_no}/claims/{claim_no}", tag = "claims",
+    params(("order_no" = String, Path), ("claim_no" = String, Path)),
+    responses((status = 200, body = ClaimView), (status = 404, description = "no such claim of yours")))]
+pub async fn get(
+    State(state): State<SharedState>,
+    MaybeApiUser(user): MaybeApiUser,
+    headers: HeaderMap,
+    ApiPath((order_no, claim_no)): ApiPath<(String, String)>,
+) -> Result<ApiJson<ClaimView>, ApiError> {
+    let order = access_order(&state, user.as_ref(), &headers, &order_no).await?;
+    let (c, evidence) = crate::claims::for_buyer(&state, &order, &claim_no).await?;
+    Ok(ApiJson(ClaimView::new(&c, &order.order_no, &evidence)))
+}
+
+/// Add evidence to a claim (multipart `files` and/or `error_text`). If the merchant asked for more evidence,
+/// the deadline runs again with the time that was left.
+#[utoipa::path(post, path = "/api/v1/orders/{order_no}/claims/{claim_no}/evidence", tag = "claims",
+    params(("order_no" = String, Path), ("claim_no" = String, Path)),
+    request_body(content = ClaimUpload, content_type = "multipart/form-data"),
+    responses((status = 200, body = ClaimView), (status = 400, description = "no evidence, bad type or size"),
+        (status = 404, description = "no such claim of yours"), (status = 409, description = "the claim is closed")))]
+pub async fn add_evidence(
+    State(state): State<SharedState>,
+    MaybeApiUser(user): MaybeApiUser,
+    headers: HeaderMap,
+    ApiPath((order_no, claim_no)): ApiPath<(String, String)>,
+    multipart: Result<Multipart, MultipartRejection>,
+) -> Result<ApiJson<ClaimView>, ApiError> {
+    let order = access_order(&state, user.as_ref(), &headers, &order_no).await?;
+    let form = read_form(multipart).await?;
+    let error_text = form.text("error_text");
+    crate::claims::add_evidence(&state, &order, &claim_no, &error_text, form.files).await?;
+    let (c, evidence) = crate::claims::for_buyer(&state, &order, &claim_no).await?;
+    Ok(ApiJson(ClaimView::new(&c, &order.order_no, &evidence)))
+}
+
+/// The merchant's claims waiting for an answer, nearest deadline first.
+#[utoipa::path(get, path = "/api/v1/merchant/claims", tag = "claims", security(("bearer" = [])),
+    responses((status = 200, body = Vec<ClaimView>)))]
+pub async fn queue(
+    State(state): State<SharedState>,
+    ApiUser(user): ApiUser,
+) -> Result<ApiJson<Vec<ClaimView>>, ApiError> {
+    let claims = crate::claims::queue(&state, &user).await?;
+    let mut out = Vec::with_capacity(claims.len());
+    for c in claims {
+        let (c, evidence, order) = crate::claims::for_merchant(&state, &user, &c.claim_no).await?;
+        out.push(ClaimView::new(&c, &order.order_no, &evidence));
+    }
+    Ok(ApiJson(out))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DecisionInput {
+    /// approve (runs the remedy now) / reject (needs `reason`) / ask_evidence (once; needs `note`)
+    pub decision: String,
+    pub reason: Option<String>,
+    pub note: Option<String>,
+}
+
+/// Decide a claim of the merchant's shop.
+#[utoipa::path(post, path = "/api/v1/merchant/claims/{claim_no}/decision", tag = "claims", security(("bearer" = [])),
+    params(("claim_no" = String, Path)), request_body = DecisionInput,
+    responses((status = 200, body = ClaimView), (status = 400, description = "bad decision or missing reason"),
+        (status = 404, description = "no such claim of your shop"), (status = 409, description = "already decided")))]
+pub async fn decide(
+    State(state): State<SharedState>,
+    ApiUser(user): ApiUser,
+    ApiPath(claim_no): ApiPath<String>,
+    ApiJson(body): ApiJson<DecisionInput>,
+) -> Result<ApiJson<ClaimView>, ApiError> {
+    let decision = MerchantDecision::parse(&body.decision, body.reason, body.note)?;
+    crate::claims::decide(&state, &user, &claim_no, decision).await?;
+    let (c, evidence, order) = crate::claims::for_merchant(&state, &user, &claim_no).await?;
+    Ok(ApiJson(ClaimView::new(&c, &order.order_no, &evidence)))
+}
+
+fn file_response(mime: String, bytes: Vec<u8>) -> axum::response::Response {
+    (
+        [
+            (header::CONTENT_TYPE, mime),
+            (header::CACHE_CONTROL, "private, no-store".to_string()),
+            (header::CONTENT_DISPOSITION, "attachment".to_string()),
+            (header::X_CONTENT_TYPE_OPTIONS, "nosniff".to_string()),
+        ],
+        bytes,
+    )
+        .into_response()
+}
+
+/// An evidence file of one of the buyer's claims.
+#[utoipa::path(get, path = "/api/v1/orders/{order_no}/claims/{claim_no}/evidence/{sha256}", tag = "claims",
+    params(("order_no" = String, Path), ("claim_no" = String, Path), ("sha256" = String, Path)),
+    responses((status = 200, description = "the file"), (status = 404, description = "no such file in a claim of yours")))]
+pub async fn buyer_file(
+    State(state): State<SharedState>,
+    MaybeApiUser(user): MaybeApiUser,
+    headers: HeaderMap,
+    ApiPath((order_no, claim_no, sha)): ApiPath<(String, String, String)>,
+) -> Result<axum::response::Response, ApiError> {
+    let order = access_order(&state, user.as_ref(), &headers, &order_no).await?;
+    let (c, _) = crate::claims::for_buyer(&state, &order, &claim_no).await?;
+    let (mime, bytes) = crate::claims::evidence_file(&state, &c, &sha).await?;
+    Ok(file_response(mime, bytes))
+}
+
+/// An evidence file of a claim of the merchant's shop.
+#[utoipa::path(get, path = "/api/v1/merchant/claims/{claim_no}/evidence/{sha256}", tag = "claims", security(("bearer" = [])),
+    params(("claim_no" = String, Path), ("sha256" = String, Path)),
+    responses((status = 200, description = "the file"), (status = 404, description = "no such file in a claim of your shop")))]
+pub async fn merchant_file(
+    State(state): State<SharedState>,
+    ApiUser(user): ApiUser,
+    ApiPath((claim_no, sha)): ApiPath<(String, String)>,
+) -> Result<axum::response::Response, ApiError> {
+    let (c, _, _) = crate::claims::for_merchant(&state, &user, &claim_no).await?;
+    let (mime, bytes) = crate::claims::evidence_file(&state, &c, &sha).await?;
+    Ok(file_response(mime, bytes))
+}

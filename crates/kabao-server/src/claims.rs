@@ -1,0 +1,893 @@
+//! Claims (售后 / 补单申请) on one delivered item: filing with evidence (content-addressed, each piece bound to
+//! the product as sold, the claimed defect and the server's time), eligibility against the order's policy
+//! snapshot, automatic re-issue in the buyer's own request, the merchant's decisions, and the job that runs the
+//! remedy when the merchant stays silent past the deadline. Every step appends to the order's event chain.
+
+use crate::error::ApiError;
+use crate::orders::append_event;
+use crate::AppState;
+use axum::http::StatusCode;
+use kabao_core::catalog::GoodsKind;
+use kabao_core::claim::{self, ClaimState, Deadline, RemedyAction};
+use kabao_core::ledger::{self, Account};
+use kabao_core::order::OrderState;
+use kabao_core::vault::CardKeyAad;
+use kabao_core::warranty::{self, Allowed, ClaimFacts, Defect, Eligibility, EvidenceKind, WarrantyPolicy};
+use kabao_core::{Lang, Timestamp, UserId};
+use kabao_store::{ClaimRecord, EvidenceParty, EvidenceRecord, Order, Tx, TxMode, User};
+use rand::RngCore;
+use sha2::{Digest, Sha256};
+use std::collections::BTreeSet;
+use zeroize::Zeroizing;
+
+/// Files per submission.
+pub const MAX_FILES: usize = 6;
+pub const MAX_IMAGE_BYTES: usize = 5 * 1024 * 1024;
+pub const MAX_VIDEO_BYTES: usize = 20 * 1024 * 1024;
+pub const MAX_TEXT_BYTES: usize = 64 * 1024;
+/// A whole submission (the request body limit of the claim routes).
+pub const MAX_UPLOAD_BYTES: usize = 32 * 1024 * 1024;
+pub const MAX_DESCRIPTION_CHARS: usize = 2000;
+pub const MAX_NOTE_CHARS: usize = 1000;
+/// The merchant's deadline for claims on orders sold without a policy (无质保), which sets none.
+pub const DEFAULT_RESPONSE_HOURS: u32 = 48;
+/// Claims handled per pass of the deadline job.
+const BATCH: i64 = 200;
+
+/// A file as uploaded.
+#[derive(Debug, Clone)]
+pub struct Upload {
+    pub name: String,
+    pub bytes: Vec<u8>,
+}
+
+/// What a buyer files.
+#[derive(Debug, Clone, Default)]
+pub struct ClaimInput {
+    pub item: String,
+    pub defect: String,
+    pub description: String,
+    pub activated: bool,
+    /// The error text or code, typed or pasted (stored as a text evidence file).
+    pub error_text: String,
+    pub files: Vec<Upload>,
+    /// The API's `Idempotency-Key`, or the form's one-time token.
+    pub idempotency_key: Option<String>,
+}
+
+/// A checked piece of evidence, ready to store.
+struct Evidence {
+    kind: EvidenceKind,
+    mime: &'static str,
+    name: String,
+    bytes: Vec<u8>,
+    sha256: [u8; 32],
+}
+
+fn bad(code: &'static str, field: &str, zh: impl Into<String>, en: impl Into<String>) -> ApiError {
+    ApiError::bad_request(code, field, zh, en)
+}
+
+fn conflict(code: &'static str, zh: &str, en: &str) -> ApiError {
+    ApiError::new(StatusCode::CONFLICT, code, zh, en)
+}
+
+/// The type of a file from its first bytes (never from the name or the declared type).
+fn sniff(bytes: &[u8]) -> Option<(EvidenceKind, &'static str)> {
+    let starts = |magic: &[u8]| bytes.starts_with(magic);
+    if starts(b"\x89PNG\r\n\x1a\n") {
+        Some((EvidenceKind::Screenshot, "image/png"))
+    } else if starts(b"\xff\xd8\xff") {
+        Some((EvidenceKind::Screenshot, "image/jpeg"))
+    } else if starts(b"GIF87a") || starts(b"GIF89a") {
+        Some((EvidenceKind::Screenshot, "image/gif"))
+    } else if starts(b"RIFF") && bytes.get(8..12) == Some(b"WEBP".as_slice()) {
+        Some((EvidenceKind::Screenshot, "image/webp"))
+    } else if bytes.get(4..8) == Some(b"ftyp".as_slice()) {
+        let mime = if bytes.get(8..12) == Some(b"qt  ".as_slice()) { "video/quicktime" } else { "video/mp4" };
+        Some((EvidenceKind::ScreenRecording, mime))
+    } else if starts(b"\x1a\x45\xdf\xa3") {
+        Some((EvidenceKind::ScreenRecording, "video/webm"))
+    } else if !bytes.is_empty() && !bytes.contains(&0) && std::str::from_utf8(bytes).is_ok() {
+        Some((EvidenceKind::ErrorText, "text/plain; charset=utf-8"))
+    } else {
+        None
+    }
+}
+
+/// A file name safe to show and to put in a package: no path, no control characters, at most 80 characters.
+fn clean_name(name: &str, fallback: &str) -> String {
+    let base = name.rsplit(['/', '\\']).next().unwrap_or_default();
+    let cleaned: String = base.chars().filter(|c| !c.is_control()).take(80).collect();
+    let cleaned = cleaned.trim().trim_start_matches('.').to_string();
+    if cleaned.is_empty() {
+        fallback.to_string()
+    } else {
+        cleaned
+    }
+}
+
+fn check_evidence(files: Vec<Upload>, error_text: &str) -> Result<Vec<Evidence>, ApiError> {
+    let files: Vec<Upload> = files.into_iter().filter(|f| !f.bytes.is_empty() || !f.name.trim().is_empty()).collect();
+    if files.len() > MAX_FILES {
+        return Err(bad(
+            "claim.too_many_files",
+            "files",
+            format!("每次最多上传 {MAX_FILES} 个文件"),
+            format!("At most {MAX_FILES} files at a time"),
+        ));
+    }
+    let mut out = Vec::with_capacity(files.len() + 1);
+    for f in files {
+        let name = clean_name(&f.name, "evidence");
+        let Some((kind, mime)) = sniff(&f.bytes) else {
+            return Err(bad(
+                "claim.file_type",
+                "files",
+                format!("「{name}」不是支持的文件类型（图片 PNG/JPEG/GIF/WebP、视频 MP4/MOV/WebM、文本）"),
+                format!("\"{name}\" is not a supported type (PNG/JPEG/GIF/WebP images, MP4/MOV/WebM video, text)"),
+            ));
+        };
+        let limit = match kind {
+            EvidenceKind::Screenshot => MAX_IMAGE_BYTES,
+            EvidenceKind::ScreenRecording => MAX_VIDEO_BYTES,
+            EvidenceKind::ErrorText => MAX_TEXT_BYTES,
+        };
+        if f.bytes.len() > limit {
+            return Err(bad(
+                "claim.file_too_large",
+                "files",
+                format!("「{name}」超过 {} KB 的上限", limit / 1024),
+                format!("\"{name}\" is over the {} KB limit", limit / 1024),
+            ));
+        }
+        let sha256: [u8; 32] = Sha256::digest(&f.bytes).into();
+        out.push(Evidence { kind, mime, name, bytes: f.bytes, sha256 });
+    }
+    let text = error_text.trim();
+    if !text.is_empty() {
+        if text.len() > MAX_TEXT_BYTES {
+            return Err(bad("claim.error_text_too_long", "error_text", "错误信息太长", "The error text is too long"));
+        }
+        let bytes = text.as_bytes().to_vec();
+        let sha256: [u8; 32] = Sha256::digest(&bytes).into();
+        out.push(Evidence {
+            kind: EvidenceKind::ErrorText,
+            mime: "text/plain; charset=utf-8",
+            name: "error-text.txt".into(),
+            bytes,
+            sha256,
+        });
+    }
+    Ok(out)
+}
+
+fn new_claim_no() -> String {
+    let mut bytes = [0u8; 12];
+    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    format!("CL{}", hex::encode_upper(bytes))
+}
+
+/// A claim number as it appears in URLs, or `None` for anything else (answered as "not found").
+pub fn parse_claim_no(s: &str) -> Option<&str> {
+    let s = s.trim();
+    (s.len() == 26 && s.starts_with("CL") && s[2..].bytes().all(|b| b.is_ascii_digit() || (b'A'..=b'F').contains(&b)))
+        .then_some(s)
+}
+
+/// The core's view of a stored claim.
+pub fn core_claim(c: &ClaimRecord) -> claim::Claim {
+    let deadline = match (c.due_at, c.paused_remaining_ms) {
+        (Some(due), _) => Deadline::Running { due },
+        (None, Some(remaining_ms)) => Deadline::Paused { remaining_ms },
+        (None, None) => Deadline::Paused { remaining_ms: 0 },
+    };
+    claim::Claim { state: c.state, deadline, evidence_requested: c.evidence_requested, decided_at: c.decided_at }
+}
+
+/// Writes the core's decision back onto the stored claim.
+fn apply(c: &ClaimRecord, k: claim::Claim) -> ClaimRecord {
+    let (due_at, paused_remaining_ms) = match k.deadline {
+        Deadline::Running { due } => (Some(due), None),
+        Deadline::Paused { remaining_ms } => (None, Some(remaining_ms)),
+    };
+    ClaimRecord {
+        state: k.state,
+        due_at,
+        paused_remaining_ms,
+        evidence_requested: k.evidence_requested,
+        decided_at: k.decided_at,
+        ..c.clone()
+    }
+}
+
+fn policy_of(order: &Order) -> Option<WarrantyPolicy> {
+    WarrantyPolicy::from_snapshot(&order.warranty_snapshot)
+}
+
+/// The reasons as stored and shown: `[{"code", "zh", "en"}]`.
+fn reasons_json(reasons: &[warranty::Ineligible]) -> String {
+    let list: Vec<serde_json::Value> = reasons
+        .iter()
+        .map(|r| {
+            serde_json::json!({
+                "code": r.code(),
+                "zh": r.message(Lang::Zh, crate::pages::datetime),
+                "en": r.message(Lang::En, crate::pages::datetime),
+            })
+        })
+        .collect();
+    serde_json::Value::Array(list).to_string()
+}
+
+/// A stored claim's reasons in one language.
+pub fn reasons(c: &ClaimRecord, lang: Lang) -> Vec<String> {
+    let key = lang.pick("zh", "en");
+    serde_json::from_str::<Vec<serde_json::Value>>(&c.reasons)
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|r| r.get(key).and_then(|m| m.as_str()).map(str::to_string))
+        .collect()
+}
+
+/// Re-issues already made for an item (its voided keys).
+async fn reissues_so_far(tx: &mut dyn Tx, order: &Order, item: i32) -> Result<u32, ApiError> {
+    let n = tx.order_keys(order.id).await?.iter().filter(|k| k.item == item && k.voided_at.is_some()).count();
+    Ok(u32::try_from(n).unwrap_or(u32::MAX))
+}
+
+/// What a filing did.
+pub struct Filed {
+    pub claim: ClaimRecord,
+    /// The same submission came again: this is the claim it filed the first time.
+    pub duplicate: bool,
+    /// The fresh key of an automatic re-issue, shown at once (its reveal is recorded).
+    pub new_key: Option<Zeroizing<String>>,
+}
+
+/// Files a claim on one item of an order the caller may see (`by`: the registered buyer, `None` for a guest).
+pub async fn file(state: &AppState, order: &Order, by: Option<UserId>, input: ClaimInput) -> Result<Filed, ApiError> {
+    let item: i32 =
+        input.item.trim().parse().ok().filter(|i| *i >= 1 && i64::from(*i) <= order.quantity).ok_or_else(|| {
+            bad("claim.item_invalid", "item", "请选择要申请售后的那一件商品", "Choose the item the claim is about")
+        })?;
+    let defect = Defect::parse(input.defect.trim())
+        .ok_or_else(|| bad("claim.defect_invalid", "defect", "请选择遇到的问题", "Choose the problem"))?;
+    let description = input.description.trim().to_string();
+    if description.chars().count() > MAX_DESCRIPTION_CHARS {
+        return Err(bad(
+            "claim.description_too_long",
+            "description",
+            format!("问题描述最多 {MAX_DESCRIPTION_CHARS} 字"),
+            format!("The description is limited to {MAX_DESCRIPTION_CHARS} characters"),
+        ));
+    }
+    let idem = input.idempotency_key.as_deref().map(str::trim).filter(|k| !k.is_empty()).map(str::to_string);
+    if idem.as_ref().is_some_and(|k| k.len() > 128) {
+        return Err(bad(
+            "claim.idempotency_key_invalid",
+            "idempotency_key",
+            "幂等键太长",
+            "The idempotency key is too long",
+        ));
+    }
+    let evidence = check_evidence(input.files, &input.error_text)?;
+
+    let now = state.now();
+    let mut tx = state.store.begin(TxMode::Write).await?;
+    if let Some(key) = &idem {
+        if let Some(existing) = tx.claim_by_idempotency_key(order.id, key).await? {
+            return Ok(Filed { claim: existing, duplicate: true, new_key: None });
+        }
+    }
+    let order = tx.order_by_id(order.id).await?.ok_or_else(|| ApiError::not_found("order.not_found"))?;
+    if !matches!(order.state, OrderState::Delivered | OrderState::Settled) {
+        return Err(conflict("claim.not_delivered", "订单尚未发货，不能申请售后", "The order has not been delivered"));
+    }
+    let delivered_at = order.delivered_at.or(order.paid_at).unwrap_or(order.created_at);
+    let product =
+        tx.product_by_id(order.product_id).await?.ok_or_else(|| ApiError::internal("ordered product vanished"))?;
+    let revealed = if product.kind == GoodsKind::Standard {
+        let keys = tx.order_keys(order.id).await?;
+        let live = keys.iter().find(|k| k.item == item && k.voided_at.is_none());
+        live.ok_or_else(|| ApiError::not_found("order.not_found"))?.first_revealed_at.is_some()
+    } else {
+        !tx.list_reveals(order.id).await?.is_empty()
+    };
+    if !revealed {
+        return Err(conflict(
+            "claim.not_revealed",
+            "请先查看该件商品的卡密，再申请售后",
+            "Reveal the item's key before filing a claim",
+        ));
+    }
+    let earlier = tx.order_claims(order.id).await?;
+    if let Some(open) = earlier.iter().find(|c| c.item == item && c.state.holds_escrow()) {
+        // The same problem filed twice (a double tap without a token): one claim per item at a time.
+        return Ok(Filed { claim: open.clone(), duplicate: true, new_key: None });
+    }
+    if earlier.iter().any(|c| c.item == item && c.state == ClaimState::Refunded) {
+        return Err(conflict("claim.item_refunded", "该件商品已经退款", "This item has already been refunded"));
+    }
+
+    let policy = policy_of(&order);
+    let facts = ClaimFacts {
+        defect,
+        evidence: evidence.iter().map(|e| e.kind).collect::<BTreeSet<_>>(),
+        delivered_at,
+        filed_at: now,
+        reissues_so_far: reissues_so_far(&mut *tx, &order, item).await?,
+        activated: input.activated,
+    };
+    let eligibility = warranty::eligibility(policy.as_ref(), &facts);
+    let (eligible, reasons) = match &eligibility {
+        Eligibility::Eligible(_) => (true, "[]".to_string()),
+        Eligibility::Ineligible(r) => (false, reasons_json(r)),
+    };
+    let hours = policy.as_ref().map_or(DEFAULT_RESPONSE_HOURS, |p| p.response_hours);
+    let mut record = ClaimRecord {
+        id: 0,
+        claim_no: new_claim_no(),
+        order_id: order.id,
+        item,
+        shop_id: order.shop_id,
+        defect,
+        description,
+        activated: input.activated,
+        eligible,
+        reasons,
+        state: ClaimState::Open,
+        due_at: Some(Timestamp(now.0.saturating_add(i64::from(hours) * 3_600_000))),
+        paused_remaining_ms: None,
+        evidence_requested: false,
+        request_note: None,
+        decision_reason: None,
+        decided_by: None,
+        decided_at: None,
+        created_at: now,
+        idempotency_key: idem,
+    };
+    record.id = tx.insert_claim(&record).await?;
+    let hashes = store_evidence(&mut *tx, &order, &product.title, &record, evidence, EvidenceParty::Buyer, now).await?;
+    append_event(
+        &mut *tx,
+        order.id,
+        "claim.filed",
+        serde_json::json!({
+            "claim_no": record.claim_no,
+            "item": item,
+            "defect": defect.as_str(),
+            "activated": input.activated,
+            "eligible": eligible,
+            "reasons": serde_json::from_str::<serde_json::Value>(&record.reasons).unwrap_or_default(),
+            "evidence_sha256": hashes,
+            "due_at": record.due_at.map(|t| t.millis()),
+        }),
+        now,
+    )
+    .await?;
+
+    // Automatic re-issue: eligible, allowed by the policy, and a key in stock — the buyer gets it now.
+    let mut new_key = None;
+    let auto = policy.as_ref().is_some_and(|p| p.auto_reissue);
+    if auto
+        && matches!(eligibility, Eligibility::Eligible(Allowed::Reissue { .. }))
+        && product.kind == GoodsKind::Standard
+    {
+        if let Some(fresh) = tx.reissue_key(order.id, item, order.product_id, now).await? {
+            let decided = ClaimRecord {
+                state: ClaimState::Reissued,
+                due_at: None,
+                paused_remaining_ms: None,
+                decided_at: Some(now),
+                ..record.clone()
+            };
+            if !tx.update_claim(&decided, ClaimState::Open).await? {
+                return Err(ApiError::internal("a claim changed inside its own transaction"));
+            }
+            append_event(
+                &mut *tx,
+                order.id,
+                "claim.reissued",
+                serde_json::json!({"claim_no": record.claim_no, "item": item, "card_key_id": fresh.0, "auto": true}),
+                now,
+            )
+            .await?;
+            new_key = Some(open_key(state, &mut *tx, fresh).await?);
+            tx.record_reveal(&kabao_store::Reveal { order_id: order.id, user_id: by, at: now }).await?;
+            append_event(
+                &mut *tx,
+                order.id,
+                "keys.revealed",
+                serde_json::json!({"by": by.map(|u| u.0), "count": 1, "item": item}),
+                now,
+            )
+            .await?;
+            record = decided;
+        }
+    }
+    tx.commit().await?;
+    tracing::info!(claim = %record.claim_no, order = %order.order_no, eligible, state = record.state.as_str(), "claim filed");
+    Ok(Filed { claim: record, duplicate: false, new_key })
+}
+
+async fn open_key(state: &AppState, tx: &mut dyn Tx, id: kabao_core::CardKeyId) -> Result<Zeroizing<String>, ApiError> {
+    let k = tx.card_key_by_id(id).await?.ok_or_else(|| ApiError::internal("re-issued key vanished"))?;
+    let aad =
+        CardKeyAad { shop: k.shop_id, product: k.product_id, fingerprint: &k.fingerprint, key_version: k.key_version };
+    state.keyring.open(aad, &k.ciphertext).map_err(ApiError::internal)
+}
+
+/// Stores evidence files (once per content) and their records, each bound to the product as sold, the claimed
+/// defect and the server's time. Returns the files' SHA-256 in hex, for the event chain.
+async fn store_evidence(
+    tx: &mut dyn Tx,
+    order: &Order,
+    product_title: &str,
+    claim: &ClaimRecord,
+    evidence: Vec<Evidence>,
+    by: EvidenceParty,
+    now: Timestamp,
+) -> Result<Vec<String>, ApiError> {
+    let mut hashes = Vec::with_capacity(evidence.len());
+    for e in evidence {
+        let sha_hex = hex::encode(e.sha256);
+        tx.put_evidence_file(&e.sha256, e.mime, &e.bytes, now).await?;
+        let binding = serde_json::json!({
+            "order_no": order.order_no,
+            "product_id": order.product_id.0,
+            "product_title": product_title,
+            "unit_price_fen": order.unit_price.fen(),
+            "warranty_sha256": hex::encode(&order.warranty_sha256),
+            "claim_no": claim.claim_no,
+            "item": claim.item,
+            "defect": claim.defect.as_str(),
+            "kind": e.kind.as_str(),
+            "file_sha256": sha_hex,
+            "added_by": by.as_str(),
+            "server_time_ms": now.millis(),
+        })
+        .to_string();
+        let binding_sha256 = Sha256::digest(binding.as_bytes()).to_vec();
+        tx.insert_claim_evidence(&EvidenceRecord {
+            id: 0,
+            claim_id: claim.id,
+            sha256: e.sha256.to_vec(),
+            kind: e.kind,
+            file_name: e.name,
+            mime: String::new(),
+            size_bytes: 0,
+            added_by: by,
+            binding,
+            binding_sha256,
+            created_at: now,
+        })
+        .await?;
+        hashes.push(sha_hex);
+    }
+    Ok(hashes)
+}
+
+/// Runs the remedy of a claim inside the caller's transaction: a fresh key (voiding the reported one) if the
+/// policy allows and stock exists, else a refund of the item's price if allowed, else the remedy fails (the
+/// buyer may escalate). Returns the claim as decided.
+async fn run_remedy(
+    tx: &mut dyn Tx,
+    order: &Order,
+    c: &ClaimRecord,
+    by: Option<UserId>,
+    how: &str,
+    now: Timestamp,
+) -> Result<ClaimRecord, ApiError> {
+    let policy = policy_of(order);
+    let reissues = reissues_so_far(&mut *tx, order, c.item).await?;
+    let product =
+        tx.product_by_id(order.product_id).await?.ok_or_else(|| ApiError::internal("ordered product vanished"))?;
+    let action = match warranty::remedy_allowed(policy.as_ref(), reissues) {
+        None => RemedyAction::Fail,
+        Some(allowed @ Allowed::Reissue { .. }) if product.kind == GoodsKind::Standard => {
+            match tx.reissue_key(order.id, c.item, order.product_id, now).await? {
+                Some(fresh) => {
+                    append_event(
+                        &mut *tx,
+                        order.id,
+                        "claim.reissued",
+                        serde_json::json!({"claim_no": c.claim_no, "item": c.item, "card_key_id": fresh.0, "by": by.map(|u| u.0), "how": how}),
+                        now,
+                    )
+                    .await?;
+                    RemedyAction::Reissue
+                }
+                None => claim::remedy_action(allowed, false),
+            }
+        }
+        Some(allowed) => claim::remedy_action(allowed, false),
+    };
+    match action {
+        RemedyAction::Reissue => {}
+        RemedyAction::Refund => refund_item(&mut *tx, order, c, how, now).await?,
+        RemedyAction::Fail => {
+            append_event(
+                &mut *tx,
+                order.id,
+                "claim.remedy_failed",
+                serde_json::json!({"claim_no": c.claim_no, "item": c.item, "how": how}),
+                now,
+            )
+            .await?;
+        }
+    }
+    let decided = ClaimRecord {
+        state: claim::after_remedy(action),
+        due_at: None,
+        paused_remaining_ms: None,
+        decided_by: by,
+        decided_at: Some(now),
+        ..c.clone()
+    };
+    if !tx.update_claim(&decided, c.state).await? {
+        return Err(conflict("claim.changed", "该售后申请刚刚被处理过，请刷新", "The claim just changed; reload"));
+    }
+    Ok(decided)
+}
+
+/// Refunds one item's price from the order's escrow to where the money came from.
+async fn refund_item(
+    tx: &mut dyn Tx,
+    order: &Order,
+    c: &ClaimRecord,
+    how: &str,
+    now: Timestamp,
+) -> Result<(), ApiError> {
+    let held = tx.balance(Account::Escrow(order.id)).await?;
+    if held < order.unit_price {
+        return Err(conflict(
+            "claim.refund_unavailable",
+            "该订单的担保资金已结算，无法从担保中退款，请申请平台介入",
+            "The order's escrow has been paid out; ask the platform to step in",
+        ));
+    }
+    let (to, t) = match order.buyer_id {
+        Some(buyer) => ("wallet", ledger::refund_to_wallet(order.id, buyer, order.unit_price)),
+        None => (
+            "gateway",
+            ledger::LedgerTx::transfer(
+                ledger::TxKind::Refund,
+                Account::Escrow(order.id),
+                Account::GatewayClearing,
+                order.unit_price,
+            ),
+        ),
+    };
+    tx.post_ledger(&t.map_err(ApiError::internal)?, Some(order.id), now).await?;
+    append_event(
+        tx,
+        order.id,
+        "claim.refunded",
+        serde_json::json!({"claim_no": c.claim_no, "item": c.item, "amount_fen": order.unit_price.fen(), "to": to, "how": how}),
+        now,
+    )
+    .await
+}
+
+/// What a merchant decides.
+#[derive(Debug, Clone)]
+pub enum MerchantDecision {
+    Approve,
+    Reject { reason: String },
+    AskEvidence { note: String },
+}
+
+impl MerchantDecision {
+    /// From the API's or the form's fields.
+    pub fn parse(decision: &str, reason: Option<String>, note: Option<String>) -> Result<MerchantDecision, ApiError> {
+        let text = |v: Option<String>, field: &str| -> Result<String, ApiError> {
+            let v = v.unwrap_or_default().trim().to_string();
+            if v.chars().count() > MAX_NOTE_CHARS {
+                return Err(bad(
+                    "claim.text_too_long",
+                    field,
+                    format!("最多 {MAX_NOTE_CHARS} 字"),
+                    format!("At most {MAX_NOTE_CHARS} characters"),
+                ));
+            }
+            Ok(v)
+        };
+        match decision.trim() {
+            "approve" => Ok(MerchantDecision::Approve),
+            "reject" => {
+                let reason = text(reason, "reason")?;
+                if reason.is_empty() {
+                    return Err(ApiError::from_localized(StatusCode::BAD_REQUEST, &claim::ClaimError::ReasonRequired));
+                }
+                Ok(MerchantDecision::Reject { reason })
+            }
+            "ask_evidence" => {
+                let note = text(note, "note")?;
+                if note.is_empty() {
+                    return Err(bad(
+                        "claim.note_required",
+                        "note",
+                        "请写明需要买家补充什么证据",
+                        "Say what evidence the buyer should add",
+                    ));
+                }
+                Ok(MerchantDecision::AskEvidence { note })
+            }
+            _ => Err(bad(
+                "claim.decision_invalid",
+                "decision",
+                "处理方式只能是同意、拒绝或要求补充证据",
+                "The decision must be approve, reject or ask_evidence",
+            )),
+        }
+    }
+}
+
+/// The claim and its order, if `merchant` owns the shop it was filed with; anything else is "not found".
+async fn merchant_claim(tx: &mut dyn Tx, merchant: &User, claim_no: &str) -> Result<(ClaimRecord, Order), ApiError> {
+    let no = parse_claim_no(claim_no).ok_or_else(|| ApiError::not_found("claim.not_found"))?;
+    let c = tx.claim_by_no(no).await?.ok_or_else(|| ApiError::not_found("claim.not_found"))?;
+    let shop = tx.shop_by_id(c.shop_id).await?;
+    if shop.is_none_or(|s| s.owner_id != merchant.id) {
+        return Err(ApiError::not_found("claim.not_found"));
+    }
+    let order = tx.order_by_id(c.order_id).await?.ok_or_else(|| ApiError::internal("claimed order vanished"))?;
+    Ok((c, order))
+}
+
+/// A merchant approves (the remedy runs now), rejects with a reason, or asks once for more evidence (the
+/// deadline pauses until the buyer answers).
+pub async fn decide(
+    state: &AppState,
+    merchant: &User,
+    claim_no: &str,
+    decision: MerchantDecision,
+) -> Result<ClaimRecord, ApiError> {
+    let now = state.now();
+    let mut tx = state.store.begin(TxMode::Write).await?;
+    let (c, order) = merchant_claim(&mut *tx, merchant, claim_no).await?;
+    let core_decision = match &decision {
+        MerchantDecision::Approve => claim::Decision::Approve,
+        MerchantDecision::Reject { reason } => claim::Decision::Reject { reason: reason.clone() },
+        MerchantDecision::AskEvidence { note } => claim::Decision::AskForEvidence { note: note.clone() },
+    };
+    let next = claim::decide(&core_claim(&c), &core_decision, now)
+        .map_err(|e| ApiError::from_localized(StatusCode::CONFLICT, &e))?;
+    let decided = match (next, decision) {
+        (None, _) => run_remedy(&mut *tx, &order, &c, Some(merchant.id), "merchant_approved", now).await?,
+        (Some(k), MerchantDecision::Reject { reason }) => {
+            let d =
+                ClaimRecord { decision_reason: Some(reason.clone()), decided_by: Some(merchant.id), ..apply(&c, k) };
+            append_event(
+                &mut *tx,
+                order.id,
+                "claim.rejected",
+                serde_json::json!({"claim_no": c.claim_no, "item": c.item, "reason": reason, "by": merchant.id.0}),
+                now,
+            )
+            .await?;
+            save(&mut *tx, &d, c.state).await?;
+            d
+        }
+        (Some(k), MerchantDecision::AskEvidence { note }) => {
+            let d = ClaimRecord { request_note: Some(note.clone()), ..apply(&c, k) };
+            append_event(
+                &mut *tx,
+                order.id,
+                "claim.evidence_requested",
+                serde_json::json!({"claim_no": c.claim_no, "item": c.item, "note": note, "by": merchant.id.0}),
+                now,
+            )
+            .await?;
+            save(&mut *tx, &d, c.state).await?;
+            d
+        }
+        (Some(_), MerchantDecision::Approve) => return Err(ApiError::internal("approval gave a decided claim")),
+    };
+    tx.commit().await?;
+    tracing::info!(claim = %decided.claim_no, state = decided.state.as_str(), "claim decided by merchant");
+    Ok(decided)
+}
+
+async fn save(tx: &mut dyn Tx, c: &ClaimRecord, from: ClaimState) -> Result<(), ApiError> {
+    if tx.update_claim(c, from).await? {
+        Ok(())
+    } else {
+        Err(conflict("claim.changed", "该售后申请刚刚被处理过，请刷新", "The claim just changed; reload"))
+    }
+}
+
+/// The buyer adds evidence; if the merchant had asked for it, the deadline runs again with what was left.
+pub async fn add_evidence(
+    state: &AppState,
+    order: &Order,
+    claim_no: &str,
+    error_text: &str,
+    files: Vec<Upload>,
+) -> Result<ClaimRecord, ApiError> {
+    let evidence = check_evidence(files, error_text)?;
+    if evidence.is_empty() {
+        return Err(bad("claim.evidence_empty", "files", "请上传文件或填写错误信息", "Add a file or the error text"));
+    }
+    let now = state.now();
+    let mut tx = state.store.begin(TxMode::Write).await?;
+    let c = buyer_claim(&mut *tx, order, claim_no).await?;
+    if !matches!(c.state, ClaimState::Open | ClaimState::AwaitingEvidence | ClaimState::Escalated) {
+        return Err(ApiError::from_localized(StatusCode::CONFLICT, &claim::ClaimError::Closed(c.state)));
+    }
+    let product = tx.product_by_id(order.product_id).await?.map(|p| p.title).unwrap_or_default();
+    let hashes = store_evidence(&mut *tx, order, &product, &c, evidence, EvidenceParty::Buyer, now).await?;
+    let updated = if c.state == ClaimState::AwaitingEvidence {
+        let k = claim::on_more_evidence(&core_claim(&c), now)
+            .map_err(|e| ApiError::from_localized(StatusCode::CONFLICT, &e))?;
+        let d = apply(&c, k);
+        save(&mut *tx, &d, c.state).await?;
+        d
+    } else {
+        c.clone()
+    };
+    append_event(
+        &mut *tx,
+        order.id,
+        "claim.evidence_added",
+        serde_json::json!({"claim_no": c.claim_no, "evidence_sha256": hashes, "due_at": updated.due_at.map(|t| t.millis())}),
+        now,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(updated)
+}
+
+/// A claim of an order the caller may already see.
+async fn buyer_claim(tx: &mut dyn Tx, order: &Order, claim_no: &str) -> Result<ClaimRecord, ApiError> {
+    let no = parse_claim_no(claim_no).ok_or_else(|| ApiError::not_found("claim.not_found"))?;
+    tx.claim_by_no(no).await?.filter(|c| c.order_id == order.id).ok_or_else(|| ApiError::not_found("claim.not_found"))
+}
+
+/// A claim with its evidence, for its buyer (the order is already checked).
+pub async fn for_buyer(
+    state: &AppState,
+    order: &Order,
+    claim_no: &str,
+) -> Result<(ClaimRecord, Vec<EvidenceRecord>), ApiError> {
+    let mut tx = state.store.begin(TxMode::Read).await?;
+    let c = buyer_claim(&mut *tx, order, claim_no).await?;
+    let evidence = tx.claim_evidence(c.id).await?;
+    Ok((c, evidence))
+}
+
+/// A claim with its evidence and order, for the merchant of its shop.
+pub async fn for_merchant(
+    state: &AppState,
+    merchant: &User,
+    claim_no: &str,
+) -> Result<(ClaimRecord, Vec<EvidenceRecord>, Order), ApiError> {
+    let mut tx = state.store.begin(TxMode::Read).await?;
+    let (c, order) = merchant_claim(&mut *tx, merchant, claim_no).await?;
+    let evidence = tx.claim_evidence(c.id).await?;
+    Ok((c, evidence, order))
+}
+
+/// An evidence file of a claim the caller may see (checked by the caller), by its SHA-256 in hex.
+pub async fn evidence_file(state: &AppState, c: &ClaimRecord, sha_hex: &str) -> Result<(String, Vec<u8>), ApiError> {
+    let sha = hex::decode(sha_hex.trim())
+        .ok()
+        .filter(|s| s.len() == 32)
+        .ok_or_else(|| ApiError::not_found("evidence.not_found"))?;
+    let mut tx = state.store.begin(TxMode::Read).await?;
+    if !tx.claim_evidence(c.id).await?.iter().any(|e| e.sha256 == sha) {
+        return Err(ApiError::not_found("evidence.not_found"));
+    }
+    tx.evidence_file(&sha).await?.ok_or_else(|| ApiError::not_found("evidence.not_found"))
+}
+
+/// The merchant's queue: claims waiting for an answer, nearest deadline first.
+pub async fn queue(state: &AppState, merchant: &User) -> Result<Vec<ClaimRecord>, ApiError> {
+    let mut tx = state.store.begin(TxMode::Read).await?;
+    let Some(shop) = tx.shop_by_owner(merchant.id).await? else { return Ok(Vec::new()) };
+    Ok(tx.shop_pending_claims(shop.id, 200).await?)
+}
+
+/// A shop's recent claims in any state.
+pub async fn recent(state: &AppState, merchant: &User) -> Result<Vec<ClaimRecord>, ApiError> {
+    let mut tx = state.store.begin(TxMode::Read).await?;
+    let Some(shop) = tx.shop_by_owner(merchant.id).await? else { return Ok(Vec::new()) };
+    Ok(tx.shop_claims(shop.id, 50).await?)
+}
+
+/// The merchant stayed silent past the deadline: an eligible claim gets its remedy; one the rules do not cover is
+/// closed as rejected with the reasons (the buyer may still take it to the platform).
+pub async fn run_deadlines(state: &AppState) -> Result<u64, ApiError> {
+    let now = state.now();
+    let due = {
+        let mut tx = state.store.begin(TxMode::Read).await?;
+        tx.claims_past_deadline(now, BATCH).await?
+    };
+    let mut handled = 0;
+    for stale in due {
+        let mut tx = state.store.begin(TxMode::Write).await?;
+        let Some(c) = tx.claim_by_no(&stale.claim_no).await? else { continue };
+        if !claim::silence_runs_remedy(&core_claim(&c), now) {
+            continue; // decided meanwhile, or by another instance
+        }
+        let order = tx.order_by_id(c.order_id).await?.ok_or_else(|| ApiError::internal("claimed order vanished"))?;
+        if c.eligible {
+            match run_remedy(&mut *tx, &order, &c, None, "merchant_silent", now).await {
+                Ok(_) => {}
+                Err(e) if e.status == StatusCode::CONFLICT => {
+                    tracing::warn!(claim = %c.claim_no, error = %e, "deadline remedy could not run");
+                    continue;
+                }
+                Err(e) => return Err(e),
+            }
+        } else {
+            let reason = "商家未在时限内处理；该申请不符合购买时的补单规则，系统已关闭，买家可申请平台介入 / \
+                          The merchant did not answer in time; the claim is outside the rules it was sold under, so \
+                          it was closed and the buyer may ask the platform to step in";
+            let d = ClaimRecord {
+                state: ClaimState::Rejected,
+                due_at: None,
+                decision_reason: Some(reason.into()),
+                decided_at: Some(now),
+                ..c.clone()
+            };
+            save(&mut *tx, &d, c.state).await?;
+            append_event(
+                &mut *tx,
+                order.id,
+                "claim.rejected",
+                serde_json::json!({"claim_no": c.claim_no, "item": c.item, "reason": "merchant_silent_ineligible"}),
+                now,
+            )
+            .await?;
+        }
+        tx.commit().await?;
+        handled += 1;
+    }
+    Ok(handled)
+}
+
+/// When escrow of an order delivered at `delivered` may be released: the platform's window, or the policy's claim
+/// window when that is longer.
+pub fn settle_after(state: &AppState, order: &Order, delivered: Timestamp) -> Timestamp {
+    let platform = delivered.plus_seconds(state.config.claim_window_seconds);
+    match policy_of(order) {
+        Some(p) => platform.max(p.window.closes(delivered)),
+        None => platform,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sniffing_trusts_content_not_names() {
+        assert_eq!(sniff(b"\x89PNG\r\n\x1a\nrest").map(|s| s.1), Some("image/png"));
+        assert_eq!(sniff(b"\xff\xd8\xff\xe0").map(|s| s.1), Some("image/jpeg"));
+        assert_eq!(sniff(b"RIFF\0\0\0\0WEBPVP8 ").map(|s| s.1), Some("image/webp"));
+        assert_eq!(sniff(b"\0\0\0\x18ftypmp42").map(|s| s.0), Some(EvidenceKind::ScreenRecording));
+        assert_eq!(sniff(b"\0\0\0\x14ftypqt  ").map(|s| s.1), Some("video/quicktime"));
+        assert_eq!(sniff("错误代码 E1024".as_bytes()).map(|s| s.0), Some(EvidenceKind::ErrorText));
+        assert_eq!(sniff(b"MZ\x90\0\x03\0"), None, "an executable is refused");
+        assert_eq!(sniff(b""), None);
+    }
+
+    #[test]
+    fn file_names_lose_paths_and_control_characters() {
+        assert_eq!(clean_name("C:\\Users\\a\\截图 1.png", "x"), "截图 1.png");
+        assert_eq!(clean_name("../../etc/passwd", "x"), "passwd");
+        assert_eq!(clean_name("a\u{0}b\nc.txt", "x"), "abc.txt");
+        assert_eq!(clean_name("..", "fallback"), "fallback");
+    }
+
+    #[test]
+    fn claim_numbers_are_checked_before_any_lookup() {
+        let no = new_claim_no();
+        assert_eq!(parse_claim_no(&no), Some(no.as_str()));
+        assert_eq!(parse_claim_no("CL123"), None);
+        assert_eq!(parse_claim_no("XX0123456789ABCDEF01234567"), None);
+        assert_eq!(parse_claim_no("CL0123456789abcdef01234567"), None);
+    }
+}
