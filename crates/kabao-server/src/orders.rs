@@ -524,6 +524,8 @@ pub async fn order_for(state: &AppState, order_no: &str, access: &OrderAccess<'_
 
 /// A key shown to its buyer.
 pub struct RevealedKey {
+    /// The item (1..=quantity) it was delivered for; a shared secret or a manual delivery counts as item 1.
+    pub item: i32,
     pub secret: Zeroizing<String>,
 }
 
@@ -549,7 +551,7 @@ pub async fn reveal_keys(state: &AppState, order: &Order, by: Option<UserId>) ->
             let secret = crate::inventory::open_shared_secret(&mut *tx, &state.keyring, &product)
                 .await
                 .map_err(ApiError::from)?;
-            out.extend(secret.map(|secret| RevealedKey { secret }));
+            out.extend(secret.map(|secret| RevealedKey { item: 1, secret }));
         } else if let Some((sealed, version)) = tx.manual_delivery(order.id).await? {
             // Custom goods: the text the merchant delivered by hand.
             let binding = manual_delivery_binding(state, order);
@@ -560,7 +562,7 @@ pub async fn reveal_keys(state: &AppState, order: &Order, by: Option<UserId>) ->
                 key_version: version,
             };
             let secret = state.keyring.open(aad, &sealed).map_err(ApiError::internal)?;
-            out.push(RevealedKey { secret });
+            out.push(RevealedKey { item: 1, secret });
         }
     }
     // Keys replaced by a re-issue stay on record but are no longer delivered.
@@ -572,7 +574,7 @@ pub async fn reveal_keys(state: &AppState, order: &Order, by: Option<UserId>) ->
             key_version: k.key.key_version,
         };
         let secret = state.keyring.open(aad, &k.key.ciphertext).map_err(ApiError::internal)?;
-        out.push(RevealedKey { secret });
+        out.push(RevealedKey { item: k.item, secret });
     }
     tx.record_reveal(&Reveal { order_id: order.id, user_id: by, at: now }).await?;
     append_event(

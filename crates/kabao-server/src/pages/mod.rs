@@ -4,6 +4,7 @@
 pub mod account;
 pub mod admin;
 pub mod catalog;
+pub mod claims;
 pub mod console;
 pub mod finance;
 pub mod orders;
@@ -203,6 +204,22 @@ pub fn routes() -> Router<SharedState> {
         .route("/o/{no}/reveal", post(orders::reveal))
         .route("/o/{no}/pay/wallet", post(orders::pay_wallet))
         .route("/o/{no}/pay/sandbox", post(orders::pay_sandbox))
+        .route("/o/{no}/claims/new", get(claims::new_form))
+        .route(
+            "/o/{no}/claims",
+            post(claims::file).layer(axum::extract::DefaultBodyLimit::max(crate::claims::MAX_UPLOAD_BYTES + 64 * 1024)),
+        )
+        .route("/o/{no}/claims/{claim_no}", get(claims::show))
+        .route(
+            "/o/{no}/claims/{claim_no}/evidence",
+            post(claims::add_evidence)
+                .layer(axum::extract::DefaultBodyLimit::max(crate::claims::MAX_UPLOAD_BYTES + 64 * 1024)),
+        )
+        .route("/o/{no}/claims/{claim_no}/evidence/{sha256}", get(claims::buyer_file))
+        .route("/console/claims", get(claims::queue))
+        .route("/console/claims/{claim_no}", get(claims::merchant_show))
+        .route("/console/claims/{claim_no}/decision", post(claims::decide))
+        .route("/console/claims/{claim_no}/evidence/{sha256}", get(claims::merchant_file))
         .route("/pay/sandbox/{trade_no}", get(orders::sandbox_page).post(orders::sandbox_pay))
         .route("/orders/lookup", get(orders::lookup_form).post(orders::lookup))
         .route("/wallet", get(orders::wallet))

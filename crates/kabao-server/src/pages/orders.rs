@@ -46,7 +46,7 @@ fn has_guest_pass(state: &SharedState, headers: &HeaderMap, order_no: &str) -> b
 }
 
 /// The order, if this visitor may see it: its buyer, or a guest holding its pass.
-async fn visible_order(
+pub(crate) async fn visible_order(
     state: &SharedState,
     v: &Visitor,
     headers: &HeaderMap,
@@ -150,7 +150,10 @@ struct OrderPage {
     pending: bool,
     can_wallet: bool,
     can_reveal: bool,
-    keys: Vec<String>,
+    /// (item, key) pairs, each with a link to claim about that item.
+    keys: Vec<(i32, String)>,
+    /// The order's claims: (claim no, item, problem, state label, state).
+    claims: Vec<(String, i32, &'static str, &'static str, &'static str)>,
     timeline: Vec<(String, String)>,
     /// Custom goods: delivered by hand (shown as text, not as key lines), the buyer's answers, the deadline.
     custom: bool,
@@ -175,6 +178,20 @@ fn event_label(e: &kabao_core::audit::ChainedEvent, lang: kabao_core::Lang) -> &
         "payment.refunded_late" => lang.pick("订单已失效，付款已退回", "Payment for an inactive order returned"),
         "order.expired" => lang.pick("超时未付款，订单关闭", "Not paid in time: closed"),
         "order.settled" => lang.pick("质保期结束，货款结算给商家", "Claim window over: paid out to the merchant"),
+        "claim.filed" => lang.pick("买家提交售后申请（证据已存证）", "Claim filed (evidence fingerprinted)"),
+        "claim.reissued" if e.body.contains(r#""auto":true"#) => {
+            lang.pick("符合补单规则，系统自动补发新卡密", "Within the rules: a new key re-issued automatically")
+        }
+        "claim.reissued" => lang.pick("已补发新卡密，原卡密作废", "A new key re-issued; the reported one voided"),
+        "claim.refunded" => lang.pick("售后退款：该件商品的货款已退回", "Claim refunded: the item's price returned"),
+        "claim.rejected" => lang.pick("商家拒绝了售后申请", "The merchant rejected the claim"),
+        "claim.evidence_requested" => {
+            lang.pick("商家要求补充证据（处理时限暂停）", "More evidence asked for (deadline paused)")
+        }
+        "claim.evidence_added" => lang.pick("买家补充了证据", "The buyer added evidence"),
+        "claim.remedy_failed" => {
+            lang.pick("无法补发或退款，可申请平台介入", "No re-issue or refund possible: the platform can step in")
+        }
         _ => lang.pick("其他事件", "Other event"),
     }
 }
@@ -183,13 +200,14 @@ async fn order_page(
     state: &SharedState,
     v: &Visitor,
     order: &Order,
-    keys: Vec<String>,
+    keys: Vec<(i32, String)>,
     error: Option<String>,
 ) -> Result<Response, ApiError> {
     let lang = v.lang;
     let mut tx = state.store.begin(TxMode::Read).await?;
     let product = tx.product_by_id(order.product_id).await?;
     let events = tx.order_events(order.id).await?;
+    let claims = tx.order_claims(order.id).await?;
     drop(tx);
     let page = OrderPage {
         ctx: Ctx::new(v),
@@ -206,6 +224,10 @@ async fn order_page(
         can_wallet: order.buyer_id.is_some() && v.user.as_ref().is_some_and(|u| Some(u.id) == order.buyer_id),
         can_reveal: matches!(order.state, OrderState::Delivered | OrderState::Settled),
         keys,
+        claims: claims
+            .iter()
+            .map(|c| (c.claim_no.clone(), c.item, c.defect.label(lang), c.state.label(lang), c.state.as_str()))
+            .collect(),
         timeline: events
             .iter()
             .map(|e| (datetime(kabao_core::Timestamp::from_millis(e.at_ms)), event_label(e, lang).to_string()))
@@ -249,7 +271,7 @@ pub async fn reveal(
     v.check_csrf(f.csrf.as_deref())?;
     let order = visible_order(&state, &v, &headers, &no).await?;
     let keys = crate::orders::reveal_keys(&state, &order, v.user.as_ref().map(|u| u.id)).await?;
-    let keys = keys.iter().map(|k| k.secret.to_string()).collect();
+    let keys = keys.iter().map(|k| (k.item, k.secret.to_string())).collect();
     order_page(&state, &v, &order, keys, None).await
 }
 

@@ -248,6 +248,19 @@ impl Browser<'_> {
         res
     }
 
+    /// Posts a multipart form (text fields, then files under `files`), as the claim forms do.
+    pub async fn post_multipart(&mut self, path: &str, fields: &[(&str, &str)], files: &[(&str, &[u8])]) -> Res {
+        let (content_type, body) = crate::claims::multipart(fields, files);
+        let req = Request::post(path)
+            .header(header::COOKIE, self.cookie_header())
+            .header(header::CONTENT_TYPE, content_type)
+            .body(Body::from(body))
+            .unwrap();
+        let res = self.app.send(req).await;
+        self.keep(&res);
+        res
+    }
+
     /// Logs in through the page and stays logged in.
     pub async fn login(&mut self, username: &str, password: &str) -> Res {
         self.get("/login").await;

@@ -333,3 +333,100 @@ async fn postgres_merchant_silence_past_the_deadline_runs_the_remedy() {
         silence_story(app).await;
     }
 }
+
+/// The pages: a buyer files from the order page's link and sees the re-issued key at once; a claim outside the
+/// rules is shown with its reasons; the merchant's queue, decision forms and errors; nobody else sees either.
+#[tokio::test]
+async fn claim_pages_for_buyer_and_merchant() {
+    let app = TestApp::new().await;
+    let (merchant, product) = app.merchant_with_product("page_claim_m").await;
+    app.import(&merchant, product, "PG-0001\nPG-0002\nPG-0003\n").await;
+    set_template(&app, &merchant, product, "point_card_24h").await;
+    let token = buyer(&app, "page_claim_b").await;
+    top_up(&app, &token, 5_000).await;
+    let no = bought(&app, &token, product, 2).await;
+    let mut b = app.browser();
+    assert_eq!(b.login("page_claim_b", "buyer-pass-1").await.status, StatusCode::SEE_OTHER);
+    let csrf = b.csrf();
+    let page = b.post(&format!("/o/{no}/reveal"), &[], Some(&csrf)).await;
+    assert!(page.body.contains(&format!("/o/{no}/claims/new?item=1")), "a claim link beside each key");
+
+    let form = b.get(&format!("/o/{no}/claims/new?item=1")).await;
+    assert_eq!(form.status, StatusCode::OK);
+    assert!(form.body.contains("卡密无效 ✓"), "covered problems are marked");
+    let submission =
+        form.body.split("name=\"submission\" value=\"").nth(1).unwrap().split('"').next().unwrap().to_string();
+    let path = format!("/o/{no}/claims");
+
+    // A wrong file type: the form again, with the message in Chinese and the answers kept; nothing filed.
+    let res = b
+        .post_multipart(
+            &path,
+            &[
+                ("_csrf", &csrf),
+                ("submission", &submission),
+                ("item", "1"),
+                ("defect", "invalid_key"),
+                ("description", "充值失败"),
+            ],
+            &[("virus.exe", b"MZ\x90\x00")],
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::BAD_REQUEST);
+    assert!(res.body.contains("不是支持的文件类型") && res.body.contains("充值失败"), "{}", res.body);
+    assert_eq!(claim_count(&app).await, 0);
+
+    let fields =
+        [("_csrf", csrf.as_str()), ("submission", submission.as_str()), ("item", "1"), ("defect", "invalid_key")];
+    let res = b.post_multipart(&path, &fields, &[("截图.png", &png("shot"))]).await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+    assert!(res.body.contains("id=\"new-key-value\" value=\"PG-0003\""), "the new key at once: {}", res.body);
+    assert!(res.body.contains(&hex::encode(Sha256::digest(png("shot")))), "the evidence hash is shown");
+    // Submitting the same form again (back button, double tap) lands on the same claim, no second key.
+    let again = b.post_multipart(&path, &fields, &[("截图.png", &png("shot"))]).await;
+    assert_eq!(again.status, StatusCode::SEE_OTHER);
+    assert_eq!(app.stock(product).await, 0);
+
+    // Item 2, a problem the rules do not cover: filed, with the reason shown; the merchant rejects it.
+    let form = b.get(&format!("/o/{no}/claims/new?item=2")).await;
+    let submission =
+        form.body.split("name=\"submission\" value=\"").nth(1).unwrap().split('"').next().unwrap().to_string();
+    let res = b
+        .post_multipart(
+            &path,
+            &[("_csrf", &csrf), ("submission", &submission), ("item", "2"), ("defect", "wrong_region")],
+            &[("a.png", &png("a"))],
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::SEE_OTHER, "{}", res.body);
+    let claim_path = res.location().to_string();
+    let page = b.get(&claim_path).await;
+    assert!(page.body.contains("不在该商品的保障范围内") && page.body.contains("不符合规则"), "{}", page.body);
+    let claim_no = claim_path.rsplit('/').next().unwrap().to_string();
+
+    let mut m = app.browser();
+    assert_eq!(m.login("page_claim_m", "merchant-pass-1").await.status, StatusCode::SEE_OTHER);
+    let queue = m.get("/console/claims").await;
+    assert!(queue.body.contains(&claim_no), "{}", queue.body);
+    let m_csrf = m.csrf();
+    let decision = format!("/console/claims/{claim_no}/decision");
+    let res = m.post(&decision, &[("decision", "reject"), ("reason", "  ")], Some(&m_csrf)).await;
+    assert_eq!(res.status, StatusCode::BAD_REQUEST);
+    assert!(res.body.contains("拒绝售后申请必须写明理由"), "{}", res.body);
+    let res = m.post(&decision, &[("decision", "reject"), ("reason", "本卡全国通用")], Some(&m_csrf)).await;
+    assert_eq!(res.status, StatusCode::SEE_OTHER);
+    let res = m.post(&decision, &[("decision", "approve")], Some(&m_csrf)).await;
+    assert_eq!(res.status, StatusCode::CONFLICT, "a decided claim is closed");
+    assert!(b.get(&claim_path).await.body.contains("本卡全国通用"), "the buyer reads the reason");
+
+    // Nobody else: another merchant, another buyer.
+    let (_, _) = app.merchant_with_product("page_claim_rival").await;
+    let mut rival = app.browser();
+    rival.login("page_claim_rival", "merchant-pass-1").await;
+    assert_eq!(rival.get(&format!("/console/claims/{claim_no}")).await.status, StatusCode::NOT_FOUND);
+    let mut stranger = app.browser();
+    stranger.register("page_claim_stranger", "buyer").await;
+    assert_eq!(stranger.get(&claim_path).await.status, StatusCode::NOT_FOUND);
+    assert_eq!(stranger.get(&format!("/o/{no}/claims/new")).await.status, StatusCode::NOT_FOUND);
+    verify_books(&app).await;
+}

@@ -301,6 +301,7 @@ async fn every_form_post_without_the_matching_csrf_token_is_403() {
         "/console/tokens".into(),
         format!("/console/tokens/{token_id}/revoke"),
         "/console/withdrawals".into(),
+        "/console/claims/CL0000000000000000000000AA/decision".into(),
         "/logout".into(),
     ];
     let as_admin = [
@@ -320,6 +321,8 @@ async fn every_form_post_without_the_matching_csrf_token_is_403() {
         "/pay/sandbox/T0000".into(),
         "/orders/lookup".into(),
         "/wallet/top-up".into(),
+        "/o/KB0000000000000000/claims".into(),
+        "/o/KB0000000000000000/claims/CL0000000000000000000000AA/evidence".into(),
     ];
     let forged = kabao_server::auth::random_token();
     for (b, paths) in [(&mut merchant, &as_merchant[..]), (&mut admin, &as_admin[..]), (&mut buyer, &as_buyer[..])] {

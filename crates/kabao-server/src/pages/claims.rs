@@ -1,0 +1,452 @@
+//! Claim pages (售后): the buyer's form (item, problem, evidence), the claim page both sides read (state,
+//! deadline, eligibility reasons, evidence with SHA-256), and the merchant's queue and decisions in the console.
+
+use super::console::MerchantVisitor;
+use super::orders::visible_order;
+use super::{datetime, render, see_other, Ctx};
+use crate::api::claims::read_form;
+use crate::auth::Visitor;
+use crate::claims::MerchantDecision;
+use crate::error::ApiError;
+use crate::extract::{ApiPath, ApiQuery};
+use crate::SharedState;
+use askama::Template;
+use axum::extract::multipart::MultipartRejection;
+use axum::extract::{Multipart, State};
+use axum::http::header::CACHE_CONTROL;
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use kabao_core::claim::ClaimState;
+use kabao_core::warranty::{Defect, WarrantyPolicy};
+use kabao_core::Lang;
+use kabao_store::{ClaimRecord, EvidenceRecord, Order, TxMode};
+use serde::Deserialize;
+
+fn with_status(mut res: Response, code: StatusCode) -> Response {
+    *res.status_mut() = code;
+    res
+}
+
+/// A form error shown on the page (validation, conflicts); anything else goes to the error page.
+fn shown(e: &ApiError) -> bool {
+    e.status.is_client_error() && e.status != StatusCode::NOT_FOUND && e.status != StatusCode::FORBIDDEN
+}
+
+/// Reads a claim page's multipart form and checks its CSRF token. A body that is not multipart at all is no
+/// form of ours: it is refused like a forged one.
+async fn page_form(
+    v: &Visitor,
+    multipart: Result<Multipart, MultipartRejection>,
+) -> Result<crate::api::claims::ClaimForm, ApiError> {
+    if multipart.is_err() {
+        v.check_csrf(None)?;
+    }
+    let form = read_form(multipart).await?;
+    v.check_csrf(Some(&form.text("_csrf")))?;
+    Ok(form)
+}
+
+#[derive(Template)]
+#[template(path = "claim_new.html")]
+struct NewClaimPage {
+    ctx: Ctx,
+    error: Option<String>,
+    order_no: String,
+    /// (item number, selected)
+    items: Vec<(i32, bool)>,
+    /// (value, label, covered by the order's rules, selected)
+    defects: Vec<(&'static str, &'static str, bool, bool)>,
+    warranty_lines: Vec<String>,
+    /// What the rules ask for, in words.
+    evidence_required: Vec<&'static str>,
+    description: String,
+    error_text: String,
+    /// A one-time token: submitting twice files one claim.
+    submission: String,
+    max_image_mb: usize,
+    max_video_mb: usize,
+}
+
+async fn new_claim_page(
+    v: &Visitor,
+    order: &Order,
+    item: i32,
+    defect: &str,
+    description: String,
+    error_text: String,
+    error: Option<String>,
+) -> Response {
+    let lang = v.lang;
+    let policy = WarrantyPolicy::from_snapshot(&order.warranty_snapshot);
+    let quantity = i32::try_from(order.quantity).unwrap_or(1);
+    let page = NewClaimPage {
+        ctx: Ctx::new(v),
+        error,
+        order_no: order.order_no.clone(),
+        items: (1..=quantity).map(|i| (i, i == item)).collect(),
+        defects: Defect::ALL
+            .iter()
+            .map(|d| {
+                let covered = policy.as_ref().is_some_and(|p| p.covered.contains(d));
+                (d.as_str(), d.label(lang), covered, d.as_str() == defect)
+            })
+            .collect(),
+        warranty_lines: crate::warranty::describe_snapshot(&order.warranty_snapshot, lang),
+        evidence_required: policy
+            .as_ref()
+            .map(|p| p.evidence.iter().map(|k| k.label(lang)).collect())
+            .unwrap_or_default(),
+        description,
+        error_text,
+        submission: crate::auth::random_token(),
+        max_image_mb: crate::claims::MAX_IMAGE_BYTES / (1024 * 1024),
+        max_video_mb: crate::claims::MAX_VIDEO_BYTES / (1024 * 1024),
+    };
+    ([(CACHE_CONTROL, "no-store")], render(page)).into_response()
+}
+
+#[derive(Deserialize)]
+pub struct ItemQuery {
+    item: Option<String>,
+}
+
+/// The claim form for one item of an order the visitor may see.
+pub async fn new_form(
+    State(state): State<SharedState>,
+    v: Visitor,
+    headers: HeaderMap,
+    ApiPath(no): ApiPath<String>,
+    ApiQuery(q): ApiQuery<ItemQuery>,
+) -> Result<Response, ApiError> {
+    let order = visible_order(&state, &v, &headers, &no).await?;
+    let item = q.item.and_then(|i| i.trim().parse().ok()).unwrap_or(1);
+    Ok(new_claim_page(&v, &order, item, "invalid_key", String::new(), String::new(), None).await)
+}
+
+/// Files the claim. An automatic re-issue shows the new key on the claim page at once.
+pub async fn file(
+    State(state): State<SharedState>,
+    v: Visitor,
+    headers: HeaderMap,
+    ApiPath(no): ApiPath<String>,
+    multipart: Result<Multipart, MultipartRejection>,
+) -> Result<Response, ApiError> {
+    let form = page_form(&v, multipart).await?;
+    let order = visible_order(&state, &v, &headers, &no).await?;
+    let (item, defect) = (form.text("item"), form.text("defect"));
+    let (description, error_text) = (form.text("description"), form.text("error_text"));
+    let submission = form.text("submission");
+    let input = form.into_input(Some(submission));
+    match crate::claims::file(&state, &order, v.user.as_ref().map(|u| u.id), input).await {
+        Ok(filed) => match filed.new_key {
+            Some(key) => claim_page(&state, &v, View::Buyer(&order), &filed.claim, Some(key.to_string()), None).await,
+            None => Ok(see_other(&format!("/o/{}/claims/{}", order.order_no, filed.claim.claim_no))),
+        },
+        Err(e) if shown(&e) => {
+            let item = item.trim().parse().unwrap_or(1);
+            let page =
+                new_claim_page(&v, &order, item, &defect, description, error_text, Some(e.message(v.lang).into()))
+                    .await;
+            Ok(with_status(page, e.status))
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// Whose eyes the claim page is for.
+enum View<'a> {
+    Buyer(&'a Order),
+    Merchant(&'a Order),
+}
+
+struct EvidenceRow {
+    sha256: String,
+    file_name: String,
+    kind: &'static str,
+    by: &'static str,
+    size_kb: String,
+    at: String,
+}
+
+fn evidence_rows(evidence: &[EvidenceRecord], lang: Lang) -> Vec<EvidenceRow> {
+    evidence
+        .iter()
+        .map(|e| EvidenceRow {
+            sha256: hex::encode(&e.sha256),
+            file_name: e.file_name.clone(),
+            kind: e.kind.label(lang),
+            by: match e.added_by {
+                kabao_store::EvidenceParty::Buyer => lang.pick("买家", "buyer"),
+                kabao_store::EvidenceParty::Merchant => lang.pick("商家", "merchant"),
+                kabao_store::EvidenceParty::Arbiter => lang.pick("平台", "platform"),
+            },
+            size_kb: format!("{:.1}", e.size_bytes as f64 / 1024.0),
+            at: datetime(e.created_at),
+        })
+        .collect()
+}
+
+#[derive(Template)]
+#[template(path = "claim.html")]
+struct ClaimPage {
+    ctx: Ctx,
+    error: Option<String>,
+    claim_no: String,
+    order_no: String,
+    back_href: String,
+    item: i32,
+    defect: &'static str,
+    description: String,
+    activated: bool,
+    eligible: bool,
+    reasons: Vec<String>,
+    state: &'static str,
+    state_label: &'static str,
+    deadline: Option<String>,
+    hours_left: i64,
+    paused: bool,
+    request_note: Option<String>,
+    decision_reason: Option<String>,
+    evidence: Vec<EvidenceRow>,
+    file_base: String,
+    new_key: Option<String>,
+    can_add_evidence: bool,
+    evidence_action: String,
+    can_decide: bool,
+    can_ask: bool,
+    warranty_lines: Vec<String>,
+}
+
+async fn claim_page(
+    state: &SharedState,
+    v: &Visitor,
+    view: View<'_>,
+    c: &ClaimRecord,
+    new_key: Option<String>,
+    error: Option<String>,
+) -> Result<Response, ApiError> {
+    let lang = v.lang;
+    let now = state.now();
+    let evidence = {
+        let mut tx = state.store.begin(TxMode::Read).await?;
+        tx.claim_evidence(c.id).await?
+    };
+    let (order, buyer) = match view {
+        View::Buyer(o) => (o, true),
+        View::Merchant(o) => (o, false),
+    };
+    let pending = matches!(c.state, ClaimState::Open | ClaimState::AwaitingEvidence);
+    let page = ClaimPage {
+        ctx: Ctx::new(v),
+        error,
+        claim_no: c.claim_no.clone(),
+        order_no: order.order_no.clone(),
+        back_href: if buyer { format!("/o/{}", order.order_no) } else { "/console/claims".into() },
+        item: c.item,
+        defect: c.defect.label(lang),
+        description: c.description.clone(),
+        activated: c.activated,
+        eligible: c.eligible,
+        reasons: crate::claims::reasons(c, lang),
+        state: c.state.as_str(),
+        state_label: c.state.label(lang),
+        deadline: c.due_at.filter(|_| pending).map(datetime),
+        hours_left: c.due_at.map(|d| ((d.millis() - now.millis()) / 3_600_000).max(0)).unwrap_or(0),
+        paused: c.state == ClaimState::AwaitingEvidence,
+        request_note: c.request_note.clone(),
+        decision_reason: c.decision_reason.clone(),
+        evidence: evidence_rows(&evidence, lang),
+        file_base: if buyer {
+            format!("/o/{}/claims/{}/evidence", order.order_no, c.claim_no)
+        } else {
+            format!("/console/claims/{}/evidence", c.claim_no)
+        },
+        new_key,
+        can_add_evidence: buyer && (pending || c.state == ClaimState::Escalated),
+        evidence_action: format!("/o/{}/claims/{}/evidence", order.order_no, c.claim_no),
+        can_decide: !buyer && pending,
+        can_ask: !buyer && !c.evidence_requested && c.state == ClaimState::Open,
+        warranty_lines: crate::warranty::describe_snapshot(&order.warranty_snapshot, lang),
+    };
+    Ok(([(CACHE_CONTROL, "no-store")], render(page)).into_response())
+}
+
+/// A claim, for its buyer.
+pub async fn show(
+    State(state): State<SharedState>,
+    v: Visitor,
+    headers: HeaderMap,
+    ApiPath((no, claim_no)): ApiPath<(String, String)>,
+) -> Result<Response, ApiError> {
+    let order = visible_order(&state, &v, &headers, &no).await?;
+    let (c, _) = crate::claims::for_buyer(&state, &order, &claim_no).await?;
+    claim_page(&state, &v, View::Buyer(&order), &c, None, None).await
+}
+
+/// The buyer adds evidence (and so answers a request for more).
+pub async fn add_evidence(
+    State(state): State<SharedState>,
+    v: Visitor,
+    headers: HeaderMap,
+    ApiPath((no, claim_no)): ApiPath<(String, String)>,
+    multipart: Result<Multipart, MultipartRejection>,
+) -> Result<Response, ApiError> {
+    let form = page_form(&v, multipart).await?;
+    let order = visible_order(&state, &v, &headers, &no).await?;
+    let error_text = form.text("error_text");
+    match crate::claims::add_evidence(&state, &order, &claim_no, &error_text, form.files).await {
+        Ok(c) => Ok(see_other(&format!("/o/{}/claims/{}", order.order_no, c.claim_no))),
+        Err(e) if shown(&e) => {
+            let (c, _) = crate::claims::for_buyer(&state, &order, &claim_no).await?;
+            let page = claim_page(&state, &v, View::Buyer(&order), &c, None, Some(e.message(v.lang).into())).await?;
+            Ok(with_status(page, e.status))
+        }
+        Err(e) => Err(e),
+    }
+}
+
+fn file_response(mime: String, bytes: Vec<u8>) -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, mime),
+            (header::CACHE_CONTROL, "private, no-store".to_string()),
+            (header::CONTENT_DISPOSITION, "inline".to_string()),
+            (header::X_CONTENT_TYPE_OPTIONS, "nosniff".to_string()),
+            // An uploaded file is shown, never run: no scripts, no plugins, even if a browser were fooled.
+            (
+                header::CONTENT_SECURITY_POLICY,
+                "default-src 'none'; img-src 'self'; media-src 'self'; sandbox".to_string(),
+            ),
+        ],
+        bytes,
+    )
+        .into_response()
+}
+
+/// An evidence file of the buyer's claim.
+pub async fn buyer_file(
+    State(state): State<SharedState>,
+    v: Visitor,
+    headers: HeaderMap,
+    ApiPath((no, claim_no, sha)): ApiPath<(String, String, String)>,
+) -> Result<Response, ApiError> {
+    let order = visible_order(&state, &v, &headers, &no).await?;
+    let (c, _) = crate::claims::for_buyer(&state, &order, &claim_no).await?;
+    let (mime, bytes) = crate::claims::evidence_file(&state, &c, &sha).await?;
+    Ok(file_response(mime, bytes))
+}
+
+/// One row of the merchant's queue.
+struct QueueRow {
+    claim_no: String,
+    order_no: String,
+    item: i32,
+    defect: &'static str,
+    eligible: bool,
+    state: &'static str,
+    state_label: &'static str,
+    deadline: String,
+    hours_left: i64,
+    urgent: bool,
+}
+
+#[derive(Template)]
+#[template(path = "console_claims.html")]
+struct QueuePage {
+    ctx: Ctx,
+    pending: Vec<QueueRow>,
+    recent: Vec<QueueRow>,
+}
+
+async fn rows(state: &SharedState, lang: Lang, claims: Vec<ClaimRecord>) -> Result<Vec<QueueRow>, ApiError> {
+    let now = state.now();
+    let mut tx = state.store.begin(TxMode::Read).await?;
+    let mut out = Vec::with_capacity(claims.len());
+    for c in claims {
+        let order_no = tx.order_by_id(c.order_id).await?.map(|o| o.order_no).unwrap_or_default();
+        let hours_left = c.due_at.map(|d| ((d.millis() - now.millis()) / 3_600_000).max(0)).unwrap_or(0);
+        out.push(QueueRow {
+            claim_no: c.claim_no.clone(),
+            order_no,
+            item: c.item,
+            defect: c.defect.label(lang),
+            eligible: c.eligible,
+            state: c.state.as_str(),
+            state_label: c.state.label(lang),
+            deadline: c.due_at.map(datetime).unwrap_or_else(|| lang.pick("已暂停", "paused").into()),
+            hours_left,
+            urgent: c.due_at.is_some() && hours_left < 6,
+        });
+    }
+    Ok(out)
+}
+
+/// The merchant's claims: waiting ones by deadline with the time left, then the recent ones.
+pub async fn queue(
+    State(state): State<SharedState>,
+    MerchantVisitor { v, user }: MerchantVisitor,
+) -> Result<Response, ApiError> {
+    let pending = crate::claims::queue(&state, &user).await?;
+    let recent: Vec<ClaimRecord> =
+        crate::claims::recent(&state, &user).await?.into_iter().filter(|c| !c.state.holds_escrow()).collect();
+    let page = QueuePage {
+        ctx: Ctx::new(&v),
+        pending: rows(&state, v.lang, pending).await?,
+        recent: rows(&state, v.lang, recent).await?,
+    };
+    Ok(([(CACHE_CONTROL, "no-store")], render(page)).into_response())
+}
+
+/// A claim of the merchant's shop, with the decision forms while it waits.
+pub async fn merchant_show(
+    State(state): State<SharedState>,
+    MerchantVisitor { v, user }: MerchantVisitor,
+    ApiPath(claim_no): ApiPath<String>,
+) -> Result<Response, ApiError> {
+    let (c, _, order) = crate::claims::for_merchant(&state, &user, &claim_no).await?;
+    claim_page(&state, &v, View::Merchant(&order), &c, None, None).await
+}
+
+#[derive(Deserialize)]
+pub struct DecisionForm {
+    #[serde(rename = "_csrf")]
+    csrf: Option<String>,
+    #[serde(default)]
+    decision: String,
+    reason: Option<String>,
+    note: Option<String>,
+}
+
+/// The merchant decides: approve, reject with a reason, or ask for more evidence.
+pub async fn decide(
+    State(state): State<SharedState>,
+    MerchantVisitor { v, user }: MerchantVisitor,
+    ApiPath(claim_no): ApiPath<String>,
+    super::PageForm(f): super::PageForm<DecisionForm>,
+) -> Result<Response, ApiError> {
+    v.check_csrf(f.csrf.as_deref())?;
+    let result = match MerchantDecision::parse(&f.decision, f.reason, f.note) {
+        Ok(d) => crate::claims::decide(&state, &user, &claim_no, d).await,
+        Err(e) => Err(e),
+    };
+    match result {
+        Ok(c) => Ok(see_other(&format!("/console/claims/{}", c.claim_no))),
+        Err(e) if shown(&e) => {
+            let (c, _, order) = crate::claims::for_merchant(&state, &user, &claim_no).await?;
+            let page = claim_page(&state, &v, View::Merchant(&order), &c, None, Some(e.message(v.lang).into())).await?;
+            Ok(with_status(page, e.status))
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// An evidence file of a claim of the merchant's shop.
+pub async fn merchant_file(
+    State(state): State<SharedState>,
+    MerchantVisitor { user, .. }: MerchantVisitor,
+    ApiPath((claim_no, sha)): ApiPath<(String, String)>,
+) -> Result<Response, ApiError> {
+    let (c, _, _) = crate::claims::for_merchant(&state, &user, &claim_no).await?;
+    let (mime, bytes) = crate::claims::evidence_file(&state, &c, &sha).await?;
+    Ok(file_response(mime, bytes))
+}
