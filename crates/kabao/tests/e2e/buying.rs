@@ -100,3 +100,78 @@ async fn registered_buyer_tops_up_and_pays_from_the_wallet_on_a_phone() {
     assert_eq!(text(&c, "#wallet-balance").await.trim(), "¥44.00", "¥50 − ¥6 for one 60 点券");
     c.close().await.unwrap_or_else(|e| panic!("{e}"));
 }
+
+#[tokio::test]
+async fn guest_claims_an_invalid_key_with_a_screenshot_and_gets_a_new_key_at_once_on_a_phone() {
+    let _guard = crate::browser::BROWSER_LOCK.lock().await;
+    let Some(driver) = ChromeDriver::start() else { return };
+    let server = Server::start(&["--demo"]);
+    let c = browser(&driver, 375, 812).await;
+    // The demo's first product sells under "点卡: 未激活 24 小时内可补 1 次" with automatic re-issue.
+    c.goto(&format!("{}/p/1", server.url)).await.unwrap_or_else(|e| panic!("{e}"));
+    fill(&c, "#buy-form [name=quantity]", "1").await;
+    fill(&c, "#buy-form [name=guest_email]", "claimer@example.com").await;
+    click(&c, "#buy-form [name=warranty_ack]").await;
+    submit(&c, "#buy-form").await;
+    wait_for(&c, "#pay-sandbox-form").await;
+    submit(&c, "#pay-sandbox-form").await;
+    wait_for(&c, "#sandbox-pay-form").await;
+    submit(&c, "#sandbox-pay-form").await;
+    wait_for(&c, "#reveal-form").await;
+    submit(&c, "#reveal-form").await;
+    wait_for(&c, "#keys .key-value").await;
+    let first = c.find(Locator::Css("#keys .key-value")).await.unwrap_or_else(|e| panic!("{e}"));
+    let old_key = first.prop("value").await.unwrap_or_default().unwrap_or_default();
+
+    // "卡密无效" with a screenshot, from the link beside the key.
+    click(&c, "#claim-item-1").await;
+    wait_for(&c, "#claim-form").await;
+    crate::browser::assert_no_horizontal_scroll(&c, "claim form").await;
+    let dir = crate::harness::TempDir::new("screenshot");
+    let shot = dir.path().join("充值失败截图.png");
+    let mut png = b"\x89PNG\r\n\x1a\n".to_vec();
+    png.extend_from_slice(b"a screenshot of the redeem page saying the code is invalid");
+    std::fs::write(&shot, &png).unwrap_or_else(|e| panic!("{e}"));
+    c.find(Locator::Css("#claim-form select[name=defect]"))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+        .select_by_value("invalid_key")
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    c.find(Locator::Css("#claim-form input[type=file]"))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+        .send_keys(&shot.display().to_string())
+        .await
+        .unwrap_or_else(|e| panic!("choosing the file: {e}"));
+    fill(&c, "#claim-form [name=error_text]", "兑换失败：该兑换码无效").await;
+    submit(&c, "#claim-form").await;
+
+    // The new key, at once, as the most prominent thing on the page.
+    wait_for(&c, "#new-key-value").await;
+    let new_key = c
+        .find(Locator::Css("#new-key-value"))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+        .prop("value")
+        .await
+        .unwrap_or_default()
+        .unwrap_or_default();
+    assert_eq!(new_key.len(), 23, "a demo key: {new_key}");
+    assert_ne!(new_key, old_key, "a fresh key, not the reported one");
+    assert_eq!(text(&c, "#claim-state").await.trim(), "已补发");
+    assert!(text(&c, "#evidence-list").await.contains("充值失败截图.png"));
+    crate::browser::assert_no_horizontal_scroll(&c, "claim page with the new key").await;
+
+    // Back on the order page: the new key replaces the old one.
+    c.goto(&format!("{}{}", server.url, path(&c).await.split("/claims").next().unwrap_or_default()))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    submit(&c, "#reveal-form").await;
+    wait_for(&c, "#keys .key-value").await;
+    let shown = c.find(Locator::Css("#keys .key-value")).await.unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(shown.prop("value").await.unwrap_or_default().unwrap_or_default(), new_key);
+    c.close().await.unwrap_or_else(|e| panic!("{e}"));
+    let log = server.log();
+    assert!(!log.contains(&new_key) && !log.contains(&old_key), "a key reached the log");
+}
