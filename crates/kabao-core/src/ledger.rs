@@ -95,6 +95,10 @@ pub enum TxKind {
     Settlement,
     Refund,
     Withdrawal,
+    /// A shop pays its security deposit (保证金).
+    Deposit,
+    /// Money paid into the compensation fund (a member's fee, the platform's contribution).
+    FundContribution,
 }
 
 impl TxKind {
@@ -105,12 +109,22 @@ impl TxKind {
             TxKind::Settlement => "settlement",
             TxKind::Refund => "refund",
             TxKind::Withdrawal => "withdrawal",
+            TxKind::Deposit => "deposit",
+            TxKind::FundContribution => "fund_contribution",
         }
     }
     pub fn parse(s: &str) -> Option<TxKind> {
-        [TxKind::TopUp, TxKind::Payment, TxKind::Settlement, TxKind::Refund, TxKind::Withdrawal]
-            .into_iter()
-            .find(|k| k.as_str() == s)
+        [
+            TxKind::TopUp,
+            TxKind::Payment,
+            TxKind::Settlement,
+            TxKind::Refund,
+            TxKind::Withdrawal,
+            TxKind::Deposit,
+            TxKind::FundContribution,
+        ]
+        .into_iter()
+        .find(|k| k.as_str() == s)
     }
 }
 

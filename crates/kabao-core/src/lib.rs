@@ -8,6 +8,7 @@ pub mod audit;
 pub mod catalog;
 pub mod claim;
 pub mod custom;
+pub mod dispute;
 pub mod i18n;
 pub mod ids;
 pub mod inventory;

@@ -234,3 +234,29 @@ pub struct EvidenceRecord {
     pub binding_sha256: Vec<u8>,
     pub created_at: Timestamp,
 }
+
+/// A dispute (平台介入) on an escalated claim.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DisputeRecord {
+    pub id: i64,
+    pub claim_id: i64,
+    pub order_id: OrderId,
+    pub shop_id: ShopId,
+    /// `open` until the arbiter rules, then `decided`.
+    pub decided: bool,
+    pub opened_at: Timestamp,
+    /// force_reissue / refund / reject
+    pub ruling: Option<String>,
+    pub refund: Option<Money>,
+    pub reason: Option<String>,
+    pub decided_by: Option<UserId>,
+    pub decided_at: Option<Timestamp>,
+}
+
+/// What one side said in a dispute.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Statement {
+    pub party: EvidenceParty,
+    pub body: String,
+    pub created_at: Timestamp,
+}

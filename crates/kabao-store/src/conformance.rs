@@ -37,6 +37,7 @@ pub const SCENARIOS: &[&str] = &[
     "custom_goods_answers_deadlines_and_delivery",
     "warranty_policies_are_versioned",
     "claims_evidence_and_reissues",
+    "disputes_statements_and_fund_members",
     "pending_order_payments_are_found_for_reconciliation",
     "concurrent_buyers_never_oversell",
 ];
@@ -1161,4 +1162,60 @@ pub async fn claims_evidence_and_reissues(store: &dyn Store) {
     assert_eq!(tx.order_claims(order).await.unwrap().len(), 2);
     assert_eq!(tx.shop_claims(f.shop, 10).await.unwrap()[0].claim_no, "C2", "newest first");
     assert!(tx.shop_pending_claims(f.shop, 10).await.unwrap().is_empty());
+}
+
+pub async fn disputes_statements_and_fund_members(store: &dyn Store) {
+    use kabao_core::claim::ClaimState as C;
+    let f = merchant_with_product(store, "disputy").await;
+    let mut tx = store.begin(TxMode::Write).await.unwrap();
+    let arbiter = tx.insert_user(&new_user("arbiter_ann", Role::Arbiter)).await.unwrap();
+    let order = tx.insert_order(&new_order(&f, "K000000000000000000000000DS", None, 1)).await.unwrap();
+    let mut c = claim(order, f.shop, "D1", 1, None);
+    c.id = tx.insert_claim(&c).await.unwrap();
+    let rejected = crate::ClaimRecord { state: C::Rejected, decided_at: Some(at(1_000)), ..c.clone() };
+    assert!(tx.update_claim(&rejected, C::Open).await.unwrap());
+    assert_eq!(tx.claims_to_remind(at(999), 10).await.unwrap().len(), 0, "not yet due");
+    assert_eq!(tx.claims_to_remind(at(1_000), 10).await.unwrap()[0].id, c.id);
+    tx.mark_escalation_reminded(c.id, at(1_500)).await.unwrap();
+    assert!(tx.claims_to_remind(at(9_000), 10).await.unwrap().is_empty(), "reminded once");
+    let d = tx.insert_dispute(&c, at(2_000)).await.unwrap();
+    let st = |party, body: &str, t| crate::Statement { party, body: body.into(), created_at: at(t) };
+    tx.insert_statement(d, &st(crate::EvidenceParty::Buyer, "卡密一开始就无效", 2_000)).await.unwrap();
+    tx.insert_statement(d, &st(crate::EvidenceParty::Merchant, "已售出前测试过", 2_100)).await.unwrap();
+    tx.commit().await.unwrap();
+
+    let mut tx = store.begin(TxMode::Write).await.unwrap();
+    let err = tx.insert_dispute(&c, at(3_000)).await.unwrap_err();
+    assert!(matches!(err, StoreError::Conflict("disputes.claim")), "{err:?}");
+    drop(tx);
+
+    let mut tx = store.begin(TxMode::Write).await.unwrap();
+    let open = tx.open_disputes(10).await.unwrap();
+    assert_eq!((open.len(), open[0].claim_id, open[0].decided), (1, c.id, false));
+    let said = tx.dispute_statements(d).await.unwrap();
+    assert_eq!(
+        said.iter().map(|s| s.party).collect::<Vec<_>>(),
+        vec![crate::EvidenceParty::Buyer, crate::EvidenceParty::Merchant]
+    );
+    assert!(tx.decide_dispute(d, "refund", Some(Money::from_fen(500)), "部分退款", arbiter, at(4_000)).await.unwrap());
+    assert!(
+        !tx.decide_dispute(d, "reject", None, "again", arbiter, at(5_000)).await.unwrap(),
+        "a ruling is written once"
+    );
+    let got = tx.dispute_of_claim(c.id).await.unwrap().unwrap();
+    assert_eq!(
+        (got.decided, got.ruling.as_deref(), got.refund, got.reason.as_deref(), got.decided_by, got.decided_at),
+        (true, Some("refund"), Some(Money::from_fen(500)), Some("部分退款"), Some(arbiter), Some(at(4_000)))
+    );
+    assert!(tx.open_disputes(10).await.unwrap().is_empty());
+    assert_eq!(tx.decided_disputes(10).await.unwrap().len(), 1);
+
+    assert_eq!(tx.fund_member_since(f.shop).await.unwrap(), None);
+    tx.insert_fund_member(f.shop, at(100)).await.unwrap();
+    assert_eq!(tx.fund_member_since(f.shop).await.unwrap(), Some(at(100)));
+    assert_eq!(tx.count_fund_members().await.unwrap(), 1);
+    tx.commit().await.unwrap();
+    let mut tx = store.begin(TxMode::Write).await.unwrap();
+    let err = tx.insert_fund_member(f.shop, at(200)).await.unwrap_err();
+    assert!(matches!(err, StoreError::Conflict("fund_members.shop")), "{err:?}");
 }

@@ -24,6 +24,10 @@ const UNIQUE_RULES: &[(&str, &str, &str)] = &[
         "warranty_policies.product_id, warranty_policies.version",
         "warranty_policies.version",
     ),
+    ("claims_claim_no_key", "claims.claim_no", "claims.claim_no"),
+    ("claims_idempotency_key", "claims.order_id, claims.idempotency_key", "claims.idempotency_key"),
+    ("disputes_claim_key", "disputes.claim_id", "disputes.claim"),
+    ("fund_members_pkey", "fund_members.shop_id", "fund_members.shop"),
 ];
 
 /// A database error of either backend's driver.

@@ -362,6 +362,38 @@ pub trait Tx: Send {
         at: Timestamp,
     ) -> StoreResult<Option<CardKeyId>>;
 
+    /// Rejected claims or claims whose remedy failed, decided at or before `decided_by`, not escalated and not yet
+    /// reminded about escalation; oldest first.
+    async fn claims_to_remind(&mut self, decided_by: Timestamp, limit: i64) -> StoreResult<Vec<ClaimRecord>>;
+    /// Stamps that the buyer was reminded about escalating a claim.
+    async fn mark_escalation_reminded(&mut self, claim: i64, at: Timestamp) -> StoreResult<()>;
+
+    // ---- disputes (平台介入) and the compensation fund ----
+    /// Opens the dispute of a claim. Conflict `"disputes.claim"` if the claim was escalated before.
+    async fn insert_dispute(&mut self, claim: &ClaimRecord, at: Timestamp) -> StoreResult<i64>;
+    async fn dispute_of_claim(&mut self, claim: i64) -> StoreResult<Option<DisputeRecord>>;
+    /// Open disputes, oldest first.
+    async fn open_disputes(&mut self, limit: i64) -> StoreResult<Vec<DisputeRecord>>;
+    /// Recently decided disputes, newest first.
+    async fn decided_disputes(&mut self, limit: i64) -> StoreResult<Vec<DisputeRecord>>;
+    /// Compare-and-set open → decided with the ruling; false if it was decided already.
+    async fn decide_dispute(
+        &mut self,
+        id: i64,
+        ruling: &str,
+        refund: Option<kabao_core::Money>,
+        reason: &str,
+        by: UserId,
+        at: Timestamp,
+    ) -> StoreResult<bool>;
+    async fn insert_statement(&mut self, dispute: i64, statement: &Statement) -> StoreResult<()>;
+    /// A dispute's statements, oldest first.
+    async fn dispute_statements(&mut self, dispute: i64) -> StoreResult<Vec<Statement>>;
+    /// Records a shop's joining the fund; Conflict `"fund_members.shop"` if it is a member already.
+    async fn insert_fund_member(&mut self, shop: ShopId, at: Timestamp) -> StoreResult<()>;
+    async fn fund_member_since(&mut self, shop: ShopId) -> StoreResult<Option<Timestamp>>;
+    async fn count_fund_members(&mut self) -> StoreResult<i64>;
+
     // ---- custom goods (人工交付) ----
     /// Sets a custom product's buyer fields (JSON array of labels), delivery deadline and stock count.
     async fn set_custom_spec(

@@ -351,3 +351,28 @@ pub(crate) fn evidence_from_row<R: ColumnAt>(r: &R) -> StoreResult<crate::commer
         created_at: Timestamp(r.at(10)?),
     })
 }
+
+pub(crate) const DISPUTE_COLS: &str =
+    "id, claim_id, order_id, shop_id, state, opened_at, ruling, refund_fen, reason, decided_by, decided_at";
+
+pub(crate) fn dispute_from_row<R: ColumnAt>(r: &R) -> StoreResult<crate::commerce::DisputeRecord> {
+    let ts = |v: Option<i64>| v.map(Timestamp);
+    let state: String = r.at(4)?;
+    Ok(crate::commerce::DisputeRecord {
+        id: r.at(0)?,
+        claim_id: r.at(1)?,
+        order_id: kabao_core::ledger::OrderId(r.at(2)?),
+        shop_id: ShopId(r.at(3)?),
+        decided: match state.as_str() {
+            "open" => false,
+            "decided" => true,
+            _ => return Err(corrupt("disputes.state")),
+        },
+        opened_at: Timestamp(r.at(5)?),
+        ruling: r.at(6)?,
+        refund: r.at::<Option<i64>>(7)?.map(Money::from_fen),
+        reason: r.at(8)?,
+        decided_by: r.at::<Option<i64>>(9)?.map(UserId),
+        decided_at: ts(r.at(10)?),
+    })
+}

@@ -1346,6 +1346,135 @@ macro_rules! impl_tx {
                 Ok(Some(kabao_core::CardKeyId(new_key)))
             }
 
+            async fn claims_to_remind(&mut self, decided_by: kabao_core::Timestamp, limit: i64) -> $crate::StoreResult<Vec<$crate::ClaimRecord>> {
+                let sql = format!(
+                    "SELECT {} FROM claims WHERE state IN ('rejected', 'remedy_failed') AND decided_at <= $1 \
+                     AND escalation_reminded_at IS NULL ORDER BY decided_at, id LIMIT $2",
+                    $crate::rows::CLAIM_COLS
+                );
+                let rows = db::query(&sql).bind(decided_by.millis()).bind(limit).fetch_all(&mut *self.tx).await.map_err($crate::errors::map_sqlx)?;
+                rows.iter().map($crate::rows::claim_from_row).collect()
+            }
+
+            async fn mark_escalation_reminded(&mut self, claim: i64, at: kabao_core::Timestamp) -> $crate::StoreResult<()> {
+                let done = db::query("UPDATE claims SET escalation_reminded_at = $1 WHERE id = $2")
+                    .bind(at.millis())
+                    .bind(claim)
+                    .execute(&mut *self.tx)
+                    .await
+                    .map_err($crate::errors::map_sqlx)?;
+                one_row(done.rows_affected())
+            }
+
+            async fn insert_dispute(&mut self, claim: &$crate::ClaimRecord, at: kabao_core::Timestamp) -> $crate::StoreResult<i64> {
+                db::query_scalar(
+                    "INSERT INTO disputes (claim_id, order_id, shop_id, state, opened_at) VALUES ($1, $2, $3, 'open', $4) RETURNING id",
+                )
+                .bind(claim.id)
+                .bind(claim.order_id.0)
+                .bind(claim.shop_id.0)
+                .bind(at.millis())
+                .fetch_one(&mut *self.tx)
+                .await
+                .map_err($crate::errors::map_sqlx)
+            }
+
+            async fn dispute_of_claim(&mut self, claim: i64) -> $crate::StoreResult<Option<$crate::DisputeRecord>> {
+                let sql = format!("SELECT {} FROM disputes WHERE claim_id = $1", $crate::rows::DISPUTE_COLS);
+                let row = db::query(&sql).bind(claim).fetch_optional(&mut *self.tx).await.map_err($crate::errors::map_sqlx)?;
+                row.as_ref().map($crate::rows::dispute_from_row).transpose()
+            }
+
+            async fn open_disputes(&mut self, limit: i64) -> $crate::StoreResult<Vec<$crate::DisputeRecord>> {
+                let sql = format!("SELECT {} FROM disputes WHERE state = 'open' ORDER BY id LIMIT $1", $crate::rows::DISPUTE_COLS);
+                let rows = db::query(&sql).bind(limit).fetch_all(&mut *self.tx).await.map_err($crate::errors::map_sqlx)?;
+                rows.iter().map($crate::rows::dispute_from_row).collect()
+            }
+
+            async fn decided_disputes(&mut self, limit: i64) -> $crate::StoreResult<Vec<$crate::DisputeRecord>> {
+                let sql = format!("SELECT {} FROM disputes WHERE state = 'decided' ORDER BY decided_at DESC, id DESC LIMIT $1", $crate::rows::DISPUTE_COLS);
+                let rows = db::query(&sql).bind(limit).fetch_all(&mut *self.tx).await.map_err($crate::errors::map_sqlx)?;
+                rows.iter().map($crate::rows::dispute_from_row).collect()
+            }
+
+            async fn decide_dispute(
+                &mut self,
+                id: i64,
+                ruling: &str,
+                refund: Option<kabao_core::Money>,
+                reason: &str,
+                by: kabao_core::UserId,
+                at: kabao_core::Timestamp,
+            ) -> $crate::StoreResult<bool> {
+                let done = db::query(
+                    "UPDATE disputes SET state = 'decided', ruling = $1, refund_fen = $2, reason = $3, decided_by = $4, \
+                     decided_at = $5 WHERE id = $6 AND state = 'open'",
+                )
+                .bind(ruling)
+                .bind(refund.map(|m| m.fen()))
+                .bind(reason)
+                .bind(by.0)
+                .bind(at.millis())
+                .bind(id)
+                .execute(&mut *self.tx)
+                .await
+                .map_err($crate::errors::map_sqlx)?;
+                Ok(done.rows_affected() == 1)
+            }
+
+            async fn insert_statement(&mut self, dispute: i64, st: &$crate::Statement) -> $crate::StoreResult<()> {
+                db::query("INSERT INTO dispute_statements (dispute_id, party, body, created_at) VALUES ($1, $2, $3, $4)")
+                    .bind(dispute)
+                    .bind(st.party.as_str())
+                    .bind(&st.body)
+                    .bind(st.created_at.millis())
+                    .execute(&mut *self.tx)
+                    .await
+                    .map_err($crate::errors::map_sqlx)?;
+                Ok(())
+            }
+
+            async fn dispute_statements(&mut self, dispute: i64) -> $crate::StoreResult<Vec<$crate::Statement>> {
+                let rows: Vec<(String, String, i64)> =
+                    db::query_as("SELECT party, body, created_at FROM dispute_statements WHERE dispute_id = $1 ORDER BY id")
+                        .bind(dispute)
+                        .fetch_all(&mut *self.tx)
+                        .await
+                        .map_err($crate::errors::map_sqlx)?;
+                rows.into_iter()
+                    .map(|(party, body, at)| {
+                        Ok($crate::Statement {
+                            party: $crate::EvidenceParty::parse(&party).ok_or_else(|| $crate::errors::corrupt("dispute_statements.party"))?,
+                            body,
+                            created_at: kabao_core::Timestamp(at),
+                        })
+                    })
+                    .collect()
+            }
+
+            async fn insert_fund_member(&mut self, shop: kabao_core::ShopId, at: kabao_core::Timestamp) -> $crate::StoreResult<()> {
+                db::query("INSERT INTO fund_members (shop_id, joined_at) VALUES ($1, $2)")
+                    .bind(shop.0)
+                    .bind(at.millis())
+                    .execute(&mut *self.tx)
+                    .await
+                    .map_err($crate::errors::map_sqlx)?;
+                Ok(())
+            }
+
+            async fn fund_member_since(&mut self, shop: kabao_core::ShopId) -> $crate::StoreResult<Option<kabao_core::Timestamp>> {
+                let at: Option<i64> = db::query_scalar("SELECT joined_at FROM fund_members WHERE shop_id = $1")
+                    .bind(shop.0)
+                    .fetch_optional(&mut *self.tx)
+                    .await
+                    .map_err($crate::errors::map_sqlx)?;
+                Ok(at.map(kabao_core::Timestamp))
+            }
+
+            async fn count_fund_members(&mut self) -> $crate::StoreResult<i64> {
+                db::query_scalar("SELECT COUNT(*) FROM fund_members").fetch_one(&mut *self.tx).await.map_err($crate::errors::map_sqlx)
+            }
+
             // ---- warranty policies ----
 
             async fn insert_policy_version(&mut self, product: kabao_core::ProductId, policy: &str, sha256: &[u8], at: kabao_core::Timestamp) -> $crate::StoreResult<$crate::PolicyVersion> {

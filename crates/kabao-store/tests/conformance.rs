@@ -160,6 +160,7 @@ conformance_tests!(
     custom_goods_answers_deadlines_and_delivery,
     warranty_policies_are_versioned,
     claims_evidence_and_reissues,
+    disputes_statements_and_fund_members,
     pending_order_payments_are_found_for_reconciliation;
     shared: concurrent_buyers_never_oversell,
 );

@@ -63,3 +63,40 @@ CREATE INDEX claim_evidence_claim_idx ON claim_evidence (claim_id, id);
 
 -- The job that remedies claims whose merchant deadline passed.
 INSERT INTO job_leases (name, owner, lease_until) VALUES ('claim_deadlines', NULL, 0);
+
+-- Disputes (平台介入): one per escalated claim; the arbiter's ruling is written once (state open → decided).
+CREATE TABLE disputes (
+    id         INTEGER PRIMARY KEY,
+    claim_id   BIGINT  NOT NULL REFERENCES claims (id),
+    order_id   BIGINT  NOT NULL REFERENCES orders (id),
+    shop_id    BIGINT  NOT NULL REFERENCES shops (id),
+    state      TEXT    NOT NULL CHECK (state IN ('open', 'decided')),
+    opened_at  BIGINT  NOT NULL,
+    ruling     TEXT    CHECK (ruling IN ('force_reissue', 'refund', 'reject')),
+    refund_fen BIGINT,
+    reason     TEXT,
+    decided_by BIGINT REFERENCES users (id),
+    decided_at BIGINT,
+    CONSTRAINT disputes_claim_key UNIQUE (claim_id)
+);
+CREATE INDEX disputes_state_idx ON disputes (state, id);
+
+-- What each side (and the arbiter) says in a dispute.
+CREATE TABLE dispute_statements (
+    id         INTEGER PRIMARY KEY,
+    dispute_id BIGINT  NOT NULL REFERENCES disputes (id),
+    party      TEXT    NOT NULL CHECK (party IN ('buyer', 'merchant', 'arbiter')),
+    body       TEXT    NOT NULL,
+    created_at BIGINT  NOT NULL
+);
+CREATE INDEX dispute_statements_dispute_idx ON dispute_statements (dispute_id, id);
+
+-- Shops in the compensation fund (纠纷赔付基金): their products show 赔付保障.
+CREATE TABLE fund_members (
+    shop_id   BIGINT NOT NULL PRIMARY KEY REFERENCES shops (id),
+    joined_at BIGINT NOT NULL
+);
+
+-- The buyer is reminded once before the window to escalate a rejected claim closes.
+ALTER TABLE claims ADD COLUMN escalation_reminded_at BIGINT;
+INSERT INTO job_leases (name, owner, lease_until) VALUES ('dispute_reminders', NULL, 0);
