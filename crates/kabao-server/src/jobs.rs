@@ -220,6 +220,8 @@ pub struct Pass {
     pub epay_polled: Option<EpayPoll>,
     /// Claims whose merchant deadline passed, handled.
     pub claim_deadlines: Option<u64>,
+    /// Buyers reminded that a rejected claim can still go to the platform.
+    pub escalation_reminders: Option<u64>,
 }
 
 async fn with_lease(state: &AppState, owner: &str, job: &str) -> Result<bool, ApiError> {
@@ -239,7 +241,14 @@ async fn release(state: &AppState, owner: &str, job: &str) -> Result<(), ApiErro
 
 /// One pass of every job this instance (`owner`) can lease.
 pub async fn run_once(state: &AppState, owner: &str) -> Result<Pass, ApiError> {
-    let mut pass = Pass { settled: None, expired: None, refunded_late: None, epay_polled: None, claim_deadlines: None };
+    let mut pass = Pass {
+        settled: None,
+        expired: None,
+        refunded_late: None,
+        epay_polled: None,
+        claim_deadlines: None,
+        escalation_reminders: None,
+    };
     // Deadlines first: a claim the silence job remedies must not be settled away in the same pass.
     if with_lease(state, owner, "claim_deadlines").await? {
         let r = crate::claims::run_deadlines(state).await;
@@ -260,6 +269,11 @@ pub async fn run_once(state: &AppState, owner: &str) -> Result<Pass, ApiError> {
         let r = refund_late_deliveries(state).await;
         release(state, owner, "delivery_deadline").await?;
         pass.refunded_late = Some(r?);
+    }
+    if with_lease(state, owner, "dispute_reminders").await? {
+        let r = crate::disputes::remind_escalation(state).await;
+        release(state, owner, "dispute_reminders").await?;
+        pass.escalation_reminders = Some(r?);
     }
     if state.config.epay.is_some() && with_lease(state, owner, EPAY_POLL_JOB).await? {
         let r = reconcile_epay(state).await;

@@ -5,6 +5,7 @@ pub mod accounts;
 pub mod api;
 pub mod auth;
 pub mod claims;
+pub mod disputes;
 pub mod epay;
 pub mod error;
 pub mod extract;
@@ -82,6 +83,11 @@ pub struct ServerConfig {
     pub claim_window_seconds: i64,
     /// The platform's fee on settlement, in basis points.
     pub fee_bps: i64,
+    /// Days after a merchant's decision within which a buyer may take the claim to the platform.
+    pub dispute_window_days: u32,
+    /// The deposit (保证金) a shop pays to join the compensation fund, and its one-time contribution to the fund.
+    pub fund_min_deposit: kabao_core::Money,
+    pub fund_fee: kabao_core::Money,
     /// The sandbox gateway's signing secret (random per start unless configured).
     pub sandbox_secret: Vec<u8>,
     /// The 易支付 gateway, when configured.
@@ -102,6 +108,9 @@ impl Default for ServerConfig {
             order_ttl_seconds: 30 * 60,
             claim_window_seconds: 24 * 3600,
             fee_bps: 300,
+            dispute_window_days: 7,
+            fund_min_deposit: kabao_core::Money::from_fen(50_000),
+            fund_fee: kabao_core::Money::from_fen(5_000),
             sandbox_secret: {
                 use rand::RngCore;
                 let mut s = vec![0u8; 32];

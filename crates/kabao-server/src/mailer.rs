@@ -109,6 +109,26 @@ pub fn delivery_mail(to: &str, order_no: &str, public_url: Option<&str>) -> Mail
     }
 }
 
+/// The reminder that a rejected claim can still go to the platform, before the window closes.
+pub fn escalation_reminder_mail(
+    to: &str,
+    order_no: &str,
+    claim_no: &str,
+    closes: &str,
+    public_url: Option<&str>,
+) -> Mail {
+    let link = format!("{}/o/{order_no}/claims/{claim_no}", public_url.unwrap_or("").trim_end_matches('/'));
+    Mail {
+        to: to.to_string(),
+        subject: format!("卡保售后 {claim_no}：申请平台介入的期限将至 / Escalation window closing"),
+        text: format!(
+            "你的售后申请 {claim_no}（订单 {order_no}）未获解决。如不认可商家的处理，可在 {closes} 前申请平台介入：{link}\n\n\
+             Your claim {claim_no} (order {order_no}) was not resolved. If you disagree with the merchant, ask the \
+             platform to step in before {closes}: {link}"
+        ),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -4,6 +4,7 @@
 pub mod admin;
 pub mod catalog;
 pub mod claims;
+pub mod disputes;
 pub mod finance;
 pub mod merchant;
 pub mod orders;
@@ -90,6 +91,16 @@ pub fn routes() -> Router<SharedState> {
                 .layer(axum::extract::DefaultBodyLimit::max(crate::claims::MAX_UPLOAD_BYTES + 64 * 1024)),
         )
         .route("/orders/{order_no}/claims/{claim_no}/evidence/{sha256}", get(claims::buyer_file))
+        .route("/orders/{order_no}/claims/{claim_no}/escalate", post(disputes::escalate))
+        .route("/orders/{order_no}/claims/{claim_no}/statements", post(disputes::buyer_statement))
+        .route("/merchant/claims/{claim_no}/statements", post(disputes::merchant_statement))
+        .route("/arbiter/disputes", get(disputes::queue))
+        .route("/arbiter/disputes/{claim_no}", get(disputes::case))
+        .route("/arbiter/disputes/{claim_no}/ruling", post(disputes::rule))
+        .route("/arbiter/disputes/{claim_no}/statements", post(disputes::arbiter_statement))
+        .route("/fund", get(disputes::fund))
+        .route("/merchant/fund/join", post(disputes::join))
+        .route("/admin/fund/contributions", post(disputes::contribute))
         .route("/merchant/claims", get(claims::queue))
         .route("/merchant/claims/{claim_no}/decision", post(claims::decide))
         .route("/merchant/claims/{claim_no}/evidence/{sha256}", get(claims::merchant_file))
@@ -130,6 +141,8 @@ pub fn routes() -> Router<SharedState> {
         warranty::get, warranty::list_templates, warranty::set,
         claims::file, claims::list, claims::get, claims::add_evidence, claims::buyer_file,
         claims::queue, claims::decide, claims::merchant_file,
+        disputes::escalate, disputes::buyer_statement, disputes::merchant_statement, disputes::queue, disputes::case,
+        disputes::rule, disputes::arbiter_statement, disputes::fund, disputes::join, disputes::contribute,
         orders::create, orders::get, orders::pay_wallet, orders::pay_sandbox, orders::reveal,
         orders::wallet, orders::top_up, orders::sandbox_notify, orders::epay_notify_get, orders::pay_epay,
         finance::finance, finance::orders, finance::statement, finance::request, finance::pending, finance::decide,

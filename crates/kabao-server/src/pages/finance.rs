@@ -31,6 +31,8 @@ fn entry_label(kind: kabao_core::ledger::TxKind, lang: Lang) -> &'static str {
         Refund => lang.pick("退款", "Refund"),
         Payment => lang.pick("付款", "Payment"),
         TopUp => lang.pick("充值", "Top-up"),
+        Deposit => lang.pick("缴纳保证金", "Deposit paid"),
+        FundContribution => lang.pick("赔付基金份额", "Compensation fund contribution"),
     }
 }
 

@@ -52,6 +52,11 @@ impl TestApp {
 
     /// A TestApp on a fresh PostgreSQL database, or `None` (after saying so) when no server is configured.
     pub async fn postgres() -> Option<TestApp> {
+        Self::postgres_with(ServerConfig::default()).await
+    }
+
+    /// Like [`TestApp::postgres`], with settings.
+    pub async fn postgres_with(config: ServerConfig) -> Option<TestApp> {
         let Some(admin_url) = std::env::var("KABAO_TEST_DATABASE_URL").ok().filter(|u| !u.is_empty()) else {
             assert!(
                 std::env::var("KABAO_REQUIRE_POSTGRES").as_deref() != Ok("1"),
@@ -66,7 +71,7 @@ impl TestApp {
         admin.close().await;
         let (base, _) = admin_url.rsplit_once('/').unwrap();
         let store = kabao_store::open(&format!("{base}/{name}")).await.unwrap();
-        Some(Self::with_store(store, ServerConfig::default()).await)
+        Some(Self::with_store(store, config).await)
     }
 
     async fn with_store(store: Arc<dyn kabao_store::Store>, config: ServerConfig) -> TestApp {

@@ -5,6 +5,7 @@
 mod api;
 mod app;
 mod claims;
+mod disputes;
 mod epay;
 mod orders;
 mod pages;

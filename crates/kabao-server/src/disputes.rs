@@ -1,0 +1,514 @@
+//! Disputes (平台介入) and the compensation fund (纠纷赔付基金). A buyer takes a rejected claim, or one whose
+//! remedy failed, to the platform within the window; both sides make statements; an arbiter sees the whole
+//! order and rules once — a forced re-issue, a full or partial refund, or a rejection, always with a reason.
+//! Refunds come from escrow if it still holds money, then the shop's balance, its deposit, and last the fund,
+//! which records the advance as the shop's debt. Shops join the fund with a deposit and a contribution.
+
+use crate::claims::{core_claim, parse_claim_no};
+use crate::error::ApiError;
+use crate::orders::append_event;
+use crate::AppState;
+use axum::http::StatusCode;
+use kabao_core::claim::{self, ClaimState};
+use kabao_core::dispute::{self, Ruling, Sources};
+use kabao_core::ledger::{Account, LedgerTx, TxKind};
+use kabao_core::user::Role;
+use kabao_core::{Money, Timestamp};
+use kabao_store::{
+    ClaimRecord, DisputeRecord, EvidenceParty, EvidenceRecord, Order, Statement, StoreError, Tx, TxMode, User,
+};
+
+pub const MAX_STATEMENT_CHARS: usize = 2000;
+/// Reminders go out this long before the escalation window closes.
+const REMIND_BEFORE_MS: i64 = 24 * 3_600_000;
+
+fn conflict(code: &'static str, zh: &str, en: &str) -> ApiError {
+    ApiError::new(StatusCode::CONFLICT, code, zh, en)
+}
+
+fn statement_text(body: &str) -> Result<String, ApiError> {
+    let body = body.trim();
+    if body.is_empty() {
+        return Err(ApiError::bad_request(
+            "dispute.statement_empty",
+            "statement",
+            "请写下你的说明",
+            "Write your statement",
+        ));
+    }
+    if body.chars().count() > MAX_STATEMENT_CHARS {
+        return Err(ApiError::bad_request(
+            "dispute.statement_too_long",
+            "statement",
+            format!("说明最多 {MAX_STATEMENT_CHARS} 字"),
+            format!("A statement is limited to {MAX_STATEMENT_CHARS} characters"),
+        ));
+    }
+    Ok(body.to_string())
+}
+
+/// When the window to escalate a decided claim closes.
+pub fn escalation_closes(state: &AppState, c: &ClaimRecord) -> Option<Timestamp> {
+    let decided = c.decided_at?;
+    matches!(c.state, ClaimState::Rejected | ClaimState::RemedyFailed)
+        .then(|| Timestamp(decided.0.saturating_add(i64::from(state.config.dispute_window_days) * 86_400_000)))
+}
+
+/// The buyer takes a claim of an order they may see to the platform, with a first statement.
+pub async fn escalate(
+    state: &AppState,
+    order: &Order,
+    claim_no: &str,
+    statement: &str,
+) -> Result<DisputeRecord, ApiError> {
+    let body = statement_text(statement)?;
+    let now = state.now();
+    let mut tx = state.store.begin(TxMode::Write).await?;
+    let no = parse_claim_no(claim_no).ok_or_else(|| ApiError::not_found("claim.not_found"))?;
+    let c = tx
+        .claim_by_no(no)
+        .await?
+        .filter(|c| c.order_id == order.id)
+        .ok_or_else(|| ApiError::not_found("claim.not_found"))?;
+    if tx.dispute_of_claim(c.id).await?.is_some() {
+        return Err(conflict(
+            "dispute.exists",
+            "该售后申请已经申请过平台介入",
+            "This claim is already with the platform",
+        ));
+    }
+    let k = claim::escalate(&core_claim(&c), now, state.config.dispute_window_days)
+        .map_err(|e| ApiError::from_localized(StatusCode::CONFLICT, &e))?;
+    let escalated = ClaimRecord { state: k.state, ..c.clone() };
+    if !tx.update_claim(&escalated, c.state).await? {
+        return Err(conflict("claim.changed", "该售后申请刚刚被处理过，请刷新", "The claim just changed; reload"));
+    }
+    let id = match tx.insert_dispute(&c, now).await {
+        Ok(id) => id,
+        Err(StoreError::Conflict(_)) => {
+            return Err(conflict(
+                "dispute.exists",
+                "该售后申请已经申请过平台介入",
+                "This claim is already with the platform",
+            ))
+        }
+        Err(e) => return Err(e.into()),
+    };
+    tx.insert_statement(id, &Statement { party: EvidenceParty::Buyer, body: body.clone(), created_at: now }).await?;
+    append_event(
+        &mut *tx,
+        c.order_id,
+        "dispute.opened",
+        serde_json::json!({"claim_no": c.claim_no, "item": c.item, "statement_chars": body.chars().count()}),
+        now,
+    )
+    .await?;
+    let d = tx.dispute_of_claim(c.id).await?.ok_or_else(|| ApiError::internal("dispute vanished"))?;
+    tx.commit().await?;
+    tracing::info!(claim = %c.claim_no, "claim escalated to the platform");
+    Ok(d)
+}
+
+/// Who adds a statement.
+pub enum Party<'a> {
+    /// The buyer of an order they may see.
+    Buyer(&'a Order),
+    /// The merchant of the shop the claim is against.
+    Merchant(&'a User),
+    Arbiter(&'a User),
+}
+
+/// Adds a statement to an open dispute.
+pub async fn add_statement(state: &AppState, party: Party<'_>, claim_no: &str, body: &str) -> Result<(), ApiError> {
+    let body = statement_text(body)?;
+    let now = state.now();
+    let mut tx = state.store.begin(TxMode::Write).await?;
+    let no = parse_claim_no(claim_no).ok_or_else(|| ApiError::not_found("claim.not_found"))?;
+    let c = tx.claim_by_no(no).await?.ok_or_else(|| ApiError::not_found("claim.not_found"))?;
+    let who = match party {
+        Party::Buyer(o) if o.id == c.order_id => EvidenceParty::Buyer,
+        Party::Merchant(u) if tx.shop_by_id(c.shop_id).await?.is_some_and(|s| s.owner_id == u.id) => {
+            EvidenceParty::Merchant
+        }
+        Party::Arbiter(u) if u.role == Role::Arbiter => EvidenceParty::Arbiter,
+        _ => return Err(ApiError::not_found("claim.not_found")),
+    };
+    let d = tx.dispute_of_claim(c.id).await?.ok_or_else(|| ApiError::not_found("dispute.not_found"))?;
+    if d.decided {
+        return Err(conflict(
+            "dispute.decided",
+            "平台已作出裁决，争议已结束",
+            "The platform has ruled; the dispute is closed",
+        ));
+    }
+    tx.insert_statement(d.id, &Statement { party: who, body, created_at: now }).await?;
+    append_event(
+        &mut *tx,
+        c.order_id,
+        "dispute.statement",
+        serde_json::json!({"claim_no": c.claim_no, "party": who.as_str()}),
+        now,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Everything an arbiter (or a party) reads about a dispute.
+pub struct Case {
+    pub claim: ClaimRecord,
+    pub dispute: Option<DisputeRecord>,
+    pub statements: Vec<Statement>,
+    pub evidence: Vec<EvidenceRecord>,
+    pub order: Order,
+    pub events: Vec<kabao_core::audit::ChainedEvent>,
+    pub reveals: Vec<kabao_store::Reveal>,
+}
+
+async fn case_in(tx: &mut dyn Tx, c: ClaimRecord) -> Result<Case, ApiError> {
+    let order = tx.order_by_id(c.order_id).await?.ok_or_else(|| ApiError::internal("claimed order vanished"))?;
+    let dispute = tx.dispute_of_claim(c.id).await?;
+    let statements = match &dispute {
+        Some(d) => tx.dispute_statements(d.id).await?,
+        None => Vec::new(),
+    };
+    Ok(Case {
+        evidence: tx.claim_evidence(c.id).await?,
+        events: tx.order_events(order.id).await?,
+        reveals: tx.list_reveals(order.id).await?,
+        claim: c,
+        dispute,
+        statements,
+        order,
+    })
+}
+
+fn require_arbiter(user: &User) -> Result<(), ApiError> {
+    if user.role == Role::Arbiter {
+        Ok(())
+    } else {
+        Err(ApiError::forbidden())
+    }
+}
+
+/// The whole case, for an arbiter.
+pub async fn case_for_arbiter(state: &AppState, arbiter: &User, claim_no: &str) -> Result<Case, ApiError> {
+    require_arbiter(arbiter)?;
+    let mut tx = state.store.begin(TxMode::Read).await?;
+    let no = parse_claim_no(claim_no).ok_or_else(|| ApiError::not_found("claim.not_found"))?;
+    let c = tx.claim_by_no(no).await?.ok_or_else(|| ApiError::not_found("claim.not_found"))?;
+    case_in(&mut *tx, c).await
+}
+
+/// The dispute and its statements of a claim, for a party that may already see the claim.
+pub async fn of_claim(state: &AppState, c: &ClaimRecord) -> Result<(Option<DisputeRecord>, Vec<Statement>), ApiError> {
+    let mut tx = state.store.begin(TxMode::Read).await?;
+    let d = tx.dispute_of_claim(c.id).await?;
+    let statements = match &d {
+        Some(d) => tx.dispute_statements(d.id).await?,
+        None => Vec::new(),
+    };
+    Ok((d, statements))
+}
+
+/// Disputes waiting for a ruling (oldest first) and recently decided ones, with their claims.
+pub async fn arbiter_queue(
+    state: &AppState,
+    arbiter: &User,
+) -> Result<(Vec<(DisputeRecord, ClaimRecord)>, Vec<(DisputeRecord, ClaimRecord)>), ApiError> {
+    require_arbiter(arbiter)?;
+    let mut tx = state.store.begin(TxMode::Read).await?;
+    let mut out = (Vec::new(), Vec::new());
+    for (list, into) in [(tx.open_disputes(200).await?, &mut out.0), (tx.decided_disputes(50).await?, &mut out.1)] {
+        for d in list {
+            let claims = tx.order_claims(d.order_id).await?;
+            if let Some(c) = claims.into_iter().find(|c| c.id == d.claim_id) {
+                into.push((d, c));
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Parses a ruling from the API's or a form's fields (`refund_fen`: the amount of a refund).
+pub fn parse_ruling(ruling: &str, refund_fen: Option<i64>) -> Result<Ruling, ApiError> {
+    match ruling.trim() {
+        "force_reissue" => Ok(Ruling::ForceReissue),
+        "refund" => Ok(Ruling::Refund { amount: Money::from_fen(refund_fen.unwrap_or(0)) }),
+        "reject" => Ok(Ruling::Reject),
+        _ => Err(ApiError::from_localized(StatusCode::BAD_REQUEST, &dispute::DisputeError::UnknownRuling)),
+    }
+}
+
+/// The fund's cash: its account less what it advanced for shops and has not recovered.
+async fn fund_cash(tx: &mut dyn Tx) -> Result<Money, ApiError> {
+    let balances = tx.all_balances().await?;
+    let fund = balances.iter().find(|(a, _)| *a == Account::CompensationFund).map_or(Money::ZERO, |b| b.1);
+    let receivables = balances.iter().filter(|(a, _)| matches!(a, Account::FundReceivable(_))).map(|b| b.1);
+    Ok(dispute::fund_cash(fund, receivables))
+}
+
+/// The arbiter rules, once. The ruling runs in the same transaction that records it: a second attempt finds the
+/// dispute decided and changes nothing.
+pub async fn decide(
+    state: &AppState,
+    arbiter: &User,
+    claim_no: &str,
+    ruling: Ruling,
+    reason: &str,
+) -> Result<DisputeRecord, ApiError> {
+    require_arbiter(arbiter)?;
+    let now = state.now();
+    let mut tx = state.store.begin(TxMode::Write).await?;
+    let no = parse_claim_no(claim_no).ok_or_else(|| ApiError::not_found("claim.not_found"))?;
+    let c = tx.claim_by_no(no).await?.ok_or_else(|| ApiError::not_found("claim.not_found"))?;
+    let d = tx.dispute_of_claim(c.id).await?.ok_or_else(|| ApiError::not_found("dispute.not_found"))?;
+    let order = tx.order_by_id(c.order_id).await?.ok_or_else(|| ApiError::internal("claimed order vanished"))?;
+    dispute::check_ruling(ruling, reason, order.unit_price)
+        .map_err(|e| ApiError::from_localized(StatusCode::BAD_REQUEST, &e))?;
+    let refund = match ruling {
+        Ruling::Refund { amount } => Some(amount),
+        _ => None,
+    };
+    if d.decided || !tx.decide_dispute(d.id, ruling.as_str(), refund, reason.trim(), arbiter.id, now).await? {
+        return Err(conflict(
+            "dispute.decided",
+            "平台已作出裁决，不能重复执行",
+            "The platform has already ruled; a ruling runs once",
+        ));
+    }
+    let final_state = match ruling {
+        Ruling::Reject => ClaimState::Rejected,
+        Ruling::ForceReissue => {
+            let fresh = tx.reissue_key(order.id, c.item, order.product_id, now).await?.ok_or_else(|| {
+                conflict(
+                    "dispute.no_stock",
+                    "该商品已无库存，无法强制补发，请改为退款",
+                    "The product is out of stock; rule a refund instead",
+                )
+            })?;
+            append_event(
+                &mut *tx,
+                order.id,
+                "claim.reissued",
+                serde_json::json!({"claim_no": c.claim_no, "item": c.item, "card_key_id": fresh.0, "by": arbiter.id.0, "how": "arbiter"}),
+                now,
+            )
+            .await?;
+            ClaimState::Reissued
+        }
+        Ruling::Refund { amount } => {
+            let sources = Sources {
+                escrow: tx.balance(Account::Escrow(order.id)).await?,
+                available: tx.balance(Account::MerchantAvailable(order.shop_id)).await?,
+                deposit: tx.balance(Account::MerchantDeposit(order.shop_id)).await?,
+                fund: fund_cash(&mut *tx).await?,
+            };
+            let plan =
+                dispute::plan(amount, sources).map_err(|e| ApiError::from_localized(StatusCode::CONFLICT, &e))?;
+            let to = match order.buyer_id {
+                Some(b) => Account::BuyerWallet(b),
+                None => Account::GatewayClearing,
+            };
+            let t = dispute::payout(&plan, order.id, order.shop_id, to).map_err(ApiError::internal)?;
+            tx.post_ledger(&t, Some(order.id), now).await?;
+            append_event(
+                &mut *tx,
+                order.id,
+                "dispute.refunded",
+                serde_json::json!({
+                    "claim_no": c.claim_no,
+                    "amount_fen": amount.fen(),
+                    "from_escrow_fen": plan.from_escrow.fen(),
+                    "from_available_fen": plan.from_available.fen(),
+                    "from_deposit_fen": plan.from_deposit.fen(),
+                    "from_fund_fen": plan.from_fund.fen(),
+                    "to": if order.buyer_id.is_some() { "wallet" } else { "gateway" },
+                }),
+                now,
+            )
+            .await?;
+            ClaimState::Refunded
+        }
+    };
+    let closed = ClaimRecord {
+        state: final_state,
+        decision_reason: Some(reason.trim().to_string()),
+        decided_by: Some(arbiter.id),
+        decided_at: Some(now),
+        ..c.clone()
+    };
+    if !tx.update_claim(&closed, ClaimState::Escalated).await? {
+        return Err(conflict("claim.changed", "该售后申请刚刚被处理过，请刷新", "The claim just changed; reload"));
+    }
+    append_event(
+        &mut *tx,
+        order.id,
+        "dispute.decided",
+        serde_json::json!({"claim_no": c.claim_no, "ruling": ruling.as_str(), "refund_fen": refund.map(|m| m.fen()), "reason": reason.trim(), "by": arbiter.id.0}),
+        now,
+    )
+    .await?;
+    let decided = tx.dispute_of_claim(c.id).await?.ok_or_else(|| ApiError::internal("dispute vanished"))?;
+    tx.commit().await?;
+    tracing::info!(claim = %c.claim_no, ruling = ruling.as_str(), "dispute decided");
+    Ok(decided)
+}
+
+/// Reminds buyers (by mail, when there is an address) that a rejected claim can go to the platform, a day before
+/// the window closes. The claim page says the same in the app.
+pub async fn remind_escalation(state: &AppState) -> Result<u64, ApiError> {
+    let now = state.now();
+    let window_ms = i64::from(state.config.dispute_window_days) * 86_400_000;
+    let cutoff = Timestamp(now.0.saturating_sub(window_ms.saturating_sub(REMIND_BEFORE_MS)));
+    let due = {
+        let mut tx = state.store.begin(TxMode::Read).await?;
+        tx.claims_to_remind(cutoff, 200).await?
+    };
+    let mut sent = 0;
+    for c in due {
+        let mut tx = state.store.begin(TxMode::Write).await?;
+        if tx.dispute_of_claim(c.id).await?.is_some() {
+            tx.mark_escalation_reminded(c.id, now).await?;
+            tx.commit().await?;
+            continue;
+        }
+        let Some(order) = tx.order_by_id(c.order_id).await? else { continue };
+        let to = match order.buyer_id {
+            Some(b) => tx.user_by_id(b).await?.and_then(|u| u.email),
+            None => order.guest_email.clone(),
+        };
+        tx.mark_escalation_reminded(c.id, now).await?;
+        tx.commit().await?;
+        let Some(closes) = escalation_closes(state, &c) else { continue };
+        if closes <= now {
+            continue;
+        }
+        if let Some(to) = to {
+            let mail = crate::mailer::escalation_reminder_mail(
+                &to,
+                &order.order_no,
+                &c.claim_no,
+                &crate::pages::datetime(closes),
+                state.public_url.as_deref(),
+            );
+            if let Err(e) = state.mailer.send(&mail).await {
+                tracing::warn!(claim = %c.claim_no, error = %e, "escalation reminder not sent");
+            }
+        }
+        sent += 1;
+    }
+    Ok(sent)
+}
+
+/// A shop joins the compensation fund: its deposit is topped up to the minimum from its available balance and it
+/// pays the one-time contribution into the fund, in one transaction.
+pub async fn join_fund(state: &AppState, merchant: &User) -> Result<Timestamp, ApiError> {
+    let shop = crate::shops::my_shop(state, merchant).await?;
+    let now = state.now();
+    let mut tx = state.store.begin(TxMode::Write).await?;
+    if tx.fund_member_since(shop.id).await?.is_some() {
+        return Err(conflict("fund.already_member", "店铺已加入赔付基金", "The shop is already in the fund"));
+    }
+    let deposit = tx.balance(Account::MerchantDeposit(shop.id)).await?;
+    let top_up = Money::from_fen((state.config.fund_min_deposit.fen() - deposit.fen()).max(0));
+    let needed = Money::from_fen(top_up.fen() + state.config.fund_fee.fen());
+    let available = tx.balance(Account::MerchantAvailable(shop.id)).await?;
+    if available < needed {
+        return Err(ApiError::new(
+            StatusCode::PAYMENT_REQUIRED,
+            "fund.balance_too_low",
+            format!(
+                "加入赔付基金需要可用余额 {needed}（保证金 {top_up} + 基金份额 {}），当前 {available}",
+                state.config.fund_fee
+            ),
+            format!(
+                "Joining needs {needed} available ({top_up} deposit + {} contribution); you have {available}",
+                state.config.fund_fee
+            ),
+        ));
+    }
+    if top_up.is_positive() {
+        let t = LedgerTx::transfer(
+            TxKind::Deposit,
+            Account::MerchantAvailable(shop.id),
+            Account::MerchantDeposit(shop.id),
+            top_up,
+        )
+        .map_err(ApiError::internal)?;
+        tx.post_ledger(&t, None, now).await?;
+    }
+    if state.config.fund_fee.is_positive() {
+        let t = LedgerTx::transfer(
+            TxKind::FundContribution,
+            Account::MerchantAvailable(shop.id),
+            Account::CompensationFund,
+            state.config.fund_fee,
+        )
+        .map_err(ApiError::internal)?;
+        tx.post_ledger(&t, None, now).await?;
+    }
+    tx.insert_fund_member(shop.id, now).await?;
+    tx.commit().await?;
+    tracing::info!(shop = %shop.id, "shop joined the compensation fund");
+    Ok(now)
+}
+
+/// The platform moves part of its revenue into the fund (admin).
+pub async fn contribute_to_fund(state: &AppState, admin: &User, amount: Money) -> Result<(), ApiError> {
+    if admin.role != Role::Admin {
+        return Err(ApiError::forbidden());
+    }
+    if !amount.is_positive() {
+        return Err(ApiError::bad_request(
+            "fund.amount_invalid",
+            "amount_fen",
+            "金额必须大于零",
+            "The amount must be positive",
+        ));
+    }
+    let mut tx = state.store.begin(TxMode::Write).await?;
+    let t = LedgerTx::transfer(TxKind::FundContribution, Account::PlatformRevenue, Account::CompensationFund, amount)
+        .map_err(ApiError::internal)?;
+    match tx.post_ledger(&t, None, state.now()).await {
+        Ok(_) => {}
+        Err(StoreError::Ledger(e)) => return Err(ApiError::from_localized(StatusCode::PAYMENT_REQUIRED, &e)),
+        Err(e) => return Err(e.into()),
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+/// What the public fund page shows.
+pub struct FundReport {
+    pub cash: Money,
+    /// Advanced for shops and not yet recovered.
+    pub outstanding: Money,
+    pub members: i64,
+    /// (when, amount) of each advance the fund paid out, newest first.
+    pub payouts: Vec<(Timestamp, Money)>,
+}
+
+pub async fn fund_report(state: &AppState) -> Result<FundReport, ApiError> {
+    let mut tx = state.store.begin(TxMode::Read).await?;
+    let cash = fund_cash(&mut *tx).await?;
+    let balances = tx.all_balances().await?;
+    let outstanding = Money::from_fen(
+        -balances.iter().filter(|(a, _)| matches!(a, Account::FundReceivable(_))).map(|b| b.1.fen()).sum::<i64>(),
+    );
+    let mut payouts = Vec::new();
+    for e in tx.all_ledger_entries().await? {
+        if matches!(e.account, Account::FundReceivable(_)) && e.amount.fen() < 0 {
+            payouts.push((e.created_at, Money::from_fen(-e.amount.fen())));
+        }
+    }
+    payouts.reverse();
+    payouts.truncate(100);
+    Ok(FundReport { cash, outstanding, members: tx.count_fund_members().await?, payouts })
+}
+
+/// Whether a shop is in the fund (its products show 赔付保障).
+pub async fn is_member(state: &AppState, shop: kabao_core::ShopId) -> Result<bool, ApiError> {
+    let mut tx = state.store.begin(TxMode::Read).await?;
+    Ok(tx.fund_member_since(shop).await?.is_some())
+}

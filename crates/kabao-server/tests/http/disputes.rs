@@ -1,0 +1,213 @@
+//! Disputes (平台介入) over the API, on both backends: a claim rejected by the merchant, the escrow settled, a
+//! reminder before the escalation window closes, the buyer escalates, both sides state their case, and the
+//! arbiter's refund is paid from the shop's balance, then its deposit, then the compensation fund — once.
+
+use crate::app::{TestApp, T0};
+use crate::claims::{file_claim, png};
+use crate::orders::{order_no, top_up, verify_books};
+use axum::http::StatusCode;
+use kabao_core::user::Role;
+use serde_json::json;
+
+fn config() -> kabao_server::ServerConfig {
+    kabao_server::ServerConfig {
+        fund_min_deposit: kabao_core::Money::from_fen(300),
+        fund_fee: kabao_core::Money::from_fen(600),
+        ..Default::default()
+    }
+}
+
+async fn user(app: &TestApp, name: &str, role: Role, email: Option<&str>) -> String {
+    kabao_server::accounts::create_user(&*app.state.store, name, "password-pass-1", role, email, T0).await.unwrap();
+    app.token(name, "password-pass-1").await
+}
+
+async fn balance(app: &TestApp, account: kabao_core::ledger::Account) -> i64 {
+    let mut tx = app.state.store.begin(kabao_store::TxMode::Read).await.unwrap();
+    tx.balance(account).await.unwrap().fen()
+}
+
+async fn dispute_after_settlement(app: TestApp) {
+    use kabao_core::ledger::Account;
+    let (merchant, product) = app.merchant_with_product("dispute_m").await;
+    app.import(&merchant, product, "DK-0001\nDK-0002\nDK-0003\n").await;
+    let res = app
+        .api(
+            "PUT",
+            &format!("/api/v1/merchant/products/{product}/warranty"),
+            Some(&merchant),
+            Some(json!({"template": "license_key_7d"})),
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::OK);
+    let shop = app.api("GET", "/api/v1/merchant/shop", Some(&merchant), None).await.json()["id"].as_i64().unwrap();
+    let shop = kabao_core::ShopId(shop);
+    let buyer = user(&app, "dispute_b", Role::Buyer, Some("dispute_b@example.com")).await;
+    top_up(&app, &buyer, 5_000).await;
+    let no = order_no(&app, &buyer, json!({"product_id": product, "quantity": 2, "warranty_ack": true})).await;
+    assert_eq!(
+        app.api("POST", &format!("/api/v1/orders/{no}/pay/wallet"), Some(&buyer), None).await.status,
+        StatusCode::OK
+    );
+    app.api("POST", &format!("/api/v1/orders/{no}/keys/reveal"), Some(&buyer), None).await;
+    let fields = [("item", "1"), ("defect", "invalid_key"), ("error_text", "激活失败：序列号已被使用")];
+    let res = file_claim(
+        &app,
+        (Some(&buyer), None),
+        &format!("/api/v1/orders/{no}/claims"),
+        &fields,
+        &[("s.png", &png("s"))],
+        None,
+    )
+    .await;
+    let claim_no = res.json()["claim"]["claim_no"].as_str().unwrap().to_string();
+    let claim_path = format!("/api/v1/orders/{no}/claims/{claim_no}");
+
+    // Escalating an open claim is refused; the merchant rejects it within its deadline.
+    let res =
+        app.api("POST", &format!("{claim_path}/escalate"), Some(&buyer), Some(json!({"statement": "商家不理"}))).await;
+    assert_eq!((res.status, res.json()["code"].clone()), (StatusCode::CONFLICT, json!("claim.not_escalatable")));
+    app.clock.advance_seconds(3600);
+    let res = app
+        .api(
+            "POST",
+            &format!("/api/v1/merchant/claims/{claim_no}/decision"),
+            Some(&merchant),
+            Some(json!({"decision": "reject", "reason": "售出前已测试可用"})),
+        )
+        .await;
+    assert_eq!(res.json()["state"], "rejected");
+
+    // The claim window ends: escrow is settled to the shop; the buyer is reminded before the escalation window ends.
+    app.clock.advance_seconds(7 * 86_400 - 3600 + 60);
+    let pass = kabao_server::jobs::run_once(&app.state, "instance-test").await.unwrap();
+    assert_eq!((pass.settled, pass.escalation_reminders), (Some(1), Some(1)));
+    assert!(
+        app.mail.sent.lock().unwrap().iter().any(|m| m.to == "dispute_b@example.com" && m.text.contains(&claim_no)),
+        "a reminder mail"
+    );
+    assert_eq!(kabao_server::jobs::run_once(&app.state, "instance-test").await.unwrap().escalation_reminders, Some(0));
+
+    // The shop joins the fund (deposit 3 元 + 6 元 into the fund), the platform adds its fees, the shop withdraws most
+    // of the rest: the refund will need every source.
+    let res = app.api("POST", "/api/v1/merchant/fund/join", Some(&merchant), None).await;
+    assert_eq!(res.status, StatusCode::CREATED, "{}", res.body);
+    assert_eq!(app.api("POST", "/api/v1/merchant/fund/join", Some(&merchant), None).await.status, StatusCode::CONFLICT);
+    let (_, password) = kabao_server::accounts::ensure_admin(&*app.state.store, T0).await.unwrap().unwrap();
+    let admin = app.token("admin", &password).await;
+    let fees = balance(&app, Account::PlatformRevenue).await;
+    let res =
+        app.api("POST", "/api/v1/admin/fund/contributions", Some(&admin), Some(json!({"amount_fen": fees}))).await;
+    assert_eq!(res.status, StatusCode::NO_CONTENT, "{}", res.body);
+    let res =
+        app.api("POST", "/api/v1/admin/fund/contributions", Some(&merchant), Some(json!({"amount_fen": 1}))).await;
+    assert_eq!(res.status, StatusCode::FORBIDDEN);
+    let available = balance(&app, Account::MerchantAvailable(shop)).await;
+    assert_eq!(available, 1980 - fees - 300 - 600);
+    let w = app
+        .api("POST", "/api/v1/merchant/withdrawals", Some(&merchant), Some(json!({"amount_fen": available - 121})))
+        .await;
+    let id = w.json()["id"].as_i64().unwrap();
+    app.api("POST", &format!("/api/v1/admin/withdrawals/{id}/decision"), Some(&admin), Some(json!({"approve": true})))
+        .await;
+    assert_eq!(balance(&app, Account::MerchantAvailable(shop)).await, 121);
+
+    // The buyer escalates; both sides state their case; the arbiter sees the whole case.
+    let res = app
+        .api(
+            "POST",
+            &format!("{claim_path}/escalate"),
+            Some(&buyer),
+            Some(json!({"statement": "序列号从未激活过，截图为证"})),
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::CREATED, "{}", res.body);
+    let res =
+        app.api("POST", &format!("{claim_path}/escalate"), Some(&buyer), Some(json!({"statement": "again"}))).await;
+    assert_eq!(res.status, StatusCode::CONFLICT, "escalated once");
+    let res = app
+        .api(
+            "POST",
+            &format!("/api/v1/merchant/claims/{claim_no}/statements"),
+            Some(&merchant),
+            Some(json!({"statement": "我们的后台显示已激活"})),
+        )
+        .await;
+    assert_eq!(res.json()["statements"].as_array().unwrap().len(), 2, "{}", res.body);
+    let arbiter = user(&app, "arbiter_a", Role::Arbiter, None).await;
+    assert_eq!(app.api("GET", "/api/v1/arbiter/disputes", Some(&merchant), None).await.status, StatusCode::FORBIDDEN);
+    let queue = app.api("GET", "/api/v1/arbiter/disputes", Some(&arbiter), None).await.json();
+    assert_eq!(queue[0]["claim_no"], claim_no.as_str());
+    let case = app.api("GET", &format!("/api/v1/arbiter/disputes/{claim_no}"), Some(&arbiter), None).await.json();
+    assert_eq!(case["order_state"], "settled");
+    assert_eq!(case["claim"]["evidence"].as_array().unwrap().len(), 2);
+    assert!(!case["reveals"].as_array().unwrap().is_empty());
+    assert!(case["warranty_snapshot"].as_str().unwrap().contains("invalid_key"));
+
+    // Bad rulings change nothing; a refund of the whole price is paid: balance 1.21, deposit 3, the fund the rest.
+    let ruling_path = format!("/api/v1/arbiter/disputes/{claim_no}/ruling");
+    let rule = |body: serde_json::Value| app.api("POST", &ruling_path, Some(&arbiter), Some(body));
+    assert_eq!(rule(json!({"ruling": "refund", "refund_fen": 990, "reason": " "})).await.json()["field"], "reason");
+    assert_eq!(rule(json!({"ruling": "refund", "refund_fen": 991, "reason": "x"})).await.json()["field"], "refund_fen");
+    assert_eq!(rule(json!({"ruling": "maybe", "reason": "x"})).await.json()["field"], "ruling");
+    let res = app
+        .api(
+            "POST",
+            &format!("/api/v1/arbiter/disputes/{claim_no}/ruling"),
+            Some(&merchant),
+            Some(json!({"ruling": "reject", "reason": "mine"})),
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::FORBIDDEN, "a merchant cannot rule");
+    let wallet_before =
+        app.api("GET", "/api/v1/wallet", Some(&buyer), None).await.json()["balance_fen"].as_i64().unwrap();
+    let res = rule(json!({"ruling": "refund", "refund_fen": 990, "reason": "商家无法证明激活记录"})).await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+    assert_eq!((res.json()["state"].clone(), res.json()["ruling"].clone()), (json!("decided"), json!("refund")));
+    let wallet =
+        || async { app.api("GET", "/api/v1/wallet", Some(&buyer), None).await.json()["balance_fen"].as_i64().unwrap() };
+    assert_eq!(wallet().await, wallet_before + 990);
+    assert_eq!(balance(&app, Account::MerchantAvailable(shop)).await, 0);
+    assert_eq!(balance(&app, Account::MerchantDeposit(shop)).await, 0);
+    assert_eq!(
+        balance(&app, Account::FundReceivable(shop)).await,
+        -(990 - 121 - 300),
+        "the shop owes the fund its advance"
+    );
+    let fund = app.api("GET", "/api/v1/fund", None, None).await.json();
+    assert_eq!((fund["outstanding_fen"].clone(), fund["members"].clone()), (json!(569), json!(1)));
+    assert_eq!(fund["cash_fen"], 600 + fees - 569);
+    assert_eq!(fund["payouts"][0][1], 569);
+
+    // A ruling runs once.
+    let res = rule(json!({"ruling": "refund", "refund_fen": 990, "reason": "again"})).await;
+    assert_eq!((res.status, res.json()["code"].clone()), (StatusCode::CONFLICT, json!("dispute.decided")));
+    assert_eq!(wallet().await, wallet_before + 990);
+    let res = app
+        .api(
+            "POST",
+            &format!("/api/v1/merchant/claims/{claim_no}/statements"),
+            Some(&merchant),
+            Some(json!({"statement": "late"})),
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::CONFLICT);
+    let claim = app.api("GET", &claim_path, Some(&buyer), None).await.json();
+    assert_eq!(
+        (claim["state"].clone(), claim["decision_reason"].clone()),
+        (json!("refunded"), json!("商家无法证明激活记录"))
+    );
+    verify_books(&app).await;
+}
+
+#[tokio::test]
+async fn sqlite_a_dispute_after_settlement_pays_from_balance_then_deposit_then_fund() {
+    dispute_after_settlement(TestApp::with_config(config()).await).await;
+}
+
+#[tokio::test]
+async fn postgres_a_dispute_after_settlement_pays_from_balance_then_deposit_then_fund() {
+    if let Some(app) = TestApp::postgres_with(config()).await {
+        dispute_after_settlement(app).await;
+    }
+}
