@@ -19,6 +19,9 @@ pub struct Finance {
     pub statement: Vec<LedgerEntry>,
     pub withdrawals: Vec<Withdrawal>,
     pub orders: Vec<Order>,
+    pub deposit: Money,
+    /// When the shop joined the compensation fund.
+    pub fund_member_since: Option<kabao_core::Timestamp>,
 }
 
 pub async fn shop_finance(state: &AppState, merchant: &User) -> Result<Finance, ApiError> {
@@ -36,7 +39,18 @@ pub async fn shop_finance(state: &AppState, merchant: &User) -> Result<Finance, 
         .iter()
         .filter(|w| w.state == WithdrawalState::Pending)
         .fold(Money::ZERO, |acc, w| acc.checked_add(w.amount).unwrap_or(acc));
-    Ok(Finance { available, in_escrow, pending_withdrawals, statement, withdrawals, orders })
+    let deposit = tx.balance(Account::MerchantDeposit(shop.id)).await?;
+    let fund_member_since = tx.fund_member_since(shop.id).await?;
+    Ok(Finance {
+        available,
+        in_escrow,
+        pending_withdrawals,
+        statement,
+        withdrawals,
+        orders,
+        deposit,
+        fund_member_since,
+    })
 }
 
 /// Requests a withdrawal of at most the available balance not already requested.

@@ -11,6 +11,8 @@ use rand::Rng;
 
 /// The demo buyer's credentials, printed at start.
 pub const DEMO_BUYER: (&str, &str) = ("demo_buyer", "kabao-demo-2026");
+/// The demo arbiter (平台仲裁员), who rules on disputes.
+pub const DEMO_ARBITER: (&str, &str) = ("demo_arbiter", "kabao-demo-2026");
 /// Every demo merchant uses this password.
 pub const DEMO_MERCHANT_PASSWORD: &str = "kabao-demo-2026";
 
@@ -200,6 +202,24 @@ pub async fn seed(store: &dyn Store, keyring: &std::sync::Arc<Keyring>, now: Tim
         Ok(_) => {}
         Err(e) => tracing::warn!("{e}"),
     }
+    match create(DEMO_ARBITER.0, DEMO_ARBITER.1, Role::Arbiter).await {
+        Ok(_) => {}
+        Err(e) => tracing::warn!("{e}"),
+    }
+    // The platform's starting capital in the compensation fund (纠纷赔付基金), so its page has something to show.
+    {
+        use kabao_core::ledger::{Account, LedgerTx, TxKind};
+        let seed = LedgerTx::transfer(
+            TxKind::FundContribution,
+            Account::GatewayClearing,
+            Account::CompensationFund,
+            Money::from_fen(100_000),
+        )
+        .map_err(|e| anyhow::anyhow!("demo fund: {e}"))?;
+        let mut tx = store.begin(TxMode::Write).await?;
+        tx.post_ledger(&seed, None, now).await?;
+        tx.commit().await?;
+    }
     let mut rng = rand::thread_rng();
     for shop in catalog() {
         let owner: UserId = create(shop.merchant, DEMO_MERCHANT_PASSWORD, Role::Merchant).await?.id;
@@ -213,6 +233,19 @@ pub async fn seed(store: &dyn Store, keyring: &std::sync::Arc<Keyring>, now: Tim
             })
             .await?;
         tx.set_shop_certification(shop_id, shop.certification).await?;
+        if shop.certification != CertificationLevel::None {
+            // Certified demo shops paid a ¥500 deposit and joined the fund: their products show 赔付保障.
+            use kabao_core::ledger::{Account, LedgerTx, TxKind};
+            let deposit = LedgerTx::transfer(
+                TxKind::Deposit,
+                Account::GatewayClearing,
+                Account::MerchantDeposit(shop_id),
+                Money::from_fen(50_000),
+            )
+            .map_err(|e| anyhow::anyhow!("demo deposit: {e}"))?;
+            tx.post_ledger(&deposit, None, now).await?;
+            tx.insert_fund_member(shop_id, now).await?;
+        }
         let mut products: Vec<(ProductId, &DemoProduct)> = Vec::new();
         for p in &shop.products {
             let draft = ProductDraft {
@@ -285,4 +318,5 @@ pub async fn seed(store: &dyn Store, keyring: &std::sync::Arc<Keyring>, now: Tim
 fn print_credentials() {
     println!("demo buyer / 演示买家: {} / {}", DEMO_BUYER.0, DEMO_BUYER.1);
     println!("demo merchants / 演示商家: xingchen, zhengban, youxihao / {DEMO_MERCHANT_PASSWORD}");
+    println!("demo arbiter / 演示仲裁员: {} / {}", DEMO_ARBITER.0, DEMO_ARBITER.1);
 }

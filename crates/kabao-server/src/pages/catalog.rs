@@ -80,6 +80,8 @@ struct ProductPage {
     /// The current warranty rules in plain words (empty: 无质保) and the SHA-256 of what the buyer is shown.
     warranty_lines: Vec<String>,
     warranty_sha256: String,
+    /// The shop is in the compensation fund (赔付保障).
+    fund_member: bool,
 }
 
 pub async fn product(
@@ -109,6 +111,7 @@ pub async fn product_page(
     let ready = p.kind != kabao_core::catalog::GoodsKind::Custom || spec.is_some();
     let policy = crate::warranty::current_of(state, p.id).await?;
     let (_, warranty_sha) = crate::warranty::snapshot_of(policy.as_ref());
+    let fund_member = crate::disputes::is_member(state, shop.id).await?;
     let can_buy = p.listed && !shop.suspended && !own && ready && p.stock_available > 0;
     let custom_fields = spec
         .as_ref()
@@ -136,6 +139,7 @@ pub async fn product_page(
         delivery_hours: spec.map(|s| s.delivery_hours),
         warranty_lines: policy.map(|c| c.policy.describe(lang)).unwrap_or_default(),
         warranty_sha256: hex::encode(warranty_sha),
+        fund_member,
     }))
 }
 

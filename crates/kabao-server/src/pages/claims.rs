@@ -175,11 +175,7 @@ fn evidence_rows(evidence: &[EvidenceRecord], lang: Lang) -> Vec<EvidenceRow> {
             sha256: hex::encode(&e.sha256),
             file_name: e.file_name.clone(),
             kind: e.kind.label(lang),
-            by: match e.added_by {
-                kabao_store::EvidenceParty::Buyer => lang.pick("买家", "buyer"),
-                kabao_store::EvidenceParty::Merchant => lang.pick("商家", "merchant"),
-                kabao_store::EvidenceParty::Arbiter => lang.pick("平台", "platform"),
-            },
+            by: party_label(e.added_by, lang),
             size_kb: format!("{:.1}", e.size_bytes as f64 / 1024.0),
             at: datetime(e.created_at),
         })
@@ -215,6 +211,34 @@ struct ClaimPage {
     can_decide: bool,
     can_ask: bool,
     warranty_lines: Vec<String>,
+    /// The buyer may still take the claim to the platform, until this time.
+    escalate_until: Option<String>,
+    /// The dispute, once escalated: whether it is still open, what each side said, the ruling.
+    disputed: bool,
+    dispute_open: bool,
+    statements: Vec<(&'static str, String, String)>,
+    ruling: Option<String>,
+    statement_action: String,
+}
+
+pub(crate) async fn claim_page_for_buyer(
+    state: &SharedState,
+    v: &Visitor,
+    order: &Order,
+    c: &ClaimRecord,
+    error: Option<String>,
+) -> Result<Response, ApiError> {
+    claim_page(state, v, View::Buyer(order), c, None, error).await
+}
+
+pub(crate) async fn claim_page_for_merchant(
+    state: &SharedState,
+    v: &Visitor,
+    order: &Order,
+    c: &ClaimRecord,
+    error: Option<String>,
+) -> Result<Response, ApiError> {
+    claim_page(state, v, View::Merchant(order), c, None, error).await
 }
 
 async fn claim_page(
@@ -236,6 +260,10 @@ async fn claim_page(
         View::Merchant(o) => (o, false),
     };
     let pending = matches!(c.state, ClaimState::Open | ClaimState::AwaitingEvidence);
+    let (dispute, statements) = crate::disputes::of_claim(state, c).await?;
+    let escalate_until = crate::disputes::escalation_closes(state, c)
+        .filter(|closes| buyer && dispute.is_none() && *closes > now)
+        .map(datetime);
     let page = ClaimPage {
         ctx: Ctx::new(v),
         error,
@@ -267,8 +295,47 @@ async fn claim_page(
         can_decide: !buyer && pending,
         can_ask: !buyer && !c.evidence_requested && c.state == ClaimState::Open,
         warranty_lines: crate::warranty::describe_snapshot(&order.warranty_snapshot, lang),
+        escalate_until,
+        disputed: dispute.is_some(),
+        dispute_open: dispute.as_ref().is_some_and(|d| !d.decided),
+        statements: statements
+            .iter()
+            .map(|s| (party_label(s.party, lang), s.body.clone(), datetime(s.created_at)))
+            .collect(),
+        ruling: dispute
+            .as_ref()
+            .and_then(|d| d.ruling.as_deref().map(|r| ruling_text(r, d.refund, d.reason.as_deref(), lang))),
+        statement_action: if buyer {
+            format!("/o/{}/claims/{}/statements", order.order_no, c.claim_no)
+        } else {
+            format!("/console/claims/{}/statements", c.claim_no)
+        },
     };
     Ok(([(CACHE_CONTROL, "no-store")], render(page)).into_response())
+}
+
+pub(crate) fn party_label(p: kabao_store::EvidenceParty, lang: Lang) -> &'static str {
+    match p {
+        kabao_store::EvidenceParty::Buyer => lang.pick("买家", "Buyer"),
+        kabao_store::EvidenceParty::Merchant => lang.pick("商家", "Merchant"),
+        kabao_store::EvidenceParty::Arbiter => lang.pick("平台仲裁员", "Platform arbiter"),
+    }
+}
+
+/// A ruling in words: what was decided, and why.
+pub(crate) fn ruling_text(ruling: &str, refund: Option<kabao_core::Money>, reason: Option<&str>, lang: Lang) -> String {
+    let what = match (ruling, refund) {
+        ("force_reissue", _) => lang.pick("平台裁决：强制补发", "Ruling: forced re-issue").to_string(),
+        ("refund", Some(m)) => match lang {
+            Lang::Zh => format!("平台裁决：退款 {m}"),
+            Lang::En => format!("Ruling: refund {m}"),
+        },
+        _ => lang.pick("平台裁决：驳回", "Ruling: rejected").to_string(),
+    };
+    match reason {
+        Some(r) => format!("{what} — {r}"),
+        None => what,
+    }
 }
 
 /// A claim, for its buyer.
@@ -305,7 +372,7 @@ pub async fn add_evidence(
     }
 }
 
-fn file_response(mime: String, bytes: Vec<u8>) -> Response {
+pub(crate) fn file_response(mime: String, bytes: Vec<u8>) -> Response {
     (
         [
             (header::CONTENT_TYPE, mime),

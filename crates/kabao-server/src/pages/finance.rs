@@ -47,6 +47,8 @@ struct FinancePage {
     withdrawals: Vec<(String, String, &'static str, String)>,
     statement: Vec<(String, &'static str, String)>,
     orders: Vec<(String, &'static str, String, String)>,
+    deposit: String,
+    fund_member: bool,
 }
 
 async fn page(state: &SharedState, mv: &MerchantVisitor, error: Option<String>) -> Result<Response, ApiError> {
@@ -56,6 +58,8 @@ async fn page(state: &SharedState, mv: &MerchantVisitor, error: Option<String>) 
         ctx: Ctx::new(&mv.v),
         error,
         available: f.available.to_string(),
+        deposit: f.deposit.to_string(),
+        fund_member: f.fund_member_since.is_some(),
         in_escrow: f.in_escrow.to_string(),
         pending_withdrawals: f.pending_withdrawals.to_string(),
         withdrawals: f

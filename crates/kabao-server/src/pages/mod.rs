@@ -6,6 +6,7 @@ pub mod admin;
 pub mod catalog;
 pub mod claims;
 pub mod console;
+pub mod disputes;
 pub mod finance;
 pub mod orders;
 
@@ -48,6 +49,9 @@ impl Ctx {
     }
     pub fn is_admin(&self) -> bool {
         self.role == Some(Role::Admin)
+    }
+    pub fn is_arbiter(&self) -> bool {
+        self.role == Some(Role::Arbiter)
     }
     /// The current path, percent-encoded for a query parameter.
     pub fn path_encoded(&self) -> String {
@@ -216,6 +220,16 @@ pub fn routes() -> Router<SharedState> {
                 .layer(axum::extract::DefaultBodyLimit::max(crate::claims::MAX_UPLOAD_BYTES + 64 * 1024)),
         )
         .route("/o/{no}/claims/{claim_no}/evidence/{sha256}", get(claims::buyer_file))
+        .route("/o/{no}/claims/{claim_no}/escalate", post(disputes::escalate))
+        .route("/o/{no}/claims/{claim_no}/statements", post(disputes::buyer_statement))
+        .route("/console/claims/{claim_no}/statements", post(disputes::merchant_statement))
+        .route("/console/fund/join", post(disputes::join_fund))
+        .route("/arbiter", get(disputes::queue))
+        .route("/arbiter/disputes/{claim_no}", get(disputes::case))
+        .route("/arbiter/disputes/{claim_no}/evidence/{sha256}", get(disputes::case_file))
+        .route("/arbiter/disputes/{claim_no}/ruling", post(disputes::rule))
+        .route("/arbiter/disputes/{claim_no}/statements", post(disputes::arbiter_statement))
+        .route("/fund", get(disputes::fund))
         .route("/console/claims", get(claims::queue))
         .route("/console/claims/{claim_no}", get(claims::merchant_show))
         .route("/console/claims/{claim_no}/decision", post(claims::decide))

@@ -302,6 +302,8 @@ async fn every_form_post_without_the_matching_csrf_token_is_403() {
         format!("/console/tokens/{token_id}/revoke"),
         "/console/withdrawals".into(),
         "/console/claims/CL0000000000000000000000AA/decision".into(),
+        "/console/claims/CL0000000000000000000000AA/statements".into(),
+        "/console/fund/join".into(),
         "/logout".into(),
     ];
     let as_admin = [
@@ -323,9 +325,25 @@ async fn every_form_post_without_the_matching_csrf_token_is_403() {
         "/wallet/top-up".into(),
         "/o/KB0000000000000000/claims".into(),
         "/o/KB0000000000000000/claims/CL0000000000000000000000AA/evidence".into(),
+        "/o/KB0000000000000000/claims/CL0000000000000000000000AA/escalate".into(),
+        "/o/KB0000000000000000/claims/CL0000000000000000000000AA/statements".into(),
+    ];
+    kabao_server::accounts::create_user(&*app.state.store, "csrf_all_r", "arbiter-pass-12", Role::Arbiter, None, T0)
+        .await
+        .unwrap();
+    let mut arbiter = app.browser();
+    assert_eq!(arbiter.login("csrf_all_r", "arbiter-pass-12").await.status, StatusCode::SEE_OTHER);
+    let as_arbiter = [
+        "/arbiter/disputes/CL0000000000000000000000AA/ruling".to_string(),
+        "/arbiter/disputes/CL0000000000000000000000AA/statements".into(),
     ];
     let forged = kabao_server::auth::random_token();
-    for (b, paths) in [(&mut merchant, &as_merchant[..]), (&mut admin, &as_admin[..]), (&mut buyer, &as_buyer[..])] {
+    for (b, paths) in [
+        (&mut merchant, &as_merchant[..]),
+        (&mut admin, &as_admin[..]),
+        (&mut buyer, &as_buyer[..]),
+        (&mut arbiter, &as_arbiter[..]),
+    ] {
         for path in paths {
             for token in [None, Some(forged.as_str())] {
                 let res = b.post(path, &[("name", "x"), ("level", "gold"), ("suspended", "true")], token).await;

@@ -175,3 +175,99 @@ async fn guest_claims_an_invalid_key_with_a_screenshot_and_gets_a_new_key_at_onc
     let log = server.log();
     assert!(!log.contains(&new_key) && !log.contains(&old_key), "a key reached the log");
 }
+
+async fn log_in(c: &fantoccini::Client, base: &str, username: &str) {
+    if c.find(Locator::Css("#logout-form")).await.is_ok() {
+        submit(c, "#logout-form").await;
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    c.goto(&format!("{base}/login")).await.unwrap_or_else(|e| panic!("{e}"));
+    fill(c, "#login-form [name=username]", username).await;
+    fill(c, "#login-form [name=password]", "kabao-demo-2026").await;
+    submit(c, "#login-form").await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+}
+
+#[tokio::test]
+async fn merchant_rejects_buyer_escalates_arbiter_refunds_on_a_phone() {
+    let _guard = crate::browser::BROWSER_LOCK.lock().await;
+    let Some(driver) = ChromeDriver::start() else { return };
+    let server = Server::start(&["--demo"]);
+    let c = browser(&driver, 375, 812).await;
+    let base = &server.url;
+
+    // The demo buyer tops up ¥10, buys one 60 点券 (¥6) and reveals it.
+    log_in(&c, base, "demo_buyer").await;
+    c.goto(&format!("{base}/wallet")).await.unwrap_or_else(|e| panic!("{e}"));
+    fill(&c, "#top-up-form [name=amount]", "10").await;
+    submit(&c, "#top-up-form").await;
+    wait_for(&c, "#sandbox-pay-form").await;
+    submit(&c, "#sandbox-pay-form").await;
+    wait_for(&c, "#wallet-balance").await;
+    c.goto(&format!("{base}/p/1")).await.unwrap_or_else(|e| panic!("{e}"));
+    assert!(c.find(Locator::Css("#fund-badge")).await.is_ok(), "a fund member's product shows 赔付保障");
+    fill(&c, "#buy-form [name=quantity]", "1").await;
+    click(&c, "#buy-form [name=warranty_ack]").await;
+    submit(&c, "#buy-form").await;
+    wait_for(&c, "#pay-wallet-form").await;
+    submit(&c, "#pay-wallet-form").await;
+    wait_for(&c, "#reveal-form").await;
+    submit(&c, "#reveal-form").await;
+    wait_for(&c, "#keys .key-value").await;
+
+    // A problem the rules do not cover (wrong region): no automatic re-issue; the merchant must answer.
+    click(&c, "#claim-item-1").await;
+    wait_for(&c, "#claim-form").await;
+    c.find(Locator::Css("#claim-form select[name=defect]"))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+        .select_by_value("wrong_region")
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    fill(&c, "#claim-form [name=description]", "提示该点券不适用于我所在的区服").await;
+    submit(&c, "#claim-form").await;
+    wait_for(&c, "#claim-state").await;
+    assert_eq!(text(&c, "#claim-state").await.trim(), "待商家处理");
+    let claim_path = path(&c).await;
+    let claim_no = claim_path.rsplit('/').next().unwrap_or_default().to_string();
+
+    // The merchant rejects it with a reason.
+    log_in(&c, base, "xingchen").await;
+    c.goto(&format!("{base}/console/claims")).await.unwrap_or_else(|e| panic!("{e}"));
+    click(&c, &format!("a[href='/console/claims/{claim_no}']")).await;
+    wait_for(&c, "#reject-form").await;
+    crate::browser::assert_no_horizontal_scroll(&c, "merchant claim page").await;
+    fill(&c, "#reject-form [name=reason]", "王者荣耀点券全区通用，请检查兑换方式").await;
+    submit(&c, "#reject-form").await;
+    wait_for(&c, "#claim-decision-reason").await;
+
+    // The buyer takes it to the platform.
+    log_in(&c, base, "demo_buyer").await;
+    c.goto(&format!("{base}{claim_path}")).await.unwrap_or_else(|e| panic!("{e}"));
+    wait_for(&c, "#escalate-form").await;
+    assert!(text(&c, "#escalate-until").await.contains("截止"));
+    fill(&c, "#escalate-form [name=statement]", "兑换页面明确提示区服不符，截图已提交").await;
+    submit(&c, "#escalate-form").await;
+    wait_for(&c, "#dispute").await;
+    assert_eq!(text(&c, "#claim-state").await.trim(), "平台介入中");
+
+    // The arbiter reads the case and refunds the item in full.
+    log_in(&c, base, "demo_arbiter").await;
+    c.goto(&format!("{base}/arbiter")).await.unwrap_or_else(|e| panic!("{e}"));
+    click(&c, &format!("a[href='/arbiter/disputes/{claim_no}']")).await;
+    wait_for(&c, "#ruling-form").await;
+    crate::browser::assert_no_horizontal_scroll(&c, "arbiter case page").await;
+    fill(&c, "#ruling-form [name=reason]", "商家未能证明该点券适用于买家区服，全额退款").await;
+    submit(&c, "#ruling-form").await;
+    wait_for(&c, "#dispute-ruling").await;
+    assert!(text(&c, "#dispute-ruling").await.contains("退款 ¥6.00"));
+
+    // The buyer sees the ruling and has the money back.
+    log_in(&c, base, "demo_buyer").await;
+    c.goto(&format!("{base}{claim_path}")).await.unwrap_or_else(|e| panic!("{e}"));
+    wait_for(&c, "#dispute-ruling").await;
+    assert_eq!(text(&c, "#claim-state").await.trim(), "已退款");
+    c.goto(&format!("{base}/wallet")).await.unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(text(&c, "#wallet-balance").await.trim(), "¥10.00", "¥10 − ¥6 + ¥6 refunded");
+    c.close().await.unwrap_or_else(|e| panic!("{e}"));
+}

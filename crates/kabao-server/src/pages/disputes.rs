@@ -1,0 +1,397 @@
+//! Dispute pages (平台介入): the buyer escalates and both sides make statements from the claim page; arbiters
+//! work a queue and a case page holding the whole order; the compensation fund's public page; joining the fund.
+
+use super::claims::{claim_page_for_buyer, claim_page_for_merchant, party_label, ruling_text};
+use super::console::MerchantVisitor;
+use super::orders::visible_order;
+use super::{datetime, render, see_other, Ctx, PageForm};
+use crate::auth::Visitor;
+use crate::disputes::Party;
+use crate::error::ApiError;
+use crate::extract::ApiPath;
+use crate::SharedState;
+use askama::Template;
+use axum::extract::State;
+use axum::http::header::CACHE_CONTROL;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use kabao_core::user::Role;
+use kabao_store::User;
+use serde::Deserialize;
+
+fn with_status(mut res: Response, code: StatusCode) -> Response {
+    *res.status_mut() = code;
+    res
+}
+
+fn shown(e: &ApiError) -> bool {
+    e.status.is_client_error() && e.status != StatusCode::NOT_FOUND && e.status != StatusCode::FORBIDDEN
+}
+
+#[derive(Deserialize)]
+pub struct StatementForm {
+    #[serde(rename = "_csrf")]
+    csrf: Option<String>,
+    #[serde(default)]
+    statement: String,
+}
+
+/// The buyer takes the claim to the platform.
+pub async fn escalate(
+    State(state): State<SharedState>,
+    v: Visitor,
+    headers: HeaderMap,
+    ApiPath((no, claim_no)): ApiPath<(String, String)>,
+    PageForm(f): PageForm<StatementForm>,
+) -> Result<Response, ApiError> {
+    v.check_csrf(f.csrf.as_deref())?;
+    let order = visible_order(&state, &v, &headers, &no).await?;
+    match crate::disputes::escalate(&state, &order, &claim_no, &f.statement).await {
+        Ok(_) => Ok(see_other(&format!("/o/{}/claims/{claim_no}", order.order_no))),
+        Err(e) if shown(&e) => {
+            let (c, _) = crate::claims::for_buyer(&state, &order, &claim_no).await?;
+            let page = claim_page_for_buyer(&state, &v, &order, &c, Some(e.message(v.lang).into())).await?;
+            Ok(with_status(page, e.status))
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// The buyer adds a statement.
+pub async fn buyer_statement(
+    State(state): State<SharedState>,
+    v: Visitor,
+    headers: HeaderMap,
+    ApiPath((no, claim_no)): ApiPath<(String, String)>,
+    PageForm(f): PageForm<StatementForm>,
+) -> Result<Response, ApiError> {
+    v.check_csrf(f.csrf.as_deref())?;
+    let order = visible_order(&state, &v, &headers, &no).await?;
+    match crate::disputes::add_statement(&state, Party::Buyer(&order), &claim_no, &f.statement).await {
+        Ok(()) => Ok(see_other(&format!("/o/{}/claims/{claim_no}", order.order_no))),
+        Err(e) if shown(&e) => {
+            let (c, _) = crate::claims::for_buyer(&state, &order, &claim_no).await?;
+            let page = claim_page_for_buyer(&state, &v, &order, &c, Some(e.message(v.lang).into())).await?;
+            Ok(with_status(page, e.status))
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// The merchant adds a statement.
+pub async fn merchant_statement(
+    State(state): State<SharedState>,
+    MerchantVisitor { v, user }: MerchantVisitor,
+    ApiPath(claim_no): ApiPath<String>,
+    PageForm(f): PageForm<StatementForm>,
+) -> Result<Response, ApiError> {
+    v.check_csrf(f.csrf.as_deref())?;
+    match crate::disputes::add_statement(&state, Party::Merchant(&user), &claim_no, &f.statement).await {
+        Ok(()) => Ok(see_other(&format!("/console/claims/{claim_no}"))),
+        Err(e) if shown(&e) => {
+            let (c, _, order) = crate::claims::for_merchant(&state, &user, &claim_no).await?;
+            let page = claim_page_for_merchant(&state, &v, &order, &c, Some(e.message(v.lang).into())).await?;
+            Ok(with_status(page, e.status))
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// The logged-in arbiter behind a request; anyone else is sent to log in, or shown a 403 page.
+pub struct ArbiterVisitor {
+    pub v: Visitor,
+    pub user: User,
+}
+
+impl axum::extract::FromRequestParts<SharedState> for ArbiterVisitor {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut axum::http::request::Parts, state: &SharedState) -> Result<Self, Response> {
+        let v = Visitor::from_request_parts(parts, state).await.map_err(IntoResponse::into_response)?;
+        match &v.user {
+            None => Err(see_other(&format!("/login?next={}", Ctx::new(&v).path_encoded()))),
+            Some(u) if u.role == Role::Arbiter => {
+                let user = u.clone();
+                Ok(ArbiterVisitor { v, user })
+            }
+            Some(_) => Err(ApiError::forbidden().into_response()),
+        }
+    }
+}
+
+struct QueueRow {
+    claim_no: String,
+    order_no: String,
+    defect: &'static str,
+    opened: String,
+    ruling: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "arbiter.html")]
+struct ArbiterQueuePage {
+    ctx: Ctx,
+    open: Vec<QueueRow>,
+    decided: Vec<QueueRow>,
+}
+
+/// The arbiter's queue: open disputes oldest first, then recent rulings.
+pub async fn queue(
+    State(state): State<SharedState>,
+    ArbiterVisitor { v, user }: ArbiterVisitor,
+) -> Result<Response, ApiError> {
+    let lang = v.lang;
+    let (open, decided) = crate::disputes::arbiter_queue(&state, &user).await?;
+    let mut tx = state.store.begin(kabao_store::TxMode::Read).await?;
+    let rows = |list: Vec<(kabao_store::DisputeRecord, kabao_store::ClaimRecord)>| {
+        list.into_iter()
+            .map(|(d, c)| QueueRow {
+                claim_no: c.claim_no.clone(),
+                order_no: String::new(),
+                defect: c.defect.label(lang),
+                opened: datetime(d.opened_at),
+                ruling: d.ruling.as_deref().map(|r| ruling_text(r, d.refund, None, lang)),
+            })
+            .collect::<Vec<_>>()
+    };
+    let (mut open, mut decided) = (rows(open), rows(decided));
+    for r in open.iter_mut().chain(decided.iter_mut()) {
+        if let Some(c) = tx.claim_by_no(&r.claim_no).await? {
+            r.order_no = tx.order_by_id(c.order_id).await?.map(|o| o.order_no).unwrap_or_default();
+        }
+    }
+    drop(tx);
+    Ok(([(CACHE_CONTROL, "no-store")], render(ArbiterQueuePage { ctx: Ctx::new(&v), open, decided })).into_response())
+}
+
+struct EvidenceRow {
+    sha256: String,
+    file_name: String,
+    kind: &'static str,
+    by: &'static str,
+    at: String,
+    binding_sha256: String,
+}
+
+#[derive(Template)]
+#[template(path = "arbiter_case.html")]
+struct CasePage {
+    ctx: Ctx,
+    error: Option<String>,
+    claim_no: String,
+    order_no: String,
+    order_state: &'static str,
+    amount: String,
+    unit_price: String,
+    item: i32,
+    defect: &'static str,
+    description: String,
+    eligible: bool,
+    reasons: Vec<String>,
+    claim_state: &'static str,
+    decision_reason: Option<String>,
+    warranty_lines: Vec<String>,
+    warranty_sha256: String,
+    timeline: Vec<(String, String, String)>,
+    reveals: Vec<String>,
+    evidence: Vec<EvidenceRow>,
+    statements: Vec<(&'static str, String, String)>,
+    open: bool,
+    ruling: Option<String>,
+}
+
+async fn case_page(
+    state: &SharedState,
+    v: &Visitor,
+    user: &User,
+    claim_no: &str,
+    error: Option<String>,
+) -> Result<Response, ApiError> {
+    let lang = v.lang;
+    let k = crate::disputes::case_for_arbiter(state, user, claim_no).await?;
+    let page = CasePage {
+        ctx: Ctx::new(v),
+        error,
+        claim_no: k.claim.claim_no.clone(),
+        order_no: k.order.order_no.clone(),
+        order_state: k.order.state.label(lang),
+        amount: k.order.amount.to_string(),
+        unit_price: k.order.unit_price.to_string(),
+        item: k.claim.item,
+        defect: k.claim.defect.label(lang),
+        description: k.claim.description.clone(),
+        eligible: k.claim.eligible,
+        reasons: crate::claims::reasons(&k.claim, lang),
+        claim_state: k.claim.state.label(lang),
+        decision_reason: k.claim.decision_reason.clone(),
+        warranty_lines: crate::warranty::describe_snapshot(&k.order.warranty_snapshot, lang),
+        warranty_sha256: hex::encode(&k.order.warranty_sha256),
+        timeline: k
+            .events
+            .iter()
+            .map(|e| (datetime(kabao_core::Timestamp(e.at_ms)), e.kind.clone(), hex::encode(e.hash)))
+            .collect(),
+        reveals: k.reveals.iter().map(|r| datetime(r.at)).collect(),
+        evidence: k
+            .evidence
+            .iter()
+            .map(|e| EvidenceRow {
+                sha256: hex::encode(&e.sha256),
+                file_name: e.file_name.clone(),
+                kind: e.kind.label(lang),
+                by: party_label(e.added_by, lang),
+                at: datetime(e.created_at),
+                binding_sha256: hex::encode(&e.binding_sha256),
+            })
+            .collect(),
+        statements: k
+            .statements
+            .iter()
+            .map(|s| (party_label(s.party, lang), s.body.clone(), datetime(s.created_at)))
+            .collect(),
+        open: k.dispute.as_ref().is_some_and(|d| !d.decided),
+        ruling: k
+            .dispute
+            .as_ref()
+            .and_then(|d| d.ruling.as_deref().map(|r| ruling_text(r, d.refund, d.reason.as_deref(), lang))),
+    };
+    Ok(([(CACHE_CONTROL, "no-store")], render(page)).into_response())
+}
+
+/// The whole case: order, rules as sold and their hash, timeline with hashes, reveal times, evidence, statements.
+pub async fn case(
+    State(state): State<SharedState>,
+    ArbiterVisitor { v, user }: ArbiterVisitor,
+    ApiPath(claim_no): ApiPath<String>,
+) -> Result<Response, ApiError> {
+    case_page(&state, &v, &user, &claim_no, None).await
+}
+
+/// An evidence file, for the arbiter.
+pub async fn case_file(
+    State(state): State<SharedState>,
+    ArbiterVisitor { user, .. }: ArbiterVisitor,
+    ApiPath((claim_no, sha)): ApiPath<(String, String)>,
+) -> Result<Response, ApiError> {
+    let k = crate::disputes::case_for_arbiter(&state, &user, &claim_no).await?;
+    let (mime, bytes) = crate::claims::evidence_file(&state, &k.claim, &sha).await?;
+    Ok(super::claims::file_response(mime, bytes))
+}
+
+#[derive(Deserialize)]
+pub struct RulingForm {
+    #[serde(rename = "_csrf")]
+    csrf: Option<String>,
+    #[serde(default)]
+    ruling: String,
+    /// Yuan, as typed (e.g. "9.90"); only for a refund.
+    refund: Option<String>,
+    #[serde(default)]
+    reason: String,
+}
+
+/// The arbiter rules.
+pub async fn rule(
+    State(state): State<SharedState>,
+    ArbiterVisitor { v, user }: ArbiterVisitor,
+    ApiPath(claim_no): ApiPath<String>,
+    PageForm(f): PageForm<RulingForm>,
+) -> Result<Response, ApiError> {
+    v.check_csrf(f.csrf.as_deref())?;
+    let refund = f.refund.as_deref().map(str::trim).filter(|s| !s.is_empty()).map(|text| {
+        kabao_core::Money::parse_yuan(text).map_err(|_| {
+            ApiError::bad_request(
+                "dispute.amount_invalid",
+                "refund",
+                "退款金额格式不正确（例如 9.90）",
+                "The refund amount is not a valid amount (e.g. 9.90)",
+            )
+        })
+    });
+    let result = match refund.transpose() {
+        Ok(refund) => match crate::disputes::parse_ruling(&f.ruling, refund.map(|m| m.fen())).map(|r| match r {
+            // A refund with the amount left blank is the item's whole price.
+            kabao_core::dispute::Ruling::Refund { amount } if refund.is_none() && amount == kabao_core::Money::ZERO => {
+                None
+            }
+            r => Some(r),
+        }) {
+            Ok(None) => match crate::disputes::case_for_arbiter(&state, &user, &claim_no).await {
+                Ok(k) => {
+                    let whole = kabao_core::dispute::Ruling::Refund { amount: k.order.unit_price };
+                    crate::disputes::decide(&state, &user, &claim_no, whole, &f.reason).await.map(|_| ())
+                }
+                Err(e) => Err(e),
+            },
+            Ok(Some(ruling)) => crate::disputes::decide(&state, &user, &claim_no, ruling, &f.reason).await.map(|_| ()),
+            Err(e) => Err(e),
+        },
+        Err(e) => Err(e),
+    };
+    match result {
+        Ok(()) => Ok(see_other(&format!("/arbiter/disputes/{claim_no}"))),
+        Err(e) if shown(&e) => {
+            let page = case_page(&state, &v, &user, &claim_no, Some(e.message(v.lang).into())).await?;
+            Ok(with_status(page, e.status))
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// The arbiter adds a statement.
+pub async fn arbiter_statement(
+    State(state): State<SharedState>,
+    ArbiterVisitor { v, user }: ArbiterVisitor,
+    ApiPath(claim_no): ApiPath<String>,
+    PageForm(f): PageForm<StatementForm>,
+) -> Result<Response, ApiError> {
+    v.check_csrf(f.csrf.as_deref())?;
+    match crate::disputes::add_statement(&state, Party::Arbiter(&user), &claim_no, &f.statement).await {
+        Ok(()) => Ok(see_other(&format!("/arbiter/disputes/{claim_no}"))),
+        Err(e) if shown(&e) => {
+            let page = case_page(&state, &v, &user, &claim_no, Some(e.message(v.lang).into())).await?;
+            Ok(with_status(page, e.status))
+        }
+        Err(e) => Err(e),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "fund.html")]
+struct FundPage {
+    ctx: Ctx,
+    cash: String,
+    outstanding: String,
+    members: i64,
+    payouts: Vec<(String, String)>,
+}
+
+/// The compensation fund's public page: what it holds, what it advanced, its payouts.
+pub async fn fund(State(state): State<SharedState>, v: Visitor) -> Result<Response, ApiError> {
+    let r = crate::disputes::fund_report(&state).await?;
+    let page = FundPage {
+        ctx: Ctx::new(&v),
+        cash: r.cash.to_string(),
+        outstanding: r.outstanding.to_string(),
+        members: r.members,
+        payouts: r.payouts.iter().map(|(t, m)| (datetime(*t), m.to_string())).collect(),
+    };
+    Ok(render(page))
+}
+
+#[derive(Deserialize)]
+pub struct CsrfOnly {
+    #[serde(rename = "_csrf")]
+    csrf: Option<String>,
+}
+
+/// The merchant's shop joins the fund.
+pub async fn join_fund(
+    State(state): State<SharedState>,
+    MerchantVisitor { v, user }: MerchantVisitor,
+    PageForm(f): PageForm<CsrfOnly>,
+) -> Result<Response, ApiError> {
+    v.check_csrf(f.csrf.as_deref())?;
+    crate::disputes::join_fund(&state, &user).await?;
+    Ok(see_other("/console/finance"))
+}
