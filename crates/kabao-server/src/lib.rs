@@ -4,6 +4,7 @@
 pub mod accounts;
 pub mod api;
 pub mod auth;
+pub mod bundle;
 pub mod claims;
 pub mod disputes;
 pub mod epay;

@@ -78,6 +78,12 @@ enum Command {
         #[command(subcommand)]
         command: VerifyCommand,
     },
+    /// Check a complaint package (维权材料包) offline: every file against its manifest, the order's event chain,
+    /// the policy hash and the evidence bindings. Exits non-zero naming each altered part.
+    VerifyBundle {
+        /// The zip downloaded from the order page.
+        file: PathBuf,
+    },
     /// Measure hot paths on a fresh database; the last line printed is one JSON object.
     Bench {
         #[command(subcommand)]
@@ -268,6 +274,18 @@ async fn main() -> anyhow::Result<()> {
                 println!("audit: {chains} order event chains verified");
             }
             report("audit", &problems)
+        }
+        Command::VerifyBundle { file } => {
+            let bytes = std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?;
+            let verdict =
+                kabao_server::bundle::verify(&bytes).map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
+            if verdict.problems.is_empty() {
+                println!(
+                    "verify-bundle: intact: order {}, {} files, {} events in an unbroken chain, evidence bound to its files",
+                    verdict.order_no, verdict.files, verdict.events
+                );
+            }
+            report("verify-bundle", &verdict.problems)
         }
         Command::Bench { command: BenchCommand::Checkout { clients, seconds, url, database_url, data_dir } } => {
             init_tracing("warn");

@@ -380,3 +380,18 @@ pub async fn merchant_file(
     let (mime, bytes) = crate::claims::evidence_file(&state, &c, &sha).await?;
     Ok(file_response(mime, bytes))
 }
+
+/// The order's complaint package (维权材料包): a zip with a readable report (HTML, Chinese with English), the
+/// policy snapshot and hash, the event chain, ledger entries, claims, evidence files and a SHA-256 manifest.
+/// Check it offline with `kabao verify-bundle FILE.zip`.
+#[utoipa::path(get, path = "/api/v1/orders/{order_no}/complaint-package", tag = "claims", params(("order_no" = String, Path)),
+    responses((status = 200, description = "the zip", content_type = "application/zip"), (status = 404, description = "no such order of yours")))]
+pub async fn complaint_package(
+    State(state): State<SharedState>,
+    MaybeApiUser(user): MaybeApiUser,
+    headers: HeaderMap,
+    ApiPath(order_no): ApiPath<String>,
+) -> Result<axum::response::Response, ApiError> {
+    let order = access_order(&state, user.as_ref(), &headers, &order_no).await?;
+    crate::pages::claims::package_response(&state, &order).await
+}

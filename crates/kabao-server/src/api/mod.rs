@@ -85,6 +85,7 @@ pub fn routes() -> Router<SharedState> {
                 .layer(axum::extract::DefaultBodyLimit::max(crate::claims::MAX_UPLOAD_BYTES + 64 * 1024)),
         )
         .route("/orders/{order_no}/claims/{claim_no}", get(claims::get))
+        .route("/orders/{order_no}/complaint-package", get(claims::complaint_package))
         .route(
             "/orders/{order_no}/claims/{claim_no}/evidence",
             post(claims::add_evidence)
@@ -140,7 +141,7 @@ pub fn routes() -> Router<SharedState> {
         merchant::set_custom_fields, merchant::deliver,
         warranty::get, warranty::list_templates, warranty::set,
         claims::file, claims::list, claims::get, claims::add_evidence, claims::buyer_file,
-        claims::queue, claims::decide, claims::merchant_file,
+        claims::queue, claims::decide, claims::merchant_file, claims::complaint_package,
         disputes::escalate, disputes::buyer_statement, disputes::merchant_statement, disputes::queue, disputes::case,
         disputes::rule, disputes::arbiter_statement, disputes::fund, disputes::join, disputes::contribute,
         orders::create, orders::get, orders::pay_wallet, orders::pay_sandbox, orders::reveal,

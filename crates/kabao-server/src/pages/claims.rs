@@ -517,3 +517,28 @@ pub async fn merchant_file(
     let (mime, bytes) = crate::claims::evidence_file(&state, &c, &sha).await?;
     Ok(file_response(mime, bytes))
 }
+
+/// The complaint package (维权材料包) of an order the visitor may see, as a zip download.
+pub async fn complaint_package(
+    State(state): State<SharedState>,
+    v: Visitor,
+    headers: HeaderMap,
+    ApiPath(no): ApiPath<String>,
+) -> Result<Response, ApiError> {
+    let order = visible_order(&state, &v, &headers, &no).await?;
+    package_response(&state, &order).await
+}
+
+/// A package as an attachment named after the order.
+pub(crate) async fn package_response(state: &SharedState, order: &Order) -> Result<Response, ApiError> {
+    let zip = crate::bundle::build(state, order).await?;
+    Ok((
+        [
+            (header::CONTENT_TYPE, "application/zip".to_string()),
+            (header::CONTENT_DISPOSITION, format!("attachment; filename=\"kabao-{}.zip\"", order.order_no)),
+            (header::CACHE_CONTROL, "private, no-store".to_string()),
+        ],
+        zip,
+    )
+        .into_response())
+}

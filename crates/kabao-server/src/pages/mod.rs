@@ -209,6 +209,7 @@ pub fn routes() -> Router<SharedState> {
         .route("/o/{no}/pay/wallet", post(orders::pay_wallet))
         .route("/o/{no}/pay/sandbox", post(orders::pay_sandbox))
         .route("/o/{no}/claims/new", get(claims::new_form))
+        .route("/o/{no}/complaint-package", get(claims::complaint_package))
         .route(
             "/o/{no}/claims",
             post(claims::file).layer(axum::extract::DefaultBodyLimit::max(crate::claims::MAX_UPLOAD_BYTES + 64 * 1024)),

@@ -93,6 +93,17 @@ impl TestApp {
         Res { status, headers, body: String::from_utf8_lossy(&bytes).into_owned() }
     }
 
+    /// A GET whose body is binary (a zip), read whole.
+    pub async fn get_bytes(&self, path: &str, token: Option<&str>) -> (StatusCode, axum::http::HeaderMap, Vec<u8>) {
+        let mut b = Request::get(path);
+        if let Some(t) = token {
+            b = b.header(header::AUTHORIZATION, format!("Bearer {t}"));
+        }
+        let res = self.router.clone().oneshot(b.body(Body::empty()).unwrap()).await.unwrap();
+        let (status, headers) = (res.status(), res.headers().clone());
+        (status, headers, res.into_body().collect().await.unwrap().to_bytes().to_vec())
+    }
+
     pub async fn get(&self, path: &str) -> Res {
         self.send(Request::get(path).body(Body::empty()).unwrap()).await
     }

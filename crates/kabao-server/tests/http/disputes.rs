@@ -198,6 +198,61 @@ async fn dispute_after_settlement(app: TestApp) {
         (json!("refunded"), json!("商家无法证明激活记录"))
     );
     verify_books(&app).await;
+    complaint_package(&app, &buyer, &no).await;
+}
+
+/// The complaint package verifies as downloaded, and each kind of tampering is named.
+async fn complaint_package(app: &TestApp, buyer: &str, no: &str) {
+    use kabao_server::bundle::{unzip, verify, zip_files};
+    let path = format!("/api/v1/orders/{no}/complaint-package");
+    assert_eq!(app.get_bytes(&path, None).await.0, StatusCode::NOT_FOUND, "not without the buyer's token");
+    let (status, headers, zip) = app.get_bytes(&path, Some(buyer)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(headers.get("content-type").unwrap(), "application/zip");
+    let verdict = verify(&zip).unwrap();
+    assert!(verdict.problems.is_empty(), "{:?}", verdict.problems);
+    assert_eq!(verdict.order_no, no);
+    let files = unzip(&zip).unwrap();
+    let names: Vec<&str> = files.iter().map(|(n, _)| n.as_str()).collect();
+    for want in [
+        "report.html",
+        "policy/snapshot.json",
+        "order/events.json",
+        "order/ledger.json",
+        "claims/claims.json",
+        "manifest.json",
+    ] {
+        assert!(names.contains(&want), "{want} in {names:?}");
+    }
+    let report = String::from_utf8(files.iter().find(|(n, _)| n == "report.html").unwrap().1.clone()).unwrap();
+    assert!(report.contains("12315") && report.contains("商家无法证明激活记录") && report.contains("SHA-256"));
+    assert_eq!(names.iter().filter(|n| n.starts_with("evidence/")).count(), 2, "the screenshot and the error text");
+
+    let tampered = |edit: &dyn Fn(&mut Vec<(String, Vec<u8>)>)| {
+        let mut f = files.clone();
+        edit(&mut f);
+        verify(&zip_files(&f).unwrap()).unwrap().problems
+    };
+    let evidence = names.iter().find(|n| n.ends_with(".png")).unwrap().to_string();
+    let p = tampered(&|f| f.iter_mut().find(|(n, _)| *n == evidence).unwrap().1.push(0));
+    assert!(p.iter().any(|p| p.starts_with(&evidence) && p.contains("altered")), "{p:?}");
+    // An edited event, with the manifest "fixed" to match: the hash chain still gives it away.
+    let p = tampered(&|f| {
+        let (_, events) = f.iter_mut().find(|(n, _)| n == "order/events.json").unwrap();
+        let text = String::from_utf8(events.clone()).unwrap().replacen("售出前已测试可用", "商家同意退款", 1);
+        *events = text.into_bytes();
+        let new_sha = kabao_server::bundle::sha256_hex(events);
+        let (_, m) = f.iter_mut().find(|(n, _)| n == "manifest.json").unwrap();
+        let mut manifest: kabao_server::bundle::Manifest = serde_json::from_slice(m).unwrap();
+        manifest.files.iter_mut().find(|x| x.path == "order/events.json").unwrap().sha256 = new_sha;
+        *m = serde_json::to_vec(&manifest).unwrap();
+    });
+    assert!(p.iter().any(|p| p.contains("event chain broken")), "{p:?}");
+    let p = tampered(&|f| f.retain(|(n, _)| n != "order/ledger.json"));
+    assert_eq!(p, vec!["order/ledger.json: missing".to_string()]);
+    let p = tampered(&|f| f.push(("evidence/extra.png".into(), b"x".to_vec())));
+    assert!(p.iter().any(|p| p.contains("evidence/extra.png: added")), "{p:?}");
+    assert!(verify(b"not a zip").is_err());
 }
 
 #[tokio::test]

@@ -250,3 +250,46 @@ async fn bench_checkout_drives_a_running_server() {
     // The orders went through the running server: its log saw them.
     assert!(server.log().contains("order created"), "the server handled the checkouts");
 }
+
+#[tokio::test]
+async fn verify_bundle_says_intact_or_names_the_altered_file() {
+    use kabao_server::bundle::{zip_files, Manifest, ManifestFile, FORMAT};
+    let dir = TempDir::new("bundle");
+    let report = "<html>维权材料包</html>".as_bytes().to_vec();
+    let snapshot = br#"{"warranty":"none"}"#.to_vec();
+    let sha = kabao_server::bundle::sha256_hex;
+    let manifest = Manifest {
+        format: FORMAT.into(),
+        order_no: "K0000000000000000000000000A".into(),
+        generated_at_ms: 0,
+        warranty_sha256: sha(&snapshot),
+        event_chain_head: String::new(),
+        files: [("report.html", &report), ("policy/snapshot.json", &snapshot)]
+            .iter()
+            .map(|(p, b)| ManifestFile { path: p.to_string(), sha256: sha(b), bytes: b.len() as u64 })
+            .collect(),
+    };
+    let write = |name: &str, report: &[u8]| {
+        let files = vec![
+            ("report.html".to_string(), report.to_vec()),
+            ("policy/snapshot.json".to_string(), snapshot.clone()),
+            ("manifest.json".to_string(), serde_json::to_vec(&manifest).unwrap_or_default()),
+        ];
+        let path = dir.path().join(name);
+        std::fs::write(&path, zip_files(&files).unwrap_or_else(|e| panic!("{e}"))).unwrap_or_else(|e| panic!("{e}"));
+        path
+    };
+    let good = write("good.zip", &report);
+    let out = Command::new(kabao_bin()).arg("verify-bundle").arg(&good).output().unwrap_or_else(|e| panic!("{e}"));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success() && stdout.contains("intact"), "{stdout}");
+    let bad = write("bad.zip", "<html>改过的报告</html>".as_bytes());
+    let out = Command::new(kabao_bin()).arg("verify-bundle").arg(&bad).output().unwrap_or_else(|e| panic!("{e}"));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(!out.status.success(), "an altered package fails");
+    assert!(stdout.contains("report.html: altered"), "{stdout}");
+    let missing = dir.path().join("nope.zip");
+    let out = Command::new(kabao_bin()).arg("verify-bundle").arg(&missing).output().unwrap_or_else(|e| panic!("{e}"));
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("nope.zip"), "names the file it could not read");
+}
