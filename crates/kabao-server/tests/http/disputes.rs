@@ -228,7 +228,8 @@ async fn complaint_package(app: &TestApp, buyer: &str, no: &str) {
     assert!(report.contains("12315") && report.contains("商家无法证明激活记录") && report.contains("SHA-256"));
     assert_eq!(names.iter().filter(|n| n.starts_with("evidence/")).count(), 2, "the screenshot and the error text");
 
-    let tampered = |edit: &dyn Fn(&mut Vec<(String, Vec<u8>)>)| {
+    type Files = Vec<(String, Vec<u8>)>;
+    let tampered = |edit: &dyn Fn(&mut Files)| {
         let mut f = files.clone();
         edit(&mut f);
         verify(&zip_files(&f).unwrap()).unwrap().problems
