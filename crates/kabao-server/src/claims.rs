@@ -739,6 +739,38 @@ pub async fn add_evidence(
     Ok(updated)
 }
 
+/// The merchant adds evidence (its own screenshots, logs) to a claim of its shop that is still open or disputed.
+pub async fn add_merchant_evidence(
+    state: &AppState,
+    merchant: &User,
+    claim_no: &str,
+    error_text: &str,
+    files: Vec<Upload>,
+) -> Result<ClaimRecord, ApiError> {
+    let evidence = check_evidence(files, error_text)?;
+    if evidence.is_empty() {
+        return Err(bad("claim.evidence_empty", "files", "请上传文件或填写说明文字", "Add a file or the text"));
+    }
+    let now = state.now();
+    let mut tx = state.store.begin(TxMode::Write).await?;
+    let (c, order) = merchant_claim(&mut *tx, merchant, claim_no).await?;
+    if !c.state.holds_escrow() {
+        return Err(ApiError::from_localized(StatusCode::CONFLICT, &claim::ClaimError::Closed(c.state)));
+    }
+    let product = tx.product_by_id(order.product_id).await?.map(|p| p.title).unwrap_or_default();
+    let hashes = store_evidence(&mut *tx, &order, &product, &c, evidence, EvidenceParty::Merchant, now).await?;
+    append_event(
+        &mut *tx,
+        order.id,
+        "claim.evidence_added",
+        serde_json::json!({"claim_no": c.claim_no, "by": "merchant", "evidence_sha256": hashes}),
+        now,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(c)
+}
+
 /// A claim of an order the caller may already see.
 async fn buyer_claim(tx: &mut dyn Tx, order: &Order, claim_no: &str) -> Result<ClaimRecord, ApiError> {
     let no = parse_claim_no(claim_no).ok_or_else(|| ApiError::not_found("claim.not_found"))?;

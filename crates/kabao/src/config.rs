@@ -45,6 +45,8 @@ pub struct Config {
     pub order_ttl_seconds: i64,
     /// How often background jobs (settlement, expiry) run.
     pub job_interval_seconds: u64,
+    /// Days after a merchant's decision within which a buyer may take a claim to the platform.
+    pub dispute_window_days: u32,
 }
 
 impl Default for Config {
@@ -68,6 +70,7 @@ impl Default for Config {
             claim_window_seconds: 24 * 3600,
             order_ttl_seconds: 30 * 60,
             job_interval_seconds: 10,
+            dispute_window_days: 7,
         }
     }
 }
@@ -125,6 +128,12 @@ impl Config {
                     .filter(|n: &i64| *n > 0)
                     .with_context(|| format!("{var}={v:?} must be a positive number of seconds"))?;
             }
+        }
+        if let Some(v) = env("KABAO_DISPUTE_WINDOW_DAYS") {
+            config.dispute_window_days =
+                v.trim().parse().ok().filter(|n: &u32| (1..=90).contains(n)).with_context(|| {
+                    format!("KABAO_DISPUTE_WINDOW_DAYS={v:?} must be a number of days from 1 to 90")
+                })?;
         }
         if let Some(v) = env("KABAO_JOB_INTERVAL_SECONDS") {
             config.job_interval_seconds =

@@ -384,6 +384,7 @@ async fn serve(config: Config, demo: bool) -> anyhow::Result<()> {
         epay,
         claim_window_seconds: config.claim_window_seconds,
         order_ttl_seconds: config.order_ttl_seconds,
+        dispute_window_days: config.dispute_window_days,
         ..kabao_server::ServerConfig::default()
     };
     let mailer: Arc<dyn kabao_server::mailer::Mailer> = match &config.smtp_url {

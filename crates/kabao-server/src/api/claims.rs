@@ -395,3 +395,21 @@ pub async fn complaint_package(
     let order = access_order(&state, user.as_ref(), &headers, &order_no).await?;
     crate::pages::claims::package_response(&state, &order).await
 }
+
+/// The merchant adds evidence (multipart `files` and/or `error_text`) to an open or disputed claim of its shop.
+#[utoipa::path(post, path = "/api/v1/merchant/claims/{claim_no}/evidence", tag = "claims", security(("bearer" = [])),
+    params(("claim_no" = String, Path)), request_body(content = ClaimUpload, content_type = "multipart/form-data"),
+    responses((status = 200, body = ClaimView), (status = 400, description = "no evidence, bad type or size"),
+        (status = 404, description = "no such claim of your shop"), (status = 409, description = "the claim is closed")))]
+pub async fn merchant_evidence(
+    State(state): State<SharedState>,
+    ApiUser(user): ApiUser,
+    ApiPath(claim_no): ApiPath<String>,
+    multipart: Result<Multipart, MultipartRejection>,
+) -> Result<ApiJson<ClaimView>, ApiError> {
+    let form = read_form(multipart).await?;
+    let error_text = form.text("error_text");
+    crate::claims::add_merchant_evidence(&state, &user, &claim_no, &error_text, form.files).await?;
+    let (c, evidence, order) = crate::claims::for_merchant(&state, &user, &claim_no).await?;
+    Ok(ApiJson(ClaimView::new(&c, &order.order_no, &evidence)))
+}

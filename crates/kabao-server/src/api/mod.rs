@@ -104,6 +104,11 @@ pub fn routes() -> Router<SharedState> {
         .route("/admin/fund/contributions", post(disputes::contribute))
         .route("/merchant/claims", get(claims::queue))
         .route("/merchant/claims/{claim_no}/decision", post(claims::decide))
+        .route(
+            "/merchant/claims/{claim_no}/evidence",
+            post(claims::merchant_evidence)
+                .layer(axum::extract::DefaultBodyLimit::max(crate::claims::MAX_UPLOAD_BYTES + 64 * 1024)),
+        )
         .route("/merchant/claims/{claim_no}/evidence/{sha256}", get(claims::merchant_file))
         .route("/wallet", get(orders::wallet))
         .route("/wallet/top-ups", post(orders::top_up))
@@ -141,7 +146,7 @@ pub fn routes() -> Router<SharedState> {
         merchant::set_custom_fields, merchant::deliver,
         warranty::get, warranty::list_templates, warranty::set,
         claims::file, claims::list, claims::get, claims::add_evidence, claims::buyer_file,
-        claims::queue, claims::decide, claims::merchant_file, claims::complaint_package,
+        claims::queue, claims::decide, claims::merchant_file, claims::complaint_package, claims::merchant_evidence,
         disputes::escalate, disputes::buyer_statement, disputes::merchant_statement, disputes::queue, disputes::case,
         disputes::rule, disputes::arbiter_statement, disputes::fund, disputes::join, disputes::contribute,
         orders::create, orders::get, orders::pay_wallet, orders::pay_sandbox, orders::reveal,

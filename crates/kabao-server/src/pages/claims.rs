@@ -290,8 +290,12 @@ async fn claim_page(
             format!("/console/claims/{}/evidence", c.claim_no)
         },
         new_key,
-        can_add_evidence: buyer && (pending || c.state == ClaimState::Escalated),
-        evidence_action: format!("/o/{}/claims/{}/evidence", order.order_no, c.claim_no),
+        can_add_evidence: pending || c.state == ClaimState::Escalated,
+        evidence_action: if buyer {
+            format!("/o/{}/claims/{}/evidence", order.order_no, c.claim_no)
+        } else {
+            format!("/console/claims/{}/evidence", c.claim_no)
+        },
         can_decide: !buyer && pending,
         can_ask: !buyer && !c.evidence_requested && c.state == ClaimState::Open,
         warranty_lines: crate::warranty::describe_snapshot(&order.warranty_snapshot, lang),
@@ -541,4 +545,24 @@ pub(crate) async fn package_response(state: &SharedState, order: &Order) -> Resu
         zip,
     )
         .into_response())
+}
+
+/// The merchant adds evidence to a claim of its shop.
+pub async fn merchant_evidence(
+    State(state): State<SharedState>,
+    MerchantVisitor { v, user }: MerchantVisitor,
+    ApiPath(claim_no): ApiPath<String>,
+    multipart: Result<Multipart, MultipartRejection>,
+) -> Result<Response, ApiError> {
+    let form = page_form(&v, multipart).await?;
+    let error_text = form.text("error_text");
+    match crate::claims::add_merchant_evidence(&state, &user, &claim_no, &error_text, form.files).await {
+        Ok(c) => Ok(see_other(&format!("/console/claims/{}", c.claim_no))),
+        Err(e) if shown(&e) => {
+            let (c, _, order) = crate::claims::for_merchant(&state, &user, &claim_no).await?;
+            let page = claim_page(&state, &v, View::Merchant(&order), &c, None, Some(e.message(v.lang).into())).await?;
+            Ok(with_status(page, e.status))
+        }
+        Err(e) => Err(e),
+    }
 }

@@ -234,6 +234,11 @@ pub fn routes() -> Router<SharedState> {
         .route("/console/claims", get(claims::queue))
         .route("/console/claims/{claim_no}", get(claims::merchant_show))
         .route("/console/claims/{claim_no}/decision", post(claims::decide))
+        .route(
+            "/console/claims/{claim_no}/evidence",
+            post(claims::merchant_evidence)
+                .layer(axum::extract::DefaultBodyLimit::max(crate::claims::MAX_UPLOAD_BYTES + 64 * 1024)),
+        )
         .route("/console/claims/{claim_no}/evidence/{sha256}", get(claims::merchant_file))
         .route("/pay/sandbox/{trade_no}", get(orders::sandbox_page).post(orders::sandbox_pay))
         .route("/orders/lookup", get(orders::lookup_form).post(orders::lookup))

@@ -134,13 +134,23 @@ async fn dispute_after_settlement(app: TestApp) {
         )
         .await;
     assert_eq!(res.json()["statements"].as_array().unwrap().len(), 2, "{}", res.body);
+    // The merchant adds its own evidence (a log excerpt) while the dispute is open.
+    let (ct, body) = crate::claims::multipart(&[("error_text", "后台记录：2026-11-28 10:02 已激活")], &[]);
+    let req = axum::http::Request::post(format!("/api/v1/merchant/claims/{claim_no}/evidence"))
+        .header("content-type", ct)
+        .header("authorization", format!("Bearer {merchant}"))
+        .body(axum::body::Body::from(body))
+        .unwrap();
+    let res = app.send(req).await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+    assert_eq!(res.json()["evidence"].as_array().unwrap().iter().filter(|e| e["added_by"] == "merchant").count(), 1);
     let arbiter = user(&app, "arbiter_a", Role::Arbiter, None).await;
     assert_eq!(app.api("GET", "/api/v1/arbiter/disputes", Some(&merchant), None).await.status, StatusCode::FORBIDDEN);
     let queue = app.api("GET", "/api/v1/arbiter/disputes", Some(&arbiter), None).await.json();
     assert_eq!(queue[0]["claim_no"], claim_no.as_str());
     let case = app.api("GET", &format!("/api/v1/arbiter/disputes/{claim_no}"), Some(&arbiter), None).await.json();
     assert_eq!(case["order_state"], "settled");
-    assert_eq!(case["claim"]["evidence"].as_array().unwrap().len(), 2);
+    assert_eq!(case["claim"]["evidence"].as_array().unwrap().len(), 3, "both sides' evidence");
     assert!(!case["reveals"].as_array().unwrap().is_empty());
     assert!(case["warranty_snapshot"].as_str().unwrap().contains("invalid_key"));
 
@@ -226,7 +236,11 @@ async fn complaint_package(app: &TestApp, buyer: &str, no: &str) {
     }
     let report = String::from_utf8(files.iter().find(|(n, _)| n == "report.html").unwrap().1.clone()).unwrap();
     assert!(report.contains("12315") && report.contains("商家无法证明激活记录") && report.contains("SHA-256"));
-    assert_eq!(names.iter().filter(|n| n.starts_with("evidence/")).count(), 2, "the screenshot and the error text");
+    assert_eq!(
+        names.iter().filter(|n| n.starts_with("evidence/")).count(),
+        3,
+        "the screenshot, the error text, the log"
+    );
 
     type Files = Vec<(String, Vec<u8>)>;
     let tampered = |edit: &dyn Fn(&mut Files)| {

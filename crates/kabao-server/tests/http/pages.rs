@@ -303,6 +303,7 @@ async fn every_form_post_without_the_matching_csrf_token_is_403() {
         "/console/withdrawals".into(),
         "/console/claims/CL0000000000000000000000AA/decision".into(),
         "/console/claims/CL0000000000000000000000AA/statements".into(),
+        "/console/claims/CL0000000000000000000000AA/evidence".into(),
         "/console/fund/join".into(),
         "/logout".into(),
     ];
