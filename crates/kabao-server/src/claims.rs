@@ -698,27 +698,42 @@ async fn save(tx: &mut dyn Tx, c: &ClaimRecord, from: ClaimState) -> Result<(), 
     }
 }
 
-/// The buyer adds evidence; if the merchant had asked for it, the deadline runs again with what was left.
+/// Who adds evidence to a claim.
+pub enum EvidenceFrom<'a> {
+    /// The buyer of an order the caller may already see.
+    Buyer(&'a Order),
+    /// The merchant of the claim's shop.
+    Merchant(&'a User),
+}
+
+/// Adds evidence to a claim still open or disputed. A buyer's answer to a request for more evidence restarts the
+/// paused deadline with the time that was left.
 pub async fn add_evidence(
     state: &AppState,
-    order: &Order,
+    from: EvidenceFrom<'_>,
     claim_no: &str,
     error_text: &str,
     files: Vec<Upload>,
 ) -> Result<ClaimRecord, ApiError> {
     let evidence = check_evidence(files, error_text)?;
     if evidence.is_empty() {
-        return Err(bad("claim.evidence_empty", "files", "请上传文件或填写错误信息", "Add a file or the error text"));
+        return Err(bad("claim.evidence_empty", "files", "请上传文件或填写文字说明", "Add a file or the text"));
     }
     let now = state.now();
     let mut tx = state.store.begin(TxMode::Write).await?;
-    let c = buyer_claim(&mut *tx, order, claim_no).await?;
-    if !matches!(c.state, ClaimState::Open | ClaimState::AwaitingEvidence | ClaimState::Escalated) {
+    let (c, order, party) = match from {
+        EvidenceFrom::Buyer(o) => (buyer_claim(&mut *tx, o, claim_no).await?, o.clone(), EvidenceParty::Buyer),
+        EvidenceFrom::Merchant(u) => {
+            let (c, o) = merchant_claim(&mut *tx, u, claim_no).await?;
+            (c, o, EvidenceParty::Merchant)
+        }
+    };
+    if !c.state.holds_escrow() {
         return Err(ApiError::from_localized(StatusCode::CONFLICT, &claim::ClaimError::Closed(c.state)));
     }
     let product = tx.product_by_id(order.product_id).await?.map(|p| p.title).unwrap_or_default();
-    let hashes = store_evidence(&mut *tx, order, &product, &c, evidence, EvidenceParty::Buyer, now).await?;
-    let updated = if c.state == ClaimState::AwaitingEvidence {
+    let hashes = store_evidence(&mut *tx, &order, &product, &c, evidence, party, now).await?;
+    let updated = if party == EvidenceParty::Buyer && c.state == ClaimState::AwaitingEvidence {
         let k = claim::on_more_evidence(&core_claim(&c), now)
             .map_err(|e| ApiError::from_localized(StatusCode::CONFLICT, &e))?;
         let d = apply(&c, k);
@@ -731,44 +746,17 @@ pub async fn add_evidence(
         &mut *tx,
         order.id,
         "claim.evidence_added",
-        serde_json::json!({"claim_no": c.claim_no, "evidence_sha256": hashes, "due_at": updated.due_at.map(|t| t.millis())}),
+        serde_json::json!({
+            "claim_no": c.claim_no,
+            "by": party.as_str(),
+            "evidence_sha256": hashes,
+            "due_at": updated.due_at.map(|t| t.millis()),
+        }),
         now,
     )
     .await?;
     tx.commit().await?;
     Ok(updated)
-}
-
-/// The merchant adds evidence (its own screenshots, logs) to a claim of its shop that is still open or disputed.
-pub async fn add_merchant_evidence(
-    state: &AppState,
-    merchant: &User,
-    claim_no: &str,
-    error_text: &str,
-    files: Vec<Upload>,
-) -> Result<ClaimRecord, ApiError> {
-    let evidence = check_evidence(files, error_text)?;
-    if evidence.is_empty() {
-        return Err(bad("claim.evidence_empty", "files", "请上传文件或填写说明文字", "Add a file or the text"));
-    }
-    let now = state.now();
-    let mut tx = state.store.begin(TxMode::Write).await?;
-    let (c, order) = merchant_claim(&mut *tx, merchant, claim_no).await?;
-    if !c.state.holds_escrow() {
-        return Err(ApiError::from_localized(StatusCode::CONFLICT, &claim::ClaimError::Closed(c.state)));
-    }
-    let product = tx.product_by_id(order.product_id).await?.map(|p| p.title).unwrap_or_default();
-    let hashes = store_evidence(&mut *tx, &order, &product, &c, evidence, EvidenceParty::Merchant, now).await?;
-    append_event(
-        &mut *tx,
-        order.id,
-        "claim.evidence_added",
-        serde_json::json!({"claim_no": c.claim_no, "by": "merchant", "evidence_sha256": hashes}),
-        now,
-    )
-    .await?;
-    tx.commit().await?;
-    Ok(c)
 }
 
 /// A claim of an order the caller may already see.

@@ -4,7 +4,7 @@
 use super::orders::{access_order, MaybeApiUser};
 use super::ApiJson;
 use crate::auth::ApiUser;
-use crate::claims::{ClaimInput, MerchantDecision, Upload};
+use crate::claims::{ClaimInput, EvidenceFrom, MerchantDecision, Upload};
 use crate::error::ApiError;
 use crate::extract::ApiPath;
 use crate::SharedState;
@@ -291,7 +291,7 @@ pub async fn add_evidence(
     let order = access_order(&state, user.as_ref(), &headers, &order_no).await?;
     let form = read_form(multipart).await?;
     let error_text = form.text("error_text");
-    crate::claims::add_evidence(&state, &order, &claim_no, &error_text, form.files).await?;
+    crate::claims::add_evidence(&state, EvidenceFrom::Buyer(&order), &claim_no, &error_text, form.files).await?;
     let (c, evidence) = crate::claims::for_buyer(&state, &order, &claim_no).await?;
     Ok(ApiJson(ClaimView::new(&c, &order.order_no, &evidence)))
 }
@@ -338,19 +338,6 @@ pub async fn decide(
     Ok(ApiJson(ClaimView::new(&c, &order.order_no, &evidence)))
 }
 
-fn file_response(mime: String, bytes: Vec<u8>) -> axum::response::Response {
-    (
-        [
-            (header::CONTENT_TYPE, mime),
-            (header::CACHE_CONTROL, "private, no-store".to_string()),
-            (header::CONTENT_DISPOSITION, "attachment".to_string()),
-            (header::X_CONTENT_TYPE_OPTIONS, "nosniff".to_string()),
-        ],
-        bytes,
-    )
-        .into_response()
-}
-
 /// An evidence file of one of the buyer's claims.
 #[utoipa::path(get, path = "/api/v1/orders/{order_no}/claims/{claim_no}/evidence/{sha256}", tag = "claims",
     params(("order_no" = String, Path), ("claim_no" = String, Path), ("sha256" = String, Path)),
@@ -364,7 +351,7 @@ pub async fn buyer_file(
     let order = access_order(&state, user.as_ref(), &headers, &order_no).await?;
     let (c, _) = crate::claims::for_buyer(&state, &order, &claim_no).await?;
     let (mime, bytes) = crate::claims::evidence_file(&state, &c, &sha).await?;
-    Ok(file_response(mime, bytes))
+    Ok(crate::pages::claims::file_response(mime, bytes))
 }
 
 /// An evidence file of a claim of the merchant's shop.
@@ -378,7 +365,7 @@ pub async fn merchant_file(
 ) -> Result<axum::response::Response, ApiError> {
     let (c, _, _) = crate::claims::for_merchant(&state, &user, &claim_no).await?;
     let (mime, bytes) = crate::claims::evidence_file(&state, &c, &sha).await?;
-    Ok(file_response(mime, bytes))
+    Ok(crate::pages::claims::file_response(mime, bytes))
 }
 
 /// The order's complaint package (维权材料包): a zip with a readable report (HTML, Chinese with English), the
@@ -409,7 +396,7 @@ pub async fn merchant_evidence(
 ) -> Result<ApiJson<ClaimView>, ApiError> {
     let form = read_form(multipart).await?;
     let error_text = form.text("error_text");
-    crate::claims::add_merchant_evidence(&state, &user, &claim_no, &error_text, form.files).await?;
+    crate::claims::add_evidence(&state, EvidenceFrom::Merchant(&user), &claim_no, &error_text, form.files).await?;
     let (c, evidence, order) = crate::claims::for_merchant(&state, &user, &claim_no).await?;
     Ok(ApiJson(ClaimView::new(&c, &order.order_no, &evidence)))
 }

@@ -3,7 +3,7 @@
 
 use super::console::MerchantVisitor;
 use super::orders::visible_order;
-use super::{datetime, render, see_other, Ctx};
+use super::{datetime, render, see_other, shown_on_form, with_status, Ctx};
 use crate::api::claims::read_form;
 use crate::auth::Visitor;
 use crate::claims::MerchantDecision;
@@ -14,23 +14,13 @@ use askama::Template;
 use axum::extract::multipart::MultipartRejection;
 use axum::extract::{Multipart, State};
 use axum::http::header::CACHE_CONTROL;
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::http::{header, HeaderMap};
 use axum::response::{IntoResponse, Response};
 use kabao_core::claim::ClaimState;
 use kabao_core::warranty::{Defect, WarrantyPolicy};
 use kabao_core::Lang;
 use kabao_store::{ClaimRecord, EvidenceRecord, Order, TxMode};
 use serde::Deserialize;
-
-fn with_status(mut res: Response, code: StatusCode) -> Response {
-    *res.status_mut() = code;
-    res
-}
-
-/// A form error shown on the page (validation, conflicts); anything else goes to the error page.
-fn shown(e: &ApiError) -> bool {
-    e.status.is_client_error() && e.status != StatusCode::NOT_FOUND && e.status != StatusCode::FORBIDDEN
-}
 
 /// Reads a claim page's multipart form and checks its CSRF token. A body that is not multipart at all is no
 /// form of ours: it is refused like a forged one.
@@ -142,7 +132,7 @@ pub async fn file(
             Some(key) => claim_page(&state, &v, View::Buyer(&order), &filed.claim, Some(key.to_string()), None).await,
             None => Ok(see_other(&format!("/o/{}/claims/{}", order.order_no, filed.claim.claim_no))),
         },
-        Err(e) if shown(&e) => {
+        Err(e) if shown_on_form(&e) => {
             let item = item.trim().parse().unwrap_or(1);
             let page =
                 new_claim_page(&v, &order, item, &defect, description, error_text, Some(e.message(v.lang).into()))
@@ -154,7 +144,7 @@ pub async fn file(
 }
 
 /// Whose eyes the claim page is for.
-enum View<'a> {
+pub(crate) enum View<'a> {
     Buyer(&'a Order),
     Merchant(&'a Order),
 }
@@ -221,27 +211,7 @@ struct ClaimPage {
     statement_action: String,
 }
 
-pub(crate) async fn claim_page_for_buyer(
-    state: &SharedState,
-    v: &Visitor,
-    order: &Order,
-    c: &ClaimRecord,
-    error: Option<String>,
-) -> Result<Response, ApiError> {
-    claim_page(state, v, View::Buyer(order), c, None, error).await
-}
-
-pub(crate) async fn claim_page_for_merchant(
-    state: &SharedState,
-    v: &Visitor,
-    order: &Order,
-    c: &ClaimRecord,
-    error: Option<String>,
-) -> Result<Response, ApiError> {
-    claim_page(state, v, View::Merchant(order), c, None, error).await
-}
-
-async fn claim_page(
+pub(crate) async fn claim_page(
     state: &SharedState,
     v: &Visitor,
     view: View<'_>,
@@ -365,9 +335,17 @@ pub async fn add_evidence(
     let form = page_form(&v, multipart).await?;
     let order = visible_order(&state, &v, &headers, &no).await?;
     let error_text = form.text("error_text");
-    match crate::claims::add_evidence(&state, &order, &claim_no, &error_text, form.files).await {
+    match crate::claims::add_evidence(
+        &state,
+        crate::claims::EvidenceFrom::Buyer(&order),
+        &claim_no,
+        &error_text,
+        form.files,
+    )
+    .await
+    {
         Ok(c) => Ok(see_other(&format!("/o/{}/claims/{}", order.order_no, c.claim_no))),
-        Err(e) if shown(&e) => {
+        Err(e) if shown_on_form(&e) => {
             let (c, _) = crate::claims::for_buyer(&state, &order, &claim_no).await?;
             let page = claim_page(&state, &v, View::Buyer(&order), &c, None, Some(e.message(v.lang).into())).await?;
             Ok(with_status(page, e.status))
@@ -502,7 +480,7 @@ pub async fn decide(
     };
     match result {
         Ok(c) => Ok(see_other(&format!("/console/claims/{}", c.claim_no))),
-        Err(e) if shown(&e) => {
+        Err(e) if shown_on_form(&e) => {
             let (c, _, order) = crate::claims::for_merchant(&state, &user, &claim_no).await?;
             let page = claim_page(&state, &v, View::Merchant(&order), &c, None, Some(e.message(v.lang).into())).await?;
             Ok(with_status(page, e.status))
@@ -556,9 +534,17 @@ pub async fn merchant_evidence(
 ) -> Result<Response, ApiError> {
     let form = page_form(&v, multipart).await?;
     let error_text = form.text("error_text");
-    match crate::claims::add_merchant_evidence(&state, &user, &claim_no, &error_text, form.files).await {
+    match crate::claims::add_evidence(
+        &state,
+        crate::claims::EvidenceFrom::Merchant(&user),
+        &claim_no,
+        &error_text,
+        form.files,
+    )
+    .await
+    {
         Ok(c) => Ok(see_other(&format!("/console/claims/{}", c.claim_no))),
-        Err(e) if shown(&e) => {
+        Err(e) if shown_on_form(&e) => {
             let (c, _, order) = crate::claims::for_merchant(&state, &user, &claim_no).await?;
             let page = claim_page(&state, &v, View::Merchant(&order), &c, None, Some(e.message(v.lang).into())).await?;
             Ok(with_status(page, e.status))

@@ -1,10 +1,10 @@
 //! Dispute pages (平台介入): the buyer escalates and both sides make statements from the claim page; arbiters
 //! work a queue and a case page holding the whole order; the compensation fund's public page; joining the fund.
 
-use super::claims::{claim_page_for_buyer, claim_page_for_merchant, party_label, ruling_text};
+use super::claims::{claim_page, party_label, ruling_text, View};
 use super::console::MerchantVisitor;
 use super::orders::visible_order;
-use super::{datetime, render, see_other, Ctx, PageForm};
+use super::{datetime, render, see_other, shown_on_form, with_status, Ctx, PageForm};
 use crate::auth::Visitor;
 use crate::disputes::Party;
 use crate::error::ApiError;
@@ -13,20 +13,11 @@ use crate::SharedState;
 use askama::Template;
 use axum::extract::State;
 use axum::http::header::CACHE_CONTROL;
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use kabao_core::user::Role;
 use kabao_store::User;
 use serde::Deserialize;
-
-fn with_status(mut res: Response, code: StatusCode) -> Response {
-    *res.status_mut() = code;
-    res
-}
-
-fn shown(e: &ApiError) -> bool {
-    e.status.is_client_error() && e.status != StatusCode::NOT_FOUND && e.status != StatusCode::FORBIDDEN
-}
 
 #[derive(Deserialize)]
 pub struct StatementForm {
@@ -48,9 +39,9 @@ pub async fn escalate(
     let order = visible_order(&state, &v, &headers, &no).await?;
     match crate::disputes::escalate(&state, &order, &claim_no, &f.statement).await {
         Ok(_) => Ok(see_other(&format!("/o/{}/claims/{claim_no}", order.order_no))),
-        Err(e) if shown(&e) => {
+        Err(e) if shown_on_form(&e) => {
             let (c, _) = crate::claims::for_buyer(&state, &order, &claim_no).await?;
-            let page = claim_page_for_buyer(&state, &v, &order, &c, Some(e.message(v.lang).into())).await?;
+            let page = claim_page(&state, &v, View::Buyer(&order), &c, None, Some(e.message(v.lang).into())).await?;
             Ok(with_status(page, e.status))
         }
         Err(e) => Err(e),
@@ -69,9 +60,9 @@ pub async fn buyer_statement(
     let order = visible_order(&state, &v, &headers, &no).await?;
     match crate::disputes::add_statement(&state, Party::Buyer(&order), &claim_no, &f.statement).await {
         Ok(()) => Ok(see_other(&format!("/o/{}/claims/{claim_no}", order.order_no))),
-        Err(e) if shown(&e) => {
+        Err(e) if shown_on_form(&e) => {
             let (c, _) = crate::claims::for_buyer(&state, &order, &claim_no).await?;
-            let page = claim_page_for_buyer(&state, &v, &order, &c, Some(e.message(v.lang).into())).await?;
+            let page = claim_page(&state, &v, View::Buyer(&order), &c, None, Some(e.message(v.lang).into())).await?;
             Ok(with_status(page, e.status))
         }
         Err(e) => Err(e),
@@ -88,9 +79,9 @@ pub async fn merchant_statement(
     v.check_csrf(f.csrf.as_deref())?;
     match crate::disputes::add_statement(&state, Party::Merchant(&user), &claim_no, &f.statement).await {
         Ok(()) => Ok(see_other(&format!("/console/claims/{claim_no}"))),
-        Err(e) if shown(&e) => {
+        Err(e) if shown_on_form(&e) => {
             let (c, _, order) = crate::claims::for_merchant(&state, &user, &claim_no).await?;
-            let page = claim_page_for_merchant(&state, &v, &order, &c, Some(e.message(v.lang).into())).await?;
+            let page = claim_page(&state, &v, View::Merchant(&order), &c, None, Some(e.message(v.lang).into())).await?;
             Ok(with_status(page, e.status))
         }
         Err(e) => Err(e),
@@ -330,7 +321,7 @@ pub async fn rule(
     };
     match result {
         Ok(()) => Ok(see_other(&format!("/arbiter/disputes/{claim_no}"))),
-        Err(e) if shown(&e) => {
+        Err(e) if shown_on_form(&e) => {
             let page = case_page(&state, &v, &user, &claim_no, Some(e.message(v.lang).into())).await?;
             Ok(with_status(page, e.status))
         }
@@ -348,7 +339,7 @@ pub async fn arbiter_statement(
     v.check_csrf(f.csrf.as_deref())?;
     match crate::disputes::add_statement(&state, Party::Arbiter(&user), &claim_no, &f.statement).await {
         Ok(()) => Ok(see_other(&format!("/arbiter/disputes/{claim_no}"))),
-        Err(e) if shown(&e) => {
+        Err(e) if shown_on_form(&e) => {
             let page = case_page(&state, &v, &user, &claim_no, Some(e.message(v.lang).into())).await?;
             Ok(with_status(page, e.status))
         }

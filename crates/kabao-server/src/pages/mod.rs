@@ -75,6 +75,18 @@ impl Ctx {
     }
 }
 
+/// A page answered with another status (a form shown again with its error).
+pub(crate) fn with_status(mut res: Response, code: StatusCode) -> Response {
+    *res.status_mut() = code;
+    res
+}
+
+/// Whether an error belongs on the form's own page (bad input, a conflict) rather than on the error page
+/// (not found, forbidden, internal).
+pub(crate) fn shown_on_form(e: &ApiError) -> bool {
+    e.status.is_client_error() && e.status != StatusCode::NOT_FOUND && e.status != StatusCode::FORBIDDEN
+}
+
 /// Renders a template to an HTML response.
 pub fn render(t: impl Template) -> Response {
     match t.render() {
