@@ -254,6 +254,17 @@ async fn openapi_health_and_metrics() {
         "/api/v1/merchant/products/{id}/keys",
         "/api/v1/admin/shops/{id}/certification",
         "/api/v1/products",
+        "/api/v1/orders/{order_no}/claims",
+        "/api/v1/orders/{order_no}/claims/{claim_no}/evidence",
+        "/api/v1/orders/{order_no}/claims/{claim_no}/escalate",
+        "/api/v1/orders/{order_no}/complaint-package",
+        "/api/v1/merchant/claims",
+        "/api/v1/merchant/claims/{claim_no}/decision",
+        "/api/v1/merchant/claims/{claim_no}/evidence",
+        "/api/v1/merchant/fund/join",
+        "/api/v1/arbiter/disputes/{claim_no}",
+        "/api/v1/arbiter/disputes/{claim_no}/ruling",
+        "/api/v1/fund",
     ] {
         assert!(doc["paths"].get(path).is_some(), "OpenAPI lacks {path}");
     }
