@@ -181,3 +181,30 @@ pub async fn set_role(
     let r = crate::shops::set_role(&state, &user, UserId(id), &f.role).await.map(|_| ());
     after(&state, &v, r).await
 }
+
+#[derive(Deserialize)]
+pub struct FundForm {
+    #[serde(rename = "_csrf")]
+    csrf: Option<String>,
+    #[serde(default)]
+    amount: String,
+}
+
+/// The platform moves part of its revenue into the compensation fund.
+pub async fn contribute_to_fund(
+    State(state): State<SharedState>,
+    AdminVisitor { v, user }: AdminVisitor,
+    PageForm(f): PageForm<FundForm>,
+) -> Result<Response, ApiError> {
+    v.check_csrf(f.csrf.as_deref())?;
+    let r = match kabao_core::Money::parse_yuan(&f.amount) {
+        Ok(amount) => crate::disputes::contribute_to_fund(&state, &user, amount).await,
+        Err(_) => Err(ApiError::bad_request(
+            "fund.amount_invalid",
+            "amount",
+            "金额格式不正确（例如 100.00）",
+            "Not a valid amount (e.g. 100.00)",
+        )),
+    };
+    after(&state, &v, r).await
+}

@@ -153,6 +153,8 @@ struct ShopPage {
     opened: String,
     suspended: bool,
     items: Vec<Item>,
+    /// The shop is in the compensation fund (赔付保障).
+    fund_member: bool,
 }
 
 pub async fn shop(
@@ -162,6 +164,7 @@ pub async fn shop(
 ) -> Result<Response, ApiError> {
     let shop = crate::shops::public_shop(&state, ShopId(id), v.user.as_ref()).await?;
     let products = crate::products::listed_in_shop(&state, &shop).await?;
+    let fund_member = crate::disputes::is_member(&state, shop.id).await?;
     let lang = v.lang;
     let items = products
         .into_iter()
@@ -185,5 +188,6 @@ pub async fn shop(
         name: shop.name,
         description: shop.description,
         items,
+        fund_member,
     }))
 }

@@ -285,6 +285,7 @@ pub fn routes() -> Router<SharedState> {
         .route("/admin/withdrawals/{id}/approve", post(finance::approve))
         .route("/admin/withdrawals/{id}/reject", post(finance::reject))
         .route("/admin", get(admin::home))
+        .route("/admin/fund/contributions", post(admin::contribute_to_fund))
         .route("/admin/users/{id}/role", post(admin::set_role))
         .route("/admin/shops/{id}/certification", post(admin::set_certification))
         .route("/admin/shops/{id}/suspension", post(admin::set_suspension))

@@ -281,3 +281,39 @@ async fn postgres_a_dispute_after_settlement_pays_from_balance_then_deposit_then
         dispute_after_settlement(app).await;
     }
 }
+
+/// Joining the fund from the console shows 赔付保障 on the shop and its products; the fund's page is public; an
+/// admin's contribution cannot exceed the platform's revenue.
+#[tokio::test]
+async fn fund_membership_badge_public_page_and_admin_contribution() {
+    let app = TestApp::with_config(kabao_server::ServerConfig {
+        fund_min_deposit: kabao_core::Money::ZERO,
+        fund_fee: kabao_core::Money::ZERO,
+        ..Default::default()
+    })
+    .await;
+    let (merchant, product) = app.merchant_with_product("fund_page_m").await;
+    let shop = app.api("GET", "/api/v1/merchant/shop", Some(&merchant), None).await.json()["id"].as_i64().unwrap();
+    assert!(!app.get(&format!("/p/{product}")).await.body.contains("fund-badge"));
+    let mut m = app.browser();
+    m.login("fund_page_m", "merchant-pass-1").await;
+    assert!(m.get("/console/finance").await.body.contains("fund-join-form"));
+    let csrf = m.csrf();
+    assert_eq!(m.post("/console/fund/join", &[], Some(&csrf)).await.status, StatusCode::SEE_OTHER);
+    assert!(m.get("/console/finance").await.body.contains("fund-member"));
+    assert!(app.get(&format!("/p/{product}")).await.body.contains("id=\"fund-badge\""));
+    assert!(app.get(&format!("/s/{shop}")).await.body.contains("id=\"fund-badge\""));
+    let page = app.get("/fund").await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(page.body.contains("id=\"fund-members\">1<"), "{}", page.body);
+
+    let (_, password) = kabao_server::accounts::ensure_admin(&*app.state.store, T0).await.unwrap().unwrap();
+    let mut admin = app.browser();
+    admin.login("admin", &password).await;
+    let csrf = admin.csrf();
+    let res = admin.post("/admin/fund/contributions", &[("amount", "abc")], Some(&csrf)).await;
+    assert_eq!(res.status, StatusCode::BAD_REQUEST);
+    let res = admin.post("/admin/fund/contributions", &[("amount", "100.00")], Some(&csrf)).await;
+    assert_eq!(res.status, StatusCode::PAYMENT_REQUIRED, "no revenue to move yet");
+    assert_eq!(app.api("GET", "/api/v1/fund", None, None).await.json()["cash_fen"], 0);
+}

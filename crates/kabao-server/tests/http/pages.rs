@@ -313,6 +313,7 @@ async fn every_form_post_without_the_matching_csrf_token_is_403() {
         format!("/admin/shops/{shop}/suspension"),
         "/admin/withdrawals/1/approve".into(),
         "/admin/withdrawals/1/reject".into(),
+        "/admin/fund/contributions".into(),
     ];
     let as_buyer = [
         "/register".to_string(),
