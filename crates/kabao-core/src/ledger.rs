@@ -99,6 +99,8 @@ pub enum TxKind {
     Deposit,
     /// Money paid into the compensation fund (a member's fee, the platform's contribution).
     FundContribution,
+    /// A shop paying back what the fund advanced for it.
+    FundRepayment,
 }
 
 impl TxKind {
@@ -111,6 +113,7 @@ impl TxKind {
             TxKind::Withdrawal => "withdrawal",
             TxKind::Deposit => "deposit",
             TxKind::FundContribution => "fund_contribution",
+            TxKind::FundRepayment => "fund_repayment",
         }
     }
     pub fn parse(s: &str) -> Option<TxKind> {
@@ -122,6 +125,7 @@ impl TxKind {
             TxKind::Withdrawal,
             TxKind::Deposit,
             TxKind::FundContribution,
+            TxKind::FundRepayment,
         ]
         .into_iter()
         .find(|k| k.as_str() == s)

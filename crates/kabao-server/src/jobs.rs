@@ -40,6 +40,7 @@ pub async fn settle_due(state: &AppState) -> Result<u64, ApiError> {
             let fee = ledger::fee(held, state.config.fee_bps);
             let t = ledger::settle(order.id, order.shop_id, held, fee).map_err(ApiError::internal)?;
             tx.post_ledger(&t, Some(order.id), now).await?;
+            repay_fund(&mut *tx, order.shop_id, now).await?;
         }
         append_event(
             &mut *tx,
@@ -53,6 +54,29 @@ pub async fn settle_due(state: &AppState) -> Result<u64, ApiError> {
         settled += 1;
     }
     Ok(settled)
+}
+
+/// A shop that owes the compensation fund (it advanced a refund for the shop) pays it back from its available
+/// balance as soon as money arrives there, in the settlement's transaction.
+async fn repay_fund(
+    tx: &mut dyn kabao_store::Tx,
+    shop: kabao_core::ShopId,
+    now: kabao_core::Timestamp,
+) -> Result<(), ApiError> {
+    let owed = -tx.balance(ledger::Account::FundReceivable(shop)).await?.fen();
+    let available = tx.balance(ledger::Account::MerchantAvailable(shop)).await?.fen();
+    let pay = owed.min(available);
+    if pay > 0 {
+        let t = ledger::LedgerTx::transfer(
+            ledger::TxKind::FundRepayment,
+            ledger::Account::MerchantAvailable(shop),
+            ledger::Account::FundReceivable(shop),
+            kabao_core::Money::from_fen(pay),
+        )
+        .map_err(ApiError::internal)?;
+        tx.post_ledger(&t, None, now).await?;
+    }
+    Ok(())
 }
 
 /// Marks unpaid orders past their time as expired. Nothing was held for them, so nothing is released.

@@ -33,6 +33,7 @@ fn entry_label(kind: kabao_core::ledger::TxKind, lang: Lang) -> &'static str {
         TopUp => lang.pick("充值", "Top-up"),
         Deposit => lang.pick("缴纳保证金", "Deposit paid"),
         FundContribution => lang.pick("赔付基金份额", "Compensation fund contribution"),
+        FundRepayment => lang.pick("归还赔付基金垫付", "Repaid to the compensation fund"),
     }
 }
 

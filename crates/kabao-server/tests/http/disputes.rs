@@ -209,6 +209,19 @@ async fn dispute_after_settlement(app: TestApp) {
     );
     verify_books(&app).await;
     complaint_package(&app, &buyer, &no).await;
+
+    // The shop's next earnings pay the fund back first.
+    let next = order_no(&app, &buyer, json!({"product_id": product, "quantity": 1, "warranty_ack": true})).await;
+    assert_eq!(
+        app.api("POST", &format!("/api/v1/orders/{next}/pay/wallet"), Some(&buyer), None).await.status,
+        StatusCode::OK
+    );
+    app.clock.advance_seconds(7 * 86_400 + 60);
+    assert_eq!(kabao_server::jobs::run_once(&app.state, "instance-test").await.unwrap().settled, Some(1));
+    assert_eq!(balance(&app, Account::FundReceivable(shop)).await, 0, "the advance is repaid");
+    assert_eq!(balance(&app, Account::MerchantAvailable(shop)).await, 990 - 29 - 569);
+    assert_eq!(app.api("GET", "/api/v1/fund", None, None).await.json()["outstanding_fen"], 0);
+    verify_books(&app).await;
 }
 
 /// The complaint package verifies as downloaded, and each kind of tampering is named.
