@@ -242,10 +242,9 @@ pub fn parse_ruling(ruling: &str, refund_fen: Option<i64>) -> Result<Ruling, Api
 
 /// The fund's cash: its account less what it advanced for shops and has not recovered.
 async fn fund_cash(tx: &mut dyn Tx) -> Result<Money, ApiError> {
-    let balances = tx.all_balances().await?;
-    let fund = balances.iter().find(|(a, _)| *a == Account::CompensationFund).map_or(Money::ZERO, |b| b.1);
-    let receivables = balances.iter().filter(|(a, _)| matches!(a, Account::FundReceivable(_))).map(|b| b.1);
-    Ok(dispute::fund_cash(fund, receivables))
+    let fund = tx.balance(Account::CompensationFund).await?;
+    let receivables = tx.fund_receivables().await?;
+    Ok(dispute::fund_cash(fund, receivables.into_iter().map(|(_, owed)| owed)))
 }
 
 /// The arbiter rules, once. The ruling runs in the same transaction that records it: a second attempt finds the
@@ -491,19 +490,12 @@ pub struct FundReport {
 
 pub async fn fund_report(state: &AppState) -> Result<FundReport, ApiError> {
     let mut tx = state.store.begin(TxMode::Read).await?;
-    let cash = fund_cash(&mut *tx).await?;
-    let balances = tx.all_balances().await?;
-    let outstanding = Money::from_fen(
-        -balances.iter().filter(|(a, _)| matches!(a, Account::FundReceivable(_))).map(|b| b.1.fen()).sum::<i64>(),
-    );
-    let mut payouts = Vec::new();
-    for e in tx.all_ledger_entries().await? {
-        if matches!(e.account, Account::FundReceivable(_)) && e.amount.fen() < 0 {
-            payouts.push((e.created_at, Money::from_fen(-e.amount.fen())));
-        }
-    }
-    payouts.reverse();
-    payouts.truncate(100);
+    let fund = tx.balance(Account::CompensationFund).await?;
+    let owed: Vec<Money> = tx.fund_receivables().await?.into_iter().map(|(_, owed)| owed).collect();
+    let cash = dispute::fund_cash(fund, owed.iter().copied());
+    let outstanding = Money::from_fen(-owed.iter().map(|m| m.fen()).sum::<i64>());
+    let payouts =
+        tx.fund_advances(100).await?.into_iter().map(|e| (e.created_at, Money::from_fen(-e.amount.fen()))).collect();
     Ok(FundReport { cash, outstanding, members: tx.count_fund_members().await?, payouts })
 }
 

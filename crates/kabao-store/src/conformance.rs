@@ -1214,6 +1214,38 @@ pub async fn disputes_statements_and_fund_members(store: &dyn Store) {
     tx.insert_fund_member(f.shop, at(100)).await.unwrap();
     assert_eq!(tx.fund_member_since(f.shop).await.unwrap(), Some(at(100)));
     assert_eq!(tx.count_fund_members().await.unwrap(), 1);
+
+    // The fund's receivables and advances, found by key range among other accounts.
+    use kabao_core::ledger::{Account, LedgerTx, TxKind};
+    assert!(tx.fund_receivables().await.unwrap().is_empty());
+    let seed = LedgerTx::transfer(
+        TxKind::FundContribution,
+        Account::GatewayClearing,
+        Account::CompensationFund,
+        Money::from_fen(900),
+    );
+    tx.post_ledger(&seed.unwrap(), None, at(6_000)).await.unwrap();
+    let buyer = tx.insert_user(&new_user("fund_buyer", Role::Buyer)).await.unwrap();
+    let advance = LedgerTx::transfer(
+        TxKind::Refund,
+        Account::FundReceivable(f.shop),
+        Account::BuyerWallet(buyer),
+        Money::from_fen(300),
+    );
+    tx.post_ledger(&advance.unwrap(), Some(order), at(7_000)).await.unwrap();
+    let repay = LedgerTx::transfer(
+        TxKind::FundRepayment,
+        Account::GatewayClearing,
+        Account::FundReceivable(f.shop),
+        Money::from_fen(100),
+    );
+    tx.post_ledger(&repay.unwrap(), None, at(8_000)).await.unwrap();
+    assert_eq!(tx.fund_receivables().await.unwrap(), vec![(f.shop, Money::from_fen(-200))]);
+    let advances = tx.fund_advances(10).await.unwrap();
+    assert_eq!(
+        advances.iter().map(|e| (e.account, e.amount)).collect::<Vec<_>>(),
+        vec![(Account::FundReceivable(f.shop), Money::from_fen(-300))]
+    );
     tx.commit().await.unwrap();
     let mut tx = store.begin(TxMode::Write).await.unwrap();
     let err = tx.insert_fund_member(f.shop, at(200)).await.unwrap_err();

@@ -393,6 +393,10 @@ pub trait Tx: Send {
     async fn insert_fund_member(&mut self, shop: ShopId, at: Timestamp) -> StoreResult<()>;
     async fn fund_member_since(&mut self, shop: ShopId) -> StoreResult<Option<Timestamp>>;
     async fn count_fund_members(&mut self) -> StoreResult<i64>;
+    /// Every shop's `FundReceivable` balance (negative: what it owes the fund), read by key range, not by scan.
+    async fn fund_receivables(&mut self) -> StoreResult<Vec<(ShopId, kabao_core::Money)>>;
+    /// The fund's advances (debits of `FundReceivable` accounts), newest first.
+    async fn fund_advances(&mut self, limit: i64) -> StoreResult<Vec<LedgerEntry>>;
 
     // ---- custom goods (人工交付) ----
     /// Sets a custom product's buyer fields (JSON array of labels), delivery deadline and stock count.

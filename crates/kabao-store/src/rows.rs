@@ -216,6 +216,14 @@ pub(crate) const LEDGER_SELECT_ORDER: &str =
 pub(crate) const LEDGER_SELECT_ACCOUNT: &str = "SELECT e.tx_id, t.kind, t.order_id, e.account, e.amount_fen, t.created_at \
          FROM ledger_entries e JOIN ledger_txs t ON t.id = e.tx_id WHERE e.account = $1 ORDER BY e.id DESC LIMIT $2 OFFSET $3";
 
+/// `FundReceivable` keys are `fund_receivable:<shop>`; `;` sorts right after `:`, so the range holds exactly them.
+pub(crate) const FUND_RECEIVABLE_FROM: &str = "fund_receivable:";
+pub(crate) const FUND_RECEIVABLE_UNTIL: &str = "fund_receivable;";
+pub(crate) const LEDGER_SELECT_FUND_ADVANCES: &str =
+    "SELECT e.tx_id, t.kind, t.order_id, e.account, e.amount_fen, t.created_at \
+         FROM ledger_entries e JOIN ledger_txs t ON t.id = e.tx_id \
+         WHERE e.account >= $1 AND e.account < $2 AND e.amount_fen < 0 ORDER BY e.id DESC LIMIT $3";
+
 pub(crate) type LedgerRow = (i64, String, Option<i64>, String, i64, i64);
 
 pub(crate) fn ledger_entry(r: LedgerRow) -> StoreResult<crate::commerce::LedgerEntry> {

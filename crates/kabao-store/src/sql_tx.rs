@@ -1475,6 +1475,33 @@ macro_rules! impl_tx {
                 db::query_scalar("SELECT COUNT(*) FROM fund_members").fetch_one(&mut *self.tx).await.map_err($crate::errors::map_sqlx)
             }
 
+            async fn fund_receivables(&mut self) -> $crate::StoreResult<Vec<(kabao_core::ShopId, kabao_core::Money)>> {
+                let rows: Vec<(String, i64)> =
+                    db::query_as("SELECT account, balance_fen FROM account_balances WHERE account >= $1 AND account < $2")
+                        .bind($crate::rows::FUND_RECEIVABLE_FROM)
+                        .bind($crate::rows::FUND_RECEIVABLE_UNTIL)
+                        .fetch_all(&mut *self.tx)
+                        .await
+                        .map_err($crate::errors::map_sqlx)?;
+                rows.into_iter()
+                    .map(|(a, f)| match kabao_core::ledger::Account::parse_key(&a) {
+                        Some(kabao_core::ledger::Account::FundReceivable(shop)) => Ok((shop, kabao_core::Money::from_fen(f))),
+                        _ => Err($crate::errors::corrupt("account_balances.account")),
+                    })
+                    .collect()
+            }
+
+            async fn fund_advances(&mut self, limit: i64) -> $crate::StoreResult<Vec<$crate::LedgerEntry>> {
+                let rows: Vec<$crate::rows::LedgerRow> = db::query_as($crate::rows::LEDGER_SELECT_FUND_ADVANCES)
+                    .bind($crate::rows::FUND_RECEIVABLE_FROM)
+                    .bind($crate::rows::FUND_RECEIVABLE_UNTIL)
+                    .bind(limit)
+                    .fetch_all(&mut *self.tx)
+                    .await
+                    .map_err($crate::errors::map_sqlx)?;
+                rows.into_iter().map($crate::rows::ledger_entry).collect()
+            }
+
             // ---- warranty policies ----
 
             async fn insert_policy_version(&mut self, product: kabao_core::ProductId, policy: &str, sha256: &[u8], at: kabao_core::Timestamp) -> $crate::StoreResult<$crate::PolicyVersion> {
