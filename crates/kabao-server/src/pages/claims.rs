@@ -288,6 +288,47 @@ pub(crate) async fn claim_page(
     Ok(([(CACHE_CONTROL, "no-store")], render(page)).into_response())
 }
 
+/// Whose claim page a form on it returns to.
+pub(crate) enum Back<'a> {
+    /// The buyer of an order the visitor may see.
+    Buyer(&'a Order),
+    /// The merchant of the claim's shop.
+    Merchant(&'a kabao_store::User),
+}
+
+/// Ends a form posted from a claim page: success goes back to the page; an error the form can show renders the
+/// page again with it (and its status); anything else goes to the error page.
+pub(crate) async fn back_to_claim<T>(
+    state: &SharedState,
+    v: &Visitor,
+    back: Back<'_>,
+    claim_no: &str,
+    result: Result<T, ApiError>,
+) -> Result<Response, ApiError> {
+    let e = match result {
+        Ok(_) => {
+            return Ok(see_other(&match back {
+                Back::Buyer(o) => format!("/o/{}/claims/{claim_no}", o.order_no),
+                Back::Merchant(_) => format!("/console/claims/{claim_no}"),
+            }))
+        }
+        Err(e) if shown_on_form(&e) => e,
+        Err(e) => return Err(e),
+    };
+    let error = Some(e.message(v.lang).to_string());
+    let page = match back {
+        Back::Buyer(order) => {
+            let (c, _) = crate::claims::for_buyer(state, order, claim_no).await?;
+            claim_page(state, v, View::Buyer(order), &c, None, error).await?
+        }
+        Back::Merchant(user) => {
+            let (c, _, order) = crate::claims::for_merchant(state, user, claim_no).await?;
+            claim_page(state, v, View::Merchant(&order), &c, None, error).await?
+        }
+    };
+    Ok(with_status(page, e.status))
+}
+
 pub(crate) fn party_label(p: kabao_store::EvidenceParty, lang: Lang) -> &'static str {
     match p {
         kabao_store::EvidenceParty::Buyer => lang.pick("买家", "Buyer"),
@@ -335,23 +376,15 @@ pub async fn add_evidence(
     let form = page_form(&v, multipart).await?;
     let order = visible_order(&state, &v, &headers, &no).await?;
     let error_text = form.text("error_text");
-    match crate::claims::add_evidence(
+    let result = crate::claims::add_evidence(
         &state,
         crate::claims::EvidenceFrom::Buyer(&order),
         &claim_no,
         &error_text,
         form.files,
     )
-    .await
-    {
-        Ok(c) => Ok(see_other(&format!("/o/{}/claims/{}", order.order_no, c.claim_no))),
-        Err(e) if shown_on_form(&e) => {
-            let (c, _) = crate::claims::for_buyer(&state, &order, &claim_no).await?;
-            let page = claim_page(&state, &v, View::Buyer(&order), &c, None, Some(e.message(v.lang).into())).await?;
-            Ok(with_status(page, e.status))
-        }
-        Err(e) => Err(e),
-    }
+    .await;
+    back_to_claim(&state, &v, Back::Buyer(&order), &claim_no, result).await
 }
 
 pub(crate) fn file_response(mime: String, bytes: Vec<u8>) -> Response {
@@ -478,15 +511,7 @@ pub async fn decide(
         Ok(d) => crate::claims::decide(&state, &user, &claim_no, d).await,
         Err(e) => Err(e),
     };
-    match result {
-        Ok(c) => Ok(see_other(&format!("/console/claims/{}", c.claim_no))),
-        Err(e) if shown_on_form(&e) => {
-            let (c, _, order) = crate::claims::for_merchant(&state, &user, &claim_no).await?;
-            let page = claim_page(&state, &v, View::Merchant(&order), &c, None, Some(e.message(v.lang).into())).await?;
-            Ok(with_status(page, e.status))
-        }
-        Err(e) => Err(e),
-    }
+    back_to_claim(&state, &v, Back::Merchant(&user), &claim_no, result).await
 }
 
 /// An evidence file of a claim of the merchant's shop.
@@ -534,21 +559,13 @@ pub async fn merchant_evidence(
 ) -> Result<Response, ApiError> {
     let form = page_form(&v, multipart).await?;
     let error_text = form.text("error_text");
-    match crate::claims::add_evidence(
+    let result = crate::claims::add_evidence(
         &state,
         crate::claims::EvidenceFrom::Merchant(&user),
         &claim_no,
         &error_text,
         form.files,
     )
-    .await
-    {
-        Ok(c) => Ok(see_other(&format!("/console/claims/{}", c.claim_no))),
-        Err(e) if shown_on_form(&e) => {
-            let (c, _, order) = crate::claims::for_merchant(&state, &user, &claim_no).await?;
-            let page = claim_page(&state, &v, View::Merchant(&order), &c, None, Some(e.message(v.lang).into())).await?;
-            Ok(with_status(page, e.status))
-        }
-        Err(e) => Err(e),
-    }
+    .await;
+    back_to_claim(&state, &v, Back::Merchant(&user), &claim_no, result).await
 }

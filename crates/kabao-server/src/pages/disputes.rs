@@ -1,7 +1,7 @@
 //! Dispute pages (平台介入): the buyer escalates and both sides make statements from the claim page; arbiters
 //! work a queue and a case page holding the whole order; the compensation fund's public page; joining the fund.
 
-use super::claims::{claim_page, party_label, ruling_text, View};
+use super::claims::{back_to_claim, party_label, ruling_text, Back};
 use super::console::MerchantVisitor;
 use super::orders::visible_order;
 use super::{datetime, render, see_other, shown_on_form, with_status, Ctx, PageForm};
@@ -37,15 +37,8 @@ pub async fn escalate(
 ) -> Result<Response, ApiError> {
     v.check_csrf(f.csrf.as_deref())?;
     let order = visible_order(&state, &v, &headers, &no).await?;
-    match crate::disputes::escalate(&state, &order, &claim_no, &f.statement).await {
-        Ok(_) => Ok(see_other(&format!("/o/{}/claims/{claim_no}", order.order_no))),
-        Err(e) if shown_on_form(&e) => {
-            let (c, _) = crate::claims::for_buyer(&state, &order, &claim_no).await?;
-            let page = claim_page(&state, &v, View::Buyer(&order), &c, None, Some(e.message(v.lang).into())).await?;
-            Ok(with_status(page, e.status))
-        }
-        Err(e) => Err(e),
-    }
+    let result = crate::disputes::escalate(&state, &order, &claim_no, &f.statement).await;
+    back_to_claim(&state, &v, Back::Buyer(&order), &claim_no, result).await
 }
 
 /// The buyer adds a statement.
@@ -58,15 +51,8 @@ pub async fn buyer_statement(
 ) -> Result<Response, ApiError> {
     v.check_csrf(f.csrf.as_deref())?;
     let order = visible_order(&state, &v, &headers, &no).await?;
-    match crate::disputes::add_statement(&state, Party::Buyer(&order), &claim_no, &f.statement).await {
-        Ok(()) => Ok(see_other(&format!("/o/{}/claims/{claim_no}", order.order_no))),
-        Err(e) if shown_on_form(&e) => {
-            let (c, _) = crate::claims::for_buyer(&state, &order, &claim_no).await?;
-            let page = claim_page(&state, &v, View::Buyer(&order), &c, None, Some(e.message(v.lang).into())).await?;
-            Ok(with_status(page, e.status))
-        }
-        Err(e) => Err(e),
-    }
+    let result = crate::disputes::add_statement(&state, Party::Buyer(&order), &claim_no, &f.statement).await;
+    back_to_claim(&state, &v, Back::Buyer(&order), &claim_no, result).await
 }
 
 /// The merchant adds a statement.
@@ -77,15 +63,8 @@ pub async fn merchant_statement(
     PageForm(f): PageForm<StatementForm>,
 ) -> Result<Response, ApiError> {
     v.check_csrf(f.csrf.as_deref())?;
-    match crate::disputes::add_statement(&state, Party::Merchant(&user), &claim_no, &f.statement).await {
-        Ok(()) => Ok(see_other(&format!("/console/claims/{claim_no}"))),
-        Err(e) if shown_on_form(&e) => {
-            let (c, _, order) = crate::claims::for_merchant(&state, &user, &claim_no).await?;
-            let page = claim_page(&state, &v, View::Merchant(&order), &c, None, Some(e.message(v.lang).into())).await?;
-            Ok(with_status(page, e.status))
-        }
-        Err(e) => Err(e),
-    }
+    let result = crate::disputes::add_statement(&state, Party::Merchant(&user), &claim_no, &f.statement).await;
+    back_to_claim(&state, &v, Back::Merchant(&user), &claim_no, result).await
 }
 
 /// The logged-in arbiter behind a request; anyone else is sent to log in, or shown a 403 page.
