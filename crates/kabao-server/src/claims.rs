@@ -230,10 +230,9 @@ pub fn reasons(c: &ClaimRecord, lang: Lang) -> Vec<String> {
         .collect()
 }
 
-/// Re-issues already made for an item (its voided keys).
-async fn reissues_so_far(tx: &mut dyn Tx, order: &Order, item: i32) -> Result<u32, ApiError> {
-    let n = tx.order_keys(order.id).await?.iter().filter(|k| k.item == item && k.voided_at.is_some()).count();
-    Ok(u32::try_from(n).unwrap_or(u32::MAX))
+/// Re-issues already made for an item: the keys delivered for it and since voided.
+fn voided_for(keys: &[kabao_store::DeliveredKey], item: i32) -> u32 {
+    u32::try_from(keys.iter().filter(|k| k.item == item && k.voided_at.is_some()).count()).unwrap_or(u32::MAX)
 }
 
 /// What a filing did.
@@ -287,12 +286,15 @@ pub async fn file(state: &AppState, order: &Order, by: Option<UserId>, input: Cl
     let delivered_at = order.delivered_at.or(order.paid_at).unwrap_or(order.created_at);
     let product =
         tx.product_by_id(order.product_id).await?.ok_or_else(|| ApiError::internal("ordered product vanished"))?;
-    let revealed = if product.kind == GoodsKind::Standard {
+    // One read of the order's keys answers both: is the item's current key revealed, and how often was it
+    // re-issued (its voided keys). Shared secrets and hand deliveries have no keys and no re-issues.
+    let (revealed, reissues) = if product.kind == GoodsKind::Standard {
         let keys = tx.order_keys(order.id).await?;
         let live = keys.iter().find(|k| k.item == item && k.voided_at.is_none());
-        live.ok_or_else(|| ApiError::not_found("order.not_found"))?.first_revealed_at.is_some()
+        let revealed = live.ok_or_else(|| ApiError::not_found("order.not_found"))?.first_revealed_at.is_some();
+        (revealed, voided_for(&keys, item))
     } else {
-        !tx.list_reveals(order.id).await?.is_empty()
+        (!tx.list_reveals(order.id).await?.is_empty(), 0)
     };
     if !revealed {
         return Err(conflict(
@@ -316,7 +318,7 @@ pub async fn file(state: &AppState, order: &Order, by: Option<UserId>, input: Cl
         evidence: evidence.iter().map(|e| e.kind).collect::<BTreeSet<_>>(),
         delivered_at,
         filed_at: now,
-        reissues_so_far: reissues_so_far(&mut *tx, &order, item).await?,
+        reissues_so_far: reissues,
         activated: input.activated,
     };
     let eligibility = warranty::eligibility(policy.as_ref(), &facts);
@@ -480,7 +482,7 @@ async fn run_remedy(
     now: Timestamp,
 ) -> Result<ClaimRecord, ApiError> {
     let policy = policy_of(order);
-    let reissues = reissues_so_far(&mut *tx, order, c.item).await?;
+    let reissues = voided_for(&tx.order_keys(order.id).await?, c.item);
     let product =
         tx.product_by_id(order.product_id).await?.ok_or_else(|| ApiError::internal("ordered product vanished"))?;
     let action = match warranty::remedy_allowed(policy.as_ref(), reissues) {

@@ -211,20 +211,24 @@ pub async fn of_claim(state: &AppState, c: &ClaimRecord) -> Result<(Option<Dispu
     Ok((d, statements))
 }
 
-/// Disputes waiting for a ruling (oldest first) and recently decided ones, with their claims.
-pub async fn arbiter_queue(
-    state: &AppState,
-    arbiter: &User,
-) -> Result<(Vec<(DisputeRecord, ClaimRecord)>, Vec<(DisputeRecord, ClaimRecord)>), ApiError> {
+/// A dispute in the arbiter's queue, with its claim and order number.
+pub struct Queued {
+    pub dispute: DisputeRecord,
+    pub claim: ClaimRecord,
+    pub order_no: String,
+}
+
+/// Disputes waiting for a ruling (oldest first) and recently decided ones, read in one transaction.
+pub async fn arbiter_queue(state: &AppState, arbiter: &User) -> Result<(Vec<Queued>, Vec<Queued>), ApiError> {
     require_arbiter(arbiter)?;
     let mut tx = state.store.begin(TxMode::Read).await?;
     let mut out = (Vec::new(), Vec::new());
     for (list, into) in [(tx.open_disputes(200).await?, &mut out.0), (tx.decided_disputes(50).await?, &mut out.1)] {
-        for d in list {
-            let claims = tx.order_claims(d.order_id).await?;
-            if let Some(c) = claims.into_iter().find(|c| c.id == d.claim_id) {
-                into.push((d, c));
-            }
+        for dispute in list {
+            let claims = tx.order_claims(dispute.order_id).await?;
+            let Some(claim) = claims.into_iter().find(|c| c.id == dispute.claim_id) else { continue };
+            let order_no = tx.order_by_id(dispute.order_id).await?.map(|o| o.order_no).unwrap_or_default();
+            into.push(Queued { dispute, claim, order_no });
         }
     }
     Ok(out)

@@ -148,8 +148,8 @@ pub async fn queue(
 ) -> Result<ApiJson<Vec<DisputeView>>, ApiError> {
     let (open, _) = crate::disputes::arbiter_queue(&state, &user).await?;
     let mut out = Vec::with_capacity(open.len());
-    for (_, c) in open {
-        out.push(view_of(&state, &c.claim_no, &c).await?);
+    for q in open {
+        out.push(view_of(&state, &q.claim.claim_no, &q.claim).await?);
     }
     Ok(ApiJson(out))
 }

@@ -112,25 +112,18 @@ pub async fn queue(
 ) -> Result<Response, ApiError> {
     let lang = v.lang;
     let (open, decided) = crate::disputes::arbiter_queue(&state, &user).await?;
-    let mut tx = state.store.begin(kabao_store::TxMode::Read).await?;
-    let rows = |list: Vec<(kabao_store::DisputeRecord, kabao_store::ClaimRecord)>| {
+    let rows = |list: Vec<crate::disputes::Queued>| {
         list.into_iter()
-            .map(|(d, c)| QueueRow {
-                claim_no: c.claim_no.clone(),
-                order_no: String::new(),
-                defect: c.defect.label(lang),
-                opened: datetime(d.opened_at),
-                ruling: d.ruling.as_deref().map(|r| ruling_text(r, d.refund, None, lang)),
+            .map(|q| QueueRow {
+                claim_no: q.claim.claim_no.clone(),
+                order_no: q.order_no,
+                defect: q.claim.defect.label(lang),
+                opened: datetime(q.dispute.opened_at),
+                ruling: q.dispute.ruling.as_deref().map(|r| ruling_text(r, q.dispute.refund, None, lang)),
             })
             .collect::<Vec<_>>()
     };
-    let (mut open, mut decided) = (rows(open), rows(decided));
-    for r in open.iter_mut().chain(decided.iter_mut()) {
-        if let Some(c) = tx.claim_by_no(&r.claim_no).await? {
-            r.order_no = tx.order_by_id(c.order_id).await?.map(|o| o.order_no).unwrap_or_default();
-        }
-    }
-    drop(tx);
+    let (open, decided) = (rows(open), rows(decided));
     Ok(([(CACHE_CONTROL, "no-store")], render(ArbiterQueuePage { ctx: Ctx::new(&v), open, decided })).into_response())
 }
 
