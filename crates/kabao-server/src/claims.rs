@@ -811,6 +811,22 @@ pub async fn queue(state: &AppState, merchant: &User) -> Result<Vec<ClaimRecord>
     Ok(tx.shop_pending_claims(shop.id, 200).await?)
 }
 
+/// The merchant's queue with each claim's order number and evidence, in one read.
+pub async fn queue_in_full(
+    state: &AppState,
+    merchant: &User,
+) -> Result<Vec<(ClaimRecord, String, Vec<EvidenceRecord>)>, ApiError> {
+    let mut tx = state.store.begin(TxMode::Read).await?;
+    let Some(shop) = tx.shop_by_owner(merchant.id).await? else { return Ok(Vec::new()) };
+    let mut out = Vec::new();
+    for c in tx.shop_pending_claims(shop.id, 200).await? {
+        let order_no = tx.order_by_id(c.order_id).await?.map(|o| o.order_no).unwrap_or_default();
+        let evidence = tx.claim_evidence(c.id).await?;
+        out.push((c, order_no, evidence));
+    }
+    Ok(out)
+}
+
 /// A shop's recent claims in any state.
 pub async fn recent(state: &AppState, merchant: &User) -> Result<Vec<ClaimRecord>, ApiError> {
     let mut tx = state.store.begin(TxMode::Read).await?;

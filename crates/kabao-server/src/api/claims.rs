@@ -303,13 +303,8 @@ pub async fn queue(
     State(state): State<SharedState>,
     ApiUser(user): ApiUser,
 ) -> Result<ApiJson<Vec<ClaimView>>, ApiError> {
-    let claims = crate::claims::queue(&state, &user).await?;
-    let mut out = Vec::with_capacity(claims.len());
-    for c in claims {
-        let (c, evidence, order) = crate::claims::for_merchant(&state, &user, &c.claim_no).await?;
-        out.push(ClaimView::new(&c, &order.order_no, &evidence));
-    }
-    Ok(ApiJson(out))
+    let queue = crate::claims::queue_in_full(&state, &user).await?;
+    Ok(ApiJson(queue.iter().map(|(c, order_no, evidence)| ClaimView::new(c, order_no, evidence)).collect()))
 }
 
 #[derive(Deserialize, ToSchema)]
