@@ -1,4 +1,4 @@
-//! `kabao`: the marketplace binary — serve, migrate, admin tasks and key import.
+//! `kabao`: the marketplace binary — serve, migrate, admin tasks, key import and the chat risk scanner.
 //! `anyhow` lives only here; the library crates return typed errors.
 
 // mimalloc: a checkout allocates small, short-lived buffers on two threads; glibc malloc was ~12% of the
@@ -84,6 +84,11 @@ enum Command {
         /// The zip downloaded from the order page.
         file: PathBuf,
     },
+    /// The order-chat risk scanner (off-platform contact, off-platform payment, fee scams).
+    Risk {
+        #[command(subcommand)]
+        command: RiskCommand,
+    },
     /// Measure hot paths on a fresh database; the last line printed is one JSON object.
     Bench {
         #[command(subcommand)]
@@ -97,6 +102,17 @@ enum VerifyCommand {
     Verify {
         #[command(flatten)]
         db: DbArgs,
+    },
+}
+
+#[derive(Subcommand)]
+enum RiskCommand {
+    /// Read chat messages from stdin, one per line; print one JSON verdict per line:
+    /// {"risky": bool, "hits": [{"rule", "category", "span": [start, end]}]} (spans in characters).
+    Scan {
+        /// A link host not to flag, with its subdomains; repeat for more [default: kabao.cn].
+        #[arg(long = "allow-host")]
+        allow_hosts: Vec<String>,
     },
 }
 
@@ -287,6 +303,7 @@ async fn main() -> anyhow::Result<()> {
             }
             report("verify-bundle", &verdict.problems)
         }
+        Command::Risk { command: RiskCommand::Scan { allow_hosts } } => risk_scan(allow_hosts),
         Command::Bench { command: BenchCommand::Checkout { clients, seconds, url, database_url, data_dir } } => {
             init_tracing("warn");
             let target = match url {
@@ -318,6 +335,25 @@ fn report(what: &str, problems: &[String]) -> anyhow::Result<()> {
         println!("{what}: {p}");
     }
     bail!("{what} verification found {} problem(s)", problems.len())
+}
+
+/// `kabao risk scan`: stdin lines in, one JSON verdict per line out. Bytes that are not UTF-8 are replaced, so
+/// one bad line in a chat export does not stop the rest.
+fn risk_scan(allowed_hosts: Vec<String>) -> anyhow::Result<()> {
+    use std::io::{BufRead, Write};
+    let mut config = kabao_core::risk::ScanConfig::default();
+    if !allowed_hosts.is_empty() {
+        config.allowed_hosts = allowed_hosts;
+    }
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    for line in std::io::stdin().lock().split(b'\n') {
+        let line = line.context("reading stdin")?;
+        let text = String::from_utf8_lossy(line.strip_suffix(b"\r").unwrap_or(&line));
+        serde_json::to_writer(&mut out, &kabao_core::risk::scan(&text, &config))?;
+        writeln!(out)?;
+    }
+    out.flush()?;
+    Ok(())
 }
 
 async fn import_keys(config: &Config, product: ProductId, file: &std::path::Path) -> anyhow::Result<()> {

@@ -1,4 +1,5 @@
-//! The CLI: `kabao migrate` and `kabao keys import` against a fresh SQLite data directory.
+//! The CLI: `kabao migrate`, `kabao keys import` and the other commands, against a fresh SQLite data directory;
+//! `kabao risk scan` on stdin.
 
 use crate::harness::{kabao_bin, TempDir};
 use kabao_core::catalog::{Category, GoodsKind, ProductDraft};
@@ -136,7 +137,7 @@ async fn serve_demo_seeds_a_marketplace_and_prints_credentials() {
     assert!(home.contains("星辰点卡") && home.contains("Windows 11"), "home lists the demo shops' products");
     let products: Vec<serde_json::Value> =
         http.get(format!("{}/api/v1/products", server.url)).send().await.unwrap().json().await.unwrap();
-    assert_eq!(products.len(), 9);
+    assert_eq!(products.len(), 10);
     assert!(products
         .iter()
         .filter(|p| p["kind"] == "standard")
@@ -292,4 +293,38 @@ async fn verify_bundle_says_intact_or_names_the_altered_file() {
     let out = Command::new(kabao_bin()).arg("verify-bundle").arg(&missing).output().unwrap_or_else(|e| panic!("{e}"));
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("nope.zip"), "names the file it could not read");
+}
+
+#[test]
+fn risk_scan_prints_one_json_verdict_per_stdin_line() {
+    use std::io::Write;
+    use std::process::Stdio;
+    let mut child = Command::new(kabao_bin())
+        .args(["risk", "scan"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("running kabao: {e}"));
+    let mut stdin = child.stdin.take().unwrap_or_else(|| panic!("no stdin"));
+    stdin
+        .write_all("加 V：abc_123\n请问卡密怎么用\r\n补单需要先交50手续费\n".as_bytes())
+        .unwrap_or_else(|e| panic!("{e}"));
+    drop(stdin);
+    let out = child.wait_with_output().unwrap_or_else(|e| panic!("{e}"));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout} {}", String::from_utf8_lossy(&out.stderr));
+    let verdicts: Vec<serde_json::Value> =
+        stdout.lines().map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}"))).collect();
+    assert_eq!(
+        verdicts,
+        vec![
+            serde_json::json!({"risky": true, "hits": [
+                {"rule": "contact.wechat", "category": "off_platform_contact", "span": [4, 11]}]}),
+            serde_json::json!({"risky": false, "hits": []}),
+            serde_json::json!({"risky": true, "hits": [
+                {"rule": "fee.reissue_fee", "category": "fee_scam", "span": [0, 11]}]}),
+        ],
+        "{stdout}"
+    );
 }

@@ -1,0 +1,365 @@
+//! The chat risk scanner: flags order-chat messages that try to move a deal off the platform (WeChat, QQ,
+//! phone, Telegram, 私下交易, 收款码, personal payment links) or ask the buyer for a fake fee (补单手续费,
+//! 解冻费, 激活费, a 保证金 asked of a buyer, 先付款再补).
+//!
+//! How it reads a message:
+//! 1. It folds the text into two views with an offset map back to the original ([`text`]): full-width and
+//!    look-alike letters become plain ASCII, and a dense view drops everything put between characters, so
+//!    `威❤信`, `ｗｘ`, `1 3 8-1234-5678` and `扣扣 一二三四五六七八` read as what they mean.
+//! 2. Contact rules ([`contact`]) need a channel name *and* something that looks like an id, or an explicit
+//!    "add me" phrase: `微信：kabao88` and `加V` are flagged, `可以用微信支付吗` is not. Phone numbers are 11-digit
+//!    mobiles, not order numbers, key groups, prices or times.
+//! 3. Phrase rules ([`phrases`]) cover private deals, payment codes and fee scams; a phrase is not flagged when
+//!    its sentence warns against it (`请勿私下交易`), denies it (`补单不收手续费`) or asks about it
+//!    (`保证金是平台收的吗`). A concrete id, number or link is flagged whatever the words around it say.
+//! 4. Links ([`links`]) are flagged unless their host is on the caller's allow-list.
+//!
+//! Pure and bounded: every rule looks at a fixed window around a position, so the work is linear in the
+//! message's length, and no input can make it panic (a property test feeds it arbitrary strings).
+
+mod contact;
+mod links;
+mod phrases;
+mod text;
+
+use crate::i18n::Lang;
+use serde::ser::SerializeStruct;
+use serde::{Serialize, Serializer};
+use text::Folded;
+
+/// What the caller decides: which link hosts are the platform's own.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScanConfig {
+    /// Hosts whose links are not flagged; each also allows its subdomains (`kabao.cn` allows `www.kabao.cn`).
+    pub allowed_hosts: Vec<String>,
+}
+
+impl Default for ScanConfig {
+    /// Only the platform's own domain, `kabao.cn`, and its subdomains.
+    fn default() -> Self {
+        ScanConfig { allowed_hosts: vec!["kabao.cn".to_string()] }
+    }
+}
+
+/// The kind of risk a hit is, which decides the warning a buyer sees.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RiskCategory {
+    /// A WeChat/QQ/Telegram id, a phone number, or an invitation to talk or deal elsewhere.
+    OffPlatformContact,
+    /// A payment code, a transfer to a person, or a payment link outside the platform.
+    OffPlatformPayment,
+    /// A fee the buyer is told to pay: re-issue, unfreezing, activation, deposit, "pay first".
+    FeeScam,
+}
+
+impl RiskCategory {
+    pub const ALL: [RiskCategory; 3] =
+        [RiskCategory::OffPlatformContact, RiskCategory::OffPlatformPayment, RiskCategory::FeeScam];
+
+    /// The stable machine name, as serialized: `off_platform_contact`, `off_platform_payment`, `fee_scam`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RiskCategory::OffPlatformContact => "off_platform_contact",
+            RiskCategory::OffPlatformPayment => "off_platform_payment",
+            RiskCategory::FeeScam => "fee_scam",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<RiskCategory> {
+        Self::ALL.into_iter().find(|c| c.as_str() == s)
+    }
+
+    /// A short name for people.
+    pub fn label(self, lang: Lang) -> &'static str {
+        match self {
+            RiskCategory::OffPlatformContact => lang.pick("平台外联系", "Off-platform contact"),
+            RiskCategory::OffPlatformPayment => lang.pick("平台外付款", "Off-platform payment"),
+            RiskCategory::FeeScam => lang.pick("收费诈骗", "Fee scam"),
+        }
+    }
+}
+
+/// Rule ids: stable, clients may match on them.
+pub mod rule {
+    pub const WECHAT: &str = "contact.wechat";
+    pub const QQ: &str = "contact.qq";
+    pub const PHONE: &str = "contact.phone";
+    pub const TELEGRAM: &str = "contact.telegram";
+    pub const PRIVATE_DEAL: &str = "offplatform.private_deal";
+    pub const QR_CODE: &str = "payment.qr_code";
+    pub const EXTERNAL_LINK: &str = "payment.external_link";
+    pub const REISSUE_FEE: &str = "fee.reissue_fee";
+    pub const UNFREEZE: &str = "fee.unfreeze";
+    pub const ACTIVATION: &str = "fee.activation";
+    pub const DEPOSIT_FROM_BUYER: &str = "fee.deposit_from_buyer";
+    pub const PAY_FIRST: &str = "fee.pay_first";
+
+    /// Every rule id with its category.
+    pub const ALL: [(&str, super::RiskCategory); 12] = {
+        use super::RiskCategory::*;
+        [
+            (WECHAT, OffPlatformContact),
+            (QQ, OffPlatformContact),
+            (PHONE, OffPlatformContact),
+            (TELEGRAM, OffPlatformContact),
+            (PRIVATE_DEAL, OffPlatformContact),
+            (QR_CODE, OffPlatformPayment),
+            (EXTERNAL_LINK, OffPlatformPayment),
+            (REISSUE_FEE, FeeScam),
+            (UNFREEZE, FeeScam),
+            (ACTIVATION, FeeScam),
+            (DEPOSIT_FROM_BUYER, FeeScam),
+            (PAY_FIRST, FeeScam),
+        ]
+    };
+}
+
+/// One flagged part of a message.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Hit {
+    /// The rule's stable id, e.g. `"contact.wechat"` (see [`rule`]).
+    pub rule: &'static str,
+    pub category: RiskCategory,
+    /// Character offsets `[start, end)` in the original message (characters, not bytes), `start < end`.
+    /// For a contact or a link: the id, number or link itself; for a phrase: the phrase.
+    pub span: (usize, usize),
+}
+
+impl Hit {
+    /// Whether the span is contact details a buyer should not see: an id, a number, an invitation, a link.
+    pub fn is_contact_detail(&self) -> bool {
+        is_contact_rule(self.rule)
+    }
+}
+
+/// The result of scanning one message. Serializes as `{"risky": bool, "hits": [...]}`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Scan {
+    /// In order of their spans; a rule's hits do not overlap.
+    pub hits: Vec<Hit>,
+}
+
+impl Scan {
+    /// Whether anything was flagged.
+    pub fn risky(&self) -> bool {
+        !self.hits.is_empty()
+    }
+
+    /// The categories flagged, each once, in [`RiskCategory::ALL`] order: one warning per category.
+    pub fn categories(&self) -> Vec<RiskCategory> {
+        RiskCategory::ALL.into_iter().filter(|c| self.hits.iter().any(|h| h.category == *c)).collect()
+    }
+}
+
+impl Serialize for Scan {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut s = serializer.serialize_struct("Scan", 2)?;
+        s.serialize_field("risky", &self.risky())?;
+        s.serialize_field("hits", &self.hits)?;
+        s.end()
+    }
+}
+
+/// Scans one message. Never panics; spans are character offsets into `text`.
+pub fn scan(text: &str, cfg: &ScanConfig) -> Scan {
+    let folded = Folded::new(text);
+    let mut hits = Vec::new();
+    contact::scan(&folded, &mut hits);
+    phrases::scan(&folded, &mut hits);
+    links::scan(&folded, &cfg.allowed_hosts, &mut hits);
+    let len = text.chars().count();
+    hits.retain(|h| h.span.0 < h.span.1 && h.span.1 <= len);
+    // One hit per rule and stretch of text: overlapping or touching hits of a rule become one.
+    hits.sort_by(|a, b| a.rule.cmp(b.rule).then(a.span.cmp(&b.span)));
+    let mut merged: Vec<Hit> = Vec::with_capacity(hits.len());
+    for hit in hits {
+        match merged.last_mut() {
+            Some(last) if last.rule == hit.rule && hit.span.0 <= last.span.1 => {
+                last.span.1 = last.span.1.max(hit.span.1);
+            }
+            _ => merged.push(hit),
+        }
+    }
+    merged.sort_by(|a, b| a.span.cmp(&b.span).then(a.rule.cmp(b.rule)));
+    Scan { hits: merged }
+}
+
+/// The message as a buyer sees it: every character of a contact detail (the spans of `contact.*` and
+/// `payment.external_link` hits) replaced by `*`. Phrases (私下交易, 解冻费) stay readable: the warning is
+/// about them.
+pub fn mask(text: &str, scan: &Scan) -> String {
+    let spans: Vec<(usize, usize)> = scan.hits.iter().filter(|h| h.is_contact_detail()).map(|h| h.span).collect();
+    mask_spans(text, &spans)
+}
+
+/// Whether a rule's hits are contact details (masked for the buyer), by rule id: for hits stored with a message.
+pub fn is_contact_rule(rule: &str) -> bool {
+    rule.starts_with("contact.") || rule == rule::EXTERNAL_LINK
+}
+
+/// `text` with every character inside one of `spans` (character offsets) replaced by `*`.
+pub fn mask_spans(text: &str, spans: &[(usize, usize)]) -> String {
+    text.chars().enumerate().map(|(i, c)| if spans.iter().any(|&(s, e)| s <= i && i < e) { '*' } else { c }).collect()
+}
+
+/// A plain warning for the buyer, one per category.
+pub fn warning(category: RiskCategory, lang: Lang) -> &'static str {
+    match category {
+        RiskCategory::OffPlatformContact => lang.pick(
+            "平台外交易不受保护：对方可能在引导你离开平台。请不要添加对方的微信、QQ、电话或 Telegram，沟通和交易都留在订单里，出了问题卡保才能帮你。",
+            "Deals off the platform are not protected: the other party may be leading you away from Kabao. Do not \
+             add their WeChat, QQ, phone or Telegram; keep talking and dealing in the order, where Kabao can help \
+             if something goes wrong.",
+        ),
+        RiskCategory::OffPlatformPayment => lang.pick(
+            "请不要扫对方的收款码、转账到个人账户或打开站外付款链接：只有在卡保订单页付款才受保护，站外付款被骗后无法追回。",
+            "Do not scan their payment code, transfer to a personal account or open a payment link outside the \
+             platform: only payments on the Kabao order page are protected, and money paid elsewhere cannot be \
+             recovered.",
+        ),
+        RiskCategory::FeeScam => lang.pick(
+            "卡保从不向买家收取补单费、解冻费、激活费或保证金。要你先付钱才能补单、解冻或退款的，都是诈骗，请勿付款并申请平台介入。",
+            "Kabao never charges buyers a re-issue fee, an unfreezing fee, an activation fee or a deposit. Anyone \
+             who asks you to pay before re-issuing, unfreezing or refunding is a scammer: do not pay, and ask the \
+             platform to step in.",
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn hits(text: &str) -> Vec<(&'static str, String)> {
+        scan(text, &ScanConfig::default())
+            .hits
+            .iter()
+            .map(|h| (h.rule, text.chars().skip(h.span.0).take(h.span.1 - h.span.0).collect()))
+            .collect()
+    }
+
+    #[test]
+    fn a_wechat_hit_spans_the_id_in_the_original() {
+        assert_eq!(hits("加我 vx：kabao_88 谢谢"), vec![(rule::WECHAT, "kabao_88".to_string())]);
+        // Full-width input: the span counts the original (full-width) characters.
+        assert_eq!(hits("ｖｘ：ｋａｂａｏ８８"), vec![(rule::WECHAT, "ｋａｂａｏ８８".to_string())]);
+        let scan = scan("ｖｘ：ｋａｂａｏ８８", &ScanConfig::default());
+        assert_eq!(scan.hits.first().map(|h| h.span), Some((3, 10)));
+        // Emoji between the letters stay inside the span; separators around it do not.
+        assert_eq!(hits("威❤信 k❤b❤8❤8❤8 。"), vec![(rule::WECHAT, "k❤b❤8❤8❤8".to_string())]);
+    }
+
+    #[test]
+    fn phone_and_qq_spans_cover_the_number_as_written() {
+        assert_eq!(hits("电话 138-1234-5678 谢谢"), vec![(rule::PHONE, "138-1234-5678".to_string())]);
+        assert_eq!(hits("扣扣 一二三四五六七八，速加"), vec![(rule::QQ, "一二三四五六七八".to_string())]);
+        assert_eq!(hits("+86 186 0000 1111"), vec![(rule::PHONE, "86 186 0000 1111".to_string())]);
+    }
+
+    #[test]
+    fn a_fee_hit_spans_the_demand_and_the_fee() {
+        assert_eq!(hits("补单需要先交50手续费，谢谢"), vec![(rule::REISSUE_FEE, "补单需要先交50手续费".to_string())]);
+        assert_eq!(hits("账号被冻结需要交解冻费"), vec![(rule::UNFREEZE, "解冻费".to_string())]);
+    }
+
+    #[test]
+    fn an_invitation_without_an_id_spans_the_phrase() {
+        assert_eq!(hits("有问题加V，秒回"), vec![(rule::WECHAT, "加V".to_string())]);
+        assert_eq!(hits("加我飞机"), vec![(rule::TELEGRAM, "加我飞机".to_string())]);
+    }
+
+    #[test]
+    fn wechat_pay_in_ordinary_talk_is_not_contact() {
+        for text in ["你可以用微信支付付款吗", "微信支付可以吗", "我用 wechat pay 付的款", "增加微信支付方式吧"]
+        {
+            assert!(!scan(text, &ScanConfig::default()).risky(), "{text}");
+        }
+    }
+
+    #[test]
+    fn mask_hides_contact_details_and_keeps_phrases() {
+        let text = "加我 vx：kabao_88，私下交易更便宜";
+        let s = scan(text, &ScanConfig::default());
+        assert_eq!(mask(text, &s), "加我 vx：********，私下交易更便宜");
+        let text = "电话 138 1234 5678，链接 t.me/scam";
+        let s = scan(text, &ScanConfig::default());
+        assert_eq!(mask(text, &s), "电话 *************，链接 *********");
+        let text = "补单需要先交50手续费";
+        assert_eq!(mask(text, &scan(text, &ScanConfig::default())), text);
+    }
+
+    #[test]
+    fn allow_listed_links_pass_and_others_are_flagged() {
+        let cfg = ScanConfig::default();
+        for text in ["官方网址 https://www.kabao.cn/help", "帮助中心：help.kabao.cn/faq", "请在 KABAO.CN 查看"]
+        {
+            assert!(!scan(text, &cfg).risky(), "{text}");
+        }
+        for text in [
+            "https://pay.evil.com/x",
+            "kabao.cn.evil.com/pay",
+            "http://kabao-pay.cn",
+            "evilkabao.cn",
+            "wxp://f2f0abc",
+            "qr.alipay.com/fkx123",
+            "https://kabao.cn@evil.com/pay",
+        ] {
+            let s = scan(text, &cfg);
+            assert_eq!(s.hits.iter().map(|h| h.rule).collect::<Vec<_>>(), vec![rule::EXTERNAL_LINK], "{text}");
+            assert_eq!(s.hits.first().map(|h| h.span), Some((0, text.chars().count())), "{text}");
+        }
+        // The caller's allow-list replaces the default one.
+        let partner = ScanConfig { allowed_hosts: vec!["steampowered.com".into(), "kabao.cn".into()] };
+        assert!(!scan("去 store.steampowered.com 激活", &partner).risky());
+        assert!(scan("去 store.steampowered.com 激活", &cfg).risky());
+    }
+
+    #[test]
+    fn serializes_as_risky_and_hits_with_span_arrays() {
+        let s = scan("QQ：12345678", &ScanConfig::default());
+        let json = serde_json::to_value(&s).unwrap_or_default();
+        assert_eq!(
+            json,
+            serde_json::json!({"risky": true, "hits": [{"rule": "contact.qq", "category": "off_platform_contact", "span": [3, 11]}]})
+        );
+        let json = serde_json::to_string(&scan("谢谢", &ScanConfig::default())).unwrap_or_default();
+        assert_eq!(json, r#"{"risky":false,"hits":[]}"#);
+    }
+
+    #[test]
+    fn categories_have_names_labels_and_warnings_in_both_languages() {
+        for (id, category) in rule::ALL {
+            let (prefix, _) = id.split_once('.').unwrap_or_default();
+            let expected = match prefix {
+                "contact" | "offplatform" => RiskCategory::OffPlatformContact,
+                "payment" => RiskCategory::OffPlatformPayment,
+                _ => RiskCategory::FeeScam,
+            };
+            assert_eq!(category, expected, "{id}");
+        }
+        for c in RiskCategory::ALL {
+            assert_eq!(serde_json::to_value(c).unwrap_or_default(), c.as_str());
+            assert!(!c.label(Lang::Zh).is_ascii() && c.label(Lang::En).is_ascii());
+            assert!(!warning(c, Lang::Zh).is_ascii() && warning(c, Lang::En).is_ascii());
+        }
+        assert!(warning(RiskCategory::OffPlatformContact, Lang::Zh).starts_with("平台外交易不受保护"));
+    }
+
+    #[test]
+    fn a_rule_reports_one_hit_per_stretch_of_text() {
+        let s = scan("激活这个卡需要先付68激活费", &ScanConfig::default());
+        assert_eq!(s.hits.iter().filter(|h| h.rule == rule::ACTIVATION).count(), 1, "{s:?}");
+        assert_eq!(s.categories(), vec![RiskCategory::FeeScam]);
+    }
+
+    #[test]
+    fn long_messages_stay_fast() {
+        // Many channel names and digit runs: every rule's window is bounded, so this is linear.
+        let text = "加微信vx扣扣1381234567 ".repeat(500);
+        let start = std::time::Instant::now();
+        let s = scan(&text, &ScanConfig::default());
+        assert!(s.risky());
+        assert!(start.elapsed() < std::time::Duration::from_secs(2), "{:?}", start.elapsed());
+    }
+}
