@@ -4,10 +4,12 @@ use crate::i18n::{Lang, Localized};
 use crate::money::Money;
 use serde::{Deserialize, Serialize};
 
-/// A shop's certification, set by an admin (gold is later earned from the record).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+/// A shop's certification, set by an admin (gold is later earned from the record, see
+/// [`crate::trust::gold_eligible`]). A new shop starts uncertified, hence the default.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum CertificationLevel {
+    #[default]
     None,
     Verified,
     Enterprise,

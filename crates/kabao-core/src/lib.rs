@@ -6,6 +6,7 @@
 
 pub mod audit;
 pub mod catalog;
+pub mod certification;
 pub mod claim;
 pub mod custom;
 pub mod dispute;
@@ -16,8 +17,12 @@ pub mod ledger;
 pub mod money;
 pub mod order;
 pub mod payments;
+pub mod review;
+pub mod risk;
+pub mod signals;
 pub mod throttle;
 pub mod time;
+pub mod trust;
 pub mod user;
 pub mod vault;
 pub mod warranty;
