@@ -140,12 +140,29 @@ pub async fn csrf_cookie(State(state): State<SharedState>, mut req: Request, nex
     if let Some(m) = &minted {
         req.extensions_mut().insert(MintedCsrf(m.clone()));
     }
+    let has_device = cookie(req.headers(), DEVICE_COOKIE).is_some_and(valid_token_shape);
     let mut res = next.run(req).await;
     if let Some(m) = minted {
         res.headers_mut()
             .append(SET_COOKIE, set_cookie(CSRF_COOKIE, &m, None, true, "Strict", state.config.secure_cookies));
     }
+    if !has_device {
+        let max_age = Some(2 * 365 * 86_400);
+        res.headers_mut().append(
+            SET_COOKIE,
+            set_cookie(DEVICE_COOKIE, &random_token(), max_age, true, "Lax", state.config.secure_cookies),
+        );
+    }
     res
+}
+
+/// A long-lived random id of the browser, set on the first page; orders record it, so a claim can show that
+/// many buyer accounts ordered from one device (a buyer-abuse signal, never a penalty by itself).
+pub const DEVICE_COOKIE: &str = "kb_dev";
+
+/// The browser's device id, if it has a well-formed one.
+pub fn device_id(headers: &HeaderMap) -> Option<&str> {
+    cookie(headers, DEVICE_COOKIE).filter(|t| valid_token_shape(t))
 }
 
 fn valid_token_shape(t: &str) -> bool {

@@ -71,6 +71,7 @@ pub async fn build(state: &AppState, order: &Order) -> Result<Vec<u8>, ApiError>
     let events = tx.order_events(order.id).await?;
     let entries = tx.order_ledger_entries(order.id).await?;
     let claims = tx.order_claims(order.id).await?;
+    let chat = tx.order_chat(order.id, crate::chat::MAX_SHOWN).await?;
     let mut files: Vec<(String, Vec<u8>)> = Vec::new();
     let mut evidence_entries = Vec::new();
     let mut claims_json = Vec::new();
@@ -159,7 +160,31 @@ pub async fn build(state: &AppState, order: &Order) -> Result<Vec<u8>, ApiError>
         "claims/evidence.json".into(),
         serde_json::to_vec_pretty(&evidence_entries).map_err(ApiError::internal)?,
     ));
-    let report = report_html(order, &product, &shop, &events, &evidence_entries, &claims, now);
+    // The chat as the buyer saw it (the other side's contact details masked), with the scanner's rules and the
+    // SHA-256 of each message as written, so the platform's copy can prove the original.
+    let shown = crate::chat::shown(&chat, kabao_store::ChatParty::Buyer, Lang::Zh);
+    let chat_json: Vec<serde_json::Value> = chat
+        .iter()
+        .zip(&shown)
+        .map(|(m, v)| {
+            serde_json::json!({
+                "sender": v.sender,
+                "created_at_ms": v.created_at,
+                "body": v.body,
+                "masked": v.masked,
+                "rules": v.rules,
+                "body_sha256": sha256_hex(m.body.as_bytes()),
+            })
+        })
+        .collect();
+    files.push(("chat/messages.json".into(), json(&serde_json::Value::Array(chat_json))));
+    let report = report_html(
+        order,
+        (&product, &shop),
+        &events,
+        Sections { evidence: &evidence_entries, claims: &claims, chat: &shown },
+        now,
+    );
     files.push(("report.html".into(), report.into_bytes()));
 
     let manifest = Manifest {
@@ -188,13 +213,18 @@ pub fn zip_files(files: &[(String, Vec<u8>)]) -> Result<Vec<u8>, zip::result::Zi
     Ok(w.finish()?.into_inner())
 }
 
+/// The parts of the report that list what happened after the sale.
+struct Sections<'a> {
+    evidence: &'a [EvidenceEntry],
+    claims: &'a [kabao_store::ClaimRecord],
+    chat: &'a [crate::chat::Shown],
+}
+
 fn report_html(
     order: &Order,
-    product: &str,
-    shop: &str,
+    (product, shop): (&str, &str),
     events: &[ChainedEvent],
-    evidence: &[EvidenceEntry],
-    claims: &[kabao_store::ClaimRecord],
+    Sections { evidence, claims, chat }: Sections<'_>,
     now: kabao_core::Timestamp,
 ) -> String {
     let dt = crate::pages::datetime;
@@ -274,7 +304,24 @@ fn report_html(
             dt(kabao_core::Timestamp(e.created_at_ms))
         ));
     }
-    h.push_str("</table><h2>订单时间线（哈希链）Timeline (hash chain)</h2><ol>");
+    h.push_str("</table><h2>沟通记录 Chat</h2>");
+    if chat.is_empty() {
+        h.push_str("<p>无 None</p>");
+    }
+    for m in chat {
+        h.push_str(&format!(
+            "<p><b>{}</b> {}<br>{}{}</p>",
+            esc(&m.sender),
+            dt(kabao_core::Timestamp(m.created_at)),
+            esc(&m.body),
+            if m.rules.is_empty() {
+                String::new()
+            } else {
+                format!("<br><small>风控命中 Risk rules: {}</small>", esc(&m.rules.join(", ")))
+            }
+        ));
+    }
+    h.push_str("<h2>订单时间线（哈希链）Timeline (hash chain)</h2><ol>");
     for e in events {
         h.push_str(&format!(
             "<li>{} · {} <br><small><code>{}</code></small></li>",

@@ -86,7 +86,7 @@ pub async fn handle_notify(state: &AppState, params: &[(String, String)]) -> Res
     let money = get("money").ok_or(NotifyError::Malformed("money")).map_err(refuse)?;
     let amount = Money::parse_yuan(money).map_err(|_| refuse(NotifyError::Malformed("money")))?;
     // 易支付 has no notification id: its trade number identifies the payment event.
-    settle_notification(state, EPAY, gateway_trade_no, trade_no, gateway_trade_no, amount).await
+    settle_notification(state, EPAY, gateway_trade_no, trade_no, gateway_trade_no, amount, None).await
 }
 
 /// How long one order query may take, connecting included; an unanswered query is retried next pass.

@@ -216,7 +216,7 @@ pub async fn reconcile_epay(state: &AppState) -> Result<EpayPoll, ApiError> {
         }
         // 易支付 has no notification id: its trade number identifies the payment event, for a poll as for a
         // notification, so whichever comes second is a duplicate.
-        match settle_notification(state, EPAY, &gateway_trade_no, trade_no, &gateway_trade_no, amount).await {
+        match settle_notification(state, EPAY, &gateway_trade_no, trade_no, &gateway_trade_no, amount, None).await {
             Ok(NotifyOutcome::Applied) => {
                 poll.applied += 1;
                 tracing::info!(trade_no, gateway = EPAY, "payment confirmed by order query");

@@ -5,6 +5,8 @@ pub mod accounts;
 pub mod api;
 pub mod auth;
 pub mod bundle;
+pub mod certification;
+pub mod chat;
 pub mod claims;
 pub mod disputes;
 pub mod epay;
@@ -21,7 +23,11 @@ pub mod orders;
 pub mod pages;
 pub mod payments;
 pub mod products;
+pub mod reviews;
+pub mod risk;
 pub mod shops;
+pub mod trial;
+pub mod trust;
 pub mod verify;
 pub mod warranty;
 
@@ -96,6 +102,14 @@ pub struct ServerConfig {
     /// Served behind a trusted reverse proxy: take the client address from the proxy's `X-Forwarded-For`
     /// entry (for login and lookup throttling) instead of the socket peer, which would be the proxy.
     pub trust_proxy: bool,
+    /// Open risk events that put a shop in the admin's review queue.
+    pub risk_review_threshold: i64,
+    /// A buyer's first order from a shop asks for confirmation (with trial guidance) when the shop's trust
+    /// score is below this, or the order's amount above `first_order_amount`.
+    pub first_order_trust_below: u8,
+    pub first_order_amount: kabao_core::Money,
+    /// The highest price of a trial item (体验卡).
+    pub trial_max_price: kabao_core::Money,
 }
 
 impl Default for ServerConfig {
@@ -120,6 +134,10 @@ impl Default for ServerConfig {
             },
             epay: None,
             trust_proxy: false,
+            risk_review_threshold: 3,
+            first_order_trust_below: 60,
+            first_order_amount: kabao_core::Money::from_fen(20_000),
+            trial_max_price: kabao_core::Money::from_fen(1_000),
         }
     }
 }

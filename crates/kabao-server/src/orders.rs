@@ -37,6 +37,10 @@ pub struct CheckoutRequest {
     pub warranty_seen: Option<String>,
     /// Custom goods (人工交付): the buyer's answers to the product's fields, as (label, value).
     pub custom_answers: Vec<(String, String)>,
+    /// The buyer confirmed a first order from a low-trust shop (or a large one) after seeing the trial guidance.
+    pub first_order_confirmed: bool,
+    /// The browser's device cookie (pages) or the client's `X-Device-Id` (API), recorded with the order.
+    pub device_id: Option<String>,
 }
 
 /// Appends the next event of an order's hash chain, in the caller's transaction.
@@ -158,6 +162,7 @@ pub async fn checkout(
             .as_bytes(),
     )
     .to_vec();
+    crate::trial::check_first_order(state, viewer, &shop, amount, req.first_order_confirmed).await?;
 
     let mut tx = state.store.begin(TxMode::Write).await?;
     // The terms are read in the order's own transaction: what the buyer accepted is exactly what is stored.
@@ -194,6 +199,7 @@ pub async fn checkout(
             return tx.order_by_id(order_id).await?.ok_or_else(|| ApiError::internal("idempotent order vanished"));
         }
     }
+    crate::trial::check_trial(&mut *tx, &product, req.quantity, viewer, guest_email.as_deref()).await?;
     let new = NewOrder {
         order_no: new_order_no().to_string(),
         buyer_id: viewer.map(|u| u.id),
@@ -212,6 +218,9 @@ pub async fn checkout(
         custom_answers,
     };
     let id = tx.insert_order(&new).await?;
+    if let Some(device) = req.device_id.as_deref() {
+        tx.set_order_device(id, device).await?;
+    }
     if let Some(key) = idempotency {
         match tx.idempotency_insert(&scope, key, &request_hash, id, now).await {
             Ok(()) => {}

@@ -67,16 +67,31 @@ pub struct SandboxNotification {
     pub gateway_trade_no: String,
     pub amount_fen: i64,
     pub status: String,
+    /// The payer's account at the gateway, when the gateway reports it (a buyer-abuse signal counts accounts
+    /// paying from one payer).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub payer: Option<String>,
 }
 
 /// What the sandbox's simulated payer sends: (timestamp, body, signature).
 pub fn sandbox_notification(state: &AppState, payment: &Payment, timestamp_s: i64) -> (i64, Vec<u8>, String) {
+    sandbox_notification_from(state, payment, timestamp_s, None)
+}
+
+/// [`sandbox_notification`] from a named payer account.
+pub fn sandbox_notification_from(
+    state: &AppState,
+    payment: &Payment,
+    timestamp_s: i64,
+    payer: Option<String>,
+) -> (i64, Vec<u8>, String) {
     let n = SandboxNotification {
         notification_id: random_ref("N"),
         trade_no: payment.trade_no.clone(),
         gateway_trade_no: random_ref("SBX"),
         amount_fen: payment.amount.fen(),
         status: "paid".into(),
+        payer,
     };
     let body = serde_json::to_vec(&n).unwrap_or_default();
     let sig = sandbox_sign(&state.config.sandbox_secret, timestamp_s, &body);
@@ -142,6 +157,7 @@ pub async fn handle_sandbox_notify(
         &n.trade_no,
         &n.gateway_trade_no,
         Money::from_fen(n.amount_fen),
+        n.payer.as_deref().map(str::trim).filter(|p| !p.is_empty() && p.len() <= 128),
     )
     .await
 }
@@ -156,6 +172,7 @@ pub async fn settle_notification(
     trade_no: &str,
     gateway_trade_no: &str,
     amount: Money,
+    payer: Option<&str>,
 ) -> Result<NotifyOutcome, ApiError> {
     let now = state.now();
     let mut tx = state.store.begin(TxMode::Write).await?;
@@ -181,6 +198,9 @@ pub async fn settle_notification(
     if payment.state == PaymentState::Paid || !tx.mark_payment_paid(payment.id, gateway_trade_no, now).await? {
         tx.commit().await?;
         return Ok(NotifyOutcome::Duplicate);
+    }
+    if let Some(payer) = payer {
+        tx.set_payment_payer(&payment.trade_no, payer).await?;
     }
     match payment.purpose {
         PaymentPurpose::TopUp(user) => {

@@ -12,10 +12,35 @@ fn invalid(e: kabao_core::catalog::CatalogError) -> ApiError {
     ApiError::from_localized(StatusCode::BAD_REQUEST, &e)
 }
 
+/// A trial item (体验卡) is cheap and sold one at a time, so a first try costs the buyer little.
+fn check_trial(state: &AppState, draft: &ProductDraft) -> Result<(), ApiError> {
+    if !draft.trial {
+        return Ok(());
+    }
+    if draft.price > state.config.trial_max_price {
+        return Err(ApiError::bad_request(
+            "product.trial_price",
+            "price",
+            format!("体验卡售价不能超过 {}", state.config.trial_max_price),
+            format!("A trial item costs at most {}", state.config.trial_max_price),
+        ));
+    }
+    if draft.max_per_order != 1 {
+        return Err(ApiError::bad_request(
+            "product.trial_max_per_order",
+            "max_per_order",
+            "体验卡每单限购 1 件",
+            "A trial item is sold one per order",
+        ));
+    }
+    Ok(())
+}
+
 /// Creates a product in the merchant's shop.
 pub async fn create(state: &AppState, merchant: &User, input: &ProductInput) -> Result<Product, ApiError> {
     let shop = crate::shops::my_shop(state, merchant).await?;
     let draft = ProductDraft::parse(input).map_err(invalid)?;
+    check_trial(state, &draft)?;
     let mut tx = state.store.begin(TxMode::Write).await?;
     let id = tx.insert_product(shop.id, &draft, state.now()).await?;
     let p = tx.product_by_id(id).await?.ok_or_else(|| ApiError::internal("product vanished"))?;
@@ -42,6 +67,7 @@ pub async fn update(
     input: &ProductInput,
 ) -> Result<Product, ApiError> {
     let draft = ProductDraft::parse(input).map_err(invalid)?;
+    check_trial(state, &draft)?;
     owned(state, merchant, id).await?;
     let mut tx = state.store.begin(TxMode::Write).await?;
     tx.update_product(id, &draft, state.now()).await?;

@@ -39,6 +39,7 @@ pub const SCENARIOS: &[&str] = &[
     "claims_evidence_and_reissues",
     "disputes_statements_and_fund_members",
     "pending_order_payments_are_found_for_reconciliation",
+    "reviews_chat_risk_and_certification",
     "concurrent_buyers_never_oversell",
 ];
 
@@ -1250,4 +1251,174 @@ pub async fn disputes_statements_and_fund_members(store: &dyn Store) {
     let mut tx = store.begin(TxMode::Write).await.unwrap();
     let err = tx.insert_fund_member(f.shop, at(200)).await.unwrap_err();
     assert!(matches!(err, StoreError::Conflict("fund_members.shop")), "{err:?}");
+}
+
+pub async fn reviews_chat_risk_and_certification(store: &dyn Store) {
+    use kabao_core::catalog::{Category, CertificationLevel};
+    use kabao_core::order::OrderState as S;
+    let f = merchant_with_product(store, "trusty").await;
+    let other = merchant_with_product(store, "twinshop").await;
+    let mut tx = store.begin(TxMode::Write).await.unwrap();
+    let buyer = tx.insert_user(&new_user("reviewer_rae", Role::Buyer)).await.unwrap();
+    let admin = tx.insert_user(&new_user("admin_ada", Role::Admin)).await.unwrap();
+    let order = tx.insert_order(&new_order(&f, "K000000000000000000000000RV", Some(buyer), 2)).await.unwrap();
+    assert!(tx.update_order_state(order, S::PendingPayment, S::Delivered, at(1_000)).await.unwrap());
+    let review = crate::ReviewRecord {
+        id: 0,
+        order_id: order,
+        shop_id: f.shop,
+        product_id: f.product,
+        buyer_id: buyer,
+        category: Category::GameCard,
+        described: 5,
+        service: 4,
+        delivery: 3,
+        tags_json: r#"["reissue_fast"]"#.into(),
+        body: "很快就补单了".into(),
+        reissue: 1,
+        reply: None,
+        replied_at: None,
+        created_at: at(2_000),
+    };
+    let id = tx.insert_review(&review).await.unwrap();
+    tx.commit().await.unwrap();
+
+    let mut tx = store.begin(TxMode::Write).await.unwrap();
+    let err = tx.insert_review(&review).await.unwrap_err();
+    assert!(matches!(err, StoreError::Conflict("reviews.order")), "{err:?}");
+    drop(tx);
+
+    let mut tx = store.begin(TxMode::Write).await.unwrap();
+    assert!(tx.set_review_reply(id, "谢谢支持", at(3_000)).await.unwrap());
+    assert!(!tx.set_review_reply(id, "again", at(4_000)).await.unwrap(), "a merchant replies once");
+    let got = tx.review_of_order(order).await.unwrap().unwrap();
+    assert_eq!((got.id, got.reply.as_deref(), got.replied_at), (id, Some("谢谢支持"), Some(at(3_000))));
+    assert_eq!(
+        got,
+        crate::ReviewRecord { id, reply: Some("谢谢支持".into()), replied_at: Some(at(3_000)), ..review.clone() }
+    );
+    assert_eq!(tx.shop_reviews(f.shop, 10).await.unwrap().len(), 1);
+    assert_eq!(tx.review_by_id(id).await.unwrap().map(|r| r.order_id), Some(order));
+    assert_eq!(tx.product_reviews(f.product, 10).await.unwrap().len(), 1);
+
+    // Chat and risk events.
+    let msg = crate::ChatMessage {
+        id: 0,
+        order_id: order,
+        sender: crate::ChatParty::Merchant,
+        sender_id: Some(f.owner),
+        body: "加V: scam88".into(),
+        hits_json: r#"[{"rule":"contact.wechat"}]"#.into(),
+        created_at: at(5_000),
+    };
+    let m = tx.insert_chat_message(&msg).await.unwrap();
+    tx.insert_chat_message(&crate::ChatMessage {
+        sender: crate::ChatParty::Buyer,
+        sender_id: Some(buyer),
+        ..msg.clone()
+    })
+    .await
+    .unwrap();
+    let chat = tx.order_chat(order, 50).await.unwrap();
+    assert_eq!(
+        chat.iter().map(|c| c.sender).collect::<Vec<_>>(),
+        vec![crate::ChatParty::Merchant, crate::ChatParty::Buyer]
+    );
+    assert_eq!(chat[0], crate::ChatMessage { id: m, ..msg.clone() });
+    assert_eq!(tx.count_chat_messages_since(order, crate::ChatParty::Merchant, at(5_000)).await.unwrap(), 1);
+    assert_eq!(tx.count_chat_messages_since(order, crate::ChatParty::Merchant, at(5_001)).await.unwrap(), 0);
+    let event = crate::RiskEvent {
+        id: 0,
+        kind: "chat".into(),
+        shop_id: Some(f.shop),
+        user_id: Some(f.owner),
+        order_id: Some(order),
+        message_id: Some(m),
+        rules_json: r#"["contact.wechat"]"#.into(),
+        state: "open".into(),
+        review_note: None,
+        reviewed_by: None,
+        reviewed_at: None,
+        created_at: at(5_000),
+    };
+    tx.insert_risk_event(&event).await.unwrap();
+    tx.insert_risk_event(&event).await.unwrap();
+    assert_eq!(tx.risk_review_queue(3, 10).await.unwrap(), vec![]);
+    assert_eq!(tx.risk_review_queue(2, 10).await.unwrap(), vec![(f.shop, 2)]);
+
+    // Trust facts count what happened in the window.
+    let facts = tx.shop_trust_facts(f.shop, T0, T0).await.unwrap();
+    assert_eq!(facts.ratings.len(), 1);
+    assert_eq!(
+        (
+            facts.ratings[0].category.as_str(),
+            facts.ratings[0].described,
+            facts.ratings[0].service,
+            facts.ratings[0].count
+        ),
+        ("game_card", 5, 4, 1)
+    );
+    assert_eq!(facts.category_ratings[0].delivery, 3);
+    assert_eq!((facts.reissue_positive, facts.reissue_negative), (1, 0));
+    assert_eq!((facts.risk_open, facts.risk_window, facts.delivered_orders), (2, 2, 1));
+    let later = tx.shop_trust_facts(f.shop, at(10_000), at(10_000)).await.unwrap();
+    assert!(later.ratings.is_empty() && later.delivered_orders == 0, "outside the window");
+    assert_eq!(later.risk_open, 2, "open events count whatever their age");
+
+    assert_eq!(tx.review_risk_events(f.shop, "dismissed", "误报", admin, at(6_000)).await.unwrap(), 2);
+    assert!(tx.risk_review_queue(1, 10).await.unwrap().is_empty());
+    let events = tx.shop_risk_events(f.shop, 10).await.unwrap();
+    assert_eq!((events[0].state.as_str(), events[0].review_note.as_deref()), ("dismissed", Some("误报")));
+    let facts = tx.shop_trust_facts(f.shop, T0, T0).await.unwrap();
+    assert_eq!((facts.risk_open, facts.risk_window), (0, 0), "dismissed events do not count");
+
+    // Certification applications: one pending per shop, decided once.
+    let app = crate::CertificationApplication {
+        id: 0,
+        shop_id: f.shop,
+        level: CertificationLevel::Verified,
+        details_json: r#"{"name":"张三"}"#.into(),
+        id_masked: "110***********0011".into(),
+        id_fingerprint: vec![9; 32],
+        state: "pending".into(),
+        reason: None,
+        decided_by: None,
+        decided_at: None,
+        created_at: at(7_000),
+    };
+    let a = tx.insert_certification_application(&app).await.unwrap();
+    tx.commit().await.unwrap();
+    let mut tx = store.begin(TxMode::Write).await.unwrap();
+    let err = tx.insert_certification_application(&app).await.unwrap_err();
+    assert!(matches!(err, StoreError::Conflict("certification_applications.pending")), "{err:?}");
+    drop(tx);
+    let mut tx = store.begin(TxMode::Write).await.unwrap();
+    assert_eq!(
+        tx.pending_certification_applications(10).await.unwrap(),
+        vec![crate::CertificationApplication { id: a, ..app.clone() }]
+    );
+    assert!(tx.decide_certification_application(a, "rejected", "证件不清晰", admin, at(8_000)).await.unwrap());
+    assert!(!tx.decide_certification_application(a, "approved", "x", admin, at(9_000)).await.unwrap());
+    assert!(tx.pending_certification_applications(10).await.unwrap().is_empty());
+    tx.insert_certification_application(&app).await.unwrap();
+    tx.insert_certification_application(&crate::CertificationApplication { shop_id: other.shop, ..app.clone() })
+        .await
+        .unwrap();
+    assert_eq!(tx.shops_with_id_fingerprint(&[9; 32], f.shop).await.unwrap(), vec![other.shop]);
+    let mine = tx.shop_certification_applications(f.shop).await.unwrap();
+    assert_eq!(mine.iter().map(|a| a.state.as_str()).collect::<Vec<_>>(), vec!["pending", "rejected"]);
+    assert_eq!(mine[1].reason.as_deref(), Some("证件不清晰"));
+
+    // Trial orders: one live trial order per buyer per shop.
+    assert!(!tx.has_trial_order(f.shop, Some(buyer), None).await.unwrap(), "the product is not a trial");
+    let trial = tx.insert_product(f.shop, &ProductDraft { trial: true, ..draft("体验卡", true) }, T0).await.unwrap();
+    let trial_fixture = Fixture { product: trial, ..f };
+    tx.insert_order(&new_order(&trial_fixture, "K000000000000000000000000TR", Some(buyer), 1)).await.unwrap();
+    tx.insert_order(&new_order(&trial_fixture, "K000000000000000000000000TG", None, 1)).await.unwrap();
+    assert!(tx.has_trial_order(f.shop, Some(buyer), None).await.unwrap());
+    assert!(tx.has_trial_order(f.shop, None, Some("guest@example.com")).await.unwrap());
+    assert!(!tx.has_trial_order(f.shop, None, Some("other@example.com")).await.unwrap());
+    assert!(!tx.has_trial_order(other.shop, Some(buyer), None).await.unwrap(), "per shop");
+    assert_eq!(tx.buyer_orders_at_shop(buyer, f.shop, 10).await.unwrap().len(), 2);
+    tx.commit().await.unwrap();
 }

@@ -28,6 +28,12 @@ const UNIQUE_RULES: &[(&str, &str, &str)] = &[
     ("claims_idempotency_key", "claims.order_id, claims.idempotency_key", "claims.idempotency_key"),
     ("disputes_claim_key", "disputes.claim_id", "disputes.claim"),
     ("fund_members_pkey", "fund_members.shop_id", "fund_members.shop"),
+    ("reviews_order_key", "reviews.order_id", "reviews.order"),
+    (
+        "certification_applications_pending_key",
+        "certification_applications.shop_id",
+        "certification_applications.pending",
+    ),
 ];
 
 /// A database error of either backend's driver.

@@ -12,6 +12,7 @@ pub mod postgres;
 mod rows;
 mod sql_tx;
 pub mod sqlite;
+pub mod trust;
 
 use async_trait::async_trait;
 pub use commerce::*;
@@ -23,6 +24,7 @@ use kabao_core::vault::Fingerprint;
 use kabao_core::{ApiTokenId, Timestamp};
 use kabao_core::{BatchId, CardKeyId, ProductId, ShopId, UserId};
 pub use models::*;
+pub use trust::*;
 
 /// Which database a store runs on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -397,6 +399,85 @@ pub trait Tx: Send {
     async fn fund_receivables(&mut self) -> StoreResult<Vec<(ShopId, kabao_core::Money)>>;
     /// The fund's advances (debits of `FundReceivable` accounts), newest first.
     async fn fund_advances(&mut self, limit: i64) -> StoreResult<Vec<LedgerEntry>>;
+
+    // ---- trust and risk ----
+    /// Stores a review; Conflict `"reviews.order"` if the order has one.
+    async fn insert_review(&mut self, review: &ReviewRecord) -> StoreResult<i64>;
+    async fn review_of_order(&mut self, order: OrderId) -> StoreResult<Option<ReviewRecord>>;
+    async fn review_by_id(&mut self, id: i64) -> StoreResult<Option<ReviewRecord>>;
+    /// A shop's reviews, newest first.
+    async fn shop_reviews(&mut self, shop: ShopId, limit: i64) -> StoreResult<Vec<ReviewRecord>>;
+    /// A product's reviews, newest first.
+    async fn product_reviews(&mut self, product: ProductId, limit: i64) -> StoreResult<Vec<ReviewRecord>>;
+    /// Writes the merchant's one reply; false (and no change) if the review has a reply already.
+    async fn set_review_reply(&mut self, review: i64, reply: &str, at: Timestamp) -> StoreResult<bool>;
+    /// The aggregates a shop's trust score needs: everything since `since`, recent disputes since `recent`.
+    async fn shop_trust_facts(
+        &mut self,
+        shop: ShopId,
+        since: Timestamp,
+        recent: Timestamp,
+    ) -> StoreResult<ShopTrustFacts>;
+
+    /// Stores an application; Conflict `"certification_applications.pending"` if the shop has one pending.
+    async fn insert_certification_application(&mut self, app: &CertificationApplication) -> StoreResult<i64>;
+    async fn certification_application(&mut self, id: i64) -> StoreResult<Option<CertificationApplication>>;
+    /// A shop's applications, newest first.
+    async fn shop_certification_applications(&mut self, shop: ShopId) -> StoreResult<Vec<CertificationApplication>>;
+    /// Pending applications, oldest first.
+    async fn pending_certification_applications(&mut self, limit: i64) -> StoreResult<Vec<CertificationApplication>>;
+    /// Other shops whose applications carry this id fingerprint.
+    async fn shops_with_id_fingerprint(&mut self, fingerprint: &[u8], except: ShopId) -> StoreResult<Vec<ShopId>>;
+    /// Compare-and-set pending → `state` (approved / rejected); false if it was decided already.
+    async fn decide_certification_application(
+        &mut self,
+        id: i64,
+        state: &str,
+        reason: &str,
+        by: UserId,
+        at: Timestamp,
+    ) -> StoreResult<bool>;
+
+    async fn insert_chat_message(&mut self, message: &ChatMessage) -> StoreResult<i64>;
+    /// An order's chat, oldest first.
+    async fn order_chat(&mut self, order: OrderId, limit: i64) -> StoreResult<Vec<ChatMessage>>;
+    /// Messages one party sent on an order since `since` (for flood limits).
+    async fn count_chat_messages_since(
+        &mut self,
+        order: OrderId,
+        sender: ChatParty,
+        since: Timestamp,
+    ) -> StoreResult<i64>;
+    async fn insert_risk_event(&mut self, event: &RiskEvent) -> StoreResult<i64>;
+    /// A shop's risk events, newest first.
+    async fn shop_risk_events(&mut self, shop: ShopId, limit: i64) -> StoreResult<Vec<RiskEvent>>;
+    /// Shops with at least `min_open` open risk events, most first: the admin's review queue.
+    async fn risk_review_queue(&mut self, min_open: i64, limit: i64) -> StoreResult<Vec<(ShopId, i64)>>;
+    /// Marks every open event of a shop confirmed or dismissed; returns how many.
+    async fn review_risk_events(
+        &mut self,
+        shop: ShopId,
+        state: &str,
+        note: &str,
+        by: UserId,
+        at: Timestamp,
+    ) -> StoreResult<u64>;
+
+    /// Records the device cookie an order was placed from.
+    async fn set_order_device(&mut self, order: OrderId, device: &str) -> StoreResult<()>;
+    /// Records the payer account a gateway reported for a payment.
+    async fn set_payment_payer(&mut self, trade_no: &str, payer: &str) -> StoreResult<()>;
+    /// The numbers behind the abuse signals of a claim; category figures since `since`.
+    async fn buyer_facts(&mut self, claim: &ClaimRecord, since: Timestamp) -> StoreResult<BuyerFacts>;
+    /// A buyer's orders from a shop (newest first), for "your record with this shop".
+    async fn buyer_orders_at_shop(&mut self, buyer: UserId, shop: ShopId, limit: i64) -> StoreResult<Vec<Order>>;
+    /// Whether a buyer (account, or guest email) has a live (pending or paid) order of a trial product at a shop.
+    async fn has_trial_order(
+        &mut self,
+        shop: ShopId,
+        buyer: Option<UserId>,
+        guest_email: Option<&str>,
+    ) -> StoreResult<bool>;
 
     // ---- custom goods (人工交付) ----
     /// Sets a custom product's buyer fields (JSON array of labels), delivery deadline and stock count.

@@ -384,3 +384,91 @@ pub(crate) fn dispute_from_row<R: ColumnAt>(r: &R) -> StoreResult<crate::commerc
         decided_at: ts(r.at(10)?),
     })
 }
+
+pub(crate) const REVIEW_COLS: &str =
+    "id, order_id, shop_id, product_id, buyer_id, category, described, service, delivery, \
+     tags, body, reissue, reply, replied_at, created_at";
+
+pub(crate) fn review_from_row<R: ColumnAt>(r: &R) -> StoreResult<crate::trust::ReviewRecord> {
+    let category: String = r.at(5)?;
+    Ok(crate::trust::ReviewRecord {
+        id: r.at(0)?,
+        order_id: kabao_core::ledger::OrderId(r.at(1)?),
+        shop_id: ShopId(r.at(2)?),
+        product_id: ProductId(r.at(3)?),
+        buyer_id: UserId(r.at(4)?),
+        category: Category::parse(&category).ok_or_else(|| corrupt("reviews.category"))?,
+        described: r.at(6)?,
+        service: r.at(7)?,
+        delivery: r.at(8)?,
+        tags_json: r.at(9)?,
+        body: r.at(10)?,
+        reissue: r.at(11)?,
+        reply: r.at(12)?,
+        replied_at: r.at::<Option<i64>>(13)?.map(Timestamp),
+        created_at: Timestamp(r.at(14)?),
+    })
+}
+
+pub(crate) const CERT_APP_COLS: &str =
+    "id, shop_id, level, details, id_masked, id_fingerprint, state, reason, decided_by, \
+     decided_at, created_at";
+
+pub(crate) fn cert_app_from_row<R: ColumnAt>(r: &R) -> StoreResult<crate::trust::CertificationApplication> {
+    let level: String = r.at(2)?;
+    Ok(crate::trust::CertificationApplication {
+        id: r.at(0)?,
+        shop_id: ShopId(r.at(1)?),
+        level: CertificationLevel::parse(&level).ok_or_else(|| corrupt("certification_applications.level"))?,
+        details_json: r.at(3)?,
+        id_masked: r.at(4)?,
+        id_fingerprint: r.at(5)?,
+        state: r.at(6)?,
+        reason: r.at(7)?,
+        decided_by: r.at::<Option<i64>>(8)?.map(UserId),
+        decided_at: r.at::<Option<i64>>(9)?.map(Timestamp),
+        created_at: Timestamp(r.at(10)?),
+    })
+}
+
+pub(crate) const CHAT_COLS: &str = "id, order_id, sender, sender_id, body, hits, created_at";
+
+pub(crate) fn chat_from_row<R: ColumnAt>(r: &R) -> StoreResult<crate::trust::ChatMessage> {
+    let sender: String = r.at(2)?;
+    Ok(crate::trust::ChatMessage {
+        id: r.at(0)?,
+        order_id: kabao_core::ledger::OrderId(r.at(1)?),
+        sender: crate::trust::ChatParty::parse(&sender).ok_or_else(|| corrupt("order_messages.sender"))?,
+        sender_id: r.at::<Option<i64>>(3)?.map(UserId),
+        body: r.at(4)?,
+        hits_json: r.at(5)?,
+        created_at: Timestamp(r.at(6)?),
+    })
+}
+
+pub(crate) const RISK_COLS: &str = "id, kind, shop_id, user_id, order_id, message_id, rules, state, review_note, \
+     reviewed_by, reviewed_at, created_at";
+
+pub(crate) fn risk_from_row<R: ColumnAt>(r: &R) -> StoreResult<crate::trust::RiskEvent> {
+    Ok(crate::trust::RiskEvent {
+        id: r.at(0)?,
+        kind: r.at(1)?,
+        shop_id: r.at::<Option<i64>>(2)?.map(ShopId),
+        user_id: r.at::<Option<i64>>(3)?.map(UserId),
+        order_id: r.at::<Option<i64>>(4)?.map(kabao_core::ledger::OrderId),
+        message_id: r.at(5)?,
+        rules_json: r.at(6)?,
+        state: r.at(7)?,
+        review_note: r.at(8)?,
+        reviewed_by: r.at::<Option<i64>>(9)?.map(UserId),
+        reviewed_at: r.at::<Option<i64>>(10)?.map(Timestamp),
+        created_at: Timestamp(r.at(11)?),
+    })
+}
+
+/// Ratings summed per category, as `SELECT category, SUM(described), SUM(service), SUM(delivery), COUNT(*)` returns them.
+pub(crate) type RatingSumsRow = (String, i64, i64, i64, i64);
+
+pub(crate) fn rating_sums(r: RatingSumsRow) -> crate::trust::RatingSums {
+    crate::trust::RatingSums { category: r.0, described: r.1, service: r.2, delivery: r.3, count: r.4 }
+}

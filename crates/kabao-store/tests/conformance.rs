@@ -161,7 +161,8 @@ conformance_tests!(
     warranty_policies_are_versioned,
     claims_evidence_and_reissues,
     disputes_statements_and_fund_members,
-    pending_order_payments_are_found_for_reconciliation;
+    pending_order_payments_are_found_for_reconciliation,
+    reviews_chat_risk_and_certification;
     shared: concurrent_buyers_never_oversell,
 );
 

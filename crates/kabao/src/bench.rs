@@ -335,7 +335,7 @@ async fn one_checkout(http: &reqwest::Client, base: &str, token: &str, product: 
     let order: serde_json::Value = http
         .post(format!("{base}/api/v1/orders"))
         .header("authorization", &auth)
-        .json(&serde_json::json!({"product_id": product, "quantity": 1, "warranty_ack": true}))
+        .json(&serde_json::json!({"product_id": product, "quantity": 1, "warranty_ack": true, "first_order_confirmed": true}))
         .send()
         .await?
         .error_for_status()?

@@ -164,6 +164,16 @@ fn catalog() -> Vec<DemoShop> {
                     false,
                     false,
                 ),
+                p(
+                    "Steam 钱包 5 元体验卡（美区）",
+                    "新店小额试单：先买一张确认可用，每位买家限购一张。",
+                    TopUp,
+                    GoodsKind::Standard,
+                    500,
+                    10,
+                    false,
+                    true,
+                ),
             ],
         },
     ]

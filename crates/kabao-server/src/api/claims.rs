@@ -153,6 +153,10 @@ pub struct ClaimView {
     pub decided_at: Option<i64>,
     pub created_at: i64,
     pub evidence: Vec<EvidenceView>,
+    /// Buyer-abuse signals, for the merchant and the arbiter only (information, never a penalty): `code` is
+    /// fast_claim_after_reveals / high_claim_rate / shared_device / shared_payer; `zh`/`en` say it with numbers.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub signals: Vec<ReasonView>,
 }
 
 impl ClaimView {
@@ -181,7 +185,17 @@ impl ClaimView {
             decided_at: c.decided_at.map(|t| t.millis()),
             created_at: c.created_at.millis(),
             evidence: evidence.iter().map(EvidenceView::from).collect(),
+            signals: Vec::new(),
         }
+    }
+
+    /// With the claim's buyer-abuse signals (for the merchant and the arbiter).
+    pub fn with_signals(mut self, signals: &[kabao_core::signals::Signal]) -> ClaimView {
+        self.signals = signals
+            .iter()
+            .map(|s| ReasonView { code: s.code().into(), zh: s.text(Lang::Zh), en: s.text(Lang::En) })
+            .collect();
+        self
     }
 }
 
@@ -304,7 +318,12 @@ pub async fn queue(
     ApiUser(user): ApiUser,
 ) -> Result<ApiJson<Vec<ClaimView>>, ApiError> {
     let queue = crate::claims::queue_in_full(&state, &user).await?;
-    Ok(ApiJson(queue.iter().map(|(c, order_no, evidence)| ClaimView::new(c, order_no, evidence)).collect()))
+    let mut views = Vec::with_capacity(queue.len());
+    for (c, order_no, evidence) in &queue {
+        let signals = crate::trust::signals_of(&state, c).await?;
+        views.push(ClaimView::new(c, order_no, evidence).with_signals(&signals));
+    }
+    Ok(ApiJson(views))
 }
 
 #[derive(Deserialize, ToSchema)]

@@ -164,8 +164,9 @@ pub async fn case(
     ApiPath(claim_no): ApiPath<String>,
 ) -> Result<ApiJson<CaseView>, ApiError> {
     let k = crate::disputes::case_for_arbiter(&state, &user, &claim_no).await?;
+    let signals = crate::trust::signals_of(&state, &k.claim).await?;
     Ok(ApiJson(CaseView {
-        claim: super::claims::ClaimView::new(&k.claim, &k.order.order_no, &k.evidence),
+        claim: super::claims::ClaimView::new(&k.claim, &k.order.order_no, &k.evidence).with_signals(&signals),
         dispute: k.dispute.as_ref().map(|d| DisputeView::new(&k.claim.claim_no, d, &k.statements)),
         warranty_snapshot: k.order.warranty_snapshot.clone(),
         warranty_sha256: hex::encode(&k.order.warranty_sha256),

@@ -3,12 +3,15 @@
 
 pub mod admin;
 pub mod catalog;
+pub mod chat;
 pub mod claims;
 pub mod disputes;
 pub mod finance;
 pub mod merchant;
 pub mod orders;
+pub mod reviews;
 pub mod tokens;
+pub mod trust;
 pub mod views;
 pub mod warranty;
 
@@ -100,6 +103,19 @@ pub fn routes() -> Router<SharedState> {
         .route("/arbiter/disputes/{claim_no}/ruling", post(disputes::rule))
         .route("/arbiter/disputes/{claim_no}/statements", post(disputes::arbiter_statement))
         .route("/fund", get(disputes::fund))
+        .route("/orders/{order_no}/review", post(reviews::create))
+        .route("/orders/{order_no}/messages", get(chat::buyer_list).post(chat::buyer_send))
+        .route("/merchant/orders/{order_no}/messages", get(chat::merchant_list).post(chat::merchant_send))
+        .route("/arbiter/orders/{order_no}/messages", get(chat::arbiter_list).post(chat::arbiter_send))
+        .route("/admin/risk", get(chat::risk_queue))
+        .route("/admin/risk/shops/{id}/review", post(chat::risk_review))
+        .route("/shops/{id}/trust", get(trust::shop_trust))
+        .route("/merchant/certification", get(trust::mine).post(trust::apply))
+        .route("/admin/certifications", get(trust::pending))
+        .route("/admin/certifications/{id}/decision", post(trust::decide))
+        .route("/shops/{id}/reviews", get(reviews::of_shop))
+        .route("/products/{id}/reviews", get(reviews::of_product))
+        .route("/merchant/reviews/{id}/reply", post(reviews::reply))
         .route("/merchant/fund/join", post(disputes::join))
         .route("/admin/fund/contributions", post(disputes::contribute))
         .route("/merchant/claims", get(claims::queue))
@@ -149,6 +165,10 @@ pub fn routes() -> Router<SharedState> {
         claims::queue, claims::decide, claims::merchant_file, claims::complaint_package, claims::merchant_evidence,
         disputes::escalate, disputes::buyer_statement, disputes::merchant_statement, disputes::queue, disputes::case,
         disputes::rule, disputes::arbiter_statement, disputes::fund, disputes::join, disputes::contribute,
+        reviews::create, reviews::of_shop, reviews::of_product, reviews::reply,
+        trust::shop_trust, trust::apply, trust::mine, trust::pending, trust::decide,
+        chat::buyer_list, chat::buyer_send, chat::merchant_list, chat::merchant_send, chat::arbiter_list, chat::arbiter_send,
+        chat::risk_queue, chat::risk_review,
         orders::create, orders::get, orders::pay_wallet, orders::pay_sandbox, orders::reveal,
         orders::wallet, orders::top_up, orders::sandbox_notify, orders::epay_notify_get, orders::pay_epay,
         finance::finance, finance::orders, finance::statement, finance::request, finance::pending, finance::decide,

@@ -49,6 +49,11 @@ pub struct OrderInput {
     /// e.g. `{"游戏账号": "123456", "区服": "电信一区"}`.
     #[serde(default)]
     pub custom_fields: std::collections::BTreeMap<String, String>,
+    /// A first order from a shop whose trust is below the platform's threshold, or above the platform's
+    /// first-order amount, is refused with 409 `order.first_order_unconfirmed` and guidance (start with the
+    /// shop's trial item or a smaller quantity) until the buyer confirms with `true`.
+    #[serde(default)]
+    pub first_order_confirmed: bool,
 }
 
 /// A buyer's answer to one of a custom product's fields.
@@ -150,6 +155,13 @@ pub async fn create(
         warranty_ack: body.warranty_ack,
         warranty_seen: body.warranty_sha256,
         custom_answers: body.custom_fields.into_iter().collect(),
+        first_order_confirmed: body.first_order_confirmed,
+        device_id: headers
+            .get("x-device-id")
+            .and_then(|v| v.to_str().ok())
+            .map(str::trim)
+            .filter(|d| !d.is_empty() && d.len() <= 64)
+            .map(str::to_string),
     };
     let order = crate::orders::checkout(&state, &buyer, &req, key).await?;
     Ok((StatusCode::CREATED, ApiJson(OrderView::from(&order))))

@@ -82,6 +82,14 @@ struct ProductPage {
     warranty_sha256: String,
     /// The shop is in the compensation fund (赔付保障).
     fund_member: bool,
+    reviews: Vec<super::reviews::ReviewLine>,
+    trust: super::trust::TrustPanel,
+    /// First-order guidance for this visitor (low trust or a large first order), and the trial item to try.
+    guidance: Option<String>,
+    trial_id: Option<i64>,
+    /// The visitor never ordered from the shop (a large first order asks for confirmation).
+    first_time: bool,
+    record: Option<super::trust::RecordView>,
 }
 
 pub async fn product(
@@ -112,6 +120,14 @@ pub async fn product_page(
     let policy = crate::warranty::current_of(state, p.id).await?;
     let (_, warranty_sha) = crate::warranty::snapshot_of(policy.as_ref());
     let fund_member = crate::disputes::is_member(state, shop.id).await?;
+    let reviews = super::reviews::lines(&crate::reviews::of_product(state, p.id).await?, lang);
+    let trust = crate::trust::of_shop(state, &shop).await?;
+    let guidance = crate::trial::guidance(state, v.user.as_ref(), &shop, p.price).await?;
+    let first_time = !crate::trial::ordered_before(state, v.user.as_ref(), shop.id).await?;
+    let record = match v.user.as_ref() {
+        Some(u) => super::trust::record_view(state, u, shop.id, lang).await?,
+        None => None,
+    };
     let can_buy = p.listed && !shop.suspended && !own && ready && p.stock_available > 0;
     let custom_fields = spec
         .as_ref()
@@ -140,6 +156,12 @@ pub async fn product_page(
         warranty_lines: policy.map(|c| c.policy.describe(lang)).unwrap_or_default(),
         warranty_sha256: hex::encode(warranty_sha),
         fund_member,
+        reviews,
+        trust: super::trust::TrustPanel::new(&trust, lang),
+        trial_id: guidance.as_ref().and_then(|g| g.trial.as_ref()).map(|t| t.0).filter(|t| *t != p.id.0),
+        guidance: guidance.map(|g| g.text(state, lang)),
+        first_time,
+        record,
     }))
 }
 
@@ -155,6 +177,8 @@ struct ShopPage {
     items: Vec<Item>,
     /// The shop is in the compensation fund (赔付保障).
     fund_member: bool,
+    reviews: Vec<super::reviews::ReviewLine>,
+    trust: super::trust::TrustPanel,
 }
 
 pub async fn shop(
@@ -166,6 +190,8 @@ pub async fn shop(
     let products = crate::products::listed_in_shop(&state, &shop).await?;
     let fund_member = crate::disputes::is_member(&state, shop.id).await?;
     let lang = v.lang;
+    let reviews = super::reviews::lines(&crate::reviews::of_shop(&state, shop.id).await?, lang);
+    let trust = super::trust::TrustPanel::new(&crate::trust::of_shop(&state, &shop).await?, lang);
     let items = products
         .into_iter()
         .map(|p| Item {
@@ -189,5 +215,7 @@ pub async fn shop(
         description: shop.description,
         items,
         fund_member,
+        reviews,
+        trust,
     }))
 }

@@ -209,6 +209,10 @@ struct ClaimPage {
     statements: Vec<(&'static str, String, String)>,
     ruling: Option<String>,
     statement_action: String,
+    /// Buyer-abuse signals, for the merchant (information only).
+    signals: Vec<String>,
+    /// The order's chat.
+    chat_href: String,
 }
 
 pub(crate) async fn claim_page(
@@ -234,7 +238,16 @@ pub(crate) async fn claim_page(
     let escalate_until = crate::disputes::escalation_closes(state, c)
         .filter(|closes| buyer && dispute.is_none() && *closes > now)
         .map(datetime);
+    let signals = if buyer {
+        Vec::new()
+    } else {
+        crate::trust::signals_of(state, c).await?.iter().map(|s| s.text(lang)).collect()
+    };
+    let chat_href =
+        if buyer { format!("/o/{}#chat", order.order_no) } else { format!("/console/orders/{}/chat", order.order_no) };
     let page = ClaimPage {
+        signals,
+        chat_href,
         ctx: Ctx::new(v),
         error,
         claim_no: c.claim_no.clone(),

@@ -161,6 +161,8 @@ struct CasePage {
     statements: Vec<(&'static str, String, String)>,
     open: bool,
     ruling: Option<String>,
+    /// Buyer-abuse signals (information only).
+    signals: Vec<String>,
 }
 
 async fn case_page(
@@ -172,7 +174,9 @@ async fn case_page(
 ) -> Result<Response, ApiError> {
     let lang = v.lang;
     let k = crate::disputes::case_for_arbiter(state, user, claim_no).await?;
+    let signals = crate::trust::signals_of(state, &k.claim).await?.iter().map(|s| s.text(lang)).collect();
     let page = CasePage {
+        signals,
         ctx: Ctx::new(v),
         error,
         claim_no: k.claim.claim_no.clone(),

@@ -4,11 +4,14 @@
 pub mod account;
 pub mod admin;
 pub mod catalog;
+pub mod chat;
 pub mod claims;
 pub mod console;
 pub mod disputes;
 pub mod finance;
 pub mod orders;
+pub mod reviews;
+pub mod trust;
 
 use crate::auth::Visitor;
 use crate::error::ApiError;
@@ -218,6 +221,16 @@ pub fn routes() -> Router<SharedState> {
         .route("/p/{id}/buy", post(orders::buy))
         .route("/o/{no}", get(orders::show))
         .route("/o/{no}/reveal", post(orders::reveal))
+        .route("/o/{no}/review", post(reviews::submit))
+        .route("/o/{no}/messages", post(chat::buyer_send))
+        .route("/console/orders/{no}/chat", get(chat::merchant).post(chat::merchant_send))
+        .route("/arbiter/orders/{no}/chat", get(chat::arbiter).post(chat::arbiter_send))
+        .route("/console/certification", get(trust::console).post(trust::apply))
+        .route("/admin/trust", get(trust::admin))
+        .route("/admin/certifications/{id}/decision", post(trust::decide))
+        .route("/admin/risk/{shop}/review", post(trust::review_risk))
+        .route("/console/reviews", get(reviews::console))
+        .route("/console/reviews/{id}/reply", post(reviews::reply))
         .route("/o/{no}/pay/wallet", post(orders::pay_wallet))
         .route("/o/{no}/pay/sandbox", post(orders::pay_sandbox))
         .route("/o/{no}/claims/new", get(claims::new_form))

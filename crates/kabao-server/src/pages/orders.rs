@@ -84,6 +84,8 @@ pub struct BuyForm {
     custom_2: Option<String>,
     custom_3: Option<String>,
     custom_4: Option<String>,
+    /// The buyer ticked "I have read the first-order guidance" (shown for low-trust shops and large orders).
+    first_order_confirmed: Option<String>,
 }
 
 pub async fn buy(
@@ -115,6 +117,8 @@ pub async fn buy(
         warranty_ack: f.warranty_ack.is_some(),
         warranty_seen: f.warranty_sha256.clone(),
         custom_answers,
+        first_order_confirmed: f.first_order_confirmed.is_some(),
+        device_id: crate::auth::device_id(&headers).map(str::to_string),
     };
     match crate::orders::checkout(&state, &buyer, &req, None).await {
         Ok(order) => {
@@ -161,6 +165,14 @@ struct OrderPage {
     delivery_deadline: Option<String>,
     /// The rules the order was sold under (empty: 无质保).
     warranty_lines: Vec<String>,
+    /// The buyer's review, or the form while the order can be reviewed.
+    review: Option<super::reviews::ReviewLine>,
+    can_review: bool,
+    review_tags: Vec<(&'static str, &'static str, i32)>,
+    stars: [i32; 5],
+    /// The order's chat as the buyer sees it (other side's contact details masked, warnings beside risky lines).
+    chat: Vec<super::chat::ChatLine>,
+    can_chat: bool,
 }
 
 fn event_label(e: &kabao_core::audit::ChainedEvent, lang: kabao_core::Lang) -> &'static str {
@@ -196,7 +208,7 @@ fn event_label(e: &kabao_core::audit::ChainedEvent, lang: kabao_core::Lang) -> &
     }
 }
 
-async fn order_page(
+pub(crate) async fn order_page(
     state: &SharedState,
     v: &Visitor,
     order: &Order,
@@ -208,7 +220,11 @@ async fn order_page(
     let product = tx.product_by_id(order.product_id).await?;
     let events = tx.order_events(order.id).await?;
     let claims = tx.order_claims(order.id).await?;
+    let review = tx.review_of_order(order.id).await?;
     drop(tx);
+    let is_buyer = order.buyer_id.is_some() && v.user.as_ref().is_some_and(|u| Some(u.id) == order.buyer_id);
+    let delivered = matches!(order.state, OrderState::Delivered | OrderState::Settled);
+    let chat = super::chat::chat_lines(state, order, kabao_store::ChatParty::Buyer, lang).await?;
     let page = OrderPage {
         ctx: Ctx::new(v),
         error,
@@ -241,6 +257,12 @@ async fn order_page(
             .unwrap_or_default(),
         delivery_deadline: order.delivery_deadline.filter(|_| order.state == OrderState::Paid).map(datetime),
         warranty_lines: crate::warranty::describe_snapshot(&order.warranty_snapshot, lang),
+        can_review: is_buyer && delivered && review.is_none(),
+        review: review.as_ref().map(|r| super::reviews::ReviewLine::new(r, lang)),
+        review_tags: super::reviews::tag_choices(lang),
+        stars: [5, 4, 3, 2, 1],
+        can_chat: order.state != OrderState::Expired,
+        chat,
     };
     Ok(([(CACHE_CONTROL, "no-store")], render(page)).into_response())
 }
@@ -355,20 +377,29 @@ pub async fn sandbox_page(
     }))
 }
 
+#[derive(Deserialize)]
+pub struct SandboxPayForm {
+    #[serde(rename = "_csrf")]
+    csrf: Option<String>,
+    /// The simulated payer's account (the sandbox reports it, as some real gateways do).
+    payer: Option<String>,
+}
+
 /// The simulated payer pays: the sandbox gateway signs a notification and delivers it to the platform's
 /// notification handler, exactly as it arrives from a real gateway.
 pub async fn sandbox_pay(
     State(state): State<SharedState>,
     v: Visitor,
     ApiPath(trade_no): ApiPath<String>,
-    PageForm(f): PageForm<CsrfForm>,
+    PageForm(f): PageForm<SandboxPayForm>,
 ) -> Result<Response, ApiError> {
     v.check_csrf(f.csrf.as_deref())?;
     let p = {
         let mut tx = state.store.begin(TxMode::Read).await?;
         tx.payment_by_trade_no(&trade_no).await?.ok_or_else(|| ApiError::not_found("payment.not_found"))?
     };
-    let (ts, body, sig) = crate::payments::sandbox_notification(&state, &p, state.now().millis() / 1000);
+    let (ts, body, sig) =
+        crate::payments::sandbox_notification_from(&state, &p, state.now().millis() / 1000, f.payer.clone());
     let mut headers = HeaderMap::new();
     headers.insert(crate::payments::HEADER_TIMESTAMP, HeaderValue::from(ts));
     if let Ok(s) = HeaderValue::from_str(&sig) {

@@ -9,3 +9,4 @@ mod disputes;
 mod epay;
 mod orders;
 mod pages;
+mod trust;

@@ -74,6 +74,12 @@ pub(crate) async fn order(
     body: serde_json::Value,
     key: Option<&str>,
 ) -> crate::app::Res {
+    // New shops have little trust, so a first order asks for confirmation (tested in `trust`); these stories
+    // confirm it up front unless they say otherwise.
+    let mut body = body;
+    if let Some(fields) = body.as_object_mut() {
+        fields.entry("first_order_confirmed").or_insert(serde_json::Value::Bool(true));
+    }
     let mut b = Request::post("/api/v1/orders").header("content-type", "application/json");
     if let Some(t) = token {
         b = b.header("authorization", format!("Bearer {t}"));

@@ -444,6 +444,7 @@ async fn custom_goods_are_bought_and_delivered_through_the_pages() {
             ("quantity", "1"),
             ("guest_email", "guest@example.com"),
             ("warranty_ack", "on"),
+            ("first_order_confirmed", "on"),
             ("custom_0", name),
             ("custom_1", ""),
         ]
@@ -452,7 +453,7 @@ async fn custom_goods_are_bought_and_delivered_through_the_pages() {
     assert_eq!(res.status, StatusCode::BAD_REQUEST);
     assert!(res.body.contains("请填写「服务器」"), "{}", res.body);
     let mut fields = buy("<b>剑圣</b>");
-    fields[4] = ("custom_1", "艾欧尼亚");
+    fields[5] = ("custom_1", "艾欧尼亚");
     let res = guest.post(&format!("/p/{product}/buy"), &fields, Some(&csrf)).await;
     assert_eq!(res.status, StatusCode::SEE_OTHER, "{}", res.body);
     let order_page = res.location().to_string();
@@ -539,6 +540,7 @@ async fn warranty_rules_from_the_console_reach_the_buy_box_and_the_order_page() 
         ("guest_email", "g@example.com"),
         ("warranty_ack", "on"),
         ("warranty_sha256", sha.as_str()),
+        ("first_order_confirmed", "on"),
     ];
     let res = guest.post(&format!("/p/{product}/buy"), &buy, Some(&csrf)).await;
     assert_eq!(res.status, StatusCode::SEE_OTHER, "{}", res.body);

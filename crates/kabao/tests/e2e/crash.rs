@@ -108,7 +108,7 @@ async fn killed_mid_load_and_restarted(data: &TempDir, url: &str) {
                 let Ok(res) = http
                     .post(format!("{base}/api/v1/orders"))
                     .header("authorization", &auth)
-                    .json(&serde_json::json!({"product_id": pid, "quantity": 2, "warranty_ack": true}))
+                    .json(&serde_json::json!({"product_id": pid, "quantity": 2, "warranty_ack": true, "first_order_confirmed": true}))
                     .send()
                     .await
                 else {

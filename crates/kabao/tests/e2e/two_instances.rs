@@ -44,7 +44,7 @@ async fn two_instances_on_one_postgres_settle_each_order_once() {
         let order: serde_json::Value = http
             .post(format!("{base}/api/v1/orders"))
             .header("authorization", &auth)
-            .json(&serde_json::json!({"product_id": product.0, "quantity": 1, "warranty_ack": true}))
+            .json(&serde_json::json!({"product_id": product.0, "quantity": 1, "warranty_ack": true, "first_order_confirmed": true}))
             .send()
             .await
             .unwrap_or_else(|e| panic!("{e}"))

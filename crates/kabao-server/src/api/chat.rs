@@ -1,0 +1,205 @@
+//! Order chat over the API, for the buyer (token or guest `X-Order-Secret`), the merchant and, on orders with a
+//! dispute, the arbiter; and the admin's risk review queue.
+
+use super::orders::{access_order, MaybeApiUser};
+use super::ApiJson;
+use crate::auth::ApiUser;
+use crate::chat::{Shown, Speaker};
+use crate::error::ApiError;
+use crate::extract::ApiPath;
+use crate::SharedState;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::IntoResponse;
+use kabao_store::ChatParty;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MessageInput {
+    /// At most 1000 characters.
+    pub body: String,
+}
+
+async fn answer(
+    state: &SharedState,
+    order: &kabao_store::Order,
+    reader: ChatParty,
+    headers: &HeaderMap,
+) -> Result<ApiJson<Vec<Shown>>, ApiError> {
+    let lang = crate::auth::request_lang(headers);
+    let messages = crate::chat::messages(state, order).await?;
+    Ok(ApiJson(crate::chat::shown(&messages, reader, lang)))
+}
+
+/// The order's chat as the buyer sees it: the other side's contact details masked, risky messages warned about.
+#[utoipa::path(get, path = "/api/v1/orders/{order_no}/messages", tag = "chat", params(("order_no" = String, Path)),
+    responses((status = 200, body = Vec<Shown>), (status = 404, description = "no such order of yours")))]
+pub async fn buyer_list(
+    State(state): State<SharedState>,
+    MaybeApiUser(user): MaybeApiUser,
+    headers: HeaderMap,
+    ApiPath(order_no): ApiPath<String>,
+) -> Result<ApiJson<Vec<Shown>>, ApiError> {
+    let order = access_order(&state, user.as_ref(), &headers, &order_no).await?;
+    answer(&state, &order, ChatParty::Buyer, &headers).await
+}
+
+/// The buyer writes to the merchant.
+#[utoipa::path(post, path = "/api/v1/orders/{order_no}/messages", tag = "chat", params(("order_no" = String, Path)),
+    request_body = MessageInput,
+    responses((status = 201, body = Vec<Shown>), (status = 400, description = "empty or too long"),
+        (status = 404, description = "no such order of yours"), (status = 429, description = "too many messages")))]
+pub async fn buyer_send(
+    State(state): State<SharedState>,
+    MaybeApiUser(user): MaybeApiUser,
+    headers: HeaderMap,
+    ApiPath(order_no): ApiPath<String>,
+    ApiJson(body): ApiJson<MessageInput>,
+) -> Result<impl IntoResponse, ApiError> {
+    let order = access_order(&state, user.as_ref(), &headers, &order_no).await?;
+    crate::chat::send(&state, &order, Speaker::Buyer(user.as_ref().map(|u| u.id)), &body.body).await?;
+    Ok((StatusCode::CREATED, answer(&state, &order, ChatParty::Buyer, &headers).await?))
+}
+
+/// The order's chat as the merchant sees it.
+#[utoipa::path(get, path = "/api/v1/merchant/orders/{order_no}/messages", tag = "chat", security(("bearer" = [])),
+    params(("order_no" = String, Path)),
+    responses((status = 200, body = Vec<Shown>), (status = 404, description = "no such order of your shop")))]
+pub async fn merchant_list(
+    State(state): State<SharedState>,
+    ApiUser(user): ApiUser,
+    headers: HeaderMap,
+    ApiPath(order_no): ApiPath<String>,
+) -> Result<ApiJson<Vec<Shown>>, ApiError> {
+    let order = crate::chat::merchant_order(&state, &user, &order_no).await?;
+    answer(&state, &order, ChatParty::Merchant, &headers).await
+}
+
+/// The merchant writes to the buyer. Risky messages are flagged and charged to the shop as risk events.
+#[utoipa::path(post, path = "/api/v1/merchant/orders/{order_no}/messages", tag = "chat", security(("bearer" = [])),
+    params(("order_no" = String, Path)), request_body = MessageInput,
+    responses((status = 201, body = Vec<Shown>), (status = 400, description = "empty or too long"),
+        (status = 404, description = "no such order of your shop"), (status = 429, description = "too many messages")))]
+pub async fn merchant_send(
+    State(state): State<SharedState>,
+    ApiUser(user): ApiUser,
+    headers: HeaderMap,
+    ApiPath(order_no): ApiPath<String>,
+    ApiJson(body): ApiJson<MessageInput>,
+) -> Result<impl IntoResponse, ApiError> {
+    let order = crate::chat::merchant_order(&state, &user, &order_no).await?;
+    crate::chat::send(&state, &order, Speaker::Merchant(&user), &body.body).await?;
+    Ok((StatusCode::CREATED, answer(&state, &order, ChatParty::Merchant, &headers).await?))
+}
+
+/// The chat of an order in dispute, for an arbiter (as written, with the scanner's rules).
+#[utoipa::path(get, path = "/api/v1/arbiter/orders/{order_no}/messages", tag = "chat", security(("bearer" = [])),
+    params(("order_no" = String, Path)),
+    responses((status = 200, body = Vec<Shown>), (status = 403, description = "not an arbiter"),
+        (status = 404, description = "no such order in dispute")))]
+pub async fn arbiter_list(
+    State(state): State<SharedState>,
+    ApiUser(user): ApiUser,
+    headers: HeaderMap,
+    ApiPath(order_no): ApiPath<String>,
+) -> Result<ApiJson<Vec<Shown>>, ApiError> {
+    let order = crate::chat::arbiter_order(&state, &user, &order_no).await?;
+    answer(&state, &order, ChatParty::Arbiter, &headers).await
+}
+
+/// The arbiter joins the chat of an order in dispute.
+#[utoipa::path(post, path = "/api/v1/arbiter/orders/{order_no}/messages", tag = "chat", security(("bearer" = [])),
+    params(("order_no" = String, Path)), request_body = MessageInput,
+    responses((status = 201, body = Vec<Shown>), (status = 403, description = "not an arbiter"),
+        (status = 404, description = "no such order in dispute"), (status = 429, description = "too many messages")))]
+pub async fn arbiter_send(
+    State(state): State<SharedState>,
+    ApiUser(user): ApiUser,
+    headers: HeaderMap,
+    ApiPath(order_no): ApiPath<String>,
+    ApiJson(body): ApiJson<MessageInput>,
+) -> Result<impl IntoResponse, ApiError> {
+    let order = crate::chat::arbiter_order(&state, &user, &order_no).await?;
+    crate::chat::send(&state, &order, Speaker::Arbiter(&user), &body.body).await?;
+    Ok((StatusCode::CREATED, answer(&state, &order, ChatParty::Arbiter, &headers).await?))
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct RiskEventView {
+    pub id: i64,
+    pub kind: String,
+    pub order_no: Option<String>,
+    pub rules: Vec<String>,
+    /// open / confirmed / dismissed
+    pub state: String,
+    pub created_at: i64,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct RiskShopView {
+    pub shop_id: i64,
+    pub shop_name: String,
+    pub open_events: i64,
+    pub events: Vec<RiskEventView>,
+}
+
+/// Shops whose open risk events reached the review threshold, most first (admins).
+#[utoipa::path(get, path = "/api/v1/admin/risk", tag = "chat", security(("bearer" = [])),
+    responses((status = 200, body = Vec<RiskShopView>), (status = 403, description = "not an admin")))]
+pub async fn risk_queue(
+    State(state): State<SharedState>,
+    ApiUser(user): ApiUser,
+) -> Result<ApiJson<Vec<RiskShopView>>, ApiError> {
+    let queue = crate::risk::queue(&state, &user).await?;
+    Ok(ApiJson(
+        queue
+            .into_iter()
+            .map(|q| RiskShopView {
+                shop_id: q.shop.id.0,
+                shop_name: q.shop.name,
+                open_events: q.open,
+                events: q
+                    .events
+                    .into_iter()
+                    .map(|(e, order_no)| RiskEventView {
+                        id: e.id,
+                        kind: e.kind,
+                        order_no,
+                        rules: serde_json::from_str(&e.rules_json).unwrap_or_default(),
+                        state: e.state,
+                        created_at: e.created_at.millis(),
+                    })
+                    .collect(),
+            })
+            .collect(),
+    ))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RiskReviewInput {
+    /// confirmed (the events stand and keep counting against the shop) or dismissed (false alarms).
+    pub outcome: String,
+    /// Required.
+    pub note: String,
+    /// Also suspend the shop (confirmed only).
+    #[serde(default)]
+    pub suspend: bool,
+}
+
+/// An admin reviews a shop's open risk events.
+#[utoipa::path(post, path = "/api/v1/admin/risk/shops/{id}/review", tag = "chat", security(("bearer" = [])),
+    params(("id" = i64, Path)), request_body = RiskReviewInput,
+    responses((status = 204), (status = 400, description = "bad outcome or no note"), (status = 403, description = "not an admin"),
+        (status = 404, description = "no open events for this shop")))]
+pub async fn risk_review(
+    State(state): State<SharedState>,
+    ApiUser(user): ApiUser,
+    ApiPath(id): ApiPath<i64>,
+    ApiJson(body): ApiJson<RiskReviewInput>,
+) -> Result<StatusCode, ApiError> {
+    crate::risk::review(&state, &user, kabao_core::ShopId(id), &body.outcome, &body.note, body.suspend).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

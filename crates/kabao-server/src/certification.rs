@@ -1,0 +1,168 @@
+//! Certification (店铺认证): a merchant applies for verified (实名认证) or enterprise (企业店铺) with the details
+//! each needs; an admin approves (the shop gets the level) or rejects with a reason. The id number is checked by
+//! its check character, then kept only masked and as a keyed fingerprint, so an admin sees when one person or
+//! company stands behind several shops without the platform holding the number itself.
+
+use crate::error::ApiError;
+use crate::AppState;
+use axum::http::StatusCode;
+use kabao_core::catalog::CertificationLevel;
+use kabao_core::certification::{self, ApplicationInput};
+use kabao_core::user::Role;
+use kabao_core::ShopId;
+use kabao_store::{CertificationApplication, StoreError, TxMode, User};
+
+/// The keyed fingerprint of an id number (platform-wide, so equal across shops).
+fn id_fingerprint(state: &AppState, id_number: &str) -> Vec<u8> {
+    state.keyring.fingerprint(ShopId(0), &format!("certification-id:{id_number}")).0.to_vec()
+}
+
+fn shop_needed() -> ApiError {
+    ApiError::new(StatusCode::CONFLICT, "shop.required", "请先开设店铺", "Open a shop first")
+}
+
+/// The merchant applies for a level.
+pub async fn apply(
+    state: &AppState,
+    merchant: &User,
+    input: &ApplicationInput,
+) -> Result<CertificationApplication, ApiError> {
+    let app = certification::parse(input).map_err(|e| ApiError::from_localized(StatusCode::BAD_REQUEST, &e))?;
+    let mut tx = state.store.begin(TxMode::Write).await?;
+    let shop = tx.shop_by_owner(merchant.id).await?.ok_or_else(shop_needed)?;
+    let has = shop.certification;
+    if has == app.level
+        || has == CertificationLevel::Gold
+        || (has == CertificationLevel::Enterprise && app.level == CertificationLevel::Verified)
+    {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "certification.held",
+            "店铺已具备该认证（或更高）",
+            "The shop already holds this certification (or a higher one)",
+        ));
+    }
+    let details = serde_json::json!({
+        "name": app.name,
+        "legal_person": app.legal_person,
+        "phone": certification::mask(&app.phone),
+    });
+    let mut record = CertificationApplication {
+        id: 0,
+        shop_id: shop.id,
+        level: app.level,
+        details_json: details.to_string(),
+        id_masked: app.id_masked(),
+        id_fingerprint: id_fingerprint(state, &app.id_number),
+        state: "pending".into(),
+        reason: None,
+        decided_by: None,
+        decided_at: None,
+        created_at: state.clock.now(),
+    };
+    record.id = match tx.insert_certification_application(&record).await {
+        Ok(id) => id,
+        Err(StoreError::Conflict(_)) => {
+            return Err(ApiError::new(
+                StatusCode::CONFLICT,
+                "certification.pending",
+                "已有一份申请在审核中",
+                "An application is already under review",
+            ))
+        }
+        Err(e) => return Err(e.into()),
+    };
+    tx.commit().await?;
+    tracing::info!(shop = %shop.id, level = app.level.as_str(), "certification applied for");
+    Ok(record)
+}
+
+/// The merchant's applications, newest first.
+pub async fn of_merchant(state: &AppState, merchant: &User) -> Result<Vec<CertificationApplication>, ApiError> {
+    let mut tx = state.store.begin(TxMode::Read).await?;
+    match tx.shop_by_owner(merchant.id).await? {
+        Some(shop) => Ok(tx.shop_certification_applications(shop.id).await?),
+        None => Ok(Vec::new()),
+    }
+}
+
+/// An application waiting for an admin, with what the admin should know.
+pub struct Pending {
+    pub application: CertificationApplication,
+    pub shop_name: String,
+    /// Other shops with the same id fingerprint.
+    pub same_id_shops: Vec<ShopId>,
+}
+
+fn admin_only(user: &User) -> Result<(), ApiError> {
+    if user.role == Role::Admin {
+        Ok(())
+    } else {
+        Err(ApiError::forbidden())
+    }
+}
+
+/// Pending applications, oldest first.
+pub async fn pending(state: &AppState, admin: &User) -> Result<Vec<Pending>, ApiError> {
+    admin_only(admin)?;
+    let mut tx = state.store.begin(TxMode::Read).await?;
+    let apps = tx.pending_certification_applications(200).await?;
+    let mut out = Vec::with_capacity(apps.len());
+    for a in apps {
+        let shop_name = tx.shop_by_id(a.shop_id).await?.map(|s| s.name).unwrap_or_default();
+        let same_id_shops = tx.shops_with_id_fingerprint(&a.id_fingerprint, a.shop_id).await?;
+        out.push(Pending { application: a, shop_name, same_id_shops });
+    }
+    Ok(out)
+}
+
+/// An admin decides an application: `approve` gives the shop the level, `reject` records why. Once.
+pub async fn decide(
+    state: &AppState,
+    admin: &User,
+    id: i64,
+    decision: &str,
+    reason: &str,
+) -> Result<CertificationApplication, ApiError> {
+    admin_only(admin)?;
+    let approve = match decision.trim() {
+        "approve" => true,
+        "reject" => false,
+        _ => {
+            return Err(ApiError::bad_request(
+                "certification.decision",
+                "decision",
+                "请选择通过或拒绝",
+                "Choose approve or reject",
+            ))
+        }
+    };
+    let reason = reason.trim();
+    if reason.is_empty() || reason.chars().count() > 500 {
+        return Err(ApiError::bad_request(
+            "certification.reason",
+            "reason",
+            "请填写理由（最多 500 字）",
+            "Give a reason (up to 500 characters)",
+        ));
+    }
+    let now = state.clock.now();
+    let mut tx = state.store.begin(TxMode::Write).await?;
+    let app = tx.certification_application(id).await?.ok_or_else(|| ApiError::not_found("certification.not_found"))?;
+    let to = if approve { "approved" } else { "rejected" };
+    if !tx.decide_certification_application(id, to, reason, admin.id, now).await? {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "certification.decided",
+            "该申请已处理",
+            "This application has been decided already",
+        ));
+    }
+    if approve {
+        tx.set_shop_certification(app.shop_id, app.level).await?;
+    }
+    let app = tx.certification_application(id).await?.ok_or_else(|| ApiError::not_found("certification.not_found"))?;
+    tx.commit().await?;
+    tracing::info!(shop = %app.shop_id, level = app.level.as_str(), decision = to, admin = %admin.id, "certification decided");
+    Ok(app)
+}

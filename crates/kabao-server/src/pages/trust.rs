@@ -1,0 +1,323 @@
+//! The trust panel (商家信誉) shown on shop and product pages: score, level, the reasons with their points, and
+//! the warnings a buyer should read before paying; the buyer's own record with the shop; the first-order
+//! guidance; certification applications in the console and their review by admins; the admin's risk queue.
+
+use super::console::MerchantVisitor;
+use super::{date, datetime, render, see_other, shown_on_form, with_status, Ctx, PageForm};
+use crate::auth::Visitor;
+use crate::error::ApiError;
+use crate::extract::ApiPath;
+use crate::SharedState;
+use askama::Template;
+use axum::extract::State;
+use axum::http::header::CACHE_CONTROL;
+use axum::response::{IntoResponse, Response};
+use kabao_core::trust::TrustScore;
+use kabao_core::Lang;
+use kabao_store::User;
+use std::collections::HashMap;
+
+/// The panel's content.
+pub struct TrustPanel {
+    pub score: u8,
+    pub level: &'static str,
+    /// low / fair / good / excellent, for styling.
+    pub level_code: &'static str,
+    /// (text, signed points, positive?)
+    pub reasons: Vec<(String, String, bool)>,
+    pub warnings: Vec<String>,
+}
+
+impl TrustPanel {
+    pub fn new(t: &TrustScore, lang: Lang) -> TrustPanel {
+        TrustPanel {
+            score: t.score,
+            level: t.level.label(lang),
+            level_code: t.level.as_str(),
+            reasons: t.reasons.iter().map(|r| (r.text(lang), r.signed_points(), r.points >= 0)).collect(),
+            warnings: t.warnings.iter().map(|w| w.text(lang)).collect(),
+        }
+    }
+}
+
+/// The buyer's record with a shop, as shown beside the buy box.
+pub struct RecordView {
+    pub orders: usize,
+    /// (order no, state label, date)
+    pub recent: Vec<(String, &'static str, String)>,
+    /// (claim no, state label)
+    pub claims: Vec<(String, &'static str)>,
+}
+
+pub async fn record_view(
+    state: &SharedState,
+    user: &User,
+    shop: kabao_core::ShopId,
+    lang: Lang,
+) -> Result<Option<RecordView>, ApiError> {
+    let r = crate::trial::record(state, user, shop).await?;
+    if r.orders.is_empty() {
+        return Ok(None);
+    }
+    Ok(Some(RecordView {
+        orders: r.orders.len(),
+        recent: r
+            .orders
+            .iter()
+            .take(5)
+            .map(|o| (o.order_no.clone(), o.state.label(lang), date(o.created_at)))
+            .collect(),
+        claims: r.claims.iter().map(|(no, s)| (no.clone(), s.label(lang))).collect(),
+    }))
+}
+
+#[derive(Template)]
+#[template(path = "console_certification.html")]
+struct CertificationPage {
+    ctx: Ctx,
+    error: Option<String>,
+    current: &'static str,
+    /// (level, state, masked id, reason, date)
+    applications: Vec<(&'static str, String, String, Option<String>, String)>,
+    /// What the shop still lacks for 金牌卖家.
+    gold_shortfalls: Vec<String>,
+    form: CertForm,
+}
+
+/// What the form shows again after a refusal (never the id numbers).
+#[derive(Default)]
+struct CertForm {
+    level: String,
+    real_name: String,
+    company_name: String,
+    legal_person: String,
+    phone: String,
+}
+
+impl CertForm {
+    fn from(f: &HashMap<String, String>) -> CertForm {
+        let get = |k: &str| f.get(k).cloned().unwrap_or_default();
+        CertForm {
+            level: get("level"),
+            real_name: get("real_name"),
+            company_name: get("company_name"),
+            legal_person: get("legal_person"),
+            phone: get("phone"),
+        }
+    }
+}
+
+async fn certification_page(
+    state: &SharedState,
+    v: &Visitor,
+    user: &User,
+    error: Option<String>,
+    form: CertForm,
+) -> Result<Response, ApiError> {
+    let lang = v.lang;
+    let shop = crate::shops::my_shop(state, user).await?;
+    let apps = crate::certification::of_merchant(state, user).await?;
+    let gold_shortfalls = {
+        let mut tx = state.store.begin(kabao_store::TxMode::Read).await?;
+        let inputs = crate::trust::inputs_in(&mut *tx, &crate::trust::Subject::from(&shop), state.clock.now()).await?;
+        kabao_core::trust::gold_shortfalls(&inputs).iter().map(|g| g.text(lang)).collect()
+    };
+    let page = CertificationPage {
+        ctx: Ctx::new(v),
+        error,
+        current: shop.certification.label(lang),
+        applications: apps
+            .iter()
+            .map(|a| {
+                let state_label = match a.state.as_str() {
+                    "approved" => lang.pick("已通过", "Approved"),
+                    "rejected" => lang.pick("未通过", "Rejected"),
+                    _ => lang.pick("审核中", "Under review"),
+                };
+                (
+                    a.level.label(lang),
+                    state_label.to_string(),
+                    a.id_masked.clone(),
+                    a.reason.clone(),
+                    date(a.created_at),
+                )
+            })
+            .collect(),
+        gold_shortfalls,
+        form,
+    };
+    Ok(([(CACHE_CONTROL, "no-store")], render(page)).into_response())
+}
+
+/// `GET /console/certification`.
+pub async fn console(
+    State(state): State<SharedState>,
+    MerchantVisitor { v, user }: MerchantVisitor,
+) -> Result<Response, ApiError> {
+    certification_page(&state, &v, &user, None, CertForm::default()).await
+}
+
+/// `POST /console/certification`: apply.
+pub async fn apply(
+    State(state): State<SharedState>,
+    MerchantVisitor { v, user }: MerchantVisitor,
+    PageForm(f): PageForm<HashMap<String, String>>,
+) -> Result<Response, ApiError> {
+    v.check_csrf(f.get("_csrf").map(String::as_str))?;
+    let get = |k: &str| f.get(k).cloned().unwrap_or_default();
+    let input = kabao_core::certification::ApplicationInput {
+        level: get("level"),
+        real_name: get("real_name"),
+        id_number: get("id_number"),
+        company_name: get("company_name"),
+        credit_code: get("credit_code"),
+        legal_person: get("legal_person"),
+        phone: get("phone"),
+    };
+    match crate::certification::apply(&state, &user, &input).await {
+        Ok(_) => Ok(see_other("/console/certification")),
+        Err(e) if shown_on_form(&e) => {
+            let page =
+                certification_page(&state, &v, &user, Some(e.message(v.lang).to_string()), CertForm::from(&f)).await?;
+            Ok(with_status(page, e.status))
+        }
+        Err(e) => Err(e),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "admin_trust.html")]
+struct AdminTrustPage {
+    ctx: Ctx,
+    error: Option<String>,
+    applications: Vec<AppRow>,
+    risk: Vec<RiskRow>,
+}
+
+struct AppRow {
+    id: i64,
+    shop: String,
+    shop_id: i64,
+    level: &'static str,
+    details: String,
+    masked: String,
+    /// Other shops with the same id.
+    same: String,
+    when: String,
+}
+
+struct RiskRow {
+    shop_id: i64,
+    shop: String,
+    open: i64,
+    /// (rules, order no, state, time)
+    events: Vec<(String, String, String, String)>,
+}
+
+async fn admin_page(
+    state: &SharedState,
+    v: &Visitor,
+    admin: &User,
+    error: Option<String>,
+) -> Result<Response, ApiError> {
+    let lang = v.lang;
+    let pending = crate::certification::pending(state, admin).await?;
+    let queue = crate::risk::queue(state, admin).await?;
+    let page = AdminTrustPage {
+        ctx: Ctx::new(v),
+        error,
+        applications: pending
+            .into_iter()
+            .map(|p| {
+                let a = p.application;
+                let details: serde_json::Value = serde_json::from_str(&a.details_json).unwrap_or_default();
+                let mut text = details["name"].as_str().unwrap_or_default().to_string();
+                if let Some(legal) = details["legal_person"].as_str() {
+                    text.push_str(&format!(" · {legal}"));
+                }
+                if let Some(phone) = details["phone"].as_str() {
+                    text.push_str(&format!(" · {phone}"));
+                }
+                let same = p.same_id_shops.iter().map(|s| format!("#{}", s.0)).collect::<Vec<_>>().join(" ");
+                AppRow {
+                    id: a.id,
+                    shop: p.shop_name,
+                    shop_id: a.shop_id.0,
+                    level: a.level.label(lang),
+                    details: text,
+                    masked: a.id_masked,
+                    same,
+                    when: date(a.created_at),
+                }
+            })
+            .collect(),
+        risk: queue
+            .into_iter()
+            .map(|q| {
+                let events = q
+                    .events
+                    .into_iter()
+                    .map(|(e, order_no)| {
+                        let rules: Vec<String> = serde_json::from_str(&e.rules_json).unwrap_or_default();
+                        (rules.join(", "), order_no.unwrap_or_default(), e.state, datetime(e.created_at))
+                    })
+                    .collect();
+                RiskRow { shop_id: q.shop.id.0, shop: q.shop.name, open: q.open, events }
+            })
+            .collect(),
+    };
+    Ok(([(CACHE_CONTROL, "no-store")], render(page)).into_response())
+}
+
+fn admin_of(v: &Visitor) -> Result<User, ApiError> {
+    match &v.user {
+        Some(u) if u.role == kabao_core::user::Role::Admin => Ok(u.clone()),
+        Some(_) => Err(ApiError::forbidden()),
+        None => Err(ApiError::unauthorized()),
+    }
+}
+
+/// `GET /admin/trust`: certification applications and the risk review queue.
+pub async fn admin(State(state): State<SharedState>, v: Visitor) -> Result<Response, ApiError> {
+    let admin = admin_of(&v)?;
+    admin_page(&state, &v, &admin, None).await
+}
+
+/// `POST /admin/certifications/{id}/decision`.
+pub async fn decide(
+    State(state): State<SharedState>,
+    v: Visitor,
+    ApiPath(id): ApiPath<i64>,
+    PageForm(f): PageForm<HashMap<String, String>>,
+) -> Result<Response, ApiError> {
+    v.check_csrf(f.get("_csrf").map(String::as_str))?;
+    let admin = admin_of(&v)?;
+    let get = |k: &str| f.get(k).cloned().unwrap_or_default();
+    match crate::certification::decide(&state, &admin, id, &get("decision"), &get("reason")).await {
+        Ok(_) => Ok(see_other("/admin/trust")),
+        Err(e) if shown_on_form(&e) => {
+            Ok(with_status(admin_page(&state, &v, &admin, Some(e.message(v.lang).to_string())).await?, e.status))
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// `POST /admin/risk/{shop_id}/review`.
+pub async fn review_risk(
+    State(state): State<SharedState>,
+    v: Visitor,
+    ApiPath(shop): ApiPath<i64>,
+    PageForm(f): PageForm<HashMap<String, String>>,
+) -> Result<Response, ApiError> {
+    v.check_csrf(f.get("_csrf").map(String::as_str))?;
+    let admin = admin_of(&v)?;
+    let get = |k: &str| f.get(k).cloned().unwrap_or_default();
+    let suspend = f.contains_key("suspend");
+    match crate::risk::review(&state, &admin, kabao_core::ShopId(shop), &get("outcome"), &get("note"), suspend).await {
+        Ok(_) => Ok(see_other("/admin/trust")),
+        Err(e) if shown_on_form(&e) => {
+            Ok(with_status(admin_page(&state, &v, &admin, Some(e.message(v.lang).to_string())).await?, e.status))
+        }
+        Err(e) => Err(e),
+    }
+}

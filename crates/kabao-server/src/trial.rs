@@ -1,0 +1,160 @@
+//! Trial orders (小额试单): trial items (体验卡) are cheap, one per order and one per buyer per shop; and a buyer's
+//! first order from a shop with low trust, or for a large amount, shows guidance to start with the trial item or
+//! a smaller quantity and asks for an explicit confirmation before the order is placed.
+
+use crate::error::ApiError;
+use crate::AppState;
+use axum::http::StatusCode;
+use kabao_core::trust::TrustScore;
+use kabao_core::{Lang, Money, ShopId};
+use kabao_store::{Order, Product, Shop, Tx, TxMode, User};
+
+/// Why a first order asks for confirmation, and what to try instead.
+#[derive(Debug, Clone)]
+pub struct Guidance {
+    pub score: u8,
+    pub level: kabao_core::trust::TrustLevel,
+    /// The shop's trust is below the platform's threshold.
+    pub low_trust: bool,
+    /// The order's amount is above the platform's first-order amount.
+    pub large_amount: bool,
+    /// The shop's trial item, if it sells one: (id, title, price).
+    pub trial: Option<(i64, String, Money)>,
+}
+
+impl Guidance {
+    /// The guidance in plain words.
+    pub fn text(&self, state: &AppState, lang: Lang) -> String {
+        let mut parts = Vec::new();
+        if self.low_trust {
+            parts.push(match lang {
+                Lang::Zh => format!("这是你在该店铺的第一笔订单，店铺信誉 {} 分（{}），低于平台建议的 {} 分。", self.score, self.level.label(lang), state.config.first_order_trust_below),
+                Lang::En => format!(
+                    "This is your first order from this shop, and its trust score is {} ({}), below the platform's suggested {}.",
+                    self.score,
+                    self.level.label(lang),
+                    state.config.first_order_trust_below
+                ),
+            });
+        }
+        if self.large_amount {
+            parts.push(match lang {
+                Lang::Zh => format!("首次在该店铺下单金额超过 {}。", state.config.first_order_amount),
+                Lang::En => format!("A first order from this shop above {}.", state.config.first_order_amount),
+            });
+        }
+        parts.push(match (&self.trial, lang) {
+            (Some((_, title, price)), Lang::Zh) => format!("建议先购买体验卡「{title}」（{price}）试单，或减少数量，确认卡密可用后再大量购买。"),
+            (Some((_, title, price)), Lang::En) => {
+                format!("Start with the trial item “{title}” ({price}) or a smaller quantity, and buy more once the keys work.")
+            }
+            (None, Lang::Zh) => "建议先少量购买，确认卡密可用后再大量购买。".to_string(),
+            (None, Lang::En) => "Start with a smaller quantity, and buy more once the keys work.".to_string(),
+        });
+        parts.concat()
+    }
+}
+
+/// Whether the buyer has ordered from the shop before (guests have no history: every guest order is a first).
+pub async fn ordered_before(state: &AppState, buyer: Option<&User>, shop: ShopId) -> Result<bool, ApiError> {
+    let Some(user) = buyer else { return Ok(false) };
+    let mut tx = state.store.begin(TxMode::Read).await?;
+    Ok(!tx.buyer_orders_at_shop(user.id, shop, 1).await?.is_empty())
+}
+
+/// The guidance a first order of `amount` from `shop` needs, or `None` when it needs none.
+pub async fn guidance(
+    state: &AppState,
+    buyer: Option<&User>,
+    shop: &Shop,
+    amount: Money,
+) -> Result<Option<Guidance>, ApiError> {
+    if ordered_before(state, buyer, shop.id).await? {
+        return Ok(None);
+    }
+    let trust: TrustScore = crate::trust::of_shop(state, shop).await?;
+    let low_trust = trust.score < state.config.first_order_trust_below;
+    let large_amount = amount > state.config.first_order_amount;
+    if !low_trust && !large_amount {
+        return Ok(None);
+    }
+    let trial = crate::products::listed_in_shop(state, shop)
+        .await?
+        .into_iter()
+        .find(|p| p.trial && p.stock_available > 0)
+        .map(|p| (p.id.0, p.title, p.price));
+    Ok(Some(Guidance { score: trust.score, level: trust.level, low_trust, large_amount, trial }))
+}
+
+/// Refuses a first order that needs confirmation and did not get it, saying why and what to try instead.
+pub async fn check_first_order(
+    state: &AppState,
+    buyer: Option<&User>,
+    shop: &Shop,
+    amount: Money,
+    confirmed: bool,
+) -> Result<(), ApiError> {
+    if confirmed {
+        return Ok(());
+    }
+    match guidance(state, buyer, shop, amount).await? {
+        None => Ok(()),
+        Some(g) => Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "order.first_order_unconfirmed",
+            g.text(state, Lang::Zh),
+            g.text(state, Lang::En),
+        )
+        .with_field("first_order_confirmed")),
+    }
+}
+
+/// A trial item is bought one at a time, once per buyer per shop; checked in the order's own transaction (on
+/// SQLite the single writer makes two racing trial orders impossible).
+pub async fn check_trial(
+    tx: &mut dyn Tx,
+    product: &Product,
+    quantity: i64,
+    buyer: Option<&User>,
+    guest_email: Option<&str>,
+) -> Result<(), ApiError> {
+    if !product.trial {
+        return Ok(());
+    }
+    if quantity != 1 {
+        return Err(ApiError::bad_request(
+            "order.trial_quantity",
+            "quantity",
+            "体验卡每单限购 1 件",
+            "A trial item is bought one at a time",
+        ));
+    }
+    if tx.has_trial_order(product.shop_id, buyer.map(|u| u.id), guest_email).await? {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "order.trial_once",
+            "每位买家在每家店铺只能购买一次体验卡",
+            "A trial item can be bought once per buyer per shop",
+        ));
+    }
+    Ok(())
+}
+
+/// A buyer's record with a shop: their orders there, and the claims on them with their outcomes.
+pub struct Record {
+    pub orders: Vec<Order>,
+    /// (claim no, state) of claims on those orders.
+    pub claims: Vec<(String, kabao_core::claim::ClaimState)>,
+}
+
+pub async fn record(state: &AppState, buyer: &User, shop: ShopId) -> Result<Record, ApiError> {
+    let mut tx = state.store.begin(TxMode::Read).await?;
+    let orders = tx.buyer_orders_at_shop(buyer.id, shop, 20).await?;
+    let mut claims = Vec::new();
+    for o in &orders {
+        for c in tx.order_claims(o.id).await? {
+            claims.push((c.claim_no, c.state));
+        }
+    }
+    Ok(Record { orders, claims })
+}

@@ -1,0 +1,195 @@
+//! The shop trust score (商家信誉), computed on read from the store's aggregates by `kabao_core::trust`, and the
+//! job that grants 金牌卖家 (gold) from the record and withdraws it when the record lapses.
+//!
+//! Computed on read, not cached: every input (a review, a claim decision, a ruling, a risk event, a day of shop
+//! age) changes it, and one shop's aggregates are a handful of indexed queries.
+
+use crate::error::ApiError;
+use crate::AppState;
+use kabao_core::catalog::CertificationLevel;
+use kabao_core::ledger::Account;
+use kabao_core::trust::{
+    self, ClaimRecord, FundStanding, RatingStat, Ratings, ReissueReviews, RiskRecord, TrustInputs, TrustScore,
+};
+use kabao_core::Timestamp;
+use kabao_store::{RatingSums, Shop, ShopTrustFacts, Tx, TxMode};
+use std::collections::HashMap;
+
+/// The record window (动态评分 and claims: 90 days), and the "recently" of warnings (30 days).
+pub const WINDOW_DAYS: i64 = 90;
+pub const RECENT_DAYS: i64 = 30;
+const DAY_MS: i64 = 86_400_000;
+
+fn clamp_u32(v: i64) -> u32 {
+    u32::try_from(v.max(0)).unwrap_or(u32::MAX)
+}
+
+/// One rating dimension: the shop's sum and count, and the category average weighted by where the shop sells
+/// (a shop selling game cards and licenses is compared with both categories, in proportion).
+fn rating_stat(shop: &[RatingSums], all: &[RatingSums], pick: fn(&RatingSums) -> i64) -> RatingStat {
+    let shop_sum: i64 = shop.iter().map(pick).sum();
+    let shop_count: i64 = shop.iter().map(|r| r.count).sum();
+    let mut weighted_milli: i64 = 0;
+    let mut weight: i64 = 0;
+    for mine in shop {
+        if let Some(cat) = all.iter().find(|c| c.category == mine.category && c.count > 0) {
+            weighted_milli += mine.count * (pick(cat) * 1000 / cat.count);
+            weight += mine.count;
+        }
+    }
+    RatingStat {
+        shop_sum: clamp_u32(shop_sum),
+        shop_count: clamp_u32(shop_count),
+        category_avg_milli: (weight > 0).then(|| clamp_u32(weighted_milli / weight)),
+    }
+}
+
+/// What the score needs to know of a shop itself.
+#[derive(Debug, Clone, Copy)]
+pub struct Subject {
+    pub id: kabao_core::ShopId,
+    pub certification: CertificationLevel,
+    pub opened_at: Timestamp,
+}
+
+impl From<&Shop> for Subject {
+    fn from(s: &Shop) -> Subject {
+        Subject { id: s.id, certification: s.certification, opened_at: s.opened_at }
+    }
+}
+
+impl From<&kabao_store::Listing> for Subject {
+    fn from(l: &kabao_store::Listing) -> Subject {
+        Subject { id: l.product.shop_id, certification: l.shop_certification, opened_at: l.shop_opened_at }
+    }
+}
+
+/// The core's inputs from the store's aggregates.
+pub fn inputs(
+    shop: &Subject,
+    facts: &ShopTrustFacts,
+    fund_member: bool,
+    deposit: kabao_core::Money,
+    now: Timestamp,
+) -> TrustInputs {
+    let median = (!facts.claim_response_ms.is_empty())
+        .then(|| facts.claim_response_ms.get(facts.claim_response_ms.len() / 2).copied().unwrap_or(0))
+        .map(|ms| clamp_u32(ms / 60_000));
+    TrustInputs {
+        certification: shop.certification,
+        shop_age_days: (now.millis() - shop.opened_at.millis()).max(0) / DAY_MS,
+        ratings: Ratings {
+            described: rating_stat(&facts.ratings, &facts.category_ratings, |r| r.described),
+            service: rating_stat(&facts.ratings, &facts.category_ratings, |r| r.service),
+            delivery: rating_stat(&facts.ratings, &facts.category_ratings, |r| r.delivery),
+        },
+        claims: ClaimRecord {
+            decided: clamp_u32(facts.claims_decided),
+            approved_or_auto: clamp_u32(facts.claims_remedied),
+            median_response_minutes: median,
+            disputes_lost_90d: clamp_u32(facts.disputes_lost),
+            disputes_lost_30d: clamp_u32(facts.disputes_lost_recent),
+        },
+        reissue_reviews: ReissueReviews {
+            positive: clamp_u32(facts.reissue_positive),
+            negative: clamp_u32(facts.reissue_negative),
+        },
+        fund: FundStanding { member: fund_member, deposit },
+        risk: RiskRecord { open_events: clamp_u32(facts.risk_open), events_90d: clamp_u32(facts.risk_window) },
+        delivered_orders_90d: clamp_u32(facts.delivered_orders),
+    }
+}
+
+/// A shop's inputs, read in the caller's transaction.
+pub async fn inputs_in(tx: &mut dyn Tx, shop: &Subject, now: Timestamp) -> Result<TrustInputs, ApiError> {
+    let since = Timestamp(now.millis() - WINDOW_DAYS * DAY_MS);
+    let recent = Timestamp(now.millis() - RECENT_DAYS * DAY_MS);
+    let facts = tx.shop_trust_facts(shop.id, since, recent).await?;
+    let member = tx.fund_member_since(shop.id).await?.is_some();
+    let deposit = tx.balance(Account::MerchantDeposit(shop.id)).await?;
+    Ok(inputs(shop, &facts, member, deposit, now))
+}
+
+/// A shop's trust score now.
+pub async fn of_shop(state: &AppState, shop: &Shop) -> Result<TrustScore, ApiError> {
+    let mut tx = state.store.begin(TxMode::Read).await?;
+    let inputs = inputs_in(&mut *tx, &Subject::from(shop), state.clock.now()).await?;
+    Ok(trust::compute(&inputs))
+}
+
+/// Scores of several shops (a listing), read in one transaction.
+pub async fn of_shops(
+    state: &AppState,
+    shops: &[Subject],
+) -> Result<HashMap<kabao_core::ShopId, TrustScore>, ApiError> {
+    let now = state.clock.now();
+    let mut tx = state.store.begin(TxMode::Read).await?;
+    let mut out = HashMap::with_capacity(shops.len());
+    for shop in shops {
+        if let std::collections::hash_map::Entry::Vacant(slot) = out.entry(shop.id) {
+            slot.insert(trust::compute(&inputs_in(&mut *tx, shop, now).await?));
+        }
+    }
+    Ok(out)
+}
+
+/// Shops examined per pass of the gold job.
+const GOLD_BATCH: i64 = 500;
+
+/// Grants 金牌卖家 to certified shops whose record meets the rule (`kabao_core::trust::gold_eligible`) and
+/// withdraws it, back to the level last approved by an admin, from gold shops whose record lapsed. Returns how
+/// many shops changed.
+pub async fn review_gold(state: &AppState) -> Result<u64, ApiError> {
+    let now = state.clock.now();
+    let mut changed = 0;
+    let mut offset = 0;
+    loop {
+        let mut tx = state.store.begin(TxMode::Write).await?;
+        let shops = tx.list_shops(GOLD_BATCH, offset).await?;
+        let n = shops.len() as i64;
+        for shop in shops.iter().filter(|s| s.certification != CertificationLevel::None) {
+            let eligible = trust::gold_eligible(&inputs_in(&mut *tx, &Subject::from(shop), now).await?);
+            let to = match (shop.certification, eligible) {
+                (CertificationLevel::Gold, false) => Some(approved_level(&mut *tx, shop).await?),
+                (CertificationLevel::Verified | CertificationLevel::Enterprise, true) => Some(CertificationLevel::Gold),
+                _ => None,
+            };
+            if let Some(level) = to {
+                tx.set_shop_certification(shop.id, level).await?;
+                tracing::info!(shop = %shop.id, level = level.as_str(), "gold reviewed from the record");
+                changed += 1;
+            }
+        }
+        tx.commit().await?;
+        if n < GOLD_BATCH {
+            return Ok(changed);
+        }
+        offset += n;
+    }
+}
+
+/// The level an admin last approved for the shop (verified if none is on file: gold needs certification).
+async fn approved_level(tx: &mut dyn Tx, shop: &Shop) -> Result<CertificationLevel, ApiError> {
+    let apps = tx.shop_certification_applications(shop.id).await?;
+    Ok(apps.iter().find(|a| a.state == "approved").map_or(CertificationLevel::Verified, |a| a.level))
+}
+
+/// The buyer-abuse signals of a claim (for its merchant and the arbiter; never a penalty by themselves).
+pub async fn signals_of(
+    state: &AppState,
+    claim: &kabao_store::ClaimRecord,
+) -> Result<Vec<kabao_core::signals::Signal>, ApiError> {
+    let since = Timestamp(state.clock.now().millis() - WINDOW_DAYS * DAY_MS);
+    let mut tx = state.store.begin(TxMode::Read).await?;
+    let f = tx.buyer_facts(claim, since).await?;
+    Ok(kabao_core::signals::signals(&kabao_core::signals::Facts {
+        reveals_before_claim: f.reveals_before_claim,
+        seconds_after_reveal: f.seconds_after_reveal,
+        buyer_claims: f.buyer_claims,
+        buyer_items: f.buyer_items,
+        category_claims: f.category_claims,
+        category_items: f.category_items,
+        other_buyers_on_device: f.other_buyers_on_device,
+        other_buyers_on_payer: f.other_buyers_on_payer,
+    }))
+}

@@ -1,0 +1,559 @@
+//! Trust and risk over the API, on both backends: reviews (one per delivered order, from its buyer only, the
+//! merchant replies once), the trust score and its reasons, certification, trial orders, chat with the risk
+//! scanner, and buyer-abuse signals.
+
+use crate::app::{TestApp, T0};
+use crate::orders::{order_no, top_up};
+use axum::http::StatusCode;
+use kabao_core::user::Role;
+use serde_json::json;
+
+pub async fn user(app: &TestApp, name: &str, role: Role) -> String {
+    let email = format!("{name}@example.com");
+    kabao_server::accounts::create_user(&*app.state.store, name, "password-pass-1", role, Some(&email), T0)
+        .await
+        .unwrap();
+    app.token(name, "password-pass-1").await
+}
+
+/// A buyer with a delivered order of `product`; returns (buyer token, order no).
+pub async fn delivered_order(app: &TestApp, buyer_name: &str, product: i64) -> (String, String) {
+    let buyer = user(app, buyer_name, Role::Buyer).await;
+    top_up(app, &buyer, 5_000).await;
+    let no = order_no(app, &buyer, json!({"product_id": product, "quantity": 1, "warranty_ack": true})).await;
+    let res = app.api("POST", &format!("/api/v1/orders/{no}/pay/wallet"), Some(&buyer), None).await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+    (buyer, no)
+}
+
+async fn reviews_story(app: TestApp) {
+    let (merchant, product) = app.merchant_with_product("review_m").await;
+    app.import(&merchant, product, "RV-0001\nRV-0002\nRV-0003\n").await;
+    let shop = app.api("GET", "/api/v1/merchant/shop", Some(&merchant), None).await.json()["id"].as_i64().unwrap();
+    let (buyer, no) = delivered_order(&app, "review_b", product).await;
+    let path = format!("/api/v1/orders/{no}/review");
+    let good = json!({"described": 5, "service": 4, "delivery": 5, "tags": ["reissue_fast"], "body": "<script>alert(1)</script>很好"});
+
+    // Bad input changes nothing.
+    for (body, field) in [
+        (json!({"described": 6, "service": 4, "delivery": 5}), "described"),
+        (json!({"described": 5, "service": 0, "delivery": 5}), "service"),
+        (json!({"described": 5, "service": 4, "delivery": 5, "tags": ["bribe"]}), "tags"),
+        (json!({"described": 5, "service": 4, "delivery": 5, "body": "长".repeat(501)}), "body"),
+    ] {
+        let res = app.api("POST", &path, Some(&buyer), Some(body)).await;
+        assert_eq!((res.status, res.json()["field"].clone()), (StatusCode::BAD_REQUEST, json!(field)), "{}", res.body);
+    }
+    // Another buyer's order, and a guest, cannot be reviewed by this buyer.
+    let stranger = user(&app, "review_x", Role::Buyer).await;
+    assert_eq!(app.api("POST", &path, Some(&stranger), Some(good.clone())).await.status, StatusCode::NOT_FOUND);
+    assert_eq!(app.api("POST", &path, None, Some(good.clone())).await.status, StatusCode::UNAUTHORIZED);
+    assert!(app
+        .api("GET", &format!("/api/v1/shops/{shop}/reviews"), None, None)
+        .await
+        .json()
+        .as_array()
+        .unwrap()
+        .is_empty());
+
+    let res = app.api("POST", &path, Some(&buyer), Some(good.clone())).await;
+    assert_eq!(res.status, StatusCode::CREATED, "{}", res.body);
+    assert_eq!(res.json()["reissue"], 1);
+    let review = res.json()["id"].as_i64().unwrap();
+    let res = app.api("POST", &path, Some(&buyer), Some(good.clone())).await;
+    assert_eq!(
+        (res.status, res.json()["code"].clone()),
+        (StatusCode::CONFLICT, json!("review.exists")),
+        "one per order"
+    );
+
+    // An undelivered order cannot be reviewed.
+    let pending = order_no(&app, &buyer, json!({"product_id": product, "quantity": 1, "warranty_ack": true})).await;
+    let res = app.api("POST", &format!("/api/v1/orders/{pending}/review"), Some(&buyer), Some(good.clone())).await;
+    assert_eq!((res.status, res.json()["code"].clone()), (StatusCode::CONFLICT, json!("review.not_delivered")));
+
+    // A text review that forgot the tag still counts against re-issue.
+    let (buyer2, no2) = delivered_order(&app, "review_c", product).await;
+    let res = app
+        .api(
+            "POST",
+            &format!("/api/v1/orders/{no2}/review"),
+            Some(&buyer2),
+            Some(json!({"described": 1, "service": 1, "delivery": 3, "body": "卡密无效，商家不给补还拉黑"})),
+        )
+        .await;
+    assert_eq!(res.json()["reissue"], -1, "{}", res.body);
+
+    // The merchant replies once; other merchants cannot.
+    let reply = format!("/api/v1/merchant/reviews/{review}/reply");
+    let (other, _) = app.merchant_with_product("review_o").await;
+    assert_eq!(app.api("POST", &reply, Some(&other), Some(json!({"reply": "hi"}))).await.status, StatusCode::NOT_FOUND);
+    assert_eq!(
+        app.api("POST", &reply, Some(&merchant), Some(json!({"reply": " "}))).await.status,
+        StatusCode::BAD_REQUEST
+    );
+    assert_eq!(
+        app.api("POST", &reply, Some(&merchant), Some(json!({"reply": "谢谢"}))).await.status,
+        StatusCode::NO_CONTENT
+    );
+    let res = app.api("POST", &reply, Some(&merchant), Some(json!({"reply": "again"}))).await;
+    assert_eq!((res.status, res.json()["code"].clone()), (StatusCode::CONFLICT, json!("review.replied")));
+
+    let listed = app.api("GET", &format!("/api/v1/products/{product}/reviews"), None, None).await.json();
+    assert_eq!(listed.as_array().unwrap().len(), 2);
+    assert_eq!(listed[1]["reply"], "谢谢");
+
+    // The shop's owner cannot review their own shop, even with a delivered order (which checkout never makes:
+    // this one is written straight to the store).
+    let own = "K00000000000000000000000SEF";
+    {
+        let mut tx = app.state.store.begin(kabao_store::TxMode::Write).await.unwrap();
+        let owner = tx.user_by_username("review_m").await.unwrap().unwrap();
+        let id = tx
+            .insert_order(&kabao_store::NewOrder {
+                order_no: own.into(),
+                buyer_id: Some(owner.id),
+                guest_email: None,
+                guest_query_hash: None,
+                shop_id: kabao_core::ShopId(shop),
+                product_id: kabao_core::ProductId(product),
+                quantity: 1,
+                unit_price: kabao_core::Money::from_fen(100),
+                amount: kabao_core::Money::from_fen(100),
+                warranty_snapshot: r#"{"warranty":"none"}"#.into(),
+                warranty_sha256: vec![0; 32],
+                warranty_ack: true,
+                created_at: T0,
+                expires_at: T0,
+                custom_answers: None,
+            })
+            .await
+            .unwrap();
+        use kabao_core::order::OrderState as S;
+        assert!(tx.update_order_state(id, S::PendingPayment, S::Delivered, T0).await.unwrap());
+        tx.commit().await.unwrap();
+    }
+    let res = app.api("POST", &format!("/api/v1/orders/{own}/review"), Some(&merchant), Some(good.clone())).await;
+    assert_eq!(
+        (res.status, res.json()["code"].clone()),
+        (StatusCode::CONFLICT, json!("review.own_shop")),
+        "{}",
+        res.body
+    );
+
+    // HTML is escaped on the shop page.
+    let page = app.get(&format!("/s/{shop}")).await;
+    assert!(!page.body.contains("<script>alert(1)</script>"));
+    assert!(
+        page.body.contains("&#60;script&#62;alert(1)&#60;/script&#62;很好"),
+        "the review is shown, escaped: {}",
+        page.body
+    );
+}
+
+#[tokio::test]
+async fn reviews_one_per_delivered_order_from_its_buyer_sqlite() {
+    reviews_story(TestApp::new().await).await;
+}
+
+#[tokio::test]
+async fn reviews_one_per_delivered_order_from_its_buyer_postgres() {
+    if let Some(app) = TestApp::postgres().await {
+        reviews_story(app).await;
+    }
+}
+
+async fn trust_of(app: &TestApp, shop: i64) -> serde_json::Value {
+    let res = app.api("GET", &format!("/api/v1/shops/{shop}/trust"), None, None).await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+    res.json()
+}
+
+fn reason_codes(t: &serde_json::Value) -> Vec<String> {
+    t["reasons"].as_array().unwrap().iter().map(|r| r["code"].as_str().unwrap().to_string()).collect()
+}
+
+fn warning_codes(t: &serde_json::Value) -> Vec<String> {
+    t["warnings"].as_array().unwrap().iter().map(|r| r["code"].as_str().unwrap().to_string()).collect()
+}
+
+async fn admin_token(app: &TestApp) -> String {
+    let (_, password) = kabao_server::accounts::ensure_admin(&*app.state.store, T0).await.unwrap().unwrap();
+    app.token("admin", &password).await
+}
+
+const ID_NUMBER: &str = "11010519491231002X";
+
+/// Certification: checked details, one pending application, an admin's decision with a reason; approval raises
+/// the trust score. A risky chat message lowers it and warns, until an admin dismisses the event.
+async fn certification_and_trust_story(app: TestApp) {
+    let (merchant, product) = app.merchant_with_product("cert_m").await;
+    app.import(&merchant, product, "CE-0001\n").await;
+    let shop = app.api("GET", "/api/v1/merchant/shop", Some(&merchant), None).await.json()["id"].as_i64().unwrap();
+    let before = trust_of(&app, shop).await;
+    assert!(reason_codes(&before).contains(&"shop_age".to_string()), "{before}");
+    assert!(warning_codes(&before).contains(&"new_shop".to_string()), "a brand-new shop is a warning: {before}");
+    let reasons = before["reasons"].as_array().unwrap();
+    let age = reasons.iter().find(|r| r["code"] == "shop_age").unwrap();
+    assert!(age["points"].as_i64().unwrap() < 0 && age["text"].as_str().unwrap().starts_with("开店"), "{age}");
+
+    let path = "/api/v1/merchant/certification";
+    let good = json!({"level": "verified", "real_name": "张三", "id_number": ID_NUMBER, "phone": "13800138000"});
+    for (body, field) in [
+        (json!({"level": "gold", "real_name": "张三", "id_number": ID_NUMBER, "phone": "13800138000"}), "level"),
+        (
+            json!({"level": "verified", "real_name": "张三", "id_number": "110105194912310021", "phone": "13800138000"}),
+            "id_number",
+        ),
+        (json!({"level": "verified", "real_name": "", "id_number": ID_NUMBER, "phone": "13800138000"}), "real_name"),
+        (json!({"level": "verified", "real_name": "张三", "id_number": ID_NUMBER, "phone": "138"}), "phone"),
+        (
+            json!({"level": "enterprise", "company_name": "某公司", "legal_person": "李四", "credit_code": "123", "phone": "13800138000"}),
+            "credit_code",
+        ),
+    ] {
+        let res = app.api("POST", path, Some(&merchant), Some(body)).await;
+        assert_eq!((res.status, res.json()["field"].clone()), (StatusCode::BAD_REQUEST, json!(field)), "{}", res.body);
+    }
+    let res = app.api("POST", path, Some(&merchant), Some(good.clone())).await;
+    assert_eq!(res.status, StatusCode::CREATED, "{}", res.body);
+    let app_id = res.json()["id"].as_i64().unwrap();
+    assert_eq!(res.json()["id_masked"], "110***********002X");
+    assert!(!res.body.contains(ID_NUMBER), "the id number is never stored or shown in the clear");
+    let res = app.api("POST", path, Some(&merchant), Some(good.clone())).await;
+    assert_eq!((res.status, res.json()["code"].clone()), (StatusCode::CONFLICT, json!("certification.pending")));
+
+    // The same person behind a second shop is pointed out to the admin.
+    let (twin, _) = app.merchant_with_product("cert_twin").await;
+    assert_eq!(app.api("POST", path, Some(&twin), Some(good.clone())).await.status, StatusCode::CREATED);
+
+    let admin = admin_token(&app).await;
+    assert_eq!(
+        app.api("GET", "/api/v1/admin/certifications", Some(&merchant), None).await.status,
+        StatusCode::FORBIDDEN
+    );
+    let queue = app.api("GET", "/api/v1/admin/certifications", Some(&admin), None).await.json();
+    assert_eq!(queue.as_array().unwrap().len(), 2);
+    assert_eq!(queue[0]["same_id_shops"].as_array().unwrap().len(), 1, "{queue}");
+    let decide = format!("/api/v1/admin/certifications/{app_id}/decision");
+    let res = app.api("POST", &decide, Some(&admin), Some(json!({"decision": "approve", "reason": " "}))).await;
+    assert_eq!((res.status, res.json()["field"].clone()), (StatusCode::BAD_REQUEST, json!("reason")));
+    let res =
+        app.api("POST", &decide, Some(&admin), Some(json!({"decision": "approve", "reason": "证件核验通过"}))).await;
+    assert_eq!((res.status, res.json()["state"].clone()), (StatusCode::OK, json!("approved")), "{}", res.body);
+    let res = app.api("POST", &decide, Some(&admin), Some(json!({"decision": "reject", "reason": "again"}))).await;
+    assert_eq!((res.status, res.json()["code"].clone()), (StatusCode::CONFLICT, json!("certification.decided")));
+    assert_eq!(app.api("GET", &format!("/api/v1/shops/{shop}"), None, None).await.json()["certification"], "verified");
+    let certified = trust_of(&app, shop).await;
+    assert!(
+        certified["score"].as_i64() > before["score"].as_i64(),
+        "certification raises trust: {before} → {certified}"
+    );
+
+    // A risky chat message by the merchant is a risk event: the score drops and buyers are warned.
+    let (_, no) = delivered_order(&app, "cert_b", product).await;
+    let res = app
+        .api(
+            "POST",
+            &format!("/api/v1/merchant/orders/{no}/messages"),
+            Some(&merchant),
+            Some(json!({"body": "补单加我微信 kabao_8888"})),
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::CREATED, "{}", res.body);
+    let flagged = trust_of(&app, shop).await;
+    assert!(flagged["score"].as_i64() < certified["score"].as_i64(), "{certified} → {flagged}");
+    assert!(
+        warning_codes(&flagged).contains(&"risk.open_events".to_string())
+            || !flagged["warnings"].as_array().unwrap().is_empty(),
+        "{flagged}"
+    );
+    let res = app
+        .api(
+            "POST",
+            &format!("/api/v1/admin/risk/shops/{shop}/review"),
+            Some(&admin),
+            Some(json!({"outcome": "dismissed", "note": "误报"})),
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::NO_CONTENT, "{}", res.body);
+    assert_eq!(trust_of(&app, shop).await["score"], certified["score"], "a dismissed event no longer counts");
+}
+
+#[tokio::test]
+async fn certification_is_checked_decided_once_and_moves_trust_sqlite() {
+    certification_and_trust_story(TestApp::new().await).await;
+}
+
+#[tokio::test]
+async fn certification_is_checked_decided_once_and_moves_trust_postgres() {
+    if let Some(app) = TestApp::postgres().await {
+        certification_and_trust_story(app).await;
+    }
+}
+
+/// Trial items are cheap and bought once per buyer per shop; a first order from a low-trust shop asks for
+/// confirmation, pointing at the trial item; the buyer's later orders do not.
+async fn trial_story(app: TestApp) {
+    let (merchant, product) = app.merchant_with_product("trial_m").await;
+    app.import(&merchant, product, "TR-0001\nTR-0002\nTR-0003\nTR-0004\n").await;
+    let create = |price: i64, max: i64| json!({"title": "体验卡 1 元", "category": "game_card", "kind": "standard", "price_fen": price, "max_per_order": max, "trial": true});
+    let res = app.api("POST", "/api/v1/merchant/products", Some(&merchant), Some(create(5_000, 1))).await;
+    assert_eq!((res.status, res.json()["field"].clone()), (StatusCode::BAD_REQUEST, json!("price")), "{}", res.body);
+    let res = app.api("POST", "/api/v1/merchant/products", Some(&merchant), Some(create(100, 3))).await;
+    assert_eq!((res.status, res.json()["field"].clone()), (StatusCode::BAD_REQUEST, json!("max_per_order")));
+    let res = app.api("POST", "/api/v1/merchant/products", Some(&merchant), Some(create(100, 1))).await;
+    assert_eq!(res.status, StatusCode::CREATED, "{}", res.body);
+    let trial = res.json()["id"].as_i64().unwrap();
+    app.import(&merchant, trial, "TRIAL-1\nTRIAL-2\nTRIAL-3\n").await;
+
+    let buyer = user(&app, "trial_b", Role::Buyer).await;
+    top_up(&app, &buyer, 10_000).await;
+    let unconfirmed =
+        json!({"product_id": product, "quantity": 2, "warranty_ack": true, "first_order_confirmed": false});
+    let res = crate::orders::order(&app, Some(&buyer), unconfirmed.clone(), None).await;
+    assert_eq!(
+        (res.status, res.json()["code"].clone(), res.json()["field"].clone()),
+        (StatusCode::CONFLICT, json!("order.first_order_unconfirmed"), json!("first_order_confirmed")),
+        "{}",
+        res.body
+    );
+    assert!(
+        res.json()["message"].as_str().unwrap().contains("体验卡 1 元"),
+        "guidance names the trial item: {}",
+        res.body
+    );
+
+    // The trial item: one at a time, once per buyer per shop.
+    let trial_order = |q: i64| json!({"product_id": trial, "quantity": q, "warranty_ack": true});
+    let res = crate::orders::order(&app, Some(&buyer), trial_order(2), None).await;
+    assert_eq!((res.status, res.json()["field"].clone()), (StatusCode::BAD_REQUEST, json!("quantity")), "{}", res.body);
+    let res = crate::orders::order(&app, Some(&buyer), trial_order(1), None).await;
+    assert_eq!(res.status, StatusCode::CREATED, "{}", res.body);
+    let res = crate::orders::order(&app, Some(&buyer), trial_order(1), None).await;
+    assert_eq!((res.status, res.json()["code"].clone()), (StatusCode::CONFLICT, json!("order.trial_once")));
+
+    // Having ordered from the shop, the buyer is no longer asked.
+    let res = crate::orders::order(&app, Some(&buyer), unconfirmed, None).await;
+    assert_eq!(res.status, StatusCode::CREATED, "{}", res.body);
+
+    // A guest's first order is always a first order.
+    let guest = json!({"product_id": product, "quantity": 1, "warranty_ack": true, "guest_email": "g@example.com", "first_order_confirmed": false});
+    assert_eq!(crate::orders::order(&app, None, guest, None).await.status, StatusCode::CONFLICT);
+
+    // The product page shows the guidance, the trial link and a required confirmation; the record shows after.
+    let mut b = app.browser();
+    let page = b.get(&format!("/p/{product}")).await;
+    assert!(page.body.contains("id=\"trial-guidance\""), "{}", page.body);
+    assert!(page.body.contains(&format!("href=\"/p/{trial}\"")));
+    assert!(page.body.contains("id=\"trust-panel\""));
+}
+
+#[tokio::test]
+async fn trial_items_and_first_order_guidance_sqlite() {
+    trial_story(TestApp::new().await).await;
+}
+
+#[tokio::test]
+async fn trial_items_and_first_order_guidance_postgres() {
+    if let Some(app) = TestApp::postgres().await {
+        trial_story(app).await;
+    }
+}
+
+/// Chat: the scanner flags a disguised WeChat id from the merchant; the buyer sees it masked with a warning, the
+/// merchant sees their own words flagged; repeated events queue the shop for an admin; bad input and flooding
+/// are refused; the complaint package carries the chat.
+async fn chat_story(app: TestApp) {
+    let (merchant, product) = app.merchant_with_product("chat_m").await;
+    app.import(&merchant, product, "CH-0001\nCH-0002\n").await;
+    let shop = app.api("GET", "/api/v1/merchant/shop", Some(&merchant), None).await.json()["id"].as_i64().unwrap();
+    let (buyer, no) = delivered_order(&app, "chat_b", product).await;
+    let buyer_path = format!("/api/v1/orders/{no}/messages");
+    let merchant_path = format!("/api/v1/merchant/orders/{no}/messages");
+
+    let res = app
+        .api("POST", &buyer_path, Some(&buyer), Some(json!({"body": "卡密 ABCD-EFGH-1234 提示无效，订单号在上面"})))
+        .await;
+    assert_eq!(res.status, StatusCode::CREATED, "{}", res.body);
+    assert!(res.json()[0]["warning"].is_null(), "ordinary talk about keys is not flagged: {}", res.body);
+
+    let disguised = "亲，补单请加 威❤信：ｋａｂａｏ＿８８８，私聊更快";
+    let res = app.api("POST", &merchant_path, Some(&merchant), Some(json!({"body": disguised}))).await;
+    assert_eq!(res.status, StatusCode::CREATED, "{}", res.body);
+    let mine = &res.json()[1];
+    assert_eq!(mine["body"], disguised, "the sender sees their own words");
+    assert!(mine["warning"].as_str().unwrap().contains("风控"), "{mine}");
+
+    let seen = app.api("GET", &buyer_path, Some(&buyer), None).await.json();
+    let line = &seen[1];
+    assert_eq!(line["masked"], true, "{line}");
+    assert!(!line["body"].as_str().unwrap().contains("ｋａｂａｏ"), "the id is masked: {line}");
+    assert!(line["body"].as_str().unwrap().contains('*'));
+    assert!(line["warning"].as_str().unwrap().contains("平台外交易不受保护"), "{line}");
+    assert!(line["rules"].as_array().unwrap().iter().any(|r| r == "contact.wechat"), "{line}");
+
+    // Bad input changes nothing; strangers cannot read or write.
+    let res = app.api("POST", &buyer_path, Some(&buyer), Some(json!({"body": "  "}))).await;
+    assert_eq!((res.status, res.json()["field"].clone()), (StatusCode::BAD_REQUEST, json!("body")));
+    let res = app.api("POST", &buyer_path, Some(&buyer), Some(json!({"body": "长".repeat(1001)}))).await;
+    assert_eq!((res.status, res.json()["code"].clone()), (StatusCode::BAD_REQUEST, json!("chat.too_long")));
+    let (other, _) = app.merchant_with_product("chat_o").await;
+    assert_eq!(
+        app.api("GET", &format!("/api/v1/merchant/orders/{no}/messages"), Some(&other), None).await.status,
+        StatusCode::NOT_FOUND
+    );
+    let stranger = user(&app, "chat_x", Role::Buyer).await;
+    assert_eq!(app.api("GET", &buyer_path, Some(&stranger), None).await.status, StatusCode::NOT_FOUND);
+    let arbiter = user(&app, "chat_arb", Role::Arbiter).await;
+    assert_eq!(
+        app.api("GET", &format!("/api/v1/arbiter/orders/{no}/messages"), Some(&arbiter), None).await.status,
+        StatusCode::NOT_FOUND,
+        "no dispute, no arbiter"
+    );
+    assert_eq!(
+        app.api("GET", &buyer_path, Some(&buyer), None).await.json().as_array().unwrap().len(),
+        2,
+        "nothing was stored"
+    );
+
+    // Flooding: six messages a minute per party.
+    for i in 0..5 {
+        let res = app.api("POST", &buyer_path, Some(&buyer), Some(json!({"body": format!("第 {i} 条")}))).await;
+        assert_eq!(res.status, StatusCode::CREATED, "{}", res.body);
+    }
+    let res = app.api("POST", &buyer_path, Some(&buyer), Some(json!({"body": "太多了"}))).await;
+    assert_eq!((res.status, res.json()["code"].clone()), (StatusCode::TOO_MANY_REQUESTS, json!("chat.too_fast")));
+    app.clock.advance_seconds(61);
+    assert_eq!(
+        app.api("POST", &buyer_path, Some(&buyer), Some(json!({"body": "好了"}))).await.status,
+        StatusCode::CREATED
+    );
+
+    // Three risky messages put the shop in the admin's queue.
+    let admin = admin_token(&app).await;
+    assert!(app.api("GET", "/api/v1/admin/risk", Some(&admin), None).await.json().as_array().unwrap().is_empty());
+    for body in ["先转账 50 手续费再给你补单", "扫这个收款码付款"] {
+        assert_eq!(
+            app.api("POST", &merchant_path, Some(&merchant), Some(json!({"body": body}))).await.status,
+            StatusCode::CREATED
+        );
+    }
+    let queue = app.api("GET", "/api/v1/admin/risk", Some(&admin), None).await.json();
+    assert_eq!((queue[0]["shop_id"].as_i64(), queue[0]["open_events"].as_i64()), (Some(shop), Some(3)), "{queue}");
+    let res = app
+        .api(
+            "POST",
+            &format!("/api/v1/admin/risk/shops/{shop}/review"),
+            Some(&admin),
+            Some(json!({"outcome": "maybe", "note": "x"})),
+        )
+        .await;
+    assert_eq!((res.status, res.json()["field"].clone()), (StatusCode::BAD_REQUEST, json!("outcome")));
+    let res = app
+        .api(
+            "POST",
+            &format!("/api/v1/admin/risk/shops/{shop}/review"),
+            Some(&admin),
+            Some(json!({"outcome": "confirmed", "note": "引导站外交易", "suspend": true})),
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::NO_CONTENT, "{}", res.body);
+    assert!(app.api("GET", "/api/v1/admin/risk", Some(&admin), None).await.json().as_array().unwrap().is_empty());
+    assert_eq!(
+        app.api("GET", &format!("/api/v1/shops/{shop}"), None, None).await.status,
+        StatusCode::NOT_FOUND,
+        "suspended"
+    );
+
+    // The complaint package carries the chat as the buyer saw it.
+    let (status, _, zip) = app.get_bytes(&format!("/api/v1/orders/{no}/complaint-package"), Some(&buyer)).await;
+    assert_eq!(status, StatusCode::OK);
+    let files = kabao_server::bundle::unzip(&zip).unwrap();
+    let chat = files
+        .iter()
+        .find(|(p, _)| p == "chat/messages.json")
+        .map(|(_, b)| String::from_utf8_lossy(b).to_string())
+        .unwrap();
+    assert!(chat.contains("contact.wechat") && !chat.contains("ｋａｂａｏ"), "{chat}");
+    assert!(kabao_server::bundle::verify(&zip).unwrap().problems.is_empty(), "the package still verifies");
+}
+
+#[tokio::test]
+async fn chat_is_scanned_masked_for_the_buyer_and_queued_for_review_sqlite() {
+    chat_story(TestApp::new().await).await;
+}
+
+#[tokio::test]
+async fn chat_is_scanned_masked_for_the_buyer_and_queued_for_review_postgres() {
+    if let Some(app) = TestApp::postgres().await {
+        chat_story(app).await;
+    }
+}
+
+/// A claim filed seconds after revealing several keys, and several accounts on one device, are shown to the
+/// merchant as signals; nothing else happens to the claim.
+async fn signals_story(app: TestApp) {
+    let (merchant, product) = app.merchant_with_product("sig_m").await;
+    app.import(&merchant, product, "SG-0001\nSG-0002\nSG-0003\nSG-0004\nSG-0005\nSG-0006\n").await;
+    let mut device_accounts = Vec::new();
+    for name in ["sig_a", "sig_b", "sig_c"] {
+        let buyer = user(&app, name, Role::Buyer).await;
+        top_up(&app, &buyer, 5_000).await;
+        device_accounts.push(buyer);
+    }
+    let mut orders = Vec::new();
+    for (i, buyer) in device_accounts.iter().enumerate() {
+        let q = if i == 0 { 3 } else { 1 };
+        let req = axum::http::Request::post("/api/v1/orders")
+            .header("content-type", "application/json")
+            .header("authorization", format!("Bearer {buyer}"))
+            .header("x-device-id", "device-of-one-person")
+            .body(axum::body::Body::from(
+                json!({"product_id": product, "quantity": q, "warranty_ack": true, "first_order_confirmed": true})
+                    .to_string(),
+            ))
+            .unwrap();
+        let res = app.send(req).await;
+        assert_eq!(res.status, StatusCode::CREATED, "{}", res.body);
+        let no = res.json()["order_no"].as_str().unwrap().to_string();
+        assert_eq!(
+            app.api("POST", &format!("/api/v1/orders/{no}/pay/wallet"), Some(buyer), None).await.status,
+            StatusCode::OK
+        );
+        orders.push(no);
+    }
+    let (buyer, no) = (&device_accounts[0], &orders[0]);
+    app.api("POST", &format!("/api/v1/orders/{no}/keys/reveal"), Some(buyer), None).await;
+    app.clock.advance_seconds(5);
+    let res = crate::claims::file_claim(
+        &app,
+        (Some(buyer), None),
+        &format!("/api/v1/orders/{no}/claims"),
+        &[("item", "1"), ("defect", "invalid_key"), ("error_text", "无效")],
+        &[("s.png", &crate::claims::png("s"))],
+        None,
+    )
+    .await;
+    assert_eq!(res.status, StatusCode::CREATED, "{}", res.body);
+    let queue = app.api("GET", "/api/v1/merchant/claims", Some(&merchant), None).await.json();
+    let codes: Vec<&str> =
+        queue[0]["signals"].as_array().unwrap().iter().map(|s| s["code"].as_str().unwrap()).collect();
+    assert_eq!(codes, vec!["fast_claim_after_reveals", "shared_device"], "{queue}");
+    assert!(queue[0]["signals"][0]["zh"].as_str().unwrap().contains("查看 3 个卡密后 5 秒内"), "{queue}");
+    // The buyer never sees them, and the claim is handled as any other.
+    let mine = app.api("GET", &format!("/api/v1/orders/{no}/claims"), Some(buyer), None).await;
+    assert!(!mine.body.contains("signals"), "{}", mine.body);
+}
+
+#[tokio::test]
+async fn buyer_signals_are_shown_to_the_merchant_never_applied_sqlite() {
+    signals_story(TestApp::new().await).await;
+}
+
+#[tokio::test]
+async fn buyer_signals_are_shown_to_the_merchant_never_applied_postgres() {
+    if let Some(app) = TestApp::postgres().await {
+        signals_story(app).await;
+    }
+}

@@ -1,0 +1,162 @@
+//! What trust and risk persist: reviews, certification applications, order chat, risk events, and the aggregates
+//! the trust score and buyer-abuse signals are computed from (the rules themselves live in `kabao-core`).
+
+use kabao_core::catalog::{Category, CertificationLevel};
+use kabao_core::ledger::OrderId;
+use kabao_core::{ProductId, ShopId, Timestamp, UserId};
+
+/// A review (评价) of a delivered order by its buyer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReviewRecord {
+    pub id: i64,
+    pub order_id: OrderId,
+    pub shop_id: ShopId,
+    pub product_id: ProductId,
+    pub buyer_id: UserId,
+    /// The product's category when reviewed (category averages are per category).
+    pub category: Category,
+    /// 描述相符, 1–5.
+    pub described: i32,
+    /// 服务态度, 1–5.
+    pub service: i32,
+    /// 发货速度, 1–5.
+    pub delivery: i32,
+    /// Tag codes, as a JSON array.
+    pub tags_json: String,
+    pub body: String,
+    /// The review's verdict on re-issue: +1 praised, −1 complained (by tag or in the text), 0 silent.
+    pub reissue: i32,
+    pub reply: Option<String>,
+    pub replied_at: Option<Timestamp>,
+    pub created_at: Timestamp,
+}
+
+/// A merchant's application for a certification level.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CertificationApplication {
+    pub id: i64,
+    pub shop_id: ShopId,
+    pub level: CertificationLevel,
+    /// The details the level needs (names, contact), as JSON.
+    pub details_json: String,
+    /// The id number with all but its first and last digits hidden.
+    pub id_masked: String,
+    /// Keyed fingerprint of the id number: equal for the same person or company.
+    pub id_fingerprint: Vec<u8>,
+    /// `pending`, `approved` or `rejected`.
+    pub state: String,
+    pub reason: Option<String>,
+    pub decided_by: Option<UserId>,
+    pub decided_at: Option<Timestamp>,
+    pub created_at: Timestamp,
+}
+
+/// Who wrote a chat message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChatParty {
+    Buyer,
+    Merchant,
+    Arbiter,
+}
+
+impl ChatParty {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ChatParty::Buyer => "buyer",
+            ChatParty::Merchant => "merchant",
+            ChatParty::Arbiter => "arbiter",
+        }
+    }
+    pub fn parse(s: &str) -> Option<ChatParty> {
+        [ChatParty::Buyer, ChatParty::Merchant, ChatParty::Arbiter].into_iter().find(|p| p.as_str() == s)
+    }
+}
+
+/// One message of an order's chat.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChatMessage {
+    pub id: i64,
+    pub order_id: OrderId,
+    pub sender: ChatParty,
+    /// The account that wrote it; `None` for a guest buyer.
+    pub sender_id: Option<UserId>,
+    pub body: String,
+    /// The risk scanner's hits, as JSON (`[]` when harmless).
+    pub hits_json: String,
+    pub created_at: Timestamp,
+}
+
+/// A risk event charged to a message's sender.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RiskEvent {
+    pub id: i64,
+    /// What raised it, e.g. `chat`.
+    pub kind: String,
+    /// The shop the sender spoke for, if a merchant.
+    pub shop_id: Option<ShopId>,
+    pub user_id: Option<UserId>,
+    pub order_id: Option<OrderId>,
+    pub message_id: Option<i64>,
+    /// The rules that matched, as JSON.
+    pub rules_json: String,
+    /// `open` until an admin `confirmed` or `dismissed` it.
+    pub state: String,
+    pub review_note: Option<String>,
+    pub reviewed_by: Option<UserId>,
+    pub reviewed_at: Option<Timestamp>,
+    pub created_at: Timestamp,
+}
+
+/// Sums of one category's (or one shop's, within a category) ratings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RatingSums {
+    pub category: String,
+    pub described: i64,
+    pub service: i64,
+    pub delivery: i64,
+    pub count: i64,
+}
+
+/// The numbers a shop's trust score is computed from, read in one transaction.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ShopTrustFacts {
+    /// The shop's ratings since the window start, per category.
+    pub ratings: Vec<RatingSums>,
+    /// Every shop's ratings since the window start, per category (the 行业均值).
+    pub category_ratings: Vec<RatingSums>,
+    /// Claims decided since the window start.
+    pub claims_decided: i64,
+    /// Of those, remedied (re-issued or refunded, by the merchant, the rules or an arbiter).
+    pub claims_remedied: i64,
+    /// Milliseconds from filing to decision of each decided claim, ascending.
+    pub claim_response_ms: Vec<i64>,
+    pub disputes_lost: i64,
+    /// Disputes lost since the recent-window start.
+    pub disputes_lost_recent: i64,
+    pub reissue_positive: i64,
+    pub reissue_negative: i64,
+    /// Risk events not yet reviewed by an admin (any age).
+    pub risk_open: i64,
+    /// Risk events since the window start, except dismissed ones.
+    pub risk_window: i64,
+    pub delivered_orders: i64,
+}
+
+/// The numbers behind buyer-abuse signals on one claim.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct BuyerFacts {
+    /// Keys of the claim's order first revealed in the window (10 minutes) before the claim was filed.
+    pub reveals_before_claim: i64,
+    /// Seconds from the last of those reveals to the claim.
+    pub seconds_after_reveal: Option<i64>,
+    /// Claims by the same buyer (account or guest email), and items delivered to them.
+    pub buyer_claims: i64,
+    pub buyer_items: i64,
+    /// Claims and delivered items in the order's category since the window start.
+    pub category_claims: i64,
+    pub category_items: i64,
+    /// Other buyers (accounts or guest emails) who ordered from the same device cookie.
+    pub other_buyers_on_device: i64,
+    /// Other buyers whose payments came from the same payer account.
+    pub other_buyers_on_payer: i64,
+}
