@@ -231,6 +231,21 @@ pub async fn reconcile_epay(state: &AppState) -> Result<EpayPoll, ApiError> {
 /// How long a job's lease lasts; a holder that dies is replaced after this.
 const LEASE_SECONDS: i64 = 300;
 
+/// The lease of the 金牌卖家 review (a row created by migration 0010), and how often it runs.
+const GOLD_JOB: &str = "certification_gold";
+const GOLD_EVERY_SECONDS: i64 = 3600;
+
+/// Whether this instance's hourly gold review is due (and, if so, the next one is set an hour on).
+fn gold_review_due(state: &AppState) -> bool {
+    let now = state.now();
+    let Ok(mut due) = state.gold_review_due.lock() else { return false };
+    if *due > now {
+        return false;
+    }
+    *due = now.plus_seconds(GOLD_EVERY_SECONDS);
+    true
+}
+
 /// The lease of the 易支付 reconciliation job (a row created by migration 0007).
 const EPAY_POLL_JOB: &str = "epay_poll";
 
@@ -246,6 +261,8 @@ pub struct Pass {
     pub claim_deadlines: Option<u64>,
     /// Buyers reminded that a rejected claim can still go to the platform.
     pub escalation_reminders: Option<u64>,
+    /// Shops whose 金牌卖家 was granted or withdrawn from their record (hourly).
+    pub gold_reviewed: Option<u64>,
 }
 
 async fn with_lease(state: &AppState, owner: &str, job: &str) -> Result<bool, ApiError> {
@@ -272,6 +289,7 @@ pub async fn run_once(state: &AppState, owner: &str) -> Result<Pass, ApiError> {
         epay_polled: None,
         claim_deadlines: None,
         escalation_reminders: None,
+        gold_reviewed: None,
     };
     // Deadlines first: a claim the silence job remedies must not be settled away in the same pass.
     if with_lease(state, owner, "claim_deadlines").await? {
@@ -298,6 +316,11 @@ pub async fn run_once(state: &AppState, owner: &str) -> Result<Pass, ApiError> {
         let r = crate::disputes::remind_escalation(state).await;
         release(state, owner, "dispute_reminders").await?;
         pass.escalation_reminders = Some(r?);
+    }
+    if gold_review_due(state) && with_lease(state, owner, GOLD_JOB).await? {
+        let r = crate::trust::review_gold(state).await;
+        release(state, owner, GOLD_JOB).await?;
+        pass.gold_reviewed = Some(r?);
     }
     if state.config.epay.is_some() && with_lease(state, owner, EPAY_POLL_JOB).await? {
         let r = reconcile_epay(state).await;

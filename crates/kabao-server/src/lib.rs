@@ -161,6 +161,8 @@ pub struct AppState {
     pub public_url: Option<String>,
     /// The 易支付 reconciliation job's client and position, kept between passes.
     pub epay_poll: epay::PollState,
+    /// When this instance next reviews 金牌卖家 from the records (hourly: it reads every certified shop).
+    pub gold_review_due: Mutex<Timestamp>,
 }
 
 impl AppState {
@@ -179,6 +181,7 @@ impl AppState {
             mailer: Arc::new(mailer::MemoryMailer::default()),
             public_url: None,
             epay_poll: epay::PollState::default(),
+            gold_review_due: Mutex::new(Timestamp(0)),
         }
     }
 

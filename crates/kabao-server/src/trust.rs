@@ -193,3 +193,59 @@ pub async fn signals_of(
         other_buyers_on_payer: f.other_buyers_on_payer,
     }))
 }
+
+/// How a listing is ordered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ListingOrder {
+    /// Newest first.
+    #[default]
+    Newest,
+    /// Highest trust score first (ties: newest first).
+    Trust,
+}
+
+impl ListingOrder {
+    pub fn parse(s: Option<&str>) -> Result<ListingOrder, ApiError> {
+        match s.map(str::trim) {
+            None | Some("") | Some("newest") => Ok(ListingOrder::Newest),
+            Some("trust") => Ok(ListingOrder::Trust),
+            Some(_) => Err(ApiError::bad_request(
+                "listing.sort",
+                "sort",
+                "排序方式只能是 newest 或 trust",
+                "sort is newest or trust",
+            )),
+        }
+    }
+}
+
+/// Listings sorted by trust are sorted over at most this many products (the newest).
+const TRUST_SORT_WINDOW: i64 = 1000;
+
+/// Listed products with their shop's trust score, in the asked order, one page of them.
+pub async fn listing(
+    state: &AppState,
+    order: ListingOrder,
+    limit: i64,
+    offset: i64,
+) -> Result<Vec<(kabao_store::Listing, TrustScore)>, ApiError> {
+    let listings = {
+        let mut tx = state.store.begin(TxMode::Read).await?;
+        match order {
+            ListingOrder::Newest => tx.list_listed_products(limit, offset).await?,
+            ListingOrder::Trust => tx.list_listed_products(TRUST_SORT_WINDOW, 0).await?,
+        }
+    };
+    let subjects: Vec<Subject> = listings.iter().map(Subject::from).collect();
+    let scores = of_shops(state, &subjects).await?;
+    let mut rows: Vec<(kabao_store::Listing, TrustScore)> =
+        listings.into_iter().filter_map(|l| scores.get(&l.product.shop_id).cloned().map(|s| (l, s))).collect();
+    if order == ListingOrder::Trust {
+        // Stable: equal scores keep the newest-first order.
+        rows.sort_by_key(|r| std::cmp::Reverse(r.1.score));
+        let start = usize::try_from(offset.max(0)).unwrap_or(usize::MAX).min(rows.len());
+        let end = start.saturating_add(usize::try_from(limit.max(0)).unwrap_or(0)).min(rows.len());
+        rows = rows.drain(start..end).collect();
+    }
+    Ok(rows)
+}

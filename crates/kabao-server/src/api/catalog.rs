@@ -1,24 +1,55 @@
 //! Public catalog: listed products and shops, readable without a token.
 
-use super::views::{Page, ProductView, ShopView};
+use super::views::{ProductView, ShopView};
 use super::ApiJson;
 use crate::error::ApiError;
 use crate::extract::{ApiPath, ApiQuery};
 use crate::SharedState;
 use axum::extract::State;
 use kabao_core::{ProductId, ShopId};
-use kabao_store::TxMode;
 
-/// Listed products of shops in good standing, newest first.
-#[utoipa::path(get, path = "/api/v1/products", tag = "catalog", params(Page), responses((status = 200, body = [ProductView])))]
+#[derive(serde::Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct ListQuery {
+    pub limit: Option<i64>,
+    pub offset: Option<i64>,
+    /// newest (default) or trust (highest shop trust score first).
+    pub sort: Option<String>,
+}
+
+/// A listed product with its shop's name and trust score.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct ListingView {
+    #[serde(flatten)]
+    pub product: ProductView,
+    pub shop_name: String,
+    pub shop_certification: String,
+    /// The shop's trust score (0–100) and level (low / fair / good / excellent).
+    pub trust_score: u8,
+    pub trust_level: String,
+}
+
+/// Listed products of shops in good standing, newest first or by the shop's trust score.
+#[utoipa::path(get, path = "/api/v1/products", tag = "catalog", params(ListQuery),
+    responses((status = 200, body = [ListingView]), (status = 400, description = "bad sort")))]
 pub async fn list_products(
     State(state): State<SharedState>,
-    ApiQuery(page): ApiQuery<Page>,
-) -> Result<ApiJson<Vec<ProductView>>, ApiError> {
-    let mut tx = state.store.begin(TxMode::Read).await?;
-    let listings =
-        tx.list_listed_products(page.limit.unwrap_or(50).clamp(1, 200), page.offset.unwrap_or(0).max(0)).await?;
-    Ok(ApiJson(listings.iter().map(|l| ProductView::from(&l.product)).collect()))
+    ApiQuery(q): ApiQuery<ListQuery>,
+) -> Result<ApiJson<Vec<ListingView>>, ApiError> {
+    let order = crate::trust::ListingOrder::parse(q.sort.as_deref())?;
+    let rows =
+        crate::trust::listing(&state, order, q.limit.unwrap_or(50).clamp(1, 200), q.offset.unwrap_or(0).max(0)).await?;
+    Ok(ApiJson(
+        rows.iter()
+            .map(|(l, t)| ListingView {
+                product: ProductView::from(&l.product),
+                shop_name: l.shop_name.clone(),
+                shop_certification: l.shop_certification.as_str().into(),
+                trust_score: t.score,
+                trust_level: t.level.as_str().into(),
+            })
+            .collect(),
+    ))
 }
 
 /// One listed product, with its exact stock.

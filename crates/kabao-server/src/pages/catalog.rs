@@ -10,7 +10,6 @@ use axum::extract::State;
 use axum::response::Response;
 use kabao_core::catalog::CertificationLevel;
 use kabao_core::{ProductId, ShopId};
-use kabao_store::TxMode;
 
 /// A product as a card in a list.
 pub struct Item {
@@ -23,6 +22,9 @@ pub struct Item {
     pub certified: bool,
     pub certification: &'static str,
     pub stock: i64,
+    /// The shop's trust score and level.
+    pub trust_score: u8,
+    pub trust_level: &'static str,
 }
 
 #[derive(Template)]
@@ -30,16 +32,25 @@ pub struct Item {
 struct HomePage {
     ctx: Ctx,
     items: Vec<Item>,
+    by_trust: bool,
 }
 
-pub async fn home(State(state): State<SharedState>, v: Visitor) -> Result<Response, ApiError> {
-    let mut tx = state.store.begin(TxMode::Read).await?;
-    let listings = tx.list_listed_products(60, 0).await?;
-    drop(tx);
+#[derive(serde::Deserialize)]
+pub struct HomeQuery {
+    sort: Option<String>,
+}
+
+pub async fn home(
+    State(state): State<SharedState>,
+    v: Visitor,
+    crate::extract::ApiQuery(q): crate::extract::ApiQuery<HomeQuery>,
+) -> Result<Response, ApiError> {
+    let order = crate::trust::ListingOrder::parse(q.sort.as_deref())?;
+    let rows = crate::trust::listing(&state, order, 60, 0).await?;
     let lang = v.lang;
-    let items = listings
+    let items = rows
         .into_iter()
-        .map(|l| Item {
+        .map(|(l, t)| Item {
             id: l.product.id.0,
             title: l.product.title,
             price: l.product.price.to_string(),
@@ -49,9 +60,11 @@ pub async fn home(State(state): State<SharedState>, v: Visitor) -> Result<Respon
             certified: l.shop_certification != CertificationLevel::None,
             certification: l.shop_certification.label(lang),
             stock: l.product.stock_available,
+            trust_score: t.score,
+            trust_level: t.level.label(lang),
         })
         .collect();
-    Ok(render(HomePage { ctx: Ctx::new(&v), items }))
+    Ok(render(HomePage { ctx: Ctx::new(&v), items, by_trust: order == crate::trust::ListingOrder::Trust }))
 }
 
 #[derive(Template)]
@@ -191,7 +204,8 @@ pub async fn shop(
     let fund_member = crate::disputes::is_member(&state, shop.id).await?;
     let lang = v.lang;
     let reviews = super::reviews::lines(&crate::reviews::of_shop(&state, shop.id).await?, lang);
-    let trust = super::trust::TrustPanel::new(&crate::trust::of_shop(&state, &shop).await?, lang);
+    let score = crate::trust::of_shop(&state, &shop).await?;
+    let trust = super::trust::TrustPanel::new(&score, lang);
     let items = products
         .into_iter()
         .map(|p| Item {
@@ -204,6 +218,8 @@ pub async fn shop(
             certified: shop.certification != CertificationLevel::None,
             certification: shop.certification.label(lang),
             stock: p.stock_available,
+            trust_score: score.score,
+            trust_level: score.level.label(lang),
         })
         .collect();
     Ok(render(ShopPage {

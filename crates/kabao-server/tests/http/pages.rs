@@ -305,6 +305,9 @@ async fn every_form_post_without_the_matching_csrf_token_is_403() {
         "/console/claims/CL0000000000000000000000AA/statements".into(),
         "/console/claims/CL0000000000000000000000AA/evidence".into(),
         "/console/fund/join".into(),
+        "/console/reviews/1/reply".into(),
+        "/console/certification".into(),
+        "/console/orders/KB0000000000000000/chat".into(),
         "/logout".into(),
     ];
     let as_admin = [
@@ -314,6 +317,8 @@ async fn every_form_post_without_the_matching_csrf_token_is_403() {
         "/admin/withdrawals/1/approve".into(),
         "/admin/withdrawals/1/reject".into(),
         "/admin/fund/contributions".into(),
+        "/admin/certifications/1/decision".into(),
+        format!("/admin/risk/{shop}/review"),
     ];
     let as_buyer = [
         "/register".to_string(),
@@ -329,6 +334,8 @@ async fn every_form_post_without_the_matching_csrf_token_is_403() {
         "/o/KB0000000000000000/claims/CL0000000000000000000000AA/evidence".into(),
         "/o/KB0000000000000000/claims/CL0000000000000000000000AA/escalate".into(),
         "/o/KB0000000000000000/claims/CL0000000000000000000000AA/statements".into(),
+        "/o/KB0000000000000000/review".into(),
+        "/o/KB0000000000000000/messages".into(),
     ];
     kabao_server::accounts::create_user(&*app.state.store, "csrf_all_r", "arbiter-pass-12", Role::Arbiter, None, T0)
         .await
@@ -338,6 +345,7 @@ async fn every_form_post_without_the_matching_csrf_token_is_403() {
     let as_arbiter = [
         "/arbiter/disputes/CL0000000000000000000000AA/ruling".to_string(),
         "/arbiter/disputes/CL0000000000000000000000AA/statements".into(),
+        "/arbiter/orders/KB0000000000000000/chat".into(),
     ];
     let forged = kabao_server::auth::random_token();
     for (b, paths) in [

@@ -16,6 +16,42 @@ pub async fn user(app: &TestApp, name: &str, role: Role) -> String {
     app.token(name, "password-pass-1").await
 }
 
+/// Writes a delivered order straight to the store (for records checkout would take long to build).
+pub async fn store_delivered_order(
+    app: &TestApp,
+    no: &str,
+    buyer: kabao_core::UserId,
+    shop: i64,
+    product: i64,
+    at: kabao_core::Timestamp,
+) -> kabao_core::ledger::OrderId {
+    let mut tx = app.state.store.begin(kabao_store::TxMode::Write).await.unwrap();
+    let id = tx
+        .insert_order(&kabao_store::NewOrder {
+            order_no: no.into(),
+            buyer_id: Some(buyer),
+            guest_email: None,
+            guest_query_hash: None,
+            shop_id: kabao_core::ShopId(shop),
+            product_id: kabao_core::ProductId(product),
+            quantity: 1,
+            unit_price: kabao_core::Money::from_fen(100),
+            amount: kabao_core::Money::from_fen(100),
+            warranty_snapshot: r#"{"warranty":"none"}"#.into(),
+            warranty_sha256: vec![0; 32],
+            warranty_ack: true,
+            created_at: at,
+            expires_at: at,
+            custom_answers: None,
+        })
+        .await
+        .unwrap();
+    use kabao_core::order::OrderState as S;
+    assert!(tx.update_order_state(id, S::PendingPayment, S::Delivered, at).await.unwrap());
+    tx.commit().await.unwrap();
+    id
+}
+
 /// A buyer with a delivered order of `product`; returns (buyer token, order no).
 pub async fn delivered_order(app: &TestApp, buyer_name: &str, product: i64) -> (String, String) {
     let buyer = user(app, buyer_name, Role::Buyer).await;
@@ -106,33 +142,11 @@ async fn reviews_story(app: TestApp) {
     // The shop's owner cannot review their own shop, even with a delivered order (which checkout never makes:
     // this one is written straight to the store).
     let own = "K00000000000000000000000SEF";
-    {
-        let mut tx = app.state.store.begin(kabao_store::TxMode::Write).await.unwrap();
-        let owner = tx.user_by_username("review_m").await.unwrap().unwrap();
-        let id = tx
-            .insert_order(&kabao_store::NewOrder {
-                order_no: own.into(),
-                buyer_id: Some(owner.id),
-                guest_email: None,
-                guest_query_hash: None,
-                shop_id: kabao_core::ShopId(shop),
-                product_id: kabao_core::ProductId(product),
-                quantity: 1,
-                unit_price: kabao_core::Money::from_fen(100),
-                amount: kabao_core::Money::from_fen(100),
-                warranty_snapshot: r#"{"warranty":"none"}"#.into(),
-                warranty_sha256: vec![0; 32],
-                warranty_ack: true,
-                created_at: T0,
-                expires_at: T0,
-                custom_answers: None,
-            })
-            .await
-            .unwrap();
-        use kabao_core::order::OrderState as S;
-        assert!(tx.update_order_state(id, S::PendingPayment, S::Delivered, T0).await.unwrap());
-        tx.commit().await.unwrap();
-    }
+    let owner = {
+        let mut tx = app.state.store.begin(kabao_store::TxMode::Read).await.unwrap();
+        tx.user_by_username("review_m").await.unwrap().unwrap().id
+    };
+    store_delivered_order(&app, own, owner, shop, product, T0).await;
     let res = app.api("POST", &format!("/api/v1/orders/{own}/review"), Some(&merchant), Some(good.clone())).await;
     assert_eq!(
         (res.status, res.json()["code"].clone()),
@@ -249,6 +263,17 @@ async fn certification_and_trust_story(app: TestApp) {
         certified["score"].as_i64() > before["score"].as_i64(),
         "certification raises trust: {before} → {certified}"
     );
+
+    // Listings carry the score and can be sorted by it: the certified shop comes first.
+    let newest = app.api("GET", "/api/v1/products", None, None).await.json();
+    assert_ne!(newest[0]["shop_id"].as_i64(), Some(shop), "newest first: the twin's product is newer");
+    let by_trust = app.api("GET", "/api/v1/products?sort=trust", None, None).await.json();
+    assert_eq!(by_trust[0]["shop_id"].as_i64(), Some(shop), "{by_trust}");
+    assert_eq!(by_trust[0]["trust_score"], certified["score"]);
+    let res = app.api("GET", "/api/v1/products?sort=cheapest", None, None).await;
+    assert_eq!((res.status, res.json()["field"].clone()), (StatusCode::BAD_REQUEST, json!("sort")));
+    let home = app.get("/?sort=trust").await;
+    assert!(home.body.contains("class=\"trust-score\""), "{}", home.body);
 
     // A risky chat message by the merchant is a risk event: the score drops and buyers are warned.
     let (_, no) = delivered_order(&app, "cert_b", product).await;
@@ -556,4 +581,222 @@ async fn buyer_signals_are_shown_to_the_merchant_never_applied_postgres() {
     if let Some(app) = TestApp::postgres().await {
         signals_story(app).await;
     }
+}
+
+/// 金牌卖家 is granted from a sustained record (a year open, certified, 100 deliveries in 90 days, ratings at the
+/// category average, nothing open against the shop) and withdrawn when the record lapses.
+async fn gold_story(app: TestApp) {
+    let (merchant, product) = app.merchant_with_product("gold_m").await;
+    let shop = app.api("GET", "/api/v1/merchant/shop", Some(&merchant), None).await.json()["id"].as_i64().unwrap();
+    let admin = admin_token(&app).await;
+    let res = app
+        .api(
+            "POST",
+            "/api/v1/merchant/certification",
+            Some(&merchant),
+            Some(json!({"level": "verified", "real_name": "王五", "id_number": ID_NUMBER, "phone": "13900139000"})),
+        )
+        .await;
+    let id = res.json()["id"].as_i64().unwrap();
+    let res = app
+        .api(
+            "POST",
+            &format!("/api/v1/admin/certifications/{id}/decision"),
+            Some(&admin),
+            Some(json!({"decision": "approve", "reason": "ok"})),
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::OK);
+    app.clock.advance_seconds(400 * 86_400);
+    let now = app.state.clock.now();
+    let buyer =
+        kabao_server::accounts::create_user(&*app.state.store, "gold_b", "password-pass-1", Role::Buyer, None, T0)
+            .await
+            .unwrap()
+            .id;
+    assert_eq!(kabao_server::trust::review_gold(&app.state).await.unwrap(), 0, "no record yet");
+    for i in 0..100 {
+        let order = store_delivered_order(&app, &format!("K{i:026}"), buyer, shop, product, now).await;
+        if i < 5 {
+            let mut tx = app.state.store.begin(kabao_store::TxMode::Write).await.unwrap();
+            tx.insert_review(&kabao_store::ReviewRecord {
+                id: 0,
+                order_id: order,
+                shop_id: kabao_core::ShopId(shop),
+                product_id: kabao_core::ProductId(product),
+                buyer_id: buyer,
+                category: kabao_core::catalog::Category::GameCard,
+                described: 5,
+                service: 5,
+                delivery: 5,
+                tags_json: "[]".into(),
+                body: String::new(),
+                reissue: 0,
+                reply: None,
+                replied_at: None,
+                created_at: now,
+            })
+            .await
+            .unwrap();
+            tx.commit().await.unwrap();
+        }
+    }
+    assert_eq!(kabao_server::trust::review_gold(&app.state).await.unwrap(), 1);
+    assert_eq!(app.api("GET", &format!("/api/v1/shops/{shop}"), None, None).await.json()["certification"], "gold");
+    assert_eq!(
+        kabao_server::trust::review_gold(&app.state).await.unwrap(),
+        0,
+        "nothing changes while the record holds"
+    );
+
+    // A flagged chat message is an open risk event: gold is withdrawn back to the level the admin approved.
+    {
+        let mut tx = app.state.store.begin(kabao_store::TxMode::Write).await.unwrap();
+        tx.insert_risk_event(&kabao_store::RiskEvent {
+            id: 0,
+            kind: "chat".into(),
+            shop_id: Some(kabao_core::ShopId(shop)),
+            user_id: None,
+            order_id: None,
+            message_id: None,
+            rules_json: r#"["contact.wechat"]"#.into(),
+            state: "open".into(),
+            review_note: None,
+            reviewed_by: None,
+            reviewed_at: None,
+            created_at: now,
+        })
+        .await
+        .unwrap();
+        tx.commit().await.unwrap();
+    }
+    assert_eq!(kabao_server::trust::review_gold(&app.state).await.unwrap(), 1);
+    assert_eq!(app.api("GET", &format!("/api/v1/shops/{shop}"), None, None).await.json()["certification"], "verified");
+}
+
+#[tokio::test]
+async fn gold_is_granted_from_the_record_and_withdrawn_when_it_lapses_sqlite() {
+    gold_story(TestApp::new().await).await;
+}
+
+#[tokio::test]
+async fn gold_is_granted_from_the_record_and_withdrawn_when_it_lapses_postgres() {
+    if let Some(app) = TestApp::postgres().await {
+        gold_story(app).await;
+    }
+}
+
+/// The pages: the buyer reviews from the order page and chats there; the merchant replies to the review, chats
+/// from the console and applies for certification; the admin approves it on the trust page. Text is escaped
+/// everywhere it is shown, refusals are shown on the page in Chinese, and nothing is half-done.
+#[tokio::test]
+async fn pages_for_reviews_chat_and_certification() {
+    let app = TestApp::new().await;
+    let (merchant, product) = app.merchant_with_product("page_m").await;
+    app.import(&merchant, product, "PG-0001\nPG-0002\n").await;
+    let (_, no) = delivered_order(&app, "page_b", product).await;
+    let mut b = app.browser();
+    assert_eq!(b.login("page_b", "password-pass-1").await.status, StatusCode::SEE_OTHER);
+    let page = b.get(&format!("/o/{no}")).await;
+    assert!(page.body.contains("id=\"review-form\"") && page.body.contains("id=\"chat-form\""), "{}", page.body);
+    let csrf = b.csrf();
+    let res = b
+        .post(
+            &format!("/o/{no}/review"),
+            &[("described", "9"), ("service", "5"), ("delivery", "5"), ("body", "x")],
+            Some(&csrf),
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::BAD_REQUEST);
+    assert!(res.body.contains("评分须为 1 到 5 星"), "{}", res.body);
+    let res = b
+        .post(
+            &format!("/o/{no}/review"),
+            &[
+                ("described", "4"),
+                ("service", "5"),
+                ("delivery", "5"),
+                ("tag_reissue_by_the_rules", "on"),
+                ("body", "<img src=x onerror=alert(1)>不错"),
+            ],
+            Some(&csrf),
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::SEE_OTHER, "{}", res.body);
+    let page = b.get(&format!("/o/{no}")).await;
+    assert!(page.body.contains("id=\"my-review\"") && !page.body.contains("id=\"review-form\""));
+    assert!(!page.body.contains("<img src=x"), "escaped");
+    assert!(page.body.contains("补单流程规范"));
+
+    // The buyer writes; the merchant answers from the console with a disguised contact; the buyer sees it masked.
+    let res = b.post(&format!("/o/{no}/messages"), &[("body", "<script>x()</script>卡密无效")], Some(&csrf)).await;
+    assert_eq!(res.status, StatusCode::SEE_OTHER, "{}", res.body);
+    let mut m = app.browser();
+    assert_eq!(m.login("page_m", "merchant-pass-1").await.status, StatusCode::SEE_OTHER);
+    let chat = m.get(&format!("/console/orders/{no}/chat")).await;
+    assert_eq!(chat.status, StatusCode::OK);
+    assert!(!chat.body.contains("<script>x()"), "escaped for the merchant too");
+    let mcsrf = m.csrf();
+    let res = m
+        .post(&format!("/console/orders/{no}/chat"), &[("body", "加我 V 信：scam_seller_01 私下补")], Some(&mcsrf))
+        .await;
+    assert_eq!(res.status, StatusCode::SEE_OTHER, "{}", res.body);
+    let res = m.post(&format!("/console/orders/{no}/chat"), &[("body", "")], Some(&mcsrf)).await;
+    assert_eq!(res.status, StatusCode::BAD_REQUEST);
+    assert!(res.body.contains("消息不能为空"), "{}", res.body);
+    let page = b.get(&format!("/o/{no}")).await;
+    assert!(!page.body.contains("scam_seller_01"), "masked for the buyer");
+    assert!(page.body.contains("class=\"form-error chat-warning\""), "{}", page.body);
+
+    // The merchant replies to the review once.
+    let reviews = m.get("/console/reviews").await;
+    let id = reviews.body.split("/console/reviews/").nth(1).unwrap().split('/').next().unwrap().to_string();
+    let res = m.post(&format!("/console/reviews/{id}/reply"), &[("reply", "感谢<b>支持</b>")], Some(&mcsrf)).await;
+    assert_eq!(res.status, StatusCode::SEE_OTHER);
+    let res = m.post(&format!("/console/reviews/{id}/reply"), &[("reply", "again")], Some(&mcsrf)).await;
+    assert_eq!(res.status, StatusCode::CONFLICT);
+    assert!(res.body.contains("每条评价只能回复一次"));
+    let shop_page = app.get(&format!("/p/{product}")).await;
+    assert!(shop_page.body.contains("感谢&#60;b&#62;支持&#60;/b&#62;"), "{}", shop_page.body);
+
+    // Certification from the console: a refusal says why and does not echo the id number back.
+    let page = m.get("/console/certification").await;
+    assert!(page.body.contains("id=\"cert-form\"") && page.body.contains("id=\"gold-shortfalls\""));
+    let bad =
+        [("level", "verified"), ("real_name", "赵六"), ("id_number", "110105194912310021"), ("phone", "13800138000")];
+    let res = m.post("/console/certification", &bad, Some(&mcsrf)).await;
+    assert_eq!(res.status, StatusCode::BAD_REQUEST);
+    assert!(res.body.contains("身份证号码无效") && !res.body.contains("110105194912310021"), "{}", res.body);
+    let good = [("level", "verified"), ("real_name", "赵六"), ("id_number", ID_NUMBER), ("phone", "13800138000")];
+    assert_eq!(m.post("/console/certification", &good, Some(&mcsrf)).await.status, StatusCode::SEE_OTHER);
+    let page = m.get("/console/certification").await;
+    assert!(page.body.contains("110***********002X") && page.body.contains("审核中"), "{}", page.body);
+
+    let (_, password) = kabao_server::accounts::ensure_admin(&*app.state.store, T0).await.unwrap().unwrap();
+    let mut a = app.browser();
+    assert_eq!(a.login("admin", &password).await.status, StatusCode::SEE_OTHER);
+    let page = a.get("/admin/trust").await;
+    assert!(page.body.contains("赵六"), "{}", page.body);
+    let app_id = page.body.split("/admin/certifications/").nth(1).unwrap().split('/').next().unwrap().to_string();
+    let acsrf = a.csrf();
+    let res = a
+        .post(
+            &format!("/admin/certifications/{app_id}/decision"),
+            &[("decision", "approve"), ("reason", "")],
+            Some(&acsrf),
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::BAD_REQUEST);
+    let res = a
+        .post(
+            &format!("/admin/certifications/{app_id}/decision"),
+            &[("decision", "approve"), ("reason", "核验通过")],
+            Some(&acsrf),
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::SEE_OTHER);
+    let page = m.get("/console/certification").await;
+    assert!(page.body.contains("已通过"), "{}", page.body);
+    // A buyer cannot reach the admin page or the console.
+    assert_eq!(b.get("/admin/trust").await.status, StatusCode::FORBIDDEN);
 }
