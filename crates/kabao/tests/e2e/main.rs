@@ -6,4 +6,5 @@ mod buying;
 mod cli;
 mod crash;
 mod harness;
+mod trust;
 mod two_instances;
