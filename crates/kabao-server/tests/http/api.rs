@@ -265,6 +265,19 @@ async fn openapi_health_and_metrics() {
         "/api/v1/arbiter/disputes/{claim_no}",
         "/api/v1/arbiter/disputes/{claim_no}/ruling",
         "/api/v1/fund",
+        "/api/v1/orders/{order_no}/review",
+        "/api/v1/shops/{id}/reviews",
+        "/api/v1/products/{id}/reviews",
+        "/api/v1/merchant/reviews/{id}/reply",
+        "/api/v1/shops/{id}/trust",
+        "/api/v1/merchant/certification",
+        "/api/v1/admin/certifications",
+        "/api/v1/admin/certifications/{id}/decision",
+        "/api/v1/orders/{order_no}/messages",
+        "/api/v1/merchant/orders/{order_no}/messages",
+        "/api/v1/arbiter/orders/{order_no}/messages",
+        "/api/v1/admin/risk",
+        "/api/v1/admin/risk/shops/{id}/review",
     ] {
         assert!(doc["paths"].get(path).is_some(), "OpenAPI lacks {path}");
     }
