@@ -16,16 +16,22 @@ pub const DEFAULT_NORM_PER_MILLE: i64 = 10;
 /// Other buyers behind the same device cookie or payer account before it is "many accounts".
 pub const SHARED_IDENTITY_MIN_OTHERS: i64 = 2;
 
-/// The numbers a claim's signals are read from.
+/// The numbers a claim's signals are read from (the store gathers them).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Facts {
+    /// Keys of the claim's order first revealed in the 10 minutes before the claim.
     pub reveals_before_claim: i64,
+    /// Seconds from the last of those reveals to the claim.
     pub seconds_after_reveal: Option<i64>,
+    /// Claims by the same buyer (account, or guest email), and items delivered to them.
     pub buyer_claims: i64,
     pub buyer_items: i64,
+    /// Claims and delivered items in the order's category within the window.
     pub category_claims: i64,
     pub category_items: i64,
+    /// Other buyers (accounts or guest emails) who ordered from the same device cookie.
     pub other_buyers_on_device: i64,
+    /// Other buyers whose payments came from the same payer account.
     pub other_buyers_on_payer: i64,
 }
 

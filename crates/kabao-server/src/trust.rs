@@ -181,17 +181,8 @@ pub async fn signals_of(
 ) -> Result<Vec<kabao_core::signals::Signal>, ApiError> {
     let since = Timestamp(state.clock.now().millis() - WINDOW_DAYS * DAY_MS);
     let mut tx = state.store.begin(TxMode::Read).await?;
-    let f = tx.buyer_facts(claim, since).await?;
-    Ok(kabao_core::signals::signals(&kabao_core::signals::Facts {
-        reveals_before_claim: f.reveals_before_claim,
-        seconds_after_reveal: f.seconds_after_reveal,
-        buyer_claims: f.buyer_claims,
-        buyer_items: f.buyer_items,
-        category_claims: f.category_claims,
-        category_items: f.category_items,
-        other_buyers_on_device: f.other_buyers_on_device,
-        other_buyers_on_payer: f.other_buyers_on_payer,
-    }))
+    let facts = tx.buyer_facts(claim, since).await?;
+    Ok(kabao_core::signals::signals(&facts))
 }
 
 /// How a listing is ordered.

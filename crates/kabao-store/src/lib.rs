@@ -468,7 +468,7 @@ pub trait Tx: Send {
     /// Records the payer account a gateway reported for a payment.
     async fn set_payment_payer(&mut self, trade_no: &str, payer: &str) -> StoreResult<()>;
     /// The numbers behind the abuse signals of a claim; category figures since `since`.
-    async fn buyer_facts(&mut self, claim: &ClaimRecord, since: Timestamp) -> StoreResult<BuyerFacts>;
+    async fn buyer_facts(&mut self, claim: &ClaimRecord, since: Timestamp) -> StoreResult<kabao_core::signals::Facts>;
     /// A buyer's orders from a shop (newest first), for "your record with this shop".
     async fn buyer_orders_at_shop(&mut self, buyer: UserId, shop: ShopId, limit: i64) -> StoreResult<Vec<Order>>;
     /// Whether a buyer (account, or guest email) has a live (pending or paid) order of a trial product at a shop.

@@ -1966,7 +1966,11 @@ macro_rules! impl_tx {
                 one_row(done.rows_affected())
             }
 
-            async fn buyer_facts(&mut self, claim: &$crate::ClaimRecord, since: kabao_core::Timestamp) -> $crate::StoreResult<$crate::BuyerFacts> {
+            async fn buyer_facts(
+                &mut self,
+                claim: &$crate::ClaimRecord,
+                since: kabao_core::Timestamp,
+            ) -> $crate::StoreResult<kabao_core::signals::Facts> {
                 // Keys of the order first revealed in the 10 minutes before the claim, and the last such reveal.
                 let window_start = claim.created_at.millis() - 10 * 60 * 1000;
                 let (reveals_before_claim, last_reveal): (i64, Option<i64>) = db::query_as(
@@ -2052,7 +2056,7 @@ macro_rules! impl_tx {
                 .fetch_one(&mut *self.tx)
                 .await
                 .map_err($crate::errors::map_sqlx)?;
-                Ok($crate::BuyerFacts {
+                Ok(kabao_core::signals::Facts {
                     reveals_before_claim,
                     seconds_after_reveal: last_reveal.map(|at| (claim.created_at.millis() - at) / 1000),
                     buyer_claims,

@@ -141,22 +141,3 @@ pub struct ShopTrustFacts {
     pub risk_window: i64,
     pub delivered_orders: i64,
 }
-
-/// The numbers behind buyer-abuse signals on one claim.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct BuyerFacts {
-    /// Keys of the claim's order first revealed in the window (10 minutes) before the claim was filed.
-    pub reveals_before_claim: i64,
-    /// Seconds from the last of those reveals to the claim.
-    pub seconds_after_reveal: Option<i64>,
-    /// Claims by the same buyer (account or guest email), and items delivered to them.
-    pub buyer_claims: i64,
-    pub buyer_items: i64,
-    /// Claims and delivered items in the order's category since the window start.
-    pub category_claims: i64,
-    pub category_items: i64,
-    /// Other buyers (accounts or guest emails) who ordered from the same device cookie.
-    pub other_buyers_on_device: i64,
-    /// Other buyers whose payments came from the same payer account.
-    pub other_buyers_on_payer: i64,
-}

@@ -91,7 +91,7 @@ struct ChatPage {
     error: Option<String>,
     order_no: String,
     /// Where the form posts: `/console/orders/{no}/chat` or `/arbiter/orders/{no}/chat`.
-    action: String,
+    chat_action: String,
     chat: Vec<ChatLine>,
 }
 
@@ -104,7 +104,7 @@ async fn chat_page(
     error: Option<String>,
 ) -> Result<Response, ApiError> {
     let chat = chat_lines(state, order, reader, v.lang).await?;
-    let page = ChatPage { ctx: Ctx::new(v), error, order_no: order.order_no.clone(), action, chat };
+    let page = ChatPage { ctx: Ctx::new(v), error, order_no: order.order_no.clone(), chat_action: action, chat };
     Ok(([(CACHE_CONTROL, "no-store")], render(page)).into_response())
 }
 

@@ -173,6 +173,7 @@ struct OrderPage {
     /// The order's chat as the buyer sees it (other side's contact details masked, warnings beside risky lines).
     chat: Vec<super::chat::ChatLine>,
     can_chat: bool,
+    chat_action: String,
 }
 
 fn event_label(e: &kabao_core::audit::ChainedEvent, lang: kabao_core::Lang) -> &'static str {
@@ -262,6 +263,7 @@ pub(crate) async fn order_page(
         review_tags: super::reviews::tag_choices(lang),
         stars: [5, 4, 3, 2, 1],
         can_chat: order.state != OrderState::Expired,
+        chat_action: format!("/o/{}/messages", order.order_no),
         chat,
     };
     Ok(([(CACHE_CONTROL, "no-store")], render(page)).into_response())
