@@ -218,6 +218,7 @@ pub async fn checkout(
         custom_answers,
     };
     let id = tx.insert_order(&new).await?;
+    crate::trial::mark_trial(&mut *tx, &product, id, viewer, new.guest_email.as_deref()).await?;
     if let Some(device) = req.device_id.as_deref() {
         tx.set_order_device(id, device).await?;
     }

@@ -109,8 +109,8 @@ pub async fn check_first_order(
     }
 }
 
-/// A trial item is bought one at a time, once per buyer per shop; checked in the order's own transaction (on
-/// SQLite the single writer makes two racing trial orders impossible).
+/// A trial item is bought one at a time, once per buyer per shop; checked in the order's own transaction, with
+/// [`mark_trial`] and a UNIQUE index behind it for requests that race.
 pub async fn check_trial(
     tx: &mut dyn Tx,
     product: &Product,
@@ -130,14 +130,42 @@ pub async fn check_trial(
         ));
     }
     if tx.has_trial_order(product.shop_id, buyer.map(|u| u.id), guest_email).await? {
-        return Err(ApiError::new(
-            StatusCode::CONFLICT,
-            "order.trial_once",
-            "每位买家在每家店铺只能购买一次体验卡",
-            "A trial item can be bought once per buyer per shop",
-        ));
+        return Err(trial_once());
     }
     Ok(())
+}
+
+fn trial_once() -> ApiError {
+    ApiError::new(
+        StatusCode::CONFLICT,
+        "order.trial_once",
+        "每位买家在每家店铺只能购买一次体验卡",
+        "A trial item can be bought once per buyer per shop",
+    )
+}
+
+/// Marks a new order of a trial item with its shop and buyer; the store's partial UNIQUE index refuses a
+/// second live trial order of the same buyer at the shop even when two requests race past [`check_trial`].
+pub async fn mark_trial(
+    tx: &mut dyn Tx,
+    product: &Product,
+    order: kabao_core::ledger::OrderId,
+    buyer: Option<&User>,
+    guest_email: Option<&str>,
+) -> Result<(), ApiError> {
+    if !product.trial {
+        return Ok(());
+    }
+    let who = match (buyer, guest_email) {
+        (Some(u), _) => format!("user:{}", u.id),
+        (None, Some(email)) => format!("guest:{}", email.to_lowercase()),
+        (None, None) => return Ok(()),
+    };
+    match tx.set_order_trial_key(order, &format!("{}|{who}", product.shop_id)).await {
+        Ok(()) => Ok(()),
+        Err(kabao_store::StoreError::Conflict(_)) => Err(trial_once()),
+        Err(e) => Err(e.into()),
+    }
 }
 
 /// A buyer's record with a shop: their orders there, and the claims on them with their outcomes.

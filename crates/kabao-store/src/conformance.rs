@@ -1419,6 +1419,21 @@ pub async fn reviews_chat_risk_and_certification(store: &dyn Store) {
     assert!(tx.has_trial_order(f.shop, None, Some("guest@example.com")).await.unwrap());
     assert!(!tx.has_trial_order(f.shop, None, Some("other@example.com")).await.unwrap());
     assert!(!tx.has_trial_order(other.shop, Some(buyer), None).await.unwrap(), "per shop");
-    assert_eq!(tx.buyer_orders_at_shop(buyer, f.shop, 10).await.unwrap().len(), 2);
+    // Racing requests are stopped by the store: one live trial order per key.
+    let first = tx.order_by_no("K000000000000000000000000TR").await.unwrap().unwrap().id;
+    tx.set_order_trial_key(first, "trial-key").await.unwrap();
+    tx.commit().await.unwrap();
+    let mut tx = store.begin(TxMode::Write).await.unwrap();
+    let second =
+        tx.insert_order(&new_order(&trial_fixture, "K000000000000000000000000T2", Some(buyer), 1)).await.unwrap();
+    let err = tx.set_order_trial_key(second, "trial-key").await.unwrap_err();
+    assert!(matches!(err, StoreError::Conflict("orders.trial")), "{err:?}");
+    drop(tx);
+    let mut tx = store.begin(TxMode::Write).await.unwrap();
+    assert!(tx.update_order_state(first, S::PendingPayment, S::Expired, at(9_000)).await.unwrap());
+    let second =
+        tx.insert_order(&new_order(&trial_fixture, "K000000000000000000000000T2", Some(buyer), 1)).await.unwrap();
+    tx.set_order_trial_key(second, "trial-key").await.unwrap();
+    assert_eq!(tx.buyer_orders_at_shop(buyer, f.shop, 10).await.unwrap().len(), 3);
     tx.commit().await.unwrap();
 }

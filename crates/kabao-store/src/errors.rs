@@ -29,6 +29,7 @@ const UNIQUE_RULES: &[(&str, &str, &str)] = &[
     ("disputes_claim_key", "disputes.claim_id", "disputes.claim"),
     ("fund_members_pkey", "fund_members.shop_id", "fund_members.shop"),
     ("reviews_order_key", "reviews.order_id", "reviews.order"),
+    ("orders_trial_key", "orders.trial_key", "orders.trial"),
     (
         "certification_applications_pending_key",
         "certification_applications.shop_id",

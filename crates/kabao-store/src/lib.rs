@@ -463,6 +463,9 @@ pub trait Tx: Send {
         at: Timestamp,
     ) -> StoreResult<u64>;
 
+    /// Marks an order as a buyer's trial order at its shop (`key` names shop and buyer); Conflict
+    /// `"orders.trial"` if the buyer has a live one there already.
+    async fn set_order_trial_key(&mut self, order: OrderId, key: &str) -> StoreResult<()>;
     /// Records the device cookie an order was placed from.
     async fn set_order_device(&mut self, order: OrderId, device: &str) -> StoreResult<()>;
     /// Records the payer account a gateway reported for a payment.

@@ -1946,6 +1946,16 @@ macro_rules! impl_tx {
                 Ok(done.rows_affected())
             }
 
+            async fn set_order_trial_key(&mut self, order: kabao_core::ledger::OrderId, key: &str) -> $crate::StoreResult<()> {
+                let done = db::query("UPDATE orders SET trial_key = $1 WHERE id = $2")
+                    .bind(key)
+                    .bind(order.0)
+                    .execute(&mut *self.tx)
+                    .await
+                    .map_err($crate::errors::map_sqlx)?;
+                one_row(done.rows_affected())
+            }
+
             async fn set_order_device(&mut self, order: kabao_core::ledger::OrderId, device: &str) -> $crate::StoreResult<()> {
                 let done = db::query("UPDATE orders SET device_id = $1 WHERE id = $2")
                     .bind(device)

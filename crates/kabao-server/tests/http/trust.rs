@@ -358,6 +358,26 @@ async fn trial_story(app: TestApp) {
     let res = crate::orders::order(&app, Some(&buyer), trial_order(1), None).await;
     assert_eq!((res.status, res.json()["code"].clone()), (StatusCode::CONFLICT, json!("order.trial_once")));
 
+    // Racing requests for a trial item: exactly one order, however they interleave.
+    let racer = user(&app, "trial_r", Role::Buyer).await;
+    let mut tasks = Vec::new();
+    for _ in 0..8 {
+        let (app, racer) = (&app, racer.clone());
+        tasks.push(async move {
+            crate::orders::order(
+                app,
+                Some(&racer),
+                json!({"product_id": trial, "quantity": 1, "warranty_ack": true}),
+                None,
+            )
+            .await
+        });
+    }
+    let results = futures_join_all(tasks).await;
+    let created = results.iter().filter(|r| r.status == StatusCode::CREATED).count();
+    assert_eq!(created, 1, "{:?}", results.iter().map(|r| r.body.clone()).collect::<Vec<_>>());
+    assert!(results.iter().all(|r| r.status == StatusCode::CREATED || r.json()["code"] == "order.trial_once"));
+
     // Having ordered from the shop, the buyer is no longer asked.
     let res = crate::orders::order(&app, Some(&buyer), unconfirmed, None).await;
     assert_eq!(res.status, StatusCode::CREATED, "{}", res.body);
@@ -799,4 +819,28 @@ async fn pages_for_reviews_chat_and_certification() {
     assert!(page.body.contains("已通过"), "{}", page.body);
     // A buyer cannot reach the admin page or the console.
     assert_eq!(b.get("/admin/trust").await.status, StatusCode::FORBIDDEN);
+}
+
+/// Runs futures concurrently on this task (no extra crate: a poll loop over pinned futures).
+async fn futures_join_all<F: std::future::Future>(futures: Vec<F>) -> Vec<F::Output> {
+    let mut pinned: Vec<std::pin::Pin<Box<F>>> = futures.into_iter().map(Box::pin).collect();
+    let mut outputs: Vec<Option<F::Output>> = pinned.iter().map(|_| None).collect();
+    std::future::poll_fn(|cx| {
+        let mut pending = false;
+        for (f, out) in pinned.iter_mut().zip(outputs.iter_mut()) {
+            if out.is_none() {
+                match f.as_mut().poll(cx) {
+                    std::task::Poll::Ready(v) => *out = Some(v),
+                    std::task::Poll::Pending => pending = true,
+                }
+            }
+        }
+        if pending {
+            std::task::Poll::Pending
+        } else {
+            std::task::Poll::Ready(())
+        }
+    })
+    .await;
+    outputs.into_iter().map(|o| o.expect("every future finished")).collect()
 }

@@ -87,3 +87,10 @@ CREATE INDEX payments_payer_idx ON payments (payer_ref);
 
 -- The job that grants and withdraws 金牌卖家 from the record.
 INSERT INTO job_leases (name, owner, lease_until) VALUES ('certification_gold', NULL, 0);
+
+-- A trial item (体验卡) is bought once per buyer per shop: a live trial order carries "shop:buyer" here, and the
+-- partial UNIQUE index makes a second live one impossible however requests race (an expired or refunded order
+-- no longer counts).
+ALTER TABLE orders ADD COLUMN trial_key TEXT;
+CREATE UNIQUE INDEX orders_trial_key ON orders (trial_key)
+    WHERE state IN ('pending_payment', 'paid', 'delivered', 'settled');
