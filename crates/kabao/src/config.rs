@@ -47,6 +47,14 @@ pub struct Config {
     pub job_interval_seconds: u64,
     /// Days after a merchant's decision within which a buyer may take a claim to the platform.
     pub dispute_window_days: u32,
+    /// A buyer's first order from a shop asks for confirmation (with trial guidance) when the shop's trust score
+    /// is below this (0–100), or the order's amount is above `first_order_amount_fen`.
+    pub first_order_trust_below: u8,
+    pub first_order_amount_fen: i64,
+    /// The highest price of a trial item (体验卡), in 分.
+    pub trial_max_price_fen: i64,
+    /// Open risk events that put a shop in the admin's review queue.
+    pub risk_review_threshold: i64,
 }
 
 impl Default for Config {
@@ -71,6 +79,10 @@ impl Default for Config {
             order_ttl_seconds: 30 * 60,
             job_interval_seconds: 10,
             dispute_window_days: 7,
+            first_order_trust_below: 60,
+            first_order_amount_fen: 20_000,
+            trial_max_price_fen: 1_000,
+            risk_review_threshold: 3,
         }
     }
 }
@@ -134,6 +146,28 @@ impl Config {
                 v.trim().parse().ok().filter(|n: &u32| (1..=90).contains(n)).with_context(|| {
                     format!("KABAO_DISPUTE_WINDOW_DAYS={v:?} must be a number of days from 1 to 90")
                 })?;
+        }
+        if let Some(v) = env("KABAO_FIRST_ORDER_TRUST_BELOW") {
+            config.first_order_trust_below = v
+                .trim()
+                .parse()
+                .ok()
+                .filter(|n: &u8| *n <= 100)
+                .with_context(|| format!("KABAO_FIRST_ORDER_TRUST_BELOW={v:?} must be a score from 0 to 100"))?;
+        }
+        for (var, slot) in [
+            ("KABAO_FIRST_ORDER_AMOUNT_FEN", &mut config.first_order_amount_fen),
+            ("KABAO_TRIAL_MAX_PRICE_FEN", &mut config.trial_max_price_fen),
+            ("KABAO_RISK_REVIEW_THRESHOLD", &mut config.risk_review_threshold),
+        ] {
+            if let Some(v) = env(var) {
+                *slot = v
+                    .trim()
+                    .parse()
+                    .ok()
+                    .filter(|n: &i64| *n > 0)
+                    .with_context(|| format!("{var}={v:?} must be a positive whole number"))?;
+            }
         }
         if let Some(v) = env("KABAO_JOB_INTERVAL_SECONDS") {
             config.job_interval_seconds =
@@ -244,6 +278,27 @@ mod tests {
         assert_eq!(c.listen.port(), 9000);
         assert!(c.secure_cookies);
         assert_eq!(c.store_url(), "sqlite:///tmp/k/kabao.db");
+    }
+
+    #[test]
+    fn trust_settings_come_from_the_environment_and_are_checked() {
+        let vars: HashMap<&str, &str> = [
+            ("KABAO_FIRST_ORDER_TRUST_BELOW", "70"),
+            ("KABAO_FIRST_ORDER_AMOUNT_FEN", "50000"),
+            ("KABAO_TRIAL_MAX_PRICE_FEN", "500"),
+            ("KABAO_RISK_REVIEW_THRESHOLD", "5"),
+        ]
+        .into();
+        let c =
+            Config::load(None, |k| vars.get(k).map(|v| v.to_string())).map_err(|e| e.to_string()).unwrap_or_default();
+        assert_eq!(
+            (c.first_order_trust_below, c.first_order_amount_fen, c.trial_max_price_fen, c.risk_review_threshold),
+            (70, 50_000, 500, 5)
+        );
+        for (var, value) in [("KABAO_FIRST_ORDER_TRUST_BELOW", "101"), ("KABAO_TRIAL_MAX_PRICE_FEN", "-1")] {
+            let err = Config::load(None, |k| (k == var).then(|| value.to_string())).err().map(|e| e.to_string());
+            assert!(err.is_some_and(|e| e.contains(var)), "{var}={value}");
+        }
     }
 
     #[test]

@@ -421,6 +421,10 @@ async fn serve(config: Config, demo: bool) -> anyhow::Result<()> {
         claim_window_seconds: config.claim_window_seconds,
         order_ttl_seconds: config.order_ttl_seconds,
         dispute_window_days: config.dispute_window_days,
+        first_order_trust_below: config.first_order_trust_below,
+        first_order_amount: kabao_core::Money::from_fen(config.first_order_amount_fen),
+        trial_max_price: kabao_core::Money::from_fen(config.trial_max_price_fen),
+        risk_review_threshold: config.risk_review_threshold,
         ..kabao_server::ServerConfig::default()
     };
     let mailer: Arc<dyn kabao_server::mailer::Mailer> = match &config.smtp_url {
