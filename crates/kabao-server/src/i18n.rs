@@ -30,6 +30,7 @@ fn lookup(key: &str) -> Option<(&'static str, &'static str)> {
         "brand" => ("卡保", "Kabao"),
         "review.title" => ("买家评价", "Buyer reviews"),
         "trust.title" => ("商家信誉", "Shop trust"),
+        "trust.see_reasons" => ("查看评分依据", "see why"),
         "home.sort" => ("排序：", "Sort:"),
         "home.sort_newest" => ("最新", "Newest"),
         "home.sort_trust" => ("信誉最高", "Most trusted"),

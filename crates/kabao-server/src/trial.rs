@@ -51,7 +51,10 @@ impl Guidance {
             (None, Lang::Zh) => "建议先少量购买，确认卡密可用后再大量购买。".to_string(),
             (None, Lang::En) => "Start with a smaller quantity, and buy more once the keys work.".to_string(),
         });
-        parts.concat()
+        parts.join(match lang {
+            Lang::Zh => "",
+            Lang::En => " ",
+        })
     }
 }
 
