@@ -8,7 +8,6 @@ use crate::AppState;
 use axum::http::StatusCode;
 use kabao_core::catalog::CertificationLevel;
 use kabao_core::certification::{self, ApplicationInput};
-use kabao_core::user::Role;
 use kabao_core::ShopId;
 use kabao_store::{CertificationApplication, StoreError, TxMode, User};
 
@@ -94,17 +93,9 @@ pub struct Pending {
     pub same_id_shops: Vec<ShopId>,
 }
 
-fn admin_only(user: &User) -> Result<(), ApiError> {
-    if user.role == Role::Admin {
-        Ok(())
-    } else {
-        Err(ApiError::forbidden())
-    }
-}
-
 /// Pending applications, oldest first.
 pub async fn pending(state: &AppState, admin: &User) -> Result<Vec<Pending>, ApiError> {
-    admin_only(admin)?;
+    crate::shops::require_admin(admin)?;
     let mut tx = state.store.begin(TxMode::Read).await?;
     let apps = tx.pending_certification_applications(200).await?;
     let mut out = Vec::with_capacity(apps.len());
@@ -124,7 +115,7 @@ pub async fn decide(
     decision: &str,
     reason: &str,
 ) -> Result<CertificationApplication, ApiError> {
-    admin_only(admin)?;
+    crate::shops::require_admin(admin)?;
     let approve = match decision.trim() {
         "approve" => true,
         "reject" => false,

@@ -92,7 +92,7 @@ pub async fn merchant_order(state: &AppState, merchant: &User, order_no: &str) -
 
 /// The order of a dispute, for an arbiter (orders without a dispute are not theirs to read).
 pub async fn arbiter_order(state: &AppState, arbiter: &User, order_no: &str) -> Result<Order, ApiError> {
-    if arbiter.role != kabao_core::user::Role::Arbiter && arbiter.role != kabao_core::user::Role::Admin {
+    if arbiter.role != kabao_core::user::Role::Arbiter {
         return Err(ApiError::forbidden());
     }
     let mut tx = state.store.begin(TxMode::Read).await?;

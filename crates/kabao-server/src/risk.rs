@@ -4,7 +4,6 @@
 
 use crate::error::ApiError;
 use crate::AppState;
-use kabao_core::user::Role;
 use kabao_core::ShopId;
 use kabao_store::{RiskEvent, Shop, TxMode, User};
 
@@ -15,17 +14,9 @@ pub struct Queued {
     pub events: Vec<(RiskEvent, Option<String>)>,
 }
 
-fn admin_only(user: &User) -> Result<(), ApiError> {
-    if user.role == Role::Admin {
-        Ok(())
-    } else {
-        Err(ApiError::forbidden())
-    }
-}
-
 /// The queue, most open events first.
 pub async fn queue(state: &AppState, admin: &User) -> Result<Vec<Queued>, ApiError> {
-    admin_only(admin)?;
+    crate::shops::require_admin(admin)?;
     let mut tx = state.store.begin(TxMode::Read).await?;
     let shops = tx.risk_review_queue(state.config.risk_review_threshold.max(1), 100).await?;
     let mut out = Vec::with_capacity(shops.len());
@@ -53,7 +44,7 @@ pub async fn review(
     note: &str,
     suspend: bool,
 ) -> Result<u64, ApiError> {
-    admin_only(admin)?;
+    crate::shops::require_admin(admin)?;
     let outcome = match outcome.trim() {
         o @ ("confirmed" | "dismissed") => o,
         _ => {

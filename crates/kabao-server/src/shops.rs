@@ -117,7 +117,8 @@ impl Localized for UnknownLevel {
     }
 }
 
-fn require_admin(user: &User) -> Result<(), ApiError> {
+/// Admins only (403 otherwise).
+pub(crate) fn require_admin(user: &User) -> Result<(), ApiError> {
     if user.role == Role::Admin {
         Ok(())
     } else {

@@ -65,20 +65,18 @@ pub async fn ordered_before(state: &AppState, buyer: Option<&User>, shop: ShopId
     Ok(!tx.buyer_orders_at_shop(user.id, shop, 1).await?.is_empty())
 }
 
-/// The guidance a first order of `amount` from `shop` needs, or `None` when it needs none.
+/// The guidance a first order of `amount` from `shop` needs (given the shop's score), or `None` when it needs
+/// none (not a first order, or a trusted shop and a small amount).
 pub async fn guidance(
     state: &AppState,
-    buyer: Option<&User>,
+    first_order: bool,
+    trust: &TrustScore,
     shop: &Shop,
     amount: Money,
 ) -> Result<Option<Guidance>, ApiError> {
-    if ordered_before(state, buyer, shop.id).await? {
-        return Ok(None);
-    }
-    let trust: TrustScore = crate::trust::of_shop(state, shop).await?;
     let low_trust = trust.score < state.config.first_order_trust_below;
     let large_amount = amount > state.config.first_order_amount;
-    if !low_trust && !large_amount {
+    if !first_order || (!low_trust && !large_amount) {
         return Ok(None);
     }
     let trial = crate::products::listed_in_shop(state, shop)
@@ -97,10 +95,11 @@ pub async fn check_first_order(
     amount: Money,
     confirmed: bool,
 ) -> Result<(), ApiError> {
-    if confirmed {
+    if confirmed || ordered_before(state, buyer, shop.id).await? {
         return Ok(());
     }
-    match guidance(state, buyer, shop, amount).await? {
+    let trust = crate::trust::of_shop(state, shop).await?;
+    match guidance(state, true, &trust, shop, amount).await? {
         None => Ok(()),
         Some(g) => Err(ApiError::new(
             StatusCode::CONFLICT,

@@ -135,8 +135,8 @@ pub async fn product_page(
     let fund_member = crate::disputes::is_member(state, shop.id).await?;
     let reviews = super::reviews::lines(&crate::reviews::of_product(state, p.id).await?, lang);
     let trust = crate::trust::of_shop(state, &shop).await?;
-    let guidance = crate::trial::guidance(state, v.user.as_ref(), &shop, p.price).await?;
     let first_time = !crate::trial::ordered_before(state, v.user.as_ref(), shop.id).await?;
+    let guidance = crate::trial::guidance(state, first_time, &trust, &shop, p.price).await?;
     let record = match v.user.as_ref() {
         Some(u) => super::trust::record_view(state, u, shop.id, lang).await?,
         None => None,

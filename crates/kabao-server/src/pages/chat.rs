@@ -2,8 +2,9 @@
 //! (`/console/orders/{no}/chat`) and the arbiter (`/arbiter/orders/{no}/chat`).
 
 use super::console::MerchantVisitor;
+use super::disputes::ArbiterVisitor;
 use super::orders::visible_order;
-use super::{datetime, render, see_other, shown_on_form, with_status, Ctx, PageForm};
+use super::{after_form, datetime, render, Ctx, PageForm};
 use crate::auth::Visitor;
 use crate::chat::{Shown, Speaker};
 use crate::error::ApiError;
@@ -15,7 +16,7 @@ use axum::http::header::CACHE_CONTROL;
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use kabao_core::Lang;
-use kabao_store::{ChatParty, Order, User};
+use kabao_store::{ChatParty, Order};
 use std::collections::HashMap;
 
 /// A message as the pages show it.
@@ -73,15 +74,13 @@ pub async fn buyer_send(
     v.check_csrf(f.get("_csrf").map(String::as_str))?;
     let order = visible_order(&state, &v, &headers, &no).await?;
     let body = f.get("body").cloned().unwrap_or_default();
-    match crate::chat::send(&state, &order, Speaker::Buyer(v.user.as_ref().map(|u| u.id)), &body).await {
-        Ok(_) => Ok(see_other(&format!("/o/{}#chat", order.order_no))),
-        Err(e) if shown_on_form(&e) => {
-            let page =
-                super::orders::order_page(&state, &v, &order, Vec::new(), Some(e.message(v.lang).to_string())).await?;
-            Ok(with_status(page, e.status))
-        }
-        Err(e) => Err(e),
-    }
+    after_form(
+        v.lang,
+        crate::chat::send(&state, &order, Speaker::Buyer(v.user.as_ref().map(|u| u.id)), &body).await,
+        &format!("/o/{}#chat", order.order_no),
+        |msg| super::orders::order_page(&state, &v, &order, Vec::new(), Some(msg)),
+    )
+    .await
 }
 
 #[derive(Template)]
@@ -129,27 +128,18 @@ pub async fn merchant_send(
     let order = crate::chat::merchant_order(&state, &user, &no).await?;
     let action = format!("/console/orders/{}/chat", order.order_no);
     let body = f.get("body").cloned().unwrap_or_default();
-    match crate::chat::send(&state, &order, Speaker::Merchant(&user), &body).await {
-        Ok(_) => Ok(see_other(&action)),
-        Err(e) if shown_on_form(&e) => {
-            let msg = e.message(v.lang).to_string();
-            Ok(with_status(chat_page(&state, &v, &order, ChatParty::Merchant, action, Some(msg)).await?, e.status))
-        }
-        Err(e) => Err(e),
-    }
-}
-
-fn arbiter_of(v: &Visitor) -> Result<User, ApiError> {
-    v.user.clone().ok_or_else(ApiError::unauthorized)
+    after_form(v.lang, crate::chat::send(&state, &order, Speaker::Merchant(&user), &body).await, &action, |msg| {
+        chat_page(&state, &v, &order, ChatParty::Merchant, action.clone(), Some(msg))
+    })
+    .await
 }
 
 /// `GET /arbiter/orders/{no}/chat`.
 pub async fn arbiter(
     State(state): State<SharedState>,
-    v: Visitor,
+    ArbiterVisitor { v, user }: ArbiterVisitor,
     ApiPath(no): ApiPath<String>,
 ) -> Result<Response, ApiError> {
-    let user = arbiter_of(&v)?;
     let order = crate::chat::arbiter_order(&state, &user, &no).await?;
     chat_page(&state, &v, &order, ChatParty::Arbiter, format!("/arbiter/orders/{}/chat", order.order_no), None).await
 }
@@ -157,21 +147,16 @@ pub async fn arbiter(
 /// `POST /arbiter/orders/{no}/chat`.
 pub async fn arbiter_send(
     State(state): State<SharedState>,
-    v: Visitor,
+    ArbiterVisitor { v, user }: ArbiterVisitor,
     ApiPath(no): ApiPath<String>,
     PageForm(f): PageForm<HashMap<String, String>>,
 ) -> Result<Response, ApiError> {
     v.check_csrf(f.get("_csrf").map(String::as_str))?;
-    let user = arbiter_of(&v)?;
     let order = crate::chat::arbiter_order(&state, &user, &no).await?;
     let action = format!("/arbiter/orders/{}/chat", order.order_no);
     let body = f.get("body").cloned().unwrap_or_default();
-    match crate::chat::send(&state, &order, Speaker::Arbiter(&user), &body).await {
-        Ok(_) => Ok(see_other(&action)),
-        Err(e) if shown_on_form(&e) => {
-            let msg = e.message(v.lang).to_string();
-            Ok(with_status(chat_page(&state, &v, &order, ChatParty::Arbiter, action, Some(msg)).await?, e.status))
-        }
-        Err(e) => Err(e),
-    }
+    after_form(v.lang, crate::chat::send(&state, &order, Speaker::Arbiter(&user), &body).await, &action, |msg| {
+        chat_page(&state, &v, &order, ChatParty::Arbiter, action.clone(), Some(msg))
+    })
+    .await
 }

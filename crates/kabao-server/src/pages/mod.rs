@@ -90,6 +90,24 @@ pub(crate) fn shown_on_form(e: &ApiError) -> bool {
     e.status.is_client_error() && e.status != StatusCode::NOT_FOUND && e.status != StatusCode::FORBIDDEN
 }
 
+/// Where a form ends: on success, a redirect to `done`; a refusal that belongs on the form shows the form's page
+/// again (`again` renders it with the message) with the refusal's status; anything else is the error page.
+pub(crate) async fn after_form<T, Fut>(
+    lang: Lang,
+    result: Result<T, ApiError>,
+    done: &str,
+    again: impl FnOnce(String) -> Fut,
+) -> Result<Response, ApiError>
+where
+    Fut: std::future::Future<Output = Result<Response, ApiError>>,
+{
+    match result {
+        Ok(_) => Ok(see_other(done)),
+        Err(e) if shown_on_form(&e) => Ok(with_status(again(e.message(lang).to_string()).await?, e.status)),
+        Err(e) => Err(e),
+    }
+}
+
 /// Renders a template to an HTML response.
 pub fn render(t: impl Template) -> Response {
     match t.render() {

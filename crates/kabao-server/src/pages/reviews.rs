@@ -3,7 +3,7 @@
 
 use super::console::MerchantVisitor;
 use super::orders::visible_order;
-use super::{date, render, see_other, shown_on_form, with_status, Ctx, PageForm};
+use super::{after_form, date, render, Ctx, PageForm};
 use crate::auth::Visitor;
 use crate::error::ApiError;
 use crate::extract::ApiPath;
@@ -80,15 +80,13 @@ pub async fn submit(
         tags: fields.keys().filter_map(|k| k.strip_prefix("tag_")).map(str::to_string).collect(),
         body: fields.get("body").cloned().unwrap_or_default(),
     };
-    match crate::reviews::submit(&state, user, &order, &input).await {
-        Ok(_) => Ok(see_other(&format!("/o/{}#review", order.order_no))),
-        Err(e) if shown_on_form(&e) => {
-            let page =
-                super::orders::order_page(&state, &v, &order, Vec::new(), Some(e.message(v.lang).to_string())).await?;
-            Ok(with_status(page, e.status))
-        }
-        Err(e) => Err(e),
-    }
+    after_form(
+        v.lang,
+        crate::reviews::submit(&state, user, &order, &input).await,
+        &format!("/o/{}#review", order.order_no),
+        |msg| super::orders::order_page(&state, &v, &order, Vec::new(), Some(msg)),
+    )
+    .await
 }
 
 #[derive(Template)]
@@ -132,12 +130,8 @@ pub async fn reply(
 ) -> Result<Response, ApiError> {
     v.check_csrf(fields.get("_csrf").map(String::as_str))?;
     let text = fields.get("reply").cloned().unwrap_or_default();
-    match crate::reviews::reply(&state, &user, id, &text).await {
-        Ok(()) => Ok(see_other("/console/reviews")),
-        Err(e) if shown_on_form(&e) => {
-            let page = console_page(&state, &v, &user, Some(e.message(v.lang).to_string())).await?;
-            Ok(with_status(page, e.status))
-        }
-        Err(e) => Err(e),
-    }
+    after_form(v.lang, crate::reviews::reply(&state, &user, id, &text).await, "/console/reviews", |msg| {
+        console_page(&state, &v, &user, Some(msg))
+    })
+    .await
 }

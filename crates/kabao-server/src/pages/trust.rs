@@ -2,8 +2,9 @@
 //! the warnings a buyer should read before paying; the buyer's own record with the shop; the first-order
 //! guidance; certification applications in the console and their review by admins; the admin's risk queue.
 
+use super::admin::AdminVisitor;
 use super::console::MerchantVisitor;
-use super::{date, datetime, render, see_other, shown_on_form, with_status, Ctx, PageForm};
+use super::{after_form, date, datetime, render, Ctx, PageForm};
 use crate::auth::Visitor;
 use crate::error::ApiError;
 use crate::extract::ApiPath;
@@ -174,15 +175,10 @@ pub async fn apply(
         legal_person: get("legal_person"),
         phone: get("phone"),
     };
-    match crate::certification::apply(&state, &user, &input).await {
-        Ok(_) => Ok(see_other("/console/certification")),
-        Err(e) if shown_on_form(&e) => {
-            let page =
-                certification_page(&state, &v, &user, Some(e.message(v.lang).to_string()), CertForm::from(&f)).await?;
-            Ok(with_status(page, e.status))
-        }
-        Err(e) => Err(e),
-    }
+    after_form(v.lang, crate::certification::apply(&state, &user, &input).await, "/console/certification", |msg| {
+        certification_page(&state, &v, &user, Some(msg), CertForm::from(&f))
+    })
+    .await
 }
 
 #[derive(Template)]
@@ -269,55 +265,47 @@ async fn admin_page(
     Ok(([(CACHE_CONTROL, "no-store")], render(page)).into_response())
 }
 
-fn admin_of(v: &Visitor) -> Result<User, ApiError> {
-    match &v.user {
-        Some(u) if u.role == kabao_core::user::Role::Admin => Ok(u.clone()),
-        Some(_) => Err(ApiError::forbidden()),
-        None => Err(ApiError::unauthorized()),
-    }
-}
-
 /// `GET /admin/trust`: certification applications and the risk review queue.
-pub async fn admin(State(state): State<SharedState>, v: Visitor) -> Result<Response, ApiError> {
-    let admin = admin_of(&v)?;
+pub async fn admin(
+    State(state): State<SharedState>,
+    AdminVisitor { v, user: admin }: AdminVisitor,
+) -> Result<Response, ApiError> {
     admin_page(&state, &v, &admin, None).await
 }
 
 /// `POST /admin/certifications/{id}/decision`.
 pub async fn decide(
     State(state): State<SharedState>,
-    v: Visitor,
+    AdminVisitor { v, user: admin }: AdminVisitor,
     ApiPath(id): ApiPath<i64>,
     PageForm(f): PageForm<HashMap<String, String>>,
 ) -> Result<Response, ApiError> {
     v.check_csrf(f.get("_csrf").map(String::as_str))?;
-    let admin = admin_of(&v)?;
     let get = |k: &str| f.get(k).cloned().unwrap_or_default();
-    match crate::certification::decide(&state, &admin, id, &get("decision"), &get("reason")).await {
-        Ok(_) => Ok(see_other("/admin/trust")),
-        Err(e) if shown_on_form(&e) => {
-            Ok(with_status(admin_page(&state, &v, &admin, Some(e.message(v.lang).to_string())).await?, e.status))
-        }
-        Err(e) => Err(e),
-    }
+    after_form(
+        v.lang,
+        crate::certification::decide(&state, &admin, id, &get("decision"), &get("reason")).await,
+        "/admin/trust",
+        |msg| admin_page(&state, &v, &admin, Some(msg)),
+    )
+    .await
 }
 
 /// `POST /admin/risk/{shop_id}/review`.
 pub async fn review_risk(
     State(state): State<SharedState>,
-    v: Visitor,
+    AdminVisitor { v, user: admin }: AdminVisitor,
     ApiPath(shop): ApiPath<i64>,
     PageForm(f): PageForm<HashMap<String, String>>,
 ) -> Result<Response, ApiError> {
     v.check_csrf(f.get("_csrf").map(String::as_str))?;
-    let admin = admin_of(&v)?;
     let get = |k: &str| f.get(k).cloned().unwrap_or_default();
     let suspend = f.contains_key("suspend");
-    match crate::risk::review(&state, &admin, kabao_core::ShopId(shop), &get("outcome"), &get("note"), suspend).await {
-        Ok(_) => Ok(see_other("/admin/trust")),
-        Err(e) if shown_on_form(&e) => {
-            Ok(with_status(admin_page(&state, &v, &admin, Some(e.message(v.lang).to_string())).await?, e.status))
-        }
-        Err(e) => Err(e),
-    }
+    after_form(
+        v.lang,
+        crate::risk::review(&state, &admin, kabao_core::ShopId(shop), &get("outcome"), &get("note"), suspend).await,
+        "/admin/trust",
+        |msg| admin_page(&state, &v, &admin, Some(msg)),
+    )
+    .await
 }

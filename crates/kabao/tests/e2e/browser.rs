@@ -39,6 +39,40 @@ pub async fn browser(driver: &ChromeDriver, width: u32, height: u32) -> Client {
     client
 }
 
+/// Waits (up to 10 s) until an element matching `css` is on the page.
+pub async fn wait_for(c: &Client, css: &str) {
+    c.wait()
+        .at_most(Duration::from_secs(10))
+        .for_element(Locator::Css(css))
+        .await
+        .unwrap_or_else(|e| panic!("waiting for {css}: {e}"));
+}
+
+/// Waits for an element, then clicks it.
+pub async fn click(c: &Client, css: &str) {
+    c.wait()
+        .at_most(Duration::from_secs(10))
+        .for_element(Locator::Css(css))
+        .await
+        .unwrap_or_else(|e| panic!("{css}: {e}"))
+        .click()
+        .await
+        .unwrap_or_else(|e| panic!("click {css}: {e}"));
+}
+
+/// Logs in as a demo account (logging out whoever is logged in first) and waits for the logged-in page.
+pub async fn log_in(c: &Client, base: &str, username: &str) {
+    if c.find(Locator::Css("#logout-form")).await.is_ok() {
+        submit(c, "#logout-form").await;
+        wait_for(c, "a[href='/login']").await;
+    }
+    c.goto(&format!("{base}/login")).await.unwrap_or_else(|e| panic!("{e}"));
+    fill(c, "#login-form [name=username]", username).await;
+    fill(c, "#login-form [name=password]", "kabao-demo-2026").await;
+    submit(c, "#login-form").await;
+    wait_for(c, "#logout-form").await;
+}
+
 pub async fn text(c: &Client, css: &str) -> String {
     c.wait()
         .at_most(Duration::from_secs(10))

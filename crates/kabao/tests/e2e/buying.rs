@@ -1,29 +1,10 @@
 //! Browser tests of buying: a guest buys two keys through the sandbox gateway and reveals them; a registered
 //! buyer tops up the wallet and pays from it. On a phone-sized window, with the demo marketplace.
 
-use crate::browser::{browser, fill, path, submit, text};
+use crate::browser::{browser, click, fill, log_in, path, submit, text, wait_for};
 use crate::harness::{ChromeDriver, Server};
 use fantoccini::Locator;
 use std::time::Duration;
-
-async fn click(c: &fantoccini::Client, css: &str) {
-    c.wait()
-        .at_most(Duration::from_secs(10))
-        .for_element(Locator::Css(css))
-        .await
-        .unwrap_or_else(|e| panic!("{css}: {e}"))
-        .click()
-        .await
-        .unwrap_or_else(|e| panic!("click {css}: {e}"));
-}
-
-async fn wait_for(c: &fantoccini::Client, css: &str) {
-    c.wait()
-        .at_most(Duration::from_secs(10))
-        .for_element(Locator::Css(css))
-        .await
-        .unwrap_or_else(|e| panic!("waiting for {css}: {e}"));
-}
 
 #[tokio::test]
 async fn guest_buys_two_keys_with_the_sandbox_gateway_and_reveals_them_on_a_phone() {
@@ -174,18 +155,6 @@ async fn guest_claims_an_invalid_key_with_a_screenshot_and_gets_a_new_key_at_onc
     c.close().await.unwrap_or_else(|e| panic!("{e}"));
     let log = server.log();
     assert!(!log.contains(&new_key) && !log.contains(&old_key), "a key reached the log");
-}
-
-async fn log_in(c: &fantoccini::Client, base: &str, username: &str) {
-    if c.find(Locator::Css("#logout-form")).await.is_ok() {
-        submit(c, "#logout-form").await;
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-    c.goto(&format!("{base}/login")).await.unwrap_or_else(|e| panic!("{e}"));
-    fill(c, "#login-form [name=username]", username).await;
-    fill(c, "#login-form [name=password]", "kabao-demo-2026").await;
-    submit(c, "#login-form").await;
-    tokio::time::sleep(Duration::from_millis(300)).await;
 }
 
 #[tokio::test]

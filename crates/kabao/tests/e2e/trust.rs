@@ -2,41 +2,9 @@
 //! trust panel with its reasons, a first order from a low-trust shop shows trial guidance, and a chat message
 //! with a disguised WeChat id reaches the buyer masked, with a warning beside it.
 
-use crate::browser::{browser, fill, path, submit, text};
+use crate::browser::{browser, click, fill, log_in, path, submit, text, wait_for};
 use crate::harness::{ChromeDriver, Server};
 use fantoccini::Locator;
-use std::time::Duration;
-
-async fn wait_for(c: &fantoccini::Client, css: &str) {
-    c.wait()
-        .at_most(Duration::from_secs(10))
-        .for_element(Locator::Css(css))
-        .await
-        .unwrap_or_else(|e| panic!("waiting for {css}: {e}"));
-}
-
-async fn click(c: &fantoccini::Client, css: &str) {
-    wait_for(c, css).await;
-    c.find(Locator::Css(css))
-        .await
-        .unwrap_or_else(|e| panic!("{css}: {e}"))
-        .click()
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
-}
-
-async fn login(c: &fantoccini::Client, base: &str, user: &str, password: &str) {
-    c.goto(&format!("{base}/login")).await.unwrap_or_else(|e| panic!("{e}"));
-    fill(c, "#login-form [name=username]", user).await;
-    fill(c, "#login-form [name=password]", password).await;
-    submit(c, "#login-form").await;
-    wait_for(c, "#logout-form").await;
-}
-
-async fn logout(c: &fantoccini::Client) {
-    submit(c, "#logout-form").await;
-    wait_for(c, "a[href='/login']").await;
-}
 
 /// The id of the demo product with this title.
 async fn product_id(base: &str, title: &str) -> i64 {
@@ -68,7 +36,7 @@ async fn buyer_reads_trust_reasons_gets_trial_guidance_and_sees_a_disguised_wech
     crate::browser::assert_no_horizontal_scroll(&c, "product page with trust panel").await;
 
     // The buyer orders from a trusted shop and pays from the wallet.
-    login(&c, &base, "demo_buyer", "kabao-demo-2026").await;
+    log_in(&c, &base, "demo_buyer").await;
     c.goto(&format!("{base}/wallet")).await.unwrap_or_else(|e| panic!("{e}"));
     fill(&c, "#top-up-form [name=amount]", "50").await;
     submit(&c, "#top-up-form").await;
@@ -86,18 +54,16 @@ async fn buyer_reads_trust_reasons_gets_trial_guidance_and_sees_a_disguised_wech
     wait_for(&c, "#chat-form").await;
     let order_page = path(&c).await;
     let order_no = order_page.trim_start_matches("/o/").to_string();
-    logout(&c).await;
 
     // The merchant writes a WeChat id dressed up against filters.
-    login(&c, &base, "xingchen", "kabao-demo-2026").await;
+    log_in(&c, &base, "xingchen").await;
     c.goto(&format!("{base}/console/orders/{order_no}/chat")).await.unwrap_or_else(|e| panic!("{e}"));
     fill(&c, "#chat-form [name=body]", "亲，补单快的话加 威❤信：ｋａｂａｏ＿８８８").await;
     submit(&c, "#chat-form").await;
     wait_for(&c, ".chat-message.mine").await;
-    logout(&c).await;
 
     // The buyer sees the message masked, with a plain warning beside it.
-    login(&c, &base, "demo_buyer", "kabao-demo-2026").await;
+    log_in(&c, &base, "demo_buyer").await;
     c.goto(&format!("{base}{order_page}")).await.unwrap_or_else(|e| panic!("{e}"));
     wait_for(&c, ".chat-warning").await;
     let body = text(&c, ".chat-message[data-sender=merchant] .chat-body").await;
