@@ -195,7 +195,11 @@ async fn run_fresh(
     let server = tokio::spawn(kabao_server::serve(state, listener));
     eprintln!(
         "bench checkout: server at {base} on {}",
-        if database_url.is_some() { "PostgreSQL" } else { "SQLite (WAL, each commit synced before it is acknowledged)" }
+        if database_url.is_some() {
+            "PostgreSQL"
+        } else {
+            "SQLite (WAL, each commit synced before it is acknowledged)"
+        }
     );
     let result = run_checkout(&*store, &keyring, &base, clients, seconds).await;
     server.abort();
