@@ -886,6 +886,25 @@ mod tests {
         assert!(matches!(&err, StoreError::Database(m) if m.contains("corrupt users.role")), "{err:?}");
     }
 
+    /// The jobs' due-order queries (same shape as in `sql_tx`) read the partial indexes, not every order.
+    #[tokio::test]
+    async fn due_order_queries_use_the_partial_indexes() {
+        let store = SqliteStore::open_in_memory().await.unwrap();
+        store.migrate().await.unwrap();
+        let mut w = store.writer.lock().await;
+        for (due, index) in [
+            ("state = 'delivered' AND settle_after <= 1 ORDER BY settle_after, id", "orders_settle_due_idx"),
+            ("state = 'pending_payment' AND expires_at <= 1 ORDER BY expires_at, id", "orders_expiry_due_idx"),
+            ("state = 'paid' AND delivery_deadline <= 1 ORDER BY delivery_deadline, id", "orders_delivery_due_idx"),
+        ] {
+            let sql = format!("EXPLAIN QUERY PLAN SELECT id FROM orders WHERE {due} LIMIT 100");
+            let mut stmt = w.conn.get().prepare(&sql).unwrap();
+            let plan: Vec<String> =
+                stmt.query_map([], |r| r.get::<_, String>(3)).unwrap().collect::<Result<_, _>>().unwrap();
+            assert!(plan.iter().any(|d| d.contains(index)), "{due}: {plan:?}");
+        }
+    }
+
     #[tokio::test]
     async fn read_transactions_cannot_write() {
         let store = SqliteStore::open_in_memory().await.unwrap();
