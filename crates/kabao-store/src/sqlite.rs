@@ -286,7 +286,12 @@ impl SyncWal for WalFile {
         if let Some(f) = &self.file {
             return f.sync_data();
         }
-        let f = std::fs::OpenOptions::new().read(true).write(true).open(&self.path)?;
+        let f = match std::fs::OpenOptions::new().read(true).write(true).open(&self.path) {
+            Ok(f) => f,
+            // No WAL file yet: no frame was appended, so there is nothing to make durable.
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+            Err(e) => return Err(e),
+        };
         f.sync_data()?;
         #[cfg(unix)]
         if let Some(dir) = self.path.parent().filter(|d| !d.as_os_str().is_empty()) {
