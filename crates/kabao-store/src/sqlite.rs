@@ -891,6 +891,13 @@ mod tests {
         assert!(matches!(&err, StoreError::Database(m) if m.contains("corrupt users.role")), "{err:?}");
     }
 
+    /// Without a WAL file nothing was appended, so there is nothing to sync (and no reason to stop the store).
+    #[test]
+    fn no_wal_file_is_nothing_to_sync() {
+        let path = std::env::temp_dir().join(format!("kabao-nowal-{}-{:x}.db", std::process::id(), rand_suffix()));
+        assert!(WalFile::new(&path).sync().is_ok());
+    }
+
     /// The jobs' due-order queries (same shape as in `sql_tx`) read the partial indexes, not every order.
     #[tokio::test]
     async fn due_order_queries_use_the_partial_indexes() {
