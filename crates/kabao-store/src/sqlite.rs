@@ -172,13 +172,13 @@ impl SqliteStore {
     /// A private, empty database for tests. It is a scratch file in the temp directory rather than a
     /// `:memory:` database, because only a file in WAL mode lets readers run beside the writer as in production.
     pub async fn open_in_memory() -> StoreResult<SqliteStore> {
-        static COUNTER: AtomicU64 = AtomicU64::new(0);
-        let nanos =
-            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
-        let name =
-            format!("kabao-test-{}-{}-{}.db", std::process::id(), nanos, COUNTER.fetch_add(1, Ordering::Relaxed));
-        let path = std::env::temp_dir().join(name);
-        let mut store = SqliteStore::open(&path).await?;
+        let path = scratch_path();
+        SqliteStore::open_scratch(path.clone(), Box::new(WalFile::new(&path))).await
+    }
+
+    /// A store on the scratch file `path`, deleted when the store is dropped.
+    async fn open_scratch(path: PathBuf, sync: Box<dyn SyncWal>) -> StoreResult<SqliteStore> {
+        let mut store = SqliteStore::open_with(&path, sync).await?;
         store.scratch = Some(path);
         Ok(store)
     }
@@ -260,6 +260,14 @@ impl Drop for Checkpointer {
     }
 }
 
+/// A fresh scratch database path in the temp directory.
+fn scratch_path() -> PathBuf {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
+    let name = format!("kabao-test-{}-{}-{}.db", std::process::id(), nanos, COUNTER.fetch_add(1, Ordering::Relaxed));
+    std::env::temp_dir().join(name)
+}
+
 /// How the [`Syncer`] makes committed WAL frames durable: an fdatasync of the WAL file (tests substitute it).
 trait SyncWal: Send {
     fn sync(&mut self) -> std::io::Result<()>;
@@ -312,10 +320,8 @@ struct SyncQueue {
 struct SyncState {
     /// Transactions whose COMMIT is done and whose sync has not started.
     waiting: Vec<Outcome>,
-    /// Transactions whose sync is running.
+    /// Transactions whose sync is running (0: no sync is running).
     syncing: usize,
-    /// A sync is running.
-    busy: bool,
     /// Set by a failed sync, for good: nothing is acknowledged or begun after it.
     failed: Option<String>,
     stop: bool,
@@ -348,7 +354,7 @@ impl SyncQueue {
     /// No sync is running or waiting to run: a COMMIT now would be synced at once.
     fn idle(&self) -> bool {
         let s = self.lock();
-        !s.busy && s.waiting.is_empty()
+        s.syncing == 0 && s.waiting.is_empty()
     }
 
     /// Refuses new transactions once a sync has failed.
@@ -383,14 +389,12 @@ impl Syncer {
                     if s.waiting.is_empty() {
                         return; // stopped, and nobody is waiting
                     }
-                    s.busy = true;
                     s.syncing = s.waiting.len();
                     std::mem::take(&mut s.waiting)
                 };
                 let outcome = wal.sync().map_err(|e| format!("syncing the SQLite WAL to disk failed: {e}"));
                 let late = {
                     let mut s = q.lock();
-                    s.busy = false;
                     s.syncing = 0;
                     s.syncs += 1;
                     if let Err(e) = &outcome {
@@ -759,23 +763,10 @@ mod tests {
         }
     }
 
-    async fn scratch_store(sync: Box<dyn SyncWal>) -> (Arc<SqliteStore>, PathBuf) {
-        let path = std::env::temp_dir().join(format!("kabao-sync-{}-{:x}.db", std::process::id(), rand_suffix()));
-        let store = SqliteStore::open_with(&path, sync).await.unwrap();
+    async fn scratch_store(sync: Box<dyn SyncWal>) -> Arc<SqliteStore> {
+        let store = SqliteStore::open_scratch(scratch_path(), sync).await.unwrap();
         store.migrate().await.unwrap();
-        (Arc::new(store), path)
-    }
-
-    fn rand_suffix() -> u128 {
-        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0)
-    }
-
-    fn remove(path: &Path) {
-        for suffix in ["", "-wal", "-shm"] {
-            let mut p = path.as_os_str().to_owned();
-            p.push(suffix);
-            let _ = std::fs::remove_file(p);
-        }
+        Arc::new(store)
     }
 
     /// Transactions queued behind an open one share a COMMIT and a WAL sync; none returns before the sync that
@@ -784,7 +775,7 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn queued_transactions_share_one_commit_and_wait_for_the_sync() {
         let gate = Gate::default();
-        let (store, path) = scratch_store(Box::new(gate.clone())).await;
+        let store = scratch_store(Box::new(gate.clone())).await;
         let (commits, syncs) = (store.commits().await, store.syncs());
         // The migrations ran on their own connection: the writer's first batch is this test's.
         let mut first = store.begin(TxMode::Write).await.unwrap();
@@ -834,8 +825,6 @@ mod tests {
         drop(read);
         let (commits, syncs) = (store.commits().await - commits, store.syncs() - syncs);
         assert!(commits < 5 && syncs <= commits, "17 transactions: {commits} COMMITs, {syncs} syncs");
-        drop(store);
-        remove(&path);
     }
 
     /// A failed WAL sync fails the transactions it covered and stops the store: data that may not be on disk
@@ -848,7 +837,7 @@ mod tests {
                 Err(std::io::Error::other("injected EIO"))
             }
         }
-        let (store, path) = scratch_store(Box::new(Broken)).await;
+        let store = scratch_store(Box::new(Broken)).await;
         let mut tx = store.begin(TxMode::Write).await.unwrap();
         tx.insert_user(&user("lost")).await.unwrap();
         let err = tx.commit().await.unwrap_err();
@@ -857,8 +846,6 @@ mod tests {
             let err = store.begin(mode).await.err().expect("a stopped store begins nothing");
             assert!(matches!(&err, StoreError::Database(m) if m.contains("restart")), "{err:?}");
         }
-        drop(store);
-        remove(&path);
     }
 
     /// A failed statement inside a batch is that transaction's error only.
@@ -894,8 +881,7 @@ mod tests {
     /// Without a WAL file nothing was appended, so there is nothing to sync (and no reason to stop the store).
     #[test]
     fn no_wal_file_is_nothing_to_sync() {
-        let path = std::env::temp_dir().join(format!("kabao-nowal-{}-{:x}.db", std::process::id(), rand_suffix()));
-        assert!(WalFile::new(&path).sync().is_ok());
+        assert!(WalFile::new(&scratch_path()).sync().is_ok());
     }
 
     /// The jobs' due-order queries (same shape as in `sql_tx`) read the partial indexes, not every order.
