@@ -299,12 +299,7 @@ impl Checkpointer {
 /// Holds the writer between transactions and checkpoints so that its next transaction restarts the WAL.
 fn restart_wal(conn: &mut Conn, writer: &Arc<Mutex<Writer>>) -> rusqlite::Result<()> {
     let mut w = writer.clone().blocking_lock_owned();
-    if !w.conn.get().is_autocommit() {
-        if w.pending.is_empty() {
-            return Ok(()); // cannot happen between transactions; leave it to the next round
-        }
-        commit_batch(&mut w);
-    }
+    finish_batch(&mut w);
     checkpoint(conn, "RESTART").map(|_| ())
 }
 
@@ -602,6 +597,19 @@ fn commit_batch(w: &mut Writer) {
     }
 }
 
+/// With the writer held between transactions: COMMITs the batch waiting for its COMMIT, if there is one.
+fn finish_batch(w: &mut Writer) {
+    if w.pending.is_empty() {
+        return;
+    }
+    if w.conn.get().is_autocommit() {
+        // No transaction is open, yet commits wait: SQLite rolled the batch back on its own.
+        report(w, &Err("the batch was rolled back".to_string()));
+    } else {
+        commit_batch(w);
+    }
+}
+
 impl WriteTx {
     async fn commit(&mut self) -> StoreResult<()> {
         let Some(mut w) = self.guard.take() else {
@@ -640,16 +648,7 @@ impl WriteTx {
             // the outcome arrives first (a slow sync, with the batch long committed).
             tokio::select! {
                 outcome = &mut rx => return heard(outcome),
-                mut w = self.writer.clone().lock_owned() => {
-                    if !w.pending.is_empty() {
-                        if w.conn.get().is_autocommit() {
-                            // No transaction is open, yet commits wait: SQLite rolled the batch back on its own.
-                            report(&mut w, &Err("the batch was rolled back".to_string()));
-                        } else {
-                            commit_batch(&mut w);
-                        }
-                    }
-                }
+                mut w = self.writer.clone().lock_owned() => finish_batch(&mut w),
             }
         }
     }
@@ -953,8 +952,12 @@ mod tests {
         let mut wal = path.into_os_string();
         wal.push("-wal");
         let restarts = || {
-            let header = std::fs::read(&wal).unwrap_or_default();
-            header.get(12..16).map_or(0, |b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]))
+            use std::io::Read;
+            let mut header = [0u8; 16];
+            match std::fs::File::open(&wal).and_then(|mut f| f.read_exact(&mut header)) {
+                Ok(()) => u32::from_be_bytes([header[12], header[13], header[14], header[15]]),
+                Err(_) => 0, // no WAL header written yet
+            }
         };
         let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
         let mut readers = Vec::new();
