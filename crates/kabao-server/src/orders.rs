@@ -57,10 +57,10 @@ pub async fn append_event(
     Ok(())
 }
 
-fn new_order_no() -> OrderNo {
-    let mut bytes = [0u8; 16];
-    rand::rngs::OsRng.fill_bytes(&mut bytes);
-    OrderNo::from_random(bytes)
+fn new_order_no(now: Timestamp) -> OrderNo {
+    let mut random = [0u8; 10];
+    rand::rngs::OsRng.fill_bytes(&mut random);
+    OrderNo::new(now, random)
 }
 
 /// Another request moved the order first (the compare-and-set on its state failed).
@@ -201,7 +201,7 @@ pub async fn checkout(
     }
     crate::trial::check_trial(&mut *tx, &product, req.quantity, viewer, guest_email.as_deref()).await?;
     let new = NewOrder {
-        order_no: new_order_no().to_string(),
+        order_no: new_order_no(now).to_string(),
         buyer_id: viewer.map(|u| u.id),
         guest_email,
         guest_query_hash,
