@@ -97,14 +97,14 @@ pub fn fake_keys(shop: ShopId, product: ProductId, batch: BatchId, seed: u64, n:
 }
 
 #[derive(Clone, Copy)]
-struct Fixture {
-    owner: UserId,
-    shop: ShopId,
-    product: ProductId,
+pub(crate) struct Fixture {
+    pub(crate) owner: UserId,
+    pub(crate) shop: ShopId,
+    pub(crate) product: ProductId,
 }
 
 /// A merchant with a shop and one listed product, committed.
-async fn merchant_with_product(store: &dyn Store, name: &str) -> Fixture {
+pub(crate) async fn merchant_with_product(store: &dyn Store, name: &str) -> Fixture {
     let mut tx = store.begin(TxMode::Write).await.unwrap();
     let owner = tx.insert_user(&new_user(name, Role::Merchant)).await.unwrap();
     let shop = tx
