@@ -4,7 +4,7 @@
 use crate::error::ApiError;
 use crate::AppState;
 use axum::http::StatusCode;
-use kabao_core::audit::next_event;
+use kabao_core::audit::{next_event, ChainedEvent};
 use kabao_core::catalog::GoodsKind;
 use kabao_core::ledger::{self, OrderId};
 use kabao_core::order::{on_manual_delivery, on_payment, OrderNo, OrderState, PaymentOutcome};
@@ -52,9 +52,22 @@ pub async fn append_event(
     now: Timestamp,
 ) -> Result<(), ApiError> {
     let last = tx.last_event(order).await?;
-    let event = next_event(last.as_ref(), kind, now.millis(), &body);
+    append_event_after(tx, order, last.as_ref(), kind, body, now).await.map(|_| ())
+}
+
+/// Appends the event that follows `last`, the chain's head as the caller's transaction has it, and returns the
+/// new head: a transaction appending two events reads the head once (the payment's path, with the writer held).
+async fn append_event_after(
+    tx: &mut dyn Tx,
+    order: OrderId,
+    last: Option<&ChainedEvent>,
+    kind: &str,
+    body: serde_json::Value,
+    now: Timestamp,
+) -> Result<ChainedEvent, ApiError> {
+    let event = next_event(last, kind, now.millis(), &body);
     tx.append_event(order, &event).await?;
-    Ok(())
+    Ok(event)
 }
 
 fn new_order_no(now: Timestamp) -> OrderNo {
@@ -289,8 +302,9 @@ pub async fn apply_payment(
         PaymentSource::Wallet(_) => serde_json::json!({"via": "wallet"}),
         PaymentSource::Gateway(p) => serde_json::json!({"via": "gateway", "payment_id": p}),
     };
-    append_event(tx, order.id, "order.paid", serde_json::json!({"amount_fen": order.amount.fen(), "source": via}), now)
-        .await?;
+    let head = tx.last_event(order.id).await?;
+    let paid = serde_json::json!({"amount_fen": order.amount.fen(), "source": via});
+    let paid = append_event_after(tx, order.id, head.as_ref(), "order.paid", paid, now).await?;
     let product =
         tx.product_by_id(order.product_id).await?.ok_or_else(|| ApiError::internal("ordered product vanished"))?;
     // Card keys are allocated one per unit; a shared secret (循环卡密) and custom goods (人工交付) only take from
@@ -318,9 +332,10 @@ pub async fn apply_payment(
     match outcome {
         PaymentOutcome::Delivered => {
             tx.set_settle_after(order.id, crate::claims::settle_after(state, order, now)).await?;
-            append_event(
+            append_event_after(
                 tx,
                 order.id,
+                Some(&paid),
                 "keys.assigned",
                 serde_json::json!({"count": keys.len(), "card_key_ids": keys.iter().map(|k| k.0).collect::<Vec<_>>()}),
                 now,
