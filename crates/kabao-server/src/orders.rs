@@ -303,8 +303,8 @@ pub async fn apply_payment(
         PaymentSource::Gateway(p) => serde_json::json!({"via": "gateway", "payment_id": p}),
     };
     let head = tx.last_event(order.id).await?;
-    let paid = serde_json::json!({"amount_fen": order.amount.fen(), "source": via});
-    let paid = append_event_after(tx, order.id, head.as_ref(), "order.paid", paid, now).await?;
+    let body = serde_json::json!({"amount_fen": order.amount.fen(), "source": via});
+    let paid = append_event_after(tx, order.id, head.as_ref(), "order.paid", body, now).await?;
     let product =
         tx.product_by_id(order.product_id).await?.ok_or_else(|| ApiError::internal("ordered product vanished"))?;
     // Card keys are allocated one per unit; a shared secret (循环卡密) and custom goods (人工交付) only take from

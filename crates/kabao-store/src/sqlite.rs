@@ -51,8 +51,8 @@ static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite")
 const READERS: usize = 4;
 /// The writer's page cache, in KiB. Small on purpose: SQLite scans the whole page cache at the end of a
 /// transaction whenever a B-tree page split renumbered pages (it parks a page at the lock-byte page number,
-/// far beyond the end of the file), and with inserts spread over the ledger and order indexes most batches
-/// split a page. With 64 MiB that scan was 5 % of all CPU in the checkout benchmark, all of it while holding
+/// far beyond the end of the file), and inserts spread over the ledger and order indexes make such splits
+/// frequent. With 64 MiB that scan was 5 % of all CPU in the checkout benchmark, all of it while holding
 /// the writer (`perf`, `pcache1TruncateUnsafe`, and gdb on the cache's hash table: 16,384 buckets).
 const WRITER_CACHE_KIB: i64 = 4_096;
 /// The writer's page cache during a bulk key import, which checks and inserts fingerprints in random order
@@ -899,7 +899,11 @@ mod tests {
     }
 
     async fn scratch_store(sync: Box<dyn SyncWal>) -> Arc<SqliteStore> {
-        let store = SqliteStore::open_scratch(scratch_path(), sync, RESTART_FRAMES).await.unwrap();
+        scratch_store_restarting_at(sync, RESTART_FRAMES).await
+    }
+
+    async fn scratch_store_restarting_at(sync: Box<dyn SyncWal>, restart_frames: i64) -> Arc<SqliteStore> {
+        let store = SqliteStore::open_scratch(scratch_path(), sync, restart_frames).await.unwrap();
         store.migrate().await.unwrap();
         Arc::new(store)
     }
@@ -908,7 +912,8 @@ mod tests {
     /// big cache, every COMMIT after a page split scans it all ([`WRITER_CACHE_KIB`]). A small import stays small.
     #[tokio::test]
     async fn only_a_bulk_import_gets_the_big_page_cache() {
-        let store = scratch_store(Box::new(WalFile::new(&scratch_path()))).await;
+        let store = Arc::new(SqliteStore::open_in_memory().await.unwrap());
+        store.migrate().await.unwrap();
         let f = crate::conformance::merchant_with_product(&*store, "bulk").await;
         let cache_kib = |tx: &mut SqliteTx| -> i64 {
             -tx.tx.get().query_row("PRAGMA cache_size", [], |r| r.get::<_, i64>(0)).unwrap()
@@ -1075,10 +1080,8 @@ mod tests {
                 Ok(())
             }
         }
-        let path = scratch_path();
-        let store = Arc::new(SqliteStore::open_scratch(path.clone(), Box::new(NoSync), 64).await.unwrap());
-        store.migrate().await.unwrap();
-        let mut wal = path.into_os_string();
+        let store = scratch_store_restarting_at(Box::new(NoSync), 64).await;
+        let mut wal = store.path.clone().into_os_string();
         wal.push("-wal");
         let restarts = || {
             use std::io::Read;
