@@ -326,12 +326,17 @@ pub async fn apply_payment(
         }
     };
     let next = on_payment(order.state, outcome).map_err(|e| ApiError::from_localized(StatusCode::CONFLICT, &e))?;
-    if !tx.update_order_state(order.id, order.state, next, now).await? {
+    let moved = match next {
+        OrderState::Delivered => {
+            tx.deliver_order(order.id, order.state, now, crate::claims::settle_after(state, order, now)).await?
+        }
+        _ => tx.update_order_state(order.id, order.state, next, now).await?,
+    };
+    if !moved {
         return Err(order_changed());
     }
     match outcome {
         PaymentOutcome::Delivered => {
-            tx.set_settle_after(order.id, crate::claims::settle_after(state, order, now)).await?;
             append_event_after(
                 tx,
                 order.id,
@@ -407,7 +412,8 @@ pub async fn deliver_by_hand(state: &AppState, merchant: &User, order_no: &str, 
     if shop.is_none_or(|s| s.owner_id != merchant.id) {
         return Err(ApiError::not_found("order.not_found"));
     }
-    let next = on_manual_delivery(order.state).map_err(|e| ApiError::from_localized(StatusCode::CONFLICT, &e))?;
+    // The transition's rules (only a paid order can be delivered by hand); its target is always delivered.
+    on_manual_delivery(order.state).map_err(|e| ApiError::from_localized(StatusCode::CONFLICT, &e))?;
     if order.delivery_deadline.is_some_and(|d| d <= now) {
         return Err(ApiError::new(
             StatusCode::CONFLICT,
@@ -422,10 +428,9 @@ pub async fn deliver_by_hand(state: &AppState, merchant: &User, order_no: &str, 
     let (version, sealed) =
         state.keyring.seal(order.shop_id, order.product_id, &binding, text, nonce).map_err(ApiError::internal)?;
     tx.set_manual_delivery(order.id, &sealed, version).await?;
-    if !tx.update_order_state(order.id, order.state, next, now).await? {
+    if !tx.deliver_order(order.id, order.state, now, crate::claims::settle_after(state, &order, now)).await? {
         return Err(order_changed());
     }
-    tx.set_settle_after(order.id, crate::claims::settle_after(state, &order, now)).await?;
     append_event(
         &mut *tx,
         order.id,

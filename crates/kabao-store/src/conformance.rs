@@ -662,12 +662,12 @@ pub async fn orders_roundtrip_and_state_compare_and_set(store: &dyn Store) {
         (id, Some(buyer), 2, Money::from_fen(1980), S::PendingPayment)
     );
     assert_eq!(tx.order_by_id(id).await.unwrap(), Some(o.clone()));
-    assert!(tx.update_order_state(id, S::PendingPayment, S::Delivered, at(1000)).await.unwrap());
+    assert!(tx.deliver_order(id, S::PendingPayment, at(1000), at(5000)).await.unwrap());
     assert!(
-        !tx.update_order_state(id, S::PendingPayment, S::Delivered, at(2000)).await.unwrap(),
-        "a second CAS from the old state fails"
+        !tx.deliver_order(id, S::PendingPayment, at(2000), at(9000)).await.unwrap(),
+        "a second CAS from the old state fails and changes nothing"
     );
-    tx.set_settle_after(id, at(5000)).await.unwrap();
+    assert!(!tx.update_order_state(id, S::PendingPayment, S::Delivered, at(2000)).await.unwrap());
     let o = tx.order_by_id(id).await.unwrap().unwrap();
     assert_eq!(
         (o.state, o.paid_at, o.delivered_at, o.settle_after),
@@ -1061,8 +1061,7 @@ pub async fn claims_evidence_and_reissues(store: &dyn Store) {
     let mut tx = store.begin(TxMode::Write).await.unwrap();
     let order = tx.insert_order(&new_order(&f, "K000000000000000000000000CL", None, 2)).await.unwrap();
     let sold = tx.allocate_keys(f.product, order, 2).await.unwrap();
-    assert!(tx.update_order_state(order, S::PendingPayment, S::Delivered, at(50)).await.unwrap());
-    tx.set_settle_after(order, at(60)).await.unwrap();
+    assert!(tx.deliver_order(order, S::PendingPayment, at(50), at(60)).await.unwrap());
     let keys = tx.order_keys(order).await.unwrap();
     assert_eq!(keys.iter().map(|k| (k.item, k.voided_at)).collect::<Vec<_>>(), vec![(1, None), (2, None)]);
 

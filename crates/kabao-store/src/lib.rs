@@ -179,7 +179,16 @@ pub trait Tx: Send {
         to: OrderState,
         at: Timestamp,
     ) -> StoreResult<bool>;
-    async fn set_settle_after(&mut self, id: OrderId, at: Timestamp) -> StoreResult<()>;
+    /// Compare-and-set to delivered, starting the claim window in the same statement: moves the order from `from`
+    /// to `delivered`, stamps delivered_at (and paid_at if unset) with `at`, and sets `settle_after`, the moment
+    /// the escrow may settle. Returns false (and changes nothing) if the order is not in `from`.
+    async fn deliver_order(
+        &mut self,
+        id: OrderId,
+        from: OrderState,
+        at: Timestamp,
+        settle_after: Timestamp,
+    ) -> StoreResult<bool>;
     /// Delivered orders whose `settle_after <= now` and that no unresolved claim holds, oldest first.
     async fn orders_due_for_settlement(&mut self, now: Timestamp, limit: i64) -> StoreResult<Vec<Order>>;
     /// Pending orders whose `expires_at <= now`, oldest first.

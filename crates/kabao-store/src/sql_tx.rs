@@ -579,14 +579,26 @@ macro_rules! impl_tx {
                 Ok(done.rows_affected() == 1)
             }
 
-            async fn set_settle_after(&mut self, id: kabao_core::ledger::OrderId, at: kabao_core::Timestamp) -> $crate::StoreResult<()> {
-                let done = db::query("UPDATE orders SET settle_after = $1 WHERE id = $2")
-                    .bind(at.millis())
-                    .bind(id.0)
-                    .execute(&mut *self.tx)
-                    .await
-                    .map_err($crate::errors::map_sqlx)?;
-                one_row(done.rows_affected())
+            async fn deliver_order(
+                &mut self,
+                id: kabao_core::ledger::OrderId,
+                from: kabao_core::order::OrderState,
+                at: kabao_core::Timestamp,
+                settle_after: kabao_core::Timestamp,
+            ) -> $crate::StoreResult<bool> {
+                // One statement: the order enters the settlement index once, at its final position.
+                let done = db::query(
+                    "UPDATE orders SET state = 'delivered', delivered_at = $1, paid_at = COALESCE(paid_at, $1), \
+                     settle_after = $2 WHERE id = $3 AND state = $4",
+                )
+                .bind(at.millis())
+                .bind(settle_after.millis())
+                .bind(id.0)
+                .bind(from.as_str())
+                .execute(&mut *self.tx)
+                .await
+                .map_err($crate::errors::map_sqlx)?;
+                Ok(done.rows_affected() == 1)
             }
 
             async fn orders_due_for_settlement(&mut self, now: kabao_core::Timestamp, limit: i64) -> $crate::StoreResult<Vec<$crate::Order>> {
