@@ -170,7 +170,8 @@ pub trait Tx: Send {
     async fn order_by_id(&mut self, id: OrderId) -> StoreResult<Option<Order>>;
     async fn order_by_no(&mut self, order_no: &str) -> StoreResult<Option<Order>>;
     /// Compare-and-set: moves the order from `from` to `to` and stamps the matching time column
-    /// (`paid` → paid_at, `delivered` → delivered_at (and paid_at if unset), `settled` → settled_at).
+    /// (`paid` → paid_at, `delivered` → delivered_at (and paid_at if unset), `settled` → settled_at). A delivery
+    /// that starts the claim window goes through [`Tx::deliver_order`] instead.
     /// Returns false (and changes nothing) if the order is not in `from`.
     async fn update_order_state(
         &mut self,

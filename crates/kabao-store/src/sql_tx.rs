@@ -560,23 +560,7 @@ macro_rules! impl_tx {
                 to: kabao_core::order::OrderState,
                 at: kabao_core::Timestamp,
             ) -> $crate::StoreResult<bool> {
-                use kabao_core::order::OrderState as S;
-                let sql = match to {
-                    S::Paid => "UPDATE orders SET state = $1, paid_at = $2 WHERE id = $3 AND state = $4",
-                    S::Delivered => "UPDATE orders SET state = $1, delivered_at = $2, paid_at = COALESCE(paid_at, $2) WHERE id = $3 AND state = $4",
-                    S::Settled => "UPDATE orders SET state = $1, settled_at = $2 WHERE id = $3 AND state = $4",
-                    S::Refunded => "UPDATE orders SET state = $1, paid_at = COALESCE(paid_at, $2) WHERE id = $3 AND state = $4",
-                    S::PendingPayment | S::Expired => "UPDATE orders SET state = $1 WHERE id = $3 AND state = $4 AND $2 = $2",
-                };
-                let done = db::query(sql)
-                    .bind(to.as_str())
-                    .bind(at.millis())
-                    .bind(id.0)
-                    .bind(from.as_str())
-                    .execute(&mut *self.tx)
-                    .await
-                    .map_err($crate::errors::map_sqlx)?;
-                Ok(done.rows_affected() == 1)
+                self.move_order(id, from, to, at, None).await
             }
 
             async fn deliver_order(
@@ -586,19 +570,7 @@ macro_rules! impl_tx {
                 at: kabao_core::Timestamp,
                 settle_after: kabao_core::Timestamp,
             ) -> $crate::StoreResult<bool> {
-                // One statement: the order enters the settlement index once, at its final position.
-                let done = db::query(
-                    "UPDATE orders SET state = 'delivered', delivered_at = $1, paid_at = COALESCE(paid_at, $1), \
-                     settle_after = $2 WHERE id = $3 AND state = $4",
-                )
-                .bind(at.millis())
-                .bind(settle_after.millis())
-                .bind(id.0)
-                .bind(from.as_str())
-                .execute(&mut *self.tx)
-                .await
-                .map_err($crate::errors::map_sqlx)?;
-                Ok(done.rows_affected() == 1)
+                self.move_order(id, from, kabao_core::order::OrderState::Delivered, at, Some(settle_after)).await
             }
 
             async fn orders_due_for_settlement(&mut self, now: kabao_core::Timestamp, limit: i64) -> $crate::StoreResult<Vec<$crate::Order>> {
@@ -2151,6 +2123,36 @@ macro_rules! impl_tx {
                     .await
                     .map_err($crate::errors::map_sqlx)?;
                 Ok(())
+            }
+        }
+
+        impl $tx {
+            /// The compare-and-set of an order's state: moves it from `from` to `to` and stamps the matching time
+            /// column. A delivery may also set `settle_after` in the same statement, so the order enters the
+            /// settlement index once, at its final position ([`crate::Tx::deliver_order`]).
+            async fn move_order(
+                &mut self,
+                id: kabao_core::ledger::OrderId,
+                from: kabao_core::order::OrderState,
+                to: kabao_core::order::OrderState,
+                at: kabao_core::Timestamp,
+                settle_after: Option<kabao_core::Timestamp>,
+            ) -> $crate::StoreResult<bool> {
+                use kabao_core::order::OrderState as S;
+                let sql = match to {
+                    S::Paid => "UPDATE orders SET state = $1, paid_at = $2 WHERE id = $3 AND state = $4",
+                    S::Delivered => "UPDATE orders SET state = $1, delivered_at = $2, paid_at = COALESCE(paid_at, $2), \
+                                     settle_after = COALESCE($5, settle_after) WHERE id = $3 AND state = $4",
+                    S::Settled => "UPDATE orders SET state = $1, settled_at = $2 WHERE id = $3 AND state = $4",
+                    S::Refunded => "UPDATE orders SET state = $1, paid_at = COALESCE(paid_at, $2) WHERE id = $3 AND state = $4",
+                    S::PendingPayment | S::Expired => "UPDATE orders SET state = $1 WHERE id = $3 AND state = $4 AND $2 = $2",
+                };
+                let mut query = db::query(sql).bind(to.as_str()).bind(at.millis()).bind(id.0).bind(from.as_str());
+                if to == S::Delivered {
+                    query = query.bind(settle_after.map(|t| t.millis()));
+                }
+                let done = query.execute(&mut *self.tx).await.map_err($crate::errors::map_sqlx)?;
+                Ok(done.rows_affected() == 1)
             }
         }
 
