@@ -34,6 +34,13 @@ impl Conn {
     pub fn batch(&mut self, sql: &str) -> Result<(), Error> {
         self.get().execute_batch(sql).map_err(Error)
     }
+
+    /// Runs one statement without parameters or results from the connection's statement cache: for the
+    /// BEGIN, SAVEPOINT, RELEASE, COMMIT and ROLLBACK of every transaction, which [`Conn::batch`] would parse
+    /// again each time (measured: about 1 % of the checkout benchmark's CPU in `sqlite3_prepare_v2`).
+    pub fn exec(&mut self, sql: &'static str) -> Result<(), Error> {
+        self.get().prepare_cached(sql).and_then(|mut stmt| stmt.raw_execute()).map(drop).map_err(Error)
+    }
 }
 
 /// A rusqlite error, mapped to a `StoreError` like sqlx's.

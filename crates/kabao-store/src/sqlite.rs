@@ -245,7 +245,7 @@ impl SqliteStore {
                 None => return Err(StoreError::Database("no reader connections".into())),
             },
         };
-        conn.batch("BEGIN").map_err(map_sqlx)?;
+        conn.exec("BEGIN").map_err(map_sqlx)?;
         Ok(SqliteTx { tx: TxConn::Read(ReadTx { conn }) })
     }
 
@@ -259,7 +259,7 @@ impl SqliteStore {
         let savepoint = !w.conn.get().is_autocommit();
         w.bulk_cache(false)?;
         let begin = if savepoint { "SAVEPOINT kabao_tx" } else { "BEGIN IMMEDIATE" };
-        w.conn.batch(begin).map_err(map_sqlx)?;
+        w.conn.exec(begin).map_err(map_sqlx)?;
         Ok(SqliteTx {
             tx: TxConn::Write(WriteTx {
                 guard: Some(w),
@@ -624,7 +624,7 @@ struct ReadTx {
 impl Drop for ReadTx {
     fn drop(&mut self) {
         // Ends the snapshot; a read transaction has nothing to keep.
-        let _ = self.conn.batch("ROLLBACK");
+        let _ = self.conn.exec("ROLLBACK");
     }
 }
 
@@ -651,7 +651,7 @@ fn report(w: &mut Writer, outcome: &Result<(), String>) {
 /// committed but unreported.
 fn commit_batch(w: &mut Writer) {
     w.commits += 1;
-    match w.conn.batch("COMMIT") {
+    match w.conn.exec("COMMIT") {
         Ok(()) => {
             let batch = std::mem::take(&mut w.pending);
             w.syncer.submit(batch);
@@ -685,7 +685,7 @@ impl WriteTx {
             return Err(StoreError::Database("transaction already finished".into()));
         };
         if self.savepoint {
-            if let Err(e) = w.conn.batch("RELEASE kabao_tx") {
+            if let Err(e) = w.conn.exec("RELEASE kabao_tx") {
                 self.guard = Some(w); // Drop rolls the savepoint back
                 return Err(map_sqlx(e));
             }
