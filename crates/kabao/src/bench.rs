@@ -217,6 +217,7 @@ async fn run_checkout(
     seconds: u64,
 ) -> anyhow::Result<()> {
     use kabao_core::ledger;
+    let server = Server::parse(base)?;
     let now = crate::now();
     // Seed: one merchant, one product with plenty of keys, one funded buyer (with a token) per client.
     let tag = format!("{:08x}", rand::random::<u32>());
@@ -256,7 +257,6 @@ async fn run_checkout(
     eprintln!("bench checkout: {clients} clients for {seconds} s, {keys} keys in stock");
 
     let deadline = Instant::now() + std::time::Duration::from_secs(seconds);
-    let server = Server::parse(base)?;
     let mut tasks = Vec::new();
     for token in tokens {
         let server = server.clone();
@@ -344,6 +344,11 @@ async fn run_checkout(
         bail!("{failures} checkouts failed");
     }
     Ok(())
+}
+
+/// Refuses a `--url` the benchmark's clients cannot connect to, naming what they need.
+pub fn check_url(url: &str) -> anyhow::Result<()> {
+    Server::parse(url).map(drop)
 }
 
 /// Where the clients connect: the server's address, and the path its API lives under.

@@ -126,7 +126,8 @@ enum BenchCommand {
         clients: usize,
         #[arg(long, default_value_t = 20)]
         seconds: u64,
-        /// Base URL of a running `kabao serve`, e.g. http://127.0.0.1:8080.
+        /// Base URL of a running `kabao serve`, e.g. http://127.0.0.1:8080 (plain http: the clients speak
+        /// HTTP/1.1 without TLS).
         #[arg(long)]
         url: Option<String>,
         /// Without --url: run against this PostgreSQL database instead of a temporary SQLite file.
@@ -310,6 +311,8 @@ async fn main() -> anyhow::Result<()> {
                 None if data_dir.is_some() => bail!("--data-dir is for --url (a running server's directory)"),
                 None => bench::Target::Fresh { database_url },
                 Some(url) => {
+                    // Refused before the data directory or its master key is touched.
+                    bench::check_url(&url)?;
                     let config = load_config(cli.config.as_deref(), &DbArgs { data_dir, database_url })?;
                     let store = open_store(&config).await?;
                     let keyring = Arc::new(open_keyring(&config, &*store).await?);

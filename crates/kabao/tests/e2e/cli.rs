@@ -252,6 +252,36 @@ async fn bench_checkout_drives_a_running_server() {
     assert!(server.log().contains("order created"), "the server handled the checkouts");
 }
 
+/// The bench's clients speak plain HTTP/1.1: an https:// URL is refused by name before the data directory (and a
+/// master key in it) is created or anything is seeded.
+#[test]
+fn bench_checkout_refuses_a_url_its_clients_cannot_reach_before_touching_data() {
+    let data = TempDir::new("bench-url");
+    let dir = data.path().join("d");
+    let dir = dir.to_string_lossy();
+    let out = Command::new(kabao_bin())
+        .args([
+            "bench",
+            "checkout",
+            "--clients",
+            "1",
+            "--seconds",
+            "1",
+            "--url",
+            "https://127.0.0.1:9",
+            "--data-dir",
+            &dir,
+        ])
+        .env_remove("KABAO_DATABASE_URL")
+        .env_remove("KABAO_MASTER_KEY")
+        .output()
+        .unwrap_or_else(|e| panic!("running kabao: {e}"));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(stderr.contains("http://") && stderr.contains("https://127.0.0.1:9"), "{stderr}");
+    assert!(!data.path().join("d").exists(), "nothing was created");
+}
+
 #[tokio::test]
 async fn verify_bundle_says_intact_or_names_the_altered_file() {
     use kabao_server::bundle::{zip_files, Manifest, ManifestFile, FORMAT};
