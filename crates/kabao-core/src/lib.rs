@@ -10,6 +10,7 @@ pub mod certification;
 pub mod claim;
 pub mod custom;
 pub mod dispute;
+pub mod events;
 pub mod i18n;
 pub mod ids;
 pub mod inventory;

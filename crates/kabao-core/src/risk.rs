@@ -113,6 +113,30 @@ pub mod rule {
             (PAY_FIRST, FeeScam),
         ]
     };
+
+    /// What a rule looks for, in words an admin or arbiter reads beside the flagged message; `None` for an id
+    /// this version does not know.
+    pub fn describe(rule: &str, lang: crate::i18n::Lang) -> Option<&'static str> {
+        Some(match rule {
+            WECHAT => lang.pick("留微信号或邀请加微信", "A WeChat id or an invitation to add on WeChat"),
+            QQ => lang.pick("留 QQ 号或邀请加 QQ", "A QQ number or an invitation to add on QQ"),
+            PHONE => lang.pick("留手机号码", "A mobile phone number"),
+            TELEGRAM => {
+                lang.pick("留 Telegram 账号或邀请加 Telegram", "A Telegram account or an invitation to Telegram")
+            }
+            PRIVATE_DEAL => lang.pick("邀请私下交易、绕开平台", "An invitation to deal privately, off the platform"),
+            QR_CODE => lang.pick("索要扫收款码或转账到个人", "A payment code or a transfer to a person"),
+            EXTERNAL_LINK => {
+                lang.pick("平台外的链接（可能是站外付款）", "A link outside the platform (possibly a payment)")
+            }
+            REISSUE_FEE => lang.pick("向买家索要补单手续费", "Asks the buyer for a re-issue fee"),
+            UNFREEZE => lang.pick("向买家索要解冻费", "Asks the buyer for an unfreezing fee"),
+            ACTIVATION => lang.pick("向买家索要激活费", "Asks the buyer for an activation fee"),
+            DEPOSIT_FROM_BUYER => lang.pick("向买家索要保证金", "Asks the buyer for a deposit"),
+            PAY_FIRST => lang.pick("要求买家先付款再补单或退款", "Tells the buyer to pay before a re-issue or refund"),
+            _ => return None,
+        })
+    }
 }
 
 /// One flagged part of a message.
@@ -237,6 +261,17 @@ mod tests {
             .iter()
             .map(|h| (h.rule, text.chars().skip(h.span.0).take(h.span.1 - h.span.0).collect()))
             .collect()
+    }
+
+    #[test]
+    fn every_rule_is_described_in_both_languages() {
+        for (id, _) in rule::ALL {
+            let zh = rule::describe(id, Lang::Zh).unwrap_or_default();
+            let en = rule::describe(id, Lang::En).unwrap_or_default();
+            assert!(!zh.is_empty() && !en.is_empty() && zh != en, "{id}");
+            assert!(!zh.contains(id) && !en.contains(id), "{id}");
+        }
+        assert_eq!(rule::describe("contact.later", Lang::Zh), None);
     }
 
     #[test]

@@ -347,6 +347,61 @@ impl WarrantyPolicy {
     }
 }
 
+/// The one-line summary of a policy that every listing, page and API view shows ("7 天质保 · 自动补单"): the
+/// claim window and whether re-issues are automatic. Derived from the policy, never stored on its own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct WarrantySummary {
+    pub window: ClaimWindow,
+    /// An eligible claim is re-issued by the platform at once (自动补单); otherwise the merchant decides.
+    pub auto_reissue: bool,
+    pub remedy: Remedy,
+}
+
+impl WarrantyPolicy {
+    /// What a listing says about this policy.
+    pub fn summary(&self) -> WarrantySummary {
+        WarrantySummary { window: self.window, auto_reissue: self.auto_reissue, remedy: self.remedy }
+    }
+}
+
+impl WarrantySummary {
+    /// The claim window in hours (a warranty period in days counts 24 hours a day).
+    pub fn window_hours(self) -> u32 {
+        match self.window {
+            ClaimWindow::Hours(h) => h,
+            ClaimWindow::Days(d) => d.saturating_mul(24),
+        }
+    }
+
+    /// "7 天质保 · 自动补单", "24-hour warranty · manual re-issue", "30 天质保 · 仅退款".
+    pub fn label(self, lang: Lang) -> String {
+        let period = match (self.window, lang) {
+            (ClaimWindow::Hours(h), Lang::Zh) => format!("{h} 小时质保"),
+            (ClaimWindow::Hours(h), Lang::En) => format!("{h}-hour warranty"),
+            (ClaimWindow::Days(d), Lang::Zh) => format!("{d} 天质保"),
+            (ClaimWindow::Days(d), Lang::En) => format!("{d}-day warranty"),
+        };
+        let how = if self.auto_reissue {
+            lang.pick("自动补单", "automatic re-issue")
+        } else if self.remedy == Remedy::RefundOnly {
+            lang.pick("仅退款", "refund only")
+        } else {
+            lang.pick("人工补单", "manual re-issue")
+        };
+        format!("{period} · {how}")
+    }
+}
+
+/// The warranty label of a product or an order: its policy's summary, or 无质保 / "No warranty" without one.
+/// The one place this text is made, so the home page, the catalog, the shop, product and order pages and the API
+/// cannot disagree.
+pub fn warranty_label(summary: Option<WarrantySummary>, lang: Lang) -> String {
+    match summary {
+        Some(s) => s.label(lang),
+        None => lang.pick("无质保", "No warranty").to_string(),
+    }
+}
+
 /// A starting point merchants pick in the console.
 pub struct PolicyTemplate {
     pub id: &'static str,
@@ -648,6 +703,58 @@ mod tests {
         let mut other = p;
         other.max_reissues = 2;
         assert_ne!(WarrantyPolicy::snapshot_sha256(&snap), WarrantyPolicy::snapshot_sha256(&other.snapshot()));
+    }
+
+    /// The label every page and API view shows, one row per policy shape.
+    #[test]
+    fn warranty_labels_say_the_window_and_who_reissues() {
+        let shape = |window, auto_reissue, remedy| {
+            let mut p = card();
+            p.window = window;
+            p.auto_reissue = auto_reissue;
+            p.remedy = remedy;
+            p.max_reissues = if remedy == Remedy::RefundOnly { 0 } else { 1 };
+            assert_eq!(p.validate(), Ok(()));
+            Some(p.summary())
+        };
+        let rows = [
+            (
+                shape(ClaimWindow::Days(7), true, Remedy::ReissueThenRefund),
+                "7 天质保 · 自动补单",
+                "7-day warranty · automatic re-issue",
+            ),
+            (
+                shape(ClaimWindow::Days(3), false, Remedy::ReissueThenRefund),
+                "3 天质保 · 人工补单",
+                "3-day warranty · manual re-issue",
+            ),
+            (
+                shape(ClaimWindow::Hours(24), true, Remedy::ReissueOnly),
+                "24 小时质保 · 自动补单",
+                "24-hour warranty · automatic re-issue",
+            ),
+            (
+                shape(ClaimWindow::Hours(48), false, Remedy::ReissueOnly),
+                "48 小时质保 · 人工补单",
+                "48-hour warranty · manual re-issue",
+            ),
+            (
+                shape(ClaimWindow::Days(30), false, Remedy::RefundOnly),
+                "30 天质保 · 仅退款",
+                "30-day warranty · refund only",
+            ),
+            (None, "无质保", "No warranty"),
+        ];
+        for (summary, zh, en) in rows {
+            assert_eq!(warranty_label(summary, Lang::Zh), zh);
+            assert_eq!(warranty_label(summary, Lang::En), en);
+        }
+        assert_eq!(shape(ClaimWindow::Days(7), true, Remedy::ReissueThenRefund).map(|s| s.window_hours()), Some(168));
+        assert_eq!(shape(ClaimWindow::Hours(24), true, Remedy::ReissueOnly).map(|s| s.window_hours()), Some(24));
+        // No policy a merchant can build is labelled 无质保.
+        for t in templates() {
+            assert!(!warranty_label(Some(t.policy.summary()), Lang::Zh).contains("无质保"), "{}", t.id);
+        }
     }
 
     /// One row per eligibility reason, and the eligible outcomes of each remedy.
