@@ -36,6 +36,7 @@ pub const SCENARIOS: &[&str] = &[
     "shared_secret_stock_is_taken_only_while_it_lasts",
     "custom_goods_answers_deadlines_and_delivery",
     "warranty_policies_are_versioned",
+    "products_carry_their_current_warranty_summary",
     "claims_evidence_and_reissues",
     "disputes_statements_and_fund_members",
     "pending_order_payments_are_found_for_reconciliation",
@@ -1005,6 +1006,37 @@ pub async fn warranty_policies_are_versioned(store: &dyn Store) {
     tx.commit().await.unwrap();
 }
 
+/// Every read of a product (by id, a shop's list, the public listing) carries the summary of its current
+/// policy, from the same query, and none once the policy is cleared.
+pub async fn products_carry_their_current_warranty_summary(store: &dyn Store) {
+    use kabao_core::warranty::templates;
+    let f = merchant_with_product(store, "summarised").await;
+    let policy = templates().into_iter().next().map(|t| t.policy).unwrap();
+    let card = |tx_product: Option<crate::Product>| tx_product.and_then(|p| p.warranty);
+    let mut tx = store.begin(TxMode::Write).await.unwrap();
+    assert_eq!(card(tx.product_by_id(f.product).await.unwrap()), None, "无质保 until one is set");
+    let json = serde_json::to_string(&policy).unwrap();
+    tx.insert_policy_version(f.product, &json, &[1; 32], at(1)).await.unwrap();
+    tx.commit().await.unwrap();
+
+    let mut tx = store.begin(TxMode::Read).await.unwrap();
+    let want = Some(policy.summary());
+    assert_eq!(card(tx.product_by_id(f.product).await.unwrap()), want);
+    let own = tx.list_shop_products(f.shop).await.unwrap();
+    assert_eq!(own.iter().map(|p| p.warranty).collect::<Vec<_>>(), vec![want]);
+    let listed = tx.list_listed_products(100, 0).await.unwrap();
+    let mine = listed.iter().find(|l| l.product.id == f.product).map(|l| l.product.warranty);
+    assert_eq!(mine, Some(want));
+    let other = listed.iter().find(|l| l.product.id != f.product).map(|l| l.product.warranty);
+    assert!(other.is_none() || other == Some(None), "another product keeps its own (none)");
+    drop(tx);
+
+    let mut tx = store.begin(TxMode::Write).await.unwrap();
+    tx.clear_policy(f.product).await.unwrap();
+    assert_eq!(card(tx.product_by_id(f.product).await.unwrap()), None);
+    tx.commit().await.unwrap();
+}
+
 pub async fn shared_secret_stock_is_taken_only_while_it_lasts(store: &dyn Store) {
     let f = merchant_with_product(store, "sharer").await;
     let mut tx = store.begin(TxMode::Write).await.unwrap();
@@ -1324,6 +1356,8 @@ pub async fn reviews_chat_risk_and_certification(store: &dyn Store) {
         vec![crate::ChatParty::Merchant, crate::ChatParty::Buyer]
     );
     assert_eq!(chat[0], crate::ChatMessage { id: m, ..msg.clone() });
+    assert_eq!(tx.chat_message(m).await.unwrap(), Some(crate::ChatMessage { id: m, ..msg.clone() }));
+    assert_eq!(tx.chat_message(m + 1_000).await.unwrap(), None);
     assert_eq!(tx.count_chat_messages_since(order, crate::ChatParty::Merchant, at(5_000)).await.unwrap(), 1);
     assert_eq!(tx.count_chat_messages_since(order, crate::ChatParty::Merchant, at(5_001)).await.unwrap(), 0);
     let event = crate::RiskEvent {

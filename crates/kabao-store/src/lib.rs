@@ -451,6 +451,8 @@ pub trait Tx: Send {
     async fn insert_chat_message(&mut self, message: &ChatMessage) -> StoreResult<i64>;
     /// An order's chat, oldest first.
     async fn order_chat(&mut self, order: OrderId, limit: i64) -> StoreResult<Vec<ChatMessage>>;
+    /// One chat message by its id (the message a risk event points to).
+    async fn chat_message(&mut self, id: i64) -> StoreResult<Option<ChatMessage>>;
     /// Messages one party sent on an order since `since` (for flood limits).
     async fn count_chat_messages_since(
         &mut self,

@@ -89,6 +89,9 @@ pub struct Product {
     pub stock_available: i64,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
+    /// The summary of the product's current warranty policy (`None`: 无质保), read in the same query as the
+    /// product, so a listing of many products stays one query.
+    pub warranty: Option<kabao_core::warranty::WarrantySummary>,
 }
 
 /// A listed product with what a buyer sees of its shop.

@@ -65,9 +65,12 @@ pub(crate) fn certification(s: &str) -> StoreResult<CertificationLevel> {
     CertificationLevel::parse(s).ok_or_else(|| corrupt("shops.certification"))
 }
 
+/// The product's columns, then its current policy (a lookup by primary key, so lists stay one query).
 pub(crate) const PRODUCT_COLS: &str = "p.id, p.shop_id, p.title, p.description, p.category, p.kind, p.price_fen, \
-     p.max_per_order, p.trial, p.listed, p.stock_available, p.created_at, p.updated_at";
-pub(crate) type ProductRow = (i64, i64, String, String, String, String, i64, i64, bool, bool, i64, i64, i64);
+     p.max_per_order, p.trial, p.listed, p.stock_available, p.created_at, p.updated_at, \
+     (SELECT w.policy FROM warranty_policies w WHERE w.id = p.warranty_policy_id)";
+pub(crate) type ProductRow =
+    (i64, i64, String, String, String, String, i64, i64, bool, bool, i64, i64, i64, Option<String>);
 
 pub(crate) fn product(r: ProductRow) -> StoreResult<Product> {
     Ok(Product {
@@ -84,16 +87,47 @@ pub(crate) fn product(r: ProductRow) -> StoreResult<Product> {
         stock_available: r.10,
         created_at: Timestamp(r.11),
         updated_at: Timestamp(r.12),
+        warranty: warranty_summary(r.13.as_deref())?,
     })
 }
 
-/// A product row followed by the shop's name, certification and opening time (16 columns, sqlx's tuple limit).
-pub(crate) type ListingRow =
-    (i64, i64, String, String, String, String, i64, i64, bool, bool, i64, i64, i64, String, String, i64);
+/// The summary of a stored policy (JSON of `kabao_core::warranty::WarrantyPolicy`).
+fn warranty_summary(policy: Option<&str>) -> StoreResult<Option<kabao_core::warranty::WarrantySummary>> {
+    policy
+        .map(|json| {
+            serde_json::from_str::<kabao_core::warranty::WarrantyPolicy>(json)
+                .map(|p| p.summary())
+                .map_err(|_| corrupt("warranty_policies.policy"))
+        })
+        .transpose()
+}
 
-pub(crate) fn listing(r: ListingRow) -> StoreResult<Listing> {
-    let product = product((r.0, r.1, r.2, r.3, r.4, r.5, r.6, r.7, r.8, r.9, r.10, r.11, r.12))?;
-    Ok(Listing { product, shop_name: r.13, shop_certification: certification(&r.14)?, shop_opened_at: Timestamp(r.15) })
+/// A listing has more columns than a tuple decodes (the product's 14, then the shop's name, certification and
+/// opening time), so it is read by index from any backend's row.
+pub(crate) fn listing_from_row<R: ColumnAt>(r: &R) -> StoreResult<Listing> {
+    let product = product((
+        r.at(0)?,
+        r.at(1)?,
+        r.at(2)?,
+        r.at(3)?,
+        r.at(4)?,
+        r.at(5)?,
+        r.at(6)?,
+        r.at(7)?,
+        r.at(8)?,
+        r.at(9)?,
+        r.at(10)?,
+        r.at(11)?,
+        r.at(12)?,
+        r.at(13)?,
+    ))?;
+    let certification_text: String = r.at(15)?;
+    Ok(Listing {
+        product,
+        shop_name: r.at(14)?,
+        shop_certification: certification(&certification_text)?,
+        shop_opened_at: Timestamp(r.at(16)?),
+    })
 }
 
 /// Counts come from per-state subqueries so each one is a lookup in the `(batch_id, state)` index.

@@ -378,7 +378,7 @@ macro_rules! impl_tx {
                 ));
                 let sql: &str = &SQL;
                 // Booleans are bound rather than written as literals: SQLite stores them as 0/1, PostgreSQL as bool.
-                let rows: Vec<$crate::rows::ListingRow> = db::query_as(&sql)
+                let rows = db::query(&sql)
                     .bind(true)
                     .bind(false)
                     .bind(limit)
@@ -386,7 +386,7 @@ macro_rules! impl_tx {
                     .fetch_all(&mut *self.tx)
                     .await
                     .map_err($crate::errors::map_sqlx)?;
-                rows.into_iter().map($crate::rows::listing).collect()
+                rows.iter().map($crate::rows::listing_from_row).collect()
             }
 
             // ---- card-key inventory ----
@@ -1899,6 +1899,13 @@ macro_rules! impl_tx {
                 let sql: &str = &SQL;
                 let rows = db::query(&sql).bind(order.0).bind(limit).fetch_all(&mut *self.tx).await.map_err($crate::errors::map_sqlx)?;
                 rows.iter().map($crate::rows::chat_from_row).collect()
+            }
+
+            async fn chat_message(&mut self, id: i64) -> $crate::StoreResult<Option<$crate::ChatMessage>> {
+                static SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| format!("SELECT {} FROM order_messages WHERE id = $1", $crate::rows::CHAT_COLS));
+                let sql: &str = &SQL;
+                let row = db::query(&sql).bind(id).fetch_optional(&mut *self.tx).await.map_err($crate::errors::map_sqlx)?;
+                row.as_ref().map($crate::rows::chat_from_row).transpose()
             }
 
             async fn count_chat_messages_since(

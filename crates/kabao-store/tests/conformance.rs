@@ -159,6 +159,7 @@ conformance_tests!(
     shared_secret_stock_is_taken_only_while_it_lasts,
     custom_goods_answers_deadlines_and_delivery,
     warranty_policies_are_versioned,
+    products_carry_their_current_warranty_summary,
     claims_evidence_and_reissues,
     disputes_statements_and_fund_members,
     pending_order_payments_are_found_for_reconciliation,
