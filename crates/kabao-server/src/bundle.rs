@@ -254,6 +254,12 @@ fn report_html(
     }
     h.push_str("</table>");
     h.push_str("<h2>购买时的补单规则 Warranty rules as sold</h2>");
+    let summary = rules.as_ref().map(WarrantyPolicy::summary);
+    h.push_str(&format!(
+        "<p><b>{} / {}</b></p>",
+        esc(&kabao_core::warranty::warranty_label(summary, Lang::Zh)),
+        esc(&kabao_core::warranty::warranty_label(summary, Lang::En))
+    ));
     match &rules {
         Some(p) => {
             h.push_str("<ul>");
@@ -262,7 +268,7 @@ fn report_html(
             }
             h.push_str("</ul>");
         }
-        None => h.push_str("<p>无质保 / Sold without a warranty</p>"),
+        None => h.push_str("<p>该订单购买时无质保 / Sold without a warranty</p>"),
     }
     h.push_str(&format!(
         "<p>规则快照 SHA-256（买家付款前确认）Policy snapshot SHA-256 (acknowledged before paying): <code>{}</code></p>",
@@ -324,9 +330,10 @@ fn report_html(
     h.push_str("<h2>订单时间线（哈希链）Timeline (hash chain)</h2><ol>");
     for e in events {
         h.push_str(&format!(
-            "<li>{} · {} <br><small><code>{}</code></small></li>",
+            "<li>{} · {} / {} <br><small><code>{}</code></small></li>",
             dt(kabao_core::Timestamp(e.at_ms)),
-            esc(&e.kind),
+            esc(kabao_core::events::label_or_other(&e.kind, &e.body, Lang::Zh)),
+            esc(kabao_core::events::label_or_other(&e.kind, &e.body, Lang::En)),
             hex::encode(e.hash)
         ));
     }

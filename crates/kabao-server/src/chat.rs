@@ -104,6 +104,13 @@ pub async fn arbiter_order(state: &AppState, arbiter: &User, order_no: &str) -> 
     }
 }
 
+/// Any order, for an admin reviewing risk events: read only (admins do not write in order chats).
+pub async fn admin_order(state: &AppState, admin: &User, order_no: &str) -> Result<Order, ApiError> {
+    crate::shops::require_admin(admin)?;
+    let mut tx = state.store.begin(TxMode::Read).await?;
+    tx.order_by_no(order_no.trim()).await?.ok_or_else(|| ApiError::not_found("order.not_found"))
+}
+
 async fn has_dispute(tx: &mut dyn Tx, order: &Order) -> Result<bool, ApiError> {
     for c in tx.order_claims(order.id).await? {
         if tx.dispute_of_claim(c.id).await?.is_some() {

@@ -9,6 +9,7 @@ use crate::AppState;
 use axum::http::StatusCode;
 use kabao_core::catalog::GoodsKind;
 use kabao_core::claim::{self, ClaimState, Deadline, RemedyAction};
+use kabao_core::events;
 use kabao_core::ledger::{self, Account};
 use kabao_core::order::OrderState;
 use kabao_core::vault::CardKeyAad;
@@ -354,7 +355,7 @@ pub async fn file(state: &AppState, order: &Order, by: Option<UserId>, input: Cl
     append_event(
         &mut *tx,
         order.id,
-        "claim.filed",
+        events::CLAIM_FILED,
         serde_json::json!({
             "claim_no": record.claim_no,
             "item": item,
@@ -390,7 +391,7 @@ pub async fn file(state: &AppState, order: &Order, by: Option<UserId>, input: Cl
             append_event(
                 &mut *tx,
                 order.id,
-                "claim.reissued",
+                events::CLAIM_REISSUED,
                 serde_json::json!({"claim_no": record.claim_no, "item": item, "card_key_id": fresh.0, "auto": true}),
                 now,
             )
@@ -400,7 +401,7 @@ pub async fn file(state: &AppState, order: &Order, by: Option<UserId>, input: Cl
             append_event(
                 &mut *tx,
                 order.id,
-                "keys.revealed",
+                events::KEYS_REVEALED,
                 serde_json::json!({"by": by.map(|u| u.0), "count": 1, "item": item}),
                 now,
             )
@@ -493,7 +494,7 @@ async fn run_remedy(
                     append_event(
                         &mut *tx,
                         order.id,
-                        "claim.reissued",
+                        events::CLAIM_REISSUED,
                         serde_json::json!({"claim_no": c.claim_no, "item": c.item, "card_key_id": fresh.0, "by": by.map(|u| u.0), "how": how}),
                         now,
                     )
@@ -512,7 +513,7 @@ async fn run_remedy(
             append_event(
                 &mut *tx,
                 order.id,
-                "claim.remedy_failed",
+                events::CLAIM_REMEDY_FAILED,
                 serde_json::json!({"claim_no": c.claim_no, "item": c.item, "how": how}),
                 now,
             )
@@ -565,7 +566,7 @@ async fn refund_item(
     append_event(
         tx,
         order.id,
-        "claim.refunded",
+        events::CLAIM_REFUNDED,
         serde_json::json!({"claim_no": c.claim_no, "item": c.item, "amount_fen": order.unit_price.fen(), "to": to, "how": how}),
         now,
     )
@@ -664,7 +665,7 @@ pub async fn decide(
             append_event(
                 &mut *tx,
                 order.id,
-                "claim.rejected",
+                events::CLAIM_REJECTED,
                 serde_json::json!({"claim_no": c.claim_no, "item": c.item, "reason": reason, "by": merchant.id.0}),
                 now,
             )
@@ -677,7 +678,7 @@ pub async fn decide(
             append_event(
                 &mut *tx,
                 order.id,
-                "claim.evidence_requested",
+                events::CLAIM_EVIDENCE_REQUESTED,
                 serde_json::json!({"claim_no": c.claim_no, "item": c.item, "note": note, "by": merchant.id.0}),
                 now,
             )
@@ -747,7 +748,7 @@ pub async fn add_evidence(
     append_event(
         &mut *tx,
         order.id,
-        "claim.evidence_added",
+        events::CLAIM_EVIDENCE_ADDED,
         serde_json::json!({
             "claim_no": c.claim_no,
             "by": party.as_str(),
@@ -874,7 +875,7 @@ pub async fn run_deadlines(state: &AppState) -> Result<u64, ApiError> {
             append_event(
                 &mut *tx,
                 order.id,
-                "claim.rejected",
+                events::CLAIM_REJECTED,
                 serde_json::json!({"claim_no": c.claim_no, "item": c.item, "reason": "merchant_silent_ineligible"}),
                 now,
             )

@@ -11,6 +11,7 @@ use crate::AppState;
 use axum::http::StatusCode;
 use kabao_core::claim::{self, ClaimState};
 use kabao_core::dispute::{self, Ruling, Sources};
+use kabao_core::events;
 use kabao_core::ledger::{Account, LedgerTx, TxKind};
 use kabao_core::user::Role;
 use kabao_core::{Money, Timestamp};
@@ -98,7 +99,7 @@ pub async fn escalate(
     append_event(
         &mut *tx,
         c.order_id,
-        "dispute.opened",
+        events::DISPUTE_OPENED,
         serde_json::json!({"claim_no": c.claim_no, "item": c.item, "statement_chars": body.chars().count()}),
         now,
     )
@@ -145,7 +146,7 @@ pub async fn add_statement(state: &AppState, party: Party<'_>, claim_no: &str, b
     append_event(
         &mut *tx,
         c.order_id,
-        "dispute.statement",
+        events::DISPUTE_STATEMENT,
         serde_json::json!({"claim_no": c.claim_no, "party": who.as_str()}),
         now,
     )
@@ -293,7 +294,7 @@ pub async fn decide(
             append_event(
                 &mut *tx,
                 order.id,
-                "claim.reissued",
+                events::CLAIM_REISSUED,
                 serde_json::json!({"claim_no": c.claim_no, "item": c.item, "card_key_id": fresh.0, "by": arbiter.id.0, "how": "arbiter"}),
                 now,
             )
@@ -318,7 +319,7 @@ pub async fn decide(
             append_event(
                 &mut *tx,
                 order.id,
-                "dispute.refunded",
+                events::DISPUTE_REFUNDED,
                 serde_json::json!({
                     "claim_no": c.claim_no,
                     "amount_fen": amount.fen(),
@@ -347,7 +348,7 @@ pub async fn decide(
     append_event(
         &mut *tx,
         order.id,
-        "dispute.decided",
+        events::DISPUTE_DECIDED,
         serde_json::json!({"claim_no": c.claim_no, "ruling": ruling.as_str(), "refund_fen": refund.map(|m| m.fen()), "reason": reason.trim(), "by": arbiter.id.0}),
         now,
     )

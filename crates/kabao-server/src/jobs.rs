@@ -11,6 +11,7 @@ use crate::error::ApiError;
 use crate::orders::append_event;
 use crate::payments::{settle_notification, NotifyOutcome};
 use crate::AppState;
+use kabao_core::events;
 use kabao_core::ledger;
 use kabao_core::order::{on_delivery_deadline, on_expiry, on_settlement};
 use kabao_core::payments::EpayQueryAnswer;
@@ -45,7 +46,7 @@ pub async fn settle_due(state: &AppState) -> Result<u64, ApiError> {
         append_event(
             &mut *tx,
             order.id,
-            "order.settled",
+            events::ORDER_SETTLED,
             serde_json::json!({"amount_fen": held.fen(), "fee_bps": state.config.fee_bps}),
             now,
         )
@@ -93,7 +94,7 @@ pub async fn expire_unpaid(state: &AppState) -> Result<u64, ApiError> {
         if !tx.update_order_state(order.id, order.state, next, now).await? {
             continue;
         }
-        append_event(&mut *tx, order.id, "order.expired", serde_json::json!({}), now).await?;
+        append_event(&mut *tx, order.id, events::ORDER_EXPIRED, serde_json::json!({}), now).await?;
         tx.commit().await?;
         expired += 1;
     }

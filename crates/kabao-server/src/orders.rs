@@ -6,6 +6,7 @@ use crate::AppState;
 use axum::http::StatusCode;
 use kabao_core::audit::{next_event, ChainedEvent};
 use kabao_core::catalog::GoodsKind;
+use kabao_core::events;
 use kabao_core::ledger::{self, OrderId};
 use kabao_core::order::{on_manual_delivery, on_payment, OrderNo, OrderState, PaymentOutcome};
 use kabao_core::vault::CardKeyAad;
@@ -254,7 +255,7 @@ pub async fn checkout(
     append_event(
         &mut *tx,
         id,
-        "order.created",
+        events::ORDER_CREATED,
         serde_json::json!({
             "order_no": new.order_no, "product_id": product.id.0, "quantity": req.quantity,
             "amount_fen": amount.fen(), "warranty_sha256": hex::encode(&new.warranty_sha256), "warranty_ack": true,
@@ -304,7 +305,7 @@ pub async fn apply_payment(
     };
     let head = tx.last_event(order.id).await?;
     let body = serde_json::json!({"amount_fen": order.amount.fen(), "source": via});
-    let paid = append_event_after(tx, order.id, head.as_ref(), "order.paid", body, now).await?;
+    let paid = append_event_after(tx, order.id, head.as_ref(), events::ORDER_PAID, body, now).await?;
     let product =
         tx.product_by_id(order.product_id).await?.ok_or_else(|| ApiError::internal("ordered product vanished"))?;
     // Card keys are allocated one per unit; a shared secret (循环卡密) and custom goods (人工交付) only take from
@@ -341,7 +342,7 @@ pub async fn apply_payment(
                 tx,
                 order.id,
                 Some(&paid),
-                "keys.assigned",
+                events::KEYS_ASSIGNED,
                 serde_json::json!({"count": keys.len(), "card_key_ids": keys.iter().map(|k| k.0).collect::<Vec<_>>()}),
                 now,
             )
@@ -357,7 +358,7 @@ pub async fn apply_payment(
             append_event(
                 tx,
                 order.id,
-                "order.awaiting_delivery",
+                events::ORDER_AWAITING_DELIVERY,
                 serde_json::json!({"delivery_deadline": deadline.millis(), "delivery_hours": hours}),
                 now,
             )
@@ -386,7 +387,7 @@ pub async fn refund_order(tx: &mut dyn Tx, order: &Order, reason: &str, now: Tim
     append_event(
         tx,
         order.id,
-        "order.refunded",
+        events::ORDER_REFUNDED,
         serde_json::json!({"reason": reason, "amount_fen": order.amount.fen(), "to": to}),
         now,
     )
@@ -434,7 +435,7 @@ pub async fn deliver_by_hand(state: &AppState, merchant: &User, order_no: &str, 
     append_event(
         &mut *tx,
         order.id,
-        "goods.delivered",
+        events::GOODS_DELIVERED,
         serde_json::json!({"by": merchant.id.0, "manual": true, "chars": text.chars().count()}),
         now,
     )
@@ -610,7 +611,7 @@ pub async fn reveal_keys(state: &AppState, order: &Order, by: Option<UserId>) ->
     append_event(
         &mut *tx,
         order.id,
-        "keys.revealed",
+        events::KEYS_REVEALED,
         serde_json::json!({"by": by.map(|u| u.0), "count": out.len()}),
         now,
     )

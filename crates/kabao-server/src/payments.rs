@@ -6,6 +6,7 @@ use crate::error::ApiError;
 use crate::orders::{append_event, apply_payment, PaymentSource};
 use crate::AppState;
 use axum::http::{HeaderMap, StatusCode};
+use kabao_core::events;
 use kabao_core::ledger::{self, Account, LedgerTx, TxKind};
 use kabao_core::order::OrderState;
 use kabao_core::payments::{sandbox_sign, sandbox_verify, NotifyError};
@@ -230,7 +231,7 @@ pub async fn settle_notification(
                 append_event(
                     &mut *tx,
                     order.id,
-                    "payment.refunded_late",
+                    events::PAYMENT_REFUNDED_LATE,
                     serde_json::json!({"payment_id": payment.id, "amount_fen": payment.amount.fen()}),
                     now,
                 )

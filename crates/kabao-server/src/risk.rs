@@ -4,14 +4,43 @@
 
 use crate::error::ApiError;
 use crate::AppState;
-use kabao_core::ShopId;
+use kabao_core::{Lang, ShopId};
 use kabao_store::{RiskEvent, Shop, TxMode, User};
 
-/// A shop in the queue, with its recent events (and each event's order number).
+/// A shop in the queue, with its recent events.
 pub struct Queued {
     pub shop: Shop,
     pub open: i64,
-    pub events: Vec<(RiskEvent, Option<String>)>,
+    pub events: Vec<QueuedEvent>,
+}
+
+/// A risk event with what the admin needs to judge it: the order (to open its chat) and the message as written.
+pub struct QueuedEvent {
+    pub event: RiskEvent,
+    pub order_no: Option<String>,
+    pub message: Option<String>,
+}
+
+impl QueuedEvent {
+    /// The rules that matched, as stored (ids such as `contact.wechat`).
+    pub fn rules(&self) -> Vec<String> {
+        serde_json::from_str(&self.event.rules_json).unwrap_or_default()
+    }
+}
+
+/// What a rule looks for, in words; the id itself for a rule this version does not know.
+pub fn rule_text(rule: &str, lang: Lang) -> String {
+    kabao_core::risk::rule::describe(rule, lang).map_or_else(|| rule.to_string(), str::to_string)
+}
+
+/// An event's review state in words.
+pub fn state_label(state: &str, lang: Lang) -> &'static str {
+    match state {
+        "open" => lang.pick("待处理", "Open"),
+        "confirmed" => lang.pick("已确认违规", "Confirmed"),
+        "dismissed" => lang.pick("误报，已撤销", "Dismissed as a false alarm"),
+        _ => lang.pick("其他", "Other"),
+    }
 }
 
 /// The queue, most open events first.
@@ -28,7 +57,11 @@ pub async fn queue(state: &AppState, admin: &User) -> Result<Vec<Queued>, ApiErr
                 Some(o) => tx.order_by_id(o).await?.map(|o| o.order_no),
                 None => None,
             };
-            events.push((e, order_no));
+            let message = match e.message_id {
+                Some(m) => tx.chat_message(m).await?.map(|m| m.body),
+                None => None,
+            };
+            events.push(QueuedEvent { event: e, order_no, message });
         }
         out.push(Queued { shop, open, events });
     }

@@ -11,6 +11,7 @@ use crate::SharedState;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::IntoResponse;
+use kabao_core::Lang;
 use kabao_store::ChatParty;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -126,12 +127,43 @@ pub async fn arbiter_send(
     Ok((StatusCode::CREATED, answer(&state, &order, ChatParty::Arbiter, &headers).await?))
 }
 
+/// The chat of any order, for an admin reviewing risk events: every message as written, with the scanner's rules.
+/// Read only: admins do not write in order chats.
+#[utoipa::path(get, path = "/api/v1/admin/orders/{order_no}/messages", tag = "chat", security(("bearer" = [])),
+    params(("order_no" = String, Path)),
+    responses((status = 200, body = Vec<Shown>), (status = 401, description = "no or bad token"),
+        (status = 403, description = "not an admin"), (status = 404, description = "no such order")))]
+pub async fn admin_list(
+    State(state): State<SharedState>,
+    ApiUser(user): ApiUser,
+    headers: HeaderMap,
+    ApiPath(order_no): ApiPath<String>,
+) -> Result<ApiJson<Vec<Shown>>, ApiError> {
+    let order = crate::chat::admin_order(&state, &user, &order_no).await?;
+    answer(&state, &order, ChatParty::Arbiter, &headers).await
+}
+
+/// A rule that matched, with what it looks for in words.
+#[derive(Serialize, ToSchema)]
+pub struct RiskRuleView {
+    /// The rule's stable id, e.g. `contact.wechat`.
+    pub rule: String,
+    pub description_zh: String,
+    pub description_en: String,
+}
+
 #[derive(Serialize, ToSchema)]
 pub struct RiskEventView {
     pub id: i64,
     pub kind: String,
     pub order_no: Option<String>,
+    /// The rules that matched (ids); `rule_texts` says what each looks for.
     pub rules: Vec<String>,
+    pub rule_texts: Vec<RiskRuleView>,
+    /// The flagged message as its sender wrote it (null if the event has no message).
+    pub message: Option<String>,
+    /// The order's chat for the admin (`GET`), when the event is on an order.
+    pub messages_url: Option<String>,
     /// open / confirmed / dismissed
     pub state: String,
     pub created_at: i64,
@@ -163,13 +195,26 @@ pub async fn risk_queue(
                 events: q
                     .events
                     .into_iter()
-                    .map(|(e, order_no)| RiskEventView {
-                        id: e.id,
-                        kind: e.kind,
-                        order_no,
-                        rules: serde_json::from_str(&e.rules_json).unwrap_or_default(),
-                        state: e.state,
-                        created_at: e.created_at.millis(),
+                    .map(|e| {
+                        let rules = e.rules();
+                        RiskEventView {
+                            id: e.event.id,
+                            kind: e.event.kind,
+                            rule_texts: rules
+                                .iter()
+                                .map(|r| RiskRuleView {
+                                    rule: r.clone(),
+                                    description_zh: crate::risk::rule_text(r, Lang::Zh),
+                                    description_en: crate::risk::rule_text(r, Lang::En),
+                                })
+                                .collect(),
+                            rules,
+                            message: e.message,
+                            messages_url: e.order_no.as_ref().map(|no| format!("/api/v1/admin/orders/{no}/messages")),
+                            order_no: e.order_no,
+                            state: e.event.state,
+                            created_at: e.event.created_at.millis(),
+                        }
                     })
                     .collect(),
             })

@@ -108,6 +108,7 @@ pub fn routes() -> Router<SharedState> {
         .route("/merchant/orders/{order_no}/messages", get(chat::merchant_list).post(chat::merchant_send))
         .route("/arbiter/orders/{order_no}/messages", get(chat::arbiter_list).post(chat::arbiter_send))
         .route("/admin/risk", get(chat::risk_queue))
+        .route("/admin/orders/{order_no}/messages", get(chat::admin_list))
         .route("/admin/risk/shops/{id}/review", post(chat::risk_review))
         .route("/shops/{id}/trust", get(trust::shop_trust))
         .route("/merchant/certification", get(trust::mine).post(trust::apply))
@@ -168,7 +169,7 @@ pub fn routes() -> Router<SharedState> {
         reviews::create, reviews::of_shop, reviews::of_product, reviews::reply,
         trust::shop_trust, trust::apply, trust::mine, trust::pending, trust::decide,
         chat::buyer_list, chat::buyer_send, chat::merchant_list, chat::merchant_send, chat::arbiter_list, chat::arbiter_send,
-        chat::risk_queue, chat::risk_review,
+        chat::risk_queue, chat::risk_review, chat::admin_list,
         orders::create, orders::get, orders::pay_wallet, orders::pay_sandbox, orders::reveal,
         orders::wallet, orders::top_up, orders::sandbox_notify, orders::epay_notify_get, orders::pay_epay,
         finance::finance, finance::orders, finance::statement, finance::request, finance::pending, finance::decide,

@@ -73,6 +73,8 @@ pub struct OrderView {
     /// The warranty terms as sold, and their SHA-256.
     pub warranty_snapshot: String,
     pub warranty_sha256: String,
+    /// The warranty the order was sold under, in one line (the same label as on the product and order pages).
+    pub warranty: super::views::WarrantySummaryView,
     pub created_at: i64,
     pub expires_at: i64,
     pub paid_at: Option<i64>,
@@ -94,6 +96,7 @@ impl From<&Order> for OrderView {
             amount_fen: o.amount.fen(),
             warranty_snapshot: o.warranty_snapshot.clone(),
             warranty_sha256: hex::encode(&o.warranty_sha256),
+            warranty: super::views::WarrantySummaryView::of_snapshot(&o.warranty_snapshot),
             created_at: o.created_at.millis(),
             expires_at: o.expires_at.millis(),
             paid_at: o.paid_at.map(|t| t.millis()),

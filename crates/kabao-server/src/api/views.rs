@@ -147,8 +147,55 @@ pub struct ProductView {
     pub trial: bool,
     pub listed: bool,
     pub stock_available: i64,
-    /// "none" until warranty policies exist: the product is sold without warranty (无质保).
-    pub warranty: String,
+    /// The one-line summary of the product's current warranty policy, as every page shows it.
+    pub warranty: WarrantySummaryView,
+}
+
+/// A warranty in one line, the same text the pages show ("7 天质保 · 自动补单", 无质保), in both languages: API
+/// bodies do not depend on `Accept-Language` (only error messages do). On a product: its current policy; on an
+/// order: the policy it was sold under.
+#[derive(Serialize, ToSchema)]
+#[schema(example = json!({
+    "covered": true,
+    "label_zh": "7 天质保 · 自动补单",
+    "label_en": "7-day warranty · automatic re-issue",
+    "window_hours": 168,
+    "auto_reissue": true,
+    "remedy": "reissue_then_refund"
+}))]
+pub struct WarrantySummaryView {
+    /// False: sold without a warranty (无质保 / "No warranty"); the fields below are then null or false.
+    pub covered: bool,
+    pub label_zh: String,
+    pub label_en: String,
+    /// How long after delivery a claim may be filed, in hours (a warranty period in days counts 24 h a day).
+    #[schema(minimum = 1, maximum = 8760)]
+    pub window_hours: Option<u32>,
+    /// An eligible claim is re-issued by the platform at once from stock (自动补单), without the merchant.
+    pub auto_reissue: bool,
+    /// What an upheld claim gets: a re-issue falling back to a refund, re-issues only, or a refund only.
+    #[schema(value_type = Option<String>, example = "reissue_then_refund")]
+    pub remedy: Option<&'static str>,
+}
+
+impl WarrantySummaryView {
+    pub fn new(summary: Option<kabao_core::warranty::WarrantySummary>) -> WarrantySummaryView {
+        use kabao_core::warranty::warranty_label;
+        use kabao_core::Lang;
+        WarrantySummaryView {
+            covered: summary.is_some(),
+            label_zh: warranty_label(summary, Lang::Zh),
+            label_en: warranty_label(summary, Lang::En),
+            window_hours: summary.map(|s| s.window_hours()),
+            auto_reissue: summary.is_some_and(|s| s.auto_reissue),
+            remedy: summary.map(|s| s.remedy.as_str()),
+        }
+    }
+
+    /// The summary of an order's warranty snapshot (what it was sold under).
+    pub fn of_snapshot(snapshot: &str) -> WarrantySummaryView {
+        WarrantySummaryView::new(kabao_core::warranty::WarrantyPolicy::from_snapshot(snapshot).map(|p| p.summary()))
+    }
 }
 
 impl From<&Product> for ProductView {
@@ -165,7 +212,7 @@ impl From<&Product> for ProductView {
             trial: p.trial,
             listed: p.listed,
             stock_available: p.stock_available,
-            warranty: "none".into(),
+            warranty: WarrantySummaryView::new(p.warranty),
         }
     }
 }

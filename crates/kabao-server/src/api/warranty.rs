@@ -28,6 +28,8 @@ pub struct WarrantyView {
     /// The rules in plain Chinese and English, generated from the data.
     pub description_zh: Vec<String>,
     pub description_en: Vec<String>,
+    /// The same terms in one line, as listings show them.
+    pub summary: super::views::WarrantySummaryView,
 }
 
 fn view(current: Option<&crate::warranty::Current>) -> WarrantyView {
@@ -39,6 +41,7 @@ fn view(current: Option<&crate::warranty::Current>) -> WarrantyView {
         sha256: hex::encode(sha),
         description_zh: current.map(|c| c.policy.describe(Lang::Zh)).unwrap_or_default(),
         description_en: current.map(|c| c.policy.describe(Lang::En)).unwrap_or_default(),
+        summary: super::views::WarrantySummaryView::new(current.map(|c| c.policy.summary())),
     }
 }
 

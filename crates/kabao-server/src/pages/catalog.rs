@@ -9,6 +9,7 @@ use askama::Template;
 use axum::extract::State;
 use axum::response::Response;
 use kabao_core::catalog::CertificationLevel;
+use kabao_core::warranty::warranty_label;
 use kabao_core::{ProductId, ShopId};
 
 /// A product as a card in a list.
@@ -22,6 +23,9 @@ pub struct Item {
     pub certified: bool,
     pub certification: &'static str,
     pub stock: i64,
+    /// The product's warranty in one line ("7 天质保 · 自动补单", 无质保), and whether it has one.
+    pub warranty: String,
+    pub warranty_covered: bool,
     /// The shop's trust score and level.
     pub trust_score: u8,
     pub trust_level: &'static str,
@@ -60,6 +64,8 @@ pub async fn home(
             certified: l.shop_certification != CertificationLevel::None,
             certification: l.shop_certification.label(lang),
             stock: l.product.stock_available,
+            warranty: warranty_label(l.product.warranty, lang),
+            warranty_covered: l.product.warranty.is_some(),
             trust_score: t.score,
             trust_level: t.level.label(lang),
         })
@@ -86,11 +92,15 @@ struct ProductPage {
     shop_id: i64,
     shop_name: String,
     certification: &'static str,
+    /// Certified at any level (未认证 is shown as a neutral badge, not a good one).
+    certified: bool,
     opened: String,
     /// Custom goods: the fields the buyer fills (form input name, label) and the delivery deadline in hours.
     custom_fields: Vec<(String, String)>,
     delivery_hours: Option<i64>,
-    /// The current warranty rules in plain words (empty: 无质保) and the SHA-256 of what the buyer is shown.
+    /// The current warranty in one line, the rules in plain words (empty: 无质保) and the SHA-256 of what the
+    /// buyer is shown.
+    warranty_label: String,
     warranty_lines: Vec<String>,
     warranty_sha256: String,
     /// The shop is in the compensation fund (赔付保障).
@@ -163,9 +173,11 @@ pub async fn product_page(
         shop_id: shop.id.0,
         shop_name: shop.name,
         certification: shop.certification.label(lang),
+        certified: shop.certification != CertificationLevel::None,
         opened: date(shop.opened_at),
         custom_fields,
         delivery_hours: spec.map(|s| s.delivery_hours),
+        warranty_label: warranty_label(policy.as_ref().map(|c| c.policy.summary()), lang),
         warranty_lines: policy.map(|c| c.policy.describe(lang)).unwrap_or_default(),
         warranty_sha256: hex::encode(warranty_sha),
         fund_member,
@@ -185,6 +197,7 @@ struct ShopPage {
     name: String,
     description: String,
     certification: &'static str,
+    certified: bool,
     opened: String,
     suspended: bool,
     items: Vec<Item>,
@@ -218,6 +231,8 @@ pub async fn shop(
             certified: shop.certification != CertificationLevel::None,
             certification: shop.certification.label(lang),
             stock: p.stock_available,
+            warranty: warranty_label(p.warranty, lang),
+            warranty_covered: p.warranty.is_some(),
             trust_score: score.score,
             trust_level: score.level.label(lang),
         })
@@ -225,6 +240,7 @@ pub async fn shop(
     Ok(render(ShopPage {
         ctx: Ctx::new(&v),
         certification: shop.certification.label(lang),
+        certified: shop.certification != CertificationLevel::None,
         opened: date(shop.opened_at),
         suspended: shop.suspended,
         name: shop.name,

@@ -1,6 +1,8 @@
 //! Chat pages: the buyer's chat on the order page (posted here), and one chat page for the merchant
-//! (`/console/orders/{no}/chat`) and the arbiter (`/arbiter/orders/{no}/chat`).
+//! (`/console/orders/{no}/chat`), the arbiter (`/arbiter/orders/{no}/chat`) and, read only, the admin
+//! (`/admin/orders/{no}/chat`).
 
+use super::admin::AdminVisitor;
 use super::console::MerchantVisitor;
 use super::disputes::ArbiterVisitor;
 use super::orders::visible_order;
@@ -45,7 +47,12 @@ pub fn lines(shown: Vec<Shown>, reader: ChatParty, lang: Lang) -> Vec<ChatLine> 
             sender: m.sender,
             body: m.body,
             masked: m.masked,
-            rules: m.rules.join(", "),
+            rules: m
+                .rules
+                .iter()
+                .map(|r| crate::risk::rule_text(r, lang))
+                .collect::<Vec<_>>()
+                .join(lang.pick("；", "; ")),
             warning: m.warning,
             at: datetime(kabao_core::Timestamp(m.created_at)),
         })
@@ -89,8 +96,10 @@ struct ChatPage {
     ctx: Ctx,
     error: Option<String>,
     order_no: String,
-    /// Where the form posts: `/console/orders/{no}/chat` or `/arbiter/orders/{no}/chat`.
+    /// Where the form posts: `/console/orders/{no}/chat` or `/arbiter/orders/{no}/chat`; an admin's view has
+    /// no form (`can_write` false).
     chat_action: String,
+    can_write: bool,
     chat: Vec<ChatLine>,
 }
 
@@ -103,7 +112,14 @@ async fn chat_page(
     error: Option<String>,
 ) -> Result<Response, ApiError> {
     let chat = chat_lines(state, order, reader, v.lang).await?;
-    let page = ChatPage { ctx: Ctx::new(v), error, order_no: order.order_no.clone(), chat_action: action, chat };
+    let page = ChatPage {
+        ctx: Ctx::new(v),
+        error,
+        order_no: order.order_no.clone(),
+        can_write: !action.is_empty(),
+        chat_action: action,
+        chat,
+    };
     Ok(([(CACHE_CONTROL, "no-store")], render(page)).into_response())
 }
 
@@ -142,6 +158,16 @@ pub async fn arbiter(
 ) -> Result<Response, ApiError> {
     let order = crate::chat::arbiter_order(&state, &user, &no).await?;
     chat_page(&state, &v, &order, ChatParty::Arbiter, format!("/arbiter/orders/{}/chat", order.order_no), None).await
+}
+
+/// `GET /admin/orders/{no}/chat`: any order's chat, read only, for an admin reviewing risk events.
+pub async fn admin(
+    State(state): State<SharedState>,
+    AdminVisitor { v, user }: AdminVisitor,
+    ApiPath(no): ApiPath<String>,
+) -> Result<Response, ApiError> {
+    let order = crate::chat::admin_order(&state, &user, &no).await?;
+    chat_page(&state, &v, &order, ChatParty::Arbiter, String::new(), None).await
 }
 
 /// `POST /arbiter/orders/{no}/chat`.

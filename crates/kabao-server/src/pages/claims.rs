@@ -213,6 +213,8 @@ struct ClaimPage {
     signals: Vec<String>,
     /// The order's chat.
     chat_href: String,
+    /// The order's timeline (time, what happened), for the buyer and the merchant alike.
+    timeline: Vec<(String, &'static str)>,
 }
 
 pub(crate) async fn claim_page(
@@ -225,14 +227,18 @@ pub(crate) async fn claim_page(
 ) -> Result<Response, ApiError> {
     let lang = v.lang;
     let now = state.now();
-    let evidence = {
-        let mut tx = state.store.begin(TxMode::Read).await?;
-        tx.claim_evidence(c.id).await?
-    };
     let (order, buyer) = match view {
         View::Buyer(o) => (o, true),
         View::Merchant(o) => (o, false),
     };
+    let (evidence, events) = {
+        let mut tx = state.store.begin(TxMode::Read).await?;
+        (tx.claim_evidence(c.id).await?, tx.order_events(order.id).await?)
+    };
+    let timeline = events
+        .iter()
+        .map(|e| (datetime(kabao_core::Timestamp(e.at_ms)), super::orders::event_label(e, lang)))
+        .collect();
     let pending = matches!(c.state, ClaimState::Open | ClaimState::AwaitingEvidence);
     let (dispute, statements) = crate::disputes::of_claim(state, c).await?;
     let escalate_until = crate::disputes::escalation_closes(state, c)
@@ -246,6 +252,7 @@ pub(crate) async fn claim_page(
     let chat_href =
         if buyer { format!("/o/{}#chat", order.order_no) } else { format!("/console/orders/{}/chat", order.order_no) };
     let page = ClaimPage {
+        timeline,
         signals,
         chat_href,
         ctx: Ctx::new(v),

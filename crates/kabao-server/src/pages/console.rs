@@ -57,6 +57,7 @@ pub struct ShopView {
     pub name: String,
     pub description: String,
     pub certification: &'static str,
+    pub certified: bool,
     pub opened: String,
     pub suspended: bool,
 }
@@ -113,6 +114,7 @@ async fn console_page(
         shop: shop.map(|s| ShopView {
             id: s.id.0,
             certification: s.certification.label(lang),
+            certified: s.certification != kabao_core::catalog::CertificationLevel::None,
             opened: date(s.opened_at),
             suspended: s.suspended,
             name: s.name,

@@ -196,7 +196,10 @@ async fn case_page(
         timeline: k
             .events
             .iter()
-            .map(|e| (datetime(kabao_core::Timestamp(e.at_ms)), e.kind.clone(), hex::encode(e.hash)))
+            .map(|e| {
+                let label = super::orders::event_label(e, lang).to_string();
+                (datetime(kabao_core::Timestamp(e.at_ms)), label, hex::encode(e.hash))
+            })
             .collect(),
         reveals: k.reveals.iter().map(|r| datetime(r.at)).collect(),
         evidence: k

@@ -243,6 +243,7 @@ pub fn routes() -> Router<SharedState> {
         .route("/o/{no}/messages", post(chat::buyer_send))
         .route("/console/orders/{no}/chat", get(chat::merchant).post(chat::merchant_send))
         .route("/arbiter/orders/{no}/chat", get(chat::arbiter).post(chat::arbiter_send))
+        .route("/admin/orders/{no}/chat", get(chat::admin))
         .route("/console/certification", get(trust::console).post(trust::apply))
         .route("/admin/trust", get(trust::admin))
         .route("/admin/certifications/{id}/decision", post(trust::decide))

@@ -163,7 +163,8 @@ struct OrderPage {
     custom: bool,
     custom_answers: Vec<(String, String)>,
     delivery_deadline: Option<String>,
-    /// The rules the order was sold under (empty: 无质保).
+    /// The warranty the order was sold under in one line, and its rules (empty: 无质保).
+    warranty_label: String,
     warranty_lines: Vec<String>,
     /// The buyer's review, or the form while the order can be reviewed.
     review: Option<super::reviews::ReviewLine>,
@@ -176,37 +177,9 @@ struct OrderPage {
     chat_action: String,
 }
 
-fn event_label(e: &kabao_core::audit::ChainedEvent, lang: kabao_core::Lang) -> &'static str {
-    match e.kind.as_str() {
-        "order.refunded" if e.body.contains(r#""reason":"delivery_deadline_missed""#) => {
-            lang.pick("商家未在时限内发货，已自动全额退款", "Not delivered in time: refunded in full automatically")
-        }
-        "order.awaiting_delivery" => lang.pick("等待商家人工发货", "Waiting for the merchant to deliver"),
-        "goods.delivered" => lang.pick("商家已发货", "Delivered by the merchant"),
-        "order.created" => lang.pick("下单（已确认质保条款）", "Ordered (warranty terms acknowledged)"),
-        "order.paid" => lang.pick("已付款，资金由平台担保", "Paid; the money is held in escrow"),
-        "keys.assigned" => lang.pick("卡密已发放", "Keys delivered"),
-        "keys.revealed" => lang.pick("查看了卡密", "Keys revealed"),
-        "order.refunded" => lang.pick("库存不足，已退款", "Out of stock: refunded"),
-        "payment.refunded_late" => lang.pick("订单已失效，付款已退回", "Payment for an inactive order returned"),
-        "order.expired" => lang.pick("超时未付款，订单关闭", "Not paid in time: closed"),
-        "order.settled" => lang.pick("质保期结束，货款结算给商家", "Claim window over: paid out to the merchant"),
-        "claim.filed" => lang.pick("买家提交售后申请（证据已存证）", "Claim filed (evidence fingerprinted)"),
-        "claim.reissued" if e.body.contains(r#""auto":true"#) => {
-            lang.pick("符合补单规则，系统自动补发新卡密", "Within the rules: a new key re-issued automatically")
-        }
-        "claim.reissued" => lang.pick("已补发新卡密，原卡密作废", "A new key re-issued; the reported one voided"),
-        "claim.refunded" => lang.pick("售后退款：该件商品的货款已退回", "Claim refunded: the item's price returned"),
-        "claim.rejected" => lang.pick("商家拒绝了售后申请", "The merchant rejected the claim"),
-        "claim.evidence_requested" => {
-            lang.pick("商家要求补充证据（处理时限暂停）", "More evidence asked for (deadline paused)")
-        }
-        "claim.evidence_added" => lang.pick("买家补充了证据", "The buyer added evidence"),
-        "claim.remedy_failed" => {
-            lang.pick("无法补发或退款，可申请平台介入", "No re-issue or refund possible: the platform can step in")
-        }
-        _ => lang.pick("其他事件", "Other event"),
-    }
+/// What every timeline (buyer, merchant, arbiter) says for an event: the words from core's list of event kinds.
+pub(crate) fn event_label(e: &kabao_core::audit::ChainedEvent, lang: kabao_core::Lang) -> &'static str {
+    kabao_core::events::label_or_other(&e.kind, &e.body, lang)
 }
 
 pub(crate) async fn order_page(
@@ -257,6 +230,10 @@ pub(crate) async fn order_page(
             .map(|a| a.0)
             .unwrap_or_default(),
         delivery_deadline: order.delivery_deadline.filter(|_| order.state == OrderState::Paid).map(datetime),
+        warranty_label: kabao_core::warranty::warranty_label(
+            kabao_core::warranty::WarrantyPolicy::from_snapshot(&order.warranty_snapshot).map(|p| p.summary()),
+            lang,
+        ),
         warranty_lines: crate::warranty::describe_snapshot(&order.warranty_snapshot, lang),
         can_review: is_buyer && delivered && review.is_none(),
         review: review.as_ref().map(|r| super::reviews::ReviewLine::new(r, lang)),

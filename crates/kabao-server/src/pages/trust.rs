@@ -78,6 +78,7 @@ struct CertificationPage {
     ctx: Ctx,
     error: Option<String>,
     current: &'static str,
+    current_certified: bool,
     /// (level, state, masked id, reason, date)
     applications: Vec<(&'static str, String, String, Option<String>, String)>,
     /// What the shop still lacks for 金牌卖家.
@@ -127,6 +128,7 @@ async fn certification_page(
         ctx: Ctx::new(v),
         error,
         current: shop.certification.label(lang),
+        current_certified: shop.certification != kabao_core::catalog::CertificationLevel::None,
         applications: apps
             .iter()
             .map(|a| {
@@ -206,8 +208,17 @@ struct RiskRow {
     shop_id: i64,
     shop: String,
     open: i64,
-    /// (rules, order no, state, time)
-    events: Vec<(String, String, String, String)>,
+    events: Vec<RiskLine>,
+}
+
+/// One flagged message in the queue: what was said, which rules it broke (in words), and where to read the chat.
+struct RiskLine {
+    when: String,
+    order_no: Option<String>,
+    message: Option<String>,
+    rules: Vec<String>,
+    state: &'static str,
+    open: bool,
 }
 
 async fn admin_page(
@@ -253,9 +264,13 @@ async fn admin_page(
                 let events = q
                     .events
                     .into_iter()
-                    .map(|(e, order_no)| {
-                        let rules: Vec<String> = serde_json::from_str(&e.rules_json).unwrap_or_default();
-                        (rules.join(", "), order_no.unwrap_or_default(), e.state, datetime(e.created_at))
+                    .map(|e| RiskLine {
+                        rules: e.rules().iter().map(|r| crate::risk::rule_text(r, lang)).collect(),
+                        when: datetime(e.event.created_at),
+                        state: crate::risk::state_label(&e.event.state, lang),
+                        open: e.event.state == "open",
+                        order_no: e.order_no,
+                        message: e.message,
                     })
                     .collect();
                 RiskRow { shop_id: q.shop.id.0, shop: q.shop.name, open: q.open, events }
