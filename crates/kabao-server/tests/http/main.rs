@@ -7,6 +7,7 @@ mod app;
 mod claims;
 mod disputes;
 mod epay;
+mod labels;
 mod orders;
 mod pages;
 mod trust;

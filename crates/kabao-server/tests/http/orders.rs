@@ -912,6 +912,10 @@ async fn warranty_policies_are_versioned_shown_and_fixed_on_the_order() {
     app.api("PUT", &path, Some(&merchant), Some(json!({"template": "point_card_24h"}))).await;
     let mut guest = app.browser();
     let page = guest.get(&format!("/p/{product}")).await;
-    assert!(page.body.contains("id=\"warranty-rules\"") && page.body.contains("有补单保障"), "{}", page.body);
+    assert!(
+        page.body.contains("id=\"warranty-rules\"") && page.body.contains("24 小时质保 · 自动补单"),
+        "{}",
+        page.body
+    );
     assert!(page.body.contains(v1["sha256"].as_str().unwrap()), "the form carries the hash of what is shown");
 }
