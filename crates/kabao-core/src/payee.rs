@@ -74,9 +74,7 @@ impl Localized for PayeeError {
                 "银行卡号须为 16–19 位数字且校验位正确，请核对",
                 "The bank card number must be 16–19 digits with a valid check digit; please check it",
             ),
-            PayeeError::BankName => {
-                lang.pick("开户银行需为 2–40 个字符", "The bank name must be 2–40 characters")
-            }
+            PayeeError::BankName => lang.pick("开户银行需为 2–40 个字符", "The bank name must be 2–40 characters"),
             PayeeError::Name => lang.pick(
                 "收款人姓名需为 2–30 个字符，不含数字和符号",
                 "The holder's name must be 2–30 characters, without digits or symbols",
@@ -151,7 +149,10 @@ fn parse_alipay_account(s: &str) -> Result<String, PayeeError> {
 
 fn is_mobile(s: &str) -> bool {
     let b = s.as_bytes();
-    b.len() == 11 && b.iter().all(u8::is_ascii_digit) && b.first() == Some(&b'1') && b.get(1).is_some_and(|d| *d >= b'3')
+    b.len() == 11
+        && b.iter().all(u8::is_ascii_digit)
+        && b.first() == Some(&b'1')
+        && b.get(1).is_some_and(|d| *d >= b'3')
 }
 
 /// 16–19 digits (spaces allowed between groups) passing the Luhn check, which every UnionPay card carries: a

@@ -1514,13 +1514,19 @@ pub async fn payees_and_withdrawals_keep_their_snapshot_and_decide_once(store: &
     assert_eq!(tx.balance(Account::MerchantAvailable(f.shop)).await.unwrap(), Money::from_fen(2_000));
     assert_eq!(tx.balance(Account::WithdrawalPending(f.shop)).await.unwrap(), Money::from_fen(3_000));
 
-    assert!(tx.decide_withdrawal(id, WithdrawalState::Approved, f.owner, None, Some("ALI-2024-1"), at(8)).await.unwrap());
+    assert!(tx
+        .decide_withdrawal(id, WithdrawalState::Approved, f.owner, None, Some("ALI-2024-1"), at(8))
+        .await
+        .unwrap());
     assert!(
         !tx.decide_withdrawal(id, WithdrawalState::Rejected, f.owner, Some("no"), None, at(9)).await.unwrap(),
         "decided once"
     );
     let w = tx.withdrawal_by_id(id).await.unwrap().unwrap();
-    assert_eq!((w.state, w.payout_ref.as_deref(), w.decided_at), (WithdrawalState::Approved, Some("ALI-2024-1"), Some(at(8))));
+    assert_eq!(
+        (w.state, w.payout_ref.as_deref(), w.decided_at),
+        (WithdrawalState::Approved, Some("ALI-2024-1"), Some(at(8)))
+    );
     assert!(tx.list_pending_withdrawals(10).await.unwrap().is_empty());
 
     // One transfer pays one request: its reference cannot be recorded on a second one.
@@ -1540,7 +1546,8 @@ pub async fn payees_and_withdrawals_keep_their_snapshot_and_decide_once(store: &
         .unwrap();
     tx.commit().await.unwrap();
     let mut tx = store.begin(TxMode::Write).await.unwrap();
-    let reused = tx.decide_withdrawal(second, WithdrawalState::Approved, f.owner, None, Some("ALI-2024-1"), at(11)).await;
+    let reused =
+        tx.decide_withdrawal(second, WithdrawalState::Approved, f.owner, None, Some("ALI-2024-1"), at(11)).await;
     assert!(matches!(reused, Err(StoreError::Conflict("withdrawals.payout_ref"))), "{reused:?}");
 }
 

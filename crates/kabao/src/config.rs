@@ -175,18 +175,17 @@ impl Config {
             }
         }
         if let Some(v) = env("KABAO_WITHDRAWAL_FEE_BPS") {
-            config.withdrawal_fee_bps =
-                v.trim().parse().ok().filter(|n: &i64| (0..=10_000).contains(n)).with_context(|| {
-                    format!("KABAO_WITHDRAWAL_FEE_BPS={v:?} must be basis points from 0 to 10000")
-                })?;
-        }
-        if let Some(v) = env("KABAO_WITHDRAWAL_FEE_MIN_FEN") {
-            config.withdrawal_fee_min_fen = v
+            config.withdrawal_fee_bps = v
                 .trim()
                 .parse()
                 .ok()
-                .filter(|n: &i64| *n >= 0)
-                .with_context(|| format!("KABAO_WITHDRAWAL_FEE_MIN_FEN={v:?} must be a whole number of 分, 0 or more"))?;
+                .filter(|n: &i64| (0..=10_000).contains(n))
+                .with_context(|| format!("KABAO_WITHDRAWAL_FEE_BPS={v:?} must be basis points from 0 to 10000"))?;
+        }
+        if let Some(v) = env("KABAO_WITHDRAWAL_FEE_MIN_FEN") {
+            config.withdrawal_fee_min_fen = v.trim().parse().ok().filter(|n: &i64| *n >= 0).with_context(|| {
+                format!("KABAO_WITHDRAWAL_FEE_MIN_FEN={v:?} must be a whole number of 分, 0 or more")
+            })?;
         }
         if let Some(v) = env("KABAO_JOB_INTERVAL_SECONDS") {
             config.job_interval_seconds =

@@ -1,18 +1,18 @@
 //! `/api/v1/merchant/finance|orders|statement|withdrawals` and `/api/v1/admin/withdrawals` (the payout queue).
 
 use super::orders::OrderView;
+use super::payees::PayeeKindView;
 use super::ApiJson;
 use crate::auth::ApiUser;
 use crate::error::ApiError;
 use crate::extract::ApiPath;
+use crate::finance::WithdrawalDecision;
+use crate::payees::MaskedPayee;
 use crate::SharedState;
 use axum::extract::State;
 use axum::http::StatusCode;
 use kabao_core::user::Role;
 use kabao_core::Money;
-use super::payees::PayeeKindView;
-use crate::finance::WithdrawalDecision;
-use crate::payees::MaskedPayee;
 use kabao_store::{LedgerEntry, TxMode, Withdrawal, WithdrawalState};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;

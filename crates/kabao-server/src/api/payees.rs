@@ -106,8 +106,8 @@ pub async fn create(
     ApiJson(body): ApiJson<PayeeInput>,
 ) -> Result<(StatusCode, ApiJson<PayeeView>), ApiError> {
     let user = user.require(Role::Merchant)?;
-    let p = crate::payees::add_payee(&state, &user, body.kind.as_str(), &body.account, &body.name, &body.bank_name)
-        .await?;
+    let p =
+        crate::payees::add_payee(&state, &user, body.kind.as_str(), &body.account, &body.name, &body.bank_name).await?;
     Ok((StatusCode::CREATED, ApiJson(PayeeView::from(&p))))
 }
 

@@ -10,3 +10,4 @@ mod epay;
 mod orders;
 mod pages;
 mod trust;
+mod withdrawals;
