@@ -31,6 +31,10 @@ pub enum Account {
     FundReceivable(ShopId),
     /// Warranty insurance premiums, from which claims are paid.
     InsurancePool,
+    /// What a shop asked to withdraw and the platform has not paid out or refused yet. A request moves the
+    /// money here from [`Account::MerchantAvailable`] in the request's own transaction, so money asked for once
+    /// cannot be asked for again; the payout or the refusal empties it.
+    WithdrawalPending(ShopId),
     /// The platform's fees.
     PlatformRevenue,
     /// Money crossing the platform's edge (gateways in, withdrawals out). Negative = money received from outside.
@@ -52,6 +56,7 @@ impl Account {
             Account::MerchantDeposit(s) => format!("merchant_deposit:{}", s.0),
             Account::CompensationFund => "compensation_fund".into(),
             Account::FundReceivable(s) => format!("fund_receivable:{}", s.0),
+            Account::WithdrawalPending(s) => format!("withdrawal_pending:{}", s.0),
             Account::InsurancePool => "insurance_pool".into(),
             Account::PlatformRevenue => "platform_revenue".into(),
             Account::GatewayClearing => "gateway_clearing".into(),
@@ -70,6 +75,7 @@ impl Account {
             ("merchant_available", Some(id)) => Account::MerchantAvailable(ShopId(id)),
             ("merchant_deposit", Some(id)) => Account::MerchantDeposit(ShopId(id)),
             ("fund_receivable", Some(id)) => Account::FundReceivable(ShopId(id)),
+            ("withdrawal_pending", Some(id)) => Account::WithdrawalPending(ShopId(id)),
             ("compensation_fund", None) => Account::CompensationFund,
             ("insurance_pool", None) => Account::InsurancePool,
             ("platform_revenue", None) => Account::PlatformRevenue,
@@ -94,7 +100,13 @@ pub enum TxKind {
     Payment,
     Settlement,
     Refund,
+    /// A withdrawal paid out: the requested amount leaves `WithdrawalPending`, the net to the payee through the
+    /// gateway edge, the fee to platform revenue.
     Withdrawal,
+    /// A withdrawal requested: available → pending.
+    WithdrawalRequest,
+    /// A withdrawal refused: pending → available.
+    WithdrawalReturn,
     /// A shop pays its security deposit (保证金).
     Deposit,
     /// Money paid into the compensation fund (a member's fee, the platform's contribution).
@@ -111,6 +123,8 @@ impl TxKind {
             TxKind::Settlement => "settlement",
             TxKind::Refund => "refund",
             TxKind::Withdrawal => "withdrawal",
+            TxKind::WithdrawalRequest => "withdrawal_request",
+            TxKind::WithdrawalReturn => "withdrawal_return",
             TxKind::Deposit => "deposit",
             TxKind::FundContribution => "fund_contribution",
             TxKind::FundRepayment => "fund_repayment",
@@ -123,6 +137,8 @@ impl TxKind {
             TxKind::Settlement,
             TxKind::Refund,
             TxKind::Withdrawal,
+            TxKind::WithdrawalRequest,
+            TxKind::WithdrawalReturn,
             TxKind::Deposit,
             TxKind::FundContribution,
             TxKind::FundRepayment,
@@ -267,6 +283,53 @@ pub fn fee(amount: Money, fee_bps: i64) -> Money {
     Money::from_fen(amount.fen().saturating_mul(fee_bps.clamp(0, 10_000)) / 10_000)
 }
 
+/// The fee on a withdrawal: `bps` basis points of the amount (rounded down), at least `min`. Computed once at
+/// request time and kept on the request, so a later change of the setting does not change what was agreed.
+pub fn withdrawal_fee(amount: Money, bps: i64, min: Money) -> Money {
+    fee(amount, bps).max(min.max(Money::ZERO))
+}
+
+/// A withdrawal requested: the amount leaves the shop's available balance for its pending account. Refused
+/// (`WouldGoNegative`) if the available balance is short, which is what makes a second request for the same
+/// money fail.
+pub fn request_withdrawal(shop: ShopId, amount: Money) -> Result<LedgerTx, LedgerError> {
+    LedgerTx::transfer(
+        TxKind::WithdrawalRequest,
+        Account::MerchantAvailable(shop),
+        Account::WithdrawalPending(shop),
+        amount,
+    )
+}
+
+/// A withdrawal paid out: `amount − fee` leaves the platform to the payee, `fee` goes to platform revenue.
+pub fn pay_withdrawal(shop: ShopId, amount: Money, fee: Money) -> Result<LedgerTx, LedgerError> {
+    if !amount.is_positive() || fee.fen() < 0 || fee >= amount {
+        return Err(LedgerError::NonPositiveAmount);
+    }
+    let net = amount.checked_sub(fee).ok_or(LedgerError::Overflow)?;
+    LedgerTx::new(
+        TxKind::Withdrawal,
+        vec![
+            Posting {
+                account: Account::WithdrawalPending(shop),
+                amount: Money::ZERO.checked_sub(amount).ok_or(LedgerError::Overflow)?,
+            },
+            Posting { account: Account::GatewayClearing, amount: net },
+            Posting { account: Account::PlatformRevenue, amount: fee },
+        ],
+    )
+}
+
+/// A withdrawal refused: the amount returns to the shop's available balance.
+pub fn return_withdrawal(shop: ShopId, amount: Money) -> Result<LedgerTx, LedgerError> {
+    LedgerTx::transfer(
+        TxKind::WithdrawalReturn,
+        Account::WithdrawalPending(shop),
+        Account::MerchantAvailable(shop),
+        amount,
+    )
+}
+
 /// Balances computed from transactions, as `kabao ledger verify` recomputes them.
 #[derive(Debug, Default, Clone)]
 pub struct Balances(BTreeMap<Account, Money>);
@@ -349,6 +412,7 @@ mod tests {
             Account::MerchantDeposit(SHOP),
             Account::CompensationFund,
             Account::FundReceivable(SHOP),
+            Account::WithdrawalPending(SHOP),
             Account::InsurancePool,
             Account::PlatformRevenue,
             Account::GatewayClearing,
@@ -356,6 +420,37 @@ mod tests {
             assert_eq!(Account::parse_key(&a.key()), Some(a));
         }
         assert_eq!(Account::parse_key("wallet:x"), None);
+    }
+
+    #[test]
+    fn a_withdrawal_holds_the_money_until_paid_with_its_fee_or_returned() {
+        let mut b = Balances::default();
+        let order = OrderId(4);
+        b.apply(&pay_direct(order, Money::from_fen(1000)).unwrap()).unwrap();
+        b.apply(&settle(order, SHOP, Money::from_fen(1000), Money::ZERO).unwrap()).unwrap();
+        b.apply(&request_withdrawal(SHOP, Money::from_fen(1000)).unwrap()).unwrap();
+        assert!(
+            matches!(
+                b.apply(&request_withdrawal(SHOP, Money::from_fen(1)).unwrap()),
+                Err(LedgerError::WouldGoNegative(_))
+            ),
+            "money asked for once cannot be asked for again"
+        );
+        let fee = withdrawal_fee(Money::from_fen(1000), 100, Money::from_fen(200));
+        assert_eq!(fee, Money::from_fen(200), "the minimum fee applies");
+        b.apply(&pay_withdrawal(SHOP, Money::from_fen(1000), fee).unwrap()).unwrap();
+        assert_eq!(b.get(Account::WithdrawalPending(SHOP)), Money::ZERO);
+        assert_eq!(b.get(Account::PlatformRevenue), Money::from_fen(200));
+        assert_eq!(b.get(Account::GatewayClearing), Money::from_fen(-1000 + 800));
+        assert!(pay_withdrawal(SHOP, Money::from_fen(100), Money::from_fen(100)).is_err(), "nothing left to pay");
+        assert_eq!(withdrawal_fee(Money::from_fen(10_000), 100, Money::ZERO), Money::from_fen(100));
+
+        b.apply(&pay_direct(OrderId(5), Money::from_fen(500)).unwrap()).unwrap();
+        b.apply(&settle(OrderId(5), SHOP, Money::from_fen(500), Money::ZERO).unwrap()).unwrap();
+        b.apply(&request_withdrawal(SHOP, Money::from_fen(500)).unwrap()).unwrap();
+        b.apply(&return_withdrawal(SHOP, Money::from_fen(500)).unwrap()).unwrap();
+        assert_eq!(b.get(Account::MerchantAvailable(SHOP)), Money::from_fen(500), "a refusal gives it back");
+        assert_eq!(b.total(), Some(Money::ZERO));
     }
 
     #[derive(Debug, Clone)]

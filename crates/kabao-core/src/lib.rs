@@ -17,6 +17,7 @@ pub mod inventory;
 pub mod ledger;
 pub mod money;
 pub mod order;
+pub mod payee;
 pub mod payments;
 pub mod review;
 pub mod risk;

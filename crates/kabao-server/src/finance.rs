@@ -1,5 +1,5 @@
 //! A merchant's money: available balance, money still in escrow, the ledger statement, and withdrawals,
-//! which leave the platform only when an admin approves them.
+//! which hold their amount from the request on and leave the platform only when an admin records the payout.
 
 use crate::error::ApiError;
 use crate::AppState;
@@ -8,7 +8,7 @@ use kabao_core::ledger::{Account, LedgerTx, TxKind};
 use kabao_core::order::OrderState;
 use kabao_core::user::Role;
 use kabao_core::Money;
-use kabao_store::{LedgerEntry, Order, StoreError, TxMode, User, Withdrawal, WithdrawalState};
+use kabao_store::{LedgerEntry, NewWithdrawal, Order, StoreError, TxMode, User, Withdrawal, WithdrawalState};
 
 /// What the finance page shows.
 pub struct Finance {
@@ -22,12 +22,13 @@ pub struct Finance {
     pub deposit: Money,
     /// When the shop joined the compensation fund.
     pub fund_member_since: Option<kabao_core::Timestamp>,
+    /// The payees a withdrawal may be paid to.
+    pub payees: Vec<kabao_store::PayeeRecord>,
 }
 
 pub async fn shop_finance(state: &AppState, merchant: &User) -> Result<Finance, ApiError> {
     let shop = crate::shops::my_shop(state, merchant).await?;
     let mut tx = state.store.begin(TxMode::Read).await?;
-    let available = tx.balance(Account::MerchantAvailable(shop.id)).await?;
     let orders = tx.list_shop_orders(shop.id, 200, 0).await?;
     let statement = tx.account_entries(Account::MerchantAvailable(shop.id), 100, 0).await?;
     let withdrawals = tx.list_shop_withdrawals(shop.id, 50).await?;
@@ -35,12 +36,10 @@ pub async fn shop_finance(state: &AppState, merchant: &User) -> Result<Finance, 
         .iter()
         .filter(|o| o.state == OrderState::Delivered)
         .fold(Money::ZERO, |acc, o| acc.checked_add(o.amount).unwrap_or(acc));
-    let pending_withdrawals = withdrawals
-        .iter()
-        .filter(|w| w.state == WithdrawalState::Pending)
-        .fold(Money::ZERO, |acc, w| acc.checked_add(w.amount).unwrap_or(acc));
+    let (available, pending_withdrawals) = withdrawable(&mut *tx, shop.id).await?;
     let deposit = tx.balance(Account::MerchantDeposit(shop.id)).await?;
     let fund_member_since = tx.fund_member_since(shop.id).await?;
+    let payees = tx.list_shop_payees(shop.id, crate::payees::MAX_PAYEES as i64).await?;
     Ok(Finance {
         available,
         in_escrow,
@@ -50,11 +49,46 @@ pub async fn shop_finance(state: &AppState, merchant: &User) -> Result<Finance, 
         orders,
         deposit,
         fund_member_since,
+        payees,
     })
 }
 
-/// Requests a withdrawal of at most the available balance not already requested.
-pub async fn request_withdrawal(state: &AppState, merchant: &User, amount: Money) -> Result<Withdrawal, ApiError> {
+/// What a shop may still withdraw and what it has asked for and not been paid. Requests hold their amount in
+/// the shop's pending-withdrawal account, so the available balance already excludes them; requests from before
+/// that account existed hold nothing and are subtracted here.
+async fn withdrawable(tx: &mut dyn kabao_store::Tx, shop: kabao_core::ShopId) -> Result<(Money, Money), ApiError> {
+    let available = tx.balance(Account::MerchantAvailable(shop)).await?;
+    let held = tx.balance(Account::WithdrawalPending(shop)).await?;
+    let unheld = tx.unheld_pending_withdrawals(shop).await?;
+    let free = available.checked_sub(unheld).filter(|m| m.fen() >= 0).unwrap_or(Money::ZERO);
+    Ok((free, held.checked_add(unheld).unwrap_or(held)))
+}
+
+/// The fee a withdrawal of `amount` costs under the current settings.
+pub fn withdrawal_fee(state: &AppState, amount: Money) -> Money {
+    kabao_core::ledger::withdrawal_fee(amount, state.config.withdrawal_fee_bps, state.config.withdrawal_fee_min)
+}
+
+fn insufficient(free: Money) -> ApiError {
+    ApiError::new(
+        StatusCode::CONFLICT,
+        "withdrawal.insufficient",
+        format!("可提现余额不足：可提 {free}（审核中的提现已扣除）"),
+        format!("Not enough available balance: {free} can be withdrawn (withdrawals under review already deducted)"),
+    )
+    .with_field("amount")
+}
+
+/// Requests a withdrawal of at most the available balance to one of the shop's payees. In the same transaction
+/// the amount moves from the available balance to the shop's pending-withdrawal account, checked against the
+/// locked balance (SQLite: the single writer of `BEGIN IMMEDIATE`; PostgreSQL: the balance row `FOR UPDATE`), so
+/// two requests for the same money cannot both pass. The fee is fixed now and itemised on the request.
+pub async fn request_withdrawal(
+    state: &AppState,
+    merchant: &User,
+    amount: Money,
+    payee_id: i64,
+) -> Result<Withdrawal, ApiError> {
     let shop = crate::shops::my_shop(state, merchant).await?;
     if !amount.is_positive() {
         return Err(ApiError::bad_request(
@@ -64,79 +98,140 @@ pub async fn request_withdrawal(state: &AppState, merchant: &User, amount: Money
             "The amount must be positive",
         ));
     }
-    let mut tx = state.store.begin(TxMode::Write).await?;
-    let available = tx.balance(Account::MerchantAvailable(shop.id)).await?;
-    let pending = tx
-        .list_shop_withdrawals(shop.id, 1000)
-        .await?
-        .iter()
-        .filter(|w| w.state == WithdrawalState::Pending)
-        .fold(Money::ZERO, |acc, w| acc.checked_add(w.amount).unwrap_or(acc));
-    let free = available.checked_sub(pending).unwrap_or(Money::ZERO);
-    if amount > free {
+    let fee = withdrawal_fee(state, amount);
+    if fee >= amount {
         return Err(ApiError::new(
-            StatusCode::CONFLICT,
-            "withdrawal.insufficient",
-            format!("可提现余额不足：可提 {free}"),
-            format!("Not enough available balance: {free} can be withdrawn"),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "withdrawal.below_fee",
+            format!("提现金额须大于手续费 {fee}"),
+            format!("The amount must be more than the fee of {fee}"),
         )
         .with_field("amount"));
     }
-    let id = tx.insert_withdrawal(shop.id, amount, state.now()).await?;
+    let now = state.now();
+    let mut tx = state.store.begin(TxMode::Write).await?;
+    let payee = crate::payees::chosen_payee(&mut *tx, shop.id, payee_id).await?;
+    let (free, _) = withdrawable(&mut *tx, shop.id).await?;
+    if amount > free {
+        return Err(insufficient(free));
+    }
+    let hold = kabao_core::ledger::request_withdrawal(shop.id, amount).map_err(ApiError::internal)?;
+    let hold_tx_id = match tx.post_ledger(&hold, None, now).await {
+        Ok(id) => id,
+        // Another request took the money between the read above and the lock (PostgreSQL).
+        Err(StoreError::Ledger(_)) => return Err(insufficient(free)),
+        Err(e) => return Err(e.into()),
+    };
+    let id = tx
+        .insert_withdrawal(&NewWithdrawal {
+            shop_id: shop.id,
+            amount,
+            fee,
+            payee_id: payee.id,
+            payee: payee.details.clone(),
+            hold_tx_id,
+            requested_at: now,
+        })
+        .await?;
     let w = tx.withdrawal_by_id(id).await?.ok_or_else(|| ApiError::internal("withdrawal vanished"))?;
     tx.commit().await?;
-    tracing::info!(shop = %shop.id, withdrawal = id, amount_fen = amount.fen(), "withdrawal requested");
+    tracing::info!(shop = %shop.id, withdrawal = id, amount_fen = amount.fen(), fee_fen = fee.fen(), "withdrawal requested");
     Ok(w)
 }
 
-/// An admin approves (money leaves: merchant available → gateway clearing) or rejects a pending withdrawal.
+/// What the platform decides about a pending withdrawal.
+pub enum WithdrawalDecision<'a> {
+    /// Paid: the reference of the transfer at Alipay or the bank.
+    Paid { payout_ref: &'a str },
+    /// Refused: the reason the merchant reads; the money returns to the available balance.
+    Rejected { reason: &'a str },
+}
+
+/// An admin records a payout (pending → the payee through the gateway edge, the fee → platform revenue) or
+/// rejects a pending withdrawal (pending → available). Decided once: the state changes by compare-and-set
+/// before any money moves, so a second decision finds nothing pending and moves nothing.
 pub async fn decide_withdrawal(
     state: &AppState,
     admin: &User,
     id: i64,
-    approve: bool,
-    note: &str,
+    decision: WithdrawalDecision<'_>,
 ) -> Result<Withdrawal, ApiError> {
     if admin.role != Role::Admin {
         return Err(ApiError::forbidden());
     }
-    let note = note.trim();
-    if !approve && note.is_empty() {
-        return Err(ApiError::bad_request(
-            "withdrawal.reason_required",
-            "note",
-            "拒绝提现必须填写原因",
-            "A reason is required to reject a withdrawal",
-        ));
-    }
+    let (to, note, payout_ref) = match decision {
+        WithdrawalDecision::Paid { payout_ref } => {
+            let r = payout_ref.trim();
+            if r.is_empty() || r.chars().count() > 64 || r.chars().any(char::is_control) {
+                return Err(ApiError::bad_request(
+                    "withdrawal.payout_ref_required",
+                    "payout_ref",
+                    "确认打款必须填写支付宝或银行的交易流水号（1–64 个字符）",
+                    "Approving needs the Alipay or bank transaction reference (1–64 characters)",
+                ));
+            }
+            (WithdrawalState::Approved, None, Some(r))
+        }
+        WithdrawalDecision::Rejected { reason } => {
+            let r = reason.trim();
+            if r.is_empty() || r.chars().count() > 500 {
+                return Err(ApiError::bad_request(
+                    "withdrawal.reason_required",
+                    "note",
+                    "拒绝提现必须填写原因（最多 500 字）",
+                    "A reason (up to 500 characters) is required to reject a withdrawal",
+                ));
+            }
+            (WithdrawalState::Rejected, Some(r), None)
+        }
+    };
     let now = state.now();
     let mut tx = state.store.begin(TxMode::Write).await?;
     let w = tx.withdrawal_by_id(id).await?.ok_or_else(|| ApiError::not_found("withdrawal.not_found"))?;
-    let to = if approve { WithdrawalState::Approved } else { WithdrawalState::Rejected };
-    if approve {
-        let out = LedgerTx::transfer(
+    match tx.decide_withdrawal(id, to, admin.id, note, payout_ref, now).await {
+        Ok(true) => {}
+        Ok(false) => {
+            return Err(ApiError::new(
+                StatusCode::CONFLICT,
+                "withdrawal.decided",
+                "该提现申请已处理",
+                "This withdrawal was already decided",
+            ))
+        }
+        Err(StoreError::Conflict("withdrawals.payout_ref")) => {
+            return Err(ApiError::new(
+                StatusCode::CONFLICT,
+                "withdrawal.payout_ref_used",
+                "该交易流水号已登记在另一笔提现上",
+                "This transaction reference is already recorded on another withdrawal",
+            )
+            .with_field("payout_ref"))
+        }
+        Err(e) => return Err(e.into()),
+    }
+    let money = match (to, w.hold_tx_id.is_some()) {
+        (WithdrawalState::Approved, true) => Some(kabao_core::ledger::pay_withdrawal(w.shop_id, w.amount, w.fee)),
+        (WithdrawalState::Rejected, true) => Some(kabao_core::ledger::return_withdrawal(w.shop_id, w.amount)),
+        // A request from before the pending account held nothing: paid straight from the available balance
+        // (without a fee, as agreed then), and a refusal has nothing to return.
+        (WithdrawalState::Approved, false) => Some(LedgerTx::transfer(
             TxKind::Withdrawal,
             Account::MerchantAvailable(w.shop_id),
             Account::GatewayClearing,
             w.amount,
-        )
-        .map_err(ApiError::internal)?;
-        match tx.post_ledger(&out, None, now).await {
+        )),
+        _ => None,
+    };
+    if let Some(ltx) = money {
+        let ltx = ltx.map_err(ApiError::internal)?;
+        match tx.post_ledger(&ltx, None, now).await {
             Ok(_) => {}
             Err(StoreError::Ledger(e)) => return Err(ApiError::from_localized(StatusCode::CONFLICT, &e)),
             Err(e) => return Err(e.into()),
         }
     }
-    if !tx.decide_withdrawal(id, to, admin.id, Some(note).filter(|n| !n.is_empty()), now).await? {
-        return Err(ApiError::new(
-            StatusCode::CONFLICT,
-            "withdrawal.decided",
-            "该提现申请已处理",
-            "This withdrawal was already decided",
-        ));
-    }
     let w = tx.withdrawal_by_id(id).await?.ok_or_else(|| ApiError::internal("withdrawal vanished"))?;
     tx.commit().await?;
-    tracing::info!(withdrawal = id, approved = approve, admin = %admin.id, "withdrawal decided");
+    tracing::info!(withdrawal = id, state = to.as_str(), admin = %admin.id, "withdrawal decided");
     Ok(w)
 }

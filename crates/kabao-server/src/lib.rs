@@ -21,6 +21,7 @@ pub mod mailer;
 pub mod metrics;
 pub mod orders;
 pub mod pages;
+pub mod payees;
 pub mod payments;
 pub mod products;
 pub mod reviews;
@@ -110,6 +111,10 @@ pub struct ServerConfig {
     pub first_order_amount: kabao_core::Money,
     /// The highest price of a trial item (体验卡).
     pub trial_max_price: kabao_core::Money,
+    /// The fee on a withdrawal: basis points of the amount, at least `withdrawal_fee_min`; kept out of what
+    /// the payee receives and posted to platform revenue on payout.
+    pub withdrawal_fee_bps: i64,
+    pub withdrawal_fee_min: kabao_core::Money,
 }
 
 impl Default for ServerConfig {
@@ -138,6 +143,8 @@ impl Default for ServerConfig {
             first_order_trust_below: 60,
             first_order_amount: kabao_core::Money::from_fen(20_000),
             trial_max_price: kabao_core::Money::from_fen(1_000),
+            withdrawal_fee_bps: 0,
+            withdrawal_fee_min: kabao_core::Money::ZERO,
         }
     }
 }

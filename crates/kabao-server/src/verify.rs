@@ -10,7 +10,8 @@ use std::collections::BTreeMap;
 /// Recomputes every balance from the entries and checks: each transaction sums to zero; stored balances equal
 /// the recomputed ones; no guarded account is negative; each order's escrow equals paid − refunded − settled
 /// and fits its state (nothing left in escrow once settled or refunded; a delivered or settled order refunded
-/// exactly the price of each item whose claim was refunded). Returns the problems found.
+/// exactly the price of each item whose claim was refunded); each shop's pending-withdrawal account equals its
+/// pending withdrawal requests. Returns the problems found.
 pub async fn ledger(store: &dyn Store) -> Result<Vec<String>, StoreError> {
     let mut tx = store.begin(TxMode::Read).await?;
     let entries = tx.all_ledger_entries().await?;
@@ -33,6 +34,34 @@ pub async fn ledger(store: &dyn Store) -> Result<Vec<String>, StoreError> {
                     problems.push(format!("escrow of order {} moved by a {} transaction", order.0, other.as_str()))
                 }
             }
+        }
+    }
+    // A shop's pending-withdrawal account holds exactly its pending requests, moved only by withdrawal
+    // transactions: nothing requested is lost or paid twice.
+    for e in &entries {
+        use kabao_core::ledger::TxKind::{Withdrawal, WithdrawalRequest, WithdrawalReturn};
+        if matches!(e.account, Account::WithdrawalPending(_))
+            && !matches!(e.kind, Withdrawal | WithdrawalRequest | WithdrawalReturn)
+        {
+            problems.push(format!("{} moved by a {} transaction", e.account.key(), e.kind.as_str()));
+        }
+    }
+    let mut held: BTreeMap<Account, i64> = BTreeMap::new();
+    for w in tx.list_pending_withdrawals(i64::MAX).await? {
+        if w.hold_tx_id.is_some() {
+            *held.entry(Account::WithdrawalPending(w.shop_id)).or_default() += w.amount.fen();
+        }
+    }
+    let pending_accounts: std::collections::BTreeSet<&Account> =
+        balances.keys().filter(|a| matches!(a, Account::WithdrawalPending(_))).chain(held.keys()).collect();
+    for account in pending_accounts {
+        let (in_books, requested) =
+            (balances.get(account).copied().unwrap_or(0), held.get(account).copied().unwrap_or(0));
+        if in_books != requested {
+            problems.push(format!(
+                "{}: holds {in_books} 分 but the shop's pending withdrawals add up to {requested} 分",
+                account.key()
+            ));
         }
     }
     for (id, sum) in &per_tx {

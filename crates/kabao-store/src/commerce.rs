@@ -158,12 +158,61 @@ impl WithdrawalState {
 pub struct Withdrawal {
     pub id: i64,
     pub shop_id: ShopId,
+    /// What leaves the available balance; the payee receives `amount − fee`.
     pub amount: Money,
+    pub fee: Money,
     pub state: WithdrawalState,
     pub requested_at: Timestamp,
     pub decided_at: Option<Timestamp>,
     pub decided_by: Option<UserId>,
     pub note: Option<String>,
+    /// The payee chosen and its details as they were at request time (`None` on requests from before payees).
+    pub payee_id: Option<i64>,
+    pub payee: Option<PayeeSnapshot>,
+    /// The ledger transaction that moved the amount into the shop's pending-withdrawal account (`None` on
+    /// requests from before that account existed, which hold nothing).
+    pub hold_tx_id: Option<i64>,
+    /// The payment's reference at Alipay or the bank, recorded on payout.
+    pub payout_ref: Option<String>,
+}
+
+impl Withdrawal {
+    /// What the payee receives.
+    pub fn net(&self) -> Money {
+        self.amount.checked_sub(self.fee).unwrap_or(Money::ZERO)
+    }
+}
+
+/// Payee details copied onto a withdrawal.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PayeeSnapshot {
+    pub kind: kabao_core::payee::PayeeKind,
+    pub account: String,
+    pub holder_name: String,
+    pub bank_name: Option<String>,
+}
+
+/// A new withdrawal request, written after its hold was posted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewWithdrawal {
+    pub shop_id: ShopId,
+    pub amount: Money,
+    pub fee: Money,
+    pub payee_id: i64,
+    pub payee: PayeeSnapshot,
+    pub hold_tx_id: i64,
+    pub requested_at: Timestamp,
+}
+
+/// A saved payee of a shop.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PayeeRecord {
+    pub id: i64,
+    pub shop_id: ShopId,
+    pub details: PayeeSnapshot,
+    pub created_at: Timestamp,
+    /// Set when the merchant removed it; it can no longer be chosen.
+    pub disabled_at: Option<Timestamp>,
 }
 
 /// A claim (售后 / 补单申请) on one delivered item.

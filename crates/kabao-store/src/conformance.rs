@@ -41,7 +41,9 @@ pub const SCENARIOS: &[&str] = &[
     "disputes_statements_and_fund_members",
     "pending_order_payments_are_found_for_reconciliation",
     "reviews_chat_risk_and_certification",
+    "payees_and_withdrawals_keep_their_snapshot_and_decide_once",
     "concurrent_buyers_never_oversell",
+    "concurrent_withdrawal_holds_never_overdraw",
 ];
 
 const T0: Timestamp = Timestamp(1_700_000_000_000);
@@ -1469,4 +1471,165 @@ pub async fn reviews_chat_risk_and_certification(store: &dyn Store) {
     tx.set_order_trial_key(second, "trial-key").await.unwrap();
     assert_eq!(tx.buyer_orders_at_shop(buyer, f.shop, 10).await.unwrap().len(), 3);
     tx.commit().await.unwrap();
+}
+
+fn alipay_payee(account: &str) -> crate::PayeeSnapshot {
+    crate::PayeeSnapshot {
+        kind: kabao_core::payee::PayeeKind::Alipay,
+        account: account.to_string(),
+        holder_name: "张三".into(),
+        bank_name: None,
+    }
+}
+
+/// Gives a shop `fen` of available balance (paid through the gateway, settled without a fee), committed.
+async fn fund_shop(store: &dyn Store, f: &Fixture, no: &str, fen: i64) {
+    use kabao_core::ledger;
+    let mut tx = store.begin(TxMode::Write).await.unwrap();
+    let order = tx.insert_order(&new_order(f, no, None, 1)).await.unwrap();
+    tx.post_ledger(&ledger::pay_direct(order, Money::from_fen(fen)).unwrap(), Some(order), T0).await.unwrap();
+    tx.post_ledger(&ledger::settle(order, f.shop, Money::from_fen(fen), Money::ZERO).unwrap(), Some(order), T0)
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+}
+
+pub async fn payees_and_withdrawals_keep_their_snapshot_and_decide_once(store: &dyn Store) {
+    use crate::{NewWithdrawal, WithdrawalState};
+    use kabao_core::ledger::{self, Account};
+    let f = merchant_with_product(store, "payer_shop").await;
+    let other = merchant_with_product(store, "other_shop").await;
+    fund_shop(store, &f, "K00000000000000000000000PW1", 5_000).await;
+
+    let mut tx = store.begin(TxMode::Write).await.unwrap();
+    let bank = crate::PayeeSnapshot {
+        kind: kabao_core::payee::PayeeKind::Bank,
+        account: "6222021234567894".into(),
+        holder_name: "李四".into(),
+        bank_name: Some("工商银行".into()),
+    };
+    let p1 = tx.insert_payee(f.shop, &alipay_payee("13812345678"), at(1)).await.unwrap();
+    let p2 = tx.insert_payee(f.shop, &bank, at(2)).await.unwrap();
+    let theirs = tx.insert_payee(other.shop, &alipay_payee("x@example.com"), at(3)).await.unwrap();
+    let listed: Vec<i64> = tx.list_shop_payees(f.shop, 10).await.unwrap().iter().map(|p| p.id).collect();
+    assert_eq!(listed, vec![p2, p1], "a shop's own payees, newest first");
+    let got = tx.payee_by_id(p2).await.unwrap().unwrap();
+    assert_eq!((got.shop_id, &got.details, got.created_at, got.disabled_at), (f.shop, &bank, at(2), None));
+    assert!(!tx.disable_payee(f.shop, theirs, at(4)).await.unwrap(), "another shop's payee is not disabled");
+
+    let hold = ledger::request_withdrawal(f.shop, Money::from_fen(3_000)).unwrap();
+    let hold = tx.post_ledger(&hold, None, at(5)).await.unwrap();
+    let id = tx
+        .insert_withdrawal(&NewWithdrawal {
+            shop_id: f.shop,
+            amount: Money::from_fen(3_000),
+            fee: Money::from_fen(30),
+            payee_id: p2,
+            payee: bank.clone(),
+            hold_tx_id: hold,
+            requested_at: at(5),
+        })
+        .await
+        .unwrap();
+    assert!(tx.disable_payee(f.shop, p2, at(6)).await.unwrap());
+    assert!(!tx.disable_payee(f.shop, p2, at(7)).await.unwrap(), "disabled once");
+    assert_eq!(tx.list_shop_payees(f.shop, 10).await.unwrap().len(), 1, "a disabled payee is not listed");
+    assert_eq!(tx.payee_by_id(p2).await.unwrap().unwrap().disabled_at, Some(at(6)));
+    tx.commit().await.unwrap();
+
+    let mut tx = store.begin(TxMode::Write).await.unwrap();
+    let w = tx.withdrawal_by_id(id).await.unwrap().unwrap();
+    assert_eq!((w.amount, w.fee, w.net()), (Money::from_fen(3_000), Money::from_fen(30), Money::from_fen(2_970)));
+    assert_eq!((w.payee_id, w.payee.as_ref(), w.hold_tx_id), (Some(p2), Some(&bank), Some(hold)));
+    assert_eq!((w.state, w.payout_ref.as_deref()), (WithdrawalState::Pending, None));
+    assert_eq!(tx.list_shop_withdrawals(f.shop, 10).await.unwrap(), vec![w.clone()]);
+    assert_eq!(tx.list_pending_withdrawals(10).await.unwrap(), vec![w.clone()]);
+    assert_eq!(tx.unheld_pending_withdrawals(f.shop).await.unwrap(), Money::ZERO, "this request holds its money");
+    assert_eq!(tx.balance(Account::MerchantAvailable(f.shop)).await.unwrap(), Money::from_fen(2_000));
+    assert_eq!(tx.balance(Account::WithdrawalPending(f.shop)).await.unwrap(), Money::from_fen(3_000));
+
+    assert!(tx
+        .decide_withdrawal(id, WithdrawalState::Approved, f.owner, None, Some("ALI-2024-1"), at(8))
+        .await
+        .unwrap());
+    assert!(
+        !tx.decide_withdrawal(id, WithdrawalState::Rejected, f.owner, Some("no"), None, at(9)).await.unwrap(),
+        "decided once"
+    );
+    let w = tx.withdrawal_by_id(id).await.unwrap().unwrap();
+    assert_eq!(
+        (w.state, w.payout_ref.as_deref(), w.decided_at),
+        (WithdrawalState::Approved, Some("ALI-2024-1"), Some(at(8)))
+    );
+    assert!(tx.list_pending_withdrawals(10).await.unwrap().is_empty());
+
+    // One transfer pays one request: its reference cannot be recorded on a second one.
+    let hold = ledger::request_withdrawal(f.shop, Money::from_fen(1_000)).unwrap();
+    let hold = tx.post_ledger(&hold, None, at(10)).await.unwrap();
+    let second = tx
+        .insert_withdrawal(&NewWithdrawal {
+            shop_id: f.shop,
+            amount: Money::from_fen(1_000),
+            fee: Money::ZERO,
+            payee_id: p1,
+            payee: alipay_payee("13812345678"),
+            hold_tx_id: hold,
+            requested_at: at(10),
+        })
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    let mut tx = store.begin(TxMode::Write).await.unwrap();
+    let reused =
+        tx.decide_withdrawal(second, WithdrawalState::Approved, f.owner, None, Some("ALI-2024-1"), at(11)).await;
+    assert!(matches!(reused, Err(StoreError::Conflict("withdrawals.payout_ref"))), "{reused:?}");
+}
+
+/// 40 tasks, each in its own write transaction, ask to withdraw 300 of a 5 000 balance: exactly 16 holds pass,
+/// the available balance ends at 200, never below zero. SQLite queues the writers; PostgreSQL locks the
+/// balance row, so a request that waited re-reads the balance the winner left.
+pub async fn concurrent_withdrawal_holds_never_overdraw(store: &std::sync::Arc<dyn Store>) {
+    use kabao_core::ledger::{self, Account};
+    const TASKS: usize = 40;
+    let f = merchant_with_product(store.as_ref(), "rush_withdraw").await;
+    fund_shop(store.as_ref(), &f, "K00000000000000000000000CW1", 5_000).await;
+    let mut tx = store.begin(TxMode::Write).await.unwrap();
+    let payee = tx.insert_payee(f.shop, &alipay_payee("13812345678"), T0).await.unwrap();
+    tx.commit().await.unwrap();
+    let mut tasks = tokio::task::JoinSet::new();
+    for i in 0..TASKS {
+        let store = store.clone();
+        tasks.spawn(async move {
+            let mut tx = store.begin(TxMode::Write).await?;
+            let hold = ledger::request_withdrawal(f.shop, Money::from_fen(300)).unwrap();
+            let hold_tx_id = match tx.post_ledger(&hold, None, at(i as i64)).await {
+                Ok(id) => id,
+                Err(StoreError::Ledger(_)) => return Ok(false),
+                Err(e) => return Err(e),
+            };
+            tx.insert_withdrawal(&crate::NewWithdrawal {
+                shop_id: f.shop,
+                amount: Money::from_fen(300),
+                fee: Money::ZERO,
+                payee_id: payee,
+                payee: alipay_payee("13812345678"),
+                hold_tx_id,
+                requested_at: at(i as i64),
+            })
+            .await?;
+            tx.commit().await?;
+            Ok::<_, StoreError>(true)
+        });
+    }
+    let mut passed = 0;
+    while let Some(joined) = tasks.join_next().await {
+        if joined.expect("task panicked").expect("no request fails but by the balance") {
+            passed += 1;
+        }
+    }
+    assert_eq!(passed, 5_000 / 300, "exactly as many requests as the balance covers");
+    let mut tx = store.begin(TxMode::Read).await.unwrap();
+    assert_eq!(tx.balance(Account::MerchantAvailable(f.shop)).await.unwrap(), Money::from_fen(5_000 - 16 * 300));
+    assert_eq!(tx.balance(Account::WithdrawalPending(f.shop)).await.unwrap(), Money::from_fen(16 * 300));
+    assert_eq!(tx.list_shop_withdrawals(f.shop, 100).await.unwrap().len(), 16);
 }

@@ -30,6 +30,7 @@ const UNIQUE_RULES: &[(&str, &str, &str)] = &[
     ("fund_members_pkey", "fund_members.shop_id", "fund_members.shop"),
     ("reviews_order_key", "reviews.order_id", "reviews.order"),
     ("orders_trial_key", "orders.trial_key", "orders.trial"),
+    ("withdrawals_payout_ref_key", "withdrawals.payout_ref", "withdrawals.payout_ref"),
     (
         "certification_applications_pending_key",
         "certification_applications.shop_id",

@@ -286,20 +286,32 @@ pub trait Tx: Send {
         limit: i64,
     ) -> StoreResult<Vec<Payment>>;
 
-    // ---- withdrawals ----
-    async fn insert_withdrawal(&mut self, shop: ShopId, amount: kabao_core::Money, at: Timestamp) -> StoreResult<i64>;
+    // ---- payees and withdrawals ----
+    async fn insert_payee(&mut self, shop: ShopId, payee: &PayeeSnapshot, at: Timestamp) -> StoreResult<i64>;
+    /// A payee, disabled or not, of any shop (callers check the shop).
+    async fn payee_by_id(&mut self, id: i64) -> StoreResult<Option<PayeeRecord>>;
+    /// A shop's payees that are not disabled, newest first.
+    async fn list_shop_payees(&mut self, shop: ShopId, limit: i64) -> StoreResult<Vec<PayeeRecord>>;
+    /// Compare-and-set: disables the payee if it belongs to `shop` and is not disabled; false otherwise.
+    async fn disable_payee(&mut self, shop: ShopId, id: i64, at: Timestamp) -> StoreResult<bool>;
+    async fn insert_withdrawal(&mut self, withdrawal: &NewWithdrawal) -> StoreResult<i64>;
     async fn withdrawal_by_id(&mut self, id: i64) -> StoreResult<Option<Withdrawal>>;
     /// A shop's withdrawals, newest first.
     async fn list_shop_withdrawals(&mut self, shop: ShopId, limit: i64) -> StoreResult<Vec<Withdrawal>>;
     /// Pending withdrawals of all shops, oldest first.
     async fn list_pending_withdrawals(&mut self, limit: i64) -> StoreResult<Vec<Withdrawal>>;
-    /// Compare-and-set pending → `to`; false if it was decided already.
+    /// The sum of a shop's pending withdrawals that hold nothing in the ledger (requested before the
+    /// pending-withdrawal account existed).
+    async fn unheld_pending_withdrawals(&mut self, shop: ShopId) -> StoreResult<kabao_core::Money>;
+    /// Compare-and-set pending → `to`, recording the payout reference of an approval; false if it was decided
+    /// already. Conflict `"withdrawals.payout_ref"` if another withdrawal has that reference.
     async fn decide_withdrawal(
         &mut self,
         id: i64,
         to: WithdrawalState,
         by: UserId,
         note: Option<&str>,
+        payout_ref: Option<&str>,
         at: Timestamp,
     ) -> StoreResult<bool>;
 

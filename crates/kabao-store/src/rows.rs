@@ -313,9 +313,38 @@ pub(crate) fn payment(r: PaymentRow) -> StoreResult<crate::commerce::Payment> {
     })
 }
 
-pub(crate) type WithdrawalRow = (i64, i64, i64, String, i64, Option<i64>, Option<i64>, Option<String>);
+pub(crate) const WITHDRAWAL_COLS: &str = "id, shop_id, amount_fen, state, requested_at, decided_at, decided_by, note, \
+     fee_fen, payee_id, payee_kind, payee_account, payee_name, payee_bank, hold_tx_id, payout_ref";
+
+pub(crate) type WithdrawalRow = (
+    i64,
+    i64,
+    i64,
+    String,
+    i64,
+    Option<i64>,
+    Option<i64>,
+    Option<String>,
+    i64,
+    Option<i64>,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    Option<i64>,
+    Option<String>,
+);
 
 pub(crate) fn withdrawal(r: WithdrawalRow) -> StoreResult<crate::commerce::Withdrawal> {
+    let payee = match (r.10, r.11, r.12) {
+        (Some(kind), Some(account), Some(holder_name)) => Some(crate::commerce::PayeeSnapshot {
+            kind: kabao_core::payee::PayeeKind::parse(&kind).ok_or_else(|| corrupt("withdrawals.payee_kind"))?,
+            account,
+            holder_name,
+            bank_name: r.13,
+        }),
+        _ => None,
+    };
     Ok(crate::commerce::Withdrawal {
         id: r.0,
         shop_id: ShopId(r.1),
@@ -325,6 +354,30 @@ pub(crate) fn withdrawal(r: WithdrawalRow) -> StoreResult<crate::commerce::Withd
         decided_at: r.5.map(Timestamp),
         decided_by: r.6.map(UserId),
         note: r.7,
+        fee: Money::from_fen(r.8),
+        payee_id: r.9,
+        payee,
+        hold_tx_id: r.14,
+        payout_ref: r.15,
+    })
+}
+
+pub(crate) const PAYEE_COLS: &str = "id, shop_id, kind, account, holder_name, bank_name, created_at, disabled_at";
+
+pub(crate) type PayeeRow = (i64, i64, String, String, String, Option<String>, i64, Option<i64>);
+
+pub(crate) fn payee(r: PayeeRow) -> StoreResult<crate::commerce::PayeeRecord> {
+    Ok(crate::commerce::PayeeRecord {
+        id: r.0,
+        shop_id: ShopId(r.1),
+        details: crate::commerce::PayeeSnapshot {
+            kind: kabao_core::payee::PayeeKind::parse(&r.2).ok_or_else(|| corrupt("payees.kind"))?,
+            account: r.3,
+            holder_name: r.4,
+            bank_name: r.5,
+        },
+        created_at: Timestamp(r.6),
+        disabled_at: r.7.map(Timestamp),
     })
 }
 

@@ -1029,52 +1029,122 @@ macro_rules! impl_tx {
                 Ok(())
             }
 
-            // ---- withdrawals ----
+            // ---- payees and withdrawals ----
 
-            async fn insert_withdrawal(&mut self, shop: kabao_core::ShopId, amount: kabao_core::Money, at: kabao_core::Timestamp) -> $crate::StoreResult<i64> {
-                db::query_scalar("INSERT INTO withdrawals (shop_id, amount_fen, state, requested_at) VALUES ($1, $2, 'pending', $3) RETURNING id")
+            async fn insert_payee(&mut self, shop: kabao_core::ShopId, payee: &$crate::PayeeSnapshot, at: kabao_core::Timestamp) -> $crate::StoreResult<i64> {
+                db::query_scalar(
+                    "INSERT INTO payees (shop_id, kind, account, holder_name, bank_name, created_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
+                )
+                .bind(shop.0)
+                .bind(payee.kind.as_str())
+                .bind(&payee.account)
+                .bind(&payee.holder_name)
+                .bind(payee.bank_name.as_deref())
+                .bind(at.millis())
+                .fetch_one(&mut *self.tx)
+                .await
+                .map_err($crate::errors::map_sqlx)
+            }
+
+            async fn payee_by_id(&mut self, id: i64) -> $crate::StoreResult<Option<$crate::PayeeRecord>> {
+                static SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| format!("SELECT {} FROM payees WHERE id = $1", $crate::rows::PAYEE_COLS));
+                let sql: &str = &SQL;
+                let row: Option<$crate::rows::PayeeRow> =
+                    db::query_as(&sql).bind(id).fetch_optional(&mut *self.tx).await.map_err($crate::errors::map_sqlx)?;
+                row.map($crate::rows::payee).transpose()
+            }
+
+            async fn list_shop_payees(&mut self, shop: kabao_core::ShopId, limit: i64) -> $crate::StoreResult<Vec<$crate::PayeeRecord>> {
+                static SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| format!(
+                    "SELECT {} FROM payees WHERE shop_id = $1 AND disabled_at IS NULL ORDER BY id DESC LIMIT $2",
+                    $crate::rows::PAYEE_COLS
+                ));
+                let sql: &str = &SQL;
+                let rows: Vec<$crate::rows::PayeeRow> = db::query_as(&sql)
                     .bind(shop.0)
-                    .bind(amount.fen())
-                    .bind(at.millis())
-                    .fetch_one(&mut *self.tx)
+                    .bind(limit)
+                    .fetch_all(&mut *self.tx)
                     .await
-                    .map_err($crate::errors::map_sqlx)
+                    .map_err($crate::errors::map_sqlx)?;
+                rows.into_iter().map($crate::rows::payee).collect()
+            }
+
+            async fn disable_payee(&mut self, shop: kabao_core::ShopId, id: i64, at: kabao_core::Timestamp) -> $crate::StoreResult<bool> {
+                let done = db::query("UPDATE payees SET disabled_at = $1 WHERE id = $2 AND shop_id = $3 AND disabled_at IS NULL")
+                    .bind(at.millis())
+                    .bind(id)
+                    .bind(shop.0)
+                    .execute(&mut *self.tx)
+                    .await
+                    .map_err($crate::errors::map_sqlx)?;
+                Ok(done.rows_affected() == 1)
+            }
+
+            async fn insert_withdrawal(&mut self, w: &$crate::NewWithdrawal) -> $crate::StoreResult<i64> {
+                db::query_scalar(
+                    "INSERT INTO withdrawals (shop_id, amount_fen, state, requested_at, fee_fen, payee_id, payee_kind, \
+                     payee_account, payee_name, payee_bank, hold_tx_id) \
+                     VALUES ($1, $2, 'pending', $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id",
+                )
+                .bind(w.shop_id.0)
+                .bind(w.amount.fen())
+                .bind(w.requested_at.millis())
+                .bind(w.fee.fen())
+                .bind(w.payee_id)
+                .bind(w.payee.kind.as_str())
+                .bind(&w.payee.account)
+                .bind(&w.payee.holder_name)
+                .bind(w.payee.bank_name.as_deref())
+                .bind(w.hold_tx_id)
+                .fetch_one(&mut *self.tx)
+                .await
+                .map_err($crate::errors::map_sqlx)
             }
 
             async fn withdrawal_by_id(&mut self, id: i64) -> $crate::StoreResult<Option<$crate::Withdrawal>> {
-                let row: Option<$crate::rows::WithdrawalRow> = db::query_as(
-                    "SELECT id, shop_id, amount_fen, state, requested_at, decided_at, decided_by, note FROM withdrawals WHERE id = $1",
-                )
-                .bind(id)
-                .fetch_optional(&mut *self.tx)
-                .await
-                .map_err($crate::errors::map_sqlx)?;
+                static SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| format!("SELECT {} FROM withdrawals WHERE id = $1", $crate::rows::WITHDRAWAL_COLS));
+                let sql: &str = &SQL;
+                let row: Option<$crate::rows::WithdrawalRow> =
+                    db::query_as(&sql).bind(id).fetch_optional(&mut *self.tx).await.map_err($crate::errors::map_sqlx)?;
                 row.map($crate::rows::withdrawal).transpose()
             }
 
             async fn list_shop_withdrawals(&mut self, shop: kabao_core::ShopId, limit: i64) -> $crate::StoreResult<Vec<$crate::Withdrawal>> {
-                let rows: Vec<$crate::rows::WithdrawalRow> = db::query_as(
-                    "SELECT id, shop_id, amount_fen, state, requested_at, decided_at, decided_by, note FROM withdrawals \
-                     WHERE shop_id = $1 ORDER BY id DESC LIMIT $2",
-                )
-                .bind(shop.0)
-                .bind(limit)
-                .fetch_all(&mut *self.tx)
-                .await
-                .map_err($crate::errors::map_sqlx)?;
+                static SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| format!(
+                    "SELECT {} FROM withdrawals WHERE shop_id = $1 ORDER BY id DESC LIMIT $2",
+                    $crate::rows::WITHDRAWAL_COLS
+                ));
+                let sql: &str = &SQL;
+                let rows: Vec<$crate::rows::WithdrawalRow> = db::query_as(&sql)
+                    .bind(shop.0)
+                    .bind(limit)
+                    .fetch_all(&mut *self.tx)
+                    .await
+                    .map_err($crate::errors::map_sqlx)?;
                 rows.into_iter().map($crate::rows::withdrawal).collect()
             }
 
             async fn list_pending_withdrawals(&mut self, limit: i64) -> $crate::StoreResult<Vec<$crate::Withdrawal>> {
-                let rows: Vec<$crate::rows::WithdrawalRow> = db::query_as(
-                    "SELECT id, shop_id, amount_fen, state, requested_at, decided_at, decided_by, note FROM withdrawals \
-                     WHERE state = 'pending' ORDER BY id LIMIT $1",
+                static SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| format!(
+                    "SELECT {} FROM withdrawals WHERE state = 'pending' ORDER BY id LIMIT $1",
+                    $crate::rows::WITHDRAWAL_COLS
+                ));
+                let sql: &str = &SQL;
+                let rows: Vec<$crate::rows::WithdrawalRow> =
+                    db::query_as(&sql).bind(limit).fetch_all(&mut *self.tx).await.map_err($crate::errors::map_sqlx)?;
+                rows.into_iter().map($crate::rows::withdrawal).collect()
+            }
+
+            async fn unheld_pending_withdrawals(&mut self, shop: kabao_core::ShopId) -> $crate::StoreResult<kabao_core::Money> {
+                let fen: Option<i64> = db::query_scalar(
+                    "SELECT CAST(SUM(amount_fen) AS BIGINT) FROM withdrawals WHERE shop_id = $1 AND state = 'pending' AND hold_tx_id IS NULL",
                 )
-                .bind(limit)
-                .fetch_all(&mut *self.tx)
+                .bind(shop.0)
+                .fetch_one(&mut *self.tx)
                 .await
                 .map_err($crate::errors::map_sqlx)?;
-                rows.into_iter().map($crate::rows::withdrawal).collect()
+                Ok(kabao_core::Money::from_fen(fen.unwrap_or(0)))
             }
 
             async fn decide_withdrawal(
@@ -1083,15 +1153,18 @@ macro_rules! impl_tx {
                 to: $crate::WithdrawalState,
                 by: kabao_core::UserId,
                 note: Option<&str>,
+                payout_ref: Option<&str>,
                 at: kabao_core::Timestamp,
             ) -> $crate::StoreResult<bool> {
                 let done = db::query(
-                    "UPDATE withdrawals SET state = $1, decided_by = $2, note = $3, decided_at = $4 WHERE id = $5 AND state = 'pending'",
+                    "UPDATE withdrawals SET state = $1, decided_by = $2, note = $3, decided_at = $4, payout_ref = $5 \
+                     WHERE id = $6 AND state = 'pending'",
                 )
                 .bind(to.as_str())
                 .bind(by.0)
                 .bind(note)
                 .bind(at.millis())
+                .bind(payout_ref)
                 .bind(id)
                 .execute(&mut *self.tx)
                 .await

@@ -163,8 +163,10 @@ conformance_tests!(
     claims_evidence_and_reissues,
     disputes_statements_and_fund_members,
     pending_order_payments_are_found_for_reconciliation,
-    reviews_chat_risk_and_certification;
+    reviews_chat_risk_and_certification,
+    payees_and_withdrawals_keep_their_snapshot_and_decide_once;
     shared: concurrent_buyers_never_oversell,
+    concurrent_withdrawal_holds_never_overdraw,
 );
 
 /// Table → column → nullable, as the database reports it.

@@ -55,6 +55,9 @@ pub struct Config {
     pub trial_max_price_fen: i64,
     /// Open risk events that put a shop in the admin's review queue.
     pub risk_review_threshold: i64,
+    /// The withdrawal fee in basis points of the amount (100 = 1 %), and its minimum in 分.
+    pub withdrawal_fee_bps: i64,
+    pub withdrawal_fee_min_fen: i64,
 }
 
 impl Default for Config {
@@ -83,6 +86,8 @@ impl Default for Config {
             first_order_amount_fen: 20_000,
             trial_max_price_fen: 1_000,
             risk_review_threshold: 3,
+            withdrawal_fee_bps: 0,
+            withdrawal_fee_min_fen: 0,
         }
     }
 }
@@ -168,6 +173,19 @@ impl Config {
                     .filter(|n: &i64| *n > 0)
                     .with_context(|| format!("{var}={v:?} must be a positive whole number"))?;
             }
+        }
+        if let Some(v) = env("KABAO_WITHDRAWAL_FEE_BPS") {
+            config.withdrawal_fee_bps = v
+                .trim()
+                .parse()
+                .ok()
+                .filter(|n: &i64| (0..=10_000).contains(n))
+                .with_context(|| format!("KABAO_WITHDRAWAL_FEE_BPS={v:?} must be basis points from 0 to 10000"))?;
+        }
+        if let Some(v) = env("KABAO_WITHDRAWAL_FEE_MIN_FEN") {
+            config.withdrawal_fee_min_fen = v.trim().parse().ok().filter(|n: &i64| *n >= 0).with_context(|| {
+                format!("KABAO_WITHDRAWAL_FEE_MIN_FEN={v:?} must be a whole number of 分, 0 or more")
+            })?;
         }
         if let Some(v) = env("KABAO_JOB_INTERVAL_SECONDS") {
             config.job_interval_seconds =

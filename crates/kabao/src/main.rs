@@ -428,6 +428,8 @@ async fn serve(config: Config, demo: bool) -> anyhow::Result<()> {
         first_order_amount: kabao_core::Money::from_fen(config.first_order_amount_fen),
         trial_max_price: kabao_core::Money::from_fen(config.trial_max_price_fen),
         risk_review_threshold: config.risk_review_threshold,
+        withdrawal_fee_bps: config.withdrawal_fee_bps.clamp(0, 10_000),
+        withdrawal_fee_min: kabao_core::Money::from_fen(config.withdrawal_fee_min_fen.max(0)),
         ..kabao_server::ServerConfig::default()
     };
     let mailer: Arc<dyn kabao_server::mailer::Mailer> = match &config.smtp_url {

@@ -1,16 +1,19 @@
-//! `/api/v1/merchant/finance|orders|statement|withdrawals` and `/api/v1/admin/withdrawals`.
+//! `/api/v1/merchant/finance|orders|statement|withdrawals` and `/api/v1/admin/withdrawals` (the payout queue).
 
 use super::orders::OrderView;
+use super::payees::PayeeKindView;
 use super::ApiJson;
 use crate::auth::ApiUser;
 use crate::error::ApiError;
 use crate::extract::ApiPath;
+use crate::finance::WithdrawalDecision;
+use crate::payees::MaskedPayee;
 use crate::SharedState;
 use axum::extract::State;
 use axum::http::StatusCode;
 use kabao_core::user::Role;
 use kabao_core::Money;
-use kabao_store::{LedgerEntry, TxMode, Withdrawal};
+use kabao_store::{LedgerEntry, TxMode, Withdrawal, WithdrawalState};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -42,16 +45,55 @@ impl From<&LedgerEntry> for EntryView {
     }
 }
 
+/// The payee a withdrawal is paid to, as it was at request time, masked.
+#[derive(Serialize, ToSchema)]
+pub struct WithdrawalPayeeView {
+    pub payee_id: Option<i64>,
+    pub kind: PayeeKindView,
+    pub account_masked: String,
+    pub holder_name_masked: String,
+    pub bank_name: Option<String>,
+}
+
+/// A withdrawal request as its merchant sees it: the amount, the fee and the net paid, itemised.
 #[derive(Serialize, ToSchema)]
 pub struct WithdrawalView {
     pub id: i64,
     pub shop_id: i64,
+    /// What left the available balance.
     pub amount_fen: i64,
-    /// pending / approved / rejected
-    pub state: String,
+    /// The withdrawal fee, to the platform.
+    pub fee_fen: i64,
+    /// What the payee receives: amount − fee.
+    pub net_fen: i64,
+    /// pending / approved (paid out) / rejected (returned to the available balance)
+    pub state: WithdrawalStateView,
     pub requested_at: i64,
     pub decided_at: Option<i64>,
+    /// The reason of a rejection.
     pub note: Option<String>,
+    /// The transfer's reference at Alipay or the bank, once paid.
+    pub payout_ref: Option<String>,
+    /// `null` on requests from before payees existed.
+    pub payee: Option<WithdrawalPayeeView>,
+}
+
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum WithdrawalStateView {
+    Pending,
+    Approved,
+    Rejected,
+}
+
+impl From<WithdrawalState> for WithdrawalStateView {
+    fn from(s: WithdrawalState) -> Self {
+        match s {
+            WithdrawalState::Pending => WithdrawalStateView::Pending,
+            WithdrawalState::Approved => WithdrawalStateView::Approved,
+            WithdrawalState::Rejected => WithdrawalStateView::Rejected,
+        }
+    }
 }
 
 impl From<&Withdrawal> for WithdrawalView {
@@ -60,12 +102,50 @@ impl From<&Withdrawal> for WithdrawalView {
             id: w.id,
             shop_id: w.shop_id.0,
             amount_fen: w.amount.fen(),
-            state: w.state.as_str().into(),
+            fee_fen: w.fee.fen(),
+            net_fen: w.net().fen(),
+            state: w.state.into(),
             requested_at: w.requested_at.millis(),
             decided_at: w.decided_at.map(|t| t.millis()),
             note: w.note.clone(),
+            payout_ref: w.payout_ref.clone(),
+            payee: w.payee.as_ref().map(|p| {
+                let m = MaskedPayee::of(p);
+                WithdrawalPayeeView {
+                    payee_id: w.payee_id,
+                    kind: m.kind.into(),
+                    account_masked: m.account,
+                    holder_name_masked: m.holder_name,
+                    bank_name: m.bank_name,
+                }
+            }),
         }
     }
+}
+
+/// Where the platform pays a withdrawal: the details in full, for the payout team only.
+#[derive(Serialize, ToSchema)]
+pub struct PayoutPayeeView {
+    pub kind: PayeeKindView,
+    /// The Alipay account or the card number.
+    pub account: String,
+    pub holder_name: String,
+    pub bank_name: Option<String>,
+}
+
+/// A pending withdrawal as the payout team sees it: what to pay (net) to whom.
+#[derive(Serialize, ToSchema)]
+pub struct PayoutView {
+    pub id: i64,
+    pub shop_id: i64,
+    pub shop_name: String,
+    pub amount_fen: i64,
+    pub fee_fen: i64,
+    /// What to transfer to the payee.
+    pub net_fen: i64,
+    pub requested_at: i64,
+    /// `null` on requests from before payees existed: ask the merchant where to pay.
+    pub payee: Option<PayoutPayeeView>,
 }
 
 /// The caller's balances.
@@ -100,52 +180,102 @@ pub async fn statement(State(state): State<SharedState>, user: ApiUser) -> Resul
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct WithdrawalInput {
+    /// What leaves the available balance, in 分; the fee is taken from it.
+    #[schema(minimum = 1)]
     pub amount_fen: i64,
+    /// One of the caller's payees (`/api/v1/merchant/payees`).
+    pub payee_id: i64,
 }
 
-/// Request a withdrawal (an admin approves it).
+/// Request a withdrawal to one of the caller's payees. The amount is held at once (it no longer counts as
+/// available); an admin pays it out or rejects it.
 #[utoipa::path(post, path = "/api/v1/merchant/withdrawals", tag = "merchant", security(("bearer" = [])), request_body = WithdrawalInput,
-    responses((status = 201, body = WithdrawalView), (status = 409, description = "more than the available balance")))]
+    responses((status = 201, body = WithdrawalView), (status = 400, description = "amount not positive (field amount), or a malformed body"),
+        (status = 401, description = "no token"), (status = 403, description = "not a merchant"),
+        (status = 404, description = "no shop, or payee_id is not one of the caller's payees (field payee_id)"),
+        (status = 409, description = "more than the available balance after pending withdrawals (field amount)"),
+        (status = 422, description = "the amount does not exceed the fee (field amount)")))]
 pub async fn request(
     State(state): State<SharedState>,
     user: ApiUser,
     ApiJson(body): ApiJson<WithdrawalInput>,
 ) -> Result<(StatusCode, ApiJson<WithdrawalView>), ApiError> {
     let user = user.require(Role::Merchant)?;
-    let w = crate::finance::request_withdrawal(&state, &user, Money::from_fen(body.amount_fen)).await?;
+    let w = crate::finance::request_withdrawal(&state, &user, Money::from_fen(body.amount_fen), body.payee_id).await?;
     Ok((StatusCode::CREATED, ApiJson(WithdrawalView::from(&w))))
 }
 
-/// Pending withdrawals, oldest first.
-#[utoipa::path(get, path = "/api/v1/admin/withdrawals", tag = "admin", security(("bearer" = [])), responses((status = 200, body = [WithdrawalView])))]
-pub async fn pending(
-    State(state): State<SharedState>,
-    user: ApiUser,
-) -> Result<ApiJson<Vec<WithdrawalView>>, ApiError> {
+/// The caller's withdrawals, newest first, with fee and net itemised.
+#[utoipa::path(get, path = "/api/v1/merchant/withdrawals", tag = "merchant", security(("bearer" = [])),
+    responses((status = 200, body = [WithdrawalView]), (status = 401, description = "no token"), (status = 403, description = "not a merchant"),
+        (status = 404, description = "no shop yet")))]
+pub async fn mine(State(state): State<SharedState>, user: ApiUser) -> Result<ApiJson<Vec<WithdrawalView>>, ApiError> {
+    let user = user.require(Role::Merchant)?;
+    let f = crate::finance::shop_finance(&state, &user).await?;
+    Ok(ApiJson(f.withdrawals.iter().map(WithdrawalView::from).collect()))
+}
+
+/// Pending withdrawals, oldest first: what to pay to whom.
+#[utoipa::path(get, path = "/api/v1/admin/withdrawals", tag = "admin", security(("bearer" = [])),
+    responses((status = 200, body = [PayoutView]), (status = 401, description = "no token"), (status = 403, description = "not an admin")))]
+pub async fn pending(State(state): State<SharedState>, user: ApiUser) -> Result<ApiJson<Vec<PayoutView>>, ApiError> {
     user.require(Role::Admin)?;
     let mut tx = state.store.begin(TxMode::Read).await?;
-    Ok(ApiJson(tx.list_pending_withdrawals(500).await?.iter().map(WithdrawalView::from).collect()))
+    let pending = tx.list_pending_withdrawals(500).await?;
+    let mut out = Vec::with_capacity(pending.len());
+    for w in pending {
+        let shop_name = tx.shop_by_id(w.shop_id).await?.map(|s| s.name).unwrap_or_default();
+        out.push(PayoutView {
+            id: w.id,
+            shop_id: w.shop_id.0,
+            shop_name,
+            amount_fen: w.amount.fen(),
+            fee_fen: w.fee.fen(),
+            net_fen: w.net().fen(),
+            requested_at: w.requested_at.millis(),
+            payee: w.payee.map(|p| PayoutPayeeView {
+                kind: p.kind.into(),
+                account: p.account,
+                holder_name: p.holder_name,
+                bank_name: p.bank_name,
+            }),
+        });
+    }
+    Ok(ApiJson(out))
 }
 
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-pub struct DecisionInput {
+pub struct WithdrawalDecisionInput {
+    /// true: the net amount was transferred to the payee; false: rejected, the money returns to the shop.
     pub approve: bool,
-    /// Required when rejecting.
+    /// Required when approving: the transfer's reference at Alipay or the bank.
     #[serde(default)]
+    #[schema(max_length = 64)]
+    pub payout_ref: String,
+    /// Required when rejecting: the reason the merchant reads.
+    #[serde(default)]
+    #[schema(max_length = 500)]
     pub note: String,
 }
 
-/// Approve (money leaves the platform) or reject a pending withdrawal. Decided once.
-#[utoipa::path(post, path = "/api/v1/admin/withdrawals/{id}/decision", tag = "admin", security(("bearer" = [])), params(("id" = i64, Path)), request_body = DecisionInput,
-    responses((status = 200, body = WithdrawalView), (status = 409, description = "already decided, or balance too low")))]
+/// Record a payout (approve, with its reference) or reject a pending withdrawal (with a reason). Decided once.
+#[utoipa::path(post, path = "/api/v1/admin/withdrawals/{id}/decision", tag = "admin", security(("bearer" = [])), params(("id" = i64, Path)), request_body = WithdrawalDecisionInput,
+    responses((status = 200, body = WithdrawalView), (status = 400, description = "payout_ref missing on approval, or note missing on rejection (the field is named)"),
+        (status = 401, description = "no token"), (status = 403, description = "not an admin"), (status = 404, description = "no such withdrawal"),
+        (status = 409, description = "already decided, or the payout reference is recorded on another withdrawal")))]
 pub async fn decide(
     State(state): State<SharedState>,
     user: ApiUser,
     ApiPath(id): ApiPath<i64>,
-    ApiJson(body): ApiJson<DecisionInput>,
+    ApiJson(body): ApiJson<WithdrawalDecisionInput>,
 ) -> Result<ApiJson<WithdrawalView>, ApiError> {
     let admin = user.require(Role::Admin)?;
-    let w = crate::finance::decide_withdrawal(&state, &admin, id, body.approve, &body.note).await?;
+    let decision = if body.approve {
+        WithdrawalDecision::Paid { payout_ref: &body.payout_ref }
+    } else {
+        WithdrawalDecision::Rejected { reason: &body.note }
+    };
+    let w = crate::finance::decide_withdrawal(&state, &admin, id, decision).await?;
     Ok(ApiJson(WithdrawalView::from(&w)))
 }

@@ -9,6 +9,7 @@ pub mod disputes;
 pub mod finance;
 pub mod merchant;
 pub mod orders;
+pub mod payees;
 pub mod reviews;
 pub mod tokens;
 pub mod trust;
@@ -135,7 +136,9 @@ pub fn routes() -> Router<SharedState> {
         .route("/merchant/finance", get(finance::finance))
         .route("/merchant/orders", get(finance::orders))
         .route("/merchant/statement", get(finance::statement))
-        .route("/merchant/withdrawals", post(finance::request))
+        .route("/merchant/withdrawals", post(finance::request).get(finance::mine))
+        .route("/merchant/payees", get(payees::list).post(payees::create))
+        .route("/merchant/payees/{id}", get(payees::get).delete(payees::remove))
         .route("/admin/withdrawals", get(finance::pending))
         .route("/admin/withdrawals/{id}/decision", post(finance::decide))
         .route("/admin/users", get(admin::list_users))
@@ -173,6 +176,7 @@ pub fn routes() -> Router<SharedState> {
         orders::create, orders::get, orders::pay_wallet, orders::pay_sandbox, orders::reveal,
         orders::wallet, orders::top_up, orders::sandbox_notify, orders::epay_notify_get, orders::pay_epay,
         finance::finance, finance::orders, finance::statement, finance::request, finance::pending, finance::decide,
+        finance::mine, payees::list, payees::create, payees::get, payees::remove,
         admin::list_users, admin::set_role, admin::list_shops, admin::set_certification, admin::set_suspension,
     ),
     modifiers(&BearerAuth)

@@ -1,11 +1,13 @@
-//! Money pages: the merchant's balance, escrow, statement, orders and withdrawal requests; the admin's
-//! withdrawal approvals.
+//! Money pages: the merchant's balance, escrow, statement, orders, payees and withdrawal requests; the
+//! platform's payout page (what to pay to whom, and the payout reference once paid).
 
 use super::admin::AdminVisitor;
 use super::console::MerchantVisitor;
 use super::{datetime, render, see_other, Ctx, PageForm};
 use crate::error::ApiError;
 use crate::extract::ApiPath;
+use crate::finance::WithdrawalDecision;
+use crate::payees::MaskedPayee;
 use crate::SharedState;
 use askama::Template;
 use axum::extract::State;
@@ -27,7 +29,9 @@ fn entry_label(kind: kabao_core::ledger::TxKind, lang: Lang) -> &'static str {
     use kabao_core::ledger::TxKind::*;
     match kind {
         Settlement => lang.pick("订单结算", "Order settled"),
-        Withdrawal => lang.pick("提现", "Withdrawal"),
+        Withdrawal => lang.pick("提现打款", "Withdrawal paid out"),
+        WithdrawalRequest => lang.pick("申请提现（冻结待打款）", "Withdrawal requested (held)"),
+        WithdrawalReturn => lang.pick("提现被拒，退回余额", "Withdrawal rejected, returned"),
         Refund => lang.pick("退款", "Refund"),
         Payment => lang.pick("付款", "Payment"),
         TopUp => lang.pick("充值", "Top-up"),
@@ -35,6 +39,17 @@ fn entry_label(kind: kabao_core::ledger::TxKind, lang: Lang) -> &'static str {
         FundContribution => lang.pick("赔付基金份额", "Compensation fund contribution"),
         FundRepayment => lang.pick("归还赔付基金垫付", "Repaid to the compensation fund"),
     }
+}
+
+/// One withdrawal on the merchant's page: fee and net itemised, the payee masked.
+struct WithdrawalRow {
+    requested_at: String,
+    amount: String,
+    fee: String,
+    net: String,
+    payee: String,
+    state: &'static str,
+    note: String,
 }
 
 #[derive(Template)]
@@ -45,11 +60,25 @@ struct FinancePage {
     available: String,
     in_escrow: String,
     pending_withdrawals: String,
-    withdrawals: Vec<(String, String, &'static str, String)>,
+    fee_rule: String,
+    withdrawals: Vec<WithdrawalRow>,
+    /// (id, masked line)
+    payees: Vec<(i64, String)>,
     statement: Vec<(String, &'static str, String)>,
     orders: Vec<(String, &'static str, String, String)>,
     deposit: String,
     fund_member: bool,
+}
+
+/// "1.00%，最低 ¥2.00" / "1.00%, at least ¥2.00"; "免费" when there is none.
+fn fee_rule(state: &SharedState, lang: Lang) -> String {
+    let (bps, min) = (state.config.withdrawal_fee_bps, state.config.withdrawal_fee_min);
+    match (bps, min.is_positive()) {
+        (0, false) => lang.pick("免费", "None").to_string(),
+        (0, true) => format!("{min}"),
+        (_, false) => format!("{}.{:02}%", bps / 100, bps % 100),
+        (_, true) => format!("{}.{:02}%{}{min}", bps / 100, bps % 100, lang.pick("，最低 ", ", at least ")),
+    }
 }
 
 async fn page(state: &SharedState, mv: &MerchantVisitor, error: Option<String>) -> Result<Response, ApiError> {
@@ -63,18 +92,25 @@ async fn page(state: &SharedState, mv: &MerchantVisitor, error: Option<String>) 
         fund_member: f.fund_member_since.is_some(),
         in_escrow: f.in_escrow.to_string(),
         pending_withdrawals: f.pending_withdrawals.to_string(),
+        fee_rule: fee_rule(state, lang),
         withdrawals: f
             .withdrawals
             .iter()
-            .map(|w| {
-                (
-                    datetime(w.requested_at),
-                    w.amount.to_string(),
-                    withdrawal_label(w.state, lang),
-                    w.note.clone().unwrap_or_default(),
-                )
+            .map(|w| WithdrawalRow {
+                requested_at: datetime(w.requested_at),
+                amount: w.amount.to_string(),
+                fee: w.fee.to_string(),
+                net: w.net().to_string(),
+                payee: w.payee.as_ref().map(|p| MaskedPayee::of(p).line(lang)).unwrap_or_default(),
+                state: withdrawal_label(w.state, lang),
+                note: match (&w.payout_ref, &w.note) {
+                    (Some(r), _) => format!("{} {r}", lang.pick("流水号", "Ref.")),
+                    (None, Some(n)) => n.clone(),
+                    (None, None) => String::new(),
+                },
             })
             .collect(),
+        payees: f.payees.iter().map(|p| (p.id, MaskedPayee::of(&p.details).line(lang))).collect(),
         statement: f
             .statement
             .iter()
@@ -89,6 +125,24 @@ async fn page(state: &SharedState, mv: &MerchantVisitor, error: Option<String>) 
     Ok(([(CACHE_CONTROL, "no-store")], render(p)).into_response())
 }
 
+/// The finance page again with the error in place and its status, or the error itself when it is not the
+/// visitor's to fix.
+async fn merchant_outcome(
+    state: &SharedState,
+    mv: &MerchantVisitor,
+    result: Result<(), ApiError>,
+) -> Result<Response, ApiError> {
+    match result {
+        Ok(()) => Ok(see_other("/console/finance")),
+        Err(e) if e.status.is_client_error() => {
+            let mut res = page(state, mv, Some(e.message(mv.v.lang).to_string())).await?;
+            *res.status_mut() = e.status;
+            Ok(res)
+        }
+        Err(e) => Err(e),
+    }
+}
+
 pub async fn show(State(state): State<SharedState>, mv: MerchantVisitor) -> Result<Response, ApiError> {
     page(&state, &mv, None).await
 }
@@ -99,6 +153,8 @@ pub struct WithdrawForm {
     csrf: Option<String>,
     #[serde(default)]
     amount: String,
+    #[serde(default)]
+    payee_id: String,
 }
 
 pub async fn withdraw(
@@ -107,19 +163,71 @@ pub async fn withdraw(
     PageForm(f): PageForm<WithdrawForm>,
 ) -> Result<Response, ApiError> {
     mv.v.check_csrf(f.csrf.as_deref())?;
-    let result = match Money::parse_yuan(&f.amount) {
-        Ok(a) => crate::finance::request_withdrawal(&state, &mv.user, a).await.map(|_| ()),
-        Err(e) => Err(ApiError::from_localized(axum::http::StatusCode::BAD_REQUEST, &e).with_field("amount")),
+    let result = match (Money::parse_yuan(&f.amount), f.payee_id.trim().parse::<i64>()) {
+        (Err(e), _) => Err(ApiError::from_localized(axum::http::StatusCode::BAD_REQUEST, &e).with_field("amount")),
+        (Ok(_), Err(_)) => Err(ApiError::bad_request(
+            "withdrawal.payee_missing",
+            "payee_id",
+            "请选择收款账户",
+            "Choose where to pay the withdrawal",
+        )),
+        (Ok(a), Ok(payee)) => crate::finance::request_withdrawal(&state, &mv.user, a, payee).await.map(|_| ()),
     };
-    match result {
-        Ok(()) => Ok(see_other("/console/finance")),
-        Err(e) if e.status.is_client_error() => {
-            let mut res = page(&state, &mv, Some(e.message(mv.v.lang).to_string())).await?;
-            *res.status_mut() = e.status;
-            Ok(res)
-        }
-        Err(e) => Err(e),
-    }
+    merchant_outcome(&state, &mv, result).await
+}
+
+#[derive(Deserialize)]
+pub struct PayeeForm {
+    #[serde(rename = "_csrf")]
+    csrf: Option<String>,
+    #[serde(default)]
+    kind: String,
+    #[serde(default)]
+    account: String,
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    bank_name: String,
+}
+
+pub async fn add_payee(
+    State(state): State<SharedState>,
+    mv: MerchantVisitor,
+    PageForm(f): PageForm<PayeeForm>,
+) -> Result<Response, ApiError> {
+    mv.v.check_csrf(f.csrf.as_deref())?;
+    let result = crate::payees::add_payee(&state, &mv.user, &f.kind, &f.account, &f.name, &f.bank_name).await;
+    merchant_outcome(&state, &mv, result.map(|_| ())).await
+}
+
+#[derive(Deserialize)]
+pub struct CsrfForm {
+    #[serde(rename = "_csrf")]
+    csrf: Option<String>,
+}
+
+pub async fn remove_payee(
+    State(state): State<SharedState>,
+    mv: MerchantVisitor,
+    ApiPath(id): ApiPath<i64>,
+    PageForm(f): PageForm<CsrfForm>,
+) -> Result<Response, ApiError> {
+    mv.v.check_csrf(f.csrf.as_deref())?;
+    let result = crate::payees::remove_payee(&state, &mv.user, id).await;
+    merchant_outcome(&state, &mv, result).await
+}
+
+/// One pending withdrawal on the payout page: what to pay (net) to whom, in full.
+struct PayoutRow {
+    id: i64,
+    shop_id: i64,
+    shop_name: String,
+    amount: String,
+    fee: String,
+    net: String,
+    /// `None`: an older request without a payee.
+    pay_to: Option<String>,
+    requested_at: String,
 }
 
 #[derive(Template)]
@@ -127,19 +235,34 @@ pub async fn withdraw(
 struct AdminWithdrawalsPage {
     ctx: Ctx,
     error: Option<String>,
-    items: Vec<(i64, i64, String, String, String)>,
+    items: Vec<PayoutRow>,
 }
 
 async fn admin_page(state: &SharedState, av: &AdminVisitor, error: Option<String>) -> Result<Response, ApiError> {
+    let lang = av.v.lang;
     let mut tx = state.store.begin(TxMode::Read).await?;
     let pending = tx.list_pending_withdrawals(200).await?;
     let mut items = Vec::with_capacity(pending.len());
     for w in pending {
-        let name = tx.shop_by_id(w.shop_id).await?.map(|s| s.name).unwrap_or_default();
-        items.push((w.id, w.shop_id.0, name, w.amount.to_string(), datetime(w.requested_at)));
+        let shop_name = tx.shop_by_id(w.shop_id).await?.map(|s| s.name).unwrap_or_default();
+        items.push(PayoutRow {
+            id: w.id,
+            shop_id: w.shop_id.0,
+            shop_name,
+            amount: w.amount.to_string(),
+            fee: w.fee.to_string(),
+            net: w.net().to_string(),
+            pay_to: w
+                .payee
+                .as_ref()
+                .map(|p| crate::payees::describe(p.kind, &p.account, &p.holder_name, p.bank_name.as_deref(), lang)),
+            requested_at: datetime(w.requested_at),
+        });
     }
     drop(tx);
-    Ok(render(AdminWithdrawalsPage { ctx: Ctx::new(&av.v), error, items }))
+    // Full payee details: never cached.
+    Ok(([(CACHE_CONTROL, "no-store")], render(AdminWithdrawalsPage { ctx: Ctx::new(&av.v), error, items }))
+        .into_response())
 }
 
 pub async fn admin_list(State(state): State<SharedState>, av: AdminVisitor) -> Result<Response, ApiError> {
@@ -152,6 +275,8 @@ pub struct DecideForm {
     csrf: Option<String>,
     #[serde(default)]
     note: String,
+    #[serde(default)]
+    payout_ref: String,
 }
 
 async fn decide(
@@ -162,7 +287,12 @@ async fn decide(
     f: DecideForm,
 ) -> Result<Response, ApiError> {
     av.v.check_csrf(f.csrf.as_deref())?;
-    match crate::finance::decide_withdrawal(state, &av.user, id, approve, &f.note).await {
+    let decision = if approve {
+        WithdrawalDecision::Paid { payout_ref: &f.payout_ref }
+    } else {
+        WithdrawalDecision::Rejected { reason: &f.note }
+    };
+    match crate::finance::decide_withdrawal(state, &av.user, id, decision).await {
         Ok(_) => Ok(see_other("/admin/withdrawals")),
         Err(e) if e.status.is_client_error() => {
             let mut res = admin_page(state, av, Some(e.message(av.v.lang).to_string())).await?;

@@ -313,6 +313,8 @@ pub fn routes() -> Router<SharedState> {
         .route("/console/tokens/{id}/revoke", post(console::revoke_token))
         .route("/console/finance", get(finance::show))
         .route("/console/withdrawals", post(finance::withdraw))
+        .route("/console/finance/payees", post(finance::add_payee))
+        .route("/console/finance/payees/{id}/delete", post(finance::remove_payee))
         .route("/admin/withdrawals", get(finance::admin_list))
         .route("/admin/withdrawals/{id}/approve", post(finance::approve))
         .route("/admin/withdrawals/{id}/reject", post(finance::reject))

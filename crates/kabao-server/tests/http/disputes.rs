@@ -104,12 +104,32 @@ async fn dispute_after_settlement(app: TestApp) {
     assert_eq!(res.status, StatusCode::FORBIDDEN);
     let available = balance(&app, Account::MerchantAvailable(shop)).await;
     assert_eq!(available, 1980 - fees - 300 - 600);
+    let payee = app
+        .api(
+            "POST",
+            "/api/v1/merchant/payees",
+            Some(&merchant),
+            Some(json!({"kind": "alipay", "account": "13912345678", "name": "赵六"})),
+        )
+        .await
+        .json()["id"]
+        .clone();
     let w = app
-        .api("POST", "/api/v1/merchant/withdrawals", Some(&merchant), Some(json!({"amount_fen": available - 121})))
+        .api(
+            "POST",
+            "/api/v1/merchant/withdrawals",
+            Some(&merchant),
+            Some(json!({"amount_fen": available - 121, "payee_id": payee})),
+        )
         .await;
     let id = w.json()["id"].as_i64().unwrap();
-    app.api("POST", &format!("/api/v1/admin/withdrawals/{id}/decision"), Some(&admin), Some(json!({"approve": true})))
-        .await;
+    app.api(
+        "POST",
+        &format!("/api/v1/admin/withdrawals/{id}/decision"),
+        Some(&admin),
+        Some(json!({"approve": true, "payout_ref": "ALI-0002"})),
+    )
+    .await;
     assert_eq!(balance(&app, Account::MerchantAvailable(shop)).await, 121);
 
     // The buyer escalates; both sides state their case; the arbiter sees the whole case.

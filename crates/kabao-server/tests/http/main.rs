@@ -11,3 +11,4 @@ mod labels;
 mod orders;
 mod pages;
 mod trust;
+mod withdrawals;

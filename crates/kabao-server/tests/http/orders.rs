@@ -564,22 +564,57 @@ async fn settled_money_is_withdrawn_only_with_admin_approval_and_once() {
         (Some(0), Some(1980)),
         "in escrow until the window closes"
     );
-    let early =
-        app.api("POST", "/api/v1/merchant/withdrawals", Some(&merchant), Some(json!({"amount_fen": 100}))).await;
+    let payee = app
+        .api(
+            "POST",
+            "/api/v1/merchant/payees",
+            Some(&merchant),
+            Some(json!({"kind": "alipay", "account": "seller@example.com", "name": "王五"})),
+        )
+        .await
+        .json()["id"]
+        .clone();
+    let early = app
+        .api(
+            "POST",
+            "/api/v1/merchant/withdrawals",
+            Some(&merchant),
+            Some(json!({"amount_fen": 100, "payee_id": payee})),
+        )
+        .await;
     assert_eq!(early.status, StatusCode::CONFLICT, "nothing to withdraw before settlement");
 
     app.clock.advance_seconds(24 * 3600 + 1);
     kabao_server::jobs::settle_due(&app.state).await.unwrap();
     let f = app.api("GET", "/api/v1/merchant/finance", Some(&merchant), None).await.json();
     assert_eq!(f["available_fen"], 1980 - 59);
-    let too_much =
-        app.api("POST", "/api/v1/merchant/withdrawals", Some(&merchant), Some(json!({"amount_fen": 1922}))).await;
+    let too_much = app
+        .api(
+            "POST",
+            "/api/v1/merchant/withdrawals",
+            Some(&merchant),
+            Some(json!({"amount_fen": 1922, "payee_id": payee})),
+        )
+        .await;
     assert_eq!(too_much.status, StatusCode::CONFLICT);
-    let w = app.api("POST", "/api/v1/merchant/withdrawals", Some(&merchant), Some(json!({"amount_fen": 1000}))).await;
+    let w = app
+        .api(
+            "POST",
+            "/api/v1/merchant/withdrawals",
+            Some(&merchant),
+            Some(json!({"amount_fen": 1000, "payee_id": payee})),
+        )
+        .await;
     assert_eq!(w.status, StatusCode::CREATED, "{}", w.body);
     let id = w.json()["id"].as_i64().unwrap();
-    let second =
-        app.api("POST", "/api/v1/merchant/withdrawals", Some(&merchant), Some(json!({"amount_fen": 1000}))).await;
+    let second = app
+        .api(
+            "POST",
+            "/api/v1/merchant/withdrawals",
+            Some(&merchant),
+            Some(json!({"amount_fen": 1000, "payee_id": payee})),
+        )
+        .await;
     assert_eq!(second.status, StatusCode::CONFLICT, "pending requests count against the balance");
 
     let (_, password) = kabao_server::accounts::ensure_admin(&*app.state.store, T0).await.unwrap().unwrap();
@@ -590,17 +625,27 @@ async fn settled_money_is_withdrawn_only_with_admin_approval_and_once() {
         .await;
     assert_eq!((no_reason.status, no_reason.json()["field"].clone()), (StatusCode::BAD_REQUEST, json!("note")));
     let ok = app
-        .api("POST", &format!("/api/v1/admin/withdrawals/{id}/decision"), Some(&admin), Some(json!({"approve": true})))
+        .api(
+            "POST",
+            &format!("/api/v1/admin/withdrawals/{id}/decision"),
+            Some(&admin),
+            Some(json!({"approve": true, "payout_ref": "ALI-0001"})),
+        )
         .await;
     assert_eq!(ok.json()["state"], "approved", "{}", ok.body);
     let twice = app
-        .api("POST", &format!("/api/v1/admin/withdrawals/{id}/decision"), Some(&admin), Some(json!({"approve": true})))
+        .api(
+            "POST",
+            &format!("/api/v1/admin/withdrawals/{id}/decision"),
+            Some(&admin),
+            Some(json!({"approve": true, "payout_ref": "ALI-0001"})),
+        )
         .await;
     assert_eq!(twice.status, StatusCode::CONFLICT);
     let f = app.api("GET", "/api/v1/merchant/finance", Some(&merchant), None).await.json();
     assert_eq!(f["available_fen"], 1980 - 59 - 1000);
     let statement = app.api("GET", "/api/v1/merchant/statement", Some(&merchant), None).await.json();
-    assert_eq!(statement.as_array().map(Vec::len), Some(2), "settlement in, withdrawal out");
+    assert_eq!(statement.as_array().map(Vec::len), Some(2), "settlement in, withdrawal held out");
     assert_eq!(app.api("GET", "/api/v1/merchant/orders", Some(&merchant), None).await.json()[0]["state"], "settled");
     verify_books(&app).await;
 }

@@ -301,6 +301,8 @@ async fn every_form_post_without_the_matching_csrf_token_is_403() {
         "/console/tokens".into(),
         format!("/console/tokens/{token_id}/revoke"),
         "/console/withdrawals".into(),
+        "/console/finance/payees".into(),
+        "/console/finance/payees/1/delete".into(),
         "/console/claims/CL0000000000000000000000AA/decision".into(),
         "/console/claims/CL0000000000000000000000AA/statements".into(),
         "/console/claims/CL0000000000000000000000AA/evidence".into(),

@@ -1,0 +1,131 @@
+//! A merchant's payees (收款账户): where withdrawals are paid. Saved validated, never edited (remove and add
+//! again), shown masked to everyone but the platform's payout team.
+
+use crate::error::ApiError;
+use crate::AppState;
+use axum::http::StatusCode;
+use kabao_core::payee::{mask_account, mask_name, PayeeDetails};
+use kabao_core::Lang;
+use kabao_store::{PayeeRecord, PayeeSnapshot, TxMode, User};
+
+/// A shop keeps at most this many payees at once.
+pub const MAX_PAYEES: usize = 20;
+
+/// A payee as shown anywhere but the payout page: account and name masked, bank in full.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MaskedPayee {
+    pub kind: kabao_core::payee::PayeeKind,
+    pub account: String,
+    pub holder_name: String,
+    pub bank_name: Option<String>,
+}
+
+impl MaskedPayee {
+    pub fn of(p: &PayeeSnapshot) -> MaskedPayee {
+        MaskedPayee {
+            kind: p.kind,
+            account: mask_account(p.kind, &p.account),
+            holder_name: mask_name(&p.holder_name),
+            bank_name: p.bank_name.clone(),
+        }
+    }
+
+    /// One line, e.g. "支付宝 138****5678 张*" or "银行卡 工商银行 ****7894 李*".
+    pub fn line(&self, lang: Lang) -> String {
+        describe(self.kind, &self.account, &self.holder_name, self.bank_name.as_deref(), lang)
+    }
+}
+
+/// One line describing a payee, in full (the payout page) or masked (through [`MaskedPayee::line`]).
+pub fn describe(
+    kind: kabao_core::payee::PayeeKind,
+    account: &str,
+    holder_name: &str,
+    bank_name: Option<&str>,
+    lang: Lang,
+) -> String {
+    match bank_name {
+        Some(bank) => format!("{} {bank} {account} {holder_name}", kind.label(lang)),
+        None => format!("{} {account} {holder_name}", kind.label(lang)),
+    }
+}
+
+fn payee_not_found() -> ApiError {
+    ApiError::new(StatusCode::NOT_FOUND, "payee.not_found", "找不到该收款账户", "No such payee").with_field("payee_id")
+}
+
+/// Saves a payee for the merchant's shop.
+pub async fn add_payee(
+    state: &AppState,
+    merchant: &User,
+    kind: &str,
+    account: &str,
+    name: &str,
+    bank_name: &str,
+) -> Result<PayeeRecord, ApiError> {
+    let shop = crate::shops::my_shop(state, merchant).await?;
+    let details = PayeeDetails::parse(kind, account, name, bank_name)
+        .map_err(|e| ApiError::from_localized(StatusCode::BAD_REQUEST, &e))?;
+    let snapshot = PayeeSnapshot {
+        kind: details.kind(),
+        account: details.account().to_string(),
+        holder_name: details.name().to_string(),
+        bank_name: details.bank_name().map(str::to_string),
+    };
+    let mut tx = state.store.begin(TxMode::Write).await?;
+    if tx.list_shop_payees(shop.id, MAX_PAYEES as i64).await?.len() >= MAX_PAYEES {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "payee.too_many",
+            format!("最多保存 {MAX_PAYEES} 个收款账户，请先删除不用的"),
+            format!("At most {MAX_PAYEES} payees; remove one you no longer use first"),
+        ));
+    }
+    let id = tx.insert_payee(shop.id, &snapshot, state.now()).await?;
+    let payee = tx.payee_by_id(id).await?.ok_or_else(|| ApiError::internal("payee vanished"))?;
+    tx.commit().await?;
+    tracing::info!(shop = %shop.id, payee = id, kind = snapshot.kind.as_str(), "payee added");
+    Ok(payee)
+}
+
+/// The merchant's payees that can be chosen, newest first.
+pub async fn my_payees(state: &AppState, merchant: &User) -> Result<Vec<PayeeRecord>, ApiError> {
+    let shop = crate::shops::my_shop(state, merchant).await?;
+    let mut tx = state.store.begin(TxMode::Read).await?;
+    Ok(tx.list_shop_payees(shop.id, MAX_PAYEES as i64).await?)
+}
+
+/// One of the merchant's payees that can be chosen; 404 for another shop's, a removed one, or none.
+pub async fn my_payee(state: &AppState, merchant: &User, id: i64) -> Result<PayeeRecord, ApiError> {
+    let shop = crate::shops::my_shop(state, merchant).await?;
+    let mut tx = state.store.begin(TxMode::Read).await?;
+    match tx.payee_by_id(id).await? {
+        Some(p) if p.shop_id == shop.id && p.disabled_at.is_none() => Ok(p),
+        _ => Err(payee_not_found()),
+    }
+}
+
+/// Removes (disables) a payee; withdrawals already requested keep their copy of its details.
+pub async fn remove_payee(state: &AppState, merchant: &User, id: i64) -> Result<(), ApiError> {
+    let shop = crate::shops::my_shop(state, merchant).await?;
+    let mut tx = state.store.begin(TxMode::Write).await?;
+    if !tx.disable_payee(shop.id, id, state.now()).await? {
+        return Err(payee_not_found());
+    }
+    tx.commit().await?;
+    tracing::info!(shop = %shop.id, payee = id, "payee removed");
+    Ok(())
+}
+
+/// The payee a withdrawal request names, inside the request's transaction: 404 unless it is the shop's own and
+/// not removed.
+pub(crate) async fn chosen_payee(
+    tx: &mut dyn kabao_store::Tx,
+    shop: kabao_core::ShopId,
+    id: i64,
+) -> Result<PayeeRecord, ApiError> {
+    match tx.payee_by_id(id).await? {
+        Some(p) if p.shop_id == shop && p.disabled_at.is_none() => Ok(p),
+        _ => Err(payee_not_found()),
+    }
+}
