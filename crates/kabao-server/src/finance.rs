@@ -54,7 +54,12 @@ pub async fn shop_finance(state: &AppState, merchant: &User) -> Result<Finance, 
 }
 
 /// Requests a withdrawal of at most the available balance not already requested.
-pub async fn request_withdrawal(state: &AppState, merchant: &User, amount: Money) -> Result<Withdrawal, ApiError> {
+pub async fn request_withdrawal(
+    state: &AppState,
+    merchant: &User,
+    amount: Money,
+    run: &crate::idempotency::Run<'_, Withdrawal>,
+) -> Result<Withdrawal, ApiError> {
     let shop = crate::shops::my_shop(state, merchant).await?;
     if !amount.is_positive() {
         return Err(ApiError::bad_request(
@@ -84,6 +89,7 @@ pub async fn request_withdrawal(state: &AppState, merchant: &User, amount: Money
     }
     let id = tx.insert_withdrawal(shop.id, amount, state.now()).await?;
     let w = tx.withdrawal_by_id(id).await?.ok_or_else(|| ApiError::internal("withdrawal vanished"))?;
+    run.complete(&mut *tx, &w, state.now()).await?;
     tx.commit().await?;
     tracing::info!(shop = %shop.id, withdrawal = id, amount_fen = amount.fen(), "withdrawal requested");
     Ok(w)

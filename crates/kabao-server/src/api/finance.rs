@@ -5,6 +5,7 @@ use super::ApiJson;
 use crate::auth::ApiUser;
 use crate::error::ApiError;
 use crate::extract::ApiPath;
+use crate::idempotency::{Begun, IdemJson, Rendered, Scope};
 use crate::SharedState;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -103,17 +104,25 @@ pub struct WithdrawalInput {
     pub amount_fen: i64,
 }
 
-/// Request a withdrawal (an admin approves it).
+/// Request a withdrawal (an admin approves it). With an `Idempotency-Key`, a retry of the same body answers the
+/// first 201 (the same withdrawal) byte for byte.
 #[utoipa::path(post, path = "/api/v1/merchant/withdrawals", tag = "merchant", security(("bearer" = [])), request_body = WithdrawalInput,
-    responses((status = 201, body = WithdrawalView), (status = 409, description = "more than the available balance")))]
+    params(("Idempotency-Key" = Option<String>, Header, description = "At most 128 visible ASCII characters, per user. The same key with the same body answers the first response byte for byte (header `Idempotent-Replayed: true`) for 48 hours; with another body 409 `idempotency_key_reused`; while the first request runs 409 `idempotency_key_in_flight`.")),
+    responses((status = 201, body = WithdrawalView), (status = 400, description = "amount not positive, or an invalid Idempotency-Key"),
+        (status = 409, description = "more than the available balance; `idempotency_key_reused` (same key, other body) or `idempotency_key_in_flight` (same key, first request still running)")))]
 pub async fn request(
     State(state): State<SharedState>,
     user: ApiUser,
-    ApiJson(body): ApiJson<WithdrawalInput>,
-) -> Result<(StatusCode, ApiJson<WithdrawalView>), ApiError> {
+    IdemJson { idem, body }: IdemJson<WithdrawalInput>,
+) -> Result<axum::response::Response, ApiError> {
     let user = user.require(Role::Merchant)?;
-    let w = crate::finance::request_withdrawal(&state, &user, Money::from_fen(body.amount_fen)).await?;
-    Ok((StatusCode::CREATED, ApiJson(WithdrawalView::from(&w))))
+    let render = |w: &Withdrawal| Rendered::json(StatusCode::CREATED, &WithdrawalView::from(w));
+    let run = match idem.begin(&state, Scope::User(user.id), &render).await? {
+        Begun::Replay(answer) => return Ok(answer),
+        Begun::Run(run) => run,
+    };
+    let result = crate::finance::request_withdrawal(&state, &user, Money::from_fen(body.amount_fen), &run).await;
+    run.finish(&state, result).await
 }
 
 /// Pending withdrawals, oldest first.

@@ -120,7 +120,7 @@ pub async fn buy(
         first_order_confirmed: f.first_order_confirmed.is_some(),
         device_id: crate::auth::device_id(&headers).map(str::to_string),
     };
-    match crate::orders::checkout(&state, &buyer, &req, None).await {
+    match crate::orders::checkout(&state, &buyer, &req, &crate::idempotency::Run::none()).await {
         Ok(order) => {
             let mut res = see_other(&format!("/o/{}", order.order_no));
             if v.user.is_none() {
@@ -202,6 +202,12 @@ fn event_label(e: &kabao_core::audit::ChainedEvent, lang: kabao_core::Lang) -> &
             lang.pick("商家要求补充证据（处理时限暂停）", "More evidence asked for (deadline paused)")
         }
         "claim.evidence_added" => lang.pick("买家补充了证据", "The buyer added evidence"),
+        "claim.reevaluated" if e.body.contains(r#""eligible":true"#) => {
+            lang.pick("补充证据后重新审核：符合补单规则", "Re-evaluated with the new evidence: within the rules")
+        }
+        "claim.reevaluated" => {
+            lang.pick("补充证据后重新审核：仍不符合补单规则", "Re-evaluated with the new evidence: still outside the rules")
+        }
         "claim.remedy_failed" => {
             lang.pick("无法补发或退款，可申请平台介入", "No re-issue or refund possible: the platform can step in")
         }
@@ -523,7 +529,7 @@ pub async fn top_up(
     let amount = Money::parse_yuan(&f.amount)
         .map_err(|e| ApiError::from_localized(StatusCode::BAD_REQUEST, &e).with_field("amount"));
     match amount {
-        Ok(a) => match crate::payments::start_top_up(&state, user.id, a).await {
+        Ok(a) => match crate::payments::start_top_up(&state, user.id, a, &crate::idempotency::Run::none()).await {
             Ok(p) => Ok(see_other(&format!("/pay/sandbox/{}", p.trade_no))),
             Err(e) if e.status.is_client_error() => wallet_page(&state, &v, Some(e.message(v.lang).to_string())).await,
             Err(e) => Err(e),

@@ -8,5 +8,7 @@ mod claims;
 mod disputes;
 mod epay;
 mod orders;
+mod idempotency;
 mod pages;
+mod reevaluation;
 mod trust;
