@@ -789,7 +789,8 @@ pub async fn add_evidence(
     if !c.state.holds_escrow() {
         return Err(ApiError::from_localized(StatusCode::CONFLICT, &claim::ClaimError::Closed(c.state)));
     }
-    let product = tx.product_by_id(order.product_id).await?.ok_or_else(|| ApiError::internal("ordered product vanished"))?;
+    let product =
+        tx.product_by_id(order.product_id).await?.ok_or_else(|| ApiError::internal("ordered product vanished"))?;
     let hashes = store_evidence(&mut *tx, &order, &product.title, &c, evidence, party, now).await?;
     let mut updated = if party == EvidenceParty::Buyer && c.state == ClaimState::AwaitingEvidence {
         let k = claim::on_more_evidence(&core_claim(&c), now)
@@ -836,13 +837,8 @@ async fn reevaluate(
 ) -> Result<ClaimRecord, ApiError> {
     let policy = policy_of(order);
     let keys = if kind == GoodsKind::Standard { tx.order_keys(order.id).await? } else { Vec::new() };
-    let kinds: BTreeSet<EvidenceKind> = tx
-        .claim_evidence(c.id)
-        .await?
-        .iter()
-        .filter(|e| e.added_by == EvidenceParty::Buyer)
-        .map(|e| e.kind)
-        .collect();
+    let kinds: BTreeSet<EvidenceKind> =
+        tx.claim_evidence(c.id).await?.iter().filter(|e| e.added_by == EvidenceParty::Buyer).map(|e| e.kind).collect();
     let facts = ClaimFacts {
         defect: c.defect,
         evidence: kinds.clone(),

@@ -114,7 +114,12 @@ impl<S: Send + Sync> FromRequestParts<S> for IdempotencyKey {
             None => None,
             Some(v) => Some(parse_key(v)?).filter(|k| !k.is_empty()),
         };
-        Ok(IdempotencyKey { key, method: parts.method.clone(), path: parts.uri.path().to_string() })
+        // The whole path as the client sent it: a nested router sees only its own part of it.
+        let path = match parts.extensions.get::<axum::extract::OriginalUri>() {
+            Some(original) => original.path().to_string(),
+            None => parts.uri.path().to_string(),
+        };
+        Ok(IdempotencyKey { key, method: parts.method.clone(), path })
     }
 }
 
@@ -242,9 +247,11 @@ where
             .await
             .map_err(|e| ApiError::bad_request("request.invalid_body", "body", e.body_text(), e.body_text()))?;
         let idem = key.json(&bytes);
-        let crate::extract::ApiJson(body) =
-            crate::extract::ApiJson::<T>::from_request(Request::from_parts(parts, axum::body::Body::from(bytes)), state)
-                .await?;
+        let crate::extract::ApiJson(body) = crate::extract::ApiJson::<T>::from_request(
+            Request::from_parts(parts, axum::body::Body::from(bytes)),
+            state,
+        )
+        .await?;
         Ok(IdemJson { idem, body })
     }
 }

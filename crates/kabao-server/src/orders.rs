@@ -461,7 +461,14 @@ pub async fn start_gateway_payment(
     gateway: &str,
 ) -> Result<kabao_store::Payment, ApiError> {
     check_payable(state, order)?;
-    crate::payments::start_with(state, gateway, kabao_store::PaymentPurpose::Order(order.id), order.amount, &crate::idempotency::Run::none()).await
+    crate::payments::start_with(
+        state,
+        gateway,
+        kabao_store::PaymentPurpose::Order(order.id),
+        order.amount,
+        &crate::idempotency::Run::none(),
+    )
+    .await
 }
 
 /// Pays an order from the buyer's wallet.

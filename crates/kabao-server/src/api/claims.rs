@@ -324,7 +324,8 @@ pub async fn add_evidence(
 ) -> Result<Response, ApiError> {
     let order = access_order(&state, user.as_ref(), &headers, &order_no).await?;
     let form = read_form(multipart).await?;
-    let render = |a: &EvidenceAdded| Rendered::json(StatusCode::OK, &ClaimView::new(&a.claim, &a.order_no, &a.evidence));
+    let render =
+        |a: &EvidenceAdded| Rendered::json(StatusCode::OK, &ClaimView::new(&a.claim, &a.order_no, &a.evidence));
     let run = match form.idempotency(key).begin(&state, Scope::buyer(user.as_ref(), &order), &render).await? {
         Begun::Replay(answer) => return Ok(answer),
         Begun::Run(run) => run,
@@ -439,7 +440,8 @@ pub async fn merchant_evidence(
     multipart: Result<Multipart, MultipartRejection>,
 ) -> Result<Response, ApiError> {
     let form = read_form(multipart).await?;
-    let render = |a: &EvidenceAdded| Rendered::json(StatusCode::OK, &ClaimView::new(&a.claim, &a.order_no, &a.evidence));
+    let render =
+        |a: &EvidenceAdded| Rendered::json(StatusCode::OK, &ClaimView::new(&a.claim, &a.order_no, &a.evidence));
     let run = match form.idempotency(key).begin(&state, Scope::User(user.id), &render).await? {
         Begun::Replay(answer) => return Ok(answer),
         Begun::Run(run) => run,

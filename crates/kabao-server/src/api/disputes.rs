@@ -109,7 +109,8 @@ pub async fn buyer_statement(
     IdemJson { idem, body }: IdemJson<StatementInput>,
 ) -> Result<Response, ApiError> {
     let order = access_order(&state, user.as_ref(), &headers, &order_no).await?;
-    let render = |s: &Stated| Rendered::json(StatusCode::OK, &DisputeView::new(&s.claim.claim_no, &s.dispute, &s.statements));
+    let render =
+        |s: &Stated| Rendered::json(StatusCode::OK, &DisputeView::new(&s.claim.claim_no, &s.dispute, &s.statements));
     let run = match idem.begin(&state, Scope::buyer(user.as_ref(), &order), &render).await? {
         Begun::Replay(answer) => return Ok(answer),
         Begun::Run(run) => run,
@@ -133,7 +134,8 @@ pub async fn merchant_statement(
     ApiPath(claim_no): ApiPath<String>,
     IdemJson { idem, body }: IdemJson<StatementInput>,
 ) -> Result<Response, ApiError> {
-    let render = |s: &Stated| Rendered::json(StatusCode::OK, &DisputeView::new(&s.claim.claim_no, &s.dispute, &s.statements));
+    let render =
+        |s: &Stated| Rendered::json(StatusCode::OK, &DisputeView::new(&s.claim.claim_no, &s.dispute, &s.statements));
     let run = match idem.begin(&state, Scope::User(user.id), &render).await? {
         Begun::Replay(answer) => return Ok(answer),
         Begun::Run(run) => run,

@@ -148,8 +148,7 @@ pub async fn create(
     let guest_email = match &buyer {
         Buyer::User(_) => None,
         Buyer::Guest { email, .. } => Some(
-            kabao_core::user::Email::parse(email)
-                .map_err(|e| ApiError::from_localized(StatusCode::BAD_REQUEST, &e))?,
+            kabao_core::user::Email::parse(email).map_err(|e| ApiError::from_localized(StatusCode::BAD_REQUEST, &e))?,
         ),
     };
     let scope = match (&buyer, &guest_email) {

@@ -4,12 +4,12 @@
 use super::console::MerchantVisitor;
 use super::orders::visible_order;
 use super::{datetime, render, see_other, shown_on_form, with_status, Ctx};
-use crate::idempotency::{Begun, IdempotencyKey, Rendered, Run, Scope};
 use crate::api::claims::read_form;
 use crate::auth::Visitor;
 use crate::claims::MerchantDecision;
 use crate::error::ApiError;
 use crate::extract::{ApiPath, ApiQuery};
+use crate::idempotency::{Begun, IdempotencyKey, Rendered, Run, Scope};
 use crate::SharedState;
 use askama::Template;
 use axum::extract::multipart::MultipartRejection;
@@ -130,9 +130,8 @@ pub async fn file(
     // reload) lands on the claim the first one filed, by the one rule the API's `Idempotency-Key` follows.
     let key = IdempotencyKey::new(&form.text("submission"), Method::POST, &format!("/o/{no}/claims"))?;
     let claim_url = |f: &crate::claims::Filed| format!("/o/{}/claims/{}", order.order_no, f.claim.claim_no);
-    let render = |f: &crate::claims::Filed| {
-        Ok(Rendered { status: StatusCode::SEE_OTHER, body: claim_url(f).into_bytes() })
-    };
+    let render =
+        |f: &crate::claims::Filed| Ok(Rendered { status: StatusCode::SEE_OTHER, body: claim_url(f).into_bytes() });
     let run = match form.idempotency(key).begin(&state, Scope::buyer(v.user.as_ref(), &order), &render).await {
         Ok(Begun::Run(run)) => run,
         Ok(Begun::Replay(answer)) => return Ok(replayed_redirect(answer).await),

@@ -5,11 +5,11 @@ use super::claims::{back_to_claim, party_label, ruling_text, Back};
 use super::console::MerchantVisitor;
 use super::orders::visible_order;
 use super::{datetime, render, see_other, shown_on_form, with_status, Ctx, PageForm};
-use crate::idempotency::Run;
 use crate::auth::Visitor;
 use crate::disputes::Party;
 use crate::error::ApiError;
 use crate::extract::ApiPath;
+use crate::idempotency::Run;
 use crate::SharedState;
 use askama::Template;
 use axum::extract::State;
@@ -52,7 +52,8 @@ pub async fn buyer_statement(
 ) -> Result<Response, ApiError> {
     v.check_csrf(f.csrf.as_deref())?;
     let order = visible_order(&state, &v, &headers, &no).await?;
-    let result = crate::disputes::add_statement(&state, Party::Buyer(&order), &claim_no, &f.statement, &Run::none()).await;
+    let result =
+        crate::disputes::add_statement(&state, Party::Buyer(&order), &claim_no, &f.statement, &Run::none()).await;
     back_to_claim(&state, &v, Back::Buyer(&order), &claim_no, result).await
 }
 
@@ -64,8 +65,8 @@ pub async fn merchant_statement(
     PageForm(f): PageForm<StatementForm>,
 ) -> Result<Response, ApiError> {
     v.check_csrf(f.csrf.as_deref())?;
-    let result = crate::disputes::add_statement(&state, Party::Merchant(&user), &claim_no, &f.statement, &Run::none())
-            .await;
+    let result =
+        crate::disputes::add_statement(&state, Party::Merchant(&user), &claim_no, &f.statement, &Run::none()).await;
     back_to_claim(&state, &v, Back::Merchant(&user), &claim_no, result).await
 }
 

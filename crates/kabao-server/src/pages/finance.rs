@@ -108,7 +108,9 @@ pub async fn withdraw(
 ) -> Result<Response, ApiError> {
     mv.v.check_csrf(f.csrf.as_deref())?;
     let result = match Money::parse_yuan(&f.amount) {
-        Ok(a) => crate::finance::request_withdrawal(&state, &mv.user, a, &crate::idempotency::Run::none()).await.map(|_| ()),
+        Ok(a) => {
+            crate::finance::request_withdrawal(&state, &mv.user, a, &crate::idempotency::Run::none()).await.map(|_| ())
+        }
         Err(e) => Err(ApiError::from_localized(axum::http::StatusCode::BAD_REQUEST, &e).with_field("amount")),
     };
     match result {

@@ -205,9 +205,10 @@ fn event_label(e: &kabao_core::audit::ChainedEvent, lang: kabao_core::Lang) -> &
         "claim.reevaluated" if e.body.contains(r#""eligible":true"#) => {
             lang.pick("补充证据后重新审核：符合补单规则", "Re-evaluated with the new evidence: within the rules")
         }
-        "claim.reevaluated" => {
-            lang.pick("补充证据后重新审核：仍不符合补单规则", "Re-evaluated with the new evidence: still outside the rules")
-        }
+        "claim.reevaluated" => lang.pick(
+            "补充证据后重新审核：仍不符合补单规则",
+            "Re-evaluated with the new evidence: still outside the rules",
+        ),
         "claim.remedy_failed" => {
             lang.pick("无法补发或退款，可申请平台介入", "No re-issue or refund possible: the platform can step in")
         }

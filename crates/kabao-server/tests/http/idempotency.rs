@@ -57,7 +57,8 @@ async fn user_id(app: &TestApp, name: &str) -> kabao_core::UserId {
 async fn shop_orders(app: &TestApp, merchant: &str) -> usize {
     let mut tx = app.state.store.begin(kabao_store::TxMode::Read).await.unwrap();
     let owner = {
-        let shop_id = app.api("GET", "/api/v1/merchant/shop", Some(merchant), None).await.json()["id"].as_i64().unwrap();
+        let shop_id =
+            app.api("GET", "/api/v1/merchant/shop", Some(merchant), None).await.json()["id"].as_i64().unwrap();
         kabao_core::ShopId(shop_id)
     };
     tx.list_shop_orders(owner, 10_000, 0).await.unwrap().len()
@@ -108,7 +109,10 @@ async fn every_keyed_post_story(app: TestApp) {
     // Top-up: the same payment again, not a second one.
     let top = post(&app, "/api/v1/wallet/top-ups", Some(&token), Some("top-up"), r#"{"amount_fen":100}"#).await;
     assert_eq!(top.status, StatusCode::CREATED, "{}", top.body);
-    assert_replay(&top, &post(&app, "/api/v1/wallet/top-ups", Some(&token), Some("top-up"), r#"{"amount_fen":100}"#).await);
+    assert_replay(
+        &top,
+        &post(&app, "/api/v1/wallet/top-ups", Some(&token), Some("top-up"), r#"{"amount_fen":100}"#).await,
+    );
     assert_reused(&post(&app, "/api/v1/wallet/top-ups", Some(&token), Some("top-up"), r#"{"amount_fen":200}"#).await);
     // One key per caller across routes: the checkout's key is not a top-up's.
     assert_reused(&post(&app, "/api/v1/wallet/top-ups", Some(&token), Some("checkout"), r#"{"amount_fen":100}"#).await);
@@ -192,7 +196,9 @@ async fn a_withdrawal_retried_with_its_key_is_requested_once() {
     assert_eq!(first.status, StatusCode::CREATED, "{}", first.body);
     let again = post(&app, "/api/v1/merchant/withdrawals", Some(&merchant), Some("w"), r#"{"amount_fen":1000}"#).await;
     assert_replay(&first, &again);
-    assert_reused(&post(&app, "/api/v1/merchant/withdrawals", Some(&merchant), Some("w"), r#"{"amount_fen":900}"#).await);
+    assert_reused(
+        &post(&app, "/api/v1/merchant/withdrawals", Some(&merchant), Some("w"), r#"{"amount_fen":900}"#).await,
+    );
     let f = app.api("GET", "/api/v1/merchant/finance", Some(&merchant), None).await.json();
     assert_eq!(f["pending_withdrawals_fen"], 1000, "one withdrawal: {f}");
 }
@@ -201,12 +207,19 @@ async fn a_withdrawal_retried_with_its_key_is_requested_once() {
 #[tokio::test]
 async fn keys_are_per_caller_and_never_answer_another_callers_request() {
     let app = TestApp::new().await;
-    let (_, product) = app.merchant_with_product("idem_scope_m").await;
+    let (merchant, product) = app.merchant_with_product("idem_scope_m").await;
+    app.import(&merchant, product, "SC-1\nSC-2\n").await;
     let (a, b) = (buyer(&app, "idem_scope_a").await, buyer(&app, "idem_scope_b").await);
     let body = json!({"product_id": product, "quantity": 1, "warranty_ack": true, "first_order_confirmed": true});
     let for_a = post(&app, "/api/v1/orders", Some(&a), Some("same"), &body.to_string()).await;
     let for_b = post(&app, "/api/v1/orders", Some(&b), Some("same"), &body.to_string()).await;
-    assert_eq!((for_a.status, for_b.status), (StatusCode::CREATED, StatusCode::CREATED), "{} {}", for_a.body, for_b.body);
+    assert_eq!(
+        (for_a.status, for_b.status),
+        (StatusCode::CREATED, StatusCode::CREATED),
+        "{} {}",
+        for_a.body,
+        for_b.body
+    );
     assert!(!replayed(&for_b));
     assert_ne!(for_a.json()["order_no"], for_b.json()["order_no"]);
     let mut guest = body.clone();
@@ -264,7 +277,10 @@ async fn keys_are_kept_48_hours_then_the_expiry_job_purges_them() {
     let first = post(&app, "/api/v1/wallet/top-ups", Some(&token), Some("kept"), r#"{"amount_fen":100}"#).await;
     app.clock.advance_seconds(kabao_server::idempotency::RETENTION_HOURS * 3600 - 60);
     kabao_server::jobs::run_once(&app.state, "instance-test").await.unwrap();
-    assert_replay(&first, &post(&app, "/api/v1/wallet/top-ups", Some(&token), Some("kept"), r#"{"amount_fen":100}"#).await);
+    assert_replay(
+        &first,
+        &post(&app, "/api/v1/wallet/top-ups", Some(&token), Some("kept"), r#"{"amount_fen":100}"#).await,
+    );
     app.clock.advance_seconds(120);
     kabao_server::jobs::run_once(&app.state, "instance-test").await.unwrap();
     let fresh = post(&app, "/api/v1/wallet/top-ups", Some(&token), Some("kept"), r#"{"amount_fen":200}"#).await;
@@ -379,7 +395,8 @@ mod property {
                 let case = case.get();
                 rt.block_on(async {
                     // What each key answered first (only answers that succeeded are kept).
-                    let mut first: HashMap<usize, (&'static str, serde_json::Value, StatusCode, String)> = HashMap::new();
+                    let mut first: HashMap<usize, (&'static str, serde_json::Value, StatusCode, String)> =
+                        HashMap::new();
                     for (k, c) in &calls {
                         let key = format!("case-{case}-key-{k}");
                         let (route, text, value) = request(c, &products);

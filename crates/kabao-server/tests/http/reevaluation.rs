@@ -69,7 +69,6 @@ async fn reevaluation_story(app: TestApp) {
         "{claim}"
     );
     assert_eq!(app.stock(product).await, 1, "one key taken for the re-issue");
-    assert_eq!(reveal(&app, &token, &no).await, vec!["RE-0002"], "the new key, the reported one voided");
     {
         let mut tx = app.state.store.begin(kabao_store::TxMode::Read).await.unwrap();
         let order = tx.order_by_no(&no).await.unwrap().unwrap();
@@ -83,6 +82,7 @@ async fn reevaluation_story(app: TestApp) {
     assert_eq!((reevaluated["eligible"].clone(), reevaluated["was_eligible"].clone()), (json!(true), json!(false)));
     let reissued = &kinds[kinds.len() - 1].1;
     assert_eq!((reissued["auto"].clone(), reissued["after"].clone()), (json!(true), json!("evidence")));
+    assert_eq!(reveal(&app, &token, &no).await, vec!["RE-0002"], "the new key, the reported one voided");
 
     // Adding evidence again re-issues nothing twice: the claim is closed, and a retry of the request that
     // re-issued answers what it answered.
@@ -128,7 +128,12 @@ async fn evidence_added_to_an_already_eligible_claim_does_not_reissue() {
     let claim_no = claim["claim_no"].as_str().unwrap().to_string();
     app.import(&merchant, product, "TW-0002\n").await;
     let res = add_evidence(&app, &token, &format!("{path}/{claim_no}/evidence"), &[], &[("more.png", &png("m"))]).await;
-    assert_eq!((res.json()["eligible"].clone(), res.json()["state"].clone()), (json!(true), json!("open")), "{}", res.body);
+    assert_eq!(
+        (res.json()["eligible"].clone(), res.json()["state"].clone()),
+        (json!(true), json!("open")),
+        "{}",
+        res.body
+    );
     assert_eq!(app.stock(product).await, 1, "nothing re-issued by the evidence");
     let kinds: Vec<String> = events(&app, &no).await.into_iter().map(|(k, _)| k).collect();
     assert_eq!(kinds.iter().filter(|k| *k == "claim.reissued").count(), 0);
@@ -171,7 +176,8 @@ async fn on_the_pages_adding_the_missing_screenshot_reissues_the_key() {
     let page = b.get(&claim_path).await;
     assert!(page.body.contains("不符合规则") && page.body.contains("待商家处理"), "{}", page.body);
 
-    let res = b.post_multipart(&format!("{claim_path}/evidence"), &[("_csrf", &csrf)], &[("截图.png", &png("p"))]).await;
+    let res =
+        b.post_multipart(&format!("{claim_path}/evidence"), &[("_csrf", &csrf)], &[("截图.png", &png("p"))]).await;
     assert_eq!(res.status, StatusCode::SEE_OTHER, "{}", res.body);
     let page = b.get(&claim_path).await;
     assert!(page.body.contains("已补发"), "{}", page.body);
