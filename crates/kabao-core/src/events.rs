@@ -22,13 +22,14 @@ pub const CLAIM_REJECTED: &str = "claim.rejected";
 pub const CLAIM_EVIDENCE_REQUESTED: &str = "claim.evidence_requested";
 pub const CLAIM_EVIDENCE_ADDED: &str = "claim.evidence_added";
 pub const CLAIM_REMEDY_FAILED: &str = "claim.remedy_failed";
+pub const CLAIM_REEVALUATED: &str = "claim.reevaluated";
 pub const DISPUTE_OPENED: &str = "dispute.opened";
 pub const DISPUTE_STATEMENT: &str = "dispute.statement";
 pub const DISPUTE_REFUNDED: &str = "dispute.refunded";
 pub const DISPUTE_DECIDED: &str = "dispute.decided";
 
 /// Every kind an order's chain may hold. A new kind is added here, with its label below; a test checks both.
-pub const ALL: [&str; 21] = [
+pub const ALL: [&str; 22] = [
     ORDER_CREATED,
     ORDER_PAID,
     KEYS_ASSIGNED,
@@ -46,6 +47,7 @@ pub const ALL: [&str; 21] = [
     CLAIM_EVIDENCE_REQUESTED,
     CLAIM_EVIDENCE_ADDED,
     CLAIM_REMEDY_FAILED,
+    CLAIM_REEVALUATED,
     DISPUTE_OPENED,
     DISPUTE_STATEMENT,
     DISPUTE_REFUNDED,
@@ -94,6 +96,13 @@ pub fn label(kind: &str, body: &str, lang: Lang) -> Option<&'static str> {
         CLAIM_REMEDY_FAILED => {
             lang.pick("无法补发或退款，可申请平台介入", "No re-issue or refund possible: the platform can step in")
         }
+        CLAIM_REEVALUATED if body.get("eligible").and_then(serde_json::Value::as_bool) == Some(true) => {
+            lang.pick("补充证据后重新审核：符合补单规则", "Re-evaluated with the new evidence: within the rules")
+        }
+        CLAIM_REEVALUATED => lang.pick(
+            "补充证据后重新审核：仍不符合补单规则",
+            "Re-evaluated with the new evidence: still outside the rules",
+        ),
         DISPUTE_OPENED => lang.pick("买家申请平台介入", "The buyer asked the platform to step in"),
         DISPUTE_STATEMENT => match field("party") {
             Some("buyer") => lang.pick("买家向平台提交了陈述", "The buyer gave the platform a statement"),

@@ -124,6 +124,13 @@ impl CardKeyAad<'_> {
     }
 }
 
+fn record_aad(context: &[u8]) -> Vec<u8> {
+    let mut v = Vec::with_capacity(context.len() + 16);
+    v.extend_from_slice(b"kabao.record.v1|");
+    v.extend_from_slice(context);
+    v
+}
+
 /// The unwrapped data keys in use: one fingerprint key (never rotated, so duplicates stay detectable)
 /// and the card-key encryption key of the current version.
 pub struct Keyring {
@@ -183,6 +190,32 @@ impl Keyring {
         let plain = open_with(aead, &aad.bytes(), sealed)?;
         String::from_utf8(plain.to_vec()).map(Zeroizing::new).map_err(|_| VaultError::OpenFailed)
     }
+
+    /// Seals a stored record that may carry a key in clear (an idempotent request's response), under the current
+    /// card-key data key. `context` names the record (its table and identity) and is the associated data, so a
+    /// sealed record copied to another row does not open; the `kabao.record.v1|` prefix keeps it apart from keys.
+    pub fn seal_record(
+        &self,
+        context: &[u8],
+        plain: &[u8],
+        nonce: [u8; NONCE_LEN],
+    ) -> Result<(i32, Vec<u8>), VaultError> {
+        let Some((version, aead)) = self.card_keys.last() else {
+            return Err(VaultError::UnknownVersion(0));
+        };
+        Ok((*version, seal_with(aead, &record_aad(context), plain, nonce)))
+    }
+
+    /// Opens a record sealed by [`Keyring::seal_record`] with the same context.
+    pub fn open_record(&self, version: i32, context: &[u8], sealed: &[u8]) -> Result<Zeroizing<Vec<u8>>, VaultError> {
+        let aead = self
+            .card_keys
+            .iter()
+            .find(|(v, _)| *v == version)
+            .map(|(_, a)| a)
+            .ok_or(VaultError::UnknownVersion(version))?;
+        open_with(aead, &record_aad(context), sealed)
+    }
 }
 
 #[cfg(test)]
@@ -191,6 +224,15 @@ mod tests {
 
     fn keyring() -> Keyring {
         Keyring::new(Zeroizing::new([7; 32]), vec![(1, Zeroizing::new([9; 32]))])
+    }
+
+    #[test]
+    fn sealed_records_open_only_under_their_own_context() {
+        let k = keyring();
+        let (v, sealed) = k.seal_record(b"idempotency|user:1|k", b"{\"new_key\":\"K\"}", [3; NONCE_LEN]).unwrap();
+        assert_eq!(k.open_record(v, b"idempotency|user:1|k", &sealed).unwrap().as_slice(), b"{\"new_key\":\"K\"}");
+        assert!(k.open_record(v, b"idempotency|user:2|k", &sealed).is_err(), "another row's context");
+        assert!(k.open_record(v + 1, b"idempotency|user:1|k", &sealed).is_err(), "unknown version");
     }
 
     #[test]

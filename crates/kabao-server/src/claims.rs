@@ -4,6 +4,7 @@
 //! remedy when the merchant stays silent past the deadline. Every step appends to the order's event chain.
 
 use crate::error::ApiError;
+use crate::idempotency::Run;
 use crate::orders::append_event;
 use crate::AppState;
 use axum::http::StatusCode;
@@ -52,8 +53,6 @@ pub struct ClaimInput {
     /// The error text or code, typed or pasted (stored as a text evidence file).
     pub error_text: String,
     pub files: Vec<Upload>,
-    /// The API's `Idempotency-Key`, or the form's one-time token.
-    pub idempotency_key: Option<String>,
 }
 
 /// A checked piece of evidence, ready to store.
@@ -239,14 +238,23 @@ fn voided_for(keys: &[kabao_store::DeliveredKey], item: i32) -> u32 {
 /// What a filing did.
 pub struct Filed {
     pub claim: ClaimRecord,
-    /// The same submission came again: this is the claim it filed the first time.
+    /// The claim's evidence, as stored in the filing's transaction.
+    pub evidence: Vec<EvidenceRecord>,
+    /// A claim was already open on the item (a double submission): this is that claim.
     pub duplicate: bool,
     /// The fresh key of an automatic re-issue, shown at once (its reveal is recorded).
     pub new_key: Option<Zeroizing<String>>,
 }
 
 /// Files a claim on one item of an order the caller may see (`by`: the registered buyer, `None` for a guest).
-pub async fn file(state: &AppState, order: &Order, by: Option<UserId>, input: ClaimInput) -> Result<Filed, ApiError> {
+/// A keyed API request (`run`, see [`crate::idempotency`]) stores its answer in the filing's transaction.
+pub async fn file(
+    state: &AppState,
+    order: &Order,
+    by: Option<UserId>,
+    input: ClaimInput,
+    run: &Run<'_, Filed>,
+) -> Result<Filed, ApiError> {
     let item: i32 =
         input.item.trim().parse().ok().filter(|i| *i >= 1 && i64::from(*i) <= order.quantity).ok_or_else(|| {
             bad("claim.item_invalid", "item", "请选择要申请售后的那一件商品", "Choose the item the claim is about")
@@ -262,24 +270,40 @@ pub async fn file(state: &AppState, order: &Order, by: Option<UserId>, input: Cl
             format!("The description is limited to {MAX_DESCRIPTION_CHARS} characters"),
         ));
     }
-    let idem = input.idempotency_key.as_deref().map(str::trim).filter(|k| !k.is_empty()).map(str::to_string);
-    if idem.as_ref().is_some_and(|k| k.len() > 128) {
-        return Err(bad(
-            "claim.idempotency_key_invalid",
-            "idempotency_key",
-            "幂等键太长",
-            "The idempotency key is too long",
-        ));
-    }
     let evidence = check_evidence(input.files, &input.error_text)?;
 
     let now = state.now();
     let mut tx = state.store.begin(TxMode::Write).await?;
-    if let Some(key) = &idem {
-        if let Some(existing) = tx.claim_by_idempotency_key(order.id, key).await? {
-            return Ok(Filed { claim: existing, duplicate: true, new_key: None });
-        }
+    let filing = Filing { item, defect, description, activated: input.activated, evidence };
+    let filed = file_in(state, &mut *tx, order, by, filing, now).await?;
+    run.complete(&mut *tx, &filed, now).await?;
+    tx.commit().await?;
+    if !filed.duplicate {
+        let c = &filed.claim;
+        tracing::info!(claim = %c.claim_no, order = %order.order_no, eligible = c.eligible, state = c.state.as_str(), "claim filed");
     }
+    Ok(filed)
+}
+
+/// A claim's checked fields.
+struct Filing {
+    item: i32,
+    defect: Defect,
+    description: String,
+    activated: bool,
+    evidence: Vec<Evidence>,
+}
+
+/// Files the claim in the caller's transaction (which the caller commits).
+async fn file_in(
+    state: &AppState,
+    tx: &mut dyn Tx,
+    order: &Order,
+    by: Option<UserId>,
+    filing: Filing,
+    now: Timestamp,
+) -> Result<Filed, ApiError> {
+    let Filing { item, defect, description, activated, evidence } = filing;
     let order = tx.order_by_id(order.id).await?.ok_or_else(|| ApiError::not_found("order.not_found"))?;
     if !matches!(order.state, OrderState::Delivered | OrderState::Settled) {
         return Err(conflict("claim.not_delivered", "订单尚未发货，不能申请售后", "The order has not been delivered"));
@@ -306,8 +330,9 @@ pub async fn file(state: &AppState, order: &Order, by: Option<UserId>, input: Cl
     }
     let earlier = tx.order_claims(order.id).await?;
     if let Some(open) = earlier.iter().find(|c| c.item == item && c.state.holds_escrow()) {
-        // The same problem filed twice (a double tap without a token): one claim per item at a time.
-        return Ok(Filed { claim: open.clone(), duplicate: true, new_key: None });
+        // The same problem filed twice (a double tap without a key): one claim per item at a time.
+        let evidence = tx.claim_evidence(open.id).await?;
+        return Ok(Filed { claim: open.clone(), evidence, duplicate: true, new_key: None });
     }
     if earlier.iter().any(|c| c.item == item && c.state == ClaimState::Refunded) {
         return Err(conflict("claim.item_refunded", "该件商品已经退款", "This item has already been refunded"));
@@ -320,7 +345,7 @@ pub async fn file(state: &AppState, order: &Order, by: Option<UserId>, input: Cl
         delivered_at,
         filed_at: now,
         reissues_so_far: reissues,
-        activated: input.activated,
+        activated,
     };
     let eligibility = warranty::eligibility(policy.as_ref(), &facts);
     let (eligible, reasons) = match &eligibility {
@@ -336,7 +361,7 @@ pub async fn file(state: &AppState, order: &Order, by: Option<UserId>, input: Cl
         shop_id: order.shop_id,
         defect,
         description,
-        activated: input.activated,
+        activated,
         eligible,
         reasons,
         state: ClaimState::Open,
@@ -348,7 +373,6 @@ pub async fn file(state: &AppState, order: &Order, by: Option<UserId>, input: Cl
         decided_by: None,
         decided_at: None,
         created_at: now,
-        idempotency_key: idem,
     };
     record.id = tx.insert_claim(&record).await?;
     let hashes = store_evidence(&mut *tx, &order, &product.title, &record, evidence, EvidenceParty::Buyer, now).await?;
@@ -360,7 +384,7 @@ pub async fn file(state: &AppState, order: &Order, by: Option<UserId>, input: Cl
             "claim_no": record.claim_no,
             "item": item,
             "defect": defect.as_str(),
-            "activated": input.activated,
+            "activated": activated,
             "eligible": eligible,
             "reasons": serde_json::from_str::<serde_json::Value>(&record.reasons).unwrap_or_default(),
             "evidence_sha256": hashes,
@@ -372,46 +396,67 @@ pub async fn file(state: &AppState, order: &Order, by: Option<UserId>, input: Cl
 
     // Automatic re-issue: eligible, allowed by the policy, and a key in stock — the buyer gets it now.
     let mut new_key = None;
-    let auto = policy.as_ref().is_some_and(|p| p.auto_reissue);
-    if auto
-        && matches!(eligibility, Eligibility::Eligible(Allowed::Reissue { .. }))
-        && product.kind == GoodsKind::Standard
+    if let Some((decided, fresh)) =
+        auto_reissue(&mut *tx, &order, &record, policy.as_ref(), &eligibility, product.kind, "filed", now).await?
     {
-        if let Some(fresh) = tx.reissue_key(order.id, item, order.product_id, now).await? {
-            let decided = ClaimRecord {
-                state: ClaimState::Reissued,
-                due_at: None,
-                paused_remaining_ms: None,
-                decided_at: Some(now),
-                ..record.clone()
-            };
-            if !tx.update_claim(&decided, ClaimState::Open).await? {
-                return Err(ApiError::internal("a claim changed inside its own transaction"));
-            }
-            append_event(
-                &mut *tx,
-                order.id,
-                events::CLAIM_REISSUED,
-                serde_json::json!({"claim_no": record.claim_no, "item": item, "card_key_id": fresh.0, "auto": true}),
-                now,
-            )
-            .await?;
-            new_key = Some(open_key(state, &mut *tx, fresh).await?);
-            tx.record_reveal(&kabao_store::Reveal { order_id: order.id, user_id: by, at: now }).await?;
-            append_event(
-                &mut *tx,
-                order.id,
-                events::KEYS_REVEALED,
-                serde_json::json!({"by": by.map(|u| u.0), "count": 1, "item": item}),
-                now,
-            )
-            .await?;
-            record = decided;
-        }
+        new_key = Some(open_key(state, &mut *tx, fresh).await?);
+        tx.record_reveal(&kabao_store::Reveal { order_id: order.id, user_id: by, at: now }).await?;
+        append_event(
+            &mut *tx,
+            order.id,
+            events::KEYS_REVEALED,
+            serde_json::json!({"by": by.map(|u| u.0), "count": 1, "item": item}),
+            now,
+        )
+        .await?;
+        record = decided;
     }
-    tx.commit().await?;
-    tracing::info!(claim = %record.claim_no, order = %order.order_no, eligible, state = record.state.as_str(), "claim filed");
-    Ok(Filed { claim: record, duplicate: false, new_key })
+    let evidence = tx.claim_evidence(record.id).await?;
+    Ok(Filed { claim: record, evidence, duplicate: false, new_key })
+}
+
+/// The automatic re-issue of an open claim: when it is eligible for a re-issue, the policy re-issues
+/// automatically and a key is in stock, the reported key is voided, a fresh one takes its place and the claim is
+/// decided, with a `claim.reissued` event (`auto`, and `after`: filed / evidence). `None` if it does not apply.
+#[allow(clippy::too_many_arguments)]
+async fn auto_reissue(
+    tx: &mut dyn Tx,
+    order: &Order,
+    record: &ClaimRecord,
+    policy: Option<&WarrantyPolicy>,
+    eligibility: &Eligibility,
+    kind: GoodsKind,
+    after: &str,
+    now: Timestamp,
+) -> Result<Option<(ClaimRecord, kabao_core::CardKeyId)>, ApiError> {
+    let auto = policy.is_some_and(|p| p.auto_reissue);
+    if !auto
+        || !matches!(eligibility, Eligibility::Eligible(Allowed::Reissue { .. }))
+        || kind != GoodsKind::Standard
+        || record.state != ClaimState::Open
+    {
+        return Ok(None);
+    }
+    let Some(fresh) = tx.reissue_key(order.id, record.item, order.product_id, now).await? else { return Ok(None) };
+    let decided = ClaimRecord {
+        state: ClaimState::Reissued,
+        due_at: None,
+        paused_remaining_ms: None,
+        decided_at: Some(now),
+        ..record.clone()
+    };
+    if !tx.update_claim(&decided, ClaimState::Open).await? {
+        return Err(conflict("claim.changed", "该售后申请刚刚被处理过，请刷新", "The claim just changed; reload"));
+    }
+    append_event(
+        &mut *tx,
+        order.id,
+        events::CLAIM_REISSUED,
+        serde_json::json!({"claim_no": record.claim_no, "item": record.item, "card_key_id": fresh.0, "auto": true, "after": after}),
+        now,
+    )
+    .await?;
+    Ok(Some((decided, fresh)))
 }
 
 async fn open_key(state: &AppState, tx: &mut dyn Tx, id: kabao_core::CardKeyId) -> Result<Zeroizing<String>, ApiError> {
@@ -709,15 +754,26 @@ pub enum EvidenceFrom<'a> {
     Merchant(&'a User),
 }
 
+/// What adding evidence did, read in its transaction.
+pub struct EvidenceAdded {
+    pub claim: ClaimRecord,
+    pub evidence: Vec<EvidenceRecord>,
+    pub order_no: String,
+}
+
 /// Adds evidence to a claim still open or disputed. A buyer's answer to a request for more evidence restarts the
-/// paused deadline with the time that was left.
+/// paused deadline with the time that was left. Evidence from the buyer on a claim waiting for the merchant
+/// re-evaluates it against the order's policy snapshot (`claim.reevaluated`, with the reasons); a claim that
+/// becomes eligible is re-issued at once when the policy re-issues automatically and a key is in stock, as at
+/// filing. A keyed API request (`run`) stores its answer in the same transaction.
 pub async fn add_evidence(
     state: &AppState,
     from: EvidenceFrom<'_>,
     claim_no: &str,
     error_text: &str,
     files: Vec<Upload>,
-) -> Result<ClaimRecord, ApiError> {
+    run: &Run<'_, EvidenceAdded>,
+) -> Result<EvidenceAdded, ApiError> {
     let evidence = check_evidence(files, error_text)?;
     if evidence.is_empty() {
         return Err(bad("claim.evidence_empty", "files", "请上传文件或填写文字说明", "Add a file or the text"));
@@ -734,9 +790,10 @@ pub async fn add_evidence(
     if !c.state.holds_escrow() {
         return Err(ApiError::from_localized(StatusCode::CONFLICT, &claim::ClaimError::Closed(c.state)));
     }
-    let product = tx.product_by_id(order.product_id).await?.map(|p| p.title).unwrap_or_default();
-    let hashes = store_evidence(&mut *tx, &order, &product, &c, evidence, party, now).await?;
-    let updated = if party == EvidenceParty::Buyer && c.state == ClaimState::AwaitingEvidence {
+    let product =
+        tx.product_by_id(order.product_id).await?.ok_or_else(|| ApiError::internal("ordered product vanished"))?;
+    let hashes = store_evidence(&mut *tx, &order, &product.title, &c, evidence, party, now).await?;
+    let mut updated = if party == EvidenceParty::Buyer && c.state == ClaimState::AwaitingEvidence {
         let k = claim::on_more_evidence(&core_claim(&c), now)
             .map_err(|e| ApiError::from_localized(StatusCode::CONFLICT, &e))?;
         let d = apply(&c, k);
@@ -758,8 +815,74 @@ pub async fn add_evidence(
         now,
     )
     .await?;
+    if party == EvidenceParty::Buyer && updated.state == ClaimState::Open {
+        updated = reevaluate(&mut *tx, &order, updated, product.kind, now).await?;
+    }
+    let evidence = tx.claim_evidence(updated.id).await?;
+    let added = EvidenceAdded { claim: updated, evidence, order_no: order.order_no.clone() };
+    run.complete(&mut *tx, &added, now).await?;
     tx.commit().await?;
-    Ok(updated)
+    Ok(added)
+}
+
+/// Re-computes an open claim's eligibility from all the buyer's evidence, as if filed with it (same defect,
+/// filing time and activation), records the result on the chain, and runs the automatic re-issue if the claim
+/// has just become eligible. A claim eligible before is not remedied again here: the merchant, the deadline or
+/// the filing already had their turn.
+async fn reevaluate(
+    tx: &mut dyn Tx,
+    order: &Order,
+    c: ClaimRecord,
+    kind: GoodsKind,
+    now: Timestamp,
+) -> Result<ClaimRecord, ApiError> {
+    let policy = policy_of(order);
+    let keys = if kind == GoodsKind::Standard { tx.order_keys(order.id).await? } else { Vec::new() };
+    let kinds: BTreeSet<EvidenceKind> =
+        tx.claim_evidence(c.id).await?.iter().filter(|e| e.added_by == EvidenceParty::Buyer).map(|e| e.kind).collect();
+    let facts = ClaimFacts {
+        defect: c.defect,
+        evidence: kinds.clone(),
+        delivered_at: order.delivered_at.or(order.paid_at).unwrap_or(order.created_at),
+        filed_at: c.created_at,
+        reissues_so_far: voided_for(&keys, c.item),
+        activated: c.activated,
+    };
+    let eligibility = warranty::eligibility(policy.as_ref(), &facts);
+    let (eligible, reasons) = match &eligibility {
+        Eligibility::Eligible(_) => (true, "[]".to_string()),
+        Eligibility::Ineligible(r) => (false, reasons_json(r)),
+    };
+    let became_eligible = eligible && !c.eligible;
+    let reevaluated = ClaimRecord { eligible, reasons, ..c.clone() };
+    if (reevaluated.eligible, &reevaluated.reasons) != (c.eligible, &c.reasons) {
+        save(&mut *tx, &reevaluated, c.state).await?;
+    }
+    append_event(
+        &mut *tx,
+        order.id,
+        events::CLAIM_REEVALUATED,
+        serde_json::json!({
+            "claim_no": c.claim_no,
+            "item": c.item,
+            "eligible": eligible,
+            "was_eligible": c.eligible,
+            "reasons": serde_json::from_str::<serde_json::Value>(&reevaluated.reasons).unwrap_or_default(),
+            "evidence": kinds.iter().map(|k| k.as_str()).collect::<Vec<_>>(),
+        }),
+        now,
+    )
+    .await?;
+    if !became_eligible {
+        return Ok(reevaluated);
+    }
+    match auto_reissue(&mut *tx, order, &reevaluated, policy.as_ref(), &eligibility, kind, "evidence", now).await? {
+        Some((decided, _)) => {
+            tracing::info!(claim = %c.claim_no, "claim eligible after new evidence: re-issued automatically");
+            Ok(decided)
+        }
+        None => Ok(reevaluated),
+    }
 }
 
 /// A claim of an order the caller may already see.

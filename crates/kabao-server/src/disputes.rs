@@ -119,8 +119,21 @@ pub enum Party<'a> {
     Arbiter(&'a User),
 }
 
-/// Adds a statement to an open dispute.
-pub async fn add_statement(state: &AppState, party: Party<'_>, claim_no: &str, body: &str) -> Result<(), ApiError> {
+/// A dispute as it stands after a statement, read in the statement's transaction.
+pub struct Stated {
+    pub claim: ClaimRecord,
+    pub dispute: DisputeRecord,
+    pub statements: Vec<Statement>,
+}
+
+/// Adds a statement to an open dispute (a keyed API request stores its answer with it: [`crate::idempotency`]).
+pub async fn add_statement(
+    state: &AppState,
+    party: Party<'_>,
+    claim_no: &str,
+    body: &str,
+    run: &crate::idempotency::Run<'_, Stated>,
+) -> Result<Stated, ApiError> {
     let body = statement_text(body)?;
     let now = state.now();
     let mut tx = state.store.begin(TxMode::Write).await?;
@@ -151,8 +164,11 @@ pub async fn add_statement(state: &AppState, party: Party<'_>, claim_no: &str, b
         now,
     )
     .await?;
+    let statements = tx.dispute_statements(d.id).await?;
+    let stated = Stated { claim: c, dispute: d, statements };
+    run.complete(&mut *tx, &stated, now).await?;
     tx.commit().await?;
-    Ok(())
+    Ok(stated)
 }
 
 /// Everything an arbiter (or a party) reads about a dispute.

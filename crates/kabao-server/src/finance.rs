@@ -88,6 +88,7 @@ pub async fn request_withdrawal(
     merchant: &User,
     amount: Money,
     payee_id: i64,
+    run: &crate::idempotency::Run<'_, Withdrawal>,
 ) -> Result<Withdrawal, ApiError> {
     let shop = crate::shops::my_shop(state, merchant).await?;
     if !amount.is_positive() {
@@ -134,6 +135,7 @@ pub async fn request_withdrawal(
         })
         .await?;
     let w = tx.withdrawal_by_id(id).await?.ok_or_else(|| ApiError::internal("withdrawal vanished"))?;
+    run.complete(&mut *tx, &w, state.now()).await?;
     tx.commit().await?;
     tracing::info!(shop = %shop.id, withdrawal = id, amount_fen = amount.fen(), fee_fen = fee.fen(), "withdrawal requested");
     Ok(w)

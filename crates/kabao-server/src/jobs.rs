@@ -305,8 +305,14 @@ pub async fn run_once(state: &AppState, owner: &str) -> Result<Pass, ApiError> {
     }
     if with_lease(state, owner, "expire").await? {
         let r = expire_unpaid(state).await;
+        // Idempotency records past their retention go in the same leased pass (a bounded batch each time).
+        let purged = crate::idempotency::purge(state).await;
         release(state, owner, "expire").await?;
         pass.expired = Some(r?);
+        let purged = purged?;
+        if purged > 0 {
+            tracing::info!(purged, "idempotency records past retention deleted");
+        }
     }
     if with_lease(state, owner, "delivery_deadline").await? {
         let r = refund_late_deliveries(state).await;

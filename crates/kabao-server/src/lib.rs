@@ -14,6 +14,7 @@ pub mod error;
 pub mod extract;
 pub mod finance;
 pub mod i18n;
+pub mod idempotency;
 pub mod inventory;
 pub mod jobs;
 pub mod keyring;

@@ -2,6 +2,7 @@
 //! revealing keys (audited), and the event chain every state change appends to.
 
 use crate::error::ApiError;
+use crate::idempotency::Run;
 use crate::AppState;
 use axum::http::StatusCode;
 use kabao_core::audit::{next_event, ChainedEvent};
@@ -13,7 +14,6 @@ use kabao_core::vault::CardKeyAad;
 use kabao_core::{Money, ProductId, Timestamp, UserId};
 use kabao_store::{NewOrder, Order, Reveal, StoreError, Tx, TxMode, User};
 use rand::RngCore;
-use sha2::{Digest, Sha256};
 use zeroize::Zeroizing;
 
 /// Who is buying.
@@ -87,12 +87,12 @@ fn bad(code: &'static str, field: &str, zh: &str, en: &str) -> ApiError {
 }
 
 /// Creates an unpaid order. Nothing is reserved: keys are allocated only when the payment arrives.
-/// With an idempotency key, the same request returns the same order and a different one is a 409.
+/// A keyed request (`run`, see [`crate::idempotency`]) stores its answer in the order's own transaction.
 pub async fn checkout(
     state: &AppState,
     buyer: &Buyer,
     req: &CheckoutRequest,
-    idempotency: Option<&str>,
+    run: &Run<'_, Order>,
 ) -> Result<Order, ApiError> {
     let now = state.now();
     let viewer = match buyer {
@@ -146,8 +146,8 @@ pub async fn checkout(
         )
         .with_field("quantity"));
     }
-    let (guest_email, guest_query_hash, scope) = match buyer {
-        Buyer::User(u) => (None, None, format!("user:{}", u.id)),
+    let (guest_email, guest_query_hash) = match buyer {
+        Buyer::User(_) => (None, None),
         Buyer::Guest { email, query_password } => {
             let email = kabao_core::user::Email::parse(email)
                 .map_err(|e| ApiError::from_localized(StatusCode::BAD_REQUEST, &e))?;
@@ -163,19 +163,13 @@ pub async fn checkout(
                 Some(p) => Some(crate::auth::sha256(p)),
                 None => None,
             };
-            let scope = format!("guest:{}", email.as_str());
-            (Some(email.as_str().to_string()), hash, scope)
+            (Some(email.as_str().to_string()), hash)
         }
     };
     let amount = product
         .price
         .checked_mul(req.quantity)
         .ok_or_else(|| bad("order.amount_overflow", "quantity", "金额过大", "Amount too large"))?;
-    let request_hash = Sha256::digest(
-        format!("{}|{}|{}|{}", req.product.0, req.quantity, req.warranty_ack, custom_answers.as_deref().unwrap_or(""))
-            .as_bytes(),
-    )
-    .to_vec();
     crate::trial::check_first_order(state, viewer, &shop, amount, req.first_order_confirmed).await?;
 
     let mut tx = state.store.begin(TxMode::Write).await?;
@@ -199,20 +193,6 @@ pub async fn checkout(
     }
     let (warranty_snapshot, warranty_sha256) = crate::warranty::snapshot_of(policy.as_ref());
     crate::warranty::check_seen(req.warranty_seen.as_deref(), &warranty_sha256)?;
-    if let Some(key) = idempotency {
-        if let Some((hash, order_id)) = tx.idempotency_lookup(&scope, key).await? {
-            if hash != request_hash {
-                return Err(ApiError::new(
-                    StatusCode::CONFLICT,
-                    "order.idempotency_mismatch",
-                    "该 Idempotency-Key 已用于另一个不同的下单请求",
-                    "This Idempotency-Key was already used for a different order request",
-                )
-                .with_field("Idempotency-Key"));
-            }
-            return tx.order_by_id(order_id).await?.ok_or_else(|| ApiError::internal("idempotent order vanished"));
-        }
-    }
     crate::trial::check_trial(&mut *tx, &product, req.quantity, viewer, guest_email.as_deref()).await?;
     let new = NewOrder {
         order_no: new_order_no(now).to_string(),
@@ -236,22 +216,6 @@ pub async fn checkout(
     if let Some(device) = req.device_id.as_deref() {
         tx.set_order_device(id, device).await?;
     }
-    if let Some(key) = idempotency {
-        match tx.idempotency_insert(&scope, key, &request_hash, id, now).await {
-            Ok(()) => {}
-            // The same key in a request still running (PostgreSQL): the draft standard's 409, retry later.
-            Err(StoreError::Conflict(_)) => {
-                return Err(ApiError::new(
-                    StatusCode::CONFLICT,
-                    "order.idempotency_in_progress",
-                    "相同 Idempotency-Key 的请求正在处理，请稍后重试",
-                    "A request with this Idempotency-Key is still being processed; retry shortly",
-                )
-                .with_field("Idempotency-Key"))
-            }
-            Err(e) => return Err(e.into()),
-        }
-    }
     append_event(
         &mut *tx,
         id,
@@ -266,6 +230,7 @@ pub async fn checkout(
     )
     .await?;
     let order = tx.order_by_id(id).await?.ok_or_else(|| ApiError::internal("order vanished"))?;
+    run.complete(&mut *tx, &order, now).await?;
     tx.commit().await?;
     tracing::info!(order = %order.order_no, product = %product.id, quantity = req.quantity, "order created");
     Ok(order)
@@ -497,7 +462,14 @@ pub async fn start_gateway_payment(
     gateway: &str,
 ) -> Result<kabao_store::Payment, ApiError> {
     check_payable(state, order)?;
-    crate::payments::start_with(state, gateway, kabao_store::PaymentPurpose::Order(order.id), order.amount).await
+    crate::payments::start_with(
+        state,
+        gateway,
+        kabao_store::PaymentPurpose::Order(order.id),
+        order.amount,
+        &crate::idempotency::Run::none(),
+    )
+    .await
 }
 
 /// Pays an order from the buyer's wallet.

@@ -33,6 +33,7 @@ pub async fn start_with(
     gateway: &str,
     purpose: PaymentPurpose,
     amount: Money,
+    run: &crate::idempotency::Run<'_, Payment>,
 ) -> Result<Payment, ApiError> {
     let mut tx = state.store.begin(TxMode::Write).await?;
     let new =
@@ -42,12 +43,18 @@ pub async fn start_with(
         .payment_by_trade_no(&new.trade_no)
         .await?
         .ok_or_else(|| ApiError::internal(format!("payment {id} vanished")))?;
+    run.complete(&mut *tx, &p, state.now()).await?;
     tx.commit().await?;
     Ok(p)
 }
 
-/// Starts a wallet top-up.
-pub async fn start_top_up(state: &AppState, user: UserId, amount: Money) -> Result<Payment, ApiError> {
+/// Starts a wallet top-up (a keyed API request stores its answer with the payment, see [`crate::idempotency`]).
+pub async fn start_top_up(
+    state: &AppState,
+    user: UserId,
+    amount: Money,
+    run: &crate::idempotency::Run<'_, Payment>,
+) -> Result<Payment, ApiError> {
     if !amount.is_positive() || amount > MAX_TOP_UP {
         return Err(ApiError::bad_request(
             "wallet.top_up_invalid",
@@ -56,7 +63,7 @@ pub async fn start_top_up(state: &AppState, user: UserId, amount: Money) -> Resu
             "Top-ups must be between ¥0.01 and ¥50,000",
         ));
     }
-    start_with(state, SANDBOX, PaymentPurpose::TopUp(user), amount).await
+    start_with(state, SANDBOX, PaymentPurpose::TopUp(user), amount, run).await
 }
 
 /// The body of a sandbox notification.

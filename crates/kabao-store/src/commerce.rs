@@ -242,7 +242,6 @@ pub struct ClaimRecord {
     pub decided_by: Option<UserId>,
     pub decided_at: Option<Timestamp>,
     pub created_at: Timestamp,
-    pub idempotency_key: Option<String>,
 }
 
 /// Who added a piece of evidence.
@@ -307,5 +306,43 @@ pub struct DisputeRecord {
 pub struct Statement {
     pub party: EvidenceParty,
     pub body: String,
+    pub created_at: Timestamp,
+}
+
+/// A request made with an `Idempotency-Key`, per caller scope and key: running (no response yet) or done.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IdempotencyRecord {
+    /// Whose key it is, e.g. `user:42`; one caller's key never finds another's record.
+    pub scope: String,
+    pub key: String,
+    /// SHA-256 of the request's method, path and canonical body.
+    pub fingerprint: Vec<u8>,
+    /// A random id of the request running it (the last one to reserve or take it over).
+    pub runner: Vec<u8>,
+    /// While running: after this, the runner is presumed dead and the key may be taken over.
+    pub lease_until: Timestamp,
+    /// Once done: the response as first answered.
+    pub response: Option<StoredResponse>,
+    pub created_at: Timestamp,
+    pub completed_at: Option<Timestamp>,
+}
+
+/// A response stored under an idempotency key. The body is sealed by the caller (it may carry a card key).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredResponse {
+    pub status: u16,
+    pub body: Vec<u8>,
+    /// The data-key version the body is sealed under.
+    pub key_version: i32,
+}
+
+/// A fresh reservation of an idempotency key.
+#[derive(Debug, Clone)]
+pub struct NewIdempotency<'a> {
+    pub scope: &'a str,
+    pub key: &'a str,
+    pub fingerprint: &'a [u8],
+    pub runner: &'a [u8],
+    pub lease_until: Timestamp,
     pub created_at: Timestamp,
 }

@@ -32,6 +32,7 @@ pub const SCENARIOS: &[&str] = &[
     "allocation_sells_each_key_once_and_never_short",
     "ledger_checks_balances_and_recomputes",
     "events_idempotency_payments_and_notifications",
+    "idempotency_records_reserve_complete_take_over_and_purge",
     "job_leases_are_exclusive_until_released_or_expired",
     "shared_secret_stock_is_taken_only_while_it_lasts",
     "custom_goods_answers_deadlines_and_delivery",
@@ -776,10 +777,6 @@ pub async fn events_idempotency_payments_and_notifications(store: &dyn Store) {
     assert_eq!(verify_chain(&events), Ok(()));
     assert_eq!(tx.orders_with_events().await.unwrap(), vec![order]);
 
-    tx.idempotency_insert("user:1", "key-1", b"hash", order, T0).await.unwrap();
-    assert_eq!(tx.idempotency_lookup("user:1", "key-1").await.unwrap(), Some((b"hash".to_vec(), order)));
-    assert!(tx.idempotency_lookup("user:2", "key-1").await.unwrap().is_none(), "keys are scoped");
-
     let p = crate::NewPayment {
         gateway: "sandbox".into(),
         trade_no: "P1".into(),
@@ -805,10 +802,6 @@ pub async fn events_idempotency_payments_and_notifications(store: &dyn Store) {
     tx.commit().await.unwrap();
 
     // Each expected conflict in its own transaction: on PostgreSQL a failed statement aborts the transaction.
-    let mut tx = store.begin(TxMode::Write).await.unwrap();
-    let dup = tx.idempotency_insert("user:1", "key-1", b"other", order, T0).await;
-    assert!(matches!(dup, Err(StoreError::Conflict("idempotency.key"))), "{dup:?}");
-    drop(tx);
     let mut tx = store.begin(TxMode::Write).await.unwrap();
     assert!(matches!(tx.insert_payment(&p).await, Err(StoreError::Conflict("payments.trade_no"))));
     drop(tx);
@@ -872,6 +865,68 @@ pub async fn pending_order_payments_are_found_for_reconciliation(store: &dyn Sto
     assert_eq!(pending_epay_ids(store, at(60_000), at(70_000), 0, 1).await, vec![first], "at most limit");
     let past = pending_epay_ids(store, at(60_000), at(30 * 60_000), 0, 10).await;
     assert!(past.is_empty(), "orders past their time are not polled: {past:?}");
+}
+
+/// An idempotency key is reserved once per scope; its response is stored only by the request running it, and a
+/// request that died is taken over only after its lease; a release frees the key; old records are purged.
+pub async fn idempotency_records_reserve_complete_take_over_and_purge(store: &dyn Store) {
+    use crate::{NewIdempotency, StoredResponse};
+    let new = |scope: &'static str, key: &'static str, runner: &'static [u8], at_ms: i64| NewIdempotency {
+        scope,
+        key,
+        fingerprint: b"fp-1",
+        runner,
+        lease_until: at(at_ms + 60_000),
+        created_at: at(at_ms),
+    };
+    let mut tx = store.begin(TxMode::Write).await.unwrap();
+    tx.idempotency_reserve(&new("user:1", "k1", b"r1", 0)).await.unwrap();
+    tx.idempotency_reserve(&new("user:2", "k1", b"r9", 0)).await.unwrap();
+    tx.commit().await.unwrap();
+
+    let mut tx = store.begin(TxMode::Write).await.unwrap();
+    let dup = tx.idempotency_reserve(&new("user:1", "k1", b"r2", 1)).await;
+    assert!(matches!(dup, Err(StoreError::Conflict("idempotency.key"))), "{dup:?}");
+    drop(tx);
+
+    let mut tx = store.begin(TxMode::Write).await.unwrap();
+    let running = tx.idempotency_record("user:1", "k1").await.unwrap().unwrap();
+    assert_eq!(
+        (running.fingerprint.as_slice(), running.runner.as_slice(), running.lease_until, running.response.as_ref()),
+        (b"fp-1".as_slice(), b"r1".as_slice(), at(60_000), None)
+    );
+    assert!(tx.idempotency_record("user:3", "k1").await.unwrap().is_none(), "keys are scoped");
+    assert!(!tx.idempotency_take_over("user:1", "k1", b"r2", at(59_999), at(120_000)).await.unwrap(), "still leased");
+    let response = StoredResponse { status: 201, body: b"sealed body".to_vec(), key_version: 1 };
+    assert!(!tx.idempotency_complete("user:1", "k1", b"r2", &response, at(10)).await.unwrap(), "not r2's");
+    assert!(tx.idempotency_complete("user:1", "k1", b"r1", &response, at(10)).await.unwrap());
+    assert!(!tx.idempotency_complete("user:1", "k1", b"r1", &response, at(11)).await.unwrap(), "done once");
+    assert!(!tx.idempotency_release("user:1", "k1", b"r1").await.unwrap(), "a done record stays");
+    assert!(!tx.idempotency_take_over("user:1", "k1", b"r2", at(999_999), at(1_000_000)).await.unwrap(), "done");
+    let done = tx.idempotency_record("user:1", "k1").await.unwrap().unwrap();
+    assert_eq!((done.response, done.completed_at, done.created_at), (Some(response), Some(at(10)), at(0)));
+
+    // user:2's runner died: after its lease another request takes the key over, and only the new runner completes.
+    assert!(tx.idempotency_take_over("user:2", "k1", b"r3", at(60_001), at(120_001)).await.unwrap());
+    let late = StoredResponse { status: 200, body: vec![1, 2, 3], key_version: 2 };
+    assert!(!tx.idempotency_complete("user:2", "k1", b"r9", &late, at(60_002)).await.unwrap(), "taken over");
+    assert!(!tx.idempotency_release("user:2", "k1", b"r9").await.unwrap(), "taken over");
+    assert!(tx.idempotency_release("user:2", "k1", b"r3").await.unwrap());
+    assert!(tx.idempotency_record("user:2", "k1").await.unwrap().is_none(), "released: the key is free again");
+    tx.idempotency_reserve(&new("user:2", "k1", b"r4", 70_000)).await.unwrap();
+    tx.idempotency_reserve(&new("user:2", "k2", b"r5", 80_000)).await.unwrap();
+    tx.commit().await.unwrap();
+
+    let mut tx = store.begin(TxMode::Write).await.unwrap();
+    assert_eq!(tx.idempotency_purge(at(75_000), 10).await.unwrap(), 2, "created before the retention edge");
+    assert!(tx.idempotency_record("user:1", "k1").await.unwrap().is_none());
+    assert!(tx.idempotency_record("user:2", "k1").await.unwrap().is_none());
+    assert!(tx.idempotency_record("user:2", "k2").await.unwrap().is_some());
+    tx.idempotency_reserve(&new("user:3", "a", b"r", 1)).await.unwrap();
+    tx.idempotency_reserve(&new("user:3", "b", b"r", 2)).await.unwrap();
+    assert_eq!(tx.idempotency_purge(at(1_000_000), 2).await.unwrap(), 2, "bounded: the oldest first");
+    assert!(tx.idempotency_record("user:2", "k2").await.unwrap().is_some());
+    tx.commit().await.unwrap();
 }
 
 pub async fn job_leases_are_exclusive_until_released_or_expired(store: &dyn Store) {
@@ -1083,7 +1138,6 @@ fn claim(
         decided_by: None,
         decided_at: None,
         created_at: at(100),
-        idempotency_key: Some(format!("idem-{no}")),
     }
 }
 
@@ -1131,8 +1185,6 @@ pub async fn claims_evidence_and_reissues(store: &dyn Store) {
     let got = tx.claim_by_no("C1").await.unwrap().unwrap();
     assert_eq!(got, crate::ClaimRecord { id, ..claim(order, f.shop, "C1", 2, Some(at(1_000))) });
     assert!(tx.orders_due_for_settlement(at(70), 10).await.unwrap().is_empty(), "an open claim holds the escrow");
-    assert_eq!(tx.claim_by_idempotency_key(order, "idem-C1").await.unwrap().map(|c| c.id), Some(id));
-    assert!(tx.claim_by_idempotency_key(order, "idem-C9").await.unwrap().is_none());
 
     // Queue and deadline: the open claim is due; the paused one waits last.
     let other = tx.insert_claim(&claim(order, f.shop, "C2", 1, None)).await.unwrap();
@@ -1146,6 +1198,17 @@ pub async fn claims_evidence_and_reissues(store: &dyn Store) {
     };
     assert!(tx.update_claim(&paused, C::Open).await.unwrap());
     assert!(!tx.update_claim(&paused, C::Open).await.unwrap(), "compare-and-set on the state");
+    // Evidence added later re-evaluates the claim: its eligibility and reasons are written with the state.
+    let reevaluated = crate::ClaimRecord {
+        state: C::Open,
+        eligible: !paused.eligible,
+        reasons: r#"[{"code":"evidence_missing"}]"#.into(),
+        ..paused.clone()
+    };
+    assert!(tx.update_claim(&reevaluated, C::AwaitingEvidence).await.unwrap());
+    let c2 = tx.claim_by_no("C2").await.unwrap().unwrap();
+    assert_eq!((c2.eligible, c2.reasons.as_str()), (reevaluated.eligible, reevaluated.reasons.as_str()));
+    assert!(tx.update_claim(&paused, C::Open).await.unwrap());
     let queue: Vec<String> =
         tx.shop_pending_claims(f.shop, 10).await.unwrap().into_iter().map(|c| c.claim_no).collect();
     assert_eq!(queue, vec!["C1", "C2"]);

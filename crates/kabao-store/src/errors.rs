@@ -16,7 +16,7 @@ const UNIQUE_RULES: &[(&str, &str, &str)] = &[
     ("orders_order_no_key", "orders.order_no", "orders.order_no"),
     ("order_keys_card_key_key", "order_keys.card_key_id", "order_keys.card_key"),
     ("order_events_pkey", "order_events.seq", "order_events.seq"),
-    ("idempotency_keys_pkey", "idempotency_keys.key", "idempotency.key"),
+    ("idempotency_records_pkey", "idempotency_records.scope, idempotency_records.key", "idempotency.key"),
     ("payments_trade_no_key", "payments.trade_no", "payments.trade_no"),
     ("gateway_notifications_pkey", "gateway_notifications.notification_id", "notifications.id"),
     (
@@ -25,7 +25,6 @@ const UNIQUE_RULES: &[(&str, &str, &str)] = &[
         "warranty_policies.version",
     ),
     ("claims_claim_no_key", "claims.claim_no", "claims.claim_no"),
-    ("claims_idempotency_key", "claims.order_id, claims.idempotency_key", "claims.idempotency_key"),
     ("disputes_claim_key", "disputes.claim_id", "disputes.claim"),
     ("fund_members_pkey", "fund_members.shop_id", "fund_members.shop"),
     ("reviews_order_key", "reviews.order_id", "reviews.order"),

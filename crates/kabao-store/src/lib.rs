@@ -254,18 +254,35 @@ pub trait Tx: Send {
     /// Every order that has events, ascending.
     async fn orders_with_events(&mut self) -> StoreResult<Vec<OrderId>>;
 
-    // ---- idempotency ----
-    /// The stored request hash and order for an idempotency key within a scope (e.g. a buyer id or a guest email).
-    async fn idempotency_lookup(&mut self, scope: &str, key: &str) -> StoreResult<Option<(Vec<u8>, OrderId)>>;
-    /// Conflict `"idempotency.key"` if the key exists in the scope.
-    async fn idempotency_insert(
+    // ---- idempotency (one record per caller scope and `Idempotency-Key`) ----
+    /// The record of a key within a scope, running or done.
+    async fn idempotency_record(&mut self, scope: &str, key: &str) -> StoreResult<Option<IdempotencyRecord>>;
+    /// Reserves a key for a request about to run. Conflict `"idempotency.key"` if the scope holds the key.
+    async fn idempotency_reserve(&mut self, new: &NewIdempotency<'_>) -> StoreResult<()>;
+    /// Hands a running record whose lease ended before `now` to `runner` until `lease_until`; false if the
+    /// record is done, still leased, or gone.
+    async fn idempotency_take_over(
         &mut self,
         scope: &str,
         key: &str,
-        request_hash: &[u8],
-        order: OrderId,
+        runner: &[u8],
+        now: Timestamp,
+        lease_until: Timestamp,
+    ) -> StoreResult<bool>;
+    /// Stores the response of `runner`'s request, in the transaction of its effect; false if the record is done
+    /// or no longer this runner's (taken over), and then the caller must not commit its effect.
+    async fn idempotency_complete(
+        &mut self,
+        scope: &str,
+        key: &str,
+        runner: &[u8],
+        response: &StoredResponse,
         at: Timestamp,
-    ) -> StoreResult<()>;
+    ) -> StoreResult<bool>;
+    /// Deletes `runner`'s running record (its request failed and changed nothing); false if it was not.
+    async fn idempotency_release(&mut self, scope: &str, key: &str, runner: &[u8]) -> StoreResult<bool>;
+    /// Deletes at most `limit` records created before `before` (the retention); returns how many.
+    async fn idempotency_purge(&mut self, before: Timestamp, limit: i64) -> StoreResult<u64>;
 
     // ---- payments and gateway notifications ----
     /// Conflict `"payments.trade_no"` if the trade number exists.
@@ -352,8 +369,6 @@ pub trait Tx: Send {
     /// Inserts a claim (its `id` is ignored) and returns its id. Conflict `"claims.claim_no"`.
     async fn insert_claim(&mut self, claim: &ClaimRecord) -> StoreResult<i64>;
     async fn claim_by_no(&mut self, claim_no: &str) -> StoreResult<Option<ClaimRecord>>;
-    /// The claim filed on an order with this idempotency key, if any.
-    async fn claim_by_idempotency_key(&mut self, order: OrderId, key: &str) -> StoreResult<Option<ClaimRecord>>;
     /// An order's claims, oldest first.
     async fn order_claims(&mut self, order: OrderId) -> StoreResult<Vec<ClaimRecord>>;
     /// A shop's claims waiting for the merchant (open or awaiting evidence), nearest deadline first, paused
@@ -363,8 +378,9 @@ pub trait Tx: Send {
     async fn shop_claims(&mut self, shop: ShopId, limit: i64) -> StoreResult<Vec<ClaimRecord>>;
     /// Open claims whose merchant deadline `<= now`, oldest deadline first.
     async fn claims_past_deadline(&mut self, now: Timestamp, limit: i64) -> StoreResult<Vec<ClaimRecord>>;
-    /// Compare-and-set: writes the claim's state, deadline, request and decision fields if its state is still
-    /// `from`; false (and no change) otherwise.
+    /// Compare-and-set: writes the claim's state, deadline, request and decision fields, and its eligibility
+    /// with reasons (re-evaluated when the buyer adds evidence), if its state is still `from`; false (and no
+    /// change) otherwise.
     async fn update_claim(&mut self, claim: &ClaimRecord, from: kabao_core::claim::ClaimState) -> StoreResult<bool>;
     /// Stores a file under its SHA-256 (the caller hashed it), unless that content is stored already.
     async fn put_evidence_file(&mut self, sha256: &[u8], mime: &str, content: &[u8], at: Timestamp) -> StoreResult<()>;

@@ -394,7 +394,7 @@ pub(crate) fn policy_version(r: (i64, i64, i32, String, Vec<u8>, i64)) -> crate:
 
 pub(crate) const CLAIM_COLS: &str = "id, claim_no, order_id, item, shop_id, defect, description, activated, eligible, \
      reasons, state, due_at, paused_remaining_ms, evidence_requested, request_note, decision_reason, decided_by, \
-     decided_at, created_at, idempotency_key";
+     decided_at, created_at";
 
 pub(crate) fn claim_from_row<R: ColumnAt>(r: &R) -> StoreResult<crate::commerce::ClaimRecord> {
     let ts = |v: Option<i64>| v.map(Timestamp);
@@ -420,7 +420,6 @@ pub(crate) fn claim_from_row<R: ColumnAt>(r: &R) -> StoreResult<crate::commerce:
         decided_by: r.at::<Option<i64>>(16)?.map(UserId),
         decided_at: ts(r.at(17)?),
         created_at: Timestamp(r.at(18)?),
-        idempotency_key: r.at(19)?,
     })
 }
 
@@ -558,4 +557,32 @@ pub(crate) type RatingSumsRow = (String, i64, i64, i64, i64);
 
 pub(crate) fn rating_sums(r: RatingSumsRow) -> crate::trust::RatingSums {
     crate::trust::RatingSums { category: r.0, described: r.1, service: r.2, delivery: r.3, count: r.4 }
+}
+
+pub(crate) const IDEMPOTENCY_COLS: &str =
+    "scope, key, fingerprint, runner, lease_until, status, body, key_version, created_at, completed_at";
+
+pub(crate) fn idempotency_from_row<R: ColumnAt>(r: &R) -> StoreResult<crate::commerce::IdempotencyRecord> {
+    let status: Option<i32> = r.at(5)?;
+    let body: Option<Vec<u8>> = r.at(6)?;
+    let key_version: Option<i32> = r.at(7)?;
+    let response = match (status, body, key_version) {
+        (Some(status), Some(body), Some(key_version)) => Some(crate::commerce::StoredResponse {
+            status: u16::try_from(status).map_err(|_| corrupt("idempotency_records.status"))?,
+            body,
+            key_version,
+        }),
+        (None, None, None) => None,
+        _ => return Err(corrupt("idempotency_records.response")),
+    };
+    Ok(crate::commerce::IdempotencyRecord {
+        scope: r.at(0)?,
+        key: r.at(1)?,
+        fingerprint: r.at(2)?,
+        runner: r.at(3)?,
+        lease_until: Timestamp(r.at(4)?),
+        response,
+        created_at: Timestamp(r.at(8)?),
+        completed_at: r.at::<Option<i64>>(9)?.map(Timestamp),
+    })
 }

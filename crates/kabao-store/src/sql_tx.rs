@@ -916,34 +916,100 @@ macro_rules! impl_tx {
 
             // ---- idempotency ----
 
-            async fn idempotency_lookup(&mut self, scope: &str, key: &str) -> $crate::StoreResult<Option<(Vec<u8>, kabao_core::ledger::OrderId)>> {
-                let row: Option<(Vec<u8>, i64)> = db::query_as("SELECT request_hash, order_id FROM idempotency_keys WHERE scope = $1 AND key = $2")
-                    .bind(scope)
-                    .bind(key)
-                    .fetch_optional(&mut *self.tx)
-                    .await
-                    .map_err($crate::errors::map_sqlx)?;
-                Ok(row.map(|(h, o)| (h, kabao_core::ledger::OrderId(o))))
+            async fn idempotency_record(&mut self, scope: &str, key: &str) -> $crate::StoreResult<Option<$crate::IdempotencyRecord>> {
+                static SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| format!("SELECT {} FROM idempotency_records WHERE scope = $1 AND key = $2", $crate::rows::IDEMPOTENCY_COLS));
+                let sql: &str = &SQL;
+                let row = db::query(&sql).bind(scope).bind(key).fetch_optional(&mut *self.tx).await.map_err($crate::errors::map_sqlx)?;
+                row.as_ref().map($crate::rows::idempotency_from_row).transpose()
             }
 
-            async fn idempotency_insert(
+            async fn idempotency_reserve(&mut self, new: &$crate::NewIdempotency<'_>) -> $crate::StoreResult<()> {
+                db::query(
+                    "INSERT INTO idempotency_records (scope, key, fingerprint, runner, lease_until, created_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6)",
+                )
+                .bind(new.scope)
+                .bind(new.key)
+                .bind(new.fingerprint)
+                .bind(new.runner)
+                .bind(new.lease_until.millis())
+                .bind(new.created_at.millis())
+                .execute(&mut *self.tx)
+                .await
+                .map_err($crate::errors::map_sqlx)?;
+                Ok(())
+            }
+
+            async fn idempotency_take_over(
                 &mut self,
                 scope: &str,
                 key: &str,
-                request_hash: &[u8],
-                order: kabao_core::ledger::OrderId,
+                runner: &[u8],
+                now: kabao_core::Timestamp,
+                lease_until: kabao_core::Timestamp,
+            ) -> $crate::StoreResult<bool> {
+                let done = db::query(
+                    "UPDATE idempotency_records SET runner = $1, lease_until = $2 \
+                     WHERE scope = $3 AND key = $4 AND status IS NULL AND lease_until < $5",
+                )
+                .bind(runner)
+                .bind(lease_until.millis())
+                .bind(scope)
+                .bind(key)
+                .bind(now.millis())
+                .execute(&mut *self.tx)
+                .await
+                .map_err($crate::errors::map_sqlx)?;
+                Ok(done.rows_affected() == 1)
+            }
+
+            async fn idempotency_complete(
+                &mut self,
+                scope: &str,
+                key: &str,
+                runner: &[u8],
+                response: &$crate::StoredResponse,
                 at: kabao_core::Timestamp,
-            ) -> $crate::StoreResult<()> {
-                db::query("INSERT INTO idempotency_keys (scope, key, request_hash, order_id, created_at) VALUES ($1, $2, $3, $4, $5)")
+            ) -> $crate::StoreResult<bool> {
+                let done = db::query(
+                    "UPDATE idempotency_records SET status = $1, body = $2, key_version = $3, completed_at = $4 \
+                     WHERE scope = $5 AND key = $6 AND runner = $7 AND status IS NULL",
+                )
+                .bind(i32::from(response.status))
+                .bind(&response.body)
+                .bind(response.key_version)
+                .bind(at.millis())
+                .bind(scope)
+                .bind(key)
+                .bind(runner)
+                .execute(&mut *self.tx)
+                .await
+                .map_err($crate::errors::map_sqlx)?;
+                Ok(done.rows_affected() == 1)
+            }
+
+            async fn idempotency_release(&mut self, scope: &str, key: &str, runner: &[u8]) -> $crate::StoreResult<bool> {
+                let done = db::query("DELETE FROM idempotency_records WHERE scope = $1 AND key = $2 AND runner = $3 AND status IS NULL")
                     .bind(scope)
                     .bind(key)
-                    .bind(request_hash)
-                    .bind(order.0)
-                    .bind(at.millis())
+                    .bind(runner)
                     .execute(&mut *self.tx)
                     .await
                     .map_err($crate::errors::map_sqlx)?;
-                Ok(())
+                Ok(done.rows_affected() == 1)
+            }
+
+            async fn idempotency_purge(&mut self, before: kabao_core::Timestamp, limit: i64) -> $crate::StoreResult<u64> {
+                let done = db::query(
+                    "DELETE FROM idempotency_records WHERE (scope, key) IN \
+                     (SELECT scope, key FROM idempotency_records WHERE created_at < $1 ORDER BY created_at LIMIT $2)",
+                )
+                .bind(before.millis())
+                .bind(limit)
+                .execute(&mut *self.tx)
+                .await
+                .map_err($crate::errors::map_sqlx)?;
+                Ok(done.rows_affected())
             }
 
             // ---- payments and gateway notifications ----
@@ -1230,8 +1296,8 @@ macro_rules! impl_tx {
                 db::query_scalar(
                     "INSERT INTO claims (claim_no, order_id, item, shop_id, defect, description, activated, eligible, \
                      reasons, state, due_at, paused_remaining_ms, evidence_requested, request_note, decision_reason, \
-                     decided_by, decided_at, created_at, idempotency_key) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19) \
+                     decided_by, decided_at, created_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18) \
                      RETURNING id",
                 )
                 .bind(&c.claim_no)
@@ -1252,7 +1318,6 @@ macro_rules! impl_tx {
                 .bind(c.decided_by.map(|u| u.0))
                 .bind(c.decided_at.map(|t| t.millis()))
                 .bind(c.created_at.millis())
-                .bind(c.idempotency_key.as_deref())
                 .fetch_one(&mut *self.tx)
                 .await
                 .map_err($crate::errors::map_sqlx)
@@ -1262,13 +1327,6 @@ macro_rules! impl_tx {
                 static SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| format!("SELECT {} FROM claims WHERE claim_no = $1", $crate::rows::CLAIM_COLS));
                 let sql: &str = &SQL;
                 let row = db::query(&sql).bind(claim_no).fetch_optional(&mut *self.tx).await.map_err($crate::errors::map_sqlx)?;
-                row.as_ref().map($crate::rows::claim_from_row).transpose()
-            }
-
-            async fn claim_by_idempotency_key(&mut self, order: kabao_core::ledger::OrderId, key: &str) -> $crate::StoreResult<Option<$crate::ClaimRecord>> {
-                static SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| format!("SELECT {} FROM claims WHERE order_id = $1 AND idempotency_key = $2", $crate::rows::CLAIM_COLS));
-                let sql: &str = &SQL;
-                let row = db::query(&sql).bind(order.0).bind(key).fetch_optional(&mut *self.tx).await.map_err($crate::errors::map_sqlx)?;
                 row.as_ref().map($crate::rows::claim_from_row).transpose()
             }
 
@@ -1310,8 +1368,8 @@ macro_rules! impl_tx {
             async fn update_claim(&mut self, c: &$crate::ClaimRecord, from: kabao_core::claim::ClaimState) -> $crate::StoreResult<bool> {
                 let done = db::query(
                     "UPDATE claims SET state = $1, due_at = $2, paused_remaining_ms = $3, evidence_requested = $4, \
-                     request_note = $5, decision_reason = $6, decided_by = $7, decided_at = $8 \
-                     WHERE id = $9 AND state = $10",
+                     request_note = $5, decision_reason = $6, decided_by = $7, decided_at = $8, eligible = $9, \
+                     reasons = $10 WHERE id = $11 AND state = $12",
                 )
                 .bind(c.state.as_str())
                 .bind(c.due_at.map(|t| t.millis()))
@@ -1321,6 +1379,8 @@ macro_rules! impl_tx {
                 .bind(c.decision_reason.as_deref())
                 .bind(c.decided_by.map(|u| u.0))
                 .bind(c.decided_at.map(|t| t.millis()))
+                .bind(c.eligible)
+                .bind(&c.reasons)
                 .bind(c.id)
                 .bind(from.as_str())
                 .execute(&mut *self.tx)

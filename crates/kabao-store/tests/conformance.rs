@@ -155,6 +155,7 @@ conformance_tests!(
     allocation_sells_each_key_once_and_never_short,
     ledger_checks_balances_and_recomputes,
     events_idempotency_payments_and_notifications,
+    idempotency_records_reserve_complete_take_over_and_purge,
     job_leases_are_exclusive_until_released_or_expired,
     shared_secret_stock_is_taken_only_while_it_lasts,
     custom_goods_answers_deadlines_and_delivery,

@@ -4,14 +4,15 @@
 use super::orders::{access_order, MaybeApiUser};
 use super::ApiJson;
 use crate::auth::ApiUser;
-use crate::claims::{ClaimInput, EvidenceFrom, MerchantDecision, Upload};
+use crate::claims::{ClaimInput, EvidenceAdded, EvidenceFrom, MerchantDecision, Upload};
 use crate::error::ApiError;
 use crate::extract::ApiPath;
+use crate::idempotency::{Begun, IdempotencyKey, Rendered, Scope};
 use crate::SharedState;
 use axum::extract::multipart::MultipartRejection;
 use axum::extract::{Multipart, State};
-use axum::http::{header, HeaderMap, StatusCode};
-use axum::response::IntoResponse;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
 use kabao_core::Lang;
 use kabao_store::{ClaimRecord, EvidenceRecord};
 use serde::{Deserialize, Serialize};
@@ -51,7 +52,7 @@ impl ClaimForm {
     }
 
     /// The fields a buyer files a claim with.
-    pub fn into_input(self, idempotency_key: Option<String>) -> ClaimInput {
+    pub fn into_input(self) -> ClaimInput {
         ClaimInput {
             item: self.text("item"),
             defect: self.text("defect"),
@@ -59,8 +60,12 @@ impl ClaimForm {
             activated: self.flag("activated"),
             error_text: self.text("error_text"),
             files: self.files,
-            idempotency_key,
         }
+    }
+
+    /// The request's idempotency: its key with a fingerprint of every field and file of this form.
+    pub fn idempotency(&self, key: IdempotencyKey) -> crate::idempotency::Idempotency {
+        key.form(&self.fields, &self.files)
     }
 }
 
@@ -202,7 +207,8 @@ impl ClaimView {
 #[derive(Serialize, ToSchema)]
 pub struct FiledView {
     pub claim: ClaimView,
-    /// The same submission (same `Idempotency-Key`, or a claim already open on the item) was filed before.
+    /// A claim was already open on the item: this is that claim (answered 200). A retry with the same
+    /// `Idempotency-Key` gets the first answer instead, byte for byte.
     pub duplicate: bool,
     /// An automatic re-issue's fresh key, in clear (its reveal is recorded).
     pub new_key: Option<String>,
@@ -226,32 +232,40 @@ pub struct ClaimUpload {
 }
 
 /// File a claim on one delivered, revealed item (buyer's token, or guest's `X-Order-Secret`). With an
-/// `Idempotency-Key`, a repeated submission returns the first claim. If the rules allow an automatic re-issue
-/// and a key is in stock, the fresh key is in the answer.
-#[utoipa::path(post, path = "/api/v1/orders/{order_no}/claims", tag = "claims", params(("order_no" = String, Path)),
+/// `Idempotency-Key`, a retry of the same form (fields and files) answers the first response byte for byte. If the
+/// rules allow an automatic re-issue and a key is in stock, the fresh key is in the answer.
+#[utoipa::path(post, path = "/api/v1/orders/{order_no}/claims", tag = "claims",
+    params(("order_no" = String, Path),
+        ("Idempotency-Key" = Option<String>, Header, description = "At most 128 visible ASCII characters, per caller (token user, or guest order). The same key with the same form (every field, each file's name and SHA-256) answers the first response byte for byte (header `Idempotent-Replayed: true`) for 48 hours; with another form 409 `idempotency_key_reused`; while the first request runs 409 `idempotency_key_in_flight`.")),
     request_body(content = ClaimUpload, content_type = "multipart/form-data"),
-    responses((status = 201, body = FiledView), (status = 200, body = FiledView, description = "a repeated submission"),
-        (status = 400, description = "bad field, file type or size"), (status = 404, description = "no such order or item of yours"),
-        (status = 409, description = "not delivered, not revealed, or already refunded")))]
+    responses((status = 201, body = FiledView), (status = 200, body = FiledView, description = "a claim was already open on the item"),
+        (status = 400, description = "bad field, file type or size, or an invalid Idempotency-Key"), (status = 404, description = "no such order or item of yours"),
+        (status = 409, description = "not delivered, not revealed, or already refunded; `idempotency_key_reused` (same key, other form) or `idempotency_key_in_flight` (same key, first request still running)")))]
 pub async fn file(
     State(state): State<SharedState>,
     MaybeApiUser(user): MaybeApiUser,
     headers: HeaderMap,
+    key: IdempotencyKey,
     ApiPath(order_no): ApiPath<String>,
     multipart: Result<Multipart, MultipartRejection>,
-) -> Result<impl IntoResponse, ApiError> {
+) -> Result<Response, ApiError> {
     let order = access_order(&state, user.as_ref(), &headers, &order_no).await?;
-    let key = headers.get("idempotency-key").and_then(|v| v.to_str().ok()).map(str::to_string);
     let form = read_form(multipart).await?;
-    let filed = crate::claims::file(&state, &order, user.as_ref().map(|u| u.id), form.into_input(key)).await?;
-    let evidence = crate::claims::for_buyer(&state, &order, &filed.claim.claim_no).await?.1;
-    let status = if filed.duplicate { StatusCode::OK } else { StatusCode::CREATED };
-    let view = FiledView {
-        claim: ClaimView::new(&filed.claim, &order.order_no, &evidence),
-        duplicate: filed.duplicate,
-        new_key: filed.new_key.map(|k| k.to_string()),
+    let render = |f: &crate::claims::Filed| {
+        let status = if f.duplicate { StatusCode::OK } else { StatusCode::CREATED };
+        let view = FiledView {
+            claim: ClaimView::new(&f.claim, &order.order_no, &f.evidence),
+            duplicate: f.duplicate,
+            new_key: f.new_key.as_ref().map(|k| k.to_string()),
+        };
+        Rendered::json(status, &view)
     };
-    Ok((status, [(header::CACHE_CONTROL, "no-store")], ApiJson(view)))
+    let run = match form.idempotency(key).begin(&state, Scope::buyer(user.as_ref(), &order), &render).await? {
+        Begun::Replay(answer) => return Ok(answer),
+        Begun::Run(run) => run,
+    };
+    let result = crate::claims::file(&state, &order, user.as_ref().map(|u| u.id), form.into_input(), &run).await;
+    run.finish(&state, result).await
 }
 
 /// An order's claims (buyer's token, or guest's `X-Order-Secret`).
@@ -289,25 +303,37 @@ pub async fn get(
 }
 
 /// Add evidence to a claim (multipart `files` and/or `error_text`). If the merchant asked for more evidence,
-/// the deadline runs again with the time that was left.
+/// the deadline runs again with the time that was left. The claim is re-evaluated against the order's rules with
+/// all the buyer's evidence (`eligible`, `reasons`); if it has just become eligible and the rules re-issue
+/// automatically with a key in stock, it is re-issued at once (`state` = reissued; reveal the order's keys). With
+/// an `Idempotency-Key`, a retry of the same form answers the first response byte for byte.
 #[utoipa::path(post, path = "/api/v1/orders/{order_no}/claims/{claim_no}/evidence", tag = "claims",
-    params(("order_no" = String, Path), ("claim_no" = String, Path)),
+    params(("order_no" = String, Path), ("claim_no" = String, Path),
+        ("Idempotency-Key" = Option<String>, Header, description = "At most 128 visible ASCII characters, per caller (token user, or guest order). The same key with the same form (every field, each file's name and SHA-256) answers the first response byte for byte (header `Idempotent-Replayed: true`) for 48 hours; with another form 409 `idempotency_key_reused`; while the first request runs 409 `idempotency_key_in_flight`.")),
     request_body(content = ClaimUpload, content_type = "multipart/form-data"),
-    responses((status = 200, body = ClaimView), (status = 400, description = "no evidence, bad type or size"),
-        (status = 404, description = "no such claim of yours"), (status = 409, description = "the claim is closed")))]
+    responses((status = 200, body = ClaimView), (status = 400, description = "no evidence, bad type or size, or an invalid Idempotency-Key"),
+        (status = 404, description = "no such claim of yours"),
+        (status = 409, description = "the claim is closed; `idempotency_key_reused` (same key, other form) or `idempotency_key_in_flight` (same key, first request still running)")))]
 pub async fn add_evidence(
     State(state): State<SharedState>,
     MaybeApiUser(user): MaybeApiUser,
     headers: HeaderMap,
+    key: IdempotencyKey,
     ApiPath((order_no, claim_no)): ApiPath<(String, String)>,
     multipart: Result<Multipart, MultipartRejection>,
-) -> Result<ApiJson<ClaimView>, ApiError> {
+) -> Result<Response, ApiError> {
     let order = access_order(&state, user.as_ref(), &headers, &order_no).await?;
     let form = read_form(multipart).await?;
+    let render =
+        |a: &EvidenceAdded| Rendered::json(StatusCode::OK, &ClaimView::new(&a.claim, &a.order_no, &a.evidence));
+    let run = match form.idempotency(key).begin(&state, Scope::buyer(user.as_ref(), &order), &render).await? {
+        Begun::Replay(answer) => return Ok(answer),
+        Begun::Run(run) => run,
+    };
     let error_text = form.text("error_text");
-    crate::claims::add_evidence(&state, EvidenceFrom::Buyer(&order), &claim_no, &error_text, form.files).await?;
-    let (c, evidence) = crate::claims::for_buyer(&state, &order, &claim_no).await?;
-    Ok(ApiJson(ClaimView::new(&c, &order.order_no, &evidence)))
+    let from = EvidenceFrom::Buyer(&order);
+    let result = crate::claims::add_evidence(&state, from, &claim_no, &error_text, form.files, &run).await;
+    run.finish(&state, result).await
 }
 
 /// The merchant's claims waiting for an answer, nearest deadline first.
@@ -398,19 +424,30 @@ pub async fn complaint_package(
 }
 
 /// The merchant adds evidence (multipart `files` and/or `error_text`) to an open or disputed claim of its shop.
+/// With an `Idempotency-Key`, a retry of the same form answers the first response byte for byte.
 #[utoipa::path(post, path = "/api/v1/merchant/claims/{claim_no}/evidence", tag = "claims", security(("bearer" = [])),
-    params(("claim_no" = String, Path)), request_body(content = ClaimUpload, content_type = "multipart/form-data"),
-    responses((status = 200, body = ClaimView), (status = 400, description = "no evidence, bad type or size"),
-        (status = 404, description = "no such claim of your shop"), (status = 409, description = "the claim is closed")))]
+    params(("claim_no" = String, Path),
+        ("Idempotency-Key" = Option<String>, Header, description = "At most 128 visible ASCII characters, per user. The same key with the same form (every field, each file's name and SHA-256) answers the first response byte for byte (header `Idempotent-Replayed: true`) for 48 hours; with another form 409 `idempotency_key_reused`; while the first request runs 409 `idempotency_key_in_flight`.")),
+    request_body(content = ClaimUpload, content_type = "multipart/form-data"),
+    responses((status = 200, body = ClaimView), (status = 400, description = "no evidence, bad type or size, or an invalid Idempotency-Key"),
+        (status = 404, description = "no such claim of your shop"),
+        (status = 409, description = "the claim is closed; `idempotency_key_reused` (same key, other form) or `idempotency_key_in_flight` (same key, first request still running)")))]
 pub async fn merchant_evidence(
     State(state): State<SharedState>,
     ApiUser(user): ApiUser,
+    key: IdempotencyKey,
     ApiPath(claim_no): ApiPath<String>,
     multipart: Result<Multipart, MultipartRejection>,
-) -> Result<ApiJson<ClaimView>, ApiError> {
+) -> Result<Response, ApiError> {
     let form = read_form(multipart).await?;
+    let render =
+        |a: &EvidenceAdded| Rendered::json(StatusCode::OK, &ClaimView::new(&a.claim, &a.order_no, &a.evidence));
+    let run = match form.idempotency(key).begin(&state, Scope::User(user.id), &render).await? {
+        Begun::Replay(answer) => return Ok(answer),
+        Begun::Run(run) => run,
+    };
     let error_text = form.text("error_text");
-    crate::claims::add_evidence(&state, EvidenceFrom::Merchant(&user), &claim_no, &error_text, form.files).await?;
-    let (c, evidence, order) = crate::claims::for_merchant(&state, &user, &claim_no).await?;
-    Ok(ApiJson(ClaimView::new(&c, &order.order_no, &evidence)))
+    let from = EvidenceFrom::Merchant(&user);
+    let result = crate::claims::add_evidence(&state, from, &claim_no, &error_text, form.files, &run).await;
+    run.finish(&state, result).await
 }

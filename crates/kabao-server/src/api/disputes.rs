@@ -4,13 +4,14 @@
 use super::orders::{access_order, MaybeApiUser};
 use super::ApiJson;
 use crate::auth::ApiUser;
-use crate::disputes::Party;
+use crate::disputes::{Party, Stated};
 use crate::error::ApiError;
 use crate::extract::ApiPath;
+use crate::idempotency::{Begun, IdemJson, Rendered, Scope};
 use crate::SharedState;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
-use axum::response::IntoResponse;
+use axum::response::{IntoResponse, Response};
 use kabao_core::Money;
 use kabao_store::{DisputeRecord, Statement};
 use serde::{Deserialize, Serialize};
@@ -91,36 +92,56 @@ pub async fn escalate(
     Ok((StatusCode::CREATED, ApiJson(view_of(&state, &c.claim_no, &c).await?)))
 }
 
-/// The buyer adds a statement to an open dispute.
+/// The buyer adds a statement to an open dispute. With an `Idempotency-Key`, a retry of the same body adds nothing
+/// and answers the first 200 byte for byte.
 #[utoipa::path(post, path = "/api/v1/orders/{order_no}/claims/{claim_no}/statements", tag = "disputes",
-    params(("order_no" = String, Path), ("claim_no" = String, Path)), request_body = StatementInput,
-    responses((status = 200, body = DisputeView), (status = 404, description = "no such dispute of yours"), (status = 409, description = "already decided")))]
+    params(("order_no" = String, Path), ("claim_no" = String, Path),
+        ("Idempotency-Key" = Option<String>, Header, description = "At most 128 visible ASCII characters, per caller (token user, or guest order). The same key with the same body answers the first response byte for byte (header `Idempotent-Replayed: true`) for 48 hours; with another body 409 `idempotency_key_reused`; while the first request runs 409 `idempotency_key_in_flight`.")),
+    request_body = StatementInput,
+    responses((status = 200, body = DisputeView), (status = 400, description = "no statement, or an invalid Idempotency-Key"),
+        (status = 404, description = "no such dispute of yours"),
+        (status = 409, description = "already decided; `idempotency_key_reused` (same key, other body) or `idempotency_key_in_flight` (same key, first request still running)")))]
 pub async fn buyer_statement(
     State(state): State<SharedState>,
     MaybeApiUser(user): MaybeApiUser,
     headers: HeaderMap,
     ApiPath((order_no, claim_no)): ApiPath<(String, String)>,
-    ApiJson(body): ApiJson<StatementInput>,
-) -> Result<ApiJson<DisputeView>, ApiError> {
+    IdemJson { idem, body }: IdemJson<StatementInput>,
+) -> Result<Response, ApiError> {
     let order = access_order(&state, user.as_ref(), &headers, &order_no).await?;
-    crate::disputes::add_statement(&state, Party::Buyer(&order), &claim_no, &body.statement).await?;
-    let (c, _) = crate::claims::for_buyer(&state, &order, &claim_no).await?;
-    Ok(ApiJson(view_of(&state, &c.claim_no, &c).await?))
+    let render =
+        |s: &Stated| Rendered::json(StatusCode::OK, &DisputeView::new(&s.claim.claim_no, &s.dispute, &s.statements));
+    let run = match idem.begin(&state, Scope::buyer(user.as_ref(), &order), &render).await? {
+        Begun::Replay(answer) => return Ok(answer),
+        Begun::Run(run) => run,
+    };
+    let result = crate::disputes::add_statement(&state, Party::Buyer(&order), &claim_no, &body.statement, &run).await;
+    run.finish(&state, result).await
 }
 
-/// The merchant adds a statement to an open dispute about its shop.
+/// The merchant adds a statement to an open dispute about its shop. With an `Idempotency-Key`, a retry of the same
+/// body adds nothing and answers the first 200 byte for byte.
 #[utoipa::path(post, path = "/api/v1/merchant/claims/{claim_no}/statements", tag = "disputes", security(("bearer" = [])),
-    params(("claim_no" = String, Path)), request_body = StatementInput,
-    responses((status = 200, body = DisputeView), (status = 404, description = "no such dispute of your shop"), (status = 409, description = "already decided")))]
+    params(("claim_no" = String, Path),
+        ("Idempotency-Key" = Option<String>, Header, description = "At most 128 visible ASCII characters, per user. The same key with the same body answers the first response byte for byte (header `Idempotent-Replayed: true`) for 48 hours; with another body 409 `idempotency_key_reused`; while the first request runs 409 `idempotency_key_in_flight`.")),
+    request_body = StatementInput,
+    responses((status = 200, body = DisputeView), (status = 400, description = "no statement, or an invalid Idempotency-Key"),
+        (status = 404, description = "no such dispute of your shop"),
+        (status = 409, description = "already decided; `idempotency_key_reused` (same key, other body) or `idempotency_key_in_flight` (same key, first request still running)")))]
 pub async fn merchant_statement(
     State(state): State<SharedState>,
     ApiUser(user): ApiUser,
     ApiPath(claim_no): ApiPath<String>,
-    ApiJson(body): ApiJson<StatementInput>,
-) -> Result<ApiJson<DisputeView>, ApiError> {
-    crate::disputes::add_statement(&state, Party::Merchant(&user), &claim_no, &body.statement).await?;
-    let (c, _, _) = crate::claims::for_merchant(&state, &user, &claim_no).await?;
-    Ok(ApiJson(view_of(&state, &c.claim_no, &c).await?))
+    IdemJson { idem, body }: IdemJson<StatementInput>,
+) -> Result<Response, ApiError> {
+    let render =
+        |s: &Stated| Rendered::json(StatusCode::OK, &DisputeView::new(&s.claim.claim_no, &s.dispute, &s.statements));
+    let run = match idem.begin(&state, Scope::User(user.id), &render).await? {
+        Begun::Replay(answer) => return Ok(answer),
+        Begun::Run(run) => run,
+    };
+    let result = crate::disputes::add_statement(&state, Party::Merchant(&user), &claim_no, &body.statement, &run).await;
+    run.finish(&state, result).await
 }
 
 #[derive(Serialize, ToSchema)]
@@ -207,21 +228,31 @@ pub async fn rule(
     Ok(ApiJson(DisputeView::new(&k.claim.claim_no, &d, &k.statements)))
 }
 
-/// An arbiter adds a statement (a question to the parties, a note for the record).
+/// An arbiter adds a statement (a question to the parties, a note for the record). With an `Idempotency-Key`, a
+/// retry of the same body adds nothing and answers the first 204.
 #[utoipa::path(post, path = "/api/v1/arbiter/disputes/{claim_no}/statements", tag = "disputes", security(("bearer" = [])),
-    params(("claim_no" = String, Path)), request_body = StatementInput,
-    responses((status = 204, description = "added"), (status = 403, description = "not an arbiter")))]
+    params(("claim_no" = String, Path),
+        ("Idempotency-Key" = Option<String>, Header, description = "At most 128 visible ASCII characters, per user. The same key with the same body answers the first response (header `Idempotent-Replayed: true`) for 48 hours; with another body 409 `idempotency_key_reused`; while the first request runs 409 `idempotency_key_in_flight`.")),
+    request_body = StatementInput,
+    responses((status = 204, description = "added"), (status = 400, description = "no statement, or an invalid Idempotency-Key"),
+        (status = 403, description = "not an arbiter"), (status = 404, description = "no such dispute"),
+        (status = 409, description = "already decided; `idempotency_key_reused` (same key, other body) or `idempotency_key_in_flight` (same key, first request still running)")))]
 pub async fn arbiter_statement(
     State(state): State<SharedState>,
     ApiUser(user): ApiUser,
     ApiPath(claim_no): ApiPath<String>,
-    ApiJson(body): ApiJson<StatementInput>,
-) -> Result<StatusCode, ApiError> {
+    IdemJson { idem, body }: IdemJson<StatementInput>,
+) -> Result<Response, ApiError> {
     if user.role != kabao_core::user::Role::Arbiter {
         return Err(ApiError::forbidden());
     }
-    crate::disputes::add_statement(&state, Party::Arbiter(&user), &claim_no, &body.statement).await?;
-    Ok(StatusCode::NO_CONTENT)
+    let render = |_: &Stated| Ok(Rendered::empty(StatusCode::NO_CONTENT));
+    let run = match idem.begin(&state, Scope::User(user.id), &render).await? {
+        Begun::Replay(answer) => return Ok(answer),
+        Begun::Run(run) => run,
+    };
+    let result = crate::disputes::add_statement(&state, Party::Arbiter(&user), &claim_no, &body.statement, &run).await;
+    run.finish(&state, result).await
 }
 
 #[derive(Serialize, ToSchema)]

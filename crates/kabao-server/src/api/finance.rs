@@ -7,6 +7,7 @@ use crate::auth::ApiUser;
 use crate::error::ApiError;
 use crate::extract::ApiPath;
 use crate::finance::WithdrawalDecision;
+use crate::idempotency::{Begun, IdemJson, Rendered, Scope};
 use crate::payees::MaskedPayee;
 use crate::SharedState;
 use axum::extract::State;
@@ -190,19 +191,26 @@ pub struct WithdrawalInput {
 /// Request a withdrawal to one of the caller's payees. The amount is held at once (it no longer counts as
 /// available); an admin pays it out or rejects it.
 #[utoipa::path(post, path = "/api/v1/merchant/withdrawals", tag = "merchant", security(("bearer" = [])), request_body = WithdrawalInput,
+    params(("Idempotency-Key" = Option<String>, Header, description = "At most 128 visible ASCII characters, per user. The same key with the same body answers the first response byte for byte (header `Idempotent-Replayed: true`) for 48 hours; with another body 409 `idempotency_key_reused`; while the first request runs 409 `idempotency_key_in_flight`.")),
     responses((status = 201, body = WithdrawalView), (status = 400, description = "amount not positive (field amount), or a malformed body"),
         (status = 401, description = "no token"), (status = 403, description = "not a merchant"),
         (status = 404, description = "no shop, or payee_id is not one of the caller's payees (field payee_id)"),
-        (status = 409, description = "more than the available balance after pending withdrawals (field amount)"),
+        (status = 409, description = "more than the available balance after pending withdrawals (field amount); `idempotency_key_reused` (same key, other body) or `idempotency_key_in_flight` (same key, first request still running)"),
         (status = 422, description = "the amount does not exceed the fee (field amount)")))]
 pub async fn request(
     State(state): State<SharedState>,
     user: ApiUser,
-    ApiJson(body): ApiJson<WithdrawalInput>,
-) -> Result<(StatusCode, ApiJson<WithdrawalView>), ApiError> {
+    IdemJson { idem, body }: IdemJson<WithdrawalInput>,
+) -> Result<axum::response::Response, ApiError> {
     let user = user.require(Role::Merchant)?;
-    let w = crate::finance::request_withdrawal(&state, &user, Money::from_fen(body.amount_fen), body.payee_id).await?;
-    Ok((StatusCode::CREATED, ApiJson(WithdrawalView::from(&w))))
+    let render = |w: &Withdrawal| Rendered::json(StatusCode::CREATED, &WithdrawalView::from(w));
+    let run = match idem.begin(&state, Scope::User(user.id), &render).await? {
+        Begun::Replay(answer) => return Ok(answer),
+        Begun::Run(run) => run,
+    };
+    let result =
+        crate::finance::request_withdrawal(&state, &user, Money::from_fen(body.amount_fen), body.payee_id, &run).await;
+    run.finish(&state, result).await
 }
 
 /// The caller's withdrawals, newest first, with fee and net itemised.

@@ -5,6 +5,7 @@ use super::ApiJson;
 use crate::auth::ApiUser;
 use crate::error::ApiError;
 use crate::extract::ApiPath;
+use crate::idempotency::{Begun, IdemJson, Rendered, Scope};
 use crate::orders::{Buyer, CheckoutRequest, OrderAccess};
 use crate::SharedState;
 use axum::body::Bytes;
@@ -114,15 +115,17 @@ impl From<&Order> for OrderView {
 }
 
 /// Create an order (registered buyer with a token, or a guest with `guest_email`). Nothing is reserved.
+/// With an `Idempotency-Key`, a retry of the same body answers the first 201 byte for byte.
 #[utoipa::path(post, path = "/api/v1/orders", tag = "orders", request_body = OrderInput,
-    params(("Idempotency-Key" = Option<String>, Header, description = "same key + same body → same order; same key + other body → 409")),
-    responses((status = 201, body = OrderView), (status = 400, description = "invalid field"), (status = 409, description = "out of stock, or idempotency key reused")))]
+    params(("Idempotency-Key" = Option<String>, Header, description = "At most 128 visible ASCII characters, per caller (token user, or guest email). The same key with the same body answers the first response byte for byte (header `Idempotent-Replayed: true`) for 48 hours; with another body 409 `idempotency_key_reused`; while the first request runs 409 `idempotency_key_in_flight`.")),
+    responses((status = 201, body = OrderView), (status = 400, description = "invalid field, or an invalid Idempotency-Key"),
+        (status = 409, description = "out of stock, warranty changed, first order unconfirmed; `idempotency_key_reused` (same key, other body) or `idempotency_key_in_flight` (same key, first request still running)")))]
 pub async fn create(
     State(state): State<SharedState>,
     MaybeApiUser(user): MaybeApiUser,
     headers: HeaderMap,
-    ApiJson(body): ApiJson<OrderInput>,
-) -> Result<impl IntoResponse, ApiError> {
+    IdemJson { idem, body }: IdemJson<OrderInput>,
+) -> Result<axum::response::Response, ApiError> {
     let buyer = match (user, body.guest_email) {
         (Some(u), None) => Buyer::User(u),
         (None, Some(email)) => Buyer::Guest { email, query_password: body.query_password },
@@ -143,15 +146,24 @@ pub async fn create(
             ))
         }
     };
-    let key = headers.get("idempotency-key").and_then(|v| v.to_str().ok()).map(str::trim).filter(|k| !k.is_empty());
-    if key.is_some_and(|k| k.len() > 128) {
-        return Err(ApiError::bad_request(
-            "order.idempotency_key_invalid",
-            "Idempotency-Key",
-            "Idempotency-Key 过长（最多 128 个字符）",
-            "Idempotency-Key is too long (at most 128 characters)",
-        ));
-    }
+    // A guest's keys are theirs by email (the body's other fields, a query password among them, are in the
+    // fingerprint), so the email is parsed before the key is looked up.
+    let guest_email = match &buyer {
+        Buyer::User(_) => None,
+        Buyer::Guest { email, .. } => Some(
+            kabao_core::user::Email::parse(email).map_err(|e| ApiError::from_localized(StatusCode::BAD_REQUEST, &e))?,
+        ),
+    };
+    let scope = match (&buyer, &guest_email) {
+        (Buyer::User(u), _) => Scope::User(u.id),
+        (_, Some(email)) => Scope::GuestEmail(email.as_str()),
+        (Buyer::Guest { .. }, None) => return Err(ApiError::internal("guest without an email")),
+    };
+    let render = |o: &Order| Rendered::json(StatusCode::CREATED, &OrderView::from(o));
+    let run = match idem.begin(&state, scope, &render).await? {
+        Begun::Replay(answer) => return Ok(answer),
+        Begun::Run(run) => run,
+    };
     let req = CheckoutRequest {
         product: ProductId(body.product_id),
         quantity: body.quantity,
@@ -166,8 +178,8 @@ pub async fn create(
             .filter(|d| !d.is_empty() && d.len() <= 64)
             .map(str::to_string),
     };
-    let order = crate::orders::checkout(&state, &buyer, &req, key).await?;
-    Ok((StatusCode::CREATED, ApiJson(OrderView::from(&order))))
+    let result = crate::orders::checkout(&state, &buyer, &req, &run).await;
+    run.finish(&state, result).await
 }
 
 /// How a request proves access to an order: the buyer's token, or for guests `X-Order-Secret` (email or query password).
@@ -283,16 +295,24 @@ pub struct TopUpInput {
     pub amount_fen: i64,
 }
 
-/// Start a wallet top-up through the sandbox gateway.
+/// Start a wallet top-up through the sandbox gateway. With an `Idempotency-Key`, a retry of the same body answers
+/// the first 201 (the same payment) byte for byte.
 #[utoipa::path(post, path = "/api/v1/wallet/top-ups", tag = "wallet", security(("bearer" = [])), request_body = TopUpInput,
-    responses((status = 201, body = PaymentView), (status = 400, description = "amount out of range")))]
+    params(("Idempotency-Key" = Option<String>, Header, description = "At most 128 visible ASCII characters, per user. The same key with the same body answers the first response byte for byte (header `Idempotent-Replayed: true`) for 48 hours; with another body 409 `idempotency_key_reused`; while the first request runs 409 `idempotency_key_in_flight`.")),
+    responses((status = 201, body = PaymentView), (status = 400, description = "amount out of range, or an invalid Idempotency-Key"),
+        (status = 409, description = "`idempotency_key_reused` (same key, other body) or `idempotency_key_in_flight` (same key, first request still running)")))]
 pub async fn top_up(
     State(state): State<SharedState>,
     ApiUser(user): ApiUser,
-    ApiJson(body): ApiJson<TopUpInput>,
-) -> Result<impl IntoResponse, ApiError> {
-    let p = crate::payments::start_top_up(&state, user.id, Money::from_fen(body.amount_fen)).await?;
-    Ok((StatusCode::CREATED, ApiJson(PaymentView::sandbox(p))))
+    IdemJson { idem, body }: IdemJson<TopUpInput>,
+) -> Result<axum::response::Response, ApiError> {
+    let render = |p: &kabao_store::Payment| Rendered::json(StatusCode::CREATED, &PaymentView::sandbox(p.clone()));
+    let run = match idem.begin(&state, Scope::User(user.id), &render).await? {
+        Begun::Replay(answer) => return Ok(answer),
+        Begun::Run(run) => run,
+    };
+    let result = crate::payments::start_top_up(&state, user.id, Money::from_fen(body.amount_fen), &run).await;
+    run.finish(&state, result).await
 }
 
 #[derive(Serialize, ToSchema)]

@@ -9,12 +9,13 @@ use crate::auth::Visitor;
 use crate::claims::MerchantDecision;
 use crate::error::ApiError;
 use crate::extract::{ApiPath, ApiQuery};
+use crate::idempotency::{Begun, IdempotencyKey, Rendered, Run, Scope};
 use crate::SharedState;
 use askama::Template;
 use axum::extract::multipart::MultipartRejection;
 use axum::extract::{Multipart, State};
 use axum::http::header::CACHE_CONTROL;
-use axum::http::{header, HeaderMap};
+use axum::http::{header, HeaderMap, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use kabao_core::claim::ClaimState;
 use kabao_core::warranty::{Defect, WarrantyPolicy};
@@ -125,12 +126,22 @@ pub async fn file(
     let order = visible_order(&state, &v, &headers, &no).await?;
     let (item, defect) = (form.text("item"), form.text("defect"));
     let (description, error_text) = (form.text("description"), form.text("error_text"));
-    let submission = form.text("submission");
-    let input = form.into_input(Some(submission));
-    match crate::claims::file(&state, &order, v.user.as_ref().map(|u| u.id), input).await {
-        Ok(filed) => match filed.new_key {
+    // The form's one-time token is its idempotency key: a second submission of the same form (a double tap, a
+    // reload) lands on the claim the first one filed, by the one rule the API's `Idempotency-Key` follows.
+    let key = IdempotencyKey::new(&form.text("submission"), Method::POST, &format!("/o/{no}/claims"))?;
+    let claim_url = |f: &crate::claims::Filed| format!("/o/{}/claims/{}", order.order_no, f.claim.claim_no);
+    let render =
+        |f: &crate::claims::Filed| Ok(Rendered { status: StatusCode::SEE_OTHER, body: claim_url(f).into_bytes() });
+    let run = match form.idempotency(key).begin(&state, Scope::buyer(v.user.as_ref(), &order), &render).await {
+        Ok(Begun::Run(run)) => run,
+        Ok(Begun::Replay(answer)) => return Ok(replayed_redirect(answer).await),
+        Err(e) => return Err(e),
+    };
+    let result = crate::claims::file(&state, &order, v.user.as_ref().map(|u| u.id), form.into_input(), &run).await;
+    match run.finish_with(&state, result).await {
+        Ok((filed, _)) => match filed.new_key {
             Some(key) => claim_page(&state, &v, View::Buyer(&order), &filed.claim, Some(key.to_string()), None).await,
-            None => Ok(see_other(&format!("/o/{}/claims/{}", order.order_no, filed.claim.claim_no))),
+            None => Ok(see_other(&claim_url(&filed))),
         },
         Err(e) if shown_on_form(&e) => {
             let item = item.trim().parse().unwrap_or(1);
@@ -141,6 +152,12 @@ pub async fn file(
         }
         Err(e) => Err(e),
     }
+}
+
+/// A replayed form answer (its stored body is the claim's address) as the redirect a browser follows.
+async fn replayed_redirect(answer: Response) -> Response {
+    let body = axum::body::to_bytes(answer.into_body(), 4096).await.unwrap_or_default();
+    see_other(&String::from_utf8_lossy(&body))
 }
 
 /// Whose eyes the claim page is for.
@@ -402,6 +419,7 @@ pub async fn add_evidence(
         &claim_no,
         &error_text,
         form.files,
+        &Run::none(),
     )
     .await;
     back_to_claim(&state, &v, Back::Buyer(&order), &claim_no, result).await
@@ -585,6 +603,7 @@ pub async fn merchant_evidence(
         &claim_no,
         &error_text,
         form.files,
+        &Run::none(),
     )
     .await;
     back_to_claim(&state, &v, Back::Merchant(&user), &claim_no, result).await

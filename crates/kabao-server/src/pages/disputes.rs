@@ -9,6 +9,7 @@ use crate::auth::Visitor;
 use crate::disputes::Party;
 use crate::error::ApiError;
 use crate::extract::ApiPath;
+use crate::idempotency::Run;
 use crate::SharedState;
 use askama::Template;
 use axum::extract::State;
@@ -51,7 +52,8 @@ pub async fn buyer_statement(
 ) -> Result<Response, ApiError> {
     v.check_csrf(f.csrf.as_deref())?;
     let order = visible_order(&state, &v, &headers, &no).await?;
-    let result = crate::disputes::add_statement(&state, Party::Buyer(&order), &claim_no, &f.statement).await;
+    let result =
+        crate::disputes::add_statement(&state, Party::Buyer(&order), &claim_no, &f.statement, &Run::none()).await;
     back_to_claim(&state, &v, Back::Buyer(&order), &claim_no, result).await
 }
 
@@ -63,7 +65,8 @@ pub async fn merchant_statement(
     PageForm(f): PageForm<StatementForm>,
 ) -> Result<Response, ApiError> {
     v.check_csrf(f.csrf.as_deref())?;
-    let result = crate::disputes::add_statement(&state, Party::Merchant(&user), &claim_no, &f.statement).await;
+    let result =
+        crate::disputes::add_statement(&state, Party::Merchant(&user), &claim_no, &f.statement, &Run::none()).await;
     back_to_claim(&state, &v, Back::Merchant(&user), &claim_no, result).await
 }
 
@@ -316,8 +319,8 @@ pub async fn arbiter_statement(
     PageForm(f): PageForm<StatementForm>,
 ) -> Result<Response, ApiError> {
     v.check_csrf(f.csrf.as_deref())?;
-    match crate::disputes::add_statement(&state, Party::Arbiter(&user), &claim_no, &f.statement).await {
-        Ok(()) => Ok(see_other(&format!("/arbiter/disputes/{claim_no}"))),
+    match crate::disputes::add_statement(&state, Party::Arbiter(&user), &claim_no, &f.statement, &Run::none()).await {
+        Ok(_) => Ok(see_other(&format!("/arbiter/disputes/{claim_no}"))),
         Err(e) if shown_on_form(&e) => {
             let page = case_page(&state, &v, &user, &claim_no, Some(e.message(v.lang).into())).await?;
             Ok(with_status(page, e.status))

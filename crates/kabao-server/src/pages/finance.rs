@@ -171,7 +171,11 @@ pub async fn withdraw(
             "请选择收款账户",
             "Choose where to pay the withdrawal",
         )),
-        (Ok(a), Ok(payee)) => crate::finance::request_withdrawal(&state, &mv.user, a, payee).await.map(|_| ()),
+        (Ok(a), Ok(payee)) => {
+            crate::finance::request_withdrawal(&state, &mv.user, a, payee, &crate::idempotency::Run::none())
+                .await
+                .map(|_| ())
+        }
     };
     merchant_outcome(&state, &mv, result).await
 }

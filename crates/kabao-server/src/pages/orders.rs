@@ -120,7 +120,7 @@ pub async fn buy(
         first_order_confirmed: f.first_order_confirmed.is_some(),
         device_id: crate::auth::device_id(&headers).map(str::to_string),
     };
-    match crate::orders::checkout(&state, &buyer, &req, None).await {
+    match crate::orders::checkout(&state, &buyer, &req, &crate::idempotency::Run::none()).await {
         Ok(order) => {
             let mut res = see_other(&format!("/o/{}", order.order_no));
             if v.user.is_none() {
@@ -500,7 +500,7 @@ pub async fn top_up(
     let amount = Money::parse_yuan(&f.amount)
         .map_err(|e| ApiError::from_localized(StatusCode::BAD_REQUEST, &e).with_field("amount"));
     match amount {
-        Ok(a) => match crate::payments::start_top_up(&state, user.id, a).await {
+        Ok(a) => match crate::payments::start_top_up(&state, user.id, a, &crate::idempotency::Run::none()).await {
             Ok(p) => Ok(see_other(&format!("/pay/sandbox/{}", p.trade_no))),
             Err(e) if e.status.is_client_error() => wallet_page(&state, &v, Some(e.message(v.lang).to_string())).await,
             Err(e) => Err(e),

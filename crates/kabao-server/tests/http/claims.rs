@@ -64,7 +64,7 @@ pub(crate) async fn file_claim(
     app.send(b.body(Body::from(body)).unwrap()).await
 }
 
-async fn set_template(app: &TestApp, merchant: &str, product: i64, template: &str) {
+pub(crate) async fn set_template(app: &TestApp, merchant: &str, product: i64, template: &str) {
     let res = app
         .api(
             "PUT",
@@ -76,14 +76,14 @@ async fn set_template(app: &TestApp, merchant: &str, product: i64, template: &st
     assert_eq!(res.status, StatusCode::OK, "{}", res.body);
 }
 
-async fn bought(app: &TestApp, token: &str, product: i64, quantity: i64) -> String {
+pub(crate) async fn bought(app: &TestApp, token: &str, product: i64, quantity: i64) -> String {
     let no = order_no(app, token, json!({"product_id": product, "quantity": quantity, "warranty_ack": true})).await;
     let paid = app.api("POST", &format!("/api/v1/orders/{no}/pay/wallet"), Some(token), None).await;
     assert_eq!(paid.json()["state"], "delivered", "{}", paid.body);
     no
 }
 
-async fn reveal(app: &TestApp, token: &str, no: &str) -> Vec<String> {
+pub(crate) async fn reveal(app: &TestApp, token: &str, no: &str) -> Vec<String> {
     let res = app.api("POST", &format!("/api/v1/orders/{no}/keys/reveal"), Some(token), None).await;
     assert_eq!(res.status, StatusCode::OK, "{}", res.body);
     serde_json::from_value(res.json()["keys"].clone()).unwrap()
@@ -93,7 +93,7 @@ async fn wallet(app: &TestApp, token: &str) -> i64 {
     app.api("GET", "/api/v1/wallet", Some(token), None).await.json()["balance_fen"].as_i64().unwrap()
 }
 
-async fn claim_count(app: &TestApp) -> usize {
+pub(crate) async fn claim_count(app: &TestApp) -> usize {
     let mut tx = app.state.store.begin(kabao_store::TxMode::Read).await.unwrap();
     let mut n = 0;
     for shop in tx.list_shops(100, 0).await.unwrap() {
@@ -102,7 +102,7 @@ async fn claim_count(app: &TestApp) -> usize {
     n
 }
 
-async fn decide(app: &TestApp, merchant: &str, claim_no: &str, body: serde_json::Value) -> Res {
+pub(crate) async fn decide(app: &TestApp, merchant: &str, claim_no: &str, body: serde_json::Value) -> Res {
     app.api("POST", &format!("/api/v1/merchant/claims/{claim_no}/decision"), Some(merchant), Some(body)).await
 }
 
@@ -169,14 +169,17 @@ async fn auto_reissue_story(app: TestApp) {
     let claim_no = filed["claim"]["claim_no"].as_str().unwrap().to_string();
     assert_eq!(app.stock(product).await, 2);
 
-    // The same submission again (a double tap): the same claim, no second re-issue.
-    let res = file_claim(&app, me, &path, &fields, &[("截图.png", &shot)], Some("claim-1")).await;
-    assert_eq!(res.status, StatusCode::OK);
+    // The same submission again with its key (a retry): the first answer byte for byte, no second re-issue.
+    let again = file_claim(&app, me, &path, &fields, &[("截图.png", &shot)], Some("claim-1")).await;
+    assert_eq!((again.status, &again.body), (StatusCode::CREATED, &res.body));
+    assert_eq!(again.headers.get("idempotent-replayed").and_then(|v| v.to_str().ok()), Some("true"));
+    // The same key with another form (another file) is refused and files nothing.
+    let other = file_claim(&app, me, &path, &fields, &[("截图.png", &png("other"))], Some("claim-1")).await;
     assert_eq!(
-        (res.json()["duplicate"].clone(), res.json()["claim"]["claim_no"].clone()),
-        (json!(true), json!(claim_no))
+        (other.status, other.json()["code"].clone(), other.json()["field"].clone()),
+        (StatusCode::CONFLICT, json!("idempotency_key_reused"), json!("Idempotency-Key"))
     );
-    assert_eq!(res.json()["new_key"], json!(null));
+    assert_eq!(claim_count(&app).await, 1);
     assert_eq!(app.stock(product).await, 2);
     assert_eq!(reveal(&app, &token, &no).await, vec!["PC-0002", "PC-0003"], "the voided key is no longer delivered");
 
