@@ -3,7 +3,7 @@
 
 use super::orders::{access_order, MaybeApiUser};
 use super::ApiJson;
-use crate::auth::ApiUser;
+use crate::auth::{ApiMerchant, ApiUser};
 use crate::disputes::Party;
 use crate::error::ApiError;
 use crate::extract::ApiPath;
@@ -111,10 +111,10 @@ pub async fn buyer_statement(
 /// The merchant adds a statement to an open dispute about its shop.
 #[utoipa::path(post, path = "/api/v1/merchant/claims/{claim_no}/statements", tag = "disputes", security(("bearer" = [])),
     params(("claim_no" = String, Path)), request_body = StatementInput,
-    responses((status = 200, body = DisputeView), (status = 404, description = "no such dispute of your shop"), (status = 409, description = "already decided")))]
+    responses((status = 403, description = "not a merchant"), (status = 200, body = DisputeView), (status = 404, description = "no such dispute of your shop"), (status = 409, description = "already decided")))]
 pub async fn merchant_statement(
     State(state): State<SharedState>,
-    ApiUser(user): ApiUser,
+    ApiMerchant(user): ApiMerchant,
     ApiPath(claim_no): ApiPath<String>,
     ApiJson(body): ApiJson<StatementInput>,
 ) -> Result<ApiJson<DisputeView>, ApiError> {
@@ -255,8 +255,11 @@ pub struct MembershipView {
 /// The merchant's shop joins the fund: the deposit is topped up to the minimum and the contribution paid, both
 /// from the available balance.
 #[utoipa::path(post, path = "/api/v1/merchant/fund/join", tag = "disputes", security(("bearer" = [])),
-    responses((status = 201, body = MembershipView), (status = 402, description = "balance too low"), (status = 409, description = "already a member")))]
-pub async fn join(State(state): State<SharedState>, ApiUser(user): ApiUser) -> Result<impl IntoResponse, ApiError> {
+    responses((status = 403, description = "not a merchant"), (status = 201, body = MembershipView), (status = 402, description = "balance too low"), (status = 409, description = "already a member")))]
+pub async fn join(
+    State(state): State<SharedState>,
+    ApiMerchant(user): ApiMerchant,
+) -> Result<impl IntoResponse, ApiError> {
     let since = crate::disputes::join_fund(&state, &user).await?;
     Ok((StatusCode::CREATED, ApiJson(MembershipView { member_since: since.millis() })))
 }
