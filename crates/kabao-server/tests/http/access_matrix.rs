@@ -311,7 +311,8 @@ async fn world(app: &TestApp) -> World {
         let res = app.api("GET", "/api/v1/tokens", Some(&token), None).await;
         res.json().as_array().and_then(|a| a.first().cloned()).and_then(|t| t["id"].as_i64()).unwrap()
     };
-    // Spare tokens (the first of each list): revoking them changes nothing the walk uses.
+    // The buyer's and the merchant's only tokens so far become spares for the revocation routes; the walk
+    // uses fresh ones, so revoking a spare changes nothing it depends on.
     let buyer_spare_token = spare(b.clone()).await;
     let merchant_spare_token = spare(m.clone()).await;
     let b = app.token("matrix_b", "matrix-pass-12").await;
