@@ -2,7 +2,7 @@
 
 use super::orders::OrderView;
 use super::ApiJson;
-use crate::auth::ApiUser;
+use crate::auth::{ApiMerchant, ApiUser};
 use crate::error::ApiError;
 use crate::extract::ApiPath;
 use crate::SharedState;
@@ -69,9 +69,11 @@ impl From<&Withdrawal> for WithdrawalView {
 }
 
 /// The caller's balances.
-#[utoipa::path(get, path = "/api/v1/merchant/finance", tag = "merchant", security(("bearer" = [])), responses((status = 200, body = FinanceView)))]
-pub async fn finance(State(state): State<SharedState>, user: ApiUser) -> Result<ApiJson<FinanceView>, ApiError> {
-    let user = user.require(Role::Merchant)?;
+#[utoipa::path(get, path = "/api/v1/merchant/finance", tag = "merchant", security(("bearer" = [])), responses((status = 403, description = "not a merchant"), (status = 200, body = FinanceView)))]
+pub async fn finance(
+    State(state): State<SharedState>,
+    ApiMerchant(user): ApiMerchant,
+) -> Result<ApiJson<FinanceView>, ApiError> {
     let f = crate::finance::shop_finance(&state, &user).await?;
     Ok(ApiJson(FinanceView {
         available_fen: f.available.fen(),
@@ -81,18 +83,22 @@ pub async fn finance(State(state): State<SharedState>, user: ApiUser) -> Result<
 }
 
 /// The shop's orders, newest first.
-#[utoipa::path(get, path = "/api/v1/merchant/orders", tag = "merchant", security(("bearer" = [])), responses((status = 200, body = [OrderView])))]
-pub async fn orders(State(state): State<SharedState>, user: ApiUser) -> Result<ApiJson<Vec<OrderView>>, ApiError> {
-    let user = user.require(Role::Merchant)?;
+#[utoipa::path(get, path = "/api/v1/merchant/orders", tag = "merchant", security(("bearer" = [])), responses((status = 403, description = "not a merchant"), (status = 200, body = [OrderView])))]
+pub async fn orders(
+    State(state): State<SharedState>,
+    ApiMerchant(user): ApiMerchant,
+) -> Result<ApiJson<Vec<OrderView>>, ApiError> {
     let shop = crate::shops::my_shop(&state, &user).await?;
     let mut tx = state.store.begin(TxMode::Read).await?;
     Ok(ApiJson(tx.list_shop_orders(shop.id, 200, 0).await?.iter().map(OrderView::from).collect()))
 }
 
 /// The available-balance account's entries, newest first.
-#[utoipa::path(get, path = "/api/v1/merchant/statement", tag = "merchant", security(("bearer" = [])), responses((status = 200, body = [EntryView])))]
-pub async fn statement(State(state): State<SharedState>, user: ApiUser) -> Result<ApiJson<Vec<EntryView>>, ApiError> {
-    let user = user.require(Role::Merchant)?;
+#[utoipa::path(get, path = "/api/v1/merchant/statement", tag = "merchant", security(("bearer" = [])), responses((status = 403, description = "not a merchant"), (status = 200, body = [EntryView])))]
+pub async fn statement(
+    State(state): State<SharedState>,
+    ApiMerchant(user): ApiMerchant,
+) -> Result<ApiJson<Vec<EntryView>>, ApiError> {
     let f = crate::finance::shop_finance(&state, &user).await?;
     Ok(ApiJson(f.statement.iter().map(EntryView::from).collect()))
 }
@@ -105,13 +111,12 @@ pub struct WithdrawalInput {
 
 /// Request a withdrawal (an admin approves it).
 #[utoipa::path(post, path = "/api/v1/merchant/withdrawals", tag = "merchant", security(("bearer" = [])), request_body = WithdrawalInput,
-    responses((status = 201, body = WithdrawalView), (status = 409, description = "more than the available balance")))]
+    responses((status = 403, description = "not a merchant"), (status = 201, body = WithdrawalView), (status = 409, description = "more than the available balance")))]
 pub async fn request(
     State(state): State<SharedState>,
-    user: ApiUser,
+    ApiMerchant(user): ApiMerchant,
     ApiJson(body): ApiJson<WithdrawalInput>,
 ) -> Result<(StatusCode, ApiJson<WithdrawalView>), ApiError> {
-    let user = user.require(Role::Merchant)?;
     let w = crate::finance::request_withdrawal(&state, &user, Money::from_fen(body.amount_fen)).await?;
     Ok((StatusCode::CREATED, ApiJson(WithdrawalView::from(&w))))
 }

@@ -387,9 +387,11 @@ fn fill(template: &str, caller: Caller, w: &World) -> Result<String, String> {
             ("tokens", "id") => w.merchant_spare_token.to_string(),
             ("sandbox", "trade_no") => w.trade_no.clone(),
             ("lang", "tag") => "en".into(),
-            _ => return Err(format!(
+            _ => {
+                return Err(format!(
                 "no fixture value for {{{name}}} after /{prev}/ in {template}: add one to `fill` in access_matrix.rs"
-            )),
+            ))
+            }
         };
         out.push(value);
     }
@@ -805,4 +807,26 @@ fn write_table(observed: &BTreeMap<(String, String), [String; 8]>) {
         out.push('\n');
     }
     std::fs::write(TABLE_FILE, out).unwrap();
+}
+
+/// The wrong role is refused before anything else is read: a buyer's token on every `/api/v1/merchant/...`
+/// route the router has, with ids that name nothing and a body no handler accepts, is 403 `auth.merchant_only`
+/// — never a 400 naming a field, a 404, or `200 []`.
+#[tokio::test]
+async fn a_buyer_token_on_any_merchant_route_is_403_before_the_path_or_body_is_read() {
+    let app = TestApp::new().await;
+    let (_, token) = user_token(&app, "matrix_only_buyer", Role::Buyer).await;
+    let routes: Vec<_> =
+        kabao_server::route_table().into_iter().filter(|(_, p)| p.starts_with("/api/v1/merchant/")).collect();
+    assert!(routes.len() > 20, "the merchant API: {routes:?}");
+    for (method, template) in routes {
+        let path: Vec<&str> = template.split('/').map(|s| if s.starts_with('{') { "999999" } else { s }).collect();
+        let res = app.api(method.as_str(), &path.join("/"), Some(&token), Some(json!({"unknown": true}))).await;
+        assert_eq!(
+            (res.status, res.json()["code"].clone()),
+            (StatusCode::FORBIDDEN, json!("auth.merchant_only")),
+            "{method} {template}: {}",
+            res.body
+        );
+    }
 }
