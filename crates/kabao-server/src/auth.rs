@@ -266,6 +266,28 @@ fn bearer(value: &str) -> Option<&str> {
     scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
 }
 
+/// An API caller with a merchant account. Anyone else is refused with 403 `auth.merchant_only` before the
+/// path's object is looked up or the body is read, so a wrong role is never answered with an empty list or
+/// a 404 that depends on someone's data.
+pub struct ApiMerchant(pub User);
+
+impl FromRequestParts<SharedState> for ApiMerchant {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &SharedState) -> Result<Self, Self::Rejection> {
+        let ApiUser(user) = ApiUser::from_request_parts(parts, state).await?;
+        if user.role != Role::Merchant {
+            return Err(ApiError::new(
+                axum::http::StatusCode::FORBIDDEN,
+                "auth.merchant_only",
+                "此操作只对商家账号开放",
+                "This is for merchant accounts only",
+            ));
+        }
+        Ok(ApiMerchant(user))
+    }
+}
+
 impl ApiUser {
     pub fn require(self, role: Role) -> Result<User, ApiError> {
         if self.0.role == role {

@@ -27,6 +27,7 @@ pub mod payments;
 pub mod products;
 pub mod reviews;
 pub mod risk;
+pub mod route_table;
 pub mod shops;
 pub mod trial;
 pub mod trust;
@@ -225,12 +226,26 @@ pub fn router(state: SharedState) -> Router {
     Router::new()
         .merge(api::routes())
         .merge(pages::with_csrf(pages::routes(), state.clone()))
-        .route("/healthz", axum::routing::get(metrics::healthz))
-        .route("/metrics", axum::routing::get(metrics::render))
+        .merge(ops_routes().into_router())
         .fallback(pages::not_found)
         .layer(axum::middleware::from_fn_with_state(state.clone(), metrics::track))
         .layer(tower_http::trace::TraceLayer::new_for_http())
         .with_state(state)
+}
+
+/// Health and metrics, for the operator.
+fn ops_routes() -> route_table::Routes {
+    use route_table::get;
+    route_table::Routes::new().route("/healthz", get(metrics::healthz)).route("/metrics", get(metrics::render))
+}
+
+/// Every `(method, path)` the whole application answers (API, pages, health, metrics), read from the routers
+/// as they are built: the access-matrix test walks this list.
+pub fn route_table() -> Vec<(axum::http::Method, String)> {
+    let mut table = api::route_table();
+    table.extend(pages::route_table());
+    table.extend(ops_routes().table(""));
+    table
 }
 
 /// Serves until ctrl-c (or SIGTERM), then finishes the requests in flight.

@@ -3,7 +3,7 @@
 
 use super::orders::{access_order, MaybeApiUser};
 use super::ApiJson;
-use crate::auth::ApiUser;
+use crate::auth::{ApiMerchant, ApiUser};
 use crate::chat::{Shown, Speaker};
 use crate::error::ApiError;
 use crate::extract::ApiPath;
@@ -67,10 +67,10 @@ pub async fn buyer_send(
 /// The order's chat as the merchant sees it.
 #[utoipa::path(get, path = "/api/v1/merchant/orders/{order_no}/messages", tag = "chat", security(("bearer" = [])),
     params(("order_no" = String, Path)),
-    responses((status = 200, body = Vec<Shown>), (status = 404, description = "no such order of your shop")))]
+    responses((status = 403, description = "not a merchant"), (status = 200, body = Vec<Shown>), (status = 404, description = "no such order of your shop")))]
 pub async fn merchant_list(
     State(state): State<SharedState>,
-    ApiUser(user): ApiUser,
+    ApiMerchant(user): ApiMerchant,
     headers: HeaderMap,
     ApiPath(order_no): ApiPath<String>,
 ) -> Result<ApiJson<Vec<Shown>>, ApiError> {
@@ -81,11 +81,11 @@ pub async fn merchant_list(
 /// The merchant writes to the buyer. Risky messages are flagged and charged to the shop as risk events.
 #[utoipa::path(post, path = "/api/v1/merchant/orders/{order_no}/messages", tag = "chat", security(("bearer" = [])),
     params(("order_no" = String, Path)), request_body = MessageInput,
-    responses((status = 201, body = Vec<Shown>), (status = 400, description = "empty or too long"),
+    responses((status = 403, description = "not a merchant"), (status = 201, body = Vec<Shown>), (status = 400, description = "empty or too long"),
         (status = 404, description = "no such order of your shop"), (status = 429, description = "too many messages")))]
 pub async fn merchant_send(
     State(state): State<SharedState>,
-    ApiUser(user): ApiUser,
+    ApiMerchant(user): ApiMerchant,
     headers: HeaderMap,
     ApiPath(order_no): ApiPath<String>,
     ApiJson(body): ApiJson<MessageInput>,

@@ -3,7 +3,7 @@
 
 use super::orders::{access_order, MaybeApiUser};
 use super::ApiJson;
-use crate::auth::ApiUser;
+use crate::auth::ApiMerchant;
 use crate::claims::{ClaimInput, EvidenceAdded, EvidenceFrom, MerchantDecision, Upload};
 use crate::error::ApiError;
 use crate::extract::ApiPath;
@@ -338,10 +338,10 @@ pub async fn add_evidence(
 
 /// The merchant's claims waiting for an answer, nearest deadline first.
 #[utoipa::path(get, path = "/api/v1/merchant/claims", tag = "claims", security(("bearer" = [])),
-    responses((status = 200, body = Vec<ClaimView>)))]
+    responses((status = 403, description = "not a merchant"), (status = 200, body = Vec<ClaimView>)))]
 pub async fn queue(
     State(state): State<SharedState>,
-    ApiUser(user): ApiUser,
+    ApiMerchant(user): ApiMerchant,
 ) -> Result<ApiJson<Vec<ClaimView>>, ApiError> {
     let queue = crate::claims::queue_in_full(&state, &user).await?;
     let mut views = Vec::with_capacity(queue.len());
@@ -364,11 +364,11 @@ pub struct DecisionInput {
 /// Decide a claim of the merchant's shop.
 #[utoipa::path(post, path = "/api/v1/merchant/claims/{claim_no}/decision", tag = "claims", security(("bearer" = [])),
     params(("claim_no" = String, Path)), request_body = DecisionInput,
-    responses((status = 200, body = ClaimView), (status = 400, description = "bad decision or missing reason"),
+    responses((status = 403, description = "not a merchant"), (status = 200, body = ClaimView), (status = 400, description = "bad decision or missing reason"),
         (status = 404, description = "no such claim of your shop"), (status = 409, description = "already decided")))]
 pub async fn decide(
     State(state): State<SharedState>,
-    ApiUser(user): ApiUser,
+    ApiMerchant(user): ApiMerchant,
     ApiPath(claim_no): ApiPath<String>,
     ApiJson(body): ApiJson<DecisionInput>,
 ) -> Result<ApiJson<ClaimView>, ApiError> {
@@ -397,10 +397,10 @@ pub async fn buyer_file(
 /// An evidence file of a claim of the merchant's shop.
 #[utoipa::path(get, path = "/api/v1/merchant/claims/{claim_no}/evidence/{sha256}", tag = "claims", security(("bearer" = [])),
     params(("claim_no" = String, Path), ("sha256" = String, Path)),
-    responses((status = 200, description = "the file"), (status = 404, description = "no such file in a claim of your shop")))]
+    responses((status = 403, description = "not a merchant"), (status = 200, description = "the file"), (status = 404, description = "no such file in a claim of your shop")))]
 pub async fn merchant_file(
     State(state): State<SharedState>,
-    ApiUser(user): ApiUser,
+    ApiMerchant(user): ApiMerchant,
     ApiPath((claim_no, sha)): ApiPath<(String, String)>,
 ) -> Result<axum::response::Response, ApiError> {
     let (c, _, _) = crate::claims::for_merchant(&state, &user, &claim_no).await?;
@@ -429,12 +429,12 @@ pub async fn complaint_package(
     params(("claim_no" = String, Path),
         ("Idempotency-Key" = Option<String>, Header, description = "At most 128 visible ASCII characters, per user. The same key with the same form (every field, each file's name and SHA-256) answers the first response byte for byte (header `Idempotent-Replayed: true`) for 48 hours; with another form 409 `idempotency_key_reused`; while the first request runs 409 `idempotency_key_in_flight`.")),
     request_body(content = ClaimUpload, content_type = "multipart/form-data"),
-    responses((status = 200, body = ClaimView), (status = 400, description = "no evidence, bad type or size, or an invalid Idempotency-Key"),
+    responses((status = 403, description = "not a merchant"), (status = 200, body = ClaimView), (status = 400, description = "no evidence, bad type or size, or an invalid Idempotency-Key"),
         (status = 404, description = "no such claim of your shop"),
         (status = 409, description = "the claim is closed; `idempotency_key_reused` (same key, other form) or `idempotency_key_in_flight` (same key, first request still running)")))]
 pub async fn merchant_evidence(
     State(state): State<SharedState>,
-    ApiUser(user): ApiUser,
+    ApiMerchant(user): ApiMerchant,
     key: IdempotencyKey,
     ApiPath(claim_no): ApiPath<String>,
     multipart: Result<Multipart, MultipartRejection>,

@@ -3,7 +3,7 @@
 
 use super::orders::{access_order, MaybeApiUser};
 use super::ApiJson;
-use crate::auth::ApiUser;
+use crate::auth::{ApiMerchant, ApiUser};
 use crate::disputes::{Party, Stated};
 use crate::error::ApiError;
 use crate::extract::ApiPath;
@@ -125,12 +125,12 @@ pub async fn buyer_statement(
     params(("claim_no" = String, Path),
         ("Idempotency-Key" = Option<String>, Header, description = "At most 128 visible ASCII characters, per user. The same key with the same body answers the first response byte for byte (header `Idempotent-Replayed: true`) for 48 hours; with another body 409 `idempotency_key_reused`; while the first request runs 409 `idempotency_key_in_flight`.")),
     request_body = StatementInput,
-    responses((status = 200, body = DisputeView), (status = 400, description = "no statement, or an invalid Idempotency-Key"),
+    responses((status = 403, description = "not a merchant"), (status = 200, body = DisputeView), (status = 400, description = "no statement, or an invalid Idempotency-Key"),
         (status = 404, description = "no such dispute of your shop"),
         (status = 409, description = "already decided; `idempotency_key_reused` (same key, other body) or `idempotency_key_in_flight` (same key, first request still running)")))]
 pub async fn merchant_statement(
     State(state): State<SharedState>,
-    ApiUser(user): ApiUser,
+    ApiMerchant(user): ApiMerchant,
     ApiPath(claim_no): ApiPath<String>,
     IdemJson { idem, body }: IdemJson<StatementInput>,
 ) -> Result<Response, ApiError> {
@@ -286,8 +286,11 @@ pub struct MembershipView {
 /// The merchant's shop joins the fund: the deposit is topped up to the minimum and the contribution paid, both
 /// from the available balance.
 #[utoipa::path(post, path = "/api/v1/merchant/fund/join", tag = "disputes", security(("bearer" = [])),
-    responses((status = 201, body = MembershipView), (status = 402, description = "balance too low"), (status = 409, description = "already a member")))]
-pub async fn join(State(state): State<SharedState>, ApiUser(user): ApiUser) -> Result<impl IntoResponse, ApiError> {
+    responses((status = 403, description = "not a merchant"), (status = 201, body = MembershipView), (status = 402, description = "balance too low"), (status = 409, description = "already a member")))]
+pub async fn join(
+    State(state): State<SharedState>,
+    ApiMerchant(user): ApiMerchant,
+) -> Result<impl IntoResponse, ApiError> {
     let since = crate::disputes::join_fund(&state, &user).await?;
     Ok((StatusCode::CREATED, ApiJson(MembershipView { member_since: since.millis() })))
 }

@@ -3,7 +3,7 @@
 use super::orders::OrderView;
 use super::payees::PayeeKindView;
 use super::ApiJson;
-use crate::auth::ApiUser;
+use crate::auth::{ApiMerchant, ApiUser};
 use crate::error::ApiError;
 use crate::extract::ApiPath;
 use crate::finance::WithdrawalDecision;
@@ -150,9 +150,11 @@ pub struct PayoutView {
 }
 
 /// The caller's balances.
-#[utoipa::path(get, path = "/api/v1/merchant/finance", tag = "merchant", security(("bearer" = [])), responses((status = 200, body = FinanceView)))]
-pub async fn finance(State(state): State<SharedState>, user: ApiUser) -> Result<ApiJson<FinanceView>, ApiError> {
-    let user = user.require(Role::Merchant)?;
+#[utoipa::path(get, path = "/api/v1/merchant/finance", tag = "merchant", security(("bearer" = [])), responses((status = 403, description = "not a merchant"), (status = 200, body = FinanceView)))]
+pub async fn finance(
+    State(state): State<SharedState>,
+    ApiMerchant(user): ApiMerchant,
+) -> Result<ApiJson<FinanceView>, ApiError> {
     let f = crate::finance::shop_finance(&state, &user).await?;
     Ok(ApiJson(FinanceView {
         available_fen: f.available.fen(),
@@ -162,18 +164,22 @@ pub async fn finance(State(state): State<SharedState>, user: ApiUser) -> Result<
 }
 
 /// The shop's orders, newest first.
-#[utoipa::path(get, path = "/api/v1/merchant/orders", tag = "merchant", security(("bearer" = [])), responses((status = 200, body = [OrderView])))]
-pub async fn orders(State(state): State<SharedState>, user: ApiUser) -> Result<ApiJson<Vec<OrderView>>, ApiError> {
-    let user = user.require(Role::Merchant)?;
+#[utoipa::path(get, path = "/api/v1/merchant/orders", tag = "merchant", security(("bearer" = [])), responses((status = 403, description = "not a merchant"), (status = 200, body = [OrderView])))]
+pub async fn orders(
+    State(state): State<SharedState>,
+    ApiMerchant(user): ApiMerchant,
+) -> Result<ApiJson<Vec<OrderView>>, ApiError> {
     let shop = crate::shops::my_shop(&state, &user).await?;
     let mut tx = state.store.begin(TxMode::Read).await?;
     Ok(ApiJson(tx.list_shop_orders(shop.id, 200, 0).await?.iter().map(OrderView::from).collect()))
 }
 
 /// The available-balance account's entries, newest first.
-#[utoipa::path(get, path = "/api/v1/merchant/statement", tag = "merchant", security(("bearer" = [])), responses((status = 200, body = [EntryView])))]
-pub async fn statement(State(state): State<SharedState>, user: ApiUser) -> Result<ApiJson<Vec<EntryView>>, ApiError> {
-    let user = user.require(Role::Merchant)?;
+#[utoipa::path(get, path = "/api/v1/merchant/statement", tag = "merchant", security(("bearer" = [])), responses((status = 403, description = "not a merchant"), (status = 200, body = [EntryView])))]
+pub async fn statement(
+    State(state): State<SharedState>,
+    ApiMerchant(user): ApiMerchant,
+) -> Result<ApiJson<Vec<EntryView>>, ApiError> {
     let f = crate::finance::shop_finance(&state, &user).await?;
     Ok(ApiJson(f.statement.iter().map(EntryView::from).collect()))
 }
@@ -199,10 +205,9 @@ pub struct WithdrawalInput {
         (status = 422, description = "the amount does not exceed the fee (field amount)")))]
 pub async fn request(
     State(state): State<SharedState>,
-    user: ApiUser,
+    ApiMerchant(user): ApiMerchant,
     IdemJson { idem, body }: IdemJson<WithdrawalInput>,
 ) -> Result<axum::response::Response, ApiError> {
-    let user = user.require(Role::Merchant)?;
     let render = |w: &Withdrawal| Rendered::json(StatusCode::CREATED, &WithdrawalView::from(w));
     let run = match idem.begin(&state, Scope::User(user.id), &render).await? {
         Begun::Replay(answer) => return Ok(answer),
@@ -217,8 +222,10 @@ pub async fn request(
 #[utoipa::path(get, path = "/api/v1/merchant/withdrawals", tag = "merchant", security(("bearer" = [])),
     responses((status = 200, body = [WithdrawalView]), (status = 401, description = "no token"), (status = 403, description = "not a merchant"),
         (status = 404, description = "no shop yet")))]
-pub async fn mine(State(state): State<SharedState>, user: ApiUser) -> Result<ApiJson<Vec<WithdrawalView>>, ApiError> {
-    let user = user.require(Role::Merchant)?;
+pub async fn mine(
+    State(state): State<SharedState>,
+    ApiMerchant(user): ApiMerchant,
+) -> Result<ApiJson<Vec<WithdrawalView>>, ApiError> {
     let f = crate::finance::shop_finance(&state, &user).await?;
     Ok(ApiJson(f.withdrawals.iter().map(WithdrawalView::from).collect()))
 }

@@ -3,7 +3,7 @@
 
 use super::views::{BatchView, ImportView, KeyQuery, KeyView, ProductBody, ProductView, ShopInput, ShopView, VoidView};
 use super::ApiJson;
-use crate::auth::{ApiUser, ReqLang};
+use crate::auth::{ApiMerchant, ReqLang};
 use crate::error::ApiError;
 use crate::extract::{ApiPath, ApiQuery};
 use crate::inventory::MAX_UPLOAD_BYTES;
@@ -14,89 +14,84 @@ use axum::extract::State;
 use axum::http::{header, StatusCode};
 use axum::response::IntoResponse;
 use kabao_core::inventory::ImportError;
-use kabao_core::user::Role;
 use kabao_core::{BatchId, ProductId};
 use kabao_store::KeyState;
 
 /// The caller's shop.
 #[utoipa::path(get, path = "/api/v1/merchant/shop", tag = "merchant", security(("bearer" = [])),
-    responses((status = 200, body = ShopView), (status = 404, description = "no shop yet")))]
-pub async fn get_shop(State(state): State<SharedState>, user: ApiUser) -> Result<ApiJson<ShopView>, ApiError> {
-    let user = user.require(Role::Merchant)?;
+    responses((status = 403, description = "not a merchant"), (status = 200, body = ShopView), (status = 404, description = "no shop yet")))]
+pub async fn get_shop(
+    State(state): State<SharedState>,
+    ApiMerchant(user): ApiMerchant,
+) -> Result<ApiJson<ShopView>, ApiError> {
     Ok(ApiJson(ShopView::from(&crate::shops::my_shop(&state, &user).await?)))
 }
 
 /// Open the caller's shop (one per merchant).
 #[utoipa::path(post, path = "/api/v1/merchant/shop", tag = "merchant", security(("bearer" = [])), request_body = ShopInput,
-    responses((status = 201, body = ShopView), (status = 409, description = "already open, or name taken")))]
+    responses((status = 403, description = "not a merchant"), (status = 201, body = ShopView), (status = 409, description = "already open, or name taken")))]
 pub async fn open_shop(
     State(state): State<SharedState>,
-    user: ApiUser,
+    ApiMerchant(user): ApiMerchant,
     ApiJson(body): ApiJson<ShopInput>,
 ) -> Result<(StatusCode, ApiJson<ShopView>), ApiError> {
-    let user = user.require(Role::Merchant)?;
     let shop = crate::shops::open_shop(&state, &user, &body.name, &body.description).await?;
     Ok((StatusCode::CREATED, ApiJson(ShopView::from(&shop))))
 }
 
 /// Rename or redescribe the caller's shop.
 #[utoipa::path(put, path = "/api/v1/merchant/shop", tag = "merchant", security(("bearer" = [])), request_body = ShopInput,
-    responses((status = 200, body = ShopView)))]
+    responses((status = 403, description = "not a merchant"), (status = 200, body = ShopView)))]
 pub async fn update_shop(
     State(state): State<SharedState>,
-    user: ApiUser,
+    ApiMerchant(user): ApiMerchant,
     ApiJson(body): ApiJson<ShopInput>,
 ) -> Result<ApiJson<ShopView>, ApiError> {
-    let user = user.require(Role::Merchant)?;
     Ok(ApiJson(ShopView::from(&crate::shops::update_my_shop(&state, &user, &body.name, &body.description).await?)))
 }
 
 /// The caller's products, listed or not.
-#[utoipa::path(get, path = "/api/v1/merchant/products", tag = "merchant", security(("bearer" = [])), responses((status = 200, body = [ProductView])))]
+#[utoipa::path(get, path = "/api/v1/merchant/products", tag = "merchant", security(("bearer" = [])), responses((status = 403, description = "not a merchant"), (status = 200, body = [ProductView])))]
 pub async fn list_products(
     State(state): State<SharedState>,
-    user: ApiUser,
+    ApiMerchant(user): ApiMerchant,
 ) -> Result<ApiJson<Vec<ProductView>>, ApiError> {
-    let user = user.require(Role::Merchant)?;
     Ok(ApiJson(crate::products::list_mine(&state, &user).await?.iter().map(ProductView::from).collect()))
 }
 
 /// Create a product in the caller's shop.
 #[utoipa::path(post, path = "/api/v1/merchant/products", tag = "merchant", security(("bearer" = [])), request_body = ProductBody,
-    responses((status = 201, body = ProductView), (status = 400, description = "a field is invalid; `field` names it")))]
+    responses((status = 403, description = "not a merchant"), (status = 201, body = ProductView), (status = 400, description = "a field is invalid; `field` names it")))]
 pub async fn create_product(
     State(state): State<SharedState>,
-    user: ApiUser,
+    ApiMerchant(user): ApiMerchant,
     ApiJson(body): ApiJson<ProductBody>,
 ) -> Result<(StatusCode, ApiJson<ProductView>), ApiError> {
-    let user = user.require(Role::Merchant)?;
     let p = crate::products::create(&state, &user, &body.into()).await?;
     Ok((StatusCode::CREATED, ApiJson(ProductView::from(&p))))
 }
 
 /// One of the caller's products.
 #[utoipa::path(get, path = "/api/v1/merchant/products/{id}", tag = "merchant", security(("bearer" = [])), params(("id" = i64, Path)),
-    responses((status = 200, body = ProductView), (status = 404, description = "not a product of yours")))]
+    responses((status = 403, description = "not a merchant"), (status = 200, body = ProductView), (status = 404, description = "not a product of yours")))]
 pub async fn get_product(
     State(state): State<SharedState>,
-    user: ApiUser,
+    ApiMerchant(user): ApiMerchant,
     ApiPath(id): ApiPath<i64>,
 ) -> Result<ApiJson<ProductView>, ApiError> {
-    let user = user.require(Role::Merchant)?;
     let (p, _) = crate::products::owned(&state, &user, ProductId(id)).await?;
     Ok(ApiJson(ProductView::from(&p)))
 }
 
 /// Replace one of the caller's products.
 #[utoipa::path(put, path = "/api/v1/merchant/products/{id}", tag = "merchant", security(("bearer" = [])), params(("id" = i64, Path)), request_body = ProductBody,
-    responses((status = 200, body = ProductView), (status = 404, description = "not a product of yours")))]
+    responses((status = 403, description = "not a merchant"), (status = 200, body = ProductView), (status = 404, description = "not a product of yours")))]
 pub async fn update_product(
     State(state): State<SharedState>,
-    user: ApiUser,
+    ApiMerchant(user): ApiMerchant,
     ApiPath(id): ApiPath<i64>,
     ApiJson(body): ApiJson<ProductBody>,
 ) -> Result<ApiJson<ProductView>, ApiError> {
-    let user = user.require(Role::Merchant)?;
     Ok(ApiJson(ProductView::from(&crate::products::update(&state, &user, ProductId(id), &body.into()).await?)))
 }
 
@@ -104,15 +99,14 @@ pub async fn update_product(
 /// Accepted lines are stored in one transaction; every duplicate and malformed line is named by number.
 #[utoipa::path(post, path = "/api/v1/merchant/products/{id}/keys", tag = "merchant", security(("bearer" = [])), params(("id" = i64, Path)),
     request_body(content = String, content_type = "text/plain"),
-    responses((status = 200, body = ImportView), (status = 404, description = "not a product of yours"), (status = 413, description = "file over 16 MiB")))]
+    responses((status = 403, description = "not a merchant"), (status = 200, body = ImportView), (status = 404, description = "not a product of yours"), (status = 413, description = "file over 16 MiB")))]
 pub async fn import_keys(
     State(state): State<SharedState>,
-    user: ApiUser,
+    ApiMerchant(user): ApiMerchant,
     ReqLang(lang): ReqLang,
     ApiPath(id): ApiPath<i64>,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<ApiJson<ImportView>, ApiError> {
-    let user = user.require(Role::Merchant)?;
     let too_large = || {
         ApiError::from_localized(
             StatusCode::PAYLOAD_TOO_LARGE,
@@ -132,14 +126,13 @@ pub async fn import_keys(
 
 /// The product's keys in clear, for the merchant who owns them. Never cached.
 #[utoipa::path(get, path = "/api/v1/merchant/products/{id}/keys", tag = "merchant", security(("bearer" = [])), params(("id" = i64, Path), KeyQuery),
-    responses((status = 200, body = [KeyView]), (status = 404, description = "not a product of yours")))]
+    responses((status = 403, description = "not a merchant"), (status = 200, body = [KeyView]), (status = 404, description = "not a product of yours")))]
 pub async fn list_keys(
     State(state): State<SharedState>,
-    user: ApiUser,
+    ApiMerchant(user): ApiMerchant,
     ApiPath(id): ApiPath<i64>,
     ApiQuery(q): ApiQuery<KeyQuery>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let user = user.require(Role::Merchant)?;
     let key_state = match q.state.as_deref() {
         None | Some("") => None,
         Some(s) => Some(KeyState::parse(s).ok_or_else(|| {
@@ -176,26 +169,24 @@ pub async fn list_keys(
 
 /// The product's import batches with their counts by state.
 #[utoipa::path(get, path = "/api/v1/merchant/products/{id}/batches", tag = "merchant", security(("bearer" = [])), params(("id" = i64, Path)),
-    responses((status = 200, body = [BatchView]), (status = 404, description = "not a product of yours")))]
+    responses((status = 403, description = "not a merchant"), (status = 200, body = [BatchView]), (status = 404, description = "not a product of yours")))]
 pub async fn list_batches(
     State(state): State<SharedState>,
-    user: ApiUser,
+    ApiMerchant(user): ApiMerchant,
     ApiPath(id): ApiPath<i64>,
 ) -> Result<ApiJson<Vec<BatchView>>, ApiError> {
-    let user = user.require(Role::Merchant)?;
     let batches = crate::inventory::list_batches_for_owner(&*state.store, user.id, ProductId(id)).await?;
     Ok(ApiJson(batches.iter().map(BatchView::from).collect()))
 }
 
 /// Void a batch none of whose keys were sold.
 #[utoipa::path(post, path = "/api/v1/merchant/batches/{id}/void", tag = "merchant", security(("bearer" = [])), params(("id" = i64, Path)),
-    responses((status = 200, body = VoidView), (status = 404, description = "not a batch of yours"), (status = 409, description = "already voided, or has sold keys")))]
+    responses((status = 403, description = "not a merchant"), (status = 200, body = VoidView), (status = 404, description = "not a batch of yours"), (status = 409, description = "already voided, or has sold keys")))]
 pub async fn void_batch(
     State(state): State<SharedState>,
-    user: ApiUser,
+    ApiMerchant(user): ApiMerchant,
     ApiPath(id): ApiPath<i64>,
 ) -> Result<ApiJson<VoidView>, ApiError> {
-    let user = user.require(Role::Merchant)?;
     let voided = crate::inventory::void_batch(&*state.store, user.id, BatchId(id), state.now()).await?;
     Ok(ApiJson(VoidView { batch_id: id, voided }))
 }
@@ -212,14 +203,13 @@ pub struct SharedSecretInput {
 /// Set a shared-secret (循环卡密) product's secret and stock count.
 #[utoipa::path(put, path = "/api/v1/merchant/products/{id}/shared-secret", tag = "merchant", security(("bearer" = [])), params(("id" = i64, Path)),
     request_body = SharedSecretInput,
-    responses((status = 200, body = ProductView), (status = 400, description = "not a shared product, or out of range"), (status = 404, description = "not a product of yours")))]
+    responses((status = 403, description = "not a merchant"), (status = 200, body = ProductView), (status = 400, description = "not a shared product, or out of range"), (status = 404, description = "not a product of yours")))]
 pub async fn set_shared_secret(
     State(state): State<SharedState>,
-    user: ApiUser,
+    ApiMerchant(user): ApiMerchant,
     ApiPath(id): ApiPath<i64>,
     ApiJson(body): ApiJson<SharedSecretInput>,
 ) -> Result<ApiJson<ProductView>, ApiError> {
-    let user = user.require(Role::Merchant)?;
     crate::inventory::set_shared_secret(
         &*state.store,
         &state.keyring,
@@ -247,14 +237,13 @@ pub struct CustomSpecInput {
 /// Set a custom-goods (人工交付) product's buyer fields, delivery deadline and stock count.
 #[utoipa::path(put, path = "/api/v1/merchant/products/{id}/custom-fields", tag = "merchant", security(("bearer" = [])), params(("id" = i64, Path)),
     request_body = CustomSpecInput,
-    responses((status = 200, body = ProductView), (status = 400, description = "not a custom product, or a field out of range"), (status = 404, description = "not a product of yours")))]
+    responses((status = 403, description = "not a merchant"), (status = 200, body = ProductView), (status = 400, description = "not a custom product, or a field out of range"), (status = 404, description = "not a product of yours")))]
 pub async fn set_custom_fields(
     State(state): State<SharedState>,
-    user: ApiUser,
+    ApiMerchant(user): ApiMerchant,
     ApiPath(id): ApiPath<i64>,
     ApiJson(body): ApiJson<CustomSpecInput>,
 ) -> Result<ApiJson<ProductView>, ApiError> {
-    let user = user.require(Role::Merchant)?;
     crate::inventory::set_custom_spec(
         &*state.store,
         user.id,
@@ -279,14 +268,13 @@ pub struct DeliveryInput {
 /// Deliver a paid custom-goods order by hand, before its deadline.
 #[utoipa::path(post, path = "/api/v1/merchant/orders/{order_no}/delivery", tag = "merchant", security(("bearer" = [])), params(("order_no" = String, Path)),
     request_body = DeliveryInput,
-    responses((status = 200, body = super::orders::OrderView), (status = 400, description = "text empty or too long"), (status = 404, description = "not an order of your shop"), (status = 409, description = "not awaiting delivery, or the deadline passed")))]
+    responses((status = 403, description = "not a merchant"), (status = 200, body = super::orders::OrderView), (status = 400, description = "text empty or too long"), (status = 404, description = "not an order of your shop"), (status = 409, description = "not awaiting delivery, or the deadline passed")))]
 pub async fn deliver(
     State(state): State<SharedState>,
-    user: ApiUser,
+    ApiMerchant(user): ApiMerchant,
     ApiPath(order_no): ApiPath<String>,
     ApiJson(body): ApiJson<DeliveryInput>,
 ) -> Result<ApiJson<super::orders::OrderView>, ApiError> {
-    let user = user.require(Role::Merchant)?;
     let order = crate::orders::deliver_by_hand(&state, &user, &order_no, &body.text).await?;
     Ok(ApiJson(super::orders::OrderView::from(&order)))
 }

@@ -17,11 +17,11 @@ pub mod views;
 pub mod warranty;
 
 use crate::error::ApiError;
+use crate::route_table::{delete, get, post, put, Routes};
 use crate::SharedState;
 use axum::extract::Request;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{delete, get, post, put};
 use axum::Router;
 use kabao_core::Lang;
 use utoipa::OpenApi;
@@ -53,8 +53,9 @@ async fn api_not_found() -> ApiError {
     ApiError::not_found("request.not_found")
 }
 
-pub fn routes() -> Router<SharedState> {
-    let v1 = Router::new()
+/// The `/api/v1` routes, recorded (see [`route_table`]).
+fn v1() -> Routes {
+    Routes::new()
         .route("/tokens", post(tokens::create).get(tokens::list))
         .route("/tokens/{id}", delete(tokens::revoke))
         .route("/products", get(catalog::list_products))
@@ -146,12 +147,23 @@ pub fn routes() -> Router<SharedState> {
         .route("/admin/shops", get(admin::list_shops))
         .route("/admin/shops/{id}/certification", put(admin::set_certification))
         .route("/admin/shops/{id}/suspension", put(admin::set_suspension))
-        .method_not_allowed_fallback(crate::error::method_not_allowed)
-        .fallback(api_not_found);
-    Router::new()
-        .nest("/api/v1", v1)
-        .route("/api/openapi.json", get(openapi_json))
-        .layer(axum::middleware::from_fn(localize))
+}
+
+/// The API's routes outside `/api/v1`.
+fn outside_v1() -> Routes {
+    Routes::new().route("/api/openapi.json", get(openapi_json))
+}
+
+pub fn routes() -> Router<SharedState> {
+    let v1 = v1().into_router().method_not_allowed_fallback(crate::error::method_not_allowed).fallback(api_not_found);
+    Router::new().nest("/api/v1", v1).merge(outside_v1().into_router()).layer(axum::middleware::from_fn(localize))
+}
+
+/// Every `(method, path)` the API router answers, read from the router as it is built.
+pub fn route_table() -> Vec<(axum::http::Method, String)> {
+    let mut table = v1().table("/api/v1");
+    table.extend(outside_v1().table(""));
+    table
 }
 
 #[derive(OpenApi)]

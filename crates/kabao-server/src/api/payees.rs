@@ -2,7 +2,7 @@
 //! payout view (`GET /api/v1/admin/withdrawals`) shows the details in full.
 
 use super::ApiJson;
-use crate::auth::ApiUser;
+use crate::auth::ApiMerchant;
 use crate::error::ApiError;
 use crate::extract::ApiPath;
 use crate::payees::MaskedPayee;
@@ -10,7 +10,6 @@ use crate::SharedState;
 use axum::extract::State;
 use axum::http::StatusCode;
 use kabao_core::payee::PayeeKind;
-use kabao_core::user::Role;
 use kabao_store::PayeeRecord;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -90,8 +89,10 @@ pub struct PayeeInput {
 #[utoipa::path(get, path = "/api/v1/merchant/payees", tag = "merchant", security(("bearer" = [])),
     responses((status = 200, body = [PayeeView]), (status = 401, description = "no token"), (status = 403, description = "not a merchant"),
         (status = 404, description = "no shop yet")))]
-pub async fn list(State(state): State<SharedState>, user: ApiUser) -> Result<ApiJson<Vec<PayeeView>>, ApiError> {
-    let user = user.require(Role::Merchant)?;
+pub async fn list(
+    State(state): State<SharedState>,
+    ApiMerchant(user): ApiMerchant,
+) -> Result<ApiJson<Vec<PayeeView>>, ApiError> {
     Ok(ApiJson(crate::payees::my_payees(&state, &user).await?.iter().map(PayeeView::from).collect()))
 }
 
@@ -102,10 +103,9 @@ pub async fn list(State(state): State<SharedState>, user: ApiUser) -> Result<Api
         (status = 409, description = "too many payees")))]
 pub async fn create(
     State(state): State<SharedState>,
-    user: ApiUser,
+    ApiMerchant(user): ApiMerchant,
     ApiJson(body): ApiJson<PayeeInput>,
 ) -> Result<(StatusCode, ApiJson<PayeeView>), ApiError> {
-    let user = user.require(Role::Merchant)?;
     let p =
         crate::payees::add_payee(&state, &user, body.kind.as_str(), &body.account, &body.name, &body.bank_name).await?;
     Ok((StatusCode::CREATED, ApiJson(PayeeView::from(&p))))
@@ -117,10 +117,9 @@ pub async fn create(
         (status = 404, description = "not the caller's payee, or removed")))]
 pub async fn get(
     State(state): State<SharedState>,
-    user: ApiUser,
+    ApiMerchant(user): ApiMerchant,
     ApiPath(id): ApiPath<i64>,
 ) -> Result<ApiJson<PayeeView>, ApiError> {
-    let user = user.require(Role::Merchant)?;
     Ok(ApiJson(PayeeView::from(&crate::payees::my_payee(&state, &user, id).await?)))
 }
 
@@ -130,10 +129,9 @@ pub async fn get(
         (status = 404, description = "not the caller's payee, or removed already")))]
 pub async fn remove(
     State(state): State<SharedState>,
-    user: ApiUser,
+    ApiMerchant(user): ApiMerchant,
     ApiPath(id): ApiPath<i64>,
 ) -> Result<StatusCode, ApiError> {
-    let user = user.require(Role::Merchant)?;
     crate::payees::remove_payee(&state, &user, id).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -2,7 +2,7 @@
 //! the merchant replies once.
 
 use super::ApiJson;
-use crate::auth::ApiUser;
+use crate::auth::{ApiMerchant, ApiUser};
 use crate::error::ApiError;
 use crate::extract::ApiPath;
 use crate::orders::OrderAccess;
@@ -128,11 +128,11 @@ pub async fn of_product(
 /// The merchant replies to a review of its shop, once.
 #[utoipa::path(post, path = "/api/v1/merchant/reviews/{id}/reply", tag = "reviews", security(("bearer" = [])),
     params(("id" = i64, Path)), request_body = ReplyInput,
-    responses((status = 204), (status = 400, description = "empty or too long"), (status = 404, description = "no such review of your shop"),
+    responses((status = 403, description = "not a merchant"), (status = 204), (status = 400, description = "empty or too long"), (status = 404, description = "no such review of your shop"),
         (status = 409, description = "replied already")))]
 pub async fn reply(
     State(state): State<SharedState>,
-    ApiUser(user): ApiUser,
+    ApiMerchant(user): ApiMerchant,
     ApiPath(id): ApiPath<i64>,
     ApiJson(body): ApiJson<ReplyInput>,
 ) -> Result<StatusCode, ApiError> {

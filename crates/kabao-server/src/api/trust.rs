@@ -1,7 +1,7 @@
 //! Trust over the API: a shop's score with its reasons and warnings, certification applications and their review.
 
 use super::ApiJson;
-use crate::auth::ApiUser;
+use crate::auth::{ApiMerchant, ApiUser};
 use crate::error::ApiError;
 use crate::extract::ApiPath;
 use crate::SharedState;
@@ -130,11 +130,11 @@ impl From<&CertificationApplication> for ApplicationView {
 /// The merchant applies for a certification level; one application may be pending at a time.
 #[utoipa::path(post, path = "/api/v1/merchant/certification", tag = "trust", security(("bearer" = [])),
     request_body = ApplicationInput,
-    responses((status = 201, body = ApplicationView), (status = 400, description = "a field is missing or invalid (named)"),
+    responses((status = 403, description = "not a merchant"), (status = 201, body = ApplicationView), (status = 400, description = "a field is missing or invalid (named)"),
         (status = 409, description = "an application is pending, or the shop has the level already")))]
 pub async fn apply(
     State(state): State<SharedState>,
-    ApiUser(user): ApiUser,
+    ApiMerchant(user): ApiMerchant,
     ApiJson(body): ApiJson<ApplicationInput>,
 ) -> Result<impl IntoResponse, ApiError> {
     let input = kabao_core::certification::ApplicationInput {
@@ -152,10 +152,10 @@ pub async fn apply(
 
 /// The merchant's applications, newest first.
 #[utoipa::path(get, path = "/api/v1/merchant/certification", tag = "trust", security(("bearer" = [])),
-    responses((status = 200, body = Vec<ApplicationView>)))]
+    responses((status = 403, description = "not a merchant"), (status = 200, body = Vec<ApplicationView>)))]
 pub async fn mine(
     State(state): State<SharedState>,
-    ApiUser(user): ApiUser,
+    ApiMerchant(user): ApiMerchant,
 ) -> Result<ApiJson<Vec<ApplicationView>>, ApiError> {
     let apps = crate::certification::of_merchant(&state, &user).await?;
     Ok(ApiJson(apps.iter().map(ApplicationView::from).collect()))

@@ -2,13 +2,12 @@
 //! `/api/v1/merchant/products/{id}/warranty`: warranty policies (补单规则) as data, with their plain-language text.
 
 use super::ApiJson;
-use crate::auth::ApiUser;
+use crate::auth::ApiMerchant;
 use crate::error::ApiError;
 use crate::extract::ApiPath;
 use crate::warranty::Change;
 use crate::SharedState;
 use axum::extract::State;
-use kabao_core::user::Role;
 use kabao_core::warranty::templates;
 use kabao_core::{Lang, ProductId};
 use serde::{Deserialize, Serialize};
@@ -102,14 +101,13 @@ pub struct WarrantyInput {
 /// Set a product's warranty policy. Each change is a new version; orders keep the version they were sold under.
 #[utoipa::path(put, path = "/api/v1/merchant/products/{id}/warranty", tag = "merchant", security(("bearer" = [])), params(("id" = i64, Path)),
     request_body = WarrantyInput,
-    responses((status = 200, body = WarrantyView), (status = 400, description = "incoherent policy, named by field"), (status = 404, description = "not a product of yours")))]
+    responses((status = 403, description = "not a merchant"), (status = 200, body = WarrantyView), (status = 400, description = "incoherent policy, named by field"), (status = 404, description = "not a product of yours")))]
 pub async fn set(
     State(state): State<SharedState>,
-    user: ApiUser,
+    ApiMerchant(user): ApiMerchant,
     ApiPath(id): ApiPath<i64>,
     ApiJson(body): ApiJson<WarrantyInput>,
 ) -> Result<ApiJson<WarrantyView>, ApiError> {
-    let user = user.require(Role::Merchant)?;
     let change = match (body.template, body.policy, body.none) {
         (Some(t), None, None | Some(false)) => Change::Template(t),
         (None, Some(p), None | Some(false)) => Change::Policy(crate::warranty::parse_policy(p)?),

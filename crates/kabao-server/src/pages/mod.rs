@@ -16,13 +16,13 @@ pub mod trust;
 use crate::auth::Visitor;
 use crate::error::ApiError;
 use crate::i18n::T;
+use crate::route_table::{get, post, Routes};
 use crate::SharedState;
 use askama::Template;
 use axum::extract::{Request, State};
 use axum::http::{header, StatusCode};
 use axum::middleware::Next;
 use axum::response::{Html, IntoResponse, Redirect, Response};
-use axum::routing::{get, post};
 use axum::Router;
 use kabao_core::user::Role;
 use kabao_core::{Lang, Timestamp};
@@ -231,8 +231,9 @@ async fn app_css() -> Response {
         .into_response()
 }
 
-pub fn routes() -> Router<SharedState> {
-    Router::new()
+/// The page routes, recorded (see [`route_table`]).
+fn page_routes() -> Routes {
+    Routes::new()
         .route("/", get(catalog::home))
         .route("/p/{id}", get(catalog::product))
         .route("/s/{id}", get(catalog::shop))
@@ -324,8 +325,18 @@ pub fn routes() -> Router<SharedState> {
         .route("/admin/shops/{id}/certification", post(admin::set_certification))
         .route("/admin/shops/{id}/suspension", post(admin::set_suspension))
         .route("/static/app.css", get(app_css))
+}
+
+pub fn routes() -> Router<SharedState> {
+    page_routes()
+        .into_router()
         .method_not_allowed_fallback(crate::error::method_not_allowed)
         .layer(axum::middleware::from_fn(error_pages))
+}
+
+/// Every `(method, path)` the page router answers, read from the router as it is built.
+pub fn route_table() -> Vec<(axum::http::Method, String)> {
+    page_routes().table("")
 }
 
 /// Wraps the page routes with the CSRF-cookie middleware (needs the state, so it is applied in `router`).

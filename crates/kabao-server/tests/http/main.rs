@@ -2,6 +2,7 @@
 //! and the JSON API with bearer tokens. One test binary keeps link time down. The one socket: a fake
 //! 易支付 platform on 127.0.0.1 that the reconciliation job queries over real HTTP.
 
+mod access_matrix;
 mod api;
 mod app;
 mod claims;
