@@ -181,7 +181,7 @@ pub fn luhn(digits: &str) -> bool {
         }
         sum += d;
     }
-    !digits.is_empty() && sum % 10 == 0
+    !digits.is_empty() && sum.is_multiple_of(10)
 }
 
 fn parse_bank_name(s: &str) -> Result<String, PayeeError> {
