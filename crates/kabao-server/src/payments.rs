@@ -1,6 +1,7 @@
 //! Payments: wallet top-ups and direct order payments through a gateway, and the gateway's signed
 //! asynchronous notifications — verified, applied exactly once however often they arrive.
-//! The sandbox gateway ships for development and tests; it signs like a real gateway (timestamp + HMAC-SHA256).
+//! The sandbox gateway exists only in a demo (`serve --demo`) or when configured on purpose; it signs like a real
+//! gateway (timestamp + HMAC-SHA256). With neither it nor 易支付 configured, nothing can be paid by gateway.
 
 use crate::error::ApiError;
 use crate::orders::{append_event, apply_payment, PaymentSource};
@@ -19,6 +20,59 @@ pub const HEADER_TIMESTAMP: &str = "kabao-timestamp";
 pub const HEADER_SIGNATURE: &str = "kabao-signature";
 /// Largest top-up accepted at once: ¥50,000.
 pub const MAX_TOP_UP: Money = Money::from_fen(5_000_000);
+
+/// The sandbox gateway's settings, present only when it is on.
+#[derive(Clone)]
+pub struct SandboxConfig {
+    /// Signs the simulated gateway's notifications.
+    pub secret: Vec<u8>,
+}
+
+impl SandboxConfig {
+    /// A sandbox with a random secret (it only has to outlive the process: the simulated payer is in it).
+    pub fn random() -> SandboxConfig {
+        let mut secret = vec![0u8; 32];
+        rand::rngs::OsRng.fill_bytes(&mut secret);
+        SandboxConfig { secret }
+    }
+}
+
+impl std::fmt::Debug for SandboxConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SandboxConfig { secret: <redacted> }")
+    }
+}
+
+/// The gateway a new top-up goes through: the sandbox in a demo, else 易支付, else none (409 naming the settings).
+pub fn top_up_gateway(state: &AppState) -> Result<&'static str, ApiError> {
+    if state.config.sandbox.is_some() {
+        Ok(SANDBOX)
+    } else if state.config.epay.is_some() {
+        Ok(crate::epay::EPAY)
+    } else {
+        Err(no_gateway())
+    }
+}
+
+/// No payment gateway is configured: nothing can be paid in, so nothing is started.
+pub fn no_gateway() -> ApiError {
+    ApiError::new(
+        StatusCode::CONFLICT,
+        "payment.no_gateway",
+        "未配置支付网关：请设置 epay_pid / epay_key / epay_submit_url（易支付），或仅在演示环境开启 payments.sandbox.enabled",
+        "No payment gateway is configured: set epay_pid / epay_key / epay_submit_url (易支付), or, for a demo only, payments.sandbox.enabled",
+    )
+    .with_field("epay_pid")
+}
+
+/// Where the payer completes a payment: the sandbox's payer page, or the 易支付 platform's submit URL.
+pub fn pay_url(state: &AppState, payment: &Payment, name: &str) -> Result<String, ApiError> {
+    match (payment.gateway.as_str(), &state.config.epay) {
+        (SANDBOX, _) if state.config.sandbox.is_some() => Ok(format!("/pay/sandbox/{}", payment.trade_no)),
+        (crate::epay::EPAY, Some(cfg)) => Ok(crate::epay::submit_url(cfg, payment, name, "alipay")),
+        _ => Err(no_gateway()),
+    }
+}
 
 fn random_ref(prefix: &str) -> String {
     let mut bytes = [0u8; 16];
@@ -47,6 +101,7 @@ pub async fn start_with(
 
 /// Starts a wallet top-up.
 pub async fn start_top_up(state: &AppState, user: UserId, amount: Money) -> Result<Payment, ApiError> {
+    let gateway = top_up_gateway(state)?;
     if !amount.is_positive() || amount > MAX_TOP_UP {
         return Err(ApiError::bad_request(
             "wallet.top_up_invalid",
@@ -55,7 +110,7 @@ pub async fn start_top_up(state: &AppState, user: UserId, amount: Money) -> Resu
             "Top-ups must be between ¥0.01 and ¥50,000",
         ));
     }
-    start_with(state, SANDBOX, PaymentPurpose::TopUp(user), amount).await
+    start_with(state, gateway, PaymentPurpose::TopUp(user), amount).await
 }
 
 /// The body of a sandbox notification.
@@ -94,7 +149,9 @@ pub fn sandbox_notification_from(
         payer,
     };
     let body = serde_json::to_vec(&n).unwrap_or_default();
-    let sig = sandbox_sign(&state.config.sandbox_secret, timestamp_s, &body);
+    // Without a sandbox there is no key: the empty one signs nothing the verifier accepts.
+    let secret = state.config.sandbox.as_ref().map(|s| s.secret.as_slice()).unwrap_or_default();
+    let sig = sandbox_sign(secret, timestamp_s, &body);
     (timestamp_s, body, sig)
 }
 
@@ -138,12 +195,13 @@ pub async fn handle_sandbox_notify(
     headers: &HeaderMap,
     body: &[u8],
 ) -> Result<NotifyOutcome, ApiError> {
+    let Some(sandbox) = &state.config.sandbox else { return Err(ApiError::not_found("request.not_found")) };
     let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_string);
     let timestamp: i64 = header(HEADER_TIMESTAMP)
         .and_then(|t| t.trim().parse().ok())
         .ok_or_else(|| notify_error(NotifyError::Malformed("timestamp header")))?;
     let signature = header(HEADER_SIGNATURE).ok_or_else(|| notify_error(NotifyError::Malformed("signature header")))?;
-    sandbox_verify(&state.config.sandbox_secret, timestamp, body, &signature, state.now().millis() / 1000)
+    sandbox_verify(&sandbox.secret, timestamp, body, &signature, state.now().millis() / 1000)
         .map_err(notify_error)?;
     let n: SandboxNotification =
         serde_json::from_slice(body).map_err(|_| notify_error(NotifyError::Malformed("body")))?;

@@ -55,6 +55,34 @@ pub struct Config {
     pub trial_max_price_fen: i64,
     /// Open risk events that put a shop in the admin's review queue.
     pub risk_review_threshold: i64,
+    /// Payment gateways beyond 易支付: `[payments.sandbox]`.
+    pub payments: PaymentsConfig,
+}
+
+/// `[payments]`: the gateways that are not 易支付.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PaymentsConfig {
+    pub sandbox: SandboxSettings,
+}
+
+/// `[payments.sandbox]`: the simulated gateway. Off unless `serve --demo` or `enabled = true`: with it on, any
+/// buyer can "pay" without money, so it is for demos and development only.
+#[derive(Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SandboxSettings {
+    pub enabled: bool,
+    /// Its signing secret (at least 16 characters); random per start when unset.
+    pub secret: Option<String>,
+}
+
+impl std::fmt::Debug for SandboxSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SandboxSettings")
+            .field("enabled", &self.enabled)
+            .field("secret", &self.secret.as_ref().map(|_| "<redacted>"))
+            .finish()
+    }
 }
 
 impl Default for Config {
@@ -83,6 +111,7 @@ impl Default for Config {
             first_order_amount_fen: 20_000,
             trial_max_price_fen: 1_000,
             risk_review_threshold: 3,
+            payments: PaymentsConfig::default(),
         }
     }
 }
@@ -124,6 +153,16 @@ impl Config {
                 "0" | "false" | "no" | "" => false,
                 _ => bail!("KABAO_TRUST_PROXY={v:?} must be true or false"),
             };
+        }
+        if let Some(v) = env("KABAO_PAYMENTS_SANDBOX_ENABLED") {
+            config.payments.sandbox.enabled = match v.as_str() {
+                "1" | "true" | "yes" => true,
+                "0" | "false" | "no" | "" => false,
+                _ => bail!("KABAO_PAYMENTS_SANDBOX_ENABLED={v:?} must be true or false"),
+            };
+        }
+        if let Some(v) = env("KABAO_PAYMENTS_SANDBOX_SECRET") {
+            config.payments.sandbox.secret = Some(v);
         }
         if let Some(v) = env("KABAO_LOG") {
             config.log = v;
@@ -215,6 +254,30 @@ impl Config {
         }
     }
 
+    /// The sandbox gateway: on with `--demo` or `[payments.sandbox] enabled = true`, never otherwise. A secret set
+    /// while the sandbox is off is refused, so an operator who thinks it is on (or off) learns otherwise at start.
+    pub fn sandbox(&self, demo: bool) -> anyhow::Result<Option<kabao_server::payments::SandboxConfig>> {
+        let settings = &self.payments.sandbox;
+        let secret = settings.secret.as_deref().map(str::trim);
+        if let Some(secret) = secret {
+            if secret.chars().count() < 16 {
+                bail!("payments.sandbox.secret (KABAO_PAYMENTS_SANDBOX_SECRET) must be at least 16 characters");
+            }
+        }
+        if !(demo || settings.enabled) {
+            if secret.is_some() {
+                bail!(
+                    "payments.sandbox.secret (KABAO_PAYMENTS_SANDBOX_SECRET) is set but the sandbox is off: set payments.sandbox.enabled (KABAO_PAYMENTS_SANDBOX_ENABLED) or remove the secret"
+                );
+            }
+            return Ok(None);
+        }
+        Ok(Some(match secret {
+            Some(s) => kabao_server::payments::SandboxConfig { secret: s.as_bytes().to_vec() },
+            None => kabao_server::payments::SandboxConfig::random(),
+        }))
+    }
+
     fn from_file(path: &Path) -> anyhow::Result<Config> {
         let text = std::fs::read_to_string(path).with_context(|| format!("reading config file {}", path.display()))?;
         toml::from_str(&text).with_context(|| format!("config file {}", path.display()))
@@ -244,8 +307,8 @@ impl Config {
             format!("file {}", self.master_key_path().display())
         };
         format!(
-            "listen={} database={} master_key={} secure_cookies={} log={}",
-            self.listen, db, key, self.secure_cookies, self.log
+            "listen={} database={} master_key={} secure_cookies={} log={} payments.sandbox.enabled={}",
+            self.listen, db, key, self.secure_cookies, self.log, self.payments.sandbox.enabled
         )
     }
 }

@@ -52,7 +52,8 @@ async fn api_not_found() -> ApiError {
     ApiError::not_found("request.not_found")
 }
 
-pub fn routes() -> Router<SharedState> {
+/// The API routes; the sandbox gateway's only when `sandbox` is on (a demo), so elsewhere they are 404.
+pub fn routes(sandbox: bool) -> Router<SharedState> {
     let v1 = Router::new()
         .route("/tokens", post(tokens::create).get(tokens::list))
         .route("/tokens/{id}", delete(tokens::revoke))
@@ -79,7 +80,6 @@ pub fn routes() -> Router<SharedState> {
         .route("/orders", post(orders::create))
         .route("/orders/{order_no}", get(orders::get))
         .route("/orders/{order_no}/pay/wallet", post(orders::pay_wallet))
-        .route("/orders/{order_no}/pay/sandbox", post(orders::pay_sandbox))
         .route("/orders/{order_no}/keys/reveal", post(orders::reveal))
         .route(
             "/orders/{order_no}/claims",
@@ -128,7 +128,6 @@ pub fn routes() -> Router<SharedState> {
         .route("/merchant/claims/{claim_no}/evidence/{sha256}", get(claims::merchant_file))
         .route("/wallet", get(orders::wallet))
         .route("/wallet/top-ups", post(orders::top_up))
-        .route("/gateways/sandbox/notify", post(orders::sandbox_notify))
         .route("/gateways/epay/notify", get(orders::epay_notify_get).post(orders::epay_notify_post))
         .route("/orders/{order_no}/pay/epay", post(orders::pay_epay))
         .route("/merchant/finance", get(finance::finance))
@@ -141,7 +140,14 @@ pub fn routes() -> Router<SharedState> {
         .route("/admin/users/{id}/role", put(admin::set_role))
         .route("/admin/shops", get(admin::list_shops))
         .route("/admin/shops/{id}/certification", put(admin::set_certification))
-        .route("/admin/shops/{id}/suspension", put(admin::set_suspension))
+        .route("/admin/shops/{id}/suspension", put(admin::set_suspension));
+    let v1 = if sandbox {
+        v1.route("/orders/{order_no}/pay/sandbox", post(orders::pay_sandbox))
+            .route("/gateways/sandbox/notify", post(orders::sandbox_notify))
+    } else {
+        v1
+    };
+    let v1 = v1
         .method_not_allowed_fallback(crate::error::method_not_allowed)
         .fallback(api_not_found);
     Router::new()
@@ -191,6 +197,20 @@ impl utoipa::Modify for BearerAuth {
     }
 }
 
-async fn openapi_json() -> Response {
-    axum::Json(ApiDoc::openapi()).into_response()
+/// Paths documented only where the sandbox gateway exists.
+pub const SANDBOX_PATHS: [&str; 2] = ["/api/v1/orders/{order_no}/pay/sandbox", "/api/v1/gateways/sandbox/notify"];
+
+/// The document this server answers: without the sandbox, its paths are left out (they do not exist here).
+pub fn openapi(sandbox: bool) -> utoipa::openapi::OpenApi {
+    let mut doc = ApiDoc::openapi();
+    if !sandbox {
+        for path in SANDBOX_PATHS {
+            doc.paths.paths.remove(path);
+        }
+    }
+    doc
+}
+
+async fn openapi_json(axum::extract::State(state): axum::extract::State<SharedState>) -> Response {
+    axum::Json(openapi(state.config.sandbox.is_some())).into_response()
 }

@@ -1,5 +1,5 @@
 //! `/api/v1/orders`, `/api/v1/wallet` and the gateway notification endpoint: checkout with an
-//! `Idempotency-Key`, paying from the wallet or through the sandbox gateway, revealing keys.
+//! `Idempotency-Key`, paying from the wallet or through a gateway (易支付, or the sandbox in a demo), revealing keys.
 
 use super::ApiJson;
 use crate::auth::ApiUser;
@@ -167,7 +167,8 @@ pub async fn create(
     Ok((StatusCode::CREATED, ApiJson(OrderView::from(&order))))
 }
 
-/// How a request proves access to an order: the buyer's token, or for guests `X-Order-Secret` (email or query password).
+/// How a request proves access to an order: the buyer's token, or for guests `X-Order-Secret` (the query password
+/// if the order has one, else the email), throttled per order and per client IP like the page lookup.
 pub(crate) async fn access_order(
     state: &SharedState,
     user: Option<&kabao_store::User>,
@@ -178,14 +179,15 @@ pub(crate) async fn access_order(
         Some(u) => crate::orders::order_for(state, order_no, &OrderAccess::User(u)).await,
         None => {
             let secret = headers.get("x-order-secret").and_then(|v| v.to_str().ok()).unwrap_or_default();
-            crate::orders::order_for(state, order_no, &OrderAccess::Guest { secret }).await
+            crate::orders::guest_order(state, order_no, secret, crate::auth::client_ip_of(headers)).await
         }
     }
 }
 
-/// One order (buyer's token, or guest's `X-Order-Secret`).
+/// One order (buyer's token, or guest's `X-Order-Secret`: the query password if the order has one, else the email).
+/// Failed guest lookups are throttled per order and per client IP.
 #[utoipa::path(get, path = "/api/v1/orders/{order_no}", tag = "orders", params(("order_no" = String, Path)),
-    responses((status = 200, body = OrderView), (status = 404, description = "no such order of yours")))]
+    responses((status = 200, body = OrderView), (status = 404, description = "no such order of yours"), (status = 429, description = "lookup.throttled: too many failed guest lookups; see Retry-After")))]
 pub async fn get(
     State(state): State<SharedState>,
     MaybeApiUser(user): MaybeApiUser,
@@ -212,13 +214,14 @@ pub async fn pay_wallet(
 pub struct PaymentView {
     pub trade_no: String,
     pub amount_fen: i64,
-    /// Where the payer completes the payment (the sandbox page in development).
+    /// Where the payer completes the payment: the 易支付 platform, or the sandbox's payer page in a demo.
     pub pay_url: String,
 }
 
-/// Start paying a pending order through the sandbox gateway.
+/// Start paying a pending order through the sandbox gateway. Exists only in a demo (`serve --demo` or
+/// `[payments.sandbox] enabled = true`); otherwise 404.
 #[utoipa::path(post, path = "/api/v1/orders/{order_no}/pay/sandbox", tag = "orders", params(("order_no" = String, Path)),
-    responses((status = 201, body = PaymentView), (status = 409, description = "not payable")))]
+    responses((status = 201, body = PaymentView), (status = 404, description = "no such order of yours, or no sandbox"), (status = 409, description = "not payable")))]
 pub async fn pay_sandbox(
     State(state): State<SharedState>,
     MaybeApiUser(user): MaybeApiUser,
@@ -227,17 +230,16 @@ pub async fn pay_sandbox(
 ) -> Result<impl IntoResponse, ApiError> {
     let order = access_order(&state, user.as_ref(), &headers, &order_no).await?;
     let p = crate::orders::start_gateway_payment(&state, &order, crate::payments::SANDBOX).await?;
-    Ok((StatusCode::CREATED, ApiJson(PaymentView::sandbox(p))))
+    Ok((StatusCode::CREATED, ApiJson(PaymentView::new(&state, p, &format!("Kabao {}", order.order_no))?)))
 }
 
 impl PaymentView {
-    /// A payment made on the sandbox gateway's payer page.
-    fn sandbox(p: kabao_store::Payment) -> PaymentView {
-        PaymentView {
-            pay_url: format!("/pay/sandbox/{}", p.trade_no),
+    fn new(state: &SharedState, p: kabao_store::Payment, name: &str) -> Result<PaymentView, ApiError> {
+        Ok(PaymentView {
+            pay_url: crate::payments::pay_url(state, &p, name)?,
             trade_no: p.trade_no,
             amount_fen: p.amount.fen(),
-        }
+        })
     }
 }
 
@@ -280,16 +282,17 @@ pub struct TopUpInput {
     pub amount_fen: i64,
 }
 
-/// Start a wallet top-up through the sandbox gateway.
+/// Start a wallet top-up through the configured gateway (易支付, or the sandbox in a demo). With neither
+/// configured: 409 `payment.no_gateway`.
 #[utoipa::path(post, path = "/api/v1/wallet/top-ups", tag = "wallet", security(("bearer" = [])), request_body = TopUpInput,
-    responses((status = 201, body = PaymentView), (status = 400, description = "amount out of range")))]
+    responses((status = 201, body = PaymentView), (status = 400, description = "amount out of range"), (status = 409, description = "payment.no_gateway: no payment gateway configured")))]
 pub async fn top_up(
     State(state): State<SharedState>,
     ApiUser(user): ApiUser,
     ApiJson(body): ApiJson<TopUpInput>,
 ) -> Result<impl IntoResponse, ApiError> {
     let p = crate::payments::start_top_up(&state, user.id, Money::from_fen(body.amount_fen)).await?;
-    Ok((StatusCode::CREATED, ApiJson(PaymentView::sandbox(p))))
+    Ok((StatusCode::CREATED, ApiJson(PaymentView::new(&state, p, "Kabao wallet top-up")?)))
 }
 
 #[derive(Serialize, ToSchema)]
@@ -349,18 +352,20 @@ pub async fn epay_notify_post(State(state): State<SharedState>, body: Bytes) -> 
     epay_answer(&state, raw_params(&text)).await
 }
 
-/// Start paying a pending order through 易支付 (when configured): returns the platform's payment URL.
+/// Start paying a pending order through 易支付: returns the platform's payment URL. Without 易支付 configured:
+/// 409 `payment.no_gateway`.
 #[utoipa::path(post, path = "/api/v1/orders/{order_no}/pay/epay", tag = "orders", params(("order_no" = String, Path)),
-    responses((status = 201, body = PaymentView), (status = 404, description = "no such order, or epay not configured")))]
+    responses((status = 201, body = PaymentView), (status = 404, description = "no such order of yours"), (status = 409, description = "not payable, or payment.no_gateway")))]
 pub async fn pay_epay(
     State(state): State<SharedState>,
     MaybeApiUser(user): MaybeApiUser,
     headers: HeaderMap,
     ApiPath(order_no): ApiPath<String>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let Some(cfg) = state.config.epay.clone() else { return Err(ApiError::not_found("gateway.not_configured")) };
     let order = access_order(&state, user.as_ref(), &headers, &order_no).await?;
+    if state.config.epay.is_none() {
+        return Err(crate::payments::no_gateway());
+    }
     let p = crate::orders::start_gateway_payment(&state, &order, crate::epay::EPAY).await?;
-    let url = crate::epay::submit_url(&cfg, &p, &format!("Kabao {}", order.order_no), "alipay");
-    Ok((StatusCode::CREATED, ApiJson(PaymentView { pay_url: url, trade_no: p.trade_no, amount_fen: p.amount.fen() })))
+    Ok((StatusCode::CREATED, ApiJson(PaymentView::new(&state, p, &format!("Kabao {}", order.order_no))?)))
 }

@@ -9,4 +9,5 @@ mod disputes;
 mod epay;
 mod orders;
 mod pages;
+mod sandbox;
 mod trust;
