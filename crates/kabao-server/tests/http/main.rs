@@ -10,4 +10,5 @@ mod epay;
 mod orders;
 mod pages;
 mod sandbox;
+mod throttles;
 mod trust;
