@@ -3,7 +3,8 @@
 //! Scenarios panic on failure, like tests; each expects a freshly migrated, empty database.
 
 use crate::{
-    Backend, DataKeyRecord, KeyState, NewApiToken, NewBatch, NewCardKey, NewShop, NewUser, Session, Store, StoreError,
+    Backend, DataKeyRecord, KeyState, NewApiToken, NewBatch, NewCardKey, NewShop, NewUser, SecurityEvent, Session, Store,
+    StoreError,
     TxMode,
 };
 use kabao_core::catalog::{Category, CertificationLevel, GoodsKind, ProductDraft};
@@ -40,6 +41,7 @@ pub const SCENARIOS: &[&str] = &[
     "disputes_statements_and_fund_members",
     "pending_order_payments_are_found_for_reconciliation",
     "reviews_chat_risk_and_certification",
+    "security_events_are_kept_newest_first",
     "concurrent_buyers_never_oversell",
 ];
 
@@ -1435,4 +1437,25 @@ pub async fn reviews_chat_risk_and_certification(store: &dyn Store) {
     tx.set_order_trial_key(second, "trial-key").await.unwrap();
     assert_eq!(tx.buyer_orders_at_shop(buyer, f.shop, 10).await.unwrap().len(), 3);
     tx.commit().await.unwrap();
+}
+
+pub async fn security_events_are_kept_newest_first(store: &dyn Store) {
+    let mut tx = store.begin(TxMode::Write).await.unwrap();
+    assert!(tx.security_events(10, 0).await.unwrap().is_empty());
+    let first = SecurityEvent {
+        id: 0,
+        kind: "gateway.trade_no_reused".into(),
+        order_id: None,
+        detail_json: r#"{"gateway":"epay","gateway_trade_no":"T1"}"#.into(),
+        created_at: at(1_000),
+    };
+    let a = tx.insert_security_event(&first).await.unwrap();
+    let b = tx.insert_security_event(&SecurityEvent { kind: "other".into(), created_at: at(2_000), ..first.clone() }).await.unwrap();
+    assert!(b > a);
+    tx.commit().await.unwrap();
+    let mut tx = store.begin(TxMode::Read).await.unwrap();
+    let all = tx.security_events(10, 0).await.unwrap();
+    assert_eq!(all.iter().map(|e| e.id).collect::<Vec<_>>(), vec![b, a]);
+    assert_eq!(all[1], SecurityEvent { id: a, ..first });
+    assert_eq!(tx.security_events(1, 1).await.unwrap().iter().map(|e| e.id).collect::<Vec<_>>(), vec![a]);
 }

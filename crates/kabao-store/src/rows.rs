@@ -472,3 +472,15 @@ pub(crate) type RatingSumsRow = (String, i64, i64, i64, i64);
 pub(crate) fn rating_sums(r: RatingSumsRow) -> crate::trust::RatingSums {
     crate::trust::RatingSums { category: r.0, described: r.1, service: r.2, delivery: r.3, count: r.4 }
 }
+
+pub(crate) const SECURITY_COLS: &str = "id, kind, order_id, detail, created_at";
+
+pub(crate) fn security_from_row<R: ColumnAt>(r: &R) -> StoreResult<crate::trust::SecurityEvent> {
+    Ok(crate::trust::SecurityEvent {
+        id: r.at(0)?,
+        kind: r.at(1)?,
+        order_id: r.at::<Option<i64>>(2)?.map(kabao_core::ledger::OrderId),
+        detail_json: r.at(3)?,
+        created_at: Timestamp(r.at(4)?),
+    })
+}

@@ -162,7 +162,8 @@ conformance_tests!(
     claims_evidence_and_reissues,
     disputes_statements_and_fund_members,
     pending_order_payments_are_found_for_reconciliation,
-    reviews_chat_risk_and_certification;
+    reviews_chat_risk_and_certification,
+    security_events_are_kept_newest_first;
     shared: concurrent_buyers_never_oversell,
 );
 
