@@ -28,6 +28,8 @@ impl T {
 fn lookup(key: &str) -> Option<(&'static str, &'static str)> {
     Some(match key {
         "brand" => ("卡保", "Kabao"),
+        "admin.security_events" => ("安全事件", "Security events"),
+        "admin.security_none" => ("暂无安全事件。", "No security events."),
         "demo.banner" => ("演示环境：付款为模拟 / Demo: payments are simulated", "Demo: payments are simulated / 演示环境：付款为模拟"),
         "review.title" => ("买家评价", "Buyer reviews"),
         "trust.title" => ("商家信誉", "Shop trust"),

@@ -162,6 +162,9 @@ pub enum NotifyOutcome {
     Applied,
     /// Seen before (same notification, or the payment was already paid): acknowledged, nothing done.
     Duplicate,
+    /// A validly signed notification whose gateway trade number was already applied to another payment (a replay
+    /// aimed at a second order, or a gateway fault): nothing done, recorded as a security event for the admin.
+    TradeNoReused,
 }
 
 fn notify_error(e: NotifyError) -> ApiError {
@@ -236,7 +239,11 @@ pub async fn settle_notification(
     let mut tx = state.store.begin(TxMode::Write).await?;
     match tx.insert_notification(gateway, notification_id, now).await {
         Ok(()) => {}
-        Err(StoreError::Conflict(_)) => return Ok(NotifyOutcome::Duplicate),
+        Err(StoreError::Conflict(_)) => {
+            // The failed insert may have spoiled the transaction (PostgreSQL): look again in a fresh one.
+            drop(tx);
+            return seen_notification(state, gateway, trade_no, gateway_trade_no, amount).await;
+        }
         Err(e) => return Err(e.into()),
     }
     let payment = tx
@@ -302,6 +309,67 @@ pub async fn settle_notification(
         crate::orders::mail_if_delivered(state, order).await;
     }
     Ok(NotifyOutcome::Applied)
+}
+
+/// A notification whose id was seen before: the same payment again is a duplicate; the gateway's trade number
+/// on another payment is a reuse — nothing is done, and the admin sees it as a security event.
+async fn seen_notification(
+    state: &AppState,
+    gateway: &str,
+    trade_no: &str,
+    gateway_trade_no: &str,
+    amount: Money,
+) -> Result<NotifyOutcome, ApiError> {
+    let mut tx = state.store.begin(TxMode::Write).await?;
+    let payment = tx.payment_by_trade_no(trade_no).await?.filter(|p| p.gateway == gateway);
+    if payment.as_ref().is_some_and(|p| p.gateway_trade_no.as_deref() == Some(gateway_trade_no)) {
+        return Ok(NotifyOutcome::Duplicate);
+    }
+    tracing::warn!(gateway, trade_no, gateway_trade_no, "gateway trade number already applied to another payment; ignored");
+    let order_id = payment.as_ref().and_then(|p| match p.purpose {
+        PaymentPurpose::Order(o) => Some(o),
+        PaymentPurpose::TopUp(_) => None,
+    });
+    tx.insert_security_event(&kabao_store::SecurityEvent {
+        id: 0,
+        kind: SECURITY_TRADE_NO_REUSED.into(),
+        order_id,
+        detail_json: serde_json::json!({
+            "gateway": gateway,
+            "gateway_trade_no": gateway_trade_no,
+            "trade_no": trade_no,
+            "amount_fen": amount.fen(),
+            "payment_state": payment.as_ref().map(|p| if p.state == PaymentState::Paid { "paid" } else { "pending" }),
+        })
+        .to_string(),
+        created_at: state.now(),
+    })
+    .await?;
+    tx.commit().await?;
+    Ok(NotifyOutcome::TradeNoReused)
+}
+
+/// The security event of a gateway trade number reused for another payment.
+pub const SECURITY_TRADE_NO_REUSED: &str = "gateway.trade_no_reused";
+
+/// A security event in words, for the admin.
+pub fn describe_security_event(e: &kabao_store::SecurityEvent, lang: kabao_core::Lang) -> String {
+    let detail: serde_json::Value = serde_json::from_str(&e.detail_json).unwrap_or_default();
+    let field = |k: &str| detail.get(k).and_then(|v| v.as_str()).unwrap_or("-").to_string();
+    match e.kind.as_str() {
+        SECURITY_TRADE_NO_REUSED => {
+            let (gateway, theirs, ours) = (field("gateway"), field("gateway_trade_no"), field("trade_no"));
+            match lang {
+                kabao_core::Lang::Zh => format!(
+                    "{gateway} 发来签名有效的通知，但其交易号 {theirs} 已用于另一笔付款，现被用于 {ours}：已忽略，未做任何变更（可能是重放攻击或网关故障，请核对网关后台）"
+                ),
+                kabao_core::Lang::En => format!(
+                    "{gateway} sent a validly signed notification reusing its trade number {theirs}, already applied to another payment, for {ours}: ignored, nothing changed (a replay or a gateway fault; check the gateway's records)"
+                ),
+            }
+        }
+        other => format!("{other}: {}", e.detail_json),
+    }
 }
 
 /// A buyer's wallet balance.

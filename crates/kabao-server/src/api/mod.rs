@@ -140,7 +140,8 @@ pub fn routes(sandbox: bool) -> Router<SharedState> {
         .route("/admin/users/{id}/role", put(admin::set_role))
         .route("/admin/shops", get(admin::list_shops))
         .route("/admin/shops/{id}/certification", put(admin::set_certification))
-        .route("/admin/shops/{id}/suspension", put(admin::set_suspension));
+        .route("/admin/shops/{id}/suspension", put(admin::set_suspension))
+        .route("/admin/security-events", get(admin::security_events));
     let v1 = if sandbox {
         v1.route("/orders/{order_no}/pay/sandbox", post(orders::pay_sandbox))
             .route("/gateways/sandbox/notify", post(orders::sandbox_notify))
@@ -179,6 +180,7 @@ pub fn routes(sandbox: bool) -> Router<SharedState> {
         orders::wallet, orders::top_up, orders::sandbox_notify, orders::epay_notify_get, orders::pay_epay,
         finance::finance, finance::orders, finance::statement, finance::request, finance::pending, finance::decide,
         admin::list_users, admin::set_role, admin::list_shops, admin::set_certification, admin::set_suspension,
+        admin::security_events,
     ),
     modifiers(&BearerAuth)
 )]

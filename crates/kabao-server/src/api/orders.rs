@@ -297,7 +297,8 @@ pub async fn top_up(
 
 #[derive(Serialize, ToSchema)]
 pub struct NotifyView {
-    /// applied, or duplicate (acknowledged, nothing done)
+    /// applied; duplicate (acknowledged, nothing done); or ignored (the gateway's trade number was already
+    /// applied to another payment: nothing done, recorded as a security event)
     pub status: String,
 }
 
@@ -315,6 +316,7 @@ pub async fn sandbox_notify(
     let status = match outcome {
         crate::payments::NotifyOutcome::Applied => "applied",
         crate::payments::NotifyOutcome::Duplicate => "duplicate",
+        crate::payments::NotifyOutcome::TradeNoReused => "ignored",
     };
     Ok(ApiJson(NotifyView { status: status.into() }))
 }
@@ -332,7 +334,10 @@ async fn epay_answer(state: &SharedState, params: Result<Vec<(String, String)>, 
         Err(e) => Err(e),
     };
     match result {
-        // The platform expects the plain text `success`, and keeps retrying until it gets it.
+        // The platform expects the plain text `success`, and keeps retrying until it gets it. A signed notification
+        // reusing a trade number already applied to another payment is answered `success` too: retrying cannot
+        // change our answer (it would only repeat for hours), it changed nothing, and the admin sees it as a
+        // security event to check against the gateway's records.
         Ok(_) => (StatusCode::OK, "success").into_response(),
         Err(e) => (e.status, "fail").into_response(),
     }

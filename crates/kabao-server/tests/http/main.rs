@@ -7,6 +7,7 @@ mod app;
 mod claims;
 mod disputes;
 mod epay;
+mod hygiene;
 mod orders;
 mod pages;
 mod sandbox;

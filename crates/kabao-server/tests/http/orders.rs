@@ -439,7 +439,7 @@ async fn postgres_200_buyers_race_for_50_keys() {
     }
 }
 
-fn epay_app_config() -> kabao_server::ServerConfig {
+pub(crate) fn epay_app_config() -> kabao_server::ServerConfig {
     epay_app_config_with_api("https://pay.example/api.php")
 }
 
