@@ -424,6 +424,30 @@ mod tests {
     }
 
     #[test]
+    fn the_sandbox_is_off_unless_demo_or_enabled_and_its_secret_is_checked() {
+        let plain = Config::default();
+        assert!(plain.sandbox(false).ok().flatten().is_none(), "off on a plain serve");
+        assert!(plain.sandbox(true).ok().flatten().is_some(), "on with --demo");
+        let env: HashMap<&str, &str> =
+            [("KABAO_PAYMENTS_SANDBOX_ENABLED", "true"), ("KABAO_PAYMENTS_SANDBOX_SECRET", "0123456789abcdef")].into();
+        let enabled = Config::load(None, |k| env.get(k).map(|v| v.to_string())).and_then(|c| c.sandbox(false));
+        assert_eq!(enabled.ok().flatten().map(|s| s.secret), Some(b"0123456789abcdef".to_vec()));
+        let short = Config::load(None, |k| (k == "KABAO_PAYMENTS_SANDBOX_SECRET").then(|| "short".to_string()));
+        assert!(short.and_then(|c| c.sandbox(true)).err().is_some_and(|e| e.to_string().contains("16")));
+        let stray = Config::load(None, |k| (k == "KABAO_PAYMENTS_SANDBOX_SECRET").then(|| "0123456789abcdef".into()));
+        assert!(stray.and_then(|c| c.sandbox(false)).err().is_some_and(|e| e.to_string().contains("enabled")));
+        let bad = Config::load(None, |k| (k == "KABAO_PAYMENTS_SANDBOX_ENABLED").then(|| "maybe".to_string()));
+        assert!(bad.err().is_some_and(|e| e.to_string().contains("KABAO_PAYMENTS_SANDBOX_ENABLED")));
+        let dir = std::env::temp_dir().join(format!("kabao-sandbox-config-{}", std::process::id()));
+        let _ = std::fs::create_dir_all(&dir);
+        let path = dir.join("kabao.toml");
+        let _ = std::fs::write(&path, "[payments.sandbox]\nenabled = true\n");
+        let from_file = Config::load(Some(&path), |_| None).and_then(|c| c.sandbox(false));
+        assert!(from_file.ok().flatten().is_some());
+        assert!(!format!("{:?}", Config::load(None, |k| env.get(k).map(|v| v.to_string())).ok()).contains("0123456789abcdef"));
+    }
+
+    #[test]
     fn database_password_is_redacted() {
         assert_eq!(redact_url("postgres://kabao:s3cret@db:5432/kabao"), "postgres://kabao:***@db:5432/kabao");
         let c = Config {
