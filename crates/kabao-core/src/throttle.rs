@@ -81,7 +81,13 @@ struct Backoff {
 }
 
 impl<K: Hash + Eq + Clone> BackoffThrottle<K> {
-    pub fn new(threshold: u32, base_seconds: i64, max_seconds: i64, forget_after_seconds: i64, max_keys: usize) -> Self {
+    pub fn new(
+        threshold: u32,
+        base_seconds: i64,
+        max_seconds: i64,
+        forget_after_seconds: i64,
+        max_keys: usize,
+    ) -> Self {
         BackoffThrottle {
             threshold: threshold.max(1),
             base_ms: base_seconds.max(1) * 1000,

@@ -87,7 +87,10 @@ impl ApiError {
 
     /// 429: too many attempts; the client may retry after `retry_after_s` seconds (sent as `Retry-After`).
     pub fn too_many(code: &'static str, retry_after_s: u64, zh: impl Into<String>, en: impl Into<String>) -> ApiError {
-        ApiError { retry_after_s: Some(retry_after_s.max(1)), ..ApiError::new(StatusCode::TOO_MANY_REQUESTS, code, zh, en) }
+        ApiError {
+            retry_after_s: Some(retry_after_s.max(1)),
+            ..ApiError::new(StatusCode::TOO_MANY_REQUESTS, code, zh, en)
+        }
     }
 
     pub fn bad_request(code: &'static str, field: &str, zh: impl Into<String>, en: impl Into<String>) -> ApiError {

@@ -187,7 +187,11 @@ impl AppState {
                 100_000,
             ),
             by_ip: FailureThrottle::new(config.login_failures_per_ip, config.login_window_seconds, 100_000),
-            lookup_by_order: FailureThrottle::new(config.lookup_failures_per_order, config.login_window_seconds, 100_000),
+            lookup_by_order: FailureThrottle::new(
+                config.lookup_failures_per_order,
+                config.login_window_seconds,
+                100_000,
+            ),
             lookup_by_ip: FailureThrottle::new(config.lookup_failures_per_ip, config.login_window_seconds, 100_000),
         };
         AppState {

@@ -563,7 +563,12 @@ pub async fn guest_order(
     let result = order_for(state, order_no, &OrderAccess::Guest { secret }).await;
     if result.as_ref().is_err_and(|e| e.status == StatusCode::NOT_FOUND) {
         if let Some(ip) = ip {
-            state.throttles.lock().map_err(|_| ApiError::internal("throttle lock poisoned"))?.lookup_by_ip.record_failure(ip, now);
+            state
+                .throttles
+                .lock()
+                .map_err(|_| ApiError::internal("throttle lock poisoned"))?
+                .lookup_by_ip
+                .record_failure(ip, now);
         }
     }
     result
@@ -582,9 +587,12 @@ pub async fn order_for(state: &AppState, order_no: &str, access: &OrderAccess<'_
             // (it is written on the mail the order sent), the password only to the buyer.
             let secret_ok = match order.guest_query_hash.as_deref() {
                 Some(h) => {
-                    !secret.is_empty() && bool::from(subtle::ConstantTimeEq::ct_eq(h, crate::auth::sha256(secret).as_slice()))
+                    !secret.is_empty()
+                        && bool::from(subtle::ConstantTimeEq::ct_eq(h, crate::auth::sha256(secret).as_slice()))
                 }
-                None => order.guest_email.as_deref().is_some_and(|e| !secret.is_empty() && e.eq_ignore_ascii_case(secret)),
+                None => {
+                    order.guest_email.as_deref().is_some_and(|e| !secret.is_empty() && e.eq_ignore_ascii_case(secret))
+                }
             };
             order.buyer_id.is_none() && secret_ok
         }

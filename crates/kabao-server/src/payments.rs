@@ -204,8 +204,7 @@ pub async fn handle_sandbox_notify(
         .and_then(|t| t.trim().parse().ok())
         .ok_or_else(|| notify_error(NotifyError::Malformed("timestamp header")))?;
     let signature = header(HEADER_SIGNATURE).ok_or_else(|| notify_error(NotifyError::Malformed("signature header")))?;
-    sandbox_verify(&sandbox.secret, timestamp, body, &signature, state.now().millis() / 1000)
-        .map_err(notify_error)?;
+    sandbox_verify(&sandbox.secret, timestamp, body, &signature, state.now().millis() / 1000).map_err(notify_error)?;
     let n: SandboxNotification =
         serde_json::from_slice(body).map_err(|_| notify_error(NotifyError::Malformed("body")))?;
     if n.status != "paid" {
@@ -325,7 +324,12 @@ async fn seen_notification(
     if payment.as_ref().is_some_and(|p| p.gateway_trade_no.as_deref() == Some(gateway_trade_no)) {
         return Ok(NotifyOutcome::Duplicate);
     }
-    tracing::warn!(gateway, trade_no, gateway_trade_no, "gateway trade number already applied to another payment; ignored");
+    tracing::warn!(
+        gateway,
+        trade_no,
+        gateway_trade_no,
+        "gateway trade number already applied to another payment; ignored"
+    );
     let order_id = payment.as_ref().and_then(|p| match p.purpose {
         PaymentPurpose::Order(o) => Some(o),
         PaymentPurpose::TopUp(_) => None,

@@ -3,9 +3,8 @@
 //! Scenarios panic on failure, like tests; each expects a freshly migrated, empty database.
 
 use crate::{
-    Backend, DataKeyRecord, KeyState, NewApiToken, NewBatch, NewCardKey, NewShop, NewUser, SecurityEvent, Session, Store,
-    StoreError,
-    TxMode,
+    Backend, DataKeyRecord, KeyState, NewApiToken, NewBatch, NewCardKey, NewShop, NewUser, SecurityEvent, Session,
+    Store, StoreError, TxMode,
 };
 use kabao_core::catalog::{Category, CertificationLevel, GoodsKind, ProductDraft};
 use kabao_core::user::Role;
@@ -1450,7 +1449,10 @@ pub async fn security_events_are_kept_newest_first(store: &dyn Store) {
         created_at: at(1_000),
     };
     let a = tx.insert_security_event(&first).await.unwrap();
-    let b = tx.insert_security_event(&SecurityEvent { kind: "other".into(), created_at: at(2_000), ..first.clone() }).await.unwrap();
+    let b = tx
+        .insert_security_event(&SecurityEvent { kind: "other".into(), created_at: at(2_000), ..first.clone() })
+        .await
+        .unwrap();
     assert!(b > a);
     tx.commit().await.unwrap();
     let mut tx = store.begin(TxMode::Read).await.unwrap();

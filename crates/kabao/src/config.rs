@@ -444,7 +444,8 @@ mod tests {
         let _ = std::fs::write(&path, "[payments.sandbox]\nenabled = true\n");
         let from_file = Config::load(Some(&path), |_| None).and_then(|c| c.sandbox(false));
         assert!(from_file.ok().flatten().is_some());
-        assert!(!format!("{:?}", Config::load(None, |k| env.get(k).map(|v| v.to_string())).ok()).contains("0123456789abcdef"));
+        assert!(!format!("{:?}", Config::load(None, |k| env.get(k).map(|v| v.to_string())).ok())
+            .contains("0123456789abcdef"));
     }
 
     #[test]

@@ -105,8 +105,7 @@ pub async fn security_events(
     user.require(Role::Admin)?;
     let lang = crate::auth::request_lang(&headers);
     let mut tx = state.store.begin(TxMode::Read).await?;
-    let events =
-        tx.security_events(page.limit.unwrap_or(100).clamp(1, 500), page.offset.unwrap_or(0).max(0)).await?;
+    let events = tx.security_events(page.limit.unwrap_or(100).clamp(1, 500), page.offset.unwrap_or(0).max(0)).await?;
     Ok(ApiJson(
         events
             .iter()

@@ -148,9 +148,7 @@ pub fn routes(sandbox: bool) -> Router<SharedState> {
     } else {
         v1
     };
-    let v1 = v1
-        .method_not_allowed_fallback(crate::error::method_not_allowed)
-        .fallback(api_not_found);
+    let v1 = v1.method_not_allowed_fallback(crate::error::method_not_allowed).fallback(api_not_found);
     Router::new()
         .nest("/api/v1", v1)
         .route("/api/openapi.json", get(openapi_json))

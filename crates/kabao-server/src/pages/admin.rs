@@ -106,9 +106,7 @@ async fn page(state: &SharedState, v: &Visitor, error: Option<String>) -> Result
         roles: Role::ALL.iter().map(|r| (r.as_str(), r.label(lang))).collect(),
         security_events: security_events
             .iter()
-            .map(|e| {
-                (super::datetime(e.created_at), e.kind.clone(), crate::payments::describe_security_event(e, lang))
-            })
+            .map(|e| (super::datetime(e.created_at), e.kind.clone(), crate::payments::describe_security_event(e, lang)))
             .collect(),
     }))
 }

@@ -17,7 +17,10 @@ pub const T0: Timestamp = Timestamp::from_millis(1_790_000_000_000);
 
 /// Switches the sandbox gateway on, as `serve --demo` does.
 pub fn demo_like(config: ServerConfig) -> ServerConfig {
-    ServerConfig { sandbox: Some(config.sandbox.unwrap_or_else(kabao_server::payments::SandboxConfig::random)), ..config }
+    ServerConfig {
+        sandbox: Some(config.sandbox.unwrap_or_else(kabao_server::payments::SandboxConfig::random)),
+        ..config
+    }
 }
 
 pub struct TestApp {

@@ -51,7 +51,16 @@ async fn reused_trade_no_story(app: TestApp) {
     let key = "epay-merchant-key";
     assert_eq!(epay_get(&app, &epay_params(&ta, "9.90", key)).await.body, "success");
     assert_eq!(epay_get(&app, &epay_params(&ta, "9.90", key)).await.body, "success");
-    assert!(app.state.store.begin(kabao_store::TxMode::Read).await.unwrap().security_events(10, 0).await.unwrap().is_empty());
+    assert!(app
+        .state
+        .store
+        .begin(kabao_store::TxMode::Read)
+        .await
+        .unwrap()
+        .security_events(10, 0)
+        .await
+        .unwrap()
+        .is_empty());
 
     // A signed notification for order B carrying A's gateway trade number (epay_params always sends the same
     // one): `success`, so the platform stops retrying, and nothing else.
@@ -63,9 +72,16 @@ async fn reused_trade_no_story(app: TestApp) {
     verify_books(&app).await;
 
     // The admin sees it, through the API and on /admin; nobody else does.
-    kabao_server::accounts::create_user(&*app.state.store, "sec_admin", "admin-pass-123", kabao_core::user::Role::Admin, None, T0)
-        .await
-        .unwrap();
+    kabao_server::accounts::create_user(
+        &*app.state.store,
+        "sec_admin",
+        "admin-pass-123",
+        kabao_core::user::Role::Admin,
+        None,
+        T0,
+    )
+    .await
+    .unwrap();
     let admin = app.token("sec_admin", "admin-pass-123").await;
     let events = app.api("GET", "/api/v1/admin/security-events", Some(&admin), None).await;
     assert_eq!(events.status, StatusCode::OK, "{}", events.body);
@@ -76,7 +92,10 @@ async fn reused_trade_no_story(app: TestApp) {
     assert_eq!(events[0]["detail"]["gateway_trade_no"], "2026112812345678");
     assert!(events[0]["message"].as_str().unwrap().contains("2026112812345678"));
     let buyer_token = buyer(&app, "sec_nosy").await;
-    assert_eq!(app.api("GET", "/api/v1/admin/security-events", Some(&buyer_token), None).await.status, StatusCode::FORBIDDEN);
+    assert_eq!(
+        app.api("GET", "/api/v1/admin/security-events", Some(&buyer_token), None).await.status,
+        StatusCode::FORBIDDEN
+    );
     assert_eq!(app.api("GET", "/api/v1/admin/security-events", None, None).await.status, StatusCode::UNAUTHORIZED);
     let mut page = app.browser();
     page.login("sec_admin", "admin-pass-123").await;

@@ -208,7 +208,11 @@ async fn guest_pays_through_the_sandbox_and_notifications_are_applied_exactly_on
         tx.payment_by_trade_no(&trade_no).await.unwrap().unwrap()
     };
     let body = json!({"notification_id": "N-wrong", "trade_no": trade_no, "gateway_trade_no": "SBX1", "amount_fen": 1, "status": "paid"}).to_string();
-    let sig = kabao_core::payments::sandbox_sign(&app.state.config.sandbox.as_ref().unwrap().secret, now_s(&app), body.as_bytes());
+    let sig = kabao_core::payments::sandbox_sign(
+        &app.state.config.sandbox.as_ref().unwrap().secret,
+        now_s(&app),
+        body.as_bytes(),
+    );
     let wrong = send_notification(&app, now_s(&app), body.into_bytes(), &sig).await;
     assert_eq!(wrong.status, StatusCode::BAD_REQUEST);
     assert_eq!(wrong.json()["code"], "gateway.amount_mismatch");

@@ -20,7 +20,13 @@ async fn plain() -> TestApp {
 async fn guest_order(app: &TestApp, seller: &str) -> String {
     let (merchant, product) = app.merchant_with_product(seller).await;
     app.import(&merchant, product, "S-1\nS-2\n").await;
-    let o = order(app, None, json!({"product_id": product, "quantity": 1, "warranty_ack": true, "guest_email": "guest@example.com"}), None).await;
+    let o = order(
+        app,
+        None,
+        json!({"product_id": product, "quantity": 1, "warranty_ack": true, "guest_email": "guest@example.com"}),
+        None,
+    )
+    .await;
     assert_eq!(o.status, StatusCode::CREATED, "{}", o.body);
     o.json()["order_no"].as_str().unwrap().to_string()
 }
@@ -104,7 +110,12 @@ async fn a_plain_server_offers_no_sandbox_on_its_pages() {
     let res = guest
         .post(
             &format!("/p/{product}/buy"),
-            &[("quantity", "1"), ("guest_email", "g@example.com"), ("warranty_ack", "on"), ("first_order_confirmed", "on")],
+            &[
+                ("quantity", "1"),
+                ("guest_email", "g@example.com"),
+                ("warranty_ack", "on"),
+                ("first_order_confirmed", "on"),
+            ],
             Some(&csrf),
         )
         .await;
@@ -132,7 +143,10 @@ async fn a_top_up_or_gateway_payment_without_a_gateway_is_409_naming_the_setting
     let token = buyer(&app, "plain_topper").await;
     let res = app.api("POST", "/api/v1/wallet/top-ups", Some(&token), Some(json!({"amount_fen": 5_000}))).await;
     assert_eq!(res.status, StatusCode::CONFLICT, "{}", res.body);
-    assert_eq!((res.json()["code"].clone(), res.json()["field"].clone()), (json!("payment.no_gateway"), json!("epay_pid")));
+    assert_eq!(
+        (res.json()["code"].clone(), res.json()["field"].clone()),
+        (json!("payment.no_gateway"), json!("epay_pid"))
+    );
     assert!(res.json()["message"].as_str().unwrap().contains("payments.sandbox.enabled"));
 
     let no = guest_order(&app, "plain_epayless").await;
@@ -184,7 +198,8 @@ async fn a_demo_says_so_on_every_page_and_offers_the_sandbox() {
     let (merchant, product) = app.merchant_with_product("demo_seller").await;
     app.import(&merchant, product, "D-1\n").await;
     let mut guest = app.browser();
-    for path in ["/".to_string(), format!("/p/{product}"), "/login".into(), "/orders/lookup".into(), "/no-such-page".into()]
+    for path in
+        ["/".to_string(), format!("/p/{product}"), "/login".into(), "/orders/lookup".into(), "/no-such-page".into()]
     {
         let page = guest.get(&path).await;
         assert!(page.body.contains(BANNER) && page.body.contains("Demo: payments are simulated"), "{path}");
@@ -193,7 +208,12 @@ async fn a_demo_says_so_on_every_page_and_offers_the_sandbox() {
     let res = guest
         .post(
             &format!("/p/{product}/buy"),
-            &[("quantity", "1"), ("guest_email", "g@example.com"), ("warranty_ack", "on"), ("first_order_confirmed", "on")],
+            &[
+                ("quantity", "1"),
+                ("guest_email", "g@example.com"),
+                ("warranty_ack", "on"),
+                ("first_order_confirmed", "on"),
+            ],
             Some(&csrf),
         )
         .await;

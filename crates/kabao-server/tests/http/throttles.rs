@@ -100,7 +100,10 @@ async fn api_guest_lookup_is_throttled_per_address_across_orders_and_shared_with
         .header(header::COOKIE, format!("kabao_csrf={csrf}"))
         .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
         .header("x-forwarded-for", "192.0.2.7")
-        .body(Body::from(serde_urlencoded::to_string([("order_no", no.as_str()), ("secret", "g@example.com"), ("_csrf", &csrf)]).unwrap()))
+        .body(Body::from(
+            serde_urlencoded::to_string([("order_no", no.as_str()), ("secret", "g@example.com"), ("_csrf", &csrf)])
+                .unwrap(),
+        ))
         .unwrap();
     let res = app.send(req).await;
     assert_eq!(res.status, StatusCode::TOO_MANY_REQUESTS, "{}", res.body);

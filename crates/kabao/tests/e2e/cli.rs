@@ -380,15 +380,23 @@ fn serve_with_bad_config(data: &TempDir, file: Option<&str>, env: &[(&str, &str)
     (out.status.code(), stderr.lines().map(str::to_string).collect())
 }
 
+/// (what, config file text, environment, the setting the error must name).
+type BadConfig = (&'static str, Option<&'static str>, &'static [(&'static str, &'static str)], &'static str);
+
 #[test]
 fn configuration_errors_at_start_are_one_line_naming_the_setting_and_exit_non_zero() {
     let data = TempDir::new("badconfig");
-    let cases: [(&str, Option<&str>, &[(&str, &str)], &str); 5] = [
+    let cases: [BadConfig; 5] = [
         ("partial epay", Some("epay_pid = \"1001\"\n"), &[], "epay_key"),
         ("bad master key", None, &[("KABAO_MASTER_KEY", "not-hex")], "KABAO_MASTER_KEY"),
         ("bad listen address", None, &[("KABAO_LISTEN", "nonsense")], "KABAO_LISTEN"),
         ("unknown key in the file", Some("listn = \"127.0.0.1:1\"\n"), &[], "listn"),
-        ("sandbox secret without the sandbox", None, &[("KABAO_PAYMENTS_SANDBOX_SECRET", "0123456789abcdef")], "payments.sandbox.enabled"),
+        (
+            "sandbox secret without the sandbox",
+            None,
+            &[("KABAO_PAYMENTS_SANDBOX_SECRET", "0123456789abcdef")],
+            "payments.sandbox.enabled",
+        ),
     ];
     for (what, file, env, setting) in cases {
         let (code, lines) = serve_with_bad_config(&data, file, env);
