@@ -174,7 +174,8 @@ pub async fn ensure_admin(store: &dyn Store, now: Timestamp) -> Result<Option<(S
 static DUMMY_HASH: &str =
     "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$1f1VYt3hEuRUa4H1y5JbzQ/nrQa6ZQhzXkDQcBk1z3Y";
 
-/// Checks credentials with per-account and per-IP throttling of failures; a success clears the account's.
+/// Checks credentials with throttling of failures: per account with a doubling lockout, and per IP at a much
+/// higher threshold (so people behind one NAT do not lock each other out); a success clears the account's.
 pub async fn authenticate(
     state: &AppState,
     username: &str,
@@ -188,10 +189,11 @@ pub async fn authenticate(
         let until =
             t.by_account.blocked_until(&account_key, now).or_else(|| ip.and_then(|ip| t.by_ip.blocked_until(&ip, now)));
         if let Some(until) = until {
-            let minutes = ((until.millis() - now.millis()) / 60_000).max(1);
-            return Err(ApiError::new(
-                StatusCode::TOO_MANY_REQUESTS,
+            let seconds = kabao_core::throttle::retry_after_seconds(now, until);
+            let minutes = seconds.div_ceil(60);
+            return Err(ApiError::too_many(
                 "auth.throttled",
+                seconds,
                 format!("登录失败次数过多，请 {minutes} 分钟后再试"),
                 format!("Too many failed logins; try again in {minutes} minutes"),
             ));

@@ -178,6 +178,8 @@ pub struct Visitor {
     pub ip: Option<IpAddr>,
     /// Path and query of the request, for "back to where you were" links.
     pub path: String,
+    /// The sandbox gateway is on (a demo): pages carry the simulated-payments banner.
+    pub demo: bool,
 }
 
 impl Visitor {
@@ -200,6 +202,38 @@ impl Visitor {
     pub fn has_role(&self, role: Role) -> bool {
         self.user.as_ref().is_some_and(|u| u.role == role)
     }
+}
+
+/// The request header through which the client's address reaches handlers that only see headers (the API's
+/// guest order access). Set by [`client_ip_and_retry_after`] on every request; a client's own is discarded.
+pub const CLIENT_IP_HEADER: &str = "x-kabao-client-ip";
+
+/// The client's address as [`client_ip_and_retry_after`] recorded it.
+pub fn client_ip_of(headers: &axum::http::HeaderMap) -> Option<IpAddr> {
+    headers.get(CLIENT_IP_HEADER)?.to_str().ok()?.parse().ok()
+}
+
+/// Outermost middleware: records the client's address for handlers (replacing any the client sent), and makes
+/// sure every 429 says when to come back (`Retry-After`; the throttles set their exact wait, this is the floor).
+pub async fn client_ip_and_retry_after(
+    axum::extract::State(state): axum::extract::State<SharedState>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let (mut parts, body) = req.into_parts();
+    parts.headers.remove(CLIENT_IP_HEADER);
+    if let Some(ip) = client_ip(&parts, state.config.trust_proxy) {
+        if let Ok(v) = axum::http::HeaderValue::from_str(&ip.to_string()) {
+            parts.headers.insert(CLIENT_IP_HEADER, v);
+        }
+    }
+    let mut res = next.run(axum::extract::Request::from_parts(parts, body)).await;
+    if res.status() == axum::http::StatusCode::TOO_MANY_REQUESTS
+        && !res.headers().contains_key(axum::http::header::RETRY_AFTER)
+    {
+        res.headers_mut().insert(axum::http::header::RETRY_AFTER, axum::http::HeaderValue::from_static("60"));
+    }
+    res
 }
 
 /// The client's address: the socket peer, or — only when the server is configured to sit behind a trusted
@@ -236,6 +270,7 @@ impl FromRequestParts<SharedState> for Visitor {
             csrf,
             ip: client_ip(parts, state.config.trust_proxy),
             path: parts.uri.path_and_query().map(|p| p.as_str().to_string()).unwrap_or_else(|| "/".into()),
+            demo: state.config.sandbox.is_some(),
         })
     }
 }
@@ -405,7 +440,7 @@ mod tests {
 
     #[test]
     fn csrf_check_is_exact() {
-        let v = Visitor { user: None, lang: Lang::Zh, csrf: random_token(), ip: None, path: "/".into() };
+        let v = Visitor { user: None, lang: Lang::Zh, csrf: random_token(), ip: None, path: "/".into(), demo: false };
         assert!(v.check_csrf(Some(&v.csrf.clone())).is_ok());
         assert!(v.check_csrf(None).is_err());
         assert!(v.check_csrf(Some("x")).is_err());

@@ -4,7 +4,6 @@
 
 use crate::error::ApiError;
 use crate::AppState;
-use axum::http::StatusCode;
 use kabao_core::risk::{self, RiskCategory, Scan, ScanConfig};
 use kabao_core::{Lang, Timestamp, UserId};
 use kabao_store::{ChatMessage, ChatParty, Order, RiskEvent, Tx, TxMode, User};
@@ -142,9 +141,11 @@ pub async fn send(state: &AppState, order: &Order, speaker: Speaker<'_>, body: &
     let last_minute = tx.count_chat_messages_since(order.id, party, Timestamp(now.millis() - 60_000)).await?;
     let last_day = tx.count_chat_messages_since(order.id, party, Timestamp(now.millis() - 86_400_000)).await?;
     if last_minute >= MAX_PER_MINUTE || last_day >= MAX_PER_DAY {
-        return Err(ApiError::new(
-            StatusCode::TOO_MANY_REQUESTS,
+        // The per-minute limit frees up within a minute; the daily one, within the day.
+        let wait_s = if last_day >= MAX_PER_DAY { 3600 } else { 60 };
+        return Err(ApiError::too_many(
             "chat.too_fast",
+            wait_s,
             "发送太频繁，请稍后再试",
             "Too many messages; please wait a moment",
         ));

@@ -24,11 +24,13 @@ pub struct ApiError {
     pub field: Option<String>,
     pub zh: String,
     pub en: String,
+    /// A 429's wait, in seconds: answered as `Retry-After`.
+    pub retry_after_s: Option<u64>,
 }
 
 impl ApiError {
     pub fn new(status: StatusCode, code: &'static str, zh: impl Into<String>, en: impl Into<String>) -> ApiError {
-        ApiError { status, code, field: None, zh: zh.into(), en: en.into() }
+        ApiError { status, code, field: None, zh: zh.into(), en: en.into(), retry_after_s: None }
     }
 
     /// From a domain error, with the status it deserves.
@@ -39,6 +41,7 @@ impl ApiError {
             field: e.field().map(str::to_string),
             zh: e.message(Lang::Zh),
             en: e.message(Lang::En),
+            retry_after_s: None,
         }
     }
 
@@ -82,6 +85,14 @@ impl ApiError {
         ApiError::new(StatusCode::FORBIDDEN, "auth.forbidden", "没有权限执行此操作", "You are not allowed to do this")
     }
 
+    /// 429: too many attempts; the client may retry after `retry_after_s` seconds (sent as `Retry-After`).
+    pub fn too_many(code: &'static str, retry_after_s: u64, zh: impl Into<String>, en: impl Into<String>) -> ApiError {
+        ApiError {
+            retry_after_s: Some(retry_after_s.max(1)),
+            ..ApiError::new(StatusCode::TOO_MANY_REQUESTS, code, zh, en)
+        }
+    }
+
     pub fn bad_request(code: &'static str, field: &str, zh: impl Into<String>, en: impl Into<String>) -> ApiError {
         ApiError::new(StatusCode::BAD_REQUEST, code, zh, en).with_field(field)
     }
@@ -105,6 +116,9 @@ impl std::fmt::Display for ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let mut res = (self.status, axum::Json(self.body(Lang::Zh))).into_response();
+        if let Some(s) = self.retry_after_s {
+            res.headers_mut().insert(axum::http::header::RETRY_AFTER, axum::http::HeaderValue::from(s));
+        }
         // The error rides along so the API layer can answer in the request's language and the page layer can
         // render it as an HTML page; zh-CN JSON is what reaches a client when neither applies.
         res.extensions_mut().insert(self);

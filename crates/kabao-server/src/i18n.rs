@@ -28,6 +28,9 @@ impl T {
 fn lookup(key: &str) -> Option<(&'static str, &'static str)> {
     Some(match key {
         "brand" => ("卡保", "Kabao"),
+        "admin.security_events" => ("安全事件", "Security events"),
+        "admin.security_none" => ("暂无安全事件。", "No security events."),
+        "demo.banner" => ("演示环境：付款为模拟 / Demo: payments are simulated", "Demo: payments are simulated / 演示环境：付款为模拟"),
         "review.title" => ("买家评价", "Buyer reviews"),
         "trust.title" => ("商家信誉", "Shop trust"),
         "trust.see_reasons" => ("查看评分依据", "see why"),
@@ -353,7 +356,9 @@ fn lookup(key: &str) -> Option<(&'static str, &'static str)> {
         "order.amount" => ("金额", "Amount"),
         "order.warranty" => ("质保条款", "Warranty terms"),
         "order.pay_wallet" => ("用钱包余额支付", "Pay from wallet"),
-        "order.pay_gateway" => ("在线支付", "Pay online"),
+        "order.pay_gateway" => ("模拟支付（演示）", "Simulated payment (demo)"),
+        "order.pay_epay" => ("在线支付", "Pay online"),
+        "order.no_gateway" => ("本站未配置在线支付，请登录后用钱包余额付款。", "This site has no online payment configured; log in to pay from your wallet."),
         "order.timeline" => ("订单记录", "Timeline"),
         "sandbox.title" => ("沙箱支付", "Sandbox payment"),
         "sandbox.hint" => ("这是开发用的模拟支付网关：点击按钮即模拟付款成功，网关会向平台发送带签名的异步通知。", "A simulated gateway for development: the button pays, and the gateway sends the platform a signed asynchronous notification."),
@@ -370,6 +375,7 @@ fn lookup(key: &str) -> Option<(&'static str, &'static str)> {
         "wallet.balance" => ("余额", "Balance"),
         "wallet.amount" => ("充值金额（元）", "Amount (yuan)"),
         "wallet.top_up" => ("充值", "Top up"),
+        "wallet.no_gateway" => ("本站未配置支付网关，暂不能充值。", "This site has no payment gateway configured; top-ups are unavailable."),
         "wallet.orders" => ("我的订单", "My orders"),
         "finance.title" => ("资金与提现", "Money and withdrawals"),
         "finance.available" => ("可提现余额", "Available to withdraw"),

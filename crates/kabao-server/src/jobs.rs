@@ -223,6 +223,7 @@ pub async fn reconcile_epay(state: &AppState) -> Result<EpayPoll, ApiError> {
                 tracing::info!(trade_no, gateway = EPAY, "payment confirmed by order query");
             }
             Ok(NotifyOutcome::Duplicate) => {}
+            Ok(NotifyOutcome::TradeNoReused) => poll.refused += 1,
             Err(e) => tracing::warn!(trade_no, error = %e, gateway = EPAY, "confirmed payment not applied; next pass"),
         }
     }

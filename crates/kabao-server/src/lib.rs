@@ -35,7 +35,7 @@ pub mod verify;
 pub mod warranty;
 
 use axum::Router;
-use kabao_core::throttle::FailureThrottle;
+use kabao_core::throttle::{BackoffThrottle, FailureThrottle};
 use kabao_core::vault::Keyring;
 use kabao_core::Timestamp;
 use kabao_store::Store;
@@ -82,11 +82,19 @@ pub struct ServerConfig {
     pub secure_cookies: bool,
     /// How long a login lasts.
     pub session_ttl_hours: i64,
-    /// Failed logins per account before it must wait, within `login_window_seconds`.
+    /// Failed logins per account before it is locked out for `login_lockout_base_seconds`; every further failure
+    /// doubles the wait, up to `login_lockout_max_seconds`. A success, or a day without failures, starts afresh.
     pub login_failures_per_account: usize,
-    /// Failed logins per client IP before it must wait, within `login_window_seconds`.
+    pub login_lockout_base_seconds: i64,
+    pub login_lockout_max_seconds: i64,
+    /// Failed logins per client IP before it must wait, within `login_window_seconds`. Well above the per-account
+    /// threshold: many people share one address (a school, a carrier's NAT) and must not lock each other out.
     pub login_failures_per_ip: usize,
     pub login_window_seconds: i64,
+    /// Failed guest order lookups (page 订单查询 and the API's `X-Order-Secret`) per order and per client IP,
+    /// within `login_window_seconds`, before further lookups wait.
+    pub lookup_failures_per_order: usize,
+    pub lookup_failures_per_ip: usize,
     /// An unpaid order expires after this long; nothing is held meanwhile.
     pub order_ttl_seconds: i64,
     /// Escrow is released this long after delivery, unless a claim is open (the platform default window).
@@ -98,8 +106,9 @@ pub struct ServerConfig {
     /// The deposit (保证金) a shop pays to join the compensation fund, and its one-time contribution to the fund.
     pub fund_min_deposit: kabao_core::Money,
     pub fund_fee: kabao_core::Money,
-    /// The sandbox gateway's signing secret (random per start unless configured).
-    pub sandbox_secret: Vec<u8>,
+    /// The sandbox gateway (simulated payments), only in a demo or when configured on purpose: when `None` its
+    /// routes do not exist and nothing offers it. Never on by default, or any buyer could mint wallet money.
+    pub sandbox: Option<payments::SandboxConfig>,
     /// The 易支付 gateway, when configured.
     pub epay: Option<epay::EpayConfig>,
     /// Served behind a trusted reverse proxy: take the client address from the proxy's `X-Forwarded-For`
@@ -124,21 +133,20 @@ impl Default for ServerConfig {
         ServerConfig {
             secure_cookies: false,
             session_ttl_hours: 24 * 7,
-            login_failures_per_account: 10,
-            login_failures_per_ip: 50,
+            login_failures_per_account: 5,
+            login_lockout_base_seconds: 60,
+            login_lockout_max_seconds: 3600,
+            login_failures_per_ip: 100,
             login_window_seconds: 15 * 60,
+            lookup_failures_per_order: 10,
+            lookup_failures_per_ip: 30,
             order_ttl_seconds: 30 * 60,
             claim_window_seconds: 24 * 3600,
             fee_bps: 300,
             dispute_window_days: 7,
             fund_min_deposit: kabao_core::Money::from_fen(50_000),
             fund_fee: kabao_core::Money::from_fen(5_000),
-            sandbox_secret: {
-                use rand::RngCore;
-                let mut s = vec![0u8; 32];
-                rand::rngs::OsRng.fill_bytes(&mut s);
-                s
-            },
+            sandbox: None,
             epay: None,
             trust_proxy: false,
             risk_review_threshold: 3,
@@ -151,10 +159,13 @@ impl Default for ServerConfig {
     }
 }
 
-/// Failed-login counters, per account and per client IP.
+/// Failed-guess counters: logins per account (with backoff) and per client IP; guest order lookups per order
+/// and per client IP.
 pub struct LoginThrottles {
-    pub by_account: FailureThrottle<String>,
+    pub by_account: BackoffThrottle<String>,
     pub by_ip: FailureThrottle<IpAddr>,
+    pub lookup_by_order: FailureThrottle<String>,
+    pub lookup_by_ip: FailureThrottle<IpAddr>,
 }
 
 /// Everything a request handler may use.
@@ -177,8 +188,20 @@ pub struct AppState {
 impl AppState {
     pub fn new(store: Arc<dyn Store>, keyring: Arc<Keyring>, config: ServerConfig, clock: Arc<dyn Clock>) -> AppState {
         let throttles = LoginThrottles {
-            by_account: FailureThrottle::new(config.login_failures_per_account, config.login_window_seconds, 100_000),
+            by_account: BackoffThrottle::new(
+                u32::try_from(config.login_failures_per_account).unwrap_or(u32::MAX),
+                config.login_lockout_base_seconds,
+                config.login_lockout_max_seconds,
+                24 * 3600,
+                100_000,
+            ),
             by_ip: FailureThrottle::new(config.login_failures_per_ip, config.login_window_seconds, 100_000),
+            lookup_by_order: FailureThrottle::new(
+                config.lookup_failures_per_order,
+                config.login_window_seconds,
+                100_000,
+            ),
+            lookup_by_ip: FailureThrottle::new(config.lookup_failures_per_ip, config.login_window_seconds, 100_000),
         };
         AppState {
             store,
@@ -224,10 +247,11 @@ pub type SharedState = Arc<AppState>;
 /// The whole application: API, pages, health and metrics.
 pub fn router(state: SharedState) -> Router {
     Router::new()
-        .merge(api::routes())
-        .merge(pages::with_csrf(pages::routes(), state.clone()))
+        .merge(api::routes(state.config.sandbox.is_some()))
+        .merge(pages::with_csrf(pages::routes(state.config.sandbox.is_some()), state.clone()))
         .merge(ops_routes().into_router())
         .fallback(pages::not_found)
+        .layer(axum::middleware::from_fn_with_state(state.clone(), auth::client_ip_and_retry_after))
         .layer(axum::middleware::from_fn_with_state(state.clone(), metrics::track))
         .layer(tower_http::trace::TraceLayer::new_for_http())
         .with_state(state)
@@ -241,9 +265,9 @@ fn ops_routes() -> route_table::Routes {
 
 /// Every `(method, path)` the whole application answers (API, pages, health, metrics), read from the routers
 /// as they are built: the access-matrix test walks this list.
-pub fn route_table() -> Vec<(axum::http::Method, String)> {
-    let mut table = api::route_table();
-    table.extend(pages::route_table());
+pub fn route_table(sandbox: bool) -> Vec<(axum::http::Method, String)> {
+    let mut table = api::route_table(sandbox);
+    table.extend(pages::route_table(sandbox));
     table.extend(ops_routes().table(""));
     table
 }

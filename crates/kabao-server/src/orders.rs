@@ -494,10 +494,57 @@ pub async fn pay_with_wallet(state: &AppState, user: &User, order_no: &str) -> R
 /// How a visitor proves an order is theirs.
 pub enum OrderAccess<'a> {
     User(&'a User),
-    /// A guest: the order's email, or its query password.
+    /// A guest: the order's query password if it has one, else its email.
     Guest {
         secret: &'a str,
     },
+}
+
+/// A guest's order by its number and secret (the query password if the order has one, else the email). Failures
+/// are throttled per order and per client IP, shared by the page 订单查询 and the API's `X-Order-Secret`, so a
+/// secret cannot be guessed: past the limit every lookup waits (429 with `Retry-After`), even a right one.
+pub async fn guest_order(
+    state: &AppState,
+    order_no: &str,
+    secret: &str,
+    ip: Option<std::net::IpAddr>,
+) -> Result<Order, ApiError> {
+    let now = state.now();
+    let order_key = OrderNo::parse(order_no).map(|n| n.as_str().to_string());
+    {
+        let mut t = state.throttles.lock().map_err(|_| ApiError::internal("throttle lock poisoned"))?;
+        let until = order_key
+            .as_ref()
+            .and_then(|k| t.lookup_by_order.blocked_until(k, now))
+            .or_else(|| ip.and_then(|ip| t.lookup_by_ip.blocked_until(&ip, now)));
+        if let Some(until) = until {
+            let seconds = kabao_core::throttle::retry_after_seconds(now, until);
+            let minutes = seconds.div_ceil(60);
+            return Err(ApiError::too_many(
+                "lookup.throttled",
+                seconds,
+                format!("查询失败次数过多，请 {minutes} 分钟后再试"),
+                format!("Too many failed lookups; try again in {minutes} minutes"),
+            ));
+        }
+        // Counted before the answer is known, so a burst of concurrent guesses cannot all pass the check above.
+        // (The per-IP count is kept after the fact: a right secret must not count against a shared address.)
+        if let Some(k) = &order_key {
+            t.lookup_by_order.record_failure(k.clone(), now);
+        }
+    }
+    let result = order_for(state, order_no, &OrderAccess::Guest { secret }).await;
+    if result.as_ref().is_err_and(|e| e.status == StatusCode::NOT_FOUND) {
+        if let Some(ip) = ip {
+            state
+                .throttles
+                .lock()
+                .map_err(|_| ApiError::internal("throttle lock poisoned"))?
+                .lookup_by_ip
+                .record_failure(ip, now);
+        }
+    }
+    result
 }
 
 /// Loads an order if the visitor may see it; anything else is "not found".
@@ -509,13 +556,18 @@ pub async fn order_for(state: &AppState, order_no: &str, access: &OrderAccess<'_
         OrderAccess::User(u) => order.buyer_id == Some(u.id),
         OrderAccess::Guest { secret } => {
             let secret = secret.trim();
-            let email_ok =
-                order.guest_email.as_deref().is_some_and(|e| !secret.is_empty() && e.eq_ignore_ascii_case(secret));
-            let password_ok = order
-                .guest_query_hash
-                .as_deref()
-                .is_some_and(|h| !secret.is_empty() && h == crate::auth::sha256(secret).as_slice());
-            order.buyer_id.is_none() && (email_ok || password_ok)
+            // An order with a query password opens with that password only: the email is often known to others
+            // (it is written on the mail the order sent), the password only to the buyer.
+            let secret_ok = match order.guest_query_hash.as_deref() {
+                Some(h) => {
+                    !secret.is_empty()
+                        && bool::from(subtle::ConstantTimeEq::ct_eq(h, crate::auth::sha256(secret).as_slice()))
+                }
+                None => {
+                    order.guest_email.as_deref().is_some_and(|e| !secret.is_empty() && e.eq_ignore_ascii_case(secret))
+                }
+            };
+            order.buyer_id.is_none() && secret_ok
         }
     };
     if allowed {

@@ -1,6 +1,7 @@
 //! Payments: wallet top-ups and direct order payments through a gateway, and the gateway's signed
 //! asynchronous notifications — verified, applied exactly once however often they arrive.
-//! The sandbox gateway ships for development and tests; it signs like a real gateway (timestamp + HMAC-SHA256).
+//! The sandbox gateway exists only in a demo (`serve --demo`) or when configured on purpose; it signs like a real
+//! gateway (timestamp + HMAC-SHA256). With neither it nor 易支付 configured, nothing can be paid by gateway.
 
 use crate::error::ApiError;
 use crate::orders::{append_event, apply_payment, PaymentSource};
@@ -20,6 +21,59 @@ pub const HEADER_TIMESTAMP: &str = "kabao-timestamp";
 pub const HEADER_SIGNATURE: &str = "kabao-signature";
 /// Largest top-up accepted at once: ¥50,000.
 pub const MAX_TOP_UP: Money = Money::from_fen(5_000_000);
+
+/// The sandbox gateway's settings, present only when it is on.
+#[derive(Clone)]
+pub struct SandboxConfig {
+    /// Signs the simulated gateway's notifications.
+    pub secret: Vec<u8>,
+}
+
+impl SandboxConfig {
+    /// A sandbox with a random secret (it only has to outlive the process: the simulated payer is in it).
+    pub fn random() -> SandboxConfig {
+        let mut secret = vec![0u8; 32];
+        rand::rngs::OsRng.fill_bytes(&mut secret);
+        SandboxConfig { secret }
+    }
+}
+
+impl std::fmt::Debug for SandboxConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SandboxConfig { secret: <redacted> }")
+    }
+}
+
+/// The gateway a new top-up goes through: the sandbox in a demo, else 易支付, else none (409 naming the settings).
+pub fn top_up_gateway(state: &AppState) -> Result<&'static str, ApiError> {
+    if state.config.sandbox.is_some() {
+        Ok(SANDBOX)
+    } else if state.config.epay.is_some() {
+        Ok(crate::epay::EPAY)
+    } else {
+        Err(no_gateway())
+    }
+}
+
+/// No payment gateway is configured: nothing can be paid in, so nothing is started.
+pub fn no_gateway() -> ApiError {
+    ApiError::new(
+        StatusCode::CONFLICT,
+        "payment.no_gateway",
+        "未配置支付网关：请设置 epay_pid / epay_key / epay_submit_url（易支付），或仅在演示环境开启 payments.sandbox.enabled",
+        "No payment gateway is configured: set epay_pid / epay_key / epay_submit_url (易支付), or, for a demo only, payments.sandbox.enabled",
+    )
+    .with_field("epay_pid")
+}
+
+/// Where the payer completes a payment: the sandbox's payer page, or the 易支付 platform's submit URL.
+pub fn pay_url(state: &AppState, payment: &Payment, name: &str) -> Result<String, ApiError> {
+    match (payment.gateway.as_str(), &state.config.epay) {
+        (SANDBOX, _) if state.config.sandbox.is_some() => Ok(format!("/pay/sandbox/{}", payment.trade_no)),
+        (crate::epay::EPAY, Some(cfg)) => Ok(crate::epay::submit_url(cfg, payment, name, "alipay")),
+        _ => Err(no_gateway()),
+    }
+}
 
 fn random_ref(prefix: &str) -> String {
     let mut bytes = [0u8; 16];
@@ -55,6 +109,7 @@ pub async fn start_top_up(
     amount: Money,
     run: &crate::idempotency::Run<'_, Payment>,
 ) -> Result<Payment, ApiError> {
+    let gateway = top_up_gateway(state)?;
     if !amount.is_positive() || amount > MAX_TOP_UP {
         return Err(ApiError::bad_request(
             "wallet.top_up_invalid",
@@ -63,7 +118,7 @@ pub async fn start_top_up(
             "Top-ups must be between ¥0.01 and ¥50,000",
         ));
     }
-    start_with(state, SANDBOX, PaymentPurpose::TopUp(user), amount, run).await
+    start_with(state, gateway, PaymentPurpose::TopUp(user), amount, run).await
 }
 
 /// The body of a sandbox notification.
@@ -102,7 +157,9 @@ pub fn sandbox_notification_from(
         payer,
     };
     let body = serde_json::to_vec(&n).unwrap_or_default();
-    let sig = sandbox_sign(&state.config.sandbox_secret, timestamp_s, &body);
+    // Without a sandbox there is no key: the empty one signs nothing the verifier accepts.
+    let secret = state.config.sandbox.as_ref().map(|s| s.secret.as_slice()).unwrap_or_default();
+    let sig = sandbox_sign(secret, timestamp_s, &body);
     (timestamp_s, body, sig)
 }
 
@@ -113,6 +170,9 @@ pub enum NotifyOutcome {
     Applied,
     /// Seen before (same notification, or the payment was already paid): acknowledged, nothing done.
     Duplicate,
+    /// A validly signed notification whose gateway trade number was already applied to another payment (a replay
+    /// aimed at a second order, or a gateway fault): nothing done, recorded as a security event for the admin.
+    TradeNoReused,
 }
 
 fn notify_error(e: NotifyError) -> ApiError {
@@ -146,13 +206,13 @@ pub async fn handle_sandbox_notify(
     headers: &HeaderMap,
     body: &[u8],
 ) -> Result<NotifyOutcome, ApiError> {
+    let Some(sandbox) = &state.config.sandbox else { return Err(ApiError::not_found("request.not_found")) };
     let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_string);
     let timestamp: i64 = header(HEADER_TIMESTAMP)
         .and_then(|t| t.trim().parse().ok())
         .ok_or_else(|| notify_error(NotifyError::Malformed("timestamp header")))?;
     let signature = header(HEADER_SIGNATURE).ok_or_else(|| notify_error(NotifyError::Malformed("signature header")))?;
-    sandbox_verify(&state.config.sandbox_secret, timestamp, body, &signature, state.now().millis() / 1000)
-        .map_err(notify_error)?;
+    sandbox_verify(&sandbox.secret, timestamp, body, &signature, state.now().millis() / 1000).map_err(notify_error)?;
     let n: SandboxNotification =
         serde_json::from_slice(body).map_err(|_| notify_error(NotifyError::Malformed("body")))?;
     if n.status != "paid" {
@@ -186,7 +246,11 @@ pub async fn settle_notification(
     let mut tx = state.store.begin(TxMode::Write).await?;
     match tx.insert_notification(gateway, notification_id, now).await {
         Ok(()) => {}
-        Err(StoreError::Conflict(_)) => return Ok(NotifyOutcome::Duplicate),
+        Err(StoreError::Conflict(_)) => {
+            // The failed insert may have spoiled the transaction (PostgreSQL): look again in a fresh one.
+            drop(tx);
+            return seen_notification(state, gateway, trade_no, gateway_trade_no, amount).await;
+        }
         Err(e) => return Err(e.into()),
     }
     let payment = tx
@@ -252,6 +316,72 @@ pub async fn settle_notification(
         crate::orders::mail_if_delivered(state, order).await;
     }
     Ok(NotifyOutcome::Applied)
+}
+
+/// A notification whose id was seen before: the same payment again is a duplicate; the gateway's trade number
+/// on another payment is a reuse — nothing is done, and the admin sees it as a security event.
+async fn seen_notification(
+    state: &AppState,
+    gateway: &str,
+    trade_no: &str,
+    gateway_trade_no: &str,
+    amount: Money,
+) -> Result<NotifyOutcome, ApiError> {
+    let mut tx = state.store.begin(TxMode::Write).await?;
+    let payment = tx.payment_by_trade_no(trade_no).await?.filter(|p| p.gateway == gateway);
+    if payment.as_ref().is_some_and(|p| p.gateway_trade_no.as_deref() == Some(gateway_trade_no)) {
+        return Ok(NotifyOutcome::Duplicate);
+    }
+    tracing::warn!(
+        gateway,
+        trade_no,
+        gateway_trade_no,
+        "gateway trade number already applied to another payment; ignored"
+    );
+    let order_id = payment.as_ref().and_then(|p| match p.purpose {
+        PaymentPurpose::Order(o) => Some(o),
+        PaymentPurpose::TopUp(_) => None,
+    });
+    tx.insert_security_event(&kabao_store::SecurityEvent {
+        id: 0,
+        kind: SECURITY_TRADE_NO_REUSED.into(),
+        order_id,
+        detail_json: serde_json::json!({
+            "gateway": gateway,
+            "gateway_trade_no": gateway_trade_no,
+            "trade_no": trade_no,
+            "amount_fen": amount.fen(),
+            "payment_state": payment.as_ref().map(|p| if p.state == PaymentState::Paid { "paid" } else { "pending" }),
+        })
+        .to_string(),
+        created_at: state.now(),
+    })
+    .await?;
+    tx.commit().await?;
+    Ok(NotifyOutcome::TradeNoReused)
+}
+
+/// The security event of a gateway trade number reused for another payment.
+pub const SECURITY_TRADE_NO_REUSED: &str = "gateway.trade_no_reused";
+
+/// A security event in words, for the admin.
+pub fn describe_security_event(e: &kabao_store::SecurityEvent, lang: kabao_core::Lang) -> String {
+    let detail: serde_json::Value = serde_json::from_str(&e.detail_json).unwrap_or_default();
+    let field = |k: &str| detail.get(k).and_then(|v| v.as_str()).unwrap_or("-").to_string();
+    match e.kind.as_str() {
+        SECURITY_TRADE_NO_REUSED => {
+            let (gateway, theirs, ours) = (field("gateway"), field("gateway_trade_no"), field("trade_no"));
+            match lang {
+                kabao_core::Lang::Zh => format!(
+                    "{gateway} 发来签名有效的通知，但其交易号 {theirs} 已用于另一笔付款，现被用于 {ours}：已忽略，未做任何变更（可能是重放攻击或网关故障，请核对网关后台）"
+                ),
+                kabao_core::Lang::En => format!(
+                    "{gateway} sent a validly signed notification reusing its trade number {theirs}, already applied to another payment, for {ours}: ignored, nothing changed (a replay or a gateway fault; check the gateway's records)"
+                ),
+            }
+        }
+        other => format!("{other}: {}", e.detail_json),
+    }
 }
 
 /// A buyer's wallet balance.

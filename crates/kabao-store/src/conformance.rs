@@ -3,8 +3,8 @@
 //! Scenarios panic on failure, like tests; each expects a freshly migrated, empty database.
 
 use crate::{
-    Backend, DataKeyRecord, KeyState, NewApiToken, NewBatch, NewCardKey, NewShop, NewUser, Session, Store, StoreError,
-    TxMode,
+    Backend, DataKeyRecord, KeyState, NewApiToken, NewBatch, NewCardKey, NewShop, NewUser, SecurityEvent, Session,
+    Store, StoreError, TxMode,
 };
 use kabao_core::catalog::{Category, CertificationLevel, GoodsKind, ProductDraft};
 use kabao_core::user::Role;
@@ -43,6 +43,7 @@ pub const SCENARIOS: &[&str] = &[
     "pending_order_payments_are_found_for_reconciliation",
     "reviews_chat_risk_and_certification",
     "payees_and_withdrawals_keep_their_snapshot_and_decide_once",
+    "security_events_are_kept_newest_first",
     "concurrent_buyers_never_oversell",
     "concurrent_withdrawal_holds_never_overdraw",
 ];
@@ -1695,4 +1696,28 @@ pub async fn concurrent_withdrawal_holds_never_overdraw(store: &std::sync::Arc<d
     assert_eq!(tx.balance(Account::MerchantAvailable(f.shop)).await.unwrap(), Money::from_fen(5_000 - 16 * 300));
     assert_eq!(tx.balance(Account::WithdrawalPending(f.shop)).await.unwrap(), Money::from_fen(16 * 300));
     assert_eq!(tx.list_shop_withdrawals(f.shop, 100).await.unwrap().len(), 16);
+}
+
+pub async fn security_events_are_kept_newest_first(store: &dyn Store) {
+    let mut tx = store.begin(TxMode::Write).await.unwrap();
+    assert!(tx.security_events(10, 0).await.unwrap().is_empty());
+    let first = SecurityEvent {
+        id: 0,
+        kind: "gateway.trade_no_reused".into(),
+        order_id: None,
+        detail_json: r#"{"gateway":"epay","gateway_trade_no":"T1"}"#.into(),
+        created_at: at(1_000),
+    };
+    let a = tx.insert_security_event(&first).await.unwrap();
+    let b = tx
+        .insert_security_event(&SecurityEvent { kind: "other".into(), created_at: at(2_000), ..first.clone() })
+        .await
+        .unwrap();
+    assert!(b > a);
+    tx.commit().await.unwrap();
+    let mut tx = store.begin(TxMode::Read).await.unwrap();
+    let all = tx.security_events(10, 0).await.unwrap();
+    assert_eq!(all.iter().map(|e| e.id).collect::<Vec<_>>(), vec![b, a]);
+    assert_eq!(all[1], SecurityEvent { id: a, ..first });
+    assert_eq!(tx.security_events(1, 1).await.unwrap().iter().map(|e| e.id).collect::<Vec<_>>(), vec![a]);
 }

@@ -503,6 +503,11 @@ pub trait Tx: Send {
         at: Timestamp,
     ) -> StoreResult<u64>;
 
+    /// Records a security event; returns its id.
+    async fn insert_security_event(&mut self, event: &SecurityEvent) -> StoreResult<i64>;
+    /// Security events, newest first.
+    async fn security_events(&mut self, limit: i64, offset: i64) -> StoreResult<Vec<SecurityEvent>>;
+
     /// Marks an order as a buyer's trial order at its shop (`key` names shop and buyer); Conflict
     /// `"orders.trial"` if the buyer has a live one there already.
     async fn set_order_trial_key(&mut self, order: OrderId, key: &str) -> StoreResult<()>;

@@ -586,3 +586,15 @@ pub(crate) fn idempotency_from_row<R: ColumnAt>(r: &R) -> StoreResult<crate::com
         completed_at: r.at::<Option<i64>>(9)?.map(Timestamp),
     })
 }
+
+pub(crate) const SECURITY_COLS: &str = "id, kind, order_id, detail, created_at";
+
+pub(crate) fn security_from_row<R: ColumnAt>(r: &R) -> StoreResult<crate::trust::SecurityEvent> {
+    Ok(crate::trust::SecurityEvent {
+        id: r.at(0)?,
+        kind: r.at(1)?,
+        order_id: r.at::<Option<i64>>(2)?.map(kabao_core::ledger::OrderId),
+        detail_json: r.at(3)?,
+        created_at: Timestamp(r.at(4)?),
+    })
+}

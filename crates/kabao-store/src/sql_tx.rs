@@ -2073,6 +2073,24 @@ macro_rules! impl_tx {
                 .map_err($crate::errors::map_sqlx)
             }
 
+            async fn insert_security_event(&mut self, event: &$crate::SecurityEvent) -> $crate::StoreResult<i64> {
+                db::query_scalar("INSERT INTO security_events (kind, order_id, detail, created_at) VALUES ($1, $2, $3, $4) RETURNING id")
+                    .bind(&event.kind)
+                    .bind(event.order_id.map(|o| o.0))
+                    .bind(&event.detail_json)
+                    .bind(event.created_at.millis())
+                    .fetch_one(&mut *self.tx)
+                    .await
+                    .map_err($crate::errors::map_sqlx)
+            }
+
+            async fn security_events(&mut self, limit: i64, offset: i64) -> $crate::StoreResult<Vec<$crate::SecurityEvent>> {
+                static SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| format!("SELECT {} FROM security_events ORDER BY id DESC LIMIT $1 OFFSET $2", $crate::rows::SECURITY_COLS));
+                let sql: &str = &SQL;
+                let rows = db::query(&sql).bind(limit).bind(offset).fetch_all(&mut *self.tx).await.map_err($crate::errors::map_sqlx)?;
+                rows.iter().map($crate::rows::security_from_row).collect()
+            }
+
             async fn shop_risk_events(&mut self, shop: kabao_core::ShopId, limit: i64) -> $crate::StoreResult<Vec<$crate::RiskEvent>> {
                 static SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| format!("SELECT {} FROM risk_events WHERE shop_id = $1 ORDER BY id DESC LIMIT $2", $crate::rows::RISK_COLS));
                 let sql: &str = &SQL;

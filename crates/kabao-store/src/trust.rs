@@ -141,3 +141,16 @@ pub struct ShopTrustFacts {
     pub risk_window: i64,
     pub delivered_orders: i64,
 }
+
+/// A security event for the admin: something refused or ignored that shows probing or a misbehaving gateway.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SecurityEvent {
+    pub id: i64,
+    /// What happened, e.g. `gateway.trade_no_reused`.
+    pub kind: String,
+    /// The order it concerns, if any.
+    pub order_id: Option<OrderId>,
+    /// The particulars, as JSON.
+    pub detail_json: String,
+    pub created_at: Timestamp,
+}

@@ -58,6 +58,34 @@ pub struct Config {
     /// The withdrawal fee in basis points of the amount (100 = 1 %), and its minimum in 分.
     pub withdrawal_fee_bps: i64,
     pub withdrawal_fee_min_fen: i64,
+    /// Payment gateways beyond 易支付: `[payments.sandbox]`.
+    pub payments: PaymentsConfig,
+}
+
+/// `[payments]`: the gateways that are not 易支付.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PaymentsConfig {
+    pub sandbox: SandboxSettings,
+}
+
+/// `[payments.sandbox]`: the simulated gateway. Off unless `serve --demo` or `enabled = true`: with it on, any
+/// buyer can "pay" without money, so it is for demos and development only.
+#[derive(Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SandboxSettings {
+    pub enabled: bool,
+    /// Its signing secret (at least 16 characters); random per start when unset.
+    pub secret: Option<String>,
+}
+
+impl std::fmt::Debug for SandboxSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SandboxSettings")
+            .field("enabled", &self.enabled)
+            .field("secret", &self.secret.as_ref().map(|_| "<redacted>"))
+            .finish()
+    }
 }
 
 impl Default for Config {
@@ -88,6 +116,7 @@ impl Default for Config {
             risk_review_threshold: 3,
             withdrawal_fee_bps: 0,
             withdrawal_fee_min_fen: 0,
+            payments: PaymentsConfig::default(),
         }
     }
 }
@@ -129,6 +158,16 @@ impl Config {
                 "0" | "false" | "no" | "" => false,
                 _ => bail!("KABAO_TRUST_PROXY={v:?} must be true or false"),
             };
+        }
+        if let Some(v) = env("KABAO_PAYMENTS_SANDBOX_ENABLED") {
+            config.payments.sandbox.enabled = match v.as_str() {
+                "1" | "true" | "yes" => true,
+                "0" | "false" | "no" | "" => false,
+                _ => bail!("KABAO_PAYMENTS_SANDBOX_ENABLED={v:?} must be true or false"),
+            };
+        }
+        if let Some(v) = env("KABAO_PAYMENTS_SANDBOX_SECRET") {
+            config.payments.sandbox.secret = Some(v);
         }
         if let Some(v) = env("KABAO_LOG") {
             config.log = v;
@@ -233,6 +272,30 @@ impl Config {
         }
     }
 
+    /// The sandbox gateway: on with `--demo` or `[payments.sandbox] enabled = true`, never otherwise. A secret set
+    /// while the sandbox is off is refused, so an operator who thinks it is on (or off) learns otherwise at start.
+    pub fn sandbox(&self, demo: bool) -> anyhow::Result<Option<kabao_server::payments::SandboxConfig>> {
+        let settings = &self.payments.sandbox;
+        let secret = settings.secret.as_deref().map(str::trim);
+        if let Some(secret) = secret {
+            if secret.chars().count() < 16 {
+                bail!("payments.sandbox.secret (KABAO_PAYMENTS_SANDBOX_SECRET) must be at least 16 characters");
+            }
+        }
+        if !(demo || settings.enabled) {
+            if secret.is_some() {
+                bail!(
+                    "payments.sandbox.secret (KABAO_PAYMENTS_SANDBOX_SECRET) is set but the sandbox is off: set payments.sandbox.enabled (KABAO_PAYMENTS_SANDBOX_ENABLED) or remove the secret"
+                );
+            }
+            return Ok(None);
+        }
+        Ok(Some(match secret {
+            Some(s) => kabao_server::payments::SandboxConfig { secret: s.as_bytes().to_vec() },
+            None => kabao_server::payments::SandboxConfig::random(),
+        }))
+    }
+
     fn from_file(path: &Path) -> anyhow::Result<Config> {
         let text = std::fs::read_to_string(path).with_context(|| format!("reading config file {}", path.display()))?;
         toml::from_str(&text).with_context(|| format!("config file {}", path.display()))
@@ -262,8 +325,8 @@ impl Config {
             format!("file {}", self.master_key_path().display())
         };
         format!(
-            "listen={} database={} master_key={} secure_cookies={} log={}",
-            self.listen, db, key, self.secure_cookies, self.log
+            "listen={} database={} master_key={} secure_cookies={} log={} payments.sandbox.enabled={}",
+            self.listen, db, key, self.secure_cookies, self.log, self.payments.sandbox.enabled
         )
     }
 }
@@ -376,6 +439,31 @@ mod tests {
         let underivable = load(Some(("KABAO_EPAY_SUBMIT_URL", "https://pay.example/pay")));
         assert!(underivable.err().is_some_and(|e| e.to_string().contains("epay_api_url")));
         assert!(load(Some(("KABAO_EPAY_API_URL", "ftp://pay.example/api.php"))).is_err());
+    }
+
+    #[test]
+    fn the_sandbox_is_off_unless_demo_or_enabled_and_its_secret_is_checked() {
+        let plain = Config::default();
+        assert!(plain.sandbox(false).ok().flatten().is_none(), "off on a plain serve");
+        assert!(plain.sandbox(true).ok().flatten().is_some(), "on with --demo");
+        let env: HashMap<&str, &str> =
+            [("KABAO_PAYMENTS_SANDBOX_ENABLED", "true"), ("KABAO_PAYMENTS_SANDBOX_SECRET", "0123456789abcdef")].into();
+        let enabled = Config::load(None, |k| env.get(k).map(|v| v.to_string())).and_then(|c| c.sandbox(false));
+        assert_eq!(enabled.ok().flatten().map(|s| s.secret), Some(b"0123456789abcdef".to_vec()));
+        let short = Config::load(None, |k| (k == "KABAO_PAYMENTS_SANDBOX_SECRET").then(|| "short".to_string()));
+        assert!(short.and_then(|c| c.sandbox(true)).err().is_some_and(|e| e.to_string().contains("16")));
+        let stray = Config::load(None, |k| (k == "KABAO_PAYMENTS_SANDBOX_SECRET").then(|| "0123456789abcdef".into()));
+        assert!(stray.and_then(|c| c.sandbox(false)).err().is_some_and(|e| e.to_string().contains("enabled")));
+        let bad = Config::load(None, |k| (k == "KABAO_PAYMENTS_SANDBOX_ENABLED").then(|| "maybe".to_string()));
+        assert!(bad.err().is_some_and(|e| e.to_string().contains("KABAO_PAYMENTS_SANDBOX_ENABLED")));
+        let dir = std::env::temp_dir().join(format!("kabao-sandbox-config-{}", std::process::id()));
+        let _ = std::fs::create_dir_all(&dir);
+        let path = dir.join("kabao.toml");
+        let _ = std::fs::write(&path, "[payments.sandbox]\nenabled = true\n");
+        let from_file = Config::load(Some(&path), |_| None).and_then(|c| c.sandbox(false));
+        assert!(from_file.ok().flatten().is_some());
+        assert!(!format!("{:?}", Config::load(None, |k| env.get(k).map(|v| v.to_string())).ok())
+            .contains("0123456789abcdef"));
     }
 
     #[test]

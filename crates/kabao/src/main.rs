@@ -225,9 +225,42 @@ fn init_tracing(filter: &str) {
     let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
 }
 
-#[tokio::main]
-async fn main() -> anyhow::Result<()> {
-    let cli = Cli::parse();
+/// Runs the command; any error is printed as ONE line on stderr (the setting or file it is about, then why;
+/// no backtrace, no "Caused by" block) and the process exits non-zero.
+fn main() -> std::process::ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) if !e.use_stderr() => e.exit(),
+        Err(e) => {
+            let rendered = e.to_string();
+            let first = rendered.lines().find(|l| !l.trim().is_empty()).unwrap_or("invalid arguments");
+            eprintln!("kabao: {} (see kabao --help)", first.trim().trim_start_matches("error: "));
+            return std::process::ExitCode::from(2);
+        }
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("kabao: cannot start the async runtime: {e}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("kabao: {}", one_line(&e));
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+/// An error and its causes on one line ("outer: inner: root"), multi-line messages (a TOML parse error's
+/// snippet) folded into it.
+fn one_line(e: &anyhow::Error) -> String {
+    format!("{e:#}").split('\n').map(str::trim).filter(|l| !l.is_empty()).collect::<Vec<_>>().join(" ")
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Serve { listen, db, demo } => {
             let mut config = load_config(cli.config.as_deref(), &db)?;
@@ -398,10 +431,23 @@ async fn import_keys(config: &Config, product: ProductId, file: &std::path::Path
 }
 
 async fn serve(config: Config, demo: bool) -> anyhow::Result<()> {
-    init_tracing(&config.log);
-    // Refuse a half or key-less 易支付 configuration before anything starts.
+    // Refuse a bad configuration (half or key-less 易支付, a sandbox secret without the sandbox, a malformed
+    // master key) before anything starts or logs: the one line `main` prints is all the operator sees.
     let epay = config.epay()?;
+    let sandbox = config.sandbox(demo)?;
+    if let Some(hex) = &config.master_key {
+        kabao_core::vault::MasterKey::from_hex(hex)
+            .map_err(|e| anyhow::anyhow!("master_key (KABAO_MASTER_KEY) is not 64 hex characters: {e}"))?;
+    }
+    init_tracing(&config.log);
     tracing::info!(config = %config.redacted(), "starting kabao");
+    if sandbox.is_some() {
+        tracing::warn!(
+            "sandbox gateway ON ({}): payments are simulated, any buyer can pay without money; never in production",
+            if demo { "--demo" } else { "payments.sandbox.enabled" }
+        );
+        println!("演示环境：付款为模拟（沙箱网关已开启）/ Demo: payments are simulated (sandbox gateway on)");
+    }
     let store = open_store(&config).await?;
     let keyring = Arc::new(open_keyring(&config, &*store).await?);
     if let Some((username, password)) =
@@ -415,12 +461,13 @@ async fn serve(config: Config, demo: bool) -> anyhow::Result<()> {
     }
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
-        .with_context(|| format!("listening on {}", config.listen))?;
+        .with_context(|| format!("listen {} (KABAO_LISTEN / --listen): cannot listen there", config.listen))?;
     let addr = listener.local_addr()?;
     let server_config = kabao_server::ServerConfig {
         secure_cookies: config.secure_cookies,
         trust_proxy: config.trust_proxy,
         epay,
+        sandbox,
         claim_window_seconds: config.claim_window_seconds,
         order_ttl_seconds: config.order_ttl_seconds,
         dispute_window_days: config.dispute_window_days,

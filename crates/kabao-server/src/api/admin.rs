@@ -1,4 +1,4 @@
-//! `/api/v1/admin/...`: users, roles, shop certification and suspension, with an admin's token.
+//! `/api/v1/admin/...`: users, roles, shop certification and suspension, security events, with an admin's token.
 
 use super::views::{CertificationInput, Page, RoleInput, ShopView, SuspensionInput, UserView};
 use super::ApiJson;
@@ -76,4 +76,46 @@ pub async fn set_suspension(
     Ok(ApiJson(ShopView::from(
         &crate::shops::set_suspension(&state, &admin, ShopId(id), body.suspended, &body.reason).await?,
     )))
+}
+
+/// A security event: something refused or ignored that shows probing or a misbehaving gateway.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct SecurityEventView {
+    pub id: i64,
+    /// e.g. `gateway.trade_no_reused`
+    pub kind: String,
+    /// What happened, in the request's language.
+    pub message: String,
+    /// The particulars (gateway, trade numbers, amount).
+    #[schema(value_type = Object)]
+    pub detail: serde_json::Value,
+    /// Milliseconds since the epoch.
+    pub created_at: i64,
+}
+
+/// Security events, newest first (admin only).
+#[utoipa::path(get, path = "/api/v1/admin/security-events", tag = "admin", security(("bearer" = [])), params(Page),
+    responses((status = 200, body = [SecurityEventView]), (status = 401, description = "no valid token"), (status = 403, description = "not an admin")))]
+pub async fn security_events(
+    State(state): State<SharedState>,
+    user: ApiUser,
+    headers: axum::http::HeaderMap,
+    ApiQuery(page): ApiQuery<Page>,
+) -> Result<ApiJson<Vec<SecurityEventView>>, ApiError> {
+    user.require(Role::Admin)?;
+    let lang = crate::auth::request_lang(&headers);
+    let mut tx = state.store.begin(TxMode::Read).await?;
+    let events = tx.security_events(page.limit.unwrap_or(100).clamp(1, 500), page.offset.unwrap_or(0).max(0)).await?;
+    Ok(ApiJson(
+        events
+            .iter()
+            .map(|e| SecurityEventView {
+                id: e.id,
+                kind: e.kind.clone(),
+                message: crate::payments::describe_security_event(e, lang),
+                detail: serde_json::from_str(&e.detail_json).unwrap_or_default(),
+                created_at: e.created_at.millis(),
+            })
+            .collect(),
+    ))
 }

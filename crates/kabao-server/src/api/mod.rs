@@ -53,9 +53,10 @@ async fn api_not_found() -> ApiError {
     ApiError::not_found("request.not_found")
 }
 
-/// The `/api/v1` routes, recorded (see [`route_table`]).
-fn v1() -> Routes {
-    Routes::new()
+/// The `/api/v1` routes, recorded (see [`route_table`]); the sandbox gateway's only when `sandbox` is on (a demo),
+/// so elsewhere they are 404.
+fn v1(sandbox: bool) -> Routes {
+    let v1 = Routes::new()
         .route("/tokens", post(tokens::create).get(tokens::list))
         .route("/tokens/{id}", delete(tokens::revoke))
         .route("/products", get(catalog::list_products))
@@ -81,7 +82,6 @@ fn v1() -> Routes {
         .route("/orders", post(orders::create))
         .route("/orders/{order_no}", get(orders::get))
         .route("/orders/{order_no}/pay/wallet", post(orders::pay_wallet))
-        .route("/orders/{order_no}/pay/sandbox", post(orders::pay_sandbox))
         .route("/orders/{order_no}/keys/reveal", post(orders::reveal))
         .route(
             "/orders/{order_no}/claims",
@@ -131,7 +131,6 @@ fn v1() -> Routes {
         .route("/merchant/claims/{claim_no}/evidence/{sha256}", get(claims::merchant_file))
         .route("/wallet", get(orders::wallet))
         .route("/wallet/top-ups", post(orders::top_up))
-        .route("/gateways/sandbox/notify", post(orders::sandbox_notify))
         .route("/gateways/epay/notify", get(orders::epay_notify_get).post(orders::epay_notify_post))
         .route("/orders/{order_no}/pay/epay", post(orders::pay_epay))
         .route("/merchant/finance", get(finance::finance))
@@ -147,6 +146,13 @@ fn v1() -> Routes {
         .route("/admin/shops", get(admin::list_shops))
         .route("/admin/shops/{id}/certification", put(admin::set_certification))
         .route("/admin/shops/{id}/suspension", put(admin::set_suspension))
+        .route("/admin/security-events", get(admin::security_events));
+    if sandbox {
+        v1.route("/orders/{order_no}/pay/sandbox", post(orders::pay_sandbox))
+            .route("/gateways/sandbox/notify", post(orders::sandbox_notify))
+    } else {
+        v1
+    }
 }
 
 /// The API's routes outside `/api/v1`.
@@ -154,14 +160,15 @@ fn outside_v1() -> Routes {
     Routes::new().route("/api/openapi.json", get(openapi_json))
 }
 
-pub fn routes() -> Router<SharedState> {
-    let v1 = v1().into_router().method_not_allowed_fallback(crate::error::method_not_allowed).fallback(api_not_found);
+pub fn routes(sandbox: bool) -> Router<SharedState> {
+    let v1 =
+        v1(sandbox).into_router().method_not_allowed_fallback(crate::error::method_not_allowed).fallback(api_not_found);
     Router::new().nest("/api/v1", v1).merge(outside_v1().into_router()).layer(axum::middleware::from_fn(localize))
 }
 
 /// Every `(method, path)` the API router answers, read from the router as it is built.
-pub fn route_table() -> Vec<(axum::http::Method, String)> {
-    let mut table = v1().table("/api/v1");
+pub fn route_table(sandbox: bool) -> Vec<(axum::http::Method, String)> {
+    let mut table = v1(sandbox).table("/api/v1");
     table.extend(outside_v1().table(""));
     table
 }
@@ -190,6 +197,7 @@ pub fn route_table() -> Vec<(axum::http::Method, String)> {
         finance::finance, finance::orders, finance::statement, finance::request, finance::pending, finance::decide,
         finance::mine, payees::list, payees::create, payees::get, payees::remove,
         admin::list_users, admin::set_role, admin::list_shops, admin::set_certification, admin::set_suspension,
+        admin::security_events,
     ),
     modifiers(&BearerAuth)
 )]
@@ -208,6 +216,20 @@ impl utoipa::Modify for BearerAuth {
     }
 }
 
-async fn openapi_json() -> Response {
-    axum::Json(ApiDoc::openapi()).into_response()
+/// Paths documented only where the sandbox gateway exists.
+pub const SANDBOX_PATHS: [&str; 2] = ["/api/v1/orders/{order_no}/pay/sandbox", "/api/v1/gateways/sandbox/notify"];
+
+/// The document this server answers: without the sandbox, its paths are left out (they do not exist here).
+pub fn openapi(sandbox: bool) -> utoipa::openapi::OpenApi {
+    let mut doc = ApiDoc::openapi();
+    if !sandbox {
+        for path in SANDBOX_PATHS {
+            doc.paths.paths.remove(path);
+        }
+    }
+    doc
+}
+
+async fn openapi_json(axum::extract::State(state): axum::extract::State<SharedState>) -> Response {
+    axum::Json(openapi(state.config.sandbox.is_some())).into_response()
 }

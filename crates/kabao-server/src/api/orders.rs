@@ -1,5 +1,5 @@
 //! `/api/v1/orders`, `/api/v1/wallet` and the gateway notification endpoint: checkout with an
-//! `Idempotency-Key`, paying from the wallet or through the sandbox gateway, revealing keys.
+//! `Idempotency-Key`, paying from the wallet or through a gateway (易支付, or the sandbox in a demo), revealing keys.
 
 use super::ApiJson;
 use crate::auth::ApiUser;
@@ -182,7 +182,8 @@ pub async fn create(
     run.finish(&state, result).await
 }
 
-/// How a request proves access to an order: the buyer's token, or for guests `X-Order-Secret` (email or query password).
+/// How a request proves access to an order: the buyer's token, or for guests `X-Order-Secret` (the query password
+/// if the order has one, else the email), throttled per order and per client IP like the page lookup.
 pub(crate) async fn access_order(
     state: &SharedState,
     user: Option<&kabao_store::User>,
@@ -193,14 +194,15 @@ pub(crate) async fn access_order(
         Some(u) => crate::orders::order_for(state, order_no, &OrderAccess::User(u)).await,
         None => {
             let secret = headers.get("x-order-secret").and_then(|v| v.to_str().ok()).unwrap_or_default();
-            crate::orders::order_for(state, order_no, &OrderAccess::Guest { secret }).await
+            crate::orders::guest_order(state, order_no, secret, crate::auth::client_ip_of(headers)).await
         }
     }
 }
 
-/// One order (buyer's token, or guest's `X-Order-Secret`).
+/// One order (buyer's token, or guest's `X-Order-Secret`: the query password if the order has one, else the email).
+/// Failed guest lookups are throttled per order and per client IP.
 #[utoipa::path(get, path = "/api/v1/orders/{order_no}", tag = "orders", params(("order_no" = String, Path)),
-    responses((status = 200, body = OrderView), (status = 404, description = "no such order of yours")))]
+    responses((status = 200, body = OrderView), (status = 404, description = "no such order of yours"), (status = 429, description = "lookup.throttled: too many failed guest lookups; see Retry-After")))]
 pub async fn get(
     State(state): State<SharedState>,
     MaybeApiUser(user): MaybeApiUser,
@@ -227,13 +229,14 @@ pub async fn pay_wallet(
 pub struct PaymentView {
     pub trade_no: String,
     pub amount_fen: i64,
-    /// Where the payer completes the payment (the sandbox page in development).
+    /// Where the payer completes the payment: the 易支付 platform, or the sandbox's payer page in a demo.
     pub pay_url: String,
 }
 
-/// Start paying a pending order through the sandbox gateway.
+/// Start paying a pending order through the sandbox gateway. Exists only in a demo (`serve --demo` or
+/// `[payments.sandbox] enabled = true`); otherwise 404.
 #[utoipa::path(post, path = "/api/v1/orders/{order_no}/pay/sandbox", tag = "orders", params(("order_no" = String, Path)),
-    responses((status = 201, body = PaymentView), (status = 409, description = "not payable")))]
+    responses((status = 201, body = PaymentView), (status = 404, description = "no such order of yours, or no sandbox"), (status = 409, description = "not payable")))]
 pub async fn pay_sandbox(
     State(state): State<SharedState>,
     MaybeApiUser(user): MaybeApiUser,
@@ -242,17 +245,16 @@ pub async fn pay_sandbox(
 ) -> Result<impl IntoResponse, ApiError> {
     let order = access_order(&state, user.as_ref(), &headers, &order_no).await?;
     let p = crate::orders::start_gateway_payment(&state, &order, crate::payments::SANDBOX).await?;
-    Ok((StatusCode::CREATED, ApiJson(PaymentView::sandbox(p))))
+    Ok((StatusCode::CREATED, ApiJson(PaymentView::new(&state, p, &format!("Kabao {}", order.order_no))?)))
 }
 
 impl PaymentView {
-    /// A payment made on the sandbox gateway's payer page.
-    fn sandbox(p: kabao_store::Payment) -> PaymentView {
-        PaymentView {
-            pay_url: format!("/pay/sandbox/{}", p.trade_no),
+    fn new(state: &SharedState, p: kabao_store::Payment, name: &str) -> Result<PaymentView, ApiError> {
+        Ok(PaymentView {
+            pay_url: crate::payments::pay_url(state, &p, name)?,
             trade_no: p.trade_no,
             amount_fen: p.amount.fen(),
-        }
+        })
     }
 }
 
@@ -295,18 +297,21 @@ pub struct TopUpInput {
     pub amount_fen: i64,
 }
 
-/// Start a wallet top-up through the sandbox gateway. With an `Idempotency-Key`, a retry of the same body answers
+/// Start a wallet top-up through the configured gateway (易支付, or the sandbox in a demo); with neither configured 409
+/// `payment.no_gateway`. With an `Idempotency-Key`, a retry of the same body answers
 /// the first 201 (the same payment) byte for byte.
 #[utoipa::path(post, path = "/api/v1/wallet/top-ups", tag = "wallet", security(("bearer" = [])), request_body = TopUpInput,
     params(("Idempotency-Key" = Option<String>, Header, description = "At most 128 visible ASCII characters, per user. The same key with the same body answers the first response byte for byte (header `Idempotent-Replayed: true`) for 48 hours; with another body 409 `idempotency_key_reused`; while the first request runs 409 `idempotency_key_in_flight`.")),
     responses((status = 201, body = PaymentView), (status = 400, description = "amount out of range, or an invalid Idempotency-Key"),
-        (status = 409, description = "`idempotency_key_reused` (same key, other body) or `idempotency_key_in_flight` (same key, first request still running)")))]
+        (status = 409, description = "`payment.no_gateway` (no payment gateway configured); `idempotency_key_reused` (same key, other body) or `idempotency_key_in_flight` (same key, first request still running)")))]
 pub async fn top_up(
     State(state): State<SharedState>,
     ApiUser(user): ApiUser,
     IdemJson { idem, body }: IdemJson<TopUpInput>,
 ) -> Result<axum::response::Response, ApiError> {
-    let render = |p: &kabao_store::Payment| Rendered::json(StatusCode::CREATED, &PaymentView::sandbox(p.clone()));
+    let render = |p: &kabao_store::Payment| {
+        Rendered::json(StatusCode::CREATED, &PaymentView::new(&state, p.clone(), "Kabao wallet top-up")?)
+    };
     let run = match idem.begin(&state, Scope::User(user.id), &render).await? {
         Begun::Replay(answer) => return Ok(answer),
         Begun::Run(run) => run,
@@ -317,7 +322,8 @@ pub async fn top_up(
 
 #[derive(Serialize, ToSchema)]
 pub struct NotifyView {
-    /// applied, or duplicate (acknowledged, nothing done)
+    /// applied; duplicate (acknowledged, nothing done); or ignored (the gateway's trade number was already
+    /// applied to another payment: nothing done, recorded as a security event)
     pub status: String,
 }
 
@@ -335,6 +341,7 @@ pub async fn sandbox_notify(
     let status = match outcome {
         crate::payments::NotifyOutcome::Applied => "applied",
         crate::payments::NotifyOutcome::Duplicate => "duplicate",
+        crate::payments::NotifyOutcome::TradeNoReused => "ignored",
     };
     Ok(ApiJson(NotifyView { status: status.into() }))
 }
@@ -352,7 +359,10 @@ async fn epay_answer(state: &SharedState, params: Result<Vec<(String, String)>, 
         Err(e) => Err(e),
     };
     match result {
-        // The platform expects the plain text `success`, and keeps retrying until it gets it.
+        // The platform expects the plain text `success`, and keeps retrying until it gets it. A signed notification
+        // reusing a trade number already applied to another payment is answered `success` too: retrying cannot
+        // change our answer (it would only repeat for hours), it changed nothing, and the admin sees it as a
+        // security event to check against the gateway's records.
         Ok(_) => (StatusCode::OK, "success").into_response(),
         Err(e) => (e.status, "fail").into_response(),
     }
@@ -372,18 +382,20 @@ pub async fn epay_notify_post(State(state): State<SharedState>, body: Bytes) -> 
     epay_answer(&state, raw_params(&text)).await
 }
 
-/// Start paying a pending order through 易支付 (when configured): returns the platform's payment URL.
+/// Start paying a pending order through 易支付: returns the platform's payment URL. Without 易支付 configured:
+/// 409 `payment.no_gateway`.
 #[utoipa::path(post, path = "/api/v1/orders/{order_no}/pay/epay", tag = "orders", params(("order_no" = String, Path)),
-    responses((status = 201, body = PaymentView), (status = 404, description = "no such order, or epay not configured")))]
+    responses((status = 201, body = PaymentView), (status = 404, description = "no such order of yours"), (status = 409, description = "not payable, or payment.no_gateway")))]
 pub async fn pay_epay(
     State(state): State<SharedState>,
     MaybeApiUser(user): MaybeApiUser,
     headers: HeaderMap,
     ApiPath(order_no): ApiPath<String>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let Some(cfg) = state.config.epay.clone() else { return Err(ApiError::not_found("gateway.not_configured")) };
     let order = access_order(&state, user.as_ref(), &headers, &order_no).await?;
+    if state.config.epay.is_none() {
+        return Err(crate::payments::no_gateway());
+    }
     let p = crate::orders::start_gateway_payment(&state, &order, crate::epay::EPAY).await?;
-    let url = crate::epay::submit_url(&cfg, &p, &format!("Kabao {}", order.order_no), "alipay");
-    Ok((StatusCode::CREATED, ApiJson(PaymentView { pay_url: url, trade_no: p.trade_no, amount_fen: p.amount.fen() })))
+    Ok((StatusCode::CREATED, ApiJson(PaymentView::new(&state, p, &format!("Kabao {}", order.order_no))?)))
 }

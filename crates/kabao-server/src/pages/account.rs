@@ -139,6 +139,9 @@ pub async fn login(
                 next: safe_next(Some(&f.next)),
             });
             *page.status_mut() = e.status;
+            if let Some(s) = e.retry_after_s {
+                page.headers_mut().insert(axum::http::header::RETRY_AFTER, axum::http::HeaderValue::from(s));
+            }
             Ok(page)
         }
         Err(e) => Err(e),

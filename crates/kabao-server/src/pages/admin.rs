@@ -1,4 +1,4 @@
-//! The admin pages: users and their roles, shops with certification and suspension.
+//! The admin pages: users and their roles, shops with certification and suspension, security events.
 
 use super::{date, render, see_other, Ctx, PageForm};
 use crate::auth::Visitor;
@@ -67,12 +67,15 @@ struct AdminPage {
     users: Vec<UserRow>,
     levels: Vec<(&'static str, &'static str)>,
     roles: Vec<(&'static str, &'static str)>,
+    /// The newest security events: (when, kind, what happened).
+    security_events: Vec<(String, String, String)>,
 }
 
 async fn page(state: &SharedState, v: &Visitor, error: Option<String>) -> Result<Response, ApiError> {
     let mut tx = state.store.begin(TxMode::Read).await?;
     let shops = tx.list_shops(500, 0).await?;
     let users = tx.list_users(500, 0).await?;
+    let security_events = tx.security_events(50, 0).await?;
     drop(tx);
     let lang = v.lang;
     Ok(render(AdminPage {
@@ -101,6 +104,10 @@ async fn page(state: &SharedState, v: &Visitor, error: Option<String>) -> Result
             .collect(),
         levels: CertificationLevel::ALL.iter().map(|l| (l.as_str(), l.label(lang))).collect(),
         roles: Role::ALL.iter().map(|r| (r.as_str(), r.label(lang))).collect(),
+        security_events: security_events
+            .iter()
+            .map(|e| (super::datetime(e.created_at), e.kind.clone(), crate::payments::describe_security_event(e, lang)))
+            .collect(),
     }))
 }
 

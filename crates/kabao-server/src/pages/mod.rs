@@ -35,6 +35,8 @@ pub struct Ctx {
     pub csrf: String,
     /// The current path, for the language switch to come back to.
     pub path: String,
+    /// The sandbox gateway is on: every page says payments are simulated.
+    pub demo: bool,
 }
 
 impl Ctx {
@@ -45,6 +47,7 @@ impl Ctx {
             role: v.user.as_ref().map(|u| u.role),
             csrf: v.csrf.clone(),
             path: v.path.clone(),
+            demo: v.demo,
         }
     }
     pub fn is_merchant(&self) -> bool {
@@ -145,7 +148,7 @@ struct ErrorPage {
 }
 
 /// Turns an [`ApiError`] returned by a page handler into an error page in the visitor's language.
-async fn error_pages(req: Request, next: Next) -> Response {
+async fn error_pages(demo: bool, req: Request, next: Next) -> Response {
     let lang = crate::auth::request_lang(req.headers());
     let csrf = crate::auth::cookie(req.headers(), crate::auth::CSRF_COOKIE).unwrap_or_default().to_string();
     let path = req.uri().path().to_string();
@@ -153,11 +156,11 @@ async fn error_pages(req: Request, next: Next) -> Response {
     let Some(err) = res.extensions().get::<ApiError>().cloned() else {
         return res;
     };
-    let ctx = Ctx { t: T { lang }, username: None, role: None, csrf, path };
+    let ctx = Ctx { t: T { lang }, username: None, role: None, csrf, path, demo };
     let mut page = render(ErrorPage { ctx, status: err.status.as_u16(), message: err.message(lang).to_string() });
     *page.status_mut() = err.status;
     for (k, v) in res.headers() {
-        if k == header::SET_COOKIE {
+        if k == header::SET_COOKIE || k == header::RETRY_AFTER {
             page.headers_mut().append(k.clone(), v.clone());
         }
     }
@@ -165,13 +168,19 @@ async fn error_pages(req: Request, next: Next) -> Response {
 }
 
 /// The 404 page for any path no route matches.
-pub async fn not_found(req: Request) -> Response {
+pub async fn not_found(State(state): State<SharedState>, req: Request) -> Response {
     let lang = crate::auth::request_lang(req.headers());
     if req.uri().path().starts_with("/api/") {
         return ApiError::not_found("request.not_found").into_response();
     }
-    let ctx =
-        Ctx { t: T { lang }, username: None, role: None, csrf: String::new(), path: req.uri().path().to_string() };
+    let ctx = Ctx {
+        t: T { lang },
+        username: None,
+        role: None,
+        csrf: String::new(),
+        path: req.uri().path().to_string(),
+        demo: state.config.sandbox.is_some(),
+    };
     let message = ctx.t.get("error.not_found").to_string();
     let mut page = render(ErrorPage { ctx, status: 404, message });
     *page.status_mut() = StatusCode::NOT_FOUND;
@@ -231,9 +240,10 @@ async fn app_css() -> Response {
         .into_response()
 }
 
-/// The page routes, recorded (see [`route_table`]).
-fn page_routes() -> Routes {
-    Routes::new()
+/// The page routes, recorded (see [`route_table`]); the sandbox payer's only when `sandbox` is on (a demo), so
+/// elsewhere they are 404.
+fn page_routes(sandbox: bool) -> Routes {
+    let routes = Routes::new()
         .route("/", get(catalog::home))
         .route("/p/{id}", get(catalog::product))
         .route("/s/{id}", get(catalog::shop))
@@ -252,7 +262,7 @@ fn page_routes() -> Routes {
         .route("/console/reviews", get(reviews::console))
         .route("/console/reviews/{id}/reply", post(reviews::reply))
         .route("/o/{no}/pay/wallet", post(orders::pay_wallet))
-        .route("/o/{no}/pay/sandbox", post(orders::pay_sandbox))
+        .route("/o/{no}/pay/epay", post(orders::pay_epay))
         .route("/o/{no}/claims/new", get(claims::new_form))
         .route("/o/{no}/complaint-package", get(claims::complaint_package))
         .route(
@@ -285,7 +295,6 @@ fn page_routes() -> Routes {
                 .layer(axum::extract::DefaultBodyLimit::max(crate::claims::MAX_UPLOAD_BYTES + 64 * 1024)),
         )
         .route("/console/claims/{claim_no}/evidence/{sha256}", get(claims::merchant_file))
-        .route("/pay/sandbox/{trade_no}", get(orders::sandbox_page).post(orders::sandbox_pay))
         .route("/orders/lookup", get(orders::lookup_form).post(orders::lookup))
         .route("/wallet", get(orders::wallet))
         .route("/wallet/top-up", post(orders::top_up))
@@ -324,19 +333,26 @@ fn page_routes() -> Routes {
         .route("/admin/users/{id}/role", post(admin::set_role))
         .route("/admin/shops/{id}/certification", post(admin::set_certification))
         .route("/admin/shops/{id}/suspension", post(admin::set_suspension))
-        .route("/static/app.css", get(app_css))
+        .route("/static/app.css", get(app_css));
+    if sandbox {
+        routes
+            .route("/o/{no}/pay/sandbox", post(orders::pay_sandbox))
+            .route("/pay/sandbox/{trade_no}", get(orders::sandbox_page).post(orders::sandbox_pay))
+    } else {
+        routes
+    }
 }
 
-pub fn routes() -> Router<SharedState> {
-    page_routes()
+pub fn routes(sandbox: bool) -> Router<SharedState> {
+    page_routes(sandbox)
         .into_router()
         .method_not_allowed_fallback(crate::error::method_not_allowed)
-        .layer(axum::middleware::from_fn(error_pages))
+        .layer(axum::middleware::from_fn(move |req, next| error_pages(sandbox, req, next)))
 }
 
 /// Every `(method, path)` the page router answers, read from the router as it is built.
-pub fn route_table() -> Vec<(axum::http::Method, String)> {
-    page_routes().table("")
+pub fn route_table(sandbox: bool) -> Vec<(axum::http::Method, String)> {
+    page_routes(sandbox).table("")
 }
 
 /// Wraps the page routes with the CSRF-cookie middleware (needs the state, so it is applied in `router`).

@@ -153,6 +153,9 @@ struct OrderPage {
     warranty_sha256: String,
     pending: bool,
     can_wallet: bool,
+    /// Gateways this server has: the sandbox only in a demo, 易支付 when configured.
+    can_sandbox: bool,
+    can_epay: bool,
     can_reveal: bool,
     /// (item, key) pairs, each with a link to claim about that item.
     keys: Vec<(i32, String)>,
@@ -212,6 +215,8 @@ pub(crate) async fn order_page(
         warranty_sha256: hex::encode(&order.warranty_sha256),
         pending: order.state == OrderState::PendingPayment,
         can_wallet: order.buyer_id.is_some() && v.user.as_ref().is_some_and(|u| Some(u.id) == order.buyer_id),
+        can_sandbox: state.config.sandbox.is_some(),
+        can_epay: state.config.epay.is_some(),
         can_reveal: matches!(order.state, OrderState::Delivered | OrderState::Settled),
         keys,
         claims: claims
@@ -304,12 +309,38 @@ pub async fn pay_sandbox(
     ApiPath(no): ApiPath<String>,
     PageForm(f): PageForm<CsrfForm>,
 ) -> Result<Response, ApiError> {
+    pay_gateway(&state, &v, &headers, &no, f, crate::payments::SANDBOX).await
+}
+
+/// Pays through 易支付: the payer is sent to the platform's submit URL.
+pub async fn pay_epay(
+    State(state): State<SharedState>,
+    v: Visitor,
+    headers: HeaderMap,
+    ApiPath(no): ApiPath<String>,
+    PageForm(f): PageForm<CsrfForm>,
+) -> Result<Response, ApiError> {
+    pay_gateway(&state, &v, &headers, &no, f, crate::epay::EPAY).await
+}
+
+async fn pay_gateway(
+    state: &SharedState,
+    v: &Visitor,
+    headers: &HeaderMap,
+    no: &str,
+    f: CsrfForm,
+    gateway: &str,
+) -> Result<Response, ApiError> {
     v.check_csrf(f.csrf.as_deref())?;
-    let order = visible_order(&state, &v, &headers, &no).await?;
-    match crate::orders::start_gateway_payment(&state, &order, crate::payments::SANDBOX).await {
-        Ok(p) => Ok(see_other(&format!("/pay/sandbox/{}", p.trade_no))),
+    let order = visible_order(state, v, headers, no).await?;
+    let started = match (gateway, &state.config.epay) {
+        (crate::epay::EPAY, None) => Err(crate::payments::no_gateway()),
+        _ => crate::orders::start_gateway_payment(state, &order, gateway).await,
+    };
+    match started.and_then(|p| crate::payments::pay_url(state, &p, &format!("Kabao {}", order.order_no))) {
+        Ok(url) => Ok(see_other(&url)),
         Err(e) if e.status == StatusCode::CONFLICT => {
-            let mut page = order_page(&state, &v, &order, Vec::new(), Some(e.message(v.lang).to_string())).await?;
+            let mut page = order_page(state, v, &order, Vec::new(), Some(e.message(v.lang).to_string())).await?;
             *page.status_mut() = e.status;
             Ok(page)
         }
@@ -410,8 +441,8 @@ pub struct LookupForm {
     secret: String,
 }
 
-/// 订单查询: order number plus the email or query password. Failures count against the client's IP like
-/// failed logins, so order numbers cannot be probed.
+/// 订单查询: order number plus the query password (or, for an order without one, the email). Failures are
+/// throttled per order and per client IP, shared with the API's `X-Order-Secret`.
 pub async fn lookup(
     State(state): State<SharedState>,
     v: Visitor,
@@ -419,29 +450,13 @@ pub async fn lookup(
     PageForm(f): PageForm<LookupForm>,
 ) -> Result<Response, ApiError> {
     v.check_csrf(f.csrf.as_deref())?;
-    let now = state.now();
-    if let Some(ip) = v.ip {
-        let blocked =
-            state.throttles.lock().map_err(|_| ApiError::internal("throttle lock"))?.by_ip.blocked_until(&ip, now);
-        if blocked.is_some() {
-            return Err(ApiError::new(
-                StatusCode::TOO_MANY_REQUESTS,
-                "lookup.throttled",
-                "查询失败次数过多，请稍后再试",
-                "Too many failed lookups; try again later",
-            ));
-        }
-    }
-    match crate::orders::order_for(&state, &f.order_no, &OrderAccess::Guest { secret: &f.secret }).await {
+    match crate::orders::guest_order(&state, &f.order_no, &f.secret, v.ip).await {
         Ok(order) => {
             let mut res = see_other(&format!("/o/{}", order.order_no));
             res.headers_mut().append(SET_COOKIE, guest_pass_cookie(&state, &headers, &order.order_no));
             Ok(res)
         }
         Err(e) if e.status == StatusCode::NOT_FOUND => {
-            if let Some(ip) = v.ip {
-                state.throttles.lock().map_err(|_| ApiError::internal("throttle lock"))?.by_ip.record_failure(ip, now);
-            }
             let message = v
                 .lang
                 .pick("订单号与邮箱/查询密码不匹配", "The order number and email/query password do not match")
@@ -461,6 +476,8 @@ struct WalletPage {
     error: Option<String>,
     balance: String,
     orders: Vec<(String, &'static str, String)>,
+    /// A gateway exists to top up through (易支付, or the sandbox in a demo); without one no form is offered.
+    can_top_up: bool,
 }
 
 async fn wallet_page(state: &SharedState, v: &Visitor, error: Option<String>) -> Result<Response, ApiError> {
@@ -475,6 +492,7 @@ async fn wallet_page(state: &SharedState, v: &Visitor, error: Option<String>) ->
         error,
         balance: balance.to_string(),
         orders: orders.iter().map(|o| (o.order_no.clone(), o.state.label(lang), o.amount.to_string())).collect(),
+        can_top_up: crate::payments::top_up_gateway(state).is_ok(),
     }))
 }
 
@@ -500,9 +518,15 @@ pub async fn top_up(
     let amount = Money::parse_yuan(&f.amount)
         .map_err(|e| ApiError::from_localized(StatusCode::BAD_REQUEST, &e).with_field("amount"));
     match amount {
-        Ok(a) => match crate::payments::start_top_up(&state, user.id, a, &crate::idempotency::Run::none()).await {
-            Ok(p) => Ok(see_other(&format!("/pay/sandbox/{}", p.trade_no))),
-            Err(e) if e.status.is_client_error() => wallet_page(&state, &v, Some(e.message(v.lang).to_string())).await,
+        Ok(a) => match crate::payments::start_top_up(&state, user.id, a, &crate::idempotency::Run::none())
+            .await
+            .and_then(|p| crate::payments::pay_url(&state, &p, "Kabao wallet top-up"))
+        {
+            Ok(url) => Ok(see_other(&url)),
+            Err(e) if e.status.is_client_error() => {
+                let page = wallet_page(&state, &v, Some(e.message(v.lang).to_string())).await?;
+                Ok(super::with_status(page, e.status))
+            }
             Err(e) => Err(e),
         },
         Err(e) => wallet_page(&state, &v, Some(e.message(v.lang).to_string())).await,

@@ -1,4 +1,6 @@
 //! `TestApp`: a router over a fresh SQLite store, a fixed master key and a manual clock, driven like a user.
+//! Like `serve --demo`, a TestApp has the sandbox gateway on (tests pay through it) unless built with
+//! [`TestApp::production`], which keeps the configuration exactly as given (no sandbox by default).
 
 use axum::body::Body;
 use axum::http::{header, Request, StatusCode};
@@ -12,6 +14,14 @@ use std::sync::Arc;
 use tower::ServiceExt;
 
 pub const T0: Timestamp = Timestamp::from_millis(1_790_000_000_000);
+
+/// Switches the sandbox gateway on, as `serve --demo` does.
+pub fn demo_like(config: ServerConfig) -> ServerConfig {
+    ServerConfig {
+        sandbox: Some(config.sandbox.unwrap_or_else(kabao_server::payments::SandboxConfig::random)),
+        ..config
+    }
+}
 
 pub struct TestApp {
     pub mail: Arc<kabao_server::mailer::MemoryMailer>,
@@ -44,7 +54,13 @@ impl TestApp {
         Self::with_config(ServerConfig::default()).await
     }
 
+    /// A demo-like app: the sandbox gateway is switched on if the configuration leaves it off.
     pub async fn with_config(config: ServerConfig) -> TestApp {
+        Self::production(demo_like(config)).await
+    }
+
+    /// The configuration as given: with `ServerConfig::default()`, no sandbox, as a plain `kabao serve`.
+    pub async fn production(config: ServerConfig) -> TestApp {
         let store: Arc<dyn kabao_store::Store> =
             Arc::new(kabao_store::sqlite::SqliteStore::open_in_memory().await.unwrap());
         Self::with_store(store, config).await
@@ -71,7 +87,7 @@ impl TestApp {
         admin.close().await;
         let (base, _) = admin_url.rsplit_once('/').unwrap();
         let store = kabao_store::open(&format!("{base}/{name}")).await.unwrap();
-        Some(Self::with_store(store, config).await)
+        Some(Self::with_store(store, demo_like(config)).await)
     }
 
     async fn with_store(store: Arc<dyn kabao_store::Store>, config: ServerConfig) -> TestApp {

@@ -469,6 +469,7 @@ async fn chat_story(app: TestApp) {
     }
     let res = app.api("POST", &buyer_path, Some(&buyer), Some(json!({"body": "太多了"}))).await;
     assert_eq!((res.status, res.json()["code"].clone()), (StatusCode::TOO_MANY_REQUESTS, json!("chat.too_fast")));
+    assert_eq!(res.headers.get("retry-after").and_then(|v| v.to_str().ok()), Some("60"), "every 429 says when");
     app.clock.advance_seconds(61);
     assert_eq!(
         app.api("POST", &buyer_path, Some(&buyer), Some(json!({"body": "好了"}))).await.status,

@@ -358,3 +358,51 @@ fn risk_scan_prints_one_json_verdict_per_stdin_line() {
         "{stdout}"
     );
 }
+
+/// `kabao serve` with a configuration error: (exit code, stderr lines). A backtrace is asked for on purpose, so
+/// one would show if an error escaped as a panic or as anyhow's debug report.
+fn serve_with_bad_config(data: &TempDir, file: Option<&str>, env: &[(&str, &str)]) -> (Option<i32>, Vec<String>) {
+    let mut cmd = Command::new(kabao_bin());
+    cmd.args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(data.path())
+        .env_remove("KABAO_DATABASE_URL")
+        .env_remove("KABAO_MASTER_KEY")
+        .env("RUST_BACKTRACE", "1")
+        .env("RUST_LIB_BACKTRACE", "1")
+        .envs(env.iter().copied());
+    if let Some(text) = file {
+        let path = data.path().join("bad.toml");
+        std::fs::write(&path, text).unwrap_or_else(|e| panic!("{e}"));
+        cmd.arg("--config").arg(path);
+    }
+    let out = cmd.output().unwrap_or_else(|e| panic!("running kabao: {e}"));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    (out.status.code(), stderr.lines().map(str::to_string).collect())
+}
+
+/// (what, config file text, environment, the setting the error must name).
+type BadConfig = (&'static str, Option<&'static str>, &'static [(&'static str, &'static str)], &'static str);
+
+#[test]
+fn configuration_errors_at_start_are_one_line_naming_the_setting_and_exit_non_zero() {
+    let data = TempDir::new("badconfig");
+    let cases: [BadConfig; 5] = [
+        ("partial epay", Some("epay_pid = \"1001\"\n"), &[], "epay_key"),
+        ("bad master key", None, &[("KABAO_MASTER_KEY", "not-hex")], "KABAO_MASTER_KEY"),
+        ("bad listen address", None, &[("KABAO_LISTEN", "nonsense")], "KABAO_LISTEN"),
+        ("unknown key in the file", Some("listn = \"127.0.0.1:1\"\n"), &[], "listn"),
+        (
+            "sandbox secret without the sandbox",
+            None,
+            &[("KABAO_PAYMENTS_SANDBOX_SECRET", "0123456789abcdef")],
+            "payments.sandbox.enabled",
+        ),
+    ];
+    for (what, file, env, setting) in cases {
+        let (code, lines) = serve_with_bad_config(&data, file, env);
+        assert!(code.is_some_and(|c| c != 0), "{what}: exit code {code:?}");
+        assert_eq!(lines.len(), 1, "{what}: stderr is one line: {lines:#?}");
+        assert!(lines[0].starts_with("kabao: ") && lines[0].contains(setting), "{what}: {}", lines[0]);
+        assert!(!lines[0].contains("backtrace") && !lines[0].contains("panicked"), "{what}: {}", lines[0]);
+    }
+}
