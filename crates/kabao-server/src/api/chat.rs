@@ -18,7 +18,8 @@ use utoipa::ToSchema;
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MessageInput {
-    /// At most 1000 characters.
+    /// 1–1000 characters, not only spaces.
+    #[schema(min_length = 1, max_length = 1000, pattern = r"[^\s\x00-\x1f\x7f-\x9f]")]
     pub body: String,
 }
 
@@ -34,7 +35,8 @@ async fn answer(
 }
 
 /// The order's chat as the buyer sees it: the other side's contact details masked, risky messages warned about.
-#[utoipa::path(get, path = "/api/v1/orders/{order_no}/messages", tag = "chat", params(("order_no" = String, Path)),
+#[utoipa::path(get, path = "/api/v1/orders/{order_no}/messages", tag = "chat", security((), ("bearer" = [])),
+    params(("order_no" = String, Path), super::orders::OrderSecret),
     responses((status = 200, body = Vec<Shown>), (status = 404, description = "no such order of yours")))]
 pub async fn buyer_list(
     State(state): State<SharedState>,
@@ -47,7 +49,8 @@ pub async fn buyer_list(
 }
 
 /// The buyer writes to the merchant.
-#[utoipa::path(post, path = "/api/v1/orders/{order_no}/messages", tag = "chat", params(("order_no" = String, Path)),
+#[utoipa::path(post, path = "/api/v1/orders/{order_no}/messages", tag = "chat", security((), ("bearer" = [])),
+    params(("order_no" = String, Path), super::orders::OrderSecret),
     request_body = MessageInput,
     responses((status = 201, body = Vec<Shown>), (status = 400, description = "empty or too long"),
         (status = 404, description = "no such order of yours"), (status = 429, description = "too many messages")))]
@@ -132,7 +135,7 @@ pub struct RiskEventView {
     pub kind: String,
     pub order_no: Option<String>,
     pub rules: Vec<String>,
-    /// open / confirmed / dismissed
+    #[schema(value_type = super::contract::RiskStateName)]
     pub state: String,
     pub created_at: i64,
 }
@@ -181,8 +184,10 @@ pub async fn risk_queue(
 #[serde(deny_unknown_fields)]
 pub struct RiskReviewInput {
     /// confirmed (the events stand and keep counting against the shop) or dismissed (false alarms).
+    #[schema(value_type = super::contract::RiskOutcomeName)]
     pub outcome: String,
     /// Required.
+    #[schema(min_length = 1, pattern = r"[^\s\x00-\x1f\x7f-\x9f]")]
     pub note: String,
     /// Also suspend the shop (confirmed only).
     #[serde(default)]

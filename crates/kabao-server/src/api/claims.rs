@@ -88,7 +88,9 @@ pub(crate) async fn read_form(multipart: Result<Multipart, MultipartRejection>) 
     }
 }
 
+/// Why a claim is (not) eligible, or a buyer-abuse signal: a code and its text in both languages.
 #[derive(Serialize, ToSchema)]
+#[schema(as = ClaimReason)]
 pub struct ReasonView {
     pub code: String,
     pub zh: String,
@@ -100,12 +102,12 @@ pub struct EvidenceView {
     /// SHA-256 of the file (hex); the file is at `.../claims/{claim_no}/evidence/{sha256}` under the order (buyer)
     /// or under `/api/v1/merchant` (merchant).
     pub sha256: String,
-    /// screenshot / error_text / screen_recording
+    #[schema(value_type = super::contract::EvidenceKindName)]
     pub kind: String,
     pub file_name: String,
     pub mime: String,
     pub size_bytes: i64,
-    /// buyer / merchant / arbiter
+    #[schema(value_type = super::contract::PartyName)]
     pub added_by: String,
     /// Canonical JSON binding the file to the product as sold, the defect claimed and the server time.
     pub binding: String,
@@ -135,14 +137,14 @@ pub struct ClaimView {
     pub order_no: String,
     /// The item (1..=quantity) the claim is about.
     pub item: i32,
-    /// invalid_key / already_redeemed / wrong_region / login_failed / account_banned / missing_entitlement / expired_early
+    #[schema(value_type = super::contract::DefectName)]
     pub defect: String,
     pub description: String,
     pub activated: bool,
     /// Whether the claim meets the rules the order was sold under; if not, `reasons` says why.
     pub eligible: bool,
     pub reasons: Vec<ReasonView>,
-    /// open / awaiting_evidence / reissued / refunded / rejected / remedy_failed / escalated
+    #[schema(value_type = super::contract::ClaimStateName)]
     pub state: String,
     /// The merchant's deadline (Unix ms) while it runs; silence past it runs the remedy.
     pub due_at: Option<i64>,
@@ -213,22 +215,42 @@ pub struct FiledView {
 #[allow(dead_code)]
 pub struct ClaimUpload {
     /// The item (1..=quantity).
+    #[schema(minimum = 1, maximum = 1000)]
     pub item: i32,
+    #[schema(value_type = super::contract::DefectName)]
     pub defect: String,
+    /// At most 2000 characters.
+    #[schema(max_length = 2000)]
     pub description: Option<String>,
     /// "true" if the item was activated (redeemed, bound) before the problem.
+    #[schema(value_type = Option<bool>)]
     pub activated: Option<String>,
-    /// The error text or code, typed or pasted.
+    /// The error text or code, typed or pasted (at most 64 KB).
+    #[schema(max_length = 65536)]
     pub error_text: Option<String>,
     /// Evidence files (repeat the part): PNG/JPEG/GIF/WebP ≤ 5 MB, MP4/MOV/WebM ≤ 20 MB, text ≤ 64 KB; at most 6.
-    #[schema(value_type = Vec<String>, format = Binary)]
+    #[schema(value_type = Option<Vec<String>>, format = Binary, max_items = 6)]
+    pub files: Vec<Vec<u8>>,
+}
+
+/// The multipart form adding evidence to a claim (documentation only): at least one file, or `error_text`.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct EvidenceUpload {
+    /// The error text or code, typed or pasted (at most 64 KB).
+    #[schema(max_length = 65536)]
+    pub error_text: Option<String>,
+    /// Evidence files (repeat the part): PNG/JPEG/GIF/WebP ≤ 5 MB, MP4/MOV/WebM ≤ 20 MB, text ≤ 64 KB; at most 6.
+    #[schema(value_type = Option<Vec<String>>, format = Binary, max_items = 6)]
     pub files: Vec<Vec<u8>>,
 }
 
 /// File a claim on one delivered, revealed item (buyer's token, or guest's `X-Order-Secret`). With an
 /// `Idempotency-Key`, a repeated submission returns the first claim. If the rules allow an automatic re-issue
 /// and a key is in stock, the fresh key is in the answer.
-#[utoipa::path(post, path = "/api/v1/orders/{order_no}/claims", tag = "claims", params(("order_no" = String, Path)),
+#[utoipa::path(post, path = "/api/v1/orders/{order_no}/claims", tag = "claims", security((), ("bearer" = [])),
+    params(("order_no" = String, Path), super::orders::OrderSecret,
+        ("Idempotency-Key" = Option<String>, Header, max_length = 128, description = "same key + same form → the first claim")),
     request_body(content = ClaimUpload, content_type = "multipart/form-data"),
     responses((status = 201, body = FiledView), (status = 200, body = FiledView, description = "a repeated submission"),
         (status = 400, description = "bad field, file type or size"), (status = 404, description = "no such order or item of yours"),
@@ -255,7 +277,8 @@ pub async fn file(
 }
 
 /// An order's claims (buyer's token, or guest's `X-Order-Secret`).
-#[utoipa::path(get, path = "/api/v1/orders/{order_no}/claims", tag = "claims", params(("order_no" = String, Path)),
+#[utoipa::path(get, path = "/api/v1/orders/{order_no}/claims", tag = "claims", security((), ("bearer" = [])),
+    params(("order_no" = String, Path), super::orders::OrderSecret),
     responses((status = 200, body = Vec<ClaimView>), (status = 404, description = "no such order of yours")))]
 pub async fn list(
     State(state): State<SharedState>,
@@ -274,8 +297,8 @@ pub async fn list(
 }
 
 /// One claim of an order (buyer's token, or guest's `X-Order-Secret`).
-#[utoipa::path(get, path = "/api/v1/orders/{order_no}/claims/{claim_no}", tag = "claims",
-    params(("order_no" = String, Path), ("claim_no" = String, Path)),
+#[utoipa::path(get, path = "/api/v1/orders/{order_no}/claims/{claim_no}", tag = "claims", security((), ("bearer" = [])),
+    params(("order_no" = String, Path), ("claim_no" = String, Path), super::orders::OrderSecret),
     responses((status = 200, body = ClaimView), (status = 404, description = "no such claim of yours")))]
 pub async fn get(
     State(state): State<SharedState>,
@@ -290,9 +313,9 @@ pub async fn get(
 
 /// Add evidence to a claim (multipart `files` and/or `error_text`). If the merchant asked for more evidence,
 /// the deadline runs again with the time that was left.
-#[utoipa::path(post, path = "/api/v1/orders/{order_no}/claims/{claim_no}/evidence", tag = "claims",
-    params(("order_no" = String, Path), ("claim_no" = String, Path)),
-    request_body(content = ClaimUpload, content_type = "multipart/form-data"),
+#[utoipa::path(post, path = "/api/v1/orders/{order_no}/claims/{claim_no}/evidence", tag = "claims", security((), ("bearer" = [])),
+    params(("order_no" = String, Path), ("claim_no" = String, Path), super::orders::OrderSecret),
+    request_body(content = EvidenceUpload, content_type = "multipart/form-data"),
     responses((status = 200, body = ClaimView), (status = 400, description = "no evidence, bad type or size"),
         (status = 404, description = "no such claim of yours"), (status = 409, description = "the claim is closed")))]
 pub async fn add_evidence(
@@ -312,7 +335,7 @@ pub async fn add_evidence(
 
 /// The merchant's claims waiting for an answer, nearest deadline first.
 #[utoipa::path(get, path = "/api/v1/merchant/claims", tag = "claims", security(("bearer" = [])),
-    responses((status = 200, body = Vec<ClaimView>)))]
+    responses((status = 200, body = Vec<ClaimView>), (status = 404, description = "no shop yet")))]
 pub async fn queue(
     State(state): State<SharedState>,
     ApiUser(user): ApiUser,
@@ -326,7 +349,8 @@ pub async fn queue(
     Ok(ApiJson(views))
 }
 
-#[derive(Deserialize, ToSchema)]
+/// A merchant's decision on a claim.
+#[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DecisionInput {
     /// approve (runs the remedy now) / reject (needs `reason`) / ask_evidence (once; needs `note`)
@@ -335,9 +359,39 @@ pub struct DecisionInput {
     pub note: Option<String>,
 }
 
+/// The documented shape of [`DecisionInput`]: `reason` is required to reject, `note` to ask for evidence.
+#[derive(Serialize, ToSchema)]
+#[serde(untagged)]
+#[schema(as = ClaimDecisionInput)]
+#[allow(dead_code)]
+pub enum ClaimDecisionDoc {
+    /// Approve: the remedy runs now.
+    #[schema(title = "approve")]
+    Approve {
+        #[schema(value_type = String, pattern = "^\\s*approve\\s*$")]
+        decision: String,
+    },
+    /// Reject, with the reason the buyer sees (1–1000 characters).
+    #[schema(title = "reject")]
+    Reject {
+        #[schema(value_type = String, pattern = "^\\s*reject\\s*$")]
+        decision: String,
+        #[schema(min_length = 1, max_length = 1000, pattern = r"[^\s\x00-\x1f\x7f-\x9f]")]
+        reason: String,
+    },
+    /// Ask the buyer for more evidence, once (the deadline pauses), with a note (1–1000 characters).
+    #[schema(title = "ask_evidence")]
+    AskEvidence {
+        #[schema(value_type = String, pattern = "^\\s*ask_evidence\\s*$")]
+        decision: String,
+        #[schema(min_length = 1, max_length = 1000, pattern = r"[^\s\x00-\x1f\x7f-\x9f]")]
+        note: String,
+    },
+}
+
 /// Decide a claim of the merchant's shop.
 #[utoipa::path(post, path = "/api/v1/merchant/claims/{claim_no}/decision", tag = "claims", security(("bearer" = [])),
-    params(("claim_no" = String, Path)), request_body = DecisionInput,
+    params(("claim_no" = String, Path)), request_body = ClaimDecisionDoc,
     responses((status = 200, body = ClaimView), (status = 400, description = "bad decision or missing reason"),
         (status = 404, description = "no such claim of your shop"), (status = 409, description = "already decided")))]
 pub async fn decide(
@@ -353,8 +407,8 @@ pub async fn decide(
 }
 
 /// An evidence file of one of the buyer's claims.
-#[utoipa::path(get, path = "/api/v1/orders/{order_no}/claims/{claim_no}/evidence/{sha256}", tag = "claims",
-    params(("order_no" = String, Path), ("claim_no" = String, Path), ("sha256" = String, Path)),
+#[utoipa::path(get, path = "/api/v1/orders/{order_no}/claims/{claim_no}/evidence/{sha256}", tag = "claims", security((), ("bearer" = [])),
+    params(("order_no" = String, Path), ("claim_no" = String, Path), ("sha256" = String, Path), super::orders::OrderSecret),
     responses((status = 200, description = "the file"), (status = 404, description = "no such file in a claim of yours")))]
 pub async fn buyer_file(
     State(state): State<SharedState>,
@@ -385,7 +439,8 @@ pub async fn merchant_file(
 /// The order's complaint package (维权材料包): a zip with a readable report (HTML, Chinese with English), the
 /// policy snapshot and hash, the event chain, ledger entries, claims, evidence files and a SHA-256 manifest.
 /// Check it offline with `kabao verify-bundle FILE.zip`.
-#[utoipa::path(get, path = "/api/v1/orders/{order_no}/complaint-package", tag = "claims", params(("order_no" = String, Path)),
+#[utoipa::path(get, path = "/api/v1/orders/{order_no}/complaint-package", tag = "claims", security((), ("bearer" = [])),
+    params(("order_no" = String, Path), super::orders::OrderSecret),
     responses((status = 200, description = "the zip", content_type = "application/zip"), (status = 404, description = "no such order of yours")))]
 pub async fn complaint_package(
     State(state): State<SharedState>,
@@ -399,7 +454,7 @@ pub async fn complaint_package(
 
 /// The merchant adds evidence (multipart `files` and/or `error_text`) to an open or disputed claim of its shop.
 #[utoipa::path(post, path = "/api/v1/merchant/claims/{claim_no}/evidence", tag = "claims", security(("bearer" = [])),
-    params(("claim_no" = String, Path)), request_body(content = ClaimUpload, content_type = "multipart/form-data"),
+    params(("claim_no" = String, Path)), request_body(content = EvidenceUpload, content_type = "multipart/form-data"),
     responses((status = 200, body = ClaimView), (status = 400, description = "no evidence, bad type or size"),
         (status = 404, description = "no such claim of your shop"), (status = 409, description = "the claim is closed")))]
 pub async fn merchant_evidence(

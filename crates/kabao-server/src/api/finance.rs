@@ -24,6 +24,7 @@ pub struct FinanceView {
 #[derive(Serialize, ToSchema)]
 pub struct EntryView {
     pub tx_id: i64,
+    /// top_up / payment / settlement / refund / withdrawal / deposit / fund_contribution / fund_repayment
     pub kind: String,
     pub order_id: Option<i64>,
     pub amount_fen: i64,
@@ -47,7 +48,7 @@ pub struct WithdrawalView {
     pub id: i64,
     pub shop_id: i64,
     pub amount_fen: i64,
-    /// pending / approved / rejected
+    #[schema(value_type = super::contract::WithdrawalStateName)]
     pub state: String,
     pub requested_at: i64,
     pub decided_at: Option<i64>,
@@ -69,7 +70,7 @@ impl From<&Withdrawal> for WithdrawalView {
 }
 
 /// The caller's balances.
-#[utoipa::path(get, path = "/api/v1/merchant/finance", tag = "merchant", security(("bearer" = [])), responses((status = 200, body = FinanceView)))]
+#[utoipa::path(get, path = "/api/v1/merchant/finance", tag = "merchant", security(("bearer" = [])), responses((status = 200, body = FinanceView), (status = 404, description = "no shop yet")))]
 pub async fn finance(State(state): State<SharedState>, user: ApiUser) -> Result<ApiJson<FinanceView>, ApiError> {
     let user = user.require(Role::Merchant)?;
     let f = crate::finance::shop_finance(&state, &user).await?;
@@ -81,7 +82,7 @@ pub async fn finance(State(state): State<SharedState>, user: ApiUser) -> Result<
 }
 
 /// The shop's orders, newest first.
-#[utoipa::path(get, path = "/api/v1/merchant/orders", tag = "merchant", security(("bearer" = [])), responses((status = 200, body = [OrderView])))]
+#[utoipa::path(get, path = "/api/v1/merchant/orders", tag = "merchant", security(("bearer" = [])), responses((status = 200, body = [OrderView]), (status = 404, description = "no shop yet")))]
 pub async fn orders(State(state): State<SharedState>, user: ApiUser) -> Result<ApiJson<Vec<OrderView>>, ApiError> {
     let user = user.require(Role::Merchant)?;
     let shop = crate::shops::my_shop(&state, &user).await?;
@@ -90,7 +91,7 @@ pub async fn orders(State(state): State<SharedState>, user: ApiUser) -> Result<A
 }
 
 /// The available-balance account's entries, newest first.
-#[utoipa::path(get, path = "/api/v1/merchant/statement", tag = "merchant", security(("bearer" = [])), responses((status = 200, body = [EntryView])))]
+#[utoipa::path(get, path = "/api/v1/merchant/statement", tag = "merchant", security(("bearer" = [])), responses((status = 200, body = [EntryView]), (status = 404, description = "no shop yet")))]
 pub async fn statement(State(state): State<SharedState>, user: ApiUser) -> Result<ApiJson<Vec<EntryView>>, ApiError> {
     let user = user.require(Role::Merchant)?;
     let f = crate::finance::shop_finance(&state, &user).await?;
@@ -100,12 +101,14 @@ pub async fn statement(State(state): State<SharedState>, user: ApiUser) -> Resul
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct WithdrawalInput {
+    /// At least 1 分, at most the available balance not already requested.
+    #[schema(minimum = 1)]
     pub amount_fen: i64,
 }
 
 /// Request a withdrawal (an admin approves it).
 #[utoipa::path(post, path = "/api/v1/merchant/withdrawals", tag = "merchant", security(("bearer" = [])), request_body = WithdrawalInput,
-    responses((status = 201, body = WithdrawalView), (status = 409, description = "more than the available balance")))]
+    responses((status = 201, body = WithdrawalView), (status = 404, description = "no shop yet"), (status = 409, description = "more than the available balance")))]
 pub async fn request(
     State(state): State<SharedState>,
     user: ApiUser,
@@ -129,6 +132,7 @@ pub async fn pending(
 
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = WithdrawalDecisionInput)]
 pub struct DecisionInput {
     pub approve: bool,
     /// Required when rejecting.
@@ -138,7 +142,8 @@ pub struct DecisionInput {
 
 /// Approve (money leaves the platform) or reject a pending withdrawal. Decided once.
 #[utoipa::path(post, path = "/api/v1/admin/withdrawals/{id}/decision", tag = "admin", security(("bearer" = [])), params(("id" = i64, Path)), request_body = DecisionInput,
-    responses((status = 200, body = WithdrawalView), (status = 409, description = "already decided, or balance too low")))]
+    responses((status = 200, body = WithdrawalView), (status = 400, description = "a rejection without a note"),
+        (status = 409, description = "already decided, or balance too low")))]
 pub async fn decide(
     State(state): State<SharedState>,
     user: ApiUser,

@@ -28,7 +28,8 @@ pub async fn get_shop(State(state): State<SharedState>, user: ApiUser) -> Result
 
 /// Open the caller's shop (one per merchant).
 #[utoipa::path(post, path = "/api/v1/merchant/shop", tag = "merchant", security(("bearer" = [])), request_body = ShopInput,
-    responses((status = 201, body = ShopView), (status = 409, description = "already open, or name taken")))]
+    responses((status = 201, body = ShopView), (status = 400, description = "a field is invalid; `field` names it"),
+        (status = 409, description = "already open, or name taken")))]
 pub async fn open_shop(
     State(state): State<SharedState>,
     user: ApiUser,
@@ -41,7 +42,8 @@ pub async fn open_shop(
 
 /// Rename or redescribe the caller's shop.
 #[utoipa::path(put, path = "/api/v1/merchant/shop", tag = "merchant", security(("bearer" = [])), request_body = ShopInput,
-    responses((status = 200, body = ShopView)))]
+    responses((status = 200, body = ShopView), (status = 400, description = "a field is invalid; `field` names it"),
+        (status = 404, description = "no shop yet"), (status = 409, description = "name taken")))]
 pub async fn update_shop(
     State(state): State<SharedState>,
     user: ApiUser,
@@ -52,7 +54,8 @@ pub async fn update_shop(
 }
 
 /// The caller's products, listed or not.
-#[utoipa::path(get, path = "/api/v1/merchant/products", tag = "merchant", security(("bearer" = [])), responses((status = 200, body = [ProductView])))]
+#[utoipa::path(get, path = "/api/v1/merchant/products", tag = "merchant", security(("bearer" = [])),
+    responses((status = 200, body = [ProductView]), (status = 404, description = "no shop yet")))]
 pub async fn list_products(
     State(state): State<SharedState>,
     user: ApiUser,
@@ -63,7 +66,8 @@ pub async fn list_products(
 
 /// Create a product in the caller's shop.
 #[utoipa::path(post, path = "/api/v1/merchant/products", tag = "merchant", security(("bearer" = [])), request_body = ProductBody,
-    responses((status = 201, body = ProductView), (status = 400, description = "a field is invalid; `field` names it")))]
+    responses((status = 201, body = ProductView), (status = 400, description = "a field is invalid; `field` names it"),
+        (status = 404, description = "no shop yet")))]
 pub async fn create_product(
     State(state): State<SharedState>,
     user: ApiUser,
@@ -89,7 +93,8 @@ pub async fn get_product(
 
 /// Replace one of the caller's products.
 #[utoipa::path(put, path = "/api/v1/merchant/products/{id}", tag = "merchant", security(("bearer" = [])), params(("id" = i64, Path)), request_body = ProductBody,
-    responses((status = 200, body = ProductView), (status = 404, description = "not a product of yours")))]
+    responses((status = 200, body = ProductView), (status = 400, description = "a field is invalid; `field` names it"),
+        (status = 404, description = "not a product of yours")))]
 pub async fn update_product(
     State(state): State<SharedState>,
     user: ApiUser,
@@ -151,14 +156,15 @@ pub async fn list_keys(
             )
         })?),
     };
+    let (limit, offset) = super::views::page_bounds(q.limit, q.offset, 100, 1000)?;
     let keys = crate::inventory::list_keys_for_owner(
         &*state.store,
         &state.keyring,
         user.id,
         ProductId(id),
         key_state,
-        q.limit.unwrap_or(100),
-        q.offset.unwrap_or(0),
+        limit,
+        offset,
     )
     .await?;
     let views: Vec<KeyView> = keys
@@ -204,8 +210,10 @@ pub async fn void_batch(
 #[serde(deny_unknown_fields)]
 pub struct SharedSecretInput {
     /// The one secret every buyer receives (a shared account, a universal code, a link and password).
+    #[schema(min_length = 1, max_length = 512, pattern = r"[^\s\x00-\x1f\x7f-\x9f]")]
     pub secret: String,
     /// How many units may be sold.
+    #[schema(minimum = 0, maximum = 1_000_000)]
     pub stock: i64,
 }
 
@@ -237,10 +245,13 @@ pub async fn set_shared_secret(
 #[serde(deny_unknown_fields)]
 pub struct CustomSpecInput {
     /// The labels of the fields every buyer fills at checkout (1–5, e.g. "游戏账号", "区服"); all are required.
+    #[schema(min_items = 1, max_items = 5)]
     pub fields: Vec<String>,
     /// Hours after payment within which the order must be delivered (1–168); past it the buyer is refunded.
+    #[schema(minimum = 1, maximum = 168)]
     pub delivery_hours: i64,
     /// How many units may be sold.
+    #[schema(minimum = 0, maximum = 1_000_000)]
     pub stock: i64,
 }
 
@@ -273,6 +284,7 @@ pub async fn set_custom_fields(
 pub struct DeliveryInput {
     /// What the buyer receives (e.g. the account and password, or a note that the top-up is done); 1–2000
     /// characters, stored encrypted like a card key.
+    #[schema(min_length = 1, max_length = 2000, pattern = r"[^\s\x00-\x1f\x7f-\x9f]")]
     pub text: String,
 }
 
