@@ -19,7 +19,7 @@ use utoipa::ToSchema;
 #[serde(deny_unknown_fields)]
 pub struct MessageInput {
     /// 1–1000 characters, not only spaces.
-    #[schema(min_length = 1, max_length = 1000, pattern = r"[^\s\x00-\x1f\x7f-\x9f]")]
+    #[schema(min_length = 1, max_length = 1000, pattern = r"[^\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]")]
     pub body: String,
 }
 
@@ -187,7 +187,7 @@ pub struct RiskReviewInput {
     #[schema(value_type = super::contract::RiskOutcomeName)]
     pub outcome: String,
     /// Required.
-    #[schema(min_length = 1, pattern = r"[^\s\x00-\x1f\x7f-\x9f]")]
+    #[schema(min_length = 1, pattern = r"[^\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]")]
     pub note: String,
     /// Also suspend the shop (confirmed only).
     #[serde(default)]

@@ -365,28 +365,43 @@ pub struct DecisionInput {
 #[schema(as = ClaimDecisionInput)]
 #[allow(dead_code)]
 pub enum ClaimDecisionDoc {
-    /// Approve: the remedy runs now.
-    #[schema(title = "approve")]
-    Approve {
-        #[schema(value_type = String, pattern = "^\\s*approve\\s*$")]
-        decision: String,
-    },
-    /// Reject, with the reason the buyer sees (1–1000 characters).
-    #[schema(title = "reject")]
-    Reject {
-        #[schema(value_type = String, pattern = "^\\s*reject\\s*$")]
-        decision: String,
-        #[schema(min_length = 1, max_length = 1000, pattern = r"[^\s\x00-\x1f\x7f-\x9f]")]
-        reason: String,
-    },
-    /// Ask the buyer for more evidence, once (the deadline pauses), with a note (1–1000 characters).
-    #[schema(title = "ask_evidence")]
-    AskEvidence {
-        #[schema(value_type = String, pattern = "^\\s*ask_evidence\\s*$")]
-        decision: String,
-        #[schema(min_length = 1, max_length = 1000, pattern = r"[^\s\x00-\x1f\x7f-\x9f]")]
-        note: String,
-    },
+    Approve(ApproveDoc),
+    Reject(RejectDoc),
+    AskEvidence(AskEvidenceDoc),
+}
+
+/// Approve: the remedy runs now.
+#[derive(Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(as = ClaimApproval)]
+#[allow(dead_code)]
+pub struct ApproveDoc {
+    #[schema(pattern = "^\\s*approve\\s*$")]
+    decision: String,
+}
+
+/// Reject, with the reason the buyer sees (1–1000 characters).
+#[derive(Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(as = ClaimRejection)]
+#[allow(dead_code)]
+pub struct RejectDoc {
+    #[schema(pattern = "^\\s*reject\\s*$")]
+    decision: String,
+    #[schema(min_length = 1, max_length = 1000, pattern = r"[^\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]")]
+    reason: String,
+}
+
+/// Ask the buyer for more evidence, once (the deadline pauses), with a note (1–1000 characters).
+#[derive(Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(as = ClaimEvidenceRequest)]
+#[allow(dead_code)]
+pub struct AskEvidenceDoc {
+    #[schema(pattern = "^\\s*ask_evidence\\s*$")]
+    decision: String,
+    #[schema(min_length = 1, max_length = 1000, pattern = r"[^\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]")]
+    note: String,
 }
 
 /// Decide a claim of the merchant's shop.

@@ -142,6 +142,57 @@ string_enum!(
     /// What became of a gateway notification: applied, or duplicate (acknowledged, nothing done).
     NotifyStatusName, "NotifyStatus", vec!["applied", "duplicate"]);
 
+/// A custom product's field label: 1–30 characters, no line breaks, no spaces at either end.
+pub struct FieldLabelName;
+
+impl utoipa::PartialSchema for FieldLabelName {
+    fn schema() -> RefOr<Schema> {
+        utoipa::openapi::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::Type::String)
+            .min_length(Some(1))
+            .max_length(Some(30))
+            .pattern(Some(r"^[^\s\x00-\x1f\x7f-\x9f]([^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f])?$"))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for FieldLabelName {
+    fn name() -> Cow<'static, str> {
+        Cow::Borrowed("FieldLabel")
+    }
+}
+
+/// A custom product's field labels: 1–5 distinct [`FieldLabelName`]s.
+pub fn field_labels() -> utoipa::openapi::Array {
+    utoipa::openapi::ArrayBuilder::new()
+        .items(Ref::from_schema_name("FieldLabel"))
+        .min_items(Some(1))
+        .max_items(Some(5))
+        .unique_items(true)
+        .description(Some("1–5 distinct labels, e.g. \"游戏账号\", \"区服\"; all are required of the buyer."))
+        .build()
+}
+
+/// A card-key file: UTF-8 text, one key per line (or `卡号----密码`), with at least one line that is not blank.
+pub struct KeyFile;
+
+impl utoipa::PartialSchema for KeyFile {
+    fn schema() -> RefOr<Schema> {
+        utoipa::openapi::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::Type::String)
+            .min_length(Some(1))
+            .pattern(Some(r"[^\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]"))
+            .description(Some("One key per line (or 卡号----密码); at least one line that is not blank; at most 16 MiB."))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for KeyFile {
+    fn name() -> Cow<'static, str> {
+        Cow::Borrowed("KeyFile")
+    }
+}
+
 /// A flag that must be `true` (an acknowledgement).
 pub struct AcceptedFlag;
 
@@ -177,7 +228,8 @@ fn enumerations() -> Vec<(Cow<'static, str>, RefOr<Schema>)> {
         RoleName, OrderStateName, CertificationName, CategoryName, GoodsKindName, DefectName, EvidenceKindName,
         ClaimStateName, TrustLevelName, ReviewTagName, KeyStateName, WithdrawalStateName, PartyName,
         ListingSortName, ClaimDecisionName, RulingName, ApprovalName, ApplicationLevelName, ApplicationStateName,
-        RiskOutcomeName, RiskStateName, DisputeStateName, WarrantyTemplateName, NotifyStatusName, AcceptedFlag
+        RiskOutcomeName, RiskStateName, DisputeStateName, WarrantyTemplateName, NotifyStatusName, AcceptedFlag,
+        FieldLabelName, KeyFile
     )
 }
 

@@ -20,7 +20,7 @@ use utoipa::ToSchema;
 #[serde(deny_unknown_fields)]
 pub struct StatementInput {
     /// What this side says (1–2000 characters, not only spaces).
-    #[schema(min_length = 1, max_length = 2000, pattern = r"[^\s\x00-\x1f\x7f-\x9f]")]
+    #[schema(min_length = 1, max_length = 2000, pattern = r"[^\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]")]
     pub statement: String,
 }
 
@@ -188,9 +188,10 @@ pub struct RulingInput {
     pub ruling: String,
     /// For a refund (required then): the amount in 分, at least 1, up to the item's price.
     #[schema(minimum = 1)]
+    #[serde(default, with = "super::views::whole::option")]
     pub refund_fen: Option<i64>,
     /// The written reason (required; 1–2000 characters).
-    #[schema(min_length = 1, max_length = 2000, pattern = r"[^\s\x00-\x1f\x7f-\x9f]")]
+    #[schema(min_length = 1, max_length = 2000, pattern = r"[^\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]")]
     pub reason: String,
 }
 
@@ -274,6 +275,7 @@ pub async fn join(State(state): State<SharedState>, ApiUser(user): ApiUser) -> R
 #[serde(deny_unknown_fields)]
 pub struct ContributionInput {
     #[schema(minimum = 1)]
+    #[serde(with = "super::views::whole")]
     pub amount_fen: i64,
 }
 

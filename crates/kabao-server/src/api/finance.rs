@@ -103,6 +103,7 @@ pub async fn statement(State(state): State<SharedState>, user: ApiUser) -> Resul
 pub struct WithdrawalInput {
     /// At least 1 分, at most the available balance not already requested.
     #[schema(minimum = 1)]
+    #[serde(with = "super::views::whole")]
     pub amount_fen: i64,
 }
 

@@ -35,9 +35,11 @@ impl FromRequestParts<SharedState> for MaybeApiUser {
 #[serde(deny_unknown_fields)]
 pub struct OrderInput {
     #[schema(minimum = 1)]
+    #[serde(with = "super::views::whole")]
     pub product_id: i64,
     /// 1 up to the product's `max_per_order` (at most 1000).
     #[schema(minimum = 1, maximum = 1000)]
+    #[serde(with = "super::views::whole")]
     pub quantity: i64,
     /// The buyer has seen the product's warranty terms (its policy, or 无质保) and accepts them. Must be true.
     #[schema(value_type = super::contract::AcceptedFlag)]
@@ -318,6 +320,7 @@ pub async fn wallet(State(state): State<SharedState>, ApiUser(user): ApiUser) ->
 pub struct TopUpInput {
     /// 1 分 to ¥50,000.
     #[schema(minimum = 1, maximum = 5_000_000)]
+    #[serde(with = "super::views::whole")]
     pub amount_fen: i64,
 }
 
@@ -343,7 +346,7 @@ pub struct NotifyView {
 /// The sandbox gateway's asynchronous notification: headers `Kabao-Timestamp` and `Kabao-Signature`
 /// (hex HMAC-SHA256 of "timestamp.body"). Replays are acknowledged and ignored; tampering is refused.
 #[utoipa::path(post, path = "/api/v1/gateways/sandbox/notify", tag = "gateways",
-    params(("Kabao-Timestamp" = String, Header, description = "Unix seconds; within ±300 s of the server's clock"),
+    params(("Kabao-Timestamp" = i64, Header, description = "Unix seconds; within ±300 s of the server's clock"),
         ("Kabao-Signature" = String, Header, description = "hex HMAC-SHA256 of \"timestamp.body\" with the sandbox secret")),
     request_body(content = SandboxNotifyBody, content_type = "application/json"),
     responses((status = 200, body = NotifyView), (status = 400, description = "malformed or wrong amount"), (status = 401, description = "bad signature or stale"),

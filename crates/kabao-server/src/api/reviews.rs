@@ -21,12 +21,15 @@ use utoipa::ToSchema;
 pub struct ReviewInput {
     /// 描述相符, 1–5.
     #[schema(minimum = 1, maximum = 5)]
+    #[serde(with = "super::views::whole")]
     pub described: i64,
     /// 服务态度, 1–5.
     #[schema(minimum = 1, maximum = 5)]
+    #[serde(with = "super::views::whole")]
     pub service: i64,
     /// 发货速度, 1–5.
     #[schema(minimum = 1, maximum = 5)]
+    #[serde(with = "super::views::whole")]
     pub delivery: i64,
     /// Tag codes: key_worked, fast_delivery, patient_service, reissue_fast (补单响应快), reissue_by_the_rules
     /// (补单流程规范), reissue_refused (拒绝补单), vanished_after_reissue (补单后失联), reissue_charged (补单收费).
@@ -43,7 +46,7 @@ pub struct ReviewInput {
 #[serde(deny_unknown_fields)]
 pub struct ReplyInput {
     /// 1–500 characters, not only spaces.
-    #[schema(min_length = 1, max_length = 500, pattern = r"[^\s\x00-\x1f\x7f-\x9f]")]
+    #[schema(min_length = 1, max_length = 500, pattern = r"[^\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]")]
     pub reply: String,
 }
 

@@ -209,7 +209,7 @@ pub struct DecisionInput {
     #[schema(value_type = super::contract::ApprovalName)]
     pub decision: String,
     /// Required: shown to the merchant.
-    #[schema(min_length = 1, pattern = r"[^\s\x00-\x1f\x7f-\x9f]")]
+    #[schema(min_length = 1, pattern = r"[^\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]")]
     pub reason: String,
 }
 

@@ -5,6 +5,53 @@ use kabao_store::{ApiToken, Batch, Product, Shop, User};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+/// Whole numbers in JSON bodies: JSON (and JSON Schema's `integer`) does not tell `4` from `4.0`, so both are
+/// the integer 4; `4.5` or a number out of range is refused naming the field, as any mistyped value.
+pub mod whole {
+    use serde::de::{Deserializer, Error, Visitor};
+    use std::fmt;
+
+    struct Whole;
+
+    impl Visitor<'_> for Whole {
+        type Value = i64;
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str("a whole number")
+        }
+        fn visit_i64<E: Error>(self, v: i64) -> Result<i64, E> {
+            Ok(v)
+        }
+        fn visit_u64<E: Error>(self, v: u64) -> Result<i64, E> {
+            i64::try_from(v).map_err(|_| E::custom(format!("{v} is out of range")))
+        }
+        fn visit_f64<E: Error>(self, v: f64) -> Result<i64, E> {
+            // 2^63 is exactly representable; every whole f64 strictly inside ±2^63 converts without loss.
+            const LIMIT: f64 = 9_223_372_036_854_775_808.0;
+            if v.fract() == 0.0 && v > -LIMIT && v < LIMIT {
+                Ok(v as i64)
+            } else {
+                Err(E::custom(format!("{v} is not a whole number in range")))
+            }
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<i64, D::Error> {
+        d.deserialize_any(Whole)
+    }
+
+    /// The same for an optional number (`null` or absent: none).
+    pub mod option {
+        use serde::{Deserialize, Deserializer};
+
+        #[derive(Deserialize)]
+        struct Wrap(#[serde(with = "super")] i64);
+
+        pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
+            Ok(Option::<Wrap>::deserialize(d)?.map(|w| w.0))
+        }
+    }
+}
+
 #[derive(Serialize, ToSchema)]
 pub struct UserView {
     pub id: i64,
@@ -33,7 +80,7 @@ pub struct TokenCreate {
     pub username: String,
     pub password: String,
     /// A label for the token, e.g. "stock sync" (1–40 characters, not only spaces).
-    #[schema(min_length = 1, max_length = 40, pattern = r"[^\s\x00-\x1f\x7f-\x9f]")]
+    #[schema(min_length = 1, max_length = 40, pattern = r"[^\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]")]
     pub name: String,
 }
 
@@ -118,9 +165,11 @@ pub struct ProductBody {
     pub kind: String,
     /// Price in 分 (1/100 yuan): 1 分 to ¥10,000,000.
     #[schema(minimum = 1, maximum = 1_000_000_000)]
+    #[serde(with = "whole")]
     pub price_fen: i64,
     /// How many units one order may hold.
     #[schema(minimum = 1, maximum = 1000)]
+    #[serde(with = "whole")]
     pub max_per_order: i64,
     #[serde(default)]
     pub trial: bool,
@@ -363,4 +412,32 @@ pub struct KeyQuery {
     pub limit: Option<i64>,
     #[param(minimum = 0)]
     pub offset: Option<i64>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Deserialize)]
+    struct N {
+        #[serde(with = "whole")]
+        n: i64,
+        #[serde(default, with = "whole::option")]
+        m: Option<i64>,
+    }
+
+    fn n(json: &str) -> Result<(i64, Option<i64>), String> {
+        serde_json::from_str::<N>(json).map(|v| (v.n, v.m)).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn a_whole_number_written_with_a_fraction_part_of_zero_is_that_integer() {
+        assert_eq!(n(r#"{"n": 4}"#), Ok((4, None)));
+        assert_eq!(n(r#"{"n": 4.0, "m": 2.0}"#), Ok((4, Some(2))));
+        assert_eq!(n(r#"{"n": -3.0, "m": null}"#), Ok((-3, None)));
+        assert!(n(r#"{"n": 4.5}"#).is_err());
+        assert!(n(r#"{"n": 1e300}"#).is_err());
+        assert!(n(r#"{"n": 18446744073709551615}"#).is_err());
+        assert!(n(r#"{"n": "4"}"#).is_err());
+    }
 }

@@ -101,25 +101,37 @@ pub struct WarrantyInput {
 #[schema(as = WarrantyInput)]
 #[allow(dead_code)]
 pub enum WarrantyInputDoc {
-    /// A template from `/api/v1/warranty/templates`.
-    #[schema(title = "template")]
-    Template {
-        #[schema(value_type = super::contract::WarrantyTemplateName)]
-        template: String,
-    },
-    /// A policy built field by field, in the form the templates show; an incoherent one is refused naming the
-    /// field (e.g. automatic re-issue with a refund-only remedy).
-    #[schema(title = "policy")]
-    Policy {
-        #[schema(value_type = Object)]
-        policy: serde_json::Value,
-    },
-    /// No warranty (无质保) from now on.
-    #[schema(title = "none")]
-    None {
-        #[schema(value_type = super::contract::AcceptedFlag)]
-        none: bool,
-    },
+    Template(TemplateChoice),
+    Policy(PolicyChoice),
+    None(NoWarranty),
+}
+
+/// A template from `/api/v1/warranty/templates`.
+#[derive(Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+pub struct TemplateChoice {
+    #[schema(value_type = super::contract::WarrantyTemplateName)]
+    template: String,
+}
+
+/// A policy built field by field, in the form the templates show; an incoherent one is refused naming the field
+/// (e.g. automatic re-issue with a refund-only remedy).
+#[derive(Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+pub struct PolicyChoice {
+    #[schema(value_type = Object)]
+    policy: serde_json::Value,
+}
+
+/// No warranty (无质保) from now on.
+#[derive(Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+pub struct NoWarranty {
+    #[schema(value_type = super::contract::AcceptedFlag)]
+    none: bool,
 }
 
 /// Set a product's warranty policy. Each change is a new version; orders keep the version they were sold under.
