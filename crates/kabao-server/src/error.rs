@@ -248,6 +248,9 @@ mod tests {
     #[test]
     fn body_omits_field_when_no_field_is_at_fault() {
         let body = ApiError::not_found("order.not_found").body(Lang::En);
-        assert_eq!(body, serde_json::json!({"error": "order.not_found", "code": "order.not_found", "message": "Not found"}));
+        assert_eq!(
+            body,
+            serde_json::json!({"error": "order.not_found", "code": "order.not_found", "message": "Not found"})
+        );
     }
 }

@@ -86,9 +86,10 @@ impl InventoryError {
         match self {
             InventoryError::ProductNotFound | InventoryError::BatchNotFound => 404,
             // The request is well formed but the product's kind does not take it: a conflict with the product.
-            InventoryError::CustomGoods | InventoryError::SharedGoods | InventoryError::NotShared | InventoryError::NotCustom => {
-                409
-            }
+            InventoryError::CustomGoods
+            | InventoryError::SharedGoods
+            | InventoryError::NotShared
+            | InventoryError::NotCustom => 409,
             InventoryError::SharedInput
             | InventoryError::Custom(_)
             | InventoryError::StockRange

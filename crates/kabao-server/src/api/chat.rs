@@ -19,7 +19,11 @@ use utoipa::ToSchema;
 #[serde(deny_unknown_fields)]
 pub struct MessageInput {
     /// 1–1000 characters, not only spaces.
-    #[schema(min_length = 1, max_length = 1000, pattern = r"[^\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]")]
+    #[schema(
+        min_length = 1,
+        max_length = 1000,
+        pattern = r"[^\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]"
+    )]
     pub body: String,
 }
 

@@ -388,7 +388,11 @@ pub struct ApproveDoc {
 pub struct RejectDoc {
     #[schema(pattern = "^\\s*reject\\s*$")]
     decision: String,
-    #[schema(min_length = 1, max_length = 1000, pattern = r"[^\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]")]
+    #[schema(
+        min_length = 1,
+        max_length = 1000,
+        pattern = r"[^\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]"
+    )]
     reason: String,
 }
 
@@ -400,7 +404,11 @@ pub struct RejectDoc {
 pub struct AskEvidenceDoc {
     #[schema(pattern = "^\\s*ask_evidence\\s*$")]
     decision: String,
-    #[schema(min_length = 1, max_length = 1000, pattern = r"[^\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]")]
+    #[schema(
+        min_length = 1,
+        max_length = 1000,
+        pattern = r"[^\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]"
+    )]
     note: String,
 }
 

@@ -182,7 +182,9 @@ impl utoipa::PartialSchema for KeyFile {
             .schema_type(utoipa::openapi::schema::Type::String)
             .min_length(Some(1))
             .pattern(Some(r"[^\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]"))
-            .description(Some("One key per line (or 卡号----密码); at least one line that is not blank; at most 16 MiB."))
+            .description(Some(
+                "One key per line (or 卡号----密码); at least one line that is not blank; at most 16 MiB.",
+            ))
             .into()
     }
 }
@@ -225,11 +227,33 @@ fn enumerations() -> Vec<(Cow<'static, str>, RefOr<Schema>)> {
         ($($ty:ty),*) => { vec![$((<$ty>::name(), <$ty>::schema())),*] };
     }
     all!(
-        RoleName, OrderStateName, CertificationName, CategoryName, GoodsKindName, DefectName, EvidenceKindName,
-        ClaimStateName, TrustLevelName, ReviewTagName, KeyStateName, WithdrawalStateName, PartyName,
-        ListingSortName, ClaimDecisionName, RulingName, ApprovalName, ApplicationLevelName, ApplicationStateName,
-        RiskOutcomeName, RiskStateName, DisputeStateName, WarrantyTemplateName, NotifyStatusName, AcceptedFlag,
-        FieldLabelName, KeyFile
+        RoleName,
+        OrderStateName,
+        CertificationName,
+        CategoryName,
+        GoodsKindName,
+        DefectName,
+        EvidenceKindName,
+        ClaimStateName,
+        TrustLevelName,
+        ReviewTagName,
+        KeyStateName,
+        WithdrawalStateName,
+        PartyName,
+        ListingSortName,
+        ClaimDecisionName,
+        RulingName,
+        ApprovalName,
+        ApplicationLevelName,
+        ApplicationStateName,
+        RiskOutcomeName,
+        RiskStateName,
+        DisputeStateName,
+        WarrantyTemplateName,
+        NotifyStatusName,
+        AcceptedFlag,
+        FieldLabelName,
+        KeyFile
     )
 }
 
@@ -240,9 +264,8 @@ impl utoipa::Modify for Contract {
             components.schemas.entry(name.into_owned()).or_insert(schema);
         }
         for (path, item) in openapi.paths.paths.iter_mut() {
-            for op in [&mut item.get, &mut item.post, &mut item.put, &mut item.delete, &mut item.patch]
-                .into_iter()
-                .flatten()
+            for op in
+                [&mut item.get, &mut item.post, &mut item.put, &mut item.delete, &mut item.patch].into_iter().flatten()
             {
                 complete(path, op);
             }
@@ -255,9 +278,7 @@ fn complete(path: &str, op: &mut Operation) {
     let has_query = params.iter().any(|p| p.parameter_in == ParameterIn::Query);
     let content_types: Vec<String> =
         op.request_body.as_ref().map(|b| b.content.keys().cloned().collect()).unwrap_or_default();
-    let secured = serde_json::to_value(&op.security)
-        .map(|s| s.to_string().contains("\"bearer\""))
-        .unwrap_or(false);
+    let secured = serde_json::to_value(&op.security).map(|s| s.to_string().contains("\"bearer\"")).unwrap_or(false);
     let mut add = |status: u16, description: &str| {
         op.responses
             .responses
@@ -365,7 +386,7 @@ mod tests {
                 for next in &lines[i + 1..] {
                     let t = next.trim_start();
                     if let Some(rest) = t.strip_prefix("#[schema(as = ") {
-                        alias = rest.split(|c: char| c == ')' || c == ',').next().map(str::to_string);
+                        alias = rest.split([')', ',']).next().map(str::to_string);
                     }
                     if let Some(rest) = t.strip_prefix("pub struct ").or(t.strip_prefix("pub enum ")) {
                         let own = rest.split(|c: char| !c.is_alphanumeric() && c != '_').next().unwrap_or_default();
@@ -403,12 +424,8 @@ mod tests {
     #[test]
     fn path_parameters_are_exactly_the_templates_and_queries_are_queries() {
         for (m, path, op) in operations(&doc()) {
-            let in_template: BTreeSet<String> = path
-                .split('{')
-                .skip(1)
-                .filter_map(|s| s.split('}').next())
-                .map(str::to_string)
-                .collect();
+            let in_template: BTreeSet<String> =
+                path.split('{').skip(1).filter_map(|s| s.split('}').next()).map(str::to_string).collect();
             let params = op["parameters"].as_array().cloned().unwrap_or_default();
             let documented: BTreeSet<String> = params
                 .iter()
@@ -494,7 +511,8 @@ mod tests {
     #[test]
     fn evidence_uploads_have_their_own_schema() {
         let d = doc();
-        for path in ["/api/v1/orders/{order_no}/claims/{claim_no}/evidence", "/api/v1/merchant/claims/{claim_no}/evidence"]
+        for path in
+            ["/api/v1/orders/{order_no}/claims/{claim_no}/evidence", "/api/v1/merchant/claims/{claim_no}/evidence"]
         {
             let schema = &d["paths"][path]["post"]["requestBody"]["content"]["multipart/form-data"]["schema"]["$ref"];
             assert_eq!(schema, "#/components/schemas/EvidenceUpload", "{path}");

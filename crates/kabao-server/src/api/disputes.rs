@@ -20,7 +20,11 @@ use utoipa::ToSchema;
 #[serde(deny_unknown_fields)]
 pub struct StatementInput {
     /// What this side says (1–2000 characters, not only spaces).
-    #[schema(min_length = 1, max_length = 2000, pattern = r"[^\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]")]
+    #[schema(
+        min_length = 1,
+        max_length = 2000,
+        pattern = r"[^\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]"
+    )]
     pub statement: String,
 }
 
@@ -191,7 +195,11 @@ pub struct RulingInput {
     #[serde(default, with = "super::views::whole::option")]
     pub refund_fen: Option<i64>,
     /// The written reason (required; 1–2000 characters).
-    #[schema(min_length = 1, max_length = 2000, pattern = r"[^\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]")]
+    #[schema(
+        min_length = 1,
+        max_length = 2000,
+        pattern = r"[^\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]"
+    )]
     pub reason: String,
 }
 

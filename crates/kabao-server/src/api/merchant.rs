@@ -211,7 +211,11 @@ pub async fn void_batch(
 #[serde(deny_unknown_fields)]
 pub struct SharedSecretInput {
     /// The one secret every buyer receives (a shared account, a universal code, a link and password).
-    #[schema(min_length = 1, max_length = 512, pattern = r"[^\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]")]
+    #[schema(
+        min_length = 1,
+        max_length = 512,
+        pattern = r"[^\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]"
+    )]
     pub secret: String,
     /// How many units may be sold.
     #[schema(minimum = 0, maximum = 1_000_000)]
@@ -290,7 +294,11 @@ pub async fn set_custom_fields(
 pub struct DeliveryInput {
     /// What the buyer receives (e.g. the account and password, or a note that the top-up is done); 1–2000
     /// characters, stored encrypted like a card key.
-    #[schema(min_length = 1, max_length = 2000, pattern = r"[^\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]")]
+    #[schema(
+        min_length = 1,
+        max_length = 2000,
+        pattern = r"[^\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]"
+    )]
     pub text: String,
 }
 

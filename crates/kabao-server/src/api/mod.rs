@@ -19,12 +19,12 @@ pub mod warranty;
 
 use crate::error::ApiError;
 use crate::SharedState;
-use contract::Contract;
 use axum::extract::Request;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post, put};
 use axum::Router;
+use contract::Contract;
 use kabao_core::Lang;
 use utoipa::OpenApi;
 

@@ -46,7 +46,11 @@ pub struct ReviewInput {
 #[serde(deny_unknown_fields)]
 pub struct ReplyInput {
     /// 1–500 characters, not only spaces.
-    #[schema(min_length = 1, max_length = 500, pattern = r"[^\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]")]
+    #[schema(
+        min_length = 1,
+        max_length = 500,
+        pattern = r"[^\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]"
+    )]
     pub reply: String,
 }
 

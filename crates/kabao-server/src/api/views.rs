@@ -80,7 +80,11 @@ pub struct TokenCreate {
     pub username: String,
     pub password: String,
     /// A label for the token, e.g. "stock sync" (1–40 characters, not only spaces).
-    #[schema(min_length = 1, max_length = 40, pattern = r"[^\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]")]
+    #[schema(
+        min_length = 1,
+        max_length = 40,
+        pattern = r"[^\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]"
+    )]
     pub name: String,
 }
 
