@@ -208,6 +208,10 @@ fn clean_text(s: &str) -> String {
 
 /// A shop's name: trimmed, 1–40 characters, no control characters.
 pub fn parse_shop_name(s: &str) -> Result<String, CatalogError> {
+    // The limit holds for the text as sent too, so what a client may send is what it can count.
+    if s.chars().count() > SHOP_NAME_MAX_CHARS {
+        return Err(CatalogError::ShopName);
+    }
     let s = clean_text(s).replace('\n', " ");
     let n = s.chars().count();
     if n == 0 || n > SHOP_NAME_MAX_CHARS {
@@ -218,6 +222,9 @@ pub fn parse_shop_name(s: &str) -> Result<String, CatalogError> {
 
 /// A free-text description: trimmed, at most 5000 characters; may be empty.
 pub fn parse_description(s: &str) -> Result<String, CatalogError> {
+    if s.chars().count() > DESCRIPTION_MAX_CHARS {
+        return Err(CatalogError::Description);
+    }
     let s = clean_text(&s.replace("\r\n", "\n"));
     if s.chars().count() > DESCRIPTION_MAX_CHARS {
         return Err(CatalogError::Description);
@@ -227,6 +234,9 @@ pub fn parse_description(s: &str) -> Result<String, CatalogError> {
 
 /// A product title: trimmed, 1–80 characters.
 pub fn parse_title(s: &str) -> Result<String, CatalogError> {
+    if s.chars().count() > TITLE_MAX_CHARS {
+        return Err(CatalogError::Title);
+    }
     let s = clean_text(s).replace('\n', " ");
     let n = s.chars().count();
     if n == 0 || n > TITLE_MAX_CHARS {
@@ -341,6 +351,16 @@ mod tests {
             let err = ProductDraft::parse(&i).err();
             assert_eq!(err.as_ref().and_then(|e| e.field()), Some(field), "{err:?}");
         }
+    }
+
+    #[test]
+    fn text_limits_hold_for_the_text_as_sent_not_only_after_cleaning() {
+        // 81 characters of which one is a control character: 80 after cleaning, yet over the limit as sent.
+        let title = format!("{}\u{1}", "x".repeat(80));
+        assert_eq!(parse_title(&title), Err(CatalogError::Title));
+        assert_eq!(parse_shop_name(&format!("{}\u{7f}", "x".repeat(40))), Err(CatalogError::ShopName));
+        assert_eq!(parse_description(&format!("{}\u{1}", "x".repeat(5000))), Err(CatalogError::Description));
+        assert_eq!(parse_description(&"x".repeat(5000)).map(|d| d.len()), Ok(5000));
     }
 
     #[test]

@@ -47,7 +47,8 @@ pub fn sandbox_verify(
     if secret.is_empty() {
         return Err(NotifyError::NoKey);
     }
-    if (now_seconds - timestamp).abs() > NOTIFY_WINDOW_SECONDS {
+    // Any i64 may arrive in the header: the difference is taken without overflow (an extreme value is stale).
+    if now_seconds.checked_sub(timestamp).and_then(i64::checked_abs).is_none_or(|d| d > NOTIFY_WINDOW_SECONDS) {
         return Err(NotifyError::Stale);
     }
     let expected = sandbox_sign(secret, timestamp, body);
@@ -195,6 +196,11 @@ mod tests {
         );
         assert_eq!(sandbox_verify(b"secret", 1_000, body, &sig, 1_000 + 301), Err(NotifyError::Stale));
         assert_eq!(sandbox_verify(b"secret", 1_000, body, &sig, 1_000 - 301), Err(NotifyError::Stale));
+        // Extreme timestamps from the header are stale, never an overflow.
+        for ts in [i64::MIN, i64::MAX, -1] {
+            assert_eq!(sandbox_verify(b"secret", ts, body, &sig, 1_000), Err(NotifyError::Stale), "{ts}");
+        }
+        assert_eq!(sandbox_verify(b"secret", 1_000, body, &sig, i64::MIN), Err(NotifyError::Stale));
         assert_eq!(sandbox_verify(b"other", 1_000, body, &sig, 1_000), Err(NotifyError::BadSignature));
         assert_eq!(sandbox_verify(b"", 1_000, body, &sig, 1_000), Err(NotifyError::NoKey));
     }

@@ -4,7 +4,8 @@
 //! - `kabao-store` returns `StoreError`; it is logged, never shown (it could name internals), and becomes
 //!   `internal.store` (500) — except the conflicts a user can act on, which services map to their own errors.
 //! - Here, [`ApiError`] is the one error a handler returns. The API renders it as JSON
-//!   `{"code", "message", "field"}` in the request's language; pages render the same message in place.
+//!   `{"error", "message", "field"}` in the request's language (plus `code`, a deprecated alias of `error` kept
+//!   for older clients; the OpenAPI document names this body `Error`); pages render the same message in place.
 //! - Malformed requests are refused the same way: handlers extract through [`crate::extract`], whose
 //!   rejections convert below (bad path → 404, bad query/body → 400 naming the field, too large → 413), and
 //!   an unsupported method is [`method_not_allowed`] — never axum's plain-text rejections.
@@ -97,9 +98,10 @@ impl ApiError {
         ApiError::new(StatusCode::BAD_REQUEST, code, zh, en).with_field(field)
     }
 
-    /// The JSON body in one language.
+    /// The JSON body in one language: `error` is the stable code; `code` repeats it for clients written before
+    /// `error` existed (deprecated); `field` is present only when one field is at fault.
     pub fn body(&self, lang: Lang) -> serde_json::Value {
-        let mut body = serde_json::json!({ "code": self.code, "message": self.message(lang) });
+        let mut body = serde_json::json!({ "error": self.code, "code": self.code, "message": self.message(lang) });
         if let (Some(field), Some(obj)) = (&self.field, body.as_object_mut()) {
             obj.insert("field".into(), serde_json::Value::String(field.clone()));
         }
@@ -248,9 +250,21 @@ mod tests {
     }
 
     #[test]
-    fn body_has_code_message_and_field() {
+    fn body_has_error_code_alias_message_and_field() {
         let e = ApiError::bad_request("x.y", "price", "价格错误", "bad price");
-        assert_eq!(e.body(Lang::En), serde_json::json!({"code": "x.y", "message": "bad price", "field": "price"}));
+        assert_eq!(
+            e.body(Lang::En),
+            serde_json::json!({"error": "x.y", "code": "x.y", "message": "bad price", "field": "price"})
+        );
         assert_eq!(e.body(Lang::Zh)["message"], "价格错误");
+    }
+
+    #[test]
+    fn body_omits_field_when_no_field_is_at_fault() {
+        let body = ApiError::not_found("order.not_found").body(Lang::En);
+        assert_eq!(
+            body,
+            serde_json::json!({"error": "order.not_found", "code": "order.not_found", "message": "Not found"})
+        );
     }
 }

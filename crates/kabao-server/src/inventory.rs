@@ -85,11 +85,12 @@ impl InventoryError {
     pub fn status(&self) -> u16 {
         match self {
             InventoryError::ProductNotFound | InventoryError::BatchNotFound => 404,
+            // The request is well formed but the product's kind does not take it: a conflict with the product.
             InventoryError::CustomGoods
             | InventoryError::SharedGoods
             | InventoryError::NotShared
-            | InventoryError::SharedInput
-            | InventoryError::NotCustom
+            | InventoryError::NotCustom => 409,
+            InventoryError::SharedInput
             | InventoryError::Custom(_)
             | InventoryError::StockRange
             | InventoryError::Import(ImportError::Empty) => 400,

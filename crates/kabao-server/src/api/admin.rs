@@ -20,13 +20,14 @@ pub async fn list_users(
 ) -> Result<ApiJson<Vec<UserView>>, ApiError> {
     user.require(Role::Admin)?;
     let mut tx = state.store.begin(TxMode::Read).await?;
-    let users = tx.list_users(page.limit.unwrap_or(100).clamp(1, 500), page.offset.unwrap_or(0).max(0)).await?;
+    let (limit, offset) = page.bounds(100, 500)?;
+    let users = tx.list_users(limit, offset).await?;
     Ok(ApiJson(users.iter().map(UserView::from).collect()))
 }
 
 /// Change a user's role (their sessions end).
 #[utoipa::path(put, path = "/api/v1/admin/users/{id}/role", tag = "admin", security(("bearer" = [])), params(("id" = i64, Path)), request_body = RoleInput,
-    responses((status = 200, body = UserView), (status = 404, description = "no such user")))]
+    responses((status = 200, body = UserView), (status = 400, description = "unknown role, or an admin demoting themself"), (status = 404, description = "no such user")))]
 pub async fn set_role(
     State(state): State<SharedState>,
     user: ApiUser,
@@ -46,7 +47,8 @@ pub async fn list_shops(
 ) -> Result<ApiJson<Vec<ShopView>>, ApiError> {
     user.require(Role::Admin)?;
     let mut tx = state.store.begin(TxMode::Read).await?;
-    let shops = tx.list_shops(page.limit.unwrap_or(100).clamp(1, 500), page.offset.unwrap_or(0).max(0)).await?;
+    let (limit, offset) = page.bounds(100, 500)?;
+    let shops = tx.list_shops(limit, offset).await?;
     Ok(ApiJson(shops.iter().map(ShopView::from).collect()))
 }
 

@@ -8,12 +8,17 @@ use crate::SharedState;
 use axum::extract::State;
 use kabao_core::{ProductId, ShopId};
 
+/// A page of the catalog: `limit` 1–200 (default 50), `offset` ≥ 0, in the `sort` order.
 #[derive(serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ListQuery {
+    #[param(minimum = 1, maximum = 200)]
     pub limit: Option<i64>,
+    #[param(minimum = 0)]
     pub offset: Option<i64>,
     /// newest (default) or trust (highest shop trust score first).
+    #[param(value_type = Option<super::contract::ListingSortName>)]
     pub sort: Option<String>,
 }
 
@@ -23,22 +28,25 @@ pub struct ListingView {
     #[serde(flatten)]
     pub product: ProductView,
     pub shop_name: String,
+    #[schema(value_type = super::contract::CertificationName)]
     pub shop_certification: String,
-    /// The shop's trust score (0–100) and level (low / fair / good / excellent).
+    /// The shop's trust score (0–100) and level.
+    #[schema(maximum = 100)]
     pub trust_score: u8,
+    #[schema(value_type = super::contract::TrustLevelName)]
     pub trust_level: String,
 }
 
 /// Listed products of shops in good standing, newest first or by the shop's trust score.
 #[utoipa::path(get, path = "/api/v1/products", tag = "catalog", params(ListQuery),
-    responses((status = 200, body = [ListingView]), (status = 400, description = "bad sort")))]
+    responses((status = 200, body = [ListingView]), (status = 400, description = "bad sort, limit or offset")))]
 pub async fn list_products(
     State(state): State<SharedState>,
     ApiQuery(q): ApiQuery<ListQuery>,
 ) -> Result<ApiJson<Vec<ListingView>>, ApiError> {
     let order = crate::trust::ListingOrder::parse(q.sort.as_deref())?;
-    let rows =
-        crate::trust::listing(&state, order, q.limit.unwrap_or(50).clamp(1, 200), q.offset.unwrap_or(0).max(0)).await?;
+    let (limit, offset) = super::views::page_bounds(q.limit, q.offset, 50, 200)?;
+    let rows = crate::trust::listing(&state, order, limit, offset).await?;
     Ok(ApiJson(
         rows.iter()
             .map(|(l, t)| ListingView {

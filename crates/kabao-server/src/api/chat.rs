@@ -19,7 +19,12 @@ use utoipa::ToSchema;
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MessageInput {
-    /// At most 1000 characters.
+    /// 1–1000 characters, not only spaces.
+    #[schema(
+        min_length = 1,
+        max_length = 1000,
+        pattern = r"[^\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]"
+    )]
     pub body: String,
 }
 
@@ -35,7 +40,8 @@ async fn answer(
 }
 
 /// The order's chat as the buyer sees it: the other side's contact details masked, risky messages warned about.
-#[utoipa::path(get, path = "/api/v1/orders/{order_no}/messages", tag = "chat", params(("order_no" = String, Path)),
+#[utoipa::path(get, path = "/api/v1/orders/{order_no}/messages", tag = "chat", security((), ("bearer" = [])),
+    params(("order_no" = String, Path), super::orders::OrderSecret),
     responses((status = 200, body = Vec<Shown>), (status = 404, description = "no such order of yours")))]
 pub async fn buyer_list(
     State(state): State<SharedState>,
@@ -48,7 +54,8 @@ pub async fn buyer_list(
 }
 
 /// The buyer writes to the merchant.
-#[utoipa::path(post, path = "/api/v1/orders/{order_no}/messages", tag = "chat", params(("order_no" = String, Path)),
+#[utoipa::path(post, path = "/api/v1/orders/{order_no}/messages", tag = "chat", security((), ("bearer" = [])),
+    params(("order_no" = String, Path), super::orders::OrderSecret),
     request_body = MessageInput,
     responses((status = 201, body = Vec<Shown>), (status = 400, description = "empty or too long"),
         (status = 404, description = "no such order of yours"), (status = 429, description = "too many messages")))]
@@ -165,6 +172,7 @@ pub struct RiskEventView {
     /// The order's chat for the admin (`GET`), when the event is on an order.
     pub messages_url: Option<String>,
     /// open / confirmed / dismissed
+    #[schema(value_type = super::contract::RiskStateName)]
     pub state: String,
     pub created_at: i64,
 }
@@ -226,8 +234,10 @@ pub async fn risk_queue(
 #[serde(deny_unknown_fields)]
 pub struct RiskReviewInput {
     /// confirmed (the events stand and keep counting against the shop) or dismissed (false alarms).
+    #[schema(value_type = super::contract::RiskOutcomeName)]
     pub outcome: String,
     /// Required.
+    #[schema(min_length = 1, pattern = r"[^\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]")]
     pub note: String,
     /// Also suspend the shop (confirmed only).
     #[serde(default)]

@@ -93,7 +93,9 @@ pub(crate) async fn read_form(multipart: Result<Multipart, MultipartRejection>) 
     }
 }
 
+/// Why a claim is (not) eligible, or a buyer-abuse signal: a code and its text in both languages.
 #[derive(Serialize, ToSchema)]
+#[schema(as = ClaimReason)]
 pub struct ReasonView {
     pub code: String,
     pub zh: String,
@@ -105,12 +107,12 @@ pub struct EvidenceView {
     /// SHA-256 of the file (hex); the file is at `.../claims/{claim_no}/evidence/{sha256}` under the order (buyer)
     /// or under `/api/v1/merchant` (merchant).
     pub sha256: String,
-    /// screenshot / error_text / screen_recording
+    #[schema(value_type = super::contract::EvidenceKindName)]
     pub kind: String,
     pub file_name: String,
     pub mime: String,
     pub size_bytes: i64,
-    /// buyer / merchant / arbiter
+    #[schema(value_type = super::contract::PartyName)]
     pub added_by: String,
     /// Canonical JSON binding the file to the product as sold, the defect claimed and the server time.
     pub binding: String,
@@ -140,14 +142,14 @@ pub struct ClaimView {
     pub order_no: String,
     /// The item (1..=quantity) the claim is about.
     pub item: i32,
-    /// invalid_key / already_redeemed / wrong_region / login_failed / account_banned / missing_entitlement / expired_early
+    #[schema(value_type = super::contract::DefectName)]
     pub defect: String,
     pub description: String,
     pub activated: bool,
     /// Whether the claim meets the rules the order was sold under; if not, `reasons` says why.
     pub eligible: bool,
     pub reasons: Vec<ReasonView>,
-    /// open / awaiting_evidence / reissued / refunded / rejected / remedy_failed / escalated
+    #[schema(value_type = super::contract::ClaimStateName)]
     pub state: String,
     /// The merchant's deadline (Unix ms) while it runs; silence past it runs the remedy.
     pub due_at: Option<i64>,
@@ -219,24 +221,42 @@ pub struct FiledView {
 #[allow(dead_code)]
 pub struct ClaimUpload {
     /// The item (1..=quantity).
+    #[schema(minimum = 1, maximum = 1000)]
     pub item: i32,
+    #[schema(value_type = super::contract::DefectName)]
     pub defect: String,
+    /// At most 2000 characters.
+    #[schema(max_length = 2000)]
     pub description: Option<String>,
     /// "true" if the item was activated (redeemed, bound) before the problem.
+    #[schema(value_type = Option<bool>)]
     pub activated: Option<String>,
-    /// The error text or code, typed or pasted.
+    /// The error text or code, typed or pasted (at most 64 KB).
+    #[schema(max_length = 65536)]
     pub error_text: Option<String>,
     /// Evidence files (repeat the part): PNG/JPEG/GIF/WebP ≤ 5 MB, MP4/MOV/WebM ≤ 20 MB, text ≤ 64 KB; at most 6.
-    #[schema(value_type = Vec<String>, format = Binary)]
+    #[schema(value_type = Option<Vec<String>>, format = Binary, max_items = 6)]
+    pub files: Vec<Vec<u8>>,
+}
+
+/// The multipart form adding evidence to a claim (documentation only): at least one file, or `error_text`.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct EvidenceUpload {
+    /// The error text or code, typed or pasted (at most 64 KB).
+    #[schema(max_length = 65536)]
+    pub error_text: Option<String>,
+    /// Evidence files (repeat the part): PNG/JPEG/GIF/WebP ≤ 5 MB, MP4/MOV/WebM ≤ 20 MB, text ≤ 64 KB; at most 6.
+    #[schema(value_type = Option<Vec<String>>, format = Binary, max_items = 6)]
     pub files: Vec<Vec<u8>>,
 }
 
 /// File a claim on one delivered, revealed item (buyer's token, or guest's `X-Order-Secret`). With an
 /// `Idempotency-Key`, a retry of the same form (fields and files) answers the first response byte for byte. If the
 /// rules allow an automatic re-issue and a key is in stock, the fresh key is in the answer.
-#[utoipa::path(post, path = "/api/v1/orders/{order_no}/claims", tag = "claims",
-    params(("order_no" = String, Path),
-        ("Idempotency-Key" = Option<String>, Header, description = "At most 128 visible ASCII characters, per caller (token user, or guest order). The same key with the same form (every field, each file's name and SHA-256) answers the first response byte for byte (header `Idempotent-Replayed: true`) for 48 hours; with another form 409 `idempotency_key_reused`; while the first request runs 409 `idempotency_key_in_flight`.")),
+#[utoipa::path(post, path = "/api/v1/orders/{order_no}/claims", tag = "claims", security((), ("bearer" = [])),
+    params(("order_no" = String, Path), super::orders::OrderSecret,
+        ("Idempotency-Key" = Option<String>, Header, max_length = 128, description = "At most 128 visible ASCII characters, per caller (token user, or guest order). The same key with the same form (every field, each file's name and SHA-256) answers the first response byte for byte (header `Idempotent-Replayed: true`) for 48 hours; with another form 409 `idempotency_key_reused`; while the first request runs 409 `idempotency_key_in_flight`.")),
     request_body(content = ClaimUpload, content_type = "multipart/form-data"),
     responses((status = 201, body = FiledView), (status = 200, body = FiledView, description = "a claim was already open on the item"),
         (status = 400, description = "bad field, file type or size, or an invalid Idempotency-Key"), (status = 404, description = "no such order or item of yours"),
@@ -269,7 +289,8 @@ pub async fn file(
 }
 
 /// An order's claims (buyer's token, or guest's `X-Order-Secret`).
-#[utoipa::path(get, path = "/api/v1/orders/{order_no}/claims", tag = "claims", params(("order_no" = String, Path)),
+#[utoipa::path(get, path = "/api/v1/orders/{order_no}/claims", tag = "claims", security((), ("bearer" = [])),
+    params(("order_no" = String, Path), super::orders::OrderSecret),
     responses((status = 200, body = Vec<ClaimView>), (status = 404, description = "no such order of yours")))]
 pub async fn list(
     State(state): State<SharedState>,
@@ -288,8 +309,8 @@ pub async fn list(
 }
 
 /// One claim of an order (buyer's token, or guest's `X-Order-Secret`).
-#[utoipa::path(get, path = "/api/v1/orders/{order_no}/claims/{claim_no}", tag = "claims",
-    params(("order_no" = String, Path), ("claim_no" = String, Path)),
+#[utoipa::path(get, path = "/api/v1/orders/{order_no}/claims/{claim_no}", tag = "claims", security((), ("bearer" = [])),
+    params(("order_no" = String, Path), ("claim_no" = String, Path), super::orders::OrderSecret),
     responses((status = 200, body = ClaimView), (status = 404, description = "no such claim of yours")))]
 pub async fn get(
     State(state): State<SharedState>,
@@ -307,10 +328,10 @@ pub async fn get(
 /// all the buyer's evidence (`eligible`, `reasons`); if it has just become eligible and the rules re-issue
 /// automatically with a key in stock, it is re-issued at once (`state` = reissued; reveal the order's keys). With
 /// an `Idempotency-Key`, a retry of the same form answers the first response byte for byte.
-#[utoipa::path(post, path = "/api/v1/orders/{order_no}/claims/{claim_no}/evidence", tag = "claims",
-    params(("order_no" = String, Path), ("claim_no" = String, Path),
+#[utoipa::path(post, path = "/api/v1/orders/{order_no}/claims/{claim_no}/evidence", tag = "claims", security((), ("bearer" = [])),
+    params(("order_no" = String, Path), ("claim_no" = String, Path), super::orders::OrderSecret,
         ("Idempotency-Key" = Option<String>, Header, description = "At most 128 visible ASCII characters, per caller (token user, or guest order). The same key with the same form (every field, each file's name and SHA-256) answers the first response byte for byte (header `Idempotent-Replayed: true`) for 48 hours; with another form 409 `idempotency_key_reused`; while the first request runs 409 `idempotency_key_in_flight`.")),
-    request_body(content = ClaimUpload, content_type = "multipart/form-data"),
+    request_body(content = EvidenceUpload, content_type = "multipart/form-data"),
     responses((status = 200, body = ClaimView), (status = 400, description = "no evidence, bad type or size, or an invalid Idempotency-Key"),
         (status = 404, description = "no such claim of yours"),
         (status = 409, description = "the claim is closed; `idempotency_key_reused` (same key, other form) or `idempotency_key_in_flight` (same key, first request still running)")))]
@@ -338,7 +359,7 @@ pub async fn add_evidence(
 
 /// The merchant's claims waiting for an answer, nearest deadline first.
 #[utoipa::path(get, path = "/api/v1/merchant/claims", tag = "claims", security(("bearer" = [])),
-    responses((status = 403, description = "not a merchant"), (status = 200, body = Vec<ClaimView>)))]
+    responses((status = 200, body = Vec<ClaimView>), (status = 404, description = "no shop yet")))]
 pub async fn queue(
     State(state): State<SharedState>,
     ApiMerchant(user): ApiMerchant,
@@ -352,7 +373,8 @@ pub async fn queue(
     Ok(ApiJson(views))
 }
 
-#[derive(Deserialize, ToSchema)]
+/// A merchant's decision on a claim.
+#[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DecisionInput {
     /// approve (runs the remedy now) / reject (needs `reason`) / ask_evidence (once; needs `note`)
@@ -361,10 +383,63 @@ pub struct DecisionInput {
     pub note: Option<String>,
 }
 
+/// The documented shape of [`DecisionInput`]: `reason` is required to reject, `note` to ask for evidence.
+#[derive(Serialize, ToSchema)]
+#[serde(untagged)]
+#[schema(as = ClaimDecisionInput)]
+#[allow(dead_code)]
+pub enum ClaimDecisionDoc {
+    Approve(ApproveDoc),
+    Reject(RejectDoc),
+    AskEvidence(AskEvidenceDoc),
+}
+
+/// Approve: the remedy runs now.
+#[derive(Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(as = ClaimApproval)]
+#[allow(dead_code)]
+pub struct ApproveDoc {
+    #[schema(pattern = "^\\s*approve\\s*$")]
+    decision: String,
+}
+
+/// Reject, with the reason the buyer sees (1–1000 characters).
+#[derive(Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(as = ClaimRejection)]
+#[allow(dead_code)]
+pub struct RejectDoc {
+    #[schema(pattern = "^\\s*reject\\s*$")]
+    decision: String,
+    #[schema(
+        min_length = 1,
+        max_length = 1000,
+        pattern = r"[^\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]"
+    )]
+    reason: String,
+}
+
+/// Ask the buyer for more evidence, once (the deadline pauses), with a note (1–1000 characters).
+#[derive(Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(as = ClaimEvidenceRequest)]
+#[allow(dead_code)]
+pub struct AskEvidenceDoc {
+    #[schema(pattern = "^\\s*ask_evidence\\s*$")]
+    decision: String,
+    #[schema(
+        min_length = 1,
+        max_length = 1000,
+        pattern = r"[^\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]"
+    )]
+    note: String,
+}
+
 /// Decide a claim of the merchant's shop.
 #[utoipa::path(post, path = "/api/v1/merchant/claims/{claim_no}/decision", tag = "claims", security(("bearer" = [])),
-    params(("claim_no" = String, Path)), request_body = DecisionInput,
-    responses((status = 403, description = "not a merchant"), (status = 200, body = ClaimView), (status = 400, description = "bad decision or missing reason"),
+    params(("claim_no" = String, Path)), request_body = ClaimDecisionDoc,
+    responses((status = 200, body = ClaimView), (status = 400, description = "bad decision or missing reason"),
         (status = 404, description = "no such claim of your shop"), (status = 409, description = "already decided")))]
 pub async fn decide(
     State(state): State<SharedState>,
@@ -379,8 +454,8 @@ pub async fn decide(
 }
 
 /// An evidence file of one of the buyer's claims.
-#[utoipa::path(get, path = "/api/v1/orders/{order_no}/claims/{claim_no}/evidence/{sha256}", tag = "claims",
-    params(("order_no" = String, Path), ("claim_no" = String, Path), ("sha256" = String, Path)),
+#[utoipa::path(get, path = "/api/v1/orders/{order_no}/claims/{claim_no}/evidence/{sha256}", tag = "claims", security((), ("bearer" = [])),
+    params(("order_no" = String, Path), ("claim_no" = String, Path), ("sha256" = String, Path), super::orders::OrderSecret),
     responses((status = 200, description = "the file"), (status = 404, description = "no such file in a claim of yours")))]
 pub async fn buyer_file(
     State(state): State<SharedState>,
@@ -411,7 +486,8 @@ pub async fn merchant_file(
 /// The order's complaint package (维权材料包): a zip with a readable report (HTML, Chinese with English), the
 /// policy snapshot and hash, the event chain, ledger entries, claims, evidence files and a SHA-256 manifest.
 /// Check it offline with `kabao verify-bundle FILE.zip`.
-#[utoipa::path(get, path = "/api/v1/orders/{order_no}/complaint-package", tag = "claims", params(("order_no" = String, Path)),
+#[utoipa::path(get, path = "/api/v1/orders/{order_no}/complaint-package", tag = "claims", security((), ("bearer" = [])),
+    params(("order_no" = String, Path), super::orders::OrderSecret),
     responses((status = 200, description = "the zip", content_type = "application/zip"), (status = 404, description = "no such order of yours")))]
 pub async fn complaint_package(
     State(state): State<SharedState>,
@@ -428,7 +504,7 @@ pub async fn complaint_package(
 #[utoipa::path(post, path = "/api/v1/merchant/claims/{claim_no}/evidence", tag = "claims", security(("bearer" = [])),
     params(("claim_no" = String, Path),
         ("Idempotency-Key" = Option<String>, Header, description = "At most 128 visible ASCII characters, per user. The same key with the same form (every field, each file's name and SHA-256) answers the first response byte for byte (header `Idempotent-Replayed: true`) for 48 hours; with another form 409 `idempotency_key_reused`; while the first request runs 409 `idempotency_key_in_flight`.")),
-    request_body(content = ClaimUpload, content_type = "multipart/form-data"),
+    request_body(content = EvidenceUpload, content_type = "multipart/form-data"),
     responses((status = 403, description = "not a merchant"), (status = 200, body = ClaimView), (status = 400, description = "no evidence, bad type or size, or an invalid Idempotency-Key"),
         (status = 404, description = "no such claim of your shop"),
         (status = 409, description = "the claim is closed; `idempotency_key_reused` (same key, other form) or `idempotency_key_in_flight` (same key, first request still running)")))]

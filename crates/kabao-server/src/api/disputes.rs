@@ -20,13 +20,18 @@ use utoipa::ToSchema;
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct StatementInput {
-    /// What this side says (at most 2000 characters).
+    /// What this side says (1–2000 characters, not only spaces).
+    #[schema(
+        min_length = 1,
+        max_length = 2000,
+        pattern = r"[^\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]"
+    )]
     pub statement: String,
 }
 
 #[derive(Serialize, ToSchema)]
 pub struct StatementView {
-    /// buyer / merchant / arbiter
+    #[schema(value_type = super::contract::PartyName)]
     pub party: String,
     pub body: String,
     pub created_at: i64,
@@ -35,10 +40,10 @@ pub struct StatementView {
 #[derive(Serialize, ToSchema)]
 pub struct DisputeView {
     pub claim_no: String,
-    /// open / decided
+    #[schema(value_type = super::contract::DisputeStateName)]
     pub state: String,
     pub opened_at: i64,
-    /// force_reissue / refund / reject
+    #[schema(value_type = Option<super::contract::RulingName>)]
     pub ruling: Option<String>,
     pub refund_fen: Option<i64>,
     pub reason: Option<String>,
@@ -75,8 +80,8 @@ async fn view_of(state: &SharedState, claim_no: &str, c: &kabao_store::ClaimReco
 }
 
 /// Take a rejected claim (or one whose remedy failed) to the platform, within the window after the decision.
-#[utoipa::path(post, path = "/api/v1/orders/{order_no}/claims/{claim_no}/escalate", tag = "disputes",
-    params(("order_no" = String, Path), ("claim_no" = String, Path)), request_body = StatementInput,
+#[utoipa::path(post, path = "/api/v1/orders/{order_no}/claims/{claim_no}/escalate", tag = "disputes", security((), ("bearer" = [])),
+    params(("order_no" = String, Path), ("claim_no" = String, Path), super::orders::OrderSecret), request_body = StatementInput,
     responses((status = 201, body = DisputeView), (status = 400, description = "no statement"),
         (status = 404, description = "no such claim of yours"), (status = 409, description = "not escalatable, window closed, or escalated already")))]
 pub async fn escalate(
@@ -94,8 +99,8 @@ pub async fn escalate(
 
 /// The buyer adds a statement to an open dispute. With an `Idempotency-Key`, a retry of the same body adds nothing
 /// and answers the first 200 byte for byte.
-#[utoipa::path(post, path = "/api/v1/orders/{order_no}/claims/{claim_no}/statements", tag = "disputes",
-    params(("order_no" = String, Path), ("claim_no" = String, Path),
+#[utoipa::path(post, path = "/api/v1/orders/{order_no}/claims/{claim_no}/statements", tag = "disputes", security((), ("bearer" = [])),
+    params(("order_no" = String, Path), ("claim_no" = String, Path), super::orders::OrderSecret,
         ("Idempotency-Key" = Option<String>, Header, description = "At most 128 visible ASCII characters, per caller (token user, or guest order). The same key with the same body answers the first response byte for byte (header `Idempotent-Replayed: true`) for 48 hours; with another body 409 `idempotency_key_reused`; while the first request runs 409 `idempotency_key_in_flight`.")),
     request_body = StatementInput,
     responses((status = 200, body = DisputeView), (status = 400, description = "no statement, or an invalid Idempotency-Key"),
@@ -151,10 +156,12 @@ pub struct CaseView {
     /// The policy snapshot the order was sold under, and its SHA-256.
     pub warranty_snapshot: String,
     pub warranty_sha256: String,
+    #[schema(value_type = super::contract::OrderStateName)]
     pub order_state: String,
     pub amount_fen: i64,
     pub unit_price_fen: i64,
-    /// The order's event chain: (time, kind, hash).
+    /// The order's event chain: [time (Unix ms), kind, hash (hex)].
+    #[schema(value_type = Vec<Vec<String>>)]
     pub timeline: Vec<(i64, String, String)>,
     /// When keys were revealed (Unix ms).
     pub reveals: Vec<i64>,
@@ -202,11 +209,18 @@ pub async fn case(
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RulingInput {
-    /// force_reissue / refund / reject
+    #[schema(value_type = super::contract::RulingName)]
     pub ruling: String,
-    /// For a refund: the amount in 分, up to the item's price.
+    /// For a refund (required then): the amount in 分, at least 1, up to the item's price.
+    #[schema(minimum = 1)]
+    #[serde(default, with = "super::views::whole::option")]
     pub refund_fen: Option<i64>,
-    /// The written reason (required).
+    /// The written reason (required; 1–2000 characters).
+    #[schema(
+        min_length = 1,
+        max_length = 2000,
+        pattern = r"[^\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]"
+    )]
     pub reason: String,
 }
 
@@ -214,7 +228,8 @@ pub struct RulingInput {
 #[utoipa::path(post, path = "/api/v1/arbiter/disputes/{claim_no}/ruling", tag = "disputes", security(("bearer" = [])),
     params(("claim_no" = String, Path)), request_body = RulingInput,
     responses((status = 200, body = DisputeView), (status = 400, description = "bad ruling, amount or missing reason"),
-        (status = 403, description = "not an arbiter"), (status = 409, description = "already ruled, no stock, or fund short")))]
+        (status = 403, description = "not an arbiter"), (status = 404, description = "no such dispute"),
+        (status = 409, description = "already ruled, no stock, or fund short")))]
 pub async fn rule(
     State(state): State<SharedState>,
     ApiUser(user): ApiUser,
@@ -262,7 +277,8 @@ pub struct FundView {
     /// Advanced for shops and not yet recovered, in 分.
     pub outstanding_fen: i64,
     pub members: i64,
-    /// Payouts, newest first: (Unix ms, 分).
+    /// Payouts, newest first: [Unix ms, 分].
+    #[schema(value_type = Vec<Vec<i64>>)]
     pub payouts: Vec<(i64, i64)>,
 }
 
@@ -286,7 +302,8 @@ pub struct MembershipView {
 /// The merchant's shop joins the fund: the deposit is topped up to the minimum and the contribution paid, both
 /// from the available balance.
 #[utoipa::path(post, path = "/api/v1/merchant/fund/join", tag = "disputes", security(("bearer" = [])),
-    responses((status = 403, description = "not a merchant"), (status = 201, body = MembershipView), (status = 402, description = "balance too low"), (status = 409, description = "already a member")))]
+    responses((status = 201, body = MembershipView), (status = 402, description = "balance too low"),
+        (status = 404, description = "no shop yet"), (status = 409, description = "already a member")))]
 pub async fn join(
     State(state): State<SharedState>,
     ApiMerchant(user): ApiMerchant,
@@ -298,13 +315,16 @@ pub async fn join(
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ContributionInput {
+    #[schema(minimum = 1)]
+    #[serde(with = "super::views::whole")]
     pub amount_fen: i64,
 }
 
 /// The platform moves part of its revenue into the fund (admins).
 #[utoipa::path(post, path = "/api/v1/admin/fund/contributions", tag = "disputes", security(("bearer" = [])),
     request_body = ContributionInput,
-    responses((status = 204, description = "moved"), (status = 402, description = "not enough revenue"), (status = 403, description = "not an admin")))]
+    responses((status = 204, description = "moved"), (status = 400, description = "amount not positive"), (status = 402, description = "not enough revenue"),
+        (status = 403, description = "not an admin")))]
 pub async fn contribute(
     State(state): State<SharedState>,
     ApiUser(user): ApiUser,

@@ -28,6 +28,7 @@ pub struct FinanceView {
 #[derive(Serialize, ToSchema)]
 pub struct EntryView {
     pub tx_id: i64,
+    /// top_up / payment / settlement / refund / withdrawal / deposit / fund_contribution / fund_repayment
     pub kind: String,
     pub order_id: Option<i64>,
     pub amount_fen: i64,
@@ -150,7 +151,7 @@ pub struct PayoutView {
 }
 
 /// The caller's balances.
-#[utoipa::path(get, path = "/api/v1/merchant/finance", tag = "merchant", security(("bearer" = [])), responses((status = 403, description = "not a merchant"), (status = 200, body = FinanceView)))]
+#[utoipa::path(get, path = "/api/v1/merchant/finance", tag = "merchant", security(("bearer" = [])), responses((status = 200, body = FinanceView), (status = 404, description = "no shop yet")))]
 pub async fn finance(
     State(state): State<SharedState>,
     ApiMerchant(user): ApiMerchant,
@@ -164,7 +165,7 @@ pub async fn finance(
 }
 
 /// The shop's orders, newest first.
-#[utoipa::path(get, path = "/api/v1/merchant/orders", tag = "merchant", security(("bearer" = [])), responses((status = 403, description = "not a merchant"), (status = 200, body = [OrderView])))]
+#[utoipa::path(get, path = "/api/v1/merchant/orders", tag = "merchant", security(("bearer" = [])), responses((status = 200, body = [OrderView]), (status = 404, description = "no shop yet")))]
 pub async fn orders(
     State(state): State<SharedState>,
     ApiMerchant(user): ApiMerchant,
@@ -175,7 +176,7 @@ pub async fn orders(
 }
 
 /// The available-balance account's entries, newest first.
-#[utoipa::path(get, path = "/api/v1/merchant/statement", tag = "merchant", security(("bearer" = [])), responses((status = 403, description = "not a merchant"), (status = 200, body = [EntryView])))]
+#[utoipa::path(get, path = "/api/v1/merchant/statement", tag = "merchant", security(("bearer" = [])), responses((status = 200, body = [EntryView]), (status = 404, description = "no shop yet")))]
 pub async fn statement(
     State(state): State<SharedState>,
     ApiMerchant(user): ApiMerchant,
@@ -189,6 +190,7 @@ pub async fn statement(
 pub struct WithdrawalInput {
     /// What leaves the available balance, in 分; the fee is taken from it.
     #[schema(minimum = 1)]
+    #[serde(with = "super::views::whole")]
     pub amount_fen: i64,
     /// One of the caller's payees (`/api/v1/merchant/payees`).
     pub payee_id: i64,

@@ -29,7 +29,8 @@ pub async fn get_shop(
 
 /// Open the caller's shop (one per merchant).
 #[utoipa::path(post, path = "/api/v1/merchant/shop", tag = "merchant", security(("bearer" = [])), request_body = ShopInput,
-    responses((status = 403, description = "not a merchant"), (status = 201, body = ShopView), (status = 409, description = "already open, or name taken")))]
+    responses((status = 201, body = ShopView), (status = 400, description = "a field is invalid; `field` names it"),
+        (status = 409, description = "already open, or name taken")))]
 pub async fn open_shop(
     State(state): State<SharedState>,
     ApiMerchant(user): ApiMerchant,
@@ -41,7 +42,8 @@ pub async fn open_shop(
 
 /// Rename or redescribe the caller's shop.
 #[utoipa::path(put, path = "/api/v1/merchant/shop", tag = "merchant", security(("bearer" = [])), request_body = ShopInput,
-    responses((status = 403, description = "not a merchant"), (status = 200, body = ShopView)))]
+    responses((status = 200, body = ShopView), (status = 400, description = "a field is invalid; `field` names it"),
+        (status = 404, description = "no shop yet"), (status = 409, description = "name taken")))]
 pub async fn update_shop(
     State(state): State<SharedState>,
     ApiMerchant(user): ApiMerchant,
@@ -51,7 +53,8 @@ pub async fn update_shop(
 }
 
 /// The caller's products, listed or not.
-#[utoipa::path(get, path = "/api/v1/merchant/products", tag = "merchant", security(("bearer" = [])), responses((status = 403, description = "not a merchant"), (status = 200, body = [ProductView])))]
+#[utoipa::path(get, path = "/api/v1/merchant/products", tag = "merchant", security(("bearer" = [])),
+    responses((status = 200, body = [ProductView]), (status = 404, description = "no shop yet")))]
 pub async fn list_products(
     State(state): State<SharedState>,
     ApiMerchant(user): ApiMerchant,
@@ -61,7 +64,8 @@ pub async fn list_products(
 
 /// Create a product in the caller's shop.
 #[utoipa::path(post, path = "/api/v1/merchant/products", tag = "merchant", security(("bearer" = [])), request_body = ProductBody,
-    responses((status = 403, description = "not a merchant"), (status = 201, body = ProductView), (status = 400, description = "a field is invalid; `field` names it")))]
+    responses((status = 201, body = ProductView), (status = 400, description = "a field is invalid; `field` names it"),
+        (status = 404, description = "no shop yet")))]
 pub async fn create_product(
     State(state): State<SharedState>,
     ApiMerchant(user): ApiMerchant,
@@ -85,7 +89,8 @@ pub async fn get_product(
 
 /// Replace one of the caller's products.
 #[utoipa::path(put, path = "/api/v1/merchant/products/{id}", tag = "merchant", security(("bearer" = [])), params(("id" = i64, Path)), request_body = ProductBody,
-    responses((status = 403, description = "not a merchant"), (status = 200, body = ProductView), (status = 404, description = "not a product of yours")))]
+    responses((status = 200, body = ProductView), (status = 400, description = "a field is invalid; `field` names it"),
+        (status = 404, description = "not a product of yours")))]
 pub async fn update_product(
     State(state): State<SharedState>,
     ApiMerchant(user): ApiMerchant,
@@ -98,8 +103,9 @@ pub async fn update_product(
 /// Import card keys: the request body is the key file (UTF-8 text, one key per line or `卡号----密码`).
 /// Accepted lines are stored in one transaction; every duplicate and malformed line is named by number.
 #[utoipa::path(post, path = "/api/v1/merchant/products/{id}/keys", tag = "merchant", security(("bearer" = [])), params(("id" = i64, Path)),
-    request_body(content = String, content_type = "text/plain"),
-    responses((status = 403, description = "not a merchant"), (status = 200, body = ImportView), (status = 404, description = "not a product of yours"), (status = 413, description = "file over 16 MiB")))]
+    request_body(content = super::contract::KeyFile, content_type = "text/plain"),
+    responses((status = 200, body = ImportView), (status = 400, description = "the file is empty"), (status = 404, description = "not a product of yours"),
+        (status = 409, description = "the product does not sell card keys (shared secret or custom goods)"), (status = 413, description = "file over 16 MiB")))]
 pub async fn import_keys(
     State(state): State<SharedState>,
     ApiMerchant(user): ApiMerchant,
@@ -144,14 +150,15 @@ pub async fn list_keys(
             )
         })?),
     };
+    let (limit, offset) = super::views::page_bounds(q.limit, q.offset, 100, 1000)?;
     let keys = crate::inventory::list_keys_for_owner(
         &*state.store,
         &state.keyring,
         user.id,
         ProductId(id),
         key_state,
-        q.limit.unwrap_or(100),
-        q.offset.unwrap_or(0),
+        limit,
+        offset,
     )
     .await?;
     let views: Vec<KeyView> = keys
@@ -195,15 +202,23 @@ pub async fn void_batch(
 #[serde(deny_unknown_fields)]
 pub struct SharedSecretInput {
     /// The one secret every buyer receives (a shared account, a universal code, a link and password).
+    #[schema(
+        min_length = 1,
+        max_length = 512,
+        pattern = r"[^\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]"
+    )]
     pub secret: String,
     /// How many units may be sold.
+    #[schema(minimum = 0, maximum = 1_000_000)]
+    #[serde(with = "super::views::whole")]
     pub stock: i64,
 }
 
 /// Set a shared-secret (循环卡密) product's secret and stock count.
 #[utoipa::path(put, path = "/api/v1/merchant/products/{id}/shared-secret", tag = "merchant", security(("bearer" = [])), params(("id" = i64, Path)),
     request_body = SharedSecretInput,
-    responses((status = 403, description = "not a merchant"), (status = 200, body = ProductView), (status = 400, description = "not a shared product, or out of range"), (status = 404, description = "not a product of yours")))]
+    responses((status = 200, body = ProductView), (status = 400, description = "secret or stock out of range"), (status = 404, description = "not a product of yours"),
+        (status = 409, description = "not a shared-secret product")))]
 pub async fn set_shared_secret(
     State(state): State<SharedState>,
     ApiMerchant(user): ApiMerchant,
@@ -226,18 +241,24 @@ pub async fn set_shared_secret(
 #[derive(serde::Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CustomSpecInput {
-    /// The labels of the fields every buyer fills at checkout (1–5, e.g. "游戏账号", "区服"); all are required.
+    /// The labels of the fields every buyer fills at checkout (1–5, distinct, e.g. "游戏账号", "区服"); all are required.
+    #[schema(schema_with = super::contract::field_labels)]
     pub fields: Vec<String>,
     /// Hours after payment within which the order must be delivered (1–168); past it the buyer is refunded.
+    #[schema(minimum = 1, maximum = 168)]
+    #[serde(with = "super::views::whole")]
     pub delivery_hours: i64,
     /// How many units may be sold.
+    #[schema(minimum = 0, maximum = 1_000_000)]
+    #[serde(with = "super::views::whole")]
     pub stock: i64,
 }
 
 /// Set a custom-goods (人工交付) product's buyer fields, delivery deadline and stock count.
 #[utoipa::path(put, path = "/api/v1/merchant/products/{id}/custom-fields", tag = "merchant", security(("bearer" = [])), params(("id" = i64, Path)),
     request_body = CustomSpecInput,
-    responses((status = 403, description = "not a merchant"), (status = 200, body = ProductView), (status = 400, description = "not a custom product, or a field out of range"), (status = 404, description = "not a product of yours")))]
+    responses((status = 200, body = ProductView), (status = 400, description = "a field out of range"), (status = 404, description = "not a product of yours"),
+        (status = 409, description = "not a custom-goods product")))]
 pub async fn set_custom_fields(
     State(state): State<SharedState>,
     ApiMerchant(user): ApiMerchant,
@@ -262,6 +283,11 @@ pub async fn set_custom_fields(
 pub struct DeliveryInput {
     /// What the buyer receives (e.g. the account and password, or a note that the top-up is done); 1–2000
     /// characters, stored encrypted like a card key.
+    #[schema(
+        min_length = 1,
+        max_length = 2000,
+        pattern = r"[^\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]"
+    )]
     pub text: String,
 }
 

@@ -1,10 +1,12 @@
 //! The JSON API under `/api/v1`, documented by an OpenAPI 3 document at `/api/openapi.json`.
-//! Callers authenticate with `Authorization: Bearer kb_...` tokens; errors are `{"code", "message", "field"}`.
+//! Callers authenticate with `Authorization: Bearer kb_...` tokens; errors are the `Error` schema
+//! `{"error", "message", "field"?}` (with `code`, a deprecated alias of `error`); see [`contract`].
 
 pub mod admin;
 pub mod catalog;
 pub mod chat;
 pub mod claims;
+pub mod contract;
 pub mod disputes;
 pub mod finance;
 pub mod merchant;
@@ -23,6 +25,7 @@ use axum::extract::Request;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::Router;
+use contract::Contract;
 use kabao_core::Lang;
 use utoipa::OpenApi;
 
@@ -175,7 +178,7 @@ pub fn route_table(sandbox: bool) -> Vec<(axum::http::Method, String)> {
 
 #[derive(OpenApi)]
 #[openapi(
-    info(title = "Kabao API", description = "卡保 Kabao: virtual goods with the warranty built in. Errors are {\"code\", \"message\", \"field\"}."),
+    info(title = "Kabao API", description = "卡保 Kabao: virtual goods with the warranty built in. Every refusal is an `Error` body: {\"error\": stable code, \"message\", \"field\"?}; `code` repeats `error` for older clients (deprecated)."),
     paths(
         tokens::create, tokens::list, tokens::revoke,
         catalog::list_products, catalog::get_product, catalog::get_shop,
@@ -193,13 +196,14 @@ pub fn route_table(sandbox: bool) -> Vec<(axum::http::Method, String)> {
         chat::buyer_list, chat::buyer_send, chat::merchant_list, chat::merchant_send, chat::arbiter_list, chat::arbiter_send,
         chat::risk_queue, chat::risk_review, chat::admin_list,
         orders::create, orders::get, orders::pay_wallet, orders::pay_sandbox, orders::reveal,
-        orders::wallet, orders::top_up, orders::sandbox_notify, orders::epay_notify_get, orders::pay_epay,
+        orders::wallet, orders::top_up, orders::sandbox_notify, orders::epay_notify_get, orders::epay_notify_post, orders::pay_epay,
         finance::finance, finance::orders, finance::statement, finance::request, finance::pending, finance::decide,
         finance::mine, payees::list, payees::create, payees::get, payees::remove,
         admin::list_users, admin::set_role, admin::list_shops, admin::set_certification, admin::set_suspension,
         admin::security_events,
     ),
-    modifiers(&BearerAuth)
+    components(schemas(contract::ErrorBody)),
+    modifiers(&BearerAuth, &Contract)
 )]
 pub struct ApiDoc;
 

@@ -35,16 +35,25 @@ impl FromRequestParts<SharedState> for MaybeApiUser {
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct OrderInput {
+    #[schema(minimum = 1)]
+    #[serde(with = "super::views::whole")]
     pub product_id: i64,
+    /// 1 up to the product's `max_per_order` (at most 1000).
+    #[schema(minimum = 1, maximum = 1000)]
+    #[serde(with = "super::views::whole")]
     pub quantity: i64,
     /// The buyer has seen the product's warranty terms (its policy, or 无质保) and accepts them. Must be true.
+    #[schema(value_type = super::contract::AcceptedFlag)]
     pub warranty_ack: bool,
     /// Optional: SHA-256 (hex) of the terms the buyer was shown (`GET /api/v1/products/{id}/warranty`). If the
     /// merchant changed them since, the order is refused with 409 `order.warranty_changed`.
+    #[schema(pattern = "^[0-9a-fA-F]{64}$")]
     pub warranty_sha256: Option<String>,
-    /// Guests only: where the order can be found again.
+    /// Guests only (refused with a token): where the order can be found again.
+    #[schema(format = Email, max_length = 254)]
     pub guest_email: Option<String>,
     /// Guests only: an optional password to look the order up with (6–64 characters).
+    #[schema(min_length = 6, max_length = 64)]
     pub query_password: Option<String>,
     /// Custom goods (人工交付) only: an answer for every field the product defines, by field label,
     /// e.g. `{"游戏账号": "123456", "区服": "电信一区"}`.
@@ -67,6 +76,7 @@ pub struct CustomFieldView {
 #[derive(Serialize, ToSchema)]
 pub struct OrderView {
     pub order_no: String,
+    #[schema(value_type = super::contract::OrderStateName)]
     pub state: String,
     pub product_id: i64,
     pub quantity: i64,
@@ -116,9 +126,10 @@ impl From<&Order> for OrderView {
 
 /// Create an order (registered buyer with a token, or a guest with `guest_email`). Nothing is reserved.
 /// With an `Idempotency-Key`, a retry of the same body answers the first 201 byte for byte.
-#[utoipa::path(post, path = "/api/v1/orders", tag = "orders", request_body = OrderInput,
-    params(("Idempotency-Key" = Option<String>, Header, description = "At most 128 visible ASCII characters, per caller (token user, or guest email). The same key with the same body answers the first response byte for byte (header `Idempotent-Replayed: true`) for 48 hours; with another body 409 `idempotency_key_reused`; while the first request runs 409 `idempotency_key_in_flight`.")),
+#[utoipa::path(post, path = "/api/v1/orders", tag = "orders", request_body = OrderInput, security((), ("bearer" = [])),
+    params(("Idempotency-Key" = Option<String>, Header, max_length = 128, description = "At most 128 visible ASCII characters, per caller (token user, or guest email). The same key with the same body answers the first response byte for byte (header `Idempotent-Replayed: true`) for 48 hours; with another body 409 `idempotency_key_reused`; while the first request runs 409 `idempotency_key_in_flight`.")),
     responses((status = 201, body = OrderView), (status = 400, description = "invalid field, or an invalid Idempotency-Key"),
+        (status = 404, description = "no such listed product"),
         (status = 409, description = "out of stock, warranty changed, first order unconfirmed; `idempotency_key_reused` (same key, other body) or `idempotency_key_in_flight` (same key, first request still running)")))]
 pub async fn create(
     State(state): State<SharedState>,
@@ -182,6 +193,31 @@ pub async fn create(
     run.finish(&state, result).await
 }
 
+/// A guest's proof of access to an order (ignored with a bearer token).
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Header)]
+#[allow(dead_code)]
+pub struct OrderSecret {
+    /// Guests: the order's email, or its query password when it has one.
+    #[param(rename = "X-Order-Secret")]
+    secret: Option<String>,
+}
+
+/// The body of a sandbox notification (documentation of [`crate::payments::SandboxNotification`]).
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct SandboxNotifyBody {
+    notification_id: String,
+    trade_no: String,
+    gateway_trade_no: String,
+    #[schema(minimum = 1)]
+    amount_fen: i64,
+    /// Only `paid` is applied.
+    status: String,
+    /// The payer's account at the gateway, when it reports one.
+    payer: Option<String>,
+}
+
 /// How a request proves access to an order: the buyer's token, or for guests `X-Order-Secret` (the query password
 /// if the order has one, else the email), throttled per order and per client IP like the page lookup.
 pub(crate) async fn access_order(
@@ -201,7 +237,8 @@ pub(crate) async fn access_order(
 
 /// One order (buyer's token, or guest's `X-Order-Secret`: the query password if the order has one, else the email).
 /// Failed guest lookups are throttled per order and per client IP.
-#[utoipa::path(get, path = "/api/v1/orders/{order_no}", tag = "orders", params(("order_no" = String, Path)),
+#[utoipa::path(get, path = "/api/v1/orders/{order_no}", tag = "orders", params(("order_no" = String, Path), OrderSecret),
+    security((), ("bearer" = [])),
     responses((status = 200, body = OrderView), (status = 404, description = "no such order of yours"), (status = 429, description = "lookup.throttled: too many failed guest lookups; see Retry-After")))]
 pub async fn get(
     State(state): State<SharedState>,
@@ -215,7 +252,8 @@ pub async fn get(
 
 /// Pay a pending order from the buyer's wallet; the keys are allocated in the same transaction.
 #[utoipa::path(post, path = "/api/v1/orders/{order_no}/pay/wallet", tag = "orders", security(("bearer" = [])), params(("order_no" = String, Path)),
-    responses((status = 200, body = OrderView), (status = 402, description = "wallet balance too low"), (status = 409, description = "not payable")))]
+    responses((status = 200, body = OrderView), (status = 402, description = "wallet balance too low"), (status = 404, description = "no such order of yours"),
+        (status = 409, description = "not payable")))]
 pub async fn pay_wallet(
     State(state): State<SharedState>,
     ApiUser(user): ApiUser,
@@ -235,7 +273,8 @@ pub struct PaymentView {
 
 /// Start paying a pending order through the sandbox gateway. Exists only in a demo (`serve --demo` or
 /// `[payments.sandbox] enabled = true`); otherwise 404.
-#[utoipa::path(post, path = "/api/v1/orders/{order_no}/pay/sandbox", tag = "orders", params(("order_no" = String, Path)),
+#[utoipa::path(post, path = "/api/v1/orders/{order_no}/pay/sandbox", tag = "orders", params(("order_no" = String, Path), OrderSecret),
+    security((), ("bearer" = [])),
     responses((status = 201, body = PaymentView), (status = 404, description = "no such order of yours, or no sandbox"), (status = 409, description = "not payable")))]
 pub async fn pay_sandbox(
     State(state): State<SharedState>,
@@ -266,7 +305,8 @@ pub struct KeysView {
 }
 
 /// Reveal the order's keys (recorded: who and when). Never cached.
-#[utoipa::path(post, path = "/api/v1/orders/{order_no}/keys/reveal", tag = "orders", params(("order_no" = String, Path)),
+#[utoipa::path(post, path = "/api/v1/orders/{order_no}/keys/reveal", tag = "orders", params(("order_no" = String, Path), OrderSecret),
+    security((), ("bearer" = [])),
     responses((status = 200, body = KeysView), (status = 404, description = "no such order of yours"), (status = 409, description = "not delivered")))]
 pub async fn reveal(
     State(state): State<SharedState>,
@@ -294,6 +334,9 @@ pub async fn wallet(State(state): State<SharedState>, ApiUser(user): ApiUser) ->
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TopUpInput {
+    /// 1 分 to ¥50,000.
+    #[schema(minimum = 1, maximum = 5_000_000)]
+    #[serde(with = "super::views::whole")]
     pub amount_fen: i64,
 }
 
@@ -324,14 +367,18 @@ pub async fn top_up(
 pub struct NotifyView {
     /// applied; duplicate (acknowledged, nothing done); or ignored (the gateway's trade number was already
     /// applied to another payment: nothing done, recorded as a security event)
+    #[schema(value_type = super::contract::NotifyStatusName)]
     pub status: String,
 }
 
 /// The sandbox gateway's asynchronous notification: headers `Kabao-Timestamp` and `Kabao-Signature`
 /// (hex HMAC-SHA256 of "timestamp.body"). Replays are acknowledged and ignored; tampering is refused.
 #[utoipa::path(post, path = "/api/v1/gateways/sandbox/notify", tag = "gateways",
-    request_body(content = String, content_type = "application/json", description = "{notification_id, trade_no, gateway_trade_no, amount_fen, status}"),
-    responses((status = 200, body = NotifyView), (status = 400, description = "malformed or wrong amount"), (status = 401, description = "bad signature or stale")))]
+    params(("Kabao-Timestamp" = i64, Header, description = "Unix seconds; within ±300 s of the server's clock"),
+        ("Kabao-Signature" = String, Header, description = "hex HMAC-SHA256 of \"timestamp.body\" with the sandbox secret")),
+    request_body(content = SandboxNotifyBody, content_type = "application/json"),
+    responses((status = 200, body = NotifyView), (status = 400, description = "malformed or wrong amount"), (status = 401, description = "bad signature or stale"),
+        (status = 404, description = "no such payment")))]
 pub async fn sandbox_notify(
     State(state): State<SharedState>,
     headers: HeaderMap,
@@ -368,15 +415,51 @@ async fn epay_answer(state: &SharedState, params: Result<Vec<(String, String)>, 
     }
 }
 
-/// The 易支付 asynchronous notification, as a GET (usual) or a form POST. Answers `success` or `fail`.
-#[utoipa::path(get, path = "/api/v1/gateways/epay/notify", tag = "gateways",
-    params(("pid" = String, Query), ("trade_no" = String, Query), ("out_trade_no" = String, Query), ("type" = String, Query), ("name" = String, Query),
-        ("money" = String, Query), ("trade_status" = String, Query), ("sign" = String, Query), ("sign_type" = String, Query)),
-    responses((status = 200, description = "success"), (status = 400, description = "fail")))]
+/// The parameters of an 易支付 notification (signed with the merchant key; `sign_type` MD5).
+#[derive(utoipa::ToSchema, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)]
+pub struct EpayNotify {
+    /// The merchant id the platform gave us.
+    pid: String,
+    /// The platform's trade number.
+    trade_no: String,
+    /// Our trade number (of the payment started with `POST /api/v1/orders/{order_no}/pay/epay`).
+    out_trade_no: String,
+    /// The payment method, e.g. alipay, wxpay.
+    #[schema(rename = "type")]
+    #[param(rename = "type")]
+    method: String,
+    name: String,
+    /// The amount in yuan, e.g. "12.50"; must equal the payment's.
+    money: String,
+    /// Only TRADE_SUCCESS is applied.
+    trade_status: String,
+    sign: String,
+    sign_type: String,
+}
+
+/// The 易支付 asynchronous notification as a GET (the usual way). Answers the plain text `success` (applied, or
+/// seen before) or `fail` (refused: bad signature, not ours, wrong amount; or 易支付 is not configured).
+#[utoipa::path(get, path = "/api/v1/gateways/epay/notify", tag = "gateways", params(EpayNotify),
+    responses((status = 200, description = "success", body = String, content_type = "text/plain"),
+        (status = 400, description = "fail: malformed, or the signature, pid or trade status is wrong", body = String, content_type = "text/plain"),
+        (status = 404, description = "fail: 易支付 is not configured, or no such payment", body = String, content_type = "text/plain"),
+        (status = 409, description = "fail: the notification conflicts with the payment (amount, another order)", body = String, content_type = "text/plain"),
+        (status = 500, description = "fail: internal error; the platform retries", body = String, content_type = "text/plain")))]
 pub async fn epay_notify_get(State(state): State<SharedState>, uri: axum::http::Uri) -> axum::response::Response {
     epay_answer(&state, raw_params(uri.query().unwrap_or_default())).await
 }
 
+/// The 易支付 asynchronous notification as a form POST; the same parameters and answers as the GET.
+#[utoipa::path(post, path = "/api/v1/gateways/epay/notify", tag = "gateways",
+    request_body(content = EpayNotify, content_type = "application/x-www-form-urlencoded"),
+    responses((status = 200, description = "success", body = String, content_type = "text/plain"),
+        (status = 400, description = "fail: malformed, or the signature, pid or trade status is wrong", body = String, content_type = "text/plain"),
+        (status = 404, description = "fail: 易支付 is not configured, or no such payment", body = String, content_type = "text/plain"),
+        (status = 409, description = "fail: the notification conflicts with the payment (amount, another order)", body = String, content_type = "text/plain"),
+        (status = 413, description = "fail: the body is too large", body = String, content_type = "text/plain"),
+        (status = 500, description = "fail: internal error; the platform retries", body = String, content_type = "text/plain")))]
 pub async fn epay_notify_post(State(state): State<SharedState>, body: Bytes) -> axum::response::Response {
     let text = String::from_utf8_lossy(&body);
     epay_answer(&state, raw_params(&text)).await
@@ -384,7 +467,8 @@ pub async fn epay_notify_post(State(state): State<SharedState>, body: Bytes) -> 
 
 /// Start paying a pending order through 易支付: returns the platform's payment URL. Without 易支付 configured:
 /// 409 `payment.no_gateway`.
-#[utoipa::path(post, path = "/api/v1/orders/{order_no}/pay/epay", tag = "orders", params(("order_no" = String, Path)),
+#[utoipa::path(post, path = "/api/v1/orders/{order_no}/pay/epay", tag = "orders", params(("order_no" = String, Path), OrderSecret),
+    security((), ("bearer" = [])),
     responses((status = 201, body = PaymentView), (status = 404, description = "no such order of yours"), (status = 409, description = "not payable, or payment.no_gateway")))]
 pub async fn pay_epay(
     State(state): State<SharedState>,

@@ -20,24 +20,37 @@ use utoipa::ToSchema;
 #[serde(deny_unknown_fields)]
 pub struct ReviewInput {
     /// 描述相符, 1–5.
+    #[schema(minimum = 1, maximum = 5)]
+    #[serde(with = "super::views::whole")]
     pub described: i64,
     /// 服务态度, 1–5.
+    #[schema(minimum = 1, maximum = 5)]
+    #[serde(with = "super::views::whole")]
     pub service: i64,
     /// 发货速度, 1–5.
+    #[schema(minimum = 1, maximum = 5)]
+    #[serde(with = "super::views::whole")]
     pub delivery: i64,
     /// Tag codes: key_worked, fast_delivery, patient_service, reissue_fast (补单响应快), reissue_by_the_rules
     /// (补单流程规范), reissue_refused (拒绝补单), vanished_after_reissue (补单后失联), reissue_charged (补单收费).
     #[serde(default)]
+    #[schema(value_type = Vec<super::contract::ReviewTagName>, max_items = 6)]
     pub tags: Vec<String>,
     /// At most 500 characters.
     #[serde(default)]
+    #[schema(max_length = 500)]
     pub body: String,
 }
 
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ReplyInput {
-    /// At most 500 characters.
+    /// 1–500 characters, not only spaces.
+    #[schema(
+        min_length = 1,
+        max_length = 500,
+        pattern = r"[^\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]"
+    )]
     pub reply: String,
 }
 
@@ -49,6 +62,7 @@ pub struct ReviewView {
     pub described: i32,
     pub service: i32,
     pub delivery: i32,
+    #[schema(value_type = Vec<super::contract::ReviewTagName>)]
     pub tags: Vec<String>,
     pub body: String,
     /// What the review says about re-issue (补单): 1 praise, -1 complaint (tag or text), 0 nothing.
@@ -107,7 +121,7 @@ pub async fn create(
 
 /// A shop's reviews, newest first.
 #[utoipa::path(get, path = "/api/v1/shops/{id}/reviews", tag = "reviews", params(("id" = i64, Path)),
-    responses((status = 200, body = Vec<ReviewView>)))]
+    responses((status = 200, body = Vec<ReviewView>), (status = 404, description = "no such shop")))]
 pub async fn of_shop(
     State(state): State<SharedState>,
     ApiPath(id): ApiPath<i64>,
@@ -117,7 +131,7 @@ pub async fn of_shop(
 
 /// A product's reviews, newest first.
 #[utoipa::path(get, path = "/api/v1/products/{id}/reviews", tag = "reviews", params(("id" = i64, Path)),
-    responses((status = 200, body = Vec<ReviewView>)))]
+    responses((status = 200, body = Vec<ReviewView>), (status = 404, description = "no such product")))]
 pub async fn of_product(
     State(state): State<SharedState>,
     ApiPath(id): ApiPath<i64>,

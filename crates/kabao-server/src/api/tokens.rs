@@ -13,7 +13,8 @@ use kabao_store::TxMode;
 
 /// Create an API token. Login failures count towards the same throttle as the login page.
 #[utoipa::path(post, path = "/api/v1/tokens", request_body = TokenCreate, tag = "tokens",
-    responses((status = 201, body = TokenCreated), (status = 401, description = "wrong credentials"), (status = 429, description = "too many failures")))]
+    responses((status = 201, body = TokenCreated), (status = 400, description = "bad token name"), (status = 401, description = "wrong credentials"),
+        (status = 429, description = "too many failures")))]
 pub async fn create(
     State(state): State<SharedState>,
     ClientIp(ip): ClientIp,

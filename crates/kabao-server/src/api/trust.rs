@@ -15,6 +15,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 #[derive(Serialize, ToSchema)]
+#[schema(as = TrustReason)]
 pub struct ReasonView {
     /// e.g. shop_age, rating.described, claims.response, disputes.lost
     pub code: String,
@@ -33,8 +34,9 @@ pub struct WarningView {
 pub struct TrustView {
     pub shop_id: i64,
     /// 0–100.
+    #[schema(maximum = 100)]
     pub score: u8,
-    /// low / fair / good / excellent
+    #[schema(value_type = super::contract::TrustLevelName)]
     pub level: String,
     pub level_label: String,
     /// What moved the score, biggest first.
@@ -78,21 +80,31 @@ pub async fn shop_trust(
 #[serde(deny_unknown_fields)]
 pub struct ApplicationInput {
     /// verified (实名认证) or enterprise (企业店铺). Gold is granted from the record, not applied for.
+    #[schema(value_type = super::contract::ApplicationLevelName)]
     pub level: String,
-    /// verified: the holder's real name.
+    /// verified (required): the holder's real name, 1–60 characters.
     #[serde(default)]
+    #[schema(max_length = 60)]
     pub real_name: String,
-    /// verified: the 18-character resident ID number; kept only masked and fingerprinted.
+    /// verified (required): the 18-character resident ID number whose last character is its check character
+    /// (GB 11643); kept only masked and fingerprinted.
     #[serde(default)]
+    #[schema(pattern = "^\\s*([0-9]{17}[0-9Xx])?\\s*$")]
     pub id_number: String,
-    /// enterprise: company name, 统一社会信用代码, legal representative.
+    /// enterprise (required): company name, 1–60 characters.
     #[serde(default)]
+    #[schema(max_length = 60)]
     pub company_name: String,
+    /// enterprise (required): the 18-character 统一社会信用代码 with its check character (GB 32100).
     #[serde(default)]
+    #[schema(pattern = "^\\s*([0-9A-HJ-NPQRTUWXYa-hj-npqrtuwxy]{18})?\\s*$")]
     pub credit_code: String,
+    /// enterprise (required): the legal representative, 1–60 characters.
     #[serde(default)]
+    #[schema(max_length = 60)]
     pub legal_person: String,
-    /// An 11-digit mobile number.
+    /// An 11-digit mainland mobile number.
+    #[schema(pattern = "^\\s*1[3-9][0-9]{9}\\s*$")]
     pub phone: String,
 }
 
@@ -100,11 +112,12 @@ pub struct ApplicationInput {
 pub struct ApplicationView {
     pub id: i64,
     pub shop_id: i64,
+    #[schema(value_type = super::contract::CertificationName)]
     pub level: String,
     /// Name (and legal representative, phone) as submitted.
     pub details: serde_json::Value,
     pub id_masked: String,
-    /// pending / approved / rejected
+    #[schema(value_type = super::contract::ApplicationStateName)]
     pub state: String,
     pub reason: Option<String>,
     pub created_at: i64,
@@ -130,8 +143,8 @@ impl From<&CertificationApplication> for ApplicationView {
 /// The merchant applies for a certification level; one application may be pending at a time.
 #[utoipa::path(post, path = "/api/v1/merchant/certification", tag = "trust", security(("bearer" = [])),
     request_body = ApplicationInput,
-    responses((status = 403, description = "not a merchant"), (status = 201, body = ApplicationView), (status = 400, description = "a field is missing or invalid (named)"),
-        (status = 409, description = "an application is pending, or the shop has the level already")))]
+    responses((status = 201, body = ApplicationView), (status = 400, description = "a field is missing or invalid (named)"),
+        (status = 404, description = "no shop yet"), (status = 409, description = "an application is pending, or the shop has the level already")))]
 pub async fn apply(
     State(state): State<SharedState>,
     ApiMerchant(user): ApiMerchant,
@@ -152,7 +165,7 @@ pub async fn apply(
 
 /// The merchant's applications, newest first.
 #[utoipa::path(get, path = "/api/v1/merchant/certification", tag = "trust", security(("bearer" = [])),
-    responses((status = 403, description = "not a merchant"), (status = 200, body = Vec<ApplicationView>)))]
+    responses((status = 200, body = Vec<ApplicationView>), (status = 404, description = "no shop yet")))]
 pub async fn mine(
     State(state): State<SharedState>,
     ApiMerchant(user): ApiMerchant,
@@ -191,10 +204,12 @@ pub async fn pending(
 
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = CertificationDecisionInput)]
 pub struct DecisionInput {
-    /// approve / reject
+    #[schema(value_type = super::contract::ApprovalName)]
     pub decision: String,
     /// Required: shown to the merchant.
+    #[schema(min_length = 1, pattern = r"[^\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]")]
     pub reason: String,
 }
 

@@ -5,10 +5,58 @@ use kabao_store::{ApiToken, Batch, Product, Shop, User};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+/// Whole numbers in JSON bodies: JSON (and JSON Schema's `integer`) does not tell `4` from `4.0`, so both are
+/// the integer 4; `4.5` or a number out of range is refused naming the field, as any mistyped value.
+pub mod whole {
+    use serde::de::{Deserializer, Error, Visitor};
+    use std::fmt;
+
+    struct Whole;
+
+    impl Visitor<'_> for Whole {
+        type Value = i64;
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str("a whole number")
+        }
+        fn visit_i64<E: Error>(self, v: i64) -> Result<i64, E> {
+            Ok(v)
+        }
+        fn visit_u64<E: Error>(self, v: u64) -> Result<i64, E> {
+            i64::try_from(v).map_err(|_| E::custom(format!("{v} is out of range")))
+        }
+        fn visit_f64<E: Error>(self, v: f64) -> Result<i64, E> {
+            // 2^63 is exactly representable; every whole f64 strictly inside ±2^63 converts without loss.
+            const LIMIT: f64 = 9_223_372_036_854_775_808.0;
+            if v.fract() == 0.0 && v > -LIMIT && v < LIMIT {
+                Ok(v as i64)
+            } else {
+                Err(E::custom(format!("{v} is not a whole number in range")))
+            }
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<i64, D::Error> {
+        d.deserialize_any(Whole)
+    }
+
+    /// The same for an optional number (`null` or absent: none).
+    pub mod option {
+        use serde::{Deserialize, Deserializer};
+
+        #[derive(Deserialize)]
+        struct Wrap(#[serde(with = "super")] i64);
+
+        pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
+            Ok(Option::<Wrap>::deserialize(d)?.map(|w| w.0))
+        }
+    }
+}
+
 #[derive(Serialize, ToSchema)]
 pub struct UserView {
     pub id: i64,
     pub username: String,
+    #[schema(value_type = super::contract::RoleName)]
     pub role: String,
     pub email: Option<String>,
     pub created_at: i64,
@@ -31,7 +79,12 @@ impl From<&User> for UserView {
 pub struct TokenCreate {
     pub username: String,
     pub password: String,
-    /// A label for the token, e.g. "stock sync".
+    /// A label for the token, e.g. "stock sync" (1–40 characters, not only spaces).
+    #[schema(
+        min_length = 1,
+        max_length = 40,
+        pattern = r"[^\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]"
+    )]
     pub name: String,
 }
 
@@ -67,8 +120,12 @@ impl From<&ApiToken> for TokenView {
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ShopInput {
+    /// 1–40 characters, not only spaces.
+    #[schema(min_length = 1, max_length = 40, pattern = r"[^\s\x00-\x1f\x7f-\x9f]")]
     pub name: String,
+    /// At most 5000 characters.
     #[serde(default)]
+    #[schema(max_length = 5000)]
     pub description: String,
 }
 
@@ -78,7 +135,7 @@ pub struct ShopView {
     pub name: String,
     pub description: String,
     pub opened_at: i64,
-    /// none / verified / enterprise / gold
+    #[schema(value_type = super::contract::CertificationName)]
     pub certification: String,
     pub suspended: bool,
 }
@@ -99,15 +156,24 @@ impl From<&Shop> for ShopView {
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ProductBody {
+    /// 1–80 characters, not only spaces.
+    #[schema(min_length = 1, max_length = 80, pattern = r"[^\s\x00-\x1f\x7f-\x9f]")]
     pub title: String,
+    /// At most 5000 characters.
     #[serde(default)]
+    #[schema(max_length = 5000)]
     pub description: String,
-    /// game_card / top_up / software_license / membership_account / game_account / custom
+    #[schema(value_type = super::contract::CategoryName)]
     pub category: String,
-    /// standard (delivered from card keys) / custom (delivered by hand)
+    #[schema(value_type = super::contract::GoodsKindName)]
     pub kind: String,
-    /// Price in 分 (1/100 yuan).
+    /// Price in 分 (1/100 yuan): 1 分 to ¥10,000,000.
+    #[schema(minimum = 1, maximum = 1_000_000_000)]
+    #[serde(with = "whole")]
     pub price_fen: i64,
+    /// How many units one order may hold.
+    #[schema(minimum = 1, maximum = 1000)]
+    #[serde(with = "whole")]
     pub max_per_order: i64,
     #[serde(default)]
     pub trial: bool,
@@ -140,7 +206,9 @@ pub struct ProductView {
     pub shop_id: i64,
     pub title: String,
     pub description: String,
+    #[schema(value_type = super::contract::CategoryName)]
     pub category: String,
+    #[schema(value_type = super::contract::GoodsKindName)]
     pub kind: String,
     pub price_fen: i64,
     pub max_per_order: i64,
@@ -233,6 +301,7 @@ pub struct ImportView {
     pub batch_id: Option<i64>,
     pub accepted_count: u64,
     /// Accepted line numbers as inclusive ranges [first, last].
+    #[schema(value_type = Vec<Vec<u32>>)]
     pub accepted_lines: Vec<[u32; 2]>,
     pub duplicates: Vec<LineView>,
     pub malformed: Vec<LineView>,
@@ -272,7 +341,7 @@ impl ImportView {
 pub struct KeyView {
     pub id: i64,
     pub batch_id: i64,
-    /// available / sold / voided
+    #[schema(value_type = super::contract::KeyStateName)]
     pub state: String,
     /// The key in clear: returned only to the merchant who owns it.
     pub secret: String,
@@ -315,7 +384,7 @@ pub struct VoidView {
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CertificationInput {
-    /// none / verified / enterprise / gold
+    #[schema(value_type = super::contract::CertificationName)]
     pub level: String,
 }
 
@@ -323,29 +392,103 @@ pub struct CertificationInput {
 #[serde(deny_unknown_fields)]
 pub struct SuspensionInput {
     pub suspended: bool,
+    /// Required (not only spaces) when suspending.
     #[serde(default)]
+    #[schema(max_length = 500)]
     pub reason: String,
 }
 
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RoleInput {
-    /// buyer / merchant / arbiter / admin
+    #[schema(value_type = super::contract::RoleName)]
     pub role: String,
 }
 
+/// A page of a list: at most `limit` (1–500, default 100) items after skipping `offset` (≥ 0, default 0).
 #[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct Page {
+    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<i64>,
+    #[param(minimum = 0)]
     pub offset: Option<i64>,
 }
 
+impl Page {
+    /// The page asked for, refused with 400 naming the parameter when out of range (never silently clamped).
+    pub fn bounds(&self, default_limit: i64, max_limit: i64) -> Result<(i64, i64), crate::error::ApiError> {
+        page_bounds(self.limit, self.offset, default_limit, max_limit)
+    }
+}
+
+/// `limit` within 1..=`max_limit` (absent: `default_limit`) and `offset` ≥ 0 (absent: 0), or 400 naming the one.
+pub fn page_bounds(
+    limit: Option<i64>,
+    offset: Option<i64>,
+    default_limit: i64,
+    max_limit: i64,
+) -> Result<(i64, i64), crate::error::ApiError> {
+    let limit = limit.unwrap_or(default_limit);
+    if !(1..=max_limit).contains(&limit) {
+        return Err(crate::error::ApiError::bad_request(
+            "request.invalid_query",
+            "limit",
+            format!("limit 需在 1 到 {max_limit} 之间"),
+            format!("limit must be between 1 and {max_limit}"),
+        ));
+    }
+    let offset = offset.unwrap_or(0);
+    if offset < 0 {
+        return Err(crate::error::ApiError::bad_request(
+            "request.invalid_query",
+            "offset",
+            "offset 不能为负数",
+            "offset must not be negative",
+        ));
+    }
+    Ok((limit, offset))
+}
+
+/// Which keys, and a page of them: `limit` 1–1000 (default 100), `offset` ≥ 0.
 #[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct KeyQuery {
-    /// available / sold / voided
+    /// Only keys in this state (all when absent).
+    #[param(value_type = Option<super::contract::KeyStateName>)]
     pub state: Option<String>,
+    #[param(minimum = 1, maximum = 1000)]
     pub limit: Option<i64>,
+    #[param(minimum = 0)]
     pub offset: Option<i64>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Deserialize)]
+    struct N {
+        #[serde(with = "whole")]
+        n: i64,
+        #[serde(default, with = "whole::option")]
+        m: Option<i64>,
+    }
+
+    fn n(json: &str) -> Result<(i64, Option<i64>), String> {
+        serde_json::from_str::<N>(json).map(|v| (v.n, v.m)).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn a_whole_number_written_with_a_fraction_part_of_zero_is_that_integer() {
+        assert_eq!(n(r#"{"n": 4}"#), Ok((4, None)));
+        assert_eq!(n(r#"{"n": 4.0, "m": 2.0}"#), Ok((4, Some(2))));
+        assert_eq!(n(r#"{"n": -3.0, "m": null}"#), Ok((-3, None)));
+        assert!(n(r#"{"n": 4.5}"#).is_err());
+        assert!(n(r#"{"n": 1e300}"#).is_err());
+        assert!(n(r#"{"n": 18446744073709551615}"#).is_err());
+        assert!(n(r#"{"n": "4"}"#).is_err());
+    }
 }

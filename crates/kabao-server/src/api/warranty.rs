@@ -85,23 +85,61 @@ pub async fn list_templates() -> ApiJson<Vec<TemplateView>> {
     )
 }
 
-/// Exactly one of the three.
-#[derive(Deserialize, ToSchema)]
+/// Exactly one of the three (documented as [`WarrantyInputDoc`]).
+#[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct WarrantyInput {
     /// A template id from `/api/v1/warranty/templates`.
     pub template: Option<String>,
     /// A policy built field by field, in the form the templates show.
-    #[schema(value_type = Option<Object>)]
     pub policy: Option<serde_json::Value>,
     /// `true`: no warranty (无质保) from now on.
     pub none: Option<bool>,
 }
 
+/// The documented shape of [`WarrantyInput`]: exactly one of a template, a policy, or none.
+#[derive(Serialize, ToSchema)]
+#[serde(untagged)]
+#[schema(as = WarrantyInput)]
+#[allow(dead_code)]
+pub enum WarrantyInputDoc {
+    Template(TemplateChoice),
+    Policy(PolicyChoice),
+    None(NoWarranty),
+}
+
+/// A template from `/api/v1/warranty/templates`.
+#[derive(Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+pub struct TemplateChoice {
+    #[schema(value_type = super::contract::WarrantyTemplateName)]
+    template: String,
+}
+
+/// A policy built field by field, in the form the templates show; an incoherent one is refused naming the field
+/// (e.g. automatic re-issue with a refund-only remedy).
+#[derive(Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+pub struct PolicyChoice {
+    #[schema(value_type = Object)]
+    policy: serde_json::Value,
+}
+
+/// No warranty (无质保) from now on.
+#[derive(Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+pub struct NoWarranty {
+    #[schema(value_type = super::contract::AcceptedFlag)]
+    none: bool,
+}
+
 /// Set a product's warranty policy. Each change is a new version; orders keep the version they were sold under.
 #[utoipa::path(put, path = "/api/v1/merchant/products/{id}/warranty", tag = "merchant", security(("bearer" = [])), params(("id" = i64, Path)),
-    request_body = WarrantyInput,
-    responses((status = 403, description = "not a merchant"), (status = 200, body = WarrantyView), (status = 400, description = "incoherent policy, named by field"), (status = 404, description = "not a product of yours")))]
+    request_body = WarrantyInputDoc,
+    responses((status = 200, body = WarrantyView), (status = 400, description = "incoherent policy, named by field"), (status = 404, description = "not a product of yours")))]
 pub async fn set(
     State(state): State<SharedState>,
     ApiMerchant(user): ApiMerchant,

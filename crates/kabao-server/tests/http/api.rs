@@ -104,7 +104,8 @@ async fn errors_speak_english_when_asked() {
         .unwrap();
     let res = app.send(req).await;
     assert_eq!(res.status, StatusCode::NOT_FOUND);
-    assert_eq!(res.json(), json!({"code": "product.not_found", "message": "Not found"}));
+    // `error` is the stable code; `code` repeats it for clients written before `error` (deprecated).
+    assert_eq!(res.json(), json!({"error": "product.not_found", "code": "product.not_found", "message": "Not found"}));
     let res = app.get("/api/v1/products/999").await;
     assert_eq!(res.json()["message"], "找不到该内容");
 }
@@ -299,6 +300,10 @@ async fn malformed_paths_queries_methods_and_bodies_get_the_json_error_shape() {
         ("GET", "/api/v1/products/abc".to_string(), StatusCode::NOT_FOUND, "request.not_found", None),
         ("GET", "/api/v1/products/99999999999999999999".into(), StatusCode::NOT_FOUND, "request.not_found", None),
         ("GET", "/api/v1/products?limit=abc".into(), StatusCode::BAD_REQUEST, "request.invalid_query", Some("limit")),
+        // Out of the documented range: refused naming the parameter, never silently clamped.
+        ("GET", "/api/v1/products?limit=0".into(), StatusCode::BAD_REQUEST, "request.invalid_query", Some("limit")),
+        ("GET", "/api/v1/products?limit=201".into(), StatusCode::BAD_REQUEST, "request.invalid_query", Some("limit")),
+        ("GET", "/api/v1/products?offset=-1".into(), StatusCode::BAD_REQUEST, "request.invalid_query", Some("offset")),
         (
             "GET",
             format!("/api/v1/merchant/products/{product}/keys?offset=x"),
@@ -359,4 +364,56 @@ async fn concurrent_guesses_cannot_outrun_the_account_throttle() {
     }
     // Every password actually checked counts against the limit (10 per window), however many run at once.
     assert!(checked <= 10, "{checked} guesses were checked");
+}
+
+#[tokio::test]
+async fn a_whole_number_written_as_4_point_0_is_accepted_as_json_schema_says() {
+    let app = TestApp::new().await;
+    let token = app.merchant_token("whole_m").await;
+    app.api("POST", "/api/v1/merchant/shop", Some(&token), Some(json!({"name": "整数小店"}))).await;
+    let body =
+        json!({"title": "点卡", "category": "game_card", "kind": "standard", "price_fen": 600.0, "max_per_order": 5.0});
+    let res = app.api("POST", "/api/v1/merchant/products", Some(&token), Some(body)).await;
+    assert_eq!(res.status, StatusCode::CREATED, "{}", res.body);
+    assert_eq!((res.json()["price_fen"].clone(), res.json()["max_per_order"].clone()), (json!(600), json!(5)));
+    let body =
+        json!({"title": "点卡", "category": "game_card", "kind": "standard", "price_fen": 600.5, "max_per_order": 5});
+    let res = app.api("POST", "/api/v1/merchant/products", Some(&token), Some(body)).await;
+    assert_eq!((res.status, res.json()["error"].clone()), (StatusCode::BAD_REQUEST, json!("request.invalid_body")));
+    assert_eq!(res.json()["field"], "price_fen");
+}
+
+#[tokio::test]
+async fn an_operation_the_products_kind_does_not_take_is_a_409_conflict() {
+    let app = TestApp::new().await;
+    let (token, product) = app.merchant_with_product("kind_m").await;
+    let res = app
+        .api(
+            "PUT",
+            &format!("/api/v1/merchant/products/{product}/shared-secret"),
+            Some(&token),
+            Some(json!({"secret": "acc----pw", "stock": 3})),
+        )
+        .await;
+    assert_eq!((res.status, res.json()["error"].clone()), (StatusCode::CONFLICT, json!("product.not_shared")));
+    let body = json!({"fields": ["游戏账号"], "delivery_hours": 24, "stock": 3});
+    let res =
+        app.api("PUT", &format!("/api/v1/merchant/products/{product}/custom-fields"), Some(&token), Some(body)).await;
+    assert_eq!((res.status, res.json()["error"].clone()), (StatusCode::CONFLICT, json!("product.not_custom")));
+}
+
+#[tokio::test]
+async fn the_served_document_is_the_contract() {
+    let app = TestApp::new().await;
+    let doc = app.get("/api/openapi.json").await.json();
+    let schemas = &doc["components"]["schemas"];
+    for name in
+        ["Error", "ClaimReason", "TrustReason", "ClaimDecisionInput", "WithdrawalDecisionInput", "EvidenceUpload"]
+    {
+        assert!(schemas[name].is_object(), "{name}");
+    }
+    let list = &doc["paths"]["/api/v1/admin/users"]["get"]["parameters"];
+    assert!(list.as_array().is_some_and(|ps| ps.iter().all(|p| p["in"] == "query")), "{list}");
+    let not_found = &doc["paths"]["/api/v1/orders/{order_no}"]["get"]["responses"]["404"];
+    assert_eq!(not_found["content"]["application/json"]["schema"]["$ref"], "#/components/schemas/Error");
 }
