@@ -329,6 +329,7 @@ async fn every_form_post_without_the_matching_csrf_token_is_403() {
         "/o/KB0000000000000000/reveal".into(),
         "/o/KB0000000000000000/pay/wallet".into(),
         "/o/KB0000000000000000/pay/sandbox".into(),
+        "/o/KB0000000000000000/pay/epay".into(),
         "/pay/sandbox/T0000".into(),
         "/orders/lookup".into(),
         "/wallet/top-up".into(),
