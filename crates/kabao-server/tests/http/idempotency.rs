@@ -192,13 +192,21 @@ async fn a_withdrawal_retried_with_its_key_is_requested_once() {
     bought(&app, &token, product, 2).await;
     app.clock.advance_seconds(24 * 3600 + 1);
     kabao_server::jobs::settle_due(&app.state).await.unwrap();
-    let first = post(&app, "/api/v1/merchant/withdrawals", Some(&merchant), Some("w"), r#"{"amount_fen":1000}"#).await;
+    let payee = app
+        .api(
+            "POST",
+            "/api/v1/merchant/payees",
+            Some(&merchant),
+            Some(serde_json::json!({"kind": "alipay", "account": "13812345678", "name": "张三"})),
+        )
+        .await;
+    assert_eq!(payee.status, StatusCode::CREATED, "{}", payee.body);
+    let body = |amount: i64| format!(r#"{{"amount_fen":{amount},"payee_id":{}}}"#, payee.json()["id"]);
+    let first = post(&app, "/api/v1/merchant/withdrawals", Some(&merchant), Some("w"), &body(1000)).await;
     assert_eq!(first.status, StatusCode::CREATED, "{}", first.body);
-    let again = post(&app, "/api/v1/merchant/withdrawals", Some(&merchant), Some("w"), r#"{"amount_fen":1000}"#).await;
+    let again = post(&app, "/api/v1/merchant/withdrawals", Some(&merchant), Some("w"), &body(1000)).await;
     assert_replay(&first, &again);
-    assert_reused(
-        &post(&app, "/api/v1/merchant/withdrawals", Some(&merchant), Some("w"), r#"{"amount_fen":900}"#).await,
-    );
+    assert_reused(&post(&app, "/api/v1/merchant/withdrawals", Some(&merchant), Some("w"), &body(900)).await);
     let f = app.api("GET", "/api/v1/merchant/finance", Some(&merchant), None).await.json();
     assert_eq!(f["pending_withdrawals_fen"], 1000, "one withdrawal: {f}");
 }
