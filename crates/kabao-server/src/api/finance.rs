@@ -193,6 +193,7 @@ pub struct WithdrawalInput {
     #[serde(with = "super::views::whole")]
     pub amount_fen: i64,
     /// One of the caller's payees (`/api/v1/merchant/payees`).
+    #[serde(with = "super::views::whole")]
     pub payee_id: i64,
 }
 

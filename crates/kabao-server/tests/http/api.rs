@@ -381,6 +381,10 @@ async fn a_whole_number_written_as_4_point_0_is_accepted_as_json_schema_says() {
     let res = app.api("POST", "/api/v1/merchant/products", Some(&token), Some(body)).await;
     assert_eq!((res.status, res.json()["error"].clone()), (StatusCode::BAD_REQUEST, json!("request.invalid_body")));
     assert_eq!(res.json()["field"], "price_fen");
+    // An id written as 7.0 is the id 7: no such payee, not a malformed body.
+    let body = json!({"amount_fen": 100.0, "payee_id": 7.0});
+    let res = app.api("POST", "/api/v1/merchant/withdrawals", Some(&token), Some(body)).await;
+    assert_eq!((res.status, res.json()["error"].clone()), (StatusCode::NOT_FOUND, json!("payee.not_found")));
 }
 
 #[tokio::test]
