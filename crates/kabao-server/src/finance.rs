@@ -26,6 +26,27 @@ pub struct Finance {
     pub payees: Vec<kabao_store::PayeeRecord>,
 }
 
+/// The payout queue: pending withdrawals, oldest first, each with its shop's name (read once per shop). The
+/// admin's API and page both show it.
+pub async fn payout_queue(state: &AppState, limit: i64) -> Result<Vec<(Withdrawal, String)>, ApiError> {
+    let mut tx = state.store.begin(TxMode::Read).await?;
+    let pending = tx.list_pending_withdrawals(limit).await?;
+    let mut names: std::collections::HashMap<kabao_core::ShopId, String> = std::collections::HashMap::new();
+    let mut out = Vec::with_capacity(pending.len());
+    for w in pending {
+        let name = match names.get(&w.shop_id) {
+            Some(n) => n.clone(),
+            None => {
+                let n = tx.shop_by_id(w.shop_id).await?.map(|s| s.name).unwrap_or_default();
+                names.insert(w.shop_id, n.clone());
+                n
+            }
+        };
+        out.push((w, name));
+    }
+    Ok(out)
+}
+
 pub async fn shop_finance(state: &AppState, merchant: &User) -> Result<Finance, ApiError> {
     let shop = crate::shops::my_shop(state, merchant).await?;
     let mut tx = state.store.begin(TxMode::Read).await?;

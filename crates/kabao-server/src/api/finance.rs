@@ -238,11 +238,9 @@ pub async fn mine(
     responses((status = 200, body = [PayoutView]), (status = 401, description = "no token"), (status = 403, description = "not an admin")))]
 pub async fn pending(State(state): State<SharedState>, user: ApiUser) -> Result<ApiJson<Vec<PayoutView>>, ApiError> {
     user.require(Role::Admin)?;
-    let mut tx = state.store.begin(TxMode::Read).await?;
-    let pending = tx.list_pending_withdrawals(500).await?;
-    let mut out = Vec::with_capacity(pending.len());
-    for w in pending {
-        let shop_name = tx.shop_by_id(w.shop_id).await?.map(|s| s.name).unwrap_or_default();
+    let queue = crate::finance::payout_queue(&state, 500).await?;
+    let mut out = Vec::with_capacity(queue.len());
+    for (w, shop_name) in queue {
         out.push(PayoutView {
             id: w.id,
             shop_id: w.shop_id.0,

@@ -14,7 +14,7 @@ use axum::extract::State;
 use axum::http::header::CACHE_CONTROL;
 use axum::response::{IntoResponse, Response};
 use kabao_core::{Lang, Money};
-use kabao_store::{TxMode, WithdrawalState};
+use kabao_store::WithdrawalState;
 use serde::Deserialize;
 
 fn withdrawal_label(s: WithdrawalState, lang: Lang) -> &'static str {
@@ -244,11 +244,9 @@ struct AdminWithdrawalsPage {
 
 async fn admin_page(state: &SharedState, av: &AdminVisitor, error: Option<String>) -> Result<Response, ApiError> {
     let lang = av.v.lang;
-    let mut tx = state.store.begin(TxMode::Read).await?;
-    let pending = tx.list_pending_withdrawals(200).await?;
-    let mut items = Vec::with_capacity(pending.len());
-    for w in pending {
-        let shop_name = tx.shop_by_id(w.shop_id).await?.map(|s| s.name).unwrap_or_default();
+    let queue = crate::finance::payout_queue(state, 200).await?;
+    let mut items = Vec::with_capacity(queue.len());
+    for (w, shop_name) in queue {
         items.push(PayoutRow {
             id: w.id,
             shop_id: w.shop_id.0,
@@ -263,7 +261,6 @@ async fn admin_page(state: &SharedState, av: &AdminVisitor, error: Option<String
             requested_at: datetime(w.requested_at),
         });
     }
-    drop(tx);
     // Full payee details: never cached.
     Ok(([(CACHE_CONTROL, "no-store")], render(AdminWithdrawalsPage { ctx: Ctx::new(&av.v), error, items }))
         .into_response())
