@@ -9,14 +9,9 @@ use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue};
 use axum::middleware::Next;
 use axum::response::Response;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use base64::Engine;
 use kabao_core::user::Role;
 use kabao_core::Lang;
 use kabao_store::{NewApiToken, Session, TxMode, User};
-use rand::rngs::OsRng;
-use rand::RngCore;
-use sha2::{Digest, Sha256};
 use std::net::{IpAddr, SocketAddr};
 use subtle::ConstantTimeEq;
 
@@ -28,16 +23,7 @@ pub const CSRF_FIELD: &str = "_csrf";
 /// API tokens start with this, so leaked ones are easy to recognise and scan for.
 pub const TOKEN_PREFIX: &str = "kb_";
 
-/// 32 random bytes from the OS, base64url: session ids, CSRF tokens, API tokens.
-pub fn random_token() -> String {
-    let mut bytes = [0u8; 32];
-    OsRng.fill_bytes(&mut bytes);
-    URL_SAFE_NO_PAD.encode(bytes)
-}
-
-pub fn sha256(text: &str) -> Vec<u8> {
-    Sha256::digest(text.as_bytes()).to_vec()
-}
+pub use kabao_app::secrets::{random_token, sha256};
 
 /// The value of a cookie in the request, if present.
 pub fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {

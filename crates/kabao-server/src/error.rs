@@ -134,8 +134,15 @@ impl From<StoreError> for ApiError {
     }
 }
 
-impl From<crate::inventory::InventoryError> for ApiError {
-    fn from(e: crate::inventory::InventoryError) -> Self {
+impl From<kabao_app::error::Problem> for ApiError {
+    fn from(p: kabao_app::error::Problem) -> Self {
+        let status = StatusCode::from_u16(p.status.as_u16()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        ApiError { status, code: p.code, field: p.field, zh: p.zh, en: p.en, retry_after_s: p.retry_after_s }
+    }
+}
+
+impl From<kabao_app::inventory::InventoryError> for ApiError {
+    fn from(e: kabao_app::inventory::InventoryError) -> Self {
         if e.status() >= 500 {
             tracing::error!(error = %e, "inventory");
         }

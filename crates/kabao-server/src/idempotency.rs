@@ -20,84 +20,26 @@
 //! kept [`RETENTION_HOURS`] and purged by the expiry job. A stored body may carry a card key (an automatic
 //! re-issue), so bodies are sealed under the card-key data key, bound to their scope and key.
 
-use crate::claims::Upload;
 use crate::error::ApiError;
-use crate::AppState;
+use crate::state::AppState;
 use axum::body::Bytes;
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
 use axum::http::{header, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
-use kabao_core::ledger::OrderId;
-use kabao_core::{Timestamp, UserId};
-use kabao_store::{NewIdempotency, StoreError, StoredResponse, Tx, TxMode};
-use rand::RngCore;
+use kabao_app::claims::Upload;
+use kabao_app::idempotency::{Answer, Completion, Held, Reserved};
+pub use kabao_app::idempotency::{Scope, HEADER, LEASE_SECONDS, RETENTION_HOURS};
+use kabao_core::Timestamp;
+use kabao_store::Tx;
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 use std::sync::OnceLock;
 
-/// The request header, as documented.
-pub const HEADER: &str = "Idempotency-Key";
 /// The longest key accepted (visible ASCII only).
 pub const KEY_MAX_LEN: usize = 128;
-/// How long a request may run before another one with its key presumes it died and takes the key over.
-/// A request that died committed nothing (its response is stored with its effect), so running it again is safe.
-pub const LEASE_SECONDS: i64 = 60;
-/// How long a key's record is kept: a retry within this gets the first answer; afterwards the key is new again.
-pub const RETENTION_HOURS: i64 = 48;
-/// Records purged per pass of the expiry job.
-const PURGE_BATCH: i64 = 5_000;
 /// Marks an answer that is a replay of the first one (the body is the first one's, byte for byte).
 pub const REPLAYED_HEADER: &str = "idempotent-replayed";
-
-/// Whose key it is: one caller's key never reaches another caller's record.
-#[derive(Debug, Clone)]
-pub enum Scope<'a> {
-    /// A registered user (whichever of their tokens, or their session).
-    User(UserId),
-    /// A guest at checkout, by the (parsed) email the order is placed under.
-    GuestEmail(&'a str),
-    /// A guest acting on an order with its secret.
-    GuestOrder(OrderId),
-}
-
-impl Scope<'_> {
-    /// The buyer's scope on an order: the registered buyer, or the guest holding the order's secret.
-    pub fn buyer(user: Option<&kabao_store::User>, order: &kabao_store::Order) -> Scope<'static> {
-        match user {
-            Some(u) => Scope::User(u.id),
-            None => Scope::GuestOrder(order.id),
-        }
-    }
-
-    fn text(&self) -> String {
-        match self {
-            Scope::User(id) => format!("user:{}", id.0),
-            Scope::GuestEmail(email) => format!("guest:{email}"),
-            Scope::GuestOrder(id) => format!("order:{}", id.0),
-        }
-    }
-}
-
-fn in_flight() -> ApiError {
-    ApiError::new(
-        StatusCode::CONFLICT,
-        "idempotency_key_in_flight",
-        "使用相同 Idempotency-Key 的请求仍在处理中，请稍后用同一个 Key 重试",
-        "A request with this Idempotency-Key is still being processed; retry later with the same key",
-    )
-    .with_field(HEADER)
-}
-
-fn reused() -> ApiError {
-    ApiError::new(
-        StatusCode::CONFLICT,
-        "idempotency_key_reused",
-        "该 Idempotency-Key 已用于另一个不同的请求；新请求请换一个新的 Key",
-        "This Idempotency-Key was already used for a different request; use a new key for a new request",
-    )
-    .with_field(HEADER)
-}
 
 /// The `Idempotency-Key` of a request, with the method and path its fingerprint starts from.
 #[derive(Debug, Clone)]
@@ -281,6 +223,10 @@ impl Rendered {
         Rendered { status, body: Vec::new() }
     }
 
+    fn answer(&self) -> Answer {
+        Answer { status: self.status.as_u16(), body: self.body.clone() }
+    }
+
     fn into_response_marked(self, replayed: bool) -> Response {
         let mut res = if self.body.is_empty() {
             self.status.into_response()
@@ -309,22 +255,8 @@ pub type Render<'a, T> = dyn Fn(&T) -> Result<Rendered, ApiError> + Send + Sync 
 pub enum Begun<'r, T> {
     /// The key already answered this request: answer the same (the response carries `Idempotent-Replayed`).
     Replay(Response),
-    /// Run the request (and [`Run::complete`] it in the effect's transaction).
+    /// Run the request (the use case completes it in the effect's transaction).
     Run(Run<'r, T>),
-}
-
-/// The reservation a request holds on its key while it runs.
-struct Held {
-    scope: String,
-    key: String,
-    runner: [u8; 16],
-    keyring: std::sync::Arc<kabao_core::vault::Keyring>,
-}
-
-impl Held {
-    fn context(&self) -> Vec<u8> {
-        format!("idempotency\n{}\n{}", self.scope, self.key).into_bytes()
-    }
 }
 
 /// A request allowed to run. Without a key it is a plain request (nothing is stored).
@@ -335,8 +267,9 @@ pub struct Run<'r, T> {
 }
 
 impl Idempotency {
-    /// Looks the key up before anything else: a replay, 409 `idempotency_key_reused` for another request
-    /// under the key, 409 `idempotency_key_in_flight` while the first one runs; otherwise reserves the key.
+    /// Looks the key up before anything else (see [`kabao_app::idempotency::reserve`]): a replay, 409
+    /// `idempotency_key_reused` for another request under the key, 409 `idempotency_key_in_flight` while the
+    /// first one runs; otherwise the key is reserved for this request.
     pub async fn begin<'r, T>(
         self,
         state: &AppState,
@@ -346,89 +279,44 @@ impl Idempotency {
         let Some(key) = self.key else {
             return Ok(Begun::Run(Run { held: None, render: Some(render), rendered: OnceLock::new() }));
         };
-        let scope = scope.text();
-        let now = state.now();
-        let lease_until = now.plus_seconds(LEASE_SECONDS);
-        let mut runner = [0u8; 16];
-        rand::rngs::OsRng.fill_bytes(&mut runner);
-        let mut tx = state.store.begin(TxMode::Write).await?;
-        match tx.idempotency_record(&scope, &key).await? {
-            None => {
-                let new = NewIdempotency {
-                    scope: &scope,
-                    key: &key,
-                    fingerprint: &self.fingerprint,
-                    runner: &runner,
-                    lease_until,
-                    created_at: now,
-                };
-                match tx.idempotency_reserve(&new).await {
-                    Ok(()) => {}
-                    // Another request reserved it after this one looked (PostgreSQL): it is in flight.
-                    Err(StoreError::Conflict(_)) => return Err(in_flight()),
-                    Err(e) => return Err(e.into()),
-                }
+        match kabao_app::idempotency::reserve(state, scope, key, &self.fingerprint).await? {
+            Reserved::Replay(answer) => {
+                let status = StatusCode::from_u16(answer.status).map_err(ApiError::internal)?;
+                Ok(Begun::Replay(Rendered { status, body: answer.body }.into_response_marked(true)))
             }
-            Some(r) if r.fingerprint != self.fingerprint => return Err(reused()),
-            Some(r) => match r.response {
-                Some(stored) => {
-                    drop(tx);
-                    let held = Held { scope, key, runner, keyring: state.keyring.clone() };
-                    let body = held
-                        .keyring
-                        .open_record(stored.key_version, &held.context(), &stored.body)
-                        .map_err(|e| ApiError::internal(format!("stored idempotent response: {e}")))?;
-                    let status = StatusCode::from_u16(stored.status).map_err(ApiError::internal)?;
-                    let replay = Rendered { status, body: body.to_vec() };
-                    return Ok(Begun::Replay(replay.into_response_marked(true)));
-                }
-                None if r.lease_until > now => return Err(in_flight()),
-                None => {
-                    if !tx.idempotency_take_over(&scope, &key, &runner, now, lease_until).await? {
-                        return Err(in_flight());
-                    }
-                    tracing::warn!(scope = %scope, "idempotency key taken over from a request that did not finish");
-                }
-            },
+            Reserved::Run(held) => {
+                Ok(Begun::Run(Run { held: Some(held), render: Some(render), rendered: OnceLock::new() }))
+            }
         }
-        tx.commit().await?;
-        let held = Held { scope, key, runner, keyring: state.keyring.clone() };
-        Ok(Begun::Run(Run { held: Some(held), render: Some(render), rendered: OnceLock::new() }))
     }
 }
 
 impl<T> Run<'static, T> {
-    /// A request without a key, from a caller that answers by itself (a page, a job): `complete` stores nothing.
+    /// A request without a key, from a caller that answers by itself (a page): `complete` stores nothing.
     pub fn none() -> Run<'static, T> {
         Run { held: None, render: None, rendered: OnceLock::new() }
     }
 }
 
-impl<T> Run<'_, T> {
+#[async_trait::async_trait]
+impl<T: Sync> Completion<T> for Run<'_, T> {
     /// Renders the answer from the use case's result and, for a keyed request, stores it under the key in the
-    /// effect's transaction `tx` (call it last before the commit). Refuses with 409 `idempotency_key_in_flight`
-    /// if the key was taken over meanwhile: the caller's transaction must then roll back, so the effect happens
-    /// once, in whichever request stores its answer first.
-    pub async fn complete(&self, tx: &mut dyn Tx, result: &T, now: Timestamp) -> Result<(), ApiError> {
+    /// effect's transaction `tx` (the use case calls it last before the commit).
+    async fn complete(&self, tx: &mut dyn Tx, result: &T, now: Timestamp) -> Result<(), kabao_app::error::Problem> {
         let Some(render) = self.render else { return Ok(()) };
-        let rendered = render(result)?;
+        let rendered = render(result).map_err(|e| kabao_app::error::Problem::internal(format!("render: {e}")))?;
         if let Some(held) = &self.held {
-            let mut nonce = [0u8; kabao_core::vault::NONCE_LEN];
-            rand::rngs::OsRng.fill_bytes(&mut nonce);
-            let (key_version, body) =
-                held.keyring.seal_record(&held.context(), &rendered.body, nonce).map_err(ApiError::internal)?;
-            let stored = StoredResponse { status: rendered.status.as_u16(), body, key_version };
-            if !tx.idempotency_complete(&held.scope, &held.key, &held.runner, &stored, now).await? {
-                return Err(in_flight());
-            }
+            held.store(tx, &rendered.answer(), now).await?;
         }
         // A second call (a use case retrying inside one request) keeps the first rendering.
         let _ = self.rendered.set(rendered);
         Ok(())
     }
+}
 
-    /// The answer: the bytes stored by [`Run::complete`] (rendered now if the request had no key and the use
-    /// case did not complete), or the error, after freeing the key so a retry with it runs again.
+impl<T> Run<'_, T> {
+    /// The answer: the bytes stored by the use case (rendered now if the request had no key and the use case
+    /// did not complete), or the error, after freeing the key so a retry with it runs again.
     pub async fn finish(self, state: &AppState, result: Result<T, ApiError>) -> Result<Response, ApiError> {
         self.finish_with(state, result).await.map(|(_, r)| r.into_response())
     }
@@ -440,7 +328,7 @@ impl<T> Run<'_, T> {
                 let rendered = match self.rendered.into_inner() {
                     Some(r) => r,
                     None => {
-                        debug_assert!(self.held.is_none(), "a keyed request's use case must call Run::complete");
+                        debug_assert!(self.held.is_none(), "a keyed request's use case must complete it");
                         if self.held.is_some() {
                             tracing::error!("a keyed request finished without storing its answer");
                         }
@@ -454,7 +342,7 @@ impl<T> Run<'_, T> {
             }
             Err(e) => {
                 if let Some(held) = &self.held {
-                    if let Err(release) = release(state, held).await {
+                    if let Err(release) = held.release(state).await {
                         // The lease runs out instead, and then the key can be used again.
                         tracing::warn!(error = %release, "idempotency key not released; it frees itself after its lease");
                     }
@@ -463,23 +351,6 @@ impl<T> Run<'_, T> {
             }
         }
     }
-}
-
-async fn release(state: &AppState, held: &Held) -> Result<(), ApiError> {
-    let mut tx = state.store.begin(TxMode::Write).await?;
-    tx.idempotency_release(&held.scope, &held.key, &held.runner).await?;
-    tx.commit().await?;
-    Ok(())
-}
-
-/// Deletes records older than the retention ([`RETENTION_HOURS`]), a bounded batch per call; run by the
-/// expiry job. Returns how many went.
-pub async fn purge(state: &AppState) -> Result<u64, ApiError> {
-    let before = state.now().plus_seconds(-RETENTION_HOURS * 3600);
-    let mut tx = state.store.begin(TxMode::Write).await?;
-    let n = tx.idempotency_purge(before, PURGE_BATCH).await?;
-    tx.commit().await?;
-    Ok(n)
 }
 
 #[cfg(test)]

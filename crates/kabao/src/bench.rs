@@ -20,7 +20,7 @@ async fn seed_product(
     listed: bool,
     now: Timestamp,
 ) -> anyhow::Result<(kabao_store::User, kabao_core::ProductId)> {
-    let merchant = kabao_server::accounts::create_user(
+    let merchant = kabao_app::accounts::create_user(
         store,
         &format!("bench_m_{tag}"),
         "bench-password-1",
@@ -97,7 +97,7 @@ async fn run_import(
     if let Some(u) = &database_url {
         cmd.args(["--database-url", u]);
     }
-    cmd.env("KABAO_LOG", "kabao_server::inventory=info,warn")
+    cmd.env("KABAO_LOG", "kabao_app::inventory=info,warn")
         .env_remove("KABAO_MASTER_KEY")
         .env("KABAO_MASTER_KEY_FILE", dir.join("master.key"));
     let started = Instant::now();
@@ -185,7 +185,7 @@ async fn run_fresh(
     let mut material = [0u8; 32];
     rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut material);
     let master = kabao_core::vault::MasterKey::from_bytes(material);
-    let keyring = Arc::new(kabao_server::keyring::load_or_create(&*store, &master, crate::now()).await?);
+    let keyring = Arc::new(kabao_app::keyring::load_or_create(&*store, &master, crate::now()).await?);
     let state = Arc::new(kabao_server::AppState::new(
         store.clone(),
         keyring.clone(),
@@ -224,7 +224,7 @@ async fn run_checkout(
     let (merchant, product) = seed_product(store, &tag, true, now).await?;
     let keys = (seconds as usize * 6000).clamp(20_000, 600_000);
     let file: String = (0..keys).map(|i| format!("{tag}-{i:08X}-BENCH\n")).collect();
-    kabao_server::inventory::import_keys(store, keyring, merchant.id, product, file.as_bytes(), "bench", now)
+    kabao_app::inventory::import_keys(store, keyring, merchant.id, product, file.as_bytes(), "bench", now)
         .await
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     let mut tokens = Vec::with_capacity(clients);
@@ -319,8 +319,8 @@ async fn run_checkout(
     let available = tx.count_card_keys(product, KeyState::Available).await?;
     let counter = tx.product_by_id(product).await?.map(|p| p.stock_available).unwrap_or(-1);
     drop(tx);
-    let problems = kabao_server::verify::ledger(store).await?;
-    let (_, chain_problems) = kabao_server::verify::audit(store).await?;
+    let problems = kabao_app::verify::ledger(store).await?;
+    let (_, chain_problems) = kabao_app::verify::audit(store).await?;
     let duplicate_keys = duplicate_in_responses as i64 + (sold - revealed as i64).abs();
     for p in problems.iter().chain(chain_problems.iter()).take(10) {
         eprintln!("problem: {p}");

@@ -250,7 +250,7 @@ impl Config {
 
     /// The 易支付 gateway, if configured. Half a configuration, or an empty key, is an error at start; the
     /// query URL defaults to `api.php` next to the submit URL's `submit.php`.
-    pub fn epay(&self) -> anyhow::Result<Option<kabao_server::epay::EpayConfig>> {
+    pub fn epay(&self) -> anyhow::Result<Option<kabao_app::epay::EpayConfig>> {
         let nonempty = |v: &Option<String>| v.as_deref().map(str::trim).filter(|s| !s.is_empty()).map(str::to_string);
         match (nonempty(&self.epay_pid), nonempty(&self.epay_key), nonempty(&self.epay_submit_url)) {
             (None, None, None) => Ok(None),
@@ -259,14 +259,14 @@ impl Config {
                     bail!("epay needs public_url (KABAO_PUBLIC_URL) for its notify_url");
                 };
                 let Some(api_url) =
-                    nonempty(&self.epay_api_url).or_else(|| kabao_server::epay::default_api_url(&submit_url))
+                    nonempty(&self.epay_api_url).or_else(|| kabao_app::epay::default_api_url(&submit_url))
                 else {
                     bail!("epay_submit_url does not end in submit.php: set epay_api_url (KABAO_EPAY_API_URL) too");
                 };
                 if !(api_url.starts_with("https://") || api_url.starts_with("http://")) {
                     bail!("epay_api_url {api_url:?} must be an http(s) URL");
                 }
-                Ok(Some(kabao_server::epay::EpayConfig { pid, key, submit_url, api_url, public_url }))
+                Ok(Some(kabao_app::epay::EpayConfig { pid, key, submit_url, api_url, public_url }))
             }
             _ => bail!("epay needs all of epay_pid, epay_key (never empty) and epay_submit_url"),
         }
@@ -274,7 +274,7 @@ impl Config {
 
     /// The sandbox gateway: on with `--demo` or `[payments.sandbox] enabled = true`, never otherwise. A secret set
     /// while the sandbox is off is refused, so an operator who thinks it is on (or off) learns otherwise at start.
-    pub fn sandbox(&self, demo: bool) -> anyhow::Result<Option<kabao_server::payments::SandboxConfig>> {
+    pub fn sandbox(&self, demo: bool) -> anyhow::Result<Option<kabao_app::payments::SandboxConfig>> {
         let settings = &self.payments.sandbox;
         let secret = settings.secret.as_deref().map(str::trim);
         if let Some(secret) = secret {
@@ -291,8 +291,8 @@ impl Config {
             return Ok(None);
         }
         Ok(Some(match secret {
-            Some(s) => kabao_server::payments::SandboxConfig { secret: s.as_bytes().to_vec() },
-            None => kabao_server::payments::SandboxConfig::random(),
+            Some(s) => kabao_app::payments::SandboxConfig { secret: s.as_bytes().to_vec() },
+            None => kabao_app::payments::SandboxConfig::random(),
         }))
     }
 
@@ -432,7 +432,7 @@ mod tests {
             vars.extend(extra);
             Config::load(None, |k| vars.get(k).map(|v| v.to_string())).and_then(|c| c.epay())
         };
-        let api_url = |r: anyhow::Result<Option<kabao_server::epay::EpayConfig>>| r.ok().flatten().map(|e| e.api_url);
+        let api_url = |r: anyhow::Result<Option<kabao_app::epay::EpayConfig>>| r.ok().flatten().map(|e| e.api_url);
         assert_eq!(api_url(load(None)).as_deref(), Some("https://pay.example/api.php"));
         let set = load(Some(("KABAO_EPAY_API_URL", "https://query.example/api.php")));
         assert_eq!(api_url(set).as_deref(), Some("https://query.example/api.php"));

@@ -204,7 +204,7 @@ pub async fn seed(store: &dyn Store, keyring: &std::sync::Arc<Keyring>, now: Tim
         }
     }
     let create = |username: &'static str, password: &'static str, role: Role| async move {
-        kabao_server::accounts::create_user(store, username, password, role, None, now)
+        kabao_app::accounts::create_user(store, username, password, role, None, now)
             .await
             .map_err(|e| anyhow::anyhow!("demo user {username}: {}", e.message(Lang::En)))
     };
@@ -280,7 +280,7 @@ pub async fn seed(store: &dyn Store, keyring: &std::sync::Arc<Keyring>, now: Tim
             };
             let policy = kabao_core::warranty::templates().into_iter().find(|t| t.id == template).map(|t| t.policy);
             if let (Some(policy), false) = (policy, shop.certification == CertificationLevel::None) {
-                kabao_server::warranty::record(&mut *tx, id, policy, now)
+                kabao_app::warranty::record(&mut *tx, id, policy, now)
                     .await
                     .map_err(|e| anyhow::anyhow!("demo warranty rules: {}", e.message(Lang::En)))?;
             }
@@ -293,28 +293,21 @@ pub async fn seed(store: &dyn Store, keyring: &std::sync::Arc<Keyring>, now: Tim
             }
             if p.kind == GoodsKind::Custom {
                 // 人工交付: the buyer names the character and a contact-free login email; 24 hours to deliver.
-                kabao_server::inventory::set_custom_spec(
-                    store,
-                    owner,
-                    id,
-                    "想要的五星角色\n换绑邮箱",
-                    24,
-                    p.keys as i64,
-                )
-                .await
-                .map_err(|e| anyhow::anyhow!("{}", e.message(Lang::En)))?;
+                kabao_app::inventory::set_custom_spec(store, owner, id, "想要的五星角色\n换绑邮箱", 24, p.keys as i64)
+                    .await
+                    .map_err(|e| anyhow::anyhow!("{}", e.message(Lang::En)))?;
                 continue;
             }
             if p.kind == GoodsKind::Shared {
                 let secret =
                     format!("下载站账号 demo-share-{} 密码 {}", random_group(&mut rng, 4), random_group(&mut rng, 8));
-                kabao_server::inventory::set_shared_secret(store, keyring, owner, id, &secret, p.keys as i64)
+                kabao_app::inventory::set_shared_secret(store, keyring, owner, id, &secret, p.keys as i64)
                     .await
                     .map_err(|e| anyhow::anyhow!("{}", e.message(Lang::En)))?;
                 continue;
             }
             let file: String = (0..p.keys).map(|_| random_key(&mut rng, p.pair) + "\n").collect();
-            kabao_server::inventory::import_keys(store, keyring, owner, id, file.as_bytes(), "demo", now)
+            kabao_app::inventory::import_keys(store, keyring, owner, id, file.as_bytes(), "demo", now)
                 .await
                 .map_err(|e| anyhow::anyhow!("{}", e.message(Lang::En)))
                 .with_context(|| format!("demo keys for {}", p.title))?;

@@ -216,7 +216,7 @@ async fn open_keyring(config: &Config, store: &dyn Store) -> anyhow::Result<kaba
         eprintln!("!!! In production, provide it through KABAO_MASTER_KEY instead.");
         eprintln!();
     }
-    Ok(kabao_server::keyring::load_or_create(store, &master, now()).await?)
+    Ok(kabao_app::keyring::load_or_create(store, &master, now()).await?)
 }
 
 fn init_tracing(filter: &str) {
@@ -287,9 +287,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let store = open_store(&config).await?;
             let (password, generated) = match password {
                 Some(p) => (p, false),
-                None => (kabao_server::accounts::random_password(), true),
+                None => (kabao_app::accounts::random_password(), true),
             };
-            let user = kabao_server::accounts::create_user(&*store, &username, &password, role, None, now())
+            let user = kabao_app::accounts::create_user(&*store, &username, &password, role, None, now())
                 .await
                 .map_err(|e| anyhow::anyhow!("{}", kabao_core::Localized::message(&e, kabao_core::Lang::En)))?;
             store.close().await;
@@ -310,7 +310,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let config = load_config(cli.config.as_deref(), &db)?;
             init_tracing(&config.log);
             let store = open_store(&config).await?;
-            let problems = kabao_server::verify::ledger(&*store).await?;
+            let problems = kabao_app::verify::ledger(&*store).await?;
             store.close().await;
             report("ledger", &problems)
         }
@@ -318,7 +318,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let config = load_config(cli.config.as_deref(), &db)?;
             init_tracing(&config.log);
             let store = open_store(&config).await?;
-            let (chains, problems) = kabao_server::verify::audit(&*store).await?;
+            let (chains, problems) = kabao_app::verify::audit(&*store).await?;
             store.close().await;
             if problems.is_empty() {
                 println!("audit: {chains} order event chains verified");
@@ -327,8 +327,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::VerifyBundle { file } => {
             let bytes = std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?;
-            let verdict =
-                kabao_server::bundle::verify(&bytes).map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
+            let verdict = kabao_app::bundle::verify(&bytes).map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
             if verdict.problems.is_empty() {
                 println!(
                     "verify-bundle: intact: order {}, {} files, {} events in an unbroken chain, evidence bound to its files",
@@ -404,7 +403,7 @@ async fn import_keys(config: &Config, product: ProductId, file: &std::path::Path
     };
     let bytes = std::fs::read(file).with_context(|| format!("reading {}", file.display()))?;
     let started = std::time::Instant::now();
-    let outcome = kabao_server::inventory::import_keys(&*store, &keyring, owner, product, &bytes, "cli", now())
+    let outcome = kabao_app::inventory::import_keys(&*store, &keyring, owner, product, &bytes, "cli", now())
         .await
         .map_err(|e| anyhow::anyhow!("{}", kabao_core::Localized::message(&e, kabao_core::Lang::En)))?;
     let elapsed = started.elapsed();
@@ -451,7 +450,7 @@ async fn serve(config: Config, demo: bool) -> anyhow::Result<()> {
     let store = open_store(&config).await?;
     let keyring = Arc::new(open_keyring(&config, &*store).await?);
     if let Some((username, password)) =
-        kabao_server::accounts::ensure_admin(&*store, now()).await.map_err(|e| anyhow::anyhow!("{e}"))?
+        kabao_app::accounts::ensure_admin(&*store, now()).await.map_err(|e| anyhow::anyhow!("{e}"))?
     {
         println!("created the first admin account: {username} / {password}");
         println!("首个管理员账号已创建：{username} / {password}（只显示这一次 / shown only once）");
@@ -479,17 +478,17 @@ async fn serve(config: Config, demo: bool) -> anyhow::Result<()> {
         withdrawal_fee_min: kabao_core::Money::from_fen(config.withdrawal_fee_min_fen.max(0)),
         ..kabao_server::ServerConfig::default()
     };
-    let mailer: Arc<dyn kabao_server::mailer::Mailer> = match &config.smtp_url {
+    let mailer: Arc<dyn kabao_app::mailer::Mailer> = match &config.smtp_url {
         Some(url) => Arc::new(
-            kabao_server::mailer::SmtpMailer::new(url, config.smtp_from.as_deref().unwrap_or("kabao@localhost"))
+            kabao_app::mailer::SmtpMailer::new(url, config.smtp_from.as_deref().unwrap_or("kabao@localhost"))
                 .map_err(|e| anyhow::anyhow!("smtp_url / smtp_from: {e}"))?,
         ),
-        None => Arc::new(kabao_server::mailer::FileMailer { dir: config.data_dir.join("mail") }),
+        None => Arc::new(kabao_app::mailer::FileMailer { dir: config.data_dir.join("mail") }),
     };
     let state = kabao_server::AppState::new(store.clone(), keyring, server_config, Arc::new(kabao_server::SystemClock))
         .with_mailer(mailer, config.public_url.clone());
     let state = Arc::new(state);
-    kabao_server::jobs::spawn(state.clone(), std::time::Duration::from_secs(config.job_interval_seconds));
+    kabao_app::jobs::spawn(state.clone(), std::time::Duration::from_secs(config.job_interval_seconds));
     println!("Kabao listening on http://{addr}");
     kabao_server::serve(state, listener).await?;
     store.close().await;

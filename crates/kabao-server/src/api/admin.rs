@@ -35,7 +35,7 @@ pub async fn set_role(
     ApiJson(body): ApiJson<RoleInput>,
 ) -> Result<ApiJson<UserView>, ApiError> {
     let admin = user.require(Role::Admin)?;
-    Ok(ApiJson(UserView::from(&crate::shops::set_role(&state, &admin, UserId(id), &body.role).await?)))
+    Ok(ApiJson(UserView::from(&kabao_app::shops::set_role(&state, &admin, UserId(id), &body.role).await?)))
 }
 
 /// All shops, suspended ones included.
@@ -62,7 +62,7 @@ pub async fn set_certification(
     ApiJson(body): ApiJson<CertificationInput>,
 ) -> Result<ApiJson<ShopView>, ApiError> {
     let admin = user.require(Role::Admin)?;
-    Ok(ApiJson(ShopView::from(&crate::shops::set_certification(&state, &admin, ShopId(id), &body.level).await?)))
+    Ok(ApiJson(ShopView::from(&kabao_app::shops::set_certification(&state, &admin, ShopId(id), &body.level).await?)))
 }
 
 /// Suspend (with a reason) or reinstate a shop. A suspended shop's products leave the catalog.
@@ -76,7 +76,7 @@ pub async fn set_suspension(
 ) -> Result<ApiJson<ShopView>, ApiError> {
     let admin = user.require(Role::Admin)?;
     Ok(ApiJson(ShopView::from(
-        &crate::shops::set_suspension(&state, &admin, ShopId(id), body.suspended, &body.reason).await?,
+        &kabao_app::shops::set_suspension(&state, &admin, ShopId(id), body.suspended, &body.reason).await?,
     )))
 }
 
@@ -114,7 +114,7 @@ pub async fn security_events(
             .map(|e| SecurityEventView {
                 id: e.id,
                 kind: e.kind.clone(),
-                message: crate::payments::describe_security_event(e, lang),
+                message: kabao_app::payments::describe_security_event(e, lang),
                 detail: serde_json::from_str(&e.detail_json).unwrap_or_default(),
                 created_at: e.created_at.millis(),
             })

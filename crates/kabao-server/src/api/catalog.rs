@@ -44,9 +44,9 @@ pub async fn list_products(
     State(state): State<SharedState>,
     ApiQuery(q): ApiQuery<ListQuery>,
 ) -> Result<ApiJson<Vec<ListingView>>, ApiError> {
-    let order = crate::trust::ListingOrder::parse(q.sort.as_deref())?;
+    let order = kabao_app::trust::ListingOrder::parse(q.sort.as_deref())?;
     let (limit, offset) = super::views::page_bounds(q.limit, q.offset, 50, 200)?;
-    let rows = crate::trust::listing(&state, order, limit, offset).await?;
+    let rows = kabao_app::trust::listing(&state, order, limit, offset).await?;
     Ok(ApiJson(
         rows.iter()
             .map(|(l, t)| ListingView {
@@ -67,7 +67,7 @@ pub async fn get_product(
     State(state): State<SharedState>,
     ApiPath(id): ApiPath<i64>,
 ) -> Result<ApiJson<ProductView>, ApiError> {
-    let (p, _) = crate::products::public(&state, ProductId(id), None).await?;
+    let (p, _) = kabao_app::products::public(&state, ProductId(id), None).await?;
     Ok(ApiJson(ProductView::from(&p)))
 }
 
@@ -78,6 +78,6 @@ pub async fn get_shop(
     State(state): State<SharedState>,
     ApiPath(id): ApiPath<i64>,
 ) -> Result<ApiJson<ShopView>, ApiError> {
-    let s = crate::shops::public_shop(&state, ShopId(id), None).await?;
+    let s = kabao_app::shops::public_shop(&state, ShopId(id), None).await?;
     Ok(ApiJson(ShopView::from(&s)))
 }

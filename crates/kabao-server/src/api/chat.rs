@@ -4,13 +4,13 @@
 use super::orders::{access_order, MaybeApiUser};
 use super::ApiJson;
 use crate::auth::{ApiMerchant, ApiUser};
-use crate::chat::{Shown, Speaker};
 use crate::error::ApiError;
 use crate::extract::ApiPath;
 use crate::SharedState;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::IntoResponse;
+use kabao_app::chat::Speaker;
 use kabao_core::Lang;
 use kabao_store::ChatParty;
 use serde::{Deserialize, Serialize};
@@ -28,6 +28,30 @@ pub struct MessageInput {
     pub body: String,
 }
 
+/// A message as one reader sees it.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Shown {
+    pub id: i64,
+    /// buyer / merchant / arbiter
+    pub sender: String,
+    /// The text; for the buyer, with contact details of the other side masked (`*`).
+    pub body: String,
+    /// Whether anything was masked.
+    pub masked: bool,
+    /// The risk scanner's verdict: rules that matched (empty when harmless).
+    pub rules: Vec<String>,
+    /// A plain warning for the reader, when the message is risky and the reader is not its sender.
+    pub warning: Option<String>,
+    pub created_at: i64,
+}
+
+impl From<kabao_app::chat::Shown> for Shown {
+    fn from(m: kabao_app::chat::Shown) -> Shown {
+        let kabao_app::chat::Shown { id, sender, body, masked, rules, warning, created_at } = m;
+        Shown { id, sender, body, masked, rules, warning, created_at }
+    }
+}
+
 async fn answer(
     state: &SharedState,
     order: &kabao_store::Order,
@@ -35,8 +59,8 @@ async fn answer(
     headers: &HeaderMap,
 ) -> Result<ApiJson<Vec<Shown>>, ApiError> {
     let lang = crate::auth::request_lang(headers);
-    let messages = crate::chat::messages(state, order).await?;
-    Ok(ApiJson(crate::chat::shown(&messages, reader, lang)))
+    let messages = kabao_app::chat::messages(state, order).await?;
+    Ok(ApiJson(kabao_app::chat::shown(&messages, reader, lang).into_iter().map(Shown::from).collect()))
 }
 
 /// The order's chat as the buyer sees it: the other side's contact details masked, risky messages warned about.
@@ -67,7 +91,7 @@ pub async fn buyer_send(
     ApiJson(body): ApiJson<MessageInput>,
 ) -> Result<impl IntoResponse, ApiError> {
     let order = access_order(&state, user.as_ref(), &headers, &order_no).await?;
-    crate::chat::send(&state, &order, Speaker::Buyer(user.as_ref().map(|u| u.id)), &body.body).await?;
+    kabao_app::chat::send(&state, &order, Speaker::Buyer(user.as_ref().map(|u| u.id)), &body.body).await?;
     Ok((StatusCode::CREATED, answer(&state, &order, ChatParty::Buyer, &headers).await?))
 }
 
@@ -81,7 +105,7 @@ pub async fn merchant_list(
     headers: HeaderMap,
     ApiPath(order_no): ApiPath<String>,
 ) -> Result<ApiJson<Vec<Shown>>, ApiError> {
-    let order = crate::chat::merchant_order(&state, &user, &order_no).await?;
+    let order = kabao_app::chat::merchant_order(&state, &user, &order_no).await?;
     answer(&state, &order, ChatParty::Merchant, &headers).await
 }
 
@@ -97,8 +121,8 @@ pub async fn merchant_send(
     ApiPath(order_no): ApiPath<String>,
     ApiJson(body): ApiJson<MessageInput>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let order = crate::chat::merchant_order(&state, &user, &order_no).await?;
-    crate::chat::send(&state, &order, Speaker::Merchant(&user), &body.body).await?;
+    let order = kabao_app::chat::merchant_order(&state, &user, &order_no).await?;
+    kabao_app::chat::send(&state, &order, Speaker::Merchant(&user), &body.body).await?;
     Ok((StatusCode::CREATED, answer(&state, &order, ChatParty::Merchant, &headers).await?))
 }
 
@@ -113,7 +137,7 @@ pub async fn arbiter_list(
     headers: HeaderMap,
     ApiPath(order_no): ApiPath<String>,
 ) -> Result<ApiJson<Vec<Shown>>, ApiError> {
-    let order = crate::chat::arbiter_order(&state, &user, &order_no).await?;
+    let order = kabao_app::chat::arbiter_order(&state, &user, &order_no).await?;
     answer(&state, &order, ChatParty::Arbiter, &headers).await
 }
 
@@ -129,8 +153,8 @@ pub async fn arbiter_send(
     ApiPath(order_no): ApiPath<String>,
     ApiJson(body): ApiJson<MessageInput>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let order = crate::chat::arbiter_order(&state, &user, &order_no).await?;
-    crate::chat::send(&state, &order, Speaker::Arbiter(&user), &body.body).await?;
+    let order = kabao_app::chat::arbiter_order(&state, &user, &order_no).await?;
+    kabao_app::chat::send(&state, &order, Speaker::Arbiter(&user), &body.body).await?;
     Ok((StatusCode::CREATED, answer(&state, &order, ChatParty::Arbiter, &headers).await?))
 }
 
@@ -146,7 +170,7 @@ pub async fn admin_list(
     headers: HeaderMap,
     ApiPath(order_no): ApiPath<String>,
 ) -> Result<ApiJson<Vec<Shown>>, ApiError> {
-    let order = crate::chat::admin_order(&state, &user, &order_no).await?;
+    let order = kabao_app::chat::admin_order(&state, &user, &order_no).await?;
     answer(&state, &order, ChatParty::Arbiter, &headers).await
 }
 
@@ -192,7 +216,7 @@ pub async fn risk_queue(
     State(state): State<SharedState>,
     ApiUser(user): ApiUser,
 ) -> Result<ApiJson<Vec<RiskShopView>>, ApiError> {
-    let queue = crate::risk::queue(&state, &user).await?;
+    let queue = kabao_app::risk::queue(&state, &user).await?;
     Ok(ApiJson(
         queue
             .into_iter()
@@ -212,8 +236,8 @@ pub async fn risk_queue(
                                 .iter()
                                 .map(|r| RiskRuleView {
                                     rule: r.clone(),
-                                    description_zh: crate::risk::rule_text(r, Lang::Zh),
-                                    description_en: crate::risk::rule_text(r, Lang::En),
+                                    description_zh: kabao_app::risk::rule_text(r, Lang::Zh),
+                                    description_en: kabao_app::risk::rule_text(r, Lang::En),
                                 })
                                 .collect(),
                             rules,
@@ -255,6 +279,6 @@ pub async fn risk_review(
     ApiPath(id): ApiPath<i64>,
     ApiJson(body): ApiJson<RiskReviewInput>,
 ) -> Result<StatusCode, ApiError> {
-    crate::risk::review(&state, &user, kabao_core::ShopId(id), &body.outcome, &body.note, body.suspend).await?;
+    kabao_app::risk::review(&state, &user, kabao_core::ShopId(id), &body.outcome, &body.note, body.suspend).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -4,7 +4,6 @@
 use super::orders::{access_order, MaybeApiUser};
 use super::ApiJson;
 use crate::auth::ApiMerchant;
-use crate::claims::{ClaimInput, EvidenceAdded, EvidenceFrom, MerchantDecision, Upload};
 use crate::error::ApiError;
 use crate::extract::ApiPath;
 use crate::idempotency::{Begun, IdempotencyKey, Rendered, Scope};
@@ -13,6 +12,7 @@ use axum::extract::multipart::MultipartRejection;
 use axum::extract::{Multipart, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
+use kabao_app::claims::{ClaimInput, EvidenceAdded, EvidenceFrom, MerchantDecision, Upload};
 use kabao_core::Lang;
 use kabao_store::{ClaimRecord, EvidenceRecord};
 use serde::{Deserialize, Serialize};
@@ -22,8 +22,8 @@ fn too_large() -> ApiError {
     ApiError::new(
         StatusCode::PAYLOAD_TOO_LARGE,
         "claim.upload_too_large",
-        format!("上传内容超过 {} MB 的上限", crate::claims::MAX_UPLOAD_BYTES / (1024 * 1024)),
-        format!("The upload is over the {} MB limit", crate::claims::MAX_UPLOAD_BYTES / (1024 * 1024)),
+        format!("上传内容超过 {} MB 的上限", kabao_app::claims::MAX_UPLOAD_BYTES / (1024 * 1024)),
+        format!("The upload is over the {} MB limit", kabao_app::claims::MAX_UPLOAD_BYTES / (1024 * 1024)),
     )
 }
 
@@ -168,8 +168,8 @@ pub struct ClaimView {
 
 impl ClaimView {
     pub fn new(c: &ClaimRecord, order_no: &str, evidence: &[EvidenceRecord]) -> ClaimView {
-        let zh = crate::claims::reasons(c, Lang::Zh);
-        let en = crate::claims::reasons(c, Lang::En);
+        let zh = kabao_app::claims::reasons(c, Lang::Zh);
+        let en = kabao_app::claims::reasons(c, Lang::En);
         let codes: Vec<String> = serde_json::from_str::<Vec<serde_json::Value>>(&c.reasons)
             .unwrap_or_default()
             .iter()
@@ -271,7 +271,7 @@ pub async fn file(
 ) -> Result<Response, ApiError> {
     let order = access_order(&state, user.as_ref(), &headers, &order_no).await?;
     let form = read_form(multipart).await?;
-    let render = |f: &crate::claims::Filed| {
+    let render = |f: &kabao_app::claims::Filed| {
         let status = if f.duplicate { StatusCode::OK } else { StatusCode::CREATED };
         let view = FiledView {
             claim: ClaimView::new(&f.claim, &order.order_no, &f.evidence),
@@ -284,7 +284,9 @@ pub async fn file(
         Begun::Replay(answer) => return Ok(answer),
         Begun::Run(run) => run,
     };
-    let result = crate::claims::file(&state, &order, user.as_ref().map(|u| u.id), form.into_input(), &run).await;
+    let result = kabao_app::claims::file(&state, &order, user.as_ref().map(|u| u.id), form.into_input(), &run)
+        .await
+        .map_err(ApiError::from);
     run.finish(&state, result).await
 }
 
@@ -319,7 +321,7 @@ pub async fn get(
     ApiPath((order_no, claim_no)): ApiPath<(String, String)>,
 ) -> Result<ApiJson<ClaimView>, ApiError> {
     let order = access_order(&state, user.as_ref(), &headers, &order_no).await?;
-    let (c, evidence) = crate::claims::for_buyer(&state, &order, &claim_no).await?;
+    let (c, evidence) = kabao_app::claims::for_buyer(&state, &order, &claim_no).await?;
     Ok(ApiJson(ClaimView::new(&c, &order.order_no, &evidence)))
 }
 
@@ -353,7 +355,9 @@ pub async fn add_evidence(
     };
     let error_text = form.text("error_text");
     let from = EvidenceFrom::Buyer(&order);
-    let result = crate::claims::add_evidence(&state, from, &claim_no, &error_text, form.files, &run).await;
+    let result = kabao_app::claims::add_evidence(&state, from, &claim_no, &error_text, form.files, &run)
+        .await
+        .map_err(ApiError::from);
     run.finish(&state, result).await
 }
 
@@ -364,10 +368,10 @@ pub async fn queue(
     State(state): State<SharedState>,
     ApiMerchant(user): ApiMerchant,
 ) -> Result<ApiJson<Vec<ClaimView>>, ApiError> {
-    let queue = crate::claims::queue_in_full(&state, &user).await?;
+    let queue = kabao_app::claims::queue_in_full(&state, &user).await?;
     let mut views = Vec::with_capacity(queue.len());
     for (c, order_no, evidence) in &queue {
-        let signals = crate::trust::signals_of(&state, c).await?;
+        let signals = kabao_app::trust::signals_of(&state, c).await?;
         views.push(ClaimView::new(c, order_no, evidence).with_signals(&signals));
     }
     Ok(ApiJson(views))
@@ -448,8 +452,8 @@ pub async fn decide(
     ApiJson(body): ApiJson<DecisionInput>,
 ) -> Result<ApiJson<ClaimView>, ApiError> {
     let decision = MerchantDecision::parse(&body.decision, body.reason, body.note)?;
-    crate::claims::decide(&state, &user, &claim_no, decision).await?;
-    let (c, evidence, order) = crate::claims::for_merchant(&state, &user, &claim_no).await?;
+    kabao_app::claims::decide(&state, &user, &claim_no, decision).await?;
+    let (c, evidence, order) = kabao_app::claims::for_merchant(&state, &user, &claim_no).await?;
     Ok(ApiJson(ClaimView::new(&c, &order.order_no, &evidence)))
 }
 
@@ -464,8 +468,8 @@ pub async fn buyer_file(
     ApiPath((order_no, claim_no, sha)): ApiPath<(String, String, String)>,
 ) -> Result<axum::response::Response, ApiError> {
     let order = access_order(&state, user.as_ref(), &headers, &order_no).await?;
-    let (c, _) = crate::claims::for_buyer(&state, &order, &claim_no).await?;
-    let (mime, bytes) = crate::claims::evidence_file(&state, &c, &sha).await?;
+    let (c, _) = kabao_app::claims::for_buyer(&state, &order, &claim_no).await?;
+    let (mime, bytes) = kabao_app::claims::evidence_file(&state, &c, &sha).await?;
     Ok(crate::pages::claims::file_response(mime, bytes))
 }
 
@@ -478,8 +482,8 @@ pub async fn merchant_file(
     ApiMerchant(user): ApiMerchant,
     ApiPath((claim_no, sha)): ApiPath<(String, String)>,
 ) -> Result<axum::response::Response, ApiError> {
-    let (c, _, _) = crate::claims::for_merchant(&state, &user, &claim_no).await?;
-    let (mime, bytes) = crate::claims::evidence_file(&state, &c, &sha).await?;
+    let (c, _, _) = kabao_app::claims::for_merchant(&state, &user, &claim_no).await?;
+    let (mime, bytes) = kabao_app::claims::evidence_file(&state, &c, &sha).await?;
     Ok(crate::pages::claims::file_response(mime, bytes))
 }
 
@@ -524,6 +528,8 @@ pub async fn merchant_evidence(
     };
     let error_text = form.text("error_text");
     let from = EvidenceFrom::Merchant(&user);
-    let result = crate::claims::add_evidence(&state, from, &claim_no, &error_text, form.files, &run).await;
+    let result = kabao_app::claims::add_evidence(&state, from, &claim_no, &error_text, form.files, &run)
+        .await
+        .map_err(ApiError::from);
     run.finish(&state, result).await
 }

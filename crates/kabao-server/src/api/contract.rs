@@ -532,7 +532,7 @@ mod tests {
             assert!(kabao_store::WithdrawalState::parse(s).is_some(), "{s}");
         }
         for s in ListingSortName::values() {
-            assert!(crate::trust::ListingOrder::parse(Some(s)).is_ok(), "{s}");
+            assert!(kabao_app::trust::ListingOrder::parse(Some(s)).is_ok(), "{s}");
         }
     }
 }

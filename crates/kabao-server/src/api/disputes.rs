@@ -4,7 +4,6 @@
 use super::orders::{access_order, MaybeApiUser};
 use super::ApiJson;
 use crate::auth::{ApiMerchant, ApiUser};
-use crate::disputes::{Party, Stated};
 use crate::error::ApiError;
 use crate::extract::ApiPath;
 use crate::idempotency::{Begun, IdemJson, Rendered, Scope};
@@ -12,6 +11,7 @@ use crate::SharedState;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
+use kabao_app::disputes::{Party, Stated};
 use kabao_core::Money;
 use kabao_store::{DisputeRecord, Statement};
 use serde::{Deserialize, Serialize};
@@ -74,7 +74,7 @@ impl DisputeView {
 }
 
 async fn view_of(state: &SharedState, claim_no: &str, c: &kabao_store::ClaimRecord) -> Result<DisputeView, ApiError> {
-    let (d, statements) = crate::disputes::of_claim(state, c).await?;
+    let (d, statements) = kabao_app::disputes::of_claim(state, c).await?;
     let d = d.ok_or_else(|| ApiError::not_found("dispute.not_found"))?;
     Ok(DisputeView::new(claim_no, &d, &statements))
 }
@@ -92,8 +92,8 @@ pub async fn escalate(
     ApiJson(body): ApiJson<StatementInput>,
 ) -> Result<impl IntoResponse, ApiError> {
     let order = access_order(&state, user.as_ref(), &headers, &order_no).await?;
-    crate::disputes::escalate(&state, &order, &claim_no, &body.statement).await?;
-    let (c, _) = crate::claims::for_buyer(&state, &order, &claim_no).await?;
+    kabao_app::disputes::escalate(&state, &order, &claim_no, &body.statement).await?;
+    let (c, _) = kabao_app::claims::for_buyer(&state, &order, &claim_no).await?;
     Ok((StatusCode::CREATED, ApiJson(view_of(&state, &c.claim_no, &c).await?)))
 }
 
@@ -120,7 +120,9 @@ pub async fn buyer_statement(
         Begun::Replay(answer) => return Ok(answer),
         Begun::Run(run) => run,
     };
-    let result = crate::disputes::add_statement(&state, Party::Buyer(&order), &claim_no, &body.statement, &run).await;
+    let result = kabao_app::disputes::add_statement(&state, Party::Buyer(&order), &claim_no, &body.statement, &run)
+        .await
+        .map_err(ApiError::from);
     run.finish(&state, result).await
 }
 
@@ -145,7 +147,9 @@ pub async fn merchant_statement(
         Begun::Replay(answer) => return Ok(answer),
         Begun::Run(run) => run,
     };
-    let result = crate::disputes::add_statement(&state, Party::Merchant(&user), &claim_no, &body.statement, &run).await;
+    let result = kabao_app::disputes::add_statement(&state, Party::Merchant(&user), &claim_no, &body.statement, &run)
+        .await
+        .map_err(ApiError::from);
     run.finish(&state, result).await
 }
 
@@ -174,7 +178,7 @@ pub async fn queue(
     State(state): State<SharedState>,
     ApiUser(user): ApiUser,
 ) -> Result<ApiJson<Vec<DisputeView>>, ApiError> {
-    let (open, _) = crate::disputes::arbiter_queue(&state, &user).await?;
+    let (open, _) = kabao_app::disputes::arbiter_queue(&state, &user).await?;
     let mut out = Vec::with_capacity(open.len());
     for q in open {
         out.push(view_of(&state, &q.claim.claim_no, &q.claim).await?);
@@ -191,8 +195,8 @@ pub async fn case(
     ApiUser(user): ApiUser,
     ApiPath(claim_no): ApiPath<String>,
 ) -> Result<ApiJson<CaseView>, ApiError> {
-    let k = crate::disputes::case_for_arbiter(&state, &user, &claim_no).await?;
-    let signals = crate::trust::signals_of(&state, &k.claim).await?;
+    let k = kabao_app::disputes::case_for_arbiter(&state, &user, &claim_no).await?;
+    let signals = kabao_app::trust::signals_of(&state, &k.claim).await?;
     Ok(ApiJson(CaseView {
         claim: super::claims::ClaimView::new(&k.claim, &k.order.order_no, &k.evidence).with_signals(&signals),
         dispute: k.dispute.as_ref().map(|d| DisputeView::new(&k.claim.claim_no, d, &k.statements)),
@@ -236,9 +240,9 @@ pub async fn rule(
     ApiPath(claim_no): ApiPath<String>,
     ApiJson(body): ApiJson<RulingInput>,
 ) -> Result<ApiJson<DisputeView>, ApiError> {
-    let ruling = crate::disputes::parse_ruling(&body.ruling, body.refund_fen)?;
-    crate::disputes::decide(&state, &user, &claim_no, ruling, &body.reason).await?;
-    let k = crate::disputes::case_for_arbiter(&state, &user, &claim_no).await?;
+    let ruling = kabao_app::disputes::parse_ruling(&body.ruling, body.refund_fen)?;
+    kabao_app::disputes::decide(&state, &user, &claim_no, ruling, &body.reason).await?;
+    let k = kabao_app::disputes::case_for_arbiter(&state, &user, &claim_no).await?;
     let d = k.dispute.ok_or_else(|| ApiError::internal("dispute vanished"))?;
     Ok(ApiJson(DisputeView::new(&k.claim.claim_no, &d, &k.statements)))
 }
@@ -266,7 +270,9 @@ pub async fn arbiter_statement(
         Begun::Replay(answer) => return Ok(answer),
         Begun::Run(run) => run,
     };
-    let result = crate::disputes::add_statement(&state, Party::Arbiter(&user), &claim_no, &body.statement, &run).await;
+    let result = kabao_app::disputes::add_statement(&state, Party::Arbiter(&user), &claim_no, &body.statement, &run)
+        .await
+        .map_err(ApiError::from);
     run.finish(&state, result).await
 }
 
@@ -285,7 +291,7 @@ pub struct FundView {
 /// The compensation fund's public report.
 #[utoipa::path(get, path = "/api/v1/fund", tag = "disputes", responses((status = 200, body = FundView)))]
 pub async fn fund(State(state): State<SharedState>) -> Result<ApiJson<FundView>, ApiError> {
-    let r = crate::disputes::fund_report(&state).await?;
+    let r = kabao_app::disputes::fund_report(&state).await?;
     Ok(ApiJson(FundView {
         cash_fen: r.cash.fen(),
         outstanding_fen: r.outstanding.fen(),
@@ -308,7 +314,7 @@ pub async fn join(
     State(state): State<SharedState>,
     ApiMerchant(user): ApiMerchant,
 ) -> Result<impl IntoResponse, ApiError> {
-    let since = crate::disputes::join_fund(&state, &user).await?;
+    let since = kabao_app::disputes::join_fund(&state, &user).await?;
     Ok((StatusCode::CREATED, ApiJson(MembershipView { member_since: since.millis() })))
 }
 
@@ -330,6 +336,6 @@ pub async fn contribute(
     ApiUser(user): ApiUser,
     ApiJson(body): ApiJson<ContributionInput>,
 ) -> Result<StatusCode, ApiError> {
-    crate::disputes::contribute_to_fund(&state, &user, Money::from_fen(body.amount_fen)).await?;
+    kabao_app::disputes::contribute_to_fund(&state, &user, Money::from_fen(body.amount_fen)).await?;
     Ok(StatusCode::NO_CONTENT)
 }

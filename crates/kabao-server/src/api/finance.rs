@@ -6,12 +6,12 @@ use super::ApiJson;
 use crate::auth::{ApiMerchant, ApiUser};
 use crate::error::ApiError;
 use crate::extract::ApiPath;
-use crate::finance::WithdrawalDecision;
 use crate::idempotency::{Begun, IdemJson, Rendered, Scope};
-use crate::payees::MaskedPayee;
 use crate::SharedState;
 use axum::extract::State;
 use axum::http::StatusCode;
+use kabao_app::finance::WithdrawalDecision;
+use kabao_app::payees::MaskedPayee;
 use kabao_core::user::Role;
 use kabao_core::Money;
 use kabao_store::{LedgerEntry, TxMode, Withdrawal, WithdrawalState};
@@ -156,7 +156,7 @@ pub async fn finance(
     State(state): State<SharedState>,
     ApiMerchant(user): ApiMerchant,
 ) -> Result<ApiJson<FinanceView>, ApiError> {
-    let f = crate::finance::shop_finance(&state, &user).await?;
+    let f = kabao_app::finance::shop_finance(&state, &user).await?;
     Ok(ApiJson(FinanceView {
         available_fen: f.available.fen(),
         in_escrow_fen: f.in_escrow.fen(),
@@ -170,7 +170,7 @@ pub async fn orders(
     State(state): State<SharedState>,
     ApiMerchant(user): ApiMerchant,
 ) -> Result<ApiJson<Vec<OrderView>>, ApiError> {
-    let shop = crate::shops::my_shop(&state, &user).await?;
+    let shop = kabao_app::shops::my_shop(&state, &user).await?;
     let mut tx = state.store.begin(TxMode::Read).await?;
     Ok(ApiJson(tx.list_shop_orders(shop.id, 200, 0).await?.iter().map(OrderView::from).collect()))
 }
@@ -181,7 +181,7 @@ pub async fn statement(
     State(state): State<SharedState>,
     ApiMerchant(user): ApiMerchant,
 ) -> Result<ApiJson<Vec<EntryView>>, ApiError> {
-    let f = crate::finance::shop_finance(&state, &user).await?;
+    let f = kabao_app::finance::shop_finance(&state, &user).await?;
     Ok(ApiJson(f.statement.iter().map(EntryView::from).collect()))
 }
 
@@ -217,7 +217,9 @@ pub async fn request(
         Begun::Run(run) => run,
     };
     let result =
-        crate::finance::request_withdrawal(&state, &user, Money::from_fen(body.amount_fen), body.payee_id, &run).await;
+        kabao_app::finance::request_withdrawal(&state, &user, Money::from_fen(body.amount_fen), body.payee_id, &run)
+            .await
+            .map_err(ApiError::from);
     run.finish(&state, result).await
 }
 
@@ -229,7 +231,7 @@ pub async fn mine(
     State(state): State<SharedState>,
     ApiMerchant(user): ApiMerchant,
 ) -> Result<ApiJson<Vec<WithdrawalView>>, ApiError> {
-    let f = crate::finance::shop_finance(&state, &user).await?;
+    let f = kabao_app::finance::shop_finance(&state, &user).await?;
     Ok(ApiJson(f.withdrawals.iter().map(WithdrawalView::from).collect()))
 }
 
@@ -238,7 +240,7 @@ pub async fn mine(
     responses((status = 200, body = [PayoutView]), (status = 401, description = "no token"), (status = 403, description = "not an admin")))]
 pub async fn pending(State(state): State<SharedState>, user: ApiUser) -> Result<ApiJson<Vec<PayoutView>>, ApiError> {
     user.require(Role::Admin)?;
-    let queue = crate::finance::payout_queue(&state, 500).await?;
+    let queue = kabao_app::finance::payout_queue(&state, 500).await?;
     let mut out = Vec::with_capacity(queue.len());
     for (w, shop_name) in queue {
         out.push(PayoutView {
@@ -292,6 +294,6 @@ pub async fn decide(
     } else {
         WithdrawalDecision::Rejected { reason: &body.note }
     };
-    let w = crate::finance::decide_withdrawal(&state, &admin, id, decision).await?;
+    let w = kabao_app::finance::decide_withdrawal(&state, &admin, id, decision).await?;
     Ok(ApiJson(WithdrawalView::from(&w)))
 }

@@ -6,13 +6,13 @@ use super::ApiJson;
 use crate::auth::{ApiMerchant, ReqLang};
 use crate::error::ApiError;
 use crate::extract::{ApiPath, ApiQuery};
-use crate::inventory::MAX_UPLOAD_BYTES;
 use crate::SharedState;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::State;
 use axum::http::{header, StatusCode};
 use axum::response::IntoResponse;
+use kabao_app::inventory::MAX_UPLOAD_BYTES;
 use kabao_core::inventory::ImportError;
 use kabao_core::{BatchId, ProductId};
 use kabao_store::KeyState;
@@ -24,7 +24,7 @@ pub async fn get_shop(
     State(state): State<SharedState>,
     ApiMerchant(user): ApiMerchant,
 ) -> Result<ApiJson<ShopView>, ApiError> {
-    Ok(ApiJson(ShopView::from(&crate::shops::my_shop(&state, &user).await?)))
+    Ok(ApiJson(ShopView::from(&kabao_app::shops::my_shop(&state, &user).await?)))
 }
 
 /// Open the caller's shop (one per merchant).
@@ -36,7 +36,7 @@ pub async fn open_shop(
     ApiMerchant(user): ApiMerchant,
     ApiJson(body): ApiJson<ShopInput>,
 ) -> Result<(StatusCode, ApiJson<ShopView>), ApiError> {
-    let shop = crate::shops::open_shop(&state, &user, &body.name, &body.description).await?;
+    let shop = kabao_app::shops::open_shop(&state, &user, &body.name, &body.description).await?;
     Ok((StatusCode::CREATED, ApiJson(ShopView::from(&shop))))
 }
 
@@ -49,7 +49,7 @@ pub async fn update_shop(
     ApiMerchant(user): ApiMerchant,
     ApiJson(body): ApiJson<ShopInput>,
 ) -> Result<ApiJson<ShopView>, ApiError> {
-    Ok(ApiJson(ShopView::from(&crate::shops::update_my_shop(&state, &user, &body.name, &body.description).await?)))
+    Ok(ApiJson(ShopView::from(&kabao_app::shops::update_my_shop(&state, &user, &body.name, &body.description).await?)))
 }
 
 /// The caller's products, listed or not.
@@ -59,7 +59,7 @@ pub async fn list_products(
     State(state): State<SharedState>,
     ApiMerchant(user): ApiMerchant,
 ) -> Result<ApiJson<Vec<ProductView>>, ApiError> {
-    Ok(ApiJson(crate::products::list_mine(&state, &user).await?.iter().map(ProductView::from).collect()))
+    Ok(ApiJson(kabao_app::products::list_mine(&state, &user).await?.iter().map(ProductView::from).collect()))
 }
 
 /// Create a product in the caller's shop.
@@ -71,7 +71,7 @@ pub async fn create_product(
     ApiMerchant(user): ApiMerchant,
     ApiJson(body): ApiJson<ProductBody>,
 ) -> Result<(StatusCode, ApiJson<ProductView>), ApiError> {
-    let p = crate::products::create(&state, &user, &body.into()).await?;
+    let p = kabao_app::products::create(&state, &user, &body.into()).await?;
     Ok((StatusCode::CREATED, ApiJson(ProductView::from(&p))))
 }
 
@@ -83,7 +83,7 @@ pub async fn get_product(
     ApiMerchant(user): ApiMerchant,
     ApiPath(id): ApiPath<i64>,
 ) -> Result<ApiJson<ProductView>, ApiError> {
-    let (p, _) = crate::products::owned(&state, &user, ProductId(id)).await?;
+    let (p, _) = kabao_app::products::owned(&state, &user, ProductId(id)).await?;
     Ok(ApiJson(ProductView::from(&p)))
 }
 
@@ -97,7 +97,7 @@ pub async fn update_product(
     ApiPath(id): ApiPath<i64>,
     ApiJson(body): ApiJson<ProductBody>,
 ) -> Result<ApiJson<ProductView>, ApiError> {
-    Ok(ApiJson(ProductView::from(&crate::products::update(&state, &user, ProductId(id), &body.into()).await?)))
+    Ok(ApiJson(ProductView::from(&kabao_app::products::update(&state, &user, ProductId(id), &body.into()).await?)))
 }
 
 /// Import card keys: the request body is the key file (UTF-8 text, one key per line or `卡号----密码`).
@@ -123,9 +123,16 @@ pub async fn import_keys(
     if body.len() > MAX_UPLOAD_BYTES {
         return Err(too_large());
     }
-    let out =
-        crate::inventory::import_keys(&*state.store, &state.keyring, user.id, ProductId(id), &body, "api", state.now())
-            .await?;
+    let out = kabao_app::inventory::import_keys(
+        &*state.store,
+        &state.keyring,
+        user.id,
+        ProductId(id),
+        &body,
+        "api",
+        state.now(),
+    )
+    .await?;
     state.metrics.keys_imported.inc_by(out.report.accepted_count);
     Ok(ApiJson(ImportView::new(out.batch_id.map(|b| b.0), &out.report, lang)))
 }
@@ -151,7 +158,7 @@ pub async fn list_keys(
         })?),
     };
     let (limit, offset) = super::views::page_bounds(q.limit, q.offset, 100, 1000)?;
-    let keys = crate::inventory::list_keys_for_owner(
+    let keys = kabao_app::inventory::list_keys_for_owner(
         &*state.store,
         &state.keyring,
         user.id,
@@ -182,7 +189,7 @@ pub async fn list_batches(
     ApiMerchant(user): ApiMerchant,
     ApiPath(id): ApiPath<i64>,
 ) -> Result<ApiJson<Vec<BatchView>>, ApiError> {
-    let batches = crate::inventory::list_batches_for_owner(&*state.store, user.id, ProductId(id)).await?;
+    let batches = kabao_app::inventory::list_batches_for_owner(&*state.store, user.id, ProductId(id)).await?;
     Ok(ApiJson(batches.iter().map(BatchView::from).collect()))
 }
 
@@ -194,7 +201,7 @@ pub async fn void_batch(
     ApiMerchant(user): ApiMerchant,
     ApiPath(id): ApiPath<i64>,
 ) -> Result<ApiJson<VoidView>, ApiError> {
-    let voided = crate::inventory::void_batch(&*state.store, user.id, BatchId(id), state.now()).await?;
+    let voided = kabao_app::inventory::void_batch(&*state.store, user.id, BatchId(id), state.now()).await?;
     Ok(ApiJson(VoidView { batch_id: id, voided }))
 }
 
@@ -225,7 +232,7 @@ pub async fn set_shared_secret(
     ApiPath(id): ApiPath<i64>,
     ApiJson(body): ApiJson<SharedSecretInput>,
 ) -> Result<ApiJson<ProductView>, ApiError> {
-    crate::inventory::set_shared_secret(
+    kabao_app::inventory::set_shared_secret(
         &*state.store,
         &state.keyring,
         user.id,
@@ -234,7 +241,7 @@ pub async fn set_shared_secret(
         body.stock,
     )
     .await?;
-    let (p, _) = crate::products::owned(&state, &user, ProductId(id)).await?;
+    let (p, _) = kabao_app::products::owned(&state, &user, ProductId(id)).await?;
     Ok(ApiJson(ProductView::from(&p)))
 }
 
@@ -265,7 +272,7 @@ pub async fn set_custom_fields(
     ApiPath(id): ApiPath<i64>,
     ApiJson(body): ApiJson<CustomSpecInput>,
 ) -> Result<ApiJson<ProductView>, ApiError> {
-    crate::inventory::set_custom_spec(
+    kabao_app::inventory::set_custom_spec(
         &*state.store,
         user.id,
         ProductId(id),
@@ -274,7 +281,7 @@ pub async fn set_custom_fields(
         body.stock,
     )
     .await?;
-    let (p, _) = crate::products::owned(&state, &user, ProductId(id)).await?;
+    let (p, _) = kabao_app::products::owned(&state, &user, ProductId(id)).await?;
     Ok(ApiJson(ProductView::from(&p)))
 }
 
@@ -301,6 +308,6 @@ pub async fn deliver(
     ApiPath(order_no): ApiPath<String>,
     ApiJson(body): ApiJson<DeliveryInput>,
 ) -> Result<ApiJson<super::orders::OrderView>, ApiError> {
-    let order = crate::orders::deliver_by_hand(&state, &user, &order_no, &body.text).await?;
+    let order = kabao_app::orders::deliver_by_hand(&state, &user, &order_no, &body.text).await?;
     Ok(ApiJson(super::orders::OrderView::from(&order)))
 }

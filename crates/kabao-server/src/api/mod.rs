@@ -75,7 +75,7 @@ fn v1(sandbox: bool) -> Routes {
             "/merchant/products/{id}/keys",
             post(merchant::import_keys)
                 .get(merchant::list_keys)
-                .layer(axum::extract::DefaultBodyLimit::max(crate::inventory::MAX_UPLOAD_BYTES + 64 * 1024)),
+                .layer(axum::extract::DefaultBodyLimit::max(kabao_app::inventory::MAX_UPLOAD_BYTES + 64 * 1024)),
         )
         .route("/merchant/products/{id}/batches", get(merchant::list_batches))
         .route("/merchant/products/{id}/shared-secret", put(merchant::set_shared_secret))
@@ -90,14 +90,14 @@ fn v1(sandbox: bool) -> Routes {
             "/orders/{order_no}/claims",
             post(claims::file)
                 .get(claims::list)
-                .layer(axum::extract::DefaultBodyLimit::max(crate::claims::MAX_UPLOAD_BYTES + 64 * 1024)),
+                .layer(axum::extract::DefaultBodyLimit::max(kabao_app::claims::MAX_UPLOAD_BYTES + 64 * 1024)),
         )
         .route("/orders/{order_no}/claims/{claim_no}", get(claims::get))
         .route("/orders/{order_no}/complaint-package", get(claims::complaint_package))
         .route(
             "/orders/{order_no}/claims/{claim_no}/evidence",
             post(claims::add_evidence)
-                .layer(axum::extract::DefaultBodyLimit::max(crate::claims::MAX_UPLOAD_BYTES + 64 * 1024)),
+                .layer(axum::extract::DefaultBodyLimit::max(kabao_app::claims::MAX_UPLOAD_BYTES + 64 * 1024)),
         )
         .route("/orders/{order_no}/claims/{claim_no}/evidence/{sha256}", get(claims::buyer_file))
         .route("/orders/{order_no}/claims/{claim_no}/escalate", post(disputes::escalate))
@@ -129,7 +129,7 @@ fn v1(sandbox: bool) -> Routes {
         .route(
             "/merchant/claims/{claim_no}/evidence",
             post(claims::merchant_evidence)
-                .layer(axum::extract::DefaultBodyLimit::max(crate::claims::MAX_UPLOAD_BYTES + 64 * 1024)),
+                .layer(axum::extract::DefaultBodyLimit::max(kabao_app::claims::MAX_UPLOAD_BYTES + 64 * 1024)),
         )
         .route("/merchant/claims/{claim_no}/evidence/{sha256}", get(claims::merchant_file))
         .route("/wallet", get(orders::wallet))

@@ -6,13 +6,13 @@ use crate::auth::ApiUser;
 use crate::error::ApiError;
 use crate::extract::ApiPath;
 use crate::idempotency::{Begun, IdemJson, Rendered, Scope};
-use crate::orders::{Buyer, CheckoutRequest, OrderAccess};
 use crate::SharedState;
 use axum::body::Bytes;
 use axum::extract::{FromRequestParts, State};
 use axum::http::request::Parts;
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::IntoResponse;
+use kabao_app::orders::{Buyer, CheckoutRequest, OrderAccess};
 use kabao_core::{Money, ProductId};
 use kabao_store::Order;
 use serde::{Deserialize, Serialize};
@@ -189,7 +189,7 @@ pub async fn create(
             .filter(|d| !d.is_empty() && d.len() <= 64)
             .map(str::to_string),
     };
-    let result = crate::orders::checkout(&state, &buyer, &req, &run).await;
+    let result = kabao_app::orders::checkout(&state, &buyer, &req, &run).await.map_err(ApiError::from);
     run.finish(&state, result).await
 }
 
@@ -203,7 +203,7 @@ pub struct OrderSecret {
     secret: Option<String>,
 }
 
-/// The body of a sandbox notification (documentation of [`crate::payments::SandboxNotification`]).
+/// The body of a sandbox notification (documentation of [`kabao_app::payments::SandboxNotification`]).
 #[derive(utoipa::ToSchema)]
 #[allow(dead_code)]
 pub struct SandboxNotifyBody {
@@ -227,10 +227,12 @@ pub(crate) async fn access_order(
     order_no: &str,
 ) -> Result<Order, ApiError> {
     match user {
-        Some(u) => crate::orders::order_for(state, order_no, &OrderAccess::User(u)).await,
+        Some(u) => kabao_app::orders::order_for(state, order_no, &OrderAccess::User(u)).await.map_err(ApiError::from),
         None => {
             let secret = headers.get("x-order-secret").and_then(|v| v.to_str().ok()).unwrap_or_default();
-            crate::orders::guest_order(state, order_no, secret, crate::auth::client_ip_of(headers)).await
+            kabao_app::orders::guest_order(state, order_no, secret, crate::auth::client_ip_of(headers))
+                .await
+                .map_err(ApiError::from)
         }
     }
 }
@@ -259,7 +261,7 @@ pub async fn pay_wallet(
     ApiUser(user): ApiUser,
     ApiPath(order_no): ApiPath<String>,
 ) -> Result<ApiJson<OrderView>, ApiError> {
-    let order = crate::orders::pay_with_wallet(&state, &user, &order_no).await?;
+    let order = kabao_app::orders::pay_with_wallet(&state, &user, &order_no).await?;
     Ok(ApiJson(OrderView::from(&order)))
 }
 
@@ -283,14 +285,14 @@ pub async fn pay_sandbox(
     ApiPath(order_no): ApiPath<String>,
 ) -> Result<impl IntoResponse, ApiError> {
     let order = access_order(&state, user.as_ref(), &headers, &order_no).await?;
-    let p = crate::orders::start_gateway_payment(&state, &order, crate::payments::SANDBOX).await?;
+    let p = kabao_app::orders::start_gateway_payment(&state, &order, kabao_app::payments::SANDBOX).await?;
     Ok((StatusCode::CREATED, ApiJson(PaymentView::new(&state, p, &format!("Kabao {}", order.order_no))?)))
 }
 
 impl PaymentView {
     fn new(state: &SharedState, p: kabao_store::Payment, name: &str) -> Result<PaymentView, ApiError> {
         Ok(PaymentView {
-            pay_url: crate::payments::pay_url(state, &p, name)?,
+            pay_url: kabao_app::payments::pay_url(state, &p, name)?,
             trade_no: p.trade_no,
             amount_fen: p.amount.fen(),
         })
@@ -315,7 +317,7 @@ pub async fn reveal(
     ApiPath(order_no): ApiPath<String>,
 ) -> Result<impl IntoResponse, ApiError> {
     let order = access_order(&state, user.as_ref(), &headers, &order_no).await?;
-    let keys = crate::orders::reveal_keys(&state, &order, user.as_ref().map(|u| u.id)).await?;
+    let keys = kabao_app::orders::reveal_keys(&state, &order, user.as_ref().map(|u| u.id)).await?;
     let view = KeysView { order_no: order.order_no, keys: keys.iter().map(|k| k.secret.to_string()).collect() };
     Ok(([(header::CACHE_CONTROL, "no-store")], ApiJson(view)))
 }
@@ -328,7 +330,7 @@ pub struct WalletView {
 /// The caller's wallet balance.
 #[utoipa::path(get, path = "/api/v1/wallet", tag = "wallet", security(("bearer" = [])), responses((status = 200, body = WalletView)))]
 pub async fn wallet(State(state): State<SharedState>, ApiUser(user): ApiUser) -> Result<ApiJson<WalletView>, ApiError> {
-    Ok(ApiJson(WalletView { balance_fen: crate::payments::wallet_balance(&state, user.id).await?.fen() }))
+    Ok(ApiJson(WalletView { balance_fen: kabao_app::payments::wallet_balance(&state, user.id).await?.fen() }))
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -359,7 +361,9 @@ pub async fn top_up(
         Begun::Replay(answer) => return Ok(answer),
         Begun::Run(run) => run,
     };
-    let result = crate::payments::start_top_up(&state, user.id, Money::from_fen(body.amount_fen), &run).await;
+    let result = kabao_app::payments::start_top_up(&state, user.id, Money::from_fen(body.amount_fen), &run)
+        .await
+        .map_err(ApiError::from);
     run.finish(&state, result).await
 }
 
@@ -384,11 +388,17 @@ pub async fn sandbox_notify(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<ApiJson<NotifyView>, ApiError> {
-    let outcome = crate::payments::handle_sandbox_notify(&state, &headers, &body).await?;
+    let outcome = kabao_app::payments::handle_sandbox_notify(
+        &state,
+        headers.get(kabao_app::payments::HEADER_TIMESTAMP).and_then(|v| v.to_str().ok()),
+        headers.get(kabao_app::payments::HEADER_SIGNATURE).and_then(|v| v.to_str().ok()),
+        &body,
+    )
+    .await?;
     let status = match outcome {
-        crate::payments::NotifyOutcome::Applied => "applied",
-        crate::payments::NotifyOutcome::Duplicate => "duplicate",
-        crate::payments::NotifyOutcome::TradeNoReused => "ignored",
+        kabao_app::payments::NotifyOutcome::Applied => "applied",
+        kabao_app::payments::NotifyOutcome::Duplicate => "duplicate",
+        kabao_app::payments::NotifyOutcome::TradeNoReused => "ignored",
     };
     Ok(ApiJson(NotifyView { status: status.into() }))
 }
@@ -402,7 +412,7 @@ fn raw_params(text: &str) -> Result<Vec<(String, String)>, ApiError> {
 
 async fn epay_answer(state: &SharedState, params: Result<Vec<(String, String)>, ApiError>) -> axum::response::Response {
     let result = match params {
-        Ok(p) => crate::epay::handle_notify(state, &p).await,
+        Ok(p) => kabao_app::epay::handle_notify(state, &p).await.map_err(ApiError::from),
         Err(e) => Err(e),
     };
     match result {
@@ -478,8 +488,8 @@ pub async fn pay_epay(
 ) -> Result<impl IntoResponse, ApiError> {
     let order = access_order(&state, user.as_ref(), &headers, &order_no).await?;
     if state.config.epay.is_none() {
-        return Err(crate::payments::no_gateway());
+        return Err(kabao_app::payments::no_gateway().into());
     }
-    let p = crate::orders::start_gateway_payment(&state, &order, crate::epay::EPAY).await?;
+    let p = kabao_app::orders::start_gateway_payment(&state, &order, kabao_app::epay::EPAY).await?;
     Ok((StatusCode::CREATED, ApiJson(PaymentView::new(&state, p, &format!("Kabao {}", order.order_no))?)))
 }

@@ -5,10 +5,10 @@ use super::ApiJson;
 use crate::auth::ApiMerchant;
 use crate::error::ApiError;
 use crate::extract::ApiPath;
-use crate::payees::MaskedPayee;
 use crate::SharedState;
 use axum::extract::State;
 use axum::http::StatusCode;
+use kabao_app::payees::MaskedPayee;
 use kabao_core::payee::PayeeKind;
 use kabao_store::PayeeRecord;
 use serde::{Deserialize, Serialize};
@@ -93,7 +93,7 @@ pub async fn list(
     State(state): State<SharedState>,
     ApiMerchant(user): ApiMerchant,
 ) -> Result<ApiJson<Vec<PayeeView>>, ApiError> {
-    Ok(ApiJson(crate::payees::my_payees(&state, &user).await?.iter().map(PayeeView::from).collect()))
+    Ok(ApiJson(kabao_app::payees::my_payees(&state, &user).await?.iter().map(PayeeView::from).collect()))
 }
 
 /// Saves a payee (never edited afterwards: remove it and add another).
@@ -106,8 +106,8 @@ pub async fn create(
     ApiMerchant(user): ApiMerchant,
     ApiJson(body): ApiJson<PayeeInput>,
 ) -> Result<(StatusCode, ApiJson<PayeeView>), ApiError> {
-    let p =
-        crate::payees::add_payee(&state, &user, body.kind.as_str(), &body.account, &body.name, &body.bank_name).await?;
+    let p = kabao_app::payees::add_payee(&state, &user, body.kind.as_str(), &body.account, &body.name, &body.bank_name)
+        .await?;
     Ok((StatusCode::CREATED, ApiJson(PayeeView::from(&p))))
 }
 
@@ -120,7 +120,7 @@ pub async fn get(
     ApiMerchant(user): ApiMerchant,
     ApiPath(id): ApiPath<i64>,
 ) -> Result<ApiJson<PayeeView>, ApiError> {
-    Ok(ApiJson(PayeeView::from(&crate::payees::my_payee(&state, &user, id).await?)))
+    Ok(ApiJson(PayeeView::from(&kabao_app::payees::my_payee(&state, &user, id).await?)))
 }
 
 /// Removes a payee. Withdrawals already requested to it keep its details and are paid as requested.
@@ -132,6 +132,6 @@ pub async fn remove(
     ApiMerchant(user): ApiMerchant,
     ApiPath(id): ApiPath<i64>,
 ) -> Result<StatusCode, ApiError> {
-    crate::payees::remove_payee(&state, &user, id).await?;
+    kabao_app::payees::remove_payee(&state, &user, id).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -5,11 +5,11 @@ use super::ApiJson;
 use crate::auth::{ApiMerchant, ApiUser};
 use crate::error::ApiError;
 use crate::extract::ApiPath;
-use crate::orders::OrderAccess;
 use crate::SharedState;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
+use kabao_app::orders::OrderAccess;
 use kabao_core::review::ReviewInput as CoreInput;
 use kabao_core::{ProductId, ShopId};
 use kabao_store::ReviewRecord;
@@ -107,7 +107,7 @@ pub async fn create(
     ApiPath(order_no): ApiPath<String>,
     ApiJson(body): ApiJson<ReviewInput>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let order = crate::orders::order_for(&state, &order_no, &OrderAccess::User(&user)).await?;
+    let order = kabao_app::orders::order_for(&state, &order_no, &OrderAccess::User(&user)).await?;
     let input = CoreInput {
         described: body.described,
         service: body.service,
@@ -115,7 +115,7 @@ pub async fn create(
         tags: body.tags,
         body: body.body,
     };
-    let review = crate::reviews::submit(&state, &user, &order, &input).await?;
+    let review = kabao_app::reviews::submit(&state, &user, &order, &input).await?;
     Ok((StatusCode::CREATED, ApiJson(ReviewView::from(&review))))
 }
 
@@ -126,7 +126,7 @@ pub async fn of_shop(
     State(state): State<SharedState>,
     ApiPath(id): ApiPath<i64>,
 ) -> Result<ApiJson<Vec<ReviewView>>, ApiError> {
-    Ok(ApiJson(views(&crate::reviews::of_shop(&state, ShopId(id)).await?)))
+    Ok(ApiJson(views(&kabao_app::reviews::of_shop(&state, ShopId(id)).await?)))
 }
 
 /// A product's reviews, newest first.
@@ -136,7 +136,7 @@ pub async fn of_product(
     State(state): State<SharedState>,
     ApiPath(id): ApiPath<i64>,
 ) -> Result<ApiJson<Vec<ReviewView>>, ApiError> {
-    Ok(ApiJson(views(&crate::reviews::of_product(&state, ProductId(id)).await?)))
+    Ok(ApiJson(views(&kabao_app::reviews::of_product(&state, ProductId(id)).await?)))
 }
 
 /// The merchant replies to a review of its shop, once.
@@ -150,6 +150,6 @@ pub async fn reply(
     ApiPath(id): ApiPath<i64>,
     ApiJson(body): ApiJson<ReplyInput>,
 ) -> Result<StatusCode, ApiError> {
-    crate::reviews::reply(&state, &user, id, &body.reply).await?;
+    kabao_app::reviews::reply(&state, &user, id, &body.reply).await?;
     Ok(StatusCode::NO_CONTENT)
 }

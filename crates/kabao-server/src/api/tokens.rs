@@ -20,7 +20,7 @@ pub async fn create(
     ClientIp(ip): ClientIp,
     ApiJson(body): ApiJson<TokenCreate>,
 ) -> Result<(StatusCode, ApiJson<TokenCreated>), ApiError> {
-    let user = crate::accounts::authenticate(&state, &body.username, &body.password, ip).await?;
+    let user = kabao_app::accounts::authenticate(&state, &body.username, &body.password, ip).await?;
     let t = crate::auth::create_api_token(&state, &user, &body.name).await?;
     Ok((StatusCode::CREATED, ApiJson(TokenCreated { id: t.id.0, token: t.token, name: t.name })))
 }

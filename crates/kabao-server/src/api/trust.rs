@@ -71,8 +71,8 @@ pub async fn shop_trust(
     ApiPath(id): ApiPath<i64>,
 ) -> Result<ApiJson<TrustView>, ApiError> {
     let lang = crate::auth::request_lang(&headers);
-    let shop = crate::shops::public_shop(&state, ShopId(id), None).await?;
-    let t = crate::trust::of_shop(&state, &shop).await?;
+    let shop = kabao_app::shops::public_shop(&state, ShopId(id), None).await?;
+    let t = kabao_app::trust::of_shop(&state, &shop).await?;
     Ok(ApiJson(TrustView::new(shop.id, &t, lang)))
 }
 
@@ -159,7 +159,7 @@ pub async fn apply(
         legal_person: body.legal_person,
         phone: body.phone,
     };
-    let app = crate::certification::apply(&state, &user, &input).await?;
+    let app = kabao_app::certification::apply(&state, &user, &input).await?;
     Ok((StatusCode::CREATED, ApiJson(ApplicationView::from(&app))))
 }
 
@@ -170,7 +170,7 @@ pub async fn mine(
     State(state): State<SharedState>,
     ApiMerchant(user): ApiMerchant,
 ) -> Result<ApiJson<Vec<ApplicationView>>, ApiError> {
-    let apps = crate::certification::of_merchant(&state, &user).await?;
+    let apps = kabao_app::certification::of_merchant(&state, &user).await?;
     Ok(ApiJson(apps.iter().map(ApplicationView::from).collect()))
 }
 
@@ -190,7 +190,7 @@ pub async fn pending(
     State(state): State<SharedState>,
     ApiUser(user): ApiUser,
 ) -> Result<ApiJson<Vec<PendingView>>, ApiError> {
-    let rows = crate::certification::pending(&state, &user).await?;
+    let rows = kabao_app::certification::pending(&state, &user).await?;
     Ok(ApiJson(
         rows.iter()
             .map(|p| PendingView {
@@ -225,6 +225,6 @@ pub async fn decide(
     ApiPath(id): ApiPath<i64>,
     ApiJson(body): ApiJson<DecisionInput>,
 ) -> Result<ApiJson<ApplicationView>, ApiError> {
-    let app = crate::certification::decide(&state, &user, id, &body.decision, &body.reason).await?;
+    let app = kabao_app::certification::decide(&state, &user, id, &body.decision, &body.reason).await?;
     Ok(ApiJson(ApplicationView::from(&app)))
 }

@@ -5,9 +5,9 @@ use super::ApiJson;
 use crate::auth::ApiMerchant;
 use crate::error::ApiError;
 use crate::extract::ApiPath;
-use crate::warranty::Change;
 use crate::SharedState;
 use axum::extract::State;
+use kabao_app::warranty::Change;
 use kabao_core::warranty::templates;
 use kabao_core::{Lang, ProductId};
 use serde::{Deserialize, Serialize};
@@ -31,8 +31,8 @@ pub struct WarrantyView {
     pub summary: super::views::WarrantySummaryView,
 }
 
-fn view(current: Option<&crate::warranty::Current>) -> WarrantyView {
-    let (_, sha) = crate::warranty::snapshot_of(current);
+fn view(current: Option<&kabao_app::warranty::Current>) -> WarrantyView {
+    let (_, sha) = kabao_app::warranty::snapshot_of(current);
     WarrantyView {
         has_warranty: current.is_some(),
         version: current.map(|c| c.version.version),
@@ -51,8 +51,8 @@ pub async fn get(
     State(state): State<SharedState>,
     ApiPath(id): ApiPath<i64>,
 ) -> Result<ApiJson<WarrantyView>, ApiError> {
-    let (p, _) = crate::products::public(&state, ProductId(id), None).await?;
-    let current = crate::warranty::current_of(&state, p.id).await?;
+    let (p, _) = kabao_app::products::public(&state, ProductId(id), None).await?;
+    let current = kabao_app::warranty::current_of(&state, p.id).await?;
     Ok(ApiJson(view(current.as_ref())))
 }
 
@@ -148,7 +148,7 @@ pub async fn set(
 ) -> Result<ApiJson<WarrantyView>, ApiError> {
     let change = match (body.template, body.policy, body.none) {
         (Some(t), None, None | Some(false)) => Change::Template(t),
-        (None, Some(p), None | Some(false)) => Change::Policy(crate::warranty::parse_policy(p)?),
+        (None, Some(p), None | Some(false)) => Change::Policy(kabao_app::warranty::parse_policy(p)?),
         (None, None, Some(true)) => Change::None,
         _ => {
             return Err(ApiError::bad_request(
@@ -159,6 +159,6 @@ pub async fn set(
             ))
         }
     };
-    let current = crate::warranty::set(&state, &user, ProductId(id), change).await?;
+    let current = kabao_app::warranty::set(&state, &user, ProductId(id), change).await?;
     Ok(ApiJson(view(current.as_ref())))
 }

@@ -72,7 +72,8 @@ pub async fn register(
 ) -> Result<Response, ApiError> {
     v.check_csrf(f.csrf.as_deref())?;
     let email = Some(f.email.as_str()).filter(|e| !e.trim().is_empty());
-    match crate::accounts::register(&state, &f.username, &f.password, &f.role, email).await {
+    match kabao_app::accounts::register(&state, &f.username, &f.password, &f.role, email).await.map_err(ApiError::from)
+    {
         Ok(user) => {
             let cookie = crate::auth::start_session(&state, &user).await?;
             Ok(([(SET_COOKIE, cookie)], see_other(home_of(user.role))).into_response())
@@ -124,7 +125,7 @@ pub async fn login(
     PageForm(f): PageForm<LoginForm>,
 ) -> Result<Response, ApiError> {
     v.check_csrf(f.csrf.as_deref())?;
-    match crate::accounts::authenticate(&state, &f.username, &f.password, v.ip).await {
+    match kabao_app::accounts::authenticate(&state, &f.username, &f.password, v.ip).await.map_err(ApiError::from) {
         Ok(user) => {
             let cookie = crate::auth::start_session(&state, &user).await?;
             let next = safe_next(Some(&f.next));

@@ -106,7 +106,9 @@ async fn page(state: &SharedState, v: &Visitor, error: Option<String>) -> Result
         roles: Role::ALL.iter().map(|r| (r.as_str(), r.label(lang))).collect(),
         security_events: security_events
             .iter()
-            .map(|e| (super::datetime(e.created_at), e.kind.clone(), crate::payments::describe_security_event(e, lang)))
+            .map(|e| {
+                (super::datetime(e.created_at), e.kind.clone(), kabao_app::payments::describe_security_event(e, lang))
+            })
             .collect(),
     }))
 }
@@ -145,7 +147,10 @@ pub async fn set_certification(
     PageForm(f): PageForm<LevelForm>,
 ) -> Result<Response, ApiError> {
     v.check_csrf(f.csrf.as_deref())?;
-    let r = crate::shops::set_certification(&state, &user, ShopId(id), &f.level).await.map(|_| ());
+    let r = kabao_app::shops::set_certification(&state, &user, ShopId(id), &f.level)
+        .await
+        .map(|_| ())
+        .map_err(ApiError::from);
     after(&state, &v, r).await
 }
 
@@ -166,7 +171,10 @@ pub async fn set_suspension(
     PageForm(f): PageForm<SuspensionForm>,
 ) -> Result<Response, ApiError> {
     v.check_csrf(f.csrf.as_deref())?;
-    let r = crate::shops::set_suspension(&state, &user, ShopId(id), f.suspended == "true", &f.reason).await.map(|_| ());
+    let r = kabao_app::shops::set_suspension(&state, &user, ShopId(id), f.suspended == "true", &f.reason)
+        .await
+        .map(|_| ())
+        .map_err(ApiError::from);
     after(&state, &v, r).await
 }
 
@@ -185,7 +193,7 @@ pub async fn set_role(
     PageForm(f): PageForm<RoleForm>,
 ) -> Result<Response, ApiError> {
     v.check_csrf(f.csrf.as_deref())?;
-    let r = crate::shops::set_role(&state, &user, UserId(id), &f.role).await.map(|_| ());
+    let r = kabao_app::shops::set_role(&state, &user, UserId(id), &f.role).await.map(|_| ()).map_err(ApiError::from);
     after(&state, &v, r).await
 }
 
@@ -205,7 +213,7 @@ pub async fn contribute_to_fund(
 ) -> Result<Response, ApiError> {
     v.check_csrf(f.csrf.as_deref())?;
     let r = match kabao_core::Money::parse_yuan(&f.amount) {
-        Ok(amount) => crate::disputes::contribute_to_fund(&state, &user, amount).await,
+        Ok(amount) => kabao_app::disputes::contribute_to_fund(&state, &user, amount).await.map_err(ApiError::from),
         Err(_) => Err(ApiError::bad_request(
             "fund.amount_invalid",
             "amount",

@@ -49,8 +49,8 @@ pub async fn home(
     v: Visitor,
     crate::extract::ApiQuery(q): crate::extract::ApiQuery<HomeQuery>,
 ) -> Result<Response, ApiError> {
-    let order = crate::trust::ListingOrder::parse(q.sort.as_deref())?;
-    let rows = crate::trust::listing(&state, order, 60, 0).await?;
+    let order = kabao_app::trust::ListingOrder::parse(q.sort.as_deref())?;
+    let rows = kabao_app::trust::listing(&state, order, 60, 0).await?;
     let lang = v.lang;
     let items = rows
         .into_iter()
@@ -70,7 +70,7 @@ pub async fn home(
             trust_level: t.level.label(lang),
         })
         .collect();
-    Ok(render(HomePage { ctx: Ctx::new(&v), items, by_trust: order == crate::trust::ListingOrder::Trust }))
+    Ok(render(HomePage { ctx: Ctx::new(&v), items, by_trust: order == kabao_app::trust::ListingOrder::Trust }))
 }
 
 #[derive(Template)]
@@ -130,23 +130,23 @@ pub async fn product_page(
     id: ProductId,
     error: Option<String>,
 ) -> Result<Response, ApiError> {
-    let (p, shop) = crate::products::public(state, id, v.user.as_ref()).await?;
+    let (p, shop) = kabao_app::products::public(state, id, v.user.as_ref()).await?;
     let lang = v.lang;
     let own = v.user.as_ref().is_some_and(|u| u.id == shop.owner_id);
     let spec = if p.kind == kabao_core::catalog::GoodsKind::Custom {
         let mut tx = state.store.begin(kabao_store::TxMode::Read).await?;
-        crate::inventory::custom_spec(&mut *tx, p.id).await?
+        kabao_app::inventory::custom_spec(&mut *tx, p.id).await?
     } else {
         None
     };
     let ready = p.kind != kabao_core::catalog::GoodsKind::Custom || spec.is_some();
-    let policy = crate::warranty::current_of(state, p.id).await?;
-    let (_, warranty_sha) = crate::warranty::snapshot_of(policy.as_ref());
-    let fund_member = crate::disputes::is_member(state, shop.id).await?;
-    let reviews = super::reviews::lines(&crate::reviews::of_product(state, p.id).await?, lang);
-    let trust = crate::trust::of_shop(state, &shop).await?;
-    let first_time = !crate::trial::ordered_before(state, v.user.as_ref(), shop.id).await?;
-    let guidance = crate::trial::guidance(state, first_time, &trust, &shop, p.price).await?;
+    let policy = kabao_app::warranty::current_of(state, p.id).await?;
+    let (_, warranty_sha) = kabao_app::warranty::snapshot_of(policy.as_ref());
+    let fund_member = kabao_app::disputes::is_member(state, shop.id).await?;
+    let reviews = super::reviews::lines(&kabao_app::reviews::of_product(state, p.id).await?, lang);
+    let trust = kabao_app::trust::of_shop(state, &shop).await?;
+    let first_time = !kabao_app::trial::ordered_before(state, v.user.as_ref(), shop.id).await?;
+    let guidance = kabao_app::trial::guidance(state, first_time, &trust, &shop, p.price).await?;
     let record = match v.user.as_ref() {
         Some(u) => super::trust::record_view(state, u, shop.id, lang).await?,
         None => None,
@@ -212,12 +212,12 @@ pub async fn shop(
     v: Visitor,
     ApiPath(id): ApiPath<i64>,
 ) -> Result<Response, ApiError> {
-    let shop = crate::shops::public_shop(&state, ShopId(id), v.user.as_ref()).await?;
-    let products = crate::products::listed_in_shop(&state, &shop).await?;
-    let fund_member = crate::disputes::is_member(&state, shop.id).await?;
+    let shop = kabao_app::shops::public_shop(&state, ShopId(id), v.user.as_ref()).await?;
+    let products = kabao_app::products::listed_in_shop(&state, &shop).await?;
+    let fund_member = kabao_app::disputes::is_member(&state, shop.id).await?;
     let lang = v.lang;
-    let reviews = super::reviews::lines(&crate::reviews::of_shop(&state, shop.id).await?, lang);
-    let score = crate::trust::of_shop(&state, &shop).await?;
+    let reviews = super::reviews::lines(&kabao_app::reviews::of_shop(&state, shop.id).await?, lang);
+    let score = kabao_app::trust::of_shop(&state, &shop).await?;
     let trust = super::trust::TrustPanel::new(&score, lang);
     let items = products
         .into_iter()

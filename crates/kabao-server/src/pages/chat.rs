@@ -8,7 +8,6 @@ use super::disputes::ArbiterVisitor;
 use super::orders::visible_order;
 use super::{after_form, datetime, render, Ctx, PageForm};
 use crate::auth::Visitor;
-use crate::chat::{Shown, Speaker};
 use crate::error::ApiError;
 use crate::extract::ApiPath;
 use crate::SharedState;
@@ -17,6 +16,7 @@ use axum::extract::State;
 use axum::http::header::CACHE_CONTROL;
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
+use kabao_app::chat::{Shown, Speaker};
 use kabao_core::Lang;
 use kabao_store::{ChatParty, Order};
 use std::collections::HashMap;
@@ -50,7 +50,7 @@ pub fn lines(shown: Vec<Shown>, reader: ChatParty, lang: Lang) -> Vec<ChatLine> 
             rules: m
                 .rules
                 .iter()
-                .map(|r| crate::risk::rule_text(r, lang))
+                .map(|r| kabao_app::risk::rule_text(r, lang))
                 .collect::<Vec<_>>()
                 .join(lang.pick("；", "; ")),
             warning: m.warning,
@@ -66,8 +66,8 @@ pub async fn chat_lines(
     reader: ChatParty,
     lang: Lang,
 ) -> Result<Vec<ChatLine>, ApiError> {
-    let messages = crate::chat::messages(state, order).await?;
-    Ok(lines(crate::chat::shown(&messages, reader, lang), reader, lang))
+    let messages = kabao_app::chat::messages(state, order).await?;
+    Ok(lines(kabao_app::chat::shown(&messages, reader, lang), reader, lang))
 }
 
 /// `POST /o/{no}/messages`: the buyer writes; back to the order's chat, or the order page with the error.
@@ -83,7 +83,9 @@ pub async fn buyer_send(
     let body = f.get("body").cloned().unwrap_or_default();
     after_form(
         v.lang,
-        crate::chat::send(&state, &order, Speaker::Buyer(v.user.as_ref().map(|u| u.id)), &body).await,
+        kabao_app::chat::send(&state, &order, Speaker::Buyer(v.user.as_ref().map(|u| u.id)), &body)
+            .await
+            .map_err(ApiError::from),
         &format!("/o/{}#chat", order.order_no),
         |msg| super::orders::order_page(&state, &v, &order, Vec::new(), Some(msg)),
     )
@@ -129,7 +131,7 @@ pub async fn merchant(
     MerchantVisitor { v, user }: MerchantVisitor,
     ApiPath(no): ApiPath<String>,
 ) -> Result<Response, ApiError> {
-    let order = crate::chat::merchant_order(&state, &user, &no).await?;
+    let order = kabao_app::chat::merchant_order(&state, &user, &no).await?;
     chat_page(&state, &v, &order, ChatParty::Merchant, format!("/console/orders/{}/chat", order.order_no), None).await
 }
 
@@ -141,12 +143,15 @@ pub async fn merchant_send(
     PageForm(f): PageForm<HashMap<String, String>>,
 ) -> Result<Response, ApiError> {
     v.check_csrf(f.get("_csrf").map(String::as_str))?;
-    let order = crate::chat::merchant_order(&state, &user, &no).await?;
+    let order = kabao_app::chat::merchant_order(&state, &user, &no).await?;
     let action = format!("/console/orders/{}/chat", order.order_no);
     let body = f.get("body").cloned().unwrap_or_default();
-    after_form(v.lang, crate::chat::send(&state, &order, Speaker::Merchant(&user), &body).await, &action, |msg| {
-        chat_page(&state, &v, &order, ChatParty::Merchant, action.clone(), Some(msg))
-    })
+    after_form(
+        v.lang,
+        kabao_app::chat::send(&state, &order, Speaker::Merchant(&user), &body).await.map_err(ApiError::from),
+        &action,
+        |msg| chat_page(&state, &v, &order, ChatParty::Merchant, action.clone(), Some(msg)),
+    )
     .await
 }
 
@@ -156,7 +161,7 @@ pub async fn arbiter(
     ArbiterVisitor { v, user }: ArbiterVisitor,
     ApiPath(no): ApiPath<String>,
 ) -> Result<Response, ApiError> {
-    let order = crate::chat::arbiter_order(&state, &user, &no).await?;
+    let order = kabao_app::chat::arbiter_order(&state, &user, &no).await?;
     chat_page(&state, &v, &order, ChatParty::Arbiter, format!("/arbiter/orders/{}/chat", order.order_no), None).await
 }
 
@@ -166,7 +171,7 @@ pub async fn admin(
     AdminVisitor { v, user }: AdminVisitor,
     ApiPath(no): ApiPath<String>,
 ) -> Result<Response, ApiError> {
-    let order = crate::chat::admin_order(&state, &user, &no).await?;
+    let order = kabao_app::chat::admin_order(&state, &user, &no).await?;
     chat_page(&state, &v, &order, ChatParty::Arbiter, String::new(), None).await
 }
 
@@ -178,11 +183,14 @@ pub async fn arbiter_send(
     PageForm(f): PageForm<HashMap<String, String>>,
 ) -> Result<Response, ApiError> {
     v.check_csrf(f.get("_csrf").map(String::as_str))?;
-    let order = crate::chat::arbiter_order(&state, &user, &no).await?;
+    let order = kabao_app::chat::arbiter_order(&state, &user, &no).await?;
     let action = format!("/arbiter/orders/{}/chat", order.order_no);
     let body = f.get("body").cloned().unwrap_or_default();
-    after_form(v.lang, crate::chat::send(&state, &order, Speaker::Arbiter(&user), &body).await, &action, |msg| {
-        chat_page(&state, &v, &order, ChatParty::Arbiter, action.clone(), Some(msg))
-    })
+    after_form(
+        v.lang,
+        kabao_app::chat::send(&state, &order, Speaker::Arbiter(&user), &body).await.map_err(ApiError::from),
+        &action,
+        |msg| chat_page(&state, &v, &order, ChatParty::Arbiter, action.clone(), Some(msg)),
+    )
     .await
 }

@@ -6,7 +6,6 @@ use super::orders::visible_order;
 use super::{datetime, render, see_other, shown_on_form, with_status, Ctx};
 use crate::api::claims::read_form;
 use crate::auth::Visitor;
-use crate::claims::MerchantDecision;
 use crate::error::ApiError;
 use crate::extract::{ApiPath, ApiQuery};
 use crate::idempotency::{Begun, IdempotencyKey, Rendered, Run, Scope};
@@ -17,6 +16,7 @@ use axum::extract::{Multipart, State};
 use axum::http::header::CACHE_CONTROL;
 use axum::http::{header, HeaderMap, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
+use kabao_app::claims::MerchantDecision;
 use kabao_core::claim::ClaimState;
 use kabao_core::warranty::{Defect, WarrantyPolicy};
 use kabao_core::Lang;
@@ -82,7 +82,7 @@ async fn new_claim_page(
                 (d.as_str(), d.label(lang), covered, d.as_str() == defect)
             })
             .collect(),
-        warranty_lines: crate::warranty::describe_snapshot(&order.warranty_snapshot, lang),
+        warranty_lines: kabao_app::warranty::describe_snapshot(&order.warranty_snapshot, lang),
         evidence_required: policy
             .as_ref()
             .map(|p| p.evidence.iter().map(|k| k.label(lang)).collect())
@@ -90,8 +90,8 @@ async fn new_claim_page(
         description,
         error_text,
         submission: crate::auth::random_token(),
-        max_image_mb: crate::claims::MAX_IMAGE_BYTES / (1024 * 1024),
-        max_video_mb: crate::claims::MAX_VIDEO_BYTES / (1024 * 1024),
+        max_image_mb: kabao_app::claims::MAX_IMAGE_BYTES / (1024 * 1024),
+        max_video_mb: kabao_app::claims::MAX_VIDEO_BYTES / (1024 * 1024),
     };
     ([(CACHE_CONTROL, "no-store")], render(page)).into_response()
 }
@@ -129,15 +129,17 @@ pub async fn file(
     // The form's one-time token is its idempotency key: a second submission of the same form (a double tap, a
     // reload) lands on the claim the first one filed, by the one rule the API's `Idempotency-Key` follows.
     let key = IdempotencyKey::new(&form.text("submission"), Method::POST, &format!("/o/{no}/claims"))?;
-    let claim_url = |f: &crate::claims::Filed| format!("/o/{}/claims/{}", order.order_no, f.claim.claim_no);
+    let claim_url = |f: &kabao_app::claims::Filed| format!("/o/{}/claims/{}", order.order_no, f.claim.claim_no);
     let render =
-        |f: &crate::claims::Filed| Ok(Rendered { status: StatusCode::SEE_OTHER, body: claim_url(f).into_bytes() });
+        |f: &kabao_app::claims::Filed| Ok(Rendered { status: StatusCode::SEE_OTHER, body: claim_url(f).into_bytes() });
     let run = match form.idempotency(key).begin(&state, Scope::buyer(v.user.as_ref(), &order), &render).await {
         Ok(Begun::Run(run)) => run,
         Ok(Begun::Replay(answer)) => return Ok(replayed_redirect(answer).await),
         Err(e) => return Err(e),
     };
-    let result = crate::claims::file(&state, &order, v.user.as_ref().map(|u| u.id), form.into_input(), &run).await;
+    let result = kabao_app::claims::file(&state, &order, v.user.as_ref().map(|u| u.id), form.into_input(), &run)
+        .await
+        .map_err(ApiError::from);
     match run.finish_with(&state, result).await {
         Ok((filed, _)) => match filed.new_key {
             Some(key) => claim_page(&state, &v, View::Buyer(&order), &filed.claim, Some(key.to_string()), None).await,
@@ -257,14 +259,14 @@ pub(crate) async fn claim_page(
         .map(|e| (datetime(kabao_core::Timestamp(e.at_ms)), super::orders::event_label(e, lang)))
         .collect();
     let pending = matches!(c.state, ClaimState::Open | ClaimState::AwaitingEvidence);
-    let (dispute, statements) = crate::disputes::of_claim(state, c).await?;
-    let escalate_until = crate::disputes::escalation_closes(state, c)
+    let (dispute, statements) = kabao_app::disputes::of_claim(state, c).await?;
+    let escalate_until = kabao_app::disputes::escalation_closes(state, c)
         .filter(|closes| buyer && dispute.is_none() && *closes > now)
         .map(datetime);
     let signals = if buyer {
         Vec::new()
     } else {
-        crate::trust::signals_of(state, c).await?.iter().map(|s| s.text(lang)).collect()
+        kabao_app::trust::signals_of(state, c).await?.iter().map(|s| s.text(lang)).collect()
     };
     let chat_href =
         if buyer { format!("/o/{}#chat", order.order_no) } else { format!("/console/orders/{}/chat", order.order_no) };
@@ -282,7 +284,7 @@ pub(crate) async fn claim_page(
         description: c.description.clone(),
         activated: c.activated,
         eligible: c.eligible,
-        reasons: crate::claims::reasons(c, lang),
+        reasons: kabao_app::claims::reasons(c, lang),
         state: c.state.as_str(),
         state_label: c.state.label(lang),
         deadline: c.due_at.filter(|_| pending).map(datetime),
@@ -305,7 +307,7 @@ pub(crate) async fn claim_page(
         },
         can_decide: !buyer && pending,
         can_ask: !buyer && !c.evidence_requested && c.state == ClaimState::Open,
-        warranty_lines: crate::warranty::describe_snapshot(&order.warranty_snapshot, lang),
+        warranty_lines: kabao_app::warranty::describe_snapshot(&order.warranty_snapshot, lang),
         escalate_until,
         disputed: dispute.is_some(),
         dispute_open: dispute.as_ref().is_some_and(|d| !d.decided),
@@ -355,11 +357,11 @@ pub(crate) async fn back_to_claim<T>(
     let error = Some(e.message(v.lang).to_string());
     let page = match back {
         Back::Buyer(order) => {
-            let (c, _) = crate::claims::for_buyer(state, order, claim_no).await?;
+            let (c, _) = kabao_app::claims::for_buyer(state, order, claim_no).await?;
             claim_page(state, v, View::Buyer(order), &c, None, error).await?
         }
         Back::Merchant(user) => {
-            let (c, _, order) = crate::claims::for_merchant(state, user, claim_no).await?;
+            let (c, _, order) = kabao_app::claims::for_merchant(state, user, claim_no).await?;
             claim_page(state, v, View::Merchant(&order), &c, None, error).await?
         }
     };
@@ -398,7 +400,7 @@ pub async fn show(
     ApiPath((no, claim_no)): ApiPath<(String, String)>,
 ) -> Result<Response, ApiError> {
     let order = visible_order(&state, &v, &headers, &no).await?;
-    let (c, _) = crate::claims::for_buyer(&state, &order, &claim_no).await?;
+    let (c, _) = kabao_app::claims::for_buyer(&state, &order, &claim_no).await?;
     claim_page(&state, &v, View::Buyer(&order), &c, None, None).await
 }
 
@@ -413,15 +415,16 @@ pub async fn add_evidence(
     let form = page_form(&v, multipart).await?;
     let order = visible_order(&state, &v, &headers, &no).await?;
     let error_text = form.text("error_text");
-    let result = crate::claims::add_evidence(
+    let result = kabao_app::claims::add_evidence(
         &state,
-        crate::claims::EvidenceFrom::Buyer(&order),
+        kabao_app::claims::EvidenceFrom::Buyer(&order),
         &claim_no,
         &error_text,
         form.files,
         &Run::none(),
     )
-    .await;
+    .await
+    .map_err(ApiError::from);
     back_to_claim(&state, &v, Back::Buyer(&order), &claim_no, result).await
 }
 
@@ -451,8 +454,8 @@ pub async fn buyer_file(
     ApiPath((no, claim_no, sha)): ApiPath<(String, String, String)>,
 ) -> Result<Response, ApiError> {
     let order = visible_order(&state, &v, &headers, &no).await?;
-    let (c, _) = crate::claims::for_buyer(&state, &order, &claim_no).await?;
-    let (mime, bytes) = crate::claims::evidence_file(&state, &c, &sha).await?;
+    let (c, _) = kabao_app::claims::for_buyer(&state, &order, &claim_no).await?;
+    let (mime, bytes) = kabao_app::claims::evidence_file(&state, &c, &sha).await?;
     Ok(file_response(mime, bytes))
 }
 
@@ -506,9 +509,9 @@ pub async fn queue(
     State(state): State<SharedState>,
     MerchantVisitor { v, user }: MerchantVisitor,
 ) -> Result<Response, ApiError> {
-    let pending = crate::claims::queue(&state, &user).await?;
+    let pending = kabao_app::claims::queue(&state, &user).await?;
     let recent: Vec<ClaimRecord> =
-        crate::claims::recent(&state, &user).await?.into_iter().filter(|c| !c.state.holds_escrow()).collect();
+        kabao_app::claims::recent(&state, &user).await?.into_iter().filter(|c| !c.state.holds_escrow()).collect();
     let page = QueuePage {
         ctx: Ctx::new(&v),
         pending: rows(&state, v.lang, pending).await?,
@@ -523,7 +526,7 @@ pub async fn merchant_show(
     MerchantVisitor { v, user }: MerchantVisitor,
     ApiPath(claim_no): ApiPath<String>,
 ) -> Result<Response, ApiError> {
-    let (c, _, order) = crate::claims::for_merchant(&state, &user, &claim_no).await?;
+    let (c, _, order) = kabao_app::claims::for_merchant(&state, &user, &claim_no).await?;
     claim_page(&state, &v, View::Merchant(&order), &c, None, None).await
 }
 
@@ -546,8 +549,8 @@ pub async fn decide(
 ) -> Result<Response, ApiError> {
     v.check_csrf(f.csrf.as_deref())?;
     let result = match MerchantDecision::parse(&f.decision, f.reason, f.note) {
-        Ok(d) => crate::claims::decide(&state, &user, &claim_no, d).await,
-        Err(e) => Err(e),
+        Ok(d) => kabao_app::claims::decide(&state, &user, &claim_no, d).await.map_err(ApiError::from),
+        Err(e) => Err(e.into()),
     };
     back_to_claim(&state, &v, Back::Merchant(&user), &claim_no, result).await
 }
@@ -558,8 +561,8 @@ pub async fn merchant_file(
     MerchantVisitor { user, .. }: MerchantVisitor,
     ApiPath((claim_no, sha)): ApiPath<(String, String)>,
 ) -> Result<Response, ApiError> {
-    let (c, _, _) = crate::claims::for_merchant(&state, &user, &claim_no).await?;
-    let (mime, bytes) = crate::claims::evidence_file(&state, &c, &sha).await?;
+    let (c, _, _) = kabao_app::claims::for_merchant(&state, &user, &claim_no).await?;
+    let (mime, bytes) = kabao_app::claims::evidence_file(&state, &c, &sha).await?;
     Ok(file_response(mime, bytes))
 }
 
@@ -576,7 +579,7 @@ pub async fn complaint_package(
 
 /// A package as an attachment named after the order.
 pub(crate) async fn package_response(state: &SharedState, order: &Order) -> Result<Response, ApiError> {
-    let zip = crate::bundle::build(state, order).await?;
+    let zip = kabao_app::bundle::build(state, order).await?;
     Ok((
         [
             (header::CONTENT_TYPE, "application/zip".to_string()),
@@ -597,14 +600,15 @@ pub async fn merchant_evidence(
 ) -> Result<Response, ApiError> {
     let form = page_form(&v, multipart).await?;
     let error_text = form.text("error_text");
-    let result = crate::claims::add_evidence(
+    let result = kabao_app::claims::add_evidence(
         &state,
-        crate::claims::EvidenceFrom::Merchant(&user),
+        kabao_app::claims::EvidenceFrom::Merchant(&user),
         &claim_no,
         &error_text,
         form.files,
         &Run::none(),
     )
-    .await;
+    .await
+    .map_err(ApiError::from);
     back_to_claim(&state, &v, Back::Merchant(&user), &claim_no, result).await
 }

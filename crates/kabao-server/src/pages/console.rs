@@ -181,9 +181,9 @@ pub async fn save_shop(
         tx.shop_by_owner(user.id).await?.is_some()
     };
     let result = if has_shop {
-        crate::shops::update_my_shop(&state, &user, &f.name, &f.description).await
+        kabao_app::shops::update_my_shop(&state, &user, &f.name, &f.description).await.map_err(ApiError::from)
     } else {
-        crate::shops::open_shop(&state, &user, &f.name, &f.description).await
+        kabao_app::shops::open_shop(&state, &user, &f.name, &f.description).await.map_err(ApiError::from)
     };
     match result {
         Ok(_) => Ok(see_other("/console")),
@@ -323,7 +323,7 @@ pub async fn create_product(
 ) -> Result<Response, ApiError> {
     v.check_csrf(f.csrf.as_deref())?;
     let result = match product_input(&f) {
-        Ok(input) => crate::products::create(&state, &user, &input).await,
+        Ok(input) => kabao_app::products::create(&state, &user, &input).await.map_err(ApiError::from),
         Err(e) => Err(e),
     };
     match result {
@@ -415,14 +415,15 @@ async fn product_page(
     report: Option<ReportView>,
     form: Option<FormView>,
 ) -> Result<Response, ApiError> {
-    let (p, _) = crate::products::owned(state, user, id).await?;
+    let (p, _) = kabao_app::products::owned(state, user, id).await?;
     let lang = v.lang;
-    let batches = crate::inventory::list_batches_for_owner(&*state.store, user.id, id).await?;
+    let batches = kabao_app::inventory::list_batches_for_owner(&*state.store, user.id, id).await?;
     let keys =
-        crate::inventory::list_keys_for_owner(&*state.store, &state.keyring, user.id, id, None, KEYS_SHOWN, 0).await?;
+        kabao_app::inventory::list_keys_for_owner(&*state.store, &state.keyring, user.id, id, None, KEYS_SHOWN, 0)
+            .await?;
     let shared_secret = if p.kind == GoodsKind::Shared {
         let mut tx = state.store.begin(TxMode::Read).await?;
-        crate::inventory::open_shared_secret(&mut *tx, &state.keyring, &p)
+        kabao_app::inventory::open_shared_secret(&mut *tx, &state.keyring, &p)
             .await?
             .map(|s| s.to_string())
             .unwrap_or_default()
@@ -431,11 +432,11 @@ async fn product_page(
     };
     let spec = if p.kind == GoodsKind::Custom {
         let mut tx = state.store.begin(TxMode::Read).await?;
-        crate::inventory::custom_spec(&mut *tx, p.id).await?
+        kabao_app::inventory::custom_spec(&mut *tx, p.id).await?
     } else {
         None
     };
-    let policy = crate::warranty::current_of(state, p.id).await?;
+    let policy = kabao_app::warranty::current_of(state, p.id).await?;
     let page = ProductConsolePage {
         ctx: Ctx::new(v),
         id: p.id.0,
@@ -500,7 +501,7 @@ pub async fn update_product(
 ) -> Result<Response, ApiError> {
     v.check_csrf(f.csrf.as_deref())?;
     let result = match product_input(&f) {
-        Ok(input) => crate::products::update(&state, &user, ProductId(id), &input).await,
+        Ok(input) => kabao_app::products::update(&state, &user, ProductId(id), &input).await.map_err(ApiError::from),
         Err(e) => Err(e),
     };
     match result {
@@ -525,7 +526,7 @@ pub async fn import_keys(
     let too_large = || {
         ApiError::from_localized(
             StatusCode::PAYLOAD_TOO_LARGE,
-            &ImportError::TooLarge { max_bytes: crate::inventory::MAX_UPLOAD_BYTES as u64 },
+            &ImportError::TooLarge { max_bytes: kabao_app::inventory::MAX_UPLOAD_BYTES as u64 },
         )
     };
     // Not a multipart form at all (no boundary, another content type): say so on a page, not in plain text.
@@ -545,7 +546,7 @@ pub async fn import_keys(
                 Some("_csrf") => csrf = Some(field.text().await.map_err(|_| too_large())?),
                 Some("file") => {
                     let bytes = field.bytes().await.map_err(|_| too_large())?;
-                    if bytes.len() > crate::inventory::MAX_UPLOAD_BYTES {
+                    if bytes.len() > kabao_app::inventory::MAX_UPLOAD_BYTES {
                         return Err(too_large());
                     }
                     file = Some(bytes.to_vec());
@@ -568,7 +569,7 @@ pub async fn import_keys(
     let Some(bytes) = file else {
         return Err(ApiError::from_localized(StatusCode::BAD_REQUEST, &ImportError::Empty));
     };
-    match crate::inventory::import_keys(
+    match kabao_app::inventory::import_keys(
         &*state.store,
         &state.keyring,
         user.id,
@@ -606,7 +607,7 @@ pub async fn void_batch(
         let mut tx = state.store.begin(TxMode::Read).await?;
         tx.batch_by_id(BatchId(id)).await?
     };
-    crate::inventory::void_batch(&*state.store, user.id, BatchId(id), state.now()).await?;
+    kabao_app::inventory::void_batch(&*state.store, user.id, BatchId(id), state.now()).await?;
     let product = batch.map(|b| b.product_id.0).unwrap_or_default();
     Ok(see_other(&format!("/console/products/{product}")))
 }
@@ -689,10 +690,16 @@ pub async fn set_shared(
 ) -> Result<Response, ApiError> {
     v.check_csrf(f.csrf.as_deref())?;
     let stock = f.stock.trim().parse::<i64>().unwrap_or(-1);
-    let result =
-        crate::inventory::set_shared_secret(&*state.store, &state.keyring, user.id, ProductId(id), &f.secret, stock)
-            .await
-            .map_err(ApiError::from);
+    let result = kabao_app::inventory::set_shared_secret(
+        &*state.store,
+        &state.keyring,
+        user.id,
+        ProductId(id),
+        &f.secret,
+        stock,
+    )
+    .await
+    .map_err(ApiError::from);
     back_to_product(&state, &v, &user, ProductId(id), result).await
 }
 
@@ -718,7 +725,7 @@ pub async fn set_custom(
     v.check_csrf(f.csrf.as_deref())?;
     let hours = f.delivery_hours.trim().parse::<i64>().unwrap_or(-1);
     let stock = f.stock.trim().parse::<i64>().unwrap_or(-1);
-    let result = crate::inventory::set_custom_spec(&*state.store, user.id, ProductId(id), &f.fields, hours, stock)
+    let result = kabao_app::inventory::set_custom_spec(&*state.store, user.id, ProductId(id), &f.fields, hours, stock)
         .await
         .map(|_| ())
         .map_err(ApiError::from);
@@ -751,7 +758,7 @@ async fn deliveries_page(
     user: &User,
     error: Option<String>,
 ) -> Result<Response, ApiError> {
-    let shop = crate::shops::my_shop(state, user).await?;
+    let shop = kabao_app::shops::my_shop(state, user).await?;
     let now = state.now();
     let mut tx = state.store.begin(TxMode::Read).await?;
     let orders = tx.shop_orders_awaiting_delivery(shop.id, 200).await?;
@@ -804,7 +811,7 @@ pub async fn deliver(
     PageForm(f): PageForm<DeliverForm>,
 ) -> Result<Response, ApiError> {
     v.check_csrf(f.csrf.as_deref())?;
-    match crate::orders::deliver_by_hand(&state, &user, &no, &f.text).await {
+    match kabao_app::orders::deliver_by_hand(&state, &user, &no, &f.text).await.map_err(ApiError::from) {
         Ok(_) => Ok(see_other("/console/deliveries")),
         Err(e) if e.status.is_client_error() && e.status != StatusCode::NOT_FOUND => {
             let page = deliveries_page(&state, &v, &user, Some(e.message(v.lang).to_string())).await?;
@@ -831,10 +838,11 @@ pub async fn set_warranty(
 ) -> Result<Response, ApiError> {
     v.check_csrf(f.csrf.as_deref())?;
     let change = match f.template.trim() {
-        "none" => crate::warranty::Change::None,
-        t => crate::warranty::Change::Template(t.to_string()),
+        "none" => kabao_app::warranty::Change::None,
+        t => kabao_app::warranty::Change::Template(t.to_string()),
     };
-    let result = crate::warranty::set(&state, &user, ProductId(id), change).await.map(|_| ());
+    let result =
+        kabao_app::warranty::set(&state, &user, ProductId(id), change).await.map(|_| ()).map_err(ApiError::from);
     back_to_product(&state, &v, &user, ProductId(id), result).await
 }
 
@@ -926,7 +934,8 @@ pub async fn build_warranty(
     PageForm(f): PageForm<std::collections::BTreeMap<String, String>>,
 ) -> Result<Response, ApiError> {
     v.check_csrf(f.get("_csrf").map(String::as_str))?;
-    let change = crate::warranty::Change::Policy(policy_from_form(&f));
-    let result = crate::warranty::set(&state, &user, ProductId(id), change).await.map(|_| ());
+    let change = kabao_app::warranty::Change::Policy(policy_from_form(&f));
+    let result =
+        kabao_app::warranty::set(&state, &user, ProductId(id), change).await.map(|_| ()).map_err(ApiError::from);
     back_to_product(&state, &v, &user, ProductId(id), result).await
 }

@@ -6,7 +6,6 @@ use super::console::MerchantVisitor;
 use super::orders::visible_order;
 use super::{datetime, render, see_other, shown_on_form, with_status, Ctx, PageForm};
 use crate::auth::Visitor;
-use crate::disputes::Party;
 use crate::error::ApiError;
 use crate::extract::ApiPath;
 use crate::idempotency::Run;
@@ -16,6 +15,7 @@ use axum::extract::State;
 use axum::http::header::CACHE_CONTROL;
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
+use kabao_app::disputes::Party;
 use kabao_core::user::Role;
 use kabao_store::User;
 use serde::Deserialize;
@@ -38,7 +38,7 @@ pub async fn escalate(
 ) -> Result<Response, ApiError> {
     v.check_csrf(f.csrf.as_deref())?;
     let order = visible_order(&state, &v, &headers, &no).await?;
-    let result = crate::disputes::escalate(&state, &order, &claim_no, &f.statement).await;
+    let result = kabao_app::disputes::escalate(&state, &order, &claim_no, &f.statement).await.map_err(ApiError::from);
     back_to_claim(&state, &v, Back::Buyer(&order), &claim_no, result).await
 }
 
@@ -53,7 +53,9 @@ pub async fn buyer_statement(
     v.check_csrf(f.csrf.as_deref())?;
     let order = visible_order(&state, &v, &headers, &no).await?;
     let result =
-        crate::disputes::add_statement(&state, Party::Buyer(&order), &claim_no, &f.statement, &Run::none()).await;
+        kabao_app::disputes::add_statement(&state, Party::Buyer(&order), &claim_no, &f.statement, &Run::none())
+            .await
+            .map_err(ApiError::from);
     back_to_claim(&state, &v, Back::Buyer(&order), &claim_no, result).await
 }
 
@@ -66,7 +68,9 @@ pub async fn merchant_statement(
 ) -> Result<Response, ApiError> {
     v.check_csrf(f.csrf.as_deref())?;
     let result =
-        crate::disputes::add_statement(&state, Party::Merchant(&user), &claim_no, &f.statement, &Run::none()).await;
+        kabao_app::disputes::add_statement(&state, Party::Merchant(&user), &claim_no, &f.statement, &Run::none())
+            .await
+            .map_err(ApiError::from);
     back_to_claim(&state, &v, Back::Merchant(&user), &claim_no, result).await
 }
 
@@ -114,8 +118,8 @@ pub async fn queue(
     ArbiterVisitor { v, user }: ArbiterVisitor,
 ) -> Result<Response, ApiError> {
     let lang = v.lang;
-    let (open, decided) = crate::disputes::arbiter_queue(&state, &user).await?;
-    let rows = |list: Vec<crate::disputes::Queued>| {
+    let (open, decided) = kabao_app::disputes::arbiter_queue(&state, &user).await?;
+    let rows = |list: Vec<kabao_app::disputes::Queued>| {
         list.into_iter()
             .map(|q| QueueRow {
                 claim_no: q.claim.claim_no.clone(),
@@ -176,8 +180,8 @@ async fn case_page(
     error: Option<String>,
 ) -> Result<Response, ApiError> {
     let lang = v.lang;
-    let k = crate::disputes::case_for_arbiter(state, user, claim_no).await?;
-    let signals = crate::trust::signals_of(state, &k.claim).await?.iter().map(|s| s.text(lang)).collect();
+    let k = kabao_app::disputes::case_for_arbiter(state, user, claim_no).await?;
+    let signals = kabao_app::trust::signals_of(state, &k.claim).await?.iter().map(|s| s.text(lang)).collect();
     let page = CasePage {
         signals,
         ctx: Ctx::new(v),
@@ -191,10 +195,10 @@ async fn case_page(
         defect: k.claim.defect.label(lang),
         description: k.claim.description.clone(),
         eligible: k.claim.eligible,
-        reasons: crate::claims::reasons(&k.claim, lang),
+        reasons: kabao_app::claims::reasons(&k.claim, lang),
         claim_state: k.claim.state.label(lang),
         decision_reason: k.claim.decision_reason.clone(),
-        warranty_lines: crate::warranty::describe_snapshot(&k.order.warranty_snapshot, lang),
+        warranty_lines: kabao_app::warranty::describe_snapshot(&k.order.warranty_snapshot, lang),
         warranty_sha256: hex::encode(&k.order.warranty_sha256),
         timeline: k
             .events
@@ -246,8 +250,8 @@ pub async fn case_file(
     ArbiterVisitor { user, .. }: ArbiterVisitor,
     ApiPath((claim_no, sha)): ApiPath<(String, String)>,
 ) -> Result<Response, ApiError> {
-    let k = crate::disputes::case_for_arbiter(&state, &user, &claim_no).await?;
-    let (mime, bytes) = crate::claims::evidence_file(&state, &k.claim, &sha).await?;
+    let k = kabao_app::disputes::case_for_arbiter(&state, &user, &claim_no).await?;
+    let (mime, bytes) = kabao_app::claims::evidence_file(&state, &k.claim, &sha).await?;
     Ok(super::claims::file_response(mime, bytes))
 }
 
@@ -282,21 +286,34 @@ pub async fn rule(
         })
     });
     let result = match refund.transpose() {
-        Ok(refund) => match crate::disputes::parse_ruling(&f.ruling, refund.map(|m| m.fen())).map(|r| match r {
-            // A refund with the amount left blank is the item's whole price.
-            kabao_core::dispute::Ruling::Refund { amount } if refund.is_none() && amount == kabao_core::Money::ZERO => {
-                None
-            }
-            r => Some(r),
-        }) {
-            Ok(None) => match crate::disputes::case_for_arbiter(&state, &user, &claim_no).await {
-                Ok(k) => {
-                    let whole = kabao_core::dispute::Ruling::Refund { amount: k.order.unit_price };
-                    crate::disputes::decide(&state, &user, &claim_no, whole, &f.reason).await.map(|_| ())
+        Ok(refund) => match kabao_app::disputes::parse_ruling(&f.ruling, refund.map(|m| m.fen()))
+            .map(|r| match r {
+                // A refund with the amount left blank is the item's whole price.
+                kabao_core::dispute::Ruling::Refund { amount }
+                    if refund.is_none() && amount == kabao_core::Money::ZERO =>
+                {
+                    None
                 }
-                Err(e) => Err(e),
-            },
-            Ok(Some(ruling)) => crate::disputes::decide(&state, &user, &claim_no, ruling, &f.reason).await.map(|_| ()),
+                r => Some(r),
+            })
+            .map_err(ApiError::from)
+        {
+            Ok(None) => {
+                match kabao_app::disputes::case_for_arbiter(&state, &user, &claim_no).await.map_err(ApiError::from) {
+                    Ok(k) => {
+                        let whole = kabao_core::dispute::Ruling::Refund { amount: k.order.unit_price };
+                        kabao_app::disputes::decide(&state, &user, &claim_no, whole, &f.reason)
+                            .await
+                            .map(|_| ())
+                            .map_err(ApiError::from)
+                    }
+                    Err(e) => Err(e),
+                }
+            }
+            Ok(Some(ruling)) => kabao_app::disputes::decide(&state, &user, &claim_no, ruling, &f.reason)
+                .await
+                .map(|_| ())
+                .map_err(ApiError::from),
             Err(e) => Err(e),
         },
         Err(e) => Err(e),
@@ -319,7 +336,10 @@ pub async fn arbiter_statement(
     PageForm(f): PageForm<StatementForm>,
 ) -> Result<Response, ApiError> {
     v.check_csrf(f.csrf.as_deref())?;
-    match crate::disputes::add_statement(&state, Party::Arbiter(&user), &claim_no, &f.statement, &Run::none()).await {
+    match kabao_app::disputes::add_statement(&state, Party::Arbiter(&user), &claim_no, &f.statement, &Run::none())
+        .await
+        .map_err(ApiError::from)
+    {
         Ok(_) => Ok(see_other(&format!("/arbiter/disputes/{claim_no}"))),
         Err(e) if shown_on_form(&e) => {
             let page = case_page(&state, &v, &user, &claim_no, Some(e.message(v.lang).into())).await?;
@@ -341,7 +361,7 @@ struct FundPage {
 
 /// The compensation fund's public page: what it holds, what it advanced, its payouts.
 pub async fn fund(State(state): State<SharedState>, v: Visitor) -> Result<Response, ApiError> {
-    let r = crate::disputes::fund_report(&state).await?;
+    let r = kabao_app::disputes::fund_report(&state).await?;
     let page = FundPage {
         ctx: Ctx::new(&v),
         cash: r.cash.to_string(),
@@ -365,6 +385,6 @@ pub async fn join_fund(
     PageForm(f): PageForm<CsrfOnly>,
 ) -> Result<Response, ApiError> {
     v.check_csrf(f.csrf.as_deref())?;
-    crate::disputes::join_fund(&state, &user).await?;
+    kabao_app::disputes::join_fund(&state, &user).await?;
     Ok(see_other("/console/finance"))
 }

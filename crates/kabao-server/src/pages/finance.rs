@@ -6,13 +6,13 @@ use super::console::MerchantVisitor;
 use super::{datetime, render, see_other, Ctx, PageForm};
 use crate::error::ApiError;
 use crate::extract::ApiPath;
-use crate::finance::WithdrawalDecision;
-use crate::payees::MaskedPayee;
 use crate::SharedState;
 use askama::Template;
 use axum::extract::State;
 use axum::http::header::CACHE_CONTROL;
 use axum::response::{IntoResponse, Response};
+use kabao_app::finance::WithdrawalDecision;
+use kabao_app::payees::MaskedPayee;
 use kabao_core::{Lang, Money};
 use kabao_store::WithdrawalState;
 use serde::Deserialize;
@@ -82,7 +82,7 @@ fn fee_rule(state: &SharedState, lang: Lang) -> String {
 }
 
 async fn page(state: &SharedState, mv: &MerchantVisitor, error: Option<String>) -> Result<Response, ApiError> {
-    let f = crate::finance::shop_finance(state, &mv.user).await?;
+    let f = kabao_app::finance::shop_finance(state, &mv.user).await?;
     let lang = mv.v.lang;
     let p = FinancePage {
         ctx: Ctx::new(&mv.v),
@@ -172,9 +172,10 @@ pub async fn withdraw(
             "Choose where to pay the withdrawal",
         )),
         (Ok(a), Ok(payee)) => {
-            crate::finance::request_withdrawal(&state, &mv.user, a, payee, &crate::idempotency::Run::none())
+            kabao_app::finance::request_withdrawal(&state, &mv.user, a, payee, &crate::idempotency::Run::none())
                 .await
                 .map(|_| ())
+                .map_err(ApiError::from)
         }
     };
     merchant_outcome(&state, &mv, result).await
@@ -200,7 +201,9 @@ pub async fn add_payee(
     PageForm(f): PageForm<PayeeForm>,
 ) -> Result<Response, ApiError> {
     mv.v.check_csrf(f.csrf.as_deref())?;
-    let result = crate::payees::add_payee(&state, &mv.user, &f.kind, &f.account, &f.name, &f.bank_name).await;
+    let result = kabao_app::payees::add_payee(&state, &mv.user, &f.kind, &f.account, &f.name, &f.bank_name)
+        .await
+        .map_err(ApiError::from);
     merchant_outcome(&state, &mv, result.map(|_| ())).await
 }
 
@@ -217,7 +220,7 @@ pub async fn remove_payee(
     PageForm(f): PageForm<CsrfForm>,
 ) -> Result<Response, ApiError> {
     mv.v.check_csrf(f.csrf.as_deref())?;
-    let result = crate::payees::remove_payee(&state, &mv.user, id).await;
+    let result = kabao_app::payees::remove_payee(&state, &mv.user, id).await.map_err(ApiError::from);
     merchant_outcome(&state, &mv, result).await
 }
 
@@ -244,7 +247,7 @@ struct AdminWithdrawalsPage {
 
 async fn admin_page(state: &SharedState, av: &AdminVisitor, error: Option<String>) -> Result<Response, ApiError> {
     let lang = av.v.lang;
-    let queue = crate::finance::payout_queue(state, 200).await?;
+    let queue = kabao_app::finance::payout_queue(state, 200).await?;
     let mut items = Vec::with_capacity(queue.len());
     for (w, shop_name) in queue {
         items.push(PayoutRow {
@@ -257,7 +260,7 @@ async fn admin_page(state: &SharedState, av: &AdminVisitor, error: Option<String
             pay_to: w
                 .payee
                 .as_ref()
-                .map(|p| crate::payees::describe(p.kind, &p.account, &p.holder_name, p.bank_name.as_deref(), lang)),
+                .map(|p| kabao_app::payees::describe(p.kind, &p.account, &p.holder_name, p.bank_name.as_deref(), lang)),
             requested_at: datetime(w.requested_at),
         });
     }
@@ -293,7 +296,7 @@ async fn decide(
     } else {
         WithdrawalDecision::Rejected { reason: &f.note }
     };
-    match crate::finance::decide_withdrawal(state, &av.user, id, decision).await {
+    match kabao_app::finance::decide_withdrawal(state, &av.user, id, decision).await.map_err(ApiError::from) {
         Ok(_) => Ok(see_other("/admin/withdrawals")),
         Err(e) if e.status.is_client_error() => {
             let mut res = admin_page(state, av, Some(e.message(av.v.lang).to_string())).await?;

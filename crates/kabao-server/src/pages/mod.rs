@@ -25,7 +25,7 @@ use axum::middleware::Next;
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::Router;
 use kabao_core::user::Role;
-use kabao_core::{Lang, Timestamp};
+use kabao_core::Lang;
 
 /// What every page needs: the translator, who is looking, the CSRF token for its forms.
 pub struct Ctx {
@@ -119,23 +119,7 @@ pub fn render(t: impl Template) -> Response {
     }
 }
 
-/// A date as `2026-11-28` (UTC+8: the product's users are in China).
-pub fn date(ts: Timestamp) -> String {
-    let secs = ts.millis().div_euclid(1000) + 8 * 3600;
-    match time::OffsetDateTime::from_unix_timestamp(secs) {
-        Ok(d) => format!("{:04}-{:02}-{:02}", d.year(), u8::from(d.month()), d.day()),
-        Err(_) => "-".into(),
-    }
-}
-
-/// A moment as `2026-11-28 14:05` (UTC+8).
-pub fn datetime(ts: Timestamp) -> String {
-    let secs = ts.millis().div_euclid(1000) + 8 * 3600;
-    match time::OffsetDateTime::from_unix_timestamp(secs) {
-        Ok(d) => format!("{:04}-{:02}-{:02} {:02}:{:02}", d.year(), u8::from(d.month()), d.day(), d.hour(), d.minute()),
-        Err(_) => "-".into(),
-    }
-}
+pub use kabao_app::display::{date, datetime};
 
 pub use crate::extract::PageForm;
 
@@ -267,13 +251,14 @@ fn page_routes(sandbox: bool) -> Routes {
         .route("/o/{no}/complaint-package", get(claims::complaint_package))
         .route(
             "/o/{no}/claims",
-            post(claims::file).layer(axum::extract::DefaultBodyLimit::max(crate::claims::MAX_UPLOAD_BYTES + 64 * 1024)),
+            post(claims::file)
+                .layer(axum::extract::DefaultBodyLimit::max(kabao_app::claims::MAX_UPLOAD_BYTES + 64 * 1024)),
         )
         .route("/o/{no}/claims/{claim_no}", get(claims::show))
         .route(
             "/o/{no}/claims/{claim_no}/evidence",
             post(claims::add_evidence)
-                .layer(axum::extract::DefaultBodyLimit::max(crate::claims::MAX_UPLOAD_BYTES + 64 * 1024)),
+                .layer(axum::extract::DefaultBodyLimit::max(kabao_app::claims::MAX_UPLOAD_BYTES + 64 * 1024)),
         )
         .route("/o/{no}/claims/{claim_no}/evidence/{sha256}", get(claims::buyer_file))
         .route("/o/{no}/claims/{claim_no}/escalate", post(disputes::escalate))
@@ -292,7 +277,7 @@ fn page_routes(sandbox: bool) -> Routes {
         .route(
             "/console/claims/{claim_no}/evidence",
             post(claims::merchant_evidence)
-                .layer(axum::extract::DefaultBodyLimit::max(crate::claims::MAX_UPLOAD_BYTES + 64 * 1024)),
+                .layer(axum::extract::DefaultBodyLimit::max(kabao_app::claims::MAX_UPLOAD_BYTES + 64 * 1024)),
         )
         .route("/console/claims/{claim_no}/evidence/{sha256}", get(claims::merchant_file))
         .route("/orders/lookup", get(orders::lookup_form).post(orders::lookup))
@@ -310,7 +295,7 @@ fn page_routes(sandbox: bool) -> Routes {
         .route(
             "/console/products/{id}/keys",
             post(console::import_keys)
-                .layer(axum::extract::DefaultBodyLimit::max(crate::inventory::MAX_UPLOAD_BYTES + 64 * 1024)),
+                .layer(axum::extract::DefaultBodyLimit::max(kabao_app::inventory::MAX_UPLOAD_BYTES + 64 * 1024)),
         )
         .route("/console/batches/{id}/void", post(console::void_batch))
         .route("/console/products/{id}/shared", post(console::set_shared))

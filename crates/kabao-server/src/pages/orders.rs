@@ -5,13 +5,13 @@ use super::{datetime, render, see_other, Ctx, PageForm};
 use crate::auth::{cookie, set_cookie, Visitor};
 use crate::error::ApiError;
 use crate::extract::ApiPath;
-use crate::orders::{Buyer, CheckoutRequest, OrderAccess};
 use crate::SharedState;
 use askama::Template;
 use axum::extract::State;
 use axum::http::header::{CACHE_CONTROL, SET_COOKIE};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
+use kabao_app::orders::{Buyer, CheckoutRequest, OrderAccess};
 use kabao_core::order::{OrderNo, OrderState};
 use kabao_core::{Money, ProductId, ShopId};
 use kabao_store::{Order, PaymentPurpose, PaymentState, TxMode};
@@ -53,7 +53,9 @@ pub(crate) async fn visible_order(
     order_no: &str,
 ) -> Result<Order, ApiError> {
     if let Some(u) = &v.user {
-        if let Ok(o) = crate::orders::order_for(state, order_no, &OrderAccess::User(u)).await {
+        if let Ok(o) =
+            kabao_app::orders::order_for(state, order_no, &OrderAccess::User(u)).await.map_err(ApiError::from)
+        {
             return Ok(o);
         }
     }
@@ -106,7 +108,7 @@ pub async fn buy(
     // The form sends custom-goods answers by position; the product's field list gives them their labels.
     let labels = {
         let mut tx = state.store.begin(TxMode::Read).await?;
-        crate::inventory::custom_spec(&mut *tx, ProductId(id)).await?.map(|s| s.fields).unwrap_or_default()
+        kabao_app::inventory::custom_spec(&mut *tx, ProductId(id)).await?.map(|s| s.fields).unwrap_or_default()
     };
     let values = [&f.custom_0, &f.custom_1, &f.custom_2, &f.custom_3, &f.custom_4];
     let custom_answers =
@@ -120,7 +122,10 @@ pub async fn buy(
         first_order_confirmed: f.first_order_confirmed.is_some(),
         device_id: crate::auth::device_id(&headers).map(str::to_string),
     };
-    match crate::orders::checkout(&state, &buyer, &req, &crate::idempotency::Run::none()).await {
+    match kabao_app::orders::checkout(&state, &buyer, &req, &crate::idempotency::Run::none())
+        .await
+        .map_err(ApiError::from)
+    {
         Ok(order) => {
             let mut res = see_other(&format!("/o/{}", order.order_no));
             if v.user.is_none() {
@@ -239,7 +244,7 @@ pub(crate) async fn order_page(
             kabao_core::warranty::WarrantyPolicy::from_snapshot(&order.warranty_snapshot).map(|p| p.summary()),
             lang,
         ),
-        warranty_lines: crate::warranty::describe_snapshot(&order.warranty_snapshot, lang),
+        warranty_lines: kabao_app::warranty::describe_snapshot(&order.warranty_snapshot, lang),
         can_review: is_buyer && delivered && review.is_none(),
         review: review.as_ref().map(|r| super::reviews::ReviewLine::new(r, lang)),
         review_tags: super::reviews::tag_choices(lang),
@@ -276,7 +281,7 @@ pub async fn reveal(
 ) -> Result<Response, ApiError> {
     v.check_csrf(f.csrf.as_deref())?;
     let order = visible_order(&state, &v, &headers, &no).await?;
-    let keys = crate::orders::reveal_keys(&state, &order, v.user.as_ref().map(|u| u.id)).await?;
+    let keys = kabao_app::orders::reveal_keys(&state, &order, v.user.as_ref().map(|u| u.id)).await?;
     let keys = keys.iter().map(|k| (k.item, k.secret.to_string())).collect();
     order_page(&state, &v, &order, keys, None).await
 }
@@ -291,7 +296,7 @@ pub async fn pay_wallet(
     v.check_csrf(f.csrf.as_deref())?;
     let order = visible_order(&state, &v, &headers, &no).await?;
     let Some(user) = v.user.as_ref() else { return Err(ApiError::unauthorized()) };
-    match crate::orders::pay_with_wallet(&state, user, &order.order_no).await {
+    match kabao_app::orders::pay_with_wallet(&state, user, &order.order_no).await.map_err(ApiError::from) {
         Ok(o) => Ok(see_other(&format!("/o/{}", o.order_no))),
         Err(e) if e.status.is_client_error() => {
             let mut page = order_page(&state, &v, &order, Vec::new(), Some(e.message(v.lang).to_string())).await?;
@@ -309,7 +314,7 @@ pub async fn pay_sandbox(
     ApiPath(no): ApiPath<String>,
     PageForm(f): PageForm<CsrfForm>,
 ) -> Result<Response, ApiError> {
-    pay_gateway(&state, &v, &headers, &no, f, crate::payments::SANDBOX).await
+    pay_gateway(&state, &v, &headers, &no, f, kabao_app::payments::SANDBOX).await
 }
 
 /// Pays through 易支付: the payer is sent to the platform's submit URL.
@@ -320,7 +325,7 @@ pub async fn pay_epay(
     ApiPath(no): ApiPath<String>,
     PageForm(f): PageForm<CsrfForm>,
 ) -> Result<Response, ApiError> {
-    pay_gateway(&state, &v, &headers, &no, f, crate::epay::EPAY).await
+    pay_gateway(&state, &v, &headers, &no, f, kabao_app::epay::EPAY).await
 }
 
 async fn pay_gateway(
@@ -334,10 +339,12 @@ async fn pay_gateway(
     v.check_csrf(f.csrf.as_deref())?;
     let order = visible_order(state, v, headers, no).await?;
     let started = match (gateway, &state.config.epay) {
-        (crate::epay::EPAY, None) => Err(crate::payments::no_gateway()),
-        _ => crate::orders::start_gateway_payment(state, &order, gateway).await,
+        (kabao_app::epay::EPAY, None) => Err(kabao_app::payments::no_gateway().into()),
+        _ => kabao_app::orders::start_gateway_payment(state, &order, gateway).await.map_err(ApiError::from),
     };
-    match started.and_then(|p| crate::payments::pay_url(state, &p, &format!("Kabao {}", order.order_no))) {
+    match started.and_then(|p| {
+        kabao_app::payments::pay_url(state, &p, &format!("Kabao {}", order.order_no)).map_err(ApiError::from)
+    }) {
         Ok(url) => Ok(see_other(&url)),
         Err(e) if e.status == StatusCode::CONFLICT => {
             let mut page = order_page(state, v, &order, Vec::new(), Some(e.message(v.lang).to_string())).await?;
@@ -409,13 +416,19 @@ pub async fn sandbox_pay(
         tx.payment_by_trade_no(&trade_no).await?.ok_or_else(|| ApiError::not_found("payment.not_found"))?
     };
     let (ts, body, sig) =
-        crate::payments::sandbox_notification_from(&state, &p, state.now().millis() / 1000, f.payer.clone());
+        kabao_app::payments::sandbox_notification_from(&state, &p, state.now().millis() / 1000, f.payer.clone());
     let mut headers = HeaderMap::new();
-    headers.insert(crate::payments::HEADER_TIMESTAMP, HeaderValue::from(ts));
+    headers.insert(kabao_app::payments::HEADER_TIMESTAMP, HeaderValue::from(ts));
     if let Ok(s) = HeaderValue::from_str(&sig) {
-        headers.insert(crate::payments::HEADER_SIGNATURE, s);
+        headers.insert(kabao_app::payments::HEADER_SIGNATURE, s);
     }
-    crate::payments::handle_sandbox_notify(&state, &headers, &body).await?;
+    kabao_app::payments::handle_sandbox_notify(
+        &state,
+        headers.get(kabao_app::payments::HEADER_TIMESTAMP).and_then(|v| v.to_str().ok()),
+        headers.get(kabao_app::payments::HEADER_SIGNATURE).and_then(|v| v.to_str().ok()),
+        &body,
+    )
+    .await?;
     Ok(see_other(&payment_back(&state, p.purpose).await?))
 }
 
@@ -450,7 +463,7 @@ pub async fn lookup(
     PageForm(f): PageForm<LookupForm>,
 ) -> Result<Response, ApiError> {
     v.check_csrf(f.csrf.as_deref())?;
-    match crate::orders::guest_order(&state, &f.order_no, &f.secret, v.ip).await {
+    match kabao_app::orders::guest_order(&state, &f.order_no, &f.secret, v.ip).await.map_err(ApiError::from) {
         Ok(order) => {
             let mut res = see_other(&format!("/o/{}", order.order_no));
             res.headers_mut().append(SET_COOKIE, guest_pass_cookie(&state, &headers, &order.order_no));
@@ -482,7 +495,7 @@ struct WalletPage {
 
 async fn wallet_page(state: &SharedState, v: &Visitor, error: Option<String>) -> Result<Response, ApiError> {
     let Some(user) = &v.user else { return Ok(see_other("/login?next=/wallet")) };
-    let balance = crate::payments::wallet_balance(state, user.id).await?;
+    let balance = kabao_app::payments::wallet_balance(state, user.id).await?;
     let mut tx = state.store.begin(TxMode::Read).await?;
     let orders = tx.list_buyer_orders(user.id, 50, 0).await?;
     drop(tx);
@@ -492,7 +505,7 @@ async fn wallet_page(state: &SharedState, v: &Visitor, error: Option<String>) ->
         error,
         balance: balance.to_string(),
         orders: orders.iter().map(|o| (o.order_no.clone(), o.state.label(lang), o.amount.to_string())).collect(),
-        can_top_up: crate::payments::top_up_gateway(state).is_ok(),
+        can_top_up: kabao_app::payments::top_up_gateway(state).is_ok(),
     }))
 }
 
@@ -518,9 +531,10 @@ pub async fn top_up(
     let amount = Money::parse_yuan(&f.amount)
         .map_err(|e| ApiError::from_localized(StatusCode::BAD_REQUEST, &e).with_field("amount"));
     match amount {
-        Ok(a) => match crate::payments::start_top_up(&state, user.id, a, &crate::idempotency::Run::none())
+        Ok(a) => match kabao_app::payments::start_top_up(&state, user.id, a, &crate::idempotency::Run::none())
             .await
-            .and_then(|p| crate::payments::pay_url(&state, &p, "Kabao wallet top-up"))
+            .map_err(ApiError::from)
+            .and_then(|p| kabao_app::payments::pay_url(&state, &p, "Kabao wallet top-up").map_err(ApiError::from))
         {
             Ok(url) => Ok(see_other(&url)),
             Err(e) if e.status.is_client_error() => {

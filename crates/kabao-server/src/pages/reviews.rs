@@ -39,7 +39,7 @@ impl ReviewLine {
             described: r.described,
             service: r.service,
             delivery: r.delivery,
-            tags: crate::reviews::tag_labels(r, lang),
+            tags: kabao_app::reviews::tag_labels(r, lang),
             reissue: r.reissue,
             body: r.body.clone(),
             reply: r.reply.clone(),
@@ -82,7 +82,7 @@ pub async fn submit(
     };
     after_form(
         v.lang,
-        crate::reviews::submit(&state, user, &order, &input).await,
+        kabao_app::reviews::submit(&state, user, &order, &input).await.map_err(ApiError::from),
         &format!("/o/{}#review", order.order_no),
         |msg| super::orders::order_page(&state, &v, &order, Vec::new(), Some(msg)),
     )
@@ -105,7 +105,7 @@ async fn console_page(
 ) -> Result<Response, ApiError> {
     let mut tx = state.store.begin(TxMode::Read).await?;
     let reviews = match tx.shop_by_owner(user.id).await? {
-        Some(shop) => tx.shop_reviews(shop.id, crate::reviews::PAGE).await?,
+        Some(shop) => tx.shop_reviews(shop.id, kabao_app::reviews::PAGE).await?,
         None => Vec::new(),
     };
     drop(tx);
@@ -130,8 +130,11 @@ pub async fn reply(
 ) -> Result<Response, ApiError> {
     v.check_csrf(fields.get("_csrf").map(String::as_str))?;
     let text = fields.get("reply").cloned().unwrap_or_default();
-    after_form(v.lang, crate::reviews::reply(&state, &user, id, &text).await, "/console/reviews", |msg| {
-        console_page(&state, &v, &user, Some(msg))
-    })
+    after_form(
+        v.lang,
+        kabao_app::reviews::reply(&state, &user, id, &text).await.map_err(ApiError::from),
+        "/console/reviews",
+        |msg| console_page(&state, &v, &user, Some(msg)),
+    )
     .await
 }

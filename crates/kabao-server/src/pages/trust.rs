@@ -56,7 +56,7 @@ pub async fn record_view(
     shop: kabao_core::ShopId,
     lang: Lang,
 ) -> Result<Option<RecordView>, ApiError> {
-    let r = crate::trial::record(state, user, shop).await?;
+    let r = kabao_app::trial::record(state, user, shop).await?;
     if r.orders.is_empty() {
         return Ok(None);
     }
@@ -117,11 +117,12 @@ async fn certification_page(
     form: CertForm,
 ) -> Result<Response, ApiError> {
     let lang = v.lang;
-    let shop = crate::shops::my_shop(state, user).await?;
-    let apps = crate::certification::of_merchant(state, user).await?;
+    let shop = kabao_app::shops::my_shop(state, user).await?;
+    let apps = kabao_app::certification::of_merchant(state, user).await?;
     let gold_shortfalls = {
         let mut tx = state.store.begin(kabao_store::TxMode::Read).await?;
-        let inputs = crate::trust::inputs_in(&mut *tx, &crate::trust::Subject::from(&shop), state.clock.now()).await?;
+        let inputs =
+            kabao_app::trust::inputs_in(&mut *tx, &kabao_app::trust::Subject::from(&shop), state.clock.now()).await?;
         kabao_core::trust::gold_shortfalls(&inputs).iter().map(|g| g.text(lang)).collect()
     };
     let page = CertificationPage {
@@ -177,9 +178,12 @@ pub async fn apply(
         legal_person: get("legal_person"),
         phone: get("phone"),
     };
-    after_form(v.lang, crate::certification::apply(&state, &user, &input).await, "/console/certification", |msg| {
-        certification_page(&state, &v, &user, Some(msg), CertForm::from(&f))
-    })
+    after_form(
+        v.lang,
+        kabao_app::certification::apply(&state, &user, &input).await.map_err(ApiError::from),
+        "/console/certification",
+        |msg| certification_page(&state, &v, &user, Some(msg), CertForm::from(&f)),
+    )
     .await
 }
 
@@ -228,8 +232,8 @@ async fn admin_page(
     error: Option<String>,
 ) -> Result<Response, ApiError> {
     let lang = v.lang;
-    let pending = crate::certification::pending(state, admin).await?;
-    let queue = crate::risk::queue(state, admin).await?;
+    let pending = kabao_app::certification::pending(state, admin).await?;
+    let queue = kabao_app::risk::queue(state, admin).await?;
     let page = AdminTrustPage {
         ctx: Ctx::new(v),
         error,
@@ -265,9 +269,9 @@ async fn admin_page(
                     .events
                     .into_iter()
                     .map(|e| RiskLine {
-                        rules: e.rules().iter().map(|r| crate::risk::rule_text(r, lang)).collect(),
+                        rules: e.rules().iter().map(|r| kabao_app::risk::rule_text(r, lang)).collect(),
                         when: datetime(e.event.created_at),
-                        state: crate::risk::state_label(&e.event.state, lang),
+                        state: kabao_app::risk::state_label(&e.event.state, lang),
                         open: e.event.state == "open",
                         order_no: e.order_no,
                         message: e.message,
@@ -299,7 +303,9 @@ pub async fn decide(
     let get = |k: &str| f.get(k).cloned().unwrap_or_default();
     after_form(
         v.lang,
-        crate::certification::decide(&state, &admin, id, &get("decision"), &get("reason")).await,
+        kabao_app::certification::decide(&state, &admin, id, &get("decision"), &get("reason"))
+            .await
+            .map_err(ApiError::from),
         "/admin/trust",
         |msg| admin_page(&state, &v, &admin, Some(msg)),
     )
@@ -318,7 +324,9 @@ pub async fn review_risk(
     let suspend = f.contains_key("suspend");
     after_form(
         v.lang,
-        crate::risk::review(&state, &admin, kabao_core::ShopId(shop), &get("outcome"), &get("note"), suspend).await,
+        kabao_app::risk::review(&state, &admin, kabao_core::ShopId(shop), &get("outcome"), &get("note"), suspend)
+            .await
+            .map_err(ApiError::from),
         "/admin/trust",
         |msg| admin_page(&state, &v, &admin, Some(msg)),
     )

@@ -113,7 +113,7 @@ struct World {
 
 async fn user_token(app: &TestApp, name: &str, role: Role) -> (kabao_store::User, String) {
     let user =
-        kabao_server::accounts::create_user(&*app.state.store, name, "matrix-pass-12", role, None, T0).await.unwrap();
+        kabao_app::accounts::create_user(&*app.state.store, name, "matrix-pass-12", role, None, T0).await.unwrap();
     (user, app.token(name, "matrix-pass-12").await)
 }
 
@@ -162,7 +162,7 @@ async fn world(app: &TestApp) -> World {
     let settled = order_no(app, &b, json!({"product_id": product, "quantity": 1, "warranty_ack": true})).await;
     ok(&app.api("POST", &format!("/api/v1/orders/{settled}/pay/wallet"), Some(&b), None).await, "pay");
     app.clock.advance_seconds(8 * 24 * 3600);
-    kabao_server::jobs::settle_due(&app.state).await.unwrap();
+    kabao_app::jobs::settle_due(&app.state).await.unwrap();
     let p = app
         .api(
             "POST",

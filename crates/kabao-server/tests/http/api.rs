@@ -171,7 +171,7 @@ async fn oversize_upload_is_413_and_imports_nothing() {
     let app = TestApp::new().await;
     let (token, product) = app.merchant_with_product("big_upload").await;
     let line = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789\n";
-    let big = line.repeat(kabao_server::inventory::MAX_UPLOAD_BYTES / line.len() + 10);
+    let big = line.repeat(kabao_app::inventory::MAX_UPLOAD_BYTES / line.len() + 10);
     let res = app.import(&token, product, &big).await;
     assert_eq!(res.status, StatusCode::PAYLOAD_TOO_LARGE);
     assert_eq!(res.json()["code"], "import.too_large");
@@ -181,7 +181,7 @@ async fn oversize_upload_is_413_and_imports_nothing() {
 #[tokio::test]
 async fn buyers_cannot_use_merchant_or_admin_endpoints() {
     let app = TestApp::new().await;
-    kabao_server::accounts::create_user(
+    kabao_app::accounts::create_user(
         &*app.state.store,
         "just_a_buyer",
         "buyer-pass-1",
@@ -203,7 +203,7 @@ async fn buyers_cannot_use_merchant_or_admin_endpoints() {
 async fn admin_certifies_and_suspends_and_suspended_products_leave_the_catalog() {
     let app = TestApp::new().await;
     let (_, product) = app.merchant_with_product("to_suspend").await;
-    let (_, password) = kabao_server::accounts::ensure_admin(&*app.state.store, crate::app::T0).await.unwrap().unwrap();
+    let (_, password) = kabao_app::accounts::ensure_admin(&*app.state.store, crate::app::T0).await.unwrap().unwrap();
     let admin = app.token("admin", &password).await;
     let shops = app.api("GET", "/api/v1/admin/shops", Some(&admin), None).await.json();
     let shop = shops[0]["id"].as_i64().unwrap();

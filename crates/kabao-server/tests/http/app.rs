@@ -17,14 +17,11 @@ pub const T0: Timestamp = Timestamp::from_millis(1_790_000_000_000);
 
 /// Switches the sandbox gateway on, as `serve --demo` does.
 pub fn demo_like(config: ServerConfig) -> ServerConfig {
-    ServerConfig {
-        sandbox: Some(config.sandbox.unwrap_or_else(kabao_server::payments::SandboxConfig::random)),
-        ..config
-    }
+    ServerConfig { sandbox: Some(config.sandbox.unwrap_or_else(kabao_app::payments::SandboxConfig::random)), ..config }
 }
 
 pub struct TestApp {
-    pub mail: Arc<kabao_server::mailer::MemoryMailer>,
+    pub mail: Arc<kabao_app::mailer::MemoryMailer>,
     pub router: Router,
     pub state: Arc<AppState>,
     pub clock: Arc<ManualClock>,
@@ -92,10 +89,9 @@ impl TestApp {
 
     async fn with_store(store: Arc<dyn kabao_store::Store>, config: ServerConfig) -> TestApp {
         store.migrate().await.unwrap();
-        let keyring =
-            kabao_server::keyring::load_or_create(&*store, &MasterKey::from_bytes([9; 32]), T0).await.unwrap();
+        let keyring = kabao_app::keyring::load_or_create(&*store, &MasterKey::from_bytes([9; 32]), T0).await.unwrap();
         let clock = Arc::new(ManualClock::new(T0));
-        let mail = Arc::new(kabao_server::mailer::MemoryMailer::default());
+        let mail = Arc::new(kabao_app::mailer::MemoryMailer::default());
         let state =
             Arc::new(AppState::new(store, Arc::new(keyring), config, clock.clone()).with_mailer(mail.clone(), None));
         TestApp { mail, router: kabao_server::router(state.clone()), state, clock }
@@ -139,7 +135,7 @@ impl TestApp {
 
     /// Registers a merchant through the API-less path and returns an API token for it.
     pub async fn merchant_token(&self, username: &str) -> String {
-        kabao_server::accounts::create_user(
+        kabao_app::accounts::create_user(
             &*self.state.store,
             username,
             "merchant-pass-1",

@@ -286,7 +286,7 @@ async fn silence_story(app: TestApp) {
     assert_eq!((claim["eligible"].clone(), claim["state"].clone()), (json!(true), json!("open")), "{claim}");
     assert_eq!(claim["evidence"].as_array().unwrap().len(), 2, "the typed error text is evidence too");
     let claim_no = claim["claim_no"].as_str().unwrap().to_string();
-    let run = || async { kabao_server::jobs::run_once(&app.state, "instance-test").await.unwrap() };
+    let run = || async { kabao_app::jobs::run_once(&app.state, "instance-test").await.unwrap() };
 
     // The merchant asks once for more evidence: the deadline pauses, even past the settlement time.
     app.clock.advance_seconds(3600);

@@ -18,7 +18,7 @@ fn config() -> kabao_server::ServerConfig {
 }
 
 async fn user(app: &TestApp, name: &str, role: Role, email: Option<&str>) -> String {
-    kabao_server::accounts::create_user(&*app.state.store, name, "password-pass-1", role, email, T0).await.unwrap();
+    kabao_app::accounts::create_user(&*app.state.store, name, "password-pass-1", role, email, T0).await.unwrap();
     app.token(name, "password-pass-1").await
 }
 
@@ -80,20 +80,20 @@ async fn dispute_after_settlement(app: TestApp) {
 
     // The claim window ends: escrow is settled to the shop; the buyer is reminded before the escalation window ends.
     app.clock.advance_seconds(7 * 86_400 - 3600 + 60);
-    let pass = kabao_server::jobs::run_once(&app.state, "instance-test").await.unwrap();
+    let pass = kabao_app::jobs::run_once(&app.state, "instance-test").await.unwrap();
     assert_eq!((pass.settled, pass.escalation_reminders), (Some(1), Some(1)));
     assert!(
         app.mail.sent.lock().unwrap().iter().any(|m| m.to == "dispute_b@example.com" && m.text.contains(&claim_no)),
         "a reminder mail"
     );
-    assert_eq!(kabao_server::jobs::run_once(&app.state, "instance-test").await.unwrap().escalation_reminders, Some(0));
+    assert_eq!(kabao_app::jobs::run_once(&app.state, "instance-test").await.unwrap().escalation_reminders, Some(0));
 
     // The shop joins the fund (deposit 3 元 + 6 元 into the fund), the platform adds its fees, the shop withdraws most
     // of the rest: the refund will need every source.
     let res = app.api("POST", "/api/v1/merchant/fund/join", Some(&merchant), None).await;
     assert_eq!(res.status, StatusCode::CREATED, "{}", res.body);
     assert_eq!(app.api("POST", "/api/v1/merchant/fund/join", Some(&merchant), None).await.status, StatusCode::CONFLICT);
-    let (_, password) = kabao_server::accounts::ensure_admin(&*app.state.store, T0).await.unwrap().unwrap();
+    let (_, password) = kabao_app::accounts::ensure_admin(&*app.state.store, T0).await.unwrap().unwrap();
     let admin = app.token("admin", &password).await;
     let fees = balance(&app, Account::PlatformRevenue).await;
     let res =
@@ -237,7 +237,7 @@ async fn dispute_after_settlement(app: TestApp) {
         StatusCode::OK
     );
     app.clock.advance_seconds(7 * 86_400 + 60);
-    assert_eq!(kabao_server::jobs::run_once(&app.state, "instance-test").await.unwrap().settled, Some(1));
+    assert_eq!(kabao_app::jobs::run_once(&app.state, "instance-test").await.unwrap().settled, Some(1));
     assert_eq!(balance(&app, Account::FundReceivable(shop)).await, 0, "the advance is repaid");
     assert_eq!(balance(&app, Account::MerchantAvailable(shop)).await, 990 - 29 - 569);
     assert_eq!(app.api("GET", "/api/v1/fund", None, None).await.json()["outstanding_fen"], 0);
@@ -246,7 +246,7 @@ async fn dispute_after_settlement(app: TestApp) {
 
 /// The complaint package verifies as downloaded, and each kind of tampering is named.
 async fn complaint_package(app: &TestApp, buyer: &str, no: &str) {
-    use kabao_server::bundle::{unzip, verify, zip_files};
+    use kabao_app::bundle::{unzip, verify, zip_files};
     let path = format!("/api/v1/orders/{no}/complaint-package");
     assert_eq!(app.get_bytes(&path, None).await.0, StatusCode::NOT_FOUND, "not without the buyer's token");
     let (status, headers, zip) = app.get_bytes(&path, Some(buyer)).await;
@@ -289,9 +289,9 @@ async fn complaint_package(app: &TestApp, buyer: &str, no: &str) {
         let (_, events) = f.iter_mut().find(|(n, _)| n == "order/events.json").unwrap();
         let text = String::from_utf8(events.clone()).unwrap().replacen("售出前已测试可用", "商家同意退款", 1);
         *events = text.into_bytes();
-        let new_sha = kabao_server::bundle::sha256_hex(events);
+        let new_sha = kabao_app::bundle::sha256_hex(events);
         let (_, m) = f.iter_mut().find(|(n, _)| n == "manifest.json").unwrap();
-        let mut manifest: kabao_server::bundle::Manifest = serde_json::from_slice(m).unwrap();
+        let mut manifest: kabao_app::bundle::Manifest = serde_json::from_slice(m).unwrap();
         manifest.files.iter_mut().find(|x| x.path == "order/events.json").unwrap().sha256 = new_sha;
         *m = serde_json::to_vec(&manifest).unwrap();
     });
@@ -340,7 +340,7 @@ async fn fund_membership_badge_public_page_and_admin_contribution() {
     assert_eq!(page.status, StatusCode::OK);
     assert!(page.body.contains("id=\"fund-members\">1<"), "{}", page.body);
 
-    let (_, password) = kabao_server::accounts::ensure_admin(&*app.state.store, T0).await.unwrap().unwrap();
+    let (_, password) = kabao_app::accounts::ensure_admin(&*app.state.store, T0).await.unwrap().unwrap();
     let mut admin = app.browser();
     admin.login("admin", &password).await;
     let csrf = admin.csrf();

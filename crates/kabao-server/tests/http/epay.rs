@@ -6,7 +6,7 @@ use crate::orders::{epay_app_config_with_api, epay_get, epay_params, order, veri
 use axum::body::Body;
 use axum::http::{Request, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
-use kabao_server::jobs::EpayPoll;
+use kabao_app::jobs::EpayPoll;
 use serde_json::{json, Value};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -124,7 +124,7 @@ impl Shop {
 
     /// One pass of every job, as the server runs them; returns what the 易支付 poll did.
     async fn pass(&self) -> EpayPoll {
-        let pass = kabao_server::jobs::run_once(&self.app.state, "instance-test").await.unwrap();
+        let pass = kabao_app::jobs::run_once(&self.app.state, "instance-test").await.unwrap();
         assert_eq!((pass.settled, pass.expired.is_some()), (Some(0), true), "the other jobs ran too");
         pass.epay_polled.expect("the 易支付 poll ran")
     }
@@ -209,7 +209,7 @@ async fn epay_poll_of_an_unpaid_trade_changes_nothing_and_the_order_still_expire
     assert_eq!(shop.payment(&trade_no).await.state, kabao_store::PaymentState::Pending);
 
     shop.app.clock.advance_seconds(30 * 60);
-    let pass = kabao_server::jobs::run_once(&shop.app.state, "instance-test").await.unwrap();
+    let pass = kabao_app::jobs::run_once(&shop.app.state, "instance-test").await.unwrap();
     assert_eq!((pass.expired, pass.epay_polled), (Some(1), Some(polled(0, 0, 0, 0))), "expired, not asked again");
     assert_eq!(shop.state(&no).await, "expired");
     assert_eq!(fake.queries_for(&trade_no), 1);

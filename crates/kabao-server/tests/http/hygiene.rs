@@ -72,7 +72,7 @@ async fn reused_trade_no_story(app: TestApp) {
     verify_books(&app).await;
 
     // The admin sees it, through the API and on /admin; nobody else does.
-    kabao_server::accounts::create_user(
+    kabao_app::accounts::create_user(
         &*app.state.store,
         "sec_admin",
         "admin-pass-123",

@@ -45,7 +45,7 @@ fn assert_reused(res: &Res) {
 }
 
 async fn user(app: &TestApp, name: &str, role: Role) -> String {
-    kabao_server::accounts::create_user(&*app.state.store, name, "password-pass-1", role, None, T0).await.unwrap();
+    kabao_app::accounts::create_user(&*app.state.store, name, "password-pass-1", role, None, T0).await.unwrap();
     app.token(name, "password-pass-1").await
 }
 
@@ -191,7 +191,7 @@ async fn a_withdrawal_retried_with_its_key_is_requested_once() {
     top_up(&app, &token, 1980).await;
     bought(&app, &token, product, 2).await;
     app.clock.advance_seconds(24 * 3600 + 1);
-    kabao_server::jobs::settle_due(&app.state).await.unwrap();
+    kabao_app::jobs::settle_due(&app.state).await.unwrap();
     let payee = app
         .api(
             "POST",
@@ -271,6 +271,7 @@ async fn a_request_in_flight_holds_its_key_until_its_lease_runs_out() {
     let taken = post(&app, "/api/v1/wallet/top-ups", Some(&token), Some("flight"), body).await;
     assert_eq!(taken.status, StatusCode::CREATED, "after the lease the key is taken over: {}", taken.body);
     let mut tx = app.state.store.begin(kabao_store::TxMode::Write).await.unwrap();
+    use kabao_app::idempotency::Completion;
     let late = running.complete(&mut *tx, &(), app.state.now()).await.unwrap_err();
     assert_eq!(late.code, "idempotency_key_in_flight", "the request that lost its key cannot commit");
     drop(tx);
@@ -284,13 +285,13 @@ async fn keys_are_kept_48_hours_then_the_expiry_job_purges_them() {
     let token = buyer(&app, "idem_retention").await;
     let first = post(&app, "/api/v1/wallet/top-ups", Some(&token), Some("kept"), r#"{"amount_fen":100}"#).await;
     app.clock.advance_seconds(kabao_server::idempotency::RETENTION_HOURS * 3600 - 60);
-    kabao_server::jobs::run_once(&app.state, "instance-test").await.unwrap();
+    kabao_app::jobs::run_once(&app.state, "instance-test").await.unwrap();
     assert_replay(
         &first,
         &post(&app, "/api/v1/wallet/top-ups", Some(&token), Some("kept"), r#"{"amount_fen":100}"#).await,
     );
     app.clock.advance_seconds(120);
-    kabao_server::jobs::run_once(&app.state, "instance-test").await.unwrap();
+    kabao_app::jobs::run_once(&app.state, "instance-test").await.unwrap();
     let fresh = post(&app, "/api/v1/wallet/top-ups", Some(&token), Some("kept"), r#"{"amount_fen":200}"#).await;
     assert_eq!(fresh.status, StatusCode::CREATED, "{}", fresh.body);
     assert!(!replayed(&fresh));

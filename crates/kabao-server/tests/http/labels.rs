@@ -155,11 +155,11 @@ async fn every_event_kind_reads_as_words_on_every_timeline_in_both_languages() {
         };
         let mut tx = app.state.store.begin(kabao_store::TxMode::Write).await.unwrap();
         for kind in kabao_core::events::ALL {
-            kabao_server::orders::append_event(&mut *tx, order.id, kind, json!({}), app.state.now()).await.unwrap();
+            kabao_app::orders::append_event(&mut *tx, order.id, kind, json!({}), app.state.now()).await.unwrap();
         }
         tx.commit().await.unwrap();
     }
-    let (_, problems) = kabao_server::verify::audit(&*app.state.store).await.unwrap();
+    let (_, problems) = kabao_app::verify::audit(&*app.state.store).await.unwrap();
     assert!(problems.is_empty(), "{problems:?}");
 
     user(&app, "words_arb", Role::Arbiter).await;
@@ -209,7 +209,7 @@ async fn the_risk_queue_shows_the_message_the_rules_in_words_and_the_chat_to_adm
         .api("POST", &format!("/api/v1/merchant/orders/{no}/messages"), Some(&merchant), Some(json!({"body": said})))
         .await;
     assert_eq!(res.status, StatusCode::CREATED, "{}", res.body);
-    let (_, password) = kabao_server::accounts::ensure_admin(&*app.state.store, T0).await.unwrap().unwrap();
+    let (_, password) = kabao_app::accounts::ensure_admin(&*app.state.store, T0).await.unwrap().unwrap();
     let admin = app.token("admin", &password).await;
 
     // The API queue.

@@ -9,16 +9,9 @@ use serde_json::json;
 
 /// A buyer account and its token.
 pub(crate) async fn buyer(app: &TestApp, name: &str) -> String {
-    kabao_server::accounts::create_user(
-        &*app.state.store,
-        name,
-        "buyer-pass-1",
-        kabao_core::user::Role::Buyer,
-        None,
-        T0,
-    )
-    .await
-    .unwrap();
+    kabao_app::accounts::create_user(&*app.state.store, name, "buyer-pass-1", kabao_core::user::Role::Buyer, None, T0)
+        .await
+        .unwrap();
     app.token(name, "buyer-pass-1").await
 }
 
@@ -28,7 +21,7 @@ pub(crate) async fn notify(app: &TestApp, trade_no: &str, at_s: i64, tamper: imp
         let mut tx = app.state.store.begin(kabao_store::TxMode::Read).await.unwrap();
         tx.payment_by_trade_no(trade_no).await.unwrap().unwrap()
     };
-    let (ts, mut body, sig) = kabao_server::payments::sandbox_notification(&app.state, &payment, at_s);
+    let (ts, mut body, sig) = kabao_app::payments::sandbox_notification(&app.state, &payment, at_s);
     tamper(&mut body);
     send_notification(app, ts, body, &sig).await
 }
@@ -62,9 +55,9 @@ pub(crate) fn now_s(app: &TestApp) -> i64 {
 }
 
 pub(crate) async fn verify_books(app: &TestApp) {
-    let problems = kabao_server::verify::ledger(&*app.state.store).await.unwrap();
+    let problems = kabao_app::verify::ledger(&*app.state.store).await.unwrap();
     assert!(problems.is_empty(), "ledger verify: {problems:?}");
-    let (_, problems) = kabao_server::verify::audit(&*app.state.store).await.unwrap();
+    let (_, problems) = kabao_app::verify::audit(&*app.state.store).await.unwrap();
     assert!(problems.is_empty(), "audit verify: {problems:?}");
 }
 
@@ -222,7 +215,7 @@ async fn guest_pays_through_the_sandbox_and_notifications_are_applied_exactly_on
     let (ts, body, sig) = {
         let mut tx = app.state.store.begin(kabao_store::TxMode::Read).await.unwrap();
         let p = tx.payment_by_trade_no(&trade_no).await.unwrap().unwrap();
-        kabao_server::payments::sandbox_notification(&app.state, &p, now_s(&app))
+        kabao_app::payments::sandbox_notification(&app.state, &p, now_s(&app))
     };
     assert_eq!(send_notification(&app, ts, body.clone(), &sig).await.json()["status"], "applied");
     assert_eq!(send_notification(&app, ts, body, &sig).await.json()["status"], "duplicate");
@@ -292,10 +285,10 @@ async fn escrow_settles_after_the_claim_window_once() {
     let no = order_no(&app, &token, json!({"product_id": product, "quantity": 1, "warranty_ack": true})).await;
     app.api("POST", &format!("/api/v1/orders/{no}/pay/wallet"), Some(&token), None).await;
 
-    assert_eq!(kabao_server::jobs::settle_due(&app.state).await.unwrap(), 0, "not before the window closes");
+    assert_eq!(kabao_app::jobs::settle_due(&app.state).await.unwrap(), 0, "not before the window closes");
     app.clock.advance_seconds(24 * 3600 + 1);
-    assert_eq!(kabao_server::jobs::settle_due(&app.state).await.unwrap(), 1);
-    assert_eq!(kabao_server::jobs::settle_due(&app.state).await.unwrap(), 0, "never twice");
+    assert_eq!(kabao_app::jobs::settle_due(&app.state).await.unwrap(), 1);
+    assert_eq!(kabao_app::jobs::settle_due(&app.state).await.unwrap(), 0, "never twice");
     let shop = {
         let mut tx = app.state.store.begin(kabao_store::TxMode::Read).await.unwrap();
         let o = tx.order_by_no(&no).await.unwrap().unwrap();
@@ -319,7 +312,7 @@ async fn unpaid_orders_expire_and_hold_nothing() {
     let no = order_no(&app, &token, json!({"product_id": product, "quantity": 1, "warranty_ack": true})).await;
     assert_eq!(app.stock(product).await, 1, "ordering reserves nothing");
     app.clock.advance_seconds(31 * 60);
-    assert_eq!(kabao_server::jobs::expire_unpaid(&app.state).await.unwrap(), 1);
+    assert_eq!(kabao_app::jobs::expire_unpaid(&app.state).await.unwrap(), 1);
     let o = app.api("GET", &format!("/api/v1/orders/{no}"), Some(&token), None).await.json();
     assert_eq!(o["state"], "expired");
     verify_books(&app).await;
@@ -450,7 +443,7 @@ pub(crate) fn epay_app_config() -> kabao_server::ServerConfig {
 /// The 易支付 test merchant (pid 1001), its order queries sent to `api_url`.
 pub(crate) fn epay_app_config_with_api(api_url: &str) -> kabao_server::ServerConfig {
     kabao_server::ServerConfig {
-        epay: Some(kabao_server::epay::EpayConfig {
+        epay: Some(kabao_app::epay::EpayConfig {
             pid: "1001".into(),
             key: "epay-merchant-key".into(),
             submit_url: "https://pay.example/submit.php".into(),
@@ -590,7 +583,7 @@ async fn settled_money_is_withdrawn_only_with_admin_approval_and_once() {
     assert_eq!(early.status, StatusCode::CONFLICT, "nothing to withdraw before settlement");
 
     app.clock.advance_seconds(24 * 3600 + 1);
-    kabao_server::jobs::settle_due(&app.state).await.unwrap();
+    kabao_app::jobs::settle_due(&app.state).await.unwrap();
     let f = app.api("GET", "/api/v1/merchant/finance", Some(&merchant), None).await.json();
     assert_eq!(f["available_fen"], 1980 - 59);
     let too_much = app
@@ -622,7 +615,7 @@ async fn settled_money_is_withdrawn_only_with_admin_approval_and_once() {
         .await;
     assert_eq!(second.status, StatusCode::CONFLICT, "pending requests count against the balance");
 
-    let (_, password) = kabao_server::accounts::ensure_admin(&*app.state.store, T0).await.unwrap().unwrap();
+    let (_, password) = kabao_app::accounts::ensure_admin(&*app.state.store, T0).await.unwrap().unwrap();
     let admin = app.token("admin", &password).await;
     assert_eq!(app.api("GET", "/api/v1/admin/withdrawals", Some(&merchant), None).await.status, StatusCode::FORBIDDEN);
     let no_reason = app
@@ -667,7 +660,7 @@ async fn a_payment_notified_after_expiry_is_returned_not_lost() {
     let start = app.api("POST", &format!("/api/v1/orders/{no}/pay/sandbox"), Some(&token), None).await;
     let trade_no = start.json()["trade_no"].as_str().unwrap().to_string();
     app.clock.advance_seconds(31 * 60);
-    assert_eq!(kabao_server::jobs::expire_unpaid(&app.state).await.unwrap(), 1);
+    assert_eq!(kabao_app::jobs::expire_unpaid(&app.state).await.unwrap(), 1);
     let res = notify(&app, &trade_no, now_s(&app), |_| {}).await;
     assert_eq!(res.json()["status"], "applied", "{}", res.body);
     assert_eq!(app.api("GET", &format!("/api/v1/orders/{no}"), Some(&token), None).await.json()["state"], "expired");
@@ -853,7 +846,7 @@ async fn custom_goods_story(app: TestApp) {
     app.api("POST", &format!("/api/v1/orders/{late}/pay/wallet"), Some(&token), None).await;
     assert_eq!(app.api("GET", "/api/v1/wallet", Some(&token), None).await.json()["balance_fen"], 0);
     app.clock.advance_seconds(2 * 3600 - 1);
-    assert_eq!(kabao_server::jobs::refund_late_deliveries(&app.state).await.unwrap(), 0, "not yet");
+    assert_eq!(kabao_app::jobs::refund_late_deliveries(&app.state).await.unwrap(), 0, "not yet");
     app.clock.advance_seconds(1);
     let res = app
         .api("POST", &format!("/api/v1/merchant/orders/{late}/delivery"), Some(&merchant), Some(deliver("late")))
@@ -862,14 +855,14 @@ async fn custom_goods_story(app: TestApp) {
         (res.status, res.json()["code"].clone()),
         (StatusCode::CONFLICT, json!("order.delivery_deadline_passed"))
     );
-    assert_eq!(kabao_server::jobs::refund_late_deliveries(&app.state).await.unwrap(), 1);
-    assert_eq!(kabao_server::jobs::refund_late_deliveries(&app.state).await.unwrap(), 0, "refunded once");
+    assert_eq!(kabao_app::jobs::refund_late_deliveries(&app.state).await.unwrap(), 1);
+    assert_eq!(kabao_app::jobs::refund_late_deliveries(&app.state).await.unwrap(), 0, "refunded once");
     assert_eq!(app.api("GET", &format!("/api/v1/orders/{late}"), Some(&token), None).await.json()["state"], "refunded");
     assert_eq!(app.api("GET", "/api/v1/wallet", Some(&token), None).await.json()["balance_fen"], 500, "money back");
     assert_eq!(app.stock(product).await, 2, "the unit is back on sale");
     // The delivered order settles as usual when its claim window closes.
     app.clock.advance_seconds(app.state.config.claim_window_seconds);
-    assert_eq!(kabao_server::jobs::settle_due(&app.state).await.unwrap(), 1);
+    assert_eq!(kabao_app::jobs::settle_due(&app.state).await.unwrap(), 1);
     verify_books(&app).await;
 }
 

@@ -137,7 +137,7 @@ async fn merchant_console_flow_with_import_report_and_escaping() {
     assert_eq!(res.status, StatusCode::FORBIDDEN);
     assert_eq!(app.stock(id).await, 2);
     // Too big: a clear page, nothing imported.
-    let big = "X".repeat(kabao_server::inventory::MAX_UPLOAD_BYTES + 10);
+    let big = "X".repeat(kabao_app::inventory::MAX_UPLOAD_BYTES + 10);
     let res = b.upload(&format!("/console/products/{id}/keys"), &csrf, big.as_bytes()).await;
     assert_eq!(res.status, StatusCode::PAYLOAD_TOO_LARGE);
     assert!(res.body.contains("文件过大"));
@@ -194,7 +194,7 @@ async fn buyers_are_kept_out_of_console_and_admin() {
 async fn admin_pages_set_certification() {
     let app = TestApp::new().await;
     app.merchant_with_product("cert_shop").await;
-    let (_, password) = kabao_server::accounts::ensure_admin(&*app.state.store, crate::app::T0).await.unwrap().unwrap();
+    let (_, password) = kabao_app::accounts::ensure_admin(&*app.state.store, crate::app::T0).await.unwrap().unwrap();
     let mut b = app.browser();
     b.get("/login").await;
     let csrf = b.csrf();
@@ -278,7 +278,7 @@ async fn every_form_post_without_the_matching_csrf_token_is_403() {
     let batch = app.import(&token, product, "KEY-A\nKEY-B\n").await.json()["batch_id"].as_i64().unwrap();
     let shop = app.api("GET", "/api/v1/merchant/shop", Some(&token), None).await.json()["id"].as_i64().unwrap();
     let token_id = app.api("GET", "/api/v1/tokens", Some(&token), None).await.json()[0]["id"].as_i64().unwrap();
-    kabao_server::accounts::create_user(&*app.state.store, "csrf_all_a", "admin-pass-12", Role::Admin, None, T0)
+    kabao_app::accounts::create_user(&*app.state.store, "csrf_all_a", "admin-pass-12", Role::Admin, None, T0)
         .await
         .unwrap();
     let mut merchant = app.browser();
@@ -340,7 +340,7 @@ async fn every_form_post_without_the_matching_csrf_token_is_403() {
         "/o/KB0000000000000000/review".into(),
         "/o/KB0000000000000000/messages".into(),
     ];
-    kabao_server::accounts::create_user(&*app.state.store, "csrf_all_r", "arbiter-pass-12", Role::Arbiter, None, T0)
+    kabao_app::accounts::create_user(&*app.state.store, "csrf_all_r", "arbiter-pass-12", Role::Arbiter, None, T0)
         .await
         .unwrap();
     let mut arbiter = app.browser();
@@ -472,7 +472,7 @@ async fn custom_goods_are_bought_and_delivered_through_the_pages() {
     {
         let mut tx = app.state.store.begin(kabao_store::TxMode::Write).await.unwrap();
         let o = tx.order_by_no(&no).await.unwrap().unwrap();
-        kabao_server::orders::apply_payment(&app.state, &mut *tx, &o, kabao_server::orders::PaymentSource::Gateway(0))
+        kabao_app::orders::apply_payment(&app.state, &mut *tx, &o, kabao_app::orders::PaymentSource::Gateway(0))
             .await
             .unwrap();
         tx.commit().await.unwrap();

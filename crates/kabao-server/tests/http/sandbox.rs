@@ -41,16 +41,16 @@ async fn a_plain_server_answers_404_on_every_sandbox_route() {
     let app = plain().await;
     let no = guest_order(&app, "plain_seller").await;
     // A payment a sandbox would have paid, to aim the payer page and the notify at something real.
-    let payment = kabao_server::payments::start_with(
+    let payment = kabao_app::payments::start_with(
         &app.state,
-        kabao_server::payments::SANDBOX,
+        kabao_app::payments::SANDBOX,
         kabao_store::PaymentPurpose::TopUp(kabao_core::UserId(1)),
         kabao_core::Money::from_fen(100),
         &kabao_server::idempotency::Run::none(),
     )
     .await
     .unwrap();
-    let (ts, body, sig) = kabao_server::payments::sandbox_notification(&app.state, &payment, T0.millis() / 1000);
+    let (ts, body, sig) = kabao_app::payments::sandbox_notification(&app.state, &payment, T0.millis() / 1000);
 
     let api_pay = app
         .send(

@@ -10,9 +10,7 @@ use serde_json::json;
 
 pub async fn user(app: &TestApp, name: &str, role: Role) -> String {
     let email = format!("{name}@example.com");
-    kabao_server::accounts::create_user(&*app.state.store, name, "password-pass-1", role, Some(&email), T0)
-        .await
-        .unwrap();
+    kabao_app::accounts::create_user(&*app.state.store, name, "password-pass-1", role, Some(&email), T0).await.unwrap();
     app.token(name, "password-pass-1").await
 }
 
@@ -192,7 +190,7 @@ fn warning_codes(t: &serde_json::Value) -> Vec<String> {
 }
 
 async fn admin_token(app: &TestApp) -> String {
-    let (_, password) = kabao_server::accounts::ensure_admin(&*app.state.store, T0).await.unwrap().unwrap();
+    let (_, password) = kabao_app::accounts::ensure_admin(&*app.state.store, T0).await.unwrap().unwrap();
     app.token("admin", &password).await
 }
 
@@ -515,14 +513,14 @@ async fn chat_story(app: TestApp) {
     // The complaint package carries the chat as the buyer saw it.
     let (status, _, zip) = app.get_bytes(&format!("/api/v1/orders/{no}/complaint-package"), Some(&buyer)).await;
     assert_eq!(status, StatusCode::OK);
-    let files = kabao_server::bundle::unzip(&zip).unwrap();
+    let files = kabao_app::bundle::unzip(&zip).unwrap();
     let chat = files
         .iter()
         .find(|(p, _)| p == "chat/messages.json")
         .map(|(_, b)| String::from_utf8_lossy(b).to_string())
         .unwrap();
     assert!(chat.contains("contact.wechat") && !chat.contains("ｋａｂａｏ"), "{chat}");
-    assert!(kabao_server::bundle::verify(&zip).unwrap().problems.is_empty(), "the package still verifies");
+    assert!(kabao_app::bundle::verify(&zip).unwrap().problems.is_empty(), "the package still verifies");
 }
 
 #[tokio::test]
@@ -630,12 +628,11 @@ async fn gold_story(app: TestApp) {
     assert_eq!(res.status, StatusCode::OK);
     app.clock.advance_seconds(400 * 86_400);
     let now = app.state.clock.now();
-    let buyer =
-        kabao_server::accounts::create_user(&*app.state.store, "gold_b", "password-pass-1", Role::Buyer, None, T0)
-            .await
-            .unwrap()
-            .id;
-    assert_eq!(kabao_server::trust::review_gold(&app.state).await.unwrap(), 0, "no record yet");
+    let buyer = kabao_app::accounts::create_user(&*app.state.store, "gold_b", "password-pass-1", Role::Buyer, None, T0)
+        .await
+        .unwrap()
+        .id;
+    assert_eq!(kabao_app::trust::review_gold(&app.state).await.unwrap(), 0, "no record yet");
     for i in 0..100 {
         let order = store_delivered_order(&app, &format!("K{i:026}"), buyer, shop, product, now).await;
         if i < 5 {
@@ -662,13 +659,9 @@ async fn gold_story(app: TestApp) {
             tx.commit().await.unwrap();
         }
     }
-    assert_eq!(kabao_server::trust::review_gold(&app.state).await.unwrap(), 1);
+    assert_eq!(kabao_app::trust::review_gold(&app.state).await.unwrap(), 1);
     assert_eq!(app.api("GET", &format!("/api/v1/shops/{shop}"), None, None).await.json()["certification"], "gold");
-    assert_eq!(
-        kabao_server::trust::review_gold(&app.state).await.unwrap(),
-        0,
-        "nothing changes while the record holds"
-    );
+    assert_eq!(kabao_app::trust::review_gold(&app.state).await.unwrap(), 0, "nothing changes while the record holds");
 
     // A flagged chat message is an open risk event: gold is withdrawn back to the level the admin approved.
     {
@@ -691,7 +684,7 @@ async fn gold_story(app: TestApp) {
         .unwrap();
         tx.commit().await.unwrap();
     }
-    assert_eq!(kabao_server::trust::review_gold(&app.state).await.unwrap(), 1);
+    assert_eq!(kabao_app::trust::review_gold(&app.state).await.unwrap(), 1);
     assert_eq!(app.api("GET", &format!("/api/v1/shops/{shop}"), None, None).await.json()["certification"], "verified");
 }
 
@@ -793,7 +786,7 @@ async fn pages_for_reviews_chat_and_certification() {
     let page = m.get("/console/certification").await;
     assert!(page.body.contains("110***********002X") && page.body.contains("审核中"), "{}", page.body);
 
-    let (_, password) = kabao_server::accounts::ensure_admin(&*app.state.store, T0).await.unwrap().unwrap();
+    let (_, password) = kabao_app::accounts::ensure_admin(&*app.state.store, T0).await.unwrap().unwrap();
     let mut a = app.browser();
     assert_eq!(a.login("admin", &password).await.status, StatusCode::SEE_OTHER);
     let page = a.get("/admin/trust").await;

@@ -41,7 +41,7 @@ async fn alipay_payee(app: &TestApp, token: &str) -> i64 {
 }
 
 async fn admin(app: &TestApp) -> String {
-    let (_, password) = kabao_server::accounts::ensure_admin(&*app.state.store, T0).await.unwrap().unwrap();
+    let (_, password) = kabao_app::accounts::ensure_admin(&*app.state.store, T0).await.unwrap().unwrap();
     app.token("admin", &password).await
 }
 
@@ -378,7 +378,7 @@ async fn merchant_and_payout_pages_add_payees_request_and_pay_with_a_reference()
     let page = m.get("/console/finance").await;
     assert!(page.body.contains("¥1.00") && page.body.contains("¥99.00"), "fee and net on the page: {}", page.body);
 
-    let (_, password) = kabao_server::accounts::ensure_admin(&*app.state.store, T0).await.unwrap().unwrap();
+    let (_, password) = kabao_app::accounts::ensure_admin(&*app.state.store, T0).await.unwrap().unwrap();
     let mut a = app.browser();
     a.login("admin", &password).await;
     let payout = a.get("/admin/withdrawals").await;

@@ -33,7 +33,7 @@ pub async fn seed_product(url: &str) -> ProductId {
     let store = kabao_store::open(url).await.unwrap_or_else(|e| panic!("open: {e}"));
     let now = Timestamp::from_millis(1_790_000_000_000);
     let merchant =
-        kabao_server::accounts::create_user(&*store, "cli_merchant", "merchant-password", Role::Merchant, None, now)
+        kabao_app::accounts::create_user(&*store, "cli_merchant", "merchant-password", Role::Merchant, None, now)
             .await
             .unwrap_or_else(|e| panic!("create user: {e:?}"));
     let mut tx = store.begin(TxMode::Write).await.unwrap_or_else(|e| panic!("{e}"));
@@ -172,7 +172,7 @@ async fn admin_create_makes_a_staff_account_with_a_printed_password() {
         .unwrap_or_else(|e| panic!("{e}"))
         .unwrap_or_else(|| panic!("not created"));
     assert_eq!(user.role, Role::Arbiter);
-    assert!(kabao_server::accounts::verify_password(&user.password_hash, &password).await);
+    assert!(kabao_app::accounts::verify_password(&user.password_hash, &password).await);
     drop(tx);
     store.close().await;
     // Buyers cannot be made this way, and a taken name is a clear error.
@@ -284,11 +284,11 @@ fn bench_checkout_refuses_a_url_its_clients_cannot_reach_before_touching_data() 
 
 #[tokio::test]
 async fn verify_bundle_says_intact_or_names_the_altered_file() {
-    use kabao_server::bundle::{zip_files, Manifest, ManifestFile, FORMAT};
+    use kabao_app::bundle::{zip_files, Manifest, ManifestFile, FORMAT};
     let dir = TempDir::new("bundle");
     let report = "<html>维权材料包</html>".as_bytes().to_vec();
     let snapshot = br#"{"warranty":"none"}"#.to_vec();
-    let sha = kabao_server::bundle::sha256_hex;
+    let sha = kabao_app::bundle::sha256_hex;
     let manifest = Manifest {
         format: FORMAT.into(),
         order_no: "K0000000000000000000000000A".into(),

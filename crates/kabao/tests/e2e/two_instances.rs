@@ -103,7 +103,7 @@ async fn two_instances_on_one_postgres_settle_each_order_once() {
         assert_eq!(events.iter().filter(|e| e.kind == "order.settled").count(), 1);
     }
     drop(tx);
-    let problems = kabao_server::verify::ledger(&*store).await.unwrap_or_else(|e| panic!("{e}"));
+    let problems = kabao_app::verify::ledger(&*store).await.unwrap_or_else(|e| panic!("{e}"));
     assert!(problems.is_empty(), "{problems:?}");
     store.close().await;
     db.drop_database().await;

@@ -5,8 +5,8 @@
 //! altered: a file whose hash does not match, a file added or missing, a broken event chain, a policy that is not
 //! the one hashed on the order, evidence not bound to its file.
 
-use crate::error::ApiError;
-use crate::AppState;
+use crate::error::Problem;
+use crate::App;
 use kabao_core::audit::ChainedEvent;
 use kabao_core::warranty::WarrantyPolicy;
 use kabao_core::Lang;
@@ -63,7 +63,7 @@ fn esc(s: &str) -> String {
 }
 
 /// Builds the package of an order the caller may see.
-pub async fn build(state: &AppState, order: &Order) -> Result<Vec<u8>, ApiError> {
+pub async fn build(state: &App, order: &Order) -> Result<Vec<u8>, Problem> {
     let now = state.now();
     let mut tx = state.store.begin(TxMode::Read).await?;
     let product = tx.product_by_id(order.product_id).await?.map(|p| p.title).unwrap_or_default();
@@ -82,7 +82,7 @@ pub async fn build(state: &AppState, order: &Order) -> Result<Vec<u8>, ApiError>
             let path = format!("evidence/{}-{}", &sha[..16], e.file_name.replace(['/', '\\'], "_"));
             if !files.iter().any(|(p, _)| *p == path) {
                 let (_, content) =
-                    tx.evidence_file(&e.sha256).await?.ok_or_else(|| ApiError::internal("evidence file missing"))?;
+                    tx.evidence_file(&e.sha256).await?.ok_or_else(|| Problem::internal("evidence file missing"))?;
                 files.push((path.clone(), content));
             }
             evidence_entries.push(EvidenceEntry {
@@ -130,7 +130,7 @@ pub async fn build(state: &AppState, order: &Order) -> Result<Vec<u8>, ApiError>
 
     let json = |v: &serde_json::Value| serde_json::to_vec_pretty(v).unwrap_or_default();
     files.push(("policy/snapshot.json".into(), order.warranty_snapshot.as_bytes().to_vec()));
-    files.push(("order/events.json".into(), serde_json::to_vec_pretty(&events).map_err(ApiError::internal)?));
+    files.push(("order/events.json".into(), serde_json::to_vec_pretty(&events).map_err(Problem::internal)?));
     let ledger: Vec<serde_json::Value> = entries
         .iter()
         .map(|e| serde_json::json!({"tx_id": e.tx_id, "kind": e.kind.as_str(), "account": e.account.key(), "amount_fen": e.amount.fen(), "at_ms": e.created_at.millis()}))
@@ -158,7 +158,7 @@ pub async fn build(state: &AppState, order: &Order) -> Result<Vec<u8>, ApiError>
     files.push(("claims/claims.json".into(), json(&serde_json::Value::Array(claims_json))));
     files.push((
         "claims/evidence.json".into(),
-        serde_json::to_vec_pretty(&evidence_entries).map_err(ApiError::internal)?,
+        serde_json::to_vec_pretty(&evidence_entries).map_err(Problem::internal)?,
     ));
     // The chat as the buyer saw it (the other side's contact details masked), with the scanner's rules and the
     // SHA-256 of each message as written, so the platform's copy can prove the original.
@@ -198,8 +198,8 @@ pub async fn build(state: &AppState, order: &Order) -> Result<Vec<u8>, ApiError>
             .map(|(p, b)| ManifestFile { path: p.clone(), sha256: sha256_hex(b), bytes: b.len() as u64 })
             .collect(),
     };
-    files.push((MANIFEST.into(), serde_json::to_vec_pretty(&manifest).map_err(ApiError::internal)?));
-    zip_files(&files).map_err(ApiError::internal)
+    files.push((MANIFEST.into(), serde_json::to_vec_pretty(&manifest).map_err(Problem::internal)?));
+    zip_files(&files).map_err(Problem::internal)
 }
 
 /// Writes files into a zip (deflated, with fixed timestamps so the same content gives the same bytes).
@@ -227,7 +227,7 @@ fn report_html(
     Sections { evidence, claims, chat }: Sections<'_>,
     now: kabao_core::Timestamp,
 ) -> String {
-    let dt = crate::pages::datetime;
+    let dt = crate::display::datetime;
     let rules = WarrantyPolicy::from_snapshot(&order.warranty_snapshot);
     let mut h = String::new();
     h.push_str("<!doctype html><html lang=\"zh-CN\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">");

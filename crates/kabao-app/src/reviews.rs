@@ -1,9 +1,9 @@
 //! Reviews (评价): one per delivered order, from its registered buyer; the merchant may reply once.
 //! Guests cannot review: a guest pass proves an order, not a person, so a shop could review itself through one.
 
-use crate::error::ApiError;
-use crate::AppState;
-use axum::http::StatusCode;
+use crate::error::Problem;
+use crate::error::Status;
+use crate::App;
 use kabao_core::order::OrderState;
 use kabao_core::review::{parse_reply, ReviewDraft, ReviewInput};
 use kabao_core::{ProductId, ShopId};
@@ -12,20 +12,15 @@ use kabao_store::{Order, ReviewRecord, StoreError, TxMode, User};
 /// Reviews shown per shop or product page.
 pub const PAGE: i64 = 50;
 
-fn refused(code: &'static str, zh: &str, en: &str) -> ApiError {
-    ApiError::new(StatusCode::CONFLICT, code, zh, en)
+fn refused(code: &'static str, zh: &str, en: &str) -> Problem {
+    Problem::new(Status::CONFLICT, code, zh, en)
 }
 
 /// The buyer reviews their delivered order.
-pub async fn submit(
-    state: &AppState,
-    buyer: &User,
-    order: &Order,
-    input: &ReviewInput,
-) -> Result<ReviewRecord, ApiError> {
-    let draft = ReviewDraft::parse(input).map_err(|e| ApiError::from_localized(StatusCode::BAD_REQUEST, &e))?;
+pub async fn submit(state: &App, buyer: &User, order: &Order, input: &ReviewInput) -> Result<ReviewRecord, Problem> {
+    let draft = ReviewDraft::parse(input).map_err(|e| Problem::from_localized(Status::BAD_REQUEST, &e))?;
     if order.buyer_id != Some(buyer.id) {
-        return Err(ApiError::not_found("order.not_found"));
+        return Err(Problem::not_found("order.not_found"));
     }
     if !matches!(order.state, OrderState::Delivered | OrderState::Settled) || order.delivered_at.is_none() {
         return Err(refused(
@@ -36,11 +31,11 @@ pub async fn submit(
     }
     let now = state.clock.now();
     let mut tx = state.store.begin(TxMode::Write).await?;
-    let shop = tx.shop_by_id(order.shop_id).await?.ok_or_else(|| ApiError::not_found("shop.not_found"))?;
+    let shop = tx.shop_by_id(order.shop_id).await?.ok_or_else(|| Problem::not_found("shop.not_found"))?;
     if shop.owner_id == buyer.id {
         return Err(refused("review.own_shop", "不能评价自己的店铺", "You cannot review your own shop"));
     }
-    let product = tx.product_by_id(order.product_id).await?.ok_or_else(|| ApiError::not_found("product.not_found"))?;
+    let product = tx.product_by_id(order.product_id).await?.ok_or_else(|| Problem::not_found("product.not_found"))?;
     let mut review = ReviewRecord {
         id: 0,
         order_id: order.id,
@@ -52,7 +47,7 @@ pub async fn submit(
         service: draft.service,
         delivery: draft.delivery,
         tags_json: serde_json::to_string(&draft.tags.iter().map(|t| t.as_str()).collect::<Vec<_>>())
-            .map_err(ApiError::internal)?,
+            .map_err(Problem::internal)?,
         body: draft.body,
         reissue: draft.reissue,
         reply: None,
@@ -72,30 +67,30 @@ pub async fn submit(
 }
 
 /// The order's review, if any.
-pub async fn of_order(state: &AppState, order: &Order) -> Result<Option<ReviewRecord>, ApiError> {
+pub async fn of_order(state: &App, order: &Order) -> Result<Option<ReviewRecord>, Problem> {
     let mut tx = state.store.begin(TxMode::Read).await?;
     Ok(tx.review_of_order(order.id).await?)
 }
 
-pub async fn of_shop(state: &AppState, shop: ShopId) -> Result<Vec<ReviewRecord>, ApiError> {
+pub async fn of_shop(state: &App, shop: ShopId) -> Result<Vec<ReviewRecord>, Problem> {
     let mut tx = state.store.begin(TxMode::Read).await?;
     Ok(tx.shop_reviews(shop, PAGE).await?)
 }
 
-pub async fn of_product(state: &AppState, product: ProductId) -> Result<Vec<ReviewRecord>, ApiError> {
+pub async fn of_product(state: &App, product: ProductId) -> Result<Vec<ReviewRecord>, Problem> {
     let mut tx = state.store.begin(TxMode::Read).await?;
     Ok(tx.product_reviews(product, PAGE).await?)
 }
 
 /// The shop's owner replies to a review of the shop, once.
-pub async fn reply(state: &AppState, merchant: &User, review_id: i64, text: &str) -> Result<(), ApiError> {
-    let text = parse_reply(text).map_err(|e| ApiError::from_localized(StatusCode::BAD_REQUEST, &e))?;
+pub async fn reply(state: &App, merchant: &User, review_id: i64, text: &str) -> Result<(), Problem> {
+    let text = parse_reply(text).map_err(|e| Problem::from_localized(Status::BAD_REQUEST, &e))?;
     let mut tx = state.store.begin(TxMode::Write).await?;
-    let shop = tx.shop_by_owner(merchant.id).await?.ok_or_else(|| ApiError::not_found("review.not_found"))?;
+    let shop = tx.shop_by_owner(merchant.id).await?.ok_or_else(|| Problem::not_found("review.not_found"))?;
     tx.review_by_id(review_id)
         .await?
         .filter(|r| r.shop_id == shop.id)
-        .ok_or_else(|| ApiError::not_found("review.not_found"))?;
+        .ok_or_else(|| Problem::not_found("review.not_found"))?;
     if !tx.set_review_reply(review_id, &text, state.clock.now()).await? {
         return Err(refused("review.replied", "每条评价只能回复一次", "A review can be replied to once"));
     }

@@ -1,9 +1,9 @@
 //! Warranty policies (补单规则) of products: merchants set them (from a template or built field by field), every
 //! change is a new version, and checkout fixes the current one on the order as a snapshot with its SHA-256.
 
-use crate::error::ApiError;
-use crate::AppState;
-use axum::http::StatusCode;
+use crate::error::Problem;
+use crate::error::Status;
+use crate::App;
 use kabao_core::warranty::{templates, WarrantyPolicy};
 use kabao_core::ProductId;
 use kabao_store::{PolicyVersion, Tx, TxMode, User};
@@ -36,15 +36,15 @@ pub fn snapshot_of(current: Option<&Current>) -> (String, [u8; 32]) {
 }
 
 /// The product's current policy inside the caller's transaction.
-pub async fn current(tx: &mut dyn Tx, product: ProductId) -> Result<Option<Current>, ApiError> {
+pub async fn current(tx: &mut dyn Tx, product: ProductId) -> Result<Option<Current>, Problem> {
     let Some(version) = tx.current_policy(product).await? else { return Ok(None) };
     let policy = serde_json::from_str::<WarrantyPolicy>(&version.policy)
-        .map_err(|e| ApiError::internal(format!("stored warranty policy {} unreadable: {e}", version.id)))?;
+        .map_err(|e| Problem::internal(format!("stored warranty policy {} unreadable: {e}", version.id)))?;
     Ok(Some(Current { version, policy }))
 }
 
 /// The product's current policy in a read transaction of its own.
-pub async fn current_of(state: &AppState, product: ProductId) -> Result<Option<Current>, ApiError> {
+pub async fn current_of(state: &App, product: ProductId) -> Result<Option<Current>, Problem> {
     let mut tx = state.store.begin(TxMode::Read).await?;
     current(&mut *tx, product).await
 }
@@ -58,17 +58,12 @@ pub enum Change {
 }
 
 /// Sets a product's policy. A policy equal to the current one creates no new version.
-pub async fn set(
-    state: &AppState,
-    merchant: &User,
-    product: ProductId,
-    change: Change,
-) -> Result<Option<Current>, ApiError> {
+pub async fn set(state: &App, merchant: &User, product: ProductId, change: Change) -> Result<Option<Current>, Problem> {
     let (p, _) = crate::products::owned(state, merchant, product).await?;
     let policy = match change {
         Change::Template(id) => {
             Some(templates().into_iter().find(|t| t.id == id).map(|t| t.policy).ok_or_else(|| {
-                ApiError::bad_request(
+                Problem::bad_request(
                     "warranty.template_unknown",
                     "template",
                     "没有这个规则模板",
@@ -80,7 +75,7 @@ pub async fn set(
         Change::None => None,
     };
     if let Some(policy) = &policy {
-        policy.validate().map_err(|e| ApiError::from_localized(StatusCode::BAD_REQUEST, &e))?;
+        policy.validate().map_err(|e| Problem::from_localized(Status::BAD_REQUEST, &e))?;
     }
     let now = state.now();
     let mut tx = state.store.begin(TxMode::Write).await?;
@@ -108,18 +103,18 @@ pub async fn record(
     product: ProductId,
     policy: WarrantyPolicy,
     now: kabao_core::Timestamp,
-) -> Result<Current, ApiError> {
-    let json = serde_json::to_string(&policy).map_err(ApiError::internal)?;
+) -> Result<Current, Problem> {
+    let json = serde_json::to_string(&policy).map_err(Problem::internal)?;
     let sha = WarrantyPolicy::snapshot_sha256(&policy.snapshot());
     let version = tx.insert_policy_version(product, &json, &sha, now).await?;
     Ok(Current { version, policy })
 }
 
 /// Refuses a checkout whose buyer saw other terms than the current ones (the merchant changed them meanwhile).
-pub fn check_seen(seen_sha256: Option<&str>, current_sha256: &[u8; 32]) -> Result<(), ApiError> {
+pub fn check_seen(seen_sha256: Option<&str>, current_sha256: &[u8; 32]) -> Result<(), Problem> {
     match seen_sha256.map(str::trim).filter(|s| !s.is_empty()) {
-        Some(seen) if !seen.eq_ignore_ascii_case(&hex::encode(current_sha256)) => Err(ApiError::new(
-            StatusCode::CONFLICT,
+        Some(seen) if !seen.eq_ignore_ascii_case(&hex::encode(current_sha256)) => Err(Problem::new(
+            Status::CONFLICT,
             "order.warranty_changed",
             "商家刚刚修改了补单规则，请重新阅读并确认后再下单",
             "The merchant has just changed the warranty rules; please read and confirm them again",
@@ -130,9 +125,9 @@ pub fn check_seen(seen_sha256: Option<&str>, current_sha256: &[u8; 32]) -> Resul
 }
 
 /// A policy error for API callers who sent the policy as JSON.
-pub fn parse_policy(value: serde_json::Value) -> Result<WarrantyPolicy, ApiError> {
+pub fn parse_policy(value: serde_json::Value) -> Result<WarrantyPolicy, Problem> {
     serde_json::from_value(value).map_err(|e| {
-        ApiError::bad_request(
+        Problem::bad_request(
             "warranty.policy_invalid",
             "policy",
             format!("补单规则格式不正确：{e}"),

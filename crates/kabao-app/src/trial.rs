@@ -2,9 +2,9 @@
 //! first order from a shop with low trust, or for a large amount, shows guidance to start with the trial item or
 //! a smaller quantity and asks for an explicit confirmation before the order is placed.
 
-use crate::error::ApiError;
-use crate::AppState;
-use axum::http::StatusCode;
+use crate::error::Problem;
+use crate::error::Status;
+use crate::App;
 use kabao_core::trust::TrustScore;
 use kabao_core::{Lang, Money, ShopId};
 use kabao_store::{Order, Product, Shop, Tx, TxMode, User};
@@ -24,7 +24,7 @@ pub struct Guidance {
 
 impl Guidance {
     /// The guidance in plain words.
-    pub fn text(&self, state: &AppState, lang: Lang) -> String {
+    pub fn text(&self, state: &App, lang: Lang) -> String {
         let mut parts = Vec::new();
         if self.low_trust {
             parts.push(match lang {
@@ -59,7 +59,7 @@ impl Guidance {
 }
 
 /// Whether the buyer has ordered from the shop before (guests have no history: every guest order is a first).
-pub async fn ordered_before(state: &AppState, buyer: Option<&User>, shop: ShopId) -> Result<bool, ApiError> {
+pub async fn ordered_before(state: &App, buyer: Option<&User>, shop: ShopId) -> Result<bool, Problem> {
     let Some(user) = buyer else { return Ok(false) };
     let mut tx = state.store.begin(TxMode::Read).await?;
     Ok(!tx.buyer_orders_at_shop(user.id, shop, 1).await?.is_empty())
@@ -68,12 +68,12 @@ pub async fn ordered_before(state: &AppState, buyer: Option<&User>, shop: ShopId
 /// The guidance a first order of `amount` from `shop` needs (given the shop's score), or `None` when it needs
 /// none (not a first order, or a trusted shop and a small amount).
 pub async fn guidance(
-    state: &AppState,
+    state: &App,
     first_order: bool,
     trust: &TrustScore,
     shop: &Shop,
     amount: Money,
-) -> Result<Option<Guidance>, ApiError> {
+) -> Result<Option<Guidance>, Problem> {
     let low_trust = trust.score < state.config.first_order_trust_below;
     let large_amount = amount > state.config.first_order_amount;
     if !first_order || (!low_trust && !large_amount) {
@@ -89,20 +89,20 @@ pub async fn guidance(
 
 /// Refuses a first order that needs confirmation and did not get it, saying why and what to try instead.
 pub async fn check_first_order(
-    state: &AppState,
+    state: &App,
     buyer: Option<&User>,
     shop: &Shop,
     amount: Money,
     confirmed: bool,
-) -> Result<(), ApiError> {
+) -> Result<(), Problem> {
     if confirmed || ordered_before(state, buyer, shop.id).await? {
         return Ok(());
     }
     let trust = crate::trust::of_shop(state, shop).await?;
     match guidance(state, true, &trust, shop, amount).await? {
         None => Ok(()),
-        Some(g) => Err(ApiError::new(
-            StatusCode::CONFLICT,
+        Some(g) => Err(Problem::new(
+            Status::CONFLICT,
             "order.first_order_unconfirmed",
             g.text(state, Lang::Zh),
             g.text(state, Lang::En),
@@ -119,12 +119,12 @@ pub async fn check_trial(
     quantity: i64,
     buyer: Option<&User>,
     guest_email: Option<&str>,
-) -> Result<(), ApiError> {
+) -> Result<(), Problem> {
     if !product.trial {
         return Ok(());
     }
     if quantity != 1 {
-        return Err(ApiError::bad_request(
+        return Err(Problem::bad_request(
             "order.trial_quantity",
             "quantity",
             "体验卡每单限购 1 件",
@@ -137,9 +137,9 @@ pub async fn check_trial(
     Ok(())
 }
 
-fn trial_once() -> ApiError {
-    ApiError::new(
-        StatusCode::CONFLICT,
+fn trial_once() -> Problem {
+    Problem::new(
+        Status::CONFLICT,
         "order.trial_once",
         "每位买家在每家店铺只能购买一次体验卡",
         "A trial item can be bought once per buyer per shop",
@@ -154,7 +154,7 @@ pub async fn mark_trial(
     order: kabao_core::ledger::OrderId,
     buyer: Option<&User>,
     guest_email: Option<&str>,
-) -> Result<(), ApiError> {
+) -> Result<(), Problem> {
     if !product.trial {
         return Ok(());
     }
@@ -177,7 +177,7 @@ pub struct Record {
     pub claims: Vec<(String, kabao_core::claim::ClaimState)>,
 }
 
-pub async fn record(state: &AppState, buyer: &User, shop: ShopId) -> Result<Record, ApiError> {
+pub async fn record(state: &App, buyer: &User, shop: ShopId) -> Result<Record, Problem> {
     let mut tx = state.store.begin(TxMode::Read).await?;
     let orders = tx.buyer_orders_at_shop(buyer.id, shop, 20).await?;
     let mut claims = Vec::new();

@@ -3,10 +3,10 @@
 //! The sandbox gateway exists only in a demo (`serve --demo`) or when configured on purpose; it signs like a real
 //! gateway (timestamp + HMAC-SHA256). With neither it nor 易支付 configured, nothing can be paid by gateway.
 
-use crate::error::ApiError;
+use crate::error::Problem;
+use crate::error::Status;
 use crate::orders::{append_event, apply_payment, PaymentSource};
-use crate::AppState;
-use axum::http::{HeaderMap, StatusCode};
+use crate::App;
 use kabao_core::events;
 use kabao_core::ledger::{self, Account, LedgerTx, TxKind};
 use kabao_core::order::OrderState;
@@ -45,7 +45,7 @@ impl std::fmt::Debug for SandboxConfig {
 }
 
 /// The gateway a new top-up goes through: the sandbox in a demo, else 易支付, else none (409 naming the settings).
-pub fn top_up_gateway(state: &AppState) -> Result<&'static str, ApiError> {
+pub fn top_up_gateway(state: &App) -> Result<&'static str, Problem> {
     if state.config.sandbox.is_some() {
         Ok(SANDBOX)
     } else if state.config.epay.is_some() {
@@ -56,9 +56,9 @@ pub fn top_up_gateway(state: &AppState) -> Result<&'static str, ApiError> {
 }
 
 /// No payment gateway is configured: nothing can be paid in, so nothing is started.
-pub fn no_gateway() -> ApiError {
-    ApiError::new(
-        StatusCode::CONFLICT,
+pub fn no_gateway() -> Problem {
+    Problem::new(
+        Status::CONFLICT,
         "payment.no_gateway",
         "未配置支付网关：请设置 epay_pid / epay_key / epay_submit_url（易支付），或仅在演示环境开启 payments.sandbox.enabled",
         "No payment gateway is configured: set epay_pid / epay_key / epay_submit_url (易支付), or, for a demo only, payments.sandbox.enabled",
@@ -67,7 +67,7 @@ pub fn no_gateway() -> ApiError {
 }
 
 /// Where the payer completes a payment: the sandbox's payer page, or the 易支付 platform's submit URL.
-pub fn pay_url(state: &AppState, payment: &Payment, name: &str) -> Result<String, ApiError> {
+pub fn pay_url(state: &App, payment: &Payment, name: &str) -> Result<String, Problem> {
     match (payment.gateway.as_str(), &state.config.epay) {
         (SANDBOX, _) if state.config.sandbox.is_some() => Ok(format!("/pay/sandbox/{}", payment.trade_no)),
         (crate::epay::EPAY, Some(cfg)) => Ok(crate::epay::submit_url(cfg, payment, name, "alipay")),
@@ -83,12 +83,12 @@ fn random_ref(prefix: &str) -> String {
 
 /// Starts a payment through a named gateway.
 pub async fn start_with(
-    state: &AppState,
+    state: &App,
     gateway: &str,
     purpose: PaymentPurpose,
     amount: Money,
-    run: &crate::idempotency::Run<'_, Payment>,
-) -> Result<Payment, ApiError> {
+    run: &dyn crate::idempotency::Completion<Payment>,
+) -> Result<Payment, Problem> {
     let mut tx = state.store.begin(TxMode::Write).await?;
     let new =
         NewPayment { gateway: gateway.into(), trade_no: random_ref("P"), purpose, amount, created_at: state.now() };
@@ -96,7 +96,7 @@ pub async fn start_with(
     let p = tx
         .payment_by_trade_no(&new.trade_no)
         .await?
-        .ok_or_else(|| ApiError::internal(format!("payment {id} vanished")))?;
+        .ok_or_else(|| Problem::internal(format!("payment {id} vanished")))?;
     run.complete(&mut *tx, &p, state.now()).await?;
     tx.commit().await?;
     Ok(p)
@@ -104,14 +104,14 @@ pub async fn start_with(
 
 /// Starts a wallet top-up (a keyed API request stores its answer with the payment, see [`crate::idempotency`]).
 pub async fn start_top_up(
-    state: &AppState,
+    state: &App,
     user: UserId,
     amount: Money,
-    run: &crate::idempotency::Run<'_, Payment>,
-) -> Result<Payment, ApiError> {
+    run: &dyn crate::idempotency::Completion<Payment>,
+) -> Result<Payment, Problem> {
     let gateway = top_up_gateway(state)?;
     if !amount.is_positive() || amount > MAX_TOP_UP {
-        return Err(ApiError::bad_request(
+        return Err(Problem::bad_request(
             "wallet.top_up_invalid",
             "amount_fen",
             "充值金额需在 ¥0.01 到 ¥50,000 之间",
@@ -137,13 +137,13 @@ pub struct SandboxNotification {
 }
 
 /// What the sandbox's simulated payer sends: (timestamp, body, signature).
-pub fn sandbox_notification(state: &AppState, payment: &Payment, timestamp_s: i64) -> (i64, Vec<u8>, String) {
+pub fn sandbox_notification(state: &App, payment: &Payment, timestamp_s: i64) -> (i64, Vec<u8>, String) {
     sandbox_notification_from(state, payment, timestamp_s, None)
 }
 
 /// [`sandbox_notification`] from a named payer account.
 pub fn sandbox_notification_from(
-    state: &AppState,
+    state: &App,
     payment: &Payment,
     timestamp_s: i64,
     payer: Option<String>,
@@ -175,22 +175,22 @@ pub enum NotifyOutcome {
     TradeNoReused,
 }
 
-fn notify_error(e: NotifyError) -> ApiError {
+fn notify_error(e: NotifyError) -> Problem {
     tracing::warn!(error = %e, "gateway notification refused");
     match e {
-        NotifyError::Stale => ApiError::new(
-            StatusCode::UNAUTHORIZED,
+        NotifyError::Stale => Problem::new(
+            Status::UNAUTHORIZED,
             "gateway.stale",
             "通知已过期（时间戳超出 ±300 秒）",
             "Notification timestamp outside the ±300 s window",
         ),
-        NotifyError::BadSignature | NotifyError::NoKey => ApiError::new(
-            StatusCode::UNAUTHORIZED,
+        NotifyError::BadSignature | NotifyError::NoKey => Problem::new(
+            Status::UNAUTHORIZED,
             "gateway.bad_signature",
             "通知签名无效",
             "Invalid notification signature",
         ),
-        NotifyError::Malformed(what) => ApiError::bad_request(
+        NotifyError::Malformed(what) => Problem::bad_request(
             "gateway.malformed",
             "body",
             format!("通知格式错误：{what}"),
@@ -201,18 +201,19 @@ fn notify_error(e: NotifyError) -> ApiError {
 
 /// Verifies and applies a sandbox notification: signature and freshness, replay, amount, then the payment's
 /// purpose — all in one transaction, so a crash leaves it unapplied and the gateway's retry applies it.
+/// `timestamp` and `signature` are the values of the [`HEADER_TIMESTAMP`] and [`HEADER_SIGNATURE`] headers.
 pub async fn handle_sandbox_notify(
-    state: &AppState,
-    headers: &HeaderMap,
+    state: &App,
+    timestamp: Option<&str>,
+    signature: Option<&str>,
     body: &[u8],
-) -> Result<NotifyOutcome, ApiError> {
-    let Some(sandbox) = &state.config.sandbox else { return Err(ApiError::not_found("request.not_found")) };
-    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_string);
-    let timestamp: i64 = header(HEADER_TIMESTAMP)
+) -> Result<NotifyOutcome, Problem> {
+    let Some(sandbox) = &state.config.sandbox else { return Err(Problem::not_found("request.not_found")) };
+    let timestamp: i64 = timestamp
         .and_then(|t| t.trim().parse().ok())
         .ok_or_else(|| notify_error(NotifyError::Malformed("timestamp header")))?;
-    let signature = header(HEADER_SIGNATURE).ok_or_else(|| notify_error(NotifyError::Malformed("signature header")))?;
-    sandbox_verify(&sandbox.secret, timestamp, body, &signature, state.now().millis() / 1000).map_err(notify_error)?;
+    let signature = signature.ok_or_else(|| notify_error(NotifyError::Malformed("signature header")))?;
+    sandbox_verify(&sandbox.secret, timestamp, body, signature, state.now().millis() / 1000).map_err(notify_error)?;
     let n: SandboxNotification =
         serde_json::from_slice(body).map_err(|_| notify_error(NotifyError::Malformed("body")))?;
     if n.status != "paid" {
@@ -234,14 +235,14 @@ pub async fn handle_sandbox_notify(
 /// and ignored), the amount must match the payment, and the payment's purpose is carried out — in one
 /// transaction, so a crash leaves it unapplied and the gateway's retry applies it.
 pub async fn settle_notification(
-    state: &AppState,
+    state: &App,
     gateway: &str,
     notification_id: &str,
     trade_no: &str,
     gateway_trade_no: &str,
     amount: Money,
     payer: Option<&str>,
-) -> Result<NotifyOutcome, ApiError> {
+) -> Result<NotifyOutcome, Problem> {
     let now = state.now();
     let mut tx = state.store.begin(TxMode::Write).await?;
     match tx.insert_notification(gateway, notification_id, now).await {
@@ -257,10 +258,10 @@ pub async fn settle_notification(
         .payment_by_trade_no(trade_no)
         .await?
         .filter(|p| p.gateway == gateway)
-        .ok_or_else(|| ApiError::not_found("payment.not_found"))?;
+        .ok_or_else(|| Problem::not_found("payment.not_found"))?;
     if payment.amount != amount {
         tracing::warn!(trade_no = %payment.trade_no, expected_fen = payment.amount.fen(), got_fen = amount.fen(), gateway, "gateway amount mismatch; refused");
-        return Err(ApiError::bad_request(
+        return Err(Problem::bad_request(
             "gateway.amount_mismatch",
             "amount",
             "通知金额与订单金额不符，已拒绝",
@@ -276,17 +277,17 @@ pub async fn settle_notification(
     }
     match payment.purpose {
         PaymentPurpose::TopUp(user) => {
-            let t = ledger::top_up(user, payment.amount).map_err(ApiError::internal)?;
+            let t = ledger::top_up(user, payment.amount).map_err(Problem::internal)?;
             tx.post_ledger(&t, None, now).await?;
         }
         PaymentPurpose::Order(order_id) => {
-            let order = tx.order_by_id(order_id).await?.ok_or_else(|| ApiError::internal("paid order vanished"))?;
+            let order = tx.order_by_id(order_id).await?.ok_or_else(|| Problem::internal("paid order vanished"))?;
             if order.state == OrderState::PendingPayment && order.amount == payment.amount {
                 apply_payment(state, &mut *tx, &order, PaymentSource::Gateway(payment.id)).await?;
             } else {
                 // Money arrived for an order that can no longer be paid (expired, or paid another way):
                 // it is never lost — into escrow, then straight back to the buyer.
-                let into = ledger::pay_direct(order.id, payment.amount).map_err(ApiError::internal)?;
+                let into = ledger::pay_direct(order.id, payment.amount).map_err(Problem::internal)?;
                 tx.post_ledger(&into, Some(order.id), now).await?;
                 let back = match order.buyer_id {
                     Some(b) => ledger::refund_to_wallet(order.id, b, payment.amount),
@@ -297,7 +298,7 @@ pub async fn settle_notification(
                         payment.amount,
                     ),
                 }
-                .map_err(ApiError::internal)?;
+                .map_err(Problem::internal)?;
                 tx.post_ledger(&back, Some(order.id), now).await?;
                 append_event(
                     &mut *tx,
@@ -321,12 +322,12 @@ pub async fn settle_notification(
 /// A notification whose id was seen before: the same payment again is a duplicate; the gateway's trade number
 /// on another payment is a reuse — nothing is done, and the admin sees it as a security event.
 async fn seen_notification(
-    state: &AppState,
+    state: &App,
     gateway: &str,
     trade_no: &str,
     gateway_trade_no: &str,
     amount: Money,
-) -> Result<NotifyOutcome, ApiError> {
+) -> Result<NotifyOutcome, Problem> {
     let mut tx = state.store.begin(TxMode::Write).await?;
     let payment = tx.payment_by_trade_no(trade_no).await?.filter(|p| p.gateway == gateway);
     if payment.as_ref().is_some_and(|p| p.gateway_trade_no.as_deref() == Some(gateway_trade_no)) {
@@ -385,7 +386,7 @@ pub fn describe_security_event(e: &kabao_store::SecurityEvent, lang: kabao_core:
 }
 
 /// A buyer's wallet balance.
-pub async fn wallet_balance(state: &AppState, user: UserId) -> Result<Money, ApiError> {
+pub async fn wallet_balance(state: &App, user: UserId) -> Result<Money, Problem> {
     let mut tx = state.store.begin(TxMode::Read).await?;
     Ok(tx.balance(Account::BuyerWallet(user)).await?)
 }

@@ -1,9 +1,9 @@
 //! A merchant's money: available balance, money still in escrow, the ledger statement, and withdrawals,
 //! which hold their amount from the request on and leave the platform only when an admin records the payout.
 
-use crate::error::ApiError;
-use crate::AppState;
-use axum::http::StatusCode;
+use crate::error::Problem;
+use crate::error::Status;
+use crate::App;
 use kabao_core::ledger::{Account, LedgerTx, TxKind};
 use kabao_core::order::OrderState;
 use kabao_core::user::Role;
@@ -28,7 +28,7 @@ pub struct Finance {
 
 /// The payout queue: pending withdrawals, oldest first, each with its shop's name (read once per shop). The
 /// admin's API and page both show it.
-pub async fn payout_queue(state: &AppState, limit: i64) -> Result<Vec<(Withdrawal, String)>, ApiError> {
+pub async fn payout_queue(state: &App, limit: i64) -> Result<Vec<(Withdrawal, String)>, Problem> {
     let mut tx = state.store.begin(TxMode::Read).await?;
     let pending = tx.list_pending_withdrawals(limit).await?;
     let mut names: std::collections::HashMap<kabao_core::ShopId, String> = std::collections::HashMap::new();
@@ -47,7 +47,7 @@ pub async fn payout_queue(state: &AppState, limit: i64) -> Result<Vec<(Withdrawa
     Ok(out)
 }
 
-pub async fn shop_finance(state: &AppState, merchant: &User) -> Result<Finance, ApiError> {
+pub async fn shop_finance(state: &App, merchant: &User) -> Result<Finance, Problem> {
     let shop = crate::shops::my_shop(state, merchant).await?;
     let mut tx = state.store.begin(TxMode::Read).await?;
     let orders = tx.list_shop_orders(shop.id, 200, 0).await?;
@@ -77,7 +77,7 @@ pub async fn shop_finance(state: &AppState, merchant: &User) -> Result<Finance, 
 /// What a shop may still withdraw and what it has asked for and not been paid. Requests hold their amount in
 /// the shop's pending-withdrawal account, so the available balance already excludes them; requests from before
 /// that account existed hold nothing and are subtracted here.
-async fn withdrawable(tx: &mut dyn kabao_store::Tx, shop: kabao_core::ShopId) -> Result<(Money, Money), ApiError> {
+async fn withdrawable(tx: &mut dyn kabao_store::Tx, shop: kabao_core::ShopId) -> Result<(Money, Money), Problem> {
     let available = tx.balance(Account::MerchantAvailable(shop)).await?;
     let held = tx.balance(Account::WithdrawalPending(shop)).await?;
     let unheld = tx.unheld_pending_withdrawals(shop).await?;
@@ -86,13 +86,13 @@ async fn withdrawable(tx: &mut dyn kabao_store::Tx, shop: kabao_core::ShopId) ->
 }
 
 /// The fee a withdrawal of `amount` costs under the current settings.
-pub fn withdrawal_fee(state: &AppState, amount: Money) -> Money {
+pub fn withdrawal_fee(state: &App, amount: Money) -> Money {
     kabao_core::ledger::withdrawal_fee(amount, state.config.withdrawal_fee_bps, state.config.withdrawal_fee_min)
 }
 
-fn insufficient(free: Money) -> ApiError {
-    ApiError::new(
-        StatusCode::CONFLICT,
+fn insufficient(free: Money) -> Problem {
+    Problem::new(
+        Status::CONFLICT,
         "withdrawal.insufficient",
         format!("可提现余额不足：可提 {free}（审核中的提现已扣除）"),
         format!("Not enough available balance: {free} can be withdrawn (withdrawals under review already deducted)"),
@@ -105,15 +105,15 @@ fn insufficient(free: Money) -> ApiError {
 /// locked balance (SQLite: the single writer of `BEGIN IMMEDIATE`; PostgreSQL: the balance row `FOR UPDATE`), so
 /// two requests for the same money cannot both pass. The fee is fixed now and itemised on the request.
 pub async fn request_withdrawal(
-    state: &AppState,
+    state: &App,
     merchant: &User,
     amount: Money,
     payee_id: i64,
-    run: &crate::idempotency::Run<'_, Withdrawal>,
-) -> Result<Withdrawal, ApiError> {
+    run: &dyn crate::idempotency::Completion<Withdrawal>,
+) -> Result<Withdrawal, Problem> {
     let shop = crate::shops::my_shop(state, merchant).await?;
     if !amount.is_positive() {
-        return Err(ApiError::bad_request(
+        return Err(Problem::bad_request(
             "withdrawal.amount_invalid",
             "amount",
             "提现金额必须大于零",
@@ -122,8 +122,8 @@ pub async fn request_withdrawal(
     }
     let fee = withdrawal_fee(state, amount);
     if fee >= amount {
-        return Err(ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
+        return Err(Problem::new(
+            Status::UNPROCESSABLE_ENTITY,
             "withdrawal.below_fee",
             format!("提现金额须大于手续费 {fee}"),
             format!("The amount must be more than the fee of {fee}"),
@@ -137,7 +137,7 @@ pub async fn request_withdrawal(
     if amount > free {
         return Err(insufficient(free));
     }
-    let hold = kabao_core::ledger::request_withdrawal(shop.id, amount).map_err(ApiError::internal)?;
+    let hold = kabao_core::ledger::request_withdrawal(shop.id, amount).map_err(Problem::internal)?;
     let hold_tx_id = match tx.post_ledger(&hold, None, now).await {
         Ok(id) => id,
         // Another request took the money between the read above and the lock (PostgreSQL).
@@ -155,7 +155,7 @@ pub async fn request_withdrawal(
             requested_at: now,
         })
         .await?;
-    let w = tx.withdrawal_by_id(id).await?.ok_or_else(|| ApiError::internal("withdrawal vanished"))?;
+    let w = tx.withdrawal_by_id(id).await?.ok_or_else(|| Problem::internal("withdrawal vanished"))?;
     run.complete(&mut *tx, &w, state.now()).await?;
     tx.commit().await?;
     tracing::info!(shop = %shop.id, withdrawal = id, amount_fen = amount.fen(), fee_fen = fee.fen(), "withdrawal requested");
@@ -174,19 +174,19 @@ pub enum WithdrawalDecision<'a> {
 /// rejects a pending withdrawal (pending → available). Decided once: the state changes by compare-and-set
 /// before any money moves, so a second decision finds nothing pending and moves nothing.
 pub async fn decide_withdrawal(
-    state: &AppState,
+    state: &App,
     admin: &User,
     id: i64,
     decision: WithdrawalDecision<'_>,
-) -> Result<Withdrawal, ApiError> {
+) -> Result<Withdrawal, Problem> {
     if admin.role != Role::Admin {
-        return Err(ApiError::forbidden());
+        return Err(Problem::forbidden());
     }
     let (to, note, payout_ref) = match decision {
         WithdrawalDecision::Paid { payout_ref } => {
             let r = payout_ref.trim();
             if r.is_empty() || r.chars().count() > 64 || r.chars().any(char::is_control) {
-                return Err(ApiError::bad_request(
+                return Err(Problem::bad_request(
                     "withdrawal.payout_ref_required",
                     "payout_ref",
                     "确认打款必须填写支付宝或银行的交易流水号（1–64 个字符）",
@@ -198,7 +198,7 @@ pub async fn decide_withdrawal(
         WithdrawalDecision::Rejected { reason } => {
             let r = reason.trim();
             if r.is_empty() || r.chars().count() > 500 {
-                return Err(ApiError::bad_request(
+                return Err(Problem::bad_request(
                     "withdrawal.reason_required",
                     "note",
                     "拒绝提现必须填写原因（最多 500 字）",
@@ -210,20 +210,20 @@ pub async fn decide_withdrawal(
     };
     let now = state.now();
     let mut tx = state.store.begin(TxMode::Write).await?;
-    let w = tx.withdrawal_by_id(id).await?.ok_or_else(|| ApiError::not_found("withdrawal.not_found"))?;
+    let w = tx.withdrawal_by_id(id).await?.ok_or_else(|| Problem::not_found("withdrawal.not_found"))?;
     match tx.decide_withdrawal(id, to, admin.id, note, payout_ref, now).await {
         Ok(true) => {}
         Ok(false) => {
-            return Err(ApiError::new(
-                StatusCode::CONFLICT,
+            return Err(Problem::new(
+                Status::CONFLICT,
                 "withdrawal.decided",
                 "该提现申请已处理",
                 "This withdrawal was already decided",
             ))
         }
         Err(StoreError::Conflict("withdrawals.payout_ref")) => {
-            return Err(ApiError::new(
-                StatusCode::CONFLICT,
+            return Err(Problem::new(
+                Status::CONFLICT,
                 "withdrawal.payout_ref_used",
                 "该交易流水号已登记在另一笔提现上",
                 "This transaction reference is already recorded on another withdrawal",
@@ -246,14 +246,14 @@ pub async fn decide_withdrawal(
         _ => None,
     };
     if let Some(ltx) = money {
-        let ltx = ltx.map_err(ApiError::internal)?;
+        let ltx = ltx.map_err(Problem::internal)?;
         match tx.post_ledger(&ltx, None, now).await {
             Ok(_) => {}
-            Err(StoreError::Ledger(e)) => return Err(ApiError::from_localized(StatusCode::CONFLICT, &e)),
+            Err(StoreError::Ledger(e)) => return Err(Problem::from_localized(Status::CONFLICT, &e)),
             Err(e) => return Err(e.into()),
         }
     }
-    let w = tx.withdrawal_by_id(id).await?.ok_or_else(|| ApiError::internal("withdrawal vanished"))?;
+    let w = tx.withdrawal_by_id(id).await?.ok_or_else(|| Problem::internal("withdrawal vanished"))?;
     tx.commit().await?;
     tracing::info!(withdrawal = id, state = to.as_str(), admin = %admin.id, "withdrawal decided");
     Ok(w)

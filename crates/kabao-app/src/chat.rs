@@ -2,8 +2,8 @@
 //! message passes the risk scanner: a risky one is stored with its hits, charges a risk event to its sender, and
 //! is shown to the buyer with a warning and the contact details masked. Messages go into the complaint package.
 
-use crate::error::ApiError;
-use crate::AppState;
+use crate::error::Problem;
+use crate::App;
 use kabao_core::risk::{self, RiskCategory, Scan, ScanConfig};
 use kabao_core::{Lang, Timestamp, UserId};
 use kabao_store::{ChatMessage, ChatParty, Order, RiskEvent, Tx, TxMode, User};
@@ -52,7 +52,7 @@ pub struct StoredHit {
 }
 
 /// The scanner's configuration: the platform's own hosts are allowed links.
-pub fn scan_config(state: &AppState) -> ScanConfig {
+pub fn scan_config(state: &App) -> ScanConfig {
     let mut cfg = ScanConfig::default();
     if let Some(host) = state.public_url.as_deref().and_then(host_of) {
         cfg.allowed_hosts.push(host);
@@ -78,39 +78,39 @@ fn stored_hits(scan: &Scan) -> Vec<StoredHit> {
 }
 
 /// The merchant's order: the order of the merchant's shop, else not found.
-pub async fn merchant_order(state: &AppState, merchant: &User, order_no: &str) -> Result<Order, ApiError> {
+pub async fn merchant_order(state: &App, merchant: &User, order_no: &str) -> Result<Order, Problem> {
     let mut tx = state.store.begin(TxMode::Read).await?;
-    let order = tx.order_by_no(order_no.trim()).await?.ok_or_else(|| ApiError::not_found("order.not_found"))?;
+    let order = tx.order_by_no(order_no.trim()).await?.ok_or_else(|| Problem::not_found("order.not_found"))?;
     let shop = tx.shop_by_owner(merchant.id).await?;
     if shop.is_some_and(|s| s.id == order.shop_id) {
         Ok(order)
     } else {
-        Err(ApiError::not_found("order.not_found"))
+        Err(Problem::not_found("order.not_found"))
     }
 }
 
 /// The order of a dispute, for an arbiter (orders without a dispute are not theirs to read).
-pub async fn arbiter_order(state: &AppState, arbiter: &User, order_no: &str) -> Result<Order, ApiError> {
+pub async fn arbiter_order(state: &App, arbiter: &User, order_no: &str) -> Result<Order, Problem> {
     if arbiter.role != kabao_core::user::Role::Arbiter {
-        return Err(ApiError::forbidden());
+        return Err(Problem::forbidden());
     }
     let mut tx = state.store.begin(TxMode::Read).await?;
-    let order = tx.order_by_no(order_no.trim()).await?.ok_or_else(|| ApiError::not_found("order.not_found"))?;
+    let order = tx.order_by_no(order_no.trim()).await?.ok_or_else(|| Problem::not_found("order.not_found"))?;
     if has_dispute(&mut *tx, &order).await? {
         Ok(order)
     } else {
-        Err(ApiError::not_found("order.not_found"))
+        Err(Problem::not_found("order.not_found"))
     }
 }
 
 /// Any order, for an admin reviewing risk events: read only (admins do not write in order chats).
-pub async fn admin_order(state: &AppState, admin: &User, order_no: &str) -> Result<Order, ApiError> {
+pub async fn admin_order(state: &App, admin: &User, order_no: &str) -> Result<Order, Problem> {
     crate::shops::require_admin(admin)?;
     let mut tx = state.store.begin(TxMode::Read).await?;
-    tx.order_by_no(order_no.trim()).await?.ok_or_else(|| ApiError::not_found("order.not_found"))
+    tx.order_by_no(order_no.trim()).await?.ok_or_else(|| Problem::not_found("order.not_found"))
 }
 
-async fn has_dispute(tx: &mut dyn Tx, order: &Order) -> Result<bool, ApiError> {
+async fn has_dispute(tx: &mut dyn Tx, order: &Order) -> Result<bool, Problem> {
     for c in tx.order_claims(order.id).await? {
         if tx.dispute_of_claim(c.id).await?.is_some() {
             return Ok(true);
@@ -120,13 +120,13 @@ async fn has_dispute(tx: &mut dyn Tx, order: &Order) -> Result<bool, ApiError> {
 }
 
 /// Sends a message on an order the caller may write on (checked by the caller).
-pub async fn send(state: &AppState, order: &Order, speaker: Speaker<'_>, body: &str) -> Result<ChatMessage, ApiError> {
+pub async fn send(state: &App, order: &Order, speaker: Speaker<'_>, body: &str) -> Result<ChatMessage, Problem> {
     let body = body.trim();
     if body.is_empty() {
-        return Err(ApiError::bad_request("chat.empty", "body", "消息不能为空", "The message is empty"));
+        return Err(Problem::bad_request("chat.empty", "body", "消息不能为空", "The message is empty"));
     }
     if body.chars().count() > MAX_MESSAGE_CHARS {
-        return Err(ApiError::bad_request(
+        return Err(Problem::bad_request(
             "chat.too_long",
             "body",
             format!("消息最多 {MAX_MESSAGE_CHARS} 字"),
@@ -143,7 +143,7 @@ pub async fn send(state: &AppState, order: &Order, speaker: Speaker<'_>, body: &
     if last_minute >= MAX_PER_MINUTE || last_day >= MAX_PER_DAY {
         // The per-minute limit frees up within a minute; the daily one, within the day.
         let wait_s = if last_day >= MAX_PER_DAY { 3600 } else { 60 };
-        return Err(ApiError::too_many(
+        return Err(Problem::too_many(
             "chat.too_fast",
             wait_s,
             "发送太频繁，请稍后再试",
@@ -156,7 +156,7 @@ pub async fn send(state: &AppState, order: &Order, speaker: Speaker<'_>, body: &
         sender: party,
         sender_id: speaker.user(),
         body: body.to_string(),
-        hits_json: serde_json::to_string(&hits).map_err(ApiError::internal)?,
+        hits_json: serde_json::to_string(&hits).map_err(Problem::internal)?,
         created_at: now,
     };
     message.id = tx.insert_chat_message(&message).await?;
@@ -170,7 +170,7 @@ pub async fn send(state: &AppState, order: &Order, speaker: Speaker<'_>, body: &
             user_id: speaker.user(),
             order_id: Some(order.id),
             message_id: Some(message.id),
-            rules_json: serde_json::to_string(&rules).map_err(ApiError::internal)?,
+            rules_json: serde_json::to_string(&rules).map_err(Problem::internal)?,
             state: "open".into(),
             review_note: None,
             reviewed_by: None,
@@ -186,13 +186,13 @@ pub async fn send(state: &AppState, order: &Order, speaker: Speaker<'_>, body: &
 }
 
 /// An order's messages.
-pub async fn messages(state: &AppState, order: &Order) -> Result<Vec<ChatMessage>, ApiError> {
+pub async fn messages(state: &App, order: &Order) -> Result<Vec<ChatMessage>, Problem> {
     let mut tx = state.store.begin(TxMode::Read).await?;
     Ok(tx.order_chat(order.id, MAX_SHOWN).await?)
 }
 
 /// A message as one reader sees it.
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Serialize)]
 pub struct Shown {
     pub id: i64,
     /// buyer / merchant / arbiter

@@ -4,14 +4,13 @@
 //! an amount sent twice or as an array. Platforms lose notifications, so the reconciliation job (jobs.rs)
 //! also asks the platform's order query (`api.php?act=order`) about payments still pending.
 
-use crate::error::ApiError;
+use crate::error::Problem;
 use crate::payments::{settle_notification, NotifyOutcome};
-use crate::AppState;
-use kabao_core::payments::{epay_parse_query, epay_sign, epay_verify, EpayQueryAnswer, EpayQueryError, NotifyError};
+use crate::App;
+use kabao_core::payments::{epay_sign, epay_verify, EpayQueryAnswer, EpayQueryError, NotifyError};
 use kabao_core::Money;
 use kabao_store::Payment;
 use std::sync::atomic::{AtomicI64, Ordering};
-use std::sync::OnceLock;
 use std::time::Duration;
 
 pub const EPAY: &str = "epay";
@@ -62,16 +61,16 @@ pub fn submit_url(cfg: &EpayConfig, payment: &Payment, name: &str, pay_type: &st
     format!("{}?{query}", cfg.submit_url)
 }
 
-fn refuse(e: NotifyError) -> ApiError {
+fn refuse(e: NotifyError) -> Problem {
     tracing::warn!(error = %e, gateway = EPAY, "notification refused");
-    ApiError::bad_request("gateway.refused", "sign", format!("通知被拒绝：{e}"), format!("Notification refused: {e}"))
+    Problem::bad_request("gateway.refused", "sign", format!("通知被拒绝：{e}"), format!("Notification refused: {e}"))
 }
 
 /// Verifies and applies an 易支付 notification. Parameters arrive as decoded single strings; the signature is
 /// checked over them, then bound to this payment: our pid, our trade number, its exact amount.
-pub async fn handle_notify(state: &AppState, params: &[(String, String)]) -> Result<NotifyOutcome, ApiError> {
+pub async fn handle_notify(state: &App, params: &[(String, String)]) -> Result<NotifyOutcome, Problem> {
     let Some(cfg) = &state.config.epay else {
-        return Err(ApiError::not_found("gateway.not_configured"));
+        return Err(Problem::not_found("gateway.not_configured"));
     };
     epay_verify(params, &cfg.key).map_err(refuse)?;
     let get = |name: &str| params.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str());
@@ -91,32 +90,15 @@ pub async fn handle_notify(state: &AppState, params: &[(String, String)]) -> Res
 
 /// How long one order query may take, connecting included; an unanswered query is retried next pass.
 pub const QUERY_TIMEOUT: Duration = Duration::from_secs(5);
-/// The largest query answer read; the published one is well under 1 KiB.
-const MAX_ANSWER_BYTES: usize = 64 * 1024;
 
-/// What the reconciliation job keeps between passes in this process: one HTTP client (and its connection
-/// pool), and the id of the last payment it polled, so a backlog larger than a pass is polled in turns.
+/// What the reconciliation job keeps between passes in this process: the id of the last payment it polled, so a
+/// backlog larger than a pass is polled in turns.
 #[derive(Default)]
 pub struct PollState {
-    client: OnceLock<reqwest::Client>,
     cursor: AtomicI64,
 }
 
 impl PollState {
-    /// The query client: short timeout, no redirects (the query URL carries the merchant key).
-    pub fn client(&self) -> Result<&reqwest::Client, ApiError> {
-        if let Some(c) = self.client.get() {
-            return Ok(c);
-        }
-        let built = reqwest::Client::builder()
-            .timeout(QUERY_TIMEOUT)
-            .connect_timeout(QUERY_TIMEOUT)
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .map_err(|e| ApiError::internal(format!("epay query client: {}", describe(e))))?;
-        Ok(self.client.get_or_init(|| built))
-    }
-
     /// The id of the last payment polled (0 before the first).
     pub fn cursor(&self) -> i64 {
         self.cursor.load(Ordering::Relaxed)
@@ -143,49 +125,16 @@ pub enum QueryError {
     Answer(#[from] EpayQueryError),
 }
 
-/// A reqwest error as text, without its URL: the query URL carries the merchant key, which must not be logged.
-fn describe(e: reqwest::Error) -> String {
-    let e = e.without_url();
-    let mut text = e.to_string();
-    let mut source = std::error::Error::source(&e);
-    while let Some(s) = source {
-        text.push_str(": ");
-        text.push_str(&s.to_string());
-        source = s.source();
-    }
-    text
-}
+/// The largest query answer read (the published one is well under 1 KiB); a longer one is refused as
+/// [`QueryError::TooLarge`].
+pub const MAX_ANSWER_BYTES: usize = 64 * 1024;
 
-/// Asks the platform about one of our trades: `GET {api_url}?act=order&pid=…&key=…&out_trade_no=…`.
-/// The answer is unsigned; it is believed because it comes from the configured platform (over TLS in
-/// production) in answer to a query only the key holder can make, and only if it names our pid and trade.
-pub async fn query_order(
-    client: &reqwest::Client,
-    cfg: &EpayConfig,
-    out_trade_no: &str,
-) -> Result<EpayQueryAnswer, QueryError> {
-    let mut res = client
-        .get(&cfg.api_url)
-        .query(&[
-            ("act", "order"),
-            ("pid", cfg.pid.as_str()),
-            ("key", cfg.key.as_str()),
-            ("out_trade_no", out_trade_no),
-        ])
-        .send()
-        .await
-        .map_err(|e| QueryError::Unreachable(describe(e)))?;
-    if !res.status().is_success() {
-        return Err(QueryError::Status(res.status().as_u16()));
-    }
-    let mut body = Vec::new();
-    while let Some(chunk) = res.chunk().await.map_err(|e| QueryError::Unreachable(describe(e)))? {
-        if body.len() + chunk.len() > MAX_ANSWER_BYTES {
-            return Err(QueryError::TooLarge);
-        }
-        body.extend_from_slice(&chunk);
-    }
-    Ok(epay_parse_query(&body, &cfg.pid, out_trade_no)?)
+/// Asks the 易支付 platform about one of our trades (`GET {api_url}?act=order&pid=…&key=…&out_trade_no=…`), for
+/// the reconciliation job. The client that speaks HTTP lives outside this crate (`kabao-rails`); an answer is
+/// believed only if it names our pid and trade ([`kabao_core::payments::epay_parse_query`]).
+#[async_trait::async_trait]
+pub trait EpayQuery: Send + Sync {
+    async fn query_order(&self, cfg: &EpayConfig, out_trade_no: &str) -> Result<EpayQueryAnswer, QueryError>;
 }
 
 #[cfg(test)]

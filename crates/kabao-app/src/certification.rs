@@ -3,30 +3,30 @@
 //! its check character, then kept only masked and as a keyed fingerprint, so an admin sees when one person or
 //! company stands behind several shops without the platform holding the number itself.
 
-use crate::error::ApiError;
-use crate::AppState;
-use axum::http::StatusCode;
+use crate::error::Problem;
+use crate::error::Status;
+use crate::App;
 use kabao_core::catalog::CertificationLevel;
 use kabao_core::certification::{self, ApplicationInput};
 use kabao_core::ShopId;
 use kabao_store::{CertificationApplication, StoreError, TxMode, User};
 
 /// The keyed fingerprint of an id number (platform-wide, so equal across shops).
-fn id_fingerprint(state: &AppState, id_number: &str) -> Vec<u8> {
+fn id_fingerprint(state: &App, id_number: &str) -> Vec<u8> {
     state.keyring.fingerprint(ShopId(0), &format!("certification-id:{id_number}")).0.to_vec()
 }
 
-fn shop_needed() -> ApiError {
-    ApiError::new(StatusCode::CONFLICT, "shop.required", "请先开设店铺", "Open a shop first")
+fn shop_needed() -> Problem {
+    Problem::new(Status::CONFLICT, "shop.required", "请先开设店铺", "Open a shop first")
 }
 
 /// The merchant applies for a level.
 pub async fn apply(
-    state: &AppState,
+    state: &App,
     merchant: &User,
     input: &ApplicationInput,
-) -> Result<CertificationApplication, ApiError> {
-    let app = certification::parse(input).map_err(|e| ApiError::from_localized(StatusCode::BAD_REQUEST, &e))?;
+) -> Result<CertificationApplication, Problem> {
+    let app = certification::parse(input).map_err(|e| Problem::from_localized(Status::BAD_REQUEST, &e))?;
     let mut tx = state.store.begin(TxMode::Write).await?;
     let shop = tx.shop_by_owner(merchant.id).await?.ok_or_else(shop_needed)?;
     let has = shop.certification;
@@ -34,8 +34,8 @@ pub async fn apply(
         || has == CertificationLevel::Gold
         || (has == CertificationLevel::Enterprise && app.level == CertificationLevel::Verified)
     {
-        return Err(ApiError::new(
-            StatusCode::CONFLICT,
+        return Err(Problem::new(
+            Status::CONFLICT,
             "certification.held",
             "店铺已具备该认证（或更高）",
             "The shop already holds this certification (or a higher one)",
@@ -62,8 +62,8 @@ pub async fn apply(
     record.id = match tx.insert_certification_application(&record).await {
         Ok(id) => id,
         Err(StoreError::Conflict(_)) => {
-            return Err(ApiError::new(
-                StatusCode::CONFLICT,
+            return Err(Problem::new(
+                Status::CONFLICT,
                 "certification.pending",
                 "已有一份申请在审核中",
                 "An application is already under review",
@@ -77,7 +77,7 @@ pub async fn apply(
 }
 
 /// The merchant's applications, newest first.
-pub async fn of_merchant(state: &AppState, merchant: &User) -> Result<Vec<CertificationApplication>, ApiError> {
+pub async fn of_merchant(state: &App, merchant: &User) -> Result<Vec<CertificationApplication>, Problem> {
     let mut tx = state.store.begin(TxMode::Read).await?;
     match tx.shop_by_owner(merchant.id).await? {
         Some(shop) => Ok(tx.shop_certification_applications(shop.id).await?),
@@ -94,7 +94,7 @@ pub struct Pending {
 }
 
 /// Pending applications, oldest first.
-pub async fn pending(state: &AppState, admin: &User) -> Result<Vec<Pending>, ApiError> {
+pub async fn pending(state: &App, admin: &User) -> Result<Vec<Pending>, Problem> {
     crate::shops::require_admin(admin)?;
     let mut tx = state.store.begin(TxMode::Read).await?;
     let apps = tx.pending_certification_applications(200).await?;
@@ -109,18 +109,18 @@ pub async fn pending(state: &AppState, admin: &User) -> Result<Vec<Pending>, Api
 
 /// An admin decides an application: `approve` gives the shop the level, `reject` records why. Once.
 pub async fn decide(
-    state: &AppState,
+    state: &App,
     admin: &User,
     id: i64,
     decision: &str,
     reason: &str,
-) -> Result<CertificationApplication, ApiError> {
+) -> Result<CertificationApplication, Problem> {
     crate::shops::require_admin(admin)?;
     let approve = match decision.trim() {
         "approve" => true,
         "reject" => false,
         _ => {
-            return Err(ApiError::bad_request(
+            return Err(Problem::bad_request(
                 "certification.decision",
                 "decision",
                 "请选择通过或拒绝",
@@ -130,7 +130,7 @@ pub async fn decide(
     };
     let reason = reason.trim();
     if reason.is_empty() || reason.chars().count() > 500 {
-        return Err(ApiError::bad_request(
+        return Err(Problem::bad_request(
             "certification.reason",
             "reason",
             "请填写理由（最多 500 字）",
@@ -139,11 +139,11 @@ pub async fn decide(
     }
     let now = state.clock.now();
     let mut tx = state.store.begin(TxMode::Write).await?;
-    let app = tx.certification_application(id).await?.ok_or_else(|| ApiError::not_found("certification.not_found"))?;
+    let app = tx.certification_application(id).await?.ok_or_else(|| Problem::not_found("certification.not_found"))?;
     let to = if approve { "approved" } else { "rejected" };
     if !tx.decide_certification_application(id, to, reason, admin.id, now).await? {
-        return Err(ApiError::new(
-            StatusCode::CONFLICT,
+        return Err(Problem::new(
+            Status::CONFLICT,
             "certification.decided",
             "该申请已处理",
             "This application has been decided already",
@@ -152,7 +152,7 @@ pub async fn decide(
     if approve {
         tx.set_shop_certification(app.shop_id, app.level).await?;
     }
-    let app = tx.certification_application(id).await?.ok_or_else(|| ApiError::not_found("certification.not_found"))?;
+    let app = tx.certification_application(id).await?.ok_or_else(|| Problem::not_found("certification.not_found"))?;
     tx.commit().await?;
     tracing::info!(shop = %app.shop_id, level = app.level.as_str(), decision = to, admin = %admin.id, "certification decided");
     Ok(app)

@@ -1,10 +1,10 @@
 //! Accounts: registration, password hashing (Argon2id), login with throttling, and the first admin.
 
-use crate::error::ApiError;
-use crate::AppState;
+use crate::error::Problem;
+use crate::error::Status;
+use crate::App;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::Argon2;
-use axum::http::StatusCode;
 use kabao_core::user::{check_new_password, AccountError, Email, Role, Username};
 use kabao_core::{Lang, Localized, Timestamp};
 use kabao_store::{NewUser, Store, StoreError, TxMode, User};
@@ -60,13 +60,13 @@ impl Localized for AccountsError {
     }
 }
 
-impl From<AccountsError> for ApiError {
+impl From<AccountsError> for Problem {
     fn from(e: AccountsError) -> Self {
         match &e {
-            AccountsError::Invalid(_) => ApiError::from_localized(StatusCode::BAD_REQUEST, &e),
-            AccountsError::UsernameTaken => ApiError::from_localized(StatusCode::CONFLICT, &e),
-            AccountsError::Store(s) => ApiError::internal(s),
-            AccountsError::Hashing => ApiError::internal("password hashing"),
+            AccountsError::Invalid(_) => Problem::from_localized(Status::BAD_REQUEST, &e),
+            AccountsError::UsernameTaken => Problem::from_localized(Status::CONFLICT, &e),
+            AccountsError::Store(s) => Problem::internal(s),
+            AccountsError::Hashing => Problem::internal("password hashing"),
         }
     }
 }
@@ -139,12 +139,12 @@ pub async fn create_user(
 
 /// Self-service registration: buyers and merchants only.
 pub async fn register(
-    state: &AppState,
+    state: &App,
     username: &str,
     password: &str,
     role: &str,
     email: Option<&str>,
-) -> Result<User, ApiError> {
+) -> Result<User, Problem> {
     let role = Role::parse(role).filter(|r| r.self_service()).ok_or(AccountsError::Invalid(AccountError::Role))?;
     Ok(create_user(&*state.store, username, password, role, email, state.now()).await?)
 }
@@ -176,22 +176,17 @@ static DUMMY_HASH: &str =
 
 /// Checks credentials with throttling of failures: per account with a doubling lockout, and per IP at a much
 /// higher threshold (so people behind one NAT do not lock each other out); a success clears the account's.
-pub async fn authenticate(
-    state: &AppState,
-    username: &str,
-    password: &str,
-    ip: Option<IpAddr>,
-) -> Result<User, ApiError> {
+pub async fn authenticate(state: &App, username: &str, password: &str, ip: Option<IpAddr>) -> Result<User, Problem> {
     let account_key = username.trim().to_lowercase();
     let now = state.now();
     {
-        let mut t = state.throttles.lock().map_err(|_| ApiError::internal("throttle lock poisoned"))?;
+        let mut t = state.throttles.lock().map_err(|_| Problem::internal("throttle lock poisoned"))?;
         let until =
             t.by_account.blocked_until(&account_key, now).or_else(|| ip.and_then(|ip| t.by_ip.blocked_until(&ip, now)));
         if let Some(until) = until {
             let seconds = kabao_core::throttle::retry_after_seconds(now, until);
             let minutes = seconds.div_ceil(60);
-            return Err(ApiError::too_many(
+            return Err(Problem::too_many(
                 "auth.throttled",
                 seconds,
                 format!("登录失败次数过多，请 {minutes} 分钟后再试"),
@@ -214,7 +209,7 @@ pub async fn authenticate(
             false
         }
     };
-    let mut t = state.throttles.lock().map_err(|_| ApiError::internal("throttle lock poisoned"))?;
+    let mut t = state.throttles.lock().map_err(|_| Problem::internal("throttle lock poisoned"))?;
     match user {
         Some(u) if ok => {
             t.by_account.clear(&account_key);
@@ -224,8 +219,8 @@ pub async fn authenticate(
             if let Some(ip) = ip {
                 t.by_ip.record_failure(ip, now);
             }
-            Err(ApiError::new(
-                StatusCode::UNAUTHORIZED,
+            Err(Problem::new(
+                Status::UNAUTHORIZED,
                 "auth.invalid_credentials",
                 "用户名或密码错误",
                 "Wrong username or password",

@@ -1,9 +1,9 @@
 //! A merchant's payees (收款账户): where withdrawals are paid. Saved validated, never edited (remove and add
 //! again), shown masked to everyone but the platform's payout team.
 
-use crate::error::ApiError;
-use crate::AppState;
-use axum::http::StatusCode;
+use crate::error::Problem;
+use crate::error::Status;
+use crate::App;
 use kabao_core::payee::{mask_account, mask_name, PayeeDetails};
 use kabao_core::Lang;
 use kabao_store::{PayeeRecord, PayeeSnapshot, TxMode, User};
@@ -50,22 +50,22 @@ pub fn describe(
     }
 }
 
-fn payee_not_found() -> ApiError {
-    ApiError::new(StatusCode::NOT_FOUND, "payee.not_found", "找不到该收款账户", "No such payee").with_field("payee_id")
+fn payee_not_found() -> Problem {
+    Problem::new(Status::NOT_FOUND, "payee.not_found", "找不到该收款账户", "No such payee").with_field("payee_id")
 }
 
 /// Saves a payee for the merchant's shop.
 pub async fn add_payee(
-    state: &AppState,
+    state: &App,
     merchant: &User,
     kind: &str,
     account: &str,
     name: &str,
     bank_name: &str,
-) -> Result<PayeeRecord, ApiError> {
+) -> Result<PayeeRecord, Problem> {
     let shop = crate::shops::my_shop(state, merchant).await?;
     let details = PayeeDetails::parse(kind, account, name, bank_name)
-        .map_err(|e| ApiError::from_localized(StatusCode::BAD_REQUEST, &e))?;
+        .map_err(|e| Problem::from_localized(Status::BAD_REQUEST, &e))?;
     let snapshot = PayeeSnapshot {
         kind: details.kind(),
         account: details.account().to_string(),
@@ -74,29 +74,29 @@ pub async fn add_payee(
     };
     let mut tx = state.store.begin(TxMode::Write).await?;
     if tx.list_shop_payees(shop.id, MAX_PAYEES as i64).await?.len() >= MAX_PAYEES {
-        return Err(ApiError::new(
-            StatusCode::CONFLICT,
+        return Err(Problem::new(
+            Status::CONFLICT,
             "payee.too_many",
             format!("最多保存 {MAX_PAYEES} 个收款账户，请先删除不用的"),
             format!("At most {MAX_PAYEES} payees; remove one you no longer use first"),
         ));
     }
     let id = tx.insert_payee(shop.id, &snapshot, state.now()).await?;
-    let payee = tx.payee_by_id(id).await?.ok_or_else(|| ApiError::internal("payee vanished"))?;
+    let payee = tx.payee_by_id(id).await?.ok_or_else(|| Problem::internal("payee vanished"))?;
     tx.commit().await?;
     tracing::info!(shop = %shop.id, payee = id, kind = snapshot.kind.as_str(), "payee added");
     Ok(payee)
 }
 
 /// The merchant's payees that can be chosen, newest first.
-pub async fn my_payees(state: &AppState, merchant: &User) -> Result<Vec<PayeeRecord>, ApiError> {
+pub async fn my_payees(state: &App, merchant: &User) -> Result<Vec<PayeeRecord>, Problem> {
     let shop = crate::shops::my_shop(state, merchant).await?;
     let mut tx = state.store.begin(TxMode::Read).await?;
     Ok(tx.list_shop_payees(shop.id, MAX_PAYEES as i64).await?)
 }
 
 /// One of the merchant's payees that can be chosen; 404 for another shop's, a removed one, or none.
-pub async fn my_payee(state: &AppState, merchant: &User, id: i64) -> Result<PayeeRecord, ApiError> {
+pub async fn my_payee(state: &App, merchant: &User, id: i64) -> Result<PayeeRecord, Problem> {
     let shop = crate::shops::my_shop(state, merchant).await?;
     let mut tx = state.store.begin(TxMode::Read).await?;
     match tx.payee_by_id(id).await? {
@@ -106,7 +106,7 @@ pub async fn my_payee(state: &AppState, merchant: &User, id: i64) -> Result<Paye
 }
 
 /// Removes (disables) a payee; withdrawals already requested keep their copy of its details.
-pub async fn remove_payee(state: &AppState, merchant: &User, id: i64) -> Result<(), ApiError> {
+pub async fn remove_payee(state: &App, merchant: &User, id: i64) -> Result<(), Problem> {
     let shop = crate::shops::my_shop(state, merchant).await?;
     let mut tx = state.store.begin(TxMode::Write).await?;
     if !tx.disable_payee(shop.id, id, state.now()).await? {
@@ -123,7 +123,7 @@ pub(crate) async fn chosen_payee(
     tx: &mut dyn kabao_store::Tx,
     shop: kabao_core::ShopId,
     id: i64,
-) -> Result<PayeeRecord, ApiError> {
+) -> Result<PayeeRecord, Problem> {
     match tx.payee_by_id(id).await? {
         Some(p) if p.shop_id == shop && p.disabled_at.is_none() => Ok(p),
         _ => Err(payee_not_found()),

@@ -2,8 +2,8 @@
 //! An admin confirms them (they keep counting against the shop's trust, and the shop may be suspended) or
 //! dismisses them as false alarms (they stop counting).
 
-use crate::error::ApiError;
-use crate::AppState;
+use crate::error::Problem;
+use crate::App;
 use kabao_core::{Lang, ShopId};
 use kabao_store::{RiskEvent, Shop, TxMode, User};
 
@@ -44,7 +44,7 @@ pub fn state_label(state: &str, lang: Lang) -> &'static str {
 }
 
 /// The queue, most open events first.
-pub async fn queue(state: &AppState, admin: &User) -> Result<Vec<Queued>, ApiError> {
+pub async fn queue(state: &App, admin: &User) -> Result<Vec<Queued>, Problem> {
     crate::shops::require_admin(admin)?;
     let mut tx = state.store.begin(TxMode::Read).await?;
     let shops = tx.risk_review_queue(state.config.risk_review_threshold.max(1), 100).await?;
@@ -70,18 +70,18 @@ pub async fn queue(state: &AppState, admin: &User) -> Result<Vec<Queued>, ApiErr
 
 /// Confirms or dismisses every open event of a shop, with a note; a confirmation may also suspend the shop.
 pub async fn review(
-    state: &AppState,
+    state: &App,
     admin: &User,
     shop: ShopId,
     outcome: &str,
     note: &str,
     suspend: bool,
-) -> Result<u64, ApiError> {
+) -> Result<u64, Problem> {
     crate::shops::require_admin(admin)?;
     let outcome = match outcome.trim() {
         o @ ("confirmed" | "dismissed") => o,
         _ => {
-            return Err(ApiError::bad_request(
+            return Err(Problem::bad_request(
                 "risk.outcome",
                 "outcome",
                 "请选择确认违规或误报",
@@ -91,7 +91,7 @@ pub async fn review(
     };
     let note = note.trim();
     if note.is_empty() || note.chars().count() > 500 {
-        return Err(ApiError::bad_request(
+        return Err(Problem::bad_request(
             "risk.note",
             "note",
             "请填写处理说明（最多 500 字）",
@@ -101,7 +101,7 @@ pub async fn review(
     let mut tx = state.store.begin(TxMode::Write).await?;
     let n = tx.review_risk_events(shop, outcome, note, admin.id, state.clock.now()).await?;
     if n == 0 {
-        return Err(ApiError::not_found("risk.nothing_open"));
+        return Err(Problem::not_found("risk.nothing_open"));
     }
     tx.commit().await?;
     tracing::info!(shop = %shop, outcome, events = n, admin = %admin.id, "risk events reviewed");

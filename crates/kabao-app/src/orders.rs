@@ -1,10 +1,10 @@
 //! Orders: checkout (with idempotency keys), payment into escrow with key allocation in the same transaction,
 //! revealing keys (audited), and the event chain every state change appends to.
 
-use crate::error::ApiError;
-use crate::idempotency::Run;
-use crate::AppState;
-use axum::http::StatusCode;
+use crate::error::Problem;
+use crate::error::Status;
+use crate::idempotency::Completion;
+use crate::App;
 use kabao_core::audit::{next_event, ChainedEvent};
 use kabao_core::catalog::GoodsKind;
 use kabao_core::events;
@@ -51,7 +51,7 @@ pub async fn append_event(
     kind: &str,
     body: serde_json::Value,
     now: Timestamp,
-) -> Result<(), ApiError> {
+) -> Result<(), Problem> {
     let last = tx.last_event(order).await?;
     append_event_after(tx, order, last.as_ref(), kind, body, now).await.map(|_| ())
 }
@@ -65,7 +65,7 @@ async fn append_event_after(
     kind: &str,
     body: serde_json::Value,
     now: Timestamp,
-) -> Result<ChainedEvent, ApiError> {
+) -> Result<ChainedEvent, Problem> {
     let event = next_event(last, kind, now.millis(), &body);
     tx.append_event(order, &event).await?;
     Ok(event)
@@ -78,30 +78,29 @@ fn new_order_no(now: Timestamp) -> OrderNo {
 }
 
 /// Another request moved the order first (the compare-and-set on its state failed).
-fn order_changed() -> ApiError {
-    ApiError::new(StatusCode::CONFLICT, "order.changed", "订单状态已变化，请刷新", "The order changed; reload")
+fn order_changed() -> Problem {
+    Problem::new(Status::CONFLICT, "order.changed", "订单状态已变化，请刷新", "The order changed; reload")
 }
 
-fn bad(code: &'static str, field: &str, zh: &str, en: &str) -> ApiError {
-    ApiError::bad_request(code, field, zh, en)
+fn bad(code: &'static str, field: &str, zh: &str, en: &str) -> Problem {
+    Problem::bad_request(code, field, zh, en)
 }
 
 /// Creates an unpaid order. Nothing is reserved: keys are allocated only when the payment arrives.
 /// A keyed request (`run`, see [`crate::idempotency`]) stores its answer in the order's own transaction.
 pub async fn checkout(
-    state: &AppState,
+    state: &App,
     buyer: &Buyer,
     req: &CheckoutRequest,
-    run: &Run<'_, Order>,
-) -> Result<Order, ApiError> {
+    run: &dyn Completion<Order>,
+) -> Result<Order, Problem> {
     let now = state.now();
     let viewer = match buyer {
         Buyer::User(u) => Some(u),
         Buyer::Guest { .. } => None,
     };
-    let (product, shop) = crate::products::public(state, req.product, None)
-        .await
-        .map_err(|_| ApiError::not_found("product.not_found"))?;
+    let (product, shop) =
+        crate::products::public(state, req.product, None).await.map_err(|_| Problem::not_found("product.not_found"))?;
     if viewer.is_some_and(|u| u.id == shop.owner_id) {
         return Err(bad("order.own_product", "product", "不能购买自己店铺的商品", "You cannot buy from your own shop"));
     }
@@ -117,7 +116,7 @@ pub async fn checkout(
         })?;
         drop(tx);
         let answers =
-            spec.answers(&req.custom_answers).map_err(|e| ApiError::from_localized(StatusCode::BAD_REQUEST, &e))?;
+            spec.answers(&req.custom_answers).map_err(|e| Problem::from_localized(Status::BAD_REQUEST, &e))?;
         Some(answers.to_json())
     } else if req.custom_answers.iter().any(|(_, v)| !v.trim().is_empty()) {
         return Err(bad(
@@ -130,7 +129,7 @@ pub async fn checkout(
         None
     };
     if req.quantity < 1 || req.quantity > product.max_per_order {
-        return Err(ApiError::bad_request(
+        return Err(Problem::bad_request(
             "order.quantity_invalid",
             "quantity",
             format!("购买数量需在 1 到 {} 之间", product.max_per_order),
@@ -138,8 +137,8 @@ pub async fn checkout(
         ));
     }
     if req.quantity > product.stock_available {
-        return Err(ApiError::new(
-            StatusCode::CONFLICT,
+        return Err(Problem::new(
+            Status::CONFLICT,
             "order.out_of_stock",
             format!("库存不足：当前仅剩 {} 件", product.stock_available),
             format!("Not enough stock: {} left", product.stock_available),
@@ -149,8 +148,8 @@ pub async fn checkout(
     let (guest_email, guest_query_hash) = match buyer {
         Buyer::User(_) => (None, None),
         Buyer::Guest { email, query_password } => {
-            let email = kabao_core::user::Email::parse(email)
-                .map_err(|e| ApiError::from_localized(StatusCode::BAD_REQUEST, &e))?;
+            let email =
+                kabao_core::user::Email::parse(email).map_err(|e| Problem::from_localized(Status::BAD_REQUEST, &e))?;
             let hash = match query_password.as_deref().map(str::trim).filter(|p| !p.is_empty()) {
                 Some(p) if p.chars().count() < 6 || p.chars().count() > 64 => {
                     return Err(bad(
@@ -160,7 +159,7 @@ pub async fn checkout(
                         "The query password must be 6–64 characters",
                     ))
                 }
-                Some(p) => Some(crate::auth::sha256(p)),
+                Some(p) => Some(crate::secrets::sha256(p)),
                 None => None,
             };
             (Some(email.as_str().to_string()), hash)
@@ -229,7 +228,7 @@ pub async fn checkout(
         now,
     )
     .await?;
-    let order = tx.order_by_id(id).await?.ok_or_else(|| ApiError::internal("order vanished"))?;
+    let order = tx.order_by_id(id).await?.ok_or_else(|| Problem::internal("order vanished"))?;
     run.complete(&mut *tx, &order, now).await?;
     tx.commit().await?;
     tracing::info!(order = %order.order_no, product = %product.id, quantity = req.quantity, "order created");
@@ -248,20 +247,20 @@ pub enum PaymentSource {
 /// order's new state land together, or not at all. Stock gone since ordering → the money is refunded
 /// (to a registered buyer's wallet, or back through the gateway for a guest), never lost.
 pub async fn apply_payment(
-    state: &AppState,
+    state: &App,
     tx: &mut dyn Tx,
     order: &Order,
     source: PaymentSource,
-) -> Result<OrderState, ApiError> {
+) -> Result<OrderState, Problem> {
     let now = state.now();
     let pay = match source {
         PaymentSource::Wallet(u) => ledger::pay_from_wallet(u, order.id, order.amount),
         PaymentSource::Gateway(_) => ledger::pay_direct(order.id, order.amount),
     }
-    .map_err(ApiError::internal)?;
+    .map_err(Problem::internal)?;
     match tx.post_ledger(&pay, Some(order.id), now).await {
         Ok(_) => {}
-        Err(StoreError::Ledger(e)) => return Err(ApiError::from_localized(StatusCode::PAYMENT_REQUIRED, &e)),
+        Err(StoreError::Ledger(e)) => return Err(Problem::from_localized(Status::PAYMENT_REQUIRED, &e)),
         Err(e) => return Err(e.into()),
     }
     let via = match source {
@@ -272,7 +271,7 @@ pub async fn apply_payment(
     let body = serde_json::json!({"amount_fen": order.amount.fen(), "source": via});
     let paid = append_event_after(tx, order.id, head.as_ref(), events::ORDER_PAID, body, now).await?;
     let product =
-        tx.product_by_id(order.product_id).await?.ok_or_else(|| ApiError::internal("ordered product vanished"))?;
+        tx.product_by_id(order.product_id).await?.ok_or_else(|| Problem::internal("ordered product vanished"))?;
     // Card keys are allocated one per unit; a shared secret (循环卡密) and custom goods (人工交付) only take from
     // their stock count, and custom goods then wait for the merchant.
     let (keys, outcome) = match product.kind {
@@ -291,7 +290,7 @@ pub async fn apply_payment(
             (Vec::new(), outcome)
         }
     };
-    let next = on_payment(order.state, outcome).map_err(|e| ApiError::from_localized(StatusCode::CONFLICT, &e))?;
+    let next = on_payment(order.state, outcome).map_err(|e| Problem::from_localized(Status::CONFLICT, &e))?;
     let moved = match next {
         OrderState::Delivered => {
             tx.deliver_order(order.id, order.state, now, crate::claims::settle_after(state, order, now)).await?
@@ -336,7 +335,7 @@ pub async fn apply_payment(
 
 /// Returns a paid order's whole escrow to where the money came from — a registered buyer's wallet, or the
 /// gateway for a guest — and records why, in the caller's transaction (which has already moved the state).
-pub async fn refund_order(tx: &mut dyn Tx, order: &Order, reason: &str, now: Timestamp) -> Result<(), ApiError> {
+pub async fn refund_order(tx: &mut dyn Tx, order: &Order, reason: &str, now: Timestamp) -> Result<(), Problem> {
     let refund = match order.buyer_id {
         Some(buyer) => ledger::refund_to_wallet(order.id, buyer, order.amount),
         None => ledger::LedgerTx::transfer(
@@ -346,7 +345,7 @@ pub async fn refund_order(tx: &mut dyn Tx, order: &Order, reason: &str, now: Tim
             order.amount,
         ),
     }
-    .map_err(ApiError::internal)?;
+    .map_err(Problem::internal)?;
     tx.post_ledger(&refund, Some(order.id), now).await?;
     let to = if order.buyer_id.is_some() { "wallet" } else { "gateway" };
     append_event(
@@ -360,29 +359,28 @@ pub async fn refund_order(tx: &mut dyn Tx, order: &Order, reason: &str, now: Tim
 }
 
 /// The associated-data fingerprint that binds a manual delivery's ciphertext to its order.
-fn manual_delivery_binding(state: &AppState, order: &Order) -> kabao_core::vault::Fingerprint {
+fn manual_delivery_binding(state: &App, order: &Order) -> kabao_core::vault::Fingerprint {
     state.keyring.fingerprint(order.shop_id, &format!("kabao.manual_delivery.{}", order.id.0))
 }
 
 /// The merchant delivers a custom-goods order by hand: the text is sealed like a card key, the order becomes
 /// delivered, and the claim window starts. Another shop's order is "not found"; a passed deadline is refused
 /// (the job refunds the buyer).
-pub async fn deliver_by_hand(state: &AppState, merchant: &User, order_no: &str, text: &str) -> Result<Order, ApiError> {
-    let text =
-        kabao_core::custom::delivery_text(text).map_err(|e| ApiError::from_localized(StatusCode::BAD_REQUEST, &e))?;
-    let order_no = OrderNo::parse(order_no).ok_or_else(|| ApiError::not_found("order.not_found"))?;
+pub async fn deliver_by_hand(state: &App, merchant: &User, order_no: &str, text: &str) -> Result<Order, Problem> {
+    let text = kabao_core::custom::delivery_text(text).map_err(|e| Problem::from_localized(Status::BAD_REQUEST, &e))?;
+    let order_no = OrderNo::parse(order_no).ok_or_else(|| Problem::not_found("order.not_found"))?;
     let now = state.now();
     let mut tx = state.store.begin(TxMode::Write).await?;
-    let order = tx.order_by_no(order_no.as_str()).await?.ok_or_else(|| ApiError::not_found("order.not_found"))?;
+    let order = tx.order_by_no(order_no.as_str()).await?.ok_or_else(|| Problem::not_found("order.not_found"))?;
     let shop = tx.shop_by_id(order.shop_id).await?;
     if shop.is_none_or(|s| s.owner_id != merchant.id) {
-        return Err(ApiError::not_found("order.not_found"));
+        return Err(Problem::not_found("order.not_found"));
     }
     // The transition's rules (only a paid order can be delivered by hand); its target is always delivered.
-    on_manual_delivery(order.state).map_err(|e| ApiError::from_localized(StatusCode::CONFLICT, &e))?;
+    on_manual_delivery(order.state).map_err(|e| Problem::from_localized(Status::CONFLICT, &e))?;
     if order.delivery_deadline.is_some_and(|d| d <= now) {
-        return Err(ApiError::new(
-            StatusCode::CONFLICT,
+        return Err(Problem::new(
+            Status::CONFLICT,
             "order.delivery_deadline_passed",
             "发货时限已过，该订单将自动退款给买家",
             "The delivery deadline has passed; the order is being refunded to the buyer",
@@ -392,7 +390,7 @@ pub async fn deliver_by_hand(state: &AppState, merchant: &User, order_no: &str, 
     rand::rngs::OsRng.fill_bytes(&mut nonce);
     let binding = manual_delivery_binding(state, &order);
     let (version, sealed) =
-        state.keyring.seal(order.shop_id, order.product_id, &binding, text, nonce).map_err(ApiError::internal)?;
+        state.keyring.seal(order.shop_id, order.product_id, &binding, text, nonce).map_err(Problem::internal)?;
     tx.set_manual_delivery(order.id, &sealed, version).await?;
     if !tx.deliver_order(order.id, order.state, now, crate::claims::settle_after(state, &order, now)).await? {
         return Err(order_changed());
@@ -405,7 +403,7 @@ pub async fn deliver_by_hand(state: &AppState, merchant: &User, order_no: &str, 
         now,
     )
     .await?;
-    let order = tx.order_by_id(order.id).await?.ok_or_else(|| ApiError::internal("order vanished"))?;
+    let order = tx.order_by_id(order.id).await?.ok_or_else(|| Problem::internal("order vanished"))?;
     tx.commit().await?;
     tracing::info!(order = %order.order_no, "custom goods delivered by hand");
     mail_if_delivered(state, order.id).await;
@@ -413,7 +411,7 @@ pub async fn deliver_by_hand(state: &AppState, merchant: &User, order_no: &str, 
 }
 
 /// Mails the buyer that an order was delivered (after the payment's transaction committed).
-pub async fn mail_if_delivered(state: &AppState, order: OrderId) {
+pub async fn mail_if_delivered(state: &App, order: OrderId) {
     let found = async {
         let mut tx = state.store.begin(TxMode::Read).await?;
         let Some(o) = tx.order_by_id(order).await? else { return Ok::<_, StoreError>(None) };
@@ -435,18 +433,18 @@ pub async fn mail_if_delivered(state: &AppState, order: OrderId) {
 }
 
 /// The one rule for starting a payment: the order awaits payment and has not expired.
-pub fn check_payable(state: &AppState, order: &Order) -> Result<(), ApiError> {
+pub fn check_payable(state: &App, order: &Order) -> Result<(), Problem> {
     if order.state != OrderState::PendingPayment {
-        return Err(ApiError::new(
-            StatusCode::CONFLICT,
+        return Err(Problem::new(
+            Status::CONFLICT,
             "order.not_payable",
             "该订单不是待付款状态",
             "This order is not awaiting payment",
         ));
     }
     if order.expires_at <= state.now() {
-        return Err(ApiError::new(
-            StatusCode::CONFLICT,
+        return Err(Problem::new(
+            Status::CONFLICT,
             "order.expired",
             "订单已过期，请重新下单",
             "The order expired; please order again",
@@ -456,33 +454,29 @@ pub fn check_payable(state: &AppState, order: &Order) -> Result<(), ApiError> {
 }
 
 /// Starts paying an order through a gateway, if it may be paid.
-pub async fn start_gateway_payment(
-    state: &AppState,
-    order: &Order,
-    gateway: &str,
-) -> Result<kabao_store::Payment, ApiError> {
+pub async fn start_gateway_payment(state: &App, order: &Order, gateway: &str) -> Result<kabao_store::Payment, Problem> {
     check_payable(state, order)?;
     crate::payments::start_with(
         state,
         gateway,
         kabao_store::PaymentPurpose::Order(order.id),
         order.amount,
-        &crate::idempotency::Run::none(),
+        &crate::idempotency::NoKey,
     )
     .await
 }
 
 /// Pays an order from the buyer's wallet.
-pub async fn pay_with_wallet(state: &AppState, user: &User, order_no: &str) -> Result<Order, ApiError> {
+pub async fn pay_with_wallet(state: &App, user: &User, order_no: &str) -> Result<Order, Problem> {
     let mut tx = state.store.begin(TxMode::Write).await?;
     let order = tx
         .order_by_no(order_no)
         .await?
         .filter(|o| o.buyer_id == Some(user.id))
-        .ok_or_else(|| ApiError::not_found("order.not_found"))?;
+        .ok_or_else(|| Problem::not_found("order.not_found"))?;
     check_payable(state, &order)?;
     apply_payment(state, &mut *tx, &order, PaymentSource::Wallet(user.id)).await?;
-    let order = tx.order_by_id(order.id).await?.ok_or_else(|| ApiError::internal("order vanished"))?;
+    let order = tx.order_by_id(order.id).await?.ok_or_else(|| Problem::internal("order vanished"))?;
     tx.commit().await?;
     if order.state == OrderState::Delivered {
         // The buyer is at hand: no need to look the order and the address up again.
@@ -504,15 +498,15 @@ pub enum OrderAccess<'a> {
 /// are throttled per order and per client IP, shared by the page 订单查询 and the API's `X-Order-Secret`, so a
 /// secret cannot be guessed: past the limit every lookup waits (429 with `Retry-After`), even a right one.
 pub async fn guest_order(
-    state: &AppState,
+    state: &App,
     order_no: &str,
     secret: &str,
     ip: Option<std::net::IpAddr>,
-) -> Result<Order, ApiError> {
+) -> Result<Order, Problem> {
     let now = state.now();
     let order_key = OrderNo::parse(order_no).map(|n| n.as_str().to_string());
     {
-        let mut t = state.throttles.lock().map_err(|_| ApiError::internal("throttle lock poisoned"))?;
+        let mut t = state.throttles.lock().map_err(|_| Problem::internal("throttle lock poisoned"))?;
         let until = order_key
             .as_ref()
             .and_then(|k| t.lookup_by_order.blocked_until(k, now))
@@ -520,7 +514,7 @@ pub async fn guest_order(
         if let Some(until) = until {
             let seconds = kabao_core::throttle::retry_after_seconds(now, until);
             let minutes = seconds.div_ceil(60);
-            return Err(ApiError::too_many(
+            return Err(Problem::too_many(
                 "lookup.throttled",
                 seconds,
                 format!("查询失败次数过多，请 {minutes} 分钟后再试"),
@@ -534,12 +528,12 @@ pub async fn guest_order(
         }
     }
     let result = order_for(state, order_no, &OrderAccess::Guest { secret }).await;
-    if result.as_ref().is_err_and(|e| e.status == StatusCode::NOT_FOUND) {
+    if result.as_ref().is_err_and(|e| e.status == Status::NOT_FOUND) {
         if let Some(ip) = ip {
             state
                 .throttles
                 .lock()
-                .map_err(|_| ApiError::internal("throttle lock poisoned"))?
+                .map_err(|_| Problem::internal("throttle lock poisoned"))?
                 .lookup_by_ip
                 .record_failure(ip, now);
         }
@@ -548,10 +542,10 @@ pub async fn guest_order(
 }
 
 /// Loads an order if the visitor may see it; anything else is "not found".
-pub async fn order_for(state: &AppState, order_no: &str, access: &OrderAccess<'_>) -> Result<Order, ApiError> {
-    let order_no = OrderNo::parse(order_no).ok_or_else(|| ApiError::not_found("order.not_found"))?;
+pub async fn order_for(state: &App, order_no: &str, access: &OrderAccess<'_>) -> Result<Order, Problem> {
+    let order_no = OrderNo::parse(order_no).ok_or_else(|| Problem::not_found("order.not_found"))?;
     let mut tx = state.store.begin(TxMode::Read).await?;
-    let order = tx.order_by_no(order_no.as_str()).await?.ok_or_else(|| ApiError::not_found("order.not_found"))?;
+    let order = tx.order_by_no(order_no.as_str()).await?.ok_or_else(|| Problem::not_found("order.not_found"))?;
     let allowed = match access {
         OrderAccess::User(u) => order.buyer_id == Some(u.id),
         OrderAccess::Guest { secret } => {
@@ -561,7 +555,7 @@ pub async fn order_for(state: &AppState, order_no: &str, access: &OrderAccess<'_
             let secret_ok = match order.guest_query_hash.as_deref() {
                 Some(h) => {
                     !secret.is_empty()
-                        && bool::from(subtle::ConstantTimeEq::ct_eq(h, crate::auth::sha256(secret).as_slice()))
+                        && bool::from(subtle::ConstantTimeEq::ct_eq(h, crate::secrets::sha256(secret).as_slice()))
                 }
                 None => {
                     order.guest_email.as_deref().is_some_and(|e| !secret.is_empty() && e.eq_ignore_ascii_case(secret))
@@ -573,7 +567,7 @@ pub async fn order_for(state: &AppState, order_no: &str, access: &OrderAccess<'_
     if allowed {
         Ok(order)
     } else {
-        Err(ApiError::not_found("order.not_found"))
+        Err(Problem::not_found("order.not_found"))
     }
 }
 
@@ -585,10 +579,10 @@ pub struct RevealedKey {
 }
 
 /// Decrypts an order's keys for its buyer and records the reveal (who, when — never the key).
-pub async fn reveal_keys(state: &AppState, order: &Order, by: Option<UserId>) -> Result<Vec<RevealedKey>, ApiError> {
+pub async fn reveal_keys(state: &App, order: &Order, by: Option<UserId>) -> Result<Vec<RevealedKey>, Problem> {
     if !matches!(order.state, OrderState::Delivered | OrderState::Settled) {
-        return Err(ApiError::new(
-            StatusCode::CONFLICT,
+        return Err(Problem::new(
+            Status::CONFLICT,
             "order.not_delivered",
             "订单尚未发货，暂无卡密",
             "The order has not been delivered yet",
@@ -601,11 +595,11 @@ pub async fn reveal_keys(state: &AppState, order: &Order, by: Option<UserId>) ->
     if keys.is_empty() {
         // A shared-secret order: every buyer receives the product's one secret.
         let product =
-            tx.product_by_id(order.product_id).await?.ok_or_else(|| ApiError::internal("ordered product vanished"))?;
+            tx.product_by_id(order.product_id).await?.ok_or_else(|| Problem::internal("ordered product vanished"))?;
         if product.kind == GoodsKind::Shared {
             let secret = crate::inventory::open_shared_secret(&mut *tx, &state.keyring, &product)
                 .await
-                .map_err(ApiError::from)?;
+                .map_err(Problem::from)?;
             out.extend(secret.map(|secret| RevealedKey { item: 1, secret }));
         } else if let Some((sealed, version)) = tx.manual_delivery(order.id).await? {
             // Custom goods: the text the merchant delivered by hand.
@@ -616,7 +610,7 @@ pub async fn reveal_keys(state: &AppState, order: &Order, by: Option<UserId>) ->
                 fingerprint: &binding,
                 key_version: version,
             };
-            let secret = state.keyring.open(aad, &sealed).map_err(ApiError::internal)?;
+            let secret = state.keyring.open(aad, &sealed).map_err(Problem::internal)?;
             out.push(RevealedKey { item: 1, secret });
         }
     }
@@ -628,7 +622,7 @@ pub async fn reveal_keys(state: &AppState, order: &Order, by: Option<UserId>) ->
             fingerprint: &k.key.fingerprint,
             key_version: k.key.key_version,
         };
-        let secret = state.keyring.open(aad, &k.key.ciphertext).map_err(ApiError::internal)?;
+        let secret = state.keyring.open(aad, &k.key.ciphertext).map_err(Problem::internal)?;
         out.push(RevealedKey { item: k.item, secret });
     }
     tx.record_reveal(&Reveal { order_id: order.id, user_id: by, at: now }).await?;

@@ -6,11 +6,11 @@
 //! Each order is also handled behind a compare-and-set on its state, so even two runs at once settle once.
 //! Tests call the functions directly with a manual clock; nothing here sleeps in a test.
 
-use crate::epay::{self, QueryError, EPAY};
-use crate::error::ApiError;
+use crate::epay::{QueryError, EPAY};
+use crate::error::Problem;
 use crate::orders::append_event;
 use crate::payments::{settle_notification, NotifyOutcome};
-use crate::AppState;
+use crate::App;
 use kabao_core::events;
 use kabao_core::ledger;
 use kabao_core::order::{on_delivery_deadline, on_expiry, on_settlement};
@@ -23,7 +23,7 @@ use std::time::Duration;
 const BATCH: i64 = 200;
 
 /// Settles delivered orders whose claim window has closed: escrow → merchant, fee → platform.
-pub async fn settle_due(state: &AppState) -> Result<u64, ApiError> {
+pub async fn settle_due(state: &App) -> Result<u64, Problem> {
     let now = state.now();
     let due = {
         let mut tx = state.store.begin(TxMode::Read).await?;
@@ -39,7 +39,7 @@ pub async fn settle_due(state: &AppState) -> Result<u64, ApiError> {
         let held = tx.balance(ledger::Account::Escrow(order.id)).await?;
         if held.is_positive() {
             let fee = ledger::fee(held, state.config.fee_bps);
-            let t = ledger::settle(order.id, order.shop_id, held, fee).map_err(ApiError::internal)?;
+            let t = ledger::settle(order.id, order.shop_id, held, fee).map_err(Problem::internal)?;
             tx.post_ledger(&t, Some(order.id), now).await?;
             repay_fund(&mut *tx, order.shop_id, now).await?;
         }
@@ -63,7 +63,7 @@ async fn repay_fund(
     tx: &mut dyn kabao_store::Tx,
     shop: kabao_core::ShopId,
     now: kabao_core::Timestamp,
-) -> Result<(), ApiError> {
+) -> Result<(), Problem> {
     let owed = -tx.balance(ledger::Account::FundReceivable(shop)).await?.fen();
     let available = tx.balance(ledger::Account::MerchantAvailable(shop)).await?.fen();
     let pay = owed.min(available);
@@ -74,14 +74,14 @@ async fn repay_fund(
             ledger::Account::FundReceivable(shop),
             kabao_core::Money::from_fen(pay),
         )
-        .map_err(ApiError::internal)?;
+        .map_err(Problem::internal)?;
         tx.post_ledger(&t, None, now).await?;
     }
     Ok(())
 }
 
 /// Marks unpaid orders past their time as expired. Nothing was held for them, so nothing is released.
-pub async fn expire_unpaid(state: &AppState) -> Result<u64, ApiError> {
+pub async fn expire_unpaid(state: &App) -> Result<u64, Problem> {
     let now = state.now();
     let due = {
         let mut tx = state.store.begin(TxMode::Read).await?;
@@ -103,7 +103,7 @@ pub async fn expire_unpaid(state: &AppState) -> Result<u64, ApiError> {
 
 /// Refunds paid custom-goods orders whose merchant did not deliver before the deadline, and puts the units
 /// back on sale. The buyer never has to ask.
-pub async fn refund_late_deliveries(state: &AppState) -> Result<u64, ApiError> {
+pub async fn refund_late_deliveries(state: &App) -> Result<u64, Problem> {
     let now = state.now();
     let due = {
         let mut tx = state.store.begin(TxMode::Read).await?;
@@ -150,7 +150,7 @@ pub struct EpayPoll {
 /// those it confirms as paid through the notification path — the same exactly-once step, keyed by the
 /// platform's trade number, so a notification arriving after the poll (or before it) changes nothing more.
 /// Each payment is asked about at most once a pass; no failure of the platform fails the pass.
-pub async fn reconcile_epay(state: &AppState) -> Result<EpayPoll, ApiError> {
+pub async fn reconcile_epay(state: &App) -> Result<EpayPoll, Problem> {
     let mut poll = EpayPoll::default();
     let Some(cfg) = &state.config.epay else { return Ok(poll) };
     let now = state.now();
@@ -170,13 +170,16 @@ pub async fn reconcile_epay(state: &AppState) -> Result<EpayPoll, ApiError> {
     if due.is_empty() {
         return Ok(poll);
     }
-    let client = state.epay_poll.client()?;
+    let Some(client) = state.epay_query.as_deref() else {
+        tracing::error!(gateway = EPAY, "易支付 is configured but no query client was given; cannot reconcile");
+        return Ok(poll);
+    };
     let mut unreachable_in_a_row = 0;
     for payment in due {
         state.epay_poll.set_cursor(payment.id);
         poll.queried += 1;
         let trade_no = payment.trade_no.as_str();
-        let answer = match epay::query_order(client, cfg, trade_no).await {
+        let answer = match client.query_order(cfg, trade_no).await {
             Ok(answer) => answer,
             Err(e @ (QueryError::Unreachable(_) | QueryError::Status(_))) => {
                 poll.unreachable += 1;
@@ -238,7 +241,7 @@ const GOLD_JOB: &str = "certification_gold";
 const GOLD_EVERY_SECONDS: i64 = 3600;
 
 /// Whether this instance's hourly gold review is due (and, if so, the next one is set an hour on).
-fn gold_review_due(state: &AppState) -> bool {
+fn gold_review_due(state: &App) -> bool {
     let now = state.now();
     let Ok(mut due) = state.gold_review_due.lock() else { return false };
     if *due > now {
@@ -267,7 +270,7 @@ pub struct Pass {
     pub gold_reviewed: Option<u64>,
 }
 
-async fn with_lease(state: &AppState, owner: &str, job: &str) -> Result<bool, ApiError> {
+async fn with_lease(state: &App, owner: &str, job: &str) -> Result<bool, Problem> {
     let now = state.now();
     let mut tx = state.store.begin(TxMode::Write).await?;
     let got = tx.acquire_job_lease(job, owner, now, now.plus_seconds(LEASE_SECONDS)).await?;
@@ -275,7 +278,7 @@ async fn with_lease(state: &AppState, owner: &str, job: &str) -> Result<bool, Ap
     Ok(got)
 }
 
-async fn release(state: &AppState, owner: &str, job: &str) -> Result<(), ApiError> {
+async fn release(state: &App, owner: &str, job: &str) -> Result<(), Problem> {
     let mut tx = state.store.begin(TxMode::Write).await?;
     tx.release_job_lease(job, owner, state.now()).await?;
     tx.commit().await?;
@@ -283,7 +286,7 @@ async fn release(state: &AppState, owner: &str, job: &str) -> Result<(), ApiErro
 }
 
 /// One pass of every job this instance (`owner`) can lease.
-pub async fn run_once(state: &AppState, owner: &str) -> Result<Pass, ApiError> {
+pub async fn run_once(state: &App, owner: &str) -> Result<Pass, Problem> {
     let mut pass = Pass {
         settled: None,
         expired: None,
@@ -339,8 +342,11 @@ pub async fn run_once(state: &AppState, owner: &str) -> Result<Pass, ApiError> {
 }
 
 /// Runs the jobs every `every` until the process ends, under a random instance name.
-pub fn spawn(state: Arc<AppState>, every: Duration) -> tokio::task::JoinHandle<()> {
-    let owner = format!("instance-{}", crate::auth::random_token());
+pub fn spawn<S>(state: Arc<S>, every: Duration) -> tokio::task::JoinHandle<()>
+where
+    S: std::ops::Deref<Target = App> + Send + Sync + 'static,
+{
+    let owner = format!("instance-{}", crate::secrets::random_token());
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(every);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);

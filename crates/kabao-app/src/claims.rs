@@ -3,11 +3,11 @@
 //! snapshot, automatic re-issue in the buyer's own request, the merchant's decisions, and the job that runs the
 //! remedy when the merchant stays silent past the deadline. Every step appends to the order's event chain.
 
-use crate::error::ApiError;
-use crate::idempotency::Run;
+use crate::error::Problem;
+use crate::error::Status;
+use crate::idempotency::Completion;
 use crate::orders::append_event;
-use crate::AppState;
-use axum::http::StatusCode;
+use crate::App;
 use kabao_core::catalog::GoodsKind;
 use kabao_core::claim::{self, ClaimState, Deadline, RemedyAction};
 use kabao_core::events;
@@ -64,12 +64,12 @@ struct Evidence {
     sha256: [u8; 32],
 }
 
-fn bad(code: &'static str, field: &str, zh: impl Into<String>, en: impl Into<String>) -> ApiError {
-    ApiError::bad_request(code, field, zh, en)
+fn bad(code: &'static str, field: &str, zh: impl Into<String>, en: impl Into<String>) -> Problem {
+    Problem::bad_request(code, field, zh, en)
 }
 
-fn conflict(code: &'static str, zh: &str, en: &str) -> ApiError {
-    ApiError::new(StatusCode::CONFLICT, code, zh, en)
+fn conflict(code: &'static str, zh: &str, en: &str) -> Problem {
+    Problem::new(Status::CONFLICT, code, zh, en)
 }
 
 /// The type of a file from its first bytes (never from the name or the declared type).
@@ -107,7 +107,7 @@ fn clean_name(name: &str, fallback: &str) -> String {
     }
 }
 
-fn check_evidence(files: Vec<Upload>, error_text: &str) -> Result<Vec<Evidence>, ApiError> {
+fn check_evidence(files: Vec<Upload>, error_text: &str) -> Result<Vec<Evidence>, Problem> {
     let files: Vec<Upload> = files.into_iter().filter(|f| !f.bytes.is_empty() || !f.name.trim().is_empty()).collect();
     if files.len() > MAX_FILES {
         return Err(bad(
@@ -212,8 +212,8 @@ fn reasons_json(reasons: &[warranty::Ineligible]) -> String {
         .map(|r| {
             serde_json::json!({
                 "code": r.code(),
-                "zh": r.message(Lang::Zh, crate::pages::datetime),
-                "en": r.message(Lang::En, crate::pages::datetime),
+                "zh": r.message(Lang::Zh, crate::display::datetime),
+                "en": r.message(Lang::En, crate::display::datetime),
             })
         })
         .collect();
@@ -249,12 +249,12 @@ pub struct Filed {
 /// Files a claim on one item of an order the caller may see (`by`: the registered buyer, `None` for a guest).
 /// A keyed API request (`run`, see [`crate::idempotency`]) stores its answer in the filing's transaction.
 pub async fn file(
-    state: &AppState,
+    state: &App,
     order: &Order,
     by: Option<UserId>,
     input: ClaimInput,
-    run: &Run<'_, Filed>,
-) -> Result<Filed, ApiError> {
+    run: &dyn Completion<Filed>,
+) -> Result<Filed, Problem> {
     let item: i32 =
         input.item.trim().parse().ok().filter(|i| *i >= 1 && i64::from(*i) <= order.quantity).ok_or_else(|| {
             bad("claim.item_invalid", "item", "请选择要申请售后的那一件商品", "Choose the item the claim is about")
@@ -296,27 +296,27 @@ struct Filing {
 
 /// Files the claim in the caller's transaction (which the caller commits).
 async fn file_in(
-    state: &AppState,
+    state: &App,
     tx: &mut dyn Tx,
     order: &Order,
     by: Option<UserId>,
     filing: Filing,
     now: Timestamp,
-) -> Result<Filed, ApiError> {
+) -> Result<Filed, Problem> {
     let Filing { item, defect, description, activated, evidence } = filing;
-    let order = tx.order_by_id(order.id).await?.ok_or_else(|| ApiError::not_found("order.not_found"))?;
+    let order = tx.order_by_id(order.id).await?.ok_or_else(|| Problem::not_found("order.not_found"))?;
     if !matches!(order.state, OrderState::Delivered | OrderState::Settled) {
         return Err(conflict("claim.not_delivered", "订单尚未发货，不能申请售后", "The order has not been delivered"));
     }
     let delivered_at = order.delivered_at.or(order.paid_at).unwrap_or(order.created_at);
     let product =
-        tx.product_by_id(order.product_id).await?.ok_or_else(|| ApiError::internal("ordered product vanished"))?;
+        tx.product_by_id(order.product_id).await?.ok_or_else(|| Problem::internal("ordered product vanished"))?;
     // One read of the order's keys answers both: is the item's current key revealed, and how often was it
     // re-issued (its voided keys). Shared secrets and hand deliveries have no keys and no re-issues.
     let (revealed, reissues) = if product.kind == GoodsKind::Standard {
         let keys = tx.order_keys(order.id).await?;
         let live = keys.iter().find(|k| k.item == item && k.voided_at.is_none());
-        let revealed = live.ok_or_else(|| ApiError::not_found("order.not_found"))?.first_revealed_at.is_some();
+        let revealed = live.ok_or_else(|| Problem::not_found("order.not_found"))?.first_revealed_at.is_some();
         (revealed, voided_for(&keys, item))
     } else {
         (!tx.list_reveals(order.id).await?.is_empty(), 0)
@@ -428,7 +428,7 @@ async fn auto_reissue(
     kind: GoodsKind,
     after: &str,
     now: Timestamp,
-) -> Result<Option<(ClaimRecord, kabao_core::CardKeyId)>, ApiError> {
+) -> Result<Option<(ClaimRecord, kabao_core::CardKeyId)>, Problem> {
     let auto = policy.is_some_and(|p| p.auto_reissue);
     if !auto
         || !matches!(eligibility, Eligibility::Eligible(Allowed::Reissue { .. }))
@@ -459,11 +459,11 @@ async fn auto_reissue(
     Ok(Some((decided, fresh)))
 }
 
-async fn open_key(state: &AppState, tx: &mut dyn Tx, id: kabao_core::CardKeyId) -> Result<Zeroizing<String>, ApiError> {
-    let k = tx.card_key_by_id(id).await?.ok_or_else(|| ApiError::internal("re-issued key vanished"))?;
+async fn open_key(state: &App, tx: &mut dyn Tx, id: kabao_core::CardKeyId) -> Result<Zeroizing<String>, Problem> {
+    let k = tx.card_key_by_id(id).await?.ok_or_else(|| Problem::internal("re-issued key vanished"))?;
     let aad =
         CardKeyAad { shop: k.shop_id, product: k.product_id, fingerprint: &k.fingerprint, key_version: k.key_version };
-    state.keyring.open(aad, &k.ciphertext).map_err(ApiError::internal)
+    state.keyring.open(aad, &k.ciphertext).map_err(Problem::internal)
 }
 
 /// Stores evidence files (once per content) and their records, each bound to the product as sold, the claimed
@@ -476,7 +476,7 @@ async fn store_evidence(
     evidence: Vec<Evidence>,
     by: EvidenceParty,
     now: Timestamp,
-) -> Result<Vec<String>, ApiError> {
+) -> Result<Vec<String>, Problem> {
     let mut hashes = Vec::with_capacity(evidence.len());
     for e in evidence {
         let sha_hex = hex::encode(e.sha256);
@@ -526,11 +526,11 @@ async fn run_remedy(
     by: Option<UserId>,
     how: &str,
     now: Timestamp,
-) -> Result<ClaimRecord, ApiError> {
+) -> Result<ClaimRecord, Problem> {
     let policy = policy_of(order);
     let reissues = voided_for(&tx.order_keys(order.id).await?, c.item);
     let product =
-        tx.product_by_id(order.product_id).await?.ok_or_else(|| ApiError::internal("ordered product vanished"))?;
+        tx.product_by_id(order.product_id).await?.ok_or_else(|| Problem::internal("ordered product vanished"))?;
     let action = match warranty::remedy_allowed(policy.as_ref(), reissues) {
         None => RemedyAction::Fail,
         Some(allowed @ Allowed::Reissue { .. }) if product.kind == GoodsKind::Standard => {
@@ -586,7 +586,7 @@ async fn refund_item(
     c: &ClaimRecord,
     how: &str,
     now: Timestamp,
-) -> Result<(), ApiError> {
+) -> Result<(), Problem> {
     let held = tx.balance(Account::Escrow(order.id)).await?;
     if held < order.unit_price {
         return Err(conflict(
@@ -607,7 +607,7 @@ async fn refund_item(
             ),
         ),
     };
-    tx.post_ledger(&t.map_err(ApiError::internal)?, Some(order.id), now).await?;
+    tx.post_ledger(&t.map_err(Problem::internal)?, Some(order.id), now).await?;
     append_event(
         tx,
         order.id,
@@ -628,8 +628,8 @@ pub enum MerchantDecision {
 
 impl MerchantDecision {
     /// From the API's or the form's fields.
-    pub fn parse(decision: &str, reason: Option<String>, note: Option<String>) -> Result<MerchantDecision, ApiError> {
-        let text = |v: Option<String>, field: &str| -> Result<String, ApiError> {
+    pub fn parse(decision: &str, reason: Option<String>, note: Option<String>) -> Result<MerchantDecision, Problem> {
+        let text = |v: Option<String>, field: &str| -> Result<String, Problem> {
             let v = v.unwrap_or_default().trim().to_string();
             if v.chars().count() > MAX_NOTE_CHARS {
                 return Err(bad(
@@ -646,7 +646,7 @@ impl MerchantDecision {
             "reject" => {
                 let reason = text(reason, "reason")?;
                 if reason.is_empty() {
-                    return Err(ApiError::from_localized(StatusCode::BAD_REQUEST, &claim::ClaimError::ReasonRequired));
+                    return Err(Problem::from_localized(Status::BAD_REQUEST, &claim::ClaimError::ReasonRequired));
                 }
                 Ok(MerchantDecision::Reject { reason })
             }
@@ -673,25 +673,25 @@ impl MerchantDecision {
 }
 
 /// The claim and its order, if `merchant` owns the shop it was filed with; anything else is "not found".
-async fn merchant_claim(tx: &mut dyn Tx, merchant: &User, claim_no: &str) -> Result<(ClaimRecord, Order), ApiError> {
-    let no = parse_claim_no(claim_no).ok_or_else(|| ApiError::not_found("claim.not_found"))?;
-    let c = tx.claim_by_no(no).await?.ok_or_else(|| ApiError::not_found("claim.not_found"))?;
+async fn merchant_claim(tx: &mut dyn Tx, merchant: &User, claim_no: &str) -> Result<(ClaimRecord, Order), Problem> {
+    let no = parse_claim_no(claim_no).ok_or_else(|| Problem::not_found("claim.not_found"))?;
+    let c = tx.claim_by_no(no).await?.ok_or_else(|| Problem::not_found("claim.not_found"))?;
     let shop = tx.shop_by_id(c.shop_id).await?;
     if shop.is_none_or(|s| s.owner_id != merchant.id) {
-        return Err(ApiError::not_found("claim.not_found"));
+        return Err(Problem::not_found("claim.not_found"));
     }
-    let order = tx.order_by_id(c.order_id).await?.ok_or_else(|| ApiError::internal("claimed order vanished"))?;
+    let order = tx.order_by_id(c.order_id).await?.ok_or_else(|| Problem::internal("claimed order vanished"))?;
     Ok((c, order))
 }
 
 /// A merchant approves (the remedy runs now), rejects with a reason, or asks once for more evidence (the
 /// deadline pauses until the buyer answers).
 pub async fn decide(
-    state: &AppState,
+    state: &App,
     merchant: &User,
     claim_no: &str,
     decision: MerchantDecision,
-) -> Result<ClaimRecord, ApiError> {
+) -> Result<ClaimRecord, Problem> {
     let now = state.now();
     let mut tx = state.store.begin(TxMode::Write).await?;
     let (c, order) = merchant_claim(&mut *tx, merchant, claim_no).await?;
@@ -701,7 +701,7 @@ pub async fn decide(
         MerchantDecision::AskEvidence { note } => claim::Decision::AskForEvidence { note: note.clone() },
     };
     let next = claim::decide(&core_claim(&c), &core_decision, now)
-        .map_err(|e| ApiError::from_localized(StatusCode::CONFLICT, &e))?;
+        .map_err(|e| Problem::from_localized(Status::CONFLICT, &e))?;
     let decided = match (next, decision) {
         (None, _) => run_remedy(&mut *tx, &order, &c, Some(merchant.id), "merchant_approved", now).await?,
         (Some(k), MerchantDecision::Reject { reason }) => {
@@ -731,14 +731,14 @@ pub async fn decide(
             save(&mut *tx, &d, c.state).await?;
             d
         }
-        (Some(_), MerchantDecision::Approve) => return Err(ApiError::internal("approval gave a decided claim")),
+        (Some(_), MerchantDecision::Approve) => return Err(Problem::internal("approval gave a decided claim")),
     };
     tx.commit().await?;
     tracing::info!(claim = %decided.claim_no, state = decided.state.as_str(), "claim decided by merchant");
     Ok(decided)
 }
 
-async fn save(tx: &mut dyn Tx, c: &ClaimRecord, from: ClaimState) -> Result<(), ApiError> {
+async fn save(tx: &mut dyn Tx, c: &ClaimRecord, from: ClaimState) -> Result<(), Problem> {
     if tx.update_claim(c, from).await? {
         Ok(())
     } else {
@@ -767,13 +767,13 @@ pub struct EvidenceAdded {
 /// becomes eligible is re-issued at once when the policy re-issues automatically and a key is in stock, as at
 /// filing. A keyed API request (`run`) stores its answer in the same transaction.
 pub async fn add_evidence(
-    state: &AppState,
+    state: &App,
     from: EvidenceFrom<'_>,
     claim_no: &str,
     error_text: &str,
     files: Vec<Upload>,
-    run: &Run<'_, EvidenceAdded>,
-) -> Result<EvidenceAdded, ApiError> {
+    run: &dyn Completion<EvidenceAdded>,
+) -> Result<EvidenceAdded, Problem> {
     let evidence = check_evidence(files, error_text)?;
     if evidence.is_empty() {
         return Err(bad("claim.evidence_empty", "files", "请上传文件或填写文字说明", "Add a file or the text"));
@@ -788,14 +788,14 @@ pub async fn add_evidence(
         }
     };
     if !c.state.holds_escrow() {
-        return Err(ApiError::from_localized(StatusCode::CONFLICT, &claim::ClaimError::Closed(c.state)));
+        return Err(Problem::from_localized(Status::CONFLICT, &claim::ClaimError::Closed(c.state)));
     }
     let product =
-        tx.product_by_id(order.product_id).await?.ok_or_else(|| ApiError::internal("ordered product vanished"))?;
+        tx.product_by_id(order.product_id).await?.ok_or_else(|| Problem::internal("ordered product vanished"))?;
     let hashes = store_evidence(&mut *tx, &order, &product.title, &c, evidence, party, now).await?;
     let mut updated = if party == EvidenceParty::Buyer && c.state == ClaimState::AwaitingEvidence {
-        let k = claim::on_more_evidence(&core_claim(&c), now)
-            .map_err(|e| ApiError::from_localized(StatusCode::CONFLICT, &e))?;
+        let k =
+            claim::on_more_evidence(&core_claim(&c), now).map_err(|e| Problem::from_localized(Status::CONFLICT, &e))?;
         let d = apply(&c, k);
         save(&mut *tx, &d, c.state).await?;
         d
@@ -835,7 +835,7 @@ async fn reevaluate(
     c: ClaimRecord,
     kind: GoodsKind,
     now: Timestamp,
-) -> Result<ClaimRecord, ApiError> {
+) -> Result<ClaimRecord, Problem> {
     let policy = policy_of(order);
     let keys = if kind == GoodsKind::Standard { tx.order_keys(order.id).await? } else { Vec::new() };
     let kinds: BTreeSet<EvidenceKind> =
@@ -886,17 +886,17 @@ async fn reevaluate(
 }
 
 /// A claim of an order the caller may already see.
-async fn buyer_claim(tx: &mut dyn Tx, order: &Order, claim_no: &str) -> Result<ClaimRecord, ApiError> {
-    let no = parse_claim_no(claim_no).ok_or_else(|| ApiError::not_found("claim.not_found"))?;
-    tx.claim_by_no(no).await?.filter(|c| c.order_id == order.id).ok_or_else(|| ApiError::not_found("claim.not_found"))
+async fn buyer_claim(tx: &mut dyn Tx, order: &Order, claim_no: &str) -> Result<ClaimRecord, Problem> {
+    let no = parse_claim_no(claim_no).ok_or_else(|| Problem::not_found("claim.not_found"))?;
+    tx.claim_by_no(no).await?.filter(|c| c.order_id == order.id).ok_or_else(|| Problem::not_found("claim.not_found"))
 }
 
 /// A claim with its evidence, for its buyer (the order is already checked).
 pub async fn for_buyer(
-    state: &AppState,
+    state: &App,
     order: &Order,
     claim_no: &str,
-) -> Result<(ClaimRecord, Vec<EvidenceRecord>), ApiError> {
+) -> Result<(ClaimRecord, Vec<EvidenceRecord>), Problem> {
     let mut tx = state.store.begin(TxMode::Read).await?;
     let c = buyer_claim(&mut *tx, order, claim_no).await?;
     let evidence = tx.claim_evidence(c.id).await?;
@@ -905,10 +905,10 @@ pub async fn for_buyer(
 
 /// A claim with its evidence and order, for the merchant of its shop.
 pub async fn for_merchant(
-    state: &AppState,
+    state: &App,
     merchant: &User,
     claim_no: &str,
-) -> Result<(ClaimRecord, Vec<EvidenceRecord>, Order), ApiError> {
+) -> Result<(ClaimRecord, Vec<EvidenceRecord>, Order), Problem> {
     let mut tx = state.store.begin(TxMode::Read).await?;
     let (c, order) = merchant_claim(&mut *tx, merchant, claim_no).await?;
     let evidence = tx.claim_evidence(c.id).await?;
@@ -916,20 +916,20 @@ pub async fn for_merchant(
 }
 
 /// An evidence file of a claim the caller may see (checked by the caller), by its SHA-256 in hex.
-pub async fn evidence_file(state: &AppState, c: &ClaimRecord, sha_hex: &str) -> Result<(String, Vec<u8>), ApiError> {
+pub async fn evidence_file(state: &App, c: &ClaimRecord, sha_hex: &str) -> Result<(String, Vec<u8>), Problem> {
     let sha = hex::decode(sha_hex.trim())
         .ok()
         .filter(|s| s.len() == 32)
-        .ok_or_else(|| ApiError::not_found("evidence.not_found"))?;
+        .ok_or_else(|| Problem::not_found("evidence.not_found"))?;
     let mut tx = state.store.begin(TxMode::Read).await?;
     if !tx.claim_evidence(c.id).await?.iter().any(|e| e.sha256 == sha) {
-        return Err(ApiError::not_found("evidence.not_found"));
+        return Err(Problem::not_found("evidence.not_found"));
     }
-    tx.evidence_file(&sha).await?.ok_or_else(|| ApiError::not_found("evidence.not_found"))
+    tx.evidence_file(&sha).await?.ok_or_else(|| Problem::not_found("evidence.not_found"))
 }
 
 /// The merchant's queue: claims waiting for an answer, nearest deadline first.
-pub async fn queue(state: &AppState, merchant: &User) -> Result<Vec<ClaimRecord>, ApiError> {
+pub async fn queue(state: &App, merchant: &User) -> Result<Vec<ClaimRecord>, Problem> {
     let mut tx = state.store.begin(TxMode::Read).await?;
     let Some(shop) = tx.shop_by_owner(merchant.id).await? else { return Ok(Vec::new()) };
     Ok(tx.shop_pending_claims(shop.id, 200).await?)
@@ -937,9 +937,9 @@ pub async fn queue(state: &AppState, merchant: &User) -> Result<Vec<ClaimRecord>
 
 /// The merchant's queue with each claim's order number and evidence, in one read.
 pub async fn queue_in_full(
-    state: &AppState,
+    state: &App,
     merchant: &User,
-) -> Result<Vec<(ClaimRecord, String, Vec<EvidenceRecord>)>, ApiError> {
+) -> Result<Vec<(ClaimRecord, String, Vec<EvidenceRecord>)>, Problem> {
     let mut tx = state.store.begin(TxMode::Read).await?;
     let Some(shop) = tx.shop_by_owner(merchant.id).await? else { return Ok(Vec::new()) };
     let mut out = Vec::new();
@@ -952,7 +952,7 @@ pub async fn queue_in_full(
 }
 
 /// A shop's recent claims in any state.
-pub async fn recent(state: &AppState, merchant: &User) -> Result<Vec<ClaimRecord>, ApiError> {
+pub async fn recent(state: &App, merchant: &User) -> Result<Vec<ClaimRecord>, Problem> {
     let mut tx = state.store.begin(TxMode::Read).await?;
     let Some(shop) = tx.shop_by_owner(merchant.id).await? else { return Ok(Vec::new()) };
     Ok(tx.shop_claims(shop.id, 50).await?)
@@ -960,7 +960,7 @@ pub async fn recent(state: &AppState, merchant: &User) -> Result<Vec<ClaimRecord
 
 /// The merchant stayed silent past the deadline: an eligible claim gets its remedy; one the rules do not cover is
 /// closed as rejected with the reasons (the buyer may still take it to the platform).
-pub async fn run_deadlines(state: &AppState) -> Result<u64, ApiError> {
+pub async fn run_deadlines(state: &App) -> Result<u64, Problem> {
     let now = state.now();
     let due = {
         let mut tx = state.store.begin(TxMode::Read).await?;
@@ -973,11 +973,11 @@ pub async fn run_deadlines(state: &AppState) -> Result<u64, ApiError> {
         if !claim::silence_runs_remedy(&core_claim(&c), now) {
             continue; // decided meanwhile, or by another instance
         }
-        let order = tx.order_by_id(c.order_id).await?.ok_or_else(|| ApiError::internal("claimed order vanished"))?;
+        let order = tx.order_by_id(c.order_id).await?.ok_or_else(|| Problem::internal("claimed order vanished"))?;
         if c.eligible {
             match run_remedy(&mut *tx, &order, &c, None, "merchant_silent", now).await {
                 Ok(_) => {}
-                Err(e) if e.status == StatusCode::CONFLICT => {
+                Err(e) if e.status == Status::CONFLICT => {
                     tracing::warn!(claim = %c.claim_no, error = %e, "deadline remedy could not run");
                     continue;
                 }
@@ -1012,7 +1012,7 @@ pub async fn run_deadlines(state: &AppState) -> Result<u64, ApiError> {
 
 /// When escrow of an order delivered at `delivered` may be released: the platform's window, or the policy's claim
 /// window when that is longer.
-pub fn settle_after(state: &AppState, order: &Order, delivered: Timestamp) -> Timestamp {
+pub fn settle_after(state: &App, order: &Order, delivered: Timestamp) -> Timestamp {
     let platform = delivered.plus_seconds(state.config.claim_window_seconds);
     match policy_of(order) {
         Some(p) => platform.max(p.window.closes(delivered)),

@@ -4,8 +4,8 @@
 //! Computed on read, not cached: every input (a review, a claim decision, a ruling, a risk event, a day of shop
 //! age) changes it, and one shop's aggregates are a handful of indexed queries.
 
-use crate::error::ApiError;
-use crate::AppState;
+use crate::error::Problem;
+use crate::App;
 use kabao_core::catalog::CertificationLevel;
 use kabao_core::ledger::Account;
 use kabao_core::trust::{
@@ -101,7 +101,7 @@ pub fn inputs(
 }
 
 /// A shop's inputs, read in the caller's transaction.
-pub async fn inputs_in(tx: &mut dyn Tx, shop: &Subject, now: Timestamp) -> Result<TrustInputs, ApiError> {
+pub async fn inputs_in(tx: &mut dyn Tx, shop: &Subject, now: Timestamp) -> Result<TrustInputs, Problem> {
     let since = Timestamp(now.millis() - WINDOW_DAYS * DAY_MS);
     let recent = Timestamp(now.millis() - RECENT_DAYS * DAY_MS);
     let facts = tx.shop_trust_facts(shop.id, since, recent).await?;
@@ -111,17 +111,14 @@ pub async fn inputs_in(tx: &mut dyn Tx, shop: &Subject, now: Timestamp) -> Resul
 }
 
 /// A shop's trust score now.
-pub async fn of_shop(state: &AppState, shop: &Shop) -> Result<TrustScore, ApiError> {
+pub async fn of_shop(state: &App, shop: &Shop) -> Result<TrustScore, Problem> {
     let mut tx = state.store.begin(TxMode::Read).await?;
     let inputs = inputs_in(&mut *tx, &Subject::from(shop), state.clock.now()).await?;
     Ok(trust::compute(&inputs))
 }
 
 /// Scores of several shops (a listing), read in one transaction.
-pub async fn of_shops(
-    state: &AppState,
-    shops: &[Subject],
-) -> Result<HashMap<kabao_core::ShopId, TrustScore>, ApiError> {
+pub async fn of_shops(state: &App, shops: &[Subject]) -> Result<HashMap<kabao_core::ShopId, TrustScore>, Problem> {
     let now = state.clock.now();
     let mut tx = state.store.begin(TxMode::Read).await?;
     let mut out = HashMap::with_capacity(shops.len());
@@ -139,7 +136,7 @@ const GOLD_BATCH: i64 = 500;
 /// Grants 金牌卖家 to certified shops whose record meets the rule (`kabao_core::trust::gold_eligible`) and
 /// withdraws it, back to the level last approved by an admin, from gold shops whose record lapsed. Returns how
 /// many shops changed.
-pub async fn review_gold(state: &AppState) -> Result<u64, ApiError> {
+pub async fn review_gold(state: &App) -> Result<u64, Problem> {
     let now = state.clock.now();
     let mut changed = 0;
     let mut offset = 0;
@@ -169,16 +166,16 @@ pub async fn review_gold(state: &AppState) -> Result<u64, ApiError> {
 }
 
 /// The level an admin last approved for the shop (verified if none is on file: gold needs certification).
-async fn approved_level(tx: &mut dyn Tx, shop: &Shop) -> Result<CertificationLevel, ApiError> {
+async fn approved_level(tx: &mut dyn Tx, shop: &Shop) -> Result<CertificationLevel, Problem> {
     let apps = tx.shop_certification_applications(shop.id).await?;
     Ok(apps.iter().find(|a| a.state == "approved").map_or(CertificationLevel::Verified, |a| a.level))
 }
 
 /// The buyer-abuse signals of a claim (for its merchant and the arbiter; never a penalty by themselves).
 pub async fn signals_of(
-    state: &AppState,
+    state: &App,
     claim: &kabao_store::ClaimRecord,
-) -> Result<Vec<kabao_core::signals::Signal>, ApiError> {
+) -> Result<Vec<kabao_core::signals::Signal>, Problem> {
     let since = Timestamp(state.clock.now().millis() - WINDOW_DAYS * DAY_MS);
     let mut tx = state.store.begin(TxMode::Read).await?;
     let facts = tx.buyer_facts(claim, since).await?;
@@ -196,11 +193,11 @@ pub enum ListingOrder {
 }
 
 impl ListingOrder {
-    pub fn parse(s: Option<&str>) -> Result<ListingOrder, ApiError> {
+    pub fn parse(s: Option<&str>) -> Result<ListingOrder, Problem> {
         match s.map(str::trim) {
             None | Some("") | Some("newest") => Ok(ListingOrder::Newest),
             Some("trust") => Ok(ListingOrder::Trust),
-            Some(_) => Err(ApiError::bad_request(
+            Some(_) => Err(Problem::bad_request(
                 "listing.sort",
                 "sort",
                 "排序方式只能是 newest 或 trust",
@@ -215,11 +212,11 @@ const TRUST_SORT_WINDOW: i64 = 1000;
 
 /// Listed products with their shop's trust score, in the asked order, one page of them.
 pub async fn listing(
-    state: &AppState,
+    state: &App,
     order: ListingOrder,
     limit: i64,
     offset: i64,
-) -> Result<Vec<(kabao_store::Listing, TrustScore)>, ApiError> {
+) -> Result<Vec<(kabao_store::Listing, TrustScore)>, Problem> {
     let listings = {
         let mut tx = state.store.begin(TxMode::Read).await?;
         match order {

@@ -5,10 +5,10 @@
 //! which records the advance as the shop's debt. Shops join the fund with a deposit and a contribution.
 
 use crate::claims::{core_claim, parse_claim_no};
-use crate::error::ApiError;
+use crate::error::Problem;
+use crate::error::Status;
 use crate::orders::append_event;
-use crate::AppState;
-use axum::http::StatusCode;
+use crate::App;
 use kabao_core::claim::{self, ClaimState};
 use kabao_core::dispute::{self, Ruling, Sources};
 use kabao_core::events;
@@ -23,14 +23,14 @@ pub const MAX_STATEMENT_CHARS: usize = 2000;
 /// Reminders go out this long before the escalation window closes.
 const REMIND_BEFORE_MS: i64 = 24 * 3_600_000;
 
-fn conflict(code: &'static str, zh: &str, en: &str) -> ApiError {
-    ApiError::new(StatusCode::CONFLICT, code, zh, en)
+fn conflict(code: &'static str, zh: &str, en: &str) -> Problem {
+    Problem::new(Status::CONFLICT, code, zh, en)
 }
 
-fn statement_text(body: &str) -> Result<String, ApiError> {
+fn statement_text(body: &str) -> Result<String, Problem> {
     let body = body.trim();
     if body.is_empty() {
-        return Err(ApiError::bad_request(
+        return Err(Problem::bad_request(
             "dispute.statement_empty",
             "statement",
             "请写下你的说明",
@@ -38,7 +38,7 @@ fn statement_text(body: &str) -> Result<String, ApiError> {
         ));
     }
     if body.chars().count() > MAX_STATEMENT_CHARS {
-        return Err(ApiError::bad_request(
+        return Err(Problem::bad_request(
             "dispute.statement_too_long",
             "statement",
             format!("说明最多 {MAX_STATEMENT_CHARS} 字"),
@@ -49,28 +49,23 @@ fn statement_text(body: &str) -> Result<String, ApiError> {
 }
 
 /// When the window to escalate a decided claim closes.
-pub fn escalation_closes(state: &AppState, c: &ClaimRecord) -> Option<Timestamp> {
+pub fn escalation_closes(state: &App, c: &ClaimRecord) -> Option<Timestamp> {
     let decided = c.decided_at?;
     matches!(c.state, ClaimState::Rejected | ClaimState::RemedyFailed)
         .then(|| Timestamp(decided.0.saturating_add(i64::from(state.config.dispute_window_days) * 86_400_000)))
 }
 
 /// The buyer takes a claim of an order they may see to the platform, with a first statement.
-pub async fn escalate(
-    state: &AppState,
-    order: &Order,
-    claim_no: &str,
-    statement: &str,
-) -> Result<DisputeRecord, ApiError> {
+pub async fn escalate(state: &App, order: &Order, claim_no: &str, statement: &str) -> Result<DisputeRecord, Problem> {
     let body = statement_text(statement)?;
     let now = state.now();
     let mut tx = state.store.begin(TxMode::Write).await?;
-    let no = parse_claim_no(claim_no).ok_or_else(|| ApiError::not_found("claim.not_found"))?;
+    let no = parse_claim_no(claim_no).ok_or_else(|| Problem::not_found("claim.not_found"))?;
     let c = tx
         .claim_by_no(no)
         .await?
         .filter(|c| c.order_id == order.id)
-        .ok_or_else(|| ApiError::not_found("claim.not_found"))?;
+        .ok_or_else(|| Problem::not_found("claim.not_found"))?;
     if tx.dispute_of_claim(c.id).await?.is_some() {
         return Err(conflict(
             "dispute.exists",
@@ -79,7 +74,7 @@ pub async fn escalate(
         ));
     }
     let k = claim::escalate(&core_claim(&c), now, state.config.dispute_window_days)
-        .map_err(|e| ApiError::from_localized(StatusCode::CONFLICT, &e))?;
+        .map_err(|e| Problem::from_localized(Status::CONFLICT, &e))?;
     let escalated = ClaimRecord { state: k.state, ..c.clone() };
     if !tx.update_claim(&escalated, c.state).await? {
         return Err(conflict("claim.changed", "该售后申请刚刚被处理过，请刷新", "The claim just changed; reload"));
@@ -104,7 +99,7 @@ pub async fn escalate(
         now,
     )
     .await?;
-    let d = tx.dispute_of_claim(c.id).await?.ok_or_else(|| ApiError::internal("dispute vanished"))?;
+    let d = tx.dispute_of_claim(c.id).await?.ok_or_else(|| Problem::internal("dispute vanished"))?;
     tx.commit().await?;
     tracing::info!(claim = %c.claim_no, "claim escalated to the platform");
     Ok(d)
@@ -128,26 +123,26 @@ pub struct Stated {
 
 /// Adds a statement to an open dispute (a keyed API request stores its answer with it: [`crate::idempotency`]).
 pub async fn add_statement(
-    state: &AppState,
+    state: &App,
     party: Party<'_>,
     claim_no: &str,
     body: &str,
-    run: &crate::idempotency::Run<'_, Stated>,
-) -> Result<Stated, ApiError> {
+    run: &dyn crate::idempotency::Completion<Stated>,
+) -> Result<Stated, Problem> {
     let body = statement_text(body)?;
     let now = state.now();
     let mut tx = state.store.begin(TxMode::Write).await?;
-    let no = parse_claim_no(claim_no).ok_or_else(|| ApiError::not_found("claim.not_found"))?;
-    let c = tx.claim_by_no(no).await?.ok_or_else(|| ApiError::not_found("claim.not_found"))?;
+    let no = parse_claim_no(claim_no).ok_or_else(|| Problem::not_found("claim.not_found"))?;
+    let c = tx.claim_by_no(no).await?.ok_or_else(|| Problem::not_found("claim.not_found"))?;
     let who = match party {
         Party::Buyer(o) if o.id == c.order_id => EvidenceParty::Buyer,
         Party::Merchant(u) if tx.shop_by_id(c.shop_id).await?.is_some_and(|s| s.owner_id == u.id) => {
             EvidenceParty::Merchant
         }
         Party::Arbiter(u) if u.role == Role::Arbiter => EvidenceParty::Arbiter,
-        _ => return Err(ApiError::not_found("claim.not_found")),
+        _ => return Err(Problem::not_found("claim.not_found")),
     };
-    let d = tx.dispute_of_claim(c.id).await?.ok_or_else(|| ApiError::not_found("dispute.not_found"))?;
+    let d = tx.dispute_of_claim(c.id).await?.ok_or_else(|| Problem::not_found("dispute.not_found"))?;
     if d.decided {
         return Err(conflict(
             "dispute.decided",
@@ -182,8 +177,8 @@ pub struct Case {
     pub reveals: Vec<kabao_store::Reveal>,
 }
 
-async fn case_in(tx: &mut dyn Tx, c: ClaimRecord) -> Result<Case, ApiError> {
-    let order = tx.order_by_id(c.order_id).await?.ok_or_else(|| ApiError::internal("claimed order vanished"))?;
+async fn case_in(tx: &mut dyn Tx, c: ClaimRecord) -> Result<Case, Problem> {
+    let order = tx.order_by_id(c.order_id).await?.ok_or_else(|| Problem::internal("claimed order vanished"))?;
     let dispute = tx.dispute_of_claim(c.id).await?;
     let statements = match &dispute {
         Some(d) => tx.dispute_statements(d.id).await?,
@@ -200,25 +195,25 @@ async fn case_in(tx: &mut dyn Tx, c: ClaimRecord) -> Result<Case, ApiError> {
     })
 }
 
-fn require_arbiter(user: &User) -> Result<(), ApiError> {
+fn require_arbiter(user: &User) -> Result<(), Problem> {
     if user.role == Role::Arbiter {
         Ok(())
     } else {
-        Err(ApiError::forbidden())
+        Err(Problem::forbidden())
     }
 }
 
 /// The whole case, for an arbiter.
-pub async fn case_for_arbiter(state: &AppState, arbiter: &User, claim_no: &str) -> Result<Case, ApiError> {
+pub async fn case_for_arbiter(state: &App, arbiter: &User, claim_no: &str) -> Result<Case, Problem> {
     require_arbiter(arbiter)?;
     let mut tx = state.store.begin(TxMode::Read).await?;
-    let no = parse_claim_no(claim_no).ok_or_else(|| ApiError::not_found("claim.not_found"))?;
-    let c = tx.claim_by_no(no).await?.ok_or_else(|| ApiError::not_found("claim.not_found"))?;
+    let no = parse_claim_no(claim_no).ok_or_else(|| Problem::not_found("claim.not_found"))?;
+    let c = tx.claim_by_no(no).await?.ok_or_else(|| Problem::not_found("claim.not_found"))?;
     case_in(&mut *tx, c).await
 }
 
 /// The dispute and its statements of a claim, for a party that may already see the claim.
-pub async fn of_claim(state: &AppState, c: &ClaimRecord) -> Result<(Option<DisputeRecord>, Vec<Statement>), ApiError> {
+pub async fn of_claim(state: &App, c: &ClaimRecord) -> Result<(Option<DisputeRecord>, Vec<Statement>), Problem> {
     let mut tx = state.store.begin(TxMode::Read).await?;
     let d = tx.dispute_of_claim(c.id).await?;
     let statements = match &d {
@@ -236,7 +231,7 @@ pub struct Queued {
 }
 
 /// Disputes waiting for a ruling (oldest first) and recently decided ones, read in one transaction.
-pub async fn arbiter_queue(state: &AppState, arbiter: &User) -> Result<(Vec<Queued>, Vec<Queued>), ApiError> {
+pub async fn arbiter_queue(state: &App, arbiter: &User) -> Result<(Vec<Queued>, Vec<Queued>), Problem> {
     require_arbiter(arbiter)?;
     let mut tx = state.store.begin(TxMode::Read).await?;
     let mut out = (Vec::new(), Vec::new());
@@ -252,17 +247,17 @@ pub async fn arbiter_queue(state: &AppState, arbiter: &User) -> Result<(Vec<Queu
 }
 
 /// Parses a ruling from the API's or a form's fields (`refund_fen`: the amount of a refund).
-pub fn parse_ruling(ruling: &str, refund_fen: Option<i64>) -> Result<Ruling, ApiError> {
+pub fn parse_ruling(ruling: &str, refund_fen: Option<i64>) -> Result<Ruling, Problem> {
     match ruling.trim() {
         "force_reissue" => Ok(Ruling::ForceReissue),
         "refund" => Ok(Ruling::Refund { amount: Money::from_fen(refund_fen.unwrap_or(0)) }),
         "reject" => Ok(Ruling::Reject),
-        _ => Err(ApiError::from_localized(StatusCode::BAD_REQUEST, &dispute::DisputeError::UnknownRuling)),
+        _ => Err(Problem::from_localized(Status::BAD_REQUEST, &dispute::DisputeError::UnknownRuling)),
     }
 }
 
 /// The fund's cash: its account less what it advanced for shops and has not recovered.
-async fn fund_cash(tx: &mut dyn Tx) -> Result<Money, ApiError> {
+async fn fund_cash(tx: &mut dyn Tx) -> Result<Money, Problem> {
     let fund = tx.balance(Account::CompensationFund).await?;
     let receivables = tx.fund_receivables().await?;
     Ok(dispute::fund_cash(fund, receivables.into_iter().map(|(_, owed)| owed)))
@@ -271,21 +266,21 @@ async fn fund_cash(tx: &mut dyn Tx) -> Result<Money, ApiError> {
 /// The arbiter rules, once. The ruling runs in the same transaction that records it: a second attempt finds the
 /// dispute decided and changes nothing.
 pub async fn decide(
-    state: &AppState,
+    state: &App,
     arbiter: &User,
     claim_no: &str,
     ruling: Ruling,
     reason: &str,
-) -> Result<DisputeRecord, ApiError> {
+) -> Result<DisputeRecord, Problem> {
     require_arbiter(arbiter)?;
     let now = state.now();
     let mut tx = state.store.begin(TxMode::Write).await?;
-    let no = parse_claim_no(claim_no).ok_or_else(|| ApiError::not_found("claim.not_found"))?;
-    let c = tx.claim_by_no(no).await?.ok_or_else(|| ApiError::not_found("claim.not_found"))?;
-    let d = tx.dispute_of_claim(c.id).await?.ok_or_else(|| ApiError::not_found("dispute.not_found"))?;
-    let order = tx.order_by_id(c.order_id).await?.ok_or_else(|| ApiError::internal("claimed order vanished"))?;
+    let no = parse_claim_no(claim_no).ok_or_else(|| Problem::not_found("claim.not_found"))?;
+    let c = tx.claim_by_no(no).await?.ok_or_else(|| Problem::not_found("claim.not_found"))?;
+    let d = tx.dispute_of_claim(c.id).await?.ok_or_else(|| Problem::not_found("dispute.not_found"))?;
+    let order = tx.order_by_id(c.order_id).await?.ok_or_else(|| Problem::internal("claimed order vanished"))?;
     dispute::check_ruling(ruling, reason, order.unit_price)
-        .map_err(|e| ApiError::from_localized(StatusCode::BAD_REQUEST, &e))?;
+        .map_err(|e| Problem::from_localized(Status::BAD_REQUEST, &e))?;
     let refund = match ruling {
         Ruling::Refund { amount } => Some(amount),
         _ => None,
@@ -324,13 +319,12 @@ pub async fn decide(
                 deposit: tx.balance(Account::MerchantDeposit(order.shop_id)).await?,
                 fund: fund_cash(&mut *tx).await?,
             };
-            let plan =
-                dispute::plan(amount, sources).map_err(|e| ApiError::from_localized(StatusCode::CONFLICT, &e))?;
+            let plan = dispute::plan(amount, sources).map_err(|e| Problem::from_localized(Status::CONFLICT, &e))?;
             let to = match order.buyer_id {
                 Some(b) => Account::BuyerWallet(b),
                 None => Account::GatewayClearing,
             };
-            let t = dispute::payout(&plan, order.id, order.shop_id, to).map_err(ApiError::internal)?;
+            let t = dispute::payout(&plan, order.id, order.shop_id, to).map_err(Problem::internal)?;
             tx.post_ledger(&t, Some(order.id), now).await?;
             append_event(
                 &mut *tx,
@@ -369,7 +363,7 @@ pub async fn decide(
         now,
     )
     .await?;
-    let decided = tx.dispute_of_claim(c.id).await?.ok_or_else(|| ApiError::internal("dispute vanished"))?;
+    let decided = tx.dispute_of_claim(c.id).await?.ok_or_else(|| Problem::internal("dispute vanished"))?;
     tx.commit().await?;
     tracing::info!(claim = %c.claim_no, ruling = ruling.as_str(), "dispute decided");
     Ok(decided)
@@ -377,7 +371,7 @@ pub async fn decide(
 
 /// Reminds buyers (by mail, when there is an address) that a rejected claim can go to the platform, a day before
 /// the window closes. The claim page says the same in the app.
-pub async fn remind_escalation(state: &AppState) -> Result<u64, ApiError> {
+pub async fn remind_escalation(state: &App) -> Result<u64, Problem> {
     let now = state.now();
     let window_ms = i64::from(state.config.dispute_window_days) * 86_400_000;
     let cutoff = Timestamp(now.0.saturating_sub(window_ms.saturating_sub(REMIND_BEFORE_MS)));
@@ -409,7 +403,7 @@ pub async fn remind_escalation(state: &AppState) -> Result<u64, ApiError> {
                 &to,
                 &order.order_no,
                 &c.claim_no,
-                &crate::pages::datetime(closes),
+                &crate::display::datetime(closes),
                 state.public_url.as_deref(),
             );
             if let Err(e) = state.mailer.send(&mail).await {
@@ -423,7 +417,7 @@ pub async fn remind_escalation(state: &AppState) -> Result<u64, ApiError> {
 
 /// A shop joins the compensation fund: its deposit is topped up to the minimum from its available balance and it
 /// pays the one-time contribution into the fund, in one transaction.
-pub async fn join_fund(state: &AppState, merchant: &User) -> Result<Timestamp, ApiError> {
+pub async fn join_fund(state: &App, merchant: &User) -> Result<Timestamp, Problem> {
     let shop = crate::shops::my_shop(state, merchant).await?;
     let now = state.now();
     let mut tx = state.store.begin(TxMode::Write).await?;
@@ -435,8 +429,8 @@ pub async fn join_fund(state: &AppState, merchant: &User) -> Result<Timestamp, A
     let needed = Money::from_fen(top_up.fen() + state.config.fund_fee.fen());
     let available = tx.balance(Account::MerchantAvailable(shop.id)).await?;
     if available < needed {
-        return Err(ApiError::new(
-            StatusCode::PAYMENT_REQUIRED,
+        return Err(Problem::new(
+            Status::PAYMENT_REQUIRED,
             "fund.balance_too_low",
             format!(
                 "加入赔付基金需要可用余额 {needed}（保证金 {top_up} + 基金份额 {}），当前 {available}",
@@ -455,7 +449,7 @@ pub async fn join_fund(state: &AppState, merchant: &User) -> Result<Timestamp, A
             Account::MerchantDeposit(shop.id),
             top_up,
         )
-        .map_err(ApiError::internal)?;
+        .map_err(Problem::internal)?;
         tx.post_ledger(&t, None, now).await?;
     }
     if state.config.fund_fee.is_positive() {
@@ -465,7 +459,7 @@ pub async fn join_fund(state: &AppState, merchant: &User) -> Result<Timestamp, A
             Account::CompensationFund,
             state.config.fund_fee,
         )
-        .map_err(ApiError::internal)?;
+        .map_err(Problem::internal)?;
         tx.post_ledger(&t, None, now).await?;
     }
     tx.insert_fund_member(shop.id, now).await?;
@@ -475,12 +469,12 @@ pub async fn join_fund(state: &AppState, merchant: &User) -> Result<Timestamp, A
 }
 
 /// The platform moves part of its revenue into the fund (admin).
-pub async fn contribute_to_fund(state: &AppState, admin: &User, amount: Money) -> Result<(), ApiError> {
+pub async fn contribute_to_fund(state: &App, admin: &User, amount: Money) -> Result<(), Problem> {
     if admin.role != Role::Admin {
-        return Err(ApiError::forbidden());
+        return Err(Problem::forbidden());
     }
     if !amount.is_positive() {
-        return Err(ApiError::bad_request(
+        return Err(Problem::bad_request(
             "fund.amount_invalid",
             "amount_fen",
             "金额必须大于零",
@@ -489,10 +483,10 @@ pub async fn contribute_to_fund(state: &AppState, admin: &User, amount: Money) -
     }
     let mut tx = state.store.begin(TxMode::Write).await?;
     let t = LedgerTx::transfer(TxKind::FundContribution, Account::PlatformRevenue, Account::CompensationFund, amount)
-        .map_err(ApiError::internal)?;
+        .map_err(Problem::internal)?;
     match tx.post_ledger(&t, None, state.now()).await {
         Ok(_) => {}
-        Err(StoreError::Ledger(e)) => return Err(ApiError::from_localized(StatusCode::PAYMENT_REQUIRED, &e)),
+        Err(StoreError::Ledger(e)) => return Err(Problem::from_localized(Status::PAYMENT_REQUIRED, &e)),
         Err(e) => return Err(e.into()),
     }
     tx.commit().await?;
@@ -509,7 +503,7 @@ pub struct FundReport {
     pub payouts: Vec<(Timestamp, Money)>,
 }
 
-pub async fn fund_report(state: &AppState) -> Result<FundReport, ApiError> {
+pub async fn fund_report(state: &App) -> Result<FundReport, Problem> {
     let mut tx = state.store.begin(TxMode::Read).await?;
     let fund = tx.balance(Account::CompensationFund).await?;
     let owed: Vec<Money> = tx.fund_receivables().await?.into_iter().map(|(_, owed)| owed).collect();
@@ -521,7 +515,7 @@ pub async fn fund_report(state: &AppState) -> Result<FundReport, ApiError> {
 }
 
 /// Whether a shop is in the fund (its products show 赔付保障).
-pub async fn is_member(state: &AppState, shop: kabao_core::ShopId) -> Result<bool, ApiError> {
+pub async fn is_member(state: &App, shop: kabao_core::ShopId) -> Result<bool, Problem> {
     let mut tx = state.store.begin(TxMode::Read).await?;
     Ok(tx.fund_member_since(shop).await?.is_some())
 }

@@ -1,0 +1,40 @@
+//! What every request handler may use: the application (`kabao_app::App`: store, keyring, configuration,
+//! clock, mailer) and what only the HTTP side keeps (request metrics).
+
+use kabao_app::App;
+use kabao_core::vault::Keyring;
+use kabao_store::Store;
+use std::sync::Arc;
+
+pub struct AppState {
+    pub app: App,
+    pub metrics: crate::metrics::Metrics,
+}
+
+pub type SharedState = Arc<AppState>;
+
+impl AppState {
+    /// The application over `store`, with the gateway clients of `kabao-rails` and request metrics.
+    pub fn new(
+        store: Arc<dyn Store>,
+        keyring: Arc<Keyring>,
+        config: kabao_app::Config,
+        clock: Arc<dyn kabao_app::Clock>,
+    ) -> AppState {
+        let app = App::new(store, keyring, config, clock).with_epay_query(Arc::new(kabao_rails::EpayHttp::default()));
+        AppState { app, metrics: crate::metrics::Metrics::new() }
+    }
+
+    /// Replaces the mailer (the default keeps mails in memory, as tests want).
+    pub fn with_mailer(mut self, mailer: Arc<dyn kabao_app::mailer::Mailer>, public_url: Option<String>) -> AppState {
+        self.app = self.app.with_mailer(mailer, public_url);
+        self
+    }
+}
+
+impl std::ops::Deref for AppState {
+    type Target = App;
+    fn deref(&self) -> &App {
+        &self.app
+    }
+}
