@@ -134,6 +134,24 @@ impl From<StoreError> for ApiError {
     }
 }
 
+// ---------------------------------------------------------------------------------------------------------------
+// The use cases' errors, each mapped to its HTTP status here and nowhere else; the body and the page message come
+// from the error's `Localized` codes and words.
+// ---------------------------------------------------------------------------------------------------------------
+
+// === Orders, payments, catalog and inventory (orders, payments, epay, trial, warranty, products, shops,
+// inventory, idempotency, keyring) ===
+
+// === end of orders, payments, catalog and inventory ===
+
+// === Claims, disputes and trust (claims, disputes, bundle, chat, reviews, certification, risk, trust) ===
+
+// === end of claims, disputes and trust ===
+
+// === Accounts, money out and jobs (accounts and sessions, finance, payees, jobs, verify, mailer) ===
+
+// === end of accounts, money out and jobs ===
+
 impl From<kabao_app::error::Problem> for ApiError {
     fn from(p: kabao_app::error::Problem) -> Self {
         let status = StatusCode::from_u16(p.status.as_u16()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
