@@ -325,6 +325,17 @@ async fn verify_bundle_says_intact_or_names_the_altered_file() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("nope.zip"), "names the file it could not read");
 }
 
+/// A complaint package downloaded from kabao 4551a15 (before order events were typed: the dispute story of the
+/// HTTP tests: twelve events of twelve kinds) still verifies: stored chains are hashed as they were written.
+#[test]
+fn a_complaint_package_from_before_typed_events_still_verifies() {
+    let package = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/e2e/data/complaint-package-4551a15.zip");
+    let out = Command::new(kabao_bin()).arg("verify-bundle").arg(package).output().unwrap_or_else(|e| panic!("{e}"));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(stdout.contains("intact") && stdout.contains("12 events in an unbroken chain"), "{stdout}");
+}
+
 #[test]
 fn risk_scan_prints_one_json_verdict_per_stdin_line() {
     use std::io::Write;
