@@ -1,10 +1,21 @@
 //! Event bodies are hashed into every order's chain, so their bytes may never change. `reference` keeps the
 //! bodies as the writers built them with `serde_json::json!` in kabao-server (at commit 4551a15, before events
 //! were typed), verbatim but for the values they read; `data/event_chain.golden` is a chain of them with fixed
-//! values, written from those literals. Both stay as the definition the typed events must match byte for byte.
+//! values, written from those literals. Both stay as the definition the typed events ([`OrderEvent`]) must match
+//! byte for byte: for the golden values, and for any values (a property test against the literals).
 
-use kabao_core::audit::{next_event, ChainedEvent};
+use kabao_core::audit::{canonical_json, next_event, verify_chain, ChainedEvent};
+use kabao_core::claim::EvidenceParty;
+use kabao_core::dispute::{Plan, Ruling};
+use kabao_core::events::{
+    EventKind, OrderEvent, PaidFrom, RefundReason, Reissue, ReissueAfter, Rejection, RemedyTrigger,
+};
+use kabao_core::refund::RefundTo;
+use kabao_core::warranty::{Defect, EvidenceKind};
+use kabao_core::{CardKeyId, Money, ProductId, Timestamp, UserId};
+use proptest::prelude::*;
 use serde_json::Value;
+use std::collections::BTreeSet;
 
 const GOLDEN: &str = include_str!("data/event_chain.golden");
 
@@ -307,4 +318,449 @@ fn the_reference_bodies_make_the_golden_chain() {
         std::fs::write(path, format!("{header}{}\n", lines.join("\n"))).unwrap_or_else(|e| panic!("{path}: {e}"));
     }
     assert_eq!(lines, golden());
+}
+
+/// The golden chain built from typed events, as the writers build them now.
+fn typed_chain() -> Vec<ChainedEvent> {
+    let hashes = vec![SHA_A.to_string(), SHA_B.to_string()];
+    let none: &[String] = &[];
+    let evidence: BTreeSet<EvidenceKind> = [EvidenceKind::ErrorText, EvidenceKind::Screenshot].into();
+    let no_evidence = BTreeSet::new();
+    let keys = [CardKeyId(101), CardKeyId(102)];
+    let (buyer, merchant, arbiter) = (UserId(7), UserId(9), UserId(11));
+    let plan =
+        |e, a, d, f| Plan { from_escrow: fen(e), from_available: fen(a), from_deposit: fen(d), from_fund: fen(f) };
+    let events = [
+        OrderEvent::OrderCreated {
+            order_no: "K20250101A1B2C3D4E5F6G7H8J9",
+            product: ProductId(42),
+            quantity: 2,
+            amount: fen(1980),
+            warranty_sha256: &[0xab; 32],
+            warranty_version: Some(3),
+            buyer: Some(buyer),
+        },
+        OrderEvent::OrderCreated {
+            order_no: "K20250101ZZZZZZZZZZZZZZZZZZ",
+            product: ProductId(43),
+            quantity: 1,
+            amount: fen(990),
+            warranty_sha256: &[0x01; 32],
+            warranty_version: None,
+            buyer: None,
+        },
+        OrderEvent::OrderPaid { amount: fen(1980), source: PaidFrom::Wallet },
+        OrderEvent::OrderPaid { amount: fen(990), source: PaidFrom::Gateway { payment_id: 55 } },
+        OrderEvent::KeysAssigned { card_keys: &keys },
+        OrderEvent::KeysAssigned { card_keys: &[] },
+        OrderEvent::OrderAwaitingDelivery { delivery_deadline: Timestamp(1_735_700_000_000), delivery_hours: 24 },
+        OrderEvent::GoodsDelivered { by: merchant, chars: 17 },
+        OrderEvent::KeysRevealed { by: Some(buyer), count: 2, item: None },
+        OrderEvent::KeysRevealed { by: None, count: 0, item: None },
+        OrderEvent::KeysRevealed { by: Some(buyer), count: 1, item: Some(2) },
+        OrderEvent::KeysRevealed { by: None, count: 1, item: Some(1) },
+        OrderEvent::OrderRefunded { reason: RefundReason::OutOfStock, amount: fen(1980), to: RefundTo::Wallet(buyer) },
+        OrderEvent::OrderRefunded {
+            reason: RefundReason::DeliveryDeadlineMissed,
+            amount: fen(990),
+            to: RefundTo::Gateway,
+        },
+        OrderEvent::PaymentRefundedLate { payment_id: 56, amount: fen(990) },
+        OrderEvent::OrderExpired,
+        OrderEvent::OrderSettled { amount: fen(1980), fee_bps: 250 },
+        OrderEvent::OrderSettled { amount: fen(0), fee_bps: 0 },
+        OrderEvent::ClaimFiled {
+            claim_no: "C1a2b3",
+            item: 1,
+            defect: Defect::InvalidKey,
+            activated: false,
+            eligible: false,
+            reasons: REASONS,
+            evidence_sha256: &hashes,
+            due_at: Some(Timestamp(1_735_786_400_000)),
+        },
+        OrderEvent::ClaimFiled {
+            claim_no: "C1a2b4",
+            item: 2,
+            defect: Defect::AccountBanned,
+            activated: true,
+            eligible: true,
+            reasons: "[]",
+            evidence_sha256: none,
+            due_at: None,
+        },
+        OrderEvent::ClaimFiled {
+            claim_no: "C1a2b5",
+            item: 1,
+            defect: Defect::ExpiredEarly,
+            activated: false,
+            eligible: true,
+            reasons: "not json",
+            evidence_sha256: &hashes[..1],
+            due_at: Some(Timestamp(1)),
+        },
+        reissued(1, 103, Reissue::Auto { after: ReissueAfter::Filed }),
+        reissued(1, 104, Reissue::Auto { after: ReissueAfter::Evidence }),
+        reissued(1, 105, Reissue::Remedy { by: Some(merchant), trigger: RemedyTrigger::MerchantApproved }),
+        reissued(2, 106, Reissue::Remedy { by: None, trigger: RemedyTrigger::MerchantSilent }),
+        reissued(1, 107, Reissue::Ruling { by: arbiter }),
+        OrderEvent::ClaimRemedyFailed { claim_no: "C1a2b3", item: 1, how: RemedyTrigger::MerchantApproved },
+        OrderEvent::ClaimRemedyFailed { claim_no: "C1a2b3", item: 2, how: RemedyTrigger::MerchantSilent },
+        OrderEvent::ClaimRefunded {
+            claim_no: "C1a2b3",
+            item: 1,
+            amount: fen(990),
+            to: RefundTo::Wallet(buyer),
+            how: RemedyTrigger::MerchantApproved,
+        },
+        OrderEvent::ClaimRefunded {
+            claim_no: "C1a2b3",
+            item: 2,
+            amount: fen(990),
+            to: RefundTo::Gateway,
+            how: RemedyTrigger::MerchantSilent,
+        },
+        OrderEvent::ClaimRejected {
+            claim_no: "C1a2b3",
+            item: 1,
+            why: Rejection::ByMerchant { reason: "售出前已测试可用 \"tested\"\n", by: merchant },
+        },
+        OrderEvent::ClaimRejected { claim_no: "C1a2b3", item: 2, why: Rejection::SilentIneligible },
+        OrderEvent::ClaimEvidenceRequested {
+            claim_no: "C1a2b3",
+            item: 1,
+            note: "请上传激活截图 / a screenshot",
+            by: merchant,
+        },
+        OrderEvent::ClaimEvidenceAdded {
+            claim_no: "C1a2b3",
+            by: EvidenceParty::Buyer,
+            evidence_sha256: &hashes,
+            due_at: Some(Timestamp(1_735_786_400_000)),
+        },
+        OrderEvent::ClaimEvidenceAdded {
+            claim_no: "C1a2b3",
+            by: EvidenceParty::Merchant,
+            evidence_sha256: none,
+            due_at: None,
+        },
+        OrderEvent::ClaimReevaluated {
+            claim_no: "C1a2b3",
+            item: 1,
+            eligible: true,
+            was_eligible: false,
+            reasons: "[]",
+            evidence: &evidence,
+        },
+        OrderEvent::ClaimReevaluated {
+            claim_no: "C1a2b3",
+            item: 1,
+            eligible: false,
+            was_eligible: false,
+            reasons: REASONS,
+            evidence: &no_evidence,
+        },
+        OrderEvent::DisputeOpened { claim_no: "C1a2b3", item: 1, statement_chars: 6 },
+        OrderEvent::DisputeStatement { claim_no: "C1a2b3", party: EvidenceParty::Buyer },
+        OrderEvent::DisputeStatement { claim_no: "C1a2b3", party: EvidenceParty::Merchant },
+        OrderEvent::DisputeStatement { claim_no: "C1a2b3", party: EvidenceParty::Arbiter },
+        OrderEvent::DisputeRefunded {
+            claim_no: "C1a2b3",
+            amount: fen(990),
+            plan: plan(29, 0, 392, 569),
+            to: RefundTo::Wallet(buyer),
+        },
+        OrderEvent::DisputeRefunded {
+            claim_no: "C1a2b3",
+            amount: fen(500),
+            plan: plan(500, 0, 0, 0),
+            to: RefundTo::Gateway,
+        },
+        decided(Ruling::Refund { amount: fen(990) }, " 卡密无效 ", arbiter),
+        decided(Ruling::ForceReissue, "stock", arbiter),
+        decided(Ruling::Reject, "no evidence", arbiter),
+    ];
+    let mut out: Vec<ChainedEvent> = Vec::new();
+    for (i, e) in events.iter().enumerate() {
+        let next = e.chain_after(out.last(), 1_735_689_600_000 + i as i64);
+        out.push(next);
+    }
+    out
+}
+
+fn fen(f: i64) -> Money {
+    Money::from_fen(f)
+}
+
+fn reissued(item: i32, key: i64, how: Reissue) -> OrderEvent<'static> {
+    OrderEvent::ClaimReissued { claim_no: "C1a2b3", item, card_key: CardKeyId(key), how }
+}
+
+fn decided(ruling: Ruling, reason: &str, by: UserId) -> OrderEvent<'_> {
+    OrderEvent::DisputeDecided { claim_no: "C1a2b3", ruling, reason, by }
+}
+
+#[test]
+fn typed_events_make_the_golden_chain_byte_for_byte() {
+    let typed = typed_chain();
+    assert_eq!(golden_lines(&typed), golden());
+    assert_eq!(typed, chain(&reference_chain()), "same kinds, bodies and hashes");
+    assert_eq!(verify_chain(&typed), Ok(()));
+}
+
+#[test]
+fn the_golden_chain_holds_every_kind() {
+    let kinds: BTreeSet<&str> =
+        typed_chain().iter().map(|e| EventKind::parse(&e.kind).map_or("?", |k| k.as_str())).collect();
+    assert_eq!(kinds, EventKind::ALL.iter().map(|k| k.as_str()).collect());
+}
+
+fn text() -> impl Strategy<Value = String> {
+    prop_oneof![".*", "[a-zA-Z0-9]{0,24}", "[\\u{4e00}-\\u{9fff} \"\\\\\n\t]{0,12}"]
+}
+
+fn user() -> impl Strategy<Value = UserId> {
+    any::<i64>().prop_map(UserId)
+}
+
+fn stamp() -> impl Strategy<Value = Option<Timestamp>> {
+    proptest::option::of(any::<i64>().prop_map(Timestamp))
+}
+
+fn to() -> impl Strategy<Value = RefundTo> {
+    proptest::option::of(user()).prop_map(RefundTo::of)
+}
+
+fn trigger() -> impl Strategy<Value = RemedyTrigger> {
+    prop_oneof![Just(RemedyTrigger::MerchantApproved), Just(RemedyTrigger::MerchantSilent)]
+}
+
+/// Canonical bytes of both, and equal.
+fn same(typed: &OrderEvent<'_>, reference: Value) -> Result<(), TestCaseError> {
+    prop_assert_eq!(canonical_json(&typed.body()), canonical_json(&reference));
+    Ok(())
+}
+
+/// The values one case of the property fills every event with.
+#[derive(Debug)]
+struct Values {
+    no: String,
+    s1: String,
+    s2: String,
+    a: i64,
+    b: i64,
+    c: i64,
+    item: i32,
+    n: usize,
+    flag: bool,
+    flag2: bool,
+    u: UserId,
+    ou: Option<UserId>,
+    at: Option<Timestamp>,
+    sha: [u8; 32],
+    version: Option<i32>,
+    keys: Vec<i64>,
+    hashes: Vec<String>,
+    kinds: BTreeSet<EvidenceKind>,
+    refund_to: RefundTo,
+    how: RemedyTrigger,
+    defect: Defect,
+    reasons: String,
+}
+
+fn values() -> impl Strategy<Value = Values> {
+    let kind = proptest::sample::select(EvidenceKind::ALL.to_vec());
+    (
+        (text(), text(), text(), any::<i64>(), any::<i64>(), any::<i64>()),
+        (any::<i32>(), 0..10_000usize, any::<bool>(), any::<bool>(), user(), proptest::option::of(user()), stamp()),
+        (any::<[u8; 32]>(), any::<Option<i32>>(), proptest::collection::vec(any::<i64>(), 0..5)),
+        (proptest::collection::vec("[0-9a-f]{64}", 0..4), proptest::collection::btree_set(kind, 0..4)),
+        (to(), trigger(), proptest::sample::select(Defect::ALL.to_vec())),
+        prop_oneof![Just(REASONS.to_string()), Just("[]".to_string()), text()],
+    )
+        .prop_map(
+            |(
+                (no, s1, s2, a, b, c),
+                (item, n, flag, flag2, u, ou, at),
+                (sha, version, keys),
+                (hashes, kinds),
+                (refund_to, how, defect),
+                reasons,
+            )| Values {
+                no,
+                s1,
+                s2,
+                a,
+                b,
+                c,
+                item,
+                n,
+                flag,
+                flag2,
+                u,
+                ou,
+                at,
+                sha,
+                version,
+                keys,
+                hashes,
+                kinds,
+                refund_to,
+                how,
+                defect,
+                reasons,
+            },
+        )
+}
+
+/// Every variant (and every shape of one) against its writer's literal, with the same values.
+fn typed_bodies_match(v: &Values) -> Result<(), TestCaseError> {
+    let Values { no, s1, s2, a, b, c, item, n, flag, flag2, u, ou, at, sha, version, keys, hashes, kinds, .. } = v;
+    let (no, s1, s2, a, b, c, item, n, flag, flag2, u, ou, at) =
+        (no.as_str(), s1.as_str(), s2.as_str(), *a, *b, *c, *item, *n, *flag, *flag2, *u, *ou, *at);
+    let (refund_to, how, defect, reasons) = (v.refund_to, v.how, v.defect, v.reasons.as_str());
+    let money = Money::from_fen(a);
+    let ou_id = ou.map(|u| u.0);
+    let at_ms = at.map(|t| t.millis());
+    same(
+        &OrderEvent::OrderCreated {
+            order_no: no,
+            product: ProductId(b),
+            quantity: c,
+            amount: money,
+            warranty_sha256: sha,
+            warranty_version: *version,
+            buyer: ou,
+        },
+        reference::order_created(no, b, c, a, sha, *version, ou_id),
+    )?;
+    let source = if flag { PaidFrom::Wallet } else { PaidFrom::Gateway { payment_id: b } };
+    same(&OrderEvent::OrderPaid { amount: money, source }, reference::order_paid(a, (!flag).then_some(b)))?;
+    let card_keys: Vec<CardKeyId> = keys.iter().map(|k| CardKeyId(*k)).collect();
+    same(&OrderEvent::KeysAssigned { card_keys: &card_keys }, reference::keys_assigned(keys))?;
+    same(
+        &OrderEvent::OrderAwaitingDelivery { delivery_deadline: Timestamp(b), delivery_hours: c },
+        reference::order_awaiting_delivery(b, c),
+    )?;
+    same(&OrderEvent::GoodsDelivered { by: u, chars: n }, reference::goods_delivered(u.0, n))?;
+    same(&OrderEvent::KeysRevealed { by: ou, count: n, item: None }, reference::keys_revealed(ou_id, n))?;
+    same(
+        &OrderEvent::KeysRevealed { by: ou, count: 1, item: Some(item) },
+        reference::keys_revealed_reissued(ou_id, item),
+    )?;
+    let (reason, reason_text) = if flag {
+        (RefundReason::OutOfStock, "out_of_stock")
+    } else {
+        (RefundReason::DeliveryDeadlineMissed, "delivery_deadline_missed")
+    };
+    let to_text = match refund_to {
+        RefundTo::Wallet(_) => "wallet",
+        RefundTo::Gateway => "gateway",
+    };
+    same(
+        &OrderEvent::OrderRefunded { reason, amount: money, to: refund_to },
+        reference::order_refunded(reason_text, a, to_text),
+    )?;
+    same(&OrderEvent::PaymentRefundedLate { payment_id: b, amount: money }, reference::payment_refunded_late(b, a))?;
+    same(&OrderEvent::OrderExpired, reference::order_expired())?;
+    same(&OrderEvent::OrderSettled { amount: money, fee_bps: b }, reference::order_settled(a, b))?;
+    same(
+        &OrderEvent::ClaimFiled {
+            claim_no: no,
+            item,
+            defect,
+            activated: flag,
+            eligible: flag2,
+            reasons,
+            evidence_sha256: hashes,
+            due_at: at,
+        },
+        reference::claim_filed(no, item, defect.as_str(), flag, flag2, reasons, hashes, at_ms),
+    )?;
+    let key = CardKeyId(b);
+    let (after, after_text) = if flag { (ReissueAfter::Filed, "filed") } else { (ReissueAfter::Evidence, "evidence") };
+    same(
+        &OrderEvent::ClaimReissued { claim_no: no, item, card_key: key, how: Reissue::Auto { after } },
+        reference::claim_reissued_auto(no, item, b, after_text),
+    )?;
+    same(
+        &OrderEvent::ClaimReissued { claim_no: no, item, card_key: key, how: Reissue::Remedy { by: ou, trigger: how } },
+        reference::claim_reissued_remedy(no, item, b, ou_id, how.as_str()),
+    )?;
+    same(
+        &OrderEvent::ClaimReissued { claim_no: no, item, card_key: key, how: Reissue::Ruling { by: u } },
+        reference::claim_reissued_arbiter(no, item, b, u.0),
+    )?;
+    same(
+        &OrderEvent::ClaimRemedyFailed { claim_no: no, item, how },
+        reference::claim_remedy_failed(no, item, how.as_str()),
+    )?;
+    same(
+        &OrderEvent::ClaimRefunded { claim_no: no, item, amount: money, to: refund_to, how },
+        reference::claim_refunded(no, item, a, to_text, how.as_str()),
+    )?;
+    same(
+        &OrderEvent::ClaimRejected { claim_no: no, item, why: Rejection::ByMerchant { reason: s1, by: u } },
+        reference::claim_rejected(no, item, s1, u.0),
+    )?;
+    same(
+        &OrderEvent::ClaimRejected { claim_no: no, item, why: Rejection::SilentIneligible },
+        reference::claim_rejected_silent(no, item),
+    )?;
+    same(
+        &OrderEvent::ClaimEvidenceRequested { claim_no: no, item, note: s2, by: u },
+        reference::claim_evidence_requested(no, item, s2, u.0),
+    )?;
+    let (party, party_text) =
+        if flag { (EvidenceParty::Buyer, "buyer") } else { (EvidenceParty::Merchant, "merchant") };
+    same(
+        &OrderEvent::ClaimEvidenceAdded { claim_no: no, by: party, evidence_sha256: hashes, due_at: at },
+        reference::claim_evidence_added(no, party_text, hashes, at_ms),
+    )?;
+    let kind_texts: Vec<&str> = kinds.iter().map(|k| k.as_str()).collect();
+    same(
+        &OrderEvent::ClaimReevaluated {
+            claim_no: no,
+            item,
+            eligible: flag,
+            was_eligible: flag2,
+            reasons,
+            evidence: kinds,
+        },
+        reference::claim_reevaluated(no, item, flag, flag2, reasons, &kind_texts),
+    )?;
+    same(
+        &OrderEvent::DisputeOpened { claim_no: no, item, statement_chars: n },
+        reference::dispute_opened(no, item, n),
+    )?;
+    for (party, text) in
+        [(EvidenceParty::Buyer, "buyer"), (EvidenceParty::Merchant, "merchant"), (EvidenceParty::Arbiter, "arbiter")]
+    {
+        same(&OrderEvent::DisputeStatement { claim_no: no, party }, reference::dispute_statement(no, text))?;
+    }
+    let d = i64::from(item);
+    let plan = Plan { from_escrow: fen(a), from_available: fen(b), from_deposit: fen(c), from_fund: fen(d) };
+    same(
+        &OrderEvent::DisputeRefunded { claim_no: no, amount: fen(c), plan, to: refund_to },
+        reference::dispute_refunded(no, c, [a, b, c, d], refund_to == RefundTo::Gateway),
+    )?;
+    for (ruling, text, refund) in [
+        (Ruling::Refund { amount: money }, "refund", Some(a)),
+        (Ruling::ForceReissue, "force_reissue", None),
+        (Ruling::Reject, "reject", None),
+    ] {
+        same(
+            &OrderEvent::DisputeDecided { claim_no: no, ruling, reason: s1.trim(), by: u },
+            reference::dispute_decided(no, text, refund, s1, u.0),
+        )?;
+    }
+    Ok(())
+}
+
+proptest! {
+    /// Whatever the values, a typed event's body is the bytes its writer's `json!` made.
+    #[test]
+    fn typed_bodies_are_the_writers_bodies(v in values()) {
+        typed_bodies_match(&v)?;
+    }
 }
