@@ -10,8 +10,8 @@ use crate::orders::append_event;
 use crate::App;
 use kabao_core::catalog::GoodsKind;
 use kabao_core::claim::{self, ClaimState, Deadline, RemedyAction};
-use kabao_core::events;
-use kabao_core::ledger::{self, Account};
+use kabao_core::events::{OrderEvent, Reissue, ReissueAfter, Rejection, RemedyTrigger};
+use kabao_core::ledger::Account;
 use kabao_core::order::OrderState;
 use kabao_core::vault::CardKeyAad;
 use kabao_core::warranty::{self, Allowed, ClaimFacts, Defect, Eligibility, EvidenceKind, WarrantyPolicy};
@@ -379,17 +379,16 @@ async fn file_in(
     append_event(
         &mut *tx,
         order.id,
-        events::CLAIM_FILED,
-        serde_json::json!({
-            "claim_no": record.claim_no,
-            "item": item,
-            "defect": defect.as_str(),
-            "activated": activated,
-            "eligible": eligible,
-            "reasons": serde_json::from_str::<serde_json::Value>(&record.reasons).unwrap_or_default(),
-            "evidence_sha256": hashes,
-            "due_at": record.due_at.map(|t| t.millis()),
-        }),
+        &OrderEvent::ClaimFiled {
+            claim_no: &record.claim_no,
+            item,
+            defect,
+            activated,
+            eligible,
+            reasons: &record.reasons,
+            evidence_sha256: &hashes,
+            due_at: record.due_at,
+        },
         now,
     )
     .await?;
@@ -397,18 +396,12 @@ async fn file_in(
     // Automatic re-issue: eligible, allowed by the policy, and a key in stock — the buyer gets it now.
     let mut new_key = None;
     if let Some((decided, fresh)) =
-        auto_reissue(&mut *tx, &order, &record, policy.as_ref(), &eligibility, product.kind, "filed", now).await?
+        auto_reissue(&mut *tx, &order, &record, policy.as_ref(), &eligibility, product.kind, ReissueAfter::Filed, now)
+            .await?
     {
         new_key = Some(open_key(state, &mut *tx, fresh).await?);
         tx.record_reveal(&kabao_store::Reveal { order_id: order.id, user_id: by, at: now }).await?;
-        append_event(
-            &mut *tx,
-            order.id,
-            events::KEYS_REVEALED,
-            serde_json::json!({"by": by.map(|u| u.0), "count": 1, "item": item}),
-            now,
-        )
-        .await?;
+        append_event(&mut *tx, order.id, &OrderEvent::KeysRevealed { by, count: 1, item: Some(item) }, now).await?;
         record = decided;
     }
     let evidence = tx.claim_evidence(record.id).await?;
@@ -426,7 +419,7 @@ async fn auto_reissue(
     policy: Option<&WarrantyPolicy>,
     eligibility: &Eligibility,
     kind: GoodsKind,
-    after: &str,
+    after: ReissueAfter,
     now: Timestamp,
 ) -> Result<Option<(ClaimRecord, kabao_core::CardKeyId)>, Problem> {
     let auto = policy.is_some_and(|p| p.auto_reissue);
@@ -451,8 +444,12 @@ async fn auto_reissue(
     append_event(
         &mut *tx,
         order.id,
-        events::CLAIM_REISSUED,
-        serde_json::json!({"claim_no": record.claim_no, "item": record.item, "card_key_id": fresh.0, "auto": true, "after": after}),
+        &OrderEvent::ClaimReissued {
+            claim_no: &record.claim_no,
+            item: record.item,
+            card_key: fresh,
+            how: Reissue::Auto { after },
+        },
         now,
     )
     .await?;
@@ -524,7 +521,7 @@ async fn run_remedy(
     order: &Order,
     c: &ClaimRecord,
     by: Option<UserId>,
-    how: &str,
+    how: RemedyTrigger,
     now: Timestamp,
 ) -> Result<ClaimRecord, Problem> {
     let policy = policy_of(order);
@@ -539,8 +536,12 @@ async fn run_remedy(
                     append_event(
                         &mut *tx,
                         order.id,
-                        events::CLAIM_REISSUED,
-                        serde_json::json!({"claim_no": c.claim_no, "item": c.item, "card_key_id": fresh.0, "by": by.map(|u| u.0), "how": how}),
+                        &OrderEvent::ClaimReissued {
+                            claim_no: &c.claim_no,
+                            item: c.item,
+                            card_key: fresh,
+                            how: Reissue::Remedy { by, trigger: how },
+                        },
                         now,
                     )
                     .await?;
@@ -558,8 +559,7 @@ async fn run_remedy(
             append_event(
                 &mut *tx,
                 order.id,
-                events::CLAIM_REMEDY_FAILED,
-                serde_json::json!({"claim_no": c.claim_no, "item": c.item, "how": how}),
+                &OrderEvent::ClaimRemedyFailed { claim_no: &c.claim_no, item: c.item, how },
                 now,
             )
             .await?;
@@ -584,7 +584,7 @@ async fn refund_item(
     tx: &mut dyn Tx,
     order: &Order,
     c: &ClaimRecord,
-    how: &str,
+    how: RemedyTrigger,
     now: Timestamp,
 ) -> Result<(), Problem> {
     let held = tx.balance(Account::Escrow(order.id)).await?;
@@ -595,24 +595,19 @@ async fn refund_item(
             "The order's escrow has been paid out; ask the platform to step in",
         ));
     }
-    let (to, t) = match order.buyer_id {
-        Some(buyer) => ("wallet", ledger::refund_to_wallet(order.id, buyer, order.unit_price)),
-        None => (
-            "gateway",
-            ledger::LedgerTx::transfer(
-                ledger::TxKind::Refund,
-                Account::Escrow(order.id),
-                Account::GatewayClearing,
-                order.unit_price,
-            ),
-        ),
-    };
-    tx.post_ledger(&t.map_err(Problem::internal)?, Some(order.id), now).await?;
+    let refund =
+        kabao_core::refund::from_escrow(order.id, order.buyer_id, order.unit_price).map_err(Problem::internal)?;
+    tx.post_ledger(&refund.tx, Some(order.id), now).await?;
     append_event(
         tx,
         order.id,
-        events::CLAIM_REFUNDED,
-        serde_json::json!({"claim_no": c.claim_no, "item": c.item, "amount_fen": order.unit_price.fen(), "to": to, "how": how}),
+        &OrderEvent::ClaimRefunded {
+            claim_no: &c.claim_no,
+            item: c.item,
+            amount: order.unit_price,
+            to: refund.to,
+            how,
+        },
         now,
     )
     .await
@@ -703,15 +698,18 @@ pub async fn decide(
     let next = claim::decide(&core_claim(&c), &core_decision, now)
         .map_err(|e| Problem::from_localized(Status::CONFLICT, &e))?;
     let decided = match (next, decision) {
-        (None, _) => run_remedy(&mut *tx, &order, &c, Some(merchant.id), "merchant_approved", now).await?,
+        (None, _) => run_remedy(&mut *tx, &order, &c, Some(merchant.id), RemedyTrigger::MerchantApproved, now).await?,
         (Some(k), MerchantDecision::Reject { reason }) => {
             let d =
                 ClaimRecord { decision_reason: Some(reason.clone()), decided_by: Some(merchant.id), ..apply(&c, k) };
             append_event(
                 &mut *tx,
                 order.id,
-                events::CLAIM_REJECTED,
-                serde_json::json!({"claim_no": c.claim_no, "item": c.item, "reason": reason, "by": merchant.id.0}),
+                &OrderEvent::ClaimRejected {
+                    claim_no: &c.claim_no,
+                    item: c.item,
+                    why: Rejection::ByMerchant { reason: &reason, by: merchant.id },
+                },
                 now,
             )
             .await?;
@@ -723,8 +721,12 @@ pub async fn decide(
             append_event(
                 &mut *tx,
                 order.id,
-                events::CLAIM_EVIDENCE_REQUESTED,
-                serde_json::json!({"claim_no": c.claim_no, "item": c.item, "note": note, "by": merchant.id.0}),
+                &OrderEvent::ClaimEvidenceRequested {
+                    claim_no: &c.claim_no,
+                    item: c.item,
+                    note: &note,
+                    by: merchant.id,
+                },
                 now,
             )
             .await?;
@@ -805,13 +807,12 @@ pub async fn add_evidence(
     append_event(
         &mut *tx,
         order.id,
-        events::CLAIM_EVIDENCE_ADDED,
-        serde_json::json!({
-            "claim_no": c.claim_no,
-            "by": party.as_str(),
-            "evidence_sha256": hashes,
-            "due_at": updated.due_at.map(|t| t.millis()),
-        }),
+        &OrderEvent::ClaimEvidenceAdded {
+            claim_no: &c.claim_no,
+            by: party,
+            evidence_sha256: &hashes,
+            due_at: updated.due_at,
+        },
         now,
     )
     .await?;
@@ -861,22 +862,23 @@ async fn reevaluate(
     append_event(
         &mut *tx,
         order.id,
-        events::CLAIM_REEVALUATED,
-        serde_json::json!({
-            "claim_no": c.claim_no,
-            "item": c.item,
-            "eligible": eligible,
-            "was_eligible": c.eligible,
-            "reasons": serde_json::from_str::<serde_json::Value>(&reevaluated.reasons).unwrap_or_default(),
-            "evidence": kinds.iter().map(|k| k.as_str()).collect::<Vec<_>>(),
-        }),
+        &OrderEvent::ClaimReevaluated {
+            claim_no: &c.claim_no,
+            item: c.item,
+            eligible,
+            was_eligible: c.eligible,
+            reasons: &reevaluated.reasons,
+            evidence: &kinds,
+        },
         now,
     )
     .await?;
     if !became_eligible {
         return Ok(reevaluated);
     }
-    match auto_reissue(&mut *tx, order, &reevaluated, policy.as_ref(), &eligibility, kind, "evidence", now).await? {
+    match auto_reissue(&mut *tx, order, &reevaluated, policy.as_ref(), &eligibility, kind, ReissueAfter::Evidence, now)
+        .await?
+    {
         Some((decided, _)) => {
             tracing::info!(claim = %c.claim_no, "claim eligible after new evidence: re-issued automatically");
             Ok(decided)
@@ -975,7 +977,7 @@ pub async fn run_deadlines(state: &App) -> Result<u64, Problem> {
         }
         let order = tx.order_by_id(c.order_id).await?.ok_or_else(|| Problem::internal("claimed order vanished"))?;
         if c.eligible {
-            match run_remedy(&mut *tx, &order, &c, None, "merchant_silent", now).await {
+            match run_remedy(&mut *tx, &order, &c, None, RemedyTrigger::MerchantSilent, now).await {
                 Ok(_) => {}
                 Err(e) if e.status == Status::CONFLICT => {
                     tracing::warn!(claim = %c.claim_no, error = %e, "deadline remedy could not run");
@@ -998,8 +1000,7 @@ pub async fn run_deadlines(state: &App) -> Result<u64, Problem> {
             append_event(
                 &mut *tx,
                 order.id,
-                events::CLAIM_REJECTED,
-                serde_json::json!({"claim_no": c.claim_no, "item": c.item, "reason": "merchant_silent_ineligible"}),
+                &OrderEvent::ClaimRejected { claim_no: &c.claim_no, item: c.item, why: Rejection::SilentIneligible },
                 now,
             )
             .await?;

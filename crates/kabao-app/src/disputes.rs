@@ -11,7 +11,7 @@ use crate::orders::append_event;
 use crate::App;
 use kabao_core::claim::{self, ClaimState};
 use kabao_core::dispute::{self, Ruling, Sources};
-use kabao_core::events;
+use kabao_core::events::{OrderEvent, Reissue};
 use kabao_core::ledger::{Account, LedgerTx, TxKind};
 use kabao_core::user::Role;
 use kabao_core::{Money, Timestamp};
@@ -94,8 +94,7 @@ pub async fn escalate(state: &App, order: &Order, claim_no: &str, statement: &st
     append_event(
         &mut *tx,
         c.order_id,
-        events::DISPUTE_OPENED,
-        serde_json::json!({"claim_no": c.claim_no, "item": c.item, "statement_chars": body.chars().count()}),
+        &OrderEvent::DisputeOpened { claim_no: &c.claim_no, item: c.item, statement_chars: body.chars().count() },
         now,
     )
     .await?;
@@ -151,14 +150,8 @@ pub async fn add_statement(
         ));
     }
     tx.insert_statement(d.id, &Statement { party: who, body, created_at: now }).await?;
-    append_event(
-        &mut *tx,
-        c.order_id,
-        events::DISPUTE_STATEMENT,
-        serde_json::json!({"claim_no": c.claim_no, "party": who.as_str()}),
-        now,
-    )
-    .await?;
+    append_event(&mut *tx, c.order_id, &OrderEvent::DisputeStatement { claim_no: &c.claim_no, party: who }, now)
+        .await?;
     let statements = tx.dispute_statements(d.id).await?;
     let stated = Stated { claim: c, dispute: d, statements };
     run.complete(&mut *tx, &stated, now).await?;
@@ -305,8 +298,12 @@ pub async fn decide(
             append_event(
                 &mut *tx,
                 order.id,
-                events::CLAIM_REISSUED,
-                serde_json::json!({"claim_no": c.claim_no, "item": c.item, "card_key_id": fresh.0, "by": arbiter.id.0, "how": "arbiter"}),
+                &OrderEvent::ClaimReissued {
+                    claim_no: &c.claim_no,
+                    item: c.item,
+                    card_key: fresh,
+                    how: Reissue::Ruling { by: arbiter.id },
+                },
                 now,
             )
             .await?;
@@ -320,25 +317,13 @@ pub async fn decide(
                 fund: fund_cash(&mut *tx).await?,
             };
             let plan = dispute::plan(amount, sources).map_err(|e| Problem::from_localized(Status::CONFLICT, &e))?;
-            let to = match order.buyer_id {
-                Some(b) => Account::BuyerWallet(b),
-                None => Account::GatewayClearing,
-            };
-            let t = dispute::payout(&plan, order.id, order.shop_id, to).map_err(Problem::internal)?;
-            tx.post_ledger(&t, Some(order.id), now).await?;
+            let payout = kabao_core::refund::from_plan(&plan, order.id, order.shop_id, order.buyer_id)
+                .map_err(Problem::internal)?;
+            tx.post_ledger(&payout.tx, Some(order.id), now).await?;
             append_event(
                 &mut *tx,
                 order.id,
-                events::DISPUTE_REFUNDED,
-                serde_json::json!({
-                    "claim_no": c.claim_no,
-                    "amount_fen": amount.fen(),
-                    "from_escrow_fen": plan.from_escrow.fen(),
-                    "from_available_fen": plan.from_available.fen(),
-                    "from_deposit_fen": plan.from_deposit.fen(),
-                    "from_fund_fen": plan.from_fund.fen(),
-                    "to": if order.buyer_id.is_some() { "wallet" } else { "gateway" },
-                }),
+                &OrderEvent::DisputeRefunded { claim_no: &c.claim_no, amount, plan, to: payout.to },
                 now,
             )
             .await?;
@@ -358,8 +343,7 @@ pub async fn decide(
     append_event(
         &mut *tx,
         order.id,
-        events::DISPUTE_DECIDED,
-        serde_json::json!({"claim_no": c.claim_no, "ruling": ruling.as_str(), "refund_fen": refund.map(|m| m.fen()), "reason": reason.trim(), "by": arbiter.id.0}),
+        &OrderEvent::DisputeDecided { claim_no: &c.claim_no, ruling, reason: reason.trim(), by: arbiter.id },
         now,
     )
     .await?;

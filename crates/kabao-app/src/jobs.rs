@@ -11,7 +11,7 @@ use crate::error::Problem;
 use crate::orders::append_event;
 use crate::payments::{settle_notification, NotifyOutcome};
 use crate::App;
-use kabao_core::events;
+use kabao_core::events::{OrderEvent, RefundReason};
 use kabao_core::ledger;
 use kabao_core::order::{on_delivery_deadline, on_expiry, on_settlement};
 use kabao_core::payments::EpayQueryAnswer;
@@ -46,8 +46,7 @@ pub async fn settle_due(state: &App) -> Result<u64, Problem> {
         append_event(
             &mut *tx,
             order.id,
-            events::ORDER_SETTLED,
-            serde_json::json!({"amount_fen": held.fen(), "fee_bps": state.config.fee_bps}),
+            &OrderEvent::OrderSettled { amount: held, fee_bps: state.config.fee_bps },
             now,
         )
         .await?;
@@ -94,7 +93,7 @@ pub async fn expire_unpaid(state: &App) -> Result<u64, Problem> {
         if !tx.update_order_state(order.id, order.state, next, now).await? {
             continue;
         }
-        append_event(&mut *tx, order.id, events::ORDER_EXPIRED, serde_json::json!({}), now).await?;
+        append_event(&mut *tx, order.id, &OrderEvent::OrderExpired, now).await?;
         tx.commit().await?;
         expired += 1;
     }
@@ -116,7 +115,7 @@ pub async fn refund_late_deliveries(state: &App) -> Result<u64, Problem> {
         if !tx.update_order_state(order.id, order.state, next, now).await? {
             continue; // delivered at the last moment, or another instance refunded it
         }
-        crate::orders::refund_order(&mut *tx, &order, "delivery_deadline_missed", now).await?;
+        crate::orders::refund_order(&mut *tx, &order, RefundReason::DeliveryDeadlineMissed, now).await?;
         tx.return_counted_stock(order.product_id, order.quantity).await?;
         tx.commit().await?;
         tracing::info!(order = %order.order_no, "custom goods not delivered in time: refunded");

@@ -5,9 +5,9 @@ use crate::error::Problem;
 use crate::error::Status;
 use crate::idempotency::Completion;
 use crate::App;
-use kabao_core::audit::{next_event, ChainedEvent};
+use kabao_core::audit::ChainedEvent;
 use kabao_core::catalog::GoodsKind;
-use kabao_core::events;
+use kabao_core::events::{OrderEvent, PaidFrom, RefundReason};
 use kabao_core::ledger::{self, OrderId};
 use kabao_core::order::{on_manual_delivery, on_payment, OrderNo, OrderState, PaymentOutcome};
 use kabao_core::vault::CardKeyAad;
@@ -48,12 +48,11 @@ pub struct CheckoutRequest {
 pub async fn append_event(
     tx: &mut dyn Tx,
     order: OrderId,
-    kind: &str,
-    body: serde_json::Value,
+    event: &OrderEvent<'_>,
     now: Timestamp,
 ) -> Result<(), Problem> {
     let last = tx.last_event(order).await?;
-    append_event_after(tx, order, last.as_ref(), kind, body, now).await.map(|_| ())
+    append_event_after(tx, order, last.as_ref(), event, now).await.map(|_| ())
 }
 
 /// Appends the event that follows `last`, the chain's head as the caller's transaction has it, and returns the
@@ -62,11 +61,10 @@ async fn append_event_after(
     tx: &mut dyn Tx,
     order: OrderId,
     last: Option<&ChainedEvent>,
-    kind: &str,
-    body: serde_json::Value,
+    event: &OrderEvent<'_>,
     now: Timestamp,
 ) -> Result<ChainedEvent, Problem> {
-    let event = next_event(last, kind, now.millis(), &body);
+    let event = event.chain_after(last, now.millis());
     tx.append_event(order, &event).await?;
     Ok(event)
 }
@@ -218,13 +216,15 @@ pub async fn checkout(
     append_event(
         &mut *tx,
         id,
-        events::ORDER_CREATED,
-        serde_json::json!({
-            "order_no": new.order_no, "product_id": product.id.0, "quantity": req.quantity,
-            "amount_fen": amount.fen(), "warranty_sha256": hex::encode(&new.warranty_sha256), "warranty_ack": true,
-            "warranty_version": policy.as_ref().map(|c| c.version.version),
-            "buyer": viewer.map(|u| u.id.0),
-        }),
+        &OrderEvent::OrderCreated {
+            order_no: &new.order_no,
+            product: product.id,
+            quantity: req.quantity,
+            amount,
+            warranty_sha256: &new.warranty_sha256,
+            warranty_version: policy.as_ref().map(|c| c.version.version),
+            buyer: viewer.map(|u| u.id),
+        },
         now,
     )
     .await?;
@@ -264,12 +264,12 @@ pub async fn apply_payment(
         Err(e) => return Err(e.into()),
     }
     let via = match source {
-        PaymentSource::Wallet(_) => serde_json::json!({"via": "wallet"}),
-        PaymentSource::Gateway(p) => serde_json::json!({"via": "gateway", "payment_id": p}),
+        PaymentSource::Wallet(_) => PaidFrom::Wallet,
+        PaymentSource::Gateway(p) => PaidFrom::Gateway { payment_id: p },
     };
     let head = tx.last_event(order.id).await?;
-    let body = serde_json::json!({"amount_fen": order.amount.fen(), "source": via});
-    let paid = append_event_after(tx, order.id, head.as_ref(), events::ORDER_PAID, body, now).await?;
+    let event = OrderEvent::OrderPaid { amount: order.amount, source: via };
+    let paid = append_event_after(tx, order.id, head.as_ref(), &event, now).await?;
     let product =
         tx.product_by_id(order.product_id).await?.ok_or_else(|| Problem::internal("ordered product vanished"))?;
     // Card keys are allocated one per unit; a shared secret (循环卡密) and custom goods (人工交付) only take from
@@ -302,15 +302,7 @@ pub async fn apply_payment(
     }
     match outcome {
         PaymentOutcome::Delivered => {
-            append_event_after(
-                tx,
-                order.id,
-                Some(&paid),
-                events::KEYS_ASSIGNED,
-                serde_json::json!({"count": keys.len(), "card_key_ids": keys.iter().map(|k| k.0).collect::<Vec<_>>()}),
-                now,
-            )
-            .await?;
+            append_event_after(tx, order.id, Some(&paid), &OrderEvent::KeysAssigned { card_keys: &keys }, now).await?;
         }
         PaymentOutcome::AwaitingDelivery => {
             let hours = crate::inventory::custom_spec(tx, order.product_id)
@@ -322,40 +314,22 @@ pub async fn apply_payment(
             append_event(
                 tx,
                 order.id,
-                events::ORDER_AWAITING_DELIVERY,
-                serde_json::json!({"delivery_deadline": deadline.millis(), "delivery_hours": hours}),
+                &OrderEvent::OrderAwaitingDelivery { delivery_deadline: deadline, delivery_hours: hours },
                 now,
             )
             .await?;
         }
-        PaymentOutcome::RefundedNoStock => refund_order(tx, order, "out_of_stock", now).await?,
+        PaymentOutcome::RefundedNoStock => refund_order(tx, order, RefundReason::OutOfStock, now).await?,
     }
     Ok(next)
 }
 
 /// Returns a paid order's whole escrow to where the money came from — a registered buyer's wallet, or the
 /// gateway for a guest — and records why, in the caller's transaction (which has already moved the state).
-pub async fn refund_order(tx: &mut dyn Tx, order: &Order, reason: &str, now: Timestamp) -> Result<(), Problem> {
-    let refund = match order.buyer_id {
-        Some(buyer) => ledger::refund_to_wallet(order.id, buyer, order.amount),
-        None => ledger::LedgerTx::transfer(
-            ledger::TxKind::Refund,
-            ledger::Account::Escrow(order.id),
-            ledger::Account::GatewayClearing,
-            order.amount,
-        ),
-    }
-    .map_err(Problem::internal)?;
-    tx.post_ledger(&refund, Some(order.id), now).await?;
-    let to = if order.buyer_id.is_some() { "wallet" } else { "gateway" };
-    append_event(
-        tx,
-        order.id,
-        events::ORDER_REFUNDED,
-        serde_json::json!({"reason": reason, "amount_fen": order.amount.fen(), "to": to}),
-        now,
-    )
-    .await
+pub async fn refund_order(tx: &mut dyn Tx, order: &Order, reason: RefundReason, now: Timestamp) -> Result<(), Problem> {
+    let refund = kabao_core::refund::from_escrow(order.id, order.buyer_id, order.amount).map_err(Problem::internal)?;
+    tx.post_ledger(&refund.tx, Some(order.id), now).await?;
+    append_event(tx, order.id, &OrderEvent::OrderRefunded { reason, amount: order.amount, to: refund.to }, now).await
 }
 
 /// The associated-data fingerprint that binds a manual delivery's ciphertext to its order.
@@ -395,14 +369,8 @@ pub async fn deliver_by_hand(state: &App, merchant: &User, order_no: &str, text:
     if !tx.deliver_order(order.id, order.state, now, crate::claims::settle_after(state, &order, now)).await? {
         return Err(order_changed());
     }
-    append_event(
-        &mut *tx,
-        order.id,
-        events::GOODS_DELIVERED,
-        serde_json::json!({"by": merchant.id.0, "manual": true, "chars": text.chars().count()}),
-        now,
-    )
-    .await?;
+    append_event(&mut *tx, order.id, &OrderEvent::GoodsDelivered { by: merchant.id, chars: text.chars().count() }, now)
+        .await?;
     let order = tx.order_by_id(order.id).await?.ok_or_else(|| Problem::internal("order vanished"))?;
     tx.commit().await?;
     tracing::info!(order = %order.order_no, "custom goods delivered by hand");
@@ -626,14 +594,7 @@ pub async fn reveal_keys(state: &App, order: &Order, by: Option<UserId>) -> Resu
         out.push(RevealedKey { item: k.item, secret });
     }
     tx.record_reveal(&Reveal { order_id: order.id, user_id: by, at: now }).await?;
-    append_event(
-        &mut *tx,
-        order.id,
-        events::KEYS_REVEALED,
-        serde_json::json!({"by": by.map(|u| u.0), "count": out.len()}),
-        now,
-    )
-    .await?;
+    append_event(&mut *tx, order.id, &OrderEvent::KeysRevealed { by, count: out.len(), item: None }, now).await?;
     tx.commit().await?;
     Ok(out)
 }

@@ -7,8 +7,8 @@ use crate::error::Problem;
 use crate::error::Status;
 use crate::orders::{append_event, apply_payment, PaymentSource};
 use crate::App;
-use kabao_core::events;
-use kabao_core::ledger::{self, Account, LedgerTx, TxKind};
+use kabao_core::events::OrderEvent;
+use kabao_core::ledger::{self, Account};
 use kabao_core::order::OrderState;
 use kabao_core::payments::{sandbox_sign, sandbox_verify, NotifyError};
 use kabao_core::{Money, UserId};
@@ -289,22 +289,13 @@ pub async fn settle_notification(
                 // it is never lost — into escrow, then straight back to the buyer.
                 let into = ledger::pay_direct(order.id, payment.amount).map_err(Problem::internal)?;
                 tx.post_ledger(&into, Some(order.id), now).await?;
-                let back = match order.buyer_id {
-                    Some(b) => ledger::refund_to_wallet(order.id, b, payment.amount),
-                    None => LedgerTx::transfer(
-                        TxKind::Refund,
-                        Account::Escrow(order.id),
-                        Account::GatewayClearing,
-                        payment.amount,
-                    ),
-                }
-                .map_err(Problem::internal)?;
-                tx.post_ledger(&back, Some(order.id), now).await?;
+                let back = kabao_core::refund::from_escrow(order.id, order.buyer_id, payment.amount)
+                    .map_err(Problem::internal)?;
+                tx.post_ledger(&back.tx, Some(order.id), now).await?;
                 append_event(
                     &mut *tx,
                     order.id,
-                    events::PAYMENT_REFUNDED_LATE,
-                    serde_json::json!({"payment_id": payment.id, "amount_fen": payment.amount.fen()}),
+                    &OrderEvent::PaymentRefundedLate { payment_id: payment.id, amount: payment.amount },
                     now,
                 )
                 .await?;

@@ -12,7 +12,7 @@ pub const GENESIS: [u8; 32] = [0; 32];
 pub struct ChainedEvent {
     /// 1, 2, 3… within the order.
     pub seq: i64,
-    /// What happened, e.g. `"order.created"`, `"order.paid"`, `"keys.revealed"`.
+    /// What happened: the text of a [`crate::events::EventKind`] (one written by a newer version may be unknown).
     pub kind: String,
     /// Unix milliseconds, from the server's clock.
     pub at_ms: i64,
@@ -133,6 +133,7 @@ pub fn verify_chain(events: &[ChainedEvent]) -> Result<(), ChainError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::events::EventKind;
     use proptest::prelude::*;
     use serde_json::json;
 
@@ -198,11 +199,11 @@ mod tests {
     fn chain() -> Vec<ChainedEvent> {
         let mut v: Vec<ChainedEvent> = Vec::new();
         for (kind, body) in [
-            ("order.created", json!({"qty": 2, "amount_fen": 1200})),
-            ("order.paid", json!({"via": "wallet"})),
-            ("keys.revealed", json!({"by": 5})),
+            (EventKind::OrderCreated, json!({"qty": 2, "amount_fen": 1200})),
+            (EventKind::OrderPaid, json!({"via": "wallet"})),
+            (EventKind::KeysRevealed, json!({"by": 5})),
         ] {
-            let e = next_event(v.last(), kind, 1_000 + v.len() as i64, &body);
+            let e = next_event(v.last(), kind.as_str(), 1_000 + v.len() as i64, &body);
             v.push(e);
         }
         v

@@ -7,6 +7,28 @@ use crate::time::Timestamp;
 use crate::warranty::Allowed;
 use serde::{Deserialize, Serialize};
 
+/// Who added a piece of evidence to a claim, or a statement to its dispute.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EvidenceParty {
+    Buyer,
+    Merchant,
+    Arbiter,
+}
+
+impl EvidenceParty {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EvidenceParty::Buyer => "buyer",
+            EvidenceParty::Merchant => "merchant",
+            EvidenceParty::Arbiter => "arbiter",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<EvidenceParty> {
+        [EvidenceParty::Buyer, EvidenceParty::Merchant, EvidenceParty::Arbiter].into_iter().find(|p| p.as_str() == s)
+    }
+}
+
 /// Where a claim is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

@@ -19,6 +19,7 @@ pub mod money;
 pub mod order;
 pub mod payee;
 pub mod payments;
+pub mod refund;
 pub mod review;
 pub mod risk;
 pub mod signals;

@@ -244,27 +244,8 @@ pub struct ClaimRecord {
     pub created_at: Timestamp,
 }
 
-/// Who added a piece of evidence.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum EvidenceParty {
-    Buyer,
-    Merchant,
-    Arbiter,
-}
-
-impl EvidenceParty {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            EvidenceParty::Buyer => "buyer",
-            EvidenceParty::Merchant => "merchant",
-            EvidenceParty::Arbiter => "arbiter",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<EvidenceParty> {
-        [EvidenceParty::Buyer, EvidenceParty::Merchant, EvidenceParty::Arbiter].into_iter().find(|p| p.as_str() == s)
-    }
-}
+/// Who added a piece of evidence (a domain type: the order's event chain records it too).
+pub use kabao_core::claim::EvidenceParty;
 
 /// One piece of evidence in a claim; the file itself is stored once under its SHA-256.
 #[derive(Debug, Clone, PartialEq, Eq)]

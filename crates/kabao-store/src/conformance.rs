@@ -759,11 +759,13 @@ pub async fn ledger_checks_balances_and_recomputes(store: &dyn Store) {
 
 pub async fn events_idempotency_payments_and_notifications(store: &dyn Store) {
     use kabao_core::audit::{next_event, verify_chain};
+    use kabao_core::events::EventKind;
     let f = merchant_with_product(store, "evt").await;
     let mut tx = store.begin(TxMode::Write).await.unwrap();
     let order = tx.insert_order(&new_order(&f, "K000000000000000000000000EV", None, 1)).await.unwrap();
-    let e1 = next_event(None, "order.created", 1, &serde_json::json!({"a": 1}));
-    let e2 = next_event(Some(&e1), "order.paid", 2, &serde_json::json!({"b": 2}));
+    let (created, paid) = (EventKind::OrderCreated.as_str(), EventKind::OrderPaid.as_str());
+    let e1 = next_event(None, created, 1, &serde_json::json!({"a": 1}));
+    let e2 = next_event(Some(&e1), paid, 2, &serde_json::json!({"b": 2}));
     tx.append_event(order, &e1).await.unwrap();
     tx.append_event(order, &e2).await.unwrap();
     tx.commit().await.unwrap();

@@ -7,6 +7,7 @@ use crate::app::{Res, TestApp};
 use crate::claims::{bought, claim_count, decide, file_claim, png, reveal, set_template};
 use crate::orders::{buyer, top_up, verify_books};
 use axum::http::StatusCode;
+use kabao_core::events::EventKind;
 use serde_json::json;
 
 async fn add_evidence(app: &TestApp, token: &str, path: &str, fields: &[(&str, &str)], files: &[(&str, &[u8])]) -> Res {
@@ -54,7 +55,11 @@ async fn reevaluation_story(app: TestApp) {
     assert_eq!((res.json()["eligible"].clone(), res.json()["state"].clone()), (json!(false), json!("open")));
     assert_eq!(res.json()["reasons"][0]["code"], "claim.missing_evidence");
     let (kind, body) = events(&app, &no).await.last().cloned().unwrap();
-    assert_eq!((kind.as_str(), body["eligible"].clone()), ("claim.reevaluated", json!(false)), "{body}");
+    assert_eq!(
+        (kind.as_str(), body["eligible"].clone()),
+        (EventKind::ClaimReevaluated.as_str(), json!(false)),
+        "{body}"
+    );
 
     // The merchant asks for the screenshot; the buyer adds it: eligible now, and re-issued in the same request.
     let res = decide(&app, &merchant, &claim_no, json!({"decision": "ask_evidence", "note": "请补充截图"})).await;
@@ -77,7 +82,8 @@ async fn reevaluation_story(app: TestApp) {
     }
     let kinds: Vec<(String, serde_json::Value)> = events(&app, &no).await;
     let tail: Vec<&str> = kinds.iter().rev().take(3).rev().map(|(k, _)| k.as_str()).collect();
-    assert_eq!(tail, vec!["claim.evidence_added", "claim.reevaluated", "claim.reissued"]);
+    let want = [EventKind::ClaimEvidenceAdded, EventKind::ClaimReevaluated, EventKind::ClaimReissued];
+    assert_eq!(tail, want.map(EventKind::as_str));
     let reevaluated = &kinds[kinds.len() - 2].1;
     assert_eq!((reevaluated["eligible"].clone(), reevaluated["was_eligible"].clone()), (json!(true), json!(false)));
     let reissued = &kinds[kinds.len() - 1].1;
@@ -136,8 +142,8 @@ async fn evidence_added_to_an_already_eligible_claim_does_not_reissue() {
     );
     assert_eq!(app.stock(product).await, 1, "nothing re-issued by the evidence");
     let kinds: Vec<String> = events(&app, &no).await.into_iter().map(|(k, _)| k).collect();
-    assert_eq!(kinds.iter().filter(|k| *k == "claim.reissued").count(), 0);
-    assert_eq!(kinds.last().map(String::as_str), Some("claim.reevaluated"));
+    assert_eq!(kinds.iter().filter(|k| *k == EventKind::ClaimReissued.as_str()).count(), 0);
+    assert_eq!(kinds.last().map(String::as_str), Some(EventKind::ClaimReevaluated.as_str()));
     // The merchant approves: one re-issue, once.
     let res = decide(&app, &merchant, &claim_no, json!({"decision": "approve"})).await;
     assert_eq!(res.json()["state"], "reissued", "{}", res.body);

@@ -325,6 +325,43 @@ async fn verify_bundle_says_intact_or_names_the_altered_file() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("nope.zip"), "names the file it could not read");
 }
 
+/// A complaint package downloaded from kabao 4551a15 (before order events were typed: the dispute story of the
+/// HTTP tests: twelve events of twelve kinds) still verifies: stored chains are hashed as they were written.
+#[test]
+fn a_complaint_package_from_before_typed_events_still_verifies() {
+    let package = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/e2e/data/complaint-package-4551a15.zip");
+    let out = Command::new(kabao_bin()).arg("verify-bundle").arg(package).output().unwrap_or_else(|e| panic!("{e}"));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(stdout.contains("intact") && stdout.contains("12 events in an unbroken chain"), "{stdout}");
+    // Its events are this version's kinds, in the same words as when it was made.
+    let bytes = std::fs::read(package).unwrap_or_else(|e| panic!("{e}"));
+    let files = kabao_app::bundle::unzip(&bytes).unwrap_or_else(|e| panic!("{e}"));
+    let events = files.iter().find(|(n, _)| n == "order/events.json").map(|(_, b)| b.as_slice()).unwrap_or_default();
+    let chain: Vec<kabao_core::audit::ChainedEvent> = serde_json::from_slice(events).unwrap_or_else(|e| panic!("{e}"));
+    let words: Vec<&str> = chain
+        .iter()
+        .map(|e| kabao_core::events::label(&e.kind, &e.body, kabao_core::Lang::En).unwrap_or_else(|| panic!("{e:?}")))
+        .collect();
+    assert_eq!(
+        words,
+        [
+            "Ordered (warranty terms acknowledged)",
+            "Paid; the money is held in escrow",
+            "Keys delivered",
+            "Keys revealed",
+            "Claim filed (evidence fingerprinted)",
+            "The merchant rejected the claim",
+            "Claim window over: paid out to the merchant",
+            "The buyer asked the platform to step in",
+            "The merchant gave the platform a statement",
+            "Evidence added",
+            "Refunded by the platform's ruling",
+            "The platform ruled on the dispute",
+        ]
+    );
+}
+
 #[test]
 fn risk_scan_prints_one_json_verdict_per_stdin_line() {
     use std::io::Write;

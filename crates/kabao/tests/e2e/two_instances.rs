@@ -100,7 +100,7 @@ async fn two_instances_on_one_postgres_settle_each_order_once() {
             .collect::<std::collections::BTreeSet<_>>();
         assert_eq!(settlements.len(), 1, "order {} settled {} times", o.order_no, settlements.len());
         let events = tx.order_events(o.id).await.unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!(events.iter().filter(|e| e.kind == "order.settled").count(), 1);
+        assert_eq!(events.iter().filter(|e| e.kind == kabao_core::events::EventKind::OrderSettled.as_str()).count(), 1);
     }
     drop(tx);
     let problems = kabao_app::verify::ledger(&*store).await.unwrap_or_else(|e| panic!("{e}"));
