@@ -1,6 +1,11 @@
 //! Kabao's storage: one [`Store`] trait with SQLite (embedded default) and PostgreSQL backends.
 //! The store has no rules about content: `kabao-core` decides, the server orchestrates, the store persists.
 //! Every unit of work runs in a [`Tx`]; nothing is written unless the transaction commits.
+//!
+//! Layout: [`Tx`] is one trait per aggregate (`tx/`: [`UsersTx`], [`ShopsTx`], [`KeysTx`], [`OrdersTx`],
+//! [`FinanceTx`], [`ClaimsTx`], [`TrustTx`], [`JobsTx`], [`IdempotencyTx`], [`KeyringTx`]); each backend
+//! implements each of them in a file of the same name (`sqlite/claims.rs`, `postgres/claims.rs`), owning its
+//! SQL. `rows` holds the row shapes and column lists both share; `conformance` proves they agree.
 
 pub mod commerce;
 #[cfg(any(test, feature = "conformance"))]

@@ -64,7 +64,7 @@ impl ClaimsTx for PgTx {
         static SQL: LazyLock<String> = LazyLock::new(|| {
             format!(
                 "SELECT {} FROM claims WHERE shop_id = $1 AND state IN ('open', 'awaiting_evidence') \
-             ORDER BY CASE WHEN due_at IS NULL THEN 1 ELSE 0 END, due_at, id LIMIT $2",
+                 ORDER BY CASE WHEN due_at IS NULL THEN 1 ELSE 0 END, due_at, id LIMIT $2",
                 rows::CLAIM_COLS
             )
         });
@@ -142,8 +142,8 @@ impl ClaimsTx for PgTx {
 
     async fn insert_claim_evidence(&mut self, e: &EvidenceRecord) -> StoreResult<i64> {
         sqlx::query_scalar(
-            "INSERT INTO claim_evidence (claim_id, sha256, kind, file_name, added_by, binding, binding_sha256, \
-             created_at) \
+            "INSERT INTO claim_evidence \
+             (claim_id, sha256, kind, file_name, added_by, binding, binding_sha256, created_at) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
         )
         .bind(e.claim_id)

@@ -204,8 +204,8 @@ impl FinanceTx for PgTx {
 
     async fn unheld_pending_withdrawals(&mut self, shop: ShopId) -> StoreResult<Money> {
         let fen: Option<i64> = sqlx::query_scalar(
-            "SELECT CAST(SUM(amount_fen) AS BIGINT) FROM withdrawals WHERE shop_id = $1 AND state = 'pending' AND \
-             hold_tx_id IS NULL",
+            "SELECT CAST(SUM(amount_fen) AS BIGINT) FROM withdrawals \
+             WHERE shop_id = $1 AND state = 'pending' AND hold_tx_id IS NULL",
         )
         .bind(shop.0)
         .fetch_one(&mut *self.tx)

@@ -19,8 +19,8 @@ impl JobsTx for PgTx {
         until: Timestamp,
     ) -> StoreResult<bool> {
         let done = sqlx::query(
-            "UPDATE job_leases SET owner = $1, lease_until = $2 WHERE name = $3 AND (owner IS NULL OR owner = $1 OR \
-             lease_until < $4)",
+            "UPDATE job_leases SET owner = $1, lease_until = $2 \
+             WHERE name = $3 AND (owner IS NULL OR owner = $1 OR lease_until < $4)",
         )
         .bind(owner)
         .bind(until.millis())
@@ -51,8 +51,8 @@ impl JobsTx for PgTx {
         static SQL: LazyLock<String> = LazyLock::new(|| {
             format!(
                 "SELECT {} FROM orders WHERE state = 'delivered' AND settle_after <= $1 \
-             AND NOT EXISTS (SELECT 1 FROM claims c WHERE c.order_id = orders.id \
-             AND c.state IN ('open', 'awaiting_evidence', 'escalated')) ORDER BY settle_after, id LIMIT $2",
+                 AND NOT EXISTS (SELECT 1 FROM claims c WHERE c.order_id = orders.id \
+                 AND c.state IN ('open', 'awaiting_evidence', 'escalated')) ORDER BY settle_after, id LIMIT $2",
                 rows::ORDER_COLS
             )
         });
@@ -63,8 +63,8 @@ impl JobsTx for PgTx {
     async fn orders_past_expiry(&mut self, now: Timestamp, limit: i64) -> StoreResult<Vec<Order>> {
         static SQL: LazyLock<String> = LazyLock::new(|| {
             format!(
-                "SELECT {} FROM orders WHERE state = 'pending_payment' AND expires_at <= $1 ORDER BY expires_at, \
-                     id LIMIT $2",
+                "SELECT {} FROM orders WHERE state = 'pending_payment' AND expires_at <= $1 \
+                 ORDER BY expires_at, id LIMIT $2",
                 rows::ORDER_COLS
             )
         });
@@ -75,8 +75,8 @@ impl JobsTx for PgTx {
     async fn orders_past_delivery_deadline(&mut self, now: Timestamp, limit: i64) -> StoreResult<Vec<Order>> {
         static SQL: LazyLock<String> = LazyLock::new(|| {
             format!(
-                "SELECT {} FROM orders WHERE state = 'paid' AND delivery_deadline <= $1 ORDER BY \
-                     delivery_deadline, id LIMIT $2",
+                "SELECT {} FROM orders WHERE state = 'paid' AND delivery_deadline <= $1 \
+                 ORDER BY delivery_deadline, id LIMIT $2",
                 rows::ORDER_COLS
             )
         });
@@ -99,7 +99,7 @@ impl JobsTx for PgTx {
         static SQL: LazyLock<String> = LazyLock::new(|| {
             format!(
                 "SELECT {} FROM claims WHERE state IN ('rejected', 'remedy_failed') AND decided_at <= $1 \
-             AND escalation_reminded_at IS NULL ORDER BY decided_at, id LIMIT $2",
+                 AND escalation_reminded_at IS NULL ORDER BY decided_at, id LIMIT $2",
                 rows::CLAIM_COLS
             )
         });

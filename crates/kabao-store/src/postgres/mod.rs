@@ -1,5 +1,7 @@
 //! The PostgreSQL backend, for deployments that outgrow one SQLite file.
 //! Write transactions run at READ COMMITTED; every counter change is a single atomic UPDATE, so that is enough.
+//! This file holds the pool and transactions; the queries are in one file per aggregate beside it (`users.rs`,
+//! `claims.rs`, ...), each implementing that aggregate's trait for [`PgTx`].
 
 mod claims;
 mod finance;

@@ -18,8 +18,7 @@ impl OrdersTx for PgTx {
         let id: i64 = sqlx::query_scalar(
             "INSERT INTO orders (order_no, buyer_id, guest_email, guest_query_hash, shop_id, product_id, quantity, \
              unit_price_fen, amount_fen, state, warranty_snapshot, warranty_sha256, warranty_ack, created_at, \
-             expires_at, \
-             custom_answers) \
+             expires_at, custom_answers) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'pending_payment', $10, $11, $12, $13, $14, $15) RETURNING id",
         )
         .bind(&o.order_no)
@@ -208,8 +207,8 @@ impl OrdersTx for PgTx {
 
     async fn append_event(&mut self, order: OrderId, e: &ChainedEvent) -> StoreResult<()> {
         sqlx::query(
-            "INSERT INTO order_events (order_id, seq, kind, at_ms, body, prev_hash, hash) VALUES ($1, $2, $3, \
-                     $4, $5, $6, $7)",
+            "INSERT INTO order_events (order_id, seq, kind, at_ms, body, prev_hash, hash) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
         )
         .bind(order.0)
         .bind(e.seq)
@@ -281,8 +280,7 @@ impl OrdersTx for PgTx {
     async fn payment_by_trade_no(&mut self, trade_no: &str) -> StoreResult<Option<Payment>> {
         let row: Option<rows::PaymentRow> = sqlx::query_as(
             "SELECT id, gateway, trade_no, purpose_kind, order_id, user_id, amount_fen, state, gateway_trade_no, \
-             created_at, paid_at \
-             FROM payments WHERE trade_no = $1",
+             created_at, paid_at FROM payments WHERE trade_no = $1",
         )
         .bind(trade_no)
         .fetch_optional(&mut *self.tx)
@@ -294,7 +292,7 @@ impl OrdersTx for PgTx {
     async fn mark_payment_paid(&mut self, id: i64, gateway_trade_no: &str, at: Timestamp) -> StoreResult<bool> {
         let done = sqlx::query(
             "UPDATE payments SET state = 'paid', gateway_trade_no = $1, paid_at = $2 WHERE id = $3 \
-                                AND state = 'pending'",
+             AND state = 'pending'",
         )
         .bind(gateway_trade_no)
         .bind(at.millis())
@@ -344,7 +342,7 @@ impl PgTx {
             S::Paid => "UPDATE orders SET state = $1, paid_at = $2 WHERE id = $3 AND state = $4",
             S::Delivered => {
                 "UPDATE orders SET state = $1, delivered_at = $2, paid_at = COALESCE(paid_at, $2), \
-                                 settle_after = COALESCE($5, settle_after) WHERE id = $3 AND state = $4"
+                 settle_after = COALESCE($5, settle_after) WHERE id = $3 AND state = $4"
             }
             S::Settled => "UPDATE orders SET state = $1, settled_at = $2 WHERE id = $3 AND state = $4",
             S::Refunded => "UPDATE orders SET state = $1, paid_at = COALESCE(paid_at, $2) WHERE id = $3 AND state = $4",

@@ -212,8 +212,8 @@ impl TrustTx for PgTx {
         .await
         .map_err(map_sqlx)?;
         let (buyer_items,): (i64,) = sqlx::query_as(&format!(
-            "SELECT CAST(COALESCE(SUM(o.quantity), 0) AS BIGINT) FROM orders o WHERE {buyer_match} AND o.delivered_at \
-             IS NOT NULL"
+            "SELECT CAST(COALESCE(SUM(o.quantity), 0) AS BIGINT) FROM orders o WHERE {buyer_match} \
+             AND o.delivered_at IS NOT NULL"
         ))
         .bind(buyer_id)
         .bind(&guest_email)

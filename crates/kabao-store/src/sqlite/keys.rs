@@ -136,7 +136,7 @@ impl KeysTx for SqliteTx {
         static SQL: LazyLock<String> = LazyLock::new(|| {
             format!(
                 "SELECT {} FROM card_keys k WHERE k.product_id = $1 AND ($2 IS NULL OR k.state = $2) \
-             ORDER BY k.id ASC LIMIT $3 OFFSET $4",
+                 ORDER BY k.id ASC LIMIT $3 OFFSET $4",
                 rows::KEY_COLS
             )
         });
@@ -271,9 +271,9 @@ impl KeysTx for SqliteTx {
     async fn order_keys(&mut self, order: OrderId) -> StoreResult<Vec<DeliveredKey>> {
         static SQL: LazyLock<String> = LazyLock::new(|| {
             format!(
-                "SELECT {}, ok.first_revealed_at, ok.item, ok.voided_at FROM order_keys ok JOIN card_keys k ON k.id = \
-             ok.card_key_id \
-             WHERE ok.order_id = $1 ORDER BY ok.seq",
+                "SELECT {}, ok.first_revealed_at, ok.item, ok.voided_at \
+                 FROM order_keys ok JOIN card_keys k ON k.id = ok.card_key_id \
+                 WHERE ok.order_id = $1 ORDER BY ok.seq",
                 rows::KEY_COLS
             )
         });

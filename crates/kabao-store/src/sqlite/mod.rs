@@ -1,4 +1,6 @@
 //! The SQLite backend: the embedded default, one file in WAL mode, as durable as `synchronous=FULL`.
+//! This file holds the connections, transactions and group commit; the queries are in one file per aggregate
+//! beside it (`users.rs`, `claims.rs`, ...), each implementing that aggregate's trait for [`SqliteTx`].
 //!
 //! Statements run directly on the calling task through [`crate::lite`] (rusqlite): no thread hand-off per
 //! statement. SQLite allows one writer, so write transactions take the one writer connection in turn (a fair

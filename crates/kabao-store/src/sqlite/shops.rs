@@ -218,8 +218,8 @@ impl ShopsTx for SqliteTx {
                 .await
                 .map_err(map_sqlx)?;
         let id: i64 = lite::query_scalar(
-            "INSERT INTO warranty_policies (product_id, version, policy, sha256, created_at) VALUES ($1, $2, $3, $4, \
-             $5) RETURNING id",
+            "INSERT INTO warranty_policies (product_id, version, policy, sha256, created_at) \
+             VALUES ($1, $2, $3, $4, $5) RETURNING id",
         )
         .bind(product.0)
         .bind(next)
@@ -283,8 +283,8 @@ impl ShopsTx for SqliteTx {
 
     async fn insert_certification_application(&mut self, app: &CertificationApplication) -> StoreResult<i64> {
         lite::query_scalar(
-            "INSERT INTO certification_applications (shop_id, level, details, id_masked, id_fingerprint, state, \
-             created_at) \
+            "INSERT INTO certification_applications \
+             (shop_id, level, details, id_masked, id_fingerprint, state, created_at) \
              VALUES ($1, $2, $3, $4, $5, 'pending', $6) RETURNING id",
         )
         .bind(app.shop_id.0)

@@ -214,8 +214,8 @@ impl TrustTx for SqliteTx {
         .await
         .map_err(map_sqlx)?;
         let (buyer_items,): (i64,) = lite::query_as(&format!(
-            "SELECT CAST(COALESCE(SUM(o.quantity), 0) AS BIGINT) FROM orders o WHERE {buyer_match} AND o.delivered_at \
-             IS NOT NULL"
+            "SELECT CAST(COALESCE(SUM(o.quantity), 0) AS BIGINT) FROM orders o WHERE {buyer_match} \
+             AND o.delivered_at IS NOT NULL"
         ))
         .bind(buyer_id)
         .bind(&guest_email)

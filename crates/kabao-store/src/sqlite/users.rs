@@ -98,7 +98,7 @@ impl UsersTx for SqliteTx {
         static SQL: LazyLock<String> = LazyLock::new(|| {
             format!(
                 "SELECT {}, {} FROM sessions s JOIN users u ON u.id = s.user_id \
-             WHERE s.token_hash = $1 AND s.expires_at > $2",
+                 WHERE s.token_hash = $1 AND s.expires_at > $2",
                 rows::SESSION_COLS,
                 rows::USER_COLS
             )
@@ -191,7 +191,7 @@ impl UsersTx for SqliteTx {
         static SQL: LazyLock<String> = LazyLock::new(|| {
             format!(
                 "SELECT {}, {} FROM api_tokens t JOIN users u ON u.id = t.user_id \
-             WHERE t.token_hash = $1 AND t.revoked_at IS NULL",
+                 WHERE t.token_hash = $1 AND t.revoked_at IS NULL",
                 rows::TOKEN_COLS,
                 rows::USER_COLS
             )
