@@ -2,7 +2,7 @@
 //! Policy: a UNIQUE violation becomes `Conflict` naming the rule; everything else becomes `Database` with the
 //! database's message only — never a bound value (PostgreSQL puts values in `detail`, which is never read here).
 
-use crate::StoreError;
+use crate::{StoreError, StoreResult};
 
 /// The rules callers may see, by PostgreSQL constraint name and by the `table.column` text SQLite reports.
 const UNIQUE_RULES: &[(&str, &str, &str)] = &[
@@ -97,4 +97,13 @@ pub(crate) fn map_migrate(err: sqlx::migrate::MigrateError) -> StoreError {
 /// A value read back that the domain does not know: a bug or a tampered database, never a panic.
 pub(crate) fn corrupt(what: &str) -> StoreError {
     StoreError::Database(format!("corrupt {what} in database"))
+}
+
+/// An UPDATE that must hit exactly one row; none means the id does not exist.
+pub(crate) fn one_row(affected: u64) -> StoreResult<()> {
+    if affected == 0 {
+        Err(StoreError::NotFound)
+    } else {
+        Ok(())
+    }
 }

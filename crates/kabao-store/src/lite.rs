@@ -1,6 +1,6 @@
 //! A synchronous SQLite query layer over rusqlite with the shape of sqlx's query API (`query`, `query_as`,
-//! `query_scalar`, `.bind`, `.execute`/`.fetch_*`), so the one SQL implementation in [`crate::sql_tx`] expands for
-//! both backends unchanged.
+//! `query_scalar`, `.bind`, `.execute`/`.fetch_*`), so the SQLite files of [`crate::sqlite`] read like their
+//! PostgreSQL twins in [`crate::postgres`] and a query moves between them unchanged.
 //!
 //! Why not sqlx for SQLite: sqlx runs each SQLite connection on its own thread and hands every statement and
 //! row across channels. A checkout runs ~45 statements, and on a 2-core machine the thread hand-offs, not SQLite,

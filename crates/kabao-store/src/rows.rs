@@ -8,6 +8,7 @@ use kabao_core::catalog::{Category, CertificationLevel, GoodsKind};
 use kabao_core::user::Role;
 use kabao_core::vault::Fingerprint;
 use kabao_core::{ApiTokenId, BatchId, CardKeyId, Money, ProductId, ShopId, Timestamp, UserId};
+use sqlx::Postgres;
 
 pub(crate) const USER_COLS: &str = "u.id, u.username, u.email, u.password_hash, u.role, u.created_at";
 pub(crate) type UserRow = (i64, String, Option<String>, String, String, i64);
@@ -181,9 +182,10 @@ pub(crate) fn data_key(r: DataKeyRow) -> DataKeyRecord {
     DataKeyRecord { purpose: r.0, version: r.1, wrapped: r.2, created_at: Timestamp(r.3) }
 }
 
-pub(crate) const ORDER_COLS: &str = "id, order_no, buyer_id, guest_email, guest_query_hash, shop_id, product_id, quantity, \
-     unit_price_fen, amount_fen, state, warranty_snapshot, warranty_sha256, warranty_ack, created_at, expires_at, paid_at, \
-     delivered_at, settle_after, settled_at, custom_answers, delivery_deadline";
+pub(crate) const ORDER_COLS: &str =
+    "id, order_no, buyer_id, guest_email, guest_query_hash, shop_id, product_id, quantity, \
+     unit_price_fen, amount_fen, state, warranty_snapshot, warranty_sha256, warranty_ack, created_at, expires_at, \
+     paid_at, delivered_at, settle_after, settled_at, custom_answers, delivery_deadline";
 
 /// Reads a column by index from either backend's row.
 pub(crate) trait ColumnAt {
@@ -192,12 +194,11 @@ pub(crate) trait ColumnAt {
 
 /// The column types orders are made of.
 pub(crate) trait Column:
-    crate::lite::Decode + for<'r> sqlx::Decode<'r, sqlx::Postgres> + sqlx::Type<sqlx::Postgres>
+    crate::lite::Decode + for<'r> sqlx::Decode<'r, Postgres> + sqlx::Type<Postgres>
 {
 }
 
-impl<T> Column for T where T: crate::lite::Decode + for<'r> sqlx::Decode<'r, sqlx::Postgres> + sqlx::Type<sqlx::Postgres>
-{}
+impl<T> Column for T where T: crate::lite::Decode + for<'r> sqlx::Decode<'r, Postgres> + sqlx::Type<Postgres> {}
 
 impl ColumnAt for sqlx::postgres::PgRow {
     fn at<T: Column>(&self, i: usize) -> StoreResult<T> {
@@ -247,8 +248,10 @@ pub(crate) const LEDGER_SELECT_ALL: &str = "SELECT e.tx_id, t.kind, t.order_id, 
 pub(crate) const LEDGER_SELECT_ORDER: &str =
     "SELECT e.tx_id, t.kind, t.order_id, e.account, e.amount_fen, t.created_at \
          FROM ledger_entries e JOIN ledger_txs t ON t.id = e.tx_id WHERE t.order_id = $1 ORDER BY e.tx_id, e.id";
-pub(crate) const LEDGER_SELECT_ACCOUNT: &str = "SELECT e.tx_id, t.kind, t.order_id, e.account, e.amount_fen, t.created_at \
-         FROM ledger_entries e JOIN ledger_txs t ON t.id = e.tx_id WHERE e.account = $1 ORDER BY e.id DESC LIMIT $2 OFFSET $3";
+pub(crate) const LEDGER_SELECT_ACCOUNT: &str =
+    "SELECT e.tx_id, t.kind, t.order_id, e.account, e.amount_fen, t.created_at \
+         FROM ledger_entries e JOIN ledger_txs t ON t.id = e.tx_id WHERE e.account = $1 \
+         ORDER BY e.id DESC LIMIT $2 OFFSET $3";
 
 /// `FundReceivable` keys are `fund_receivable:<shop>`; `;` sorts right after `:`, so the range holds exactly them.
 pub(crate) const FUND_RECEIVABLE_FROM: &str = "fund_receivable:";
@@ -552,7 +555,8 @@ pub(crate) fn risk_from_row<R: ColumnAt>(r: &R) -> StoreResult<crate::trust::Ris
     })
 }
 
-/// Ratings summed per category, as `SELECT category, SUM(described), SUM(service), SUM(delivery), COUNT(*)` returns them.
+/// Ratings summed per category, as `SELECT category, SUM(described), SUM(service), SUM(delivery), COUNT(*)`
+/// returns them.
 pub(crate) type RatingSumsRow = (String, i64, i64, i64, i64);
 
 pub(crate) fn rating_sums(r: RatingSumsRow) -> crate::trust::RatingSums {

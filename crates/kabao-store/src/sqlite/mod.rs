@@ -1,4 +1,6 @@
 //! The SQLite backend: the embedded default, one file in WAL mode, as durable as `synchronous=FULL`.
+//! This file holds the connections, transactions and group commit; the queries are in one file per aggregate
+//! beside it (`users.rs`, `claims.rs`, ...), each implementing that aggregate's trait for [`SqliteTx`].
 //!
 //! Statements run directly on the calling task through [`crate::lite`] (rusqlite): no thread hand-off per
 //! statement. SQLite allows one writer, so write transactions take the one writer connection in turn (a fair
@@ -31,20 +33,27 @@
 //! - A failed fsync is not retried (Linux may drop the dirty pages and report success next time): the store
 //!   stops, refusing every later transaction, and a restart recovers from what is on disk.
 
+mod claims;
+mod finance;
+mod idempotency;
+mod jobs;
+mod keyring;
+mod keys;
+mod orders;
+mod shops;
+mod trust;
+mod users;
+
 use crate::errors::{map_migrate, map_sqlx};
-use crate::lite::{Conn, Error as LiteError};
-use crate::{Backend, NewCardKey, Store, StoreError, StoreResult, Tx, TxMode};
+use crate::lite::{self, Conn, Error as LiteError};
+use crate::{Backend, Store, StoreError, StoreResult, Tx, TxMode};
 use async_trait::async_trait;
-use kabao_core::vault::Fingerprint;
-use kabao_core::ShopId;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{Mutex, OwnedMutexGuard};
-// The query layer the shared Tx implementation (`impl_tx!`) is written against.
-use crate::lite as db;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 
@@ -605,7 +614,7 @@ impl Store for SqliteStore {
 
     async fn ping(&self) -> StoreResult<()> {
         let mut tx = self.begin_read().await?;
-        db::query_scalar::<i64>("SELECT 1").fetch_one(&mut tx.tx).await.map_err(map_sqlx)?;
+        lite::query_scalar::<i64>("SELECT 1").fetch_one(&mut tx.tx).await.map_err(map_sqlx)?;
         Ok(())
     }
 
@@ -772,13 +781,6 @@ pub struct SqliteTx {
 }
 
 impl SqliteTx {
-    async fn finish(mut self: Box<Self>) -> StoreResult<()> {
-        match &mut self.tx {
-            TxConn::Read(_) => Ok(()),
-            TxConn::Write(w) => w.commit().await,
-        }
-    }
-
     /// A bulk import reads and writes the (shop, fingerprint) index at random: give it the big page cache.
     fn bulk(&mut self, rows: usize) -> StoreResult<()> {
         match &mut self.tx {
@@ -786,70 +788,17 @@ impl SqliteTx {
             _ => Ok(()),
         }
     }
-
-    async fn insert_key_rows(&mut self, keys: &[NewCardKey]) -> StoreResult<()> {
-        self.bulk(keys.len())?;
-        let conn = self.tx.get();
-        let mut stmt = conn
-            .prepare_cached(
-                "INSERT INTO card_keys (shop_id, product_id, batch_id, fingerprint, ciphertext, key_version, created_at, state) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'available')",
-            )
-            .map_err(|e| map_sqlx(LiteError(e)))?;
-        for key in keys {
-            stmt.execute(rusqlite::params![
-                key.shop_id.0,
-                key.product_id.0,
-                key.batch_id.0,
-                &key.fingerprint.0[..],
-                &key.ciphertext[..],
-                key.key_version,
-                key.created_at.millis()
-            ])
-            .map_err(|e| map_sqlx(LiteError(e)))?;
-        }
-        Ok(())
-    }
-
-    async fn fingerprints_in(&mut self, shop: ShopId, fingerprints: &[Fingerprint]) -> StoreResult<Vec<Fingerprint>> {
-        self.bulk(fingerprints.len())?;
-        let conn = self.tx.get();
-        let mut stmt = conn
-            .prepare_cached("SELECT 1 FROM card_keys WHERE shop_id = ?1 AND fingerprint = ?2")
-            .map_err(|e| map_sqlx(LiteError(e)))?;
-        let mut found = Vec::new();
-        for fp in fingerprints {
-            if stmt.exists(rusqlite::params![shop.0, &fp.0[..]]).map_err(|e| map_sqlx(LiteError(e)))? {
-                found.push(*fp);
-            }
-        }
-        Ok(found)
-    }
-
-    /// The oldest available keys of a product. The writer connection is exclusive, so nothing can take
-    /// them before this transaction marks them sold.
-    async fn available_key_ids(&mut self, product: kabao_core::ProductId, n: i64) -> StoreResult<Vec<i64>> {
-        db::query_scalar("SELECT id FROM card_keys WHERE product_id = $1 AND state = 'available' ORDER BY id LIMIT $2")
-            .bind(product.0)
-            .bind(n)
-            .fetch_all(&mut self.tx)
-            .await
-            .map_err(map_sqlx)
-    }
-
-    /// An account's balance (zero if it has no row yet). The writer connection is exclusive, so nothing needs
-    /// locking and nothing is written: a refused ledger transaction leaves no trace.
-    async fn balance_for_update(&mut self, account: &str) -> StoreResult<i64> {
-        let fen: Option<i64> = db::query_scalar("SELECT balance_fen FROM account_balances WHERE account = $1")
-            .bind(account)
-            .fetch_optional(&mut self.tx)
-            .await
-            .map_err(map_sqlx)?;
-        Ok(fen.unwrap_or(0))
-    }
 }
 
-crate::sql_tx::impl_tx!(SqliteTx);
+#[async_trait]
+impl Tx for SqliteTx {
+    async fn commit(mut self: Box<Self>) -> StoreResult<()> {
+        match &mut self.tx {
+            TxConn::Read(_) => Ok(()),
+            TxConn::Write(w) => w.commit().await,
+        }
+    }
+}
 
 impl SqliteStore {
     /// Physical COMMITs so far, for tests.
@@ -866,6 +815,7 @@ impl SqliteStore {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::KeysTx;
 
     fn user(name: &str) -> crate::NewUser {
         crate::NewUser {
@@ -935,7 +885,9 @@ mod tests {
                     .await
                     .unwrap();
                 let keys = crate::conformance::fake_keys(f.shop, f.product, batch, seed, n);
-                tx.fingerprints_in(f.shop, &keys.iter().map(|k| k.fingerprint).collect::<Vec<_>>()).await.unwrap();
+                tx.existing_fingerprints(f.shop, &keys.iter().map(|k| k.fingerprint).collect::<Vec<_>>())
+                    .await
+                    .unwrap();
                 tx.insert_card_keys(&keys).await.unwrap();
                 tx
             }
@@ -1137,7 +1089,7 @@ mod tests {
         assert!(WalFile::new(&scratch_path()).sync().is_ok());
     }
 
-    /// The jobs' due-order queries (same shape as in `sql_tx`) read the partial indexes, not every order.
+    /// The jobs' due-order queries (same shape as in `jobs.rs`) read the partial indexes, not every order.
     #[tokio::test]
     async fn due_order_queries_use_the_partial_indexes() {
         let store = SqliteStore::open_in_memory().await.unwrap();
@@ -1178,9 +1130,9 @@ mod tests {
         let store = SqliteStore::open(&path).await.unwrap();
         store.migrate().await.unwrap();
         let mut w = store.writer.lock().await;
-        let mode: String = db::query_scalar("PRAGMA journal_mode").fetch_one(&mut w.conn).await.unwrap();
-        let sync: i64 = db::query_scalar("PRAGMA synchronous").fetch_one(&mut w.conn).await.unwrap();
-        let fk: i64 = db::query_scalar("PRAGMA foreign_keys").fetch_one(&mut w.conn).await.unwrap();
+        let mode: String = lite::query_scalar("PRAGMA journal_mode").fetch_one(&mut w.conn).await.unwrap();
+        let sync: i64 = lite::query_scalar("PRAGMA synchronous").fetch_one(&mut w.conn).await.unwrap();
+        let fk: i64 = lite::query_scalar("PRAGMA foreign_keys").fetch_one(&mut w.conn).await.unwrap();
         drop(w);
         // NORMAL on the writer: its COMMITs are synced by the Syncer before anyone hears of them.
         assert_eq!((mode.as_str(), sync, fk), ("wal", 1, 1));

@@ -1,0 +1,83 @@
+//! The PostgreSQL backend, for deployments that outgrow one SQLite file.
+//! Write transactions run at READ COMMITTED; every counter change is a single atomic UPDATE, so that is enough.
+//! This file holds the pool and transactions; the queries are in one file per aggregate beside it (`users.rs`,
+//! `claims.rs`, ...), each implementing that aggregate's trait for [`PgTx`].
+
+mod claims;
+mod finance;
+mod idempotency;
+mod jobs;
+mod keyring;
+mod keys;
+mod orders;
+mod shops;
+mod trust;
+mod users;
+
+use crate::errors::{map_migrate, map_sqlx};
+use crate::{Backend, Store, StoreResult, Tx, TxMode};
+use async_trait::async_trait;
+use sqlx::postgres::PgPoolOptions;
+use sqlx::{PgPool, Postgres};
+
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
+
+pub struct PgStore {
+    pool: PgPool,
+}
+
+impl PgStore {
+    pub async fn connect(url: &str) -> StoreResult<PgStore> {
+        let options: sqlx::postgres::PgConnectOptions = url.parse().map_err(map_sqlx)?;
+        // A payment and its delivery, once acknowledged, must survive a crash: whatever the server's default,
+        // every session of ours waits for its commit to be flushed.
+        let options = options.options([("synchronous_commit", "on")]);
+        let pool = PgPoolOptions::new().max_connections(10).connect_with(options).await.map_err(map_sqlx)?;
+        Ok(PgStore { pool })
+    }
+
+    /// The session's `synchronous_commit` setting (for the test that pins it).
+    pub async fn synchronous_commit(&self) -> StoreResult<String> {
+        sqlx::query_scalar("SHOW synchronous_commit").fetch_one(&self.pool).await.map_err(map_sqlx)
+    }
+}
+
+#[async_trait]
+impl Store for PgStore {
+    fn backend(&self) -> Backend {
+        Backend::Postgres
+    }
+
+    async fn migrate(&self) -> StoreResult<()> {
+        MIGRATOR.run(&self.pool).await.map_err(map_migrate)
+    }
+
+    async fn begin(&self, mode: TxMode) -> StoreResult<Box<dyn Tx>> {
+        let tx = match mode {
+            TxMode::Write => self.pool.begin().await,
+            TxMode::Read => self.pool.begin_with("BEGIN READ ONLY").await,
+        }
+        .map_err(map_sqlx)?;
+        Ok(Box::new(PgTx { tx }))
+    }
+
+    async fn ping(&self) -> StoreResult<()> {
+        sqlx::query("SELECT 1").execute(&self.pool).await.map_err(map_sqlx)?;
+        Ok(())
+    }
+
+    async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+pub struct PgTx {
+    tx: sqlx::Transaction<'static, Postgres>,
+}
+
+#[async_trait]
+impl Tx for PgTx {
+    async fn commit(self: Box<Self>) -> StoreResult<()> {
+        self.tx.commit().await.map_err(map_sqlx)
+    }
+}

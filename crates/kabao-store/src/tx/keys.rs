@@ -1,0 +1,81 @@
+//! The keys aggregate's part of a transaction: card keys, stock, allocation, reveals and re-issue.
+
+use crate::{Batch, CardKey, DeliveredKey, KeyState, NewBatch, NewCardKey, Reveal, StoreResult};
+use async_trait::async_trait;
+use kabao_core::ledger::OrderId;
+use kabao_core::vault::Fingerprint;
+use kabao_core::{BatchId, CardKeyId, ProductId, ShopId, Timestamp};
+
+/// The goods themselves: card-key batches and keys with each product's stock counter, shared secrets and
+/// counted stock, and the allocation, delivery, reveal and re-issue of keys to orders.
+#[async_trait]
+pub trait KeysTx: Send {
+    // ---- card-key inventory ----
+    /// Which of `fingerprints` the shop already holds (in any state: a voided key stays a duplicate).
+    async fn existing_fingerprints(
+        &mut self,
+        shop: ShopId,
+        fingerprints: &[Fingerprint],
+    ) -> StoreResult<Vec<Fingerprint>>;
+    async fn insert_batch(&mut self, batch: &NewBatch) -> StoreResult<BatchId>;
+    /// Inserts keys as `available` and adds their number to the product's stock counter, in this transaction.
+    /// Conflict `"card_keys.fingerprint"` if any fingerprint exists in the shop (the caller checked first;
+    /// the UNIQUE constraint is the backstop). Must be fast: a million rows in a few seconds on SQLite.
+    async fn insert_card_keys(&mut self, keys: &[NewCardKey]) -> StoreResult<()>;
+    /// Batches of a product, newest first, with their counts by state.
+    async fn list_batches(&mut self, product: ProductId) -> StoreResult<Vec<Batch>>;
+    async fn batch_by_id(&mut self, id: BatchId) -> StoreResult<Option<Batch>>;
+    /// Marks every `available` key of the batch `voided`, sets the batch's `voided_at`, lowers the stock
+    /// counter; returns how many keys were voided.
+    async fn void_batch(&mut self, id: BatchId, now: Timestamp) -> StoreResult<u64>;
+    /// Keys of a product, oldest first, optionally of one state.
+    async fn list_card_keys(
+        &mut self,
+        product: ProductId,
+        state: Option<KeyState>,
+        limit: i64,
+        offset: i64,
+    ) -> StoreResult<Vec<CardKey>>;
+    async fn card_key_by_id(&mut self, id: CardKeyId) -> StoreResult<Option<CardKey>>;
+    /// Exact count by scanning keys (for checks); pages read `Product::stock_available` instead.
+    async fn count_card_keys(&mut self, product: ProductId, state: KeyState) -> StoreResult<i64>;
+
+    // ---- shared secrets (循环卡密) and counted stock ----
+    /// Sets a product's shared secret (sealed) and its stock count. NotFound if no such product.
+    async fn set_shared_secret(
+        &mut self,
+        product: ProductId,
+        ciphertext: &[u8],
+        key_version: i32,
+        stock: i64,
+    ) -> StoreResult<()>;
+    /// The sealed shared secret of a product and its key version, if one is set.
+    async fn shared_secret(&mut self, product: ProductId) -> StoreResult<Option<(Vec<u8>, i32)>>;
+    /// Takes `n` from the stock counter of a product sold by count (a shared secret that is set, or custom goods
+    /// whose fields are set) if at least `n` remain; false (and no change) otherwise.
+    async fn take_counted_stock(&mut self, product: ProductId, n: i64) -> StoreResult<bool>;
+    /// Gives `n` back to such a product's counter (an order refunded before delivery).
+    async fn return_counted_stock(&mut self, product: ProductId, n: i64) -> StoreResult<()>;
+
+    // ---- allocation, delivery and re-issue ----
+    /// Assigns `n` available keys of the product to the order, oldest first: marks them `sold`, links them in
+    /// `order_keys` (UNIQUE on the key: a key can never be delivered twice), lowers the stock counter.
+    /// Returns the keys' ids, or an empty vector and no change if fewer than `n` are available.
+    /// SQLite runs it inside the single writer; PostgreSQL locks the chosen rows (`FOR UPDATE SKIP LOCKED`).
+    async fn allocate_keys(&mut self, product: ProductId, order: OrderId, n: i64) -> StoreResult<Vec<CardKeyId>>;
+    /// The keys delivered with an order, in allocation order.
+    async fn order_keys(&mut self, order: OrderId) -> StoreResult<Vec<DeliveredKey>>;
+    /// Re-issues an item: voids its current key (the card key becomes `voided`, its `order_keys` row is
+    /// stamped), delivers the product's oldest available key for the same item and lowers the stock counter.
+    /// Returns the new key, or `None` and no change when no key is available. NotFound if the item has no live key.
+    async fn reissue_key(
+        &mut self,
+        order: OrderId,
+        item: i32,
+        product: ProductId,
+        at: Timestamp,
+    ) -> StoreResult<Option<CardKeyId>>;
+    /// Records one reveal and stamps `first_revealed_at` on the order's keys that have none.
+    async fn record_reveal(&mut self, reveal: &Reveal) -> StoreResult<()>;
+    async fn list_reveals(&mut self, order: OrderId) -> StoreResult<Vec<Reveal>>;
+}

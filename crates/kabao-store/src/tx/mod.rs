@@ -1,0 +1,37 @@
+//! What a transaction can do, one trait per aggregate, so "the claim queries" are one trait here and one file
+//! per backend (`sqlite/claims.rs`, `postgres/claims.rs`). [`Tx`] is all of them plus `commit`.
+//!
+//! Callers hold a `Box<dyn Tx>` (or `&mut dyn Tx`) and call any aggregate's methods on it without importing
+//! that aggregate's trait: methods of a trait object's supertraits resolve like its own.
+
+mod claims;
+mod finance;
+mod idempotency;
+mod jobs;
+mod keyring;
+mod keys;
+mod orders;
+mod shops;
+mod trust;
+mod users;
+
+use crate::StoreResult;
+use async_trait::async_trait;
+pub use claims::ClaimsTx;
+pub use finance::FinanceTx;
+pub use idempotency::IdempotencyTx;
+pub use jobs::JobsTx;
+pub use keyring::KeyringTx;
+pub use keys::KeysTx;
+pub use orders::OrdersTx;
+pub use shops::ShopsTx;
+pub use trust::TrustTx;
+pub use users::UsersTx;
+
+/// One transaction. All reads see one snapshot; all writes land together on commit.
+#[async_trait]
+pub trait Tx:
+    UsersTx + ShopsTx + KeysTx + OrdersTx + FinanceTx + ClaimsTx + TrustTx + JobsTx + IdempotencyTx + KeyringTx + Send
+{
+    async fn commit(self: Box<Self>) -> StoreResult<()>;
+}

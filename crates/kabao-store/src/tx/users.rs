@@ -1,0 +1,48 @@
+//! The users aggregate's part of a transaction: accounts, sessions, API tokens and security events.
+
+use crate::{ApiToken, NewApiToken, NewUser, SecurityEvent, Session, StoreResult, User};
+use async_trait::async_trait;
+use kabao_core::user::Role;
+use kabao_core::{ApiTokenId, Timestamp, UserId};
+
+/// People and their credentials: accounts, login sessions, merchant API tokens (both stored as SHA-256
+/// only), and the security events the platform records about them.
+#[async_trait]
+pub trait UsersTx: Send {
+    // ---- accounts ----
+    /// Conflict `"users.username"` when taken.
+    async fn insert_user(&mut self, user: &NewUser) -> StoreResult<UserId>;
+    async fn user_by_id(&mut self, id: UserId) -> StoreResult<Option<User>>;
+    /// Exact match on the stored (trimmed) username.
+    async fn user_by_username(&mut self, username: &str) -> StoreResult<Option<User>>;
+    /// Newest first.
+    async fn list_users(&mut self, limit: i64, offset: i64) -> StoreResult<Vec<User>>;
+    async fn count_users_with_role(&mut self, role: Role) -> StoreResult<i64>;
+    /// NotFound if no such user.
+    async fn set_user_role(&mut self, id: UserId, role: Role) -> StoreResult<()>;
+    async fn set_password_hash(&mut self, id: UserId, password_hash: &str) -> StoreResult<()>;
+
+    // ---- sessions (token stored as SHA-256 only) ----
+    async fn insert_session(&mut self, session: &Session) -> StoreResult<()>;
+    /// The session and its user, if the session exists and `expires_at > now`.
+    async fn session_with_user(&mut self, token_hash: &[u8], now: Timestamp) -> StoreResult<Option<(Session, User)>>;
+    async fn delete_session(&mut self, token_hash: &[u8]) -> StoreResult<()>;
+    /// Deletes every session of a user (password change, role change).
+    async fn delete_user_sessions(&mut self, user: UserId) -> StoreResult<u64>;
+    async fn delete_expired_sessions(&mut self, now: Timestamp) -> StoreResult<u64>;
+
+    // ---- merchant API tokens (stored as SHA-256 only) ----
+    async fn insert_api_token(&mut self, token: &NewApiToken) -> StoreResult<ApiTokenId>;
+    /// Tokens of a user, newest first, revoked ones included.
+    async fn list_api_tokens(&mut self, user: UserId) -> StoreResult<Vec<ApiToken>>;
+    /// Sets `revoked_at` if the token belongs to `user` and is not revoked yet; false otherwise.
+    async fn revoke_api_token(&mut self, user: UserId, id: ApiTokenId, now: Timestamp) -> StoreResult<bool>;
+    /// A live (not revoked) token and its user.
+    async fn api_token_with_user(&mut self, token_hash: &[u8]) -> StoreResult<Option<(ApiToken, User)>>;
+
+    // ---- security events ----
+    /// Records a security event; returns its id.
+    async fn insert_security_event(&mut self, event: &SecurityEvent) -> StoreResult<i64>;
+    /// Security events, newest first.
+    async fn security_events(&mut self, limit: i64, offset: i64) -> StoreResult<Vec<SecurityEvent>>;
+}
