@@ -80,29 +80,6 @@ impl From<StoreError> for InventoryError {
     }
 }
 
-impl InventoryError {
-    /// The HTTP status this error answers with.
-    pub fn status(&self) -> u16 {
-        match self {
-            InventoryError::ProductNotFound | InventoryError::BatchNotFound => 404,
-            // The request is well formed but the product's kind does not take it: a conflict with the product.
-            InventoryError::CustomGoods
-            | InventoryError::SharedGoods
-            | InventoryError::NotShared
-            | InventoryError::NotCustom => 409,
-            InventoryError::SharedInput
-            | InventoryError::Custom(_)
-            | InventoryError::StockRange
-            | InventoryError::Import(ImportError::Empty) => 400,
-            InventoryError::Import(ImportError::TooLarge { .. }) => 413,
-            InventoryError::BatchHasSoldKeys { .. }
-            | InventoryError::BatchAlreadyVoided
-            | InventoryError::ConcurrentDuplicate => 409,
-            InventoryError::Vault(_) | InventoryError::Store(_) => 500,
-        }
-    }
-}
-
 impl Localized for InventoryError {
     fn code(&self) -> &'static str {
         match self {
@@ -586,7 +563,6 @@ mod tests {
         let out = import_keys(&*f.store, &f.keyring, f.merchant, f.product, b"K1\n", "test", NOW).await.unwrap();
         let err = import_keys(&*f.store, &f.keyring, f.other, f.product, b"K9\n", "test", NOW).await.unwrap_err();
         assert!(matches!(err, InventoryError::ProductNotFound));
-        assert_eq!(err.status(), 404);
         assert!(matches!(
             list_keys_for_owner(&*f.store, &f.keyring, f.other, f.product, None, 10, 0).await,
             Err(InventoryError::ProductNotFound)
