@@ -388,6 +388,28 @@ pub async fn custom_spec(tx: &mut dyn Tx, product: ProductId) -> Result<Option<C
     Ok(tx.custom_spec(product).await?.and_then(|(fields, hours)| CustomSpec::from_stored(&fields, hours)))
 }
 
+/// [`custom_spec`] in a read transaction of its own.
+pub async fn custom_spec_of(store: &dyn Store, product: ProductId) -> Result<Option<CustomSpec>, StoreError> {
+    let mut tx = store.begin(TxMode::Read).await?;
+    custom_spec(&mut *tx, product).await
+}
+
+/// [`open_shared_secret`] in a read transaction of its own (the caller checked who may see it).
+pub async fn shared_secret_of(
+    store: &dyn Store,
+    keyring: &Keyring,
+    p: &Product,
+) -> Result<Option<Zeroizing<String>>, InventoryError> {
+    let mut tx = store.begin(TxMode::Read).await?;
+    open_shared_secret(&mut *tx, keyring, p).await
+}
+
+/// The product a batch belongs to, if the batch exists.
+pub async fn batch_product(store: &dyn Store, batch: BatchId) -> Result<Option<ProductId>, StoreError> {
+    let mut tx = store.begin(TxMode::Read).await?;
+    Ok(tx.batch_by_id(batch).await?.map(|b| b.product_id))
+}
+
 /// Voids every key of a batch, if none of them was sold.
 pub async fn void_batch(
     store: &dyn Store,

@@ -181,10 +181,8 @@ impl Localized for OrderError {
                 lang.pick("查询密码需为 6–64 个字符", "The query password must be 6–64 characters")
             }
             OrderError::AmountOverflow => lang.pick("金额过大", "Amount too large"),
-            OrderError::WarrantyNotAcknowledged { has_policy: true } => lang.pick(
-                "请先阅读并确认该商品的补单规则",
-                "Please read and accept this product's warranty rules first",
-            ),
+            OrderError::WarrantyNotAcknowledged { has_policy: true } => lang
+                .pick("请先阅读并确认该商品的补单规则", "Please read and accept this product's warranty rules first"),
             OrderError::WarrantyNotAcknowledged { has_policy: false } => lang.pick(
                 "请先确认质保条款：该商品无质保，卡密出问题时平台无法按规则补发或退款",
                 "Please acknowledge the warranty terms first: this product has no warranty",
@@ -303,8 +301,7 @@ pub async fn checkout(
     }
     let custom_answers = if product.kind == GoodsKind::Custom {
         let mut tx = state.store.begin(TxMode::Read).await?;
-        let spec =
-            crate::inventory::custom_spec(&mut *tx, product.id).await?.ok_or(OrderError::CustomGoodsNotReady)?;
+        let spec = crate::inventory::custom_spec(&mut *tx, product.id).await?.ok_or(OrderError::CustomGoodsNotReady)?;
         drop(tx);
         let answers = spec.answers(&req.custom_answers)?;
         Some(answers.to_json())
@@ -333,10 +330,7 @@ pub async fn checkout(
             (Some(email.as_str().to_string()), hash)
         }
     };
-    let amount = product
-        .price
-        .checked_mul(req.quantity)
-        .ok_or(OrderError::AmountOverflow)?;
+    let amount = product.price.checked_mul(req.quantity).ok_or(OrderError::AmountOverflow)?;
     crate::trial::check_first_order(state, viewer, &shop, amount, req.first_order_confirmed).await?;
 
     let mut tx = state.store.begin(TxMode::Write).await?;
@@ -520,8 +514,7 @@ pub async fn deliver_by_hand(state: &App, merchant: &User, order_no: &str, text:
     let mut nonce = [0u8; kabao_core::vault::NONCE_LEN];
     rand::rngs::OsRng.fill_bytes(&mut nonce);
     let binding = manual_delivery_binding(state, &order);
-    let (version, sealed) =
-        state.keyring.seal(order.shop_id, order.product_id, &binding, text, nonce)?;
+    let (version, sealed) = state.keyring.seal(order.shop_id, order.product_id, &binding, text, nonce)?;
     tx.set_manual_delivery(order.id, &sealed, version).await?;
     if !tx.deliver_order(order.id, order.state, now, crate::claims::settle_after(state, &order, now)).await? {
         return Err(OrderError::Changed);
@@ -588,11 +581,7 @@ pub async fn start_gateway_payment(
 /// Pays an order from the buyer's wallet.
 pub async fn pay_with_wallet(state: &App, user: &User, order_no: &str) -> Result<Order, OrderError> {
     let mut tx = state.store.begin(TxMode::Write).await?;
-    let order = tx
-        .order_by_no(order_no)
-        .await?
-        .filter(|o| o.buyer_id == Some(user.id))
-        .ok_or(OrderError::NotFound)?;
+    let order = tx.order_by_no(order_no).await?.filter(|o| o.buyer_id == Some(user.id)).ok_or(OrderError::NotFound)?;
     check_payable(state, &order)?;
     apply_payment(state, &mut *tx, &order, PaymentSource::Wallet(user.id)).await?;
     let order = tx.order_by_id(order.id).await?.ok_or(OrderError::OrderVanished(order.id))?;
@@ -643,12 +632,7 @@ pub async fn guest_order(
     let result = order_for(state, order_no, &OrderAccess::Guest { secret }).await;
     if matches!(result, Err(OrderError::NotFound)) {
         if let Some(ip) = ip {
-            state
-                .throttles
-                .lock()
-                .map_err(|_| OrderError::ThrottlePoisoned)?
-                .lookup_by_ip
-                .record_failure(ip, now);
+            state.throttles.lock().map_err(|_| OrderError::ThrottlePoisoned)?.lookup_by_ip.record_failure(ip, now);
         }
     }
     result
@@ -702,8 +686,7 @@ pub async fn reveal_keys(state: &App, order: &Order, by: Option<UserId>) -> Resu
     let mut out = Vec::with_capacity(keys.len().max(1));
     if keys.is_empty() {
         // A shared-secret order: every buyer receives the product's one secret.
-        let product =
-            tx.product_by_id(order.product_id).await?.ok_or(OrderError::ProductVanished(order.product_id))?;
+        let product = tx.product_by_id(order.product_id).await?.ok_or(OrderError::ProductVanished(order.product_id))?;
         if product.kind == GoodsKind::Shared {
             let secret = crate::inventory::open_shared_secret(&mut *tx, &state.keyring, &product).await?;
             out.extend(secret.map(|secret| RevealedKey { item: 1, secret }));
@@ -740,4 +723,62 @@ pub async fn reveal_keys(state: &App, order: &Order, by: Option<UserId>) -> Resu
 /// Money as shown on order pages.
 pub fn yuan(m: Money) -> String {
     m.to_string()
+}
+
+/// A guest's order found by the pass their browser holds (the caller checked the pass); a registered buyer's
+/// order is never found this way.
+pub async fn guest_order_by_pass(state: &App, order_no: &OrderNo) -> Result<Option<Order>, StoreError> {
+    let mut tx = state.store.begin(TxMode::Read).await?;
+    Ok(tx.order_by_no(order_no.as_str()).await?.filter(|o| o.buyer_id.is_none()))
+}
+
+/// An order by its id, for pages that only hold the id (a payment's purpose).
+pub async fn by_id(state: &App, order: OrderId) -> Result<Option<Order>, StoreError> {
+    let mut tx = state.store.begin(TxMode::Read).await?;
+    tx.order_by_id(order).await
+}
+
+/// A buyer's most recent orders.
+pub async fn of_buyer(state: &App, buyer: &User, limit: i64) -> Result<Vec<Order>, StoreError> {
+    let mut tx = state.store.begin(TxMode::Read).await?;
+    tx.list_buyer_orders(buyer.id, limit, 0).await
+}
+
+/// What an order page shows beside the order itself, read in one transaction.
+pub struct OrderDetails {
+    /// `None` only if the product was deleted.
+    pub product: Option<kabao_store::Product>,
+    /// The order's event chain, oldest first.
+    pub events: Vec<ChainedEvent>,
+    pub claims: Vec<kabao_store::ClaimRecord>,
+    pub review: Option<kabao_store::ReviewRecord>,
+}
+
+/// The product, timeline, claims and review of an order (the caller checked the visitor may see it).
+pub async fn details(state: &App, order: &Order) -> Result<OrderDetails, StoreError> {
+    let mut tx = state.store.begin(TxMode::Read).await?;
+    Ok(OrderDetails {
+        product: tx.product_by_id(order.product_id).await?,
+        events: tx.order_events(order.id).await?,
+        claims: tx.order_claims(order.id).await?,
+        review: tx.review_of_order(order.id).await?,
+    })
+}
+
+/// A paid custom-goods order waiting for its merchant, with its product's title.
+pub struct AwaitingDelivery {
+    pub order: Order,
+    pub product_title: String,
+}
+
+/// The shop's custom-goods orders to deliver by hand, nearest deadline first (at most 200).
+pub async fn awaiting_delivery(state: &App, shop: &kabao_store::Shop) -> Result<Vec<AwaitingDelivery>, StoreError> {
+    let mut tx = state.store.begin(TxMode::Read).await?;
+    let orders = tx.shop_orders_awaiting_delivery(shop.id, 200).await?;
+    let mut rows = Vec::with_capacity(orders.len());
+    for order in orders {
+        let product_title = tx.product_by_id(order.product_id).await?.map(|p| p.title).unwrap_or_default();
+        rows.push(AwaitingDelivery { order, product_title });
+    }
+    Ok(rows)
 }

@@ -116,8 +116,14 @@ impl Localized for PaymentError {
     fn message(&self, lang: Lang) -> String {
         match self {
             PaymentError::NoGateway => lang.pick(
-                "未配置支付网关：请设置 epay_pid / epay_key / epay_submit_url（易支付），或仅在演示环境开启 payments.sandbox.enabled",
-                "No payment gateway is configured: set epay_pid / epay_key / epay_submit_url (易支付), or, for a demo only, payments.sandbox.enabled",
+                concat!(
+                    "未配置支付网关：请设置 epay_pid / epay_key / epay_submit_url（易支付），",
+                    "或仅在演示环境开启 payments.sandbox.enabled"
+                ),
+                concat!(
+                    "No payment gateway is configured: set epay_pid / epay_key / epay_submit_url (易支付), ",
+                    "or, for a demo only, payments.sandbox.enabled"
+                ),
             ),
             PaymentError::TopUpInvalid => {
                 lang.pick("充值金额需在 ¥0.01 到 ¥50,000 之间", "Top-ups must be between ¥0.01 and ¥50,000")
@@ -135,10 +141,9 @@ impl Localized for PaymentError {
                     Lang::En => format!("Malformed notification: {what}"),
                 }
             }
-            PaymentError::AmountMismatch => lang.pick(
-                "通知金额与订单金额不符，已拒绝",
-                "The notified amount does not match the payment; refused",
-            ),
+            PaymentError::AmountMismatch => {
+                lang.pick("通知金额与订单金额不符，已拒绝", "The notified amount does not match the payment; refused")
+            }
             PaymentError::Order(e) => return e.message(lang),
             PaymentError::Idempotency(e) => return e.message(lang),
             PaymentError::Ledger(_)
@@ -188,10 +193,7 @@ pub async fn start_with(
     let new =
         NewPayment { gateway: gateway.into(), trade_no: random_ref("P"), purpose, amount, created_at: state.now() };
     let id = tx.insert_payment(&new).await?;
-    let p = tx
-        .payment_by_trade_no(&new.trade_no)
-        .await?
-        .ok_or(PaymentError::PaymentVanished(id))?;
+    let p = tx.payment_by_trade_no(&new.trade_no).await?.ok_or(PaymentError::PaymentVanished(id))?;
     run.complete(&mut *tx, &p, state.now()).await?;
     tx.commit().await?;
     Ok(p)
@@ -440,6 +442,12 @@ pub fn describe_security_event(e: &kabao_store::SecurityEvent, lang: kabao_core:
         }
         other => format!("{other}: {}", e.detail_json),
     }
+}
+
+/// A payment by our trade number.
+pub async fn by_trade_no(state: &App, trade_no: &str) -> Result<Payment, PaymentError> {
+    let mut tx = state.store.begin(TxMode::Read).await?;
+    tx.payment_by_trade_no(trade_no).await?.ok_or(PaymentError::PaymentNotFound)
 }
 
 /// A buyer's wallet balance.

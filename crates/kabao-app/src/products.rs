@@ -55,7 +55,9 @@ impl Localized for ProductError {
                 Lang::Zh => format!("体验卡售价不能超过 {max}"),
                 Lang::En => format!("A trial item costs at most {max}"),
             },
-            ProductError::TrialMaxPerOrder => lang.pick("体验卡每单限购 1 件", "A trial item is sold one per order").into(),
+            ProductError::TrialMaxPerOrder => {
+                lang.pick("体验卡每单限购 1 件", "A trial item is sold one per order").into()
+            }
             ProductError::Catalog(e) => e.message(lang),
             ProductError::Shop(e) => e.message(lang),
             ProductError::Vanished(_) | ProductError::Store(_) => {
@@ -103,7 +105,12 @@ pub async fn owned(state: &App, merchant: &User, id: ProductId) -> Result<(Produ
     Ok((p, shop))
 }
 
-pub async fn update(state: &App, merchant: &User, id: ProductId, input: &ProductInput) -> Result<Product, ProductError> {
+pub async fn update(
+    state: &App,
+    merchant: &User,
+    id: ProductId,
+    input: &ProductInput,
+) -> Result<Product, ProductError> {
     let draft = ProductDraft::parse(input)?;
     check_trial(state, &draft)?;
     owned(state, merchant, id).await?;

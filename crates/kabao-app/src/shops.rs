@@ -76,10 +76,9 @@ impl Localized for ShopError {
     }
     fn message(&self, lang: Lang) -> String {
         match self {
-            ShopError::NotMerchant => lang.pick(
-                "只有商家账号可以开店和管理商品",
-                "Only merchant accounts can open shops and manage products",
-            ),
+            ShopError::NotMerchant => {
+                lang.pick("只有商家账号可以开店和管理商品", "Only merchant accounts can open shops and manage products")
+            }
             ShopError::NotAdmin => lang.pick("没有权限执行此操作", "You are not allowed to do this"),
             ShopError::AlreadyOpen => lang.pick("你已经开过店铺了", "You already have a shop"),
             ShopError::NameTaken => lang.pick("店铺名称已被使用，请换一个", "This shop name is taken; choose another"),
@@ -139,6 +138,39 @@ pub async fn open_shop(state: &App, merchant: &User, name: &str, description: &s
     tx.commit().await?;
     tracing::info!(shop = %id, owner = %merchant.id, "shop opened");
     Ok(shop)
+}
+
+/// Opens the merchant's shop, or saves its name and description if it is open already (the console's one form).
+pub async fn save_my_shop(state: &App, merchant: &User, name: &str, description: &str) -> Result<Shop, ShopError> {
+    let has_shop = {
+        let mut tx = state.store.begin(TxMode::Read).await?;
+        tx.shop_by_owner(merchant.id).await?.is_some()
+    };
+    if has_shop {
+        update_my_shop(state, merchant, name, description).await
+    } else {
+        open_shop(state, merchant, name, description).await
+    }
+}
+
+/// What the merchant console's front page shows, read in one transaction.
+pub struct Console {
+    /// `None` until the merchant opens their shop.
+    pub shop: Option<Shop>,
+    pub products: Vec<kabao_store::Product>,
+    pub tokens: Vec<kabao_store::ApiToken>,
+}
+
+/// The merchant's shop (if any), its products and the merchant's API tokens.
+pub async fn console(state: &App, merchant: &User) -> Result<Console, StoreError> {
+    let mut tx = state.store.begin(TxMode::Read).await?;
+    let shop = tx.shop_by_owner(merchant.id).await?;
+    let products = match &shop {
+        Some(s) => tx.list_shop_products(s.id).await?,
+        None => Vec::new(),
+    };
+    let tokens = tx.list_api_tokens(merchant.id).await?;
+    Ok(Console { shop, products, tokens })
 }
 
 /// The merchant's shop, or a 404 telling them to open one.

@@ -45,12 +45,16 @@ impl Localized for TrialError {
     fn message(&self, lang: Lang) -> String {
         match self {
             TrialError::FirstOrderUnconfirmed { guidance } => guidance.words(lang),
-            TrialError::TrialQuantity => lang.pick("体验卡每单限购 1 件", "A trial item is bought one at a time").into(),
+            TrialError::TrialQuantity => {
+                lang.pick("体验卡每单限购 1 件", "A trial item is bought one at a time").into()
+            }
             TrialError::TrialOnce => lang
                 .pick("每位买家在每家店铺只能购买一次体验卡", "A trial item can be bought once per buyer per shop")
                 .into(),
             TrialError::Pending(p) => p.message(lang).to_string(),
-            TrialError::Store(_) => lang.pick("服务器内部错误，请稍后重试", "Internal error, please retry later").into(),
+            TrialError::Store(_) => {
+                lang.pick("服务器内部错误，请稍后重试", "Internal error, please retry later").into()
+            }
         }
     }
 }

@@ -272,9 +272,12 @@ impl From<kabao_app::orders::OrderError> for ApiError {
             E::Inventory(e) => e.into(),
             E::Payment(e) => e.into(),
             E::Idempotency(e) => e.into(),
-            E::Ledger(_) | E::Vault(_) | E::OrderVanished(_) | E::ProductVanished(_) | E::ThrottlePoisoned | E::Store(_) => {
-                ApiError::internal(e)
-            }
+            E::Ledger(_)
+            | E::Vault(_)
+            | E::OrderVanished(_)
+            | E::ProductVanished(_)
+            | E::ThrottlePoisoned
+            | E::Store(_) => ApiError::internal(e),
         }
     }
 }
