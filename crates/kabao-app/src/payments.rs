@@ -453,5 +453,5 @@ pub async fn by_trade_no(state: &App, trade_no: &str) -> Result<Payment, Payment
 /// A buyer's wallet balance.
 pub async fn wallet_balance(state: &App, user: UserId) -> Result<Money, StoreError> {
     let mut tx = state.store.begin(TxMode::Read).await?;
-    Ok(tx.balance(Account::BuyerWallet(user)).await?)
+    tx.balance(Account::BuyerWallet(user)).await
 }
