@@ -611,6 +611,7 @@ async fn refund_item(
         now,
     )
     .await
+    .map_err(Problem::from)
 }
 
 /// What a merchant decides.

@@ -4,11 +4,10 @@
 //! an amount sent twice or as an array. Platforms lose notifications, so the reconciliation job (jobs.rs)
 //! also asks the platform's order query (`api.php?act=order`) about payments still pending.
 
-use crate::error::Problem;
-use crate::payments::{settle_notification, NotifyOutcome};
+use crate::payments::{settle_notification, NotifyOutcome, PaymentError};
 use crate::App;
 use kabao_core::payments::{epay_sign, epay_verify, EpayQueryAnswer, EpayQueryError, NotifyError};
-use kabao_core::Money;
+use kabao_core::{Lang, Localized, Money};
 use kabao_store::Payment;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
@@ -61,16 +60,57 @@ pub fn submit_url(cfg: &EpayConfig, payment: &Payment, name: &str, pay_type: &st
     format!("{}?{query}", cfg.submit_url)
 }
 
-fn refuse(e: NotifyError) -> Problem {
+/// Why an 易支付 notification was not applied.
+#[derive(Debug, thiserror::Error)]
+pub enum EpayError {
+    /// 易支付 is not configured on this server.
+    #[error("易支付 is not configured")]
+    NotConfigured,
+    /// Unsigned, badly signed, not ours (pid), not a success, or missing a parameter.
+    #[error("notification refused: {0}")]
+    Refused(NotifyError),
+    /// The verified notification could not be applied to its payment.
+    #[error(transparent)]
+    Payment(#[from] PaymentError),
+}
+
+impl Localized for EpayError {
+    fn code(&self) -> &'static str {
+        match self {
+            EpayError::NotConfigured => "gateway.not_configured",
+            EpayError::Refused(_) => "gateway.refused",
+            EpayError::Payment(e) => e.code(),
+        }
+    }
+    fn field(&self) -> Option<&'static str> {
+        match self {
+            EpayError::NotConfigured => None,
+            EpayError::Refused(_) => Some("sign"),
+            EpayError::Payment(e) => e.field(),
+        }
+    }
+    fn message(&self, lang: Lang) -> String {
+        match self {
+            EpayError::NotConfigured => lang.pick("找不到该内容", "Not found").into(),
+            EpayError::Refused(e) => match lang {
+                Lang::Zh => format!("通知被拒绝：{e}"),
+                Lang::En => format!("Notification refused: {e}"),
+            },
+            EpayError::Payment(e) => e.message(lang),
+        }
+    }
+}
+
+fn refuse(e: NotifyError) -> EpayError {
     tracing::warn!(error = %e, gateway = EPAY, "notification refused");
-    Problem::bad_request("gateway.refused", "sign", format!("通知被拒绝：{e}"), format!("Notification refused: {e}"))
+    EpayError::Refused(e)
 }
 
 /// Verifies and applies an 易支付 notification. Parameters arrive as decoded single strings; the signature is
 /// checked over them, then bound to this payment: our pid, our trade number, its exact amount.
-pub async fn handle_notify(state: &App, params: &[(String, String)]) -> Result<NotifyOutcome, Problem> {
+pub async fn handle_notify(state: &App, params: &[(String, String)]) -> Result<NotifyOutcome, EpayError> {
     let Some(cfg) = &state.config.epay else {
-        return Err(Problem::not_found("gateway.not_configured"));
+        return Err(EpayError::NotConfigured);
     };
     epay_verify(params, &cfg.key).map_err(refuse)?;
     let get = |name: &str| params.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str());
@@ -85,7 +125,7 @@ pub async fn handle_notify(state: &App, params: &[(String, String)]) -> Result<N
     let money = get("money").ok_or(NotifyError::Malformed("money")).map_err(refuse)?;
     let amount = Money::parse_yuan(money).map_err(|_| refuse(NotifyError::Malformed("money")))?;
     // 易支付 has no notification id: its trade number identifies the payment event.
-    settle_notification(state, EPAY, gateway_trade_no, trade_no, gateway_trade_no, amount, None).await
+    Ok(settle_notification(state, EPAY, gateway_trade_no, trade_no, gateway_trade_no, amount, None).await?)
 }
 
 /// How long one order query may take, connecting included; an unanswered query is retried next pass.

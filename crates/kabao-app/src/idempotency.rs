@@ -6,12 +6,11 @@
 //! A stored answer may carry a card key (an automatic re-issue), so answers are sealed under the card-key data
 //! key, bound to their scope and key.
 
-use crate::error::{Problem, Status};
 use crate::App;
 use async_trait::async_trait;
 use kabao_core::ledger::OrderId;
-use kabao_core::vault::Keyring;
-use kabao_core::{Timestamp, UserId};
+use kabao_core::vault::{Keyring, VaultError};
+use kabao_core::{Lang, Localized, Timestamp, UserId};
 use kabao_store::{NewIdempotency, StoreError, StoredResponse, Tx, TxMode};
 use rand::RngCore;
 use std::sync::Arc;
@@ -55,24 +54,56 @@ impl Scope<'_> {
     }
 }
 
-pub(crate) fn in_flight() -> Problem {
-    Problem::new(
-        Status::CONFLICT,
-        "idempotency_key_in_flight",
-        "使用相同 Idempotency-Key 的请求仍在处理中，请稍后用同一个 Key 重试",
-        "A request with this Idempotency-Key is still being processed; retry later with the same key",
-    )
-    .with_field(HEADER)
+/// Why a keyed request cannot run, or could not store its answer.
+#[derive(Debug, thiserror::Error)]
+pub enum IdempotencyError {
+    /// Another request holds the key (it is still running, or took the key over from this one).
+    #[error("a request with this idempotency key is still in flight")]
+    InFlight,
+    /// The key already answered a different request.
+    #[error("the idempotency key was used for a different request")]
+    Reused,
+    /// The answer could not be sealed for storage.
+    #[error("sealing the idempotent answer: {0}")]
+    Seal(VaultError),
+    /// A stored answer could not be opened (wrong data key, or tampered).
+    #[error("stored idempotent response: {0}")]
+    Open(VaultError),
+    /// The caller could not render the use case's result into the answer to store.
+    #[error("render: {cause}")]
+    Render { cause: String },
+    #[error(transparent)]
+    Store(#[from] StoreError),
 }
 
-fn reused() -> Problem {
-    Problem::new(
-        Status::CONFLICT,
-        "idempotency_key_reused",
-        "该 Idempotency-Key 已用于另一个不同的请求；新请求请换一个新的 Key",
-        "This Idempotency-Key was already used for a different request; use a new key for a new request",
-    )
-    .with_field(HEADER)
+impl Localized for IdempotencyError {
+    fn code(&self) -> &'static str {
+        match self {
+            IdempotencyError::InFlight => "idempotency_key_in_flight",
+            IdempotencyError::Reused => "idempotency_key_reused",
+            _ => "internal",
+        }
+    }
+    fn field(&self) -> Option<&'static str> {
+        match self {
+            IdempotencyError::InFlight | IdempotencyError::Reused => Some(HEADER),
+            _ => None,
+        }
+    }
+    fn message(&self, lang: Lang) -> String {
+        match self {
+            IdempotencyError::InFlight => lang.pick(
+                "使用相同 Idempotency-Key 的请求仍在处理中，请稍后用同一个 Key 重试",
+                "A request with this Idempotency-Key is still being processed; retry later with the same key",
+            ),
+            IdempotencyError::Reused => lang.pick(
+                "该 Idempotency-Key 已用于另一个不同的请求；新请求请换一个新的 Key",
+                "This Idempotency-Key was already used for a different request; use a new key for a new request",
+            ),
+            _ => lang.pick("服务器内部错误，请稍后重试", "Internal error, please retry later"),
+        }
+        .into()
+    }
 }
 
 /// An answer as the caller rendered it and as it is stored and replayed: a status number and the exact body
@@ -99,20 +130,20 @@ impl Held {
     /// Stores `answer` under the key in the effect's transaction `tx` (last before the commit). Refuses with
     /// `idempotency_key_in_flight` if the key was taken over meanwhile: the caller's transaction must then roll
     /// back, so the effect happens once, in whichever request stores its answer first.
-    pub async fn store(&self, tx: &mut dyn Tx, answer: &Answer, now: Timestamp) -> Result<(), Problem> {
+    pub async fn store(&self, tx: &mut dyn Tx, answer: &Answer, now: Timestamp) -> Result<(), IdempotencyError> {
         let mut nonce = [0u8; kabao_core::vault::NONCE_LEN];
         rand::rngs::OsRng.fill_bytes(&mut nonce);
         let (key_version, body) =
-            self.keyring.seal_record(&self.context(), &answer.body, nonce).map_err(Problem::internal)?;
+            self.keyring.seal_record(&self.context(), &answer.body, nonce).map_err(IdempotencyError::Seal)?;
         let stored = StoredResponse { status: answer.status, body, key_version };
         if !tx.idempotency_complete(&self.scope, &self.key, &self.runner, &stored, now).await? {
-            return Err(in_flight());
+            return Err(IdempotencyError::InFlight);
         }
         Ok(())
     }
 
     /// Frees the key after a refusal (nothing was done, so the client may retry with the same key).
-    pub async fn release(&self, state: &App) -> Result<(), Problem> {
+    pub async fn release(&self, state: &App) -> Result<(), StoreError> {
         let mut tx = state.store.begin(TxMode::Write).await?;
         tx.idempotency_release(&self.scope, &self.key, &self.runner).await?;
         tx.commit().await?;
@@ -130,7 +161,12 @@ pub enum Reserved {
 
 /// Looks the key up before anything else: a replay, `idempotency_key_reused` for another request under the key,
 /// `idempotency_key_in_flight` while the first one runs; otherwise reserves the key for this request.
-pub async fn reserve(state: &App, scope: Scope<'_>, key: String, fingerprint: &[u8; 32]) -> Result<Reserved, Problem> {
+pub async fn reserve(
+    state: &App,
+    scope: Scope<'_>,
+    key: String,
+    fingerprint: &[u8; 32],
+) -> Result<Reserved, IdempotencyError> {
     let scope = scope.text();
     let now = state.now();
     let lease_until = now.plus_seconds(LEASE_SECONDS);
@@ -144,11 +180,11 @@ pub async fn reserve(state: &App, scope: Scope<'_>, key: String, fingerprint: &[
             match tx.idempotency_reserve(&new).await {
                 Ok(()) => {}
                 // Another request reserved it after this one looked (PostgreSQL): it is in flight.
-                Err(StoreError::Conflict(_)) => return Err(in_flight()),
+                Err(StoreError::Conflict(_)) => return Err(IdempotencyError::InFlight),
                 Err(e) => return Err(e.into()),
             }
         }
-        Some(r) if r.fingerprint != *fingerprint => return Err(reused()),
+        Some(r) if r.fingerprint != *fingerprint => return Err(IdempotencyError::Reused),
         Some(r) => match r.response {
             Some(stored) => {
                 drop(tx);
@@ -156,13 +192,13 @@ pub async fn reserve(state: &App, scope: Scope<'_>, key: String, fingerprint: &[
                 let body = held
                     .keyring
                     .open_record(stored.key_version, &held.context(), &stored.body)
-                    .map_err(|e| Problem::internal(format!("stored idempotent response: {e}")))?;
+                    .map_err(IdempotencyError::Open)?;
                 return Ok(Reserved::Replay(Answer { status: stored.status, body: body.to_vec() }));
             }
-            None if r.lease_until > now => return Err(in_flight()),
+            None if r.lease_until > now => return Err(IdempotencyError::InFlight),
             None => {
                 if !tx.idempotency_take_over(&scope, &key, &runner, now, lease_until).await? {
-                    return Err(in_flight());
+                    return Err(IdempotencyError::InFlight);
                 }
                 tracing::warn!(scope = %scope, "idempotency key taken over from a request that did not finish");
             }
@@ -176,7 +212,7 @@ pub async fn reserve(state: &App, scope: Scope<'_>, key: String, fingerprint: &[
 /// stores its answer there, so a crash leaves both the effect and the answer or neither.
 #[async_trait]
 pub trait Completion<T: Sync>: Send + Sync {
-    async fn complete(&self, tx: &mut dyn Tx, result: &T, now: Timestamp) -> Result<(), Problem>;
+    async fn complete(&self, tx: &mut dyn Tx, result: &T, now: Timestamp) -> Result<(), IdempotencyError>;
 }
 
 /// A request without a key, from a caller that answers by itself (a page, a job): nothing is stored.
@@ -184,14 +220,14 @@ pub struct NoKey;
 
 #[async_trait]
 impl<T: Sync> Completion<T> for NoKey {
-    async fn complete(&self, _: &mut dyn Tx, _: &T, _: Timestamp) -> Result<(), Problem> {
+    async fn complete(&self, _: &mut dyn Tx, _: &T, _: Timestamp) -> Result<(), IdempotencyError> {
         Ok(())
     }
 }
 
 /// Deletes records older than the retention ([`RETENTION_HOURS`]), a bounded batch per call; run by the
 /// expiry job. Returns how many went.
-pub async fn purge(state: &App) -> Result<u64, Problem> {
+pub async fn purge(state: &App) -> Result<u64, StoreError> {
     let before = state.now().plus_seconds(-RETENTION_HOURS * 3600);
     let mut tx = state.store.begin(TxMode::Write).await?;
     let n = tx.idempotency_purge(before, PURGE_BATCH).await?;

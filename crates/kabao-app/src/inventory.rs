@@ -80,29 +80,6 @@ impl From<StoreError> for InventoryError {
     }
 }
 
-impl InventoryError {
-    /// The HTTP status this error answers with.
-    pub fn status(&self) -> u16 {
-        match self {
-            InventoryError::ProductNotFound | InventoryError::BatchNotFound => 404,
-            // The request is well formed but the product's kind does not take it: a conflict with the product.
-            InventoryError::CustomGoods
-            | InventoryError::SharedGoods
-            | InventoryError::NotShared
-            | InventoryError::NotCustom => 409,
-            InventoryError::SharedInput
-            | InventoryError::Custom(_)
-            | InventoryError::StockRange
-            | InventoryError::Import(ImportError::Empty) => 400,
-            InventoryError::Import(ImportError::TooLarge { .. }) => 413,
-            InventoryError::BatchHasSoldKeys { .. }
-            | InventoryError::BatchAlreadyVoided
-            | InventoryError::ConcurrentDuplicate => 409,
-            InventoryError::Vault(_) | InventoryError::Store(_) => 500,
-        }
-    }
-}
-
 impl Localized for InventoryError {
     fn code(&self) -> &'static str {
         match self {
@@ -411,6 +388,28 @@ pub async fn custom_spec(tx: &mut dyn Tx, product: ProductId) -> Result<Option<C
     Ok(tx.custom_spec(product).await?.and_then(|(fields, hours)| CustomSpec::from_stored(&fields, hours)))
 }
 
+/// [`custom_spec`] in a read transaction of its own.
+pub async fn custom_spec_of(store: &dyn Store, product: ProductId) -> Result<Option<CustomSpec>, StoreError> {
+    let mut tx = store.begin(TxMode::Read).await?;
+    custom_spec(&mut *tx, product).await
+}
+
+/// [`open_shared_secret`] in a read transaction of its own (the caller checked who may see it).
+pub async fn shared_secret_of(
+    store: &dyn Store,
+    keyring: &Keyring,
+    p: &Product,
+) -> Result<Option<Zeroizing<String>>, InventoryError> {
+    let mut tx = store.begin(TxMode::Read).await?;
+    open_shared_secret(&mut *tx, keyring, p).await
+}
+
+/// The product a batch belongs to, if the batch exists.
+pub async fn batch_product(store: &dyn Store, batch: BatchId) -> Result<Option<ProductId>, StoreError> {
+    let mut tx = store.begin(TxMode::Read).await?;
+    Ok(tx.batch_by_id(batch).await?.map(|b| b.product_id))
+}
+
 /// Voids every key of a batch, if none of them was sold.
 pub async fn void_batch(
     store: &dyn Store,
@@ -586,7 +585,6 @@ mod tests {
         let out = import_keys(&*f.store, &f.keyring, f.merchant, f.product, b"K1\n", "test", NOW).await.unwrap();
         let err = import_keys(&*f.store, &f.keyring, f.other, f.product, b"K9\n", "test", NOW).await.unwrap_err();
         assert!(matches!(err, InventoryError::ProductNotFound));
-        assert_eq!(err.status(), 404);
         assert!(matches!(
             list_keys_for_owner(&*f.store, &f.keyring, f.other, f.product, None, 10, 0).await,
             Err(InventoryError::ProductNotFound)

@@ -2,7 +2,7 @@
 //! The master key never touches the database; rotating it means re-wrapping a handful of rows, not every key.
 
 use kabao_core::vault::{Keyring, MasterKey, VaultError, KEY_LEN, NONCE_LEN, PURPOSE_CARD_KEY, PURPOSE_FINGERPRINT};
-use kabao_core::Timestamp;
+use kabao_core::{Lang, Localized, Timestamp};
 use kabao_store::{DataKeyRecord, Store, StoreError, TxMode};
 use rand::rngs::OsRng;
 use rand::RngCore;
@@ -15,6 +15,15 @@ pub enum KeyringError {
     Store(#[from] StoreError),
     #[error("{0} (is KABAO_MASTER_KEY / the key file the one this database was created with?)")]
     Vault(#[from] VaultError),
+}
+
+impl Localized for KeyringError {
+    fn code(&self) -> &'static str {
+        "internal"
+    }
+    fn message(&self, lang: Lang) -> String {
+        lang.pick("服务器内部错误，请稍后重试", "Internal error, please retry later").into()
+    }
 }
 
 /// Loads the data keys, creating the fingerprint key and card-key key version 1 on a fresh database.

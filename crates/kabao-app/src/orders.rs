@@ -1,20 +1,226 @@
 //! Orders: checkout (with idempotency keys), payment into escrow with key allocation in the same transaction,
 //! revealing keys (audited), and the event chain every state change appends to.
 
-use crate::error::Problem;
-use crate::error::Status;
-use crate::idempotency::Completion;
+use crate::idempotency::{Completion, IdempotencyError};
+use crate::inventory::InventoryError;
+use crate::payments::PaymentError;
+use crate::trial::TrialError;
+use crate::warranty::WarrantyError;
 use crate::App;
 use kabao_core::audit::ChainedEvent;
 use kabao_core::catalog::GoodsKind;
+use kabao_core::custom::CustomError;
 use kabao_core::events::{OrderEvent, PaidFrom, RefundReason};
-use kabao_core::ledger::{self, OrderId};
-use kabao_core::order::{on_manual_delivery, on_payment, OrderNo, OrderState, PaymentOutcome};
-use kabao_core::vault::CardKeyAad;
-use kabao_core::{Money, ProductId, Timestamp, UserId};
+use kabao_core::ledger::{self, LedgerError, OrderId};
+use kabao_core::order::{on_manual_delivery, on_payment, OrderNo, OrderState, PaymentOutcome, TransitionError};
+use kabao_core::user::AccountError;
+use kabao_core::vault::{CardKeyAad, VaultError};
+use kabao_core::{Lang, Localized, Money, ProductId, Timestamp, UserId};
 use kabao_store::{NewOrder, Order, Reveal, StoreError, Tx, TxMode, User};
 use rand::RngCore;
 use zeroize::Zeroizing;
+
+/// Why an order could not be placed, paid, delivered, found or revealed.
+#[derive(Debug, thiserror::Error)]
+pub enum OrderError {
+    /// No such product, or not one a buyer may see.
+    #[error("product not found")]
+    ProductNotFound,
+    #[error("a merchant cannot buy from their own shop")]
+    OwnProduct,
+    /// Custom goods whose merchant has not set the order fields yet.
+    #[error("the product's order fields are not set up")]
+    CustomGoodsNotReady,
+    /// The buyer's answers to a custom product's fields, or a merchant's delivery text, are refused.
+    #[error(transparent)]
+    Custom(#[from] CustomError),
+    #[error("the product is delivered automatically and takes no order fields")]
+    CustomFieldsNotExpected,
+    #[error("quantity must be between 1 and {max}")]
+    QuantityInvalid { max: i64 },
+    #[error("not enough stock: {left} left")]
+    OutOfStock { left: i64 },
+    #[error(transparent)]
+    GuestEmail(#[from] AccountError),
+    #[error("the query password must be 6–64 characters")]
+    QueryPasswordInvalid,
+    #[error("amount too large")]
+    AmountOverflow,
+    /// The buyer did not accept the warranty terms (the product's policy, or 无质保 when it has none).
+    #[error("warranty terms not acknowledged")]
+    WarrantyNotAcknowledged { has_policy: bool },
+    #[error(transparent)]
+    Warranty(#[from] WarrantyError),
+    #[error(transparent)]
+    Trial(#[from] TrialError),
+    #[error(transparent)]
+    Inventory(#[from] InventoryError),
+    #[error(transparent)]
+    Payment(#[from] PaymentError),
+    #[error(transparent)]
+    Idempotency(#[from] IdempotencyError),
+    /// No such order, or not one the visitor (or merchant) may see: the two are indistinguishable on purpose.
+    #[error("order not found")]
+    NotFound,
+    /// Another request moved the order first (the compare-and-set on its state failed).
+    #[error("the order changed meanwhile")]
+    Changed,
+    /// The buyer's wallet cannot pay the order.
+    #[error("wallet: {0}")]
+    InsufficientBalance(LedgerError),
+    #[error(transparent)]
+    Transition(#[from] TransitionError),
+    #[error("the delivery deadline has passed")]
+    DeliveryDeadlinePassed,
+    #[error("the order is not awaiting payment")]
+    NotPayable,
+    #[error("the order expired")]
+    Expired,
+    #[error("the order has not been delivered")]
+    NotDelivered,
+    /// Too many failed guest lookups of this order or from this address; retry after the wait.
+    #[error("guest lookups throttled for {retry_after_s} s")]
+    LookupThrottled { retry_after_s: u64 },
+    /// A ledger transaction could not be built (a rule broken by a bug, never by the buyer).
+    #[error("ledger: {0}")]
+    Ledger(LedgerError),
+    #[error("vault: {0}")]
+    Vault(#[from] VaultError),
+    #[error("order {0:?} vanished")]
+    OrderVanished(OrderId),
+    #[error("ordered product {0} vanished")]
+    ProductVanished(ProductId),
+    #[error("throttle lock poisoned")]
+    ThrottlePoisoned,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl Localized for OrderError {
+    fn code(&self) -> &'static str {
+        match self {
+            OrderError::ProductNotFound => "product.not_found",
+            OrderError::OwnProduct => "order.own_product",
+            OrderError::CustomGoodsNotReady => "order.custom_goods_not_ready",
+            OrderError::Custom(e) => e.code(),
+            OrderError::CustomFieldsNotExpected => "order.custom_fields_not_expected",
+            OrderError::QuantityInvalid { .. } => "order.quantity_invalid",
+            OrderError::OutOfStock { .. } => "order.out_of_stock",
+            OrderError::GuestEmail(e) => e.code(),
+            OrderError::QueryPasswordInvalid => "order.query_password_invalid",
+            OrderError::AmountOverflow => "order.amount_overflow",
+            OrderError::WarrantyNotAcknowledged { .. } => "order.warranty_not_acknowledged",
+            OrderError::Warranty(e) => e.code(),
+            OrderError::Trial(e) => e.code(),
+            OrderError::Inventory(e) => e.code(),
+            OrderError::Payment(e) => e.code(),
+            OrderError::Idempotency(e) => e.code(),
+            OrderError::NotFound => "order.not_found",
+            OrderError::Changed => "order.changed",
+            OrderError::InsufficientBalance(e) => e.code(),
+            OrderError::Transition(e) => e.code(),
+            OrderError::DeliveryDeadlinePassed => "order.delivery_deadline_passed",
+            OrderError::NotPayable => "order.not_payable",
+            OrderError::Expired => "order.expired",
+            OrderError::NotDelivered => "order.not_delivered",
+            OrderError::LookupThrottled { .. } => "lookup.throttled",
+            OrderError::Ledger(_)
+            | OrderError::Vault(_)
+            | OrderError::OrderVanished(_)
+            | OrderError::ProductVanished(_)
+            | OrderError::ThrottlePoisoned
+            | OrderError::Store(_) => "internal",
+        }
+    }
+    fn field(&self) -> Option<&'static str> {
+        match self {
+            OrderError::OwnProduct | OrderError::CustomGoodsNotReady => Some("product"),
+            OrderError::Custom(e) => e.field(),
+            OrderError::CustomFieldsNotExpected => Some("custom_fields"),
+            OrderError::QuantityInvalid { .. } | OrderError::OutOfStock { .. } | OrderError::AmountOverflow => {
+                Some("quantity")
+            }
+            OrderError::GuestEmail(e) => e.field(),
+            OrderError::QueryPasswordInvalid => Some("query_password"),
+            OrderError::WarrantyNotAcknowledged { .. } => Some("warranty_ack"),
+            OrderError::Warranty(e) => e.field(),
+            OrderError::Trial(e) => e.field(),
+            OrderError::Inventory(e) => e.field(),
+            OrderError::Payment(e) => e.field(),
+            OrderError::Idempotency(e) => e.field(),
+            OrderError::InsufficientBalance(e) => e.field(),
+            OrderError::Transition(e) => e.field(),
+            _ => None,
+        }
+    }
+    fn message(&self, lang: Lang) -> String {
+        let words = match self {
+            OrderError::ProductNotFound | OrderError::NotFound => lang.pick("找不到该内容", "Not found"),
+            OrderError::OwnProduct => lang.pick("不能购买自己店铺的商品", "You cannot buy from your own shop"),
+            OrderError::CustomGoodsNotReady => lang.pick(
+                "商家尚未设置该商品的下单信息，暂不能购买",
+                "The merchant has not set up this product's order fields yet",
+            ),
+            OrderError::CustomFieldsNotExpected => lang.pick(
+                "该商品自动发货，无需填写下单信息",
+                "This product is delivered automatically and takes no order fields",
+            ),
+            OrderError::QuantityInvalid { max } => {
+                return match lang {
+                    Lang::Zh => format!("购买数量需在 1 到 {max} 之间"),
+                    Lang::En => format!("Quantity must be between 1 and {max}"),
+                }
+            }
+            OrderError::OutOfStock { left } => {
+                return match lang {
+                    Lang::Zh => format!("库存不足：当前仅剩 {left} 件"),
+                    Lang::En => format!("Not enough stock: {left} left"),
+                }
+            }
+            OrderError::QueryPasswordInvalid => {
+                lang.pick("查询密码需为 6–64 个字符", "The query password must be 6–64 characters")
+            }
+            OrderError::AmountOverflow => lang.pick("金额过大", "Amount too large"),
+            OrderError::WarrantyNotAcknowledged { has_policy: true } => lang
+                .pick("请先阅读并确认该商品的补单规则", "Please read and accept this product's warranty rules first"),
+            OrderError::WarrantyNotAcknowledged { has_policy: false } => lang.pick(
+                "请先确认质保条款：该商品无质保，卡密出问题时平台无法按规则补发或退款",
+                "Please acknowledge the warranty terms first: this product has no warranty",
+            ),
+            OrderError::Changed => lang.pick("订单状态已变化，请刷新", "The order changed; reload"),
+            OrderError::DeliveryDeadlinePassed => lang.pick(
+                "发货时限已过，该订单将自动退款给买家",
+                "The delivery deadline has passed; the order is being refunded to the buyer",
+            ),
+            OrderError::NotPayable => lang.pick("该订单不是待付款状态", "This order is not awaiting payment"),
+            OrderError::Expired => lang.pick("订单已过期，请重新下单", "The order expired; please order again"),
+            OrderError::NotDelivered => lang.pick("订单尚未发货，暂无卡密", "The order has not been delivered yet"),
+            OrderError::LookupThrottled { retry_after_s } => {
+                let minutes = retry_after_s.div_ceil(60);
+                return match lang {
+                    Lang::Zh => format!("查询失败次数过多，请 {minutes} 分钟后再试"),
+                    Lang::En => format!("Too many failed lookups; try again in {minutes} minutes"),
+                };
+            }
+            OrderError::Custom(e) => return e.message(lang),
+            OrderError::GuestEmail(e) => return e.message(lang),
+            OrderError::Warranty(e) => return e.message(lang),
+            OrderError::Trial(e) => return e.message(lang),
+            OrderError::Inventory(e) => return e.message(lang),
+            OrderError::Payment(e) => return e.message(lang),
+            OrderError::Idempotency(e) => return e.message(lang),
+            OrderError::InsufficientBalance(e) => return e.message(lang),
+            OrderError::Transition(e) => return e.message(lang),
+            OrderError::Ledger(_)
+            | OrderError::Vault(_)
+            | OrderError::OrderVanished(_)
+            | OrderError::ProductVanished(_)
+            | OrderError::ThrottlePoisoned
+            | OrderError::Store(_) => lang.pick("服务器内部错误，请稍后重试", "Internal error, please retry later"),
+        };
+        words.into()
+    }
+}
 
 /// Who is buying.
 #[derive(Debug, Clone)]
@@ -50,7 +256,7 @@ pub async fn append_event(
     order: OrderId,
     event: &OrderEvent<'_>,
     now: Timestamp,
-) -> Result<(), Problem> {
+) -> Result<(), StoreError> {
     let last = tx.last_event(order).await?;
     append_event_after(tx, order, last.as_ref(), event, now).await.map(|_| ())
 }
@@ -63,7 +269,7 @@ async fn append_event_after(
     last: Option<&ChainedEvent>,
     event: &OrderEvent<'_>,
     now: Timestamp,
-) -> Result<ChainedEvent, Problem> {
+) -> Result<ChainedEvent, StoreError> {
     let event = event.chain_after(last, now.millis());
     tx.append_event(order, &event).await?;
     Ok(event)
@@ -75,15 +281,6 @@ fn new_order_no(now: Timestamp) -> OrderNo {
     OrderNo::new(now, random)
 }
 
-/// Another request moved the order first (the compare-and-set on its state failed).
-fn order_changed() -> Problem {
-    Problem::new(Status::CONFLICT, "order.changed", "订单状态已变化，请刷新", "The order changed; reload")
-}
-
-fn bad(code: &'static str, field: &str, zh: &str, en: &str) -> Problem {
-    Problem::bad_request(code, field, zh, en)
-}
-
 /// Creates an unpaid order. Nothing is reserved: keys are allocated only when the payment arrives.
 /// A keyed request (`run`, see [`crate::idempotency`]) stores its answer in the order's own transaction.
 pub async fn checkout(
@@ -91,71 +288,41 @@ pub async fn checkout(
     buyer: &Buyer,
     req: &CheckoutRequest,
     run: &dyn Completion<Order>,
-) -> Result<Order, Problem> {
+) -> Result<Order, OrderError> {
     let now = state.now();
     let viewer = match buyer {
         Buyer::User(u) => Some(u),
         Buyer::Guest { .. } => None,
     };
     let (product, shop) =
-        crate::products::public(state, req.product, None).await.map_err(|_| Problem::not_found("product.not_found"))?;
+        crate::products::public(state, req.product, None).await.map_err(|_| OrderError::ProductNotFound)?;
     if viewer.is_some_and(|u| u.id == shop.owner_id) {
-        return Err(bad("order.own_product", "product", "不能购买自己店铺的商品", "You cannot buy from your own shop"));
+        return Err(OrderError::OwnProduct);
     }
     let custom_answers = if product.kind == GoodsKind::Custom {
         let mut tx = state.store.begin(TxMode::Read).await?;
-        let spec = crate::inventory::custom_spec(&mut *tx, product.id).await?.ok_or_else(|| {
-            bad(
-                "order.custom_goods_not_ready",
-                "product",
-                "商家尚未设置该商品的下单信息，暂不能购买",
-                "The merchant has not set up this product's order fields yet",
-            )
-        })?;
+        let spec = crate::inventory::custom_spec(&mut *tx, product.id).await?.ok_or(OrderError::CustomGoodsNotReady)?;
         drop(tx);
-        let answers =
-            spec.answers(&req.custom_answers).map_err(|e| Problem::from_localized(Status::BAD_REQUEST, &e))?;
+        let answers = spec.answers(&req.custom_answers)?;
         Some(answers.to_json())
     } else if req.custom_answers.iter().any(|(_, v)| !v.trim().is_empty()) {
-        return Err(bad(
-            "order.custom_fields_not_expected",
-            "custom_fields",
-            "该商品自动发货，无需填写下单信息",
-            "This product is delivered automatically and takes no order fields",
-        ));
+        return Err(OrderError::CustomFieldsNotExpected);
     } else {
         None
     };
     if req.quantity < 1 || req.quantity > product.max_per_order {
-        return Err(Problem::bad_request(
-            "order.quantity_invalid",
-            "quantity",
-            format!("购买数量需在 1 到 {} 之间", product.max_per_order),
-            format!("Quantity must be between 1 and {}", product.max_per_order),
-        ));
+        return Err(OrderError::QuantityInvalid { max: product.max_per_order });
     }
     if req.quantity > product.stock_available {
-        return Err(Problem::new(
-            Status::CONFLICT,
-            "order.out_of_stock",
-            format!("库存不足：当前仅剩 {} 件", product.stock_available),
-            format!("Not enough stock: {} left", product.stock_available),
-        )
-        .with_field("quantity"));
+        return Err(OrderError::OutOfStock { left: product.stock_available });
     }
     let (guest_email, guest_query_hash) = match buyer {
         Buyer::User(_) => (None, None),
         Buyer::Guest { email, query_password } => {
-            let email =
-                kabao_core::user::Email::parse(email).map_err(|e| Problem::from_localized(Status::BAD_REQUEST, &e))?;
+            let email = kabao_core::user::Email::parse(email)?;
             let hash = match query_password.as_deref().map(str::trim).filter(|p| !p.is_empty()) {
                 Some(p) if p.chars().count() < 6 || p.chars().count() > 64 => {
-                    return Err(bad(
-                        "order.query_password_invalid",
-                        "query_password",
-                        "查询密码需为 6–64 个字符",
-                        "The query password must be 6–64 characters",
-                    ))
+                    return Err(OrderError::QueryPasswordInvalid)
                 }
                 Some(p) => Some(crate::secrets::sha256(p)),
                 None => None,
@@ -163,30 +330,14 @@ pub async fn checkout(
             (Some(email.as_str().to_string()), hash)
         }
     };
-    let amount = product
-        .price
-        .checked_mul(req.quantity)
-        .ok_or_else(|| bad("order.amount_overflow", "quantity", "金额过大", "Amount too large"))?;
+    let amount = product.price.checked_mul(req.quantity).ok_or(OrderError::AmountOverflow)?;
     crate::trial::check_first_order(state, viewer, &shop, amount, req.first_order_confirmed).await?;
 
     let mut tx = state.store.begin(TxMode::Write).await?;
     // The terms are read in the order's own transaction: what the buyer accepted is exactly what is stored.
     let policy = crate::warranty::current(&mut *tx, product.id).await?;
     if !req.warranty_ack {
-        return Err(match policy {
-            Some(_) => bad(
-                "order.warranty_not_acknowledged",
-                "warranty_ack",
-                "请先阅读并确认该商品的补单规则",
-                "Please read and accept this product's warranty rules first",
-            ),
-            None => bad(
-                "order.warranty_not_acknowledged",
-                "warranty_ack",
-                "请先确认质保条款：该商品无质保，卡密出问题时平台无法按规则补发或退款",
-                "Please acknowledge the warranty terms first: this product has no warranty",
-            ),
-        });
+        return Err(OrderError::WarrantyNotAcknowledged { has_policy: policy.is_some() });
     }
     let (warranty_snapshot, warranty_sha256) = crate::warranty::snapshot_of(policy.as_ref());
     crate::warranty::check_seen(req.warranty_seen.as_deref(), &warranty_sha256)?;
@@ -228,7 +379,7 @@ pub async fn checkout(
         now,
     )
     .await?;
-    let order = tx.order_by_id(id).await?.ok_or_else(|| Problem::internal("order vanished"))?;
+    let order = tx.order_by_id(id).await?.ok_or(OrderError::OrderVanished(id))?;
     run.complete(&mut *tx, &order, now).await?;
     tx.commit().await?;
     tracing::info!(order = %order.order_no, product = %product.id, quantity = req.quantity, "order created");
@@ -251,16 +402,16 @@ pub async fn apply_payment(
     tx: &mut dyn Tx,
     order: &Order,
     source: PaymentSource,
-) -> Result<OrderState, Problem> {
+) -> Result<OrderState, OrderError> {
     let now = state.now();
     let pay = match source {
         PaymentSource::Wallet(u) => ledger::pay_from_wallet(u, order.id, order.amount),
         PaymentSource::Gateway(_) => ledger::pay_direct(order.id, order.amount),
     }
-    .map_err(Problem::internal)?;
+    .map_err(OrderError::Ledger)?;
     match tx.post_ledger(&pay, Some(order.id), now).await {
         Ok(_) => {}
-        Err(StoreError::Ledger(e)) => return Err(Problem::from_localized(Status::PAYMENT_REQUIRED, &e)),
+        Err(StoreError::Ledger(e)) => return Err(OrderError::InsufficientBalance(e)),
         Err(e) => return Err(e.into()),
     }
     let via = match source {
@@ -270,8 +421,7 @@ pub async fn apply_payment(
     let head = tx.last_event(order.id).await?;
     let event = OrderEvent::OrderPaid { amount: order.amount, source: via };
     let paid = append_event_after(tx, order.id, head.as_ref(), &event, now).await?;
-    let product =
-        tx.product_by_id(order.product_id).await?.ok_or_else(|| Problem::internal("ordered product vanished"))?;
+    let product = tx.product_by_id(order.product_id).await?.ok_or(OrderError::ProductVanished(order.product_id))?;
     // Card keys are allocated one per unit; a shared secret (循环卡密) and custom goods (人工交付) only take from
     // their stock count, and custom goods then wait for the merchant.
     let (keys, outcome) = match product.kind {
@@ -290,7 +440,7 @@ pub async fn apply_payment(
             (Vec::new(), outcome)
         }
     };
-    let next = on_payment(order.state, outcome).map_err(|e| Problem::from_localized(Status::CONFLICT, &e))?;
+    let next = on_payment(order.state, outcome)?;
     let moved = match next {
         OrderState::Delivered => {
             tx.deliver_order(order.id, order.state, now, crate::claims::settle_after(state, order, now)).await?
@@ -298,7 +448,7 @@ pub async fn apply_payment(
         _ => tx.update_order_state(order.id, order.state, next, now).await?,
     };
     if !moved {
-        return Err(order_changed());
+        return Err(OrderError::Changed);
     }
     match outcome {
         PaymentOutcome::Delivered => {
@@ -326,10 +476,16 @@ pub async fn apply_payment(
 
 /// Returns a paid order's whole escrow to where the money came from — a registered buyer's wallet, or the
 /// gateway for a guest — and records why, in the caller's transaction (which has already moved the state).
-pub async fn refund_order(tx: &mut dyn Tx, order: &Order, reason: RefundReason, now: Timestamp) -> Result<(), Problem> {
-    let refund = kabao_core::refund::from_escrow(order.id, order.buyer_id, order.amount).map_err(Problem::internal)?;
+pub async fn refund_order(
+    tx: &mut dyn Tx,
+    order: &Order,
+    reason: RefundReason,
+    now: Timestamp,
+) -> Result<(), OrderError> {
+    let refund = kabao_core::refund::from_escrow(order.id, order.buyer_id, order.amount).map_err(OrderError::Ledger)?;
     tx.post_ledger(&refund.tx, Some(order.id), now).await?;
-    append_event(tx, order.id, &OrderEvent::OrderRefunded { reason, amount: order.amount, to: refund.to }, now).await
+    let event = OrderEvent::OrderRefunded { reason, amount: order.amount, to: refund.to };
+    Ok(append_event(tx, order.id, &event, now).await?)
 }
 
 /// The associated-data fingerprint that binds a manual delivery's ciphertext to its order.
@@ -340,38 +496,32 @@ fn manual_delivery_binding(state: &App, order: &Order) -> kabao_core::vault::Fin
 /// The merchant delivers a custom-goods order by hand: the text is sealed like a card key, the order becomes
 /// delivered, and the claim window starts. Another shop's order is "not found"; a passed deadline is refused
 /// (the job refunds the buyer).
-pub async fn deliver_by_hand(state: &App, merchant: &User, order_no: &str, text: &str) -> Result<Order, Problem> {
-    let text = kabao_core::custom::delivery_text(text).map_err(|e| Problem::from_localized(Status::BAD_REQUEST, &e))?;
-    let order_no = OrderNo::parse(order_no).ok_or_else(|| Problem::not_found("order.not_found"))?;
+pub async fn deliver_by_hand(state: &App, merchant: &User, order_no: &str, text: &str) -> Result<Order, OrderError> {
+    let text = kabao_core::custom::delivery_text(text)?;
+    let order_no = OrderNo::parse(order_no).ok_or(OrderError::NotFound)?;
     let now = state.now();
     let mut tx = state.store.begin(TxMode::Write).await?;
-    let order = tx.order_by_no(order_no.as_str()).await?.ok_or_else(|| Problem::not_found("order.not_found"))?;
+    let order = tx.order_by_no(order_no.as_str()).await?.ok_or(OrderError::NotFound)?;
     let shop = tx.shop_by_id(order.shop_id).await?;
     if shop.is_none_or(|s| s.owner_id != merchant.id) {
-        return Err(Problem::not_found("order.not_found"));
+        return Err(OrderError::NotFound);
     }
     // The transition's rules (only a paid order can be delivered by hand); its target is always delivered.
-    on_manual_delivery(order.state).map_err(|e| Problem::from_localized(Status::CONFLICT, &e))?;
+    on_manual_delivery(order.state)?;
     if order.delivery_deadline.is_some_and(|d| d <= now) {
-        return Err(Problem::new(
-            Status::CONFLICT,
-            "order.delivery_deadline_passed",
-            "发货时限已过，该订单将自动退款给买家",
-            "The delivery deadline has passed; the order is being refunded to the buyer",
-        ));
+        return Err(OrderError::DeliveryDeadlinePassed);
     }
     let mut nonce = [0u8; kabao_core::vault::NONCE_LEN];
     rand::rngs::OsRng.fill_bytes(&mut nonce);
     let binding = manual_delivery_binding(state, &order);
-    let (version, sealed) =
-        state.keyring.seal(order.shop_id, order.product_id, &binding, text, nonce).map_err(Problem::internal)?;
+    let (version, sealed) = state.keyring.seal(order.shop_id, order.product_id, &binding, text, nonce)?;
     tx.set_manual_delivery(order.id, &sealed, version).await?;
     if !tx.deliver_order(order.id, order.state, now, crate::claims::settle_after(state, &order, now)).await? {
-        return Err(order_changed());
+        return Err(OrderError::Changed);
     }
     append_event(&mut *tx, order.id, &OrderEvent::GoodsDelivered { by: merchant.id, chars: text.chars().count() }, now)
         .await?;
-    let order = tx.order_by_id(order.id).await?.ok_or_else(|| Problem::internal("order vanished"))?;
+    let order = tx.order_by_id(order.id).await?.ok_or(OrderError::OrderVanished(order.id))?;
     tx.commit().await?;
     tracing::info!(order = %order.order_no, "custom goods delivered by hand");
     mail_if_delivered(state, order.id).await;
@@ -401,50 +551,40 @@ pub async fn mail_if_delivered(state: &App, order: OrderId) {
 }
 
 /// The one rule for starting a payment: the order awaits payment and has not expired.
-pub fn check_payable(state: &App, order: &Order) -> Result<(), Problem> {
+pub fn check_payable(state: &App, order: &Order) -> Result<(), OrderError> {
     if order.state != OrderState::PendingPayment {
-        return Err(Problem::new(
-            Status::CONFLICT,
-            "order.not_payable",
-            "该订单不是待付款状态",
-            "This order is not awaiting payment",
-        ));
+        return Err(OrderError::NotPayable);
     }
     if order.expires_at <= state.now() {
-        return Err(Problem::new(
-            Status::CONFLICT,
-            "order.expired",
-            "订单已过期，请重新下单",
-            "The order expired; please order again",
-        ));
+        return Err(OrderError::Expired);
     }
     Ok(())
 }
 
 /// Starts paying an order through a gateway, if it may be paid.
-pub async fn start_gateway_payment(state: &App, order: &Order, gateway: &str) -> Result<kabao_store::Payment, Problem> {
+pub async fn start_gateway_payment(
+    state: &App,
+    order: &Order,
+    gateway: &str,
+) -> Result<kabao_store::Payment, OrderError> {
     check_payable(state, order)?;
-    crate::payments::start_with(
+    Ok(crate::payments::start_with(
         state,
         gateway,
         kabao_store::PaymentPurpose::Order(order.id),
         order.amount,
         &crate::idempotency::NoKey,
     )
-    .await
+    .await?)
 }
 
 /// Pays an order from the buyer's wallet.
-pub async fn pay_with_wallet(state: &App, user: &User, order_no: &str) -> Result<Order, Problem> {
+pub async fn pay_with_wallet(state: &App, user: &User, order_no: &str) -> Result<Order, OrderError> {
     let mut tx = state.store.begin(TxMode::Write).await?;
-    let order = tx
-        .order_by_no(order_no)
-        .await?
-        .filter(|o| o.buyer_id == Some(user.id))
-        .ok_or_else(|| Problem::not_found("order.not_found"))?;
+    let order = tx.order_by_no(order_no).await?.filter(|o| o.buyer_id == Some(user.id)).ok_or(OrderError::NotFound)?;
     check_payable(state, &order)?;
     apply_payment(state, &mut *tx, &order, PaymentSource::Wallet(user.id)).await?;
-    let order = tx.order_by_id(order.id).await?.ok_or_else(|| Problem::internal("order vanished"))?;
+    let order = tx.order_by_id(order.id).await?.ok_or(OrderError::OrderVanished(order.id))?;
     tx.commit().await?;
     if order.state == OrderState::Delivered {
         // The buyer is at hand: no need to look the order and the address up again.
@@ -470,24 +610,18 @@ pub async fn guest_order(
     order_no: &str,
     secret: &str,
     ip: Option<std::net::IpAddr>,
-) -> Result<Order, Problem> {
+) -> Result<Order, OrderError> {
     let now = state.now();
     let order_key = OrderNo::parse(order_no).map(|n| n.as_str().to_string());
     {
-        let mut t = state.throttles.lock().map_err(|_| Problem::internal("throttle lock poisoned"))?;
+        let mut t = state.throttles.lock().map_err(|_| OrderError::ThrottlePoisoned)?;
         let until = order_key
             .as_ref()
             .and_then(|k| t.lookup_by_order.blocked_until(k, now))
             .or_else(|| ip.and_then(|ip| t.lookup_by_ip.blocked_until(&ip, now)));
         if let Some(until) = until {
-            let seconds = kabao_core::throttle::retry_after_seconds(now, until);
-            let minutes = seconds.div_ceil(60);
-            return Err(Problem::too_many(
-                "lookup.throttled",
-                seconds,
-                format!("查询失败次数过多，请 {minutes} 分钟后再试"),
-                format!("Too many failed lookups; try again in {minutes} minutes"),
-            ));
+            let retry_after_s = kabao_core::throttle::retry_after_seconds(now, until);
+            return Err(OrderError::LookupThrottled { retry_after_s });
         }
         // Counted before the answer is known, so a burst of concurrent guesses cannot all pass the check above.
         // (The per-IP count is kept after the fact: a right secret must not count against a shared address.)
@@ -496,24 +630,19 @@ pub async fn guest_order(
         }
     }
     let result = order_for(state, order_no, &OrderAccess::Guest { secret }).await;
-    if result.as_ref().is_err_and(|e| e.status == Status::NOT_FOUND) {
+    if matches!(result, Err(OrderError::NotFound)) {
         if let Some(ip) = ip {
-            state
-                .throttles
-                .lock()
-                .map_err(|_| Problem::internal("throttle lock poisoned"))?
-                .lookup_by_ip
-                .record_failure(ip, now);
+            state.throttles.lock().map_err(|_| OrderError::ThrottlePoisoned)?.lookup_by_ip.record_failure(ip, now);
         }
     }
     result
 }
 
 /// Loads an order if the visitor may see it; anything else is "not found".
-pub async fn order_for(state: &App, order_no: &str, access: &OrderAccess<'_>) -> Result<Order, Problem> {
-    let order_no = OrderNo::parse(order_no).ok_or_else(|| Problem::not_found("order.not_found"))?;
+pub async fn order_for(state: &App, order_no: &str, access: &OrderAccess<'_>) -> Result<Order, OrderError> {
+    let order_no = OrderNo::parse(order_no).ok_or(OrderError::NotFound)?;
     let mut tx = state.store.begin(TxMode::Read).await?;
-    let order = tx.order_by_no(order_no.as_str()).await?.ok_or_else(|| Problem::not_found("order.not_found"))?;
+    let order = tx.order_by_no(order_no.as_str()).await?.ok_or(OrderError::NotFound)?;
     let allowed = match access {
         OrderAccess::User(u) => order.buyer_id == Some(u.id),
         OrderAccess::Guest { secret } => {
@@ -535,7 +664,7 @@ pub async fn order_for(state: &App, order_no: &str, access: &OrderAccess<'_>) ->
     if allowed {
         Ok(order)
     } else {
-        Err(Problem::not_found("order.not_found"))
+        Err(OrderError::NotFound)
     }
 }
 
@@ -547,14 +676,9 @@ pub struct RevealedKey {
 }
 
 /// Decrypts an order's keys for its buyer and records the reveal (who, when — never the key).
-pub async fn reveal_keys(state: &App, order: &Order, by: Option<UserId>) -> Result<Vec<RevealedKey>, Problem> {
+pub async fn reveal_keys(state: &App, order: &Order, by: Option<UserId>) -> Result<Vec<RevealedKey>, OrderError> {
     if !matches!(order.state, OrderState::Delivered | OrderState::Settled) {
-        return Err(Problem::new(
-            Status::CONFLICT,
-            "order.not_delivered",
-            "订单尚未发货，暂无卡密",
-            "The order has not been delivered yet",
-        ));
+        return Err(OrderError::NotDelivered);
     }
     let now = state.now();
     let mut tx = state.store.begin(TxMode::Write).await?;
@@ -562,12 +686,9 @@ pub async fn reveal_keys(state: &App, order: &Order, by: Option<UserId>) -> Resu
     let mut out = Vec::with_capacity(keys.len().max(1));
     if keys.is_empty() {
         // A shared-secret order: every buyer receives the product's one secret.
-        let product =
-            tx.product_by_id(order.product_id).await?.ok_or_else(|| Problem::internal("ordered product vanished"))?;
+        let product = tx.product_by_id(order.product_id).await?.ok_or(OrderError::ProductVanished(order.product_id))?;
         if product.kind == GoodsKind::Shared {
-            let secret = crate::inventory::open_shared_secret(&mut *tx, &state.keyring, &product)
-                .await
-                .map_err(Problem::from)?;
+            let secret = crate::inventory::open_shared_secret(&mut *tx, &state.keyring, &product).await?;
             out.extend(secret.map(|secret| RevealedKey { item: 1, secret }));
         } else if let Some((sealed, version)) = tx.manual_delivery(order.id).await? {
             // Custom goods: the text the merchant delivered by hand.
@@ -578,7 +699,7 @@ pub async fn reveal_keys(state: &App, order: &Order, by: Option<UserId>) -> Resu
                 fingerprint: &binding,
                 key_version: version,
             };
-            let secret = state.keyring.open(aad, &sealed).map_err(Problem::internal)?;
+            let secret = state.keyring.open(aad, &sealed)?;
             out.push(RevealedKey { item: 1, secret });
         }
     }
@@ -590,7 +711,7 @@ pub async fn reveal_keys(state: &App, order: &Order, by: Option<UserId>) -> Resu
             fingerprint: &k.key.fingerprint,
             key_version: k.key.key_version,
         };
-        let secret = state.keyring.open(aad, &k.key.ciphertext).map_err(Problem::internal)?;
+        let secret = state.keyring.open(aad, &k.key.ciphertext)?;
         out.push(RevealedKey { item: k.item, secret });
     }
     tx.record_reveal(&Reveal { order_id: order.id, user_id: by, at: now }).await?;
@@ -602,4 +723,62 @@ pub async fn reveal_keys(state: &App, order: &Order, by: Option<UserId>) -> Resu
 /// Money as shown on order pages.
 pub fn yuan(m: Money) -> String {
     m.to_string()
+}
+
+/// A guest's order found by the pass their browser holds (the caller checked the pass); a registered buyer's
+/// order is never found this way.
+pub async fn guest_order_by_pass(state: &App, order_no: &OrderNo) -> Result<Option<Order>, StoreError> {
+    let mut tx = state.store.begin(TxMode::Read).await?;
+    Ok(tx.order_by_no(order_no.as_str()).await?.filter(|o| o.buyer_id.is_none()))
+}
+
+/// An order by its id, for pages that only hold the id (a payment's purpose).
+pub async fn by_id(state: &App, order: OrderId) -> Result<Option<Order>, StoreError> {
+    let mut tx = state.store.begin(TxMode::Read).await?;
+    tx.order_by_id(order).await
+}
+
+/// A buyer's most recent orders.
+pub async fn of_buyer(state: &App, buyer: &User, limit: i64) -> Result<Vec<Order>, StoreError> {
+    let mut tx = state.store.begin(TxMode::Read).await?;
+    tx.list_buyer_orders(buyer.id, limit, 0).await
+}
+
+/// What an order page shows beside the order itself, read in one transaction.
+pub struct OrderDetails {
+    /// `None` only if the product was deleted.
+    pub product: Option<kabao_store::Product>,
+    /// The order's event chain, oldest first.
+    pub events: Vec<ChainedEvent>,
+    pub claims: Vec<kabao_store::ClaimRecord>,
+    pub review: Option<kabao_store::ReviewRecord>,
+}
+
+/// The product, timeline, claims and review of an order (the caller checked the visitor may see it).
+pub async fn details(state: &App, order: &Order) -> Result<OrderDetails, StoreError> {
+    let mut tx = state.store.begin(TxMode::Read).await?;
+    Ok(OrderDetails {
+        product: tx.product_by_id(order.product_id).await?,
+        events: tx.order_events(order.id).await?,
+        claims: tx.order_claims(order.id).await?,
+        review: tx.review_of_order(order.id).await?,
+    })
+}
+
+/// A paid custom-goods order waiting for its merchant, with its product's title.
+pub struct AwaitingDelivery {
+    pub order: Order,
+    pub product_title: String,
+}
+
+/// The shop's custom-goods orders to deliver by hand, nearest deadline first (at most 200).
+pub async fn awaiting_delivery(state: &App, shop: &kabao_store::Shop) -> Result<Vec<AwaitingDelivery>, StoreError> {
+    let mut tx = state.store.begin(TxMode::Read).await?;
+    let orders = tx.shop_orders_awaiting_delivery(shop.id, 200).await?;
+    let mut rows = Vec::with_capacity(orders.len());
+    for order in orders {
+        let product_title = tx.product_by_id(order.product_id).await?.map(|p| p.title).unwrap_or_default();
+        rows.push(AwaitingDelivery { order, product_title });
+    }
+    Ok(rows)
 }

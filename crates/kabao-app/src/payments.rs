@@ -3,15 +3,14 @@
 //! The sandbox gateway exists only in a demo (`serve --demo`) or when configured on purpose; it signs like a real
 //! gateway (timestamp + HMAC-SHA256). With neither it nor 易支付 configured, nothing can be paid by gateway.
 
-use crate::error::Problem;
-use crate::error::Status;
-use crate::orders::{append_event, apply_payment, PaymentSource};
+use crate::idempotency::IdempotencyError;
+use crate::orders::{append_event, apply_payment, OrderError, PaymentSource};
 use crate::App;
 use kabao_core::events::OrderEvent;
-use kabao_core::ledger::{self, Account};
+use kabao_core::ledger::{self, Account, LedgerError, OrderId};
 use kabao_core::order::OrderState;
 use kabao_core::payments::{sandbox_sign, sandbox_verify, NotifyError};
-use kabao_core::{Money, UserId};
+use kabao_core::{Lang, Localized, Money, UserId};
 use kabao_store::{NewPayment, Payment, PaymentPurpose, PaymentState, StoreError, TxMode};
 use rand::RngCore;
 use serde::{Deserialize, Serialize};
@@ -44,34 +43,135 @@ impl std::fmt::Debug for SandboxConfig {
     }
 }
 
+/// Why a payment could not be started, or a gateway's notification was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum PaymentError {
+    /// No payment gateway is configured: nothing can be paid in, so nothing is started.
+    #[error("no payment gateway is configured")]
+    NoGateway,
+    #[error("top-ups must be between ¥0.01 and ¥50,000")]
+    TopUpInvalid,
+    /// The sandbox gateway is off: its endpoint does not exist.
+    #[error("the sandbox gateway is off")]
+    SandboxOff,
+    /// A sandbox notification refused: unsigned, badly signed, stale or malformed.
+    #[error(transparent)]
+    Notify(NotifyError),
+    #[error("payment not found")]
+    PaymentNotFound,
+    #[error("the notified amount does not match the payment")]
+    AmountMismatch,
+    /// Applying the payment to its order failed.
+    #[error(transparent)]
+    Order(Box<OrderError>),
+    #[error(transparent)]
+    Idempotency(#[from] IdempotencyError),
+    /// A ledger transaction could not be built (a rule broken by a bug, never by the payer).
+    #[error("ledger: {0}")]
+    Ledger(LedgerError),
+    #[error("payment {0} vanished")]
+    PaymentVanished(i64),
+    #[error("paid order {0:?} vanished")]
+    OrderVanished(OrderId),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl From<OrderError> for PaymentError {
+    fn from(e: OrderError) -> Self {
+        PaymentError::Order(Box::new(e))
+    }
+}
+
+impl Localized for PaymentError {
+    fn code(&self) -> &'static str {
+        match self {
+            PaymentError::NoGateway => "payment.no_gateway",
+            PaymentError::TopUpInvalid => "wallet.top_up_invalid",
+            PaymentError::SandboxOff => "request.not_found",
+            PaymentError::Notify(NotifyError::Stale) => "gateway.stale",
+            PaymentError::Notify(NotifyError::BadSignature | NotifyError::NoKey) => "gateway.bad_signature",
+            PaymentError::Notify(NotifyError::Malformed(_)) => "gateway.malformed",
+            PaymentError::PaymentNotFound => "payment.not_found",
+            PaymentError::AmountMismatch => "gateway.amount_mismatch",
+            PaymentError::Order(e) => e.code(),
+            PaymentError::Idempotency(e) => e.code(),
+            PaymentError::Ledger(_)
+            | PaymentError::PaymentVanished(_)
+            | PaymentError::OrderVanished(_)
+            | PaymentError::Store(_) => "internal",
+        }
+    }
+    fn field(&self) -> Option<&'static str> {
+        match self {
+            PaymentError::NoGateway => Some("epay_pid"),
+            PaymentError::TopUpInvalid => Some("amount_fen"),
+            PaymentError::Notify(NotifyError::Malformed(_)) => Some("body"),
+            PaymentError::AmountMismatch => Some("amount"),
+            PaymentError::Order(e) => e.field(),
+            PaymentError::Idempotency(e) => e.field(),
+            _ => None,
+        }
+    }
+    fn message(&self, lang: Lang) -> String {
+        match self {
+            PaymentError::NoGateway => lang.pick(
+                concat!(
+                    "未配置支付网关：请设置 epay_pid / epay_key / epay_submit_url（易支付），",
+                    "或仅在演示环境开启 payments.sandbox.enabled"
+                ),
+                concat!(
+                    "No payment gateway is configured: set epay_pid / epay_key / epay_submit_url (易支付), ",
+                    "or, for a demo only, payments.sandbox.enabled"
+                ),
+            ),
+            PaymentError::TopUpInvalid => {
+                lang.pick("充值金额需在 ¥0.01 到 ¥50,000 之间", "Top-ups must be between ¥0.01 and ¥50,000")
+            }
+            PaymentError::SandboxOff | PaymentError::PaymentNotFound => lang.pick("找不到该内容", "Not found"),
+            PaymentError::Notify(NotifyError::Stale) => {
+                lang.pick("通知已过期（时间戳超出 ±300 秒）", "Notification timestamp outside the ±300 s window")
+            }
+            PaymentError::Notify(NotifyError::BadSignature | NotifyError::NoKey) => {
+                lang.pick("通知签名无效", "Invalid notification signature")
+            }
+            PaymentError::Notify(NotifyError::Malformed(what)) => {
+                return match lang {
+                    Lang::Zh => format!("通知格式错误：{what}"),
+                    Lang::En => format!("Malformed notification: {what}"),
+                }
+            }
+            PaymentError::AmountMismatch => {
+                lang.pick("通知金额与订单金额不符，已拒绝", "The notified amount does not match the payment; refused")
+            }
+            PaymentError::Order(e) => return e.message(lang),
+            PaymentError::Idempotency(e) => return e.message(lang),
+            PaymentError::Ledger(_)
+            | PaymentError::PaymentVanished(_)
+            | PaymentError::OrderVanished(_)
+            | PaymentError::Store(_) => lang.pick("服务器内部错误，请稍后重试", "Internal error, please retry later"),
+        }
+        .into()
+    }
+}
+
 /// The gateway a new top-up goes through: the sandbox in a demo, else 易支付, else none (409 naming the settings).
-pub fn top_up_gateway(state: &App) -> Result<&'static str, Problem> {
+pub fn top_up_gateway(state: &App) -> Result<&'static str, PaymentError> {
     if state.config.sandbox.is_some() {
         Ok(SANDBOX)
     } else if state.config.epay.is_some() {
         Ok(crate::epay::EPAY)
     } else {
-        Err(no_gateway())
+        Err(PaymentError::NoGateway)
     }
 }
 
-/// No payment gateway is configured: nothing can be paid in, so nothing is started.
-pub fn no_gateway() -> Problem {
-    Problem::new(
-        Status::CONFLICT,
-        "payment.no_gateway",
-        "未配置支付网关：请设置 epay_pid / epay_key / epay_submit_url（易支付），或仅在演示环境开启 payments.sandbox.enabled",
-        "No payment gateway is configured: set epay_pid / epay_key / epay_submit_url (易支付), or, for a demo only, payments.sandbox.enabled",
-    )
-    .with_field("epay_pid")
-}
-
 /// Where the payer completes a payment: the sandbox's payer page, or the 易支付 platform's submit URL.
-pub fn pay_url(state: &App, payment: &Payment, name: &str) -> Result<String, Problem> {
+pub fn pay_url(state: &App, payment: &Payment, name: &str) -> Result<String, PaymentError> {
     match (payment.gateway.as_str(), &state.config.epay) {
         (SANDBOX, _) if state.config.sandbox.is_some() => Ok(format!("/pay/sandbox/{}", payment.trade_no)),
         (crate::epay::EPAY, Some(cfg)) => Ok(crate::epay::submit_url(cfg, payment, name, "alipay")),
-        _ => Err(no_gateway()),
+        _ => Err(PaymentError::NoGateway),
     }
 }
 
@@ -88,15 +188,12 @@ pub async fn start_with(
     purpose: PaymentPurpose,
     amount: Money,
     run: &dyn crate::idempotency::Completion<Payment>,
-) -> Result<Payment, Problem> {
+) -> Result<Payment, PaymentError> {
     let mut tx = state.store.begin(TxMode::Write).await?;
     let new =
         NewPayment { gateway: gateway.into(), trade_no: random_ref("P"), purpose, amount, created_at: state.now() };
     let id = tx.insert_payment(&new).await?;
-    let p = tx
-        .payment_by_trade_no(&new.trade_no)
-        .await?
-        .ok_or_else(|| Problem::internal(format!("payment {id} vanished")))?;
+    let p = tx.payment_by_trade_no(&new.trade_no).await?.ok_or(PaymentError::PaymentVanished(id))?;
     run.complete(&mut *tx, &p, state.now()).await?;
     tx.commit().await?;
     Ok(p)
@@ -108,15 +205,10 @@ pub async fn start_top_up(
     user: UserId,
     amount: Money,
     run: &dyn crate::idempotency::Completion<Payment>,
-) -> Result<Payment, Problem> {
+) -> Result<Payment, PaymentError> {
     let gateway = top_up_gateway(state)?;
     if !amount.is_positive() || amount > MAX_TOP_UP {
-        return Err(Problem::bad_request(
-            "wallet.top_up_invalid",
-            "amount_fen",
-            "充值金额需在 ¥0.01 到 ¥50,000 之间",
-            "Top-ups must be between ¥0.01 and ¥50,000",
-        ));
+        return Err(PaymentError::TopUpInvalid);
     }
     start_with(state, gateway, PaymentPurpose::TopUp(user), amount, run).await
 }
@@ -175,28 +267,9 @@ pub enum NotifyOutcome {
     TradeNoReused,
 }
 
-fn notify_error(e: NotifyError) -> Problem {
+fn notify_error(e: NotifyError) -> PaymentError {
     tracing::warn!(error = %e, "gateway notification refused");
-    match e {
-        NotifyError::Stale => Problem::new(
-            Status::UNAUTHORIZED,
-            "gateway.stale",
-            "通知已过期（时间戳超出 ±300 秒）",
-            "Notification timestamp outside the ±300 s window",
-        ),
-        NotifyError::BadSignature | NotifyError::NoKey => Problem::new(
-            Status::UNAUTHORIZED,
-            "gateway.bad_signature",
-            "通知签名无效",
-            "Invalid notification signature",
-        ),
-        NotifyError::Malformed(what) => Problem::bad_request(
-            "gateway.malformed",
-            "body",
-            format!("通知格式错误：{what}"),
-            format!("Malformed notification: {what}"),
-        ),
-    }
+    PaymentError::Notify(e)
 }
 
 /// Verifies and applies a sandbox notification: signature and freshness, replay, amount, then the payment's
@@ -207,8 +280,8 @@ pub async fn handle_sandbox_notify(
     timestamp: Option<&str>,
     signature: Option<&str>,
     body: &[u8],
-) -> Result<NotifyOutcome, Problem> {
-    let Some(sandbox) = &state.config.sandbox else { return Err(Problem::not_found("request.not_found")) };
+) -> Result<NotifyOutcome, PaymentError> {
+    let Some(sandbox) = &state.config.sandbox else { return Err(PaymentError::SandboxOff) };
     let timestamp: i64 = timestamp
         .and_then(|t| t.trim().parse().ok())
         .ok_or_else(|| notify_error(NotifyError::Malformed("timestamp header")))?;
@@ -242,7 +315,7 @@ pub async fn settle_notification(
     gateway_trade_no: &str,
     amount: Money,
     payer: Option<&str>,
-) -> Result<NotifyOutcome, Problem> {
+) -> Result<NotifyOutcome, PaymentError> {
     let now = state.now();
     let mut tx = state.store.begin(TxMode::Write).await?;
     match tx.insert_notification(gateway, notification_id, now).await {
@@ -258,15 +331,10 @@ pub async fn settle_notification(
         .payment_by_trade_no(trade_no)
         .await?
         .filter(|p| p.gateway == gateway)
-        .ok_or_else(|| Problem::not_found("payment.not_found"))?;
+        .ok_or(PaymentError::PaymentNotFound)?;
     if payment.amount != amount {
         tracing::warn!(trade_no = %payment.trade_no, expected_fen = payment.amount.fen(), got_fen = amount.fen(), gateway, "gateway amount mismatch; refused");
-        return Err(Problem::bad_request(
-            "gateway.amount_mismatch",
-            "amount",
-            "通知金额与订单金额不符，已拒绝",
-            "The notified amount does not match the payment; refused",
-        ));
+        return Err(PaymentError::AmountMismatch);
     }
     if payment.state == PaymentState::Paid || !tx.mark_payment_paid(payment.id, gateway_trade_no, now).await? {
         tx.commit().await?;
@@ -277,20 +345,20 @@ pub async fn settle_notification(
     }
     match payment.purpose {
         PaymentPurpose::TopUp(user) => {
-            let t = ledger::top_up(user, payment.amount).map_err(Problem::internal)?;
+            let t = ledger::top_up(user, payment.amount).map_err(PaymentError::Ledger)?;
             tx.post_ledger(&t, None, now).await?;
         }
         PaymentPurpose::Order(order_id) => {
-            let order = tx.order_by_id(order_id).await?.ok_or_else(|| Problem::internal("paid order vanished"))?;
+            let order = tx.order_by_id(order_id).await?.ok_or(PaymentError::OrderVanished(order_id))?;
             if order.state == OrderState::PendingPayment && order.amount == payment.amount {
                 apply_payment(state, &mut *tx, &order, PaymentSource::Gateway(payment.id)).await?;
             } else {
                 // Money arrived for an order that can no longer be paid (expired, or paid another way):
                 // it is never lost — into escrow, then straight back to the buyer.
-                let into = ledger::pay_direct(order.id, payment.amount).map_err(Problem::internal)?;
+                let into = ledger::pay_direct(order.id, payment.amount).map_err(PaymentError::Ledger)?;
                 tx.post_ledger(&into, Some(order.id), now).await?;
                 let back = kabao_core::refund::from_escrow(order.id, order.buyer_id, payment.amount)
-                    .map_err(Problem::internal)?;
+                    .map_err(PaymentError::Ledger)?;
                 tx.post_ledger(&back.tx, Some(order.id), now).await?;
                 append_event(
                     &mut *tx,
@@ -318,7 +386,7 @@ async fn seen_notification(
     trade_no: &str,
     gateway_trade_no: &str,
     amount: Money,
-) -> Result<NotifyOutcome, Problem> {
+) -> Result<NotifyOutcome, PaymentError> {
     let mut tx = state.store.begin(TxMode::Write).await?;
     let payment = tx.payment_by_trade_no(trade_no).await?.filter(|p| p.gateway == gateway);
     if payment.as_ref().is_some_and(|p| p.gateway_trade_no.as_deref() == Some(gateway_trade_no)) {
@@ -376,8 +444,14 @@ pub fn describe_security_event(e: &kabao_store::SecurityEvent, lang: kabao_core:
     }
 }
 
-/// A buyer's wallet balance.
-pub async fn wallet_balance(state: &App, user: UserId) -> Result<Money, Problem> {
+/// A payment by our trade number.
+pub async fn by_trade_no(state: &App, trade_no: &str) -> Result<Payment, PaymentError> {
     let mut tx = state.store.begin(TxMode::Read).await?;
-    Ok(tx.balance(Account::BuyerWallet(user)).await?)
+    tx.payment_by_trade_no(trade_no).await?.ok_or(PaymentError::PaymentNotFound)
+}
+
+/// A buyer's wallet balance.
+pub async fn wallet_balance(state: &App, user: UserId) -> Result<Money, StoreError> {
+    let mut tx = state.store.begin(TxMode::Read).await?;
+    tx.balance(Account::BuyerWallet(user)).await
 }

@@ -1,77 +1,127 @@
 //! Products: a merchant's listings, and what buyers may see of them.
 
-use crate::error::Problem;
-use crate::error::Status;
+use crate::shops::ShopError;
 use crate::App;
-use kabao_core::catalog::{ProductDraft, ProductInput};
+use kabao_core::catalog::{CatalogError, ProductDraft, ProductInput};
 use kabao_core::user::Role;
-use kabao_core::ProductId;
-use kabao_store::{Product, Shop, TxMode, User};
+use kabao_core::{Lang, Localized, Money, ProductId};
+use kabao_store::{Product, Shop, StoreError, TxMode, User};
 
-fn invalid(e: kabao_core::catalog::CatalogError) -> Problem {
-    Problem::from_localized(Status::BAD_REQUEST, &e)
+/// Why a product could not be created, changed or shown.
+#[derive(Debug, thiserror::Error)]
+pub enum ProductError {
+    /// No such product, another shop's product, or one the viewer may not see.
+    #[error("product not found")]
+    NotFound,
+    #[error("a trial item costs at most {max}")]
+    TrialPriceTooHigh { max: Money },
+    #[error("a trial item is sold one per order")]
+    TrialMaxPerOrder,
+    #[error(transparent)]
+    Catalog(#[from] CatalogError),
+    #[error(transparent)]
+    Shop(#[from] ShopError),
+    /// A row written in this transaction could not be read back.
+    #[error("product {0} vanished")]
+    Vanished(ProductId),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl Localized for ProductError {
+    fn code(&self) -> &'static str {
+        match self {
+            ProductError::NotFound => "product.not_found",
+            ProductError::TrialPriceTooHigh { .. } => "product.trial_price",
+            ProductError::TrialMaxPerOrder => "product.trial_max_per_order",
+            ProductError::Catalog(e) => e.code(),
+            ProductError::Shop(e) => e.code(),
+            ProductError::Vanished(_) | ProductError::Store(_) => "internal",
+        }
+    }
+    fn field(&self) -> Option<&'static str> {
+        match self {
+            ProductError::TrialPriceTooHigh { .. } => Some("price"),
+            ProductError::TrialMaxPerOrder => Some("max_per_order"),
+            ProductError::Catalog(e) => e.field(),
+            ProductError::Shop(e) => e.field(),
+            _ => None,
+        }
+    }
+    fn message(&self, lang: Lang) -> String {
+        match self {
+            ProductError::NotFound => lang.pick("找不到该内容", "Not found").into(),
+            ProductError::TrialPriceTooHigh { max } => match lang {
+                Lang::Zh => format!("体验卡售价不能超过 {max}"),
+                Lang::En => format!("A trial item costs at most {max}"),
+            },
+            ProductError::TrialMaxPerOrder => {
+                lang.pick("体验卡每单限购 1 件", "A trial item is sold one per order").into()
+            }
+            ProductError::Catalog(e) => e.message(lang),
+            ProductError::Shop(e) => e.message(lang),
+            ProductError::Vanished(_) | ProductError::Store(_) => {
+                lang.pick("服务器内部错误，请稍后重试", "Internal error, please retry later").into()
+            }
+        }
+    }
 }
 
 /// A trial item (体验卡) is cheap and sold one at a time, so a first try costs the buyer little.
-fn check_trial(state: &App, draft: &ProductDraft) -> Result<(), Problem> {
+fn check_trial(state: &App, draft: &ProductDraft) -> Result<(), ProductError> {
     if !draft.trial {
         return Ok(());
     }
     if draft.price > state.config.trial_max_price {
-        return Err(Problem::bad_request(
-            "product.trial_price",
-            "price",
-            format!("体验卡售价不能超过 {}", state.config.trial_max_price),
-            format!("A trial item costs at most {}", state.config.trial_max_price),
-        ));
+        return Err(ProductError::TrialPriceTooHigh { max: state.config.trial_max_price });
     }
     if draft.max_per_order != 1 {
-        return Err(Problem::bad_request(
-            "product.trial_max_per_order",
-            "max_per_order",
-            "体验卡每单限购 1 件",
-            "A trial item is sold one per order",
-        ));
+        return Err(ProductError::TrialMaxPerOrder);
     }
     Ok(())
 }
 
 /// Creates a product in the merchant's shop.
-pub async fn create(state: &App, merchant: &User, input: &ProductInput) -> Result<Product, Problem> {
+pub async fn create(state: &App, merchant: &User, input: &ProductInput) -> Result<Product, ProductError> {
     let shop = crate::shops::my_shop(state, merchant).await?;
-    let draft = ProductDraft::parse(input).map_err(invalid)?;
+    let draft = ProductDraft::parse(input)?;
     check_trial(state, &draft)?;
     let mut tx = state.store.begin(TxMode::Write).await?;
     let id = tx.insert_product(shop.id, &draft, state.now()).await?;
-    let p = tx.product_by_id(id).await?.ok_or_else(|| Problem::internal("product vanished"))?;
+    let p = tx.product_by_id(id).await?.ok_or(ProductError::Vanished(id))?;
     tx.commit().await?;
     tracing::info!(product = %id, shop = %shop.id, "product created");
     Ok(p)
 }
 
 /// A product of the merchant's own shop; another shop's product is "not found", never "forbidden".
-pub async fn owned(state: &App, merchant: &User, id: ProductId) -> Result<(Product, Shop), Problem> {
+pub async fn owned(state: &App, merchant: &User, id: ProductId) -> Result<(Product, Shop), ProductError> {
     let mut tx = state.store.begin(TxMode::Read).await?;
-    let p = tx.product_by_id(id).await?.ok_or_else(|| Problem::not_found("product.not_found"))?;
-    let shop = tx.shop_by_id(p.shop_id).await?.ok_or_else(|| Problem::not_found("product.not_found"))?;
+    let p = tx.product_by_id(id).await?.ok_or(ProductError::NotFound)?;
+    let shop = tx.shop_by_id(p.shop_id).await?.ok_or(ProductError::NotFound)?;
     if shop.owner_id != merchant.id {
-        return Err(Problem::not_found("product.not_found"));
+        return Err(ProductError::NotFound);
     }
     Ok((p, shop))
 }
 
-pub async fn update(state: &App, merchant: &User, id: ProductId, input: &ProductInput) -> Result<Product, Problem> {
-    let draft = ProductDraft::parse(input).map_err(invalid)?;
+pub async fn update(
+    state: &App,
+    merchant: &User,
+    id: ProductId,
+    input: &ProductInput,
+) -> Result<Product, ProductError> {
+    let draft = ProductDraft::parse(input)?;
     check_trial(state, &draft)?;
     owned(state, merchant, id).await?;
     let mut tx = state.store.begin(TxMode::Write).await?;
     tx.update_product(id, &draft, state.now()).await?;
-    let p = tx.product_by_id(id).await?.ok_or_else(|| Problem::not_found("product.not_found"))?;
+    let p = tx.product_by_id(id).await?.ok_or(ProductError::NotFound)?;
     tx.commit().await?;
     Ok(p)
 }
 
-pub async fn list_mine(state: &App, merchant: &User) -> Result<Vec<Product>, Problem> {
+pub async fn list_mine(state: &App, merchant: &User) -> Result<Vec<Product>, ShopError> {
     let shop = crate::shops::my_shop(state, merchant).await?;
     let mut tx = state.store.begin(TxMode::Read).await?;
     Ok(tx.list_shop_products(shop.id).await?)
@@ -79,19 +129,19 @@ pub async fn list_mine(state: &App, merchant: &User) -> Result<Vec<Product>, Pro
 
 /// A product as a visitor may see it: unlisted products and those of suspended shops are visible only to
 /// their owner (and admins).
-pub async fn public(state: &App, id: ProductId, viewer: Option<&User>) -> Result<(Product, Shop), Problem> {
+pub async fn public(state: &App, id: ProductId, viewer: Option<&User>) -> Result<(Product, Shop), ProductError> {
     let mut tx = state.store.begin(TxMode::Read).await?;
-    let p = tx.product_by_id(id).await?.ok_or_else(|| Problem::not_found("product.not_found"))?;
-    let shop = tx.shop_by_id(p.shop_id).await?.ok_or_else(|| Problem::not_found("product.not_found"))?;
+    let p = tx.product_by_id(id).await?.ok_or(ProductError::NotFound)?;
+    let shop = tx.shop_by_id(p.shop_id).await?.ok_or(ProductError::NotFound)?;
     let privileged = viewer.is_some_and(|u| u.id == shop.owner_id || u.role == Role::Admin);
     if (!p.listed || shop.suspended) && !privileged {
-        return Err(Problem::not_found("product.not_found"));
+        return Err(ProductError::NotFound);
     }
     Ok((p, shop))
 }
 
 /// Listed products of one shop, for its public page.
-pub async fn listed_in_shop(state: &App, shop: &Shop) -> Result<Vec<Product>, Problem> {
+pub async fn listed_in_shop(state: &App, shop: &Shop) -> Result<Vec<Product>, StoreError> {
     let mut tx = state.store.begin(TxMode::Read).await?;
     Ok(tx.list_shop_products(shop.id).await?.into_iter().filter(|p| p.listed).collect())
 }

@@ -1,129 +1,222 @@
 //! Shops: opening and editing one's shop, and what admins do to shops (certification, suspension).
 
-use crate::error::Problem;
-use crate::error::Status;
 use crate::App;
-use kabao_core::catalog::{parse_description, parse_shop_name, CertificationLevel};
+use kabao_core::catalog::{parse_description, parse_shop_name, CatalogError, CertificationLevel};
 use kabao_core::user::Role;
 use kabao_core::{Lang, Localized, ShopId};
 use kabao_store::{NewShop, Shop, StoreError, TxMode, User};
 
-fn catalog_error(e: kabao_core::catalog::CatalogError) -> Problem {
-    Problem::from_localized(Status::BAD_REQUEST, &e)
+/// Why a shop could not be opened, changed or found.
+#[derive(Debug, thiserror::Error)]
+pub enum ShopError {
+    #[error("only merchant accounts can open shops and manage products")]
+    NotMerchant,
+    /// Admins only.
+    #[error("not an admin")]
+    NotAdmin,
+    #[error("the merchant already has a shop")]
+    AlreadyOpen,
+    #[error("the shop name is taken")]
+    NameTaken,
+    /// The merchant has not opened a shop yet.
+    #[error("the merchant has no shop")]
+    NoShop,
+    /// No such shop, or one the viewer may not see (suspended).
+    #[error("shop not found")]
+    NotFound,
+    #[error("unknown certification level")]
+    CertificationLevelUnknown,
+    #[error("a suspension needs a reason")]
+    SuspensionReasonRequired,
+    #[error("the suspension reason is longer than 500 characters")]
+    SuspensionReasonTooLong,
+    #[error("unknown role")]
+    RoleUnknown,
+    #[error("an admin cannot remove their own admin role")]
+    SelfDemotion,
+    #[error("user not found")]
+    UserNotFound,
+    #[error(transparent)]
+    Catalog(#[from] CatalogError),
+    /// A row written in this transaction could not be read back.
+    #[error("shop {0} vanished")]
+    Vanished(ShopId),
+    #[error(transparent)]
+    Store(#[from] StoreError),
 }
 
-fn shop_conflict(e: StoreError) -> Problem {
-    match e {
-        StoreError::Conflict("shops.owner") => {
-            Problem::new(Status::CONFLICT, "shop.already_open", "你已经开过店铺了", "You already have a shop")
+impl Localized for ShopError {
+    fn code(&self) -> &'static str {
+        match self {
+            ShopError::NotMerchant => "auth.merchant_only",
+            ShopError::NotAdmin => "auth.forbidden",
+            ShopError::AlreadyOpen => "shop.already_open",
+            ShopError::NameTaken => "shop.name_taken",
+            ShopError::NoShop => "shop.none",
+            ShopError::NotFound => "shop.not_found",
+            ShopError::CertificationLevelUnknown => "shop.certification_invalid",
+            ShopError::SuspensionReasonRequired => "shop.suspension_reason_required",
+            ShopError::SuspensionReasonTooLong => "shop.suspension_reason_too_long",
+            ShopError::RoleUnknown => "account.role_invalid",
+            ShopError::SelfDemotion => "account.self_demotion",
+            ShopError::UserNotFound => "user.not_found",
+            ShopError::Catalog(e) => e.code(),
+            ShopError::Vanished(_) | ShopError::Store(_) => "internal",
         }
-        StoreError::Conflict("shops.name") => Problem::new(
-            Status::CONFLICT,
-            "shop.name_taken",
-            "店铺名称已被使用，请换一个",
-            "This shop name is taken; choose another",
-        )
-        .with_field("name"),
-        e => Problem::internal(e),
+    }
+    fn field(&self) -> Option<&'static str> {
+        match self {
+            ShopError::NameTaken => Some("name"),
+            ShopError::CertificationLevelUnknown => Some("level"),
+            ShopError::SuspensionReasonRequired | ShopError::SuspensionReasonTooLong => Some("reason"),
+            ShopError::RoleUnknown | ShopError::SelfDemotion => Some("role"),
+            ShopError::Catalog(e) => e.field(),
+            _ => None,
+        }
+    }
+    fn message(&self, lang: Lang) -> String {
+        match self {
+            ShopError::NotMerchant => {
+                lang.pick("只有商家账号可以开店和管理商品", "Only merchant accounts can open shops and manage products")
+            }
+            ShopError::NotAdmin => lang.pick("没有权限执行此操作", "You are not allowed to do this"),
+            ShopError::AlreadyOpen => lang.pick("你已经开过店铺了", "You already have a shop"),
+            ShopError::NameTaken => lang.pick("店铺名称已被使用，请换一个", "This shop name is taken; choose another"),
+            ShopError::NoShop => lang.pick("你还没有店铺，请先开店", "You have no shop yet; open one first"),
+            ShopError::NotFound | ShopError::UserNotFound => lang.pick("找不到该内容", "Not found"),
+            ShopError::CertificationLevelUnknown => lang.pick(
+                "认证等级无效（none / verified / enterprise / gold）",
+                "Unknown certification level (none / verified / enterprise / gold)",
+            ),
+            ShopError::SuspensionReasonRequired => {
+                lang.pick("暂停店铺必须填写原因", "A reason is required to suspend a shop")
+            }
+            ShopError::SuspensionReasonTooLong => {
+                lang.pick("原因不能超过 500 个字符", "The reason must be at most 500 characters")
+            }
+            ShopError::RoleUnknown => lang.pick(
+                "角色无效（buyer / merchant / arbiter / admin）",
+                "Unknown role (buyer / merchant / arbiter / admin)",
+            ),
+            ShopError::SelfDemotion => lang.pick("不能取消自己的管理员身份", "You cannot remove your own admin role"),
+            ShopError::Catalog(e) => return e.message(lang),
+            ShopError::Vanished(_) | ShopError::Store(_) => {
+                lang.pick("服务器内部错误，请稍后重试", "Internal error, please retry later")
+            }
+        }
+        .into()
     }
 }
 
-pub fn require_merchant(user: &User) -> Result<(), Problem> {
+fn shop_conflict(e: StoreError) -> ShopError {
+    match e {
+        StoreError::Conflict("shops.owner") => ShopError::AlreadyOpen,
+        StoreError::Conflict("shops.name") => ShopError::NameTaken,
+        e => ShopError::Store(e),
+    }
+}
+
+pub fn require_merchant(user: &User) -> Result<(), ShopError> {
     if user.role == Role::Merchant {
         Ok(())
     } else {
-        Err(Problem::new(
-            Status::FORBIDDEN,
-            "auth.merchant_only",
-            "只有商家账号可以开店和管理商品",
-            "Only merchant accounts can open shops and manage products",
-        ))
+        Err(ShopError::NotMerchant)
     }
 }
 
 /// Opens the merchant's one shop.
-pub async fn open_shop(state: &App, merchant: &User, name: &str, description: &str) -> Result<Shop, Problem> {
+pub async fn open_shop(state: &App, merchant: &User, name: &str, description: &str) -> Result<Shop, ShopError> {
     require_merchant(merchant)?;
-    let name = parse_shop_name(name).map_err(catalog_error)?;
-    let description = parse_description(description).map_err(catalog_error)?;
+    let name = parse_shop_name(name)?;
+    let description = parse_description(description)?;
     let mut tx = state.store.begin(TxMode::Write).await?;
     let id = tx
         .insert_shop(&NewShop { owner_id: merchant.id, name, description, opened_at: state.now() })
         .await
         .map_err(shop_conflict)?;
-    let shop = tx.shop_by_id(id).await?.ok_or_else(|| Problem::internal("shop vanished"))?;
+    let shop = tx.shop_by_id(id).await?.ok_or(ShopError::Vanished(id))?;
     tx.commit().await?;
     tracing::info!(shop = %id, owner = %merchant.id, "shop opened");
     Ok(shop)
 }
 
-/// The merchant's shop, or a 404 telling them to open one.
-pub async fn my_shop(state: &App, merchant: &User) -> Result<Shop, Problem> {
-    let mut tx = state.store.begin(TxMode::Read).await?;
-    tx.shop_by_owner(merchant.id).await?.ok_or_else(|| {
-        Problem::new(Status::NOT_FOUND, "shop.none", "你还没有店铺，请先开店", "You have no shop yet; open one first")
-    })
+/// Opens the merchant's shop, or saves its name and description if it is open already (the console's one form).
+pub async fn save_my_shop(state: &App, merchant: &User, name: &str, description: &str) -> Result<Shop, ShopError> {
+    let has_shop = {
+        let mut tx = state.store.begin(TxMode::Read).await?;
+        tx.shop_by_owner(merchant.id).await?.is_some()
+    };
+    if has_shop {
+        update_my_shop(state, merchant, name, description).await
+    } else {
+        open_shop(state, merchant, name, description).await
+    }
 }
 
-pub async fn update_my_shop(state: &App, merchant: &User, name: &str, description: &str) -> Result<Shop, Problem> {
+/// What the merchant console's front page shows, read in one transaction.
+pub struct Console {
+    /// `None` until the merchant opens their shop.
+    pub shop: Option<Shop>,
+    pub products: Vec<kabao_store::Product>,
+    pub tokens: Vec<kabao_store::ApiToken>,
+}
+
+/// The merchant's shop (if any), its products and the merchant's API tokens.
+pub async fn console(state: &App, merchant: &User) -> Result<Console, StoreError> {
+    let mut tx = state.store.begin(TxMode::Read).await?;
+    let shop = tx.shop_by_owner(merchant.id).await?;
+    let products = match &shop {
+        Some(s) => tx.list_shop_products(s.id).await?,
+        None => Vec::new(),
+    };
+    let tokens = tx.list_api_tokens(merchant.id).await?;
+    Ok(Console { shop, products, tokens })
+}
+
+/// The merchant's shop, or a 404 telling them to open one.
+pub async fn my_shop(state: &App, merchant: &User) -> Result<Shop, ShopError> {
+    let mut tx = state.store.begin(TxMode::Read).await?;
+    tx.shop_by_owner(merchant.id).await?.ok_or(ShopError::NoShop)
+}
+
+pub async fn update_my_shop(state: &App, merchant: &User, name: &str, description: &str) -> Result<Shop, ShopError> {
     let shop = my_shop(state, merchant).await?;
-    let name = parse_shop_name(name).map_err(catalog_error)?;
-    let description = parse_description(description).map_err(catalog_error)?;
+    let name = parse_shop_name(name)?;
+    let description = parse_description(description)?;
     let mut tx = state.store.begin(TxMode::Write).await?;
     tx.update_shop(shop.id, &name, &description).await.map_err(shop_conflict)?;
-    let shop = tx.shop_by_id(shop.id).await?.ok_or_else(|| Problem::internal("shop vanished"))?;
+    let shop = tx.shop_by_id(shop.id).await?.ok_or(ShopError::Vanished(shop.id))?;
     tx.commit().await?;
     Ok(shop)
 }
 
 /// A shop as the public may see it: suspended shops are hidden from everyone but their owner and admins.
-pub async fn public_shop(state: &App, id: ShopId, viewer: Option<&User>) -> Result<Shop, Problem> {
+pub async fn public_shop(state: &App, id: ShopId, viewer: Option<&User>) -> Result<Shop, ShopError> {
     let mut tx = state.store.begin(TxMode::Read).await?;
-    let shop = tx.shop_by_id(id).await?.ok_or_else(|| Problem::not_found("shop.not_found"))?;
+    let shop = tx.shop_by_id(id).await?.ok_or(ShopError::NotFound)?;
     let privileged = viewer.is_some_and(|u| u.id == shop.owner_id || u.role == Role::Admin);
     if shop.suspended && !privileged {
-        return Err(Problem::not_found("shop.not_found"));
+        return Err(ShopError::NotFound);
     }
     Ok(shop)
 }
 
-/// Why an admin action on a shop was refused.
-#[derive(Debug)]
-struct UnknownLevel;
-
-impl Localized for UnknownLevel {
-    fn code(&self) -> &'static str {
-        "shop.certification_invalid"
-    }
-    fn field(&self) -> Option<&'static str> {
-        Some("level")
-    }
-    fn message(&self, lang: Lang) -> String {
-        lang.pick(
-            "认证等级无效（none / verified / enterprise / gold）",
-            "Unknown certification level (none / verified / enterprise / gold)",
-        )
-        .into()
-    }
-}
-
 /// Admins only (403 otherwise).
-pub(crate) fn require_admin(user: &User) -> Result<(), Problem> {
+pub(crate) fn require_admin(user: &User) -> Result<(), ShopError> {
     if user.role == Role::Admin {
         Ok(())
     } else {
-        Err(Problem::forbidden())
+        Err(ShopError::NotAdmin)
     }
 }
 
-pub async fn set_certification(state: &App, admin: &User, shop: ShopId, level: &str) -> Result<Shop, Problem> {
+pub async fn set_certification(state: &App, admin: &User, shop: ShopId, level: &str) -> Result<Shop, ShopError> {
     require_admin(admin)?;
-    let level =
-        CertificationLevel::parse(level).ok_or_else(|| Problem::from_localized(Status::BAD_REQUEST, &UnknownLevel))?;
+    let level = CertificationLevel::parse(level).ok_or(ShopError::CertificationLevelUnknown)?;
     let mut tx = state.store.begin(TxMode::Write).await?;
-    tx.shop_by_id(shop).await?.ok_or_else(|| Problem::not_found("shop.not_found"))?;
+    tx.shop_by_id(shop).await?.ok_or(ShopError::NotFound)?;
     tx.set_shop_certification(shop, level).await?;
-    let s = tx.shop_by_id(shop).await?.ok_or_else(|| Problem::internal("shop vanished"))?;
+    let s = tx.shop_by_id(shop).await?.ok_or(ShopError::Vanished(shop))?;
     tx.commit().await?;
     tracing::info!(shop = %shop, level = level.as_str(), admin = %admin.id, "certification set");
     Ok(s)
@@ -135,60 +228,38 @@ pub async fn set_suspension(
     shop: ShopId,
     suspended: bool,
     reason: &str,
-) -> Result<Shop, Problem> {
+) -> Result<Shop, ShopError> {
     require_admin(admin)?;
     let reason = reason.trim();
     if suspended && reason.is_empty() {
-        return Err(Problem::bad_request(
-            "shop.suspension_reason_required",
-            "reason",
-            "暂停店铺必须填写原因",
-            "A reason is required to suspend a shop",
-        ));
+        return Err(ShopError::SuspensionReasonRequired);
     }
     if reason.chars().count() > 500 {
-        return Err(Problem::bad_request(
-            "shop.suspension_reason_too_long",
-            "reason",
-            "原因不能超过 500 个字符",
-            "The reason must be at most 500 characters",
-        ));
+        return Err(ShopError::SuspensionReasonTooLong);
     }
     let mut tx = state.store.begin(TxMode::Write).await?;
-    tx.shop_by_id(shop).await?.ok_or_else(|| Problem::not_found("shop.not_found"))?;
+    tx.shop_by_id(shop).await?.ok_or(ShopError::NotFound)?;
     tx.set_shop_suspended(shop, suspended, suspended.then_some(reason)).await?;
-    let s = tx.shop_by_id(shop).await?.ok_or_else(|| Problem::internal("shop vanished"))?;
+    let s = tx.shop_by_id(shop).await?.ok_or(ShopError::Vanished(shop))?;
     tx.commit().await?;
     tracing::info!(shop = %shop, suspended, admin = %admin.id, "shop suspension changed");
     Ok(s)
 }
 
-pub async fn set_role(state: &App, admin: &User, user: kabao_core::UserId, role: &str) -> Result<User, Problem> {
+pub async fn set_role(state: &App, admin: &User, user: kabao_core::UserId, role: &str) -> Result<User, ShopError> {
     require_admin(admin)?;
-    let role = Role::parse(role).ok_or_else(|| {
-        Problem::bad_request(
-            "account.role_invalid",
-            "role",
-            "角色无效（buyer / merchant / arbiter / admin）",
-            "Unknown role (buyer / merchant / arbiter / admin)",
-        )
-    })?;
+    let role = Role::parse(role).ok_or(ShopError::RoleUnknown)?;
     if user == admin.id && role != Role::Admin {
-        return Err(Problem::bad_request(
-            "account.self_demotion",
-            "role",
-            "不能取消自己的管理员身份",
-            "You cannot remove your own admin role",
-        ));
+        return Err(ShopError::SelfDemotion);
     }
     let mut tx = state.store.begin(TxMode::Write).await?;
     tx.set_user_role(user, role).await.map_err(|e| match e {
-        StoreError::NotFound => Problem::not_found("user.not_found"),
-        e => Problem::internal(e),
+        StoreError::NotFound => ShopError::UserNotFound,
+        e => ShopError::Store(e),
     })?;
     // A role change takes effect at once: the user logs in again under the new role.
     tx.delete_user_sessions(user).await?;
-    let u = tx.user_by_id(user).await?.ok_or_else(|| Problem::not_found("user.not_found"))?;
+    let u = tx.user_by_id(user).await?.ok_or(ShopError::UserNotFound)?;
     tx.commit().await?;
     Ok(u)
 }

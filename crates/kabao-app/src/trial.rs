@@ -2,12 +2,62 @@
 //! first order from a shop with low trust, or for a large amount, shows guidance to start with the trial item or
 //! a smaller quantity and asks for an explicit confirmation before the order is placed.
 
-use crate::error::Problem;
-use crate::error::Status;
 use crate::App;
 use kabao_core::trust::TrustScore;
-use kabao_core::{Lang, Money, ShopId};
-use kabao_store::{Order, Product, Shop, Tx, TxMode, User};
+use kabao_core::{Lang, Localized, Money, ShopId};
+use kabao_store::{Order, Product, Shop, StoreError, Tx, TxMode, User};
+
+/// Why an order was refused by the trial rules.
+#[derive(Debug, thiserror::Error)]
+pub enum TrialError {
+    /// A first order that needs the buyer's confirmation (low trust or a large amount) did not get it; the
+    /// guidance says why and what to try instead.
+    #[error("first order from this shop not confirmed")]
+    FirstOrderUnconfirmed { guidance: Box<Guidance> },
+    #[error("a trial item is bought one at a time")]
+    TrialQuantity,
+    #[error("a trial item can be bought once per buyer per shop")]
+    TrialOnce,
+    /// Calls into a module not converted yet (the shop's trust).
+    #[error(transparent)]
+    Pending(#[from] crate::error::Problem),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl Localized for TrialError {
+    fn code(&self) -> &'static str {
+        match self {
+            TrialError::FirstOrderUnconfirmed { .. } => "order.first_order_unconfirmed",
+            TrialError::TrialQuantity => "order.trial_quantity",
+            TrialError::TrialOnce => "order.trial_once",
+            TrialError::Pending(p) => p.code,
+            TrialError::Store(_) => "internal",
+        }
+    }
+    fn field(&self) -> Option<&'static str> {
+        match self {
+            TrialError::FirstOrderUnconfirmed { .. } => Some("first_order_confirmed"),
+            TrialError::TrialQuantity => Some("quantity"),
+            _ => None,
+        }
+    }
+    fn message(&self, lang: Lang) -> String {
+        match self {
+            TrialError::FirstOrderUnconfirmed { guidance } => guidance.words(lang),
+            TrialError::TrialQuantity => {
+                lang.pick("体验卡每单限购 1 件", "A trial item is bought one at a time").into()
+            }
+            TrialError::TrialOnce => lang
+                .pick("每位买家在每家店铺只能购买一次体验卡", "A trial item can be bought once per buyer per shop")
+                .into(),
+            TrialError::Pending(p) => p.message(lang).to_string(),
+            TrialError::Store(_) => {
+                lang.pick("服务器内部错误，请稍后重试", "Internal error, please retry later").into()
+            }
+        }
+    }
+}
 
 /// Why a first order asks for confirmation, and what to try instead.
 #[derive(Debug, Clone)]
@@ -20,27 +70,35 @@ pub struct Guidance {
     pub large_amount: bool,
     /// The shop's trial item, if it sells one: (id, title, price).
     pub trial: Option<(i64, String, Money)>,
+    /// The platform's thresholds the guidance names: the suggested trust score and the first-order amount.
+    pub trust_below: u8,
+    pub first_order_amount: Money,
 }
 
 impl Guidance {
     /// The guidance in plain words.
-    pub fn text(&self, state: &App, lang: Lang) -> String {
+    pub fn text(&self, _state: &App, lang: Lang) -> String {
+        self.words(lang)
+    }
+
+    /// The guidance in plain words (the thresholds it names are those it was made with).
+    pub fn words(&self, lang: Lang) -> String {
         let mut parts = Vec::new();
         if self.low_trust {
             parts.push(match lang {
-                Lang::Zh => format!("这是你在该店铺的第一笔订单，店铺信誉 {} 分（{}），低于平台建议的 {} 分。", self.score, self.level.label(lang), state.config.first_order_trust_below),
+                Lang::Zh => format!("这是你在该店铺的第一笔订单，店铺信誉 {} 分（{}），低于平台建议的 {} 分。", self.score, self.level.label(lang), self.trust_below),
                 Lang::En => format!(
                     "This is your first order from this shop, and its trust score is {} ({}), below the platform's suggested {}.",
                     self.score,
                     self.level.label(lang),
-                    state.config.first_order_trust_below
+                    self.trust_below
                 ),
             });
         }
         if self.large_amount {
             parts.push(match lang {
-                Lang::Zh => format!("首次在该店铺下单金额超过 {}。", state.config.first_order_amount),
-                Lang::En => format!("A first order from this shop above {}.", state.config.first_order_amount),
+                Lang::Zh => format!("首次在该店铺下单金额超过 {}。", self.first_order_amount),
+                Lang::En => format!("A first order from this shop above {}.", self.first_order_amount),
             });
         }
         parts.push(match (&self.trial, lang) {
@@ -59,7 +117,7 @@ impl Guidance {
 }
 
 /// Whether the buyer has ordered from the shop before (guests have no history: every guest order is a first).
-pub async fn ordered_before(state: &App, buyer: Option<&User>, shop: ShopId) -> Result<bool, Problem> {
+pub async fn ordered_before(state: &App, buyer: Option<&User>, shop: ShopId) -> Result<bool, StoreError> {
     let Some(user) = buyer else { return Ok(false) };
     let mut tx = state.store.begin(TxMode::Read).await?;
     Ok(!tx.buyer_orders_at_shop(user.id, shop, 1).await?.is_empty())
@@ -73,7 +131,7 @@ pub async fn guidance(
     trust: &TrustScore,
     shop: &Shop,
     amount: Money,
-) -> Result<Option<Guidance>, Problem> {
+) -> Result<Option<Guidance>, StoreError> {
     let low_trust = trust.score < state.config.first_order_trust_below;
     let large_amount = amount > state.config.first_order_amount;
     if !first_order || (!low_trust && !large_amount) {
@@ -84,7 +142,15 @@ pub async fn guidance(
         .into_iter()
         .find(|p| p.trial && p.stock_available > 0)
         .map(|p| (p.id.0, p.title, p.price));
-    Ok(Some(Guidance { score: trust.score, level: trust.level, low_trust, large_amount, trial }))
+    Ok(Some(Guidance {
+        score: trust.score,
+        level: trust.level,
+        low_trust,
+        large_amount,
+        trial,
+        trust_below: state.config.first_order_trust_below,
+        first_order_amount: state.config.first_order_amount,
+    }))
 }
 
 /// Refuses a first order that needs confirmation and did not get it, saying why and what to try instead.
@@ -94,20 +160,14 @@ pub async fn check_first_order(
     shop: &Shop,
     amount: Money,
     confirmed: bool,
-) -> Result<(), Problem> {
+) -> Result<(), TrialError> {
     if confirmed || ordered_before(state, buyer, shop.id).await? {
         return Ok(());
     }
     let trust = crate::trust::of_shop(state, shop).await?;
     match guidance(state, true, &trust, shop, amount).await? {
         None => Ok(()),
-        Some(g) => Err(Problem::new(
-            Status::CONFLICT,
-            "order.first_order_unconfirmed",
-            g.text(state, Lang::Zh),
-            g.text(state, Lang::En),
-        )
-        .with_field("first_order_confirmed")),
+        Some(g) => Err(TrialError::FirstOrderUnconfirmed { guidance: Box::new(g) }),
     }
 }
 
@@ -119,31 +179,17 @@ pub async fn check_trial(
     quantity: i64,
     buyer: Option<&User>,
     guest_email: Option<&str>,
-) -> Result<(), Problem> {
+) -> Result<(), TrialError> {
     if !product.trial {
         return Ok(());
     }
     if quantity != 1 {
-        return Err(Problem::bad_request(
-            "order.trial_quantity",
-            "quantity",
-            "体验卡每单限购 1 件",
-            "A trial item is bought one at a time",
-        ));
+        return Err(TrialError::TrialQuantity);
     }
     if tx.has_trial_order(product.shop_id, buyer.map(|u| u.id), guest_email).await? {
-        return Err(trial_once());
+        return Err(TrialError::TrialOnce);
     }
     Ok(())
-}
-
-fn trial_once() -> Problem {
-    Problem::new(
-        Status::CONFLICT,
-        "order.trial_once",
-        "每位买家在每家店铺只能购买一次体验卡",
-        "A trial item can be bought once per buyer per shop",
-    )
 }
 
 /// Marks a new order of a trial item with its shop and buyer; the store's partial UNIQUE index refuses a
@@ -154,7 +200,7 @@ pub async fn mark_trial(
     order: kabao_core::ledger::OrderId,
     buyer: Option<&User>,
     guest_email: Option<&str>,
-) -> Result<(), Problem> {
+) -> Result<(), TrialError> {
     if !product.trial {
         return Ok(());
     }
@@ -165,7 +211,7 @@ pub async fn mark_trial(
     };
     match tx.set_order_trial_key(order, &format!("{}|{who}", product.shop_id)).await {
         Ok(()) => Ok(()),
-        Err(kabao_store::StoreError::Conflict(_)) => Err(trial_once()),
+        Err(StoreError::Conflict(_)) => Err(TrialError::TrialOnce),
         Err(e) => Err(e.into()),
     }
 }
@@ -177,7 +223,7 @@ pub struct Record {
     pub claims: Vec<(String, kabao_core::claim::ClaimState)>,
 }
 
-pub async fn record(state: &App, buyer: &User, shop: ShopId) -> Result<Record, Problem> {
+pub async fn record(state: &App, buyer: &User, shop: ShopId) -> Result<Record, StoreError> {
     let mut tx = state.store.begin(TxMode::Read).await?;
     let orders = tx.buyer_orders_at_shop(buyer.id, shop, 20).await?;
     let mut claims = Vec::new();

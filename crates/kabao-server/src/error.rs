@@ -142,6 +142,173 @@ impl From<StoreError> for ApiError {
 // === Orders, payments, catalog and inventory (orders, payments, epay, trial, warranty, products, shops,
 // inventory, idempotency, keyring) ===
 
+/// A domain refusal answered with `status`, its code, field and words from the error itself.
+fn refused(status: StatusCode, e: &dyn Localized) -> ApiError {
+    ApiError::from_localized(status, e)
+}
+
+impl From<kabao_app::shops::ShopError> for ApiError {
+    fn from(e: kabao_app::shops::ShopError) -> Self {
+        use kabao_app::shops::ShopError as E;
+        match e {
+            E::NotMerchant | E::NotAdmin => refused(StatusCode::FORBIDDEN, &e),
+            E::AlreadyOpen | E::NameTaken => refused(StatusCode::CONFLICT, &e),
+            E::NoShop | E::NotFound | E::UserNotFound => refused(StatusCode::NOT_FOUND, &e),
+            E::CertificationLevelUnknown
+            | E::SuspensionReasonRequired
+            | E::SuspensionReasonTooLong
+            | E::RoleUnknown
+            | E::SelfDemotion
+            | E::Catalog(_) => refused(StatusCode::BAD_REQUEST, &e),
+            E::Vanished(_) | E::Store(_) => ApiError::internal(e),
+        }
+    }
+}
+
+impl From<kabao_app::products::ProductError> for ApiError {
+    fn from(e: kabao_app::products::ProductError) -> Self {
+        use kabao_app::products::ProductError as E;
+        match e {
+            E::NotFound => refused(StatusCode::NOT_FOUND, &e),
+            E::TrialPriceTooHigh { .. } | E::TrialMaxPerOrder | E::Catalog(_) => refused(StatusCode::BAD_REQUEST, &e),
+            E::Shop(e) => e.into(),
+            E::Vanished(_) | E::Store(_) => ApiError::internal(e),
+        }
+    }
+}
+
+impl From<kabao_app::warranty::WarrantyError> for ApiError {
+    fn from(e: kabao_app::warranty::WarrantyError) -> Self {
+        use kabao_app::warranty::WarrantyError as E;
+        match e {
+            E::TemplateUnknown | E::PolicyMalformed { .. } | E::Policy(_) => refused(StatusCode::BAD_REQUEST, &e),
+            E::Changed => refused(StatusCode::CONFLICT, &e),
+            E::Product(e) => e.into(),
+            E::StoredPolicyUnreadable { .. } | E::Encode(_) | E::Store(_) => ApiError::internal(e),
+        }
+    }
+}
+
+impl From<kabao_app::trial::TrialError> for ApiError {
+    fn from(e: kabao_app::trial::TrialError) -> Self {
+        use kabao_app::trial::TrialError as E;
+        match e {
+            E::FirstOrderUnconfirmed { .. } | E::TrialOnce => refused(StatusCode::CONFLICT, &e),
+            E::TrialQuantity => refused(StatusCode::BAD_REQUEST, &e),
+            E::Pending(p) => ApiError::from(p),
+            E::Store(_) => ApiError::internal(e),
+        }
+    }
+}
+
+impl From<kabao_app::idempotency::IdempotencyError> for ApiError {
+    fn from(e: kabao_app::idempotency::IdempotencyError) -> Self {
+        use kabao_app::idempotency::IdempotencyError as E;
+        match e {
+            E::InFlight | E::Reused => refused(StatusCode::CONFLICT, &e),
+            E::Seal(_) | E::Open(_) | E::Render { .. } | E::Store(_) => ApiError::internal(e),
+        }
+    }
+}
+
+impl From<kabao_app::payments::PaymentError> for ApiError {
+    fn from(e: kabao_app::payments::PaymentError) -> Self {
+        use kabao_app::payments::PaymentError as E;
+        use kabao_core::payments::NotifyError;
+        match e {
+            E::NoGateway => refused(StatusCode::CONFLICT, &e),
+            E::TopUpInvalid | E::AmountMismatch | E::Notify(NotifyError::Malformed(_)) => {
+                refused(StatusCode::BAD_REQUEST, &e)
+            }
+            E::Notify(NotifyError::Stale | NotifyError::BadSignature | NotifyError::NoKey) => {
+                refused(StatusCode::UNAUTHORIZED, &e)
+            }
+            E::SandboxOff | E::PaymentNotFound => refused(StatusCode::NOT_FOUND, &e),
+            E::Order(e) => (*e).into(),
+            E::Idempotency(e) => e.into(),
+            E::Ledger(_) | E::PaymentVanished(_) | E::OrderVanished(_) | E::Store(_) => ApiError::internal(e),
+        }
+    }
+}
+
+impl From<kabao_app::epay::EpayError> for ApiError {
+    fn from(e: kabao_app::epay::EpayError) -> Self {
+        use kabao_app::epay::EpayError as E;
+        match e {
+            E::NotConfigured => refused(StatusCode::NOT_FOUND, &e),
+            E::Refused(_) => refused(StatusCode::BAD_REQUEST, &e),
+            E::Payment(e) => e.into(),
+        }
+    }
+}
+
+impl From<kabao_app::orders::OrderError> for ApiError {
+    fn from(e: kabao_app::orders::OrderError) -> Self {
+        use kabao_app::orders::OrderError as E;
+        match e {
+            E::ProductNotFound | E::NotFound => refused(StatusCode::NOT_FOUND, &e),
+            E::OwnProduct
+            | E::CustomGoodsNotReady
+            | E::Custom(_)
+            | E::CustomFieldsNotExpected
+            | E::QuantityInvalid { .. }
+            | E::GuestEmail(_)
+            | E::QueryPasswordInvalid
+            | E::AmountOverflow
+            | E::WarrantyNotAcknowledged { .. } => refused(StatusCode::BAD_REQUEST, &e),
+            E::OutOfStock { .. }
+            | E::Changed
+            | E::Transition(_)
+            | E::DeliveryDeadlinePassed
+            | E::NotPayable
+            | E::Expired
+            | E::NotDelivered => refused(StatusCode::CONFLICT, &e),
+            E::InsufficientBalance(_) => refused(StatusCode::PAYMENT_REQUIRED, &e),
+            E::LookupThrottled { retry_after_s } => {
+                ApiError { retry_after_s: Some(retry_after_s.max(1)), ..refused(StatusCode::TOO_MANY_REQUESTS, &e) }
+            }
+            E::Warranty(e) => e.into(),
+            E::Trial(e) => e.into(),
+            E::Inventory(e) => e.into(),
+            E::Payment(e) => e.into(),
+            E::Idempotency(e) => e.into(),
+            E::Ledger(_)
+            | E::Vault(_)
+            | E::OrderVanished(_)
+            | E::ProductVanished(_)
+            | E::ThrottlePoisoned
+            | E::Store(_) => ApiError::internal(e),
+        }
+    }
+}
+
+impl From<kabao_app::inventory::InventoryError> for ApiError {
+    fn from(e: kabao_app::inventory::InventoryError) -> Self {
+        use kabao_app::inventory::InventoryError as E;
+        use kabao_core::inventory::ImportError;
+        let status = match &e {
+            E::ProductNotFound | E::BatchNotFound => StatusCode::NOT_FOUND,
+            // The request is well formed but the product's kind does not take it: a conflict with the product.
+            E::CustomGoods | E::SharedGoods | E::NotShared | E::NotCustom => StatusCode::CONFLICT,
+            E::SharedInput | E::Custom(_) | E::StockRange | E::Import(ImportError::Empty) => StatusCode::BAD_REQUEST,
+            E::Import(ImportError::TooLarge { .. }) => StatusCode::PAYLOAD_TOO_LARGE,
+            E::BatchHasSoldKeys { .. } | E::BatchAlreadyVoided | E::ConcurrentDuplicate => StatusCode::CONFLICT,
+            E::Vault(_) | E::Store(_) => {
+                // Its own codes (`internal.vault`, `internal.store`) are kept; the cause is logged, never shown.
+                tracing::error!(error = %e, "inventory");
+                StatusCode::INTERNAL_SERVER_ERROR
+            }
+        };
+        refused(status, &e)
+    }
+}
+
+impl From<kabao_app::keyring::KeyringError> for ApiError {
+    fn from(e: kabao_app::keyring::KeyringError) -> Self {
+        ApiError::internal(e)
+    }
+}
+
 // === end of orders, payments, catalog and inventory ===
 
 // === Claims, disputes and trust (claims, disputes, bundle, chat, reviews, certification, risk, trust) ===
@@ -156,16 +323,6 @@ impl From<kabao_app::error::Problem> for ApiError {
     fn from(p: kabao_app::error::Problem) -> Self {
         let status = StatusCode::from_u16(p.status.as_u16()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         ApiError { status, code: p.code, field: p.field, zh: p.zh, en: p.en, retry_after_s: p.retry_after_s }
-    }
-}
-
-impl From<kabao_app::inventory::InventoryError> for ApiError {
-    fn from(e: kabao_app::inventory::InventoryError) -> Self {
-        if e.status() >= 500 {
-            tracing::error!(error = %e, "inventory");
-        }
-        let status = StatusCode::from_u16(e.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        ApiError::from_localized(status, &e)
     }
 }
 

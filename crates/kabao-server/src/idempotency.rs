@@ -28,7 +28,7 @@ use axum::http::request::Parts;
 use axum::http::{header, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use kabao_app::claims::Upload;
-use kabao_app::idempotency::{Answer, Completion, Held, Reserved};
+use kabao_app::idempotency::{Answer, Completion, Held, IdempotencyError, Reserved};
 pub use kabao_app::idempotency::{Scope, HEADER, LEASE_SECONDS, RETENTION_HOURS};
 use kabao_core::Timestamp;
 use kabao_store::Tx;
@@ -302,9 +302,9 @@ impl<T> Run<'static, T> {
 impl<T: Sync> Completion<T> for Run<'_, T> {
     /// Renders the answer from the use case's result and, for a keyed request, stores it under the key in the
     /// effect's transaction `tx` (the use case calls it last before the commit).
-    async fn complete(&self, tx: &mut dyn Tx, result: &T, now: Timestamp) -> Result<(), kabao_app::error::Problem> {
+    async fn complete(&self, tx: &mut dyn Tx, result: &T, now: Timestamp) -> Result<(), IdempotencyError> {
         let Some(render) = self.render else { return Ok(()) };
-        let rendered = render(result).map_err(|e| kabao_app::error::Problem::internal(format!("render: {e}")))?;
+        let rendered = render(result).map_err(|e| IdempotencyError::Render { cause: e.to_string() })?;
         if let Some(held) = &self.held {
             held.store(tx, &rendered.answer(), now).await?;
         }

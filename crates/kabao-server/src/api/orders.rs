@@ -488,7 +488,7 @@ pub async fn pay_epay(
 ) -> Result<impl IntoResponse, ApiError> {
     let order = access_order(&state, user.as_ref(), &headers, &order_no).await?;
     if state.config.epay.is_none() {
-        return Err(kabao_app::payments::no_gateway().into());
+        return Err(kabao_app::payments::PaymentError::NoGateway.into());
     }
     let p = kabao_app::orders::start_gateway_payment(&state, &order, kabao_app::epay::EPAY).await?;
     Ok((StatusCode::CREATED, ApiJson(PaymentView::new(&state, p, &format!("Kabao {}", order.order_no))?)))

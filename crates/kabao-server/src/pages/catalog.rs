@@ -134,8 +134,7 @@ pub async fn product_page(
     let lang = v.lang;
     let own = v.user.as_ref().is_some_and(|u| u.id == shop.owner_id);
     let spec = if p.kind == kabao_core::catalog::GoodsKind::Custom {
-        let mut tx = state.store.begin(kabao_store::TxMode::Read).await?;
-        kabao_app::inventory::custom_spec(&mut *tx, p.id).await?
+        kabao_app::inventory::custom_spec_of(&*state.store, p.id).await?
     } else {
         None
     };

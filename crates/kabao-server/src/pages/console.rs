@@ -99,14 +99,7 @@ async fn console_page(
     new_token: Option<String>,
     draft: (String, String),
 ) -> Result<Response, ApiError> {
-    let mut tx = state.store.begin(TxMode::Read).await?;
-    let shop = tx.shop_by_owner(user.id).await?;
-    let products = match &shop {
-        Some(s) => tx.list_shop_products(s.id).await?,
-        None => Vec::new(),
-    };
-    let tokens = tx.list_api_tokens(user.id).await?;
-    drop(tx);
+    let kabao_app::shops::Console { shop, products, tokens } = kabao_app::shops::console(state, user).await?;
     let lang = v.lang;
     let page = ConsolePage {
         ctx: Ctx::new(v),
@@ -176,16 +169,7 @@ pub async fn save_shop(
     PageForm(f): PageForm<ShopForm>,
 ) -> Result<Response, ApiError> {
     v.check_csrf(f.csrf.as_deref())?;
-    let has_shop = {
-        let mut tx = state.store.begin(TxMode::Read).await?;
-        tx.shop_by_owner(user.id).await?.is_some()
-    };
-    let result = if has_shop {
-        kabao_app::shops::update_my_shop(&state, &user, &f.name, &f.description).await.map_err(ApiError::from)
-    } else {
-        kabao_app::shops::open_shop(&state, &user, &f.name, &f.description).await.map_err(ApiError::from)
-    };
-    match result {
+    match kabao_app::shops::save_my_shop(&state, &user, &f.name, &f.description).await.map_err(ApiError::from) {
         Ok(_) => Ok(see_other("/console")),
         Err(e) if e.status.is_client_error() => {
             let page =
@@ -422,8 +406,7 @@ async fn product_page(
         kabao_app::inventory::list_keys_for_owner(&*state.store, &state.keyring, user.id, id, None, KEYS_SHOWN, 0)
             .await?;
     let shared_secret = if p.kind == GoodsKind::Shared {
-        let mut tx = state.store.begin(TxMode::Read).await?;
-        kabao_app::inventory::open_shared_secret(&mut *tx, &state.keyring, &p)
+        kabao_app::inventory::shared_secret_of(&*state.store, &state.keyring, &p)
             .await?
             .map(|s| s.to_string())
             .unwrap_or_default()
@@ -431,8 +414,7 @@ async fn product_page(
         String::new()
     };
     let spec = if p.kind == GoodsKind::Custom {
-        let mut tx = state.store.begin(TxMode::Read).await?;
-        kabao_app::inventory::custom_spec(&mut *tx, p.id).await?
+        kabao_app::inventory::custom_spec_of(&*state.store, p.id).await?
     } else {
         None
     };
@@ -585,14 +567,16 @@ pub async fn import_keys(
             let report = ReportView::new(&out.report, v.lang);
             product_page(&state, &v, &user, ProductId(id), None, Some(report), None).await
         }
-        Err(e) if e.status() == 400 || e.status() == 413 || e.status() == 409 => {
+        Err(e) => {
             let err = ApiError::from(e);
+            if !matches!(err.status, StatusCode::BAD_REQUEST | StatusCode::PAYLOAD_TOO_LARGE | StatusCode::CONFLICT) {
+                return Err(err);
+            }
             let page =
                 product_page(&state, &v, &user, ProductId(id), Some(err.message(v.lang).to_string()), None, None)
                     .await?;
             Ok(status(page, err.status))
         }
-        Err(e) => Err(e.into()),
     }
 }
 
@@ -603,12 +587,9 @@ pub async fn void_batch(
     PageForm(f): PageForm<CsrfOnly>,
 ) -> Result<Response, ApiError> {
     v.check_csrf(f.csrf.as_deref())?;
-    let batch = {
-        let mut tx = state.store.begin(TxMode::Read).await?;
-        tx.batch_by_id(BatchId(id)).await?
-    };
     kabao_app::inventory::void_batch(&*state.store, user.id, BatchId(id), state.now()).await?;
-    let product = batch.map(|b| b.product_id.0).unwrap_or_default();
+    let product =
+        kabao_app::inventory::batch_product(&*state.store, BatchId(id)).await?.map(|p| p.0).unwrap_or_default();
     Ok(see_other(&format!("/console/products/{product}")))
 }
 
@@ -760,11 +741,9 @@ async fn deliveries_page(
 ) -> Result<Response, ApiError> {
     let shop = kabao_app::shops::my_shop(state, user).await?;
     let now = state.now();
-    let mut tx = state.store.begin(TxMode::Read).await?;
-    let orders = tx.shop_orders_awaiting_delivery(shop.id, 200).await?;
-    let mut rows = Vec::with_capacity(orders.len());
-    for o in orders {
-        let product_title = tx.product_by_id(o.product_id).await?.map(|p| p.title).unwrap_or_default();
+    let waiting = kabao_app::orders::awaiting_delivery(state, &shop).await?;
+    let mut rows = Vec::with_capacity(waiting.len());
+    for kabao_app::orders::AwaitingDelivery { order: o, product_title } in waiting {
         let deadline = o.delivery_deadline.unwrap_or(now);
         rows.push(DeliveryRow {
             order_no: o.order_no.clone(),
@@ -781,7 +760,6 @@ async fn deliveries_page(
             minutes_left: ((deadline.millis() - now.millis()) / 60_000).max(0),
         });
     }
-    drop(tx);
     let page = DeliveriesPage { ctx: Ctx::new(v), error, rows };
     // Buyers' answers (account ids) are personal: never cache the page.
     Ok(([(header::CACHE_CONTROL, "no-store")], render(page)).into_response())

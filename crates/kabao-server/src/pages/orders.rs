@@ -14,7 +14,7 @@ use axum::response::{IntoResponse, Response};
 use kabao_app::orders::{Buyer, CheckoutRequest, OrderAccess};
 use kabao_core::order::{OrderNo, OrderState};
 use kabao_core::{Money, ProductId, ShopId};
-use kabao_store::{Order, PaymentPurpose, PaymentState, TxMode};
+use kabao_store::{Order, PaymentPurpose, PaymentState};
 use serde::Deserialize;
 
 /// Guests keep access to the orders they placed in this browser through a cookie of MACed order numbers.
@@ -61,8 +61,7 @@ pub(crate) async fn visible_order(
     }
     let no = OrderNo::parse(order_no).ok_or_else(|| ApiError::not_found("order.not_found"))?;
     if has_guest_pass(state, headers, no.as_str()) {
-        let mut tx = state.store.begin(TxMode::Read).await?;
-        if let Some(o) = tx.order_by_no(no.as_str()).await?.filter(|o| o.buyer_id.is_none()) {
+        if let Some(o) = kabao_app::orders::guest_order_by_pass(state, &no).await? {
             return Ok(o);
         }
     }
@@ -106,10 +105,8 @@ pub async fn buy(
     };
     let quantity = f.quantity.trim().parse::<i64>().unwrap_or(0);
     // The form sends custom-goods answers by position; the product's field list gives them their labels.
-    let labels = {
-        let mut tx = state.store.begin(TxMode::Read).await?;
-        kabao_app::inventory::custom_spec(&mut *tx, ProductId(id)).await?.map(|s| s.fields).unwrap_or_default()
-    };
+    let labels =
+        kabao_app::inventory::custom_spec_of(&*state.store, ProductId(id)).await?.map(|s| s.fields).unwrap_or_default();
     let values = [&f.custom_0, &f.custom_1, &f.custom_2, &f.custom_3, &f.custom_4];
     let custom_answers =
         labels.into_iter().zip(values).map(|(label, v)| (label, v.clone().unwrap_or_default())).collect();
@@ -198,12 +195,8 @@ pub(crate) async fn order_page(
     error: Option<String>,
 ) -> Result<Response, ApiError> {
     let lang = v.lang;
-    let mut tx = state.store.begin(TxMode::Read).await?;
-    let product = tx.product_by_id(order.product_id).await?;
-    let events = tx.order_events(order.id).await?;
-    let claims = tx.order_claims(order.id).await?;
-    let review = tx.review_of_order(order.id).await?;
-    drop(tx);
+    let kabao_app::orders::OrderDetails { product, events, claims, review } =
+        kabao_app::orders::details(state, order).await?;
     let is_buyer = order.buyer_id.is_some() && v.user.as_ref().is_some_and(|u| Some(u.id) == order.buyer_id);
     let delivered = matches!(order.state, OrderState::Delivered | OrderState::Settled);
     let chat = super::chat::chat_lines(state, order, kabao_store::ChatParty::Buyer, lang).await?;
@@ -339,7 +332,7 @@ async fn pay_gateway(
     v.check_csrf(f.csrf.as_deref())?;
     let order = visible_order(state, v, headers, no).await?;
     let started = match (gateway, &state.config.epay) {
-        (kabao_app::epay::EPAY, None) => Err(kabao_app::payments::no_gateway().into()),
+        (kabao_app::epay::EPAY, None) => Err(ApiError::from(kabao_app::payments::PaymentError::NoGateway)),
         _ => kabao_app::orders::start_gateway_payment(state, &order, gateway).await.map_err(ApiError::from),
     };
     match started.and_then(|p| {
@@ -368,10 +361,10 @@ struct SandboxPage {
 async fn payment_back(state: &SharedState, purpose: PaymentPurpose) -> Result<String, ApiError> {
     Ok(match purpose {
         PaymentPurpose::TopUp(_) => "/wallet".into(),
-        PaymentPurpose::Order(id) => {
-            let mut tx = state.store.begin(TxMode::Read).await?;
-            tx.order_by_id(id).await?.map(|o| format!("/o/{}", o.order_no)).unwrap_or_else(|| "/".into())
-        }
+        PaymentPurpose::Order(id) => kabao_app::orders::by_id(state, id)
+            .await?
+            .map(|o| format!("/o/{}", o.order_no))
+            .unwrap_or_else(|| "/".into()),
     })
 }
 
@@ -380,10 +373,7 @@ pub async fn sandbox_page(
     v: Visitor,
     ApiPath(trade_no): ApiPath<String>,
 ) -> Result<Response, ApiError> {
-    let p = {
-        let mut tx = state.store.begin(TxMode::Read).await?;
-        tx.payment_by_trade_no(&trade_no).await?.ok_or_else(|| ApiError::not_found("payment.not_found"))?
-    };
+    let p = kabao_app::payments::by_trade_no(&state, &trade_no).await?;
     let back = payment_back(&state, p.purpose).await?;
     Ok(render(SandboxPage {
         ctx: Ctx::new(&v),
@@ -411,10 +401,7 @@ pub async fn sandbox_pay(
     PageForm(f): PageForm<SandboxPayForm>,
 ) -> Result<Response, ApiError> {
     v.check_csrf(f.csrf.as_deref())?;
-    let p = {
-        let mut tx = state.store.begin(TxMode::Read).await?;
-        tx.payment_by_trade_no(&trade_no).await?.ok_or_else(|| ApiError::not_found("payment.not_found"))?
-    };
+    let p = kabao_app::payments::by_trade_no(&state, &trade_no).await?;
     let (ts, body, sig) =
         kabao_app::payments::sandbox_notification_from(&state, &p, state.now().millis() / 1000, f.payer.clone());
     let mut headers = HeaderMap::new();
@@ -496,9 +483,7 @@ struct WalletPage {
 async fn wallet_page(state: &SharedState, v: &Visitor, error: Option<String>) -> Result<Response, ApiError> {
     let Some(user) = &v.user else { return Ok(see_other("/login?next=/wallet")) };
     let balance = kabao_app::payments::wallet_balance(state, user.id).await?;
-    let mut tx = state.store.begin(TxMode::Read).await?;
-    let orders = tx.list_buyer_orders(user.id, 50, 0).await?;
-    drop(tx);
+    let orders = kabao_app::orders::of_buyer(state, user, 50).await?;
     let lang = v.lang;
     Ok(render(WalletPage {
         ctx: Ctx::new(v),

@@ -272,8 +272,9 @@ async fn a_request_in_flight_holds_its_key_until_its_lease_runs_out() {
     assert_eq!(taken.status, StatusCode::CREATED, "after the lease the key is taken over: {}", taken.body);
     let mut tx = app.state.store.begin(kabao_store::TxMode::Write).await.unwrap();
     use kabao_app::idempotency::Completion;
+    use kabao_core::Localized;
     let late = running.complete(&mut *tx, &(), app.state.now()).await.unwrap_err();
-    assert_eq!(late.code, "idempotency_key_in_flight", "the request that lost its key cannot commit");
+    assert_eq!(late.code(), "idempotency_key_in_flight", "the request that lost its key cannot commit");
     drop(tx);
     assert_replay(&taken, &post(&app, "/api/v1/wallet/top-ups", Some(&token), Some("flight"), body).await);
 }
