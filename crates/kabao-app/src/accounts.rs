@@ -1,7 +1,5 @@
 //! Accounts: registration, password hashing (Argon2id), login with throttling, and the first admin.
 
-use crate::error::Problem;
-use crate::error::Status;
 use crate::App;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::Argon2;
@@ -12,13 +10,21 @@ use rand::rngs::OsRng;
 use rand::Rng;
 use std::net::IpAddr;
 
-/// Why an account could not be created.
+/// Why an account could not be created, or a login was refused.
 #[derive(Debug, thiserror::Error)]
 pub enum AccountsError {
     #[error(transparent)]
     Invalid(#[from] AccountError),
     #[error("username taken")]
     UsernameTaken,
+    /// Wrong password, or no such user (the two are not told apart).
+    #[error("wrong username or password")]
+    InvalidCredentials,
+    /// Too many failed logins for the account or from the address; the next try is allowed after this wait.
+    #[error("too many failed logins; retry in {retry_after_s} s")]
+    Throttled { retry_after_s: u64 },
+    #[error("the login throttles' lock is poisoned")]
+    ThrottlesPoisoned,
     #[error("store: {0}")]
     Store(StoreError),
     #[error("password hashing failed")]
@@ -39,7 +45,9 @@ impl Localized for AccountsError {
         match self {
             AccountsError::Invalid(e) => e.code(),
             AccountsError::UsernameTaken => "account.username_taken",
-            AccountsError::Store(_) | AccountsError::Hashing => "internal",
+            AccountsError::InvalidCredentials => "auth.invalid_credentials",
+            AccountsError::Throttled { .. } => "auth.throttled",
+            AccountsError::ThrottlesPoisoned | AccountsError::Store(_) | AccountsError::Hashing => "internal",
         }
     }
     fn field(&self) -> Option<&'static str> {
@@ -53,20 +61,17 @@ impl Localized for AccountsError {
         match self {
             AccountsError::Invalid(e) => e.message(lang),
             AccountsError::UsernameTaken => lang.pick("该用户名已被注册", "This username is taken").into(),
-            AccountsError::Store(_) | AccountsError::Hashing => {
+            AccountsError::InvalidCredentials => lang.pick("用户名或密码错误", "Wrong username or password").into(),
+            AccountsError::Throttled { retry_after_s } => {
+                let minutes = retry_after_s.div_ceil(60);
+                match lang {
+                    Lang::Zh => format!("登录失败次数过多，请 {minutes} 分钟后再试"),
+                    Lang::En => format!("Too many failed logins; try again in {minutes} minutes"),
+                }
+            }
+            AccountsError::ThrottlesPoisoned | AccountsError::Store(_) | AccountsError::Hashing => {
                 lang.pick("服务器内部错误，请稍后重试", "Internal error, please retry later").into()
             }
-        }
-    }
-}
-
-impl From<AccountsError> for Problem {
-    fn from(e: AccountsError) -> Self {
-        match &e {
-            AccountsError::Invalid(_) => Problem::from_localized(Status::BAD_REQUEST, &e),
-            AccountsError::UsernameTaken => Problem::from_localized(Status::CONFLICT, &e),
-            AccountsError::Store(s) => Problem::internal(s),
-            AccountsError::Hashing => Problem::internal("password hashing"),
         }
     }
 }
@@ -144,9 +149,9 @@ pub async fn register(
     password: &str,
     role: &str,
     email: Option<&str>,
-) -> Result<User, Problem> {
+) -> Result<User, AccountsError> {
     let role = Role::parse(role).filter(|r| r.self_service()).ok_or(AccountsError::Invalid(AccountError::Role))?;
-    Ok(create_user(&*state.store, username, password, role, email, state.now()).await?)
+    create_user(&*state.store, username, password, role, email, state.now()).await
 }
 
 /// Creates the `admin` account with a random password if there is no admin yet; returns its credentials.
@@ -176,22 +181,21 @@ static DUMMY_HASH: &str =
 
 /// Checks credentials with throttling of failures: per account with a doubling lockout, and per IP at a much
 /// higher threshold (so people behind one NAT do not lock each other out); a success clears the account's.
-pub async fn authenticate(state: &App, username: &str, password: &str, ip: Option<IpAddr>) -> Result<User, Problem> {
+pub async fn authenticate(
+    state: &App,
+    username: &str,
+    password: &str,
+    ip: Option<IpAddr>,
+) -> Result<User, AccountsError> {
     let account_key = username.trim().to_lowercase();
     let now = state.now();
     {
-        let mut t = state.throttles.lock().map_err(|_| Problem::internal("throttle lock poisoned"))?;
+        let mut t = state.throttles.lock().map_err(|_| AccountsError::ThrottlesPoisoned)?;
         let until =
             t.by_account.blocked_until(&account_key, now).or_else(|| ip.and_then(|ip| t.by_ip.blocked_until(&ip, now)));
         if let Some(until) = until {
-            let seconds = kabao_core::throttle::retry_after_seconds(now, until);
-            let minutes = seconds.div_ceil(60);
-            return Err(Problem::too_many(
-                "auth.throttled",
-                seconds,
-                format!("登录失败次数过多，请 {minutes} 分钟后再试"),
-                format!("Too many failed logins; try again in {minutes} minutes"),
-            ));
+            let retry_after_s = kabao_core::throttle::retry_after_seconds(now, until);
+            return Err(AccountsError::Throttled { retry_after_s });
         }
         // The attempt counts as a failure until the password is proven right, so a burst of concurrent
         // guesses cannot all pass the check above before any of them is recorded. (The per-IP count is kept
@@ -209,7 +213,7 @@ pub async fn authenticate(state: &App, username: &str, password: &str, ip: Optio
             false
         }
     };
-    let mut t = state.throttles.lock().map_err(|_| Problem::internal("throttle lock poisoned"))?;
+    let mut t = state.throttles.lock().map_err(|_| AccountsError::ThrottlesPoisoned)?;
     match user {
         Some(u) if ok => {
             t.by_account.clear(&account_key);
@@ -219,12 +223,7 @@ pub async fn authenticate(state: &App, username: &str, password: &str, ip: Optio
             if let Some(ip) = ip {
                 t.by_ip.record_failure(ip, now);
             }
-            Err(Problem::new(
-                Status::UNAUTHORIZED,
-                "auth.invalid_credentials",
-                "用户名或密码错误",
-                "Wrong username or password",
-            ))
+            Err(AccountsError::InvalidCredentials)
         }
     }
 }

@@ -1,14 +1,130 @@
 //! A merchant's money: available balance, money still in escrow, the ledger statement, and withdrawals,
 //! which hold their amount from the request on and leave the platform only when an admin records the payout.
 
-use crate::error::Problem;
-use crate::error::Status;
+use crate::payees::PayeesError;
 use crate::App;
-use kabao_core::ledger::{Account, LedgerTx, TxKind};
+use kabao_core::ledger::{Account, LedgerError, LedgerTx, TxKind};
 use kabao_core::order::OrderState;
 use kabao_core::user::Role;
-use kabao_core::Money;
+use kabao_core::{Lang, Localized, Money};
 use kabao_store::{LedgerEntry, NewWithdrawal, Order, StoreError, TxMode, User, Withdrawal, WithdrawalState};
+
+/// Why a withdrawal could not be requested or decided, or a shop's money not shown.
+#[derive(Debug, thiserror::Error)]
+pub enum FinanceError {
+    #[error("the amount must be positive")]
+    AmountInvalid,
+    /// The fee would take all of it.
+    #[error("the amount must be more than the fee of {fee}")]
+    BelowFee { fee: Money },
+    /// More than the available balance after the withdrawals under review.
+    #[error("not enough available balance: {free} can be withdrawn")]
+    Insufficient { free: Money },
+    #[error("only admins decide withdrawals")]
+    NotAdmin,
+    #[error("approving needs the payout reference (1–64 characters)")]
+    PayoutRefRequired,
+    #[error("rejecting needs a reason (up to 500 characters)")]
+    ReasonRequired,
+    #[error("no such withdrawal")]
+    WithdrawalNotFound,
+    #[error("the withdrawal was already decided")]
+    AlreadyDecided,
+    /// The payout reference is recorded on another withdrawal.
+    #[error("payout reference already used")]
+    PayoutRefUsed,
+    /// The books refused the decision's money movement.
+    #[error("ledger refused: {0}")]
+    LedgerRefused(LedgerError),
+    /// A ledger transaction the rules could not even build (a bug: amounts are checked before).
+    #[error("ledger transaction invalid: {0}")]
+    Bookkeeping(LedgerError),
+    #[error("the withdrawal just written could not be read back")]
+    Vanished,
+    #[error(transparent)]
+    Payee(#[from] PayeesError),
+    /// Finding the merchant's shop, recording the idempotent answer (modules not converted yet).
+    #[error(transparent)]
+    Pending(#[from] crate::error::Problem),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+const INTERNAL: (&str, &str) = ("服务器内部错误，请稍后重试", "Internal error, please retry later");
+
+impl Localized for FinanceError {
+    fn code(&self) -> &'static str {
+        match self {
+            FinanceError::AmountInvalid => "withdrawal.amount_invalid",
+            FinanceError::BelowFee { .. } => "withdrawal.below_fee",
+            FinanceError::Insufficient { .. } => "withdrawal.insufficient",
+            FinanceError::NotAdmin => "auth.forbidden",
+            FinanceError::PayoutRefRequired => "withdrawal.payout_ref_required",
+            FinanceError::ReasonRequired => "withdrawal.reason_required",
+            FinanceError::WithdrawalNotFound => "withdrawal.not_found",
+            FinanceError::AlreadyDecided => "withdrawal.decided",
+            FinanceError::PayoutRefUsed => "withdrawal.payout_ref_used",
+            FinanceError::LedgerRefused(e) => e.code(),
+            FinanceError::Payee(e) => e.code(),
+            FinanceError::Pending(p) => p.code,
+            FinanceError::Bookkeeping(_) | FinanceError::Vanished | FinanceError::Store(_) => "internal",
+        }
+    }
+    fn field(&self) -> Option<&'static str> {
+        match self {
+            FinanceError::AmountInvalid | FinanceError::BelowFee { .. } | FinanceError::Insufficient { .. } => {
+                Some("amount")
+            }
+            FinanceError::PayoutRefRequired | FinanceError::PayoutRefUsed => Some("payout_ref"),
+            FinanceError::ReasonRequired => Some("note"),
+            FinanceError::LedgerRefused(e) => e.field(),
+            FinanceError::Payee(e) => e.field(),
+            _ => None,
+        }
+    }
+    fn message(&self, lang: Lang) -> String {
+        let text = match self {
+            FinanceError::AmountInvalid => lang.pick("提现金额必须大于零", "The amount must be positive"),
+            FinanceError::BelowFee { fee } => {
+                return match lang {
+                    Lang::Zh => format!("提现金额须大于手续费 {fee}"),
+                    Lang::En => format!("The amount must be more than the fee of {fee}"),
+                }
+            }
+            FinanceError::Insufficient { free } => {
+                return match lang {
+                    Lang::Zh => format!("可提现余额不足：可提 {free}（审核中的提现已扣除）"),
+                    Lang::En => format!(
+                        "Not enough available balance: {free} can be withdrawn (withdrawals under review already \
+                         deducted)"
+                    ),
+                }
+            }
+            FinanceError::NotAdmin => lang.pick("没有权限执行此操作", "You are not allowed to do this"),
+            FinanceError::PayoutRefRequired => lang.pick(
+                "确认打款必须填写支付宝或银行的交易流水号（1–64 个字符）",
+                "Approving needs the Alipay or bank transaction reference (1–64 characters)",
+            ),
+            FinanceError::ReasonRequired => lang.pick(
+                "拒绝提现必须填写原因（最多 500 字）",
+                "A reason (up to 500 characters) is required to reject a withdrawal",
+            ),
+            FinanceError::WithdrawalNotFound => lang.pick("找不到该内容", "Not found"),
+            FinanceError::AlreadyDecided => lang.pick("该提现申请已处理", "This withdrawal was already decided"),
+            FinanceError::PayoutRefUsed => lang.pick(
+                "该交易流水号已登记在另一笔提现上",
+                "This transaction reference is already recorded on another withdrawal",
+            ),
+            FinanceError::LedgerRefused(e) => return e.message(lang),
+            FinanceError::Payee(e) => return e.message(lang),
+            FinanceError::Pending(p) => p.message(lang),
+            FinanceError::Bookkeeping(_) | FinanceError::Vanished | FinanceError::Store(_) => {
+                lang.pick(INTERNAL.0, INTERNAL.1)
+            }
+        };
+        text.to_string()
+    }
+}
 
 /// What the finance page shows.
 pub struct Finance {
@@ -28,7 +144,7 @@ pub struct Finance {
 
 /// The payout queue: pending withdrawals, oldest first, each with its shop's name (read once per shop). The
 /// admin's API and page both show it.
-pub async fn payout_queue(state: &App, limit: i64) -> Result<Vec<(Withdrawal, String)>, Problem> {
+pub async fn payout_queue(state: &App, limit: i64) -> Result<Vec<(Withdrawal, String)>, FinanceError> {
     let mut tx = state.store.begin(TxMode::Read).await?;
     let pending = tx.list_pending_withdrawals(limit).await?;
     let mut names: std::collections::HashMap<kabao_core::ShopId, String> = std::collections::HashMap::new();
@@ -47,7 +163,7 @@ pub async fn payout_queue(state: &App, limit: i64) -> Result<Vec<(Withdrawal, St
     Ok(out)
 }
 
-pub async fn shop_finance(state: &App, merchant: &User) -> Result<Finance, Problem> {
+pub async fn shop_finance(state: &App, merchant: &User) -> Result<Finance, FinanceError> {
     let shop = crate::shops::my_shop(state, merchant).await?;
     let mut tx = state.store.begin(TxMode::Read).await?;
     let orders = tx.list_shop_orders(shop.id, 200, 0).await?;
@@ -74,10 +190,17 @@ pub async fn shop_finance(state: &App, merchant: &User) -> Result<Finance, Probl
     })
 }
 
+/// The shop's latest orders, newest first (the merchant API's order list).
+pub async fn shop_orders(state: &App, merchant: &User) -> Result<Vec<Order>, FinanceError> {
+    let shop = crate::shops::my_shop(state, merchant).await?;
+    let mut tx = state.store.begin(TxMode::Read).await?;
+    Ok(tx.list_shop_orders(shop.id, 200, 0).await?)
+}
+
 /// What a shop may still withdraw and what it has asked for and not been paid. Requests hold their amount in
 /// the shop's pending-withdrawal account, so the available balance already excludes them; requests from before
 /// that account existed hold nothing and are subtracted here.
-async fn withdrawable(tx: &mut dyn kabao_store::Tx, shop: kabao_core::ShopId) -> Result<(Money, Money), Problem> {
+async fn withdrawable(tx: &mut dyn kabao_store::Tx, shop: kabao_core::ShopId) -> Result<(Money, Money), FinanceError> {
     let available = tx.balance(Account::MerchantAvailable(shop)).await?;
     let held = tx.balance(Account::WithdrawalPending(shop)).await?;
     let unheld = tx.unheld_pending_withdrawals(shop).await?;
@@ -90,16 +213,6 @@ pub fn withdrawal_fee(state: &App, amount: Money) -> Money {
     kabao_core::ledger::withdrawal_fee(amount, state.config.withdrawal_fee_bps, state.config.withdrawal_fee_min)
 }
 
-fn insufficient(free: Money) -> Problem {
-    Problem::new(
-        Status::CONFLICT,
-        "withdrawal.insufficient",
-        format!("可提现余额不足：可提 {free}（审核中的提现已扣除）"),
-        format!("Not enough available balance: {free} can be withdrawn (withdrawals under review already deducted)"),
-    )
-    .with_field("amount")
-}
-
 /// Requests a withdrawal of at most the available balance to one of the shop's payees. In the same transaction
 /// the amount moves from the available balance to the shop's pending-withdrawal account, checked against the
 /// locked balance (SQLite: the single writer of `BEGIN IMMEDIATE`; PostgreSQL: the balance row `FOR UPDATE`), so
@@ -110,38 +223,27 @@ pub async fn request_withdrawal(
     amount: Money,
     payee_id: i64,
     run: &dyn crate::idempotency::Completion<Withdrawal>,
-) -> Result<Withdrawal, Problem> {
+) -> Result<Withdrawal, FinanceError> {
     let shop = crate::shops::my_shop(state, merchant).await?;
     if !amount.is_positive() {
-        return Err(Problem::bad_request(
-            "withdrawal.amount_invalid",
-            "amount",
-            "提现金额必须大于零",
-            "The amount must be positive",
-        ));
+        return Err(FinanceError::AmountInvalid);
     }
     let fee = withdrawal_fee(state, amount);
     if fee >= amount {
-        return Err(Problem::new(
-            Status::UNPROCESSABLE_ENTITY,
-            "withdrawal.below_fee",
-            format!("提现金额须大于手续费 {fee}"),
-            format!("The amount must be more than the fee of {fee}"),
-        )
-        .with_field("amount"));
+        return Err(FinanceError::BelowFee { fee });
     }
     let now = state.now();
     let mut tx = state.store.begin(TxMode::Write).await?;
     let payee = crate::payees::chosen_payee(&mut *tx, shop.id, payee_id).await?;
     let (free, _) = withdrawable(&mut *tx, shop.id).await?;
     if amount > free {
-        return Err(insufficient(free));
+        return Err(FinanceError::Insufficient { free });
     }
-    let hold = kabao_core::ledger::request_withdrawal(shop.id, amount).map_err(Problem::internal)?;
+    let hold = kabao_core::ledger::request_withdrawal(shop.id, amount).map_err(FinanceError::Bookkeeping)?;
     let hold_tx_id = match tx.post_ledger(&hold, None, now).await {
         Ok(id) => id,
         // Another request took the money between the read above and the lock (PostgreSQL).
-        Err(StoreError::Ledger(_)) => return Err(insufficient(free)),
+        Err(StoreError::Ledger(_)) => return Err(FinanceError::Insufficient { free }),
         Err(e) => return Err(e.into()),
     };
     let id = tx
@@ -155,10 +257,11 @@ pub async fn request_withdrawal(
             requested_at: now,
         })
         .await?;
-    let w = tx.withdrawal_by_id(id).await?.ok_or_else(|| Problem::internal("withdrawal vanished"))?;
+    let w = tx.withdrawal_by_id(id).await?.ok_or(FinanceError::Vanished)?;
     run.complete(&mut *tx, &w, state.now()).await?;
     tx.commit().await?;
-    tracing::info!(shop = %shop.id, withdrawal = id, amount_fen = amount.fen(), fee_fen = fee.fen(), "withdrawal requested");
+    let (amount_fen, fee_fen) = (amount.fen(), fee.fen());
+    tracing::info!(shop = %shop.id, withdrawal = id, amount_fen, fee_fen, "withdrawal requested");
     Ok(w)
 }
 
@@ -178,58 +281,33 @@ pub async fn decide_withdrawal(
     admin: &User,
     id: i64,
     decision: WithdrawalDecision<'_>,
-) -> Result<Withdrawal, Problem> {
+) -> Result<Withdrawal, FinanceError> {
     if admin.role != Role::Admin {
-        return Err(Problem::forbidden());
+        return Err(FinanceError::NotAdmin);
     }
     let (to, note, payout_ref) = match decision {
         WithdrawalDecision::Paid { payout_ref } => {
             let r = payout_ref.trim();
             if r.is_empty() || r.chars().count() > 64 || r.chars().any(char::is_control) {
-                return Err(Problem::bad_request(
-                    "withdrawal.payout_ref_required",
-                    "payout_ref",
-                    "确认打款必须填写支付宝或银行的交易流水号（1–64 个字符）",
-                    "Approving needs the Alipay or bank transaction reference (1–64 characters)",
-                ));
+                return Err(FinanceError::PayoutRefRequired);
             }
             (WithdrawalState::Approved, None, Some(r))
         }
         WithdrawalDecision::Rejected { reason } => {
             let r = reason.trim();
             if r.is_empty() || r.chars().count() > 500 {
-                return Err(Problem::bad_request(
-                    "withdrawal.reason_required",
-                    "note",
-                    "拒绝提现必须填写原因（最多 500 字）",
-                    "A reason (up to 500 characters) is required to reject a withdrawal",
-                ));
+                return Err(FinanceError::ReasonRequired);
             }
             (WithdrawalState::Rejected, Some(r), None)
         }
     };
     let now = state.now();
     let mut tx = state.store.begin(TxMode::Write).await?;
-    let w = tx.withdrawal_by_id(id).await?.ok_or_else(|| Problem::not_found("withdrawal.not_found"))?;
+    let w = tx.withdrawal_by_id(id).await?.ok_or(FinanceError::WithdrawalNotFound)?;
     match tx.decide_withdrawal(id, to, admin.id, note, payout_ref, now).await {
         Ok(true) => {}
-        Ok(false) => {
-            return Err(Problem::new(
-                Status::CONFLICT,
-                "withdrawal.decided",
-                "该提现申请已处理",
-                "This withdrawal was already decided",
-            ))
-        }
-        Err(StoreError::Conflict("withdrawals.payout_ref")) => {
-            return Err(Problem::new(
-                Status::CONFLICT,
-                "withdrawal.payout_ref_used",
-                "该交易流水号已登记在另一笔提现上",
-                "This transaction reference is already recorded on another withdrawal",
-            )
-            .with_field("payout_ref"))
-        }
+        Ok(false) => return Err(FinanceError::AlreadyDecided),
+        Err(StoreError::Conflict("withdrawals.payout_ref")) => return Err(FinanceError::PayoutRefUsed),
         Err(e) => return Err(e.into()),
     }
     let money = match (to, w.hold_tx_id.is_some()) {
@@ -246,14 +324,14 @@ pub async fn decide_withdrawal(
         _ => None,
     };
     if let Some(ltx) = money {
-        let ltx = ltx.map_err(Problem::internal)?;
+        let ltx = ltx.map_err(FinanceError::Bookkeeping)?;
         match tx.post_ledger(&ltx, None, now).await {
             Ok(_) => {}
-            Err(StoreError::Ledger(e)) => return Err(Problem::from_localized(Status::CONFLICT, &e)),
+            Err(StoreError::Ledger(e)) => return Err(FinanceError::LedgerRefused(e)),
             Err(e) => return Err(e.into()),
         }
     }
-    let w = tx.withdrawal_by_id(id).await?.ok_or_else(|| Problem::internal("withdrawal vanished"))?;
+    let w = tx.withdrawal_by_id(id).await?.ok_or(FinanceError::Vanished)?;
     tx.commit().await?;
     tracing::info!(withdrawal = id, state = to.as_str(), admin = %admin.id, "withdrawal decided");
     Ok(w)

@@ -7,23 +7,53 @@
 //! Tests call the functions directly with a manual clock; nothing here sleeps in a test.
 
 use crate::epay::{QueryError, EPAY};
-use crate::error::Problem;
 use crate::orders::append_event;
 use crate::payments::{settle_notification, NotifyOutcome};
 use crate::App;
 use kabao_core::events::{OrderEvent, RefundReason};
-use kabao_core::ledger;
+use kabao_core::ledger::{self, LedgerError};
 use kabao_core::order::{on_delivery_deadline, on_expiry, on_settlement};
 use kabao_core::payments::EpayQueryAnswer;
-use kabao_store::TxMode;
+use kabao_core::{Lang, Localized};
+use kabao_store::{StoreError, TxMode};
 use std::sync::Arc;
 use std::time::Duration;
+
+/// Why a job's pass stopped. None of these is a user's to fix: the pass is logged and tried again.
+#[derive(Debug, thiserror::Error)]
+pub enum JobsError {
+    /// A ledger transaction the rules could not build (a bug: the amounts come from the books).
+    #[error("ledger transaction invalid: {0}")]
+    Bookkeeping(#[from] LedgerError),
+    /// A step of another module (order events, refunds, claims, disputes, trust, idempotency) not converted yet.
+    #[error(transparent)]
+    Pending(#[from] crate::error::Problem),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl Localized for JobsError {
+    fn code(&self) -> &'static str {
+        match self {
+            JobsError::Pending(p) => p.code,
+            JobsError::Bookkeeping(_) | JobsError::Store(_) => "internal",
+        }
+    }
+    fn message(&self, lang: Lang) -> String {
+        match self {
+            JobsError::Pending(p) => p.message(lang).into(),
+            JobsError::Bookkeeping(_) | JobsError::Store(_) => {
+                lang.pick("服务器内部错误，请稍后重试", "Internal error, please retry later").into()
+            }
+        }
+    }
+}
 
 /// Orders handled per pass; the loop comes back for the rest.
 const BATCH: i64 = 200;
 
 /// Settles delivered orders whose claim window has closed: escrow → merchant, fee → platform.
-pub async fn settle_due(state: &App) -> Result<u64, Problem> {
+pub async fn settle_due(state: &App) -> Result<u64, JobsError> {
     let now = state.now();
     let due = {
         let mut tx = state.store.begin(TxMode::Read).await?;
@@ -39,7 +69,7 @@ pub async fn settle_due(state: &App) -> Result<u64, Problem> {
         let held = tx.balance(ledger::Account::Escrow(order.id)).await?;
         if held.is_positive() {
             let fee = ledger::fee(held, state.config.fee_bps);
-            let t = ledger::settle(order.id, order.shop_id, held, fee).map_err(Problem::internal)?;
+            let t = ledger::settle(order.id, order.shop_id, held, fee)?;
             tx.post_ledger(&t, Some(order.id), now).await?;
             repay_fund(&mut *tx, order.shop_id, now).await?;
         }
@@ -62,7 +92,7 @@ async fn repay_fund(
     tx: &mut dyn kabao_store::Tx,
     shop: kabao_core::ShopId,
     now: kabao_core::Timestamp,
-) -> Result<(), Problem> {
+) -> Result<(), JobsError> {
     let owed = -tx.balance(ledger::Account::FundReceivable(shop)).await?.fen();
     let available = tx.balance(ledger::Account::MerchantAvailable(shop)).await?.fen();
     let pay = owed.min(available);
@@ -72,15 +102,14 @@ async fn repay_fund(
             ledger::Account::MerchantAvailable(shop),
             ledger::Account::FundReceivable(shop),
             kabao_core::Money::from_fen(pay),
-        )
-        .map_err(Problem::internal)?;
+        )?;
         tx.post_ledger(&t, None, now).await?;
     }
     Ok(())
 }
 
 /// Marks unpaid orders past their time as expired. Nothing was held for them, so nothing is released.
-pub async fn expire_unpaid(state: &App) -> Result<u64, Problem> {
+pub async fn expire_unpaid(state: &App) -> Result<u64, JobsError> {
     let now = state.now();
     let due = {
         let mut tx = state.store.begin(TxMode::Read).await?;
@@ -102,7 +131,7 @@ pub async fn expire_unpaid(state: &App) -> Result<u64, Problem> {
 
 /// Refunds paid custom-goods orders whose merchant did not deliver before the deadline, and puts the units
 /// back on sale. The buyer never has to ask.
-pub async fn refund_late_deliveries(state: &App) -> Result<u64, Problem> {
+pub async fn refund_late_deliveries(state: &App) -> Result<u64, JobsError> {
     let now = state.now();
     let due = {
         let mut tx = state.store.begin(TxMode::Read).await?;
@@ -149,7 +178,7 @@ pub struct EpayPoll {
 /// those it confirms as paid through the notification path — the same exactly-once step, keyed by the
 /// platform's trade number, so a notification arriving after the poll (or before it) changes nothing more.
 /// Each payment is asked about at most once a pass; no failure of the platform fails the pass.
-pub async fn reconcile_epay(state: &App) -> Result<EpayPoll, Problem> {
+pub async fn reconcile_epay(state: &App) -> Result<EpayPoll, JobsError> {
     let mut poll = EpayPoll::default();
     let Some(cfg) = &state.config.epay else { return Ok(poll) };
     let now = state.now();
@@ -202,7 +231,8 @@ pub async fn reconcile_epay(state: &App) -> Result<EpayPoll, Problem> {
             EpayQueryAnswer::Paid { gateway_trade_no, amount } => (gateway_trade_no, amount),
             EpayQueryAnswer::Unpaid => continue,
             EpayQueryAnswer::NotFound { message } => {
-                tracing::debug!(trade_no, gateway_message = %message, gateway = EPAY, "gateway does not know the trade (yet)");
+                let reason = "gateway does not know the trade (yet)";
+                tracing::debug!(trade_no, gateway_message = %message, gateway = EPAY, "{reason}");
                 continue;
             }
         };
@@ -269,7 +299,7 @@ pub struct Pass {
     pub gold_reviewed: Option<u64>,
 }
 
-async fn with_lease(state: &App, owner: &str, job: &str) -> Result<bool, Problem> {
+async fn with_lease(state: &App, owner: &str, job: &str) -> Result<bool, JobsError> {
     let now = state.now();
     let mut tx = state.store.begin(TxMode::Write).await?;
     let got = tx.acquire_job_lease(job, owner, now, now.plus_seconds(LEASE_SECONDS)).await?;
@@ -277,7 +307,7 @@ async fn with_lease(state: &App, owner: &str, job: &str) -> Result<bool, Problem
     Ok(got)
 }
 
-async fn release(state: &App, owner: &str, job: &str) -> Result<(), Problem> {
+async fn release(state: &App, owner: &str, job: &str) -> Result<(), JobsError> {
     let mut tx = state.store.begin(TxMode::Write).await?;
     tx.release_job_lease(job, owner, state.now()).await?;
     tx.commit().await?;
@@ -285,7 +315,7 @@ async fn release(state: &App, owner: &str, job: &str) -> Result<(), Problem> {
 }
 
 /// One pass of every job this instance (`owner`) can lease.
-pub async fn run_once(state: &App, owner: &str) -> Result<Pass, Problem> {
+pub async fn run_once(state: &App, owner: &str) -> Result<Pass, JobsError> {
     let mut pass = Pass {
         settled: None,
         expired: None,

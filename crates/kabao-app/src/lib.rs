@@ -4,6 +4,7 @@
 //! and the jobs call these functions; none of them speaks HTTP or renders HTML.
 
 pub mod accounts;
+pub mod admin;
 pub mod bundle;
 pub mod certification;
 pub mod chat;
@@ -25,6 +26,7 @@ pub mod products;
 pub mod reviews;
 pub mod risk;
 pub mod secrets;
+pub mod sessions;
 pub mod shops;
 pub mod trial;
 pub mod trust;

@@ -1,11 +1,17 @@
 //! Offline checks of the books and the audit trail, behind `kabao ledger verify` and `kabao audit verify`.
-//! They recompute from the raw rows and name every problem they find.
+//! They recompute from the raw rows and name every problem they find. Also the health check's question: does
+//! the database answer? Storage is all that can fail here, so these return the store's own error.
 
 use kabao_core::audit::verify_chain;
 use kabao_core::ledger::Account;
 use kabao_core::order::OrderState;
 use kabao_store::{Store, StoreError, TxMode};
 use std::collections::BTreeMap;
+
+/// Whether the database answers (`GET /healthz`).
+pub async fn database(store: &dyn Store) -> Result<(), StoreError> {
+    store.ping().await
+}
 
 /// Recomputes every balance from the entries and checks: each transaction sums to zero; stored balances equal
 /// the recomputed ones; no guarded account is negative; each order's escrow equals paid − refunded − settled
@@ -116,7 +122,8 @@ pub async fn ledger(store: &dyn Store) -> Result<Vec<String>, StoreError> {
                 let owed = order.unit_price.fen() * refunded_items as i64;
                 if *refunded > owed {
                     problems.push(format!(
-                        "order {}: refunded {refunded} 分 from escrow, more than its refunded claims account for ({owed} 分)",
+                        "order {}: refunded {refunded} 分 from escrow, more than its refunded claims account for \
+                         ({owed} 分)",
                         order.order_no
                     ));
                 }

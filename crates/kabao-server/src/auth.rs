@@ -1,29 +1,29 @@
-//! Who is asking: browser sessions (cookie → server-side session row), CSRF tokens for forms, the
-//! language choice, and bearer API tokens. Session ids and tokens are 256 random bits; only SHA-256 is stored.
+//! Who is asking, in HTTP terms: the session and CSRF cookies, the language choice, bearer API tokens, and the
+//! extractors that admit a request by role (API caller, merchant, admin, arbiter). Session ids and tokens are
+//! 256 random bits; only SHA-256 is stored ([`kabao_app::sessions`] keeps them).
 
 use crate::error::ApiError;
+use crate::pages::{see_other, Ctx};
 use crate::{AppState, SharedState};
 use axum::extract::{ConnectInfo, FromRequestParts, Request, State};
 use axum::http::header::{ACCEPT_LANGUAGE, AUTHORIZATION, COOKIE, SET_COOKIE};
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, HeaderValue};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::middleware::Next;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
+use kabao_app::sessions::well_formed_token;
 use kabao_core::user::Role;
 use kabao_core::Lang;
-use kabao_store::{NewApiToken, Session, TxMode, User};
+use kabao_store::User;
 use std::net::{IpAddr, SocketAddr};
-use subtle::ConstantTimeEq;
 
 pub const SESSION_COOKIE: &str = "kabao_session";
 pub const CSRF_COOKIE: &str = "kabao_csrf";
 pub const LANG_COOKIE: &str = "lang";
 /// The hidden form field carrying the CSRF token.
 pub const CSRF_FIELD: &str = "_csrf";
-/// API tokens start with this, so leaked ones are easy to recognise and scan for.
-pub const TOKEN_PREFIX: &str = "kb_";
-
 pub use kabao_app::secrets::{random_token, sha256};
+pub use kabao_app::sessions::{CreatedToken, TOKEN_PREFIX};
 
 /// The value of a cookie in the request, if present.
 pub fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
@@ -74,19 +74,7 @@ pub fn request_lang(headers: &HeaderMap) -> Lang {
 
 /// Creates a session for a user and returns the cookie to set. A fresh id at every login (no fixation).
 pub async fn start_session(state: &AppState, user: &User) -> Result<HeaderValue, ApiError> {
-    let token = random_token();
-    let now = state.now();
-    let session = Session {
-        token_hash: sha256(&token),
-        user_id: user.id,
-        created_at: now,
-        expires_at: now.plus_seconds(state.config.session_ttl_hours * 3600),
-    };
-    let mut tx = state.store.begin(TxMode::Write).await?;
-    tx.insert_session(&session).await?;
-    // Housekeeping on the write path we already hold: expired sessions never accumulate.
-    tx.delete_expired_sessions(now).await?;
-    tx.commit().await?;
+    let token = kabao_app::sessions::start_session(state, user).await?;
     Ok(set_cookie(
         SESSION_COOKIE,
         &token,
@@ -100,19 +88,16 @@ pub async fn start_session(state: &AppState, user: &User) -> Result<HeaderValue,
 /// Ends the request's session (if any) and returns the cookie that clears it.
 pub async fn end_session(state: &AppState, headers: &HeaderMap) -> Result<HeaderValue, ApiError> {
     if let Some(token) = cookie(headers, SESSION_COOKIE) {
-        let mut tx = state.store.begin(TxMode::Write).await?;
-        tx.delete_session(&sha256(token)).await?;
-        tx.commit().await?;
+        kabao_app::sessions::end_session(state, token).await?;
     }
     Ok(set_cookie(SESSION_COOKIE, "", Some(0), true, "Lax", state.config.secure_cookies))
 }
 
 async fn session_user(state: &AppState, headers: &HeaderMap) -> Result<Option<User>, ApiError> {
-    let Some(token) = cookie(headers, SESSION_COOKIE).filter(|t| !t.is_empty() && t.len() <= 128) else {
+    let Some(token) = cookie(headers, SESSION_COOKIE) else {
         return Ok(None);
     };
-    let mut tx = state.store.begin(TxMode::Read).await?;
-    Ok(tx.session_with_user(&sha256(token), state.now()).await?.map(|(_, u)| u))
+    Ok(kabao_app::sessions::session_user(state, token).await?)
 }
 
 /// The CSRF token minted for a request that had none (set by [`csrf_cookie`], read by [`Visitor`]).
@@ -121,12 +106,12 @@ struct MintedCsrf(String);
 
 /// Gives every page visitor a CSRF cookie: forms carry the same value in a hidden field (double submit).
 pub async fn csrf_cookie(State(state): State<SharedState>, mut req: Request, next: Next) -> Response {
-    let has = cookie(req.headers(), CSRF_COOKIE).is_some_and(valid_token_shape);
+    let has = cookie(req.headers(), CSRF_COOKIE).is_some_and(well_formed_token);
     let minted = if has { None } else { Some(random_token()) };
     if let Some(m) = &minted {
         req.extensions_mut().insert(MintedCsrf(m.clone()));
     }
-    let has_device = cookie(req.headers(), DEVICE_COOKIE).is_some_and(valid_token_shape);
+    let has_device = cookie(req.headers(), DEVICE_COOKIE).is_some_and(well_formed_token);
     let mut res = next.run(req).await;
     if let Some(m) = minted {
         res.headers_mut()
@@ -148,11 +133,7 @@ pub const DEVICE_COOKIE: &str = "kb_dev";
 
 /// The browser's device id, if it has a well-formed one.
 pub fn device_id(headers: &HeaderMap) -> Option<&str> {
-    cookie(headers, DEVICE_COOKIE).filter(|t| valid_token_shape(t))
-}
-
-fn valid_token_shape(t: &str) -> bool {
-    t.len() == 43 && t.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    cookie(headers, DEVICE_COOKIE).filter(|t| well_formed_token(t))
 }
 
 /// A page visitor: maybe logged in, with a language and a CSRF token for the forms on the page.
@@ -171,18 +152,7 @@ pub struct Visitor {
 impl Visitor {
     /// Checks a submitted CSRF token against the cookie, in constant time.
     pub fn check_csrf(&self, submitted: Option<&str>) -> Result<(), ApiError> {
-        let ok = submitted
-            .is_some_and(|s| valid_token_shape(&self.csrf) && bool::from(s.as_bytes().ct_eq(self.csrf.as_bytes())));
-        if ok {
-            Ok(())
-        } else {
-            Err(ApiError::new(
-                axum::http::StatusCode::FORBIDDEN,
-                "auth.csrf",
-                "表单已过期或来源不明（CSRF 校验失败），请返回刷新页面后重试",
-                "The form expired or came from elsewhere (CSRF check failed); go back, reload the page and retry",
-            ))
-        }
+        Ok(kabao_app::sessions::check_csrf(&self.csrf, submitted)?)
     }
 
     pub fn has_role(&self, role: Role) -> bool {
@@ -273,11 +243,8 @@ impl FromRequestParts<SharedState> for ApiUser {
             .get(AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
             .and_then(bearer)
-            .filter(|t| t.starts_with(TOKEN_PREFIX) && t.len() <= 128)
             .ok_or_else(ApiError::unauthorized)?;
-        let mut tx = state.store.begin(TxMode::Read).await?;
-        let (_, user) = tx.api_token_with_user(&sha256(token)).await?.ok_or_else(ApiError::unauthorized)?;
-        Ok(ApiUser(user))
+        Ok(ApiUser(kabao_app::sessions::api_token_user(state, token).await?))
     }
 }
 
@@ -319,36 +286,104 @@ impl ApiUser {
     }
 }
 
-/// A newly created API token: the secret is returned once and never stored.
-pub struct CreatedToken {
-    pub id: kabao_core::ApiTokenId,
-    pub token: String,
-    pub name: String,
+/// Creates an API token for a user (the console's form and the API answer its refusal as an [`ApiError`]).
+pub async fn create_api_token(state: &AppState, user: &User, name: &str) -> Result<CreatedToken, ApiError> {
+    Ok(kabao_app::sessions::create_api_token(state, user, name).await?)
 }
 
-/// Creates an API token for a user.
-pub async fn create_api_token(state: &AppState, user: &User, name: &str) -> Result<CreatedToken, ApiError> {
-    let name = name.trim();
-    if name.is_empty() || name.chars().count() > 40 {
-        return Err(ApiError::bad_request(
-            "token.name_invalid",
-            "name",
-            "令牌名称需为 1–40 个字符",
-            "Token name must be 1–40 characters",
-        ));
+/// A bearer token if one is sent; guests send none.
+pub struct MaybeApiUser(pub Option<User>);
+
+impl FromRequestParts<SharedState> for MaybeApiUser {
+    type Rejection = ApiError;
+    async fn from_request_parts(parts: &mut Parts, state: &SharedState) -> Result<Self, ApiError> {
+        if parts.headers.contains_key(AUTHORIZATION) {
+            Ok(MaybeApiUser(Some(ApiUser::from_request_parts(parts, state).await?.0)))
+        } else {
+            Ok(MaybeApiUser(None))
+        }
     }
-    let token = format!("{TOKEN_PREFIX}{}", random_token());
-    let new = NewApiToken {
-        user_id: user.id,
-        name: name.to_string(),
-        prefix: token.chars().take(10).collect(),
-        token_hash: sha256(&token),
-        created_at: state.now(),
-    };
-    let mut tx = state.store.begin(TxMode::Write).await?;
-    let id = tx.insert_api_token(&new).await?;
-    tx.commit().await?;
-    Ok(CreatedToken { id, token, name: new.name })
+}
+
+/// The logged-in merchant, or the response that sends everyone else away.
+// The error is the response itself (a redirect or a 403 page); boxing it would buy nothing on this cold path.
+#[allow(clippy::result_large_err)]
+fn merchant(v: &Visitor) -> Result<User, Response> {
+    match &v.user {
+        None => Err(see_other(&format!("/login?next={}", Ctx::new(v).path_encoded()))),
+        Some(u) if u.role == Role::Merchant => Ok(u.clone()),
+        Some(_) => Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "auth.merchant_only",
+            "商家后台只对商家账号开放",
+            "The merchant console is for merchant accounts",
+        )
+        .into_response()),
+    }
+}
+
+/// The logged-in merchant behind a request; anyone else is sent to log in, or shown a 403 page.
+pub struct MerchantVisitor {
+    pub v: Visitor,
+    pub user: User,
+}
+
+impl axum::extract::FromRequestParts<SharedState> for MerchantVisitor {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut axum::http::request::Parts, state: &SharedState) -> Result<Self, Response> {
+        let v = Visitor::from_request_parts(parts, state).await.map_err(IntoResponse::into_response)?;
+        let user = merchant(&v)?;
+        Ok(MerchantVisitor { v, user })
+    }
+}
+
+// The error is the response itself (a redirect or a 403 page); boxing it would buy nothing on this cold path.
+#[allow(clippy::result_large_err)]
+fn admin(v: &Visitor) -> Result<User, Response> {
+    match &v.user {
+        None => Err(see_other(&format!("/login?next={}", Ctx::new(v).path_encoded()))),
+        Some(u) if u.role == Role::Admin => Ok(u.clone()),
+        Some(_) => Err(ApiError::forbidden().into_response()),
+    }
+}
+
+/// The logged-in admin behind a request; anyone else is sent to log in, or shown a 403 page.
+pub struct AdminVisitor {
+    pub v: Visitor,
+    pub user: User,
+}
+
+impl axum::extract::FromRequestParts<SharedState> for AdminVisitor {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut axum::http::request::Parts, state: &SharedState) -> Result<Self, Response> {
+        let v = Visitor::from_request_parts(parts, state).await.map_err(IntoResponse::into_response)?;
+        let user = admin(&v)?;
+        Ok(AdminVisitor { v, user })
+    }
+}
+
+/// The logged-in arbiter behind a request; anyone else is sent to log in, or shown a 403 page.
+pub struct ArbiterVisitor {
+    pub v: Visitor,
+    pub user: User,
+}
+
+impl axum::extract::FromRequestParts<SharedState> for ArbiterVisitor {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut axum::http::request::Parts, state: &SharedState) -> Result<Self, Response> {
+        let v = Visitor::from_request_parts(parts, state).await.map_err(IntoResponse::into_response)?;
+        match &v.user {
+            None => Err(see_other(&format!("/login?next={}", Ctx::new(&v).path_encoded()))),
+            Some(u) if u.role == Role::Arbiter => {
+                let user = u.clone();
+                Ok(ArbiterVisitor { v, user })
+            }
+            Some(_) => Err(ApiError::forbidden().into_response()),
+        }
+    }
 }
 
 /// The client's IP address, when the server knows it (not behind a unix socket or in tests without one).
@@ -420,7 +455,7 @@ mod tests {
     fn tokens_have_256_bits() {
         let t = random_token();
         assert_eq!(t.len(), 43);
-        assert!(valid_token_shape(&t));
+        assert!(well_formed_token(&t));
         assert_ne!(t, random_token());
     }
 

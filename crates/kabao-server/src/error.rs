@@ -317,6 +317,74 @@ impl From<kabao_app::keyring::KeyringError> for ApiError {
 
 // === Accounts, money out and jobs (accounts and sessions, finance, payees, jobs, verify, mailer) ===
 
+impl From<kabao_app::accounts::AccountsError> for ApiError {
+    fn from(e: kabao_app::accounts::AccountsError) -> Self {
+        use kabao_app::accounts::AccountsError as E;
+        match &e {
+            E::Invalid(_) => ApiError::from_localized(StatusCode::BAD_REQUEST, &e),
+            E::UsernameTaken => ApiError::from_localized(StatusCode::CONFLICT, &e),
+            E::InvalidCredentials => ApiError::from_localized(StatusCode::UNAUTHORIZED, &e),
+            E::Throttled { retry_after_s } => ApiError {
+                retry_after_s: Some((*retry_after_s).max(1)),
+                ..ApiError::from_localized(StatusCode::TOO_MANY_REQUESTS, &e)
+            },
+            E::ThrottlesPoisoned | E::Store(_) | E::Hashing => ApiError::internal(e),
+        }
+    }
+}
+
+impl From<kabao_app::sessions::SessionError> for ApiError {
+    fn from(e: kabao_app::sessions::SessionError) -> Self {
+        use kabao_app::sessions::SessionError as E;
+        match &e {
+            E::CsrfMismatch => ApiError::from_localized(StatusCode::FORBIDDEN, &e),
+            E::NotAuthenticated => ApiError::unauthorized(),
+            E::TokenNameInvalid => ApiError::from_localized(StatusCode::BAD_REQUEST, &e),
+            E::TokenNotFound => ApiError::not_found("token.not_found"),
+            E::Store(_) => ApiError::internal(e),
+        }
+    }
+}
+
+impl From<kabao_app::payees::PayeesError> for ApiError {
+    fn from(e: kabao_app::payees::PayeesError) -> Self {
+        use kabao_app::payees::PayeesError as E;
+        match e {
+            E::Invalid(_) => ApiError::from_localized(StatusCode::BAD_REQUEST, &e),
+            E::NotFound => ApiError::from_localized(StatusCode::NOT_FOUND, &e),
+            E::TooMany { .. } => ApiError::from_localized(StatusCode::CONFLICT, &e),
+            E::Pending(p) => ApiError::from(p),
+            E::Vanished | E::Store(_) => ApiError::internal(e),
+        }
+    }
+}
+
+impl From<kabao_app::finance::FinanceError> for ApiError {
+    fn from(e: kabao_app::finance::FinanceError) -> Self {
+        use kabao_app::finance::FinanceError as E;
+        let status = match e {
+            E::AmountInvalid | E::PayoutRefRequired | E::ReasonRequired => StatusCode::BAD_REQUEST,
+            E::BelowFee { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            E::Insufficient { .. } | E::AlreadyDecided | E::PayoutRefUsed | E::LedgerRefused(_) => StatusCode::CONFLICT,
+            E::NotAdmin => StatusCode::FORBIDDEN,
+            E::WithdrawalNotFound => StatusCode::NOT_FOUND,
+            E::Payee(p) => return ApiError::from(p),
+            E::Pending(p) => return ApiError::from(p),
+            E::Bookkeeping(_) | E::Vanished | E::Store(_) => return ApiError::internal(e),
+        };
+        ApiError::from_localized(status, &e)
+    }
+}
+
+impl From<kabao_app::jobs::JobsError> for ApiError {
+    fn from(e: kabao_app::jobs::JobsError) -> Self {
+        match e {
+            kabao_app::jobs::JobsError::Pending(p) => ApiError::from(p),
+            e => ApiError::internal(e),
+        }
+    }
+}
+
 // === end of accounts, money out and jobs ===
 
 impl From<kabao_app::error::Problem> for ApiError {

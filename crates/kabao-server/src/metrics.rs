@@ -78,7 +78,7 @@ pub async fn render(State(state): State<SharedState>) -> Response {
 
 /// `GET /healthz`: 200 when the database answers.
 pub async fn healthz(State(state): State<SharedState>) -> Response {
-    match state.store.ping().await {
+    match kabao_app::verify::database(&*state.store).await {
         Ok(()) => axum::Json(serde_json::json!({ "status": "ok" })).into_response(),
         Err(e) => {
             tracing::error!(error = %e, "health check failed");

@@ -9,7 +9,6 @@ use crate::SharedState;
 use axum::extract::State;
 use kabao_core::user::Role;
 use kabao_core::{ShopId, UserId};
-use kabao_store::TxMode;
 
 /// All users, newest first.
 #[utoipa::path(get, path = "/api/v1/admin/users", tag = "admin", security(("bearer" = [])), params(Page), responses((status = 200, body = [UserView])))]
@@ -19,9 +18,8 @@ pub async fn list_users(
     ApiQuery(page): ApiQuery<Page>,
 ) -> Result<ApiJson<Vec<UserView>>, ApiError> {
     user.require(Role::Admin)?;
-    let mut tx = state.store.begin(TxMode::Read).await?;
     let (limit, offset) = page.bounds(100, 500)?;
-    let users = tx.list_users(limit, offset).await?;
+    let users = kabao_app::admin::users(&state, limit, offset).await?;
     Ok(ApiJson(users.iter().map(UserView::from).collect()))
 }
 
@@ -46,9 +44,8 @@ pub async fn list_shops(
     ApiQuery(page): ApiQuery<Page>,
 ) -> Result<ApiJson<Vec<ShopView>>, ApiError> {
     user.require(Role::Admin)?;
-    let mut tx = state.store.begin(TxMode::Read).await?;
     let (limit, offset) = page.bounds(100, 500)?;
-    let shops = tx.list_shops(limit, offset).await?;
+    let shops = kabao_app::admin::shops(&state, limit, offset).await?;
     Ok(ApiJson(shops.iter().map(ShopView::from).collect()))
 }
 
@@ -106,8 +103,8 @@ pub async fn security_events(
 ) -> Result<ApiJson<Vec<SecurityEventView>>, ApiError> {
     user.require(Role::Admin)?;
     let lang = crate::auth::request_lang(&headers);
-    let mut tx = state.store.begin(TxMode::Read).await?;
-    let events = tx.security_events(page.limit.unwrap_or(100).clamp(1, 500), page.offset.unwrap_or(0).max(0)).await?;
+    let (limit, offset) = (page.limit.unwrap_or(100).clamp(1, 500), page.offset.unwrap_or(0).max(0));
+    let events = kabao_app::admin::security_events(&state, limit, offset).await?;
     Ok(ApiJson(
         events
             .iter()

@@ -1,9 +1,9 @@
 //! Order chat over the API, for the buyer (token or guest `X-Order-Secret`), the merchant and, on orders with a
 //! dispute, the arbiter; and the admin's risk review queue.
 
-use super::orders::{access_order, MaybeApiUser};
+use super::orders::access_order;
 use super::ApiJson;
-use crate::auth::{ApiMerchant, ApiUser};
+use crate::auth::{ApiMerchant, ApiUser, MaybeApiUser};
 use crate::error::ApiError;
 use crate::extract::ApiPath;
 use crate::SharedState;

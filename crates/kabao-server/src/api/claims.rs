@@ -1,9 +1,9 @@
 //! `/api/v1/orders/{order_no}/claims`, `/api/v1/claims/...` and `/api/v1/merchant/claims`: filing a claim
 //! (售后 / 补单申请) with evidence as `multipart/form-data`, adding evidence, the merchant's queue and decisions.
 
-use super::orders::{access_order, MaybeApiUser};
+use super::orders::access_order;
 use super::ApiJson;
-use crate::auth::ApiMerchant;
+use crate::auth::{ApiMerchant, MaybeApiUser};
 use crate::error::ApiError;
 use crate::extract::ApiPath;
 use crate::idempotency::{Begun, IdempotencyKey, Rendered, Scope};

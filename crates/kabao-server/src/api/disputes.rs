@@ -1,9 +1,9 @@
 //! Disputes (平台介入) over the API: the buyer escalates and both sides make statements; arbiters read the whole
 //! case and rule once; merchants join the compensation fund; anyone reads the fund's report.
 
-use super::orders::{access_order, MaybeApiUser};
+use super::orders::access_order;
 use super::ApiJson;
-use crate::auth::{ApiMerchant, ApiUser};
+use crate::auth::{ApiMerchant, ApiUser, MaybeApiUser};
 use crate::error::ApiError;
 use crate::extract::ApiPath;
 use crate::idempotency::{Begun, IdemJson, Rendered, Scope};

@@ -14,7 +14,7 @@ use kabao_app::finance::WithdrawalDecision;
 use kabao_app::payees::MaskedPayee;
 use kabao_core::user::Role;
 use kabao_core::Money;
-use kabao_store::{LedgerEntry, TxMode, Withdrawal, WithdrawalState};
+use kabao_store::{LedgerEntry, Withdrawal, WithdrawalState};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -170,9 +170,7 @@ pub async fn orders(
     State(state): State<SharedState>,
     ApiMerchant(user): ApiMerchant,
 ) -> Result<ApiJson<Vec<OrderView>>, ApiError> {
-    let shop = kabao_app::shops::my_shop(&state, &user).await?;
-    let mut tx = state.store.begin(TxMode::Read).await?;
-    Ok(ApiJson(tx.list_shop_orders(shop.id, 200, 0).await?.iter().map(OrderView::from).collect()))
+    Ok(ApiJson(kabao_app::finance::shop_orders(&state, &user).await?.iter().map(OrderView::from).collect()))
 }
 
 /// The available-balance account's entries, newest first.

@@ -2,14 +2,13 @@
 //! `Idempotency-Key`, paying from the wallet or through a gateway (易支付, or the sandbox in a demo), revealing keys.
 
 use super::ApiJson;
-use crate::auth::ApiUser;
+use crate::auth::{ApiUser, MaybeApiUser};
 use crate::error::ApiError;
 use crate::extract::ApiPath;
 use crate::idempotency::{Begun, IdemJson, Rendered, Scope};
 use crate::SharedState;
 use axum::body::Bytes;
-use axum::extract::{FromRequestParts, State};
-use axum::http::request::Parts;
+use axum::extract::State;
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::IntoResponse;
 use kabao_app::orders::{Buyer, CheckoutRequest, OrderAccess};
@@ -17,20 +16,6 @@ use kabao_core::{Money, ProductId};
 use kabao_store::Order;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
-
-/// A bearer token if one is sent; guests send none.
-pub struct MaybeApiUser(pub Option<kabao_store::User>);
-
-impl FromRequestParts<SharedState> for MaybeApiUser {
-    type Rejection = ApiError;
-    async fn from_request_parts(parts: &mut Parts, state: &SharedState) -> Result<Self, ApiError> {
-        if parts.headers.contains_key(header::AUTHORIZATION) {
-            Ok(MaybeApiUser(Some(ApiUser::from_request_parts(parts, state).await?.0)))
-        } else {
-            Ok(MaybeApiUser(None))
-        }
-    }
-}
 
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]

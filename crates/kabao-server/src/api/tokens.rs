@@ -9,7 +9,6 @@ use crate::SharedState;
 use axum::extract::State;
 use axum::http::StatusCode;
 use kabao_core::ApiTokenId;
-use kabao_store::TxMode;
 
 /// Create an API token. Login failures count towards the same throttle as the login page.
 #[utoipa::path(post, path = "/api/v1/tokens", request_body = TokenCreate, tag = "tokens",
@@ -21,7 +20,7 @@ pub async fn create(
     ApiJson(body): ApiJson<TokenCreate>,
 ) -> Result<(StatusCode, ApiJson<TokenCreated>), ApiError> {
     let user = kabao_app::accounts::authenticate(&state, &body.username, &body.password, ip).await?;
-    let t = crate::auth::create_api_token(&state, &user, &body.name).await?;
+    let t = kabao_app::sessions::create_api_token(&state, &user, &body.name).await?;
     Ok((StatusCode::CREATED, ApiJson(TokenCreated { id: t.id.0, token: t.token, name: t.name })))
 }
 
@@ -31,8 +30,7 @@ pub async fn list(
     State(state): State<SharedState>,
     ApiUser(user): ApiUser,
 ) -> Result<ApiJson<Vec<TokenView>>, ApiError> {
-    let mut tx = state.store.begin(TxMode::Read).await?;
-    Ok(ApiJson(tx.list_api_tokens(user.id).await?.iter().map(TokenView::from).collect()))
+    Ok(ApiJson(kabao_app::sessions::api_tokens(&state, &user).await?.iter().map(TokenView::from).collect()))
 }
 
 /// Revoke one of the caller's tokens.
@@ -43,10 +41,6 @@ pub async fn revoke(
     ApiUser(user): ApiUser,
     ApiPath(id): ApiPath<i64>,
 ) -> Result<StatusCode, ApiError> {
-    let mut tx = state.store.begin(TxMode::Write).await?;
-    if !tx.revoke_api_token(user.id, ApiTokenId(id), state.now()).await? {
-        return Err(ApiError::not_found("token.not_found"));
-    }
-    tx.commit().await?;
+    kabao_app::sessions::revoke_api_token(&state, &user, ApiTokenId(id)).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -1,45 +1,18 @@
 //! The admin pages: users and their roles, shops with certification and suspension, security events.
 
 use super::{date, render, see_other, Ctx, PageForm};
-use crate::auth::Visitor;
+use crate::auth::{AdminVisitor, Visitor};
 use crate::error::ApiError;
 use crate::extract::ApiPath;
 use crate::SharedState;
 use askama::Template;
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use kabao_core::catalog::CertificationLevel;
 use kabao_core::user::Role;
 use kabao_core::{ShopId, UserId};
-use kabao_store::{TxMode, User};
 use serde::Deserialize;
-
-// The error is the response itself (a redirect or a 403 page); boxing it would buy nothing on this cold path.
-#[allow(clippy::result_large_err)]
-fn admin(v: &Visitor) -> Result<User, Response> {
-    match &v.user {
-        None => Err(see_other(&format!("/login?next={}", Ctx::new(v).path_encoded()))),
-        Some(u) if u.role == Role::Admin => Ok(u.clone()),
-        Some(_) => Err(ApiError::forbidden().into_response()),
-    }
-}
-
-/// The logged-in admin behind a request; anyone else is sent to log in, or shown a 403 page.
-pub struct AdminVisitor {
-    pub v: Visitor,
-    pub user: User,
-}
-
-impl axum::extract::FromRequestParts<SharedState> for AdminVisitor {
-    type Rejection = Response;
-
-    async fn from_request_parts(parts: &mut axum::http::request::Parts, state: &SharedState) -> Result<Self, Response> {
-        let v = Visitor::from_request_parts(parts, state).await.map_err(IntoResponse::into_response)?;
-        let user = admin(&v)?;
-        Ok(AdminVisitor { v, user })
-    }
-}
 
 pub struct ShopRow {
     pub id: i64,
@@ -72,11 +45,7 @@ struct AdminPage {
 }
 
 async fn page(state: &SharedState, v: &Visitor, error: Option<String>) -> Result<Response, ApiError> {
-    let mut tx = state.store.begin(TxMode::Read).await?;
-    let shops = tx.list_shops(500, 0).await?;
-    let users = tx.list_users(500, 0).await?;
-    let security_events = tx.security_events(50, 0).await?;
-    drop(tx);
+    let kabao_app::admin::Overview { shops, users, security_events } = kabao_app::admin::overview(state).await?;
     let lang = v.lang;
     Ok(render(AdminPage {
         ctx: Ctx::new(v),

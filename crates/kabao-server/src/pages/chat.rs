@@ -2,12 +2,9 @@
 //! (`/console/orders/{no}/chat`), the arbiter (`/arbiter/orders/{no}/chat`) and, read only, the admin
 //! (`/admin/orders/{no}/chat`).
 
-use super::admin::AdminVisitor;
-use super::console::MerchantVisitor;
-use super::disputes::ArbiterVisitor;
 use super::orders::visible_order;
 use super::{after_form, datetime, render, Ctx, PageForm};
-use crate::auth::Visitor;
+use crate::auth::{AdminVisitor, ArbiterVisitor, MerchantVisitor, Visitor};
 use crate::error::ApiError;
 use crate::extract::ApiPath;
 use crate::SharedState;

@@ -1,11 +1,10 @@
 //! Claim pages (售后): the buyer's form (item, problem, evidence), the claim page both sides read (state,
 //! deadline, eligibility reasons, evidence with SHA-256), and the merchant's queue and decisions in the console.
 
-use super::console::MerchantVisitor;
 use super::orders::visible_order;
 use super::{datetime, render, see_other, shown_on_form, with_status, Ctx};
 use crate::api::claims::read_form;
-use crate::auth::Visitor;
+use crate::auth::{MerchantVisitor, Visitor};
 use crate::error::ApiError;
 use crate::extract::{ApiPath, ApiQuery};
 use crate::idempotency::{Begun, IdempotencyKey, Rendered, Run, Scope};

@@ -3,7 +3,7 @@
 
 use super::account::CsrfOnly;
 use super::{date, datetime, render, see_other, Ctx, PageForm};
-use crate::auth::Visitor;
+use crate::auth::{MerchantVisitor, Visitor};
 use crate::error::ApiError;
 use crate::extract::ApiPath;
 use crate::SharedState;
@@ -14,43 +14,9 @@ use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use kabao_core::catalog::{Category, GoodsKind, ProductInput};
 use kabao_core::inventory::{ImportError, ImportReport};
-use kabao_core::user::Role;
 use kabao_core::{ApiTokenId, BatchId, Lang, Money, ProductId};
 use kabao_store::{Product, TxMode, User};
 use serde::Deserialize;
-
-/// The logged-in merchant, or the response that sends everyone else away.
-// The error is the response itself (a redirect or a 403 page); boxing it would buy nothing on this cold path.
-#[allow(clippy::result_large_err)]
-fn merchant(v: &Visitor) -> Result<User, Response> {
-    match &v.user {
-        None => Err(see_other(&format!("/login?next={}", Ctx::new(v).path_encoded()))),
-        Some(u) if u.role == Role::Merchant => Ok(u.clone()),
-        Some(_) => Err(ApiError::new(
-            StatusCode::FORBIDDEN,
-            "auth.merchant_only",
-            "商家后台只对商家账号开放",
-            "The merchant console is for merchant accounts",
-        )
-        .into_response()),
-    }
-}
-
-/// The logged-in merchant behind a request; anyone else is sent to log in, or shown a 403 page.
-pub struct MerchantVisitor {
-    pub v: Visitor,
-    pub user: User,
-}
-
-impl axum::extract::FromRequestParts<SharedState> for MerchantVisitor {
-    type Rejection = Response;
-
-    async fn from_request_parts(parts: &mut axum::http::request::Parts, state: &SharedState) -> Result<Self, Response> {
-        let v = Visitor::from_request_parts(parts, state).await.map_err(IntoResponse::into_response)?;
-        let user = merchant(&v)?;
-        Ok(MerchantVisitor { v, user })
-    }
-}
 
 pub struct ShopView {
     pub id: i64,

@@ -2,10 +2,9 @@
 //! work a queue and a case page holding the whole order; the compensation fund's public page; joining the fund.
 
 use super::claims::{back_to_claim, party_label, ruling_text, Back};
-use super::console::MerchantVisitor;
 use super::orders::visible_order;
 use super::{datetime, render, see_other, shown_on_form, with_status, Ctx, PageForm};
-use crate::auth::Visitor;
+use crate::auth::{ArbiterVisitor, MerchantVisitor, Visitor};
 use crate::error::ApiError;
 use crate::extract::ApiPath;
 use crate::idempotency::Run;
@@ -16,7 +15,6 @@ use axum::http::header::CACHE_CONTROL;
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use kabao_app::disputes::Party;
-use kabao_core::user::Role;
 use kabao_store::User;
 use serde::Deserialize;
 
@@ -72,28 +70,6 @@ pub async fn merchant_statement(
             .await
             .map_err(ApiError::from);
     back_to_claim(&state, &v, Back::Merchant(&user), &claim_no, result).await
-}
-
-/// The logged-in arbiter behind a request; anyone else is sent to log in, or shown a 403 page.
-pub struct ArbiterVisitor {
-    pub v: Visitor,
-    pub user: User,
-}
-
-impl axum::extract::FromRequestParts<SharedState> for ArbiterVisitor {
-    type Rejection = Response;
-
-    async fn from_request_parts(parts: &mut axum::http::request::Parts, state: &SharedState) -> Result<Self, Response> {
-        let v = Visitor::from_request_parts(parts, state).await.map_err(IntoResponse::into_response)?;
-        match &v.user {
-            None => Err(see_other(&format!("/login?next={}", Ctx::new(&v).path_encoded()))),
-            Some(u) if u.role == Role::Arbiter => {
-                let user = u.clone();
-                Ok(ArbiterVisitor { v, user })
-            }
-            Some(_) => Err(ApiError::forbidden().into_response()),
-        }
-    }
 }
 
 struct QueueRow {

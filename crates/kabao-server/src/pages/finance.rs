@@ -1,9 +1,8 @@
 //! Money pages: the merchant's balance, escrow, statement, orders, payees and withdrawal requests; the
 //! platform's payout page (what to pay to whom, and the payout reference once paid).
 
-use super::admin::AdminVisitor;
-use super::console::MerchantVisitor;
 use super::{datetime, render, see_other, Ctx, PageForm};
+use crate::auth::{AdminVisitor, MerchantVisitor};
 use crate::error::ApiError;
 use crate::extract::ApiPath;
 use crate::SharedState;

@@ -1,10 +1,9 @@
 //! Review pages: the buyer's review form on the order page, reviews on shop and product pages, and the merchant's
 //! reviews with their one reply in the console.
 
-use super::console::MerchantVisitor;
 use super::orders::visible_order;
 use super::{after_form, date, render, Ctx, PageForm};
-use crate::auth::Visitor;
+use crate::auth::{MerchantVisitor, Visitor};
 use crate::error::ApiError;
 use crate::extract::ApiPath;
 use crate::SharedState;

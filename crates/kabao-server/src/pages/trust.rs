@@ -2,10 +2,8 @@
 //! the warnings a buyer should read before paying; the buyer's own record with the shop; the first-order
 //! guidance; certification applications in the console and their review by admins; the admin's risk queue.
 
-use super::admin::AdminVisitor;
-use super::console::MerchantVisitor;
 use super::{after_form, date, datetime, render, Ctx, PageForm};
-use crate::auth::Visitor;
+use crate::auth::{AdminVisitor, MerchantVisitor, Visitor};
 use crate::error::ApiError;
 use crate::extract::ApiPath;
 use crate::SharedState;
