@@ -5,12 +5,11 @@
 //! altered: a file whose hash does not match, a file added or missing, a broken event chain, a policy that is not
 //! the one hashed on the order, evidence not bound to its file.
 
-use crate::error::Problem;
 use crate::App;
 use kabao_core::audit::ChainedEvent;
 use kabao_core::warranty::WarrantyPolicy;
-use kabao_core::Lang;
-use kabao_store::{Order, TxMode};
+use kabao_core::{Lang, Localized};
+use kabao_store::{Order, StoreError, TxMode};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
@@ -53,6 +52,29 @@ struct EvidenceEntry {
     created_at_ms: i64,
 }
 
+/// Why a package could not be built: every cause is internal (the order is one the caller may see).
+#[derive(Debug, thiserror::Error)]
+pub enum BundleError {
+    #[error("evidence file {sha256} is missing from the store")]
+    EvidenceMissing { sha256: String },
+    #[error("package file not serialized: {0}")]
+    Json(#[from] serde_json::Error),
+    #[error("package not zipped: {0}")]
+    Zip(#[from] zip::result::ZipError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl Localized for BundleError {
+    fn code(&self) -> &'static str {
+        "internal"
+    }
+
+    fn message(&self, lang: Lang) -> String {
+        crate::error::internal_message(lang)
+    }
+}
+
 /// SHA-256 in lowercase hex, as the manifest lists it.
 pub fn sha256_hex(bytes: &[u8]) -> String {
     hex::encode(Sha256::digest(bytes))
@@ -63,7 +85,7 @@ fn esc(s: &str) -> String {
 }
 
 /// Builds the package of an order the caller may see.
-pub async fn build(state: &App, order: &Order) -> Result<Vec<u8>, Problem> {
+pub async fn build(state: &App, order: &Order) -> Result<Vec<u8>, BundleError> {
     let now = state.now();
     let mut tx = state.store.begin(TxMode::Read).await?;
     let product = tx.product_by_id(order.product_id).await?.map(|p| p.title).unwrap_or_default();
@@ -81,8 +103,10 @@ pub async fn build(state: &App, order: &Order) -> Result<Vec<u8>, Problem> {
             let sha = hex::encode(&e.sha256);
             let path = format!("evidence/{}-{}", &sha[..16], e.file_name.replace(['/', '\\'], "_"));
             if !files.iter().any(|(p, _)| *p == path) {
-                let (_, content) =
-                    tx.evidence_file(&e.sha256).await?.ok_or_else(|| Problem::internal("evidence file missing"))?;
+                let (_, content) = tx
+                    .evidence_file(&e.sha256)
+                    .await?
+                    .ok_or_else(|| BundleError::EvidenceMissing { sha256: sha.clone() })?;
                 files.push((path.clone(), content));
             }
             evidence_entries.push(EvidenceEntry {
@@ -130,7 +154,7 @@ pub async fn build(state: &App, order: &Order) -> Result<Vec<u8>, Problem> {
 
     let json = |v: &serde_json::Value| serde_json::to_vec_pretty(v).unwrap_or_default();
     files.push(("policy/snapshot.json".into(), order.warranty_snapshot.as_bytes().to_vec()));
-    files.push(("order/events.json".into(), serde_json::to_vec_pretty(&events).map_err(Problem::internal)?));
+    files.push(("order/events.json".into(), serde_json::to_vec_pretty(&events)?));
     let ledger: Vec<serde_json::Value> = entries
         .iter()
         .map(|e| serde_json::json!({"tx_id": e.tx_id, "kind": e.kind.as_str(), "account": e.account.key(), "amount_fen": e.amount.fen(), "at_ms": e.created_at.millis()}))
@@ -156,10 +180,7 @@ pub async fn build(state: &App, order: &Order) -> Result<Vec<u8>, Problem> {
         })),
     ));
     files.push(("claims/claims.json".into(), json(&serde_json::Value::Array(claims_json))));
-    files.push((
-        "claims/evidence.json".into(),
-        serde_json::to_vec_pretty(&evidence_entries).map_err(Problem::internal)?,
-    ));
+    files.push(("claims/evidence.json".into(), serde_json::to_vec_pretty(&evidence_entries)?));
     // The chat as the buyer saw it (the other side's contact details masked), with the scanner's rules and the
     // SHA-256 of each message as written, so the platform's copy can prove the original.
     let shown = crate::chat::shown(&chat, kabao_store::ChatParty::Buyer, Lang::Zh);
@@ -198,8 +219,8 @@ pub async fn build(state: &App, order: &Order) -> Result<Vec<u8>, Problem> {
             .map(|(p, b)| ManifestFile { path: p.clone(), sha256: sha256_hex(b), bytes: b.len() as u64 })
             .collect(),
     };
-    files.push((MANIFEST.into(), serde_json::to_vec_pretty(&manifest).map_err(Problem::internal)?));
-    zip_files(&files).map_err(Problem::internal)
+    files.push((MANIFEST.into(), serde_json::to_vec_pretty(&manifest)?));
+    Ok(zip_files(&files)?)
 }
 
 /// Writes files into a zip (deflated, with fixed timestamps so the same content gives the same bytes).

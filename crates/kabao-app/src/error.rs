@@ -123,3 +123,8 @@ impl From<crate::inventory::InventoryError> for Problem {
         Problem::from_localized(Status(e.status()), &e)
     }
 }
+
+/// What an internal failure says to the user, in every module's `Localized` (the cause is logged, never shown).
+pub fn internal_message(lang: Lang) -> String {
+    lang.pick("服务器内部错误，请稍后重试", "Internal error, please retry later").to_string()
+}

@@ -299,7 +299,7 @@ pub async fn run_once(state: &App, owner: &str) -> Result<Pass, Problem> {
     if with_lease(state, owner, "claim_deadlines").await? {
         let r = crate::claims::run_deadlines(state).await;
         release(state, owner, "claim_deadlines").await?;
-        pass.claim_deadlines = Some(r?);
+        pass.claim_deadlines = Some(r.map_err(Problem::internal)?);
     }
     if with_lease(state, owner, "settle").await? {
         let r = settle_due(state).await;
@@ -325,12 +325,12 @@ pub async fn run_once(state: &App, owner: &str) -> Result<Pass, Problem> {
     if with_lease(state, owner, "dispute_reminders").await? {
         let r = crate::disputes::remind_escalation(state).await;
         release(state, owner, "dispute_reminders").await?;
-        pass.escalation_reminders = Some(r?);
+        pass.escalation_reminders = Some(r.map_err(Problem::internal)?);
     }
     if gold_review_due(state) && with_lease(state, owner, GOLD_JOB).await? {
         let r = crate::trust::review_gold(state).await;
         release(state, owner, GOLD_JOB).await?;
-        pass.gold_reviewed = Some(r?);
+        pass.gold_reviewed = Some(r.map_err(Problem::internal)?);
     }
     if state.config.epay.is_some() && with_lease(state, owner, EPAY_POLL_JOB).await? {
         let r = reconcile_epay(state).await;

@@ -98,7 +98,7 @@ pub async fn check_first_order(
     if confirmed || ordered_before(state, buyer, shop.id).await? {
         return Ok(());
     }
-    let trust = crate::trust::of_shop(state, shop).await?;
+    let trust = crate::trust::of_shop(state, shop).await.map_err(Problem::internal)?;
     match guidance(state, true, &trust, shop, amount).await? {
         None => Ok(()),
         Some(g) => Err(Problem::new(
