@@ -1014,6 +1014,37 @@ pub async fn for_buyer(
     Ok((c, evidence))
 }
 
+/// An order's claims, each with its evidence, for a caller who may see the order (checked by the caller).
+pub async fn of_order(state: &App, order: &Order) -> Result<Vec<(ClaimRecord, Vec<EvidenceRecord>)>, ClaimsError> {
+    let mut tx = state.store.begin(TxMode::Read).await?;
+    let mut out = Vec::new();
+    for c in tx.order_claims(order.id).await? {
+        let evidence = tx.claim_evidence(c.id).await?;
+        out.push((c, evidence));
+    }
+    Ok(out)
+}
+
+/// A claim's evidence and its order's event chain, read together (the claim page), for a caller who may see it.
+pub async fn evidence_and_events(
+    state: &App,
+    c: &ClaimRecord,
+) -> Result<(Vec<EvidenceRecord>, Vec<kabao_core::audit::ChainedEvent>), ClaimsError> {
+    let mut tx = state.store.begin(TxMode::Read).await?;
+    Ok((tx.claim_evidence(c.id).await?, tx.order_events(c.order_id).await?))
+}
+
+/// Claims with the number of their order (empty if the order is gone), read in one transaction.
+pub async fn with_order_nos(state: &App, claims: Vec<ClaimRecord>) -> Result<Vec<(ClaimRecord, String)>, ClaimsError> {
+    let mut tx = state.store.begin(TxMode::Read).await?;
+    let mut out = Vec::with_capacity(claims.len());
+    for c in claims {
+        let order_no = tx.order_by_id(c.order_id).await?.map(|o| o.order_no).unwrap_or_default();
+        out.push((c, order_no));
+    }
+    Ok(out)
+}
+
 /// A claim with its evidence and order, for the merchant of its shop.
 pub async fn for_merchant(
     state: &App,

@@ -144,6 +144,15 @@ pub async fn of_product(state: &App, product: ProductId) -> Result<Vec<ReviewRec
     Ok(tx.product_reviews(product, PAGE).await?)
 }
 
+/// The reviews of the merchant's shop (none without a shop).
+pub async fn of_merchant(state: &App, merchant: &User) -> Result<Vec<ReviewRecord>, ReviewsError> {
+    let mut tx = state.store.begin(TxMode::Read).await?;
+    match tx.shop_by_owner(merchant.id).await? {
+        Some(shop) => Ok(tx.shop_reviews(shop.id, PAGE).await?),
+        None => Ok(Vec::new()),
+    }
+}
+
 /// The shop's owner replies to a review of the shop, once.
 pub async fn reply(state: &App, merchant: &User, review_id: i64, text: &str) -> Result<(), ReviewsError> {
     let text = parse_reply(text)?;

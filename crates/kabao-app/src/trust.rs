@@ -141,6 +141,12 @@ pub async fn inputs_in(tx: &mut dyn Tx, shop: &Subject, now: Timestamp) -> Resul
     Ok(inputs(shop, &facts, member, deposit, now))
 }
 
+/// A shop's inputs now (what the score and the gold rule are computed from).
+pub async fn inputs_now(state: &App, shop: &Subject) -> Result<TrustInputs, TrustError> {
+    let mut tx = state.store.begin(TxMode::Read).await?;
+    inputs_in(&mut *tx, shop, state.clock.now()).await
+}
+
 /// A shop's trust score now.
 pub async fn of_shop(state: &App, shop: &Shop) -> Result<TrustScore, TrustError> {
     let mut tx = state.store.begin(TxMode::Read).await?;
