@@ -146,7 +146,14 @@ pub async fn build(state: &App, order: &Order) -> Result<Vec<u8>, BundleError> {
                 "refund_fen": d.refund.map(|m| m.fen()),
                 "reason": d.reason,
                 "decided_at_ms": d.decided_at.map(|t| t.millis()),
-                "statements": statements.iter().map(|s| serde_json::json!({"party": s.party.as_str(), "body": s.body, "at_ms": s.created_at.millis()})).collect::<Vec<_>>(),
+                "statements": statements
+                    .iter()
+                    .map(|s| serde_json::json!({
+                        "party": s.party.as_str(),
+                        "body": s.body,
+                        "at_ms": s.created_at.millis(),
+                    }))
+                    .collect::<Vec<_>>(),
             })),
         }));
     }
@@ -157,7 +164,15 @@ pub async fn build(state: &App, order: &Order) -> Result<Vec<u8>, BundleError> {
     files.push(("order/events.json".into(), serde_json::to_vec_pretty(&events)?));
     let ledger: Vec<serde_json::Value> = entries
         .iter()
-        .map(|e| serde_json::json!({"tx_id": e.tx_id, "kind": e.kind.as_str(), "account": e.account.key(), "amount_fen": e.amount.fen(), "at_ms": e.created_at.millis()}))
+        .map(|e| {
+            serde_json::json!({
+                "tx_id": e.tx_id,
+                "kind": e.kind.as_str(),
+                "account": e.account.key(),
+                "amount_fen": e.amount.fen(),
+                "at_ms": e.created_at.millis(),
+            })
+        })
         .collect();
     files.push(("order/ledger.json".into(), json(&serde_json::Value::Array(ledger))));
     files.push((
@@ -251,14 +266,34 @@ fn report_html(
     let dt = crate::display::datetime;
     let rules = WarrantyPolicy::from_snapshot(&order.warranty_snapshot);
     let mut h = String::new();
-    h.push_str("<!doctype html><html lang=\"zh-CN\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">");
+    h.push_str("<!doctype html><html lang=\"zh-CN\"><head><meta charset=\"utf-8\">");
+    h.push_str("<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">");
     h.push_str(&format!("<title>维权材料包 Complaint package {}</title>", esc(&order.order_no)));
-    h.push_str("<style>body{font-family:sans-serif;max-width:48rem;margin:1rem auto;padding:0 1rem;line-height:1.5}code{word-break:break-all;font-size:.85em}table{border-collapse:collapse;width:100%}td,th{border:1px solid #ccc;padding:.25rem;text-align:left;vertical-align:top}</style></head><body>");
-    h.push_str(&format!("<h1>卡保维权材料包 <small>Kabao complaint package</small></h1><p>订单号 Order <code>{}</code> · 生成时间 Generated {} (UTC+8)</p>", esc(&order.order_no), dt(now)));
+    h.push_str("<style>body{font-family:sans-serif;max-width:48rem;margin:1rem auto;padding:0 1rem;line-height:1.5}");
+    h.push_str("code{word-break:break-all;font-size:.85em}table{border-collapse:collapse;width:100%}");
+    h.push_str("td,th{border:1px solid #ccc;padding:.25rem;text-align:left;vertical-align:top}</style></head><body>");
+    h.push_str("<h1>卡保维权材料包 <small>Kabao complaint package</small></h1>");
+    h.push_str(&format!(
+        "<p>订单号 Order <code>{}</code> · 生成时间 Generated {} (UTC+8)</p>",
+        esc(&order.order_no),
+        dt(now)
+    ));
     h.push_str("<h2>如何使用 How to use this package</h2><ol>");
-    h.push_str("<li>先在卡保订单页向平台客服提交（平台介入），把本文件作为附件。<br>First ask Kabao platform support to step in from the order page, attaching this file.</li>");
-    h.push_str("<li>如未解决，可向 12315（全国12315平台 www.12315.cn 或拨打 12315）投诉：被投诉方填写店铺名称与卡保平台，诉求写明补发或退款，并上传本材料包中的 report.html 与证据文件。<br>If unresolved, complain to 12315 (www.12315.cn or call 12315): name the shop and the Kabao platform, state the remedy you ask for, and upload report.html and the evidence files.</li>");
-    h.push_str("<li>manifest.json 记录了每个文件的 SHA-256 指纹；任何人可用 <code>kabao verify-bundle 本文件.zip</code> 离线核验材料未被改动，平台可用订单事件链的最新哈希核对原始记录。<br>manifest.json holds every file's SHA-256; anyone can check the package offline with <code>kabao verify-bundle FILE.zip</code>, and the platform can match the event chain's head hash against its records.</li></ol>");
+    h.push_str("<li>先在卡保订单页向平台客服提交（平台介入），把本文件作为附件。<br>");
+    h.push_str("First ask Kabao platform support to step in from the order page, attaching this file.</li>");
+    h.push_str(
+        "<li>如未解决，可向 12315（全国12315平台 www.12315.cn 或拨打 12315）投诉：被投诉方填写店铺名称与卡保平台，",
+    );
+    h.push_str("诉求写明补发或退款，并上传本材料包中的 report.html 与证据文件。<br>");
+    h.push_str("If unresolved, complain to 12315 (www.12315.cn or call 12315): name the shop and the Kabao platform, ");
+    h.push_str("state the remedy you ask for, and upload report.html and the evidence files.</li>");
+    h.push_str(
+        "<li>manifest.json 记录了每个文件的 SHA-256 指纹；任何人可用 <code>kabao verify-bundle 本文件.zip</code> ",
+    );
+    h.push_str("离线核验材料未被改动，平台可用订单事件链的最新哈希核对原始记录。<br>");
+    h.push_str("manifest.json holds every file's SHA-256; anyone can check the package offline with ");
+    h.push_str("<code>kabao verify-bundle FILE.zip</code>, and the platform can match the event chain's head hash ");
+    h.push_str("against its records.</li></ol>");
     h.push_str("<h2>订单 Order</h2><table>");
     for (k, v) in [
         ("商品 Product", esc(product)),

@@ -193,6 +193,7 @@ pub async fn decide(
     }
     let app = tx.certification_application(id).await?.ok_or(CertificationError::NotFound)?;
     tx.commit().await?;
-    tracing::info!(shop = %app.shop_id, level = app.level.as_str(), decision = to, admin = %admin.id, "certification decided");
+    let level = app.level.as_str();
+    tracing::info!(shop = %app.shop_id, level, decision = to, admin = %admin.id, "certification decided");
     Ok(app)
 }

@@ -268,11 +268,8 @@ pub fn shown(messages: &[ChatMessage], reader: ChatParty, lang: Lang) -> Vec<Sho
             let categories: Vec<RiskCategory> = hits.iter().filter_map(|h| RiskCategory::parse(&h.category)).collect();
             let rules = hits.iter().map(|h| h.rule.clone()).collect();
             let (body, masked) = if reader == ChatParty::Buyer && m.sender != ChatParty::Buyer && !hits.is_empty() {
-                let spans: Vec<(usize, usize)> = hits
-                    .iter()
-                    .filter(|h| risk::is_contact_rule(&h.rule))
-                    .map(|h| (h.span[0], h.span[1]))
-                    .collect();
+                let spans: Vec<(usize, usize)> =
+                    hits.iter().filter(|h| risk::is_contact_rule(&h.rule)).map(|h| (h.span[0], h.span[1])).collect();
                 let masked = risk::mask_spans(&m.body, &spans);
                 let changed = masked != m.body;
                 (masked, changed)
@@ -283,7 +280,8 @@ pub fn shown(messages: &[ChatMessage], reader: ChatParty, lang: Lang) -> Vec<Sho
                 if m.sender == reader {
                     lang.pick(
                         "这条消息触发了平台风控（站外联系方式或收费要求），已记录。请在平台内完成交易与补单。",
-                        "This message was flagged (contact off the platform or a fee request) and recorded. Keep the deal and re-issues on the platform.",
+                        "This message was flagged (contact off the platform or a fee request) and recorded. \
+                         Keep the deal and re-issues on the platform.",
                     )
                     .to_string()
                 } else {

@@ -413,7 +413,8 @@ pub async fn file(
     tx.commit().await?;
     if !filed.duplicate {
         let c = &filed.claim;
-        tracing::info!(claim = %c.claim_no, order = %order.order_no, eligible = c.eligible, state = c.state.as_str(), "claim filed");
+        let state = c.state.as_str();
+        tracing::info!(claim = %c.claim_no, order = %order.order_no, eligible = c.eligible, state, "claim filed");
     }
     Ok(filed)
 }
