@@ -5,12 +5,11 @@
 //! altered: a file whose hash does not match, a file added or missing, a broken event chain, a policy that is not
 //! the one hashed on the order, evidence not bound to its file.
 
-use crate::error::Problem;
 use crate::App;
 use kabao_core::audit::ChainedEvent;
 use kabao_core::warranty::WarrantyPolicy;
-use kabao_core::Lang;
-use kabao_store::{Order, TxMode};
+use kabao_core::{Lang, Localized};
+use kabao_store::{Order, StoreError, TxMode};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
@@ -53,6 +52,29 @@ struct EvidenceEntry {
     created_at_ms: i64,
 }
 
+/// Why a package could not be built: every cause is internal (the order is one the caller may see).
+#[derive(Debug, thiserror::Error)]
+pub enum BundleError {
+    #[error("evidence file {sha256} is missing from the store")]
+    EvidenceMissing { sha256: String },
+    #[error("package file not serialized: {0}")]
+    Json(#[from] serde_json::Error),
+    #[error("package not zipped: {0}")]
+    Zip(#[from] zip::result::ZipError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl Localized for BundleError {
+    fn code(&self) -> &'static str {
+        "internal"
+    }
+
+    fn message(&self, lang: Lang) -> String {
+        crate::error::internal_message(lang)
+    }
+}
+
 /// SHA-256 in lowercase hex, as the manifest lists it.
 pub fn sha256_hex(bytes: &[u8]) -> String {
     hex::encode(Sha256::digest(bytes))
@@ -63,7 +85,7 @@ fn esc(s: &str) -> String {
 }
 
 /// Builds the package of an order the caller may see.
-pub async fn build(state: &App, order: &Order) -> Result<Vec<u8>, Problem> {
+pub async fn build(state: &App, order: &Order) -> Result<Vec<u8>, BundleError> {
     let now = state.now();
     let mut tx = state.store.begin(TxMode::Read).await?;
     let product = tx.product_by_id(order.product_id).await?.map(|p| p.title).unwrap_or_default();
@@ -81,8 +103,10 @@ pub async fn build(state: &App, order: &Order) -> Result<Vec<u8>, Problem> {
             let sha = hex::encode(&e.sha256);
             let path = format!("evidence/{}-{}", &sha[..16], e.file_name.replace(['/', '\\'], "_"));
             if !files.iter().any(|(p, _)| *p == path) {
-                let (_, content) =
-                    tx.evidence_file(&e.sha256).await?.ok_or_else(|| Problem::internal("evidence file missing"))?;
+                let (_, content) = tx
+                    .evidence_file(&e.sha256)
+                    .await?
+                    .ok_or_else(|| BundleError::EvidenceMissing { sha256: sha.clone() })?;
                 files.push((path.clone(), content));
             }
             evidence_entries.push(EvidenceEntry {
@@ -122,7 +146,14 @@ pub async fn build(state: &App, order: &Order) -> Result<Vec<u8>, Problem> {
                 "refund_fen": d.refund.map(|m| m.fen()),
                 "reason": d.reason,
                 "decided_at_ms": d.decided_at.map(|t| t.millis()),
-                "statements": statements.iter().map(|s| serde_json::json!({"party": s.party.as_str(), "body": s.body, "at_ms": s.created_at.millis()})).collect::<Vec<_>>(),
+                "statements": statements
+                    .iter()
+                    .map(|s| serde_json::json!({
+                        "party": s.party.as_str(),
+                        "body": s.body,
+                        "at_ms": s.created_at.millis(),
+                    }))
+                    .collect::<Vec<_>>(),
             })),
         }));
     }
@@ -130,10 +161,18 @@ pub async fn build(state: &App, order: &Order) -> Result<Vec<u8>, Problem> {
 
     let json = |v: &serde_json::Value| serde_json::to_vec_pretty(v).unwrap_or_default();
     files.push(("policy/snapshot.json".into(), order.warranty_snapshot.as_bytes().to_vec()));
-    files.push(("order/events.json".into(), serde_json::to_vec_pretty(&events).map_err(Problem::internal)?));
+    files.push(("order/events.json".into(), serde_json::to_vec_pretty(&events)?));
     let ledger: Vec<serde_json::Value> = entries
         .iter()
-        .map(|e| serde_json::json!({"tx_id": e.tx_id, "kind": e.kind.as_str(), "account": e.account.key(), "amount_fen": e.amount.fen(), "at_ms": e.created_at.millis()}))
+        .map(|e| {
+            serde_json::json!({
+                "tx_id": e.tx_id,
+                "kind": e.kind.as_str(),
+                "account": e.account.key(),
+                "amount_fen": e.amount.fen(),
+                "at_ms": e.created_at.millis(),
+            })
+        })
         .collect();
     files.push(("order/ledger.json".into(), json(&serde_json::Value::Array(ledger))));
     files.push((
@@ -156,10 +195,7 @@ pub async fn build(state: &App, order: &Order) -> Result<Vec<u8>, Problem> {
         })),
     ));
     files.push(("claims/claims.json".into(), json(&serde_json::Value::Array(claims_json))));
-    files.push((
-        "claims/evidence.json".into(),
-        serde_json::to_vec_pretty(&evidence_entries).map_err(Problem::internal)?,
-    ));
+    files.push(("claims/evidence.json".into(), serde_json::to_vec_pretty(&evidence_entries)?));
     // The chat as the buyer saw it (the other side's contact details masked), with the scanner's rules and the
     // SHA-256 of each message as written, so the platform's copy can prove the original.
     let shown = crate::chat::shown(&chat, kabao_store::ChatParty::Buyer, Lang::Zh);
@@ -198,8 +234,8 @@ pub async fn build(state: &App, order: &Order) -> Result<Vec<u8>, Problem> {
             .map(|(p, b)| ManifestFile { path: p.clone(), sha256: sha256_hex(b), bytes: b.len() as u64 })
             .collect(),
     };
-    files.push((MANIFEST.into(), serde_json::to_vec_pretty(&manifest).map_err(Problem::internal)?));
-    zip_files(&files).map_err(Problem::internal)
+    files.push((MANIFEST.into(), serde_json::to_vec_pretty(&manifest)?));
+    Ok(zip_files(&files)?)
 }
 
 /// Writes files into a zip (deflated, with fixed timestamps so the same content gives the same bytes).
@@ -230,14 +266,34 @@ fn report_html(
     let dt = crate::display::datetime;
     let rules = WarrantyPolicy::from_snapshot(&order.warranty_snapshot);
     let mut h = String::new();
-    h.push_str("<!doctype html><html lang=\"zh-CN\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">");
+    h.push_str("<!doctype html><html lang=\"zh-CN\"><head><meta charset=\"utf-8\">");
+    h.push_str("<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">");
     h.push_str(&format!("<title>维权材料包 Complaint package {}</title>", esc(&order.order_no)));
-    h.push_str("<style>body{font-family:sans-serif;max-width:48rem;margin:1rem auto;padding:0 1rem;line-height:1.5}code{word-break:break-all;font-size:.85em}table{border-collapse:collapse;width:100%}td,th{border:1px solid #ccc;padding:.25rem;text-align:left;vertical-align:top}</style></head><body>");
-    h.push_str(&format!("<h1>卡保维权材料包 <small>Kabao complaint package</small></h1><p>订单号 Order <code>{}</code> · 生成时间 Generated {} (UTC+8)</p>", esc(&order.order_no), dt(now)));
+    h.push_str("<style>body{font-family:sans-serif;max-width:48rem;margin:1rem auto;padding:0 1rem;line-height:1.5}");
+    h.push_str("code{word-break:break-all;font-size:.85em}table{border-collapse:collapse;width:100%}");
+    h.push_str("td,th{border:1px solid #ccc;padding:.25rem;text-align:left;vertical-align:top}</style></head><body>");
+    h.push_str("<h1>卡保维权材料包 <small>Kabao complaint package</small></h1>");
+    h.push_str(&format!(
+        "<p>订单号 Order <code>{}</code> · 生成时间 Generated {} (UTC+8)</p>",
+        esc(&order.order_no),
+        dt(now)
+    ));
     h.push_str("<h2>如何使用 How to use this package</h2><ol>");
-    h.push_str("<li>先在卡保订单页向平台客服提交（平台介入），把本文件作为附件。<br>First ask Kabao platform support to step in from the order page, attaching this file.</li>");
-    h.push_str("<li>如未解决，可向 12315（全国12315平台 www.12315.cn 或拨打 12315）投诉：被投诉方填写店铺名称与卡保平台，诉求写明补发或退款，并上传本材料包中的 report.html 与证据文件。<br>If unresolved, complain to 12315 (www.12315.cn or call 12315): name the shop and the Kabao platform, state the remedy you ask for, and upload report.html and the evidence files.</li>");
-    h.push_str("<li>manifest.json 记录了每个文件的 SHA-256 指纹；任何人可用 <code>kabao verify-bundle 本文件.zip</code> 离线核验材料未被改动，平台可用订单事件链的最新哈希核对原始记录。<br>manifest.json holds every file's SHA-256; anyone can check the package offline with <code>kabao verify-bundle FILE.zip</code>, and the platform can match the event chain's head hash against its records.</li></ol>");
+    h.push_str("<li>先在卡保订单页向平台客服提交（平台介入），把本文件作为附件。<br>");
+    h.push_str("First ask Kabao platform support to step in from the order page, attaching this file.</li>");
+    h.push_str(
+        "<li>如未解决，可向 12315（全国12315平台 www.12315.cn 或拨打 12315）投诉：被投诉方填写店铺名称与卡保平台，",
+    );
+    h.push_str("诉求写明补发或退款，并上传本材料包中的 report.html 与证据文件。<br>");
+    h.push_str("If unresolved, complain to 12315 (www.12315.cn or call 12315): name the shop and the Kabao platform, ");
+    h.push_str("state the remedy you ask for, and upload report.html and the evidence files.</li>");
+    h.push_str(
+        "<li>manifest.json 记录了每个文件的 SHA-256 指纹；任何人可用 <code>kabao verify-bundle 本文件.zip</code> ",
+    );
+    h.push_str("离线核验材料未被改动，平台可用订单事件链的最新哈希核对原始记录。<br>");
+    h.push_str("manifest.json holds every file's SHA-256; anyone can check the package offline with ");
+    h.push_str("<code>kabao verify-bundle FILE.zip</code>, and the platform can match the event chain's head hash ");
+    h.push_str("against its records.</li></ol>");
     h.push_str("<h2>订单 Order</h2><table>");
     for (k, v) in [
         ("商品 Product", esc(product)),

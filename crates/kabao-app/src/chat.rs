@@ -2,11 +2,10 @@
 //! message passes the risk scanner: a risky one is stored with its hits, charges a risk event to its sender, and
 //! is shown to the buyer with a warning and the contact details masked. Messages go into the complaint package.
 
-use crate::error::Problem;
 use crate::App;
 use kabao_core::risk::{self, RiskCategory, Scan, ScanConfig};
-use kabao_core::{Lang, Timestamp, UserId};
-use kabao_store::{ChatMessage, ChatParty, Order, RiskEvent, Tx, TxMode, User};
+use kabao_core::{Lang, Localized, Timestamp, UserId};
+use kabao_store::{ChatMessage, ChatParty, Order, RiskEvent, StoreError, Tx, TxMode, User};
 use serde::{Deserialize, Serialize};
 
 /// The longest message, in characters.
@@ -16,6 +15,66 @@ pub const MAX_PER_MINUTE: i64 = 6;
 pub const MAX_PER_DAY: i64 = 200;
 /// Messages shown (and packaged) per order.
 pub const MAX_SHOWN: i64 = 500;
+
+/// Why a message could not be read or sent.
+#[derive(Debug, thiserror::Error)]
+pub enum ChatError {
+    #[error("the message is empty")]
+    Empty,
+    #[error("the message is over {max} characters")]
+    TooLong { max: usize },
+    /// Flooding: the sender may write again after `wait_s` seconds.
+    #[error("too many messages; retry in {wait_s} s")]
+    TooFast { wait_s: u64 },
+    #[error("no such order for this reader")]
+    OrderNotFound,
+    #[error("not an arbiter")]
+    NotArbiter,
+    #[error("risk hits not serialized: {0}")]
+    Json(#[from] serde_json::Error),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Shop(#[from] crate::shops::ShopError),
+}
+
+impl Localized for ChatError {
+    fn code(&self) -> &'static str {
+        match self {
+            ChatError::Empty => "chat.empty",
+            ChatError::TooLong { .. } => "chat.too_long",
+            ChatError::TooFast { .. } => "chat.too_fast",
+            ChatError::OrderNotFound => "order.not_found",
+            ChatError::NotArbiter => "auth.forbidden",
+            ChatError::Shop(e) => e.code(),
+            ChatError::Json(_) | ChatError::Store(_) => "internal",
+        }
+    }
+
+    fn field(&self) -> Option<&'static str> {
+        match self {
+            ChatError::Empty | ChatError::TooLong { .. } => Some("body"),
+            _ => None,
+        }
+    }
+
+    fn message(&self, lang: Lang) -> String {
+        match self {
+            ChatError::Empty => lang.pick("消息不能为空", "The message is empty").into(),
+            ChatError::TooLong { max } => match lang {
+                Lang::Zh => format!("消息最多 {max} 字"),
+                Lang::En => format!("A message is at most {max} characters"),
+            },
+            ChatError::TooFast { .. } => {
+                lang.pick("发送太频繁，请稍后再试", "Too many messages; please wait a moment").into()
+            }
+            ChatError::OrderNotFound => lang.pick("找不到该内容", "Not found").into(),
+            ChatError::NotArbiter => lang.pick("没有权限执行此操作", "You are not allowed to do this").into(),
+            ChatError::Shop(e) => e.message(lang),
+            ChatError::Json(_) | ChatError::Store(_) => crate::error::internal_message(lang),
+        }
+    }
+}
 
 /// Who is writing or reading.
 pub enum Speaker<'a> {
@@ -78,39 +137,39 @@ fn stored_hits(scan: &Scan) -> Vec<StoredHit> {
 }
 
 /// The merchant's order: the order of the merchant's shop, else not found.
-pub async fn merchant_order(state: &App, merchant: &User, order_no: &str) -> Result<Order, Problem> {
+pub async fn merchant_order(state: &App, merchant: &User, order_no: &str) -> Result<Order, ChatError> {
     let mut tx = state.store.begin(TxMode::Read).await?;
-    let order = tx.order_by_no(order_no.trim()).await?.ok_or_else(|| Problem::not_found("order.not_found"))?;
+    let order = tx.order_by_no(order_no.trim()).await?.ok_or(ChatError::OrderNotFound)?;
     let shop = tx.shop_by_owner(merchant.id).await?;
     if shop.is_some_and(|s| s.id == order.shop_id) {
         Ok(order)
     } else {
-        Err(Problem::not_found("order.not_found"))
+        Err(ChatError::OrderNotFound)
     }
 }
 
 /// The order of a dispute, for an arbiter (orders without a dispute are not theirs to read).
-pub async fn arbiter_order(state: &App, arbiter: &User, order_no: &str) -> Result<Order, Problem> {
+pub async fn arbiter_order(state: &App, arbiter: &User, order_no: &str) -> Result<Order, ChatError> {
     if arbiter.role != kabao_core::user::Role::Arbiter {
-        return Err(Problem::forbidden());
+        return Err(ChatError::NotArbiter);
     }
     let mut tx = state.store.begin(TxMode::Read).await?;
-    let order = tx.order_by_no(order_no.trim()).await?.ok_or_else(|| Problem::not_found("order.not_found"))?;
+    let order = tx.order_by_no(order_no.trim()).await?.ok_or(ChatError::OrderNotFound)?;
     if has_dispute(&mut *tx, &order).await? {
         Ok(order)
     } else {
-        Err(Problem::not_found("order.not_found"))
+        Err(ChatError::OrderNotFound)
     }
 }
 
 /// Any order, for an admin reviewing risk events: read only (admins do not write in order chats).
-pub async fn admin_order(state: &App, admin: &User, order_no: &str) -> Result<Order, Problem> {
+pub async fn admin_order(state: &App, admin: &User, order_no: &str) -> Result<Order, ChatError> {
     crate::shops::require_admin(admin)?;
     let mut tx = state.store.begin(TxMode::Read).await?;
-    tx.order_by_no(order_no.trim()).await?.ok_or_else(|| Problem::not_found("order.not_found"))
+    tx.order_by_no(order_no.trim()).await?.ok_or(ChatError::OrderNotFound)
 }
 
-async fn has_dispute(tx: &mut dyn Tx, order: &Order) -> Result<bool, Problem> {
+async fn has_dispute(tx: &mut dyn Tx, order: &Order) -> Result<bool, ChatError> {
     for c in tx.order_claims(order.id).await? {
         if tx.dispute_of_claim(c.id).await?.is_some() {
             return Ok(true);
@@ -120,18 +179,13 @@ async fn has_dispute(tx: &mut dyn Tx, order: &Order) -> Result<bool, Problem> {
 }
 
 /// Sends a message on an order the caller may write on (checked by the caller).
-pub async fn send(state: &App, order: &Order, speaker: Speaker<'_>, body: &str) -> Result<ChatMessage, Problem> {
+pub async fn send(state: &App, order: &Order, speaker: Speaker<'_>, body: &str) -> Result<ChatMessage, ChatError> {
     let body = body.trim();
     if body.is_empty() {
-        return Err(Problem::bad_request("chat.empty", "body", "消息不能为空", "The message is empty"));
+        return Err(ChatError::Empty);
     }
     if body.chars().count() > MAX_MESSAGE_CHARS {
-        return Err(Problem::bad_request(
-            "chat.too_long",
-            "body",
-            format!("消息最多 {MAX_MESSAGE_CHARS} 字"),
-            format!("A message is at most {MAX_MESSAGE_CHARS} characters"),
-        ));
+        return Err(ChatError::TooLong { max: MAX_MESSAGE_CHARS });
     }
     let now = state.clock.now();
     let party = speaker.party();
@@ -143,12 +197,7 @@ pub async fn send(state: &App, order: &Order, speaker: Speaker<'_>, body: &str) 
     if last_minute >= MAX_PER_MINUTE || last_day >= MAX_PER_DAY {
         // The per-minute limit frees up within a minute; the daily one, within the day.
         let wait_s = if last_day >= MAX_PER_DAY { 3600 } else { 60 };
-        return Err(Problem::too_many(
-            "chat.too_fast",
-            wait_s,
-            "发送太频繁，请稍后再试",
-            "Too many messages; please wait a moment",
-        ));
+        return Err(ChatError::TooFast { wait_s });
     }
     let mut message = ChatMessage {
         id: 0,
@@ -156,7 +205,7 @@ pub async fn send(state: &App, order: &Order, speaker: Speaker<'_>, body: &str) 
         sender: party,
         sender_id: speaker.user(),
         body: body.to_string(),
-        hits_json: serde_json::to_string(&hits).map_err(Problem::internal)?,
+        hits_json: serde_json::to_string(&hits)?,
         created_at: now,
     };
     message.id = tx.insert_chat_message(&message).await?;
@@ -170,7 +219,7 @@ pub async fn send(state: &App, order: &Order, speaker: Speaker<'_>, body: &str) 
             user_id: speaker.user(),
             order_id: Some(order.id),
             message_id: Some(message.id),
-            rules_json: serde_json::to_string(&rules).map_err(Problem::internal)?,
+            rules_json: serde_json::to_string(&rules)?,
             state: "open".into(),
             review_note: None,
             reviewed_by: None,
@@ -186,7 +235,7 @@ pub async fn send(state: &App, order: &Order, speaker: Speaker<'_>, body: &str) 
 }
 
 /// An order's messages.
-pub async fn messages(state: &App, order: &Order) -> Result<Vec<ChatMessage>, Problem> {
+pub async fn messages(state: &App, order: &Order) -> Result<Vec<ChatMessage>, ChatError> {
     let mut tx = state.store.begin(TxMode::Read).await?;
     Ok(tx.order_chat(order.id, MAX_SHOWN).await?)
 }
@@ -218,11 +267,8 @@ pub fn shown(messages: &[ChatMessage], reader: ChatParty, lang: Lang) -> Vec<Sho
             let categories: Vec<RiskCategory> = hits.iter().filter_map(|h| RiskCategory::parse(&h.category)).collect();
             let rules = hits.iter().map(|h| h.rule.clone()).collect();
             let (body, masked) = if reader == ChatParty::Buyer && m.sender != ChatParty::Buyer && !hits.is_empty() {
-                let spans: Vec<(usize, usize)> = hits
-                    .iter()
-                    .filter(|h| risk::is_contact_rule(&h.rule))
-                    .map(|h| (h.span[0], h.span[1]))
-                    .collect();
+                let spans: Vec<(usize, usize)> =
+                    hits.iter().filter(|h| risk::is_contact_rule(&h.rule)).map(|h| (h.span[0], h.span[1])).collect();
                 let masked = risk::mask_spans(&m.body, &spans);
                 let changed = masked != m.body;
                 (masked, changed)
@@ -233,7 +279,8 @@ pub fn shown(messages: &[ChatMessage], reader: ChatParty, lang: Lang) -> Vec<Sho
                 if m.sender == reader {
                     lang.pick(
                         "这条消息触发了平台风控（站外联系方式或收费要求），已记录。请在平台内完成交易与补单。",
-                        "This message was flagged (contact off the platform or a fee request) and recorded. Keep the deal and re-issues on the platform.",
+                        "This message was flagged (contact off the platform or a fee request) and recorded. \
+                         Keep the deal and re-issues on the platform.",
                     )
                     .to_string()
                 } else {

@@ -3,8 +3,6 @@
 //! snapshot, automatic re-issue in the buyer's own request, the merchant's decisions, and the job that runs the
 //! remedy when the merchant stays silent past the deadline. Every step appends to the order's event chain.
 
-use crate::error::Problem;
-use crate::error::Status;
 use crate::idempotency::Completion;
 use crate::orders::append_event;
 use crate::App;
@@ -12,11 +10,13 @@ use kabao_core::catalog::GoodsKind;
 use kabao_core::claim::{self, ClaimState, Deadline, RemedyAction};
 use kabao_core::events::{OrderEvent, Reissue, ReissueAfter, Rejection, RemedyTrigger};
 use kabao_core::ledger::Account;
+use kabao_core::ledger::LedgerError;
 use kabao_core::order::OrderState;
 use kabao_core::vault::CardKeyAad;
+use kabao_core::vault::VaultError;
 use kabao_core::warranty::{self, Allowed, ClaimFacts, Defect, Eligibility, EvidenceKind, WarrantyPolicy};
-use kabao_core::{Lang, Timestamp, UserId};
-use kabao_store::{ClaimRecord, EvidenceParty, EvidenceRecord, Order, Tx, TxMode, User};
+use kabao_core::{Lang, Localized, Timestamp, UserId};
+use kabao_store::{ClaimRecord, EvidenceParty, EvidenceRecord, Order, StoreError, Tx, TxMode, User};
 use rand::RngCore;
 use sha2::{Digest, Sha256};
 use std::collections::BTreeSet;
@@ -64,12 +64,162 @@ struct Evidence {
     sha256: [u8; 32],
 }
 
-fn bad(code: &'static str, field: &str, zh: impl Into<String>, en: impl Into<String>) -> Problem {
-    Problem::bad_request(code, field, zh, en)
+/// Why a claim step was refused or failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ClaimsError {
+    #[error("more than {max} files in one submission")]
+    TooManyFiles { max: usize },
+    #[error("{name:?} is not a supported evidence type")]
+    FileType { name: String },
+    #[error("{name:?} is over the {limit_kb} KB limit")]
+    FileTooLarge { name: String, limit_kb: usize },
+    #[error("the error text is too long")]
+    ErrorTextTooLong,
+    #[error("no such item on the order")]
+    ItemInvalid,
+    #[error("unknown defect")]
+    DefectInvalid,
+    #[error("the description is over {max} characters")]
+    DescriptionTooLong { max: usize },
+    #[error("no evidence file and no text")]
+    EvidenceEmpty,
+    #[error("{field} is over {max} characters")]
+    TextTooLong { field: &'static str, max: usize },
+    #[error("a rejection needs a reason")]
+    ReasonRequired,
+    #[error("asking for evidence needs a note")]
+    NoteRequired,
+    #[error("unknown decision")]
+    DecisionInvalid,
+    #[error("no such order")]
+    OrderNotFound,
+    #[error("no such claim")]
+    ClaimNotFound,
+    #[error("no such evidence file")]
+    EvidenceNotFound,
+    #[error("the order has not been delivered")]
+    NotDelivered,
+    #[error("the item's key has not been revealed")]
+    NotRevealed,
+    #[error("the item has already been refunded")]
+    ItemRefunded,
+    #[error("the claim changed meanwhile")]
+    Changed,
+    #[error("the order's escrow has been paid out")]
+    RefundUnavailable,
+    /// The claim's state does not allow the step (closed, already asked, not waiting for evidence...).
+    #[error(transparent)]
+    Step(#[from] claim::ClaimError),
+    /// A record the claim points to is gone (a bug or a broken database, never the caller's doing).
+    #[error("{0} vanished")]
+    Vanished(&'static str),
+    #[error("approving left the claim undecided")]
+    ApprovalUndecided,
+    #[error(transparent)]
+    Vault(#[from] VaultError),
+    #[error(transparent)]
+    Ledger(#[from] LedgerError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Idempotency(#[from] crate::idempotency::IdempotencyError),
 }
 
-fn conflict(code: &'static str, zh: &str, en: &str) -> Problem {
-    Problem::new(Status::CONFLICT, code, zh, en)
+impl Localized for ClaimsError {
+    fn code(&self) -> &'static str {
+        use ClaimsError as E;
+        match self {
+            E::TooManyFiles { .. } => "claim.too_many_files",
+            E::FileType { .. } => "claim.file_type",
+            E::FileTooLarge { .. } => "claim.file_too_large",
+            E::ErrorTextTooLong => "claim.error_text_too_long",
+            E::ItemInvalid => "claim.item_invalid",
+            E::DefectInvalid => "claim.defect_invalid",
+            E::DescriptionTooLong { .. } => "claim.description_too_long",
+            E::EvidenceEmpty => "claim.evidence_empty",
+            E::TextTooLong { .. } => "claim.text_too_long",
+            E::ReasonRequired => claim::ClaimError::ReasonRequired.code(),
+            E::NoteRequired => "claim.note_required",
+            E::DecisionInvalid => "claim.decision_invalid",
+            E::OrderNotFound => "order.not_found",
+            E::ClaimNotFound => "claim.not_found",
+            E::EvidenceNotFound => "evidence.not_found",
+            E::NotDelivered => "claim.not_delivered",
+            E::NotRevealed => "claim.not_revealed",
+            E::ItemRefunded => "claim.item_refunded",
+            E::Changed => "claim.changed",
+            E::RefundUnavailable => "claim.refund_unavailable",
+            E::Step(e) => e.code(),
+            E::Idempotency(e) => e.code(),
+            E::Vanished(_) | E::ApprovalUndecided | E::Vault(_) | E::Ledger(_) | E::Store(_) => "internal",
+        }
+    }
+
+    fn field(&self) -> Option<&'static str> {
+        use ClaimsError as E;
+        match self {
+            E::TooManyFiles { .. } | E::FileType { .. } | E::FileTooLarge { .. } | E::EvidenceEmpty => Some("files"),
+            E::ErrorTextTooLong => Some("error_text"),
+            E::ItemInvalid => Some("item"),
+            E::DefectInvalid => Some("defect"),
+            E::DescriptionTooLong { .. } => Some("description"),
+            E::TextTooLong { field, .. } => Some(field),
+            E::ReasonRequired => claim::ClaimError::ReasonRequired.field(),
+            E::NoteRequired => Some("note"),
+            E::DecisionInvalid => Some("decision"),
+            E::Step(e) => e.field(),
+            E::Idempotency(e) => e.field(),
+            _ => None,
+        }
+    }
+
+    fn message(&self, lang: Lang) -> String {
+        use ClaimsError as E;
+        let (zh, en) = match self {
+            E::TooManyFiles { max } => (format!("每次最多上传 {max} 个文件"), format!("At most {max} files at a time")),
+            E::FileType { name } => (
+                format!("「{name}」不是支持的文件类型（图片 PNG/JPEG/GIF/WebP、视频 MP4/MOV/WebM、文本）"),
+                format!("\"{name}\" is not a supported type (PNG/JPEG/GIF/WebP images, MP4/MOV/WebM video, text)"),
+            ),
+            E::FileTooLarge { name, limit_kb } => {
+                (format!("「{name}」超过 {limit_kb} KB 的上限"), format!("\"{name}\" is over the {limit_kb} KB limit"))
+            }
+            E::ErrorTextTooLong => ("错误信息太长".into(), "The error text is too long".into()),
+            E::ItemInvalid => ("请选择要申请售后的那一件商品".into(), "Choose the item the claim is about".into()),
+            E::DefectInvalid => ("请选择遇到的问题".into(), "Choose the problem".into()),
+            E::DescriptionTooLong { max } => {
+                (format!("问题描述最多 {max} 字"), format!("The description is limited to {max} characters"))
+            }
+            E::EvidenceEmpty => ("请上传文件或填写文字说明".into(), "Add a file or the text".into()),
+            E::TextTooLong { max, .. } => (format!("最多 {max} 字"), format!("At most {max} characters")),
+            E::ReasonRequired => return claim::ClaimError::ReasonRequired.message(lang),
+            E::NoteRequired => ("请写明需要买家补充什么证据".into(), "Say what evidence the buyer should add".into()),
+            E::DecisionInvalid => (
+                "处理方式只能是同意、拒绝或要求补充证据".into(),
+                "The decision must be approve, reject or ask_evidence".into(),
+            ),
+            E::OrderNotFound | E::ClaimNotFound | E::EvidenceNotFound => ("找不到该内容".into(), "Not found".into()),
+            E::NotDelivered => ("订单尚未发货，不能申请售后".into(), "The order has not been delivered".into()),
+            E::NotRevealed => {
+                ("请先查看该件商品的卡密，再申请售后".into(), "Reveal the item's key before filing a claim".into())
+            }
+            E::ItemRefunded => ("该件商品已经退款".into(), "This item has already been refunded".into()),
+            E::Changed => ("该售后申请刚刚被处理过，请刷新".into(), "The claim just changed; reload".into()),
+            E::RefundUnavailable => (
+                "该订单的担保资金已结算，无法从担保中退款，请申请平台介入".into(),
+                "The order's escrow has been paid out; ask the platform to step in".into(),
+            ),
+            E::Step(e) => return e.message(lang),
+            E::Idempotency(e) => return e.message(lang),
+            E::Vanished(_) | E::ApprovalUndecided | E::Vault(_) | E::Ledger(_) | E::Store(_) => {
+                return crate::error::internal_message(lang)
+            }
+        };
+        match lang {
+            Lang::Zh => zh,
+            Lang::En => en,
+        }
+    }
 }
 
 /// The type of a file from its first bytes (never from the name or the declared type).
@@ -107,26 +257,16 @@ fn clean_name(name: &str, fallback: &str) -> String {
     }
 }
 
-fn check_evidence(files: Vec<Upload>, error_text: &str) -> Result<Vec<Evidence>, Problem> {
+fn check_evidence(files: Vec<Upload>, error_text: &str) -> Result<Vec<Evidence>, ClaimsError> {
     let files: Vec<Upload> = files.into_iter().filter(|f| !f.bytes.is_empty() || !f.name.trim().is_empty()).collect();
     if files.len() > MAX_FILES {
-        return Err(bad(
-            "claim.too_many_files",
-            "files",
-            format!("每次最多上传 {MAX_FILES} 个文件"),
-            format!("At most {MAX_FILES} files at a time"),
-        ));
+        return Err(ClaimsError::TooManyFiles { max: MAX_FILES });
     }
     let mut out = Vec::with_capacity(files.len() + 1);
     for f in files {
         let name = clean_name(&f.name, "evidence");
         let Some((kind, mime)) = sniff(&f.bytes) else {
-            return Err(bad(
-                "claim.file_type",
-                "files",
-                format!("「{name}」不是支持的文件类型（图片 PNG/JPEG/GIF/WebP、视频 MP4/MOV/WebM、文本）"),
-                format!("\"{name}\" is not a supported type (PNG/JPEG/GIF/WebP images, MP4/MOV/WebM video, text)"),
-            ));
+            return Err(ClaimsError::FileType { name });
         };
         let limit = match kind {
             EvidenceKind::Screenshot => MAX_IMAGE_BYTES,
@@ -134,12 +274,7 @@ fn check_evidence(files: Vec<Upload>, error_text: &str) -> Result<Vec<Evidence>,
             EvidenceKind::ErrorText => MAX_TEXT_BYTES,
         };
         if f.bytes.len() > limit {
-            return Err(bad(
-                "claim.file_too_large",
-                "files",
-                format!("「{name}」超过 {} KB 的上限", limit / 1024),
-                format!("\"{name}\" is over the {} KB limit", limit / 1024),
-            ));
+            return Err(ClaimsError::FileTooLarge { name, limit_kb: limit / 1024 });
         }
         let sha256: [u8; 32] = Sha256::digest(&f.bytes).into();
         out.push(Evidence { kind, mime, name, bytes: f.bytes, sha256 });
@@ -147,7 +282,7 @@ fn check_evidence(files: Vec<Upload>, error_text: &str) -> Result<Vec<Evidence>,
     let text = error_text.trim();
     if !text.is_empty() {
         if text.len() > MAX_TEXT_BYTES {
-            return Err(bad("claim.error_text_too_long", "error_text", "错误信息太长", "The error text is too long"));
+            return Err(ClaimsError::ErrorTextTooLong);
         }
         let bytes = text.as_bytes().to_vec();
         let sha256: [u8; 32] = Sha256::digest(&bytes).into();
@@ -254,21 +389,18 @@ pub async fn file(
     by: Option<UserId>,
     input: ClaimInput,
     run: &dyn Completion<Filed>,
-) -> Result<Filed, Problem> {
-    let item: i32 =
-        input.item.trim().parse().ok().filter(|i| *i >= 1 && i64::from(*i) <= order.quantity).ok_or_else(|| {
-            bad("claim.item_invalid", "item", "请选择要申请售后的那一件商品", "Choose the item the claim is about")
-        })?;
-    let defect = Defect::parse(input.defect.trim())
-        .ok_or_else(|| bad("claim.defect_invalid", "defect", "请选择遇到的问题", "Choose the problem"))?;
+) -> Result<Filed, ClaimsError> {
+    let item: i32 = input
+        .item
+        .trim()
+        .parse()
+        .ok()
+        .filter(|i| *i >= 1 && i64::from(*i) <= order.quantity)
+        .ok_or(ClaimsError::ItemInvalid)?;
+    let defect = Defect::parse(input.defect.trim()).ok_or(ClaimsError::DefectInvalid)?;
     let description = input.description.trim().to_string();
     if description.chars().count() > MAX_DESCRIPTION_CHARS {
-        return Err(bad(
-            "claim.description_too_long",
-            "description",
-            format!("问题描述最多 {MAX_DESCRIPTION_CHARS} 字"),
-            format!("The description is limited to {MAX_DESCRIPTION_CHARS} characters"),
-        ));
+        return Err(ClaimsError::DescriptionTooLong { max: MAX_DESCRIPTION_CHARS });
     }
     let evidence = check_evidence(input.files, &input.error_text)?;
 
@@ -280,7 +412,8 @@ pub async fn file(
     tx.commit().await?;
     if !filed.duplicate {
         let c = &filed.claim;
-        tracing::info!(claim = %c.claim_no, order = %order.order_no, eligible = c.eligible, state = c.state.as_str(), "claim filed");
+        let state = c.state.as_str();
+        tracing::info!(claim = %c.claim_no, order = %order.order_no, eligible = c.eligible, state, "claim filed");
     }
     Ok(filed)
 }
@@ -302,31 +435,26 @@ async fn file_in(
     by: Option<UserId>,
     filing: Filing,
     now: Timestamp,
-) -> Result<Filed, Problem> {
+) -> Result<Filed, ClaimsError> {
     let Filing { item, defect, description, activated, evidence } = filing;
-    let order = tx.order_by_id(order.id).await?.ok_or_else(|| Problem::not_found("order.not_found"))?;
+    let order = tx.order_by_id(order.id).await?.ok_or(ClaimsError::OrderNotFound)?;
     if !matches!(order.state, OrderState::Delivered | OrderState::Settled) {
-        return Err(conflict("claim.not_delivered", "订单尚未发货，不能申请售后", "The order has not been delivered"));
+        return Err(ClaimsError::NotDelivered);
     }
     let delivered_at = order.delivered_at.or(order.paid_at).unwrap_or(order.created_at);
-    let product =
-        tx.product_by_id(order.product_id).await?.ok_or_else(|| Problem::internal("ordered product vanished"))?;
+    let product = tx.product_by_id(order.product_id).await?.ok_or(ClaimsError::Vanished("ordered product"))?;
     // One read of the order's keys answers both: is the item's current key revealed, and how often was it
     // re-issued (its voided keys). Shared secrets and hand deliveries have no keys and no re-issues.
     let (revealed, reissues) = if product.kind == GoodsKind::Standard {
         let keys = tx.order_keys(order.id).await?;
         let live = keys.iter().find(|k| k.item == item && k.voided_at.is_none());
-        let revealed = live.ok_or_else(|| Problem::not_found("order.not_found"))?.first_revealed_at.is_some();
+        let revealed = live.ok_or(ClaimsError::OrderNotFound)?.first_revealed_at.is_some();
         (revealed, voided_for(&keys, item))
     } else {
         (!tx.list_reveals(order.id).await?.is_empty(), 0)
     };
     if !revealed {
-        return Err(conflict(
-            "claim.not_revealed",
-            "请先查看该件商品的卡密，再申请售后",
-            "Reveal the item's key before filing a claim",
-        ));
+        return Err(ClaimsError::NotRevealed);
     }
     let earlier = tx.order_claims(order.id).await?;
     if let Some(open) = earlier.iter().find(|c| c.item == item && c.state.holds_escrow()) {
@@ -335,7 +463,7 @@ async fn file_in(
         return Ok(Filed { claim: open.clone(), evidence, duplicate: true, new_key: None });
     }
     if earlier.iter().any(|c| c.item == item && c.state == ClaimState::Refunded) {
-        return Err(conflict("claim.item_refunded", "该件商品已经退款", "This item has already been refunded"));
+        return Err(ClaimsError::ItemRefunded);
     }
 
     let policy = policy_of(&order);
@@ -421,7 +549,7 @@ async fn auto_reissue(
     kind: GoodsKind,
     after: ReissueAfter,
     now: Timestamp,
-) -> Result<Option<(ClaimRecord, kabao_core::CardKeyId)>, Problem> {
+) -> Result<Option<(ClaimRecord, kabao_core::CardKeyId)>, ClaimsError> {
     let auto = policy.is_some_and(|p| p.auto_reissue);
     if !auto
         || !matches!(eligibility, Eligibility::Eligible(Allowed::Reissue { .. }))
@@ -439,7 +567,7 @@ async fn auto_reissue(
         ..record.clone()
     };
     if !tx.update_claim(&decided, ClaimState::Open).await? {
-        return Err(conflict("claim.changed", "该售后申请刚刚被处理过，请刷新", "The claim just changed; reload"));
+        return Err(ClaimsError::Changed);
     }
     append_event(
         &mut *tx,
@@ -456,11 +584,11 @@ async fn auto_reissue(
     Ok(Some((decided, fresh)))
 }
 
-async fn open_key(state: &App, tx: &mut dyn Tx, id: kabao_core::CardKeyId) -> Result<Zeroizing<String>, Problem> {
-    let k = tx.card_key_by_id(id).await?.ok_or_else(|| Problem::internal("re-issued key vanished"))?;
+async fn open_key(state: &App, tx: &mut dyn Tx, id: kabao_core::CardKeyId) -> Result<Zeroizing<String>, ClaimsError> {
+    let k = tx.card_key_by_id(id).await?.ok_or(ClaimsError::Vanished("re-issued key"))?;
     let aad =
         CardKeyAad { shop: k.shop_id, product: k.product_id, fingerprint: &k.fingerprint, key_version: k.key_version };
-    state.keyring.open(aad, &k.ciphertext).map_err(Problem::internal)
+    Ok(state.keyring.open(aad, &k.ciphertext)?)
 }
 
 /// Stores evidence files (once per content) and their records, each bound to the product as sold, the claimed
@@ -473,7 +601,7 @@ async fn store_evidence(
     evidence: Vec<Evidence>,
     by: EvidenceParty,
     now: Timestamp,
-) -> Result<Vec<String>, Problem> {
+) -> Result<Vec<String>, ClaimsError> {
     let mut hashes = Vec::with_capacity(evidence.len());
     for e in evidence {
         let sha_hex = hex::encode(e.sha256);
@@ -523,11 +651,10 @@ async fn run_remedy(
     by: Option<UserId>,
     how: RemedyTrigger,
     now: Timestamp,
-) -> Result<ClaimRecord, Problem> {
+) -> Result<ClaimRecord, ClaimsError> {
     let policy = policy_of(order);
     let reissues = voided_for(&tx.order_keys(order.id).await?, c.item);
-    let product =
-        tx.product_by_id(order.product_id).await?.ok_or_else(|| Problem::internal("ordered product vanished"))?;
+    let product = tx.product_by_id(order.product_id).await?.ok_or(ClaimsError::Vanished("ordered product"))?;
     let action = match warranty::remedy_allowed(policy.as_ref(), reissues) {
         None => RemedyAction::Fail,
         Some(allowed @ Allowed::Reissue { .. }) if product.kind == GoodsKind::Standard => {
@@ -574,7 +701,7 @@ async fn run_remedy(
         ..c.clone()
     };
     if !tx.update_claim(&decided, c.state).await? {
-        return Err(conflict("claim.changed", "该售后申请刚刚被处理过，请刷新", "The claim just changed; reload"));
+        return Err(ClaimsError::Changed);
     }
     Ok(decided)
 }
@@ -586,17 +713,12 @@ async fn refund_item(
     c: &ClaimRecord,
     how: RemedyTrigger,
     now: Timestamp,
-) -> Result<(), Problem> {
+) -> Result<(), ClaimsError> {
     let held = tx.balance(Account::Escrow(order.id)).await?;
     if held < order.unit_price {
-        return Err(conflict(
-            "claim.refund_unavailable",
-            "该订单的担保资金已结算，无法从担保中退款，请申请平台介入",
-            "The order's escrow has been paid out; ask the platform to step in",
-        ));
+        return Err(ClaimsError::RefundUnavailable);
     }
-    let refund =
-        kabao_core::refund::from_escrow(order.id, order.buyer_id, order.unit_price).map_err(Problem::internal)?;
+    let refund = kabao_core::refund::from_escrow(order.id, order.buyer_id, order.unit_price)?;
     tx.post_ledger(&refund.tx, Some(order.id), now).await?;
     append_event(
         tx,
@@ -610,8 +732,8 @@ async fn refund_item(
         },
         now,
     )
-    .await
-    .map_err(Problem::from)
+    .await?;
+    Ok(())
 }
 
 /// What a merchant decides.
@@ -624,16 +746,15 @@ pub enum MerchantDecision {
 
 impl MerchantDecision {
     /// From the API's or the form's fields.
-    pub fn parse(decision: &str, reason: Option<String>, note: Option<String>) -> Result<MerchantDecision, Problem> {
-        let text = |v: Option<String>, field: &str| -> Result<String, Problem> {
+    pub fn parse(
+        decision: &str,
+        reason: Option<String>,
+        note: Option<String>,
+    ) -> Result<MerchantDecision, ClaimsError> {
+        let text = |v: Option<String>, field: &'static str| -> Result<String, ClaimsError> {
             let v = v.unwrap_or_default().trim().to_string();
             if v.chars().count() > MAX_NOTE_CHARS {
-                return Err(bad(
-                    "claim.text_too_long",
-                    field,
-                    format!("最多 {MAX_NOTE_CHARS} 字"),
-                    format!("At most {MAX_NOTE_CHARS} characters"),
-                ));
+                return Err(ClaimsError::TextTooLong { field, max: MAX_NOTE_CHARS });
             }
             Ok(v)
         };
@@ -642,41 +763,31 @@ impl MerchantDecision {
             "reject" => {
                 let reason = text(reason, "reason")?;
                 if reason.is_empty() {
-                    return Err(Problem::from_localized(Status::BAD_REQUEST, &claim::ClaimError::ReasonRequired));
+                    return Err(ClaimsError::ReasonRequired);
                 }
                 Ok(MerchantDecision::Reject { reason })
             }
             "ask_evidence" => {
                 let note = text(note, "note")?;
                 if note.is_empty() {
-                    return Err(bad(
-                        "claim.note_required",
-                        "note",
-                        "请写明需要买家补充什么证据",
-                        "Say what evidence the buyer should add",
-                    ));
+                    return Err(ClaimsError::NoteRequired);
                 }
                 Ok(MerchantDecision::AskEvidence { note })
             }
-            _ => Err(bad(
-                "claim.decision_invalid",
-                "decision",
-                "处理方式只能是同意、拒绝或要求补充证据",
-                "The decision must be approve, reject or ask_evidence",
-            )),
+            _ => Err(ClaimsError::DecisionInvalid),
         }
     }
 }
 
 /// The claim and its order, if `merchant` owns the shop it was filed with; anything else is "not found".
-async fn merchant_claim(tx: &mut dyn Tx, merchant: &User, claim_no: &str) -> Result<(ClaimRecord, Order), Problem> {
-    let no = parse_claim_no(claim_no).ok_or_else(|| Problem::not_found("claim.not_found"))?;
-    let c = tx.claim_by_no(no).await?.ok_or_else(|| Problem::not_found("claim.not_found"))?;
+async fn merchant_claim(tx: &mut dyn Tx, merchant: &User, claim_no: &str) -> Result<(ClaimRecord, Order), ClaimsError> {
+    let no = parse_claim_no(claim_no).ok_or(ClaimsError::ClaimNotFound)?;
+    let c = tx.claim_by_no(no).await?.ok_or(ClaimsError::ClaimNotFound)?;
     let shop = tx.shop_by_id(c.shop_id).await?;
     if shop.is_none_or(|s| s.owner_id != merchant.id) {
-        return Err(Problem::not_found("claim.not_found"));
+        return Err(ClaimsError::ClaimNotFound);
     }
-    let order = tx.order_by_id(c.order_id).await?.ok_or_else(|| Problem::internal("claimed order vanished"))?;
+    let order = tx.order_by_id(c.order_id).await?.ok_or(ClaimsError::Vanished("claimed order"))?;
     Ok((c, order))
 }
 
@@ -687,7 +798,7 @@ pub async fn decide(
     merchant: &User,
     claim_no: &str,
     decision: MerchantDecision,
-) -> Result<ClaimRecord, Problem> {
+) -> Result<ClaimRecord, ClaimsError> {
     let now = state.now();
     let mut tx = state.store.begin(TxMode::Write).await?;
     let (c, order) = merchant_claim(&mut *tx, merchant, claim_no).await?;
@@ -696,8 +807,7 @@ pub async fn decide(
         MerchantDecision::Reject { reason } => claim::Decision::Reject { reason: reason.clone() },
         MerchantDecision::AskEvidence { note } => claim::Decision::AskForEvidence { note: note.clone() },
     };
-    let next = claim::decide(&core_claim(&c), &core_decision, now)
-        .map_err(|e| Problem::from_localized(Status::CONFLICT, &e))?;
+    let next = claim::decide(&core_claim(&c), &core_decision, now)?;
     let decided = match (next, decision) {
         (None, _) => run_remedy(&mut *tx, &order, &c, Some(merchant.id), RemedyTrigger::MerchantApproved, now).await?,
         (Some(k), MerchantDecision::Reject { reason }) => {
@@ -734,18 +844,18 @@ pub async fn decide(
             save(&mut *tx, &d, c.state).await?;
             d
         }
-        (Some(_), MerchantDecision::Approve) => return Err(Problem::internal("approval gave a decided claim")),
+        (Some(_), MerchantDecision::Approve) => return Err(ClaimsError::ApprovalUndecided),
     };
     tx.commit().await?;
     tracing::info!(claim = %decided.claim_no, state = decided.state.as_str(), "claim decided by merchant");
     Ok(decided)
 }
 
-async fn save(tx: &mut dyn Tx, c: &ClaimRecord, from: ClaimState) -> Result<(), Problem> {
+async fn save(tx: &mut dyn Tx, c: &ClaimRecord, from: ClaimState) -> Result<(), ClaimsError> {
     if tx.update_claim(c, from).await? {
         Ok(())
     } else {
-        Err(conflict("claim.changed", "该售后申请刚刚被处理过，请刷新", "The claim just changed; reload"))
+        Err(ClaimsError::Changed)
     }
 }
 
@@ -776,10 +886,10 @@ pub async fn add_evidence(
     error_text: &str,
     files: Vec<Upload>,
     run: &dyn Completion<EvidenceAdded>,
-) -> Result<EvidenceAdded, Problem> {
+) -> Result<EvidenceAdded, ClaimsError> {
     let evidence = check_evidence(files, error_text)?;
     if evidence.is_empty() {
-        return Err(bad("claim.evidence_empty", "files", "请上传文件或填写文字说明", "Add a file or the text"));
+        return Err(ClaimsError::EvidenceEmpty);
     }
     let now = state.now();
     let mut tx = state.store.begin(TxMode::Write).await?;
@@ -791,14 +901,12 @@ pub async fn add_evidence(
         }
     };
     if !c.state.holds_escrow() {
-        return Err(Problem::from_localized(Status::CONFLICT, &claim::ClaimError::Closed(c.state)));
+        return Err(claim::ClaimError::Closed(c.state).into());
     }
-    let product =
-        tx.product_by_id(order.product_id).await?.ok_or_else(|| Problem::internal("ordered product vanished"))?;
+    let product = tx.product_by_id(order.product_id).await?.ok_or(ClaimsError::Vanished("ordered product"))?;
     let hashes = store_evidence(&mut *tx, &order, &product.title, &c, evidence, party, now).await?;
     let mut updated = if party == EvidenceParty::Buyer && c.state == ClaimState::AwaitingEvidence {
-        let k =
-            claim::on_more_evidence(&core_claim(&c), now).map_err(|e| Problem::from_localized(Status::CONFLICT, &e))?;
+        let k = claim::on_more_evidence(&core_claim(&c), now)?;
         let d = apply(&c, k);
         save(&mut *tx, &d, c.state).await?;
         d
@@ -837,7 +945,7 @@ async fn reevaluate(
     c: ClaimRecord,
     kind: GoodsKind,
     now: Timestamp,
-) -> Result<ClaimRecord, Problem> {
+) -> Result<ClaimRecord, ClaimsError> {
     let policy = policy_of(order);
     let keys = if kind == GoodsKind::Standard { tx.order_keys(order.id).await? } else { Vec::new() };
     let kinds: BTreeSet<EvidenceKind> =
@@ -889,9 +997,9 @@ async fn reevaluate(
 }
 
 /// A claim of an order the caller may already see.
-async fn buyer_claim(tx: &mut dyn Tx, order: &Order, claim_no: &str) -> Result<ClaimRecord, Problem> {
-    let no = parse_claim_no(claim_no).ok_or_else(|| Problem::not_found("claim.not_found"))?;
-    tx.claim_by_no(no).await?.filter(|c| c.order_id == order.id).ok_or_else(|| Problem::not_found("claim.not_found"))
+async fn buyer_claim(tx: &mut dyn Tx, order: &Order, claim_no: &str) -> Result<ClaimRecord, ClaimsError> {
+    let no = parse_claim_no(claim_no).ok_or(ClaimsError::ClaimNotFound)?;
+    tx.claim_by_no(no).await?.filter(|c| c.order_id == order.id).ok_or(ClaimsError::ClaimNotFound)
 }
 
 /// A claim with its evidence, for its buyer (the order is already checked).
@@ -899,11 +1007,42 @@ pub async fn for_buyer(
     state: &App,
     order: &Order,
     claim_no: &str,
-) -> Result<(ClaimRecord, Vec<EvidenceRecord>), Problem> {
+) -> Result<(ClaimRecord, Vec<EvidenceRecord>), ClaimsError> {
     let mut tx = state.store.begin(TxMode::Read).await?;
     let c = buyer_claim(&mut *tx, order, claim_no).await?;
     let evidence = tx.claim_evidence(c.id).await?;
     Ok((c, evidence))
+}
+
+/// An order's claims, each with its evidence, for a caller who may see the order (checked by the caller).
+pub async fn of_order(state: &App, order: &Order) -> Result<Vec<(ClaimRecord, Vec<EvidenceRecord>)>, ClaimsError> {
+    let mut tx = state.store.begin(TxMode::Read).await?;
+    let mut out = Vec::new();
+    for c in tx.order_claims(order.id).await? {
+        let evidence = tx.claim_evidence(c.id).await?;
+        out.push((c, evidence));
+    }
+    Ok(out)
+}
+
+/// A claim's evidence and its order's event chain, read together (the claim page), for a caller who may see it.
+pub async fn evidence_and_events(
+    state: &App,
+    c: &ClaimRecord,
+) -> Result<(Vec<EvidenceRecord>, Vec<kabao_core::audit::ChainedEvent>), ClaimsError> {
+    let mut tx = state.store.begin(TxMode::Read).await?;
+    Ok((tx.claim_evidence(c.id).await?, tx.order_events(c.order_id).await?))
+}
+
+/// Claims with the number of their order (empty if the order is gone), read in one transaction.
+pub async fn with_order_nos(state: &App, claims: Vec<ClaimRecord>) -> Result<Vec<(ClaimRecord, String)>, ClaimsError> {
+    let mut tx = state.store.begin(TxMode::Read).await?;
+    let mut out = Vec::with_capacity(claims.len());
+    for c in claims {
+        let order_no = tx.order_by_id(c.order_id).await?.map(|o| o.order_no).unwrap_or_default();
+        out.push((c, order_no));
+    }
+    Ok(out)
 }
 
 /// A claim with its evidence and order, for the merchant of its shop.
@@ -911,7 +1050,7 @@ pub async fn for_merchant(
     state: &App,
     merchant: &User,
     claim_no: &str,
-) -> Result<(ClaimRecord, Vec<EvidenceRecord>, Order), Problem> {
+) -> Result<(ClaimRecord, Vec<EvidenceRecord>, Order), ClaimsError> {
     let mut tx = state.store.begin(TxMode::Read).await?;
     let (c, order) = merchant_claim(&mut *tx, merchant, claim_no).await?;
     let evidence = tx.claim_evidence(c.id).await?;
@@ -919,20 +1058,17 @@ pub async fn for_merchant(
 }
 
 /// An evidence file of a claim the caller may see (checked by the caller), by its SHA-256 in hex.
-pub async fn evidence_file(state: &App, c: &ClaimRecord, sha_hex: &str) -> Result<(String, Vec<u8>), Problem> {
-    let sha = hex::decode(sha_hex.trim())
-        .ok()
-        .filter(|s| s.len() == 32)
-        .ok_or_else(|| Problem::not_found("evidence.not_found"))?;
+pub async fn evidence_file(state: &App, c: &ClaimRecord, sha_hex: &str) -> Result<(String, Vec<u8>), ClaimsError> {
+    let sha = hex::decode(sha_hex.trim()).ok().filter(|s| s.len() == 32).ok_or(ClaimsError::EvidenceNotFound)?;
     let mut tx = state.store.begin(TxMode::Read).await?;
     if !tx.claim_evidence(c.id).await?.iter().any(|e| e.sha256 == sha) {
-        return Err(Problem::not_found("evidence.not_found"));
+        return Err(ClaimsError::EvidenceNotFound);
     }
-    tx.evidence_file(&sha).await?.ok_or_else(|| Problem::not_found("evidence.not_found"))
+    tx.evidence_file(&sha).await?.ok_or(ClaimsError::EvidenceNotFound)
 }
 
 /// The merchant's queue: claims waiting for an answer, nearest deadline first.
-pub async fn queue(state: &App, merchant: &User) -> Result<Vec<ClaimRecord>, Problem> {
+pub async fn queue(state: &App, merchant: &User) -> Result<Vec<ClaimRecord>, ClaimsError> {
     let mut tx = state.store.begin(TxMode::Read).await?;
     let Some(shop) = tx.shop_by_owner(merchant.id).await? else { return Ok(Vec::new()) };
     Ok(tx.shop_pending_claims(shop.id, 200).await?)
@@ -942,7 +1078,7 @@ pub async fn queue(state: &App, merchant: &User) -> Result<Vec<ClaimRecord>, Pro
 pub async fn queue_in_full(
     state: &App,
     merchant: &User,
-) -> Result<Vec<(ClaimRecord, String, Vec<EvidenceRecord>)>, Problem> {
+) -> Result<Vec<(ClaimRecord, String, Vec<EvidenceRecord>)>, ClaimsError> {
     let mut tx = state.store.begin(TxMode::Read).await?;
     let Some(shop) = tx.shop_by_owner(merchant.id).await? else { return Ok(Vec::new()) };
     let mut out = Vec::new();
@@ -955,7 +1091,7 @@ pub async fn queue_in_full(
 }
 
 /// A shop's recent claims in any state.
-pub async fn recent(state: &App, merchant: &User) -> Result<Vec<ClaimRecord>, Problem> {
+pub async fn recent(state: &App, merchant: &User) -> Result<Vec<ClaimRecord>, ClaimsError> {
     let mut tx = state.store.begin(TxMode::Read).await?;
     let Some(shop) = tx.shop_by_owner(merchant.id).await? else { return Ok(Vec::new()) };
     Ok(tx.shop_claims(shop.id, 50).await?)
@@ -963,7 +1099,7 @@ pub async fn recent(state: &App, merchant: &User) -> Result<Vec<ClaimRecord>, Pr
 
 /// The merchant stayed silent past the deadline: an eligible claim gets its remedy; one the rules do not cover is
 /// closed as rejected with the reasons (the buyer may still take it to the platform).
-pub async fn run_deadlines(state: &App) -> Result<u64, Problem> {
+pub async fn run_deadlines(state: &App) -> Result<u64, ClaimsError> {
     let now = state.now();
     let due = {
         let mut tx = state.store.begin(TxMode::Read).await?;
@@ -976,11 +1112,13 @@ pub async fn run_deadlines(state: &App) -> Result<u64, Problem> {
         if !claim::silence_runs_remedy(&core_claim(&c), now) {
             continue; // decided meanwhile, or by another instance
         }
-        let order = tx.order_by_id(c.order_id).await?.ok_or_else(|| Problem::internal("claimed order vanished"))?;
+        let order = tx.order_by_id(c.order_id).await?.ok_or(ClaimsError::Vanished("claimed order"))?;
         if c.eligible {
             match run_remedy(&mut *tx, &order, &c, None, RemedyTrigger::MerchantSilent, now).await {
                 Ok(_) => {}
-                Err(e) if e.status == Status::CONFLICT => {
+                // The claim changed meanwhile, or its refund has nothing left to come from: the merchant or the
+                // buyer acts next.
+                Err(e @ (ClaimsError::Changed | ClaimsError::RefundUnavailable)) => {
                     tracing::warn!(claim = %c.claim_no, error = %e, "deadline remedy could not run");
                     continue;
                 }

@@ -43,9 +43,11 @@ pub enum FinanceError {
     Vanished,
     #[error(transparent)]
     Payee(#[from] PayeesError),
-    /// Finding the merchant's shop, recording the idempotent answer (modules not converted yet).
+    /// Finding the merchant's shop, or recording the idempotent answer, failed.
     #[error(transparent)]
-    Pending(#[from] crate::error::Problem),
+    Shop(#[from] crate::shops::ShopError),
+    #[error(transparent)]
+    Idempotency(#[from] crate::idempotency::IdempotencyError),
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -66,7 +68,8 @@ impl Localized for FinanceError {
             FinanceError::PayoutRefUsed => "withdrawal.payout_ref_used",
             FinanceError::LedgerRefused(e) => e.code(),
             FinanceError::Payee(e) => e.code(),
-            FinanceError::Pending(p) => p.code,
+            FinanceError::Shop(e) => e.code(),
+            FinanceError::Idempotency(e) => e.code(),
             FinanceError::Bookkeeping(_) | FinanceError::Vanished | FinanceError::Store(_) => "internal",
         }
     }
@@ -117,7 +120,8 @@ impl Localized for FinanceError {
             ),
             FinanceError::LedgerRefused(e) => return e.message(lang),
             FinanceError::Payee(e) => return e.message(lang),
-            FinanceError::Pending(p) => p.message(lang),
+            FinanceError::Shop(e) => return e.message(lang),
+            FinanceError::Idempotency(e) => return e.message(lang),
             FinanceError::Bookkeeping(_) | FinanceError::Vanished | FinanceError::Store(_) => {
                 lang.pick(INTERNAL.0, INTERNAL.1)
             }

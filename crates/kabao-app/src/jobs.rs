@@ -25,9 +25,15 @@ pub enum JobsError {
     /// A ledger transaction the rules could not build (a bug: the amounts come from the books).
     #[error("ledger transaction invalid: {0}")]
     Bookkeeping(#[from] LedgerError),
-    /// A step of another module (order events, refunds, claims, disputes, trust, idempotency) not converted yet.
+    /// A step of another module failed (order events and refunds, claim deadlines, escalations, trust).
     #[error(transparent)]
-    Pending(#[from] crate::error::Problem),
+    Order(#[from] crate::orders::OrderError),
+    #[error(transparent)]
+    Claims(#[from] crate::claims::ClaimsError),
+    #[error(transparent)]
+    Disputes(#[from] crate::disputes::DisputesError),
+    #[error(transparent)]
+    Trust(#[from] crate::trust::TrustError),
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -35,13 +41,19 @@ pub enum JobsError {
 impl Localized for JobsError {
     fn code(&self) -> &'static str {
         match self {
-            JobsError::Pending(p) => p.code,
+            JobsError::Order(e) => e.code(),
+            JobsError::Claims(e) => e.code(),
+            JobsError::Disputes(e) => e.code(),
+            JobsError::Trust(e) => e.code(),
             JobsError::Bookkeeping(_) | JobsError::Store(_) => "internal",
         }
     }
     fn message(&self, lang: Lang) -> String {
         match self {
-            JobsError::Pending(p) => p.message(lang).into(),
+            JobsError::Order(e) => e.message(lang),
+            JobsError::Claims(e) => e.message(lang),
+            JobsError::Disputes(e) => e.message(lang),
+            JobsError::Trust(e) => e.message(lang),
             JobsError::Bookkeeping(_) | JobsError::Store(_) => {
                 lang.pick("服务器内部错误，请稍后重试", "Internal error, please retry later").into()
             }

@@ -21,9 +21,9 @@ pub enum PayeesError {
     TooMany { max: usize },
     #[error("the payee just saved could not be read back")]
     Vanished,
-    /// Finding the merchant's shop (a module not converted yet).
+    /// Finding the merchant's shop failed (no shop).
     #[error(transparent)]
-    Pending(#[from] crate::error::Problem),
+    Shop(#[from] crate::shops::ShopError),
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -34,7 +34,7 @@ impl Localized for PayeesError {
             PayeesError::Invalid(e) => e.code(),
             PayeesError::NotFound => "payee.not_found",
             PayeesError::TooMany { .. } => "payee.too_many",
-            PayeesError::Pending(p) => p.code,
+            PayeesError::Shop(e) => e.code(),
             PayeesError::Vanished | PayeesError::Store(_) => "internal",
         }
     }
@@ -53,7 +53,7 @@ impl Localized for PayeesError {
                 Lang::Zh => format!("最多保存 {max} 个收款账户，请先删除不用的"),
                 Lang::En => format!("At most {max} payees; remove one you no longer use first"),
             },
-            PayeesError::Pending(p) => p.message(lang).into(),
+            PayeesError::Shop(e) => e.message(lang),
             PayeesError::Vanished | PayeesError::Store(_) => {
                 lang.pick("服务器内部错误，请稍后重试", "Internal error, please retry later").into()
             }

@@ -2,10 +2,56 @@
 //! An admin confirms them (they keep counting against the shop's trust, and the shop may be suspended) or
 //! dismisses them as false alarms (they stop counting).
 
-use crate::error::Problem;
 use crate::App;
-use kabao_core::{Lang, ShopId};
-use kabao_store::{RiskEvent, Shop, TxMode, User};
+use kabao_core::{Lang, Localized, ShopId};
+use kabao_store::{RiskEvent, Shop, StoreError, TxMode, User};
+
+/// Why a review of risk events was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum RiskError {
+    #[error("the outcome is neither confirmed nor dismissed")]
+    OutcomeInvalid,
+    #[error("the note is empty or over 500 characters")]
+    NoteInvalid,
+    #[error("the shop has no open risk event")]
+    NothingOpen,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Shop(#[from] crate::shops::ShopError),
+}
+
+impl Localized for RiskError {
+    fn code(&self) -> &'static str {
+        match self {
+            RiskError::OutcomeInvalid => "risk.outcome",
+            RiskError::NoteInvalid => "risk.note",
+            RiskError::NothingOpen => "risk.nothing_open",
+            RiskError::Shop(e) => e.code(),
+            RiskError::Store(_) => "internal",
+        }
+    }
+
+    fn field(&self) -> Option<&'static str> {
+        match self {
+            RiskError::OutcomeInvalid => Some("outcome"),
+            RiskError::NoteInvalid => Some("note"),
+            _ => None,
+        }
+    }
+
+    fn message(&self, lang: Lang) -> String {
+        match self {
+            RiskError::OutcomeInvalid => lang.pick("请选择确认违规或误报", "Choose confirmed or dismissed").into(),
+            RiskError::NoteInvalid => {
+                lang.pick("请填写处理说明（最多 500 字）", "Give a note (up to 500 characters)").into()
+            }
+            RiskError::NothingOpen => lang.pick("找不到该内容", "Not found").into(),
+            RiskError::Shop(e) => e.message(lang),
+            RiskError::Store(_) => crate::error::internal_message(lang),
+        }
+    }
+}
 
 /// A shop in the queue, with its recent events.
 pub struct Queued {
@@ -44,7 +90,7 @@ pub fn state_label(state: &str, lang: Lang) -> &'static str {
 }
 
 /// The queue, most open events first.
-pub async fn queue(state: &App, admin: &User) -> Result<Vec<Queued>, Problem> {
+pub async fn queue(state: &App, admin: &User) -> Result<Vec<Queued>, RiskError> {
     crate::shops::require_admin(admin)?;
     let mut tx = state.store.begin(TxMode::Read).await?;
     let shops = tx.risk_review_queue(state.config.risk_review_threshold.max(1), 100).await?;
@@ -76,32 +122,20 @@ pub async fn review(
     outcome: &str,
     note: &str,
     suspend: bool,
-) -> Result<u64, Problem> {
+) -> Result<u64, RiskError> {
     crate::shops::require_admin(admin)?;
     let outcome = match outcome.trim() {
         o @ ("confirmed" | "dismissed") => o,
-        _ => {
-            return Err(Problem::bad_request(
-                "risk.outcome",
-                "outcome",
-                "请选择确认违规或误报",
-                "Choose confirmed or dismissed",
-            ))
-        }
+        _ => return Err(RiskError::OutcomeInvalid),
     };
     let note = note.trim();
     if note.is_empty() || note.chars().count() > 500 {
-        return Err(Problem::bad_request(
-            "risk.note",
-            "note",
-            "请填写处理说明（最多 500 字）",
-            "Give a note (up to 500 characters)",
-        ));
+        return Err(RiskError::NoteInvalid);
     }
     let mut tx = state.store.begin(TxMode::Write).await?;
     let n = tx.review_risk_events(shop, outcome, note, admin.id, state.clock.now()).await?;
     if n == 0 {
-        return Err(Problem::not_found("risk.nothing_open"));
+        return Err(RiskError::NothingOpen);
     }
     tx.commit().await?;
     tracing::info!(shop = %shop, outcome, events = n, admin = %admin.id, "risk events reviewed");

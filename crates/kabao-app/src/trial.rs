@@ -18,9 +18,9 @@ pub enum TrialError {
     TrialQuantity,
     #[error("a trial item can be bought once per buyer per shop")]
     TrialOnce,
-    /// Calls into a module not converted yet (the shop's trust).
+    /// Reading the shop's trust failed.
     #[error(transparent)]
-    Pending(#[from] crate::error::Problem),
+    Trust(#[from] crate::trust::TrustError),
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -31,7 +31,7 @@ impl Localized for TrialError {
             TrialError::FirstOrderUnconfirmed { .. } => "order.first_order_unconfirmed",
             TrialError::TrialQuantity => "order.trial_quantity",
             TrialError::TrialOnce => "order.trial_once",
-            TrialError::Pending(p) => p.code,
+            TrialError::Trust(e) => e.code(),
             TrialError::Store(_) => "internal",
         }
     }
@@ -51,7 +51,7 @@ impl Localized for TrialError {
             TrialError::TrialOnce => lang
                 .pick("每位买家在每家店铺只能购买一次体验卡", "A trial item can be bought once per buyer per shop")
                 .into(),
-            TrialError::Pending(p) => p.message(lang).to_string(),
+            TrialError::Trust(e) => e.message(lang),
             TrialError::Store(_) => {
                 lang.pick("服务器内部错误，请稍后重试", "Internal error, please retry later").into()
             }

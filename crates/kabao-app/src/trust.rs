@@ -4,16 +4,47 @@
 //! Computed on read, not cached: every input (a review, a claim decision, a ruling, a risk event, a day of shop
 //! age) changes it, and one shop's aggregates are a handful of indexed queries.
 
-use crate::error::Problem;
 use crate::App;
 use kabao_core::catalog::CertificationLevel;
 use kabao_core::ledger::Account;
 use kabao_core::trust::{
     self, ClaimRecord, FundStanding, RatingStat, Ratings, ReissueReviews, RiskRecord, TrustInputs, TrustScore,
 };
-use kabao_core::Timestamp;
-use kabao_store::{RatingSums, Shop, ShopTrustFacts, Tx, TxMode};
+use kabao_core::{Lang, Localized, Timestamp};
+use kabao_store::{RatingSums, Shop, ShopTrustFacts, StoreError, Tx, TxMode};
 use std::collections::HashMap;
+
+/// Why a score or a listing could not be given.
+#[derive(Debug, thiserror::Error)]
+pub enum TrustError {
+    #[error("unknown listing order")]
+    SortInvalid,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl Localized for TrustError {
+    fn code(&self) -> &'static str {
+        match self {
+            TrustError::SortInvalid => "listing.sort",
+            TrustError::Store(_) => "internal",
+        }
+    }
+
+    fn field(&self) -> Option<&'static str> {
+        match self {
+            TrustError::SortInvalid => Some("sort"),
+            TrustError::Store(_) => None,
+        }
+    }
+
+    fn message(&self, lang: Lang) -> String {
+        match self {
+            TrustError::SortInvalid => lang.pick("排序方式只能是 newest 或 trust", "sort is newest or trust").into(),
+            TrustError::Store(_) => crate::error::internal_message(lang),
+        }
+    }
+}
 
 /// The record window (动态评分 and claims: 90 days), and the "recently" of warnings (30 days).
 pub const WINDOW_DAYS: i64 = 90;
@@ -101,7 +132,7 @@ pub fn inputs(
 }
 
 /// A shop's inputs, read in the caller's transaction.
-pub async fn inputs_in(tx: &mut dyn Tx, shop: &Subject, now: Timestamp) -> Result<TrustInputs, Problem> {
+pub async fn inputs_in(tx: &mut dyn Tx, shop: &Subject, now: Timestamp) -> Result<TrustInputs, TrustError> {
     let since = Timestamp(now.millis() - WINDOW_DAYS * DAY_MS);
     let recent = Timestamp(now.millis() - RECENT_DAYS * DAY_MS);
     let facts = tx.shop_trust_facts(shop.id, since, recent).await?;
@@ -110,15 +141,21 @@ pub async fn inputs_in(tx: &mut dyn Tx, shop: &Subject, now: Timestamp) -> Resul
     Ok(inputs(shop, &facts, member, deposit, now))
 }
 
+/// A shop's inputs now (what the score and the gold rule are computed from).
+pub async fn inputs_now(state: &App, shop: &Subject) -> Result<TrustInputs, TrustError> {
+    let mut tx = state.store.begin(TxMode::Read).await?;
+    inputs_in(&mut *tx, shop, state.clock.now()).await
+}
+
 /// A shop's trust score now.
-pub async fn of_shop(state: &App, shop: &Shop) -> Result<TrustScore, Problem> {
+pub async fn of_shop(state: &App, shop: &Shop) -> Result<TrustScore, TrustError> {
     let mut tx = state.store.begin(TxMode::Read).await?;
     let inputs = inputs_in(&mut *tx, &Subject::from(shop), state.clock.now()).await?;
     Ok(trust::compute(&inputs))
 }
 
 /// Scores of several shops (a listing), read in one transaction.
-pub async fn of_shops(state: &App, shops: &[Subject]) -> Result<HashMap<kabao_core::ShopId, TrustScore>, Problem> {
+pub async fn of_shops(state: &App, shops: &[Subject]) -> Result<HashMap<kabao_core::ShopId, TrustScore>, TrustError> {
     let now = state.clock.now();
     let mut tx = state.store.begin(TxMode::Read).await?;
     let mut out = HashMap::with_capacity(shops.len());
@@ -136,7 +173,7 @@ const GOLD_BATCH: i64 = 500;
 /// Grants 金牌卖家 to certified shops whose record meets the rule (`kabao_core::trust::gold_eligible`) and
 /// withdraws it, back to the level last approved by an admin, from gold shops whose record lapsed. Returns how
 /// many shops changed.
-pub async fn review_gold(state: &App) -> Result<u64, Problem> {
+pub async fn review_gold(state: &App) -> Result<u64, TrustError> {
     let now = state.clock.now();
     let mut changed = 0;
     let mut offset = 0;
@@ -166,7 +203,7 @@ pub async fn review_gold(state: &App) -> Result<u64, Problem> {
 }
 
 /// The level an admin last approved for the shop (verified if none is on file: gold needs certification).
-async fn approved_level(tx: &mut dyn Tx, shop: &Shop) -> Result<CertificationLevel, Problem> {
+async fn approved_level(tx: &mut dyn Tx, shop: &Shop) -> Result<CertificationLevel, TrustError> {
     let apps = tx.shop_certification_applications(shop.id).await?;
     Ok(apps.iter().find(|a| a.state == "approved").map_or(CertificationLevel::Verified, |a| a.level))
 }
@@ -175,7 +212,7 @@ async fn approved_level(tx: &mut dyn Tx, shop: &Shop) -> Result<CertificationLev
 pub async fn signals_of(
     state: &App,
     claim: &kabao_store::ClaimRecord,
-) -> Result<Vec<kabao_core::signals::Signal>, Problem> {
+) -> Result<Vec<kabao_core::signals::Signal>, TrustError> {
     let since = Timestamp(state.clock.now().millis() - WINDOW_DAYS * DAY_MS);
     let mut tx = state.store.begin(TxMode::Read).await?;
     let facts = tx.buyer_facts(claim, since).await?;
@@ -193,16 +230,11 @@ pub enum ListingOrder {
 }
 
 impl ListingOrder {
-    pub fn parse(s: Option<&str>) -> Result<ListingOrder, Problem> {
+    pub fn parse(s: Option<&str>) -> Result<ListingOrder, TrustError> {
         match s.map(str::trim) {
             None | Some("") | Some("newest") => Ok(ListingOrder::Newest),
             Some("trust") => Ok(ListingOrder::Trust),
-            Some(_) => Err(Problem::bad_request(
-                "listing.sort",
-                "sort",
-                "排序方式只能是 newest 或 trust",
-                "sort is newest or trust",
-            )),
+            Some(_) => Err(TrustError::SortInvalid),
         }
     }
 }
@@ -216,7 +248,7 @@ pub async fn listing(
     order: ListingOrder,
     limit: i64,
     offset: i64,
-) -> Result<Vec<(kabao_store::Listing, TrustScore)>, Problem> {
+) -> Result<Vec<(kabao_store::Listing, TrustScore)>, TrustError> {
     let listings = {
         let mut tx = state.store.begin(TxMode::Read).await?;
         match order {

@@ -195,7 +195,7 @@ impl From<kabao_app::trial::TrialError> for ApiError {
         match e {
             E::FirstOrderUnconfirmed { .. } | E::TrialOnce => refused(StatusCode::CONFLICT, &e),
             E::TrialQuantity => refused(StatusCode::BAD_REQUEST, &e),
-            E::Pending(p) => ApiError::from(p),
+            E::Trust(e) => ApiError::from(e),
             E::Store(_) => ApiError::internal(e),
         }
     }
@@ -313,6 +313,153 @@ impl From<kabao_app::keyring::KeyringError> for ApiError {
 
 // === Claims, disputes and trust (claims, disputes, bundle, chat, reviews, certification, risk, trust) ===
 
+impl From<kabao_app::claims::ClaimsError> for ApiError {
+    fn from(e: kabao_app::claims::ClaimsError) -> Self {
+        use kabao_app::claims::ClaimsError as E;
+        let status = match &e {
+            E::Idempotency(_) | E::Vanished(_) | E::ApprovalUndecided | E::Vault(_) | E::Ledger(_) | E::Store(_) => {
+                return match e {
+                    E::Idempotency(e) => ApiError::from(e),
+                    e => ApiError::internal(e),
+                }
+            }
+            E::TooManyFiles { .. }
+            | E::FileType { .. }
+            | E::FileTooLarge { .. }
+            | E::ErrorTextTooLong
+            | E::ItemInvalid
+            | E::DefectInvalid
+            | E::DescriptionTooLong { .. }
+            | E::EvidenceEmpty
+            | E::TextTooLong { .. }
+            | E::ReasonRequired
+            | E::NoteRequired
+            | E::DecisionInvalid => StatusCode::BAD_REQUEST,
+            E::OrderNotFound | E::ClaimNotFound | E::EvidenceNotFound => StatusCode::NOT_FOUND,
+            E::NotDelivered | E::NotRevealed | E::ItemRefunded | E::Changed | E::RefundUnavailable | E::Step(_) => {
+                StatusCode::CONFLICT
+            }
+        };
+        ApiError::from_localized(status, &e)
+    }
+}
+
+impl From<kabao_app::disputes::DisputesError> for ApiError {
+    fn from(e: kabao_app::disputes::DisputesError) -> Self {
+        use kabao_app::disputes::DisputesError as E;
+        let status = match &e {
+            E::Idempotency(_) | E::Shop(_) | E::Vanished(_) | E::Ledger(_) | E::Store(_) => {
+                return match e {
+                    E::Idempotency(e) => ApiError::from(e),
+                    E::Shop(e) => ApiError::from(e),
+                    e => ApiError::internal(e),
+                }
+            }
+            E::StatementEmpty | E::StatementTooLong { .. } | E::RulingInvalid(_) | E::AmountInvalid => {
+                StatusCode::BAD_REQUEST
+            }
+            E::NotArbiter | E::NotAdmin => StatusCode::FORBIDDEN,
+            E::ClaimNotFound | E::DisputeNotFound => StatusCode::NOT_FOUND,
+            E::AlreadyEscalated
+            | E::ClaimChanged
+            | E::Closed
+            | E::AlreadyRuled
+            | E::NoStock
+            | E::Escalation(_)
+            | E::NotCovered(_)
+            | E::AlreadyMember => StatusCode::CONFLICT,
+            E::BalanceTooLow { .. } | E::Revenue(_) => StatusCode::PAYMENT_REQUIRED,
+        };
+        ApiError::from_localized(status, &e)
+    }
+}
+
+impl From<kabao_app::bundle::BundleError> for ApiError {
+    fn from(e: kabao_app::bundle::BundleError) -> Self {
+        ApiError::internal(e)
+    }
+}
+
+impl From<kabao_app::chat::ChatError> for ApiError {
+    fn from(e: kabao_app::chat::ChatError) -> Self {
+        use kabao_app::chat::ChatError as E;
+        let status = match &e {
+            E::Shop(_) | E::Json(_) | E::Store(_) => {
+                return match e {
+                    E::Shop(e) => ApiError::from(e),
+                    e => ApiError::internal(e),
+                }
+            }
+            E::TooFast { wait_s } => {
+                let (zh, en) = (e.message(Lang::Zh), e.message(Lang::En));
+                return ApiError::too_many(e.code(), *wait_s, zh, en);
+            }
+            E::Empty | E::TooLong { .. } => StatusCode::BAD_REQUEST,
+            E::OrderNotFound => StatusCode::NOT_FOUND,
+            E::NotArbiter => StatusCode::FORBIDDEN,
+        };
+        ApiError::from_localized(status, &e)
+    }
+}
+
+impl From<kabao_app::reviews::ReviewsError> for ApiError {
+    fn from(e: kabao_app::reviews::ReviewsError) -> Self {
+        use kabao_app::reviews::ReviewsError as E;
+        let status = match &e {
+            E::Json(_) | E::Store(_) => return ApiError::internal(e),
+            E::Invalid(_) => StatusCode::BAD_REQUEST,
+            E::OrderNotFound | E::ShopNotFound | E::ProductNotFound | E::ReviewNotFound => StatusCode::NOT_FOUND,
+            E::NotDelivered | E::OwnShop | E::AlreadyReviewed | E::AlreadyReplied => StatusCode::CONFLICT,
+        };
+        ApiError::from_localized(status, &e)
+    }
+}
+
+impl From<kabao_app::certification::CertificationError> for ApiError {
+    fn from(e: kabao_app::certification::CertificationError) -> Self {
+        use kabao_app::certification::CertificationError as E;
+        let status = match &e {
+            E::Shop(_) | E::Store(_) => {
+                return match e {
+                    E::Shop(e) => ApiError::from(e),
+                    e => ApiError::internal(e),
+                }
+            }
+            E::Invalid(_) | E::DecisionInvalid | E::ReasonInvalid => StatusCode::BAD_REQUEST,
+            E::NotFound => StatusCode::NOT_FOUND,
+            E::NoShop | E::AlreadyHeld | E::AlreadyPending | E::AlreadyDecided => StatusCode::CONFLICT,
+        };
+        ApiError::from_localized(status, &e)
+    }
+}
+
+impl From<kabao_app::risk::RiskError> for ApiError {
+    fn from(e: kabao_app::risk::RiskError) -> Self {
+        use kabao_app::risk::RiskError as E;
+        let status = match &e {
+            E::Shop(_) | E::Store(_) => {
+                return match e {
+                    E::Shop(e) => ApiError::from(e),
+                    e => ApiError::internal(e),
+                }
+            }
+            E::OutcomeInvalid | E::NoteInvalid => StatusCode::BAD_REQUEST,
+            E::NothingOpen => StatusCode::NOT_FOUND,
+        };
+        ApiError::from_localized(status, &e)
+    }
+}
+
+impl From<kabao_app::trust::TrustError> for ApiError {
+    fn from(e: kabao_app::trust::TrustError) -> Self {
+        use kabao_app::trust::TrustError as E;
+        match e {
+            E::SortInvalid => ApiError::from_localized(StatusCode::BAD_REQUEST, &e),
+            E::Store(_) => ApiError::internal(e),
+        }
+    }
+}
+
 // === end of claims, disputes and trust ===
 
 // === Accounts, money out and jobs (accounts and sessions, finance, payees, jobs, verify, mailer) ===
@@ -353,7 +500,7 @@ impl From<kabao_app::payees::PayeesError> for ApiError {
             E::Invalid(_) => ApiError::from_localized(StatusCode::BAD_REQUEST, &e),
             E::NotFound => ApiError::from_localized(StatusCode::NOT_FOUND, &e),
             E::TooMany { .. } => ApiError::from_localized(StatusCode::CONFLICT, &e),
-            E::Pending(p) => ApiError::from(p),
+            E::Shop(e) => ApiError::from(e),
             E::Vanished | E::Store(_) => ApiError::internal(e),
         }
     }
@@ -369,7 +516,8 @@ impl From<kabao_app::finance::FinanceError> for ApiError {
             E::NotAdmin => StatusCode::FORBIDDEN,
             E::WithdrawalNotFound => StatusCode::NOT_FOUND,
             E::Payee(p) => return ApiError::from(p),
-            E::Pending(p) => return ApiError::from(p),
+            E::Shop(e) => return ApiError::from(e),
+            E::Idempotency(e) => return ApiError::from(e),
             E::Bookkeeping(_) | E::Vanished | E::Store(_) => return ApiError::internal(e),
         };
         ApiError::from_localized(status, &e)
@@ -378,21 +526,18 @@ impl From<kabao_app::finance::FinanceError> for ApiError {
 
 impl From<kabao_app::jobs::JobsError> for ApiError {
     fn from(e: kabao_app::jobs::JobsError) -> Self {
+        use kabao_app::jobs::JobsError as E;
         match e {
-            kabao_app::jobs::JobsError::Pending(p) => ApiError::from(p),
-            e => ApiError::internal(e),
+            E::Order(e) => ApiError::from(e),
+            E::Claims(e) => ApiError::from(e),
+            E::Disputes(e) => ApiError::from(e),
+            E::Trust(e) => ApiError::from(e),
+            E::Bookkeeping(_) | E::Store(_) => ApiError::internal(e),
         }
     }
 }
 
 // === end of accounts, money out and jobs ===
-
-impl From<kabao_app::error::Problem> for ApiError {
-    fn from(p: kabao_app::error::Problem) -> Self {
-        let status = StatusCode::from_u16(p.status.as_u16()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        ApiError { status, code: p.code, field: p.field, zh: p.zh, en: p.en, retry_after_s: p.retry_after_s }
-    }
-}
 
 /// Names the field in a serde message such as "unknown field `colour`, expected ..." or "missing field `title`".
 fn field_in(message: &str) -> Option<String> {

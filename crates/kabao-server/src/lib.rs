@@ -5,6 +5,8 @@ pub mod api;
 pub mod auth;
 pub mod error;
 pub mod extract;
+pub(crate) mod files;
+pub(crate) mod forms;
 pub mod i18n;
 pub mod idempotency;
 pub mod metrics;

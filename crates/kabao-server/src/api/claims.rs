@@ -6,92 +6,19 @@ use super::ApiJson;
 use crate::auth::{ApiMerchant, MaybeApiUser};
 use crate::error::ApiError;
 use crate::extract::ApiPath;
+use crate::files::{evidence_response, package_response};
+use crate::forms::read_claim_form;
 use crate::idempotency::{Begun, IdempotencyKey, Rendered, Scope};
 use crate::SharedState;
 use axum::extract::multipart::MultipartRejection;
 use axum::extract::{Multipart, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
-use kabao_app::claims::{ClaimInput, EvidenceAdded, EvidenceFrom, MerchantDecision, Upload};
+use kabao_app::claims::{EvidenceAdded, EvidenceFrom, MerchantDecision};
 use kabao_core::Lang;
 use kabao_store::{ClaimRecord, EvidenceRecord};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
-
-fn too_large() -> ApiError {
-    ApiError::new(
-        StatusCode::PAYLOAD_TOO_LARGE,
-        "claim.upload_too_large",
-        format!("上传内容超过 {} MB 的上限", kabao_app::claims::MAX_UPLOAD_BYTES / (1024 * 1024)),
-        format!("The upload is over the {} MB limit", kabao_app::claims::MAX_UPLOAD_BYTES / (1024 * 1024)),
-    )
-}
-
-fn unreadable(detail: impl std::fmt::Display) -> ApiError {
-    ApiError::bad_request(
-        "request.invalid_body",
-        "files",
-        format!("上传内容无法读取（需要 multipart/form-data）：{detail}"),
-        format!("The upload could not be read (multipart/form-data expected): {detail}"),
-    )
-}
-
-/// A claim form as sent by the API or a page: its text fields by name and its files.
-pub(crate) struct ClaimForm {
-    pub fields: std::collections::HashMap<String, String>,
-    pub files: Vec<Upload>,
-}
-
-impl ClaimForm {
-    pub fn text(&self, name: &str) -> String {
-        self.fields.get(name).cloned().unwrap_or_default()
-    }
-
-    pub fn flag(&self, name: &str) -> bool {
-        matches!(self.text(name).trim(), "true" | "on" | "1" | "yes")
-    }
-
-    /// The fields a buyer files a claim with.
-    pub fn into_input(self) -> ClaimInput {
-        ClaimInput {
-            item: self.text("item"),
-            defect: self.text("defect"),
-            description: self.text("description"),
-            activated: self.flag("activated"),
-            error_text: self.text("error_text"),
-            files: self.files,
-        }
-    }
-
-    /// The request's idempotency: its key with a fingerprint of every field and file of this form.
-    pub fn idempotency(&self, key: IdempotencyKey) -> crate::idempotency::Idempotency {
-        key.form(&self.fields, &self.files)
-    }
-}
-
-/// Reads a multipart claim form: text fields, and every part named `files` as an upload.
-pub(crate) async fn read_form(multipart: Result<Multipart, MultipartRejection>) -> Result<ClaimForm, ApiError> {
-    let mut multipart = multipart.map_err(|e| unreadable(e.body_text()))?;
-    let mut form = ClaimForm { fields: Default::default(), files: Vec::new() };
-    loop {
-        match multipart.next_field().await {
-            Ok(Some(field)) => {
-                let name = field.name().unwrap_or_default().to_string();
-                if name == "files" {
-                    let file_name = field.file_name().unwrap_or_default().to_string();
-                    let bytes = field.bytes().await.map_err(|_| too_large())?;
-                    form.files.push(Upload { name: file_name, bytes: bytes.to_vec() });
-                } else if !name.is_empty() {
-                    let text = field.text().await.map_err(|_| too_large())?;
-                    form.fields.insert(name, text);
-                }
-            }
-            Ok(None) => return Ok(form),
-            Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => return Err(too_large()),
-            Err(e) => return Err(unreadable(e)),
-        }
-    }
-}
 
 /// Why a claim is (not) eligible, or a buyer-abuse signal: a code and its text in both languages.
 #[derive(Serialize, ToSchema)]
@@ -270,7 +197,7 @@ pub async fn file(
     multipart: Result<Multipart, MultipartRejection>,
 ) -> Result<Response, ApiError> {
     let order = access_order(&state, user.as_ref(), &headers, &order_no).await?;
-    let form = read_form(multipart).await?;
+    let form = read_claim_form(multipart).await?;
     let render = |f: &kabao_app::claims::Filed| {
         let status = if f.duplicate { StatusCode::OK } else { StatusCode::CREATED };
         let view = FiledView {
@@ -301,13 +228,8 @@ pub async fn list(
     ApiPath(order_no): ApiPath<String>,
 ) -> Result<ApiJson<Vec<ClaimView>>, ApiError> {
     let order = access_order(&state, user.as_ref(), &headers, &order_no).await?;
-    let mut tx = state.store.begin(kabao_store::TxMode::Read).await?;
-    let mut out = Vec::new();
-    for c in tx.order_claims(order.id).await? {
-        let evidence = tx.claim_evidence(c.id).await?;
-        out.push(ClaimView::new(&c, &order.order_no, &evidence));
-    }
-    Ok(ApiJson(out))
+    let claims = kabao_app::claims::of_order(&state, &order).await?;
+    Ok(ApiJson(claims.iter().map(|(c, evidence)| ClaimView::new(c, &order.order_no, evidence)).collect()))
 }
 
 /// One claim of an order (buyer's token, or guest's `X-Order-Secret`).
@@ -346,7 +268,7 @@ pub async fn add_evidence(
     multipart: Result<Multipart, MultipartRejection>,
 ) -> Result<Response, ApiError> {
     let order = access_order(&state, user.as_ref(), &headers, &order_no).await?;
-    let form = read_form(multipart).await?;
+    let form = read_claim_form(multipart).await?;
     let render =
         |a: &EvidenceAdded| Rendered::json(StatusCode::OK, &ClaimView::new(&a.claim, &a.order_no, &a.evidence));
     let run = match form.idempotency(key).begin(&state, Scope::buyer(user.as_ref(), &order), &render).await? {
@@ -470,7 +392,7 @@ pub async fn buyer_file(
     let order = access_order(&state, user.as_ref(), &headers, &order_no).await?;
     let (c, _) = kabao_app::claims::for_buyer(&state, &order, &claim_no).await?;
     let (mime, bytes) = kabao_app::claims::evidence_file(&state, &c, &sha).await?;
-    Ok(crate::pages::claims::file_response(mime, bytes))
+    Ok(evidence_response(mime, bytes))
 }
 
 /// An evidence file of a claim of the merchant's shop.
@@ -484,7 +406,7 @@ pub async fn merchant_file(
 ) -> Result<axum::response::Response, ApiError> {
     let (c, _, _) = kabao_app::claims::for_merchant(&state, &user, &claim_no).await?;
     let (mime, bytes) = kabao_app::claims::evidence_file(&state, &c, &sha).await?;
-    Ok(crate::pages::claims::file_response(mime, bytes))
+    Ok(evidence_response(mime, bytes))
 }
 
 /// The order's complaint package (维权材料包): a zip with a readable report (HTML, Chinese with English), the
@@ -500,7 +422,7 @@ pub async fn complaint_package(
     ApiPath(order_no): ApiPath<String>,
 ) -> Result<axum::response::Response, ApiError> {
     let order = access_order(&state, user.as_ref(), &headers, &order_no).await?;
-    crate::pages::claims::package_response(&state, &order).await
+    package_response(&state, &order).await
 }
 
 /// The merchant adds evidence (multipart `files` and/or `error_text`) to an open or disputed claim of its shop.
@@ -519,7 +441,7 @@ pub async fn merchant_evidence(
     ApiPath(claim_no): ApiPath<String>,
     multipart: Result<Multipart, MultipartRejection>,
 ) -> Result<Response, ApiError> {
-    let form = read_form(multipart).await?;
+    let form = read_claim_form(multipart).await?;
     let render =
         |a: &EvidenceAdded| Rendered::json(StatusCode::OK, &ClaimView::new(&a.claim, &a.order_no, &a.evidence));
     let run = match form.idempotency(key).begin(&state, Scope::User(user.id), &render).await? {

@@ -3,35 +3,33 @@
 
 use super::orders::visible_order;
 use super::{datetime, render, see_other, shown_on_form, with_status, Ctx};
-use crate::api::claims::read_form;
 use crate::auth::{MerchantVisitor, Visitor};
 use crate::error::ApiError;
 use crate::extract::{ApiPath, ApiQuery};
+use crate::files::{evidence_response, package_response};
+use crate::forms::{read_claim_form, ClaimForm};
 use crate::idempotency::{Begun, IdempotencyKey, Rendered, Run, Scope};
 use crate::SharedState;
 use askama::Template;
 use axum::extract::multipart::MultipartRejection;
 use axum::extract::{Multipart, State};
 use axum::http::header::CACHE_CONTROL;
-use axum::http::{header, HeaderMap, Method, StatusCode};
+use axum::http::{HeaderMap, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use kabao_app::claims::MerchantDecision;
 use kabao_core::claim::ClaimState;
 use kabao_core::warranty::{Defect, WarrantyPolicy};
 use kabao_core::Lang;
-use kabao_store::{ClaimRecord, EvidenceRecord, Order, TxMode};
+use kabao_store::{ClaimRecord, EvidenceRecord, Order};
 use serde::Deserialize;
 
 /// Reads a claim page's multipart form and checks its CSRF token. A body that is not multipart at all is no
 /// form of ours: it is refused like a forged one.
-async fn page_form(
-    v: &Visitor,
-    multipart: Result<Multipart, MultipartRejection>,
-) -> Result<crate::api::claims::ClaimForm, ApiError> {
+async fn page_form(v: &Visitor, multipart: Result<Multipart, MultipartRejection>) -> Result<ClaimForm, ApiError> {
     if multipart.is_err() {
         v.check_csrf(None)?;
     }
-    let form = read_form(multipart).await?;
+    let form = read_claim_form(multipart).await?;
     v.check_csrf(Some(&form.text("_csrf")))?;
     Ok(form)
 }
@@ -249,10 +247,7 @@ pub(crate) async fn claim_page(
         View::Buyer(o) => (o, true),
         View::Merchant(o) => (o, false),
     };
-    let (evidence, events) = {
-        let mut tx = state.store.begin(TxMode::Read).await?;
-        (tx.claim_evidence(c.id).await?, tx.order_events(order.id).await?)
-    };
+    let (evidence, events) = kabao_app::claims::evidence_and_events(state, c).await?;
     let timeline = events
         .iter()
         .map(|e| (datetime(kabao_core::Timestamp(e.at_ms)), super::orders::event_label(e, lang)))
@@ -427,24 +422,6 @@ pub async fn add_evidence(
     back_to_claim(&state, &v, Back::Buyer(&order), &claim_no, result).await
 }
 
-pub(crate) fn file_response(mime: String, bytes: Vec<u8>) -> Response {
-    (
-        [
-            (header::CONTENT_TYPE, mime),
-            (header::CACHE_CONTROL, "private, no-store".to_string()),
-            (header::CONTENT_DISPOSITION, "inline".to_string()),
-            (header::X_CONTENT_TYPE_OPTIONS, "nosniff".to_string()),
-            // An uploaded file is shown, never run: no scripts, no plugins, even if a browser were fooled.
-            (
-                header::CONTENT_SECURITY_POLICY,
-                "default-src 'none'; img-src 'self'; media-src 'self'; sandbox".to_string(),
-            ),
-        ],
-        bytes,
-    )
-        .into_response()
-}
-
 /// An evidence file of the buyer's claim.
 pub async fn buyer_file(
     State(state): State<SharedState>,
@@ -455,7 +432,7 @@ pub async fn buyer_file(
     let order = visible_order(&state, &v, &headers, &no).await?;
     let (c, _) = kabao_app::claims::for_buyer(&state, &order, &claim_no).await?;
     let (mime, bytes) = kabao_app::claims::evidence_file(&state, &c, &sha).await?;
-    Ok(file_response(mime, bytes))
+    Ok(evidence_response(mime, bytes))
 }
 
 /// One row of the merchant's queue.
@@ -482,10 +459,9 @@ struct QueuePage {
 
 async fn rows(state: &SharedState, lang: Lang, claims: Vec<ClaimRecord>) -> Result<Vec<QueueRow>, ApiError> {
     let now = state.now();
-    let mut tx = state.store.begin(TxMode::Read).await?;
+    let claims = kabao_app::claims::with_order_nos(state, claims).await?;
     let mut out = Vec::with_capacity(claims.len());
-    for c in claims {
-        let order_no = tx.order_by_id(c.order_id).await?.map(|o| o.order_no).unwrap_or_default();
+    for (c, order_no) in claims {
         let hours_left = c.due_at.map(|d| ((d.millis() - now.millis()) / 3_600_000).max(0)).unwrap_or(0);
         out.push(QueueRow {
             claim_no: c.claim_no.clone(),
@@ -562,7 +538,7 @@ pub async fn merchant_file(
 ) -> Result<Response, ApiError> {
     let (c, _, _) = kabao_app::claims::for_merchant(&state, &user, &claim_no).await?;
     let (mime, bytes) = kabao_app::claims::evidence_file(&state, &c, &sha).await?;
-    Ok(file_response(mime, bytes))
+    Ok(evidence_response(mime, bytes))
 }
 
 /// The complaint package (维权材料包) of an order the visitor may see, as a zip download.
@@ -574,20 +550,6 @@ pub async fn complaint_package(
 ) -> Result<Response, ApiError> {
     let order = visible_order(&state, &v, &headers, &no).await?;
     package_response(&state, &order).await
-}
-
-/// A package as an attachment named after the order.
-pub(crate) async fn package_response(state: &SharedState, order: &Order) -> Result<Response, ApiError> {
-    let zip = kabao_app::bundle::build(state, order).await?;
-    Ok((
-        [
-            (header::CONTENT_TYPE, "application/zip".to_string()),
-            (header::CONTENT_DISPOSITION, format!("attachment; filename=\"kabao-{}.zip\"", order.order_no)),
-            (header::CACHE_CONTROL, "private, no-store".to_string()),
-        ],
-        zip,
-    )
-        .into_response())
 }
 
 /// The merchant adds evidence to a claim of its shop.

@@ -228,7 +228,7 @@ pub async fn case_file(
 ) -> Result<Response, ApiError> {
     let k = kabao_app::disputes::case_for_arbiter(&state, &user, &claim_no).await?;
     let (mime, bytes) = kabao_app::claims::evidence_file(&state, &k.claim, &sha).await?;
-    Ok(super::claims::file_response(mime, bytes))
+    Ok(crate::files::evidence_response(mime, bytes))
 }
 
 #[derive(Deserialize)]

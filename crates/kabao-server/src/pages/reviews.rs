@@ -14,7 +14,7 @@ use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use kabao_core::review::{ReviewInput, ReviewTag};
 use kabao_core::Lang;
-use kabao_store::{ReviewRecord, TxMode};
+use kabao_store::ReviewRecord;
 use std::collections::HashMap;
 
 /// A review as the pages show it.
@@ -102,12 +102,7 @@ async fn console_page(
     user: &kabao_store::User,
     error: Option<String>,
 ) -> Result<Response, ApiError> {
-    let mut tx = state.store.begin(TxMode::Read).await?;
-    let reviews = match tx.shop_by_owner(user.id).await? {
-        Some(shop) => tx.shop_reviews(shop.id, kabao_app::reviews::PAGE).await?,
-        None => Vec::new(),
-    };
-    drop(tx);
+    let reviews = kabao_app::reviews::of_merchant(state, user).await?;
     let page = ConsoleReviews { ctx: Ctx::new(v), error, reviews: lines(&reviews, v.lang) };
     Ok(([(CACHE_CONTROL, "no-store")], render(page)).into_response())
 }

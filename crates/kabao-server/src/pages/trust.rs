@@ -117,12 +117,8 @@ async fn certification_page(
     let lang = v.lang;
     let shop = kabao_app::shops::my_shop(state, user).await?;
     let apps = kabao_app::certification::of_merchant(state, user).await?;
-    let gold_shortfalls = {
-        let mut tx = state.store.begin(kabao_store::TxMode::Read).await?;
-        let inputs =
-            kabao_app::trust::inputs_in(&mut *tx, &kabao_app::trust::Subject::from(&shop), state.clock.now()).await?;
-        kabao_core::trust::gold_shortfalls(&inputs).iter().map(|g| g.text(lang)).collect()
-    };
+    let inputs = kabao_app::trust::inputs_now(state, &kabao_app::trust::Subject::from(&shop)).await?;
+    let gold_shortfalls = kabao_core::trust::gold_shortfalls(&inputs).iter().map(|g| g.text(lang)).collect();
     let page = CertificationPage {
         ctx: Ctx::new(v),
         error,
