@@ -2,7 +2,7 @@
 //! `anyhow` lives only here; the library crates return typed errors.
 
 // mimalloc: a checkout allocates small, short-lived buffers on two threads; glibc malloc was ~12% of the
-// checkout benchmark's CPU (perf). See the README's architecture notes.
+// checkout benchmark's CPU (perf). See docs/ARCHITECTURE.md.
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 

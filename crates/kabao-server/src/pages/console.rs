@@ -15,7 +15,7 @@ use axum::response::{IntoResponse, Response};
 use kabao_core::catalog::{Category, GoodsKind, ProductInput};
 use kabao_core::inventory::{ImportError, ImportReport};
 use kabao_core::{ApiTokenId, BatchId, Lang, Money, ProductId};
-use kabao_store::{Product, TxMode, User};
+use kabao_store::{Product, User};
 use serde::Deserialize;
 
 pub struct ShopView {
@@ -591,11 +591,7 @@ pub async fn revoke_token(
     PageForm(f): PageForm<CsrfOnly>,
 ) -> Result<Response, ApiError> {
     v.check_csrf(f.csrf.as_deref())?;
-    let mut tx = state.store.begin(TxMode::Write).await?;
-    if !tx.revoke_api_token(user.id, ApiTokenId(id), state.now()).await? {
-        return Err(ApiError::not_found("token.not_found"));
-    }
-    tx.commit().await?;
+    kabao_app::sessions::revoke_api_token(&state, &user, ApiTokenId(id)).await?;
     Ok(see_other("/console"))
 }
 
