@@ -70,7 +70,7 @@ impl Localized for AccountsError {
                 }
             }
             AccountsError::ThrottlesPoisoned | AccountsError::Store(_) | AccountsError::Hashing => {
-                lang.pick("服务器内部错误，请稍后重试", "Internal error, please retry later").into()
+                crate::error::internal_words(lang).into()
             }
         }
     }

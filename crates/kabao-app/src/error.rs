@@ -6,6 +6,11 @@
 use kabao_core::Lang;
 
 /// What an internal failure says to the user, in every module's `Localized` (the cause is logged, never shown).
+pub fn internal_words(lang: Lang) -> &'static str {
+    lang.pick("服务器内部错误，请稍后重试", "Internal error, please retry later")
+}
+
+/// [`internal_words`] as an owned message.
 pub fn internal_message(lang: Lang) -> String {
-    lang.pick("服务器内部错误，请稍后重试", "Internal error, please retry later").to_string()
+    internal_words(lang).to_string()
 }

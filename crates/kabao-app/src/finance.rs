@@ -52,8 +52,6 @@ pub enum FinanceError {
     Store(#[from] StoreError),
 }
 
-const INTERNAL: (&str, &str) = ("服务器内部错误，请稍后重试", "Internal error, please retry later");
-
 impl Localized for FinanceError {
     fn code(&self) -> &'static str {
         match self {
@@ -123,7 +121,7 @@ impl Localized for FinanceError {
             FinanceError::Shop(e) => return e.message(lang),
             FinanceError::Idempotency(e) => return e.message(lang),
             FinanceError::Bookkeeping(_) | FinanceError::Vanished | FinanceError::Store(_) => {
-                lang.pick(INTERNAL.0, INTERNAL.1)
+                crate::error::internal_words(lang)
             }
         };
         text.to_string()

@@ -100,7 +100,7 @@ impl Localized for IdempotencyError {
                 "该 Idempotency-Key 已用于另一个不同的请求；新请求请换一个新的 Key",
                 "This Idempotency-Key was already used for a different request; use a new key for a new request",
             ),
-            _ => lang.pick("服务器内部错误，请稍后重试", "Internal error, please retry later"),
+            _ => crate::error::internal_words(lang),
         }
         .into()
     }

@@ -152,9 +152,7 @@ impl Localized for InventoryError {
                     "The same keys were being imported at the same time; nothing was imported, please retry",
                 )
                 .into(),
-            InventoryError::Vault(_) | InventoryError::Store(_) => {
-                lang.pick("服务器内部错误，请稍后重试", "Internal error, please retry later").into()
-            }
+            InventoryError::Vault(_) | InventoryError::Store(_) => crate::error::internal_words(lang).into(),
         }
     }
 }

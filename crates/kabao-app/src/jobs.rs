@@ -54,9 +54,7 @@ impl Localized for JobsError {
             JobsError::Claims(e) => e.message(lang),
             JobsError::Disputes(e) => e.message(lang),
             JobsError::Trust(e) => e.message(lang),
-            JobsError::Bookkeeping(_) | JobsError::Store(_) => {
-                lang.pick("服务器内部错误，请稍后重试", "Internal error, please retry later").into()
-            }
+            JobsError::Bookkeeping(_) | JobsError::Store(_) => crate::error::internal_words(lang).into(),
         }
     }
 }

@@ -22,7 +22,7 @@ impl Localized for KeyringError {
         "internal"
     }
     fn message(&self, lang: Lang) -> String {
-        lang.pick("服务器内部错误，请稍后重试", "Internal error, please retry later").into()
+        crate::error::internal_words(lang).into()
     }
 }
 

@@ -216,7 +216,7 @@ impl Localized for OrderError {
             | OrderError::OrderVanished(_)
             | OrderError::ProductVanished(_)
             | OrderError::ThrottlePoisoned
-            | OrderError::Store(_) => lang.pick("服务器内部错误，请稍后重试", "Internal error, please retry later"),
+            | OrderError::Store(_) => crate::error::internal_words(lang),
         };
         words.into()
     }

@@ -54,9 +54,7 @@ impl Localized for PayeesError {
                 Lang::En => format!("At most {max} payees; remove one you no longer use first"),
             },
             PayeesError::Shop(e) => e.message(lang),
-            PayeesError::Vanished | PayeesError::Store(_) => {
-                lang.pick("服务器内部错误，请稍后重试", "Internal error, please retry later").into()
-            }
+            PayeesError::Vanished | PayeesError::Store(_) => crate::error::internal_words(lang).into(),
         }
     }
 }

@@ -149,7 +149,7 @@ impl Localized for PaymentError {
             PaymentError::Ledger(_)
             | PaymentError::PaymentVanished(_)
             | PaymentError::OrderVanished(_)
-            | PaymentError::Store(_) => lang.pick("服务器内部错误，请稍后重试", "Internal error, please retry later"),
+            | PaymentError::Store(_) => crate::error::internal_words(lang),
         }
         .into()
     }

@@ -60,9 +60,7 @@ impl Localized for ProductError {
             }
             ProductError::Catalog(e) => e.message(lang),
             ProductError::Shop(e) => e.message(lang),
-            ProductError::Vanished(_) | ProductError::Store(_) => {
-                lang.pick("服务器内部错误，请稍后重试", "Internal error, please retry later").into()
-            }
+            ProductError::Vanished(_) | ProductError::Store(_) => crate::error::internal_words(lang).into(),
         }
     }
 }

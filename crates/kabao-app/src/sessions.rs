@@ -57,7 +57,7 @@ impl Localized for SessionError {
                 lang.pick("令牌名称需为 1–40 个字符", "Token name must be 1–40 characters")
             }
             SessionError::TokenNotFound => lang.pick("找不到该内容", "Not found"),
-            SessionError::Store(_) => lang.pick("服务器内部错误，请稍后重试", "Internal error, please retry later"),
+            SessionError::Store(_) => crate::error::internal_words(lang),
         }
         .to_string()
     }

@@ -100,9 +100,7 @@ impl Localized for ShopError {
             ),
             ShopError::SelfDemotion => lang.pick("不能取消自己的管理员身份", "You cannot remove your own admin role"),
             ShopError::Catalog(e) => return e.message(lang),
-            ShopError::Vanished(_) | ShopError::Store(_) => {
-                lang.pick("服务器内部错误，请稍后重试", "Internal error, please retry later")
-            }
+            ShopError::Vanished(_) | ShopError::Store(_) => crate::error::internal_words(lang),
         }
         .into()
     }

@@ -52,9 +52,7 @@ impl Localized for TrialError {
                 .pick("每位买家在每家店铺只能购买一次体验卡", "A trial item can be bought once per buyer per shop")
                 .into(),
             TrialError::Trust(e) => e.message(lang),
-            TrialError::Store(_) => {
-                lang.pick("服务器内部错误，请稍后重试", "Internal error, please retry later").into()
-            }
+            TrialError::Store(_) => crate::error::internal_words(lang).into(),
         }
     }
 }

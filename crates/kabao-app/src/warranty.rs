@@ -70,7 +70,7 @@ impl Localized for WarrantyError {
                 .into(),
             WarrantyError::Product(e) => e.message(lang),
             WarrantyError::StoredPolicyUnreadable { .. } | WarrantyError::Encode(_) | WarrantyError::Store(_) => {
-                lang.pick("服务器内部错误，请稍后重试", "Internal error, please retry later").into()
+                crate::error::internal_words(lang).into()
             }
         }
     }

@@ -61,12 +61,8 @@ impl ApiError {
     /// A 500 whose cause is logged but not shown.
     pub fn internal(cause: impl std::fmt::Display) -> ApiError {
         tracing::error!(error = %cause, "internal error");
-        ApiError::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "internal",
-            "服务器内部错误，请稍后重试",
-            "Internal error, please retry later",
-        )
+        let words = kabao_app::error::internal_words;
+        ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", words(Lang::Zh), words(Lang::En))
     }
 
     pub fn not_found(code: &'static str) -> ApiError {
