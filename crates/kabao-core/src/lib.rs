@@ -23,6 +23,7 @@ pub mod refund;
 pub mod review;
 pub mod risk;
 pub mod signals;
+pub mod signature;
 pub mod throttle;
 pub mod time;
 pub mod trust;
