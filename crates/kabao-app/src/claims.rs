@@ -501,6 +501,7 @@ async fn file_in(
         decided_by: None,
         decided_at: None,
         created_at: now,
+        auto_remedied: false,
     };
     record.id = tx.insert_claim(&record).await?;
     let hashes = store_evidence(&mut *tx, &order, &product.title, &record, evidence, EvidenceParty::Buyer, now).await?;
@@ -564,6 +565,8 @@ async fn auto_reissue(
         due_at: None,
         paused_remaining_ms: None,
         decided_at: Some(now),
+        // The platform answered, not the merchant: kept out of the shop's response time.
+        auto_remedied: true,
         ..record.clone()
     };
     if !tx.update_claim(&decided, ClaimState::Open).await? {
@@ -698,6 +701,7 @@ async fn run_remedy(
         paused_remaining_ms: None,
         decided_by: by,
         decided_at: Some(now),
+        auto_remedied: false,
         ..c.clone()
     };
     if !tx.update_claim(&decided, c.state).await? {
@@ -1133,6 +1137,7 @@ pub async fn run_deadlines(state: &App) -> Result<u64, ClaimsError> {
                 due_at: None,
                 decision_reason: Some(reason.into()),
                 decided_at: Some(now),
+                auto_remedied: false,
                 ..c.clone()
             };
             save(&mut *tx, &d, c.state).await?;

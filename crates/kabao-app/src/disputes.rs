@@ -434,6 +434,7 @@ pub async fn decide(
         decision_reason: Some(reason.trim().to_string()),
         decided_by: Some(arbiter.id),
         decided_at: Some(now),
+        auto_remedied: false,
         ..c.clone()
     };
     if !tx.update_claim(&closed, ClaimState::Escalated).await? {

@@ -118,6 +118,8 @@ pub fn inputs(
             decided: clamp_u32(facts.claims_decided),
             approved_or_auto: clamp_u32(facts.claims_remedied),
             median_response_minutes: median,
+            response_samples: clamp_u32(i64::try_from(facts.claim_response_ms.len()).unwrap_or(i64::MAX)),
+            category_response_minutes: facts.category_response_ms.map(|ms| clamp_u32(ms / 60_000)),
             disputes_lost_90d: clamp_u32(facts.disputes_lost),
             disputes_lost_30d: clamp_u32(facts.disputes_lost_recent),
         },
@@ -126,7 +128,7 @@ pub fn inputs(
             negative: clamp_u32(facts.reissue_negative),
         },
         fund: FundStanding { member: fund_member, deposit },
-        risk: RiskRecord { open_events: clamp_u32(facts.risk_open), events_90d: clamp_u32(facts.risk_window) },
+        risk: RiskRecord { open_events: clamp_u32(facts.risk_open), confirmed_90d: clamp_u32(facts.risk_confirmed) },
         delivered_orders_90d: clamp_u32(facts.delivered_orders),
     }
 }

@@ -16,18 +16,27 @@
 //! | Shop age | months = days ÷ 30, years = months ÷ 12 (whole). Under 12 months: −1 per month short of 12 | −12 … −1 |
 //! | | 12 months or more: +2 per full year | +2 … +6 |
 //! | Ratings (90 days), each of 描述相符, 服务态度, 发货速度 | with at least 5 ratings: +1 per 0.1 star above the category average (行业均值), −1 per 0.1 below, both rounded to 0.1 as shown; fewer ratings or no category average: 0 | −5 … +5 each |
-//! | Median claim response (90 days) | ≤ 2 h: +6; ≤ 12 h: +3; ≤ 24 h: 0; ≤ 48 h: −3; longer: −6; no claims: 0 | −6 … +6 |
+//! | Claim response (90 days, merchant-handled claims only) | the counted figure (below): ≤ 2 h: +6; ≤ 12 h: +3; ≤ 24 h: 0; ≤ 48 h: −3; longer: −6; no such claims: 0 | −6 … +6 |
 //! | Claims approved or auto-remedied, share of decided (90 days) | with at least 5 decided: ≥ 90 %: +5; ≥ 75 %: +2; ≥ 50 %: 0; below: −8 | −8 … +5 |
 //! | Disputes lost (平台介入败诉, 90 days) | −8 each | −24 … 0 |
 //! | Re-issue reviews (补单评价, 90 days) | net = positive − negative; ± min(\|net\|, 5 × \|net\| ÷ (positive + negative) rounded) | −5 … +5 |
 //! | Compensation fund (赔付保障) | member: +6 | 0 / +6 |
 //! | Deposit (保证金) | +1 per full ¥500 | 0 … +4 |
-//! | Open risk events (not yet reviewed) | −10 each | −30 … 0 |
-//! | Risk events (90 days, open ones included) | −2 each | −10 … 0 |
+//! | Confirmed violations (risk events an admin confirmed, 90 days) | −10 each | −30 … 0, with the next row |
+//! | Open risk events (not yet reviewed) | −5 each | one floor of −30 for both rows |
 //! | Delivered orders (90 days) | ≥ 10: +1; ≥ 100: +2; ≥ 1,000: +3 | 0 … +3 |
 //!
 //! Levels: 较低 Low 0–39, 一般 Fair 40–59, 良好 Good 60–79, 优秀 Excellent 80–100. A shop with no record at all
 //! scores 60 − 12 = 48 (Fair): uncertified and open less than a month.
+//!
+//! The counted claim response: the median of the merchant's own decisions (automatic re-issues are the platform's,
+//! not the merchant's responsiveness, and are left out). With fewer than [`MIN_RESPONSE_SAMPLES`] (10) of them the
+//! median is shrunk toward a prior, `(n × median + (10 − n) × prior) ÷ 10`, the prior being the category average
+//! (行业均值, over every shop's merchant-handled claims in the shop's categories) or [`NEUTRAL_RESPONSE_MINUTES`]
+//! (24 h, 0 points) when the category has none: one quick answer cannot buy +6.
+//!
+//! Dismissed risk events never count; an open one is −5 until an admin reviews it, a confirmed one −10 for 90 days
+//! after its confirmation, both under one floor of −30 ([`RiskRecord::points`]), so confirming never raises a score.
 //!
 //! The re-issue review rule gives one point per net review, but never more than five times the net share, so a few
 //! reviews cannot move a big shop and a big shop's many positive reviews cannot hide a near-even split.
@@ -55,6 +64,16 @@ pub const DAYS_PER_MONTH: i64 = 30;
 pub const DEPOSIT_STEP: Money = Money::from_fen(50_000);
 /// The most points a deposit earns.
 pub const DEPOSIT_MAX_POINTS: i32 = 4;
+/// Merchant-handled claims a shop needs before its own median response counts alone (below: shrunk to a prior).
+pub const MIN_RESPONSE_SAMPLES: u32 = 10;
+/// The prior for the response time when the category has no figure: 24 h, which scores 0.
+pub const NEUTRAL_RESPONSE_MINUTES: u32 = 24 * 60;
+/// Points per risk event an admin confirmed as a violation (in the last 90 days).
+pub const CONFIRMED_VIOLATION_POINTS: i32 = -10;
+/// Points per risk event waiting for an admin's review.
+pub const OPEN_RISK_EVENT_POINTS: i32 = -5;
+/// The most confirmed violations and open risk events take together.
+pub const RISK_FLOOR_POINTS: i32 = -30;
 
 /// Gold (金牌卖家): the shop has been open at least this many days (12 months of 30 days, as the page counts).
 pub const GOLD_MIN_AGE_DAYS: i64 = 12 * DAYS_PER_MONTH;
@@ -62,7 +81,7 @@ pub const GOLD_MIN_AGE_DAYS: i64 = 12 * DAYS_PER_MONTH;
 pub const GOLD_MIN_DELIVERED_ORDERS_90D: u32 = 100;
 /// Gold: at least this share (percent) of decided claims approved or remedied automatically.
 pub const GOLD_MIN_APPROVAL_PERCENT: u32 = 90;
-/// Gold: the median claim response is at most this many minutes (12 hours).
+/// Gold: the counted claim response is at most this many minutes (12 hours).
 pub const GOLD_MAX_MEDIAN_RESPONSE_MINUTES: u32 = 12 * 60;
 
 /// Everything the score looks at, as the store aggregates it for one shop at one moment.
@@ -184,8 +203,14 @@ pub struct ClaimRecord {
     pub decided: u32,
     /// Of those, approved by the merchant or remedied automatically (re-issued or refunded).
     pub approved_or_auto: u32,
-    /// Median minutes from filing to the merchant's decision (or the silence remedy); `None` without claims.
+    /// Median minutes from filing to the merchant's decision (or the silence remedy), automatic re-issues left
+    /// out; `None` without such claims.
     pub median_response_minutes: Option<u32>,
+    /// How many claims that median is taken over.
+    pub response_samples: u32,
+    /// The category average (行业均值) of the same figure over every shop's merchant-handled claims, in minutes;
+    /// `None` when the category has none.
+    pub category_response_minutes: Option<u32>,
     /// Disputes the arbiter ruled against the shop in the last 90 days.
     pub disputes_lost_90d: u32,
     /// Of those, the ones in the last 30 days (a larger number than the 90-day count is taken as both).
@@ -193,6 +218,24 @@ pub struct ClaimRecord {
 }
 
 impl ClaimRecord {
+    /// The prior a short record is shrunk toward: the category average, or 24 h without one.
+    pub fn response_prior_minutes(&self) -> u32 {
+        self.category_response_minutes.unwrap_or(NEUTRAL_RESPONSE_MINUTES)
+    }
+
+    /// The response figure that scores: the median itself with at least [`MIN_RESPONSE_SAMPLES`] samples, below
+    /// that `(n × median + (10 − n) × prior) ÷ 10` rounded half up; `None` without a median.
+    pub fn counted_response_minutes(&self) -> Option<u32> {
+        let median = self.median_response_minutes?;
+        let n = self.response_samples.min(MIN_RESPONSE_SAMPLES);
+        if n == MIN_RESPONSE_SAMPLES {
+            return Some(median);
+        }
+        let full = u64::from(MIN_RESPONSE_SAMPLES);
+        let sum = u64::from(n) * u64::from(median) + (full - u64::from(n)) * u64::from(self.response_prior_minutes());
+        Some(u32::try_from((sum * 2 + full) / (2 * full)).unwrap_or(u32::MAX))
+    }
+
     /// Approved never exceeds decided, whatever the aggregate said.
     fn approved(&self) -> u32 {
         self.approved_or_auto.min(self.decided)
@@ -220,14 +263,25 @@ pub struct FundStanding {
     pub deposit: Money,
 }
 
-/// Risk events (风控事件) raised against the shop.
+/// Risk events (风控事件) raised against the shop. Events an admin dismissed as false alarms are in neither count.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct RiskRecord {
-    /// Events an admin has not reviewed yet.
+    /// Events an admin has not reviewed yet (any age).
     pub open_events: u32,
-    /// Events raised in the last 90 days, open ones included; events an admin dismissed as false alarms should be
-    /// left out.
-    pub events_90d: u32,
+    /// Events an admin confirmed as violations in the last 90 days (by the time of the confirmation).
+    pub confirmed_90d: u32,
+}
+
+impl RiskRecord {
+    /// The points of (confirmed violations, open events): −10 and −5 each, under one floor of −30 for both, the
+    /// confirmed ones taken first. Moving an event from open to confirmed therefore never raises the sum.
+    pub fn points(&self) -> (i32, i32) {
+        let confirmed =
+            bounded(i64::from(CONFIRMED_VIOLATION_POINTS) * i64::from(self.confirmed_90d), RISK_FLOOR_POINTS, 0);
+        let open =
+            bounded(i64::from(OPEN_RISK_EVENT_POINTS) * i64::from(self.open_events), RISK_FLOOR_POINTS - confirmed, 0);
+        (confirmed, open)
+    }
 }
 
 /// The score, its level, and why.
@@ -302,15 +356,15 @@ pub enum Factor {
     Certification(CertificationLevel),
     ShopAge { days: i64 },
     Rating { dimension: RatingDimension, count: u32, shop_tenths: Option<u32>, category_tenths: Option<u32> },
-    ClaimResponse { median_minutes: u32 },
+    ClaimResponse { median_minutes: u32, samples: u32, category_minutes: Option<u32>, counted_minutes: u32 },
     ClaimApproval { approved: u32, decided: u32 },
     DisputesLost { count: u32 },
     ReissueReviews { positive: u32, negative: u32 },
     FundMember(bool),
     Deposit(Money),
     OpenRiskEvents(u32),
-    RecentRiskEvents(u32),
     DeliveredOrders(u32),
+    ConfirmedViolations(u32),
 }
 
 /// One line of "why this score": a fact and the points it gave.
@@ -336,8 +390,8 @@ impl Reason {
             Factor::FundMember(_) => "fund.member",
             Factor::Deposit(_) => "fund.deposit",
             Factor::OpenRiskEvents(_) => "risk.open",
-            Factor::RecentRiskEvents(_) => "risk.recent",
             Factor::DeliveredOrders(_) => "orders.delivered",
+            Factor::ConfirmedViolations(_) => "risk.confirmed",
         }
     }
 
@@ -365,24 +419,57 @@ impl Reason {
             Factor::Rating { dimension, count, shop_tenths, category_tenths } => {
                 let label = dimension.label(lang);
                 match (count >= MIN_RATINGS, shop_tenths, category_tenths, zh) {
-                    (_, None, _, true) => format!("{label}：暂无评分"),
-                    (_, None, _, false) => format!("{label}: no ratings yet"),
-                    (false, Some(_), _, true) => format!("{label}：评分不足 {MIN_RATINGS} 条（{count} 条）"),
-                    (false, Some(_), _, false) => format!("{label}: fewer than {MIN_RATINGS} ratings ({count})"),
-                    (true, Some(s), Some(c), true) => format!("{label} {}（行业均值 {}）", stars(s), stars(c)),
-                    (true, Some(s), Some(c), false) => {
-                        format!("{label} {} (category average {})", stars(s), stars(c))
+                    (_, None, _, true) => format!("{label}：近 90 天暂无评分"),
+                    (_, None, _, false) => format!("{label}: no ratings in 90 days"),
+                    (false, Some(_), _, true) => format!("{label}：近 90 天评分不足 {MIN_RATINGS} 条（{count} 条）"),
+                    (false, Some(_), _, false) => {
+                        format!("{label}: fewer than {MIN_RATINGS} ratings in 90 days ({count})")
                     }
-                    (true, Some(s), None, true) => format!("{label} {}（暂无行业均值）", stars(s)),
-                    (true, Some(s), None, false) => format!("{label} {} (no category average yet)", stars(s)),
+                    (true, Some(s), Some(c), true) => {
+                        format!("{label} {}（行业均值 {}，近 90 天 {count} 条评分）", stars(s), stars(c))
+                    }
+                    (true, Some(s), Some(c), false) => {
+                        format!("{label} {} (category average {}, {count} ratings in 90 days)", stars(s), stars(c))
+                    }
+                    (true, Some(s), None, true) => {
+                        format!("{label} {}（暂无行业均值，近 90 天 {count} 条评分）", stars(s))
+                    }
+                    (true, Some(s), None, false) => {
+                        format!("{label} {} (no category average yet, {count} ratings in 90 days)", stars(s))
+                    }
                 }
             }
-            Factor::ClaimResponse { median_minutes } => {
+            Factor::ClaimResponse { median_minutes, samples, category_minutes, counted_minutes } => {
                 let d = duration(median_minutes, lang);
-                if zh {
-                    format!("售后响应时间中位数 {d}")
+                let base = if zh {
+                    format!("近 90 天商家处理售后 {samples} 次，中位响应 {d}")
                 } else {
-                    format!("Median claim response {d}")
+                    format!("Claims handled by the merchant in 90 days: {samples}, median response {d}")
+                };
+                if samples >= MIN_RESPONSE_SAMPLES {
+                    return base;
+                }
+                let counted = duration(counted_minutes, lang);
+                match (category_minutes, zh) {
+                    (Some(c), true) => {
+                        format!(
+                            "{base}（不足 {MIN_RESPONSE_SAMPLES} 次，按行业均值 {} 折算为 {counted}）",
+                            duration(c, lang)
+                        )
+                    }
+                    (Some(c), false) => format!(
+                        "{base} (under {MIN_RESPONSE_SAMPLES}: counted as {counted} with the category average {})",
+                        duration(c, lang)
+                    ),
+                    (None, true) => format!(
+                        "{base}（不足 {MIN_RESPONSE_SAMPLES} 次，暂无行业均值，按 {} 折算为 {counted}）",
+                        duration(NEUTRAL_RESPONSE_MINUTES, lang)
+                    ),
+                    (None, false) => format!(
+                        "{base} (under {MIN_RESPONSE_SAMPLES}: counted as {counted} with a neutral {}, no category \
+                         average yet)",
+                        duration(NEUTRAL_RESPONSE_MINUTES, lang)
+                    ),
                 }
             }
             Factor::ClaimApproval { approved, decided } => match (decided >= MIN_DECIDED_CLAIMS, zh) {
@@ -391,10 +478,13 @@ impl Reason {
                     format!("Fewer than {MIN_DECIDED_CLAIMS} decided claims ({decided}): approval not scored")
                 }
                 (true, true) => {
-                    format!("售后通过率 {}%（{decided} 单中 {approved} 单补发或退款）", percent(approved, decided))
+                    format!(
+                        "近 90 天售后通过率 {}%（{decided} 单中 {approved} 单补发或退款）",
+                        percent(approved, decided)
+                    )
                 }
                 (true, false) => format!(
-                    "Claims approved or auto-remedied {}% ({approved} of {decided})",
+                    "Claims approved or auto-remedied in 90 days {}% ({approved} of {decided})",
                     percent(approved, decided)
                 ),
             },
@@ -406,10 +496,11 @@ impl Reason {
                 }
             }
             Factor::ReissueReviews { positive, negative } => {
+                let total = u64::from(positive) + u64::from(negative);
                 if zh {
-                    format!("补单评价：好评 {positive}，差评 {negative}")
+                    format!("近 90 天 {total} 条补单评价：好评 {positive}，差评 {negative}")
                 } else {
-                    format!("Re-issue reviews: {positive} positive, {negative} negative")
+                    format!("Re-issue reviews in 90 days: {total} ({positive} positive, {negative} negative)")
                 }
             }
             Factor::FundMember(member) => match member {
@@ -430,18 +521,18 @@ impl Reason {
                     format!("Risk events awaiting review: {n}")
                 }
             }
-            Factor::RecentRiskEvents(n) => {
-                if zh {
-                    format!("近 90 天风险事件 {n} 个")
-                } else {
-                    format!("Risk events in 90 days: {n}")
-                }
-            }
             Factor::DeliveredOrders(n) => {
                 if zh {
                     format!("近 90 天成交 {n} 单")
                 } else {
                     format!("Delivered orders in 90 days: {n}")
+                }
+            }
+            Factor::ConfirmedViolations(n) => {
+                if zh {
+                    format!("近 90 天经平台核实的违规 {n} 次")
+                } else {
+                    format!("Violations confirmed by the platform in 90 days: {n}")
                 }
             }
         }
@@ -547,8 +638,16 @@ fn reasons(i: &TrustInputs) -> Vec<Reason> {
         });
     }
     let c = &i.claims;
-    if let Some(median_minutes) = c.median_response_minutes {
-        out.push(Reason { factor: Factor::ClaimResponse { median_minutes }, points: response_points(median_minutes) });
+    if let (Some(median_minutes), Some(counted_minutes)) = (c.median_response_minutes, c.counted_response_minutes()) {
+        out.push(Reason {
+            factor: Factor::ClaimResponse {
+                median_minutes,
+                samples: c.response_samples,
+                category_minutes: c.category_response_minutes,
+                counted_minutes,
+            },
+            points: response_points(counted_minutes),
+        });
     }
     if c.decided > 0 {
         out.push(Reason {
@@ -571,13 +670,12 @@ fn reasons(i: &TrustInputs) -> Vec<Reason> {
     if i.fund.deposit.is_positive() {
         out.push(Reason { factor: Factor::Deposit(i.fund.deposit), points: deposit_points(i.fund.deposit) });
     }
-    if i.risk.open_events > 0 {
-        let n = i.risk.open_events;
-        out.push(Reason { factor: Factor::OpenRiskEvents(n), points: bounded(-10 * i64::from(n), -30, 0) });
+    let (confirmed_points, open_points) = i.risk.points();
+    if i.risk.confirmed_90d > 0 {
+        out.push(Reason { factor: Factor::ConfirmedViolations(i.risk.confirmed_90d), points: confirmed_points });
     }
-    if i.risk.events_90d > 0 {
-        let n = i.risk.events_90d;
-        out.push(Reason { factor: Factor::RecentRiskEvents(n), points: bounded(-2 * i64::from(n), -10, 0) });
+    if i.risk.open_events > 0 {
+        out.push(Reason { factor: Factor::OpenRiskEvents(i.risk.open_events), points: open_points });
     }
     out.push(Reason {
         factor: Factor::DeliveredOrders(i.delivered_orders_90d),
@@ -703,10 +801,11 @@ pub enum GoldShortfall {
     TooFewRatings { dimension: RatingDimension, count: u32 },
     RatingBelowCategory { dimension: RatingDimension },
     LowClaimApproval { approved: u32, decided: u32 },
-    SlowClaimResponse { median_minutes: u32 },
+    SlowClaimResponse { counted_minutes: u32 },
     DisputeLost { count: u32 },
     OpenRiskEvents { count: u32 },
     ReissueReviewsMostlyNegative { positive: u32, negative: u32 },
+    ConfirmedViolations { count: u32 },
 }
 
 impl GoldShortfall {
@@ -722,6 +821,7 @@ impl GoldShortfall {
             GoldShortfall::DisputeLost { .. } => "dispute_lost",
             GoldShortfall::OpenRiskEvents { .. } => "open_risk_events",
             GoldShortfall::ReissueReviewsMostlyNegative { .. } => "reissue_reviews_mostly_negative",
+            GoldShortfall::ConfirmedViolations { .. } => "confirmed_violations",
         }
     }
 
@@ -772,12 +872,12 @@ impl GoldShortfall {
                     format!("Claims approved or auto-remedied {pct}%, {GOLD_MIN_APPROVAL_PERCENT}% needed")
                 }
             }
-            GoldShortfall::SlowClaimResponse { median_minutes } => {
-                let d = duration(median_minutes, lang);
+            GoldShortfall::SlowClaimResponse { counted_minutes } => {
+                let d = duration(counted_minutes, lang);
                 if zh {
-                    format!("售后响应时间中位数 {d}，需在 12 小时内")
+                    format!("售后响应时间（计分）{d}，需在 12 小时内")
                 } else {
-                    format!("Median claim response {d}, 12 h at most")
+                    format!("Counted claim response {d}, 12 h at most")
                 }
             }
             GoldShortfall::DisputeLost { count } => {
@@ -799,6 +899,13 @@ impl GoldShortfall {
                     format!("补单差评多于好评（差评 {negative}，好评 {positive}）")
                 } else {
                     format!("More negative than positive re-issue reviews ({negative} vs {positive})")
+                }
+            }
+            GoldShortfall::ConfirmedViolations { count } => {
+                if zh {
+                    format!("近 90 天经平台核实的违规 {count} 次，需为 0")
+                } else {
+                    format!("Violations confirmed in 90 days: {count}, none allowed")
                 }
             }
         }
@@ -833,8 +940,8 @@ pub fn gold_shortfalls(i: &TrustInputs) -> Vec<GoldShortfall> {
     if u64::from(c.approved()) * 100 < u64::from(GOLD_MIN_APPROVAL_PERCENT) * u64::from(c.decided) {
         out.push(GoldShortfall::LowClaimApproval { approved: c.approved(), decided: c.decided });
     }
-    if let Some(median_minutes) = c.median_response_minutes.filter(|m| *m > GOLD_MAX_MEDIAN_RESPONSE_MINUTES) {
-        out.push(GoldShortfall::SlowClaimResponse { median_minutes });
+    if let Some(counted_minutes) = c.counted_response_minutes().filter(|m| *m > GOLD_MAX_MEDIAN_RESPONSE_MINUTES) {
+        out.push(GoldShortfall::SlowClaimResponse { counted_minutes });
     }
     if c.disputes_lost() > 0 {
         out.push(GoldShortfall::DisputeLost { count: c.disputes_lost() });
@@ -845,6 +952,9 @@ pub fn gold_shortfalls(i: &TrustInputs) -> Vec<GoldShortfall> {
     let r = i.reissue_reviews;
     if r.negative > r.positive {
         out.push(GoldShortfall::ReissueReviewsMostlyNegative { positive: r.positive, negative: r.negative });
+    }
+    if i.risk.confirmed_90d > 0 {
+        out.push(GoldShortfall::ConfirmedViolations { count: i.risk.confirmed_90d });
     }
     out
 }
@@ -858,9 +968,10 @@ pub fn gold_shortfalls(i: &TrustInputs) -> Vec<GoldShortfall> {
 ///   average at or above the category average, both rounded to 0.1 star as shown;
 /// - at least [`GOLD_MIN_APPROVAL_PERCENT`] (90 %) of the claims decided in 90 days approved or remedied
 ///   automatically (no decided claims passes);
-/// - a median claim response of at most [`GOLD_MAX_MEDIAN_RESPONSE_MINUTES`] (12 h) (no claims passes);
+/// - a counted claim response ([`ClaimRecord::counted_response_minutes`]) of at most
+///   [`GOLD_MAX_MEDIAN_RESPONSE_MINUTES`] (12 h) (no merchant-handled claims passes);
 /// - no dispute lost in 90 days;
-/// - no open risk events;
+/// - no open risk events and no violation confirmed in 90 days;
 /// - negative re-issue reviews do not outnumber positive ones in 90 days (so a gold shop never carries a warning).
 ///
 /// Whoever grants gold from this should also take it back when the record no longer qualifies.
@@ -916,8 +1027,8 @@ mod tests {
     use proptest::prelude::*;
 
     /// A mid-range shop, every input away from its bounds: 60 + 8 (verified) + 2 (13 months) + 0 (ratings at the
-    /// category average) + 3 (10 h response) + 2 (80 % approved) + 1 (reviews 2:1) + 1 (¥600 deposit)
-    /// − 2 (one risk event) + 1 (50 orders) = 76.
+    /// category average) + 3 (10 h response over 12 claims) + 2 (80 % approved) + 1 (reviews 2:1) + 1 (¥600
+    /// deposit) + 1 (50 orders) = 78.
     fn mid() -> TrustInputs {
         let stat = RatingStat { shop_sum: 90, shop_count: 20, category_avg_milli: Some(4500) };
         TrustInputs {
@@ -928,12 +1039,14 @@ mod tests {
                 decided: 10,
                 approved_or_auto: 8,
                 median_response_minutes: Some(600),
+                response_samples: 12,
+                category_response_minutes: Some(480),
                 disputes_lost_90d: 0,
                 disputes_lost_30d: 0,
             },
             reissue_reviews: ReissueReviews { positive: 2, negative: 1 },
             fund: FundStanding { member: false, deposit: Money::from_fen(60_000) },
-            risk: RiskRecord { open_events: 0, events_90d: 1 },
+            risk: RiskRecord::default(),
             delivered_orders_90d: 50,
         }
     }
@@ -957,9 +1070,9 @@ mod tests {
     }
 
     #[test]
-    fn the_mid_range_baseline_is_76_and_good() {
+    fn the_mid_range_baseline_is_78_and_good() {
         let s = compute(&mid());
-        assert_eq!((s.score, s.level), (76, TrustLevel::Good));
+        assert_eq!((s.score, s.level), (78, TrustLevel::Good));
         assert!(s.warnings.is_empty(), "{:?}", s.warnings);
     }
 
@@ -978,7 +1091,7 @@ mod tests {
     fn higher_certification_scores_higher() {
         let scores: Vec<u8> =
             CertificationLevel::ALL.into_iter().map(|c| score_with(|i| i.certification = c)).collect();
-        assert_eq!(scores, [68, 76, 80, 83]);
+        assert_eq!(scores, [70, 78, 82, 85]);
     }
 
     #[test]
@@ -1013,9 +1126,17 @@ mod tests {
         let s = compute(&i);
         assert_eq!(s.score, base());
         for (code, zh, en) in [
-            ("rating.described", "描述相符：评分不足 5 条（4 条）", "Item as described: fewer than 5 ratings (4)"),
-            ("rating.service", "服务态度 4.5（暂无行业均值）", "Service 4.5 (no category average yet)"),
-            ("rating.delivery", "发货速度：暂无评分", "Delivery speed: no ratings yet"),
+            (
+                "rating.described",
+                "描述相符：近 90 天评分不足 5 条（4 条）",
+                "Item as described: fewer than 5 ratings in 90 days (4)",
+            ),
+            (
+                "rating.service",
+                "服务态度 4.5（暂无行业均值，近 90 天 20 条评分）",
+                "Service 4.5 (no category average yet, 20 ratings in 90 days)",
+            ),
+            ("rating.delivery", "发货速度：近 90 天暂无评分", "Delivery speed: no ratings in 90 days"),
         ] {
             let r = reason(&s, code);
             assert_eq!(r.map(|r| r.points), Some(0), "{code}");
@@ -1118,18 +1239,166 @@ mod tests {
     #[test]
     fn open_risk_events_score_lower_and_warn() {
         let mut i = mid();
-        i.risk = RiskRecord { open_events: 1, events_90d: 2 };
-        assert_eq!(compute(&i).score, base() - 12, "−10 open, −2 more in the 90-day count");
+        i.risk = RiskRecord { open_events: 1, confirmed_90d: 0 };
+        assert_eq!(compute(&i).score, base() - 5, "−5 while the event waits for review");
         assert_eq!(warning_codes(&i), ["open_risk_events"]);
-        assert_eq!(score_with(|i| i.risk.open_events = 3), base() - 30);
+        assert_eq!(score_with(|i| i.risk.open_events = 6), base() - 30);
         assert_eq!(score_with(|i| i.risk.open_events = 9), base() - 30, "capped at −30");
     }
 
     #[test]
-    fn fewer_recent_risk_events_score_higher() {
-        assert_eq!(score_with(|i| i.risk.events_90d = 0), base() + 2);
-        assert_eq!(score_with(|i| i.risk.events_90d = 3), base() - 4);
-        assert_eq!(score_with(|i| i.risk.events_90d = 500), base() - 8, "capped at −10");
+    fn confirmed_violations_score_lower_with_their_reason() {
+        let mut i = mid();
+        i.risk.confirmed_90d = 1;
+        let s = compute(&i);
+        assert_eq!(s.score, base() - 10);
+        let r = reason(&s, "risk.confirmed");
+        assert_eq!(r.map(|r| (r.points, r.signed_points())), Some((-10, "\u{2212}10".to_string())));
+        assert_eq!(r.map(|r| r.text(Lang::Zh)).as_deref(), Some("近 90 天经平台核实的违规 1 次"));
+        assert_eq!(r.map(|r| r.text(Lang::En)).as_deref(), Some("Violations confirmed by the platform in 90 days: 1"));
+        assert_eq!(score_with(|i| i.risk.confirmed_90d = 3), base() - 30);
+        assert_eq!(score_with(|i| i.risk.confirmed_90d = 50), base() - 30, "capped at −30");
+        assert!(reason(&compute(&mid()), "risk.confirmed").is_none(), "none confirmed: no reason");
+    }
+
+    #[test]
+    fn confirmed_and_open_events_share_one_floor_and_confirming_costs_more() {
+        assert_eq!(RiskRecord { open_events: 2, confirmed_90d: 1 }.points(), (-10, -10));
+        assert_eq!(RiskRecord { open_events: 4, confirmed_90d: 2 }.points(), (-20, -10), "floor −30 together");
+        assert_eq!(RiskRecord { open_events: 4, confirmed_90d: 3 }.points(), (-30, 0));
+        assert_eq!(RiskRecord { open_events: u32::MAX, confirmed_90d: u32::MAX }.points(), (-30, 0));
+        assert_eq!(RiskRecord::default().points(), (0, 0));
+        let open = score_with(|i| i.risk.open_events = 1);
+        let confirmed = score_with(|i| i.risk.confirmed_90d = 1);
+        assert_eq!((open, confirmed), (base() - 5, base() - 10), "a confirmed event weighs more than a pending one");
+    }
+
+    #[test]
+    fn lost_disputes_lower_the_score_with_their_reason() {
+        let mut i = mid();
+        i.claims.disputes_lost_90d = 2;
+        let s = compute(&i);
+        assert_eq!(s.score, base() - 16);
+        let r = reason(&s, "disputes.lost");
+        assert_eq!(r.map(|r| r.points), Some(-16));
+        assert_eq!(r.map(|r| r.text(Lang::Zh)).as_deref(), Some("近 90 天平台介入败诉 2 次"));
+        assert_eq!(r.map(|r| r.text(Lang::En)).as_deref(), Some("Disputes lost in 90 days: 2"));
+    }
+
+    fn response(median: u32, samples: u32, category: Option<u32>) -> ClaimRecord {
+        ClaimRecord {
+            median_response_minutes: Some(median),
+            response_samples: samples,
+            category_response_minutes: category,
+            ..ClaimRecord::default()
+        }
+    }
+
+    #[test]
+    fn a_short_response_record_is_shrunk_toward_the_category_average() {
+        assert_eq!(response(0, 1, Some(600)).counted_response_minutes(), Some(540), "(1 × 0 + 9 × 600) ÷ 10");
+        assert_eq!(response(14, 5, Some(600)).counted_response_minutes(), Some(307), "(5 × 14 + 5 × 600) ÷ 10 = 307");
+        assert_eq!(response(100, 9, Some(1000)).counted_response_minutes(), Some(190));
+        assert_eq!(response(14, 10, Some(600)).counted_response_minutes(), Some(14), "ten samples count alone");
+        assert_eq!(response(14, 37, None).counted_response_minutes(), Some(14));
+        assert_eq!(response(0, 0, Some(600)).counted_response_minutes(), Some(600), "no sample: the prior");
+        assert_eq!(ClaimRecord::default().counted_response_minutes(), None, "no merchant-handled claim: nothing");
+        // Rounded half up: (3 × 1 + 7 × 0) ÷ 10 = 0.3 → 0; (5 × 1 + 5 × 0) ÷ 10 = 0.5 → 1.
+        assert_eq!(response(1, 3, Some(0)).counted_response_minutes(), Some(0));
+        assert_eq!(response(1, 5, Some(0)).counted_response_minutes(), Some(1));
+        assert_eq!(response(u32::MAX, 9, Some(u32::MAX)).counted_response_minutes(), Some(u32::MAX), "no overflow");
+    }
+
+    #[test]
+    fn without_a_category_average_a_short_record_is_shrunk_toward_24_hours() {
+        assert_eq!(response(0, 1, None).counted_response_minutes(), Some(1296), "(1 × 0 + 9 × 1440) ÷ 10");
+        assert_eq!(response_points(NEUTRAL_RESPONSE_MINUTES), 0, "the neutral prior scores nothing");
+    }
+
+    #[test]
+    fn one_quick_answer_does_not_buy_the_fast_response_points() {
+        let claims = ClaimRecord { decided: 1, approved_or_auto: 1, ..response(0, 1, None) };
+        let mut i = TrustInputs { claims, ..TrustInputs::default() };
+        let r = compute(&i).reasons.into_iter().find(|r| r.code() == "claims.response");
+        assert_eq!(r.map(|r| r.points), Some(0), "0 minutes once counts as 21 h 36 min");
+        // With a slow category it even costs: the prior says what such shops usually do.
+        i.claims.category_response_minutes = Some(4000);
+        assert_eq!(reason(&compute(&i), "claims.response").map(|r| r.points), Some(-6));
+        // Ten quick answers are the shop's own record.
+        i.claims.response_samples = 10;
+        assert_eq!(reason(&compute(&i), "claims.response").map(|r| r.points), Some(6));
+    }
+
+    #[test]
+    fn one_quick_answer_does_not_put_a_new_shop_above_an_established_shop_of_a_slow_category() {
+        // Open a month, 10 orders, 12 claims answered in 50 h (its category's usual), 9 of 10 remedied: 56.
+        let established = TrustInputs {
+            shop_age_days: 30,
+            claims: ClaimRecord { decided: 10, approved_or_auto: 9, ..response(3_000, 12, Some(3_000)) },
+            delivered_orders_90d: 10,
+            ..TrustInputs::default()
+        };
+        // Open a day, one sale re-issued by the merchant within minutes, one praising review.
+        let new = TrustInputs {
+            claims: ClaimRecord { decided: 1, approved_or_auto: 1, ..response(5, 1, Some(3_000)) },
+            reissue_reviews: ReissueReviews { positive: 1, negative: 0 },
+            delivered_orders_90d: 1,
+            ..TrustInputs::default()
+        };
+        assert_eq!(compute(&established).score, 49);
+        assert_eq!(reason(&compute(&new), "claims.response").map(|r| r.points), Some(-3), "counted as 45 h 1 min");
+        assert_eq!(compute(&new).score, 46, "not 55, as the bare 5-minute median would give");
+    }
+
+    #[test]
+    fn automatic_reissues_alone_give_no_response_reason() {
+        // What the store hands over after one automatic re-issue: decided and remedied, no response sample.
+        let claims = ClaimRecord {
+            decided: 1,
+            approved_or_auto: 1,
+            category_response_minutes: Some(30),
+            ..ClaimRecord::default()
+        };
+        let i = TrustInputs { claims, ..TrustInputs::default() };
+        let s = compute(&i);
+        assert!(reason(&s, "claims.response").is_none(), "{:?}", s.reasons);
+        assert_eq!(s.score, 48, "the brand-new shop's score, nothing more");
+    }
+
+    #[test]
+    fn the_response_reason_says_what_it_is_based_on() {
+        let text = |claims: ClaimRecord, lang| {
+            let s = compute(&TrustInputs { claims, ..mid() });
+            reason(&s, "claims.response").map(|r| r.text(lang)).unwrap_or_default()
+        };
+        assert_eq!(text(response(14, 37, Some(600)), Lang::Zh), "近 90 天商家处理售后 37 次，中位响应 14 分钟");
+        assert_eq!(
+            text(response(14, 37, Some(600)), Lang::En),
+            "Claims handled by the merchant in 90 days: 37, median response 14 min"
+        );
+        assert_eq!(
+            text(response(14, 5, Some(600)), Lang::Zh),
+            "近 90 天商家处理售后 5 次，中位响应 14 分钟（不足 10 次，按行业均值 10 小时 折算为 5 小时 7 分钟）"
+        );
+        assert_eq!(
+            text(response(14, 5, Some(600)), Lang::En),
+            "Claims handled by the merchant in 90 days: 5, median response 14 min (under 10: counted as 5 h 7 min \
+             with the category average 10 h)"
+        );
+        assert_eq!(
+            text(response(0, 1, None), Lang::Zh),
+            "近 90 天商家处理售后 1 次，中位响应 0 分钟（不足 10 次，暂无行业均值，按 24 小时 折算为 21 小时 36 分钟）"
+        );
+    }
+
+    #[test]
+    fn reissue_and_rating_reasons_say_how_many_they_count() {
+        let s = compute(&mid());
+        let text = |code: &str, lang| reason(&s, code).map(|r| r.text(lang)).unwrap_or_default();
+        assert_eq!(text("reissue_reviews", Lang::Zh), "近 90 天 3 条补单评价：好评 2，差评 1");
+        assert_eq!(text("reissue_reviews", Lang::En), "Re-issue reviews in 90 days: 3 (2 positive, 1 negative)");
+        assert_eq!(text("rating.service", Lang::Zh), "服务态度 4.5（行业均值 4.5，近 90 天 20 条评分）");
+        assert_eq!(text("claims.approval", Lang::Zh), "近 90 天售后通过率 80%（10 单中 8 单补发或退款）");
     }
 
     #[test]
@@ -1189,11 +1458,10 @@ mod tests {
         assert_eq!(
             lines,
             [
-                ("risk.open", -20),
+                ("risk.open", -10),
                 ("certification", 8),
                 ("claims.response", 3),
                 ("claims.approval", 2),
-                ("risk.recent", -2),
                 ("shop_age", 2),
                 ("fund.deposit", 1),
                 ("orders.delivered", 1),
@@ -1224,9 +1492,12 @@ mod tests {
         let r = reason(&s, "rating.described");
         assert_eq!(
             r.map(|r| format!("{} {}", r.text(Lang::Zh), r.signed_points())).as_deref(),
-            Some("描述相符 4.8（行业均值 4.6） +2")
+            Some("描述相符 4.8（行业均值 4.6，近 90 天 20 条评分） +2")
         );
-        assert_eq!(r.map(|r| r.text(Lang::En)).as_deref(), Some("Item as described 4.8 (category average 4.6)"));
+        assert_eq!(
+            r.map(|r| r.text(Lang::En)).as_deref(),
+            Some("Item as described 4.8 (category average 4.6, 20 ratings in 90 days)")
+        );
 
         let s = compute(&TrustInputs {
             claims: ClaimRecord { median_response_minutes: Some(150), ..mid().claims },
@@ -1234,9 +1505,12 @@ mod tests {
             ..mid()
         });
         let text = |code: &str, lang| reason(&s, code).map(|r| r.text(lang)).unwrap_or_default();
-        assert_eq!(text("claims.response", Lang::Zh), "售后响应时间中位数 2 小时 30 分钟");
-        assert_eq!(text("claims.response", Lang::En), "Median claim response 2 h 30 min");
-        assert_eq!(text("claims.approval", Lang::Zh), "售后通过率 80%（10 单中 8 单补发或退款）");
+        assert_eq!(text("claims.response", Lang::Zh), "近 90 天商家处理售后 12 次，中位响应 2 小时 30 分钟");
+        assert_eq!(
+            text("claims.response", Lang::En),
+            "Claims handled by the merchant in 90 days: 12, median response 2 h 30 min"
+        );
+        assert_eq!(text("claims.approval", Lang::Zh), "近 90 天售后通过率 80%（10 单中 8 单补发或退款）");
         assert_eq!(text("fund.deposit", Lang::Zh), "保证金 ¥1000.00");
         assert_eq!(text("fund.member", Lang::En), "In the compensation fund");
         assert_eq!(text("certification", Lang::Zh), "实名认证");
@@ -1247,9 +1521,16 @@ mod tests {
     fn every_text_is_written_in_both_languages() {
         let mut i = mid();
         i.shop_age_days = 3;
-        i.risk.open_events = 2;
-        i.claims =
-            ClaimRecord { decided: 6, approved_or_auto: 1, disputes_lost_90d: 2, disputes_lost_30d: 1, ..i.claims };
+        i.risk = RiskRecord { open_events: 2, confirmed_90d: 1 };
+        i.claims = ClaimRecord {
+            decided: 6,
+            approved_or_auto: 1,
+            disputes_lost_90d: 2,
+            disputes_lost_30d: 1,
+            response_samples: 3,
+            category_response_minutes: None,
+            ..i.claims
+        };
         i.reissue_reviews.negative = 9;
         let s = compute(&i);
         assert_eq!(s.warnings.len(), 5);
@@ -1275,6 +1556,8 @@ mod tests {
                 decided: 20,
                 approved_or_auto: 19,
                 median_response_minutes: Some(180),
+                response_samples: 20,
+                category_response_minutes: Some(240),
                 disputes_lost_90d: 0,
                 disputes_lost_30d: 0,
             },
@@ -1314,13 +1597,14 @@ mod tests {
         for (n, change) in at_bounds.into_iter().enumerate() {
             assert_eq!(shortfall_codes(change), Vec::<&str>::new(), "bound #{n}");
         }
-        assert_eq!(shortfall_codes(|i| i.risk.events_90d = 4), Vec::<&str>::new(), "reviewed events do not bar gold");
+        // A short record is judged by its counted figure: 3 samples at 1 h toward a 20 h category average.
+        assert_eq!(shortfall_codes(|i| i.claims = response(60, 3, Some(1200))), ["slow_claim_response"]);
     }
 
     #[test]
     fn each_failing_gold_condition_alone_denies_gold() {
         type Change = fn(&mut TrustInputs);
-        let cases: [(Change, &str); 13] = [
+        let cases: [(Change, &str); 14] = [
             (|i| i.shop_age_days = GOLD_MIN_AGE_DAYS - 1, "too_new"),
             (|i| i.certification = CertificationLevel::None, "not_certified"),
             (|i| i.delivered_orders_90d = GOLD_MIN_DELIVERED_ORDERS_90D - 1, "too_few_orders"),
@@ -1334,6 +1618,7 @@ mod tests {
             (|i| i.claims.disputes_lost_30d = 1, "dispute_lost"),
             (|i| i.risk.open_events = 1, "open_risk_events"),
             (|i| i.reissue_reviews = ReissueReviews { positive: 3, negative: 4 }, "reissue_reviews_mostly_negative"),
+            (|i| i.risk.confirmed_90d = 1, "confirmed_violations"),
         ];
         for (change, code) in cases {
             assert_eq!(shortfall_codes(change), [code]);
@@ -1346,7 +1631,16 @@ mod tests {
         i.shop_age_days = 200;
         i.claims.median_response_minutes = Some(25 * 60);
         let texts: Vec<String> = gold_shortfalls(&i).iter().map(|g| g.text(Lang::Zh)).collect();
-        assert_eq!(texts, ["开店未满 12 个月（200 天，需 360 天）", "售后响应时间中位数 25 小时，需在 12 小时内"]);
+        assert_eq!(texts, ["开店未满 12 个月（200 天，需 360 天）", "售后响应时间（计分）25 小时，需在 12 小时内"]);
+        i.risk.confirmed_90d = 2;
+        let last = gold_shortfalls(&i).last().map(|g| (g.text(Lang::Zh), g.text(Lang::En)));
+        assert_eq!(
+            last,
+            Some((
+                "近 90 天经平台核实的违规 2 次，需为 0".into(),
+                "Violations confirmed in 90 days: 2, none allowed".into()
+            ))
+        );
     }
 
     fn arb_stat() -> impl Strategy<Value = RatingStat> {
@@ -1363,9 +1657,10 @@ mod tests {
             -10i64..3_000,
             (arb_stat(), arb_stat(), arb_stat()),
             (0u32..60, 0u32..60, proptest::option::of(0u32..6_000), 0u32..6, 0u32..6),
+            (0u32..30, proptest::option::of(0u32..6_000)),
         );
         let tail = ((0u32..40, 0u32..40), (any::<bool>(), -10_000i64..500_000), (0u32..5, 0u32..8), 0u32..3_000);
-        (head, tail).prop_map(|((certification, shop_age_days, (d, s, v), c), (r, f, k, delivered))| TrustInputs {
+        (head, tail).prop_map(|((certification, shop_age_days, (d, s, v), c, n), (r, f, k, delivered))| TrustInputs {
             certification,
             shop_age_days,
             ratings: Ratings { described: d, service: s, delivery: v },
@@ -1373,12 +1668,15 @@ mod tests {
                 decided: c.0,
                 approved_or_auto: c.1.min(c.0),
                 median_response_minutes: c.2,
+                // The store gives a median exactly when it has samples.
+                response_samples: if c.2.is_some() { n.0.max(1) } else { 0 },
+                category_response_minutes: n.1,
                 disputes_lost_90d: c.3.max(c.4),
                 disputes_lost_30d: c.4,
             },
             reissue_reviews: ReissueReviews { positive: r.0, negative: r.1 },
             fund: FundStanding { member: f.0, deposit: Money::from_fen(f.1) },
-            risk: RiskRecord { open_events: k.0, events_90d: k.1.max(k.0) },
+            risk: RiskRecord { open_events: k.0, confirmed_90d: k.1 },
             delivered_orders_90d: delivered,
         })
     }
@@ -1442,12 +1740,10 @@ mod tests {
             ),
             ("open event reviewed", Box::new(|i| i.risk.open_events = i.risk.open_events.saturating_sub(1))),
             (
-                "one recent event fewer",
-                Box::new(|i| {
-                    i.risk.events_90d = i.risk.events_90d.saturating_sub(1);
-                    i.risk.open_events = i.risk.open_events.min(i.risk.events_90d);
-                }),
+                "one confirmed violation fewer",
+                Box::new(|i| i.risk.confirmed_90d = i.risk.confirmed_90d.saturating_sub(1)),
             ),
+            ("an open event dismissed", Box::new(|i| i.risk.open_events = i.risk.open_events.saturating_sub(1))),
             ("more orders", Box::new(move |i| i.delivered_orders_90d += n * 10)),
         ]
     }
@@ -1470,7 +1766,17 @@ mod tests {
                 }),
             ),
             ("negative review", Box::new(move |i| i.reissue_reviews.negative += n)),
-            ("recent risk event", Box::new(|i| i.risk.events_90d += 1)),
+            ("confirmed violation", Box::new(|i| i.risk.confirmed_90d += 1)),
+            ("new open event", Box::new(|i| i.risk.open_events += 1)),
+            (
+                "open event confirmed",
+                Box::new(|i| {
+                    if i.risk.open_events > 0 {
+                        i.risk.open_events -= 1;
+                        i.risk.confirmed_90d += 1;
+                    }
+                }),
+            ),
             // Below the minimum a decided claim may bring the share into scoring at all; past it, a rejection only
             // lowers the share.
             (
@@ -1526,7 +1832,6 @@ mod tests {
         fn one_more_open_risk_event_never_raises_the_score(i in arb_inputs()) {
             let mut worse = i.clone();
             worse.risk.open_events += 1;
-            worse.risk.events_90d += 1;
             prop_assert!(score(&worse) <= score(&i));
             let warned = Warning::OpenRiskEvents { count: worse.risk.open_events };
             prop_assert!(compute(&worse).warnings.contains(&warned));
@@ -1562,6 +1867,122 @@ mod tests {
         fn a_gold_eligible_shop_never_carries_a_warning(i in arb_inputs()) {
             if gold_eligible(&i) {
                 prop_assert!(compute(&i).warnings.is_empty());
+            }
+        }
+    }
+
+    /// What one sale or one re-issue can add to a brand-new shop's record.
+    #[derive(Debug, Clone, Copy)]
+    enum FirstEvent {
+        Sale,
+        AutoReissue,
+        MerchantReissue { minutes: u32 },
+    }
+
+    fn arb_first_event() -> impl Strategy<Value = FirstEvent> {
+        prop_oneof![
+            Just(FirstEvent::Sale),
+            Just(FirstEvent::AutoReissue),
+            (0u32..1_500).prop_map(|minutes| FirstEvent::MerchantReissue { minutes }),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(512))]
+
+        #[test]
+        fn the_score_is_always_within_0_to_100(i in arb_inputs(), open in 0u32..u32::MAX, confirmed in 0u32..u32::MAX) {
+            for risk in [i.risk, RiskRecord { open_events: open, confirmed_90d: confirmed }] {
+                let s = compute(&TrustInputs { risk, ..i.clone() });
+                prop_assert!(s.score <= 100);
+                let (c, o) = risk.points();
+                prop_assert!(c + o >= RISK_FLOOR_POINTS && c <= 0 && o <= 0);
+            }
+        }
+
+        #[test]
+        fn more_confirmed_violations_never_raise_the_score(i in arb_inputs(), more in 1u32..10) {
+            let mut worse = i.clone();
+            worse.risk.confirmed_90d += more;
+            prop_assert!(score(&worse) <= score(&i), "{} → {}", score(&i), score(&worse));
+            prop_assert!(!gold_eligible(&worse));
+            let r = compute(&worse).reasons.into_iter().find(|r| r.code() == "risk.confirmed");
+            prop_assert!(r.is_some_and(|r| r.points < 0 || score(&i) == 0 || i.risk.confirmed_90d >= 3));
+        }
+
+        #[test]
+        fn confirming_a_pending_event_never_raises_the_score(i in arb_inputs()) {
+            let mut confirmed = i.clone();
+            if confirmed.risk.open_events == 0 {
+                confirmed.risk.open_events = 1;
+            }
+            let pending = confirmed.clone();
+            confirmed.risk.open_events -= 1;
+            confirmed.risk.confirmed_90d += 1;
+            prop_assert!(score(&confirmed) <= score(&pending), "{} → {}", score(&pending), score(&confirmed));
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2048))]
+        #[test]
+        fn one_sale_or_one_reissue_never_moves_a_new_shop_above_an_established_clean_one(
+            shared in (proptest::sample::select(CertificationLevel::ALL.to_vec()), any::<bool>(), 0i64..300_000),
+            new_age in 0i64..NEW_SHOP_DAYS,
+            first in arb_first_event(),
+            praised in any::<bool>(),
+            category in proptest::option::of(0u32..6_000),
+            // Young established shops are where a gamed figure would show: their age gives little margin.
+            old in (NEW_SHOP_DAYS..400, 10u32..3_000, 10u32..200, 0u32..6_000, 10u32..200),
+        ) {
+            let (certification, member, deposit) = shared;
+            let fund = FundStanding { member, deposit: Money::from_fen(deposit) };
+            let (age, delivered, samples, median, decided) = old;
+            // Established and clean: open 30 days or more, at least ten orders and ten claims of its own answered
+            // no slower than its category, 90 % of its claims remedied, nothing held against it.
+            let prior = category.unwrap_or(NEUTRAL_RESPONSE_MINUTES);
+            let established = TrustInputs {
+                certification,
+                shop_age_days: age,
+                claims: ClaimRecord {
+                    decided,
+                    approved_or_auto: decided - decided / 10,
+                    median_response_minutes: Some(median.min(prior)),
+                    response_samples: samples,
+                    category_response_minutes: category,
+                    ..ClaimRecord::default()
+                },
+                fund,
+                delivered_orders_90d: delivered,
+                ..TrustInputs::default()
+            };
+            let mut new = TrustInputs {
+                certification,
+                shop_age_days: new_age,
+                fund,
+                delivered_orders_90d: 1,
+                reissue_reviews: ReissueReviews { positive: u32::from(praised), negative: 0 },
+                ..TrustInputs::default()
+            };
+            new.claims.category_response_minutes = category;
+            match first {
+                FirstEvent::Sale => {}
+                FirstEvent::AutoReissue => {
+                    new.claims.decided = 1;
+                    new.claims.approved_or_auto = 1;
+                }
+                FirstEvent::MerchantReissue { minutes } => {
+                    new.claims.decided = 1;
+                    new.claims.approved_or_auto = 1;
+                    new.claims.median_response_minutes = Some(minutes);
+                    new.claims.response_samples = 1;
+                }
+            }
+            prop_assert!(score(&new) <= score(&established), "{:?}: {} > {}", first, score(&new), score(&established));
+            let response = compute(&new).reasons.into_iter().find(|r| r.code() == "claims.response").map(|r| r.points);
+            match first {
+                FirstEvent::MerchantReissue { .. } => prop_assert!(response.is_some()),
+                _ => prop_assert_eq!(response, None, "an automatic re-issue is not the merchant's answer"),
             }
         }
     }

@@ -242,6 +242,8 @@ pub struct ClaimRecord {
     pub decided_by: Option<UserId>,
     pub decided_at: Option<Timestamp>,
     pub created_at: Timestamp,
+    /// Remedied by the platform's automatic re-issue, not by the merchant: left out of the shop's response time.
+    pub auto_remedied: bool,
 }
 
 /// Who added a piece of evidence (a domain type: the order's event chain records it too).

@@ -44,6 +44,7 @@ pub const SCENARIOS: &[&str] = &[
     "reviews_chat_risk_and_certification",
     "payees_and_withdrawals_keep_their_snapshot_and_decide_once",
     "security_events_are_kept_newest_first",
+    "trust_facts_leave_automatic_reissues_out_of_the_response_time",
     "concurrent_buyers_never_oversell",
     "concurrent_withdrawal_holds_never_overdraw",
 ];
@@ -1141,6 +1142,7 @@ fn claim(
         decided_by: None,
         decided_at: None,
         created_at: at(100),
+        auto_remedied: false,
     }
 }
 
@@ -1461,7 +1463,7 @@ pub async fn reviews_chat_risk_and_certification(store: &dyn Store) {
     );
     assert_eq!(facts.category_ratings[0].delivery, 3);
     assert_eq!((facts.reissue_positive, facts.reissue_negative), (1, 0));
-    assert_eq!((facts.risk_open, facts.risk_window, facts.delivered_orders), (2, 2, 1));
+    assert_eq!((facts.risk_open, facts.risk_confirmed, facts.delivered_orders), (2, 0, 1));
     let later = tx.shop_trust_facts(f.shop, at(10_000), at(10_000)).await.unwrap();
     assert!(later.ratings.is_empty() && later.delivered_orders == 0, "outside the window");
     assert_eq!(later.risk_open, 2, "open events count whatever their age");
@@ -1471,7 +1473,16 @@ pub async fn reviews_chat_risk_and_certification(store: &dyn Store) {
     let events = tx.shop_risk_events(f.shop, 10).await.unwrap();
     assert_eq!((events[0].state.as_str(), events[0].review_note.as_deref()), ("dismissed", Some("误报")));
     let facts = tx.shop_trust_facts(f.shop, T0, T0).await.unwrap();
-    assert_eq!((facts.risk_open, facts.risk_window), (0, 0), "dismissed events do not count");
+    assert_eq!((facts.risk_open, facts.risk_confirmed), (0, 0), "dismissed events do not count");
+    // A confirmed violation counts from its confirmation, for the window; dismissed ones still do not.
+    tx.insert_risk_event(&event).await.unwrap();
+    assert_eq!(tx.review_risk_events(f.shop, "confirmed", "确有引导私下交易", admin, at(6_500)).await.unwrap(), 1);
+    let facts = tx.shop_trust_facts(f.shop, T0, T0).await.unwrap();
+    assert_eq!((facts.risk_open, facts.risk_confirmed), (0, 1));
+    let facts = tx.shop_trust_facts(f.shop, at(6_500), T0).await.unwrap();
+    assert_eq!(facts.risk_confirmed, 1, "confirmed within the window, though raised before it");
+    let facts = tx.shop_trust_facts(f.shop, at(6_501), T0).await.unwrap();
+    assert_eq!(facts.risk_confirmed, 0, "confirmed before the window");
 
     // Certification applications: one pending per shop, decided once.
     let app = crate::CertificationApplication {
@@ -1722,4 +1733,78 @@ pub async fn security_events_are_kept_newest_first(store: &dyn Store) {
     assert_eq!(all.iter().map(|e| e.id).collect::<Vec<_>>(), vec![b, a]);
     assert_eq!(all[1], SecurityEvent { id: a, ..first });
     assert_eq!(tx.security_events(1, 1).await.unwrap().iter().map(|e| e.id).collect::<Vec<_>>(), vec![a]);
+}
+
+/// Automatic re-issues are the platform's, not the merchant's answer: they count as decided and remedied claims
+/// but not in the shop's response times, nor in its category's average (the mean over every shop's
+/// merchant-handled claims in the categories the shop sells in).
+pub async fn trust_facts_leave_automatic_reissues_out_of_the_response_time(store: &dyn Store) {
+    use kabao_core::claim::ClaimState as C;
+    use kabao_core::order::OrderState as S;
+    const HOUR: i64 = 3_600_000;
+    let auto = merchant_with_product(store, "autoshop").await;
+    let handy = merchant_with_product(store, "handyshop").await;
+    let mut tx = store.begin(TxMode::Write).await.unwrap();
+    // A shop selling only software licenses, a category without merchant-handled claims.
+    let owner = tx.insert_user(&new_user("licenseshop", Role::Merchant)).await.unwrap();
+    let licenses = NewShop { owner_id: owner, name: "licenses".into(), description: "d".into(), opened_at: T0 };
+    let licenses = tx.insert_shop(&licenses).await.unwrap();
+    let license = ProductDraft { category: Category::SoftwareLicense, ..draft("license", true) };
+    tx.insert_product(licenses, &license, T0).await.unwrap();
+    let mut orders = Vec::new();
+    for (f, no) in [(&auto, "K00000000000000000000000AU1"), (&handy, "K00000000000000000000000HA1")] {
+        let order = tx.insert_order(&new_order(f, no, None, 1)).await.unwrap();
+        assert!(tx.update_order_state(order, S::PendingPayment, S::Delivered, at(50)).await.unwrap());
+        orders.push(order);
+    }
+    let (a, h) = (orders[0], orders[1]);
+    let decided = |order, f: &Fixture, no: &str, state, filed: i64, took: i64, auto_remedied| crate::ClaimRecord {
+        state,
+        due_at: None,
+        decided_at: Some(at(filed + took)),
+        created_at: at(filed),
+        auto_remedied,
+        ..claim(order, f.shop, no, 1, None)
+    };
+    // The automatic re-issue, decided the moment it was filed, and one claim the merchant refunded after 1 h.
+    let reissued = decided(a, &auto, "AUTO1", C::Reissued, 1_000, 0, true);
+    let id = tx.insert_claim(&reissued).await.unwrap();
+    assert_eq!(tx.claim_by_no("AUTO1").await.unwrap(), Some(crate::ClaimRecord { id, ..reissued }));
+    tx.insert_claim(&decided(a, &auto, "AUTO2", C::Refunded, 2_000, HOUR, false)).await.unwrap();
+    // Another shop of the category answered in 2 h; an open claim is not decided yet.
+    tx.insert_claim(&decided(h, &handy, "HAND1", C::Rejected, 3_000, 2 * HOUR, false)).await.unwrap();
+    let open = claim(h, handy.shop, "HAND2", 1, Some(at(9 * HOUR)));
+    let open_id = tx.insert_claim(&open).await.unwrap();
+    tx.commit().await.unwrap();
+
+    let mut tx = store.begin(TxMode::Write).await.unwrap();
+    let facts = tx.shop_trust_facts(auto.shop, T0, T0).await.unwrap();
+    assert_eq!((facts.claims_decided, facts.claims_remedied), (2, 2), "the automatic re-issue is decided and remedied");
+    assert_eq!(facts.claim_response_ms, vec![HOUR], "but it is not the merchant's response");
+    assert_eq!(facts.category_response_ms, Some(3 * HOUR / 2), "mean of 1 h and 2 h, the automatic one left out");
+    let facts = tx.shop_trust_facts(handy.shop, T0, T0).await.unwrap();
+    assert_eq!((facts.claims_decided, facts.claim_response_ms.clone()), (1, vec![2 * HOUR]));
+    assert_eq!(facts.category_response_ms, Some(3 * HOUR / 2));
+    // A shop whose own categories have no merchant-handled claim has no category average.
+    let facts = tx.shop_trust_facts(licenses, T0, T0).await.unwrap();
+    assert_eq!((facts.claim_response_ms.len(), facts.category_response_ms), (0, None));
+    // Outside the window nothing counts.
+    let facts = tx.shop_trust_facts(auto.shop, at(3 * HOUR), T0).await.unwrap();
+    assert_eq!((facts.claims_decided, facts.category_response_ms), (0, None));
+
+    // The mark is written with the decision: the open claim re-issued automatically leaves the response times.
+    let auto_decided = crate::ClaimRecord {
+        id: open_id,
+        state: C::Reissued,
+        due_at: None,
+        decided_at: Some(at(4 * HOUR)),
+        auto_remedied: true,
+        ..open
+    };
+    assert!(tx.update_claim(&auto_decided, C::Open).await.unwrap());
+    assert_eq!(tx.claim_by_no("HAND2").await.unwrap().map(|c| c.auto_remedied), Some(true));
+    let facts = tx.shop_trust_facts(handy.shop, T0, T0).await.unwrap();
+    assert_eq!((facts.claims_decided, facts.claim_response_ms), (2, vec![2 * HOUR]));
+    assert_eq!(facts.category_response_ms, Some(3 * HOUR / 2));
+    tx.commit().await.unwrap();
 }

@@ -397,7 +397,7 @@ pub(crate) fn policy_version(r: (i64, i64, i32, String, Vec<u8>, i64)) -> crate:
 
 pub(crate) const CLAIM_COLS: &str = "id, claim_no, order_id, item, shop_id, defect, description, activated, eligible, \
      reasons, state, due_at, paused_remaining_ms, evidence_requested, request_note, decision_reason, decided_by, \
-     decided_at, created_at";
+     decided_at, created_at, auto_remedied";
 
 pub(crate) fn claim_from_row<R: ColumnAt>(r: &R) -> StoreResult<crate::commerce::ClaimRecord> {
     let ts = |v: Option<i64>| v.map(Timestamp);
@@ -423,6 +423,7 @@ pub(crate) fn claim_from_row<R: ColumnAt>(r: &R) -> StoreResult<crate::commerce:
         decided_by: r.at::<Option<i64>>(16)?.map(UserId),
         decided_at: ts(r.at(17)?),
         created_at: Timestamp(r.at(18)?),
+        auto_remedied: r.at(19)?,
     })
 }
 

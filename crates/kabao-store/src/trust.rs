@@ -128,8 +128,14 @@ pub struct ShopTrustFacts {
     pub claims_decided: i64,
     /// Of those, remedied (re-issued or refunded, by the merchant, the rules or an arbiter).
     pub claims_remedied: i64,
-    /// Milliseconds from filing to decision of each decided claim, ascending.
+    /// Milliseconds from filing to decision of each decided claim the merchant handled (automatic re-issues left
+    /// out: they say nothing of the merchant's responsiveness), ascending.
     pub claim_response_ms: Vec<i64>,
+    /// The category average (行业均值) of the same figure: the mean over every shop's merchant-handled claims
+    /// decided since the window start, in the categories this shop has products in; `None` without such claims.
+    /// A mean, not a median: one aggregate row per read on both backends, and it leans toward the slow side
+    /// when a few claims waited long, so the prior never flatters a shop with a short record.
+    pub category_response_ms: Option<i64>,
     pub disputes_lost: i64,
     /// Disputes lost since the recent-window start.
     pub disputes_lost_recent: i64,
@@ -137,8 +143,9 @@ pub struct ShopTrustFacts {
     pub reissue_negative: i64,
     /// Risk events not yet reviewed by an admin (any age).
     pub risk_open: i64,
-    /// Risk events since the window start, except dismissed ones.
-    pub risk_window: i64,
+    /// Risk events an admin confirmed as violations since the window start (by the time of the confirmation);
+    /// dismissed ones never count.
+    pub risk_confirmed: i64,
     pub delivered_orders: i64,
 }
 

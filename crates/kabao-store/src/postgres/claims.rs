@@ -19,8 +19,8 @@ impl ClaimsTx for PgTx {
         sqlx::query_scalar(
             "INSERT INTO claims (claim_no, order_id, item, shop_id, defect, description, activated, eligible, \
              reasons, state, due_at, paused_remaining_ms, evidence_requested, request_note, decision_reason, \
-             decided_by, decided_at, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18) \
+             decided_by, decided_at, created_at, auto_remedied) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19) \
              RETURNING id",
         )
         .bind(&c.claim_no)
@@ -41,6 +41,7 @@ impl ClaimsTx for PgTx {
         .bind(c.decided_by.map(|u| u.0))
         .bind(c.decided_at.map(|t| t.millis()))
         .bind(c.created_at.millis())
+        .bind(c.auto_remedied)
         .fetch_one(&mut *self.tx)
         .await
         .map_err(map_sqlx)
@@ -84,7 +85,7 @@ impl ClaimsTx for PgTx {
         let done = sqlx::query(
             "UPDATE claims SET state = $1, due_at = $2, paused_remaining_ms = $3, evidence_requested = $4, \
              request_note = $5, decision_reason = $6, decided_by = $7, decided_at = $8, eligible = $9, \
-             reasons = $10 WHERE id = $11 AND state = $12",
+             reasons = $10, auto_remedied = $11 WHERE id = $12 AND state = $13",
         )
         .bind(c.state.as_str())
         .bind(c.due_at.map(|t| t.millis()))
@@ -96,6 +97,7 @@ impl ClaimsTx for PgTx {
         .bind(c.decided_at.map(|t| t.millis()))
         .bind(c.eligible)
         .bind(&c.reasons)
+        .bind(c.auto_remedied)
         .bind(c.id)
         .bind(from.as_str())
         .execute(&mut *self.tx)

@@ -107,8 +107,10 @@ impl TrustTx for PgTx {
         .fetch_all(&mut *self.tx)
         .await
         .map_err(map_sqlx)?;
-        let mut claim_response_ms: Vec<i64> = sqlx::query_scalar(
-            "SELECT decided_at - created_at FROM claims WHERE shop_id = $1 AND decided_at >= $2 \
+        // Every decided claim counts for the approval share; only the merchant's own decisions (not automatic
+        // re-issues) for the response time.
+        let decided: Vec<(i64, bool)> = sqlx::query_as(
+            "SELECT decided_at - created_at, auto_remedied FROM claims WHERE shop_id = $1 AND decided_at >= $2 \
              AND state IN ('reissued', 'refunded', 'rejected', 'escalated')",
         )
         .bind(shop.0)
@@ -116,7 +118,21 @@ impl TrustTx for PgTx {
         .fetch_all(&mut *self.tx)
         .await
         .map_err(map_sqlx)?;
+        let mut claim_response_ms: Vec<i64> = decided.iter().filter(|(_, auto)| !auto).map(|(ms, _)| *ms).collect();
         claim_response_ms.sort_unstable();
+        // The category's mean over every shop's merchant-handled claims in the categories this shop sells in.
+        let (category_sum_ms, category_n): (i64, i64) = sqlx::query_as(
+            "SELECT CAST(COALESCE(SUM(c.decided_at - c.created_at), 0) AS BIGINT), COUNT(*) FROM claims c \
+             JOIN orders o ON o.id = c.order_id JOIN products p ON p.id = o.product_id \
+             WHERE c.decided_at >= $2 AND NOT c.auto_remedied \
+             AND c.state IN ('reissued', 'refunded', 'rejected', 'escalated') \
+             AND p.category IN (SELECT category FROM products WHERE shop_id = $1)",
+        )
+        .bind(shop.0)
+        .bind(since.millis())
+        .fetch_one(&mut *self.tx)
+        .await
+        .map_err(map_sqlx)?;
         let claims_remedied: i64 = sqlx::query_scalar(
             "SELECT COUNT(*) FROM claims WHERE shop_id = $1 AND decided_at >= $2 AND state IN ('reissued', 'refunded')",
         )
@@ -145,9 +161,9 @@ impl TrustTx for PgTx {
         .fetch_one(&mut *self.tx)
         .await
         .map_err(map_sqlx)?;
-        let (risk_open, risk_window): (i64, i64) = sqlx::query_as(
+        let (risk_open, risk_confirmed): (i64, i64) = sqlx::query_as(
             "SELECT COALESCE(SUM(CASE WHEN state = 'open' THEN 1 ELSE 0 END), 0), \
-             COALESCE(SUM(CASE WHEN state <> 'dismissed' AND created_at >= $2 THEN 1 ELSE 0 END), 0) \
+             COALESCE(SUM(CASE WHEN state = 'confirmed' AND reviewed_at >= $2 THEN 1 ELSE 0 END), 0) \
              FROM risk_events WHERE shop_id = $1",
         )
         .bind(shop.0)
@@ -165,15 +181,16 @@ impl TrustTx for PgTx {
         Ok(ShopTrustFacts {
             ratings: ratings.into_iter().map(rows::rating_sums).collect(),
             category_ratings: category_ratings.into_iter().map(rows::rating_sums).collect(),
-            claims_decided: claim_response_ms.len() as i64,
+            claims_decided: decided.len() as i64,
             claims_remedied,
             claim_response_ms,
+            category_response_ms: (category_n > 0).then(|| category_sum_ms / category_n),
             disputes_lost,
             disputes_lost_recent,
             reissue_positive,
             reissue_negative,
             risk_open,
-            risk_window,
+            risk_confirmed,
             delivered_orders,
         })
     }
