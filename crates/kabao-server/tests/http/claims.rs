@@ -168,6 +168,12 @@ async fn auto_reissue_story(app: TestApp) {
     assert_eq!(filed["new_key"], "PC-0003");
     let claim_no = filed["claim"]["claim_no"].as_str().unwrap().to_string();
     assert_eq!(app.stock(product).await, 2);
+    // The platform re-issued, not the merchant: no "median response 0 minutes" for the shop, only a decided claim.
+    let shop = app.api("GET", "/api/v1/merchant/shop", Some(&merchant), None).await.json()["id"].as_i64().unwrap();
+    let trust = app.api("GET", &format!("/api/v1/shops/{shop}/trust"), None, None).await.json();
+    let codes: Vec<&str> = trust["reasons"].as_array().unwrap().iter().filter_map(|r| r["code"].as_str()).collect();
+    assert!(!codes.contains(&"claims.response"), "an automatic re-issue is not a response: {trust}");
+    assert!(codes.contains(&"claims.approval"), "{trust}");
 
     // The same submission again with its key (a retry): the first answer byte for byte, no second re-issue.
     let again = file_claim(&app, me, &path, &fields, &[("截图.png", &shot)], Some("claim-1")).await;
@@ -222,6 +228,11 @@ async fn auto_reissue_story(app: TestApp) {
     let res = decide(&app, &merchant, &second_no, json!({"decision": "approve"})).await;
     assert_eq!(res.json()["state"], "refunded", "{}", res.body);
     assert_eq!(wallet(&app, &token).await, before + 990);
+    // The merchant's own decision is a response, one sample, shrunk toward the category and saying so.
+    let trust = app.api("GET", &format!("/api/v1/shops/{shop}/trust"), None, None).await.json();
+    let response = trust["reasons"].as_array().unwrap().iter().find(|r| r["code"] == "claims.response").cloned();
+    let text = response.as_ref().and_then(|r| r["text"].as_str()).unwrap_or_default();
+    assert!(text.starts_with("近 90 天商家处理售后 1 次，中位响应 0 分钟（不足 10 次"), "{trust}");
     let res = decide(&app, &merchant, &second_no, json!({"decision": "approve"})).await;
     assert_eq!((res.status, res.json()["code"].clone()), (StatusCode::CONFLICT, json!("claim.closed")));
     assert_eq!(wallet(&app, &token).await, before + 990, "a closed claim is never paid twice");

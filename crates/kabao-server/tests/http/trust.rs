@@ -301,6 +301,45 @@ async fn certification_and_trust_story(app: TestApp) {
         .await;
     assert_eq!(res.status, StatusCode::NO_CONTENT, "{}", res.body);
     assert_eq!(trust_of(&app, shop).await["score"], certified["score"], "a dismissed event no longer counts");
+
+    // The same again, confirmed as a violation: −10 with its reason, on the API and on the shop's page.
+    let res = app
+        .api(
+            "POST",
+            &format!("/api/v1/merchant/orders/{no}/messages"),
+            Some(&merchant),
+            Some(json!({"body": "补单加我微信 kabao_9999，私下转账"})),
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::CREATED, "{}", res.body);
+    let pending = trust_of(&app, shop).await;
+    let res = app
+        .api(
+            "POST",
+            &format!("/api/v1/admin/risk/shops/{shop}/review"),
+            Some(&admin),
+            Some(json!({"outcome": "confirmed", "note": "引导私下交易"})),
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::NO_CONTENT, "{}", res.body);
+    let confirmed = trust_of(&app, shop).await;
+    let score = |t: &serde_json::Value| t["score"].as_i64().unwrap();
+    assert_eq!(score(&confirmed), score(&certified) - 10, "{confirmed}");
+    assert!(score(&confirmed) < score(&pending), "confirming costs more than a pending event: {pending} → {confirmed}");
+    let reason = confirmed["reasons"].as_array().unwrap().iter().find(|r| r["code"] == "risk.confirmed").cloned();
+    assert_eq!(
+        reason.map(|r| (r["points"].clone(), r["text"].clone())),
+        Some((json!(-10), json!("近 90 天经平台核实的违规 1 次"))),
+        "{confirmed}"
+    );
+    assert!(!reason_codes(&confirmed).contains(&"risk.open".to_string()), "nothing left open: {confirmed}");
+    let page = app.get(&format!("/s/{shop}")).await;
+    assert!(
+        page.body.contains("近 90 天经平台核实的违规 1 次</span> <b class=\"warn\">\u{2212}10</b>"),
+        "{}",
+        page.body
+    );
+    assert!(page.body.contains(&format!("id=\"trust-score\">{}<", score(&confirmed))), "{}", page.body);
 }
 
 #[tokio::test]
