@@ -62,7 +62,7 @@ fn lookup(key: &str) -> Option<(&'static str, &'static str)> {
         "cert.privacy" => ("证件号码只保存脱敏后的形式和不可逆指纹，平台不保存明文。", "Id numbers are kept only masked and as an irreversible fingerprint, never in the clear."),
         "cert.submit" => ("提交审核", "Submit for review"),
         "cert.gold" => ("金牌卖家", "Gold seller"),
-        "cert.gold_rule" => ("金牌卖家不需申请：开店满一年、已认证、近 90 天交付 100 单以上、三项评分不低于行业均值、售后通过率 ≥ 90%、响应中位数 ≤ 12 小时、无败诉纠纷和未处理风控事件时，系统自动授予，记录下滑时自动收回。", "Gold is not applied for: open a year, certified, 100+ deliveries in 90 days, ratings at or above the category average, ≥ 90% of claims remedied, median response ≤ 12 h, no lost dispute and no open risk events; granted automatically, and withdrawn when the record lapses."),
+        "cert.gold_rule" => ("金牌卖家不需申请：开店满一年、已认证、近 90 天交付 100 单以上、三项评分不低于行业均值、售后通过率 ≥ 90%、计分响应时间 ≤ 12 小时、无败诉纠纷、无未处理风控事件且近 90 天无确认违规时，系统自动授予，记录下滑时自动收回。", "Gold is not applied for: open a year, certified, 100+ deliveries in 90 days, ratings at or above the category average, ≥ 90% of claims remedied, counted response ≤ 12 h, no lost dispute, no open risk events and no violation confirmed in 90 days; granted automatically, and withdrawn when the record lapses."),
         "cert.gold_met" => ("已满足全部条件，下次评估时自动授予。", "All conditions met: granted at the next review."),
         "admin.trust" => ("认证与风控", "Certification and risk"),
         "admin.cert_queue" => ("待审核认证", "Certification applications"),
