@@ -208,6 +208,15 @@ async fn dispute_after_settlement(app: TestApp) {
     assert_eq!((fund["outstanding_fen"].clone(), fund["members"].clone()), (json!(569), json!(1)));
     assert_eq!(fund["cash_fen"], 600 + fees - 569);
     assert_eq!(fund["payouts"][0][1], 569);
+    // The lost dispute lowers the shop's trust, with the reason shown.
+    let trust = app.api("GET", &format!("/api/v1/shops/{}/trust", shop.0), None, None).await.json();
+    let lost = trust["reasons"].as_array().unwrap().iter().find(|r| r["code"] == "disputes.lost").cloned();
+    assert_eq!(
+        lost.map(|r| (r["points"].clone(), r["text"].clone())),
+        Some((json!(-8), json!("近 90 天平台介入败诉 1 次"))),
+        "{trust}"
+    );
+    assert!(trust["warnings"].as_array().unwrap().iter().any(|w| w["code"] == "dispute_lost_recently"), "{trust}");
 
     // A ruling runs once.
     let res = rule(json!({"ruling": "refund", "refund_fen": 990, "reason": "again"})).await;
