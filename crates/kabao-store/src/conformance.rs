@@ -44,6 +44,7 @@ pub const SCENARIOS: &[&str] = &[
     "reviews_chat_risk_and_certification",
     "payees_and_withdrawals_keep_their_snapshot_and_decide_once",
     "security_events_are_kept_newest_first",
+    "insurance_claim_window_counts_only_the_window",
     "concurrent_buyers_never_oversell",
     "concurrent_withdrawal_holds_never_overdraw",
 ];
@@ -1722,4 +1723,42 @@ pub async fn security_events_are_kept_newest_first(store: &dyn Store) {
     assert_eq!(all.iter().map(|e| e.id).collect::<Vec<_>>(), vec![b, a]);
     assert_eq!(all[1], SecurityEvent { id: a, ..first });
     assert_eq!(tx.security_events(1, 1).await.unwrap().iter().map(|e| e.id).collect::<Vec<_>>(), vec![a]);
+}
+
+// ---- insurance ----
+
+pub async fn insurance_claim_window_counts_only_the_window(store: &dyn Store) {
+    use kabao_core::insurance::Sample;
+    use kabao_core::order::OrderState as S;
+    let f = merchant_with_product(store, "insurer").await;
+    let mut tx = store.begin(TxMode::Write).await.unwrap();
+    let software = Category::SoftwareLicense;
+    let other =
+        tx.insert_product(f.shop, &ProductDraft { category: software, ..draft("key", true) }, T0).await.unwrap();
+    let old = tx.insert_order(&new_order(&f, "K000000000000000000000000I1", None, 1)).await.unwrap();
+    let recent = tx.insert_order(&new_order(&f, "K000000000000000000000000I2", None, 1)).await.unwrap();
+    tx.insert_order(&new_order(&f, "K000000000000000000000000I3", None, 1)).await.unwrap();
+    let key_order = crate::NewOrder { product_id: other, ..new_order(&f, "K000000000000000000000000I4", None, 1) };
+    let key_order = tx.insert_order(&key_order).await.unwrap();
+    assert!(tx.deliver_order(old, S::PendingPayment, at(50), at(60)).await.unwrap());
+    assert!(tx.deliver_order(recent, S::PendingPayment, at(10_000), at(20_000)).await.unwrap());
+    assert!(tx.deliver_order(key_order, S::PendingPayment, at(10_000), at(20_000)).await.unwrap());
+    tx.insert_claim(&claim(old, f.shop, "IC1", 1, None)).await.unwrap();
+    tx.insert_claim(&crate::ClaimRecord { created_at: at(20_000), ..claim(recent, f.shop, "IC2", 1, None) })
+        .await
+        .unwrap();
+    tx.insert_claim(&crate::ClaimRecord { created_at: at(15_000), ..claim(key_order, f.shop, "IC3", 1, None) })
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+
+    let mut tx = store.begin(TxMode::Read).await.unwrap();
+    // The unpaid order and what happened before the window are not counted.
+    let cards = tx.claim_window(Some(Category::GameCard), at(1_000)).await.unwrap();
+    assert_eq!(cards, Sample { claims: 1, orders: 1 });
+    assert_eq!(tx.claim_window(Some(Category::GameCard), T0).await.unwrap(), Sample { claims: 2, orders: 2 });
+    assert_eq!(tx.claim_window(Some(software), at(1_000)).await.unwrap(), Sample { claims: 1, orders: 1 });
+    assert_eq!(tx.claim_window(Some(Category::TopUp), T0).await.unwrap(), Sample { claims: 0, orders: 0 });
+    assert_eq!(tx.claim_window(None, at(1_000)).await.unwrap(), Sample { claims: 2, orders: 2 });
+    assert_eq!(tx.claim_window(None, at(30_000)).await.unwrap(), Sample { claims: 0, orders: 0 });
 }
