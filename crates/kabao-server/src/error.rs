@@ -620,6 +620,22 @@ impl From<PathRejection> for ApiError {
     }
 }
 
+// === Insurance ===
+
+impl From<kabao_app::insurance::InsuranceError> for ApiError {
+    fn from(e: kabao_app::insurance::InsuranceError) -> Self {
+        use kabao_app::insurance::InsuranceError as E;
+        use kabao_core::insurance::QuoteError as Q;
+        match e {
+            E::Product(e) => e.into(),
+            E::Trust(e) => e.into(),
+            E::NoPolicy | E::Quote(Q::PriceTooLow { .. }) => refused(StatusCode::CONFLICT, &e),
+            E::Quote(Q::NoExtraDays) => refused(StatusCode::BAD_REQUEST, &e),
+            E::Quote(Q::Overflow) | E::Store(_) => ApiError::internal(e),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
