@@ -44,7 +44,7 @@ pub const SCENARIOS: &[&str] = &[
     "reviews_chat_risk_and_certification",
     "payees_and_withdrawals_keep_their_snapshot_and_decide_once",
     "security_events_are_kept_newest_first",
-    "insurance_claim_window_counts_only_the_window",
+    "insurance_claim_window_and_covers",
     "concurrent_buyers_never_oversell",
     "concurrent_withdrawal_holds_never_overdraw",
 ];
@@ -1727,7 +1727,7 @@ pub async fn security_events_are_kept_newest_first(store: &dyn Store) {
 
 // ---- insurance ----
 
-pub async fn insurance_claim_window_counts_only_the_window(store: &dyn Store) {
+pub async fn insurance_claim_window_and_covers(store: &dyn Store) {
     use kabao_core::insurance::Sample;
     use kabao_core::order::OrderState as S;
     let f = merchant_with_product(store, "insurer").await;
@@ -1761,4 +1761,23 @@ pub async fn insurance_claim_window_counts_only_the_window(store: &dyn Store) {
     assert_eq!(tx.claim_window(Some(Category::TopUp), T0).await.unwrap(), Sample { claims: 0, orders: 0 });
     assert_eq!(tx.claim_window(None, at(1_000)).await.unwrap(), Sample { claims: 2, orders: 2 });
     assert_eq!(tx.claim_window(None, at(30_000)).await.unwrap(), Sample { claims: 0, orders: 0 });
+    drop(tx);
+
+    // One cover per order, read back as written.
+    let cover = crate::Cover {
+        order_id: recent,
+        kind: crate::CoverKind::Cover,
+        premium: Money::from_fen(75),
+        extended_until: None,
+        created_at: at(9_000),
+    };
+    let mut tx = store.begin(TxMode::Write).await.unwrap();
+    tx.insert_cover(&cover).await.unwrap();
+    tx.commit().await.unwrap();
+    let mut tx = store.begin(TxMode::Write).await.unwrap();
+    assert!(matches!(tx.insert_cover(&cover).await, Err(StoreError::Conflict("insurance_covers.order"))));
+    drop(tx);
+    let mut tx = store.begin(TxMode::Read).await.unwrap();
+    assert_eq!(tx.cover_of(recent).await.unwrap(), Some(cover));
+    assert_eq!(tx.cover_of(old).await.unwrap(), None);
 }

@@ -2,11 +2,12 @@
 
 use super::PgTx;
 use crate::errors::map_sqlx;
-use crate::{InsuranceTx, StoreResult};
+use crate::{Cover, CoverKind, InsuranceTx, StoreError, StoreResult};
 use async_trait::async_trait;
 use kabao_core::catalog::Category;
 use kabao_core::insurance::Sample;
-use kabao_core::Timestamp;
+use kabao_core::ledger::OrderId;
+use kabao_core::{Money, Timestamp};
 
 #[async_trait]
 impl InsuranceTx for PgTx {
@@ -33,5 +34,41 @@ impl InsuranceTx for PgTx {
         .await
         .map_err(map_sqlx)?;
         Ok(Sample { claims: u64::try_from(claims).unwrap_or(0), orders: u64::try_from(orders).unwrap_or(0) })
+    }
+
+    async fn insert_cover(&mut self, cover: &Cover) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO insurance_covers (order_id, kind, premium_fen, extended_until, created_at) \
+             VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(cover.order_id.0)
+        .bind(cover.kind.as_str())
+        .bind(cover.premium.fen())
+        .bind(cover.extended_until.map(|t| t.millis()))
+        .bind(cover.created_at.millis())
+        .execute(&mut *self.tx)
+        .await
+        .map_err(map_sqlx)?;
+        Ok(())
+    }
+
+    async fn cover_of(&mut self, order: OrderId) -> StoreResult<Option<Cover>> {
+        let row: Option<(String, i64, Option<i64>, i64)> = sqlx::query_as(
+            "SELECT kind, premium_fen, extended_until, created_at FROM insurance_covers WHERE order_id = $1",
+        )
+        .bind(order.0)
+        .fetch_optional(&mut *self.tx)
+        .await
+        .map_err(map_sqlx)?;
+        let Some((kind, premium, extended_until, created_at)) = row else { return Ok(None) };
+        let kind =
+            CoverKind::parse(&kind).ok_or_else(|| StoreError::Database(format!("unknown cover kind {kind:?}")))?;
+        Ok(Some(Cover {
+            order_id: order,
+            kind,
+            premium: Money::from_fen(premium),
+            extended_until: extended_until.map(Timestamp),
+            created_at: Timestamp(created_at),
+        }))
     }
 }
