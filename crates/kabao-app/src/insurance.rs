@@ -18,6 +18,9 @@ pub enum InsuranceError {
     NoPolicy,
     #[error(transparent)]
     Quote(#[from] QuoteError),
+    /// The premium the buyer accepted is not the premium now (the claim window or the shop's trust moved).
+    #[error("the premium changed to {premium}")]
+    PremiumChanged { premium: kabao_core::Money },
     #[error(transparent)]
     Trust(#[from] TrustError),
     #[error(transparent)]
@@ -30,8 +33,15 @@ impl Localized for InsuranceError {
             InsuranceError::Product(e) => e.code(),
             InsuranceError::NoPolicy => "insurance.no_policy",
             InsuranceError::Quote(e) => e.code(),
+            InsuranceError::PremiumChanged { .. } => "insurance.premium_changed",
             InsuranceError::Trust(e) => e.code(),
             InsuranceError::Store(_) => "internal",
+        }
+    }
+    fn field(&self) -> Option<&'static str> {
+        match self {
+            InsuranceError::PremiumChanged { .. } => Some("insurance_premium"),
+            _ => None,
         }
     }
     fn message(&self, lang: Lang) -> String {
@@ -41,6 +51,10 @@ impl Localized for InsuranceError {
                 .pick("该商品无质保，不能投保质保险", "This product has no warranty, so it cannot be insured")
                 .into(),
             InsuranceError::Quote(e) => e.message(lang),
+            InsuranceError::PremiumChanged { premium } => match lang {
+                Lang::Zh => format!("质保险保费已变为 {premium}，请确认新的保费后重新下单"),
+                Lang::En => format!("The insurance premium is now {premium}; please confirm it and order again"),
+            },
             InsuranceError::Trust(e) => e.message(lang),
             InsuranceError::Store(_) => crate::error::internal_message(lang),
         }
@@ -78,4 +92,37 @@ pub async fn quote_for(
     let mut tx = state.store.begin(TxMode::Read).await?;
     let quote = quote_in(&mut *tx, &product, &shop, state.now()).await?;
     Ok((product, quote))
+}
+
+/// The premium a checkout of `quantity` units costs now, checked against the one the buyer accepted: nothing is
+/// created at a premium the buyer did not see.
+pub async fn premium_for_checkout(
+    state: &App,
+    product: &Product,
+    shop: &Shop,
+    quantity: i64,
+    accepted: kabao_core::Money,
+) -> Result<kabao_core::Money, InsuranceError> {
+    let mut tx = state.store.begin(TxMode::Read).await?;
+    let quote = quote_in(&mut *tx, product, shop, state.now()).await?;
+    drop(tx);
+    let premium = quote.premium.checked_mul(quantity).ok_or(QuoteError::Overflow)?;
+    if premium != accepted {
+        return Err(InsuranceError::PremiumChanged { premium });
+    }
+    Ok(premium)
+}
+
+/// An order's premium, if it was insured, read in the caller's transaction.
+pub async fn premium_of(
+    tx: &mut dyn Tx,
+    order: kabao_core::ledger::OrderId,
+) -> Result<Option<kabao_core::Money>, StoreError> {
+    Ok(tx.cover_of(order).await?.map(|c| c.premium))
+}
+
+/// What paying an order costs: its amount plus its premium, if insured.
+pub async fn amount_due(tx: &mut dyn Tx, order: &kabao_store::Order) -> Result<kabao_core::Money, StoreError> {
+    let premium = premium_of(tx, order.id).await?.unwrap_or(kabao_core::Money::ZERO);
+    order.amount.checked_add(premium).ok_or_else(|| StoreError::Database("order amount overflow".into()))
 }

@@ -268,6 +268,7 @@ impl From<kabao_app::orders::OrderError> for ApiError {
             E::Inventory(e) => e.into(),
             E::Payment(e) => e.into(),
             E::Idempotency(e) => e.into(),
+            E::Insurance(e) => e.into(),
             E::Ledger(_)
             | E::Vault(_)
             | E::OrderVanished(_)
@@ -629,7 +630,9 @@ impl From<kabao_app::insurance::InsuranceError> for ApiError {
         match e {
             E::Product(e) => e.into(),
             E::Trust(e) => e.into(),
-            E::NoPolicy | E::Quote(Q::PriceTooLow { .. }) => refused(StatusCode::CONFLICT, &e),
+            E::NoPolicy | E::PremiumChanged { .. } | E::Quote(Q::PriceTooLow { .. }) => {
+                refused(StatusCode::CONFLICT, &e)
+            }
             E::Quote(Q::NoExtraDays) => refused(StatusCode::BAD_REQUEST, &e),
             E::Quote(Q::Overflow) | E::Store(_) => ApiError::internal(e),
         }

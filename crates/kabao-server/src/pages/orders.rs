@@ -118,6 +118,7 @@ pub async fn buy(
         custom_answers,
         first_order_confirmed: f.first_order_confirmed.is_some(),
         device_id: crate::auth::device_id(&headers).map(str::to_string),
+        insurance_premium: None,
     };
     match kabao_app::orders::checkout(&state, &buyer, &req, &crate::idempotency::Run::none())
         .await

@@ -83,3 +83,81 @@ async fn postgres_insurance_quote_is_priced_from_the_claim_window_with_reasons()
         quote_story(app).await;
     }
 }
+
+async fn premium(app: &TestApp, product: i64) -> i64 {
+    let path = format!("/api/v1/products/{product}/insurance-quote");
+    app.api("GET", &path, None, None).await.json()["premium_fen"].as_i64().unwrap()
+}
+
+async fn pool(app: &TestApp) -> i64 {
+    let mut tx = app.state.store.begin(kabao_store::TxMode::Read).await.unwrap();
+    tx.balance(kabao_core::ledger::Account::InsurancePool).await.unwrap().fen()
+}
+
+async fn insured_order(app: &TestApp, token: &str, product: i64, premium_fen: i64) -> crate::app::Res {
+    let body = serde_json::json!({"product_id": product, "quantity": 1, "warranty_ack": true,
+        "insurance": true, "insurance_premium": premium_fen});
+    crate::orders::order(app, Some(token), body, None).await
+}
+
+async fn checkout_story(app: TestApp) {
+    let (merchant, product) = app.merchant_with_product("pool_seller").await;
+    set_template(&app, &merchant, product, "license_key_7d").await;
+    app.import(&merchant, product, "POOL-0001\n").await;
+    let token = buyer(&app, "pool_buyer").await;
+    top_up(&app, &token, 5_000).await;
+
+    // A premium other than the quoted one (or none) is refused, naming the premium now; nothing is created.
+    let quoted = premium(&app, product).await;
+    for seen in [serde_json::json!(quoted + 1), serde_json::Value::Null] {
+        let body = serde_json::json!({"product_id": product, "quantity": 1, "warranty_ack": true,
+            "insurance": true, "insurance_premium": seen});
+        let res = crate::orders::order(&app, Some(&token), body, None).await;
+        assert_eq!(res.status, StatusCode::CONFLICT, "{}", res.body);
+        assert_eq!(
+            (res.json()["error"].clone(), res.json()["field"].clone()),
+            ("insurance.premium_changed".into(), "insurance_premium".into())
+        );
+    }
+    let shop = app.api("GET", "/api/v1/merchant/shop", Some(&merchant), None).await.json()["id"].as_i64().unwrap();
+    let mut tx = app.state.store.begin(kabao_store::TxMode::Read).await.unwrap();
+    assert!(tx.list_shop_orders(kabao_core::ShopId(shop), 10, 0).await.unwrap().is_empty(), "nothing created");
+    drop(tx);
+
+    // At the quoted premium: paid with the order from the wallet, into the pool.
+    let res = insured_order(&app, &token, product, quoted).await;
+    assert_eq!(res.status, StatusCode::CREATED, "{}", res.body);
+    let no = res.json()["order_no"].as_str().unwrap().to_string();
+    let paid = app.api("POST", &format!("/api/v1/orders/{no}/pay/wallet"), Some(&token), None).await;
+    assert_eq!(paid.json()["state"], "delivered", "{}", paid.body);
+    assert_eq!(crate::claims::wallet(&app, &token).await, 5_000 - 990 - quoted);
+    assert_eq!(pool(&app).await, quoted);
+    crate::orders::verify_books(&app).await;
+
+    // Two insured orders for the last key: the one whose payment finds no stock gets its premium back too.
+    app.import(&merchant, product, "POOL-0002\n").await;
+    let other = buyer(&app, "pool_buyer2").await;
+    top_up(&app, &other, 5_000).await;
+    let second = premium(&app, product).await;
+    let a = insured_order(&app, &token, product, second).await.json()["order_no"].as_str().unwrap().to_string();
+    let b = insured_order(&app, &other, product, second).await.json()["order_no"].as_str().unwrap().to_string();
+    let res = app.api("POST", &format!("/api/v1/orders/{a}/pay/wallet"), Some(&token), None).await;
+    assert_eq!(res.json()["state"], "delivered", "{}", res.body);
+    let res = app.api("POST", &format!("/api/v1/orders/{b}/pay/wallet"), Some(&other), None).await;
+    assert_eq!(res.json()["state"], "refunded", "{}", res.body);
+    assert_eq!(crate::claims::wallet(&app, &other).await, 5_000, "price and premium both returned");
+    assert_eq!(pool(&app).await, quoted + second);
+    crate::orders::verify_books(&app).await;
+}
+
+#[tokio::test]
+async fn sqlite_insurance_premium_is_paid_with_the_order_into_the_pool_and_refunded_with_it() {
+    checkout_story(TestApp::new().await).await;
+}
+
+#[tokio::test]
+async fn postgres_insurance_premium_is_paid_with_the_order_into_the_pool_and_refunded_with_it() {
+    if let Some(app) = TestApp::postgres().await {
+        checkout_story(app).await;
+    }
+}
