@@ -87,6 +87,8 @@ pub struct BuyForm {
     custom_4: Option<String>,
     /// The buyer ticked "I have read the first-order guidance" (shown for low-trust shops and large orders).
     first_order_confirmed: Option<String>,
+    /// The warranty insurance add-on, ticked: the per-item premium the page showed (分).
+    insurance: Option<String>,
 }
 
 pub async fn buy(
@@ -118,7 +120,11 @@ pub async fn buy(
         custom_answers,
         first_order_confirmed: f.first_order_confirmed.is_some(),
         device_id: crate::auth::device_id(&headers).map(str::to_string),
-        insurance_premium: None,
+        // The premium the page showed, for the whole quantity; a changed one is refused with the new one.
+        insurance_premium: f
+            .insurance
+            .as_deref()
+            .map(|unit| Money::from_fen(unit.trim().parse::<i64>().unwrap_or(0).saturating_mul(quantity))),
     };
     match kabao_app::orders::checkout(&state, &buyer, &req, &crate::idempotency::Run::none())
         .await

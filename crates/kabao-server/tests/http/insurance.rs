@@ -161,3 +161,85 @@ async fn postgres_insurance_premium_is_paid_with_the_order_into_the_pool_and_ref
         checkout_story(app).await;
     }
 }
+
+/// The product page offers the add-on with its price and reasons before paying; a ticked box at a changed premium
+/// shows the new one and creates nothing, the shown one creates an insured order.
+#[tokio::test]
+async fn product_page_offers_insurance_with_price_and_reasons_before_paying() {
+    let app = TestApp::new().await;
+    let (merchant, product) = app.merchant_with_product("page_insurer").await;
+    app.import(&merchant, product, "PAGE-0001\n").await;
+    let mut guest = app.browser();
+    let page = guest.get(&format!("/p/{product}")).await;
+    assert!(!page.body.contains("insurance-addon"), "无质保: no add-on");
+    set_template(&app, &merchant, product, "license_key_7d").await;
+    let quoted = premium(&app, product).await;
+    let page = guest.get(&format!("/p/{product}")).await;
+    let shown = Money::from_fen(quoted).to_string();
+    assert!(page.body.contains(&format!("加购质保险：{shown} / 件")), "{}", page.body);
+    assert!(page.body.contains("id=\"insurance-reasons\"") && page.body.contains("店铺信用"), "{}", page.body);
+    let csrf = guest.csrf();
+    let unit = quoted.to_string();
+    let stale = (quoted + 1).to_string();
+    let buy = |premium: &str| {
+        vec![
+            ("quantity", "1"),
+            ("guest_email", "g@example.com"),
+            ("warranty_ack", "on"),
+            ("first_order_confirmed", "on"),
+            ("insurance", premium),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k, v.to_string()))
+        .collect::<Vec<_>>()
+    };
+    let fields = buy(&stale);
+    let fields: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let res = guest.post(&format!("/p/{product}/buy"), &fields, Some(&csrf)).await;
+    assert_eq!(res.status, StatusCode::CONFLICT, "{}", res.body);
+    assert!(res.body.contains(&format!("质保险保费已变为 {shown}")), "{}", res.body);
+    let fields = buy(&unit);
+    let fields: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let res = guest.post(&format!("/p/{product}/buy"), &fields, Some(&csrf)).await;
+    assert_eq!(res.status, StatusCode::SEE_OTHER, "{}", res.body);
+    let no = res.location().trim_start_matches("/o/").to_string();
+    let mut tx = app.state.store.begin(kabao_store::TxMode::Read).await.unwrap();
+    let order = tx.order_by_no(&no).await.unwrap().unwrap();
+    assert_eq!(tx.cover_of(order.id).await.unwrap().map(|c| c.premium.fen()), Some(quoted));
+}
+
+/// A guest pays an insured order through the gateway: the payment asks for the price plus the premium, and the
+/// notification puts the premium into the pool.
+#[tokio::test]
+async fn guest_gateway_payment_carries_the_premium_into_the_pool() {
+    use axum::body::Body;
+    use axum::http::Request;
+    let app = TestApp::new().await;
+    let (merchant, product) = app.merchant_with_product("gateway_insurer").await;
+    app.import(&merchant, product, "GW-0001\n").await;
+    set_template(&app, &merchant, product, "license_key_7d").await;
+    let quoted = premium(&app, product).await;
+    let body = serde_json::json!({"product_id": product, "quantity": 1, "warranty_ack": true, "guest_email": "g@example.com",
+        "query_password": "chaxun123", "first_order_confirmed": true, "insurance": true, "insurance_premium": quoted});
+    let o = crate::orders::order(&app, None, body, None).await;
+    assert_eq!(o.status, StatusCode::CREATED, "{}", o.body);
+    let no = o.json()["order_no"].as_str().unwrap().to_string();
+    let start = app
+        .send(
+            Request::post(format!("/api/v1/orders/{no}/pay/sandbox"))
+                .header("x-order-secret", "chaxun123")
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(start.status, StatusCode::CREATED, "{}", start.body);
+    let trade_no = start.json()["trade_no"].as_str().unwrap().to_string();
+    let mut tx = app.state.store.begin(kabao_store::TxMode::Read).await.unwrap();
+    assert_eq!(tx.payment_by_trade_no(&trade_no).await.unwrap().unwrap().amount.fen(), 990 + quoted);
+    drop(tx);
+    let res = crate::orders::notify(&app, &trade_no, crate::orders::now_s(&app), |_| {}).await;
+    assert_eq!(res.json()["status"], "applied", "{}", res.body);
+    assert_eq!(pool(&app).await, quoted);
+    assert_eq!(app.stock(product).await, 0, "delivered");
+    crate::orders::verify_books(&app).await;
+}
