@@ -791,6 +791,8 @@ pub struct OrderDetails {
     pub events: Vec<ChainedEvent>,
     pub claims: Vec<kabao_store::ClaimRecord>,
     pub review: Option<kabao_store::ReviewRecord>,
+    /// The warranty insurance (质保险) premium paid with the order, if insured.
+    pub premium: Option<Money>,
 }
 
 /// The product, timeline, claims and review of an order (the caller checked the visitor may see it).
@@ -801,6 +803,7 @@ pub async fn details(state: &App, order: &Order) -> Result<OrderDetails, StoreEr
         events: tx.order_events(order.id).await?,
         claims: tx.order_claims(order.id).await?,
         review: tx.review_of_order(order.id).await?,
+        premium: crate::insurance::premium_of(&mut *tx, order.id).await?,
     })
 }
 

@@ -152,6 +152,8 @@ pub async fn buy(
 struct OrderPage {
     ctx: Ctx,
     error: Option<String>,
+    /// Warranty insurance bought with the order, in words.
+    insurance: Option<String>,
     order_no: String,
     state: &'static str,
     state_label: &'static str,
@@ -202,7 +204,7 @@ pub(crate) async fn order_page(
     error: Option<String>,
 ) -> Result<Response, ApiError> {
     let lang = v.lang;
-    let kabao_app::orders::OrderDetails { product, events, claims, review } =
+    let kabao_app::orders::OrderDetails { product, events, claims, review, premium } =
         kabao_app::orders::details(state, order).await?;
     let is_buyer = order.buyer_id.is_some() && v.user.as_ref().is_some_and(|u| Some(u.id) == order.buyer_id);
     let delivered = matches!(order.state, OrderState::Delivered | OrderState::Settled);
@@ -217,6 +219,12 @@ pub(crate) async fn order_page(
         product_title: product.map(|p| p.title).unwrap_or_default(),
         quantity: order.quantity,
         amount: order.amount.to_string(),
+        insurance: premium.map(|p| match lang {
+            kabao_core::Lang::Zh => format!("已投保质保险（保费 {p}）：商家未按规则补单或退款时，由平台保险池先行赔付"),
+            kabao_core::Lang::En => {
+                format!("Insured (premium {p}): the platform's pool pays if the merchant fails to remedy")
+            }
+        }),
         warranty_sha256: hex::encode(&order.warranty_sha256),
         pending: order.state == OrderState::PendingPayment,
         can_wallet: order.buyer_id.is_some() && v.user.as_ref().is_some_and(|u| Some(u.id) == order.buyer_id),

@@ -203,6 +203,8 @@ async fn product_page_offers_insurance_with_price_and_reasons_before_paying() {
     let res = guest.post(&format!("/p/{product}/buy"), &fields, Some(&csrf)).await;
     assert_eq!(res.status, StatusCode::SEE_OTHER, "{}", res.body);
     let no = res.location().trim_start_matches("/o/").to_string();
+    let order_page = guest.get(res.location()).await;
+    assert!(order_page.body.contains(&format!("已投保质保险（保费 {shown}）")), "{}", order_page.body);
     let mut tx = app.state.store.begin(kabao_store::TxMode::Read).await.unwrap();
     let order = tx.order_by_no(&no).await.unwrap().unwrap();
     assert_eq!(tx.cover_of(order.id).await.unwrap().map(|c| c.premium.fen()), Some(quoted));
