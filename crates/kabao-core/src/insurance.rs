@@ -116,7 +116,7 @@ impl QuoteReason {
                 percent_text(permille)
             ),
             (QuoteReason::ShrunkTowardPlatform { orders, platform_permille, used_permille }, Lang::Zh) => format!(
-                "样本较少（近 {WINDOW_DAYS} 天 {orders} 单），按平台平均 {} 收缩为 {}",
+                "样本较少（近 {WINDOW_DAYS} 天 {orders} 单），索赔率按平台平均 {} 收缩为 {}",
                 percent_text(platform_permille),
                 percent_text(used_permille)
             ),
@@ -263,7 +263,7 @@ mod tests {
         assert!(!steam.reasons.iter().any(|r| matches!(r, QuoteReason::ShrunkTowardPlatform { .. })));
         assert_eq!(
             vip.summary(Lang::Zh),
-            "本类商品近 90 天索赔率 15.0 %（20 单中 3 单），样本较少（近 90 天 20 单），按平台平均 2.0 % 收缩为 5.7 %，\
+            "本类商品近 90 天索赔率 15.0 %（20 单中 3 单），样本较少（近 90 天 20 单），索赔率按平台平均 2.0 % 收缩为 5.7 %，\
              店铺信用 95 分（风险附加 57 %）"
         );
         assert!(vip.summary(Lang::En).starts_with("claim rate of this category over 90 days 15.0 % (3 of 20"));
@@ -280,7 +280,7 @@ mod tests {
         assert_eq!(q.premium, Money::from_fen(375));
         assert_eq!(
             q.reasons.first().map(|r| r.text(Lang::Zh)).as_deref(),
-            Some("样本较少（近 90 天 0 单），按平台平均 2.0 % 收缩为 2.0 %")
+            Some("样本较少（近 90 天 0 单），索赔率按平台平均 2.0 % 收缩为 2.0 %")
         );
         let empty_platform = QuoteInputs {
             platform: Sample { claims: 0, orders: 0 },
