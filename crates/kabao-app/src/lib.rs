@@ -15,6 +15,7 @@ pub mod epay;
 pub mod error;
 pub mod finance;
 pub mod idempotency;
+pub mod insurance;
 pub mod inventory;
 pub mod jobs;
 pub mod keyring;

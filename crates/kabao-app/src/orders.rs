@@ -59,6 +59,8 @@ pub enum OrderError {
     Payment(#[from] PaymentError),
     #[error(transparent)]
     Idempotency(#[from] IdempotencyError),
+    #[error(transparent)]
+    Insurance(#[from] crate::insurance::InsuranceError),
     /// No such order, or not one the visitor (or merchant) may see: the two are indistinguishable on purpose.
     #[error("order not found")]
     NotFound,
@@ -115,6 +117,7 @@ impl Localized for OrderError {
             OrderError::Inventory(e) => e.code(),
             OrderError::Payment(e) => e.code(),
             OrderError::Idempotency(e) => e.code(),
+            OrderError::Insurance(e) => e.code(),
             OrderError::NotFound => "order.not_found",
             OrderError::Changed => "order.changed",
             OrderError::InsufficientBalance(e) => e.code(),
@@ -148,6 +151,7 @@ impl Localized for OrderError {
             OrderError::Inventory(e) => e.field(),
             OrderError::Payment(e) => e.field(),
             OrderError::Idempotency(e) => e.field(),
+            OrderError::Insurance(e) => e.field(),
             OrderError::InsufficientBalance(e) => e.field(),
             OrderError::Transition(e) => e.field(),
             _ => None,
@@ -209,6 +213,7 @@ impl Localized for OrderError {
             OrderError::Inventory(e) => return e.message(lang),
             OrderError::Payment(e) => return e.message(lang),
             OrderError::Idempotency(e) => return e.message(lang),
+            OrderError::Insurance(e) => return e.message(lang),
             OrderError::InsufficientBalance(e) => return e.message(lang),
             OrderError::Transition(e) => return e.message(lang),
             OrderError::Ledger(_)
@@ -248,6 +253,8 @@ pub struct CheckoutRequest {
     pub first_order_confirmed: bool,
     /// The browser's device cookie (pages) or the client's `X-Device-Id` (API), recorded with the order.
     pub device_id: Option<String>,
+    /// Warranty insurance (质保险) at the premium the buyer was quoted for the whole quantity; `None`: uninsured.
+    pub insurance_premium: Option<Money>,
 }
 
 /// Appends the next event of an order's hash chain, in the caller's transaction.
@@ -332,6 +339,12 @@ pub async fn checkout(
     };
     let amount = product.price.checked_mul(req.quantity).ok_or(OrderError::AmountOverflow)?;
     crate::trial::check_first_order(state, viewer, &shop, amount, req.first_order_confirmed).await?;
+    let premium = match req.insurance_premium {
+        Some(accepted) => {
+            Some(crate::insurance::premium_for_checkout(state, &product, &shop, req.quantity, accepted).await?)
+        }
+        None => None,
+    };
 
     let mut tx = state.store.begin(TxMode::Write).await?;
     // The terms are read in the order's own transaction: what the buyer accepted is exactly what is stored.
@@ -360,6 +373,11 @@ pub async fn checkout(
         custom_answers,
     };
     let id = tx.insert_order(&new).await?;
+    if let Some(premium) = premium {
+        let kind = kabao_store::CoverKind::Cover;
+        tx.insert_cover(&kabao_store::Cover { order_id: id, kind, premium, extended_until: None, created_at: now })
+            .await?;
+    }
     crate::trial::mark_trial(&mut *tx, &product, id, viewer, new.guest_email.as_deref()).await?;
     if let Some(device) = req.device_id.as_deref() {
         tx.set_order_device(id, device).await?;
@@ -413,6 +431,19 @@ pub async fn apply_payment(
         Ok(_) => {}
         Err(StoreError::Ledger(e)) => return Err(OrderError::InsufficientBalance(e)),
         Err(e) => return Err(e.into()),
+    }
+    // The premium goes into the insurance pool in the payment's own transaction, from the same source.
+    if let Some(premium) = crate::insurance::premium_of(tx, order.id).await? {
+        let premium_tx = match source {
+            PaymentSource::Wallet(u) => ledger::premium_from_wallet(u, premium),
+            PaymentSource::Gateway(_) => ledger::premium_direct(premium),
+        }
+        .map_err(OrderError::Ledger)?;
+        match tx.post_ledger(&premium_tx, Some(order.id), now).await {
+            Ok(_) => {}
+            Err(StoreError::Ledger(e)) => return Err(OrderError::InsufficientBalance(e)),
+            Err(e) => return Err(e.into()),
+        }
     }
     let via = match source {
         PaymentSource::Wallet(_) => PaidFrom::Wallet,
@@ -484,6 +515,11 @@ pub async fn refund_order(
 ) -> Result<(), OrderError> {
     let refund = kabao_core::refund::from_escrow(order.id, order.buyer_id, order.amount).map_err(OrderError::Ledger)?;
     tx.post_ledger(&refund.tx, Some(order.id), now).await?;
+    // Never delivered: the premium goes back too, by the same rule.
+    if let Some(premium) = crate::insurance::premium_of(tx, order.id).await? {
+        let back = kabao_core::refund::premium_back(order.buyer_id, premium).map_err(OrderError::Ledger)?;
+        tx.post_ledger(&back.tx, Some(order.id), now).await?;
+    }
     let event = OrderEvent::OrderRefunded { reason, amount: order.amount, to: refund.to };
     Ok(append_event(tx, order.id, &event, now).await?)
 }
@@ -568,11 +604,14 @@ pub async fn start_gateway_payment(
     gateway: &str,
 ) -> Result<kabao_store::Payment, OrderError> {
     check_payable(state, order)?;
+    let mut tx = state.store.begin(TxMode::Read).await?;
+    let due = crate::insurance::amount_due(&mut *tx, order).await?;
+    drop(tx);
     Ok(crate::payments::start_with(
         state,
         gateway,
         kabao_store::PaymentPurpose::Order(order.id),
-        order.amount,
+        due,
         &crate::idempotency::NoKey,
     )
     .await?)
@@ -752,6 +791,8 @@ pub struct OrderDetails {
     pub events: Vec<ChainedEvent>,
     pub claims: Vec<kabao_store::ClaimRecord>,
     pub review: Option<kabao_store::ReviewRecord>,
+    /// The warranty insurance (质保险) premium paid with the order, if insured.
+    pub premium: Option<Money>,
 }
 
 /// The product, timeline, claims and review of an order (the caller checked the visitor may see it).
@@ -762,6 +803,7 @@ pub async fn details(state: &App, order: &Order) -> Result<OrderDetails, StoreEr
         events: tx.order_events(order.id).await?,
         claims: tx.order_claims(order.id).await?,
         review: tx.review_of_order(order.id).await?,
+        premium: crate::insurance::premium_of(&mut *tx, order.id).await?,
     })
 }
 

@@ -350,7 +350,8 @@ pub async fn settle_notification(
         }
         PaymentPurpose::Order(order_id) => {
             let order = tx.order_by_id(order_id).await?.ok_or(PaymentError::OrderVanished(order_id))?;
-            if order.state == OrderState::PendingPayment && order.amount == payment.amount {
+            let due = crate::insurance::amount_due(&mut *tx, &order).await?;
+            if order.state == OrderState::PendingPayment && due == payment.amount {
                 apply_payment(state, &mut *tx, &order, PaymentSource::Gateway(payment.id)).await?;
             } else {
                 // Money arrived for an order that can no longer be paid (expired, or paid another way):

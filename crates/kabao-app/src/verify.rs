@@ -52,6 +52,13 @@ pub async fn ledger(store: &dyn Store) -> Result<Vec<String>, StoreError> {
             problems.push(format!("{} moved by a {} transaction", e.account.key(), e.kind.as_str()));
         }
     }
+    // The insurance pool is moved only by premiums and their refunds (and never goes negative, below).
+    for e in &entries {
+        use kabao_core::ledger::TxKind::{InsurancePremium, InsuranceRefund};
+        if e.account == Account::InsurancePool && !matches!(e.kind, InsurancePremium | InsuranceRefund) {
+            problems.push(format!("{} moved by a {} transaction", e.account.key(), e.kind.as_str()));
+        }
+    }
     let mut held: BTreeMap<Account, i64> = BTreeMap::new();
     for w in tx.list_pending_withdrawals(i64::MAX).await? {
         if w.hold_tx_id.is_some() {

@@ -113,6 +113,10 @@ pub enum TxKind {
     FundContribution,
     /// A shop paying back what the fund advanced for it.
     FundRepayment,
+    /// A warranty insurance premium paid with its order, into the insurance pool.
+    InsurancePremium,
+    /// A premium returned from the pool with its order's full refund (never delivered).
+    InsuranceRefund,
 }
 
 impl TxKind {
@@ -128,6 +132,8 @@ impl TxKind {
             TxKind::Deposit => "deposit",
             TxKind::FundContribution => "fund_contribution",
             TxKind::FundRepayment => "fund_repayment",
+            TxKind::InsurancePremium => "insurance_premium",
+            TxKind::InsuranceRefund => "insurance_refund",
         }
     }
     pub fn parse(s: &str) -> Option<TxKind> {
@@ -142,6 +148,8 @@ impl TxKind {
             TxKind::Deposit,
             TxKind::FundContribution,
             TxKind::FundRepayment,
+            TxKind::InsurancePremium,
+            TxKind::InsuranceRefund,
         ]
         .into_iter()
         .find(|k| k.as_str() == s)
@@ -252,6 +260,16 @@ pub fn pay_from_wallet(buyer: UserId, order: OrderId, amount: Money) -> Result<L
 /// An order paid directly through a gateway into its escrow.
 pub fn pay_direct(order: OrderId, amount: Money) -> Result<LedgerTx, LedgerError> {
     LedgerTx::transfer(TxKind::Payment, Account::GatewayClearing, Account::Escrow(order), amount)
+}
+
+/// A warranty insurance premium paid from the buyer's wallet into the pool.
+pub fn premium_from_wallet(buyer: UserId, premium: Money) -> Result<LedgerTx, LedgerError> {
+    LedgerTx::transfer(TxKind::InsurancePremium, Account::BuyerWallet(buyer), Account::InsurancePool, premium)
+}
+
+/// A warranty insurance premium paid through a gateway with its order, into the pool.
+pub fn premium_direct(premium: Money) -> Result<LedgerTx, LedgerError> {
+    LedgerTx::transfer(TxKind::InsurancePremium, Account::GatewayClearing, Account::InsurancePool, premium)
 }
 
 /// Escrow released: the shop gets `amount − fee`, the platform the fee.

@@ -13,6 +13,7 @@ pub mod dispute;
 pub mod events;
 pub mod i18n;
 pub mod ids;
+pub mod insurance;
 pub mod inventory;
 pub mod ledger;
 pub mod money;

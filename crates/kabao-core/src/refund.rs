@@ -58,6 +58,13 @@ pub fn from_escrow(order: OrderId, buyer: Option<UserId>, amount: Money) -> Resu
     Ok(Refund { to, tx })
 }
 
+/// A warranty insurance premium returned from the pool to the order's buyer, by the same rule as the escrow.
+pub fn premium_back(buyer: Option<UserId>, premium: Money) -> Result<Refund, LedgerError> {
+    let to = RefundTo::of(buyer);
+    let tx = LedgerTx::transfer(TxKind::InsuranceRefund, Account::InsurancePool, to.account(), premium)?;
+    Ok(Refund { to, tx })
+}
+
 /// An arbiter's refund paid from the sources in `plan` (see [`dispute::plan`]) back to the order's buyer.
 pub fn from_plan(plan: &Plan, order: OrderId, shop: ShopId, buyer: Option<UserId>) -> Result<Refund, LedgerError> {
     let to = RefundTo::of(buyer);

@@ -268,6 +268,7 @@ impl From<kabao_app::orders::OrderError> for ApiError {
             E::Inventory(e) => e.into(),
             E::Payment(e) => e.into(),
             E::Idempotency(e) => e.into(),
+            E::Insurance(e) => e.into(),
             E::Ledger(_)
             | E::Vault(_)
             | E::OrderVanished(_)
@@ -617,6 +618,24 @@ pub async fn method_not_allowed() -> ApiError {
 impl From<PathRejection> for ApiError {
     fn from(_: PathRejection) -> Self {
         ApiError::not_found("request.not_found")
+    }
+}
+
+// === Insurance ===
+
+impl From<kabao_app::insurance::InsuranceError> for ApiError {
+    fn from(e: kabao_app::insurance::InsuranceError) -> Self {
+        use kabao_app::insurance::InsuranceError as E;
+        use kabao_core::insurance::QuoteError as Q;
+        match e {
+            E::Product(e) => e.into(),
+            E::Trust(e) => e.into(),
+            E::NoPolicy | E::PremiumChanged { .. } | E::Quote(Q::PriceTooLow { .. }) => {
+                refused(StatusCode::CONFLICT, &e)
+            }
+            E::Quote(Q::NoExtraDays) => refused(StatusCode::BAD_REQUEST, &e),
+            E::Quote(Q::Overflow) | E::Store(_) => ApiError::internal(e),
+        }
     }
 }
 

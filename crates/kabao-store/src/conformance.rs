@@ -45,6 +45,7 @@ pub const SCENARIOS: &[&str] = &[
     "payees_and_withdrawals_keep_their_snapshot_and_decide_once",
     "security_events_are_kept_newest_first",
     "trust_facts_leave_automatic_reissues_out_of_the_response_time",
+    "insurance_claim_window_and_covers",
     "concurrent_buyers_never_oversell",
     "concurrent_withdrawal_holds_never_overdraw",
 ];
@@ -1807,4 +1808,61 @@ pub async fn trust_facts_leave_automatic_reissues_out_of_the_response_time(store
     assert_eq!((facts.claims_decided, facts.claim_response_ms), (2, vec![2 * HOUR]));
     assert_eq!(facts.category_response_ms, Some(3 * HOUR / 2));
     tx.commit().await.unwrap();
+}
+
+// ---- insurance ----
+
+pub async fn insurance_claim_window_and_covers(store: &dyn Store) {
+    use kabao_core::insurance::Sample;
+    use kabao_core::order::OrderState as S;
+    let f = merchant_with_product(store, "insurer").await;
+    let mut tx = store.begin(TxMode::Write).await.unwrap();
+    let software = Category::SoftwareLicense;
+    let other =
+        tx.insert_product(f.shop, &ProductDraft { category: software, ..draft("key", true) }, T0).await.unwrap();
+    let old = tx.insert_order(&new_order(&f, "K000000000000000000000000I1", None, 1)).await.unwrap();
+    let recent = tx.insert_order(&new_order(&f, "K000000000000000000000000I2", None, 1)).await.unwrap();
+    tx.insert_order(&new_order(&f, "K000000000000000000000000I3", None, 1)).await.unwrap();
+    let key_order = crate::NewOrder { product_id: other, ..new_order(&f, "K000000000000000000000000I4", None, 1) };
+    let key_order = tx.insert_order(&key_order).await.unwrap();
+    assert!(tx.deliver_order(old, S::PendingPayment, at(50), at(60)).await.unwrap());
+    assert!(tx.deliver_order(recent, S::PendingPayment, at(10_000), at(20_000)).await.unwrap());
+    assert!(tx.deliver_order(key_order, S::PendingPayment, at(10_000), at(20_000)).await.unwrap());
+    tx.insert_claim(&claim(old, f.shop, "IC1", 1, None)).await.unwrap();
+    tx.insert_claim(&crate::ClaimRecord { created_at: at(20_000), ..claim(recent, f.shop, "IC2", 1, None) })
+        .await
+        .unwrap();
+    tx.insert_claim(&crate::ClaimRecord { created_at: at(15_000), ..claim(key_order, f.shop, "IC3", 1, None) })
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+
+    let mut tx = store.begin(TxMode::Read).await.unwrap();
+    // The unpaid order and what happened before the window are not counted.
+    let cards = tx.claim_window(Some(Category::GameCard), at(1_000)).await.unwrap();
+    assert_eq!(cards, Sample { claims: 1, orders: 1 });
+    assert_eq!(tx.claim_window(Some(Category::GameCard), T0).await.unwrap(), Sample { claims: 2, orders: 2 });
+    assert_eq!(tx.claim_window(Some(software), at(1_000)).await.unwrap(), Sample { claims: 1, orders: 1 });
+    assert_eq!(tx.claim_window(Some(Category::TopUp), T0).await.unwrap(), Sample { claims: 0, orders: 0 });
+    assert_eq!(tx.claim_window(None, at(1_000)).await.unwrap(), Sample { claims: 2, orders: 2 });
+    assert_eq!(tx.claim_window(None, at(30_000)).await.unwrap(), Sample { claims: 0, orders: 0 });
+    drop(tx);
+
+    // One cover per order, read back as written.
+    let cover = crate::Cover {
+        order_id: recent,
+        kind: crate::CoverKind::Cover,
+        premium: Money::from_fen(75),
+        extended_until: None,
+        created_at: at(9_000),
+    };
+    let mut tx = store.begin(TxMode::Write).await.unwrap();
+    tx.insert_cover(&cover).await.unwrap();
+    tx.commit().await.unwrap();
+    let mut tx = store.begin(TxMode::Write).await.unwrap();
+    assert!(matches!(tx.insert_cover(&cover).await, Err(StoreError::Conflict("insurance_covers.order"))));
+    drop(tx);
+    let mut tx = store.begin(TxMode::Read).await.unwrap();
+    assert_eq!(tx.cover_of(recent).await.unwrap(), Some(cover));
+    assert_eq!(tx.cover_of(old).await.unwrap(), None);
 }

@@ -35,6 +35,7 @@ const UNIQUE_RULES: &[(&str, &str, &str)] = &[
         "certification_applications.shop_id",
         "certification_applications.pending",
     ),
+    ("insurance_covers_pkey", "insurance_covers.order_id", "insurance_covers.order"),
 ];
 
 /// A database error of either backend's driver.

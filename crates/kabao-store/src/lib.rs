@@ -23,7 +23,10 @@ use async_trait::async_trait;
 pub use commerce::*;
 pub use models::*;
 pub use trust::*;
-pub use tx::{ClaimsTx, FinanceTx, IdempotencyTx, JobsTx, KeyringTx, KeysTx, OrdersTx, ShopsTx, TrustTx, Tx, UsersTx};
+pub use tx::{
+    ClaimsTx, Cover, CoverKind, FinanceTx, IdempotencyTx, InsuranceTx, JobsTx, KeyringTx, KeysTx, OrdersTx, ShopsTx,
+    TrustTx, Tx, UsersTx,
+};
 
 /// Which database a store runs on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -9,6 +9,7 @@ pub mod claims;
 pub mod contract;
 pub mod disputes;
 pub mod finance;
+pub mod insurance;
 pub mod merchant;
 pub mod orders;
 pub mod payees;
@@ -65,6 +66,7 @@ fn v1(sandbox: bool) -> Routes {
         .route("/products", get(catalog::list_products))
         .route("/products/{id}", get(catalog::get_product))
         .route("/products/{id}/warranty", get(warranty::get))
+        .route("/products/{id}/insurance-quote", get(insurance::quote))
         .route("/warranty/templates", get(warranty::list_templates))
         .route("/merchant/products/{id}/warranty", put(warranty::set))
         .route("/shops/{id}", get(catalog::get_shop))
@@ -201,6 +203,7 @@ pub fn route_table(sandbox: bool) -> Vec<(axum::http::Method, String)> {
         finance::mine, payees::list, payees::create, payees::get, payees::remove,
         admin::list_users, admin::set_role, admin::list_shops, admin::set_certification, admin::set_suspension,
         admin::security_events,
+        insurance::quote,
     ),
     components(schemas(contract::ErrorBody)),
     modifiers(&BearerAuth, &Contract)

@@ -49,6 +49,13 @@ pub struct OrderInput {
     /// shop's trial item or a smaller quantity) until the buyer confirms with `true`.
     #[serde(default)]
     pub first_order_confirmed: bool,
+    /// Warranty insurance (质保险): `true` buys it, at the premium quoted by
+    /// `GET /api/v1/products/{id}/insurance-quote` times the quantity, echoed in `insurance_premium` (分). A
+    /// premium that changed since is refused with 409 `insurance.premium_changed` (naming the new one) and
+    /// nothing is created. The premium is paid with the order, into the insurance pool.
+    #[serde(default)]
+    pub insurance: bool,
+    pub insurance_premium: Option<i64>,
 }
 
 /// A buyer's answer to one of a custom product's fields.
@@ -173,6 +180,8 @@ pub async fn create(
             .map(str::trim)
             .filter(|d| !d.is_empty() && d.len() <= 64)
             .map(str::to_string),
+        // A missing premium is never the current one: refused as changed, with the premium to accept.
+        insurance_premium: body.insurance.then(|| Money::from_fen(body.insurance_premium.unwrap_or(0))),
     };
     let result = kabao_app::orders::checkout(&state, &buyer, &req, &run).await.map_err(ApiError::from);
     run.finish(&state, result).await

@@ -113,6 +113,43 @@ struct ProductPage {
     /// The visitor never ordered from the shop (a large first order asks for confirmation).
     first_time: bool,
     record: Option<super::trust::RecordView>,
+    /// Warranty insurance (质保险) offered at checkout: its premium and reasons, shown before paying.
+    insurance: Option<InsuranceOffer>,
+}
+
+/// The checkout add-on: the premium of one unit (the form's value; checkout multiplies by the quantity), the
+/// label with the price, and the reasons.
+struct InsuranceOffer {
+    unit_fen: i64,
+    label: String,
+    reasons: String,
+}
+
+async fn insurance_offer(
+    state: &SharedState,
+    p: &kabao_store::Product,
+    shop: &kabao_store::Shop,
+    lang: kabao_core::Lang,
+) -> Result<Option<InsuranceOffer>, ApiError> {
+    use kabao_app::insurance::InsuranceError as E;
+    let mut tx = state.store.begin(kabao_store::TxMode::Read).await?;
+    match kabao_app::insurance::quote_in(&mut *tx, p, shop, state.now()).await {
+        Ok(q) => Ok(Some(InsuranceOffer {
+            unit_fen: q.premium.fen(),
+            label: match lang {
+                kabao_core::Lang::Zh => {
+                    format!("加购质保险：{} / 件（商家未按规则补单或退款时，由平台保险池先行赔付）", q.premium)
+                }
+                kabao_core::Lang::En => format!(
+                    "Add warranty insurance: {} per item (the platform's pool pays if the merchant fails to remedy)",
+                    q.premium
+                ),
+            },
+            reasons: q.summary(lang),
+        })),
+        Err(E::NoPolicy | E::Quote(_)) => Ok(None),
+        Err(e) => Err(e.into()),
+    }
 }
 
 pub async fn product(
@@ -151,6 +188,7 @@ pub async fn product_page(
         None => None,
     };
     let can_buy = p.listed && !shop.suspended && !own && ready && p.stock_available > 0;
+    let insurance = if can_buy { insurance_offer(state, &p, &shop, lang).await? } else { None };
     let custom_fields = spec
         .as_ref()
         .map(|s| s.fields.iter().enumerate().map(|(i, l)| (format!("custom_{i}"), l.clone())).collect())
@@ -186,6 +224,7 @@ pub async fn product_page(
         guidance: guidance.map(|g| g.text(state, lang)),
         first_time,
         record,
+        insurance,
     }))
 }
 

@@ -37,6 +37,8 @@ fn entry_label(kind: kabao_core::ledger::TxKind, lang: Lang) -> &'static str {
         Deposit => lang.pick("缴纳保证金", "Deposit paid"),
         FundContribution => lang.pick("赔付基金份额", "Compensation fund contribution"),
         FundRepayment => lang.pick("归还赔付基金垫付", "Repaid to the compensation fund"),
+        InsurancePremium => lang.pick("质保险保费", "Warranty insurance premium"),
+        InsuranceRefund => lang.pick("退还质保险保费", "Insurance premium refunded"),
     }
 }
 

@@ -87,6 +87,8 @@ pub struct BuyForm {
     custom_4: Option<String>,
     /// The buyer ticked "I have read the first-order guidance" (shown for low-trust shops and large orders).
     first_order_confirmed: Option<String>,
+    /// The warranty insurance add-on, ticked: the per-item premium the page showed (分).
+    insurance: Option<String>,
 }
 
 pub async fn buy(
@@ -118,6 +120,11 @@ pub async fn buy(
         custom_answers,
         first_order_confirmed: f.first_order_confirmed.is_some(),
         device_id: crate::auth::device_id(&headers).map(str::to_string),
+        // The premium the page showed, for the whole quantity; a changed one is refused with the new one.
+        insurance_premium: f
+            .insurance
+            .as_deref()
+            .map(|unit| Money::from_fen(unit.trim().parse::<i64>().unwrap_or(0).saturating_mul(quantity))),
     };
     match kabao_app::orders::checkout(&state, &buyer, &req, &crate::idempotency::Run::none())
         .await
@@ -145,6 +152,8 @@ pub async fn buy(
 struct OrderPage {
     ctx: Ctx,
     error: Option<String>,
+    /// Warranty insurance bought with the order, in words.
+    insurance: Option<String>,
     order_no: String,
     state: &'static str,
     state_label: &'static str,
@@ -195,7 +204,7 @@ pub(crate) async fn order_page(
     error: Option<String>,
 ) -> Result<Response, ApiError> {
     let lang = v.lang;
-    let kabao_app::orders::OrderDetails { product, events, claims, review } =
+    let kabao_app::orders::OrderDetails { product, events, claims, review, premium } =
         kabao_app::orders::details(state, order).await?;
     let is_buyer = order.buyer_id.is_some() && v.user.as_ref().is_some_and(|u| Some(u.id) == order.buyer_id);
     let delivered = matches!(order.state, OrderState::Delivered | OrderState::Settled);
@@ -210,6 +219,12 @@ pub(crate) async fn order_page(
         product_title: product.map(|p| p.title).unwrap_or_default(),
         quantity: order.quantity,
         amount: order.amount.to_string(),
+        insurance: premium.map(|p| match lang {
+            kabao_core::Lang::Zh => format!("已投保质保险（保费 {p}）：商家未按规则补单或退款时，由平台保险池先行赔付"),
+            kabao_core::Lang::En => {
+                format!("Insured (premium {p}): the platform's pool pays if the merchant fails to remedy")
+            }
+        }),
         warranty_sha256: hex::encode(&order.warranty_sha256),
         pending: order.state == OrderState::PendingPayment,
         can_wallet: order.buyer_id.is_some() && v.user.as_ref().is_some_and(|u| Some(u.id) == order.buyer_id),

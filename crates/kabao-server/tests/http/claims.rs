@@ -89,7 +89,7 @@ pub(crate) async fn reveal(app: &TestApp, token: &str, no: &str) -> Vec<String> 
     serde_json::from_value(res.json()["keys"].clone()).unwrap()
 }
 
-async fn wallet(app: &TestApp, token: &str) -> i64 {
+pub(crate) async fn wallet(app: &TestApp, token: &str) -> i64 {
     app.api("GET", "/api/v1/wallet", Some(token), None).await.json()["balance_fen"].as_i64().unwrap()
 }
 

@@ -10,6 +10,7 @@ mod disputes;
 mod epay;
 mod hygiene;
 mod idempotency;
+mod insurance;
 mod labels;
 mod orders;
 mod pages;

@@ -6,6 +6,7 @@
 mod claims;
 mod finance;
 mod idempotency;
+mod insurance;
 mod jobs;
 mod keyring;
 mod keys;

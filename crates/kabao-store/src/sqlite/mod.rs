@@ -36,6 +36,7 @@
 mod claims;
 mod finance;
 mod idempotency;
+mod insurance;
 mod jobs;
 mod keyring;
 mod keys;

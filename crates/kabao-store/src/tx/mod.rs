@@ -7,6 +7,7 @@
 mod claims;
 mod finance;
 mod idempotency;
+mod insurance;
 mod jobs;
 mod keyring;
 mod keys;
@@ -20,6 +21,7 @@ use async_trait::async_trait;
 pub use claims::ClaimsTx;
 pub use finance::FinanceTx;
 pub use idempotency::IdempotencyTx;
+pub use insurance::{Cover, CoverKind, InsuranceTx};
 pub use jobs::JobsTx;
 pub use keyring::KeyringTx;
 pub use keys::KeysTx;
@@ -31,7 +33,18 @@ pub use users::UsersTx;
 /// One transaction. All reads see one snapshot; all writes land together on commit.
 #[async_trait]
 pub trait Tx:
-    UsersTx + ShopsTx + KeysTx + OrdersTx + FinanceTx + ClaimsTx + TrustTx + JobsTx + IdempotencyTx + KeyringTx + Send
+    UsersTx
+    + ShopsTx
+    + KeysTx
+    + OrdersTx
+    + FinanceTx
+    + ClaimsTx
+    + TrustTx
+    + JobsTx
+    + IdempotencyTx
+    + KeyringTx
+    + InsuranceTx
+    + Send
 {
     async fn commit(self: Box<Self>) -> StoreResult<()>;
 }

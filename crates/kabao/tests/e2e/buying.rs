@@ -240,3 +240,32 @@ async fn merchant_rejects_buyer_escalates_arbiter_refunds_on_a_phone() {
     assert_eq!(text(&c, "#wallet-balance").await.trim(), "¥10.00", "¥10 − ¥6 + ¥6 refunded");
     c.close().await.unwrap_or_else(|e| panic!("{e}"));
 }
+
+#[tokio::test]
+async fn guest_sees_the_insurance_premium_and_reasons_before_paying_and_the_order_says_insured_on_a_phone() {
+    let _guard = crate::browser::BROWSER_LOCK.lock().await;
+    let Some(driver) = ChromeDriver::start() else { return };
+    let server = Server::start(&["--demo"]);
+    let c = browser(&driver, 375, 812).await;
+    c.goto(&format!("{}/p/1", server.url)).await.unwrap_or_else(|e| panic!("{e}"));
+    // Before paying: the add-on with its premium per item and why it costs that.
+    wait_for(&c, "#insurance-addon").await;
+    let offer = text(&c, "#insurance-addon label").await;
+    assert!(offer.contains("加购质保险：¥") && offer.contains("/ 件"), "{offer}");
+    let reasons = text(&c, "#insurance-reasons").await;
+    assert!(reasons.contains("索赔率") && reasons.contains("店铺信用"), "{reasons}");
+    fill(&c, "#buy-form [name=guest_email]", "insured@example.com").await;
+    fill(&c, "#buy-form [name=query_password]", "chaxun-2026").await;
+    click(&c, "#buy-form [name=warranty_ack]").await;
+    click(&c, "#insurance-check").await;
+    submit(&c, "#buy-form").await;
+    wait_for(&c, "#pay-sandbox-form").await;
+    let insured = text(&c, "#order-insurance").await;
+    assert!(insured.contains("已投保质保险"), "{insured}");
+    submit(&c, "#pay-sandbox-form").await;
+    wait_for(&c, "#sandbox-pay-form").await;
+    submit(&c, "#sandbox-pay-form").await;
+    wait_for(&c, "#reveal-form").await;
+    crate::browser::assert_no_horizontal_scroll(&c, "insured order page").await;
+    c.close().await.unwrap_or_else(|e| panic!("{e}"));
+}

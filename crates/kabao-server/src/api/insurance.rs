@@ -1,0 +1,67 @@
+//! `/api/v1/products/{id}/insurance-quote`: the warranty insurance (质保险) premium a buyer would pay for one unit
+//! of a product now, with its reasons in zh-CN and English.
+
+use super::ApiJson;
+use crate::error::ApiError;
+use crate::extract::ApiPath;
+use crate::SharedState;
+use axum::extract::State;
+use kabao_core::{Lang, ProductId};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+/// One reason of a quote.
+#[derive(Serialize, ToSchema)]
+pub struct QuoteReasonView {
+    /// Stable: `category_claim_rate`, `shrunk_toward_platform`, `shop_trust`, `raised_to_minimum`,
+    /// `capped_at_maximum`, `extension`.
+    pub code: String,
+    pub zh: String,
+    pub en: String,
+}
+
+/// The premium of warranty insurance for one unit of a product.
+#[derive(Serialize, ToSchema)]
+pub struct InsuranceQuoteView {
+    pub product_id: i64,
+    pub price_fen: i64,
+    pub premium_fen: i64,
+    /// The premium as yuan text, e.g. `"6.96"`.
+    pub premium: String,
+    pub reasons: Vec<QuoteReasonView>,
+    /// The reasons in one line: "本类商品近 90 天索赔率 3.2 %（…），店铺信用 82 分（…）".
+    pub summary_zh: String,
+    pub summary_en: String,
+}
+
+fn reason_code(r: &kabao_core::insurance::QuoteReason) -> String {
+    serde_json::to_value(r)
+        .ok()
+        .and_then(|v| v.get("code").and_then(|c| c.as_str()).map(str::to_string))
+        .unwrap_or_default()
+}
+
+/// The insurance quote of a product a visitor may see. 409 `insurance.no_policy` for a product without a
+/// warranty policy (无质保), 409 `insurance.price_too_low` when 30 % of the price is under ¥0.10.
+#[utoipa::path(get, path = "/api/v1/products/{id}/insurance-quote", tag = "catalog", params(("id" = i64, Path)),
+    responses((status = 200, body = InsuranceQuoteView), (status = 404, description = "no such product"),
+        (status = 409, description = "the product cannot be insured", body = super::contract::ErrorBody)))]
+pub async fn quote(
+    State(state): State<SharedState>,
+    ApiPath(id): ApiPath<i64>,
+) -> Result<ApiJson<InsuranceQuoteView>, ApiError> {
+    let (product, quote) = kabao_app::insurance::quote_for(&state, ProductId(id), None).await?;
+    Ok(ApiJson(InsuranceQuoteView {
+        product_id: product.id.0,
+        price_fen: product.price.fen(),
+        premium_fen: quote.premium.fen(),
+        premium: quote.premium.yuan_string(),
+        reasons: quote
+            .reasons
+            .iter()
+            .map(|r| QuoteReasonView { code: reason_code(r), zh: r.text(Lang::Zh), en: r.text(Lang::En) })
+            .collect(),
+        summary_zh: quote.summary(Lang::Zh),
+        summary_en: quote.summary(Lang::En),
+    }))
+}
