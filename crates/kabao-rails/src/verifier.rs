@@ -228,4 +228,59 @@ mod tests {
             assert_eq!(KeyBook::parse(bad).map(|_| ()).map_err(|e| e.line), Err(line), "{bad:?}");
         }
     }
+
+    const SECRET: &str = "verifier-test-secret-0123456789";
+
+    async fn reference(keys: &str) -> String {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(serve_reference(listener, KeyBook::parse(keys).unwrap(), SECRET.as_bytes()));
+        format!("http://{addr}/verify")
+    }
+
+    #[tokio::test]
+    async fn the_reference_verifier_refuses_unsigned_and_wrongly_signed_requests() {
+        let url = reference("SG-1\tvalid\n").await;
+        let client = reqwest::Client::new();
+        let body = br#"{"category":"game_card","product_code":"1","key":"SG-1"}"#.to_vec();
+        let now = unix_seconds();
+        let send = |header: Option<String>, body: Vec<u8>| {
+            let mut req = client.post(&url).header("content-type", "application/json").body(body);
+            if let Some(h) = header {
+                req = req.header(signature::HEADER, h);
+            }
+            req.send()
+        };
+        let good = send(Some(signature::sign(SECRET.as_bytes(), now, &body)), body.clone()).await.unwrap();
+        assert_eq!(good.status(), 200);
+        assert_eq!(good.text().await.unwrap(), r#"{"status":"valid"}"#);
+        for (header, why) in [
+            (None, "no signature"),
+            (Some(signature::sign(b"wrong-secret-0123456789", now, &body)), "another secret"),
+            (Some(signature::sign(SECRET.as_bytes(), now - 3600, &body)), "a replay an hour late"),
+            (Some("t=1,v1=zz".into()), "garbage"),
+        ] {
+            assert_eq!(send(header, body.clone()).await.unwrap().status(), 401, "{why}");
+        }
+        let other = br#"{"category":"game_card","product_code":"1","key":"SG-2"}"#.to_vec();
+        let signed_for_body = signature::sign(SECRET.as_bytes(), now, &body);
+        assert_eq!(send(Some(signed_for_body), other).await.unwrap().status(), 401, "a signature for another body");
+    }
+
+    #[tokio::test]
+    async fn the_client_signs_what_the_reference_verifier_checks() {
+        let url = reference(&format!("CL-1\tredeemed\t1700000000\tused\n")).await;
+        let request = kabao_core::verification::Request { category: "game_card", product_code: "3", key: "CL-1" };
+        let cfg =
+            |secret: &str| VerifierConfig { url: url.clone(), secret: secret.into(), timeout_ms: 2000, retries: 0 };
+        let answer = VerifierHttp::new(&cfg(SECRET)).check(&request).await.unwrap();
+        assert_eq!(
+            (answer.status, answer.redeemed_at, answer.detail.as_deref()),
+            (Status::Redeemed, Some(Timestamp(1_700_000_000_000)), Some("used"))
+        );
+        let unknown = kabao_core::verification::Request { key: "nope", ..request.clone() };
+        assert_eq!(VerifierHttp::new(&cfg(SECRET)).check(&unknown).await.map(|a| a.status), Ok(Status::Unknown));
+        let wrong = VerifierHttp::new(&cfg("not-the-shared-secret")).check(&request).await;
+        assert_eq!(wrong, Err(VerifierError::Status(401)));
+    }
 }
