@@ -123,14 +123,15 @@ pub fn parse_answer(body: &[u8]) -> Result<Answer, AnswerError> {
 
 /// The answer body a verifier writes (the reference verifier uses it; the parser above reads it back).
 pub fn answer_body(answer: &Answer) -> Vec<u8> {
-    let mut v = serde_json::json!({"status": answer.status.as_str()});
+    let mut v = serde_json::Map::new();
+    v.insert("status".into(), answer.status.as_str().into());
     if let Some(at) = answer.redeemed_at {
-        v["redeemed_at"] = serde_json::json!(at.millis().div_euclid(1000));
+        v.insert("redeemed_at".into(), at.millis().div_euclid(1000).into());
     }
     if let Some(d) = &answer.detail {
-        v["detail"] = serde_json::json!(d);
+        v.insert("detail".into(), d.as_str().into());
     }
-    v.to_string().into_bytes()
+    serde_json::Value::Object(v).to_string().into_bytes()
 }
 
 /// What a verifier's answer means for a claim on a key delivered at a given time.

@@ -269,7 +269,7 @@ mod tests {
 
     #[tokio::test]
     async fn the_client_signs_what_the_reference_verifier_checks() {
-        let url = reference(&format!("CL-1\tredeemed\t1700000000\tused\n")).await;
+        let url = reference("CL-1\tredeemed\t1700000000\tused\n").await;
         let request = kabao_core::verification::Request { category: "game_card", product_code: "3", key: "CL-1" };
         let cfg =
             |secret: &str| VerifierConfig { url: url.clone(), secret: secret.into(), timeout_ms: 2000, retries: 0 };
