@@ -996,6 +996,20 @@ pub async fn add_evidence(
     Ok(added)
 }
 
+/// The finding of the verifier's answer chained when the claim was filed ([`Finding::NoFinding`] if none).
+async fn verified_finding(tx: &mut dyn Tx, order: &Order, claim_no: &str) -> Result<Finding, ClaimsError> {
+    let kind = kabao_core::events::EventKind::ClaimVerified.as_str();
+    let events = tx.order_events(order.id).await?;
+    Ok(events
+        .iter()
+        .filter(|e| e.kind == kind)
+        .filter_map(|e| serde_json::from_str::<serde_json::Value>(&e.body).ok())
+        .filter(|b| b.get("claim_no").and_then(|n| n.as_str()) == Some(claim_no))
+        .filter_map(|b| b.get("finding").and_then(|f| f.as_str()).and_then(Finding::parse))
+        .last()
+        .unwrap_or(Finding::NoFinding))
+}
+
 /// Re-computes an open claim's eligibility from all the buyer's evidence, as if filed with it (same defect,
 /// filing time and activation), records the result on the chain, and runs the automatic re-issue if the claim
 /// has just become eligible. A claim eligible before is not remedied again here: the merchant, the deadline or
@@ -1019,7 +1033,9 @@ async fn reevaluate(
         reissues_so_far: voided_for(&keys, c.item),
         activated: c.activated,
     };
-    let eligibility = warranty::eligibility(policy.as_ref(), &facts);
+    // The verifier's finding at filing still stands: new evidence must not undo a confirmed dead key.
+    let finding = verified_finding(&mut *tx, order, &c.claim_no).await?;
+    let eligibility = verification::eligibility(policy.as_ref(), &facts, finding);
     let (eligible, reasons) = match &eligibility {
         Eligibility::Eligible(_) => (true, "[]".to_string()),
         Eligibility::Ineligible(r) => (false, reasons_json(r)),

@@ -232,3 +232,40 @@ async fn a_verifier_that_is_down_never_blocks_a_claim() {
     let order_page = b.get(&format!("/o/{no}")).await;
     assert!(order_page.body.contains("第三方验货服务无法访问，售后照常进行"), "{}", order_page.body);
 }
+
+#[tokio::test]
+async fn more_evidence_does_not_undo_a_confirmed_dead_key() {
+    let url = reference("ND-0001\tinvalid\t-\tnever issued\n").await;
+    let app = app_with_verifier(&url).await;
+    let (merchant, product) = app.merchant_with_product("ver_more_m").await;
+    kabao_app::inventory::import_keys(
+        &*app.state.store,
+        &app.state.keyring,
+        merchant_id(&app, "ver_more_m").await,
+        kabao_core::ProductId(product),
+        b"ND-0001\n",
+        "test",
+        T0,
+    )
+    .await
+    .unwrap();
+    set_template(&app, &merchant, product, "point_card_24h").await;
+    let token = buyer(&app, "ver_more_b").await;
+    top_up(&app, &token, 5_000).await;
+    let no = bought(&app, &token, product, 1).await;
+    reveal(&app, &token, &no).await;
+    // Invalid says the verifier; the buyer says activated and has no screenshot. No stock to re-issue from:
+    // the claim is eligible and waits for the merchant.
+    let path = format!("/api/v1/orders/{no}/claims");
+    let fields = [("item", "1"), ("defect", "invalid_key"), ("activated", "true"), ("error_text", "无效")];
+    let res = file_claim(&app, (Some(&token), None), &path, &fields, &[], None).await;
+    assert_eq!(res.status, StatusCode::CREATED, "{}", res.body);
+    let claim = res.json()["claim"].clone();
+    assert_eq!((claim["eligible"].clone(), claim["state"].clone()), (json!(true), json!("open")), "{claim}");
+    let claim_no = claim["claim_no"].as_str().unwrap().to_string();
+    // The buyer adds a line of text: re-evaluated with the verifier's finding, still eligible.
+    let evidence = format!("{path}/{claim_no}/evidence");
+    let res = file_claim(&app, (Some(&token), None), &evidence, &[("error_text", "错误码 E42")], &[], None).await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+    assert_eq!((res.json()["eligible"].clone(), res.json()["state"].clone()), (json!(true), json!("open")));
+}
