@@ -817,6 +817,18 @@ fn typed_bodies_match(v: &Values) -> Result<(), TestCaseError> {
             reference::dispute_decided(no, text, refund, s1, u.0),
         )?;
     }
+    for (status, finding) in [(Status::Redeemed, Finding::DefectConfirmed), (Status::Valid, Finding::KeyValid)] {
+        let detail = (!s2.is_empty()).then(|| s2.to_string());
+        let answer = Answer { status, redeemed_at: at, detail: detail.clone() };
+        same(
+            &OrderEvent::ClaimVerified { claim_no: no, item, answer: Some(&answer), finding, note: None },
+            reference::claim_verified(no, item, status.as_str(), at_ms, detail.as_deref(), finding.as_str()),
+        )?;
+    }
+    same(
+        &OrderEvent::ClaimVerified { claim_no: no, item, answer: None, finding: Finding::NoFinding, note: Some(s1) },
+        reference::claim_verified_unreachable(no, item, s1),
+    )?;
     Ok(())
 }
 
