@@ -1002,11 +1002,11 @@ async fn verified_finding(tx: &mut dyn Tx, order: &Order, claim_no: &str) -> Res
     let events = tx.order_events(order.id).await?;
     Ok(events
         .iter()
+        .rev()
         .filter(|e| e.kind == kind)
         .filter_map(|e| serde_json::from_str::<serde_json::Value>(&e.body).ok())
         .filter(|b| b.get("claim_no").and_then(|n| n.as_str()) == Some(claim_no))
-        .filter_map(|b| b.get("finding").and_then(|f| f.as_str()).and_then(Finding::parse))
-        .last()
+        .find_map(|b| b.get("finding").and_then(|f| f.as_str()).and_then(Finding::parse))
         .unwrap_or(Finding::NoFinding))
 }
 

@@ -3,7 +3,7 @@
 //! [`Verifiers::ask`] with its bounded retries. Import and claim filing call it (see `inventory`, `claims`).
 
 use kabao_core::catalog::Category;
-use kabao_core::verification::{Answer, AnswerError, Request};
+use kabao_core::verification::{Answer, AnswerError, Request, Status};
 use kabao_core::ProductId;
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -164,10 +164,39 @@ impl Verifiers {
     }
 }
 
+/// The verifier's answers on claim `claim_no` among an order's events, one line each as shown to the buyer, the
+/// merchant and the arbiter: the status, when it was redeemed, the verifier's words, or that it was unreachable.
+pub fn shown(events: &[kabao_core::audit::ChainedEvent], claim_no: &str, lang: kabao_core::Lang) -> Vec<String> {
+    let kind = kabao_core::events::EventKind::ClaimVerified.as_str();
+    events
+        .iter()
+        .filter(|e| e.kind == kind)
+        .filter_map(|e| serde_json::from_str::<serde_json::Value>(&e.body).ok())
+        .filter(|b| b.get("claim_no").and_then(|n| n.as_str()) == Some(claim_no))
+        .map(|b| {
+            let text = |k: &str| b.get(k).and_then(|v| v.as_str()).map(str::to_string);
+            if b.get("reachable").and_then(|r| r.as_bool()) == Some(false) {
+                return lang
+                    .pick("验货服务无法访问，售后照常进行", "The verifier could not be reached; the claim proceeds")
+                    .to_string();
+            }
+            let status = text("status").and_then(|s| Status::parse(&s)).unwrap_or(Status::Unknown);
+            let mut line = format!("{}{}", lang.pick("验货结果：", "Verifier: "), status.label(lang));
+            if let Some(at) = b.get("redeemed_at").and_then(|v| v.as_i64()) {
+                let at = crate::display::datetime(kabao_core::Timestamp(at));
+                line.push_str(&format!("{}{at}{}", lang.pick("（使用于 ", " (redeemed "), lang.pick("）", ")")));
+            }
+            if let Some(d) = text("detail") {
+                line.push_str(&format!("{}{d}", lang.pick("：", ": ")));
+            }
+            line
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use kabao_core::verification::Status;
     use std::sync::atomic::{AtomicU32, Ordering};
 
     /// Fails `failures` times with `error`, then answers "valid".

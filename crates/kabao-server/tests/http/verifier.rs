@@ -179,6 +179,7 @@ async fn valid_is_evidence_for_the_merchant_and_the_arbiter() {
     let page = m.get(&format!("/console/claims/{claim_no}")).await;
     assert_eq!(page.status, StatusCode::OK);
     assert!(page.body.contains("第三方验货：卡密有效，未被使用"), "{}", page.body);
+    assert!(page.body.contains("验货结果：有效，未被使用：not redeemed, issued 2026-01"), "{}", page.body);
 
     // The merchant rejects; the buyer takes it to the platform; the arbiter's case shows the answer too.
     let res =
@@ -204,6 +205,7 @@ async fn valid_is_evidence_for_the_merchant_and_the_arbiter() {
     let case = a.get(&format!("/arbiter/disputes/{claim_no}")).await;
     assert_eq!(case.status, StatusCode::OK);
     assert!(case.body.contains("第三方验货：卡密有效，未被使用"), "{}", case.body);
+    assert!(case.body.contains("验货结果：有效，未被使用：not redeemed, issued 2026-01"), "{}", case.body);
 }
 
 #[tokio::test]
