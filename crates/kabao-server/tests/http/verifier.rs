@@ -200,6 +200,14 @@ async fn valid_is_evidence_for_the_merchant_and_the_arbiter() {
     )
     .await
     .unwrap();
+    let arbiter = app.token("ver_arbiter", "password-pass-1").await;
+    let case = app.api("GET", &format!("/api/v1/arbiter/disputes/{claim_no}"), Some(&arbiter), None).await;
+    assert_eq!(
+        case.json()["verification"][0],
+        "验货结果：有效，未被使用：not redeemed, issued 2026-01",
+        "{}",
+        case.body
+    );
     let mut a = app.browser();
     assert_eq!(a.login("ver_arbiter", "password-pass-1").await.status, StatusCode::SEE_OTHER);
     let case = a.get(&format!("/arbiter/disputes/{claim_no}")).await;
