@@ -196,6 +196,20 @@ pub async fn build(state: &App, order: &Order) -> Result<Vec<u8>, BundleError> {
     ));
     files.push(("claims/claims.json".into(), json(&serde_json::Value::Array(claims_json))));
     files.push(("claims/evidence.json".into(), serde_json::to_vec_pretty(&evidence_entries)?));
+    // Every key verifier's answer (验货), as chained: the event's place, time and hash beside its body.
+    let verification: Vec<serde_json::Value> = events
+        .iter()
+        .filter(|e| e.kind == kabao_core::events::EventKind::ClaimVerified.as_str())
+        .map(|e| {
+            serde_json::json!({
+                "seq": e.seq,
+                "at_ms": e.at_ms,
+                "event_sha256": hex::encode(e.hash),
+                "answer": serde_json::from_str::<serde_json::Value>(&e.body).unwrap_or_default(),
+            })
+        })
+        .collect();
+    files.push(("claims/verification.json".into(), json(&serde_json::Value::Array(verification))));
     // The chat as the buyer saw it (the other side's contact details masked), with the scanner's rules and the
     // SHA-256 of each message as written, so the platform's copy can prove the original.
     let shown = crate::chat::shown(&chat, kabao_store::ChatParty::Buyer, Lang::Zh);

@@ -5,6 +5,7 @@
 
 use crate::idempotency::Completion;
 use crate::orders::append_event;
+use crate::verification::Asked;
 use crate::App;
 use kabao_core::catalog::GoodsKind;
 use kabao_core::claim::{self, ClaimState, Deadline, RemedyAction};
@@ -14,6 +15,7 @@ use kabao_core::ledger::LedgerError;
 use kabao_core::order::OrderState;
 use kabao_core::vault::CardKeyAad;
 use kabao_core::vault::VaultError;
+use kabao_core::verification::{self, Finding};
 use kabao_core::warranty::{self, Allowed, ClaimFacts, Defect, Eligibility, EvidenceKind, WarrantyPolicy};
 use kabao_core::{Lang, Localized, Timestamp, UserId};
 use kabao_store::{ClaimRecord, EvidenceParty, EvidenceRecord, Order, StoreError, Tx, TxMode, User};
@@ -403,10 +405,12 @@ pub async fn file(
         return Err(ClaimsError::DescriptionTooLong { max: MAX_DESCRIPTION_CHARS });
     }
     let evidence = check_evidence(input.files, &input.error_text)?;
+    // The verifier is asked before the write transaction (a network call must not hold the writer lock).
+    let verified = verify_item(state, order, item).await?;
 
     let now = state.now();
     let mut tx = state.store.begin(TxMode::Write).await?;
-    let filing = Filing { item, defect, description, activated: input.activated, evidence };
+    let filing = Filing { item, defect, description, activated: input.activated, evidence, verified };
     let filed = file_in(state, &mut *tx, order, by, filing, now).await?;
     run.complete(&mut *tx, &filed, now).await?;
     tx.commit().await?;
@@ -425,6 +429,41 @@ struct Filing {
     description: String,
     activated: bool,
     evidence: Vec<Evidence>,
+    /// The category verifier's answer on the item's live key (which key it was asked about), if it was asked.
+    verified: Option<(kabao_core::CardKeyId, Asked)>,
+}
+
+/// Asks the product category's verifier (if any) about the item's live, revealed key of a standard product.
+/// Nothing is asked when the filing will be refused anyway or is a repeat of an open claim.
+async fn verify_item(
+    state: &App,
+    order: &Order,
+    item: i32,
+) -> Result<Option<(kabao_core::CardKeyId, Asked)>, ClaimsError> {
+    let key = {
+        let mut tx = state.store.begin(TxMode::Read).await?;
+        let Some(product) = tx.product_by_id(order.product_id).await? else { return Ok(None) };
+        if product.kind != GoodsKind::Standard || !state.verifiers.has(product.category) {
+            return Ok(None);
+        }
+        if tx.order_claims(order.id).await?.iter().any(|c| c.item == item && c.state.holds_escrow()) {
+            return Ok(None);
+        }
+        let keys = tx.order_keys(order.id).await?;
+        let Some(live) = keys.iter().find(|k| k.item == item && k.voided_at.is_none() && k.first_revealed_at.is_some())
+        else {
+            return Ok(None);
+        };
+        (product.category, live.key.id, open_key(state, &mut *tx, live.key.id).await?)
+    };
+    let (category, id, secret) = key;
+    Ok(state.verifiers.ask(category, order.product_id, &secret).await.map(|asked| (id, asked)))
+}
+
+/// When the item's live key reached the buyer: the last re-issue for the item (the moment its predecessor was
+/// voided), else the order's delivery.
+fn key_delivered_at(keys: &[kabao_store::DeliveredKey], item: i32, order_delivered_at: Timestamp) -> Timestamp {
+    keys.iter().filter(|k| k.item == item).filter_map(|k| k.voided_at).max().unwrap_or(order_delivered_at)
 }
 
 /// Files the claim in the caller's transaction (which the caller commits).
@@ -436,7 +475,7 @@ async fn file_in(
     filing: Filing,
     now: Timestamp,
 ) -> Result<Filed, ClaimsError> {
-    let Filing { item, defect, description, activated, evidence } = filing;
+    let Filing { item, defect, description, activated, evidence, verified } = filing;
     let order = tx.order_by_id(order.id).await?.ok_or(ClaimsError::OrderNotFound)?;
     if !matches!(order.state, OrderState::Delivered | OrderState::Settled) {
         return Err(ClaimsError::NotDelivered);
@@ -445,13 +484,16 @@ async fn file_in(
     let product = tx.product_by_id(order.product_id).await?.ok_or(ClaimsError::Vanished("ordered product"))?;
     // One read of the order's keys answers both: is the item's current key revealed, and how often was it
     // re-issued (its voided keys). Shared secrets and hand deliveries have no keys and no re-issues.
-    let (revealed, reissues) = if product.kind == GoodsKind::Standard {
+    // The verifier's answer counts only if it was about the key that is still the item's live one.
+    let (revealed, reissues, verified) = if product.kind == GoodsKind::Standard {
         let keys = tx.order_keys(order.id).await?;
         let live = keys.iter().find(|k| k.item == item && k.voided_at.is_none());
-        let revealed = live.ok_or(ClaimsError::OrderNotFound)?.first_revealed_at.is_some();
-        (revealed, voided_for(&keys, item))
+        let live = live.ok_or(ClaimsError::OrderNotFound)?;
+        let key_delivered = key_delivered_at(&keys, item, delivered_at);
+        let verified = verified.filter(|(id, _)| *id == live.key.id).map(|(_, asked)| (asked, key_delivered));
+        (live.first_revealed_at.is_some(), voided_for(&keys, item), verified)
     } else {
-        (!tx.list_reveals(order.id).await?.is_empty(), 0)
+        (!tx.list_reveals(order.id).await?.is_empty(), 0, None)
     };
     if !revealed {
         return Err(ClaimsError::NotRevealed);
@@ -475,7 +517,11 @@ async fn file_in(
         reissues_so_far: reissues,
         activated,
     };
-    let eligibility = warranty::eligibility(policy.as_ref(), &facts);
+    let finding = match &verified {
+        Some((asked, key_delivered)) => verification::finding(asked.answer(), *key_delivered),
+        None => Finding::NoFinding,
+    };
+    let eligibility = verification::eligibility(policy.as_ref(), &facts, finding);
     let (eligible, reasons) = match &eligibility {
         Eligibility::Eligible(_) => (true, "[]".to_string()),
         Eligibility::Ineligible(r) => (false, reasons_json(r)),
@@ -521,6 +567,15 @@ async fn file_in(
         now,
     )
     .await?;
+    if let Some((asked, _)) = &verified {
+        let note = match asked {
+            Asked::Answered(_) => None,
+            Asked::Unreachable(why) => Some(why.as_str()),
+        };
+        let answer = asked.answer();
+        let event = OrderEvent::ClaimVerified { claim_no: &record.claim_no, item, answer, finding, note };
+        append_event(&mut *tx, order.id, &event, now).await?;
+    }
 
     // Automatic re-issue: eligible, allowed by the policy, and a key in stock — the buyer gets it now.
     let mut new_key = None;
@@ -532,6 +587,12 @@ async fn file_in(
         tx.record_reveal(&kabao_store::Reveal { order_id: order.id, user_id: by, at: now }).await?;
         append_event(&mut *tx, order.id, &OrderEvent::KeysRevealed { by, count: 1, item: Some(item) }, now).await?;
         record = decided;
+    }
+    if new_key.is_none() && finding == Finding::DefectConfirmed && eligible {
+        // The verifier says the key was dead before delivery and no key replaced it automatically: the claim
+        // runs to the merchant's deadline and remedy; an insured order's buyer would be paid from the pool here.
+        // INSURANCE HOOK (issue 19, item 1)
+        tracing::info!(claim = %record.claim_no, order = %order.order_no, "verifier: dead before delivery, not replaced");
     }
     let evidence = tx.claim_evidence(record.id).await?;
     Ok(Filed { claim: record, evidence, duplicate: false, new_key })
@@ -939,6 +1000,20 @@ pub async fn add_evidence(
     Ok(added)
 }
 
+/// The finding of the verifier's answer chained when the claim was filed ([`Finding::NoFinding`] if none).
+async fn verified_finding(tx: &mut dyn Tx, order: &Order, claim_no: &str) -> Result<Finding, ClaimsError> {
+    let kind = kabao_core::events::EventKind::ClaimVerified.as_str();
+    let events = tx.order_events(order.id).await?;
+    Ok(events
+        .iter()
+        .rev()
+        .filter(|e| e.kind == kind)
+        .filter_map(|e| serde_json::from_str::<serde_json::Value>(&e.body).ok())
+        .filter(|b| b.get("claim_no").and_then(|n| n.as_str()) == Some(claim_no))
+        .find_map(|b| b.get("finding").and_then(|f| f.as_str()).and_then(Finding::parse))
+        .unwrap_or(Finding::NoFinding))
+}
+
 /// Re-computes an open claim's eligibility from all the buyer's evidence, as if filed with it (same defect,
 /// filing time and activation), records the result on the chain, and runs the automatic re-issue if the claim
 /// has just become eligible. A claim eligible before is not remedied again here: the merchant, the deadline or
@@ -962,7 +1037,9 @@ async fn reevaluate(
         reissues_so_far: voided_for(&keys, c.item),
         activated: c.activated,
     };
-    let eligibility = warranty::eligibility(policy.as_ref(), &facts);
+    // The verifier's finding at filing still stands: new evidence must not undo a confirmed dead key.
+    let finding = verified_finding(&mut *tx, order, &c.claim_no).await?;
+    let eligibility = verification::eligibility(policy.as_ref(), &facts, finding);
     let (eligible, reasons) = match &eligibility {
         Eligibility::Eligible(_) => (true, "[]".to_string()),
         Eligibility::Ineligible(r) => (false, reasons_json(r)),

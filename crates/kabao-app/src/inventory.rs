@@ -1,10 +1,12 @@
 //! Card-key inventory: importing a merchant's key file, voiding unsold batches, and showing keys to their owner.
 //! One path for the console upload, the API and `kabao keys import`, so all three refuse the same lines.
 
+use crate::verification::{Asked, Handle, Verifiers, IMPORT_CONCURRENCY};
 use kabao_core::catalog::GoodsKind;
 use kabao_core::custom::CustomSpec;
-use kabao_core::inventory::{numbered_lines, ImportError, ImportPlan, ImportReport, KeySecret};
+use kabao_core::inventory::{numbered_lines, ImportError, ImportPlan, ImportReport, KeySecret, RefusedLine};
 use kabao_core::vault::{CardKeyAad, Fingerprint, Keyring, VaultError, NONCE_LEN};
+use kabao_core::verification::{refused_at_import, Status};
 use kabao_core::{BatchId, CardKeyId, Lang, Localized, ProductId, Timestamp, UserId};
 use kabao_store::{Batch, KeyState, NewBatch, NewCardKey, Product, Store, StoreError, Tx, TxMode};
 use rand::RngCore;
@@ -175,11 +177,27 @@ struct SealedKey {
     ciphertext: Vec<u8>,
 }
 
-/// Imports a key file into a product. All accepted lines are stored in one transaction, or none are;
-/// malformed and duplicate lines are skipped and named in the report.
+/// Imports a key file into a product without asking a verifier (the demo, the benchmark, tests).
 pub async fn import_keys(
     store: &dyn Store,
     keyring: &Arc<Keyring>,
+    merchant: UserId,
+    product: ProductId,
+    bytes: &[u8],
+    source: &str,
+    now: Timestamp,
+) -> Result<ImportOutcome, InventoryError> {
+    import_keys_checked(store, keyring, &Verifiers::default(), merchant, product, bytes, source, now).await
+}
+
+/// Imports a key file into a product. All accepted lines are stored in one transaction, or none are;
+/// malformed and duplicate lines are skipped and named in the report, and so are keys the product category's
+/// verifier says are already redeemed or invalid (验货). A verifier that is down refuses nothing.
+#[allow(clippy::too_many_arguments)]
+pub async fn import_keys_checked(
+    store: &dyn Store,
+    keyring: &Arc<Keyring>,
+    verifiers: &Verifiers,
     merchant: UserId,
     product: ProductId,
     bytes: &[u8],
@@ -214,6 +232,13 @@ pub async fn import_keys(
     .await
     .map_err(|_| InventoryError::Vault(VaultError::OpenFailed))??;
     let sealed_ms = started.elapsed().as_millis();
+    // Asked before the write transaction: the verifier is a network call.
+    if let Some(handle) = verifiers.handle(p.category) {
+        let (refused, unverified_count) = verify_planned(&handle, p.id, &plan).await;
+        plan.unverified_count = unverified_count;
+        plan.refuse(refused);
+    }
+    let verified_ms = started.elapsed().as_millis();
 
     let mut tx = store.begin(TxMode::Write).await?;
     // Ownership is checked again under the write lock: the read above may be stale.
@@ -238,9 +263,10 @@ pub async fn import_keys(
             source: source.to_string(),
         })
         .await?;
+    let keep: HashSet<u32> = plan.accepted.iter().map(|k| k.line).collect();
     let rows: Vec<NewCardKey> = sealed
         .into_iter()
-        .filter(|k| !existing.contains(&k.fingerprint))
+        .filter(|k| keep.contains(&k.line))
         .map(|k| NewCardKey {
             shop_id: shop,
             product_id: p.id,
@@ -263,12 +289,38 @@ pub async fn import_keys(
         malformed = report.malformed.len(),
         planned_ms,
         sealed_ms,
+        verified_ms,
+        refused = report.refused.len(),
         checked_ms,
         inserted_ms,
         committed_ms = started.elapsed().as_millis(),
         "card keys imported"
     );
     Ok(ImportOutcome { batch_id: Some(batch_id), report })
+}
+
+/// Asks the verifier about every accepted key, [`crate::verification::IMPORT_CONCURRENCY`] at a time: the
+/// lines it refuses (redeemed or invalid), and how many it could not answer on.
+async fn verify_planned(handle: &Handle, product: ProductId, plan: &ImportPlan) -> (Vec<RefusedLine>, u64) {
+    let mut refused = Vec::new();
+    let mut unverified = 0u64;
+    let mut running = tokio::task::JoinSet::new();
+    let mut keys = plan.accepted.iter().map(|k| (k.line, k.secret.canonical()));
+    loop {
+        while running.len() < IMPORT_CONCURRENCY {
+            let Some((line, secret)) = keys.next() else { break };
+            let handle = handle.clone();
+            running.spawn(async move { (line, handle.ask(product, &secret).await) });
+        }
+        let Some(done) = running.join_next().await else { break };
+        match done {
+            Ok((line, Asked::Answered(a))) if refused_at_import(Some(&a)) => refused.push(RefusedLine::new(line, &a)),
+            Ok((_, Asked::Answered(a))) if a.status != Status::Unknown => {}
+            // Down, "unknown", or a task that failed: the key is kept unchecked.
+            Ok(_) | Err(_) => unverified += 1,
+        }
+    }
+    (refused, unverified)
 }
 
 /// Seals every accepted key, spreading the work over the available cores (a million keys is a normal file).

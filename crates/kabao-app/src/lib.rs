@@ -31,6 +31,7 @@ pub mod sessions;
 pub mod shops;
 pub mod trial;
 pub mod trust;
+pub mod verification;
 pub mod verify;
 pub mod warranty;
 
@@ -125,6 +126,8 @@ pub struct Config {
     /// the payee receives and posted to platform revenue on payout.
     pub withdrawal_fee_bps: i64,
     pub withdrawal_fee_min: kabao_core::Money,
+    /// Third-party key verifiers (验货) by product category (`[verifiers.<category>]`); none by default.
+    pub verifiers: std::collections::BTreeMap<kabao_core::catalog::Category, verification::VerifierConfig>,
 }
 
 impl Default for Config {
@@ -154,6 +157,7 @@ impl Default for Config {
             trial_max_price: kabao_core::Money::from_fen(1_000),
             withdrawal_fee_bps: 0,
             withdrawal_fee_min: kabao_core::Money::ZERO,
+            verifiers: std::collections::BTreeMap::new(),
         }
     }
 }
@@ -184,6 +188,8 @@ pub struct App {
     pub epay_query: Option<Arc<dyn epay::EpayQuery>>,
     /// When this instance next reviews 金牌卖家 from the records (hourly: it reads every certified shop).
     pub gold_review_due: Mutex<Timestamp>,
+    /// The key verifiers (HTTP, from `kabao-rails`), given by whoever builds the app; none by default.
+    pub verifiers: verification::Verifiers,
 }
 
 impl App {
@@ -215,6 +221,7 @@ impl App {
             epay_poll: epay::PollState::default(),
             epay_query: None,
             gold_review_due: Mutex::new(Timestamp(0)),
+            verifiers: verification::Verifiers::default(),
         }
     }
 
@@ -228,6 +235,12 @@ impl App {
     /// Gives the 易支付 reconciliation job its query client.
     pub fn with_epay_query(mut self, query: Arc<dyn epay::EpayQuery>) -> App {
         self.epay_query = Some(query);
+        self
+    }
+
+    /// Gives the app its key verifiers (see [`verification::Verifiers::build`]).
+    pub fn with_verifiers(mut self, verifiers: verification::Verifiers) -> App {
+        self.verifiers = verifiers;
         self
     }
 

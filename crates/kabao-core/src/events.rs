@@ -10,6 +10,7 @@ use crate::claim::EvidenceParty;
 use crate::dispute::{Plan, Ruling};
 use crate::i18n::Lang;
 use crate::refund::RefundTo;
+use crate::verification::{Answer, Finding};
 use crate::warranty::{Defect, EvidenceKind};
 use crate::{CardKeyId, Money, ProductId, Timestamp, UserId};
 use serde_json::{json, Value};
@@ -41,11 +42,12 @@ pub enum EventKind {
     DisputeStatement,
     DisputeRefunded,
     DisputeDecided,
+    ClaimVerified,
 }
 
 impl EventKind {
     /// Every kind an order's chain may hold.
-    pub const ALL: [EventKind; 22] = [
+    pub const ALL: [EventKind; 23] = [
         EventKind::OrderCreated,
         EventKind::OrderPaid,
         EventKind::KeysAssigned,
@@ -68,6 +70,7 @@ impl EventKind {
         EventKind::DisputeStatement,
         EventKind::DisputeRefunded,
         EventKind::DisputeDecided,
+        EventKind::ClaimVerified,
     ];
 
     /// The kind as stored and hashed; never changed once written.
@@ -95,6 +98,7 @@ impl EventKind {
             EventKind::DisputeStatement => "dispute.statement",
             EventKind::DisputeRefunded => "dispute.refunded",
             EventKind::DisputeDecided => "dispute.decided",
+            EventKind::ClaimVerified => "claim.verified",
         }
     }
 
@@ -179,6 +183,25 @@ impl EventKind {
             },
             EventKind::DisputeRefunded => lang.pick("平台裁决退款，款项已退回", "Refunded by the platform's ruling"),
             EventKind::DisputeDecided => lang.pick("平台已作出裁决", "The platform ruled on the dispute"),
+            EventKind::ClaimVerified => match field("finding").and_then(Finding::parse) {
+                _ if flag("reachable") == Some(false) => lang.pick(
+                    "第三方验货服务无法访问，售后照常进行",
+                    "The key verifier could not be reached; the claim proceeds",
+                ),
+                Some(Finding::DefectConfirmed) => lang.pick(
+                    "第三方验货：卡密在发货前已被使用或无效",
+                    "Key verifier: the key was invalid or redeemed before delivery",
+                ),
+                Some(Finding::KeyValid) => {
+                    lang.pick("第三方验货：卡密有效，未被使用", "Key verifier: the key is valid and not redeemed")
+                }
+                Some(Finding::RedeemedAfterDelivery) => {
+                    lang.pick("第三方验货：卡密在发货后被使用", "Key verifier: the key was redeemed after delivery")
+                }
+                Some(Finding::NoFinding) | None => {
+                    lang.pick("第三方验货：无法确认卡密状态", "Key verifier: the key's state is unknown")
+                }
+            },
         }
     }
 }
@@ -428,6 +451,15 @@ pub enum OrderEvent<'a> {
         reason: &'a str,
         by: UserId,
     },
+    /// The category's verifier was asked about the claimed item's key: its answer and what it means, or that it
+    /// could not be reached (`answer: None`, with `note`: why, without the key).
+    ClaimVerified {
+        claim_no: &'a str,
+        item: i32,
+        answer: Option<&'a Answer>,
+        finding: Finding,
+        note: Option<&'a str>,
+    },
 }
 
 impl OrderEvent<'_> {
@@ -455,6 +487,7 @@ impl OrderEvent<'_> {
             OrderEvent::DisputeStatement { .. } => EventKind::DisputeStatement,
             OrderEvent::DisputeRefunded { .. } => EventKind::DisputeRefunded,
             OrderEvent::DisputeDecided { .. } => EventKind::DisputeDecided,
+            OrderEvent::ClaimVerified { .. } => EventKind::ClaimVerified,
         }
     }
 
@@ -592,6 +625,13 @@ impl OrderEvent<'_> {
                     "by": by.0,
                 })
             }
+            OrderEvent::ClaimVerified { claim_no, item, answer: Some(a), finding, .. } => json!({
+                "claim_no": claim_no, "item": item, "reachable": true, "status": a.status.as_str(),
+                "redeemed_at": a.redeemed_at.map(|t| t.millis()), "detail": a.detail, "finding": finding.as_str(),
+            }),
+            OrderEvent::ClaimVerified { claim_no, item, answer: None, finding, note } => json!({
+                "claim_no": claim_no, "item": item, "reachable": false, "note": note, "finding": finding.as_str(),
+            }),
         }
     }
 

@@ -167,6 +167,45 @@ pub struct DuplicateLine {
     pub same_as_line: Option<u32>,
 }
 
+/// A line refused because the category's verifier says the key is already redeemed or invalid (验货).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RefusedLine {
+    pub line: u32,
+    /// `redeemed` or `invalid`.
+    pub status: &'static str,
+    /// When the verifier says it was redeemed (milliseconds), if it says.
+    pub redeemed_at: Option<crate::Timestamp>,
+    pub detail: Option<String>,
+}
+
+impl RefusedLine {
+    pub fn new(line: u32, answer: &crate::verification::Answer) -> RefusedLine {
+        RefusedLine {
+            line,
+            status: answer.status.as_str(),
+            redeemed_at: answer.redeemed_at,
+            detail: answer.detail.clone(),
+        }
+    }
+
+    /// The line in plain words; times are shown by the caller's formatter.
+    pub fn message(&self, lang: Lang, format_time: impl Fn(crate::Timestamp) -> String) -> String {
+        let status = crate::verification::Status::parse(self.status).map_or(self.status, |s| s.label(lang));
+        let at = self.redeemed_at.map(format_time);
+        let mut text = match (lang, at) {
+            (Lang::Zh, Some(at)) => format!("第 {} 行：验货结果为「{status}」（{at}），已拒收", self.line),
+            (Lang::Zh, None) => format!("第 {} 行：验货结果为「{status}」，已拒收", self.line),
+            (Lang::En, Some(at)) => format!("Line {}: the verifier says {status} ({at}); refused", self.line),
+            (Lang::En, None) => format!("Line {}: the verifier says {status}; refused", self.line),
+        };
+        if let Some(d) = &self.detail {
+            text.push_str(lang.pick("：", ": "));
+            text.push_str(d);
+        }
+        text
+    }
+}
+
 /// A refused line and why.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct MalformedLine {
@@ -180,6 +219,8 @@ pub struct ImportPlan {
     pub accepted: Vec<PlannedKey>,
     pub duplicates: Vec<DuplicateLine>,
     pub malformed: Vec<MalformedLine>,
+    pub refused: Vec<RefusedLine>,
+    pub unverified_count: u64,
 }
 
 impl ImportPlan {
@@ -231,7 +272,20 @@ impl ImportPlan {
             accepted_lines: line_ranges(self.accepted.iter().map(|k| k.line)),
             duplicates: self.duplicates.clone(),
             malformed: self.malformed.clone(),
+            refused: self.refused.clone(),
+            unverified_count: self.unverified_count,
         }
+    }
+
+    /// Moves the keys the verifier refused from accepted to refused.
+    pub fn refuse(&mut self, mut refused: Vec<RefusedLine>) {
+        if refused.is_empty() {
+            return;
+        }
+        let lines: HashSet<u32> = refused.iter().map(|r| r.line).collect();
+        self.accepted.retain(|k| !lines.contains(&k.line));
+        self.refused.append(&mut refused);
+        self.refused.sort_by_key(|r| r.line);
     }
 }
 
@@ -243,6 +297,10 @@ pub struct ImportReport {
     pub accepted_lines: Vec<[u32; 2]>,
     pub duplicates: Vec<DuplicateLine>,
     pub malformed: Vec<MalformedLine>,
+    /// Lines the category's verifier refused (redeemed or invalid), by line number.
+    pub refused: Vec<RefusedLine>,
+    /// Accepted keys the verifier could not answer on (down, or "unknown"): kept, not checked.
+    pub unverified_count: u64,
 }
 
 /// Collapses ascending line numbers into inclusive ranges.

@@ -30,6 +30,7 @@ pub mod time;
 pub mod trust;
 pub mod user;
 pub mod vault;
+pub mod verification;
 pub mod warranty;
 
 pub use i18n::{Lang, Localized};

@@ -11,6 +11,7 @@ use kabao_core::events::{
     EventKind, OrderEvent, PaidFrom, RefundReason, Reissue, ReissueAfter, Rejection, RemedyTrigger,
 };
 use kabao_core::refund::RefundTo;
+use kabao_core::verification::{Answer, Finding, Status};
 use kabao_core::warranty::{Defect, EvidenceKind};
 use kabao_core::{CardKeyId, Money, ProductId, Timestamp, UserId};
 use proptest::prelude::*;
@@ -219,6 +220,28 @@ mod reference {
             "claim_no": claim_no, "ruling": ruling, "refund_fen": refund_fen, "reason": reason.trim(), "by": by
         })
     }
+
+    /// claims.rs `file_in` (issue 19, after the typed events): a verifier's answer.
+    pub fn claim_verified(
+        claim_no: &str,
+        item: i32,
+        status: &str,
+        redeemed_at: Option<i64>,
+        detail: Option<&str>,
+        finding: &str,
+    ) -> Value {
+        serde_json::json!({
+            "claim_no": claim_no, "item": item, "reachable": true, "status": status, "redeemed_at": redeemed_at,
+            "detail": detail, "finding": finding,
+        })
+    }
+
+    /// claims.rs `file_in`: the verifier could not be reached.
+    pub fn claim_verified_unreachable(claim_no: &str, item: i32, note: &str) -> Value {
+        serde_json::json!({
+            "claim_no": claim_no, "item": item, "reachable": false, "note": note, "finding": "no_finding",
+        })
+    }
 }
 
 const REASONS: &str = concat!(
@@ -283,6 +306,19 @@ fn reference_chain() -> Vec<(&'static str, Value)> {
         ("dispute.decided", dispute_decided("C1a2b3", "refund", Some(990), " 卡密无效 ", 11)),
         ("dispute.decided", dispute_decided("C1a2b3", "force_reissue", None, "stock", 11)),
         ("dispute.decided", dispute_decided("C1a2b3", "reject", None, "no evidence", 11)),
+        (
+            "claim.verified",
+            claim_verified(
+                "C1a2b3",
+                1,
+                "redeemed",
+                Some(1_735_600_000_000),
+                Some("兑换于 \"门店\""),
+                "defect_confirmed",
+            ),
+        ),
+        ("claim.verified", claim_verified("C1a2b3", 2, "valid", None, None, "key_valid")),
+        ("claim.verified", claim_verified_unreachable("C1a2b3", 1, "connection refused")),
     ]
 }
 
@@ -328,6 +364,12 @@ fn typed_chain() -> Vec<ChainedEvent> {
     let no_evidence = BTreeSet::new();
     let keys = [CardKeyId(101), CardKeyId(102)];
     let (buyer, merchant, arbiter) = (UserId(7), UserId(9), UserId(11));
+    let redeemed = Answer {
+        status: Status::Redeemed,
+        redeemed_at: Some(Timestamp(1_735_600_000_000)),
+        detail: Some("兑换于 \"门店\"".into()),
+    };
+    let valid = Answer { status: Status::Valid, redeemed_at: None, detail: None };
     let plan =
         |e, a, d, f| Plan { from_escrow: fen(e), from_available: fen(a), from_deposit: fen(d), from_fund: fen(f) };
     let events = [
@@ -479,6 +521,27 @@ fn typed_chain() -> Vec<ChainedEvent> {
         decided(Ruling::Refund { amount: fen(990) }, " 卡密无效 ", arbiter),
         decided(Ruling::ForceReissue, "stock", arbiter),
         decided(Ruling::Reject, "no evidence", arbiter),
+        OrderEvent::ClaimVerified {
+            claim_no: "C1a2b3",
+            item: 1,
+            answer: Some(&redeemed),
+            finding: Finding::DefectConfirmed,
+            note: None,
+        },
+        OrderEvent::ClaimVerified {
+            claim_no: "C1a2b3",
+            item: 2,
+            answer: Some(&valid),
+            finding: Finding::KeyValid,
+            note: None,
+        },
+        OrderEvent::ClaimVerified {
+            claim_no: "C1a2b3",
+            item: 1,
+            answer: None,
+            finding: Finding::NoFinding,
+            note: Some("connection refused"),
+        },
     ];
     let mut out: Vec<ChainedEvent> = Vec::new();
     for (i, e) in events.iter().enumerate() {
@@ -754,6 +817,18 @@ fn typed_bodies_match(v: &Values) -> Result<(), TestCaseError> {
             reference::dispute_decided(no, text, refund, s1, u.0),
         )?;
     }
+    for (status, finding) in [(Status::Redeemed, Finding::DefectConfirmed), (Status::Valid, Finding::KeyValid)] {
+        let detail = (!s2.is_empty()).then(|| s2.to_string());
+        let answer = Answer { status, redeemed_at: at, detail: detail.clone() };
+        same(
+            &OrderEvent::ClaimVerified { claim_no: no, item, answer: Some(&answer), finding, note: None },
+            reference::claim_verified(no, item, status.as_str(), at_ms, detail.as_deref(), finding.as_str()),
+        )?;
+    }
+    same(
+        &OrderEvent::ClaimVerified { claim_no: no, item, answer: None, finding: Finding::NoFinding, note: Some(s1) },
+        reference::claim_verified_unreachable(no, item, s1),
+    )?;
     Ok(())
 }
 

@@ -1,6 +1,9 @@
 //! Payment rails: the clients that speak HTTP to payment gateways. `kabao-app` defines what it needs of a
 //! gateway as traits (e.g. [`kabao_app::epay::EpayQuery`]) and stays free of HTTP; this crate implements them
-//! with reqwest, and the binary (or a test) hands them to the application.
+//! with reqwest, and the binary (or a test) hands them to the application. [`verifier`] holds the key
+//! verifier's client and the reference verifier server.
+
+pub mod verifier;
 
 use kabao_app::epay::{EpayConfig, EpayQuery, QueryError, MAX_ANSWER_BYTES, QUERY_TIMEOUT};
 use kabao_core::payments::{epay_parse_query, EpayQueryAnswer};

@@ -414,6 +414,9 @@ fn lookup(key: &str) -> Option<(&'static str, &'static str)> {
         "admin.approve" => ("批准", "Approve"),
         "admin.reject" => ("拒绝", "Reject"),
         "footer.text" => ("卡保：虚拟商品，质保到底。", "Kabao: virtual goods, with the warranty built in."),
+        "claim.verification" => ("第三方验货", "Key verification"),
+        "console.report_refused" => ("验货未通过：已被使用或无效（未导入）", "Refused by the key verifier: redeemed or invalid (not imported)"),
+        "console.report_unverified" => ("验货服务未能确认的卡密（已导入）", "Keys the verifier could not confirm (imported)"),
         _ => return None,
     })
 }

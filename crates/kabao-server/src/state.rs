@@ -14,14 +14,19 @@ pub struct AppState {
 pub type SharedState = Arc<AppState>;
 
 impl AppState {
-    /// The application over `store`, with the gateway clients of `kabao-rails` and request metrics.
+    /// The application over `store`, with the gateway and key-verifier clients of `kabao-rails` and request metrics.
     pub fn new(
         store: Arc<dyn Store>,
         keyring: Arc<Keyring>,
         config: kabao_app::Config,
         clock: Arc<dyn kabao_app::Clock>,
     ) -> AppState {
-        let app = App::new(store, keyring, config, clock).with_epay_query(Arc::new(kabao_rails::EpayHttp::default()));
+        let verifiers = kabao_app::verification::Verifiers::build(&config.verifiers, |c| {
+            Arc::new(kabao_rails::verifier::VerifierHttp::new(c)) as Arc<dyn kabao_app::verification::Verifier>
+        });
+        let app = App::new(store, keyring, config, clock)
+            .with_epay_query(Arc::new(kabao_rails::EpayHttp::default()))
+            .with_verifiers(verifiers);
         AppState { app, metrics: crate::metrics::Metrics::new() }
     }
 

@@ -3,6 +3,7 @@
 
 use anyhow::{bail, Context};
 use serde::Deserialize;
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
@@ -60,6 +61,33 @@ pub struct Config {
     pub withdrawal_fee_min_fen: i64,
     /// Payment gateways beyond 易支付: `[payments.sandbox]`.
     pub payments: PaymentsConfig,
+    /// Third-party key verifiers (验货), one per product category: `[verifiers.game_card]` and so on.
+    pub verifiers: BTreeMap<String, VerifierSettings>,
+}
+
+/// `[verifiers.<category>]`: where the category's keys are checked (docs/VERIFIER.md).
+#[derive(Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct VerifierSettings {
+    /// The verifier's URL (http or https); requests are POSTed there.
+    pub url: String,
+    /// The shared secret of the `Kabao-Signature` header (at least 16 characters).
+    pub secret: String,
+    /// Per attempt, connection included, in milliseconds (1–30000; default 3000).
+    pub timeout_ms: Option<u64>,
+    /// Further attempts after a failure (0–5; default 2).
+    pub retries: Option<u32>,
+}
+
+impl std::fmt::Debug for VerifierSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("VerifierSettings")
+            .field("url", &self.url)
+            .field("secret", &"<redacted>")
+            .field("timeout_ms", &self.timeout_ms)
+            .field("retries", &self.retries)
+            .finish()
+    }
 }
 
 /// `[payments]`: the gateways that are not 易支付.
@@ -117,6 +145,7 @@ impl Default for Config {
             withdrawal_fee_bps: 0,
             withdrawal_fee_min_fen: 0,
             payments: PaymentsConfig::default(),
+            verifiers: BTreeMap::new(),
         }
     }
 }
@@ -296,6 +325,41 @@ impl Config {
         }))
     }
 
+    /// The key verifiers by category, checked: a known category, an http(s) URL, a secret of at least 16
+    /// characters, a timeout and retries within their bounds.
+    pub fn verifiers(
+        &self,
+    ) -> anyhow::Result<BTreeMap<kabao_core::catalog::Category, kabao_app::verification::VerifierConfig>> {
+        use kabao_app::verification::{DEFAULT_RETRIES, DEFAULT_TIMEOUT_MS, MAX_RETRIES, MAX_TIMEOUT_MS};
+        let mut out = BTreeMap::new();
+        for (name, v) in &self.verifiers {
+            let Some(category) = kabao_core::catalog::Category::parse(name) else {
+                bail!("[verifiers.{name}]: not a product category (game_card, top_up, software_license, ...)");
+            };
+            let url = v.url.trim();
+            if !(url.starts_with("http://") || url.starts_with("https://")) {
+                bail!("verifiers.{name}.url {url:?} must be an http(s) URL");
+            }
+            if v.secret.trim().chars().count() < 16 {
+                bail!("verifiers.{name}.secret must be at least 16 characters");
+            }
+            let timeout_ms = v.timeout_ms.unwrap_or(DEFAULT_TIMEOUT_MS);
+            if !(1..=MAX_TIMEOUT_MS).contains(&timeout_ms) {
+                bail!("verifiers.{name}.timeout_ms must be from 1 to {MAX_TIMEOUT_MS}");
+            }
+            let retries = v.retries.unwrap_or(DEFAULT_RETRIES);
+            if retries > MAX_RETRIES {
+                bail!("verifiers.{name}.retries must be from 0 to {MAX_RETRIES}");
+            }
+            let secret = v.secret.trim().to_string();
+            out.insert(
+                category,
+                kabao_app::verification::VerifierConfig { url: url.to_string(), secret, timeout_ms, retries },
+            );
+        }
+        Ok(out)
+    }
+
     fn from_file(path: &Path) -> anyhow::Result<Config> {
         let text = std::fs::read_to_string(path).with_context(|| format!("reading config file {}", path.display()))?;
         toml::from_str(&text).with_context(|| format!("config file {}", path.display()))
@@ -325,8 +389,14 @@ impl Config {
             format!("file {}", self.master_key_path().display())
         };
         format!(
-            "listen={} database={} master_key={} secure_cookies={} log={} payments.sandbox.enabled={}",
-            self.listen, db, key, self.secure_cookies, self.log, self.payments.sandbox.enabled
+            "listen={} database={} master_key={} secure_cookies={} log={} payments.sandbox.enabled={} verifiers=[{}]",
+            self.listen,
+            db,
+            key,
+            self.secure_cookies,
+            self.log,
+            self.payments.sandbox.enabled,
+            self.verifiers.keys().cloned().collect::<Vec<_>>().join(",")
         )
     }
 }
@@ -475,5 +545,40 @@ mod tests {
             ..Config::default()
         };
         assert!(!c.redacted().contains(":p@") && !c.redacted().contains("abab"));
+    }
+
+    #[test]
+    fn verifiers_are_read_from_their_tables_and_checked() {
+        let text = r#"
+[verifiers.game_card]
+url = "http://127.0.0.1:8090/verify"
+secret = "0123456789abcdef-secret"
+timeout_ms = 500
+retries = 1
+
+[verifiers.software_license]
+url = "https://keys.example/check"
+secret = "another-long-secret-value"
+"#;
+        let c: Config = toml::from_str(text).unwrap();
+        let v = c.verifiers().unwrap();
+        let card = &v[&kabao_core::catalog::Category::GameCard];
+        assert_eq!((card.url.as_str(), card.timeout_ms, card.retries), ("http://127.0.0.1:8090/verify", 500, 1));
+        let lic = &v[&kabao_core::catalog::Category::SoftwareLicense];
+        assert_eq!((lic.timeout_ms, lic.retries), (3000, 2));
+        assert!(
+            !c.redacted().contains("secret-value") && c.redacted().contains("verifiers=[game_card,software_license]")
+        );
+        assert!(!format!("{c:?}").contains("0123456789abcdef"));
+        for bad in [
+            "[verifiers.nope]\nurl = \"http://x\"\nsecret = \"0123456789abcdef\"",
+            "[verifiers.game_card]\nurl = \"ftp://x\"\nsecret = \"0123456789abcdef\"",
+            "[verifiers.game_card]\nurl = \"http://x\"\nsecret = \"short\"",
+            "[verifiers.game_card]\nurl = \"http://x\"\nsecret = \"0123456789abcdef\"\nretries = 9",
+            "[verifiers.game_card]\nurl = \"http://x\"\nsecret = \"0123456789abcdef\"\ntimeout_ms = 0",
+        ] {
+            let c: Config = toml::from_str(bad).unwrap();
+            assert!(c.verifiers().is_err(), "{bad}");
+        }
     }
 }

@@ -94,6 +94,28 @@ enum Command {
         #[command(subcommand)]
         command: BenchCommand,
     },
+    /// The reference key verifier (验货, docs/VERIFIER.md).
+    Verifier {
+        #[command(subcommand)]
+        command: VerifierCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum VerifierCommand {
+    /// Answer signed verification requests from a key file: one key a line,
+    /// KEY<TAB>STATUS[<TAB>REDEEMED_AT unix seconds[<TAB>DETAIL]], STATUS valid|redeemed|invalid|unknown.
+    Serve {
+        /// The key file.
+        #[arg(long)]
+        keys: PathBuf,
+        /// Address to listen on; port 0 picks a free port.
+        #[arg(long, default_value = "127.0.0.1:8090")]
+        listen: SocketAddr,
+        /// The shared secret requests are signed with (the `secret` of `[verifiers.<category>]`).
+        #[arg(long, env = "KABAO_VERIFIER_SECRET", hide_env_values = true)]
+        secret: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -357,6 +379,10 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             init_tracing("warn");
             bench::import(keys, database_url, now()).await
         }
+        Command::Verifier { command: VerifierCommand::Serve { keys, listen, secret } } => {
+            init_tracing("info");
+            serve_verifier(&keys, listen, &secret).await
+        }
     }
 }
 
@@ -403,9 +429,13 @@ async fn import_keys(config: &Config, product: ProductId, file: &std::path::Path
     };
     let bytes = std::fs::read(file).with_context(|| format!("reading {}", file.display()))?;
     let started = std::time::Instant::now();
-    let outcome = kabao_app::inventory::import_keys(&*store, &keyring, owner, product, &bytes, "cli", now())
-        .await
-        .map_err(|e| anyhow::anyhow!("{}", kabao_core::Localized::message(&e, kabao_core::Lang::En)))?;
+    let verifiers = kabao_app::verification::Verifiers::build(&config.verifiers()?, |c| {
+        Arc::new(kabao_rails::verifier::VerifierHttp::new(c)) as Arc<dyn kabao_app::verification::Verifier>
+    });
+    let outcome =
+        kabao_app::inventory::import_keys_checked(&*store, &keyring, &verifiers, owner, product, &bytes, "cli", now())
+            .await
+            .map_err(|e| anyhow::anyhow!("{}", kabao_core::Localized::message(&e, kabao_core::Lang::En)))?;
     let elapsed = started.elapsed();
     let r = &outcome.report;
     for m in &r.malformed {
@@ -416,6 +446,12 @@ async fn import_keys(config: &Config, product: ProductId, file: &std::path::Path
             Some(first) => println!("duplicate  line {}: same key as line {first}", d.line),
             None => println!("duplicate  line {}: the shop already has this key", d.line),
         }
+    }
+    for f in &r.refused {
+        println!("refused    {}", f.message(kabao_core::Lang::En, kabao_app::display::datetime));
+    }
+    if r.unverified_count > 0 {
+        println!("unverified {} keys: the verifier could not confirm them (imported)", r.unverified_count);
     }
     println!(
         "accepted {} keys into product {product}{}; {} duplicate, {} malformed; {:.2} s",
@@ -429,11 +465,27 @@ async fn import_keys(config: &Config, product: ProductId, file: &std::path::Path
     Ok(())
 }
 
+/// `kabao verifier serve`: the reference verifier on `listen`, until the process is stopped.
+async fn serve_verifier(keys: &std::path::Path, listen: SocketAddr, secret: &str) -> anyhow::Result<()> {
+    if secret.trim().chars().count() < 16 {
+        bail!("--secret (KABAO_VERIFIER_SECRET) must be at least 16 characters");
+    }
+    let text = std::fs::read_to_string(keys).with_context(|| format!("reading {}", keys.display()))?;
+    let book = kabao_rails::verifier::KeyBook::parse(&text).with_context(|| format!("key file {}", keys.display()))?;
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("--listen {listen}: cannot listen there"))?;
+    println!("Kabao reference verifier listening on http://{} ({} keys)", listener.local_addr()?, book.len());
+    kabao_rails::verifier::serve_reference(listener, book, secret.trim().as_bytes()).await?;
+    Ok(())
+}
+
 async fn serve(config: Config, demo: bool) -> anyhow::Result<()> {
     // Refuse a bad configuration (half or key-less 易支付, a sandbox secret without the sandbox, a malformed
     // master key) before anything starts or logs: the one line `main` prints is all the operator sees.
     let epay = config.epay()?;
     let sandbox = config.sandbox(demo)?;
+    let verifiers = config.verifiers()?;
     if let Some(hex) = &config.master_key {
         kabao_core::vault::MasterKey::from_hex(hex)
             .map_err(|e| anyhow::anyhow!("master_key (KABAO_MASTER_KEY) is not 64 hex characters: {e}"))?;
@@ -476,6 +528,7 @@ async fn serve(config: Config, demo: bool) -> anyhow::Result<()> {
         risk_review_threshold: config.risk_review_threshold,
         withdrawal_fee_bps: config.withdrawal_fee_bps.clamp(0, 10_000),
         withdrawal_fee_min: kabao_core::Money::from_fen(config.withdrawal_fee_min_fen.max(0)),
+        verifiers,
         ..kabao_server::ServerConfig::default()
     };
     let mailer: Arc<dyn kabao_app::mailer::Mailer> = match &config.smtp_url {

@@ -3,7 +3,7 @@
 
 use super::orders::access_order;
 use super::ApiJson;
-use crate::auth::{ApiMerchant, ApiUser, MaybeApiUser};
+use crate::auth::{ApiMerchant, ApiUser, MaybeApiUser, ReqLang};
 use crate::error::ApiError;
 use crate::extract::ApiPath;
 use crate::idempotency::{Begun, IdemJson, Rendered, Scope};
@@ -169,6 +169,8 @@ pub struct CaseView {
     pub timeline: Vec<(i64, String, String)>,
     /// When keys were revealed (Unix ms).
     pub reveals: Vec<i64>,
+    /// The key verifier's answers on the claim (验货), one line each in the request's language.
+    pub verification: Vec<String>,
 }
 
 /// Disputes waiting for a ruling, oldest first (arbiters).
@@ -193,6 +195,7 @@ pub async fn queue(
 pub async fn case(
     State(state): State<SharedState>,
     ApiUser(user): ApiUser,
+    ReqLang(lang): ReqLang,
     ApiPath(claim_no): ApiPath<String>,
 ) -> Result<ApiJson<CaseView>, ApiError> {
     let k = kabao_app::disputes::case_for_arbiter(&state, &user, &claim_no).await?;
@@ -207,6 +210,7 @@ pub async fn case(
         unit_price_fen: k.order.unit_price.fen(),
         timeline: k.events.iter().map(|e| (e.at_ms, e.kind.clone(), hex::encode(e.hash))).collect(),
         reveals: k.reveals.iter().map(|r| r.at.millis()).collect(),
+        verification: kabao_app::verification::shown(&k.events, &k.claim.claim_no, lang),
     }))
 }
 

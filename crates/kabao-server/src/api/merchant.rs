@@ -123,9 +123,10 @@ pub async fn import_keys(
     if body.len() > MAX_UPLOAD_BYTES {
         return Err(too_large());
     }
-    let out = kabao_app::inventory::import_keys(
+    let out = kabao_app::inventory::import_keys_checked(
         &*state.store,
         &state.keyring,
+        &state.verifiers,
         user.id,
         ProductId(id),
         &body,

@@ -305,6 +305,22 @@ pub struct ImportView {
     pub accepted_lines: Vec<[u32; 2]>,
     pub duplicates: Vec<LineView>,
     pub malformed: Vec<LineView>,
+    /// Lines the product category's key verifier says are already redeemed or invalid (not imported).
+    pub refused: Vec<RefusedView>,
+    /// Imported keys the verifier could not answer on (down, or "unknown").
+    pub unverified_count: u64,
+}
+
+/// A key the verifier refused at import.
+#[derive(Serialize, ToSchema)]
+pub struct RefusedView {
+    pub line: u32,
+    /// `redeemed` or `invalid`.
+    pub status: String,
+    /// When the verifier says it was redeemed (ms since the epoch), if it says.
+    pub redeemed_at: Option<i64>,
+    pub detail: Option<String>,
+    pub message: String,
 }
 
 impl ImportView {
@@ -333,6 +349,18 @@ impl ImportView {
                     message: m.problem.message(m.line, lang),
                 })
                 .collect(),
+            refused: r
+                .refused
+                .iter()
+                .map(|f| RefusedView {
+                    line: f.line,
+                    status: f.status.into(),
+                    redeemed_at: f.redeemed_at.map(|t| t.millis()),
+                    detail: f.detail.clone(),
+                    message: f.message(lang, kabao_app::display::datetime),
+                })
+                .collect(),
+            unverified_count: r.unverified_count,
         }
     }
 }

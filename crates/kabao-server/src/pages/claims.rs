@@ -231,6 +231,8 @@ struct ClaimPage {
     chat_href: String,
     /// The order's timeline (time, what happened), for the buyer and the merchant alike.
     timeline: Vec<(String, &'static str)>,
+    /// The key verifier's answers on this claim (验货).
+    verification: Vec<String>,
 }
 
 pub(crate) async fn claim_page(
@@ -264,7 +266,9 @@ pub(crate) async fn claim_page(
     };
     let chat_href =
         if buyer { format!("/o/{}#chat", order.order_no) } else { format!("/console/orders/{}/chat", order.order_no) };
+    let verification = kabao_app::verification::shown(&events, &c.claim_no, lang);
     let page = ClaimPage {
+        verification,
         timeline,
         signals,
         chat_href,

@@ -295,6 +295,8 @@ pub struct ReportView {
     pub accepted_lines: String,
     pub malformed: Vec<String>,
     pub duplicates: Vec<String>,
+    pub refused: Vec<String>,
+    pub unverified_count: u64,
 }
 
 impl ReportView {
@@ -309,6 +311,8 @@ impl ReportView {
                 .join(", "),
             malformed: r.malformed.iter().map(|m| m.problem.message(m.line, lang)).collect(),
             duplicates: r.duplicates.iter().map(|d| crate::i18n::duplicate_message(d, lang)).collect(),
+            refused: r.refused.iter().map(|f| f.message(lang, kabao_app::display::datetime)).collect(),
+            unverified_count: r.unverified_count,
         }
     }
 }
@@ -517,9 +521,10 @@ pub async fn import_keys(
     let Some(bytes) = file else {
         return Err(ApiError::from_localized(StatusCode::BAD_REQUEST, &ImportError::Empty));
     };
-    match kabao_app::inventory::import_keys(
+    match kabao_app::inventory::import_keys_checked(
         &*state.store,
         &state.keyring,
+        &state.verifiers,
         user.id,
         ProductId(id),
         &bytes,

@@ -146,6 +146,8 @@ struct CasePage {
     ruling: Option<String>,
     /// Buyer-abuse signals (information only).
     signals: Vec<String>,
+    /// The key verifier's answers on this claim (验货).
+    verification: Vec<String>,
 }
 
 async fn case_page(
@@ -158,7 +160,9 @@ async fn case_page(
     let lang = v.lang;
     let k = kabao_app::disputes::case_for_arbiter(state, user, claim_no).await?;
     let signals = kabao_app::trust::signals_of(state, &k.claim).await?.iter().map(|s| s.text(lang)).collect();
+    let verification = kabao_app::verification::shown(&k.events, &k.claim.claim_no, lang);
     let page = CasePage {
+        verification,
         signals,
         ctx: Ctx::new(v),
         error,

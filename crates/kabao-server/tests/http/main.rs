@@ -18,4 +18,5 @@ mod reevaluation;
 mod sandbox;
 mod throttles;
 mod trust;
+mod verifier;
 mod withdrawals;
