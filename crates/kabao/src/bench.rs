@@ -138,6 +138,10 @@ pub struct CheckoutBench {
     pub clients: usize,
     pub seconds: u64,
     pub target: Target,
+    /// Every checkout buys warranty insurance (质保险): the product gets the first warranty template, each client
+    /// asks for the quote and orders with `insurance: true` at that premium, so the premium is computed twice
+    /// per order (quote and checkout), as on the product page.
+    pub insurance: bool,
 }
 
 /// What `kabao bench checkout` measures.
@@ -160,13 +164,14 @@ pub async fn checkout(b: CheckoutBench) -> anyhow::Result<()> {
                 rand::random::<u32>()
             ));
             std::fs::create_dir_all(&dir)?;
-            let result = run_fresh(&dir, b.clients, b.seconds, database_url).await;
+            let result = run_fresh(&dir, b.clients, b.seconds, b.insurance, database_url).await;
             let _ = std::fs::remove_dir_all(&dir);
             result
         }
         Target::Running { url, store, keyring } => {
             eprintln!("bench checkout: against the running server at {url}");
-            let result = run_checkout(&*store, &keyring, url.trim_end_matches('/'), b.clients, b.seconds).await;
+            let result =
+                run_checkout(&*store, &keyring, url.trim_end_matches('/'), b.clients, b.seconds, b.insurance).await;
             store.close().await;
             result
         }
@@ -177,6 +182,7 @@ async fn run_fresh(
     dir: &std::path::Path,
     clients: usize,
     seconds: u64,
+    insurance: bool,
     database_url: Option<String>,
 ) -> anyhow::Result<()> {
     use std::sync::Arc;
@@ -203,7 +209,7 @@ async fn run_fresh(
             "SQLite (WAL, each commit synced before it is acknowledged)"
         }
     );
-    let result = run_checkout(&*store, &keyring, &base, clients, seconds).await;
+    let result = run_checkout(&*store, &keyring, &base, clients, seconds, insurance).await;
     server.abort();
     store.close().await;
     result
@@ -215,6 +221,7 @@ async fn run_checkout(
     base: &str,
     clients: usize,
     seconds: u64,
+    insurance: bool,
 ) -> anyhow::Result<()> {
     use kabao_core::ledger;
     let server = Server::parse(base)?;
@@ -222,6 +229,16 @@ async fn run_checkout(
     // Seed: one merchant, one product with plenty of keys, one funded buyer (with a token) per client.
     let tag = format!("{:08x}", rand::random::<u32>());
     let (merchant, product) = seed_product(store, &tag, true, now).await?;
+    if insurance {
+        let mut tx = store.begin(TxMode::Write).await?;
+        let policy = kabao_core::warranty::templates()
+            .into_iter()
+            .next()
+            .context("bench checkout --insurance: no warranty template")?
+            .policy;
+        kabao_app::warranty::record(&mut *tx, product, policy, now).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+        tx.commit().await?;
+    }
     let keys = (seconds as usize * 6000).clamp(20_000, 600_000);
     let file: String = (0..keys).map(|i| format!("{tag}-{i:08X}-BENCH\n")).collect();
     kabao_app::inventory::import_keys(store, keyring, merchant.id, product, file.as_bytes(), "bench", now)
@@ -269,9 +286,9 @@ async fn run_checkout(
             while Instant::now() < deadline {
                 let started = Instant::now();
                 let done = match conn.as_mut() {
-                    Some(c) => one_checkout(c, &auth, product.0).await,
+                    Some(c) => one_checkout(c, &auth, product.0, insurance).await,
                     None => match Connection::open(&server).await {
-                        Ok(c) => one_checkout(conn.insert(c), &auth, product.0).await,
+                        Ok(c) => one_checkout(conn.insert(c), &auth, product.0, insurance).await,
                         Err(e) => Err(e),
                     },
                 };
@@ -318,6 +335,7 @@ async fn run_checkout(
     let sold = tx.count_card_keys(product, KeyState::Sold).await?;
     let available = tx.count_card_keys(product, KeyState::Available).await?;
     let counter = tx.product_by_id(product).await?.map(|p| p.stock_available).unwrap_or(-1);
+    let pool = tx.balance(ledger::Account::InsurancePool).await?;
     drop(tx);
     let problems = kabao_app::verify::ledger(store).await?;
     let (_, chain_problems) = kabao_app::verify::audit(store).await?;
@@ -326,6 +344,7 @@ async fn run_checkout(
         eprintln!("problem: {p}");
     }
     let json = serde_json::json!({
+        "insurance": insurance,
         "orders": orders,
         "orders_per_s": ((orders as f64 / elapsed) * 10.0).round() / 10.0,
         "p50_ms": (pct(0.50) * 100.0).round() / 100.0,
@@ -333,6 +352,7 @@ async fn run_checkout(
         "failed_requests": failures,
         "duplicate_keys": duplicate_keys,
         "stock_consistent": counter == available,
+        "insurance_pool_fen": pool.fen(),
         "ledger_balanced": problems.is_empty(),
         "audit_chains_intact": chain_problems.is_empty(),
     });
@@ -395,7 +415,20 @@ impl Connection {
 
     /// POSTs `body` to the API `path` and returns the JSON answer; anything but a 2xx is an error.
     async fn post<T: serde::de::DeserializeOwned>(&mut self, path: &str, auth: &str, body: Bytes) -> anyhow::Result<T> {
-        let request = hyper::Request::post(format!("{}{path}", self.server.prefix))
+        self.send(hyper::Method::POST, path, auth, body).await
+    }
+
+    /// Sends `body` with `method` to the API `path` and returns the JSON answer; anything but a 2xx is an error.
+    async fn send<T: serde::de::DeserializeOwned>(
+        &mut self,
+        method: hyper::Method,
+        path: &str,
+        auth: &str,
+        body: Bytes,
+    ) -> anyhow::Result<T> {
+        let request = hyper::Request::builder()
+            .method(method)
+            .uri(format!("{}{path}", self.server.prefix))
             .header(hyper::header::HOST, &self.server.authority)
             .header(hyper::header::AUTHORIZATION, auth)
             .header(hyper::header::CONTENT_TYPE, "application/json")
@@ -421,6 +454,11 @@ impl Connection {
 }
 
 #[derive(serde::Deserialize)]
+struct Quote {
+    premium_fen: i64,
+}
+
+#[derive(serde::Deserialize)]
 struct CreatedOrder {
     order_no: String,
 }
@@ -435,10 +473,18 @@ struct RevealedKeys {
     keys: Vec<String>,
 }
 
-/// One buyer's checkout over HTTP: order, pay from the wallet, reveal. Returns the keys.
-async fn one_checkout(conn: &mut Connection, auth: &str, product: i64) -> anyhow::Result<Vec<String>> {
-    let order =
+/// One buyer's checkout over HTTP: (with insurance, the quote,) order, pay from the wallet, reveal. Returns the
+/// keys.
+async fn one_checkout(conn: &mut Connection, auth: &str, product: i64, insurance: bool) -> anyhow::Result<Vec<String>> {
+    let mut order =
         serde_json::json!({"product_id": product, "quantity": 1, "warranty_ack": true, "first_order_confirmed": true});
+    if insurance {
+        let quote: Quote = conn
+            .send(hyper::Method::GET, &format!("/api/v1/products/{product}/insurance-quote"), auth, Bytes::new())
+            .await?;
+        order["insurance"] = serde_json::Value::Bool(true);
+        order["insurance_premium"] = serde_json::Value::from(quote.premium_fen);
+    }
     let order: CreatedOrder = conn.post("/api/v1/orders", auth, Bytes::from(serde_json::to_vec(&order)?)).await?;
     let no = order.order_no;
     let paid: PaidOrder = conn.post(&format!("/api/v1/orders/{no}/pay/wallet"), auth, Bytes::new()).await?;

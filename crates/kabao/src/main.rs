@@ -152,6 +152,9 @@ enum BenchCommand {
         /// HTTP/1.1 without TLS).
         #[arg(long)]
         url: Option<String>,
+        /// Every checkout buys warranty insurance (质保险): quote, then order with the premium.
+        #[arg(long)]
+        insurance: bool,
         /// Without --url: run against this PostgreSQL database instead of a temporary SQLite file.
         /// With --url: the running server's database.
         #[arg(long)]
@@ -359,7 +362,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             report("verify-bundle", &verdict.problems)
         }
         Command::Risk { command: RiskCommand::Scan { allow_hosts } } => risk_scan(allow_hosts),
-        Command::Bench { command: BenchCommand::Checkout { clients, seconds, url, database_url, data_dir } } => {
+        Command::Bench {
+            command: BenchCommand::Checkout { clients, seconds, url, database_url, data_dir, insurance },
+        } => {
             init_tracing("warn");
             let target = match url {
                 None if data_dir.is_some() => bail!("--data-dir is for --url (a running server's directory)"),
@@ -373,7 +378,13 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                     bench::Target::Running { url, store, keyring }
                 }
             };
-            bench::checkout(bench::CheckoutBench { clients: clients.max(1), seconds: seconds.max(1), target }).await
+            bench::checkout(bench::CheckoutBench {
+                clients: clients.max(1),
+                seconds: seconds.max(1),
+                target,
+                insurance,
+            })
+            .await
         }
         Command::Bench { command: BenchCommand::Import { keys, database_url } } => {
             init_tracing("warn");

@@ -239,6 +239,19 @@ async fn bench_checkout_reports_one_json_line_with_consistency_checks() {
     assert!(last["orders"].as_u64().unwrap_or(0) > 0);
 }
 
+/// `--insurance`: every checkout asks for the quote and buys warranty insurance at it; the premiums are in the
+/// pool and the books balance.
+#[tokio::test]
+async fn bench_checkout_with_insurance_buys_cover_on_every_order() {
+    let last = bench_checkout(&["--insurance"]);
+    assert_eq!((last["insurance"].clone(), last["failed_requests"].clone()), (true.into(), 0.into()), "{last}");
+    let orders = last["orders"].as_i64().unwrap_or(0);
+    assert!(orders > 0, "{last}");
+    // The bench product costs ¥1.00: its premium is the ¥0.10 minimum, paid once per order.
+    assert_eq!(last["insurance_pool_fen"].as_i64(), Some(10 * orders), "{last}");
+    assert_eq!((last["duplicate_keys"].clone(), last["ledger_balanced"].clone()), (0.into(), true.into()), "{last}");
+}
+
 /// `--url`: the bench drives a separately running `kabao serve`, seeding and checking through its data directory.
 #[tokio::test]
 async fn bench_checkout_drives_a_running_server() {
