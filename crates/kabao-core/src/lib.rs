@@ -30,6 +30,7 @@ pub mod trust;
 pub mod user;
 pub mod vault;
 pub mod warranty;
+pub mod webhook;
 
 pub use i18n::{Lang, Localized};
 pub use ids::*;
