@@ -520,6 +520,7 @@ async fn file_in(
         now,
     )
     .await?;
+    crate::webhooks::claim_opened(&mut *tx, &order, &record, now).await?;
 
     // Automatic re-issue: eligible, allowed by the policy, and a key in stock — the buyer gets it now.
     let mut new_key = None;
@@ -581,6 +582,7 @@ async fn auto_reissue(
         now,
     )
     .await?;
+    crate::webhooks::reissued(&mut *tx, order, now).await?;
     Ok(Some((decided, fresh)))
 }
 
@@ -672,6 +674,7 @@ async fn run_remedy(
                         now,
                     )
                     .await?;
+                    crate::webhooks::reissued(&mut *tx, order, now).await?;
                     RemedyAction::Reissue
                 }
                 None => claim::remedy_action(allowed, false),

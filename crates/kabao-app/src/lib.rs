@@ -32,6 +32,7 @@ pub mod trial;
 pub mod trust;
 pub mod verify;
 pub mod warranty;
+pub mod webhooks;
 
 use kabao_core::throttle::{BackoffThrottle, FailureThrottle};
 use kabao_core::vault::Keyring;
@@ -124,6 +125,10 @@ pub struct Config {
     /// the payee receives and posted to platform revenue on payout.
     pub withdrawal_fee_bps: i64,
     pub withdrawal_fee_min: kabao_core::Money,
+    /// Merchant webhooks: plain http endpoints and private/loopback addresses are refused unless allowed
+    /// (tests and local development turn these on).
+    pub webhook_allow_http: bool,
+    pub webhook_allow_private: bool,
 }
 
 impl Default for Config {
@@ -153,6 +158,8 @@ impl Default for Config {
             trial_max_price: kabao_core::Money::from_fen(1_000),
             withdrawal_fee_bps: 0,
             withdrawal_fee_min: kabao_core::Money::ZERO,
+            webhook_allow_http: false,
+            webhook_allow_private: false,
         }
     }
 }
@@ -183,6 +190,8 @@ pub struct App {
     pub epay_query: Option<Arc<dyn epay::EpayQuery>>,
     /// When this instance next reviews 金牌卖家 from the records (hourly: it reads every certified shop).
     pub gold_review_due: Mutex<Timestamp>,
+    /// Sends merchant webhooks (HTTP, from `kabao-rails`); without one, deliveries wait in the store.
+    pub webhook_transport: Option<Arc<dyn webhooks::WebhookTransport>>,
 }
 
 impl App {
@@ -214,6 +223,7 @@ impl App {
             epay_poll: epay::PollState::default(),
             epay_query: None,
             gold_review_due: Mutex::new(Timestamp(0)),
+            webhook_transport: None,
         }
     }
 
@@ -227,6 +237,12 @@ impl App {
     /// Gives the 易支付 reconciliation job its query client.
     pub fn with_epay_query(mut self, query: Arc<dyn epay::EpayQuery>) -> App {
         self.epay_query = Some(query);
+        self
+    }
+
+    /// Gives the webhook job its transport.
+    pub fn with_webhook_transport(mut self, transport: Arc<dyn webhooks::WebhookTransport>) -> App {
+        self.webhook_transport = Some(transport);
         self
     }
 

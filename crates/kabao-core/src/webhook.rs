@@ -21,6 +21,8 @@ pub const MAX_BACKOFF_SECONDS: i64 = 6 * 3600;
 pub const DEADLINE_SOON_SECONDS: i64 = 2 * 3600;
 /// How much of a receiver's answer is kept with the delivery (bytes).
 pub const RESPONSE_EXCERPT_BYTES: usize = 512;
+/// `stock.low` fires below this stock for a product whose merchant set no threshold of its own.
+pub const DEFAULT_STOCK_LOW: i64 = 5;
 /// The longest endpoint URL accepted.
 pub const MAX_URL_CHARS: usize = 500;
 

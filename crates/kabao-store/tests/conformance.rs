@@ -166,7 +166,8 @@ conformance_tests!(
     pending_order_payments_are_found_for_reconciliation,
     reviews_chat_risk_and_certification,
     payees_and_withdrawals_keep_their_snapshot_and_decide_once,
-    security_events_are_kept_newest_first;
+    security_events_are_kept_newest_first,
+    webhook_endpoints_deliveries_and_leases;
     shared: concurrent_buyers_never_oversell,
     concurrent_withdrawal_holds_never_overdraw,
 );

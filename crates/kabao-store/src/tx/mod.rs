@@ -14,6 +14,7 @@ mod orders;
 mod shops;
 mod trust;
 mod users;
+mod webhooks;
 
 use crate::StoreResult;
 use async_trait::async_trait;
@@ -27,11 +28,23 @@ pub use orders::OrdersTx;
 pub use shops::ShopsTx;
 pub use trust::TrustTx;
 pub use users::UsersTx;
+pub use webhooks::WebhooksTx;
 
 /// One transaction. All reads see one snapshot; all writes land together on commit.
 #[async_trait]
 pub trait Tx:
-    UsersTx + ShopsTx + KeysTx + OrdersTx + FinanceTx + ClaimsTx + TrustTx + JobsTx + IdempotencyTx + KeyringTx + Send
+    UsersTx
+    + ShopsTx
+    + KeysTx
+    + OrdersTx
+    + FinanceTx
+    + ClaimsTx
+    + TrustTx
+    + JobsTx
+    + IdempotencyTx
+    + KeyringTx
+    + WebhooksTx
+    + Send
 {
     async fn commit(self: Box<Self>) -> StoreResult<()>;
 }
