@@ -21,7 +21,9 @@ impl AppState {
         config: kabao_app::Config,
         clock: Arc<dyn kabao_app::Clock>,
     ) -> AppState {
-        let app = App::new(store, keyring, config, clock).with_epay_query(Arc::new(kabao_rails::EpayHttp::default()));
+        let app = App::new(store, keyring, config, clock)
+            .with_epay_query(Arc::new(kabao_rails::EpayHttp::default()))
+            .with_webhook_transport(Arc::new(kabao_rails::WebhookHttp));
         AppState { app, metrics: crate::metrics::Metrics::new() }
     }
 
