@@ -17,4 +17,5 @@ mod reevaluation;
 mod sandbox;
 mod throttles;
 mod trust;
+mod webhooks;
 mod withdrawals;
