@@ -446,3 +446,44 @@ async fn private_loopback_and_plain_http_endpoints_are_refused_by_default() {
     let sent = kabao_rails::WebhookHttp.post(&req).await;
     assert!(matches!(sent, Err(kabao_app::webhooks::TransportError::Refused(_))), "{sent:?}");
 }
+
+#[tokio::test]
+async fn the_console_registers_lists_deliveries_with_their_answers_and_sends_again() {
+    let app = TestApp::with_config(loopback_allowed()).await;
+    let hook = Receiver::start().await;
+    hook.status.store(500, Ordering::SeqCst);
+    let (merchant, product) = app.merchant_with_product("console_hook").await;
+    app.import(&merchant, product, "CH-1\nCH-2\nCH-3\nCH-4\nCH-5\nCH-6\nCH-7\n").await;
+    let mut m = app.browser();
+    m.login("console_hook", "merchant-pass-1").await;
+    let page = m.get("/console/webhooks").await;
+    assert!(page.body.contains("id=\"no-webhooks\""), "{}", page.body);
+    let csrf = m.csrf();
+    let fields = [("url", hook.url.as_str()), ("events", "order.paid"), ("events", "claim.opened")];
+    assert_eq!(m.post("/console/webhooks", &fields, None).await.status, StatusCode::FORBIDDEN, "CSRF as every form");
+    let created = m.post("/console/webhooks", &fields, Some(&csrf)).await;
+    assert_eq!(created.status, StatusCode::OK, "{}", created.body);
+    assert!(created.body.contains("id=\"webhook-secret\">whsec_"), "the secret is shown once");
+    let bad = m.post("/console/webhooks", &[("url", "ftp://x"), ("events", "order.paid")], Some(&csrf)).await;
+    assert_eq!(bad.status, StatusCode::BAD_REQUEST);
+    assert!(bad.body.contains("地址无效"), "{}", bad.body);
+
+    let b = buyer(&app, "console_buyer").await;
+    top_up(&app, &b, 5_000).await;
+    bought(&app, &b, product, 1).await;
+    run_webhooks(&app).await;
+    let page = m.get("/console/webhooks").await;
+    assert!(!page.body.contains("whsec_"), "never shown again");
+    assert!(page.body.contains("HTTP 500 received, thanks") && page.body.contains("重新发送"), "{}", page.body);
+    let delivery = {
+        let endpoints = app.api("GET", "/api/v1/merchant/webhooks", Some(&merchant), None).await.json();
+        let id = endpoints[0]["id"].as_i64().unwrap();
+        assert_eq!(endpoints[0]["events"], json!(["order.paid", "claim.opened"]));
+        deliveries(&app, &merchant, id).await[0]["id"].as_i64().unwrap()
+    };
+    hook.status.store(200, Ordering::SeqCst);
+    let res = m.post(&format!("/console/webhook-deliveries/{delivery}/resend"), &[], Some(&csrf)).await;
+    assert_eq!(res.location(), "/console/webhooks");
+    assert_eq!(run_webhooks(&app).await.delivered, 1, "sent again at once, without waiting for the backoff");
+    assert!(m.get("/console/webhooks").await.body.contains("HTTP 200"));
+}
