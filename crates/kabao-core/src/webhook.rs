@@ -110,7 +110,7 @@ pub fn payload(event_id: &str, kind: EventKind, created_unix: i64, shop_id: i64,
 /// When to try again after `attempts` attempts have failed (1 = the first one), in seconds from now; `None` once
 /// [`MAX_ATTEMPTS`] is reached and the delivery is failed for good.
 pub fn retry_after_seconds(attempts: i32) -> Option<i64> {
-    if attempts >= MAX_ATTEMPTS || attempts < 1 {
+    if !(1..MAX_ATTEMPTS).contains(&attempts) {
         return None;
     }
     let doublings = u32::try_from(attempts - 1).unwrap_or(0).min(20);
