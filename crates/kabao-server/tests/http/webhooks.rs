@@ -102,8 +102,18 @@ fn python_verifies(secret: &str, header: &str, body: &[u8], now: i64) -> bool {
 }
 
 #[tokio::test]
-async fn a_paid_order_is_delivered_signed_and_the_readme_snippet_verifies_it() {
-    let app = TestApp::with_config(loopback_allowed()).await;
+async fn sqlite_a_paid_order_is_delivered_signed_and_the_readme_snippet_verifies_it() {
+    paid_order_story(TestApp::with_config(loopback_allowed()).await).await;
+}
+
+#[tokio::test]
+async fn postgres_a_paid_order_is_delivered_signed_and_the_readme_snippet_verifies_it() {
+    if let Some(app) = TestApp::postgres_with(loopback_allowed()).await {
+        paid_order_story(app).await;
+    }
+}
+
+async fn paid_order_story(app: TestApp) {
     let hook = Receiver::start().await;
     let (merchant, product) = app.merchant_with_product("hook_seller").await;
     app.import(&merchant, product, "HK-1\nHK-2\nHK-3\nHK-4\nHK-5\nHK-6\n").await;
@@ -153,8 +163,18 @@ async fn a_paid_order_is_delivered_signed_and_the_readme_snippet_verifies_it() {
 }
 
 #[tokio::test]
-async fn failed_attempts_back_off_and_stop_at_the_bound() {
-    let app = TestApp::with_config(loopback_allowed()).await;
+async fn sqlite_failed_attempts_back_off_and_stop_at_the_bound() {
+    backoff_story(TestApp::with_config(loopback_allowed()).await).await;
+}
+
+#[tokio::test]
+async fn postgres_failed_attempts_back_off_and_stop_at_the_bound() {
+    if let Some(app) = TestApp::postgres_with(loopback_allowed()).await {
+        backoff_story(app).await;
+    }
+}
+
+async fn backoff_story(app: TestApp) {
     let hook = Receiver::start().await;
     hook.status.store(503, Ordering::SeqCst);
     let (merchant, product) = app.merchant_with_product("flaky_seller").await;
@@ -244,8 +264,18 @@ async fn kinds(app: &TestApp, merchant: &str, endpoint: i64) -> Vec<String> {
 }
 
 #[tokio::test]
-async fn each_event_kind_is_written_by_its_flow() {
-    let app = TestApp::with_config(loopback_allowed()).await;
+async fn sqlite_each_event_kind_is_written_by_its_flow() {
+    event_kinds_story(TestApp::with_config(loopback_allowed()).await).await;
+}
+
+#[tokio::test]
+async fn postgres_each_event_kind_is_written_by_its_flow() {
+    if let Some(app) = TestApp::postgres_with(loopback_allowed()).await {
+        event_kinds_story(app).await;
+    }
+}
+
+async fn event_kinds_story(app: TestApp) {
     let hook = Receiver::start().await;
     let (merchant, product) = app.merchant_with_product("all_events").await;
     app.import(&merchant, product, "EV-1\nEV-2\n").await;
