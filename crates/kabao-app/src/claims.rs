@@ -576,6 +576,7 @@ async fn file_in(
         let event = OrderEvent::ClaimVerified { claim_no: &record.claim_no, item, answer, finding, note };
         append_event(&mut *tx, order.id, &event, now).await?;
     }
+    crate::webhooks::claim_opened(&mut *tx, &order, &record, now).await?;
 
     // Automatic re-issue: eligible, allowed by the policy, and a key in stock — the buyer gets it now.
     let mut new_key = None;
@@ -645,6 +646,7 @@ async fn auto_reissue(
         now,
     )
     .await?;
+    crate::webhooks::reissued(&mut *tx, order, now).await?;
     Ok(Some((decided, fresh)))
 }
 
@@ -736,6 +738,7 @@ async fn run_remedy(
                         now,
                     )
                     .await?;
+                    crate::webhooks::reissued(&mut *tx, order, now).await?;
                     RemedyAction::Reissue
                 }
                 None => claim::remedy_action(allowed, false),

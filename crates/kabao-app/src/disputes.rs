@@ -213,6 +213,7 @@ pub async fn escalate(
         now,
     )
     .await?;
+    crate::webhooks::dispute_event(&mut *tx, &c, None, now).await?;
     let d = tx.dispute_of_claim(c.id).await?.ok_or(DisputesError::Vanished("dispute"))?;
     tx.commit().await?;
     tracing::info!(claim = %c.claim_no, "claim escalated to the platform");
@@ -447,6 +448,7 @@ pub async fn decide(
         now,
     )
     .await?;
+    crate::webhooks::dispute_event(&mut *tx, &c, Some(ruling.as_str()), now).await?;
     let decided = tx.dispute_of_claim(c.id).await?.ok_or(DisputesError::Vanished("dispute"))?;
     tx.commit().await?;
     tracing::info!(claim = %c.claim_no, ruling = ruling.as_str(), "dispute decided");

@@ -307,6 +307,8 @@ pub struct Pass {
     pub escalation_reminders: Option<u64>,
     /// Shops whose 金牌卖家 was granted or withdrawn from their record (hourly).
     pub gold_reviewed: Option<u64>,
+    /// Merchant webhooks sent, retried, failed (and deadline reminders written).
+    pub webhooks: Option<crate::webhooks::WebhookPass>,
 }
 
 async fn with_lease(state: &App, owner: &str, job: &str) -> Result<bool, JobsError> {
@@ -334,6 +336,7 @@ pub async fn run_once(state: &App, owner: &str) -> Result<Pass, JobsError> {
         claim_deadlines: None,
         escalation_reminders: None,
         gold_reviewed: None,
+        webhooks: None,
     };
     // Deadlines first: a claim the silence job remedies must not be settled away in the same pass.
     if with_lease(state, owner, "claim_deadlines").await? {
@@ -377,8 +380,16 @@ pub async fn run_once(state: &App, owner: &str) -> Result<Pass, JobsError> {
         release(state, owner, EPAY_POLL_JOB).await?;
         pass.epay_polled = Some(r?);
     }
+    if with_lease(state, owner, WEBHOOK_JOB).await? {
+        let r = crate::webhooks::run(state, owner).await;
+        release(state, owner, WEBHOOK_JOB).await?;
+        pass.webhooks = Some(r?);
+    }
     Ok(pass)
 }
+
+/// The lease of the webhook job (a row created by migration 0016); each delivery also has its own lease.
+const WEBHOOK_JOB: &str = "webhooks";
 
 /// Runs the jobs every `every` until the process ends, under a random instance name.
 pub fn spawn<S>(state: Arc<S>, every: Duration) -> tokio::task::JoinHandle<()>

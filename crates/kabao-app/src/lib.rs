@@ -34,6 +34,7 @@ pub mod trust;
 pub mod verification;
 pub mod verify;
 pub mod warranty;
+pub mod webhooks;
 
 use kabao_core::throttle::{BackoffThrottle, FailureThrottle};
 use kabao_core::vault::Keyring;
@@ -128,6 +129,10 @@ pub struct Config {
     pub withdrawal_fee_min: kabao_core::Money,
     /// Third-party key verifiers (验货) by product category (`[verifiers.<category>]`); none by default.
     pub verifiers: std::collections::BTreeMap<kabao_core::catalog::Category, verification::VerifierConfig>,
+    /// Merchant webhooks: plain http endpoints and private/loopback addresses are refused unless allowed
+    /// (tests and local development turn these on).
+    pub webhook_allow_http: bool,
+    pub webhook_allow_private: bool,
 }
 
 impl Default for Config {
@@ -158,6 +163,8 @@ impl Default for Config {
             withdrawal_fee_bps: 0,
             withdrawal_fee_min: kabao_core::Money::ZERO,
             verifiers: std::collections::BTreeMap::new(),
+            webhook_allow_http: false,
+            webhook_allow_private: false,
         }
     }
 }
@@ -190,6 +197,8 @@ pub struct App {
     pub gold_review_due: Mutex<Timestamp>,
     /// The key verifiers (HTTP, from `kabao-rails`), given by whoever builds the app; none by default.
     pub verifiers: verification::Verifiers,
+    /// Sends merchant webhooks (HTTP, from `kabao-rails`); without one, deliveries wait in the store.
+    pub webhook_transport: Option<Arc<dyn webhooks::WebhookTransport>>,
 }
 
 impl App {
@@ -222,6 +231,7 @@ impl App {
             epay_query: None,
             gold_review_due: Mutex::new(Timestamp(0)),
             verifiers: verification::Verifiers::default(),
+            webhook_transport: None,
         }
     }
 
@@ -241,6 +251,12 @@ impl App {
     /// Gives the app its key verifiers (see [`verification::Verifiers::build`]).
     pub fn with_verifiers(mut self, verifiers: verification::Verifiers) -> App {
         self.verifiers = verifiers;
+        self
+    }
+
+    /// Gives the webhook job its transport.
+    pub fn with_webhook_transport(mut self, transport: Arc<dyn webhooks::WebhookTransport>) -> App {
+        self.webhook_transport = Some(transport);
         self
     }
 

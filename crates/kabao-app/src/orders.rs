@@ -481,6 +481,12 @@ pub async fn apply_payment(
     if !moved {
         return Err(OrderError::Changed);
     }
+    if outcome != PaymentOutcome::RefundedNoStock {
+        crate::webhooks::order_paid(tx, order, now).await?;
+        let before = product.stock_available;
+        let after = before.saturating_sub(order.quantity);
+        crate::webhooks::stock_changed(tx, product.shop_id, product.id, before, after, now).await?;
+    }
     match outcome {
         PaymentOutcome::Delivered => {
             append_event_after(tx, order.id, Some(&paid), &OrderEvent::KeysAssigned { card_keys: &keys }, now).await?;

@@ -32,6 +32,7 @@ pub mod user;
 pub mod vault;
 pub mod verification;
 pub mod warranty;
+pub mod webhook;
 
 pub use i18n::{Lang, Localized};
 pub use ids::*;

@@ -1,4 +1,4 @@
-//! Payment rails: the clients that speak HTTP to payment gateways. `kabao-app` defines what it needs of a
+//! Payment rails: the clients that speak HTTP to payment gateways (and to merchants' webhook endpoints). `kabao-app` defines what it needs of a
 //! gateway as traits (e.g. [`kabao_app::epay::EpayQuery`]) and stays free of HTTP; this crate implements them
 //! with reqwest, and the binary (or a test) hands them to the application. [`verifier`] holds the key
 //! verifier's client and the reference verifier server.
@@ -74,4 +74,57 @@ fn describe(e: reqwest::Error) -> String {
         source = s.source();
     }
     text
+}
+
+/// Merchant webhooks over HTTP(S). The host is resolved here and every address checked against the platform's
+/// policy before connecting, and the connection is pinned to the checked address (a name that resolves to a
+/// public address at registration and to an internal one later is still refused). No redirects; a bounded
+/// timeout; only the first bytes of the answer are read.
+#[derive(Default)]
+pub struct WebhookHttp;
+
+#[async_trait::async_trait]
+impl kabao_app::webhooks::WebhookTransport for WebhookHttp {
+    async fn post(
+        &self,
+        request: &kabao_app::webhooks::WebhookRequest<'_>,
+    ) -> Result<kabao_app::webhooks::WebhookResponse, kabao_app::webhooks::TransportError> {
+        use kabao_app::webhooks::{TransportError, WebhookResponse, SEND_TIMEOUT};
+        use kabao_core::webhook::RESPONSE_EXCERPT_BYTES;
+        let url = request.policy.parse(request.url).map_err(|e| TransportError::Refused(e.to_string()))?;
+        let addrs: Vec<std::net::SocketAddr> = tokio::net::lookup_host((url.host(), url.port()))
+            .await
+            .map_err(|e| TransportError::Unreachable(format!("resolve: {e}")))?
+            .collect();
+        if addrs.is_empty() {
+            return Err(TransportError::Unreachable("the host name does not resolve".into()));
+        }
+        if addrs.iter().any(|a| !request.policy.address_allowed(a.ip())) {
+            return Err(TransportError::Refused(format!("{} resolves to a non-public address", url.host())));
+        }
+        let client = reqwest::Client::builder()
+            .timeout(SEND_TIMEOUT)
+            .connect_timeout(SEND_TIMEOUT)
+            .redirect(reqwest::redirect::Policy::none())
+            .resolve_to_addrs(url.host(), &addrs)
+            .build()
+            .map_err(|e| TransportError::Unreachable(describe(e)))?;
+        let mut builder = client.post(url.as_str()).body(request.body.to_vec());
+        for (name, value) in &request.headers {
+            builder = builder.header(*name, value);
+        }
+        let mut res = builder.send().await.map_err(|e| TransportError::Unreachable(describe(e)))?;
+        let status = res.status().as_u16();
+        let mut body = Vec::new();
+        while body.len() < RESPONSE_EXCERPT_BYTES {
+            match res.chunk().await {
+                Ok(Some(chunk)) => body.extend_from_slice(&chunk),
+                Ok(None) => break,
+                // The status arrived; a body cut off does not change what the receiver said.
+                Err(_) => break,
+            }
+        }
+        body.truncate(RESPONSE_EXCERPT_BYTES);
+        Ok(WebhookResponse { status, excerpt: String::from_utf8_lossy(&body).into_owned() })
+    }
 }

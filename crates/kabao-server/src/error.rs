@@ -639,6 +639,22 @@ impl From<kabao_app::insurance::InsuranceError> for ApiError {
     }
 }
 
+// === Webhooks ===
+
+impl From<kabao_app::webhooks::WebhooksError> for ApiError {
+    fn from(e: kabao_app::webhooks::WebhooksError) -> Self {
+        use kabao_app::webhooks::WebhooksError as E;
+        let status = match e {
+            E::Invalid(_) | E::BadThreshold => StatusCode::BAD_REQUEST,
+            E::EndpointNotFound | E::DeliveryNotFound | E::ProductNotFound => StatusCode::NOT_FOUND,
+            E::TooMany { .. } => StatusCode::CONFLICT,
+            E::Shop(e) => return ApiError::from(e),
+            E::Vault(_) | E::Store(_) => return ApiError::internal(e),
+        };
+        ApiError::from_localized(status, &e)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -26,7 +26,8 @@ impl AppState {
         });
         let app = App::new(store, keyring, config, clock)
             .with_epay_query(Arc::new(kabao_rails::EpayHttp::default()))
-            .with_verifiers(verifiers);
+            .with_verifiers(verifiers)
+            .with_webhook_transport(Arc::new(kabao_rails::WebhookHttp));
         AppState { app, metrics: crate::metrics::Metrics::new() }
     }
 

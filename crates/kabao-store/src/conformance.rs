@@ -46,6 +46,7 @@ pub const SCENARIOS: &[&str] = &[
     "security_events_are_kept_newest_first",
     "trust_facts_leave_automatic_reissues_out_of_the_response_time",
     "insurance_claim_window_and_covers",
+    "webhook_endpoints_deliveries_and_leases",
     "concurrent_buyers_never_oversell",
     "concurrent_withdrawal_holds_never_overdraw",
 ];
@@ -1865,4 +1866,116 @@ pub async fn insurance_claim_window_and_covers(store: &dyn Store) {
     let mut tx = store.begin(TxMode::Read).await.unwrap();
     assert_eq!(tx.cover_of(recent).await.unwrap(), Some(cover));
     assert_eq!(tx.cover_of(old).await.unwrap(), None);
+}
+
+// ---- webhooks ----
+
+/// Webhooks: endpoints are the shop's own and found by the events they chose; a delivery is written once per
+/// endpoint and event, leased to one sender at a time, recorded only under its lease, re-sent only by its shop,
+/// and cancelled with its endpoint. Claims near their deadline are offered once per deadline.
+pub async fn webhook_endpoints_deliveries_and_leases(store: &dyn Store) {
+    use crate::{DeliveryState, NewWebhookDelivery, WebhookAttempt};
+    use kabao_core::webhook::EventKind as K;
+    let f = merchant_with_product(store, "hooked").await;
+    let other = merchant_with_product(store, "unhooked").await;
+    let mut tx = store.begin(TxMode::Write).await.unwrap();
+    let e1 = tx
+        .insert_webhook_endpoint(f.shop, "https://a.example/h", &[K::ClaimOpened, K::OrderPaid], b"sealed", 1, at(1))
+        .await
+        .unwrap();
+    let e2 = tx.insert_webhook_endpoint(f.shop, "https://b.example/h", &[K::StockLow], b"s2", 1, at(2)).await.unwrap();
+    let theirs = tx.insert_webhook_endpoint(other.shop, "https://c.example/", &[K::OrderPaid], b"s3", 1, at(3)).await;
+    let theirs = theirs.unwrap();
+    let got = tx.webhook_endpoint(e1).await.unwrap().unwrap();
+    assert_eq!(
+        (got.shop_id, got.url.as_str(), got.events.clone()),
+        (f.shop, "https://a.example/h", vec![K::ClaimOpened, K::OrderPaid])
+    );
+    assert_eq!((got.secret_sealed.as_slice(), got.secret_version, got.created_at), (&b"sealed"[..], 1, at(1)));
+    let ids = |v: Vec<crate::WebhookEndpointRecord>| v.into_iter().map(|e| e.id).collect::<Vec<_>>();
+    assert_eq!(ids(tx.shop_webhook_endpoints(f.shop, 10).await.unwrap()), vec![e1, e2]);
+    assert_eq!(ids(tx.webhook_endpoints_for(f.shop, K::OrderPaid).await.unwrap()), vec![e1]);
+    assert_eq!(ids(tx.webhook_endpoints_for(f.shop, K::StockLow).await.unwrap()), vec![e2]);
+    assert!(tx.webhook_endpoints_for(f.shop, K::DisputeOpened).await.unwrap().is_empty());
+    assert!(!tx.disable_webhook_endpoint(f.shop, theirs, at(4)).await.unwrap(), "not another shop's endpoint");
+
+    let new = |endpoint, event_id| NewWebhookDelivery {
+        endpoint_id: endpoint,
+        shop_id: f.shop,
+        event_id,
+        kind: K::OrderPaid,
+        subject: None,
+        body: r#"{"id":"evt_1"}"#,
+        at: at(10),
+    };
+    tx.insert_webhook_delivery(&new(e1, "evt_1")).await.unwrap();
+    tx.insert_webhook_delivery(&new(e1, "evt_1")).await.unwrap(); // the same event again: ignored
+    tx.insert_webhook_delivery(&new(e2, "evt_2")).await.unwrap();
+    tx.commit().await.unwrap();
+
+    let mut tx = store.begin(TxMode::Write).await.unwrap();
+    assert!(tx.due_webhook_deliveries(at(9), 10).await.unwrap().is_empty(), "not due yet");
+    let due = tx.due_webhook_deliveries(at(10), 10).await.unwrap();
+    assert_eq!(due.len(), 2);
+    let d = due[0].clone();
+    assert_eq!((d.endpoint_id, d.event_id.as_str(), d.state, d.attempts), (e1, "evt_1", DeliveryState::Pending, 0));
+    assert_eq!(tx.endpoint_webhook_deliveries(e1, 0, 10).await.unwrap(), vec![d.clone()]);
+    assert!(tx.lease_webhook_delivery(d.id, "one", at(10), at(100)).await.unwrap());
+    assert!(!tx.lease_webhook_delivery(d.id, "two", at(20), at(200)).await.unwrap(), "leased to one sender");
+    assert_eq!(tx.due_webhook_deliveries(at(20), 10).await.unwrap().len(), 1, "a leased delivery is not due");
+    let failed = WebhookAttempt {
+        state: DeliveryState::Pending,
+        attempts: 1,
+        next_attempt_at: at(500),
+        at: at(30),
+        status: Some(503),
+        response: Some("busy"),
+        error: None,
+    };
+    assert!(!tx.record_webhook_attempt(d.id, "two", &failed).await.unwrap(), "only the lease holder records");
+    assert!(tx.record_webhook_attempt(d.id, "one", &failed).await.unwrap());
+    let d = tx.webhook_delivery(d.id).await.unwrap().unwrap();
+    assert_eq!(
+        (d.attempts, d.next_attempt_at, d.last_status, d.last_response.as_deref()),
+        (1, at(500), Some(503), Some("busy"))
+    );
+    assert_eq!(d.last_attempt_at, Some(at(30)));
+    assert!(tx.lease_webhook_delivery(d.id, "two", at(500), at(600)).await.unwrap(), "the lease was freed");
+    let gave_up = WebhookAttempt { state: DeliveryState::Failed, error: Some("timed out"), status: None, ..failed };
+    assert!(tx.record_webhook_attempt(d.id, "two", &gave_up).await.unwrap());
+    assert!(!tx.lease_webhook_delivery(d.id, "three", at(900), at(990)).await.unwrap(), "failed is final");
+
+    assert!(!tx.resend_webhook_delivery(other.shop, d.id, at(1_000)).await.unwrap(), "only its shop re-sends");
+    assert!(tx.resend_webhook_delivery(f.shop, d.id, at(1_000)).await.unwrap());
+    let d = tx.webhook_delivery(d.id).await.unwrap().unwrap();
+    assert_eq!(
+        (d.state, d.attempts, d.next_attempt_at, d.event_id.as_str()),
+        (DeliveryState::Pending, 0, at(1_000), "evt_1")
+    );
+
+    assert!(tx.disable_webhook_endpoint(f.shop, e1, at(1_001)).await.unwrap());
+    assert!(!tx.disable_webhook_endpoint(f.shop, e1, at(1_002)).await.unwrap(), "removed once");
+    assert_eq!(tx.webhook_delivery(d.id).await.unwrap().unwrap().state, DeliveryState::Cancelled);
+    assert!(!tx.resend_webhook_delivery(f.shop, d.id, at(1_003)).await.unwrap(), "not to a removed endpoint");
+    assert_eq!(ids(tx.shop_webhook_endpoints(f.shop, 10).await.unwrap()), vec![e2]);
+
+    assert_eq!(tx.stock_alert_threshold(f.product).await.unwrap(), None);
+    tx.set_stock_alert_threshold(f.product, 7).await.unwrap();
+    tx.set_stock_alert_threshold(f.product, 3).await.unwrap();
+    assert_eq!(tx.stock_alert_threshold(f.product).await.unwrap(), Some(3));
+
+    tx.commit().await.unwrap();
+
+    // Claims near their deadline, once per deadline.
+    import(store, &f, 77, 2).await;
+    let mut tx = store.begin(TxMode::Write).await.unwrap();
+    let order = tx.insert_order(&new_order(&f, "K000000000000000000000000WH", None, 1)).await.unwrap();
+    let claim_id = tx.insert_claim(&claim(order, f.shop, "WH1", 1, Some(at(5_000)))).await.unwrap();
+    assert!(tx.claims_due_soon(at(0), at(4_999), 10).await.unwrap().is_empty(), "not within the window");
+    let soon = tx.claims_due_soon(at(0), at(5_000), 10).await.unwrap();
+    assert_eq!(soon.iter().map(|c| c.id).collect::<Vec<_>>(), vec![claim_id]);
+    assert!(tx.mark_deadline_notice(claim_id, at(5_000)).await.unwrap());
+    assert!(!tx.mark_deadline_notice(claim_id, at(5_000)).await.unwrap());
+    assert!(tx.claims_due_soon(at(0), at(5_000), 10).await.unwrap().is_empty(), "once per deadline");
+    tx.commit().await.unwrap();
 }

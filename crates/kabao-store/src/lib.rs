@@ -3,9 +3,9 @@
 //! Every unit of work runs in a [`Tx`]; nothing is written unless the transaction commits.
 //!
 //! Layout: [`Tx`] is one trait per aggregate (`tx/`: [`UsersTx`], [`ShopsTx`], [`KeysTx`], [`OrdersTx`],
-//! [`FinanceTx`], [`ClaimsTx`], [`TrustTx`], [`JobsTx`], [`IdempotencyTx`], [`KeyringTx`]); each backend
-//! implements each of them in a file of the same name (`sqlite/claims.rs`, `postgres/claims.rs`), owning its
-//! SQL. `rows` holds the row shapes and column lists both share; `conformance` proves they agree.
+//! [`FinanceTx`], [`ClaimsTx`], [`TrustTx`], [`JobsTx`], [`IdempotencyTx`], [`KeyringTx`], [`WebhooksTx`]);
+//! each backend implements each of them in a file of the same name (`sqlite/claims.rs`, `postgres/claims.rs`),
+//! owning its SQL. `rows` holds the row shapes and column lists both share; `conformance` proves they agree.
 
 pub mod commerce;
 #[cfg(any(test, feature = "conformance"))]
@@ -18,6 +18,7 @@ mod rows;
 pub mod sqlite;
 pub mod trust;
 mod tx;
+pub mod webhooks;
 
 use async_trait::async_trait;
 pub use commerce::*;
@@ -25,8 +26,9 @@ pub use models::*;
 pub use trust::*;
 pub use tx::{
     ClaimsTx, Cover, CoverKind, FinanceTx, IdempotencyTx, InsuranceTx, JobsTx, KeyringTx, KeysTx, OrdersTx, ShopsTx,
-    TrustTx, Tx, UsersTx,
+    TrustTx, Tx, UsersTx, WebhooksTx,
 };
+pub use webhooks::*;
 
 /// Which database a store runs on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

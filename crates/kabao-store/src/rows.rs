@@ -603,3 +603,74 @@ pub(crate) fn security_from_row<R: ColumnAt>(r: &R) -> StoreResult<crate::trust:
         created_at: Timestamp(r.at(4)?),
     })
 }
+
+// ---- webhooks ----
+
+pub(crate) const WEBHOOK_ENDPOINT_COLS: &str =
+    "id, shop_id, url, events, secret_sealed, secret_version, created_at, disabled_at";
+
+pub(crate) type WebhookEndpointRow = (i64, i64, String, String, Vec<u8>, i32, i64, Option<i64>);
+
+/// Event kinds as stored: their names, comma-separated.
+pub(crate) fn webhook_events_text(events: &[kabao_core::webhook::EventKind]) -> String {
+    events.iter().map(|k| k.as_str()).collect::<Vec<_>>().join(",")
+}
+
+pub(crate) fn webhook_endpoint(r: WebhookEndpointRow) -> StoreResult<crate::WebhookEndpointRecord> {
+    let events =
+        r.3.split(',')
+            .map(|s| kabao_core::webhook::EventKind::parse(s).ok_or_else(|| corrupt("webhook_endpoints.events")))
+            .collect::<StoreResult<Vec<_>>>()?;
+    Ok(crate::WebhookEndpointRecord {
+        id: r.0,
+        shop_id: ShopId(r.1),
+        url: r.2,
+        events,
+        secret_sealed: r.4,
+        secret_version: r.5,
+        created_at: Timestamp(r.6),
+        disabled_at: r.7.map(Timestamp),
+    })
+}
+
+pub(crate) const WEBHOOK_DELIVERY_COLS: &str =
+    "id, endpoint_id, shop_id, event_id, kind, subject, body, state, attempts, next_attempt_at, last_attempt_at, \
+     last_status, last_response, last_error, created_at";
+
+pub(crate) type WebhookDeliveryRow = (
+    i64,
+    i64,
+    i64,
+    String,
+    String,
+    Option<String>,
+    String,
+    String,
+    i32,
+    i64,
+    Option<i64>,
+    Option<i32>,
+    Option<String>,
+    Option<String>,
+    i64,
+);
+
+pub(crate) fn webhook_delivery(r: WebhookDeliveryRow) -> StoreResult<crate::WebhookDeliveryRecord> {
+    Ok(crate::WebhookDeliveryRecord {
+        id: r.0,
+        endpoint_id: r.1,
+        shop_id: ShopId(r.2),
+        event_id: r.3,
+        kind: kabao_core::webhook::EventKind::parse(&r.4).ok_or_else(|| corrupt("webhook_deliveries.kind"))?,
+        subject: r.5,
+        body: r.6,
+        state: crate::DeliveryState::parse(&r.7).ok_or_else(|| corrupt("webhook_deliveries.state"))?,
+        attempts: r.8,
+        next_attempt_at: Timestamp(r.9),
+        last_attempt_at: r.10.map(Timestamp),
+        last_status: r.11,
+        last_response: r.12,
+        last_error: r.13,
+        created_at: Timestamp(r.14),
+    })
+}

@@ -59,6 +59,9 @@ pub struct Config {
     /// The withdrawal fee in basis points of the amount (100 = 1 %), and its minimum in 分.
     pub withdrawal_fee_bps: i64,
     pub withdrawal_fee_min_fen: i64,
+    /// Merchant webhooks may use plain http / private and loopback addresses (local development only).
+    pub webhook_allow_http: bool,
+    pub webhook_allow_private: bool,
     /// Payment gateways beyond 易支付: `[payments.sandbox]`.
     pub payments: PaymentsConfig,
     /// Third-party key verifiers (验货), one per product category: `[verifiers.game_card]` and so on.
@@ -144,6 +147,8 @@ impl Default for Config {
             risk_review_threshold: 3,
             withdrawal_fee_bps: 0,
             withdrawal_fee_min_fen: 0,
+            webhook_allow_http: false,
+            webhook_allow_private: false,
             payments: PaymentsConfig::default(),
             verifiers: BTreeMap::new(),
         }
@@ -240,6 +245,18 @@ impl Config {
                     .ok()
                     .filter(|n: &i64| *n > 0)
                     .with_context(|| format!("{var}={v:?} must be a positive whole number"))?;
+            }
+        }
+        for (var, slot) in [
+            ("KABAO_WEBHOOK_ALLOW_HTTP", &mut config.webhook_allow_http),
+            ("KABAO_WEBHOOK_ALLOW_PRIVATE", &mut config.webhook_allow_private),
+        ] {
+            if let Some(v) = env(var) {
+                *slot = match v.as_str() {
+                    "1" | "true" | "yes" => true,
+                    "0" | "false" | "no" | "" => false,
+                    _ => bail!("{var}={v:?} must be true or false"),
+                };
             }
         }
         if let Some(v) = env("KABAO_WITHDRAWAL_FEE_BPS") {

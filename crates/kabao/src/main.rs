@@ -540,6 +540,8 @@ async fn serve(config: Config, demo: bool) -> anyhow::Result<()> {
         withdrawal_fee_bps: config.withdrawal_fee_bps.clamp(0, 10_000),
         withdrawal_fee_min: kabao_core::Money::from_fen(config.withdrawal_fee_min_fen.max(0)),
         verifiers,
+        webhook_allow_http: config.webhook_allow_http,
+        webhook_allow_private: config.webhook_allow_private,
         ..kabao_server::ServerConfig::default()
     };
     let mailer: Arc<dyn kabao_app::mailer::Mailer> = match &config.smtp_url {

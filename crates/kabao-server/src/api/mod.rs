@@ -18,6 +18,7 @@ pub mod tokens;
 pub mod trust;
 pub mod views;
 pub mod warranty;
+pub mod webhooks;
 
 use crate::error::ApiError;
 use crate::route_table::{delete, get, post, put, Routes};
@@ -151,7 +152,12 @@ fn v1(sandbox: bool) -> Routes {
         .route("/admin/shops", get(admin::list_shops))
         .route("/admin/shops/{id}/certification", put(admin::set_certification))
         .route("/admin/shops/{id}/suspension", put(admin::set_suspension))
-        .route("/admin/security-events", get(admin::security_events));
+        .route("/admin/security-events", get(admin::security_events))
+        .route("/merchant/webhooks", get(webhooks::list).post(webhooks::create))
+        .route("/merchant/webhooks/{id}", delete(webhooks::remove))
+        .route("/merchant/webhooks/{id}/deliveries", get(webhooks::deliveries))
+        .route("/merchant/webhook-deliveries/{id}/resend", post(webhooks::resend))
+        .route("/merchant/products/{id}/stock-alert", put(webhooks::stock_alert));
     if sandbox {
         v1.route("/orders/{order_no}/pay/sandbox", post(orders::pay_sandbox))
             .route("/gateways/sandbox/notify", post(orders::sandbox_notify))
@@ -204,6 +210,7 @@ pub fn route_table(sandbox: bool) -> Vec<(axum::http::Method, String)> {
         admin::list_users, admin::set_role, admin::list_shops, admin::set_certification, admin::set_suspension,
         admin::security_events,
         insurance::quote,
+        webhooks::list, webhooks::create, webhooks::remove, webhooks::deliveries, webhooks::resend, webhooks::stock_alert,
     ),
     components(schemas(contract::ErrorBody)),
     modifiers(&BearerAuth, &Contract)

@@ -12,6 +12,7 @@ pub mod finance;
 pub mod orders;
 pub mod reviews;
 pub mod trust;
+pub mod webhooks;
 
 use crate::auth::Visitor;
 use crate::error::ApiError;
@@ -310,6 +311,9 @@ fn page_routes(sandbox: bool) -> Routes {
         .route("/console/withdrawals", post(finance::withdraw))
         .route("/console/finance/payees", post(finance::add_payee))
         .route("/console/finance/payees/{id}/delete", post(finance::remove_payee))
+        .route("/console/webhooks", get(webhooks::show).post(webhooks::create))
+        .route("/console/webhooks/{id}/delete", post(webhooks::remove))
+        .route("/console/webhook-deliveries/{id}/resend", post(webhooks::resend))
         .route("/admin/withdrawals", get(finance::admin_list))
         .route("/admin/withdrawals/{id}/approve", post(finance::approve))
         .route("/admin/withdrawals/{id}/reject", post(finance::reject))

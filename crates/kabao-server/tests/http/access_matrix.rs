@@ -108,6 +108,12 @@ struct World {
     merchant_spare_token: i64,
     victim_user: i64,
     victim_shop: i64,
+    /// The merchant's webhook endpoint with a delivery (listed, re-sent); the API and the page each remove
+    /// their own spare.
+    webhook: i64,
+    webhook_delivery: i64,
+    api_spare_webhook: i64,
+    page_spare_webhook: i64,
     trade_no: String,
 }
 
@@ -181,6 +187,21 @@ async fn world(app: &TestApp) -> World {
         spare_payees.push(p.json()["id"].as_i64().unwrap());
     }
     let (withdrawal_payee, page_payee) = (spare_payees[0], spare_payees[1]);
+    // Webhook endpoints written straight to the store: the test has no public https host to register.
+    let (webhook, api_spare_webhook, page_spare_webhook, webhook_delivery) = {
+        use kabao_core::webhook::EventKind;
+        let mut tx = app.state.store.begin(kabao_store::TxMode::Write).await.unwrap();
+        let shop_id = kabao_core::ShopId(shop);
+        let mut ids = Vec::new();
+        for n in 0..3 {
+            let url = format!("https://hooks{n}.example.com/k");
+            ids.push(tx.insert_webhook_endpoint(shop_id, &url, &[EventKind::OrderPaid], b"x", 1, T0).await.unwrap());
+        }
+        kabao_app::webhooks::enqueue(&mut *tx, shop_id, EventKind::OrderPaid, None, json!({}), T0).await.unwrap();
+        let delivery = tx.endpoint_webhook_deliveries(ids[0], 0, 1).await.unwrap()[0].id;
+        tx.commit().await.unwrap();
+        (ids[0], ids[1], ids[2], delivery)
+    };
     let w = app
         .api(
             "POST",
@@ -385,6 +406,10 @@ async fn world(app: &TestApp) -> World {
         victim_user: victim.id.0,
         victim_shop,
         trade_no,
+        webhook,
+        webhook_delivery,
+        api_spare_webhook,
+        page_spare_webhook,
     }
 }
 
@@ -418,6 +443,10 @@ fn fill(template: &str, caller: Caller, w: &World) -> Result<String, String> {
             ("withdrawals", "id") => w.withdrawal.to_string(),
             ("payees", "id") if !template.starts_with("/api/") => w.page_payee.to_string(),
             ("payees", "id") => w.payee.to_string(),
+            ("webhooks", "id") if template.ends_with("/deliveries") => w.webhook.to_string(),
+            ("webhooks", "id") if template.starts_with("/api/") => w.api_spare_webhook.to_string(),
+            ("webhooks", "id") => w.page_spare_webhook.to_string(),
+            ("webhook-deliveries", "id") => w.webhook_delivery.to_string(),
             ("tokens", "id") if template.starts_with("/api/") => w.buyer_spare_token.to_string(),
             ("tokens", "id") => w.merchant_spare_token.to_string(),
             ("sandbox", "trade_no") => w.trade_no.clone(),
@@ -484,6 +513,8 @@ fn payload(method: &Method, template: &str, w: &World) -> Payload {
         (_, "/api/v1/merchant/claims/{claim_no}/decision") => j(json!({"decision": "reject", "reason": "已测试"})),
         (_, "/api/v1/merchant/withdrawals") => j(json!({"amount_fen": 1, "payee_id": w.withdrawal_payee})),
         (_, "/api/v1/admin/withdrawals/{id}/decision") => j(json!({"approve": false, "note": "请核对"})),
+        (_, "/api/v1/merchant/webhooks") => j(json!({"url": "https://127.0.0.1/hook", "events": ["order.paid"]})),
+        (_, "/api/v1/merchant/products/{id}/stock-alert") => j(json!({"threshold": 3})),
         (_, "/api/v1/admin/users/{id}/role") => j(json!({"role": "buyer"})),
         (_, "/api/v1/admin/shops/{id}/certification") => j(json!({"level": "none"})),
         (_, "/api/v1/admin/shops/{id}/suspension") => j(json!({"suspended": false})),
@@ -501,6 +532,7 @@ fn payload(method: &Method, template: &str, w: &World) -> Payload {
         }
         (_, t) if t.ends_with("/messages") || t.ends_with("/chat") => f(&[("body", "你好")]),
         (_, t) if t.ends_with("/statements") || t.ends_with("/escalate") => f(&[("statement", "说明")]),
+        (_, "/console/webhooks") => f(&[("url", "https://127.0.0.1/hook"), ("events", "order.paid")]),
         (_, "/admin/users/{id}/role") => f(&[("role", "buyer")]),
         (_, "/admin/shops/{id}/suspension") => f(&[("suspended", "false")]),
         (_, "/admin/shops/{id}/certification") => f(&[("level", "none")]),

@@ -19,4 +19,5 @@ mod sandbox;
 mod throttles;
 mod trust;
 mod verifier;
+mod webhooks;
 mod withdrawals;

@@ -14,6 +14,7 @@ mod orders;
 mod shops;
 mod trust;
 mod users;
+mod webhooks;
 
 use crate::errors::{map_migrate, map_sqlx};
 use crate::{Backend, Store, StoreResult, Tx, TxMode};

@@ -44,6 +44,7 @@ mod orders;
 mod shops;
 mod trust;
 mod users;
+mod webhooks;
 
 use crate::errors::{map_migrate, map_sqlx};
 use crate::lite::{self, Conn, Error as LiteError};

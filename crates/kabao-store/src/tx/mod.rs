@@ -15,6 +15,7 @@ mod orders;
 mod shops;
 mod trust;
 mod users;
+mod webhooks;
 
 use crate::StoreResult;
 use async_trait::async_trait;
@@ -29,6 +30,7 @@ pub use orders::OrdersTx;
 pub use shops::ShopsTx;
 pub use trust::TrustTx;
 pub use users::UsersTx;
+pub use webhooks::WebhooksTx;
 
 /// One transaction. All reads see one snapshot; all writes land together on commit.
 #[async_trait]
@@ -44,6 +46,7 @@ pub trait Tx:
     + IdempotencyTx
     + KeyringTx
     + InsuranceTx
+    + WebhooksTx
     + Send
 {
     async fn commit(self: Box<Self>) -> StoreResult<()>;
