@@ -1,12 +1,21 @@
 //! Warranty insurance (质保险): the quote a buyer sees before paying, priced by `kabao_core::insurance` from the
-//! category's 90-day claim window (two indexed counts), the platform's, and the shop's trust score.
+//! category's 90-day claim window, the platform's, and the shop's trust score.
+//!
+//! The claim window is the 90 days that end at the start of the current hour. A window that has ended never
+//! changes, so its counts are kept ([`WindowCache`]): a quote costs no count at all after the first of the hour,
+//! and every instance sharing the database prices from the same counts (a quote from one and a checkout on
+//! another agree).
 
 use crate::products::ProductError;
 use crate::trust::TrustError;
 use crate::App;
+use kabao_core::catalog::Category;
+use kabao_core::insurance::Sample;
 use kabao_core::insurance::{self, Quote, QuoteError, QuoteInputs};
 use kabao_core::{Lang, Localized, ProductId, Timestamp};
 use kabao_store::{Product, Shop, StoreError, Tx, TxMode, User};
+use std::collections::HashMap;
+use std::sync::Mutex;
 
 /// Why a product has no insurance quote.
 #[derive(Debug, thiserror::Error)]
@@ -62,21 +71,52 @@ impl Localized for InsuranceError {
 }
 
 const WINDOW_MS: i64 = insurance::WINDOW_DAYS as i64 * 86_400_000;
+const HOUR_MS: i64 = 3_600_000;
 
-/// The insurance quote of one unit of a product, read in the caller's transaction (checkout prices with the
-/// same reads it stores the order with).
-pub async fn quote_in(
+/// The counts of ended claim windows, by category (`None`: the platform) and window end. Only the current
+/// hour's windows are kept: a new hour drops the previous one's.
+#[derive(Default)]
+pub struct WindowCache {
+    counts: Mutex<HashMap<(Option<Category>, i64), Sample>>,
+}
+
+impl WindowCache {
+    fn get(&self, key: (Option<Category>, i64)) -> Option<Sample> {
+        self.counts.lock().ok()?.get(&key).copied()
+    }
+
+    fn keep(&self, key: (Option<Category>, i64), sample: Sample) {
+        if let Ok(mut counts) = self.counts.lock() {
+            counts.retain(|(_, until), _| *until >= key.1);
+            counts.insert(key, sample);
+        }
+    }
+}
+
+/// The claim window of `category` (`None`: the platform) ending at the start of `now`'s hour.
+async fn window(
+    state: &App,
     tx: &mut dyn Tx,
-    product: &Product,
-    shop: &Shop,
+    category: Option<Category>,
     now: Timestamp,
-) -> Result<Quote, InsuranceError> {
+) -> Result<Sample, StoreError> {
+    let until = now.millis() - now.millis().rem_euclid(HOUR_MS);
+    if let Some(sample) = state.insurance_windows.get((category, until)) {
+        return Ok(sample);
+    }
+    let sample = tx.claim_window(category, Timestamp(until - WINDOW_MS), Timestamp(until)).await?;
+    state.insurance_windows.keep((category, until), sample);
+    Ok(sample)
+}
+
+/// The insurance quote of one unit of a product now, read in the caller's transaction.
+pub async fn quote_in(state: &App, tx: &mut dyn Tx, product: &Product, shop: &Shop) -> Result<Quote, InsuranceError> {
     if product.warranty.is_none() {
         return Err(InsuranceError::NoPolicy);
     }
-    let since = Timestamp(now.millis() - WINDOW_MS);
-    let category = tx.claim_window(Some(product.category), since).await?;
-    let platform = tx.claim_window(None, since).await?;
+    let now = state.now();
+    let category = window(state, tx, Some(product.category), now).await?;
+    let platform = window(state, tx, None, now).await?;
     let trust = crate::trust::inputs_in(tx, &crate::trust::Subject::from(shop), now).await?;
     let trust_score = kabao_core::trust::compute(&trust).score;
     Ok(insurance::quote(&QuoteInputs { price: product.price, category, platform, trust_score })?)
@@ -90,7 +130,7 @@ pub async fn quote_for(
 ) -> Result<(Product, Quote), InsuranceError> {
     let (product, shop) = crate::products::public(state, product, viewer).await?;
     let mut tx = state.store.begin(TxMode::Read).await?;
-    let quote = quote_in(&mut *tx, &product, &shop, state.now()).await?;
+    let quote = quote_in(state, &mut *tx, &product, &shop).await?;
     Ok((product, quote))
 }
 
@@ -104,7 +144,7 @@ pub async fn premium_for_checkout(
     accepted: kabao_core::Money,
 ) -> Result<kabao_core::Money, InsuranceError> {
     let mut tx = state.store.begin(TxMode::Read).await?;
-    let quote = quote_in(&mut *tx, product, shop, state.now()).await?;
+    let quote = quote_in(state, &mut *tx, product, shop).await?;
     drop(tx);
     let premium = quote.premium.checked_mul(quantity).ok_or(QuoteError::Overflow)?;
     if premium != accepted {

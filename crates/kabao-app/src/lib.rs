@@ -199,6 +199,8 @@ pub struct App {
     pub verifiers: verification::Verifiers,
     /// Sends merchant webhooks (HTTP, from `kabao-rails`); without one, deliveries wait in the store.
     pub webhook_transport: Option<Arc<dyn webhooks::WebhookTransport>>,
+    /// The insurance premium's claim-window counts of the current hour.
+    pub insurance_windows: insurance::WindowCache,
 }
 
 impl App {
@@ -232,6 +234,7 @@ impl App {
             gold_review_due: Mutex::new(Timestamp(0)),
             verifiers: verification::Verifiers::default(),
             webhook_transport: None,
+            insurance_windows: insurance::WindowCache::default(),
         }
     }
 

@@ -1840,13 +1840,18 @@ pub async fn insurance_claim_window_and_covers(store: &dyn Store) {
 
     let mut tx = store.begin(TxMode::Read).await.unwrap();
     // The unpaid order and what happened before the window are not counted.
-    let cards = tx.claim_window(Some(Category::GameCard), at(1_000)).await.unwrap();
+    let end = at(100_000);
+    let cards = tx.claim_window(Some(Category::GameCard), at(1_000), end).await.unwrap();
     assert_eq!(cards, Sample { claims: 1, orders: 1 });
-    assert_eq!(tx.claim_window(Some(Category::GameCard), T0).await.unwrap(), Sample { claims: 2, orders: 2 });
-    assert_eq!(tx.claim_window(Some(software), at(1_000)).await.unwrap(), Sample { claims: 1, orders: 1 });
-    assert_eq!(tx.claim_window(Some(Category::TopUp), T0).await.unwrap(), Sample { claims: 0, orders: 0 });
-    assert_eq!(tx.claim_window(None, at(1_000)).await.unwrap(), Sample { claims: 2, orders: 2 });
-    assert_eq!(tx.claim_window(None, at(30_000)).await.unwrap(), Sample { claims: 0, orders: 0 });
+    assert_eq!(tx.claim_window(Some(Category::GameCard), T0, end).await.unwrap(), Sample { claims: 2, orders: 2 });
+    assert_eq!(tx.claim_window(Some(software), at(1_000), end).await.unwrap(), Sample { claims: 1, orders: 1 });
+    assert_eq!(tx.claim_window(Some(Category::TopUp), T0, end).await.unwrap(), Sample { claims: 0, orders: 0 });
+    assert_eq!(tx.claim_window(None, at(1_000), end).await.unwrap(), Sample { claims: 2, orders: 2 });
+    assert_eq!(tx.claim_window(None, at(30_000), end).await.unwrap(), Sample { claims: 0, orders: 0 });
+    // The window's end is excluded: what happens at or after it is not counted.
+    let (card, from) = (Some(Category::GameCard), at(1_000));
+    assert_eq!(tx.claim_window(card, from, at(20_000)).await.unwrap(), Sample { claims: 0, orders: 1 });
+    assert_eq!(tx.claim_window(card, from, at(10_000)).await.unwrap(), Sample { claims: 0, orders: 0 });
     drop(tx);
 
     // One cover per order, read back as written.

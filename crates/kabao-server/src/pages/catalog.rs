@@ -133,7 +133,7 @@ async fn insurance_offer(
 ) -> Result<Option<InsuranceOffer>, ApiError> {
     use kabao_app::insurance::InsuranceError as E;
     let mut tx = state.store.begin(kabao_store::TxMode::Read).await?;
-    match kabao_app::insurance::quote_in(&mut *tx, p, shop, state.now()).await {
+    match kabao_app::insurance::quote_in(state, &mut *tx, p, shop).await {
         Ok(q) => Ok(Some(InsuranceOffer {
             unit_fen: q.premium.fen(),
             label: match lang {

@@ -11,25 +11,32 @@ use kabao_core::{Money, Timestamp};
 
 #[async_trait]
 impl InsuranceTx for SqliteTx {
-    async fn claim_window(&mut self, category: Option<Category>, since: Timestamp) -> StoreResult<Sample> {
+    async fn claim_window(
+        &mut self,
+        category: Option<Category>,
+        since: Timestamp,
+        until: Timestamp,
+    ) -> StoreResult<Sample> {
         // A NULL category (`$2`) selects the whole platform; the window bound leads, so the time indexes
         // drive both counts.
         let category = category.map(Category::as_str);
         let (claims,): (i64,) = lite::query_as(
             "SELECT COUNT(*) FROM claims c JOIN orders o ON o.id = c.order_id JOIN products p ON p.id = o.product_id \
-             WHERE c.created_at >= $1 AND (CAST($2 AS TEXT) IS NULL OR p.category = $2)",
+             WHERE c.created_at >= $1 AND c.created_at < $3 AND (CAST($2 AS TEXT) IS NULL OR p.category = $2)",
         )
         .bind(since.millis())
         .bind(category)
+        .bind(until.millis())
         .fetch_one(&mut self.tx)
         .await
         .map_err(map_sqlx)?;
         let (orders,): (i64,) = lite::query_as(
             "SELECT COUNT(*) FROM orders o JOIN products p ON p.id = o.product_id \
-             WHERE o.paid_at >= $1 AND (CAST($2 AS TEXT) IS NULL OR p.category = $2)",
+             WHERE o.paid_at >= $1 AND o.paid_at < $3 AND (CAST($2 AS TEXT) IS NULL OR p.category = $2)",
         )
         .bind(since.millis())
         .bind(category)
+        .bind(until.millis())
         .fetch_one(&mut self.tx)
         .await
         .map_err(map_sqlx)?;

@@ -10,9 +10,15 @@ use kabao_core::{Money, Timestamp};
 /// What warranty insurance (质保险) reads and writes.
 #[async_trait]
 pub trait InsuranceTx: Send {
-    /// Claims filed and orders paid since `since`, of one product category (`None`: the whole platform). Both
-    /// counts walk only the window, by the `claims (created_at)` and `orders (paid_at)` indexes.
-    async fn claim_window(&mut self, category: Option<Category>, since: Timestamp) -> StoreResult<Sample>;
+    /// Claims filed and orders paid in `[since, until)`, of one product category (`None`: the whole platform).
+    /// Both counts walk only the window, by the `claims (created_at)` and `orders (paid_at)` indexes. A window
+    /// that ended in the past never changes, so callers may keep its counts.
+    async fn claim_window(
+        &mut self,
+        category: Option<Category>,
+        since: Timestamp,
+        until: Timestamp,
+    ) -> StoreResult<Sample>;
     /// Stores an order's cover; Conflict `"insurance_covers.order"` if it has one.
     async fn insert_cover(&mut self, cover: &Cover) -> StoreResult<()>;
     async fn cover_of(&mut self, order: OrderId) -> StoreResult<Option<Cover>>;
