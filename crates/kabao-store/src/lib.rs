@@ -24,8 +24,8 @@ pub use commerce::*;
 pub use models::*;
 pub use trust::*;
 pub use tx::{
-    ClaimsTx, Cover, CoverKind, FinanceTx, IdempotencyTx, InsuranceTx, JobsTx, KeyringTx, KeysTx, OrdersTx, ShopsTx,
-    TrustTx, Tx, UsersTx,
+    ClaimsTx, Cover, CoverKind, FinanceTx, IdempotencyTx, InsuranceTx, JobsTx, KeyringTx, KeysTx, OrdersTx, Payout,
+    PayoutState, ShopsTx, TrustTx, Tx, UsersTx,
 };
 
 /// Which database a store runs on.
