@@ -15,3 +15,6 @@ CREATE TABLE insurance_payouts (
 );
 CREATE INDEX insurance_payouts_state_idx ON insurance_payouts (state, id);
 CREATE INDEX insurance_payouts_order_idx ON insurance_payouts (order_id);
+
+-- The payout job's lease (one instance pays at a time).
+INSERT INTO job_leases (name, owner, lease_until) VALUES ('insurance_payouts', NULL, 0);
