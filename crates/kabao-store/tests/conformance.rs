@@ -168,7 +168,8 @@ conformance_tests!(
     payees_and_withdrawals_keep_their_snapshot_and_decide_once,
     security_events_are_kept_newest_first,
     trust_facts_leave_automatic_reissues_out_of_the_response_time,
-    insurance_claim_window_and_covers;
+    insurance_claim_window_and_covers,
+    insurance_payouts_are_taken_once;
     shared: concurrent_buyers_never_oversell,
     concurrent_withdrawal_holds_never_overdraw,
 );
