@@ -133,9 +133,11 @@ pub async fn amount_due(tx: &mut dyn Tx, order: &kabao_store::Order) -> Result<k
 pub const SECURITY_PAYOUT_QUEUED: &str = "insurance.payout_queued";
 
 /// The claim's decision when warranty insurance pays it.
-const PAID_REASON: &str = "商家未在时限内解决（或店铺已被停用），质保险已从保险池赔付该件商品的货款 / \
-                           The merchant did not settle the claim in time (or the shop was suspended): warranty \
-                           insurance paid the item's price from the insurance pool";
+const PAID_REASON: &str =
+    "商家的补救未解决该申请（逾期未处理、店铺已被停用，或验货确认卡密发货前已失效且未能自动补发），\
+                           质保险已从保险池赔付该件商品的货款 / The merchant's remedy did not settle the claim (no \
+                           answer in time, the shop suspended, or the verifier found the key dead before delivery \
+                           and none replaced it): warranty insurance paid the item's price from the insurance pool";
 
 /// Why the payout job stopped.
 #[derive(Debug, thiserror::Error)]
@@ -176,7 +178,6 @@ async fn pool_cash(tx: &mut dyn Tx) -> Result<i64, StoreError> {
 /// suspended) get a payout, paid at once when the pool can cover it and queued otherwise; queued payouts are
 /// paid when the pool has the money. Returns the payouts paid.
 pub async fn run_payouts(state: &App) -> Result<u64, PayoutError> {
-    use kabao_store::{Payout, PayoutState};
     let now = state.now();
     let overdue_by = kabao_core::Timestamp(now.millis() - state.config.insurance_grace_seconds * 1000);
     let claims = {
@@ -187,33 +188,11 @@ pub async fn run_payouts(state: &App) -> Result<u64, PayoutError> {
     for c in claims {
         let mut tx = state.store.begin(TxMode::Write).await?;
         let order = tx.order_by_id(c.order_id).await?.ok_or(PayoutError::Vanished("insured order"))?;
-        let p = Payout {
-            id: 0,
-            claim_id: c.id,
-            order_id: order.id,
-            shop_id: order.shop_id,
-            amount: order.unit_price,
-            state: PayoutState::Pending,
-            created_at: now,
-            decided_at: None,
-        };
-        let id = match tx.insert_payout(&p).await {
-            Ok(id) => id,
-            Err(StoreError::Conflict(_)) => continue, // another instance took it over
-            Err(e) => return Err(e.into()),
-        };
-        let p = Payout { id, ..p };
-        if pay(&mut *tx, &p, now).await? {
-            paid += 1;
-        } else {
-            tx.insert_security_event(&kabao_store::SecurityEvent {
-                id: 0,
-                kind: SECURITY_PAYOUT_QUEUED.into(),
-                order_id: Some(order.id),
-                detail_json: serde_json::json!({"claim_no": c.claim_no, "amount_fen": p.amount.fen()}).to_string(),
-                created_at: now,
-            })
-            .await?;
+        match take_over(&mut *tx, &order, &c, now).await {
+            Ok(true) => paid += 1,
+            Ok(false) => {}
+            Err(PayoutError::Store(StoreError::Conflict(_))) => continue, // another instance took it over
+            Err(e) => return Err(e),
         }
         tx.commit().await?;
     }
@@ -229,6 +208,41 @@ pub async fn run_payouts(state: &App) -> Result<u64, PayoutError> {
         }
     }
     Ok(paid)
+}
+
+/// The cover takes an insured claim over, in the caller's transaction: a pending payout (one per claim), paid at
+/// once when the pool's cash covers it; otherwise it stays queued and the admin is alerted. True: paid.
+pub async fn take_over(
+    tx: &mut dyn Tx,
+    order: &kabao_store::Order,
+    c: &kabao_store::ClaimRecord,
+    now: Timestamp,
+) -> Result<bool, PayoutError> {
+    use kabao_store::{Payout, PayoutState};
+    let p = Payout {
+        id: 0,
+        claim_id: c.id,
+        order_id: order.id,
+        shop_id: order.shop_id,
+        amount: order.unit_price,
+        state: PayoutState::Pending,
+        created_at: now,
+        decided_at: None,
+    };
+    let id = tx.insert_payout(&p).await?;
+    let p = Payout { id, ..p };
+    if pay(tx, &p, now).await? {
+        return Ok(true);
+    }
+    tx.insert_security_event(&kabao_store::SecurityEvent {
+        id: 0,
+        kind: SECURITY_PAYOUT_QUEUED.into(),
+        order_id: Some(order.id),
+        detail_json: serde_json::json!({"claim_no": c.claim_no, "amount_fen": p.amount.fen()}).to_string(),
+        created_at: now,
+    })
+    .await?;
+    Ok(false)
 }
 
 /// Pays one pending payout if the pool's cash covers it: pending → paid (compare-and-set), pool → buyer, the

@@ -84,7 +84,7 @@ async fn postgres_insurance_quote_is_priced_from_the_claim_window_with_reasons()
     }
 }
 
-async fn premium(app: &TestApp, product: i64) -> i64 {
+pub(crate) async fn premium(app: &TestApp, product: i64) -> i64 {
     let path = format!("/api/v1/products/{product}/insurance-quote");
     app.api("GET", &path, None, None).await.json()["premium_fen"].as_i64().unwrap()
 }
@@ -94,7 +94,7 @@ async fn pool(app: &TestApp) -> i64 {
     tx.balance(kabao_core::ledger::Account::InsurancePool).await.unwrap().fen()
 }
 
-async fn insured_order(app: &TestApp, token: &str, product: i64, premium_fen: i64) -> crate::app::Res {
+pub(crate) async fn insured_order(app: &TestApp, token: &str, product: i64, premium_fen: i64) -> crate::app::Res {
     let body = serde_json::json!({"product_id": product, "quantity": 1, "warranty_ack": true,
         "insurance": true, "insurance_premium": premium_fen});
     crate::orders::order(app, Some(token), body, None).await
