@@ -377,3 +377,41 @@ async fn postgres_insurance_pays_a_silent_merchants_claim_after_the_grace_queues
         payout_story(app).await;
     }
 }
+
+/// A shop suspended with an insured claim open: the next pass takes the claim over at once, without waiting for
+/// the merchant's deadline or the grace period (queued here: the pool holds one premium).
+#[tokio::test]
+async fn a_suspended_shops_open_insured_claim_is_taken_over_at_once() {
+    let app = TestApp::new().await;
+    let (merchant, product) = app.merchant_with_product("suspended_insured").await;
+    set_template(&app, &merchant, product, "license_key_7d").await;
+    app.import(&merchant, product, "SUS-0001\n").await;
+    let token = buyer(&app, "suspended_buyer").await;
+    top_up(&app, &token, 5_000).await;
+    let quoted = premium(&app, product).await;
+    let no = insured_order(&app, &token, product, quoted).await.json()["order_no"].as_str().unwrap().to_string();
+    let paid = app.api("POST", &format!("/api/v1/orders/{no}/pay/wallet"), Some(&token), None).await;
+    assert_eq!(paid.json()["state"], "delivered", "{}", paid.body);
+    reveal(&app, &token, &no).await;
+    let fields = [("item", "1"), ("defect", "invalid_key"), ("error_text", "错误代码 E1024：序列号无效")];
+    let claim_path = format!("/api/v1/orders/{no}/claims");
+    let res = file_claim(&app, (Some(&token), None), &claim_path, &fields, &[("s.png", &png("s"))], None).await;
+    assert!(res.status.is_success(), "{}", res.body);
+    let run = || async { kabao_app::jobs::run_once(&app.state, "instance-test").await.unwrap() };
+    run().await;
+    assert!(payouts(&app, &no).await.is_empty(), "an active shop's open claim waits for its merchant");
+
+    let (_, password) = kabao_app::accounts::ensure_admin(&*app.state.store, crate::app::T0).await.unwrap().unwrap();
+    let admin = app.token("admin", &password).await;
+    let shop = app.api("GET", "/api/v1/merchant/shop", Some(&merchant), None).await.json()["id"].as_i64().unwrap();
+    let body = serde_json::json!({"suspended": true, "reason": "售卖无效卡密"});
+    let res = app.api("PUT", &format!("/api/v1/admin/shops/{shop}/suspension"), Some(&admin), Some(body)).await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+    run().await;
+    let taken = payouts(&app, &no).await;
+    assert_eq!(taken.len(), 1, "taken over without waiting for the deadline");
+    assert_eq!((taken[0].state, taken[0].amount.fen()), (kabao_store::PayoutState::Pending, 990));
+    run().await;
+    assert_eq!(payouts(&app, &no).await.len(), 1, "one payout per claim");
+    crate::orders::verify_books(&app).await;
+}
