@@ -415,3 +415,81 @@ async fn a_suspended_shops_open_insured_claim_is_taken_over_at_once() {
     assert_eq!(payouts(&app, &no).await.len(), 1, "one payout per claim");
     crate::orders::verify_books(&app).await;
 }
+
+async fn balance_of(app: &TestApp, a: kabao_core::ledger::Account) -> i64 {
+    let mut tx = app.state.store.begin(kabao_store::TxMode::Read).await.unwrap();
+    tx.balance(a).await.unwrap().fen()
+}
+
+/// The escrow no longer holds the price (an earlier partial refund): the silent merchant's remedy cannot refund,
+/// the claim stays open, and past the grace the pool pays; the recovery becomes a receivable on the shop, repaid
+/// from what the order's settlement makes available. The books verify at each step.
+async fn receivable_story(app: TestApp) {
+    use kabao_core::ledger::{Account, LedgerTx, TxKind};
+    let (merchant, product) = app.merchant_with_product("receivable_seller").await;
+    set_template(&app, &merchant, product, "license_key_7d").await;
+    app.import(&merchant, product, "REC-0001\n").await;
+    let token = buyer(&app, "receivable_buyer").await;
+    top_up(&app, &token, 5_000).await;
+    let quoted = premium(&app, product).await;
+    let no = insured_order(&app, &token, product, quoted).await.json()["order_no"].as_str().unwrap().to_string();
+    let paid = app.api("POST", &format!("/api/v1/orders/{no}/pay/wallet"), Some(&token), None).await;
+    assert_eq!(paid.json()["state"], "delivered", "{}", paid.body);
+    reveal(&app, &token, &no).await;
+    let fields = [("item", "1"), ("defect", "invalid_key"), ("error_text", "错误代码 E1024：序列号无效")];
+    let claim_path = format!("/api/v1/orders/{no}/claims");
+    let res = file_claim(&app, (Some(&token), None), &claim_path, &fields, &[("s.png", &png("r"))], None).await;
+    assert!(res.status.is_success(), "{}", res.body);
+    let claim_no = res.json()["claim"]["claim_no"].as_str().unwrap().to_string();
+    // 5.00 of the 9.90 left escrow earlier (a partial refund); premiums elsewhere put 20.00 in the pool.
+    let mut tx = app.state.store.begin(kabao_store::TxMode::Write).await.unwrap();
+    let order = tx.order_by_no(&no).await.unwrap().unwrap();
+    let shop = order.shop_id;
+    let partial = kabao_core::refund::from_escrow(order.id, order.buyer_id, Money::from_fen(500)).unwrap();
+    tx.post_ledger(&partial.tx, Some(order.id), app.state.now()).await.unwrap();
+    let premiums = LedgerTx::transfer(
+        TxKind::InsurancePremium,
+        Account::GatewayClearing,
+        Account::InsurancePool,
+        Money::from_fen(2_000),
+    )
+    .unwrap();
+    tx.post_ledger(&premiums, None, app.state.now()).await.unwrap();
+    tx.commit().await.unwrap();
+    let run = || async { kabao_app::jobs::run_once(&app.state, "instance-test").await.unwrap() };
+
+    app.clock.advance_seconds(25 * 3600);
+    run().await;
+    let mut tx = app.state.store.begin(kabao_store::TxMode::Read).await.unwrap();
+    let open = tx.claim_by_no(&claim_no).await.unwrap().unwrap();
+    drop(tx);
+    assert_eq!(open.state, kabao_core::claim::ClaimState::Open, "the remedy could not refund from escrow");
+    app.clock.advance_seconds(24 * 3600);
+    let pool_before = pool(&app).await;
+    assert_eq!(run().await.insurance_paid, Some(1));
+    assert_eq!(balance_of(&app, Account::InsuranceReceivable(shop)).await, -990, "recovery booked on the shop");
+    assert_eq!(balance_of(&app, Account::Escrow(order.id)).await, 490, "escrow untouched");
+    assert_eq!(pool(&app).await, pool_before, "paid out and booked back as the shop's debt");
+    crate::orders::verify_books(&app).await;
+
+    // The order settles after its window: what it makes available repays the pool first.
+    app.clock.advance_seconds(7 * 86_400);
+    run().await;
+    let available = balance_of(&app, Account::MerchantAvailable(shop)).await;
+    let owed = balance_of(&app, Account::InsuranceReceivable(shop)).await;
+    assert_eq!(available, 0, "all of it went to the pool");
+    assert!(owed > -990 && owed < 0, "{owed}");
+    crate::orders::verify_books(&app).await;
+}
+
+#[tokio::test]
+async fn sqlite_insurance_recovers_as_a_receivable_repaid_at_settlement() {
+    receivable_story(TestApp::new().await).await;
+}
+
+#[tokio::test]
+async fn postgres_insurance_recovers_as_a_receivable_repaid_at_settlement() {
+    if let Some(app) = TestApp::postgres().await {
+        receivable_story(app).await;
+    }
+}
