@@ -590,10 +590,15 @@ async fn file_in(
         record = decided;
     }
     if new_key.is_none() && finding == Finding::DefectConfirmed && eligible {
-        // The verifier says the key was dead before delivery and no key replaced it automatically: the claim
-        // runs to the merchant's deadline and remedy; an insured order's buyer would be paid from the pool here.
-        // INSURANCE HOOK (issue 19, item 1)
+        // The verifier says the key was dead before delivery and no key replaced it automatically: an insured
+        // order's buyer is paid from the pool now (queued if the pool is short); otherwise the claim runs to the
+        // merchant's deadline and remedy.
         tracing::info!(claim = %record.claim_no, order = %order.order_no, "verifier: dead before delivery, not replaced");
+        let insured = tx.cover_of(order.id).await?.is_some_and(|c| c.kind == kabao_store::CoverKind::Cover);
+        if insured {
+            crate::insurance::take_over(&mut *tx, &order, &record, now).await?;
+            record = tx.claim_by_no(&record.claim_no).await?.ok_or(ClaimsError::Vanished("filed claim"))?;
+        }
     }
     let evidence = tx.claim_evidence(record.id).await?;
     Ok(Filed { claim: record, evidence, duplicate: false, new_key })
@@ -1233,6 +1238,17 @@ pub async fn run_deadlines(state: &App) -> Result<u64, ClaimsError> {
         handled += 1;
     }
     Ok(handled)
+}
+
+impl From<crate::insurance::PayoutError> for ClaimsError {
+    fn from(e: crate::insurance::PayoutError) -> Self {
+        use crate::insurance::PayoutError as P;
+        match e {
+            P::Ledger(e) => ClaimsError::Ledger(e),
+            P::Vanished(what) => ClaimsError::Vanished(what),
+            P::Store(e) => ClaimsError::Store(e),
+        }
+    }
 }
 
 /// When escrow of an order delivered at `delivered` may be released: the platform's window, or the policy's claim

@@ -166,3 +166,198 @@ pub async fn amount_due(tx: &mut dyn Tx, order: &kabao_store::Order) -> Result<k
     let premium = premium_of(tx, order.id).await?.unwrap_or(kabao_core::Money::ZERO);
     order.amount.checked_add(premium).ok_or_else(|| StoreError::Database("order amount overflow".into()))
 }
+
+// ---- payouts ----
+
+/// The admin's security event of a payout the pool could not cover (queued until it can).
+pub const SECURITY_PAYOUT_QUEUED: &str = "insurance.payout_queued";
+
+/// The claim's decision when warranty insurance pays it.
+const PAID_REASON: &str =
+    "商家的补救未解决该申请（逾期未处理、店铺已被停用，或验货确认卡密发货前已失效且未能自动补发），\
+                           质保险已从保险池赔付该件商品的货款 / The merchant's remedy did not settle the claim (no \
+                           answer in time, the shop suspended, or the verifier found the key dead before delivery \
+                           and none replaced it): warranty insurance paid the item's price from the insurance pool";
+
+/// Why the payout job stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum PayoutError {
+    #[error(transparent)]
+    Ledger(#[from] kabao_core::ledger::LedgerError),
+    #[error("{0} vanished")]
+    Vanished(&'static str),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl Localized for PayoutError {
+    fn code(&self) -> &'static str {
+        "internal"
+    }
+    fn message(&self, lang: Lang) -> String {
+        crate::error::internal_message(lang)
+    }
+}
+
+/// The pool's cash: its account less what shops owe it (receivables booked into it and not yet repaid).
+async fn pool_cash(tx: &mut dyn Tx) -> Result<i64, StoreError> {
+    use kabao_core::ledger::Account;
+    let pool = tx.balance(Account::InsurancePool).await?.fen();
+    let owed: i64 = tx
+        .all_balances()
+        .await?
+        .into_iter()
+        .filter(|(a, _)| matches!(a, Account::InsuranceReceivable(_)))
+        .map(|(_, m)| m.fen())
+        .sum();
+    Ok(pool + owed)
+}
+
+/// One pass of warranty insurance payouts (a job): claims the cover now takes over (eligible, insured, and the
+/// merchant's deadline plus `insurance_grace_seconds` passed without the normal remedy settling them, or the shop
+/// suspended) get a payout, paid at once when the pool can cover it and queued otherwise; queued payouts are
+/// paid when the pool has the money. Returns the payouts paid.
+pub async fn run_payouts(state: &App) -> Result<u64, PayoutError> {
+    let now = state.now();
+    let overdue_by = kabao_core::Timestamp(now.millis() - state.config.insurance_grace_seconds * 1000);
+    let claims = {
+        let mut tx = state.store.begin(TxMode::Read).await?;
+        tx.insurable_claims(overdue_by, 200).await?
+    };
+    let mut paid = 0;
+    for c in claims {
+        let mut tx = state.store.begin(TxMode::Write).await?;
+        let order = tx.order_by_id(c.order_id).await?.ok_or(PayoutError::Vanished("insured order"))?;
+        match take_over(&mut *tx, &order, &c, now).await {
+            Ok(true) => paid += 1,
+            Ok(false) => {}
+            Err(PayoutError::Store(StoreError::Conflict(_))) => continue, // another instance took it over
+            Err(e) => return Err(e),
+        }
+        tx.commit().await?;
+    }
+    let pending = {
+        let mut tx = state.store.begin(TxMode::Read).await?;
+        tx.pending_payouts(200).await?
+    };
+    for p in pending {
+        let mut tx = state.store.begin(TxMode::Write).await?;
+        if pay(&mut *tx, &p, now).await? {
+            paid += 1;
+            tx.commit().await?;
+        }
+    }
+    Ok(paid)
+}
+
+/// The cover takes an insured claim over, in the caller's transaction: a pending payout (one per claim), paid at
+/// once when the pool's cash covers it; otherwise it stays queued and the admin is alerted. True: paid.
+pub async fn take_over(
+    tx: &mut dyn Tx,
+    order: &kabao_store::Order,
+    c: &kabao_store::ClaimRecord,
+    now: Timestamp,
+) -> Result<bool, PayoutError> {
+    use kabao_store::{Payout, PayoutState};
+    let p = Payout {
+        id: 0,
+        claim_id: c.id,
+        order_id: order.id,
+        shop_id: order.shop_id,
+        amount: order.unit_price,
+        state: PayoutState::Pending,
+        created_at: now,
+        decided_at: None,
+    };
+    let id = tx.insert_payout(&p).await?;
+    let p = Payout { id, ..p };
+    if pay(tx, &p, now).await? {
+        return Ok(true);
+    }
+    tx.insert_security_event(&kabao_store::SecurityEvent {
+        id: 0,
+        kind: SECURITY_PAYOUT_QUEUED.into(),
+        order_id: Some(order.id),
+        detail_json: serde_json::json!({"claim_no": c.claim_no, "amount_fen": p.amount.fen()}).to_string(),
+        created_at: now,
+    })
+    .await?;
+    Ok(false)
+}
+
+/// Pays one pending payout if the pool's cash covers it: pending → paid (compare-and-set), pool → buyer, the
+/// claim closed as refunded by insurance, then the recovery (from escrow while it holds the price, else a
+/// receivable on the shop that settlement repays). A claim remedied meanwhile cancels the payout. False: not paid.
+async fn pay(tx: &mut dyn Tx, p: &kabao_store::Payout, now: Timestamp) -> Result<bool, PayoutError> {
+    use kabao_core::claim::ClaimState;
+    use kabao_core::events::OrderEvent;
+    use kabao_core::ledger::{Account, LedgerTx, TxKind};
+    use kabao_store::PayoutState;
+    let order = tx.order_by_id(p.order_id).await?.ok_or(PayoutError::Vanished("insured order"))?;
+    let claims = tx.order_claims(order.id).await?;
+    let c = claims.into_iter().find(|c| c.id == p.claim_id).ok_or(PayoutError::Vanished("insured claim"))?;
+    if !matches!(c.state, ClaimState::Open | ClaimState::AwaitingEvidence | ClaimState::RemedyFailed) {
+        return Ok(tx.decide_payout(p.id, PayoutState::Cancelled, now).await?);
+    }
+    if pool_cash(tx).await? < p.amount.fen() {
+        return Ok(false);
+    }
+    if !tx.decide_payout(p.id, PayoutState::Paid, now).await? {
+        return Ok(false);
+    }
+    let payout = kabao_core::refund::insurance_payout(order.buyer_id, p.amount)?;
+    tx.post_ledger(&payout.tx, Some(order.id), now).await?;
+    let escrow = tx.balance(Account::Escrow(order.id)).await?;
+    let (from, recovered) = if escrow >= p.amount {
+        (Account::Escrow(order.id), "escrow")
+    } else {
+        (Account::InsuranceReceivable(order.shop_id), "receivable")
+    };
+    let recovery = LedgerTx::transfer(TxKind::InsuranceRecovery, from, Account::InsurancePool, p.amount)?;
+    tx.post_ledger(&recovery, Some(order.id), now).await?;
+    let closed = kabao_store::ClaimRecord {
+        state: ClaimState::Refunded,
+        due_at: None,
+        paused_remaining_ms: None,
+        decision_reason: Some(PAID_REASON.into()),
+        decided_by: None,
+        decided_at: Some(now),
+        auto_remedied: false,
+        ..c.clone()
+    };
+    if !tx.update_claim(&closed, c.state).await? {
+        return Err(PayoutError::Vanished("claim state"));
+    }
+    let event =
+        OrderEvent::InsurancePaid { claim_no: &c.claim_no, item: c.item, amount: p.amount, to: payout.to, recovered };
+    crate::orders::append_event(tx, order.id, &event, now).await?;
+    Ok(true)
+}
+
+/// A shop that owes the insurance pool (a payout its order's escrow could not give back) repays it from its
+/// available balance as soon as money arrives there, in the settlement's transaction.
+pub async fn repay_pool(tx: &mut dyn Tx, shop: kabao_core::ShopId, now: Timestamp) -> Result<(), PayoutError> {
+    use kabao_core::ledger::{Account, LedgerTx, TxKind};
+    let owed = -tx.balance(Account::InsuranceReceivable(shop)).await?.fen();
+    let available = tx.balance(Account::MerchantAvailable(shop)).await?.fen();
+    let pay = owed.min(available);
+    if pay > 0 {
+        let t = LedgerTx::transfer(
+            TxKind::InsuranceRecovery,
+            Account::MerchantAvailable(shop),
+            Account::InsuranceReceivable(shop),
+            kabao_core::Money::from_fen(pay),
+        )?;
+        tx.post_ledger(&t, None, now).await?;
+    }
+    Ok(())
+}
+
+/// An order's insurance payouts (the order page shows a queued one).
+pub async fn order_payouts(
+    state: &App,
+    order: kabao_core::ledger::OrderId,
+) -> Result<Vec<kabao_store::Payout>, StoreError> {
+    let mut tx = state.store.begin(TxMode::Read).await?;
+    tx.order_payouts(order).await
+}

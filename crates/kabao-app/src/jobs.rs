@@ -36,6 +36,8 @@ pub enum JobsError {
     Trust(#[from] crate::trust::TrustError),
     #[error(transparent)]
     Store(#[from] StoreError),
+    #[error(transparent)]
+    Insurance(#[from] crate::insurance::PayoutError),
 }
 
 impl Localized for JobsError {
@@ -45,6 +47,7 @@ impl Localized for JobsError {
             JobsError::Claims(e) => e.code(),
             JobsError::Disputes(e) => e.code(),
             JobsError::Trust(e) => e.code(),
+            JobsError::Insurance(e) => e.code(),
             JobsError::Bookkeeping(_) | JobsError::Store(_) => "internal",
         }
     }
@@ -54,6 +57,7 @@ impl Localized for JobsError {
             JobsError::Claims(e) => e.message(lang),
             JobsError::Disputes(e) => e.message(lang),
             JobsError::Trust(e) => e.message(lang),
+            JobsError::Insurance(e) => e.message(lang),
             JobsError::Bookkeeping(_) | JobsError::Store(_) => crate::error::internal_words(lang).into(),
         }
     }
@@ -82,6 +86,7 @@ pub async fn settle_due(state: &App) -> Result<u64, JobsError> {
             let t = ledger::settle(order.id, order.shop_id, held, fee)?;
             tx.post_ledger(&t, Some(order.id), now).await?;
             repay_fund(&mut *tx, order.shop_id, now).await?;
+            crate::insurance::repay_pool(&mut *tx, order.shop_id, now).await?;
         }
         append_event(
             &mut *tx,
@@ -309,6 +314,8 @@ pub struct Pass {
     pub gold_reviewed: Option<u64>,
     /// Merchant webhooks sent, retried, failed (and deadline reminders written).
     pub webhooks: Option<crate::webhooks::WebhookPass>,
+    /// Warranty insurance payouts paid (new and queued ones).
+    pub insurance_paid: Option<u64>,
 }
 
 async fn with_lease(state: &App, owner: &str, job: &str) -> Result<bool, JobsError> {
@@ -337,12 +344,19 @@ pub async fn run_once(state: &App, owner: &str) -> Result<Pass, JobsError> {
         escalation_reminders: None,
         gold_reviewed: None,
         webhooks: None,
+        insurance_paid: None,
     };
     // Deadlines first: a claim the silence job remedies must not be settled away in the same pass.
     if with_lease(state, owner, "claim_deadlines").await? {
         let r = crate::claims::run_deadlines(state).await;
         release(state, owner, "claim_deadlines").await?;
         pass.claim_deadlines = Some(r?);
+    }
+    // Then insurance: a claim the silence job could not settle is paid before its order settles.
+    if with_lease(state, owner, "insurance_payouts").await? {
+        let r = crate::insurance::run_payouts(state).await;
+        release(state, owner, "insurance_payouts").await?;
+        pass.insurance_paid = Some(r?);
     }
     if with_lease(state, owner, "settle").await? {
         let r = settle_due(state).await;

@@ -100,6 +100,9 @@ pub struct Config {
     pub order_ttl_seconds: i64,
     /// Escrow is released this long after delivery, unless a claim is open (the platform default window).
     pub claim_window_seconds: i64,
+    /// Warranty insurance pays an eligible claim the merchant's remedy has not settled this long after the
+    /// merchant's deadline.
+    pub insurance_grace_seconds: i64,
     /// The platform's fee on settlement, in basis points.
     pub fee_bps: i64,
     /// Days after a merchant's decision within which a buyer may take the claim to the platform.
@@ -149,6 +152,7 @@ impl Default for Config {
             lookup_failures_per_ip: 30,
             order_ttl_seconds: 30 * 60,
             claim_window_seconds: 24 * 3600,
+            insurance_grace_seconds: 24 * 3600,
             fee_bps: 300,
             dispute_window_days: 7,
             fund_min_deposit: kabao_core::Money::from_fen(50_000),

@@ -441,6 +441,18 @@ pub fn describe_security_event(e: &kabao_store::SecurityEvent, lang: kabao_core:
                 ),
             }
         }
+        crate::insurance::SECURITY_PAYOUT_QUEUED => {
+            let (claim, fen) = (field("claim_no"), detail.get("amount_fen").and_then(|v| v.as_i64()).unwrap_or(0));
+            let amount = kabao_core::Money::from_fen(fen);
+            match lang {
+                kabao_core::Lang::Zh => {
+                    format!("保险池资金不足：售后 {claim} 的质保险赔付 {amount} 已排队，请向保险池注资")
+                }
+                kabao_core::Lang::En => format!(
+                    "The insurance pool is short: the payout of {amount} for claim {claim} is queued; fund the pool"
+                ),
+            }
+        }
         other => format!("{other}: {}", e.detail_json),
     }
 }

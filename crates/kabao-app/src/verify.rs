@@ -34,7 +34,10 @@ pub async fn ledger(store: &dyn Store) -> Result<Vec<String>, StoreError> {
             let f = flows.entry(order.0).or_default();
             match e.kind {
                 kabao_core::ledger::TxKind::Payment => f.0 += e.amount.fen(),
-                kabao_core::ledger::TxKind::Refund => f.1 -= e.amount.fen(),
+                // The insurance pool's recovery from escrow stands for the claim's refund.
+                kabao_core::ledger::TxKind::Refund | kabao_core::ledger::TxKind::InsuranceRecovery => {
+                    f.1 -= e.amount.fen()
+                }
                 kabao_core::ledger::TxKind::Settlement => f.2 -= e.amount.fen(),
                 other => {
                     problems.push(format!("escrow of order {} moved by a {} transaction", order.0, other.as_str()))
@@ -52,10 +55,14 @@ pub async fn ledger(store: &dyn Store) -> Result<Vec<String>, StoreError> {
             problems.push(format!("{} moved by a {} transaction", e.account.key(), e.kind.as_str()));
         }
     }
-    // The insurance pool is moved only by premiums and their refunds (and never goes negative, below).
+    // The insurance pool is moved only by premiums, their refunds, payouts and recoveries (and never goes
+    // negative, below); a shop's insurance receivable only by recoveries.
     for e in &entries {
-        use kabao_core::ledger::TxKind::{InsurancePremium, InsuranceRefund};
-        if e.account == Account::InsurancePool && !matches!(e.kind, InsurancePremium | InsuranceRefund) {
+        use kabao_core::ledger::TxKind::{InsurancePayout, InsurancePremium, InsuranceRecovery, InsuranceRefund};
+        let pool_kind = matches!(e.kind, InsurancePremium | InsuranceRefund | InsurancePayout | InsuranceRecovery);
+        if (e.account == Account::InsurancePool && !pool_kind)
+            || (matches!(e.account, Account::InsuranceReceivable(_)) && e.kind != InsuranceRecovery)
+        {
             problems.push(format!("{} moved by a {} transaction", e.account.key(), e.kind.as_str()));
         }
     }
@@ -100,6 +107,12 @@ pub async fn ledger(store: &dyn Store) -> Result<Vec<String>, StoreError> {
         + balances.iter().filter(|(a, _)| matches!(a, Account::FundReceivable(_))).map(|(_, v)| *v).sum::<i64>();
     if fund < 0 {
         problems.push(format!("the compensation fund advanced {} 分 more than it held", -fund));
+    }
+    // Nor does the insurance pool: its account plus the receivables booked into it stays at or above zero.
+    let pool = balances.get(&Account::InsurancePool).copied().unwrap_or(0)
+        + balances.iter().filter(|(a, _)| matches!(a, Account::InsuranceReceivable(_))).map(|(_, v)| *v).sum::<i64>();
+    if pool < 0 {
+        problems.push(format!("the insurance pool paid out {} 分 more than it held", -pool));
     }
     for (order_id, (paid, refunded, settled)) in &flows {
         let escrow = balances.get(&Account::Escrow(kabao_core::ledger::OrderId(*order_id))).copied().unwrap_or(0);

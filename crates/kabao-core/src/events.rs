@@ -43,11 +43,12 @@ pub enum EventKind {
     DisputeRefunded,
     DisputeDecided,
     ClaimVerified,
+    InsurancePaid,
 }
 
 impl EventKind {
     /// Every kind an order's chain may hold.
-    pub const ALL: [EventKind; 23] = [
+    pub const ALL: [EventKind; 24] = [
         EventKind::OrderCreated,
         EventKind::OrderPaid,
         EventKind::KeysAssigned,
@@ -71,6 +72,7 @@ impl EventKind {
         EventKind::DisputeRefunded,
         EventKind::DisputeDecided,
         EventKind::ClaimVerified,
+        EventKind::InsurancePaid,
     ];
 
     /// The kind as stored and hashed; never changed once written.
@@ -99,6 +101,7 @@ impl EventKind {
             EventKind::DisputeRefunded => "dispute.refunded",
             EventKind::DisputeDecided => "dispute.decided",
             EventKind::ClaimVerified => "claim.verified",
+            EventKind::InsurancePaid => "insurance.paid",
         }
     }
 
@@ -202,6 +205,10 @@ impl EventKind {
                     lang.pick("第三方验货：无法确认卡密状态", "Key verifier: the key's state is unknown")
                 }
             },
+            EventKind::InsurancePaid => lang.pick(
+                "质保险赔付：该件商品的货款已由保险池赔付",
+                "Warranty insurance paid: the item's price came from the insurance pool",
+            ),
         }
     }
 }
@@ -460,6 +467,15 @@ pub enum OrderEvent<'a> {
         finding: Finding,
         note: Option<&'a str>,
     },
+    /// Warranty insurance paid a claim the normal remedy did not settle; `recovered` says where the pool got
+    /// the money back from (`escrow`, `receivable`).
+    InsurancePaid {
+        claim_no: &'a str,
+        item: i32,
+        amount: Money,
+        to: RefundTo,
+        recovered: &'a str,
+    },
 }
 
 impl OrderEvent<'_> {
@@ -488,6 +504,7 @@ impl OrderEvent<'_> {
             OrderEvent::DisputeRefunded { .. } => EventKind::DisputeRefunded,
             OrderEvent::DisputeDecided { .. } => EventKind::DisputeDecided,
             OrderEvent::ClaimVerified { .. } => EventKind::ClaimVerified,
+            OrderEvent::InsurancePaid { .. } => EventKind::InsurancePaid,
         }
     }
 
@@ -631,6 +648,10 @@ impl OrderEvent<'_> {
             }),
             OrderEvent::ClaimVerified { claim_no, item, answer: None, finding, note } => json!({
                 "claim_no": claim_no, "item": item, "reachable": false, "note": note, "finding": finding.as_str(),
+            }),
+            OrderEvent::InsurancePaid { claim_no, item, amount, to, recovered } => json!({
+                "claim_no": claim_no, "item": item, "amount_fen": amount.fen(), "to": to.as_str(),
+                "recovered": recovered,
             }),
         }
     }

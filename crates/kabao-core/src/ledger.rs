@@ -39,12 +39,15 @@ pub enum Account {
     PlatformRevenue,
     /// Money crossing the platform's edge (gateways in, withdrawals out). Negative = money received from outside.
     GatewayClearing,
+    /// What a shop owes the insurance pool after the pool paid one of its claims and the order's escrow could not
+    /// give the money back. Its balance is the debt, so it may go negative; settlement repays it.
+    InsuranceReceivable(ShopId),
 }
 
 impl Account {
     /// Whether a transaction may leave this account below zero. Only the edge and the fund's receivables may.
     pub fn may_go_negative(self) -> bool {
-        matches!(self, Account::GatewayClearing | Account::FundReceivable(_))
+        matches!(self, Account::GatewayClearing | Account::FundReceivable(_) | Account::InsuranceReceivable(_))
     }
 
     /// A stable text key for storage, e.g. `"wallet:12"`, `"escrow:345"`, `"platform_revenue"`.
@@ -60,6 +63,7 @@ impl Account {
             Account::InsurancePool => "insurance_pool".into(),
             Account::PlatformRevenue => "platform_revenue".into(),
             Account::GatewayClearing => "gateway_clearing".into(),
+            Account::InsuranceReceivable(s) => format!("insurance_receivable:{}", s.0),
         }
     }
 
@@ -80,6 +84,7 @@ impl Account {
             ("insurance_pool", None) => Account::InsurancePool,
             ("platform_revenue", None) => Account::PlatformRevenue,
             ("gateway_clearing", None) => Account::GatewayClearing,
+            ("insurance_receivable", Some(id)) => Account::InsuranceReceivable(ShopId(id)),
             _ => return None,
         })
     }
@@ -117,6 +122,11 @@ pub enum TxKind {
     InsurancePremium,
     /// A premium returned from the pool with its order's full refund (never delivered).
     InsuranceRefund,
+    /// A claim paid by warranty insurance: pool → the buyer (by the one refund rule).
+    InsurancePayout,
+    /// The pool getting a payout back from the merchant: from the order's escrow, as a receivable on the shop,
+    /// or the receivable repaid from the shop's available balance at settlement.
+    InsuranceRecovery,
 }
 
 impl TxKind {
@@ -134,6 +144,8 @@ impl TxKind {
             TxKind::FundRepayment => "fund_repayment",
             TxKind::InsurancePremium => "insurance_premium",
             TxKind::InsuranceRefund => "insurance_refund",
+            TxKind::InsurancePayout => "insurance_payout",
+            TxKind::InsuranceRecovery => "insurance_recovery",
         }
     }
     pub fn parse(s: &str) -> Option<TxKind> {
@@ -150,6 +162,8 @@ impl TxKind {
             TxKind::FundRepayment,
             TxKind::InsurancePremium,
             TxKind::InsuranceRefund,
+            TxKind::InsurancePayout,
+            TxKind::InsuranceRecovery,
         ]
         .into_iter()
         .find(|k| k.as_str() == s)
@@ -428,6 +442,7 @@ mod tests {
             Account::Escrow(OrderId(9)),
             Account::MerchantAvailable(SHOP),
             Account::MerchantDeposit(SHOP),
+            Account::InsuranceReceivable(SHOP),
             Account::CompensationFund,
             Account::FundReceivable(SHOP),
             Account::WithdrawalPending(SHOP),

@@ -65,6 +65,14 @@ pub fn premium_back(buyer: Option<UserId>, premium: Money) -> Result<Refund, Led
     Ok(Refund { to, tx })
 }
 
+/// A claim paid by warranty insurance: the item's price from the pool to the order's buyer, by the same rule as
+/// the escrow (a wallet buyer's wallet; a guest's gateway).
+pub fn insurance_payout(buyer: Option<UserId>, amount: Money) -> Result<Refund, LedgerError> {
+    let to = RefundTo::of(buyer);
+    let tx = LedgerTx::transfer(TxKind::InsurancePayout, Account::InsurancePool, to.account(), amount)?;
+    Ok(Refund { to, tx })
+}
+
 /// An arbiter's refund paid from the sources in `plan` (see [`dispute::plan`]) back to the order's buyer.
 pub fn from_plan(plan: &Plan, order: OrderId, shop: ShopId, buyer: Option<UserId>) -> Result<Refund, LedgerError> {
     let to = RefundTo::of(buyer);

@@ -242,6 +242,13 @@ mod reference {
             "claim_no": claim_no, "item": item, "reachable": false, "note": note, "finding": "no_finding",
         })
     }
+
+    /// insurance.rs `pay`.
+    pub fn insurance_paid(claim_no: &str, item: i32, amount_fen: i64, to: &str, recovered: &str) -> Value {
+        serde_json::json!({
+            "claim_no": claim_no, "item": item, "amount_fen": amount_fen, "to": to, "recovered": recovered,
+        })
+    }
 }
 
 const REASONS: &str = concat!(
@@ -319,6 +326,7 @@ fn reference_chain() -> Vec<(&'static str, Value)> {
         ),
         ("claim.verified", claim_verified("C1a2b3", 2, "valid", None, None, "key_valid")),
         ("claim.verified", claim_verified_unreachable("C1a2b3", 1, "connection refused")),
+        ("insurance.paid", insurance_paid("C1a2b3", 1, 990, "wallet", "escrow")),
     ]
 }
 
@@ -541,6 +549,13 @@ fn typed_chain() -> Vec<ChainedEvent> {
             answer: None,
             finding: Finding::NoFinding,
             note: Some("connection refused"),
+        },
+        OrderEvent::InsurancePaid {
+            claim_no: "C1a2b3",
+            item: 1,
+            amount: Money::from_fen(990),
+            to: RefundTo::Wallet(buyer),
+            recovered: "escrow",
         },
     ];
     let mut out: Vec<ChainedEvent> = Vec::new();

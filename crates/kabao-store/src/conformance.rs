@@ -47,6 +47,7 @@ pub const SCENARIOS: &[&str] = &[
     "trust_facts_leave_automatic_reissues_out_of_the_response_time",
     "insurance_claim_window_and_covers",
     "webhook_endpoints_deliveries_and_leases",
+    "insurance_payouts_are_taken_once",
     "concurrent_buyers_never_oversell",
     "concurrent_withdrawal_holds_never_overdraw",
 ];
@@ -1982,5 +1983,66 @@ pub async fn webhook_endpoints_deliveries_and_leases(store: &dyn Store) {
     assert!(tx.mark_deadline_notice(claim_id, at(5_000)).await.unwrap());
     assert!(!tx.mark_deadline_notice(claim_id, at(5_000)).await.unwrap());
     assert!(tx.claims_due_soon(at(0), at(5_000), 10).await.unwrap().is_empty(), "once per deadline");
+    tx.commit().await.unwrap();
+}
+
+// ---- insurance payouts ----
+
+pub async fn insurance_payouts_are_taken_once(store: &dyn Store) {
+    use crate::{Payout, PayoutState};
+    let f = merchant_with_product(store, "payout_insurer").await;
+    let mut tx = store.begin(TxMode::Write).await.unwrap();
+    let insured = tx.insert_order(&new_order(&f, "K000000000000000000000000P1", None, 1)).await.unwrap();
+    let bare = tx.insert_order(&new_order(&f, "K000000000000000000000000P2", None, 1)).await.unwrap();
+    let cover = |order| crate::Cover {
+        order_id: order,
+        kind: crate::CoverKind::Cover,
+        premium: Money::from_fen(30),
+        extended_until: None,
+        created_at: T0,
+    };
+    tx.insert_cover(&cover(insured)).await.unwrap();
+    let due = tx.insert_claim(&claim(insured, f.shop, "PC1", 1, Some(at(1_000)))).await.unwrap();
+    tx.insert_claim(&claim(bare, f.shop, "PC2", 1, Some(at(1_000)))).await.unwrap();
+    let ineligible = crate::ClaimRecord { eligible: false, ..claim(insured, f.shop, "PC3", 1, Some(at(1_000))) };
+    tx.insert_claim(&ineligible).await.unwrap();
+    let later = tx.insert_claim(&claim(insured, f.shop, "PC4", 1, Some(at(5_000)))).await.unwrap();
+    tx.commit().await.unwrap();
+
+    // Only the insured, eligible claim whose deadline (plus grace) passed; uninsured and ineligible ones never.
+    let mut tx = store.begin(TxMode::Write).await.unwrap();
+    let ids = |v: Vec<crate::ClaimRecord>| v.into_iter().map(|c| c.id).collect::<Vec<_>>();
+    assert_eq!(ids(tx.insurable_claims(at(999), 10).await.unwrap()), Vec::<i64>::new());
+    assert_eq!(ids(tx.insurable_claims(at(1_000), 10).await.unwrap()), vec![due]);
+    // A suspended shop's open claims are insurable whatever their deadline.
+    tx.set_shop_suspended(f.shop, true, Some("违规")).await.unwrap();
+    assert_eq!(ids(tx.insurable_claims(at(1_000), 10).await.unwrap()), vec![due, later]);
+    tx.set_shop_suspended(f.shop, false, None).await.unwrap();
+    let p = Payout {
+        id: 0,
+        claim_id: due,
+        order_id: insured,
+        shop_id: f.shop,
+        amount: Money::from_fen(990),
+        state: PayoutState::Pending,
+        created_at: at(2_000),
+        decided_at: None,
+    };
+    let id = tx.insert_payout(&p).await.unwrap();
+    tx.commit().await.unwrap();
+    let mut tx = store.begin(TxMode::Write).await.unwrap();
+    let err = tx.insert_payout(&p).await.unwrap_err();
+    assert!(matches!(err, StoreError::Conflict("insurance_payouts.claim")), "{err:?}");
+    drop(tx);
+
+    let mut tx = store.begin(TxMode::Write).await.unwrap();
+    assert!(tx.insurable_claims(at(1_000), 10).await.unwrap().is_empty(), "a claim with a payout is taken");
+    assert_eq!(tx.pending_payouts(10).await.unwrap(), vec![Payout { id, ..p.clone() }]);
+    assert!(tx.decide_payout(id, PayoutState::Paid, at(3_000)).await.unwrap());
+    assert!(!tx.decide_payout(id, PayoutState::Paid, at(3_001)).await.unwrap(), "compare-and-set: paid once");
+    assert!(tx.pending_payouts(10).await.unwrap().is_empty());
+    let paid = Payout { id, state: PayoutState::Paid, decided_at: Some(at(3_000)), ..p };
+    assert_eq!(tx.order_payouts(insured).await.unwrap(), vec![paid]);
+    assert!(tx.order_payouts(bare).await.unwrap().is_empty());
     tx.commit().await.unwrap();
 }

@@ -36,6 +36,7 @@ const UNIQUE_RULES: &[(&str, &str, &str)] = &[
         "certification_applications.pending",
     ),
     ("insurance_covers_pkey", "insurance_covers.order_id", "insurance_covers.order"),
+    ("insurance_payouts_claim_key", "insurance_payouts.claim_id", "insurance_payouts.claim"),
 ];
 
 /// A database error of either backend's driver.

@@ -25,8 +25,8 @@ pub use commerce::*;
 pub use models::*;
 pub use trust::*;
 pub use tx::{
-    ClaimsTx, Cover, CoverKind, FinanceTx, IdempotencyTx, InsuranceTx, JobsTx, KeyringTx, KeysTx, OrdersTx, ShopsTx,
-    TrustTx, Tx, UsersTx, WebhooksTx,
+    ClaimsTx, Cover, CoverKind, FinanceTx, IdempotencyTx, InsuranceTx, JobsTx, KeyringTx, KeysTx, OrdersTx, Payout,
+    PayoutState, ShopsTx, TrustTx, Tx, UsersTx, WebhooksTx,
 };
 pub use webhooks::*;
 

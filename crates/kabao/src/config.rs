@@ -42,6 +42,8 @@ pub struct Config {
     pub smtp_from: Option<String>,
     /// Escrow is released this long after delivery (the platform's default claim window).
     pub claim_window_seconds: i64,
+    /// Warranty insurance pays an unsettled eligible claim this long after the merchant's deadline.
+    pub insurance_grace_seconds: i64,
     /// An unpaid order expires after this long.
     pub order_ttl_seconds: i64,
     /// How often background jobs (settlement, expiry) run.
@@ -138,6 +140,7 @@ impl Default for Config {
             smtp_url: None,
             smtp_from: None,
             claim_window_seconds: 24 * 3600,
+            insurance_grace_seconds: 24 * 3600,
             order_ttl_seconds: 30 * 60,
             job_interval_seconds: 10,
             dispute_window_days: 7,
@@ -208,6 +211,7 @@ impl Config {
         }
         for (var, slot) in [
             ("KABAO_CLAIM_WINDOW_SECONDS", &mut config.claim_window_seconds),
+            ("KABAO_INSURANCE_GRACE_SECONDS", &mut config.insurance_grace_seconds),
             ("KABAO_ORDER_TTL_SECONDS", &mut config.order_ttl_seconds),
         ] {
             if let Some(v) = env(var) {

@@ -531,6 +531,7 @@ async fn serve(config: Config, demo: bool) -> anyhow::Result<()> {
         epay,
         sandbox,
         claim_window_seconds: config.claim_window_seconds,
+        insurance_grace_seconds: config.insurance_grace_seconds,
         order_ttl_seconds: config.order_ttl_seconds,
         dispute_window_days: config.dispute_window_days,
         first_order_trust_below: config.first_order_trust_below,

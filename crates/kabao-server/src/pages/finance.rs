@@ -39,6 +39,8 @@ fn entry_label(kind: kabao_core::ledger::TxKind, lang: Lang) -> &'static str {
         FundRepayment => lang.pick("归还赔付基金垫付", "Repaid to the compensation fund"),
         InsurancePremium => lang.pick("质保险保费", "Warranty insurance premium"),
         InsuranceRefund => lang.pick("退还质保险保费", "Insurance premium refunded"),
+        InsurancePayout => lang.pick("质保险赔付", "Warranty insurance payout"),
+        InsuranceRecovery => lang.pick("质保险追偿", "Recovered by warranty insurance"),
     }
 }
 

@@ -154,6 +154,8 @@ struct OrderPage {
     error: Option<String>,
     /// Warranty insurance bought with the order, in words.
     insurance: Option<String>,
+    /// A warranty insurance payout waiting for the pool, in words.
+    insurance_queued: Option<String>,
     order_no: String,
     state: &'static str,
     state_label: &'static str,
@@ -209,7 +211,19 @@ pub(crate) async fn order_page(
     let is_buyer = order.buyer_id.is_some() && v.user.as_ref().is_some_and(|u| Some(u.id) == order.buyer_id);
     let delivered = matches!(order.state, OrderState::Delivered | OrderState::Settled);
     let chat = super::chat::chat_lines(state, order, kabao_store::ChatParty::Buyer, lang).await?;
+    let queued: Vec<kabao_store::Payout> = kabao_app::insurance::order_payouts(state, order.id)
+        .await?
+        .into_iter()
+        .filter(|p| p.state == kabao_store::PayoutState::Pending)
+        .collect();
+    let insurance_queued = queued.first().map(|p| match lang {
+        kabao_core::Lang::Zh => format!("保险赔付排队中：{}，保险池有资金时立即到账", p.amount),
+        kabao_core::Lang::En => {
+            format!("Insurance payout queued: {}, paid as soon as the pool has the money", p.amount)
+        }
+    });
     let page = OrderPage {
+        insurance_queued,
         ctx: Ctx::new(v),
         error,
         order_no: order.order_no.clone(),

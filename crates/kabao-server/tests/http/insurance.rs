@@ -86,7 +86,7 @@ async fn postgres_insurance_quote_is_priced_from_the_claim_window_with_reasons()
     }
 }
 
-async fn premium(app: &TestApp, product: i64) -> i64 {
+pub(crate) async fn premium(app: &TestApp, product: i64) -> i64 {
     let path = format!("/api/v1/products/{product}/insurance-quote");
     app.api("GET", &path, None, None).await.json()["premium_fen"].as_i64().unwrap()
 }
@@ -96,7 +96,7 @@ async fn pool(app: &TestApp) -> i64 {
     tx.balance(kabao_core::ledger::Account::InsurancePool).await.unwrap().fen()
 }
 
-async fn insured_order(app: &TestApp, token: &str, product: i64, premium_fen: i64) -> crate::app::Res {
+pub(crate) async fn insured_order(app: &TestApp, token: &str, product: i64, premium_fen: i64) -> crate::app::Res {
     let body = serde_json::json!({"product_id": product, "quantity": 1, "warranty_ack": true,
         "insurance": true, "insurance_premium": premium_fen});
     crate::orders::order(app, Some(token), body, None).await
@@ -246,4 +246,226 @@ async fn guest_gateway_payment_carries_the_premium_into_the_pool() {
     assert_eq!(pool(&app).await, quoted);
     assert_eq!(app.stock(product).await, 0, "delivered");
     crate::orders::verify_books(&app).await;
+}
+
+/// The balance of the wallet that paid order `no` (read from the books: API tokens expire as the clock runs).
+async fn wallet_of(app: &TestApp, no: &str) -> i64 {
+    let mut tx = app.state.store.begin(kabao_store::TxMode::Read).await.unwrap();
+    let buyer = tx.order_by_no(no).await.unwrap().unwrap().buyer_id.unwrap();
+    tx.balance(kabao_core::ledger::Account::BuyerWallet(buyer)).await.unwrap().fen()
+}
+
+async fn payouts(app: &TestApp, no: &str) -> Vec<kabao_store::Payout> {
+    let mut tx = app.state.store.begin(kabao_store::TxMode::Read).await.unwrap();
+    let order = tx.order_by_no(no).await.unwrap().unwrap();
+    tx.order_payouts(order.id).await.unwrap()
+}
+
+/// A merchant whose re-issue-only remedy fails (no stock) stays silent: past the deadline plus the grace period
+/// the cover takes the claim over. The pool (one premium) cannot pay the price, so the payout is queued, shown on
+/// the order page and raised to the admin; premiums fund the pool and the next pass pays it once, recovering the
+/// price from the order's escrow; the books verify.
+async fn payout_story(app: TestApp) {
+    use kabao_core::ledger::Account;
+    let (merchant, product) = app.merchant_with_product("payout_seller").await;
+    let templates = app.api("GET", "/api/v1/warranty/templates", None, None).await.json();
+    let mut policy =
+        templates.as_array().unwrap().iter().find(|t| t["id"] == "license_key_7d").unwrap()["policy"].clone();
+    policy["remedy"] = serde_json::json!("reissue_only");
+    let path = format!("/api/v1/merchant/products/{product}/warranty");
+    let res = app.api("PUT", &path, Some(&merchant), Some(serde_json::json!({"policy": policy}))).await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+    app.import(&merchant, product, "PAY-0001\n").await;
+    let token = buyer(&app, "payout_buyer").await;
+    top_up(&app, &token, 5_000).await;
+    let quoted = premium(&app, product).await;
+    let no = insured_order(&app, &token, product, quoted).await.json()["order_no"].as_str().unwrap().to_string();
+    let paid = app.api("POST", &format!("/api/v1/orders/{no}/pay/wallet"), Some(&token), None).await;
+    assert_eq!(paid.json()["state"], "delivered", "{}", paid.body);
+    reveal(&app, &token, &no).await;
+    let fields = [("item", "1"), ("defect", "invalid_key"), ("error_text", "错误代码 E1024：序列号无效")];
+    let claim_path = format!("/api/v1/orders/{no}/claims");
+    let res = file_claim(&app, (Some(&token), None), &claim_path, &fields, &[("s.png", &png("p"))], None).await;
+    assert!(res.status.is_success(), "{}", res.body);
+    let claim_no = res.json()["claim"]["claim_no"].as_str().unwrap().to_string();
+    let before = wallet_of(&app, &no).await;
+    let run = || async { kabao_app::jobs::run_once(&app.state, "instance-test").await.unwrap() };
+
+    // The merchant is silent past the deadline: the remedy runs and fails (no stock, no refund in the rules).
+    app.clock.advance_seconds(25 * 3600);
+    assert_eq!(run().await.insurance_paid, Some(0));
+    assert!(payouts(&app, &no).await.is_empty(), "within the grace period the cover waits");
+    // Past the grace period the cover takes it over; one premium cannot pay 9.90, so the payout is queued.
+    app.clock.advance_seconds(24 * 3600);
+    assert_eq!(run().await.insurance_paid, Some(0));
+    let queued = payouts(&app, &no).await;
+    assert_eq!(queued.len(), 1);
+    assert_eq!((queued[0].state, queued[0].amount.fen()), (kabao_store::PayoutState::Pending, 990));
+    assert_eq!(wallet_of(&app, &no).await, before, "nothing paid yet");
+    let mut page = app.browser();
+    assert_eq!(page.login("payout_buyer", "buyer-pass-1").await.status, StatusCode::SEE_OTHER);
+    let body = page.get(&format!("/o/{no}")).await.body;
+    assert!(body.contains("保险赔付排队中") && body.contains("id=\"order-insurance-queued\""), "{body}");
+    let events = kabao_app::admin::security_events(&app.state, 10, 0).await.unwrap();
+    assert!(events.iter().any(|e| e.kind == "insurance.payout_queued" && e.detail_json.contains(&claim_no)));
+    crate::orders::verify_books(&app).await;
+
+    // Premiums of four more insured orders fund the pool; the next pass pays the queued payout, once.
+    let keys: String = (0..4).map(|i| format!("FUND-{i:04}\n")).collect();
+    app.import(&merchant, product, &keys).await;
+    let other = buyer(&app, "payout_funder").await;
+    top_up(&app, &other, 10_000).await;
+    for _ in 0..4 {
+        let p = premium(&app, product).await;
+        let o = insured_order(&app, &other, product, p).await.json()["order_no"].as_str().unwrap().to_string();
+        let res = app.api("POST", &format!("/api/v1/orders/{o}/pay/wallet"), Some(&other), None).await;
+        assert_eq!(res.json()["state"], "delivered", "{}", res.body);
+    }
+    let pool_before = pool(&app).await;
+    assert!(pool_before >= 990, "{pool_before}");
+    assert_eq!(run().await.insurance_paid, Some(1));
+    assert_eq!(run().await.insurance_paid, Some(0), "a second pass never pays twice");
+    assert_eq!(wallet_of(&app, &no).await, before + 990, "the buyer got the item's price");
+    assert_eq!(payouts(&app, &no).await[0].state, kabao_store::PayoutState::Paid);
+    let mut tx = app.state.store.begin(kabao_store::TxMode::Read).await.unwrap();
+    let order = tx.order_by_no(&no).await.unwrap().unwrap();
+    assert_eq!(tx.balance(Account::Escrow(order.id)).await.unwrap().fen(), 0, "recovered from escrow");
+    let claim = tx.claim_by_no(&claim_no).await.unwrap().unwrap();
+    assert_eq!(claim.state, kabao_core::claim::ClaimState::Refunded);
+    assert!(claim.decision_reason.unwrap().contains("质保险"));
+    let events = tx.order_events(order.id).await.unwrap();
+    assert_eq!(events.iter().filter(|e| e.kind == "insurance.paid").count(), 1);
+    drop(tx);
+    assert_eq!(pool(&app).await, pool_before, "paid out and recovered");
+    let body = page.get(&format!("/o/{no}")).await.body;
+    assert!(!body.contains("保险赔付排队中"), "{body}");
+    crate::orders::verify_books(&app).await;
+}
+
+#[tokio::test]
+async fn sqlite_insurance_pays_a_silent_merchants_claim_after_the_grace_queues_when_short_and_recovers() {
+    payout_story(TestApp::new().await).await;
+}
+
+#[tokio::test]
+async fn postgres_insurance_pays_a_silent_merchants_claim_after_the_grace_queues_when_short_and_recovers() {
+    if let Some(app) = TestApp::postgres().await {
+        payout_story(app).await;
+    }
+}
+
+/// A shop suspended with an insured claim open: the next pass takes the claim over at once, without waiting for
+/// the merchant's deadline or the grace period (queued here: the pool holds one premium).
+#[tokio::test]
+async fn a_suspended_shops_open_insured_claim_is_taken_over_at_once() {
+    let app = TestApp::new().await;
+    let (merchant, product) = app.merchant_with_product("suspended_insured").await;
+    set_template(&app, &merchant, product, "license_key_7d").await;
+    app.import(&merchant, product, "SUS-0001\n").await;
+    let token = buyer(&app, "suspended_buyer").await;
+    top_up(&app, &token, 5_000).await;
+    let quoted = premium(&app, product).await;
+    let no = insured_order(&app, &token, product, quoted).await.json()["order_no"].as_str().unwrap().to_string();
+    let paid = app.api("POST", &format!("/api/v1/orders/{no}/pay/wallet"), Some(&token), None).await;
+    assert_eq!(paid.json()["state"], "delivered", "{}", paid.body);
+    reveal(&app, &token, &no).await;
+    let fields = [("item", "1"), ("defect", "invalid_key"), ("error_text", "错误代码 E1024：序列号无效")];
+    let claim_path = format!("/api/v1/orders/{no}/claims");
+    let res = file_claim(&app, (Some(&token), None), &claim_path, &fields, &[("s.png", &png("s"))], None).await;
+    assert!(res.status.is_success(), "{}", res.body);
+    let run = || async { kabao_app::jobs::run_once(&app.state, "instance-test").await.unwrap() };
+    run().await;
+    assert!(payouts(&app, &no).await.is_empty(), "an active shop's open claim waits for its merchant");
+
+    let (_, password) = kabao_app::accounts::ensure_admin(&*app.state.store, crate::app::T0).await.unwrap().unwrap();
+    let admin = app.token("admin", &password).await;
+    let shop = app.api("GET", "/api/v1/merchant/shop", Some(&merchant), None).await.json()["id"].as_i64().unwrap();
+    let body = serde_json::json!({"suspended": true, "reason": "售卖无效卡密"});
+    let res = app.api("PUT", &format!("/api/v1/admin/shops/{shop}/suspension"), Some(&admin), Some(body)).await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+    run().await;
+    let taken = payouts(&app, &no).await;
+    assert_eq!(taken.len(), 1, "taken over without waiting for the deadline");
+    assert_eq!((taken[0].state, taken[0].amount.fen()), (kabao_store::PayoutState::Pending, 990));
+    run().await;
+    assert_eq!(payouts(&app, &no).await.len(), 1, "one payout per claim");
+    crate::orders::verify_books(&app).await;
+}
+
+async fn balance_of(app: &TestApp, a: kabao_core::ledger::Account) -> i64 {
+    let mut tx = app.state.store.begin(kabao_store::TxMode::Read).await.unwrap();
+    tx.balance(a).await.unwrap().fen()
+}
+
+/// The escrow no longer holds the price (an earlier partial refund): the silent merchant's remedy cannot refund,
+/// the claim stays open, and past the grace the pool pays; the recovery becomes a receivable on the shop, repaid
+/// from what the order's settlement makes available. The books verify at each step.
+async fn receivable_story(app: TestApp) {
+    use kabao_core::ledger::{Account, LedgerTx, TxKind};
+    let (merchant, product) = app.merchant_with_product("receivable_seller").await;
+    set_template(&app, &merchant, product, "license_key_7d").await;
+    app.import(&merchant, product, "REC-0001\n").await;
+    let token = buyer(&app, "receivable_buyer").await;
+    top_up(&app, &token, 5_000).await;
+    let quoted = premium(&app, product).await;
+    let no = insured_order(&app, &token, product, quoted).await.json()["order_no"].as_str().unwrap().to_string();
+    let paid = app.api("POST", &format!("/api/v1/orders/{no}/pay/wallet"), Some(&token), None).await;
+    assert_eq!(paid.json()["state"], "delivered", "{}", paid.body);
+    reveal(&app, &token, &no).await;
+    let fields = [("item", "1"), ("defect", "invalid_key"), ("error_text", "错误代码 E1024：序列号无效")];
+    let claim_path = format!("/api/v1/orders/{no}/claims");
+    let res = file_claim(&app, (Some(&token), None), &claim_path, &fields, &[("s.png", &png("r"))], None).await;
+    assert!(res.status.is_success(), "{}", res.body);
+    let claim_no = res.json()["claim"]["claim_no"].as_str().unwrap().to_string();
+    // 5.00 of the 9.90 left escrow earlier (a partial refund); premiums elsewhere put 20.00 in the pool.
+    let mut tx = app.state.store.begin(kabao_store::TxMode::Write).await.unwrap();
+    let order = tx.order_by_no(&no).await.unwrap().unwrap();
+    let shop = order.shop_id;
+    let partial = kabao_core::refund::from_escrow(order.id, order.buyer_id, Money::from_fen(500)).unwrap();
+    tx.post_ledger(&partial.tx, Some(order.id), app.state.now()).await.unwrap();
+    let premiums = LedgerTx::transfer(
+        TxKind::InsurancePremium,
+        Account::GatewayClearing,
+        Account::InsurancePool,
+        Money::from_fen(2_000),
+    )
+    .unwrap();
+    tx.post_ledger(&premiums, None, app.state.now()).await.unwrap();
+    tx.commit().await.unwrap();
+    let run = || async { kabao_app::jobs::run_once(&app.state, "instance-test").await.unwrap() };
+
+    app.clock.advance_seconds(25 * 3600);
+    run().await;
+    let mut tx = app.state.store.begin(kabao_store::TxMode::Read).await.unwrap();
+    let open = tx.claim_by_no(&claim_no).await.unwrap().unwrap();
+    drop(tx);
+    assert_eq!(open.state, kabao_core::claim::ClaimState::Open, "the remedy could not refund from escrow");
+    app.clock.advance_seconds(24 * 3600);
+    let pool_before = pool(&app).await;
+    assert_eq!(run().await.insurance_paid, Some(1));
+    assert_eq!(balance_of(&app, Account::InsuranceReceivable(shop)).await, -990, "recovery booked on the shop");
+    assert_eq!(balance_of(&app, Account::Escrow(order.id)).await, 490, "escrow untouched");
+    assert_eq!(pool(&app).await, pool_before, "paid out and booked back as the shop's debt");
+    crate::orders::verify_books(&app).await;
+
+    // The order settles after its window: what it makes available repays the pool first.
+    app.clock.advance_seconds(7 * 86_400);
+    run().await;
+    let available = balance_of(&app, Account::MerchantAvailable(shop)).await;
+    let owed = balance_of(&app, Account::InsuranceReceivable(shop)).await;
+    assert_eq!(available, 0, "all of it went to the pool");
+    assert!(owed > -990 && owed < 0, "{owed}");
+    crate::orders::verify_books(&app).await;
+}
+
+#[tokio::test]
+async fn sqlite_insurance_recovers_as_a_receivable_repaid_at_settlement() {
+    receivable_story(TestApp::new().await).await;
+}
+
+#[tokio::test]
+async fn postgres_insurance_recovers_as_a_receivable_repaid_at_settlement() {
+    if let Some(app) = TestApp::postgres().await {
+        receivable_story(app).await;
+    }
 }

@@ -279,3 +279,46 @@ async fn more_evidence_does_not_undo_a_confirmed_dead_key() {
     assert_eq!(res.status, StatusCode::OK, "{}", res.body);
     assert_eq!((res.json()["eligible"].clone(), res.json()["state"].clone()), (json!(true), json!("open")));
 }
+
+/// The verifier finds an insured order's key dead before delivery and no key is left to re-issue automatically:
+/// the cover takes the claim over when it is filed. The pool holds one premium, less than the price, so the
+/// payout is queued for the buyer to see and the admin is alerted.
+#[tokio::test]
+async fn a_dead_key_on_an_insured_order_is_taken_over_by_the_cover_when_filed() {
+    let url = reference(&format!("RI-0001\tredeemed\t{}\n", before_t0_s())).await;
+    let app = app_with_verifier(&url).await;
+    let (merchant, product) = app.merchant_with_product("ver_ins_m").await;
+    kabao_app::inventory::import_keys(
+        &*app.state.store,
+        &app.state.keyring,
+        merchant_id(&app, "ver_ins_m").await,
+        kabao_core::ProductId(product),
+        b"RI-0001\n",
+        "test",
+        T0,
+    )
+    .await
+    .unwrap();
+    set_template(&app, &merchant, product, "point_card_24h").await;
+    let token = buyer(&app, "ver_ins_b").await;
+    top_up(&app, &token, 5_000).await;
+    let quoted = crate::insurance::premium(&app, product).await;
+    let res = crate::insurance::insured_order(&app, &token, product, quoted).await;
+    let no = res.json()["order_no"].as_str().unwrap().to_string();
+    let paid = app.api("POST", &format!("/api/v1/orders/{no}/pay/wallet"), Some(&token), None).await;
+    assert_eq!(paid.json()["state"], "delivered", "{}", paid.body);
+    assert_eq!(reveal(&app, &token, &no).await, vec!["RI-0001"]);
+    let path = format!("/api/v1/orders/{no}/claims");
+    let fields = [("item", "1"), ("defect", "already_redeemed"), ("activated", "true"), ("error_text", "提示已被使用")];
+    let res = file_claim(&app, (Some(&token), None), &path, &fields, &[], None).await;
+    assert_eq!(res.status, StatusCode::CREATED, "{}", res.body);
+    let mut tx = app.state.store.begin(kabao_store::TxMode::Read).await.unwrap();
+    let order = tx.order_by_no(&no).await.unwrap().unwrap();
+    let payouts = tx.order_payouts(order.id).await.unwrap();
+    drop(tx);
+    assert_eq!(payouts.len(), 1, "taken over when filed");
+    assert_eq!((payouts[0].state, payouts[0].amount.fen()), (kabao_store::PayoutState::Pending, 990));
+    let alerts = kabao_app::admin::security_events(&app.state, 10, 0).await.unwrap();
+    assert!(alerts.iter().any(|e| e.kind == "insurance.payout_queued"));
+    verify_books(&app).await;
+}

@@ -2,12 +2,13 @@
 
 use super::PgTx;
 use crate::errors::map_sqlx;
-use crate::{Cover, CoverKind, InsuranceTx, StoreError, StoreResult};
+use crate::{rows, ClaimRecord, Cover, CoverKind, InsuranceTx, Payout, PayoutState, StoreError, StoreResult};
 use async_trait::async_trait;
 use kabao_core::catalog::Category;
 use kabao_core::insurance::Sample;
 use kabao_core::ledger::OrderId;
-use kabao_core::{Money, Timestamp};
+use kabao_core::{Money, ShopId, Timestamp};
+use std::sync::LazyLock;
 
 #[async_trait]
 impl InsuranceTx for PgTx {
@@ -78,4 +79,89 @@ impl InsuranceTx for PgTx {
             created_at: Timestamp(created_at),
         }))
     }
+
+    async fn insurable_claims(&mut self, overdue_by: Timestamp, limit: i64) -> StoreResult<Vec<ClaimRecord>> {
+        static SQL: LazyLock<String> = LazyLock::new(|| {
+            format!(
+                "SELECT {} FROM claims WHERE eligible \
+                 AND order_id IN (SELECT order_id FROM insurance_covers WHERE kind = 'cover') \
+                 AND NOT EXISTS (SELECT 1 FROM insurance_payouts p WHERE p.claim_id = claims.id) \
+                 AND ((state = 'open' AND due_at <= $1) OR (state = 'remedy_failed' AND decided_at <= $1) \
+                 OR (state IN ('open', 'awaiting_evidence') AND shop_id IN (SELECT id FROM shops WHERE suspended))) \
+                 ORDER BY id LIMIT $2",
+                rows::CLAIM_COLS
+            )
+        });
+        let rows =
+            sqlx::query(&SQL).bind(overdue_by.millis()).bind(limit).fetch_all(&mut *self.tx).await.map_err(map_sqlx)?;
+        rows.iter().map(rows::claim_from_row).collect()
+    }
+
+    async fn insert_payout(&mut self, payout: &Payout) -> StoreResult<i64> {
+        let (id,): (i64,) = sqlx::query_as(
+            "INSERT INTO insurance_payouts (claim_id, order_id, shop_id, amount_fen, state, created_at) \
+             VALUES ($1, $2, $3, $4, 'pending', $5) RETURNING id",
+        )
+        .bind(payout.claim_id)
+        .bind(payout.order_id.0)
+        .bind(payout.shop_id.0)
+        .bind(payout.amount.fen())
+        .bind(payout.created_at.millis())
+        .fetch_one(&mut *self.tx)
+        .await
+        .map_err(map_sqlx)?;
+        Ok(id)
+    }
+
+    async fn pending_payouts(&mut self, limit: i64) -> StoreResult<Vec<Payout>> {
+        let rows: Vec<PayoutRow> = sqlx::query_as(&format!(
+            "SELECT {PAYOUT_COLS} FROM insurance_payouts WHERE state = 'pending' ORDER BY id LIMIT $1"
+        ))
+        .bind(limit)
+        .fetch_all(&mut *self.tx)
+        .await
+        .map_err(map_sqlx)?;
+        rows.into_iter().map(payout_from_row).collect()
+    }
+
+    async fn decide_payout(&mut self, id: i64, to: PayoutState, at: Timestamp) -> StoreResult<bool> {
+        let done =
+            sqlx::query("UPDATE insurance_payouts SET state = $1, decided_at = $2 WHERE id = $3 AND state = 'pending'")
+                .bind(to.as_str())
+                .bind(at.millis())
+                .bind(id)
+                .execute(&mut *self.tx)
+                .await
+                .map_err(map_sqlx)?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn order_payouts(&mut self, order: OrderId) -> StoreResult<Vec<Payout>> {
+        let rows: Vec<PayoutRow> =
+            sqlx::query_as(&format!("SELECT {PAYOUT_COLS} FROM insurance_payouts WHERE order_id = $1 ORDER BY id"))
+                .bind(order.0)
+                .fetch_all(&mut *self.tx)
+                .await
+                .map_err(map_sqlx)?;
+        rows.into_iter().map(payout_from_row).collect()
+    }
+}
+
+const PAYOUT_COLS: &str = "id, claim_id, order_id, shop_id, amount_fen, state, created_at, decided_at";
+type PayoutRow = (i64, i64, i64, i64, i64, String, i64, Option<i64>);
+
+fn payout_from_row(r: PayoutRow) -> StoreResult<Payout> {
+    let (id, claim_id, order_id, shop_id, amount, state, created_at, decided_at) = r;
+    let state =
+        PayoutState::parse(&state).ok_or_else(|| StoreError::Database(format!("unknown payout state {state:?}")))?;
+    Ok(Payout {
+        id,
+        claim_id,
+        order_id: OrderId(order_id),
+        shop_id: ShopId(shop_id),
+        amount: Money::from_fen(amount),
+        state,
+        created_at: Timestamp(created_at),
+        decided_at: decided_at.map(Timestamp),
+    })
 }

@@ -1,11 +1,11 @@
 //! The insurance aggregate's part of a transaction: the 90-day claim window the premium model prices from.
 
-use crate::StoreResult;
+use crate::{ClaimRecord, StoreResult};
 use async_trait::async_trait;
 use kabao_core::catalog::Category;
 use kabao_core::insurance::Sample;
 use kabao_core::ledger::OrderId;
-use kabao_core::{Money, Timestamp};
+use kabao_core::{Money, ShopId, Timestamp};
 
 /// What warranty insurance (质保险) reads and writes.
 #[async_trait]
@@ -22,6 +22,57 @@ pub trait InsuranceTx: Send {
     /// Stores an order's cover; Conflict `"insurance_covers.order"` if it has one.
     async fn insert_cover(&mut self, cover: &Cover) -> StoreResult<()>;
     async fn cover_of(&mut self, order: OrderId) -> StoreResult<Option<Cover>>;
+
+    // ---- payouts (migration 0019) ----
+    /// Eligible claims on orders with a `cover` that have no payout yet and that the normal remedy did not
+    /// settle: open with the merchant's deadline at or before `overdue_by`, remedy failed at or before
+    /// `overdue_by`, or open (or awaiting evidence) on a suspended shop. Oldest first.
+    async fn insurable_claims(&mut self, overdue_by: Timestamp, limit: i64) -> StoreResult<Vec<ClaimRecord>>;
+    /// Stores a pending payout and returns its id. Conflict `"insurance_payouts.claim"`: the claim has one.
+    async fn insert_payout(&mut self, payout: &Payout) -> StoreResult<i64>;
+    /// Pending payouts, oldest first.
+    async fn pending_payouts(&mut self, limit: i64) -> StoreResult<Vec<Payout>>;
+    /// Compare-and-set pending → `to` (paid or cancelled); false (and no change) if it was not pending.
+    async fn decide_payout(&mut self, id: i64, to: PayoutState, at: Timestamp) -> StoreResult<bool>;
+    /// An order's payouts, oldest first.
+    async fn order_payouts(&mut self, order: OrderId) -> StoreResult<Vec<Payout>>;
+}
+
+/// Where an insurance payout stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PayoutState {
+    /// The pool could not cover it yet: queued, shown to the buyer.
+    Pending,
+    Paid,
+    /// The claim was remedied by other means while the payout waited.
+    Cancelled,
+}
+
+impl PayoutState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PayoutState::Pending => "pending",
+            PayoutState::Paid => "paid",
+            PayoutState::Cancelled => "cancelled",
+        }
+    }
+    pub fn parse(s: &str) -> Option<PayoutState> {
+        [PayoutState::Pending, PayoutState::Paid, PayoutState::Cancelled].into_iter().find(|k| k.as_str() == s)
+    }
+}
+
+/// A claim taken over by warranty insurance.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Payout {
+    /// Ignored on insert.
+    pub id: i64,
+    pub claim_id: i64,
+    pub order_id: OrderId,
+    pub shop_id: ShopId,
+    pub amount: Money,
+    pub state: PayoutState,
+    pub created_at: Timestamp,
+    pub decided_at: Option<Timestamp>,
 }
 
 /// What kind of cover an order bought.

@@ -22,7 +22,7 @@ use async_trait::async_trait;
 pub use claims::ClaimsTx;
 pub use finance::FinanceTx;
 pub use idempotency::IdempotencyTx;
-pub use insurance::{Cover, CoverKind, InsuranceTx};
+pub use insurance::{Cover, CoverKind, InsuranceTx, Payout, PayoutState};
 pub use jobs::JobsTx;
 pub use keyring::KeyringTx;
 pub use keys::KeysTx;
