@@ -182,3 +182,61 @@ async fn postgres_insurance_book_shows_premiums_payouts_recoveries_and_pending_b
         book_story(app).await;
     }
 }
+
+/// Measures the book's read with 5 000 insured orders (10 000 pool entries) over 50 shops, on SQLite and (with
+/// `KABAO_TEST_DATABASE_URL`) PostgreSQL, test profile:
+/// `cargo test -p kabao-server --test http -- --ignored insurance_book_cost --nocapture`.
+#[tokio::test]
+#[ignore]
+async fn insurance_book_cost() {
+    book_cost(TestApp::new().await, "SQLite").await;
+    if let Some(app) = TestApp::postgres().await {
+        book_cost(app, "PostgreSQL").await;
+    }
+}
+
+async fn book_cost(app: TestApp, backend: &str) {
+    use kabao_core::ledger::{Account, LedgerTx, TxKind};
+    let (edge, pool) = (Account::GatewayClearing, Account::InsurancePool);
+    for s in 0..50 {
+        let (_, product) = app.merchant_with_product(&format!("cost_shop_{s}")).await;
+        let mut tx = app.state.store.begin(kabao_store::TxMode::Write).await.unwrap();
+        let p = tx.product_by_id(kabao_core::ProductId(product)).await.unwrap().unwrap();
+        for i in 0..100 {
+            let order = kabao_store::NewOrder {
+                order_no: format!("K{s:04}{i:022}"),
+                buyer_id: None,
+                guest_email: Some("g@example.com".into()),
+                guest_query_hash: None,
+                shop_id: p.shop_id,
+                product_id: p.id,
+                quantity: 1,
+                unit_price: Money::from_fen(990),
+                amount: Money::from_fen(990),
+                warranty_snapshot: r#"{"warranty":"none"}"#.into(),
+                warranty_sha256: vec![7; 32],
+                warranty_ack: true,
+                created_at: crate::app::T0,
+                expires_at: crate::app::T0,
+                custom_answers: None,
+            };
+            let id = tx.insert_order(&order).await.unwrap();
+            let premium = LedgerTx::transfer(TxKind::InsurancePremium, edge, pool, Money::from_fen(50)).unwrap();
+            tx.post_ledger(&premium, Some(id), crate::app::T0).await.unwrap();
+            let refund = LedgerTx::transfer(TxKind::InsuranceRefund, pool, edge, Money::from_fen(10)).unwrap();
+            tx.post_ledger(&refund, Some(id), crate::app::T0).await.unwrap();
+        }
+        tx.commit().await.unwrap();
+    }
+    kabao_app::accounts::ensure_admin(&*app.state.store, crate::app::T0).await.unwrap();
+    let mut tx = app.state.store.begin(kabao_store::TxMode::Read).await.unwrap();
+    let admin = tx.user_by_username("admin").await.unwrap().unwrap();
+    drop(tx);
+    let runs = 20;
+    let start = std::time::Instant::now();
+    for _ in 0..runs {
+        let b = kabao_app::insurance::book(&app.state, &admin).await.unwrap();
+        assert_eq!(b.totals.premiums, Money::from_fen(5_000 * 40));
+    }
+    println!("{backend}: insurance book, 10 000 pool entries, 50 shops: {:?} per read", start.elapsed() / runs);
+}
