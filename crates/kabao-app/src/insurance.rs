@@ -361,3 +361,62 @@ pub async fn order_payouts(
     let mut tx = state.store.begin(TxMode::Read).await?;
     tx.order_payouts(order).await
 }
+
+/// How many shops the insurance book lists (most premium first).
+pub const BOOK_TOP_SHOPS: i64 = 20;
+
+/// The insurance book (admin): the pool and its figures by category and for the top shops by premium.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Book {
+    /// The pool account's balance (receivables booked into it included).
+    pub pool: kabao_core::Money,
+    /// Sums over every category.
+    pub totals: kabao_store::BookLine,
+    pub by_category: Vec<(Category, kabao_store::BookLine)>,
+    /// At most [`BOOK_TOP_SHOPS`]: shop, name, figures.
+    pub by_shop: Vec<(kabao_core::ShopId, String, kabao_store::BookLine)>,
+}
+
+/// Why the book cannot be shown.
+#[derive(Debug, thiserror::Error)]
+pub enum BookError {
+    #[error(transparent)]
+    Shop(#[from] crate::shops::ShopError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl Localized for BookError {
+    fn code(&self) -> &'static str {
+        match self {
+            BookError::Shop(e) => e.code(),
+            BookError::Store(_) => "internal",
+        }
+    }
+    fn message(&self, lang: Lang) -> String {
+        match self {
+            BookError::Shop(e) => e.message(lang),
+            BookError::Store(_) => crate::error::internal_message(lang),
+        }
+    }
+}
+
+/// The insurance book, for admins only (read in one transaction, so the figures agree with each other).
+pub async fn book(state: &App, admin: &User) -> Result<Book, BookError> {
+    crate::shops::require_admin(admin)?;
+    let mut tx = state.store.begin(TxMode::Read).await?;
+    let pool = tx.balance(kabao_core::ledger::Account::InsurancePool).await?;
+    let read = tx.insurance_book(BOOK_TOP_SHOPS).await?;
+    let mut totals = kabao_store::BookLine::default();
+    for (_, l) in &read.by_category {
+        let add = |a: kabao_core::Money, b: kabao_core::Money| a.checked_add(b).unwrap_or(a);
+        totals = kabao_store::BookLine {
+            premiums: add(totals.premiums, l.premiums),
+            payouts: add(totals.payouts, l.payouts),
+            recoveries: add(totals.recoveries, l.recoveries),
+            pending_count: totals.pending_count + l.pending_count,
+            pending_amount: add(totals.pending_amount, l.pending_amount),
+        };
+    }
+    Ok(Book { pool, totals, by_category: read.by_category, by_shop: read.by_shop })
+}

@@ -101,7 +101,8 @@ pub enum QuoteReason {
     Extension { extra_days: u32 },
 }
 
-fn percent_text(permille: u64) -> String {
+/// A per-mille figure as a percentage with one decimal, e.g. 32 → "3.2 %".
+pub fn percent_text(permille: u64) -> String {
     format!("{}.{} %", permille / 10, permille % 10)
 }
 
@@ -236,10 +237,30 @@ fn price_premium(inputs: &QuoteInputs, extra_days: Option<u32>) -> Result<Quote,
     Ok(Quote { premium: Money::from_fen(premium), reasons })
 }
 
+/// The loss ratio (赔付率) of the insurance book: payouts ÷ premiums, in per mille rounded half up. `None` when
+/// no premium was taken (the ratio is undefined, not zero).
+pub fn loss_ratio_permille(payouts: Money, premiums: Money) -> Option<u64> {
+    let (payouts, premiums) = (i128::from(payouts.fen().max(0)), i128::from(premiums.fen()));
+    if premiums <= 0 {
+        return None;
+    }
+    u64::try_from((payouts * 2000 + premiums) / (premiums * 2)).ok()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn loss_ratio_rounds_half_up_and_is_undefined_without_premiums() {
+        let r = |p, q| loss_ratio_permille(Money::from_fen(p), Money::from_fen(q));
+        assert_eq!(r(400, 350), Some(1143)); // 114.29 %
+        assert_eq!(r(1, 2000), Some(1)); // 0.05 % → 0.1 %
+        assert_eq!(r(0, 500), Some(0));
+        assert_eq!(r(500, 0), None);
+        assert_eq!(percent_text(1143), "114.3 %");
+    }
 
     const PLATFORM: Sample = Sample { claims: 200, orders: 10_000 };
 

@@ -639,6 +639,16 @@ impl From<kabao_app::insurance::InsuranceError> for ApiError {
     }
 }
 
+impl From<kabao_app::insurance::BookError> for ApiError {
+    fn from(e: kabao_app::insurance::BookError) -> Self {
+        use kabao_app::insurance::BookError as E;
+        match e {
+            E::Shop(e) => e.into(),
+            E::Store(_) => ApiError::internal(e),
+        }
+    }
+}
+
 // === Webhooks ===
 
 impl From<kabao_app::webhooks::WebhooksError> for ApiError {

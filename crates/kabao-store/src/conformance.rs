@@ -48,6 +48,7 @@ pub const SCENARIOS: &[&str] = &[
     "insurance_claim_window_and_covers",
     "webhook_endpoints_deliveries_and_leases",
     "insurance_payouts_are_taken_once",
+    "insurance_book_groups_by_category_and_shop",
     "concurrent_buyers_never_oversell",
     "concurrent_withdrawal_holds_never_overdraw",
 ];
@@ -2045,4 +2046,71 @@ pub async fn insurance_payouts_are_taken_once(store: &dyn Store) {
     assert_eq!(tx.order_payouts(insured).await.unwrap(), vec![paid]);
     assert!(tx.order_payouts(bare).await.unwrap().is_empty());
     tx.commit().await.unwrap();
+}
+
+// ---- the insurance book ----
+
+pub async fn insurance_book_groups_by_category_and_shop(store: &dyn Store) {
+    use crate::BookLine;
+    use kabao_core::ledger::{Account, LedgerTx, TxKind};
+    let a = merchant_with_product(store, "book_a").await;
+    let b = merchant_with_product(store, "book_b").await;
+    let c = merchant_with_product(store, "book_c").await;
+    let mut tx = store.begin(TxMode::Write).await.unwrap();
+    let top_up_draft = ProductDraft { category: Category::TopUp, ..draft("b", true) };
+    let top_up = tx.insert_product(b.shop, &top_up_draft, T0).await.unwrap();
+    let a1 = tx.insert_order(&new_order(&a, "K000000000000000000000000B1", None, 1)).await.unwrap();
+    let a2 = tx.insert_order(&new_order(&a, "K000000000000000000000000B2", None, 1)).await.unwrap();
+    let b1 = crate::NewOrder { product_id: top_up, ..new_order(&b, "K000000000000000000000000B3", None, 1) };
+    let b1 = tx.insert_order(&b1).await.unwrap();
+    let c1 = tx.insert_order(&new_order(&c, "K000000000000000000000000B4", None, 1)).await.unwrap();
+    let t = |kind, from, to, fen| LedgerTx::transfer(kind, from, to, Money::from_fen(fen)).unwrap();
+    let (edge, pool) = (Account::GatewayClearing, Account::InsurancePool);
+    for (order, fen) in [(a1, 300), (a2, 200), (b1, 500), (c1, 50)] {
+        tx.post_ledger(&t(TxKind::InsurancePremium, edge, pool, fen), Some(order), T0).await.unwrap();
+    }
+    // a2's premium is refunded; a1's claim is paid and recovered from the shop; b1's payout waits.
+    tx.post_ledger(&t(TxKind::InsuranceRefund, pool, edge, 200), Some(a2), T0).await.unwrap();
+    tx.post_ledger(&t(TxKind::InsurancePayout, pool, edge, 400), Some(a1), T0).await.unwrap();
+    let receivable = Account::InsuranceReceivable(a.shop);
+    tx.post_ledger(&t(TxKind::InsuranceRecovery, receivable, pool, 400), Some(a1), T0).await.unwrap();
+    // Money moved with no order (a wallet top-up) and other accounts do not count.
+    tx.post_ledger(&t(TxKind::TopUp, edge, Account::CompensationFund, 7), None, T0).await.unwrap();
+    let claim_b = tx.insert_claim(&claim(b1, b.shop, "BC1", 1, None)).await.unwrap();
+    let pending = crate::Payout {
+        id: 0,
+        claim_id: claim_b,
+        order_id: b1,
+        shop_id: b.shop,
+        amount: Money::from_fen(990),
+        state: crate::PayoutState::Pending,
+        created_at: T0,
+        decided_at: None,
+    };
+    tx.insert_payout(&pending).await.unwrap();
+    tx.commit().await.unwrap();
+
+    let mut tx = store.begin(TxMode::Read).await.unwrap();
+    let line = |premiums, payouts, recoveries, pending_count, pending| BookLine {
+        premiums: Money::from_fen(premiums),
+        payouts: Money::from_fen(payouts),
+        recoveries: Money::from_fen(recoveries),
+        pending_count,
+        pending_amount: Money::from_fen(pending),
+    };
+    let book = tx.insurance_book(2).await.unwrap();
+    assert_eq!(
+        book.by_category,
+        vec![(Category::GameCard, line(350, 400, 400, 0, 0)), (Category::TopUp, line(500, 0, 0, 1, 990))]
+    );
+    // Most premium first, bounded: shop c (50) is left out of the top two.
+    assert_eq!(
+        book.by_shop,
+        vec![
+            (b.shop, "book_b's shop".to_string(), line(500, 0, 0, 1, 990)),
+            (a.shop, "book_a's shop".to_string(), line(300, 400, 400, 0, 0)),
+        ]
+    );
+    assert_eq!(tx.insurance_book(10).await.unwrap().by_shop.len(), 3);
+    assert!(tx.insurance_book(0).await.unwrap().by_shop.is_empty());
 }

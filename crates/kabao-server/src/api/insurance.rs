@@ -65,3 +65,96 @@ pub async fn quote(
         summary_en: quote.summary(Lang::En),
     }))
 }
+
+/// The insurance book's figures for one group (all amounts in 分).
+#[derive(Serialize, ToSchema)]
+pub struct BookLineView {
+    /// Premiums paid into the pool less premiums refunded.
+    pub premiums_fen: i64,
+    pub payouts_fen: i64,
+    /// Recoveries booked into the pool (from the order's escrow, or owed by the shop).
+    pub recoveries_fen: i64,
+    /// Payouts queued until the pool can cover them.
+    pub pending_count: i64,
+    pub pending_fen: i64,
+    /// Loss ratio (赔付率) payouts ÷ premiums in per mille, rounded half up; null without premiums.
+    pub loss_ratio_permille: Option<u64>,
+}
+
+impl From<&kabao_store::BookLine> for BookLineView {
+    fn from(l: &kabao_store::BookLine) -> BookLineView {
+        BookLineView {
+            premiums_fen: l.premiums.fen(),
+            payouts_fen: l.payouts.fen(),
+            recoveries_fen: l.recoveries.fen(),
+            pending_count: l.pending_count,
+            pending_fen: l.pending_amount.fen(),
+            loss_ratio_permille: kabao_core::insurance::loss_ratio_permille(l.payouts, l.premiums),
+        }
+    }
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct CategoryBookView {
+    #[schema(value_type = super::contract::CategoryName)]
+    pub category: String,
+    /// In the request's language, e.g. "游戏点卡".
+    pub category_label: String,
+    #[serde(flatten)]
+    pub figures: BookLineView,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ShopBookView {
+    pub shop_id: i64,
+    pub shop_name: String,
+    #[serde(flatten)]
+    pub figures: BookLineView,
+}
+
+/// The insurance book (保险账本).
+#[derive(Serialize, ToSchema)]
+pub struct InsuranceBookView {
+    /// The insurance pool's balance.
+    pub pool_fen: i64,
+    /// Every category together.
+    pub totals: BookLineView,
+    /// Categories with any pool movement.
+    pub by_category: Vec<CategoryBookView>,
+    /// The shops with the most premium, most first; at most `top_shops`.
+    pub by_shop: Vec<ShopBookView>,
+    pub top_shops: i64,
+}
+
+/// The insurance book: the pool, premiums, payouts, recoveries, pending payouts and loss ratio by product
+/// category and for the shops with the most premium (admins).
+#[utoipa::path(get, path = "/api/v1/admin/insurance", tag = "admin", security(("bearer" = [])),
+    responses((status = 200, body = InsuranceBookView), (status = 401, description = "no valid token"),
+        (status = 403, description = "not an admin", body = super::contract::ErrorBody)))]
+pub async fn book(
+    State(state): State<SharedState>,
+    headers: axum::http::HeaderMap,
+    crate::auth::ApiUser(user): crate::auth::ApiUser,
+) -> Result<ApiJson<InsuranceBookView>, ApiError> {
+    let lang = crate::auth::request_lang(&headers);
+    let b = kabao_app::insurance::book(&state, &user).await?;
+    Ok(ApiJson(InsuranceBookView {
+        pool_fen: b.pool.fen(),
+        totals: BookLineView::from(&b.totals),
+        by_category: b
+            .by_category
+            .iter()
+            .map(|(c, l)| CategoryBookView {
+                category: c.as_str().into(),
+                category_label: c.label(lang).into(),
+                figures: l.into(),
+            })
+            .collect(),
+        by_shop: b
+            .by_shop
+            .iter()
+            .map(|(id, name, l)| ShopBookView { shop_id: id.0, shop_name: name.clone(), figures: l.into() })
+            .collect(),
+        top_shops: kabao_app::insurance::BOOK_TOP_SHOPS,
+    }))
+}

@@ -157,7 +157,8 @@ fn v1(sandbox: bool) -> Routes {
         .route("/merchant/webhooks/{id}", delete(webhooks::remove))
         .route("/merchant/webhooks/{id}/deliveries", get(webhooks::deliveries))
         .route("/merchant/webhook-deliveries/{id}/resend", post(webhooks::resend))
-        .route("/merchant/products/{id}/stock-alert", put(webhooks::stock_alert));
+        .route("/merchant/products/{id}/stock-alert", put(webhooks::stock_alert))
+        .route("/admin/insurance", get(insurance::book));
     if sandbox {
         v1.route("/orders/{order_no}/pay/sandbox", post(orders::pay_sandbox))
             .route("/gateways/sandbox/notify", post(orders::sandbox_notify))
@@ -209,7 +210,7 @@ pub fn route_table(sandbox: bool) -> Vec<(axum::http::Method, String)> {
         finance::mine, payees::list, payees::create, payees::get, payees::remove,
         admin::list_users, admin::set_role, admin::list_shops, admin::set_certification, admin::set_suspension,
         admin::security_events,
-        insurance::quote,
+        insurance::quote, insurance::book,
         webhooks::list, webhooks::create, webhooks::remove, webhooks::deliveries, webhooks::resend, webhooks::stock_alert,
     ),
     components(schemas(contract::ErrorBody)),

@@ -9,6 +9,7 @@ pub mod claims;
 pub mod console;
 pub mod disputes;
 pub mod finance;
+pub mod insurance;
 pub mod orders;
 pub mod reviews;
 pub mod trust;
@@ -322,7 +323,8 @@ fn page_routes(sandbox: bool) -> Routes {
         .route("/admin/users/{id}/role", post(admin::set_role))
         .route("/admin/shops/{id}/certification", post(admin::set_certification))
         .route("/admin/shops/{id}/suspension", post(admin::set_suspension))
-        .route("/static/app.css", get(app_css));
+        .route("/static/app.css", get(app_css))
+        .route("/admin/insurance", get(insurance::book));
     if sandbox {
         routes
             .route("/o/{no}/pay/sandbox", post(orders::pay_sandbox))

@@ -11,6 +11,7 @@ mod epay;
 mod hygiene;
 mod idempotency;
 mod insurance;
+mod insurance_book;
 mod labels;
 mod orders;
 mod pages;

@@ -2,7 +2,9 @@
 
 use super::PgTx;
 use crate::errors::map_sqlx;
-use crate::{rows, ClaimRecord, Cover, CoverKind, InsuranceTx, Payout, PayoutState, StoreError, StoreResult};
+use crate::{
+    rows, ClaimRecord, Cover, CoverKind, InsuranceBook, InsuranceTx, Payout, PayoutState, StoreError, StoreResult,
+};
 use async_trait::async_trait;
 use kabao_core::catalog::Category;
 use kabao_core::insurance::Sample;
@@ -144,6 +146,25 @@ impl InsuranceTx for PgTx {
                 .await
                 .map_err(map_sqlx)?;
         rows.into_iter().map(payout_from_row).collect()
+    }
+    async fn insurance_book(&mut self, top_shops: i64) -> StoreResult<InsuranceBook> {
+        use crate::tx::insurance::{book_by_category_sql, book_by_shop_sql, book_line};
+        static BY_CATEGORY: LazyLock<String> = LazyLock::new(book_by_category_sql);
+        static BY_SHOP: LazyLock<String> = LazyLock::new(book_by_shop_sql);
+        type CategoryRow = (String, i64, i64, i64, i64, i64);
+        let rows: Vec<CategoryRow> = sqlx::query_as(&BY_CATEGORY).fetch_all(&mut *self.tx).await.map_err(map_sqlx)?;
+        let mut by_category = Vec::with_capacity(rows.len());
+        for (category, a, b, c, d, e) in rows {
+            let category = Category::parse(&category)
+                .ok_or_else(|| StoreError::Database(format!("unknown category {category:?}")))?;
+            by_category.push((category, book_line((a, b, c, d, e))));
+        }
+        type ShopRow = (i64, String, i64, i64, i64, i64, i64);
+        let rows: Vec<ShopRow> =
+            sqlx::query_as(&BY_SHOP).bind(top_shops).fetch_all(&mut *self.tx).await.map_err(map_sqlx)?;
+        let by_shop =
+            rows.into_iter().map(|(id, name, a, b, c, d, e)| (ShopId(id), name, book_line((a, b, c, d, e)))).collect();
+        Ok(InsuranceBook { by_category, by_shop })
     }
 }
 

@@ -36,6 +36,80 @@ pub trait InsuranceTx: Send {
     async fn decide_payout(&mut self, id: i64, to: PayoutState, at: Timestamp) -> StoreResult<bool>;
     /// An order's payouts, oldest first.
     async fn order_payouts(&mut self, order: OrderId) -> StoreResult<Vec<Payout>>;
+
+    // ---- the book (admin) ----
+    /// The insurance book: the pool's movements (premiums net of premium refunds, payouts, recoveries booked into
+    /// the pool) and the pending payouts, by product category (at most [`Category::ALL`] rows) and for the
+    /// `top_shops` shops with the most premium (ties by shop id). Cost: one pass over the pool's ledger entries
+    /// (`ledger_entries (account, id)` index) per grouping, plus one indexed look-up of pending payouts per
+    /// output row; nothing is written.
+    async fn insurance_book(&mut self, top_shops: i64) -> StoreResult<InsuranceBook>;
+}
+
+/// The insurance book's figures for one category or shop.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct BookLine {
+    /// Premiums paid into the pool less premiums refunded.
+    pub premiums: Money,
+    pub payouts: Money,
+    /// Recoveries booked into the pool (from escrow, or as a receivable on the shop).
+    pub recoveries: Money,
+    pub pending_count: i64,
+    pub pending_amount: Money,
+}
+
+/// What [`InsuranceTx::insurance_book`] reads.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct InsuranceBook {
+    /// Categories with any pool movement, in [`Category::as_str`] order.
+    pub by_category: Vec<(Category, BookLine)>,
+    /// Shop, shop name, figures; most premium first.
+    pub by_shop: Vec<(ShopId, String, BookLine)>,
+}
+
+/// The book's sums over the pool's ledger entries (`e`, `t` its transaction) of insured orders (`o`, `p` its
+/// product). The pool's entries are positive for premiums and recoveries, negative for refunds and payouts.
+pub(crate) const BOOK_SUMS: &str = "\
+    CAST(SUM(CASE WHEN t.kind IN ('insurance_premium', 'insurance_refund') THEN e.amount_fen ELSE 0 END) AS BIGINT), \
+    CAST(SUM(CASE WHEN t.kind = 'insurance_payout' THEN -e.amount_fen ELSE 0 END) AS BIGINT), \
+    CAST(SUM(CASE WHEN t.kind = 'insurance_recovery' THEN e.amount_fen ELSE 0 END) AS BIGINT)";
+pub(crate) const BOOK_FROM: &str = "FROM ledger_entries e JOIN ledger_txs t ON t.id = e.tx_id \
+    JOIN orders o ON o.id = t.order_id JOIN products p ON p.id = o.product_id";
+
+pub(crate) fn book_by_category_sql() -> String {
+    format!(
+        "SELECT p.category, {BOOK_SUMS}, \
+         (SELECT COUNT(*) FROM insurance_payouts ip JOIN orders o2 ON o2.id = ip.order_id \
+          JOIN products p2 ON p2.id = o2.product_id WHERE ip.state = 'pending' AND p2.category = p.category), \
+         (SELECT CAST(COALESCE(SUM(ip.amount_fen), 0) AS BIGINT) FROM insurance_payouts ip \
+          JOIN orders o2 ON o2.id = ip.order_id JOIN products p2 ON p2.id = o2.product_id \
+          WHERE ip.state = 'pending' AND p2.category = p.category) \
+         {BOOK_FROM} WHERE e.account = 'insurance_pool' GROUP BY p.category ORDER BY p.category"
+    )
+}
+
+pub(crate) fn book_by_shop_sql() -> String {
+    format!(
+        "SELECT o.shop_id, s.name, {BOOK_SUMS}, \
+         (SELECT COUNT(*) FROM insurance_payouts ip WHERE ip.state = 'pending' AND ip.shop_id = o.shop_id), \
+         (SELECT CAST(COALESCE(SUM(ip.amount_fen), 0) AS BIGINT) FROM insurance_payouts ip \
+          WHERE ip.state = 'pending' AND ip.shop_id = o.shop_id) \
+         {BOOK_FROM} JOIN shops s ON s.id = o.shop_id WHERE e.account = 'insurance_pool' \
+         GROUP BY o.shop_id, s.name ORDER BY 3 DESC, o.shop_id LIMIT $1"
+    )
+}
+
+/// A row of [`book_by_category_sql`] (category) or [`book_by_shop_sql`] (after shop id and name).
+pub(crate) type BookSums = (i64, i64, i64, i64, i64);
+
+pub(crate) fn book_line((premiums, payouts, recoveries, pending_count, pending): BookSums) -> BookLine {
+    BookLine {
+        premiums: Money::from_fen(premiums),
+        payouts: Money::from_fen(payouts),
+        recoveries: Money::from_fen(recoveries),
+        pending_count,
+        pending_amount: Money::from_fen(pending),
+    }
 }
 
 /// Where an insurance payout stands.

@@ -7,7 +7,7 @@
 mod claims;
 mod finance;
 mod idempotency;
-mod insurance;
+pub(crate) mod insurance;
 mod jobs;
 mod keyring;
 mod keys;
@@ -22,7 +22,7 @@ use async_trait::async_trait;
 pub use claims::ClaimsTx;
 pub use finance::FinanceTx;
 pub use idempotency::IdempotencyTx;
-pub use insurance::{Cover, CoverKind, InsuranceTx, Payout, PayoutState};
+pub use insurance::{BookLine, Cover, CoverKind, InsuranceBook, InsuranceTx, Payout, PayoutState};
 pub use jobs::JobsTx;
 pub use keyring::KeyringTx;
 pub use keys::KeysTx;

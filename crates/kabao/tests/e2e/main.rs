@@ -6,5 +6,6 @@ mod buying;
 mod cli;
 mod crash;
 mod harness;
+mod insurance;
 mod trust;
 mod two_instances;
