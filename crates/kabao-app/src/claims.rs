@@ -521,7 +521,19 @@ async fn file_in(
         Some((asked, key_delivered)) => verification::finding(asked.answer(), *key_delivered),
         None => Finding::NoFinding,
     };
-    let eligibility = verification::eligibility(policy.as_ref(), &facts, finding);
+    let mut eligibility = verification::eligibility(policy.as_ref(), &facts, finding);
+    // Extended warranty (延保): a claim that fails only because the merchant's window closed, filed before the
+    // platform's window ends, stands, and the pool pays it (below); the merchant is not liable in the extension.
+    let cover = tx.cover_of(order.id).await?;
+    let extended = match &eligibility {
+        Eligibility::Ineligible(r) if r.iter().all(|r| matches!(r, warranty::Ineligible::WindowClosed { .. })) => {
+            cover.as_ref().and_then(|c| c.extended_until).is_some_and(|until| now < until)
+        }
+        _ => false,
+    };
+    if extended {
+        eligibility = Eligibility::Eligible(warranty::Allowed::Refund);
+    }
     let (eligible, reasons) = match &eligibility {
         Eligibility::Eligible(_) => (true, "[]".to_string()),
         Eligibility::Ineligible(r) => (false, reasons_json(r)),
@@ -578,6 +590,12 @@ async fn file_in(
     }
     crate::webhooks::claim_opened(&mut *tx, &order, &record, now).await?;
 
+    if extended {
+        crate::insurance::take_over(&mut *tx, &order, &record, now).await?;
+        record = tx.claim_by_no(&record.claim_no).await?.ok_or(ClaimsError::Vanished("filed claim"))?;
+        let evidence = tx.claim_evidence(record.id).await?;
+        return Ok(Filed { claim: record, evidence, duplicate: false, new_key: None });
+    }
     // Automatic re-issue: eligible, allowed by the policy, and a key in stock — the buyer gets it now.
     let mut new_key = None;
     if let Some((decided, fresh)) =
@@ -594,7 +612,7 @@ async fn file_in(
         // order's buyer is paid from the pool now (queued if the pool is short); otherwise the claim runs to the
         // merchant's deadline and remedy.
         tracing::info!(claim = %record.claim_no, order = %order.order_no, "verifier: dead before delivery, not replaced");
-        let insured = tx.cover_of(order.id).await?.is_some_and(|c| c.kind == kabao_store::CoverKind::Cover);
+        let insured = cover.is_some_and(|c| c.kind == kabao_store::CoverKind::Cover);
         if insured {
             crate::insurance::take_over(&mut *tx, &order, &record, now).await?;
             record = tx.claim_by_no(&record.claim_no).await?.ok_or(ClaimsError::Vanished("filed claim"))?;

@@ -630,9 +630,11 @@ impl From<kabao_app::insurance::InsuranceError> for ApiError {
         match e {
             E::Product(e) => e.into(),
             E::Trust(e) => e.into(),
-            E::NoPolicy | E::PremiumChanged { .. } | E::Quote(Q::PriceTooLow { .. }) => {
-                refused(StatusCode::CONFLICT, &e)
-            }
+            E::NoPolicy
+            | E::PremiumChanged { .. }
+            | E::Quote(Q::PriceTooLow { .. })
+            | E::NoExtension
+            | E::ExtensionPremiumChanged { .. } => refused(StatusCode::CONFLICT, &e),
             E::Quote(Q::NoExtraDays) => refused(StatusCode::BAD_REQUEST, &e),
             E::Quote(Q::Overflow) | E::Store(_) => ApiError::internal(e),
         }

@@ -89,6 +89,8 @@ pub struct BuyForm {
     first_order_confirmed: Option<String>,
     /// The warranty insurance add-on, ticked: the per-item premium the page showed (分).
     insurance: Option<String>,
+    /// The extended warranty (延保), ticked: the per-item premium the page showed (分).
+    extended_warranty: Option<String>,
 }
 
 pub async fn buy(
@@ -123,6 +125,10 @@ pub async fn buy(
         // The premium the page showed, for the whole quantity; a changed one is refused with the new one.
         insurance_premium: f
             .insurance
+            .as_deref()
+            .map(|unit| Money::from_fen(unit.trim().parse::<i64>().unwrap_or(0).saturating_mul(quantity))),
+        extended_premium: f
+            .extended_warranty
             .as_deref()
             .map(|unit| Money::from_fen(unit.trim().parse::<i64>().unwrap_or(0).saturating_mul(quantity))),
     };
