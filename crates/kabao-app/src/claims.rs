@@ -551,7 +551,8 @@ async fn file_in(
         eligible,
         reasons,
         state: ClaimState::Open,
-        due_at: Some(Timestamp(now.0.saturating_add(i64::from(hours) * 3_600_000))),
+        // The merchant has no deadline in the extension: the pool answers the claim.
+        due_at: (!extended).then(|| Timestamp(now.0.saturating_add(i64::from(hours) * 3_600_000))),
         paused_remaining_ms: None,
         evidence_requested: false,
         request_note: None,

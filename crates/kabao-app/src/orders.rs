@@ -814,6 +814,8 @@ pub struct OrderDetails {
     pub review: Option<kabao_store::ReviewRecord>,
     /// The warranty insurance (质保险) premium paid with the order, if insured.
     pub premium: Option<Money>,
+    /// The order's cover (warranty insurance and/or extended warranty), if any.
+    pub cover: Option<kabao_store::Cover>,
 }
 
 /// The product, timeline, claims and review of an order (the caller checked the visitor may see it).
@@ -824,6 +826,7 @@ pub async fn details(state: &App, order: &Order) -> Result<OrderDetails, StoreEr
         events: tx.order_events(order.id).await?,
         claims: tx.order_claims(order.id).await?,
         review: tx.review_of_order(order.id).await?,
+        cover: tx.cover_of(order.id).await?,
         premium: crate::insurance::premium_of(&mut *tx, order.id).await?,
     })
 }

@@ -191,3 +191,53 @@ async fn postgres_extended_warranty_is_quoted_for_short_windows_and_its_claims_a
         extension_story(app).await;
     }
 }
+
+/// The product page offers the extension beside the insurance add-on, with its price and reasons, only for a short
+/// window; a ticked box at a changed premium creates nothing; the order page then shows both windows and who stands
+/// behind each.
+#[tokio::test]
+async fn product_page_offers_the_extension_and_the_order_page_shows_both_windows() {
+    let app = TestApp::new().await;
+    let (merchant, product) = app.merchant_with_product("ext_page_seller").await;
+    app.import(&merchant, product, "EXTP-0001\n").await;
+    let mut guest = app.browser();
+    set_template(&app, &merchant, product, "account_30d").await;
+    let page = guest.get(&format!("/p/{product}")).await;
+    assert!(page.body.contains("insurance-addon") && !page.body.contains("extension-addon"), "{}", page.body);
+    set_template(&app, &merchant, product, "license_key_7d").await;
+    let quote = app.api("GET", &format!("/api/v1/products/{product}/insurance-quote"), None, None).await.json();
+    let unit = quote["extension"]["premium_fen"].as_i64().unwrap();
+    let shown = Money::from_fen(unit).to_string();
+    let page = guest.get(&format!("/p/{product}")).await;
+    assert!(page.body.contains(&format!("加购平台延保：{shown} / 件（商家质保结束后再保 23 天")), "{}", page.body);
+    assert!(page.body.contains("id=\"extension-reasons\"") && page.body.contains("延保 23 天"), "{}", page.body);
+    let csrf = guest.csrf();
+    let buy = |premium: String| {
+        vec![
+            ("quantity", "1".to_string()),
+            ("guest_email", "g@example.com".to_string()),
+            ("warranty_ack", "on".to_string()),
+            ("first_order_confirmed", "on".to_string()),
+            ("extended_warranty", premium),
+        ]
+    };
+    let fields = buy((unit + 1).to_string());
+    let fields: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let res = guest.post(&format!("/p/{product}/buy"), &fields, Some(&csrf)).await;
+    assert_eq!(res.status, StatusCode::CONFLICT, "{}", res.body);
+    assert!(res.body.contains(&format!("平台延保保费已变为 {shown}")), "{}", res.body);
+    let fields = buy(unit.to_string());
+    let fields: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let res = guest.post(&format!("/p/{product}/buy"), &fields, Some(&csrf)).await;
+    assert_eq!(res.status, StatusCode::SEE_OTHER, "{}", res.body);
+    let no = res.location().trim_start_matches("/o/").to_string();
+    let order_page = guest.get(res.location()).await.body;
+    assert!(order_page.contains("商家质保 至 交付后 7 天"), "{order_page}");
+    assert!(order_page.contains("平台延保 至 "), "{order_page}");
+    assert!(!order_page.contains("已投保质保险"), "an extension alone is not warranty insurance: {order_page}");
+    let mut tx = app.state.store.begin(kabao_store::TxMode::Read).await.unwrap();
+    let order = tx.order_by_no(&no).await.unwrap().unwrap();
+    let cover = tx.cover_of(order.id).await.unwrap().unwrap();
+    assert_eq!((cover.kind, cover.premium.fen()), (kabao_store::CoverKind::Extension, unit));
+    assert_eq!(cover.extended_until, Some(order.created_at.plus_seconds(30 * 86_400)));
+}
