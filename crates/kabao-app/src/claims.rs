@@ -109,6 +109,9 @@ pub enum ClaimsError {
     Changed,
     #[error("the order's escrow has been paid out")]
     RefundUnavailable,
+    /// The claim falls in the extended warranty: the insurance pool answers it, the merchant does not decide it.
+    #[error("the claim falls in the extended warranty")]
+    InsuranceHolds,
     /// The claim's state does not allow the step (closed, already asked, not waiting for evidence...).
     #[error(transparent)]
     Step(#[from] claim::ClaimError),
@@ -151,6 +154,7 @@ impl Localized for ClaimsError {
             E::ItemRefunded => "claim.item_refunded",
             E::Changed => "claim.changed",
             E::RefundUnavailable => "claim.refund_unavailable",
+            E::InsuranceHolds => "claim.insurance_holds",
             E::Step(e) => e.code(),
             E::Idempotency(e) => e.code(),
             E::Vanished(_) | E::ApprovalUndecided | E::Vault(_) | E::Ledger(_) | E::Store(_) => "internal",
@@ -207,6 +211,10 @@ impl Localized for ClaimsError {
             }
             E::ItemRefunded => ("该件商品已经退款".into(), "This item has already been refunded".into()),
             E::Changed => ("该售后申请刚刚被处理过，请刷新".into(), "The claim just changed; reload".into()),
+            E::InsuranceHolds => (
+                "该售后申请在平台延保期内，由平台保险池赔付，商家无需处理".into(),
+                "This claim falls in the platform's extended warranty and is paid by its pool; the merchant need not act".into(),
+            ),
             E::RefundUnavailable => (
                 "该订单的担保资金已结算，无法从担保中退款，请申请平台介入".into(),
                 "The order's escrow has been paid out; ask the platform to step in".into(),
@@ -894,6 +902,11 @@ pub async fn decide(
     let now = state.now();
     let mut tx = state.store.begin(TxMode::Write).await?;
     let (c, order) = merchant_claim(&mut *tx, merchant, claim_no).await?;
+    // An extended-warranty claim is the pool's: the merchant's decision would cancel its queued payout (a
+    // rejection would take it away from the buyer), so the merchant does not decide it.
+    if crate::insurance::in_extension(&mut *tx, &order, &c).await? {
+        return Err(ClaimsError::InsuranceHolds);
+    }
     let core_decision = match &decision {
         MerchantDecision::Approve => claim::Decision::Approve,
         MerchantDecision::Reject { reason } => claim::Decision::Reject { reason: reason.clone() },

@@ -418,7 +418,7 @@ async fn pay(tx: &mut dyn Tx, p: &kabao_store::Payout, now: Timestamp) -> Result
 
 /// Whether a claim falls in the order's extended warranty: the order bought one and the claim was filed after
 /// the merchant's window closed.
-async fn in_extension(
+pub(crate) async fn in_extension(
     tx: &mut dyn Tx,
     order: &kabao_store::Order,
     c: &kabao_store::ClaimRecord,

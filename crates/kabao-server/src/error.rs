@@ -333,9 +333,13 @@ impl From<kabao_app::claims::ClaimsError> for ApiError {
             | E::NoteRequired
             | E::DecisionInvalid => StatusCode::BAD_REQUEST,
             E::OrderNotFound | E::ClaimNotFound | E::EvidenceNotFound => StatusCode::NOT_FOUND,
-            E::NotDelivered | E::NotRevealed | E::ItemRefunded | E::Changed | E::RefundUnavailable | E::Step(_) => {
-                StatusCode::CONFLICT
-            }
+            E::NotDelivered
+            | E::NotRevealed
+            | E::ItemRefunded
+            | E::Changed
+            | E::RefundUnavailable
+            | E::InsuranceHolds
+            | E::Step(_) => StatusCode::CONFLICT,
         };
         ApiError::from_localized(status, &e)
     }

@@ -135,6 +135,12 @@ async fn extension_story(app: TestApp) {
     let queued = payouts(&app, &a).await;
     assert_eq!(queued.len(), 1);
     assert_eq!((queued[0].state, queued[0].amount.fen()), (kabao_store::PayoutState::Pending, 990));
+    assert!(filed["claim"]["due_at"].is_null(), "no merchant deadline in the extension: {filed}");
+    // The merchant cannot reject the pool's claim away (a rejection would cancel the queued payout).
+    let merchant_now = app.token("ext_seller", "merchant-pass-1").await;
+    let body = serde_json::json!({"decision": "reject", "reason": "已过质保期"});
+    let res = crate::claims::decide(&app, &merchant_now, &claim_no, body).await;
+    assert_eq!((res.status, res.json()["error"].clone()), (StatusCode::CONFLICT, "claim.insurance_holds".into()));
 
     // Premiums of four insured orders (capped now that the category has a claim) fund the pool; the next pass
     // pays the buyer from the pool, once, and takes nothing from the merchant.
@@ -240,4 +246,15 @@ async fn product_page_offers_the_extension_and_the_order_page_shows_both_windows
     let cover = tx.cover_of(order.id).await.unwrap().unwrap();
     assert_eq!((cover.kind, cover.premium.fen()), (kabao_store::CoverKind::Extension, unit));
     assert_eq!(cover.extended_until, Some(order.created_at.plus_seconds(30 * 86_400)));
+}
+
+#[tokio::test]
+async fn the_contract_documents_the_extension_quote_and_the_checkout_fields() {
+    let app = TestApp::new().await;
+    let doc = app.get("/api/openapi.json").await.json();
+    let schemas = &doc["components"]["schemas"];
+    assert!(schemas["ExtensionQuoteView"]["properties"]["days"].is_object(), "{}", schemas["ExtensionQuoteView"]);
+    assert!(schemas["InsuranceQuoteView"]["properties"]["extension"].is_object());
+    let input = &schemas["OrderInput"]["properties"];
+    assert!(input["extended_warranty"].is_object() && input["extended_premium"].is_object(), "{input}");
 }
