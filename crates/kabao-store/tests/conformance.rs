@@ -170,7 +170,8 @@ conformance_tests!(
     trust_facts_leave_automatic_reissues_out_of_the_response_time,
     insurance_claim_window_and_covers,
     webhook_endpoints_deliveries_and_leases,
-    insurance_payouts_are_taken_once;
+    insurance_payouts_are_taken_once,
+    extended_warranty_claims_do_not_hold_settlement;
     shared: concurrent_buyers_never_oversell,
     concurrent_withdrawal_holds_never_overdraw,
 );

@@ -120,14 +120,11 @@ async fn extension_story(app: TestApp) {
     reveal(&app, &token, &b).await;
     crate::orders::verify_books(&app).await;
 
-    // Day 10: the merchant's window has closed and escrow settled as usual; A's claim stands on the extension
-    // and is the pool's, queued while the pool is short.
+    // Day 10: the merchant's window has closed (escrow not yet settled); A's claim stands on the extension and
+    // is the pool's, queued while the pool is short.
     let run = || async { kabao_app::jobs::run_once(&app.state, "instance-test").await.unwrap() };
     app.clock.advance_seconds(10 * 86_400);
-    run().await;
     let token = app.token("ext_buyer", "buyer-pass-1").await;
-    let merchant_before = balance(&app, Account::MerchantAvailable(kabao_core::ShopId(shop))).await;
-    let escrow_before = balance(&app, Account::Escrow(order_id(&app, &a).await)).await;
     let wallet_before = crate::claims::wallet(&app, &token).await;
     let filed = file(&app, &token, &a).await;
     assert_eq!(filed["claim"]["eligible"], true, "{filed}");
@@ -136,6 +133,15 @@ async fn extension_story(app: TestApp) {
     assert_eq!(queued.len(), 1);
     assert_eq!((queued[0].state, queued[0].amount.fen()), (kabao_store::PayoutState::Pending, 990));
     assert!(filed["claim"]["due_at"].is_null(), "no merchant deadline in the extension: {filed}");
+    // Escrow settles as usual (the merchant's window): the pool's claim does not hold it.
+    run().await;
+    let mut tx = app.state.store.begin(kabao_store::TxMode::Read).await.unwrap();
+    let settled = tx.order_by_no(&a).await.unwrap().unwrap().state;
+    assert_eq!(settled, kabao_core::order::OrderState::Settled);
+    drop(tx);
+    let merchant_before = balance(&app, Account::MerchantAvailable(kabao_core::ShopId(shop))).await;
+    let escrow_before = balance(&app, Account::Escrow(order_id(&app, &a).await)).await;
+    assert_eq!(escrow_before, 0);
     // The merchant cannot reject the pool's claim away (a rejection would cancel the queued payout).
     let merchant_now = app.token("ext_seller", "merchant-pass-1").await;
     let body = serde_json::json!({"decision": "reject", "reason": "已过质保期"});
