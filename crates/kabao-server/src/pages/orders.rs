@@ -259,6 +259,7 @@ pub(crate) async fn order_page(
             format!("Insurance payout queued: {}, paid as soon as the pool has the money", p.amount)
         }
     });
+    let extended = windows.is_some();
     let page = OrderPage {
         windows,
         insurance_queued,
@@ -271,11 +272,20 @@ pub(crate) async fn order_page(
         product_title: product.map(|p| p.title).unwrap_or_default(),
         quantity: order.quantity,
         amount: order.amount.to_string(),
-        insurance: premium.map(|p| match lang {
-            kabao_core::Lang::Zh => format!("已投保质保险（保费 {p}）：商家未按规则补单或退款时，由平台保险池先行赔付"),
-            kabao_core::Lang::En => {
+        insurance: premium.map(|p| match (lang, extended) {
+            (kabao_core::Lang::Zh, false) => {
+                format!("已投保质保险（保费 {p}）：商家未按规则补单或退款时，由平台保险池先行赔付")
+            }
+            (kabao_core::Lang::Zh, true) => {
+                format!("已投保质保险（保费 {p}，含平台延保）：商家未按规则补单或退款时，由平台保险池先行赔付")
+            }
+            (kabao_core::Lang::En, false) => {
                 format!("Insured (premium {p}): the platform's pool pays if the merchant fails to remedy")
             }
+            (kabao_core::Lang::En, true) => format!(
+                "Insured (premium {p}, extended warranty included): the platform's pool pays if the merchant \
+                 fails to remedy"
+            ),
         }),
         warranty_sha256: hex::encode(&order.warranty_sha256),
         pending: order.state == OrderState::PendingPayment,

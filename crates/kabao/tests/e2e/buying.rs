@@ -298,7 +298,8 @@ async fn guest_buys_the_extended_warranty_and_the_order_page_shows_both_windows_
     assert!(merchant.starts_with("商家质保 至 20"), "{merchant}");
     let platform = text(&c, "#order-window-platform").await;
     assert!(platform.starts_with("平台延保 至 20"), "{platform}");
-    assert!(text(&c, "#order-insurance").await.contains("已投保质保险"));
+    assert!(text(&c, "#order-insurance").await.contains("已投保质保险（保费 ¥"));
+    assert!(text(&c, "#order-insurance").await.contains("含平台延保"));
     crate::browser::assert_no_horizontal_scroll(&c, "extended order page").await;
     c.close().await.unwrap_or_else(|e| panic!("{e}"));
 }
