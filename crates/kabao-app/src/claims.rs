@@ -109,6 +109,9 @@ pub enum ClaimsError {
     Changed,
     #[error("the order's escrow has been paid out")]
     RefundUnavailable,
+    /// The claim falls in the extended warranty: the insurance pool answers it, the merchant does not decide it.
+    #[error("the claim falls in the extended warranty")]
+    InsuranceHolds,
     /// The claim's state does not allow the step (closed, already asked, not waiting for evidence...).
     #[error(transparent)]
     Step(#[from] claim::ClaimError),
@@ -151,6 +154,7 @@ impl Localized for ClaimsError {
             E::ItemRefunded => "claim.item_refunded",
             E::Changed => "claim.changed",
             E::RefundUnavailable => "claim.refund_unavailable",
+            E::InsuranceHolds => "claim.insurance_holds",
             E::Step(e) => e.code(),
             E::Idempotency(e) => e.code(),
             E::Vanished(_) | E::ApprovalUndecided | E::Vault(_) | E::Ledger(_) | E::Store(_) => "internal",
@@ -207,6 +211,10 @@ impl Localized for ClaimsError {
             }
             E::ItemRefunded => ("该件商品已经退款".into(), "This item has already been refunded".into()),
             E::Changed => ("该售后申请刚刚被处理过，请刷新".into(), "The claim just changed; reload".into()),
+            E::InsuranceHolds => (
+                "该售后申请在平台延保期内，由平台保险池赔付，商家无需处理".into(),
+                "This claim falls in the platform's extended warranty and is paid by its pool; the merchant need not act".into(),
+            ),
             E::RefundUnavailable => (
                 "该订单的担保资金已结算，无法从担保中退款，请申请平台介入".into(),
                 "The order's escrow has been paid out; ask the platform to step in".into(),
@@ -521,7 +529,19 @@ async fn file_in(
         Some((asked, key_delivered)) => verification::finding(asked.answer(), *key_delivered),
         None => Finding::NoFinding,
     };
-    let eligibility = verification::eligibility(policy.as_ref(), &facts, finding);
+    let mut eligibility = verification::eligibility(policy.as_ref(), &facts, finding);
+    // Extended warranty (延保): a claim that fails only because the merchant's window closed, filed before the
+    // platform's window ends, stands, and the pool pays it (below); the merchant is not liable in the extension.
+    let cover = tx.cover_of(order.id).await?;
+    let extended = match &eligibility {
+        Eligibility::Ineligible(r) if r.iter().all(|r| matches!(r, warranty::Ineligible::WindowClosed { .. })) => {
+            cover.as_ref().and_then(|c| c.extended_until).is_some_and(|until| now < until)
+        }
+        _ => false,
+    };
+    if extended {
+        eligibility = Eligibility::Eligible(warranty::Allowed::Refund);
+    }
     let (eligible, reasons) = match &eligibility {
         Eligibility::Eligible(_) => (true, "[]".to_string()),
         Eligibility::Ineligible(r) => (false, reasons_json(r)),
@@ -539,7 +559,8 @@ async fn file_in(
         eligible,
         reasons,
         state: ClaimState::Open,
-        due_at: Some(Timestamp(now.0.saturating_add(i64::from(hours) * 3_600_000))),
+        // The merchant has no deadline in the extension: the pool answers the claim.
+        due_at: (!extended).then(|| Timestamp(now.0.saturating_add(i64::from(hours) * 3_600_000))),
         paused_remaining_ms: None,
         evidence_requested: false,
         request_note: None,
@@ -578,6 +599,12 @@ async fn file_in(
     }
     crate::webhooks::claim_opened(&mut *tx, &order, &record, now).await?;
 
+    if extended {
+        crate::insurance::take_over(&mut *tx, &order, &record, now).await?;
+        record = tx.claim_by_no(&record.claim_no).await?.ok_or(ClaimsError::Vanished("filed claim"))?;
+        let evidence = tx.claim_evidence(record.id).await?;
+        return Ok(Filed { claim: record, evidence, duplicate: false, new_key: None });
+    }
     // Automatic re-issue: eligible, allowed by the policy, and a key in stock — the buyer gets it now.
     let mut new_key = None;
     if let Some((decided, fresh)) =
@@ -594,7 +621,7 @@ async fn file_in(
         // order's buyer is paid from the pool now (queued if the pool is short); otherwise the claim runs to the
         // merchant's deadline and remedy.
         tracing::info!(claim = %record.claim_no, order = %order.order_no, "verifier: dead before delivery, not replaced");
-        let insured = tx.cover_of(order.id).await?.is_some_and(|c| c.kind == kabao_store::CoverKind::Cover);
+        let insured = cover.is_some_and(|c| c.kind == kabao_store::CoverKind::Cover);
         if insured {
             crate::insurance::take_over(&mut *tx, &order, &record, now).await?;
             record = tx.claim_by_no(&record.claim_no).await?.ok_or(ClaimsError::Vanished("filed claim"))?;
@@ -875,6 +902,11 @@ pub async fn decide(
     let now = state.now();
     let mut tx = state.store.begin(TxMode::Write).await?;
     let (c, order) = merchant_claim(&mut *tx, merchant, claim_no).await?;
+    // An extended-warranty claim is the pool's: the merchant's decision would cancel its queued payout (a
+    // rejection would take it away from the buyer), so the merchant does not decide it.
+    if crate::insurance::in_extension(&mut *tx, &order, &c).await? {
+        return Err(ClaimsError::InsuranceHolds);
+    }
     let core_decision = match &decision {
         MerchantDecision::Approve => claim::Decision::Approve,
         MerchantDecision::Reject { reason } => claim::Decision::Reject { reason: reason.clone() },

@@ -30,6 +30,12 @@ pub enum InsuranceError {
     /// The premium the buyer accepted is not the premium now (the claim window or the shop's trust moved).
     #[error("the premium changed to {premium}")]
     PremiumChanged { premium: kabao_core::Money },
+    /// The product's merchant window is 30 days or longer: there is nothing to extend.
+    #[error("the product's warranty is not extended")]
+    NoExtension,
+    /// The extension's premium the buyer accepted is not the one now.
+    #[error("the extended warranty premium changed to {premium}")]
+    ExtensionPremiumChanged { premium: kabao_core::Money },
     #[error(transparent)]
     Trust(#[from] TrustError),
     #[error(transparent)]
@@ -43,6 +49,8 @@ impl Localized for InsuranceError {
             InsuranceError::NoPolicy => "insurance.no_policy",
             InsuranceError::Quote(e) => e.code(),
             InsuranceError::PremiumChanged { .. } => "insurance.premium_changed",
+            InsuranceError::NoExtension => "insurance.no_extension",
+            InsuranceError::ExtensionPremiumChanged { .. } => "insurance.premium_changed",
             InsuranceError::Trust(e) => e.code(),
             InsuranceError::Store(_) => "internal",
         }
@@ -50,6 +58,7 @@ impl Localized for InsuranceError {
     fn field(&self) -> Option<&'static str> {
         match self {
             InsuranceError::PremiumChanged { .. } => Some("insurance_premium"),
+            InsuranceError::ExtensionPremiumChanged { .. } => Some("extended_premium"),
             _ => None,
         }
     }
@@ -63,6 +72,18 @@ impl Localized for InsuranceError {
             InsuranceError::PremiumChanged { premium } => match lang {
                 Lang::Zh => format!("质保险保费已变为 {premium}，请确认新的保费后重新下单"),
                 Lang::En => format!("The insurance premium is now {premium}; please confirm it and order again"),
+            },
+            InsuranceError::NoExtension => lang
+                .pick(
+                    "该商品的商家质保已达 30 天，不提供平台延保",
+                    "This product's merchant warranty already lasts 30 days; no extension is offered",
+                )
+                .into(),
+            InsuranceError::ExtensionPremiumChanged { premium } => match lang {
+                Lang::Zh => format!("平台延保保费已变为 {premium}，请确认新的保费后重新下单"),
+                Lang::En => {
+                    format!("The extended warranty premium is now {premium}; please confirm it and order again")
+                }
             },
             InsuranceError::Trust(e) => e.message(lang),
             InsuranceError::Store(_) => crate::error::internal_message(lang),
@@ -122,16 +143,71 @@ pub async fn quote_in(state: &App, tx: &mut dyn Tx, product: &Product, shop: &Sh
     Ok(insurance::quote(&QuoteInputs { price: product.price, category, platform, trust_score })?)
 }
 
+/// The extended warranty (延保) offered on a product: the days it adds to the merchant's window (to 30 days)
+/// and the price of one unit.
+#[derive(Debug, Clone)]
+pub struct Extension {
+    pub days: u32,
+    pub quote: Quote,
+}
+
+/// The extension of one unit now, priced from the same inputs as `quote_in`; `None` when the merchant's
+/// window is 30 days or longer (or the product has no policy).
+pub async fn extension_in(
+    state: &App,
+    tx: &mut dyn Tx,
+    product: &Product,
+    shop: &Shop,
+) -> Result<Option<Extension>, InsuranceError> {
+    let Some(days) = product.warranty.as_ref().and_then(|w| insurance::extension_days(w.window.millis())) else {
+        return Ok(None);
+    };
+    let now = state.now();
+    let category = window(state, tx, Some(product.category), now).await?;
+    let platform = window(state, tx, None, now).await?;
+    let trust = crate::trust::inputs_in(tx, &crate::trust::Subject::from(shop), now).await?;
+    let trust_score = kabao_core::trust::compute(&trust).score;
+    let inputs = QuoteInputs { price: product.price, category, platform, trust_score };
+    Ok(Some(Extension { days, quote: insurance::quote_extension(&inputs, days)? }))
+}
+
+/// The extension's quote a visitor sees (`extension` of the insurance quote, the product page).
+pub async fn extension_for(state: &App, product: &Product, shop: &Shop) -> Result<Option<Extension>, InsuranceError> {
+    let mut tx = state.store.begin(TxMode::Read).await?;
+    extension_in(state, &mut *tx, product, shop).await
+}
+
+/// The extension's premium of a checkout of `quantity` units now, checked against the one the buyer accepted.
+pub async fn extension_for_checkout(
+    state: &App,
+    product: &Product,
+    shop: &Shop,
+    quantity: i64,
+    accepted: kabao_core::Money,
+) -> Result<kabao_core::Money, InsuranceError> {
+    let ext = extension_for(state, product, shop).await?.ok_or(InsuranceError::NoExtension)?;
+    let premium = ext.quote.premium.checked_mul(quantity).ok_or(QuoteError::Overflow)?;
+    if premium != accepted {
+        return Err(InsuranceError::ExtensionPremiumChanged { premium });
+    }
+    Ok(premium)
+}
+
+/// The end of an order's extended warranty: 30 days after the order was placed (the cover's `extended_until`).
+pub fn extended_until(created_at: Timestamp) -> Timestamp {
+    created_at.plus_seconds(i64::from(insurance::EXTENDED_WINDOW_DAYS) * 86_400)
+}
+
 /// The quote a visitor sees on a product they may see (`GET /api/v1/products/{id}/insurance-quote`, the page).
 pub async fn quote_for(
     state: &App,
     product: ProductId,
     viewer: Option<&User>,
-) -> Result<(Product, Quote), InsuranceError> {
+) -> Result<(Product, Shop, Quote), InsuranceError> {
     let (product, shop) = crate::products::public(state, product, viewer).await?;
     let mut tx = state.store.begin(TxMode::Read).await?;
     let quote = quote_in(state, &mut *tx, &product, &shop).await?;
-    Ok((product, quote))
+    Ok((product, shop, quote))
 }
 
 /// The premium a checkout of `quantity` units costs now, checked against the one the buyer accepted: nothing is
@@ -307,14 +383,20 @@ async fn pay(tx: &mut dyn Tx, p: &kabao_store::Payout, now: Timestamp) -> Result
     }
     let payout = kabao_core::refund::insurance_payout(order.buyer_id, p.amount)?;
     tx.post_ledger(&payout.tx, Some(order.id), now).await?;
-    let escrow = tx.balance(Account::Escrow(order.id)).await?;
-    let (from, recovered) = if escrow >= p.amount {
-        (Account::Escrow(order.id), "escrow")
+    let recovered = if in_extension(tx, &order, &c).await? {
+        // Extended warranty (延保): the platform stands behind it; nothing is recovered from the merchant.
+        "none"
     } else {
-        (Account::InsuranceReceivable(order.shop_id), "receivable")
+        let escrow = tx.balance(Account::Escrow(order.id)).await?;
+        let (from, recovered) = if escrow >= p.amount {
+            (Account::Escrow(order.id), "escrow")
+        } else {
+            (Account::InsuranceReceivable(order.shop_id), "receivable")
+        };
+        let recovery = LedgerTx::transfer(TxKind::InsuranceRecovery, from, Account::InsurancePool, p.amount)?;
+        tx.post_ledger(&recovery, Some(order.id), now).await?;
+        recovered
     };
-    let recovery = LedgerTx::transfer(TxKind::InsuranceRecovery, from, Account::InsurancePool, p.amount)?;
-    tx.post_ledger(&recovery, Some(order.id), now).await?;
     let closed = kabao_store::ClaimRecord {
         state: ClaimState::Refunded,
         due_at: None,
@@ -332,6 +414,21 @@ async fn pay(tx: &mut dyn Tx, p: &kabao_store::Payout, now: Timestamp) -> Result
         OrderEvent::InsurancePaid { claim_no: &c.claim_no, item: c.item, amount: p.amount, to: payout.to, recovered };
     crate::orders::append_event(tx, order.id, &event, now).await?;
     Ok(true)
+}
+
+/// Whether a claim falls in the order's extended warranty: the order bought one and the claim was filed after
+/// the merchant's window closed.
+pub(crate) async fn in_extension(
+    tx: &mut dyn Tx,
+    order: &kabao_store::Order,
+    c: &kabao_store::ClaimRecord,
+) -> Result<bool, StoreError> {
+    if tx.cover_of(order.id).await?.and_then(|cv| cv.extended_until).is_none() {
+        return Ok(false);
+    }
+    let delivered = order.delivered_at.or(order.paid_at).unwrap_or(order.created_at);
+    Ok(kabao_core::warranty::WarrantyPolicy::from_snapshot(&order.warranty_snapshot)
+        .is_some_and(|p| p.window.closes(delivered) < c.created_at))
 }
 
 /// A shop that owes the insurance pool (a payout its order's escrow could not give back) repays it from its

@@ -255,6 +255,8 @@ pub struct CheckoutRequest {
     pub device_id: Option<String>,
     /// Warranty insurance (质保险) at the premium the buyer was quoted for the whole quantity; `None`: uninsured.
     pub insurance_premium: Option<Money>,
+    /// Extended warranty (延保): the premium the buyer accepted, for the whole quantity.
+    pub extended_premium: Option<Money>,
 }
 
 /// Appends the next event of an order's hash chain, in the caller's transaction.
@@ -345,6 +347,12 @@ pub async fn checkout(
         }
         None => None,
     };
+    let extension = match req.extended_premium {
+        Some(accepted) => {
+            Some(crate::insurance::extension_for_checkout(state, &product, &shop, req.quantity, accepted).await?)
+        }
+        None => None,
+    };
 
     let mut tx = state.store.begin(TxMode::Write).await?;
     // The terms are read in the order's own transaction: what the buyer accepted is exactly what is stored.
@@ -373,9 +381,16 @@ pub async fn checkout(
         custom_answers,
     };
     let id = tx.insert_order(&new).await?;
-    if let Some(premium) = premium {
-        let kind = kabao_store::CoverKind::Cover;
-        tx.insert_cover(&kabao_store::Cover { order_id: id, kind, premium, extended_until: None, created_at: now })
+    // One cover row per order: kind `cover` when warranty insurance was bought (with `extended_until` too when
+    // the extension was), `extension` for an extension alone; the premium is what the buyer pays for both.
+    if premium.is_some() || extension.is_some() {
+        let kind = if premium.is_some() { kabao_store::CoverKind::Cover } else { kabao_store::CoverKind::Extension };
+        let total = premium
+            .unwrap_or(Money::ZERO)
+            .checked_add(extension.unwrap_or(Money::ZERO))
+            .ok_or(OrderError::AmountOverflow)?;
+        let extended_until = extension.map(|_| crate::insurance::extended_until(now));
+        tx.insert_cover(&kabao_store::Cover { order_id: id, kind, premium: total, extended_until, created_at: now })
             .await?;
     }
     crate::trial::mark_trial(&mut *tx, &product, id, viewer, new.guest_email.as_deref()).await?;
@@ -799,6 +814,8 @@ pub struct OrderDetails {
     pub review: Option<kabao_store::ReviewRecord>,
     /// The warranty insurance (质保险) premium paid with the order, if insured.
     pub premium: Option<Money>,
+    /// The order's cover (warranty insurance and/or extended warranty), if any.
+    pub cover: Option<kabao_store::Cover>,
 }
 
 /// The product, timeline, claims and review of an order (the caller checked the visitor may see it).
@@ -809,6 +826,7 @@ pub async fn details(state: &App, order: &Order) -> Result<OrderDetails, StoreEr
         events: tx.order_events(order.id).await?,
         claims: tx.order_claims(order.id).await?,
         review: tx.review_of_order(order.id).await?,
+        cover: tx.cover_of(order.id).await?,
         premium: crate::insurance::premium_of(&mut *tx, order.id).await?,
     })
 }

@@ -180,6 +180,16 @@ pub fn quote_extension(inputs: &QuoteInputs, extra_days: u32) -> Result<Quote, Q
     price_premium(inputs, Some(extra_days))
 }
 
+/// The platform's extended warranty (延保) runs to this many days; only a shorter merchant window is extended.
+pub const EXTENDED_WINDOW_DAYS: u32 = 30;
+
+/// The whole days an extended warranty adds to a merchant window of `window_ms` (to
+/// [`EXTENDED_WINDOW_DAYS`]); `None` when the window is already that long or the gap is under a day.
+pub fn extension_days(window_ms: i64) -> Option<u32> {
+    let gap = i64::from(EXTENDED_WINDOW_DAYS) * 86_400_000 - window_ms.max(0);
+    u32::try_from(gap / 86_400_000).ok().filter(|d| *d > 0)
+}
+
 fn price_premium(inputs: &QuoteInputs, extra_days: Option<u32>) -> Result<Quote, QuoteError> {
     let price = inputs.price.fen();
     let cap = price.checked_mul(MAX_PREMIUM_PERCENT).ok_or(QuoteError::Overflow)? / 100;
@@ -388,5 +398,14 @@ mod tests {
             let (lo, hi) = (a.min(b), a.max(b));
             prop_assert!(quote_extension(&i, lo).unwrap().premium <= quote_extension(&i, hi).unwrap().premium);
         }
+    }
+
+    #[test]
+    fn only_windows_shorter_than_thirty_days_are_extended() {
+        assert_eq!(extension_days(7 * 86_400_000), Some(23));
+        assert_eq!(extension_days(24 * 3_600_000), Some(29));
+        assert_eq!(extension_days(30 * 86_400_000), None);
+        assert_eq!(extension_days(90 * 86_400_000), None);
+        assert_eq!(extension_days(29 * 86_400_000 + 1), None);
     }
 }

@@ -333,9 +333,13 @@ impl From<kabao_app::claims::ClaimsError> for ApiError {
             | E::NoteRequired
             | E::DecisionInvalid => StatusCode::BAD_REQUEST,
             E::OrderNotFound | E::ClaimNotFound | E::EvidenceNotFound => StatusCode::NOT_FOUND,
-            E::NotDelivered | E::NotRevealed | E::ItemRefunded | E::Changed | E::RefundUnavailable | E::Step(_) => {
-                StatusCode::CONFLICT
-            }
+            E::NotDelivered
+            | E::NotRevealed
+            | E::ItemRefunded
+            | E::Changed
+            | E::RefundUnavailable
+            | E::InsuranceHolds
+            | E::Step(_) => StatusCode::CONFLICT,
         };
         ApiError::from_localized(status, &e)
     }
@@ -630,9 +634,11 @@ impl From<kabao_app::insurance::InsuranceError> for ApiError {
         match e {
             E::Product(e) => e.into(),
             E::Trust(e) => e.into(),
-            E::NoPolicy | E::PremiumChanged { .. } | E::Quote(Q::PriceTooLow { .. }) => {
-                refused(StatusCode::CONFLICT, &e)
-            }
+            E::NoPolicy
+            | E::PremiumChanged { .. }
+            | E::Quote(Q::PriceTooLow { .. })
+            | E::NoExtension
+            | E::ExtensionPremiumChanged { .. } => refused(StatusCode::CONFLICT, &e),
             E::Quote(Q::NoExtraDays) => refused(StatusCode::BAD_REQUEST, &e),
             E::Quote(Q::Overflow) | E::Store(_) => ApiError::internal(e),
         }

@@ -355,6 +355,7 @@ fn lookup(key: &str) -> Option<(&'static str, &'static str)> {
         "order.product" => ("商品", "Product"),
         "order.amount" => ("金额", "Amount"),
         "order.insurance" => ("质保险", "Warranty insurance"),
+        "order.windows" => ("质保期", "Warranty windows"),
         "order.warranty" => ("质保条款", "Warranty terms"),
         "order.pay_wallet" => ("用钱包余额支付", "Pay from wallet"),
         "order.pay_gateway" => ("模拟支付（演示）", "Simulated payment (demo)"),

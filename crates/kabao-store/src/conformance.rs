@@ -49,6 +49,7 @@ pub const SCENARIOS: &[&str] = &[
     "webhook_endpoints_deliveries_and_leases",
     "insurance_payouts_are_taken_once",
     "insurance_book_groups_by_category_and_shop",
+    "extended_warranty_claims_do_not_hold_settlement",
     "concurrent_buyers_never_oversell",
     "concurrent_withdrawal_holds_never_overdraw",
 ];
@@ -2113,4 +2114,20 @@ pub async fn insurance_book_groups_by_category_and_shop(store: &dyn Store) {
     );
     assert_eq!(tx.insurance_book(10).await.unwrap().by_shop.len(), 3);
     assert!(tx.insurance_book(0).await.unwrap().by_shop.is_empty());
+}
+
+/// An open claim without a deadline (an extended-warranty claim, answered by the insurance pool) does not hold
+/// the order's settlement; an open claim with one still does.
+pub async fn extended_warranty_claims_do_not_hold_settlement(store: &dyn Store) {
+    let f = merchant_with_product(store, "extension_settler").await;
+    import(store, &f, 41, 2).await;
+    let mut tx = store.begin(TxMode::Write).await.unwrap();
+    let order = tx.insert_order(&new_order(&f, "K000000000000000000000000X1", None, 2)).await.unwrap();
+    tx.allocate_keys(f.product, order, 2).await.unwrap();
+    assert!(tx.deliver_order(order, kabao_core::order::OrderState::PendingPayment, at(50), at(60)).await.unwrap());
+    tx.insert_claim(&claim(order, f.shop, "X1", 1, None)).await.unwrap();
+    assert_eq!(tx.orders_due_for_settlement(at(70), 10).await.unwrap().len(), 1, "the pool's claim holds nothing");
+    tx.insert_claim(&claim(order, f.shop, "X2", 2, Some(at(1_000)))).await.unwrap();
+    assert!(tx.orders_due_for_settlement(at(70), 10).await.unwrap().is_empty(), "the merchant's claim holds it");
+    tx.commit().await.unwrap();
 }

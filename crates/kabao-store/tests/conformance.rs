@@ -171,7 +171,8 @@ conformance_tests!(
     insurance_claim_window_and_covers,
     webhook_endpoints_deliveries_and_leases,
     insurance_payouts_are_taken_once,
-    insurance_book_groups_by_category_and_shop;
+    insurance_book_groups_by_category_and_shop,
+    extended_warranty_claims_do_not_hold_settlement;
     shared: concurrent_buyers_never_oversell,
     concurrent_withdrawal_holds_never_overdraw,
 );

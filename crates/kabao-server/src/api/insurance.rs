@@ -32,6 +32,29 @@ pub struct InsuranceQuoteView {
     /// The reasons in one line: "本类商品近 90 天索赔率 3.2 %（…），店铺信用 82 分（…）".
     pub summary_zh: String,
     pub summary_en: String,
+    /// The extended warranty (延保) of one unit: the merchant's window extended to 30 days, backed by the
+    /// platform; `null` when the merchant's window is already 30 days or longer.
+    pub extension: Option<ExtensionQuoteView>,
+}
+
+/// The price of the extended warranty (延保) of one unit.
+#[derive(Serialize, ToSchema)]
+pub struct ExtensionQuoteView {
+    /// Days added to the merchant's window (to 30 days).
+    pub days: u32,
+    pub premium_fen: i64,
+    pub premium: String,
+    pub reasons: Vec<QuoteReasonView>,
+    pub summary_zh: String,
+    pub summary_en: String,
+}
+
+fn reasons_of(quote: &kabao_core::insurance::Quote) -> Vec<QuoteReasonView> {
+    quote
+        .reasons
+        .iter()
+        .map(|r| QuoteReasonView { code: reason_code(r), zh: r.text(Lang::Zh), en: r.text(Lang::En) })
+        .collect()
 }
 
 fn reason_code(r: &kabao_core::insurance::QuoteReason) -> String {
@@ -50,19 +73,24 @@ pub async fn quote(
     State(state): State<SharedState>,
     ApiPath(id): ApiPath<i64>,
 ) -> Result<ApiJson<InsuranceQuoteView>, ApiError> {
-    let (product, quote) = kabao_app::insurance::quote_for(&state, ProductId(id), None).await?;
+    let (product, shop, quote) = kabao_app::insurance::quote_for(&state, ProductId(id), None).await?;
+    let extension = kabao_app::insurance::extension_for(&state, &product, &shop).await?;
     Ok(ApiJson(InsuranceQuoteView {
         product_id: product.id.0,
         price_fen: product.price.fen(),
         premium_fen: quote.premium.fen(),
         premium: quote.premium.yuan_string(),
-        reasons: quote
-            .reasons
-            .iter()
-            .map(|r| QuoteReasonView { code: reason_code(r), zh: r.text(Lang::Zh), en: r.text(Lang::En) })
-            .collect(),
+        reasons: reasons_of(&quote),
         summary_zh: quote.summary(Lang::Zh),
         summary_en: quote.summary(Lang::En),
+        extension: extension.map(|e| ExtensionQuoteView {
+            days: e.days,
+            premium_fen: e.quote.premium.fen(),
+            premium: e.quote.premium.yuan_string(),
+            reasons: reasons_of(&e.quote),
+            summary_zh: e.quote.summary(Lang::Zh),
+            summary_en: e.quote.summary(Lang::En),
+        }),
     }))
 }
 

@@ -56,6 +56,13 @@ pub struct OrderInput {
     #[serde(default)]
     pub insurance: bool,
     pub insurance_premium: Option<i64>,
+    /// Extended warranty (延保): `true` buys the `extension` of the insurance quote (the merchant's window
+    /// extended to 30 days, backed by the platform), its premium times the quantity echoed in
+    /// `extended_premium` (分). A changed premium: 409 `insurance.premium_changed`, field `extended_premium`;
+    /// a product whose window is 30 days or longer: 409 `insurance.no_extension`. Nothing is created.
+    #[serde(default)]
+    pub extended_warranty: bool,
+    pub extended_premium: Option<i64>,
 }
 
 /// A buyer's answer to one of a custom product's fields.
@@ -182,6 +189,7 @@ pub async fn create(
             .map(str::to_string),
         // A missing premium is never the current one: refused as changed, with the premium to accept.
         insurance_premium: body.insurance.then(|| Money::from_fen(body.insurance_premium.unwrap_or(0))),
+        extended_premium: body.extended_warranty.then(|| Money::from_fen(body.extended_premium.unwrap_or(0))),
     };
     let result = kabao_app::orders::checkout(&state, &buyer, &req, &run).await.map_err(ApiError::from);
     run.finish(&state, result).await

@@ -115,6 +115,8 @@ struct ProductPage {
     record: Option<super::trust::RecordView>,
     /// Warranty insurance (质保险) offered at checkout: its premium and reasons, shown before paying.
     insurance: Option<InsuranceOffer>,
+    /// Extended warranty (延保) offered at checkout when the merchant's window is under 30 days.
+    extension: Option<InsuranceOffer>,
 }
 
 /// The checkout add-on: the premium of one unit (the form's value; checkout multiplies by the quantity), the
@@ -148,6 +150,34 @@ async fn insurance_offer(
             reasons: q.summary(lang),
         })),
         Err(E::NoPolicy | E::Quote(_)) => Ok(None),
+        Err(e) => Err(e.into()),
+    }
+}
+
+async fn extension_offer(
+    state: &SharedState,
+    p: &kabao_store::Product,
+    shop: &kabao_store::Shop,
+    lang: kabao_core::Lang,
+) -> Result<Option<InsuranceOffer>, ApiError> {
+    use kabao_app::insurance::InsuranceError as E;
+    match kabao_app::insurance::extension_for(state, p, shop).await {
+        Ok(Some(e)) => Ok(Some(InsuranceOffer {
+            unit_fen: e.quote.premium.fen(),
+            label: match lang {
+                kabao_core::Lang::Zh => format!(
+                    "加购平台延保：{} / 件（商家质保结束后再保 {} 天，至下单后 30 天，由平台保险池赔付）",
+                    e.quote.premium, e.days
+                ),
+                kabao_core::Lang::En => format!(
+                    "Add the platform's extended warranty: {} per item ({} more days after the merchant's, to 30 \
+                     days after ordering, paid by the platform's pool)",
+                    e.quote.premium, e.days
+                ),
+            },
+            reasons: e.quote.summary(lang),
+        })),
+        Ok(None) | Err(E::NoPolicy | E::Quote(_)) => Ok(None),
         Err(e) => Err(e.into()),
     }
 }
@@ -189,6 +219,7 @@ pub async fn product_page(
     };
     let can_buy = p.listed && !shop.suspended && !own && ready && p.stock_available > 0;
     let insurance = if can_buy { insurance_offer(state, &p, &shop, lang).await? } else { None };
+    let extension = if can_buy { extension_offer(state, &p, &shop, lang).await? } else { None };
     let custom_fields = spec
         .as_ref()
         .map(|s| s.fields.iter().enumerate().map(|(i, l)| (format!("custom_{i}"), l.clone())).collect())
@@ -225,6 +256,7 @@ pub async fn product_page(
         first_time,
         record,
         insurance,
+        extension,
     }))
 }
 

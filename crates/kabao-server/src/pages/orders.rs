@@ -89,6 +89,8 @@ pub struct BuyForm {
     first_order_confirmed: Option<String>,
     /// The warranty insurance add-on, ticked: the per-item premium the page showed (分).
     insurance: Option<String>,
+    /// The extended warranty (延保), ticked: the per-item premium the page showed (分).
+    extended_warranty: Option<String>,
 }
 
 pub async fn buy(
@@ -125,6 +127,10 @@ pub async fn buy(
             .insurance
             .as_deref()
             .map(|unit| Money::from_fen(unit.trim().parse::<i64>().unwrap_or(0).saturating_mul(quantity))),
+        extended_premium: f
+            .extended_warranty
+            .as_deref()
+            .map(|unit| Money::from_fen(unit.trim().parse::<i64>().unwrap_or(0).saturating_mul(quantity))),
     };
     match kabao_app::orders::checkout(&state, &buyer, &req, &crate::idempotency::Run::none())
         .await
@@ -156,6 +162,8 @@ struct OrderPage {
     insurance: Option<String>,
     /// A warranty insurance payout waiting for the pool, in words.
     insurance_queued: Option<String>,
+    /// With an extended warranty (延保): who stands behind the order until when (商家质保 至 … / 平台延保 至 …).
+    windows: Option<(String, String)>,
     order_no: String,
     state: &'static str,
     state_label: &'static str,
@@ -193,6 +201,32 @@ struct OrderPage {
     chat_action: String,
 }
 
+/// The merchant's window (closing a policy window after delivery; before delivery, its length) and the
+/// platform's extended window, in words.
+fn warranty_windows(order: &Order, until: kabao_core::Timestamp, lang: kabao_core::Lang) -> (String, String) {
+    use kabao_core::Lang;
+    let policy = kabao_core::warranty::WarrantyPolicy::from_snapshot(&order.warranty_snapshot);
+    let merchant_until = match (policy, order.delivered_at) {
+        (Some(p), Some(at)) => datetime(p.window.closes(at)),
+        (Some(p), None) => match p.window {
+            kabao_core::warranty::ClaimWindow::Days(d) => {
+                lang.pick(&format!("交付后 {d} 天"), &format!("{d} days after delivery")).to_string()
+            }
+            kabao_core::warranty::ClaimWindow::Hours(h) => {
+                lang.pick(&format!("交付后 {h} 小时"), &format!("{h} hours after delivery")).to_string()
+            }
+        },
+        (None, _) => "—".to_string(),
+    };
+    match lang {
+        Lang::Zh => (format!("商家质保 至 {merchant_until}"), format!("平台延保 至 {}", datetime(until))),
+        Lang::En => (
+            format!("Merchant's warranty until {merchant_until}"),
+            format!("Platform's extended warranty until {}", datetime(until)),
+        ),
+    }
+}
+
 /// What every timeline (buyer, merchant, arbiter) says for an event: the words from core's list of event kinds.
 pub(crate) fn event_label(e: &kabao_core::audit::ChainedEvent, lang: kabao_core::Lang) -> &'static str {
     kabao_core::events::label_or_other(&e.kind, &e.body, lang)
@@ -206,8 +240,11 @@ pub(crate) async fn order_page(
     error: Option<String>,
 ) -> Result<Response, ApiError> {
     let lang = v.lang;
-    let kabao_app::orders::OrderDetails { product, events, claims, review, premium } =
+    let kabao_app::orders::OrderDetails { product, events, claims, review, premium, cover } =
         kabao_app::orders::details(state, order).await?;
+    let windows = cover.as_ref().and_then(|c| c.extended_until).map(|until| warranty_windows(order, until, lang));
+    // The insurance line is for warranty insurance; an extension alone is shown by the two windows.
+    let premium = premium.filter(|_| cover.as_ref().is_some_and(|c| c.kind == kabao_store::CoverKind::Cover));
     let is_buyer = order.buyer_id.is_some() && v.user.as_ref().is_some_and(|u| Some(u.id) == order.buyer_id);
     let delivered = matches!(order.state, OrderState::Delivered | OrderState::Settled);
     let chat = super::chat::chat_lines(state, order, kabao_store::ChatParty::Buyer, lang).await?;
@@ -222,7 +259,9 @@ pub(crate) async fn order_page(
             format!("Insurance payout queued: {}, paid as soon as the pool has the money", p.amount)
         }
     });
+    let extended = windows.is_some();
     let page = OrderPage {
+        windows,
         insurance_queued,
         ctx: Ctx::new(v),
         error,
@@ -233,11 +272,20 @@ pub(crate) async fn order_page(
         product_title: product.map(|p| p.title).unwrap_or_default(),
         quantity: order.quantity,
         amount: order.amount.to_string(),
-        insurance: premium.map(|p| match lang {
-            kabao_core::Lang::Zh => format!("已投保质保险（保费 {p}）：商家未按规则补单或退款时，由平台保险池先行赔付"),
-            kabao_core::Lang::En => {
+        insurance: premium.map(|p| match (lang, extended) {
+            (kabao_core::Lang::Zh, false) => {
+                format!("已投保质保险（保费 {p}）：商家未按规则补单或退款时，由平台保险池先行赔付")
+            }
+            (kabao_core::Lang::Zh, true) => {
+                format!("已投保质保险（保费 {p}，含平台延保）：商家未按规则补单或退款时，由平台保险池先行赔付")
+            }
+            (kabao_core::Lang::En, false) => {
                 format!("Insured (premium {p}): the platform's pool pays if the merchant fails to remedy")
             }
+            (kabao_core::Lang::En, true) => format!(
+                "Insured (premium {p}, extended warranty included): the platform's pool pays if the merchant \
+                 fails to remedy"
+            ),
         }),
         warranty_sha256: hex::encode(&order.warranty_sha256),
         pending: order.state == OrderState::PendingPayment,

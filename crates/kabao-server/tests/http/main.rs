@@ -8,6 +8,7 @@ mod app;
 mod claims;
 mod disputes;
 mod epay;
+mod extended_warranty;
 mod hygiene;
 mod idempotency;
 mod insurance;

@@ -52,7 +52,8 @@ impl JobsTx for SqliteTx {
             format!(
                 "SELECT {} FROM orders WHERE state = 'delivered' AND settle_after <= $1 \
                  AND NOT EXISTS (SELECT 1 FROM claims c WHERE c.order_id = orders.id \
-                 AND c.state IN ('open', 'awaiting_evidence', 'escalated')) ORDER BY settle_after, id LIMIT $2",
+                 AND c.state IN ('open', 'awaiting_evidence', 'escalated') \
+                 AND NOT (c.state = 'open' AND c.due_at IS NULL)) ORDER BY settle_after, id LIMIT $2",
                 rows::ORDER_COLS
             )
         });

@@ -22,7 +22,8 @@ pub trait JobsTx: Send {
     async fn release_job_lease(&mut self, job: &str, owner: &str, now: Timestamp) -> StoreResult<()>;
 
     // ---- due work ----
-    /// Delivered orders whose `settle_after <= now` and that no unresolved claim holds, oldest first.
+    /// Delivered orders whose `settle_after <= now` and that no unresolved claim holds, oldest first. An open
+    /// claim without a deadline (`due_at` NULL: an extended-warranty claim, the insurance pool's) holds nothing.
     async fn orders_due_for_settlement(&mut self, now: Timestamp, limit: i64) -> StoreResult<Vec<Order>>;
     /// Pending orders whose `expires_at <= now`, oldest first.
     async fn orders_past_expiry(&mut self, now: Timestamp, limit: i64) -> StoreResult<Vec<Order>>;

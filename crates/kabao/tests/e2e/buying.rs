@@ -269,3 +269,37 @@ async fn guest_sees_the_insurance_premium_and_reasons_before_paying_and_the_orde
     crate::browser::assert_no_horizontal_scroll(&c, "insured order page").await;
     c.close().await.unwrap_or_else(|e| panic!("{e}"));
 }
+
+#[tokio::test]
+async fn guest_buys_the_extended_warranty_and_the_order_page_shows_both_windows_on_a_phone() {
+    let _guard = crate::browser::BROWSER_LOCK.lock().await;
+    let Some(driver) = ChromeDriver::start() else { return };
+    let server = Server::start(&["--demo"]);
+    let c = browser(&driver, 375, 812).await;
+    // Product 1 (a game card, 24-hour merchant window): the extension to 30 days is offered with its price.
+    c.goto(&format!("{}/p/1", server.url)).await.unwrap_or_else(|e| panic!("{e}"));
+    wait_for(&c, "#extension-addon").await;
+    let offer = text(&c, "#extension-addon label").await;
+    assert!(offer.contains("加购平台延保：¥") && offer.contains("再保 29 天"), "{offer}");
+    assert!(text(&c, "#extension-reasons").await.contains("延保 29 天"));
+    fill(&c, "#buy-form [name=guest_email]", "extended@example.com").await;
+    fill(&c, "#buy-form [name=query_password]", "chaxun-2026").await;
+    click(&c, "#buy-form [name=warranty_ack]").await;
+    click(&c, "#insurance-check").await;
+    click(&c, "#extension-check").await;
+    submit(&c, "#buy-form").await;
+    wait_for(&c, "#pay-sandbox-form").await;
+    submit(&c, "#pay-sandbox-form").await;
+    wait_for(&c, "#sandbox-pay-form").await;
+    submit(&c, "#sandbox-pay-form").await;
+    wait_for(&c, "#reveal-form").await;
+    // Delivered: who stands behind the order until when.
+    let merchant = text(&c, "#order-window-merchant").await;
+    assert!(merchant.starts_with("商家质保 至 20"), "{merchant}");
+    let platform = text(&c, "#order-window-platform").await;
+    assert!(platform.starts_with("平台延保 至 20"), "{platform}");
+    assert!(text(&c, "#order-insurance").await.contains("已投保质保险（保费 ¥"));
+    assert!(text(&c, "#order-insurance").await.contains("含平台延保"));
+    crate::browser::assert_no_horizontal_scroll(&c, "extended order page").await;
+    c.close().await.unwrap_or_else(|e| panic!("{e}"));
+}
