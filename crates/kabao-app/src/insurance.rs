@@ -279,13 +279,7 @@ impl Localized for PayoutError {
 async fn pool_cash(tx: &mut dyn Tx) -> Result<i64, StoreError> {
     use kabao_core::ledger::Account;
     let pool = tx.balance(Account::InsurancePool).await?.fen();
-    let owed: i64 = tx
-        .all_balances()
-        .await?
-        .into_iter()
-        .filter(|(a, _)| matches!(a, Account::InsuranceReceivable(_)))
-        .map(|(_, m)| m.fen())
-        .sum();
+    let owed = tx.insurance_receivables().await?.fen();
     Ok(pool + owed)
 }
 

@@ -50,6 +50,7 @@ pub const SCENARIOS: &[&str] = &[
     "insurance_payouts_are_taken_once",
     "insurance_book_groups_by_category_and_shop",
     "extended_warranty_claims_do_not_hold_settlement",
+    "insurance_receivables_are_summed_apart_from_the_ledger",
     "concurrent_buyers_never_oversell",
     "concurrent_withdrawal_holds_never_overdraw",
 ];
@@ -2129,5 +2130,38 @@ pub async fn extended_warranty_claims_do_not_hold_settlement(store: &dyn Store) 
     assert_eq!(tx.orders_due_for_settlement(at(70), 10).await.unwrap().len(), 1, "the pool's claim holds nothing");
     tx.insert_claim(&claim(order, f.shop, "X2", 2, Some(at(1_000)))).await.unwrap();
     assert!(tx.orders_due_for_settlement(at(70), 10).await.unwrap().is_empty(), "the merchant's claim holds it");
+    tx.commit().await.unwrap();
+}
+
+/// What shops owe the insurance pool is summed from their receivable accounts alone: other accounts (wallets,
+/// escrow, the pool) never count, and a repaid receivable counts zero.
+pub async fn insurance_receivables_are_summed_apart_from_the_ledger(store: &dyn Store) {
+    use kabao_core::ledger::{self, Account, LedgerTx, TxKind};
+    let (a, b) = (merchant_with_product(store, "owes_a").await, merchant_with_product(store, "owes_b").await);
+    let mut tx = store.begin(TxMode::Write).await.unwrap();
+    assert_eq!(tx.insurance_receivables().await.unwrap(), Money::ZERO);
+    let buyer = tx.insert_user(&new_user("pool_noise", Role::Buyer)).await.unwrap();
+    tx.post_ledger(&ledger::top_up(buyer, Money::from_fen(5_000)).unwrap(), None, T0).await.unwrap();
+    let owe = |shop, fen| {
+        LedgerTx::transfer(
+            TxKind::InsuranceRecovery,
+            Account::InsuranceReceivable(shop),
+            Account::InsurancePool,
+            Money::from_fen(fen),
+        )
+        .unwrap()
+    };
+    tx.post_ledger(&owe(a.shop, 300), None, T0).await.unwrap();
+    tx.post_ledger(&owe(b.shop, 45), None, T0).await.unwrap();
+    assert_eq!(tx.insurance_receivables().await.unwrap(), Money::from_fen(-345));
+    let repaid = LedgerTx::transfer(
+        TxKind::InsuranceRecovery,
+        Account::InsurancePool,
+        Account::InsuranceReceivable(b.shop),
+        Money::from_fen(45),
+    )
+    .unwrap();
+    tx.post_ledger(&repaid, None, T0).await.unwrap();
+    assert_eq!(tx.insurance_receivables().await.unwrap(), Money::from_fen(-300));
     tx.commit().await.unwrap();
 }

@@ -172,7 +172,8 @@ conformance_tests!(
     webhook_endpoints_deliveries_and_leases,
     insurance_payouts_are_taken_once,
     insurance_book_groups_by_category_and_shop,
-    extended_warranty_claims_do_not_hold_settlement;
+    extended_warranty_claims_do_not_hold_settlement,
+    insurance_receivables_are_summed_apart_from_the_ledger;
     shared: concurrent_buyers_never_oversell,
     concurrent_withdrawal_holds_never_overdraw,
 );

@@ -36,6 +36,9 @@ pub trait InsuranceTx: Send {
     async fn decide_payout(&mut self, id: i64, to: PayoutState, at: Timestamp) -> StoreResult<bool>;
     /// An order's payouts, oldest first.
     async fn order_payouts(&mut self, order: OrderId) -> StoreResult<Vec<Payout>>;
+    /// The sum of every shop's `insurance_receivable` balance (what shops owe the pool, ≤ 0), read from a partial
+    /// index of those accounts only: its cost follows the shops that owe, not the ledger's size.
+    async fn insurance_receivables(&mut self) -> StoreResult<Money>;
 
     // ---- the book (admin) ----
     /// The insurance book: the pool's movements (premiums net of premium refunds, payouts, recoveries booked into
