@@ -4,9 +4,9 @@
 use super::ApiJson;
 use crate::auth::ApiMerchant;
 use crate::error::ApiError;
-use crate::extract::ApiPath;
+use crate::extract::{ApiPath, ApiQuery};
 use crate::SharedState;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use kabao_core::ProductId;
 use kabao_store::{WebhookDeliveryRecord, WebhookEndpointRecord};
@@ -49,9 +49,28 @@ pub struct EndpointInput {
     /// An https URL on a public address.
     #[schema(example = "https://shop.example.com/kabao/webhook")]
     pub url: String,
-    /// Any of `order.paid`, `claim.opened`, `claim.deadline_soon`, `dispute.opened`, `dispute.decided`,
+    /// One or more of `order.paid`, `claim.opened`, `claim.deadline_soon`, `dispute.opened`, `dispute.decided`,
     /// `stock.low`.
+    #[schema(min_items = 1, value_type = Vec<EventName>)]
     pub events: Vec<String>,
+}
+
+/// An event a webhook endpoint may choose (the schema of `events`' items; `kabao_core::webhook::EventKind`).
+#[derive(ToSchema)]
+#[allow(dead_code)] // only its schema is used: the input is parsed by kabao_core::webhook
+pub enum EventName {
+    #[schema(rename = "order.paid")]
+    OrderPaid,
+    #[schema(rename = "claim.opened")]
+    ClaimOpened,
+    #[schema(rename = "claim.deadline_soon")]
+    ClaimDeadlineSoon,
+    #[schema(rename = "dispute.opened")]
+    DisputeOpened,
+    #[schema(rename = "dispute.decided")]
+    DisputeDecided,
+    #[schema(rename = "stock.low")]
+    StockLow,
 }
 
 /// One delivery of an event to an endpoint.
@@ -108,6 +127,8 @@ pub struct DeliveriesQuery {
 #[serde(deny_unknown_fields)]
 pub struct ThresholdInput {
     /// `stock.low` is sent when a sale or re-issue takes the stock below this (0: never).
+    #[schema(minimum = 0, maximum = 1000000)]
+    #[serde(with = "super::views::whole")]
     pub threshold: i64,
 }
 
@@ -159,7 +180,7 @@ pub async fn deliveries(
     State(state): State<SharedState>,
     ApiMerchant(user): ApiMerchant,
     ApiPath(id): ApiPath<i64>,
-    Query(q): Query<DeliveriesQuery>,
+    ApiQuery(q): ApiQuery<DeliveriesQuery>,
 ) -> Result<ApiJson<Vec<DeliveryView>>, ApiError> {
     let list = kabao_app::webhooks::deliveries(&state, &user, id, q.before).await?;
     Ok(ApiJson(list.iter().map(DeliveryView::from).collect()))
