@@ -117,6 +117,7 @@ impl From<&WebhookDeliveryRecord> for DeliveryView {
 }
 
 #[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct DeliveriesQuery {
     /// Deliveries with an id below this (the next page); absent: from the newest.
     #[serde(default)]
