@@ -33,6 +33,16 @@ pub fn default_api_url(submit_url: &str) -> Option<String> {
     submit_url.trim().strip_suffix("submit.php").map(|base| format!("{base}api.php"))
 }
 
+/// Decodes `k=v&…` parameters (a query string or a form body); `None` when malformed.
+pub fn parse_params(raw: &str) -> Option<Vec<(String, String)>> {
+    serde_urlencoded::from_str::<Vec<(String, String)>>(raw).ok()
+}
+
+/// Encodes parameters as a query string, in the order given.
+pub fn encode_params(params: &[(&str, &str)]) -> String {
+    params.iter().map(|(k, v)| format!("{}={}", encode(k), encode(v))).collect::<Vec<_>>().join("&")
+}
+
 fn encode(v: &str) -> String {
     v.bytes()
         .map(|b| match b {

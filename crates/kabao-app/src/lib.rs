@@ -14,6 +14,7 @@ pub mod disputes;
 pub mod epay;
 pub mod error;
 pub mod finance;
+pub mod gateways;
 pub mod idempotency;
 pub mod insurance;
 pub mod inventory;
@@ -115,6 +116,10 @@ pub struct Config {
     pub sandbox: Option<payments::SandboxConfig>,
     /// The 易支付 gateway, when configured.
     pub epay: Option<epay::EpayConfig>,
+    /// Alipay (RSA2), when configured.
+    pub alipay: Option<gateways::alipay::AlipayConfig>,
+    /// WeChat Pay (API v3), when configured.
+    pub wechatpay: Option<gateways::wechatpay::WechatPayConfig>,
     /// Served behind a trusted reverse proxy: take the client address from the proxy's `X-Forwarded-For`
     /// entry (for login and lookup throttling) instead of the socket peer, which would be the proxy.
     pub trust_proxy: bool,
@@ -159,6 +164,8 @@ impl Default for Config {
             fund_fee: kabao_core::Money::from_fen(5_000),
             sandbox: None,
             epay: None,
+            alipay: None,
+            wechatpay: None,
             trust_proxy: false,
             risk_review_threshold: 3,
             first_order_trust_below: 60,
@@ -205,6 +212,9 @@ pub struct App {
     pub webhook_transport: Option<Arc<dyn webhooks::WebhookTransport>>,
     /// The insurance premium's claim-window counts of the current hour.
     pub insurance_windows: insurance::WindowCache,
+    /// The configured payment gateways (the payments port), speaking HTTP through what
+    /// [`App::with_gateway_http`] gave (nothing reachable before).
+    pub gateways: gateways::Gateways,
 }
 
 impl App {
@@ -225,7 +235,9 @@ impl App {
             ),
             lookup_by_ip: FailureThrottle::new(config.lookup_failures_per_ip, config.login_window_seconds, 100_000),
         };
+        let gateways = gateways::Gateways::from_config(&config, Arc::new(gateways::NoHttp));
         App {
+            gateways,
             store,
             keyring,
             config,
@@ -252,6 +264,12 @@ impl App {
     /// Gives the 易支付 reconciliation job its query client.
     pub fn with_epay_query(mut self, query: Arc<dyn epay::EpayQuery>) -> App {
         self.epay_query = Some(query);
+        self
+    }
+
+    /// Gives the payment gateways their HTTP client (from `kabao-rails`).
+    pub fn with_gateway_http(mut self, http: Arc<dyn gateways::HttpPort>) -> App {
+        self.gateways = gateways::Gateways::from_config(&self.config, http);
         self
     }
 

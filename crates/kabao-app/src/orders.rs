@@ -618,6 +618,33 @@ pub fn check_payable(state: &App, order: &Order) -> Result<(), OrderError> {
     Ok(())
 }
 
+/// Starts paying an order through a configured gateway of the payments port: the payment is recorded, then
+/// the gateway asked how the payer pays ([`crate::gateways::Checkout`]). A gateway that refuses leaves the
+/// payment pending and unused (nothing is owed on it).
+pub async fn start_payment_at(
+    state: &App,
+    order: &Order,
+    gateway: &str,
+    subject: &str,
+    device: crate::gateways::Device,
+    client_ip: Option<std::net::IpAddr>,
+    return_url: String,
+) -> Result<(kabao_store::Payment, crate::gateways::Checkout), OrderError> {
+    let adapter = state
+        .gateways
+        .get(gateway)
+        .filter(|g| g.id() != crate::gateways::wallet::WALLET)
+        .ok_or(crate::payments::PaymentError::UnknownGateway)?
+        .clone();
+    let payment = start_gateway_payment(state, order, adapter.id()).await?;
+    let request = crate::gateways::PayRequest { payment: &payment, subject, device, client_ip, return_url };
+    let checkout = adapter.create(&request).await.map_err(|e| {
+        tracing::warn!(error = %e, gateway, trade_no = %payment.trade_no, "gateway refused to start a payment");
+        crate::payments::PaymentError::Gateway(e)
+    })?;
+    Ok((payment, checkout))
+}
+
 /// Starts paying an order through a gateway, if it may be paid.
 pub async fn start_gateway_payment(
     state: &App,

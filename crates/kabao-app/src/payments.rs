@@ -59,6 +59,12 @@ pub enum PaymentError {
     Notify(NotifyError),
     #[error("payment not found")]
     PaymentNotFound,
+    /// No such gateway is configured here.
+    #[error("no such payment gateway")]
+    UnknownGateway,
+    /// A gateway refused or could not be asked (a notification badly signed, a payment it would not start).
+    #[error(transparent)]
+    Gateway(crate::gateways::GatewayError),
     #[error("the notified amount does not match the payment")]
     AmountMismatch,
     /// Applying the payment to its order failed.
@@ -93,6 +99,16 @@ impl Localized for PaymentError {
             PaymentError::Notify(NotifyError::BadSignature | NotifyError::NoKey) => "gateway.bad_signature",
             PaymentError::Notify(NotifyError::Malformed(_)) => "gateway.malformed",
             PaymentError::PaymentNotFound => "payment.not_found",
+            PaymentError::UnknownGateway => "request.not_found",
+            PaymentError::Gateway(crate::gateways::GatewayError::Notify(NotifyError::Stale)) => "gateway.stale",
+            PaymentError::Gateway(crate::gateways::GatewayError::Notify(
+                NotifyError::BadSignature | NotifyError::NoKey,
+            )) => "gateway.bad_signature",
+            PaymentError::Gateway(crate::gateways::GatewayError::Notify(NotifyError::Malformed(_))) => {
+                "gateway.malformed"
+            }
+            PaymentError::Gateway(crate::gateways::GatewayError::Unreachable(_)) => "gateway.unreachable",
+            PaymentError::Gateway(_) => "gateway.refused",
             PaymentError::AmountMismatch => "gateway.amount_mismatch",
             PaymentError::Order(e) => e.code(),
             PaymentError::Idempotency(e) => e.code(),
@@ -128,7 +144,21 @@ impl Localized for PaymentError {
             PaymentError::TopUpInvalid => {
                 lang.pick("充值金额需在 ¥0.01 到 ¥50,000 之间", "Top-ups must be between ¥0.01 and ¥50,000")
             }
-            PaymentError::SandboxOff | PaymentError::PaymentNotFound => lang.pick("找不到该内容", "Not found"),
+            PaymentError::SandboxOff | PaymentError::PaymentNotFound | PaymentError::UnknownGateway => {
+                lang.pick("找不到该内容", "Not found")
+            }
+            PaymentError::Gateway(crate::gateways::GatewayError::Notify(e)) => {
+                return PaymentError::Notify(e.clone()).message(lang)
+            }
+            PaymentError::Gateway(crate::gateways::GatewayError::Unreachable(_)) => {
+                lang.pick("支付网关暂时无法连接，请稍后再试", "The payment gateway cannot be reached; try again later")
+            }
+            PaymentError::Gateway(e) => {
+                return match lang {
+                    Lang::Zh => format!("支付网关拒绝了请求：{e}"),
+                    Lang::En => format!("The payment gateway refused: {e}"),
+                }
+            }
             PaymentError::Notify(NotifyError::Stale) => {
                 lang.pick("通知已过期（时间戳超出 ±300 秒）", "Notification timestamp outside the ±300 s window")
             }
@@ -300,6 +330,30 @@ pub async fn handle_sandbox_notify(
         &n.gateway_trade_no,
         Money::from_fen(n.amount_fen),
         n.payer.as_deref().map(str::trim).filter(|p| !p.is_empty() && p.len() <= 128),
+    )
+    .await
+}
+
+/// Verifies a notification with the named gateway's adapter and applies it once ([`settle_notification`]).
+/// The caller answers with the adapter's [`crate::gateways::Gateway::ack`].
+pub async fn handle_gateway_notify(
+    state: &App,
+    gateway: &str,
+    request: &crate::gateways::NotifyRequest<'_>,
+) -> Result<NotifyOutcome, PaymentError> {
+    let adapter = state.gateways.get(gateway).ok_or(PaymentError::UnknownGateway)?;
+    let n = adapter.verify_notify(request, state.now()).map_err(|e| {
+        tracing::warn!(error = %e, gateway, "gateway notification refused");
+        PaymentError::Gateway(e)
+    })?;
+    settle_notification(
+        state,
+        adapter.id(),
+        &n.notification_id,
+        &n.trade_no,
+        &n.gateway_trade_no,
+        n.amount,
+        n.payer.as_deref(),
     )
     .await
 }

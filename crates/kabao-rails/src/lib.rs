@@ -63,6 +63,59 @@ impl EpayQuery for EpayHttp {
     }
 }
 
+/// The payments port's HTTP client ([`kabao_app::gateways::HttpPort`]): one reqwest client for the life of the
+/// process, [`kabao_app::gateways::CALL_TIMEOUT`], no redirects (a gateway never redirects an API call; a
+/// redirect would carry signed requests elsewhere), answers cut at [`kabao_app::gateways::MAX_ANSWER_BYTES`].
+#[derive(Default)]
+pub struct GatewayHttp {
+    client: OnceLock<reqwest::Client>,
+}
+
+#[async_trait::async_trait]
+impl kabao_app::gateways::HttpPort for GatewayHttp {
+    async fn send(
+        &self,
+        request: kabao_app::gateways::HttpRequest,
+    ) -> Result<kabao_app::gateways::HttpResponse, String> {
+        use kabao_app::gateways::{HttpResponse, CALL_TIMEOUT, MAX_ANSWER_BYTES};
+        let client = match self.client.get() {
+            Some(c) => c,
+            None => {
+                let built = reqwest::Client::builder()
+                    .timeout(CALL_TIMEOUT)
+                    .connect_timeout(CALL_TIMEOUT)
+                    .redirect(reqwest::redirect::Policy::none())
+                    .build()
+                    .map_err(describe)?;
+                self.client.get_or_init(|| built)
+            }
+        };
+        let method = reqwest::Method::from_bytes(request.method.as_bytes()).map_err(|e| e.to_string())?;
+        let mut builder = client.request(method, &request.url);
+        for (name, value) in &request.headers {
+            builder = builder.header(name, value);
+        }
+        if !request.body.is_empty() {
+            builder = builder.body(request.body);
+        }
+        let mut res = builder.send().await.map_err(describe)?;
+        let status = res.status().as_u16();
+        let headers = res
+            .headers()
+            .iter()
+            .filter_map(|(k, v)| v.to_str().ok().map(|v| (k.as_str().to_ascii_lowercase(), v.to_string())))
+            .collect();
+        let mut body = Vec::new();
+        while let Some(chunk) = res.chunk().await.map_err(describe)? {
+            if body.len() + chunk.len() > MAX_ANSWER_BYTES {
+                return Err(format!("answer larger than {MAX_ANSWER_BYTES} bytes"));
+            }
+            body.extend_from_slice(&chunk);
+        }
+        Ok(HttpResponse { status, headers, body })
+    }
+}
+
 /// A reqwest error as text, without its URL: the query URL carries the merchant key, which must not be logged.
 fn describe(e: reqwest::Error) -> String {
     let e = e.without_url();

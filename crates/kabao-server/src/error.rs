@@ -219,7 +219,15 @@ impl From<kabao_app::payments::PaymentError> for ApiError {
             E::Notify(NotifyError::Stale | NotifyError::BadSignature | NotifyError::NoKey) => {
                 refused(StatusCode::UNAUTHORIZED, &e)
             }
-            E::SandboxOff | E::PaymentNotFound => refused(StatusCode::NOT_FOUND, &e),
+            E::SandboxOff | E::PaymentNotFound | E::UnknownGateway => refused(StatusCode::NOT_FOUND, &e),
+            E::Gateway(kabao_app::gateways::GatewayError::Notify(NotifyError::Malformed(_))) => {
+                refused(StatusCode::BAD_REQUEST, &e)
+            }
+            E::Gateway(kabao_app::gateways::GatewayError::Notify(_)) => refused(StatusCode::UNAUTHORIZED, &e),
+            E::Gateway(kabao_app::gateways::GatewayError::Unreachable(_)) => {
+                refused(StatusCode::SERVICE_UNAVAILABLE, &e)
+            }
+            E::Gateway(_) => refused(StatusCode::BAD_GATEWAY, &e),
             E::Order(e) => (*e).into(),
             E::Idempotency(e) => e.into(),
             E::Ledger(_) | E::PaymentVanished(_) | E::OrderVanished(_) | E::Store(_) => ApiError::internal(e),

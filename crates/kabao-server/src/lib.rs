@@ -7,6 +7,7 @@ pub mod error;
 pub mod extract;
 pub(crate) mod files;
 pub(crate) mod forms;
+pub mod gateway_http;
 pub mod i18n;
 pub mod idempotency;
 pub mod metrics;

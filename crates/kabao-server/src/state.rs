@@ -26,6 +26,7 @@ impl AppState {
         });
         let app = App::new(store, keyring, config, clock)
             .with_epay_query(Arc::new(kabao_rails::EpayHttp::default()))
+            .with_gateway_http(Arc::new(kabao_rails::GatewayHttp::default()))
             .with_verifiers(verifiers)
             .with_webhook_transport(Arc::new(kabao_rails::WebhookHttp));
         AppState { app, metrics: crate::metrics::Metrics::new() }

@@ -271,8 +271,12 @@ pub async fn pay_wallet(
 pub struct PaymentView {
     pub trade_no: String,
     pub amount_fen: i64,
-    /// Where the payer completes the payment: the 易支付 platform, or the sandbox's payer page in a demo.
+    /// Where the payer completes the payment: the gateway's page (Alipay, WeChat H5, 易支付), our page showing the
+    /// QR code (WeChat Native), or the sandbox's payer page in a demo.
     pub pay_url: String,
+    /// WeChat Native pay: the `weixin://` content of the QR code the payer scans (also shown at `pay_url`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub qr_code: Option<String>,
 }
 
 /// Start paying a pending order through the sandbox gateway. Exists only in a demo (`serve --demo` or
@@ -297,6 +301,7 @@ impl PaymentView {
             pay_url: kabao_app::payments::pay_url(state, &p, name)?,
             trade_no: p.trade_no,
             amount_fen: p.amount.fen(),
+            qr_code: None,
         })
     }
 }
@@ -475,6 +480,27 @@ pub async fn epay_notify_get(State(state): State<SharedState>, uri: axum::http::
 pub async fn epay_notify_post(State(state): State<SharedState>, body: Bytes) -> axum::response::Response {
     let text = String::from_utf8_lossy(&body);
     epay_answer(&state, raw_params(&text)).await
+}
+
+/// Starts paying an order at a gateway of the payments port (Alipay, WeChat Pay…): 201 with where the payer pays.
+/// An order not the caller's is 404; a gateway not configured here is 404.
+pub async fn pay_at(
+    state: &SharedState,
+    user: Option<&kabao_store::User>,
+    headers: &HeaderMap,
+    client_ip: Option<std::net::IpAddr>,
+    order_no: &str,
+    gateway: &str,
+) -> Result<axum::response::Response, ApiError> {
+    let order = access_order(state, user, headers, order_no).await?;
+    let (p, checkout) = crate::gateway_http::start(state, &order, gateway, headers, client_ip).await?;
+    let (pay_url, qr_code) = match checkout {
+        kabao_app::gateways::Checkout::Redirect(url) => (url, None),
+        kabao_app::gateways::Checkout::QrCode(code) => (format!("/o/{}", order.order_no), Some(code)),
+        kabao_app::gateways::Checkout::Wallet => (format!("/o/{}", order.order_no), None),
+    };
+    let view = PaymentView { trade_no: p.trade_no, amount_fen: p.amount.fen(), pay_url, qr_code };
+    Ok((StatusCode::CREATED, ApiJson(view)).into_response())
 }
 
 /// Start paying a pending order through 易支付: returns the platform's payment URL. Without 易支付 configured:
