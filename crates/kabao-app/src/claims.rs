@@ -600,7 +600,7 @@ async fn file_in(
     crate::webhooks::claim_opened(&mut *tx, &order, &record, now).await?;
 
     if extended {
-        crate::insurance::take_over(&mut *tx, &order, &record, now).await?;
+        crate::insurance::take_over(state, &mut *tx, &order, &record, now).await?;
         record = tx.claim_by_no(&record.claim_no).await?.ok_or(ClaimsError::Vanished("filed claim"))?;
         let evidence = tx.claim_evidence(record.id).await?;
         return Ok(Filed { claim: record, evidence, duplicate: false, new_key: None });
@@ -623,7 +623,7 @@ async fn file_in(
         tracing::info!(claim = %record.claim_no, order = %order.order_no, "verifier: dead before delivery, not replaced");
         let insured = cover.is_some_and(|c| c.kind == kabao_store::CoverKind::Cover);
         if insured {
-            crate::insurance::take_over(&mut *tx, &order, &record, now).await?;
+            crate::insurance::take_over(state, &mut *tx, &order, &record, now).await?;
             record = tx.claim_by_no(&record.claim_no).await?.ok_or(ClaimsError::Vanished("filed claim"))?;
         }
     }
@@ -743,6 +743,7 @@ async fn store_evidence(
 /// policy allows and stock exists, else a refund of the item's price if allowed, else the remedy fails (the
 /// buyer may escalate). Returns the claim as decided.
 async fn run_remedy(
+    state: &App,
     tx: &mut dyn Tx,
     order: &Order,
     c: &ClaimRecord,
@@ -780,7 +781,7 @@ async fn run_remedy(
     };
     match action {
         RemedyAction::Reissue => {}
-        RemedyAction::Refund => refund_item(&mut *tx, order, c, how, now).await?,
+        RemedyAction::Refund => refund_item(state, &mut *tx, order, c, how, now).await?,
         RemedyAction::Fail => {
             append_event(
                 &mut *tx,
@@ -808,6 +809,7 @@ async fn run_remedy(
 
 /// Refunds one item's price from the order's escrow to where the money came from.
 async fn refund_item(
+    state: &App,
     tx: &mut dyn Tx,
     order: &Order,
     c: &ClaimRecord,
@@ -818,8 +820,9 @@ async fn refund_item(
     if held < order.unit_price {
         return Err(ClaimsError::RefundUnavailable);
     }
-    let refund = kabao_core::refund::from_escrow(order.id, order.buyer_id, order.unit_price)?;
-    tx.post_ledger(&refund.tx, Some(order.id), now).await?;
+    let route = crate::refunds::route(state, &mut *tx, order).await?;
+    let refund = kabao_core::refund::from_escrow(order.id, route.to, order.unit_price)?;
+    crate::refunds::post(&mut *tx, &route, &refund, order.id, order.unit_price, now).await?;
     append_event(
         tx,
         order.id,
@@ -914,7 +917,9 @@ pub async fn decide(
     };
     let next = claim::decide(&core_claim(&c), &core_decision, now)?;
     let decided = match (next, decision) {
-        (None, _) => run_remedy(&mut *tx, &order, &c, Some(merchant.id), RemedyTrigger::MerchantApproved, now).await?,
+        (None, _) => {
+            run_remedy(state, &mut *tx, &order, &c, Some(merchant.id), RemedyTrigger::MerchantApproved, now).await?
+        }
         (Some(k), MerchantDecision::Reject { reason }) => {
             let d =
                 ClaimRecord { decision_reason: Some(reason.clone()), decided_by: Some(merchant.id), ..apply(&c, k) };
@@ -1235,7 +1240,7 @@ pub async fn run_deadlines(state: &App) -> Result<u64, ClaimsError> {
         }
         let order = tx.order_by_id(c.order_id).await?.ok_or(ClaimsError::Vanished("claimed order"))?;
         if c.eligible {
-            match run_remedy(&mut *tx, &order, &c, None, RemedyTrigger::MerchantSilent, now).await {
+            match run_remedy(state, &mut *tx, &order, &c, None, RemedyTrigger::MerchantSilent, now).await {
                 Ok(_) => {}
                 // The claim changed meanwhile, or its refund has nothing left to come from: the merchant or the
                 // buyer acts next.

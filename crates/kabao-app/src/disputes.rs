@@ -418,8 +418,9 @@ pub async fn decide(
                 fund: fund_cash(&mut *tx).await?,
             };
             let plan = dispute::plan(amount, sources).map_err(DisputesError::NotCovered)?;
-            let payout = kabao_core::refund::from_plan(&plan, order.id, order.shop_id, order.buyer_id)?;
-            tx.post_ledger(&payout.tx, Some(order.id), now).await?;
+            let route = crate::refunds::route(state, &mut *tx, &order).await?;
+            let payout = kabao_core::refund::from_plan(&plan, order.id, order.shop_id, route.to)?;
+            crate::refunds::post(&mut *tx, &route, &payout, order.id, amount, now).await?;
             append_event(
                 &mut *tx,
                 order.id,

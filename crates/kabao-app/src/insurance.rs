@@ -298,7 +298,7 @@ pub async fn run_payouts(state: &App) -> Result<u64, PayoutError> {
     for c in claims {
         let mut tx = state.store.begin(TxMode::Write).await?;
         let order = tx.order_by_id(c.order_id).await?.ok_or(PayoutError::Vanished("insured order"))?;
-        match take_over(&mut *tx, &order, &c, now).await {
+        match take_over(state, &mut *tx, &order, &c, now).await {
             Ok(true) => paid += 1,
             Ok(false) => {}
             Err(PayoutError::Store(StoreError::Conflict(_))) => continue, // another instance took it over
@@ -312,7 +312,7 @@ pub async fn run_payouts(state: &App) -> Result<u64, PayoutError> {
     };
     for p in pending {
         let mut tx = state.store.begin(TxMode::Write).await?;
-        if pay(&mut *tx, &p, now).await? {
+        if pay(state, &mut *tx, &p, now).await? {
             paid += 1;
             tx.commit().await?;
         }
@@ -323,6 +323,7 @@ pub async fn run_payouts(state: &App) -> Result<u64, PayoutError> {
 /// The cover takes an insured claim over, in the caller's transaction: a pending payout (one per claim), paid at
 /// once when the pool's cash covers it; otherwise it stays queued and the admin is alerted. True: paid.
 pub async fn take_over(
+    state: &App,
     tx: &mut dyn Tx,
     order: &kabao_store::Order,
     c: &kabao_store::ClaimRecord,
@@ -341,7 +342,7 @@ pub async fn take_over(
     };
     let id = tx.insert_payout(&p).await?;
     let p = Payout { id, ..p };
-    if pay(tx, &p, now).await? {
+    if pay(state, tx, &p, now).await? {
         return Ok(true);
     }
     tx.insert_security_event(&kabao_store::SecurityEvent {
@@ -358,7 +359,7 @@ pub async fn take_over(
 /// Pays one pending payout if the pool's cash covers it: pending → paid (compare-and-set), pool → buyer, the
 /// claim closed as refunded by insurance, then the recovery (from escrow while it holds the price, else a
 /// receivable on the shop that settlement repays). A claim remedied meanwhile cancels the payout. False: not paid.
-async fn pay(tx: &mut dyn Tx, p: &kabao_store::Payout, now: Timestamp) -> Result<bool, PayoutError> {
+async fn pay(state: &App, tx: &mut dyn Tx, p: &kabao_store::Payout, now: Timestamp) -> Result<bool, PayoutError> {
     use kabao_core::claim::ClaimState;
     use kabao_core::events::OrderEvent;
     use kabao_core::ledger::{Account, LedgerTx, TxKind};
@@ -375,8 +376,9 @@ async fn pay(tx: &mut dyn Tx, p: &kabao_store::Payout, now: Timestamp) -> Result
     if !tx.decide_payout(p.id, PayoutState::Paid, now).await? {
         return Ok(false);
     }
-    let payout = kabao_core::refund::insurance_payout(order.buyer_id, p.amount)?;
-    tx.post_ledger(&payout.tx, Some(order.id), now).await?;
+    let route = crate::refunds::route(state, &mut *tx, &order).await?;
+    let payout = kabao_core::refund::insurance_payout(route.to, p.amount)?;
+    crate::refunds::post(&mut *tx, &route, &payout, order.id, p.amount, now).await?;
     let recovered = if in_extension(tx, &order, &c).await? {
         // Extended warranty (延保): the platform stands behind it; nothing is recovered from the merchant.
         "none"

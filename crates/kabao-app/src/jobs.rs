@@ -38,6 +38,8 @@ pub enum JobsError {
     Store(#[from] StoreError),
     #[error(transparent)]
     Insurance(#[from] crate::insurance::PayoutError),
+    #[error(transparent)]
+    Refunds(#[from] crate::refunds::RefundError),
 }
 
 impl Localized for JobsError {
@@ -48,6 +50,7 @@ impl Localized for JobsError {
             JobsError::Disputes(e) => e.code(),
             JobsError::Trust(e) => e.code(),
             JobsError::Insurance(e) => e.code(),
+            JobsError::Refunds(e) => e.code(),
             JobsError::Bookkeeping(_) | JobsError::Store(_) => "internal",
         }
     }
@@ -58,6 +61,7 @@ impl Localized for JobsError {
             JobsError::Disputes(e) => e.message(lang),
             JobsError::Trust(e) => e.message(lang),
             JobsError::Insurance(e) => e.message(lang),
+            JobsError::Refunds(e) => e.message(lang),
             JobsError::Bookkeeping(_) | JobsError::Store(_) => crate::error::internal_words(lang).into(),
         }
     }
@@ -159,7 +163,7 @@ pub async fn refund_late_deliveries(state: &App) -> Result<u64, JobsError> {
         if !tx.update_order_state(order.id, order.state, next, now).await? {
             continue; // delivered at the last moment, or another instance refunded it
         }
-        crate::orders::refund_order(&mut *tx, &order, RefundReason::DeliveryDeadlineMissed, now).await?;
+        crate::orders::refund_order(state, &mut *tx, &order, RefundReason::DeliveryDeadlineMissed, now).await?;
         tx.return_counted_stock(order.product_id, order.quantity).await?;
         tx.commit().await?;
         tracing::info!(order = %order.order_no, "custom goods not delivered in time: refunded");
@@ -316,6 +320,8 @@ pub struct Pass {
     pub webhooks: Option<crate::webhooks::WebhookPass>,
     /// Warranty insurance payouts paid (new and queued ones).
     pub insurance_paid: Option<u64>,
+    /// Refunds asked of gateways (paid back, still processing, gone to the wallet, handed to the team).
+    pub gateway_refunds: Option<crate::refunds::RefundPass>,
 }
 
 async fn with_lease(state: &App, owner: &str, job: &str) -> Result<bool, JobsError> {
@@ -345,6 +351,7 @@ pub async fn run_once(state: &App, owner: &str) -> Result<Pass, JobsError> {
         gold_reviewed: None,
         webhooks: None,
         insurance_paid: None,
+        gateway_refunds: None,
     };
     // Deadlines first: a claim the silence job remedies must not be settled away in the same pass.
     if with_lease(state, owner, "claim_deadlines").await? {
@@ -394,6 +401,12 @@ pub async fn run_once(state: &App, owner: &str) -> Result<Pass, JobsError> {
         release(state, owner, EPAY_POLL_JOB).await?;
         pass.epay_polled = Some(r?);
     }
+    // Refunds the passes above queued go out in the same pass.
+    if with_lease(state, owner, REFUND_JOB).await? {
+        let r = crate::refunds::run(state).await;
+        release(state, owner, REFUND_JOB).await?;
+        pass.gateway_refunds = Some(r?);
+    }
     if with_lease(state, owner, WEBHOOK_JOB).await? {
         let r = crate::webhooks::run(state, owner).await;
         release(state, owner, WEBHOOK_JOB).await?;
@@ -401,6 +414,9 @@ pub async fn run_once(state: &App, owner: &str) -> Result<Pass, JobsError> {
     }
     Ok(pass)
 }
+
+/// The lease of the gateway refund job (a row created by migration 0021).
+const REFUND_JOB: &str = "gateway_refunds";
 
 /// The lease of the webhook job (a row created by migration 0016); each delivery also has its own lease.
 const WEBHOOK_JOB: &str = "webhooks";

@@ -25,6 +25,7 @@ pub mod orders;
 pub mod payees;
 pub mod payments;
 pub mod products;
+pub mod refunds;
 pub mod reviews;
 pub mod risk;
 pub mod secrets;

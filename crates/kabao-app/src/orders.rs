@@ -521,7 +521,7 @@ pub async fn apply_payment(
             )
             .await?;
         }
-        PaymentOutcome::RefundedNoStock => refund_order(tx, order, RefundReason::OutOfStock, now).await?,
+        PaymentOutcome::RefundedNoStock => refund_order(state, tx, order, RefundReason::OutOfStock, now).await?,
     }
     Ok(next)
 }
@@ -529,17 +529,19 @@ pub async fn apply_payment(
 /// Returns a paid order's whole escrow to where the money came from — a registered buyer's wallet, or the
 /// gateway for a guest — and records why, in the caller's transaction (which has already moved the state).
 pub async fn refund_order(
+    state: &App,
     tx: &mut dyn Tx,
     order: &Order,
     reason: RefundReason,
     now: Timestamp,
 ) -> Result<(), OrderError> {
-    let refund = kabao_core::refund::from_escrow(order.id, order.buyer_id, order.amount).map_err(OrderError::Ledger)?;
-    tx.post_ledger(&refund.tx, Some(order.id), now).await?;
+    let route = crate::refunds::route(state, &mut *tx, order).await?;
+    let refund = kabao_core::refund::from_escrow(order.id, route.to, order.amount).map_err(OrderError::Ledger)?;
+    crate::refunds::post(&mut *tx, &route, &refund, order.id, order.amount, now).await?;
     // Never delivered: the premium goes back too, by the same rule.
     if let Some(premium) = crate::insurance::premium_of(tx, order.id).await? {
-        let back = kabao_core::refund::premium_back(order.buyer_id, premium).map_err(OrderError::Ledger)?;
-        tx.post_ledger(&back.tx, Some(order.id), now).await?;
+        let back = kabao_core::refund::premium_back(route.to, premium).map_err(OrderError::Ledger)?;
+        crate::refunds::post(&mut *tx, &route, &back, order.id, premium, now).await?;
     }
     let event = OrderEvent::OrderRefunded { reason, amount: order.amount, to: refund.to };
     Ok(append_event(tx, order.id, &event, now).await?)

@@ -114,6 +114,25 @@ pub async fn ledger(store: &dyn Store) -> Result<Vec<String>, StoreError> {
     if pool < 0 {
         problems.push(format!("the insurance pool paid out {} 分 more than it held", -pool));
     }
+    // Refunds in flight to gateways: moved only by refunds into it and the refund job out of it, and holding
+    // exactly the open gateway refunds (pending, processing, or waiting for the platform team).
+    for e in &entries {
+        use kabao_core::ledger::TxKind::{GatewayRefund, InsurancePayout, InsuranceRefund, Refund, RefundToWallet};
+        if e.account == Account::RefundsInFlight
+            && !matches!(e.kind, Refund | InsuranceRefund | InsurancePayout | GatewayRefund | RefundToWallet)
+        {
+            problems.push(format!("{} moved by a {} transaction", e.account.key(), e.kind.as_str()));
+        }
+    }
+    let in_flight = balances.get(&Account::RefundsInFlight).copied().unwrap_or(0);
+    let (open, open_total) = tx.open_gateway_refunds().await?;
+    if in_flight != open_total.fen() {
+        problems.push(format!(
+            "{}: holds {in_flight} 分 but the {open} open gateway refunds add up to {} 分",
+            Account::RefundsInFlight.key(),
+            open_total.fen()
+        ));
+    }
     for (order_id, (paid, refunded, settled)) in &flows {
         let escrow = balances.get(&Account::Escrow(kabao_core::ledger::OrderId(*order_id))).copied().unwrap_or(0);
         if escrow != paid - refunded - settled {

@@ -42,6 +42,11 @@ pub enum Account {
     /// What a shop owes the insurance pool after the pool paid one of its claims and the order's escrow could not
     /// give the money back. Its balance is the debt, so it may go negative; settlement repays it.
     InsuranceReceivable(ShopId),
+    /// Refunds on their way back through the gateway the buyer paid with: a remedy posts here (with a queued
+    /// gateway refund, in the same transaction) and the refund job moves it on — to [`Account::GatewayClearing`]
+    /// once the gateway paid, or to the buyer's wallet when it refused. Its balance equals the open gateway
+    /// refunds (`kabao ledger verify` checks it).
+    RefundsInFlight,
 }
 
 impl Account {
@@ -64,6 +69,7 @@ impl Account {
             Account::PlatformRevenue => "platform_revenue".into(),
             Account::GatewayClearing => "gateway_clearing".into(),
             Account::InsuranceReceivable(s) => format!("insurance_receivable:{}", s.0),
+            Account::RefundsInFlight => "gateway_refunds_in_flight".into(),
         }
     }
 
@@ -85,6 +91,7 @@ impl Account {
             ("platform_revenue", None) => Account::PlatformRevenue,
             ("gateway_clearing", None) => Account::GatewayClearing,
             ("insurance_receivable", Some(id)) => Account::InsuranceReceivable(ShopId(id)),
+            ("gateway_refunds_in_flight", None) => Account::RefundsInFlight,
             _ => return None,
         })
     }
@@ -127,6 +134,10 @@ pub enum TxKind {
     /// The pool getting a payout back from the merchant: from the order's escrow, as a receivable on the shop,
     /// or the receivable repaid from the shop's available balance at settlement.
     InsuranceRecovery,
+    /// A gateway paid a refund back to the payer: in flight → the gateway edge.
+    GatewayRefund,
+    /// A gateway refused (or cannot make) a refund: in flight → the buyer's wallet, the reason recorded.
+    RefundToWallet,
 }
 
 impl TxKind {
@@ -146,6 +157,8 @@ impl TxKind {
             TxKind::InsuranceRefund => "insurance_refund",
             TxKind::InsurancePayout => "insurance_payout",
             TxKind::InsuranceRecovery => "insurance_recovery",
+            TxKind::GatewayRefund => "gateway_refund",
+            TxKind::RefundToWallet => "refund_to_wallet",
         }
     }
     pub fn parse(s: &str) -> Option<TxKind> {
@@ -164,6 +177,8 @@ impl TxKind {
             TxKind::InsuranceRefund,
             TxKind::InsurancePayout,
             TxKind::InsuranceRecovery,
+            TxKind::GatewayRefund,
+            TxKind::RefundToWallet,
         ]
         .into_iter()
         .find(|k| k.as_str() == s)
@@ -259,6 +274,16 @@ impl LedgerTx {
         }
         Ok(())
     }
+}
+
+/// A gateway paid a refund back: the money leaves the platform through the edge.
+pub fn gateway_refund_paid(amount: Money) -> Result<LedgerTx, LedgerError> {
+    LedgerTx::transfer(TxKind::GatewayRefund, Account::RefundsInFlight, Account::GatewayClearing, amount)
+}
+
+/// A gateway refund refused or impossible: the money goes to the buyer's wallet instead.
+pub fn gateway_refund_to_wallet(buyer: UserId, amount: Money) -> Result<LedgerTx, LedgerError> {
+    LedgerTx::transfer(TxKind::RefundToWallet, Account::RefundsInFlight, Account::BuyerWallet(buyer), amount)
 }
 
 /// Money arriving from a gateway into a buyer's wallet.

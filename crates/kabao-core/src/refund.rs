@@ -1,8 +1,10 @@
 //! Where a refund goes — one rule for every remedy that gives money back (an order refunded whole, a claim's
 //! item, money that arrived for an order that could no longer be paid, an arbiter's ruling, and any later one).
 //!
-//! The rule: a registered buyer is refunded to their wallet, however they paid; a guest has no wallet, so the
-//! money goes back out through the gateway (the gateway edge account), where it came from.
+//! The rule: money goes back where it came from. A payment through a gateway that can refund is refunded through
+//! it (queued as a gateway refund: [`Account::RefundsInFlight`] until the gateway confirms), unless the buyer
+//! chose the wallet; a guest is always refunded through the gateway (a guest has no wallet). Everything else —
+//! wallet payments, gateways without refunds (易支付), a buyer who prefers the wallet — goes to the wallet.
 
 use crate::dispute::{self, Plan};
 use crate::ledger::{Account, LedgerError, LedgerTx, OrderId, TxKind};
@@ -13,16 +15,17 @@ use crate::{Money, ShopId, UserId};
 pub enum RefundTo {
     /// The registered buyer's wallet.
     Wallet(UserId),
-    /// Back through the gateway a guest paid with.
+    /// Back through the gateway the buyer paid with (queued; in flight until the gateway confirms).
     Gateway,
 }
 
 impl RefundTo {
-    /// The rule, for an order whose buyer is `buyer` (`None` for a guest).
-    pub fn of(buyer: Option<UserId>) -> RefundTo {
+    /// The rule, for an order whose buyer is `buyer` (`None` for a guest), paid through a gateway that can
+    /// refund (`gateway_refunds`), by a buyer who may prefer the wallet.
+    pub fn decide(buyer: Option<UserId>, gateway_refunds: bool, prefers_wallet: bool) -> RefundTo {
         match buyer {
-            Some(buyer) => RefundTo::Wallet(buyer),
-            None => RefundTo::Gateway,
+            Some(buyer) if !gateway_refunds || prefers_wallet => RefundTo::Wallet(buyer),
+            Some(_) | None => RefundTo::Gateway,
         }
     }
 
@@ -30,7 +33,7 @@ impl RefundTo {
     pub fn account(self) -> Account {
         match self {
             RefundTo::Wallet(buyer) => Account::BuyerWallet(buyer),
-            RefundTo::Gateway => Account::GatewayClearing,
+            RefundTo::Gateway => Account::RefundsInFlight,
         }
     }
 
@@ -50,32 +53,28 @@ pub struct Refund {
     pub tx: LedgerTx,
 }
 
-/// `amount` from the order's escrow back to its buyer ([`RefundTo::of`]). The caller checks that escrow holds it
-/// (the store refuses a transaction that would leave escrow negative).
-pub fn from_escrow(order: OrderId, buyer: Option<UserId>, amount: Money) -> Result<Refund, LedgerError> {
-    let to = RefundTo::of(buyer);
+/// `amount` from the order's escrow back to its buyer, to `to` ([`RefundTo::decide`]). The caller checks that escrow
+/// holds it (the store refuses a transaction that would leave escrow negative).
+pub fn from_escrow(order: OrderId, to: RefundTo, amount: Money) -> Result<Refund, LedgerError> {
     let tx = LedgerTx::transfer(TxKind::Refund, Account::Escrow(order), to.account(), amount)?;
     Ok(Refund { to, tx })
 }
 
 /// A warranty insurance premium returned from the pool to the order's buyer, by the same rule as the escrow.
-pub fn premium_back(buyer: Option<UserId>, premium: Money) -> Result<Refund, LedgerError> {
-    let to = RefundTo::of(buyer);
+pub fn premium_back(to: RefundTo, premium: Money) -> Result<Refund, LedgerError> {
     let tx = LedgerTx::transfer(TxKind::InsuranceRefund, Account::InsurancePool, to.account(), premium)?;
     Ok(Refund { to, tx })
 }
 
 /// A claim paid by warranty insurance: the item's price from the pool to the order's buyer, by the same rule as
 /// the escrow (a wallet buyer's wallet; a guest's gateway).
-pub fn insurance_payout(buyer: Option<UserId>, amount: Money) -> Result<Refund, LedgerError> {
-    let to = RefundTo::of(buyer);
+pub fn insurance_payout(to: RefundTo, amount: Money) -> Result<Refund, LedgerError> {
     let tx = LedgerTx::transfer(TxKind::InsurancePayout, Account::InsurancePool, to.account(), amount)?;
     Ok(Refund { to, tx })
 }
 
 /// An arbiter's refund paid from the sources in `plan` (see [`dispute::plan`]) back to the order's buyer.
-pub fn from_plan(plan: &Plan, order: OrderId, shop: ShopId, buyer: Option<UserId>) -> Result<Refund, LedgerError> {
-    let to = RefundTo::of(buyer);
+pub fn from_plan(plan: &Plan, order: OrderId, shop: ShopId, to: RefundTo) -> Result<Refund, LedgerError> {
     let tx = dispute::payout(plan, order, shop, to.account())?;
     Ok(Refund { to, tx })
 }
@@ -94,40 +93,51 @@ mod tests {
         tx.postings().iter().map(|p| p.amount.fen()).sum()
     }
 
-    /// What each remedy posted before the rule was written once (orders, claims, late payments): the same
-    /// transaction, byte for byte.
-    fn as_written_before(order: OrderId, buyer: Option<UserId>, amount: Money) -> Result<LedgerTx, LedgerError> {
-        match buyer {
-            Some(buyer) => ledger::refund_to_wallet(order, buyer, amount),
-            None => LedgerTx::transfer(TxKind::Refund, Account::Escrow(order), Account::GatewayClearing, amount),
-        }
+    #[test]
+    fn money_goes_back_where_it_came_from_unless_the_buyer_chose_the_wallet() {
+        let b = Some(UserId(7));
+        assert_eq!(RefundTo::decide(b, true, false), RefundTo::Gateway);
+        assert_eq!(RefundTo::decide(b, true, true), RefundTo::Wallet(UserId(7)));
+        // Paid from the wallet, or through a gateway without refunds (易支付): the wallet.
+        assert_eq!(RefundTo::decide(b, false, false), RefundTo::Wallet(UserId(7)));
+        // A guest has no wallet: always the gateway, whatever it can do (the job hands it to the team if not).
+        assert_eq!(RefundTo::decide(None, false, false), RefundTo::Gateway);
+        assert_eq!(RefundTo::decide(None, true, true), RefundTo::Gateway);
+        assert_eq!(RefundTo::Gateway.account(), Account::RefundsInFlight);
     }
 
     proptest! {
         #[test]
         fn a_refund_from_escrow_balances_and_goes_to_the_wallet_or_back_to_the_gateway(
-            order in 1..1_000_000i64, buyer in buyer(), fen in 1..1_000_000_000i64, extra in 0..1_000i64,
+            order in 1..1_000_000i64, buyer in buyer(), refunds in any::<bool>(), prefers in any::<bool>(),
+            fen in 1..1_000_000_000i64, extra in 0..1_000i64,
         ) {
             let (order, amount) = (OrderId(order), Money::from_fen(fen));
-            let r = from_escrow(order, buyer, amount).unwrap();
+            let to = RefundTo::decide(buyer, refunds, prefers);
+            let r = from_escrow(order, to, amount).unwrap();
             prop_assert_eq!(sum(&r.tx), 0);
             prop_assert_eq!(r.tx.kind(), TxKind::Refund);
-            let to = match buyer {
-                Some(b) => Account::BuyerWallet(b),
-                None => Account::GatewayClearing,
+            let account = match (buyer, refunds && !prefers) {
+                (Some(b), false) => Account::BuyerWallet(b),
+                _ => Account::RefundsInFlight,
             };
-            prop_assert_eq!(r.to.account(), to);
-            prop_assert_eq!(r.to.as_str(), if buyer.is_some() { "wallet" } else { "gateway" });
+            prop_assert_eq!(r.to.account(), account);
             let taken = Posting { account: Account::Escrow(order), amount: Money::from_fen(-fen) };
-            prop_assert_eq!(r.tx.postings(), &[taken, Posting { account: to, amount }][..]);
-            prop_assert_eq!(&r.tx, &as_written_before(order, buyer, amount).unwrap());
-            // On the books: escrow that holds the amount gives exactly it, and the buyer's side gets it.
+            prop_assert_eq!(r.tx.postings(), &[taken, Posting { account, amount }][..]);
+            // On the books: escrow that holds the amount gives exactly it, and the buyer's side gets it; a gateway
+            // refund then leaves through the edge or lands in the wallet, and in-flight is empty again.
             let mut books = Balances::default();
             books.apply(&ledger::pay_direct(order, Money::from_fen(fen + extra)).unwrap()).unwrap();
             books.apply(&r.tx).unwrap();
             prop_assert_eq!(books.get(Account::Escrow(order)).fen(), extra);
-            if let Some(b) = buyer {
-                prop_assert_eq!(books.get(Account::BuyerWallet(b)), amount);
+            prop_assert_eq!(books.get(account), amount);
+            if account == Account::RefundsInFlight {
+                let on = match buyer {
+                    Some(b) if prefers => ledger::gateway_refund_to_wallet(b, amount).unwrap(),
+                    _ => ledger::gateway_refund_paid(amount).unwrap(),
+                };
+                books.apply(&on).unwrap();
+                prop_assert_eq!(books.get(Account::RefundsInFlight), Money::ZERO);
             }
             prop_assert_eq!(books.total(), Some(Money::ZERO));
         }
@@ -137,6 +147,7 @@ mod tests {
             order in 1..1_000i64,
             shop in 1..1_000i64,
             buyer in buyer(),
+            refunds in any::<bool>(),
             parts in proptest::array::uniform4(0..100_000i64),
         ) {
             let plan = Plan {
@@ -146,10 +157,11 @@ mod tests {
                 from_fund: Money::from_fen(parts[3]),
             };
             let (order, shop) = (OrderId(order), ShopId(shop));
-            match from_plan(&plan, order, shop, buyer) {
+            let to = RefundTo::decide(buyer, refunds, false);
+            match from_plan(&plan, order, shop, to) {
                 Ok(r) => {
                     prop_assert_eq!(sum(&r.tx), 0);
-                    prop_assert_eq!(r.to, RefundTo::of(buyer));
+                    prop_assert_eq!(r.to, to);
                     let to_buyer = r.tx.postings().iter().filter(|p| p.account == r.to.account());
                     let paid: i64 = to_buyer.map(|p| p.amount.fen()).sum();
                     prop_assert_eq!(paid, plan.total().fen());
@@ -164,7 +176,7 @@ mod tests {
 
         #[test]
         fn nothing_or_less_is_never_refunded(order in 1..1_000i64, buyer in buyer(), fen in -1_000i64..=0) {
-            let refund = from_escrow(OrderId(order), buyer, Money::from_fen(fen));
+            let refund = from_escrow(OrderId(order), RefundTo::decide(buyer, false, false), Money::from_fen(fen));
             prop_assert_eq!(refund, Err(LedgerError::NonPositiveAmount));
         }
     }

@@ -606,7 +606,7 @@ fn stamp() -> impl Strategy<Value = Option<Timestamp>> {
 }
 
 fn to() -> impl Strategy<Value = RefundTo> {
-    proptest::option::of(user()).prop_map(RefundTo::of)
+    proptest::option::of(user()).prop_map(|b| RefundTo::decide(b, false, false))
 }
 
 fn trigger() -> impl Strategy<Value = RemedyTrigger> {

@@ -541,7 +541,7 @@ impl From<kabao_app::jobs::JobsError> for ApiError {
             E::Claims(e) => ApiError::from(e),
             E::Disputes(e) => ApiError::from(e),
             E::Trust(e) => ApiError::from(e),
-            E::Bookkeeping(_) | E::Store(_) | E::Insurance(_) => ApiError::internal(e),
+            E::Bookkeeping(_) | E::Store(_) | E::Insurance(_) | E::Refunds(_) => ApiError::internal(e),
         }
     }
 }

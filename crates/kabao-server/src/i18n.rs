@@ -363,6 +363,14 @@ fn lookup(key: &str) -> Option<(&'static str, &'static str)> {
         "order.no_gateway" => ("本站未配置在线支付，请登录后用钱包余额付款。", "This site has no online payment configured; log in to pay from your wallet."),
         "order.timeline" => ("订单记录", "Timeline"),
         "sandbox.title" => ("沙箱支付", "Sandbox payment"),
+        "qr.title" => ("扫码支付", "Scan to pay"),
+        "qr.hint" => ("请用微信扫描下方二维码完成付款。", "Scan the QR code below with WeChat to pay."),
+        "qr.after" => (
+            "付款成功后，平台收到支付网关的通知即自动发货；本页面不会自行确认付款。",
+            "Once the gateway notifies the platform of your payment, the order is delivered; this page never marks it paid by itself."
+        ),
+        "qr.done" => ("我已付款，查看订单", "I have paid: view the order"),
+        "order.refunds" => ("退款去向", "Where your refunds went"),
         "sandbox.hint" => ("这是开发用的模拟支付网关：点击按钮即模拟付款成功，网关会向平台发送带签名的异步通知。", "A simulated gateway for development: the button pays, and the gateway sends the platform a signed asynchronous notification."),
         "sandbox.trade_no" => ("交易号", "Trade number"),
         "sandbox.pay" => ("模拟付款成功", "Simulate a successful payment"),

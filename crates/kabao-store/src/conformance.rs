@@ -51,6 +51,7 @@ pub const SCENARIOS: &[&str] = &[
     "insurance_book_groups_by_category_and_shop",
     "extended_warranty_claims_do_not_hold_settlement",
     "insurance_receivables_are_summed_apart_from_the_ledger",
+    "gateway_refunds_are_queued_attempted_once_and_decided",
     "concurrent_buyers_never_oversell",
     "concurrent_withdrawal_holds_never_overdraw",
 ];
@@ -2163,5 +2164,107 @@ pub async fn insurance_receivables_are_summed_apart_from_the_ledger(store: &dyn 
     .unwrap();
     tx.post_ledger(&repaid, None, T0).await.unwrap();
     assert_eq!(tx.insurance_receivables().await.unwrap(), Money::from_fen(-300));
+    tx.commit().await.unwrap();
+}
+
+// ---- gateway refunds (migration 0021) ----
+
+pub async fn gateway_refunds_are_queued_attempted_once_and_decided(store: &dyn Store) {
+    use crate::{GatewayRefundState as S, NewGatewayRefund, RefundAttempt};
+    let f = merchant_with_product(store, "refund_gateway").await;
+    let mut tx = store.begin(TxMode::Write).await.unwrap();
+    let order = tx.insert_order(&new_order(&f, "K000000000000000000000000R1", None, 1)).await.unwrap();
+    let unpaid = tx.insert_order(&new_order(&f, "K000000000000000000000000R2", None, 1)).await.unwrap();
+    let pay = |trade_no: &str, order| crate::NewPayment {
+        gateway: "alipay".into(),
+        trade_no: trade_no.into(),
+        purpose: crate::PaymentPurpose::Order(order),
+        amount: Money::from_fen(990),
+        created_at: T0,
+    };
+    let first = tx.insert_payment(&pay("PR1", order)).await.unwrap();
+    let second = tx.insert_payment(&pay("PR2", order)).await.unwrap();
+    tx.insert_payment(&pay("PR3", unpaid)).await.unwrap();
+    assert!(tx.paid_payment_of_order(order).await.unwrap().is_none(), "nothing paid yet");
+    assert!(tx.mark_payment_paid(second, "G2", at(2_000)).await.unwrap());
+    assert!(tx.mark_payment_paid(first, "G1", at(1_000)).await.unwrap());
+    // The first payment paid is the one that paid the order (a later one is refunded as late).
+    assert_eq!(tx.paid_payment_of_order(order).await.unwrap().map(|p| p.id), Some(first));
+    assert!(tx.paid_payment_of_order(unpaid).await.unwrap().is_none());
+    assert_eq!(tx.payment_by_id(second).await.unwrap().map(|p| p.trade_no), Some("PR2".to_string()));
+    let new = |no: &str, fen| NewGatewayRefund {
+        refund_no: no.into(),
+        order_id: order,
+        payment_id: first,
+        gateway: "alipay".into(),
+        amount: Money::from_fen(fen),
+        reason: "refund".into(),
+        created_at: at(3_000),
+    };
+    let a = tx.insert_gateway_refund(&new("RA", 500)).await.unwrap();
+    let b = tx.insert_gateway_refund(&new("RB", 300)).await.unwrap();
+    tx.commit().await.unwrap();
+    let mut tx = store.begin(TxMode::Write).await.unwrap();
+    let err = tx.insert_gateway_refund(&new("RA", 1)).await.unwrap_err();
+    assert!(matches!(err, StoreError::Conflict("gateway_refunds.refund_no")), "{err:?}");
+    drop(tx);
+
+    let mut tx = store.begin(TxMode::Write).await.unwrap();
+    assert!(tx.due_gateway_refunds(at(2_999), 10).await.unwrap().is_empty(), "not due before it was queued");
+    let due = tx.due_gateway_refunds(at(3_000), 10).await.unwrap();
+    assert_eq!(
+        due.iter().map(|r| (r.id, r.state, r.attempts)).collect::<Vec<_>>(),
+        [(a, S::Pending, 0), (b, S::Pending, 0)]
+    );
+    assert_eq!(tx.open_gateway_refunds().await.unwrap(), (2, Money::from_fen(800)));
+    let failed = RefundAttempt {
+        state: S::Pending,
+        next_attempt_at: at(60_000),
+        last_error: Some("gateway unreachable"),
+        gateway_refund_no: None,
+        outcome_note: None,
+        at: at(4_000),
+    };
+    assert!(tx.record_refund_attempt(a, 0, &failed).await.unwrap());
+    // Compare-and-set on the attempt count: a second attempt started from the same count changes nothing.
+    assert!(!tx.record_refund_attempt(a, 0, &failed).await.unwrap());
+    assert_eq!(tx.due_gateway_refunds(at(59_999), 10).await.unwrap().iter().map(|r| r.id).collect::<Vec<_>>(), [b]);
+    let done = RefundAttempt {
+        state: S::Done,
+        next_attempt_at: at(61_000),
+        last_error: None,
+        gateway_refund_no: Some("GR1"),
+        outcome_note: None,
+        at: at(61_000),
+    };
+    assert!(tx.record_refund_attempt(a, 1, &done).await.unwrap());
+    assert!(!tx.record_refund_attempt(a, 2, &done).await.unwrap(), "a decided refund is never attempted again");
+    let manual = RefundAttempt {
+        state: S::Manual,
+        next_attempt_at: at(62_000),
+        last_error: None,
+        gateway_refund_no: None,
+        outcome_note: Some("ACQ.TRADE_HAS_CLOSE"),
+        at: at(62_000),
+    };
+    assert!(tx.record_refund_attempt(b, 0, &manual).await.unwrap());
+    assert!(tx.due_gateway_refunds(at(1_000_000), 10).await.unwrap().is_empty());
+    assert_eq!(tx.open_gateway_refunds().await.unwrap(), (1, Money::from_fen(300)), "manual ones stay open");
+    let attention = tx.gateway_refunds_needing_attention(8, 10).await.unwrap();
+    assert_eq!(attention.iter().map(|r| r.id).collect::<Vec<_>>(), [b]);
+    let stored = tx.gateway_refund(a).await.unwrap().unwrap();
+    assert_eq!((stored.state, stored.attempts, stored.gateway_refund_no.as_deref()), (S::Done, 2, Some("GR1")));
+    assert_eq!(stored.last_error, None);
+    assert_eq!(stored.decided_at, Some(at(61_000)));
+    assert!(tx.resolve_manual_refund(b, "支付宝后台手工退款 2026120612345", at(70_000)).await.unwrap());
+    assert!(!tx.resolve_manual_refund(b, "again", at(70_001)).await.unwrap(), "resolved once");
+    assert!(!tx.resolve_manual_refund(a, "not manual", at(70_002)).await.unwrap());
+    let all = tx.order_gateway_refunds(order).await.unwrap();
+    assert_eq!(
+        all.iter().map(|r| (r.refund_no.as_str(), r.state)).collect::<Vec<_>>(),
+        [("RA", S::Done), ("RB", S::Done)]
+    );
+    assert_eq!(all[1].outcome_note.as_deref(), Some("支付宝后台手工退款 2026120612345"));
+    assert_eq!(tx.open_gateway_refunds().await.unwrap(), (0, Money::ZERO));
     tx.commit().await.unwrap();
 }

@@ -37,6 +37,7 @@ const UNIQUE_RULES: &[(&str, &str, &str)] = &[
     ),
     ("insurance_covers_pkey", "insurance_covers.order_id", "insurance_covers.order"),
     ("insurance_payouts_claim_key", "insurance_payouts.claim_id", "insurance_payouts.claim"),
+    ("gateway_refunds_no_key", "gateway_refunds.refund_no", "gateway_refunds.refund_no"),
 ];
 
 /// A database error of either backend's driver.

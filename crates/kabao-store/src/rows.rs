@@ -674,3 +674,46 @@ pub(crate) fn webhook_delivery(r: WebhookDeliveryRow) -> StoreResult<crate::Webh
         created_at: Timestamp(r.14),
     })
 }
+
+pub(crate) const GATEWAY_REFUND_COLS: &str =
+    "id, refund_no, order_id, payment_id, gateway, amount_fen, reason, state, \
+     attempts, next_attempt_at, last_error, gateway_refund_no, outcome_note, created_at, decided_at";
+
+#[allow(clippy::type_complexity)]
+pub(crate) type GatewayRefundRow = (
+    i64,
+    String,
+    i64,
+    i64,
+    String,
+    i64,
+    String,
+    String,
+    i64,
+    i64,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    i64,
+    Option<i64>,
+);
+
+pub(crate) fn gateway_refund(r: GatewayRefundRow) -> StoreResult<crate::GatewayRefund> {
+    Ok(crate::GatewayRefund {
+        id: r.0,
+        refund_no: r.1,
+        order_id: kabao_core::ledger::OrderId(r.2),
+        payment_id: r.3,
+        gateway: r.4,
+        amount: kabao_core::Money::from_fen(r.5),
+        reason: r.6,
+        state: crate::GatewayRefundState::parse(&r.7).ok_or_else(|| corrupt("gateway_refunds.state"))?,
+        attempts: r.8,
+        next_attempt_at: kabao_core::Timestamp(r.9),
+        last_error: r.10,
+        gateway_refund_no: r.11,
+        outcome_note: r.12,
+        created_at: kabao_core::Timestamp(r.13),
+        decided_at: r.14.map(kabao_core::Timestamp),
+    })
+}

@@ -41,6 +41,8 @@ fn entry_label(kind: kabao_core::ledger::TxKind, lang: Lang) -> &'static str {
         InsuranceRefund => lang.pick("退还质保险保费", "Insurance premium refunded"),
         InsurancePayout => lang.pick("质保险赔付", "Warranty insurance payout"),
         InsuranceRecovery => lang.pick("质保险追偿", "Recovered by warranty insurance"),
+        GatewayRefund => lang.pick("原路退款到账", "Refunded to the payment gateway"),
+        RefundToWallet => lang.pick("原路退款失败，退至余额", "Gateway refund refused, refunded to the wallet"),
     }
 }
 

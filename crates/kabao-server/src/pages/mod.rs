@@ -249,6 +249,8 @@ fn page_routes(sandbox: bool) -> Routes {
         .route("/console/reviews/{id}/reply", post(reviews::reply))
         .route("/o/{no}/pay/wallet", post(orders::pay_wallet))
         .route("/o/{no}/pay/epay", post(orders::pay_epay))
+        .route("/o/{no}/pay/alipay", post(orders::pay_alipay))
+        .route("/o/{no}/pay/wechatpay", post(orders::pay_wechatpay))
         .route("/o/{no}/claims/new", get(claims::new_form))
         .route("/o/{no}/complaint-package", get(claims::complaint_package))
         .route(

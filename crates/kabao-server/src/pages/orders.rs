@@ -2,7 +2,7 @@
 //! recorded), the sandbox payer, guest order lookup (订单查询) and the wallet.
 
 use super::{datetime, render, see_other, Ctx, PageForm};
-use crate::auth::{cookie, set_cookie, Visitor};
+use crate::auth::{cookie, set_cookie, ClientIp, Visitor};
 use crate::error::ApiError;
 use crate::extract::ApiPath;
 use crate::SharedState;
@@ -177,6 +177,10 @@ struct OrderPage {
     /// Gateways this server has: the sandbox only in a demo, 易支付 when configured.
     can_sandbox: bool,
     can_epay: bool,
+    /// The payments port's other configured gateways (Alipay, WeChat Pay): (id, name).
+    port_gateways: Vec<(&'static str, &'static str)>,
+    /// Refunds going back through the gateway the buyer paid with, in words: (state, words).
+    refunds: Vec<(&'static str, String)>,
     can_reveal: bool,
     /// (item, key) pairs, each with a link to claim about that item.
     keys: Vec<(i32, String)>,
@@ -292,6 +296,17 @@ pub(crate) async fn order_page(
         can_wallet: order.buyer_id.is_some() && v.user.as_ref().is_some_and(|u| Some(u.id) == order.buyer_id),
         can_sandbox: state.config.sandbox.is_some(),
         can_epay: state.config.epay.is_some(),
+        port_gateways: state
+            .gateways
+            .external()
+            .filter(|g| PORT_PAGE_GATEWAYS.contains(&g.id()))
+            .map(|g| (g.id(), g.name(lang)))
+            .collect(),
+        refunds: kabao_app::refunds::of_order(state, order.id)
+            .await?
+            .iter()
+            .map(|r| (r.state.as_str(), kabao_app::refunds::describe(r, lang)))
+            .collect(),
         can_reveal: matches!(order.state, OrderState::Delivered | OrderState::Settled),
         keys,
         claims: claims
@@ -417,6 +432,95 @@ async fn pay_gateway(
     }) {
         Ok(url) => Ok(see_other(&url)),
         Err(e) if e.status == StatusCode::CONFLICT => {
+            let mut page = order_page(state, v, &order, Vec::new(), Some(e.message(v.lang).to_string())).await?;
+            *page.status_mut() = e.status;
+            Ok(page)
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// The gateways of the payments port paid through [`pay_port`] on the order page (the wallet, the sandbox and
+/// 易支付 keep their own forms).
+const PORT_PAGE_GATEWAYS: [&str; 2] = [kabao_app::gateways::alipay::ALIPAY, kabao_app::gateways::wechatpay::WECHATPAY];
+
+pub async fn pay_alipay(
+    State(state): State<SharedState>,
+    v: Visitor,
+    headers: HeaderMap,
+    ClientIp(ip): ClientIp,
+    ApiPath(no): ApiPath<String>,
+    PageForm(f): PageForm<CsrfForm>,
+) -> Result<Response, ApiError> {
+    pay_port(&state, &v, &headers, ip, &no, f, kabao_app::gateways::alipay::ALIPAY).await
+}
+
+pub async fn pay_wechatpay(
+    State(state): State<SharedState>,
+    v: Visitor,
+    headers: HeaderMap,
+    ClientIp(ip): ClientIp,
+    ApiPath(no): ApiPath<String>,
+    PageForm(f): PageForm<CsrfForm>,
+) -> Result<Response, ApiError> {
+    pay_port(&state, &v, &headers, ip, &no, f, kabao_app::gateways::wechatpay::WECHATPAY).await
+}
+
+/// WeChat Native pay's page: the QR code to scan with WeChat, the amount, and the way back to the order (which
+/// shows it paid once the gateway's notification arrived; the page itself never marks anything paid).
+#[derive(Template)]
+#[template(path = "pay_qr.html")]
+struct QrPage {
+    ctx: Ctx,
+    gateway: &'static str,
+    order_no: String,
+    trade_no: String,
+    amount: String,
+    svg: String,
+}
+
+/// The QR code of `content` as an inline SVG (dark modules on white, a quiet zone around).
+pub fn qr_svg(content: &str) -> Option<String> {
+    let code = qrcode::QrCode::with_error_correction_level(content.as_bytes(), qrcode::EcLevel::M).ok()?;
+    Some(
+        code.render::<qrcode::render::svg::Color>()
+            .min_dimensions(220, 220)
+            .dark_color(qrcode::render::svg::Color("#000000"))
+            .light_color(qrcode::render::svg::Color("#ffffff"))
+            .build(),
+    )
+}
+
+async fn pay_port(
+    state: &SharedState,
+    v: &Visitor,
+    headers: &HeaderMap,
+    ip: Option<std::net::IpAddr>,
+    no: &str,
+    f: CsrfForm,
+    gateway: &'static str,
+) -> Result<Response, ApiError> {
+    v.check_csrf(f.csrf.as_deref())?;
+    let order = visible_order(state, v, headers, no).await?;
+    match crate::gateway_http::start(state, &order, gateway, headers, ip).await {
+        Ok((_, kabao_app::gateways::Checkout::Redirect(url))) => Ok(see_other(&url)),
+        Ok((p, kabao_app::gateways::Checkout::QrCode(content))) => {
+            let svg = qr_svg(&content).ok_or_else(|| {
+                ApiError::internal(format!("{gateway} QR content of {} bytes cannot be encoded", content.len()))
+            })?;
+            let name = state.gateways.get(gateway).map(|g| g.name(v.lang)).unwrap_or(gateway);
+            let page = QrPage {
+                ctx: Ctx::new(v),
+                gateway: name,
+                order_no: order.order_no.clone(),
+                trade_no: p.trade_no,
+                amount: p.amount.to_string(),
+                svg,
+            };
+            Ok(render(page))
+        }
+        Ok((_, kabao_app::gateways::Checkout::Wallet)) => Ok(see_other(&format!("/o/{}", order.order_no))),
+        Err(e) if matches!(e.status.as_u16(), 409 | 502 | 503) => {
             let mut page = order_page(state, v, &order, Vec::new(), Some(e.message(v.lang).to_string())).await?;
             *page.status_mut() = e.status;
             Ok(page)

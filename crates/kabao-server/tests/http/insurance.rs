@@ -421,7 +421,12 @@ async fn receivable_story(app: TestApp) {
     let mut tx = app.state.store.begin(kabao_store::TxMode::Write).await.unwrap();
     let order = tx.order_by_no(&no).await.unwrap().unwrap();
     let shop = order.shop_id;
-    let partial = kabao_core::refund::from_escrow(order.id, order.buyer_id, Money::from_fen(500)).unwrap();
+    let partial = kabao_core::refund::from_escrow(
+        order.id,
+        kabao_core::refund::RefundTo::decide(order.buyer_id, false, false),
+        Money::from_fen(500),
+    )
+    .unwrap();
     tx.post_ledger(&partial.tx, Some(order.id), app.state.now()).await.unwrap();
     let premiums = LedgerTx::transfer(
         TxKind::InsurancePremium,

@@ -649,7 +649,8 @@ async fn settled_money_is_withdrawn_only_with_admin_approval_and_once() {
 }
 
 /// Notifications out of order: the order expired before the gateway's notification arrived. The money is
-/// not lost and buys nothing: into escrow and straight back to the buyer's wallet; the order stays expired.
+/// not lost and buys nothing: into escrow and straight back where it came from (the gateway, which refunds),
+/// not into the wallet; the order stays expired.
 #[tokio::test]
 async fn a_payment_notified_after_expiry_is_returned_not_lost() {
     let app = TestApp::new().await;
@@ -666,10 +667,24 @@ async fn a_payment_notified_after_expiry_is_returned_not_lost() {
     assert_eq!(app.api("GET", &format!("/api/v1/orders/{no}"), Some(&token), None).await.json()["state"], "expired");
     assert_eq!(
         app.api("GET", "/api/v1/wallet", Some(&token), None).await.json()["balance_fen"],
-        990,
-        "the payment is in the wallet"
+        0,
+        "not into the wallet: back to the gateway it came from"
     );
     assert_eq!(app.stock(product).await, 1, "no key left the shop");
+    verify_books(&app).await;
+    let order = {
+        let mut tx = app.state.store.begin(kabao_store::TxMode::Read).await.unwrap();
+        tx.order_by_no(&no).await.unwrap().unwrap()
+    };
+    let queued = kabao_app::refunds::of_order(&app.state, order.id).await.unwrap();
+    assert_eq!(queued.len(), 1);
+    assert_eq!((queued[0].gateway.as_str(), queued[0].amount.fen()), ("sandbox", 990));
+    assert_eq!(queued[0].state, kabao_store::GatewayRefundState::Pending);
+    let pass = kabao_app::refunds::run(&app.state).await.unwrap();
+    assert_eq!(pass.done, 1, "{pass:?}");
+    let done = kabao_app::refunds::of_order(&app.state, order.id).await.unwrap();
+    assert_eq!(done[0].state, kabao_store::GatewayRefundState::Done);
+    assert_eq!(kabao_app::refunds::run(&app.state).await.unwrap(), Default::default(), "refunded once");
     verify_books(&app).await;
 }
 

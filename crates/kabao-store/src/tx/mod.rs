@@ -12,6 +12,7 @@ mod jobs;
 mod keyring;
 mod keys;
 mod orders;
+mod refunds;
 mod shops;
 mod trust;
 mod users;
@@ -27,6 +28,7 @@ pub use jobs::JobsTx;
 pub use keyring::KeyringTx;
 pub use keys::KeysTx;
 pub use orders::OrdersTx;
+pub use refunds::{GatewayRefund, GatewayRefundState, NewGatewayRefund, RefundAttempt, RefundsTx};
 pub use shops::ShopsTx;
 pub use trust::TrustTx;
 pub use users::UsersTx;
@@ -47,6 +49,7 @@ pub trait Tx:
     + KeyringTx
     + InsuranceTx
     + WebhooksTx
+    + RefundsTx
     + Send
 {
     async fn commit(self: Box<Self>) -> StoreResult<()>;
