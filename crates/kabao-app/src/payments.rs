@@ -412,7 +412,8 @@ pub async fn settle_notification(
                 // it is never lost — into escrow, then straight back to the buyer.
                 let into = ledger::pay_direct(order.id, payment.amount).map_err(PaymentError::Ledger)?;
                 tx.post_ledger(&into, Some(order.id), now).await?;
-                let route = crate::refunds::route_payment(state, order.buyer_id, Some(payment.clone()));
+                let route =
+                    crate::refunds::route_payment(state, &mut *tx, order.buyer_id, Some(payment.clone())).await?;
                 let back = kabao_core::refund::from_escrow(order.id, route.to, payment.amount)
                     .map_err(PaymentError::Ledger)?;
                 crate::refunds::post(&mut *tx, &route, &back, order.id, payment.amount, now).await?;

@@ -29,19 +29,42 @@ pub struct Route {
 /// The one refund rule for an order ([`RefundTo::decide`]), from the payment that paid it.
 pub async fn route(state: &App, tx: &mut dyn Tx, order: &Order) -> Result<Route, StoreError> {
     let payment = tx.paid_payment_of_order(order.id).await?;
-    Ok(route_payment(state, order.buyer_id, payment))
+    route_payment(state, tx, order.buyer_id, payment).await
 }
 
-/// The rule for money that came in with `payment` (`None`: paid from the wallet).
-pub fn route_payment(state: &App, buyer: Option<UserId>, payment: Option<Payment>) -> Route {
+/// The rule for money that came in with `payment` (`None`: paid from the wallet), for `buyer` (and their
+/// choice of the wallet).
+pub async fn route_payment(
+    state: &App,
+    tx: &mut dyn Tx,
+    buyer: Option<UserId>,
+    payment: Option<Payment>,
+) -> Result<Route, StoreError> {
     let refunds = payment.as_ref().is_some_and(|p| state.gateways.get(&p.gateway).is_some_and(|g| g.refunds()));
+    let prefers_wallet = match buyer {
+        Some(b) if refunds => tx.prefers_wallet_refunds(b).await?,
+        _ => false,
+    };
     let to = match (buyer, &payment) {
         // A guest's order was paid through a gateway; without a payment on record (older data) the money
         // still goes back out through the edge, as it always did.
         (None, None) => RefundTo::Gateway,
-        _ => RefundTo::decide(buyer, refunds, false),
+        _ => RefundTo::decide(buyer, refunds, prefers_wallet),
     };
-    Route { to, payment: if to == RefundTo::Gateway { payment } else { None } }
+    Ok(Route { to, payment: if to == RefundTo::Gateway { payment } else { None } })
+}
+
+/// Whether `user` chose refunds to the wallet.
+pub async fn prefers_wallet(state: &App, user: UserId) -> Result<bool, StoreError> {
+    let mut tx = state.store.begin(TxMode::Read).await?;
+    tx.prefers_wallet_refunds(user).await
+}
+
+/// Sets `user`'s choice: refunds to the wallet (true) or back where the money came from (false).
+pub async fn set_prefers_wallet(state: &App, user: UserId, to_wallet: bool) -> Result<(), StoreError> {
+    let mut tx = state.store.begin(TxMode::Write).await?;
+    tx.set_prefers_wallet_refunds(user, to_wallet, state.now()).await?;
+    tx.commit().await
 }
 
 fn refund_no() -> String {

@@ -363,6 +363,10 @@ fn lookup(key: &str) -> Option<(&'static str, &'static str)> {
         "order.no_gateway" => ("本站未配置在线支付，请登录后用钱包余额付款。", "This site has no online payment configured; log in to pay from your wallet."),
         "order.timeline" => ("订单记录", "Timeline"),
         "sandbox.title" => ("沙箱支付", "Sandbox payment"),
+        "wallet.refund_to" => ("退款去向", "Where refunds go"),
+        "wallet.refund_original" => ("原路退回（支付宝、微信支付等付款渠道）", "Back where the money came from (Alipay, WeChat Pay…)"),
+        "wallet.refund_wallet" => ("退至钱包余额（即时到账）", "To my wallet (at once)"),
+        "wallet.refund_save" => ("保存", "Save"),
         "qr.title" => ("扫码支付", "Scan to pay"),
         "qr.hint" => ("请用微信扫描下方二维码完成付款。", "Scan the QR code below with WeChat to pay."),
         "qr.after" => (

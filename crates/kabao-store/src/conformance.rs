@@ -2266,5 +2266,11 @@ pub async fn gateway_refunds_are_queued_attempted_once_and_decided(store: &dyn S
     );
     assert_eq!(all[1].outcome_note.as_deref(), Some("支付宝后台手工退款 2026120612345"));
     assert_eq!(tx.open_gateway_refunds().await.unwrap(), (0, Money::ZERO));
+    // The buyer's choice of the wallet: off until chosen, then as last set.
+    assert!(!tx.prefers_wallet_refunds(f.owner).await.unwrap());
+    tx.set_prefers_wallet_refunds(f.owner, true, at(80_000)).await.unwrap();
+    assert!(tx.prefers_wallet_refunds(f.owner).await.unwrap());
+    tx.set_prefers_wallet_refunds(f.owner, false, at(80_001)).await.unwrap();
+    assert!(!tx.prefers_wallet_refunds(f.owner).await.unwrap());
     tx.commit().await.unwrap();
 }

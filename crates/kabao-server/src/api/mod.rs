@@ -137,6 +137,7 @@ fn v1(sandbox: bool) -> Routes {
         .route("/merchant/claims/{claim_no}/evidence/{sha256}", get(claims::merchant_file))
         .route("/wallet", get(orders::wallet))
         .route("/wallet/top-ups", post(orders::top_up))
+        .route("/wallet/refund-preference", put(orders::set_refund_preference))
         .route("/gateways/epay/notify", get(orders::epay_notify_get).post(orders::epay_notify_post))
         .route("/orders/{order_no}/pay/epay", post(orders::pay_epay))
         .route("/merchant/finance", get(finance::finance))
@@ -205,7 +206,7 @@ pub fn route_table(sandbox: bool) -> Vec<(axum::http::Method, String)> {
         chat::buyer_list, chat::buyer_send, chat::merchant_list, chat::merchant_send, chat::arbiter_list, chat::arbiter_send,
         chat::risk_queue, chat::risk_review, chat::admin_list,
         orders::create, orders::get, orders::pay_wallet, orders::pay_sandbox, orders::reveal,
-        orders::wallet, orders::top_up, orders::sandbox_notify, orders::epay_notify_get, orders::epay_notify_post, orders::pay_epay,
+        orders::wallet, orders::set_refund_preference, orders::top_up, orders::sandbox_notify, orders::epay_notify_get, orders::epay_notify_post, orders::pay_epay,
         finance::finance, finance::orders, finance::statement, finance::request, finance::pending, finance::decide,
         finance::mine, payees::list, payees::create, payees::get, payees::remove,
         admin::list_users, admin::set_role, admin::list_shops, admin::set_certification, admin::set_suspension,

@@ -332,12 +332,42 @@ pub async fn reveal(
 #[derive(Serialize, ToSchema)]
 pub struct WalletView {
     pub balance_fen: i64,
+    /// Refunds go to this wallet (true) instead of back through the gateway the buyer paid with (false, the
+    /// default). Orders paid from the wallet, or through a gateway without refunds, are refunded to the wallet
+    /// either way.
+    pub refund_to_wallet: bool,
 }
 
-/// The caller's wallet balance.
+async fn wallet_view(state: &SharedState, user: kabao_core::UserId) -> Result<WalletView, ApiError> {
+    Ok(WalletView {
+        balance_fen: kabao_app::payments::wallet_balance(state, user).await?.fen(),
+        refund_to_wallet: kabao_app::refunds::prefers_wallet(state, user).await?,
+    })
+}
+
+/// The caller's wallet balance, and where their refunds go.
 #[utoipa::path(get, path = "/api/v1/wallet", tag = "wallet", security(("bearer" = [])), responses((status = 200, body = WalletView)))]
 pub async fn wallet(State(state): State<SharedState>, ApiUser(user): ApiUser) -> Result<ApiJson<WalletView>, ApiError> {
-    Ok(ApiJson(WalletView { balance_fen: kabao_app::payments::wallet_balance(&state, user.id).await?.fen() }))
+    Ok(ApiJson(wallet_view(&state, user.id).await?))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RefundPreferenceInput {
+    /// true: refunds to the wallet; false: back where the money came from.
+    pub refund_to_wallet: bool,
+}
+
+/// Choose where refunds go: the wallet, or back through the gateway paid with (the default).
+#[utoipa::path(put, path = "/api/v1/wallet/refund-preference", tag = "wallet", security(("bearer" = [])),
+    request_body = RefundPreferenceInput, responses((status = 200, body = WalletView), (status = 400, description = "malformed body")))]
+pub async fn set_refund_preference(
+    State(state): State<SharedState>,
+    ApiUser(user): ApiUser,
+    ApiJson(input): ApiJson<RefundPreferenceInput>,
+) -> Result<ApiJson<WalletView>, ApiError> {
+    kabao_app::refunds::set_prefers_wallet(&state, user.id, input.refund_to_wallet).await?;
+    Ok(ApiJson(wallet_view(&state, user.id).await?))
 }
 
 #[derive(Deserialize, ToSchema)]

@@ -287,6 +287,7 @@ fn page_routes(sandbox: bool) -> Routes {
         .route("/orders/lookup", get(orders::lookup_form).post(orders::lookup))
         .route("/wallet", get(orders::wallet))
         .route("/wallet/top-up", post(orders::top_up))
+        .route("/wallet/refund-preference", post(orders::refund_preference))
         .route("/register", get(account::register_form).post(account::register))
         .route("/login", get(account::login_form).post(account::login))
         .route("/logout", post(account::logout))

@@ -659,6 +659,8 @@ struct WalletPage {
     orders: Vec<(String, &'static str, String)>,
     /// A gateway exists to top up through (易支付, or the sandbox in a demo); without one no form is offered.
     can_top_up: bool,
+    /// The buyer chose refunds to the wallet over back where the money came from.
+    refund_to_wallet: bool,
 }
 
 async fn wallet_page(state: &SharedState, v: &Visitor, error: Option<String>) -> Result<Response, ApiError> {
@@ -672,7 +674,39 @@ async fn wallet_page(state: &SharedState, v: &Visitor, error: Option<String>) ->
         balance: balance.to_string(),
         orders: orders.iter().map(|o| (o.order_no.clone(), o.state.label(lang), o.amount.to_string())).collect(),
         can_top_up: kabao_app::payments::top_up_gateway(state).is_ok(),
+        refund_to_wallet: kabao_app::refunds::prefers_wallet(state, user.id).await?,
     }))
+}
+
+#[derive(Deserialize)]
+pub struct RefundPreferenceForm {
+    #[serde(rename = "_csrf")]
+    csrf: Option<String>,
+    /// "wallet" or "original".
+    #[serde(default)]
+    to: String,
+}
+
+/// The buyer chooses where refunds go: back where the money came from (the default), or the wallet.
+pub async fn refund_preference(
+    State(state): State<SharedState>,
+    v: Visitor,
+    PageForm(f): PageForm<RefundPreferenceForm>,
+) -> Result<Response, ApiError> {
+    v.check_csrf(f.csrf.as_deref())?;
+    let Some(user) = v.user.clone() else { return Ok(see_other("/login?next=/wallet")) };
+    let to_wallet = match f.to.as_str() {
+        "wallet" => true,
+        "original" => false,
+        _ => {
+            let e =
+                ApiError::bad_request("refund.preference_invalid", "to", "请选择退款去向", "Choose where refunds go");
+            let page = wallet_page(&state, &v, Some(e.message(v.lang).to_string())).await?;
+            return Ok(super::with_status(page, e.status));
+        }
+    };
+    kabao_app::refunds::set_prefers_wallet(&state, user.id, to_wallet).await?;
+    Ok(see_other("/wallet"))
 }
 
 pub async fn wallet(State(state): State<SharedState>, v: Visitor) -> Result<Response, ApiError> {

@@ -519,6 +519,8 @@ fn payload(method: &Method, template: &str, w: &World) -> Payload {
         (_, "/api/v1/admin/shops/{id}/certification") => j(json!({"level": "none"})),
         (_, "/api/v1/admin/shops/{id}/suspension") => j(json!({"suspended": false})),
         (_, "/api/v1/wallet/top-ups") => j(json!({"amount_fen": 100})),
+        (_, "/api/v1/wallet/refund-preference") => j(json!({"refund_to_wallet": false})),
+        (_, "/wallet/refund-preference") => f(&[("to", "original")]),
         (_, t) if t.contains("/claims") && (t.ends_with("/claims") || t.ends_with("/evidence")) => {
             let fields =
                 vec![("item", "1".into()), ("defect", "invalid_key".into()), ("error_text", "补充说明".into())];

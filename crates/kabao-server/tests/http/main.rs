@@ -17,6 +17,7 @@ mod labels;
 mod orders;
 mod pages;
 mod reevaluation;
+mod refunds;
 mod sandbox;
 mod throttles;
 mod trust;

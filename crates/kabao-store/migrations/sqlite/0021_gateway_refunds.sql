@@ -30,3 +30,10 @@ CREATE INDEX gateway_refunds_open_idx ON gateway_refunds (state) WHERE state IN 
 CREATE INDEX payments_order_paid_idx ON payments (order_id) WHERE state = 'paid';
 
 INSERT INTO job_leases (name, owner, lease_until) VALUES ('gateway_refunds', NULL, 0);
+
+-- A buyer who prefers refunds in the wallet (退款至余额) over back through the gateway they paid with.
+CREATE TABLE refund_preferences (
+    user_id    BIGINT  NOT NULL PRIMARY KEY REFERENCES users (id),
+    to_wallet  BOOLEAN NOT NULL,
+    updated_at BIGINT  NOT NULL
+);

@@ -150,4 +150,32 @@ impl RefundsTx for PgTx {
         .map_err(map_sqlx)?;
         row.map(rows::payment).transpose()
     }
+
+    async fn prefers_wallet_refunds(&mut self, user: kabao_core::UserId) -> StoreResult<bool> {
+        let row: Option<(bool,)> = sqlx::query_as("SELECT to_wallet FROM refund_preferences WHERE user_id = $1")
+            .bind(user.0)
+            .fetch_optional(&mut *self.tx)
+            .await
+            .map_err(map_sqlx)?;
+        Ok(row.is_some_and(|(w,)| w))
+    }
+
+    async fn set_prefers_wallet_refunds(
+        &mut self,
+        user: kabao_core::UserId,
+        to_wallet: bool,
+        at: Timestamp,
+    ) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO refund_preferences (user_id, to_wallet, updated_at) VALUES ($1, $2, $3) \
+             ON CONFLICT (user_id) DO UPDATE SET to_wallet = excluded.to_wallet, updated_at = excluded.updated_at",
+        )
+        .bind(user.0)
+        .bind(to_wallet)
+        .bind(at.millis())
+        .execute(&mut *self.tx)
+        .await
+        .map_err(map_sqlx)?;
+        Ok(())
+    }
 }

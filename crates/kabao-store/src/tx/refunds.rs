@@ -127,4 +127,12 @@ pub trait RefundsTx: Send {
     async fn resolve_manual_refund(&mut self, id: i64, note: &str, at: Timestamp) -> StoreResult<bool>;
     /// A payment by id.
     async fn payment_by_id(&mut self, id: i64) -> StoreResult<Option<Payment>>;
+    /// Whether the buyer chose refunds to the wallet over the gateway they paid with (false until they choose).
+    async fn prefers_wallet_refunds(&mut self, user: kabao_core::UserId) -> StoreResult<bool>;
+    async fn set_prefers_wallet_refunds(
+        &mut self,
+        user: kabao_core::UserId,
+        to_wallet: bool,
+        at: Timestamp,
+    ) -> StoreResult<()>;
 }
