@@ -185,7 +185,10 @@ impl Gateway for Alipay {
     }
 
     /// The form body, signed over every parameter but `sign` and `sign_type`; ours (`app_id`), a success
-    /// (`TRADE_SUCCESS` or `TRADE_FINISHED`); identified by its `notify_id`.
+    /// (`TRADE_SUCCESS` or `TRADE_FINISHED`). It is identified by Alipay's trade number, not its `notify_id`:
+    /// the trade number names the payment event (a retry, or `TRADE_FINISHED` after `TRADE_SUCCESS`, is a
+    /// duplicate), and a validly signed notification carrying a trade number already applied to another of our
+    /// payments is then caught as a reuse instead of paying a second order with the same money.
     fn verify_notify(&self, request: &NotifyRequest<'_>, _now: Timestamp) -> Result<VerifiedNotify, GatewayError> {
         let text = std::str::from_utf8(request.body).map_err(|_| NotifyError::Malformed("body"))?;
         let params: Vec<(String, String)> =
@@ -199,14 +202,13 @@ impl Gateway for Alipay {
         if !matches!(get("trade_status"), Some("TRADE_SUCCESS" | "TRADE_FINISHED")) {
             return Err(NotifyError::Malformed("trade_status").into());
         }
-        let notify_id = get("notify_id").ok_or(NotifyError::Malformed("notify_id"))?;
         let trade_no = get("out_trade_no").ok_or(NotifyError::Malformed("out_trade_no"))?;
         let gateway_trade_no = get("trade_no").ok_or(NotifyError::Malformed("trade_no"))?;
         let total = get("total_amount").ok_or(NotifyError::Malformed("total_amount"))?;
         let amount = Money::parse_yuan(total).map_err(|_| NotifyError::Malformed("total_amount"))?;
         let payer = get("buyer_logon_id").or_else(|| get("buyer_id")).filter(|p| p.len() <= 128).map(str::to_string);
         Ok(VerifiedNotify {
-            notification_id: notify_id.into(),
+            notification_id: gateway_trade_no.into(),
             trade_no: trade_no.into(),
             gateway_trade_no: gateway_trade_no.into(),
             amount,
