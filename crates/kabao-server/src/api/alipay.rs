@@ -38,7 +38,7 @@ pub struct AlipayNotify {
     request_body(content = AlipayNotify, content_type = "application/x-www-form-urlencoded"),
     responses((status = 200, description = "success", body = String, content_type = "text/plain"),
         (status = 400, description = "fail: malformed, or the signature, app, trade status or amount is wrong", body = String, content_type = "text/plain"),
-        (status = 404, description = "Alipay is not configured here", body = String, content_type = "text/plain"),
+        (status = 404, description = "Alipay is not configured here", body = crate::api::contract::ErrorBody),
         (status = 413, description = "the body is too large", body = String, content_type = "text/plain")))]
 pub async fn notify(
     State(state): State<SharedState>,
