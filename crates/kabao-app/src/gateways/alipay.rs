@@ -316,3 +316,203 @@ impl Gateway for Alipay {
         Err(GatewayError::BadAnswer(format!("alipay.fund.trans.uni.transfer: {}", answer.reason())))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::gateways::HttpResponse;
+    use kabao_core::alipay::canonical;
+    use std::sync::Mutex;
+
+    /// A throwaway 1024-bit key pair: here both the application's and "Alipay's" (the answers are signed with it).
+    const KEY: &str = "-----BEGIN PRIVATE KEY-----\nMIICdwIBADANBgkqhkiG9w0BAQEFAASCAmEwggJdAgEAAoGBAKqr6O61t9e/HYmZ\nIc1neNKgYkRorFAi+E+5C+2ekp4WYJA1eoG5vQ9kR0ti3+RX4jcSEPHkyUrdvV1O\njmX0iow6GnT695yi8aJM5UCnUUFL8X0/UxvCw74HSSoStFzKTiAXaYeVr+WLAbY7\nss56yRnP0phHOp0NbUr3KK2zTTD3AgMBAAECgYEAlofXg6t9AeoLmFAa0zr/Au74\nnROhX3DoiBBTJ/qjoJFmC+tPKNn0mX29sAz+Ij0tRZtGnMNIkyKuIXzm9Z/RDdm1\nmVTwLbOBC/80Atwj2PUrAZOFle4lsTs2hBO9mXbINkMSRurnLsfqtODCKhsValUZ\ngYbWAFxoMpoxS600IaECQQDfCIrYE+8eFZvfMV7R+ry30H3MMRo/81vyaeU4RS/D\nB4BDDcpX5myqnVRgvFFIjzW1mr7Rbirbmr5ipoAj+tNHAkEAw+YGT2a98CYt5/Oo\nOO40gDMFGT1zC54z5wjpefQaIP7dHC2rp1WmkYIJ5GRDRTXS0Z3x03q809p2o09k\noVWs0QJBAJfLfJPrnUbgdiHFvD81Y9PG9pdOpAr6Wo32PKe7jvIx3L3GWPzSOwsz\n4QWlpby4m1lqZIytakXkX8dMgtH6GGkCQAUIoBjiNvc4w+014Zi05jx1Eyh238Ho\nqsTBAd7UWueGJQBYXBTMqp8KjF6GBQR+QZCJUnFwsfFvp6TCoX9TyEECQBOaOKnc\nLj0vwxaUK0OWns/CiL28O3rmuM0RcatI1ZrNS6K3UNni+JOOdmWdVWcVK21gwDZl\niDqbPkfdFvhso0o=\n-----END PRIVATE KEY-----";
+    const PUBLIC: &str = "MIGfMA0GCSqGSIb3DQEBAQUAA4GNADCBiQKBgQCqq+jutbfXvx2JmSHNZ3jSoGJEaKxQIvhPuQvtnpKeFmCQNXqBub0PZEdLYt/kV+I3EhDx5MlK3b1dTo5l9IqMOhp0+vecovGiTOVAp1FBS/F9P1MbwsO+B0kqErRcyk4gF2mHla/liwG2O7LOeskZz9KYRzqdDW1K9yits00w9wIDAQAB";
+
+    /// Answers every call with the next scripted answer and keeps the requests.
+    struct Scripted {
+        answers: Mutex<Vec<Result<HttpResponse, String>>>,
+        requests: Mutex<Vec<HttpRequest>>,
+    }
+
+    #[async_trait::async_trait]
+    impl HttpPort for Scripted {
+        async fn send(&self, request: HttpRequest) -> Result<HttpResponse, String> {
+            self.requests.lock().unwrap().push(request);
+            self.answers.lock().unwrap().remove(0)
+        }
+    }
+
+    fn config() -> AlipayConfig {
+        AlipayConfig {
+            app_id: "2021000000000000".into(),
+            app_private_key: KEY.into(),
+            alipay_public_key: PUBLIC.into(),
+            gateway_url: "https://openapi.alipay.example/gateway.do".into(),
+            public_url: "https://kabao.example/".into(),
+        }
+    }
+
+    fn signed(method: &str, member: &str) -> Result<HttpResponse, String> {
+        let sign = AppKey::parse(KEY).unwrap().sign(member);
+        let body = format!(r#"{{"{}":{member},"sign":"{sign}"}}"#, kabao_core::alipay::response_name(method));
+        Ok(HttpResponse { status: 200, headers: vec![], body: body.into_bytes() })
+    }
+
+    fn gateway(answers: Vec<Result<HttpResponse, String>>) -> (Alipay, Arc<Scripted>) {
+        let port = Arc::new(Scripted { answers: Mutex::new(answers), requests: Mutex::new(vec![]) });
+        (Alipay::new(config(), port.clone()), port)
+    }
+
+    fn refund_request() -> RefundRequest<'static> {
+        RefundRequest {
+            refund_no: "RF-1",
+            trade_no: "P1",
+            gateway_trade_no: Some("2026000000000001"),
+            total: Money::from_fen(990),
+            amount: Money::from_fen(990),
+            reason: "质保",
+        }
+    }
+
+    #[tokio::test]
+    async fn refund_answers_map_to_done_refused_or_retry() {
+        let m = "alipay.trade.refund";
+        let (g, port) = gateway(vec![
+            signed(m, r#"{"code":"10000","msg":"Success","out_trade_no":"P1","fund_change":"Y"}"#),
+            signed(m, r#"{"code":"40004","msg":"Business Failed","sub_code":"ACQ.SELLER_BALANCE_NOT_ENOUGH","sub_msg":"卖家余额不足"}"#),
+            signed(m, r#"{"code":"40004","msg":"Business Failed","sub_code":"ACQ.SYSTEM_ERROR","sub_msg":"系统错误"}"#),
+            Ok(HttpResponse { status: 200, headers: vec![], body: br#"{"alipay_trade_refund_response":{"code":"20000","msg":"Service Currently Unavailable","sub_code":"isp.unknow-error"}}"#.to_vec() }),
+            Ok(HttpResponse { status: 502, headers: vec![], body: vec![] }),
+            Err("connection reset".into()),
+            signed(m, r#"{"code":"10000","msg":"Success","out_trade_no":"P2","fund_change":"Y"}"#),
+            Ok(HttpResponse { status: 200, headers: vec![], body: br#"{"alipay_trade_refund_response":{"code":"10000","out_trade_no":"P1"},"sign":"AAAA"}"#.to_vec() }),
+        ]);
+        assert_eq!(g.refund(&refund_request()).await.unwrap(), RefundOutcome::Done { gateway_refund_no: None });
+        match g.refund(&refund_request()).await.unwrap() {
+            RefundOutcome::Refused { reason } => assert_eq!(reason, "ACQ.SELLER_BALANCE_NOT_ENOUGH 卖家余额不足"),
+            other => panic!("{other:?}"),
+        }
+        for _ in 0..4 {
+            assert!(matches!(g.refund(&refund_request()).await, Err(GatewayError::Unreachable(_))));
+        }
+        assert!(matches!(g.refund(&refund_request()).await, Err(GatewayError::BadAnswer(_))), "another trade");
+        assert!(matches!(g.refund(&refund_request()).await, Err(GatewayError::BadAnswer(_))), "bad signature");
+        let requests = port.requests.lock().unwrap();
+        let first = &requests[0];
+        assert_eq!(first.method, "POST");
+        assert!(first
+            .headers
+            .iter()
+            .any(|(k, v)| k == "content-type" && v.starts_with("application/x-www-form-urlencoded")));
+        let params: Vec<(String, String)> = serde_urlencoded::from_bytes(&first.body).unwrap();
+        let biz = params.iter().find(|(k, _)| k == "biz_content").unwrap();
+        assert!(biz.1.contains(r#""out_request_no":"RF-1""#) && biz.1.contains(r#""refund_amount":"9.90""#));
+        let sign = &params.iter().find(|(k, _)| k == "sign").unwrap().1;
+        assert!(PublicKey::parse(PUBLIC).unwrap().verify(&canonical(&params, &["sign"]), sign));
+    }
+
+    #[tokio::test]
+    async fn query_and_transfer_states() {
+        let (g, _) = gateway(vec![
+            signed(
+                "alipay.trade.query",
+                r#"{"code":"10000","msg":"Success","out_trade_no":"P1","trade_status":"TRADE_CLOSED","total_amount":"9.90"}"#,
+            ),
+            signed(
+                "alipay.trade.query",
+                r#"{"code":"40004","msg":"Business Failed","sub_code":"ACQ.TRADE_NOT_EXIST","sub_msg":"交易不存在"}"#,
+            ),
+            signed(
+                "alipay.trade.query",
+                r#"{"code":"10000","msg":"Success","out_trade_no":"P9","trade_status":"TRADE_SUCCESS","total_amount":"9.90","trade_no":"1"}"#,
+            ),
+            signed(
+                "alipay.fund.trans.uni.transfer",
+                r#"{"code":"10000","msg":"Success","out_biz_no":"W1","order_id":"1","status":"DEALING"}"#,
+            ),
+        ]);
+        assert_eq!(g.query("P1").await.unwrap(), TradeState::Closed);
+        assert_eq!(g.query("P1").await.unwrap(), TradeState::NotFound);
+        assert!(matches!(g.query("P1").await, Err(GatewayError::BadAnswer(_))), "an answer about another trade");
+        let t = TransferRequest {
+            out_biz_no: "W1",
+            amount: Money::from_fen(100),
+            account: "a@example.com",
+            name: "张三",
+            remark: "提现",
+        };
+        assert_eq!(g.transfer(&t).await.unwrap(), TransferOutcome::Processing);
+    }
+
+    #[tokio::test]
+    async fn create_redirects_with_a_signed_page_or_wap_pay() {
+        let (g, _) = gateway(vec![]);
+        let payment = kabao_store::Payment {
+            id: 1,
+            gateway: ALIPAY.into(),
+            trade_no: "P1".into(),
+            purpose: kabao_store::PaymentPurpose::Order(kabao_core::ledger::OrderId(1)),
+            amount: Money::from_fen(990),
+            state: kabao_store::PaymentState::Pending,
+            gateway_trade_no: None,
+            created_at: Timestamp::from_millis(0),
+            paid_at: None,
+        };
+        for (device, method) in [(Device::Desktop, "alipay.trade.page.pay"), (Device::Phone, "alipay.trade.wap.pay")] {
+            let request = PayRequest {
+                payment: &payment,
+                subject: "Kabao O1",
+                device,
+                client_ip: None,
+                return_url: "https://kabao.example/o/O1".into(),
+            };
+            let Checkout::Redirect(url) = g.create(&request).await.unwrap() else { panic!("a redirect") };
+            let (base, query) = url.split_once('?').unwrap();
+            assert_eq!(base, "https://openapi.alipay.example/gateway.do");
+            let params: Vec<(String, String)> = serde_urlencoded::from_str(query).unwrap();
+            let get = |n: &str| params.iter().find(|(k, _)| k == n).map(|(_, v)| v.clone()).unwrap_or_default();
+            assert_eq!(get("method"), method);
+            assert_eq!(get("notify_url"), "https://kabao.example/api/v1/gateways/alipay/notify");
+            assert_eq!(get("return_url"), "https://kabao.example/o/O1");
+            assert!(PublicKey::parse(PUBLIC).unwrap().verify(&canonical(&params, &["sign"]), &get("sign")));
+        }
+    }
+
+    #[test]
+    fn notifications_must_be_signed_ours_and_a_success() {
+        let (g, _) = gateway(vec![]);
+        let body = |app_id: &str, status: &str| {
+            let mut params: Vec<(String, String)> = [
+                ("notify_id", "n1"),
+                ("app_id", app_id),
+                ("out_trade_no", "P1"),
+                ("trade_no", "2026000000000001"),
+                ("total_amount", "9.90"),
+                ("trade_status", status),
+                ("buyer_logon_id", "buy***@example.com"),
+            ]
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+            params.push(("sign".into(), AppKey::parse(KEY).unwrap().sign(&canonical(&params, &[]))));
+            params.push(("sign_type".into(), "RSA2".into()));
+            serde_urlencoded::to_string(&params).unwrap()
+        };
+        let verify = |body: &str| {
+            g.verify_notify(
+                &NotifyRequest { headers: &[], query: "", body: body.as_bytes() },
+                Timestamp::from_millis(0),
+            )
+        };
+        let n = verify(&body("2021000000000000", "TRADE_SUCCESS")).unwrap();
+        assert_eq!(
+            (n.notification_id.as_str(), n.trade_no.as_str(), n.amount),
+            ("2026000000000001", "P1", Money::from_fen(990))
+        );
+        assert!(verify(&body("2021000000000000", "TRADE_FINISHED")).is_ok());
+        assert!(verify(&body("2021000000000099", "TRADE_SUCCESS")).is_err(), "another app");
+        assert!(verify(&body("2021000000000000", "WAIT_BUYER_PAY")).is_err(), "not a success");
+        assert!(verify(&body("2021000000000000", "TRADE_SUCCESS").replace("9.90", "9.80")).is_err(), "changed");
+        assert!(verify("").is_err());
+    }
+}
