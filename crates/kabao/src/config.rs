@@ -492,13 +492,14 @@ impl Config {
             format!("file {}", self.master_key_path().display())
         };
         format!(
-            "listen={} database={} master_key={} secure_cookies={} log={} payments.sandbox.enabled={} verifiers=[{}]",
+            "listen={} database={} master_key={} secure_cookies={} log={} payments.sandbox.enabled={} alipay={} verifiers=[{}]",
             self.listen,
             db,
             key,
             self.secure_cookies,
             self.log,
             self.payments.sandbox.enabled,
+            self.alipay_app_id.as_deref().unwrap_or("off"),
             self.verifiers.keys().cloned().collect::<Vec<_>>().join(",")
         )
     }
