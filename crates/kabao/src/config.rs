@@ -39,7 +39,7 @@ pub struct Config {
     /// the key tool's bare base64) given inline or as a file, Alipay's public key likewise, and the gateway
     /// (default production; the sandbox is `https://openapi-sandbox.dl.alipaydev.com/gateway.do`). All or none.
     pub alipay_app_id: Option<String>,
-    pub alipay_private_key: Option<String>,
+    pub alipay_private_key: Option<SecretText>,
     pub alipay_private_key_file: Option<PathBuf>,
     pub alipay_public_key: Option<String>,
     pub alipay_public_key_file: Option<PathBuf>,
@@ -77,6 +77,17 @@ pub struct Config {
     pub payments: PaymentsConfig,
     /// Third-party key verifiers (验货), one per product category: `[verifiers.game_card]` and so on.
     pub verifiers: BTreeMap<String, VerifierSettings>,
+}
+
+/// A secret read from the configuration (a private key): its Debug shows nothing of it.
+#[derive(Clone, Default, Deserialize)]
+#[serde(transparent)]
+pub struct SecretText(pub String);
+
+impl std::fmt::Debug for SecretText {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("<redacted>")
+    }
 }
 
 /// `[verifiers.<category>]`: where the category's keys are checked (docs/VERIFIER.md).
@@ -304,7 +315,6 @@ impl Config {
             ("KABAO_EPAY_SUBMIT_URL", &mut config.epay_submit_url),
             ("KABAO_EPAY_API_URL", &mut config.epay_api_url),
             ("KABAO_ALIPAY_APP_ID", &mut config.alipay_app_id),
-            ("KABAO_ALIPAY_PRIVATE_KEY", &mut config.alipay_private_key),
             ("KABAO_ALIPAY_PUBLIC_KEY", &mut config.alipay_public_key),
             ("KABAO_ALIPAY_GATEWAY_URL", &mut config.alipay_gateway_url),
             ("KABAO_SMTP_URL", &mut config.smtp_url),
@@ -313,6 +323,9 @@ impl Config {
             if let Some(v) = env(var) {
                 *slot = Some(v);
             }
+        }
+        if let Some(v) = env("KABAO_ALIPAY_PRIVATE_KEY") {
+            config.alipay_private_key = Some(SecretText(v));
         }
         for (var, slot) in [
             ("KABAO_ALIPAY_PRIVATE_KEY_FILE", &mut config.alipay_private_key_file),
@@ -333,7 +346,8 @@ impl Config {
         let nonempty = |v: &Option<String>| v.as_deref().map(str::trim).filter(|s| !s.is_empty()).map(str::to_string);
         let app_id = nonempty(&self.alipay_app_id);
         let gateway_url = nonempty(&self.alipay_gateway_url);
-        let private_given = nonempty(&self.alipay_private_key).is_some() || self.alipay_private_key_file.is_some();
+        let private_key = self.alipay_private_key.as_ref().map(|s| s.0.clone());
+        let private_given = nonempty(&private_key).is_some() || self.alipay_private_key_file.is_some();
         let public_given = nonempty(&self.alipay_public_key).is_some() || self.alipay_public_key_file.is_some();
         if app_id.is_none() && gateway_url.is_none() && !private_given && !public_given {
             return Ok(None);
@@ -360,7 +374,7 @@ impl Config {
                 (None, None) => bail!("alipay needs {name}"),
             }
         };
-        let app_private_key = read(&self.alipay_private_key, &self.alipay_private_key_file, "alipay_private_key")?;
+        let app_private_key = read(&private_key, &self.alipay_private_key_file, "alipay_private_key")?;
         let alipay_public_key = read(&self.alipay_public_key, &self.alipay_public_key_file, "alipay_public_key")?;
         let Some(public_url) = nonempty(&self.public_url) else {
             bail!("alipay needs public_url (KABAO_PUBLIC_URL) for its notify_url");
@@ -555,6 +569,8 @@ mod tests {
         assert_eq!(c.gateway_url, "https://openapi.alipay.com/gateway.do");
         assert_eq!(c.notify_url(), "https://kabao.example/api/v1/gateways/alipay/notify");
         assert!(!format!("{c:?}").contains("MII"), "keys never in Debug");
+        let loaded = Config::load(None, |k| with_url.iter().find(|(n, _)| *n == k).map(|(_, v)| v.to_string()));
+        assert!(!format!("{:?}", loaded.unwrap()).contains("PRIVATE KEY"), "nor in the configuration's Debug");
         with_url.push(("KABAO_ALIPAY_GATEWAY_URL", "https://openapi-sandbox.dl.alipaydev.com/gateway.do"));
         assert!(alipay_env(&with_url).unwrap().unwrap().gateway_url.contains("sandbox"));
     }
