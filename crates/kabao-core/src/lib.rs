@@ -4,6 +4,7 @@
 // Rules must not crash the server on any input: no unwrap, expect, panic or unchecked indexing outside tests.
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing))]
 
+pub mod alipay;
 pub mod audit;
 pub mod catalog;
 pub mod certification;

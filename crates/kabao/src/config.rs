@@ -35,6 +35,15 @@ pub struct Config {
     pub epay_submit_url: Option<String>,
     /// 易支付 order-query URL (`api.php`), polled for lost notifications; default: next to `submit.php`.
     pub epay_api_url: Option<String>,
+    /// Alipay (支付宝开放平台, RSA2): the application id, the application's private key (PKCS#8 or PKCS#1, PEM or
+    /// the key tool's bare base64) given inline or as a file, Alipay's public key likewise, and the gateway
+    /// (default production; the sandbox is `https://openapi-sandbox.dl.alipaydev.com/gateway.do`). All or none.
+    pub alipay_app_id: Option<String>,
+    pub alipay_private_key: Option<SecretText>,
+    pub alipay_private_key_file: Option<PathBuf>,
+    pub alipay_public_key: Option<String>,
+    pub alipay_public_key_file: Option<PathBuf>,
+    pub alipay_gateway_url: Option<String>,
     /// SMTP server for mails, e.g. `smtps://user:password@smtp.example.com:465`; without it mails are
     /// written as files under `<data_dir>/mail`.
     pub smtp_url: Option<String>,
@@ -68,6 +77,17 @@ pub struct Config {
     pub payments: PaymentsConfig,
     /// Third-party key verifiers (验货), one per product category: `[verifiers.game_card]` and so on.
     pub verifiers: BTreeMap<String, VerifierSettings>,
+}
+
+/// A secret read from the configuration (a private key): its Debug shows nothing of it.
+#[derive(Clone, Default, Deserialize)]
+#[serde(transparent)]
+pub struct SecretText(pub String);
+
+impl std::fmt::Debug for SecretText {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("<redacted>")
+    }
 }
 
 /// `[verifiers.<category>]`: where the category's keys are checked (docs/VERIFIER.md).
@@ -137,6 +157,12 @@ impl Default for Config {
             epay_key: None,
             epay_submit_url: None,
             epay_api_url: None,
+            alipay_app_id: None,
+            alipay_private_key: None,
+            alipay_private_key_file: None,
+            alipay_public_key: None,
+            alipay_public_key_file: None,
+            alipay_gateway_url: None,
             smtp_url: None,
             smtp_from: None,
             claim_window_seconds: 24 * 3600,
@@ -288,6 +314,9 @@ impl Config {
             ("KABAO_EPAY_KEY", &mut config.epay_key),
             ("KABAO_EPAY_SUBMIT_URL", &mut config.epay_submit_url),
             ("KABAO_EPAY_API_URL", &mut config.epay_api_url),
+            ("KABAO_ALIPAY_APP_ID", &mut config.alipay_app_id),
+            ("KABAO_ALIPAY_PUBLIC_KEY", &mut config.alipay_public_key),
+            ("KABAO_ALIPAY_GATEWAY_URL", &mut config.alipay_gateway_url),
             ("KABAO_SMTP_URL", &mut config.smtp_url),
             ("KABAO_SMTP_FROM", &mut config.smtp_from),
         ] {
@@ -295,7 +324,74 @@ impl Config {
                 *slot = Some(v);
             }
         }
+        if let Some(v) = env("KABAO_ALIPAY_PRIVATE_KEY") {
+            config.alipay_private_key = Some(SecretText(v));
+        }
+        for (var, slot) in [
+            ("KABAO_ALIPAY_PRIVATE_KEY_FILE", &mut config.alipay_private_key_file),
+            ("KABAO_ALIPAY_PUBLIC_KEY_FILE", &mut config.alipay_public_key_file),
+        ] {
+            if let Some(v) = env(var) {
+                *slot = Some(PathBuf::from(v));
+            }
+        }
         Ok(config)
+    }
+
+    /// Alipay, if configured: all of the app id and both keys (inline or from a file), or none of them; half a
+    /// configuration, a key given twice, a key that does not load or a missing public_url is an error at start,
+    /// in one line that names what to fix (never a key's content).
+    pub fn alipay(&self) -> anyhow::Result<Option<kabao_app::gateways::alipay::AlipayConfig>> {
+        use kabao_app::gateways::alipay::{AlipayConfig, DEFAULT_GATEWAY_URL};
+        let nonempty = |v: &Option<String>| v.as_deref().map(str::trim).filter(|s| !s.is_empty()).map(str::to_string);
+        let app_id = nonempty(&self.alipay_app_id);
+        let gateway_url = nonempty(&self.alipay_gateway_url);
+        let private_key = self.alipay_private_key.as_ref().map(|s| s.0.clone());
+        let private_given = nonempty(&private_key).is_some() || self.alipay_private_key_file.is_some();
+        let public_given = nonempty(&self.alipay_public_key).is_some() || self.alipay_public_key_file.is_some();
+        if app_id.is_none() && gateway_url.is_none() && !private_given && !public_given {
+            return Ok(None);
+        }
+        let mut missing = Vec::new();
+        if app_id.is_none() {
+            missing.push("alipay_app_id (KABAO_ALIPAY_APP_ID)");
+        }
+        if !private_given {
+            missing.push("alipay_private_key or alipay_private_key_file (KABAO_ALIPAY_PRIVATE_KEY[_FILE])");
+        }
+        if !public_given {
+            missing.push("alipay_public_key or alipay_public_key_file (KABAO_ALIPAY_PUBLIC_KEY[_FILE])");
+        }
+        if !missing.is_empty() {
+            bail!("alipay is half configured: missing {}", missing.join(", "));
+        }
+        let read = |inline: &Option<String>, file: &Option<PathBuf>, name: &str| -> anyhow::Result<String> {
+            match (nonempty(inline), file) {
+                (Some(_), Some(_)) => bail!("set {name} or {name}_file, not both"),
+                (Some(text), None) => Ok(text),
+                (None, Some(path)) => std::fs::read_to_string(path)
+                    .with_context(|| format!("{name}_file: cannot read {}", path.display())),
+                (None, None) => bail!("alipay needs {name}"),
+            }
+        };
+        let app_private_key = read(&private_key, &self.alipay_private_key_file, "alipay_private_key")?;
+        let alipay_public_key = read(&self.alipay_public_key, &self.alipay_public_key_file, "alipay_public_key")?;
+        let Some(public_url) = nonempty(&self.public_url) else {
+            bail!("alipay needs public_url (KABAO_PUBLIC_URL) for its notify_url");
+        };
+        let gateway_url = gateway_url.unwrap_or_else(|| DEFAULT_GATEWAY_URL.to_string());
+        if !(gateway_url.starts_with("https://") || gateway_url.starts_with("http://")) {
+            bail!("alipay_gateway_url {gateway_url:?} must be an http(s) URL");
+        }
+        let config = AlipayConfig {
+            app_id: app_id.unwrap_or_default(),
+            app_private_key,
+            alipay_public_key,
+            gateway_url,
+            public_url,
+        };
+        config.keys().map_err(|e| anyhow::anyhow!("alipay: {e}"))?;
+        Ok(Some(config))
     }
 
     /// The 易支付 gateway, if configured. Half a configuration, or an empty key, is an error at start; the
@@ -410,13 +506,14 @@ impl Config {
             format!("file {}", self.master_key_path().display())
         };
         format!(
-            "listen={} database={} master_key={} secure_cookies={} log={} payments.sandbox.enabled={} verifiers=[{}]",
+            "listen={} database={} master_key={} secure_cookies={} log={} payments.sandbox.enabled={} alipay={} verifiers=[{}]",
             self.listen,
             db,
             key,
             self.secure_cookies,
             self.log,
             self.payments.sandbox.enabled,
+            self.alipay_app_id.as_deref().unwrap_or("off"),
             self.verifiers.keys().cloned().collect::<Vec<_>>().join(",")
         )
     }
@@ -440,6 +537,84 @@ fn redact_url(url: &str) -> String {
 mod tests {
     use super::*;
     use std::collections::HashMap;
+
+    /// A throwaway 1024-bit key pair, only for these configuration tests.
+    const TEST_PRIVATE_KEY: &str = "-----BEGIN PRIVATE KEY-----\nMIICdwIBADANBgkqhkiG9w0BAQEFAASCAmEwggJdAgEAAoGBAKqr6O61t9e/HYmZ\nIc1neNKgYkRorFAi+E+5C+2ekp4WYJA1eoG5vQ9kR0ti3+RX4jcSEPHkyUrdvV1O\njmX0iow6GnT695yi8aJM5UCnUUFL8X0/UxvCw74HSSoStFzKTiAXaYeVr+WLAbY7\nss56yRnP0phHOp0NbUr3KK2zTTD3AgMBAAECgYEAlofXg6t9AeoLmFAa0zr/Au74\nnROhX3DoiBBTJ/qjoJFmC+tPKNn0mX29sAz+Ij0tRZtGnMNIkyKuIXzm9Z/RDdm1\nmVTwLbOBC/80Atwj2PUrAZOFle4lsTs2hBO9mXbINkMSRurnLsfqtODCKhsValUZ\ngYbWAFxoMpoxS600IaECQQDfCIrYE+8eFZvfMV7R+ry30H3MMRo/81vyaeU4RS/D\nB4BDDcpX5myqnVRgvFFIjzW1mr7Rbirbmr5ipoAj+tNHAkEAw+YGT2a98CYt5/Oo\nOO40gDMFGT1zC54z5wjpefQaIP7dHC2rp1WmkYIJ5GRDRTXS0Z3x03q809p2o09k\noVWs0QJBAJfLfJPrnUbgdiHFvD81Y9PG9pdOpAr6Wo32PKe7jvIx3L3GWPzSOwsz\n4QWlpby4m1lqZIytakXkX8dMgtH6GGkCQAUIoBjiNvc4w+014Zi05jx1Eyh238Ho\nqsTBAd7UWueGJQBYXBTMqp8KjF6GBQR+QZCJUnFwsfFvp6TCoX9TyEECQBOaOKnc\nLj0vwxaUK0OWns/CiL28O3rmuM0RcatI1ZrNS6K3UNni+JOOdmWdVWcVK21gwDZl\niDqbPkfdFvhso0o=\n-----END PRIVATE KEY-----";
+    const TEST_PUBLIC_KEY_BARE: &str = "MIGfMA0GCSqGSIb3DQEBAQUAA4GNADCBiQKBgQCqq+jutbfXvx2JmSHNZ3jSoGJEaKxQIvhPuQvtnpKeFmCQNXqBub0PZEdLYt/kV+I3EhDx5MlK3b1dTo5l9IqMOhp0+vecovGiTOVAp1FBS/F9P1MbwsO+B0kqErRcyk4gF2mHla/liwG2O7LOeskZz9KYRzqdDW1K9yits00w9wIDAQAB";
+
+    fn alipay_env(vars: &[(&str, &str)]) -> anyhow::Result<Option<kabao_app::gateways::alipay::AlipayConfig>> {
+        let vars: HashMap<&str, &str> = vars.iter().copied().collect();
+        Config::load(None, |k| vars.get(k).map(|v| v.to_string())).and_then(|c| c.alipay())
+    }
+
+    #[test]
+    fn alipay_is_all_or_nothing_and_names_what_is_missing() {
+        assert!(alipay_env(&[]).unwrap().is_none());
+        let half = alipay_env(&[("KABAO_ALIPAY_APP_ID", "2021000000000000")]).unwrap_err().to_string();
+        assert!(half.contains("alipay_private_key") && half.contains("alipay_public_key"), "{half}");
+        assert!(!half.contains("alipay_app_id"), "{half}");
+        assert_eq!(half.lines().count(), 1);
+        let only_url = alipay_env(&[("KABAO_ALIPAY_GATEWAY_URL", "https://openapi.alipay.com/gateway.do")]);
+        assert!(only_url.unwrap_err().to_string().contains("alipay_app_id"));
+        let full = [
+            ("KABAO_ALIPAY_APP_ID", "2021000000000000"),
+            ("KABAO_ALIPAY_PRIVATE_KEY", TEST_PRIVATE_KEY),
+            ("KABAO_ALIPAY_PUBLIC_KEY", TEST_PUBLIC_KEY_BARE),
+        ];
+        let no_public_url = alipay_env(&full).unwrap_err().to_string();
+        assert!(no_public_url.contains("public_url"), "{no_public_url}");
+        let mut with_url = full.to_vec();
+        with_url.push(("KABAO_PUBLIC_URL", "https://kabao.example"));
+        let c = alipay_env(&with_url).unwrap().unwrap();
+        assert_eq!(c.gateway_url, "https://openapi.alipay.com/gateway.do");
+        assert_eq!(c.notify_url(), "https://kabao.example/api/v1/gateways/alipay/notify");
+        assert!(!format!("{c:?}").contains("MII"), "keys never in Debug");
+        let loaded = Config::load(None, |k| with_url.iter().find(|(n, _)| *n == k).map(|(_, v)| v.to_string()));
+        assert!(!format!("{:?}", loaded.unwrap()).contains("PRIVATE KEY"), "nor in the configuration's Debug");
+        with_url.push(("KABAO_ALIPAY_GATEWAY_URL", "https://openapi-sandbox.dl.alipaydev.com/gateway.do"));
+        assert!(alipay_env(&with_url).unwrap().unwrap().gateway_url.contains("sandbox"));
+    }
+
+    #[test]
+    fn alipay_keys_that_do_not_load_refuse_to_start_and_files_are_read() {
+        let bad = alipay_env(&[
+            ("KABAO_PUBLIC_URL", "https://kabao.example"),
+            ("KABAO_ALIPAY_APP_ID", "2021000000000000"),
+            ("KABAO_ALIPAY_PRIVATE_KEY", "MIIE-not-a-key"),
+            ("KABAO_ALIPAY_PUBLIC_KEY", TEST_PUBLIC_KEY_BARE),
+        ]);
+        let text = bad.unwrap_err().to_string();
+        assert!(text.contains("private key") && !text.contains("MIIE"), "{text}");
+        let dir = std::env::temp_dir().join(format!("kabao-alipay-config-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let (private, public) = (dir.join("app.key"), dir.join("alipay.pub"));
+        std::fs::write(&private, TEST_PRIVATE_KEY).unwrap();
+        std::fs::write(&public, TEST_PUBLIC_KEY_BARE).unwrap();
+        let (private, public) = (private.display().to_string(), public.display().to_string());
+        let from_files = alipay_env(&[
+            ("KABAO_PUBLIC_URL", "https://kabao.example"),
+            ("KABAO_ALIPAY_APP_ID", "2021000000000000"),
+            ("KABAO_ALIPAY_PRIVATE_KEY_FILE", private.as_str()),
+            ("KABAO_ALIPAY_PUBLIC_KEY_FILE", public.as_str()),
+        ]);
+        assert!(from_files.unwrap().is_some());
+        let twice = alipay_env(&[
+            ("KABAO_PUBLIC_URL", "https://kabao.example"),
+            ("KABAO_ALIPAY_APP_ID", "2021000000000000"),
+            ("KABAO_ALIPAY_PRIVATE_KEY", TEST_PRIVATE_KEY),
+            ("KABAO_ALIPAY_PRIVATE_KEY_FILE", private.as_str()),
+            ("KABAO_ALIPAY_PUBLIC_KEY", TEST_PUBLIC_KEY_BARE),
+        ]);
+        assert!(twice.unwrap_err().to_string().contains("not both"));
+        let missing_file = alipay_env(&[
+            ("KABAO_PUBLIC_URL", "https://kabao.example"),
+            ("KABAO_ALIPAY_APP_ID", "2021000000000000"),
+            ("KABAO_ALIPAY_PRIVATE_KEY_FILE", "/nonexistent/app.key"),
+            ("KABAO_ALIPAY_PUBLIC_KEY", TEST_PUBLIC_KEY_BARE),
+        ]);
+        assert!(missing_file.unwrap_err().to_string().contains("alipay_private_key_file"));
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 
     #[test]
     fn env_overrides_defaults() {

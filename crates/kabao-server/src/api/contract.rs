@@ -456,6 +456,10 @@ mod tests {
                     assert!(r["content"]["text/plain"].is_object(), "{m} {path} {status}: text/plain `fail`");
                     continue;
                 }
+                // Alipay's notify answers its plain `fail` too, except where Alipay is not configured (the Error).
+                if path == "/api/v1/gateways/alipay/notify" && r["content"]["text/plain"].is_object() {
+                    continue;
+                }
                 assert_eq!(
                     r["content"]["application/json"]["schema"]["$ref"], "#/components/schemas/Error",
                     "{m} {path} {status}: the Error body"

@@ -3,6 +3,7 @@
 //! `{"error", "message", "field"?}` (with `code`, a deprecated alias of `error`); see [`contract`].
 
 pub mod admin;
+pub mod alipay;
 pub mod catalog;
 pub mod chat;
 pub mod claims;
@@ -140,6 +141,8 @@ fn v1(sandbox: bool) -> Routes {
         .route("/wallet/refund-preference", put(orders::set_refund_preference))
         .route("/gateways/epay/notify", get(orders::epay_notify_get).post(orders::epay_notify_post))
         .route("/orders/{order_no}/pay/epay", post(orders::pay_epay))
+        .route("/gateways/alipay/notify", post(alipay::notify))
+        .route("/orders/{order_no}/pay/alipay", post(alipay::pay))
         .route("/merchant/finance", get(finance::finance))
         .route("/merchant/orders", get(finance::orders))
         .route("/merchant/statement", get(finance::statement))
@@ -207,6 +210,7 @@ pub fn route_table(sandbox: bool) -> Vec<(axum::http::Method, String)> {
         chat::risk_queue, chat::risk_review, chat::admin_list,
         orders::create, orders::get, orders::pay_wallet, orders::pay_sandbox, orders::reveal,
         orders::wallet, orders::set_refund_preference, orders::top_up, orders::sandbox_notify, orders::epay_notify_get, orders::epay_notify_post, orders::pay_epay,
+        alipay::notify, alipay::pay,
         finance::finance, finance::orders, finance::statement, finance::request, finance::pending, finance::decide,
         finance::mine, payees::list, payees::create, payees::get, payees::remove,
         admin::list_users, admin::set_role, admin::list_shops, admin::set_certification, admin::set_suspension,

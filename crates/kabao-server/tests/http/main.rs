@@ -3,6 +3,7 @@
 //! 易支付 platform on 127.0.0.1 that the reconciliation job queries over real HTTP.
 
 mod access_matrix;
+mod alipay;
 mod api;
 mod app;
 mod claims;
