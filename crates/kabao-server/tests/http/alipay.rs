@@ -353,3 +353,108 @@ async fn alipay_transfers_happen_once_per_out_biz_no() {
         other => panic!("expected a refusal, got {other:?}"),
     }
 }
+
+/// A registered buyer's order of one item paid at the fake Alipay (notification delivered); returns its number.
+async fn bought_with_alipay(app: &TestApp, fake: &Fake, token: &str, product: i64) -> String {
+    let no =
+        crate::orders::order_no(app, token, json!({"product_id": product, "quantity": 1, "warranty_ack": true})).await;
+    let res = app.api("POST", &format!("/api/v1/orders/{no}/pay/alipay"), Some(token), None).await;
+    assert_eq!(res.status, StatusCode::CREATED, "{}", res.body);
+    let trade_no = res.json()["trade_no"].as_str().unwrap().to_string();
+    fake.open(res.json()["pay_url"].as_str().unwrap()).await;
+    fake.control(json!({"action": "pay", "out_trade_no": trade_no, "notify": "send"})).await;
+    let got = app.api("GET", &format!("/api/v1/orders/{no}"), Some(token), None).await;
+    assert_eq!(got.json()["state"], "delivered", "{}", got.body);
+    no
+}
+
+/// Files a claim on item 1 and has the merchant approve it: with no stock left to re-issue, a refund.
+async fn claim_refunded(app: &TestApp, token: &str, merchant: &str, no: &str) {
+    crate::claims::reveal(app, token, no).await;
+    let path = format!("/api/v1/orders/{no}/claims");
+    let fields = [("item", "1"), ("defect", "invalid_key"), ("error_text", "卡密无效")];
+    let png = crate::claims::png(no);
+    let res = crate::claims::file_claim(app, (Some(token), None), &path, &fields, &[("a.png", &png)], None).await;
+    assert_eq!(res.status, StatusCode::CREATED, "{}", res.body);
+    let claim_no = res.json()["claim"]["claim_no"].as_str().unwrap().to_string();
+    let res = crate::claims::decide(app, merchant, &claim_no, json!({"decision": "approve"})).await;
+    assert_eq!(res.json()["state"], "refunded", "{}", res.body);
+}
+
+async fn gateway_refunds(app: &TestApp, no: &str) -> Vec<kabao_store::GatewayRefund> {
+    let mut tx = app.state.store.begin(kabao_store::TxMode::Read).await.unwrap();
+    let order = tx.order_by_no(no).await.unwrap().unwrap();
+    tx.order_gateway_refunds(order.id).await.unwrap()
+}
+
+/// Claim refunds of orders paid with Alipay go back to Alipay through the refund job: once, even when the
+/// process died after Alipay refunded and before it recorded that; a refund Alipay refuses lands in the
+/// buyer's wallet with Alipay's reason.
+#[tokio::test]
+async fn alipay_claim_refunds_go_back_to_alipay_once_and_refusals_fall_back_to_the_wallet() {
+    let Some(fake) = Fake::start().await else { return };
+    let (app, _) = kabao(&fake).await;
+    let (merchant, product) = app.merchant_with_product("ali_claims").await;
+    crate::claims::set_template(&app, &merchant, product, "point_card_24h").await;
+    app.import(&merchant, product, "AC-1\nAC-2\nAC-3\n").await;
+    let token = crate::orders::buyer(&app, "ali_claim_buyer").await;
+    let first = bought_with_alipay(&app, &fake, &token, product).await;
+    let second = bought_with_alipay(&app, &fake, &token, product).await;
+    let third = bought_with_alipay(&app, &fake, &token, product).await;
+    let wallet = || async { crate::claims::wallet(&app, &token).await };
+    let alipay_refunds = |state: &Value| state["refunds"].as_array().map(Vec::len).unwrap_or(0);
+
+    // Back to Alipay.
+    claim_refunded(&app, &token, &merchant, &first).await;
+    assert_eq!(wallet().await, 0);
+    let pass = kabao_app::refunds::run(&app.state).await.unwrap();
+    assert_eq!(pass.done, 1, "{pass:?}");
+    assert_eq!(gateway_refunds(&app, &first).await[0].state, kabao_store::GatewayRefundState::Done);
+    assert_eq!(alipay_refunds(&fake.control(json!({"action": "state"})).await), 1);
+    verify_books(&app).await;
+
+    // The process asked Alipay (which refunded) and died before recording it: the refund is still pending, and
+    // the next pass asks again with the same number. Alipay answers the same refund; it refunded once.
+    claim_refunded(&app, &token, &merchant, &second).await;
+    let queued = gateway_refunds(&app, &second).await.remove(0);
+    let payment = {
+        let mut tx = app.state.store.begin(kabao_store::TxMode::Read).await.unwrap();
+        tx.payment_by_id(queued.payment_id).await.unwrap().unwrap()
+    };
+    let adapter = app.state.gateways.get(ALIPAY).unwrap().clone();
+    let before_crash = adapter
+        .refund(&RefundRequest {
+            refund_no: &queued.refund_no,
+            trade_no: &payment.trade_no,
+            gateway_trade_no: payment.gateway_trade_no.as_deref(),
+            total: payment.amount,
+            amount: queued.amount,
+            reason: "卡保退款",
+        })
+        .await
+        .unwrap();
+    assert!(matches!(before_crash, RefundOutcome::Done { .. }));
+    assert_eq!(alipay_refunds(&fake.control(json!({"action": "state"})).await), 2);
+    assert_eq!(kabao_app::refunds::run(&app.state).await.unwrap().done, 1);
+    assert_eq!(gateway_refunds(&app, &second).await[0].state, kabao_store::GatewayRefundState::Done);
+    assert_eq!(alipay_refunds(&fake.control(json!({"action": "state"})).await), 2, "not refunded twice");
+    verify_books(&app).await;
+
+    // Refused by Alipay: into the wallet, with the reason on the order page.
+    let trade_no = {
+        let mut tx = app.state.store.begin(kabao_store::TxMode::Read).await.unwrap();
+        let order = tx.order_by_no(&third).await.unwrap().unwrap();
+        tx.paid_payment_of_order(order.id).await.unwrap().unwrap().trade_no
+    };
+    fake.control(json!({"action": "refuse_refunds", "out_trade_no": trade_no})).await;
+    claim_refunded(&app, &token, &merchant, &third).await;
+    let pass = kabao_app::refunds::run(&app.state).await.unwrap();
+    assert_eq!(pass.to_wallet, 1, "{pass:?}");
+    assert_eq!(wallet().await, 990);
+    let refused = gateway_refunds(&app, &third).await.remove(0);
+    assert_eq!(refused.state, kabao_store::GatewayRefundState::ToWallet);
+    assert!(refused.outcome_note.as_deref().is_some_and(|n| n.contains("ACQ.TRADE_NOT_ALLOW_REFUND")), "{refused:?}");
+    assert_eq!(kabao_app::refunds::run(&app.state).await.unwrap(), Default::default());
+    assert_eq!(wallet().await, 990, "once");
+    verify_books(&app).await;
+}
