@@ -325,7 +325,7 @@ fn refund_reason_words(kind: &str) -> &'static str {
 
 /// The platform team refunded a guest's `manual` refund by hand: the money leaves through the edge, the note
 /// (how, and the reference) is kept.
-pub async fn resolve_manual(state: &App, id: i64, note: &str) -> Result<GatewayRefund, RefundError> {
+pub async fn resolve_manual(state: &App, id: i64, note: &str) -> Result<AttentionRow, RefundError> {
     let note = note.trim();
     if note.is_empty() || note.chars().count() > 500 {
         return Err(RefundError::NoteRequired);
@@ -339,7 +339,24 @@ pub async fn resolve_manual(state: &App, id: i64, note: &str) -> Result<GatewayR
     tx.post_ledger(&ledger::gateway_refund_paid(refund.amount)?, Some(refund.order_id), now).await?;
     tx.commit().await?;
     let mut tx = state.store.begin(TxMode::Read).await?;
-    tx.gateway_refund(id).await?.ok_or(RefundError::NotFound)
+    let refund = tx.gateway_refund(id).await?.ok_or(RefundError::NotFound)?;
+    let order_no = tx.order_by_id(refund.order_id).await?.map(|o| o.order_no).unwrap_or_default();
+    Ok((refund, order_no))
+}
+
+/// A gateway refund with its order's number.
+pub type AttentionRow = (GatewayRefund, String);
+
+/// Refunds waiting for the team, or retried for long ([`ATTENTION_AFTER_ATTEMPTS`]), newest first.
+pub async fn needing_attention(state: &App, limit: i64) -> Result<Vec<AttentionRow>, StoreError> {
+    let mut tx = state.store.begin(TxMode::Read).await?;
+    let rows = tx.gateway_refunds_needing_attention(ATTENTION_AFTER_ATTEMPTS, limit).await?;
+    let mut out = Vec::with_capacity(rows.len());
+    for r in rows {
+        let no = tx.order_by_id(r.order_id).await?.map(|o| o.order_no).unwrap_or_default();
+        out.push((r, no));
+    }
+    Ok(out)
 }
 
 /// An order's gateway refunds, for its page.

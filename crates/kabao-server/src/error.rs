@@ -533,6 +533,19 @@ impl From<kabao_app::finance::FinanceError> for ApiError {
     }
 }
 
+impl From<kabao_app::refunds::RefundError> for ApiError {
+    fn from(e: kabao_app::refunds::RefundError) -> Self {
+        use kabao_app::refunds::RefundError as E;
+        let status = match e {
+            E::NotFound => StatusCode::NOT_FOUND,
+            E::NotManual => StatusCode::CONFLICT,
+            E::NoteRequired => StatusCode::BAD_REQUEST,
+            E::Store(_) | E::Ledger(_) => return ApiError::internal(e),
+        };
+        ApiError::from_localized(status, &e)
+    }
+}
+
 impl From<kabao_app::jobs::JobsError> for ApiError {
     fn from(e: kabao_app::jobs::JobsError) -> Self {
         use kabao_app::jobs::JobsError as E;

@@ -14,6 +14,7 @@ pub mod insurance;
 pub mod merchant;
 pub mod orders;
 pub mod payees;
+pub mod refunds;
 pub mod reviews;
 pub mod tokens;
 pub mod trust;
@@ -157,6 +158,8 @@ fn v1(sandbox: bool) -> Routes {
         .route("/admin/shops/{id}/certification", put(admin::set_certification))
         .route("/admin/shops/{id}/suspension", put(admin::set_suspension))
         .route("/admin/security-events", get(admin::security_events))
+        .route("/admin/refunds", get(refunds::needing_attention))
+        .route("/admin/refunds/{id}/resolve", post(refunds::resolve))
         .route("/merchant/webhooks", get(webhooks::list).post(webhooks::create))
         .route("/merchant/webhooks/{id}", delete(webhooks::remove))
         .route("/merchant/webhooks/{id}/deliveries", get(webhooks::deliveries))
@@ -214,7 +217,7 @@ pub fn route_table(sandbox: bool) -> Vec<(axum::http::Method, String)> {
         finance::finance, finance::orders, finance::statement, finance::request, finance::pending, finance::decide,
         finance::mine, payees::list, payees::create, payees::get, payees::remove,
         admin::list_users, admin::set_role, admin::list_shops, admin::set_certification, admin::set_suspension,
-        admin::security_events,
+        admin::security_events, refunds::needing_attention, refunds::resolve,
         insurance::quote, insurance::book,
         webhooks::list, webhooks::create, webhooks::remove, webhooks::deliveries, webhooks::resend, webhooks::stock_alert,
     ),

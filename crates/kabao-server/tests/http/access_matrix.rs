@@ -450,6 +450,8 @@ fn fill(template: &str, caller: Caller, w: &World) -> Result<String, String> {
             ("tokens", "id") if template.starts_with("/api/") => w.buyer_spare_token.to_string(),
             ("tokens", "id") => w.merchant_spare_token.to_string(),
             ("sandbox", "trade_no") => w.trade_no.clone(),
+            // No gateway refund waits for the team in the fixture world: the admin reaches the lookup (404).
+            ("refunds", "id") => "999999".into(),
             ("lang", "tag") => "en".into(),
             _ => {
                 return Err(format!(
@@ -519,6 +521,7 @@ fn payload(method: &Method, template: &str, w: &World) -> Payload {
         (_, "/api/v1/admin/shops/{id}/certification") => j(json!({"level": "none"})),
         (_, "/api/v1/admin/shops/{id}/suspension") => j(json!({"suspended": false})),
         (_, "/api/v1/wallet/top-ups") => j(json!({"amount_fen": 100})),
+        (_, "/api/v1/admin/refunds/{id}/resolve") => j(json!({"note": "支付宝后台手工退款"})),
         (_, "/api/v1/wallet/refund-preference") => j(json!({"refund_to_wallet": false})),
         (_, "/wallet/refund-preference") => f(&[("to", "original")]),
         (_, t) if t.contains("/claims") && (t.ends_with("/claims") || t.ends_with("/evidence")) => {

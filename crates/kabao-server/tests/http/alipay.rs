@@ -458,3 +458,64 @@ async fn alipay_claim_refunds_go_back_to_alipay_once_and_refusals_fall_back_to_t
     assert_eq!(wallet().await, 990, "once");
     verify_books(&app).await;
 }
+
+/// A guest has no wallet: a refund Alipay refuses waits for the platform team, who refund by hand and record
+/// how; only an admin sees and resolves it, once, with a note.
+#[tokio::test]
+async fn a_guest_refund_alipay_refuses_waits_for_the_team_who_resolve_it_once() {
+    let Some(fake) = Fake::start().await else { return };
+    let (app, _) = kabao(&fake).await;
+    let (merchant, product) = app.merchant_with_product("ali_guest_claims").await;
+    crate::claims::set_template(&app, &merchant, product, "point_card_24h").await;
+    app.import(&merchant, product, "AG-1\n").await;
+    let no = guest_order(&app, product).await;
+    let (trade_no, url) = pay(&app, &no, PHONE).await;
+    fake.open(&url).await;
+    fake.control(json!({"action": "pay", "out_trade_no": trade_no, "notify": "send"})).await;
+    fake.control(json!({"action": "refuse_refunds", "out_trade_no": trade_no})).await;
+    let reveal = Request::post(format!("/api/v1/orders/{no}/keys/reveal"))
+        .header("x-order-secret", GUEST)
+        .body(Body::empty())
+        .unwrap();
+    assert_eq!(app.send(reveal).await.status, StatusCode::OK);
+    let path = format!("/api/v1/orders/{no}/claims");
+    let fields = [("item", "1"), ("defect", "invalid_key"), ("error_text", "卡密无效")];
+    let png = crate::claims::png("guest");
+    let res = crate::claims::file_claim(&app, (None, Some(GUEST)), &path, &fields, &[("a.png", &png)], None).await;
+    let claim_no = res.json()["claim"]["claim_no"].as_str().unwrap().to_string();
+    let res = crate::claims::decide(&app, &merchant, &claim_no, json!({"decision": "approve"})).await;
+    assert_eq!(res.json()["state"], "refunded", "{}", res.body);
+    assert_eq!(kabao_app::refunds::run(&app.state).await.unwrap().manual, 1);
+    verify_books(&app).await;
+
+    kabao_app::accounts::create_user(
+        &*app.state.store,
+        "ali_admin",
+        "admin-pass-12",
+        kabao_core::user::Role::Admin,
+        None,
+        crate::app::T0,
+    )
+    .await
+    .unwrap();
+    let admin = app.token("ali_admin", "admin-pass-12").await;
+    let list = app.api("GET", "/api/v1/admin/refunds", Some(&admin), None).await.json();
+    assert_eq!(
+        (list[0]["order_no"].as_str(), list[0]["state"].as_str()),
+        (Some(no.as_str()), Some("manual")),
+        "{list}"
+    );
+    assert!(list[0]["outcome_note"].as_str().unwrap().contains("ACQ.TRADE_NOT_ALLOW_REFUND"));
+    let id = list[0]["id"].as_i64().unwrap();
+    assert_eq!(app.api("GET", "/api/v1/admin/refunds", Some(&merchant), None).await.status, StatusCode::FORBIDDEN);
+    let path = format!("/api/v1/admin/refunds/{id}/resolve");
+    let empty = app.api("POST", &path, Some(&admin), Some(json!({"note": "  "}))).await;
+    assert_eq!((empty.status, empty.json()["field"].clone()), (StatusCode::BAD_REQUEST, json!("note")));
+    let done =
+        app.api("POST", &path, Some(&admin), Some(json!({"note": "支付宝商家后台手工退款，流水 2026120600001"}))).await;
+    assert_eq!((done.status, done.json()["state"].clone()), (StatusCode::OK, json!("done")), "{}", done.body);
+    let again = app.api("POST", &path, Some(&admin), Some(json!({"note": "再来一次"}))).await;
+    assert_eq!(again.status, StatusCode::CONFLICT);
+    assert!(app.api("GET", "/api/v1/admin/refunds", Some(&admin), None).await.json().as_array().unwrap().is_empty());
+    verify_books(&app).await;
+}
