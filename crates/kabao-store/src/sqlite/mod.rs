@@ -41,6 +41,7 @@ mod jobs;
 mod keyring;
 mod keys;
 mod orders;
+mod reconcile;
 mod shops;
 mod trust;
 mod users;

@@ -12,6 +12,7 @@ mod jobs;
 mod keyring;
 mod keys;
 mod orders;
+mod reconcile;
 mod shops;
 mod trust;
 mod users;
@@ -27,6 +28,7 @@ pub use jobs::JobsTx;
 pub use keyring::KeyringTx;
 pub use keys::KeysTx;
 pub use orders::OrdersTx;
+pub use reconcile::{Finding, FindingKind, NewFinding, ReconcileTx, TransferDue};
 pub use shops::ShopsTx;
 pub use trust::TrustTx;
 pub use users::UsersTx;
@@ -47,6 +49,7 @@ pub trait Tx:
     + KeyringTx
     + InsuranceTx
     + WebhooksTx
+    + ReconcileTx
     + Send
 {
     async fn commit(self: Box<Self>) -> StoreResult<()>;
