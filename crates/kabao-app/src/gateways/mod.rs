@@ -299,6 +299,13 @@ impl Gateways {
         Gateways { all }
     }
 
+    /// These gateways with `gateway` added, or put in place of the one with its id (tests register their own).
+    pub fn with(mut self, gateway: Arc<dyn Gateway>) -> Gateways {
+        self.all.retain(|g| g.id() != gateway.id());
+        self.all.push(gateway);
+        self
+    }
+
     /// A gateway by id, if configured here.
     pub fn get(&self, id: &str) -> Option<&Arc<dyn Gateway>> {
         self.all.iter().find(|g| g.id() == id)
