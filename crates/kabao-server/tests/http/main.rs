@@ -16,6 +16,7 @@ mod insurance_book;
 mod labels;
 mod orders;
 mod pages;
+mod reconcile;
 mod reevaluation;
 mod sandbox;
 mod throttles;
