@@ -444,7 +444,7 @@ mod tests {
         assert_eq!(business_date(Timestamp(start.millis() - 1)), "2026-11-30");
         assert_eq!(business_date(Timestamp(end.millis() - 1)), "2026-12-01");
         assert_eq!(business_date(end), "2026-12-02");
-        assert_eq!(start.millis(), 1_764_518_400_000);
+        assert_eq!(start.millis(), 1_796_054_400_000);
         assert_eq!(business_date(Timestamp(0)), "1970-01-01");
         for bad in ["2026-13-01", "2026-02-30", "2026-1-01", "20261201", "2026-12-01x", "", "２０２６-12-01"] {
             assert_eq!(day_bounds(bad), None, "{bad}");
