@@ -153,6 +153,7 @@ fn v1(sandbox: bool) -> Routes {
         .route("/admin/shops/{id}/certification", put(admin::set_certification))
         .route("/admin/shops/{id}/suspension", put(admin::set_suspension))
         .route("/admin/security-events", get(admin::security_events))
+        .route("/admin/reconciliation/findings", get(admin::findings))
         .route("/merchant/webhooks", get(webhooks::list).post(webhooks::create))
         .route("/merchant/webhooks/{id}", delete(webhooks::remove))
         .route("/merchant/webhooks/{id}/deliveries", get(webhooks::deliveries))
@@ -209,7 +210,7 @@ pub fn route_table(sandbox: bool) -> Vec<(axum::http::Method, String)> {
         finance::finance, finance::orders, finance::statement, finance::request, finance::pending, finance::decide,
         finance::mine, payees::list, payees::create, payees::get, payees::remove,
         admin::list_users, admin::set_role, admin::list_shops, admin::set_certification, admin::set_suspension,
-        admin::security_events,
+        admin::security_events, admin::findings,
         insurance::quote, insurance::book,
         webhooks::list, webhooks::create, webhooks::remove, webhooks::deliveries, webhooks::resend, webhooks::stock_alert,
     ),

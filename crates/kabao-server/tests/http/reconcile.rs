@@ -18,6 +18,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 const GUEST: &str = "recon@example.com";
+const ADMIN_PASSWORD: &str = "recon-admin-password";
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum TransferMode {
@@ -280,6 +281,13 @@ async fn the_admin_lists_and_resolves_findings_and_no_other_role_reaches_them() 
         "{}",
         page.body
     );
+    let (_, admin_token) = (&a, shop.app.token("admin", &password).await);
+    let api = shop.app.api("GET", "/api/v1/admin/reconciliation/findings", Some(&admin_token), None).await;
+    assert_eq!(api.status, StatusCode::OK, "{}", api.body);
+    assert_eq!(
+        (api.json()[0]["kind"].clone(), api.json()[0]["severity"].clone(), api.json()[0]["got_fen"].clone()),
+        (json!("amount_mismatch"), json!("error"), json!(5))
+    );
     let csrf = a.csrf();
     let path = format!("/admin/reconciliation/{id}/resolve");
     assert_eq!(a.post(&path, &[("note", "退回")], None).await.status, StatusCode::FORBIDDEN, "CSRF checked");
@@ -300,6 +308,9 @@ async fn the_admin_lists_and_resolves_findings_and_no_other_role_reaches_them() 
     let mut b = shop.app.browser();
     b.register("recon_nosy_buyer", "buyer").await;
     assert_eq!(b.get("/admin/reconciliation").await.status, StatusCode::FORBIDDEN);
+    let (merchant, _) = shop.app.merchant_with_product("recon_api_merchant").await;
+    let api = shop.app.api("GET", "/api/v1/admin/reconciliation/findings", Some(&merchant), None).await;
+    assert_eq!(api.status, StatusCode::FORBIDDEN);
 }
 
 // ---- withdrawals paid by transfer ----
@@ -328,8 +339,9 @@ async fn balance(app: &TestApp, account: Account) -> i64 {
 /// A withdrawal of ¥50.00 to an Alipay (or bank) payee, and the admin's token: (admin, withdrawal id, shop).
 async fn requested(app: &TestApp, name: &str, kind: &str) -> (String, i64, ShopId) {
     let (id, shop) = request(app, name, kind).await;
-    let (_, password) = kabao_app::accounts::ensure_admin(&*app.state.store, T0).await.unwrap().unwrap();
-    (app.token("admin", &password).await, id, shop)
+    let role = kabao_core::user::Role::Admin;
+    kabao_app::accounts::create_user(&*app.state.store, "recon_admin", ADMIN_PASSWORD, role, None, T0).await.unwrap();
+    (app.token("recon_admin", ADMIN_PASSWORD).await, id, shop)
 }
 
 async fn request(app: &TestApp, name: &str, kind: &str) -> (i64, ShopId) {
@@ -361,6 +373,10 @@ async fn an_approved_alipay_withdrawal_is_transferred_once_however_often_the_job
     let shop = Shop::open("payout_once", 1).await;
     let app = &shop.app;
     let (admin, id, shop_id) = requested(app, "payout_seller", "alipay").await;
+    let mut a = app.browser();
+    a.login("recon_admin", ADMIN_PASSWORD).await;
+    let queue = a.get("/admin/withdrawals").await;
+    assert!(queue.body.contains("批准并自动转账") && !queue.body.contains("name=\"payout_ref\""), "{}", queue.body);
     let approved = approve(app, &admin, id).await;
     assert_eq!(approved.status, StatusCode::OK, "{}", approved.body);
     assert_eq!(approved.json()["state"], "pending", "queued: paid when the gateway says so");
