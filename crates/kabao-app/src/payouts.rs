@@ -122,7 +122,8 @@ async fn transfer_one(state: &App, item: &TransferDue) -> Result<Option<Withdraw
             tracing::info!(withdrawal = w.id, out_biz_no = %number, "withdrawal paid by transfer")
         }
         _ => {
-            tracing::warn!(withdrawal = w.id, out_biz_no = %number, reason = ?note, "withdrawal transfer refused; money returned")
+            let reason = note.as_deref().unwrap_or_default();
+            tracing::warn!(withdrawal = w.id, out_biz_no = %number, reason, "withdrawal transfer refused; returned")
         }
     }
     Ok(Some(to))

@@ -44,8 +44,9 @@ pub trait FinanceTx: Send {
     /// The sum of a shop's pending withdrawals that hold nothing in the ledger (requested before the
     /// pending-withdrawal account existed).
     async fn unheld_pending_withdrawals(&mut self, shop: ShopId) -> StoreResult<Money>;
-    /// Compare-and-set pending (and no transfer queued) → `to`, recording the payout reference of an approval; false if it was decided
-    /// already. Conflict `"withdrawals.payout_ref"` if another withdrawal has that reference.
+    /// Compare-and-set pending (and no transfer queued) → `to`, recording the payout reference of an approval;
+    /// false if it was decided already (or a transfer is queued). Conflict `"withdrawals.payout_ref"` if another
+    /// withdrawal has that reference.
     async fn decide_withdrawal(
         &mut self,
         id: i64,
