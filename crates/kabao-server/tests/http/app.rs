@@ -70,6 +70,14 @@ impl TestApp {
 
     /// Like [`TestApp::postgres`], with settings.
     pub async fn postgres_with(config: ServerConfig) -> Option<TestApp> {
+        Self::postgres_with_gateway(config, None).await
+    }
+
+    /// Like [`TestApp::postgres_with`], with `gateway` registered too (see [`TestApp::with_gateway`]).
+    pub async fn postgres_with_gateway(
+        config: ServerConfig,
+        gateway: Option<Arc<dyn kabao_app::gateways::Gateway>>,
+    ) -> Option<TestApp> {
         let Some(admin_url) = std::env::var("KABAO_TEST_DATABASE_URL").ok().filter(|u| !u.is_empty()) else {
             assert!(
                 std::env::var("KABAO_REQUIRE_POSTGRES").as_deref() != Ok("1"),
@@ -84,7 +92,7 @@ impl TestApp {
         admin.close().await;
         let (base, _) = admin_url.rsplit_once('/').unwrap();
         let store = kabao_store::open(&format!("{base}/{name}")).await.unwrap();
-        Some(Self::with_store(store, demo_like(config)).await)
+        Some(Self::with_store_and(store, demo_like(config), gateway).await)
     }
 
     async fn with_store(store: Arc<dyn kabao_store::Store>, config: ServerConfig) -> TestApp {

@@ -112,6 +112,18 @@ impl Shop {
     async fn open(seller: &str, keys: usize) -> Shop {
         let gateway = FakeAlipay::new();
         let app = TestApp::with_gateway(kabao_server::ServerConfig::default(), gateway.clone()).await;
+        Shop::stock(app, gateway, seller, keys).await
+    }
+
+    /// The same on a fresh PostgreSQL database, or `None` when no server is configured.
+    async fn open_postgres(seller: &str, keys: usize) -> Option<Shop> {
+        let gateway = FakeAlipay::new();
+        let config = kabao_server::ServerConfig::default();
+        let app = TestApp::postgres_with_gateway(config, Some(gateway.clone() as Arc<dyn Gateway>)).await?;
+        Some(Shop::stock(app, gateway, seller, keys).await)
+    }
+
+    async fn stock(app: TestApp, gateway: Arc<FakeAlipay>, seller: &str, keys: usize) -> Shop {
         let (merchant, product) = app.merchant_with_product(seller).await;
         let file: String = (0..keys).map(|i| format!("{seller}-KEY-{i}\n")).collect();
         assert_eq!(app.import(&merchant, product, &file).await.status, StatusCode::OK);
@@ -155,7 +167,17 @@ fn polled(queried: u64, applied: u64, refused: u64, unreachable: u64) -> Option<
 
 #[tokio::test]
 async fn a_lost_notification_is_found_by_the_job_and_applied_once_with_an_info_finding() {
-    let shop = Shop::open("recon_lost", 2).await;
+    lost_notification(Shop::open("recon_lost", 2).await).await;
+}
+
+#[tokio::test]
+async fn postgres_a_lost_notification_is_found_by_the_job_and_applied_once() {
+    if let Some(shop) = Shop::open_postgres("recon_lost_pg", 2).await {
+        lost_notification(shop).await;
+    }
+}
+
+async fn lost_notification(shop: Shop) {
     let (no, trade_no) = shop.pending_order().await;
     shop.gateway
         .answer(&trade_no, TradeState::Paid { gateway_trade_no: "2026ALIPAY1".into(), amount: Money::from_fen(990) });
@@ -370,7 +392,17 @@ async fn withdrawal(app: &TestApp, id: i64) -> kabao_store::Withdrawal {
 
 #[tokio::test]
 async fn an_approved_alipay_withdrawal_is_transferred_once_however_often_the_job_runs() {
-    let shop = Shop::open("payout_once", 1).await;
+    transferred_once(Shop::open("payout_once", 1).await).await;
+}
+
+#[tokio::test]
+async fn postgres_an_approved_alipay_withdrawal_is_transferred_once() {
+    if let Some(shop) = Shop::open_postgres("payout_once_pg", 1).await {
+        transferred_once(shop).await;
+    }
+}
+
+async fn transferred_once(shop: Shop) {
     let app = &shop.app;
     let (admin, id, shop_id) = requested(app, "payout_seller", "alipay").await;
     let mut a = app.browser();
