@@ -27,10 +27,11 @@ pub fn out_biz_no(withdrawal_id: i64) -> String {
     format!("W{withdrawal_id}")
 }
 
-/// The gateway that pays a payee by transfer, if one is configured: an Alipay payee through the Alipay gateway.
+/// The gateway that pays a payee by transfer, if one is configured and says it transfers
+/// ([`Gateway::transfers`]): an Alipay payee through the Alipay gateway. Bank payees are paid by hand.
 pub fn transfer_gateway<'a>(state: &'a App, payee: &PayeeSnapshot) -> Option<&'a Arc<dyn Gateway>> {
     match payee.kind {
-        PayeeKind::Alipay => state.gateways.get(crate::gateways::alipay::ALIPAY),
+        PayeeKind::Alipay => state.gateways.get(crate::gateways::alipay::ALIPAY).filter(|g| g.transfers()),
         PayeeKind::Bank => None,
     }
 }

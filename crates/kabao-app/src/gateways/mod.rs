@@ -240,6 +240,11 @@ pub trait Gateway: Send + Sync {
     fn refunds(&self) -> bool {
         false
     }
+    /// Whether it pays payees ([`Gateway::transfer`]): an approved withdrawal to such a payee is transferred by
+    /// the payouts job instead of paid by hand ([`crate::payouts`]).
+    fn transfers(&self) -> bool {
+        false
+    }
     /// Starts paying `request.payment` at the gateway.
     async fn create(&self, request: &PayRequest<'_>) -> Result<Checkout, GatewayError>;
     /// Checks a notification's signature, merchant and status; the caller applies it once

@@ -71,6 +71,9 @@ impl Gateway for FakeAlipay {
     fn name(&self, lang: Lang) -> &'static str {
         lang.pick("支付宝（测试）", "Alipay (test)")
     }
+    fn transfers(&self) -> bool {
+        true
+    }
     async fn create(&self, _request: &PayRequest<'_>) -> Result<Checkout, GatewayError> {
         Ok(Checkout::Redirect("https://openapi.alipay.example/gateway.do".into()))
     }
