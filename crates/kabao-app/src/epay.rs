@@ -1,16 +1,15 @@
 //! The 易支付 (epay) protocol, the gateway most card shops use: a signed submit URL sends the payer to the
 //! platform; the platform notifies us (usually a GET) with MD5-signed parameters; we answer `success`.
 //! Refusals follow the known attacks on card shops: an unset key, a signature replayed onto another order,
-//! an amount sent twice or as an array. Platforms lose notifications, so the reconciliation job (jobs.rs)
-//! also asks the platform's order query (`api.php?act=order`) about payments still pending.
+//! an amount sent twice or as an array. Platforms lose notifications, so the reconciliation job
+//! ([`crate::reconcile`]) also asks the platform's order query (`api.php?act=order`, in
+//! [`crate::gateways::epay`]) about payments still pending.
 
 use crate::payments::{settle_notification, NotifyOutcome, PaymentError};
 use crate::App;
-use kabao_core::payments::{epay_sign, epay_verify, EpayQueryAnswer, EpayQueryError, NotifyError};
+use kabao_core::payments::{epay_sign, epay_verify, NotifyError};
 use kabao_core::{Lang, Localized, Money};
 use kabao_store::Payment;
-use std::sync::atomic::{AtomicI64, Ordering};
-use std::time::Duration;
 
 pub const EPAY: &str = "epay";
 
@@ -136,55 +135,6 @@ pub async fn handle_notify(state: &App, params: &[(String, String)]) -> Result<N
     let amount = Money::parse_yuan(money).map_err(|_| refuse(NotifyError::Malformed("money")))?;
     // 易支付 has no notification id: its trade number identifies the payment event.
     Ok(settle_notification(state, EPAY, gateway_trade_no, trade_no, gateway_trade_no, amount, None).await?)
-}
-
-/// How long one order query may take, connecting included; an unanswered query is retried next pass.
-pub const QUERY_TIMEOUT: Duration = Duration::from_secs(5);
-
-/// What the reconciliation job keeps between passes in this process: the id of the last payment it polled, so a
-/// backlog larger than a pass is polled in turns.
-#[derive(Default)]
-pub struct PollState {
-    cursor: AtomicI64,
-}
-
-impl PollState {
-    /// The id of the last payment polled (0 before the first).
-    pub fn cursor(&self) -> i64 {
-        self.cursor.load(Ordering::Relaxed)
-    }
-
-    pub fn set_cursor(&self, payment_id: i64) {
-        self.cursor.store(payment_id, Ordering::Relaxed);
-    }
-}
-
-/// Why an order query gave no answer to act on.
-#[derive(Debug, thiserror::Error)]
-pub enum QueryError {
-    /// Not reached, or no answer in time: the platform may be down. Retried next pass.
-    #[error("gateway unreachable: {0}")]
-    Unreachable(String),
-    /// Reached, but the answer is not a query answer (an error page, a proxy's 502…). Retried next pass.
-    #[error("gateway answered HTTP {0}")]
-    Status(u16),
-    #[error("gateway answer larger than {MAX_ANSWER_BYTES} bytes")]
-    TooLarge,
-    /// An answer that cannot be believed: malformed, or about another merchant or trade.
-    #[error(transparent)]
-    Answer(#[from] EpayQueryError),
-}
-
-/// The largest query answer read (the published one is well under 1 KiB); a longer one is refused as
-/// [`QueryError::TooLarge`].
-pub const MAX_ANSWER_BYTES: usize = 64 * 1024;
-
-/// Asks the 易支付 platform about one of our trades (`GET {api_url}?act=order&pid=…&key=…&out_trade_no=…`), for
-/// the reconciliation job. The client that speaks HTTP lives outside this crate (`kabao-rails`); an answer is
-/// believed only if it names our pid and trade ([`kabao_core::payments::epay_parse_query`]).
-#[async_trait::async_trait]
-pub trait EpayQuery: Send + Sync {
-    async fn query_order(&self, cfg: &EpayConfig, out_trade_no: &str) -> Result<EpayQueryAnswer, QueryError>;
 }
 
 #[cfg(test)]

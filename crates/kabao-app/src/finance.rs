@@ -287,6 +287,23 @@ pub async fn decide_withdrawal(
     if admin.role != Role::Admin {
         return Err(FinanceError::NotAdmin);
     }
+    // An Alipay payee, with a gateway that transfers configured: the approval queues the transfer, which the
+    // payouts job makes with a stable number and records (see [`crate::payouts`]); no manual reference.
+    if let WithdrawalDecision::Paid { .. } = decision {
+        let mut tx = state.store.begin(TxMode::Write).await?;
+        let w = tx.withdrawal_by_id(id).await?.ok_or(FinanceError::WithdrawalNotFound)?;
+        if w.hold_tx_id.is_some()
+            && w.payee.as_ref().is_some_and(|p| crate::payouts::transfer_gateway(state, p).is_some())
+        {
+            if !tx.queue_withdrawal_transfer(id, admin.id, state.now()).await? {
+                return Err(FinanceError::AlreadyDecided);
+            }
+            let w = tx.withdrawal_by_id(id).await?.ok_or(FinanceError::Vanished)?;
+            tx.commit().await?;
+            tracing::info!(withdrawal = id, admin = %admin.id, "withdrawal approved: gateway transfer queued");
+            return Ok(w);
+        }
+    }
     let (to, note, payout_ref) = match decision {
         WithdrawalDecision::Paid { payout_ref } => {
             let r = payout_ref.trim();
@@ -312,6 +329,21 @@ pub async fn decide_withdrawal(
         Err(StoreError::Conflict("withdrawals.payout_ref")) => return Err(FinanceError::PayoutRefUsed),
         Err(e) => return Err(e.into()),
     }
+    move_decided_money(&mut *tx, &w, to, now).await?;
+    let w = tx.withdrawal_by_id(id).await?.ok_or(FinanceError::Vanished)?;
+    tx.commit().await?;
+    tracing::info!(withdrawal = id, state = to.as_str(), admin = %admin.id, "withdrawal decided");
+    Ok(w)
+}
+
+/// The money of a decided withdrawal: paid (pending → the payee through the gateway edge, the fee → platform
+/// revenue) or returned (pending → available). Called in the transaction whose compare-and-set decided it.
+pub(crate) async fn move_decided_money(
+    tx: &mut dyn kabao_store::Tx,
+    w: &Withdrawal,
+    to: WithdrawalState,
+    now: kabao_core::Timestamp,
+) -> Result<(), FinanceError> {
     let money = match (to, w.hold_tx_id.is_some()) {
         (WithdrawalState::Approved, true) => Some(kabao_core::ledger::pay_withdrawal(w.shop_id, w.amount, w.fee)),
         (WithdrawalState::Rejected, true) => Some(kabao_core::ledger::return_withdrawal(w.shop_id, w.amount)),
@@ -333,8 +365,5 @@ pub async fn decide_withdrawal(
             Err(e) => return Err(e.into()),
         }
     }
-    let w = tx.withdrawal_by_id(id).await?.ok_or(FinanceError::Vanished)?;
-    tx.commit().await?;
-    tracing::info!(withdrawal = id, state = to.as_str(), admin = %admin.id, "withdrawal decided");
-    Ok(w)
+    Ok(())
 }

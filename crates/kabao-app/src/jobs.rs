@@ -1,19 +1,17 @@
 //! Background work: releasing escrow when the claim window has closed, expiring unpaid orders, refunding
-//! custom-goods orders whose merchant missed the delivery deadline, and asking 易支付 about payments whose
-//! notification has not arrived (platforms lose some).
+//! custom-goods orders whose merchant missed the delivery deadline, asking the gateways about payments whose
+//! notification has not arrived (gateways lose some; see [`crate::reconcile`]) and paying withdrawals by
+//! gateway transfer ([`crate::payouts`]).
 //! Jobs are rows with leases in the store: of several `kabao serve` instances sharing one PostgreSQL
 //! database, only the lease holder runs a job; a crashed holder's lease expires and another takes over.
 //! Each order is also handled behind a compare-and-set on its state, so even two runs at once settle once.
 //! Tests call the functions directly with a manual clock; nothing here sleeps in a test.
 
-use crate::epay::{QueryError, EPAY};
 use crate::orders::append_event;
-use crate::payments::{settle_notification, NotifyOutcome};
 use crate::App;
 use kabao_core::events::{OrderEvent, RefundReason};
 use kabao_core::ledger::{self, LedgerError};
 use kabao_core::order::{on_delivery_deadline, on_expiry, on_settlement};
-use kabao_core::payments::EpayQueryAnswer;
 use kabao_core::{Lang, Localized};
 use kabao_store::{StoreError, TxMode};
 use std::sync::Arc;
@@ -40,6 +38,8 @@ pub enum JobsError {
     Insurance(#[from] crate::insurance::PayoutError),
     #[error(transparent)]
     Refunds(#[from] crate::refunds::RefundError),
+    #[error(transparent)]
+    Finance(#[from] crate::finance::FinanceError),
 }
 
 impl Localized for JobsError {
@@ -51,6 +51,7 @@ impl Localized for JobsError {
             JobsError::Trust(e) => e.code(),
             JobsError::Insurance(e) => e.code(),
             JobsError::Refunds(e) => e.code(),
+            JobsError::Finance(e) => e.code(),
             JobsError::Bookkeeping(_) | JobsError::Store(_) => "internal",
         }
     }
@@ -62,6 +63,7 @@ impl Localized for JobsError {
             JobsError::Trust(e) => e.message(lang),
             JobsError::Insurance(e) => e.message(lang),
             JobsError::Refunds(e) => e.message(lang),
+            JobsError::Finance(e) => e.message(lang),
             JobsError::Bookkeeping(_) | JobsError::Store(_) => crate::error::internal_words(lang).into(),
         }
     }
@@ -172,115 +174,6 @@ pub async fn refund_late_deliveries(state: &App) -> Result<u64, JobsError> {
     Ok(refunded)
 }
 
-/// 易支付 payments asked about per pass; the next pass goes on after the last one asked.
-const EPAY_POLL_BATCH: i64 = 50;
-/// A payment is asked about once its payer had time to pay and the platform time to notify.
-const EPAY_POLL_AFTER_SECONDS: i64 = 60;
-/// Unreachable answers in a row after which a pass stops asking: a platform that is down is not asked
-/// fifty times, each waiting out the timeout. Together with the batch this keeps a pass well inside its lease.
-const EPAY_POLL_MAX_UNREACHABLE: u32 = 3;
-
-/// What one reconciliation pass did.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct EpayPoll {
-    /// Payments asked about.
-    pub queried: u64,
-    /// Confirmed paid by the platform and applied now (a payment applied already is not counted).
-    pub applied: u64,
-    /// Answers not acted on: malformed, about another merchant or trade, or for another amount.
-    pub refused: u64,
-    /// Queries that got no answer (connection failed, timed out, an HTTP error); retried next pass.
-    pub unreachable: u64,
-}
-
-/// Asks 易支付 about payments still pending whose order awaits payment and has not expired, and applies
-/// those it confirms as paid through the notification path — the same exactly-once step, keyed by the
-/// platform's trade number, so a notification arriving after the poll (or before it) changes nothing more.
-/// Each payment is asked about at most once a pass; no failure of the platform fails the pass.
-pub async fn reconcile_epay(state: &App) -> Result<EpayPoll, JobsError> {
-    let mut poll = EpayPoll::default();
-    let Some(cfg) = &state.config.epay else { return Ok(poll) };
-    let now = state.now();
-    let started_by = now.plus_seconds(-EPAY_POLL_AFTER_SECONDS);
-    let after = state.epay_poll.cursor();
-    let due = {
-        let mut tx = state.store.begin(TxMode::Read).await?;
-        let mut due = tx.pending_order_payments(EPAY, started_by, now, after, EPAY_POLL_BATCH).await?;
-        let room = EPAY_POLL_BATCH - due.len() as i64;
-        if room > 0 && after > 0 {
-            // Round the end: on from the first, up to where this pass began.
-            let from_start = tx.pending_order_payments(EPAY, started_by, now, 0, room).await?;
-            due.extend(from_start.into_iter().filter(|p| p.id <= after));
-        }
-        due
-    };
-    if due.is_empty() {
-        return Ok(poll);
-    }
-    let Some(client) = state.epay_query.as_deref() else {
-        tracing::error!(gateway = EPAY, "易支付 is configured but no query client was given; cannot reconcile");
-        return Ok(poll);
-    };
-    let mut unreachable_in_a_row = 0;
-    for payment in due {
-        state.epay_poll.set_cursor(payment.id);
-        poll.queried += 1;
-        let trade_no = payment.trade_no.as_str();
-        let answer = match client.query_order(cfg, trade_no).await {
-            Ok(answer) => answer,
-            Err(e @ (QueryError::Unreachable(_) | QueryError::Status(_))) => {
-                poll.unreachable += 1;
-                unreachable_in_a_row += 1;
-                tracing::warn!(trade_no, error = %e, gateway = EPAY, "order query failed; asking again next pass");
-                if unreachable_in_a_row >= EPAY_POLL_MAX_UNREACHABLE {
-                    tracing::warn!(gateway = EPAY, "gateway unreachable; the rest waits for the next pass");
-                    break;
-                }
-                continue;
-            }
-            Err(e) => {
-                poll.refused += 1;
-                unreachable_in_a_row = 0;
-                tracing::warn!(trade_no, error = %e, gateway = EPAY, "order query answer refused");
-                continue;
-            }
-        };
-        unreachable_in_a_row = 0;
-        let (gateway_trade_no, amount) = match answer {
-            EpayQueryAnswer::Paid { gateway_trade_no, amount } => (gateway_trade_no, amount),
-            EpayQueryAnswer::Unpaid => continue,
-            EpayQueryAnswer::NotFound { message } => {
-                let reason = "gateway does not know the trade (yet)";
-                tracing::debug!(trade_no, gateway_message = %message, gateway = EPAY, "{reason}");
-                continue;
-            }
-        };
-        if amount != payment.amount {
-            poll.refused += 1;
-            tracing::warn!(
-                trade_no,
-                expected_fen = payment.amount.fen(),
-                got_fen = amount.fen(),
-                gateway = EPAY,
-                "order query: paid amount does not match the payment; refused"
-            );
-            continue;
-        }
-        // 易支付 has no notification id: its trade number identifies the payment event, for a poll as for a
-        // notification, so whichever comes second is a duplicate.
-        match settle_notification(state, EPAY, &gateway_trade_no, trade_no, &gateway_trade_no, amount, None).await {
-            Ok(NotifyOutcome::Applied) => {
-                poll.applied += 1;
-                tracing::info!(trade_no, gateway = EPAY, "payment confirmed by order query");
-            }
-            Ok(NotifyOutcome::Duplicate) => {}
-            Ok(NotifyOutcome::TradeNoReused) => poll.refused += 1,
-            Err(e) => tracing::warn!(trade_no, error = %e, gateway = EPAY, "confirmed payment not applied; next pass"),
-        }
-    }
-    Ok(poll)
-}
-
 /// How long a job's lease lasts; a holder that dies is replaced after this.
 const LEASE_SECONDS: i64 = 300;
 
@@ -299,17 +192,15 @@ fn gold_review_due(state: &App) -> bool {
     true
 }
 
-/// The lease of the 易支付 reconciliation job (a row created by migration 0007).
-const EPAY_POLL_JOB: &str = "epay_poll";
-
-/// What one pass did: `None` for a job whose lease another instance holds (or, for the 易支付 poll, when the
-/// gateway is not configured).
+/// What one pass did: `None` for a job whose lease another instance holds (or, for the gateway reconciliation,
+/// when no gateway but the wallet is configured).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Pass {
     pub settled: Option<u64>,
     pub expired: Option<u64>,
     pub refunded_late: Option<u64>,
-    pub epay_polled: Option<EpayPoll>,
+    /// Payments still pending asked about at their gateways ([`crate::reconcile::run`]).
+    pub reconciled: Option<crate::reconcile::Poll>,
     /// Claims whose merchant deadline passed, handled.
     pub claim_deadlines: Option<u64>,
     /// Buyers reminded that a rejected claim can still go to the platform.
@@ -322,6 +213,8 @@ pub struct Pass {
     pub insurance_paid: Option<u64>,
     /// Refunds asked of gateways (paid back, still processing, gone to the wallet, handed to the team).
     pub gateway_refunds: Option<crate::refunds::RefundPass>,
+    /// Withdrawals paid (or refused) by gateway transfer.
+    pub transfers: Option<crate::payouts::TransferPass>,
 }
 
 async fn with_lease(state: &App, owner: &str, job: &str) -> Result<bool, JobsError> {
@@ -345,13 +238,14 @@ pub async fn run_once(state: &App, owner: &str) -> Result<Pass, JobsError> {
         settled: None,
         expired: None,
         refunded_late: None,
-        epay_polled: None,
+        reconciled: None,
         claim_deadlines: None,
         escalation_reminders: None,
         gold_reviewed: None,
         webhooks: None,
         insurance_paid: None,
         gateway_refunds: None,
+        transfers: None,
     };
     // Deadlines first: a claim the silence job remedies must not be settled away in the same pass.
     if with_lease(state, owner, "claim_deadlines").await? {
@@ -396,10 +290,16 @@ pub async fn run_once(state: &App, owner: &str) -> Result<Pass, JobsError> {
         release(state, owner, GOLD_JOB).await?;
         pass.gold_reviewed = Some(r?);
     }
-    if state.config.epay.is_some() && with_lease(state, owner, EPAY_POLL_JOB).await? {
-        let r = reconcile_epay(state).await;
-        release(state, owner, EPAY_POLL_JOB).await?;
-        pass.epay_polled = Some(r?);
+    let reconcile = crate::reconcile::RECONCILE_JOB;
+    if state.gateways.external().next().is_some() && with_lease(state, owner, reconcile).await? {
+        let r = crate::reconcile::run(state).await;
+        release(state, owner, reconcile).await?;
+        pass.reconciled = Some(r?);
+    }
+    if with_lease(state, owner, crate::payouts::TRANSFER_JOB).await? {
+        let r = crate::payouts::run(state).await;
+        release(state, owner, crate::payouts::TRANSFER_JOB).await?;
+        pass.transfers = Some(r?);
     }
     // Refunds the passes above queued go out in the same pass.
     if with_lease(state, owner, REFUND_JOB).await? {

@@ -24,7 +24,9 @@ pub mod mailer;
 pub mod orders;
 pub mod payees;
 pub mod payments;
+pub mod payouts;
 pub mod products;
+pub mod reconcile;
 pub mod refunds;
 pub mod reviews;
 pub mod risk;
@@ -201,10 +203,8 @@ pub struct App {
     pub mailer: Arc<dyn mailer::Mailer>,
     /// The public base URL, for links in mails.
     pub public_url: Option<String>,
-    /// The 易支付 reconciliation job's client and position, kept between passes.
-    pub epay_poll: epay::PollState,
-    /// The 易支付 order query client (HTTP, from `kabao-rails`), given by whoever builds the app.
-    pub epay_query: Option<Arc<dyn epay::EpayQuery>>,
+    /// Where the gateway reconciliation job is in each gateway's pending payments, kept between passes.
+    pub reconcile_cursors: reconcile::Cursors,
     /// When this instance next reviews 金牌卖家 from the records (hourly: it reads every certified shop).
     pub gold_review_due: Mutex<Timestamp>,
     /// The key verifiers (HTTP, from `kabao-rails`), given by whoever builds the app; none by default.
@@ -246,8 +246,7 @@ impl App {
             throttles: Mutex::new(throttles),
             mailer: Arc::new(mailer::MemoryMailer::default()),
             public_url: None,
-            epay_poll: epay::PollState::default(),
-            epay_query: None,
+            reconcile_cursors: reconcile::Cursors::default(),
             gold_review_due: Mutex::new(Timestamp(0)),
             verifiers: verification::Verifiers::default(),
             webhook_transport: None,
@@ -259,12 +258,6 @@ impl App {
     pub fn with_mailer(mut self, mailer: Arc<dyn mailer::Mailer>, public_url: Option<String>) -> App {
         self.mailer = mailer;
         self.public_url = public_url;
-        self
-    }
-
-    /// Gives the 易支付 reconciliation job its query client.
-    pub fn with_epay_query(mut self, query: Arc<dyn epay::EpayQuery>) -> App {
-        self.epay_query = Some(query);
         self
     }
 

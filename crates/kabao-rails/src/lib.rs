@@ -1,67 +1,11 @@
 //! Payment rails: the clients that speak HTTP to payment gateways (and to merchants' webhook endpoints). `kabao-app` defines what it needs of a
-//! gateway as traits (e.g. [`kabao_app::epay::EpayQuery`]) and stays free of HTTP; this crate implements them
+//! gateway as traits (e.g. [`kabao_app::gateways::HttpPort`]) and stays free of HTTP; this crate implements them
 //! with reqwest, and the binary (or a test) hands them to the application. [`verifier`] holds the key
 //! verifier's client and the reference verifier server.
 
 pub mod verifier;
 
-use kabao_app::epay::{EpayConfig, EpayQuery, QueryError, MAX_ANSWER_BYTES, QUERY_TIMEOUT};
-use kabao_core::payments::{epay_parse_query, EpayQueryAnswer};
 use std::sync::OnceLock;
-
-/// The 易支付 order query over HTTP(S): one client (and its connection pool) for the life of the process, short
-/// timeouts, no redirects (the query URL carries the merchant key).
-#[derive(Default)]
-pub struct EpayHttp {
-    client: OnceLock<reqwest::Client>,
-}
-
-impl EpayHttp {
-    fn client(&self) -> Result<&reqwest::Client, QueryError> {
-        if let Some(c) = self.client.get() {
-            return Ok(c);
-        }
-        let built = reqwest::Client::builder()
-            .timeout(QUERY_TIMEOUT)
-            .connect_timeout(QUERY_TIMEOUT)
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .map_err(|e| QueryError::Unreachable(format!("epay query client: {}", describe(e))))?;
-        Ok(self.client.get_or_init(|| built))
-    }
-}
-
-#[async_trait::async_trait]
-impl EpayQuery for EpayHttp {
-    /// `GET {api_url}?act=order&pid=…&key=…&out_trade_no=…`. The answer is unsigned; it is believed because it
-    /// comes from the configured platform (over TLS in production) in answer to a query only the key holder can
-    /// make, and only if it names our pid and trade.
-    async fn query_order(&self, cfg: &EpayConfig, out_trade_no: &str) -> Result<EpayQueryAnswer, QueryError> {
-        let mut res = self
-            .client()?
-            .get(&cfg.api_url)
-            .query(&[
-                ("act", "order"),
-                ("pid", cfg.pid.as_str()),
-                ("key", cfg.key.as_str()),
-                ("out_trade_no", out_trade_no),
-            ])
-            .send()
-            .await
-            .map_err(|e| QueryError::Unreachable(describe(e)))?;
-        if !res.status().is_success() {
-            return Err(QueryError::Status(res.status().as_u16()));
-        }
-        let mut body = Vec::new();
-        while let Some(chunk) = res.chunk().await.map_err(|e| QueryError::Unreachable(describe(e)))? {
-            if body.len() + chunk.len() > MAX_ANSWER_BYTES {
-                return Err(QueryError::TooLarge);
-            }
-            body.extend_from_slice(&chunk);
-        }
-        Ok(epay_parse_query(&body, &cfg.pid, out_trade_no)?)
-    }
-}
 
 /// The payments port's HTTP client ([`kabao_app::gateways::HttpPort`]): one reqwest client for the life of the
 /// process, [`kabao_app::gateways::CALL_TIMEOUT`], no redirects (a gateway never redirects an API call; a

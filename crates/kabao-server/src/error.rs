@@ -383,6 +383,20 @@ impl From<kabao_app::disputes::DisputesError> for ApiError {
     }
 }
 
+impl From<kabao_app::reconcile::FindingError> for ApiError {
+    fn from(e: kabao_app::reconcile::FindingError) -> Self {
+        use kabao_app::reconcile::FindingError as E;
+        let status = match &e {
+            E::Store(_) => return ApiError::internal(e),
+            E::NotAdmin => StatusCode::FORBIDDEN,
+            E::NotFound => StatusCode::NOT_FOUND,
+            E::AlreadyResolved => StatusCode::CONFLICT,
+            E::NoteRequired => StatusCode::BAD_REQUEST,
+        };
+        ApiError::from_localized(status, &e)
+    }
+}
+
 impl From<kabao_app::bundle::BundleError> for ApiError {
     fn from(e: kabao_app::bundle::BundleError) -> Self {
         ApiError::internal(e)
@@ -554,6 +568,7 @@ impl From<kabao_app::jobs::JobsError> for ApiError {
             E::Claims(e) => ApiError::from(e),
             E::Disputes(e) => ApiError::from(e),
             E::Trust(e) => ApiError::from(e),
+            E::Finance(e) => ApiError::from(e),
             E::Bookkeeping(_) | E::Store(_) | E::Insurance(_) | E::Refunds(_) => ApiError::internal(e),
         }
     }

@@ -423,6 +423,8 @@ fn lookup(key: &str) -> Option<(&'static str, &'static str)> {
         "admin.no_payee" => ("旧申请，未指定收款账户：请联系商家", "Older request without a payee: ask the merchant"),
         "console.finance" => ("资金与提现", "Money and withdrawals"),
         "admin.withdrawals" => ("提现打款", "Withdrawal payouts"),
+        "admin.reconciliation" => ("对账差异", "Reconciliation findings"),
+        "admin.transfer" => ("批准并自动转账", "Approve and transfer"),
         "admin.no_withdrawals" => ("没有待审核的提现申请。", "No withdrawals waiting."),
         "admin.approve" => ("批准", "Approve"),
         "admin.reject" => ("拒绝", "Reject"),

@@ -25,7 +25,6 @@ impl AppState {
             Arc::new(kabao_rails::verifier::VerifierHttp::new(c)) as Arc<dyn kabao_app::verification::Verifier>
         });
         let app = App::new(store, keyring, config, clock)
-            .with_epay_query(Arc::new(kabao_rails::EpayHttp::default()))
             .with_gateway_http(Arc::new(kabao_rails::GatewayHttp::default()))
             .with_verifiers(verifiers)
             .with_webhook_transport(Arc::new(kabao_rails::WebhookHttp));

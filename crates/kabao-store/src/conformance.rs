@@ -41,6 +41,7 @@ pub const SCENARIOS: &[&str] = &[
     "claims_evidence_and_reissues",
     "disputes_statements_and_fund_members",
     "pending_order_payments_are_found_for_reconciliation",
+    "reconciliation_findings_payments_and_transfers",
     "reviews_chat_risk_and_certification",
     "payees_and_withdrawals_keep_their_snapshot_and_decide_once",
     "security_events_are_kept_newest_first",
@@ -2272,5 +2273,151 @@ pub async fn gateway_refunds_are_queued_attempted_once_and_decided(store: &dyn S
     assert!(tx.prefers_wallet_refunds(f.owner).await.unwrap());
     tx.set_prefers_wallet_refunds(f.owner, false, at(80_001)).await.unwrap();
     assert!(!tx.prefers_wallet_refunds(f.owner).await.unwrap());
+    tx.commit().await.unwrap();
+}
+
+/// Reconciliation: a finding is recorded once per (gateway, trade, kind), listed open newest first by keyset and
+/// resolved once; the job's pending payments (orders awaiting payment or expired, top-ups) and a day's payments
+/// page by id and by (created_at, id); a withdrawal's transfer is queued once, postponed by compare-and-set on
+/// its attempts, and finished once — and a queued one is no longer the admin's to decide.
+pub async fn reconciliation_findings_payments_and_transfers(store: &dyn Store) {
+    use crate::PaymentPurpose::{Order, TopUp};
+    use crate::{FindingKind, NewFinding, NewWithdrawal, WithdrawalState};
+    use kabao_core::order::OrderState as S;
+    let f = merchant_with_product(store, "recon_shop").await;
+    let finding = |trade_no: &'static str, kind: FindingKind, date: &'static str, ms: i64| NewFinding {
+        gateway: "alipay",
+        trade_no,
+        gateway_trade_no: Some("2026GW"),
+        kind,
+        expected: Money::from_fen(990),
+        got: (kind == FindingKind::AmountMismatch).then_some(Money::from_fen(1)),
+        business_date: date,
+        detail: "detail",
+        created_at: at(ms),
+    };
+    let mut tx = store.begin(TxMode::Write).await.unwrap();
+    assert!(tx.insert_finding(&finding("R1", FindingKind::AmountMismatch, "2026-12-01", 1)).await.unwrap());
+    assert!(!tx.insert_finding(&finding("R1", FindingKind::AmountMismatch, "2026-12-01", 2)).await.unwrap(), "once");
+    assert!(tx.insert_finding(&finding("R1", FindingKind::AppliedLate, "2026-12-01", 3)).await.unwrap());
+    assert!(tx.insert_finding(&finding("R2", FindingKind::UnknownTrade, "2026-12-02", 4)).await.unwrap());
+    tx.commit().await.unwrap();
+
+    let mut tx = store.begin(TxMode::Write).await.unwrap();
+    let open = tx.list_open_findings(None, 10).await.unwrap();
+    let kinds: Vec<(&str, FindingKind)> = open.iter().map(|x| (x.trade_no.as_str(), x.kind)).collect();
+    assert_eq!(
+        kinds,
+        vec![("R2", FindingKind::UnknownTrade), ("R1", FindingKind::AppliedLate), ("R1", FindingKind::AmountMismatch)],
+        "newest first"
+    );
+    let first = &open[2];
+    assert_eq!(
+        (first.expected, first.got, first.business_date.as_str(), first.created_at, first.resolved_at),
+        (Money::from_fen(990), Some(Money::from_fen(1)), "2026-12-01", at(1), None)
+    );
+    let page = tx.list_open_findings(Some(open[1].id), 10).await.unwrap();
+    assert_eq!(page.iter().map(|x| x.id).collect::<Vec<_>>(), vec![first.id], "keyset: below an id");
+    assert_eq!(tx.list_open_findings(None, 1).await.unwrap().len(), 1, "at most limit");
+    assert!(tx.resolve_finding(first.id, f.owner, "refunded by hand", at(5)).await.unwrap());
+    assert!(!tx.resolve_finding(first.id, f.owner, "again", at(6)).await.unwrap(), "resolved once");
+    let resolved = tx.finding_by_id(first.id).await.unwrap().unwrap();
+    assert_eq!(
+        (resolved.resolved_at, resolved.resolved_by, resolved.note.as_deref()),
+        (Some(at(5)), Some(f.owner), Some("refunded by hand"))
+    );
+    assert_eq!(tx.list_open_findings(None, 10).await.unwrap().len(), 2, "a resolved finding is not open");
+    let day: Vec<i64> = tx.findings_of_date("2026-12-01", 0, 10).await.unwrap().iter().map(|x| x.id).collect();
+    assert_eq!(day, vec![first.id, open[1].id], "a day's findings, resolved or not, by id");
+    assert!(tx.finding_by_id(i64::MAX).await.unwrap().is_none());
+    tx.commit().await.unwrap();
+
+    // Payments: pending ones of orders awaiting payment or expired, and top-ups; not paid, not delivered orders.
+    let mut tx = store.begin(TxMode::Write).await.unwrap();
+    let buyer = tx.insert_user(&new_user("recon_buyer", Role::Buyer)).await.unwrap();
+    let open_order = tx.insert_order(&new_order(&f, "K00000000000000000000000RA", Some(buyer), 1)).await.unwrap();
+    let expired = tx.insert_order(&new_order(&f, "K00000000000000000000000RB", Some(buyer), 1)).await.unwrap();
+    assert!(tx.update_order_state(expired, S::PendingPayment, S::Expired, at(1)).await.unwrap());
+    let cancelled = tx.insert_order(&new_order(&f, "K00000000000000000000000RC", Some(buyer), 1)).await.unwrap();
+    assert!(tx.update_order_state(cancelled, S::PendingPayment, S::Paid, at(1)).await.unwrap());
+    let a = tx.insert_payment(&new_payment("RP1", "alipay", Order(open_order), at(1_000))).await.unwrap();
+    let b = tx.insert_payment(&new_payment("RP2", "alipay", Order(expired), at(1_000))).await.unwrap();
+    let c = tx.insert_payment(&new_payment("RP3", "alipay", TopUp(buyer), at(2_000))).await.unwrap();
+    tx.insert_payment(&new_payment("RP4", "alipay", Order(cancelled), at(2_000))).await.unwrap();
+    tx.insert_payment(&new_payment("RP5", "epay", Order(open_order), at(2_000))).await.unwrap();
+    let paid = tx.insert_payment(&new_payment("RP6", "alipay", Order(open_order), at(2_000))).await.unwrap();
+    assert!(tx.mark_payment_paid(paid, "GW6", at(3_000)).await.unwrap());
+    let recent = tx.insert_payment(&new_payment("RP7", "alipay", Order(open_order), at(90_000))).await.unwrap();
+    let old = tx.insert_payment(&new_payment("RP8", "alipay", Order(open_order), at(0))).await.unwrap();
+    tx.commit().await.unwrap();
+
+    let mut tx = store.begin(TxMode::Read).await.unwrap();
+    let ids = |v: Vec<crate::Payment>| v.iter().map(|p| p.id).collect::<Vec<_>>();
+    let due = ids(tx.payments_to_reconcile("alipay", at(1_000), at(60_000), 0, 10).await.unwrap());
+    assert_eq!(due, vec![a, b, c], "pending, old enough, within the window, awaiting payment or expired, top-ups");
+    let due = ids(tx.payments_to_reconcile("alipay", at(1_000), at(60_000), a, 1).await.unwrap());
+    assert_eq!(due, vec![b], "after an id, at most limit");
+    let due = ids(tx.payments_to_reconcile("alipay", at(0), at(100_000), 0, 10).await.unwrap());
+    assert_eq!(due, vec![a, b, c, recent, old]);
+
+    let day =
+        ids(tx.gateway_payments_created("alipay", at(0), at(90_000), (Timestamp(i64::MIN), 0), 10).await.unwrap());
+    assert_eq!(day[0], old, "by created_at, then id");
+    assert_eq!(day.len(), 6, "every state, this gateway, within [from, to): {day:?}");
+    assert!(!day.contains(&recent));
+    let page1 = tx.gateway_payments_created("alipay", at(0), at(90_000), (Timestamp(i64::MIN), 0), 2).await.unwrap();
+    let last = page1.last().map(|p| (p.created_at, p.id)).unwrap();
+    let page2 = ids(tx.gateway_payments_created("alipay", at(0), at(90_000), last, 10).await.unwrap());
+    assert_eq!([ids(page1), page2].concat(), day, "keyset pages add up to the day");
+    drop(tx);
+
+    // Withdrawal transfers.
+    fund_shop(store, &f, "K00000000000000000000000RW1", 5_000).await;
+    let mut tx = store.begin(TxMode::Write).await.unwrap();
+    let payee = tx.insert_payee(f.shop, &alipay_payee("13800000000"), at(1)).await.unwrap();
+    let hold = kabao_core::ledger::request_withdrawal(f.shop, Money::from_fen(1_000)).unwrap();
+    let hold = tx.post_ledger(&hold, None, at(2)).await.unwrap();
+    let w = tx
+        .insert_withdrawal(&NewWithdrawal {
+            shop_id: f.shop,
+            amount: Money::from_fen(1_000),
+            fee: Money::ZERO,
+            payee_id: payee,
+            payee: alipay_payee("13800000000"),
+            hold_tx_id: hold,
+            requested_at: at(2),
+        })
+        .await
+        .unwrap();
+    assert!(tx.queue_withdrawal_transfer(w, f.owner, at(10)).await.unwrap());
+    assert!(!tx.queue_withdrawal_transfer(w, f.owner, at(11)).await.unwrap(), "queued once");
+    assert!(tx.list_pending_withdrawals(10).await.unwrap().is_empty(), "a queued transfer is not the admin's");
+    assert!(
+        !tx.decide_withdrawal(w, WithdrawalState::Approved, f.owner, None, Some("BY-HAND"), at(12)).await.unwrap(),
+        "nor decided by hand"
+    );
+    assert!(tx.withdrawal_transfers_due(at(9), 10).await.unwrap().is_empty(), "not due yet");
+    let due = tx.withdrawal_transfers_due(at(10), 10).await.unwrap();
+    assert_eq!((due.len(), due[0].withdrawal.id, due[0].attempts), (1, w, 0));
+    assert!(tx.postpone_withdrawal_transfer(w, 0, at(100), "unreachable").await.unwrap());
+    assert!(!tx.postpone_withdrawal_transfer(w, 0, at(200), "unreachable").await.unwrap(), "attempt counted once");
+    assert!(tx.withdrawal_transfers_due(at(99), 10).await.unwrap().is_empty(), "postponed");
+    assert_eq!(tx.withdrawal_transfers_due(at(100), 10).await.unwrap()[0].attempts, 1);
+    assert!(tx
+        .finish_withdrawal_transfer(w, WithdrawalState::Approved, Some("ALI-ORDER-1"), None, at(101))
+        .await
+        .unwrap());
+    assert!(
+        !tx.finish_withdrawal_transfer(w, WithdrawalState::Rejected, None, Some("no"), at(102)).await.unwrap(),
+        "finished once"
+    );
+    let done = tx.withdrawal_by_id(w).await.unwrap().unwrap();
+    assert_eq!(
+        (done.state, done.payout_ref.as_deref(), done.decided_at, done.decided_by),
+        (WithdrawalState::Approved, Some("ALI-ORDER-1"), Some(at(101)), Some(f.owner))
+    );
+    assert!(tx.withdrawal_transfers_due(at(1_000), 10).await.unwrap().is_empty());
+    assert!(tx.acquire_job_lease("gateway_reconcile", "a", at(0), at(60_000)).await.unwrap(), "lease row");
+    assert!(tx.acquire_job_lease("withdrawal_transfers", "a", at(0), at(60_000)).await.unwrap(), "lease row");
     tx.commit().await.unwrap();
 }

@@ -164,6 +164,7 @@ conformance_tests!(
     claims_evidence_and_reissues,
     disputes_statements_and_fund_members,
     pending_order_payments_are_found_for_reconciliation,
+    reconciliation_findings_payments_and_transfers,
     reviews_chat_risk_and_certification,
     payees_and_withdrawals_keep_their_snapshot_and_decide_once,
     security_events_are_kept_newest_first,

@@ -94,6 +94,17 @@ enum Command {
         #[command(subcommand)]
         command: BenchCommand,
     },
+    /// Compare a business day's gateway payments (UTC+8) with each gateway's records: a payment the gateway took
+    /// that is pending here is applied (once); one paid here that the gateway does not know, or paid for another
+    /// amount, is a finding. Prints the day's findings; exits 0 with none needing attention, 1 with some (or
+    /// payments the gateway could not be asked about), 2 on a usage error. Running a day twice records nothing twice.
+    Reconcile {
+        /// The business day, YYYY-MM-DD (China time, UTC+8).
+        #[arg(long)]
+        date: String,
+        #[command(flatten)]
+        db: DbArgs,
+    },
     /// The reference key verifier (验货, docs/VERIFIER.md).
     Verifier {
         #[command(subcommand)]
@@ -274,10 +285,26 @@ fn main() -> std::process::ExitCode {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("kabao: {}", one_line(&e));
-            std::process::ExitCode::FAILURE
+            if e.downcast_ref::<Usage>().is_some() {
+                std::process::ExitCode::from(2)
+            } else {
+                std::process::ExitCode::FAILURE
+            }
         }
     }
 }
+
+/// A command used wrongly (an argument clap cannot check): the process exits 2, like clap's own refusals.
+#[derive(Debug)]
+struct Usage(String);
+
+impl std::fmt::Display for Usage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for Usage {}
 
 /// An error and its causes on one line ("outer: inner: root"), multi-line messages (a TOML parse error's
 /// snippet) folded into it.
@@ -390,6 +417,10 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             init_tracing("warn");
             bench::import(keys, database_url, now()).await
         }
+        Command::Reconcile { date, db } => {
+            let config = load_config(cli.config.as_deref(), &db)?;
+            reconcile(config, &date).await
+        }
         Command::Verifier { command: VerifierCommand::Serve { keys, listen, secret } } => {
             init_tracing("info");
             serve_verifier(&keys, listen, &secret).await
@@ -491,6 +522,93 @@ async fn serve_verifier(keys: &std::path::Path, listen: SocketAddr, secret: &str
     Ok(())
 }
 
+/// The application's settings from the file and environment (and the checked gateway and verifier settings).
+fn server_config(
+    config: &Config,
+    epay: Option<kabao_app::epay::EpayConfig>,
+    alipay: Option<kabao_app::gateways::alipay::AlipayConfig>,
+    sandbox: Option<kabao_app::payments::SandboxConfig>,
+    verifiers: std::collections::BTreeMap<kabao_core::catalog::Category, kabao_app::verification::VerifierConfig>,
+) -> kabao_server::ServerConfig {
+    kabao_server::ServerConfig {
+        secure_cookies: config.secure_cookies,
+        trust_proxy: config.trust_proxy,
+        epay,
+        alipay,
+        sandbox,
+        claim_window_seconds: config.claim_window_seconds,
+        insurance_grace_seconds: config.insurance_grace_seconds,
+        order_ttl_seconds: config.order_ttl_seconds,
+        dispute_window_days: config.dispute_window_days,
+        first_order_trust_below: config.first_order_trust_below,
+        first_order_amount: kabao_core::Money::from_fen(config.first_order_amount_fen),
+        trial_max_price: kabao_core::Money::from_fen(config.trial_max_price_fen),
+        risk_review_threshold: config.risk_review_threshold,
+        withdrawal_fee_bps: config.withdrawal_fee_bps.clamp(0, 10_000),
+        withdrawal_fee_min: kabao_core::Money::from_fen(config.withdrawal_fee_min_fen.max(0)),
+        verifiers,
+        webhook_allow_http: config.webhook_allow_http,
+        webhook_allow_private: config.webhook_allow_private,
+        ..kabao_server::ServerConfig::default()
+    }
+}
+
+/// `kabao reconcile --date YYYY-MM-DD`: the application built as `serve` builds it (the gateways speak HTTP
+/// through `kabao_rails::GatewayHttp`), asked to reconcile one business day.
+async fn reconcile(config: Config, date: &str) -> anyhow::Result<()> {
+    if kabao_app::reconcile::day_bounds(date).is_none() {
+        return Err(Usage(format!("--date {date:?} is not a day: use YYYY-MM-DD (China time, UTC+8)")).into());
+    }
+    let epay = config.epay()?;
+    let alipay = config.alipay()?;
+    let verifiers = config.verifiers()?;
+    init_tracing(&config.log);
+    let store = open_store(&config).await?;
+    let keyring = Arc::new(open_keyring(&config, &*store).await?);
+    let settings = server_config(&config, epay, alipay, None, verifiers);
+    let state = kabao_server::AppState::new(store.clone(), keyring, settings, Arc::new(kabao_server::SystemClock));
+    let report = kabao_app::reconcile::reconcile_day(&state, date).await?;
+    store.close().await;
+    let Some(report) = report else { return Err(Usage(format!("--date {date:?} is not a day")).into()) };
+    let gateways: Vec<&str> = state.gateways.external().map(|g| g.id()).collect();
+    println!(
+        "reconcile {date}: {} payment(s) checked at {}, {} applied late, {} not answered",
+        report.checked,
+        if gateways.is_empty() { "no gateway".to_string() } else { gateways.join(", ") },
+        report.applied,
+        report.unanswered
+    );
+    if !report.findings.is_empty() {
+        println!(
+            "{:<6} {:<16} {:<10} {:<34} {:>12} {:>12}  detail",
+            "level", "kind", "gateway", "trade_no", "ours", "gateway"
+        );
+    }
+    for f in &report.findings {
+        let level = if f.kind.is_error() { "ERROR" } else { "info" };
+        let got = f.got.map(|m| m.to_string()).unwrap_or_else(|| "-".into());
+        let resolved = if f.resolved_at.is_some() { " (resolved)" } else { "" };
+        println!(
+            "{level:<6} {:<16} {:<10} {:<34} {:>12} {:>12}  {}{resolved}",
+            f.kind.as_str(),
+            f.gateway,
+            f.trade_no,
+            f.expected.to_string(),
+            got,
+            f.detail
+        );
+    }
+    let errors = report.errors();
+    if errors > 0 {
+        bail!("reconcile {date}: {errors} finding(s) need attention (see /admin/reconciliation)");
+    }
+    if report.unanswered > 0 {
+        bail!("reconcile {date}: {} payment(s) could not be asked about; run again later", report.unanswered);
+    }
+    println!("reconcile {date}: ok");
+    Ok(())
+}
+
 async fn serve(config: Config, demo: bool) -> anyhow::Result<()> {
     // Refuse a bad configuration (half or key-less 易支付, a sandbox secret without the sandbox, a malformed
     // master key) before anything starts or logs: the one line `main` prints is all the operator sees.
@@ -526,27 +644,7 @@ async fn serve(config: Config, demo: bool) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("listen {} (KABAO_LISTEN / --listen): cannot listen there", config.listen))?;
     let addr = listener.local_addr()?;
-    let server_config = kabao_server::ServerConfig {
-        secure_cookies: config.secure_cookies,
-        trust_proxy: config.trust_proxy,
-        epay,
-        alipay,
-        sandbox,
-        claim_window_seconds: config.claim_window_seconds,
-        insurance_grace_seconds: config.insurance_grace_seconds,
-        order_ttl_seconds: config.order_ttl_seconds,
-        dispute_window_days: config.dispute_window_days,
-        first_order_trust_below: config.first_order_trust_below,
-        first_order_amount: kabao_core::Money::from_fen(config.first_order_amount_fen),
-        trial_max_price: kabao_core::Money::from_fen(config.trial_max_price_fen),
-        risk_review_threshold: config.risk_review_threshold,
-        withdrawal_fee_bps: config.withdrawal_fee_bps.clamp(0, 10_000),
-        withdrawal_fee_min: kabao_core::Money::from_fen(config.withdrawal_fee_min_fen.max(0)),
-        verifiers,
-        webhook_allow_http: config.webhook_allow_http,
-        webhook_allow_private: config.webhook_allow_private,
-        ..kabao_server::ServerConfig::default()
-    };
+    let server_config = server_config(&config, epay, alipay, sandbox, verifiers);
     let mailer: Arc<dyn kabao_app::mailer::Mailer> = match &config.smtp_url {
         Some(url) => Arc::new(
             kabao_app::mailer::SmtpMailer::new(url, config.smtp_from.as_deref().unwrap_or("kabao@localhost"))

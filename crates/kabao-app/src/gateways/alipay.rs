@@ -162,6 +162,10 @@ impl Gateway for Alipay {
     fn refunds(&self) -> bool {
         true
     }
+    /// Withdrawals to Alipay payees are paid with `alipay.fund.trans.uni.transfer`.
+    fn transfers(&self) -> bool {
+        true
+    }
 
     /// `alipay.trade.page.pay` (desktop) or `alipay.trade.wap.pay` (phone): the payer's browser is sent to the
     /// gateway with the signed parameters in the URL.

@@ -240,6 +240,11 @@ pub trait Gateway: Send + Sync {
     fn refunds(&self) -> bool {
         false
     }
+    /// Whether it pays payees ([`Gateway::transfer`]): an approved withdrawal to such a payee is transferred by
+    /// the payouts job instead of paid by hand ([`crate::payouts`]).
+    fn transfers(&self) -> bool {
+        false
+    }
     /// Starts paying `request.payment` at the gateway.
     async fn create(&self, request: &PayRequest<'_>) -> Result<Checkout, GatewayError>;
     /// Checks a notification's signature, merchant and status; the caller applies it once
@@ -297,6 +302,13 @@ impl Gateways {
             all.push(Arc::new(wechatpay::WechatPay::new(c.clone(), http.clone())));
         }
         Gateways { all }
+    }
+
+    /// These gateways with `gateway` added, or put in place of the one with its id (tests register their own).
+    pub fn with(mut self, gateway: Arc<dyn Gateway>) -> Gateways {
+        self.all.retain(|g| g.id() != gateway.id());
+        self.all.push(gateway);
+        self
     }
 
     /// A gateway by id, if configured here.

@@ -118,3 +118,67 @@ pub async fn security_events(
             .collect(),
     ))
 }
+
+/// A reconciliation finding: what a gateway's record says that ours does not.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct FindingView {
+    pub id: i64,
+    pub gateway: String,
+    /// Our trade number.
+    pub trade_no: String,
+    pub gateway_trade_no: Option<String>,
+    /// `amount_mismatch`, `unknown_trade` (paid here, unknown, unpaid or closed at the gateway) or
+    /// `applied_late` (paid at the gateway, found by a query and applied).
+    pub kind: String,
+    /// `error` (needs someone to act) or `info`.
+    pub severity: String,
+    /// The kind in the request's language.
+    pub message: String,
+    pub expected_fen: i64,
+    pub got_fen: Option<i64>,
+    /// The payment's business day, China time (UTC+8), `YYYY-MM-DD`.
+    pub business_date: String,
+    pub detail: String,
+    /// Milliseconds since the epoch.
+    pub created_at: i64,
+}
+
+#[derive(serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct FindingsQuery {
+    /// Findings with an id below this (the next page); absent: from the newest.
+    pub before: Option<i64>,
+}
+
+/// Open reconciliation findings, newest first, 50 a page (admin only).
+#[utoipa::path(get, path = "/api/v1/admin/reconciliation/findings", tag = "admin", security(("bearer" = [])), params(FindingsQuery),
+    responses((status = 200, body = [FindingView]), (status = 401, description = "no valid token"), (status = 403, description = "not an admin")))]
+pub async fn findings(
+    State(state): State<SharedState>,
+    user: ApiUser,
+    headers: axum::http::HeaderMap,
+    ApiQuery(q): ApiQuery<FindingsQuery>,
+) -> Result<ApiJson<Vec<FindingView>>, ApiError> {
+    let admin = user.require(Role::Admin)?;
+    let lang = crate::auth::request_lang(&headers);
+    let found = kabao_app::reconcile::open_findings(&state, &admin, q.before).await?;
+    Ok(ApiJson(
+        found
+            .into_iter()
+            .map(|f| FindingView {
+                id: f.id,
+                gateway: f.gateway,
+                trade_no: f.trade_no,
+                gateway_trade_no: f.gateway_trade_no,
+                kind: f.kind.as_str().into(),
+                severity: if f.kind.is_error() { "error" } else { "info" }.into(),
+                message: kabao_app::reconcile::kind_words(f.kind, lang).into(),
+                expected_fen: f.expected.fen(),
+                got_fen: f.got.map(|m| m.fen()),
+                business_date: f.business_date,
+                detail: f.detail,
+                created_at: f.created_at.millis(),
+            })
+            .collect(),
+    ))
+}

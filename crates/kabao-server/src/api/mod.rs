@@ -160,6 +160,7 @@ fn v1(sandbox: bool) -> Routes {
         .route("/admin/security-events", get(admin::security_events))
         .route("/admin/refunds", get(refunds::needing_attention))
         .route("/admin/refunds/{id}/resolve", post(refunds::resolve))
+        .route("/admin/reconciliation/findings", get(admin::findings))
         .route("/merchant/webhooks", get(webhooks::list).post(webhooks::create))
         .route("/merchant/webhooks/{id}", delete(webhooks::remove))
         .route("/merchant/webhooks/{id}/deliveries", get(webhooks::deliveries))
@@ -218,6 +219,7 @@ pub fn route_table(sandbox: bool) -> Vec<(axum::http::Method, String)> {
         finance::mine, payees::list, payees::create, payees::get, payees::remove,
         admin::list_users, admin::set_role, admin::list_shops, admin::set_certification, admin::set_suspension,
         admin::security_events, refunds::needing_attention, refunds::resolve,
+        admin::findings,
         insurance::quote, insurance::book,
         webhooks::list, webhooks::create, webhooks::remove, webhooks::deliveries, webhooks::resend, webhooks::stock_alert,
     ),

@@ -240,6 +240,9 @@ struct PayoutRow {
     /// `None`: an older request without a payee.
     pay_to: Option<String>,
     requested_at: String,
+    /// Approving queues a transfer through the gateway (an Alipay payee with Alipay configured): no reference
+    /// to type; `None` for a manual payout.
+    transfer_via: Option<&'static str>,
 }
 
 #[derive(Template)]
@@ -267,6 +270,12 @@ async fn admin_page(state: &SharedState, av: &AdminVisitor, error: Option<String
                 .as_ref()
                 .map(|p| kabao_app::payees::describe(p.kind, &p.account, &p.holder_name, p.bank_name.as_deref(), lang)),
             requested_at: datetime(w.requested_at),
+            transfer_via: w
+                .payee
+                .as_ref()
+                .filter(|_| w.hold_tx_id.is_some())
+                .and_then(|p| kabao_app::payouts::transfer_gateway(state, p))
+                .map(|g| g.name(lang)),
         });
     }
     // Full payee details: never cached.

@@ -11,6 +11,7 @@ pub mod disputes;
 pub mod finance;
 pub mod insurance;
 pub mod orders;
+pub mod reconciliation;
 pub mod reviews;
 pub mod trust;
 pub mod webhooks;
@@ -321,6 +322,8 @@ fn page_routes(sandbox: bool) -> Routes {
         .route("/admin/withdrawals", get(finance::admin_list))
         .route("/admin/withdrawals/{id}/approve", post(finance::approve))
         .route("/admin/withdrawals/{id}/reject", post(finance::reject))
+        .route("/admin/reconciliation", get(reconciliation::list))
+        .route("/admin/reconciliation/{id}/resolve", post(reconciliation::resolve))
         .route("/admin", get(admin::home))
         .route("/admin/fund/contributions", post(admin::contribute_to_fund))
         .route("/admin/users/{id}/role", post(admin::set_role))

@@ -70,6 +70,14 @@ impl TestApp {
 
     /// Like [`TestApp::postgres`], with settings.
     pub async fn postgres_with(config: ServerConfig) -> Option<TestApp> {
+        Self::postgres_with_gateway(config, None).await
+    }
+
+    /// Like [`TestApp::postgres_with`], with `gateway` registered too (see [`TestApp::with_gateway`]).
+    pub async fn postgres_with_gateway(
+        config: ServerConfig,
+        gateway: Option<Arc<dyn kabao_app::gateways::Gateway>>,
+    ) -> Option<TestApp> {
         let Some(admin_url) = std::env::var("KABAO_TEST_DATABASE_URL").ok().filter(|u| !u.is_empty()) else {
             assert!(
                 std::env::var("KABAO_REQUIRE_POSTGRES").as_deref() != Ok("1"),
@@ -84,16 +92,34 @@ impl TestApp {
         admin.close().await;
         let (base, _) = admin_url.rsplit_once('/').unwrap();
         let store = kabao_store::open(&format!("{base}/{name}")).await.unwrap();
-        Some(Self::with_store(store, demo_like(config)).await)
+        Some(Self::with_store_and(store, demo_like(config), gateway).await)
     }
 
     async fn with_store(store: Arc<dyn kabao_store::Store>, config: ServerConfig) -> TestApp {
+        Self::with_store_and(store, config, None).await
+    }
+
+    /// A demo-like app on SQLite with `gateway` registered too (in place of a configured one with its id).
+    pub async fn with_gateway(config: ServerConfig, gateway: Arc<dyn kabao_app::gateways::Gateway>) -> TestApp {
+        let store: Arc<dyn kabao_store::Store> =
+            Arc::new(kabao_store::sqlite::SqliteStore::open_in_memory().await.unwrap());
+        Self::with_store_and(store, demo_like(config), Some(gateway)).await
+    }
+
+    async fn with_store_and(
+        store: Arc<dyn kabao_store::Store>,
+        config: ServerConfig,
+        gateway: Option<Arc<dyn kabao_app::gateways::Gateway>>,
+    ) -> TestApp {
         store.migrate().await.unwrap();
         let keyring = kabao_app::keyring::load_or_create(&*store, &MasterKey::from_bytes([9; 32]), T0).await.unwrap();
         let clock = Arc::new(ManualClock::new(T0));
         let mail = Arc::new(kabao_app::mailer::MemoryMailer::default());
-        let state =
-            Arc::new(AppState::new(store, Arc::new(keyring), config, clock.clone()).with_mailer(mail.clone(), None));
+        let mut state = AppState::new(store, Arc::new(keyring), config, clock.clone()).with_mailer(mail.clone(), None);
+        if let Some(gateway) = gateway {
+            state.app.gateways = state.app.gateways.clone().with(gateway);
+        }
+        let state = Arc::new(state);
         TestApp { mail, router: kabao_server::router(state.clone()), state, clock }
     }
 

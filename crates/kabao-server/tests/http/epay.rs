@@ -6,7 +6,7 @@ use crate::orders::{epay_app_config_with_api, epay_get, epay_params, order, veri
 use axum::body::Body;
 use axum::http::{Request, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
-use kabao_app::jobs::EpayPoll;
+use kabao_app::reconcile::Poll as EpayPoll;
 use serde_json::{json, Value};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -122,11 +122,11 @@ impl Shop {
         tx.payment_by_trade_no(trade_no).await.unwrap().unwrap()
     }
 
-    /// One pass of every job, as the server runs them; returns what the 易支付 poll did.
+    /// One pass of every job, as the server runs them; returns what the gateway reconciliation did.
     async fn pass(&self) -> EpayPoll {
         let pass = kabao_app::jobs::run_once(&self.app.state, "instance-test").await.unwrap();
         assert_eq!((pass.settled, pass.expired.is_some()), (Some(0), true), "the other jobs ran too");
-        pass.epay_polled.expect("the 易支付 poll ran")
+        pass.reconciled.expect("the gateway reconciliation ran")
     }
 }
 
@@ -142,12 +142,12 @@ async fn epay_poll_applies_a_lost_notification_once_and_the_late_notification_ch
     fake.known(&trade_no, NOTIFIED_GATEWAY_TRADE_NO, json!("9.90"), json!(1));
 
     // Too soon: the payer may still be paying and the notification on its way.
-    shop.app.clock.advance_seconds(30);
+    shop.app.clock.advance_seconds(170);
     assert_eq!(shop.pass().await, polled(0, 0, 0, 0));
     assert_eq!(fake.queries_for(&trade_no), 0);
 
     // The notification was lost; the platform says paid: delivered.
-    shop.app.clock.advance_seconds(31);
+    shop.app.clock.advance_seconds(11);
     assert_eq!(shop.pass().await, polled(1, 1, 0, 0));
     assert_eq!(shop.state(&no).await, "delivered");
     assert_eq!(shop.app.stock(shop.product).await, 1);
@@ -179,7 +179,7 @@ async fn epay_poll_refuses_a_paid_answer_for_another_amount_and_changes_nothing(
     let shop = Shop::open(&api_url, "poll_money", 2).await;
     let (no, trade_no) = shop.pending_order().await;
     fake.known(&trade_no, "2026112800000001", json!("0.01"), json!(1));
-    shop.app.clock.advance_seconds(61);
+    shop.app.clock.advance_seconds(181);
 
     assert_eq!(shop.pass().await, polled(1, 0, 1, 0));
     assert_eq!(shop.state(&no).await, "pending_payment");
@@ -201,18 +201,20 @@ async fn epay_poll_of_an_unpaid_trade_changes_nothing_and_the_order_still_expire
     let shop = Shop::open(&api_url, "poll_unpaid", 2).await;
     let (no, trade_no) = shop.pending_order().await;
     fake.known(&trade_no, "2026112800000002", json!("9.90"), json!(0));
-    shop.app.clock.advance_seconds(61);
+    shop.app.clock.advance_seconds(181);
 
     assert_eq!(shop.pass().await, polled(1, 0, 0, 0));
     assert_eq!(fake.queries_for(&trade_no), 1);
     assert_eq!(shop.state(&no).await, "pending_payment");
     assert_eq!(shop.payment(&trade_no).await.state, kabao_store::PaymentState::Pending);
 
+    // Expired: its payment is still asked about (a payer may pay late; the late payment is refunded), and
+    // while unpaid nothing changes.
     shop.app.clock.advance_seconds(30 * 60);
     let pass = kabao_app::jobs::run_once(&shop.app.state, "instance-test").await.unwrap();
-    assert_eq!((pass.expired, pass.epay_polled), (Some(1), Some(polled(0, 0, 0, 0))), "expired, not asked again");
+    assert_eq!((pass.expired, pass.reconciled), (Some(1), Some(polled(1, 0, 0, 0))), "expired, asked again");
     assert_eq!(shop.state(&no).await, "expired");
-    assert_eq!(fake.queries_for(&trade_no), 1);
+    assert_eq!(fake.queries_for(&trade_no), 2);
     assert_eq!(shop.app.stock(shop.product).await, 2);
     verify_books(&shop.app).await;
 }
@@ -225,7 +227,7 @@ async fn epay_poll_asks_with_our_pid_key_and_trade_no_only_about_payments_still_
     let (lost_no, lost) = shop.pending_order().await;
     assert_eq!(epay_get(&shop.app, &epay_params(&notified, "9.90", KEY)).await.body, "success");
     fake.known(&lost, "2026112800000003", json!("9.90"), json!(1));
-    shop.app.clock.advance_seconds(61);
+    shop.app.clock.advance_seconds(181);
 
     assert_eq!(shop.pass().await, polled(1, 1, 0, 0));
     let queries = fake.queries.lock().unwrap().clone();
@@ -248,7 +250,7 @@ async fn epay_poll_survives_an_unreachable_gateway_and_asks_again_next_pass() {
     for _ in 0..4 {
         orders.push(shop.pending_order().await);
     }
-    shop.app.clock.advance_seconds(61);
+    shop.app.clock.advance_seconds(181);
 
     // Connection refused: logged, and after three in a row the pass stops asking; the other jobs still ran.
     assert_eq!(shop.pass().await, polled(3, 0, 0, 3));

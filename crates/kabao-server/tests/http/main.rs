@@ -17,6 +17,7 @@ mod insurance_book;
 mod labels;
 mod orders;
 mod pages;
+mod reconcile;
 mod reevaluation;
 mod refunds;
 mod sandbox;

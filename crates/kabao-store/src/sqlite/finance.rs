@@ -196,7 +196,10 @@ impl FinanceTx for SqliteTx {
 
     async fn list_pending_withdrawals(&mut self, limit: i64) -> StoreResult<Vec<Withdrawal>> {
         static SQL: LazyLock<String> = LazyLock::new(|| {
-            format!("SELECT {} FROM withdrawals WHERE state = 'pending' ORDER BY id LIMIT $1", rows::WITHDRAWAL_COLS)
+            format!(
+                "SELECT {} FROM withdrawals WHERE state = 'pending' AND transfer_state IS NULL ORDER BY id LIMIT $1",
+                rows::WITHDRAWAL_COLS
+            )
         });
         let rows: Vec<rows::WithdrawalRow> =
             lite::query_as(&SQL).bind(limit).fetch_all(&mut self.tx).await.map_err(map_sqlx)?;
@@ -226,7 +229,7 @@ impl FinanceTx for SqliteTx {
     ) -> StoreResult<bool> {
         let done = lite::query(
             "UPDATE withdrawals SET state = $1, decided_by = $2, note = $3, decided_at = $4, payout_ref = $5 \
-             WHERE id = $6 AND state = 'pending'",
+             WHERE id = $6 AND state = 'pending' AND transfer_state IS NULL",
         )
         .bind(to.as_str())
         .bind(by.0)

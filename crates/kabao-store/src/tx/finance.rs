@@ -39,13 +39,14 @@ pub trait FinanceTx: Send {
     async fn withdrawal_by_id(&mut self, id: i64) -> StoreResult<Option<Withdrawal>>;
     /// A shop's withdrawals, newest first.
     async fn list_shop_withdrawals(&mut self, shop: ShopId, limit: i64) -> StoreResult<Vec<Withdrawal>>;
-    /// Pending withdrawals of all shops, oldest first.
+    /// Pending withdrawals of all shops that no gateway transfer is paying, oldest first.
     async fn list_pending_withdrawals(&mut self, limit: i64) -> StoreResult<Vec<Withdrawal>>;
     /// The sum of a shop's pending withdrawals that hold nothing in the ledger (requested before the
     /// pending-withdrawal account existed).
     async fn unheld_pending_withdrawals(&mut self, shop: ShopId) -> StoreResult<Money>;
-    /// Compare-and-set pending → `to`, recording the payout reference of an approval; false if it was decided
-    /// already. Conflict `"withdrawals.payout_ref"` if another withdrawal has that reference.
+    /// Compare-and-set pending (and no transfer queued) → `to`, recording the payout reference of an approval;
+    /// false if it was decided already (or a transfer is queued). Conflict `"withdrawals.payout_ref"` if another
+    /// withdrawal has that reference.
     async fn decide_withdrawal(
         &mut self,
         id: i64,

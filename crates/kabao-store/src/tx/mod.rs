@@ -12,6 +12,7 @@ mod jobs;
 mod keyring;
 mod keys;
 mod orders;
+mod reconcile;
 mod refunds;
 mod shops;
 mod trust;
@@ -28,6 +29,7 @@ pub use jobs::JobsTx;
 pub use keyring::KeyringTx;
 pub use keys::KeysTx;
 pub use orders::OrdersTx;
+pub use reconcile::{Finding, FindingKind, NewFinding, ReconcileTx, TransferDue};
 pub use refunds::{GatewayRefund, GatewayRefundState, NewGatewayRefund, RefundAttempt, RefundsTx};
 pub use shops::ShopsTx;
 pub use trust::TrustTx;
@@ -50,6 +52,7 @@ pub trait Tx:
     + InsuranceTx
     + WebhooksTx
     + RefundsTx
+    + ReconcileTx
     + Send
 {
     async fn commit(self: Box<Self>) -> StoreResult<()>;

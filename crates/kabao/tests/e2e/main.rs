@@ -7,5 +7,6 @@ mod cli;
 mod crash;
 mod harness;
 mod insurance;
+mod reconcile;
 mod trust;
 mod two_instances;
