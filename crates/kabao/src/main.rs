@@ -495,6 +495,7 @@ async fn serve(config: Config, demo: bool) -> anyhow::Result<()> {
     // Refuse a bad configuration (half or key-less 易支付, a sandbox secret without the sandbox, a malformed
     // master key) before anything starts or logs: the one line `main` prints is all the operator sees.
     let epay = config.epay()?;
+    let wechatpay = config.wechatpay()?;
     let sandbox = config.sandbox(demo)?;
     let verifiers = config.verifiers()?;
     if let Some(hex) = &config.master_key {
@@ -529,6 +530,7 @@ async fn serve(config: Config, demo: bool) -> anyhow::Result<()> {
         secure_cookies: config.secure_cookies,
         trust_proxy: config.trust_proxy,
         epay,
+        wechatpay,
         sandbox,
         claim_window_seconds: config.claim_window_seconds,
         insurance_grace_seconds: config.insurance_grace_seconds,

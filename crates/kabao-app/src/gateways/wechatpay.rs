@@ -1,23 +1,41 @@
-//! WeChat Pay (微信支付 API v3). Being built: see issue 20.
+//! WeChat Pay (微信支付 API v3): Native pay (a QR code) on a desktop, H5 pay on a phone, the encrypted
+//! `TRANSACTION.SUCCESS` notification, the order query and refunds. Every request is signed with the merchant
+//! key and every answer's signature is checked against WeChat Pay's platform key before it is believed; the
+//! protocol's pieces are in [`kabao_core::wechatpay`].
 
-use super::{Checkout, Gateway, GatewayError, HttpPort, PayRequest};
-use kabao_core::Lang;
+use super::{
+    Checkout, Device, Gateway, GatewayError, HttpPort, HttpRequest, HttpResponse, NotifyAck, NotifyRequest, PayRequest,
+    RefundOutcome, RefundRequest, TradeState, VerifiedNotify,
+};
+use kabao_core::payments::NotifyError;
+use kabao_core::wechatpay::{
+    authorization, decrypt_resource, parse_error, parse_notification, parse_refund, parse_transaction, verify_signed,
+    ApiV3Key, MerchantKey, PlatformKey, SignedHeaders, TRANSACTION_SUCCESS,
+};
+use kabao_core::{Lang, Money, Timestamp};
+use rand::Rng;
+use serde_json::json;
 use std::sync::Arc;
 
 pub const WECHATPAY: &str = "wechatpay";
 
-/// WeChat Pay settings (`[wechatpay]` in kabao.toml or `KABAO_WECHATPAY_*`).
+/// The production API.
+pub const DEFAULT_API_URL: &str = "https://api.mch.weixin.qq.com";
+
+/// WeChat Pay settings (`[wechatpay]` in kabao.toml or `KABAO_WECHATPAY_*`), keys already parsed: a
+/// configuration that holds one is usable.
 #[derive(Clone)]
 pub struct WechatPayConfig {
     pub mch_id: String,
     pub app_id: String,
-    /// The merchant API certificate's serial number and private key (PEM).
+    /// The merchant API certificate's serial number and private key.
     pub mch_serial_no: String,
-    pub mch_private_key: String,
+    pub mch_private_key: MerchantKey,
     /// The API v3 key (32 bytes) that encrypts notifications' `resource`.
-    pub api_v3_key: String,
-    /// WeChat Pay's platform public key (PEM) and its id (`PUB_KEY_ID_…`) or platform certificate serial.
-    pub platform_public_key: String,
+    pub api_v3_key: ApiV3Key,
+    /// WeChat Pay's platform key (from a platform certificate or the WeChat Pay public key) and its serial
+    /// (the certificate's serial number, or the public key's id `PUB_KEY_ID_…`).
+    pub platform_public_key: PlatformKey,
     pub platform_serial: String,
     /// `https://api.mch.weixin.qq.com` (or a test's).
     pub api_url: String,
@@ -27,21 +45,126 @@ pub struct WechatPayConfig {
 
 impl std::fmt::Debug for WechatPayConfig {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("WechatPayConfig").field("mch_id", &self.mch_id).field("api_url", &self.api_url).finish()
+        f.debug_struct("WechatPayConfig")
+            .field("mch_id", &self.mch_id)
+            .field("app_id", &self.app_id)
+            .field("mch_serial_no", &self.mch_serial_no)
+            .field("platform_serial", &self.platform_serial)
+            .field("api_url", &self.api_url)
+            .finish_non_exhaustive()
     }
 }
 
 pub struct WechatPay {
-    #[allow(dead_code)]
     config: WechatPayConfig,
-    #[allow(dead_code)]
     http: Arc<dyn HttpPort>,
+}
+
+/// What WeChat Pay limits `description` (the payer's view of the purchase) and a refund's `reason` to.
+const MAX_DESCRIPTION_CHARS: usize = 127;
+const MAX_REASON_CHARS: usize = 80;
+
+/// The signature headers of an answer or a notification.
+fn signed_headers<'a>(header: impl Fn(&str) -> Option<&'a str>) -> SignedHeaders<'a> {
+    SignedHeaders {
+        timestamp: header("wechatpay-timestamp"),
+        nonce: header("wechatpay-nonce"),
+        signature: header("wechatpay-signature"),
+        serial: header("wechatpay-serial"),
+        signature_type: header("wechatpay-signature-type"),
+    }
+}
+
+/// Percent-encodes a path segment or query value (our trade numbers are alphanumeric; this is a guard).
+fn encode(s: &str) -> String {
+    s.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
+}
+
+fn truncate_chars(s: &str, max: usize) -> String {
+    s.chars().take(max).collect()
+}
+
+/// A verified answer: its status and body.
+struct Answer {
+    status: u16,
+    body: Vec<u8>,
 }
 
 impl WechatPay {
     pub fn new(config: WechatPayConfig, http: Arc<dyn HttpPort>) -> WechatPay {
         WechatPay { config, http }
     }
+
+    fn notify_url(&self) -> String {
+        format!("{}/api/v1/gateways/wechatpay/notify", self.config.public_url.trim_end_matches('/'))
+    }
+
+    /// Sends a signed request and checks the answer's signature. Requests are signed, and answers checked, by
+    /// the system clock, not the application's: WeChat Pay compares our timestamps with its own real time.
+    /// A 5xx or 429 is unreachable (retry later); any other answer must be signed by the platform key.
+    async fn call(
+        &self,
+        method: &'static str,
+        path: &str,
+        body: Option<serde_json::Value>,
+    ) -> Result<Answer, GatewayError> {
+        let body = body.map(|b| b.to_string()).unwrap_or_default();
+        let now = system_seconds();
+        let nonce: String =
+            rand::thread_rng().sample_iter(&rand::distributions::Alphanumeric).take(32).map(char::from).collect();
+        let c = &self.config;
+        let auth = authorization(&c.mch_id, &c.mch_serial_no, &c.mch_private_key, method, path, now, &nonce, &body)
+            .ok_or_else(|| GatewayError::Config("the merchant key could not sign".into()))?;
+        let mut headers = vec![
+            ("authorization".to_string(), auth),
+            ("accept".to_string(), "application/json".to_string()),
+            ("user-agent".to_string(), "Kabao".to_string()),
+            // Tells WeChat Pay which of its keys we verify with (required in the public-key mode).
+            ("wechatpay-serial".to_string(), c.platform_serial.clone()),
+        ];
+        if method == "POST" {
+            headers.push(("content-type".to_string(), "application/json".to_string()));
+        }
+        let url = format!("{}{path}", c.api_url.trim_end_matches('/'));
+        let answer: HttpResponse = self
+            .http
+            .send(HttpRequest { method, url, headers, body: body.into_bytes() })
+            .await
+            .map_err(GatewayError::Unreachable)?;
+        if answer.status >= 500 || answer.status == 429 {
+            return Err(GatewayError::Unreachable(format!("HTTP {}", answer.status)));
+        }
+        let signed = signed_headers(|name| answer.header(name));
+        if signed.signature.is_none() {
+            return Err(GatewayError::BadAnswer(format!("unsigned answer (HTTP {})", answer.status)));
+        }
+        verify_signed(&c.platform_public_key, &c.platform_serial, &signed, &answer.body, system_seconds())
+            .map_err(|e| GatewayError::BadAnswer(format!("answer signature: {e}")))?;
+        Ok(Answer { status: answer.status, body: answer.body })
+    }
+
+    /// An answer that is not a success, as an error: its code and message when it has them.
+    fn refused(answer: &Answer) -> GatewayError {
+        match parse_error(&answer.body) {
+            Some(e) => GatewayError::BadAnswer(format!("HTTP {}: {} {}", answer.status, e.code, e.message)),
+            None => GatewayError::BadAnswer(format!("HTTP {}", answer.status)),
+        }
+    }
+}
+
+fn system_seconds() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
 }
 
 #[async_trait::async_trait]
@@ -52,7 +175,182 @@ impl Gateway for WechatPay {
     fn name(&self, lang: Lang) -> &'static str {
         lang.pick("微信支付", "WeChat Pay")
     }
-    async fn create(&self, _request: &PayRequest<'_>) -> Result<Checkout, GatewayError> {
-        Err(GatewayError::Unsupported)
+    fn refunds(&self) -> bool {
+        true
+    }
+
+    /// Native pay (`code_url`, shown as a QR code) on a desktop, H5 pay (`h5_url`, a redirect, back to our
+    /// order page through `redirect_url`) on a phone.
+    async fn create(&self, request: &PayRequest<'_>) -> Result<Checkout, GatewayError> {
+        let c = &self.config;
+        let mut body = json!({
+            "appid": c.app_id,
+            "mchid": c.mch_id,
+            "description": truncate_chars(request.subject, MAX_DESCRIPTION_CHARS),
+            "out_trade_no": request.payment.trade_no,
+            "notify_url": self.notify_url(),
+            "amount": { "total": request.payment.amount.fen(), "currency": "CNY" },
+        });
+        let path = match request.device {
+            Device::Desktop => "/v3/pay/transactions/native",
+            Device::Phone => {
+                let ip = request
+                    .client_ip
+                    .ok_or_else(|| GatewayError::Config("WeChat H5 pay needs the payer's IP address".into()))?;
+                body["scene_info"] = json!({ "payer_client_ip": ip.to_string(), "h5_info": { "type": "Wap" } });
+                "/v3/pay/transactions/h5"
+            }
+        };
+        let answer = self.call("POST", path, Some(body)).await?;
+        if !(200..300).contains(&answer.status) {
+            return Err(Self::refused(&answer));
+        }
+        let v: serde_json::Value =
+            serde_json::from_slice(&answer.body).map_err(|_| GatewayError::BadAnswer("not JSON".into()))?;
+        match request.device {
+            Device::Desktop => match v["code_url"].as_str() {
+                Some(code) if code.starts_with("weixin://") => Ok(Checkout::QrCode(code.into())),
+                _ => Err(GatewayError::BadAnswer("no weixin:// code_url".into())),
+            },
+            Device::Phone => match v["h5_url"].as_str() {
+                Some(url) if url.starts_with("https://") => {
+                    Ok(Checkout::Redirect(format!("{url}&redirect_url={}", encode(&request.return_url))))
+                }
+                _ => Err(GatewayError::BadAnswer("no https:// h5_url".into())),
+            },
+        }
+    }
+
+    /// Signed by the platform key within ±300 s, a `TRANSACTION.SUCCESS` whose decrypted transaction is ours
+    /// (merchant and app id) and paid. The notification's `id` identifies the event.
+    fn verify_notify(&self, request: &NotifyRequest<'_>, now: Timestamp) -> Result<VerifiedNotify, GatewayError> {
+        let c = &self.config;
+        let signed = signed_headers(|name| request.header(name));
+        verify_signed(&c.platform_public_key, &c.platform_serial, &signed, request.body, now.millis() / 1000)?;
+        let n = parse_notification(request.body)?;
+        if n.event_type != TRANSACTION_SUCCESS {
+            return Err(NotifyError::Malformed("event_type").into());
+        }
+        let plain = decrypt_resource(&c.api_v3_key, &n.resource)?;
+        let t = parse_transaction(&plain).map_err(NotifyError::Malformed)?;
+        if t.mchid != c.mch_id {
+            return Err(NotifyError::Malformed("mchid").into());
+        }
+        if t.appid != c.app_id {
+            return Err(NotifyError::Malformed("appid").into());
+        }
+        if t.trade_state != "SUCCESS" {
+            return Err(NotifyError::Malformed("trade_state").into());
+        }
+        let gateway_trade_no = t.transaction_id.ok_or(NotifyError::Malformed("transaction_id"))?;
+        let total = t.total_fen.filter(|f| *f > 0).ok_or(NotifyError::Malformed("amount"))?;
+        if n.id.is_empty() || n.id.len() > 128 {
+            return Err(NotifyError::Malformed("id").into());
+        }
+        Ok(VerifiedNotify {
+            notification_id: n.id,
+            trade_no: t.out_trade_no,
+            gateway_trade_no,
+            amount: Money::from_fen(total),
+            payer: t.payer_openid.filter(|p| p.len() <= 128),
+        })
+    }
+
+    /// WeChat Pay's words: 200 `{"code":"SUCCESS"}`, or a 5xx `{"code":"FAIL",…}` so it notifies again.
+    fn ack(&self, ok: bool) -> NotifyAck {
+        NotifyAck {
+            status: if ok { 200 } else { 500 },
+            content_type: "application/json",
+            body: if ok { r#"{"code":"SUCCESS"}"# } else { r#"{"code":"FAIL","message":"失败"}"# }.into(),
+        }
+    }
+
+    /// `GET /v3/pay/transactions/out-trade-no/{no}?mchid=…`. A refunded trade (`REFUND`) is reported paid: it
+    /// took the money, and its refunds are Kabao's own records.
+    async fn query(&self, trade_no: &str) -> Result<TradeState, GatewayError> {
+        let c = &self.config;
+        let path = format!("/v3/pay/transactions/out-trade-no/{}?mchid={}", encode(trade_no), encode(&c.mch_id));
+        let answer = self.call("GET", &path, None).await?;
+        if answer.status == 404 {
+            return match parse_error(&answer.body) {
+                Some(e) if e.code == "ORDER_NOT_EXIST" || e.code == "RESOURCE_NOT_EXISTS" => Ok(TradeState::NotFound),
+                _ => Err(Self::refused(&answer)),
+            };
+        }
+        if !(200..300).contains(&answer.status) {
+            return Err(Self::refused(&answer));
+        }
+        let t = parse_transaction(&answer.body).map_err(|e| GatewayError::BadAnswer(format!("malformed {e}")))?;
+        if t.mchid != c.mch_id || t.out_trade_no != trade_no {
+            return Err(GatewayError::BadAnswer("the answer is about another merchant or trade".into()));
+        }
+        match t.trade_state.as_str() {
+            "SUCCESS" | "REFUND" => {
+                if t.appid != c.app_id {
+                    return Err(GatewayError::BadAnswer("the answer is about another app".into()));
+                }
+                let gateway_trade_no =
+                    t.transaction_id.ok_or_else(|| GatewayError::BadAnswer("paid without transaction_id".into()))?;
+                let total = t.total_fen.ok_or_else(|| GatewayError::BadAnswer("paid without amount".into()))?;
+                Ok(TradeState::Paid { gateway_trade_no, amount: Money::from_fen(total) })
+            }
+            "NOTPAY" | "USERPAYING" | "PAYERROR" => Ok(TradeState::Unpaid),
+            "CLOSED" | "REVOKED" => Ok(TradeState::Closed),
+            other => Err(GatewayError::BadAnswer(format!("unknown trade_state {}", truncate_chars(other, 32)))),
+        }
+    }
+
+    /// `POST /v3/refund/domestic/refunds`, idempotent by `out_refund_no` (our refund number): asking again
+    /// answers the refund already made. Business refusals are final; system errors are retried.
+    async fn refund(&self, request: &RefundRequest<'_>) -> Result<RefundOutcome, GatewayError> {
+        let body = json!({
+            "out_trade_no": request.trade_no,
+            "out_refund_no": request.refund_no,
+            "reason": truncate_chars(request.reason, MAX_REASON_CHARS),
+            "amount": { "refund": request.amount.fen(), "total": request.total.fen(), "currency": "CNY" },
+        });
+        let answer = self.call("POST", "/v3/refund/domestic/refunds", Some(body)).await?;
+        if (200..300).contains(&answer.status) {
+            let r = parse_refund(&answer.body).map_err(|e| GatewayError::BadAnswer(format!("malformed {e}")))?;
+            if r.out_refund_no != request.refund_no {
+                return Err(GatewayError::BadAnswer("the answer is about another refund".into()));
+            }
+            return Ok(match r.status.as_str() {
+                "SUCCESS" => RefundOutcome::Done { gateway_refund_no: Some(r.refund_id) },
+                "PROCESSING" => RefundOutcome::Processing,
+                other => RefundOutcome::Refused { reason: format!("WeChat Pay refund {}", truncate_chars(other, 32)) },
+            });
+        }
+        match parse_error(&answer.body) {
+            Some(e) if e.code == "SYSTEM_ERROR" || e.code == "FREQUENCY_LIMITED" => {
+                Err(GatewayError::Unreachable(format!("HTTP {}: {}", answer.status, e.code)))
+            }
+            // Our own signature refused: a configuration fault, not the payer's refund refused.
+            Some(e) if e.code == "SIGN_ERROR" => {
+                Err(GatewayError::Config(format!("HTTP {}: SIGN_ERROR", answer.status)))
+            }
+            Some(e) => Ok(RefundOutcome::Refused {
+                reason: format!("{}: {}", truncate_chars(&e.code, 64), truncate_chars(&e.message, 200)),
+            }),
+            None => Err(Self::refused(&answer)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn encode_keeps_unreserved_characters_and_escapes_the_rest() {
+        assert_eq!(encode("KB2026-x_y.z~"), "KB2026-x_y.z~");
+        assert_eq!(encode("https://k.example/o/1?a=b"), "https%3A%2F%2Fk.example%2Fo%2F1%3Fa%3Db");
+        assert_eq!(encode("卡"), "%E5%8D%A1");
+    }
+
+    #[test]
+    fn descriptions_are_cut_by_characters_not_bytes() {
+        let long = "卡".repeat(200);
+        assert_eq!(truncate_chars(&long, MAX_DESCRIPTION_CHARS).chars().count(), 127);
     }
 }
