@@ -69,6 +69,15 @@ impl EpayQuery for EpayHttp {
 #[derive(Default)]
 pub struct GatewayHttp {
     client: OnceLock<reqwest::Client>,
+    /// Instead of [`kabao_app::gateways::CALL_TIMEOUT`] (tests that make a gateway outwait the client).
+    timeout: Option<std::time::Duration>,
+}
+
+impl GatewayHttp {
+    /// A client whose calls, connecting included, may take at most `timeout`.
+    pub fn with_timeout(timeout: std::time::Duration) -> GatewayHttp {
+        GatewayHttp { client: OnceLock::new(), timeout: Some(timeout) }
+    }
 }
 
 #[async_trait::async_trait]
@@ -81,9 +90,10 @@ impl kabao_app::gateways::HttpPort for GatewayHttp {
         let client = match self.client.get() {
             Some(c) => c,
             None => {
+                let timeout = self.timeout.unwrap_or(CALL_TIMEOUT);
                 let built = reqwest::Client::builder()
-                    .timeout(CALL_TIMEOUT)
-                    .connect_timeout(CALL_TIMEOUT)
+                    .timeout(timeout)
+                    .connect_timeout(timeout)
                     .redirect(reqwest::redirect::Policy::none())
                     .build()
                     .map_err(describe)?;

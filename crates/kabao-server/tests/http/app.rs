@@ -87,13 +87,31 @@ impl TestApp {
         Some(Self::with_store(store, demo_like(config)).await)
     }
 
+    /// The configuration as given, with the gateways speaking HTTP through `http` (a fake gateway's tests).
+    pub async fn production_with_http(config: ServerConfig, http: Arc<dyn kabao_app::gateways::HttpPort>) -> TestApp {
+        let store: Arc<dyn kabao_store::Store> =
+            Arc::new(kabao_store::sqlite::SqliteStore::open_in_memory().await.unwrap());
+        Self::with_store_and_http(store, config, Some(http)).await
+    }
+
     async fn with_store(store: Arc<dyn kabao_store::Store>, config: ServerConfig) -> TestApp {
+        Self::with_store_and_http(store, config, None).await
+    }
+
+    async fn with_store_and_http(
+        store: Arc<dyn kabao_store::Store>,
+        config: ServerConfig,
+        http: Option<Arc<dyn kabao_app::gateways::HttpPort>>,
+    ) -> TestApp {
         store.migrate().await.unwrap();
         let keyring = kabao_app::keyring::load_or_create(&*store, &MasterKey::from_bytes([9; 32]), T0).await.unwrap();
         let clock = Arc::new(ManualClock::new(T0));
         let mail = Arc::new(kabao_app::mailer::MemoryMailer::default());
-        let state =
-            Arc::new(AppState::new(store, Arc::new(keyring), config, clock.clone()).with_mailer(mail.clone(), None));
+        let mut state = AppState::new(store, Arc::new(keyring), config, clock.clone()).with_mailer(mail.clone(), None);
+        if let Some(http) = http {
+            state.app = state.app.with_gateway_http(http);
+        }
+        let state = Arc::new(state);
         TestApp { mail, router: kabao_server::router(state.clone()), state, clock }
     }
 
