@@ -340,6 +340,239 @@ impl Gateway for WechatPay {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use rsa::pkcs8::{EncodePrivateKey, EncodePublicKey, LineEnding};
+    use std::sync::{Mutex, OnceLock};
+
+    const KEY_ID: &str = "PUB_KEY_ID_0119000001092026120600000000";
+
+    /// The merchant's key and the platform's, generated once for these tests.
+    fn keys() -> &'static (String, String, String) {
+        static KEYS: OnceLock<(String, String, String)> = OnceLock::new();
+        KEYS.get_or_init(|| {
+            let mut rng = rand::rngs::OsRng;
+            let merchant = rsa::RsaPrivateKey::new(&mut rng, 2048).unwrap();
+            let platform = rsa::RsaPrivateKey::new(&mut rng, 2048).unwrap();
+            (
+                merchant.to_pkcs8_pem(LineEnding::LF).unwrap().to_string(),
+                platform.to_pkcs8_pem(LineEnding::LF).unwrap().to_string(),
+                platform.to_public_key().to_public_key_pem(LineEnding::LF).unwrap(),
+            )
+        })
+    }
+
+    /// WeChat Pay in a box: answers every call with the next canned (status, body), signed by the platform key
+    /// unless `unsigned`.
+    struct Canned {
+        answers: Mutex<Vec<(u16, String)>>,
+        unsigned: bool,
+    }
+
+    #[async_trait::async_trait]
+    impl HttpPort for Canned {
+        async fn send(&self, _request: HttpRequest) -> Result<HttpResponse, String> {
+            let (status, body) = self.answers.lock().unwrap().remove(0);
+            let mut headers = vec![];
+            if !self.unsigned {
+                let ts = system_seconds().to_string();
+                let signer = MerchantKey::from_pem(&keys().1).unwrap();
+                let signature = signer.sign(format!("{ts}\nN\n{body}\n").as_bytes()).unwrap();
+                headers = vec![
+                    ("wechatpay-timestamp".into(), ts),
+                    ("wechatpay-nonce".into(), "N".into()),
+                    ("wechatpay-signature".into(), signature),
+                    ("wechatpay-serial".into(), KEY_ID.into()),
+                ];
+            }
+            Ok(HttpResponse { status, headers, body: body.into_bytes() })
+        }
+    }
+
+    fn gateway(answers: &[(u16, &str)], unsigned: bool) -> WechatPay {
+        let config = WechatPayConfig {
+            mch_id: "1900000109".into(),
+            app_id: "wx1".into(),
+            mch_serial_no: "ABC".into(),
+            mch_private_key: MerchantKey::from_pem(&keys().0).unwrap(),
+            api_v3_key: ApiV3Key::new("0123456789abcdef0123456789abcdef").unwrap(),
+            platform_public_key: PlatformKey::from_pem(&keys().2).unwrap(),
+            platform_serial: KEY_ID.into(),
+            api_url: "http://wechatpay.invalid".into(),
+            public_url: "https://kabao.example".into(),
+        };
+        let answers = answers.iter().map(|(s, b)| (*s, b.to_string())).collect();
+        WechatPay::new(config, Arc::new(Canned { answers: Mutex::new(answers), unsigned }))
+    }
+
+    fn refund_request() -> RefundRequest<'static> {
+        RefundRequest {
+            refund_no: "R1",
+            trade_no: "T1",
+            gateway_trade_no: None,
+            total: Money::from_fen(100),
+            amount: Money::from_fen(100),
+            reason: "r",
+        }
+    }
+
+    #[tokio::test]
+    async fn refund_answers_map_to_done_processing_refused_or_retry() {
+        let ok = |status: &str| format!(r#"{{"refund_id":"50","out_refund_no":"R1","status":"{status}"}}"#);
+        let cases: Vec<(u16, String, &str)> = vec![
+            (200, ok("SUCCESS"), "done"),
+            (200, ok("PROCESSING"), "processing"),
+            (200, ok("ABNORMAL"), "refused"),
+            (200, ok("CLOSED"), "refused"),
+            (403, r#"{"code":"NOT_ENOUGH","message":"余额不足"}"#.into(), "refused"),
+            (400, r#"{"code":"INVALID_REQUEST","message":"m"}"#.into(), "refused"),
+            (404, r#"{"code":"RESOURCE_NOT_EXISTS","message":"m"}"#.into(), "refused"),
+            (500, r#"{"code":"SYSTEM_ERROR","message":"m"}"#.into(), "retry"),
+            (503, String::new(), "retry"),
+            (429, r#"{"code":"FREQUENCY_LIMITED","message":"m"}"#.into(), "retry"),
+            (400, r#"{"code":"SYSTEM_ERROR","message":"m"}"#.into(), "retry"),
+            (200, r#"{"refund_id":"50","out_refund_no":"OTHER","status":"SUCCESS"}"#.into(), "bad"),
+        ];
+        for (status, body, expected) in cases {
+            let got = gateway(&[(status, &body)], false).refund(&refund_request()).await;
+            let kind = match &got {
+                Ok(RefundOutcome::Done { gateway_refund_no: Some(id) }) if id == "50" => "done",
+                Ok(RefundOutcome::Processing) => "processing",
+                Ok(RefundOutcome::Refused { .. }) => "refused",
+                Err(GatewayError::Unreachable(_)) => "retry",
+                Err(GatewayError::BadAnswer(_)) => "bad",
+                _ => "other",
+            };
+            assert_eq!(kind, expected, "{status} {body}: {got:?}");
+        }
+        let refused = gateway(&[(403, r#"{"code":"NOT_ENOUGH","message":"余额不足"}"#)], false)
+            .refund(&refund_request())
+            .await
+            .unwrap();
+        assert_eq!(refused, RefundOutcome::Refused { reason: "NOT_ENOUGH: 余额不足".into() });
+    }
+
+    #[tokio::test]
+    async fn an_unsigned_answer_is_not_believed() {
+        let body = r#"{"refund_id":"50","out_refund_no":"R1","status":"SUCCESS"}"#;
+        let got = gateway(&[(200, body)], true).refund(&refund_request()).await;
+        assert!(matches!(got, Err(GatewayError::BadAnswer(_))), "{got:?}");
+        let got = gateway(&[(404, r#"{"code":"ORDER_NOT_EXIST","message":"m"}"#)], true).query("T1").await;
+        assert!(matches!(got, Err(GatewayError::BadAnswer(_))), "{got:?}");
+    }
+
+    #[tokio::test]
+    async fn trade_states_map_to_paid_unpaid_closed_or_not_found() {
+        let trade = |state: &str| {
+            format!(
+                r#"{{"mchid":"1900000109","appid":"wx1","out_trade_no":"T1","transaction_id":"4200","trade_state":"{state}","amount":{{"total":100}}}}"#
+            )
+        };
+        let paid = TradeState::Paid { gateway_trade_no: "4200".into(), amount: Money::from_fen(100) };
+        for (state, expected) in [
+            ("SUCCESS", paid.clone()),
+            ("REFUND", paid),
+            ("NOTPAY", TradeState::Unpaid),
+            ("USERPAYING", TradeState::Unpaid),
+            ("CLOSED", TradeState::Closed),
+            ("REVOKED", TradeState::Closed),
+        ] {
+            assert_eq!(gateway(&[(200, &trade(state))], false).query("T1").await.unwrap(), expected, "{state}");
+        }
+        let not_found = gateway(&[(404, r#"{"code":"ORDER_NOT_EXIST","message":"m"}"#)], false).query("T1").await;
+        assert_eq!(not_found.unwrap(), TradeState::NotFound);
+        let other_trade = gateway(&[(200, &trade("SUCCESS"))], false).query("T2").await;
+        assert!(matches!(other_trade, Err(GatewayError::BadAnswer(_))), "{other_trade:?}");
+        let odd = gateway(&[(200, &trade("MYSTERY"))], false).query("T1").await;
+        assert!(matches!(odd, Err(GatewayError::BadAnswer(_))), "{odd:?}");
+    }
+
+    /// A notification signed at `ts` by the platform key: (headers, body).
+    fn notification(event_type: &str, transaction: &str, ts: i64) -> (Vec<(String, String)>, String) {
+        let key = ApiV3Key::new("0123456789abcdef0123456789abcdef").unwrap();
+        let resource =
+            kabao_core::wechatpay::encrypt_resource(&key, "abcdefghijkl", "transaction", transaction.as_bytes());
+        let body =
+            json!({"id": "EV-1", "event_type": event_type, "resource_type": "encrypt-resource", "resource": resource})
+                .to_string();
+        let signer = MerchantKey::from_pem(&keys().1).unwrap();
+        let signature = signer.sign(format!("{ts}\nN\n{body}\n").as_bytes()).unwrap();
+        let headers = vec![
+            ("wechatpay-timestamp".into(), ts.to_string()),
+            ("wechatpay-nonce".into(), "N".into()),
+            ("wechatpay-signature".into(), signature),
+            ("wechatpay-serial".into(), KEY_ID.into()),
+        ];
+        (headers, body)
+    }
+
+    #[test]
+    fn a_notify_is_believed_only_signed_fresh_ours_and_a_success() {
+        let g = gateway(&[], false);
+        let ts = 1_790_000_000;
+        let now = Timestamp::from_millis(ts * 1000);
+        let paid = r#"{"mchid":"1900000109","appid":"wx1","out_trade_no":"T1","transaction_id":"4200","trade_state":"SUCCESS","amount":{"total":100},"payer":{"openid":"o-1"}}"#;
+        let (headers, body) = notification(TRANSACTION_SUCCESS, paid, ts);
+        let n = g.verify_notify(&NotifyRequest { headers: &headers, query: "", body: body.as_bytes() }, now).unwrap();
+        assert_eq!(
+            n,
+            VerifiedNotify {
+                notification_id: "EV-1".into(),
+                trade_no: "T1".into(),
+                gateway_trade_no: "4200".into(),
+                amount: Money::from_fen(100),
+                payer: Some("o-1".into()),
+            }
+        );
+        let late = Timestamp::from_millis((ts + 301) * 1000);
+        assert!(g.verify_notify(&NotifyRequest { headers: &headers, query: "", body: body.as_bytes() }, late).is_err());
+        let refund_event = notification("REFUND.SUCCESS", paid, ts);
+        let other_app = notification(TRANSACTION_SUCCESS, &paid.replace("wx1", "wx2"), ts);
+        let other_mch = notification(TRANSACTION_SUCCESS, &paid.replace("1900000109", "1900000999"), ts);
+        let unpaid = notification(TRANSACTION_SUCCESS, &paid.replace("\"SUCCESS\"", "\"NOTPAY\""), ts);
+        for (headers, body) in [refund_event, other_app, other_mch, unpaid] {
+            let got = g.verify_notify(&NotifyRequest { headers: &headers, query: "", body: body.as_bytes() }, now);
+            assert!(got.is_err(), "{body}");
+        }
+    }
+
+    #[tokio::test]
+    async fn create_asks_native_on_a_desktop_and_h5_on_a_phone() {
+        let payment = kabao_store::Payment {
+            id: 1,
+            gateway: WECHATPAY.into(),
+            trade_no: "T1".into(),
+            purpose: kabao_store::PaymentPurpose::TopUp(kabao_core::UserId(1)),
+            amount: Money::from_fen(100),
+            state: kabao_store::PaymentState::Pending,
+            gateway_trade_no: None,
+            created_at: Timestamp::from_millis(0),
+            paid_at: None,
+        };
+        let request = |device, client_ip| PayRequest {
+            payment: &payment,
+            subject: "Kabao",
+            device,
+            client_ip,
+            return_url: "https://kabao.example/o/KB1".into(),
+        };
+        let native = gateway(&[(200, r#"{"code_url":"weixin://wxpay/bizpayurl?pr=x"}"#)], false);
+        assert_eq!(
+            native.create(&request(Device::Desktop, None)).await.unwrap(),
+            Checkout::QrCode("weixin://wxpay/bizpayurl?pr=x".into())
+        );
+        let ip = Some(std::net::IpAddr::from([203, 0, 113, 7]));
+        let h5 = gateway(&[(200, r#"{"h5_url":"https://wx.tenpay.com/x?prepay_id=1"}"#)], false);
+        assert_eq!(
+            h5.create(&request(Device::Phone, ip)).await.unwrap(),
+            Checkout::Redirect(
+                "https://wx.tenpay.com/x?prepay_id=1&redirect_url=https%3A%2F%2Fkabao.example%2Fo%2FKB1".into()
+            )
+        );
+        let no_ip = gateway(&[], false).create(&request(Device::Phone, None)).await;
+        assert!(matches!(no_ip, Err(GatewayError::Config(_))), "{no_ip:?}");
+        let odd =
+            gateway(&[(200, r#"{"h5_url":"javascript:alert(1)"}"#)], false).create(&request(Device::Phone, ip)).await;
+        assert!(matches!(odd, Err(GatewayError::BadAnswer(_))), "{odd:?}");
+    }
 
     #[test]
     fn encode_keeps_unreserved_characters_and_escapes_the_rest() {
