@@ -34,6 +34,7 @@ pub mod vault;
 pub mod verification;
 pub mod warranty;
 pub mod webhook;
+pub mod wechatpay;
 
 pub use i18n::{Lang, Localized};
 pub use ids::*;

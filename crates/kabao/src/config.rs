@@ -44,6 +44,21 @@ pub struct Config {
     pub alipay_public_key: Option<String>,
     pub alipay_public_key_file: Option<PathBuf>,
     pub alipay_gateway_url: Option<String>,
+    /// WeChat Pay (微信支付 API v3): merchant id, app id, the merchant API certificate's serial number and private
+    /// key (PEM, or a file holding it), the API v3 key (32 bytes), WeChat Pay's platform key (a platform
+    /// certificate or the WeChat Pay public key, PEM or a file) and its serial (`PUB_KEY_ID_…` for a public key);
+    /// all of them, or none.
+    pub wechatpay_mch_id: Option<String>,
+    pub wechatpay_app_id: Option<String>,
+    pub wechatpay_serial_no: Option<String>,
+    pub wechatpay_private_key: Option<SecretText>,
+    pub wechatpay_private_key_file: Option<PathBuf>,
+    pub wechatpay_api_v3_key: Option<SecretText>,
+    pub wechatpay_platform_key: Option<String>,
+    pub wechatpay_platform_key_file: Option<PathBuf>,
+    pub wechatpay_platform_serial: Option<String>,
+    /// Default `https://api.mch.weixin.qq.com`.
+    pub wechatpay_api_url: Option<String>,
     /// SMTP server for mails, e.g. `smtps://user:password@smtp.example.com:465`; without it mails are
     /// written as files under `<data_dir>/mail`.
     pub smtp_url: Option<String>,
@@ -163,6 +178,16 @@ impl Default for Config {
             alipay_public_key: None,
             alipay_public_key_file: None,
             alipay_gateway_url: None,
+            wechatpay_mch_id: None,
+            wechatpay_app_id: None,
+            wechatpay_serial_no: None,
+            wechatpay_private_key: None,
+            wechatpay_private_key_file: None,
+            wechatpay_api_v3_key: None,
+            wechatpay_platform_key: None,
+            wechatpay_platform_key_file: None,
+            wechatpay_platform_serial: None,
+            wechatpay_api_url: None,
             smtp_url: None,
             smtp_from: None,
             claim_window_seconds: 24 * 3600,
@@ -317,6 +342,12 @@ impl Config {
             ("KABAO_ALIPAY_APP_ID", &mut config.alipay_app_id),
             ("KABAO_ALIPAY_PUBLIC_KEY", &mut config.alipay_public_key),
             ("KABAO_ALIPAY_GATEWAY_URL", &mut config.alipay_gateway_url),
+            ("KABAO_WECHATPAY_MCH_ID", &mut config.wechatpay_mch_id),
+            ("KABAO_WECHATPAY_APP_ID", &mut config.wechatpay_app_id),
+            ("KABAO_WECHATPAY_SERIAL_NO", &mut config.wechatpay_serial_no),
+            ("KABAO_WECHATPAY_PLATFORM_KEY", &mut config.wechatpay_platform_key),
+            ("KABAO_WECHATPAY_PLATFORM_SERIAL", &mut config.wechatpay_platform_serial),
+            ("KABAO_WECHATPAY_API_URL", &mut config.wechatpay_api_url),
             ("KABAO_SMTP_URL", &mut config.smtp_url),
             ("KABAO_SMTP_FROM", &mut config.smtp_from),
         ] {
@@ -330,6 +361,22 @@ impl Config {
         for (var, slot) in [
             ("KABAO_ALIPAY_PRIVATE_KEY_FILE", &mut config.alipay_private_key_file),
             ("KABAO_ALIPAY_PUBLIC_KEY_FILE", &mut config.alipay_public_key_file),
+        ] {
+            if let Some(v) = env(var) {
+                *slot = Some(PathBuf::from(v));
+            }
+        }
+        for (var, slot) in [
+            ("KABAO_WECHATPAY_PRIVATE_KEY", &mut config.wechatpay_private_key),
+            ("KABAO_WECHATPAY_API_V3_KEY", &mut config.wechatpay_api_v3_key),
+        ] {
+            if let Some(v) = env(var) {
+                *slot = Some(SecretText(v));
+            }
+        }
+        for (var, slot) in [
+            ("KABAO_WECHATPAY_PRIVATE_KEY_FILE", &mut config.wechatpay_private_key_file),
+            ("KABAO_WECHATPAY_PLATFORM_KEY_FILE", &mut config.wechatpay_platform_key_file),
         ] {
             if let Some(v) = env(var) {
                 *slot = Some(PathBuf::from(v));
@@ -392,6 +439,81 @@ impl Config {
         };
         config.keys().map_err(|e| anyhow::anyhow!("alipay: {e}"))?;
         Ok(Some(config))
+    }
+
+    /// WeChat Pay, if configured: all of it or none of it (half a configuration names what is missing in one
+    /// line), keys that parse, an API v3 key of 32 bytes, a platform certificate whose serial is the configured
+    /// one, and a public URL for `notify_url`.
+    pub fn wechatpay(&self) -> anyhow::Result<Option<kabao_app::gateways::wechatpay::WechatPayConfig>> {
+        use kabao_core::wechatpay::{ApiV3Key, MerchantKey, PlatformKey};
+        let text = |v: &Option<String>| v.as_deref().map(str::trim).filter(|s| !s.is_empty()).map(str::to_string);
+        fn secret(v: &Option<SecretText>) -> Option<&str> {
+            v.as_ref().map(|s| s.0.trim()).filter(|s| !s.is_empty())
+        }
+        let pem = |inline: Option<String>, file: &Option<PathBuf>, name: &str| -> anyhow::Result<Option<String>> {
+            match (inline, file) {
+                (Some(_), Some(_)) => bail!("set wechatpay_{name} or wechatpay_{name}_file, not both"),
+                (Some(v), None) => Ok(Some(v)),
+                (None, Some(path)) => std::fs::read_to_string(path)
+                    .map(Some)
+                    .with_context(|| format!("wechatpay_{name}_file {}: cannot be read", path.display())),
+                (None, None) => Ok(None),
+            }
+        };
+        let private_key = pem(
+            secret(&self.wechatpay_private_key).map(str::to_string),
+            &self.wechatpay_private_key_file,
+            "private_key",
+        )?;
+        let platform_key = pem(text(&self.wechatpay_platform_key), &self.wechatpay_platform_key_file, "platform_key")?;
+        let parts = [
+            ("wechatpay_mch_id (KABAO_WECHATPAY_MCH_ID)", text(&self.wechatpay_mch_id).is_some()),
+            ("wechatpay_app_id (KABAO_WECHATPAY_APP_ID)", text(&self.wechatpay_app_id).is_some()),
+            ("wechatpay_serial_no (KABAO_WECHATPAY_SERIAL_NO)", text(&self.wechatpay_serial_no).is_some()),
+            ("wechatpay_private_key or wechatpay_private_key_file", private_key.is_some()),
+            ("wechatpay_api_v3_key (KABAO_WECHATPAY_API_V3_KEY)", secret(&self.wechatpay_api_v3_key).is_some()),
+            ("wechatpay_platform_key or wechatpay_platform_key_file", platform_key.is_some()),
+            (
+                "wechatpay_platform_serial (KABAO_WECHATPAY_PLATFORM_SERIAL)",
+                text(&self.wechatpay_platform_serial).is_some(),
+            ),
+        ];
+        let api_url = text(&self.wechatpay_api_url);
+        let missing: Vec<&str> = parts.iter().filter(|(_, set)| !set).map(|(name, _)| *name).collect();
+        if missing.len() == parts.len() && api_url.is_none() {
+            return Ok(None);
+        }
+        if !missing.is_empty() {
+            bail!("WeChat Pay is half configured: missing {}", missing.join(", "));
+        }
+        let Some(public_url) = text(&self.public_url) else {
+            bail!("wechatpay needs public_url (KABAO_PUBLIC_URL) for its notify_url");
+        };
+        let api_url = api_url.unwrap_or_else(|| kabao_app::gateways::wechatpay::DEFAULT_API_URL.to_string());
+        if !(api_url.starts_with("https://") || api_url.starts_with("http://")) {
+            bail!("wechatpay_api_url {api_url:?} must be an http(s) URL");
+        }
+        let mch_private_key = MerchantKey::from_pem(private_key.as_deref().unwrap_or_default())
+            .map_err(|e| anyhow::anyhow!("wechatpay_private_key: {e}"))?;
+        let api_v3_key = ApiV3Key::new(secret(&self.wechatpay_api_v3_key).unwrap_or_default())
+            .map_err(|e| anyhow::anyhow!("wechatpay_api_v3_key (KABAO_WECHATPAY_API_V3_KEY): {e}"))?;
+        let platform_public_key = PlatformKey::from_pem(platform_key.as_deref().unwrap_or_default())
+            .map_err(|e| anyhow::anyhow!("wechatpay_platform_key: {e}"))?;
+        let platform_serial = text(&self.wechatpay_platform_serial).unwrap_or_default();
+        platform_public_key
+            .check_serial(&platform_serial)
+            .map_err(|e| anyhow::anyhow!("wechatpay_platform_serial (KABAO_WECHATPAY_PLATFORM_SERIAL): {e}"))?;
+        Ok(Some(kabao_app::gateways::wechatpay::WechatPayConfig {
+            mch_id: text(&self.wechatpay_mch_id).unwrap_or_default(),
+            app_id: text(&self.wechatpay_app_id).unwrap_or_default(),
+            mch_serial_no: text(&self.wechatpay_serial_no).unwrap_or_default(),
+            mch_private_key,
+            api_v3_key,
+            platform_public_key,
+            platform_serial,
+            api_url,
+            public_url,
+        }))
     }
 
     /// The 易支付 gateway, if configured. Half a configuration, or an empty key, is an error at start; the
@@ -506,7 +628,8 @@ impl Config {
             format!("file {}", self.master_key_path().display())
         };
         format!(
-            "listen={} database={} master_key={} secure_cookies={} log={} payments.sandbox.enabled={} alipay={} verifiers=[{}]",
+            "listen={} database={} master_key={} secure_cookies={} log={} payments.sandbox.enabled={} alipay={} \
+             wechatpay={} verifiers=[{}]",
             self.listen,
             db,
             key,
@@ -514,6 +637,7 @@ impl Config {
             self.log,
             self.payments.sandbox.enabled,
             self.alipay_app_id.as_deref().unwrap_or("off"),
+            self.wechatpay_mch_id.as_deref().unwrap_or("off"),
             self.verifiers.keys().cloned().collect::<Vec<_>>().join(",")
         )
     }
@@ -776,5 +900,124 @@ secret = "another-long-secret-value"
             let c: Config = toml::from_str(bad).unwrap();
             assert!(c.verifiers().is_err(), "{bad}");
         }
+    }
+
+    /// A merchant key and a platform public key as PEM, generated once for these tests.
+    fn wechatpay_pems() -> &'static (String, String) {
+        use rsa::pkcs8::{EncodePrivateKey, EncodePublicKey, LineEnding};
+        static PEMS: std::sync::OnceLock<(String, String)> = std::sync::OnceLock::new();
+        PEMS.get_or_init(|| {
+            let mut rng = rand::rngs::OsRng;
+            let merchant = rsa::RsaPrivateKey::new(&mut rng, 2048).unwrap();
+            let platform = rsa::RsaPrivateKey::new(&mut rng, 2048).unwrap();
+            (
+                merchant.to_pkcs8_pem(LineEnding::LF).unwrap().to_string(),
+                platform.to_public_key().to_public_key_pem(LineEnding::LF).unwrap(),
+            )
+        })
+    }
+
+    fn wechatpay_env() -> HashMap<&'static str, String> {
+        let (private, public) = wechatpay_pems();
+        [
+            ("KABAO_PUBLIC_URL", "https://kabao.example".to_string()),
+            ("KABAO_WECHATPAY_MCH_ID", "1900000001".into()),
+            ("KABAO_WECHATPAY_APP_ID", "wx8888888888888888".into()),
+            ("KABAO_WECHATPAY_SERIAL_NO", "3775B6A45ACD588826D15E583A95F5DD2C3C4C0B".into()),
+            ("KABAO_WECHATPAY_PRIVATE_KEY", private.clone()),
+            ("KABAO_WECHATPAY_API_V3_KEY", "0123456789abcdef0123456789abcdef".into()),
+            ("KABAO_WECHATPAY_PLATFORM_KEY", public.clone()),
+            ("KABAO_WECHATPAY_PLATFORM_SERIAL", "PUB_KEY_ID_0119000000012025000000000000".into()),
+        ]
+        .into()
+    }
+
+    fn load_wechatpay(
+        vars: &HashMap<&'static str, String>,
+    ) -> anyhow::Result<Option<kabao_app::gateways::wechatpay::WechatPayConfig>> {
+        Config::load(None, |k| vars.get(k).cloned()).and_then(|c| c.wechatpay())
+    }
+
+    #[test]
+    fn wechatpay_loads_from_the_environment_with_the_default_api_url() {
+        let w = load_wechatpay(&wechatpay_env()).unwrap().unwrap();
+        assert_eq!((w.mch_id.as_str(), w.app_id.as_str()), ("1900000001", "wx8888888888888888"));
+        assert_eq!(w.api_url, "https://api.mch.weixin.qq.com");
+        assert_eq!(w.public_url, "https://kabao.example");
+        assert!(load_wechatpay(&HashMap::new()).unwrap().is_none(), "unconfigured is off");
+        let mut set = wechatpay_env();
+        set.insert("KABAO_WECHATPAY_API_URL", "http://127.0.0.1:9/".into());
+        assert_eq!(load_wechatpay(&set).unwrap().unwrap().api_url, "http://127.0.0.1:9/");
+    }
+
+    #[test]
+    fn wechatpay_is_all_or_nothing_in_one_line() {
+        for var in [
+            "KABAO_WECHATPAY_MCH_ID",
+            "KABAO_WECHATPAY_APP_ID",
+            "KABAO_WECHATPAY_SERIAL_NO",
+            "KABAO_WECHATPAY_PRIVATE_KEY",
+            "KABAO_WECHATPAY_API_V3_KEY",
+            "KABAO_WECHATPAY_PLATFORM_KEY",
+            "KABAO_WECHATPAY_PLATFORM_SERIAL",
+        ] {
+            let mut half = wechatpay_env();
+            half.remove(var);
+            let e = load_wechatpay(&half).err().map(|e| e.to_string()).unwrap_or_default();
+            assert!(e.starts_with("WeChat Pay is half configured: missing wechatpay_"), "{var}: {e}");
+            assert!(!e.contains('\n'), "one line: {e}");
+        }
+        let only_url: HashMap<&str, String> = [("KABAO_WECHATPAY_API_URL", "https://x.example".to_string())].into();
+        assert!(load_wechatpay(&only_url).is_err(), "an API URL alone is half a configuration");
+        let mut no_public_url = wechatpay_env();
+        no_public_url.remove("KABAO_PUBLIC_URL");
+        assert!(load_wechatpay(&no_public_url).err().is_some_and(|e| e.to_string().contains("public_url")));
+    }
+
+    #[test]
+    fn wechatpay_keys_must_parse_and_are_never_printed() {
+        for (var, value, says) in [
+            (
+                "KABAO_WECHATPAY_PRIVATE_KEY",
+                "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----",
+                "wechatpay_private_key",
+            ),
+            ("KABAO_WECHATPAY_PLATFORM_KEY", "not a pem", "wechatpay_platform_key"),
+            ("KABAO_WECHATPAY_API_V3_KEY", "31-bytes-0123456789abcdef012345", "32 bytes"),
+            ("KABAO_WECHATPAY_API_URL", "ftp://api.example", "http(s)"),
+        ] {
+            let mut bad = wechatpay_env();
+            bad.insert(var, value.into());
+            let e = load_wechatpay(&bad).err().map(|e| e.to_string()).unwrap_or_default();
+            assert!(e.contains(says), "{var}: {e}");
+            assert!(var.ends_with("API_URL") || !e.contains(value), "{var}: a key is not quoted: {e}");
+        }
+        let vars = wechatpay_env();
+        let c = Config::load(None, |k| vars.get(k).cloned()).unwrap();
+        let debug = format!("{c:?} {:?}", c.wechatpay().unwrap());
+        assert!(!debug.contains("0123456789abcdef0123456789abcdef") && !debug.contains("PRIVATE KEY"), "{debug}");
+        assert!(!c.redacted().contains("PRIVATE KEY"));
+    }
+
+    #[test]
+    fn wechatpay_keys_can_come_from_files_but_not_from_both() {
+        let dir = std::env::temp_dir().join(format!("kabao-wechatpay-config-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let (private, public) = wechatpay_pems();
+        let (key_file, platform_file) = (dir.join("apiclient_key.pem"), dir.join("pub_key.pem"));
+        std::fs::write(&key_file, private).unwrap();
+        std::fs::write(&platform_file, public).unwrap();
+        let mut vars = wechatpay_env();
+        vars.remove("KABAO_WECHATPAY_PRIVATE_KEY");
+        vars.remove("KABAO_WECHATPAY_PLATFORM_KEY");
+        vars.insert("KABAO_WECHATPAY_PRIVATE_KEY_FILE", key_file.display().to_string());
+        vars.insert("KABAO_WECHATPAY_PLATFORM_KEY_FILE", platform_file.display().to_string());
+        assert!(load_wechatpay(&vars).unwrap().is_some());
+        vars.insert("KABAO_WECHATPAY_PRIVATE_KEY", private.clone());
+        assert!(load_wechatpay(&vars).err().is_some_and(|e| e.to_string().contains("not both")));
+        vars.remove("KABAO_WECHATPAY_PRIVATE_KEY");
+        vars.insert("KABAO_WECHATPAY_PRIVATE_KEY_FILE", dir.join("missing.pem").display().to_string());
+        assert!(load_wechatpay(&vars).err().is_some_and(|e| e.to_string().contains("cannot be read")));
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }

@@ -527,6 +527,7 @@ fn server_config(
     config: &Config,
     epay: Option<kabao_app::epay::EpayConfig>,
     alipay: Option<kabao_app::gateways::alipay::AlipayConfig>,
+    wechatpay: Option<kabao_app::gateways::wechatpay::WechatPayConfig>,
     sandbox: Option<kabao_app::payments::SandboxConfig>,
     verifiers: std::collections::BTreeMap<kabao_core::catalog::Category, kabao_app::verification::VerifierConfig>,
 ) -> kabao_server::ServerConfig {
@@ -535,6 +536,7 @@ fn server_config(
         trust_proxy: config.trust_proxy,
         epay,
         alipay,
+        wechatpay,
         sandbox,
         claim_window_seconds: config.claim_window_seconds,
         insurance_grace_seconds: config.insurance_grace_seconds,
@@ -561,11 +563,12 @@ async fn reconcile(config: Config, date: &str) -> anyhow::Result<()> {
     }
     let epay = config.epay()?;
     let alipay = config.alipay()?;
+    let wechatpay = config.wechatpay()?;
     let verifiers = config.verifiers()?;
     init_tracing(&config.log);
     let store = open_store(&config).await?;
     let keyring = Arc::new(open_keyring(&config, &*store).await?);
-    let settings = server_config(&config, epay, alipay, None, verifiers);
+    let settings = server_config(&config, epay, alipay, wechatpay, None, verifiers);
     let state = kabao_server::AppState::new(store.clone(), keyring, settings, Arc::new(kabao_server::SystemClock));
     let report = kabao_app::reconcile::reconcile_day(&state, date).await?;
     store.close().await;
@@ -614,6 +617,7 @@ async fn serve(config: Config, demo: bool) -> anyhow::Result<()> {
     // master key) before anything starts or logs: the one line `main` prints is all the operator sees.
     let epay = config.epay()?;
     let alipay = config.alipay()?;
+    let wechatpay = config.wechatpay()?;
     let sandbox = config.sandbox(demo)?;
     let verifiers = config.verifiers()?;
     if let Some(hex) = &config.master_key {
@@ -644,7 +648,7 @@ async fn serve(config: Config, demo: bool) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("listen {} (KABAO_LISTEN / --listen): cannot listen there", config.listen))?;
     let addr = listener.local_addr()?;
-    let server_config = server_config(&config, epay, alipay, sandbox, verifiers);
+    let server_config = server_config(&config, epay, alipay, wechatpay, sandbox, verifiers);
     let mailer: Arc<dyn kabao_app::mailer::Mailer> = match &config.smtp_url {
         Some(url) => Arc::new(
             kabao_app::mailer::SmtpMailer::new(url, config.smtp_from.as_deref().unwrap_or("kabao@localhost"))

@@ -460,6 +460,14 @@ mod tests {
                 if path == "/api/v1/gateways/alipay/notify" && r["content"]["text/plain"].is_object() {
                     continue;
                 }
+                // WeChat Pay's notify answers its own `{"code":"FAIL",…}` when it wants the notification again.
+                if path == "/api/v1/gateways/wechatpay/notify" && status == "500" {
+                    assert_eq!(
+                        r["content"]["application/json"]["schema"]["$ref"], "#/components/schemas/WechatPayAck",
+                        "{m} {path} {status}: WeChat Pay's FAIL"
+                    );
+                    continue;
+                }
                 assert_eq!(
                     r["content"]["application/json"]["schema"]["$ref"], "#/components/schemas/Error",
                     "{m} {path} {status}: the Error body"

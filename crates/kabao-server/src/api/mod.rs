@@ -21,6 +21,7 @@ pub mod trust;
 pub mod views;
 pub mod warranty;
 pub mod webhooks;
+pub mod wechatpay;
 
 use crate::error::ApiError;
 use crate::route_table::{delete, get, post, put, Routes};
@@ -144,6 +145,8 @@ fn v1(sandbox: bool) -> Routes {
         .route("/orders/{order_no}/pay/epay", post(orders::pay_epay))
         .route("/gateways/alipay/notify", post(alipay::notify))
         .route("/orders/{order_no}/pay/alipay", post(alipay::pay))
+        .route("/gateways/wechatpay/notify", post(wechatpay::notify))
+        .route("/orders/{order_no}/pay/wechatpay", post(wechatpay::pay))
         .route("/merchant/finance", get(finance::finance))
         .route("/merchant/orders", get(finance::orders))
         .route("/merchant/statement", get(finance::statement))
@@ -215,6 +218,7 @@ pub fn route_table(sandbox: bool) -> Vec<(axum::http::Method, String)> {
         orders::create, orders::get, orders::pay_wallet, orders::pay_sandbox, orders::reveal,
         orders::wallet, orders::set_refund_preference, orders::top_up, orders::sandbox_notify, orders::epay_notify_get, orders::epay_notify_post, orders::pay_epay,
         alipay::notify, alipay::pay,
+        wechatpay::notify, wechatpay::pay,
         finance::finance, finance::orders, finance::statement, finance::request, finance::pending, finance::decide,
         finance::mine, payees::list, payees::create, payees::get, payees::remove,
         admin::list_users, admin::set_role, admin::list_shops, admin::set_certification, admin::set_suspension,

@@ -95,6 +95,13 @@ impl TestApp {
         Some(Self::with_store_and(store, demo_like(config), gateway).await)
     }
 
+    /// The configuration as given, with the gateways speaking HTTP through `http` (a fake gateway's tests).
+    pub async fn production_with_http(config: ServerConfig, http: Arc<dyn kabao_app::gateways::HttpPort>) -> TestApp {
+        let store: Arc<dyn kabao_store::Store> =
+            Arc::new(kabao_store::sqlite::SqliteStore::open_in_memory().await.unwrap());
+        Self::with_store_and_http(store, config, Some(http)).await
+    }
+
     async fn with_store(store: Arc<dyn kabao_store::Store>, config: ServerConfig) -> TestApp {
         Self::with_store_and(store, config, None).await
     }
@@ -111,11 +118,31 @@ impl TestApp {
         config: ServerConfig,
         gateway: Option<Arc<dyn kabao_app::gateways::Gateway>>,
     ) -> TestApp {
+        Self::with_store_gateway_http(store, config, gateway, None).await
+    }
+
+    async fn with_store_and_http(
+        store: Arc<dyn kabao_store::Store>,
+        config: ServerConfig,
+        http: Option<Arc<dyn kabao_app::gateways::HttpPort>>,
+    ) -> TestApp {
+        Self::with_store_gateway_http(store, config, None, http).await
+    }
+
+    async fn with_store_gateway_http(
+        store: Arc<dyn kabao_store::Store>,
+        config: ServerConfig,
+        gateway: Option<Arc<dyn kabao_app::gateways::Gateway>>,
+        http: Option<Arc<dyn kabao_app::gateways::HttpPort>>,
+    ) -> TestApp {
         store.migrate().await.unwrap();
         let keyring = kabao_app::keyring::load_or_create(&*store, &MasterKey::from_bytes([9; 32]), T0).await.unwrap();
         let clock = Arc::new(ManualClock::new(T0));
         let mail = Arc::new(kabao_app::mailer::MemoryMailer::default());
         let mut state = AppState::new(store, Arc::new(keyring), config, clock.clone()).with_mailer(mail.clone(), None);
+        if let Some(http) = http {
+            state.app = state.app.with_gateway_http(http);
+        }
         if let Some(gateway) = gateway {
             state.app.gateways = state.app.gateways.clone().with(gateway);
         }

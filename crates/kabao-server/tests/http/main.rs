@@ -1,6 +1,7 @@
 //! HTTP tests of the whole router, in process (no sockets): pages with their CSRF and session cookies,
-//! and the JSON API with bearer tokens. One test binary keeps link time down. The one socket: a fake
-//! 易支付 platform on 127.0.0.1 that the reconciliation job queries over real HTTP.
+//! and the JSON API with bearer tokens. One test binary keeps link time down. The sockets: a fake 易支付
+//! platform on 127.0.0.1 that the reconciliation job queries over real HTTP, and a fake WeChat Pay (Python, on
+//! the wechatpayv3 SDK) that the WeChat Pay adapter calls.
 
 mod access_matrix;
 mod alipay;
@@ -25,4 +26,5 @@ mod throttles;
 mod trust;
 mod verifier;
 mod webhooks;
+mod wechatpay;
 mod withdrawals;
