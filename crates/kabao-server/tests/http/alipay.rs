@@ -519,3 +519,29 @@ async fn a_guest_refund_alipay_refuses_waits_for_the_team_who_resolve_it_once() 
     assert!(app.api("GET", "/api/v1/admin/refunds", Some(&admin), None).await.json().as_array().unwrap().is_empty());
     verify_books(&app).await;
 }
+
+/// A notification Alipay sent that never arrived: the reconciliation job asks Alipay (through the SDK-built
+/// fake) about the payment still pending after 3 minutes, applies it once, and the day's report shows it.
+#[tokio::test]
+async fn a_lost_alipay_notification_is_found_by_reconciliation_and_applied_once() {
+    let Some(fake) = Fake::start().await else { return };
+    let (app, _) = kabao(&fake).await;
+    let product = shop(&app, "ali_lost", 2).await;
+    let no = guest_order(&app, product).await;
+    let (trade_no, url) = pay(&app, &no, DESKTOP).await;
+    fake.open(&url).await;
+    fake.control(json!({"action": "pay", "out_trade_no": trade_no, "notify": "none"})).await;
+    assert_eq!(kabao_app::reconcile::run(&app.state).await.unwrap().queried, 0, "not asked before 3 minutes");
+    app.clock.advance_seconds(4 * 60);
+    let poll = kabao_app::reconcile::run(&app.state).await.unwrap();
+    assert_eq!((poll.queried, poll.applied), (1, 1), "{poll:?}");
+    assert_eq!(order_state(&app, &no).await, "delivered");
+    assert_eq!(kabao_app::reconcile::run(&app.state).await.unwrap().applied, 0, "applied once");
+    // The notification arriving after all changes nothing more.
+    fake.control(json!({"action": "notify", "out_trade_no": trade_no})).await;
+    assert_eq!(order_state(&app, &no).await, "delivered");
+    let date = kabao_app::reconcile::business_date(app.state.now());
+    let report = kabao_app::reconcile::reconcile_day(&app.state, &date).await.unwrap();
+    assert!(report.is_some(), "the day has a report");
+    verify_books(&app).await;
+}
