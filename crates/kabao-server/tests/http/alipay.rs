@@ -398,6 +398,15 @@ async fn alipay_claim_refunds_go_back_to_alipay_once_and_refusals_fall_back_to_t
     crate::claims::set_template(&app, &merchant, product, "point_card_24h").await;
     app.import(&merchant, product, "AC-1\nAC-2\nAC-3\n").await;
     let token = crate::orders::buyer(&app, "ali_claim_buyer").await;
+    // Another buyer, a merchant, or nobody cannot start paying this buyer's order at Alipay.
+    let pending =
+        crate::orders::order_no(&app, &token, json!({"product_id": product, "quantity": 1, "warranty_ack": true}))
+            .await;
+    let other = crate::orders::buyer(&app, "ali_other_buyer").await;
+    for who in [Some(other.as_str()), Some(merchant.as_str()), None] {
+        let res = app.api("POST", &format!("/api/v1/orders/{pending}/pay/alipay"), who, None).await;
+        assert!(matches!(res.status.as_u16(), 401 | 404), "{who:?}: {} {}", res.status, res.body);
+    }
     let first = bought_with_alipay(&app, &fake, &token, product).await;
     let second = bought_with_alipay(&app, &fake, &token, product).await;
     let third = bought_with_alipay(&app, &fake, &token, product).await;
