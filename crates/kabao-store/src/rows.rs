@@ -288,6 +288,10 @@ pub(crate) fn chained_event(r: EventRow) -> StoreResult<kabao_core::audit::Chain
     })
 }
 
+/// The columns of a [`PaymentRow`], in order.
+pub(crate) const PAYMENT_COLS: &str =
+    "id, gateway, trade_no, purpose_kind, order_id, user_id, amount_fen, state, gateway_trade_no, created_at, paid_at";
+
 pub(crate) type PaymentRow =
     (i64, String, String, String, Option<i64>, Option<i64>, i64, String, Option<String>, i64, Option<i64>);
 

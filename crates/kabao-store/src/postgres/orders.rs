@@ -278,14 +278,12 @@ impl OrdersTx for PgTx {
     }
 
     async fn payment_by_trade_no(&mut self, trade_no: &str) -> StoreResult<Option<Payment>> {
-        let row: Option<rows::PaymentRow> = sqlx::query_as(
-            "SELECT id, gateway, trade_no, purpose_kind, order_id, user_id, amount_fen, state, gateway_trade_no, \
-             created_at, paid_at FROM payments WHERE trade_no = $1",
-        )
-        .bind(trade_no)
-        .fetch_optional(&mut *self.tx)
-        .await
-        .map_err(map_sqlx)?;
+        let row: Option<rows::PaymentRow> =
+            sqlx::query_as(&format!("SELECT {} FROM payments WHERE trade_no = $1", rows::PAYMENT_COLS))
+                .bind(trade_no)
+                .fetch_optional(&mut *self.tx)
+                .await
+                .map_err(map_sqlx)?;
         row.map(rows::payment).transpose()
     }
 

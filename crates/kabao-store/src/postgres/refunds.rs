@@ -10,10 +10,10 @@ use kabao_core::{Money, Timestamp};
 #[async_trait]
 impl RefundsTx for PgTx {
     async fn paid_payment_of_order(&mut self, order: OrderId) -> StoreResult<Option<Payment>> {
-        let row: Option<rows::PaymentRow> = sqlx::query_as(
-            "SELECT id, gateway, trade_no, purpose_kind, order_id, user_id, amount_fen, state, gateway_trade_no, \
-             created_at, paid_at FROM payments WHERE order_id = $1 AND state = 'paid' ORDER BY paid_at, id LIMIT 1",
-        )
+        let row: Option<rows::PaymentRow> = sqlx::query_as(&format!(
+            "SELECT {} FROM payments WHERE order_id = $1 AND state = 'paid' ORDER BY paid_at, id LIMIT 1",
+            rows::PAYMENT_COLS
+        ))
         .bind(order.0)
         .fetch_optional(&mut *self.tx)
         .await
@@ -140,14 +140,12 @@ impl RefundsTx for PgTx {
     }
 
     async fn payment_by_id(&mut self, id: i64) -> StoreResult<Option<Payment>> {
-        let row: Option<rows::PaymentRow> = sqlx::query_as(
-            "SELECT id, gateway, trade_no, purpose_kind, order_id, user_id, amount_fen, state, gateway_trade_no, \
-             created_at, paid_at FROM payments WHERE id = $1",
-        )
-        .bind(id)
-        .fetch_optional(&mut *self.tx)
-        .await
-        .map_err(map_sqlx)?;
+        let row: Option<rows::PaymentRow> =
+            sqlx::query_as(&format!("SELECT {} FROM payments WHERE id = $1", rows::PAYMENT_COLS))
+                .bind(id)
+                .fetch_optional(&mut *self.tx)
+                .await
+                .map_err(map_sqlx)?;
         row.map(rows::payment).transpose()
     }
 
