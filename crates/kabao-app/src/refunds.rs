@@ -365,24 +365,24 @@ pub async fn of_order(state: &App, order: OrderId) -> Result<Vec<GatewayRefund>,
     tx.order_gateway_refunds(order).await
 }
 
-/// A refund's state in words, for the buyer.
-pub fn describe(r: &GatewayRefund, lang: Lang) -> String {
+/// A refund's state in words, for the buyer, naming the gateway as the buyer knows it (支付宝, 微信支付…).
+pub fn describe(state: &App, r: &GatewayRefund, lang: Lang) -> String {
     let amount = r.amount;
+    let gateway = state.gateways.get(&r.gateway).map(|g| g.name(lang)).unwrap_or(r.gateway.as_str());
     match (r.state, lang) {
         (GatewayRefundState::Pending | GatewayRefundState::Processing, Lang::Zh) => {
-            format!("{amount} 正在原路退回（{}），通常几分钟内到账", r.gateway)
+            format!("{amount} 正在原路退回（{gateway}），通常几分钟内到账")
         }
         (GatewayRefundState::Pending | GatewayRefundState::Processing, Lang::En) => {
-            format!("{amount} is on its way back to {} (usually within minutes)", r.gateway)
+            format!("{amount} is on its way back to {gateway} (usually within minutes)")
         }
-        (GatewayRefundState::Done, Lang::Zh) => format!("{amount} 已原路退回（{}）", r.gateway),
-        (GatewayRefundState::Done, Lang::En) => format!("{amount} refunded to {}", r.gateway),
+        (GatewayRefundState::Done, Lang::Zh) => format!("{amount} 已原路退回（{gateway}）"),
+        (GatewayRefundState::Done, Lang::En) => format!("{amount} refunded to {gateway}"),
         (GatewayRefundState::ToWallet, Lang::Zh) => {
             format!("{amount} 无法原路退回（{}），已退至余额", r.outcome_note.as_deref().unwrap_or("网关拒绝"))
         }
         (GatewayRefundState::ToWallet, Lang::En) => format!(
-            "{amount} could not go back to {} ({}); refunded to your wallet",
-            r.gateway,
+            "{amount} could not go back to {gateway} ({}); refunded to your wallet",
             r.outcome_note.as_deref().unwrap_or("refused")
         ),
         (GatewayRefundState::Manual, Lang::Zh) => format!("{amount} 原路退回失败，平台客服将人工退款"),

@@ -305,7 +305,7 @@ pub(crate) async fn order_page(
         refunds: kabao_app::refunds::of_order(state, order.id)
             .await?
             .iter()
-            .map(|r| (r.state.as_str(), kabao_app::refunds::describe(r, lang)))
+            .map(|r| (r.state.as_str(), kabao_app::refunds::describe(state, r, lang)))
             .collect(),
         can_reveal: matches!(order.state, OrderState::Delivered | OrderState::Settled),
         keys,

@@ -63,7 +63,7 @@ async fn a_claim_refund_goes_back_through_the_gateway_once_unless_the_buyer_chos
     let mut browser = app.browser();
     browser.login("refund_buyer", "buyer-pass-1").await;
     let page = browser.get(&format!("/o/{no}")).await;
-    assert!(page.body.contains("正在原路退回"), "{}", page.body);
+    assert!(page.body.contains("正在原路退回（沙箱支付（演示））"), "{}", page.body);
 
     let pass = kabao_app::refunds::run(&app.state).await.unwrap();
     assert_eq!(pass.done, 1, "{pass:?}");
