@@ -46,10 +46,10 @@ pub struct WechatPayNotifyBody {
 /// signature, stale, another merchant, wrong amount, not a success) answers 500 `FAIL`, so WeChat Pay notifies
 /// again and the payment can still be confirmed by the order query.
 #[utoipa::path(post, path = "/api/v1/gateways/wechatpay/notify", tag = "gateways",
-    params(("Wechatpay-Timestamp" = String, Header, description = "Unix seconds; within ±300 s of the server's clock"),
-        ("Wechatpay-Nonce" = String, Header),
-        ("Wechatpay-Signature" = String, Header, description = "base64 SHA256withRSA of \"timestamp\\nnonce\\nbody\\n\" by WeChat Pay's platform key"),
-        ("Wechatpay-Serial" = String, Header, description = "the configured platform certificate serial or public key id (PUB_KEY_ID_…)"),
+    params(("Wechatpay-Timestamp" = Option<String>, Header, description = "Unix seconds; within ±300 s of the server's clock. Sent by WeChat Pay with every notification; one without it is refused (`FAIL`), and where WeChat Pay is not configured the route answers 404 whatever is sent"),
+        ("Wechatpay-Nonce" = Option<String>, Header, description = "sent with every notification; one without it is refused"),
+        ("Wechatpay-Signature" = Option<String>, Header, description = "base64 SHA256withRSA of \"timestamp\\nnonce\\nbody\\n\" by WeChat Pay's platform key; one without it is refused"),
+        ("Wechatpay-Serial" = Option<String>, Header, description = "the configured platform certificate serial or public key id (PUB_KEY_ID_…); one without it is refused"),
         ("Wechatpay-Signature-Type" = Option<String>, Header, description = "WECHATPAY2-SHA256-RSA2048")),
     request_body(content = WechatPayNotifyBody, content_type = "application/json"),
     responses((status = 200, description = "received (applied now or before)", body = WechatPayAck),
