@@ -96,12 +96,21 @@ async fn select(c: &Client, css: &str, value: &str) {
 }
 
 pub async fn submit(c: &Client, form: &str) {
-    c.find(Locator::Css(&format!("{form} button[type=submit]")))
-        .await
-        .unwrap_or_else(|e| panic!("submit of {form}: {e}"))
-        .click()
-        .await
-        .unwrap_or_else(|e| panic!("clicking submit of {form}: {e}"));
+    // The page may still be replacing itself (a redirect landing) between finding the button and clicking it:
+    // a stale element is found again, a few times, before it counts as a failure.
+    for attempt in 1..=5 {
+        let button = c
+            .find(Locator::Css(&format!("{form} button[type=submit]")))
+            .await
+            .unwrap_or_else(|e| panic!("submit of {form}: {e}"));
+        match button.click().await {
+            Ok(_) => return,
+            Err(e) if attempt < 5 && e.to_string().contains("stale element") => {
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+            Err(e) => panic!("clicking submit of {form}: {e}"),
+        }
+    }
 }
 
 pub async fn path(c: &Client) -> String {
