@@ -292,6 +292,21 @@ impl App {
         });
     }
 
+    /// Mails `user` that `change` happened, in the background (an account without an email gets nothing); a
+    /// failure is logged and never undoes the change.
+    pub fn mail_security_change(&self, user: &kabao_store::User, change: mailer::SecurityChange) {
+        let Some(to) = user.email.clone() else { return };
+        let when = format!("{} (UTC+8)", kabao_core::time::china_time(self.now()));
+        let mail = mailer::security_change_mail(&to, &user.username, change, &when, self.public_url.as_deref());
+        let mailer = self.mailer.clone();
+        let user_id = user.id;
+        tokio::spawn(async move {
+            if let Err(e) = mailer.send(&mail).await {
+                tracing::warn!(user = %user_id, error = %e, "security notice not sent");
+            }
+        });
+    }
+
     pub fn now(&self) -> Timestamp {
         self.clock.now()
     }

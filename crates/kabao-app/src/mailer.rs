@@ -129,6 +129,66 @@ pub fn escalation_reminder_mail(
     }
 }
 
+/// A change to what protects an account; each one is mailed to the account so that a change its owner did not
+/// make is noticed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SecurityChange {
+    PasswordChanged,
+    PasswordReset,
+    TotpEnabled,
+    TotpDisabled,
+    RecoveryCodesRenewed,
+    RecoveryCodeUsed,
+    SignedOutEverywhere,
+    EmailChanged,
+}
+
+impl SecurityChange {
+    fn words(self) -> (&'static str, &'static str) {
+        match self {
+            SecurityChange::PasswordChanged => ("你的登录密码已修改", "your password was changed"),
+            SecurityChange::PasswordReset => {
+                ("你的登录密码已通过邮件链接重置", "your password was reset by an emailed link")
+            }
+            SecurityChange::TotpEnabled => ("你的账号已开启两步验证", "two-step verification was turned on"),
+            SecurityChange::TotpDisabled => ("你的账号已关闭两步验证", "two-step verification was turned off"),
+            SecurityChange::RecoveryCodesRenewed => (
+                "你的恢复码已重新生成，旧恢复码全部失效",
+                "your recovery codes were renewed; the old ones no longer work",
+            ),
+            SecurityChange::RecoveryCodeUsed => {
+                ("有人使用一枚恢复码登录了你的账号", "a recovery code was used to sign in")
+            }
+            SecurityChange::SignedOutEverywhere => {
+                ("你的账号已在所有设备上退出登录", "your account was signed out everywhere")
+            }
+            SecurityChange::EmailChanged => ("你的账号邮箱已修改", "the email address of your account was changed"),
+        }
+    }
+}
+
+/// The notice of a security change, in Chinese with English, with the time and where to act if it was not the
+/// account's owner.
+pub fn security_change_mail(
+    to: &str,
+    username: &str,
+    change: SecurityChange,
+    when: &str,
+    public_url: Option<&str>,
+) -> Mail {
+    let (zh, en) = change.words();
+    let link = format!("{}/account/security", public_url.unwrap_or("").trim_end_matches('/'));
+    Mail {
+        to: to.to_string(),
+        subject: format!("卡保账号安全提醒：{zh} / Account security notice"),
+        text: format!(
+            "{username}，你好：\n{zh}（{when}）。\n如果这不是你本人的操作，请立即重置密码并在 {link} 退出所有设备。\n\n\
+             Hello {username}: {en} ({when}).\nIf this was not you, reset your password now and sign out \
+             everywhere at {link}."
+        ),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -138,6 +198,20 @@ mod tests {
         let m = delivery_mail("a@example.com", "K123", Some("https://kabao.example/"));
         assert!(m.text.contains("https://kabao.example/o/K123"));
         assert!(m.subject.contains("K123"));
+    }
+
+    #[test]
+    fn security_notices_name_the_change_and_link_the_security_page() {
+        let m = security_change_mail(
+            "a@example.com",
+            "alice",
+            SecurityChange::TotpDisabled,
+            "2026-12-07 10:00",
+            Some("https://kabao.example"),
+        );
+        assert!(m.subject.contains("安全提醒"));
+        assert!(m.text.contains("关闭两步验证") && m.text.contains("turned off"));
+        assert!(m.text.contains("https://kabao.example/account/security"));
     }
 
     #[tokio::test]

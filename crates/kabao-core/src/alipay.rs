@@ -140,19 +140,7 @@ pub fn canonical<K: AsRef<str>, V: AsRef<str>>(params: &[(K, V)], skip: &[&str])
 
 /// The moment as Alipay's `timestamp` wants it: `YYYY-MM-DD HH:MM:SS` in China time (UTC+8).
 pub fn format_timestamp(at: Timestamp) -> String {
-    let secs = at.millis().div_euclid(1000) + 8 * 3600;
-    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
-    // Howard Hinnant's civil_from_days.
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!("{year:04}-{month:02}-{day:02} {:02}:{:02}:{:02}", rem / 3600, rem % 3600 / 60, rem % 60)
+    crate::time::china_time(at)
 }
 
 /// What a request is made of besides the common parameters.
