@@ -330,6 +330,44 @@ pub fn settle(order: OrderId, shop: ShopId, amount: Money, fee: Money) -> Result
     )
 }
 
+/// Escrow released for an order a coupon discounted: the same money moves as in [`settle`], but the shop's side
+/// is written as two lines so the ledger shows the coupon as the merchant's cost: `+(held + discount − fee)`
+/// (what the goods sold for, less the fee) and `−discount` (the coupon). The shop's net is `held − fee`, exactly
+/// as without the coupon; the fee is on what the buyer paid. A zero discount is [`settle`].
+pub fn settle_with_discount(
+    order: OrderId,
+    shop: ShopId,
+    amount: Money,
+    fee: Money,
+    discount: Money,
+) -> Result<LedgerTx, LedgerError> {
+    if discount.fen() < 0 {
+        return Err(LedgerError::NonPositiveAmount);
+    }
+    if discount == Money::ZERO {
+        return settle(order, shop, amount, fee);
+    }
+    if !amount.is_positive() || fee.fen() < 0 || fee > amount {
+        return Err(LedgerError::NonPositiveAmount);
+    }
+    let gross = amount.checked_add(discount).and_then(|g| g.checked_sub(fee)).ok_or(LedgerError::Overflow)?;
+    LedgerTx::new(
+        TxKind::Settlement,
+        vec![
+            Posting {
+                account: Account::Escrow(order),
+                amount: Money::ZERO.checked_sub(amount).ok_or(LedgerError::Overflow)?,
+            },
+            Posting { account: Account::MerchantAvailable(shop), amount: gross },
+            Posting {
+                account: Account::MerchantAvailable(shop),
+                amount: Money::ZERO.checked_sub(discount).ok_or(LedgerError::Overflow)?,
+            },
+            Posting { account: Account::PlatformRevenue, amount: fee },
+        ],
+    )
+}
+
 /// Escrow returned to the buyer's wallet.
 pub fn refund_to_wallet(order: OrderId, buyer: UserId, amount: Money) -> Result<LedgerTx, LedgerError> {
     LedgerTx::transfer(TxKind::Refund, Account::Escrow(order), Account::BuyerWallet(buyer), amount)
@@ -420,6 +458,32 @@ mod tests {
 
     const BUYER: UserId = UserId(1);
     const SHOP: ShopId = ShopId(7);
+
+    #[test]
+    fn a_coupon_settles_net_with_the_discount_as_the_merchants_cost() {
+        let t =
+            settle_with_discount(OrderId(3), SHOP, Money::from_fen(1500), Money::from_fen(30), Money::from_fen(500))
+                .unwrap();
+        let lines: Vec<(Account, i64)> = t.postings().iter().map(|p| (p.account, p.amount.fen())).collect();
+        assert_eq!(
+            lines,
+            vec![
+                (Account::Escrow(OrderId(3)), -1500),
+                (Account::MerchantAvailable(SHOP), 1970),
+                (Account::MerchantAvailable(SHOP), -500),
+                (Account::PlatformRevenue, 30),
+            ]
+        );
+        let mut b = Balances::default();
+        b.apply(&pay_direct(OrderId(3), Money::from_fen(1500)).unwrap()).unwrap();
+        b.apply(&t).unwrap();
+        assert_eq!(b.get(Account::MerchantAvailable(SHOP)), Money::from_fen(1470));
+        assert_eq!(b.get(Account::Escrow(OrderId(3))), Money::ZERO);
+        assert_eq!(
+            settle_with_discount(OrderId(3), SHOP, Money::from_fen(100), Money::from_fen(2), Money::ZERO),
+            settle(OrderId(3), SHOP, Money::from_fen(100), Money::from_fen(2))
+        );
+    }
 
     #[test]
     fn unbalanced_transactions_cannot_be_built() {

@@ -59,6 +59,8 @@ pub struct Order {
     pub custom_answers: Option<String>,
     /// Custom goods, once paid: the merchant must deliver by then or the buyer is refunded.
     pub delivery_deadline: Option<Timestamp>,
+    /// How the price was made (list, wholesale, coupon); `None` for orders placed before prices were recorded.
+    pub pricing: Option<crate::OrderPricing>,
 }
 
 /// A key delivered with an order, and when its buyer first revealed it.

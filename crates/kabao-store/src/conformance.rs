@@ -53,8 +53,12 @@ pub const SCENARIOS: &[&str] = &[
     "extended_warranty_claims_do_not_hold_settlement",
     "insurance_receivables_are_summed_apart_from_the_ledger",
     "gateway_refunds_are_queued_attempted_once_and_decided",
+    "variants_and_tiers_roundtrip",
+    "coupons_codes_uses_and_order_pricing",
     "concurrent_buyers_never_oversell",
     "concurrent_withdrawal_holds_never_overdraw",
+    "concurrent_checkouts_use_a_coupon_up_exactly_at_its_limit",
+    "concurrent_buyers_never_oversell_a_variant",
 ];
 
 const T0: Timestamp = Timestamp(1_700_000_000_000);
@@ -2420,4 +2424,178 @@ pub async fn reconciliation_findings_payments_and_transfers(store: &dyn Store) {
     assert!(tx.acquire_job_lease("gateway_reconcile", "a", at(0), at(60_000)).await.unwrap(), "lease row");
     assert!(tx.acquire_job_lease("withdrawal_transfers", "a", at(0), at(60_000)).await.unwrap(), "lease row");
     tx.commit().await.unwrap();
+}
+
+/// A variant (面值) of the fixture's product: its own product row, not listed in the catalog by itself.
+async fn add_variant(store: &dyn Store, f: &Fixture, label: &str) -> Fixture {
+    let mut tx = store.begin(TxMode::Write).await.unwrap();
+    let product = tx.insert_product(f.shop, &draft(&format!("variant {label}"), true), T0).await.unwrap();
+    tx.set_variant_of(product, Some((f.product, label))).await.unwrap();
+    tx.commit().await.unwrap();
+    Fixture { owner: f.owner, shop: f.shop, product }
+}
+
+fn coupon_terms(code: &str, limit: i64, per_buyer: Option<i64>) -> kabao_core::pricing::CouponTerms {
+    kabao_core::pricing::CouponTerms {
+        code: code.to_string(),
+        off: kabao_core::pricing::CouponOff::Amount(Money::from_fen(100)),
+        product: None,
+        min_order: None,
+        usage_limit: limit,
+        per_buyer_limit: per_buyer,
+        expires_at: at(1_000_000),
+    }
+}
+
+pub async fn variants_and_tiers_roundtrip(store: &dyn Store) {
+    use kabao_core::pricing::Tier;
+    let f = merchant_with_product(store, "facevalue").await;
+    let v10 = add_variant(store, &f, "10元").await;
+    let v50 = add_variant(store, &f, "50元").await;
+    let mut tx = store.begin(TxMode::Write).await.unwrap();
+    let variants = tx.variants_of(f.product).await.unwrap();
+    assert_eq!(
+        variants.iter().map(|v| (v.product_id, v.label.as_str())).collect::<Vec<_>>(),
+        vec![(v10.product, "10元"), (v50.product, "50元")]
+    );
+    assert_eq!(tx.variant_parent(v50.product).await.unwrap(), Some((f.product, "50元".to_string())));
+    assert_eq!(tx.variant_parent(f.product).await.unwrap(), None);
+    let listed: Vec<ProductId> = tx.list_listed_products(100, 0).await.unwrap().iter().map(|l| l.product.id).collect();
+    assert_eq!(listed, vec![f.product], "variants are not catalog entries of their own");
+    assert_eq!(tx.variant_products_of_shop(f.shop).await.unwrap(), vec![v10.product, v50.product]);
+    let tiers = [
+        Tier { min_quantity: 10, unit_price: Money::from_fen(950) },
+        Tier { min_quantity: 50, unit_price: Money::from_fen(900) },
+    ];
+    tx.set_tiers(v10.product, &tiers).await.unwrap();
+    assert_eq!(tx.tiers_of(v10.product).await.unwrap(), tiers.to_vec());
+    assert!(tx.tiers_of(v50.product).await.unwrap().is_empty(), "tiers are per variant");
+    tx.set_tiers(v10.product, &tiers[1..]).await.unwrap();
+    assert_eq!(tx.tiers_of(v10.product).await.unwrap(), tiers[1..].to_vec(), "a new list replaces the old");
+    tx.set_variant_of(v50.product, None).await.unwrap();
+    assert_eq!(tx.variants_of(f.product).await.unwrap().len(), 1);
+    tx.commit().await.unwrap();
+}
+
+pub async fn coupons_codes_uses_and_order_pricing(store: &dyn Store) {
+    use crate::{CouponTake, OrderPricing};
+    let f = merchant_with_product(store, "couponshop").await;
+    let other = merchant_with_product(store, "othershop").await;
+    let mut tx = store.begin(TxMode::Write).await.unwrap();
+    let id = tx.insert_coupon(f.shop, &coupon_terms("Spring-5", 3, Some(1)), T0).await.unwrap();
+    tx.commit().await.unwrap();
+    // A failed statement ends a PostgreSQL transaction: the conflict gets one of its own.
+    let mut tx = store.begin(TxMode::Write).await.unwrap();
+    assert!(
+        matches!(
+            tx.insert_coupon(f.shop, &coupon_terms("SPRING-5", 1, None), T0).await,
+            Err(StoreError::Conflict("coupons.code"))
+        ),
+        "codes are unique per shop, case-insensitive"
+    );
+    drop(tx);
+    let mut tx = store.begin(TxMode::Write).await.unwrap();
+    tx.insert_coupon(other.shop, &coupon_terms("spring-5", 1, None), T0).await.unwrap();
+    let c = tx.coupon_by_code(f.shop, "spring-5").await.unwrap().unwrap();
+    assert_eq!((c.id, c.terms.code.as_str(), c.used, c.enabled), (id, "Spring-5", 0, true));
+    assert_eq!(tx.shop_coupons(f.shop).await.unwrap().len(), 1);
+    let a = tx.insert_order(&new_order(&f, "K000000000000000000000000CA", None, 1)).await.unwrap();
+    let b = tx.insert_order(&new_order(&f, "K000000000000000000000000CB", None, 1)).await.unwrap();
+    let c2 = tx.insert_order(&new_order(&f, "K000000000000000000000000CC", None, 1)).await.unwrap();
+    assert_eq!(tx.take_coupon_use(id, a, "guest:x", Some(1), at(1)).await.unwrap(), CouponTake::Taken);
+    assert_eq!(tx.take_coupon_use(id, b, "guest:x", Some(1), at(1)).await.unwrap(), CouponTake::BuyerLimit);
+    assert_eq!(tx.coupon_by_id(id).await.unwrap().unwrap().used, 1, "the buyer-limit answer changes nothing");
+    tx.commit().await.unwrap();
+    let mut tx = store.begin(TxMode::Write).await.unwrap();
+    assert!(tx.release_coupon_use(a, at(2)).await.unwrap());
+    assert!(!tx.release_coupon_use(a, at(3)).await.unwrap(), "a use goes back once");
+    assert_eq!(tx.coupon_by_id(id).await.unwrap().unwrap().used, 0);
+    assert_eq!(tx.take_coupon_use(id, c2, "guest:x", Some(1), at(4)).await.unwrap(), CouponTake::Taken);
+    assert!(tx.set_coupon_enabled(f.shop, id, false).await.unwrap());
+    assert!(!tx.set_coupon_enabled(other.shop, id, true).await.unwrap(), "another shop's coupon is not found");
+    let d = tx.insert_order(&new_order(&f, "K000000000000000000000000CD", None, 1)).await.unwrap();
+    assert_eq!(tx.take_coupon_use(id, d, "guest:y", None, at(5)).await.unwrap(), CouponTake::Unavailable);
+    assert!(tx.set_coupon_enabled(f.shop, id, true).await.unwrap());
+    assert_eq!(
+        tx.take_coupon_use(id, d, "guest:y", None, at(1_000_000)).await.unwrap(),
+        CouponTake::Unavailable,
+        "expired"
+    );
+    let pricing = OrderPricing {
+        order_id: c2,
+        list_unit_price: Money::from_fen(990),
+        tier_unit_price: Money::from_fen(950),
+        amount_before: Money::from_fen(950),
+        coupon_id: Some(id),
+        coupon_code: Some("Spring-5".into()),
+        discount: Money::from_fen(100),
+    };
+    tx.set_order_pricing(&pricing).await.unwrap();
+    assert_eq!(tx.order_by_id(c2).await.unwrap().unwrap().pricing, Some(pricing));
+    assert_eq!(tx.order_by_id(d).await.unwrap().unwrap().pricing, None);
+    tx.commit().await.unwrap();
+}
+
+pub async fn concurrent_checkouts_use_a_coupon_up_exactly_at_its_limit(store: &std::sync::Arc<dyn Store>) {
+    use crate::CouponTake;
+    const LIMIT: i64 = 7;
+    const BUYERS: usize = 60;
+    let f = merchant_with_product(store.as_ref(), "couponrush").await;
+    let mut tx = store.begin(TxMode::Write).await.unwrap();
+    let coupon = tx.insert_coupon(f.shop, &coupon_terms("RUSH", LIMIT, None), T0).await.unwrap();
+    tx.commit().await.unwrap();
+    let mut tasks = tokio::task::JoinSet::new();
+    for i in 0..BUYERS {
+        let store = store.clone();
+        tasks.spawn(async move {
+            let mut tx = store.begin(TxMode::Write).await?;
+            let order = tx.insert_order(&new_order(&f, &format!("K{i:026}"), None, 1)).await?;
+            let took = tx.take_coupon_use(coupon, order, &format!("guest:{i}"), None, at(1)).await?;
+            if took != CouponTake::Taken {
+                return Ok(false);
+            }
+            tx.commit().await?;
+            Ok::<_, StoreError>(true)
+        });
+    }
+    let mut taken = 0;
+    while let Some(joined) = tasks.join_next().await {
+        if joined.expect("task panicked").expect("no checkout fails") {
+            taken += 1;
+        }
+    }
+    assert_eq!(taken, LIMIT, "exactly the limit's worth of checkouts got the coupon");
+    let mut tx = store.begin(TxMode::Read).await.unwrap();
+    assert_eq!(tx.coupon_by_id(coupon).await.unwrap().unwrap().used, LIMIT);
+    assert_eq!(tx.list_shop_orders(f.shop, 1_000, 0).await.unwrap().len(), LIMIT as usize);
+}
+
+pub async fn concurrent_buyers_never_oversell_a_variant(store: &std::sync::Arc<dyn Store>) {
+    const KEYS: i64 = 12;
+    const BUYERS: usize = 60;
+    let parent = merchant_with_product(store.as_ref(), "variantrush").await;
+    import(store.as_ref(), &parent, 71, 30).await;
+    let f = add_variant(store.as_ref(), &parent, "50元").await;
+    import(store.as_ref(), &f, 72, KEYS as u64).await;
+    let mut tasks = tokio::task::JoinSet::new();
+    for i in 0..BUYERS {
+        let store = store.clone();
+        tasks.spawn(async move {
+            let mut tx = store.begin(TxMode::Write).await?;
+            let order = tx.insert_order(&new_order(&f, &format!("K{i:026}"), None, 1)).await?;
+            let keys = tx.allocate_keys(f.product, order, 1).await?;
+            if keys.is_empty() {
+                return Ok(0);
+            }
+            tx.commit().await?;
+            Ok::<_, StoreError>(keys.len())
+        });
+    }
+    let mut sold = 0;
+    while let Some(joined) = tasks.join_next().await {
+        sold += joined.expect("task panicked").expect("no buyer fails");
+    }
+    assert_eq!(sold, KEYS as usize, "the variant sells exactly its own keys");
+    assert_eq!(stock(store.as_ref(), f.product).await, (0, 0));
+    assert_eq!(stock(store.as_ref(), parent.product).await.0, 30, "the parent's stock is its own");
 }

@@ -38,6 +38,7 @@ const UNIQUE_RULES: &[(&str, &str, &str)] = &[
     ("insurance_covers_pkey", "insurance_covers.order_id", "insurance_covers.order"),
     ("insurance_payouts_claim_key", "insurance_payouts.claim_id", "insurance_payouts.claim"),
     ("gateway_refunds_no_key", "gateway_refunds.refund_no", "gateway_refunds.refund_no"),
+    ("coupons_code_key", "coupons.shop_id, coupons.code_key", "coupons.code"),
 ];
 
 /// A database error of either backend's driver.

@@ -185,7 +185,8 @@ pub(crate) fn data_key(r: DataKeyRow) -> DataKeyRecord {
 pub(crate) const ORDER_COLS: &str =
     "id, order_no, buyer_id, guest_email, guest_query_hash, shop_id, product_id, quantity, \
      unit_price_fen, amount_fen, state, warranty_snapshot, warranty_sha256, warranty_ack, created_at, expires_at, \
-     paid_at, delivered_at, settle_after, settled_at, custom_answers, delivery_deadline";
+     paid_at, delivered_at, settle_after, settled_at, custom_answers, delivery_deadline, \
+     list_unit_price_fen, tier_unit_price_fen, amount_before_fen, coupon_id, coupon_code, discount_fen";
 
 /// Reads a column by index from either backend's row.
 pub(crate) trait ColumnAt {
@@ -239,7 +240,26 @@ pub(crate) fn order_from_row<R: ColumnAt>(r: &R) -> StoreResult<crate::commerce:
         settled_at: ts(r.at(19)?),
         custom_answers: r.at(20)?,
         delivery_deadline: ts(r.at(21)?),
+        pricing: order_pricing(r)?,
     })
+}
+
+/// The pricing columns of an order (22..=27); `None` when the order predates them.
+fn order_pricing<R: ColumnAt>(r: &R) -> StoreResult<Option<crate::OrderPricing>> {
+    let (Some(list), Some(tier), Some(before)) =
+        (r.at::<Option<i64>>(22)?, r.at::<Option<i64>>(23)?, r.at::<Option<i64>>(24)?)
+    else {
+        return Ok(None);
+    };
+    Ok(Some(crate::OrderPricing {
+        order_id: kabao_core::ledger::OrderId(r.at(0)?),
+        list_unit_price: Money::from_fen(list),
+        tier_unit_price: Money::from_fen(tier),
+        amount_before: Money::from_fen(before),
+        coupon_id: r.at(25)?,
+        coupon_code: r.at(26)?,
+        discount: Money::from_fen(r.at::<Option<i64>>(27)?.unwrap_or(0)),
+    }))
 }
 
 // The ledger queries share one SELECT, spelled out whole so each stays a `&'static str`.

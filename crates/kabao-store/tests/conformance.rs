@@ -175,9 +175,13 @@ conformance_tests!(
     insurance_book_groups_by_category_and_shop,
     extended_warranty_claims_do_not_hold_settlement,
     insurance_receivables_are_summed_apart_from_the_ledger,
-    gateway_refunds_are_queued_attempted_once_and_decided;
+    gateway_refunds_are_queued_attempted_once_and_decided,
+    variants_and_tiers_roundtrip,
+    coupons_codes_uses_and_order_pricing;
     shared: concurrent_buyers_never_oversell,
     concurrent_withdrawal_holds_never_overdraw,
+    concurrent_checkouts_use_a_coupon_up_exactly_at_its_limit,
+    concurrent_buyers_never_oversell_a_variant,
 );
 
 /// Table → column → nullable, as the database reports it.

@@ -11,6 +11,7 @@ mod jobs;
 mod keyring;
 mod keys;
 mod orders;
+mod promotions;
 mod reconcile;
 mod refunds;
 mod shops;

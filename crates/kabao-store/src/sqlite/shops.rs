@@ -151,7 +151,7 @@ impl ShopsTx for SqliteTx {
         static SQL: LazyLock<String> = LazyLock::new(|| {
             format!(
             "SELECT {}, sh.name, sh.certification, sh.opened_at FROM products p JOIN shops sh ON sh.id = p.shop_id \
-             WHERE p.listed = $1 AND sh.suspended = $2 ORDER BY p.id DESC LIMIT $3 OFFSET $4",
+             WHERE p.listed = $1 AND sh.suspended = $2 AND p.variant_of IS NULL ORDER BY p.id DESC LIMIT $3 OFFSET $4",
             rows::PRODUCT_COLS
         )
         });

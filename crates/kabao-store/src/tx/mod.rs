@@ -12,6 +12,7 @@ mod jobs;
 mod keyring;
 mod keys;
 mod orders;
+pub(crate) mod promotions;
 mod reconcile;
 mod refunds;
 mod shops;
@@ -29,6 +30,7 @@ pub use jobs::JobsTx;
 pub use keyring::KeyringTx;
 pub use keys::KeysTx;
 pub use orders::OrdersTx;
+pub use promotions::{Coupon, CouponTake, OrderPricing, PromotionsTx, VariantRow};
 pub use reconcile::{Finding, FindingKind, NewFinding, ReconcileTx, TransferDue};
 pub use refunds::{GatewayRefund, GatewayRefundState, NewGatewayRefund, RefundAttempt, RefundsTx};
 pub use shops::ShopsTx;
@@ -53,6 +55,7 @@ pub trait Tx:
     + WebhooksTx
     + RefundsTx
     + ReconcileTx
+    + PromotionsTx
     + Send
 {
     async fn commit(self: Box<Self>) -> StoreResult<()>;
