@@ -89,7 +89,9 @@ pub async fn settle_due(state: &App) -> Result<u64, JobsError> {
         let held = tx.balance(ledger::Account::Escrow(order.id)).await?;
         if held.is_positive() {
             let fee = ledger::fee(held, state.config.fee_bps);
-            let t = ledger::settle(order.id, order.shop_id, held, fee)?;
+            // A coupon's discount is the merchant's cost: shown as its own line of the settlement (net unchanged).
+            let discount = order.pricing.as_ref().map_or(kabao_core::Money::ZERO, |p| p.discount);
+            let t = ledger::settle_with_discount(order.id, order.shop_id, held, fee, discount)?;
             tx.post_ledger(&t, Some(order.id), now).await?;
             repay_fund(&mut *tx, order.shop_id, now).await?;
             crate::insurance::repay_pool(&mut *tx, order.shop_id, now).await?;
@@ -129,7 +131,8 @@ async fn repay_fund(
     Ok(())
 }
 
-/// Marks unpaid orders past their time as expired. Nothing was held for them, so nothing is released.
+/// Marks unpaid orders past their time as expired. Nothing was held for them, so nothing is released but the
+/// coupon use an order took.
 pub async fn expire_unpaid(state: &App) -> Result<u64, JobsError> {
     let now = state.now();
     let due = {
@@ -143,6 +146,8 @@ pub async fn expire_unpaid(state: &App) -> Result<u64, JobsError> {
         if !tx.update_order_state(order.id, order.state, next, now).await? {
             continue;
         }
+        // A coupon use the order held goes back to the coupon.
+        tx.release_coupon_use(order.id, now).await?;
         append_event(&mut *tx, order.id, &OrderEvent::OrderExpired, now).await?;
         tx.commit().await?;
         expired += 1;

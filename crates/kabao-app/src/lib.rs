@@ -26,6 +26,7 @@ pub mod payees;
 pub mod payments;
 pub mod payouts;
 pub mod products;
+pub mod promotions;
 pub mod reconcile;
 pub mod refunds;
 pub mod reviews;

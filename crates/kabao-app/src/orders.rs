@@ -61,6 +61,9 @@ pub enum OrderError {
     Idempotency(#[from] IdempotencyError),
     #[error(transparent)]
     Insurance(#[from] crate::insurance::InsuranceError),
+    /// The coupon code is unknown, disabled, expired, for another product, above the order, or used up.
+    #[error(transparent)]
+    Coupon(#[from] kabao_core::pricing::CouponError),
     /// No such order, or not one the visitor (or merchant) may see: the two are indistinguishable on purpose.
     #[error("order not found")]
     NotFound,
@@ -118,6 +121,7 @@ impl Localized for OrderError {
             OrderError::Payment(e) => e.code(),
             OrderError::Idempotency(e) => e.code(),
             OrderError::Insurance(e) => e.code(),
+            OrderError::Coupon(e) => e.code(),
             OrderError::NotFound => "order.not_found",
             OrderError::Changed => "order.changed",
             OrderError::InsufficientBalance(e) => e.code(),
@@ -152,6 +156,7 @@ impl Localized for OrderError {
             OrderError::Payment(e) => e.field(),
             OrderError::Idempotency(e) => e.field(),
             OrderError::Insurance(e) => e.field(),
+            OrderError::Coupon(e) => e.field(),
             OrderError::InsufficientBalance(e) => e.field(),
             OrderError::Transition(e) => e.field(),
             _ => None,
@@ -214,6 +219,7 @@ impl Localized for OrderError {
             OrderError::Payment(e) => return e.message(lang),
             OrderError::Idempotency(e) => return e.message(lang),
             OrderError::Insurance(e) => return e.message(lang),
+            OrderError::Coupon(e) => return e.message(lang),
             OrderError::InsufficientBalance(e) => return e.message(lang),
             OrderError::Transition(e) => return e.message(lang),
             OrderError::Ledger(_)
@@ -257,6 +263,8 @@ pub struct CheckoutRequest {
     pub insurance_premium: Option<Money>,
     /// Extended warranty (延保): the premium the buyer accepted, for the whole quantity.
     pub extended_premium: Option<Money>,
+    /// A coupon (优惠券) code of the product's shop, applied after the wholesale price; `None` or blank: none.
+    pub coupon_code: Option<String>,
 }
 
 /// Appends the next event of an order's hash chain, in the caller's transaction.
@@ -339,6 +347,7 @@ pub async fn checkout(
             (Some(email.as_str().to_string()), hash)
         }
     };
+    // The list price times the quantity, for the first-order check: what the order is worth before any discount.
     let amount = product.price.checked_mul(req.quantity).ok_or(OrderError::AmountOverflow)?;
     crate::trial::check_first_order(state, viewer, &shop, amount, req.first_order_confirmed).await?;
     let premium = match req.insurance_premium {
@@ -363,6 +372,15 @@ pub async fn checkout(
     let (warranty_snapshot, warranty_sha256) = crate::warranty::snapshot_of(policy.as_ref());
     crate::warranty::check_seen(req.warranty_seen.as_deref(), &warranty_sha256)?;
     crate::trial::check_trial(&mut *tx, &product, req.quantity, viewer, guest_email.as_deref()).await?;
+    // Wholesale tier, then coupon, read in the order's own transaction like the terms.
+    let priced =
+        crate::promotions::price_order(&mut *tx, &product, req.quantity, req.coupon_code.as_deref(), now).await?;
+    let amount = priced.amount;
+    let buyer_key = match (viewer, guest_email.as_deref()) {
+        (Some(u), _) => format!("user:{}", u.id.0),
+        (None, Some(e)) => format!("guest:{}", e.to_lowercase()),
+        (None, None) => "guest:".to_string(),
+    };
     let new = NewOrder {
         order_no: new_order_no(now).to_string(),
         buyer_id: viewer.map(|u| u.id),
@@ -371,7 +389,8 @@ pub async fn checkout(
         shop_id: shop.id,
         product_id: product.id,
         quantity: req.quantity,
-        unit_price: product.price,
+        // What one item refunds: the amount paid split over the items, rounded down (see `pricing::unit_refund`).
+        unit_price: priced.unit_refund,
         amount,
         warranty_snapshot,
         warranty_sha256: warranty_sha256.to_vec(),
@@ -381,6 +400,7 @@ pub async fn checkout(
         custom_answers,
     };
     let id = tx.insert_order(&new).await?;
+    crate::promotions::record_pricing(&mut *tx, id, &priced, &buyer_key, now).await?;
     // One cover row per order: kind `cover` when warranty insurance was bought (with `extended_until` too when
     // the extension was), `extension` for an extension alone; the premium is what the buyer pays for both.
     if premium.is_some() || extension.is_some() {
@@ -536,6 +556,8 @@ pub async fn refund_order(
     now: Timestamp,
 ) -> Result<(), OrderError> {
     let route = crate::refunds::route(state, &mut *tx, order).await?;
+    // Nothing was delivered: the coupon use goes back too.
+    tx.release_coupon_use(order.id, now).await?;
     let refund = kabao_core::refund::from_escrow(order.id, route.to, order.amount).map_err(OrderError::Ledger)?;
     crate::refunds::post(&mut *tx, &route, &refund, order.id, order.amount, now).await?;
     // Never delivered: the premium goes back too, by the same rule.

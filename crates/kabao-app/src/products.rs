@@ -138,8 +138,9 @@ pub async fn public(state: &App, id: ProductId, viewer: Option<&User>) -> Result
     Ok((p, shop))
 }
 
-/// Listed products of one shop, for its public page.
+/// Listed products of one shop, for its public page; variants (面值) are shown on their listing's page instead.
 pub async fn listed_in_shop(state: &App, shop: &Shop) -> Result<Vec<Product>, StoreError> {
     let mut tx = state.store.begin(TxMode::Read).await?;
-    Ok(tx.list_shop_products(shop.id).await?.into_iter().filter(|p| p.listed).collect())
+    let variants = tx.variant_products_of_shop(shop.id).await?;
+    Ok(tx.list_shop_products(shop.id).await?.into_iter().filter(|p| p.listed && !variants.contains(&p.id)).collect())
 }

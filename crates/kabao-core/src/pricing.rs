@@ -203,8 +203,8 @@ impl Localized for CouponError {
             CouponError::WrongProduct => lang.pick("该优惠券不适用于此商品", "This coupon is for another product"),
             CouponError::BelowMinimum { min } => {
                 return match lang {
-                    Lang::Zh => format!("订单金额未达到该优惠券的最低消费 ¥{min}"),
-                    Lang::En => format!("The order is below this coupon's minimum of ¥{min}"),
+                    Lang::Zh => format!("订单金额未达到该优惠券的最低消费 {min}"),
+                    Lang::En => format!("The order is below this coupon's minimum of {min}"),
                 }
             }
             CouponError::UsedUp => lang.pick("该优惠券已被领完", "This coupon is used up"),

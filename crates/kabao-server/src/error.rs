@@ -277,12 +277,37 @@ impl From<kabao_app::orders::OrderError> for ApiError {
             E::Payment(e) => e.into(),
             E::Idempotency(e) => e.into(),
             E::Insurance(e) => e.into(),
+            E::Coupon(ref c) => coupon_status(c, &e),
             E::Ledger(_)
             | E::Vault(_)
             | E::OrderVanished(_)
             | E::ProductVanished(_)
             | E::ThrottlePoisoned
             | E::Store(_) => ApiError::internal(e),
+        }
+    }
+}
+
+/// A coupon refused: taken meanwhile or by the code's owner already (409), else the input is at fault (400).
+fn coupon_status(c: &kabao_core::pricing::CouponError, e: &dyn Localized) -> ApiError {
+    use kabao_core::pricing::CouponError as C;
+    match c {
+        C::UsedUp | C::BuyerLimit | C::CodeTaken => refused(StatusCode::CONFLICT, e),
+        _ => refused(StatusCode::BAD_REQUEST, e),
+    }
+}
+
+impl From<kabao_app::promotions::PromotionError> for ApiError {
+    fn from(e: kabao_app::promotions::PromotionError) -> Self {
+        use kabao_app::promotions::PromotionError as E;
+        match e {
+            E::Coupon(ref c) => coupon_status(c, &e),
+            E::Tier(_) | E::VariantLabelInvalid | E::VariantOfVariant => refused(StatusCode::BAD_REQUEST, &e),
+            E::NotFound => refused(StatusCode::NOT_FOUND, &e),
+            E::Product(e) => e.into(),
+            E::Shop(e) => e.into(),
+            E::Warranty(e) => e.into(),
+            E::Store(_) => ApiError::internal(e),
         }
     }
 }

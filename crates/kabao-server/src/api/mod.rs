@@ -14,6 +14,7 @@ pub mod insurance;
 pub mod merchant;
 pub mod orders;
 pub mod payees;
+pub mod promotions;
 pub mod refunds;
 pub mod reviews;
 pub mod tokens;
@@ -169,7 +170,14 @@ fn v1(sandbox: bool) -> Routes {
         .route("/merchant/webhooks/{id}/deliveries", get(webhooks::deliveries))
         .route("/merchant/webhook-deliveries/{id}/resend", post(webhooks::resend))
         .route("/merchant/products/{id}/stock-alert", put(webhooks::stock_alert))
-        .route("/admin/insurance", get(insurance::book));
+        .route("/admin/insurance", get(insurance::book))
+        .route("/products/{id}/variants", get(promotions::variants))
+        .route("/products/{id}/tiers", get(promotions::tiers))
+        .route("/merchant/products/{id}/variants", post(promotions::add_variant))
+        .route("/merchant/variants/{id}", put(promotions::rename_variant).delete(promotions::remove_variant))
+        .route("/merchant/products/{id}/tiers", put(promotions::set_tiers))
+        .route("/merchant/coupons", get(promotions::list_coupons).post(promotions::create_coupon))
+        .route("/merchant/coupons/{id}/enabled", put(promotions::set_coupon_enabled));
     if sandbox {
         v1.route("/orders/{order_no}/pay/sandbox", post(orders::pay_sandbox))
             .route("/gateways/sandbox/notify", post(orders::sandbox_notify))
@@ -226,6 +234,9 @@ pub fn route_table(sandbox: bool) -> Vec<(axum::http::Method, String)> {
         admin::findings,
         insurance::quote, insurance::book,
         webhooks::list, webhooks::create, webhooks::remove, webhooks::deliveries, webhooks::resend, webhooks::stock_alert,
+        promotions::variants, promotions::tiers, promotions::add_variant, promotions::rename_variant,
+        promotions::remove_variant, promotions::set_tiers, promotions::list_coupons, promotions::create_coupon,
+        promotions::set_coupon_enabled,
     ),
     components(schemas(contract::ErrorBody)),
     modifiers(&BearerAuth, &Contract)

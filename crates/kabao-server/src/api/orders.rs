@@ -63,6 +63,24 @@ pub struct OrderInput {
     #[serde(default)]
     pub extended_warranty: bool,
     pub extended_premium: Option<i64>,
+    /// A coupon (优惠券) code of the product's shop (case-insensitive), applied after the wholesale price. Refused
+    /// with field `coupon_code`: unknown here (`coupon.not_found`), disabled, expired, for another product, below
+    /// its minimum (400), used up or past the buyer's limit (409). Part of the idempotency fingerprint like every
+    /// field: the same key with another code is `idempotency_key_reused`.
+    #[schema(max_length = 32)]
+    pub coupon_code: Option<String>,
+}
+
+/// How an order's price was made: 原价 (list), 批发价 (wholesale tier), 优惠券 (coupon), 实付 (`amount_fen`).
+#[derive(Serialize, ToSchema)]
+pub struct OrderPricingView {
+    pub list_unit_price_fen: i64,
+    /// The wholesale tier's unit price for the quantity, or the list price.
+    pub tier_unit_price_fen: i64,
+    /// Quantity × tier unit price.
+    pub amount_before_fen: i64,
+    pub coupon_code: Option<String>,
+    pub discount_fen: i64,
 }
 
 /// A buyer's answer to one of a custom product's fields.
@@ -94,6 +112,10 @@ pub struct OrderView {
     pub custom_fields: Vec<CustomFieldView>,
     /// Custom goods, once paid: the merchant must deliver before this (ms since the epoch) or the buyer is refunded.
     pub delivery_deadline: Option<i64>,
+    /// What one item refunds (a claim refunds this per item): `amount_fen / quantity`, rounded down.
+    pub unit_refund_fen: i64,
+    /// Null for orders placed before prices were recorded.
+    pub pricing: Option<OrderPricingView>,
 }
 
 impl From<&Order> for OrderView {
@@ -119,6 +141,14 @@ impl From<&Order> for OrderView {
                 .map(|a| a.0.into_iter().map(|(label, value)| CustomFieldView { label, value }).collect())
                 .unwrap_or_default(),
             delivery_deadline: o.delivery_deadline.map(|t| t.millis()),
+            unit_refund_fen: o.unit_price.fen(),
+            pricing: o.pricing.as_ref().map(|p| OrderPricingView {
+                list_unit_price_fen: p.list_unit_price.fen(),
+                tier_unit_price_fen: p.tier_unit_price.fen(),
+                amount_before_fen: p.amount_before.fen(),
+                coupon_code: p.coupon_code.clone(),
+                discount_fen: p.discount.fen(),
+            }),
         }
     }
 }
@@ -190,6 +220,7 @@ pub async fn create(
         // A missing premium is never the current one: refused as changed, with the premium to accept.
         insurance_premium: body.insurance.then(|| Money::from_fen(body.insurance_premium.unwrap_or(0))),
         extended_premium: body.extended_warranty.then(|| Money::from_fen(body.extended_premium.unwrap_or(0))),
+        coupon_code: body.coupon_code,
     };
     let result = kabao_app::orders::checkout(&state, &buyer, &req, &run).await.map_err(ApiError::from);
     run.finish(&state, result).await

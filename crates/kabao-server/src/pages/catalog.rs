@@ -117,6 +117,21 @@ struct ProductPage {
     insurance: Option<InsuranceOffer>,
     /// Extended warranty (延保) offered at checkout when the merchant's window is under 30 days.
     extension: Option<InsuranceOffer>,
+    /// The listing's variants (面值): (product id, label, price, stock, chosen), as links; empty without variants.
+    variants: Vec<VariantChoice>,
+    /// This product is a listing with variants: buy one of them, not the listing itself.
+    has_variants: bool,
+    /// Wholesale tiers (批发价): (threshold, unit price).
+    tiers: Vec<(i64, String)>,
+}
+
+/// One variant in the product page's picker.
+struct VariantChoice {
+    id: i64,
+    label: String,
+    price: String,
+    stock: i64,
+    chosen: bool,
 }
 
 /// The checkout add-on: the premium of one unit (the form's value; checkout multiplies by the quantity), the
@@ -217,7 +232,27 @@ pub async fn product_page(
         Some(u) => super::trust::record_view(state, u, shop.id, lang).await?,
         None => None,
     };
-    let can_buy = p.listed && !shop.suspended && !own && ready && p.stock_available > 0;
+    // A variant's page shows its listing's picker; a listing with variants is bought through one of them.
+    let parent = kabao_app::promotions::parent_of(state, p.id).await?;
+    let listing = parent.as_ref().map_or(p.id, |(parent, _)| *parent);
+    let variants: Vec<VariantChoice> = kabao_app::promotions::variants(state, listing)
+        .await?
+        .into_iter()
+        .map(|v| VariantChoice {
+            id: v.product.id.0,
+            label: v.label,
+            price: v.product.price.to_string(),
+            stock: v.product.stock_available,
+            chosen: v.product.id == p.id,
+        })
+        .collect();
+    let has_variants = parent.is_none() && !variants.is_empty();
+    let tiers = kabao_app::promotions::tiers(state, p.id)
+        .await?
+        .into_iter()
+        .map(|t| (t.min_quantity, t.unit_price.to_string()))
+        .collect();
+    let can_buy = p.listed && !shop.suspended && !own && ready && p.stock_available > 0 && !has_variants;
     let insurance = if can_buy { insurance_offer(state, &p, &shop, lang).await? } else { None };
     let extension = if can_buy { extension_offer(state, &p, &shop, lang).await? } else { None };
     let custom_fields = spec
@@ -257,6 +292,9 @@ pub async fn product_page(
         record,
         insurance,
         extension,
+        variants,
+        has_variants,
+        tiers,
     }))
 }
 

@@ -11,6 +11,7 @@ pub mod disputes;
 pub mod finance;
 pub mod insurance;
 pub mod orders;
+pub mod promotions;
 pub mod reconciliation;
 pub mod reviews;
 pub mod trust;
@@ -319,6 +320,13 @@ fn page_routes(sandbox: bool) -> Routes {
         .route("/console/webhooks", get(webhooks::show).post(webhooks::create))
         .route("/console/webhooks/{id}/delete", post(webhooks::remove))
         .route("/console/webhook-deliveries/{id}/resend", post(webhooks::resend))
+        .route("/console/coupons", get(promotions::coupons).post(promotions::create_coupon))
+        .route("/console/coupons/{id}/enabled", post(promotions::set_coupon_enabled))
+        .route("/console/products/{id}/pricing", get(promotions::pricing))
+        .route("/console/products/{id}/variants", post(promotions::add_variant))
+        .route("/console/products/{id}/tiers", post(promotions::set_tiers))
+        .route("/console/variants/{id}/rename", post(promotions::rename_variant))
+        .route("/console/variants/{id}/remove", post(promotions::remove_variant))
         .route("/admin/withdrawals", get(finance::admin_list))
         .route("/admin/withdrawals/{id}/approve", post(finance::approve))
         .route("/admin/withdrawals/{id}/reject", post(finance::reject))

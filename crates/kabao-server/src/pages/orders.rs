@@ -91,6 +91,8 @@ pub struct BuyForm {
     insurance: Option<String>,
     /// The extended warranty (延保), ticked: the per-item premium the page showed (分).
     extended_warranty: Option<String>,
+    /// A coupon (优惠券) code, if the buyer entered one.
+    coupon_code: Option<String>,
 }
 
 pub async fn buy(
@@ -131,6 +133,7 @@ pub async fn buy(
             .extended_warranty
             .as_deref()
             .map(|unit| Money::from_fen(unit.trim().parse::<i64>().unwrap_or(0).saturating_mul(quantity))),
+        coupon_code: f.coupon_code.clone(),
     };
     match kabao_app::orders::checkout(&state, &buyer, &req, &crate::idempotency::Run::none())
         .await
@@ -171,6 +174,9 @@ struct OrderPage {
     product_title: String,
     quantity: i64,
     amount: String,
+    /// 原价 / 批发价 / 优惠券 as (list unit price, tier unit price if below it, coupon code and "-¥x"), when the
+    /// order recorded how its price was made.
+    pricing: Option<(String, Option<String>, Option<(String, String)>)>,
     warranty_sha256: String,
     pending: bool,
     can_wallet: bool,
@@ -276,6 +282,13 @@ pub(crate) async fn order_page(
         product_title: product.map(|p| p.title).unwrap_or_default(),
         quantity: order.quantity,
         amount: order.amount.to_string(),
+        pricing: order.pricing.as_ref().map(|p| {
+            (
+                p.list_unit_price.to_string(),
+                (p.tier_unit_price < p.list_unit_price).then(|| p.tier_unit_price.to_string()),
+                p.coupon_code.clone().filter(|_| p.discount.is_positive()).map(|c| (c, format!("-{}", p.discount))),
+            )
+        }),
         insurance: premium.map(|p| match (lang, extended) {
             (kabao_core::Lang::Zh, false) => {
                 format!("已投保质保险（保费 {p}）：商家未按规则补单或退款时，由平台保险池先行赔付")

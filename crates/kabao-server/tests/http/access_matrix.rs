@@ -115,6 +115,11 @@ struct World {
     api_spare_webhook: i64,
     page_spare_webhook: i64,
     trade_no: String,
+    /// Variants (面值) of the merchant's product: the API and the page each rename and remove their own.
+    api_variant: i64,
+    page_variant: i64,
+    /// The merchant's coupon (enabled and disabled by both).
+    coupon: i64,
 }
 
 async fn user_token(app: &TestApp, name: &str, role: Role) -> (kabao_store::User, String) {
@@ -371,6 +376,29 @@ async fn world(app: &TestApp) -> World {
     let top = app.api("POST", "/api/v1/wallet/top-ups", Some(&b), Some(json!({"amount_fen": 100}))).await;
     ok(&top, "top-up");
     let trade_no = top.json()["trade_no"].as_str().unwrap().to_string();
+    let mut variants = Vec::new();
+    for label in ["矩阵50元", "矩阵100元"] {
+        let res = app
+            .api(
+                "POST",
+                &format!("/api/v1/merchant/products/{product}/variants"),
+                Some(&m),
+                Some(json!({"label": label, "price_fen": 4900})),
+            )
+            .await;
+        ok(&res, "variant");
+        variants.push(res.json()["product_id"].as_i64().unwrap());
+    }
+    let res = app
+        .api(
+            "POST",
+            "/api/v1/merchant/coupons",
+            Some(&m),
+            Some(json!({"code": "MATRIX", "amount_off_fen": 10, "usage_limit": 5, "expires_at": T0.millis() + 90 * 86_400_000_i64})),
+        )
+        .await;
+    ok(&res, "coupon");
+    let coupon = res.json()["id"].as_i64().unwrap();
 
     let who = vec![
         Who { user: None, token: None },
@@ -406,6 +434,9 @@ async fn world(app: &TestApp) -> World {
         victim_user: victim.id.0,
         victim_shop,
         trade_no,
+        api_variant: variants[0],
+        page_variant: variants[1],
+        coupon,
         webhook,
         webhook_delivery,
         api_spare_webhook,
@@ -449,6 +480,9 @@ fn fill(template: &str, caller: Caller, w: &World) -> Result<String, String> {
             ("webhooks", "id") if template.starts_with("/api/") => w.api_spare_webhook.to_string(),
             ("webhooks", "id") => w.page_spare_webhook.to_string(),
             ("webhook-deliveries", "id") => w.webhook_delivery.to_string(),
+            ("variants", "id") if template.starts_with("/api/") => w.api_variant.to_string(),
+            ("variants", "id") => w.page_variant.to_string(),
+            ("coupons", "id") => w.coupon.to_string(),
             ("tokens", "id") if template.starts_with("/api/") => w.buyer_spare_token.to_string(),
             ("tokens", "id") => w.merchant_spare_token.to_string(),
             ("sandbox", "trade_no") => w.trade_no.clone(),
@@ -519,6 +553,15 @@ fn payload(method: &Method, template: &str, w: &World) -> Payload {
         (_, "/api/v1/admin/withdrawals/{id}/decision") => j(json!({"approve": false, "note": "请核对"})),
         (_, "/api/v1/merchant/webhooks") => j(json!({"url": "https://127.0.0.1/hook", "events": ["order.paid"]})),
         (_, "/api/v1/merchant/products/{id}/stock-alert") => j(json!({"threshold": 3})),
+        (_, "/api/v1/merchant/products/{id}/variants") => j(json!({"label": "矩阵10元", "price_fen": 990})),
+        (_, "/api/v1/merchant/variants/{id}") => j(json!({"label": "矩阵五十"})),
+        (_, "/api/v1/merchant/products/{id}/tiers") => {
+            j(json!({"tiers": [{"min_quantity": 10, "unit_price_fen": 900}]}))
+        }
+        (_, "/api/v1/merchant/coupons") => j(
+            json!({"code": "MXNEW", "percent_off": 5, "usage_limit": 3, "expires_at": T0.millis() + 90 * 86_400_000_i64}),
+        ),
+        (_, "/api/v1/merchant/coupons/{id}/enabled") => j(json!({"enabled": true})),
         (_, "/api/v1/admin/users/{id}/role") => j(json!({"role": "buyer"})),
         (_, "/api/v1/admin/shops/{id}/certification") => j(json!({"level": "none"})),
         (_, "/api/v1/admin/shops/{id}/suspension") => j(json!({"suspended": false})),
@@ -547,6 +590,13 @@ fn payload(method: &Method, template: &str, w: &World) -> Payload {
         (_, "/admin/certifications/{id}/decision") => f(&[("decision", "reject"), ("reason", "资料不全")]),
         (_, "/console/claims/{claim_no}/decision") => f(&[("decision", "reject"), ("reason", "已测试")]),
         (_, "/console/reviews/{id}/reply") => f(&[("reply", "谢谢")]),
+        (_, "/console/products/{id}/variants") => f(&[("label", "矩阵20元"), ("price", "19.80")]),
+        (_, "/console/variants/{id}/rename") => f(&[("label", "矩阵一百")]),
+        (_, "/console/products/{id}/tiers") => f(&[("tiers", "10 9.00")]),
+        (_, "/console/coupons") => {
+            f(&[("code", "MXPAGE"), ("kind", "amount"), ("value", "1.00"), ("usage_limit", "3"), ("days", "30")])
+        }
+        (_, "/console/coupons/{id}/enabled") => f(&[("enabled", "1")]),
         (_, "/o/{no}/review") => f(&[("described", "5"), ("service", "5"), ("delivery", "5")]),
         (_, _) if api => j(json!({})),
         _ => Payload::Form(vec![]),

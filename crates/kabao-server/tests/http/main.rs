@@ -18,6 +18,7 @@ mod insurance_book;
 mod labels;
 mod orders;
 mod pages;
+mod promotions;
 mod reconcile;
 mod reevaluation;
 mod refunds;

@@ -343,7 +343,7 @@ async fn checkout_refuses_bad_input_with_the_field_named() {
 }
 
 /// A buyer with a token and a funded wallet, written straight to the store (no Argon2 per buyer).
-async fn funded_buyer(app: &TestApp, i: usize, fen: i64) -> String {
+pub(crate) async fn funded_buyer(app: &TestApp, i: usize, fen: i64) -> String {
     let token = format!("kb_race_{i:04}_{:016x}", rand::random::<u64>());
     let mut tx = app.state.store.begin(kabao_store::TxMode::Write).await.unwrap();
     let user = tx
