@@ -115,9 +115,12 @@ struct World {
     api_spare_webhook: i64,
     page_spare_webhook: i64,
     trade_no: String,
-    /// Variants (面值) of the merchant's product: the API and the page each rename and remove their own.
+    /// Variants (面值) of the merchant's product: the API and the page each rename one and remove another (the
+    /// walk removes before it renames).
     api_variant: i64,
+    api_removed_variant: i64,
     page_variant: i64,
+    page_removed_variant: i64,
     /// The merchant's coupon (enabled and disabled by both).
     coupon: i64,
 }
@@ -377,7 +380,7 @@ async fn world(app: &TestApp) -> World {
     ok(&top, "top-up");
     let trade_no = top.json()["trade_no"].as_str().unwrap().to_string();
     let mut variants = Vec::new();
-    for label in ["矩阵50元", "矩阵100元"] {
+    for label in ["矩阵50元", "矩阵100元", "矩阵200元", "矩阵500元"] {
         let res = app
             .api(
                 "POST",
@@ -435,7 +438,9 @@ async fn world(app: &TestApp) -> World {
         victim_shop,
         trade_no,
         api_variant: variants[0],
-        page_variant: variants[1],
+        api_removed_variant: variants[1],
+        page_variant: variants[2],
+        page_removed_variant: variants[3],
         coupon,
         webhook,
         webhook_delivery,
@@ -481,6 +486,7 @@ fn fill(template: &str, caller: Caller, w: &World) -> Result<String, String> {
             ("webhooks", "id") => w.page_spare_webhook.to_string(),
             ("webhook-deliveries", "id") => w.webhook_delivery.to_string(),
             ("variants", "id") if template.starts_with("/api/") => w.api_variant.to_string(),
+            ("variants", "id") if template.ends_with("/remove") => w.page_removed_variant.to_string(),
             ("variants", "id") => w.page_variant.to_string(),
             ("coupons", "id") => w.coupon.to_string(),
             ("tokens", "id") if template.starts_with("/api/") => w.buyer_spare_token.to_string(),
@@ -609,7 +615,10 @@ fn cookie_value(set_cookie: &axum::http::HeaderValue) -> String {
 
 /// Calls one route as one caller.
 async fn call(app: &TestApp, w: &World, method: &Method, template: &str, caller: Caller) -> Result<Res, String> {
-    let path = fill(template, caller, w)?;
+    let mut path = fill(template, caller, w)?;
+    if *method == Method::DELETE && template == "/api/v1/merchant/variants/{id}" {
+        path = format!("/api/v1/merchant/variants/{}", w.api_removed_variant);
+    }
     let who = &w.who[caller.index()];
     let api = template.starts_with("/api/");
     let mut b = Request::builder().method(method.clone()).uri(&path);
