@@ -156,6 +156,9 @@ pub async fn buy(
     }
 }
 
+/// An order's price as shown: list unit price, the tier unit price if below it, and the coupon code with "-¥x".
+type PriceLines = (String, Option<String>, Option<(String, String)>);
+
 #[derive(Template)]
 #[template(path = "order.html")]
 struct OrderPage {
@@ -174,9 +177,8 @@ struct OrderPage {
     product_title: String,
     quantity: i64,
     amount: String,
-    /// 原价 / 批发价 / 优惠券 as (list unit price, tier unit price if below it, coupon code and "-¥x"), when the
-    /// order recorded how its price was made.
-    pricing: Option<(String, Option<String>, Option<(String, String)>)>,
+    /// 原价 / 批发价 / 优惠券, when the order recorded how its price was made.
+    pricing: Option<PriceLines>,
     warranty_sha256: String,
     pending: bool,
     can_wallet: bool,
