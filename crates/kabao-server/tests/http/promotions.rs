@@ -487,3 +487,51 @@ async fn variants_have_their_own_price_stock_and_policy_and_stay_off_the_catalog
     );
     verify_books(&app).await;
 }
+
+#[tokio::test]
+async fn the_pages_take_a_coupon_and_show_the_price_lines() {
+    let app = TestApp::new().await;
+    let (merchant, product) = app.merchant_with_product("page_cpn_seller").await;
+    app.import(&merchant, product, "P-1\nP-2\nP-3\n").await;
+    assert_eq!(
+        set_tiers(&app, &merchant, product, json!([{"min_quantity": 2, "unit_price_fen": 950}])).await.status,
+        StatusCode::OK
+    );
+    coupon(
+        &app,
+        &merchant,
+        json!({"code": "PAGE5", "percent_off": 5, "usage_limit": 3, "expires_at": expires_in_days(7)}),
+    )
+    .await;
+    let mut guest = app.browser();
+    let page = guest.get(&format!("/p/{product}")).await;
+    assert!(page.body.contains("id=\"coupon-code\""), "{}", page.body);
+    let csrf = guest.csrf();
+    let mut buy = vec![
+        ("quantity", "2"),
+        ("guest_email", "pg@example.com"),
+        ("warranty_ack", "on"),
+        ("first_order_confirmed", "on"),
+        ("coupon_code", "nope"),
+    ];
+    let res = guest.post(&format!("/p/{product}/buy"), &buy, Some(&csrf)).await;
+    assert_eq!(res.status, StatusCode::BAD_REQUEST, "{}", res.body);
+    assert!(res.body.contains("优惠码无效"), "the page names the problem in Chinese: {}", res.body);
+    buy.pop();
+    buy.push(("coupon_code", "page5"));
+    let res = guest.post(&format!("/p/{product}/buy"), &buy, Some(&csrf)).await;
+    assert_eq!(res.status, StatusCode::SEE_OTHER, "{}", res.body);
+    let order = guest.get(res.location()).await;
+    for part in ["id=\"price-list\"", "¥9.90 × 2", "id=\"price-tier\"", "¥9.50 × 2", "PAGE5", "-¥0.95", "¥18.05"]
+    {
+        assert!(order.body.contains(part), "{part} missing: {}", order.body);
+    }
+
+    // The console lists the coupon with its usage.
+    let mut m = app.browser();
+    assert_eq!(m.login("page_cpn_seller", "merchant-pass-1").await.status, StatusCode::SEE_OTHER);
+    let console = m.get("/console/coupons").await;
+    assert!(console.body.contains("PAGE5") && console.body.contains("1 / 3"), "{}", console.body);
+    let pricing = m.get(&format!("/console/products/{product}/pricing")).await;
+    assert!(pricing.body.contains("2 9.50"), "{}", pricing.body);
+}
