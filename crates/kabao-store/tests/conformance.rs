@@ -175,7 +175,8 @@ conformance_tests!(
     insurance_book_groups_by_category_and_shop,
     extended_warranty_claims_do_not_hold_settlement,
     insurance_receivables_are_summed_apart_from_the_ledger,
-    gateway_refunds_are_queued_attempted_once_and_decided;
+    gateway_refunds_are_queued_attempted_once_and_decided,
+    history_pages_by_keyset_and_shop_figures_by_day;
     shared: concurrent_buyers_never_oversell,
     concurrent_withdrawal_holds_never_overdraw,
 );
