@@ -10,6 +10,7 @@ pub mod claims;
 pub mod contract;
 pub mod disputes;
 pub mod finance;
+pub mod history;
 pub mod insurance;
 pub mod merchant;
 pub mod orders;
@@ -88,7 +89,7 @@ fn v1(sandbox: bool) -> Routes {
         .route("/merchant/products/{id}/custom-fields", put(merchant::set_custom_fields))
         .route("/merchant/orders/{order_no}/delivery", post(merchant::deliver))
         .route("/merchant/batches/{id}/void", post(merchant::void_batch))
-        .route("/orders", post(orders::create))
+        .route("/orders", post(orders::create).get(history::my_orders))
         .route("/orders/{order_no}", get(orders::get))
         .route("/orders/{order_no}/pay/wallet", post(orders::pay_wallet))
         .route("/orders/{order_no}/keys/reveal", post(orders::reveal))
@@ -169,7 +170,9 @@ fn v1(sandbox: bool) -> Routes {
         .route("/merchant/webhooks/{id}/deliveries", get(webhooks::deliveries))
         .route("/merchant/webhook-deliveries/{id}/resend", post(webhooks::resend))
         .route("/merchant/products/{id}/stock-alert", put(webhooks::stock_alert))
-        .route("/admin/insurance", get(insurance::book));
+        .route("/admin/insurance", get(insurance::book))
+        .route("/wallet/movements", get(history::movements))
+        .route("/merchant/dashboard", get(history::dashboard));
     if sandbox {
         v1.route("/orders/{order_no}/pay/sandbox", post(orders::pay_sandbox))
             .route("/gateways/sandbox/notify", post(orders::sandbox_notify))
@@ -226,6 +229,7 @@ pub fn route_table(sandbox: bool) -> Vec<(axum::http::Method, String)> {
         admin::findings,
         insurance::quote, insurance::book,
         webhooks::list, webhooks::create, webhooks::remove, webhooks::deliveries, webhooks::resend, webhooks::stock_alert,
+        history::my_orders, history::movements, history::dashboard,
     ),
     components(schemas(contract::ErrorBody)),
     modifiers(&BearerAuth, &Contract)
