@@ -15,6 +15,7 @@ pub mod epay;
 pub mod error;
 pub mod finance;
 pub mod gateways;
+pub mod history;
 pub mod idempotency;
 pub mod insurance;
 pub mod inventory;

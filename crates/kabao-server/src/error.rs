@@ -732,6 +732,19 @@ impl From<kabao_app::webhooks::WebhooksError> for ApiError {
     }
 }
 
+// === History and dashboard ===
+
+impl From<kabao_app::history::HistoryError> for ApiError {
+    fn from(e: kabao_app::history::HistoryError) -> Self {
+        use kabao_app::history::HistoryError as E;
+        match e {
+            E::BadState | E::BadCursor | E::BadDays => ApiError::from_localized(StatusCode::BAD_REQUEST, &e),
+            E::Shop(e) => ApiError::from(e),
+            E::Store(_) => ApiError::internal(e),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

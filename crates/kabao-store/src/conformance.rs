@@ -59,6 +59,7 @@ pub const SCENARIOS: &[&str] = &[
     "concurrent_withdrawal_holds_never_overdraw",
     "concurrent_checkouts_use_a_coupon_up_exactly_at_its_limit",
     "concurrent_buyers_never_oversell_a_variant",
+    "history_pages_by_keyset_and_shop_figures_by_day",
 ];
 
 const T0: Timestamp = Timestamp(1_700_000_000_000);
@@ -2598,4 +2599,64 @@ pub async fn concurrent_buyers_never_oversell_a_variant(store: &std::sync::Arc<d
     assert_eq!(sold, KEYS as usize, "the variant sells exactly its own keys");
     assert_eq!(stock(store.as_ref(), f.product).await, (0, 0));
     assert_eq!(stock(store.as_ref(), parent.product).await.0, 30, "the parent's stock is its own");
+}
+
+pub async fn history_pages_by_keyset_and_shop_figures_by_day(store: &dyn Store) {
+    use crate::{china_day, DayFigure};
+    use kabao_core::ledger::{self, Account, TxKind};
+    use kabao_core::order::OrderState as S;
+    const DAY: i64 = 86_400_000;
+    let f = merchant_with_product(store, "histo").await;
+    let mut tx = store.begin(TxMode::Write).await.unwrap();
+    let buyer = tx.insert_user(&new_user("hilda", Role::Buyer)).await.unwrap();
+    let other = tx.insert_user(&new_user("otto", Role::Buyer)).await.unwrap();
+    let mut ids = Vec::new();
+    for i in 0..5 {
+        ids.push(tx.insert_order(&new_order(&f, &format!("K{i:026}"), Some(buyer), 1)).await.unwrap());
+    }
+    tx.insert_order(&new_order(&f, "K00000000000000000000000OT", Some(other), 1)).await.unwrap();
+    // ids[1] paid today, ids[3] ten days ago (outside a one-day window).
+    assert!(tx.deliver_order(ids[1], S::PendingPayment, at(1000), at(DAY)).await.unwrap());
+    assert!(tx.deliver_order(ids[3], S::PendingPayment, at(-10 * DAY), at(DAY)).await.unwrap());
+    tx.post_ledger(&ledger::top_up(buyer, Money::from_fen(1000)).unwrap(), None, at(10)).await.unwrap();
+    tx.post_ledger(&ledger::pay_from_wallet(buyer, ids[1], Money::from_fen(990)).unwrap(), Some(ids[1]), at(20))
+        .await
+        .unwrap();
+    tx.post_ledger(&ledger::refund_to_wallet(ids[1], buyer, Money::from_fen(500)).unwrap(), Some(ids[1]), at(30))
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+
+    let mut tx = store.begin(TxMode::Read).await.unwrap();
+    let page = |v: Vec<crate::Order>| v.into_iter().map(|o| o.id).collect::<Vec<_>>();
+    assert_eq!(page(tx.buyer_orders_page(buyer, None, None, 2).await.unwrap()), vec![ids[4], ids[3]]);
+    assert_eq!(page(tx.buyer_orders_page(buyer, None, Some(ids[3].0), 2).await.unwrap()), vec![ids[2], ids[1]]);
+    assert_eq!(page(tx.buyer_orders_page(buyer, None, Some(ids[1].0), 2).await.unwrap()), vec![ids[0]]);
+    assert_eq!(page(tx.buyer_orders_page(buyer, Some(S::Delivered), None, 10).await.unwrap()), vec![ids[3], ids[1]]);
+    assert_eq!(page(tx.buyer_orders_page(buyer, Some(S::Delivered), Some(ids[3].0), 10).await.unwrap()), vec![ids[1]]);
+    assert!(tx.buyer_orders_page(buyer, Some(S::Refunded), None, 10).await.unwrap().is_empty());
+
+    let wallet = Account::BuyerWallet(buyer);
+    let all = tx.account_movements(wallet, None, 10).await.unwrap();
+    let seen: Vec<_> = all.iter().map(|m| (m.kind, m.amount.fen(), m.order_no.clone())).collect();
+    let no = Some("K00000000000000000000000001".to_string());
+    assert_eq!(
+        seen,
+        vec![(TxKind::Refund, 500, no.clone()), (TxKind::Payment, -990, no), (TxKind::TopUp, 1000, None)],
+        "newest first, each with its order"
+    );
+    let second = tx.account_movements(wallet, Some(all[0].entry_id), 1).await.unwrap();
+    assert_eq!(second, vec![all[1].clone()], "the cursor continues after the last entry seen");
+    assert!(tx.account_movements(wallet, Some(all[2].entry_id), 10).await.unwrap().is_empty());
+    assert!(tx.account_movements(Account::BuyerWallet(other), None, 10).await.unwrap().is_empty());
+
+    let figures = tx.shop_figures(f.shop, at(-DAY)).await.unwrap();
+    let today = china_day(at(1000));
+    assert_eq!(figures.sales, vec![DayFigure { day: today, count: 1, amount: Money::from_fen(990) }]);
+    assert_eq!(figures.refunds, vec![DayFigure { day: today, count: 1, amount: Money::from_fen(500) }]);
+    assert!(figures.claims.is_empty() && figures.reissue_ms.is_empty());
+    let wider = tx.shop_figures(f.shop, at(-30 * DAY)).await.unwrap();
+    assert_eq!(wider.sales.len(), 2, "the older sale is inside a 30-day window, on its own day");
+    let china_midnight = Timestamp(16 * 3_600_000);
+    assert_eq!((china_day(Timestamp(china_midnight.0 - 1)), china_day(china_midnight)), (0, 1), "16:00 UTC");
 }

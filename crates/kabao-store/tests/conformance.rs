@@ -177,7 +177,8 @@ conformance_tests!(
     insurance_receivables_are_summed_apart_from_the_ledger,
     gateway_refunds_are_queued_attempted_once_and_decided,
     variants_and_tiers_roundtrip,
-    coupons_codes_uses_and_order_pricing;
+    coupons_codes_uses_and_order_pricing,
+    history_pages_by_keyset_and_shop_figures_by_day;
     shared: concurrent_buyers_never_oversell,
     concurrent_withdrawal_holds_never_overdraw,
     concurrent_checkouts_use_a_coupon_up_exactly_at_its_limit,

@@ -10,6 +10,7 @@ pub mod claims;
 pub mod contract;
 pub mod disputes;
 pub mod finance;
+pub mod history;
 pub mod insurance;
 pub mod merchant;
 pub mod orders;
@@ -89,7 +90,7 @@ fn v1(sandbox: bool) -> Routes {
         .route("/merchant/products/{id}/custom-fields", put(merchant::set_custom_fields))
         .route("/merchant/orders/{order_no}/delivery", post(merchant::deliver))
         .route("/merchant/batches/{id}/void", post(merchant::void_batch))
-        .route("/orders", post(orders::create))
+        .route("/orders", post(orders::create).get(history::my_orders))
         .route("/orders/{order_no}", get(orders::get))
         .route("/orders/{order_no}/pay/wallet", post(orders::pay_wallet))
         .route("/orders/{order_no}/keys/reveal", post(orders::reveal))
@@ -177,7 +178,9 @@ fn v1(sandbox: bool) -> Routes {
         .route("/merchant/variants/{id}", put(promotions::rename_variant).delete(promotions::remove_variant))
         .route("/merchant/products/{id}/tiers", put(promotions::set_tiers))
         .route("/merchant/coupons", get(promotions::list_coupons).post(promotions::create_coupon))
-        .route("/merchant/coupons/{id}/enabled", put(promotions::set_coupon_enabled));
+        .route("/merchant/coupons/{id}/enabled", put(promotions::set_coupon_enabled))
+        .route("/wallet/movements", get(history::movements))
+        .route("/merchant/dashboard", get(history::dashboard));
     if sandbox {
         v1.route("/orders/{order_no}/pay/sandbox", post(orders::pay_sandbox))
             .route("/gateways/sandbox/notify", post(orders::sandbox_notify))
@@ -237,6 +240,7 @@ pub fn route_table(sandbox: bool) -> Vec<(axum::http::Method, String)> {
         promotions::variants, promotions::tiers, promotions::add_variant, promotions::rename_variant,
         promotions::remove_variant, promotions::set_tiers, promotions::list_coupons, promotions::create_coupon,
         promotions::set_coupon_enabled,
+        history::my_orders, history::movements, history::dashboard,
     ),
     components(schemas(contract::ErrorBody)),
     modifiers(&BearerAuth, &Contract)

@@ -492,16 +492,23 @@ pub async fn import_keys(
     })?;
     let mut csrf = None;
     let mut file: Option<Vec<u8>> = None;
+    // The paste box posts the same form with its text as `keys` instead of a file: same parser, same
+    // all-or-none import, same report.
+    let mut source = "upload";
     loop {
         match multipart.next_field().await {
             Ok(Some(field)) => match field.name() {
                 Some("_csrf") => csrf = Some(field.text().await.map_err(|_| too_large())?),
-                Some("file") => {
+                Some(name @ ("file" | "keys")) => {
+                    let pasted = name == "keys";
                     let bytes = field.bytes().await.map_err(|_| too_large())?;
                     if bytes.len() > kabao_app::inventory::MAX_UPLOAD_BYTES {
                         return Err(too_large());
                     }
-                    file = Some(bytes.to_vec());
+                    if !bytes.is_empty() || file.is_none() {
+                        file = Some(bytes.to_vec());
+                        source = if pasted { "paste" } else { "upload" };
+                    }
                 }
                 _ => {}
             },
@@ -528,7 +535,7 @@ pub async fn import_keys(
         user.id,
         ProductId(id),
         &bytes,
-        "upload",
+        source,
         state.now(),
     )
     .await

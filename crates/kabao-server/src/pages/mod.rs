@@ -9,6 +9,7 @@ pub mod claims;
 pub mod console;
 pub mod disputes;
 pub mod finance;
+pub mod history;
 pub mod insurance;
 pub mod orders;
 pub mod promotions;
@@ -288,6 +289,8 @@ fn page_routes(sandbox: bool) -> Routes {
         .route("/console/claims/{claim_no}/evidence/{sha256}", get(claims::merchant_file))
         .route("/orders/lookup", get(orders::lookup_form).post(orders::lookup))
         .route("/wallet", get(orders::wallet))
+        .route("/orders", get(history::my_orders))
+        .route("/console/dashboard", get(history::dashboard))
         .route("/wallet/top-up", post(orders::top_up))
         .route("/wallet/refund-preference", post(orders::refund_preference))
         .route("/register", get(account::register_form).post(account::register))

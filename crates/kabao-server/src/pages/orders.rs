@@ -199,6 +199,8 @@ struct OrderPage {
     custom: bool,
     custom_answers: Vec<(String, String)>,
     delivery_deadline: Option<String>,
+    /// While unpaid: the pay-by time in China time and the whole minutes left (rounded up).
+    pay_deadline: Option<(String, i64)>,
     /// The warranty the order was sold under in one line, and its rules (empty: 无质保).
     warranty_label: String,
     warranty_lines: Vec<String>,
@@ -340,6 +342,7 @@ pub(crate) async fn order_page(
             .map(|a| a.0)
             .unwrap_or_default(),
         delivery_deadline: order.delivery_deadline.filter(|_| order.state == OrderState::Paid).map(datetime),
+        pay_deadline: (order.state == OrderState::PendingPayment).then(|| pay_deadline(state, order)),
         warranty_label: kabao_core::warranty::warranty_label(
             kabao_core::warranty::WarrantyPolicy::from_snapshot(&order.warranty_snapshot).map(|p| p.summary()),
             lang,
@@ -483,6 +486,12 @@ pub async fn pay_wechatpay(
 
 /// WeChat Native pay's page: the QR code to scan with WeChat, the amount, and the way back to the order (which
 /// shows it paid once the gateway's notification arrived; the page itself never marks anything paid).
+/// The pay-by time of an unpaid order in China time, and the minutes left (rounded up, never negative).
+fn pay_deadline(state: &SharedState, order: &Order) -> (String, i64) {
+    let left_ms = order.expires_at.millis().saturating_sub(state.now().millis()).max(0);
+    (datetime(order.expires_at), (left_ms + 59_999) / 60_000)
+}
+
 #[derive(Template)]
 #[template(path = "pay_qr.html")]
 struct QrPage {
@@ -492,6 +501,7 @@ struct QrPage {
     trade_no: String,
     amount: String,
     svg: String,
+    pay_deadline: (String, i64),
 }
 
 /// The QR code of `content` as an inline SVG (dark modules on white, a quiet zone around).
@@ -531,6 +541,7 @@ async fn pay_port(
                 trade_no: p.trade_no,
                 amount: p.amount.to_string(),
                 svg,
+                pay_deadline: pay_deadline(state, &order),
             };
             Ok(render(page))
         }
@@ -676,12 +687,26 @@ struct WalletPage {
     can_top_up: bool,
     /// The buyer chose refunds to the wallet over back where the money came from.
     refund_to_wallet: bool,
+    /// Wallet movements, newest first: (time, kind, signed amount, balance after, order no).
+    movements: Vec<(String, &'static str, String, String, Option<String>)>,
+    /// The link to older movements.
+    older: Option<String>,
 }
 
 async fn wallet_page(state: &SharedState, v: &Visitor, error: Option<String>) -> Result<Response, ApiError> {
+    wallet_page_at(state, v, error, None).await
+}
+
+async fn wallet_page_at(
+    state: &SharedState,
+    v: &Visitor,
+    error: Option<String>,
+    cursor: Option<&str>,
+) -> Result<Response, ApiError> {
     let Some(user) = &v.user else { return Ok(see_other("/login?next=/wallet")) };
     let balance = kabao_app::payments::wallet_balance(state, user.id).await?;
     let orders = kabao_app::orders::of_buyer(state, user, 50).await?;
+    let history = kabao_app::history::wallet_history(state, user, cursor).await?;
     let lang = v.lang;
     Ok(render(WalletPage {
         ctx: Ctx::new(v),
@@ -690,6 +715,22 @@ async fn wallet_page(state: &SharedState, v: &Visitor, error: Option<String>) ->
         orders: orders.iter().map(|o| (o.order_no.clone(), o.state.label(lang), o.amount.to_string())).collect(),
         can_top_up: kabao_app::payments::top_up_gateway(state).is_ok(),
         refund_to_wallet: kabao_app::refunds::prefers_wallet(state, user.id).await?,
+        movements: history
+            .lines
+            .iter()
+            .map(|l| {
+                let m = &l.movement;
+                let sign = if m.amount.fen() > 0 { "+" } else { "" };
+                (
+                    datetime(m.at),
+                    kabao_app::history::kind_label(m.kind, lang),
+                    format!("{sign}{}", m.amount.yuan_string()),
+                    l.balance_after.to_string(),
+                    m.order_no.clone(),
+                )
+            })
+            .collect(),
+        older: history.next.map(|c| format!("/wallet?cursor={c}#wallet-history")),
     }))
 }
 
@@ -724,8 +765,17 @@ pub async fn refund_preference(
     Ok(see_other("/wallet"))
 }
 
-pub async fn wallet(State(state): State<SharedState>, v: Visitor) -> Result<Response, ApiError> {
-    wallet_page(&state, &v, None).await
+#[derive(Deserialize)]
+pub struct WalletQuery {
+    cursor: Option<String>,
+}
+
+pub async fn wallet(
+    State(state): State<SharedState>,
+    v: Visitor,
+    crate::extract::ApiQuery(q): crate::extract::ApiQuery<WalletQuery>,
+) -> Result<Response, ApiError> {
+    wallet_page_at(&state, &v, None, q.cursor.as_deref()).await
 }
 
 #[derive(Deserialize)]

@@ -5,6 +5,7 @@
 
 mod claims;
 mod finance;
+mod history;
 mod idempotency;
 mod insurance;
 mod jobs;

@@ -35,6 +35,7 @@
 
 mod claims;
 mod finance;
+mod history;
 mod idempotency;
 mod insurance;
 mod jobs;

@@ -6,6 +6,7 @@
 
 mod claims;
 mod finance;
+pub(crate) mod history;
 mod idempotency;
 pub(crate) mod insurance;
 mod jobs;
@@ -24,6 +25,7 @@ use crate::StoreResult;
 use async_trait::async_trait;
 pub use claims::ClaimsTx;
 pub use finance::FinanceTx;
+pub use history::{china_day, DayFigure, HistoryTx, Movement, ShopFigures};
 pub use idempotency::IdempotencyTx;
 pub use insurance::{BookLine, Cover, CoverKind, InsuranceBook, InsuranceTx, Payout, PayoutState};
 pub use jobs::JobsTx;
@@ -56,6 +58,7 @@ pub trait Tx:
     + RefundsTx
     + ReconcileTx
     + PromotionsTx
+    + HistoryTx
     + Send
 {
     async fn commit(self: Box<Self>) -> StoreResult<()>;

@@ -211,6 +211,16 @@ async fn merchant_imports_keys_and_buyer_sees_stock(width: u32, height: u32, tag
     }
     let page = c.source().await.unwrap_or_default();
     assert!(!page.contains("1000200030004001"), "the malformed line's content is not echoed back");
+    // The merchant dashboard, its SVG charts at the window's width.
+    c.goto(&format!("{base}/console/dashboard?days=90")).await.unwrap_or_else(|e| panic!("goto dashboard: {e}"));
+    c.wait()
+        .at_most(Duration::from_secs(10))
+        .for_element(Locator::Css("#chart-orders"))
+        .await
+        .unwrap_or_else(|e| panic!("dashboard charts: {e}"));
+    if phone {
+        assert_no_horizontal_scroll(&c, "/console/dashboard").await;
+    }
 
     // Log out and look at the product as a buyer.
     submit(&c, "#logout-form").await;

@@ -71,6 +71,8 @@ async fn registered_buyer_tops_up_and_pays_from_the_wallet_on_a_phone() {
     click(&c, "#buy-form [name=warranty_ack]").await;
     submit(&c, "#buy-form").await;
     wait_for(&c, "#pay-wallet-form").await;
+    assert!(text(&c, "#pay-deadline").await.contains("剩余约"), "the pay page shows its deadline");
+    crate::browser::assert_no_horizontal_scroll(&c, "pay page with its deadline").await;
     submit(&c, "#pay-wallet-form").await;
     wait_for(&c, "#reveal-form").await;
     assert_eq!(text(&c, "#order-state").await.trim(), "已发货");
@@ -79,6 +81,12 @@ async fn registered_buyer_tops_up_and_pays_from_the_wallet_on_a_phone() {
     crate::browser::assert_no_horizontal_scroll(&c, "order page").await;
     c.goto(&format!("{base}/wallet")).await.unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(text(&c, "#wallet-balance").await.trim(), "¥44.00", "¥50 − ¥6 for one 60 点券");
+    let wallet = c.source().await.unwrap_or_default();
+    assert!(wallet.contains("id=\"wallet-history\"") && wallet.contains("支付订单"), "the wallet history");
+    crate::browser::assert_no_horizontal_scroll(&c, "/wallet with its history").await;
+    c.goto(&format!("{base}/orders")).await.unwrap_or_else(|e| panic!("{e}"));
+    wait_for(&c, "#my-orders").await;
+    crate::browser::assert_no_horizontal_scroll(&c, "/orders").await;
     c.close().await.unwrap_or_else(|e| panic!("{e}"));
 }
 
