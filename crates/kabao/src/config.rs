@@ -29,6 +29,12 @@ pub struct Config {
     pub log: String,
     /// The public base URL, e.g. `https://kabao.example` (gateways send notifications there).
     pub public_url: Option<String>,
+    /// Log lines as `text` (default) or `json` (one JSON object a line, with the request id).
+    pub log_format: String,
+    /// `/metrics` on the main listener answers only `Authorization: Bearer <metrics_token>`; without it, 404.
+    pub metrics_token: Option<SecretText>,
+    /// A second address serving `/metrics` without a token (for a scraper on a private network).
+    pub metrics_listen: Option<SocketAddr>,
     /// 易支付 merchant id, key and submit URL; all three, or none.
     pub epay_pid: Option<String>,
     pub epay_key: Option<String>,
@@ -168,6 +174,9 @@ impl Default for Config {
             trust_proxy: false,
             log: "info".to_string(),
             public_url: None,
+            log_format: "text".to_string(),
+            metrics_token: None,
+            metrics_listen: None,
             epay_pid: None,
             epay_key: None,
             epay_submit_url: None,
@@ -381,6 +390,24 @@ impl Config {
             if let Some(v) = env(var) {
                 *slot = Some(PathBuf::from(v));
             }
+        }
+        if let Some(v) = env("KABAO_LOG_FORMAT") {
+            config.log_format = v;
+        }
+        if !matches!(config.log_format.as_str(), "text" | "json") {
+            bail!("log_format (KABAO_LOG_FORMAT / --log-format) {:?} must be text or json", config.log_format);
+        }
+        if let Some(v) = env("KABAO_METRICS_TOKEN") {
+            config.metrics_token = Some(SecretText(v));
+        }
+        if config.metrics_token.as_ref().is_some_and(|t| t.0.trim().chars().count() < 16) {
+            bail!("metrics_token (KABAO_METRICS_TOKEN) must be at least 16 characters");
+        }
+        if let Some(v) = env("KABAO_METRICS_LISTEN") {
+            config.metrics_listen = Some(
+                v.parse()
+                    .with_context(|| format!("KABAO_METRICS_LISTEN={v:?} is not an address like 127.0.0.1:9090"))?,
+            );
         }
         Ok(config)
     }

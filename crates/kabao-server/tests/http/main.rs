@@ -11,6 +11,7 @@ mod claims;
 mod disputes;
 mod epay;
 mod extended_warranty;
+mod hardened;
 mod hygiene;
 mod idempotency;
 mod insurance;
