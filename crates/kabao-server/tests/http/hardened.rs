@@ -20,9 +20,8 @@ async fn router_with(config: ServerConfig, http: HttpSettings) -> (Router, Arc<A
         Arc::new(kabao_store::sqlite::SqliteStore::open_in_memory().await.unwrap());
     store.migrate().await.unwrap();
     let keyring = kabao_app::keyring::load_or_create(&*store, &MasterKey::from_bytes([9; 32]), T0).await.unwrap();
-    let state = Arc::new(
-        AppState::new(store, Arc::new(keyring), config, Arc::new(ManualClock::new(T0))).with_http(http),
-    );
+    let state =
+        Arc::new(AppState::new(store, Arc::new(keyring), config, Arc::new(ManualClock::new(T0))).with_http(http));
     (kabao_server::router(state.clone()), state)
 }
 
@@ -65,7 +64,8 @@ pub fn assert_no_inline_script(html: &str, what: &str) {
         assert!(rest[tag_end..].starts_with("></script>"), "{what}: a script tag with content ({tag})");
         rest = &rest[tag_end..];
     }
-    for attr in [" onclick=", " onload=", " onsubmit=", " onchange=", " oninput=", " onerror=", " style=", "javascript:"]
+    for attr in
+        [" onclick=", " onload=", " onsubmit=", " onchange=", " oninput=", " onerror=", " style=", "javascript:"]
     {
         assert!(!lower.contains(attr), "{what}: inline {attr}");
     }
@@ -157,9 +157,7 @@ async fn request_ids_reach_the_header_the_error_page_and_the_json_error() {
     assert_eq!(res.headers["x-request-id"], "support-case-42");
     assert!(res.body.contains("请向客服提供请求编号") && res.body.contains("support-case-42"), "{}", res.body);
     // English error page.
-    let res = app
-        .send(Request::get("/o/NO-SUCH").header("accept-language", "en").body(Body::empty()).unwrap())
-        .await;
+    let res = app.send(Request::get("/o/NO-SUCH").header("accept-language", "en").body(Body::empty()).unwrap()).await;
     let id = res.headers["x-request-id"].to_str().unwrap().to_string();
     assert_eq!(id.len(), 32, "a generated id");
     assert!(res.body.contains("Quote this request id to support") && res.body.contains(&id), "{}", res.body);
@@ -268,7 +266,10 @@ async fn favicon_and_robots_are_served_and_cached() {
     }
     assert!(robots.body.contains("Allow: /\n"));
     let home = app.get("/").await;
-    assert!(home.body.contains(&format!("<link rel=\"icon\" type=\"image/svg+xml\" href=\"{}\">", kabao_server::hardening::icon_href())));
+    assert!(home.body.contains(&format!(
+        "<link rel=\"icon\" type=\"image/svg+xml\" href=\"{}\">",
+        kabao_server::hardening::icon_href()
+    )));
     assert!(home.body.contains(&format!("<script src=\"{}\" defer></script>", kabao_server::hardening::js_href())));
 }
 
