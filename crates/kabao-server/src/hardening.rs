@@ -30,7 +30,7 @@ impl std::fmt::Debug for HttpSettings {
     }
 }
 
-pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+pub const REQUEST_ID: &str = "x-request-id";
 
 tokio::task_local! {
     static CURRENT: String;
@@ -44,7 +44,7 @@ pub fn current_request_id() -> Option<String> {
 /// A client's `X-Request-Id` is kept when it is 1–64 characters of `[A-Za-z0-9-]` (nothing that could forge a
 /// log line or a header); anything else is replaced by one made here.
 pub fn accepted_request_id(headers: &HeaderMap) -> Option<String> {
-    let v = headers.get(&REQUEST_ID)?.to_str().ok()?;
+    let v = headers.get(REQUEST_ID)?.to_str().ok()?;
     let ok = !v.is_empty() && v.len() <= 64 && v.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-');
     ok.then(|| v.to_string())
 }

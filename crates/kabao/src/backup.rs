@@ -62,6 +62,15 @@ fn write_copy(db: &Path, tmp: &Path) -> anyhow::Result<BackupReport> {
     let tmp_text = tmp.to_str().with_context(|| format!("{}: the path is not UTF-8", tmp.display()))?;
     source.execute("VACUUM INTO ?1", [tmp_text]).with_context(|| format!("copying {} (VACUUM INTO)", db.display()))?;
     drop(source);
+    // A self-contained file: rollback-journal mode, so reading it later needs no -wal/-shm beside it.
+    let copy = Connection::open(tmp).with_context(|| format!("opening {}", tmp.display()))?;
+    let mode: String = copy
+        .query_row("PRAGMA journal_mode=DELETE", [], |r| r.get(0))
+        .with_context(|| format!("{}: setting the journal mode", tmp.display()))?;
+    drop(copy);
+    if mode != "delete" {
+        bail!("{}: the copy stayed in journal mode {mode}", tmp.display());
+    }
     let report = check(tmp)?;
     std::fs::File::open(tmp).and_then(|f| f.sync_all()).with_context(|| format!("syncing {}", tmp.display()))?;
     Ok(report)
@@ -109,18 +118,21 @@ pub fn restore(from: &Path, data_dir: &Path) -> anyhow::Result<BackupReport> {
     std::fs::create_dir_all(data_dir).with_context(|| format!("creating data directory {}", data_dir.display()))?;
     let target = data_dir.join("kabao.db");
     let tmp = data_dir.join(".kabao.db.restoring");
-    let result = (|| {
-        std::fs::copy(from, &tmp).with_context(|| format!("copying {} into {}", from.display(), data_dir.display()))?;
-        std::fs::File::open(&tmp).and_then(|f| f.sync_all()).with_context(|| format!("syncing {}", tmp.display()))?;
-        let report = check(&tmp)?;
-        std::fs::hard_link(&tmp, &target).with_context(|| format!("creating {}", target.display()))?;
-        Ok(report)
-    })();
+    let result = install(from, &tmp, &target);
     let _ = std::fs::remove_file(&tmp);
     if let Ok(d) = std::fs::File::open(data_dir) {
         let _ = d.sync_all();
     }
     result
+}
+
+/// Copies the backup to `tmp`, syncs and checks it, then links it as `target`.
+fn install(from: &Path, tmp: &Path, target: &Path) -> anyhow::Result<BackupReport> {
+    std::fs::copy(from, tmp).with_context(|| format!("copying {} to {}", from.display(), tmp.display()))?;
+    std::fs::File::open(tmp).and_then(|f| f.sync_all()).with_context(|| format!("syncing {}", tmp.display()))?;
+    let report = check(tmp)?;
+    std::fs::hard_link(tmp, target).with_context(|| format!("creating {}", target.display()))?;
+    Ok(report)
 }
 
 #[cfg(test)]

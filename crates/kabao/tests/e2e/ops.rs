@@ -107,8 +107,15 @@ fn a_backup_taken_under_checkout_load_restores_to_books_and_audit_that_verify() 
 fn backup_and_restore_refuse_what_they_cannot_do() {
     let dir = TempDir::new("ops-refusals");
     let dir_arg = dir.path().to_string_lossy().into_owned();
-    let (ok, out) =
-        kabao(&["backup", "--to", "/tmp/never.db", "--database-url", "postgres://kabao@127.0.0.1/kabao", "--data-dir", &dir_arg]);
+    let (ok, out) = kabao(&[
+        "backup",
+        "--to",
+        "/tmp/never.db",
+        "--database-url",
+        "postgres://kabao@127.0.0.1/kabao",
+        "--data-dir",
+        &dir_arg,
+    ]);
     assert!(!ok && out.contains("pg_dump -Fc"), "{out}");
     let (ok, out) = kabao(&["backup", "--to", "/tmp/never.db", "--data-dir", &dir_arg]);
     assert!(!ok && out.contains("no SQLite database"), "{out}");
@@ -126,7 +133,10 @@ fn json_logs_carry_each_requests_id_and_healthcheck_asks_healthz() {
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap_or_else(|e| panic!("{e}"));
     let res = rt
         .block_on(
-            reqwest::Client::new().get(format!("{}/no/such/page", server.url)).header("x-request-id", "e2e-log-7f3a").send(),
+            reqwest::Client::new()
+                .get(format!("{}/no/such/page", server.url))
+                .header("x-request-id", "e2e-log-7f3a")
+                .send(),
         )
         .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(res.headers()["x-request-id"], "e2e-log-7f3a");
