@@ -159,7 +159,7 @@ pub async fn security_headers(State(sec): State<SecurityHeaders>, req: Request, 
 
 /// gzip or brotli, as the client asks, for text (HTML, JSON, CSS, JS, SVG, plain text): never for images and
 /// archives that are compressed already, nor for bodies too small to gain. Adds `Vary: Accept-Encoding`.
-pub fn compression() -> tower_http::compression::CompressionLayer<impl tower_http::compression::Predicate + Clone> {
+pub fn compression() -> tower_http::compression::CompressionLayer<impl tower_http::compression::Predicate> {
     use tower_http::compression::predicate::{NotForContentType, Predicate, SizeAbove};
     let predicate = SizeAbove::new(256)
         .and(NotForContentType::GRPC)
