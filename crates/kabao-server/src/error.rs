@@ -95,11 +95,15 @@ impl ApiError {
     }
 
     /// The JSON body in one language: `error` is the stable code; `code` repeats it for clients written before
-    /// `error` existed (deprecated); `field` is present only when one field is at fault.
+    /// `error` existed (deprecated); `field` is present only when one field is at fault; `request_id` is the
+    /// request's id (also in the `X-Request-Id` header) while answering a request.
     pub fn body(&self, lang: Lang) -> serde_json::Value {
         let mut body = serde_json::json!({ "error": self.code, "code": self.code, "message": self.message(lang) });
         if let (Some(field), Some(obj)) = (&self.field, body.as_object_mut()) {
             obj.insert("field".into(), serde_json::Value::String(field.clone()));
+        }
+        if let (Some(id), Some(obj)) = (crate::hardening::current_request_id(), body.as_object_mut()) {
+            obj.insert("request_id".into(), serde_json::Value::String(id));
         }
         body
     }

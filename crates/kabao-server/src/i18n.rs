@@ -335,6 +335,7 @@ fn lookup(key: &str) -> Option<(&'static str, &'static str)> {
         "error.title" => ("出错了", "Something went wrong"),
         "error.back" => ("返回首页", "Back to the home page"),
         "error.not_found" => ("找不到该页面或内容。", "This page or item does not exist."),
+        "error.request_id" => ("请向客服提供请求编号：", "Quote this request id to support: "),
         "nav.lookup" => ("订单查询", "Find my order"),
         "nav.wallet" => ("钱包", "Wallet"),
         "nav.my_orders" => ("我的订单", "My orders"),

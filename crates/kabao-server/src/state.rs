@@ -9,6 +9,8 @@ use std::sync::Arc;
 pub struct AppState {
     pub app: App,
     pub metrics: crate::metrics::Metrics,
+    /// HTTP-only settings: the metrics token and the public URL (HSTS).
+    pub http: crate::hardening::HttpSettings,
 }
 
 pub type SharedState = Arc<AppState>;
@@ -28,12 +30,20 @@ impl AppState {
             .with_gateway_http(Arc::new(kabao_rails::GatewayHttp::default()))
             .with_verifiers(verifiers)
             .with_webhook_transport(Arc::new(kabao_rails::WebhookHttp));
-        AppState { app, metrics: crate::metrics::Metrics::new() }
+        AppState { app, metrics: crate::metrics::Metrics::new(), http: crate::hardening::HttpSettings::default() }
     }
 
     /// Replaces the mailer (the default keeps mails in memory, as tests want).
     pub fn with_mailer(mut self, mailer: Arc<dyn kabao_app::mailer::Mailer>, public_url: Option<String>) -> AppState {
         self.app = self.app.with_mailer(mailer, public_url);
+        self
+    }
+}
+
+impl AppState {
+    /// Sets the HTTP-only settings (the default: no metrics token, no HSTS).
+    pub fn with_http(mut self, http: crate::hardening::HttpSettings) -> AppState {
+        self.http = http;
         self
     }
 }

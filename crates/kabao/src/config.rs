@@ -29,6 +29,12 @@ pub struct Config {
     pub log: String,
     /// The public base URL, e.g. `https://kabao.example` (gateways send notifications there).
     pub public_url: Option<String>,
+    /// Log lines as `text` (default) or `json` (one JSON object a line, with the request id).
+    pub log_format: String,
+    /// `/metrics` on the main listener answers only `Authorization: Bearer <metrics_token>`; without it, 404.
+    pub metrics_token: Option<SecretText>,
+    /// A second address serving `/metrics` without a token (for a scraper on a private network).
+    pub metrics_listen: Option<SocketAddr>,
     /// 易支付 merchant id, key and submit URL; all three, or none.
     pub epay_pid: Option<String>,
     pub epay_key: Option<String>,
@@ -168,6 +174,9 @@ impl Default for Config {
             trust_proxy: false,
             log: "info".to_string(),
             public_url: None,
+            log_format: "text".to_string(),
+            metrics_token: None,
+            metrics_listen: None,
             epay_pid: None,
             epay_key: None,
             epay_submit_url: None,
@@ -381,6 +390,28 @@ impl Config {
             if let Some(v) = env(var) {
                 *slot = Some(PathBuf::from(v));
             }
+        }
+        if let Some(v) = env("KABAO_LOG_FORMAT") {
+            config.log_format = v;
+        }
+        if !matches!(config.log_format.as_str(), "text" | "json") {
+            bail!("log_format (KABAO_LOG_FORMAT / --log-format) {:?} must be text or json", config.log_format);
+        }
+        if let Some(v) = env("KABAO_METRICS_TOKEN") {
+            config.metrics_token = Some(SecretText(v));
+        }
+        // An empty token (compose's `${KABAO_METRICS_TOKEN:-}`) means none.
+        if config.metrics_token.as_ref().is_some_and(|t| t.0.trim().is_empty()) {
+            config.metrics_token = None;
+        }
+        if config.metrics_token.as_ref().is_some_and(|t| t.0.trim().chars().count() < 16) {
+            bail!("metrics_token (KABAO_METRICS_TOKEN) must be at least 16 characters");
+        }
+        if let Some(v) = env("KABAO_METRICS_LISTEN") {
+            config.metrics_listen = Some(
+                v.parse()
+                    .with_context(|| format!("KABAO_METRICS_LISTEN={v:?} is not an address like 127.0.0.1:9090"))?,
+            );
         }
         Ok(config)
     }
@@ -749,6 +780,32 @@ mod tests {
         assert_eq!(c.listen.port(), 9000);
         assert!(c.secure_cookies);
         assert_eq!(c.store_url(), "sqlite:///tmp/k/kabao.db");
+    }
+
+    #[test]
+    fn log_format_and_metrics_settings_are_read_and_checked() {
+        let load = |vars: &[(&str, &str)]| {
+            let vars: HashMap<&str, &str> = vars.iter().copied().collect();
+            Config::load(None, |k| vars.get(k).map(|v| v.to_string()))
+        };
+        let c = load(&[]).unwrap_or_default();
+        assert_eq!((c.log_format.as_str(), c.metrics_token.is_none(), c.metrics_listen), ("text", true, None));
+        let c = load(&[
+            ("KABAO_LOG_FORMAT", "json"),
+            ("KABAO_METRICS_TOKEN", "a-long-enough-token-123"),
+            ("KABAO_METRICS_LISTEN", "127.0.0.1:9100"),
+        ])
+        .unwrap_or_default();
+        assert_eq!(c.log_format, "json");
+        assert_eq!(c.metrics_token.map(|t| t.0).as_deref(), Some("a-long-enough-token-123"));
+        assert_eq!(c.metrics_listen.map(|a| a.port()), Some(9100));
+        assert!(!format!("{:?}", load(&[("KABAO_METRICS_TOKEN", "a-long-enough-token-123")]).ok()).contains("a-long"));
+        assert!(load(&[("KABAO_METRICS_TOKEN", "")]).is_ok_and(|c| c.metrics_token.is_none()), "empty means none");
+        let short = load(&[("KABAO_METRICS_TOKEN", "short")]).err().map(|e| e.to_string()).unwrap_or_default();
+        assert!(short.contains("metrics_token"), "{short}");
+        let xml = load(&[("KABAO_LOG_FORMAT", "xml")]).err().map(|e| e.to_string()).unwrap_or_default();
+        assert!(xml.contains("log_format"), "{xml}");
+        assert!(load(&[("KABAO_METRICS_LISTEN", "nowhere")]).is_err());
     }
 
     #[test]

@@ -6,6 +6,7 @@
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+mod backup;
 mod bench;
 mod config;
 mod demo;
@@ -26,6 +27,10 @@ struct Cli {
     /// TOML configuration file (default: ./kabao.toml if present).
     #[arg(long, global = true, env = "KABAO_CONFIG")]
     config: Option<PathBuf>,
+    /// Log lines as text or json (one JSON object a line; a request's lines carry its request id)
+    /// [config log_format, env KABAO_LOG_FORMAT; default text].
+    #[arg(long, global = true, value_parser = ["text", "json"])]
+    log_format: Option<String>,
     #[command(subcommand)]
     command: Command,
 }
@@ -104,6 +109,32 @@ enum Command {
         date: String,
         #[command(flatten)]
         db: DbArgs,
+    },
+    /// Copy the SQLite database, consistently, while the shop serves: one database file (claim evidence
+    /// included; the master key is not: keep it apart). Refuses to overwrite. PostgreSQL: use pg_dump.
+    Backup {
+        /// The backup file to create (it must not exist).
+        #[arg(long)]
+        to: PathBuf,
+        #[command(flatten)]
+        db: DbArgs,
+    },
+    /// Put a backup made by `kabao backup` back into an EMPTY data directory (checked with PRAGMA
+    /// integrity_check). PostgreSQL: use pg_restore.
+    Restore {
+        /// The backup file.
+        file: PathBuf,
+        #[command(flatten)]
+        db: DbArgs,
+    },
+    /// Ask a running server's /healthz; exits 0 when it answers 200 (the container health check: no curl needed).
+    Healthcheck {
+        /// The health URL (plain http).
+        #[arg(long, default_value = "http://127.0.0.1:8080/healthz")]
+        url: String,
+        /// Give up after this many seconds.
+        #[arg(long, default_value_t = 5)]
+        timeout: u64,
     },
     /// The reference key verifier (验货, docs/VERIFIER.md).
     Verifier {
@@ -221,8 +252,17 @@ pub(crate) fn now() -> Timestamp {
     Timestamp::from_millis(i64::try_from(ms).unwrap_or(i64::MAX))
 }
 
+/// `--log-format`, when given: it wins over the file and the environment.
+static LOG_FORMAT_FLAG: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+/// Whether log lines are JSON (from the flag, the environment, then the loaded configuration).
+static LOG_JSON: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
 fn load_config(cli_config: Option<&std::path::Path>, db: &DbArgs) -> anyhow::Result<Config> {
     let mut config = Config::load(cli_config, |k| std::env::var(k).ok())?;
+    if let Some(f) = LOG_FORMAT_FLAG.get() {
+        config.log_format = f.clone();
+    }
+    LOG_JSON.store(config.log_format == "json", std::sync::atomic::Ordering::Relaxed);
     if let Some(dir) = &db.data_dir {
         config.data_dir = dir.clone();
     }
@@ -258,7 +298,13 @@ async fn open_keyring(config: &Config, store: &dyn Store) -> anyhow::Result<kaba
 fn init_tracing(filter: &str) {
     let filter =
         tracing_subscriber::EnvFilter::try_new(filter).unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    if LOG_JSON.load(std::sync::atomic::Ordering::Relaxed) {
+        // One JSON object a line; `span` holds the request's fields (request_id, method, uri).
+        let _ = builder.json().with_current_span(true).with_span_list(false).try_init();
+    } else {
+        let _ = builder.try_init();
+    }
 }
 
 /// Runs the command; any error is printed as ONE line on stderr (the setting or file it is about, then why;
@@ -313,6 +359,11 @@ fn one_line(e: &anyhow::Error) -> String {
 }
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
+    if let Some(f) = &cli.log_format {
+        let _ = LOG_FORMAT_FLAG.set(f.clone());
+    }
+    let json = cli.log_format.clone().or_else(|| std::env::var("KABAO_LOG_FORMAT").ok()).is_some_and(|f| f == "json");
+    LOG_JSON.store(json, std::sync::atomic::Ordering::Relaxed);
     match cli.command {
         Command::Serve { listen, db, demo } => {
             let mut config = load_config(cli.config.as_deref(), &db)?;
@@ -421,11 +472,82 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let config = load_config(cli.config.as_deref(), &db)?;
             reconcile(config, &date).await
         }
+        Command::Backup { to, db } => {
+            let config = load_config(cli.config.as_deref(), &db)?;
+            if config.database_url.is_some() {
+                bail!(
+                    "kabao backup copies the SQLite database; for PostgreSQL use pg_dump -Fc (and pg_restore), \
+                     see docs/OPERATIONS.md"
+                );
+            }
+            let db_file = config.data_dir.join("kabao.db");
+            let r = tokio::task::spawn_blocking(move || backup::backup(&db_file, &to).map(|r| (r, to))).await??;
+            println!(
+                "backup: {} written ({} bytes, {} orders, {} evidence files; integrity ok)",
+                r.1.display(),
+                r.0.bytes,
+                r.0.orders,
+                r.0.evidence_files
+            );
+            println!("备份不含主密钥：请另行保管 / the master key is not in the backup: keep it separately");
+            Ok(())
+        }
+        Command::Restore { file, db } => {
+            let config = load_config(cli.config.as_deref(), &db)?;
+            if config.database_url.is_some() {
+                bail!("kabao restore is for SQLite backups; for PostgreSQL use pg_restore, see docs/OPERATIONS.md");
+            }
+            let dir = config.data_dir.clone();
+            let r = tokio::task::spawn_blocking(move || backup::restore(&file, &dir)).await??;
+            println!(
+                "restore: {} ({} bytes, {} orders, {} evidence files; integrity ok)",
+                config.data_dir.join("kabao.db").display(),
+                r.bytes,
+                r.orders,
+                r.evidence_files
+            );
+            println!(
+                "restore: give the server its master key (KABAO_MASTER_KEY, or {}) before kabao serve",
+                config.master_key_path().display()
+            );
+            Ok(())
+        }
+        Command::Healthcheck { url, timeout } => healthcheck(&url, timeout).await,
         Command::Verifier { command: VerifierCommand::Serve { keys, listen, secret } } => {
             init_tracing("info");
             serve_verifier(&keys, listen, &secret).await
         }
     }
+}
+
+/// `kabao healthcheck`: GET the URL over plain HTTP/1.0 and succeed on 200 (a container's health check).
+async fn healthcheck(url: &str, timeout: u64) -> anyhow::Result<()> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let Some(rest) = url.strip_prefix("http://") else {
+        return Err(Usage(format!("--url {url:?}: only plain http:// URLs")).into());
+    };
+    let (authority, path) = match rest.find('/') {
+        Some(i) => (&rest[..i], &rest[i..]),
+        None => (rest, "/"),
+    };
+    let ask = async {
+        let mut conn = tokio::net::TcpStream::connect(authority).await?;
+        conn.write_all(format!("GET {path} HTTP/1.0\r\nHost: {authority}\r\n\r\n").as_bytes()).await?;
+        let mut answer = Vec::new();
+        conn.take(64 * 1024).read_to_end(&mut answer).await?;
+        Ok::<_, std::io::Error>(answer)
+    };
+    let answer = tokio::time::timeout(std::time::Duration::from_secs(timeout.max(1)), ask)
+        .await
+        .with_context(|| format!("{url}: no answer within {timeout} s"))?
+        .with_context(|| format!("{url}: cannot connect"))?;
+    let text = String::from_utf8_lossy(&answer);
+    let status = text.lines().next().unwrap_or_default().split_whitespace().nth(1).unwrap_or_default().to_string();
+    if status != "200" {
+        bail!("{url}: unhealthy (status {})", if status.is_empty() { "none" } else { &status });
+    }
+    println!("healthy: {url}");
+    Ok(())
 }
 
 /// Prints verification problems; any problem makes the command fail.
@@ -658,7 +780,23 @@ async fn serve(config: Config, demo: bool) -> anyhow::Result<()> {
     };
     let state = kabao_server::AppState::new(store.clone(), keyring, server_config, Arc::new(kabao_server::SystemClock))
         .with_mailer(mailer, config.public_url.clone());
+    let state = state.with_http(kabao_server::hardening::HttpSettings {
+        metrics_token: config.metrics_token.as_ref().map(|t| t.0.trim().to_string()),
+        public_url: config.public_url.clone(),
+    });
     let state = Arc::new(state);
+    if let Some(metrics_addr) = config.metrics_listen {
+        let metrics_listener = tokio::net::TcpListener::bind(metrics_addr)
+            .await
+            .with_context(|| format!("metrics_listen {metrics_addr} (KABAO_METRICS_LISTEN): cannot listen there"))?;
+        println!("Kabao metrics on http://{}/metrics", metrics_listener.local_addr()?);
+        let metrics_state = state.clone();
+        tokio::spawn(async move {
+            if let Err(e) = kabao_server::serve_metrics(metrics_state, metrics_listener).await {
+                tracing::error!(error = %e, "metrics listener stopped");
+            }
+        });
+    }
     kabao_app::jobs::spawn(state.clone(), std::time::Duration::from_secs(config.job_interval_seconds));
     println!("Kabao listening on http://{addr}");
     kabao_server::serve(state, listener).await?;

@@ -26,6 +26,9 @@ pub struct ErrorBody {
     /// The field, parameter or header at fault, when one is; absent otherwise.
     #[schema(nullable = false)]
     pub field: Option<String>,
+    /// The request's id (the `X-Request-Id` response header): quote it to support.
+    #[schema(nullable = false, example = "4f1c2a9e0b7d43e8a6c5f2d1e0b9a8c7")]
+    pub request_id: Option<String>,
 }
 
 /// A string enumeration whose values come from the domain's own list.
@@ -510,6 +513,7 @@ mod tests {
         assert_eq!(required, BTreeSet::from(["error", "code", "message"]));
         assert_eq!(e["properties"]["code"]["deprecated"], true);
         assert!(e["properties"]["field"].is_object());
+        assert!(e["properties"]["request_id"].is_object(), "error bodies may carry the request id");
     }
 
     #[test]

@@ -78,6 +78,13 @@ impl Ctx {
     pub fn css_href(&self) -> &'static str {
         css_href()
     }
+    /// The page script's and the icon's URLs, versioned by their content.
+    pub fn js_href(&self) -> &'static str {
+        crate::hardening::js_href()
+    }
+    pub fn icon_href(&self) -> &'static str {
+        crate::hardening::icon_href()
+    }
     pub fn other_lang(&self) -> &'static str {
         match self.t.lang {
             Lang::Zh => "en",
@@ -134,6 +141,8 @@ struct ErrorPage {
     ctx: Ctx,
     status: u16,
     message: String,
+    /// The request's id, for the visitor to quote to support.
+    request_id: Option<String>,
 }
 
 /// Turns an [`ApiError`] returned by a page handler into an error page in the visitor's language.
@@ -146,7 +155,12 @@ async fn error_pages(demo: bool, req: Request, next: Next) -> Response {
         return res;
     };
     let ctx = Ctx { t: T { lang }, username: None, role: None, csrf, path, demo };
-    let mut page = render(ErrorPage { ctx, status: err.status.as_u16(), message: err.message(lang).to_string() });
+    let mut page = render(ErrorPage {
+        ctx,
+        status: err.status.as_u16(),
+        message: err.message(lang).to_string(),
+        request_id: crate::hardening::current_request_id(),
+    });
     *page.status_mut() = err.status;
     for (k, v) in res.headers() {
         if k == header::SET_COOKIE || k == header::RETRY_AFTER {
@@ -171,7 +185,7 @@ pub async fn not_found(State(state): State<SharedState>, req: Request) -> Respon
         demo: state.config.sandbox.is_some(),
     };
     let message = ctx.t.get("error.not_found").to_string();
-    let mut page = render(ErrorPage { ctx, status: 404, message });
+    let mut page = render(ErrorPage { ctx, status: 404, message, request_id: crate::hardening::current_request_id() });
     *page.status_mut() = StatusCode::NOT_FOUND;
     page
 }

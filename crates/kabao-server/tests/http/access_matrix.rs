@@ -857,6 +857,17 @@ async fn every_route_answers_each_caller_as_the_access_matrix_says() {
                 }
             };
             let got = class(&res);
+            // Whatever answered, and to whom: the security headers and a request id; a page runs no inline script.
+            let what = format!("{m} {p} as {}", caller.name());
+            crate::hardened::assert_security_headers(&res.headers, &what);
+            if res
+                .headers
+                .get(header::CONTENT_TYPE)
+                .and_then(|v| v.to_str().ok())
+                .is_some_and(|t| t.starts_with("text/html"))
+            {
+                crate::hardened::assert_no_inline_script(&res.body, &what);
+            }
             // A refusal says why: JSON with a code from the API, an HTML page from the pages (gateway
             // notifications answer in the gateway's own protocol).
             let refused = res.status == StatusCode::FORBIDDEN || res.status == StatusCode::NOT_FOUND;

@@ -12,6 +12,7 @@ mod disputes;
 mod epay;
 mod extended_warranty;
 mod history;
+mod hardened;
 mod hygiene;
 mod idempotency;
 mod insurance;

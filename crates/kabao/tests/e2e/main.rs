@@ -7,6 +7,7 @@ mod cli;
 mod crash;
 mod harness;
 mod insurance;
+mod ops;
 mod payments;
 mod reconcile;
 mod trust;
