@@ -29,6 +29,7 @@ pub use tx::{
     ClaimsTx, Cover, CoverKind, FinanceTx, IdempotencyTx, InsuranceTx, JobsTx, KeyringTx, KeysTx, OrdersTx, Payout,
     PayoutState, ShopsTx, TrustTx, Tx, UsersTx, WebhooksTx,
 };
+pub use tx::{EmailToken, EmailTokenPurpose, EmailTx};
 pub use tx::{Finding, FindingKind, NewFinding, ReconcileTx, TransferDue};
 pub use tx::{GatewayRefund, GatewayRefundState, NewGatewayRefund, RefundAttempt, RefundsTx};
 pub use webhooks::*;

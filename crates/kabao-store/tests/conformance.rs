@@ -175,7 +175,9 @@ conformance_tests!(
     insurance_book_groups_by_category_and_shop,
     extended_warranty_claims_do_not_hold_settlement,
     insurance_receivables_are_summed_apart_from_the_ledger,
-    gateway_refunds_are_queued_attempted_once_and_decided;
+    gateway_refunds_are_queued_attempted_once_and_decided,
+    email_tokens_are_taken_once_and_only_before_expiry,
+    verified_emails_count_only_for_the_current_address;
     shared: concurrent_buyers_never_oversell,
     concurrent_withdrawal_holds_never_overdraw,
 );

@@ -5,6 +5,7 @@
 //! that aggregate's trait: methods of a trait object's supertraits resolve like its own.
 
 mod claims;
+mod email;
 mod finance;
 mod idempotency;
 pub(crate) mod insurance;
@@ -22,6 +23,7 @@ mod webhooks;
 use crate::StoreResult;
 use async_trait::async_trait;
 pub use claims::ClaimsTx;
+pub use email::{EmailToken, EmailTokenPurpose, EmailTx};
 pub use finance::FinanceTx;
 pub use idempotency::IdempotencyTx;
 pub use insurance::{BookLine, Cover, CoverKind, InsuranceBook, InsuranceTx, Payout, PayoutState};
@@ -53,6 +55,7 @@ pub trait Tx:
     + WebhooksTx
     + RefundsTx
     + ReconcileTx
+    + EmailTx
     + Send
 {
     async fn commit(self: Box<Self>) -> StoreResult<()>;
