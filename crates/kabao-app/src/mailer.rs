@@ -111,6 +111,9 @@ impl SmtpMailer {
         let mut builder = lettre::AsyncSmtpTransport::<lettre::Tokio1Executor>::from_url(url)
             .map_err(|e| MailError::Invalid(e.to_string()))?;
         if let Some(pem) = ca_pem {
+            if !String::from_utf8_lossy(pem).contains("-----BEGIN CERTIFICATE-----") {
+                return Err(MailError::Invalid("CA file holds no PEM certificate".into()));
+            }
             let cert = Certificate::from_pem(pem).map_err(|e| MailError::Invalid(format!("CA file: {e}")))?;
             let params = TlsParameters::builder(host)
                 .add_root_certificate(cert)
