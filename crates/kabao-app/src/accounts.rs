@@ -151,7 +151,9 @@ pub async fn register(
     email: Option<&str>,
 ) -> Result<User, AccountsError> {
     let role = Role::parse(role).filter(|r| r.self_service()).ok_or(AccountsError::Invalid(AccountError::Role))?;
-    create_user(&*state.store, username, password, role, email, state.now()).await
+    let user = create_user(&*state.store, username, password, role, email, state.now()).await?;
+    crate::email_links::after_registration(state, &user).await;
+    Ok(user)
 }
 
 /// Creates the `admin` account with a random password if there is no admin yet; returns its credentials.

@@ -491,7 +491,7 @@ pub async fn remind_escalation(state: &App) -> Result<u64, DisputesError> {
                 &order.order_no,
                 &c.claim_no,
                 &crate::display::datetime(closes),
-                state.public_url.as_deref(),
+                &state.link_base(),
             );
             if let Err(e) = state.mailer.send(&mail).await {
                 tracing::warn!(claim = %c.claim_no, error = %e, "escalation reminder not sent");

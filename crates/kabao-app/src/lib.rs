@@ -11,6 +11,7 @@ pub mod chat;
 pub mod claims;
 pub mod display;
 pub mod disputes;
+pub mod email_links;
 pub mod epay;
 pub mod error;
 pub mod finance;
@@ -89,6 +90,10 @@ pub struct Config {
     pub secure_cookies: bool,
     /// How long a login lasts.
     pub session_ttl_hours: i64,
+    /// A password reset link works this long (30 minutes; shorter in tests).
+    pub reset_link_seconds: i64,
+    /// An email verification link works this long (24 hours).
+    pub verify_link_seconds: i64,
     /// Failed logins per account before it is locked out for `login_lockout_base_seconds`; every further failure
     /// doubles the wait, up to `login_lockout_max_seconds`. A success, or a day without failures, starts afresh.
     pub login_failures_per_account: usize,
@@ -153,6 +158,8 @@ impl Default for Config {
         Config {
             secure_cookies: false,
             session_ttl_hours: 24 * 7,
+            reset_link_seconds: 30 * 60,
+            verify_link_seconds: 24 * 3600,
             login_failures_per_account: 5,
             login_lockout_base_seconds: 60,
             login_lockout_max_seconds: 3600,
@@ -218,6 +225,8 @@ pub struct App {
     /// The configured payment gateways (the payments port), speaking HTTP through what
     /// [`App::with_gateway_http`] gave (nothing reachable before).
     pub gateways: gateways::Gateways,
+    /// Email verification and password reset requests per account and per client IP.
+    pub email_throttles: Mutex<email_links::Throttles>,
 }
 
 impl App {
@@ -253,6 +262,7 @@ impl App {
             verifiers: verification::Verifiers::default(),
             webhook_transport: None,
             insurance_windows: insurance::WindowCache::default(),
+            email_throttles: Mutex::new(email_links::Throttles::default()),
         }
     }
 
@@ -284,7 +294,7 @@ impl App {
     /// Sends a delivery mail in the background; a failure is logged and never fails the payment.
     pub fn mail_delivery(&self, to: Option<String>, order_no: &str) {
         let Some(to) = to else { return };
-        let mail = mailer::delivery_mail(&to, order_no, self.public_url.as_deref());
+        let mail = mailer::delivery_mail(&to, order_no, &self.link_base());
         let mailer = self.mailer.clone();
         let order_no = order_no.to_string();
         tokio::spawn(async move {
@@ -299,7 +309,7 @@ impl App {
     pub fn mail_security_change(&self, user: &kabao_store::User, change: mailer::SecurityChange) {
         let Some(to) = user.email.clone() else { return };
         let when = format!("{} (UTC+8)", kabao_core::time::china_time(self.now()));
-        let mail = mailer::security_change_mail(&to, &user.username, change, &when, self.public_url.as_deref());
+        let mail = mailer::security_change_mail(&to, &user.username, change, &when, &self.link_base());
         let mailer = self.mailer.clone();
         let user_id = user.id;
         tokio::spawn(async move {
@@ -311,5 +321,14 @@ impl App {
 
     pub fn now(&self) -> Timestamp {
         self.clock.now()
+    }
+
+    /// The absolute base of links in mails: the public URL. Without one (development, mails written as files)
+    /// `http://localhost`, still absolute; the server refuses to send by SMTP without a public URL.
+    pub fn link_base(&self) -> String {
+        match self.public_url.as_deref().map(str::trim).filter(|u| !u.is_empty()) {
+            Some(u) => u.trim_end_matches('/').to_string(),
+            None => "http://localhost".to_string(),
+        }
     }
 }

@@ -62,17 +62,71 @@ impl Mailer for MemoryMailer {
     }
 }
 
-/// SMTP through lettre, from a URL such as `smtps://user:password@smtp.example.com:465`.
+/// SMTP through lettre, from a URL: `smtps://user:password@smtp.example.com:465` (implicit TLS),
+/// `smtp://user:password@smtp.example.com:587?tls=required` (STARTTLS, refused without it) or plain `smtp://host:25`
+/// (a relay on the same machine only). A CA file (PEM) adds trusted roots, for a private CA or a test certificate.
 pub struct SmtpMailer {
     transport: lettre::AsyncSmtpTransport<lettre::Tokio1Executor>,
     from: lettre::message::Mailbox,
 }
 
+/// How a SMTP URL asks for TLS.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum SmtpTls {
+    Implicit,
+    StartTlsRequired,
+    StartTlsOpportunistic,
+    None,
+}
+
+/// The host and TLS mode of a SMTP URL (lettre parses the rest); None if it is not `smtp://` or `smtps://`.
+fn smtp_host_and_tls(url: &str) -> Option<(String, SmtpTls)> {
+    let (scheme, rest) = url.split_once("://")?;
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let authority = &rest[..authority_end];
+    let host_port = authority.rsplit_once('@').map(|(_, h)| h).unwrap_or(authority);
+    let host = if let Some(v6) = host_port.strip_prefix('[') {
+        v6.split_once(']').map(|(h, _)| h)?
+    } else {
+        host_port.split(':').next()?
+    };
+    let query = rest.split_once('?').map_or("", |(_, q)| q);
+    let tls_param = query.split('&').find_map(|kv| kv.strip_prefix("tls="));
+    let tls = match (scheme, tls_param) {
+        ("smtps", _) => SmtpTls::Implicit,
+        ("smtp", Some("required")) => SmtpTls::StartTlsRequired,
+        ("smtp", Some("opportunistic")) => SmtpTls::StartTlsOpportunistic,
+        ("smtp", _) => SmtpTls::None,
+        _ => return None,
+    };
+    (!host.is_empty()).then(|| (host.to_string(), tls))
+}
+
 impl SmtpMailer {
-    pub fn new(url: &str, from: &str) -> Result<SmtpMailer, MailError> {
-        let transport = lettre::AsyncSmtpTransport::<lettre::Tokio1Executor>::from_url(url)
-            .map_err(|e| MailError::Invalid(e.to_string()))?
-            .build();
+    /// `ca_pem`: extra trusted root certificates (PEM), added to the public roots.
+    pub fn new(url: &str, from: &str, ca_pem: Option<&[u8]>) -> Result<SmtpMailer, MailError> {
+        use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
+        let (host, tls) =
+            smtp_host_and_tls(url).ok_or_else(|| MailError::Invalid("not an smtp:// or smtps:// URL".into()))?;
+        let mut builder = lettre::AsyncSmtpTransport::<lettre::Tokio1Executor>::from_url(url)
+            .map_err(|e| MailError::Invalid(e.to_string()))?;
+        if let Some(pem) = ca_pem {
+            if !String::from_utf8_lossy(pem).contains("-----BEGIN CERTIFICATE-----") {
+                return Err(MailError::Invalid("CA file holds no PEM certificate".into()));
+            }
+            let cert = Certificate::from_pem(pem).map_err(|e| MailError::Invalid(format!("CA file: {e}")))?;
+            let params = TlsParameters::builder(host)
+                .add_root_certificate(cert)
+                .build()
+                .map_err(|e| MailError::Invalid(format!("TLS: {e}")))?;
+            builder = match tls {
+                SmtpTls::Implicit => builder.tls(Tls::Wrapper(params)),
+                SmtpTls::StartTlsRequired => builder.tls(Tls::Required(params)),
+                SmtpTls::StartTlsOpportunistic => builder.tls(Tls::Opportunistic(params)),
+                SmtpTls::None => builder,
+            };
+        }
+        let transport = builder.timeout(Some(std::time::Duration::from_secs(30))).build();
         let from = from.parse().map_err(|e: lettre::address::AddressError| MailError::Invalid(e.to_string()))?;
         Ok(SmtpMailer { transport, from })
     }
@@ -94,9 +148,14 @@ impl Mailer for SmtpMailer {
     }
 }
 
+/// An absolute link: the public base URL (always absolute, see `App::link_base`) and a path.
+fn link(base: &str, path: &str) -> String {
+    format!("{}{path}", base.trim_end_matches('/'))
+}
+
 /// The delivery mail for an order, in Chinese with English.
-pub fn delivery_mail(to: &str, order_no: &str, public_url: Option<&str>) -> Mail {
-    let link = format!("{}/o/{order_no}", public_url.unwrap_or("").trim_end_matches('/'));
+pub fn delivery_mail(to: &str, order_no: &str, base: &str) -> Mail {
+    let link = link(base, &format!("/o/{order_no}"));
     Mail {
         to: to.to_string(),
         subject: format!("卡保订单 {order_no} 已发货 / Order delivered"),
@@ -110,14 +169,8 @@ pub fn delivery_mail(to: &str, order_no: &str, public_url: Option<&str>) -> Mail
 }
 
 /// The reminder that a rejected claim can still go to the platform, before the window closes.
-pub fn escalation_reminder_mail(
-    to: &str,
-    order_no: &str,
-    claim_no: &str,
-    closes: &str,
-    public_url: Option<&str>,
-) -> Mail {
-    let link = format!("{}/o/{order_no}/claims/{claim_no}", public_url.unwrap_or("").trim_end_matches('/'));
+pub fn escalation_reminder_mail(to: &str, order_no: &str, claim_no: &str, closes: &str, base: &str) -> Mail {
+    let link = link(base, &format!("/o/{order_no}/claims/{claim_no}"));
     Mail {
         to: to.to_string(),
         subject: format!("卡保售后 {claim_no}：申请平台介入的期限将至 / Escalation window closing"),
@@ -167,17 +220,42 @@ impl SecurityChange {
     }
 }
 
+/// The link that proves an address belongs to an account (valid `hours`).
+pub fn verify_email_mail(to: &str, username: &str, token: &str, hours: i64, base: &str) -> Mail {
+    let link = link(base, &format!("/account/verify-email?token={token}"));
+    Mail {
+        to: to.to_string(),
+        subject: "卡保：请验证你的邮箱 / Verify your email address".into(),
+        text: format!(
+            "{username}，你好：\n请在 {hours} 小时内打开以下链接验证你的邮箱（只能使用一次）：\n{link}\n\
+             如果你没有在卡保注册或修改邮箱，请忽略本邮件。\n\n\
+             Hello {username}: open this link within {hours} hours to verify your email address (it works once):\n\
+             {link}\nIf you did not sign up at Kabao or change your address, ignore this mail."
+        ),
+    }
+}
+
+/// The password reset link (valid `minutes`, single use).
+pub fn password_reset_mail(to: &str, username: &str, token: &str, minutes: i64, base: &str) -> Mail {
+    let link = link(base, &format!("/password/reset?token={token}"));
+    Mail {
+        to: to.to_string(),
+        subject: "卡保：重置密码 / Reset your password".into(),
+        text: format!(
+            "{username}，你好：\n有人请求重置你的卡保账号密码。请在 {minutes} 分钟内打开以下链接设置新密码（只能使用一次）：\n\
+             {link}\n如果这不是你本人的请求，请忽略本邮件，你的密码不会改变。\n\n\
+             Hello {username}: someone asked to reset the password of your Kabao account. Open this link within \
+             {minutes} minutes to set a new password (it works once):\n{link}\nIf this was not you, ignore this \
+             mail; your password stays as it is."
+        ),
+    }
+}
+
 /// The notice of a security change, in Chinese with English, with the time and where to act if it was not the
 /// account's owner.
-pub fn security_change_mail(
-    to: &str,
-    username: &str,
-    change: SecurityChange,
-    when: &str,
-    public_url: Option<&str>,
-) -> Mail {
+pub fn security_change_mail(to: &str, username: &str, change: SecurityChange, when: &str, base: &str) -> Mail {
     let (zh, en) = change.words();
-    let link = format!("{}/account/security", public_url.unwrap_or("").trim_end_matches('/'));
+    let link = link(base, "/account/security");
     Mail {
         to: to.to_string(),
         subject: format!("卡保账号安全提醒：{zh} / Account security notice"),
@@ -195,7 +273,7 @@ mod tests {
 
     #[test]
     fn delivery_mails_link_the_order_and_never_carry_keys() {
-        let m = delivery_mail("a@example.com", "K123", Some("https://kabao.example/"));
+        let m = delivery_mail("a@example.com", "K123", "https://kabao.example/");
         assert!(m.text.contains("https://kabao.example/o/K123"));
         assert!(m.subject.contains("K123"));
     }
@@ -207,7 +285,7 @@ mod tests {
             "alice",
             SecurityChange::TotpDisabled,
             "2026-12-07 10:00",
-            Some("https://kabao.example"),
+            "https://kabao.example",
         );
         assert!(m.subject.contains("安全提醒"));
         assert!(m.text.contains("关闭两步验证") && m.text.contains("turned off"));
@@ -218,7 +296,7 @@ mod tests {
     async fn file_mailer_writes_one_file_per_mail() {
         let dir = std::env::temp_dir().join(format!("kabao-mail-{}", rand::random::<u64>()));
         let m = FileMailer { dir: dir.clone() };
-        m.send(&delivery_mail("a@example.com", "K1", None)).await.unwrap();
+        m.send(&delivery_mail("a@example.com", "K1", "http://localhost")).await.unwrap();
         let files: Vec<_> = std::fs::read_dir(&dir).unwrap().collect();
         assert_eq!(files.len(), 1);
         let _ = std::fs::remove_dir_all(dir);
@@ -226,7 +304,27 @@ mod tests {
 
     #[test]
     fn smtp_urls_are_checked() {
-        assert!(SmtpMailer::new("not a url", "shop@example.com").is_err());
-        assert!(SmtpMailer::new("smtps://u:p@smtp.example.com:465", "not an address").is_err());
+        assert!(SmtpMailer::new("not a url", "shop@example.com", None).is_err());
+        assert!(SmtpMailer::new("smtps://u:p@smtp.example.com:465", "not an address", None).is_err());
+        assert!(SmtpMailer::new("smtp://localhost:25", "shop@example.com", Some(b"not a pem")).is_err());
+    }
+
+    #[test]
+    fn smtp_urls_say_their_host_and_tls_mode() {
+        let t = |u: &str| smtp_host_and_tls(u);
+        assert_eq!(t("smtps://u:p@mail.example.com:465"), Some(("mail.example.com".into(), SmtpTls::Implicit)));
+        assert_eq!(t("smtp://u:p@[::1]:587?tls=required"), Some(("::1".into(), SmtpTls::StartTlsRequired)));
+        assert_eq!(t("smtp://127.0.0.1:25"), Some(("127.0.0.1".into(), SmtpTls::None)));
+        assert_eq!(t("smtp://h:1?tls=opportunistic"), Some(("h".into(), SmtpTls::StartTlsOpportunistic)));
+        assert_eq!(t("http://h"), None);
+    }
+
+    #[test]
+    fn account_links_are_absolute_and_bilingual() {
+        let m = password_reset_mail("a@example.com", "alice", "TOKEN", 30, "https://kabao.example/");
+        assert!(m.text.contains("https://kabao.example/password/reset?token=TOKEN"));
+        assert!(m.text.contains("30 分钟") && m.text.contains("30 minutes"));
+        let v = verify_email_mail("a@example.com", "alice", "T2", 24, "https://kabao.example");
+        assert!(v.text.contains("https://kabao.example/account/verify-email?token=T2"));
     }
 }

@@ -532,6 +532,24 @@ impl From<kabao_app::accounts::AccountsError> for ApiError {
     }
 }
 
+impl From<kabao_app::email_links::EmailLinkError> for ApiError {
+    fn from(e: kabao_app::email_links::EmailLinkError) -> Self {
+        use kabao_app::email_links::EmailLinkError as E;
+        match &e {
+            E::Invalid(_) | E::NoEmail | E::WrongPassword | E::LinkInvalid => {
+                ApiError::from_localized(StatusCode::BAD_REQUEST, &e)
+            }
+            E::AlreadyVerified | E::AddressChanged => ApiError::from_localized(StatusCode::CONFLICT, &e),
+            E::LinkUsed | E::LinkExpired => ApiError::from_localized(StatusCode::GONE, &e),
+            E::Throttled { retry_after_s } => ApiError {
+                retry_after_s: Some((*retry_after_s).max(1)),
+                ..ApiError::from_localized(StatusCode::TOO_MANY_REQUESTS, &e)
+            },
+            E::Hashing | E::Store(_) => ApiError::internal(e),
+        }
+    }
+}
+
 impl From<kabao_app::sessions::SessionError> for ApiError {
     fn from(e: kabao_app::sessions::SessionError) -> Self {
         use kabao_app::sessions::SessionError as E;

@@ -26,6 +26,9 @@ impl T {
 }
 
 fn lookup(key: &str) -> Option<(&'static str, &'static str)> {
+    if let Some(words) = email_words(key) {
+        return Some(words);
+    }
     Some(match key {
         "brand" => ("卡保", "Kabao"),
         "admin.security_events" => ("安全事件", "Security events"),
@@ -533,6 +536,60 @@ pub fn duplicate_message(d: &DuplicateLine, lang: Lang) -> String {
         (Some(first), Lang::En) => format!("Line {}: duplicate (same as line {first})", d.line),
         (None, Lang::En) => format!("Line {}: the shop already has this key", d.line),
     }
+}
+
+/// The words of the email verification and password reset pages.
+fn email_words(key: &str) -> Option<(&'static str, &'static str)> {
+    Some(match key {
+        "email.title" => ("邮箱", "Email address"),
+        "email.current" => ("当前邮箱", "Current address"),
+        "email.none" => ("尚未填写邮箱", "No address yet"),
+        "email.verified" => ("已验证", "Verified"),
+        "email.unverified" => ("未验证", "Not verified"),
+        "email.unverified_hint" => (
+            "未验证的邮箱收不到找回密码邮件。请打开验证邮件中的链接。",
+            "An unverified address gets no password reset mail. Open the link in the verification mail.",
+        ),
+        "email.resend" => ("重新发送验证邮件", "Resend the verification mail"),
+        "email.sent" => ("验证邮件已发送，请查收（24 小时内有效）。", "Verification mail sent (valid 24 hours)."),
+        "email.changed" => (
+            "邮箱已更新，验证邮件已发往新邮箱。",
+            "Address changed; a verification mail went to the new address.",
+        ),
+        "email.change" => ("修改邮箱", "Change the address"),
+        "email.new" => ("新邮箱（留空则删除）", "New address (empty removes it)"),
+        "email.password" => ("当前密码", "Current password"),
+        "email.save" => ("保存", "Save"),
+        "email.verified_title" => ("邮箱已验证", "Address verified"),
+        "email.verified_text" => ("你的邮箱已验证，可用于找回密码。", "Your address is verified and can reset your password."),
+        "email.link_title" => ("链接不可用", "Link not usable"),
+        "email.to_account" => ("返回邮箱设置", "Back to email settings"),
+        "password.forgot_link" => ("忘记密码？", "Forgot password?"),
+        "password.forgot_title" => ("找回密码", "Reset your password"),
+        "password.forgot_who" => ("用户名或邮箱", "Username or email address"),
+        "password.forgot_hint" => (
+            "我们会向该账号已验证的邮箱发送一个 30 分钟内有效、只能使用一次的重置链接。",
+            "We mail a reset link, valid 30 minutes and usable once, to the account's verified address.",
+        ),
+        "password.forgot_submit" => ("发送重置链接", "Send the reset link"),
+        "password.forgot_sent_title" => ("请查收邮件", "Check your mail"),
+        "password.forgot_sent" => (
+            "如果该用户名或邮箱对应一个邮箱已验证的账号，重置链接已发出，30 分钟内有效。没有收到？请检查垃圾邮件，或稍后重试。",
+            "If this username or address belongs to an account with a verified address, a reset link is on its way (valid 30 minutes). Nothing arrived? Check the spam folder or try again later.",
+        ),
+        "password.reset_title" => ("设置新密码", "Set a new password"),
+        "password.reset_for" => ("账号", "Account"),
+        "password.new" => ("新密码", "New password"),
+        "password.reset_submit" => ("重置密码", "Reset the password"),
+        "password.reset_note" => (
+            "重置后所有设备上的登录都会退出；如开启了两步验证，登录时仍需验证码。",
+            "Resetting signs the account out everywhere; a second factor, if on, is still asked at login.",
+        ),
+        "password.reset_done_title" => ("密码已重置", "Password reset"),
+        "password.reset_done" => ("密码已重置，所有设备已退出登录。请用新密码登录。", "Your password was reset and every session ended. Log in with the new password."),
+        "password.ask_again" => ("重新申请重置链接", "Ask for a new reset link"),
+        _ => return None,
+    })
 }
 
 #[cfg(test)]

@@ -3,8 +3,8 @@
 //! Scenarios panic on failure, like tests; each expects a freshly migrated, empty database.
 
 use crate::{
-    Backend, DataKeyRecord, KeyState, NewApiToken, NewBatch, NewCardKey, NewShop, NewUser, SecurityEvent, Session,
-    Store, StoreError, TxMode,
+    Backend, DataKeyRecord, EmailToken, EmailTokenPurpose, KeyState, NewApiToken, NewBatch, NewCardKey, NewShop,
+    NewUser, SecurityEvent, Session, Store, StoreError, TxMode,
 };
 use kabao_core::catalog::{Category, CertificationLevel, GoodsKind, ProductDraft};
 use kabao_core::user::Role;
@@ -55,6 +55,8 @@ pub const SCENARIOS: &[&str] = &[
     "gateway_refunds_are_queued_attempted_once_and_decided",
     "variants_and_tiers_roundtrip",
     "coupons_codes_uses_and_order_pricing",
+    "email_tokens_are_taken_once_and_only_before_expiry",
+    "verified_emails_count_only_for_the_current_address",
     "concurrent_buyers_never_oversell",
     "concurrent_withdrawal_holds_never_overdraw",
     "concurrent_checkouts_use_a_coupon_up_exactly_at_its_limit",
@@ -2659,4 +2661,67 @@ pub async fn history_pages_by_keyset_and_shop_figures_by_day(store: &dyn Store) 
     assert_eq!(wider.sales.len(), 2, "the older sale is inside a 30-day window, on its own day");
     let china_midnight = Timestamp(16 * 3_600_000);
     assert_eq!((china_day(Timestamp(china_midnight.0 - 1)), china_day(china_midnight)), (0, 1), "16:00 UTC");
+}
+
+pub async fn email_tokens_are_taken_once_and_only_before_expiry(store: &dyn Store) {
+    let mut tx = store.begin(TxMode::Write).await.unwrap();
+    let ivy = tx.insert_user(&new_user("ivy", Role::Buyer)).await.unwrap();
+    let token = |hash: u8, purpose: EmailTokenPurpose, expires: i64| EmailToken {
+        token_hash: vec![hash; 32],
+        user_id: ivy,
+        purpose,
+        email: "ivy@example.com".into(),
+        created_at: T0,
+        expires_at: at(expires),
+        used_at: None,
+    };
+    let (r1, r2, r3) = (
+        token(1, EmailTokenPurpose::Reset, 1_000),
+        token(2, EmailTokenPurpose::Reset, 1_000),
+        token(3, EmailTokenPurpose::Verify, 1_000),
+    );
+    for t in [&r1, &r2, &r3] {
+        tx.insert_email_token(t).await.unwrap();
+    }
+    tx.commit().await.unwrap();
+
+    let mut tx = store.begin(TxMode::Write).await.unwrap();
+    assert_eq!(tx.email_token(&r1.token_hash).await.unwrap(), Some(r1.clone()));
+    assert!(tx.email_token(&[9; 32]).await.unwrap().is_none());
+    assert!(!tx.use_email_token(&r1.token_hash, at(1_000)).await.unwrap(), "expired at expires_at");
+    assert!(tx.use_email_token(&r1.token_hash, at(999)).await.unwrap());
+    assert!(!tx.use_email_token(&r1.token_hash, at(999)).await.unwrap(), "taken once");
+    assert_eq!(tx.email_token(&r1.token_hash).await.unwrap().unwrap().used_at, Some(at(999)));
+    assert!(!tx.use_email_token(&[9; 32], T0).await.unwrap());
+    assert_eq!(tx.retire_email_tokens(ivy, EmailTokenPurpose::Reset, at(10)).await.unwrap(), 1, "r2 only");
+    assert!(!tx.use_email_token(&r2.token_hash, at(20)).await.unwrap(), "retired");
+    assert!(tx.use_email_token(&r3.token_hash, at(20)).await.unwrap(), "other purpose untouched");
+    tx.commit().await.unwrap();
+}
+
+pub async fn verified_emails_count_only_for_the_current_address(store: &dyn Store) {
+    let mut tx = store.begin(TxMode::Write).await.unwrap();
+    let jack = tx.insert_user(&new_user("jack", Role::Buyer)).await.unwrap();
+    let kate = tx.insert_user(&new_user("kate", Role::Buyer)).await.unwrap();
+    assert!(tx.email_verified(jack).await.unwrap().is_none());
+    assert!(tx.users_with_verified_email("jack@example.com").await.unwrap().is_empty(), "not verified yet");
+    tx.set_email_verified(jack, "jack@example.com", at(5)).await.unwrap();
+    tx.set_email_verified(kate, "old@example.com", at(5)).await.unwrap();
+    tx.commit().await.unwrap();
+
+    let mut tx = store.begin(TxMode::Write).await.unwrap();
+    assert_eq!(tx.email_verified(jack).await.unwrap(), Some(("jack@example.com".to_string(), at(5))));
+    let found: Vec<UserId> =
+        tx.users_with_verified_email("jack@example.com").await.unwrap().into_iter().map(|u| u.id).collect();
+    assert_eq!(found, vec![jack]);
+    assert!(tx.users_with_verified_email("old@example.com").await.unwrap().is_empty(), "kate moved on");
+    tx.set_user_email(jack, Some("new@example.com")).await.unwrap();
+    assert!(tx.users_with_verified_email("jack@example.com").await.unwrap().is_empty(), "old address");
+    assert!(tx.users_with_verified_email("new@example.com").await.unwrap().is_empty(), "not yet proved");
+    tx.set_email_verified(jack, "new@example.com", at(7)).await.unwrap();
+    assert_eq!(tx.users_with_verified_email("new@example.com").await.unwrap().len(), 1);
+    tx.set_user_email(kate, None).await.unwrap();
+    assert_eq!(tx.user_by_id(kate).await.unwrap().unwrap().email, None);
+    assert!(matches!(tx.set_user_email(UserId(kate.0 + 1000), None).await, Err(StoreError::NotFound)));
+    tx.commit().await.unwrap();
 }

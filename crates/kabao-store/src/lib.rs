@@ -31,6 +31,7 @@ pub use tx::{
     PayoutState, ShopsTx, TrustTx, Tx, UsersTx, WebhooksTx,
 };
 pub use tx::{Coupon, CouponTake, OrderPricing, PromotionsTx, VariantRow};
+pub use tx::{EmailToken, EmailTokenPurpose, EmailTx};
 pub use tx::{Finding, FindingKind, NewFinding, ReconcileTx, TransferDue};
 pub use tx::{GatewayRefund, GatewayRefundState, NewGatewayRefund, RefundAttempt, RefundsTx};
 pub use webhooks::*;

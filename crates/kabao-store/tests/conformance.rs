@@ -178,7 +178,9 @@ conformance_tests!(
     gateway_refunds_are_queued_attempted_once_and_decided,
     variants_and_tiers_roundtrip,
     coupons_codes_uses_and_order_pricing,
-    history_pages_by_keyset_and_shop_figures_by_day;
+    history_pages_by_keyset_and_shop_figures_by_day,
+    email_tokens_are_taken_once_and_only_before_expiry,
+    verified_emails_count_only_for_the_current_address;
     shared: concurrent_buyers_never_oversell,
     concurrent_withdrawal_holds_never_overdraw,
     concurrent_checkouts_use_a_coupon_up_exactly_at_its_limit,

@@ -70,6 +70,10 @@ pub struct Config {
     pub smtp_url: Option<String>,
     /// The sender address of mails.
     pub smtp_from: Option<String>,
+    /// Extra trusted root certificates (PEM) for the SMTP server's TLS: a private CA or a test certificate.
+    pub smtp_ca_file: Option<PathBuf>,
+    /// A password reset link works this long (default 1800 = 30 minutes).
+    pub reset_link_seconds: i64,
     /// Escrow is released this long after delivery (the platform's default claim window).
     pub claim_window_seconds: i64,
     /// Warranty insurance pays an unsettled eligible claim this long after the merchant's deadline.
@@ -199,6 +203,8 @@ impl Default for Config {
             wechatpay_api_url: None,
             smtp_url: None,
             smtp_from: None,
+            smtp_ca_file: None,
+            reset_link_seconds: 30 * 60,
             claim_window_seconds: 24 * 3600,
             insurance_grace_seconds: 24 * 3600,
             order_ttl_seconds: 30 * 60,
@@ -336,6 +342,15 @@ impl Config {
                 format!("KABAO_WITHDRAWAL_FEE_MIN_FEN={v:?} must be a whole number of 分, 0 or more")
             })?;
         }
+        if let Some(v) = env("KABAO_RESET_LINK_SECONDS") {
+            config.reset_link_seconds =
+                v.trim().parse().ok().filter(|n: &i64| (1..=24 * 3600).contains(n)).with_context(|| {
+                    format!("KABAO_RESET_LINK_SECONDS={v:?} must be a number of seconds from 1 to 86400")
+                })?;
+        }
+        if let Some(v) = env("KABAO_SMTP_CA_FILE") {
+            config.smtp_ca_file = Some(PathBuf::from(v));
+        }
         if let Some(v) = env("KABAO_JOB_INTERVAL_SECONDS") {
             config.job_interval_seconds =
                 v.trim().parse().ok().filter(|n: &u64| *n > 0).with_context(|| {
@@ -414,6 +429,36 @@ impl Config {
             );
         }
         Ok(config)
+    }
+
+    /// The mailer: SMTP when `smtp_url` is set (which then needs an absolute `public_url`, so that every link in a
+    /// mail is absolute, and reads `smtp_ca_file`), otherwise `.eml` files under `<data_dir>/mail`. A bad setting
+    /// is one line naming what to fix.
+    pub fn mailer(&self) -> anyhow::Result<std::sync::Arc<dyn kabao_app::mailer::Mailer>> {
+        let text = |v: &Option<String>| v.as_deref().map(str::trim).filter(|s| !s.is_empty()).map(str::to_string);
+        let Some(url) = text(&self.smtp_url) else {
+            if self.smtp_ca_file.is_some() {
+                bail!("smtp_ca_file (KABAO_SMTP_CA_FILE) is set but smtp_url (KABAO_SMTP_URL) is not");
+            }
+            return Ok(std::sync::Arc::new(kabao_app::mailer::FileMailer { dir: self.data_dir.join("mail") }));
+        };
+        match text(&self.public_url) {
+            Some(u) if u.starts_with("https://") || u.starts_with("http://") => {}
+            Some(u) => bail!("public_url (KABAO_PUBLIC_URL) {u:?} must start with https:// or http://"),
+            None => bail!(
+                "smtp_url needs public_url (KABAO_PUBLIC_URL), e.g. https://kabao.example: links in mails must be absolute"
+            ),
+        }
+        let ca = match &self.smtp_ca_file {
+            Some(path) => {
+                Some(std::fs::read(path).with_context(|| format!("smtp_ca_file: cannot read {}", path.display()))?)
+            }
+            None => None,
+        };
+        let from = text(&self.smtp_from).unwrap_or_else(|| "kabao@localhost".to_string());
+        let mailer = kabao_app::mailer::SmtpMailer::new(&url, &from, ca.as_deref())
+            .map_err(|e| anyhow::anyhow!("smtp_url / smtp_from / smtp_ca_file: {e}"))?;
+        Ok(std::sync::Arc::new(mailer))
     }
 
     /// Alipay, if configured: all of the app id and both keys (inline or from a file), or none of them; half a
@@ -1076,5 +1121,20 @@ secret = "another-long-secret-value"
         vars.insert("KABAO_WECHATPAY_PRIVATE_KEY_FILE", dir.join("missing.pem").display().to_string());
         assert!(load_wechatpay(&vars).err().is_some_and(|e| e.to_string().contains("cannot be read")));
         let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn smtp_needs_an_absolute_public_url() {
+        let mut c = Config { smtp_url: Some("smtp://127.0.0.1:2525".into()), ..Config::default() };
+        let err = c.mailer().err().map(|e| e.to_string()).unwrap_or_default();
+        assert!(err.contains("public_url") && err.contains("KABAO_PUBLIC_URL"), "{err}");
+        c.public_url = Some("kabao.example".into());
+        assert!(c.mailer().is_err(), "not absolute");
+        c.public_url = Some("https://kabao.example".into());
+        assert!(c.mailer().is_ok());
+        c.smtp_ca_file = Some(PathBuf::from("/nonexistent/ca.pem"));
+        assert!(c.mailer().err().is_some_and(|e| e.to_string().contains("smtp_ca_file")));
+        let files = Config::default();
+        assert!(files.mailer().is_ok(), "without SMTP, mails are files and need no public URL");
     }
 }

@@ -655,6 +655,7 @@ fn server_config(
 ) -> kabao_server::ServerConfig {
     kabao_server::ServerConfig {
         secure_cookies: config.secure_cookies,
+        reset_link_seconds: config.reset_link_seconds,
         trust_proxy: config.trust_proxy,
         epay,
         alipay,
@@ -742,6 +743,7 @@ async fn serve(config: Config, demo: bool) -> anyhow::Result<()> {
     let wechatpay = config.wechatpay()?;
     let sandbox = config.sandbox(demo)?;
     let verifiers = config.verifiers()?;
+    let mailer = config.mailer()?;
     if let Some(hex) = &config.master_key {
         kabao_core::vault::MasterKey::from_hex(hex)
             .map_err(|e| anyhow::anyhow!("master_key (KABAO_MASTER_KEY) is not 64 hex characters: {e}"))?;
@@ -771,13 +773,6 @@ async fn serve(config: Config, demo: bool) -> anyhow::Result<()> {
         .with_context(|| format!("listen {} (KABAO_LISTEN / --listen): cannot listen there", config.listen))?;
     let addr = listener.local_addr()?;
     let server_config = server_config(&config, epay, alipay, wechatpay, sandbox, verifiers);
-    let mailer: Arc<dyn kabao_app::mailer::Mailer> = match &config.smtp_url {
-        Some(url) => Arc::new(
-            kabao_app::mailer::SmtpMailer::new(url, config.smtp_from.as_deref().unwrap_or("kabao@localhost"))
-                .map_err(|e| anyhow::anyhow!("smtp_url / smtp_from: {e}"))?,
-        ),
-        None => Arc::new(kabao_app::mailer::FileMailer { dir: config.data_dir.join("mail") }),
-    };
     let state = kabao_server::AppState::new(store.clone(), keyring, server_config, Arc::new(kabao_server::SystemClock))
         .with_mailer(mailer, config.public_url.clone());
     let state = state.with_http(kabao_server::hardening::HttpSettings {

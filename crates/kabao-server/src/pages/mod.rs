@@ -8,6 +8,7 @@ pub mod chat;
 pub mod claims;
 pub mod console;
 pub mod disputes;
+pub mod email;
 pub mod finance;
 pub mod history;
 pub mod insurance;
@@ -355,7 +356,12 @@ fn page_routes(sandbox: bool) -> Routes {
         .route("/admin/shops/{id}/certification", post(admin::set_certification))
         .route("/admin/shops/{id}/suspension", post(admin::set_suspension))
         .route("/static/app.css", get(app_css))
-        .route("/admin/insurance", get(insurance::book));
+        .route("/admin/insurance", get(insurance::book))
+        .route("/account/email", get(email::account).post(email::change))
+        .route("/account/email/resend", post(email::resend))
+        .route("/account/verify-email", get(email::verify))
+        .route("/password/forgot", get(email::forgot_form).post(email::forgot))
+        .route("/password/reset", get(email::reset_form).post(email::reset));
     if sandbox {
         routes
             .route("/o/{no}/pay/sandbox", post(orders::pay_sandbox))

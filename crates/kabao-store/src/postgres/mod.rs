@@ -4,6 +4,7 @@
 //! `claims.rs`, ...), each implementing that aggregate's trait for [`PgTx`].
 
 mod claims;
+mod email;
 mod finance;
 mod history;
 mod idempotency;

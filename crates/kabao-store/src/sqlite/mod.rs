@@ -34,6 +34,7 @@
 //!   stops, refusing every later transaction, and a restart recovers from what is on disk.
 
 mod claims;
+mod email;
 mod finance;
 mod history;
 mod idempotency;

@@ -5,6 +5,7 @@
 //! that aggregate's trait: methods of a trait object's supertraits resolve like its own.
 
 mod claims;
+mod email;
 mod finance;
 pub(crate) mod history;
 mod idempotency;
@@ -24,6 +25,7 @@ mod webhooks;
 use crate::StoreResult;
 use async_trait::async_trait;
 pub use claims::ClaimsTx;
+pub use email::{EmailToken, EmailTokenPurpose, EmailTx};
 pub use finance::FinanceTx;
 pub use history::{china_day, DayFigure, HistoryTx, Movement, ShopFigures};
 pub use idempotency::IdempotencyTx;
@@ -59,6 +61,7 @@ pub trait Tx:
     + ReconcileTx
     + PromotionsTx
     + HistoryTx
+    + EmailTx
     + Send
 {
     async fn commit(self: Box<Self>) -> StoreResult<()>;

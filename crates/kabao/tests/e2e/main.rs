@@ -5,6 +5,7 @@ mod browser;
 mod buying;
 mod cli;
 mod crash;
+mod email;
 mod harness;
 mod insurance;
 mod ops;
