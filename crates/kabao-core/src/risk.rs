@@ -18,7 +18,9 @@
 //! message's length, and no input can make it panic (a property test feeds it arbitrary strings).
 
 mod contact;
+pub mod eval;
 mod links;
+pub mod normalize;
 mod phrases;
 mod text;
 
@@ -51,11 +53,17 @@ pub enum RiskCategory {
     OffPlatformPayment,
     /// A fee the buyer is told to pay: re-issue, unfreezing, activation, deposit, "pay first".
     FeeScam,
+    /// Asking the buyer to confirm receipt (or drop a complaint) before the goods work: escrow released early.
+    EarlyRelease,
 }
 
 impl RiskCategory {
-    pub const ALL: [RiskCategory; 3] =
-        [RiskCategory::OffPlatformContact, RiskCategory::OffPlatformPayment, RiskCategory::FeeScam];
+    pub const ALL: [RiskCategory; 4] = [
+        RiskCategory::OffPlatformContact,
+        RiskCategory::OffPlatformPayment,
+        RiskCategory::FeeScam,
+        RiskCategory::EarlyRelease,
+    ];
 
     /// The stable machine name, as serialized: `off_platform_contact`, `off_platform_payment`, `fee_scam`.
     pub fn as_str(self) -> &'static str {
@@ -63,6 +71,7 @@ impl RiskCategory {
             RiskCategory::OffPlatformContact => "off_platform_contact",
             RiskCategory::OffPlatformPayment => "off_platform_payment",
             RiskCategory::FeeScam => "fee_scam",
+            RiskCategory::EarlyRelease => "early_release",
         }
     }
 
@@ -76,6 +85,7 @@ impl RiskCategory {
             RiskCategory::OffPlatformContact => lang.pick("平台外联系", "Off-platform contact"),
             RiskCategory::OffPlatformPayment => lang.pick("平台外付款", "Off-platform payment"),
             RiskCategory::FeeScam => lang.pick("收费诈骗", "Fee scam"),
+            RiskCategory::EarlyRelease => lang.pick("诱导提前确认收货", "Early release"),
         }
     }
 }
@@ -247,6 +257,11 @@ pub fn warning(category: RiskCategory, lang: Lang) -> &'static str {
             "Kabao never charges buyers a re-issue fee, an unfreezing fee, an activation fee or a deposit. Anyone \
              who asks you to pay before re-issuing, unfreezing or refunding is a scammer: do not pay, and ask the \
              platform to step in.",
+        ),
+        RiskCategory::EarlyRelease => lang.pick(
+            "卡密能正常使用之前，请不要确认收货或撤销申诉：确认后货款就付给了卖家，平台无法再帮你补单或退款。",
+            "Do not confirm receipt or withdraw a complaint before the goods work: confirming pays the seller, and \
+             the platform can no longer re-issue or refund.",
         ),
     }
 }
