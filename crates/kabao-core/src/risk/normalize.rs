@@ -57,10 +57,15 @@ impl Normalized {
 
     /// The normalised byte range `[a, b)` covering an original character span.
     pub fn normalized_range(&self, span: (usize, usize)) -> (usize, usize) {
+        // Characters stay in order of their original positions, so the overlap is one run found by bisection.
+        let first = self.chars.partition_point(|ch| ch.end <= span.0);
         let mut a = None;
         let mut b = 0;
-        for (i, ch) in self.chars.iter().enumerate() {
-            if ch.end > span.0 && ch.start < span.1 {
+        for (i, ch) in self.chars.iter().enumerate().skip(first) {
+            if ch.start >= span.1 {
+                break;
+            }
+            if ch.end > span.0 {
                 a.get_or_insert(i);
                 b = i + 1;
             }
@@ -274,12 +279,20 @@ pub fn collapse_separators(v: Vec<NChar>) -> Vec<NChar> {
         let mut run = vec![k];
         let mut j = k;
         let sep = v.get(k + 1).map(|s| s.c).filter(|c| matches!(c, ' ' | '-' | '.'));
-        while j + 2 < n && sep.is_some() && v.get(j + 1).map(|s| s.c) == sep && single(j + 2) {
-            j += 2;
+        loop {
+            // One separator, or a few spaces where a decoration between them was removed.
+            let mut g = j + 1;
+            while g < n && g - j <= 3 && sep.is_some() && v.get(g).map(|s| s.c) == sep {
+                g += 1;
+            }
+            if g == j + 1 || g >= n || !single(g) {
+                break;
+            }
+            j = g;
             run.push(j);
         }
         let ascii = run.iter().all(|&r| v.get(r).is_some_and(|ch| ch.c.is_ascii()));
-        let dots = run.windows(2).any(|w| w.first().and_then(|&a| v.get(a + 1)).is_some_and(|s| s.c == '.'));
+        let dots = sep == Some('.');
         let ideographs = run.iter().all(|&r| v.get(r).is_some_and(|ch| is_ideograph(ch.c)));
         let enough = if dots {
             ascii && run.len() >= 4
@@ -289,9 +302,11 @@ pub fn collapse_separators(v: Vec<NChar>) -> Vec<NChar> {
             ideographs && run.len() >= 2
         };
         if enough {
-            for &r in run.iter().take(run.len() - 1) {
-                if let Some(d) = drop.get_mut(r + 1) {
-                    *d = true;
+            for w in run.windows(2) {
+                if let (Some(&x), Some(&y)) = (w.first(), w.get(1)) {
+                    for d in drop.iter_mut().take(y).skip(x + 1) {
+                        *d = true;
+                    }
                 }
             }
         }
@@ -371,8 +386,13 @@ fn single_alias(v: &[NChar], i: usize) -> Option<&'static str> {
         'q' if !is_word(prev) && !is_word(next) && next != Some('币') && next != Some('.') => Some(QQ),
         '薇' | '威' | '微' | '扣' => {
             let marked = matches!(after, Some(':' | '号' | '是')) || after.is_some_and(|c| c.is_ascii_digit());
-            let added = matches!(prev, Some('加' | '的' | '➕' | '+'));
-            (marked || (added && (c != '扣' || prev == Some('加')))).then_some(if c == '扣' { QQ } else { WECHAT })
+            let added = matches!(prev, Some('加' | '的' | '➕' | '+' | '上' | '去' | '来'));
+            let contacted = matches!(after, Some('找' | '聊'));
+            (marked || contacted || (added && (c != '扣' || prev != Some('的')))).then_some(if c == '扣' {
+                QQ
+            } else {
+                WECHAT
+            })
         }
         _ => None,
     }
@@ -394,7 +414,9 @@ pub fn aliases(v: Vec<NChar>) -> Vec<NChar> {
             let ascii_end = a.pat.ends_with(|c: char| c.is_ascii_alphabetic());
             let prev = i.checked_sub(1).and_then(|p| v.get(p)).map(|ch| ch.c);
             let next = v.get(i + len).map(|ch| ch.c);
-            if (ascii_start && is_word(prev)) || (ascii_end && is_word(next)) {
+            // `wx-2024-gift` is a code, not WeChat.
+            let code = next == Some('-') && is_word(v.get(i + len + 1).map(|ch| ch.c));
+            if (ascii_start && is_word(prev)) || (ascii_end && (is_word(next) || code)) {
                 continue;
             }
             found = Some((len, a.canon));
@@ -476,7 +498,7 @@ mod tests {
         assert_eq!(run("纸飞机 飞机 电报 tg ✈"), "telegram telegram telegram telegram telegram");
         assert_eq!(run("加扣 12345"), "加qq 12345");
         // Words and codes that merely contain the letters stay.
-        assert_eq!(run("vx7k-2mnp q币 扣点"), "vx7k-2mnp q币 扣点");
+        assert_eq!(run("vx7k-2mnp q币 扣点 wx-2024-gift"), "vx7k-2mnp q币 扣点 wx-2024-gift");
         assert_eq!(run("Telegram Premium"), "telegram premium");
     }
 
