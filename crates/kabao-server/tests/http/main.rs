@@ -16,6 +16,7 @@ mod idempotency;
 mod insurance;
 mod insurance_book;
 mod labels;
+mod listing;
 mod orders;
 mod pages;
 mod reconcile;
