@@ -22,6 +22,7 @@ pub mod insurance;
 pub mod inventory;
 pub mod jobs;
 pub mod keyring;
+pub mod listing;
 pub mod mailer;
 pub mod orders;
 pub mod payees;

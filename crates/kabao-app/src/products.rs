@@ -79,13 +79,29 @@ fn check_trial(state: &App, draft: &ProductDraft) -> Result<(), ProductError> {
     Ok(())
 }
 
+/// A product whose title or description trips the risk scanner is saved but held for review: not listed,
+/// whatever the merchant asked. Returns the rules that held it (empty when it is clean).
+fn hold_if_risky(state: &App, draft: &mut ProductDraft) -> Vec<&'static str> {
+    let rules = crate::listing::rules(state, &[draft.title.as_str(), draft.description.as_str()]);
+    if !rules.is_empty() {
+        draft.listed = false;
+        tracing::warn!(rules = ?rules, "product listing held for review");
+    }
+    rules
+}
+
 /// Creates a product in the merchant's shop.
 pub async fn create(state: &App, merchant: &User, input: &ProductInput) -> Result<Product, ProductError> {
     let shop = crate::shops::my_shop(state, merchant).await?;
-    let draft = ProductDraft::parse(input)?;
+    let mut draft = ProductDraft::parse(input)?;
     check_trial(state, &draft)?;
+    let held = hold_if_risky(state, &mut draft);
     let mut tx = state.store.begin(TxMode::Write).await?;
     let id = tx.insert_product(shop.id, &draft, state.now()).await?;
+    if !held.is_empty() {
+        tx.insert_risk_event(&crate::listing::event(crate::listing::PRODUCT, shop.id, merchant.id, &held, state.now()))
+            .await?;
+    }
     let p = tx.product_by_id(id).await?.ok_or(ProductError::Vanished(id))?;
     tx.commit().await?;
     tracing::info!(product = %id, shop = %shop.id, "product created");
@@ -109,11 +125,16 @@ pub async fn update(
     id: ProductId,
     input: &ProductInput,
 ) -> Result<Product, ProductError> {
-    let draft = ProductDraft::parse(input)?;
+    let mut draft = ProductDraft::parse(input)?;
     check_trial(state, &draft)?;
-    owned(state, merchant, id).await?;
+    let (_, shop) = owned(state, merchant, id).await?;
+    let held = hold_if_risky(state, &mut draft);
     let mut tx = state.store.begin(TxMode::Write).await?;
     tx.update_product(id, &draft, state.now()).await?;
+    if !held.is_empty() {
+        tx.insert_risk_event(&crate::listing::event(crate::listing::PRODUCT, shop.id, merchant.id, &held, state.now()))
+            .await?;
+    }
     let p = tx.product_by_id(id).await?.ok_or(ProductError::NotFound)?;
     tx.commit().await?;
     Ok(p)

@@ -98,6 +98,7 @@ pub async fn queue(state: &App, admin: &User) -> Result<Vec<Queued>, RiskError> 
     for (id, open) in shops {
         let Some(shop) = tx.shop_by_id(id).await? else { continue };
         let mut events = Vec::new();
+        let mut listings: Option<String> = None;
         for e in tx.shop_risk_events(id, 20).await? {
             let order_no = match e.order_id {
                 Some(o) => tx.order_by_id(o).await?.map(|o| o.order_no),
@@ -105,6 +106,14 @@ pub async fn queue(state: &App, admin: &User) -> Result<Vec<Queued>, RiskError> 
             };
             let message = match e.message_id {
                 Some(m) => tx.chat_message(m).await?.map(|m| m.body),
+                // A held listing: the shop's listing texts that the scanner flags now, as the admin judges them.
+                None if e.kind.starts_with("listing.") => {
+                    if listings.is_none() {
+                        let products = tx.list_shop_products(id).await?;
+                        listings = Some(flagged_listings(state, &shop, &products));
+                    }
+                    listings.clone().filter(|t| !t.is_empty())
+                }
                 None => None,
             };
             events.push(QueuedEvent { event: e, order_no, message });
@@ -112,6 +121,21 @@ pub async fn queue(state: &App, admin: &User) -> Result<Vec<Queued>, RiskError> 
         out.push(Queued { shop, open, events });
     }
     Ok(out)
+}
+
+/// The shop's name and description and its products' titles and descriptions that the scanner flags, one
+/// listing a paragraph.
+fn flagged_listings(state: &App, shop: &Shop, products: &[kabao_store::Product]) -> String {
+    let mut out = Vec::new();
+    if !crate::listing::rules(state, &[shop.name.as_str(), shop.description.as_str()]).is_empty() {
+        out.push(format!("店铺 Shop: {}\n{}", shop.name, shop.description));
+    }
+    for p in products {
+        if !crate::listing::rules(state, &[p.title.as_str(), p.description.as_str()]).is_empty() {
+            out.push(format!("商品 Product #{}: {}\n{}", p.id, p.title, p.description));
+        }
+    }
+    out.join("\n\n")
 }
 
 /// Confirms or dismisses every open event of a shop, with a note; a confirmation may also suspend the shop.

@@ -128,10 +128,14 @@ pub async fn open_shop(state: &App, merchant: &User, name: &str, description: &s
     let name = parse_shop_name(name)?;
     let description = parse_description(description)?;
     let mut tx = state.store.begin(TxMode::Write).await?;
+    let held = crate::listing::rules(state, &[name.as_str(), description.as_str()]);
     let id = tx
         .insert_shop(&NewShop { owner_id: merchant.id, name, description, opened_at: state.now() })
         .await
         .map_err(shop_conflict)?;
+    if !held.is_empty() {
+        tx.insert_risk_event(&crate::listing::event(crate::listing::SHOP, id, merchant.id, &held, state.now())).await?;
+    }
     let shop = tx.shop_by_id(id).await?.ok_or(ShopError::Vanished(id))?;
     tx.commit().await?;
     tracing::info!(shop = %id, owner = %merchant.id, "shop opened");
@@ -183,6 +187,11 @@ pub async fn update_my_shop(state: &App, merchant: &User, name: &str, descriptio
     let description = parse_description(description)?;
     let mut tx = state.store.begin(TxMode::Write).await?;
     tx.update_shop(shop.id, &name, &description).await.map_err(shop_conflict)?;
+    let held = crate::listing::rules(state, &[name.as_str(), description.as_str()]);
+    if !held.is_empty() {
+        let event = crate::listing::event(crate::listing::SHOP, shop.id, merchant.id, &held, state.now());
+        tx.insert_risk_event(&event).await?;
+    }
     let shop = tx.shop_by_id(shop.id).await?.ok_or(ShopError::Vanished(shop.id))?;
     tx.commit().await?;
     Ok(shop)

@@ -18,8 +18,11 @@
 //! message's length, and no input can make it panic (a property test feeds it arbitrary strings).
 
 mod contact;
+pub mod eval;
 mod links;
+pub mod normalize;
 mod phrases;
+mod shapes;
 mod text;
 
 use crate::i18n::Lang;
@@ -41,6 +44,25 @@ impl Default for ScanConfig {
     }
 }
 
+/// Official redemption and recharge sites a product page names (`store.steampowered.com`, `apple.com/redeem`):
+/// links to them are never flagged, whatever the caller's allow-list.
+pub const OFFICIAL_HOSTS: &[&str] = &[
+    "apple.com",
+    "steampowered.com",
+    "microsoft.com",
+    "xbox.com",
+    "playstation.com",
+    "nintendo.com",
+    "play.google.com",
+    "netflix.com",
+    "spotify.com",
+    "pay.qq.com",
+    "ecard.163.com",
+    "iqiyi.com",
+    "bilibili.com",
+    "epicgames.com",
+];
+
 /// The kind of risk a hit is, which decides the warning a buyer sees.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -51,11 +73,17 @@ pub enum RiskCategory {
     OffPlatformPayment,
     /// A fee the buyer is told to pay: re-issue, unfreezing, activation, deposit, "pay first".
     FeeScam,
+    /// Asking the buyer to confirm receipt (or drop a complaint) before the goods work: escrow released early.
+    EarlyRelease,
 }
 
 impl RiskCategory {
-    pub const ALL: [RiskCategory; 3] =
-        [RiskCategory::OffPlatformContact, RiskCategory::OffPlatformPayment, RiskCategory::FeeScam];
+    pub const ALL: [RiskCategory; 4] = [
+        RiskCategory::OffPlatformContact,
+        RiskCategory::OffPlatformPayment,
+        RiskCategory::FeeScam,
+        RiskCategory::EarlyRelease,
+    ];
 
     /// The stable machine name, as serialized: `off_platform_contact`, `off_platform_payment`, `fee_scam`.
     pub fn as_str(self) -> &'static str {
@@ -63,6 +91,7 @@ impl RiskCategory {
             RiskCategory::OffPlatformContact => "off_platform_contact",
             RiskCategory::OffPlatformPayment => "off_platform_payment",
             RiskCategory::FeeScam => "fee_scam",
+            RiskCategory::EarlyRelease => "early_release",
         }
     }
 
@@ -76,6 +105,7 @@ impl RiskCategory {
             RiskCategory::OffPlatformContact => lang.pick("平台外联系", "Off-platform contact"),
             RiskCategory::OffPlatformPayment => lang.pick("平台外付款", "Off-platform payment"),
             RiskCategory::FeeScam => lang.pick("收费诈骗", "Fee scam"),
+            RiskCategory::EarlyRelease => lang.pick("诱导提前确认收货", "Early release"),
         }
     }
 }
@@ -94,9 +124,27 @@ pub mod rule {
     pub const ACTIVATION: &str = "fee.activation";
     pub const DEPOSIT_FROM_BUYER: &str = "fee.deposit_from_buyer";
     pub const PAY_FIRST: &str = "fee.pay_first";
+    pub const APP_ID: &str = "contact.app_id";
+    pub const EMAIL: &str = "contact.email";
+    pub const HANDLE: &str = "contact.handle";
+    pub const GROUP: &str = "contact.group";
+    pub const INVITE: &str = "contact.invite";
+    pub const QR_OFFER: &str = "contact.qr_offer";
+    pub const TRANSFER: &str = "payment.transfer";
+    pub const RED_PACKET: &str = "payment.red_packet";
+    pub const BANK_CARD: &str = "payment.bank_card";
+    pub const OTHER_MARKET: &str = "payment.other_market";
+    pub const BYPASS: &str = "payment.bypass";
+    pub const FEE_CONDITION: &str = "fee.condition";
+    pub const CONFIRM_EARLY: &str = "release.confirm_early";
+
+    /// The category of a rule id this version knows.
+    pub fn category(rule: &str) -> Option<super::RiskCategory> {
+        ALL.iter().find(|(id, _)| *id == rule).map(|(_, c)| *c)
+    }
 
     /// Every rule id with its category.
-    pub const ALL: [(&str, super::RiskCategory); 12] = {
+    pub const ALL: [(&str, super::RiskCategory); 25] = {
         use super::RiskCategory::*;
         [
             (WECHAT, OffPlatformContact),
@@ -111,6 +159,19 @@ pub mod rule {
             (ACTIVATION, FeeScam),
             (DEPOSIT_FROM_BUYER, FeeScam),
             (PAY_FIRST, FeeScam),
+            (APP_ID, OffPlatformContact),
+            (EMAIL, OffPlatformContact),
+            (HANDLE, OffPlatformContact),
+            (GROUP, OffPlatformContact),
+            (INVITE, OffPlatformContact),
+            (QR_OFFER, OffPlatformContact),
+            (TRANSFER, OffPlatformPayment),
+            (RED_PACKET, OffPlatformPayment),
+            (BANK_CARD, OffPlatformPayment),
+            (OTHER_MARKET, OffPlatformPayment),
+            (BYPASS, OffPlatformPayment),
+            (FEE_CONDITION, FeeScam),
+            (CONFIRM_EARLY, EarlyRelease),
         ]
     };
 
@@ -134,6 +195,33 @@ pub mod rule {
             ACTIVATION => lang.pick("向买家索要激活费", "Asks the buyer for an activation fee"),
             DEPOSIT_FROM_BUYER => lang.pick("向买家索要保证金", "Asks the buyer for a deposit"),
             PAY_FIRST => lang.pick("要求买家先付款再补单或退款", "Tells the buyer to pay before a re-issue or refund"),
+            APP_ID => lang.pick("对方在索要或留下平台外联系方式", "Contact details for an app outside the platform"),
+            EMAIL => {
+                lang.pick("留电子邮箱或网站，引导站外联系", "An e-mail address or website to talk off the platform")
+            }
+            HANDLE => lang.pick("留 @ 账号，引导站外联系", "An @handle to talk off the platform"),
+            GROUP => lang.pick("邀请加入站外群聊", "An invitation to a group chat off the platform"),
+            INVITE => lang.pick("邀请到平台外聊天或加好友", "An invitation to talk or add a friend off the platform"),
+            QR_OFFER => {
+                lang.pick("发二维码或名片，引导扫码加好友", "A QR code or contact card to add them off the platform")
+            }
+            TRANSFER => {
+                lang.pick("要求直接转账给个人，不走平台付款", "Asks for a direct transfer instead of paying here")
+            }
+            RED_PACKET => lang.pick("要求用红包付款", "Asks to be paid by red packet"),
+            BANK_CARD => lang.pick("给出银行卡号要求打款", "A bank card number to pay into"),
+            OTHER_MARKET => {
+                lang.pick("引导到其他平台的链接或店铺付款", "Sends the buyer to another marketplace's listing to pay")
+            }
+            BYPASS => lang.pick("劝买家绕开平台付款", "Talks the buyer into paying around the platform"),
+            FEE_CONDITION => lang.pick(
+                "把付款当作退款、补单、解冻或验证的条件",
+                "Makes a payment the condition of a refund, re-issue, unfreezing or verification",
+            ),
+            CONFIRM_EARLY => lang.pick(
+                "在卡密能用之前要求确认收货或撤销申诉",
+                "Asks to confirm receipt or drop a complaint before the goods work",
+            ),
             _ => return None,
         })
     }
@@ -188,10 +276,27 @@ impl Serialize for Scan {
 /// Scans one message. Never panics; spans are character offsets into `text`.
 pub fn scan(text: &str, cfg: &ScanConfig) -> Scan {
     let folded = Folded::new(text);
+    let normalized = normalize::normalize(text);
     let mut hits = Vec::new();
     contact::scan(&folded, &mut hits);
     phrases::scan(&folded, &mut hits);
-    links::scan(&folded, &cfg.allowed_hosts, &mut hits);
+    let mut allowed = cfg.allowed_hosts.clone();
+    allowed.extend(OFFICIAL_HOSTS.iter().map(|h| h.to_string()));
+    links::scan(&folded, &allowed, &mut hits);
+    // The first rules' hits pass the shape rules' guards too: goods names, key formats, warnings.
+    let ctx = shapes::Context::new(&normalized);
+    hits.retain(|h| {
+        let (a, b) = normalized.normalized_range(h.span);
+        let phrase = h.rule != rule::EXTERNAL_LINK
+            && !shapes::concrete(&normalized, a, b)
+            && !shapes::concrete_written(text, h.span);
+        !shapes::guarded(&normalized, &ctx, a, b, phrase, false)
+    });
+    // The shape rules add what the first rules missed: a category they did not flag at all.
+    let mut shaped = Vec::new();
+    shapes::scan(&normalized, &ctx, &mut shaped);
+    let seen: Vec<RiskCategory> = hits.iter().map(|h| h.category).collect();
+    hits.extend(shaped.into_iter().filter(|h| !seen.contains(&h.category)));
     let len = text.chars().count();
     hits.retain(|h| h.span.0 < h.span.1 && h.span.1 <= len);
     // One hit per rule and stretch of text: overlapping or touching hits of a rule become one.
@@ -247,6 +352,11 @@ pub fn warning(category: RiskCategory, lang: Lang) -> &'static str {
             "Kabao never charges buyers a re-issue fee, an unfreezing fee, an activation fee or a deposit. Anyone \
              who asks you to pay before re-issuing, unfreezing or refunding is a scammer: do not pay, and ask the \
              platform to step in.",
+        ),
+        RiskCategory::EarlyRelease => lang.pick(
+            "卡密能正常使用之前，请不要确认收货或撤销申诉：确认后货款就付给了卖家，平台无法再帮你补单或退款。",
+            "Do not confirm receipt or withdraw a complaint before the goods work: confirming pays the seller, and \
+             the platform can no longer re-issue or refund.",
         ),
     }
 }
@@ -345,9 +455,9 @@ mod tests {
             assert_eq!(s.hits.first().map(|h| h.span), Some((0, text.chars().count())), "{text}");
         }
         // The caller's allow-list replaces the default one.
-        let partner = ScanConfig { allowed_hosts: vec!["steampowered.com".into(), "kabao.cn".into()] };
-        assert!(!scan("去 store.steampowered.com 激活", &partner).risky());
-        assert!(scan("去 store.steampowered.com 激活", &cfg).risky());
+        let partner = ScanConfig { allowed_hosts: vec!["partnergames.com".into(), "kabao.cn".into()] };
+        assert!(!scan("去 store.partnergames.com 激活", &partner).risky());
+        assert!(scan("去 store.partnergames.com 激活", &cfg).risky());
     }
 
     #[test]
@@ -368,6 +478,7 @@ mod tests {
             let (prefix, _) = id.split_once('.').unwrap_or_default();
             let expected = match prefix {
                 "contact" | "offplatform" => RiskCategory::OffPlatformContact,
+                "release" => RiskCategory::EarlyRelease,
                 "payment" => RiskCategory::OffPlatformPayment,
                 _ => RiskCategory::FeeScam,
             };

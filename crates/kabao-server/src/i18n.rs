@@ -147,6 +147,8 @@ fn lookup(key: &str) -> Option<(&'static str, &'static str)> {
             "This product has no written re-issue rules: if a key fails, the platform cannot re-issue or refund by rule.",
         ),
         "product.unlisted" => ("未上架（仅你可见）", "Unlisted (visible only to you)"),
+        "console.listing_held" => ("风险审核中，暂不上架：", "Held for review, not listed:"),
+        "console.shop_held" => ("店铺名称或简介已提交风险审核：", "Shop name or description sent for review:"),
         "product.buy_soon" => ("下单与担保支付即将开放。", "Checkout with escrow is coming soon."),
         "shop.opened" => ("开店时间", "Opened"),
         "shop.products" => ("在售商品", "Products"),

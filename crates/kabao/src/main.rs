@@ -178,6 +178,13 @@ enum RiskCommand {
         #[arg(long = "allow-host")]
         allow_hosts: Vec<String>,
     },
+    /// Score the scanner on a labelled corpus (JSONL: {"text", "risky", "category"}): precision, recall, per
+    /// family, then every miss and false alarm. Exits non-zero below --min (default 0.95) on either figure.
+    Eval {
+        file: PathBuf,
+        #[arg(long, default_value_t = 0.95)]
+        min: f64,
+    },
 }
 
 #[derive(Subcommand)]
@@ -204,6 +211,14 @@ enum BenchCommand {
         /// With --url: the running server's data directory (SQLite database and dev master key).
         #[arg(long)]
         data_dir: Option<PathBuf>,
+    },
+    /// Scan every message of a labelled corpus (JSONL) repeatedly for --seconds and print messages per second.
+    Risk {
+        /// The corpus [default: tests/data/risk/dev.jsonl].
+        #[arg(long, default_value = "tests/data/risk/dev.jsonl")]
+        file: PathBuf,
+        #[arg(long, default_value_t = 3)]
+        seconds: u64,
     },
     /// Time `kabao keys import` of a generated file into a fresh product.
     Import {
@@ -440,6 +455,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             report("verify-bundle", &verdict.problems)
         }
         Command::Risk { command: RiskCommand::Scan { allow_hosts } } => risk_scan(allow_hosts),
+        Command::Risk { command: RiskCommand::Eval { file, min } } => risk_eval(&file, min),
+        Command::Bench { command: BenchCommand::Risk { file, seconds } } => risk_bench(&file, seconds),
         Command::Bench {
             command: BenchCommand::Checkout { clients, seconds, url, database_url, data_dir, insurance },
         } => {
@@ -560,6 +577,55 @@ fn report(what: &str, problems: &[String]) -> anyhow::Result<()> {
         println!("{what}: {p}");
     }
     bail!("{what} verification found {} problem(s)", problems.len())
+}
+
+/// Reads a labelled corpus file.
+fn read_corpus(file: &std::path::Path) -> anyhow::Result<Vec<kabao_core::risk::eval::Labelled>> {
+    let text = std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?;
+    kabao_core::risk::eval::parse_corpus(&text).map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))
+}
+
+/// `kabao risk eval FILE`: the scanner's figures on a labelled corpus, with its misses and false alarms.
+fn risk_eval(file: &std::path::Path, min: f64) -> anyhow::Result<()> {
+    use kabao_core::risk::eval;
+    let corpus = read_corpus(file)?;
+    let report = eval::evaluate(&corpus, &kabao_core::risk::ScanConfig::default());
+    print!("{}", eval::render(&report));
+    if report.precision() < min || report.recall() < min {
+        bail!("precision {:.3} / recall {:.3} below {min}", report.precision(), report.recall());
+    }
+    Ok(())
+}
+
+/// `kabao bench risk`: messages scanned per second over a corpus, one thread; the last line is JSON.
+fn risk_bench(file: &std::path::Path, seconds: u64) -> anyhow::Result<()> {
+    let corpus = read_corpus(file)?;
+    if corpus.is_empty() {
+        bail!("{}: no messages", file.display());
+    }
+    let cfg = kabao_core::risk::ScanConfig::default();
+    let (mut messages, mut chars, mut risky) = (0u64, 0u64, 0u64);
+    let start = std::time::Instant::now();
+    let budget = std::time::Duration::from_secs(seconds.max(1));
+    while start.elapsed() < budget {
+        for item in &corpus {
+            let scan = kabao_core::risk::scan(&item.text, &cfg);
+            risky += u64::from(scan.risky());
+            messages += 1;
+            chars += item.text.chars().count() as u64;
+        }
+    }
+    let secs = start.elapsed().as_secs_f64();
+    let per_sec = messages as f64 / secs;
+    println!(
+        "risk scan: {messages} messages ({chars} characters, {risky} flagged) in {secs:.2} s: {per_sec:.0} messages/s"
+    );
+    println!(
+        "{}",
+        serde_json::json!({"bench": "risk", "messages": messages, "seconds": secs, "messages_per_second": per_sec.round(),
+            "chars_per_second": (chars as f64 / secs).round()})
+    );
+    Ok(())
 }
 
 /// `kabao risk scan`: stdin lines in, one JSON verdict per line out. Bytes that are not UTF-8 are replaced, so

@@ -254,7 +254,7 @@ fn fold_char(c: char, out: &mut impl FnMut(char)) {
 }
 
 /// Characters that render as nothing and are used to split words unseen.
-fn is_invisible(c: char) -> bool {
+pub(super) fn is_invisible(c: char) -> bool {
     matches!(c,
         '\u{00AD}' | '\u{034F}' | '\u{061C}' | '\u{115F}' | '\u{1160}' | '\u{17B4}' | '\u{17B5}'
         | '\u{180B}'..='\u{180F}' | '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2060}'..='\u{206F}'
@@ -263,7 +263,7 @@ fn is_invisible(c: char) -> bool {
 }
 
 /// Dingbat digits that compatibility decomposition leaves alone: ❶–❾, ➀–➈, ➊–➒, ⓵–⓽, ⓿.
-fn dingbat_digit(c: char) -> Option<char> {
+pub(super) fn dingbat_digit(c: char) -> Option<char> {
     let n = c as u32;
     let d = match n {
         0x2776..=0x277E => n - 0x2776 + 1,
@@ -277,7 +277,7 @@ fn dingbat_digit(c: char) -> Option<char> {
 }
 
 /// Cyrillic and Greek letters drawn like Latin ones (`wх` with a Cyrillic `х` is still `wx`).
-fn latin_lookalike(c: char) -> char {
+pub(super) fn latin_lookalike(c: char) -> char {
     match c {
         'а' | 'А' | 'α' | 'Α' => 'a',
         'в' | 'В' | 'β' | 'Β' => 'b',

@@ -26,6 +26,8 @@ pub struct ShopView {
     pub certified: bool,
     pub opened: String,
     pub suspended: bool,
+    /// Why the name or description was sent to the admin's risk review, one reason per rule; empty if not.
+    pub held: Vec<String>,
 }
 
 pub struct ProductRow {
@@ -34,6 +36,8 @@ pub struct ProductRow {
     pub price: String,
     pub stock: i64,
     pub listed: bool,
+    /// Why the listing is held for review (not listed), one reason per rule; empty if it is not held.
+    pub held: Vec<String>,
 }
 
 pub struct TokenRow {
@@ -76,6 +80,7 @@ async fn console_page(
             certified: s.certification != kabao_core::catalog::CertificationLevel::None,
             opened: date(s.opened_at),
             suspended: s.suspended,
+            held: kabao_app::listing::reasons(state, &[s.name.as_str(), s.description.as_str()], lang),
             name: s.name,
             description: s.description,
         }),
@@ -88,6 +93,7 @@ async fn console_page(
                 price: p.price.to_string(),
                 stock: p.stock_available,
                 listed: p.listed,
+                held: kabao_app::listing::reasons(state, &[p.title.as_str(), p.description.as_str()], lang),
                 title: p.title,
             })
             .collect(),

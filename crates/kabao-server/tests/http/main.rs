@@ -18,6 +18,7 @@ mod idempotency;
 mod insurance;
 mod insurance_book;
 mod labels;
+mod listing;
 mod orders;
 mod pages;
 mod promotions;

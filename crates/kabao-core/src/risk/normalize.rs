@@ -1,0 +1,544 @@
+//! Normalisation before matching: one pipeline, one function per step, every output character knowing the
+//! range of original characters it came from, so a verdict's span still points into what was written.
+//!
+//! 1. [`fold`]: Unicode NFKC per character (full-width `ｖｘ１２３` → `vx123`, circled `①` → `1`), dingbat digits
+//!    (`❶`, `➀`), Cyrillic/Greek look-alikes of Latin letters, ASCII lowercased; invisible characters, keycap
+//!    marks and combining marks dropped.
+//! 2. [`numerals`]: Chinese numerals (`一三八`, `壹叁捌`, `幺`, `洞`) read as digits where five or more of them
+//!    (digits mixed in, single spaces or dashes between) form a number; `一共`, `一百五十` stay words.
+//! 3. [`strip_decorations`]: hearts, stars, dots, emoji and other symbols put between characters are removed
+//!    (`微❤信`, `k★b`, `微.信`), sentence punctuation and id syntax (`:@#/._-+`) stay.
+//! 4. [`collapse_separators`]: spaces and dashes inside a number (`138 1234-5678`) and between characters
+//!    written one by one (`k b _ 8 8`, `k-a-b-a-o`, `扣 扣`) are removed.
+//! 5. [`aliases`]: pinyin, homophone and slang names of the contact apps become one canonical name:
+//!    `微信` (wei xin, vx, wx, V, 薇信, 威信, 微訊, 绿泡泡, 卫星…), `qq` (企鹅, 扣扣, 蔻蔻, 🐧, a lone Q…),
+//!    `telegram` (飞机, 纸飞机, 电报, tg, ✈).
+
+use super::text::{dingbat_digit, is_invisible, latin_lookalike};
+use unicode_normalization::char::is_combining_mark;
+use unicode_normalization::UnicodeNormalization;
+
+/// One normalised character and the original characters `[start, end)` it stands for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NChar {
+    pub c: char,
+    pub start: usize,
+    pub end: usize,
+}
+
+/// A normalised message: its characters, the same as a string (for matching), and the map back.
+#[derive(Debug, Clone)]
+pub struct Normalized {
+    pub chars: Vec<NChar>,
+    pub text: String,
+    /// Byte offset in `text` of each character, plus `text.len()` at the end.
+    byte_starts: Vec<usize>,
+    /// Characters in the original message.
+    pub original_len: usize,
+}
+
+impl Normalized {
+    /// The normalised character index at a byte offset of `text` (the next character when inside one).
+    pub fn char_at_byte(&self, byte: usize) -> usize {
+        self.byte_starts.partition_point(|&b| b < byte)
+    }
+
+    /// The original character span `[start, end)` of the normalised bytes `[a, b)`; `None` when empty.
+    pub fn original_span(&self, a: usize, b: usize) -> Option<(usize, usize)> {
+        let (i, j) = (self.char_at_byte(a), self.char_at_byte(b));
+        if i >= j {
+            return None;
+        }
+        let first = self.chars.get(i)?;
+        let last = self.chars.get(j - 1)?;
+        let (s, e) = (first.start.min(last.start), first.end.max(last.end));
+        (s < e && e <= self.original_len).then_some((s, e))
+    }
+
+    /// The normalised byte range `[a, b)` covering an original character span.
+    pub fn normalized_range(&self, span: (usize, usize)) -> (usize, usize) {
+        // Characters stay in order of their original positions, so the overlap is one run found by bisection.
+        let first = self.chars.partition_point(|ch| ch.end <= span.0);
+        let mut a = None;
+        let mut b = 0;
+        for (i, ch) in self.chars.iter().enumerate().skip(first) {
+            if ch.start >= span.1 {
+                break;
+            }
+            if ch.end > span.0 {
+                a.get_or_insert(i);
+                b = i + 1;
+            }
+        }
+        let a = a.unwrap_or(0);
+        let byte = |i: usize| self.byte_starts.get(i).copied().unwrap_or(self.text.len());
+        (byte(a), byte(b.max(a)))
+    }
+}
+
+/// Runs the whole pipeline.
+pub fn normalize(text: &str) -> Normalized {
+    let original_len = text.chars().count();
+    let chars = aliases(collapse_separators(strip_decorations(numerals(fold(text)))));
+    let mut s = String::with_capacity(chars.len() * 3);
+    let mut byte_starts = Vec::with_capacity(chars.len() + 1);
+    for ch in &chars {
+        byte_starts.push(s.len());
+        s.push(ch.c);
+    }
+    byte_starts.push(s.len());
+    Normalized { chars, text: s, byte_starts, original_len }
+}
+
+/// Step 1: NFKC per character, look-alikes folded, lowercase; invisible, keycap and combining marks dropped.
+pub fn fold(text: &str) -> Vec<NChar> {
+    let mut out = Vec::with_capacity(text.len());
+    for (i, c) in text.chars().enumerate() {
+        let push = |out: &mut Vec<NChar>, c: char| out.push(NChar { c, start: i, end: i + 1 });
+        if let Some(d) = dingbat_digit(c) {
+            push(&mut out, d);
+            continue;
+        }
+        if c == '\u{20E3}' || is_invisible(c) {
+            continue;
+        }
+        for k in std::iter::once(c).nfkc() {
+            if is_combining_mark(k) || is_invisible(k) {
+                continue;
+            }
+            let k = latin_lookalike(k);
+            let k = match k {
+                '訊' => '讯',
+                '號' => '号',
+                '碼' => '码',
+                '聯' => '联',
+                '係' => '系',
+                _ => k,
+            };
+            push(&mut out, k.to_ascii_lowercase());
+        }
+    }
+    out
+}
+
+/// The value of a Chinese numeral or digit.
+fn numeral(c: char) -> Option<char> {
+    let d = match c {
+        '0'..='9' => return Some(c),
+        '零' | '〇' | '○' | '洞' => 0,
+        '一' | '壹' | '幺' => 1,
+        '二' | '贰' | '貳' => 2,
+        '三' | '叁' | '參' => 3,
+        '四' | '肆' => 4,
+        '五' | '伍' => 5,
+        '六' | '陆' | '陸' => 6,
+        '七' | '柒' | '拐' => 7,
+        '八' | '捌' => 8,
+        '九' | '玖' | '勾' => 9,
+        _ => return None,
+    };
+    char::from_digit(d, 10)
+}
+
+/// Step 2: runs of at least five numerals (single spaces or dashes between them allowed) become digits.
+pub fn numerals(mut v: Vec<NChar>) -> Vec<NChar> {
+    let mut i = 0;
+    while i < v.len() {
+        if v.get(i).and_then(|ch| numeral(ch.c)).is_none() {
+            i += 1;
+            continue;
+        }
+        // Extend the run: numerals, with at most one separator between two of them.
+        let (mut j, mut count) = (i, 0);
+        loop {
+            match v.get(j).map(|ch| ch.c) {
+                Some(c) if numeral(c).is_some() => {
+                    count += 1;
+                    j += 1;
+                }
+                Some(' ' | '-') if v.get(j + 1).and_then(|ch| numeral(ch.c)).is_some() && j > i => j += 1,
+                _ => break,
+            }
+        }
+        if count >= 5 {
+            for ch in v.iter_mut().take(j).skip(i) {
+                if let Some(d) = numeral(ch.c) {
+                    ch.c = d;
+                }
+            }
+        }
+        i = j.max(i + 1);
+    }
+    v
+}
+
+/// Characters that carry meaning between words: sentence punctuation and the syntax of ids and links.
+fn is_kept_symbol(c: char) -> bool {
+    matches!(
+        c,
+        ':' | '@'
+            | '#'
+            | '/'
+            | '.'
+            | '_'
+            | '-'
+            | '+'
+            | ','
+            | '，'
+            | '。'
+            | '!'
+            | '?'
+            | ';'
+            | '、'
+            | '('
+            | ')'
+            | '¥'
+            | '$'
+            | '%'
+            | '='
+            | '"'
+            | '\''
+            | '“'
+            | '”'
+            | '「'
+            | '」'
+            | '《'
+            | '》'
+            | '【'
+            | '】'
+            | '['
+            | ']'
+            | '&'
+            | '➕'
+            | '🐧'
+            | '✈'
+    )
+}
+
+/// Step 3: decorations removed: symbols and emoji anywhere, and a `.` between two ideographs.
+pub fn strip_decorations(v: Vec<NChar>) -> Vec<NChar> {
+    let mut out: Vec<NChar> = Vec::with_capacity(v.len());
+    for (i, ch) in v.iter().enumerate() {
+        let c = ch.c;
+        if c.is_alphanumeric() || c.is_whitespace() || is_kept_symbol(c) {
+            let between_ideographs = matches!(c, '.' | '_' | '-')
+                && out.last().is_some_and(|p| is_ideograph(p.c))
+                && v.get(i + 1).is_some_and(|n| is_ideograph(n.c));
+            if !between_ideographs {
+                out.push(*ch);
+            }
+        }
+    }
+    out
+}
+
+fn is_ideograph(c: char) -> bool {
+    ('\u{4E00}'..='\u{9FFF}').contains(&c) || ('\u{3400}'..='\u{4DBF}').contains(&c)
+}
+
+fn is_sep(c: char) -> bool {
+    matches!(c, ' ' | '-' | '–' | '—' | '\t')
+}
+
+/// Step 4: separators inside numbers and between characters written one at a time are removed.
+pub fn collapse_separators(v: Vec<NChar>) -> Vec<NChar> {
+    let n = v.len();
+    let mut drop = vec![false; n];
+    // Inside a number: digit, up to three separators, digit.
+    let mut i = 0;
+    while i < n {
+        if v.get(i).is_some_and(|ch| ch.c.is_ascii_digit()) {
+            let mut j = i + 1;
+            while j < n && j - i <= 3 && v.get(j).is_some_and(|ch| is_sep(ch.c)) {
+                j += 1;
+            }
+            if j > i + 1 && v.get(j).is_some_and(|ch| ch.c.is_ascii_digit()) {
+                for d in drop.iter_mut().take(j).skip(i + 1) {
+                    *d = true;
+                }
+            }
+            i = j.max(i + 1);
+        } else {
+            i += 1;
+        }
+    }
+    // Characters written one at a time: x SEP y SEP z (three or more ASCII, or two or more ideographs).
+    let single = |k: usize| -> bool {
+        let c = v.get(k).map(|ch| ch.c);
+        let word = |p: &NChar| p.c.is_alphanumeric() || p.c == '_';
+        let prev_ok = k == 0 || v.get(k - 1).is_some_and(|p| !word(p));
+        let next_ok = v.get(k + 1).is_none_or(|p| !word(p));
+        c.is_some_and(|c| c.is_alphanumeric() || c == '_') && prev_ok && next_ok
+    };
+    let mut k = 0;
+    while k < n {
+        if !single(k) {
+            k += 1;
+            continue;
+        }
+        let mut run = vec![k];
+        let mut j = k;
+        let sep = v.get(k + 1).map(|s| s.c).filter(|c| matches!(c, ' ' | '-' | '.'));
+        loop {
+            // One separator, or a few spaces where a decoration between them was removed.
+            let mut g = j + 1;
+            while g < n && g - j <= 3 && sep.is_some() && v.get(g).map(|s| s.c) == sep {
+                g += 1;
+            }
+            if g == j + 1 || g >= n || !single(g) {
+                break;
+            }
+            j = g;
+            run.push(j);
+        }
+        let ascii = run.iter().all(|&r| v.get(r).is_some_and(|ch| ch.c.is_ascii()));
+        let dots = sep == Some('.');
+        let ideographs = run.iter().all(|&r| v.get(r).is_some_and(|ch| is_ideograph(ch.c)));
+        let enough = if dots {
+            ascii && run.len() >= 4
+        } else if ascii {
+            run.len() >= 3
+        } else {
+            ideographs && run.len() >= 2
+        };
+        if enough {
+            for w in run.windows(2) {
+                if let (Some(&x), Some(&y)) = (w.first(), w.get(1)) {
+                    for d in drop.iter_mut().take(y).skip(x + 1) {
+                        *d = true;
+                    }
+                }
+            }
+        }
+        k = j + 1;
+    }
+    v.into_iter().zip(drop).filter(|(_, d)| !d).map(|(ch, _)| ch).collect()
+}
+
+/// An alias of a contact app and its canonical name.
+struct Alias {
+    pat: &'static str,
+    canon: &'static str,
+}
+
+const fn al(pat: &'static str, canon: &'static str) -> Alias {
+    Alias { pat, canon }
+}
+
+const WECHAT: &str = "微信";
+const QQ: &str = "qq";
+const TELEGRAM: &str = "telegram";
+
+/// Longest first where one is a prefix of another.
+const ALIASES: &[Alias] = &[
+    al("wei xin", WECHAT),
+    al("weixin", WECHAT),
+    al("we chat", WECHAT),
+    al("wechat", WECHAT),
+    al("vxin", WECHAT),
+    al("vx信", WECHAT),
+    al("wei信", WECHAT),
+    al("v信", WECHAT),
+    al("vx", WECHAT),
+    al("wx", WECHAT),
+    al("微信", WECHAT),
+    al("薇信", WECHAT),
+    al("威信", WECHAT),
+    al("维信", WECHAT),
+    al("卫信", WECHAT),
+    al("溦信", WECHAT),
+    al("徽信", WECHAT),
+    al("嶶信", WECHAT),
+    al("微讯", WECHAT),
+    al("微x", WECHAT),
+    al("薇x", WECHAT),
+    al("绿泡泡", WECHAT),
+    al("卫星", WECHAT),
+    al("微星", WECHAT),
+    al("纸飞机", TELEGRAM),
+    al("飞机", TELEGRAM),
+    al("电报", TELEGRAM),
+    al("telegram", TELEGRAM),
+    al("tg", TELEGRAM),
+    al("✈", TELEGRAM),
+    al("企鹅", QQ),
+    al("扣扣", QQ),
+    al("蔻蔻", QQ),
+    al("抠抠", QQ),
+    al("寇寇", QQ),
+    al("q q", QQ),
+    al("🐧", QQ),
+];
+
+fn is_word(c: Option<char>) -> bool {
+    c.is_some_and(|c| c.is_ascii_alphanumeric())
+}
+
+/// A one-character alias that needs context: a lone Latin `v`/`q`, or 薇/威/微/扣 next to an id marker or an
+/// add verb.
+fn single_alias(v: &[NChar], i: usize) -> Option<&'static str> {
+    let c = v.get(i)?.c;
+    let prev = i.checked_sub(1).and_then(|p| v.get(p)).map(|ch| ch.c);
+    let next = v.get(i + 1).map(|ch| ch.c);
+    let after = v.iter().skip(i + 1).map(|ch| ch.c).find(|c| *c != ' ');
+    match c {
+        'v' if !is_word(prev) && !is_word(next) && next != Some('.') => Some(WECHAT),
+        'q' if !is_word(prev) && !is_word(next) && next != Some('币') && next != Some('.') => Some(QQ),
+        '薇' | '威' | '微' | '扣' => {
+            let marked = matches!(after, Some(':' | '号' | '是')) || after.is_some_and(|c| c.is_ascii_digit());
+            let added = matches!(prev, Some('加' | '的' | '➕' | '+' | '上' | '去' | '来'));
+            let contacted = matches!(after, Some('找' | '聊'));
+            (marked || contacted || (added && (c != '扣' || prev != Some('的')))).then_some(if c == '扣' {
+                QQ
+            } else {
+                WECHAT
+            })
+        }
+        _ => None,
+    }
+}
+
+/// Step 5: contact-app aliases replaced by their canonical name; each canonical character stands for the whole
+/// alias in the original.
+pub fn aliases(v: Vec<NChar>) -> Vec<NChar> {
+    let mut out = Vec::with_capacity(v.len());
+    let mut i = 0;
+    while i < v.len() {
+        let mut found: Option<(usize, &'static str)> = None;
+        for a in ALIASES {
+            let len = a.pat.chars().count();
+            if !a.pat.chars().enumerate().all(|(k, p)| v.get(i + k).is_some_and(|ch| ch.c == p)) {
+                continue;
+            }
+            let ascii_start = a.pat.starts_with(|c: char| c.is_ascii_alphabetic());
+            let ascii_end = a.pat.ends_with(|c: char| c.is_ascii_alphabetic());
+            let prev = i.checked_sub(1).and_then(|p| v.get(p)).map(|ch| ch.c);
+            let next = v.get(i + len).map(|ch| ch.c);
+            // `wx-2024-gift` is a code, not WeChat.
+            let code = next == Some('-') && is_word(v.get(i + len + 1).map(|ch| ch.c));
+            if (ascii_start && is_word(prev)) || (ascii_end && (is_word(next) || code)) {
+                continue;
+            }
+            found = Some((len, a.canon));
+            break;
+        }
+        let found = found.or_else(|| single_alias(&v, i).map(|c| (1, c)));
+        match found {
+            Some((len, canon)) => {
+                let start = v.get(i).map_or(0, |ch| ch.start);
+                let end = v.get(i + len - 1).map_or(start, |ch| ch.end);
+                for c in canon.chars() {
+                    out.push(NChar { c, start, end });
+                }
+                i += len;
+            }
+            None => {
+                if let Some(ch) = v.get(i) {
+                    out.push(*ch);
+                }
+                i += 1;
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn s(v: &[NChar]) -> String {
+        v.iter().map(|c| c.c).collect()
+    }
+
+    #[test]
+    fn fold_applies_nfkc_look_alikes_and_lowercase() {
+        assert_eq!(s(&fold("ＱＱ：１２３ｖｘ")), "qq:123vx");
+        assert_eq!(s(&fold("①❷➂ⓦⓧ")), "123wx");
+        assert_eq!(s(&fold("wх\u{200B}1\u{FE0F}\u{20E3}")), "wx1");
+        assert_eq!(s(&fold("微訊")), "微讯");
+        // Each output character keeps the original index it came from.
+        let v = fold("a\u{200B}Ｂ");
+        assert_eq!(v.iter().map(|c| c.start).collect::<Vec<_>>(), vec![0, 2]);
+    }
+
+    #[test]
+    fn numerals_become_digits_only_where_they_form_a_number() {
+        assert_eq!(s(&numerals(fold("扣扣一二三四五六七八"))), "扣扣12345678");
+        assert_eq!(s(&numerals(fold("一八六 一二三四 五六七八"))), "186 1234 5678");
+        assert_eq!(s(&numerals(fold("壹叁玖零零零零"))), "1390000");
+        assert_eq!(s(&numerals(fold("一共一百五十块，三张卡"))), "一共一百五十块,三张卡");
+    }
+
+    #[test]
+    fn decorations_between_characters_are_removed() {
+        assert_eq!(s(&strip_decorations(fold("微❤信 k★b✨8"))), "微信 kb8");
+        assert_eq!(s(&strip_decorations(fold("微.信.号 a.com"))), "微信号 a.com");
+        assert_eq!(s(&strip_decorations(fold("价格 ¥99，好的。"))), "价格 ¥99,好的。");
+    }
+
+    #[test]
+    fn separators_inside_numbers_and_spelled_out_handles_collapse() {
+        let run = |t: &str| s(&collapse_separators(strip_decorations(numerals(fold(t)))));
+        assert_eq!(run("138 1234-5678"), "13812345678");
+        assert_eq!(run("k b _ 2 0 2 4"), "kb_2024");
+        assert_eq!(run("k-a-b-a-o-8-8"), "kabao88");
+        assert_eq!(run("k.a.b.a.o.9.9 a.com"), "kabao99 a.com");
+        assert_eq!(run("扣 扣 号 码"), "扣扣号码");
+        assert_eq!(run("价格 99.9 元，我 3 点到"), "价格 99.9 元,我 3 点到");
+    }
+
+    #[test]
+    fn aliases_of_contact_apps_become_one_name() {
+        let run = |t: &str| normalize(t).text;
+        assert_eq!(run("wei xin abc"), "微信 abc");
+        assert_eq!(run("加V 威信 薇信"), "加微信 微信 微信");
+        assert_eq!(run("企鹅 12345 扣扣"), "qq 12345 qq");
+        assert_eq!(run("纸飞机 飞机 电报 tg ✈"), "telegram telegram telegram telegram telegram");
+        assert_eq!(run("加扣 12345"), "加qq 12345");
+        // Words and codes that merely contain the letters stay.
+        assert_eq!(run("vx7k-2mnp q币 扣点 wx-2024-gift"), "vx7k-2mnp q币 扣点 wx-2024-gift");
+        assert_eq!(run("Telegram Premium"), "telegram premium");
+    }
+
+    #[test]
+    fn a_span_maps_back_to_the_original_characters() {
+        let text = "加我 威❤信：ｋ ｂ ８ ８ ８";
+        let n = normalize(text);
+        let a = n.text.find("kb888").unwrap_or(0);
+        assert_eq!(n.original_span(a, a + 5), Some((7, 16)));
+        let w = n.text.find("微信").unwrap_or(0);
+        assert_eq!(n.original_span(w, w + "微信".len()), Some((3, 6)));
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 512, failure_persistence: None, ..ProptestConfig::default() })]
+
+        #[test]
+        fn every_span_maps_to_a_valid_range_of_the_original(
+            text in "[微信薇威vVxXqQ扣企鹅飞机✈🐧一二三八幺①❶１３８ .\\-_❤★:@a-z0-9\u{200B}\u{FE0F}\u{20E3}]{0,60}",
+            a in 0usize..200, b in 0usize..200,
+        ) {
+            let n = normalize(&text);
+            let len = text.chars().count();
+            prop_assert_eq!(n.original_len, len);
+            for ch in &n.chars {
+                prop_assert!(ch.start < ch.end && ch.end <= len);
+            }
+            let (a, b) = (a.min(n.text.len()), b.min(n.text.len()));
+            if let Some((s, e)) = n.original_span(a.min(b), a.max(b)) {
+                prop_assert!(s < e && e <= len);
+            }
+        }
+
+        #[test]
+        fn any_string_normalises_with_a_valid_map(text in any::<String>()) {
+            let n = normalize(&text);
+            let len = text.chars().count();
+            for ch in &n.chars {
+                prop_assert!(ch.start < ch.end && ch.end <= len);
+            }
+        }
+    }
+}
