@@ -24,6 +24,7 @@ pub mod payments;
 pub mod refund;
 pub mod review;
 pub mod risk;
+pub mod search;
 pub mod signals;
 pub mod signature;
 pub mod throttle;

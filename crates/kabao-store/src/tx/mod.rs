@@ -4,6 +4,7 @@
 //! Callers hold a `Box<dyn Tx>` (or `&mut dyn Tx`) and call any aggregate's methods on it without importing
 //! that aggregate's trait: methods of a trait object's supertraits resolve like its own.
 
+mod catalog;
 mod claims;
 mod finance;
 mod idempotency;
@@ -21,6 +22,7 @@ mod webhooks;
 
 use crate::StoreResult;
 use async_trait::async_trait;
+pub use catalog::CatalogTx;
 pub use claims::ClaimsTx;
 pub use finance::FinanceTx;
 pub use idempotency::IdempotencyTx;
@@ -53,6 +55,7 @@ pub trait Tx:
     + WebhooksTx
     + RefundsTx
     + ReconcileTx
+    + CatalogTx
     + Send
 {
     async fn commit(self: Box<Self>) -> StoreResult<()>;
