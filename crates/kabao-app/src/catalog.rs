@@ -120,10 +120,8 @@ pub async fn browse(state: &App, b: &Browse) -> Result<CatalogPage, BrowseError>
     let next_cursor = if more { rows.last().map(|r| r.cursor().encode(b.query.sort)) } else { None };
     let subjects: Vec<Subject> = rows.iter().map(|r| Subject::from(&r.listing)).collect();
     let scores = of_shops(state, &subjects).await?;
-    let rows = rows
-        .into_iter()
-        .filter_map(|r| scores.get(&r.listing.product.shop_id).cloned().map(|s| (r, s)))
-        .collect();
+    let rows =
+        rows.into_iter().filter_map(|r| scores.get(&r.listing.product.shop_id).cloned().map(|s| (r, s))).collect();
     Ok(CatalogPage { rows, covers: covers.into_iter().collect(), next_cursor })
 }
 

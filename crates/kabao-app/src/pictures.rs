@@ -65,7 +65,9 @@ impl Localized for PictureError {
     }
     fn message(&self, lang: Lang) -> String {
         match self {
-            PictureError::NotImage => lang.pick("图片需为 PNG、JPEG 或 WebP 格式", "The picture must be PNG, JPEG or WebP"),
+            PictureError::NotImage => {
+                lang.pick("图片需为 PNG、JPEG 或 WebP 格式", "The picture must be PNG, JPEG or WebP")
+            }
             PictureError::TooLarge => lang.pick("图片不能超过 5 MB", "The picture must be at most 5 MB"),
             PictureError::TooManyPixels => {
                 lang.pick("图片宽高都不能超过 4096 像素", "The picture must be at most 4096 px on each side")
@@ -96,9 +98,8 @@ pub fn process(upload: &[u8]) -> Result<Processed, PictureError> {
         return Err(PictureError::NotImage);
     }
     // The header's size first: a small file may claim a huge canvas (a decompression bomb).
-    let (w, h) = ImageReader::with_format(Cursor::new(upload), format)
-        .into_dimensions()
-        .map_err(|_| PictureError::NotImage)?;
+    let (w, h) =
+        ImageReader::with_format(Cursor::new(upload), format).into_dimensions().map_err(|_| PictureError::NotImage)?;
     if w > MAX_INPUT_SIDE_PX || h > MAX_INPUT_SIDE_PX {
         return Err(PictureError::TooManyPixels);
     }

@@ -82,3 +82,28 @@ pub(crate) async fn read_claim_form(multipart: Result<Multipart, MultipartReject
         }
     }
 }
+
+fn picture_too_large() -> ApiError {
+    ApiError::from_localized(StatusCode::PAYLOAD_TOO_LARGE, &kabao_app::pictures::PictureError::TooLarge)
+}
+
+/// Reads a picture upload: the part named `picture` (413 past the limit).
+pub(crate) async fn read_picture(multipart: Result<Multipart, MultipartRejection>) -> Result<Vec<u8>, ApiError> {
+    let no_picture = || ApiError::from_localized(StatusCode::BAD_REQUEST, &kabao_app::pictures::PictureError::NotImage);
+    let mut multipart = multipart.map_err(|_| no_picture())?;
+    loop {
+        match multipart.next_field().await {
+            Ok(Some(field)) if field.name() == Some("picture") => {
+                let bytes = field.bytes().await.map_err(|_| picture_too_large())?;
+                if bytes.len() > kabao_app::pictures::MAX_UPLOAD_BYTES {
+                    return Err(picture_too_large());
+                }
+                return Ok(bytes.to_vec());
+            }
+            Ok(Some(_)) => {}
+            Ok(None) => return Err(no_picture()),
+            Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => return Err(picture_too_large()),
+            Err(_) => return Err(no_picture()),
+        }
+    }
+}
