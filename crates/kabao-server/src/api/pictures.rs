@@ -40,8 +40,8 @@ pub async fn upload(
     ApiPath(id): ApiPath<i64>,
     multipart: Result<Multipart, MultipartRejection>,
 ) -> Result<ApiJson<Vec<PictureView>>, ApiError> {
-    let bytes = crate::forms::read_picture(multipart).await?;
-    let pics = kabao_app::pictures::upload(&state, &user, ProductId(id), &bytes).await?;
+    let form = crate::forms::read_picture(multipart).await?;
+    let pics = kabao_app::pictures::upload(&state, &user, ProductId(id), &form.picture).await?;
     Ok(ApiJson(pics.iter().map(PictureView::from).collect()))
 }
 
