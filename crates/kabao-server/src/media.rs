@@ -14,7 +14,10 @@ pub(crate) fn routes() -> Routes {
 const IMMUTABLE: &str = "public, max-age=31536000, immutable";
 
 async fn serve(State(state): State<SharedState>, Path(file): Path<String>, headers: HeaderMap) -> Response {
-    let not_found = || (StatusCode::NOT_FOUND, [(header::CACHE_CONTROL, "no-store")], "not found").into_response();
+    let not_found = || {
+        let page = "<!doctype html><meta charset=\"utf-8\"><title>404</title><p>找不到该图片 / Picture not found</p>";
+        (StatusCode::NOT_FOUND, [(header::CONTENT_TYPE, "text/html; charset=utf-8")], page).into_response()
+    };
     let Some((hash, ext)) = file.split_once('.') else { return not_found() };
     let media = match kabao_app::pictures::media(&state, hash).await {
         Ok(Some(m)) if m.meta.ext() == ext => m,

@@ -40,6 +40,8 @@ pub async fn upload(
     ApiPath(id): ApiPath<i64>,
     multipart: Result<Multipart, MultipartRejection>,
 ) -> Result<ApiJson<Vec<PictureView>>, ApiError> {
+    // Another merchant's product is "not found" before the upload is read.
+    kabao_app::products::owned(&state, &user, ProductId(id)).await?;
     let form = crate::forms::read_picture(multipart).await?;
     let pics = kabao_app::pictures::upload(&state, &user, ProductId(id), &form.picture).await?;
     Ok(ApiJson(pics.iter().map(PictureView::from).collect()))
