@@ -707,6 +707,33 @@ impl From<kabao_app::webhooks::WebhooksError> for ApiError {
     }
 }
 
+// === Catalog: browsing and pictures ===
+
+impl From<kabao_app::catalog::BrowseError> for ApiError {
+    fn from(e: kabao_app::catalog::BrowseError) -> Self {
+        use kabao_app::catalog::BrowseError as E;
+        match e {
+            E::Query(_) | E::Limit => ApiError::from_localized(StatusCode::BAD_REQUEST, &e),
+            E::Trust(e) => e.into(),
+            E::Store(_) => ApiError::internal(e),
+        }
+    }
+}
+
+impl From<kabao_app::pictures::PictureError> for ApiError {
+    fn from(e: kabao_app::pictures::PictureError) -> Self {
+        use kabao_app::pictures::PictureError as E;
+        match e {
+            E::NotImage | E::TooManyPixels | E::TooMany | E::Unknown => {
+                ApiError::from_localized(StatusCode::BAD_REQUEST, &e)
+            }
+            E::TooLarge => ApiError::from_localized(StatusCode::PAYLOAD_TOO_LARGE, &e),
+            E::Product(e) => e.into(),
+            E::Encode | E::Store(_) => ApiError::internal(e),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -744,32 +771,5 @@ mod tests {
             body,
             serde_json::json!({"error": "order.not_found", "code": "order.not_found", "message": "Not found"})
         );
-    }
-}
-
-// === Catalog: browsing and pictures ===
-
-impl From<kabao_app::catalog::BrowseError> for ApiError {
-    fn from(e: kabao_app::catalog::BrowseError) -> Self {
-        use kabao_app::catalog::BrowseError as E;
-        match e {
-            E::Query(_) | E::Limit => ApiError::from_localized(StatusCode::BAD_REQUEST, &e),
-            E::Trust(e) => e.into(),
-            E::Store(_) => ApiError::internal(e),
-        }
-    }
-}
-
-impl From<kabao_app::pictures::PictureError> for ApiError {
-    fn from(e: kabao_app::pictures::PictureError) -> Self {
-        use kabao_app::pictures::PictureError as E;
-        match e {
-            E::NotImage | E::TooManyPixels | E::TooMany | E::Unknown => {
-                ApiError::from_localized(StatusCode::BAD_REQUEST, &e)
-            }
-            E::TooLarge => ApiError::from_localized(StatusCode::PAYLOAD_TOO_LARGE, &e),
-            E::Product(e) => e.into(),
-            E::Encode | E::Store(_) => ApiError::internal(e),
-        }
     }
 }

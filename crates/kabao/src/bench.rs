@@ -495,26 +495,6 @@ async fn one_checkout(conn: &mut Connection, auth: &str, product: i64, insurance
     Ok(keys.keys)
 }
 
-#[cfg(test)]
-mod tests {
-    use super::Server;
-
-    #[test]
-    fn clients_connect_to_the_urls_host_and_port_and_post_under_its_path() {
-        let s = Server::parse("http://127.0.0.1:8080").unwrap();
-        assert_eq!((s.authority.as_str(), s.prefix.as_str()), ("127.0.0.1:8080", ""));
-        let s = Server::parse("http://shop.example/kabao/").unwrap();
-        assert_eq!((s.authority.as_str(), s.prefix.as_str()), ("shop.example:80", "/kabao"));
-    }
-
-    #[test]
-    fn a_url_the_clients_cannot_speak_to_is_refused_by_name() {
-        let e = Server::parse("https://shop.example").err().unwrap().to_string();
-        assert!(e.contains("http://") && e.contains("https://shop.example"), "{e}");
-        assert!(Server::parse("not a url").is_err());
-    }
-}
-
 /// Words product titles are made of in `bench search`: what a card shop sells, so grams repeat as in real data.
 const TITLE_WORDS: [&str; 24] = [
     "网易",
@@ -655,4 +635,24 @@ async fn run_search(
         })
     );
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Server;
+
+    #[test]
+    fn clients_connect_to_the_urls_host_and_port_and_post_under_its_path() {
+        let s = Server::parse("http://127.0.0.1:8080").unwrap();
+        assert_eq!((s.authority.as_str(), s.prefix.as_str()), ("127.0.0.1:8080", ""));
+        let s = Server::parse("http://shop.example/kabao/").unwrap();
+        assert_eq!((s.authority.as_str(), s.prefix.as_str()), ("shop.example:80", "/kabao"));
+    }
+
+    #[test]
+    fn a_url_the_clients_cannot_speak_to_is_refused_by_name() {
+        let e = Server::parse("https://shop.example").err().unwrap().to_string();
+        assert!(e.contains("http://") && e.contains("https://shop.example"), "{e}");
+        assert!(Server::parse("not a url").is_err());
+    }
 }
