@@ -273,9 +273,15 @@ pub async fn run_once(state: &App, owner: &str) -> Result<Pass, JobsError> {
         let r = expire_unpaid(state).await;
         // Idempotency records past their retention go in the same leased pass (a bounded batch each time).
         let purged = crate::idempotency::purge(state).await;
+        // Products written before the search index existed are indexed a batch per pass, until none is left.
+        let indexed = crate::catalog::index_backlog(state).await;
         release(state, owner, "expire").await?;
         pass.expired = Some(r?);
         let purged = purged?;
+        let indexed = indexed?;
+        if indexed > 0 {
+            tracing::info!(indexed, "products added to the search index");
+        }
         if purged > 0 {
             tracing::info!(purged, "idempotency records past retention deleted");
         }

@@ -6,6 +6,7 @@
 pub mod accounts;
 pub mod admin;
 pub mod bundle;
+pub mod catalog;
 pub mod certification;
 pub mod chat;
 pub mod claims;
@@ -28,6 +29,7 @@ pub mod orders;
 pub mod payees;
 pub mod payments;
 pub mod payouts;
+pub mod pictures;
 pub mod products;
 pub mod promotions;
 pub mod reconcile;

@@ -172,7 +172,7 @@ pub async fn of_shops(state: &App, shops: &[Subject]) -> Result<HashMap<kabao_co
 /// Shops examined per pass of the gold job.
 const GOLD_BATCH: i64 = 500;
 
-/// Grants 金牌卖家 to certified shops whose record meets the rule (`kabao_core::trust::gold_eligible`) and
+/// Stores every shop's current trust score (what listings sort by), grants 金牌卖家 to certified shops whose record meets the rule (`kabao_core::trust::gold_eligible`) and
 /// withdraws it, back to the level last approved by an admin, from gold shops whose record lapsed. Returns how
 /// many shops changed.
 pub async fn review_gold(state: &App) -> Result<u64, TrustError> {
@@ -183,8 +183,14 @@ pub async fn review_gold(state: &App) -> Result<u64, TrustError> {
         let mut tx = state.store.begin(TxMode::Write).await?;
         let shops = tx.list_shops(GOLD_BATCH, offset).await?;
         let n = shops.len() as i64;
-        for shop in shops.iter().filter(|s| s.certification != CertificationLevel::None) {
-            let eligible = trust::gold_eligible(&inputs_in(&mut *tx, &Subject::from(shop), now).await?);
+        for shop in &shops {
+            let inputs = inputs_in(&mut *tx, &Subject::from(shop), now).await?;
+            // Every shop's score is stored as computed here, for listings sorted by trust.
+            tx.set_shop_trust_score(shop.id, trust::compute(&inputs).score).await?;
+            if shop.certification == CertificationLevel::None {
+                continue;
+            }
+            let eligible = trust::gold_eligible(&inputs);
             let to = match (shop.certification, eligible) {
                 (CertificationLevel::Gold, false) => Some(approved_level(&mut *tx, shop).await?),
                 (CertificationLevel::Verified | CertificationLevel::Enterprise, true) => Some(CertificationLevel::Gold),

@@ -53,16 +53,19 @@ pub enum Category {
     SoftwareLicense,
     MembershipAccount,
     GameAccount,
+    GiftCard,
     Custom,
 }
 
+/// The fixed category list (docs/catalog.md), in the order menus show it; `Custom` (其他) stays last.
 impl Category {
-    pub const ALL: [Category; 6] = [
+    pub const ALL: [Category; 7] = [
         Category::GameCard,
         Category::TopUp,
         Category::SoftwareLicense,
         Category::MembershipAccount,
         Category::GameAccount,
+        Category::GiftCard,
         Category::Custom,
     ];
     pub fn as_str(self) -> &'static str {
@@ -72,6 +75,7 @@ impl Category {
             Category::SoftwareLicense => "software_license",
             Category::MembershipAccount => "membership_account",
             Category::GameAccount => "game_account",
+            Category::GiftCard => "gift_card",
             Category::Custom => "custom",
         }
     }
@@ -81,10 +85,11 @@ impl Category {
     pub fn label(self, lang: Lang) -> &'static str {
         match self {
             Category::GameCard => lang.pick("游戏点卡", "Game card"),
-            Category::TopUp => lang.pick("充值卡", "Top-up"),
+            Category::TopUp => lang.pick("话费充值", "Phone top-up"),
             Category::SoftwareLicense => lang.pick("软件激活码", "Software license"),
-            Category::MembershipAccount => lang.pick("会员账号", "Membership account"),
+            Category::MembershipAccount => lang.pick("会员月卡", "Membership"),
             Category::GameAccount => lang.pick("游戏账号", "Game account"),
+            Category::GiftCard => lang.pick("礼品卡", "Gift card"),
             Category::Custom => lang.pick("其他", "Other"),
         }
     }

@@ -25,6 +25,7 @@ pub mod pricing;
 pub mod refund;
 pub mod review;
 pub mod risk;
+pub mod search;
 pub mod signals;
 pub mod signature;
 pub mod throttle;

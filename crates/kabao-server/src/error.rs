@@ -767,6 +767,33 @@ impl From<kabao_app::history::HistoryError> for ApiError {
     }
 }
 
+// === Catalog: browsing and pictures ===
+
+impl From<kabao_app::catalog::BrowseError> for ApiError {
+    fn from(e: kabao_app::catalog::BrowseError) -> Self {
+        use kabao_app::catalog::BrowseError as E;
+        match e {
+            E::Query(_) | E::Limit => ApiError::from_localized(StatusCode::BAD_REQUEST, &e),
+            E::Trust(e) => e.into(),
+            E::Store(_) => ApiError::internal(e),
+        }
+    }
+}
+
+impl From<kabao_app::pictures::PictureError> for ApiError {
+    fn from(e: kabao_app::pictures::PictureError) -> Self {
+        use kabao_app::pictures::PictureError as E;
+        match e {
+            E::NotImage | E::TooManyPixels | E::TooMany | E::Unknown => {
+                ApiError::from_localized(StatusCode::BAD_REQUEST, &e)
+            }
+            E::TooLarge => ApiError::from_localized(StatusCode::PAYLOAD_TOO_LARGE, &e),
+            E::Product(e) => e.into(),
+            E::Encode | E::Store(_) => ApiError::internal(e),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -82,3 +82,40 @@ pub(crate) async fn read_claim_form(multipart: Result<Multipart, MultipartReject
         }
     }
 }
+
+fn picture_too_large() -> ApiError {
+    ApiError::from_localized(StatusCode::PAYLOAD_TOO_LARGE, &kabao_app::pictures::PictureError::TooLarge)
+}
+
+/// A picture upload as the API or the console sends it: the part named `picture`, and the console's `_csrf`.
+pub(crate) struct PictureForm {
+    pub csrf: Option<String>,
+    pub picture: Vec<u8>,
+}
+
+/// Reads a picture upload (413 past the limit; 400 when there is no `picture` part).
+pub(crate) async fn read_picture(multipart: Result<Multipart, MultipartRejection>) -> Result<PictureForm, ApiError> {
+    let no_picture = || ApiError::from_localized(StatusCode::BAD_REQUEST, &kabao_app::pictures::PictureError::NotImage);
+    let mut multipart = multipart.map_err(|_| no_picture())?;
+    let mut csrf = None;
+    let mut picture = None;
+    loop {
+        match multipart.next_field().await {
+            Ok(Some(field)) => match field.name() {
+                Some("picture") => {
+                    let bytes = field.bytes().await.map_err(|_| picture_too_large())?;
+                    if bytes.len() > kabao_app::pictures::MAX_UPLOAD_BYTES {
+                        return Err(picture_too_large());
+                    }
+                    picture = Some(bytes.to_vec());
+                }
+                Some("_csrf") => csrf = Some(field.text().await.map_err(|_| no_picture())?),
+                _ => {}
+            },
+            Ok(None) => break,
+            Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => return Err(picture_too_large()),
+            Err(_) => return Err(no_picture()),
+        }
+    }
+    Ok(PictureForm { csrf, picture: picture.ok_or_else(no_picture)? })
+}

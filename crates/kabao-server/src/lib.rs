@@ -11,6 +11,7 @@ pub mod gateway_http;
 pub mod hardening;
 pub mod i18n;
 pub mod idempotency;
+pub(crate) mod media;
 pub mod metrics;
 pub mod pages;
 pub mod route_table;
@@ -27,6 +28,7 @@ pub fn router(state: SharedState) -> Router {
         .merge(api::routes(state.config.sandbox.is_some()))
         .merge(pages::with_csrf(pages::routes(state.config.sandbox.is_some()), state.clone()))
         .merge(ops_routes().into_router())
+        .merge(media::routes().into_router())
         .fallback(pages::not_found)
         .layer(axum::middleware::from_fn_with_state(state.clone(), auth::client_ip_and_retry_after))
         .layer(axum::middleware::from_fn_with_state(state.clone(), metrics::track))
@@ -70,6 +72,7 @@ pub fn route_table(sandbox: bool) -> Vec<(axum::http::Method, String)> {
     let mut table = api::route_table(sandbox);
     table.extend(pages::route_table(sandbox));
     table.extend(ops_routes().table(""));
+    table.extend(media::routes().table(""));
     table
 }
 

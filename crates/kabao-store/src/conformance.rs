@@ -57,6 +57,9 @@ pub const SCENARIOS: &[&str] = &[
     "coupons_codes_uses_and_order_pricing",
     "email_tokens_are_taken_once_and_only_before_expiry",
     "verified_emails_count_only_for_the_current_address",
+    "catalog_search_finds_chinese_by_two_characters",
+    "catalog_filters_sorts_and_pages_by_cursor",
+    "catalog_pictures_are_stored_once_and_ordered",
     "concurrent_buyers_never_oversell",
     "concurrent_withdrawal_holds_never_overdraw",
     "concurrent_checkouts_use_a_coupon_up_exactly_at_its_limit",
@@ -2723,5 +2726,171 @@ pub async fn verified_emails_count_only_for_the_current_address(store: &dyn Stor
     tx.set_user_email(kate, None).await.unwrap();
     assert_eq!(tx.user_by_id(kate).await.unwrap().unwrap().email, None);
     assert!(matches!(tx.set_user_email(UserId(kate.0 + 1000), None).await, Err(StoreError::NotFound)));
+    tx.commit().await.unwrap();
+}
+
+fn listing_query(q: &str, sort: Option<&str>) -> crate::ListingQuery {
+    let terms = kabao_core::search::SearchTerms::parse(q).unwrap();
+    let sort = kabao_core::search::ListingSort::parse(sort, terms.is_some()).unwrap();
+    crate::ListingQuery { terms, category: None, sort, after: None, limit: 50 }
+}
+
+async fn search_ids(store: &dyn Store, q: &str) -> Vec<ProductId> {
+    let mut tx = store.begin(TxMode::Read).await.unwrap();
+    let rows = tx.search_listings(&listing_query(q, None)).await.unwrap();
+    rows.into_iter().map(|r| r.listing.product.id).collect()
+}
+
+pub async fn catalog_search_finds_chinese_by_two_characters(store: &dyn Store) {
+    let f = merchant_with_product(store, "wang").await;
+    let mut tx = store.begin(TxMode::Write).await.unwrap();
+    let card = tx.insert_product(f.shop, &draft("网易一卡通点卡 100 元", true), at(1)).await.unwrap();
+    let steam = tx.insert_product(f.shop, &draft("Steam 充值卡 50", true), at(2)).await.unwrap();
+    let hidden = tx.insert_product(f.shop, &draft("隐藏的点卡", false), at(3)).await.unwrap();
+    let other = tx.insert_user(&new_user("li", Role::Merchant)).await.unwrap();
+    let li = NewShop { owner_id: other, name: "点卡专营店".into(), description: String::new(), opened_at: T0 };
+    let li_shop = tx.insert_shop(&li).await.unwrap();
+    let shop_match = tx.insert_product(li_shop, &draft("月卡 30 天", true), at(4)).await.unwrap();
+    tx.commit().await.unwrap();
+
+    assert_eq!(search_ids(store, "点卡").await, vec![card, shop_match], "two characters: title first, then shop");
+    assert_eq!(search_ids(store, "卡通").await, vec![card]);
+    assert_eq!(search_ids(store, "一卡通点卡").await, vec![card], "longer query, all bigrams and substring");
+    assert!(search_ids(store, "点通").await.is_empty(), "bigrams must be adjacent");
+    assert_eq!(search_ids(store, "STEAM").await, vec![steam], "case-insensitive");
+    assert_eq!(search_ids(store, "steam 50").await, vec![steam], "every word must match");
+    assert!(search_ids(store, "steam 100").await.is_empty());
+    assert!(!search_ids(store, "卡").await.contains(&hidden), "unlisted never appears");
+    assert_eq!(search_ids(store, "卡").await.len(), 3, "one character finds every listed 卡");
+
+    // Renames and edits keep the index in step, in the same transaction.
+    let mut tx = store.begin(TxMode::Write).await.unwrap();
+    tx.update_product(card, &draft("网易一卡通 100 元", true), at(5)).await.unwrap();
+    tx.update_shop(li_shop, "月卡小铺", "").await.unwrap();
+    tx.commit().await.unwrap();
+    assert!(search_ids(store, "点卡").await.is_empty(), "old title and old shop name no longer match");
+    assert_eq!(search_ids(store, "小铺").await, vec![shop_match]);
+
+    // A suspended shop's products never appear.
+    let mut tx = store.begin(TxMode::Write).await.unwrap();
+    tx.set_shop_suspended(li_shop, true, Some("review")).await.unwrap();
+    tx.commit().await.unwrap();
+    assert!(search_ids(store, "小铺").await.is_empty());
+}
+
+pub async fn catalog_filters_sorts_and_pages_by_cursor(store: &dyn Store) {
+    use kabao_core::search::ListingSort;
+    let f = merchant_with_product(store, "zhao").await;
+    let mut tx = store.begin(TxMode::Write).await.unwrap();
+    let mut ids = vec![f.product];
+    for i in 0..9_i64 {
+        let d = ProductDraft {
+            price: Money::from_fen(100 * ((i * 7) % 5 + 1)),
+            category: if i % 3 == 0 { Category::GiftCard } else { Category::GameCard },
+            ..draft(&format!("礼品 {i}"), true)
+        };
+        ids.push(tx.insert_product(f.shop, &d, at(i)).await.unwrap());
+    }
+    tx.commit().await.unwrap();
+
+    let mut tx = store.begin(TxMode::Read).await.unwrap();
+    let q = |sort: ListingSort| crate::ListingQuery { terms: None, category: None, sort, after: None, limit: 100 };
+    let all = tx.search_listings(&q(ListingSort::Newest)).await.unwrap();
+    let newest: Vec<ProductId> = all.iter().map(|r| r.listing.product.id).collect();
+    assert_eq!(newest, ids.iter().rev().copied().collect::<Vec<_>>(), "newest first");
+    let gifts = tx
+        .search_listings(&crate::ListingQuery { category: Some(Category::GiftCard), ..q(ListingSort::Newest) })
+        .await
+        .unwrap();
+    assert_eq!(gifts.len(), 3, "category filter");
+    assert!(gifts.iter().all(|r| r.listing.product.category == Category::GiftCard));
+    for (sort, desc) in [(ListingSort::PriceAsc, false), (ListingSort::PriceDesc, true)] {
+        let rows = tx.search_listings(&q(sort)).await.unwrap();
+        let keys: Vec<(i64, i64)> =
+            rows.iter().map(|r| (r.listing.product.price.fen(), r.listing.product.id.0)).collect();
+        let mut sorted = keys.clone();
+        sorted.sort();
+        if desc {
+            sorted.reverse();
+        }
+        assert_eq!(keys, sorted, "{sort:?}");
+    }
+    drop(tx);
+
+    // Sales: counted when an order is first paid, by the database, whatever path paid it.
+    let mut tx = store.begin(TxMode::Write).await.unwrap();
+    let order = tx
+        .insert_order(&crate::NewOrder { product_id: ids[3], ..new_order(&f, "K000000000000000000000000S1", None, 3) })
+        .await
+        .unwrap();
+    use kabao_core::order::OrderState;
+    assert!(tx.update_order_state(order, OrderState::PendingPayment, OrderState::Paid, at(10)).await.unwrap());
+    assert!(tx.deliver_order(order, OrderState::Paid, at(11), at(12)).await.unwrap());
+    tx.set_shop_trust_score(f.shop, 77).await.unwrap();
+    tx.commit().await.unwrap();
+    let mut tx = store.begin(TxMode::Read).await.unwrap();
+    let by_sales = tx.search_listings(&q(ListingSort::Sales)).await.unwrap();
+    assert_eq!((by_sales[0].listing.product.id, by_sales[0].sales_count), (ids[3], 3), "paid once, counted once");
+    let by_trust = tx.search_listings(&q(ListingSort::Trust)).await.unwrap();
+    assert_eq!(by_trust[0].sort_key, 77);
+    drop(tx);
+
+    // Keyset pages stay exact while products are added between fetches: no duplicates, no gaps.
+    for sort in [ListingSort::Newest, ListingSort::PriceAsc, ListingSort::PriceDesc, ListingSort::Sales] {
+        let mut seen: Vec<ProductId> = Vec::new();
+        let mut after = None;
+        let mut added = Vec::new();
+        loop {
+            let mut tx = store.begin(TxMode::Read).await.unwrap();
+            let page = tx.search_listings(&crate::ListingQuery { after, limit: 3, ..q(sort) }).await.unwrap();
+            drop(tx);
+            seen.extend(page.iter().map(|r| r.listing.product.id));
+            let Some(last) = page.last() else { break };
+            after = Some(last.cursor());
+            // A new product priced at the top of the range between each page.
+            let mut tx = store.begin(TxMode::Write).await.unwrap();
+            let d = ProductDraft { price: Money::from_fen(100), ..draft("新品", true) };
+            added.push(tx.insert_product(f.shop, &d, at(20)).await.unwrap());
+            tx.commit().await.unwrap();
+        }
+        let mut unique = seen.clone();
+        unique.sort();
+        unique.dedup();
+        assert_eq!(unique.len(), seen.len(), "{sort:?}: no duplicates");
+        for id in &ids {
+            assert!(seen.contains(id), "{sort:?}: {id:?} was there from the start and must be seen");
+        }
+        let mut tx = store.begin(TxMode::Write).await.unwrap();
+        for id in added {
+            let p = tx.product_by_id(id).await.unwrap().unwrap();
+            tx.update_product(id, &ProductDraft { listed: false, ..draft(&p.title, false) }, at(30)).await.unwrap();
+        }
+        tx.commit().await.unwrap();
+    }
+}
+
+pub async fn catalog_pictures_are_stored_once_and_ordered(store: &dyn Store) {
+    let f = merchant_with_product(store, "sun").await;
+    let pic = |hash: &str, w: i64| crate::Media {
+        meta: crate::MediaMeta { hash: hash.into(), mime: "image/png".into(), width: w, height: 10 },
+        bytes: vec![1, 2, 3],
+        created_at: T0,
+    };
+    let mut tx = store.begin(TxMode::Write).await.unwrap();
+    tx.insert_media(&pic("aa", 10)).await.unwrap();
+    tx.insert_media(&pic("aa", 10)).await.unwrap();
+    tx.insert_media(&pic("bb", 20)).await.unwrap();
+    tx.set_product_pictures(f.product, &["bb".into(), "aa".into()]).await.unwrap();
+    tx.commit().await.unwrap();
+    let mut tx = store.begin(TxMode::Write).await.unwrap();
+    assert_eq!(tx.media("aa").await.unwrap().map(|m| m.bytes), Some(vec![1, 2, 3]));
+    assert_eq!(tx.media("cc").await.unwrap(), None);
+    let hashes = |v: Vec<crate::MediaMeta>| v.into_iter().map(|m| m.hash).collect::<Vec<_>>();
+    assert_eq!(hashes(tx.product_pictures(f.product).await.unwrap()), vec!["bb", "aa"]);
+    let covers = tx.product_covers(&[f.product, ProductId(999_999)]).await.unwrap();
+    assert_eq!(covers.len(), 1);
+    assert_eq!((covers[0].0, covers[0].1.width), (f.product, 20));
+    tx.set_product_pictures(f.product, &["aa".into()]).await.unwrap();
+    assert_eq!(hashes(tx.product_pictures(f.product).await.unwrap()), vec!["aa"]);
     tx.commit().await.unwrap();
 }

@@ -7,6 +7,7 @@
 //! each backend implements each of them in a file of the same name (`sqlite/claims.rs`, `postgres/claims.rs`),
 //! owning its SQL. `rows` holds the row shapes and column lists both share; `conformance` proves they agree.
 
+mod catalog_sql;
 pub mod commerce;
 #[cfg(any(test, feature = "conformance"))]
 pub mod conformance;
@@ -25,6 +26,7 @@ pub use commerce::*;
 pub use models::*;
 pub use trust::*;
 pub use tx::{china_day, DayFigure, HistoryTx, Movement, ShopFigures};
+pub use tx::CatalogTx;
 pub use tx::{BookLine, InsuranceBook};
 pub use tx::{
     ClaimsTx, Cover, CoverKind, FinanceTx, IdempotencyTx, InsuranceTx, JobsTx, KeyringTx, KeysTx, OrdersTx, Payout,

@@ -103,6 +103,59 @@ pub struct Listing {
     pub shop_opened_at: Timestamp,
 }
 
+/// What a catalog page asks for: an optional search and category, a sort, where the page starts, how many.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListingQuery {
+    pub terms: Option<kabao_core::search::SearchTerms>,
+    pub category: Option<kabao_core::catalog::Category>,
+    pub sort: kabao_core::search::ListingSort,
+    pub after: Option<kabao_core::search::Cursor>,
+    pub limit: i64,
+}
+
+/// A listing in a catalog page, with its units sold and the key of its sort (a cursor is this key and its id).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CatalogRow {
+    pub listing: Listing,
+    pub sales_count: i64,
+    pub sort_key: i64,
+}
+
+impl CatalogRow {
+    pub fn cursor(&self) -> kabao_core::search::Cursor {
+        kabao_core::search::Cursor { key: self.sort_key, id: self.listing.product.id.0 }
+    }
+}
+
+/// What a page needs to show a stored picture: its address parts and size.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MediaMeta {
+    /// Hex SHA-256 of the stored (re-encoded) bytes.
+    pub hash: String,
+    pub mime: String,
+    pub width: i64,
+    pub height: i64,
+}
+
+impl MediaMeta {
+    /// The file extension its address ends with.
+    pub fn ext(&self) -> &'static str {
+        match self.mime.as_str() {
+            "image/png" => "png",
+            "image/webp" => "webp",
+            _ => "jpg",
+        }
+    }
+}
+
+/// A stored picture.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Media {
+    pub meta: MediaMeta,
+    pub bytes: Vec<u8>,
+    pub created_at: Timestamp,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewBatch {
     pub shop_id: ShopId,

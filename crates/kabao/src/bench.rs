@@ -495,6 +495,148 @@ async fn one_checkout(conn: &mut Connection, auth: &str, product: i64, insurance
     Ok(keys.keys)
 }
 
+/// Words product titles are made of in `bench search`: what a card shop sells, so grams repeat as in real data.
+const TITLE_WORDS: [&str; 24] = [
+    "网易",
+    "一卡通",
+    "点卡",
+    "腾讯",
+    "Q币",
+    "话费",
+    "充值",
+    "移动",
+    "联通",
+    "电信",
+    "Steam",
+    "钱包",
+    "爱奇艺",
+    "会员",
+    "月卡",
+    "年卡",
+    "京东",
+    "礼品卡",
+    "Windows",
+    "激活码",
+    "Office",
+    "优酷",
+    "游戏",
+    "账号",
+];
+
+/// Seeds `products` listed products over 100 shops, then times `searches` catalog searches of each kind (one
+/// character, two characters, a longer word, two words) and prints median and p99 per kind as one JSON line.
+pub async fn search(
+    products: u64,
+    searches: usize,
+    database_url: Option<String>,
+    now: Timestamp,
+) -> anyhow::Result<()> {
+    let dir = std::env::temp_dir().join(format!("kabao-bench-{}-{:x}", std::process::id(), rand::random::<u32>()));
+    std::fs::create_dir_all(&dir)?;
+    let result = run_search(&dir, products, searches, database_url, now).await;
+    let _ = std::fs::remove_dir_all(&dir);
+    result
+}
+
+async fn run_search(
+    dir: &std::path::Path,
+    products: u64,
+    searches: usize,
+    database_url: Option<String>,
+    now: Timestamp,
+) -> anyhow::Result<()> {
+    use kabao_core::search::{ListingSort, SearchTerms};
+    let url = database_url.clone().unwrap_or_else(|| format!("sqlite://{}", dir.join("kabao.db").display()));
+    let store = kabao_store::open(&url).await.context("opening the bench database")?;
+    let tag = format!("{:08x}", rand::random::<u32>());
+    let backend = if database_url.is_some() { "PostgreSQL" } else { "SQLite" };
+    eprintln!("bench search: seeding {products} products on {backend}");
+    let started = Instant::now();
+    let mut shops = Vec::new();
+    for s in 0..100 {
+        let (_, first) = seed_product(&*store, &format!("{tag}_{s}"), true, now).await?;
+        let mut tx = store.begin(TxMode::Read).await?;
+        let shop = tx.product_by_id(first).await?.map(|p| p.shop_id).context("seeded product")?;
+        shops.push(shop);
+    }
+    let mut made: u64 = 100;
+    let mut rng_state: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut next = || {
+        rng_state ^= rng_state << 13;
+        rng_state ^= rng_state >> 7;
+        rng_state ^= rng_state << 17;
+        rng_state
+    };
+    while made < products {
+        let mut tx = store.begin(TxMode::Write).await?;
+        for _ in 0..1000.min(products - made) {
+            let r = next();
+            let words: Vec<&str> = (0..3).map(|i| TITLE_WORDS[((r >> (i * 8)) % 24) as usize]).collect();
+            let draft = ProductDraft {
+                title: format!("{} {} {}", words.join(""), (r >> 32) % 500, if r % 2 == 0 { "元" } else { "天" }),
+                description: String::new(),
+                category: Category::ALL[((r >> 40) % 7) as usize],
+                kind: GoodsKind::Standard,
+                price: Money::from_fen(100 + ((r >> 20) % 100_000) as i64),
+                max_per_order: 10,
+                trial: false,
+                listed: true,
+            };
+            tx.insert_product(shops[(made % 100) as usize], &draft, now).await?;
+            made += 1;
+        }
+        tx.commit().await?;
+    }
+    let seed_s = started.elapsed().as_secs_f64();
+    eprintln!("bench search: seeded in {seed_s:.1} s");
+    let kinds: [(&str, &[&str]); 4] = [
+        ("one_char", &["卡", "码", "币"]),
+        ("two_chars", &["点卡", "话费", "会员", "礼品"]),
+        ("three_plus", &["一卡通", "激活码", "steam"]),
+        ("two_words", &["网易 100", "月卡 会员"]),
+    ];
+    let mut report = serde_json::Map::new();
+    for (kind, queries) in kinds {
+        let mut times_ms = Vec::with_capacity(searches);
+        let mut found = 0usize;
+        for i in 0..searches {
+            let q = queries[i % queries.len()];
+            let query = kabao_store::ListingQuery {
+                terms: SearchTerms::parse(q)?,
+                category: None,
+                sort: ListingSort::Relevance,
+                after: None,
+                limit: 25,
+            };
+            let t = Instant::now();
+            let mut tx = store.begin(TxMode::Read).await?;
+            found += tx.search_listings(&query).await?.len();
+            drop(tx);
+            times_ms.push(t.elapsed().as_secs_f64() * 1000.0);
+        }
+        times_ms.sort_by(f64::total_cmp);
+        let at = |p: f64| times_ms[((times_ms.len() as f64 - 1.0) * p).round() as usize];
+        report.insert(
+            kind.into(),
+            serde_json::json!({
+                "queries": queries,
+                "median_ms": (at(0.5) * 1000.0).round() / 1000.0,
+                "p99_ms": (at(0.99) * 1000.0).round() / 1000.0,
+                "rows_per_search": found / searches.max(1),
+            }),
+        );
+    }
+    store.close().await;
+    println!(
+        "{}",
+        serde_json::json!({
+            "bench": "search", "backend": backend, "products": products, "searches_per_kind": searches,
+            "page_size": 25, "seed_seconds": (seed_s * 10.0).round() / 10.0, "results": report,
+        })
+    );
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::Server;

@@ -220,6 +220,17 @@ enum BenchCommand {
         #[arg(long, default_value_t = 3)]
         seconds: u64,
     },
+    /// Seed listed products and time catalog searches (1, 2, 3+ characters, two words): median and p99.
+    Search {
+        #[arg(long, default_value_t = 100_000)]
+        products: u64,
+        /// Searches timed per kind of query.
+        #[arg(long, default_value_t = 200)]
+        searches: usize,
+        /// Run against this PostgreSQL database instead of a temporary SQLite file.
+        #[arg(long)]
+        database_url: Option<String>,
+    },
     /// Time `kabao keys import` of a generated file into a fresh product.
     Import {
         /// Number of keys in the generated file.
@@ -480,6 +491,10 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 insurance,
             })
             .await
+        }
+        Command::Bench { command: BenchCommand::Search { products, searches, database_url } } => {
+            init_tracing("warn");
+            bench::search(products, searches.max(1), database_url, now()).await
         }
         Command::Bench { command: BenchCommand::Import { keys, database_url } } => {
             init_tracing("warn");

@@ -113,6 +113,9 @@ string_enum!(
     /// The order of a product listing: newest first (default) or by the shop's trust score.
     ListingSortName, "ListingSort", vec!["newest", "trust"]);
 string_enum!(
+    /// The order of a catalog page (`/api/v1/catalog`): relevance is the default with a search, newest without.
+    CatalogSortName, "CatalogSort", kabao_core::search::ListingSort::ALL.iter().map(|s| s.as_str()).collect());
+string_enum!(
     /// A merchant's answer to a claim: approve (runs the remedy now), reject (needs `reason`), ask_evidence
     /// (once; needs `note`).
     ClaimDecisionName, "ClaimDecision", vec!["approve", "reject", "ask_evidence"]);
@@ -244,6 +247,7 @@ fn enumerations() -> Vec<(Cow<'static, str>, RefOr<Schema>)> {
         WithdrawalStateName,
         PartyName,
         ListingSortName,
+        CatalogSortName,
         ClaimDecisionName,
         RulingName,
         ApprovalName,

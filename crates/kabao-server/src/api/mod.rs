@@ -15,7 +15,8 @@ pub mod insurance;
 pub mod merchant;
 pub mod orders;
 pub mod payees;
-pub mod promotions;
+pub mod promotions
+pub mod pictures;
 pub mod refunds;
 pub mod reviews;
 pub mod tokens;
@@ -180,7 +181,15 @@ fn v1(sandbox: bool) -> Routes {
         .route("/merchant/coupons", get(promotions::list_coupons).post(promotions::create_coupon))
         .route("/merchant/coupons/{id}/enabled", put(promotions::set_coupon_enabled))
         .route("/wallet/movements", get(history::movements))
-        .route("/merchant/dashboard", get(history::dashboard));
+        .route("/merchant/dashboard", get(history::dashboard))
+        .route("/catalog", get(catalog::catalog))
+        .route("/products/{id}/pictures", get(catalog::pictures))
+        .route(
+            "/merchant/products/{id}/pictures",
+            post(pictures::upload)
+                .put(pictures::arrange)
+                .layer(axum::extract::DefaultBodyLimit::max(kabao_app::pictures::MAX_UPLOAD_BYTES + 64 * 1024)),
+        );
     if sandbox {
         v1.route("/orders/{order_no}/pay/sandbox", post(orders::pay_sandbox))
             .route("/gateways/sandbox/notify", post(orders::sandbox_notify))
@@ -213,6 +222,7 @@ pub fn route_table(sandbox: bool) -> Vec<(axum::http::Method, String)> {
     paths(
         tokens::create, tokens::list, tokens::revoke,
         catalog::list_products, catalog::get_product, catalog::get_shop,
+        catalog::catalog, catalog::pictures, pictures::upload, pictures::arrange,
         merchant::get_shop, merchant::open_shop, merchant::update_shop,
         merchant::list_products, merchant::create_product, merchant::get_product, merchant::update_product,
         merchant::import_keys, merchant::list_keys, merchant::set_shared_secret, merchant::list_batches, merchant::void_batch,

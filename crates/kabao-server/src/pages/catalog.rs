@@ -29,6 +29,23 @@ pub struct Item {
     /// The shop's trust score and level.
     pub trust_score: u8,
     pub trust_level: &'static str,
+    /// Units sold (None where the list does not read it).
+    pub sales: Option<i64>,
+    /// The cover picture: address, width, height.
+    pub cover: Option<Picture>,
+}
+
+/// A stored picture as a page shows it (width and height keep the layout still while it loads).
+pub struct Picture {
+    pub url: String,
+    pub width: i64,
+    pub height: i64,
+}
+
+impl From<&kabao_store::MediaMeta> for Picture {
+    fn from(m: &kabao_store::MediaMeta) -> Picture {
+        Picture { url: format!("/media/{}.{}", m.hash, m.ext()), width: m.width, height: m.height }
+    }
 }
 
 #[derive(Template)]
@@ -36,12 +53,22 @@ pub struct Item {
 struct HomePage {
     ctx: Ctx,
     items: Vec<Item>,
-    by_trust: bool,
+    /// The search as typed, the chosen category and sort (their form values).
+    q: String,
+    category: &'static str,
+    sort: &'static str,
+    categories: Vec<(&'static str, &'static str)>,
+    sorts: Vec<(&'static str, &'static str)>,
+    /// The next page's address, if there is one.
+    next_url: Option<String>,
 }
 
 #[derive(serde::Deserialize)]
 pub struct HomeQuery {
+    q: Option<String>,
+    category: Option<String>,
     sort: Option<String>,
+    cursor: Option<String>,
 }
 
 pub async fn home(
@@ -49,28 +76,71 @@ pub async fn home(
     v: Visitor,
     crate::extract::ApiQuery(q): crate::extract::ApiQuery<HomeQuery>,
 ) -> Result<Response, ApiError> {
-    let order = kabao_app::trust::ListingOrder::parse(q.sort.as_deref())?;
-    let rows = kabao_app::trust::listing(&state, order, 60, 0).await?;
+    use kabao_core::search::ListingSort;
+    let req = kabao_app::catalog::BrowseRequest {
+        q: q.q,
+        category: q.category,
+        sort: q.sort,
+        cursor: q.cursor,
+        limit: Some(kabao_app::catalog::DEFAULT_PAGE),
+    };
+    let browse = kabao_app::catalog::Browse::parse(&req)?;
+    let page = kabao_app::catalog::browse(&state, &browse).await?;
     let lang = v.lang;
-    let items = rows
+    let sort = browse.query.sort;
+    let category = browse.query.category.map_or("", |c| c.as_str());
+    let next_url = page.next_cursor.as_ref().map(|cursor| {
+        let mut params: Vec<(&str, &str)> = Vec::new();
+        if !browse.q.is_empty() {
+            params.push(("q", &browse.q));
+        }
+        if !category.is_empty() {
+            params.push(("category", category));
+        }
+        params.push(("sort", sort.as_str()));
+        params.push(("cursor", cursor));
+        format!("/?{}", serde_urlencoded::to_string(&params).unwrap_or_default())
+    });
+    let items = page
+        .rows
         .into_iter()
-        .map(|(l, t)| Item {
-            id: l.product.id.0,
-            title: l.product.title,
-            price: l.product.price.to_string(),
-            category: l.product.category.label(lang),
-            shop_id: l.product.shop_id.0,
-            shop_name: l.shop_name,
-            certified: l.shop_certification != CertificationLevel::None,
-            certification: l.shop_certification.label(lang),
-            stock: l.product.stock_available,
-            warranty: warranty_label(l.product.warranty, lang),
-            warranty_covered: l.product.warranty.is_some(),
-            trust_score: t.score,
-            trust_level: t.level.label(lang),
+        .map(|(r, t)| {
+            let l = r.listing;
+            Item {
+                cover: page.covers.get(&l.product.id).map(Picture::from),
+                id: l.product.id.0,
+                title: l.product.title,
+                price: l.product.price.to_string(),
+                category: l.product.category.label(lang),
+                shop_id: l.product.shop_id.0,
+                shop_name: l.shop_name,
+                certified: l.shop_certification != CertificationLevel::None,
+                certification: l.shop_certification.label(lang),
+                stock: l.product.stock_available,
+                warranty: warranty_label(l.product.warranty, lang),
+                warranty_covered: l.product.warranty.is_some(),
+                trust_score: t.score,
+                trust_level: t.level.label(lang),
+                sales: Some(r.sales_count),
+            }
         })
         .collect();
-    Ok(render(HomePage { ctx: Ctx::new(&v), items, by_trust: order == kabao_app::trust::ListingOrder::Trust }))
+    let searching = browse.query.terms.is_some();
+    let sorts = ListingSort::ALL
+        .iter()
+        .filter(|o| searching || **o != ListingSort::Relevance)
+        .map(|o| (o.as_str(), o.label(lang)))
+        .collect();
+    Ok(render(HomePage {
+        ctx: Ctx::new(&v),
+        items,
+        q: browse.q.clone(),
+        category,
+        sort: sort.as_str(),
+        categories: kabao_core::catalog::Category::ALL.iter().map(|c| (c.as_str(), c.label(lang))).collect(),
+        sorts,
+        next_url,
+    }))
 }
 
 #[derive(Template)]
@@ -117,6 +187,8 @@ struct ProductPage {
     insurance: Option<InsuranceOffer>,
     /// Extended warranty (延保) offered at checkout when the merchant's window is under 30 days.
     extension: Option<InsuranceOffer>,
+    /// The product's pictures, cover first.
+    pictures: Vec<Picture>,
     /// The listing's variants (面值): (product id, label, price, stock, chosen), as links; empty without variants.
     variants: Vec<VariantChoice>,
     /// This product is a listing with variants: buy one of them, not the listing itself.
@@ -259,7 +331,9 @@ pub async fn product_page(
         .as_ref()
         .map(|s| s.fields.iter().enumerate().map(|(i, l)| (format!("custom_{i}"), l.clone())).collect())
         .unwrap_or_default();
+    let pictures = kabao_app::pictures::of_product(state, p.id).await?.iter().map(Picture::from).collect();
     Ok(render(ProductPage {
+        pictures,
         ctx: Ctx::new(v),
         id: p.id.0,
         can_buy,
@@ -343,6 +417,8 @@ pub async fn shop(
             warranty_covered: p.warranty.is_some(),
             trust_score: score.score,
             trust_level: score.level.label(lang),
+            sales: None,
+            cover: None,
         })
         .collect();
     Ok(render(ShopPage {

@@ -361,6 +361,14 @@ struct ProductConsolePage {
     batches: Vec<BatchRow>,
     keys: Vec<KeyRow>,
     form: FormView,
+    pictures: Vec<PictureRow>,
+}
+
+/// A product picture in the console, with the orders its two buttons submit (comma-separated hashes).
+pub struct PictureRow {
+    pub picture: super::catalog::Picture,
+    pub as_cover: String,
+    pub without: String,
 }
 
 /// How many keys the console lists; the API pages through the rest.
@@ -395,7 +403,21 @@ async fn product_page(
         None
     };
     let policy = kabao_app::warranty::current_of(state, p.id).await?;
+    let pics = kabao_app::pictures::of_product(state, p.id).await?;
+    let hashes: Vec<&str> = pics.iter().map(|m| m.hash.as_str()).collect();
+    let pictures = pics
+        .iter()
+        .map(|m| PictureRow {
+            picture: super::catalog::Picture::from(m),
+            as_cover: std::iter::once(m.hash.as_str())
+                .chain(hashes.iter().copied().filter(|h| *h != m.hash))
+                .collect::<Vec<_>>()
+                .join(","),
+            without: hashes.iter().copied().filter(|h| *h != m.hash).collect::<Vec<_>>().join(","),
+        })
+        .collect();
     let page = ProductConsolePage {
+        pictures,
         ctx: Ctx::new(v),
         id: p.id.0,
         stock: p.stock_available,
@@ -896,4 +918,47 @@ pub async fn build_warranty(
     let result =
         kabao_app::warranty::set(&state, &user, ProductId(id), change).await.map(|_| ()).map_err(ApiError::from);
     back_to_product(&state, &v, &user, ProductId(id), result).await
+}
+
+/// Adds a picture to the product (console form: `_csrf` and `picture`).
+pub async fn upload_picture(
+    State(state): State<SharedState>,
+    MerchantVisitor { v, user }: MerchantVisitor,
+    ApiPath(id): ApiPath<i64>,
+    multipart: Result<Multipart, MultipartRejection>,
+) -> Result<Response, ApiError> {
+    let form = crate::forms::read_picture(multipart).await?;
+    v.check_csrf(form.csrf.as_deref())?;
+    match kabao_app::pictures::upload(&state, &user, ProductId(id), &form.picture).await {
+        Ok(_) => Ok(see_other(&format!("/console/products/{id}#pictures"))),
+        Err(e) => {
+            let e = ApiError::from(e);
+            if e.status.is_client_error() && e.status != StatusCode::NOT_FOUND {
+                let msg = e.message(v.lang).to_string();
+                product_page(&state, &v, &user, ProductId(id), Some(msg), None, None).await
+            } else {
+                Err(e)
+            }
+        }
+    }
+}
+
+#[derive(serde::Deserialize)]
+pub struct ArrangeForm {
+    #[serde(rename = "_csrf")]
+    csrf: Option<String>,
+    hashes: String,
+}
+
+/// Puts the product's pictures in the submitted order (comma-separated hashes; those left out are removed).
+pub async fn arrange_pictures(
+    State(state): State<SharedState>,
+    MerchantVisitor { v, user }: MerchantVisitor,
+    ApiPath(id): ApiPath<i64>,
+    PageForm(f): PageForm<ArrangeForm>,
+) -> Result<Response, ApiError> {
+    v.check_csrf(f.csrf.as_deref())?;
+    let order: Vec<String> = f.hashes.split(',').map(str::trim).filter(|h| !h.is_empty()).map(str::to_string).collect();
+    kabao_app::pictures::arrange(&state, &user, ProductId(id), &order).await?;
+    Ok(see_other(&format!("/console/products/{id}#pictures")))
 }

@@ -323,6 +323,12 @@ fn page_routes(sandbox: bool) -> Routes {
                 .layer(axum::extract::DefaultBodyLimit::max(kabao_app::inventory::MAX_UPLOAD_BYTES + 64 * 1024)),
         )
         .route("/console/batches/{id}/void", post(console::void_batch))
+        .route(
+            "/console/products/{id}/pictures",
+            post(console::upload_picture)
+                .layer(axum::extract::DefaultBodyLimit::max(kabao_app::pictures::MAX_UPLOAD_BYTES + 64 * 1024)),
+        )
+        .route("/console/products/{id}/pictures/order", post(console::arrange_pictures))
         .route("/console/products/{id}/shared", post(console::set_shared))
         .route("/console/products/{id}/custom", post(console::set_custom))
         .route("/console/products/{id}/warranty", post(console::set_warranty))

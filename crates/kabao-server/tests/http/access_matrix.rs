@@ -469,6 +469,7 @@ fn fill(template: &str, caller: Caller, w: &World) -> Result<String, String> {
             ("evidence", "sha256") if guest => w.guest_sha.clone(),
             ("evidence", "sha256") => w.buyer_sha.clone(),
             ("products" | "p", "id") => w.product.to_string(),
+            ("media", "file") => format!("{}.jpg", "0".repeat(64)),
             // The admin's shop actions (suspension, certification, risk review) hit a shop nobody else uses.
             ("shops" | "risk", "id" | "shop") if admin => w.victim_shop.to_string(),
             ("shops" | "s", "id") => w.shop.to_string(),

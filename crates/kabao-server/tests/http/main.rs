@@ -7,6 +7,7 @@ mod access_matrix;
 mod alipay;
 mod api;
 mod app;
+mod catalog;
 mod claims;
 mod disputes;
 mod epay;

@@ -3,6 +3,7 @@
 //! This file holds the pool and transactions; the queries are in one file per aggregate beside it (`users.rs`,
 //! `claims.rs`, ...), each implementing that aggregate's trait for [`PgTx`].
 
+mod catalog;
 mod claims;
 mod email;
 mod finance;

@@ -33,6 +33,7 @@
 //! - A failed fsync is not retried (Linux may drop the dirty pages and report success next time): the store
 //!   stops, refusing every later transaction, and a restart recovers from what is on disk.
 
+mod catalog;
 mod claims;
 mod email;
 mod finance;

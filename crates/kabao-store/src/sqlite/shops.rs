@@ -60,7 +60,9 @@ impl ShopsTx for SqliteTx {
             .execute(&mut self.tx)
             .await
             .map_err(map_sqlx)?;
-        one_row(done.rows_affected())
+        one_row(done.rows_affected())?;
+        // The shop's name is part of its products' search documents.
+        self.reindex_shop(id).await
     }
 
     async fn set_shop_certification(&mut self, id: ShopId, level: CertificationLevel) -> StoreResult<()> {
@@ -106,6 +108,7 @@ impl ShopsTx for SqliteTx {
         .fetch_one(&mut self.tx)
         .await
         .map_err(map_sqlx)?;
+        self.reindex_product(ProductId(id)).await?;
         Ok(ProductId(id))
     }
 
@@ -127,7 +130,8 @@ impl ShopsTx for SqliteTx {
         .execute(&mut self.tx)
         .await
         .map_err(map_sqlx)?;
-        one_row(done.rows_affected())
+        one_row(done.rows_affected())?;
+        self.reindex_product(id).await
     }
 
     async fn product_by_id(&mut self, id: ProductId) -> StoreResult<Option<Product>> {

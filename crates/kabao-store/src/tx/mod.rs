@@ -4,6 +4,7 @@
 //! Callers hold a `Box<dyn Tx>` (or `&mut dyn Tx`) and call any aggregate's methods on it without importing
 //! that aggregate's trait: methods of a trait object's supertraits resolve like its own.
 
+mod catalog;
 mod claims;
 mod email;
 mod finance;
@@ -24,6 +25,7 @@ mod webhooks;
 
 use crate::StoreResult;
 use async_trait::async_trait;
+pub use catalog::CatalogTx;
 pub use claims::ClaimsTx;
 pub use email::{EmailToken, EmailTokenPurpose, EmailTx};
 pub use finance::FinanceTx;
@@ -62,6 +64,7 @@ pub trait Tx:
     + PromotionsTx
     + HistoryTx
     + EmailTx
+    + CatalogTx
     + Send
 {
     async fn commit(self: Box<Self>) -> StoreResult<()>;
