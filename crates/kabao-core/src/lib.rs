@@ -21,6 +21,7 @@ pub mod money;
 pub mod order;
 pub mod payee;
 pub mod payments;
+pub mod pow;
 pub mod refund;
 pub mod review;
 pub mod risk;

@@ -13,6 +13,7 @@ pub mod insurance;
 pub mod orders;
 pub mod reconciliation;
 pub mod reviews;
+pub mod security;
 pub mod trust;
 pub mod webhooks;
 
@@ -216,6 +217,15 @@ pub fn css_href() -> &'static str {
     &HREF
 }
 
+/// The sign-up proof-of-work solver, run by the register form (a file of ours: the CSP allows no inline script).
+async fn pow_js() -> Response {
+    (
+        [(header::CONTENT_TYPE, "text/javascript; charset=utf-8"), (header::CACHE_CONTROL, "public, max-age=3600")],
+        include_str!("../../static/pow.js"),
+    )
+        .into_response()
+}
+
 async fn app_css() -> Response {
     (
         [
@@ -330,7 +340,13 @@ fn page_routes(sandbox: bool) -> Routes {
         .route("/admin/shops/{id}/certification", post(admin::set_certification))
         .route("/admin/shops/{id}/suspension", post(admin::set_suspension))
         .route("/static/app.css", get(app_css))
-        .route("/admin/insurance", get(insurance::book));
+        .route("/static/pow.js", get(pow_js))
+        .route("/admin/insurance", get(insurance::book))
+        .route("/account/security", get(security::show))
+        .route("/account/security/password", post(security::change_password))
+        .route("/account/sessions", get(security::sessions))
+        .route("/account/sessions/end", post(security::end_one))
+        .route("/account/sessions/end-all", post(security::end_all));
     if sandbox {
         routes
             .route("/o/{no}/pay/sandbox", post(orders::pay_sandbox))

@@ -22,6 +22,7 @@ mod reconcile;
 mod reevaluation;
 mod refunds;
 mod sandbox;
+mod security;
 mod throttles;
 mod trust;
 mod verifier;
