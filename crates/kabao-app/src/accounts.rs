@@ -29,6 +29,9 @@ pub enum AccountsError {
     Store(StoreError),
     #[error("password hashing failed")]
     Hashing,
+    /// The current password given to confirm a change is wrong.
+    #[error("current password is wrong")]
+    CurrentPasswordWrong,
 }
 
 impl From<StoreError> for AccountsError {
@@ -47,6 +50,7 @@ impl Localized for AccountsError {
             AccountsError::UsernameTaken => "account.username_taken",
             AccountsError::InvalidCredentials => "auth.invalid_credentials",
             AccountsError::Throttled { .. } => "auth.throttled",
+            AccountsError::CurrentPasswordWrong => "account.current_password_wrong",
             AccountsError::ThrottlesPoisoned | AccountsError::Store(_) | AccountsError::Hashing => "internal",
         }
     }
@@ -54,6 +58,7 @@ impl Localized for AccountsError {
         match self {
             AccountsError::Invalid(e) => e.field(),
             AccountsError::UsernameTaken => Some("username"),
+            AccountsError::CurrentPasswordWrong => Some("current_password"),
             _ => None,
         }
     }
@@ -61,6 +66,7 @@ impl Localized for AccountsError {
         match self {
             AccountsError::Invalid(e) => e.message(lang),
             AccountsError::UsernameTaken => lang.pick("该用户名已被注册", "This username is taken").into(),
+            AccountsError::CurrentPasswordWrong => lang.pick("当前密码不正确", "The current password is wrong").into(),
             AccountsError::InvalidCredentials => lang.pick("用户名或密码错误", "Wrong username or password").into(),
             AccountsError::Throttled { retry_after_s } => {
                 let minutes = retry_after_s.div_ceil(60);
@@ -121,11 +127,11 @@ pub async fn create_user(
     now: Timestamp,
 ) -> Result<User, AccountsError> {
     let username = Username::parse(username)?;
-    check_new_password(password)?;
     let email = match email.map(str::trim).filter(|e| !e.is_empty()) {
         Some(e) => Some(Email::parse(e)?),
         None => None,
     };
+    check_new_password(password, username.as_str(), email.as_ref().map(Email::as_str))?;
     let password_hash = hash_password(password).await?;
     let new = NewUser {
         username: username.as_str().to_string(),
@@ -175,6 +181,32 @@ pub async fn ensure_admin(store: &dyn Store, now: Timestamp) -> Result<Option<(S
         }
     }
     Err(AccountsError::UsernameTaken)
+}
+
+/// Changes a user's password after checking the current one (wrong guesses count in the login throttles). Every
+/// session of the account ends (the caller starts a fresh one for the browser that made the change); API
+/// tokens stay. The account is mailed.
+pub async fn change_password(
+    state: &App,
+    user: &User,
+    current: &str,
+    new: &str,
+    ip: Option<IpAddr>,
+) -> Result<(), AccountsError> {
+    match authenticate(state, &user.username, current, ip).await {
+        Ok(u) if u.id == user.id => {}
+        Ok(_) | Err(AccountsError::InvalidCredentials) => return Err(AccountsError::CurrentPasswordWrong),
+        Err(e) => return Err(e),
+    }
+    check_new_password(new, &user.username, user.email.as_deref())?;
+    let password_hash = hash_password(new).await?;
+    let mut tx = state.store.begin(TxMode::Write).await?;
+    tx.set_password_hash(user.id, &password_hash).await?;
+    tx.delete_user_sessions(user.id).await?;
+    tx.commit().await?;
+    tracing::info!(user = %user.id, "password changed");
+    state.mail_security_change(user, crate::mailer::SecurityChange::PasswordChanged);
+    Ok(())
 }
 
 /// A hash of a random password, checked when the username is unknown so both paths cost the same.

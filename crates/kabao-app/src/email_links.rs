@@ -136,8 +136,8 @@ impl Localized for EmailLinkError {
 }
 
 /// The password policy of a reset, the same as registration's; kept in one place.
-pub fn password_policy(password: &str, _username: &str) -> Result<(), AccountError> {
-    check_new_password(password)
+pub fn password_policy(password: &str, username: &str, email: Option<&str>) -> Result<(), AccountError> {
+    check_new_password(password, username, email)
 }
 
 /// An account's address and whether it is verified.
@@ -384,7 +384,7 @@ pub async fn reset_link_user(app: &App, token: &str) -> Result<User, EmailLinkEr
 /// other reset link, and mails the account a notice. A second factor is still asked at the next login.
 pub async fn reset_password(app: &App, token: &str, password: &str) -> Result<User, EmailLinkError> {
     let user = reset_link_user(app, token).await?;
-    password_policy(password, &user.username)?;
+    password_policy(password, &user.username, user.email.as_deref())?;
     let hash = crate::accounts::hash_password(password).await.map_err(|_| EmailLinkError::Hashing)?;
     let now = app.now();
     let mut tx = app.store.begin(TxMode::Write).await?;

@@ -39,6 +39,7 @@ pub mod risk;
 pub mod secrets;
 pub mod sessions;
 pub mod shops;
+pub mod signup;
 pub mod trial;
 pub mod trust;
 pub mod verification;
@@ -154,6 +155,12 @@ pub struct Config {
     /// (tests and local development turn these on).
     pub webhook_allow_http: bool,
     pub webhook_allow_private: bool,
+    /// Sign-up proof of work: the leading zero bits asked of an address with no sign-up in the last hour, and
+    /// how many more for each sign-up it made (one bit doubles the work); at most this many sign-ups per
+    /// address per hour.
+    pub signup_pow_base_bits: u8,
+    pub signup_pow_step_bits: u8,
+    pub signups_per_ip_per_hour: u32,
 }
 
 impl Default for Config {
@@ -191,6 +198,9 @@ impl Default for Config {
             verifiers: std::collections::BTreeMap::new(),
             webhook_allow_http: false,
             webhook_allow_private: false,
+            signup_pow_base_bits: 12,
+            signup_pow_step_bits: 1,
+            signups_per_ip_per_hour: 20,
         }
     }
 }
@@ -212,6 +222,8 @@ pub struct App {
     pub config: Config,
     pub clock: Arc<dyn Clock>,
     pub throttles: Mutex<LoginThrottles>,
+    /// Recent sign-ups per address and spent sign-up challenges ([`signup`]).
+    pub signups: Mutex<signup::SignupGuard>,
     pub mailer: Arc<dyn mailer::Mailer>,
     /// The public base URL, for links in mails.
     pub public_url: Option<String>,
@@ -258,6 +270,7 @@ impl App {
             config,
             clock,
             throttles: Mutex::new(throttles),
+            signups: Mutex::new(signup::SignupGuard::default()),
             mailer: Arc::new(mailer::MemoryMailer::default()),
             public_url: None,
             reconcile_cursors: reconcile::Cursors::default(),

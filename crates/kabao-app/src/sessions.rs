@@ -24,6 +24,9 @@ pub enum SessionError {
     /// No live token of this user has that id.
     #[error("no such live API token of this user")]
     TokenNotFound,
+    /// No live session of this user has that id.
+    #[error("no such live session of this user")]
+    SessionNotFound,
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -35,6 +38,7 @@ impl Localized for SessionError {
             SessionError::NotAuthenticated => "auth.required",
             SessionError::TokenNameInvalid => "token.name_invalid",
             SessionError::TokenNotFound => "token.not_found",
+            SessionError::SessionNotFound => "session.not_found",
             SessionError::Store(_) => "internal",
         }
     }
@@ -57,6 +61,9 @@ impl Localized for SessionError {
                 lang.pick("令牌名称需为 1–40 个字符", "Token name must be 1–40 characters")
             }
             SessionError::TokenNotFound => lang.pick("找不到该内容", "Not found"),
+            SessionError::SessionNotFound => {
+                lang.pick("找不到该登录会话，它可能已经退出", "No such session; it may have ended already")
+            }
             SessionError::Store(_) => crate::error::internal_words(lang),
         }
         .to_string()
@@ -78,9 +85,27 @@ pub fn check_csrf(cookie: &str, submitted: Option<&str>) -> Result<(), SessionEr
     }
 }
 
+/// Where a session was started from, for its owner to recognise it on the sessions page.
+#[derive(Debug, Clone, Default)]
+pub struct Origin {
+    pub ip: Option<std::net::IpAddr>,
+    pub user_agent: Option<String>,
+}
+
+/// How long a session's "last seen" may lag behind its use (so a busy session is not a write per request).
+pub const LAST_SEEN_GRANULARITY_S: i64 = 300;
+
+/// At most this many characters of a `User-Agent` are kept.
+const USER_AGENT_MAX_CHARS: usize = 200;
+
 /// Starts a session for a user; returns the session id for the cookie. A fresh id at every login (no
 /// fixation).
 pub async fn start_session(app: &App, user: &User) -> Result<String, SessionError> {
+    start_session_from(app, user, &Origin::default()).await
+}
+
+/// [`start_session`], recording where the session comes from.
+pub async fn start_session_from(app: &App, user: &User, origin: &Origin) -> Result<String, SessionError> {
     let token = random_token();
     let now = app.now();
     let session = Session {
@@ -88,6 +113,13 @@ pub async fn start_session(app: &App, user: &User) -> Result<String, SessionErro
         user_id: user.id,
         created_at: now,
         expires_at: now.plus_seconds(app.config.session_ttl_hours * 3600),
+        ip: origin.ip.map(|ip| ip.to_string()),
+        user_agent: origin
+            .user_agent
+            .as_deref()
+            .map(|ua| ua.chars().filter(|c| !c.is_control()).take(USER_AGENT_MAX_CHARS).collect::<String>())
+            .filter(|ua| !ua.trim().is_empty()),
+        last_seen_at: now,
     };
     let mut tx = app.store.begin(TxMode::Write).await?;
     tx.insert_session(&session).await?;
@@ -110,8 +142,58 @@ pub async fn session_user(app: &App, token: &str) -> Result<Option<User>, Sessio
     if token.is_empty() || token.len() > 128 {
         return Ok(None);
     }
+    let hash = sha256(token);
+    let now = app.now();
+    let found = {
+        let mut tx = app.store.begin(TxMode::Read).await?;
+        tx.session_with_user(&hash, now).await?
+    };
+    let Some((session, user)) = found else { return Ok(None) };
+    let stale_before = now.plus_seconds(-LAST_SEEN_GRANULARITY_S);
+    if session.last_seen_at < stale_before {
+        let mut tx = app.store.begin(TxMode::Write).await?;
+        tx.touch_session(&hash, now, stale_before).await?;
+        tx.commit().await?;
+    }
+    Ok(Some(user))
+}
+
+/// The user's live sessions, most recently seen first.
+pub async fn live_sessions(app: &App, user: &User) -> Result<Vec<Session>, SessionError> {
     let mut tx = app.store.begin(TxMode::Read).await?;
-    Ok(tx.session_with_user(&sha256(token), app.now()).await?.map(|(_, u)| u))
+    Ok(tx.list_user_sessions(user.id, app.now()).await?)
+}
+
+/// The public id of a session on the sessions page: the hex of its stored SHA-256 (never the cookie value).
+pub fn session_id(session: &Session) -> String {
+    hex::encode(&session.token_hash)
+}
+
+/// Whether a session is the one behind this cookie value.
+pub fn is_session_of(session: &Session, cookie: &str) -> bool {
+    bool::from(session.token_hash.as_slice().ct_eq(sha256(cookie).as_slice()))
+}
+
+/// Ends one of the user's sessions, named by [`session_id`].
+pub async fn end_user_session(app: &App, user: &User, id: &str) -> Result<(), SessionError> {
+    let hash = hex::decode(id.trim()).ok().filter(|h| h.len() == 32).ok_or(SessionError::SessionNotFound)?;
+    let mut tx = app.store.begin(TxMode::Write).await?;
+    if !tx.delete_user_session(user.id, &hash).await? {
+        return Err(SessionError::SessionNotFound);
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Signs the user out everywhere: every browser session ends, this one included (API tokens are not
+/// touched; they are revoked one by one on the console page). The account is mailed. Returns how many ended.
+pub async fn sign_out_everywhere(app: &App, user: &User) -> Result<u64, SessionError> {
+    let mut tx = app.store.begin(TxMode::Write).await?;
+    let ended = tx.delete_user_sessions(user.id).await?;
+    tx.commit().await?;
+    tracing::info!(user = %user.id, ended, "signed out everywhere");
+    app.mail_security_change(user, crate::mailer::SecurityChange::SignedOutEverywhere);
+    Ok(ended)
 }
 
 /// The user of a live API token.

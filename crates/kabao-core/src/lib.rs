@@ -22,6 +22,7 @@ pub mod order;
 pub mod payee;
 pub mod payments;
 pub mod pricing;
+pub mod pow;
 pub mod refund;
 pub mod review;
 pub mod risk;

@@ -152,6 +152,18 @@ impl Keyring {
         self.card_keys.last().map(|(v, _)| *v)
     }
 
+    /// A 256-bit key for `purpose` (signing sign-up challenges, …), derived from the fingerprint key, so it is
+    /// the same on every instance and after every restart without being stored.
+    pub fn derived_key(&self, purpose: &str) -> Zeroizing<[u8; KEY_LEN]> {
+        let mut out = Zeroizing::new([0u8; KEY_LEN]);
+        if let Ok(mut mac) = <Hmac<Sha256> as Mac>::new_from_slice(&*self.fingerprint_key) {
+            mac.update(b"kabao.derive.v1|");
+            mac.update(purpose.as_bytes());
+            out.copy_from_slice(&mac.finalize().into_bytes());
+        }
+        out
+    }
+
     /// Fingerprint of a key's canonical text within a shop.
     pub fn fingerprint(&self, shop: ShopId, canonical: &str) -> Fingerprint {
         // HMAC accepts keys of any length, so construction cannot fail.

@@ -85,6 +85,26 @@ pub async fn start_session(state: &AppState, user: &User) -> Result<HeaderValue,
     ))
 }
 
+/// [`start_session`], recording the client's address and browser for the sessions page.
+pub async fn start_session_from(
+    state: &AppState,
+    user: &User,
+    headers: &HeaderMap,
+    ip: Option<IpAddr>,
+) -> Result<HeaderValue, ApiError> {
+    let user_agent = headers.get(axum::http::header::USER_AGENT).and_then(|v| v.to_str().ok()).map(str::to_string);
+    let origin = kabao_app::sessions::Origin { ip, user_agent };
+    let token = kabao_app::sessions::start_session_from(state, user, &origin).await?;
+    Ok(set_cookie(
+        SESSION_COOKIE,
+        &token,
+        Some(state.config.session_ttl_hours * 3600),
+        true,
+        "Lax",
+        state.config.secure_cookies,
+    ))
+}
+
 /// Ends the request's session (if any) and returns the cookie that clears it.
 pub async fn end_session(state: &AppState, headers: &HeaderMap) -> Result<HeaderValue, ApiError> {
     if let Some(token) = cookie(headers, SESSION_COOKIE) {

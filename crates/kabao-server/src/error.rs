@@ -527,6 +527,7 @@ impl From<kabao_app::accounts::AccountsError> for ApiError {
                 retry_after_s: Some((*retry_after_s).max(1)),
                 ..ApiError::from_localized(StatusCode::TOO_MANY_REQUESTS, &e)
             },
+            E::CurrentPasswordWrong => ApiError::from_localized(StatusCode::BAD_REQUEST, &e),
             E::ThrottlesPoisoned | E::Store(_) | E::Hashing => ApiError::internal(e),
         }
     }
@@ -550,6 +551,21 @@ impl From<kabao_app::email_links::EmailLinkError> for ApiError {
     }
 }
 
+impl From<kabao_app::signup::SignupError> for ApiError {
+    fn from(e: kabao_app::signup::SignupError) -> Self {
+        use kabao_app::signup::SignupError as E;
+        match e {
+            E::Throttled { retry_after_s } => ApiError {
+                retry_after_s: Some(retry_after_s.max(1)),
+                ..ApiError::from_localized(StatusCode::TOO_MANY_REQUESTS, &e)
+            },
+            E::ProofInvalid | E::ProofExpired | E::ProofUsed => ApiError::from_localized(StatusCode::BAD_REQUEST, &e),
+            E::Account(inner) => ApiError::from(inner),
+            E::Poisoned => ApiError::internal(e),
+        }
+    }
+}
+
 impl From<kabao_app::sessions::SessionError> for ApiError {
     fn from(e: kabao_app::sessions::SessionError) -> Self {
         use kabao_app::sessions::SessionError as E;
@@ -558,6 +574,7 @@ impl From<kabao_app::sessions::SessionError> for ApiError {
             E::NotAuthenticated => ApiError::unauthorized(),
             E::TokenNameInvalid => ApiError::from_localized(StatusCode::BAD_REQUEST, &e),
             E::TokenNotFound => ApiError::not_found("token.not_found"),
+            E::SessionNotFound => ApiError::not_found("session.not_found"),
             E::Store(_) => ApiError::internal(e),
         }
     }

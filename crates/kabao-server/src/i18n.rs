@@ -17,6 +17,10 @@ impl T {
             None => "??",
         }
     }
+    /// The Chinese or the English words, for a page's own sentences.
+    pub fn pick(&self, zh: &'static str, en: &'static str) -> &'static str {
+        self.lang.pick(zh, en)
+    }
     pub fn is_en(&self) -> bool {
         self.lang == Lang::En
     }
@@ -166,7 +170,7 @@ fn lookup(key: &str) -> Option<(&'static str, &'static str)> {
         "shop.suspended" => ("店铺已被暂停", "Shop suspended"),
         "auth.username" => ("用户名", "Username"),
         "auth.password" => ("密码", "Password"),
-        "auth.password_hint" => ("至少 8 个字符", "At least 8 characters"),
+        "auth.password_hint" => ("至少 10 个字符，不能太常见，也不能与用户名相同", "At least 10 characters, not a common one, not your username"),
         "auth.email" => ("邮箱（选填）", "Email (optional)"),
         "auth.role" => ("我是", "I am a"),
         "auth.role_buyer" => ("买家", "Buyer"),

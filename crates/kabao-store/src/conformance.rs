@@ -18,6 +18,7 @@ pub const SCENARIOS: &[&str] = &[
     "duplicate_username_conflicts",
     "role_and_password_changes",
     "sessions_lifecycle",
+    "sessions_are_listed_touched_and_ended_one_by_one",
     "api_tokens_lifecycle",
     "shops_lifecycle",
     "products_and_listing",
@@ -231,9 +232,16 @@ pub async fn role_and_password_changes(store: &dyn Store) {
 pub async fn sessions_lifecycle(store: &dyn Store) {
     let mut tx = store.begin(TxMode::Write).await.unwrap();
     let erin = tx.insert_user(&new_user("erin", Role::Buyer)).await.unwrap();
-    let s1 = Session { token_hash: vec![1; 32], user_id: erin, created_at: T0, expires_at: at(1_000) };
-    let s2 = Session { token_hash: vec![2; 32], user_id: erin, created_at: T0, expires_at: at(5_000) };
-    let s3 = Session { token_hash: vec![3; 32], user_id: erin, created_at: T0, expires_at: at(9_000) };
+    let session = |b: u8, expires: i64| Session {
+        token_hash: vec![b; 32],
+        user_id: erin,
+        created_at: T0,
+        expires_at: at(expires),
+        ip: Some("203.0.113.7".into()),
+        user_agent: Some("Mozilla/5.0 测试".into()),
+        last_seen_at: T0,
+    };
+    let (s1, s2, s3) = (session(1, 1_000), session(2, 5_000), session(3, 9_000));
     for s in [&s1, &s2, &s3] {
         tx.insert_session(s).await.unwrap();
     }
@@ -250,6 +258,44 @@ pub async fn sessions_lifecycle(store: &dyn Store) {
     assert!(tx.session_with_user(&s3.token_hash, T0).await.unwrap().is_some());
     assert_eq!(tx.delete_user_sessions(erin).await.unwrap(), 1);
     assert!(tx.session_with_user(&s3.token_hash, T0).await.unwrap().is_none());
+    tx.commit().await.unwrap();
+}
+
+pub async fn sessions_are_listed_touched_and_ended_one_by_one(store: &dyn Store) {
+    let mut tx = store.begin(TxMode::Write).await.unwrap();
+    let fay = tx.insert_user(&new_user("fay_sessions", Role::Buyer)).await.unwrap();
+    let gus = tx.insert_user(&new_user("gus_sessions", Role::Buyer)).await.unwrap();
+    let session = |b: u8, user: UserId, expires: i64| Session {
+        token_hash: vec![b; 32],
+        user_id: user,
+        created_at: T0,
+        expires_at: at(expires),
+        ip: if b == 1 { None } else { Some("2001:db8::1".into()) },
+        user_agent: if b == 1 { None } else { Some("curl/8".into()) },
+        last_seen_at: T0,
+    };
+    let (f1, f2, f3, g1) =
+        (session(1, fay, 9_000), session(2, fay, 9_000), session(3, fay, 100), session(4, gus, 9_000));
+    for s in [&f1, &f2, &f3, &g1] {
+        tx.insert_session(s).await.unwrap();
+    }
+    tx.commit().await.unwrap();
+
+    let mut tx = store.begin(TxMode::Write).await.unwrap();
+    assert!(tx.touch_session(&f1.token_hash, at(500), at(400)).await.unwrap(), "stale: updated");
+    assert!(!tx.touch_session(&f1.token_hash, at(600), at(400)).await.unwrap(), "fresh: left alone");
+    assert!(!tx.touch_session(&[9; 32], at(600), at(10_000)).await.unwrap(), "unknown");
+    let live = tx.list_user_sessions(fay, at(200)).await.unwrap();
+    assert_eq!(live.len(), 2, "the expired one is not listed, nor the other user's");
+    assert_eq!(live[0].token_hash, f1.token_hash, "most recently seen first");
+    assert_eq!(live[0].last_seen_at, at(500));
+    assert_eq!((live[0].ip.as_deref(), live[0].user_agent.as_deref()), (None, None));
+    assert_eq!(live[1], f2);
+    assert!(!tx.delete_user_session(fay, &g1.token_hash).await.unwrap(), "not fay's session");
+    assert!(tx.session_with_user(&g1.token_hash, T0).await.unwrap().is_some());
+    assert!(tx.delete_user_session(fay, &f2.token_hash).await.unwrap());
+    assert!(!tx.delete_user_session(fay, &f2.token_hash).await.unwrap(), "already gone");
+    assert_eq!(tx.list_user_sessions(fay, at(200)).await.unwrap().len(), 1);
     tx.commit().await.unwrap();
 }
 

@@ -31,6 +31,12 @@ pub struct Session {
     pub user_id: UserId,
     pub created_at: Timestamp,
     pub expires_at: Timestamp,
+    /// The client's address when the session began, if known.
+    pub ip: Option<String>,
+    /// The browser's `User-Agent` when the session began (at most 200 characters), if sent.
+    pub user_agent: Option<String>,
+    /// When a request last used the session (updated at most every few minutes).
+    pub last_seen_at: Timestamp,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

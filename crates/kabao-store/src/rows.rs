@@ -24,11 +24,20 @@ pub(crate) fn user(r: UserRow) -> StoreResult<User> {
     })
 }
 
-pub(crate) const SESSION_COLS: &str = "s.token_hash, s.user_id, s.created_at, s.expires_at";
-pub(crate) type SessionRow = (Vec<u8>, i64, i64, i64);
+pub(crate) const SESSION_COLS: &str =
+    "s.token_hash, s.user_id, s.created_at, s.expires_at, s.ip, s.user_agent, s.last_seen_at";
+pub(crate) type SessionRow = (Vec<u8>, i64, i64, i64, Option<String>, Option<String>, i64);
 
 pub(crate) fn session(r: SessionRow) -> Session {
-    Session { token_hash: r.0, user_id: UserId(r.1), created_at: Timestamp(r.2), expires_at: Timestamp(r.3) }
+    Session {
+        token_hash: r.0,
+        user_id: UserId(r.1),
+        created_at: Timestamp(r.2),
+        expires_at: Timestamp(r.3),
+        ip: r.4,
+        user_agent: r.5,
+        last_seen_at: Timestamp(r.6),
+    }
 }
 
 pub(crate) const TOKEN_COLS: &str = "t.id, t.user_id, t.name, t.prefix, t.created_at, t.revoked_at";

@@ -141,6 +141,7 @@ conformance_tests!(
     duplicate_username_conflicts,
     role_and_password_changes,
     sessions_lifecycle,
+    sessions_are_listed_touched_and_ended_one_by_one,
     api_tokens_lifecycle,
     shops_lifecycle,
     products_and_listing,

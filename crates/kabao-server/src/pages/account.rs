@@ -21,6 +21,40 @@ struct RegisterPage {
     username: String,
     email: String,
     role: String,
+    /// The sign-up challenge the form's script solves; `None` when this address may not sign up now.
+    pow: Option<kabao_core::pow::Challenge>,
+}
+
+/// The register page with a fresh challenge, or with the throttle's refusal (429) instead of the form.
+async fn register_page(
+    state: &SharedState,
+    v: &Visitor,
+    error: Option<ApiError>,
+    username: String,
+    email: String,
+    role: String,
+) -> Response {
+    let (pow, refusal) = match kabao_app::signup::challenge(state, v.ip).map_err(ApiError::from) {
+        Ok(c) => (Some(c), error),
+        Err(e) => (None, Some(e)),
+    };
+    let status = refusal.as_ref().map(|e| e.status);
+    let retry_after = refusal.as_ref().and_then(|e| e.retry_after_s);
+    let mut page = render(RegisterPage {
+        ctx: Ctx::new(v),
+        error: refusal.map(|e| e.message(v.lang).to_string()),
+        username,
+        email,
+        role,
+        pow,
+    });
+    if let Some(s) = status {
+        *page.status_mut() = s;
+    }
+    if let Some(s) = retry_after {
+        page.headers_mut().insert(axum::http::header::RETRY_AFTER, axum::http::HeaderValue::from(s));
+    }
+    page
 }
 
 #[derive(Template)]
@@ -32,14 +66,8 @@ struct LoginPage {
     next: String,
 }
 
-pub async fn register_form(v: Visitor) -> Response {
-    render(RegisterPage {
-        ctx: Ctx::new(&v),
-        error: None,
-        username: String::new(),
-        email: String::new(),
-        role: "buyer".into(),
-    })
+pub async fn register_form(State(state): State<SharedState>, v: Visitor) -> Response {
+    register_page(&state, &v, None, String::new(), String::new(), "buyer".into()).await
 }
 
 #[derive(Deserialize)]
@@ -54,6 +82,10 @@ pub struct RegisterForm {
     email: String,
     #[serde(default)]
     role: String,
+    #[serde(default)]
+    pow_challenge: String,
+    #[serde(default)]
+    pow_nonce: String,
 }
 
 /// Where a user lands after logging in.
@@ -68,26 +100,29 @@ fn home_of(role: Role) -> &'static str {
 pub async fn register(
     State(state): State<SharedState>,
     v: Visitor,
+    headers: HeaderMap,
     PageForm(f): PageForm<RegisterForm>,
 ) -> Result<Response, ApiError> {
     v.check_csrf(f.csrf.as_deref())?;
     let email = Some(f.email.as_str()).filter(|e| !e.trim().is_empty());
-    match kabao_app::accounts::register(&state, &f.username, &f.password, &f.role, email).await.map_err(ApiError::from)
-    {
+    let registered = kabao_app::signup::register_with_proof(
+        &state,
+        v.ip,
+        &f.pow_challenge,
+        &f.pow_nonce,
+        &f.username,
+        &f.password,
+        &f.role,
+        email,
+    )
+    .await;
+    match registered.map_err(ApiError::from) {
         Ok(user) => {
-            let cookie = crate::auth::start_session(&state, &user).await?;
+            let cookie = crate::auth::start_session_from(&state, &user, &headers, v.ip).await?;
             Ok(([(SET_COOKIE, cookie)], see_other(home_of(user.role))).into_response())
         }
         Err(e) if e.status.is_client_error() => {
-            let mut page = render(RegisterPage {
-                ctx: Ctx::new(&v),
-                error: Some(e.message(v.lang).to_string()),
-                username: f.username,
-                email: f.email,
-                role: f.role,
-            });
-            *page.status_mut() = e.status;
-            Ok(page)
+            Ok(register_page(&state, &v, Some(e), f.username, f.email, f.role).await)
         }
         Err(e) => Err(e),
     }
@@ -122,12 +157,13 @@ pub struct LoginForm {
 pub async fn login(
     State(state): State<SharedState>,
     v: Visitor,
+    headers: HeaderMap,
     PageForm(f): PageForm<LoginForm>,
 ) -> Result<Response, ApiError> {
     v.check_csrf(f.csrf.as_deref())?;
     match kabao_app::accounts::authenticate(&state, &f.username, &f.password, v.ip).await.map_err(ApiError::from) {
         Ok(user) => {
-            let cookie = crate::auth::start_session(&state, &user).await?;
+            let cookie = crate::auth::start_session_from(&state, &user, &headers, v.ip).await?;
             let next = safe_next(Some(&f.next));
             let to = if next.is_empty() { home_of(user.role).to_string() } else { next };
             Ok(([(SET_COOKIE, cookie)], see_other(&to)).into_response())

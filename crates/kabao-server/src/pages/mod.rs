@@ -16,6 +16,7 @@ pub mod orders;
 pub mod promotions;
 pub mod reconciliation;
 pub mod reviews;
+pub mod security;
 pub mod trust;
 pub mod webhooks;
 
@@ -233,6 +234,15 @@ pub fn css_href() -> &'static str {
     &HREF
 }
 
+/// The sign-up proof-of-work solver, run by the register form (a file of ours: the CSP allows no inline script).
+async fn pow_js() -> Response {
+    (
+        [(header::CONTENT_TYPE, "text/javascript; charset=utf-8"), (header::CACHE_CONTROL, "public, max-age=3600")],
+        include_str!("../../static/pow.js"),
+    )
+        .into_response()
+}
+
 async fn app_css() -> Response {
     (
         [
@@ -367,7 +377,13 @@ fn page_routes(sandbox: bool) -> Routes {
         .route("/account/email/resend", post(email::resend))
         .route("/account/verify-email", get(email::verify))
         .route("/password/forgot", get(email::forgot_form).post(email::forgot))
-        .route("/password/reset", get(email::reset_form).post(email::reset));
+        .route("/password/reset", get(email::reset_form).post(email::reset))
+        .route("/static/pow.js", get(pow_js))
+        .route("/account/security", get(security::show))
+        .route("/account/security/password", post(security::change_password))
+        .route("/account/sessions", get(security::sessions))
+        .route("/account/sessions/end", post(security::end_one))
+        .route("/account/sessions/end-all", post(security::end_all));
     if sandbox {
         routes
             .route("/o/{no}/pay/sandbox", post(orders::pay_sandbox))

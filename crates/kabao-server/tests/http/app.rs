@@ -351,13 +351,36 @@ impl Browser<'_> {
 
     /// Registers through the page and stays logged in.
     pub async fn register(&mut self, username: &str, role: &str) -> Res {
-        self.get("/register").await;
-        let csrf = self.csrf();
-        self.post(
-            "/register",
-            &[("username", username), ("password", "correct horse battery"), ("role", role)],
-            Some(&csrf),
-        )
-        .await
+        self.register_with(username, "correct horse battery", role).await
     }
+
+    /// Registers through the page with this password, solving the sign-up challenge as `/static/pow.js` does.
+    pub async fn register_with(&mut self, username: &str, password: &str, role: &str) -> Res {
+        let page = self.get("/register").await;
+        let (challenge, nonce) = solve_register_page(&page.body);
+        let csrf = self.csrf();
+        let fields = [
+            ("username", username),
+            ("password", password),
+            ("role", role),
+            ("pow_challenge", &challenge),
+            ("pow_nonce", &nonce),
+        ];
+        self.post("/register", &fields, Some(&csrf)).await
+    }
+}
+
+/// The register page's challenge and a nonce that solves it.
+pub fn solve_register_page(body: &str) -> (String, String) {
+    let attr = |name: &str| -> String {
+        body.split(name)
+            .nth(1)
+            .and_then(|rest| rest.split('"').next())
+            .unwrap_or_else(|| panic!("no {name} in {body}"))
+            .to_string()
+    };
+    let challenge = attr("name=\"pow_challenge\" value=\"");
+    let difficulty: u8 = attr("data-pow-difficulty=\"").parse().unwrap();
+    let nonce = kabao_core::pow::solve(&challenge, difficulty);
+    (challenge, nonce)
 }

@@ -27,6 +27,7 @@ mod reconcile;
 mod reevaluation;
 mod refunds;
 mod sandbox;
+mod security;
 mod throttles;
 mod trust;
 mod verifier;

@@ -339,6 +339,9 @@ async fn every_form_post_without_the_matching_csrf_token_is_403() {
         "/o/KB0000000000000000/claims/CL0000000000000000000000AA/statements".into(),
         "/o/KB0000000000000000/review".into(),
         "/o/KB0000000000000000/messages".into(),
+        "/account/security/password".into(),
+        "/account/sessions/end".into(),
+        "/account/sessions/end-all".into(),
     ];
     kabao_app::accounts::create_user(&*app.state.store, "csrf_all_r", "arbiter-pass-12", Role::Arbiter, None, T0)
         .await

@@ -83,14 +83,20 @@ impl UsersTx for PgTx {
     // ---- sessions (token stored as SHA-256 only) ----
 
     async fn insert_session(&mut self, session: &Session) -> StoreResult<()> {
-        sqlx::query("INSERT INTO sessions (token_hash, user_id, created_at, expires_at) VALUES ($1, $2, $3, $4)")
-            .bind(&session.token_hash)
-            .bind(session.user_id.0)
-            .bind(session.created_at.millis())
-            .bind(session.expires_at.millis())
-            .execute(&mut *self.tx)
-            .await
-            .map_err(map_sqlx)?;
+        sqlx::query(
+            "INSERT INTO sessions (token_hash, user_id, created_at, expires_at, ip, user_agent, last_seen_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind(&session.token_hash)
+        .bind(session.user_id.0)
+        .bind(session.created_at.millis())
+        .bind(session.expires_at.millis())
+        .bind(&session.ip)
+        .bind(&session.user_agent)
+        .bind(session.last_seen_at.millis())
+        .execute(&mut *self.tx)
+        .await
+        .map_err(map_sqlx)?;
         Ok(())
     }
 
@@ -103,18 +109,32 @@ impl UsersTx for PgTx {
                 rows::USER_COLS
             )
         });
-        let row: Option<(Vec<u8>, i64, i64, i64, i64, String, Option<String>, String, String, i64)> =
-            sqlx::query_as(&SQL)
-                .bind(token_hash)
-                .bind(now.millis())
-                .fetch_optional(&mut *self.tx)
-                .await
-                .map_err(map_sqlx)?;
+        #[allow(clippy::type_complexity)]
+        let row: Option<(
+            Vec<u8>,
+            i64,
+            i64,
+            i64,
+            Option<String>,
+            Option<String>,
+            i64,
+            i64,
+            String,
+            Option<String>,
+            String,
+            String,
+            i64,
+        )> = sqlx::query_as(&SQL)
+            .bind(token_hash)
+            .bind(now.millis())
+            .fetch_optional(&mut *self.tx)
+            .await
+            .map_err(map_sqlx)?;
         match row {
             None => Ok(None),
             Some(r) => {
-                let session = rows::session((r.0, r.1, r.2, r.3));
-                let user = rows::user((r.4, r.5, r.6, r.7, r.8, r.9))?;
+                let session = rows::session((r.0, r.1, r.2, r.3, r.4, r.5, r.6));
+                let user = rows::user((r.7, r.8, r.9, r.10, r.11, r.12))?;
                 Ok(Some((session, user)))
             }
         }
@@ -145,6 +165,40 @@ impl UsersTx for PgTx {
             .await
             .map_err(map_sqlx)?;
         Ok(done.rows_affected())
+    }
+
+    async fn list_user_sessions(&mut self, user: UserId, now: Timestamp) -> StoreResult<Vec<Session>> {
+        static SQL: LazyLock<String> = LazyLock::new(|| {
+            format!(
+                "SELECT {} FROM sessions s WHERE s.user_id = $1 AND s.expires_at > $2 \
+                 ORDER BY s.last_seen_at DESC, s.created_at DESC, s.token_hash",
+                rows::SESSION_COLS
+            )
+        });
+        let found: Vec<rows::SessionRow> =
+            sqlx::query_as(&SQL).bind(user.0).bind(now.millis()).fetch_all(&mut *self.tx).await.map_err(map_sqlx)?;
+        Ok(found.into_iter().map(rows::session).collect())
+    }
+
+    async fn touch_session(&mut self, token_hash: &[u8], now: Timestamp, stale_before: Timestamp) -> StoreResult<bool> {
+        let done = sqlx::query("UPDATE sessions SET last_seen_at = $2 WHERE token_hash = $1 AND last_seen_at < $3")
+            .bind(token_hash)
+            .bind(now.millis())
+            .bind(stale_before.millis())
+            .execute(&mut *self.tx)
+            .await
+            .map_err(map_sqlx)?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn delete_user_session(&mut self, user: UserId, token_hash: &[u8]) -> StoreResult<bool> {
+        let done = sqlx::query("DELETE FROM sessions WHERE user_id = $1 AND token_hash = $2")
+            .bind(user.0)
+            .bind(token_hash)
+            .execute(&mut *self.tx)
+            .await
+            .map_err(map_sqlx)?;
+        Ok(done.rows_affected() > 0)
     }
 
     // ---- merchant API tokens (stored as SHA-256 only) ----

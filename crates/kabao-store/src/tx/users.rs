@@ -30,6 +30,12 @@ pub trait UsersTx: Send {
     /// Deletes every session of a user (password change, role change).
     async fn delete_user_sessions(&mut self, user: UserId) -> StoreResult<u64>;
     async fn delete_expired_sessions(&mut self, now: Timestamp) -> StoreResult<u64>;
+    /// The user's live sessions (`expires_at > now`), most recently seen first.
+    async fn list_user_sessions(&mut self, user: UserId, now: Timestamp) -> StoreResult<Vec<Session>>;
+    /// Sets `last_seen_at = now` if it is older than `stale_before`; true if it was updated.
+    async fn touch_session(&mut self, token_hash: &[u8], now: Timestamp, stale_before: Timestamp) -> StoreResult<bool>;
+    /// Deletes the session only if it belongs to `user`; false if there was no such session of that user.
+    async fn delete_user_session(&mut self, user: UserId, token_hash: &[u8]) -> StoreResult<bool>;
 
     // ---- merchant API tokens (stored as SHA-256 only) ----
     async fn insert_api_token(&mut self, token: &NewApiToken) -> StoreResult<ApiTokenId>;
