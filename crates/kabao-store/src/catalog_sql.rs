@@ -34,7 +34,8 @@ pub(crate) fn listing_sql(q: &ListingQuery, dialect: Dialect) -> (String, Vec<Ar
         Dialect::Sqlite => "instr",
         Dialect::Postgres => "strpos",
     };
-    let mut filters: Vec<String> = vec!["p.listed = $1".into(), "sh.suspended = $2".into()];
+    let mut filters: Vec<String> =
+        vec!["p.listed = $1".into(), "sh.suspended = $2".into(), "p.variant_of IS NULL".into()];
     if let Some(c) = q.category {
         filters.push(format!("p.category = {}", arg(Arg::Text(c.as_str().into()), &mut args)));
     }

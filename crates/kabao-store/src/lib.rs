@@ -25,8 +25,8 @@ use async_trait::async_trait;
 pub use commerce::*;
 pub use models::*;
 pub use trust::*;
-pub use tx::{china_day, DayFigure, HistoryTx, Movement, ShopFigures};
 pub use tx::CatalogTx;
+pub use tx::{china_day, DayFigure, HistoryTx, Movement, ShopFigures};
 pub use tx::{BookLine, InsuranceBook};
 pub use tx::{
     ClaimsTx, Cover, CoverKind, FinanceTx, IdempotencyTx, InsuranceTx, JobsTx, KeyringTx, KeysTx, OrdersTx, Payout,

@@ -15,8 +15,8 @@ pub mod insurance;
 pub mod merchant;
 pub mod orders;
 pub mod payees;
-pub mod promotions
 pub mod pictures;
+pub mod promotions;
 pub mod refunds;
 pub mod reviews;
 pub mod tokens;
