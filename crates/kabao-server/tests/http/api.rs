@@ -105,7 +105,10 @@ async fn errors_speak_english_when_asked() {
     let res = app.send(req).await;
     assert_eq!(res.status, StatusCode::NOT_FOUND);
     // `error` is the stable code; `code` repeats it for clients written before `error` (deprecated).
-    assert_eq!(res.json(), json!({"error": "product.not_found", "code": "product.not_found", "message": "Not found"}));
+    let mut body = res.json();
+    let request_id = body.as_object_mut().and_then(|o| o.remove("request_id"));
+    assert!(request_id.as_ref().is_some_and(|v| v.is_string()), "every error quotes its request id");
+    assert_eq!(body, json!({"error": "product.not_found", "code": "product.not_found", "message": "Not found"}));
     let res = app.get("/api/v1/products/999").await;
     assert_eq!(res.json()["message"], "找不到该内容");
 }
@@ -284,7 +287,18 @@ async fn openapi_health_and_metrics() {
     }
     assert_eq!(app.get("/healthz").await.json(), json!({"status": "ok"}));
     app.get("/api/v1/products").await;
-    let metrics = app.get("/metrics").await.body;
+    // Without a configured token the main listener has no /metrics; the metrics listener's router serves it.
+    assert_eq!(app.get("/metrics").await.status, StatusCode::NOT_FOUND);
+    let metrics = {
+        use tower::ServiceExt;
+        let res = kabao_server::metrics_router(app.state.clone())
+            .oneshot(Request::get("/metrics").body(Body::empty()).unwrap())
+            .await
+            .unwrap();
+        assert_eq!(res.status(), StatusCode::OK);
+        let bytes = axum::body::to_bytes(res.into_body(), usize::MAX).await.unwrap();
+        String::from_utf8(bytes.to_vec()).unwrap()
+    };
     assert!(
         metrics.contains("kabao_http_requests_total{method=\"GET\",route=\"/api/v1/products\",status=\"200\"} 1"),
         "{metrics}"

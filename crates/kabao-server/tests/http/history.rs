@@ -280,7 +280,7 @@ async fn dashboard_story(app: TestApp) {
     }
     assert!(page.body.contains("每日订单数"));
     assert_eq!(page.body.matches("<rect ").count(), 2 + 2 + 1 + 1, "one bar per day with activity");
-    assert!(!page.body.contains("style=") && !page.body.contains("<script"), "nothing a strict CSP refuses");
+    crate::hardened::assert_no_inline_script(&page.body, "the dashboard: nothing a strict CSP refuses");
 }
 
 #[tokio::test]
