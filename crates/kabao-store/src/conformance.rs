@@ -56,6 +56,7 @@ pub const SCENARIOS: &[&str] = &[
     "gateway_refunds_are_queued_attempted_once_and_decided",
     "variants_and_tiers_roundtrip",
     "coupons_codes_uses_and_order_pricing",
+    "history_pages_by_keyset_and_shop_figures_by_day",
     "email_tokens_are_taken_once_and_only_before_expiry",
     "verified_emails_count_only_for_the_current_address",
     "catalog_search_finds_chinese_by_two_characters",
@@ -65,7 +66,6 @@ pub const SCENARIOS: &[&str] = &[
     "concurrent_withdrawal_holds_never_overdraw",
     "concurrent_checkouts_use_a_coupon_up_exactly_at_its_limit",
     "concurrent_buyers_never_oversell_a_variant",
-    "history_pages_by_keyset_and_shop_figures_by_day",
 ];
 
 const T0: Timestamp = Timestamp(1_700_000_000_000);
