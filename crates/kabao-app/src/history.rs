@@ -4,7 +4,6 @@
 use crate::App;
 use kabao_core::ledger::{Account, TxKind};
 use kabao_core::order::OrderState;
-use kabao_core::time::china_time;
 use kabao_core::{Lang, Localized, Money, Timestamp};
 use kabao_store::{china_day, Movement, Order, StoreError, TxMode, User};
 
@@ -212,7 +211,10 @@ pub async fn dashboard(state: &App, merchant: &User, days: i64) -> Result<Dashbo
     };
     let mut daily: Vec<DashboardDay> = (first..=today)
         .map(|d| DashboardDay {
-            date: china_time(Timestamp(d * DAY_MS - CHINA_OFFSET_MS)).get(5..10).unwrap_or_default().to_string(),
+            date: crate::display::date(Timestamp(d * DAY_MS - CHINA_OFFSET_MS))
+                .get(5..10)
+                .unwrap_or_default()
+                .to_string(),
             orders: 0,
             amount: Money::ZERO,
             claims: 0,

@@ -324,7 +324,7 @@ impl App {
     /// failure is logged and never undoes the change.
     pub fn mail_security_change(&self, user: &kabao_store::User, change: mailer::SecurityChange) {
         let Some(to) = user.email.clone() else { return };
-        let when = format!("{} (UTC+8)", kabao_core::time::china_time(self.now()));
+        let when = format!("{} (UTC+8)", display::datetime(self.now()));
         let mail = mailer::security_change_mail(&to, &user.username, change, &when, &self.link_base());
         let mailer = self.mailer.clone();
         let user_id = user.id;
