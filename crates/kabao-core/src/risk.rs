@@ -275,8 +275,12 @@ impl Serialize for Scan {
 
 /// Scans one message. Never panics; spans are character offsets into `text`.
 pub fn scan(text: &str, cfg: &ScanConfig) -> Scan {
+    // Traditional characters are read as Simplified by every rule; one character for one, so spans still count
+    // the message as written.
+    let simplified = normalize::simplify(text);
+    let text = simplified.as_ref();
     let folded = Folded::new(text);
-    let normalized = normalize::normalize(text);
+    let normalized = normalize::normalize_simplified(text);
     let mut hits = Vec::new();
     contact::scan(&folded, &mut hits);
     phrases::scan(&folded, &mut hits);

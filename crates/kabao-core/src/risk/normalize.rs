@@ -1,6 +1,9 @@
 //! Normalisation before matching: one pipeline, one function per step, every output character knowing the
 //! range of original characters it came from, so a verdict's span still points into what was written.
 //!
+//! 0. [`simplify`]: Traditional Chinese folded to Simplified for matching (`確認收貨` → `确认收货`, `支付寶轉帳` →
+//!    `支付宝转帐`), with the `fast2s` character table: one character in, one character out, so every later
+//!    offset still counts the original's characters.
 //! 1. [`fold`]: Unicode NFKC per character (full-width `ｖｘ１２３` → `vx123`, circled `①` → `1`), dingbat digits
 //!    (`❶`, `➀`), Cyrillic/Greek look-alikes of Latin letters, ASCII lowercased; invisible characters, keycap
 //!    marks and combining marks dropped.
@@ -78,6 +81,11 @@ impl Normalized {
 
 /// Runs the whole pipeline.
 pub fn normalize(text: &str) -> Normalized {
+    normalize_simplified(&simplify(text))
+}
+
+/// The pipeline after [`simplify`], for a caller that already has the simplified text.
+pub(super) fn normalize_simplified(text: &str) -> Normalized {
     let original_len = text.chars().count();
     let chars = aliases(collapse_separators(strip_decorations(numerals(fold(text)))));
     let mut s = String::with_capacity(chars.len() * 3);
@@ -88,6 +96,21 @@ pub fn normalize(text: &str) -> Normalized {
     }
     byte_starts.push(s.len());
     Normalized { chars, text: s, byte_starts, original_len }
+}
+
+/// Step 0: Traditional characters replaced by their Simplified form, character for character (`fast2s` decides a
+/// few by their neighbours: 乾隆 stays, 乾淨 becomes 干净). The result has exactly the original's characters
+/// count; were the table ever to change that, the text is left as written rather than shifting every span.
+pub fn simplify(text: &str) -> std::borrow::Cow<'_, str> {
+    // Only ideographs can change: ASCII-only text (most English chat) skips the table.
+    if text.is_ascii() {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let out = fast2s::convert(text);
+    if out == text || out.chars().count() != text.chars().count() {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    std::borrow::Cow::Owned(out)
 }
 
 /// Step 1: NFKC per character, look-alikes folded, lowercase; invisible, keycap and combining marks dropped.
@@ -140,8 +163,35 @@ fn numeral(c: char) -> Option<char> {
     char::from_digit(d, 10)
 }
 
-/// Step 2: runs of at least five numerals (single spaces or dashes between them allowed) become digits.
+/// Step 2: runs of at least five numerals (single spaces or dashes between them allowed) become digits; a
+/// letter `o` or `l` written between two digits (`139 1O27`) reads as `0` or `1`.
 pub fn numerals(mut v: Vec<NChar>) -> Vec<NChar> {
+    for k in 1..v.len() {
+        let digit_at = |v: &[NChar], j: usize| v.get(j).is_some_and(|ch| ch.c.is_ascii_digit());
+        let sep_digit = |v: &[NChar], j: usize, step: isize| {
+            let j2 = j.checked_add_signed(step);
+            let j3 = j.checked_add_signed(2 * step);
+            j2.is_some_and(|x| digit_at(v, x))
+                || (j2.and_then(|x| v.get(x)).is_some_and(|ch| matches!(ch.c, ' ' | '-'))
+                    && j3.is_some_and(|x| digit_at(v, x)))
+        };
+        let glued = |v: &[NChar], j: usize| {
+            let word = |x: Option<usize>| x.and_then(|x| v.get(x)).is_some_and(|ch| ch.c.is_ascii_alphabetic());
+            word(j.checked_sub(1)) || word(j.checked_add(1))
+        };
+        let lookalike = match v.get(k).map(|ch| ch.c) {
+            Some('o') => Some('0'),
+            Some('l') => Some('1'),
+            _ => None,
+        };
+        if let Some(d) = lookalike {
+            if sep_digit(&v, k, -1) && sep_digit(&v, k, 1) && !glued(&v, k) {
+                if let Some(ch) = v.get_mut(k) {
+                    ch.c = d;
+                }
+            }
+        }
+    }
     let mut i = 0;
     while i < v.len() {
         if v.get(i).and_then(|ch| numeral(ch.c)).is_none() {
@@ -293,17 +343,13 @@ pub fn collapse_separators(v: Vec<NChar>) -> Vec<NChar> {
         }
         let ascii = run.iter().all(|&r| v.get(r).is_some_and(|ch| ch.c.is_ascii()));
         let dots = sep == Some('.');
-        let ideographs = run.iter().all(|&r| v.get(r).is_some_and(|ch| is_ideograph(ch.c)));
-        let enough = if dots {
-            ascii && run.len() >= 4
-        } else if ascii {
-            run.len() >= 3
-        } else {
-            ideographs && run.len() >= 2
-        };
-        if enough {
-            for w in run.windows(2) {
-                if let (Some(&x), Some(&y)) = (w.first(), w.get(1)) {
+        let enough = if dots { ascii && run.len() >= 4 } else { ascii && run.len() >= 3 };
+        let ideograph = |k: usize| v.get(k).is_some_and(|ch| is_ideograph(ch.c));
+        for w in run.windows(2) {
+            if let (Some(&x), Some(&y)) = (w.first(), w.get(1)) {
+                // ASCII spelled out one by one, or two ideographs written apart (`微 信 号 码 同 手 机 尾 号 7 7 3 1`
+                // joins its words; the digits join as a number above).
+                if enough || (!dots && ideograph(x) && ideograph(y)) {
                     for d in drop.iter_mut().take(y).skip(x + 1) {
                         *d = true;
                     }
@@ -386,7 +432,27 @@ fn single_alias(v: &[NChar], i: usize) -> Option<&'static str> {
         'q' if !is_word(prev) && !is_word(next) && next != Some('币') && next != Some('.') => Some(QQ),
         '薇' | '威' | '微' | '扣' => {
             let marked = matches!(after, Some(':' | '号' | '是')) || after.is_some_and(|c| c.is_ascii_digit());
-            let added = matches!(prev, Some('加' | '的' | '➕' | '+' | '上' | '去' | '来'));
+            // 上微软, 加微博: a word goes on after the character, so it is not the app.
+            let word_follows = next.is_some_and(|n| {
+                is_ideograph(n)
+                    && !matches!(
+                        n,
+                        '号' | '聊'
+                            | '找'
+                            | '私'
+                            | '详'
+                            | '联'
+                            | '好'
+                            | '吧'
+                            | '哦'
+                            | '呀'
+                            | '啊'
+                            | '呗'
+                            | '了'
+                            | '我'
+                    )
+            });
+            let added = matches!(prev, Some('加' | '的' | '➕' | '+' | '上' | '去' | '来')) && !word_follows;
             let contacted = matches!(after, Some('找' | '聊'));
             (marked || contacted || (added && (c != '扣' || prev != Some('的')))).then_some(if c == '扣' {
                 QQ
@@ -464,7 +530,22 @@ mod tests {
     }
 
     #[test]
+    fn traditional_chinese_folds_to_simplified_character_for_character() {
+        assert_eq!(simplify("確認收貨"), "确认收货");
+        assert_eq!(simplify("支付寶轉帳給我，補單手續費"), "支付宝转帐给我，补单手续费");
+        assert_eq!(simplify("已经是简体 abc"), "已经是简体 abc");
+        assert_eq!(normalize("加我微信號碼").text, "加我微信号码");
+        // The span of a folded word is the word as written.
+        let text = "先確認收貨，謝謝";
+        let n = normalize(text);
+        let a = n.text.find("确认收货").unwrap_or(0);
+        assert_eq!(n.original_span(a, a + "确认收货".len()), Some((1, 5)));
+    }
+
+    #[test]
     fn numerals_become_digits_only_where_they_form_a_number() {
+        assert_eq!(s(&numerals(fold("139 1O27 8845"))), "139 1027 8845");
+        assert_eq!(s(&numerals(fold("5l2 4o4 hello 10o"))), "512 404 hello 10o");
         assert_eq!(s(&numerals(fold("扣扣一二三四五六七八"))), "扣扣12345678");
         assert_eq!(s(&numerals(fold("一八六 一二三四 五六七八"))), "186 1234 5678");
         assert_eq!(s(&numerals(fold("壹叁玖零零零零"))), "1390000");
@@ -486,6 +567,7 @@ mod tests {
         assert_eq!(run("k-a-b-a-o-8-8"), "kabao88");
         assert_eq!(run("k.a.b.a.o.9.9 a.com"), "kabao99 a.com");
         assert_eq!(run("扣 扣 号 码"), "扣扣号码");
+        assert_eq!(run("微 信 号 同 手 机 尾 号 7 7 3 1 的 那 个"), "微信号同手机尾号 7731 的那个");
         assert_eq!(run("价格 99.9 元，我 3 点到"), "价格 99.9 元,我 3 点到");
     }
 
@@ -497,6 +579,7 @@ mod tests {
         assert_eq!(run("企鹅 12345 扣扣"), "qq 12345 qq");
         assert_eq!(run("纸飞机 飞机 电报 tg ✈"), "telegram telegram telegram telegram telegram");
         assert_eq!(run("加扣 12345"), "加qq 12345");
+        assert_eq!(run("按屏幕上微软的号码"), "按屏幕上微软的号码");
         // Words and codes that merely contain the letters stay.
         assert_eq!(run("vx7k-2mnp q币 扣点 wx-2024-gift"), "vx7k-2mnp q币 扣点 wx-2024-gift");
         assert_eq!(run("Telegram Premium"), "telegram premium");
@@ -529,6 +612,15 @@ mod tests {
             let (a, b) = (a.min(n.text.len()), b.min(n.text.len()));
             if let Some((s, e)) = n.original_span(a.min(b), a.max(b)) {
                 prop_assert!(s < e && e <= len);
+            }
+        }
+
+        #[test]
+        fn simplifying_keeps_every_character_in_place(text in "[確認收貨補單手續費支付寶轉帳乾隆淨头像abc 1，]{0,40}") {
+            let simple = simplify(&text);
+            prop_assert_eq!(simple.chars().count(), text.chars().count());
+            for (a, b) in simple.chars().zip(text.chars()) {
+                prop_assert!(a == b || (!a.is_ascii() && !b.is_ascii()));
             }
         }
 
