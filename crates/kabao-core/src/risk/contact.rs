@@ -448,6 +448,10 @@ fn is_mobile(f: &Folded, a: usize, b: usize) -> bool {
     if before.is_some_and(|l| matches!(l.c, '¥' | '$' | '€' | '£' | '￥')) || f.any(b, CURRENCY_AFTER).is_some() {
         return false;
     }
+    // An official hotline in a usage instruction (拨打官方充值热线 13800138000) is not a person's number.
+    if (a.saturating_sub(8)..a).any(|k| f.is(k, "热线")) {
+        return false;
+    }
     // Labelled as another number: 订单号：13812345678, 卡号是….
     let label_end = a - f.any_ending(a, &["是", "为"]).unwrap_or(0);
     if f.any_ending(label_end, NUMBER_LABELS).is_some() {

@@ -93,6 +93,9 @@ pub(super) fn scan(f: &Folded, allowed: &[String], hits: &mut Vec<Hit>) {
         .collect();
     for token in tokens(f) {
         for (a, b) in flagged_links(&token, &allowed) {
+            if official_link(token.get(a..b).unwrap_or_default()) {
+                continue;
+            }
             let span =
                 token.get(a).zip(token.get(b.saturating_sub(1))).and_then(|(x, y)| f.light_span(x.light, y.light + 1));
             if let Some(span) = span {
@@ -100,6 +103,18 @@ pub(super) fn scan(f: &Folded, allowed: &[String], hits: &mut Vec<Hit>) {
             }
         }
     }
+}
+
+/// Links an official product delivers on a host that is otherwise someone's chat: a Telegram Premium gift
+/// (`t.me/giftcode/…`) is redeemed in Telegram itself, while `t.me/someone` is a contact.
+const OFFICIAL_LINKS: &[&str] = &["t.me/giftcode"];
+
+fn official_link(link: &[C]) -> bool {
+    let text: String = link.iter().map(|c| c.c).collect();
+    let bare = text.trim_start_matches("https://").trim_start_matches("http://");
+    OFFICIAL_LINKS
+        .iter()
+        .any(|p| bare.strip_prefix(p).is_some_and(|rest| rest.is_empty() || rest.starts_with(['/', '?'])))
 }
 
 /// The flagged links of one token, as index ranges into it.

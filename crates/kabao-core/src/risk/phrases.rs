@@ -71,6 +71,12 @@ const WARNINGS_BEFORE: &[&str] = &[
     "不建议",
     "不支持",
     "不接受",
+    "不加",
+    "别加",
+    "不添加",
+    "没加",
+    "不私下",
+    "不是扫",
     "如果有人",
     "若有人",
     "凡是",
@@ -103,6 +109,13 @@ const WARNINGS_AFTER: &[&str] = &[
     "靠谱吗",
     "可靠吗",
     "举报",
+    "无法保障",
+    "不保障",
+    "没保障",
+    "不负责",
+    "无法追回",
+    "追不回",
+    "平台收银台",
     "notprotected",
 ];
 
@@ -187,7 +200,13 @@ fn private_deal(f: &Folded, i: usize) -> Option<(usize, usize)> {
         return f.any(i + 2, OUTSIDE_ACTS).map(|n| (i, i + 2 + n));
     }
     if let Some(v) = f.any(i, MOVE_VERBS) {
-        return f.any(i + v, MARKETS).map(|n| (i, i + v + n));
+        // 绑定到京东账户, 上京东App充值: the market's own account or app is where a product is redeemed.
+        let m = f.any(i + v, MARKETS)?;
+        if f.any(i + v + m, &["账户", "帐户", "账号", "帐号", "app", "会员", "plus", "e卡", "卡", "钱包"]).is_some()
+        {
+            return None;
+        }
+        return Some((i, i + v + m));
     }
     if let Some(m) = f.any(i, MARKETS) {
         if let Some(n) = f.any(i + m, &["链接", "拍下", "上拍", "上交易"]) {

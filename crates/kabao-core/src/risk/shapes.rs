@@ -36,8 +36,12 @@ struct Rule {
     re: Regex,
     /// What else the sentence needs (a payment verb, a condition, a sequence), if anything.
     needs: Option<Regex>,
-    /// What makes this rule's match ordinary talk in its sentence, beyond the common guards.
+    /// What makes this rule's match ordinary talk just after it (its whole sentence for early release), beyond
+    /// the common guards.
     unless: Option<Regex>,
+    /// What makes this rule's match ordinary talk anywhere in its sentence (a merchant's own deposit, a Steam
+    /// friend request for a gift).
+    unless_sentence: Option<Regex>,
 }
 
 const APPS: &str = "微信|qq|telegram|whatsapp|line|钉钉|抖音|小红书|instagram|ins|b站|facebook|discord|skype|kakao";
@@ -51,8 +55,16 @@ fn re(pattern: &str) -> Regex {
 fn rules() -> &'static [Rule] {
     static RULES: OnceLock<Vec<Rule>> = OnceLock::new();
     RULES.get_or_init(|| {
-        let r = |id, kind, pattern: &str| Rule { id, kind, re: re(pattern), needs: None, unless: None };
-        let condition = "退|补|换|重发|重新|解冻|解锁|解封|激活|验证|认证|审核|售后|风控|冻结|拿回|返还|refund|unlock|verif|re-?issue|锁";
+        let r = |id, kind, pattern: &str| Rule {
+            id,
+            kind,
+            re: re(pattern),
+            needs: None,
+            unless: None,
+            unless_sentence: None,
+        };
+        // 兑换 (redeeming) is how goods are used, not a remedy; 密保 and 再把…给你 are what a seller holds back.
+        let condition = "退|补|(?:^|[^兑])换|重发|重新|解冻|解锁|解封|激活|验证|认证|审核|售后|风控|冻结|拿回|返还|申诉|找回|密保|核验|再把|提现|出款|refund|unlock|verif|re-?issue|锁";
         let pay = r"交|付|缴|转|充|收|扣|垫|\d|块|元|rmb|\$|pay|钱";
         vec![
             // --- contact
@@ -60,7 +72,7 @@ fn rules() -> &'static [Rule] {
                 rule::APP_ID,
                 Kind::Id,
                 &format!(
-                    r"(?P<app>{APPS}|邮箱|email|电话|手机|call|uid){STOP}{{0,12}}?(?P<id>@?[a-z0-9][a-z0-9_.-]{{3,30}})"
+                    r"(?P<app>{APPS}|邮箱|email|电话|手机|call){STOP}{{0,12}}?(?P<id>@?[a-z0-9][a-z0-9_.-]{{3,30}})"
                 ),
             ),
             r(rule::EMAIL, Kind::Id, r"(?:^|[^/a-z0-9._%+-])(?P<id>[a-z0-9._%+-]+@[a-z0-9-]+(?:\.[a-z0-9-]+)*\.[a-z]{2,})"),
@@ -81,15 +93,49 @@ fn rules() -> &'static [Rule] {
                 &format!(r"(?:电话|手机|打给我|打我|打这个|call|whatsapp|联系){STOP}{{0,12}}?(?P<id>\+?\d{{7,15}})"),
             ),
             r(rule::HANDLE, Kind::Id, r"(?:搜索?|search|加)\s*:?\s*(?P<id>[a-z][a-z0-9_]{4,30})"),
+            r(rule::HANDLE, Kind::Id, r"(?:搜索?|search|加)\s*(?:id|号|账号)\s*:?\s*(?P<id>[a-z0-9_]{5,30})"),
+            // An id given in English after the app (my ID is lucky_cards99, my wechat is …).
+            r(
+                rule::APP_ID,
+                Kind::Id,
+                &format!(r"\bmy\s+(?:(?:{APPS})\s*)?(?:id|handle|username|user name|account|number)?\s*(?:is|:)\s*:?\s*(?P<id>@?[a-z0-9][a-z0-9_.-]{{3,30}})"),
+            ),
+            // An id written to be put back together (威信 ka mi 0 0 9 去掉空格), or told to be the phone number.
+            r(
+                rule::APP_ID,
+                Kind::Id,
+                &format!(r"(?:{APPS})[^。!?\n]{{0,30}}?(?:去掉空格|去空格|空格去掉|去掉符号|去掉中间|连起来|合起来)|(?:微信|qq)(?:号|号码|账号)?\s*(?:同|就是|=)\s*(?:手机|电话)"),
+            ),
             r(rule::GROUP, Kind::Id, &format!(r"群(?:号|号码)?{STOP}{{0,4}}?(?P<id>\d{{5,12}})")),
             Rule {
                 unless: Some(re(r"^\s*(?:支付|付款|pay|读书|红包|会员|音乐|钱包|登录|绑定|实名)")),
                 ..r(
                     rule::INVITE,
                     Kind::Phrase,
-                    &format!(r"(?:加|jia\s*(?:wo)?\s*|➕|\+|添加|联系|找|上|去|来|换到?|用|搜|留)(?:我|一下|个|下|我的|你的|一下我的|我们)?(?:的)?\s*(?:{APPS})"),
+                    &format!(r"(?:加|jia\s*(?:wo)?\s*|➕|\+|添加|联系|找|上|去|来|换到?|用|搜|留)(?:我|一下|个|下|我的|你的|一下我的|我们)?(?:的)?\s*(?:企业)?(?:{APPS})"),
                 )
             },
+            // Where to find the id: on the profile picture, after the nickname, at "the usual place".
+            r(
+                rule::INVITE,
+                Kind::Phrase,
+                &format!(r"(?:{APPS})[^。!?\n]{{0,12}}?(?:在|看)(?:我的?)?(?:主页|头像|昵称|简介|签名|资料)|看我的?(?:头像|主页|昵称|简介|签名|资料)|(?:昵称|头像|主页|签名|简介)(?:后面|里|上)?的?(?:那串|那个号|那个数字|数字)|老地方(?:联系|见|聊|找)|别在这(?:里|边)?(?:说|聊)|(?:这里|这边)说话不方便|(?:^|[^a-z])dd我|(?:{APPS})[^,。]{{0,3}}私我"),
+            ),
+            // Asking for the buyer's number or address: 把你手机号发我, 群号发我下, 留个邮箱.
+            Rule {
+                unless_sentence: Some(re(r"steam|好友代码|friend code|游戏(?:内|里)")),
+                ..r(
+                    rule::INVITE,
+                    Kind::Phrase,
+                    r"(?:手机号(?:码)?|电话号(?:码)?|联系方式|邮箱|email|e-mail|微信号|qq号|群号)[^,。!?]{0,3}?(?:发|给|留)(?:我|一下|个)|(?:留|发|给)(?:个|一下|我)?(?:你的)?(?:邮箱|email)|发(?:到)?你(?:的)?邮箱|(?:send|email)[^.!?]{0,20}(?:your|ur) (?:email|mail)|(?:your|ur) (?:email|phone number|number)",
+                )
+            },
+            // Moving the chat in English: can we move to WeChat, talk on Telegram.
+            r(
+                rule::INVITE,
+                Kind::Phrase,
+                &format!(r"\b(?:move|switch|talk|chat|continue|go|reach|text|ping)[^.!?,]{{0,16}}?\b(?:on|to|over to|via)\s+(?:{APPS})\b"),
+            ),
             r(
                 rule::INVITE,
                 Kind::Phrase,
@@ -100,21 +146,34 @@ fn rules() -> &'static [Rule] {
                 Kind::Phrase,
                 r"私聊|私信|dm me|add me|reach me|contact me|message me|move this chat|text me|call me|私下沟通|私下联系|换个(?:地方|软件|app)|(?:主页|头像|昵称|简介|签名)(?:里|上)?\S{0,6}?(?:联系|号|码)|搜索?手机号|(?:微信|qq)同(?:手机)?号|手机同微",
             ),
-            r(
-                rule::INVITE,
-                Kind::Phrase,
-                r"(?:留|发|给)(?:个|一下|我)?(?:你的)?(?:联系方式|微信|qq|电话|手机号)|联系方式给|推(?:个|一下)?名片|名片|加(?:个|一下|我)?好友",
-            ),
+            Rule {
+                unless_sentence: Some(re(r"steam|好友代码|friend code|游戏(?:内|里)")),
+                ..r(
+                    rule::INVITE,
+                    Kind::Phrase,
+                    r"(?:留|发|给)(?:个|一下|我)?(?:你的)?(?:联系方式|微信|qq|电话|手机号)|联系方式给|推(?:个|一下)?名片|名片|加(?:个|一下|我)?好友",
+                )
+            },
             r(
                 rule::QR_OFFER,
                 Kind::Phrase,
-                &format!(r"(?:扫码|扫一下|扫了|长按识别){STOP}{{0,8}}?(?:加|好友|进群)|二维码{STOP}{{0,10}}?(?:加我|好友|进群|加一下|扫)|(?:加|进)(?:个|我们的?)?群|好友{STOP}{{0,6}}?二维码"),
+                &format!(r"(?:扫码|扫一下|扫了|长按识别){STOP}{{0,8}}?(?:加|好友|进群)|二维码{STOP}{{0,10}}?(?:加我|好友|进群|加一下|扫)|(?:加|进)(?:个|我们的?)?群|好友{STOP}{{0,6}}?二维码|二维码[^,。]{{0,4}}?(?:发你|发给你|我发|发在|发到)"),
             ),
             // --- off-platform payment
-            r(
+            Rule {
+                unless: Some(re(r"^(?:记录|截图|凭证)")),
+                ..r(
                 rule::TRANSFER,
                 Kind::Claim,
-                r"转账|转钱|打款|汇款|转(?:给)?我|付(?:给)?我|给我转|打到我|转到(?:我|这个|我的)|扫我|微信零钱|好友转账|对公账户|云闪付|直接转|直接付|私下(?:付款|转账|交易|发)|pay me|paypal|venmo|usdt|比特币|btc|trc20|钱包地址|给我(?:充|转)|转[^,。!?;\n]{0,6}?到(?:我|这个|我的)|定金|订金",
+                r"(?:^|[^a-z])z(?:付|转)|(?:用|拿)[^,。]{0,8}(?:卡|q币|点券|话费)[^,。]{0,4}(?:抵|代替|当)|(?:e卡|京东卡|话费卡|充值卡|礼品卡|gift ?card)[^,。]{0,6}抵|(?:微信|支付宝|zfb)(?:转|付)(?:给我|我|过来|就行|都行|也行|吧|一下)|直接(?:用)?(?:微信|支付宝|zfb)|充到我(?:的)?(?:号|账号|帐号|账户)|(?:就算|就当|当作?|当成|算作?)(?:是)?(?:付款|货款|付了款|支付)|剩下的?[^,。]{0,4}(?:微信|支付宝|私下|转)|(?:付|转)完(?:了)?(?:截图|截个图)(?:给|发)我|(?:支付宝|微信|zfb)\s*扫[^,。]{0,6}码|转帐|转账|转钱|打款|汇款|转(?:给)?我|付(?:给)?我|给我转|打到我|转到(?:我|这个|我的)|扫我|微信零钱|好友转账|对公账户|云闪付|直接转|直接付|私下(?:付款|转账|交易|发)|pay me|paypal|venmo|usdt|比特币|btc|trc20|钱包地址|给我(?:充|转)|转[^,。!?;\n]{0,6}?到(?:我|这个|我的)|定金|订金",
+            )},
+            // An Alipay account given as a (masked) phone number: 支付宝 188****6620.
+            r(rule::TRANSFER, Kind::Id, r"(?:支付宝|zfb)(?:账号|号|账户)?[^,。\d]{0,6}?(?P<id>1[3-9]\d{5,9})"),
+            // Paying elsewhere by a named rail, also asked as a question (could you just send it by bank transfer?).
+            r(
+                rule::TRANSFER,
+                Kind::Phrase,
+                r"pay (?:me )?(?:with|in|by|via) (?:a |an )?(?:gift ?card|steam card|itunes card|apple card|usdt|crypto|bitcoin)|bank transfer|wire transfer|wire (?:me|the money)|zelle|cash ?app|western union|e-?transfer|interac|转数快|\bfps\b|payme\b|八达通",
             ),
             Rule {
                 unless: Some(re(r"^(?:卡|封面|序列)")),
@@ -128,24 +187,32 @@ fn rules() -> &'static [Rule] {
             r(
                 rule::OTHER_MARKET,
                 Kind::Claim,
-                &format!(r"(?:闲鱼|淘宝|某宝|拼多多|pdd|转转|抖音小店|抖店|微店){STOP}{{0,10}}?(?:拍|下单|链接|店铺|搜|挂|付款|找我)|(?:拍|下单){STOP}{{0,6}}?(?:闲鱼|淘宝|拼多多|转转)"),
+                &format!(r"(?:闲鱼|咸鱼|某鱼|小黄鱼|海鲜市场|鱼上|淘宝|某宝|拼多多|拼夕夕|某多多|pdd|转转|抖音小店|抖店|微店){STOP}{{0,10}}?(?:拍|下单|链接|店|搜|挂|付款|找我|同款|有我)|(?:拍|下单){STOP}{{0,6}}?(?:闲鱼|咸鱼|海鲜市场|淘宝|拼多多|转转)|搜\s*[\x22“「][^\x22”」]{{2,12}}[\x22”」][^,。]{{0,4}}(?:拍|下单|买)"),
             ),
             r(
                 rule::BYPASS,
                 Kind::Claim,
-                &format!(r"不走平台|别在(?:这|这里|平台){STOP}{{0,3}}?(?:下单|拍|付)|不用(?:拍|下单)|别拍了|下单太麻烦|走平台{STOP}{{0,2}}?(?:太贵|太麻烦)|平台{STOP}{{0,4}}?(?:扣点|手续费){STOP}{{0,4}}?(?:高|多|贵)|拍下后?别付款|取消订单[^。!?;\n]{{0,6}}?私下|(?:你退了|申请退款|先退款)[^。!?;\n]{{0,10}}?(?:转|私下)|话费当货款|e卡抵扣|更便宜的渠道|outside (?:the )?platform"),
+                &format!(r"不走平台|别在(?:这|这里|平台){STOP}{{0,3}}?(?:下单|拍|付)|不用(?:拍|下单)|别拍了|下单太麻烦|走平台{STOP}{{0,2}}?(?:太贵|太麻烦)|平台{STOP}{{0,4}}?(?:扣点|手续费){STOP}{{0,4}}?(?:高|多|贵)|拍下后?别付款|取消订单[^。!?;\n]{{0,6}}?私下|(?:你退了|申请退款|先退款)[^。!?;\n]{{0,10}}?(?:转|私下)|话费当货款|e卡抵扣|不用在(?:这|这里|平台)(?:里)?(?:买|下单|拍|付)|占(?:个)?单|拍个?\s*\d+\s*(?:元|块)(?:钱)?的?链接|更便宜的渠道|outside (?:the )?platform"),
             ),
             // --- fee scams
             Rule {
                 needs: Some(re(&format!("(?:{pay})[^。!?;\\n]*(?:{condition})|(?:{condition})[^。!?;\\n]*(?:{pay})|解冻|解锁|解封|fee"))),
+                unless_sentence: Some(fee_reported()),
                 ..r(
                     rule::FEE_CONDITION,
                     Kind::Claim,
-                    r"\p{Han}{1,3}费|解冻金|认证金|验证金|保证金|押金|补发成本|差价|所得税|交税|税钱|刷流水|processing fee|verification fee|a fee|\bfee\b",
+                    r"\p{Han}{1,3}费|担保|罚款|罚金|违约金|加钱|再加\s*\d+|洗一下|洗卡|同面额|等额|(?:开通|升级|充值)[^,。]{0,10}会员|充值升级|解冻金|认证金|验证金|保证金|押金|补发成本|差价|所得税|交税|税钱|刷流水|processing fee|verification fee|a fee|\bfee\b",
                 )
             },
+            // A payment asked as a deposit or guarantee is a fee whatever it is said to be for.
+            r(
+                rule::FEE_CONDITION,
+                Kind::Claim,
+                r"先[^,。]{0,4}(?:打|转|付|交|充|买)[^,。]{0,10}(?:当|作为|做)(?:押金|保证金|担保|抵押)",
+            ),
             Rule {
                 needs: Some(re(condition)),
+                unless_sentence: Some(fee_reported()),
                 ..r(
                     rule::FEE_CONDITION,
                     Kind::Claim,
@@ -154,33 +221,113 @@ fn rules() -> &'static [Rule] {
             },
             // --- early release
             Rule {
-                needs: Some(re(r"先|才|再|后|然后|之后|就|不然|否则|没法|提前|马上|立刻|立马|好结算|急着|补|退|换|发|给你|before|first|then|need to|才能|自动|send|refund")),
+                needs: Some(re(r"先|才|再|后|然后|之后|就|不然|否则|没法|提前|马上|立刻|立马|好结算|急着|补|退|换|发|给你|货款|压着|before|first|then|need to|才能|自动|send|refund|right away|replacement|key|otherwise|promise|can't|cannot")),
                 unless: Some(re(
-                    r"我(?:去|再|会|马上|就|先|这就)?(?:确认|点)|已(?:经)?确认|等[^。!?;\n]{0,20}再确认|(?:能用了|可以用了|用了再|可以用,|能正常|测试|成功|once it works|works now|worked|收到了)|确认收货前|i will confirm|once",
+                    r"我(?:去|再|会|马上|就|先|这就)?(?:确认|点)|已(?:经)?确认|等[^。!?;\n]{0,20}再确认|(?:能用了|可以用了|用了再|可以用,|能正常|测试|成功|once it works|works now|worked|收到了)|用了?[^,。]{0,6}再确认|没问题(?:了)?再|确认收货前|i will confirm|once",
                 )),
                 ..r(
                     rule::CONFIRM_EARLY,
                     Kind::Claim,
-                    r"确认(?:一下)?收货|点(?:一下)?(?:确认)?收货|收货确认|先收货|签收|(?:完成|结束|确认)(?:了|掉)?(?:订单|交易)|(?:订单|交易)(?:完成|确认|结束)|把(?:订单|交易)\S{0,2}(?:完成|确认|结束)|点完成|放款|先点确认|撤(?:销|回|了|掉)?(?:投诉|申诉|纠纷)|(?:申诉|投诉)撤|(?:关闭|取消)(?:投诉|申诉|售后|纠纷)|confirm(?:ed)? receipt|mark(?:ed)?[^.!?]{0,20}received|release (?:the )?(?:payment|funds)",
+                    r"确认(?:一下)?收货|点(?:一下)?(?:确认)?收货|收货确认|先收货|签收|(?:完成|结束|确认)(?:了|掉)?(?:订单|交易)|(?:订单|交易)(?:完成|确认|结束)|把(?:订单|交易)\S{0,2}(?:完成|确认|结束)|点完成|放款|先点确认|撤(?:销|回|了|掉)?(?:投诉|申诉|纠纷)|(?:申诉|投诉)撤|(?:关闭|取消)(?:投诉|申诉|售后|纠纷)|confirm(?:ed)? receipt|mark(?:ed)?[^.!?]{0,20}received|release (?:the )?(?:payment|funds)|(?:先|直接|点个?|点一下|赶紧|快|帮我|麻烦)[^,。!?]{0,3}?确认(?:一下下?|下)?(?:收货|订单|完成|了?吧|呗|哈|哦|啊|\s|[,。!?]|$)|确认(?:后|了|之后)?(?:才能|才可以|才会|我才|才|再)|(?:点|选)[^,。]{0,2}[\x22“「]?(?:已收到货|已收货|收到货|问题已解决|已解决|完成)|(?:hit|click|press|tap) (?:the )?confirm|confirm (?:the )?(?:delivery|received)|release (?:the )?escrow|(?:leave|give)[^.!?]{0,10}(?:good|positive|5[- ]star|five[- ]star) (?:review|rating)[^.!?]{0,6}(?:first|then|and i|before)|confirm (?:the order|it|now|first)|mark (?:the |this |your |it )?(?:order )?as (?:complete|completed|received|done)|(?:close|cancel|withdraw|drop)[^.!?]{0,12}(?:dispute|claim|complaint|refund request|case)|(?:撤|关|取消|撤销|撤回|删)[^,。!?]{0,4}?(?:退款|申请|申诉|投诉|纠纷|仲裁|售后|工单|介入)|(?:退款|申请|申诉|投诉|纠纷|仲裁|售后|工单)(?:申请|单)?[\x22”」]?[^,。!?]{0,3}?(?:撤|关|取消|删)|(?:先|你)撤(?:一下|了|掉|回|销)?|先[^,。]{0,4}?好评|好评(?:后|之后|了?才|了?再|了?就|我就)|改(?:成|为)?好评|差评[^,。]{0,4}?(?:改|删|撤)",
                 )
             },
         ]
     })
 }
 
-/// Words that make a sentence a warning, a report or a denial.
+/// Words that make a sentence a warning, a report or a denial, or say the payment stays on the platform.
 fn guard() -> &'static Regex {
     static GUARD: OnceLock<Regex> = OnceLock::new();
     GUARD.get_or_init(|| {
-        re(r"不要|勿|谨防|小心|当心|千万|拒绝|不理|没理|没加|举报|投诉了|骗子|诈骗|不会(?:要求|让|向|收)|陌生人|没同意|没答应|从不|从来不|不收|免费|无需|不用(?:付|交|给|花)|不需要(?:付|交|给|任何)|有人|别人|任何人|如果|never|refuse|report|\bscam|平台承担|谁出")
+        re(r"小心|当心|拒绝|不理|没理|没加|举报|投诉了|骗子|诈骗|不会(?:要求|让|向|收)|陌生人|没同意|没答应|从不|从来不|不收|免费|无需|不用(?:付|交|给|花)|不需要(?:付|交|给|任何)|有人|别人|任何人|让人|叫人|如果|never|refuse|report|\bscam|平台承担|谁出|只能(?:用|在|走|通过)?平台|都在平台|是在平台|平台收银台|无法保障|不保障|没有保障|正常吗|是真的吗|真的假的|可信吗|靠谱吗|是不是骗|是骗子吗|合法吗|is (?:this|that|it) (?:legit|normal|a scam)|(?:他|她|对方|那人|那个人|之前的?卖家|别的店|另一家)(?:说|让我|要我|叫我|跟我说)")
     })
+}
+
+/// Words that, earlier in the same clause, put what follows under a prohibition or a denial: `不能私下交易`,
+/// `本店不加微信`, `不会以任何理由要求您支付解冻费`. Clause-scoped, so `别在这说，加我V` still fires.
+fn negation() -> &'static Regex {
+    static NEGATION: OnceLock<Regex> = OnceLock::new();
+    NEGATION.get_or_init(|| {
+        re(r"不能|不可以|不可|不会|不要|千万|不加|不添加|没加|不私|切勿|请勿|勿|严禁|禁止|谨防|提防|警惕|从不|从来不|绝不|不得|无需|不需要|不是|never|don'?t|do not|won'?t|will not|别")
+    })
+}
+
+/// What may follow a prohibition and turn it into a lure: the platform itself is what is refused
+/// (`不要在平台拍`, `别在这说`, `别找客服`).
+fn refuses_platform() -> &'static Regex {
+    static REFUSES: OnceLock<Regex> = OnceLock::new();
+    REFUSES.get_or_init(|| {
+        re(r"^(?:在|走|用|通过|找|申请|等)?(?:平台|这里|这边|这儿|这|客服|官方|站内|售后|补单|拍|下单)")
+    })
+}
+
+/// How far back (in bytes: about twenty ideographs) a prohibition reaches within its clause.
+const NEGATION_REACH: usize = 60;
+
+/// Whether a prohibition or denial earlier in the clause of byte `a` covers the match.
+fn negated_clause(text: &str, a: usize) -> bool {
+    let reach = boundary(text, a.saturating_sub(NEGATION_REACH));
+    let head = text.get(reach..a).unwrap_or("");
+    let from = head.rfind([',', '。', '!', '?', ';', '\n', ':']).map_or(reach, |i| reach + i + 1);
+    // The match's first character too: `不加微信` negates the 加 that starts the match.
+    let first = text.get(a..).and_then(|t| t.chars().next()).map_or(0, char::len_utf8);
+    let Some(prefix) = text.get(from..a + first) else { return false };
+    negation().find_iter(prefix).any(|m| {
+        let after = text.get(from + m.end()..).unwrap_or("");
+        if refuses_platform().is_match(after) {
+            return false;
+        }
+        if m.as_str() == "别" {
+            // 别人, 别的, 特别, 区别… are not a prohibition.
+            let before = prefix.get(..m.start()).and_then(|p| p.chars().next_back());
+            let next = after.chars().next();
+            let word = matches!(next, Some('人' | '的' | '处' | '家'))
+                || matches!(
+                    before,
+                    Some(
+                        '特' | '区'
+                            | '分'
+                            | '类'
+                            | '级'
+                            | '识'
+                            | '个'
+                            | '告'
+                            | '性'
+                            | '差'
+                            | '派'
+                            | '辨'
+                            | '鉴'
+                            | '判'
+                    )
+                );
+            return !word;
+        }
+        true
+    })
+}
+
+/// A warning later in the sentence against doing it (`…确认收货，没收到货之前不要点确认`, `…私下转账，千万别信`):
+/// an imperative prohibition of an action, not any 不要 (`先确认收货，不要担心` is still a lure).
+fn warned_after(text: &str, b: usize, sentence: &str) -> bool {
+    static AFTER: OnceLock<Regex> = OnceLock::new();
+    let after = AFTER.get_or_init(|| {
+        re(r"(?:不要|千万别|别|切勿|请勿|勿|严禁|禁止|谨防|小心)(?:随便|轻易|提前|再|去)?(?:点|确认|加|转|付|扫|相信|信|私下|交|打款|理|上当)")
+    });
+    // The part of the sentence after the match: the sentence is a slice of `text`, so its end is known.
+    let end = (sentence.as_ptr() as usize).saturating_sub(text.as_ptr() as usize) + sentence.len();
+    text.get(b.min(end)..end).is_some_and(|tail| after.is_match(tail))
+}
+
+/// A fee the speaker reports having paid, or the merchant's own deposit to the platform: not a demand.
+fn fee_reported() -> Regex {
+    re(r"开店|入驻|我(?:已经?)?(?:交|付|缴|充)了|已经?(?:交|付|缴|充)")
 }
 
 /// Goods names and key formats: a hit inside one is not contact.
 fn goods() -> &'static Regex {
     static GOODS: OnceLock<Regex> = OnceLock::new();
     GOODS.get_or_init(|| {
-        re(r"qq\s*(?:超级)?(?:会员|音乐|绿钻|币|空间|钱包|飞车|堂|号被)|微信\s*(?:读书|支付|红包封面|红包序列号|pay)|支付宝\s*红包卡|红包卡|红包封面|telegram\s*premium|premium|企鹅电竞|\b[a-z0-9]{4,6}(?:-[a-z0-9]{4,6}){2,}\b")
+        re(r"qq\s*(?:超级)?(?:会员|音乐|绿钻|币|空间|钱包|飞车|堂|号被)|微信\s*(?:读书|支付|红包封面|红包序列号|pay)|付费会员|支付宝\s*红包卡|红包卡|红包封面|telegram\s*premium|premium|企鹅电竞|\b[a-z0-9]{4,6}(?:-[a-z0-9]{4,6}){2,}\b")
     })
 }
 
@@ -234,6 +381,11 @@ fn clause_is_question(text: &str, at: usize) -> bool {
     let tail = tail.get(..boundary(tail, WINDOW.min(tail.len()))).unwrap_or(tail);
     let end = tail.find([',', '。', '!', '?', ';', '\n']);
     let body = end.and_then(|e| tail.get(..e)).unwrap_or(tail).trim_end();
+    // 好吗, 行吗, 可以吗 after a request ask for agreement: 你先确认收货好吗 is a request, not a question.
+    if ["好吗", "行吗", "可以吗", "好不好", "行不行", "成吗", "ok吗", "好么"].iter().any(|t| body.ends_with(t))
+    {
+        return false;
+    }
     end.is_some_and(|e| tail.get(e..).is_some_and(|t| t.starts_with('?'))) || body.ends_with(['吗', '么', '嘛'])
 }
 
@@ -247,7 +399,11 @@ pub(super) fn guarded(n: &Normalized, ctx: &Context, a: usize, b: usize, phrase:
     if !phrase {
         return false;
     }
-    guard().is_match(ctx.sentence(text, a, b)) || (question && clause_is_question(text, a))
+    let sentence = ctx.sentence(text, a, b);
+    guard().is_match(sentence)
+        || negated_clause(text, a)
+        || warned_after(text, b, sentence)
+        || (question && clause_is_question(text, a))
 }
 
 /// Whether the normalised bytes `[a, b)` hold a concrete identifier: five or more id characters in a row with
@@ -323,6 +479,9 @@ pub(super) fn scan(n: &Normalized, ctx: &Context, hits: &mut Vec<Hit>) {
                     continue;
                 }
             }
+            if rule.unless_sentence.as_ref().is_some_and(|u| u.is_match(ctx.sentence(text, a, b))) {
+                continue;
+            }
             if let Some(needs) = &rule.needs {
                 if !needs.is_match(ctx.sentence(text, a, b)) {
                     continue;
@@ -381,6 +540,55 @@ mod tests {
         assert!(rules_hit("QQ会员月卡还有货吗").is_empty());
         assert!(rules_hit("Telegram Premium 礼品码 3 个月").is_empty());
         assert!(rules_hit("码是 VX7K-2MNP-Q9ZL，提示错误").is_empty());
+    }
+
+    /// Each family in wordings of its own (not copied from any corpus): the shape, not the phrase, is matched.
+    #[test]
+    fn families_generalise_beyond_the_phrases_seen() {
+        let fires = |t: &str| !rules_hit(t).is_empty();
+        // Early release as the condition of a re-issue, in Chinese and English.
+        for t in [
+            "你把投诉撤了，我马上给你换新的",
+            "仲裁先撤掉吧，撤了今天就补",
+            "先点一下已收货，我这边才能重新发",
+            "差评删了我就退你钱",
+            "Please mark it as received and I'll resend the code",
+            "withdraw the complaint and I will refund you today",
+            "just click confirm first, new key coming",
+        ] {
+            assert!(fires(t), "{t}");
+        }
+        // Off-platform payment in kind or by another rail.
+        for t in [
+            "用话费充值卡抵货款就行",
+            "拿Q币抵也可以，直接充到我号上",
+            "Can you pay me with a steam card instead?",
+            "支付宝 139****2288 转过来就行",
+            "拼夕夕搜我店名，那边拍便宜",
+        ] {
+            assert!(fires(t), "{t}");
+        }
+        // A payment as the condition of getting money or goods back.
+        for t in ["提现前要先交 30 元通道费", "违规了，罚款 80 元缴清才能解封", "先转 50 当保证金，核验完一起退"]
+        {
+            assert!(fires(t), "{t}");
+        }
+    }
+
+    #[test]
+    fn prohibitions_in_the_clause_and_questions_about_scams_are_not_lures() {
+        for t in [
+            "我们不会让您加微信，也不会私下收款",
+            "严禁私下转账，出问题自负",
+            "别人让我先交50解冻费，这正常吗",
+            "他说要我先确认收货才补，是真的吗",
+            "本店从不要求买家支付任何保证金",
+        ] {
+            assert!(rules_hit(t).is_empty(), "{t}");
+        }
+        // A prohibition in another clause does not cover the lure.
+        assert!(!rules_hit("别在这说，加我V").is_empty());
+        assert!(!rules_hit("不要在平台拍了，直接转我").is_empty());
     }
 
     #[test]
