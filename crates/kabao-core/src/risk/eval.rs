@@ -170,6 +170,7 @@ mod tests {
     const DEV: &str = include_str!("../../../../tests/data/risk/dev.jsonl");
     const HOLDOUT: &str = include_str!("../../../../tests/data/risk/holdout.jsonl");
     const HOLDOUT2: &str = include_str!("../../../../tests/data/risk/holdout2.jsonl");
+    const HOLDOUT3: &str = include_str!("../../../../tests/data/risk/holdout3.jsonl");
 
     fn run(jsonl: &str) -> Report {
         let corpus = parse_corpus(jsonl).unwrap_or_else(|e| panic!("{e}"));
@@ -208,6 +209,17 @@ mod tests {
     #[test]
     fn second_holdout_corpus_precision_and_recall_hold() {
         let r = run(HOLDOUT2);
+        let text = render(&r);
+        println!("{text}");
+        assert!(r.precision() >= 0.95 && r.recall() >= 0.95, "{text}");
+    }
+
+    /// holdout3 became seen on 2026-12-07: it was scored blind once (P 0.905 / R 0.733), then its misses and
+    /// false alarms were read and the rules generalised to their families. It is now a regression set, not a
+    /// measure of generalisation: the next unseen set is.
+    #[test]
+    fn third_holdout_corpus_precision_and_recall_hold() {
+        let r = run(HOLDOUT3);
         let text = render(&r);
         println!("{text}");
         assert!(r.precision() >= 0.95 && r.recall() >= 0.95, "{text}");

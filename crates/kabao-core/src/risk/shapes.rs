@@ -79,13 +79,13 @@ fn rules() -> &'static [Rule] {
             r(
                 rule::EMAIL,
                 Kind::Id,
-                r"(?P<id>[a-z0-9._-]{2,}\s*(?:\(at\)|\[at\]|\bat\b|艾特)\s*[a-z0-9-]+\s*(?:\(dot\)|\[dot\]|\bdot\b|点)\s*(?:com|net|cn|org|cc))",
+                r"(?P<id>[a-z0-9._-]{2,}\s*(?:\(at\)|\[at\]|(?-u:\b)at(?-u:\b)|艾特)\s*[a-z0-9-]+\s*(?:\(dot\)|\[dot\]|(?-u:\b)dot(?-u:\b)|点)\s*(?:com|net|cn|org|cc))",
             ),
             r(rule::HANDLE, Kind::Id, r"(?:^|[^a-z0-9.@])(?P<id>@[a-z0-9_][a-z0-9_.]{2,30})"),
             r(
                 rule::EMAIL,
                 Kind::Id,
-                r"(?P<id>[a-z0-9][a-z0-9-]{1,30}\s*(?:点|\(dot\)|\bdot\b)\s*(?:com|net|cn|org|cc|top|xyz|shop))",
+                r"(?P<id>[a-z0-9][a-z0-9-]{1,30}\s*(?:点|\(dot\)|(?-u:\b)dot(?-u:\b))\s*(?:com|net|cn|org|cc|top|xyz|shop))",
             ),
             r(
                 rule::APP_ID,
@@ -98,7 +98,7 @@ fn rules() -> &'static [Rule] {
             r(
                 rule::APP_ID,
                 Kind::Id,
-                &format!(r"\bmy\s+(?:(?:{APPS})\s*)?(?:id|handle|username|user name|account|number)?\s*(?:is|:)\s*:?\s*(?P<id>@?[a-z0-9][a-z0-9_.-]{{3,30}})"),
+                &format!(r"(?-u:\b)my\s+(?:(?:{APPS})\s*)?(?:id|handle|username|user name|account|number)?\s*(?:is|:)\s*:?\s*(?P<id>@?[a-z0-9][a-z0-9_.-]{{3,30}})"),
             ),
             // An id written to be put back together (威信 ka mi 0 0 9 去掉空格), or told to be the phone number.
             r(
@@ -134,7 +134,7 @@ fn rules() -> &'static [Rule] {
             r(
                 rule::INVITE,
                 Kind::Phrase,
-                &format!(r"\b(?:move|switch|talk|chat|continue|go|reach|text|ping)[^.!?,]{{0,16}}?\b(?:on|to|over to|via)\s+(?:{APPS})\b"),
+                &format!(r"(?-u:\b)(?:move|switch|talk|chat|continue|go|reach|text|ping)[^.!?,]{{0,16}}?(?-u:\b)(?:on|to|over to|via)\s+(?:{APPS})(?-u:\b)"),
             ),
             r(
                 rule::INVITE,
@@ -173,7 +173,7 @@ fn rules() -> &'static [Rule] {
             r(
                 rule::TRANSFER,
                 Kind::Phrase,
-                r"pay (?:me )?(?:with|in|by|via) (?:a |an )?(?:gift ?card|steam card|itunes card|apple card|usdt|crypto|bitcoin)|bank transfer|wire transfer|wire (?:me|the money)|zelle|cash ?app|western union|e-?transfer|interac|转数快|\bfps\b|payme\b|八达通",
+                r"pay (?:me )?(?:with|in|by|via) (?:a |an )?(?:gift ?card|steam card|itunes card|apple card|usdt|crypto|bitcoin)|bank transfer|wire transfer|wire (?:me|the money)|zelle|cash ?app|western union|e-?transfer|interac|转数快|(?-u:\b)fps(?-u:\b)|payme(?-u:\b)|八达通",
             ),
             Rule {
                 unless: Some(re(r"^(?:卡|封面|序列)")),
@@ -201,7 +201,7 @@ fn rules() -> &'static [Rule] {
                 ..r(
                     rule::FEE_CONDITION,
                     Kind::Claim,
-                    r"\p{Han}{1,3}费|担保|罚款|罚金|违约金|加钱|再加\s*\d+|洗一下|洗卡|同面额|等额|(?:开通|升级|充值)[^,。]{0,10}会员|充值升级|解冻金|认证金|验证金|保证金|押金|补发成本|差价|所得税|交税|税钱|刷流水|processing fee|verification fee|a fee|\bfee\b",
+                    r"\p{Han}{1,3}费|担保|罚款|罚金|违约金|加钱|再加\s*\d+|洗一下|洗卡|同面额|等额|(?:开通|升级|充值)[^,。]{0,10}会员|充值升级|解冻金|认证金|验证金|保证金|押金|补发成本|差价|所得税|交税|税钱|刷流水|processing fee|verification fee|a fee|(?-u:\b)fee(?-u:\b)",
                 )
             },
             // A payment asked as a deposit or guarantee is a fee whatever it is said to be for.
@@ -239,7 +239,7 @@ fn rules() -> &'static [Rule] {
 fn guard() -> &'static Regex {
     static GUARD: OnceLock<Regex> = OnceLock::new();
     GUARD.get_or_init(|| {
-        re(r"小心|当心|拒绝|不理|没理|没加|举报|投诉了|骗子|诈骗|不会(?:要求|让|向|收)|陌生人|没同意|没答应|从不|从来不|不收|免费|无需|不用(?:付|交|给|花)|不需要(?:付|交|给|任何)|有人|别人|任何人|让人|叫人|如果|never|refuse|report|\bscam|平台承担|谁出|只能(?:用|在|走|通过)?平台|都在平台|是在平台|平台收银台|无法保障|不保障|没有保障|正常吗|是真的吗|真的假的|可信吗|靠谱吗|是不是骗|是骗子吗|合法吗|is (?:this|that|it) (?:legit|normal|a scam)|(?:他|她|对方|那人|那个人|之前的?卖家|别的店|另一家)(?:说|让我|要我|叫我|跟我说)")
+        re(r"小心|当心|拒绝|不理|没理|没加|举报|投诉了|骗子|诈骗|不会(?:要求|让|向|收)|陌生人|没同意|没答应|从不|从来不|不收|免费|无需|不用(?:付|交|给|花)|不需要(?:付|交|给|任何)|有人|别人|任何人|让人|叫人|如果|never|refuse|report|(?-u:\b)scam|平台承担|谁出|只能(?:用|在|走|通过)?平台|都在平台|是在平台|平台收银台|无法保障|不保障|没有保障|正常吗|是真的吗|真的假的|可信吗|靠谱吗|是不是骗|是骗子吗|合法吗|is (?:this|that|it) (?:legit|normal|a scam)|(?:他|她|对方|那人|那个人|之前的?卖家|别的店|另一家)(?:说|让我|要我|叫我|跟我说)")
     })
 }
 
@@ -327,7 +327,7 @@ fn fee_reported() -> Regex {
 fn goods() -> &'static Regex {
     static GOODS: OnceLock<Regex> = OnceLock::new();
     GOODS.get_or_init(|| {
-        re(r"qq\s*(?:超级)?(?:会员|音乐|绿钻|币|空间|钱包|飞车|堂|号被)|微信\s*(?:读书|支付|红包封面|红包序列号|pay)|付费会员|支付宝\s*红包卡|红包卡|红包封面|telegram\s*premium|premium|企鹅电竞|\b[a-z0-9]{4,6}(?:-[a-z0-9]{4,6}){2,}\b")
+        re(r"qq\s*(?:超级)?(?:会员|音乐|绿钻|币|空间|钱包|飞车|堂|号被)|微信\s*(?:读书|支付|红包封面|红包序列号|pay)|付费会员|支付宝\s*红包卡|红包卡|红包封面|telegram\s*premium|premium|企鹅电竞|(?-u:\b)[a-z0-9]{4,6}(?:-[a-z0-9]{4,6}){2,}(?-u:\b)")
     })
 }
 
