@@ -296,6 +296,8 @@ fn id(f: &Folded, start: usize, channel: Channel) -> Option<usize> {
     // The current space-separated group: its length, whether it has a digit, whether anything (a dot, an emoji)
     // splits it inside — English words have none of these.
     let (mut group_len, mut group_digit, mut group_plain) = (0usize, false, true);
+    // After `@` the id is a handle by its own mark: spaces inside it (`@ scam guy`) split it, not words.
+    let handle = after_at(f, start);
     while end - start < MAX_ID {
         let Some(u) = f.unit(end).filter(|u| is_id_char(u)) else { break };
         let is_letter = u.c.is_ascii_alphabetic();
@@ -304,7 +306,7 @@ fn id(f: &Folded, start: usize, channel: Channel) -> Option<usize> {
         }
         if end > start && u.space_before {
             // Two plain letter words in a row are words, not one id.
-            if group_len >= 2 && !group_digit && group_plain && word_ahead(f, end) {
+            if !handle && group_len >= 2 && !group_digit && group_plain && word_ahead(f, end) {
                 break;
             }
             (group_len, group_digit, group_plain) = (0, false, true);
@@ -340,6 +342,12 @@ fn id(f: &Folded, start: usize, channel: Channel) -> Option<usize> {
             Some(end)
         }
     }
+}
+
+/// Whether `@` (then only spaces) comes right before the unit at `start`.
+fn after_at(f: &Folded, start: usize) -> bool {
+    let Some(u) = f.unit(start).filter(|u| u.marker_before) else { return false };
+    f.light[..u.light].iter().rev().map(|l| l.c).find(|c| !c.is_whitespace()) == Some('@')
 }
 
 /// Whether a plain word of two or more letters (no digits, nothing inside it) starts at `k`.

@@ -239,7 +239,7 @@ fn rules() -> &'static [Rule] {
 fn guard() -> &'static Regex {
     static GUARD: OnceLock<Regex> = OnceLock::new();
     GUARD.get_or_init(|| {
-        re(r"小心|当心|拒绝|不理|没理|没加|举报|投诉了|骗子|诈骗|不会(?:要求|让|向|收)|陌生人|没同意|没答应|从不|从来不|不收|免费|无需|不用(?:付|交|给|花)|不需要(?:付|交|给|任何)|有人|别人|任何人|让人|叫人|如果|never|refuse|report|(?-u:\b)scam|平台承担|谁出|只能(?:用|在|走|通过)?平台|都在平台|是在平台|平台收银台|无法保障|不保障|没有保障|被骗|正常吗|是真的吗|真的假的|可信吗|靠谱吗|是不是骗|是骗子吗|合法吗|is (?:this|that|it) (?:legit|normal|a scam)|(?:他|她|对方|那人|那个人|之前的?卖家|别的店|另一家)(?:说|让我|要我|叫我|跟我说)")
+        re(r"小心|当心|拒绝|不理|没理|没加|举报|投诉了|骗子|诈骗|不会(?:要求|让|向|收)|陌生人|没同意|没答应|从不|从来不|不收|免费|无需|不用(?:付|交|给|花)|不需要(?:付|交|给|任何)|有人|别人|任何人|让人|叫人|如果|never|refuse|report|(?:^|[^@_0-9A-Za-z\s])\s*scam(?:s|mers?|med)?(?-u:\b)|平台承担|谁出|只能(?:用|在|走|通过)?平台|都在平台|是在平台|平台收银台|无法保障|不保障|没有保障|被骗|正常吗|是真的吗|真的假的|可信吗|靠谱吗|是不是骗|是骗子吗|合法吗|is (?:this|that|it) (?:legit|normal|a scam)|(?:他|她|对方|那人|那个人|之前的?卖家|别的店|另一家)(?:说|让我|要我|叫我|跟我说)")
     })
 }
 
@@ -573,6 +573,19 @@ mod tests {
         {
             assert!(fires(t), "{t}");
         }
+    }
+
+    #[test]
+    fn a_handle_that_spells_scam_is_still_a_handle() {
+        // The English guard word is a word of the sentence, not part of an id: `@scamguy`, `@noscam_keys` or a
+        // handle split by separators is still contact, while "this is a scam" stays a warning.
+        for text in
+            ["加我飞机 @scamguy", "加*我 飞 机   @ s|c|a*m g u y", "tg @scam_free_keys 私聊", "加我飞机 @noscam88"]
+        {
+            assert!(crate::risk::scan(text, &crate::risk::ScanConfig::default()).risky(), "{text}");
+        }
+        let warning = crate::risk::scan("有人让你加他飞机，那是 scam，别理", &crate::risk::ScanConfig::default());
+        assert!(!warning.risky(), "{:?}", warning.hits);
     }
 
     #[test]
