@@ -182,6 +182,23 @@ pub fn escalation_reminder_mail(to: &str, order_no: &str, claim_no: &str, closes
     }
 }
 
+/// The low-stock alert to a shop's owner: which product, how many are left, the threshold crossed and where to add
+/// keys. Sent once per crossing, like the `stock.low` webhook.
+pub fn stock_low_mail(to: &str, title: &str, product_id: i64, stock: i64, threshold: i64, base: &str) -> Mail {
+    let link = link(base, &format!("/console/products/{product_id}"));
+    Mail {
+        to: to.to_string(),
+        subject: format!("卡保库存提醒：{title} 仅剩 {stock} 件 / Low stock"),
+        text: format!(
+            "你的商品「{title}」库存已降到 {stock} 件，低于你设置的提醒值 {threshold}。请及时补充卡密：{link}\n\
+             补货后库存回到提醒值以上，下次再低于提醒值时会再提醒一次；提醒值可在该页修改（0 为不提醒）。\n\n\
+             Your product \"{title}\" is down to {stock} in stock, below your alert threshold of {threshold}. Add keys \
+             here: {link}\nAfter a restock above the threshold you will be told again the next time it falls below; \
+             change the threshold on that page (0: never)."
+        ),
+    }
+}
+
 /// A change to what protects an account; each one is mailed to the account so that a change its owner did not
 /// make is noticed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -317,6 +334,15 @@ mod tests {
         assert_eq!(t("smtp://127.0.0.1:25"), Some(("127.0.0.1".into(), SmtpTls::None)));
         assert_eq!(t("smtp://h:1?tls=opportunistic"), Some(("h".into(), SmtpTls::StartTlsOpportunistic)));
         assert_eq!(t("http://h"), None);
+    }
+
+    #[test]
+    fn stock_low_mails_link_the_products_key_page_in_both_languages() {
+        let m = stock_low_mail("m@example.com", "点卡 10 元", 42, 4, 5, "https://kabao.example/");
+        assert!(m.text.contains("https://kabao.example/console/products/42"));
+        assert!(m.subject.contains("点卡 10 元") && m.subject.contains("Low stock"));
+        assert!(m.text.contains("库存已降到 4 件") && m.text.contains("down to 4 in stock"));
+        assert!(m.text.contains("提醒值 5") && m.text.contains("threshold of 5"));
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! Merchant webhooks: endpoints a merchant registers (each with its own secret, shown once), deliveries written
 //! in the transaction of their event, and the job that sends them, signed, with bounded exponential backoff.
 //! Sending goes through [`WebhookTransport`] (HTTP lives in `kabao-rails`), so this module speaks no HTTP.
+//! The low-stock alert is both a `stock.low` delivery and a mail to the shop's owner, written on the same crossing.
 //!
 //! Everything a delivery needs is in its row (body, attempts, next attempt, lease), so a restart or a second
 //! instance picks up where the last left off; a per-delivery lease keeps two instances from sending one at once.
@@ -244,7 +245,7 @@ pub async fn set_stock_threshold(
     product: ProductId,
     threshold: i64,
 ) -> Result<(), WebhooksError> {
-    if !(0..=1_000_000).contains(&threshold) {
+    if !(0..=webhook::MAX_STOCK_LOW).contains(&threshold) {
         return Err(WebhooksError::BadThreshold);
     }
     let shop = crate::shops::my_shop(state, merchant).await?;
@@ -256,6 +257,17 @@ pub async fn set_stock_threshold(
     tx.set_stock_alert_threshold(product, threshold).await?;
     tx.commit().await?;
     Ok(())
+}
+
+/// The stock below which one of the merchant's products alerts (its own, or [`webhook::DEFAULT_STOCK_LOW`]).
+pub async fn stock_threshold(state: &App, merchant: &User, product: ProductId) -> Result<i64, WebhooksError> {
+    let shop = crate::shops::my_shop(state, merchant).await?;
+    let mut tx = state.store.begin(TxMode::Read).await?;
+    match tx.product_by_id(product).await? {
+        Some(p) if p.shop_id == shop.id => {}
+        _ => return Err(WebhooksError::ProductNotFound),
+    }
+    Ok(tx.stock_alert_threshold(product).await?.unwrap_or(webhook::DEFAULT_STOCK_LOW))
 }
 
 // ---- enqueueing, in the transaction of the event ----
@@ -345,7 +357,10 @@ pub(crate) async fn dispute_event(
     enqueue(tx, claim.shop_id, kind, None, data, now).await
 }
 
-/// `stock.low` when a sale or re-issue took the product's stock from `before` to below its threshold.
+/// When a sale or re-issue took the product's stock from `before` to below its threshold: a low-stock mail owed to
+/// the shop's owner and `stock.low` to the shop's endpoints, both in the caller's transaction (a rolled-back sale
+/// owes neither). The checkout's cost: one read by primary key of the threshold when the stock went down and could
+/// cross one; the mail row and the endpoints' read only on a crossing.
 pub(crate) async fn stock_changed(
     tx: &mut dyn Tx,
     shop: ShopId,
@@ -354,9 +369,7 @@ pub(crate) async fn stock_changed(
     after: i64,
     now: Timestamp,
 ) -> Result<(), StoreError> {
-    // Only a shop listening for stock.low pays for the threshold's read (a shop without endpoints: one
-    // indexed query that finds nothing).
-    if after >= before || tx.webhook_endpoints_for(shop, EventKind::StockLow).await?.is_empty() {
+    if after >= before || after >= webhook::MAX_STOCK_LOW {
         return Ok(());
     }
     let threshold = match tx.stock_alert_threshold(product).await? {
@@ -366,6 +379,7 @@ pub(crate) async fn stock_changed(
     if !webhook::stock_crossed_low(before, after, threshold) {
         return Ok(());
     }
+    tx.insert_stock_alert_mail(shop, product, after, threshold, now).await?;
     let data = serde_json::json!({ "product_id": product.0, "stock": after, "threshold": threshold });
     enqueue(tx, shop, EventKind::StockLow, None, data, now).await
 }
@@ -390,6 +404,48 @@ pub struct WebhookPass {
     pub failed: u64,
     /// Deliveries no longer worth sending (a claim answered before its reminder went out).
     pub cancelled: u64,
+    /// Low-stock mails sent to merchants (a merchant without a verified address gets none; the alert is dropped).
+    pub stock_mails: u64,
+}
+
+/// Sends the low-stock mails owed, each taken once (a second instance, or the next pass, skips it), to the shop
+/// owner's address if it is verified. A mail that fails to send is logged and not tried again, like every other
+/// notification mail; the webhook and the console's stock figure still tell.
+async fn send_stock_mails(state: &App, pass: &mut WebhookPass) -> Result<(), StoreError> {
+    let owed = {
+        let mut tx = state.store.begin(TxMode::Read).await?;
+        tx.pending_stock_alert_mails(BATCH).await?
+    };
+    for m in owed {
+        let mut tx = state.store.begin(TxMode::Write).await?;
+        if !tx.take_stock_alert_mail(m.id, state.now()).await? {
+            continue;
+        }
+        let shop = tx.shop_by_id(m.shop_id).await?;
+        let product = tx.product_by_id(m.product_id).await?;
+        let owner = match &shop {
+            Some(s) => tx.user_by_id(s.owner_id).await?,
+            None => None,
+        };
+        let verified = match &owner {
+            Some(u) => tx.email_verified(u.id).await?,
+            None => None,
+        };
+        tx.commit().await?;
+        // Only the address the owner proved, and only while it is still the account's address.
+        let to = match (&owner, verified) {
+            (Some(u), Some((v, _))) if u.email.as_deref() == Some(v.as_str()) => v,
+            _ => continue,
+        };
+        let Some(product) = product else { continue };
+        let mail =
+            crate::mailer::stock_low_mail(&to, &product.title, product.id.0, m.stock, m.threshold, &state.link_base());
+        match state.mailer.send(&mail).await {
+            Ok(()) => pass.stock_mails += 1,
+            Err(e) => tracing::warn!(shop = %m.shop_id, product = %m.product_id, error = %e, "low-stock mail not sent"),
+        }
+    }
+    Ok(())
 }
 
 /// Writes `claim.deadline_soon` deliveries for open claims whose merchant deadline is at most
@@ -457,12 +513,13 @@ fn request<'a>(
     })
 }
 
-/// Sends the deliveries that are due, each under its own lease, and records every attempt. No answer or a
-/// non-2xx answer schedules the next attempt by [`webhook::retry_after_seconds`]; after
+/// Sends the low-stock mails owed, then the deliveries that are due, each under its own lease, and records every
+/// attempt. No answer or a non-2xx answer schedules the next attempt by [`webhook::retry_after_seconds`]; after
 /// [`webhook::MAX_ATTEMPTS`] the delivery is failed (a merchant may still send it again from the console).
 pub async fn run(state: &App, owner: &str) -> Result<WebhookPass, StoreError> {
     let mut pass = WebhookPass::default();
     enqueue_deadline_notices(state, &mut pass).await?;
+    send_stock_mails(state, &mut pass).await?;
     let Some(transport) = state.webhook_transport.clone() else {
         return Ok(pass);
     };

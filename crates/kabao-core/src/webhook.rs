@@ -23,6 +23,8 @@ pub const DEADLINE_SOON_SECONDS: i64 = 2 * 3600;
 pub const RESPONSE_EXCERPT_BYTES: usize = 512;
 /// `stock.low` fires below this stock for a product whose merchant set no threshold of its own.
 pub const DEFAULT_STOCK_LOW: i64 = 5;
+/// The highest threshold a merchant may set (stock at or above it can never cross one).
+pub const MAX_STOCK_LOW: i64 = 1_000_000;
 /// The longest endpoint URL accepted.
 pub const MAX_URL_CHARS: usize = 500;
 

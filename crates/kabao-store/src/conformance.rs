@@ -2031,6 +2031,21 @@ pub async fn webhook_endpoints_deliveries_and_leases(store: &dyn Store) {
     tx.set_stock_alert_threshold(f.product, 3).await.unwrap();
     assert_eq!(tx.stock_alert_threshold(f.product).await.unwrap(), Some(3));
 
+    // Low-stock mails: written with their sale, taken once each, oldest first.
+    assert!(tx.pending_stock_alert_mails(10).await.unwrap().is_empty());
+    tx.insert_stock_alert_mail(f.shop, f.product, 2, 3, at(1_100)).await.unwrap();
+    tx.insert_stock_alert_mail(f.shop, f.product, 1, 3, at(1_200)).await.unwrap();
+    let owed = tx.pending_stock_alert_mails(10).await.unwrap();
+    assert_eq!(
+        owed.iter().map(|m| (m.shop_id, m.product_id, m.stock, m.threshold, m.created_at)).collect::<Vec<_>>(),
+        vec![(f.shop, f.product, 2, 3, at(1_100)), (f.shop, f.product, 1, 3, at(1_200))]
+    );
+    assert_eq!(tx.pending_stock_alert_mails(1).await.unwrap().len(), 1, "bounded");
+    assert!(tx.take_stock_alert_mail(owed[0].id, at(1_300)).await.unwrap());
+    assert!(!tx.take_stock_alert_mail(owed[0].id, at(1_301)).await.unwrap(), "taken once");
+    assert_eq!(tx.pending_stock_alert_mails(10).await.unwrap(), vec![owed[1].clone()]);
+    assert!(tx.take_stock_alert_mail(owed[1].id, at(1_302)).await.unwrap());
+
     tx.commit().await.unwrap();
 
     // Claims near their deadline, once per deadline.

@@ -1,7 +1,8 @@
-//! Rows of the webhooks aggregate: a shop's endpoints and the deliveries owed to them.
+//! Rows of the webhooks aggregate: a shop's endpoints and the deliveries owed to them, and the low-stock mails
+//! owed to merchants.
 
 use kabao_core::webhook::EventKind;
-use kabao_core::{ShopId, Timestamp};
+use kabao_core::{ProductId, ShopId, Timestamp};
 
 /// A registered endpoint. The secret is sealed (the app opens it to sign).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -87,4 +88,16 @@ pub struct WebhookAttempt<'a> {
     pub status: Option<i32>,
     pub response: Option<&'a str>,
     pub error: Option<&'a str>,
+}
+
+/// A low-stock mail owed to a shop's owner: the sale or re-issue that took `product` to `stock`, below
+/// `threshold`, at `created_at`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StockAlertMail {
+    pub id: i64,
+    pub shop_id: ShopId,
+    pub product_id: ProductId,
+    pub stock: i64,
+    pub threshold: i64,
+    pub created_at: Timestamp,
 }

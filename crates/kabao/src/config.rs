@@ -74,6 +74,12 @@ pub struct Config {
     pub smtp_ca_file: Option<PathBuf>,
     /// A password reset link works this long (default 1800 = 30 minutes).
     pub reset_link_seconds: i64,
+    /// Sign-up proof of work: the leading zero bits asked of an address with no sign-up in the last hour
+    /// (0–24, default 12), how many more per sign-up it made that hour (0–8, default 1), and the most sign-ups
+    /// per address per hour (1–10000, default 20).
+    pub signup_pow_base_bits: i64,
+    pub signup_pow_step_bits: i64,
+    pub signups_per_ip_per_hour: i64,
     /// Escrow is released this long after delivery (the platform's default claim window).
     pub claim_window_seconds: i64,
     /// Warranty insurance pays an unsettled eligible claim this long after the merchant's deadline.
@@ -205,6 +211,9 @@ impl Default for Config {
             smtp_from: None,
             smtp_ca_file: None,
             reset_link_seconds: 30 * 60,
+            signup_pow_base_bits: 12,
+            signup_pow_step_bits: 1,
+            signups_per_ip_per_hour: 20,
             claim_window_seconds: 24 * 3600,
             insurance_grace_seconds: 24 * 3600,
             order_ttl_seconds: 30 * 60,
@@ -348,6 +357,16 @@ impl Config {
                     format!("KABAO_RESET_LINK_SECONDS={v:?} must be a number of seconds from 1 to 86400")
                 })?;
         }
+        for (var, slot) in [
+            ("KABAO_SIGNUP_POW_BASE_BITS", &mut config.signup_pow_base_bits),
+            ("KABAO_SIGNUP_POW_STEP_BITS", &mut config.signup_pow_step_bits),
+            ("KABAO_SIGNUPS_PER_IP_PER_HOUR", &mut config.signups_per_ip_per_hour),
+        ] {
+            if let Some(v) = env(var) {
+                *slot = v.trim().parse().with_context(|| format!("{var}={v:?} must be a whole number"))?;
+            }
+        }
+        config.check_signup()?;
         if let Some(v) = env("KABAO_SMTP_CA_FILE") {
             config.smtp_ca_file = Some(PathBuf::from(v));
         }
@@ -673,6 +692,22 @@ impl Config {
             );
         }
         Ok(out)
+    }
+
+    /// The sign-up settings, from the file or the environment, within bounds that still let people sign up
+    /// and still cost a script something: one line naming the setting otherwise.
+    fn check_signup(&self) -> anyhow::Result<()> {
+        let max_bits = i64::from(kabao_core::pow::MAX_DIFFICULTY);
+        for (name, var, value, range) in [
+            ("signup_pow_base_bits", "KABAO_SIGNUP_POW_BASE_BITS", self.signup_pow_base_bits, 0..=max_bits),
+            ("signup_pow_step_bits", "KABAO_SIGNUP_POW_STEP_BITS", self.signup_pow_step_bits, 0..=8),
+            ("signups_per_ip_per_hour", "KABAO_SIGNUPS_PER_IP_PER_HOUR", self.signups_per_ip_per_hour, 1..=10_000),
+        ] {
+            if !range.contains(&value) {
+                bail!("{name} ({var}) = {value} must be from {} to {}", range.start(), range.end());
+            }
+        }
+        Ok(())
     }
 
     fn from_file(path: &Path) -> anyhow::Result<Config> {
@@ -1121,6 +1156,45 @@ secret = "another-long-secret-value"
         vars.insert("KABAO_WECHATPAY_PRIVATE_KEY_FILE", dir.join("missing.pem").display().to_string());
         assert!(load_wechatpay(&vars).err().is_some_and(|e| e.to_string().contains("cannot be read")));
         let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn signup_settings_come_from_the_file_and_environment_and_absurd_values_are_refused() {
+        let c = Config::load(None, |_| None).unwrap_or_default();
+        assert_eq!((c.signup_pow_base_bits, c.signup_pow_step_bits, c.signups_per_ip_per_hour), (12, 1, 20));
+        let vars: HashMap<&str, &str> = [
+            ("KABAO_SIGNUP_POW_BASE_BITS", "16"),
+            ("KABAO_SIGNUP_POW_STEP_BITS", "2"),
+            ("KABAO_SIGNUPS_PER_IP_PER_HOUR", "5"),
+        ]
+        .into();
+        let c = Config::load(None, |k| vars.get(k).map(|v| v.to_string())).map_err(|e| e.to_string());
+        let c = c.unwrap_or_default();
+        assert_eq!((c.signup_pow_base_bits, c.signup_pow_step_bits, c.signups_per_ip_per_hour), (16, 2, 5));
+        let server = crate::server_config(&c, None, None, None, None, BTreeMap::new());
+        assert_eq!(
+            (server.signup_pow_base_bits, server.signup_pow_step_bits, server.signups_per_ip_per_hour),
+            (16, 2, 5)
+        );
+        for (var, value, name) in [
+            ("KABAO_SIGNUP_POW_BASE_BITS", "40", "signup_pow_base_bits"),
+            ("KABAO_SIGNUP_POW_BASE_BITS", "-1", "signup_pow_base_bits"),
+            ("KABAO_SIGNUP_POW_STEP_BITS", "9", "signup_pow_step_bits"),
+            ("KABAO_SIGNUPS_PER_IP_PER_HOUR", "0", "signups_per_ip_per_hour"),
+            ("KABAO_SIGNUPS_PER_IP_PER_HOUR", "many", "KABAO_SIGNUPS_PER_IP_PER_HOUR"),
+        ] {
+            let err = Config::load(None, |k| (k == var).then(|| value.to_string())).err().map(|e| e.to_string());
+            assert!(err.as_deref().is_some_and(|e| e.contains(name) && !e.contains('\n')), "{var}={value}: {err:?}");
+        }
+        let dir = std::env::temp_dir().join(format!("kabao-config-signup-{}", std::process::id()));
+        let _ = std::fs::create_dir_all(&dir);
+        let path = dir.join("kabao.toml");
+        let _ = std::fs::write(&path, "signup_pow_base_bits = 18\n");
+        assert_eq!(Config::load(Some(&path), |_| None).map(|c| c.signup_pow_base_bits).ok(), Some(18));
+        let _ = std::fs::write(&path, "signup_pow_base_bits = 64\n");
+        let err = Config::load(Some(&path), |_| None).err().map(|e| e.to_string()).unwrap_or_default();
+        assert!(err.contains("signup_pow_base_bits"), "{err}");
+        let _ = std::fs::remove_dir_all(dir);
     }
 
     #[test]

@@ -755,6 +755,10 @@ fn server_config(
         verifiers,
         webhook_allow_http: config.webhook_allow_http,
         webhook_allow_private: config.webhook_allow_private,
+        // Checked by `Config::load` (bounded, so the conversions cannot fail; the defaults stand in otherwise).
+        signup_pow_base_bits: u8::try_from(config.signup_pow_base_bits).unwrap_or(12),
+        signup_pow_step_bits: u8::try_from(config.signup_pow_step_bits).unwrap_or(1),
+        signups_per_ip_per_hour: u32::try_from(config.signups_per_ip_per_hour).unwrap_or(20),
         ..kabao_server::ServerConfig::default()
     }
 }

@@ -220,6 +220,26 @@ impl utoipa::ToSchema for AcceptedFlag {
     }
 }
 
+/// The dashboard's window in days: one of the history module's own list (7, 30, 90).
+pub struct DashboardDays;
+
+impl utoipa::PartialSchema for DashboardDays {
+    fn schema() -> RefOr<Schema> {
+        utoipa::openapi::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::Type::Integer)
+            .format(Some(utoipa::openapi::SchemaFormat::KnownFormat(utoipa::openapi::KnownFormat::Int64)))
+            .enum_values(Some(kabao_app::history::DASHBOARD_DAYS))
+            .description(Some("The window in days: 7, 30 or 90."))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for DashboardDays {
+    fn name() -> Cow<'static, str> {
+        Cow::Borrowed("DashboardDays")
+    }
+}
+
 /// Paths under which only one role may call (merchant, arbiter, admin): any other role is refused with 403.
 const ROLE_GATED: [&str; 3] = ["/api/v1/merchant/", "/api/v1/arbiter/", "/api/v1/admin/"];
 
@@ -260,6 +280,7 @@ fn enumerations() -> Vec<(Cow<'static, str>, RefOr<Schema>)> {
         NotifyStatusName,
         AcceptedFlag,
         FieldLabelName,
+        DashboardDays,
         KeyFile
     )
 }

@@ -112,6 +112,7 @@ pub async fn movements(
 #[serde(deny_unknown_fields)]
 pub struct DaysQuery {
     /// 7, 30 (default) or 90.
+    #[param(value_type = Option<super::contract::DashboardDays>)]
     pub days: Option<i64>,
 }
 

@@ -2,6 +2,7 @@
 //! Callers authenticate with `Authorization: Bearer kb_...` tokens; errors are the `Error` schema
 //! `{"error", "message", "field"?}` (with `code`, a deprecated alias of `error`); see [`contract`].
 
+pub mod account;
 pub mod admin;
 pub mod alipay;
 pub mod catalog;
@@ -70,6 +71,11 @@ fn v1(sandbox: bool) -> Routes {
     let v1 = Routes::new()
         .route("/tokens", post(tokens::create).get(tokens::list))
         .route("/tokens/{id}", delete(tokens::revoke))
+        .route("/password/forgot", post(account::forgot))
+        .route("/password/reset", post(account::reset))
+        .route("/account/sessions", get(account::sessions))
+        .route("/account/sessions/end-all", post(account::end_all))
+        .route("/account/sessions/{id}", delete(account::end_session))
         .route("/products", get(catalog::list_products))
         .route("/products/{id}", get(catalog::get_product))
         .route("/products/{id}/warranty", get(warranty::get))
@@ -221,6 +227,7 @@ pub fn route_table(sandbox: bool) -> Vec<(axum::http::Method, String)> {
     info(title = "Kabao API", description = "卡保 Kabao: virtual goods with the warranty built in. Every refusal is an `Error` body: {\"error\": stable code, \"message\", \"field\"?}; `code` repeats `error` for older clients (deprecated)."),
     paths(
         tokens::create, tokens::list, tokens::revoke,
+        account::forgot, account::reset, account::sessions, account::end_session, account::end_all,
         catalog::list_products, catalog::get_product, catalog::get_shop,
         catalog::catalog, catalog::pictures, pictures::upload, pictures::arrange,
         merchant::get_shop, merchant::open_shop, merchant::update_shop,

@@ -362,6 +362,8 @@ struct ProductConsolePage {
     keys: Vec<KeyRow>,
     form: FormView,
     pictures: Vec<PictureRow>,
+    /// The low-stock alert's threshold (the product's own or the default).
+    stock_threshold: i64,
 }
 
 /// A product picture in the console, with the orders its two buttons submit (comma-separated hashes).
@@ -403,6 +405,7 @@ async fn product_page(
         None
     };
     let policy = kabao_app::warranty::current_of(state, p.id).await?;
+    let stock_threshold = kabao_app::webhooks::stock_threshold(state, user, p.id).await?;
     let pics = kabao_app::pictures::of_product(state, p.id).await?;
     let hashes: Vec<&str> = pics.iter().map(|m| m.hash.as_str()).collect();
     let pictures = pics
@@ -418,6 +421,7 @@ async fn product_page(
         .collect();
     let page = ProductConsolePage {
         pictures,
+        stock_threshold,
         ctx: Ctx::new(v),
         id: p.id.0,
         stock: p.stock_available,
@@ -683,6 +687,29 @@ pub async fn set_shared(
     )
     .await
     .map_err(ApiError::from);
+    back_to_product(&state, &v, &user, ProductId(id), result).await
+}
+
+#[derive(Deserialize)]
+pub struct StockAlertForm {
+    #[serde(rename = "_csrf")]
+    csrf: Option<String>,
+    #[serde(default)]
+    threshold: String,
+}
+
+/// Sets the low-stock alert's threshold from the console: the API's rule (0 to 1,000,000; 0 never alerts).
+pub async fn set_stock_alert(
+    State(state): State<SharedState>,
+    MerchantVisitor { v, user }: MerchantVisitor,
+    ApiPath(id): ApiPath<i64>,
+    PageForm(f): PageForm<StockAlertForm>,
+) -> Result<Response, ApiError> {
+    v.check_csrf(f.csrf.as_deref())?;
+    // Not a whole number: refused by the same rule as an out-of-range one.
+    let threshold = f.threshold.trim().parse::<i64>().unwrap_or(-1);
+    let result =
+        kabao_app::webhooks::set_stock_threshold(&state, &user, ProductId(id), threshold).await.map_err(ApiError::from);
     back_to_product(&state, &v, &user, ProductId(id), result).await
 }
 

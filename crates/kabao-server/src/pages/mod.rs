@@ -340,6 +340,7 @@ fn page_routes(sandbox: bool) -> Routes {
         )
         .route("/console/products/{id}/pictures/order", post(console::arrange_pictures))
         .route("/console/products/{id}/shared", post(console::set_shared))
+        .route("/console/products/{id}/stock-alert", post(console::set_stock_alert))
         .route("/console/products/{id}/custom", post(console::set_custom))
         .route("/console/products/{id}/warranty", post(console::set_warranty))
         .route("/console/products/{id}/warranty/build", post(console::build_warranty))

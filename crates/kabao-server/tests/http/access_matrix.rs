@@ -490,6 +490,8 @@ fn fill(template: &str, caller: Caller, w: &World) -> Result<String, String> {
             ("variants", "id") if template.ends_with("/remove") => w.page_removed_variant.to_string(),
             ("variants", "id") => w.page_variant.to_string(),
             ("coupons", "id") => w.coupon.to_string(),
+            // A session id that names no session: each caller is refused as for another user's (the page row too).
+            ("sessions", "id") => "0".repeat(64),
             ("tokens", "id") if template.starts_with("/api/") => w.buyer_spare_token.to_string(),
             ("tokens", "id") => w.merchant_spare_token.to_string(),
             ("sandbox", "trade_no") => w.trade_no.clone(),

@@ -293,3 +293,17 @@ async fn postgres_dashboard_figures_on_a_known_history() {
     let Some(app) = TestApp::postgres().await else { return };
     dashboard_story(app).await;
 }
+
+#[tokio::test]
+async fn the_dashboard_window_is_an_enum_in_the_served_document() {
+    let app = TestApp::new().await;
+    let doc = app.get("/api/openapi.json").await.json();
+    let params = doc["paths"]["/api/v1/merchant/dashboard"]["get"]["parameters"].as_array().unwrap().clone();
+    let days = params.iter().find(|p| p["name"] == "days").expect("a days parameter");
+    let schema = match days["schema"]["$ref"].as_str() {
+        Some(r) => doc["components"]["schemas"][r.trim_start_matches("#/components/schemas/")].clone(),
+        None => days["schema"].clone(),
+    };
+    assert_eq!(schema["type"], "integer", "{days}");
+    assert_eq!(schema["enum"], serde_json::json!(kabao_app::history::DASHBOARD_DAYS), "{schema}");
+}

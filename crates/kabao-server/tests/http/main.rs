@@ -4,6 +4,7 @@
 //! the wechatpayv3 SDK) that the WeChat Pay adapter calls.
 
 mod access_matrix;
+mod account_api;
 mod alipay;
 mod api;
 mod app;

@@ -517,3 +517,100 @@ async fn the_console_registers_lists_deliveries_with_their_answers_and_sends_aga
     assert_eq!(run_webhooks(&app).await.delivered, 1, "sent again at once, without waiting for the backoff");
     assert!(m.get("/console/webhooks").await.body.contains("HTTP 200"));
 }
+
+/// Gives a merchant an address, verified or not.
+async fn merchant_address(app: &TestApp, username: &str, email: &str, verified: bool) {
+    let mut tx = app.state.store.begin(kabao_store::TxMode::Write).await.unwrap();
+    let user = tx.user_by_username(username).await.unwrap().unwrap();
+    tx.set_user_email(user.id, Some(email)).await.unwrap();
+    if verified {
+        tx.set_email_verified(user.id, email, T0).await.unwrap();
+    }
+    tx.commit().await.unwrap();
+}
+
+fn mails_to(app: &TestApp, to: &str) -> Vec<kabao_app::mailer::Mail> {
+    app.mail.sent.lock().unwrap().iter().filter(|m| m.to == to).cloned().collect()
+}
+
+async fn low_stock_mail_story(app: TestApp) {
+    // No webhook endpoint anywhere: the mail does not depend on one.
+    let (merchant, product) = app.merchant_with_product("low_mail").await;
+    merchant_address(&app, "low_mail", "low_mail@example.com", true).await;
+    app.import(&merchant, product, "LM-1\nLM-2\nLM-3\n").await;
+
+    // The console shows the default threshold and sets another, with CSRF and the API's rule.
+    let mut m = app.browser();
+    m.login("low_mail", "merchant-pass-1").await;
+    let page = m.get(&format!("/console/products/{product}")).await;
+    assert!(page.body.contains("id=\"stock-alert-form\""), "{}", page.body);
+    assert!(page.body.contains("name=\"threshold\" inputmode=\"numeric\" value=\"5\""), "the default is shown");
+    let path = format!("/console/products/{product}/stock-alert");
+    let forged = m.post(&path, &[("threshold", "2")], None).await;
+    assert_eq!(forged.status, StatusCode::FORBIDDEN);
+    let csrf = m.csrf();
+    let bad = m.post(&path, &[("threshold", "很多")], Some(&csrf)).await;
+    assert_eq!(bad.status, StatusCode::BAD_REQUEST);
+    assert!(bad.body.contains("库存提醒阈值须在 0 到 1000000 之间"), "{}", bad.body);
+    let too_big = m.post(&path, &[("threshold", "1000001")], Some(&csrf)).await;
+    assert_eq!(too_big.status, StatusCode::BAD_REQUEST);
+    let set = m.post(&path, &[("threshold", "2")], Some(&csrf)).await;
+    assert_eq!((set.status, set.location()), (StatusCode::SEE_OTHER, path.trim_end_matches("/stock-alert")));
+    let page = m.get(&format!("/console/products/{product}")).await;
+    assert!(page.body.contains("name=\"threshold\" inputmode=\"numeric\" value=\"2\""), "the current value");
+    crate::hardened::assert_no_inline_script(&page.body, "the product console with its stock alert form");
+
+    // Another merchant cannot set it on this product, by page or API.
+    let (other, _) = app.merchant_with_product("low_mail_nosy").await;
+    let mut o = app.browser();
+    o.login("low_mail_nosy", "merchant-pass-1").await;
+    o.get("/console").await;
+    let csrf_o = o.csrf();
+    assert_eq!(o.post(&path, &[("threshold", "0")], Some(&csrf_o)).await.status, StatusCode::NOT_FOUND);
+    let api = format!("/api/v1/merchant/products/{product}/stock-alert");
+    assert_eq!(app.api("PUT", &api, Some(&other), Some(json!({"threshold": 0}))).await.status, StatusCode::NOT_FOUND);
+
+    let b = buyer(&app, "low_mail_buyer").await;
+    top_up(&app, &b, 20_000).await;
+    bought(&app, &b, product, 1).await; // 3 → 2: not below 2
+    assert_eq!(run_webhooks(&app).await.stock_mails, 0);
+    bought(&app, &b, product, 1).await; // 2 → 1: crosses
+    assert_eq!(run_webhooks(&app).await.stock_mails, 1);
+    assert_eq!(run_webhooks(&app).await.stock_mails, 0, "sent once");
+    let sent = mails_to(&app, "low_mail@example.com");
+    assert_eq!(sent.len(), 1, "{sent:?}");
+    assert!(sent[0].subject.contains("点卡 10 元") && sent[0].subject.contains("Low stock"), "{}", sent[0].subject);
+    assert!(sent[0].text.contains(&format!("http://localhost/console/products/{product}")), "{}", sent[0].text);
+    assert!(sent[0].text.contains("库存已降到 1 件") && sent[0].text.contains("down to 1 in stock"));
+    bought(&app, &b, product, 1).await; // 1 → 0: still below, no new alert
+    assert_eq!(run_webhooks(&app).await.stock_mails, 0);
+    assert_eq!(mails_to(&app, "low_mail@example.com").len(), 1, "once per crossing");
+
+    // A restock re-arms it; the next crossing mails again.
+    app.import(&merchant, product, "LM-4\nLM-5\nLM-6\n").await;
+    bought(&app, &b, product, 2).await; // 3 → 1
+    assert_eq!(run_webhooks(&app).await.stock_mails, 1);
+    let sent = mails_to(&app, "low_mail@example.com");
+    assert_eq!(sent.len(), 2);
+    assert!(sent[1].text.contains("库存已降到 1 件"));
+
+    // An address its owner never proved gets nothing.
+    let (unproven, other_product) = app.merchant_with_product("low_mail_unproven").await;
+    merchant_address(&app, "low_mail_unproven", "unproven@example.com", false).await;
+    app.import(&unproven, other_product, "UP-1\nUP-2\nUP-3\nUP-4\nUP-5\n").await;
+    bought(&app, &b, other_product, 1).await; // 5 → 4: below the default 5
+    assert_eq!(run_webhooks(&app).await.stock_mails, 0);
+    assert!(mails_to(&app, "unproven@example.com").is_empty());
+}
+
+#[tokio::test]
+async fn sqlite_a_sale_crossing_the_threshold_mails_the_merchant_once_per_crossing() {
+    low_stock_mail_story(TestApp::new().await).await;
+}
+
+#[tokio::test]
+async fn postgres_a_sale_crossing_the_threshold_mails_the_merchant_once_per_crossing() {
+    if let Some(app) = TestApp::postgres().await {
+        low_stock_mail_story(app).await;
+    }
+}

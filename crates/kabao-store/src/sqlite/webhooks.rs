@@ -3,7 +3,7 @@
 use super::SqliteTx;
 use crate::errors::map_sqlx;
 use crate::{
-    lite, rows, ClaimRecord, NewWebhookDelivery, StoreResult, WebhookAttempt, WebhookDeliveryRecord,
+    lite, rows, ClaimRecord, NewWebhookDelivery, StockAlertMail, StoreResult, WebhookAttempt, WebhookDeliveryRecord,
     WebhookEndpointRecord, WebhooksTx,
 };
 use async_trait::async_trait;
@@ -273,5 +273,62 @@ impl WebhooksTx for SqliteTx {
         .await
         .map_err(map_sqlx)?;
         Ok(())
+    }
+
+    // ---- low-stock mails ----
+
+    async fn insert_stock_alert_mail(
+        &mut self,
+        shop: ShopId,
+        product: ProductId,
+        stock: i64,
+        threshold: i64,
+        at: Timestamp,
+    ) -> StoreResult<()> {
+        lite::query(
+            "INSERT INTO stock_alert_mails (shop_id, product_id, stock, threshold, created_at) \
+             VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(shop.0)
+        .bind(product.0)
+        .bind(stock)
+        .bind(threshold)
+        .bind(at.millis())
+        .execute(&mut self.tx)
+        .await
+        .map_err(map_sqlx)?;
+        Ok(())
+    }
+
+    async fn pending_stock_alert_mails(&mut self, limit: i64) -> StoreResult<Vec<StockAlertMail>> {
+        let rows: Vec<(i64, i64, i64, i64, i64, i64)> = lite::query_as(
+            "SELECT id, shop_id, product_id, stock, threshold, created_at FROM stock_alert_mails \
+             WHERE sent_at IS NULL ORDER BY id LIMIT $1",
+        )
+        .bind(limit)
+        .fetch_all(&mut self.tx)
+        .await
+        .map_err(map_sqlx)?;
+        Ok(rows
+            .into_iter()
+            .map(|(id, shop, product, stock, threshold, at)| StockAlertMail {
+                id,
+                shop_id: ShopId(shop),
+                product_id: ProductId(product),
+                stock,
+                threshold,
+                created_at: Timestamp::from_millis(at),
+            })
+            .collect())
+    }
+
+    async fn take_stock_alert_mail(&mut self, id: i64, at: Timestamp) -> StoreResult<bool> {
+        let done = lite::query("UPDATE stock_alert_mails SET sent_at = $2 WHERE id = $1 AND sent_at IS NULL")
+            .bind(id)
+            .bind(at.millis())
+            .execute(&mut self.tx)
+            .await
+            .map_err(map_sqlx)?;
+        Ok(done.rows_affected() == 1)
     }
 }

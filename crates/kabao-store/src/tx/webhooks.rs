@@ -1,7 +1,8 @@
 //! The webhooks aggregate's part of a transaction: endpoints, deliveries and their leases, stock thresholds.
 
 use crate::{
-    ClaimRecord, NewWebhookDelivery, StoreResult, WebhookAttempt, WebhookDeliveryRecord, WebhookEndpointRecord,
+    ClaimRecord, NewWebhookDelivery, StockAlertMail, StoreResult, WebhookAttempt, WebhookDeliveryRecord,
+    WebhookEndpointRecord,
 };
 use async_trait::async_trait;
 use kabao_core::webhook::EventKind;
@@ -67,4 +68,19 @@ pub trait WebhooksTx: Send {
     async fn mark_deadline_notice(&mut self, claim_id: i64, due_at: Timestamp) -> StoreResult<bool>;
     async fn stock_alert_threshold(&mut self, product: ProductId) -> StoreResult<Option<i64>>;
     async fn set_stock_alert_threshold(&mut self, product: ProductId, threshold: i64) -> StoreResult<()>;
+
+    // ---- low-stock mails ----
+    /// Writes a low-stock mail owed to `shop`'s owner, in the transaction of the sale that crossed the threshold.
+    async fn insert_stock_alert_mail(
+        &mut self,
+        shop: ShopId,
+        product: ProductId,
+        stock: i64,
+        threshold: i64,
+        at: Timestamp,
+    ) -> StoreResult<()>;
+    /// Mails not yet taken, oldest first, at most `limit`.
+    async fn pending_stock_alert_mails(&mut self, limit: i64) -> StoreResult<Vec<StockAlertMail>>;
+    /// Takes a mail for sending; false if it was already taken (it is then not sent again).
+    async fn take_stock_alert_mail(&mut self, id: i64, at: Timestamp) -> StoreResult<bool>;
 }
