@@ -367,15 +367,20 @@ pub fn shared_secret_binding(keyring: &Keyring, shop: kabao_core::ShopId, produc
     keyring.fingerprint(shop, &format!("kabao.shared_secret.{}", product.0))
 }
 
-/// Sets a shared-secret product's secret (sealed like a card key) and how many units may be sold.
+/// Sets a shared-secret product's secret (sealed like a card key) and how many units may be sold. The secret is
+/// the product's delivery text, scanned with its title and description under `scan` (see [`crate::listing`]): a
+/// risky one holds the product for review. Returns the rules that held it (empty when it is clean).
+#[allow(clippy::too_many_arguments)]
 pub async fn set_shared_secret(
     store: &dyn Store,
     keyring: &Keyring,
+    scan: &kabao_core::risk::ScanConfig,
     merchant: UserId,
     product: ProductId,
     secret: &str,
     stock: i64,
-) -> Result<(), InventoryError> {
+    now: kabao_core::Timestamp,
+) -> Result<Vec<&'static str>, InventoryError> {
     let secret = secret.trim();
     let n = secret.chars().count();
     if n == 0 || n > 2000 || !(0..=1_000_000).contains(&stock) {
@@ -391,9 +396,25 @@ pub async fn set_shared_secret(
     rand::thread_rng().fill_bytes(&mut nonce);
     let (version, sealed) = keyring.seal(p.shop_id, p.id, &binding, secret, nonce)?;
     tx.set_shared_secret(p.id, &sealed, version, stock).await?;
+    let mut held = crate::listing::rules_with(scan, &[p.title.as_str(), p.description.as_str()]);
+    for rule in crate::listing::delivery_rules(scan, secret) {
+        if !held.contains(&rule) {
+            held.push(rule);
+        }
+    }
+    if !held.is_empty() {
+        tx.insert_risk_event(&crate::listing::event(crate::listing::PRODUCT, p.shop_id, merchant, &held, now)).await?;
+        // Held (and listed again on dismissal) only if it is listed, or was waiting to be.
+        let wanted = p.listed || !p.held_rules.is_empty();
+        tx.set_product_hold(p.id, crate::listing::held_json(&held).filter(|_| wanted).as_deref(), false).await?;
+        tracing::warn!(product = %p.id, rules = ?held, "product listing held for review (delivery text)");
+    } else if !p.held_rules.is_empty() {
+        // Every text of the product passes now: what held it is gone, so it is listed as its merchant asked.
+        tx.set_product_hold(p.id, None, true).await?;
+    }
     tx.commit().await?;
     tracing::info!(product = %p.id, stock, "shared secret set");
-    Ok(())
+    Ok(held)
 }
 
 /// Opens a product's shared secret (for its owner's console, or a buyer's reveal).

@@ -2,7 +2,7 @@
 
 use crate::shops::ShopError;
 use crate::App;
-use kabao_core::catalog::{CatalogError, ProductDraft, ProductInput};
+use kabao_core::catalog::{CatalogError, GoodsKind, ProductDraft, ProductInput};
 use kabao_core::user::Role;
 use kabao_core::{Lang, Localized, Money, ProductId};
 use kabao_store::{Product, Shop, StoreError, TxMode, User};
@@ -79,10 +79,17 @@ fn check_trial(state: &App, draft: &ProductDraft) -> Result<(), ProductError> {
     Ok(())
 }
 
-/// A product whose title or description trips the risk scanner is saved but held for review: not listed,
-/// whatever the merchant asked. Returns the rules that held it (empty when it is clean).
-fn hold_if_risky(state: &App, draft: &mut ProductDraft) -> Vec<&'static str> {
-    let rules = crate::listing::rules(state, &[draft.title.as_str(), draft.description.as_str()]);
+/// A product whose title, description or delivery text trips the risk scanner is saved but held for review: not
+/// listed, whatever the merchant asked. Returns the rules that held it (empty when it is clean).
+fn hold_if_risky(state: &App, draft: &mut ProductDraft, delivery_text: Option<&str>) -> Vec<&'static str> {
+    let mut rules = crate::listing::rules(state, &[draft.title.as_str(), draft.description.as_str()]);
+    if let Some(text) = delivery_text {
+        for rule in crate::listing::delivery_rules(&crate::chat::scan_config(state), text) {
+            if !rules.contains(&rule) {
+                rules.push(rule);
+            }
+        }
+    }
     if !rules.is_empty() {
         draft.listed = false;
         tracing::warn!(rules = ?rules, "product listing held for review");
@@ -95,12 +102,17 @@ pub async fn create(state: &App, merchant: &User, input: &ProductInput) -> Resul
     let shop = crate::shops::my_shop(state, merchant).await?;
     let mut draft = ProductDraft::parse(input)?;
     check_trial(state, &draft)?;
-    let held = hold_if_risky(state, &mut draft);
+    let wanted = draft.listed;
+    let held = hold_if_risky(state, &mut draft, None);
     let mut tx = state.store.begin(TxMode::Write).await?;
     let id = tx.insert_product(shop.id, &draft, state.now()).await?;
     if !held.is_empty() {
         tx.insert_risk_event(&crate::listing::event(crate::listing::PRODUCT, shop.id, merchant.id, &held, state.now()))
             .await?;
+        // Held only when the merchant asked to list it: a dismissal then lists it, as they asked.
+        if wanted {
+            tx.set_product_hold(id, crate::listing::held_json(&held).as_deref(), false).await?;
+        }
     }
     let p = tx.product_by_id(id).await?.ok_or(ProductError::Vanished(id))?;
     tx.commit().await?;
@@ -127,10 +139,22 @@ pub async fn update(
 ) -> Result<Product, ProductError> {
     let mut draft = ProductDraft::parse(input)?;
     check_trial(state, &draft)?;
-    let (_, shop) = owned(state, merchant, id).await?;
-    let held = hold_if_risky(state, &mut draft);
+    let (before, shop) = owned(state, merchant, id).await?;
+    let wanted = draft.listed;
     let mut tx = state.store.begin(TxMode::Write).await?;
+    // A shared secret is the product's delivery text: a clean title does not list a product whose secret is held.
+    let secret = if before.kind == GoodsKind::Shared && draft.kind == GoodsKind::Shared {
+        crate::inventory::open_shared_secret(&mut *tx, &state.keyring, &before).await.unwrap_or_else(|e| {
+            tracing::warn!(product = %id, error = %e, "shared secret could not be opened for the listing scan");
+            None
+        })
+    } else {
+        None
+    };
+    let held = hold_if_risky(state, &mut draft, secret.as_deref().map(|s| s.as_str()));
     tx.update_product(id, &draft, state.now()).await?;
+    let hold = if held.is_empty() { None } else { crate::listing::held_json(&held).filter(|_| wanted) };
+    tx.set_product_hold(id, hold.as_deref(), draft.listed).await?;
     if !held.is_empty() {
         tx.insert_risk_event(&crate::listing::event(crate::listing::PRODUCT, shop.id, merchant.id, &held, state.now()))
             .await?;
@@ -146,21 +170,25 @@ pub async fn list_mine(state: &App, merchant: &User) -> Result<Vec<Product>, Sho
     Ok(tx.list_shop_products(shop.id).await?)
 }
 
-/// A product as a visitor may see it: unlisted products and those of suspended shops are visible only to
-/// their owner (and admins).
+/// A product as a visitor may see it: unlisted products and those of suspended shops or shops held for review
+/// are visible only to their owner (and admins).
 pub async fn public(state: &App, id: ProductId, viewer: Option<&User>) -> Result<(Product, Shop), ProductError> {
     let mut tx = state.store.begin(TxMode::Read).await?;
     let p = tx.product_by_id(id).await?.ok_or(ProductError::NotFound)?;
     let shop = tx.shop_by_id(p.shop_id).await?.ok_or(ProductError::NotFound)?;
     let privileged = viewer.is_some_and(|u| u.id == shop.owner_id || u.role == Role::Admin);
-    if (!p.listed || shop.suspended) && !privileged {
+    if (!p.listed || shop.suspended || !shop.held_rules.is_empty()) && !privileged {
         return Err(ProductError::NotFound);
     }
     Ok((p, shop))
 }
 
 /// Listed products of one shop, for its public page; variants (面值) are shown on their listing's page instead.
+/// None while the shop is held for review.
 pub async fn listed_in_shop(state: &App, shop: &Shop) -> Result<Vec<Product>, StoreError> {
+    if !shop.held_rules.is_empty() {
+        return Ok(Vec::new());
+    }
     let mut tx = state.store.begin(TxMode::Read).await?;
     let variants = tx.variant_products_of_shop(shop.id).await?;
     Ok(tx.list_shop_products(shop.id).await?.into_iter().filter(|p| p.listed && !variants.contains(&p.id)).collect())

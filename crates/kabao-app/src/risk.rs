@@ -1,6 +1,7 @@
-//! The admin's risk review queue: shops whose open risk events (flagged chat messages) reached the threshold.
-//! An admin confirms them (they keep counting against the shop's trust, and the shop may be suspended) or
-//! dismisses them as false alarms (they stop counting).
+//! The admin's risk review queue: shops whose open risk events (flagged chat messages) reached the threshold,
+//! and shops with a listing held for review (one is enough: it waits on the admin). An admin confirms them (they
+//! keep counting against the shop's trust, held listings stay held, and the shop may be suspended) or dismisses
+//! them as false alarms (they stop counting, and the shop's held listings are released).
 
 use crate::App;
 use kabao_core::{Lang, Localized, ShopId};
@@ -133,6 +134,10 @@ fn flagged_listings(state: &App, shop: &Shop, products: &[kabao_store::Product])
     for p in products {
         if !crate::listing::rules(state, &[p.title.as_str(), p.description.as_str()]).is_empty() {
             out.push(format!("商品 Product #{}: {}\n{}", p.id, p.title, p.description));
+        } else if !p.held_rules.is_empty() {
+            // Held for its delivery text (a shared secret, sealed like a key): the rules, not the text.
+            let why = crate::listing::held_reasons(&p.held_rules, Lang::Zh).join("；");
+            out.push(format!("商品 Product #{}: {}\n发货内容被标记 Delivery text flagged: {why}", p.id, p.title));
         }
     }
     out.join("\n\n")
@@ -161,8 +166,10 @@ pub async fn review(
     if n == 0 {
         return Err(RiskError::NothingOpen);
     }
+    // A false alarm releases what it held: the shop's listing and its held products, listed again.
+    let relisted = if outcome == "dismissed" { tx.release_listing_holds(shop).await? } else { 0 };
     tx.commit().await?;
-    tracing::info!(shop = %shop, outcome, events = n, admin = %admin.id, "risk events reviewed");
+    tracing::info!(shop = %shop, outcome, events = n, relisted, admin = %admin.id, "risk events reviewed");
     if suspend && outcome == "confirmed" {
         crate::shops::set_suspension(state, admin, shop, true, note).await?;
     }

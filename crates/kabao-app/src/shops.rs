@@ -135,6 +135,7 @@ pub async fn open_shop(state: &App, merchant: &User, name: &str, description: &s
         .map_err(shop_conflict)?;
     if !held.is_empty() {
         tx.insert_risk_event(&crate::listing::event(crate::listing::SHOP, id, merchant.id, &held, state.now())).await?;
+        tx.set_shop_held(id, crate::listing::held_json(&held).as_deref()).await?;
     }
     let shop = tx.shop_by_id(id).await?.ok_or(ShopError::Vanished(id))?;
     tx.commit().await?;
@@ -192,18 +193,27 @@ pub async fn update_my_shop(state: &App, merchant: &User, name: &str, descriptio
         let event = crate::listing::event(crate::listing::SHOP, shop.id, merchant.id, &held, state.now());
         tx.insert_risk_event(&event).await?;
     }
+    // Texts the scanner passes release a hold: what buyers would see is clean (the events stay for the admin).
+    tx.set_shop_held(shop.id, crate::listing::held_json(&held).as_deref()).await?;
     let shop = tx.shop_by_id(shop.id).await?.ok_or(ShopError::Vanished(shop.id))?;
     tx.commit().await?;
     Ok(shop)
 }
 
-/// A shop as the public may see it: suspended shops are hidden from everyone but their owner and admins.
+/// A shop as the public may see it: suspended shops are hidden from everyone but their owner and admins; a shop
+/// held for review is shown to others marked under review, without its name, description or products.
 pub async fn public_shop(state: &App, id: ShopId, viewer: Option<&User>) -> Result<Shop, ShopError> {
     let mut tx = state.store.begin(TxMode::Read).await?;
     let shop = tx.shop_by_id(id).await?.ok_or(ShopError::NotFound)?;
     let privileged = viewer.is_some_and(|u| u.id == shop.owner_id || u.role == Role::Admin);
     if shop.suspended && !privileged {
         return Err(ShopError::NotFound);
+    }
+    let mut shop = shop;
+    if !shop.held_rules.is_empty() && !privileged {
+        // The texts under review are what was flagged: others see the shop as under review, without them.
+        shop.name.clear();
+        shop.description.clear();
     }
     Ok(shop)
 }

@@ -1,6 +1,6 @@
 //! The one place the catalog listing query is written, for both backends: they differ only in how a search
 //! finds its candidates (SQLite: the FTS5 gram index; PostgreSQL: the grams array or pg_trgm) and in the name of
-//! the substring function. Every filter a listing applies (listed, shop not suspended) is here.
+//! the substring function. Every filter a listing applies (listed, shop not suspended nor held for review) is here.
 
 use crate::{rows, ListingQuery};
 use kabao_core::search::ListingSort;
@@ -20,8 +20,8 @@ pub(crate) enum Arg {
 }
 
 /// Columns after the listing's (product, shop name, certification, opened): units sold, then the sort key.
-pub(crate) const SALES_AT: usize = 17;
-pub(crate) const KEY_AT: usize = 18;
+pub(crate) const SALES_AT: usize = 18;
+pub(crate) const KEY_AT: usize = 19;
 
 /// The listing query and its arguments ($1…).
 pub(crate) fn listing_sql(q: &ListingQuery, dialect: Dialect) -> (String, Vec<Arg>) {
@@ -34,8 +34,12 @@ pub(crate) fn listing_sql(q: &ListingQuery, dialect: Dialect) -> (String, Vec<Ar
         Dialect::Sqlite => "instr",
         Dialect::Postgres => "strpos",
     };
-    let mut filters: Vec<String> =
-        vec!["p.listed = $1".into(), "sh.suspended = $2".into(), "p.variant_of IS NULL".into()];
+    let mut filters: Vec<String> = vec![
+        "p.listed = $1".into(),
+        "sh.suspended = $2".into(),
+        "sh.held_rules IS NULL".into(),
+        "p.variant_of IS NULL".into(),
+    ];
     if let Some(c) = q.category {
         filters.push(format!("p.category = {}", arg(Arg::Text(c.as_str().into()), &mut args)));
     }

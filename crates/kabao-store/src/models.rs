@@ -77,6 +77,9 @@ pub struct Shop {
     pub certification: CertificationLevel,
     pub suspended: bool,
     pub suspended_reason: Option<String>,
+    /// The risk rules (ids such as `contact.wechat`) its name or description is held for review under; empty
+    /// when it is not held. A held shop's products are out of the catalog until an admin dismisses the events.
+    pub held_rules: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -98,6 +101,9 @@ pub struct Product {
     /// The summary of the product's current warranty policy (`None`: 无质保), read in the same query as the
     /// product, so a listing of many products stays one query.
     pub warranty: Option<kabao_core::warranty::WarrantySummary>,
+    /// The risk rules its texts are held for review under (not listed though its merchant listed it); empty
+    /// when it is not held.
+    pub held_rules: Vec<String>,
 }
 
 /// A listed product with what a buyer sees of its shop.

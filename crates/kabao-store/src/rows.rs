@@ -55,8 +55,9 @@ pub(crate) fn token(r: TokenRow) -> ApiToken {
 }
 
 pub(crate) const SHOP_COLS: &str =
-    "sh.id, sh.owner_id, sh.name, sh.description, sh.opened_at, sh.certification, sh.suspended, sh.suspended_reason";
-pub(crate) type ShopRow = (i64, i64, String, String, i64, String, bool, Option<String>);
+    "sh.id, sh.owner_id, sh.name, sh.description, sh.opened_at, sh.certification, sh.suspended, sh.suspended_reason, \
+     sh.held_rules";
+pub(crate) type ShopRow = (i64, i64, String, String, i64, String, bool, Option<String>, Option<String>);
 
 pub(crate) fn shop(r: ShopRow) -> StoreResult<Shop> {
     Ok(Shop {
@@ -68,6 +69,7 @@ pub(crate) fn shop(r: ShopRow) -> StoreResult<Shop> {
         certification: certification(&r.5)?,
         suspended: r.6,
         suspended_reason: r.7,
+        held_rules: held_rules(r.8.as_deref(), "shops.held_rules")?,
     })
 }
 
@@ -78,9 +80,9 @@ pub(crate) fn certification(s: &str) -> StoreResult<CertificationLevel> {
 /// The product's columns, then its current policy (a lookup by primary key, so lists stay one query).
 pub(crate) const PRODUCT_COLS: &str = "p.id, p.shop_id, p.title, p.description, p.category, p.kind, p.price_fen, \
      p.max_per_order, p.trial, p.listed, p.stock_available, p.created_at, p.updated_at, \
-     (SELECT w.policy FROM warranty_policies w WHERE w.id = p.warranty_policy_id)";
+     (SELECT w.policy FROM warranty_policies w WHERE w.id = p.warranty_policy_id), p.held_rules";
 pub(crate) type ProductRow =
-    (i64, i64, String, String, String, String, i64, i64, bool, bool, i64, i64, i64, Option<String>);
+    (i64, i64, String, String, String, String, i64, i64, bool, bool, i64, i64, i64, Option<String>, Option<String>);
 
 pub(crate) fn product(r: ProductRow) -> StoreResult<Product> {
     Ok(Product {
@@ -98,7 +100,13 @@ pub(crate) fn product(r: ProductRow) -> StoreResult<Product> {
         created_at: Timestamp(r.11),
         updated_at: Timestamp(r.12),
         warranty: warranty_summary(r.13.as_deref())?,
+        held_rules: held_rules(r.14.as_deref(), "products.held_rules")?,
     })
+}
+
+/// The rule ids a listing is held under (a JSON array; NULL: not held).
+fn held_rules(json: Option<&str>, column: &'static str) -> StoreResult<Vec<String>> {
+    json.map_or(Ok(Vec::new()), |j| serde_json::from_str(j).map_err(|_| corrupt(column)))
 }
 
 /// The summary of a stored policy (JSON of `kabao_core::warranty::WarrantyPolicy`).
@@ -112,7 +120,7 @@ fn warranty_summary(policy: Option<&str>) -> StoreResult<Option<kabao_core::warr
         .transpose()
 }
 
-/// A listing has more columns than a tuple decodes (the product's 14, then the shop's name, certification and
+/// A listing has more columns than a tuple decodes (the product's 15, then the shop's name, certification and
 /// opening time), so it is read by index from any backend's row.
 pub(crate) fn listing_from_row<R: ColumnAt>(r: &R) -> StoreResult<Listing> {
     let product = product((
@@ -130,13 +138,14 @@ pub(crate) fn listing_from_row<R: ColumnAt>(r: &R) -> StoreResult<Listing> {
         r.at(11)?,
         r.at(12)?,
         r.at(13)?,
+        r.at(14)?,
     ))?;
-    let certification_text: String = r.at(15)?;
+    let certification_text: String = r.at(16)?;
     Ok(Listing {
         product,
-        shop_name: r.at(14)?,
+        shop_name: r.at(15)?,
         shop_certification: certification(&certification_text)?,
-        shop_opened_at: Timestamp(r.at(16)?),
+        shop_opened_at: Timestamp(r.at(17)?),
     })
 }
 

@@ -301,7 +301,8 @@ pub async fn seed(store: &dyn Store, keyring: &std::sync::Arc<Keyring>, now: Tim
             if p.kind == GoodsKind::Shared {
                 let secret =
                     format!("下载站账号 demo-share-{} 密码 {}", random_group(&mut rng, 4), random_group(&mut rng, 8));
-                kabao_app::inventory::set_shared_secret(store, keyring, owner, id, &secret, p.keys as i64)
+                let scan = kabao_core::risk::ScanConfig::default();
+                kabao_app::inventory::set_shared_secret(store, keyring, &scan, owner, id, &secret, p.keys as i64, now)
                     .await
                     .map_err(|e| anyhow::anyhow!("{}", e.message(Lang::En)))?;
                 continue;

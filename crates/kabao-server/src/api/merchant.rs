@@ -236,10 +236,12 @@ pub async fn set_shared_secret(
     kabao_app::inventory::set_shared_secret(
         &*state.store,
         &state.keyring,
+        &kabao_app::chat::scan_config(&state),
         user.id,
         ProductId(id),
         &body.secret,
         body.stock,
+        state.now(),
     )
     .await?;
     let (p, _) = kabao_app::products::owned(&state, &user, ProductId(id)).await?;

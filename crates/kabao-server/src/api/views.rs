@@ -138,6 +138,9 @@ pub struct ShopView {
     #[schema(value_type = super::contract::CertificationName)]
     pub certification: String,
     pub suspended: bool,
+    /// Its name or description is held for review by the risk scanner: its products are out of the catalog
+    /// until an admin clears it, and others see it without its name and description.
+    pub under_review: bool,
 }
 
 impl From<&Shop> for ShopView {
@@ -149,6 +152,7 @@ impl From<&Shop> for ShopView {
             opened_at: s.opened_at.millis(),
             certification: s.certification.as_str().into(),
             suspended: s.suspended,
+            under_review: !s.held_rules.is_empty(),
         }
     }
 }
@@ -217,6 +221,10 @@ pub struct ProductView {
     pub stock_available: i64,
     /// The one-line summary of the product's current warranty policy, as every page shows it.
     pub warranty: WarrantySummaryView,
+    /// The risk rules (ids such as `contact.wechat`) its title, description or delivery text is held for review
+    /// under: not listed until an admin dismisses them or the texts pass. Empty when it is not held (only its
+    /// owner and admins ever see a held product).
+    pub held_rules: Vec<String>,
 }
 
 /// A warranty in one line, the same text the pages show ("7 天质保 · 自动补单", 无质保), in both languages: API
@@ -281,6 +289,7 @@ impl From<&Product> for ProductView {
             listed: p.listed,
             stock_available: p.stock_available,
             warranty: WarrantySummaryView::new(p.warranty),
+            held_rules: p.held_rules.clone(),
         }
     }
 }

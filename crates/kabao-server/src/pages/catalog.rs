@@ -382,6 +382,8 @@ struct ShopPage {
     certified: bool,
     opened: String,
     suspended: bool,
+    /// Its name or description is held for review (risk scanner): marked for everyone, without its products.
+    under_review: bool,
     items: Vec<Item>,
     /// The shop is in the compensation fund (赔付保障).
     fund_member: bool,
@@ -421,13 +423,18 @@ pub async fn shop(
             cover: None,
         })
         .collect();
+    let ctx = Ctx::new(&v);
+    let under_review = !shop.held_rules.is_empty();
+    // Others see a held shop without its name (see kabao_app::shops::public_shop).
+    let name = if shop.name.is_empty() { ctx.t.get("shop.under_review_name").to_string() } else { shop.name };
     Ok(render(ShopPage {
-        ctx: Ctx::new(&v),
+        ctx,
         certification: shop.certification.label(lang),
         certified: shop.certification != CertificationLevel::None,
         opened: date(shop.opened_at),
         suspended: shop.suspended,
-        name: shop.name,
+        under_review,
+        name,
         description: shop.description,
         items,
         fund_member,

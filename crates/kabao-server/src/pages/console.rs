@@ -80,7 +80,7 @@ async fn console_page(
             certified: s.certification != kabao_core::catalog::CertificationLevel::None,
             opened: date(s.opened_at),
             suspended: s.suspended,
-            held: kabao_app::listing::reasons(state, &[s.name.as_str(), s.description.as_str()], lang),
+            held: kabao_app::listing::held_reasons(&s.held_rules, lang),
             name: s.name,
             description: s.description,
         }),
@@ -93,7 +93,7 @@ async fn console_page(
                 price: p.price.to_string(),
                 stock: p.stock_available,
                 listed: p.listed,
-                held: kabao_app::listing::reasons(state, &[p.title.as_str(), p.description.as_str()], lang),
+                held: kabao_app::listing::held_reasons(&p.held_rules, lang),
                 title: p.title,
             })
             .collect(),
@@ -347,6 +347,8 @@ struct ProductConsolePage {
     kind_standard: bool,
     kind_shared: bool,
     shared_secret: String,
+    /// Why the product is held for review (not listed), one reason per rule; empty if it is not held.
+    held: Vec<String>,
     kind_custom: bool,
     /// Custom goods: the field labels, one per line, and the delivery deadline in hours.
     custom_fields: String,
@@ -428,6 +430,7 @@ async fn product_page(
         kind_standard: p.kind == GoodsKind::Standard,
         kind_shared: p.kind == GoodsKind::Shared,
         shared_secret,
+        held: kabao_app::listing::held_reasons(&p.held_rules, lang),
         kind_custom: p.kind == GoodsKind::Custom,
         custom_fields: spec.as_ref().map(|s| s.fields.join("\n")).unwrap_or_default(),
         delivery_hours: spec.map(|s| s.delivery_hours).unwrap_or(kabao_core::custom::DEFAULT_DELIVERY_HOURS),
@@ -680,12 +683,16 @@ pub async fn set_shared(
     let result = kabao_app::inventory::set_shared_secret(
         &*state.store,
         &state.keyring,
+        &kabao_app::chat::scan_config(&state),
         user.id,
         ProductId(id),
         &f.secret,
         stock,
+        state.now(),
     )
     .await
+    // A held product's page says why, from the rules stored with it.
+    .map(|_held| ())
     .map_err(ApiError::from);
     back_to_product(&state, &v, &user, ProductId(id), result).await
 }

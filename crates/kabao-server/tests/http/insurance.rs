@@ -9,7 +9,8 @@ use kabao_core::insurance::{quote, QuoteInputs, Sample};
 use kabao_core::Money;
 
 async fn quote_story(app: TestApp) {
-    let (merchant, product) = app.merchant_with_product("insured_seller").await;
+    // Not "insured_seller": the scanner reads "ins" + "ured_seller" as an Instagram id, which holds the shop.
+    let (merchant, product) = app.merchant_with_product("quote_seller").await;
     let path = format!("/api/v1/products/{product}/insurance-quote");
     // 无质保: nothing to insure.
     let res = app.api("GET", &path, None, None).await;

@@ -153,7 +153,8 @@ impl ShopsTx for PgTx {
         static SQL: LazyLock<String> = LazyLock::new(|| {
             format!(
             "SELECT {}, sh.name, sh.certification, sh.opened_at FROM products p JOIN shops sh ON sh.id = p.shop_id \
-             WHERE p.listed = $1 AND sh.suspended = $2 AND p.variant_of IS NULL ORDER BY p.id DESC LIMIT $3 OFFSET $4",
+             WHERE p.listed = $1 AND sh.suspended = $2 AND sh.held_rules IS NULL AND p.variant_of IS NULL \
+             ORDER BY p.id DESC LIMIT $3 OFFSET $4",
             rows::PRODUCT_COLS
         )
         });
@@ -167,6 +168,46 @@ impl ShopsTx for PgTx {
             .await
             .map_err(map_sqlx)?;
         rows.iter().map(rows::listing_from_row).collect()
+    }
+
+    // ---- listings held for review (the risk scanner) ----
+
+    async fn set_shop_held(&mut self, id: ShopId, held_rules: Option<&str>) -> StoreResult<()> {
+        let done = sqlx::query("UPDATE shops SET held_rules = $1 WHERE id = $2")
+            .bind(held_rules)
+            .bind(id.0)
+            .execute(&mut *self.tx)
+            .await
+            .map_err(map_sqlx)?;
+        one_row(done.rows_affected())
+    }
+
+    async fn set_product_hold(&mut self, id: ProductId, held_rules: Option<&str>, listed: bool) -> StoreResult<()> {
+        let done = sqlx::query("UPDATE products SET held_rules = $1, listed = $2 WHERE id = $3")
+            .bind(held_rules)
+            .bind(listed)
+            .bind(id.0)
+            .execute(&mut *self.tx)
+            .await
+            .map_err(map_sqlx)?;
+        one_row(done.rows_affected())
+    }
+
+    async fn release_listing_holds(&mut self, shop: ShopId) -> StoreResult<u64> {
+        sqlx::query("UPDATE shops SET held_rules = NULL WHERE id = $1")
+            .bind(shop.0)
+            .execute(&mut *self.tx)
+            .await
+            .map_err(map_sqlx)?;
+        let done = sqlx::query(
+            "UPDATE products SET held_rules = NULL, listed = $1 WHERE shop_id = $2 AND held_rules IS NOT NULL",
+        )
+        .bind(true)
+        .bind(shop.0)
+        .execute(&mut *self.tx)
+        .await
+        .map_err(map_sqlx)?;
+        Ok(done.rows_affected())
     }
 
     // ---- custom goods (人工交付) ----

@@ -375,7 +375,8 @@ impl TrustTx for PgTx {
     async fn risk_review_queue(&mut self, min_open: i64, limit: i64) -> StoreResult<Vec<(ShopId, i64)>> {
         let rows: Vec<(i64, i64)> = sqlx::query_as(
             "SELECT shop_id, COUNT(*) AS n FROM risk_events WHERE state = 'open' AND shop_id IS NOT NULL \
-             GROUP BY shop_id HAVING COUNT(*) >= $1 ORDER BY n DESC, shop_id LIMIT $2",
+             GROUP BY shop_id HAVING COUNT(*) >= $1 OR SUM(CASE WHEN kind LIKE 'listing.%' THEN 1 ELSE 0 END) > 0 \
+             ORDER BY n DESC, shop_id LIMIT $2",
         )
         .bind(min_open)
         .bind(limit)

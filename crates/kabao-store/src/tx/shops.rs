@@ -32,6 +32,15 @@ pub trait ShopsTx: Send {
     /// Listed products of shops that are not suspended, with their shop, newest first.
     async fn list_listed_products(&mut self, limit: i64, offset: i64) -> StoreResult<Vec<Listing>>;
 
+    // ---- listings held for review (the risk scanner) ----
+    /// Holds a shop's listing under these rule ids (a JSON array), or releases it (`None`). NotFound.
+    async fn set_shop_held(&mut self, id: ShopId, held_rules: Option<&str>) -> StoreResult<()>;
+    /// Sets a product's hold (rule ids as a JSON array, `None`: not held) and whether it is listed. NotFound.
+    async fn set_product_hold(&mut self, id: ProductId, held_rules: Option<&str>, listed: bool) -> StoreResult<()>;
+    /// Releases every hold of a shop: its own, and its held products', which are listed again. Returns how many
+    /// products were listed again.
+    async fn release_listing_holds(&mut self, shop: ShopId) -> StoreResult<u64>;
+
     // ---- custom goods (人工交付) ----
     /// Sets a custom product's buyer fields (JSON array of labels), delivery deadline and stock count.
     async fn set_custom_spec(

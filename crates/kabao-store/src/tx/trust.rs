@@ -51,7 +51,8 @@ pub trait TrustTx: Send {
     async fn insert_risk_event(&mut self, event: &RiskEvent) -> StoreResult<i64>;
     /// A shop's risk events, newest first.
     async fn shop_risk_events(&mut self, shop: ShopId, limit: i64) -> StoreResult<Vec<RiskEvent>>;
-    /// Shops with at least `min_open` open risk events, most first: the admin's review queue.
+    /// Shops with at least `min_open` open risk events, or an open `listing.*` event (a held listing waits on the
+    /// admin), most first: the admin's review queue.
     async fn risk_review_queue(&mut self, min_open: i64, limit: i64) -> StoreResult<Vec<(ShopId, i64)>>;
     /// Marks every open event of a shop confirmed or dismissed; returns how many.
     async fn review_risk_events(
