@@ -382,6 +382,9 @@ mod tests {
                 ("点卡", ListingSort::PriceAsc, after, Some(CANDIDATES)),
                 ("点卡", ListingSort::PriceAsc, after, Some(3)),
                 ("一卡通", ListingSort::Relevance, None, None),
+                ("点卡", ListingSort::Relevance, None, None),
+                ("卡", ListingSort::Relevance, None, None),
+                ("卡", ListingSort::PriceAsc, None, Some(CANDIDATES)),
                 ("一卡通", ListingSort::Relevance, Some(Cursor { key: 4 * 90_000 + 1, id: 95_000 }), None),
                 ("一卡通", ListingSort::Relevance, Some(Cursor { key: -1, id: 5_000 }), None),
             ] {
