@@ -28,6 +28,9 @@ pub enum OrderError {
     ProductNotFound,
     #[error("a merchant cannot buy from their own shop")]
     OwnProduct,
+    /// The product is a listing with variants: a buyer orders one of its variants (its own product id).
+    #[error("the listing has variants: order one of them")]
+    ChooseVariant,
     /// Custom goods whose merchant has not set the order fields yet.
     #[error("the product's order fields are not set up")]
     CustomGoodsNotReady,
@@ -106,6 +109,7 @@ impl Localized for OrderError {
         match self {
             OrderError::ProductNotFound => "product.not_found",
             OrderError::OwnProduct => "order.own_product",
+            OrderError::ChooseVariant => "order.choose_variant",
             OrderError::CustomGoodsNotReady => "order.custom_goods_not_ready",
             OrderError::Custom(e) => e.code(),
             OrderError::CustomFieldsNotExpected => "order.custom_fields_not_expected",
@@ -141,7 +145,7 @@ impl Localized for OrderError {
     }
     fn field(&self) -> Option<&'static str> {
         match self {
-            OrderError::OwnProduct | OrderError::CustomGoodsNotReady => Some("product"),
+            OrderError::OwnProduct | OrderError::ChooseVariant | OrderError::CustomGoodsNotReady => Some("product"),
             OrderError::Custom(e) => e.field(),
             OrderError::CustomFieldsNotExpected => Some("custom_fields"),
             OrderError::QuantityInvalid { .. } | OrderError::OutOfStock { .. } | OrderError::AmountOverflow => {
@@ -166,6 +170,10 @@ impl Localized for OrderError {
         let words = match self {
             OrderError::ProductNotFound | OrderError::NotFound => lang.pick("找不到该内容", "Not found"),
             OrderError::OwnProduct => lang.pick("不能购买自己店铺的商品", "You cannot buy from your own shop"),
+            OrderError::ChooseVariant => lang.pick(
+                "该商品有多个规格（面值），请先选择一个规格再下单",
+                "This listing comes in variants: choose one (its own product id) to order",
+            ),
             OrderError::CustomGoodsNotReady => lang.pick(
                 "商家尚未设置该商品的下单信息，暂不能购买",
                 "The merchant has not set up this product's order fields yet",
@@ -316,6 +324,12 @@ pub async fn checkout(
     if viewer.is_some_and(|u| u.id == shop.owner_id) {
         return Err(OrderError::OwnProduct);
     }
+    {
+        let mut tx = state.store.begin(TxMode::Read).await?;
+        if crate::promotions::has_listed_variants(&mut *tx, product.id).await? {
+            return Err(OrderError::ChooseVariant);
+        }
+    }
     let custom_answers = if product.kind == GoodsKind::Custom {
         let mut tx = state.store.begin(TxMode::Read).await?;
         let spec = crate::inventory::custom_spec(&mut *tx, product.id).await?.ok_or(OrderError::CustomGoodsNotReady)?;
@@ -364,6 +378,11 @@ pub async fn checkout(
     };
 
     let mut tx = state.store.begin(TxMode::Write).await?;
+    // A listing with listed variants is only the page they are chosen on; its own price and stock are never sold
+    // (checked above for a quick answer, and again in the order's transaction, so a variant added meanwhile counts).
+    if crate::promotions::has_listed_variants(&mut *tx, product.id).await? {
+        return Err(OrderError::ChooseVariant);
+    }
     // The terms are read in the order's own transaction: what the buyer accepted is exactly what is stored.
     let policy = crate::warranty::current(&mut *tx, product.id).await?;
     if !req.warranty_ack {

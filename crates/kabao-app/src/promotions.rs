@@ -211,6 +211,16 @@ async fn variants_where(state: &App, parent: ProductId, unlisted_too: bool) -> R
     Ok(out)
 }
 
+/// Whether a listing has variants on sale (listed): then it is bought only through one of them.
+pub async fn has_listed_variants(tx: &mut dyn kabao_store::Tx, parent: ProductId) -> Result<bool, StoreError> {
+    for r in tx.variants_of(parent).await? {
+        if tx.product_by_id(r.product_id).await?.is_some_and(|p| p.listed) {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
 /// The listing a variant belongs to and its label, if it is one.
 pub async fn parent_of(state: &App, product: ProductId) -> Result<Option<(ProductId, String)>, StoreError> {
     let mut tx = state.store.begin(TxMode::Read).await?;

@@ -138,6 +138,15 @@ pub async fn open_shop(state: &App, merchant: &User, name: &str, description: &s
         tx.set_shop_held(id, crate::listing::held_json(&held).as_deref()).await?;
     }
     let shop = tx.shop_by_id(id).await?.ok_or(ShopError::Vanished(id))?;
+    // Listings sort by the stored score, which the hourly review refreshes: a new shop starts with the score its
+    // (empty) record gets now, not 0, so its products do not sink to the bottom until the first review.
+    let inputs = crate::trust::inputs_in(&mut *tx, &crate::trust::Subject::from(&shop), state.now()).await.map_err(
+        |e| match e {
+            crate::trust::TrustError::Store(e) => ShopError::Store(e),
+            crate::trust::TrustError::SortInvalid => ShopError::Vanished(id),
+        },
+    )?;
+    tx.set_shop_trust_score(id, kabao_core::trust::compute(&inputs).score).await?;
     tx.commit().await?;
     tracing::info!(shop = %id, owner = %merchant.id, "shop opened");
     Ok(shop)

@@ -265,6 +265,7 @@ impl From<kabao_app::orders::OrderError> for ApiError {
             | E::AmountOverflow
             | E::WarrantyNotAcknowledged { .. } => refused(StatusCode::BAD_REQUEST, &e),
             E::OutOfStock { .. }
+            | E::ChooseVariant
             | E::Changed
             | E::Transition(_)
             | E::DeliveryDeadlinePassed

@@ -61,6 +61,8 @@ pub const SCENARIOS: &[&str] = &[
     "verified_emails_count_only_for_the_current_address",
     "catalog_search_finds_chinese_by_two_characters",
     "catalog_filters_sorts_and_pages_by_cursor",
+    "catalog_pages_stay_exact_past_the_relevance_window_and_candidate_limit",
+    "catalog_prices_a_listing_from_its_cheapest_listed_variant",
     "catalog_pictures_are_stored_once_and_ordered",
     "concurrent_buyers_never_oversell",
     "concurrent_withdrawal_holds_never_overdraw",
@@ -2928,6 +2930,146 @@ pub async fn catalog_filters_sorts_and_pages_by_cursor(store: &dyn Store) {
         }
         tx.commit().await.unwrap();
     }
+}
+
+/// Past the bounds that keep a page's cost flat: relevance beyond its window of newest matches, and a price sort
+/// over more matches than it takes to sort (so it walks the price index). Pages stay exact (every product seen
+/// once, in order) while matching products are added between pages.
+pub async fn catalog_pages_stay_exact_past_the_relevance_window_and_candidate_limit(store: &dyn Store) {
+    use crate::catalog_sql::{CANDIDATES, WINDOW};
+    use kabao_core::search::ListingSort;
+    let f = merchant_with_product(store, "many").await;
+    let mut tx = store.begin(TxMode::Write).await.unwrap();
+    let other = tx.insert_user(&new_user("many_other", Role::Merchant)).await.unwrap();
+    let by_name = NewShop { owner_id: other, name: "点卡小铺".into(), description: String::new(), opened_at: T0 };
+    let by_name = tx.insert_shop(&by_name).await.unwrap();
+    // rank 2: the title starts with the query; 1: contains it; 0: only the shop's name matches.
+    let mut rank_of = std::collections::HashMap::new();
+    let n = CANDIDATES + 60;
+    for i in 0..n {
+        let (shop, title, rank) = match i % 3 {
+            0 => (f.shop, format!("点卡 {i}"), 2),
+            1 => (f.shop, format!("网易点卡 {i}"), 1),
+            _ => (by_name, format!("月卡 {i}"), 0),
+        };
+        let d = ProductDraft { price: Money::from_fen(100 + (i * 37) % 500), ..draft(&title, true) };
+        rank_of.insert(tx.insert_product(shop, &d, at(i)).await.unwrap(), rank);
+        if i % 50 == 0 {
+            tx.insert_product(f.shop, &draft(&format!("礼品 {i}"), true), at(i)).await.unwrap();
+        }
+    }
+    tx.commit().await.unwrap();
+    let originals: Vec<ProductId> = rank_of.keys().copied().collect();
+    assert!(originals.len() as i64 > WINDOW && originals.len() as i64 >= CANDIDATES);
+
+    for sort in [ListingSort::Relevance, ListingSort::PriceAsc, ListingSort::Newest, ListingSort::Sales] {
+        let mut seen: Vec<(ProductId, i64)> = Vec::new();
+        let mut after = None;
+        let mut added = Vec::new();
+        let mut pages = 0;
+        loop {
+            let q = crate::ListingQuery { after, limit: 70, ..listing_query("点卡", Some(sort.as_str())) };
+            let mut tx = store.begin(TxMode::Read).await.unwrap();
+            let page = tx.search_listings(&q).await.unwrap();
+            drop(tx);
+            pages += 1;
+            assert!(pages < 100, "{sort:?}: pages must end");
+            seen.extend(page.iter().map(|r| (r.listing.product.id, r.sort_key)));
+            let Some(last) = page.last() else { break };
+            after = Some(last.cursor());
+            // A new best match, cheapest and newest, between each page.
+            let mut tx = store.begin(TxMode::Write).await.unwrap();
+            let d = ProductDraft { price: Money::from_fen(1), ..draft("点卡 新品", true) };
+            added.push(tx.insert_product(f.shop, &d, at(5_000)).await.unwrap());
+            tx.commit().await.unwrap();
+        }
+        let ids: Vec<ProductId> = seen.iter().map(|s| s.0).collect();
+        let mut unique = ids.clone();
+        unique.sort();
+        unique.dedup();
+        assert_eq!(unique.len(), ids.len(), "{sort:?}: no duplicates");
+        for id in &originals {
+            assert!(ids.contains(id), "{sort:?}: {id:?} matched from the start and must be seen");
+        }
+        // Each page continues the order of the one before.
+        for pair in seen.windows(2) {
+            let ((a, ka), (b, kb)) = (pair[0], pair[1]);
+            let in_order = match sort {
+                ListingSort::PriceAsc => (ka, a) < (kb, b),
+                _ => (ka, a) > (kb, b),
+            };
+            assert!(in_order, "{sort:?}: ({ka}, {a:?}) then ({kb}, {b:?})");
+        }
+        if sort == ListingSort::Relevance {
+            // The window: the WINDOW newest matches, best first; then the older matches, newest first.
+            let window: Vec<&(ProductId, i64)> = seen.iter().filter(|s| s.1 >= 0).collect();
+            assert_eq!(window.len() as i64, WINDOW, "the window holds the newest matches");
+            for (id, key) in &window {
+                assert_eq!(key % 4, rank_of[id], "{id:?} ranked by where its title matches");
+            }
+            let newest_first: Vec<ProductId> = {
+                let mut v = originals.clone();
+                v.sort_by(|a, b| b.cmp(a));
+                v
+            };
+            let mut windowed: Vec<ProductId> = window.iter().map(|s| s.0).collect();
+            windowed.sort_by(|a, b| b.cmp(a));
+            assert_eq!(windowed, newest_first[..WINDOW as usize].to_vec());
+            assert_eq!(rank_of[&seen[0].0], 2, "the best match comes first");
+            assert!(seen.iter().filter(|s| s.1 < 0).all(|s| s.0 < *windowed.last().unwrap()));
+        }
+        let mut tx = store.begin(TxMode::Write).await.unwrap();
+        for id in added {
+            tx.update_product(id, &draft("下架", false), at(6_000)).await.unwrap();
+        }
+        tx.commit().await.unwrap();
+    }
+}
+
+/// A listing with variants is priced from its cheapest listed variant: what the price sort orders it by, kept
+/// in step when a variant's price, listed flag or link changes.
+pub async fn catalog_prices_a_listing_from_its_cheapest_listed_variant(store: &dyn Store) {
+    use kabao_core::search::ListingSort;
+    let f = merchant_with_product(store, "variants").await; // its product: ¥9.90
+    let mut tx = store.begin(TxMode::Write).await.unwrap();
+    let d = ProductDraft { price: Money::from_fen(700), ..draft("中间", true) };
+    let middle = tx.insert_product(f.shop, &d, at(1)).await.unwrap();
+    let variant = |price: i64| ProductDraft { price: Money::from_fen(price), ..draft("规格", true) };
+    let cheap = tx.insert_product(f.shop, &variant(500), at(2)).await.unwrap();
+    let dear = tx.insert_product(f.shop, &variant(4850), at(3)).await.unwrap();
+    tx.set_variant_of(cheap, Some((f.product, "5元"))).await.unwrap();
+    tx.set_variant_of(dear, Some((f.product, "50元"))).await.unwrap();
+    tx.commit().await.unwrap();
+    let listing = |sort: ListingSort| crate::ListingQuery { terms: None, category: None, sort, after: None, limit: 10 };
+    async fn prices(store: &dyn Store) -> Vec<(ProductId, i64, Option<i64>)> {
+        let q =
+            crate::ListingQuery { terms: None, category: None, sort: ListingSort::PriceAsc, after: None, limit: 10 };
+        let mut tx = store.begin(TxMode::Read).await.unwrap();
+        let rows = tx.search_listings(&q).await.unwrap();
+        rows.iter().map(|r| (r.listing.product.id, r.sort_key, r.from_price.map(|m| m.fen()))).collect()
+    }
+    assert_eq!(prices(store).await, vec![(f.product, 500, Some(500)), (middle, 700, None)], "variants listed once");
+
+    let mut tx = store.begin(TxMode::Write).await.unwrap();
+    tx.update_product(cheap, &ProductDraft { price: Money::from_fen(800), ..draft("规格", true) }, at(4))
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!(prices(store).await, vec![(middle, 700, None), (f.product, 800, Some(800))], "a price change");
+
+    let mut tx = store.begin(TxMode::Write).await.unwrap();
+    tx.update_product(cheap, &ProductDraft { listed: false, ..variant(800) }, at(5)).await.unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!(prices(store).await, vec![(middle, 700, None), (f.product, 4850, Some(4850))], "unlisted");
+
+    let mut tx = store.begin(TxMode::Write).await.unwrap();
+    tx.set_variant_of(dear, None).await.unwrap();
+    tx.update_product(dear, &ProductDraft { listed: false, ..variant(4850) }, at(6)).await.unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!(prices(store).await, vec![(middle, 700, None), (f.product, 990, None)], "no variant left: own price");
+    let mut tx = store.begin(TxMode::Read).await.unwrap();
+    let desc = tx.search_listings(&listing(ListingSort::PriceDesc)).await.unwrap();
+    assert_eq!(desc.iter().map(|r| r.listing.product.id).collect::<Vec<_>>(), vec![f.product, middle]);
 }
 
 pub async fn catalog_pictures_are_stored_once_and_ordered(store: &dyn Store) {

@@ -131,6 +131,9 @@ pub struct CatalogRow {
     pub listing: Listing,
     pub sales_count: i64,
     pub sort_key: i64,
+    /// For a listing with listed variants, the lowest of their prices ("¥x 起"): what the price sort orders it
+    /// by. None for a product sold as it is (its own price).
+    pub from_price: Option<kabao_core::Money>,
 }
 
 impl CatalogRow {

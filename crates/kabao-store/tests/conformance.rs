@@ -184,6 +184,8 @@ conformance_tests!(
     verified_emails_count_only_for_the_current_address,
     catalog_search_finds_chinese_by_two_characters,
     catalog_filters_sorts_and_pages_by_cursor,
+    catalog_pages_stay_exact_past_the_relevance_window_and_candidate_limit,
+    catalog_prices_a_listing_from_its_cheapest_listed_variant,
     catalog_pictures_are_stored_once_and_ordered;
     shared: concurrent_buyers_never_oversell,
     concurrent_withdrawal_holds_never_overdraw,

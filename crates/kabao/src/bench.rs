@@ -589,14 +589,26 @@ async fn run_search(
     }
     let seed_s = started.elapsed().as_secs_f64();
     eprintln!("bench search: seeded in {seed_s:.1} s");
-    let kinds: [(&str, &[&str]); 4] = [
-        ("one_char", &["卡", "码", "币"]),
-        ("two_chars", &["点卡", "话费", "会员", "礼品"]),
-        ("three_plus", &["一卡通", "激活码", "steam"]),
-        ("two_words", &["网易 100", "月卡 会员"]),
+    // Each kind of query by relevance (the default with a search), then the other sorts over the commonest
+    // matches (one character) and over the whole catalog (no search): a page must cost the same for each.
+    let kinds: [(&str, &[&str], ListingSort); 14] = [
+        ("one_char", &["卡", "码", "币"], ListingSort::Relevance),
+        ("two_chars", &["点卡", "话费", "会员", "礼品"], ListingSort::Relevance),
+        ("three_plus", &["一卡通", "激活码", "steam"], ListingSort::Relevance),
+        ("two_words", &["网易 100", "月卡 会员"], ListingSort::Relevance),
+        ("one_char_newest", &["卡", "码", "币"], ListingSort::Newest),
+        ("one_char_price_asc", &["卡", "码", "币"], ListingSort::PriceAsc),
+        ("one_char_price_desc", &["卡", "码", "币"], ListingSort::PriceDesc),
+        ("one_char_sales", &["卡", "码", "币"], ListingSort::Sales),
+        ("one_char_trust", &["卡", "码", "币"], ListingSort::Trust),
+        ("three_plus_price_asc", &["一卡通", "激活码", "steam"], ListingSort::PriceAsc),
+        ("all_newest", &[""], ListingSort::Newest),
+        ("all_price_asc", &[""], ListingSort::PriceAsc),
+        ("all_sales", &[""], ListingSort::Sales),
+        ("all_trust", &[""], ListingSort::Trust),
     ];
     let mut report = serde_json::Map::new();
-    for (kind, queries) in kinds {
+    for (kind, queries, sort) in kinds {
         let mut times_ms = Vec::with_capacity(searches);
         let mut found = 0usize;
         for i in 0..searches {
@@ -604,7 +616,7 @@ async fn run_search(
             let query = kabao_store::ListingQuery {
                 terms: SearchTerms::parse(q)?,
                 category: None,
-                sort: ListingSort::Relevance,
+                sort,
                 after: None,
                 limit: 25,
             };
@@ -620,6 +632,7 @@ async fn run_search(
             kind.into(),
             serde_json::json!({
                 "queries": queries,
+                "sort": sort.as_str(),
                 "median_ms": (at(0.5) * 1000.0).round() / 1000.0,
                 "p99_ms": (at(0.99) * 1000.0).round() / 1000.0,
                 "rows_per_search": found / searches.max(1),

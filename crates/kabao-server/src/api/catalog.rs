@@ -133,6 +133,9 @@ pub struct CatalogItemView {
     pub listing: ListingView,
     /// Units sold in paid orders.
     pub sales_count: i64,
+    /// For a listing with variants (bought only through one of them): the lowest price among its listed variants,
+    /// what the price sorts order it by ("¥x 起"). Null for a product sold as it is, at `price_fen`.
+    pub from_price_fen: Option<i64>,
     pub cover: Option<PictureView>,
 }
 
@@ -173,6 +176,7 @@ pub async fn catalog(
                 trust_level: t.level.as_str().into(),
             },
             sales_count: r.sales_count,
+            from_price_fen: r.from_price.map(|m| m.fen()),
             cover: page.covers.get(&r.listing.product.id).map(PictureView::from),
         })
         .collect();

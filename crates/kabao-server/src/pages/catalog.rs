@@ -35,6 +35,14 @@ pub struct Item {
     pub cover: Option<Picture>,
 }
 
+/// A listing with variants is sold from its cheapest listed variant: "¥9.00 起" / "from ¥9.00".
+pub fn price_from(price: kabao_core::Money, lang: kabao_core::Lang) -> String {
+    match lang {
+        kabao_core::Lang::Zh => format!("{price} 起"),
+        kabao_core::Lang::En => format!("from {price}"),
+    }
+}
+
 /// A stored picture as a page shows it (width and height keep the layout still while it loads).
 pub struct Picture {
     pub url: String,
@@ -105,12 +113,13 @@ pub async fn home(
         .rows
         .into_iter()
         .map(|(r, t)| {
+            let from_price = r.from_price;
             let l = r.listing;
             Item {
                 cover: page.covers.get(&l.product.id).map(Picture::from),
                 id: l.product.id.0,
                 title: l.product.title,
-                price: l.product.price.to_string(),
+                price: from_price.map_or_else(|| l.product.price.to_string(), |m| price_from(m, lang)),
                 category: l.product.category.label(lang),
                 shop_id: l.product.shop_id.0,
                 shop_name: l.shop_name,

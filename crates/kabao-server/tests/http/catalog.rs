@@ -249,3 +249,112 @@ async fn pictures_are_checked_reencoded_without_metadata_and_cached_postgres() {
     let Some(app) = TestApp::postgres().await else { return };
     pictures_scenario(&app).await;
 }
+
+/// A listing with variants sorts by the cheapest of its listed variants, shows "¥x 起" / "from ¥x", and is bought
+/// only through a variant: ordering the listing itself is refused with a stable code, in Chinese and English.
+async fn variants_scenario(app: &TestApp) {
+    let (token, parent) = app.merchant_with_product("vlist_m").await; // 点卡 10 元 at ¥9.90
+    let mid = add_product(app, &token, "京东礼品卡 7 元", "gift_card", 700).await;
+    let add = |label: &'static str, price_fen: i64| {
+        let token = token.clone();
+        async move {
+            let res = app
+                .api(
+                    "POST",
+                    &format!("/api/v1/merchant/products/{parent}/variants"),
+                    Some(&token),
+                    Some(json!({"label": label, "price_fen": price_fen})),
+                )
+                .await;
+            assert_eq!(res.status, StatusCode::CREATED, "{}", res.body);
+            res.json()["product_id"].as_i64().unwrap()
+        }
+    };
+    let cheap = add("5元", 500).await;
+    add("50元", 4850).await;
+    app.import(&token, cheap, "VL-1\nVL-2\n").await;
+
+    // Sorted by its cheapest variant (¥5.00), below the ¥7.00 product, not by its own ¥9.90.
+    let page = app.get("/api/v1/catalog?sort=price_asc").await.json();
+    assert_eq!(ids(&page), vec![parent, mid], "{page}");
+    assert_eq!(page["items"][0]["from_price_fen"], 500, "{page}");
+    assert_eq!(page["items"][1]["from_price_fen"], Value::Null, "a product without variants: its own price");
+    assert_eq!(ids(&app.get("/api/v1/catalog?sort=price_desc").await.json()), vec![mid, parent]);
+    let q = enc("点卡");
+    let found = app.get(&format!("/api/v1/catalog?q={q}&sort=price_asc")).await.json();
+    assert_eq!(found["items"][0]["from_price_fen"], 500, "a search sorts and shows the same: {found}");
+    let html = app.get("/?sort=price_asc").await;
+    assert!(html.body.contains("¥5.00 起"), "{}", html.body);
+    let req = Request::get("/?sort=price_asc").header(header::ACCEPT_LANGUAGE, "en").body(Body::empty()).unwrap();
+    assert!(app.send(req).await.body.contains("from ¥5.00"));
+
+    // The listing itself cannot be bought: its variants can.
+    let buyer = crate::orders::buyer(app, "vlist_b").await;
+    let body = json!({"product_id": parent, "quantity": 1, "warranty_ack": true});
+    let res = crate::orders::order(app, Some(&buyer), body.clone(), None).await;
+    assert_eq!(res.status, StatusCode::CONFLICT, "{}", res.body);
+    assert_eq!(
+        (res.json()["code"].clone(), res.json()["field"].clone()),
+        (json!("order.choose_variant"), json!("product"))
+    );
+    assert!(res.json()["message"].as_str().unwrap().contains("规格"), "{}", res.body);
+    let req = Request::post("/api/v1/orders")
+        .header(header::AUTHORIZATION, format!("Bearer {buyer}"))
+        .header(header::CONTENT_TYPE, "application/json")
+        .header(header::ACCEPT_LANGUAGE, "en")
+        .body(Body::from(
+            json!({"product_id": parent, "quantity": 1, "warranty_ack": true, "first_order_confirmed": true})
+                .to_string(),
+        ))
+        .unwrap();
+    let res = app.send(req).await;
+    assert!(res.json()["message"].as_str().unwrap().contains("variant"), "{}", res.body);
+    let bought = crate::orders::order(
+        app,
+        Some(&buyer),
+        json!({"product_id": cheap, "quantity": 1, "warranty_ack": true}),
+        None,
+    )
+    .await;
+    assert_eq!(bought.status, StatusCode::CREATED, "{}", bought.body);
+
+    // Taking the cheapest variant off the listing moves the listing to its next price.
+    let res = app.api("DELETE", &format!("/api/v1/merchant/variants/{cheap}"), Some(&token), None).await;
+    assert_eq!(res.status, StatusCode::NO_CONTENT, "{}", res.body);
+    let page = app.get("/api/v1/catalog?sort=price_asc").await.json();
+    assert_eq!(ids(&page), vec![mid, parent], "{page}");
+    assert_eq!(page["items"][1]["from_price_fen"], 4850);
+}
+
+#[tokio::test]
+async fn a_listing_with_variants_sorts_from_its_cheapest_and_is_bought_through_one_sqlite() {
+    variants_scenario(&TestApp::new().await).await;
+}
+
+#[tokio::test]
+async fn a_listing_with_variants_sorts_from_its_cheapest_and_is_bought_through_one_postgres() {
+    let Some(app) = TestApp::postgres().await else { return };
+    variants_scenario(&app).await;
+}
+
+/// A new shop is stored with the score its empty record gets (not 0) when it opens, so the trust sort places it
+/// where the hourly review will, instead of last until then. The stored score is the trust sort's key, which
+/// the page's cursor carries.
+#[tokio::test]
+async fn a_new_shop_sorts_by_the_score_of_its_empty_record_before_the_first_review() {
+    use kabao_core::search::{Cursor, ListingSort};
+    let app = TestApp::new().await;
+    let (_, first) = app.merchant_with_product("fresh_a").await;
+    app.merchant_with_product("fresh_b").await;
+    let page = app.get("/api/v1/catalog?sort=trust&limit=1").await.json();
+    assert_eq!(page["items"].as_array().map(Vec::len), Some(1), "{page}");
+    let cursor = Cursor::decode(page["next_cursor"].as_str().unwrap(), ListingSort::Trust).unwrap();
+    let shop_id = kabao_core::ShopId(page["items"][0]["shop_id"].as_i64().unwrap());
+    let shop = kabao_app::shops::public_shop(&app.state, shop_id, None).await.unwrap();
+    let now = kabao_app::trust::of_shop(&app.state, &shop).await.unwrap().score;
+    assert!(now > 0, "a shop with no history is not scored 0");
+    assert_eq!(cursor.key, i64::from(now), "stored at opening as computed now");
+    assert_eq!(page["items"][0]["trust_score"], now);
+    let second = app.get(&format!("/api/v1/catalog?sort=trust&cursor={}", page["next_cursor"].as_str().unwrap())).await;
+    assert_eq!(ids(&second.json()), vec![first], "{}", second.body);
+}

@@ -1,13 +1,15 @@
 //! SQLite: catalog search and listings, the stored trust score, and pictures ([`CatalogTx`]).
 
 use super::SqliteTx;
-use crate::catalog_sql::{listing_sql, Arg, Dialect, KEY_AT, SALES_AT};
+use crate::catalog_sql::{
+    count_sql, listing_sql, sort_page, Arg, Dialect, FROM_PRICE_AT, HAS_VARIANTS_AT, KEY_AT, SALES_AT,
+};
 use crate::errors::{map_sqlx, one_row};
 use crate::rows::ColumnAt;
 use crate::{lite, rows, CatalogRow, CatalogTx, ListingQuery, Media, MediaMeta, StoreError, StoreResult};
 use async_trait::async_trait;
 use kabao_core::search::{document, document_grams};
-use kabao_core::{ProductId, ShopId, Timestamp};
+use kabao_core::{Money, ProductId, ShopId, Timestamp};
 
 impl SqliteTx {
     /// Writes the product's search document (called by product create/edit in the same transaction).
@@ -56,7 +58,22 @@ fn meta(r: (String, String, i64, i64)) -> MediaMeta {
 #[async_trait]
 impl CatalogTx for SqliteTx {
     async fn search_listings(&mut self, query: &ListingQuery) -> StoreResult<Vec<CatalogRow>> {
-        let (sql, args) = listing_sql(query, Dialect::Sqlite);
+        let matches = match count_sql(query, Dialect::Sqlite) {
+            Some((sql, args)) => {
+                let mut q = lite::query_scalar::<i64>(&sql);
+                for a in args {
+                    q = match a {
+                        Arg::Int(v) => q.bind(v),
+                        Arg::Text(v) => q.bind(v),
+                        Arg::Bool(v) => q.bind(v),
+                        Arg::Texts(v) => q.bind(v.join(" ")),
+                    };
+                }
+                Some(q.fetch_one(&mut self.tx).await.map_err(map_sqlx)?)
+            }
+            None => None,
+        };
+        let (sql, args) = listing_sql(query, Dialect::Sqlite, matches);
         let mut q = lite::query(&sql);
         for a in args {
             q = match a {
@@ -67,15 +84,21 @@ impl CatalogTx for SqliteTx {
             };
         }
         let rows = q.fetch_all(&mut self.tx).await.map_err(map_sqlx)?;
-        rows.iter()
+        let mut page = rows
+            .iter()
             .map(|r| {
+                let has_variants: bool = r.at(HAS_VARIANTS_AT)?;
+                let from_price: i64 = r.at(FROM_PRICE_AT)?;
                 Ok(CatalogRow {
                     listing: rows::listing_from_row(r)?,
                     sales_count: r.at(SALES_AT)?,
                     sort_key: r.at(KEY_AT)?,
+                    from_price: has_variants.then(|| Money::from_fen(from_price)),
                 })
             })
-            .collect()
+            .collect::<StoreResult<Vec<CatalogRow>>>()?;
+        sort_page(&mut page, query.sort);
+        Ok(page)
     }
 
     async fn index_product(&mut self, product: ProductId) -> StoreResult<()> {

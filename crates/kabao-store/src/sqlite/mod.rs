@@ -1116,6 +1116,46 @@ mod tests {
         }
     }
 
+    /// Catalog pages whose cost must not grow with the catalog walk an index in the page's own order: no plan
+    /// sorts every listing or every match (a temporary b-tree for ORDER BY), none scans the products table.
+    /// (Relevance's window and a rare search's few matches are sorted, at most a bounded number of rows.)
+    #[tokio::test]
+    async fn catalog_listing_plans_walk_an_index_instead_of_sorting_every_match() {
+        use crate::catalog_sql::{listing_sql, Dialect, CANDIDATES};
+        use kabao_core::search::{Cursor, ListingSort, SearchTerms};
+        let store = SqliteStore::open_in_memory().await.unwrap();
+        store.migrate().await.unwrap();
+        let mut w = store.writer.lock().await;
+        for sort in ListingSort::ALL {
+            for q in ["", "点卡", "一卡通 月卡"] {
+                let terms = SearchTerms::parse(q).unwrap();
+                // Past relevance's window, a search walks the matches newest first.
+                let key = if sort == ListingSort::Relevance && terms.is_some() { -1 } else { 40 };
+                for after in [None, Some(Cursor { key, id: 90 })] {
+                    if sort == ListingSort::Relevance && terms.is_some() && after.is_none() {
+                        continue;
+                    }
+                    let query = crate::ListingQuery { terms: terms.clone(), category: None, sort, after, limit: 25 };
+                    let (sql, _) = listing_sql(&query, Dialect::Sqlite, Some(CANDIDATES));
+                    let mut stmt = w.conn.get().prepare(&format!("EXPLAIN QUERY PLAN {sql}")).unwrap();
+                    // Plans do not depend on the values: every parameter is NULL.
+                    let nulls = vec![rusqlite::types::Null; stmt.parameter_count()];
+                    let plan: Vec<String> = stmt
+                        .query_map(rusqlite::params_from_iter(nulls), |r| r.get::<_, String>(3))
+                        .unwrap()
+                        .collect::<Result<_, _>>()
+                        .unwrap();
+                    let shape = format!("{sort:?} {q:?} {after:?}: {plan:?}");
+                    assert!(!plan.iter().any(|d| d.contains("TEMP B-TREE")), "sorts every row: {shape}");
+                    assert!(
+                        !plan.iter().any(|d| d == "SCAN p" || d == "SCAN products"),
+                        "reads every product: {shape}"
+                    );
+                }
+            }
+        }
+    }
+
     #[tokio::test]
     async fn read_transactions_cannot_write() {
         let store = SqliteStore::open_in_memory().await.unwrap();
