@@ -184,7 +184,8 @@ conformance_tests!(
     verified_emails_count_only_for_the_current_address,
     catalog_search_finds_chinese_by_two_characters,
     catalog_filters_sorts_and_pages_by_cursor,
-    catalog_pictures_are_stored_once_and_ordered;
+    catalog_pictures_are_stored_once_and_ordered,
+    totp_steps_recovery_codes_and_login_challenges_are_taken_once;
     shared: concurrent_buyers_never_oversell,
     concurrent_withdrawal_holds_never_overdraw,
     concurrent_checkouts_use_a_coupon_up_exactly_at_its_limit,
