@@ -41,6 +41,7 @@ pub mod sessions;
 pub mod shops;
 pub mod signup;
 pub mod trial;
+pub mod totp;
 pub mod trust;
 pub mod verification;
 pub mod verify;
