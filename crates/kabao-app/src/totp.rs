@@ -155,7 +155,9 @@ pub struct Status {
 pub enum Proof {
     Totp,
     /// A recovery code, now spent; this many are left.
-    RecoveryCode { left: i64 },
+    RecoveryCode {
+        left: i64,
+    },
 }
 
 fn seal_context(kind: &str, user: UserId) -> Vec<u8> {
@@ -170,7 +172,8 @@ fn seal(app: &App, kind: &str, user: UserId, secret: &TotpSecret) -> Result<Seal
 }
 
 fn open(app: &App, kind: &str, sealed: &SealedTotp) -> Result<TotpSecret, TotpError> {
-    let plain = app.keyring.open_record(sealed.key_version, &seal_context(kind, sealed.user_id), &sealed.secret_sealed)?;
+    let plain =
+        app.keyring.open_record(sealed.key_version, &seal_context(kind, sealed.user_id), &sealed.secret_sealed)?;
     Ok(TotpSecret::from_bytes(plain.to_vec()))
 }
 
@@ -262,16 +265,10 @@ pub async fn confirm_enrolment(app: &App, user: &User, code: &str) -> Result<Vec
 }
 
 /// Checks a TOTP code (never a recovery code) inside `tx`, recording its step so it is not taken again.
-async fn check_totp_in(
-    app: &App,
-    tx: &mut dyn kabao_store::Tx,
-    user: UserId,
-    code: &str,
-) -> Result<(), TotpError> {
+async fn check_totp_in(app: &App, tx: &mut dyn kabao_store::Tx, user: UserId, code: &str) -> Result<(), TotpError> {
     let credential = tx.totp_credential(user).await?.ok_or(TotpError::NotEnabled)?;
     let secret = open(app, "credential", &credential.sealed)?;
-    let step =
-        secret.accept(code, unix_seconds(app), Some(credential.last_step)).map_err(|_| TotpError::Invalid)?;
+    let step = secret.accept(code, unix_seconds(app), Some(credential.last_step)).map_err(|_| TotpError::Invalid)?;
     // The step moves forward only if no one took it meanwhile: of two requests with one code, one wins.
     if !tx.advance_totp_step(user, step).await? {
         return Err(TotpError::Invalid);
@@ -313,13 +310,7 @@ pub async fn renew_recovery_codes(app: &App, user: &User, code: &str) -> Result<
 }
 
 /// Turns TOTP off, with the password and a code (TOTP or recovery). Refused for admins and arbiters. Mailed.
-pub async fn disable(
-    app: &App,
-    user: &User,
-    password: &str,
-    code: &str,
-    ip: Option<IpAddr>,
-) -> Result<(), TotpError> {
+pub async fn disable(app: &App, user: &User, password: &str, code: &str, ip: Option<IpAddr>) -> Result<(), TotpError> {
     if required_for(user.role) {
         return Err(TotpError::StaffMustKeep);
     }
@@ -356,7 +347,8 @@ fn check_throttles(app: &App, username: &str, ip: Option<IpAddr>) -> Result<(), 
         .or_else(|| ip.and_then(|ip| t.by_ip.blocked_until(&ip, now)));
     match until {
         Some(until) => {
-            Err(AccountsError::Throttled { retry_after_s: kabao_core::throttle::retry_after_seconds(now, until) }.into())
+            Err(AccountsError::Throttled { retry_after_s: kabao_core::throttle::retry_after_seconds(now, until) }
+                .into())
         }
         None => Ok(()),
     }
@@ -413,12 +405,7 @@ pub async fn challenge_user(app: &App, token: &str) -> Result<Option<User>, Totp
 /// The second step of a login: the challenge's user, if `code` is their current TOTP code or one of their
 /// recovery codes. The challenge is then spent. A wrong code counts as a failed login (account and address) and
 /// against the challenge, which dies at the fifth.
-pub async fn finish_login(
-    app: &App,
-    token: &str,
-    code: &str,
-    ip: Option<IpAddr>,
-) -> Result<(User, Proof), TotpError> {
+pub async fn finish_login(app: &App, token: &str, code: &str, ip: Option<IpAddr>) -> Result<(User, Proof), TotpError> {
     if !crate::sessions::well_formed_token(token) {
         return Err(TotpError::ChallengeExpired);
     }
@@ -501,8 +488,7 @@ pub async fn reset(store: &dyn Store, username: &str, now: kabao_core::Timestamp
         id: 0,
         kind: SECURITY_TOTP_RESET.into(),
         order_id: None,
-        detail_json: serde_json::json!({"user_id": user.id.0, "username": user.username, "had_totp": had})
-            .to_string(),
+        detail_json: serde_json::json!({"user_id": user.id.0, "username": user.username, "had_totp": had}).to_string(),
         created_at: now,
     })
     .await?;
@@ -573,7 +559,10 @@ mod tests {
         let (secret, _) = enrol(&app, &u).await;
         let code = secret.code_at(now_s(&app));
         assert!(
-            matches!(login_with_code(&app, "bob", "correct horse battery", Some(&code), None).await, Err(TotpError::Invalid)),
+            matches!(
+                login_with_code(&app, "bob", "correct horse battery", Some(&code), None).await,
+                Err(TotpError::Invalid)
+            ),
             "the enrolment's own code is spent"
         );
         clock.advance_seconds(30);
@@ -581,7 +570,10 @@ mod tests {
         let (_, proof) = login_with_code(&app, "bob", "correct horse battery", Some(&code), None).await.unwrap();
         assert_eq!(proof, Some(Proof::Totp));
         assert!(
-            matches!(login_with_code(&app, "bob", "correct horse battery", Some(&code), None).await, Err(TotpError::Invalid)),
+            matches!(
+                login_with_code(&app, "bob", "correct horse battery", Some(&code), None).await,
+                Err(TotpError::Invalid)
+            ),
             "replay refused"
         );
         let earlier = secret.code_at(now_s(&app) - 30);
@@ -600,8 +592,9 @@ mod tests {
         let (app, clock) = app().await;
         let u = user(&app, "carol", Role::Merchant).await;
         let (secret, codes) = enrol(&app, &u).await;
-        let (_, proof) =
-            login_with_code(&app, "carol", "correct horse battery", Some(&codes[0].to_uppercase()), None).await.unwrap();
+        let (_, proof) = login_with_code(&app, "carol", "correct horse battery", Some(&codes[0].to_uppercase()), None)
+            .await
+            .unwrap();
         assert_eq!(proof, Some(Proof::RecoveryCode { left: 9 }));
         assert!(matches!(
             login_with_code(&app, "carol", "correct horse battery", Some(&codes[0]), None).await,

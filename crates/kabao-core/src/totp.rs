@@ -31,6 +31,16 @@ impl std::fmt::Debug for TotpSecret {
     }
 }
 
+/// A `totp-rs` TOTP whose copy of the secret is wiped when dropped (the crate's own `zeroize` feature would
+/// change the `zeroize` crate's features for the whole workspace).
+struct WipedTotp(TOTP);
+
+impl Drop for WipedTotp {
+    fn drop(&mut self) {
+        zeroize::Zeroize::zeroize(&mut self.0.secret);
+    }
+}
+
 /// Why a code was not accepted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CodeRefusal {
@@ -69,9 +79,9 @@ impl TotpSecret {
         Zeroizing::new(groups.join(" "))
     }
 
-    fn totp(&self, account: &str) -> TOTP {
+    fn totp(&self, account: &str) -> WipedTotp {
         // `new_unchecked`: the length is ours (SECRET_BYTES), and a colon in the label is replaced below.
-        TOTP::new_unchecked(
+        WipedTotp(TOTP::new_unchecked(
             Algorithm::SHA1,
             DIGITS,
             SKEW_STEPS as u8,
@@ -79,18 +89,18 @@ impl TotpSecret {
             self.0.to_vec(),
             Some(ISSUER.to_string()),
             account.replace(':', "_"),
-        )
+        ))
     }
 
     /// The `otpauth://totp/Kabao:<account>?secret=…&issuer=Kabao` link that authenticator apps open.
     pub fn otpauth_url(&self, account: &str) -> Zeroizing<String> {
-        Zeroizing::new(self.totp(account).get_url())
+        Zeroizing::new(self.totp(account).0.get_url())
     }
 
     /// The code of a time step.
     pub fn code_for_step(&self, step: i64) -> String {
         let seconds = u64::try_from(step.max(0)).unwrap_or(0) * STEP_SECONDS as u64;
-        self.totp("").generate(seconds)
+        self.totp("").0.generate(seconds)
     }
 
     /// The code at a Unix time in seconds (what an authenticator shows then).
@@ -143,11 +153,8 @@ pub fn recovery_code_from_bytes(bytes: &[u8; RECOVERY_CODE_BYTES]) -> String {
 /// A typed recovery code in the one form that is hashed (dashes, spaces and case ignored), or `None` if it
 /// cannot be one.
 pub fn normalize_recovery_code(input: &str) -> Option<String> {
-    let code: String = input
-        .chars()
-        .filter(|c| !c.is_whitespace() && *c != '-')
-        .map(|c| c.to_ascii_lowercase())
-        .collect();
+    let code: String =
+        input.chars().filter(|c| !c.is_whitespace() && *c != '-').map(|c| c.to_ascii_lowercase()).collect();
     let ok = code.len() == 16 && code.bytes().all(|b| b.is_ascii_lowercase() || (b'2'..=b'7').contains(&b));
     ok.then_some(code)
 }

@@ -2946,7 +2946,8 @@ pub async fn totp_steps_recovery_codes_and_login_challenges_are_taken_once(store
     let mut tx = store.begin(TxMode::Write).await.unwrap();
     let tom = tx.insert_user(&new_user("tom", Role::Admin)).await.unwrap();
     let uma = tx.insert_user(&new_user("uma", Role::Buyer)).await.unwrap();
-    let sealed = |user: UserId, byte: u8| SealedTotp { user_id: user, key_version: 1, secret_sealed: vec![byte; 60], at: T0 };
+    let sealed =
+        |user: UserId, byte: u8| SealedTotp { user_id: user, key_version: 1, secret_sealed: vec![byte; 60], at: T0 };
     assert!(tx.totp_pending(tom).await.unwrap().is_none());
     tx.put_totp_pending(&sealed(tom, 1)).await.unwrap();
     tx.put_totp_pending(&sealed(tom, 2)).await.unwrap();
@@ -2955,10 +2956,14 @@ pub async fn totp_steps_recovery_codes_and_login_challenges_are_taken_once(store
     let credential = TotpCredential { sealed: sealed(tom, 2), last_step: 100 };
     tx.insert_totp_credential(&credential).await.unwrap();
     assert!(tx.totp_pending(tom).await.unwrap().is_none(), "confirming drops the pending secret");
-    assert!(tx.insert_totp_credential(&credential).await.is_err(), "one credential per user");
-    assert_eq!(tx.totp_credential(tom).await.unwrap(), Some(credential));
+    assert_eq!(tx.totp_credential(tom).await.unwrap(), Some(credential.clone()));
     assert!(tx.totp_credential(uma).await.unwrap().is_none());
     tx.commit().await.unwrap();
+    {
+        // A failed statement ends a PostgreSQL transaction: this one is dropped (rolled back) after it.
+        let mut tx = store.begin(TxMode::Write).await.unwrap();
+        assert!(tx.insert_totp_credential(&credential).await.is_err(), "one credential per user");
+    }
 
     let mut tx = store.begin(TxMode::Write).await.unwrap();
     assert!(tx.user_by_id(tom).await.unwrap().unwrap().totp_enabled, "users carry the flag");

@@ -332,7 +332,11 @@ impl UsersTx for SqliteTx {
         .execute(&mut self.tx)
         .await
         .map_err(map_sqlx)?;
-        lite::query("DELETE FROM totp_pending WHERE user_id = $1").bind(c.user_id.0).execute(&mut self.tx).await.map_err(map_sqlx)?;
+        lite::query("DELETE FROM totp_pending WHERE user_id = $1")
+            .bind(c.user_id.0)
+            .execute(&mut self.tx)
+            .await
+            .map_err(map_sqlx)?;
         Ok(())
     }
 
@@ -348,20 +352,32 @@ impl UsersTx for SqliteTx {
     }
 
     async fn delete_totp(&mut self, user: UserId) -> StoreResult<bool> {
-        let done =
-            lite::query("DELETE FROM totp_credentials WHERE user_id = $1").bind(user.0).execute(&mut self.tx).await.map_err(map_sqlx)?;
-        lite::query("DELETE FROM totp_pending WHERE user_id = $1").bind(user.0).execute(&mut self.tx).await.map_err(map_sqlx)?;
-        lite::query("DELETE FROM recovery_codes WHERE user_id = $1").bind(user.0).execute(&mut self.tx).await.map_err(map_sqlx)?;
+        let done = lite::query("DELETE FROM totp_credentials WHERE user_id = $1")
+            .bind(user.0)
+            .execute(&mut self.tx)
+            .await
+            .map_err(map_sqlx)?;
+        lite::query("DELETE FROM totp_pending WHERE user_id = $1")
+            .bind(user.0)
+            .execute(&mut self.tx)
+            .await
+            .map_err(map_sqlx)?;
+        lite::query("DELETE FROM recovery_codes WHERE user_id = $1")
+            .bind(user.0)
+            .execute(&mut self.tx)
+            .await
+            .map_err(map_sqlx)?;
         Ok(done.rows_affected() == 1)
     }
 
     async fn totp_pending(&mut self, user: UserId) -> StoreResult<Option<SealedTotp>> {
-        let row: Option<(i64, i32, Vec<u8>, i64)> =
-            lite::query_as("SELECT user_id, key_version, secret_sealed, created_at FROM totp_pending WHERE user_id = $1")
-                .bind(user.0)
-                .fetch_optional(&mut self.tx)
-                .await
-                .map_err(map_sqlx)?;
+        let row: Option<(i64, i32, Vec<u8>, i64)> = lite::query_as(
+            "SELECT user_id, key_version, secret_sealed, created_at FROM totp_pending WHERE user_id = $1",
+        )
+        .bind(user.0)
+        .fetch_optional(&mut self.tx)
+        .await
+        .map_err(map_sqlx)?;
         Ok(row.map(|r| SealedTotp { user_id: UserId(r.0), key_version: r.1, secret_sealed: r.2, at: Timestamp(r.3) }))
     }
 
@@ -382,7 +398,11 @@ impl UsersTx for SqliteTx {
     }
 
     async fn replace_recovery_codes(&mut self, user: UserId, hashes: &[Vec<u8>], now: Timestamp) -> StoreResult<()> {
-        lite::query("DELETE FROM recovery_codes WHERE user_id = $1").bind(user.0).execute(&mut self.tx).await.map_err(map_sqlx)?;
+        lite::query("DELETE FROM recovery_codes WHERE user_id = $1")
+            .bind(user.0)
+            .execute(&mut self.tx)
+            .await
+            .map_err(map_sqlx)?;
         for hash in hashes {
             lite::query("INSERT INTO recovery_codes (code_hash, user_id, created_at) VALUES ($1, $2, $3)")
                 .bind(hash)
@@ -460,12 +480,13 @@ impl UsersTx for SqliteTx {
     }
 
     async fn add_login_challenge_failure(&mut self, token_hash: &[u8]) -> StoreResult<i32> {
-        let failures: Option<i32> =
-            lite::query_scalar("UPDATE login_challenges SET failures = failures + 1 WHERE token_hash = $1 RETURNING failures")
-                .bind(token_hash)
-                .fetch_optional(&mut self.tx)
-                .await
-                .map_err(map_sqlx)?;
+        let failures: Option<i32> = lite::query_scalar(
+            "UPDATE login_challenges SET failures = failures + 1 WHERE token_hash = $1 RETURNING failures",
+        )
+        .bind(token_hash)
+        .fetch_optional(&mut self.tx)
+        .await
+        .map_err(map_sqlx)?;
         Ok(failures.unwrap_or(0))
     }
 

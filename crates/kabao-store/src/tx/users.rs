@@ -1,7 +1,8 @@
 //! The users aggregate's part of a transaction: accounts, sessions, API tokens and security events.
 
 use crate::{
-    ApiToken, LoginChallenge, NewApiToken, NewUser, SealedTotp, SecurityEvent, Session, StoreResult, TotpCredential, User,
+    ApiToken, LoginChallenge, NewApiToken, NewUser, SealedTotp, SecurityEvent, Session, StoreResult, TotpCredential,
+    User,
 };
 use async_trait::async_trait;
 use kabao_core::user::Role;
