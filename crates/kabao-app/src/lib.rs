@@ -40,6 +40,7 @@ pub mod secrets;
 pub mod sessions;
 pub mod shops;
 pub mod signup;
+pub mod totp;
 pub mod trial;
 pub mod trust;
 pub mod verification;

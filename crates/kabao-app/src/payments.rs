@@ -509,6 +509,22 @@ pub fn describe_security_event(e: &kabao_store::SecurityEvent, lang: kabao_core:
                 ),
             }
         }
+        crate::totp::SECURITY_TOTP_ENABLED
+        | crate::totp::SECURITY_TOTP_DISABLED
+        | crate::totp::SECURITY_RECOVERY_CODES_RENEWED
+        | crate::totp::SECURITY_TOTP_RESET => {
+            let who = field("username");
+            let (zh, en) = match e.kind.as_str() {
+                crate::totp::SECURITY_TOTP_ENABLED => ("开启了两步验证", "turned two-step verification on"),
+                crate::totp::SECURITY_TOTP_DISABLED => ("关闭了两步验证", "turned two-step verification off"),
+                crate::totp::SECURITY_RECOVERY_CODES_RENEWED => ("重新生成了恢复码", "renewed the recovery codes"),
+                _ => ("的两步验证已由运维在服务器上重置", "had two-step verification reset by the operator"),
+            };
+            match lang {
+                kabao_core::Lang::Zh => format!("账号 {who} {zh}"),
+                kabao_core::Lang::En => format!("Account {who} {en}"),
+            }
+        }
         other => format!("{other}: {}", e.detail_json),
     }
 }

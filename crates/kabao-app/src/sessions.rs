@@ -27,6 +27,9 @@ pub enum SessionError {
     /// No live session of this user has that id.
     #[error("no such live session of this user")]
     SessionNotFound,
+    /// An admin or arbiter without a second factor: no API until they enrol on the page.
+    #[error("two-step verification must be set up first")]
+    TotpEnrolmentRequired,
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -39,6 +42,7 @@ impl Localized for SessionError {
             SessionError::TokenNameInvalid => "token.name_invalid",
             SessionError::TokenNotFound => "token.not_found",
             SessionError::SessionNotFound => "session.not_found",
+            SessionError::TotpEnrolmentRequired => "auth.totp_enrolment_required",
             SessionError::Store(_) => "internal",
         }
     }
@@ -64,6 +68,7 @@ impl Localized for SessionError {
             SessionError::SessionNotFound => {
                 lang.pick("找不到该登录会话，它可能已经退出", "No such session; it may have ended already")
             }
+            SessionError::TotpEnrolmentRequired => return crate::totp::TotpError::EnrolmentRequired.message(lang),
             SessionError::Store(_) => crate::error::internal_words(lang),
         }
         .to_string()
@@ -203,6 +208,9 @@ pub async fn api_token_user(app: &App, token: &str) -> Result<User, SessionError
     }
     let mut tx = app.store.begin(TxMode::Read).await?;
     let (_, user) = tx.api_token_with_user(&sha256(token)).await?.ok_or(SessionError::NotAuthenticated)?;
+    if crate::totp::needs_enrolment(&user) {
+        return Err(SessionError::TotpEnrolmentRequired);
+    }
     Ok(user)
 }
 
@@ -213,8 +221,11 @@ pub struct CreatedToken {
     pub name: String,
 }
 
-/// Creates an API token for a user.
+/// Creates an API token for a user (never for an admin or arbiter without a second factor).
 pub async fn create_api_token(app: &App, user: &User, name: &str) -> Result<CreatedToken, SessionError> {
+    if crate::totp::needs_enrolment(user) {
+        return Err(SessionError::TotpEnrolmentRequired);
+    }
     let name = name.trim();
     if name.is_empty() || name.chars().count() > 40 {
         return Err(SessionError::TokenNameInvalid);

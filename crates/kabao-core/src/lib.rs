@@ -31,6 +31,7 @@ pub mod signals;
 pub mod signature;
 pub mod throttle;
 pub mod time;
+pub mod totp;
 pub mod trust;
 pub mod user;
 pub mod vault;

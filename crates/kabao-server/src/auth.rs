@@ -120,6 +120,42 @@ async fn session_user(state: &AppState, headers: &HeaderMap) -> Result<Option<Us
     Ok(kabao_app::sessions::session_user(state, token).await?)
 }
 
+/// The session's user as [`forced_enrolment`] looked it up, so [`Visitor`] does not look again.
+#[derive(Clone)]
+struct SessionLookup(Option<User>);
+
+/// The cookie carrying a pending login's second-step token (see [`kabao_app::totp::start_login_challenge`]).
+pub const LOGIN_CHALLENGE_COOKIE: &str = "kabao_login2fa";
+
+/// Paths an admin or arbiter without a second factor may still reach: the enrolment pages, logging out, the
+/// language switch and static files.
+fn allowed_before_enrolment(path: &str) -> bool {
+    path == "/account/2fa"
+        || path.starts_with("/account/2fa/")
+        || path == "/logout"
+        || path.starts_with("/lang/")
+        || path.starts_with("/static/")
+}
+
+/// Page middleware: an admin or arbiter signed in without TOTP reaches only the enrolment page (and logout,
+/// static files); every other page redirects there, where the reason is explained. The session's user is
+/// handed on to [`Visitor`].
+pub async fn forced_enrolment(State(state): State<SharedState>, mut req: Request, next: Next) -> Response {
+    if req.uri().path().starts_with("/static/") {
+        // Files for everyone: no session to look up.
+        return next.run(req).await;
+    }
+    let user = match session_user(&state, req.headers()).await {
+        Ok(u) => u,
+        Err(e) => return e.into_response(),
+    };
+    if user.as_ref().is_some_and(kabao_app::totp::needs_enrolment) && !allowed_before_enrolment(req.uri().path()) {
+        return see_other("/account/2fa");
+    }
+    req.extensions_mut().insert(SessionLookup(user));
+    next.run(req).await
+}
+
 /// The CSRF token minted for a request that had none (set by [`csrf_cookie`], read by [`Visitor`]).
 #[derive(Clone)]
 struct MintedCsrf(String);
@@ -235,7 +271,10 @@ impl FromRequestParts<SharedState> for Visitor {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &SharedState) -> Result<Self, Self::Rejection> {
-        let user = session_user(state, &parts.headers).await?;
+        let user = match parts.extensions.get::<SessionLookup>() {
+            Some(found) => found.0.clone(),
+            None => session_user(state, &parts.headers).await?,
+        };
         let csrf = match parts.extensions.get::<MintedCsrf>() {
             Some(m) => m.0.clone(),
             None => cookie(&parts.headers, CSRF_COOKIE).unwrap_or_default().to_string(),

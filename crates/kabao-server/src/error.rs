@@ -576,7 +576,24 @@ impl From<kabao_app::sessions::SessionError> for ApiError {
             E::TokenNameInvalid => ApiError::from_localized(StatusCode::BAD_REQUEST, &e),
             E::TokenNotFound => ApiError::not_found("token.not_found"),
             E::SessionNotFound => ApiError::not_found("session.not_found"),
+            E::TotpEnrolmentRequired => ApiError::from_localized(StatusCode::FORBIDDEN, &e),
             E::Store(_) => ApiError::internal(e),
+        }
+    }
+}
+
+impl From<kabao_app::totp::TotpError> for ApiError {
+    fn from(e: kabao_app::totp::TotpError) -> Self {
+        use kabao_app::totp::TotpError as E;
+        match e {
+            E::Required | E::Invalid | E::ChallengeExpired => ApiError::from_localized(StatusCode::UNAUTHORIZED, &e),
+            E::EnrolmentRequired | E::StaffMustKeep => ApiError::from_localized(StatusCode::FORBIDDEN, &e),
+            E::NoPendingEnrolment | E::AlreadyEnabled | E::NotEnabled => {
+                ApiError::from_localized(StatusCode::CONFLICT, &e)
+            }
+            E::PasswordWrong => ApiError::from_localized(StatusCode::BAD_REQUEST, &e),
+            E::Accounts(a) => a.into(),
+            E::Store(_) | E::Vault(_) => ApiError::internal(e),
         }
     }
 }

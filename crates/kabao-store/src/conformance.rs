@@ -3,8 +3,8 @@
 //! Scenarios panic on failure, like tests; each expects a freshly migrated, empty database.
 
 use crate::{
-    Backend, DataKeyRecord, EmailToken, EmailTokenPurpose, KeyState, NewApiToken, NewBatch, NewCardKey, NewShop,
-    NewUser, SecurityEvent, Session, Store, StoreError, TxMode,
+    Backend, DataKeyRecord, EmailToken, EmailTokenPurpose, KeyState, LoginChallenge, NewApiToken, NewBatch, NewCardKey,
+    NewShop, NewUser, SealedTotp, SecurityEvent, Session, Store, StoreError, TotpCredential, TxMode,
 };
 use kabao_core::catalog::{Category, CertificationLevel, GoodsKind, ProductDraft};
 use kabao_core::user::Role;
@@ -64,6 +64,7 @@ pub const SCENARIOS: &[&str] = &[
     "catalog_pages_stay_exact_past_the_relevance_window_and_candidate_limit",
     "catalog_prices_a_listing_from_its_cheapest_listed_variant",
     "catalog_pictures_are_stored_once_and_ordered",
+    "totp_steps_recovery_codes_and_login_challenges_are_taken_once",
     "concurrent_buyers_never_oversell",
     "concurrent_withdrawal_holds_never_overdraw",
     "concurrent_checkouts_use_a_coupon_up_exactly_at_its_limit",
@@ -3096,4 +3097,74 @@ pub async fn catalog_pictures_are_stored_once_and_ordered(store: &dyn Store) {
     tx.set_product_pictures(f.product, &["aa".into()]).await.unwrap();
     assert_eq!(hashes(tx.product_pictures(f.product).await.unwrap()), vec!["aa"]);
     tx.commit().await.unwrap();
+}
+
+pub async fn totp_steps_recovery_codes_and_login_challenges_are_taken_once(store: &dyn Store) {
+    let mut tx = store.begin(TxMode::Write).await.unwrap();
+    let tom = tx.insert_user(&new_user("tom", Role::Admin)).await.unwrap();
+    let uma = tx.insert_user(&new_user("uma", Role::Buyer)).await.unwrap();
+    let sealed =
+        |user: UserId, byte: u8| SealedTotp { user_id: user, key_version: 1, secret_sealed: vec![byte; 60], at: T0 };
+    assert!(tx.totp_pending(tom).await.unwrap().is_none());
+    tx.put_totp_pending(&sealed(tom, 1)).await.unwrap();
+    tx.put_totp_pending(&sealed(tom, 2)).await.unwrap();
+    assert_eq!(tx.totp_pending(tom).await.unwrap(), Some(sealed(tom, 2)), "a new pending secret replaces the old");
+    assert!(!tx.user_by_id(tom).await.unwrap().unwrap().totp_enabled);
+    let credential = TotpCredential { sealed: sealed(tom, 2), last_step: 100 };
+    tx.insert_totp_credential(&credential).await.unwrap();
+    assert!(tx.totp_pending(tom).await.unwrap().is_none(), "confirming drops the pending secret");
+    assert_eq!(tx.totp_credential(tom).await.unwrap(), Some(credential.clone()));
+    assert!(tx.totp_credential(uma).await.unwrap().is_none());
+    tx.commit().await.unwrap();
+    {
+        // A failed statement ends a PostgreSQL transaction: this one is dropped (rolled back) after it.
+        let mut tx = store.begin(TxMode::Write).await.unwrap();
+        assert!(tx.insert_totp_credential(&credential).await.is_err(), "one credential per user");
+    }
+
+    let mut tx = store.begin(TxMode::Write).await.unwrap();
+    assert!(tx.user_by_id(tom).await.unwrap().unwrap().totp_enabled, "users carry the flag");
+    assert!(tx.user_by_username("tom").await.unwrap().unwrap().totp_enabled);
+    assert!(!tx.user_by_id(uma).await.unwrap().unwrap().totp_enabled);
+    assert!(!tx.advance_totp_step(tom, 100).await.unwrap(), "the same step again is a replay");
+    assert!(!tx.advance_totp_step(tom, 99).await.unwrap(), "an earlier step too");
+    assert!(tx.advance_totp_step(tom, 101).await.unwrap());
+    assert!(!tx.advance_totp_step(uma, 500).await.unwrap(), "no credential, nothing advanced");
+    assert_eq!(tx.totp_credential(tom).await.unwrap().unwrap().last_step, 101);
+
+    let codes: Vec<Vec<u8>> = (1..=3u8).map(|i| vec![i; 32]).collect();
+    tx.replace_recovery_codes(tom, &codes, T0).await.unwrap();
+    assert_eq!(tx.count_unused_recovery_codes(tom).await.unwrap(), 3);
+    assert!(!tx.use_recovery_code(uma, &codes[0], at(1)).await.unwrap(), "another user's code is nothing");
+    assert!(tx.use_recovery_code(tom, &codes[0], at(1)).await.unwrap());
+    assert!(!tx.use_recovery_code(tom, &codes[0], at(2)).await.unwrap(), "single use");
+    assert_eq!(tx.count_unused_recovery_codes(tom).await.unwrap(), 2);
+    tx.replace_recovery_codes(tom, &[vec![7; 32]], at(3)).await.unwrap();
+    assert!(!tx.use_recovery_code(tom, &codes[1], at(4)).await.unwrap(), "renewal ends the old codes");
+    assert_eq!(tx.count_unused_recovery_codes(tom).await.unwrap(), 1);
+
+    let challenge = LoginChallenge {
+        token_hash: vec![5; 32],
+        user_id: tom,
+        created_at: T0,
+        expires_at: at(300_000),
+        failures: 0,
+        used_at: None,
+    };
+    tx.insert_login_challenge(&challenge).await.unwrap();
+    assert_eq!(tx.live_login_challenge(&[5; 32], at(1)).await.unwrap(), Some(challenge.clone()));
+    assert!(tx.live_login_challenge(&[5; 32], at(300_000)).await.unwrap().is_none(), "dead at expires_at");
+    assert_eq!(tx.add_login_challenge_failure(&[5; 32]).await.unwrap(), 1);
+    assert_eq!(tx.add_login_challenge_failure(&[5; 32]).await.unwrap(), 2);
+    assert_eq!(tx.add_login_challenge_failure(&[6; 32]).await.unwrap(), 0, "no such challenge");
+    assert!(tx.use_login_challenge(&[5; 32], at(2)).await.unwrap());
+    assert!(!tx.use_login_challenge(&[5; 32], at(3)).await.unwrap(), "taken once");
+    assert!(tx.live_login_challenge(&[5; 32], at(4)).await.unwrap().is_none());
+
+    assert!(tx.delete_totp(tom).await.unwrap());
+    assert!(!tx.delete_totp(tom).await.unwrap());
+    assert!(tx.totp_credential(tom).await.unwrap().is_none());
+    assert_eq!(tx.count_unused_recovery_codes(tom).await.unwrap(), 0, "turning off drops the recovery codes");
+    tx.commit().await.unwrap();
+    assert!(!store.begin(TxMode::Read).await.unwrap().user_by_id(tom).await.unwrap().unwrap().totp_enabled);
 }

@@ -22,6 +22,8 @@ pub struct User {
     pub password_hash: String,
     pub role: Role,
     pub created_at: Timestamp,
+    /// The account has a confirmed TOTP second factor (a row in `totp_credentials`).
+    pub totp_enabled: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -37,6 +39,41 @@ pub struct Session {
     pub user_agent: Option<String>,
     /// When a request last used the session (updated at most every few minutes).
     pub last_seen_at: Timestamp,
+}
+
+/// A TOTP secret sealed by the keyring (`key_version` names the data key), confirmed or pending.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SealedTotp {
+    pub user_id: UserId,
+    pub key_version: i32,
+    pub secret_sealed: Vec<u8>,
+    /// Confirmed: when it was turned on; pending: when enrolment began.
+    pub at: Timestamp,
+}
+
+impl std::fmt::Debug for SealedTotp {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "SealedTotp(user {}, v{}, {} bytes)", self.user_id, self.key_version, self.secret_sealed.len())
+    }
+}
+
+/// A confirmed second factor: the sealed secret and the last time step a code was accepted for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TotpCredential {
+    pub sealed: SealedTotp,
+    pub last_step: i64,
+}
+
+/// The pending second step of a login (only the token's SHA-256 is stored).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LoginChallenge {
+    pub token_hash: Vec<u8>,
+    pub user_id: UserId,
+    pub created_at: Timestamp,
+    pub expires_at: Timestamp,
+    /// Wrong codes given so far.
+    pub failures: i32,
+    pub used_at: Option<Timestamp>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

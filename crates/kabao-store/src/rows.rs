@@ -10,8 +10,9 @@ use kabao_core::vault::Fingerprint;
 use kabao_core::{ApiTokenId, BatchId, CardKeyId, Money, ProductId, ShopId, Timestamp, UserId};
 use sqlx::Postgres;
 
-pub(crate) const USER_COLS: &str = "u.id, u.username, u.email, u.password_hash, u.role, u.created_at";
-pub(crate) type UserRow = (i64, String, Option<String>, String, String, i64);
+pub(crate) const USER_COLS: &str = "u.id, u.username, u.email, u.password_hash, u.role, u.created_at, \
+     EXISTS (SELECT 1 FROM totp_credentials tc WHERE tc.user_id = u.id)";
+pub(crate) type UserRow = (i64, String, Option<String>, String, String, i64, bool);
 
 pub(crate) fn user(r: UserRow) -> StoreResult<User> {
     Ok(User {
@@ -21,6 +22,7 @@ pub(crate) fn user(r: UserRow) -> StoreResult<User> {
         password_hash: r.3,
         role: Role::parse(&r.4).ok_or_else(|| corrupt("users.role"))?,
         created_at: Timestamp(r.5),
+        totp_enabled: r.6,
     })
 }
 

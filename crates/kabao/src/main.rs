@@ -257,6 +257,14 @@ enum AdminCommand {
         #[command(flatten)]
         db: DbArgs,
     },
+    /// Remove a user's second factor (TOTP and recovery codes) after they lost their device, and end their
+    /// sessions. An admin or arbiter then sets it up again at their next login. Recorded as a security event.
+    ResetTotp {
+        /// The user name.
+        username: String,
+        #[command(flatten)]
+        db: DbArgs,
+    },
 }
 
 #[derive(Subcommand)]
@@ -427,6 +435,28 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 println!("this password is shown only once");
             } else {
                 println!("created {} {} (id {})", role.as_str(), username, user.id);
+            }
+            Ok(())
+        }
+        Command::Admin { command: AdminCommand::ResetTotp { username, db } } => {
+            let config = load_config(cli.config.as_deref(), &db)?;
+            init_tracing(&config.log);
+            let store = open_store(&config).await?;
+            let reset = kabao_app::totp::reset(&*store, &username, now()).await;
+            store.close().await;
+            let user = match reset {
+                Ok(u) => u,
+                Err(kabao_app::totp::TotpError::Accounts(_)) => bail!("no user named {username}"),
+                Err(e) => bail!("{e}"),
+            };
+            println!(
+                "two-step verification of {} ({}, id {}) removed; their sessions ended",
+                user.username,
+                user.role.as_str(),
+                user.id
+            );
+            if kabao_app::totp::required_for(user.role) {
+                println!("they must set it up again at their next login");
             }
             Ok(())
         }

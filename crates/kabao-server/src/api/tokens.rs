@@ -10,16 +10,22 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use kabao_core::ApiTokenId;
 
-/// Create an API token. Login failures count towards the same throttle as the login page.
+/// Create an API token. An account with two-step verification on also gives `totp` (a current code or a
+/// recovery code): without it the answer is 401 `auth.totp_required`, with a wrong one 401 `auth.totp_invalid`.
+/// Admins and arbiters without two-step verification are refused (403 `auth.totp_enrolment_required`) until they
+/// set it up on the page. Login failures, wrong codes included, count towards the same throttle as the login page.
 #[utoipa::path(post, path = "/api/v1/tokens", request_body = TokenCreate, tag = "tokens",
-    responses((status = 201, body = TokenCreated), (status = 400, description = "bad token name"), (status = 401, description = "wrong credentials"),
+    responses((status = 201, body = TokenCreated), (status = 400, description = "bad token name"),
+        (status = 401, description = "wrong credentials, or the TOTP code missing (auth.totp_required) or wrong (auth.totp_invalid)"),
+        (status = 403, description = "an admin or arbiter without two-step verification (auth.totp_enrolment_required)"),
         (status = 429, description = "too many failures")))]
 pub async fn create(
     State(state): State<SharedState>,
     ClientIp(ip): ClientIp,
     ApiJson(body): ApiJson<TokenCreate>,
 ) -> Result<(StatusCode, ApiJson<TokenCreated>), ApiError> {
-    let user = kabao_app::accounts::authenticate(&state, &body.username, &body.password, ip).await?;
+    let (user, _) =
+        kabao_app::totp::login_with_code(&state, &body.username, &body.password, body.totp.as_deref(), ip).await?;
     let t = kabao_app::sessions::create_api_token(&state, &user, &body.name).await?;
     Ok((StatusCode::CREATED, ApiJson(TokenCreated { id: t.id.0, token: t.token, name: t.name })))
 }

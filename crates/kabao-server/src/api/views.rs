@@ -86,6 +86,11 @@ pub struct TokenCreate {
         pattern = r"[^\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]"
     )]
     pub name: String,
+    /// For an account with two-step verification on: the authenticator's current 6-digit code, or one of the
+    /// account's recovery codes (spent by this use).
+    #[serde(default)]
+    #[schema(max_length = 32)]
+    pub totp: Option<String>,
 }
 
 #[derive(Serialize, ToSchema)]

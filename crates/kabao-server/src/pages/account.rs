@@ -89,7 +89,7 @@ pub struct RegisterForm {
 }
 
 /// Where a user lands after logging in.
-fn home_of(role: Role) -> &'static str {
+pub(crate) fn home_of(role: Role) -> &'static str {
     match role {
         Role::Merchant => "/console",
         Role::Admin => "/admin",
@@ -134,12 +134,17 @@ pub struct NextQuery {
 }
 
 /// Only local paths may be returned to after login (no open redirect).
-fn safe_next(next: Option<&str>) -> String {
+pub(crate) fn safe_next(next: Option<&str>) -> String {
     next.filter(|n| n.starts_with('/') && !n.starts_with("//") && !n.contains('\\')).unwrap_or("").to_string()
 }
 
 pub async fn login_form(v: Visitor, ApiQuery(q): ApiQuery<NextQuery>) -> Response {
-    render(LoginPage { ctx: Ctx::new(&v), error: None, username: String::new(), next: safe_next(q.next.as_deref()) })
+    login_page(&v, None, safe_next(q.next.as_deref()))
+}
+
+/// The login page with an empty form (and a message, when a login had to start over).
+pub(crate) fn login_page(v: &Visitor, error: Option<String>, next: String) -> Response {
+    render(LoginPage { ctx: Ctx::new(v), error, username: String::new(), next })
 }
 
 #[derive(Deserialize)]
@@ -162,10 +167,35 @@ pub async fn login(
 ) -> Result<Response, ApiError> {
     v.check_csrf(f.csrf.as_deref())?;
     match kabao_app::accounts::authenticate(&state, &f.username, &f.password, v.ip).await.map_err(ApiError::from) {
+        Ok(user) if user.totp_enabled => {
+            // The password was right; the session waits for the second factor on the code page.
+            let token = kabao_app::totp::start_login_challenge(&state, &user).await?;
+            let cookie = crate::auth::set_cookie(
+                crate::auth::LOGIN_CHALLENGE_COOKIE,
+                &token,
+                Some(kabao_app::totp::LOGIN_CHALLENGE_SECONDS),
+                true,
+                "Lax",
+                state.config.secure_cookies,
+            );
+            let next = safe_next(Some(&f.next));
+            let to = if next.is_empty() {
+                "/login/2fa".to_string()
+            } else {
+                format!("/login/2fa?next={}", super::two_factor::query_encode(&next))
+            };
+            Ok(([(SET_COOKIE, cookie)], see_other(&to)).into_response())
+        }
         Ok(user) => {
             let cookie = crate::auth::start_session_from(&state, &user, &headers, v.ip).await?;
             let next = safe_next(Some(&f.next));
-            let to = if next.is_empty() { home_of(user.role).to_string() } else { next };
+            let to = if kabao_app::totp::needs_enrolment(&user) {
+                "/account/2fa".to_string()
+            } else if next.is_empty() {
+                home_of(user.role).to_string()
+            } else {
+                next
+            };
             Ok(([(SET_COOKIE, cookie)], see_other(&to)).into_response())
         }
         Err(e) if e.status.is_client_error() => {

@@ -18,6 +18,7 @@ pub mod reconciliation;
 pub mod reviews;
 pub mod security;
 pub mod trust;
+pub mod two_factor;
 pub mod webhooks;
 
 use crate::auth::Visitor;
@@ -384,7 +385,12 @@ fn page_routes(sandbox: bool) -> Routes {
         .route("/account/security/password", post(security::change_password))
         .route("/account/sessions", get(security::sessions))
         .route("/account/sessions/end", post(security::end_one))
-        .route("/account/sessions/end-all", post(security::end_all));
+        .route("/account/sessions/end-all", post(security::end_all))
+        .route("/account/2fa", get(two_factor::show))
+        .route("/account/2fa/confirm", post(two_factor::confirm))
+        .route("/account/2fa/recovery-codes", post(two_factor::renew_codes))
+        .route("/account/2fa/disable", post(two_factor::disable))
+        .route("/login/2fa", get(two_factor::code_form).post(two_factor::code));
     if sandbox {
         routes
             .route("/o/{no}/pay/sandbox", post(orders::pay_sandbox))
@@ -407,6 +413,9 @@ pub fn route_table(sandbox: bool) -> Vec<(axum::http::Method, String)> {
 }
 
 /// Wraps the page routes with the CSRF-cookie middleware (needs the state, so it is applied in `router`).
+/// The forced-enrolment gate ([`crate::auth::forced_enrolment`]) is applied here too, for the same reason.
 pub fn with_csrf(router: Router<SharedState>, state: SharedState) -> Router<SharedState> {
-    router.layer(axum::middleware::from_fn_with_state(state, crate::auth::csrf_cookie))
+    router
+        .layer(axum::middleware::from_fn_with_state(state.clone(), crate::auth::forced_enrolment))
+        .layer(axum::middleware::from_fn_with_state(state, crate::auth::csrf_cookie))
 }

@@ -26,6 +26,8 @@ struct SecurityPage {
     ctx: Ctx,
     error: Option<String>,
     done: bool,
+    /// TOTP is on (else the page offers it).
+    totp_enabled: bool,
 }
 
 #[derive(Deserialize)]
@@ -35,10 +37,11 @@ pub struct DoneQuery {
 }
 
 pub async fn show(v: Visitor, crate::extract::ApiQuery(q): crate::extract::ApiQuery<DoneQuery>) -> Response {
-    if let Err(r) = signed_in(&v) {
-        return r;
-    }
-    render(SecurityPage { ctx: Ctx::new(&v), error: None, done: q.done.is_some() })
+    let user = match signed_in(&v) {
+        Ok(u) => u,
+        Err(r) => return r,
+    };
+    render(SecurityPage { ctx: Ctx::new(&v), error: None, done: q.done.is_some(), totp_enabled: user.totp_enabled })
 }
 
 #[derive(Deserialize)]
@@ -70,8 +73,12 @@ pub async fn change_password(
             Ok(([(SET_COOKIE, cookie)], see_other("/account/security?done=password")).into_response())
         }
         Err(e) if super::shown_on_form(&e) => {
-            let page =
-                render(SecurityPage { ctx: Ctx::new(&v), error: Some(e.message(v.lang).to_string()), done: false });
+            let page = render(SecurityPage {
+                ctx: Ctx::new(&v),
+                error: Some(e.message(v.lang).to_string()),
+                done: false,
+                totp_enabled: user.totp_enabled,
+            });
             let mut page = super::with_status(page, e.status);
             if let Some(s) = e.retry_after_s {
                 page.headers_mut().insert(axum::http::header::RETRY_AFTER, axum::http::HeaderValue::from(s));

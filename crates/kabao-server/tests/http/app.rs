@@ -25,6 +25,16 @@ pub struct TestApp {
     pub router: Router,
     pub state: Arc<AppState>,
     pub clock: Arc<ManualClock>,
+    /// The second factors the harness enrolled ([`TestApp::enrol_totp`]), by user name.
+    pub totp: std::sync::Mutex<HashMap<String, Enrolled>>,
+}
+
+/// A second factor the harness holds, as its owner would: the secret, the last time step a code was given for,
+/// and the recovery codes not yet used.
+pub struct Enrolled {
+    pub secret: kabao_core::totp::TotpSecret,
+    pub last_step: i64,
+    pub recovery_codes: Vec<String>,
 }
 
 /// A response, read whole.
@@ -147,7 +157,7 @@ impl TestApp {
             state.app.gateways = state.app.gateways.clone().with(gateway);
         }
         let state = Arc::new(state);
-        TestApp { mail, router: kabao_server::router(state.clone()), state, clock }
+        TestApp { mail, router: kabao_server::router(state.clone()), state, clock, totp: Default::default() }
     }
 
     pub async fn send(&self, req: Request<Body>) -> Res {
@@ -201,15 +211,63 @@ impl TestApp {
         self.token(username, "merchant-pass-1").await
     }
 
+    /// The account named `username`, as stored now.
+    pub async fn user(&self, username: &str) -> Option<kabao_store::User> {
+        let mut tx = self.state.store.begin(kabao_store::TxMode::Read).await.unwrap();
+        tx.user_by_username(username).await.unwrap()
+    }
+
+    /// Seconds since the epoch on the test clock.
+    pub fn now_s(&self) -> i64 {
+        self.state.now().millis() / 1000
+    }
+
+    /// Enrols `username` in TOTP through the same use cases as the page (begin, then confirm with a code the
+    /// test computes from the secret with `totp-rs`), keeps the secret and recovery codes, and returns the
+    /// secret in base32. The confirming code is the previous step's, leaving two steps for logins at once.
+    pub async fn enrol_totp(&self, username: &str) -> String {
+        let user = self.user(username).await.unwrap_or_else(|| panic!("no user {username}"));
+        let e = kabao_app::totp::begin_enrolment(&self.state, &user).await.unwrap();
+        let secret = kabao_core::totp::TotpSecret::from_base32(&e.secret_grouped).unwrap();
+        let step = kabao_core::totp::step_of(self.now_s()) - 1;
+        let codes = kabao_app::totp::confirm_enrolment(&self.state, &user, &secret.code_for_step(step)).await.unwrap();
+        let base32 = secret.base32().to_string();
+        let enrolled = Enrolled { secret, last_step: step, recovery_codes: codes };
+        self.totp.lock().unwrap().insert(username.to_string(), enrolled);
+        base32
+    }
+
+    /// A second factor the server accepts for `username` now, as its owner would give it: the authenticator's
+    /// code for the next unused step in the window, else (the window's steps all used at this clock time) one
+    /// of the recovery codes. `None` if the harness did not enrol the account.
+    pub fn second_factor(&self, username: &str) -> Option<String> {
+        let mut all = self.totp.lock().unwrap();
+        let e = all.get_mut(username)?;
+        let now = kabao_core::totp::step_of(self.now_s());
+        let next = (e.last_step + 1).max(now - kabao_core::totp::SKEW_STEPS);
+        if next <= now + kabao_core::totp::SKEW_STEPS {
+            e.last_step = next;
+            return Some(e.secret.code_for_step(next));
+        }
+        e.recovery_codes.pop()
+    }
+
+    /// Enrols an admin or arbiter that must have a second factor and has none yet (forced enrolment).
+    pub async fn enrol_if_required(&self, username: &str) {
+        if self.user(username).await.is_some_and(|u| kabao_app::totp::needs_enrolment(&u)) {
+            self.enrol_totp(username).await;
+        }
+    }
+
+    /// An API token by user name and password, as `POST /api/v1/tokens` gives it; admins and arbiters are
+    /// enrolled first, and an enrolled account's second factor is sent along.
     pub async fn token(&self, username: &str, password: &str) -> String {
-        let res = self
-            .api(
-                "POST",
-                "/api/v1/tokens",
-                None,
-                Some(serde_json::json!({"username": username, "password": password, "name": "test"})),
-            )
-            .await;
+        self.enrol_if_required(username).await;
+        let mut body = serde_json::json!({"username": username, "password": password, "name": "test"});
+        if let Some(code) = self.second_factor(username) {
+            body["totp"] = serde_json::Value::String(code);
+        }
+        let res = self.api("POST", "/api/v1/tokens", None, Some(body)).await;
         assert_eq!(res.status, StatusCode::CREATED, "{}", res.body);
         res.json()["token"].as_str().unwrap().to_string()
     }
@@ -342,8 +400,21 @@ impl Browser<'_> {
         res
     }
 
-    /// Logs in through the page and stays logged in.
+    /// Logs in through the page and stays logged in. Admins and arbiters are enrolled first; an account the
+    /// harness enrolled gives its second factor on the code page (the response is then that page's answer).
     pub async fn login(&mut self, username: &str, password: &str) -> Res {
+        self.app.enrol_if_required(username).await;
+        let res = self.login_password(username, password).await;
+        if !res.location().starts_with("/login/2fa") {
+            return res;
+        }
+        let Some(code) = self.app.second_factor(username) else { return res };
+        let csrf = self.csrf();
+        self.post("/login/2fa", &[("code", &code)], Some(&csrf)).await
+    }
+
+    /// Only the password step of the login page (no enrolment, no second factor).
+    pub async fn login_password(&mut self, username: &str, password: &str) -> Res {
         self.get("/login").await;
         let csrf = self.csrf();
         self.post("/login", &[("username", username), ("password", password)], Some(&csrf)).await

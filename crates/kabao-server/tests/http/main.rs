@@ -31,6 +31,7 @@ mod sandbox;
 mod security;
 mod throttles;
 mod trust;
+mod two_factor;
 mod verifier;
 mod webhooks;
 mod wechatpay;

@@ -2,7 +2,10 @@
 
 use super::SqliteTx;
 use crate::errors::{map_sqlx, one_row};
-use crate::{lite, rows, ApiToken, NewApiToken, NewUser, SecurityEvent, Session, StoreResult, User, UsersTx};
+use crate::{
+    lite, rows, ApiToken, LoginChallenge, NewApiToken, NewUser, SealedTotp, SecurityEvent, Session, StoreResult,
+    TotpCredential, User, UsersTx,
+};
 use async_trait::async_trait;
 use kabao_core::user::Role;
 use kabao_core::{ApiTokenId, Timestamp, UserId};
@@ -124,6 +127,7 @@ impl UsersTx for SqliteTx {
             String,
             String,
             i64,
+            bool,
         )> = lite::query_as(&SQL)
             .bind(token_hash)
             .bind(now.millis())
@@ -134,7 +138,7 @@ impl UsersTx for SqliteTx {
             None => Ok(None),
             Some(r) => {
                 let session = rows::session((r.0, r.1, r.2, r.3, r.4, r.5, r.6));
-                let user = rows::user((r.7, r.8, r.9, r.10, r.11, r.12))?;
+                let user = rows::user((r.7, r.8, r.9, r.10, r.11, r.12, r.13))?;
                 Ok(Some((session, user)))
             }
         }
@@ -263,12 +267,13 @@ impl UsersTx for SqliteTx {
             String,
             String,
             i64,
+            bool,
         )> = lite::query_as(&SQL).bind(token_hash).fetch_optional(&mut self.tx).await.map_err(map_sqlx)?;
         match row {
             None => Ok(None),
             Some(r) => {
                 let token = rows::token((r.0, r.1, r.2, r.3, r.4, r.5));
-                let user = rows::user((r.6, r.7, r.8, r.9, r.10, r.11))?;
+                let user = rows::user((r.6, r.7, r.8, r.9, r.10, r.11, r.12))?;
                 Ok(Some((token, user)))
             }
         }
@@ -295,5 +300,203 @@ impl UsersTx for SqliteTx {
         });
         let rows = lite::query(&SQL).bind(limit).bind(offset).fetch_all(&mut self.tx).await.map_err(map_sqlx)?;
         rows.iter().map(rows::security_from_row).collect()
+    }
+
+    // ---- second factor (TOTP) ----
+
+    async fn totp_credential(&mut self, user: UserId) -> StoreResult<Option<TotpCredential>> {
+        let row: Option<(i64, i32, Vec<u8>, i64, i64)> = lite::query_as(
+            "SELECT user_id, key_version, secret_sealed, enabled_at, last_step FROM totp_credentials WHERE user_id = $1",
+        )
+        .bind(user.0)
+        .fetch_optional(&mut self.tx)
+        .await
+        .map_err(map_sqlx)?;
+        Ok(row.map(|r| TotpCredential {
+            sealed: SealedTotp { user_id: UserId(r.0), key_version: r.1, secret_sealed: r.2, at: Timestamp(r.3) },
+            last_step: r.4,
+        }))
+    }
+
+    async fn insert_totp_credential(&mut self, credential: &TotpCredential) -> StoreResult<()> {
+        let c = &credential.sealed;
+        lite::query(
+            "INSERT INTO totp_credentials (user_id, key_version, secret_sealed, last_step, enabled_at) \
+             VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(c.user_id.0)
+        .bind(c.key_version)
+        .bind(&c.secret_sealed)
+        .bind(credential.last_step)
+        .bind(c.at.millis())
+        .execute(&mut self.tx)
+        .await
+        .map_err(map_sqlx)?;
+        lite::query("DELETE FROM totp_pending WHERE user_id = $1")
+            .bind(c.user_id.0)
+            .execute(&mut self.tx)
+            .await
+            .map_err(map_sqlx)?;
+        Ok(())
+    }
+
+    async fn advance_totp_step(&mut self, user: UserId, step: i64) -> StoreResult<bool> {
+        // The comparison is in the WHERE clause, so two requests with the same code cannot both pass.
+        let done = lite::query("UPDATE totp_credentials SET last_step = $2 WHERE user_id = $1 AND last_step < $2")
+            .bind(user.0)
+            .bind(step)
+            .execute(&mut self.tx)
+            .await
+            .map_err(map_sqlx)?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn delete_totp(&mut self, user: UserId) -> StoreResult<bool> {
+        let done = lite::query("DELETE FROM totp_credentials WHERE user_id = $1")
+            .bind(user.0)
+            .execute(&mut self.tx)
+            .await
+            .map_err(map_sqlx)?;
+        lite::query("DELETE FROM totp_pending WHERE user_id = $1")
+            .bind(user.0)
+            .execute(&mut self.tx)
+            .await
+            .map_err(map_sqlx)?;
+        lite::query("DELETE FROM recovery_codes WHERE user_id = $1")
+            .bind(user.0)
+            .execute(&mut self.tx)
+            .await
+            .map_err(map_sqlx)?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn totp_pending(&mut self, user: UserId) -> StoreResult<Option<SealedTotp>> {
+        let row: Option<(i64, i32, Vec<u8>, i64)> = lite::query_as(
+            "SELECT user_id, key_version, secret_sealed, created_at FROM totp_pending WHERE user_id = $1",
+        )
+        .bind(user.0)
+        .fetch_optional(&mut self.tx)
+        .await
+        .map_err(map_sqlx)?;
+        Ok(row.map(|r| SealedTotp { user_id: UserId(r.0), key_version: r.1, secret_sealed: r.2, at: Timestamp(r.3) }))
+    }
+
+    async fn put_totp_pending(&mut self, pending: &SealedTotp) -> StoreResult<()> {
+        lite::query(
+            "INSERT INTO totp_pending (user_id, key_version, secret_sealed, created_at) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (user_id) DO UPDATE SET key_version = excluded.key_version, \
+             secret_sealed = excluded.secret_sealed, created_at = excluded.created_at",
+        )
+        .bind(pending.user_id.0)
+        .bind(pending.key_version)
+        .bind(&pending.secret_sealed)
+        .bind(pending.at.millis())
+        .execute(&mut self.tx)
+        .await
+        .map_err(map_sqlx)?;
+        Ok(())
+    }
+
+    async fn replace_recovery_codes(&mut self, user: UserId, hashes: &[Vec<u8>], now: Timestamp) -> StoreResult<()> {
+        lite::query("DELETE FROM recovery_codes WHERE user_id = $1")
+            .bind(user.0)
+            .execute(&mut self.tx)
+            .await
+            .map_err(map_sqlx)?;
+        for hash in hashes {
+            lite::query("INSERT INTO recovery_codes (code_hash, user_id, created_at) VALUES ($1, $2, $3)")
+                .bind(hash)
+                .bind(user.0)
+                .bind(now.millis())
+                .execute(&mut self.tx)
+                .await
+                .map_err(map_sqlx)?;
+        }
+        Ok(())
+    }
+
+    async fn use_recovery_code(&mut self, user: UserId, code_hash: &[u8], now: Timestamp) -> StoreResult<bool> {
+        // Owner and "unused" are in the WHERE clause: another user's code, or a used one, matches nothing.
+        let done = lite::query(
+            "UPDATE recovery_codes SET used_at = $3 WHERE code_hash = $1 AND user_id = $2 AND used_at IS NULL",
+        )
+        .bind(code_hash)
+        .bind(user.0)
+        .bind(now.millis())
+        .execute(&mut self.tx)
+        .await
+        .map_err(map_sqlx)?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn count_unused_recovery_codes(&mut self, user: UserId) -> StoreResult<i64> {
+        lite::query_scalar("SELECT COUNT(*) FROM recovery_codes WHERE user_id = $1 AND used_at IS NULL")
+            .bind(user.0)
+            .fetch_one(&mut self.tx)
+            .await
+            .map_err(map_sqlx)
+    }
+
+    async fn insert_login_challenge(&mut self, challenge: &LoginChallenge) -> StoreResult<()> {
+        lite::query("DELETE FROM login_challenges WHERE expires_at <= $1")
+            .bind(challenge.created_at.millis())
+            .execute(&mut self.tx)
+            .await
+            .map_err(map_sqlx)?;
+        lite::query(
+            "INSERT INTO login_challenges (token_hash, user_id, created_at, expires_at, failures, used_at) \
+             VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(&challenge.token_hash)
+        .bind(challenge.user_id.0)
+        .bind(challenge.created_at.millis())
+        .bind(challenge.expires_at.millis())
+        .bind(challenge.failures)
+        .bind(challenge.used_at.map(|t| t.millis()))
+        .execute(&mut self.tx)
+        .await
+        .map_err(map_sqlx)?;
+        Ok(())
+    }
+
+    async fn live_login_challenge(&mut self, token_hash: &[u8], now: Timestamp) -> StoreResult<Option<LoginChallenge>> {
+        let row: Option<(Vec<u8>, i64, i64, i64, i32, Option<i64>)> = lite::query_as(
+            "SELECT token_hash, user_id, created_at, expires_at, failures, used_at FROM login_challenges \
+             WHERE token_hash = $1 AND used_at IS NULL AND expires_at > $2",
+        )
+        .bind(token_hash)
+        .bind(now.millis())
+        .fetch_optional(&mut self.tx)
+        .await
+        .map_err(map_sqlx)?;
+        Ok(row.map(|r| LoginChallenge {
+            token_hash: r.0,
+            user_id: UserId(r.1),
+            created_at: Timestamp(r.2),
+            expires_at: Timestamp(r.3),
+            failures: r.4,
+            used_at: r.5.map(Timestamp),
+        }))
+    }
+
+    async fn add_login_challenge_failure(&mut self, token_hash: &[u8]) -> StoreResult<i32> {
+        let failures: Option<i32> = lite::query_scalar(
+            "UPDATE login_challenges SET failures = failures + 1 WHERE token_hash = $1 RETURNING failures",
+        )
+        .bind(token_hash)
+        .fetch_optional(&mut self.tx)
+        .await
+        .map_err(map_sqlx)?;
+        Ok(failures.unwrap_or(0))
+    }
+
+    async fn use_login_challenge(&mut self, token_hash: &[u8], now: Timestamp) -> StoreResult<bool> {
+        let done = lite::query("UPDATE login_challenges SET used_at = $2 WHERE token_hash = $1 AND used_at IS NULL")
+            .bind(token_hash)
+            .bind(now.millis())
+            .execute(&mut self.tx)
+            .await
+            .map_err(map_sqlx)?;
+        Ok(done.rows_affected() == 1)
     }
 }

@@ -1,11 +1,15 @@
 //! The users aggregate's part of a transaction: accounts, sessions, API tokens and security events.
 
-use crate::{ApiToken, NewApiToken, NewUser, SecurityEvent, Session, StoreResult, User};
+use crate::{
+    ApiToken, LoginChallenge, NewApiToken, NewUser, SealedTotp, SecurityEvent, Session, StoreResult, TotpCredential,
+    User,
+};
 use async_trait::async_trait;
 use kabao_core::user::Role;
 use kabao_core::{ApiTokenId, Timestamp, UserId};
 
 /// People and their credentials: accounts, login sessions, merchant API tokens (both stored as SHA-256
+/// only), the TOTP second factor (secrets sealed by the keyring; recovery codes and login challenges as SHA-256
 /// only), and the security events the platform records about them.
 #[async_trait]
 pub trait UsersTx: Send {
@@ -51,4 +55,34 @@ pub trait UsersTx: Send {
     async fn insert_security_event(&mut self, event: &SecurityEvent) -> StoreResult<i64>;
     /// Security events, newest first.
     async fn security_events(&mut self, limit: i64, offset: i64) -> StoreResult<Vec<SecurityEvent>>;
+
+    // ---- second factor (TOTP) ----
+    /// The user's confirmed TOTP credential, if any.
+    async fn totp_credential(&mut self, user: UserId) -> StoreResult<Option<TotpCredential>>;
+    /// Turns TOTP on: stores the credential and drops the pending secret. Conflict if the user has one already.
+    async fn insert_totp_credential(&mut self, credential: &TotpCredential) -> StoreResult<()>;
+    /// Records `step` as the last accepted one only if it is later than the stored one; false if it is not (a
+    /// replay, or a concurrent use of the same code) or there is no credential.
+    async fn advance_totp_step(&mut self, user: UserId, step: i64) -> StoreResult<bool>;
+    /// Turns TOTP off: deletes the credential, any pending secret and every recovery code; true if there was
+    /// a credential.
+    async fn delete_totp(&mut self, user: UserId) -> StoreResult<bool>;
+    /// The secret waiting for its first code, if any.
+    async fn totp_pending(&mut self, user: UserId) -> StoreResult<Option<SealedTotp>>;
+    /// Stores (or replaces) the user's pending secret.
+    async fn put_totp_pending(&mut self, pending: &SealedTotp) -> StoreResult<()>;
+    /// Replaces every recovery code of the user with these (SHA-256 of each).
+    async fn replace_recovery_codes(&mut self, user: UserId, hashes: &[Vec<u8>], now: Timestamp) -> StoreResult<()>;
+    /// Marks one unused recovery code of this user used; false if the user has no such unused code.
+    async fn use_recovery_code(&mut self, user: UserId, code_hash: &[u8], now: Timestamp) -> StoreResult<bool>;
+    /// How many of the user's recovery codes are still unused.
+    async fn count_unused_recovery_codes(&mut self, user: UserId) -> StoreResult<i64>;
+    /// Stores a login challenge (and drops expired ones).
+    async fn insert_login_challenge(&mut self, challenge: &LoginChallenge) -> StoreResult<()>;
+    /// A challenge that is not used and has `expires_at > now`.
+    async fn live_login_challenge(&mut self, token_hash: &[u8], now: Timestamp) -> StoreResult<Option<LoginChallenge>>;
+    /// Counts one wrong code against a challenge; returns its failures now (0 if there is no such challenge).
+    async fn add_login_challenge_failure(&mut self, token_hash: &[u8]) -> StoreResult<i32>;
+    /// Marks a challenge used; false if it was used already or does not exist.
+    async fn use_login_challenge(&mut self, token_hash: &[u8], now: Timestamp) -> StoreResult<bool>;
 }

@@ -70,7 +70,74 @@ pub async fn log_in(c: &Client, base: &str, username: &str) {
     fill(c, "#login-form [name=username]", username).await;
     fill(c, "#login-form [name=password]", "kabao-demo-2026").await;
     submit(c, "#login-form").await;
+    second_step(c, base, username).await;
+}
+
+/// The second factors the tests set up, by server and user name: the secret and the last time step a code
+/// was typed for (a code is accepted once).
+static SECRETS: std::sync::Mutex<Vec<(String, String, kabao_core::totp::TotpSecret, i64)>> =
+    std::sync::Mutex::new(Vec::new());
+
+fn unix_now() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
+}
+
+/// The code a person would type now for `username` on `base`: the next step not used yet (waiting for the
+/// authenticator's next code when the window's steps are used up), or `None` if the test never enrolled them.
+pub async fn next_code(base: &str, username: &str) -> Option<String> {
+    loop {
+        let wait = {
+            let mut all = SECRETS.lock().unwrap_or_else(|e| e.into_inner());
+            let e = all.iter_mut().find(|e| e.0 == base && e.1 == username)?;
+            let now = kabao_core::totp::step_of(unix_now());
+            let next = (e.3 + 1).max(now - kabao_core::totp::SKEW_STEPS);
+            if next <= now + kabao_core::totp::SKEW_STEPS {
+                e.3 = next;
+                return Some(e.2.code_for_step(next));
+            }
+            kabao_core::totp::STEP_SECONDS - unix_now().rem_euclid(kabao_core::totp::STEP_SECONDS)
+        };
+        tokio::time::sleep(Duration::from_secs(wait as u64)).await;
+    }
+}
+
+/// Reads the key from the enrolment page (`/account/2fa`), types the current code and waits for the recovery
+/// codes, which are returned. The secret is remembered for later logins.
+pub async fn enrol(c: &Client, base: &str, username: &str) -> Vec<String> {
+    let key = text(c, "#totp-secret").await;
+    let secret = kabao_core::totp::TotpSecret::from_base32(&key).unwrap_or_else(|| panic!("no base32 key: {key}"));
+    let step = kabao_core::totp::step_of(unix_now());
+    let code = secret.code_for_step(step);
+    SECRETS.lock().unwrap_or_else(|e| e.into_inner()).push((base.to_string(), username.to_string(), secret, step));
+    fill(c, "#totp-confirm-form [name=code]", &code).await;
+    submit(c, "#totp-confirm-form").await;
+    wait_for(c, "#recovery-codes").await;
+    let items = c.find_all(Locator::Css("#recovery-codes li")).await.unwrap_or_else(|e| panic!("{e}"));
+    let mut codes = Vec::new();
+    for li in items {
+        codes.push(li.text().await.unwrap_or_else(|e| panic!("{e}")));
+    }
+    codes
+}
+
+/// After the password: the code page for an enrolled account (the remembered secret's next code), or the forced
+/// enrolment of an admin or arbiter signing in for the first time; ends signed in.
+pub async fn second_step(c: &Client, base: &str, username: &str) {
+    c.wait()
+        .at_most(Duration::from_secs(10))
+        .for_element(Locator::Css("#logout-form, #login-2fa-form, #login-form .form-error"))
+        .await
+        .unwrap_or_else(|e| panic!("after the password: {e}"));
+    if c.find(Locator::Css("#login-2fa-form")).await.is_ok() {
+        let code = next_code(base, username).await.unwrap_or_else(|| panic!("{username} has no known secret"));
+        fill(c, "#login-2fa-form [name=code]", &code).await;
+        submit(c, "#login-2fa-form").await;
+    }
     wait_for(c, "#logout-form").await;
+    if c.find(Locator::Css("#totp-confirm-form")).await.is_ok() && c.find(Locator::Css("#totp-required")).await.is_ok()
+    {
+        enrol(c, base, username).await;
+    }
 }
 
 pub async fn text(c: &Client, css: &str) -> String {

@@ -182,6 +182,28 @@ async fn admin_create_makes_a_staff_account_with_a_printed_password() {
     assert!(!ok && err.contains("taken"), "{err}");
 }
 
+#[tokio::test]
+async fn admin_reset_totp_removes_the_second_factor_and_is_recorded() {
+    let data = TempDir::new("reset-totp");
+    let (ok, out, err) = run(&["admin", "create", "--username", "arbiter_wu", "--role", "arbiter"], &data);
+    assert!(ok, "{out} {err}");
+    let (ok, _, err) = run(&["admin", "reset-totp", "nobody_here"], &data);
+    assert!(!ok && err.contains("no user named nobody_here"), "{err}");
+    let (ok, out, err) = run(&["admin", "reset-totp", "arbiter_wu"], &data);
+    assert!(ok, "{out} {err}");
+    assert!(out.contains("two-step verification of arbiter_wu") && out.contains("set it up again"), "{out}");
+    let url = format!("sqlite://{}", data.path().join("kabao.db").display());
+    let store = kabao_store::open(&url).await.unwrap_or_else(|e| panic!("{e}"));
+    let mut tx = store.begin(TxMode::Read).await.unwrap_or_else(|e| panic!("{e}"));
+    let events = tx.security_events(10, 0).await.unwrap_or_else(|e| panic!("{e}"));
+    assert!(events.iter().any(|e| e.kind == "totp_reset" && e.detail_json.contains("arbiter_wu")), "{events:?}");
+    let user =
+        tx.user_by_username("arbiter_wu").await.unwrap_or_else(|e| panic!("{e}")).unwrap_or_else(|| panic!("gone"));
+    assert!(!user.totp_enabled);
+    drop(tx);
+    store.close().await;
+}
+
 /// PostgreSQL mode from the command line: migrate, import keys, serve; skipped without a server.
 #[tokio::test]
 async fn postgres_mode_migrates_imports_and_serves() {

@@ -12,4 +12,5 @@ mod ops;
 mod payments;
 mod reconcile;
 mod trust;
+mod two_factor;
 mod two_instances;
