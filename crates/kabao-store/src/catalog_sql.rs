@@ -80,7 +80,8 @@ impl Sql {
 
     /// The listing filters: listed, a listing (not a variant), shop neither suspended nor held, the category if one is asked.
     fn filters(&mut self, q: &ListingQuery) -> String {
-        let mut f = "p.listed = $1 AND sh.suspended = $2 AND sh.held_rules IS NULL AND p.variant_of IS NULL".to_string();
+        let mut f =
+            "p.listed = $1 AND sh.suspended = $2 AND sh.held_rules IS NULL AND p.variant_of IS NULL".to_string();
         if let Some(c) = q.category {
             let c = self.arg(Arg::Text(c.as_str().into()));
             f.push_str(&format!(" AND p.category = {c}"));

@@ -347,7 +347,7 @@ fn id(f: &Folded, start: usize, channel: Channel) -> Option<usize> {
 /// Whether `@` (then only spaces) comes right before the unit at `start`.
 fn after_at(f: &Folded, start: usize) -> bool {
     let Some(u) = f.unit(start).filter(|u| u.marker_before) else { return false };
-    f.light[..u.light].iter().rev().map(|l| l.c).find(|c| !c.is_whitespace()) == Some('@')
+    f.light.get(..u.light).unwrap_or_default().iter().rev().map(|l| l.c).find(|c| !c.is_whitespace()) == Some('@')
 }
 
 /// Whether a plain word of two or more letters (no digits, nothing inside it) starts at `k`.
