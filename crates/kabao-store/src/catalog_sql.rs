@@ -78,7 +78,8 @@ impl Sql {
         format!("SELECT p.id AS id, CAST({key} AS BIGINT) AS k")
     }
 
-    /// The listing filters: listed, a listing (not a variant), shop neither suspended nor held, the category if one is asked.
+    /// The listing filters: listed, a listing (not a variant), shop neither suspended nor held, the category if one
+    /// is asked.
     fn filters(&mut self, q: &ListingQuery) -> String {
         let mut f =
             "p.listed = $1 AND sh.suspended = $2 AND sh.held_rules IS NULL AND p.variant_of IS NULL".to_string();

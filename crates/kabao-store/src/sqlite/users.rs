@@ -306,7 +306,8 @@ impl UsersTx for SqliteTx {
 
     async fn totp_credential(&mut self, user: UserId) -> StoreResult<Option<TotpCredential>> {
         let row: Option<(i64, i32, Vec<u8>, i64, i64)> = lite::query_as(
-            "SELECT user_id, key_version, secret_sealed, enabled_at, last_step FROM totp_credentials WHERE user_id = $1",
+            "SELECT user_id, key_version, secret_sealed, enabled_at, last_step FROM totp_credentials \
+             WHERE user_id = $1",
         )
         .bind(user.0)
         .fetch_optional(&mut self.tx)
