@@ -131,7 +131,7 @@ async fn shop(fake: &Fake, cert: bool, keys: usize) -> (TestApp, i64) {
     };
     let app =
         TestApp::production_with_http(config, Arc::new(kabao_rails::GatewayHttp::with_timeout(CLIENT_TIMEOUT))).await;
-    let (merchant, product) = app.merchant_with_product("wx_seller").await;
+    let (merchant, product) = app.merchant_with_product("sdk_seller").await;
     let file: String = (0..keys).map(|i| format!("WX-KEY-{i}\n")).collect();
     assert_eq!(app.import(&merchant, product, &file).await.status, StatusCode::OK);
     (app, product)
@@ -140,7 +140,8 @@ async fn shop(fake: &Fake, cert: bool, keys: usize) -> (TestApp, i64) {
 /// A guest order paid (to be) through WeChat Pay from `user_agent`: (order number, the start's JSON).
 async fn start(app: &TestApp, product: i64, user_agent: &str) -> (String, Value) {
     let body = json!({"product_id": product, "quantity": 1, "warranty_ack": true, "guest_email": GUEST});
-    let no = order(app, None, body, None).await.json()["order_no"].as_str().unwrap().to_string();
+    let created = order(app, None, body, None).await;
+    let no = created.json()["order_no"].as_str().unwrap_or_else(|| panic!("{}", created.body)).to_string();
     let req = Request::post(format!("/api/v1/orders/{no}/pay/wechatpay"))
         .header("x-order-secret", GUEST)
         .header("user-agent", user_agent)
