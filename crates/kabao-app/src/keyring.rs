@@ -27,41 +27,59 @@ impl Localized for KeyringError {
 }
 
 /// Loads the data keys, creating the fingerprint key and card-key key version 1 on a fresh database.
+///
+/// Several instances may start at once on a fresh database: each reads, finds keys missing and inserts. The
+/// losers' inserts conflict; they give their transaction up and read again, so every instance builds its
+/// keyring from the rows that won, never from what it read before the race (which would blame the master key).
 pub async fn load_or_create(store: &dyn Store, master: &MasterKey, now: Timestamp) -> Result<Keyring, KeyringError> {
-    // Two instances starting at once may both try to create; the loser's insert conflicts and it reloads.
-    for _ in 0..2 {
+    const ATTEMPTS: usize = 5;
+    for _ in 0..ATTEMPTS {
         let mut tx = store.begin(TxMode::Write).await?;
         let rows = tx.data_keys().await?;
-        let mut created = false;
-        for purpose in [PURPOSE_FINGERPRINT, PURPOSE_CARD_KEY] {
-            if !rows.iter().any(|r| r.purpose == purpose) {
-                let mut material = Zeroizing::new([0u8; KEY_LEN]);
-                OsRng.fill_bytes(&mut *material);
-                let mut nonce = [0u8; NONCE_LEN];
-                OsRng.fill_bytes(&mut nonce);
-                let record = DataKeyRecord {
-                    purpose: purpose.to_string(),
-                    version: 1,
-                    wrapped: master.wrap(purpose, 1, &material, nonce),
-                    created_at: now,
-                };
-                match tx.insert_data_key(&record).await {
-                    Ok(()) => created = true,
-                    Err(StoreError::Conflict(_)) => break,
-                    Err(e) => return Err(e.into()),
+        let missing: Vec<&str> = [PURPOSE_FINGERPRINT, PURPOSE_CARD_KEY]
+            .into_iter()
+            .filter(|purpose| !rows.iter().any(|r| r.purpose == *purpose))
+            .collect();
+        if missing.is_empty() {
+            drop(tx);
+            return build(master, &rows);
+        }
+        let mut lost_race = false;
+        for purpose in missing {
+            let mut material = Zeroizing::new([0u8; KEY_LEN]);
+            OsRng.fill_bytes(&mut *material);
+            let mut nonce = [0u8; NONCE_LEN];
+            OsRng.fill_bytes(&mut nonce);
+            let record = DataKeyRecord {
+                purpose: purpose.to_string(),
+                version: 1,
+                wrapped: master.wrap(purpose, 1, &material, nonce),
+                created_at: now,
+            };
+            match tx.insert_data_key(&record).await {
+                Ok(()) => {}
+                Err(StoreError::Conflict(_)) => {
+                    lost_race = true;
+                    break;
                 }
+                Err(e) => return Err(e.into()),
             }
         }
-        if created {
-            tx.commit().await?;
+        if lost_race {
+            // Another instance created the key first; this transaction is spoilt (PostgreSQL aborts it).
+            drop(tx);
             continue;
         }
-        drop(tx);
-        return build(master, &rows);
+        match tx.commit().await {
+            // Read again: the keyring is built from the stored rows only.
+            Ok(()) | Err(StoreError::Conflict(_)) => continue,
+            Err(e) => return Err(e.into()),
+        }
     }
-    let mut tx = store.begin(TxMode::Read).await?;
-    let rows = tx.data_keys().await?;
-    build(master, &rows)
+    Err(StoreError::Database(format!(
+        "the data keys could not be created or read after {ATTEMPTS} attempts (other instances kept creating them)"
+    ))
+    .into())
 }
 
 fn build(master: &MasterKey, rows: &[DataKeyRecord]) -> Result<Keyring, KeyringError> {

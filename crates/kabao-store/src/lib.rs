@@ -46,7 +46,8 @@ pub enum Backend {
 }
 
 /// Whether a transaction will write. On SQLite a write transaction starts with `BEGIN IMMEDIATE`, so it takes
-/// the single writer lock up front (waiting up to the busy timeout) instead of failing when it upgrades.
+/// the single writer lock up front (waiting up to the busy timeout) instead of failing when it upgrades. A read
+/// transaction sees one consistent snapshot on both backends (SQLite's WAL read, PostgreSQL's repeatable read).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TxMode {
     Read,

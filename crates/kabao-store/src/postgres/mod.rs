@@ -63,7 +63,10 @@ impl Store for PgStore {
     async fn begin(&self, mode: TxMode) -> StoreResult<Box<dyn Tx>> {
         let tx = match mode {
             TxMode::Write => self.pool.begin().await,
-            TxMode::Read => self.pool.begin_with("BEGIN READ ONLY").await,
+            // One snapshot for the whole read: `ledger verify` compares entries with balances, a page shows an
+            // order with its events, and under read committed each statement would see a different moment.
+            // A read-only repeatable-read transaction never fails with a serialization error.
+            TxMode::Read => self.pool.begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY").await,
         }
         .map_err(map_sqlx)?;
         Ok(Box::new(PgTx { tx }))
