@@ -108,3 +108,66 @@ async fn two_instances_on_one_postgres_settle_each_order_once() {
     store.close().await;
     db.drop_database().await;
 }
+
+/// Several instances started at the same moment on a fresh database, many times over: every one starts (the
+/// key ring is created once and read back by all), exactly one first admin is created and its password printed
+/// once, and the demo marketplace is seeded once (its fund paid in once), with books that verify.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn instances_starting_together_on_a_fresh_database_bootstrap_once() {
+    const ROUNDS: usize = 4;
+    const INSTANCES: usize = 3;
+    let master = "5a".repeat(32);
+    for round in 0..ROUNDS {
+        let Some(db) = crate::harness::PgDatabase::create().await else { return };
+        let url = db.url.clone();
+        let starts: Vec<_> = (0..INSTANCES)
+            .map(|_| {
+                let (url, master) = (url.clone(), master.clone());
+                std::thread::spawn(move || {
+                    Server::start_with_env(&["--demo", "--database-url", &url], &[("KABAO_MASTER_KEY", &master)])
+                })
+            })
+            .collect();
+        let servers: Vec<Server> = starts
+            .into_iter()
+            .map(|t| t.join().unwrap_or_else(|_| panic!("round {round}: an instance did not start (above)")))
+            .collect();
+        let admin_banners = servers
+            .iter()
+            .filter(|s| s.banner.iter().any(|l| l.starts_with("created the first admin account")))
+            .count();
+        assert_eq!(admin_banners, 1, "round {round}: the first admin's password is printed by one instance");
+        let http = reqwest::Client::new();
+        for s in &servers {
+            let home = http.get(format!("{}/", s.url)).send().await.unwrap_or_else(|e| panic!("{e}"));
+            assert!(home.status().is_success(), "round {round}: {} answers", s.url);
+        }
+
+        let store = kabao_store::open(&url).await.unwrap_or_else(|e| panic!("{e}"));
+        let mut tx = store.begin(TxMode::Read).await.unwrap_or_else(|e| panic!("{e}"));
+        let admins = tx.count_users_with_role(kabao_core::user::Role::Admin).await.unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(admins, 1, "round {round}: one first admin, not one per instance");
+        assert!(tx.user_by_username("admin2").await.unwrap_or_else(|e| panic!("{e}")).is_none());
+        let fund_payments = tx
+            .all_ledger_entries()
+            .await
+            .unwrap_or_else(|e| panic!("{e}"))
+            .iter()
+            .filter(|e| e.kind == TxKind::FundContribution)
+            .map(|e| e.tx_id)
+            .collect::<std::collections::BTreeSet<_>>()
+            .len();
+        assert_eq!(fund_payments, 1, "round {round}: the demo fund is paid in once");
+        let shops = tx.list_shops(100, 0).await.unwrap_or_else(|e| panic!("{e}"));
+        let mut names: Vec<&str> = shops.iter().map(|s| s.name.as_str()).collect();
+        names.sort_unstable();
+        names.dedup();
+        assert!(!shops.is_empty() && names.len() == shops.len(), "round {round}: each demo shop once");
+        drop(tx);
+        let problems = kabao_app::verify::ledger(&*store).await.unwrap_or_else(|e| panic!("{e}"));
+        assert!(problems.is_empty(), "round {round}: {problems:?}");
+        drop(servers);
+        store.close().await;
+        db.drop_database().await;
+    }
+}
