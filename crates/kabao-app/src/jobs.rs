@@ -179,8 +179,10 @@ pub async fn refund_late_deliveries(state: &App) -> Result<u64, JobsError> {
     Ok(refunded)
 }
 
-/// How long a job's lease lasts; a holder that dies is replaced after this.
-const LEASE_SECONDS: i64 = 300;
+/// How long a job's lease lasts without renewal: an instance that dies holding it delays the job by at most
+/// this. The holder renews it every [`RENEW_EVERY`] while the job runs, so a long pass keeps it.
+const LEASE_SECONDS: i64 = 15;
+const RENEW_EVERY: Duration = Duration::from_secs(5);
 
 /// The lease of the 金牌卖家 review (a row created by migration 0010), and how often it runs.
 const GOLD_JOB: &str = "certification_gold";
@@ -237,6 +239,50 @@ async fn release(state: &App, owner: &str, job: &str) -> Result<(), JobsError> {
     Ok(())
 }
 
+/// Runs `work` if this instance (`owner`) gets the job's lease, renewing the lease while it runs and giving it
+/// up afterwards, whether the work succeeded or not. `None` when another instance holds the lease.
+///
+/// The work is never cancelled: every step of a job is its own transaction that re-checks the state it changes,
+/// so if a stalled holder loses its lease, the worst case is two instances doing the same due work, each step
+/// once. Renewal stops with a warning then.
+async fn leased<T, E>(
+    state: &App,
+    owner: &str,
+    job: &str,
+    work: impl std::future::Future<Output = Result<T, E>>,
+) -> Result<Option<T>, JobsError>
+where
+    JobsError: From<E>,
+{
+    if !with_lease(state, owner, job).await? {
+        return Ok(None);
+    }
+    let renew = async {
+        loop {
+            tokio::time::sleep(RENEW_EVERY).await;
+            match with_lease(state, owner, job).await {
+                Ok(true) => {}
+                Ok(false) => {
+                    tracing::warn!(job, "job lease taken over by another instance while running");
+                    break;
+                }
+                // A blip in the database: try again at the next tick (the lease still has time).
+                Err(e) => tracing::warn!(job, error = %e, "job lease renewal failed"),
+            }
+        }
+        // Renewal is over; the work finishes on its own.
+        std::future::pending::<std::convert::Infallible>().await
+    };
+    tokio::pin!(work);
+    let result = tokio::select! {
+        biased;
+        r = &mut work => r,
+        never = renew => match never {},
+    };
+    release(state, owner, job).await?;
+    Ok(Some(result?))
+}
+
 /// One pass of every job this instance (`owner`) can lease.
 pub async fn run_once(state: &App, owner: &str) -> Result<Pass, JobsError> {
     let mut pass = Pass {
@@ -253,76 +299,40 @@ pub async fn run_once(state: &App, owner: &str) -> Result<Pass, JobsError> {
         transfers: None,
     };
     // Deadlines first: a claim the silence job remedies must not be settled away in the same pass.
-    if with_lease(state, owner, "claim_deadlines").await? {
-        let r = crate::claims::run_deadlines(state).await;
-        release(state, owner, "claim_deadlines").await?;
-        pass.claim_deadlines = Some(r?);
-    }
+    pass.claim_deadlines = leased(state, owner, "claim_deadlines", crate::claims::run_deadlines(state)).await?;
     // Then insurance: a claim the silence job could not settle is paid before its order settles.
-    if with_lease(state, owner, "insurance_payouts").await? {
-        let r = crate::insurance::run_payouts(state).await;
-        release(state, owner, "insurance_payouts").await?;
-        pass.insurance_paid = Some(r?);
-    }
-    if with_lease(state, owner, "settle").await? {
-        let r = settle_due(state).await;
-        release(state, owner, "settle").await?;
-        pass.settled = Some(r?);
-    }
-    if with_lease(state, owner, "expire").await? {
-        let r = expire_unpaid(state).await;
-        // Idempotency records past their retention go in the same leased pass (a bounded batch each time).
-        let purged = crate::idempotency::purge(state).await;
+    pass.insurance_paid = leased(state, owner, "insurance_payouts", crate::insurance::run_payouts(state)).await?;
+    pass.settled = leased(state, owner, "settle", settle_due(state)).await?;
+    let housekeeping = async {
+        let expired = expire_unpaid(state).await?;
+        // Idempotency records past their retention go in the same leased pass (a bounded batch each time), and
+        // throttle attempts and spent sign-up answers past their time.
+        let purged = crate::idempotency::purge(state).await? + crate::throttles::purge(state).await?;
         // Products written before the search index existed are indexed a batch per pass, until none is left.
-        let indexed = crate::catalog::index_backlog(state).await;
-        release(state, owner, "expire").await?;
-        pass.expired = Some(r?);
-        let purged = purged?;
-        let indexed = indexed?;
+        let indexed = crate::catalog::index_backlog(state).await?;
         if indexed > 0 {
             tracing::info!(indexed, "products added to the search index");
         }
         if purged > 0 {
-            tracing::info!(purged, "idempotency records past retention deleted");
+            tracing::info!(purged, "idempotency records and throttle attempts past retention deleted");
         }
-    }
-    if with_lease(state, owner, "delivery_deadline").await? {
-        let r = refund_late_deliveries(state).await;
-        release(state, owner, "delivery_deadline").await?;
-        pass.refunded_late = Some(r?);
-    }
-    if with_lease(state, owner, "dispute_reminders").await? {
-        let r = crate::disputes::remind_escalation(state).await;
-        release(state, owner, "dispute_reminders").await?;
-        pass.escalation_reminders = Some(r?);
-    }
-    if gold_review_due(state) && with_lease(state, owner, GOLD_JOB).await? {
-        let r = crate::trust::review_gold(state).await;
-        release(state, owner, GOLD_JOB).await?;
-        pass.gold_reviewed = Some(r?);
+        Ok::<_, JobsError>(expired)
+    };
+    pass.expired = leased(state, owner, "expire", housekeeping).await?;
+    pass.refunded_late = leased(state, owner, "delivery_deadline", refund_late_deliveries(state)).await?;
+    pass.escalation_reminders =
+        leased(state, owner, "dispute_reminders", crate::disputes::remind_escalation(state)).await?;
+    if gold_review_due(state) {
+        pass.gold_reviewed = leased(state, owner, GOLD_JOB, crate::trust::review_gold(state)).await?;
     }
     let reconcile = crate::reconcile::RECONCILE_JOB;
-    if state.gateways.external().next().is_some() && with_lease(state, owner, reconcile).await? {
-        let r = crate::reconcile::run(state).await;
-        release(state, owner, reconcile).await?;
-        pass.reconciled = Some(r?);
+    if state.gateways.external().next().is_some() {
+        pass.reconciled = leased(state, owner, reconcile, crate::reconcile::run(state)).await?;
     }
-    if with_lease(state, owner, crate::payouts::TRANSFER_JOB).await? {
-        let r = crate::payouts::run(state).await;
-        release(state, owner, crate::payouts::TRANSFER_JOB).await?;
-        pass.transfers = Some(r?);
-    }
+    pass.transfers = leased(state, owner, crate::payouts::TRANSFER_JOB, crate::payouts::run(state)).await?;
     // Refunds the passes above queued go out in the same pass.
-    if with_lease(state, owner, REFUND_JOB).await? {
-        let r = crate::refunds::run(state).await;
-        release(state, owner, REFUND_JOB).await?;
-        pass.gateway_refunds = Some(r?);
-    }
-    if with_lease(state, owner, WEBHOOK_JOB).await? {
-        let r = crate::webhooks::run(state, owner).await;
-        release(state, owner, WEBHOOK_JOB).await?;
-        pass.webhooks = Some(r?);
-    }
+    pass.gateway_refunds = leased(state, owner, REFUND_JOB, crate::refunds::run(state)).await?;
+    pass.webhooks = leased(state, owner, WEBHOOK_JOB, crate::webhooks::run(state, owner)).await?;
     Ok(pass)
 }
 
@@ -349,4 +359,62 @@ where
             }
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Config, ManualClock};
+    use kabao_core::vault::MasterKey;
+    use kabao_core::Timestamp;
+    use kabao_store::Store;
+
+    const T0: Timestamp = Timestamp::from_millis(1_800_000_000_000);
+
+    async fn app() -> (App, Arc<ManualClock>) {
+        let store: Arc<dyn Store> = Arc::new(kabao_store::sqlite::SqliteStore::open_in_memory().await.unwrap());
+        store.migrate().await.unwrap();
+        let keyring =
+            Arc::new(crate::keyring::load_or_create(&*store, &MasterKey::from_bytes([5; 32]), T0).await.unwrap());
+        let clock = Arc::new(ManualClock::new(T0));
+        (App::new(store, keyring, Config::default(), clock.clone()), clock)
+    }
+
+    #[test]
+    fn a_lease_lasts_seconds_and_is_renewed_well_within_it() {
+        assert!(LEASE_SECONDS <= 30, "a dead holder must delay its jobs by seconds, not minutes");
+        assert!(RENEW_EVERY.as_secs() * 2 < LEASE_SECONDS as u64, "renewal must come well before expiry");
+    }
+
+    #[tokio::test]
+    async fn a_dead_holders_lease_is_taken_over_once_it_runs_out() {
+        let (app, clock) = app().await;
+        // An instance took the settlement lease and died (no renewal, no release).
+        assert!(with_lease(&app, "instance-dead", "settle").await.unwrap());
+        assert_eq!(run_once(&app, "instance-live").await.unwrap().settled, None, "held: the live one waits");
+        clock.advance_seconds(LEASE_SECONDS - 1);
+        assert_eq!(run_once(&app, "instance-live").await.unwrap().settled, None, "still within the lease");
+        clock.advance_seconds(2);
+        assert_eq!(run_once(&app, "instance-live").await.unwrap().settled, Some(0), "taken over seconds later");
+        // And the live instance released it after its pass: the next one by anyone runs at once.
+        assert_eq!(run_once(&app, "instance-other").await.unwrap().settled, Some(0));
+    }
+
+    #[tokio::test]
+    async fn a_running_job_renews_its_lease_and_releases_it_when_done() {
+        let (app, clock) = app().await;
+        let app = &app;
+        let work = async {
+            // The job runs past its first lease (in the app's clock) while the renewal ticks (in real time).
+            clock.advance_seconds(LEASE_SECONDS - 5);
+            tokio::time::sleep(RENEW_EVERY + Duration::from_secs(3)).await;
+            clock.advance_seconds(10);
+            // Without the renewal the lease would have run out by now and another instance could take it.
+            let stolen = with_lease(app, "instance-other", "settle").await?;
+            Ok::<_, JobsError>(stolen)
+        };
+        let stolen = leased(app, "instance-slow", "settle", work).await.unwrap();
+        assert_eq!(stolen, Some(false), "the renewed lease kept the other instance out");
+        assert!(with_lease(app, "instance-other", "settle").await.unwrap(), "released when the job ended");
+    }
 }
