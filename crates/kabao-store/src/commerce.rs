@@ -74,6 +74,32 @@ pub struct DeliveredKey {
     pub voided_at: Option<Timestamp>,
 }
 
+/// What the database says about a product's deliveries (`kabao bench checkout`'s check after a run, kills
+/// included): every figure but `delivered` must be zero.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct DeliveryAudit {
+    /// Keys linked to the product's orders and not replaced by a re-issue.
+    pub delivered: i64,
+    /// Links beyond the first of a key (the schema's unique key on `order_keys` should make this impossible).
+    pub duplicate_deliveries: i64,
+    /// Keys marked sold that no order holds.
+    pub sold_without_order: i64,
+    /// Orders past payment (paid, delivered, settled) holding fewer live keys than their quantity: for goods
+    /// delivered on payment, a paid order without its keys.
+    pub orders_missing_keys: i64,
+}
+
+/// The one statement behind [`crate::KeysTx::delivery_audit`], the same on both backends.
+pub(crate) const DELIVERY_AUDIT_SQL: &str = "SELECT \
+     (SELECT COUNT(*) FROM order_keys ok JOIN orders o ON o.id = ok.order_id \
+      WHERE o.product_id = $1 AND ok.voided_at IS NULL), \
+     (SELECT COUNT(*) - COUNT(DISTINCT ok.card_key_id) FROM order_keys ok JOIN orders o ON o.id = ok.order_id \
+      WHERE o.product_id = $1), \
+     (SELECT COUNT(*) FROM card_keys k WHERE k.product_id = $1 AND k.state = 'sold' \
+      AND NOT EXISTS (SELECT 1 FROM order_keys ok WHERE ok.card_key_id = k.id)), \
+     (SELECT COUNT(*) FROM orders o WHERE o.product_id = $1 AND o.state IN ('paid', 'delivered', 'settled') \
+      AND o.quantity > (SELECT COUNT(*) FROM order_keys ok WHERE ok.order_id = o.id AND ok.voided_at IS NULL))";
+
 /// One reveal of an order's keys (who, when) — never the key itself.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Reveal {

@@ -786,6 +786,15 @@ pub async fn allocation_sells_each_key_once_and_never_short(store: &dyn Store) {
         "the first reveal is kept"
     );
     assert_eq!(tx.list_reveals(a).await.unwrap().len(), 2);
+    // The delivery check reads the same from the rows: five keys delivered, none twice, none sold loose, and no
+    // order short while both still await payment.
+    let audit = tx.delivery_audit(f.product).await.unwrap();
+    assert_eq!(audit, crate::DeliveryAudit { delivered: 5, ..Default::default() });
+    // Delivered, `a` holds its three keys; `b`, delivered with two of three, is an order missing a key.
+    assert!(tx.deliver_order(a, kabao_core::order::OrderState::PendingPayment, at(30), at(60)).await.unwrap());
+    assert!(tx.deliver_order(b, kabao_core::order::OrderState::PendingPayment, at(30), at(60)).await.unwrap());
+    let audit = tx.delivery_audit(f.product).await.unwrap();
+    assert_eq!(audit, crate::DeliveryAudit { delivered: 5, orders_missing_keys: 1, ..Default::default() });
     tx.commit().await.unwrap();
 }
 

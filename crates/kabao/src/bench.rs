@@ -148,9 +148,10 @@ pub struct CheckoutBench {
 pub enum Target {
     /// A server started in this process on a fresh database: a temporary SQLite file, or this PostgreSQL URL.
     Fresh { database_url: Option<String> },
-    /// A running server at `url`, seeded and checked through its database (`store`, opened with the server's
-    /// configuration, and `keyring`, from its master key).
-    Running { url: String, store: std::sync::Arc<dyn kabao_store::Store>, keyring: std::sync::Arc<Keyring> },
+    /// Running servers at `urls` (one, or several instances on one database, each client on one of them in
+    /// turn), seeded and checked through their database (`store`, opened with the servers' configuration, and
+    /// `keyring`, from their master key).
+    Running { urls: Vec<String>, store: std::sync::Arc<dyn kabao_store::Store>, keyring: std::sync::Arc<Keyring> },
 }
 
 /// Seeds a product with keys and funded buyers, drives real HTTP checkouts (create order, pay from wallet,
@@ -168,10 +169,10 @@ pub async fn checkout(b: CheckoutBench) -> anyhow::Result<()> {
             let _ = std::fs::remove_dir_all(&dir);
             result
         }
-        Target::Running { url, store, keyring } => {
-            eprintln!("bench checkout: against the running server at {url}");
-            let result =
-                run_checkout(&*store, &keyring, url.trim_end_matches('/'), b.clients, b.seconds, b.insurance).await;
+        Target::Running { urls, store, keyring } => {
+            eprintln!("bench checkout: against the running server(s) at {}", urls.join(", "));
+            let urls: Vec<&str> = urls.iter().map(|u| u.trim_end_matches('/')).collect();
+            let result = run_checkout(&*store, &keyring, &urls, b.clients, b.seconds, b.insurance).await;
             store.close().await;
             result
         }
@@ -209,7 +210,7 @@ async fn run_fresh(
             "SQLite (WAL, each commit synced before it is acknowledged)"
         }
     );
-    let result = run_checkout(&*store, &keyring, &base, clients, seconds, insurance).await;
+    let result = run_checkout(&*store, &keyring, &[base.as_str()], clients, seconds, insurance).await;
     server.abort();
     store.close().await;
     result
@@ -218,13 +219,16 @@ async fn run_fresh(
 async fn run_checkout(
     store: &dyn kabao_store::Store,
     keyring: &std::sync::Arc<Keyring>,
-    base: &str,
+    bases: &[&str],
     clients: usize,
     seconds: u64,
     insurance: bool,
 ) -> anyhow::Result<()> {
     use kabao_core::ledger;
-    let server = Server::parse(base)?;
+    let servers = bases.iter().map(|b| Server::parse(b)).collect::<anyhow::Result<Vec<_>>>()?;
+    if servers.is_empty() {
+        bail!("bench checkout: no server to drive");
+    }
     let now = crate::now();
     // Seed: one merchant, one product with plenty of keys, one funded buyer (with a token) per client.
     let tag = format!("{:08x}", rand::random::<u32>());
@@ -275,15 +279,21 @@ async fn run_checkout(
 
     let deadline = Instant::now() + std::time::Duration::from_secs(seconds);
     let mut tasks = Vec::new();
-    for token in tokens {
-        let server = server.clone();
+    for (i, token) in tokens.into_iter().enumerate() {
+        let server = servers.get(i % servers.len()).cloned().context("bench checkout: no server")?;
         tasks.push(tokio::spawn(async move {
             let mut latencies_us: Vec<u64> = Vec::new();
             let mut keys: Vec<String> = Vec::new();
             let mut failures = 0u64;
             let auth = format!("Bearer {token}");
             let mut conn: Option<Connection> = None;
+            // After a failure (an instance killed, a refused connection) the client waits before trying again,
+            // doubling up to a second, so a dead instance is not hammered and failures count attempts, not spins.
+            let mut backoff = std::time::Duration::ZERO;
             while Instant::now() < deadline {
+                if !backoff.is_zero() {
+                    tokio::time::sleep(backoff).await;
+                }
                 let started = Instant::now();
                 let done = match conn.as_mut() {
                     Some(c) => one_checkout(c, &auth, product.0, insurance).await,
@@ -296,10 +306,12 @@ async fn run_checkout(
                     Ok(mut k) => {
                         latencies_us.push(started.elapsed().as_micros() as u64);
                         keys.append(&mut k);
+                        backoff = std::time::Duration::ZERO;
                     }
                     Err(_) => {
                         failures += 1;
                         conn = None; // the next checkout starts on a new connection
+                        backoff = (backoff * 2).clamp(std::time::Duration::from_millis(10), MAX_BACKOFF);
                     }
                 }
             }
@@ -330,8 +342,10 @@ async fn run_checkout(
     all_keys.dedup();
     let duplicate_in_responses = revealed - all_keys.len();
 
-    // From the database: every sold key belongs to exactly one delivered order, and the books balance.
+    // From the database: every sold key belongs to exactly one delivered order, and the books balance. The
+    // responses only add a cross-check: keys of a response lost in a kill are in the database, not here.
     let mut tx = store.begin(TxMode::Read).await?;
+    let delivery = tx.delivery_audit(product).await?;
     let sold = tx.count_card_keys(product, KeyState::Sold).await?;
     let available = tx.count_card_keys(product, KeyState::Available).await?;
     let counter = tx.product_by_id(product).await?.map(|p| p.stock_available).unwrap_or(-1);
@@ -339,7 +353,10 @@ async fn run_checkout(
     drop(tx);
     let problems = kabao_app::verify::ledger(store).await?;
     let (_, chain_problems) = kabao_app::verify::audit(store).await?;
-    let duplicate_keys = duplicate_in_responses as i64 + (sold - revealed as i64).abs();
+    // A key delivered twice in the database, or the same key in two responses, is a duplicate. Sold keys the
+    // responses never showed (`unseen_keys`) are keys of lost responses, not duplicates.
+    let duplicate_keys = delivery.duplicate_deliveries + duplicate_in_responses as i64;
+    let unseen_keys = delivery.delivered - all_keys.len() as i64;
     for p in problems.iter().chain(chain_problems.iter()).take(10) {
         eprintln!("problem: {p}");
     }
@@ -351,13 +368,26 @@ async fn run_checkout(
         "p99_ms": (pct(0.99) * 100.0).round() / 100.0,
         "failed_requests": failures,
         "duplicate_keys": duplicate_keys,
+        "keys_sold": sold,
+        "keys_delivered": delivery.delivered,
+        "keys_unseen_by_clients": unseen_keys,
+        "sold_keys_without_order": delivery.sold_without_order,
+        "paid_orders_missing_keys": delivery.orders_missing_keys,
         "stock_consistent": counter == available,
         "insurance_pool_fen": pool.fen(),
         "ledger_balanced": problems.is_empty(),
         "audit_chains_intact": chain_problems.is_empty(),
     });
     println!("{json}");
-    if duplicate_keys != 0 || !problems.is_empty() || !chain_problems.is_empty() || counter != available {
+    let undelivered = delivery.sold_without_order + delivery.orders_missing_keys;
+    if duplicate_keys != 0
+        || undelivered != 0
+        || delivery.delivered != sold
+        || unseen_keys < 0
+        || !problems.is_empty()
+        || !chain_problems.is_empty()
+        || counter != available
+    {
         bail!("the run left the data inconsistent (see above)");
     }
     if failures > 0 {
@@ -365,6 +395,9 @@ async fn run_checkout(
     }
     Ok(())
 }
+
+/// The longest a client waits before trying again after a failed checkout.
+const MAX_BACKOFF: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// Refuses a `--url` the benchmark's clients cannot connect to, naming what they need.
 pub fn check_url(url: &str) -> anyhow::Result<()> {

@@ -198,9 +198,10 @@ enum BenchCommand {
         #[arg(long, default_value_t = 20)]
         seconds: u64,
         /// Base URL of a running `kabao serve`, e.g. http://127.0.0.1:8080 (plain http: the clients speak
-        /// HTTP/1.1 without TLS).
+        /// HTTP/1.1 without TLS). Repeat it for several instances on one database: the clients are spread
+        /// over them in turn.
         #[arg(long)]
-        url: Option<String>,
+        url: Vec<String>,
         /// Every checkout buys warranty insurance (质保险): quote, then order with the premium.
         #[arg(long)]
         insurance: bool,
@@ -502,17 +503,20 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             command: BenchCommand::Checkout { clients, seconds, url, database_url, data_dir, insurance },
         } => {
             init_tracing("warn");
-            let target = match url {
-                None if data_dir.is_some() => bail!("--data-dir is for --url (a running server's directory)"),
-                None => bench::Target::Fresh { database_url },
-                Some(url) => {
-                    // Refused before the data directory or its master key is touched.
-                    bench::check_url(&url)?;
-                    let config = load_config(cli.config.as_deref(), &DbArgs { data_dir, database_url })?;
-                    let store = open_store(&config).await?;
-                    let keyring = Arc::new(open_keyring(&config, &*store).await?);
-                    bench::Target::Running { url, store, keyring }
+            let target = if url.is_empty() {
+                if data_dir.is_some() {
+                    bail!("--data-dir is for --url (a running server's directory)");
                 }
+                bench::Target::Fresh { database_url }
+            } else {
+                // Refused before the data directory or its master key is touched.
+                for u in &url {
+                    bench::check_url(u)?;
+                }
+                let config = load_config(cli.config.as_deref(), &DbArgs { data_dir, database_url })?;
+                let store = open_store(&config).await?;
+                let keyring = Arc::new(open_keyring(&config, &*store).await?);
+                bench::Target::Running { urls: url, store, keyring }
             };
             bench::checkout(bench::CheckoutBench {
                 clients: clients.max(1),

@@ -159,6 +159,16 @@ impl KeysTx for SqliteTx {
         row.map(rows::card_key).transpose()
     }
 
+    async fn delivery_audit(&mut self, product: ProductId) -> StoreResult<crate::DeliveryAudit> {
+        let (delivered, duplicate_deliveries, sold_without_order, orders_missing_keys): (i64, i64, i64, i64) =
+            lite::query_as(crate::commerce::DELIVERY_AUDIT_SQL)
+                .bind(product.0)
+                .fetch_one(&mut self.tx)
+                .await
+                .map_err(map_sqlx)?;
+        Ok(crate::DeliveryAudit { delivered, duplicate_deliveries, sold_without_order, orders_missing_keys })
+    }
+
     async fn count_card_keys(&mut self, product: ProductId, state: KeyState) -> StoreResult<i64> {
         lite::query_scalar("SELECT COUNT(*) FROM card_keys WHERE product_id = $1 AND state = $2")
             .bind(product.0)

@@ -1,6 +1,6 @@
 //! The keys aggregate's part of a transaction: card keys, stock, allocation, reveals and re-issue.
 
-use crate::{Batch, CardKey, DeliveredKey, KeyState, NewBatch, NewCardKey, Reveal, StoreResult};
+use crate::{Batch, CardKey, DeliveredKey, DeliveryAudit, KeyState, NewBatch, NewCardKey, Reveal, StoreResult};
 use async_trait::async_trait;
 use kabao_core::ledger::OrderId;
 use kabao_core::vault::Fingerprint;
@@ -39,6 +39,8 @@ pub trait KeysTx: Send {
     async fn card_key_by_id(&mut self, id: CardKeyId) -> StoreResult<Option<CardKey>>;
     /// Exact count by scanning keys (for checks); pages read `Product::stock_available` instead.
     async fn count_card_keys(&mut self, product: ProductId, state: KeyState) -> StoreResult<i64>;
+    /// A product's deliveries checked from the rows (for checks after load and kills, not for pages).
+    async fn delivery_audit(&mut self, product: ProductId) -> StoreResult<DeliveryAudit>;
 
     // ---- shared secrets (循环卡密) and counted stock ----
     /// Sets a product's shared secret (sealed) and its stock count. NotFound if no such product.
