@@ -1,5 +1,6 @@
 //! Accounts: registration, password hashing (Argon2id), login with throttling, and the first admin.
 
+use crate::throttles::{self, Check};
 use crate::App;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::Argon2;
@@ -23,8 +24,6 @@ pub enum AccountsError {
     /// Too many failed logins for the account or from the address; the next try is allowed after this wait.
     #[error("too many failed logins; retry in {retry_after_s} s")]
     Throttled { retry_after_s: u64 },
-    #[error("the login throttles' lock is poisoned")]
-    ThrottlesPoisoned,
     #[error("store: {0}")]
     Store(StoreError),
     #[error("password hashing failed")]
@@ -51,7 +50,7 @@ impl Localized for AccountsError {
             AccountsError::InvalidCredentials => "auth.invalid_credentials",
             AccountsError::Throttled { .. } => "auth.throttled",
             AccountsError::CurrentPasswordWrong => "account.current_password_wrong",
-            AccountsError::ThrottlesPoisoned | AccountsError::Store(_) | AccountsError::Hashing => "internal",
+            AccountsError::Store(_) | AccountsError::Hashing => "internal",
         }
     }
     fn field(&self) -> Option<&'static str> {
@@ -75,9 +74,7 @@ impl Localized for AccountsError {
                     Lang::En => format!("Too many failed logins; try again in {minutes} minutes"),
                 }
             }
-            AccountsError::ThrottlesPoisoned | AccountsError::Store(_) | AccountsError::Hashing => {
-                crate::error::internal_words(lang).into()
-            }
+            AccountsError::Store(_) | AccountsError::Hashing => crate::error::internal_words(lang).into(),
         }
     }
 }
@@ -221,20 +218,16 @@ pub async fn authenticate(
     password: &str,
     ip: Option<IpAddr>,
 ) -> Result<User, AccountsError> {
-    let account_key = username.trim().to_lowercase();
+    let account = state.login_account_check(username);
+    let by_ip = ip.map(|ip| state.login_ip_check(ip));
     let now = state.now();
-    {
-        let mut t = state.throttles.lock().map_err(|_| AccountsError::ThrottlesPoisoned)?;
-        let until =
-            t.by_account.blocked_until(&account_key, now).or_else(|| ip.and_then(|ip| t.by_ip.blocked_until(&ip, now)));
-        if let Some(until) = until {
-            let retry_after_s = kabao_core::throttle::retry_after_seconds(now, until);
-            return Err(AccountsError::Throttled { retry_after_s });
-        }
-        // The attempt counts as a failure until the password is proven right, so a burst of concurrent
-        // guesses cannot all pass the check above before any of them is recorded. (The per-IP count is kept
-        // after the fact: a right password must not count against a shared IP, so a burst may overshoot it.)
-        t.by_account.record_failure(account_key.clone(), now);
+    // The attempt counts as a failure until the password is proven right, so a burst of concurrent guesses (on
+    // this instance or another) cannot all pass the check before any of them is counted. (The per-IP count is
+    // kept after the fact: a right password must not count against a shared IP, so a burst may overshoot it.)
+    let checks: Vec<&Check> = std::iter::once(&account).chain(by_ip.as_ref()).collect();
+    if let Some(until) = throttles::check_and_count(state, &checks, &[&account]).await? {
+        let retry_after_s = kabao_core::throttle::retry_after_seconds(now, until);
+        return Err(AccountsError::Throttled { retry_after_s });
     }
     let user = {
         let mut tx = state.store.begin(TxMode::Read).await?;
@@ -247,15 +240,14 @@ pub async fn authenticate(
             false
         }
     };
-    let mut t = state.throttles.lock().map_err(|_| AccountsError::ThrottlesPoisoned)?;
     match user {
         Some(u) if ok => {
-            t.by_account.clear(&account_key);
+            throttles::clear(state, &account).await?;
             Ok(u)
         }
         _ => {
-            if let Some(ip) = ip {
-                t.by_ip.record_failure(ip, now);
+            if let Some(by_ip) = &by_ip {
+                throttles::count(state, &[by_ip]).await?;
             }
             Err(AccountsError::InvalidCredentials)
         }

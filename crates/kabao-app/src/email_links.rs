@@ -6,7 +6,6 @@
 use crate::secrets::{random_token, sha256};
 use crate::sessions::well_formed_token;
 use crate::App;
-use kabao_core::throttle::FailureThrottle;
 use kabao_core::user::{check_new_password, AccountError, Email};
 use kabao_core::{Lang, Localized, Timestamp, UserId};
 use kabao_store::{EmailToken, EmailTokenPurpose, StoreError, TxMode, User};
@@ -20,23 +19,6 @@ pub const VERIFY_MAILS_PER_ACCOUNT: usize = 3;
 pub const RESETS_PER_ACCOUNT: usize = 3;
 pub const RESETS_PER_IP: usize = 10;
 pub const WINDOW_SECONDS: i64 = 3600;
-
-/// Requests counted per account and per client IP (every request counts, not only failures).
-pub struct Throttles {
-    pub verify_by_account: FailureThrottle<UserId>,
-    pub reset_by_account: FailureThrottle<UserId>,
-    pub reset_by_ip: FailureThrottle<IpAddr>,
-}
-
-impl Default for Throttles {
-    fn default() -> Self {
-        Throttles {
-            verify_by_account: FailureThrottle::new(VERIFY_MAILS_PER_ACCOUNT, WINDOW_SECONDS, 100_000),
-            reset_by_account: FailureThrottle::new(RESETS_PER_ACCOUNT, WINDOW_SECONDS, 100_000),
-            reset_by_ip: FailureThrottle::new(RESETS_PER_IP, WINDOW_SECONDS, 100_000),
-        }
-    }
-}
 
 /// Why a link could not be sent or used.
 #[derive(Debug, thiserror::Error)]
@@ -202,12 +184,9 @@ pub async fn send_verification(app: &App, user: &User) -> Result<(), EmailLinkEr
         return Err(EmailLinkError::AlreadyVerified);
     }
     let now = app.now();
-    {
-        let mut t = app.email_throttles.lock().map_err(|_| StoreError::Database("throttle lock poisoned".into()))?;
-        if let Some(until) = t.verify_by_account.blocked_until(&user.id, now) {
-            return Err(throttled(until, now));
-        }
-        t.verify_by_account.record_failure(user.id, now);
+    let by_account = app.verify_mail_check(user.id);
+    if let Some(until) = crate::throttles::check_and_count(app, &[&by_account], &[&by_account]).await? {
+        return Err(throttled(until, now));
     }
     let ttl = app.config.verify_link_seconds;
     let token = new_token(app, user, &email, EmailTokenPurpose::Verify, ttl).await?;
@@ -323,12 +302,9 @@ pub async fn request_reset(app: &App, ip: IpAddr, who: &str) -> Result<(), Email
 
 async fn request_reset_inner(app: &App, ip: IpAddr, who: &str) -> Result<(), EmailLinkError> {
     let now = app.now();
-    {
-        let mut t = app.email_throttles.lock().map_err(|_| StoreError::Database("throttle lock poisoned".into()))?;
-        if let Some(until) = t.reset_by_ip.blocked_until(&ip, now) {
-            return Err(throttled(until, now));
-        }
-        t.reset_by_ip.record_failure(ip, now);
+    let by_ip = app.reset_ip_check(ip);
+    if let Some(until) = crate::throttles::check_and_count(app, &[&by_ip], &[&by_ip]).await? {
+        return Err(throttled(until, now));
     }
     let who = who.trim();
     if who.is_empty() || who.chars().count() > 254 {
@@ -355,13 +331,9 @@ async fn request_reset_inner(app: &App, ip: IpAddr, who: &str) -> Result<(), Ema
     };
     for user in users.into_iter().take(3) {
         let Some(email) = user.email.clone() else { continue };
-        {
-            let mut t =
-                app.email_throttles.lock().map_err(|_| StoreError::Database("throttle lock poisoned".into()))?;
-            if t.reset_by_account.blocked_until(&user.id, now).is_some() {
-                continue;
-            }
-            t.reset_by_account.record_failure(user.id, now);
+        let by_account = app.reset_account_check(user.id);
+        if crate::throttles::check_and_count(app, &[&by_account], &[&by_account]).await?.is_some() {
+            continue;
         }
         let ttl = app.config.reset_link_seconds;
         let token = new_token(app, &user, &email, EmailTokenPurpose::Reset, ttl).await?;

@@ -40,6 +40,7 @@ pub mod secrets;
 pub mod sessions;
 pub mod shops;
 pub mod signup;
+pub mod throttles;
 pub mod totp;
 pub mod trial;
 pub mod trust;
@@ -48,11 +49,9 @@ pub mod verify;
 pub mod warranty;
 pub mod webhooks;
 
-use kabao_core::throttle::{BackoffThrottle, FailureThrottle};
 use kabao_core::vault::Keyring;
 use kabao_core::Timestamp;
 use kabao_store::Store;
-use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
 
 /// Where the server reads the time. Tests use [`ManualClock`] so deadlines are deterministic.
@@ -206,25 +205,13 @@ impl Default for Config {
     }
 }
 
-/// Failed-guess counters: logins per account (with backoff) and per client IP; guest order lookups per order
-/// and per client IP.
-pub struct LoginThrottles {
-    pub by_account: BackoffThrottle<String>,
-    pub by_ip: FailureThrottle<IpAddr>,
-    pub lookup_by_order: FailureThrottle<String>,
-    pub lookup_by_ip: FailureThrottle<IpAddr>,
-}
-
 /// What every use case may use: the store, the keyring, the configuration, the clock, the mailer and the
-/// state kept between calls (throttles, the reconciliation cursor). HTTP-free: the server wraps it.
+/// state kept between calls (the reconciliation cursor). HTTP-free: the server wraps it.
 pub struct App {
     pub store: Arc<dyn Store>,
     pub keyring: Arc<Keyring>,
     pub config: Config,
     pub clock: Arc<dyn Clock>,
-    pub throttles: Mutex<LoginThrottles>,
-    /// Recent sign-ups per address and spent sign-up challenges ([`signup`]).
-    pub signups: Mutex<signup::SignupGuard>,
     pub mailer: Arc<dyn mailer::Mailer>,
     /// The public base URL, for links in mails.
     pub public_url: Option<String>,
@@ -241,28 +228,10 @@ pub struct App {
     /// The configured payment gateways (the payments port), speaking HTTP through what
     /// [`App::with_gateway_http`] gave (nothing reachable before).
     pub gateways: gateways::Gateways,
-    /// Email verification and password reset requests per account and per client IP.
-    pub email_throttles: Mutex<email_links::Throttles>,
 }
 
 impl App {
     pub fn new(store: Arc<dyn Store>, keyring: Arc<Keyring>, config: Config, clock: Arc<dyn Clock>) -> App {
-        let throttles = LoginThrottles {
-            by_account: BackoffThrottle::new(
-                u32::try_from(config.login_failures_per_account).unwrap_or(u32::MAX),
-                config.login_lockout_base_seconds,
-                config.login_lockout_max_seconds,
-                24 * 3600,
-                100_000,
-            ),
-            by_ip: FailureThrottle::new(config.login_failures_per_ip, config.login_window_seconds, 100_000),
-            lookup_by_order: FailureThrottle::new(
-                config.lookup_failures_per_order,
-                config.login_window_seconds,
-                100_000,
-            ),
-            lookup_by_ip: FailureThrottle::new(config.lookup_failures_per_ip, config.login_window_seconds, 100_000),
-        };
         let gateways = gateways::Gateways::from_config(&config, Arc::new(gateways::NoHttp));
         App {
             gateways,
@@ -270,8 +239,6 @@ impl App {
             keyring,
             config,
             clock,
-            throttles: Mutex::new(throttles),
-            signups: Mutex::new(signup::SignupGuard::default()),
             mailer: Arc::new(mailer::MemoryMailer::default()),
             public_url: None,
             reconcile_cursors: reconcile::Cursors::default(),
@@ -279,7 +246,6 @@ impl App {
             verifiers: verification::Verifiers::default(),
             webhook_transport: None,
             insurance_windows: insurance::WindowCache::default(),
-            email_throttles: Mutex::new(email_links::Throttles::default()),
         }
     }
 

@@ -98,8 +98,6 @@ pub enum OrderError {
     OrderVanished(OrderId),
     #[error("ordered product {0} vanished")]
     ProductVanished(ProductId),
-    #[error("throttle lock poisoned")]
-    ThrottlePoisoned,
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -139,7 +137,6 @@ impl Localized for OrderError {
             | OrderError::Vault(_)
             | OrderError::OrderVanished(_)
             | OrderError::ProductVanished(_)
-            | OrderError::ThrottlePoisoned
             | OrderError::Store(_) => "internal",
         }
     }
@@ -234,7 +231,6 @@ impl Localized for OrderError {
             | OrderError::Vault(_)
             | OrderError::OrderVanished(_)
             | OrderError::ProductVanished(_)
-            | OrderError::ThrottlePoisoned
             | OrderError::Store(_) => crate::error::internal_words(lang),
         };
         words.into()
@@ -742,27 +738,20 @@ pub async fn guest_order(
     ip: Option<std::net::IpAddr>,
 ) -> Result<Order, OrderError> {
     let now = state.now();
-    let order_key = OrderNo::parse(order_no).map(|n| n.as_str().to_string());
-    {
-        let mut t = state.throttles.lock().map_err(|_| OrderError::ThrottlePoisoned)?;
-        let until = order_key
-            .as_ref()
-            .and_then(|k| t.lookup_by_order.blocked_until(k, now))
-            .or_else(|| ip.and_then(|ip| t.lookup_by_ip.blocked_until(&ip, now)));
-        if let Some(until) = until {
-            let retry_after_s = kabao_core::throttle::retry_after_seconds(now, until);
-            return Err(OrderError::LookupThrottled { retry_after_s });
-        }
-        // Counted before the answer is known, so a burst of concurrent guesses cannot all pass the check above.
-        // (The per-IP count is kept after the fact: a right secret must not count against a shared address.)
-        if let Some(k) = &order_key {
-            t.lookup_by_order.record_failure(k.clone(), now);
-        }
+    let by_order = OrderNo::parse(order_no).map(|n| state.lookup_order_check(n.as_str()));
+    let by_ip = ip.map(|ip| state.lookup_ip_check(ip));
+    // Counted before the answer is known, so a burst of concurrent guesses cannot all pass the check. (The
+    // per-IP count is kept after the fact: a right secret must not count against a shared address.)
+    let checks: Vec<&crate::throttles::Check> = by_order.iter().chain(by_ip.iter()).collect();
+    let count: Vec<&crate::throttles::Check> = by_order.iter().collect();
+    if let Some(until) = crate::throttles::check_and_count(state, &checks, &count).await? {
+        let retry_after_s = kabao_core::throttle::retry_after_seconds(now, until);
+        return Err(OrderError::LookupThrottled { retry_after_s });
     }
     let result = order_for(state, order_no, &OrderAccess::Guest { secret }).await;
     if matches!(result, Err(OrderError::NotFound)) {
-        if let Some(ip) = ip {
-            state.throttles.lock().map_err(|_| OrderError::ThrottlePoisoned)?.lookup_by_ip.record_failure(ip, now);
+        if let Some(by_ip) = &by_ip {
+            crate::throttles::count(state, &[by_ip]).await?;
         }
     }
     result

@@ -1,48 +1,16 @@
 //! Sign-up throttle (issue 21): per client IP, a proof-of-work challenge whose difficulty grows with the
 //! sign-ups from that IP in the last hour, and a hard cap per hour. Challenges are stateless (signed with a key
-//! derived from the keyring); a used one is remembered until it expires, so it cannot be spent twice. The
-//! counts live in this instance's memory, like the login throttles.
+//! derived from the keyring); a used one is remembered in the store until it expires, so it cannot be spent twice
+//! on any instance. The counts are the store's throttle attempts ([`crate::throttles`]), shared by instances.
 
 use crate::accounts::{register, AccountsError};
 use crate::App;
 use kabao_core::pow::{self, Challenge, PowError};
-use kabao_core::{Lang, Localized};
-use kabao_store::User;
+use kabao_core::{Lang, Localized, Timestamp};
+use kabao_store::{TxMode, User};
 use rand::rngs::OsRng;
 use rand::RngCore;
-use std::collections::{HashMap, VecDeque};
 use std::net::IpAddr;
-
-/// Sign-ups are counted over this window.
-const WINDOW_MS: i64 = 3600 * 1000;
-/// At most this many addresses and used challenges are remembered (oldest forgotten first).
-const MAX_TRACKED: usize = 100_000;
-
-/// What the sign-up throttle remembers: recent sign-ups per client address, and challenges already spent.
-#[derive(Default)]
-pub struct SignupGuard {
-    recent: HashMap<Option<IpAddr>, VecDeque<i64>>,
-    used: HashMap<String, i64>,
-}
-
-impl SignupGuard {
-    fn prune(&mut self, now_ms: i64) {
-        self.used.retain(|_, expires| *expires > now_ms);
-        self.recent.retain(|_, times| {
-            while times.front().is_some_and(|t| *t <= now_ms - WINDOW_MS) {
-                times.pop_front();
-            }
-            !times.is_empty()
-        });
-    }
-
-    fn recent(&self, ip: Option<IpAddr>) -> (u32, Option<i64>) {
-        self.recent
-            .get(&ip)
-            .map(|t| (u32::try_from(t.len()).unwrap_or(u32::MAX), t.front().copied()))
-            .unwrap_or((0, None))
-    }
-}
 
 /// Why a sign-up was refused before the account was looked at.
 #[derive(Debug, thiserror::Error)]
@@ -57,8 +25,8 @@ pub enum SignupError {
     ProofExpired,
     #[error("the sign-up check was already used")]
     ProofUsed,
-    #[error("the sign-up throttle's lock is poisoned")]
-    Poisoned,
+    #[error("store: {0}")]
+    Store(#[from] kabao_store::StoreError),
     #[error(transparent)]
     Account(#[from] AccountsError),
 }
@@ -70,14 +38,14 @@ impl Localized for SignupError {
             SignupError::ProofInvalid => "signup.proof_invalid",
             SignupError::ProofExpired => "signup.proof_expired",
             SignupError::ProofUsed => "signup.proof_used",
-            SignupError::Poisoned => "internal",
+            SignupError::Store(_) => "internal",
             SignupError::Account(e) => e.code(),
         }
     }
     fn field(&self) -> Option<&'static str> {
         match self {
             SignupError::ProofInvalid | SignupError::ProofExpired | SignupError::ProofUsed => Some("pow_nonce"),
-            SignupError::Throttled { .. } | SignupError::Poisoned => None,
+            SignupError::Throttled { .. } | SignupError::Store(_) => None,
             SignupError::Account(e) => e.field(),
         }
     }
@@ -102,7 +70,7 @@ impl Localized for SignupError {
             SignupError::ProofUsed => lang
                 .pick("这次安全计算已经用过了，请重新提交注册表单", "This security computation was already used; submit the form again")
                 .into(),
-            SignupError::Poisoned => crate::error::internal_words(lang).into(),
+            SignupError::Store(_) => crate::error::internal_words(lang).into(),
             SignupError::Account(e) => e.message(lang),
         }
     }
@@ -112,25 +80,33 @@ fn pow_key(app: &App) -> zeroize::Zeroizing<[u8; 32]> {
     app.keyring.derived_key("signup-pow")
 }
 
-fn throttled(oldest: Option<i64>, now_ms: i64) -> SignupError {
-    let until = oldest.unwrap_or(now_ms) + WINDOW_MS;
-    SignupError::Throttled { retry_after_s: u64::try_from((until - now_ms).max(1000) / 1000).unwrap_or(1) }
+fn throttled(until: Timestamp, now: Timestamp) -> SignupError {
+    SignupError::Throttled { retry_after_s: kabao_core::throttle::retry_after_seconds(now, until) }
 }
 
-/// A challenge for a client about to sign up, or `Throttled` when its address reached the hourly cap.
-pub fn challenge(app: &App, ip: Option<IpAddr>) -> Result<Challenge, SignupError> {
-    let now_ms = app.now().millis();
-    let mut guard = app.signups.lock().map_err(|_| SignupError::Poisoned)?;
-    guard.prune(now_ms);
-    let (recent, oldest) = guard.recent(ip);
-    if recent >= app.config.signups_per_ip_per_hour {
-        return Err(throttled(oldest, now_ms));
+/// A challenge for a client about to sign up, or `Throttled` when its address reached the hourly cap. The
+/// difficulty grows with the address's sign-ups in the last hour.
+pub async fn challenge(app: &App, ip: Option<IpAddr>) -> Result<Challenge, SignupError> {
+    let now = app.now();
+    let check = app.signup_check(ip);
+    let recent = {
+        let mut tx = app.store.begin(TxMode::Read).await?;
+        let needed = i64::try_from(check.rule.attempts_needed()).unwrap_or(i64::MAX);
+        tx.throttle_hits(check.scope, &check.key, needed).await?
+    };
+    if let Some(until) = check.rule.blocked_until(&recent, now) {
+        return Err(throttled(until, now));
     }
-    let difficulty = pow::difficulty_for(app.config.signup_pow_base_bits, app.config.signup_pow_step_bits, recent);
+    let in_window = recent.iter().filter(|t| now.millis() - t.millis() < 3_600_000).count();
+    let difficulty = pow::difficulty_for(
+        app.config.signup_pow_base_bits,
+        app.config.signup_pow_step_bits,
+        u32::try_from(in_window).unwrap_or(u32::MAX),
+    );
     let mut salt = [0u8; 16];
     OsRng.fill_bytes(&mut salt);
     let client = ip.map(|ip| ip.to_string());
-    Ok(pow::issue(&pow_key(app), client.as_deref(), now_ms, difficulty, salt))
+    Ok(pow::issue(&pow_key(app), client.as_deref(), now.millis(), difficulty, salt))
 }
 
 /// Registers a buyer or merchant who answered a challenge: the answer is checked and spent, the cap checked
@@ -146,9 +122,9 @@ pub async fn register_with_proof(
     role: &str,
     email: Option<&str>,
 ) -> Result<User, SignupError> {
-    let now_ms = app.now().millis();
+    let now = app.now();
     let client = ip.map(|ip| ip.to_string());
-    let checked = pow::verify(&pow_key(app), challenge_text, nonce.trim(), client.as_deref(), now_ms);
+    let checked = pow::verify(&pow_key(app), challenge_text, nonce.trim(), client.as_deref(), now.millis());
     let spent = match checked {
         Ok(c) => c,
         Err(PowError::Expired) => return Err(SignupError::ProofExpired),
@@ -156,37 +132,29 @@ pub async fn register_with_proof(
             return Err(SignupError::ProofInvalid)
         }
     };
+    let check = app.signup_check(ip);
     {
-        let mut guard = app.signups.lock().map_err(|_| SignupError::Poisoned)?;
-        guard.prune(now_ms);
-        let (recent, oldest) = guard.recent(ip);
-        if recent >= app.config.signups_per_ip_per_hour {
-            return Err(throttled(oldest, now_ms));
+        // One transaction holding the address: the cap checked, the answer spent and the sign-up counted, so
+        // concurrent answers from one address (on any instance) cannot all pass the cap or spend one answer twice.
+        let mut tx = app.store.begin(TxMode::Write).await?;
+        tx.lock_throttle_keys(&[(check.scope, check.key.as_str())]).await?;
+        let needed = i64::try_from(check.rule.attempts_needed()).unwrap_or(i64::MAX);
+        let recent = tx.throttle_hits(check.scope, &check.key, needed).await?;
+        if let Some(until) = check.rule.blocked_until(&recent, now) {
+            return Err(throttled(until, now));
         }
-        if guard.used.contains_key(&spent.text) {
+        let expires_at = Timestamp::from_millis(spent.expires_at_ms);
+        if !tx.spend_token("signup_pow", &spent.text, expires_at, now).await? {
             return Err(SignupError::ProofUsed);
         }
-        if guard.used.len() >= MAX_TRACKED {
-            // Full of unexpired challenges: refuse rather than forget one that could then be replayed.
-            return Err(throttled(Some(now_ms), now_ms));
-        }
-        guard.used.insert(spent.text.clone(), spent.expires_at_ms);
-        if guard.recent.len() < MAX_TRACKED || guard.recent.contains_key(&ip) {
-            // Counted now, so concurrent answers from one address cannot all pass the cap.
-            guard.recent.entry(ip).or_default().push_back(now_ms);
-        }
+        tx.add_throttle_hit(check.scope, &check.key, now).await?;
+        tx.commit().await?;
     }
     match register(app, username, password, role, email).await {
         Ok(user) => Ok(user),
         Err(e) => {
             // Not a sign-up after all: it does not count against the address (the challenge stays spent).
-            if let Ok(mut guard) = app.signups.lock() {
-                if let Some(times) = guard.recent.get_mut(&ip) {
-                    if let Some(pos) = times.iter().rposition(|t| *t == now_ms) {
-                        times.remove(pos);
-                    }
-                }
-            }
+            crate::throttles::take_back(app, &check, now).await?;
             Err(SignupError::Account(e))
         }
     }

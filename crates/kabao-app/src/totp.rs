@@ -332,20 +332,14 @@ pub async fn disable(app: &App, user: &User, password: &str, code: &str, ip: Opt
     Ok(())
 }
 
-/// The throttles' key of an account (as [`crate::accounts::authenticate`] keys it).
-fn account_key(username: &str) -> String {
-    username.trim().to_lowercase()
-}
-
-/// Refuses when the account or the address is locked out by failed logins.
-fn check_throttles(app: &App, username: &str, ip: Option<IpAddr>) -> Result<(), TotpError> {
+/// Refuses when the account or the address is locked out by failed logins (as [`crate::accounts::authenticate`]
+/// counts them).
+async fn check_throttles(app: &App, username: &str, ip: Option<IpAddr>) -> Result<(), TotpError> {
     let now = app.now();
-    let mut t = app.throttles.lock().map_err(|_| AccountsError::ThrottlesPoisoned)?;
-    let until = t
-        .by_account
-        .blocked_until(&account_key(username), now)
-        .or_else(|| ip.and_then(|ip| t.by_ip.blocked_until(&ip, now)));
-    match until {
+    let account = app.login_account_check(username);
+    let by_ip = ip.map(|ip| app.login_ip_check(ip));
+    let checks: Vec<&crate::throttles::Check> = std::iter::once(&account).chain(by_ip.as_ref()).collect();
+    match crate::throttles::blocked(app, &checks).await? {
         Some(until) => {
             Err(AccountsError::Throttled { retry_after_s: kabao_core::throttle::retry_after_seconds(now, until) }
                 .into())
@@ -355,20 +349,17 @@ fn check_throttles(app: &App, username: &str, ip: Option<IpAddr>) -> Result<(), 
 }
 
 /// A wrong second factor counts as a failed login, for the account and the address.
-fn record_failure(app: &App, username: &str, ip: Option<IpAddr>) {
-    let now = app.now();
-    if let Ok(mut t) = app.throttles.lock() {
-        t.by_account.record_failure(account_key(username), now);
-        if let Some(ip) = ip {
-            t.by_ip.record_failure(ip, now);
-        }
-    }
+async fn record_failure(app: &App, username: &str, ip: Option<IpAddr>) -> Result<(), TotpError> {
+    let account = app.login_account_check(username);
+    let by_ip = ip.map(|ip| app.login_ip_check(ip));
+    let checks: Vec<&crate::throttles::Check> = std::iter::once(&account).chain(by_ip.as_ref()).collect();
+    crate::throttles::count(app, &checks).await?;
+    Ok(())
 }
 
-fn clear_failures(app: &App, username: &str) {
-    if let Ok(mut t) = app.throttles.lock() {
-        t.by_account.clear(&account_key(username));
-    }
+async fn clear_failures(app: &App, username: &str) -> Result<(), TotpError> {
+    crate::throttles::clear(app, &app.login_account_check(username)).await?;
+    Ok(())
 }
 
 /// After a right password for an account with TOTP on: a random single-use token for the second step, bound to
@@ -413,14 +404,14 @@ pub async fn finish_login(app: &App, token: &str, code: &str, ip: Option<IpAddr>
     let mut tx = app.store.begin(TxMode::Write).await?;
     let challenge = tx.live_login_challenge(&hash, app.now()).await?.ok_or(TotpError::ChallengeExpired)?;
     let user = tx.user_by_id(challenge.user_id).await?.ok_or(TotpError::ChallengeExpired)?;
-    check_throttles(app, &user.username, ip)?;
+    check_throttles(app, &user.username, ip).await?;
     match check_second_factor_in(app, &mut *tx, user.id, code).await {
         Ok(proof) => {
             if !tx.use_login_challenge(&hash, app.now()).await? {
                 return Err(TotpError::ChallengeExpired);
             }
             tx.commit().await?;
-            clear_failures(app, &user.username);
+            clear_failures(app, &user.username).await?;
             if let Proof::RecoveryCode { .. } = proof {
                 app.mail_security_change(&user, SecurityChange::RecoveryCodeUsed);
             }
@@ -432,7 +423,7 @@ pub async fn finish_login(app: &App, token: &str, code: &str, ip: Option<IpAddr>
                 tx.use_login_challenge(&hash, app.now()).await?;
             }
             tx.commit().await?;
-            record_failure(app, &user.username, ip);
+            record_failure(app, &user.username, ip).await?;
             Err(TotpError::Invalid)
         }
         Err(e) => Err(e),
@@ -457,7 +448,7 @@ pub async fn login_with_code(
         return Ok((user, None));
     }
     let code = code.map(str::trim).filter(|c| !c.is_empty()).ok_or(TotpError::Required)?;
-    check_throttles(app, &user.username, ip)?;
+    check_throttles(app, &user.username, ip).await?;
     let mut tx = app.store.begin(TxMode::Write).await?;
     match check_second_factor_in(app, &mut *tx, user.id, code).await {
         Ok(proof) => {
@@ -469,7 +460,7 @@ pub async fn login_with_code(
         }
         Err(TotpError::Invalid) => {
             drop(tx);
-            record_failure(app, &user.username, ip);
+            record_failure(app, &user.username, ip).await?;
             Err(TotpError::Invalid)
         }
         Err(e) => Err(e),

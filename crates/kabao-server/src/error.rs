@@ -283,12 +283,9 @@ impl From<kabao_app::orders::OrderError> for ApiError {
             E::Idempotency(e) => e.into(),
             E::Insurance(e) => e.into(),
             E::Coupon(ref c) => coupon_status(c, &e),
-            E::Ledger(_)
-            | E::Vault(_)
-            | E::OrderVanished(_)
-            | E::ProductVanished(_)
-            | E::ThrottlePoisoned
-            | E::Store(_) => ApiError::internal(e),
+            E::Ledger(_) | E::Vault(_) | E::OrderVanished(_) | E::ProductVanished(_) | E::Store(_) => {
+                ApiError::internal(e)
+            }
         }
     }
 }
@@ -529,7 +526,7 @@ impl From<kabao_app::accounts::AccountsError> for ApiError {
                 ..ApiError::from_localized(StatusCode::TOO_MANY_REQUESTS, &e)
             },
             E::CurrentPasswordWrong => ApiError::from_localized(StatusCode::BAD_REQUEST, &e),
-            E::ThrottlesPoisoned | E::Store(_) | E::Hashing => ApiError::internal(e),
+            E::Store(_) | E::Hashing => ApiError::internal(e),
         }
     }
 }
@@ -562,7 +559,7 @@ impl From<kabao_app::signup::SignupError> for ApiError {
             },
             E::ProofInvalid | E::ProofExpired | E::ProofUsed => ApiError::from_localized(StatusCode::BAD_REQUEST, &e),
             E::Account(inner) => ApiError::from(inner),
-            E::Poisoned => ApiError::internal(e),
+            E::Store(_) => ApiError::internal(e),
         }
     }
 }

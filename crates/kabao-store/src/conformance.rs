@@ -65,10 +65,12 @@ pub const SCENARIOS: &[&str] = &[
     "catalog_prices_a_listing_from_its_cheapest_listed_variant",
     "catalog_pictures_are_stored_once_and_ordered",
     "totp_steps_recovery_codes_and_login_challenges_are_taken_once",
+    "throttle_hits_are_counted_taken_back_cleared_and_purged",
     "concurrent_buyers_never_oversell",
     "concurrent_withdrawal_holds_never_overdraw",
     "concurrent_checkouts_use_a_coupon_up_exactly_at_its_limit",
     "concurrent_buyers_never_oversell_a_variant",
+    "concurrent_throttle_checks_never_overshoot",
 ];
 
 const T0: Timestamp = Timestamp(1_700_000_000_000);
@@ -3176,4 +3178,67 @@ pub async fn totp_steps_recovery_codes_and_login_challenges_are_taken_once(store
     assert_eq!(tx.count_unused_recovery_codes(tom).await.unwrap(), 0, "turning off drops the recovery codes");
     tx.commit().await.unwrap();
     assert!(!store.begin(TxMode::Read).await.unwrap().user_by_id(tom).await.unwrap().unwrap().totp_enabled);
+}
+
+pub async fn throttle_hits_are_counted_taken_back_cleared_and_purged(store: &dyn Store) {
+    let mut tx = store.begin(TxMode::Write).await.unwrap();
+    tx.lock_throttle_keys(&[("login_ip", "203.0.113.7"), ("login_account", "alice")]).await.unwrap();
+    for t in [10, 20, 20, 30] {
+        tx.add_throttle_hit("login_ip", "203.0.113.7", at(t)).await.unwrap();
+    }
+    tx.add_throttle_hit("login_account", "203.0.113.7", at(40)).await.unwrap();
+    assert_eq!(tx.throttle_hits("login_ip", "203.0.113.7", 3).await.unwrap(), vec![at(30), at(20), at(20)]);
+    assert!(tx.remove_throttle_hit("login_ip", "203.0.113.7", at(20)).await.unwrap(), "one of the two taken back");
+    assert!(!tx.remove_throttle_hit("login_ip", "203.0.113.7", at(25)).await.unwrap(), "none at that instant");
+    assert_eq!(tx.throttle_hits("login_ip", "203.0.113.7", 10).await.unwrap(), vec![at(30), at(20), at(10)]);
+    tx.commit().await.unwrap();
+
+    let mut tx = store.begin(TxMode::Write).await.unwrap();
+    tx.clear_throttle_hits("login_ip", "203.0.113.7").await.unwrap();
+    assert!(tx.throttle_hits("login_ip", "203.0.113.7", 10).await.unwrap().is_empty());
+    assert_eq!(tx.throttle_hits("login_account", "203.0.113.7", 10).await.unwrap(), vec![at(40)], "scopes apart");
+    // A token is spent once until it expires.
+    assert!(tx.spend_token("signup_pow", "c1", at(1000), at(0)).await.unwrap());
+    assert!(!tx.spend_token("signup_pow", "c1", at(1000), at(999)).await.unwrap(), "spent");
+    assert!(tx.spend_token("signup_pow", "c2", at(1000), at(999)).await.unwrap(), "another token");
+    assert!(tx.spend_token("other", "c1", at(1000), at(999)).await.unwrap(), "another scope");
+    tx.commit().await.unwrap();
+
+    let mut tx = store.begin(TxMode::Write).await.unwrap();
+    tx.add_throttle_hit("login_ip", "198.51.100.1", at(5000)).await.unwrap();
+    // Attempts before 1 s and tokens expired by then: one attempt, three tokens.
+    assert_eq!(tx.purge_throttles(at(1000), 100).await.unwrap(), 4);
+    assert_eq!(tx.throttle_hits("login_ip", "198.51.100.1", 10).await.unwrap(), vec![at(5000)], "a newer one stays");
+    assert!(tx.spend_token("signup_pow", "c1", at(2000), at(1000)).await.unwrap(), "purged: spendable again");
+    tx.commit().await.unwrap();
+}
+
+/// Instances checking one key at once: each checks the count and adds its attempt in one transaction, holding
+/// the key; exactly the allowed number pass, however the transactions interleave.
+pub async fn concurrent_throttle_checks_never_overshoot(store: &std::sync::Arc<dyn Store>) {
+    const ALLOWED: usize = 3;
+    let mut tasks = Vec::new();
+    for i in 0..12 {
+        let store = store.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut tx = store.begin(TxMode::Write).await.unwrap();
+            tx.lock_throttle_keys(&[("lookup_order", "K1")]).await.unwrap();
+            let hits = tx.throttle_hits("lookup_order", "K1", ALLOWED as i64).await.unwrap();
+            if hits.len() >= ALLOWED {
+                return false;
+            }
+            tx.add_throttle_hit("lookup_order", "K1", at(i)).await.unwrap();
+            tx.commit().await.unwrap();
+            true
+        }));
+    }
+    let mut passed = 0;
+    for t in tasks {
+        if t.await.unwrap() {
+            passed += 1;
+        }
+    }
+    assert_eq!(passed, ALLOWED);
+    let mut tx = store.begin(TxMode::Read).await.unwrap();
+    assert_eq!(tx.throttle_hits("lookup_order", "K1", 100).await.unwrap().len(), ALLOWED);
 }

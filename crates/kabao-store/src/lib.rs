@@ -30,7 +30,7 @@ pub use tx::{china_day, DayFigure, HistoryTx, Movement, ShopFigures};
 pub use tx::{BookLine, InsuranceBook};
 pub use tx::{
     ClaimsTx, Cover, CoverKind, FinanceTx, IdempotencyTx, InsuranceTx, JobsTx, KeyringTx, KeysTx, OrdersTx, Payout,
-    PayoutState, ShopsTx, TrustTx, Tx, UsersTx, WebhooksTx,
+    PayoutState, ShopsTx, ThrottlesTx, TrustTx, Tx, UsersTx, WebhooksTx,
 };
 pub use tx::{Coupon, CouponTake, OrderPricing, PromotionsTx, VariantRow};
 pub use tx::{EmailToken, EmailTokenPurpose, EmailTx};

@@ -187,11 +187,13 @@ conformance_tests!(
     catalog_pages_stay_exact_past_the_relevance_window_and_candidate_limit,
     catalog_prices_a_listing_from_its_cheapest_listed_variant,
     catalog_pictures_are_stored_once_and_ordered,
-    totp_steps_recovery_codes_and_login_challenges_are_taken_once;
+    totp_steps_recovery_codes_and_login_challenges_are_taken_once,
+    throttle_hits_are_counted_taken_back_cleared_and_purged;
     shared: concurrent_buyers_never_oversell,
     concurrent_withdrawal_holds_never_overdraw,
     concurrent_checkouts_use_a_coupon_up_exactly_at_its_limit,
     concurrent_buyers_never_oversell_a_variant,
+    concurrent_throttle_checks_never_overshoot,
 );
 
 /// Table → column → nullable, as the database reports it.

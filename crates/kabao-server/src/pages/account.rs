@@ -34,7 +34,7 @@ async fn register_page(
     email: String,
     role: String,
 ) -> Response {
-    let (pow, refusal) = match kabao_app::signup::challenge(state, v.ip).map_err(ApiError::from) {
+    let (pow, refusal) = match kabao_app::signup::challenge(state, v.ip).await.map_err(ApiError::from) {
         Ok(c) => (Some(c), error),
         Err(e) => (None, Some(e)),
     };

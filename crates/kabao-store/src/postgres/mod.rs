@@ -18,6 +18,7 @@ mod promotions;
 mod reconcile;
 mod refunds;
 mod shops;
+mod throttles;
 mod trust;
 mod users;
 mod webhooks;

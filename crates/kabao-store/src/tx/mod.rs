@@ -19,6 +19,7 @@ pub(crate) mod promotions;
 mod reconcile;
 mod refunds;
 mod shops;
+pub(crate) mod throttles;
 mod trust;
 mod users;
 mod webhooks;
@@ -40,6 +41,7 @@ pub use promotions::{Coupon, CouponTake, OrderPricing, PromotionsTx, VariantRow}
 pub use reconcile::{Finding, FindingKind, NewFinding, ReconcileTx, TransferDue};
 pub use refunds::{GatewayRefund, GatewayRefundState, NewGatewayRefund, RefundAttempt, RefundsTx};
 pub use shops::ShopsTx;
+pub use throttles::ThrottlesTx;
 pub use trust::TrustTx;
 pub use users::UsersTx;
 pub use webhooks::WebhooksTx;
@@ -55,6 +57,7 @@ pub trait Tx:
     + ClaimsTx
     + TrustTx
     + JobsTx
+    + ThrottlesTx
     + IdempotencyTx
     + KeyringTx
     + InsuranceTx

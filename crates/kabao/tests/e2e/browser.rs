@@ -287,6 +287,24 @@ async fn merchant_imports_keys_and_buyer_sees_stock(width: u32, height: u32, tag
         .unwrap_or_else(|e| panic!("dashboard charts: {e}"));
     if phone {
         assert_no_horizontal_scroll(&c, "/console/dashboard").await;
+        // The other pages this batch added fit the phone too: coupons, variants and tiers, security, sessions.
+        for path in [
+            "/console/coupons".to_string(),
+            format!("/console/products/{product_id}/pricing"),
+            "/account/security".to_string(),
+            "/account/sessions".to_string(),
+            "/account/2fa".to_string(),
+        ] {
+            c.goto(&format!("{base}{path}")).await.unwrap_or_else(|e| panic!("goto {path}: {e}"));
+            c.wait()
+                .at_most(Duration::from_secs(10))
+                .for_element(Locator::Css("main"))
+                .await
+                .unwrap_or_else(|e| panic!("{path}: {e}"));
+            let page = c.source().await.unwrap_or_default();
+            assert!(!page.contains("出错了"), "{path} rendered an error page");
+            assert_no_horizontal_scroll(&c, &path).await;
+        }
     }
 
     // Log out and look at the product as a buyer.
@@ -299,6 +317,14 @@ async fn merchant_imports_keys_and_buyer_sees_stock(width: u32, height: u32, tag
     assert!(!page.contains("KEY-AAAA-0001"), "keys are never shown to buyers before purchase");
     if phone {
         assert_no_horizontal_scroll(&c, "/p/{id}").await;
+        // The catalog searched by two characters of the name, with its filters and sorts.
+        c.goto(&format!("{base}/?q=%E7%8E%8B%E8%80%85&sort=price_asc"))
+            .await
+            .unwrap_or_else(|e| panic!("goto search: {e}"));
+        let results = c.source().await.unwrap_or_default();
+        assert!(results.contains("王者荣耀 60 点券"), "two characters of the name find the product");
+        assert_no_horizontal_scroll(&c, "/?q=王者").await;
+        c.goto(&format!("{base}/p/{product_id}")).await.unwrap_or_else(|e| panic!("goto product: {e}"));
     }
     assert!(page.contains("无质保"), "a product without warranty says so before buying");
     // The English switch keeps the visitor on the same page.
