@@ -183,6 +183,8 @@ pub async fn refund_late_deliveries(state: &App) -> Result<u64, JobsError> {
 /// this. The holder renews it every [`RENEW_EVERY`] while the job runs, so a long pass keeps it.
 const LEASE_SECONDS: i64 = 15;
 const RENEW_EVERY: Duration = Duration::from_secs(5);
+// Checked when compiling: seconds, not minutes, and renewal well before expiry (two renewals may be missed).
+const _: () = assert!(LEASE_SECONDS <= 30 && RENEW_EVERY.as_secs() * 2 < LEASE_SECONDS as u64);
 
 /// The lease of the 金牌卖家 review (a row created by migration 0010), and how often it runs.
 const GOLD_JOB: &str = "certification_gold";
@@ -378,12 +380,6 @@ mod tests {
             Arc::new(crate::keyring::load_or_create(&*store, &MasterKey::from_bytes([5; 32]), T0).await.unwrap());
         let clock = Arc::new(ManualClock::new(T0));
         (App::new(store, keyring, Config::default(), clock.clone()), clock)
-    }
-
-    #[test]
-    fn a_lease_lasts_seconds_and_is_renewed_well_within_it() {
-        assert!(LEASE_SECONDS <= 30, "a dead holder must delay its jobs by seconds, not minutes");
-        assert!(RENEW_EVERY.as_secs() * 2 < LEASE_SECONDS as u64, "renewal must come well before expiry");
     }
 
     #[tokio::test]
