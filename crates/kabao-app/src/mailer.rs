@@ -211,6 +211,8 @@ pub enum SecurityChange {
     RecoveryCodeUsed,
     SignedOutEverywhere,
     EmailChanged,
+    /// `kabao admin reset-totp`: the operator removed the second factor and ended every session.
+    TotpReset,
 }
 
 impl SecurityChange {
@@ -233,6 +235,10 @@ impl SecurityChange {
                 ("你的账号已在所有设备上退出登录", "your account was signed out everywhere")
             }
             SecurityChange::EmailChanged => ("你的账号邮箱已修改", "the email address of your account was changed"),
+            SecurityChange::TotpReset => (
+                "平台运营人员已移除你的两步验证，并让你在所有设备上退出登录",
+                "the platform's operator removed your two-step verification and signed you out everywhere",
+            ),
         }
     }
 }

@@ -459,6 +459,27 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             if kabao_app::totp::required_for(user.role) {
                 println!("they must set it up again at their next login");
             }
+            // Every change to a second factor is mailed to the account, this one too: if it was not asked for,
+            // the owner hears of it at once. The reset stands either way; a notice that fails is reported.
+            match &user.email {
+                None => println!("no email address on the account: no notice mailed"),
+                Some(to) => {
+                    let base = config.public_url.as_deref().map(str::trim).filter(|u| !u.is_empty());
+                    let base = base.unwrap_or("http://localhost").trim_end_matches('/');
+                    let when = format!("{} (UTC+8)", kabao_app::display::datetime(now()));
+                    let mail = kabao_app::mailer::security_change_mail(
+                        to,
+                        &user.username,
+                        kabao_app::mailer::SecurityChange::TotpReset,
+                        &when,
+                        base,
+                    );
+                    match config.mailer()?.send(&mail).await {
+                        Ok(()) => println!("a notice was mailed to {to}"),
+                        Err(e) => eprintln!("the reset stands, but the notice to {to} was not sent: {e}"),
+                    }
+                }
+            }
             Ok(())
         }
         Command::Keys { command: KeysCommand::Import { product, file, db } } => {

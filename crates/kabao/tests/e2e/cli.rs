@@ -189,11 +189,26 @@ async fn admin_reset_totp_removes_the_second_factor_and_is_recorded() {
     assert!(ok, "{out} {err}");
     let (ok, _, err) = run(&["admin", "reset-totp", "nobody_here"], &data);
     assert!(!ok && err.contains("no user named nobody_here"), "{err}");
+    let url = format!("sqlite://{}", data.path().join("kabao.db").display());
+    let store = kabao_store::open(&url).await.unwrap_or_else(|e| panic!("{e}"));
+    {
+        let mut tx = store.begin(TxMode::Write).await.unwrap_or_else(|e| panic!("{e}"));
+        let user = tx.user_by_username("arbiter_wu").await.unwrap_or_else(|e| panic!("{e}")).expect("created");
+        tx.set_user_email(user.id, Some("wu@example.com")).await.unwrap_or_else(|e| panic!("{e}"));
+        tx.commit().await.unwrap_or_else(|e| panic!("{e}"));
+    }
     let (ok, out, err) = run(&["admin", "reset-totp", "arbiter_wu"], &data);
     assert!(ok, "{out} {err}");
     assert!(out.contains("two-step verification of arbiter_wu") && out.contains("set it up again"), "{out}");
-    let url = format!("sqlite://{}", data.path().join("kabao.db").display());
-    let store = kabao_store::open(&url).await.unwrap_or_else(|e| panic!("{e}"));
+    // The owner is told (without SMTP configured, mails are files under the data directory).
+    assert!(out.contains("a notice was mailed to wu@example.com"), "{out}");
+    let mails: Vec<String> = std::fs::read_dir(data.path().join("mail"))
+        .unwrap_or_else(|e| panic!("no mail directory: {e}"))
+        .filter_map(|f| std::fs::read_to_string(f.ok()?.path()).ok())
+        .collect();
+    assert_eq!(mails.len(), 1, "{mails:?}");
+    assert!(mails[0].contains("To: wu@example.com") && mails[0].contains("移除你的两步验证"), "{}", mails[0]);
+    assert!(mails[0].contains("http://localhost/account/security"), "{}", mails[0]);
     let mut tx = store.begin(TxMode::Read).await.unwrap_or_else(|e| panic!("{e}"));
     let events = tx.security_events(10, 0).await.unwrap_or_else(|e| panic!("{e}"));
     assert!(events.iter().any(|e| e.kind == "totp_reset" && e.detail_json.contains("arbiter_wu")), "{events:?}");
