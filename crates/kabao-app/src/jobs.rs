@@ -216,6 +216,8 @@ pub struct Pass {
     pub escalation_reminders: Option<u64>,
     /// Shops whose 金牌卖家 was granted or withdrawn from their record (hourly).
     pub gold_reviewed: Option<u64>,
+    /// Shops whose stored trust facts (what pages score from) were recomputed.
+    pub trust_facts: Option<u64>,
     /// Merchant webhooks sent, retried, failed (and deadline reminders written).
     pub webhooks: Option<crate::webhooks::WebhookPass>,
     /// Warranty insurance payouts paid (new and queued ones).
@@ -295,6 +297,7 @@ pub async fn run_once(state: &App, owner: &str) -> Result<Pass, JobsError> {
         claim_deadlines: None,
         escalation_reminders: None,
         gold_reviewed: None,
+        trust_facts: None,
         webhooks: None,
         insurance_paid: None,
         gateway_refunds: None,
@@ -324,6 +327,7 @@ pub async fn run_once(state: &App, owner: &str) -> Result<Pass, JobsError> {
     pass.refunded_late = leased(state, owner, "delivery_deadline", refund_late_deliveries(state)).await?;
     pass.escalation_reminders =
         leased(state, owner, "dispute_reminders", crate::disputes::remind_escalation(state)).await?;
+    pass.trust_facts = leased(state, owner, TRUST_FACTS_JOB, crate::trust::refresh_facts(state)).await?;
     if gold_review_due(state) {
         pass.gold_reviewed = leased(state, owner, GOLD_JOB, crate::trust::review_gold(state)).await?;
     }
@@ -337,6 +341,9 @@ pub async fn run_once(state: &App, owner: &str) -> Result<Pass, JobsError> {
     pass.webhooks = leased(state, owner, WEBHOOK_JOB, crate::webhooks::run(state, owner)).await?;
     Ok(pass)
 }
+
+/// The lease of the stored trust facts (a row created by migration 0035).
+const TRUST_FACTS_JOB: &str = "trust_facts";
 
 /// The lease of the gateway refund job (a row created by migration 0021).
 const REFUND_JOB: &str = "gateway_refunds";

@@ -1,8 +1,13 @@
 //! The shop trust score (商家信誉), computed on read from the store's aggregates by `kabao_core::trust`, and the
 //! job that grants 金牌卖家 (gold) from the record and withdraws it when the record lapses.
 //!
-//! Computed on read, not cached: every input (a review, a claim decision, a ruling, a risk event, a day of shop
-//! age) changes it, and one shop's aggregates are a handful of indexed queries.
+//! Pages read a shop's facts (the aggregates over its 90-day record) from `shop_trust_facts`, which the
+//! `trust_facts` job keeps at most a minute or two old, and compute the score from them and the live parts (shop
+//! age, fund standing, certification): a listing costs one row per shop whatever the shop's history. A review,
+//! claim, ruling or risk event marks its shop's row stale in the same transaction (migration 0035), and a stale
+//! or missing row, or one older than [`FRESH_SECONDS`], is computed live, so a page is never wrong by more than
+//! the delivered orders and category averages of the last few minutes. Checks that decide something (gold,
+//! insurance prices) compute live.
 
 use crate::App;
 use kabao_core::catalog::CertificationLevel;
@@ -95,17 +100,119 @@ impl From<&kabao_store::Listing> for Subject {
     }
 }
 
-/// The core's inputs from the store's aggregates.
+/// A stored row older than this is not used: the page computes live instead.
+pub const FRESH_SECONDS: i64 = 300;
+/// The job recomputes rows older than this.
+const REFRESH_AFTER_SECONDS: i64 = 60;
+/// Shops recomputed per transaction, and at most per pass of the job.
+const FACTS_BATCH: i64 = 100;
+const FACTS_PER_PASS: u64 = 2000;
+
+/// The facts a score is computed from, in the form stored in `shop_trust_facts`: the store's aggregates with the
+/// merchant's response times reduced to what the score reads of them (their median and how many).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Facts {
+    pub ratings: Vec<RatingSums>,
+    pub category_ratings: Vec<RatingSums>,
+    pub claims_decided: i64,
+    pub claims_remedied: i64,
+    pub median_response_ms: Option<i64>,
+    pub response_samples: i64,
+    pub category_response_ms: Option<i64>,
+    pub disputes_lost: i64,
+    pub disputes_lost_recent: i64,
+    pub reissue_positive: i64,
+    pub reissue_negative: i64,
+    pub risk_open: i64,
+    pub risk_confirmed: i64,
+    pub delivered_orders: i64,
+}
+
+impl From<ShopTrustFacts> for Facts {
+    fn from(f: ShopTrustFacts) -> Facts {
+        Facts {
+            median_response_ms: f.claim_response_ms.get(f.claim_response_ms.len() / 2).copied(),
+            response_samples: i64::try_from(f.claim_response_ms.len()).unwrap_or(i64::MAX),
+            ratings: f.ratings,
+            category_ratings: f.category_ratings,
+            claims_decided: f.claims_decided,
+            claims_remedied: f.claims_remedied,
+            category_response_ms: f.category_response_ms,
+            disputes_lost: f.disputes_lost,
+            disputes_lost_recent: f.disputes_lost_recent,
+            reissue_positive: f.reissue_positive,
+            reissue_negative: f.reissue_negative,
+            risk_open: f.risk_open,
+            risk_confirmed: f.risk_confirmed,
+            delivered_orders: f.delivered_orders,
+        }
+    }
+}
+
+/// A shop's facts computed now from its record (the cost grows with the 90-day record: jobs and decisions).
+pub async fn facts_live(tx: &mut dyn Tx, shop: kabao_core::ShopId, now: Timestamp) -> Result<Facts, TrustError> {
+    let since = Timestamp(now.millis() - WINDOW_DAYS * DAY_MS);
+    let recent = Timestamp(now.millis() - RECENT_DAYS * DAY_MS);
+    Ok(Facts::from(tx.shop_trust_facts(shop, since, recent).await?))
+}
+
+/// A shop's facts for a page: the stored row while it is fresh and not marked stale, else computed live.
+pub async fn facts_for_page(tx: &mut dyn Tx, shop: kabao_core::ShopId, now: Timestamp) -> Result<Facts, TrustError> {
+    if let Some((json, at)) = tx.stored_trust_facts(shop).await? {
+        if at.millis() >= now.millis() - FRESH_SECONDS * 1000 && at.millis() <= now.millis() {
+            match serde_json::from_str(&json) {
+                Ok(facts) => return Ok(facts),
+                // Written by another version of Kabao: computed live, and the job rewrites it.
+                Err(e) => tracing::warn!(shop = %shop, error = %e, "stored trust facts unreadable"),
+            }
+        }
+    }
+    facts_live(tx, shop, now).await
+}
+
+/// Recomputes the stored facts of shops whose row is missing, stale or over a minute old, a batch at a time
+/// (each batch computed in one read snapshot, then stored unless an event marked the row stale meanwhile).
+/// Returns how many rows were stored.
+pub async fn refresh_facts(state: &App) -> Result<u64, TrustError> {
+    let now = state.clock.now();
+    let before = Timestamp(now.millis() - REFRESH_AFTER_SECONDS * 1000);
+    let mut stored = 0;
+    let mut examined = 0;
+    loop {
+        let mut computed = Vec::new();
+        {
+            let mut tx = state.store.begin(TxMode::Read).await?;
+            for shop in tx.shops_due_trust_facts(before, FACTS_BATCH).await? {
+                let version = tx.trust_facts_version(shop).await?;
+                computed.push((shop, version, facts_live(&mut *tx, shop, now).await?));
+            }
+        }
+        let n = computed.len() as u64;
+        let mut tx = state.store.begin(TxMode::Write).await?;
+        for (shop, version, facts) in &computed {
+            // Facts always serialize (numbers and strings); an empty object would only be refused on read.
+            let json = serde_json::to_string(facts).unwrap_or_default();
+            if tx.save_trust_facts(*shop, &json, now, *version).await? {
+                stored += 1;
+            }
+        }
+        tx.commit().await?;
+        examined += n;
+        if n < FACTS_BATCH as u64 || examined >= FACTS_PER_PASS {
+            return Ok(stored);
+        }
+    }
+}
+
+/// The core's inputs from a shop's facts and its live standing.
 pub fn inputs(
     shop: &Subject,
-    facts: &ShopTrustFacts,
+    facts: &Facts,
     fund_member: bool,
     deposit: kabao_core::Money,
     now: Timestamp,
 ) -> TrustInputs {
-    let median = (!facts.claim_response_ms.is_empty())
-        .then(|| facts.claim_response_ms.get(facts.claim_response_ms.len() / 2).copied().unwrap_or(0))
-        .map(|ms| clamp_u32(ms / 60_000));
+    let median = facts.median_response_ms.map(|ms| clamp_u32(ms / 60_000));
     TrustInputs {
         certification: shop.certification,
         shop_age_days: (now.millis() - shop.opened_at.millis()).max(0) / DAY_MS,
@@ -118,7 +225,7 @@ pub fn inputs(
             decided: clamp_u32(facts.claims_decided),
             approved_or_auto: clamp_u32(facts.claims_remedied),
             median_response_minutes: median,
-            response_samples: clamp_u32(i64::try_from(facts.claim_response_ms.len()).unwrap_or(i64::MAX)),
+            response_samples: clamp_u32(facts.response_samples),
             category_response_minutes: facts.category_response_ms.map(|ms| clamp_u32(ms / 60_000)),
             disputes_lost_90d: clamp_u32(facts.disputes_lost),
             disputes_lost_30d: clamp_u32(facts.disputes_lost_recent),
@@ -133,26 +240,36 @@ pub fn inputs(
     }
 }
 
-/// A shop's inputs, read in the caller's transaction.
+/// A shop's inputs computed live from its record, read in the caller's transaction (for decisions: gold,
+/// insurance prices).
 pub async fn inputs_in(tx: &mut dyn Tx, shop: &Subject, now: Timestamp) -> Result<TrustInputs, TrustError> {
-    let since = Timestamp(now.millis() - WINDOW_DAYS * DAY_MS);
-    let recent = Timestamp(now.millis() - RECENT_DAYS * DAY_MS);
-    let facts = tx.shop_trust_facts(shop.id, since, recent).await?;
+    let facts = facts_live(tx, shop.id, now).await?;
+    standing(tx, shop, &facts, now).await
+}
+
+/// A shop's inputs for a page, from its stored facts while fresh ([`facts_for_page`]).
+pub async fn inputs_for_page(tx: &mut dyn Tx, shop: &Subject, now: Timestamp) -> Result<TrustInputs, TrustError> {
+    let facts = facts_for_page(tx, shop.id, now).await?;
+    standing(tx, shop, &facts, now).await
+}
+
+/// The facts with the shop's live standing (fund membership and deposit: one indexed row each).
+async fn standing(tx: &mut dyn Tx, shop: &Subject, facts: &Facts, now: Timestamp) -> Result<TrustInputs, TrustError> {
     let member = tx.fund_member_since(shop.id).await?.is_some();
     let deposit = tx.balance(Account::MerchantDeposit(shop.id)).await?;
-    Ok(inputs(shop, &facts, member, deposit, now))
+    Ok(inputs(shop, facts, member, deposit, now))
 }
 
-/// A shop's inputs now (what the score and the gold rule are computed from).
+/// A shop's inputs as a page shows them (the score and its reasons).
 pub async fn inputs_now(state: &App, shop: &Subject) -> Result<TrustInputs, TrustError> {
     let mut tx = state.store.begin(TxMode::Read).await?;
-    inputs_in(&mut *tx, shop, state.clock.now()).await
+    inputs_for_page(&mut *tx, shop, state.clock.now()).await
 }
 
-/// A shop's trust score now.
+/// A shop's trust score as a page shows it.
 pub async fn of_shop(state: &App, shop: &Shop) -> Result<TrustScore, TrustError> {
     let mut tx = state.store.begin(TxMode::Read).await?;
-    let inputs = inputs_in(&mut *tx, &Subject::from(shop), state.clock.now()).await?;
+    let inputs = inputs_for_page(&mut *tx, &Subject::from(shop), state.clock.now()).await?;
     Ok(trust::compute(&inputs))
 }
 
@@ -163,7 +280,7 @@ pub async fn of_shops(state: &App, shops: &[Subject]) -> Result<HashMap<kabao_co
     let mut out = HashMap::with_capacity(shops.len());
     for shop in shops {
         if let std::collections::hash_map::Entry::Vacant(slot) = out.entry(shop.id) {
-            slot.insert(trust::compute(&inputs_in(&mut *tx, shop, now).await?));
+            slot.insert(trust::compute(&inputs_for_page(&mut *tx, shop, now).await?));
         }
     }
     Ok(out)
@@ -276,4 +393,141 @@ pub async fn listing(
         rows = rows.drain(start..end).collect();
     }
     Ok(rows)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Config, ManualClock};
+    use kabao_core::user::Role;
+    use kabao_core::vault::MasterKey;
+    use kabao_core::{ShopId, UserId};
+    use kabao_store::{NewShop, NewUser, RiskEvent, Store};
+    use std::sync::Arc;
+
+    const T0: Timestamp = Timestamp::from_millis(1_800_000_000_000);
+
+    async fn app() -> (App, Arc<ManualClock>) {
+        let store: Arc<dyn Store> = Arc::new(kabao_store::sqlite::SqliteStore::open_in_memory().await.unwrap());
+        store.migrate().await.unwrap();
+        let keyring =
+            Arc::new(crate::keyring::load_or_create(&*store, &MasterKey::from_bytes([6; 32]), T0).await.unwrap());
+        let clock = Arc::new(ManualClock::new(T0));
+        (App::new(store, keyring, Config::default(), clock.clone()), clock)
+    }
+
+    async fn shop(app: &App, name: &str) -> (UserId, ShopId) {
+        let mut tx = app.store.begin(TxMode::Write).await.unwrap();
+        let owner = tx
+            .insert_user(&NewUser {
+                username: name.into(),
+                email: None,
+                password_hash: "x".into(),
+                role: Role::Merchant,
+                created_at: T0,
+            })
+            .await
+            .unwrap();
+        let shop = tx
+            .insert_shop(&NewShop {
+                owner_id: owner,
+                name: format!("{name} 的店"),
+                description: String::new(),
+                opened_at: T0,
+            })
+            .await
+            .unwrap();
+        tx.commit().await.unwrap();
+        (owner, shop)
+    }
+
+    async fn risk_event(app: &App, shop: ShopId, owner: UserId) {
+        let mut tx = app.store.begin(TxMode::Write).await.unwrap();
+        tx.insert_risk_event(&RiskEvent {
+            id: 0,
+            kind: "chat".into(),
+            shop_id: Some(shop),
+            user_id: Some(owner),
+            order_id: None,
+            message_id: None,
+            rules_json: r#"["contact.wechat"]"#.into(),
+            state: "open".into(),
+            review_note: None,
+            reviewed_by: None,
+            reviewed_at: None,
+            created_at: app.now(),
+        })
+        .await
+        .unwrap();
+        tx.commit().await.unwrap();
+    }
+
+    async fn page_and_live(app: &App, shop: ShopId) -> (Facts, Facts) {
+        let mut tx = app.store.begin(TxMode::Read).await.unwrap();
+        let page = facts_for_page(&mut *tx, shop, app.now()).await.unwrap();
+        let live = facts_live(&mut *tx, shop, app.now()).await.unwrap();
+        (page, live)
+    }
+
+    #[tokio::test]
+    async fn pages_score_from_stored_facts_that_always_equal_a_full_recomputation() {
+        let (app, clock) = app().await;
+        let shops = [shop(&app, "facts_one").await, shop(&app, "facts_two").await, shop(&app, "facts_three").await];
+        // A pseudo-random history: events on random shops, some reviewed, time moving, the job running now and
+        // then; after every step each shop's page facts equal what a full recomputation gives.
+        let mut r: u64 = 0x2545_f491_4f6c_dd1d;
+        for step in 0..60 {
+            r ^= r << 13;
+            r ^= r >> 7;
+            r ^= r << 17;
+            let (owner, id) = shops[(r % 3) as usize];
+            match (r >> 8) % 5 {
+                0 | 1 => risk_event(&app, id, owner).await,
+                2 => {
+                    let mut tx = app.store.begin(TxMode::Write).await.unwrap();
+                    let state = if (r >> 16) % 2 == 0 { "confirmed" } else { "dismissed" };
+                    tx.review_risk_events(id, state, "reviewed", owner, app.now()).await.unwrap();
+                    tx.commit().await.unwrap();
+                }
+                3 => {
+                    refresh_facts(&app).await.unwrap();
+                }
+                _ => clock.advance_seconds(((r >> 24) % 400) as i64),
+            }
+            for (_, id) in shops {
+                let (page, live) = page_and_live(&app, id).await;
+                assert_eq!(page, live, "step {step}, shop {id}");
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn a_page_reads_the_stored_row_while_it_is_fresh_and_computes_live_after() {
+        let (app, clock) = app().await;
+        let (owner, id) = shop(&app, "facts_fresh").await;
+        risk_event(&app, id, owner).await;
+        assert_eq!(refresh_facts(&app).await.unwrap(), 1);
+        let (page, live) = page_and_live(&app, id).await;
+        assert_eq!((page.risk_open, live.risk_open), (1, 1));
+        // The page reads the row, not the record: a row saying otherwise is what it shows while fresh.
+        let mut tx = app.store.begin(TxMode::Write).await.unwrap();
+        let version = tx.trust_facts_version(id).await.unwrap();
+        let planted = Facts { risk_open: 7, ..live.clone() };
+        let json = serde_json::to_string(&planted).unwrap();
+        assert!(tx.save_trust_facts(id, &json, app.now(), version).await.unwrap());
+        tx.commit().await.unwrap();
+        assert_eq!(page_and_live(&app, id).await.0.risk_open, 7);
+        // Past the freshness bound it is not used...
+        clock.advance_seconds(FRESH_SECONDS + 1);
+        assert_eq!(page_and_live(&app, id).await.0.risk_open, 1);
+        // ...and the job (rows over a minute old) puts the truth back.
+        assert_eq!(refresh_facts(&app).await.unwrap(), 1);
+        let mut tx = app.store.begin(TxMode::Read).await.unwrap();
+        let (json, at) = tx.stored_trust_facts(id).await.unwrap().unwrap();
+        assert_eq!(at, app.now());
+        assert_eq!(serde_json::from_str::<Facts>(&json).unwrap().risk_open, 1);
+        drop(tx);
+        // A fresh row is not recomputed by the next pass.
+        assert_eq!(refresh_facts(&app).await.unwrap(), 0);
+    }
 }

@@ -66,6 +66,7 @@ pub const SCENARIOS: &[&str] = &[
     "catalog_pictures_are_stored_once_and_ordered",
     "totp_steps_recovery_codes_and_login_challenges_are_taken_once",
     "throttle_hits_are_counted_taken_back_cleared_and_purged",
+    "stored_trust_facts_are_marked_stale_by_events_and_never_saved_over_them",
     "concurrent_buyers_never_oversell",
     "concurrent_withdrawal_holds_never_overdraw",
     "concurrent_checkouts_use_a_coupon_up_exactly_at_its_limit",
@@ -3241,4 +3242,63 @@ pub async fn concurrent_throttle_checks_never_overshoot(store: &std::sync::Arc<d
     assert_eq!(passed, ALLOWED);
     let mut tx = store.begin(TxMode::Read).await.unwrap();
     assert_eq!(tx.throttle_hits("lookup_order", "K1", 100).await.unwrap().len(), ALLOWED);
+}
+
+/// Stored trust facts: saved once computed, marked stale by an event of the shop in the same transaction, and a
+/// save computed from a snapshot older than the mark never overwrites it; due shops come missing first, then
+/// stale and oldest.
+pub async fn stored_trust_facts_are_marked_stale_by_events_and_never_saved_over_them(store: &dyn Store) {
+    let a = merchant_with_product(store, "facts_a").await;
+    let b = merchant_with_product(store, "facts_b").await;
+    let mut tx = store.begin(TxMode::Write).await.unwrap();
+    // Nothing stored: both shops due, in key order.
+    assert_eq!(tx.stored_trust_facts(a.shop).await.unwrap(), None);
+    assert_eq!(tx.trust_facts_version(a.shop).await.unwrap(), 0);
+    let due = tx.shops_due_trust_facts(at(1_000), 10).await.unwrap();
+    let mine: Vec<ShopId> = due.iter().filter(|s| **s == a.shop || **s == b.shop).copied().collect();
+    assert_eq!(mine, vec![a.shop, b.shop], "{due:?}");
+    assert!(tx.save_trust_facts(a.shop, "{\"a\":1}", at(1_000), 0).await.unwrap());
+    assert!(tx.save_trust_facts(b.shop, "{\"b\":1}", at(2_000), 0).await.unwrap());
+    // A second first save loses: a row is there.
+    assert!(!tx.save_trust_facts(a.shop, "{\"a\":0}", at(1_500), 0).await.unwrap());
+    assert_eq!(tx.stored_trust_facts(a.shop).await.unwrap(), Some(("{\"a\":1}".into(), at(1_000))));
+    // Older than the cut: due, oldest first; fresh ones are not.
+    let due = tx.shops_due_trust_facts(at(3_000), 10).await.unwrap();
+    let mine: Vec<ShopId> = due.iter().filter(|s| **s == a.shop || **s == b.shop).copied().collect();
+    assert_eq!(mine, vec![a.shop, b.shop], "{due:?}");
+    let due = tx.shops_due_trust_facts(at(1_500), 10).await.unwrap();
+    assert!(due.contains(&a.shop) && !due.contains(&b.shop), "{due:?}");
+
+    // A risk event of shop a marks its row stale at once (version up), and leaves b alone.
+    let event = crate::RiskEvent {
+        id: 0,
+        kind: "chat".into(),
+        shop_id: Some(a.shop),
+        user_id: Some(a.owner),
+        order_id: None,
+        message_id: None,
+        rules_json: r#"["contact.wechat"]"#.into(),
+        state: "open".into(),
+        review_note: None,
+        reviewed_by: None,
+        reviewed_at: None,
+        created_at: at(4_000),
+    };
+    tx.insert_risk_event(&event).await.unwrap();
+    assert_eq!(tx.stored_trust_facts(a.shop).await.unwrap(), None);
+    assert_eq!(tx.trust_facts_version(a.shop).await.unwrap(), 1);
+    assert_eq!(tx.stored_trust_facts(b.shop).await.unwrap(), Some(("{\"b\":1}".into(), at(2_000))));
+    // Stale rows are due before any fresh one.
+    assert_eq!(tx.shops_due_trust_facts(at(0), 10).await.unwrap().first(), Some(&a.shop));
+    // Facts computed before the event (version 0 seen) are not saved over the mark; those after it are.
+    assert!(!tx.save_trust_facts(a.shop, "{\"a\":2}", at(4_500), 0).await.unwrap());
+    assert_eq!(tx.stored_trust_facts(a.shop).await.unwrap(), None);
+    assert!(tx.save_trust_facts(a.shop, "{\"a\":3}", at(5_000), 1).await.unwrap());
+    assert_eq!(tx.stored_trust_facts(a.shop).await.unwrap(), Some(("{\"a\":3}".into(), at(5_000))));
+    // An admin reviewing the event marks it stale again.
+    tx.review_risk_events(a.shop, "dismissed", "ok", a.owner, at(6_000)).await.unwrap();
+    assert_eq!(tx.stored_trust_facts(a.shop).await.unwrap(), None);
+    assert_eq!(tx.trust_facts_version(a.shop).await.unwrap(), 2);
+    assert!(!tx.save_trust_facts(a.shop, "{\"a\":4}", at(6_500), 1).await.unwrap());
+    tx.commit().await.unwrap();
 }

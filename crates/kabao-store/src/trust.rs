@@ -108,7 +108,7 @@ pub struct RiskEvent {
 }
 
 /// Sums of one category's (or one shop's, within a category) ratings.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct RatingSums {
     pub category: String,
     pub described: i64,

@@ -188,7 +188,8 @@ conformance_tests!(
     catalog_prices_a_listing_from_its_cheapest_listed_variant,
     catalog_pictures_are_stored_once_and_ordered,
     totp_steps_recovery_codes_and_login_challenges_are_taken_once,
-    throttle_hits_are_counted_taken_back_cleared_and_purged;
+    throttle_hits_are_counted_taken_back_cleared_and_purged,
+    stored_trust_facts_are_marked_stale_by_events_and_never_saved_over_them;
     shared: concurrent_buyers_never_oversell,
     concurrent_withdrawal_holds_never_overdraw,
     concurrent_checkouts_use_a_coupon_up_exactly_at_its_limit,

@@ -2,6 +2,7 @@
 
 use super::PgTx;
 use crate::errors::map_sqlx;
+use crate::tx::trust::sql as trust_sql;
 use crate::{rows, ChatMessage, ChatParty, ClaimRecord, ReviewRecord, RiskEvent, ShopTrustFacts, StoreResult, TrustTx};
 use async_trait::async_trait;
 use kabao_core::ledger::OrderId;
@@ -293,6 +294,48 @@ impl TrustTx for PgTx {
             other_buyers_on_device,
             other_buyers_on_payer,
         })
+    }
+
+    async fn stored_trust_facts(&mut self, shop: ShopId) -> StoreResult<Option<(String, Timestamp)>> {
+        let row: Option<(String, i64)> =
+            sqlx::query_as(trust_sql::STORED).bind(shop.0).fetch_optional(&mut *self.tx).await.map_err(map_sqlx)?;
+        Ok(row.map(|(facts, at)| (facts, Timestamp::from_millis(at))))
+    }
+
+    async fn trust_facts_version(&mut self, shop: ShopId) -> StoreResult<i64> {
+        sqlx::query_scalar(trust_sql::VERSION).bind(shop.0).fetch_one(&mut *self.tx).await.map_err(map_sqlx)
+    }
+
+    async fn save_trust_facts(
+        &mut self,
+        shop: ShopId,
+        facts: &str,
+        at: Timestamp,
+        seen_version: i64,
+    ) -> StoreResult<bool> {
+        let done = if seen_version == 0 {
+            sqlx::query(trust_sql::INSERT).bind(shop.0).bind(facts).bind(at.millis()).execute(&mut *self.tx).await
+        } else {
+            sqlx::query(trust_sql::UPDATE)
+                .bind(shop.0)
+                .bind(facts)
+                .bind(at.millis())
+                .bind(seen_version)
+                .execute(&mut *self.tx)
+                .await
+        }
+        .map_err(map_sqlx)?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn shops_due_trust_facts(&mut self, before: Timestamp, limit: i64) -> StoreResult<Vec<ShopId>> {
+        let ids: Vec<i64> = sqlx::query_scalar(trust_sql::DUE)
+            .bind(before.millis())
+            .bind(limit)
+            .fetch_all(&mut *self.tx)
+            .await
+            .map_err(map_sqlx)?;
+        Ok(ids.into_iter().map(ShopId).collect())
     }
 
     // ---- order chat ----

@@ -20,7 +20,7 @@ mod reconcile;
 mod refunds;
 mod shops;
 pub(crate) mod throttles;
-mod trust;
+pub(crate) mod trust;
 mod users;
 mod webhooks;
 
