@@ -132,22 +132,34 @@ impl KeysTx for SqliteTx {
         limit: i64,
         offset: i64,
     ) -> StoreResult<Vec<CardKey>> {
-        // `$2 IS NULL OR` keeps one statement for both cases; the state is always bound, never spliced.
-        static SQL: LazyLock<String> = LazyLock::new(|| {
+        // Two statements, so each walks its own index in key order ((product, state, id) or (product, id))
+        // instead of sorting every key of the product; the state is always bound, never spliced.
+        static ALL: LazyLock<String> = LazyLock::new(|| {
             format!(
-                "SELECT {} FROM card_keys k WHERE k.product_id = $1 AND ($2 IS NULL OR k.state = $2) \
+                "SELECT {} FROM card_keys k WHERE k.product_id = $1 ORDER BY k.id ASC LIMIT $2 OFFSET $3",
+                rows::KEY_COLS
+            )
+        });
+        static IN_STATE: LazyLock<String> = LazyLock::new(|| {
+            format!(
+                "SELECT {} FROM card_keys k WHERE k.product_id = $1 AND k.state = $2 \
                  ORDER BY k.id ASC LIMIT $3 OFFSET $4",
                 rows::KEY_COLS
             )
         });
-        let rows: Vec<rows::KeyRow> = lite::query_as(&SQL)
-            .bind(product.0)
-            .bind(state.map(|s| s.as_str()))
-            .bind(limit)
-            .bind(offset)
-            .fetch_all(&mut self.tx)
-            .await
-            .map_err(map_sqlx)?;
+        let rows: Vec<rows::KeyRow> = match state {
+            None => lite::query_as(&ALL).bind(product.0).bind(limit).bind(offset).fetch_all(&mut self.tx).await,
+            Some(state) => {
+                lite::query_as(&IN_STATE)
+                    .bind(product.0)
+                    .bind(state.as_str())
+                    .bind(limit)
+                    .bind(offset)
+                    .fetch_all(&mut self.tx)
+                    .await
+            }
+        }
+        .map_err(map_sqlx)?;
         rows.into_iter().map(rows::card_key).collect()
     }
 

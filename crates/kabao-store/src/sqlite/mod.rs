@@ -1117,6 +1117,36 @@ mod tests {
         }
     }
 
+    /// Lists and checks that once sorted or walked a shop's whole history (same shapes as in orders.rs, claims.rs
+    /// and keys.rs) read their own index in the order they return, without sorting every row.
+    #[tokio::test]
+    async fn history_lists_walk_their_index_instead_of_sorting_the_shops_record() {
+        let store = SqliteStore::open_in_memory().await.unwrap();
+        store.migrate().await.unwrap();
+        let mut w = store.writer.lock().await;
+        for (sql, index) in [
+            (
+                "SELECT id FROM orders WHERE buyer_id = 1 AND shop_id = 2 ORDER BY id DESC LIMIT 1",
+                "orders_buyer_shop_idx",
+            ),
+            ("SELECT id FROM claims WHERE shop_id = 1 ORDER BY id DESC LIMIT 50", "claims_shop_id_idx"),
+            (
+                "SELECT id FROM card_keys k WHERE k.product_id = 1 ORDER BY k.id ASC LIMIT 50",
+                "card_keys_product_id_idx",
+            ),
+            (
+                "SELECT id FROM card_keys k WHERE k.product_id = 1 AND k.state = 'sold' ORDER BY k.id ASC LIMIT 50",
+                "card_keys_product_state_idx",
+            ),
+        ] {
+            let mut stmt = w.conn.get().prepare(&format!("EXPLAIN QUERY PLAN {sql}")).unwrap();
+            let plan: Vec<String> =
+                stmt.query_map([], |r| r.get::<_, String>(3)).unwrap().collect::<Result<_, _>>().unwrap();
+            assert!(plan.iter().any(|d| d.contains(index)), "{sql}: {plan:?}");
+            assert!(!plan.iter().any(|d| d.contains("TEMP B-TREE")), "sorts every row: {sql}: {plan:?}");
+        }
+    }
+
     /// Catalog pages whose cost must not grow with the catalog walk an index in the page's own order: no plan
     /// sorts every listing or every match (a temporary b-tree for ORDER BY), none scans the products table.
     /// (Relevance's window and a rare search's few matches are sorted, at most a bounded number of rows.)
