@@ -293,6 +293,26 @@ pub(crate) const LEDGER_SELECT_ACCOUNT: &str =
          FROM ledger_entries e JOIN ledger_txs t ON t.id = e.tx_id WHERE e.account = $1 \
          ORDER BY e.id DESC LIMIT $2 OFFSET $3";
 
+/// The ledger in (account, entry id) order from a position, a page at a time (`ledger verify`).
+pub(crate) const LEDGER_SELECT_BY_ACCOUNT: &str =
+    "SELECT e.id, e.tx_id, t.kind, t.order_id, e.account, e.amount_fen, t.created_at \
+         FROM ledger_entries e JOIN ledger_txs t ON t.id = e.tx_id WHERE (e.account, e.id) > ($1, $2) \
+         ORDER BY e.account, e.id LIMIT $3";
+pub(crate) const LEDGER_UNBALANCED: &str = "SELECT tx_id, CAST(SUM(amount_fen) AS BIGINT) FROM ledger_entries \
+         GROUP BY tx_id HAVING SUM(amount_fen) <> 0 ORDER BY tx_id LIMIT $1";
+pub(crate) const BALANCE_MISMATCHES: &str = "SELECT COALESCE(c.account, b.account), COALESCE(b.balance_fen, 0), \
+         COALESCE(c.fen, 0) FROM (SELECT account, CAST(SUM(amount_fen) AS BIGINT) AS fen FROM ledger_entries \
+         GROUP BY account) c FULL OUTER JOIN account_balances b ON b.account = c.account \
+         WHERE COALESCE(c.fen, 0) <> COALESCE(b.balance_fen, 0) ORDER BY 1 LIMIT $1";
+pub(crate) const NEGATIVE_BALANCES: &str =
+    "SELECT account, balance_fen FROM account_balances WHERE balance_fen < 0 ORDER BY account LIMIT $1";
+
+pub(crate) type LedgerPageRow = (i64, i64, String, Option<i64>, String, i64, i64);
+
+pub(crate) fn ledger_page_entry(r: LedgerPageRow) -> StoreResult<(i64, crate::commerce::LedgerEntry)> {
+    Ok((r.0, ledger_entry((r.1, r.2, r.3, r.4, r.5, r.6))?))
+}
+
 /// `FundReceivable` keys are `fund_receivable:<shop>`; `;` sorts right after `:`, so the range holds exactly them.
 pub(crate) const FUND_RECEIVABLE_FROM: &str = "fund_receivable:";
 pub(crate) const FUND_RECEIVABLE_UNTIL: &str = "fund_receivable;";

@@ -86,6 +86,44 @@ impl FinanceTx for PgTx {
         rows.into_iter().map(rows::ledger_entry).collect()
     }
 
+    async fn ledger_entries_by_account(
+        &mut self,
+        after: (&str, i64),
+        limit: i64,
+    ) -> StoreResult<Vec<(i64, LedgerEntry)>> {
+        let rows: Vec<rows::LedgerPageRow> = sqlx::query_as(rows::LEDGER_SELECT_BY_ACCOUNT)
+            .bind(after.0)
+            .bind(after.1)
+            .bind(limit)
+            .fetch_all(&mut *self.tx)
+            .await
+            .map_err(map_sqlx)?;
+        rows.into_iter().map(rows::ledger_page_entry).collect()
+    }
+
+    async fn unbalanced_ledger_txs(&mut self, limit: i64) -> StoreResult<Vec<(i64, Money)>> {
+        let rows: Vec<(i64, i64)> =
+            sqlx::query_as(rows::LEDGER_UNBALANCED).bind(limit).fetch_all(&mut *self.tx).await.map_err(map_sqlx)?;
+        Ok(rows.into_iter().map(|(id, fen)| (id, Money::from_fen(fen))).collect())
+    }
+
+    async fn balance_mismatches(&mut self, limit: i64) -> StoreResult<Vec<(String, Money, Money)>> {
+        let rows: Vec<(String, i64, i64)> =
+            sqlx::query_as(rows::BALANCE_MISMATCHES).bind(limit).fetch_all(&mut *self.tx).await.map_err(map_sqlx)?;
+        Ok(rows.into_iter().map(|(a, kept, sum)| (a, Money::from_fen(kept), Money::from_fen(sum))).collect())
+    }
+
+    async fn negative_balances(&mut self, limit: i64) -> StoreResult<Vec<(Account, Money)>> {
+        let rows: Vec<(String, i64)> =
+            sqlx::query_as(rows::NEGATIVE_BALANCES).bind(limit).fetch_all(&mut *self.tx).await.map_err(map_sqlx)?;
+        rows.into_iter()
+            .map(|(a, f)| {
+                let account = Account::parse_key(&a).ok_or_else(|| corrupt("account_balances.account"))?;
+                Ok((account, Money::from_fen(f)))
+            })
+            .collect()
+    }
+
     async fn order_ledger_entries(&mut self, order: OrderId) -> StoreResult<Vec<LedgerEntry>> {
         let rows: Vec<rows::LedgerRow> =
             sqlx::query_as(rows::LEDGER_SELECT_ORDER).bind(order.0).fetch_all(&mut *self.tx).await.map_err(map_sqlx)?;

@@ -20,6 +20,22 @@ pub trait FinanceTx: Send {
     async fn all_balances(&mut self) -> StoreResult<Vec<(Account, Money)>>;
     /// Every entry, in transaction order, for verification.
     async fn all_ledger_entries(&mut self) -> StoreResult<Vec<LedgerEntry>>;
+    /// Up to `limit` entries in (account, entry id) order after position `after` (an account key and an entry
+    /// id; `("", 0)` for the start), each with its entry id: the whole ledger a page at a time, every account's
+    /// entries together, in bounded memory.
+    async fn ledger_entries_by_account(
+        &mut self,
+        after: (&str, i64),
+        limit: i64,
+    ) -> StoreResult<Vec<(i64, LedgerEntry)>>;
+    /// Up to `limit` transactions whose entries do not sum to zero: (transaction id, the sum). Summed by the
+    /// database, in its own bounded memory.
+    async fn unbalanced_ledger_txs(&mut self, limit: i64) -> StoreResult<Vec<(i64, Money)>>;
+    /// Up to `limit` accounts whose stored balance is not the sum of their entries (or that have only one of the
+    /// two): (account key, stored balance, sum of entries).
+    async fn balance_mismatches(&mut self, limit: i64) -> StoreResult<Vec<(String, Money, Money)>>;
+    /// Up to `limit` stored balances below zero (whether the account may go negative is the caller's rule).
+    async fn negative_balances(&mut self, limit: i64) -> StoreResult<Vec<(Account, Money)>>;
     /// The entries of transactions recorded for an order.
     async fn order_ledger_entries(&mut self, order: OrderId) -> StoreResult<Vec<LedgerEntry>>;
     /// Entries touching one account, newest first (a merchant's statement).

@@ -493,3 +493,59 @@ fn configuration_errors_at_start_are_one_line_naming_the_setting_and_exit_non_ze
         assert!(!lines[0].contains("backtrace") && !lines[0].contains("panicked"), "{what}: {}", lines[0]);
     }
 }
+
+/// `kabao ledger verify` names each kind of broken book, written straight into the database, and reads a ledger
+/// longer than one page (5,000 entries) without splitting an account at a page's edge.
+#[tokio::test]
+async fn ledger_verify_names_each_broken_book_across_pages() {
+    let data = TempDir::new("verify-broken");
+    let (ok, out, err) = run(&["migrate"], &data);
+    assert!(ok, "{out} {err}");
+    let db = rusqlite::Connection::open(data.path().join("kabao.db")).unwrap_or_else(|e| panic!("{e}"));
+    let books = |sql: &str| db.execute_batch(sql).unwrap_or_else(|e| panic!("{sql}: {e}"));
+    // A healthy history over two pages: wallet 8 is topped up 6,000 分, then pays 1 分 to wallet 7 6,000 times
+    // (12,001 entries); split at a page's edge, wallet 8's second half would look negative.
+    books("BEGIN; INSERT INTO ledger_txs (id, kind, order_id, created_at) VALUES (1, 'top_up', NULL, 0);");
+    books("INSERT INTO ledger_entries (tx_id, account, amount_fen) VALUES (1, 'gateway_clearing', -6000), (1, 'wallet:8', 6000);");
+    let mut insert_tx =
+        db.prepare("INSERT INTO ledger_txs (id, kind, order_id, created_at) VALUES (?1, 'top_up', NULL, 0)").unwrap();
+    let mut insert_entry =
+        db.prepare("INSERT INTO ledger_entries (tx_id, account, amount_fen) VALUES (?1, ?2, ?3)").unwrap();
+    for id in 2..6002_i64 {
+        insert_tx.execute([id]).unwrap_or_else(|e| panic!("{e}"));
+        insert_entry.execute(rusqlite::params![id, "wallet:8", -1]).unwrap_or_else(|e| panic!("{e}"));
+        insert_entry.execute(rusqlite::params![id, "wallet:7", 1]).unwrap_or_else(|e| panic!("{e}"));
+    }
+    books("INSERT INTO account_balances (account, balance_fen) VALUES ('gateway_clearing', -6000), ('wallet:7', 6000), ('wallet:8', 0); COMMIT;");
+    let (ok, out, err) = run(&["ledger", "verify"], &data);
+    assert!(ok && out.contains("ledger: ok"), "{out} {err}");
+
+    // Now break it four ways.
+    books(
+        "BEGIN;
+         INSERT INTO ledger_txs (id, kind, order_id, created_at) VALUES (9001, 'payment', NULL, 0);
+         INSERT INTO ledger_entries (tx_id, account, amount_fen) VALUES (9001, 'wallet:7', -100), (9001, 'platform_revenue', 50);
+         INSERT INTO account_balances (account, balance_fen) VALUES ('platform_revenue', 70);
+         UPDATE account_balances SET balance_fen = 5900 WHERE account = 'wallet:7';
+         INSERT INTO ledger_txs (id, kind, order_id, created_at) VALUES (9002, 'withdrawal', NULL, 0);
+         INSERT INTO ledger_entries (tx_id, account, amount_fen) VALUES (9002, 'escrow:5', 10), (9002, 'wallet:3', -10);
+         INSERT INTO account_balances (account, balance_fen) VALUES ('escrow:5', 10), ('wallet:3', -10);
+         COMMIT;",
+    );
+    drop(insert_tx);
+    drop(insert_entry);
+    drop(db);
+    let (ok, out, err) = run(&["ledger", "verify"], &data);
+    assert!(!ok, "{out} {err}");
+    let all = format!("{out}{err}");
+    for want in [
+        "transaction 9001 does not balance: its entries sum to -50 分",
+        "account platform_revenue: stored balance 70 分, entries say 50 分",
+        "escrow of order 5 moved by a withdrawal transaction",
+        "account wallet:3 is negative: -10 分",
+    ] {
+        assert!(all.contains(want), "missing {want:?} in {all}");
+    }
+    assert!(!all.contains("wallet:8"), "an account split at a page's edge: {all}");
+    assert_eq!(all.matches("wallet:3 is negative").count(), 1, "{all}");
+}
