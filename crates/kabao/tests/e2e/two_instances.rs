@@ -171,3 +171,76 @@ async fn instances_starting_together_on_a_fresh_database_bootstrap_once() {
         db.drop_database().await;
     }
 }
+
+/// What one instance remembers, the other knows: a checkout retried on the other instance with the same
+/// `Idempotency-Key` answers the first order (and the key with another body is refused there too), and failed
+/// logins spread over both instances lock the account on both, as if one instance had seen them all.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_retry_and_a_lockout_hold_across_two_instances() {
+    let Some(db) = crate::harness::PgDatabase::create().await else { return };
+    let url = db.url.clone();
+    let data = TempDir::new("two-memory");
+    let product = crate::cli::seed_product(&url).await;
+    let keys = data.path().join("keys.txt");
+    std::fs::write(&keys, (0..5).map(|i| format!("MEM-{i:03}\n")).collect::<String>())
+        .unwrap_or_else(|e| panic!("{e}"));
+    let out = Command::new(kabao_bin())
+        .args(["keys", "import", "--product", &product.0.to_string()])
+        .arg(&keys)
+        .args(["--database-url", &url, "--data-dir"])
+        .arg(data.path())
+        .env_remove("KABAO_MASTER_KEY")
+        .output()
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let tokens = crate::crash::funded_buyers(&url, "mem", 1).await;
+    let key_file = data.path().join("master.key").to_string_lossy().into_owned();
+    let env = [("KABAO_MASTER_KEY_FILE", key_file.as_str())];
+    let a = Server::start_with_env(&["--database-url", &url], &env);
+    let b = Server::start_with_env(&["--database-url", &url], &env);
+    let http = reqwest::Client::new();
+
+    let auth = format!("Bearer {}", tokens[0]);
+    let body = serde_json::json!({"product_id": product.0, "quantity": 1, "warranty_ack": true, "first_order_confirmed": true});
+    let checkout = |base: &str, body: &serde_json::Value| {
+        http.post(format!("{base}/api/v1/orders"))
+            .header("authorization", &auth)
+            .header("idempotency-key", "retry-on-the-other-instance")
+            .json(body)
+            .send()
+    };
+    let first = checkout(&a.url, &body).await.unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(first.status().as_u16(), 201);
+    let first: serde_json::Value = first.json().await.unwrap_or_else(|e| panic!("{e}"));
+    let retry = checkout(&b.url, &body).await.unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(retry.status().as_u16(), 201);
+    assert_eq!(retry.headers().get("idempotent-replayed").and_then(|v| v.to_str().ok()), Some("true"));
+    let retry: serde_json::Value = retry.json().await.unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(retry["order_no"], first["order_no"], "the retry on B answers A's order");
+    let mut changed = body.clone();
+    changed["quantity"] = serde_json::json!(2);
+    let reused = checkout(&b.url, &changed).await.unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(reused.status().as_u16(), 409);
+    let reused: serde_json::Value = reused.json().await.unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(reused["code"], "idempotency_key_reused", "{reused}");
+
+    // Five wrong passwords (the per-account limit), alternating between the instances: the account is locked
+    // on both, where each instance alone saw only two or three.
+    let login = |base: &str| {
+        http.post(format!("{base}/api/v1/tokens"))
+            .json(&serde_json::json!({"username": "mem_buyer_0", "password": "not the password at all", "name": "t"}))
+            .send()
+    };
+    for i in 0..5 {
+        let base = if i % 2 == 0 { &a.url } else { &b.url };
+        let res = login(base).await.unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(res.status().as_u16(), 401, "attempt {i}");
+    }
+    for base in [&a.url, &b.url] {
+        let res = login(base).await.unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(res.status().as_u16(), 429, "{base} locks the account");
+    }
+    drop(a);
+    drop(b);
+    db.drop_database().await;
+}
