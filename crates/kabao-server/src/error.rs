@@ -25,9 +25,12 @@ pub struct ApiError {
     pub field: Option<String>,
     pub zh: String,
     pub en: String,
-    /// A 429's wait, in seconds: answered as `Retry-After`.
+    /// A 429's or a 503's wait, in seconds: answered as `Retry-After`.
     pub retry_after_s: Option<u64>,
 }
+
+/// How long a client is asked to wait after a 503 for the database.
+const UNAVAILABLE_RETRY_AFTER_S: u64 = 5;
 
 impl ApiError {
     pub fn new(status: StatusCode, code: &'static str, zh: impl Into<String>, en: impl Into<String>) -> ApiError {
@@ -58,11 +61,30 @@ impl ApiError {
         }
     }
 
-    /// A 500 whose cause is logged but not shown.
+    /// A 500 whose cause is logged but not shown; a 503 with `Retry-After` when the cause is the database being
+    /// unreachable or overloaded ([`kabao_store::StoreError::Unavailable`], which every use-case error passes on
+    /// with its text), so a client or a load balancer retries instead of reporting a bug.
     pub fn internal(cause: impl std::fmt::Display) -> ApiError {
-        tracing::error!(error = %cause, "internal error");
+        let text = cause.to_string();
+        if text.contains(kabao_store::UNAVAILABLE) {
+            tracing::warn!(error = %text, "database unavailable");
+            return ApiError::unavailable();
+        }
+        tracing::error!(error = %text, "internal error");
         let words = kabao_app::error::internal_words;
         ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", words(Lang::Zh), words(Lang::En))
+    }
+
+    /// 503: the database cannot serve now; retry in a few seconds. Nothing of the request was kept.
+    pub fn unavailable() -> ApiError {
+        let mut e = ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "unavailable",
+            "服务暂时繁忙或数据库暂不可用，本次操作未生效，请稍后重试",
+            "The service is busy or its database is unreachable; nothing was changed, please retry shortly",
+        );
+        e.retry_after_s = Some(UNAVAILABLE_RETRY_AFTER_S);
+        e
     }
 
     pub fn not_found(code: &'static str) -> ApiError {

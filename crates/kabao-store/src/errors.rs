@@ -41,6 +41,13 @@ const UNIQUE_RULES: &[(&str, &str, &str)] = &[
     ("coupons_code_key", "coupons.shop_id, coupons.code_key", "coupons.code"),
 ];
 
+/// PostgreSQL SQLSTATEs that say the server cannot serve now rather than that the statement is wrong: connection
+/// exceptions (class 08), operator intervention (57P01 terminated, 57P02 crash shutdown, 57P03 cannot connect now,
+/// 57014 cancelled, e.g. by `statement_timeout`), and too many connections (53300).
+fn unavailable_code(code: &str) -> bool {
+    code.starts_with("08") || matches!(code, "57P01" | "57P02" | "57P03" | "57014" | "53300")
+}
+
 /// A database error of either backend's driver.
 pub(crate) trait DbError {
     fn into_store(self) -> StoreError;
@@ -63,9 +70,17 @@ impl DbError for sqlx::Error {
                     return unique_conflict(db.constraint(), db.message());
                 }
                 let code = db.code().map(|c| c.into_owned()).unwrap_or_default();
+                if unavailable_code(&code) {
+                    return StoreError::Unavailable(format!("{} ({code})", db.message()));
+                }
                 StoreError::Database(format!("{} ({code})", db.message()))
             }
             sqlx::Error::RowNotFound => StoreError::NotFound,
+            e @ (sqlx::Error::PoolTimedOut
+            | sqlx::Error::PoolClosed
+            | sqlx::Error::Io(_)
+            | sqlx::Error::Tls(_)
+            | sqlx::Error::WorkerCrashed) => StoreError::Unavailable(e.to_string()),
             other => StoreError::Database(other.to_string()),
         }
     }
@@ -82,6 +97,12 @@ impl DbError for crate::lite::Error {
                 unique_conflict(None, msg.as_deref().unwrap_or_default())
             }
             rusqlite::Error::QueryReturnedNoRows => StoreError::NotFound,
+            // The writer lock not granted within the busy timeout: overloaded, not broken.
+            rusqlite::Error::SqliteFailure(e, msg)
+                if matches!(e.code, rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked) =>
+            {
+                StoreError::Unavailable(format!("{} ({})", msg.unwrap_or_else(|| e.to_string()), e.extended_code))
+            }
             rusqlite::Error::SqliteFailure(e, msg) => {
                 StoreError::Database(format!("{} ({})", msg.unwrap_or_else(|| e.to_string()), e.extended_code))
             }

@@ -65,6 +65,12 @@ pub enum StoreError {
     NotFound,
     #[error("database error: {0}")]
     Database(String),
+    /// The database cannot be reached or is overloaded (no connection within the pool's wait, the connection
+    /// dropped or was terminated, the server shutting down or refusing connections, a statement cancelled by
+    /// its timeout, SQLite's writer lock not granted within the busy timeout). Nothing of the transaction was
+    /// kept; the same request may succeed in a moment. Its text starts with [`UNAVAILABLE`].
+    #[error("database unavailable: {0}")]
+    Unavailable(String),
     #[error("migration failed: {0}")]
     Migration(String),
     /// A ledger transaction was refused by the rules (e.g. a wallet would go negative); nothing was written.
@@ -73,6 +79,9 @@ pub enum StoreError {
 }
 
 pub type StoreResult<T> = Result<T, StoreError>;
+
+/// How [`StoreError::Unavailable`]'s text starts, wrapped or not: what the HTTP layer answers 503 for.
+pub const UNAVAILABLE: &str = "database unavailable";
 
 /// A database holding Kabao's data.
 #[async_trait]

@@ -24,7 +24,7 @@ mod users;
 mod webhooks;
 
 use crate::errors::{map_migrate, map_sqlx};
-use crate::{Backend, Store, StoreResult, Tx, TxMode};
+use crate::{Backend, Store, StoreError, StoreResult, Tx, TxMode};
 use async_trait::async_trait;
 use sqlx::postgres::PgPoolOptions;
 use sqlx::{PgPool, Postgres};
@@ -41,7 +41,16 @@ impl PgStore {
         // A payment and its delivery, once acknowledged, must survive a crash: whatever the server's default,
         // every session of ours waits for its commit to be flushed.
         let options = options.options([("synchronous_commit", "on")]);
-        let pool = PgPoolOptions::new().max_connections(10).connect_with(options).await.map_err(map_sqlx)?;
+        // Ten connections (docs/PERFORMANCE.md: more only queue on a small server's cores), each checked before
+        // use so connections the server dropped are replaced without a restart; a request waits at most five
+        // seconds for one, then fails fast with 503 (StoreError::Unavailable) instead of piling up.
+        let pool = PgPoolOptions::new()
+            .max_connections(10)
+            .acquire_timeout(std::time::Duration::from_secs(5))
+            .test_before_acquire(true)
+            .connect_with(options)
+            .await
+            .map_err(map_sqlx)?;
         Ok(PgStore { pool })
     }
 
@@ -69,7 +78,12 @@ impl Store for PgStore {
             // A read-only repeatable-read transaction never fails with a serialization error.
             TxMode::Read => self.pool.begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY").await,
         }
-        .map_err(map_sqlx)?;
+        // BEGIN itself cannot be wrong: failing here is getting no connection (the pool's wait ran out, the
+        // server refuses or dropped us), whatever the driver calls it.
+        .map_err(|e| match map_sqlx(e) {
+            StoreError::Database(text) => StoreError::Unavailable(text),
+            other => other,
+        })?;
         Ok(Box::new(PgTx { tx }))
     }
 

@@ -187,6 +187,23 @@ impl PgDatabase {
         Some(PgDatabase { admin, name, url })
     }
 
+    /// Takes the database away from its clients (`refuse`: no new connections, every open one terminated, as
+    /// when the server restarts or an operator kills sessions) or gives it back.
+    pub async fn refuse_connections(&self, refuse: bool) {
+        let allow = if refuse { "false" } else { "true" };
+        sqlx::query(&format!("ALTER DATABASE {} WITH ALLOW_CONNECTIONS {allow}", self.name))
+            .execute(&self.admin)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        if refuse {
+            sqlx::query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1")
+                .bind(&self.name)
+                .execute(&self.admin)
+                .await
+                .unwrap_or_else(|e| panic!("{e}"));
+        }
+    }
+
     /// Drops the database (best effort; .ci/run also sweeps leftovers).
     pub async fn drop_database(self) {
         let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name)).execute(&self.admin).await;

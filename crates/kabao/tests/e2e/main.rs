@@ -9,6 +9,7 @@ mod email;
 mod harness;
 mod insurance;
 mod ops;
+mod outage;
 mod payments;
 mod reconcile;
 mod trust;
