@@ -16,45 +16,52 @@ impl FinanceTx for PgTx {
     // ---- ledger ----
 
     async fn post_ledger(&mut self, ltx: &LedgerTx, order: Option<OrderId>, at: Timestamp) -> StoreResult<i64> {
-        // Balances of the touched accounts, locked (PostgreSQL) in a stable order against deadlocks. The check
-        // runs before anything of this transaction is written, so a refusal writes nothing (on PostgreSQL
-        // at most zero-balance rows for accounts that never moved, which every verification accepts).
-        let mut accounts: Vec<Account> = ltx.postings().iter().map(|p| p.account).collect();
-        accounts.sort();
-        accounts.dedup();
-        let mut balances = BTreeMap::new();
-        for a in &accounts {
-            balances.insert(*a, Money::from_fen(self.balance_for_update(&a.key()).await?));
-        }
-        ltx.check(|a| balances.get(&a).copied().unwrap_or(Money::ZERO))?;
-        let id: i64 =
-            sqlx::query_scalar("INSERT INTO ledger_txs (kind, order_id, created_at) VALUES ($1, $2, $3) RETURNING id")
-                .bind(ltx.kind().as_str())
-                .bind(order.map(|o| o.0))
-                .bind(at.millis())
-                .fetch_one(&mut *self.tx)
-                .await
-                .map_err(map_sqlx)?;
-        for p in ltx.postings() {
-            sqlx::query("INSERT INTO ledger_entries (tx_id, account, amount_fen) VALUES ($1, $2, $3)")
-                .bind(id)
-                .bind(p.account.key())
-                .bind(p.amount.fen())
-                .execute(&mut *self.tx)
-                .await
-                .map_err(map_sqlx)?;
-            // An upsert: on SQLite the balance row of an account's first posting does not exist yet.
-            sqlx::query(
-                "INSERT INTO account_balances (account, balance_fen) VALUES ($1, $2) \
-                 ON CONFLICT (account) DO UPDATE SET balance_fen = account_balances.balance_fen + excluded.balance_fen",
-            )
-            .bind(p.account.key())
-            .bind(p.amount.fen())
-            .execute(&mut *self.tx)
-            .await
-            .map_err(map_sqlx)?;
-        }
-        Ok(id)
+        // Three statements whatever the number of accounts (each a round trip to the server): make sure every
+        // touched account has a balance row, lock them all in one stable order (against deadlocks) and read
+        // them, then write the transaction, its entries and the balances in one statement. The rules' check runs
+        // between the lock and the write, so a refusal writes nothing (at most zero-balance rows for accounts
+        // that never moved, which every verification accepts).
+        let mut keys: Vec<String> = ltx.postings().iter().map(|p| p.account.key()).collect();
+        keys.sort();
+        keys.dedup();
+        sqlx::query(
+            "INSERT INTO account_balances (account, balance_fen) SELECT a, 0 FROM unnest($1::text[]) AS u(a) \
+             ON CONFLICT (account) DO NOTHING",
+        )
+        .bind(&keys)
+        .execute(&mut *self.tx)
+        .await
+        .map_err(map_sqlx)?;
+        let locked: Vec<(String, i64)> = sqlx::query_as(
+            "SELECT account, balance_fen FROM account_balances WHERE account = ANY($1) ORDER BY account FOR UPDATE",
+        )
+        .bind(&keys)
+        .fetch_all(&mut *self.tx)
+        .await
+        .map_err(map_sqlx)?;
+        let balances: BTreeMap<String, i64> = locked.into_iter().collect();
+        ltx.check(|a| Money::from_fen(balances.get(&a.key()).copied().unwrap_or(0)))?;
+        let accounts: Vec<String> = ltx.postings().iter().map(|p| p.account.key()).collect();
+        let amounts: Vec<i64> = ltx.postings().iter().map(|p| p.amount.fen()).collect();
+        sqlx::query_scalar(
+            "WITH t AS (INSERT INTO ledger_txs (kind, order_id, created_at) VALUES ($1, $2, $3) RETURNING id), \
+             e AS (INSERT INTO ledger_entries (tx_id, account, amount_fen) \
+                   SELECT t.id, p.a, p.f FROM t, unnest($4::text[], $5::bigint[]) WITH ORDINALITY AS p(a, f, n) \
+                   ORDER BY p.n), \
+             b AS (INSERT INTO account_balances (account, balance_fen) \
+                   SELECT a, SUM(f) FROM unnest($4::text[], $5::bigint[]) AS p(a, f) GROUP BY a \
+                   ON CONFLICT (account) DO UPDATE \
+                   SET balance_fen = account_balances.balance_fen + excluded.balance_fen) \
+             SELECT id FROM t",
+        )
+        .bind(ltx.kind().as_str())
+        .bind(order.map(|o| o.0))
+        .bind(at.millis())
+        .bind(&accounts)
+        .bind(&amounts)
+        .fetch_one(&mut *self.tx)
+        .await
+        .map_err(map_sqlx)
     }
 
     async fn balance(&mut self, account: Account) -> StoreResult<Money> {
@@ -278,24 +285,5 @@ impl FinanceTx for PgTx {
         .await
         .map_err(map_sqlx)?;
         Ok(done.rows_affected() == 1)
-    }
-}
-
-impl PgTx {
-    /// An account's balance, creating its row at zero (a row that does not exist cannot be locked), locked until
-    /// this transaction ends. Callers take accounts in a stable sorted order, so two postings cannot deadlock.
-    async fn balance_for_update(&mut self, account: &str) -> StoreResult<i64> {
-        sqlx::query(
-            "INSERT INTO account_balances (account, balance_fen) VALUES ($1, 0) ON CONFLICT (account) DO NOTHING",
-        )
-        .bind(account)
-        .execute(&mut *self.tx)
-        .await
-        .map_err(map_sqlx)?;
-        sqlx::query_scalar("SELECT balance_fen FROM account_balances WHERE account = $1 FOR UPDATE")
-            .bind(account)
-            .fetch_one(&mut *self.tx)
-            .await
-            .map_err(map_sqlx)
     }
 }
