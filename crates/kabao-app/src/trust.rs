@@ -485,7 +485,7 @@ mod tests {
                 0 | 1 => risk_event(&app, id, owner).await,
                 2 => {
                     let mut tx = app.store.begin(TxMode::Write).await.unwrap();
-                    let state = if (r >> 16) % 2 == 0 { "confirmed" } else { "dismissed" };
+                    let state = if (r >> 16).is_multiple_of(2) { "confirmed" } else { "dismissed" };
                     tx.review_risk_events(id, state, "reviewed", owner, app.now()).await.unwrap();
                     tx.commit().await.unwrap();
                 }

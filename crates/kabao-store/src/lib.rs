@@ -93,6 +93,10 @@ pub trait Store: Send + Sync + 'static {
     async fn begin(&self, mode: TxMode) -> StoreResult<Box<dyn Tx>>;
     /// Cheap liveness check for `/healthz`.
     async fn ping(&self) -> StoreResult<()>;
+    /// Refreshes the query planner's statistics after a bulk load (the benchmarks' seeding), as autovacuum
+    /// would on a server that has been running. PostgreSQL: `ANALYZE`; SQLite: nothing (its plans come from the
+    /// indexes alone, which the plan tests pin).
+    async fn analyze(&self) -> StoreResult<()>;
     /// Closes the pool (waits for connections to return).
     async fn close(&self);
 }

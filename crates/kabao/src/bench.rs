@@ -622,6 +622,8 @@ async fn run_search(
     }
     let seed_s = started.elapsed().as_secs_f64();
     eprintln!("bench search: seeded in {seed_s:.1} s");
+    // Statistics as a running server's autovacuum would have them (the bulk seed outruns it, or it is off).
+    store.analyze().await?;
     // Each kind of query by relevance (the default with a search), then the other sorts over the commonest
     // matches (one character) and over the whole catalog (no search): a page must cost the same for each.
     let kinds: [(&str, &[&str], ListingSort); 14] = [

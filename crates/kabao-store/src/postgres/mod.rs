@@ -92,6 +92,11 @@ impl Store for PgStore {
         Ok(())
     }
 
+    async fn analyze(&self) -> StoreResult<()> {
+        sqlx::query("ANALYZE").execute(&self.pool).await.map_err(map_sqlx)?;
+        Ok(())
+    }
+
     async fn close(&self) {
         self.pool.close().await;
     }

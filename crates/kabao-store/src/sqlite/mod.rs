@@ -627,6 +627,10 @@ impl Store for SqliteStore {
         Ok(())
     }
 
+    async fn analyze(&self) -> StoreResult<()> {
+        Ok(())
+    }
+
     async fn close(&self) {
         // Wait for a batch in progress to commit; connections close when the store is dropped.
         let w = self.writer.lock().await;
