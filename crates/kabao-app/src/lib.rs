@@ -49,6 +49,26 @@ pub mod verify;
 pub mod warranty;
 pub mod webhooks;
 
+/// What the use cases' unit tests share.
+#[cfg(test)]
+pub(crate) mod test_support {
+    use crate::{App, Config, ManualClock};
+    use kabao_core::vault::MasterKey;
+    use kabao_core::Timestamp;
+    use kabao_store::Store;
+    use std::sync::Arc;
+
+    /// An app on a fresh in-memory SQLite database with default settings and a clock stopped at `at`.
+    pub async fn app(at: Timestamp) -> (App, Arc<ManualClock>) {
+        let store: Arc<dyn Store> = Arc::new(kabao_store::sqlite::SqliteStore::open_in_memory().await.unwrap());
+        store.migrate().await.unwrap();
+        let keyring =
+            Arc::new(crate::keyring::load_or_create(&*store, &MasterKey::from_bytes([5; 32]), at).await.unwrap());
+        let clock = Arc::new(ManualClock::new(at));
+        (App::new(store, keyring, Config::default(), clock.clone()), clock)
+    }
+}
+
 use kabao_core::vault::Keyring;
 use kabao_core::Timestamp;
 use kabao_store::Store;

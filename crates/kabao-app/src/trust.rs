@@ -398,22 +398,16 @@ pub async fn listing(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{Config, ManualClock};
+    use crate::ManualClock;
     use kabao_core::user::Role;
-    use kabao_core::vault::MasterKey;
     use kabao_core::{ShopId, UserId};
-    use kabao_store::{NewShop, NewUser, RiskEvent, Store};
+    use kabao_store::{NewShop, NewUser, RiskEvent};
     use std::sync::Arc;
 
     const T0: Timestamp = Timestamp::from_millis(1_800_000_000_000);
 
     async fn app() -> (App, Arc<ManualClock>) {
-        let store: Arc<dyn Store> = Arc::new(kabao_store::sqlite::SqliteStore::open_in_memory().await.unwrap());
-        store.migrate().await.unwrap();
-        let keyring =
-            Arc::new(crate::keyring::load_or_create(&*store, &MasterKey::from_bytes([6; 32]), T0).await.unwrap());
-        let clock = Arc::new(ManualClock::new(T0));
-        (App::new(store, keyring, Config::default(), clock.clone()), clock)
+        crate::test_support::app(T0).await
     }
 
     async fn shop(app: &App, name: &str) -> (UserId, ShopId) {

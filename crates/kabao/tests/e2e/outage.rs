@@ -2,9 +2,8 @@
 //! in JSON for the API and as a page for a browser, nothing is half-written, and the server serves again as soon
 //! as the database is back, without a restart.
 
-use crate::harness::{kabao_bin, Server, TempDir};
+use crate::harness::{Server, TempDir};
 use kabao_store::TxMode;
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -12,21 +11,8 @@ async fn a_lost_database_is_a_503_with_retry_after_and_the_server_recovers_witho
     let Some(db) = crate::harness::PgDatabase::create().await else { return };
     let url = db.url.clone();
     let data = TempDir::new("outage");
-    let product = crate::cli::seed_product(&url).await;
-    let keys = data.path().join("keys.txt");
-    std::fs::write(&keys, (0..5).map(|i| format!("OUT-{i:03}\n")).collect::<String>())
-        .unwrap_or_else(|e| panic!("{e}"));
-    let out = Command::new(kabao_bin())
-        .args(["keys", "import", "--product", &product.0.to_string()])
-        .arg(&keys)
-        .args(["--database-url", &url, "--data-dir"])
-        .arg(data.path())
-        .env_remove("KABAO_MASTER_KEY")
-        .output()
-        .unwrap_or_else(|e| panic!("{e}"));
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let (product, key_file) = crate::two_instances::product_with_keys(&url, &data, "OUT", 5).await;
     let tokens = crate::crash::funded_buyers(&url, "outage", 1).await;
-    let key_file = data.path().join("master.key").to_string_lossy().into_owned();
     let server = Server::start_with_env(&["--database-url", &url], &[("KABAO_MASTER_KEY_FILE", key_file.as_str())]);
     let http = reqwest::Client::new();
     let auth = format!("Bearer {}", tokens[0]);

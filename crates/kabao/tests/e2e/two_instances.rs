@@ -8,28 +8,34 @@ use kabao_store::TxMode;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+/// A product with `keys` keys (`{tag}-000`…) imported by the CLI into the PostgreSQL database at `url`, the key
+/// file written in `data`: (the product, the `KABAO_MASTER_KEY_FILE` the import created there, for the servers).
+pub async fn product_with_keys(url: &str, data: &TempDir, tag: &str, keys: usize) -> (kabao_core::ProductId, String) {
+    let product = crate::cli::seed_product(url).await;
+    let file = data.path().join("keys.txt");
+    std::fs::write(&file, (0..keys).map(|i| format!("{tag}-{i:03}\n")).collect::<String>())
+        .unwrap_or_else(|e| panic!("{e}"));
+    let out = Command::new(kabao_bin())
+        .args(["keys", "import", "--product", &product.0.to_string()])
+        .arg(&file)
+        .args(["--database-url", url, "--data-dir"])
+        .arg(data.path())
+        .env_remove("KABAO_MASTER_KEY")
+        .output()
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    (product, data.path().join("master.key").to_string_lossy().into_owned())
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn two_instances_on_one_postgres_settle_each_order_once() {
     let Some(db) = crate::harness::PgDatabase::create().await else { return };
     let url = db.url.clone();
 
     let data = TempDir::new("two");
-    let product = crate::cli::seed_product(&url).await;
-    let keys = data.path().join("keys.txt");
-    std::fs::write(&keys, (0..40).map(|i| format!("TWO-{i:03}\n")).collect::<String>())
-        .unwrap_or_else(|e| panic!("{e}"));
-    let out = Command::new(kabao_bin())
-        .args(["keys", "import", "--product", &product.0.to_string()])
-        .arg(&keys)
-        .args(["--database-url", &url, "--data-dir"])
-        .arg(data.path())
-        .env_remove("KABAO_MASTER_KEY")
-        .output()
-        .unwrap_or_else(|e| panic!("{e}"));
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let (product, key_file) = product_with_keys(&url, &data, "TWO", 40).await;
     let tokens = crate::crash::funded_buyers(&url, "two", 10).await;
 
-    let key_file = data.path().join("master.key").to_string_lossy().into_owned();
     let env = [
         ("KABAO_MASTER_KEY_FILE", key_file.as_str()),
         ("KABAO_CLAIM_WINDOW_SECONDS", "1"),
@@ -180,21 +186,8 @@ async fn a_retry_and_a_lockout_hold_across_two_instances() {
     let Some(db) = crate::harness::PgDatabase::create().await else { return };
     let url = db.url.clone();
     let data = TempDir::new("two-memory");
-    let product = crate::cli::seed_product(&url).await;
-    let keys = data.path().join("keys.txt");
-    std::fs::write(&keys, (0..5).map(|i| format!("MEM-{i:03}\n")).collect::<String>())
-        .unwrap_or_else(|e| panic!("{e}"));
-    let out = Command::new(kabao_bin())
-        .args(["keys", "import", "--product", &product.0.to_string()])
-        .arg(&keys)
-        .args(["--database-url", &url, "--data-dir"])
-        .arg(data.path())
-        .env_remove("KABAO_MASTER_KEY")
-        .output()
-        .unwrap_or_else(|e| panic!("{e}"));
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let (product, key_file) = product_with_keys(&url, &data, "MEM", 5).await;
     let tokens = crate::crash::funded_buyers(&url, "mem", 1).await;
-    let key_file = data.path().join("master.key").to_string_lossy().into_owned();
     let env = [("KABAO_MASTER_KEY_FILE", key_file.as_str())];
     let a = Server::start_with_env(&["--database-url", &url], &env);
     let b = Server::start_with_env(&["--database-url", &url], &env);
