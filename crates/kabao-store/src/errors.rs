@@ -43,9 +43,11 @@ const UNIQUE_RULES: &[(&str, &str, &str)] = &[
 
 /// PostgreSQL SQLSTATEs that say the server cannot serve now rather than that the statement is wrong: connection
 /// exceptions (class 08), operator intervention (57P01 terminated, 57P02 crash shutdown, 57P03 cannot connect now,
-/// 57014 cancelled, e.g. by `statement_timeout`), and too many connections (53300).
+/// 57014 cancelled, e.g. by `statement_timeout`), too many connections (53300), and a transaction the server gave
+/// up under contention (40001 serialization failure, 40P01 deadlock, 55P03 lock timeout): retrying it is right.
 fn unavailable_code(code: &str) -> bool {
-    code.starts_with("08") || matches!(code, "57P01" | "57P02" | "57P03" | "57014" | "53300")
+    code.starts_with("08")
+        || matches!(code, "57P01" | "57P02" | "57P03" | "57014" | "53300" | "40001" | "40P01" | "55P03")
 }
 
 /// A database error of either backend's driver.
