@@ -8,10 +8,11 @@ use kabao_core::order::OrderState;
 use kabao_core::user::Role;
 use kabao_core::{Money, Timestamp};
 use kabao_store::{KeyState, TxMode};
+use std::collections::HashSet;
 use std::process::Command;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+use tokio::task::JoinHandle;
 
 /// Keys imported; each order takes two.
 const KEYS: usize = 400;
@@ -97,44 +98,12 @@ async fn killed_mid_load_and_restarted(data: &TempDir, url: &str) {
     // Serve from the same data directory (same master key), load it, and kill it mid-load.
     let key_file = data.path().join("master.key").to_string_lossy().into_owned();
     let mut server = Server::start_with_env(&["--database-url", url], &[("KABAO_MASTER_KEY_FILE", &key_file)]);
-    let http = reqwest::Client::new();
-    let paid = Arc::new(AtomicUsize::new(0));
-    let mut clients = Vec::new();
-    for token in tokens.clone() {
-        let (http, base, pid, paid) = (http.clone(), server.url.clone(), product.0, paid.clone());
-        clients.push(tokio::spawn(async move {
-            for _ in 0..200 {
-                let auth = format!("Bearer {token}");
-                let Ok(res) = http
-                    .post(format!("{base}/api/v1/orders"))
-                    .header("authorization", &auth)
-                    .json(&serde_json::json!({"product_id": pid, "quantity": 2, "warranty_ack": true, "first_order_confirmed": true}))
-                    .send()
-                    .await
-                else {
-                    return;
-                };
-                let Ok(order) = res.json::<serde_json::Value>().await else { return };
-                let no = order["order_no"].as_str().unwrap_or_default().to_string();
-                let Ok(res) = http
-                    .post(format!("{base}/api/v1/orders/{no}/pay/wallet"))
-                    .header("authorization", &auth)
-                    .send()
-                    .await
-                else {
-                    return;
-                };
-                if res.status().is_success() {
-                    paid.fetch_add(1, Ordering::Relaxed);
-                }
-            }
-        }));
-    }
+    let (clients, paid) = checkout_load(vec![server.url.clone()], tokens, product, 2, 200);
     // Kill it once the load is well under way but far from selling out (a fixed sleep let a fast machine sell
     // every key first, and then the kill hit nothing but refused checkouts).
     let deadline = Instant::now() + Duration::from_secs(60);
-    while paid.load(Ordering::Relaxed) < KILL_AFTER_PAID_ORDERS {
-        assert!(Instant::now() < deadline, "only {} orders paid in 60 s", paid.load(Ordering::Relaxed));
+    while paid.count() < KILL_AFTER_PAID_ORDERS {
+        assert!(Instant::now() < deadline, "only {} orders paid in 60 s", paid.count());
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
     server.kill();
@@ -148,12 +117,89 @@ async fn killed_mid_load_and_restarted(data: &TempDir, url: &str) {
     assert!(health.status().is_success());
     drop(restarted);
 
+    let available = assert_nothing_lost(url, data, product, &paid.orders()).await;
+    assert!(available > 0, "keys were left when the server was killed: the kill came mid-load");
+}
+
+/// The orders the clients of a load were answered "paid" for (a success on the wallet payment), by number.
+#[derive(Default)]
+pub struct Paid(Mutex<HashSet<String>>);
+
+impl Paid {
+    pub fn count(&self) -> usize {
+        self.0.lock().map(|p| p.len()).unwrap_or_else(|e| panic!("{e}"))
+    }
+    pub fn orders(&self) -> HashSet<String> {
+        self.0.lock().map(|p| p.clone()).unwrap_or_else(|e| panic!("{e}"))
+    }
+    fn add(&self, order_no: String) {
+        self.0.lock().map(|mut p| p.insert(order_no)).unwrap_or_else(|e| panic!("{e}"));
+    }
+}
+
+/// One client per token, each making up to `rounds` checkouts (order, then wallet payment) of `quantity` keys
+/// of `product`. Client `i` starts on `bases[i % len]`; when its instance stops answering it moves on to the
+/// next one, and it stops when none answers.
+pub fn checkout_load(
+    bases: Vec<String>,
+    tokens: Vec<String>,
+    product: kabao_core::ProductId,
+    quantity: i64,
+    rounds: usize,
+) -> (Vec<JoinHandle<()>>, Arc<Paid>) {
+    let http = reqwest::Client::new();
+    let paid = Arc::new(Paid::default());
+    let clients = tokens
+        .into_iter()
+        .enumerate()
+        .map(|(i, token)| {
+            let (http, bases, paid) = (http.clone(), bases.clone(), paid.clone());
+            tokio::spawn(async move {
+                let auth = format!("Bearer {token}");
+                let body = serde_json::json!({"product_id": product.0, "quantity": quantity, "warranty_ack": true, "first_order_confirmed": true});
+                let (mut at, mut unanswered) = (i % bases.len(), 0);
+                let mut done = 0;
+                while done < rounds && unanswered < bases.len() {
+                    let base = &bases[at];
+                    let order = match http.post(format!("{base}/api/v1/orders")).header("authorization", &auth).json(&body).send().await {
+                        Ok(res) => res.json::<serde_json::Value>().await.ok(),
+                        Err(_) => None,
+                    };
+                    let Some(order) = order else {
+                        (at, unanswered) = ((at + 1) % bases.len(), unanswered + 1);
+                        continue;
+                    };
+                    unanswered = 0;
+                    done += 1;
+                    let Some(no) = order["order_no"].as_str() else { continue };
+                    match http.post(format!("{base}/api/v1/orders/{no}/pay/wallet")).header("authorization", &auth).send().await {
+                        Ok(res) if res.status().is_success() => paid.add(no.to_string()),
+                        Ok(_) => {}
+                        Err(_) => (at, unanswered) = ((at + 1) % bases.len(), 1),
+                    }
+                }
+            })
+        })
+        .collect();
+    (clients, paid)
+}
+
+/// What must hold after any kill: no key in two orders, every sold key in exactly one delivered order, every
+/// delivered order holding all its keys, money in an order's escrow only for a delivered or fully refunded
+/// order, the stock counter exact, every order a client saw paid delivered (or refunded in full), and clean
+/// ledger and audit checks. Returns the keys still available.
+pub async fn assert_nothing_lost(
+    url: &str,
+    data: &TempDir,
+    product: kabao_core::ProductId,
+    seen_paid: &HashSet<String>,
+) -> i64 {
     let store = kabao_store::open(url).await.unwrap_or_else(|e| panic!("{e}"));
     let mut tx = store.begin(TxMode::Read).await.unwrap_or_else(|e| panic!("{e}"));
     let p = tx.product_by_id(product).await.unwrap_or_else(|e| panic!("{e}")).unwrap_or_else(|| panic!("product"));
     let orders = tx.list_shop_orders(p.shop_id, 100_000, 0).await.unwrap_or_else(|e| panic!("{e}"));
     assert!(orders.iter().any(|o| o.state == OrderState::Delivered), "the load delivered something before the kill");
-    let mut delivered_keys = std::collections::HashSet::new();
+    let mut delivered_keys = HashSet::new();
     for o in &orders {
         let keys = tx.order_keys(o.id).await.unwrap_or_else(|e| panic!("{e}"));
         match o.state {
@@ -164,6 +210,14 @@ async fn killed_mid_load_and_restarted(data: &TempDir, url: &str) {
         }
         for k in keys {
             assert!(delivered_keys.insert(k.key.id), "key {} delivered twice", k.key.id);
+        }
+        if seen_paid.contains(&o.order_no) {
+            assert!(
+                matches!(o.state, OrderState::Delivered | OrderState::Refunded),
+                "order {} was answered paid but is {:?}",
+                o.order_no,
+                o.state
+            );
         }
         // Money into the order's escrow means delivered (escrow kept until settlement) or refunded in full.
         let entries = tx.order_ledger_entries(o.id).await.unwrap_or_else(|e| panic!("{e}"));
@@ -189,7 +243,6 @@ async fn killed_mid_load_and_restarted(data: &TempDir, url: &str) {
     let available = tx.count_card_keys(product, KeyState::Available).await.unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(sold as usize, delivered_keys.len(), "every sold key belongs to exactly one delivered order");
     assert_eq!(p.stock_available, available, "the stock counter survived the crash exactly");
-    assert!(available > 0, "keys were left when the server was killed: the kill came mid-load");
     drop(tx);
     store.close().await;
 
@@ -197,4 +250,5 @@ async fn killed_mid_load_and_restarted(data: &TempDir, url: &str) {
     assert!(ok && out.contains("ledger: ok"), "{out}");
     let (ok, out) = cli(&["audit", "verify"], data, url);
     assert!(ok && out.contains("audit: ok"), "{out}");
+    available
 }
