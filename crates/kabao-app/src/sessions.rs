@@ -150,7 +150,7 @@ pub async fn session_user(app: &App, token: &str) -> Result<Option<User>, Sessio
     let hash = sha256(token);
     let now = app.now();
     let found = {
-        let mut tx = app.store.begin(TxMode::Read).await?;
+        let mut tx = app.store.begin(TxMode::Lookup).await?;
         tx.session_with_user(&hash, now).await?
     };
     let Some((session, user)) = found else { return Ok(None) };
@@ -206,7 +206,7 @@ pub async fn api_token_user(app: &App, token: &str) -> Result<User, SessionError
     if !token.starts_with(TOKEN_PREFIX) || token.len() > 128 {
         return Err(SessionError::NotAuthenticated);
     }
-    let mut tx = app.store.begin(TxMode::Read).await?;
+    let mut tx = app.store.begin(TxMode::Lookup).await?;
     let (_, user) = tx.api_token_with_user(&sha256(token)).await?.ok_or(SessionError::NotAuthenticated)?;
     if crate::totp::needs_enrolment(&user) {
         return Err(SessionError::TotpEnrolmentRequired);

@@ -52,6 +52,11 @@ pub enum Backend {
 pub enum TxMode {
     Read,
     Write,
+    /// A read of **one statement** that needs no snapshot shared with another (who holds this API token or
+    /// session, asked before every authenticated request). PostgreSQL runs it on a pooled connection without
+    /// `BEGIN … ROLLBACK` around it, two round trips fewer; SQLite, where a transaction costs no round trip,
+    /// runs it as [`TxMode::Read`]. Never write in it: on PostgreSQL each statement would commit on its own.
+    Lookup,
 }
 
 /// Storage errors. Messages never contain bound values, so a card key cannot leak through one.

@@ -26,8 +26,10 @@ mod webhooks;
 use crate::errors::{map_migrate, map_sqlx};
 use crate::{Backend, Store, StoreError, StoreResult, Tx, TxMode};
 use async_trait::async_trait;
+use sqlx::pool::PoolConnection;
 use sqlx::postgres::PgPoolOptions;
-use sqlx::{PgPool, Postgres};
+use sqlx::{PgConnection, PgPool, Postgres};
+use std::time::{Duration, Instant};
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
 
@@ -35,19 +37,35 @@ pub struct PgStore {
     pool: PgPool,
 }
 
+const MAX_CONNECTIONS: u32 = 10;
+const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
+/// Connections idle longer than this are pinged before use (see [`PgStore::connect`]).
+const PING_IDLE_AFTER: Duration = Duration::from_secs(1);
+
 impl PgStore {
     pub async fn connect(url: &str) -> StoreResult<PgStore> {
         let options: sqlx::postgres::PgConnectOptions = url.parse().map_err(map_sqlx)?;
         // A payment and its delivery, once acknowledged, must survive a crash: whatever the server's default,
         // every session of ours waits for its commit to be flushed.
         let options = options.options([("synchronous_commit", "on")]);
-        // Ten connections (docs/PERFORMANCE.md: more only queue on a small server's cores), each checked before
-        // use so connections the server dropped are replaced without a restart; a request waits at most five
-        // seconds for one, then fails fast with 503 (StoreError::Unavailable) instead of piling up.
+        // Ten connections (docs/PERFORMANCE.md: more only queue on a small server's cores); a request waits at
+        // most five seconds for one, then fails fast with 503 (StoreError::Unavailable) instead of piling up.
+        // A connection idle for over a second is pinged before use, so connections the server dropped while
+        // nobody used them are replaced without a restart; one in steady use is not (a ping is a round trip,
+        // and sqlx pings every connection on release anyway). One the server dropped in the meantime fails
+        // its BEGIN, and `begin` takes another.
         let pool = PgPoolOptions::new()
-            .max_connections(10)
-            .acquire_timeout(std::time::Duration::from_secs(5))
-            .test_before_acquire(true)
+            .max_connections(MAX_CONNECTIONS)
+            .acquire_timeout(ACQUIRE_TIMEOUT)
+            .test_before_acquire(false)
+            .before_acquire(|conn, meta| {
+                Box::pin(async move {
+                    if meta.idle_for > PING_IDLE_AFTER {
+                        sqlx::Connection::ping(conn).await?;
+                    }
+                    Ok(true)
+                })
+            })
             .connect_with(options)
             .await
             .map_err(map_sqlx)?;
@@ -71,20 +89,36 @@ impl Store for PgStore {
     }
 
     async fn begin(&self, mode: TxMode) -> StoreResult<Box<dyn Tx>> {
-        let tx = match mode {
-            TxMode::Write => self.pool.begin().await,
-            // One snapshot for the whole read: `ledger verify` compares entries with balances, a page shows an
-            // order with its events, and under read committed each statement would see a different moment.
-            // A read-only repeatable-read transaction never fails with a serialization error.
-            TxMode::Read => self.pool.begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY").await,
+        let started = Instant::now();
+        let mut attempts = 0;
+        loop {
+            attempts += 1;
+            let conn = match mode {
+                TxMode::Write => self.pool.begin().await.map(PgConn::Tx),
+                // One snapshot for the whole read: `ledger verify` compares entries with balances, a page shows
+                // an order with its events, and under read committed each statement would see a different
+                // moment. A read-only repeatable-read transaction never fails with a serialization error.
+                TxMode::Read => {
+                    self.pool.begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY").await.map(PgConn::Tx)
+                }
+                TxMode::Lookup => self.pool.acquire().await.map(PgConn::Plain),
+            };
+            match conn {
+                Ok(conn) => return Ok(Box::new(PgTx { tx: conn })),
+                // BEGIN itself cannot be wrong: failing here is getting no connection (the pool's wait ran out,
+                // the server refuses us) or one the server dropped while it sat in the pool. The pool discards
+                // a broken connection, so try another, as long as the pool's own wait allows.
+                Err(e) => {
+                    let broken_connection = !matches!(e, sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed);
+                    if !(broken_connection && attempts <= MAX_CONNECTIONS && started.elapsed() < ACQUIRE_TIMEOUT) {
+                        return Err(match map_sqlx(e) {
+                            StoreError::Database(text) => StoreError::Unavailable(text),
+                            other => other,
+                        });
+                    }
+                }
+            }
         }
-        // BEGIN itself cannot be wrong: failing here is getting no connection (the pool's wait ran out, the
-        // server refuses or dropped us), whatever the driver calls it.
-        .map_err(|e| match map_sqlx(e) {
-            StoreError::Database(text) => StoreError::Unavailable(text),
-            other => other,
-        })?;
-        Ok(Box::new(PgTx { tx }))
     }
 
     async fn ping(&self) -> StoreResult<()> {
@@ -103,12 +137,40 @@ impl Store for PgStore {
 }
 
 pub struct PgTx {
-    tx: sqlx::Transaction<'static, Postgres>,
+    tx: PgConn,
+}
+
+/// A transaction, or (for [`TxMode::Lookup`]) a pooled connection whose one statement commits on its own.
+enum PgConn {
+    Tx(sqlx::Transaction<'static, Postgres>),
+    Plain(PoolConnection<Postgres>),
+}
+
+impl std::ops::Deref for PgConn {
+    type Target = PgConnection;
+    fn deref(&self) -> &PgConnection {
+        match self {
+            PgConn::Tx(tx) => tx,
+            PgConn::Plain(conn) => conn,
+        }
+    }
+}
+
+impl std::ops::DerefMut for PgConn {
+    fn deref_mut(&mut self) -> &mut PgConnection {
+        match self {
+            PgConn::Tx(tx) => tx,
+            PgConn::Plain(conn) => conn,
+        }
+    }
 }
 
 #[async_trait]
 impl Tx for PgTx {
     async fn commit(self: Box<Self>) -> StoreResult<()> {
-        self.tx.commit().await.map_err(map_sqlx)
+        match self.tx {
+            PgConn::Tx(tx) => tx.commit().await.map_err(map_sqlx),
+            PgConn::Plain(_) => Ok(()),
+        }
     }
 }

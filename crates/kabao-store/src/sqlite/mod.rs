@@ -617,7 +617,7 @@ impl Store for SqliteStore {
     async fn begin(&self, mode: TxMode) -> StoreResult<Box<dyn Tx>> {
         Ok(Box::new(match mode {
             TxMode::Write => self.begin_write().await?,
-            TxMode::Read => self.begin_read().await?,
+            TxMode::Read | TxMode::Lookup => self.begin_read().await?,
         }))
     }
 
