@@ -315,17 +315,22 @@ pub async fn checkout(
         Buyer::User(u) => Some(u),
         Buyer::Guest { .. } => None,
     };
-    let (product, shop) =
-        crate::products::public(state, req.product, None).await.map_err(|_| OrderError::ProductNotFound)?;
-    if viewer.is_some_and(|u| u.id == shop.owner_id) {
-        return Err(OrderError::OwnProduct);
-    }
-    {
+    // One read for the product, its shop and its variants (each read transaction is two round trips more on
+    // PostgreSQL).
+    let (product, shop) = {
         let mut tx = state.store.begin(TxMode::Read).await?;
+        let (product, shop) = crate::products::public_in(&mut *tx, req.product, None).await.map_err(|e| match e {
+            crate::products::ProductError::Store(e) => OrderError::Store(e),
+            _ => OrderError::ProductNotFound,
+        })?;
+        if viewer.is_some_and(|u| u.id == shop.owner_id) {
+            return Err(OrderError::OwnProduct);
+        }
         if crate::promotions::has_listed_variants(&mut *tx, product.id).await? {
             return Err(OrderError::ChooseVariant);
         }
-    }
+        (product, shop)
+    };
     let custom_answers = if product.kind == GoodsKind::Custom {
         let mut tx = state.store.begin(TxMode::Read).await?;
         let spec = crate::inventory::custom_spec(&mut *tx, product.id).await?.ok_or(OrderError::CustomGoodsNotReady)?;
@@ -432,9 +437,11 @@ pub async fn checkout(
     if let Some(device) = req.device_id.as_deref() {
         tx.set_order_device(id, device).await?;
     }
-    append_event(
+    // The order was inserted in this transaction: its chain starts here, nothing to read.
+    append_event_after(
         &mut *tx,
         id,
+        None,
         &OrderEvent::OrderCreated {
             order_no: &new.order_no,
             product: product.id,
@@ -760,7 +767,7 @@ pub async fn guest_order(
 /// Loads an order if the visitor may see it; anything else is "not found".
 pub async fn order_for(state: &App, order_no: &str, access: &OrderAccess<'_>) -> Result<Order, OrderError> {
     let order_no = OrderNo::parse(order_no).ok_or(OrderError::NotFound)?;
-    let mut tx = state.store.begin(TxMode::Read).await?;
+    let mut tx = state.store.begin(TxMode::Lookup).await?;
     let order = tx.order_by_no(order_no.as_str()).await?.ok_or(OrderError::NotFound)?;
     let allowed = match access {
         OrderAccess::User(u) => order.buyer_id == Some(u.id),

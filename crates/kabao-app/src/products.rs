@@ -174,6 +174,15 @@ pub async fn list_mine(state: &App, merchant: &User) -> Result<Vec<Product>, Sho
 /// are visible only to their owner (and admins).
 pub async fn public(state: &App, id: ProductId, viewer: Option<&User>) -> Result<(Product, Shop), ProductError> {
     let mut tx = state.store.begin(TxMode::Read).await?;
+    public_in(&mut *tx, id, viewer).await
+}
+
+/// [`public`] in the caller's transaction, for a use case that reads more beside it.
+pub async fn public_in(
+    tx: &mut dyn kabao_store::Tx,
+    id: ProductId,
+    viewer: Option<&User>,
+) -> Result<(Product, Shop), ProductError> {
     let p = tx.product_by_id(id).await?.ok_or(ProductError::NotFound)?;
     let shop = tx.shop_by_id(p.shop_id).await?.ok_or(ProductError::NotFound)?;
     let privileged = viewer.is_some_and(|u| u.id == shop.owner_id || u.role == Role::Admin);
