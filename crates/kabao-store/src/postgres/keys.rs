@@ -264,36 +264,37 @@ impl KeysTx for PgTx {
         if n <= 0 {
             return Ok(Vec::new());
         }
-        let ids = self.available_key_ids(product, n).await?;
-        if (ids.len() as i64) < n {
-            return Ok(Vec::new());
-        }
-        for (seq, id) in ids.iter().enumerate() {
-            // The state filter and the rows-affected check make a double sale impossible even if the
-            // selection above were stale; the UNIQUE key on order_keys is the last line.
-            let done = sqlx::query("UPDATE card_keys SET state = 'sold' WHERE id = $1 AND state = 'available'")
-                .bind(*id)
-                .execute(&mut *self.tx)
-                .await
-                .map_err(map_sqlx)?;
-            if done.rows_affected() != 1 {
-                return Err(StoreError::Database("allocation raced: key no longer available".into()));
-            }
-            sqlx::query("INSERT INTO order_keys (order_id, seq, item, card_key_id) VALUES ($1, $2, $2, $3)")
-                .bind(order.0)
-                .bind(seq as i64 + 1)
-                .bind(*id)
-                .execute(&mut *self.tx)
-                .await
-                .map_err(map_sqlx)?;
-        }
-        let done = sqlx::query("UPDATE products SET stock_available = stock_available - $1 WHERE id = $2")
-            .bind(n)
+        // One statement, one round trip: pick the oldest available keys (locked, SKIP LOCKED so concurrent
+        // buyers take others), and only if there are `n` of them mark them sold, link them to the order and
+        // lower the stock counter. The state filter and the counts below make a double sale impossible even if
+        // the pick were stale; the UNIQUE key on order_keys is the last line.
+        const SQL: &str = "WITH picked AS ( \
+                 SELECT id, row_number() OVER (ORDER BY id) AS seq FROM ( \
+                     SELECT id FROM card_keys WHERE product_id = $1 AND state = 'available' ORDER BY id LIMIT $2 \
+                     FOR UPDATE SKIP LOCKED) k), \
+             enough AS (SELECT count(*) = $2 AS ok FROM picked), \
+             sold AS (UPDATE card_keys c SET state = 'sold' FROM picked p \
+                 WHERE (SELECT ok FROM enough) AND c.id = p.id AND c.state = 'available' RETURNING c.id), \
+             linked AS (INSERT INTO order_keys (order_id, seq, item, card_key_id) \
+                 SELECT $3, p.seq, p.seq, p.id FROM picked p JOIN sold s ON s.id = p.id RETURNING card_key_id), \
+             stock AS (UPDATE products SET stock_available = stock_available - $2 \
+                 WHERE id = $1 AND (SELECT ok FROM enough) RETURNING id) \
+             SELECT (SELECT ok FROM enough), (SELECT count(*) FROM sold), (SELECT count(*) FROM linked), \
+                 (SELECT count(*) FROM stock), COALESCE((SELECT array_agg(id ORDER BY seq) FROM picked), '{}')";
+        let (enough, sold, linked, stock, ids): (bool, i64, i64, i64, Vec<i64>) = sqlx::query_as(SQL)
             .bind(product.0)
-            .execute(&mut *self.tx)
+            .bind(n)
+            .bind(order.0)
+            .fetch_one(&mut *self.tx)
             .await
             .map_err(map_sqlx)?;
-        one_row(done.rows_affected())?;
+        if !enough {
+            return Ok(Vec::new());
+        }
+        if sold != n || linked != n {
+            return Err(StoreError::Database("allocation raced: key no longer available".into()));
+        }
+        one_row(stock as u64)?;
         Ok(ids.into_iter().map(CardKeyId).collect())
     }
 
