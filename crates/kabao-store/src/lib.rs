@@ -102,6 +102,12 @@ pub trait Store: Send + Sync + 'static {
     /// would on a server that has been running. PostgreSQL: `ANALYZE`; SQLite: nothing (its plans come from the
     /// indexes alone, which the plan tests pin).
     async fn analyze(&self) -> StoreResult<()>;
+    /// PostgreSQL: the statements this store has sent (each a round trip: queries, `BEGIN` and the `COMMIT` or
+    /// `ROLLBACK` that ends a transaction; not the pings of idle connections), for `kabao bench checkout`'s
+    /// statements per checkout. SQLite runs statements in the process, no round trips: `None`.
+    fn statements_sent(&self) -> Option<u64> {
+        None
+    }
     /// Closes the pool (waits for connections to return).
     async fn close(&self);
 }

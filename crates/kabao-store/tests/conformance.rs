@@ -410,3 +410,29 @@ async fn postgres_sessions_commit_synchronously() {
     assert_eq!(store.synchronous_commit().await.expect("show"), "on");
     store.close().await;
 }
+
+/// The store counts what it sends PostgreSQL, exactly: a transaction is its BEGIN, its statements and its
+/// COMMIT (or ROLLBACK); a lookup is its one statement, with no transaction around it.
+#[tokio::test]
+async fn postgres_counts_the_statements_it_sends() {
+    use kabao_store::TxMode;
+    let Some(admin) = pg_admin_url() else { return };
+    let db = PgTestDb::create(&admin).await;
+    let store = PgStore::connect(&db.url).await.expect("connect postgres");
+    store.migrate().await.expect("migrate");
+    let before = store.statements_sent().expect("counted on PostgreSQL");
+    let mut tx = store.begin(TxMode::Write).await.expect("begin");
+    assert!(tx.user_by_username("nobody").await.expect("read").is_none());
+    assert!(tx.user_by_username("nobody else").await.expect("read").is_none());
+    tx.commit().await.expect("commit");
+    assert_eq!(store.statements_sent(), Some(before + 4), "BEGIN, two reads, COMMIT");
+    let mut tx = store.begin(TxMode::Lookup).await.expect("lookup");
+    assert!(tx.api_token_with_user(&[7; 32]).await.expect("read").is_none());
+    drop(tx);
+    assert_eq!(store.statements_sent(), Some(before + 5), "a lookup is its one statement");
+    let mut tx = store.begin(TxMode::Read).await.expect("read");
+    assert!(tx.user_by_username("nobody").await.expect("read").is_none());
+    drop(tx);
+    assert_eq!(store.statements_sent(), Some(before + 8), "BEGIN, the read, ROLLBACK");
+    store.close().await;
+}

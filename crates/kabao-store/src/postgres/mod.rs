@@ -29,12 +29,16 @@ use async_trait::async_trait;
 use sqlx::pool::PoolConnection;
 use sqlx::postgres::PgPoolOptions;
 use sqlx::{PgConnection, PgPool, Postgres};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
 
 pub struct PgStore {
     pool: PgPool,
+    /// Statements this store sent, each a round trip (see [`Store::statements_sent`]).
+    statements: Arc<AtomicU64>,
 }
 
 const MAX_CONNECTIONS: u32 = 10;
@@ -69,7 +73,7 @@ impl PgStore {
             .connect_with(options)
             .await
             .map_err(map_sqlx)?;
-        Ok(PgStore { pool })
+        Ok(PgStore { pool, statements: Arc::default() })
     }
 
     /// The session's `synchronous_commit` setting (for the test that pins it).
@@ -104,7 +108,13 @@ impl Store for PgStore {
                 TxMode::Lookup => self.pool.acquire().await.map(PgConn::Plain),
             };
             match conn {
-                Ok(conn) => return Ok(Box::new(PgTx { tx: conn })),
+                Ok(conn) => {
+                    if matches!(conn, PgConn::Tx(_)) {
+                        // BEGIN, and the COMMIT or ROLLBACK that ends it.
+                        self.statements.fetch_add(2, Ordering::Relaxed);
+                    }
+                    return Ok(Box::new(PgTx { tx: Counted { conn, statements: self.statements.clone() } }));
+                }
                 // BEGIN itself cannot be wrong: failing here is getting no connection (the pool's wait ran out,
                 // the server refuses us) or one the server dropped while it sat in the pool. The pool discards
                 // a broken connection, so try another, as long as the pool's own wait allows.
@@ -131,13 +141,17 @@ impl Store for PgStore {
         Ok(())
     }
 
+    fn statements_sent(&self) -> Option<u64> {
+        Some(self.statements.load(Ordering::Relaxed))
+    }
+
     async fn close(&self) {
         self.pool.close().await;
     }
 }
 
 pub struct PgTx {
-    tx: PgConn,
+    tx: Counted,
 }
 
 /// A transaction, or (for [`TxMode::Lookup`]) a pooled connection whose one statement commits on its own.
@@ -156,6 +170,27 @@ impl std::ops::Deref for PgConn {
     }
 }
 
+/// A transaction's connection that counts the statements sent on it: every query runs as `&mut *self.tx`,
+/// one [`DerefMut`](std::ops::DerefMut) of this, counted there.
+struct Counted {
+    conn: PgConn,
+    statements: Arc<AtomicU64>,
+}
+
+impl std::ops::Deref for Counted {
+    type Target = PgConnection;
+    fn deref(&self) -> &PgConnection {
+        &self.conn
+    }
+}
+
+impl std::ops::DerefMut for Counted {
+    fn deref_mut(&mut self) -> &mut PgConnection {
+        self.statements.fetch_add(1, Ordering::Relaxed);
+        &mut self.conn
+    }
+}
+
 impl std::ops::DerefMut for PgConn {
     fn deref_mut(&mut self) -> &mut PgConnection {
         match self {
@@ -168,7 +203,7 @@ impl std::ops::DerefMut for PgConn {
 #[async_trait]
 impl Tx for PgTx {
     async fn commit(self: Box<Self>) -> StoreResult<()> {
-        match self.tx {
+        match self.tx.conn {
             PgConn::Tx(tx) => tx.commit().await.map_err(map_sqlx),
             PgConn::Plain(_) => Ok(()),
         }
