@@ -386,19 +386,17 @@ impl KeysTx for PgTx {
     }
 
     async fn record_reveal(&mut self, reveal: &Reveal) -> StoreResult<()> {
-        sqlx::query("INSERT INTO key_reveals (order_id, user_id, at) VALUES ($1, $2, $3)")
-            .bind(reveal.order_id.0)
-            .bind(reveal.user_id.map(|u| u.0))
-            .bind(reveal.at.millis())
-            .execute(&mut *self.tx)
-            .await
-            .map_err(map_sqlx)?;
-        sqlx::query("UPDATE order_keys SET first_revealed_at = $1 WHERE order_id = $2 AND first_revealed_at IS NULL")
-            .bind(reveal.at.millis())
-            .bind(reveal.order_id.0)
-            .execute(&mut *self.tx)
-            .await
-            .map_err(map_sqlx)?;
+        // One round trip: the reveal and the first-revealed mark together.
+        sqlx::query(
+            "WITH r AS (INSERT INTO key_reveals (order_id, user_id, at) VALUES ($1, $2, $3)) \
+             UPDATE order_keys SET first_revealed_at = $3 WHERE order_id = $1 AND first_revealed_at IS NULL",
+        )
+        .bind(reveal.order_id.0)
+        .bind(reveal.user_id.map(|u| u.0))
+        .bind(reveal.at.millis())
+        .execute(&mut *self.tx)
+        .await
+        .map_err(map_sqlx)?;
         Ok(())
     }
 
