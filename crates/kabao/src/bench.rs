@@ -1,5 +1,9 @@
 //! `kabao bench`: measurements of hot paths on a fresh database, printed as one JSON line at the end.
-//! `bench import` times the real `kabao keys import` command (a child process) on a generated key file.
+//! `bench import` times the real `kabao keys import` command (a child process) on a generated key file;
+//! `bench compare` (in `bench/compare.rs`) puts the PostgreSQL checkout beside pgbench running the same writes.
+
+pub mod compare;
+pub mod growth;
 
 use anyhow::{bail, Context};
 use http_body_util::{BodyExt, Full};
@@ -157,26 +161,120 @@ pub enum Target {
 /// Seeds a product with keys and funded buyers, drives real HTTP checkouts (create order, pay from wallet,
 /// reveal keys) from concurrent clients for a fixed time, then checks duplicates and the books from the database.
 pub async fn checkout(b: CheckoutBench) -> anyhow::Result<()> {
-    match b.target {
-        Target::Fresh { database_url } => {
-            let dir = std::env::temp_dir().join(format!(
-                "kabao-bench-checkout-{}-{:x}",
-                std::process::id(),
-                rand::random::<u32>()
-            ));
-            std::fs::create_dir_all(&dir)?;
-            let result = run_fresh(&dir, b.clients, b.seconds, b.insurance, database_url).await;
-            let _ = std::fs::remove_dir_all(&dir);
-            result
-        }
+    let report = match b.target {
+        Target::Fresh { database_url } => fresh_checkout(b.clients, b.seconds, b.insurance, database_url).await?,
         Target::Running { urls, store, keyring } => {
             eprintln!("bench checkout: against the running server(s) at {}", urls.join(", "));
             let urls: Vec<&str> = urls.iter().map(|u| u.trim_end_matches('/')).collect();
-            let result = run_checkout(&*store, &keyring, &urls, b.clients, b.seconds, b.insurance).await;
+            // The servers run elsewhere: their statements are not this process's to count.
+            let result = run_checkout(&*store, &keyring, &urls, b.clients, b.seconds, b.insurance, false).await;
             store.close().await;
-            result
+            result?
         }
+    };
+    println!("{}", report.to_json());
+    report.check()
+}
+
+/// `bench checkout` against a server started here on a fresh database (a temporary SQLite file, or the empty
+/// PostgreSQL database at `database_url`); returns the run's figures and checks without judging them.
+async fn fresh_checkout(
+    clients: usize,
+    seconds: u64,
+    insurance: bool,
+    database_url: Option<String>,
+) -> anyhow::Result<CheckoutReport> {
+    let dir =
+        std::env::temp_dir().join(format!("kabao-bench-checkout-{}-{:x}", std::process::id(), rand::random::<u32>()));
+    std::fs::create_dir_all(&dir)?;
+    let result = run_fresh(&dir, clients, seconds, insurance, database_url).await;
+    let _ = std::fs::remove_dir_all(&dir);
+    result
+}
+
+/// What one `bench checkout` run measured and what it found in the database afterwards.
+pub struct CheckoutReport {
+    pub insurance: bool,
+    /// Checkouts completed (order, payment, reveal all answered 2xx).
+    pub orders: usize,
+    pub orders_per_s: f64,
+    pub p50_ms: f64,
+    pub p99_ms: f64,
+    /// Checkout attempts that failed (any of its requests), not counted in `orders`.
+    pub failed_requests: u64,
+    pub duplicate_keys: i64,
+    pub keys_sold: i64,
+    pub keys_delivered: i64,
+    pub keys_unseen_by_clients: i64,
+    pub sold_keys_without_order: i64,
+    pub paid_orders_missing_keys: i64,
+    pub stock_consistent: bool,
+    pub insurance_pool_fen: i64,
+    pub ledger_balanced: bool,
+    pub audit_chains_intact: bool,
+    /// PostgreSQL with the server in this process: statements (each a round trip) the server sent per
+    /// checkout during the load. `None` on SQLite (no round trips) or against `--url` servers.
+    pub statements_per_checkout: Option<f64>,
+}
+
+impl CheckoutReport {
+    /// The one JSON line `kabao bench checkout` prints.
+    pub fn to_json(&self) -> serde_json::Value {
+        serde_json::json!({
+            "insurance": self.insurance,
+            "orders": self.orders,
+            "orders_per_s": (self.orders_per_s * 10.0).round() / 10.0,
+            "p50_ms": (self.p50_ms * 100.0).round() / 100.0,
+            "p99_ms": (self.p99_ms * 100.0).round() / 100.0,
+            "failed_requests": self.failed_requests,
+            "duplicate_keys": self.duplicate_keys,
+            "keys_sold": self.keys_sold,
+            "keys_delivered": self.keys_delivered,
+            "keys_unseen_by_clients": self.keys_unseen_by_clients,
+            "sold_keys_without_order": self.sold_keys_without_order,
+            "paid_orders_missing_keys": self.paid_orders_missing_keys,
+            "stock_consistent": self.stock_consistent,
+            "insurance_pool_fen": self.insurance_pool_fen,
+            "ledger_balanced": self.ledger_balanced,
+            "audit_chains_intact": self.audit_chains_intact,
+            "statements_per_checkout": self.statements_per_checkout.map(|n| (n * 10.0).round() / 10.0),
+        })
     }
+
+    /// Refuses a run that left the data inconsistent: a key delivered twice, a sold key without its order, books
+    /// that do not balance, a broken audit chain, a stock counter that disagrees with the keys.
+    pub fn check_consistency(&self) -> anyhow::Result<()> {
+        let undelivered = self.sold_keys_without_order + self.paid_orders_missing_keys;
+        if self.duplicate_keys != 0
+            || undelivered != 0
+            || self.keys_delivered != self.keys_sold
+            || self.keys_unseen_by_clients < 0
+            || !self.ledger_balanced
+            || !self.audit_chains_intact
+            || !self.stock_consistent
+        {
+            bail!("the run left the data inconsistent (see above)");
+        }
+        Ok(())
+    }
+
+    /// [`Self::check_consistency`], and refuses a run in which any checkout failed.
+    pub fn check(&self) -> anyhow::Result<()> {
+        self.check_consistency()?;
+        if self.failed_requests > 0 {
+            bail!("{} checkouts failed", self.failed_requests);
+        }
+        Ok(())
+    }
+}
+
+/// The latency at quantile `p` (0..=1) of `sorted_us` (microseconds, ascending), in milliseconds; 0 when empty.
+fn percentile_ms(sorted_us: &[u64], p: f64) -> f64 {
+    if sorted_us.is_empty() {
+        return 0.0;
+    }
+    let i = ((sorted_us.len() as f64 - 1.0) * p).round() as usize;
+    sorted_us.get(i).copied().unwrap_or(0) as f64 / 1000.0
 }
 
 async fn run_fresh(
@@ -185,7 +283,7 @@ async fn run_fresh(
     seconds: u64,
     insurance: bool,
     database_url: Option<String>,
-) -> anyhow::Result<()> {
+) -> anyhow::Result<CheckoutReport> {
     use std::sync::Arc;
     let url = database_url.clone().unwrap_or_else(|| format!("sqlite://{}", dir.join("kabao.db").display()));
     let store = kabao_store::open(&url).await.context("opening the bench database")?;
@@ -210,7 +308,7 @@ async fn run_fresh(
             "SQLite (WAL, each commit synced before it is acknowledged)"
         }
     );
-    let result = run_checkout(&*store, &keyring, &[base.as_str()], clients, seconds, insurance).await;
+    let result = run_checkout(&*store, &keyring, &[base.as_str()], clients, seconds, insurance, true).await;
     server.abort();
     store.close().await;
     result
@@ -223,7 +321,8 @@ async fn run_checkout(
     clients: usize,
     seconds: u64,
     insurance: bool,
-) -> anyhow::Result<()> {
+    server_in_process: bool,
+) -> anyhow::Result<CheckoutReport> {
     use kabao_core::ledger;
     let servers = bases.iter().map(|b| Server::parse(b)).collect::<anyhow::Result<Vec<_>>>()?;
     if servers.is_empty() {
@@ -277,6 +376,7 @@ async fn run_checkout(
     }
     eprintln!("bench checkout: {clients} clients for {seconds} s, {keys} keys in stock");
 
+    let statements_before = store.statements_sent().filter(|_| server_in_process);
     let deadline = Instant::now() + std::time::Duration::from_secs(seconds);
     let mut tasks = Vec::new();
     for (i, token) in tokens.into_iter().enumerate() {
@@ -329,14 +429,12 @@ async fn run_checkout(
     }
     let elapsed = seconds as f64;
     latencies.sort_unstable();
-    let pct = |p: f64| -> f64 {
-        if latencies.is_empty() {
-            return 0.0;
-        }
-        let i = ((latencies.len() as f64 - 1.0) * p).round() as usize;
-        latencies.get(i).copied().unwrap_or(0) as f64 / 1000.0
-    };
     let orders = latencies.len();
+    // Everything the server sent PostgreSQL during the load (its background jobs too), per checkout.
+    let statements_per_checkout = statements_before
+        .zip(store.statements_sent())
+        .filter(|_| orders > 0)
+        .map(|(before, after)| (after - before) as f64 / orders as f64);
     let revealed = all_keys.len();
     all_keys.sort_unstable();
     all_keys.dedup();
@@ -360,40 +458,25 @@ async fn run_checkout(
     for p in problems.iter().chain(chain_problems.iter()).take(10) {
         eprintln!("problem: {p}");
     }
-    let json = serde_json::json!({
-        "insurance": insurance,
-        "orders": orders,
-        "orders_per_s": ((orders as f64 / elapsed) * 10.0).round() / 10.0,
-        "p50_ms": (pct(0.50) * 100.0).round() / 100.0,
-        "p99_ms": (pct(0.99) * 100.0).round() / 100.0,
-        "failed_requests": failures,
-        "duplicate_keys": duplicate_keys,
-        "keys_sold": sold,
-        "keys_delivered": delivery.delivered,
-        "keys_unseen_by_clients": unseen_keys,
-        "sold_keys_without_order": delivery.sold_without_order,
-        "paid_orders_missing_keys": delivery.orders_missing_keys,
-        "stock_consistent": counter == available,
-        "insurance_pool_fen": pool.fen(),
-        "ledger_balanced": problems.is_empty(),
-        "audit_chains_intact": chain_problems.is_empty(),
-    });
-    println!("{json}");
-    let undelivered = delivery.sold_without_order + delivery.orders_missing_keys;
-    if duplicate_keys != 0
-        || undelivered != 0
-        || delivery.delivered != sold
-        || unseen_keys < 0
-        || !problems.is_empty()
-        || !chain_problems.is_empty()
-        || counter != available
-    {
-        bail!("the run left the data inconsistent (see above)");
-    }
-    if failures > 0 {
-        bail!("{failures} checkouts failed");
-    }
-    Ok(())
+    Ok(CheckoutReport {
+        insurance,
+        orders,
+        orders_per_s: orders as f64 / elapsed,
+        p50_ms: percentile_ms(&latencies, 0.50),
+        p99_ms: percentile_ms(&latencies, 0.99),
+        failed_requests: failures,
+        duplicate_keys,
+        keys_sold: sold,
+        keys_delivered: delivery.delivered,
+        keys_unseen_by_clients: unseen_keys,
+        sold_keys_without_order: delivery.sold_without_order,
+        paid_orders_missing_keys: delivery.orders_missing_keys,
+        stock_consistent: counter == available,
+        insurance_pool_fen: pool.fen(),
+        ledger_balanced: problems.is_empty(),
+        audit_chains_intact: chain_problems.is_empty(),
+        statements_per_checkout,
+    })
 }
 
 /// The longest a client waits before trying again after a failed checkout.

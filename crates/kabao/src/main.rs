@@ -232,12 +232,56 @@ enum BenchCommand {
         #[arg(long)]
         database_url: Option<String>,
     },
+    /// Run pgbench on the raw checkout writes (the shared bench folder's pg-checkout-writes.sql) and `bench
+    /// checkout` on PostgreSQL, alternated round by round, each on a fresh database dropped afterwards; print both,
+    /// their ratio, the median ratio and whether the PostgreSQL targets (Kabao at least 0.5 of pgbench's TPS, p99
+    /// under 50 ms, at 64 clients) are met.
+    Compare {
+        /// The PostgreSQL server, as the URL of a database to connect to while creating and dropping the fresh
+        /// ones (named kabao_cmp_…); its user needs CREATEDB.
+        #[arg(long, default_value = "postgres://postgres@127.0.0.1:5432/postgres")]
+        database_url: String,
+        /// Concurrent clients, the same for pgbench and Kabao.
+        #[arg(long, default_value_t = 64)]
+        clients: usize,
+        /// How long each pgbench run and each Kabao run lasts, in seconds.
+        #[arg(long, default_value_t = 20)]
+        seconds: u64,
+        /// Rounds of pgbench then Kabao; the summary takes the median ratio.
+        #[arg(long, default_value_t = 3)]
+        rounds: usize,
+        /// The pgbench program: a path, or a name looked up on PATH.
+        #[arg(long, default_value = "pgbench")]
+        pgbench: PathBuf,
+        /// pgbench's script, kept outside the repository in the shared bench folder beside the checkout.
+        #[arg(long, default_value = "../shared/bench/pg-checkout-writes.sql")]
+        pgbench_script: PathBuf,
+        /// Rows of pgbench's keys table, set up as the script's header says; each transaction takes one.
+        #[arg(long, default_value_t = 2_000_000)]
+        pgbench_keys: u64,
+    },
     /// Time `kabao keys import` of a generated file into a fresh product.
     Import {
         /// Number of keys in the generated file.
         #[arg(long, default_value_t = 1_000_000)]
         keys: u64,
         /// Run against this PostgreSQL database instead of a temporary SQLite file.
+        #[arg(long)]
+        database_url: Option<String>,
+    },
+    /// Time the pages that should not cost more with a longer history (home, product list, product and shop
+    /// pages, shop trust, the first-order check, the merchant's key page and claim queue) on a small marketplace,
+    /// grow it to --orders orders over three shops, time them again and compare; then time `ledger verify` over
+    /// the grown books and its peak memory.
+    Growth {
+        /// Orders in the grown history (40 % / 40 % / 20 % over three shops; the first shop's product gets as
+        /// many keys as there are orders).
+        #[arg(long, default_value_t = 1_000_000)]
+        orders: u64,
+        /// Sequential requests timed per page, empty and grown (median and p99).
+        #[arg(long, default_value_t = 30)]
+        requests: usize,
+        /// Run against this empty PostgreSQL database instead of a temporary SQLite file.
         #[arg(long)]
         database_url: Option<String>,
     },
@@ -551,9 +595,29 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             init_tracing("warn");
             bench::search(products, searches.max(1), database_url, now()).await
         }
+        Command::Bench {
+            command:
+                BenchCommand::Compare { database_url, clients, seconds, rounds, pgbench, pgbench_script, pgbench_keys },
+        } => {
+            init_tracing("warn");
+            bench::compare::compare(bench::compare::CompareBench {
+                admin_url: database_url,
+                clients: clients.max(1),
+                seconds: seconds.max(1),
+                rounds: rounds.max(1),
+                pgbench,
+                script: pgbench_script,
+                keys: pgbench_keys.max(1),
+            })
+            .await
+        }
         Command::Bench { command: BenchCommand::Import { keys, database_url } } => {
             init_tracing("warn");
             bench::import(keys, database_url, now()).await
+        }
+        Command::Bench { command: BenchCommand::Growth { orders, requests, database_url } } => {
+            init_tracing("warn");
+            bench::growth::growth(bench::growth::GrowthBench { orders, requests: requests.max(1), database_url }).await
         }
         Command::Reconcile { date, db } => {
             let config = load_config(cli.config.as_deref(), &db)?;

@@ -274,3 +274,54 @@ fn compose_runs_kabao_on_a_healthy_postgres_with_secrets_from_the_environment() 
         .unwrap_or_else(|e| panic!("{e}"));
     assert!(!missing.status.success(), "the secrets are required");
 }
+
+/// `kabao bench growth` on a small history (SQLite): every page is timed empty and grown, with numbers, and
+/// `ledger verify` over the grown books (balanced transactions the store wrote) reports no problem. The figures
+/// themselves are not asserted: at 2,000 orders they say little, and the machine is shared.
+#[test]
+fn bench_growth_times_every_page_empty_and_grown_and_the_grown_ledger_verifies() {
+    let out = Command::new(kabao_bin())
+        .args(["bench", "growth", "--orders", "2000", "--requests", "3"])
+        .env_remove("KABAO_DATABASE_URL")
+        .env_remove("KABAO_MASTER_KEY")
+        .env_remove("KABAO_LOG_FORMAT")
+        .output()
+        .unwrap_or_else(|e| panic!("running kabao: {e}"));
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let all = format!("{stdout}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success(), "{all}");
+    let pages = [
+        "GET /",
+        "GET /api/v1/products",
+        "product page, signed-in new buyer",
+        "shop page",
+        "shop trust API",
+        "checkout, first-order check (409)",
+        "merchant key page, big product",
+        "merchant claim queue",
+    ];
+    // The table: one line per page, its name then five numbers (empty and grown median and p99, the ratio).
+    for page in pages {
+        let line = stdout
+            .lines()
+            .find(|l| l.starts_with(page) && l[page.len()..].starts_with("  "))
+            .unwrap_or_else(|| panic!("no line for {page}: {all}"));
+        let numbers = line[page.len()..].split_whitespace().filter(|w| w.parse::<f64>().is_ok()).count();
+        assert_eq!(numbers, 5, "{line}");
+        assert!(line.ends_with("yes") || line.ends_with("no"), "{line}");
+    }
+    assert!(stdout.lines().any(|l| l.starts_with("ledger verify: ok in ")), "{all}");
+    let json: serde_json::Value = stdout
+        .lines()
+        .last()
+        .and_then(|l| serde_json::from_str(l).ok())
+        .unwrap_or_else(|| panic!("the last line is JSON: {all}"));
+    assert_eq!(json["orders"], 2000);
+    assert_eq!(json["ledger_verify"]["ok"], true, "{json}");
+    assert_eq!(json["pages"].as_array().map(Vec::len), Some(pages.len()), "{json}");
+    for page in json["pages"].as_array().into_iter().flatten() {
+        for figure in ["empty_median_ms", "empty_p99_ms", "grown_median_ms", "grown_p99_ms"] {
+            assert!(page[figure].as_f64().is_some_and(|v| v > 0.0), "{page}");
+        }
+    }
+}
