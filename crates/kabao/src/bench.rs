@@ -277,6 +277,40 @@ fn percentile_ms(sorted_us: &[u64], p: f64) -> f64 {
     sorted_us.get(i).copied().unwrap_or(0) as f64 / 1000.0
 }
 
+/// A `kabao serve` running in this process on a fresh store (with a random master key), for the benchmarks.
+struct LocalServer {
+    state: std::sync::Arc<kabao_server::AppState>,
+    /// `http://127.0.0.1:PORT`.
+    base: String,
+    task: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+impl LocalServer {
+    async fn start(url: &str) -> anyhow::Result<LocalServer> {
+        use std::sync::Arc;
+        let store = kabao_store::open(url).await.context("opening the bench database")?;
+        let mut material = [0u8; 32];
+        rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut material);
+        let master = kabao_core::vault::MasterKey::from_bytes(material);
+        let keyring = Arc::new(kabao_app::keyring::load_or_create(&*store, &master, crate::now()).await?);
+        let state = Arc::new(kabao_server::AppState::new(
+            store,
+            keyring,
+            kabao_server::ServerConfig::default(),
+            Arc::new(kabao_server::SystemClock),
+        ));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let base = format!("http://{}", listener.local_addr()?);
+        let task = tokio::spawn(kabao_server::serve(state.clone(), listener));
+        Ok(LocalServer { state, base, task })
+    }
+
+    async fn stop(self) {
+        self.task.abort();
+        self.state.app.store.close().await;
+    }
+}
+
 async fn run_fresh(
     dir: &std::path::Path,
     clients: usize,
@@ -284,33 +318,21 @@ async fn run_fresh(
     insurance: bool,
     database_url: Option<String>,
 ) -> anyhow::Result<CheckoutReport> {
-    use std::sync::Arc;
     let url = database_url.clone().unwrap_or_else(|| format!("sqlite://{}", dir.join("kabao.db").display()));
-    let store = kabao_store::open(&url).await.context("opening the bench database")?;
-    let mut material = [0u8; 32];
-    rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut material);
-    let master = kabao_core::vault::MasterKey::from_bytes(material);
-    let keyring = Arc::new(kabao_app::keyring::load_or_create(&*store, &master, crate::now()).await?);
-    let state = Arc::new(kabao_server::AppState::new(
-        store.clone(),
-        keyring.clone(),
-        kabao_server::ServerConfig::default(),
-        Arc::new(kabao_server::SystemClock),
-    ));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let base = format!("http://{}", listener.local_addr()?);
-    let server = tokio::spawn(kabao_server::serve(state, listener));
+    let server = LocalServer::start(&url).await?;
     eprintln!(
-        "bench checkout: server at {base} on {}",
+        "bench checkout: server at {} on {}",
+        server.base,
         if database_url.is_some() {
             "PostgreSQL"
         } else {
             "SQLite (WAL, each commit synced before it is acknowledged)"
         }
     );
-    let result = run_checkout(&*store, &keyring, &[base.as_str()], clients, seconds, insurance, true).await;
-    server.abort();
-    store.close().await;
+    let app = &server.state.app;
+    let result =
+        run_checkout(&*app.store, &app.keyring, &[server.base.as_str()], clients, seconds, insurance, true).await;
+    server.stop().await;
     result
 }
 

@@ -7,7 +7,7 @@
 //! allocated by the store, hash-chained order events, so `ledger verify` and the pages read what the real code
 //! would have left. Only the batching is the benchmark's.
 
-use super::{percentile_ms, seed_product, Connection, Server};
+use super::{percentile_ms, seed_product, Connection, LocalServer, Server};
 use anyhow::{bail, Context};
 use http_body_util::{BodyExt, Full};
 use hyper::body::Bytes;
@@ -21,7 +21,6 @@ use kabao_core::user::Role;
 use kabao_core::warranty::Defect;
 use kabao_core::{Money, ProductId, ShopId, Timestamp, UserId};
 use kabao_store::{ClaimRecord, NewOrder, NewUser, ReviewRecord, Store, TxMode};
-use std::sync::Arc;
 use std::time::Instant;
 
 /// Settings of `kabao bench growth`.
@@ -82,24 +81,13 @@ struct Marketplace {
 async fn run(dir: &std::path::Path, b: &GrowthBench) -> anyhow::Result<()> {
     let url = b.database_url.clone().unwrap_or_else(|| format!("sqlite://{}", dir.join("kabao.db").display()));
     let backend = if b.database_url.is_some() { "PostgreSQL" } else { "SQLite" };
-    let store = kabao_store::open(&url).await.context("opening the bench database")?;
-    let mut material = [0u8; 32];
-    rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut material);
-    let master = kabao_core::vault::MasterKey::from_bytes(material);
-    let keyring = Arc::new(kabao_app::keyring::load_or_create(&*store, &master, crate::now()).await?);
-    let state = Arc::new(kabao_server::AppState::new(
-        store.clone(),
-        keyring.clone(),
-        kabao_server::ServerConfig::default(),
-        Arc::new(kabao_server::SystemClock),
-    ));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let base = format!("http://{}", listener.local_addr()?);
-    let server = tokio::spawn(kabao_server::serve(state.clone(), listener));
-    eprintln!("bench growth: server at {base} on {backend}, {} orders, {} requests per page", b.orders, b.requests);
-    let result = measure_growth(&state, &base, b, backend).await;
-    server.abort();
-    store.close().await;
+    let server = LocalServer::start(&url).await?;
+    eprintln!(
+        "bench growth: server at {} on {backend}, {} orders, {} requests per page",
+        server.base, b.orders, b.requests
+    );
+    let result = measure_growth(&server.state, &server.base, b, backend).await;
+    server.stop().await;
     result
 }
 
