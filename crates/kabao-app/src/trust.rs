@@ -174,6 +174,7 @@ pub async fn facts_for_page(tx: &mut dyn Tx, shop: kabao_core::ShopId, now: Time
 /// (each batch computed in one read snapshot, then stored unless an event marked the row stale meanwhile).
 /// Returns how many rows were stored.
 pub async fn refresh_facts(state: &App) -> Result<u64, TrustError> {
+    fill_category_days(state).await?;
     let now = state.clock.now();
     let before = Timestamp(now.millis() - REFRESH_AFTER_SECONDS * 1000);
     let mut stored = 0;
@@ -202,6 +203,35 @@ pub async fn refresh_facts(state: &App) -> Result<u64, TrustError> {
             return Ok(stored);
         }
     }
+}
+
+/// A day is stored only this long after it ended: a claim or a delivery is stamped by its instance's clock
+/// before its transaction commits, so a day just ended may still gain rows.
+const CATEGORY_DAY_SETTLE_MS: i64 = 3_600_000;
+
+/// Stores each closed day of the claim-signal window not stored yet (its categories' claims and delivered
+/// items, `category_days`), one day a transaction: the claim signals then read at most 90 stored days plus
+/// live counts over today and the window's first partial day, whatever the history. Returns the days stored.
+pub async fn fill_category_days(state: &App) -> Result<u64, TrustError> {
+    let now = state.clock.now();
+    let last = (now.millis() - CATEGORY_DAY_SETTLE_MS).div_euclid(DAY_MS) - 1;
+    let first = (now.millis() - WINDOW_DAYS * DAY_MS).div_euclid(DAY_MS);
+    if last < first {
+        return Ok(0);
+    }
+    let filled: std::collections::BTreeSet<i64> = {
+        let mut tx = state.store.begin(TxMode::Read).await?;
+        tx.category_days_filled(first, last).await?.into_iter().collect()
+    };
+    let mut stored = 0;
+    for day in (first..=last).filter(|d| !filled.contains(d)) {
+        let mut tx = state.store.begin(TxMode::Write).await?;
+        if tx.fill_category_day(day, now).await? {
+            stored += 1;
+        }
+        tx.commit().await?;
+    }
+    Ok(stored)
 }
 
 /// The core's inputs from a shop's facts and its live standing.
@@ -342,6 +372,17 @@ pub async fn signals_of(
     let mut tx = state.store.begin(TxMode::Read).await?;
     let facts = tx.buyer_facts(claim, since).await?;
     Ok(kabao_core::signals::signals(&facts))
+}
+
+/// [`signals_of`] for a list of claims (the merchant's queue), in one snapshot, each category's norm read once.
+pub async fn signals_of_all(
+    state: &App,
+    claims: &[kabao_store::ClaimRecord],
+) -> Result<Vec<Vec<kabao_core::signals::Signal>>, TrustError> {
+    let since = Timestamp(state.clock.now().millis() - WINDOW_DAYS * DAY_MS);
+    let mut tx = state.store.begin(TxMode::Read).await?;
+    let facts = tx.buyer_facts_of(claims, since).await?;
+    Ok(facts.iter().map(kabao_core::signals::signals).collect())
 }
 
 /// How a listing is ordered.
@@ -523,5 +564,27 @@ mod tests {
         drop(tx);
         // A fresh row is not recomputed by the next pass.
         assert_eq!(refresh_facts(&app).await.unwrap(), 0);
+    }
+
+    #[tokio::test]
+    async fn the_job_stores_each_closed_day_of_the_window_once() {
+        let (app, clock) = app().await;
+        let days = fill_category_days(&app).await.unwrap();
+        let today = app.now().millis().div_euclid(DAY_MS);
+        let mut tx = app.store.begin(TxMode::Read).await.unwrap();
+        let stored = tx.category_days_filled(today - 200, today + 1).await.unwrap();
+        drop(tx);
+        assert_eq!(stored.len() as u64, days);
+        // Every closed day of the window, a day after another: from the one the window starts in to one that
+        // ended an hour or more ago.
+        let first = *stored.first().unwrap();
+        let last = *stored.last().unwrap();
+        assert_eq!(first, (app.now().millis() - WINDOW_DAYS * DAY_MS).div_euclid(DAY_MS));
+        assert!((last + 1) * DAY_MS <= app.now().millis() - CATEGORY_DAY_SETTLE_MS);
+        assert!((last + 2) * DAY_MS > app.now().millis() - CATEGORY_DAY_SETTLE_MS);
+        assert_eq!(stored, (first..=last).collect::<Vec<_>>());
+        assert_eq!(fill_category_days(&app).await.unwrap(), 0, "a stored day is not stored again");
+        clock.advance_seconds(86_400);
+        assert_eq!(fill_category_days(&app).await.unwrap(), 1, "the day that closed meanwhile");
     }
 }

@@ -47,6 +47,7 @@ pub const SCENARIOS: &[&str] = &[
     "payees_and_withdrawals_keep_their_snapshot_and_decide_once",
     "security_events_are_kept_newest_first",
     "trust_facts_leave_automatic_reissues_out_of_the_response_time",
+    "category_days_add_up_to_the_live_figures",
     "insurance_claim_window_and_covers",
     "webhook_endpoints_deliveries_and_leases",
     "insurance_payouts_are_taken_once",
@@ -1913,6 +1914,88 @@ pub async fn trust_facts_leave_automatic_reissues_out_of_the_response_time(store
     assert_eq!((facts.claims_decided, facts.claim_response_ms), (2, vec![2 * HOUR]));
     assert_eq!(facts.category_response_ms, Some(3 * HOUR / 2));
     tx.commit().await.unwrap();
+}
+
+/// The claim signals' category norm (claims and delivered items of the claim's category since `since`) is the
+/// same whichever closed days are stored in `category_days`: none, some with a gap, all, or days before the
+/// window. A day is stored once, and only its own category's rows count.
+pub async fn category_days_add_up_to_the_live_figures(store: &dyn Store) {
+    use kabao_core::order::OrderState as S;
+    const DAY: i64 = 86_400_000;
+    const HOUR: i64 = 3_600_000;
+    let f = merchant_with_product(store, "catdays").await;
+    let day0 = T0.millis().div_euclid(DAY);
+    let stamp = |day: i64, hour: i64| Timestamp((day0 + day) * DAY + hour * HOUR);
+    let mut tx = store.begin(TxMode::Write).await.unwrap();
+    let license = ProductDraft { category: Category::SoftwareLicense, ..draft("license", true) };
+    let other = tx.insert_product(f.shop, &license, T0).await.unwrap();
+    // (day delivered, hour, quantity, claimed that many hours later, other category)
+    let history = [
+        (-1, 20, 1, Some(1), false),
+        (0, 2, 2, None, false),
+        (0, 15, 1, Some(2), false),
+        (1, 0, 3, Some(30), false),
+        (1, 12, 1, Some(1), true),
+        (2, 23, 1, Some(0), false),
+        (3, 9, 4, None, false),
+        (4, 1, 1, Some(3), false),
+    ];
+    let mut claims = Vec::new();
+    for (i, (day, hour, quantity, claimed, in_other)) in history.into_iter().enumerate() {
+        let mut new = new_order(&f, &format!("K0000000000000000000000CD{i:02}"), None, quantity);
+        if in_other {
+            new.product_id = other;
+        }
+        let order = tx.insert_order(&new).await.unwrap();
+        let delivered = stamp(day, hour);
+        assert!(tx.deliver_order(order, S::PendingPayment, delivered, delivered).await.unwrap());
+        if let Some(later) = claimed {
+            let filed = Timestamp(delivered.millis() + later * HOUR);
+            let c = crate::ClaimRecord { created_at: filed, ..claim(order, f.shop, &format!("CD{i:02}"), 1, None) };
+            let id = tx.insert_claim(&c).await.unwrap();
+            claims.push(crate::ClaimRecord { id, ..c });
+        }
+    }
+    tx.commit().await.unwrap();
+    let claim = claims.last().unwrap().clone();
+    // The window starts at 10:00 on day 0: the claim at 17:00 and the items at 15:00 on day 0 are in it, the rest
+    // of day 0 and day -1 are not.
+    let since = stamp(0, 10);
+    let figures = |facts: kabao_core::signals::Facts| (facts.category_claims, facts.category_items);
+    let mut tx = store.begin(TxMode::Read).await.unwrap();
+    let facts = tx.buyer_facts(&claim, since).await.unwrap();
+    // The buyer (a guest, matched by email): every claim and every delivered item, whatever the window.
+    assert_eq!((facts.buyer_claims, facts.buyer_items), (6, 14));
+    let live = figures(facts);
+    assert_eq!(tx.category_days_filled(day0 - 5, day0 + 10).await.unwrap(), Vec::<i64>::new());
+    drop(tx);
+    // Claims in the window and the game-card category: day 0 17:00, day 2 06:00 (from day 1 00:00 + 30 h), day 2
+    // 23:00, day 4 04:00. Items: 1 + 3 + 1 + 4 + 1.
+    assert_eq!(live, (4, 10));
+    for fill in [vec![day0 + 2], vec![day0 + 1, day0 + 3], vec![day0 - 1, day0], vec![day0 + 4]] {
+        let mut tx = store.begin(TxMode::Write).await.unwrap();
+        for day in &fill {
+            assert!(tx.fill_category_day(*day, stamp(9, 0)).await.unwrap(), "day {day} stored once");
+            assert!(!tx.fill_category_day(*day, stamp(9, 0)).await.unwrap(), "day {day} not stored twice");
+        }
+        tx.commit().await.unwrap();
+        let mut tx = store.begin(TxMode::Read).await.unwrap();
+        assert_eq!(figures(tx.buyer_facts(&claim, since).await.unwrap()), live, "after storing {fill:?}");
+        assert_eq!(figures(tx.buyer_facts(&claim, stamp(0, 0)).await.unwrap()), (4, 12), "whole day 0");
+        assert_eq!(figures(tx.buyer_facts(&claim, stamp(3, 0)).await.unwrap()), (1, 5), "from day 3");
+    }
+    let mut tx = store.begin(TxMode::Read).await.unwrap();
+    let stored = tx.category_days_filled(day0 - 5, day0 + 10).await.unwrap();
+    assert_eq!(stored, (day0 - 1..=day0 + 4).collect::<Vec<_>>());
+    // A queue's claims at once (each category's figures read once) give what each gives alone.
+    let together = tx.buyer_facts_of(&claims, since).await.unwrap();
+    let mut alone = Vec::new();
+    for c in &claims {
+        alone.push(tx.buyer_facts(c, since).await.unwrap());
+    }
+    assert_eq!(together, alone);
+    assert_eq!(together.iter().filter(|f| f.category_claims == 1).count(), 1, "the other category's own figures");
+    assert_eq!(tx.category_days_filled(day0 + 1, day0 + 2).await.unwrap(), vec![day0 + 1, day0 + 2]);
 }
 
 // ---- insurance ----

@@ -170,6 +170,7 @@ conformance_tests!(
     payees_and_withdrawals_keep_their_snapshot_and_decide_once,
     security_events_are_kept_newest_first,
     trust_facts_leave_automatic_reissues_out_of_the_response_time,
+    category_days_add_up_to_the_live_figures,
     insurance_claim_window_and_covers,
     webhook_endpoints_deliveries_and_leases,
     insurance_payouts_are_taken_once,

@@ -291,11 +291,13 @@ pub async fn queue(
     ApiMerchant(user): ApiMerchant,
 ) -> Result<ApiJson<Vec<ClaimView>>, ApiError> {
     let queue = kabao_app::claims::queue_in_full(&state, &user).await?;
-    let mut views = Vec::with_capacity(queue.len());
-    for (c, order_no, evidence) in &queue {
-        let signals = kabao_app::trust::signals_of(&state, c).await?;
-        views.push(ClaimView::new(c, order_no, evidence).with_signals(&signals));
-    }
+    let claims: Vec<_> = queue.iter().map(|(c, _, _)| c.clone()).collect();
+    let signals = kabao_app::trust::signals_of_all(&state, &claims).await?;
+    let views = queue
+        .iter()
+        .zip(&signals)
+        .map(|((c, order_no, evidence), signals)| ClaimView::new(c, order_no, evidence).with_signals(signals))
+        .collect();
     Ok(ApiJson(views))
 }
 

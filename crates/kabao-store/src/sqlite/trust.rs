@@ -2,6 +2,7 @@
 
 use super::SqliteTx;
 use crate::errors::map_sqlx;
+use crate::tx::trust::category_days;
 use crate::tx::trust::sql as trust_sql;
 use crate::{
     lite, rows, ChatMessage, ChatParty, ClaimRecord, ReviewRecord, RiskEvent, ShopTrustFacts, StoreResult, TrustTx,
@@ -10,6 +11,7 @@ use async_trait::async_trait;
 use kabao_core::ledger::OrderId;
 use kabao_core::signals::Facts;
 use kabao_core::{ProductId, ShopId, Timestamp, UserId};
+use std::collections::HashMap;
 use std::sync::LazyLock;
 
 #[async_trait]
@@ -198,104 +200,38 @@ impl TrustTx for SqliteTx {
         })
     }
 
-    async fn buyer_facts(&mut self, claim: &ClaimRecord, since: Timestamp) -> StoreResult<Facts> {
-        // Keys of the order first revealed in the 10 minutes before the claim, and the last such reveal.
-        let window_start = claim.created_at.millis() - 10 * 60 * 1000;
-        let (reveals_before_claim, last_reveal): (i64, Option<i64>) = lite::query_as(
-            "SELECT COUNT(*), MAX(first_revealed_at) FROM order_keys WHERE order_id = $1 \
-             AND first_revealed_at >= $2 AND first_revealed_at <= $3",
-        )
-        .bind(claim.order_id.0)
-        .bind(window_start)
-        .bind(claim.created_at.millis())
-        .fetch_one(&mut self.tx)
-        .await
-        .map_err(map_sqlx)?;
-        let (buyer_id, guest_email, device_id, category): (Option<i64>, Option<String>, Option<String>, String) =
-            lite::query_as(
-                "SELECT o.buyer_id, o.guest_email, o.device_id, p.category FROM orders o \
-                 JOIN products p ON p.id = o.product_id WHERE o.id = $1",
-            )
-            .bind(claim.order_id.0)
-            .fetch_one(&mut self.tx)
+    async fn buyer_facts_of(&mut self, claims: &[ClaimRecord], since: Timestamp) -> StoreResult<Vec<Facts>> {
+        let mut norms = HashMap::new();
+        let mut all = Vec::with_capacity(claims.len());
+        for claim in claims {
+            all.push(self.buyer_facts_with(claim, since, &mut norms).await?);
+        }
+        Ok(all)
+    }
+
+    async fn category_days_filled(&mut self, from_day: i64, to_day: i64) -> StoreResult<Vec<i64>> {
+        lite::query_scalar(category_days::FILLED)
+            .bind(from_day)
+            .bind(to_day)
+            .fetch_all(&mut self.tx)
+            .await
+            .map_err(map_sqlx)
+    }
+
+    async fn fill_category_day(&mut self, day: i64, now: Timestamp) -> StoreResult<bool> {
+        let marked = lite::query(category_days::MARK).bind(day).bind(now.millis()).execute(&mut self.tx).await;
+        if marked.map_err(map_sqlx)?.rows_affected() == 0 {
+            return Ok(false);
+        }
+        let from = day.saturating_mul(category_days::DAY_MS);
+        lite::query(category_days::FILL)
+            .bind(day)
+            .bind(from)
+            .bind(from.saturating_add(category_days::DAY_MS))
+            .execute(&mut self.tx)
             .await
             .map_err(map_sqlx)?;
-        // The buyer is the account, or for a guest the email: "orders of this buyer" matches either.
-        let buyer_match =
-            "((o.buyer_id IS NOT NULL AND o.buyer_id = $1) OR (o.buyer_id IS NULL AND o.guest_email = $2))";
-        let (buyer_claims,): (i64,) = lite::query_as(&format!(
-            "SELECT COUNT(*) FROM claims c JOIN orders o ON o.id = c.order_id WHERE {buyer_match}"
-        ))
-        .bind(buyer_id)
-        .bind(&guest_email)
-        .fetch_one(&mut self.tx)
-        .await
-        .map_err(map_sqlx)?;
-        let (buyer_items,): (i64,) = lite::query_as(&format!(
-            "SELECT CAST(COALESCE(SUM(o.quantity), 0) AS BIGINT) FROM orders o WHERE {buyer_match} \
-             AND o.delivered_at IS NOT NULL"
-        ))
-        .bind(buyer_id)
-        .bind(&guest_email)
-        .fetch_one(&mut self.tx)
-        .await
-        .map_err(map_sqlx)?;
-        let (category_claims,): (i64,) = lite::query_as(
-            "SELECT COUNT(*) FROM claims c JOIN orders o ON o.id = c.order_id JOIN products p ON p.id = o.product_id \
-             WHERE p.category = $1 AND c.created_at >= $2",
-        )
-        .bind(&category)
-        .bind(since.millis())
-        .fetch_one(&mut self.tx)
-        .await
-        .map_err(map_sqlx)?;
-        let (category_items,): (i64,) = lite::query_as(
-            "SELECT CAST(COALESCE(SUM(o.quantity), 0) AS BIGINT) FROM orders o JOIN products p ON p.id = o.product_id \
-             WHERE p.category = $1 AND o.delivered_at >= $2",
-        )
-        .bind(&category)
-        .bind(since.millis())
-        .fetch_one(&mut self.tx)
-        .await
-        .map_err(map_sqlx)?;
-        // Other buyers behind the same device cookie or payer account: distinct (account or guest email).
-        let identity = "COALESCE(CAST(o.buyer_id AS TEXT), o.guest_email)";
-        let me: Option<String> = buyer_id.map(|b| b.to_string()).or(guest_email.clone());
-        let other_buyers_on_device: i64 = match &device_id {
-            Some(device) => lite::query_scalar(&format!(
-                "SELECT COUNT(DISTINCT {identity}) FROM orders o WHERE o.device_id = $1 AND {identity} <> $2"
-            ))
-            .bind(device)
-            .bind(&me)
-            .fetch_one(&mut self.tx)
-            .await
-            .map_err(map_sqlx)?,
-            None => 0,
-        };
-        // Payments by this buyer (the order's own, and the buyer's top-ups) name its payer accounts; count the
-        // other buyers whose payments (direct or top-up) came from one of them.
-        let payer_identity = "COALESCE(CAST(COALESCE(q.user_id, o.buyer_id) AS TEXT), o.guest_email)";
-        let other_buyers_on_payer: i64 = lite::query_scalar(&format!(
-            "SELECT COUNT(DISTINCT {payer_identity}) FROM payments q LEFT JOIN orders o ON o.id = q.order_id \
-             WHERE q.payer_ref IN (SELECT payer_ref FROM payments WHERE payer_ref IS NOT NULL \
-             AND (order_id = $1 OR (user_id IS NOT NULL AND user_id = $2))) AND {payer_identity} <> $3"
-        ))
-        .bind(claim.order_id.0)
-        .bind(buyer_id)
-        .bind(&me)
-        .fetch_one(&mut self.tx)
-        .await
-        .map_err(map_sqlx)?;
-        Ok(Facts {
-            reveals_before_claim,
-            seconds_after_reveal: last_reveal.map(|at| (claim.created_at.millis() - at) / 1000),
-            buyer_claims,
-            buyer_items,
-            category_claims,
-            category_items,
-            other_buyers_on_device,
-            other_buyers_on_payer,
-        })
+        Ok(true)
     }
 
     async fn stored_trust_facts(&mut self, shop: ShopId) -> StoreResult<Option<(String, Timestamp)>> {
@@ -452,5 +388,135 @@ impl TrustTx for SqliteTx {
         .await
         .map_err(map_sqlx)?;
         Ok(done.rows_affected())
+    }
+}
+
+impl SqliteTx {
+    /// A claim's buyer facts; the category figures (the same for every claim of a category) from `norms` when
+    /// an earlier claim of the request computed them.
+    async fn buyer_facts_with(
+        &mut self,
+        claim: &ClaimRecord,
+        since: Timestamp,
+        norms: &mut HashMap<String, (i64, i64)>,
+    ) -> StoreResult<Facts> {
+        // Keys of the order first revealed in the 10 minutes before the claim, and the last such reveal.
+        let window_start = claim.created_at.millis() - 10 * 60 * 1000;
+        let (reveals_before_claim, last_reveal): (i64, Option<i64>) = lite::query_as(
+            "SELECT COUNT(*), MAX(first_revealed_at) FROM order_keys WHERE order_id = $1 \
+             AND first_revealed_at >= $2 AND first_revealed_at <= $3",
+        )
+        .bind(claim.order_id.0)
+        .bind(window_start)
+        .bind(claim.created_at.millis())
+        .fetch_one(&mut self.tx)
+        .await
+        .map_err(map_sqlx)?;
+        let (buyer_id, guest_email, device_id, category): (Option<i64>, Option<String>, Option<String>, String) =
+            lite::query_as(
+                "SELECT o.buyer_id, o.guest_email, o.device_id, p.category FROM orders o \
+                 JOIN products p ON p.id = o.product_id WHERE o.id = $1",
+            )
+            .bind(claim.order_id.0)
+            .fetch_one(&mut self.tx)
+            .await
+            .map_err(map_sqlx)?;
+        // The buyer is the account, or for a guest the email: one indexed match or the other, never an `OR`.
+        let buyer_match =
+            if buyer_id.is_some() { "o.buyer_id = $1" } else { "o.buyer_id IS NULL AND o.guest_email = $2" };
+        let (buyer_claims,): (i64,) = lite::query_as(&format!(
+            "SELECT COUNT(*) FROM claims c JOIN orders o ON o.id = c.order_id WHERE {buyer_match}"
+        ))
+        .bind(buyer_id)
+        .bind(&guest_email)
+        .fetch_one(&mut self.tx)
+        .await
+        .map_err(map_sqlx)?;
+        let (buyer_items,): (i64,) = lite::query_as(&format!(
+            "SELECT CAST(COALESCE(SUM(o.quantity), 0) AS BIGINT) FROM orders o WHERE {buyer_match} \
+             AND o.delivered_at IS NOT NULL"
+        ))
+        .bind(buyer_id)
+        .bind(&guest_email)
+        .fetch_one(&mut self.tx)
+        .await
+        .map_err(map_sqlx)?;
+        let (category_claims, category_items) = match norms.get(&category) {
+            Some(figures) => *figures,
+            None => {
+                let figures = self.category_figures(&category, since).await?;
+                norms.insert(category, figures);
+                figures
+            }
+        };
+        // Other buyers behind the same device cookie or payer account: distinct (account or guest email).
+        let identity = "COALESCE(CAST(o.buyer_id AS TEXT), o.guest_email)";
+        let me: Option<String> = buyer_id.map(|b| b.to_string()).or(guest_email.clone());
+        let other_buyers_on_device: i64 = match &device_id {
+            Some(device) => lite::query_scalar(&format!(
+                "SELECT COUNT(DISTINCT {identity}) FROM orders o WHERE o.device_id = $1 AND {identity} <> $2"
+            ))
+            .bind(device)
+            .bind(&me)
+            .fetch_one(&mut self.tx)
+            .await
+            .map_err(map_sqlx)?,
+            None => 0,
+        };
+        // Payments by this buyer (the order's own, and the buyer's top-ups) name its payer accounts; count the
+        // other buyers whose payments (direct or top-up) came from one of them.
+        let payer_identity = "COALESCE(CAST(COALESCE(q.user_id, o.buyer_id) AS TEXT), o.guest_email)";
+        let other_buyers_on_payer: i64 = lite::query_scalar(&format!(
+            "SELECT COUNT(DISTINCT {payer_identity}) FROM payments q LEFT JOIN orders o ON o.id = q.order_id \
+             WHERE q.payer_ref IN (SELECT payer_ref FROM payments WHERE payer_ref IS NOT NULL \
+             AND (order_id = $1 OR (user_id IS NOT NULL AND user_id = $2))) AND {payer_identity} <> $3"
+        ))
+        .bind(claim.order_id.0)
+        .bind(buyer_id)
+        .bind(&me)
+        .fetch_one(&mut self.tx)
+        .await
+        .map_err(map_sqlx)?;
+        Ok(Facts {
+            reveals_before_claim,
+            seconds_after_reveal: last_reveal.map(|at| (claim.created_at.millis() - at) / 1000),
+            buyer_claims,
+            buyer_items,
+            category_claims,
+            category_items,
+            other_buyers_on_device,
+            other_buyers_on_payer,
+        })
+    }
+
+    /// A category's claims and delivered items since `since`: the stored days wholly in the window, and live
+    /// counts over the rest. The stored days and their figures come from one statement, so a day filled
+    /// meanwhile is counted once (live, with the same figures).
+    async fn category_figures(&mut self, category: &str, since: Timestamp) -> StoreResult<(i64, i64)> {
+        let first_day = since.millis().div_euclid(category_days::DAY_MS);
+        let stored: Vec<(i64, i64, i64)> = lite::query_as(category_days::STORED)
+            .bind(category)
+            .bind(first_day)
+            .fetch_all(&mut self.tx)
+            .await
+            .map_err(map_sqlx)?;
+        let filled: Vec<i64> = stored.iter().map(|(day, _, _)| *day).collect();
+        let ranges = category_days::live_ranges(since.millis(), &filled);
+        let (mut claims, mut items) = stored
+            .iter()
+            .filter(|(day, _, _)| day.saturating_mul(category_days::DAY_MS) >= since.millis())
+            .fold((0i64, 0i64), |(c, i), (_, dc, di)| (c.saturating_add(*dc), i.saturating_add(*di)));
+        for (from, until) in ranges {
+            let (c, i): (i64, i64) = lite::query_as(category_days::LIVE)
+                .bind(category)
+                .bind(from)
+                .bind(until.unwrap_or(i64::MAX))
+                .fetch_one(&mut self.tx)
+                .await
+                .map_err(map_sqlx)?;
+            claims = claims.saturating_add(c);
+            items = items.saturating_add(i);
+        }
+        Ok((claims, items))
     }
 }
