@@ -301,9 +301,7 @@ pub fn scan(text: &str, cfg: &ScanConfig) -> Scan {
     let mut hits = Vec::new();
     contact::scan(&folded, &mut hits);
     phrases::scan(&folded, &mut hits);
-    let mut allowed = cfg.allowed_hosts.clone();
-    allowed.extend(OFFICIAL_HOSTS.iter().map(|h| h.to_string()));
-    links::scan(&folded, &allowed, &mut hits);
+    links::scan(&folded, &cfg.allowed_hosts, &mut hits);
     // The first rules' hits pass the shape rules' guards too: goods names, key formats, warnings.
     let ctx = shapes::Context::new(&normalized);
     hits.retain(|h| {
