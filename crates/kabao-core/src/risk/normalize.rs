@@ -158,6 +158,7 @@ const CANTONESE: &[(&str, &str)] = &[
     ("呢度", "这里"),
     ("呢个", "这个"),
     ("呢单", "这单"),
+    ("过咗数", "转了账"),
     ("过数", "转账"),
     ("入数", "转账"),
     ("落单", "下单"),
@@ -221,7 +222,10 @@ fn cantonese_start(c: char) -> bool {
 
 /// Characters before `系` that make it Cantonese 係 (是): an id, 就系, 当系, 都系, 唔系, 即系.
 fn cantonese_is(prev: Option<char>) -> bool {
-    prev.is_some_and(|p| p.is_ascii_alphanumeric() || matches!(p, '就' | '当' | '都' | '唔' | '即' | '咪' | ':' | ' '))
+    prev.is_some_and(|p| {
+        p.is_ascii_alphanumeric()
+            || matches!(p, '就' | '当' | '都' | '唔' | '即' | '咪' | '号' | '码' | '名' | ':' | ' ')
+    })
 }
 
 /// Step 1b: Cantonese read as Mandarin (`搵我` → `找我`, `唔加` → `不加`, `过数` → `转账`, `撤返` → `撤回`), so the
@@ -757,6 +761,7 @@ mod tests {
         let run = |t: &str| normalize(t).text;
         assert_eq!(run("想傾就搵我，唔使落單"), "想聊就找我,不用下单");
         assert_eq!(run("ID係 abc_1，撤返先"), "id是 abc_1,撤回先");
+        assert_eq!(run("號碼係 1234，過咗數未"), "号码是 1234,转了账未");
         // Mandarin words that share a character stay.
         assert_eq!(run("联系客服，系统倾向于返还"), "联系客服,系统倾向于返还");
         let text = "唔使過數";

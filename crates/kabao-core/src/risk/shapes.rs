@@ -44,7 +44,7 @@ struct Rule {
     unless_sentence: Option<Regex>,
 }
 
-const APPS: &str = "微信|qq|telegram|whatsapp|line|钉钉|抖音|小红书|instagram|ins|b站|facebook|discord|skype|kakao|zalo|viber|陌陌|momo";
+const APPS: &str = "微信|qq|telegram|whatsapp|line|钉钉|抖音|小红书|instagram|ins|b站|facebook|discord|skype|kakao|zalo|viber|signal|陌陌|momo";
 const STOP: &str = "[^,。!?;\\n]";
 
 fn re(pattern: &str) -> Regex {
@@ -181,7 +181,7 @@ fn rules() -> &'static [Rule] {
                 ..r(
                 rule::TRANSFER,
                 Kind::Claim,
-                r"(?:^|[^a-z])z(?:付|转)|(?:用|拿)[^,。]{0,8}(?:卡|q币|点券|话费)[^,。]{0,4}(?:抵|代替|当)|(?:e卡|京东卡|话费卡|充值卡|礼品卡|gift ?card)[^,。]{0,6}抵|(?:微信|支付宝|zfb)(?:转|付)(?:给我|我|过来|就行|都行|也行|吧|一下)|直接(?:用)?(?:微信|支付宝|zfb)|充到我(?:的)?(?:号|账号|帐号|账户)|(?:就算|就当|当作?|当成|算作?)(?:是)?(?:付款|货款|付了款|支付|给钱|给了钱)|剩下的?[^,。]{0,4}(?:微信|支付宝|私下|转)|(?:付|转)完(?:了)?(?:截图|截个图)(?:给|发)我|(?:支付宝|微信|zfb)\s*扫[^,。]{0,6}码|转帐|转账|转钱|打款|汇款|转(?:给)?我|付(?:给)?我|给我转|打到我|转到(?:我|这个|我的)|扫我|微信零钱|好友转账|对公账户|云闪付|直接转|直接付|私下(?:付款|转账|交易|发)|pay me|paypal|venmo|usdt|比特币|btc|trc20|钱包地址|给我(?:充|转)|转[^,。!?;\n]{0,6}?到(?:我|这个|我的)|定金|订金|面交(?:[^不]|$)|现金(?:结算|交易|付|支付)|群收款|聚合(?:支付|收款)|(?:支付|收款)码|代付(?:也行|就行|也可以|都行|一下|给我)|(?:美团|饿了么|淘宝|拼多多|京东)[^,。]{0,4}代付|(?:拉|发|开)(?:个|一个)?(?:支付宝|微信|zfb)?\s*收款|(?:汇|打|转)(?:到|进|给)?(?:我的?[^,。]{0,3}|[^,。你回]{0,2})(?:邮局|邮政|银行|建行|工行|农行|中行|招行|交行)[^,。]{0,2}(?:卡|账户|帐户)|差价[^,。]{0,6}(?:微信|支付宝|私下|转|补给我)|(?:微信|支付宝|zfb)\s*补给?我|银行卡[^。!?]{0,30}户名|户名[^。!?]{0,20}(?:转|汇|打款)",
+                r"(?:^|[^a-z])z(?:付|转)|(?:用|拿)[^,。]{0,8}(?:卡|q币|点券|话费)[^,。]{0,4}(?:抵|代替|当)|(?:e卡|京东卡|话费卡|充值卡|礼品卡|gift ?card)[^,。]{0,6}抵|(?:微信|支付宝|zfb)(?:转|付)(?:给我|我|过来|就行|都行|也行|吧|一下)|直接(?:用)?(?:微信|支付宝|zfb)|充到我(?:的)?(?:号|账号|帐号|账户)|(?:就算|就当|当作?|当成|算作?)(?:是)?(?:付款|货款|付了款|支付|给钱|给了钱)|剩下的?[^,。]{0,4}(?:微信|支付宝|私下|转)|(?:付|转)完(?:了)?(?:截图|截个图)(?:给|发)我|(?:支付宝|微信|zfb)\s*扫[^,。]{0,6}码|转了?帐|转了?账|转钱|打款|汇款|转(?:给)?我|付(?:给)?我|给我转|打到我|转到(?:我|这个|我的)|扫我|微信零钱|好友转账|对公账户|云闪付|直接转|直接付|私下(?:付款|转账|交易|发)|pay me|paypal|venmo|usdt|比特币|btc|trc20|钱包地址|给我(?:充|转)|转[^,。!?;\n]{0,6}?到(?:我|这个|我的)|定金|订金|面交(?:[^不]|$)|现金(?:结算|交易|付|支付)|群收款|聚合(?:支付|收款)|(?:支付|收款)码|代付(?:也行|就行|也可以|都行|一下|给我)|(?:美团|饿了么|淘宝|拼多多|京东)[^,。]{0,4}代付|(?:拉|发|开)(?:个|一个)?(?:支付宝|微信|zfb)?\s*收款|(?:汇|打|转)(?:到|进|给)?(?:我的?[^,。]{0,3}|[^,。你回]{0,2})(?:邮局|邮政|银行|建行|工行|农行|中行|招行|交行)[^,。]{0,2}(?:卡|账户|帐户)|差价[^,。]{0,6}(?:微信|支付宝|私下|转|补给我)|(?:微信|支付宝|zfb)\s*补给?我|银行卡[^。!?]{0,30}户名|户名[^。!?]{0,20}(?:转|汇|打款)",
             )},
             // An Alipay account given as a (masked) phone number: 支付宝 188****6620.
             r(rule::TRANSFER, Kind::Id, r"(?:支付宝|zfb)(?:账号|号|账户)?[^,。\d]{0,6}?(?P<id>1[3-9]\d{5,9})"),
@@ -189,7 +189,7 @@ fn rules() -> &'static [Rule] {
             r(
                 rule::TRANSFER,
                 Kind::Phrase,
-                r"pay (?:me )?(?:with|in|by|via) (?:a |an )?(?:[a-z]+ )?(?:gift ?card|steam card|itunes card|apple card|usdt|crypto|bitcoin)|gcash|paymaya|(?:or|via|by) maya(?-u:\b)|maya (?:or|is|wallet)|line ?pay|(?:via|by|through|with|use) wise(?-u:\b)|wise (?:or|transfer)|revolut|touch ?'?n ?go|(?-u:\b)tng(?-u:\b)|duitnow|grabpay|paynow|promptpay|e-?wallet|bank transfer|wire transfer|wire (?:me|the money)|zelle|cash ?app|western union|e-?transfer|interac|转数快|(?-u:\b)fps(?-u:\b)|payme(?-u:\b)|八达通",
+                r"pay (?:me )?(?:with|in|by|via) (?:a |an )?(?:[a-z]+ )?(?:gift ?card|steam card|itunes card|apple card|usdt|crypto|bitcoin)|gcash|paymaya|(?:or|via|by) maya(?-u:\b)|maya (?:or|is|wallet)|line ?pay|(?:via|by|through|with|use) wise(?-u:\b)|wise (?:or|transfer)|revolut|payoneer|skrill|neteller|touch ?'?n ?go|(?-u:\b)tng(?-u:\b)|duitnow|grabpay|paynow|promptpay|e-?wallet|bank transfer|wire transfer|wire (?:me|the money)|zelle|cash ?app|western union|e-?transfer|interac|转数快|(?-u:\b)fps(?-u:\b)|payme(?-u:\b)|八达通",
             ),
             Rule {
                 unless: Some(re(r"^(?:卡|封面|序列)")),
@@ -242,19 +242,19 @@ fn rules() -> &'static [Rule] {
                 ..r(
                     rule::FEE_CONDITION,
                     Kind::Claim,
-                    &format!(r"(?:先|需要?|要|得|必须|请|才)[^。!?;\n,]{{0,6}}?(?:交|付|转|充值?|垫付|缴纳?|打|给)(?:我|给我|过来)?\s*(?:¥|\$)?(?:\d+|点钱|一笔|一单|个?\d)|交点钱|垫付|另付费?|额外(?:支付|付)|(?:^|[^已])(?:付|交|缴)\s*\d+\s*(?:块|元)|(?:pay|deposit){STOP}{{0,30}}(?:refund|unlock|verif)|(?:refund|unlock){STOP}{{0,40}}(?:pay|fee)"),
+                    &format!(r"(?:先|需要?|要|得|必须|请|才)[^。!?;\n,]{{0,6}}?(?:交|付|转|充值?|垫付|缴纳?|打|给)(?:我|给我|过来)?\s*(?:¥|\$)?(?:\d+|点钱|一笔|一单|个?\d)|交点钱|垫付|另付费?|额外(?:支付|付)|(?:^|[^已])(?:付|交|缴)\s*\d+\s*(?:块|元)|(?:pay|deposit){STOP}{{0,30}}(?:refund|unlock|verif)|(?:send|transfer|wire)\s+(?:me\s+)?(?:\$|¥|rm|usd\s*)?\d+[^.!?]{{0,30}}(?:refund|unlock|verif|release|reactivat)|(?:refund|unlock){STOP}{{0,40}}(?:pay|fee)"),
                 )
             },
             // --- early release
             Rule {
-                needs: Some(re(r"先|才|再|后|然后|之后|就|不然|否则|没法|提前|马上|立刻|立马|好结算|急着|补|退|换|发|给你|货款|压着|before|first|then|need to|才能|自动|send|refund|right away|replacement|key|otherwise|promise|can't|cannot|晚点|稍后|回头|明早|明天|今晚|一会|after|later|tonight|tomorrow|soon|i'll|i will|resend")),
+                needs: Some(re(r"先|才|再|后|然后|之后|就|不然|否则|没法|提前|马上|立刻|立马|好结算|急着|补|退|换|发|给你|货款|压着|before|first|then|need to|才能|自动|send|refund|right away|replacement|key|otherwise|promise|can't|cannot|晚点|稍后|回头|明早|明天|今晚|一会|after|later|tonight|tomorrow|soon|i'll|i will|resend|now|will|minutes|mins")),
                 unless: Some(re(
-                    r"我(?:去|再|会|马上|就|先|这就)?(?:确认|点)|已(?:经)?确认|等[^。!?;\n]{0,20}再确认|(?:能用了|可以用了|用了再|可以用,|能正常|测试|成功|once it works|works now|worked|收到了)|用了?[^,。]{0,6}再确认|没问题(?:了)?再|已(?:经)?(?:撤|取消|关)|我(?:已经?)?(?:把[^,。]{0,6})?(?:撤|取消|关)|确认收货(?:后|之后)[^,。]{0,6}(?:记得|给个?好评|评价)|结算给商家|给到商家|到商家账|确认收货前|i will confirm|once|自动确认|逾期|无误|检查|核对|流程:|能用(?:你|您|再|后|的话|之后)|钱在平台",
+                    r"我(?:去|再|会|马上|就|先|这就)?(?:确认|点)|已(?:经)?确认|等[^。!?;\n]{0,20}再确认|(?:能用了|可以用了|用了再|可以用,|能正常|测试|成功|once it works|works now|worked|收到了)|用了?[^,。]{0,6}再确认|没问题(?:了)?再|已(?:经)?(?:撤|取消|关)|我(?:已经?)?(?:把[^,。]{0,6})?(?:撤|取消|关)|(?:确认收货|收货|订单完成|交易完成|完成订单|订单完成)(?:后|之后)[^,。]{0,6}(?:记得|给个?好评|评价)|only (?:after|once)|after (?:it|the key|the code|you)|结算给商家|给到商家|到商家账|确认收货前|i will confirm|once|自动确认|逾期|无误|检查|核对|流程:|能用(?:你|您|再|后|的话|之后)|钱在平台",
                 )),
                 ..r(
                     rule::CONFIRM_EARLY,
                     Kind::Claim,
-                    r"确认(?:一下)?收货|点(?:一下|个)?(?:确认)?收货|收货确认|先收货|签收|(?:完成|结束|确认)(?:了|掉)?(?:订单|交易)|(?:订单|交易)先?(?:完成|确认|结束|完结)|结单|完结订单|不确认[^,。]{0,6}(?:没法|没办法|不能|无法)|(?:你|您)(?:先|就)确认|确认(?:了|后)?(?:马上|立刻|立马)|(?:确认|收货|好评|撤(?:回|销|掉)?)[^,。!?]{0,2}先(?:啦|喇|吧|呀|[,。!]|$)|把(?:订单|交易)\S{0,2}(?:完成|确认|结束)|点完成|放款|先点确认|撤(?:销|回|了|掉)?(?:投诉|申诉|纠纷)|(?:申诉|投诉)撤|(?:关闭|取消)(?:投诉|申诉|售后|纠纷)|confirm(?:ed)? receipt|mark(?:ed)?[^.!?]{0,20}received|release (?:the )?(?:payment|funds)|(?:先|直接|点个?|点一下|赶紧|快|帮我|麻烦)[^,。!?]{0,3}?确认(?:一下下?|下)?(?:收货|订单|完成|了?吧|呗|哈|哦|啊|\s|[,。!?]|$)|确认(?:后|了|之后)?(?:才能|才可以|才会|我才|才|再)|(?:点|选)[^,。]{0,2}[\x22“「]?(?:已收到货|已收货|收到货|问题已解决|已解决|完成)|(?:hit|click|press|tap) (?:on )?(?:the )?[\x22'“]?(?:confirm|received|complete|done)|confirm (?:the )?(?:delivery|received)|release (?:the )?escrow|(?:leave|give)[^.!?]{0,10}(?:(?:good|positive) (?:review|rating)|(?:5|five)[- ]?stars?(?: review| rating)?)[^.!?]{0,6}(?:first|then|and i|before)|(?:remove|delete|change|edit|update)[^.!?]{0,12}(?:review|rating)|(?:review|rating|stars?) first|confirm (?:the order|it|now|first)|mark (?:the |this |your |it )?(?:order )?as (?:complete|completed|received|done)|(?:close|cancel|withdraw|drop)[^.!?]{0,12}(?:dispute|claim|complaint|refund request|case|chargeback)|(?:撤|关|取消|撤销|撤回|删)[^,。!?]{0,4}?(?:退款|申请|申诉|投诉|纠纷|仲裁|售后|工单|介入)|(?:退款|申请|申诉|投诉|纠纷|仲裁|售后|工单)(?:申请|单)?[\x22”」]?[^,。!?]{0,3}?(?:撤|关|取消|删)|(?:先|你)撤(?:一下|了|掉|回|销)?|先[^,。]{0,4}?好评|好评(?:后|之后|了?才|了?再|了?就|我就)|改(?:成|为)?好评|差评[^,。]{0,4}?(?:改|删|撤)",
+                    r"确认(?:一下)?收货|点(?:一下|个)?(?:确认)?收货|收货确认|先收货|签收|(?:完成|结束|确认)(?:了|掉)?(?:订单|交易)|(?:订单|交易)先?(?:完成|确认|结束|完结)|结单|完结订单|不确认[^,。]{0,6}(?:没法|没办法|不能|无法)|(?:你|您)(?:先|就)确认|确认(?:了|后)?(?:马上|立刻|立马)|(?:确认|收货|好评|撤(?:回|销|掉)?)[^,。!?]{0,2}先(?:啦|喇|吧|呀|[,。!]|$)|把(?:订单|交易)\S{0,2}(?:完成|确认|结束)|点完成|放款|先点确认|撤(?:销|回|了|掉)?(?:投诉|申诉|纠纷)|(?:申诉|投诉)撤|(?:关闭|取消)(?:投诉|申诉|售后|纠纷)|confirm(?:ed)? receipt|mark(?:ed)?[^.!?]{0,20}received|release (?:the )?(?:payment|funds)|(?:先|直接|点个?|点一下|赶紧|快|帮我|麻烦)[^,。!?]{0,3}?确认(?:一下下?|下)?(?:收货|订单|完成|了?吧|呗|哈|哦|啊|\s|[,。!?]|$)|确认(?:后|了|之后)?(?:才能|才可以|才会|我才|才|再)|(?:点|选)[^,。]{0,2}[\x22“「]?(?:已收到货|已收货|收到货|问题已解决|已解决|完成)|(?:hit|click|press|tap) (?:on )?(?:the )?[\x22'“]?(?:confirm|received|complete|done)|confirm (?:the )?(?:delivery|received)|release (?:the )?escrow|(?:leave|give)[^.!?]{0,10}(?:(?:good|positive) (?:review|rating)|(?:5|five)[- ]?stars?(?: review| rating)?)[^.!?]{0,6}(?:first|then|and i|before)|(?:remove|delete|change|edit|update)[^.!?]{0,12}(?:review|rating)|(?:review|rating|stars?) first|confirm (?:the order|it|now|first)|mark (?:the |this |your |it )?(?:order )?as (?:complete|completed|received|done)|(?:close|cancel|withdraw|drop)[^.!?]{0,12}(?:dispute|claim|complaint|refund request|case|chargeback|ticket|report)|(?:撤|关|取消|撤销|撤回|删)[^,。!?]{0,4}?(?:退款|申请|申诉|投诉|纠纷|仲裁|售后|工单|介入)|(?:退款|申请|申诉|投诉|纠纷|仲裁|售后|工单)(?:申请|单)?[\x22”」]?[^,。!?]{0,3}?(?:撤|关|取消|删)|(?:先|你)撤(?:一下|了|掉|回|销)?|先[^,。]{0,4}?好评|好评(?:后|之后|了?才|了?再|了?就|我就)|改(?:成|为)?(?:好评|五星|5星)|(?:评价|评分)[^,。]{0,2}改|差评[^,。]{0,4}?(?:改|删|撤)",
                 )
             },
             // A good review asked for with the re-issue promised after it (给个好评吧，补的卡明早发).
@@ -375,7 +375,7 @@ fn fee_reported() -> Regex {
 fn goods() -> &'static Regex {
     static GOODS: OnceLock<Regex> = OnceLock::new();
     GOODS.get_or_init(|| {
-        re(r"qq\s*(?:超级)?(?:会员|音乐|绿钻|币|空间|钱包|飞车|堂|号被)|qq\s*靓号[^,。!?】\]]{0,20}|(?:充|代充|直充|开|开通)(?:值|到)?的?\s*(?:qq|微信)\s*(?:号码|号)?\s*(?:是|为|:)?\s*\d{5,12}|充值?的?手机号(?:码)?\s*(?:是|为|:)?\s*\d+|微信\s*(?:读书|支付|红包封面|红包序列号|pay)|付费会员|支付宝\s*红包卡|红包卡|红包封面|telegram\s*premium|premium|企鹅电竞|(?-u:\b)[a-z0-9]{4,6}(?:-[a-z0-9]{4,6}){2,}(?-u:\b)")
+        re(r"qq\s*(?:超级)?(?:会员|音乐|绿钻|币|空间|钱包|飞车|堂|号被)|qq\s*靓号[^,。!?】\]]{0,20}|(?:充|代充|直充|开|开通)(?:值|到)?的?\s*(?:qq|微信)\s*(?:号码|号)?\s*(?:是|为|:|填|写)?\s*\d{5,12}|充值?的?手机号(?:码)?\s*(?:是|为|:)?\s*\d+|微信\s*(?:读书|支付|红包封面|红包序列号|pay)|付费会员|支付宝\s*红包卡|红包卡|红包封面|telegram\s*premium|premium|企鹅电竞|(?-u:\b)[a-z0-9]{4,6}(?:-[a-z0-9]{4,6}){2,}(?-u:\b)")
     })
 }
 
@@ -686,6 +686,8 @@ mod tests {
             "要先俾200蚊按金先可以解鎖",
             "唔使喺度落單，直接過數俾我",
             "帳號我幫你攞返，不過要先交80蚊手續費",
+            "你過咗數俾我先，我即刻發卡",
+            "去Signal搵我啦，號碼係 61234567",
         ] {
             assert!(fires(t), "{t}");
         }
@@ -722,6 +724,7 @@ mod tests {
             "在微信里搜索“腾讯视频”小程序兑换",
             "你看我主页的销量，都是老顾客",
             "帮我充的QQ号是 123456789，谢谢",
+            "充值QQ号填 12345678 就行吗？",
             "gift goes to your @username automatically",
             "账号和手机号都换绑给你了",
             "登录账号就是邮箱，密码在卡密里",
@@ -743,6 +746,9 @@ mod tests {
             "不确认收货就没办法重发哦",
             "帮忙给个五星好评呗，补发的码晚上到",
             "先确认收货嘛，码我一会儿发",
+            "先把评价改成五星，我马上退你",
+            "please confirm receipt now, the code will come in 10 minutes",
+            "close the ticket first and I'll send a fresh code",
         ] {
             assert!(fires(t), "{t}");
         }
@@ -751,6 +757,8 @@ mod tests {
             "检查无误后再确认收货",
             "满意的话给个好评吧，谢谢",
             "卡能用你再确认，不急",
+            "Confirm receipt only after the key works.",
+            "订单完成后记得评价哦",
         ] {
             assert!(rules_hit(t).is_empty(), "{t}");
         }
@@ -768,6 +776,7 @@ mod tests {
             "今天不缴纳200保证金，账户余额将被清零",
             "补卡是免费的，不过要先付20元核验费",
             "想退款就得先开通会员，19.9一个月",
+            "Your account is frozen. Send $25 to unlock it.",
         ] {
             assert!(fires(t), "{t}");
         }
@@ -787,6 +796,7 @@ mod tests {
         for t in [
             "GrabPay or PayNow also can",
             "just Revolut me the money",
+            "pay through Payoneer and I'll deliver instantly",
             "用Line Pay轉給我",
             "直接匯到我中行卡",
             "拉个微信群收款，大家一起付",
