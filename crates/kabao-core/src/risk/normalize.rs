@@ -530,6 +530,10 @@ const ALIASES: &[Alias] = &[
     al("徽信", WECHAT),
     al("嶶信", WECHAT),
     al("微讯", WECHAT),
+    al("薇心", WECHAT),
+    al("威心", WECHAT),
+    al("微心", WECHAT),
+    al("v心", WECHAT),
     al("微x", WECHAT),
     al("薇x", WECHAT),
     al("绿泡泡", WECHAT),
@@ -617,8 +621,8 @@ fn single_alias(v: &[NChar], i: usize) -> Option<&'static str> {
                 && i.checked_sub(2).and_then(|p| v.get(p)).is_some_and(|ch| matches!(ch.c, '你' | '我'));
             let contacted = matches!(after, Some('找' | '聊'));
             if c == '赖' {
-                // Taiwanese slang for Line (加我的赖), only after an add verb or a possessive.
-                return (added || marked).then_some("line");
+                // Taiwanese slang for Line (加我的赖, 我赖 id), only after an add verb or a possessive.
+                return (added || marked || (prev == Some('我') && !word_follows)).then_some("line");
             }
             (marked || contacted || (added && (c != '扣' || prev != Some('的') || owned))).then_some(if c == '扣' {
                 QQ

@@ -177,11 +177,12 @@ fn rules() -> &'static [Rule] {
             ),
             // --- off-platform payment
             Rule {
-                unless: Some(re(r"^(?:记录|截图|凭证)")),
+                // A record of it, or a report that it failed or went through (汇款失败了, 转帐完成，平台显示已付款).
+                unless: Some(re(r"^(?:记录|截图|凭证|失败|完成(?:了|[,。!]|$)|成功(?:了|[,。!]|$))")),
                 ..r(
                 rule::TRANSFER,
                 Kind::Claim,
-                r"(?:^|[^a-z])z(?:付|转)|(?:用|拿)[^,。]{0,8}(?:卡|q币|点券|话费)[^,。]{0,4}(?:抵|代替|当)|(?:e卡|京东卡|话费卡|充值卡|礼品卡|gift ?card)[^,。]{0,6}抵|(?:微信|支付宝|zfb)(?:转|付)(?:给我|我|过来|就行|都行|也行|吧|一下)|直接(?:用)?(?:微信|支付宝|zfb)|充到我(?:的)?(?:号|账号|帐号|账户)|(?:就算|就当|当作?|当成|算作?)(?:是)?(?:付款|货款|付了款|支付|给钱|给了钱)|剩下的?[^,。]{0,4}(?:微信|支付宝|私下|转)|(?:付|转)完(?:了)?(?:截图|截个图)(?:给|发)我|(?:支付宝|微信|zfb)\s*扫[^,。]{0,6}码|转了?帐|转了?账|转钱|打款|汇款|转(?:给)?我|付(?:给)?我|给我转|打到我|转到(?:我|这个|我的)|扫我|微信零钱|好友转账|对公账户|云闪付|直接转|直接付|私下(?:付款|转账|交易|发)|pay me|paypal|venmo|usdt|比特币|btc|trc20|钱包地址|给我(?:充|转)|转[^,。!?;\n]{0,6}?到(?:我|这个|我的)|定金|订金|面交(?:[^不]|$)|现金(?:结算|交易|付|支付)|群收款|聚合(?:支付|收款)|(?:支付|收款)码|代付(?:也行|就行|也可以|都行|一下|给我)|(?:美团|饿了么|淘宝|拼多多|京东)[^,。]{0,4}代付|(?:拉|发|开)(?:个|一个)?(?:支付宝|微信|zfb)?\s*收款|(?:汇|打|转)(?:到|进|给)?(?:我的?[^,。]{0,3}|[^,。你回]{0,2})(?:邮局|邮政|银行|建行|工行|农行|中行|招行|交行)[^,。]{0,2}(?:卡|账户|帐户)|差价[^,。]{0,6}(?:微信|支付宝|私下|转|补给我)|(?:支付宝|微信|zfb)担保|(?:支付宝|zfb)(?:号|账号)?我?发你|(?:在|到|找)我(?:这|这里|这边)(?:充值?|付|交|买|转)|(?:微信|支付宝|zfb)\s*补给?我|银行卡[^。!?]{0,30}户名|户名[^。!?]{0,20}(?:转|汇|打款)",
+                r"(?:^|[^a-z])z(?:付|转)|(?:用|拿)[^,。]{0,8}(?:卡|q币|点券|话费)[^,。]{0,4}(?:抵|代替|当)|(?:e卡|京东卡|话费卡|充值卡|礼品卡|gift ?card)[^,。]{0,6}抵|(?:微信|支付宝|zfb)(?:转|付)(?:给我|我|过来|就行|都行|也行|吧|一下)|直接(?:用)?(?:微信|支付宝|zfb)|充到我(?:的)?(?:号|账号|帐号|账户)|(?:就算|就当|当作?|当成|算作?)(?:是)?(?:付款|货款|付了款|支付|给钱|给了钱)|剩下的?[^,。]{0,4}(?:微信|支付宝|私下|转)|(?:付|转)完(?:了)?(?:截图|截个图)(?:给|发)我|(?:支付宝|微信|zfb)\s*扫[^,。]{0,6}码|转了?帐|转了?账|转钱|打款|汇款|转(?:给)?我|付(?:给)?我|给我转|打到我|转到(?:我|这个|我的)|扫我|微信零钱|好友转账|对公账户|云闪付|直接转|直接付|私下(?:付款|转账|交易|发)|pay me|paypal|venmo|usdt|比特币|btc|trc20|钱包地址|给我(?:充|转)|转[^,。!?;\n]{0,6}?到(?:我|这个|我的)|定金|订金|面交(?:[^不]|$)|现金(?:结算|交易|付|支付)|群收款|聚合(?:支付|收款)|(?:支付|收款)码|代付(?:也行|就行|也可以|都行|一下|给我)|(?:美团|饿了么|淘宝|拼多多|京东)[^,。]{0,4}代付|(?:拉|发|开)(?:个|一个)?(?:支付宝|微信|zfb)?\s*收款|(?:汇|打|转)(?:到|进|给)?(?:我的?[^,。]{0,3}|[^,。你回]{0,2})(?:邮局|邮政|银行|建行|工行|农行|中行|招行|交行)[^,。]{0,2}(?:卡|账户|帐户)|差价[^,。]{0,6}(?:微信|支付宝|私下|转|补给我)|(?:支付宝|微信|zfb)担保|超商(?:代码|缴费|付款码)|(?:缴费|付款)代码|(?:支付宝|zfb)(?:号|账号)?我?发你|(?:在|到|找)我(?:这|这里|这边)(?:充值?|付|交|买|转)|(?:微信|支付宝|zfb)\s*补给?我|银行卡[^。!?]{0,30}户名|户名[^。!?]{0,20}(?:转|汇|打款)",
             )},
             // An Alipay account given as a (masked) phone number: 支付宝 188****6620.
             r(rule::TRANSFER, Kind::Id, r"(?:支付宝|zfb)(?:账号|号|账户)?[^,。\d]{0,6}?(?P<id>1[3-9]\d{5,9})"),
@@ -242,26 +243,26 @@ fn rules() -> &'static [Rule] {
                 ..r(
                     rule::FEE_CONDITION,
                     Kind::Claim,
-                    &format!(r"(?:先|需要?|要|得|必须|请|才)[^。!?;\n,]{{0,6}}?(?:交|付|转|充值?|垫付|缴纳?|打|给)(?:我|给我|过来)?\s*(?:¥|\$)?(?:\d+|点钱|一笔|一单|个?\d)|交点钱|垫付|(?:得|要|需要?|再)补\s*(?:¥|\$)?\d+\s*(?:块|元|rmb|刀)|另付费?|额外(?:支付|付)|(?:^|[^已])(?:付|交|缴)\s*\d+\s*(?:块|元)|(?:pay|deposit){STOP}{{0,30}}(?:refund|unlock|verif)|(?:send|transfer|wire)\s+(?:me\s+)?(?:\$|¥|rm|usd\s*)?\d+[^.!?]{{0,30}}(?:refund|unlock|verif|release|reactivat)|(?:refund|unlock){STOP}{{0,40}}(?:pay|fee)"),
+                    &format!(r"(?:先|需要?|要|得|必须|请|才)[^。!?;\n,]{{0,6}}?(?:交|付|转|充值?|垫付|缴纳?|打|给)(?:我|给我|过来)?\s*(?:¥|\$)?(?:\d+|点钱|一笔|一单|个?\d)|交点钱|垫付|(?:得|要|需要?|再)补\s*(?:¥|\$)?\d+\s*(?:块|元|rmb|刀)|另付费?|额外(?:支付|付)|(?:^|[^已])(?:付|交|缴)\s*\d+\s*(?:块|元)|(?:pay|deposit){STOP}{{0,30}}(?:refund|unlock|verif)|(?:send|transfer|wire)\s+(?:me\s+)?(?:an?\s+)?(?:\$|¥|rm|usd\s*)?\d+[^.!?]{{0,30}}(?:refund|unlock|verif|release|reactivat)|(?:refund|unlock|release|replace)[^.!?]{{0,40}}(?:send|pay|transfer|wire)\s+(?:me\s+)?(?:an?\s+)?(?:\$|¥|rm|usd\s*)\d+|(?:refund|unlock){STOP}{{0,40}}(?:pay|fee)"),
                 )
             },
             // --- early release
             Rule {
-                needs: Some(re(r"先|才|再|后|然后|之后|就|不然|否则|没法|提前|马上|立刻|立马|好结算|急着|补|退|换|发|给你|货款|压着|before|first|then|need to|才能|自动|send|refund|right away|replacement|key|otherwise|promise|can't|cannot|晚点|稍后|回头|明早|明天|今晚|一会|after|later|tonight|tomorrow|soon|i'll|i will|resend|now|will|minutes|mins")),
+                needs: Some(re(r"先|才|再|后|然后|之后|就|不然|否则|没法|提前|马上|立刻|立马|好结算|急着|补|退|换|发|给你|货款|压着|before|first|then|need to|才能|自动|send|refund|right away|replacement|key|otherwise|promise|can't|cannot|code|system|晚点|稍后|回头|明早|明天|今晚|一会|after|later|tonight|tomorrow|soon|i'll|i will|resend|now|will|minutes|mins")),
                 unless: Some(re(
-                    r"我(?:去|再|会|马上|就|先|这就)?(?:确认|点)|已(?:经)?确认|等[^。!?;\n]{0,20}再确认|(?:能用了|可以用了|用了再|可以用,|能正常|测试|成功|once it works|works now|worked|收到了)|用了?[^,。]{0,6}再确认|没问题(?:了)?再|已(?:经)?(?:撤|取消|关)|我(?:已经?)?(?:把[^,。]{0,6})?(?:撤|取消|关)|(?:确认收货|收货|订单完成|交易完成|完成订单|订单完成)(?:后|之后)[^,。]{0,6}(?:记得|给个?好评|评价)|(?:兑换|使用|激活|测试)(?:成功)?(?:后|之后|完)[^,。]{0,6}确认|only (?:after|once)|after (?:it|the key|the code|you)|结算给商家|给到商家|到商家账|确认收货前|i will confirm|once|自动确认|逾期|无误|检查|核对|流程:|能用(?:你|您|再|后|的话|之后)|钱在平台",
+                    r"我(?:去|再|会|马上|就|先|这就)?(?:确认|点)|已(?:经)?确认|等[^。!?;\n]{0,20}再确认|(?:能用了|可以用了|用了再|可以用,|能正常|测试|成功|once it works|works now|worked|收到了)|用了?[^,。]{0,6}再确认|没问题(?:了)?再|已(?:经)?(?:撤|取消|关)|我(?:已经?)?(?:把[^,。]{0,6})?(?:撤|取消|关)|(?:确认收货|收货|订单完成|交易完成|完成订单|订单完成)(?:后|之后)[^,。]{0,6}(?:记得|给个?好评|评价)|(?:兑换|使用|激活|测试)(?:成功)?(?:后|之后|完)[^,。]{0,6}确认|only (?:after|once)|(?-u:\b)confirmed(?-u:\b)|(?:code|key|card|it) works|after (?:it|the key|the code|you)|结算给商家|给到商家|到商家账|确认收货前|i will confirm|once|自动确认|逾期|无误|检查|核对|流程:|能用(?:你|您|再|后|的话|之后)|钱在平台",
                 )),
                 ..r(
                     rule::CONFIRM_EARLY,
                     Kind::Claim,
-                    r"确认(?:一下|完)?收货|点(?:一下|个)?(?:确认)?收货|收货确认|先收货|签收|(?:完成|结束|确认)(?:了|掉)?(?:订单|交易)|(?:订单|交易)先?(?:完成|确认|结束|完结)|结单|完结订单|不确认[^,。]{0,6}(?:没法|没办法|不能|无法)|(?:你|您)(?:先|就)确认|确认(?:了|后)?(?:马上|立刻|立马)|(?:确认|收货|好评|撤(?:回|销|掉)?)[^,。!?]{0,2}先(?:啦|喇|吧|呀|[,。!]|$)|把(?:订单|交易)\S{0,2}(?:完成|确认|结束)|点完成|放款|先点确认|撤(?:销|回|了|掉)?(?:投诉|申诉|纠纷)|(?:申诉|投诉)撤|(?:关闭|取消)(?:投诉|申诉|售后|纠纷)|confirm(?:ed)? receipt|mark(?:ed)?[^.!?]{0,20}received|release (?:the )?(?:payment|funds)|(?:先|直接|点个?|点一下|赶紧|快|帮我|麻烦)[^,。!?]{0,3}?确认(?:一下下?|下)?(?:收货|订单|完成|了?吧|呗|哈|哦|啊|\s|[,。!?]|$)|确认(?:后|了|之后)?(?:才能|才可以|才会|我才|才|再)|(?:点|选)[^,。]{0,2}[\x22“「]?(?:已收到货|已收货|收到货|问题已解决|已解决|完成)|(?:hit|click|press|tap) (?:on )?(?:the )?[\x22'“]?(?:confirm|received|complete|done)|confirm (?:the )?(?:delivery|received)|release (?:the )?escrow|(?:leave|give)[^.!?]{0,10}(?:(?:good|positive) (?:review|rating)|(?:5|five)[- ]?stars?(?: review| rating)?)[^.!?]{0,6}(?:first|then|and i|before)|(?:remove|delete|change|edit|update)[^.!?]{0,12}(?:review|rating)|(?:review|rating|stars?) first|confirm (?:the order|it|now|first)|mark (?:the |this |your |it )?(?:order )?as (?:complete|completed|received|done|delivered|finished|fulfilled)|accept (?:the )?(?:order )?(?:completion|delivery)|(?:仲裁|申诉|投诉|售后|纠纷|退款)[^,。]{0,2}(?:别|不要|不用)(?:开|申请|提|走)|(?:close|cancel|withdraw|drop)[^.!?]{0,12}(?:dispute|claim|complaint|refund request|case|chargeback|ticket|report)|(?:撤|关|取消|撤销|撤回|删)[^,。!?]{0,4}?(?:退款|申请|申诉|投诉|纠纷|仲裁|售后|工单|介入)|(?:退款|申请|申诉|投诉|纠纷|仲裁|售后|工单)(?:申请|单)?[\x22”」]?[^,。!?]{0,3}?(?:撤|关|取消|删)|(?:先|你)撤(?:一下|了|掉|回|销)?|先[^,。]{0,4}?好评|好评(?:后|之后|了?才|了?再|了?就|我就)|改(?:成|为)?(?:好评|五星|5星)|(?:评价|评分)[^,。]{0,2}改|差评[^,。]{0,4}?(?:改|删|撤)",
+                    r"确认(?:一下|完)?收货|点(?:一下|个)?(?:确认)?收货|收货确认|先收货|签收|(?:完成|结束|确认)(?:了|掉)?(?:订单|交易)|(?:订单|交易)先?(?:完成|确认|结束|完结)|结单|完结订单|不确认[^,。]{0,6}(?:没法|没办法|不能|无法)|(?:你|您)(?:先|就)确认|确认(?:了|后)?(?:马上|立刻|立马)|(?:确认|收货|好评|撤(?:回|销|掉)?)[^,。!?]{0,2}先(?:啦|喇|吧|呀|[,。!]|$)|把(?:订单|交易)\S{0,2}(?:完成|确认|结束)|点完成|放款|先点确认|撤(?:销|回|了|掉)?(?:投诉|申诉|纠纷)|(?:申诉|投诉)撤|(?:关闭|取消)(?:投诉|申诉|售后|纠纷)|confirm(?:ed)? receipt|mark(?:ed)?[^.!?]{0,20}received|release (?:the )?(?:payment|funds)|(?:先|直接|点个?|点一下|赶紧|快|帮我|麻烦)[^,。!?]{0,3}?确认(?:一下下?|下)?(?:收货|订单|完成|了?吧|呗|哈|哦|啊|\s|[,。!?]|$)|确认(?:后|了|之后)?(?:才能|才可以|才会|我才|才|再)|(?:点|选)[^,。]{0,2}[\x22“「]?(?:已收到货|已收货|收到货|问题已解决|已解决|完成)|(?:hit|click|press|tap) (?:on )?(?:the )?[\x22'“]?(?:confirm|received|complete|done)|confirm (?:the )?(?:delivery|received)|release (?:the )?escrow|(?:leave|give)[^.!?]{0,10}(?:(?:good|positive) (?:review|rating)|(?:5|five)[- ]?stars?(?: review| rating)?)[^.!?]{0,6}(?:first|then|and (?:i|we)|before)|(?:don'?t|do not|no need to|never)\s+(?:open|file|start|raise)\s+(?:a |the )?(?:dispute|claim|complaint|case|ticket|chargeback)|(?:别|不要|不用)(?:开|申请|提|走)(?:仲裁|申诉|投诉|售后|纠纷|退款)|(?:remove|delete|change|edit|update)[^.!?]{0,12}(?:review|rating)|(?:review|rating|stars?) first|confirm (?:the order|it|now|first)|mark (?:the |this |your |it )?(?:order )?as (?:complete|completed|received|done|delivered|finished|fulfilled)|accept (?:the )?(?:order )?(?:completion|delivery)|(?:仲裁|申诉|投诉|售后|纠纷|退款)[^,。]{0,2}(?:别|不要|不用)(?:开|申请|提|走)|(?:close|cancel|withdraw|drop)[^.!?]{0,12}(?:dispute|claim|complaint|refund request|case|chargeback|ticket|report)|(?:撤|关|取消|撤销|撤回|删)[^,。!?]{0,4}?(?:退款|申请|申诉|投诉|纠纷|仲裁|售后|工单|介入)|(?:退款|申请|申诉|投诉|纠纷|仲裁|售后|工单)(?:申请|单)?[\x22”」]?[^,。!?]{0,3}?(?:撤|关|取消|删)|(?:先|你)撤(?:一下|了|掉|回|销)?|先[^,。]{0,4}?(?:好评|五星|5星)|好评(?:后|之后|了?才|了?再|了?就|我就)|改(?:成|为)?(?:好评|五星|5星)|(?:评价|评分)[^,。]{0,2}改|差评[^,。]{0,4}?(?:改|删|撤)",
                 )
             },
             // A good review asked for with the re-issue promised after it (给个好评吧，补的卡明早发).
             Rule {
-                needs: Some(re(r"补|重发|新的|换|退|备用|新码|再发|再给|resend|replacement|new (?:one|key|code)")),
-                unless: Some(re(r"满意|下次|有问题|用得|用着|随时|欢迎")),
-                ..r(rule::CONFIRM_EARLY, Kind::Claim, r"给(?:个|我)?(?:五星|5星)?好评(?:吧|呗|啊|先)|写(?:个|了)?好评|好评[^,。]{0,4}截图|(?:leave|give) (?:me )?(?:a )?(?:good|positive|5[- ]?star|five[- ]?star) (?:review|rating)")
+                needs: Some(re(r"补|重发|新的|换|退|备用|新码|再发|再给|resend|replacement|code|new (?:one|key)")),
+                unless: Some(re(r"满意|下次|有问题|用得|用着|随时|欢迎|if you (?:like|liked|enjoy)|satisfied")),
+                ..r(rule::CONFIRM_EARLY, Kind::Claim, r"给(?:个|我)?(?:五星|5星)?好评(?:吧|呗|啊|先)|写(?:个|了)?好评|好评[^,。]{0,4}截图|(?:leave|give) (?:me |us )?(?:a )?(?:good|positive|5[- ]?star|five[- ]?star) (?:review|rating)")
             },
         ]
     })
@@ -296,7 +297,7 @@ fn negation() -> &'static Regex {
 fn refuses_platform() -> &'static Regex {
     static REFUSES: OnceLock<Regex> = OnceLock::new();
     REFUSES.get_or_init(|| {
-        re(r"^(?:在|走|用|通过|找|申请|等)?(?:平台|这里|这边|这儿|这|客服|官方|站内|售后|补单|拍|下单)")
+        re(r"^(?:在|走|用|通过|找|申请|等|开|提)?(?:平台|这里|这边|这儿|这|客服|官方|站内|售后|补单|拍|下单|仲裁|申诉|投诉|纠纷|退款)|^\s*(?:open|file|start|raise)\s+(?:a |the )?(?:dispute|claim|complaint|case|ticket|chargeback)")
     })
 }
 
@@ -754,6 +755,11 @@ mod tests {
             "Kindly accept the order completion, after that the activation happens",
             "确认完收货再联系我补卡就行了",
             "仲裁别开了，我给你重新发一个",
+            "先給五星評價，序號馬上補給你",
+            "We need you to confirm the order so our system can generate the new code",
+            "Leave us a 5-star review and we'll send your bonus code",
+            "Please don't open a dispute, I'll send you a new key via email",
+            "先别申请售后，我私下给你换",
         ] {
             assert!(fires(t), "{t}");
         }
@@ -765,6 +771,8 @@ mod tests {
             "Confirm receipt only after the key works.",
             "订单完成后记得评价哦",
             "Steam 国区礼品卡 100元，兑换后请在平台确认收货",
+            "Don't confirm until you've tested it.",
+            "Key works, confirmed receipt, cheers",
         ] {
             assert!(rules_hit(t).is_empty(), "{t}");
         }
@@ -783,6 +791,7 @@ mod tests {
             "补卡是免费的，不过要先付20元核验费",
             "想退款就得先开通会员，19.9一个月",
             "Your account is frozen. Send $25 to unlock it.",
+            "Before I can refund you I need you to send a $10 processing payment",
             "想加急处理需支付加急费30元",
             "售后要走快速通道的话得补20块",
             "账号被封了，申诉要花钱找人，你出一半",
@@ -810,6 +819,9 @@ mod tests {
             "要重新发码得先在我这充值一次",
             "帐号交易走我们自己的中介群，更安全",
             "私我拿渠道价，比这里低两成",
+            "可以用超商代碼繳費，我傳代碼給你",
+            "私訊我賴 ID：gamecard88，有更優惠的價格",
+            "薇 ❤ 心 kabao77 (备注卡宝)",
             "用Line Pay轉給我",
             "直接匯到我中行卡",
             "拉个微信群收款，大家一起付",
@@ -826,6 +838,8 @@ mod tests {
             "退款会原路打回银行卡",
             "礼品卡面交不了，只能线上发",
             "可以用代付功能让朋友在平台帮你付款",
+            "匯款失敗了，我重新在平台付",
+            "轉帳完成，平台顯示已付款",
         ] {
             assert!(rules_hit(t).is_empty(), "{t}");
         }
