@@ -803,7 +803,7 @@ mod tests {
 
         #[test]
         fn every_span_maps_to_a_valid_range_of_the_original(
-            text in "[微信薇威vVxXqQ扣企鹅飞机✈🐧一二三八幺①❶１３８ .\\-_❤★:@a-z0-9\u{200B}\u{FE0F}\u{20E3}]{0,60}",
+            text in "[微信薇威vVxXqQ扣企鹅飞机✈🐧📞一二三八幺么①❶１３８ .\\-_❤★:@a-z0-9\u{200B}\u{FE0F}\u{20E3}唔使过数系咪点解咗返撤]{0,60}",
             a in 0usize..200, b in 0usize..200,
         ) {
             let n = normalize(&text);
