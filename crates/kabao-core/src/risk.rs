@@ -61,6 +61,23 @@ pub const OFFICIAL_HOSTS: &[&str] = &[
     "iqiyi.com",
     "bilibili.com",
     "epicgames.com",
+    "office.com",
+    "microsoft365.com",
+    "openai.com",
+    "chatgpt.com",
+    "roblox.com",
+    "ea.com",
+    "ubisoft.com",
+    "battle.net",
+    "blizzard.com",
+    "riotgames.com",
+    "gog.com",
+    "minecraft.net",
+    "hoyoverse.com",
+    "mihoyo.com",
+    "adobe.com",
+    "disneyplus.com",
+    "youtube.com",
 ];
 
 /// The kind of risk a hit is, which decides the warning a buyer sees.
@@ -284,9 +301,7 @@ pub fn scan(text: &str, cfg: &ScanConfig) -> Scan {
     let mut hits = Vec::new();
     contact::scan(&folded, &mut hits);
     phrases::scan(&folded, &mut hits);
-    let mut allowed = cfg.allowed_hosts.clone();
-    allowed.extend(OFFICIAL_HOSTS.iter().map(|h| h.to_string()));
-    links::scan(&folded, &allowed, &mut hits);
+    links::scan(&folded, &cfg.allowed_hosts, &mut hits);
     // The first rules' hits pass the shape rules' guards too: goods names, key formats, warnings.
     let ctx = shapes::Context::new(&normalized);
     hits.retain(|h| {
@@ -462,6 +477,24 @@ mod tests {
         let partner = ScanConfig { allowed_hosts: vec!["partnergames.com".into(), "kabao.cn".into()] };
         assert!(!scan("去 store.partnergames.com 激活", &partner).risky());
         assert!(scan("去 store.partnergames.com 激活", &cfg).risky());
+    }
+
+    #[test]
+    fn vendor_sites_contractions_codes_and_submitted_requests_are_not_flagged() {
+        for text in [
+            "兑换地址 roblox.com/redeem，登录后输入卡密",
+            "Download from office.com/setup and sign in",
+            "No, I won't add you on WeChat, I'll keep it here.",
+            "Telegram's own gift flow delivers it",
+            "WX-2025-VIP 是礼包名",
+            "您的退款申请已提交，商家会在48小时内处理",
+        ] {
+            let s = scan(text, &ScanConfig::default());
+            assert!(!s.risky(), "{text}: {:?}", s.hits);
+        }
+        // An id after the app is still one, and a real payment demand still is.
+        assert!(scan("telegram: scam_shop88", &ScanConfig::default()).risky());
+        assert!(scan("补单需要先交50手续费", &ScanConfig::default()).risky());
     }
 
     #[test]

@@ -238,7 +238,11 @@ fn keyword_at(f: &Folded, i: usize) -> Option<&'static Keyword> {
             let left_ok = !starts_ascii || !f.light_before(i).is_some_and(|c| c.is_ascii_alphanumeric());
             let short_ascii = k.pat.is_ascii() && n <= 4;
             let right_ok = !short_ascii || !f.light_after(i + n - 1).is_some_and(|c| c.is_ascii_alphabetic());
-            left_ok && right_ok
+            // `WX-2024-GIFT` is a code: a short name joined by a dash to what follows is part of it.
+            let code = short_ascii
+                && f.light_after(i + n - 1) == Some('-')
+                && f.unit(i + n - 1).and_then(|u| f.light_c(u.light + 2)).is_some_and(|c| c.is_ascii_alphanumeric());
+            left_ok && right_ok && !code
         })
         .max_by_key(|k| k.pat.chars().count())
 }
@@ -324,6 +328,14 @@ fn id(f: &Folded, start: usize, channel: Channel) -> Option<usize> {
     }
     let len = end - start;
     if len < 5 {
+        return None;
+    }
+    // An apostrophe before or inside makes it English words (`telegram, I'll only`, `Telegram's official`), not an id.
+    let lights = f.unit(start).map(|u| u.light).zip(f.unit(end - 1).map(|u| u.light));
+    let apostrophe = |c: char| matches!(c, '\'' | '’');
+    if f.light_before(start).is_some_and(apostrophe)
+        || lights.and_then(|(l0, l1)| f.light.get(l0..=l1)).is_some_and(|l| l.iter().any(|x| apostrophe(x.c)))
+    {
         return None;
     }
     match channel {

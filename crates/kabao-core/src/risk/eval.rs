@@ -171,6 +171,7 @@ mod tests {
     const HOLDOUT: &str = include_str!("../../../../tests/data/risk/holdout.jsonl");
     const HOLDOUT2: &str = include_str!("../../../../tests/data/risk/holdout2.jsonl");
     const HOLDOUT3: &str = include_str!("../../../../tests/data/risk/holdout3.jsonl");
+    const HOLDOUT4: &str = include_str!("../../../../tests/data/risk/holdout4.jsonl");
 
     fn run(jsonl: &str) -> Report {
         let corpus = parse_corpus(jsonl).unwrap_or_else(|e| panic!("{e}"));
@@ -220,6 +221,18 @@ mod tests {
     #[test]
     fn third_holdout_corpus_precision_and_recall_hold() {
         let r = run(HOLDOUT3);
+        let text = render(&r);
+        println!("{text}");
+        assert!(r.precision() >= 0.95 && r.recall() >= 0.95, "{text}");
+    }
+
+    /// holdout4 became seen on 2026-12-07: scored blind once (P 0.876 / R 0.724), then its misses and false
+    /// alarms were read and fixed by family (Cantonese read as Mandarin, apps by other names, ids by reference,
+    /// requests put as questions, fees in English, other payment rails, scam warnings and reports). A regression
+    /// set from now on, not a measure of generalisation.
+    #[test]
+    fn fourth_holdout_corpus_precision_and_recall_hold() {
+        let r = run(HOLDOUT4);
         let text = render(&r);
         println!("{text}");
         assert!(r.precision() >= 0.95 && r.recall() >= 0.95, "{text}");

@@ -85,12 +85,33 @@ fn tokens(f: &Folded) -> Vec<Vec<C>> {
     out
 }
 
+/// The caller's allow-list and [`super::OFFICIAL_HOSTS`]. The caller's hosts are normalised once per message,
+/// and only when a link needs them: most messages have none, and this runs on every one.
+struct Allowed<'a> {
+    raw: &'a [String],
+    normalised: std::cell::OnceCell<Vec<String>>,
+}
+
+impl Allowed<'_> {
+    fn contains(&self, host: &str) -> bool {
+        let normalised = self.normalised.get_or_init(|| {
+            self.raw
+                .iter()
+                .map(|h| h.trim().trim_start_matches("*.").trim_matches('.').to_ascii_lowercase())
+                .filter(|h| !h.is_empty())
+                .collect()
+        });
+        normalised
+            .iter()
+            .map(String::as_str)
+            .chain(super::OFFICIAL_HOSTS.iter().copied())
+            .any(|d| host == d || host.strip_suffix(d).is_some_and(|rest| rest.ends_with('.')))
+    }
+}
+
+/// Flags links whose host is neither on the caller's allow-list nor an official redemption site.
 pub(super) fn scan(f: &Folded, allowed: &[String], hits: &mut Vec<Hit>) {
-    let allowed: Vec<String> = allowed
-        .iter()
-        .map(|h| h.trim().trim_start_matches("*.").trim_matches('.').to_ascii_lowercase())
-        .filter(|h| !h.is_empty())
-        .collect();
+    let allowed = Allowed { raw: allowed, normalised: std::cell::OnceCell::new() };
     for token in tokens(f) {
         for (a, b) in flagged_links(&token, &allowed) {
             if official_link(token.get(a..b).unwrap_or_default()) {
@@ -118,7 +139,7 @@ fn official_link(link: &[C]) -> bool {
 }
 
 /// The flagged links of one token, as index ranges into it.
-fn flagged_links(token: &[C], allowed: &[String]) -> Vec<(usize, usize)> {
+fn flagged_links(token: &[C], allowed: &Allowed) -> Vec<(usize, usize)> {
     let chars: Vec<char> = token.iter().map(|c| c.c).collect();
     let mut out = Vec::new();
     let mut i = 0;
@@ -134,7 +155,7 @@ fn flagged_links(token: &[C], allowed: &[String]) -> Vec<(usize, usize)> {
                     let end = link_end(&chars, se + 3);
                     let host = host_after_scheme(&chars, se + 3, end);
                     let personal = PERSONAL_SCHEMES.contains(&scheme.as_str());
-                    if personal || !host.is_empty() && !is_allowed(&host, allowed) {
+                    if personal || !host.is_empty() && !allowed.contains(&host) {
                         out.push((i, end));
                     }
                     i = end.max(i + 1);
@@ -158,7 +179,7 @@ fn flagged_links(token: &[C], allowed: &[String]) -> Vec<(usize, usize)> {
             let followed_by_at = chars.get(run_end) == Some(&'@');
             if is_bare_host(host) && !followed_by_at {
                 let end = link_end(&chars, i);
-                if !is_allowed(host, allowed) {
+                if !allowed.contains(host) {
                     out.push((i, end));
                 }
                 i = end.max(i + 1);
@@ -196,8 +217,4 @@ fn is_bare_host(host: &str) -> bool {
     labels.len() >= 2
         && labels.iter().all(|l| !l.is_empty() && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'))
         && labels.last().is_some_and(|tld| TLDS.contains(tld))
-}
-
-fn is_allowed(host: &str, allowed: &[String]) -> bool {
-    allowed.iter().any(|d| host == d || host.strip_suffix(d.as_str()).is_some_and(|rest| rest.ends_with('.')))
 }

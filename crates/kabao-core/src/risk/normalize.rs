@@ -87,7 +87,7 @@ pub fn normalize(text: &str) -> Normalized {
 /// The pipeline after [`simplify`], for a caller that already has the simplified text.
 pub(super) fn normalize_simplified(text: &str) -> Normalized {
     let original_len = text.chars().count();
-    let chars = aliases(collapse_separators(strip_decorations(numerals(fold(text)))));
+    let chars = aliases(collapse_separators(strip_decorations(numerals(cantonese(fold(text))))));
     let mut s = String::with_capacity(chars.len() * 3);
     let mut byte_starts = Vec::with_capacity(chars.len() + 1);
     for ch in &chars {
@@ -144,14 +144,144 @@ pub fn fold(text: &str) -> Vec<NChar> {
     out
 }
 
+/// Cantonese words and their Mandarin reading, longest first where one is a prefix of another. Only words
+/// that are not also Mandarin words are read (喺, 搵, 睇, 唔…); `系` (from 係) only where it stands for 是.
+const CANTONESE: &[(&str, &str)] = &[
+    ("唔使", "不用"),
+    ("唔洗", "不用"),
+    ("唔好", "不要"),
+    ("唔该", "谢谢"),
+    ("系唔系", "是不是"),
+    ("系咪", "是不是"),
+    ("系", "是"),
+    ("点解", "为什么"),
+    ("呢度", "这里"),
+    ("呢个", "这个"),
+    ("呢单", "这单"),
+    ("过咗数", "转了账"),
+    ("过数", "转账"),
+    ("入数", "转账"),
+    ("落单", "下单"),
+    ("落订", "下单"),
+    ("呃人", "骗人"),
+    ("呃钱", "骗钱"),
+    ("按金", "押金"),
+    ("倾偈", "聊天"),
+    ("倾", "聊"),
+    ("搵", "找"),
+    ("睇", "看"),
+    ("喺", "在"),
+    ("唔", "不"),
+    ("冇", "没"),
+    ("俾", "给"),
+    ("畀", "给"),
+    ("咗", "了"),
+    ("嘅", "的"),
+    ("嗰", "那"),
+    ("哋", "们"),
+    ("佢话", "他说"),
+    ("佢", "他"),
+    ("撳", "点"),
+    ("揿", "点"),
+    ("攞", "拿"),
+    ("啲", "些"),
+    ("返", "回"),
+];
+
+/// The first characters of [`CANTONESE`]'s words (a test holds the two together).
+fn cantonese_start(c: char) -> bool {
+    matches!(
+        c,
+        '唔' | '系'
+            | '点'
+            | '呢'
+            | '过'
+            | '入'
+            | '落'
+            | '呃'
+            | '按'
+            | '倾'
+            | '搵'
+            | '睇'
+            | '喺'
+            | '冇'
+            | '俾'
+            | '畀'
+            | '咗'
+            | '嘅'
+            | '嗰'
+            | '哋'
+            | '佢'
+            | '撳'
+            | '揿'
+            | '攞'
+            | '啲'
+            | '返'
+    )
+}
+
+/// Characters before `系` that make it Cantonese 係 (是): an id, 就系, 当系, 都系, 唔系, 即系.
+fn cantonese_is(prev: Option<char>) -> bool {
+    prev.is_some_and(|p| {
+        p.is_ascii_alphanumeric()
+            || matches!(p, '就' | '当' | '都' | '唔' | '即' | '咪' | '号' | '码' | '名' | ':' | ' ')
+    })
+}
+
+/// Step 1b: Cantonese read as Mandarin (`搵我` → `找我`, `唔加` → `不加`, `过数` → `转账`, `撤返` → `撤回`), so the
+/// rules and guards written in Mandarin read both. Every output character stands for the whole Cantonese word.
+pub fn cantonese(v: Vec<NChar>) -> Vec<NChar> {
+    let mut out = Vec::with_capacity(v.len());
+    let mut i = 0;
+    while i < v.len() {
+        let Some(c) = v.get(i).map(|ch| ch.c) else { break };
+        // Most characters start no Cantonese word (this runs per character).
+        if !cantonese_start(c) {
+            out.extend(v.get(i).copied());
+            i += 1;
+            continue;
+        }
+        let prev = i.checked_sub(1).and_then(|p| v.get(p)).map(|ch| ch.c);
+        let next = v.get(i + 1).map(|ch| ch.c);
+        let found = CANTONESE.iter().find(|(pat, _)| {
+            if !pat.chars().enumerate().all(|(k, p)| v.get(i + k).is_some_and(|ch| ch.c == p)) {
+                return false;
+            }
+            match *pat {
+                // 系统, 联系, 关系: only 係 as 是.
+                "系" => cantonese_is(prev) && !matches!(next, Some('统' | '列' | '数' | '着')),
+                // 倾向, 倾斜: Mandarin words.
+                "倾" => !matches!(next, Some('向' | '斜' | '销' | '听' | '诉' | '倒' | '家')),
+                // 返 is 回 after a verb of getting back (找返, 撤返, 攞返, 退返), not in 返还, 返现.
+                "返" => matches!(prev, Some('找' | '撤' | '攞' | '拿' | '退' | '补' | '俾' | '畀' | '给' | '搵')),
+                _ => true,
+            }
+        });
+        match found {
+            Some((pat, read)) => {
+                let len = pat.chars().count();
+                let start = v.get(i).map_or(0, |ch| ch.start);
+                let end = v.get(i + len - 1).map_or(start, |ch| ch.end);
+                out.extend(read.chars().map(|c| NChar { c, start, end }));
+                i += len;
+            }
+            None => {
+                out.extend(v.get(i).copied());
+                i += 1;
+            }
+        }
+    }
+    out
+}
+
 /// The value of a Chinese numeral or digit.
 fn numeral(c: char) -> Option<char> {
     let d = match c {
         '0'..='9' => return Some(c),
         '零' | '〇' | '○' | '洞' => 0,
-        '一' | '壹' | '幺' => 1,
+        '一' | '壹' | '幺' | '么' => 1,
         '二' | '贰' | '貳' => 2,
-        '三' | '叁' | '參' => 3,
+        '三' | '叁' | '參' | '参' => 3,
         '四' | '肆' => 4,
         '五' | '伍' => 5,
         '六' | '陆' | '陸' => 6,
@@ -206,7 +336,7 @@ pub fn numerals(mut v: Vec<NChar>) -> Vec<NChar> {
                     count += 1;
                     j += 1;
                 }
-                Some(' ' | '-') if v.get(j + 1).and_then(|ch| numeral(ch.c)).is_some() && j > i => j += 1,
+                Some(' ' | '-' | '.') if v.get(j + 1).and_then(|ch| numeral(ch.c)).is_some() && j > i => j += 1,
                 _ => break,
             }
         }
@@ -262,6 +392,9 @@ fn is_kept_symbol(c: char) -> bool {
             | '➕'
             | '🐧'
             | '✈'
+            | '📞'
+            | '☎'
+            | '📱'
     )
 }
 
@@ -374,6 +507,7 @@ const fn al(pat: &'static str, canon: &'static str) -> Alias {
 const WECHAT: &str = "微信";
 const QQ: &str = "qq";
 const TELEGRAM: &str = "telegram";
+const PHONE: &str = "电话";
 
 /// Longest first where one is a prefix of another.
 const ALIASES: &[Alias] = &[
@@ -396,11 +530,37 @@ const ALIASES: &[Alias] = &[
     al("徽信", WECHAT),
     al("嶶信", WECHAT),
     al("微讯", WECHAT),
+    al("薇心", WECHAT),
+    al("威心", WECHAT),
+    al("微心", WECHAT),
+    al("v心", WECHAT),
     al("微x", WECHAT),
     al("薇x", WECHAT),
     al("绿泡泡", WECHAT),
     al("卫星", WECHAT),
     al("微星", WECHAT),
+    // Named by its colour: 那个绿色软件, 绿色那个 (嗰個 is read 那个 by then).
+    al("绿色的聊天软件", WECHAT),
+    al("绿色聊天软件", WECHAT),
+    al("绿色的软件", WECHAT),
+    al("绿色软件", WECHAT),
+    al("绿色的那个", WECHAT),
+    al("绿色那个", WECHAT),
+    al("绿色的app", WECHAT),
+    al("绿色app", WECHAT),
+    al("小绿书", "小红书"),
+    al("xhs", "小红书"),
+    al("fb messenger", "facebook"),
+    al("messenger", "facebook"),
+    al("fb", "facebook"),
+    al("ig", "instagram"),
+    al("kakaotalk", "kakao"),
+    al("카카오톡", "kakao"),
+    al("카톡", "kakao"),
+    al("tele", TELEGRAM),
+    al("📞", PHONE),
+    al("☎", PHONE),
+    al("📱", PHONE),
     al("纸飞机", TELEGRAM),
     al("飞机", TELEGRAM),
     al("电报", TELEGRAM),
@@ -412,6 +572,9 @@ const ALIASES: &[Alias] = &[
     al("蔻蔻", QQ),
     al("抠抠", QQ),
     al("寇寇", QQ),
+    al("口口", QQ),
+    al("球球", QQ),
+    al("秋秋", QQ),
     al("q q", QQ),
     al("🐧", QQ),
 ];
@@ -430,7 +593,7 @@ fn single_alias(v: &[NChar], i: usize) -> Option<&'static str> {
     match c {
         'v' if !is_word(prev) && !is_word(next) && next != Some('.') => Some(WECHAT),
         'q' if !is_word(prev) && !is_word(next) && next != Some('币') && next != Some('.') => Some(QQ),
-        '薇' | '威' | '微' | '扣' => {
+        '薇' | '威' | '微' | '扣' | '赖' => {
             let marked = matches!(after, Some(':' | '号' | '是')) || after.is_some_and(|c| c.is_ascii_digit());
             // 上微软, 加微博: a word goes on after the character, so it is not the app.
             let word_follows = next.is_some_and(|n| {
@@ -452,9 +615,16 @@ fn single_alias(v: &[NChar], i: usize) -> Option<&'static str> {
                             | '我'
                     )
             });
-            let added = matches!(prev, Some('加' | '的' | '➕' | '+' | '上' | '去' | '来')) && !word_follows;
+            let added = matches!(prev, Some('加' | '的' | '➕' | '+' | '上' | '去' | '来' | '走')) && !word_follows;
+            // 你的扣, 我的扣 (a QQ number asked for or given), not 打的扣.
+            let owned = prev == Some('的')
+                && i.checked_sub(2).and_then(|p| v.get(p)).is_some_and(|ch| matches!(ch.c, '你' | '我'));
             let contacted = matches!(after, Some('找' | '聊'));
-            (marked || contacted || (added && (c != '扣' || prev != Some('的')))).then_some(if c == '扣' {
+            if c == '赖' {
+                // Taiwanese slang for Line (加我的赖, 我赖 id), only after an add verb or a possessive.
+                return (added || marked || (prev == Some('我') && !word_follows)).then_some("line");
+            }
+            (marked || contacted || (added && (c != '扣' || prev != Some('的') || owned))).then_some(if c == '扣' {
                 QQ
             } else {
                 WECHAT
@@ -471,11 +641,13 @@ pub fn aliases(v: Vec<NChar>) -> Vec<NChar> {
     let mut i = 0;
     while i < v.len() {
         let mut found: Option<(usize, &'static str)> = None;
-        for a in ALIASES {
-            let len = a.pat.chars().count();
+        let c = v.get(i).map(|ch| ch.c);
+        // Most characters start no alias: compare first characters before anything else, this runs per character.
+        for a in ALIASES.iter().filter(|a| a.pat.chars().next() == c) {
             if !a.pat.chars().enumerate().all(|(k, p)| v.get(i + k).is_some_and(|ch| ch.c == p)) {
                 continue;
             }
+            let len = a.pat.chars().count();
             let ascii_start = a.pat.starts_with(|c: char| c.is_ascii_alphabetic());
             let ascii_end = a.pat.ends_with(|c: char| c.is_ascii_alphabetic());
             let prev = i.checked_sub(1).and_then(|p| v.get(p)).map(|ch| ch.c);
@@ -549,6 +721,9 @@ mod tests {
         assert_eq!(s(&numerals(fold("扣扣一二三四五六七八"))), "扣扣12345678");
         assert_eq!(s(&numerals(fold("一八六 一二三四 五六七八"))), "186 1234 5678");
         assert_eq!(s(&numerals(fold("壹叁玖零零零零"))), "1390000");
+        // 么 for 幺, the simplified 参, groups split by dots.
+        assert_eq!(s(&numerals(fold("零八七三 么么 五二"))), "0873 11 52");
+        assert_eq!(s(&numerals(cantonese(fold(&simplify("零九壹二．參肆伍"))))), "0912.345");
         assert_eq!(s(&numerals(fold("一共一百五十块，三张卡"))), "一共一百五十块,三张卡");
     }
 
@@ -586,6 +761,34 @@ mod tests {
     }
 
     #[test]
+    fn cantonese_reads_as_mandarin_and_keeps_its_span() {
+        let run = |t: &str| normalize(t).text;
+        assert_eq!(run("想傾就搵我，唔使落單"), "想聊就找我,不用下单");
+        assert_eq!(run("ID係 abc_1，撤返先"), "id是 abc_1,撤回先");
+        assert_eq!(run("號碼係 1234，過咗數未"), "号码是 1234,转了账未");
+        // Mandarin words that share a character stay.
+        assert_eq!(run("联系客服，系统倾向于返还"), "联系客服,系统倾向于返还");
+        let text = "唔使過數";
+        let n = normalize(text);
+        let a = n.text.find("转账").unwrap_or(0);
+        assert_eq!(n.original_span(a, a + "转账".len()), Some((2, 4)));
+        // Every word's first character is one the fast path looks for.
+        for (word, _) in CANTONESE {
+            assert!(word.chars().next().is_some_and(cantonese_start), "{word}");
+        }
+    }
+
+    #[test]
+    fn more_apps_by_nickname_emoji_and_colour() {
+        let run = |t: &str| normalize(t).text;
+        assert_eq!(run("IG xhs FB tele 카톡"), "instagram 小红书 facebook telegram kakao");
+        assert_eq!(run("口口 球球 📞 那个绿色软件"), "qq qq 电话 那个微信");
+        assert_eq!(run("加我的赖 走微"), "加我的line 走微信");
+        // Words that contain the letters stay.
+        assert_eq!(run("big telephone 信赖 赖床"), "big telephone 信赖 赖床");
+    }
+
+    #[test]
     fn a_span_maps_back_to_the_original_characters() {
         let text = "加我 威❤信：ｋ ｂ ８ ８ ８";
         let n = normalize(text);
@@ -600,7 +803,7 @@ mod tests {
 
         #[test]
         fn every_span_maps_to_a_valid_range_of_the_original(
-            text in "[微信薇威vVxXqQ扣企鹅飞机✈🐧一二三八幺①❶１３８ .\\-_❤★:@a-z0-9\u{200B}\u{FE0F}\u{20E3}]{0,60}",
+            text in "[微信薇威vVxXqQ扣企鹅飞机✈🐧📞一二三八幺么①❶１３８ .\\-_❤★:@a-z0-9\u{200B}\u{FE0F}\u{20E3}唔使过数系咪点解咗返撤]{0,60}",
             a in 0usize..200, b in 0usize..200,
         ) {
             let n = normalize(&text);

@@ -380,7 +380,8 @@ const NOT_PAYING: &[&str] = &[
 
 /// A pay verb at `k` (交, 付款, 缴纳…), with its length.
 fn pay_verb(f: &Folded, k: usize, verbs: &[&str]) -> Option<usize> {
-    if f.any(k, NOT_PAYING).is_some() {
+    // 提交, 递交, 移交, 成交: handing over or a deal, not paying.
+    if f.any(k, NOT_PAYING).is_some() || (f.is(k, "交") && f.any_ending(k, &["提", "递", "移", "成"]).is_some()) {
         return None;
     }
     f.any(k, verbs)
