@@ -64,7 +64,7 @@ fn rules() -> &'static [Rule] {
             unless_sentence: None,
         };
         // 兑换 (redeeming) is how goods are used, not a remedy; 密保 and 再把…给你 are what a seller holds back.
-        let condition = "退|补|(?:^|[^兑])换|重发|重新|解冻|解锁|解封|激活|验证|认证|审核|售后|风控|冻结|拿回|返还|申诉|找回|密保|核验|再把|提现|出款|实名|过审|到账|到帐|秒到|出金|否则|不然|清零|加急|快速通道|优先处理|插队|refund|unlock|verif|re-?issue|replace|resend|release|锁";
+        let condition = "退|补|(?:^|[^兑])换|重发|重新|解冻|解锁|解封|激活|验证|认证|审核|售后|风控|冻结|拿回|返还|申诉|找回|密保|核验|再把|提现|出款|实名|过审|到账|到帐|秒到|出金|否则|不然|清零|加急|快速通道|优先处理|插队|发货|放行|过户|名下|refund|unlock|verif|re-?issue|replace|resend|release|锁";
         let pay = r"交|付|缴|转|充|收|扣|垫|\d|块|元|rmb|\$|pay|钱";
         vec![
             // --- contact
@@ -227,7 +227,7 @@ fn rules() -> &'static [Rule] {
                 ..r(
                     rule::FEE_CONDITION,
                     Kind::Claim,
-                    r"\p{Han}{0,2}[\p{Han}&&[^话电水网燃运]]费|担保金|(?:做|作为|当|当作)担保|(?-u:\b)tax(?-u:\b)|税|先(?:开通|订阅|购买|升级)|(?:刷|做)[^,。]{0,6}流水|罚款|罚金|违约金|加钱|花钱|你出一半|你出\s*\d|平摊|分摊|再加\s*\d+|洗一下|洗卡|同面额|等额|(?:开通|升级|充值)[^,。]{0,10}会员|充值升级|解冻金|认证金|验证金|保证金|押金|补发成本|差价|processing fee|verification fee|a fee|(?-u:\b)fee(?-u:\b)",
+                    r"\p{Han}{0,2}[\p{Han}&&[^话电水网燃运续]]费|担保金|(?:做|作为|当|当作)担保|(?-u:\b)tax(?-u:\b)|税|(?:买家|你|您)(?:来)?(?:承担|负担|自付)|先(?:开通|订阅|购买|升级)|(?:刷|做)[^,。]{0,6}流水|罚款|罚金|违约金|加钱|花钱|你出一半|你出\s*\d|平摊|分摊|再加\s*\d+|洗一下|洗卡|同面额|等额|(?:开通|升级|充值)[^,。]{0,10}会员|充值升级|解冻金|认证金|验证金|保证金|押金|补发成本|差价|processing fee|verification fee|a fee|(?-u:\b)fee(?-u:\b)",
                 )
             },
             // A payment asked as a deposit or guarantee is a fee whatever it is said to be for; and not paying
@@ -235,7 +235,7 @@ fn rules() -> &'static [Rule] {
             r(
                 rule::FEE_CONDITION,
                 Kind::Claim,
-                r"先[^,。]{0,4}(?:打|转|付|交|充|买)[^,。]{0,10}(?:当|作为|做)(?:押金|保证金|担保|抵押)|(?:不|没)(?:交|付|缴|转|给)(?:钱|的话|这笔)?[^,。!?]{0,6}(?:不给|不能|没法|无法|不会|不)[^,。!?]{0,4}(?:退|补|解冻|发|放)",
+                r"先[^,。]{0,4}(?:打|转|付|交|充|买)[^,。]{0,10}(?:当|作为|做)(?:押金|保证金|担保|抵押)|先(?:交|缴)[^,。!?]{0,10}?(?:违约金|罚款|罚金|税)|(?:不|没)(?:交|付|缴|转|给)(?:钱|的话|这笔)?[^,。!?]{0,6}(?:不给|不能|没法|无法|不会|不)[^,。!?]{0,4}(?:退|补|解冻|发|放)",
             ),
             Rule {
                 needs: Some(re(condition)),
@@ -243,26 +243,26 @@ fn rules() -> &'static [Rule] {
                 ..r(
                     rule::FEE_CONDITION,
                     Kind::Claim,
-                    &format!(r"(?:先|需要?|要|得|必须|请|才)[^。!?;\n,]{{0,6}}?(?:交|付|转|充值?|垫付|缴纳?|打|给)(?:我|给我|过来)?\s*(?:¥|\$)?(?:\d+|点钱|一笔|一单|个?\d)|交点钱|垫付|(?:得|要|需要?|再)补\s*(?:¥|\$)?\d+\s*(?:块|元|rmb|刀)|另付费?|额外(?:支付|付)|(?:^|[^已])(?:付|交|缴)\s*\d+\s*(?:块|元)|(?:pay|deposit){STOP}{{0,30}}(?:refund|unlock|verif)|(?:send|transfer|wire)\s+(?:me\s+)?(?:an?\s+)?(?:\$|¥|rm|usd\s*)?\d+[^.!?]{{0,30}}(?:refund|unlock|verif|release|reactivat)|(?:refund|unlock|release|replace)[^.!?]{{0,40}}(?:send|pay|transfer|wire)\s+(?:me\s+)?(?:an?\s+)?(?:\$|¥|rm|usd\s*)\d+|(?:refund|unlock){STOP}{{0,40}}(?:pay|fee)"),
+                    &format!(r"(?:先|需要?|要|得|必须|请|才)[^。!?;\n,]{{0,6}}?(?:交|付|转|充值?|垫付|缴纳?|打|给)(?:我|给我|过来)?\s*(?:¥|\$)?(?:\d+|点钱|一笔|一单|个?\d)|交点钱|垫付|(?:得|要|需要?|再)补\s*(?:¥|\$)?\d+\s*(?:块|元|rmb|刀)|另付费?|额外(?:支付|付)|(?:^|[^已])(?:付|交|缴|预存)\s*\d+\s*(?:块|元)|(?:pay|deposit){STOP}{{0,30}}(?:refund|unlock|verif)|(?:send|transfer|wire)\s+(?:me\s+)?(?:an?\s+)?(?:\$|¥|rm|usd\s*)?\d+[^.!?]{{0,30}}(?:refund|unlock|verif|release|reactivat)|(?:refund|unlock|release|replace)[^.!?]{{0,40}}(?:send|pay|transfer|wire)\s+(?:me\s+)?(?:an?\s+)?(?:\$|¥|rm|usd\s*)\d+|(?:refund|unlock){STOP}{{0,40}}(?:pay|fee)"),
                 )
             },
             // --- early release
             Rule {
-                needs: Some(re(r"先|才|再|后|然后|之后|就|不然|否则|没法|提前|马上|立刻|立马|好结算|急着|补|退|换|发|给你|货款|压着|before|first|then|need to|才能|自动|send|refund|right away|replacement|key|otherwise|promise|can't|cannot|code|system|晚点|稍后|回头|明早|明天|今晚|一会|after|later|tonight|tomorrow|soon|i'll|i will|resend|now|will|minutes|mins")),
+                needs: Some(re(r"先|才|再|后|然后|之后|就|不然|否则|没法|提前|马上|立刻|立马|好结算|急着|补|退|换|发|给你|货款|压着|before|first|then|need to|才能|自动|send|refund|right away|replacement|key|otherwise|promise|can't|cannot|code|system|晚点|稍后|回头|明早|明天|今晚|一会|after|later|tonight|tomorrow|soon|i'll|i will|resend|now|will|minutes|mins|送你|返你|额外|下一单")),
                 unless: Some(re(
-                    r"我(?:去|再|会|马上|就|先|这就)?(?:确认|点)|已(?:经)?确认|等[^。!?;\n]{0,20}再确认|(?:能用了|可以用了|用了再|可以用,|能正常|测试|成功|once it works|works now|worked|收到了)|用了?[^,。]{0,6}再确认|没问题(?:了)?再|已(?:经)?(?:撤|取消|关)|我(?:已经?)?(?:把[^,。]{0,6})?(?:撤|取消|关)|(?:确认收货|收货|订单完成|交易完成|完成订单|订单完成)(?:后|之后)[^,。]{0,6}(?:记得|给个?好评|评价)|(?:兑换|使用|激活|测试)(?:成功)?(?:后|之后|完)[^,。]{0,6}确认|only (?:after|once)|(?-u:\b)confirmed(?-u:\b)|(?:code|key|card|it) works|after (?:it|the key|the code|you)|结算给商家|给到商家|到商家账|确认收货前|i will confirm|once|自动确认|逾期|无误|检查|核对|流程:|能用(?:你|您|再|后|的话|之后)|钱在平台",
+                    r"我(?:去|再|会|马上|就|先|这就)?(?:确认|点)|已(?:经)?确认|等[^。!?;\n]{0,20}再确认|(?:能用了|可以用了|用了再|可以用,|能正常|测试|成功(?:[^的]|的话|$)|once it works|works now|worked|收到了)|用了?[^,。]{0,6}再确认|没问题(?:了)?再|已(?:经)?(?:撤|取消|关)|我(?:已经?)?(?:把[^,。]{0,6})?(?:撤|取消|关)|(?:确认收货|收货|订单完成|交易完成|完成订单|订单完成)(?:后|之后)[^,。]{0,6}(?:记得|给个?好评|评价)|(?:兑换|使用|激活|测试)(?:成功)?(?:后|之后|完)[^,。]{0,6}确认|only (?:after|once)|(?-u:\b)confirmed(?-u:\b)|(?:code|key|card|it) works|after (?:it|the key|the code|you)|结算给商家|给到商家|到商家账|确认收货前|i will confirm|once|自动确认|逾期|无误|检查|核对|流程:|能用(?:你|您|再|后|的话|之后)|钱在平台|我[^,。]{0,3}不确认|补好|已经?补|充进去了|不撤也|(?:收到|到账)[^,。]{0,6}?(?:后|之后)再?确认",
                 )),
                 ..r(
                     rule::CONFIRM_EARLY,
                     Kind::Claim,
-                    r"确认(?:一下|完)?收货|点(?:一下|个)?(?:确认)?收货|收货确认|先收货|签收|(?:完成|结束|确认)(?:了|掉)?(?:订单|交易)|(?:订单|交易)先?(?:完成|确认|结束|完结)|结单|完结订单|不确认[^,。]{0,6}(?:没法|没办法|不能|无法)|(?:你|您)(?:先|就)确认|确认(?:了|后)?(?:马上|立刻|立马)|(?:确认|收货|好评|撤(?:回|销|掉)?)[^,。!?]{0,2}先(?:啦|喇|吧|呀|[,。!]|$)|把(?:订单|交易)\S{0,2}(?:完成|确认|结束)|点完成|放款|先点确认|撤(?:销|回|了|掉)?(?:投诉|申诉|纠纷)|(?:申诉|投诉)撤|(?:关闭|取消)(?:投诉|申诉|售后|纠纷)|confirm(?:ed)? receipt|mark(?:ed)?[^.!?]{0,20}received|release (?:the )?(?:payment|funds)|(?:先|直接|点个?|点一下|赶紧|快|帮我|麻烦)[^,。!?]{0,3}?确认(?:一下下?|下)?(?:收货|订单|完成|了?吧|呗|哈|哦|啊|\s|[,。!?]|$)|确认(?:后|了|之后)?(?:才能|才可以|才会|我才|才|再)|(?:点|选)[^,。]{0,2}[\x22“「]?(?:已收到货|已收货|收到货|问题已解决|已解决|完成)|(?:hit|click|press|tap) (?:on )?(?:the )?[\x22'“]?(?:confirm|received|complete|done)|confirm (?:the )?(?:delivery|received)|release (?:the )?escrow|(?:leave|give)[^.!?]{0,10}(?:(?:good|positive) (?:review|rating)|(?:5|five)[- ]?stars?(?: review| rating)?)[^.!?]{0,6}(?:first|then|and (?:i|we)|before)|(?:don'?t|do not|no need to|never)\s+(?:open|file|start|raise)\s+(?:a |the )?(?:dispute|claim|complaint|case|ticket|chargeback)|(?:别|不要|不用)(?:开|申请|提|走)(?:仲裁|申诉|投诉|售后|纠纷|退款)|(?:remove|delete|change|edit|update)[^.!?]{0,12}(?:review|rating)|(?:review|rating|stars?) first|confirm (?:the order|it|now|first)|mark (?:the |this |your |it )?(?:order )?as (?:complete|completed|received|done|delivered|finished|fulfilled)|accept (?:the )?(?:order )?(?:completion|delivery)|(?:仲裁|申诉|投诉|售后|纠纷|退款)[^,。]{0,2}(?:别|不要|不用)(?:开|申请|提|走)|(?:close|cancel|withdraw|drop)[^.!?]{0,12}(?:dispute|claim|complaint|refund request|case|chargeback|ticket|report)|(?:撤|关|取消|撤销|撤回|删)[^,。!?]{0,4}?(?:退款|申请|申诉|投诉|纠纷|仲裁|售后|工单|介入)|(?:退款|申请|申诉|投诉|纠纷|仲裁|售后|工单)(?:申请|单)?[\x22”」]?[^,。!?]{0,3}?(?:撤|关|取消|删)|(?:先|你)撤(?:一下|了|掉|回|销)?|先[^,。]{0,4}?(?:好评|五星|5星)|好评(?:后|之后|了?才|了?再|了?就|我就)|改(?:成|为)?(?:好评|五星|5星)|(?:评价|评分)[^,。]{0,2}改|差评[^,。]{0,4}?(?:改|删|撤)",
+                    r"确认(?:一下|完)?收货|点(?:一下|个)?(?:确认)?收货|收货确认|先收货|签收|(?:完成|结束|确认)(?:了|掉)?(?:订单|交易)|(?:订单|交易)先?(?:完成|确认|结束|完结)|结单|完结订单|不确认[^,。]{0,6}(?:没法|没办法|不能|无法)|(?:你|您)(?:先|就)确认|确认(?:了|后)?(?:马上|立刻|立马)|(?:确认|收货|好评|撤(?:回|销|掉)?)[^,。!?]{0,2}先(?:啦|喇|吧|呀|[,。!]|$)|把(?:订单|交易)\S{0,2}(?:完成|确认|结束)|点完成|放款|先点确认|撤(?:销|回|了|掉)?(?:投诉|申诉|纠纷)|(?:申诉|投诉)撤|(?:关闭|取消)(?:投诉|申诉|售后|纠纷|争议)|confirm(?:ed)? receipt|mark(?:ed)?[^.!?]{0,20}received|release (?:the )?(?:payment|funds)|(?:先|直接|点个?|点一下|赶紧|快|帮我|麻烦)[^,。!?]{0,3}?确认(?:一下下?|下)?(?:收货|订单|完成|了?吧|呗|哈|哦|啊|\s|[,。!?]|$)|确认(?:后|了|之后)?(?:才能|才可以|才会|我才|才|再)|确认(?:后|了|之后)我(?:就|马上|立刻)|(?:这单|订单|单子)先确认|把(?:确认)?收货(?:给我)?点(?:了|一下|掉)|(?:点|选)[^,。]{0,2}[\x22“「]?(?:已收到货|已收货|收到货|问题已解决|已解决|完成)|(?:hit|click|press|tap) (?:on )?(?:the )?[\x22'“]?(?:confirm|received|complete|done)|confirm (?:the )?(?:delivery|received)|release (?:the )?escrow|(?:leave|give)[^.!?]{0,10}(?:(?:good|positive) (?:review|rating)|(?:5|five)[- ]?stars?(?: review| rating)?)[^.!?]{0,6}(?:first|then|and (?:i|we)|before)|(?:don'?t|do not|no need to|never)\s+(?:open|file|start|raise)\s+(?:a |the )?(?:dispute|claim|complaint|case|ticket|chargeback)|(?:别|不要|不用)(?:开|申请|提|走)(?:仲裁|申诉|投诉|售后|纠纷|退款)|(?:remove|delete|change|edit|update)[^.!?]{0,12}(?:review|rating)|(?:review|rating|stars?) first|confirm (?:the order|it|now|first)|mark (?:the |this |your |it )?(?:order )?as (?:complete|completed|received|done|delivered|finished|fulfilled)|accept (?:the )?(?:order )?(?:completion|delivery)|(?:仲裁|申诉|投诉|售后|纠纷|退款)[^,。]{0,2}(?:别|不要|不用)(?:开|申请|提|走)|(?:close|cancel|withdraw|drop)[^.!?]{0,12}(?:dispute|claim|complaint|refund request|case|chargeback|ticket|report)|(?:撤|关|取消|撤销|撤回|删)[^,。!?]{0,4}?(?:退款|申请|申诉|投诉|纠纷|争议|仲裁|售后|工单|介入)|(?:退款|申请|申诉|投诉|纠纷|争议|仲裁|售后|工单)(?:申请|单)?[\x22”」]?[^,。!?]{0,3}?(?:撤|关|取消|删)|(?:退款|申诉|投诉|纠纷|争议|售后)那个?[^,。!?]{0,6}?(?:点|按)[^,。!?]{0,2}(?:撤|关|取消)|(?:先|你)撤(?:一下|了|掉|回|销)?|先[^,。]{0,4}?(?:好评|五星|5星)|好评(?:打完|写完|给了)?(?:后|之后|了?我?才|了?我?再|了?就|我就)|改(?:成|为)?(?:好评|五星|5星)|(?:评价|评分)[^,。]{0,2}改|差评[^,。]{0,4}?(?:改|删|撤)",
                 )
             },
             // A good review asked for with the re-issue promised after it (给个好评吧，补的卡明早发).
             Rule {
                 needs: Some(re(r"补|重发|新的|换|退|备用|新码|再发|再给|resend|replacement|code|new (?:one|key)")),
                 unless: Some(re(r"满意|下次|有问题|用得|用着|随时|欢迎|if you (?:like|liked|enjoy)|satisfied")),
-                ..r(rule::CONFIRM_EARLY, Kind::Claim, r"给(?:个|我)?(?:五星|5星)?好评(?:吧|呗|啊|先)|写(?:个|了)?好评|好评[^,。]{0,4}截图|(?:leave|give) (?:me |us )?(?:a )?(?:good|positive|5[- ]?star|five[- ]?star) (?:review|rating)")
+                ..r(rule::CONFIRM_EARLY, Kind::Claim, r"给(?:个|我)?(?:五星|5星)?好评(?:吧|呗|啊|先)|好评返|写(?:个|了)?好评|好评[^,。]{0,4}截图|(?:leave|give) (?:me |us )?(?:a )?(?:good|positive|5[- ]?star|five[- ]?star) (?:review|rating)")
             },
         ]
     })
@@ -913,5 +913,52 @@ mod tests {
         assert_eq!(rules_hit("好评加确认收货，回头给你补"), vec![rule::CONFIRM_EARLY]);
         assert_eq!(rules_hit("jia wo wei xin"), vec![rule::INVITE]);
         assert_eq!(rules_hit("搜 shop_keys99"), vec![rule::HANDLE]);
+    }
+
+    fn risky(text: &str) -> bool {
+        super::super::scan(text, &super::super::ScanConfig::default()).risky()
+    }
+
+    /// holdout5's early-release family, in wordings of our own: the confirmation (or a dropped dispute, or a
+    /// review) traded for what the merchant does next, a gift, or cash back.
+    #[test]
+    fn early_release_traded_for_a_delivery_a_gift_or_cash_back() {
+        for t in [
+            "收货确认了我就把第二张码发给你",
+            "现在把收货点了，我多送你一张月卡",
+            "争议你先关一下，我这边马上给你补",
+            "申诉那个麻烦你点下撤销，我今天补上",
+            "这个好评打完我才能给你换",
+            "五星好评返你10块，我再补一张新的",
+            "订单先确认掉，下一单我给你打折",
+            "麻烦点一下“已收货”，然后我把成功的截图发你",
+        ] {
+            assert!(risky(t), "{t}");
+        }
+        for t in [
+            "码提示无效，我先不确认，你看看",
+            "新码已经补好了，你也用上了，可以的话撤一下投诉，不撤也行",
+            "游戏里收到钻石后再确认收货就可以",
+        ] {
+            assert!(!risky(t), "{t}");
+        }
+    }
+
+    /// holdout5's fee family, in wordings of our own: a fine, a penalty, a transfer tax, a prepaid balance or a
+    /// charge put on the buyer, as the condition of delivery, a transfer of ownership or a re-issue.
+    #[test]
+    fn fines_taxes_and_prepaid_balances_as_the_condition_of_delivery() {
+        for t in [
+            "账号异常，先交80罚款我才能发货",
+            "想退的话，先交30%的违约金",
+            "号过户到你名下需要交10%的税",
+            "激活前要预存200元到卡里",
+            "重发一次要你承担8元手续费",
+        ] {
+            assert!(risky(t), "{t}");
+        }
+        for t in ["到期后续费请在平台重新下单，激活方式不变", "补发免费，不另收费"] {
+            assert!(!risky(t), "{t}");
+        }
     }
 }
