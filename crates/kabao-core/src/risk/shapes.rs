@@ -107,9 +107,17 @@ fn rules() -> &'static [Rule] {
             r(
                 rule::APP_ID,
                 Kind::Id,
-                &format!(r"(?:{APPS})[^。!?\n]{{0,30}}?(?:去掉空格|去空格|空格去掉|去掉符号|去掉中间|连起来|合起来)|(?:微信|qq)(?:号|号码|账号)?\s*(?:同|就是|=)\s*(?:手机|电话)"),
+                &format!(r"(?:{APPS})[^。!?\n]{{0,30}}?(?:去掉|去空格|空格去掉|连起来|合起来|拼起来|自己拼|拼一下)|(?:首字母|第一个字|第一个字母|藏头|倒过来|反过来|倒着)[^。!?\n]{{0,24}}?(?:号|{APPS}|联系)|(?:微信|qq)(?:号|号码|账号)?\s*(?:同|就是|=)\s*(?:手机|电话)"),
             ),
             r(rule::GROUP, Kind::Id, &format!(r"群(?:号|号码)?{STOP}{{0,4}}?(?P<id>\d{{5,12}})")),
+            // An app named, then the id given as "mine is …" a clause later (…都是一个意思，我的是 abc_123).
+            r(
+                rule::APP_ID,
+                Kind::Id,
+                &format!(r"(?:{APPS})[^。!?\n]{{0,24}}?我的(?:是|:)\s*(?P<id>[a-z][a-z0-9_.-]{{3,30}})"),
+            ),
+            // A server invite spelled out (discord gg slash abc, discord点gg/abc).
+            r(rule::GROUP, Kind::Id, r"(?P<id>discord\s*(?:\.|dot|点)?\s*gg\s*(?:/|slash|斜杠)\s*[a-z0-9]{3,30})"),
             // Searching for the merchant on an app (B站搜我名字, 钉钉搜卡宝阿华), offering an app as the channel
             // (Zalo 也可以), poking them there (有事敲我QQ, 滴滴我企鹅, DM我).
             Rule {
@@ -126,14 +134,14 @@ fn rules() -> &'static [Rule] {
                 ..r(
                     rule::INVITE,
                     Kind::Phrase,
-                    &format!(r"(?:加|jia\s*(?:wo)?\s*|➕|\+|添加|联系|找|上|去|来|走|换到?|用|搜|留)(?:我|一下|个|下|我的|你的|一下我的|我们)?(?:的)?\s*[\x22“「]?(?:企业)?(?:{APPS})"),
+                    &format!(r"(?:加|jia\s*(?:wo)?\s*|➕|\+|添加|联系|找|上|去|来|走|换到?|用|搜|留)(?:我|一下|个|下|我的|你的|一下我的|我们|你)?(?:的)?\s*[\x22“「]?(?:企业)?(?:{APPS})"),
                 )
             },
             // Where to find the id: on the profile picture, after the nickname, at "the usual place".
             r(
                 rule::INVITE,
                 Kind::Phrase,
-                &format!(r"(?:{APPS})[^。!?\n]{{0,12}}?(?:在|看)(?:我的?)?(?:主页|头像|昵称|简介|签名|资料)|看我的?(?:个人)?(?:头像|主页|昵称|简介|签名|资料)[^。!?\n]{{0,10}}(?:联系|联络|号|方式|{APPS})|(?:昵称|头像|主页|签名|简介)(?:后面|里|上)?的?(?:那串|那个号|那个数字|数字)|老地方(?:联系|见|聊|找)|别在这(?:里|边)?(?:说|聊)|(?:这里|这边)说话不方便|(?:^|[^a-z])dd我|(?:{APPS})[^,。]{{0,3}}私我"),
+                &format!(r"(?:{APPS})[^。!?\n]{{0,12}}?(?:在|看)(?:我的?)?(?:主页|头像|昵称|简介|签名|资料)|(?:{APPS})(?:号)?[^,。!?\n]{{0,6}}?(?:藏|写|放)?在(?:我的?)?(?:商品|店铺)?(?:图片|图|水印|公告|备注|详情)|看我的?(?:个人|店铺|商品)?(?:头像|主页|昵称|简介|签名|资料|图片|水印|公告|备注)[^。!?\n]{{0,16}}(?:联系|联络|号|方式|{APPS})|联系方式[^,。!?]{{0,6}}(?:写在|放在|藏在|在)[^,。!?]{{0,8}}(?:备注|图片|水印|公告|签名|昵称|简介|详情|卡密)|(?:那个|这个|那串|这串)[^,。!?]{{0,8}}就是(?:我的?)?(?:{APPS})|(?:昵称|头像|主页|签名|简介)(?:后面|里|上)?的?(?:那串|那个号|那个数字|数字)|老地方(?:联系|见|聊|找)|别在这(?:里|边)?(?:说|聊)|(?:这里|这边)说话不方便|(?:^|[^a-z])dd我|(?:{APPS})[^,。]{{0,3}}私我"),
             ),
             // Asking for the buyer's number or address: 把你手机号发我, 群号发我下, 留个邮箱.
             Rule {
@@ -141,7 +149,7 @@ fn rules() -> &'static [Rule] {
                 ..r(
                     rule::INVITE,
                     Kind::Phrase,
-                    r"(?:手机号(?:码)?|电话号(?:码)?|联系方式|邮箱|email|e-mail|微信号|qq号|群号)[^,。!?]{0,3}?(?:发|给|留)(?:我|一下|个)|(?:留|发|给)(?:个|一下|我)?(?:你的)?(?:邮箱|email)|发(?:到)?你(?:的)?邮箱|(?:send|email)[^.!?]{0,20}(?:your|ur) (?:email|mail)|(?:your|ur) (?:email|phone number|number)",
+                    r"(?:手机号(?:码)?|电话号(?:码)?|联系方式|邮箱|email|e-mail|微信号|qq号|群号)[^,。!?]{0,3}?(?:发|给|留)(?:我|一下|个)|把你的?(?:微信|qq|telegram|whatsapp|line|discord|signal)(?:号)?[^,。!?]{0,3}?(?:发|给|留)(?:我|一下)|(?:留|发|给)(?:个|一下|我)?(?:你的)?(?:邮箱|email)|发(?:到)?你(?:的)?邮箱|(?:send|email)[^.!?]{0,20}(?:your|ur) (?:email|mail)|(?:your|ur) (?:email|phone number|number)",
                 )
             },
             // Moving the chat in English: can we move to WeChat, talk on Telegram.
@@ -204,7 +212,7 @@ fn rules() -> &'static [Rule] {
             r(
                 rule::OTHER_MARKET,
                 Kind::Claim,
-                &format!(r"(?:闲鱼|咸鱼|某鱼|小黄鱼|海鲜市场|鱼上|淘宝|某宝|拼多多|拼夕夕|某多多|pdd|转转|抖音小店|抖店|微店){STOP}{{0,10}}?(?:拍|下单|链接|店|搜|挂|付款|找我|有我|担保交易|更?便宜|我{STOP}{{0,4}}同款|同款{STOP}{{0,4}}(?:拍|搜|下单|链接))|(?:拍|下单){STOP}{{0,6}}?(?:闲鱼|咸鱼|海鲜市场|淘宝|拼多多|转转)|搜\s*[\x22“「][^\x22”」]{{2,12}}[\x22”」][^,。]{{0,4}}(?:拍|下单|买)"),
+                &format!(r"(?:闲鱼|咸鱼|某鱼|小黄鱼|海鲜市场|鱼上|淘宝|某宝|拼多多|拼夕夕|某多多|pdd|转转|抖音小店|抖店|微店){STOP}{{0,10}}?(?:拍|下单|链接|店|搜|挂|付款|找我|有我|担保交易|我{STOP}{{0,4}}同款|同款{STOP}{{0,4}}(?:拍|搜|下单|链接))|(?:拍|下单){STOP}{{0,6}}?(?:闲鱼|咸鱼|海鲜市场|淘宝|拼多多|转转)|搜\s*[\x22“「][^\x22”」]{{2,12}}[\x22”」][^,。]{{0,4}}(?:拍|下单|买)"),
             ),
             r(
                 rule::BYPASS,
@@ -994,6 +1002,29 @@ mod tests {
             "【视频会员】掉线请在订单内联系，平台内重新补登，不另收费。",
             "Telegram Stars 1000颗，能充到我自己号上吗",
         ] {
+            assert!(!risky(t), "{t}");
+        }
+    }
+
+    /// holdout5's contact family, in wordings of our own: the id hidden in a picture, a notice or the goods'
+    /// remarks, pointed at ("that one is my WeChat"), given a clause after the app, to be put back together
+    /// (brackets to drop, first letters), a spelled-out server invite, and the buyer's own id asked for.
+    #[test]
+    fn ids_hidden_pointed_at_reassembled_or_asked_of_the_buyer() {
+        for t in [
+            "企鹅号写在商品图片的水印上",
+            "联系方式放在卡密备注第三行",
+            "你看签名后面那串字母，那串就是我的威信",
+            "飞机、纸飞机说的都是它，我的是 quick_keys_77",
+            "vx：ab（括号去掉）cd（去掉）2024",
+            "每行第一个字母连着读就是我的 vx",
+            "join discord dot gg slash cheapcodes for the list",
+            "把你的 telegram 发我一下，我拉你",
+            "我去加你微信聊",
+        ] {
+            assert!(risky(t), "{t}");
+        }
+        for t in ["我们没有微信群，活动都写在店铺公告里", "这个价格比拼多多还便宜"] {
             assert!(!risky(t), "{t}");
         }
     }
