@@ -172,6 +172,7 @@ mod tests {
     const HOLDOUT2: &str = include_str!("../../../../tests/data/risk/holdout2.jsonl");
     const HOLDOUT3: &str = include_str!("../../../../tests/data/risk/holdout3.jsonl");
     const HOLDOUT4: &str = include_str!("../../../../tests/data/risk/holdout4.jsonl");
+    const HOLDOUT5: &str = include_str!("../../../../tests/data/risk/holdout5.jsonl");
 
     fn run(jsonl: &str) -> Report {
         let corpus = parse_corpus(jsonl).unwrap_or_else(|e| panic!("{e}"));
@@ -233,6 +234,18 @@ mod tests {
     #[test]
     fn fourth_holdout_corpus_precision_and_recall_hold() {
         let r = run(HOLDOUT4);
+        let text = render(&r);
+        println!("{text}");
+        assert!(r.precision() >= 0.95 && r.recall() >= 0.95, "{text}");
+    }
+
+    /// holdout5 became seen on 2026-12-07: scored blind once (P 0.947 / R 0.856), then its misses and false
+    /// alarms were read and fixed by family (early release traded for a delivery or a gift, fines and taxes as
+    /// fees, payment to a third person or in coins and cards, ids hidden, pointed at or reassembled, reports of
+    /// what someone else asked). A regression set from now on, not a measure of generalisation.
+    #[test]
+    fn fifth_holdout_corpus_precision_and_recall_hold() {
+        let r = run(HOLDOUT5);
         let text = render(&r);
         println!("{text}");
         assert!(r.precision() >= 0.95 && r.recall() >= 0.95, "{text}");
