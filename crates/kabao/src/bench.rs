@@ -571,6 +571,15 @@ impl Connection {
             .header(hyper::header::AUTHORIZATION, auth)
             .header(hyper::header::CONTENT_TYPE, "application/json")
             .body(Full::new(body))?;
+        let (status, body) = self.exchange(request).await?;
+        if !status.is_success() {
+            bail!("{path}: HTTP {status}: {}", String::from_utf8_lossy(&body));
+        }
+        Ok(serde_json::from_slice(&body)?)
+    }
+
+    /// Sends `request` and returns its status and whole body, whatever the status.
+    async fn exchange(&mut self, request: hyper::Request<Full<Bytes>>) -> anyhow::Result<(hyper::StatusCode, Bytes)> {
         let exchange = async {
             self.sender.ready().await?;
             let response = self.sender.send_request(request).await?;
@@ -579,15 +588,11 @@ impl Connection {
             anyhow::Ok((status, body))
         };
         // The connection's I/O runs whenever the exchange waits; it ends only when the connection does.
-        let (status, body) = tokio::select! {
+        tokio::select! {
             biased;
-            answer = exchange => answer?,
+            answer = exchange => answer,
             end = &mut self.driver => bail!("the connection closed: {end:?}"),
-        };
-        if !status.is_success() {
-            bail!("{path}: HTTP {status}: {}", String::from_utf8_lossy(&body));
         }
-        Ok(serde_json::from_slice(&body)?)
     }
 }
 

@@ -9,7 +9,7 @@
 
 use super::{percentile_ms, seed_product, Connection, LocalServer, Server};
 use anyhow::{bail, Context};
-use http_body_util::{BodyExt, Full};
+use http_body_util::Full;
 use hyper::body::Bytes;
 use hyper::{Method, StatusCode};
 use kabao_core::catalog::{Category, GoodsKind, ProductDraft};
@@ -396,19 +396,7 @@ async fn exchange(conn: &mut Connection, page: &Page) -> anyhow::Result<(StatusC
         }
         None => Bytes::new(),
     };
-    let request = request.body(Full::new(body))?;
-    let exchange = async {
-        conn.sender.ready().await?;
-        let response = conn.sender.send_request(request).await?;
-        let status = response.status();
-        let body = response.into_body().collect().await?.to_bytes();
-        anyhow::Ok((status, body))
-    };
-    tokio::select! {
-        biased;
-        answer = exchange => answer,
-        end = &mut conn.driver => bail!("the connection closed: {end:?}"),
-    }
+    conn.exchange(request.body(Full::new(body))?).await
 }
 
 /// What the growth wrote.
