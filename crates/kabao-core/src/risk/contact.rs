@@ -310,7 +310,9 @@ fn id(f: &Folded, start: usize, channel: Channel) -> Option<usize> {
         }
         if end > start && u.space_before {
             // Two plain letter words in a row are words, not one id.
-            if !handle && group_len >= 2 && !group_digit && group_plain && word_ahead(f, end) {
+            // `i`, `a` and `u` are English words of one letter (`telegram, i will stay`).
+            let word = group_len >= 2 || (group_len == 1 && matches!(f.c(end - 1), Some('i' | 'a' | 'u')));
+            if !handle && word && !group_digit && group_plain && word_ahead(f, end) {
                 break;
             }
             (group_len, group_digit, group_plain) = (0, false, true);
