@@ -608,6 +608,27 @@ mod tests {
             "please cancel it, I will send you a new key right away",
             "Please confirm your order first and then I send the code",
             "先评价再发码哦",
+            // An offer after a supposition is still an offer (如果…，可以…); only the 如果 clause is a supposition.
+            "如果急用，可以直接加我微信 card_kb77",
+            // The platform's filter named as the thing to get round; the number in pieces; a search engine.
+            "我打字母平台识别不出，你照着拼",
+            "号码我分三段发，平台屏蔽数字",
+            "前四位发你了，后面的拼起来打就行",
+            "你谷歌搜一下我们工作室的名字，官网有客服",
+            "i send the key via whatsapp, faster",
+            // Fees named as a cost or a 费用, priced in Chinese numerals.
+            "补卡要重新生成，生成成本8元，你先付一下",
+            "退款要先开通加速服务，费用退款后返还",
+            "解锁费三十，不交就用不了",
+            // Dropping the complaint or the review as the condition of a re-issue.
+            "申诉关了我这边才能补",
+            "没好评上游不给补，先给个好评",
+            "那码维护完就能用了，你先确认收货吧",
+            "请先确认收货，我们核对后补发",
+            // Paying later and elsewhere, an account on another market, a link that is not the platform's.
+            "这单先不用付，收到了再转我",
+            "我在咸鱼有个号，去那边拍一样的",
+            "付款链接不是平台的，但一样安全",
         ] {
             assert!(risky(t), "{t}");
         }
@@ -623,6 +644,9 @@ mod tests {
             "已经到账了，马上确认收货，谢谢",
             "订单完成后可以在个人中心开发票",
             "兑换请到 discord.com/gifts 领取",
+            "如果有人私下让你加微信付款，直接举报",
+            "如果码不能用，可以在订单页申请售后",
+            "卡已经能用了，谢谢，我去确认收货",
         ] {
             assert!(!risky(t), "{t}");
         }
