@@ -647,6 +647,9 @@ mod tests {
             "如果有人私下让你加微信付款，直接举报",
             "如果码不能用，可以在订单页申请售后",
             "卡已经能用了，谢谢，我去确认收货",
+            // A list of apps in a listing, and a buyer asking what something means.
+            "本店可代开微信、Discord、Signal、Skype 的会员",
+            "详情页写着加微信领券，这是什么意思？",
         ] {
             assert!(!risky(t), "{t}");
         }

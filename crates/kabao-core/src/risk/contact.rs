@@ -151,6 +151,10 @@ const NOT_IDS: &[&str] = &[
     "order",
 ];
 
+/// Other apps' names: a word that starts with one is the next item of a list of apps, not an id.
+const APP_NAMES: &[&str] =
+    &["telegram", "whatsapp", "line", "discord", "signal", "skype", "facebook", "instagram", "wechat", "kakao"];
+
 /// The longest id a rule reads: enough for any handle, and a bound on the work per position.
 const MAX_ID: usize = 40;
 
@@ -349,7 +353,8 @@ fn id(f: &Folded, start: usize, channel: Channel) -> Option<usize> {
         Channel::WeChat | Channel::Telegram => {
             if digits == 0 {
                 let word: String = (start..end).filter_map(|k| f.c(k)).collect();
-                if NOT_IDS.contains(&word.as_str()) {
+                // A list of apps (`QQ、微信、Telegram、WhatsApp`) reads as one word once the commas are dropped.
+                if NOT_IDS.contains(&word.as_str()) || APP_NAMES.iter().any(|app| word.starts_with(app)) {
                     return None;
                 }
             }
