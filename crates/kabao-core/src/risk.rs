@@ -78,6 +78,11 @@ pub const OFFICIAL_HOSTS: &[&str] = &[
     "adobe.com",
     "disneyplus.com",
     "youtube.com",
+    // Redemption pages named by product listings: Discord Nitro, Tencent Video VIP, Razer Gold.
+    "discord.com",
+    "film.qq.com",
+    "v.qq.com",
+    "razer.com",
 ];
 
 /// The kind of risk a hit is, which decides the warning a buyer sees.
@@ -554,5 +559,103 @@ mod tests {
         };
         let (short, long) = (time(125), time(500));
         assert!(long < short * 10, "{short:?} for 125 repetitions, {long:?} for 500");
+    }
+
+    /// holdout6's families (2026-12-07), each in wordings of this test's own, not the corpus's.
+    #[test]
+    fn holdout6_families_are_flagged_in_other_words() {
+        let risky = |t: &str| scan(t, &ScanConfig::default()).risky();
+        for t in [
+            // The buyer's number asked for, or a channel named in another register (整个, 赖我, 另外一个软件).
+            "方便的话留个能接电话的号码，我让师傅打给你",
+            "pls give me ur mobile number, i call u later",
+            "平台卡得很，你整个微信我俩唠",
+            "咱换个别的软件聊吧，这边太慢",
+            "有空赖我一下，帐号在简介",
+            "想进VIP群的话号给我，我拉你进",
+            // Contact pointed at a picture or the next message, a specialist, remote control, another app.
+            "客服号码见店铺首页的横幅图片",
+            "后续问题请添加我们的售后专员处理",
+            "装个向日葵，我帮你远程弄",
+            "去应用商店下载我们的app，注册后搜客服",
+            "关注一下我们的公众号，回复订单号就有人管",
+            "请扫描下一条的二维码添加客服",
+            "我们有座机，电话 02087654321",
+            // Homophones read as the word (确任收货, 支负宝, 红苞, 解东).
+            "亲先点确任收货，我再给你补一张",
+            "直接支负宝转我吧",
+            "发个红苞给我就行，不用下单",
+            "先交个解东费，钱马上就能出来",
+            // Payment elsewhere: an account given below, a card as payment, half by WeChat, another market.
+            "付款请转到以下账户，转完截图",
+            "货款请汇至公司指定账户",
+            "you can pay with apple store gift card, send photo of the code",
+            "send me a steam card as payment pls",
+            "先微信付一半，剩下的再说",
+            "Transfer the money to our account below and I release the code",
+            "Do not pay on the platform, it takes too long",
+            "去Lazada拍我的链接，那边便宜",
+            "我不走这边，只收现金",
+            // Fees as the condition of using the goods (转区, 解绑, 不办就用不了), in English with otherwise.
+            "想换区得付换区费三十，付了就能用",
+            "This key need pay activation fee 15 usd otherwise cannot redeem",
+            "换一张可以，先把这 15 补给我",
+            // Early release: this order confirmed, the order 'settled', pressed with urgency, cancelled for a gift.
+            "麻烦先确认本单，我们随后补发",
+            "先把这单结一下，我马上发你",
+            "快超时了，请尽快确认收货",
+            "你先取消掉，我立刻给你换一张",
+            "please cancel it, I will send you a new key right away",
+            "Please confirm your order first and then I send the code",
+            "先评价再发码哦",
+            // An offer after a supposition is still an offer (如果…，可以…); only the 如果 clause is a supposition.
+            "如果急用，可以直接加我微信 card_kb77",
+            // The platform's filter named as the thing to get round; the number in pieces; a search engine.
+            "我打字母平台识别不出，你照着拼",
+            "号码我分三段发，平台屏蔽数字",
+            "前四位发你了，后面的拼起来打就行",
+            "你谷歌搜一下我们工作室的名字，官网有客服",
+            "i send the key via whatsapp, faster",
+            // Fees named as a cost or a 费用, priced in Chinese numerals.
+            "补卡要重新生成，生成成本8元，你先付一下",
+            "退款要先开通加速服务，费用退款后返还",
+            "解锁费三十，不交就用不了",
+            // Dropping the complaint or the review as the condition of a re-issue.
+            "申诉关了我这边才能补",
+            "没好评上游不给补，先给个好评",
+            "那码维护完就能用了，你先确认收货吧",
+            "请先确认收货，我们核对后补发",
+            // Paying later and elsewhere, an account on another market, a link that is not the platform's.
+            "这单先不用付，收到了再转我",
+            "我在咸鱼有个号，去那边拍一样的",
+            "付款链接不是平台的，但一样安全",
+            // Paying in phone credit, and a number given after a comma (座机，020…).
+            "拿话费抵也行，充到我给的号上",
+            "帮我这个号充150话费就当付过了",
+            "有事打座机，021 6543 2100",
+        ] {
+            assert!(risky(t), "{t}");
+        }
+        for t in [
+            // Goods, order details and the buyer's own report, question or thanks.
+            "我要给QQ秀充Q币，号在订单备注",
+            "账号原绑定手机是 139****2211，过户要走官方流程",
+            "My account is Singapore, can I use this card?",
+            "the seller ask me whatsapp, i said no, i stay here",
+            "退款会原路退回到您的支付宝",
+            "微信扫码授权登录就行，跟加好友没关系",
+            "码好使了，我明天去点确认",
+            "已经到账了，马上确认收货，谢谢",
+            "订单完成后可以在个人中心开发票",
+            "兑换请到 discord.com/gifts 领取",
+            "如果有人私下让你加微信付款，直接举报",
+            "如果码不能用，可以在订单页申请售后",
+            "卡已经能用了，谢谢，我去确认收货",
+            // A list of apps in a listing, and a buyer asking what something means.
+            "本店可代开微信、Discord、Signal、Skype 的会员",
+            "详情页写着加微信领券，这是什么意思？",
+        ] {
+            assert!(!risky(t), "{t}");
+        }
     }
 }

@@ -151,6 +151,10 @@ const NOT_IDS: &[&str] = &[
     "order",
 ];
 
+/// Other apps' names: a word that starts with one is the next item of a list of apps, not an id.
+const APP_NAMES: &[&str] =
+    &["telegram", "whatsapp", "line", "discord", "signal", "skype", "facebook", "instagram", "wechat", "kakao"];
+
 /// The longest id a rule reads: enough for any handle, and a bound on the work per position.
 const MAX_ID: usize = 40;
 
@@ -310,7 +314,9 @@ fn id(f: &Folded, start: usize, channel: Channel) -> Option<usize> {
         }
         if end > start && u.space_before {
             // Two plain letter words in a row are words, not one id.
-            if !handle && group_len >= 2 && !group_digit && group_plain && word_ahead(f, end) {
+            // `i`, `a` and `u` are English words of one letter (`telegram, i will stay`).
+            let word = group_len >= 2 || (group_len == 1 && matches!(f.c(end - 1), Some('i' | 'a' | 'u')));
+            if !handle && word && !group_digit && group_plain && word_ahead(f, end) {
                 break;
             }
             (group_len, group_digit, group_plain) = (0, false, true);
@@ -347,7 +353,8 @@ fn id(f: &Folded, start: usize, channel: Channel) -> Option<usize> {
         Channel::WeChat | Channel::Telegram => {
             if digits == 0 {
                 let word: String = (start..end).filter_map(|k| f.c(k)).collect();
-                if NOT_IDS.contains(&word.as_str()) {
+                // A list of apps (`QQ、微信、Telegram、WhatsApp`) reads as one word once the commas are dropped.
+                if NOT_IDS.contains(&word.as_str()) || APP_NAMES.iter().any(|app| word.starts_with(app)) {
                     return None;
                 }
             }

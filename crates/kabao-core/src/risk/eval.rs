@@ -173,6 +173,7 @@ mod tests {
     const HOLDOUT3: &str = include_str!("../../../../tests/data/risk/holdout3.jsonl");
     const HOLDOUT4: &str = include_str!("../../../../tests/data/risk/holdout4.jsonl");
     const HOLDOUT5: &str = include_str!("../../../../tests/data/risk/holdout5.jsonl");
+    const HOLDOUT6: &str = include_str!("../../../../tests/data/risk/holdout6.jsonl");
 
     fn run(jsonl: &str) -> Report {
         let corpus = parse_corpus(jsonl).unwrap_or_else(|e| panic!("{e}"));
@@ -246,6 +247,18 @@ mod tests {
     #[test]
     fn fifth_holdout_corpus_precision_and_recall_hold() {
         let r = run(HOLDOUT5);
+        let text = render(&r);
+        println!("{text}");
+        assert!(r.precision() >= 0.95 && r.recall() >= 0.95, "{text}");
+    }
+
+    /// holdout6 became seen on 2026-12-07: scored blind once (P 0.894 / R 0.708), then its misses and false
+    /// alarms were read and fixed by family (the buyer's number asked for, contact pointed at a picture or put off
+    /// the platform's filter, homophones, accounts given below, fees priced as costs, early release as a condition
+    /// in other words, buyers' own reports). A regression set from now on, not a measure of generalisation.
+    #[test]
+    fn sixth_holdout_corpus_precision_and_recall_hold() {
+        let r = run(HOLDOUT6);
         let text = render(&r);
         println!("{text}");
         assert!(r.precision() >= 0.95 && r.recall() >= 0.95, "{text}");

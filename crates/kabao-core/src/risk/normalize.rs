@@ -146,6 +146,7 @@ pub fn fold(text: &str) -> Vec<NChar> {
 
 /// Cantonese words and their Mandarin reading, longest first where one is a prefix of another. Only words
 /// that are not also Mandarin words are read (喺, 搵, 睇, 唔…); `系` (from 係) only where it stands for 是.
+/// Homophone misspellings of the rules' words (确任收货, 支负宝, 红苞) are read here too, two characters for two.
 const CANTONESE: &[(&str, &str)] = &[
     ("唔使", "不用"),
     ("唔洗", "不用"),
@@ -186,6 +187,14 @@ const CANTONESE: &[(&str, &str)] = &[
     ("攞", "拿"),
     ("啲", "些"),
     ("返", "回"),
+    // Homophone misspellings, Mandarin ones too: typed by accident or to dodge a filter.
+    ("确仍", "确认"),
+    ("确任", "确认"),
+    ("确人", "确认"),
+    ("却认", "确认"),
+    ("支负", "支付"),
+    ("红苞", "红包"),
+    ("解东", "解冻"),
 ];
 
 /// The first characters of [`CANTONESE`]'s words (a test holds the two together).
@@ -217,6 +226,11 @@ fn cantonese_start(c: char) -> bool {
             | '攞'
             | '啲'
             | '返'
+            | '确'
+            | '却'
+            | '支'
+            | '红'
+            | '解'
     )
 }
 
