@@ -541,7 +541,7 @@ pub async fn list_batches_for_owner(
 ) -> Result<Vec<Batch>, InventoryError> {
     let mut tx = store.begin(TxMode::Read).await?;
     owned_product(&mut *tx, merchant, product).await?;
-    Ok(tx.list_batches(product).await?)
+    Ok(tx.list_batches(product, None, i64::MAX).await?)
 }
 
 #[cfg(test)]
@@ -647,7 +647,7 @@ mod tests {
         assert!(again.report.duplicates.iter().all(|d| d.same_as_line.is_none()));
         assert_eq!(stock(&f).await, (2, 2));
         let mut tx = f.store.begin(TxMode::Read).await.unwrap();
-        assert_eq!(tx.list_batches(f.product).await.unwrap().len(), 1);
+        assert_eq!(tx.list_batches(f.product, None, 100).await.unwrap().len(), 1);
     }
 
     #[tokio::test]
