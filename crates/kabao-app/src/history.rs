@@ -71,7 +71,25 @@ pub fn parse_state(s: Option<&str>) -> Result<Option<OrderState>, HistoryError> 
 }
 
 fn parse_id_cursor(s: &str) -> Result<i64, HistoryError> {
-    s.parse::<i64>().ok().filter(|id| *id > 0).ok_or(HistoryError::BadCursor)
+    id_cursor(s).ok_or(HistoryError::BadCursor)
+}
+
+/// The id a keyset cursor names (the last row of the previous page), or `None` if it is not one.
+pub(crate) fn id_cursor(s: &str) -> Option<i64> {
+    s.parse::<i64>().ok().filter(|id| *id > 0)
+}
+
+/// A keyset page read with one row more than `size`: the first `size` rows, and the next page's cursor (the last
+/// kept row's id) when the extra row shows there is more.
+pub(crate) fn keyset_page<T>(mut rows: Vec<T>, size: i64, id: impl Fn(&T) -> i64) -> (Vec<T>, Option<String>) {
+    let size = usize::try_from(size).unwrap_or(0);
+    if rows.len() > size {
+        rows.truncate(size);
+        let next = rows.last().map(|r| id(r).to_string());
+        (rows, next)
+    } else {
+        (rows, None)
+    }
 }
 
 /// One page of a buyer's orders, newest first, and the cursor of the next page if there is one.
@@ -89,13 +107,8 @@ pub async fn my_orders(
 ) -> Result<OrdersPage, HistoryError> {
     let before = cursor.filter(|c| !c.is_empty()).map(parse_id_cursor).transpose()?;
     let mut tx = state.store.begin(TxMode::Read).await?;
-    let mut orders = tx.buyer_orders_page(buyer.id, filter, before, PAGE_SIZE + 1).await?;
-    let next = if orders.len() as i64 > PAGE_SIZE {
-        orders.truncate(PAGE_SIZE as usize);
-        orders.last().map(|o| o.id.0.to_string())
-    } else {
-        None
-    };
+    let rows = tx.buyer_orders_page(buyer.id, filter, before, PAGE_SIZE + 1).await?;
+    let (orders, next) = keyset_page(rows, PAGE_SIZE, |o| o.id.0);
     Ok(OrdersPage { orders, next })
 }
 

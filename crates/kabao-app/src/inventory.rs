@@ -17,6 +17,9 @@ use zeroize::Zeroizing;
 /// Largest key file accepted through HTTP (console or API). `kabao keys import` has no limit.
 pub const MAX_UPLOAD_BYTES: usize = 16 * 1024 * 1024;
 
+/// Batches per page of the key page and of the API's batch list.
+pub const BATCHES_PAGE: i64 = 20;
+
 /// How many fingerprints are checked against the store per query.
 const FINGERPRINT_CHUNK: usize = 10_000;
 
@@ -65,6 +68,8 @@ pub enum InventoryError {
     BatchHasSoldKeys { sold: i64 },
     #[error("batch already voided")]
     BatchAlreadyVoided,
+    #[error("malformed page cursor")]
+    BadCursor,
     #[error("the same key was imported concurrently")]
     ConcurrentDuplicate,
     #[error("vault: {0}")]
@@ -97,6 +102,7 @@ impl Localized for InventoryError {
             InventoryError::Import(e) => e.code(),
             InventoryError::BatchHasSoldKeys { .. } => "batch.has_sold_keys",
             InventoryError::BatchAlreadyVoided => "batch.already_voided",
+            InventoryError::BadCursor => "batch.cursor_invalid",
             InventoryError::ConcurrentDuplicate => "import.concurrent_duplicate",
             InventoryError::Vault(_) => "internal.vault",
             InventoryError::Store(_) => "internal.store",
@@ -107,6 +113,7 @@ impl Localized for InventoryError {
             InventoryError::Import(e) => e.field(),
             InventoryError::Custom(e) => e.field(),
             InventoryError::StockRange => Some("stock"),
+            InventoryError::BadCursor => Some("cursor"),
             _ => None,
         }
     }
@@ -148,6 +155,9 @@ impl Localized for InventoryError {
                 Lang::En => format!("This batch has {sold} sold keys and cannot be voided"),
             },
             InventoryError::BatchAlreadyVoided => lang.pick("该批次已作废", "This batch is already voided").into(),
+            InventoryError::BadCursor => lang
+                .pick("批次翻页参数无效，请从第一页开始", "Invalid batch page cursor; start from the first page")
+                .into(),
             InventoryError::ConcurrentDuplicate => lang
                 .pick(
                     "有相同卡密正在同时导入，本次未导入任何卡密，请重试",
@@ -533,15 +543,29 @@ pub async fn list_keys_for_owner(
         .collect()
 }
 
-/// A product's batches, for the merchant who owns them.
+/// One page of a product's batches, newest first, and the cursor of the next (older) page if there is one.
+pub struct BatchesPage {
+    pub batches: Vec<Batch>,
+    pub next: Option<String>,
+}
+
+/// A product's batches from a cursor (a batch id; absent or empty: the newest) on, `BATCHES_PAGE` a page, for
+/// the merchant who owns them. A page costs the same however many batches and keys the product has.
 pub async fn list_batches_for_owner(
     store: &dyn Store,
     merchant: UserId,
     product: ProductId,
-) -> Result<Vec<Batch>, InventoryError> {
+    cursor: Option<&str>,
+) -> Result<BatchesPage, InventoryError> {
+    let before = match cursor.map(str::trim).filter(|c| !c.is_empty()) {
+        None => None,
+        Some(c) => Some(BatchId(crate::history::id_cursor(c).ok_or(InventoryError::BadCursor)?)),
+    };
     let mut tx = store.begin(TxMode::Read).await?;
     owned_product(&mut *tx, merchant, product).await?;
-    Ok(tx.list_batches(product).await?)
+    let rows = tx.list_batches(product, before, BATCHES_PAGE + 1).await?;
+    let (batches, next) = crate::history::keyset_page(rows, BATCHES_PAGE, |b| b.id.0);
+    Ok(BatchesPage { batches, next })
 }
 
 #[cfg(test)]
@@ -647,7 +671,7 @@ mod tests {
         assert!(again.report.duplicates.iter().all(|d| d.same_as_line.is_none()));
         assert_eq!(stock(&f).await, (2, 2));
         let mut tx = f.store.begin(TxMode::Read).await.unwrap();
-        assert_eq!(tx.list_batches(f.product).await.unwrap().len(), 1);
+        assert_eq!(tx.list_batches(f.product, None, 100).await.unwrap().len(), 1);
     }
 
     #[tokio::test]
@@ -661,12 +685,40 @@ mod tests {
             Err(InventoryError::ProductNotFound)
         ));
         assert!(matches!(
-            list_batches_for_owner(&*f.store, f.other, f.product).await,
+            list_batches_for_owner(&*f.store, f.other, f.product, None).await,
             Err(InventoryError::ProductNotFound)
         ));
         let batch = out.batch_id.unwrap();
         assert!(matches!(void_batch(&*f.store, f.other, batch, NOW).await, Err(InventoryError::BatchNotFound)));
         assert_eq!(stock(&f).await, (1, 1));
+    }
+
+    #[tokio::test]
+    async fn batches_come_newest_first_a_page_at_a_time() {
+        let f = fixture().await;
+        let mut imported = Vec::new();
+        for i in 0..BATCHES_PAGE + 2 {
+            let file = format!("PAGE-{i}\n");
+            let out = import_keys(&*f.store, &f.keyring, f.merchant, f.product, file.as_bytes(), "test", NOW).await;
+            imported.push(out.unwrap().batch_id.unwrap());
+        }
+        imported.reverse();
+        let first = list_batches_for_owner(&*f.store, f.merchant, f.product, None).await.unwrap();
+        assert_eq!(first.batches.len() as i64, BATCHES_PAGE);
+        let cursor = first.next.clone().unwrap();
+        assert_eq!(cursor, first.batches.last().unwrap().id.0.to_string(), "the cursor is the last batch shown");
+        let second = list_batches_for_owner(&*f.store, f.merchant, f.product, Some(&cursor)).await.unwrap();
+        assert_eq!(second.next, None, "the last page has no older one");
+        let seen: Vec<BatchId> = first.batches.iter().chain(&second.batches).map(|b| b.id).collect();
+        assert_eq!(seen, imported, "every batch once, newest first");
+        assert_eq!((second.batches[0].available, second.batches[0].sold), (1, 0));
+        let blank = list_batches_for_owner(&*f.store, f.merchant, f.product, Some(" ")).await.unwrap();
+        assert_eq!(blank.batches.len() as i64, BATCHES_PAGE, "an empty cursor is the first page");
+        for bad in ["x", "-3", "0", "1.5"] {
+            let err = list_batches_for_owner(&*f.store, f.merchant, f.product, Some(bad)).await.err();
+            assert!(matches!(err, Some(InventoryError::BadCursor)), "{bad}: {err:?}");
+        }
+        assert_eq!(InventoryError::BadCursor.field(), Some("cursor"));
     }
 
     #[tokio::test]

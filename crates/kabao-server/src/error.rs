@@ -344,7 +344,9 @@ impl From<kabao_app::inventory::InventoryError> for ApiError {
             E::ProductNotFound | E::BatchNotFound => StatusCode::NOT_FOUND,
             // The request is well formed but the product's kind does not take it: a conflict with the product.
             E::CustomGoods | E::SharedGoods | E::NotShared | E::NotCustom => StatusCode::CONFLICT,
-            E::SharedInput | E::Custom(_) | E::StockRange | E::Import(ImportError::Empty) => StatusCode::BAD_REQUEST,
+            E::SharedInput | E::Custom(_) | E::StockRange | E::Import(ImportError::Empty) | E::BadCursor => {
+                StatusCode::BAD_REQUEST
+            }
             E::Import(ImportError::TooLarge { .. }) => StatusCode::PAYLOAD_TOO_LARGE,
             E::BatchHasSoldKeys { .. } | E::BatchAlreadyVoided | E::ConcurrentDuplicate => StatusCode::CONFLICT,
             E::Vault(_) | E::Store(_) => {

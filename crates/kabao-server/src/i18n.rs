@@ -217,6 +217,8 @@ fn lookup(key: &str) -> Option<(&'static str, &'static str)> {
         "console.batches" => ("导入批次", "Import batches"),
         "console.batch" => ("批次", "Batch"),
         "console.batch_source" => ("来源", "Source"),
+        "console.batches_older" => ("更早的批次 →", "Older batches →"),
+        "console.batches_newest" => ("← 最新的批次", "← Newest batches"),
         "console.available" => ("可售", "Available"),
         "console.sold" => ("已售", "Sold"),
         "console.voided" => ("已作废", "Voided"),

@@ -26,6 +26,7 @@ pub const SCENARIOS: &[&str] = &[
     "duplicate_fingerprint_conflicts_and_writes_nothing",
     "existing_fingerprints_finds_only_own_shop",
     "void_batch_updates_counts_and_stock",
+    "batch_counts_stay_exact_and_batches_page_by_keyset",
     "dropped_transaction_is_rolled_back",
     "data_keys_roundtrip_and_conflict",
     "concurrent_read_sees_consistent_stock",
@@ -481,7 +482,7 @@ pub async fn card_key_import_keeps_stock_exact(store: &dyn Store) {
     assert_eq!(stock(store, f.product).await, (10_005, 10_005));
 
     let mut tx = store.begin(TxMode::Read).await.unwrap();
-    let batches = tx.list_batches(f.product).await.unwrap();
+    let batches = tx.list_batches(f.product, None, 100).await.unwrap();
     assert_eq!(batches.iter().map(|b| b.id).collect::<Vec<_>>(), vec![second, batch], "newest first");
     let b = tx.batch_by_id(batch).await.unwrap().unwrap();
     assert_eq!((b.shop_id, b.product_id, b.created_by, b.source.as_str()), (f.shop, f.product, f.owner, "upload"));
@@ -528,7 +529,7 @@ pub async fn duplicate_fingerprint_conflicts_and_writes_nothing(store: &dyn Stor
     drop(tx);
     assert_eq!(stock(store, f.product).await, (10, 10), "nothing of the failed import is visible");
     let mut tx = store.begin(TxMode::Read).await.unwrap();
-    assert_eq!(tx.list_batches(f.product).await.unwrap().len(), 1);
+    assert_eq!(tx.list_batches(f.product, None, 100).await.unwrap().len(), 1);
     drop(tx);
 
     // A duplicate within one call is caught the same way.
@@ -600,6 +601,136 @@ pub async fn void_batch_updates_counts_and_stock(store: &dyn Store) {
     assert_eq!(tx.batch_by_id(bad).await.unwrap().unwrap().voided_at, Some(at(77)), "first voiding time kept");
     tx.commit().await.unwrap();
     assert_eq!(stock(store, f.product).await, (30, 30));
+}
+
+/// A product whose batches hold keys in every state (sold, voided by re-issue, voided with the batch, still
+/// available), for checks of the stored batch counts such as migration 0038's backfill.
+pub async fn product_with_keys_in_every_state(store: &dyn Store) -> ProductId {
+    let f = merchant_with_product(store, "vesta").await;
+    let [_, _, c] = [import(store, &f, 301, 3).await, import(store, &f, 302, 3).await, import(store, &f, 303, 2).await];
+    let mut tx = store.begin(TxMode::Write).await.unwrap();
+    let order = tx.insert_order(&new_order(&f, "KVESTA0000000000000000001", None, 4)).await.unwrap();
+    assert_eq!(tx.allocate_keys(f.product, order, 4).await.unwrap().len(), 4);
+    tx.reissue_key(order, 1, f.product, at(10)).await.unwrap().unwrap();
+    assert_eq!(tx.void_batch(c, at(20)).await.unwrap(), 2);
+    tx.commit().await.unwrap();
+    f.product
+}
+
+/// Each batch's stored counts (available, sold, voided) beside the counts of its keys read from the rows.
+pub async fn assert_batch_counts_are_the_keys(store: &dyn Store, product: ProductId, after: &str) {
+    type Counts = std::collections::BTreeMap<i64, (i64, i64, i64)>;
+    let mut tx = store.begin(TxMode::Read).await.unwrap();
+    let stored: Counts = tx
+        .list_batches(product, None, 1_000)
+        .await
+        .unwrap()
+        .iter()
+        .map(|b| (b.id.0, (b.available, b.sold, b.voided)))
+        .collect();
+    let mut real: Counts = stored.keys().map(|id| (*id, (0, 0, 0))).collect();
+    for k in tx.list_card_keys(product, None, 1_000_000, 0).await.unwrap() {
+        let c = real.entry(k.batch_id.0).or_default();
+        match k.state {
+            KeyState::Available => c.0 += 1,
+            KeyState::Sold => c.1 += 1,
+            KeyState::Voided => c.2 += 1,
+        }
+    }
+    assert_eq!(stored, real, "stored batch counts differ from the keys after {after}");
+}
+
+/// The batch counts the key page shows are stored on the batch; every transition of a key (import, sale across
+/// two batches, a short or rolled-back sale, re-issue within one batch and across two, voiding) keeps them equal
+/// to the keys' real states, and the keyset pages of batches return every batch once, newest first.
+pub async fn batch_counts_stay_exact_and_batches_page_by_keyset(store: &dyn Store) {
+    let f = merchant_with_product(store, "tally").await;
+    let other = merchant_with_product(store, "umber").await;
+    let mut batches = Vec::new();
+    for (seed, n) in [(101, 3), (102, 2), (103, 4), (104, 1), (105, 1), (106, 1), (107, 1)] {
+        batches.push(import(store, &f, seed, n).await);
+    }
+    import(store, &other, 201, 2).await;
+    import(store, &other, 202, 2).await;
+    let [a, b, c, d, ..] = batches[..] else { unreachable!("seven batches") };
+    let counts = |tx_batches: &[crate::Batch], id: BatchId| {
+        tx_batches.iter().find(|x| x.id == id).map(|x| (x.available, x.sold, x.voided))
+    };
+    assert_batch_counts_are_the_keys(store, f.product, "import").await;
+    let mut tx = store.begin(TxMode::Read).await.unwrap();
+    let page = tx.list_batches(f.product, None, 100).await.unwrap();
+    assert_eq!((counts(&page, a), counts(&page, c)), (Some((3, 0, 0)), Some((4, 0, 0))));
+    drop(tx);
+
+    // A sale of four takes a's three keys and one of b's, in one allocation.
+    let mut tx = store.begin(TxMode::Write).await.unwrap();
+    let first = tx.insert_order(&new_order(&f, "KBATCH00000000000000000001", None, 4)).await.unwrap();
+    assert_eq!(tx.allocate_keys(f.product, first, 4).await.unwrap().len(), 4);
+    let short = tx.insert_order(&new_order(&f, "KBATCH00000000000000000002", None, 5)).await.unwrap();
+    assert!(tx.allocate_keys(f.product, short, 100).await.unwrap().is_empty(), "a short sale changes nothing");
+    tx.commit().await.unwrap();
+    assert_batch_counts_are_the_keys(store, f.product, "a sale across two batches").await;
+    let mut tx = store.begin(TxMode::Write).await.unwrap();
+    let dropped = tx.insert_order(&new_order(&f, "KBATCH00000000000000000003", None, 2)).await.unwrap();
+    assert_eq!(tx.allocate_keys(f.product, dropped, 2).await.unwrap().len(), 2);
+    drop(tx);
+    let mut tx = store.begin(TxMode::Read).await.unwrap();
+    let page = tx.list_batches(f.product, None, 100).await.unwrap();
+    assert_eq!((counts(&page, a), counts(&page, b)), (Some((0, 3, 0)), Some((1, 1, 0))), "a rolled-back sale too");
+    drop(tx);
+
+    // Re-issue across batches (a's key voided, b's last key sold), then again (b's voided, one of c's sold).
+    let mut tx = store.begin(TxMode::Write).await.unwrap();
+    tx.reissue_key(first, 1, f.product, at(10)).await.unwrap().unwrap();
+    tx.reissue_key(first, 1, f.product, at(20)).await.unwrap().unwrap();
+    tx.commit().await.unwrap();
+    assert_batch_counts_are_the_keys(store, f.product, "two re-issues across batches").await;
+    // A sale and a re-issue within one batch: c's key voided, another of c's sold.
+    let mut tx = store.begin(TxMode::Write).await.unwrap();
+    let third = tx.insert_order(&new_order(&f, "KBATCH00000000000000000004", None, 1)).await.unwrap();
+    assert_eq!(tx.allocate_keys(f.product, third, 1).await.unwrap().len(), 1);
+    tx.reissue_key(third, 1, f.product, at(30)).await.unwrap().unwrap();
+    tx.commit().await.unwrap();
+    assert_batch_counts_are_the_keys(store, f.product, "a re-issue within one batch").await;
+    let mut tx = store.begin(TxMode::Read).await.unwrap();
+    let page = tx.list_batches(f.product, None, 100).await.unwrap();
+    assert_eq!(
+        (counts(&page, a), counts(&page, b), counts(&page, c)),
+        (Some((0, 2, 1)), Some((0, 1, 1)), Some((1, 2, 1)))
+    );
+    drop(tx);
+
+    // Voiding moves only the available keys, once.
+    let mut tx = store.begin(TxMode::Write).await.unwrap();
+    assert_eq!(tx.void_batch(d, at(40)).await.unwrap(), 1);
+    assert_eq!(tx.void_batch(c, at(40)).await.unwrap(), 1);
+    assert_eq!(tx.void_batch(c, at(50)).await.unwrap(), 0);
+    tx.commit().await.unwrap();
+    assert_batch_counts_are_the_keys(store, f.product, "voiding").await;
+    assert_batch_counts_are_the_keys(store, other.product, "another shop's import").await;
+    assert_eq!(stock(store, f.product).await, (3, 3));
+
+    // Pages of three: every batch once, newest first, the last page short, nothing after it.
+    let mut tx = store.begin(TxMode::Read).await.unwrap();
+    let (mut seen, mut sizes, mut before) = (Vec::new(), Vec::new(), None);
+    loop {
+        let page = tx.list_batches(f.product, before, 3).await.unwrap();
+        let Some(last) = page.last() else { break };
+        before = Some(last.id);
+        sizes.push(page.len());
+        assert!(page.iter().all(|x| x.product_id == f.product), "only this product's batches");
+        seen.extend(page.iter().map(|x| x.id));
+    }
+    assert_eq!(sizes, vec![3, 3, 1]);
+    let mut newest_first = batches.clone();
+    newest_first.reverse();
+    assert_eq!(seen, newest_first, "every batch exactly once, newest first");
+    assert_eq!(tx.list_batches(f.product, None, 100).await.unwrap().len(), 7);
+    assert_eq!(
+        tx.list_batches(f.product, Some(c), 100).await.unwrap().iter().map(|x| x.id).collect::<Vec<_>>(),
+        [b, a]
+    );
+    assert!(tx.list_batches(f.product, Some(a), 100).await.unwrap().is_empty());
 }
 
 pub async fn dropped_transaction_is_rolled_back(store: &dyn Store) {
@@ -1062,12 +1193,16 @@ pub async fn job_leases_are_exclusive_until_released_or_expired(store: &dyn Stor
 }
 
 /// 200 buyers, each in its own task and write transaction, race for 50 keys: exactly 50 get one, no key is sold
-/// twice, and the counter ends at zero. SQLite queues them on the writer; PostgreSQL races them for row locks.
+/// twice, and the counters (the product's, each batch's) end exact. SQLite queues them on the writer; PostgreSQL
+/// races them for row locks.
 pub async fn concurrent_buyers_never_oversell(store: &std::sync::Arc<dyn Store>) {
     const KEYS: i64 = 50;
     const BUYERS: usize = 200;
     let f = merchant_with_product(store.as_ref(), "rush").await;
-    import(store.as_ref(), &f, 50, KEYS as u64).await;
+    // In five batches, so the race also moves keys in several batches' stored counts.
+    for seed in 50..55 {
+        import(store.as_ref(), &f, seed, KEYS as u64 / 5).await;
+    }
     let mut tasks = tokio::task::JoinSet::new();
     for i in 0..BUYERS {
         let store = store.clone();
@@ -1103,6 +1238,7 @@ pub async fn concurrent_buyers_never_oversell(store: &std::sync::Arc<dyn Store>)
     assert_eq!(tx.count_card_keys(f.product, KeyState::Sold).await.unwrap(), KEYS);
     drop(tx);
     assert_eq!(stock(store.as_ref(), f.product).await, (0, 0));
+    assert_batch_counts_are_the_keys(store.as_ref(), f.product, "the race").await;
 }
 
 pub async fn custom_goods_answers_deadlines_and_delivery(store: &dyn Store) {

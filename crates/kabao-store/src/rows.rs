@@ -151,12 +151,11 @@ pub(crate) fn listing_from_row<R: ColumnAt>(r: &R) -> StoreResult<Listing> {
     })
 }
 
-/// Counts come from per-state subqueries so each one is a lookup in the `(batch_id, state)` index.
+/// The counts are the batch's stored ones (`keys_*`, kept in step by every statement that changes a key), so a
+/// batch row costs the same whatever the batch holds.
 pub(crate) const BATCH_COLS: &str =
     "b.id, b.shop_id, b.product_id, b.created_by, b.created_at, b.source, b.voided_at, \
-     (SELECT COUNT(*) FROM card_keys k WHERE k.batch_id = b.id AND k.state = 'available'), \
-     (SELECT COUNT(*) FROM card_keys k WHERE k.batch_id = b.id AND k.state = 'sold'), \
-     (SELECT COUNT(*) FROM card_keys k WHERE k.batch_id = b.id AND k.state = 'voided')";
+     b.keys_available, b.keys_sold, b.keys_voided";
 pub(crate) type BatchRow = (i64, i64, i64, i64, i64, String, Option<i64>, i64, i64, i64);
 
 pub(crate) fn batch(r: BatchRow) -> Batch {

@@ -149,6 +149,7 @@ conformance_tests!(
     duplicate_fingerprint_conflicts_and_writes_nothing,
     existing_fingerprints_finds_only_own_shop,
     void_batch_updates_counts_and_stock,
+    batch_counts_stay_exact_and_batches_page_by_keyset,
     dropped_transaction_is_rolled_back,
     data_keys_roundtrip_and_conflict,
     concurrent_read_sees_consistent_stock,
@@ -261,6 +262,47 @@ async fn migrations_produce_the_same_schema_on_both_backends() {
     for (table, columns) in &lite {
         assert_eq!(Some(columns), pg.get(table), "columns (name → nullable) of {table} differ between backends");
     }
+}
+
+/// The backfill of migration 0038: the statement after its ALTERs, run on a database whose counts were wiped.
+fn batch_counts_backfill(migration: &'static str) -> &'static str {
+    let start = migration.find("UPDATE key_batches").expect("0038 backfills with an UPDATE of key_batches");
+    &migration[start..]
+}
+
+/// Migration 0038 fills each batch's stored counts from its keys on both backends: counts wiped to zero on a
+/// database holding keys in every state are rebuilt by the migration's backfill to what the rows say.
+#[tokio::test]
+async fn migration_0038_backfills_batch_counts_from_the_keys() {
+    const WIPE: &str = "UPDATE key_batches SET keys_available = 0, keys_sold = 0, keys_voided = 0";
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("backfill.db");
+    let store = SqliteStore::open(&path).await.expect("open sqlite");
+    store.migrate().await.expect("migrate sqlite");
+    let product = kabao_store::conformance::product_with_keys_in_every_state(&store).await;
+    store.close().await;
+    let mut conn =
+        sqlx::SqliteConnection::connect(&format!("sqlite://{}", path.display())).await.expect("connect sqlite");
+    sqlx::query(WIPE).execute(&mut conn).await.expect("wipe");
+    let backfill = batch_counts_backfill(include_str!("../migrations/sqlite/0038_batch_counts.sql"));
+    sqlx::query(backfill).execute(&mut conn).await.expect("backfill sqlite");
+    conn.close().await.ok();
+    let store = SqliteStore::open(&path).await.expect("reopen sqlite");
+    kabao_store::conformance::assert_batch_counts_are_the_keys(&store, product, "the SQLite backfill").await;
+    store.close().await;
+
+    let Some(admin) = pg_admin_url() else { return };
+    let db = PgTestDb::create(&admin).await;
+    let store = PgStore::connect(&db.url).await.expect("connect postgres");
+    store.migrate().await.expect("migrate postgres");
+    let product = kabao_store::conformance::product_with_keys_in_every_state(&store).await;
+    let mut conn = sqlx::PgConnection::connect(&db.url).await.expect("connect postgres");
+    sqlx::query(WIPE).execute(&mut conn).await.expect("wipe");
+    let backfill = batch_counts_backfill(include_str!("../migrations/postgres/0038_batch_counts.sql"));
+    sqlx::query(backfill).execute(&mut conn).await.expect("backfill postgres");
+    conn.close().await.ok();
+    kabao_store::conformance::assert_batch_counts_are_the_keys(&store, product, "the PostgreSQL backfill").await;
+    store.close().await;
 }
 
 /// PostgreSQL answers a 2-character search from the grams GIN index and a longer one from the pg_trgm index,

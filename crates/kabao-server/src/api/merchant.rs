@@ -1,7 +1,10 @@
 //! `/api/v1/merchant/...`: a merchant's shop, products and card-key inventory, with a merchant's token.
 //! Another shop's ids answer 404, exactly as ids that do not exist.
 
-use super::views::{BatchView, ImportView, KeyQuery, KeyView, ProductBody, ProductView, ShopInput, ShopView, VoidView};
+use super::history::CursorQuery;
+use super::views::{
+    BatchView, BatchesPageView, ImportView, KeyQuery, KeyView, ProductBody, ProductView, ShopInput, ShopView, VoidView,
+};
 use super::ApiJson;
 use crate::auth::{ApiMerchant, ReqLang};
 use crate::error::ApiError;
@@ -182,16 +185,20 @@ pub async fn list_keys(
     Ok(([(header::CACHE_CONTROL, "no-store")], ApiJson(views)))
 }
 
-/// The product's import batches with their counts by state.
-#[utoipa::path(get, path = "/api/v1/merchant/products/{id}/batches", tag = "merchant", security(("bearer" = [])), params(("id" = i64, Path)),
-    responses((status = 403, description = "not a merchant"), (status = 200, body = [BatchView]), (status = 404, description = "not a product of yours")))]
+/// The product's import batches with their counts by state, newest first, 20 a page (keyset-paged).
+#[utoipa::path(get, path = "/api/v1/merchant/products/{id}/batches", tag = "merchant", security(("bearer" = [])),
+    params(("id" = i64, Path), CursorQuery),
+    responses((status = 403, description = "not a merchant"), (status = 200, body = BatchesPageView),
+        (status = 400, description = "malformed cursor"), (status = 404, description = "not a product of yours")))]
 pub async fn list_batches(
     State(state): State<SharedState>,
     ApiMerchant(user): ApiMerchant,
     ApiPath(id): ApiPath<i64>,
-) -> Result<ApiJson<Vec<BatchView>>, ApiError> {
-    let batches = kabao_app::inventory::list_batches_for_owner(&*state.store, user.id, ProductId(id)).await?;
-    Ok(ApiJson(batches.iter().map(BatchView::from).collect()))
+    ApiQuery(q): ApiQuery<CursorQuery>,
+) -> Result<ApiJson<BatchesPageView>, ApiError> {
+    let page = kabao_app::inventory::list_batches_for_owner(&*state.store, user.id, ProductId(id), q.cursor.as_deref())
+        .await?;
+    Ok(ApiJson(BatchesPageView { batches: page.batches.iter().map(BatchView::from).collect(), next_cursor: page.next }))
 }
 
 /// Void a batch none of whose keys were sold.

@@ -418,6 +418,14 @@ impl From<&Batch> for BatchView {
 }
 
 #[derive(Serialize, ToSchema)]
+pub struct BatchesPageView {
+    /// Newest first, at most 20.
+    pub batches: Vec<BatchView>,
+    /// Pass as `cursor` for the next (older) page; null on the last page.
+    pub next_cursor: Option<String>,
+}
+
+#[derive(Serialize, ToSchema)]
 pub struct VoidView {
     pub batch_id: i64,
     pub voided: u64,

@@ -5,7 +5,7 @@ use super::account::CsrfOnly;
 use super::{date, datetime, render, see_other, Ctx, PageForm};
 use crate::auth::{MerchantVisitor, Visitor};
 use crate::error::ApiError;
-use crate::extract::ApiPath;
+use crate::extract::{ApiPath, ApiQuery};
 use crate::SharedState;
 use askama::Template;
 use axum::extract::multipart::MultipartRejection;
@@ -360,7 +360,10 @@ struct ProductConsolePage {
     builder: PolicyBuilder,
     error: Option<String>,
     report: Option<ReportView>,
+    /// One page of batches, newest first, with links to the next (older) page and back to the newest.
     batches: Vec<BatchRow>,
+    batches_older: Option<String>,
+    batches_newest: Option<String>,
     keys: Vec<KeyRow>,
     form: FormView,
     pictures: Vec<PictureRow>,
@@ -375,21 +378,28 @@ pub struct PictureRow {
     pub without: String,
 }
 
-/// How many keys the console lists; the API pages through the rest.
+/// How many keys the console lists (the oldest, walking the (product, id) index); the API pages through the rest.
 const KEYS_SHOWN: i64 = 100;
 
+/// The console's product page. `batch_cursor` picks the page of batches (the newest when `None`); the pages shown
+/// again after a form always show the newest.
+#[allow(clippy::too_many_arguments)]
 async fn product_page(
     state: &SharedState,
     v: &Visitor,
     user: &User,
     id: ProductId,
+    batch_cursor: Option<&str>,
     error: Option<String>,
     report: Option<ReportView>,
     form: Option<FormView>,
 ) -> Result<Response, ApiError> {
     let (p, _) = kabao_app::products::owned(state, user, id).await?;
     let lang = v.lang;
-    let batches = kabao_app::inventory::list_batches_for_owner(&*state.store, user.id, id).await?;
+    let batches = kabao_app::inventory::list_batches_for_owner(&*state.store, user.id, id, batch_cursor).await?;
+    let later = batch_cursor.is_some_and(|c| !c.trim().is_empty());
+    let batches_newest = later.then(|| format!("/console/products/{}#batches", id.0));
+    let batches_older = batches.next.map(|c| format!("/console/products/{}?batch_cursor={c}#batches", id.0));
     let keys =
         kabao_app::inventory::list_keys_for_owner(&*state.store, &state.keyring, user.id, id, None, KEYS_SHOWN, 0)
             .await?;
@@ -443,7 +453,10 @@ async fn product_page(
         warranty_lines: policy.map(|c| c.policy.describe(lang)).unwrap_or_default(),
         error,
         report,
+        batches_older,
+        batches_newest,
         batches: batches
+            .batches
             .iter()
             .map(|b| BatchRow {
                 id: b.id.0,
@@ -472,12 +485,19 @@ async fn product_page(
     Ok(([(header::CACHE_CONTROL, "no-store")], render(page)).into_response())
 }
 
+#[derive(Deserialize)]
+pub struct ProductQuery {
+    /// The page of batches to show (the last batch id of the newer page); the newest when absent.
+    batch_cursor: Option<String>,
+}
+
 pub async fn product(
     State(state): State<SharedState>,
     MerchantVisitor { v, user }: MerchantVisitor,
     ApiPath(id): ApiPath<i64>,
+    ApiQuery(q): ApiQuery<ProductQuery>,
 ) -> Result<Response, ApiError> {
-    product_page(&state, &v, &user, ProductId(id), None, None, None).await
+    product_page(&state, &v, &user, ProductId(id), q.batch_cursor.as_deref(), None, None, None).await
 }
 
 pub async fn update_product(
@@ -495,9 +515,17 @@ pub async fn update_product(
         Ok(p) => Ok(see_other(&format!("/console/products/{}", p.id))),
         Err(e) if e.status == StatusCode::BAD_REQUEST => {
             let form = FormView::from_form(&f, format!("/console/products/{id}"), v.lang);
-            let page =
-                product_page(&state, &v, &user, ProductId(id), Some(e.message(v.lang).to_string()), None, Some(form))
-                    .await?;
+            let page = product_page(
+                &state,
+                &v,
+                &user,
+                ProductId(id),
+                None,
+                Some(e.message(v.lang).to_string()),
+                None,
+                Some(form),
+            )
+            .await?;
             Ok(status(page, e.status))
         }
         Err(e) => Err(e),
@@ -578,7 +606,7 @@ pub async fn import_keys(
         Ok(out) => {
             state.metrics.keys_imported.inc_by(out.report.accepted_count);
             let report = ReportView::new(&out.report, v.lang);
-            product_page(&state, &v, &user, ProductId(id), None, Some(report), None).await
+            product_page(&state, &v, &user, ProductId(id), None, None, Some(report), None).await
         }
         Err(e) => {
             let err = ApiError::from(e);
@@ -586,7 +614,7 @@ pub async fn import_keys(
                 return Err(err);
             }
             let page =
-                product_page(&state, &v, &user, ProductId(id), Some(err.message(v.lang).to_string()), None, None)
+                product_page(&state, &v, &user, ProductId(id), None, Some(err.message(v.lang).to_string()), None, None)
                     .await?;
             Ok(status(page, err.status))
         }
@@ -654,7 +682,7 @@ async fn back_to_product(
     match result {
         Ok(()) => Ok(see_other(&format!("/console/products/{}", id.0))),
         Err(e) if e.status == StatusCode::BAD_REQUEST => {
-            let page = product_page(state, v, user, id, Some(e.message(v.lang).to_string()), None, None).await?;
+            let page = product_page(state, v, user, id, None, Some(e.message(v.lang).to_string()), None, None).await?;
             Ok(status(page, e.status))
         }
         Err(e) => Err(e),
@@ -969,7 +997,7 @@ pub async fn upload_picture(
             let e = ApiError::from(e);
             if e.status.is_client_error() && e.status != StatusCode::NOT_FOUND {
                 let msg = e.message(v.lang).to_string();
-                product_page(&state, &v, &user, ProductId(id), Some(msg), None, None).await
+                product_page(&state, &v, &user, ProductId(id), None, Some(msg), None, None).await
             } else {
                 Err(e)
             }

@@ -169,6 +169,75 @@ async fn import_reports_lines_and_another_merchant_gets_404_everywhere() {
     assert_eq!(res.status, StatusCode::CONFLICT);
 }
 
+/// A product's batches, through the API and on the key page: 20 a page, newest first, every batch once, the
+/// counts by state on each; the page links to the older batches and back to the newest.
+async fn batches_page_story(app: TestApp) {
+    let (owner, product) = app.merchant_with_product("batch_pager").await;
+    let mut newest_first = Vec::new();
+    for i in 0..22 {
+        let res = app.import(&owner, product, &format!("PAGED-{i:02}\n")).await;
+        newest_first.insert(0, res.json()["batch_id"].as_i64().unwrap());
+    }
+    let path = format!("/api/v1/merchant/products/{product}/batches");
+    let first = app.api("GET", &path, Some(&owner), None).await;
+    assert_eq!(first.status, StatusCode::OK, "{}", first.body);
+    let first = first.json();
+    let cursor = first["next_cursor"].as_str().unwrap().to_string();
+    let second = app.api("GET", &format!("{path}?cursor={cursor}"), Some(&owner), None).await.json();
+    assert!(second["next_cursor"].is_null(), "{second}");
+    let ids = |page: &serde_json::Value| -> Vec<i64> {
+        page["batches"].as_array().unwrap().iter().map(|b| b["id"].as_i64().unwrap()).collect()
+    };
+    let mut all = ids(&first);
+    assert_eq!(all.len(), 20);
+    all.extend(ids(&second));
+    assert_eq!(all, newest_first);
+    let newest = &first["batches"][0];
+    assert_eq!(
+        (newest["available"].clone(), newest["sold"].clone(), newest["voided"].clone()),
+        (json!(1), json!(0), json!(0))
+    );
+    let bad = app.api("GET", &format!("{path}?cursor=abc"), Some(&owner), None).await;
+    assert_eq!((bad.status, bad.json()["field"].clone()), (StatusCode::BAD_REQUEST, json!("cursor")));
+
+    let mut b = app.browser();
+    b.login("batch_pager", "merchant-pass-1").await;
+    let page = b.get(&format!("/console/products/{product}")).await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(page.body.contains(&format!("批次 #{} ·", newest_first[0])), "the newest batch is shown");
+    assert!(!page.body.contains(&format!("批次 #{} ·", newest_first[21])), "the oldest is on the next page");
+    let older = format!("/console/products/{product}?batch_cursor={cursor}#batches");
+    assert!(page.body.contains(&format!("id=\"batches-older\" href=\"{older}\">更早的批次")), "{}", page.body);
+    assert!(!page.body.contains("id=\"batches-newest\""), "the first page links to no newer one");
+    let page = b.get(&format!("/console/products/{product}?batch_cursor={cursor}")).await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(page.body.contains(&format!("批次 #{} ·", newest_first[21])));
+    assert!(!page.body.contains(&format!("批次 #{} ·", newest_first[0])));
+    assert!(!page.body.contains("id=\"batches-older\""), "nothing older than the last page");
+    assert!(page.body.contains(&format!("id=\"batches-newest\" href=\"/console/products/{product}#batches\">")));
+    assert_eq!(b.get(&format!("/console/products/{product}?batch_cursor=x")).await.status, StatusCode::BAD_REQUEST);
+}
+
+#[tokio::test]
+async fn sqlite_batches_page_newest_first_by_cursor() {
+    let app = TestApp::new().await;
+    // The document says what the list answers: a page with its cursor, taking the cursor of the previous one.
+    let doc = app.get("/api/openapi.json").await.json();
+    let list = &doc["paths"]["/api/v1/merchant/products/{id}/batches"]["get"];
+    let params = list["parameters"].as_array().unwrap();
+    assert!(params.iter().any(|p| p["name"] == "cursor" && p["in"] == "query"), "{list}");
+    let ok = &list["responses"]["200"]["content"]["application/json"]["schema"]["$ref"];
+    assert_eq!(ok, "#/components/schemas/BatchesPageView");
+    assert!(doc["components"]["schemas"]["BatchesPageView"]["properties"]["next_cursor"].is_object());
+    batches_page_story(app).await;
+}
+
+#[tokio::test]
+async fn postgres_batches_page_newest_first_by_cursor() {
+    let Some(app) = TestApp::postgres().await else { return };
+    batches_page_story(app).await;
+}
+
 #[tokio::test]
 async fn oversize_upload_is_413_and_imports_nothing() {
     let app = TestApp::new().await;

@@ -2,6 +2,7 @@
 
 use super::PgTx;
 use crate::errors::{map_sqlx, one_row};
+use crate::tx::keys::{BATCH_KEYS_ADDED_SQL, BATCH_REISSUED_SQL, BATCH_VOIDED_SQL};
 use crate::{
     rows, Batch, CardKey, DeliveredKey, KeyState, KeysTx, NewBatch, NewCardKey, Reveal, StoreError, StoreResult,
 };
@@ -64,11 +65,13 @@ impl KeysTx for PgTx {
             return Ok(());
         }
         self.insert_key_rows(keys).await?;
-        // One counter update per product and call, not per key: the counter row would otherwise be the
-        // hottest row of the import.
+        // One counter update per product and per batch and call, not per key: the counter rows would otherwise be
+        // the hottest rows of the import. Products first (see `tx::keys`).
         let mut added: BTreeMap<i64, i64> = BTreeMap::new();
+        let mut added_to_batch: BTreeMap<i64, i64> = BTreeMap::new();
         for key in keys {
             *added.entry(key.product_id.0).or_insert(0) += 1;
+            *added_to_batch.entry(key.batch_id.0).or_insert(0) += 1;
         }
         for (product, n) in added {
             let done = sqlx::query("UPDATE products SET stock_available = stock_available + $1 WHERE id = $2")
@@ -79,15 +82,34 @@ impl KeysTx for PgTx {
                 .map_err(map_sqlx)?;
             one_row(done.rows_affected())?;
         }
+        for (batch, n) in added_to_batch {
+            let done =
+                sqlx::query(BATCH_KEYS_ADDED_SQL).bind(n).bind(batch).execute(&mut *self.tx).await.map_err(map_sqlx)?;
+            one_row(done.rows_affected())?;
+        }
         Ok(())
     }
 
-    async fn list_batches(&mut self, product: ProductId) -> StoreResult<Vec<Batch>> {
+    async fn list_batches(
+        &mut self,
+        product: ProductId,
+        before: Option<BatchId>,
+        limit: i64,
+    ) -> StoreResult<Vec<Batch>> {
+        // Walks (product_id, id) backwards from the cursor: the page's rows and no others.
         static SQL: LazyLock<String> = LazyLock::new(|| {
-            format!("SELECT {} FROM key_batches b WHERE b.product_id = $1 ORDER BY b.id DESC", rows::BATCH_COLS)
+            format!(
+                "SELECT {} FROM key_batches b WHERE b.product_id = $1 AND b.id < $2 ORDER BY b.id DESC LIMIT $3",
+                rows::BATCH_COLS
+            )
         });
-        let rows: Vec<rows::BatchRow> =
-            sqlx::query_as(&SQL).bind(product.0).fetch_all(&mut *self.tx).await.map_err(map_sqlx)?;
+        let rows: Vec<rows::BatchRow> = sqlx::query_as(&SQL)
+            .bind(product.0)
+            .bind(before.map_or(i64::MAX, |b| b.0))
+            .bind(limit)
+            .fetch_all(&mut *self.tx)
+            .await
+            .map_err(map_sqlx)?;
         Ok(rows.into_iter().map(rows::batch).collect())
     }
 
@@ -122,13 +144,15 @@ impl KeysTx for PgTx {
                 .await
                 .map_err(map_sqlx)?;
         }
-        // The first voiding time is kept if a batch is voided again.
-        sqlx::query("UPDATE key_batches SET voided_at = COALESCE(voided_at, $1) WHERE id = $2")
+        // The first voiding time is kept if a batch is voided again; the counts move by the rows voided above.
+        let done = sqlx::query(BATCH_VOIDED_SQL)
             .bind(now.millis())
             .bind(id.0)
+            .bind(voided_i64)
             .execute(&mut *self.tx)
             .await
             .map_err(map_sqlx)?;
+        one_row(done.rows_affected())?;
         Ok(voided)
     }
 
@@ -265,23 +289,31 @@ impl KeysTx for PgTx {
             return Ok(Vec::new());
         }
         // One statement, one round trip: pick the oldest available keys (locked, SKIP LOCKED so concurrent
-        // buyers take others), and only if there are `n` of them mark them sold, link them to the order and
-        // lower the stock counter. The state filter and the counts below make a double sale impossible even if
-        // the pick were stale; the UNIQUE key on order_keys is the last line.
+        // buyers take others), and only if there are `n` of them mark them sold, link them to the order, lower
+        // the stock counter and move the keys from available to sold in their batches' counts. The state filter
+        // and the counts below make a double sale impossible even if the pick were stale; the UNIQUE key on
+        // order_keys is the last line. The batches' update waits for the stock row (EXISTS over `stock`, a
+        // one-time filter run before any batch row is touched): products first, as everywhere (`tx::keys`).
         const SQL: &str = "WITH picked AS ( \
                  SELECT id, row_number() OVER (ORDER BY id) AS seq FROM ( \
                      SELECT id FROM card_keys WHERE product_id = $1 AND state = 'available' ORDER BY id LIMIT $2 \
                      FOR UPDATE SKIP LOCKED) k), \
              enough AS (SELECT count(*) = $2 AS ok FROM picked), \
              sold AS (UPDATE card_keys c SET state = 'sold' FROM picked p \
-                 WHERE (SELECT ok FROM enough) AND c.id = p.id AND c.state = 'available' RETURNING c.id), \
+                 WHERE (SELECT ok FROM enough) AND c.id = p.id AND c.state = 'available' \
+                 RETURNING c.id, c.batch_id), \
              linked AS (INSERT INTO order_keys (order_id, seq, item, card_key_id) \
                  SELECT $3, p.seq, p.seq, p.id FROM picked p JOIN sold s ON s.id = p.id RETURNING card_key_id), \
              stock AS (UPDATE products SET stock_available = stock_available - $2 \
-                 WHERE id = $1 AND (SELECT ok FROM enough) RETURNING id) \
+                 WHERE id = $1 AND (SELECT ok FROM enough) RETURNING id), \
+             batches AS (UPDATE key_batches b \
+                 SET keys_available = b.keys_available - s.n, keys_sold = b.keys_sold + s.n \
+                 FROM (SELECT batch_id, count(*) AS n FROM sold GROUP BY batch_id) s \
+                 WHERE b.id = s.batch_id AND EXISTS (SELECT 1 FROM stock) RETURNING s.n) \
              SELECT (SELECT ok FROM enough), (SELECT count(*) FROM sold), (SELECT count(*) FROM linked), \
-                 (SELECT count(*) FROM stock), COALESCE((SELECT array_agg(id ORDER BY seq) FROM picked), '{}')";
-        let (enough, sold, linked, stock, ids): (bool, i64, i64, i64, Vec<i64>) = sqlx::query_as(SQL)
+                 (SELECT count(*) FROM stock), (SELECT COALESCE(sum(n), 0)::BIGINT FROM batches), \
+                 COALESCE((SELECT array_agg(id ORDER BY seq) FROM picked), '{}')";
+        let (enough, sold, linked, stock, in_batches, ids): (bool, i64, i64, i64, i64, Vec<i64>) = sqlx::query_as(SQL)
             .bind(product.0)
             .bind(n)
             .bind(order.0)
@@ -295,6 +327,9 @@ impl KeysTx for PgTx {
             return Err(StoreError::Database("allocation raced: key no longer available".into()));
         }
         one_row(stock as u64)?;
+        if in_batches != n {
+            return Err(StoreError::Database(format!("allocation counted {in_batches} of {n} keys in their batches")));
+        }
         Ok(ids.into_iter().map(CardKeyId).collect())
     }
 
@@ -343,19 +378,26 @@ impl KeysTx for PgTx {
         let Some((seq, old_key)) = current else { return Err(StoreError::NotFound) };
         let ids = self.available_key_ids(product, 1).await?;
         let Some(new_key) = ids.first().copied() else { return Ok(None) };
-        let done = sqlx::query("UPDATE card_keys SET state = 'sold' WHERE id = $1 AND state = 'available'")
-            .bind(new_key)
-            .execute(&mut *self.tx)
-            .await
-            .map_err(map_sqlx)?;
-        if done.rows_affected() != 1 {
-            return Err(StoreError::Database("allocation raced: key no longer available".into()));
-        }
-        sqlx::query("UPDATE card_keys SET state = 'voided' WHERE id = $1")
-            .bind(old_key)
-            .execute(&mut *self.tx)
-            .await
-            .map_err(map_sqlx)?;
+        let new_batch: Option<i64> = sqlx::query_scalar(
+            "UPDATE card_keys SET state = 'sold' WHERE id = $1 AND state = 'available' RETURNING batch_id",
+        )
+        .bind(new_key)
+        .fetch_optional(&mut *self.tx)
+        .await
+        .map_err(map_sqlx)?;
+        let new_batch =
+            new_batch.ok_or_else(|| StoreError::Database("allocation raced: key no longer available".into()))?;
+        // A live delivered key is sold (only available keys are voided by a batch); the filter keeps the batch
+        // counts exact if that ever stopped being true.
+        let old_batch: Option<i64> = sqlx::query_scalar(
+            "UPDATE card_keys SET state = 'voided' WHERE id = $1 AND state = 'sold' RETURNING batch_id",
+        )
+        .bind(old_key)
+        .fetch_optional(&mut *self.tx)
+        .await
+        .map_err(map_sqlx)?;
+        let old_batch =
+            old_batch.ok_or_else(|| StoreError::Database("re-issue: the delivered key is not sold".into()))?;
         sqlx::query("UPDATE order_keys SET voided_at = $1 WHERE order_id = $2 AND seq = $3")
             .bind(at.millis())
             .bind(order.0)
@@ -382,6 +424,15 @@ impl KeysTx for PgTx {
             .await
             .map_err(map_sqlx)?;
         one_row(done.rows_affected())?;
+        let done = sqlx::query(BATCH_REISSUED_SQL)
+            .bind(new_batch)
+            .bind(old_batch)
+            .execute(&mut *self.tx)
+            .await
+            .map_err(map_sqlx)?;
+        if done.rows_affected() != if new_batch == old_batch { 1 } else { 2 } {
+            return Err(StoreError::Database("re-issue: a key's batch is missing".into()));
+        }
         Ok(Some(CardKeyId(new_key)))
     }
 

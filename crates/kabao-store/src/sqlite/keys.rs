@@ -3,6 +3,7 @@
 use super::SqliteTx;
 use crate::errors::{map_sqlx, one_row};
 use crate::lite::Error as LiteError;
+use crate::tx::keys::{BATCH_KEYS_ADDED_SQL, BATCH_KEYS_SOLD_SQL, BATCH_REISSUED_SQL, BATCH_VOIDED_SQL};
 use crate::{
     lite, rows, Batch, CardKey, DeliveredKey, KeyState, KeysTx, NewBatch, NewCardKey, Reveal, StoreError, StoreResult,
 };
@@ -57,11 +58,13 @@ impl KeysTx for SqliteTx {
             return Ok(());
         }
         self.insert_key_rows(keys).await?;
-        // One counter update per product and call, not per key: the counter row would otherwise be the
-        // hottest row of the import.
+        // One counter update per product and per batch and call, not per key: the counter rows would otherwise be
+        // the hottest rows of the import. Products first (see `tx::keys`).
         let mut added: BTreeMap<i64, i64> = BTreeMap::new();
+        let mut added_to_batch: BTreeMap<i64, i64> = BTreeMap::new();
         for key in keys {
             *added.entry(key.product_id.0).or_insert(0) += 1;
+            *added_to_batch.entry(key.batch_id.0).or_insert(0) += 1;
         }
         for (product, n) in added {
             let done = lite::query("UPDATE products SET stock_available = stock_available + $1 WHERE id = $2")
@@ -72,15 +75,34 @@ impl KeysTx for SqliteTx {
                 .map_err(map_sqlx)?;
             one_row(done.rows_affected())?;
         }
+        for (batch, n) in added_to_batch {
+            let done =
+                lite::query(BATCH_KEYS_ADDED_SQL).bind(n).bind(batch).execute(&mut self.tx).await.map_err(map_sqlx)?;
+            one_row(done.rows_affected())?;
+        }
         Ok(())
     }
 
-    async fn list_batches(&mut self, product: ProductId) -> StoreResult<Vec<Batch>> {
+    async fn list_batches(
+        &mut self,
+        product: ProductId,
+        before: Option<BatchId>,
+        limit: i64,
+    ) -> StoreResult<Vec<Batch>> {
+        // Walks (product_id, id) backwards from the cursor: the page's rows and no others.
         static SQL: LazyLock<String> = LazyLock::new(|| {
-            format!("SELECT {} FROM key_batches b WHERE b.product_id = $1 ORDER BY b.id DESC", rows::BATCH_COLS)
+            format!(
+                "SELECT {} FROM key_batches b WHERE b.product_id = $1 AND b.id < $2 ORDER BY b.id DESC LIMIT $3",
+                rows::BATCH_COLS
+            )
         });
-        let rows: Vec<rows::BatchRow> =
-            lite::query_as(&SQL).bind(product.0).fetch_all(&mut self.tx).await.map_err(map_sqlx)?;
+        let rows: Vec<rows::BatchRow> = lite::query_as(&SQL)
+            .bind(product.0)
+            .bind(before.map_or(i64::MAX, |b| b.0))
+            .bind(limit)
+            .fetch_all(&mut self.tx)
+            .await
+            .map_err(map_sqlx)?;
         Ok(rows.into_iter().map(rows::batch).collect())
     }
 
@@ -115,13 +137,15 @@ impl KeysTx for SqliteTx {
                 .await
                 .map_err(map_sqlx)?;
         }
-        // The first voiding time is kept if a batch is voided again.
-        lite::query("UPDATE key_batches SET voided_at = COALESCE(voided_at, $1) WHERE id = $2")
+        // The first voiding time is kept if a batch is voided again; the counts move by the rows voided above.
+        let done = lite::query(BATCH_VOIDED_SQL)
             .bind(now.millis())
             .bind(id.0)
+            .bind(voided_i64)
             .execute(&mut self.tx)
             .await
             .map_err(map_sqlx)?;
+        one_row(done.rows_affected())?;
         Ok(voided)
     }
 
@@ -261,17 +285,21 @@ impl KeysTx for SqliteTx {
         if (ids.len() as i64) < n {
             return Ok(Vec::new());
         }
+        let mut sold_from_batch: BTreeMap<i64, i64> = BTreeMap::new();
         for (seq, id) in ids.iter().enumerate() {
-            // The state filter and the rows-affected check make a double sale impossible even if the
-            // selection above were stale; the UNIQUE key on order_keys is the last line.
-            let done = lite::query("UPDATE card_keys SET state = 'sold' WHERE id = $1 AND state = 'available'")
-                .bind(*id)
-                .execute(&mut self.tx)
-                .await
-                .map_err(map_sqlx)?;
-            if done.rows_affected() != 1 {
+            // The state filter and the returned row make a double sale impossible even if the selection above
+            // were stale; the UNIQUE key on order_keys is the last line.
+            let batch: Option<i64> = lite::query_scalar(
+                "UPDATE card_keys SET state = 'sold' WHERE id = $1 AND state = 'available' RETURNING batch_id",
+            )
+            .bind(*id)
+            .fetch_optional(&mut self.tx)
+            .await
+            .map_err(map_sqlx)?;
+            let Some(batch) = batch else {
                 return Err(StoreError::Database("allocation raced: key no longer available".into()));
-            }
+            };
+            *sold_from_batch.entry(batch).or_insert(0) += 1;
             lite::query("INSERT INTO order_keys (order_id, seq, item, card_key_id) VALUES ($1, $2, $2, $3)")
                 .bind(order.0)
                 .bind(seq as i64 + 1)
@@ -287,6 +315,15 @@ impl KeysTx for SqliteTx {
             .await
             .map_err(map_sqlx)?;
         one_row(done.rows_affected())?;
+        for (batch, sold) in sold_from_batch {
+            let done = lite::query(BATCH_KEYS_SOLD_SQL)
+                .bind(sold)
+                .bind(batch)
+                .execute(&mut self.tx)
+                .await
+                .map_err(map_sqlx)?;
+            one_row(done.rows_affected())?;
+        }
         Ok(ids.into_iter().map(CardKeyId).collect())
     }
 
@@ -335,19 +372,26 @@ impl KeysTx for SqliteTx {
         let Some((seq, old_key)) = current else { return Err(StoreError::NotFound) };
         let ids = self.available_key_ids(product, 1).await?;
         let Some(new_key) = ids.first().copied() else { return Ok(None) };
-        let done = lite::query("UPDATE card_keys SET state = 'sold' WHERE id = $1 AND state = 'available'")
-            .bind(new_key)
-            .execute(&mut self.tx)
-            .await
-            .map_err(map_sqlx)?;
-        if done.rows_affected() != 1 {
-            return Err(StoreError::Database("allocation raced: key no longer available".into()));
-        }
-        lite::query("UPDATE card_keys SET state = 'voided' WHERE id = $1")
-            .bind(old_key)
-            .execute(&mut self.tx)
-            .await
-            .map_err(map_sqlx)?;
+        let new_batch: Option<i64> = lite::query_scalar(
+            "UPDATE card_keys SET state = 'sold' WHERE id = $1 AND state = 'available' RETURNING batch_id",
+        )
+        .bind(new_key)
+        .fetch_optional(&mut self.tx)
+        .await
+        .map_err(map_sqlx)?;
+        let new_batch =
+            new_batch.ok_or_else(|| StoreError::Database("allocation raced: key no longer available".into()))?;
+        // A live delivered key is sold (only available keys are voided by a batch); the filter keeps the batch
+        // counts exact if that ever stopped being true.
+        let old_batch: Option<i64> = lite::query_scalar(
+            "UPDATE card_keys SET state = 'voided' WHERE id = $1 AND state = 'sold' RETURNING batch_id",
+        )
+        .bind(old_key)
+        .fetch_optional(&mut self.tx)
+        .await
+        .map_err(map_sqlx)?;
+        let old_batch =
+            old_batch.ok_or_else(|| StoreError::Database("re-issue: the delivered key is not sold".into()))?;
         lite::query("UPDATE order_keys SET voided_at = $1 WHERE order_id = $2 AND seq = $3")
             .bind(at.millis())
             .bind(order.0)
@@ -374,6 +418,15 @@ impl KeysTx for SqliteTx {
             .await
             .map_err(map_sqlx)?;
         one_row(done.rows_affected())?;
+        let done = lite::query(BATCH_REISSUED_SQL)
+            .bind(new_batch)
+            .bind(old_batch)
+            .execute(&mut self.tx)
+            .await
+            .map_err(map_sqlx)?;
+        if done.rows_affected() != if new_batch == old_batch { 1 } else { 2 } {
+            return Err(StoreError::Database("re-issue: a key's batch is missing".into()));
+        }
         Ok(Some(CardKeyId(new_key)))
     }
 

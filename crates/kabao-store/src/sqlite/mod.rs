@@ -1122,7 +1122,8 @@ mod tests {
     }
 
     /// Lists and checks that once sorted or walked a shop's whole history (same shapes as in orders.rs, claims.rs
-    /// and keys.rs) read their own index in the order they return, without sorting every row.
+    /// and keys.rs, with the key page's batches) read their own index in the order they return, without sorting
+    /// every row.
     #[tokio::test]
     async fn history_lists_walk_their_index_instead_of_sorting_the_shops_record() {
         let store = SqliteStore::open_in_memory().await.unwrap();
@@ -1141,6 +1142,11 @@ mod tests {
             (
                 "SELECT id FROM card_keys k WHERE k.product_id = 1 AND k.state = 'sold' ORDER BY k.id ASC LIMIT 50",
                 "card_keys_product_state_idx",
+            ),
+            (
+                "SELECT b.id, b.keys_available FROM key_batches b WHERE b.product_id = 1 AND b.id < 99 \
+                 ORDER BY b.id DESC LIMIT 21",
+                "key_batches_product_id_idx",
             ),
         ] {
             let mut stmt = w.conn.get().prepare(&format!("EXPLAIN QUERY PLAN {sql}")).unwrap();

@@ -18,15 +18,23 @@ pub trait KeysTx: Send {
         fingerprints: &[Fingerprint],
     ) -> StoreResult<Vec<Fingerprint>>;
     async fn insert_batch(&mut self, batch: &NewBatch) -> StoreResult<BatchId>;
-    /// Inserts keys as `available` and adds their number to the product's stock counter, in this transaction.
+    /// Inserts keys as `available` and adds their number to the product's stock counter and to their batch's
+    /// available count, in this transaction.
     /// Conflict `"card_keys.fingerprint"` if any fingerprint exists in the shop (the caller checked first;
     /// the UNIQUE constraint is the backstop). Must be fast: a million rows in a few seconds on SQLite.
     async fn insert_card_keys(&mut self, keys: &[NewCardKey]) -> StoreResult<()>;
-    /// Batches of a product, newest first, with their counts by state.
-    async fn list_batches(&mut self, product: ProductId) -> StoreResult<Vec<Batch>>;
+    /// At most `limit` batches of a product, newest first, with an id below `before` (a keyset cursor; `None`:
+    /// from the newest), each with its stored counts by state: a page costs the same whatever the batches hold.
+    async fn list_batches(
+        &mut self,
+        product: ProductId,
+        before: Option<BatchId>,
+        limit: i64,
+    ) -> StoreResult<Vec<Batch>>;
     async fn batch_by_id(&mut self, id: BatchId) -> StoreResult<Option<Batch>>;
-    /// Marks every `available` key of the batch `voided`, sets the batch's `voided_at`, lowers the stock
-    /// counter; returns how many keys were voided.
+    /// Marks every `available` key of the batch `voided`, sets the batch's `voided_at`, moves the voided keys
+    /// from the batch's available count to its voided count, lowers the stock counter; returns how many keys were
+    /// voided.
     async fn void_batch(&mut self, id: BatchId, now: Timestamp) -> StoreResult<u64>;
     /// Keys of a product, oldest first, optionally of one state.
     async fn list_card_keys(
@@ -61,14 +69,16 @@ pub trait KeysTx: Send {
 
     // ---- allocation, delivery and re-issue ----
     /// Assigns `n` available keys of the product to the order, oldest first: marks them `sold`, links them in
-    /// `order_keys` (UNIQUE on the key: a key can never be delivered twice), lowers the stock counter.
+    /// `order_keys` (UNIQUE on the key: a key can never be delivered twice), lowers the stock counter and moves
+    /// the keys from their batches' available counts to their sold counts.
     /// Returns the keys' ids, or an empty vector and no change if fewer than `n` are available.
     /// SQLite runs it inside the single writer; PostgreSQL locks the chosen rows (`FOR UPDATE SKIP LOCKED`).
     async fn allocate_keys(&mut self, product: ProductId, order: OrderId, n: i64) -> StoreResult<Vec<CardKeyId>>;
     /// The keys delivered with an order, in allocation order.
     async fn order_keys(&mut self, order: OrderId) -> StoreResult<Vec<DeliveredKey>>;
     /// Re-issues an item: voids its current key (the card key becomes `voided`, its `order_keys` row is
-    /// stamped), delivers the product's oldest available key for the same item and lowers the stock counter.
+    /// stamped), delivers the product's oldest available key for the same item, lowers the stock counter and
+    /// moves both keys in their batches' counts (the old one sold → voided, the new one available → sold).
     /// Returns the new key, or `None` and no change when no key is available. NotFound if the item has no live key.
     async fn reissue_key(
         &mut self,
@@ -81,3 +91,23 @@ pub trait KeysTx: Send {
     async fn record_reveal(&mut self, reveal: &Reveal) -> StoreResult<()>;
     async fn list_reveals(&mut self, order: OrderId) -> StoreResult<Vec<Reveal>>;
 }
+
+// Statements both backends run to keep each batch's stored counts (`key_batches.keys_*`) equal to its keys by
+// state. Every transaction that changes them updates the product's stock counter first, so two transactions on
+// one product meet on that row before any batch row and cannot lock two batches in opposite orders.
+
+/// `$1` keys added to batch `$2` as available.
+pub(crate) const BATCH_KEYS_ADDED_SQL: &str =
+    "UPDATE key_batches SET keys_available = keys_available + $1 WHERE id = $2";
+/// `$1` keys of batch `$2` sold.
+pub(crate) const BATCH_KEYS_SOLD_SQL: &str =
+    "UPDATE key_batches SET keys_available = keys_available - $1, keys_sold = keys_sold + $1 WHERE id = $2";
+/// Batch `$2` voided at `$1` (the first time is kept) with `$3` of its available keys.
+pub(crate) const BATCH_VOIDED_SQL: &str = "UPDATE key_batches SET voided_at = COALESCE(voided_at, $1), \
+     keys_available = keys_available - $3, keys_voided = keys_voided + $3 WHERE id = $2";
+/// A re-issue: one key of batch `$1` sold, one sold key of batch `$2` voided (the same batch or two).
+pub(crate) const BATCH_REISSUED_SQL: &str = "UPDATE key_batches SET \
+     keys_available = keys_available - CASE WHEN id = $1 THEN 1 ELSE 0 END, \
+     keys_sold = keys_sold + CASE WHEN id = $1 THEN 1 ELSE 0 END - CASE WHEN id = $2 THEN 1 ELSE 0 END, \
+     keys_voided = keys_voided + CASE WHEN id = $2 THEN 1 ELSE 0 END \
+     WHERE id IN ($1, $2)";

@@ -13,7 +13,7 @@ mod idempotency;
 pub(crate) mod insurance;
 mod jobs;
 mod keyring;
-mod keys;
+pub(crate) mod keys;
 mod orders;
 pub(crate) mod promotions;
 mod reconcile;
