@@ -181,6 +181,14 @@ mod tests {
         evaluate(&corpus, &ScanConfig::default())
     }
 
+    /// Scores a corpus, prints the figures and the misses, and holds precision and recall at 0.95.
+    fn holds_the_bar(jsonl: &str) {
+        let r = run(jsonl);
+        let text = render(&r);
+        println!("{text}");
+        assert!(r.precision() >= 0.95 && r.recall() >= 0.95, "{text}");
+    }
+
     #[test]
     fn corpora_are_the_promised_size_and_balance() {
         let dev = parse_corpus(DEV).unwrap_or_default();
@@ -195,26 +203,17 @@ mod tests {
 
     #[test]
     fn dev_corpus_precision_and_recall_hold() {
-        let r = run(DEV);
-        let text = render(&r);
-        println!("{text}");
-        assert!(r.precision() >= 0.95 && r.recall() >= 0.95, "{text}");
+        holds_the_bar(DEV);
     }
 
     #[test]
     fn holdout_corpus_precision_and_recall_hold() {
-        let r = run(HOLDOUT);
-        let text = render(&r);
-        println!("{text}");
-        assert!(r.precision() >= 0.95 && r.recall() >= 0.95, "{text}");
+        holds_the_bar(HOLDOUT);
     }
 
     #[test]
     fn second_holdout_corpus_precision_and_recall_hold() {
-        let r = run(HOLDOUT2);
-        let text = render(&r);
-        println!("{text}");
-        assert!(r.precision() >= 0.95 && r.recall() >= 0.95, "{text}");
+        holds_the_bar(HOLDOUT2);
     }
 
     /// holdout3 became seen on 2026-12-07: it was scored blind once (P 0.905 / R 0.733), then its misses and
@@ -222,10 +221,7 @@ mod tests {
     /// measure of generalisation: the next unseen set is.
     #[test]
     fn third_holdout_corpus_precision_and_recall_hold() {
-        let r = run(HOLDOUT3);
-        let text = render(&r);
-        println!("{text}");
-        assert!(r.precision() >= 0.95 && r.recall() >= 0.95, "{text}");
+        holds_the_bar(HOLDOUT3);
     }
 
     /// holdout4 became seen on 2026-12-07: scored blind once (P 0.876 / R 0.724), then its misses and false
@@ -234,10 +230,7 @@ mod tests {
     /// set from now on, not a measure of generalisation.
     #[test]
     fn fourth_holdout_corpus_precision_and_recall_hold() {
-        let r = run(HOLDOUT4);
-        let text = render(&r);
-        println!("{text}");
-        assert!(r.precision() >= 0.95 && r.recall() >= 0.95, "{text}");
+        holds_the_bar(HOLDOUT4);
     }
 
     /// holdout5 became seen on 2026-12-07: scored blind once (P 0.947 / R 0.856), then its misses and false
@@ -246,10 +239,7 @@ mod tests {
     /// what someone else asked). A regression set from now on, not a measure of generalisation.
     #[test]
     fn fifth_holdout_corpus_precision_and_recall_hold() {
-        let r = run(HOLDOUT5);
-        let text = render(&r);
-        println!("{text}");
-        assert!(r.precision() >= 0.95 && r.recall() >= 0.95, "{text}");
+        holds_the_bar(HOLDOUT5);
     }
 
     /// holdout6 became seen on 2026-12-07: scored blind once (P 0.894 / R 0.708), then its misses and false
@@ -258,10 +248,7 @@ mod tests {
     /// in other words, buyers' own reports). A regression set from now on, not a measure of generalisation.
     #[test]
     fn sixth_holdout_corpus_precision_and_recall_hold() {
-        let r = run(HOLDOUT6);
-        let text = render(&r);
-        println!("{text}");
-        assert!(r.precision() >= 0.95 && r.recall() >= 0.95, "{text}");
+        holds_the_bar(HOLDOUT6);
     }
 
     #[test]
