@@ -17,8 +17,8 @@ use kabao_core::vault::CardKeyAad;
 use kabao_core::vault::VaultError;
 use kabao_core::verification::{self, Finding};
 use kabao_core::warranty::{self, Allowed, ClaimFacts, Defect, Eligibility, EvidenceKind, WarrantyPolicy};
-use kabao_core::{Lang, Localized, Timestamp, UserId};
-use kabao_store::{ClaimRecord, EvidenceParty, EvidenceRecord, Order, StoreError, Tx, TxMode, User};
+use kabao_core::{Lang, Localized, ShopId, Timestamp, UserId};
+use kabao_store::{ClaimRecord, EvidenceParty, EvidenceRecord, Order, QueueKey, StoreError, Tx, TxMode, User};
 use rand::RngCore;
 use sha2::{Digest, Sha256};
 use std::collections::BTreeSet;
@@ -99,6 +99,8 @@ pub enum ClaimsError {
     ClaimNotFound,
     #[error("no such evidence file")]
     EvidenceNotFound,
+    #[error("malformed queue cursor")]
+    BadCursor,
     #[error("the order has not been delivered")]
     NotDelivered,
     #[error("the item's key has not been revealed")]
@@ -149,6 +151,7 @@ impl Localized for ClaimsError {
             E::OrderNotFound => "order.not_found",
             E::ClaimNotFound => "claim.not_found",
             E::EvidenceNotFound => "evidence.not_found",
+            E::BadCursor => "claim.cursor_invalid",
             E::NotDelivered => "claim.not_delivered",
             E::NotRevealed => "claim.not_revealed",
             E::ItemRefunded => "claim.item_refunded",
@@ -173,6 +176,7 @@ impl Localized for ClaimsError {
             E::ReasonRequired => claim::ClaimError::ReasonRequired.field(),
             E::NoteRequired => Some("note"),
             E::DecisionInvalid => Some("decision"),
+            E::BadCursor => Some("cursor"),
             E::Step(e) => e.field(),
             E::Idempotency(e) => e.field(),
             _ => None,
@@ -205,6 +209,7 @@ impl Localized for ClaimsError {
                 "The decision must be approve, reject or ask_evidence".into(),
             ),
             E::OrderNotFound | E::ClaimNotFound | E::EvidenceNotFound => ("找不到该内容".into(), "Not found".into()),
+            E::BadCursor => ("翻页参数无效，请从第一页开始".into(), "Invalid page cursor; start again".into()),
             E::NotDelivered => ("订单尚未发货，不能申请售后".into(), "The order has not been delivered".into()),
             E::NotRevealed => {
                 ("请先查看该件商品的卡密，再申请售后".into(), "Reveal the item's key before filing a claim".into())
@@ -1193,27 +1198,71 @@ pub async fn evidence_file(state: &App, c: &ClaimRecord, sha_hex: &str) -> Resul
     tx.evidence_file(&sha).await?.ok_or(ClaimsError::EvidenceNotFound)
 }
 
-/// The merchant's queue: claims waiting for an answer, nearest deadline first.
-pub async fn queue(state: &App, merchant: &User) -> Result<Vec<ClaimRecord>, ClaimsError> {
-    let mut tx = state.store.begin(TxMode::Read).await?;
-    let Some(shop) = tx.shop_by_owner(merchant.id).await? else { return Ok(Vec::new()) };
-    Ok(tx.shop_pending_claims(shop.id, 200).await?)
+/// Claims a page of the merchant's queue shows.
+pub const QUEUE_PAGE: i64 = 20;
+
+/// One page of the merchant's queue, and the cursor of the next page if there is more.
+pub struct QueuePage<T> {
+    pub claims: Vec<T>,
+    pub next: Option<String>,
 }
 
-/// The merchant's queue with each claim's order number and evidence, in one read.
+/// The queue position a cursor names: `<deadline key>.<claim id>`, as [`queue_cursor`] writes it.
+fn parse_queue_cursor(s: &str) -> Result<QueueKey, ClaimsError> {
+    let (due, id) = s.trim().split_once('.').ok_or(ClaimsError::BadCursor)?;
+    let due = due.parse::<i64>().map_err(|_| ClaimsError::BadCursor)?;
+    let id = id.parse::<i64>().ok().filter(|id| *id > 0).ok_or(ClaimsError::BadCursor)?;
+    Ok(QueueKey { due, id })
+}
+
+/// The cursor of the page after the one ending at `last`.
+fn queue_cursor(last: &ClaimRecord) -> String {
+    let key = QueueKey::of(last);
+    format!("{}.{}", key.due, key.id)
+}
+
+/// One page of the shop's waiting claims from `cursor` (none: the first page), read with one row more to know
+/// whether another page follows.
+async fn queue_page(
+    tx: &mut dyn Tx,
+    shop: ShopId,
+    cursor: Option<&str>,
+) -> Result<(Vec<ClaimRecord>, Option<String>), ClaimsError> {
+    let after = match cursor.map(str::trim).filter(|c| !c.is_empty()) {
+        Some(c) => parse_queue_cursor(c)?,
+        None => QueueKey::START,
+    };
+    let mut claims = tx.shop_pending_claims(shop, after, QUEUE_PAGE + 1).await?;
+    let more = claims.len() > usize::try_from(QUEUE_PAGE).unwrap_or(0);
+    claims.truncate(usize::try_from(QUEUE_PAGE).unwrap_or(0));
+    let next = if more { claims.last().map(queue_cursor) } else { None };
+    Ok((claims, next))
+}
+
+/// The merchant's queue: claims waiting for an answer, nearest deadline first, a page from `cursor` on.
+pub async fn queue(state: &App, merchant: &User, cursor: Option<&str>) -> Result<QueuePage<ClaimRecord>, ClaimsError> {
+    let mut tx = state.store.begin(TxMode::Read).await?;
+    let Some(shop) = tx.shop_by_owner(merchant.id).await? else { return Ok(QueuePage { claims: vec![], next: None }) };
+    let (claims, next) = queue_page(&mut *tx, shop.id, cursor).await?;
+    Ok(QueuePage { claims, next })
+}
+
+/// A page of the merchant's queue with each claim's order number and evidence, in one read.
 pub async fn queue_in_full(
     state: &App,
     merchant: &User,
-) -> Result<Vec<(ClaimRecord, String, Vec<EvidenceRecord>)>, ClaimsError> {
+    cursor: Option<&str>,
+) -> Result<QueuePage<(ClaimRecord, String, Vec<EvidenceRecord>)>, ClaimsError> {
     let mut tx = state.store.begin(TxMode::Read).await?;
-    let Some(shop) = tx.shop_by_owner(merchant.id).await? else { return Ok(Vec::new()) };
-    let mut out = Vec::new();
-    for c in tx.shop_pending_claims(shop.id, 200).await? {
+    let Some(shop) = tx.shop_by_owner(merchant.id).await? else { return Ok(QueuePage { claims: vec![], next: None }) };
+    let (claims, next) = queue_page(&mut *tx, shop.id, cursor).await?;
+    let mut out = Vec::with_capacity(claims.len());
+    for c in claims {
         let order_no = tx.order_by_id(c.order_id).await?.map(|o| o.order_no).unwrap_or_default();
         let evidence = tx.claim_evidence(c.id).await?;
         out.push((c, order_no, evidence));
     }
-    Ok(out)
+    Ok(QueuePage { claims: out, next })
 }
 
 /// A shop's recent claims in any state.

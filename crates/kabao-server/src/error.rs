@@ -390,7 +390,8 @@ impl From<kabao_app::claims::ClaimsError> for ApiError {
             | E::TextTooLong { .. }
             | E::ReasonRequired
             | E::NoteRequired
-            | E::DecisionInvalid => StatusCode::BAD_REQUEST,
+            | E::DecisionInvalid
+            | E::BadCursor => StatusCode::BAD_REQUEST,
             E::OrderNotFound | E::ClaimNotFound | E::EvidenceNotFound => StatusCode::NOT_FOUND,
             E::NotDelivered
             | E::NotRevealed

@@ -239,6 +239,8 @@ fn lookup(key: &str) -> Option<(&'static str, &'static str)> {
         "console.claims" => ("售后申请", "Claims"),
         "console.claims_hint" => ("按处理时限排序。超时未处理：符合规则的申请由系统自动执行补单或退款。", "Nearest deadline first. If you do not answer in time, eligible claims are remedied automatically."),
         "console.no_claims" => ("暂无待处理的售后申请。", "No claims waiting."),
+        "console.claims_next" => ("更多待处理 →", "More waiting claims →"),
+        "console.claims_first" => ("← 时限最近的", "← Nearest deadlines"),
         "console.claims_closed" => ("最近已结束", "Recently closed"),
         "claim.package" => ("下载维权材料包", "Download the complaint package"),
         "claim.package_hint" => ("含订单时间线、购买时的规则及指纹、证据和核验清单，可提交平台客服或 12315。", "The timeline, the rules as sold with their hash, the evidence and a checksum manifest, for platform support or 12315."),

@@ -41,6 +41,7 @@ pub const SCENARIOS: &[&str] = &[
     "warranty_policies_are_versioned",
     "products_carry_their_current_warranty_summary",
     "claims_evidence_and_reissues",
+    "claim_queue_pages_by_deadline_then_id",
     "disputes_statements_and_fund_members",
     "pending_order_payments_are_found_for_reconciliation",
     "reconciliation_findings_payments_and_transfers",
@@ -1467,8 +1468,13 @@ pub async fn claims_evidence_and_reissues(store: &dyn Store) {
     let c2 = tx.claim_by_no("C2").await.unwrap().unwrap();
     assert_eq!((c2.eligible, c2.reasons.as_str()), (reevaluated.eligible, reevaluated.reasons.as_str()));
     assert!(tx.update_claim(&paused, C::Open).await.unwrap());
-    let queue: Vec<String> =
-        tx.shop_pending_claims(f.shop, 10).await.unwrap().into_iter().map(|c| c.claim_no).collect();
+    let queue: Vec<String> = tx
+        .shop_pending_claims(f.shop, crate::QueueKey::START, 10)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|c| c.claim_no)
+        .collect();
     assert_eq!(queue, vec!["C1", "C2"]);
     assert_eq!(tx.claims_past_deadline(at(999), 10).await.unwrap().len(), 0);
     assert_eq!(tx.claims_past_deadline(at(1_000), 10).await.unwrap()[0].id, id);
@@ -1516,7 +1522,70 @@ pub async fn claims_evidence_and_reissues(store: &dyn Store) {
     assert_eq!(tx.orders_due_for_settlement(at(70), 10).await.unwrap().len(), 1, "closed claims release it");
     assert_eq!(tx.order_claims(order).await.unwrap().len(), 2);
     assert_eq!(tx.shop_claims(f.shop, 10).await.unwrap()[0].claim_no, "C2", "newest first");
-    assert!(tx.shop_pending_claims(f.shop, 10).await.unwrap().is_empty());
+    assert!(tx.shop_pending_claims(f.shop, crate::QueueKey::START, 10).await.unwrap().is_empty());
+}
+
+/// The merchant's claim queue read page by page: every waiting claim once, by deadline (ties by id), paused ones
+/// last; decided claims and other shops' claims stay out; a claim decided between two pages does not shift the
+/// next page, and a cursor past the end gives nothing.
+pub async fn claim_queue_pages_by_deadline_then_id(store: &dyn Store) {
+    use crate::QueueKey;
+    use kabao_core::claim::ClaimState as C;
+    let f = merchant_with_product(store, "queuey").await;
+    let g = merchant_with_product(store, "otherq").await;
+    let mut tx = store.begin(TxMode::Write).await.unwrap();
+    let order = tx.insert_order(&new_order(&f, "K000000000000000000000000QP", None, 1)).await.unwrap();
+    let theirs = tx.insert_order(&new_order(&g, "K000000000000000000000000QQ", None, 1)).await.unwrap();
+    // (claim number, deadline, state): two deadline ties, two paused claims, one decided.
+    let made = [
+        ("Q-late", Some(900), C::Open),
+        ("Q-paused-a", None, C::AwaitingEvidence),
+        ("Q-tie-a", Some(500), C::Open),
+        ("Q-early", Some(100), C::Open),
+        ("Q-done", Some(50), C::Rejected),
+        ("Q-tie-b", Some(500), C::AwaitingEvidence),
+        ("Q-paused-b", None, C::AwaitingEvidence),
+        ("Q-mid", Some(700), C::Open),
+    ];
+    for (no, due, state) in made {
+        let c = crate::ClaimRecord { state, ..claim(order, f.shop, no, 1, due.map(at)) };
+        tx.insert_claim(&c).await.unwrap();
+    }
+    tx.insert_claim(&claim(theirs, g.shop, "Q-theirs", 1, Some(at(10)))).await.unwrap();
+    tx.commit().await.unwrap();
+
+    let want = ["Q-early", "Q-tie-a", "Q-tie-b", "Q-mid", "Q-late", "Q-paused-a", "Q-paused-b"];
+    let mut tx = store.begin(TxMode::Read).await.unwrap();
+    let all = tx.shop_pending_claims(f.shop, QueueKey::START, 100).await.unwrap();
+    assert_eq!(all.iter().map(|c| c.claim_no.as_str()).collect::<Vec<_>>(), want);
+    let mut walked = Vec::new();
+    let mut after = QueueKey::START;
+    loop {
+        let page = tx.shop_pending_claims(f.shop, after, 2).await.unwrap();
+        assert!(page.len() <= 2);
+        let Some(last) = page.last() else { break };
+        after = QueueKey::of(last);
+        walked.extend(page.iter().map(|c| c.claim_no.clone()));
+    }
+    assert_eq!(walked, want, "pages of two read the queue once, in order");
+    let keys: Vec<QueueKey> = all.iter().map(QueueKey::of).collect();
+    assert!(keys.windows(2).all(|w| w[0] < w[1]), "the key orders the queue: {keys:?}");
+    assert_eq!(keys[5].due, i64::MAX, "a paused claim sorts last");
+    // Starting right after a tie's first claim gives its second.
+    let next = tx.shop_pending_claims(f.shop, keys[1], 1).await.unwrap();
+    assert_eq!(next[0].claim_no, "Q-tie-b");
+    assert!(tx.shop_pending_claims(f.shop, keys[6], 10).await.unwrap().is_empty(), "past the end: nothing");
+    drop(tx);
+
+    // The page's last claim is decided before the next page is read: the next page still starts after it.
+    let mut tx = store.begin(TxMode::Write).await.unwrap();
+    let mid = tx.claim_by_no("Q-mid").await.unwrap().unwrap();
+    let decided = crate::ClaimRecord { state: C::Reissued, due_at: None, decided_at: Some(at(600)), ..mid.clone() };
+    assert!(tx.update_claim(&decided, C::Open).await.unwrap());
+    tx.commit().await.unwrap();
+    let mut tx = store.begin(TxMode::Read).await.unwrap();
+    let rest = tx.shop_pending_claims(f.shop, QueueKey::of(&mid), 10).await.unwrap();
+    assert_eq!(rest.iter().map(|c| c.claim_no.as_str()).collect::<Vec<_>>(), ["Q-late", "Q-paused-a", "Q-paused-b"]);
 }
 
 pub async fn disputes_statements_and_fund_members(store: &dyn Store) {

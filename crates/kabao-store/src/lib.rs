@@ -26,6 +26,7 @@ pub use commerce::*;
 pub use models::*;
 pub use trust::*;
 pub use tx::CatalogTx;
+pub use tx::QueueKey;
 pub use tx::{china_day, DayFigure, HistoryTx, Movement, ShopFigures};
 pub use tx::{BookLine, InsuranceBook};
 pub use tx::{

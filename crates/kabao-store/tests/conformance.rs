@@ -164,6 +164,7 @@ conformance_tests!(
     warranty_policies_are_versioned,
     products_carry_their_current_warranty_summary,
     claims_evidence_and_reissues,
+    claim_queue_pages_by_deadline_then_id,
     disputes_statements_and_fund_members,
     pending_order_payments_are_found_for_reconciliation,
     reconciliation_findings_payments_and_transfers,

@@ -1,11 +1,12 @@
 //! `/api/v1/orders/{order_no}/claims`, `/api/v1/claims/...` and `/api/v1/merchant/claims`: filing a claim
 //! (售后 / 补单申请) with evidence as `multipart/form-data`, adding evidence, the merchant's queue and decisions.
 
+use super::history::CursorQuery;
 use super::orders::access_order;
 use super::ApiJson;
 use crate::auth::{ApiMerchant, MaybeApiUser};
 use crate::error::ApiError;
-use crate::extract::ApiPath;
+use crate::extract::{ApiPath, ApiQuery};
 use crate::files::{evidence_response, package_response};
 use crate::forms::read_claim_form;
 use crate::idempotency::{Begun, IdempotencyKey, Rendered, Scope};
@@ -283,22 +284,35 @@ pub async fn add_evidence(
     run.finish(&state, result).await
 }
 
-/// The merchant's claims waiting for an answer, nearest deadline first.
+/// A page of the merchant's claim queue.
+#[derive(Serialize, ToSchema)]
+pub struct ClaimQueueView {
+    /// Waiting claims, nearest deadline first, paused ones last; at most 20.
+    pub claims: Vec<ClaimView>,
+    /// Pass as `cursor` for the next page; null on the last page.
+    pub next_cursor: Option<String>,
+}
+
+/// The merchant's claims waiting for an answer, nearest deadline first, a page at a time.
 #[utoipa::path(get, path = "/api/v1/merchant/claims", tag = "claims", security(("bearer" = [])),
-    responses((status = 200, body = Vec<ClaimView>), (status = 404, description = "no shop yet")))]
+    params(CursorQuery),
+    responses((status = 200, body = ClaimQueueView), (status = 400, description = "malformed cursor"),
+        (status = 404, description = "no shop yet")))]
 pub async fn queue(
     State(state): State<SharedState>,
     ApiMerchant(user): ApiMerchant,
-) -> Result<ApiJson<Vec<ClaimView>>, ApiError> {
-    let queue = kabao_app::claims::queue_in_full(&state, &user).await?;
-    let claims: Vec<_> = queue.iter().map(|(c, _, _)| c.clone()).collect();
+    ApiQuery(q): ApiQuery<CursorQuery>,
+) -> Result<ApiJson<ClaimQueueView>, ApiError> {
+    let page = kabao_app::claims::queue_in_full(&state, &user, q.cursor.as_deref()).await?;
+    let claims: Vec<ClaimRecord> = page.claims.iter().map(|(c, _, _)| c.clone()).collect();
     let signals = kabao_app::trust::signals_of_all(&state, &claims).await?;
-    let views = queue
+    let views = page
+        .claims
         .iter()
         .zip(&signals)
         .map(|((c, order_no, evidence), signals)| ClaimView::new(c, order_no, evidence).with_signals(signals))
         .collect();
-    Ok(ApiJson(views))
+    Ok(ApiJson(ClaimQueueView { claims: views, next_cursor: page.next }))
 }
 
 /// A merchant's decision on a claim.

@@ -458,7 +458,17 @@ struct QueueRow {
 struct QueuePage {
     ctx: Ctx,
     pending: Vec<QueueRow>,
+    /// The first page's address, when this is a later one.
+    pending_first: Option<String>,
+    /// The next page's address, when the queue goes on.
+    pending_next: Option<String>,
     recent: Vec<QueueRow>,
+}
+
+#[derive(Deserialize)]
+pub struct QueueQuery {
+    /// The page of waiting claims to show (as the previous page's next link gives it); the first when absent.
+    cursor: Option<String>,
 }
 
 async fn rows(state: &SharedState, lang: Lang, claims: Vec<ClaimRecord>) -> Result<Vec<QueueRow>, ApiError> {
@@ -483,17 +493,21 @@ async fn rows(state: &SharedState, lang: Lang, claims: Vec<ClaimRecord>) -> Resu
     Ok(out)
 }
 
-/// The merchant's claims: waiting ones by deadline with the time left, then the recent ones.
+/// The merchant's claims: waiting ones by deadline with the time left, a page at a time, then the recent ones.
 pub async fn queue(
     State(state): State<SharedState>,
     MerchantVisitor { v, user }: MerchantVisitor,
+    ApiQuery(q): ApiQuery<QueueQuery>,
 ) -> Result<Response, ApiError> {
-    let pending = kabao_app::claims::queue(&state, &user).await?;
+    let cursor = q.cursor.as_deref().map(str::trim).filter(|c| !c.is_empty());
+    let pending = kabao_app::claims::queue(&state, &user, cursor).await?;
     let recent: Vec<ClaimRecord> =
         kabao_app::claims::recent(&state, &user).await?.into_iter().filter(|c| !c.state.holds_escrow()).collect();
     let page = QueuePage {
         ctx: Ctx::new(&v),
-        pending: rows(&state, v.lang, pending).await?,
+        pending: rows(&state, v.lang, pending.claims).await?,
+        pending_first: cursor.map(|_| "/console/claims".to_string()),
+        pending_next: pending.next.map(|c| format!("/console/claims?cursor={c}")),
         recent: rows(&state, v.lang, recent).await?,
     };
     Ok(([(CACHE_CONTROL, "no-store")], render(page)).into_response())

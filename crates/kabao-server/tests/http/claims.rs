@@ -220,7 +220,7 @@ async fn auto_reissue_story(app: TestApp) {
     );
     let second_no = second["claim"]["claim_no"].as_str().unwrap().to_string();
     let queue = app.api("GET", "/api/v1/merchant/claims", Some(&merchant), None).await.json();
-    assert_eq!(queue[0]["claim_no"], second_no.as_str());
+    assert_eq!(queue["claims"][0]["claim_no"], second_no.as_str());
     // Another merchant cannot decide it; approving refunds the item's price to the wallet.
     let (rival, _) = app.merchant_with_product("claim_rival").await;
     assert_eq!(decide(&app, &rival, &second_no, json!({"decision": "approve"})).await.status, StatusCode::NOT_FOUND);
@@ -443,4 +443,84 @@ async fn claim_pages_for_buyer_and_merchant() {
     assert_eq!(stranger.get(&claim_path).await.status, StatusCode::NOT_FOUND);
     assert_eq!(stranger.get(&format!("/o/{no}/claims/new")).await.status, StatusCode::NOT_FOUND);
     verify_books(&app).await;
+}
+
+/// The merchant's queue a page at a time (issue 22: a page costs the same however many claims wait): 20 a page by
+/// deadline, every waiting claim once, a malformed cursor refused naming `cursor`; the console page links on and
+/// back.
+async fn queue_pages_story(app: TestApp) {
+    let (merchant, product) = app.merchant_with_product("queue_pager").await;
+    let keys: String = (0..23).map(|i| format!("QP-{i:04}\n")).collect();
+    app.import(&merchant, product, &keys).await;
+    let token = buyer(&app, "queue_pager_buyer").await;
+    top_up(&app, &token, 100_000).await;
+    let mut filed = Vec::new();
+    for quantity in [5, 5, 5, 5, 3] {
+        let no = bought(&app, &token, product, quantity).await;
+        reveal(&app, &token, &no).await;
+        for item in 1..=quantity {
+            // A minute between claims: each deadline is later than the one before.
+            app.clock.advance_seconds(60);
+            let item = item.to_string();
+            let fields = [("item", item.as_str()), ("defect", "invalid_key"), ("error_text", "卡密无效")];
+            let res =
+                file_claim(&app, (Some(&token), None), &format!("/api/v1/orders/{no}/claims"), &fields, &[], None)
+                    .await;
+            assert_eq!(res.status, StatusCode::CREATED, "{}", res.body);
+            assert_eq!(res.json()["claim"]["state"], "open", "{}", res.body);
+            filed.push(res.json()["claim"]["claim_no"].as_str().unwrap().to_string());
+        }
+    }
+
+    let first = app.api("GET", "/api/v1/merchant/claims", Some(&merchant), None).await;
+    assert_eq!(first.status, StatusCode::OK, "{}", first.body);
+    let first = first.json();
+    let nos = |page: &serde_json::Value| -> Vec<String> {
+        page["claims"].as_array().unwrap().iter().map(|c| c["claim_no"].as_str().unwrap().to_string()).collect()
+    };
+    assert_eq!(nos(&first).len(), 20);
+    let cursor = first["next_cursor"].as_str().unwrap().to_string();
+    let second = app.api("GET", &format!("/api/v1/merchant/claims?cursor={cursor}"), Some(&merchant), None).await;
+    let second = second.json();
+    assert!(second["next_cursor"].is_null(), "{second}");
+    let mut all = nos(&first);
+    all.extend(nos(&second));
+    assert_eq!(all, filed, "nearest deadline first, each claim once");
+    for bad in ["abc", "5", "x.1", "1.0", "1.-3"] {
+        let res = app.api("GET", &format!("/api/v1/merchant/claims?cursor={bad}"), Some(&merchant), None).await;
+        assert_eq!((res.status, res.json()["field"].clone()), (StatusCode::BAD_REQUEST, json!("cursor")), "{bad}");
+    }
+    // The queue is the merchant's own: a buyer's token is refused, another merchant sees an empty queue.
+    let res = app.api("GET", "/api/v1/merchant/claims", Some(&token), None).await;
+    assert_eq!(res.status, StatusCode::FORBIDDEN);
+    let (rival, _) = app.merchant_with_product("queue_pager_rival").await;
+    let theirs = app.api("GET", &format!("/api/v1/merchant/claims?cursor={cursor}"), Some(&rival), None).await;
+    assert_eq!(theirs.json(), json!({"claims": [], "next_cursor": null}));
+
+    let mut m = app.browser();
+    m.login("queue_pager", "merchant-pass-1").await;
+    let page = m.get("/console/claims").await;
+    assert!(page.body.contains(&filed[19]) && !page.body.contains(&filed[20]), "{}", page.body);
+    let next = format!("/console/claims?cursor={cursor}");
+    assert!(page.body.contains(&format!("id=\"claims-next\" href=\"{next}\">更多待处理")), "{}", page.body);
+    assert!(!page.body.contains("claims-first"));
+    let later = m.get(&next).await;
+    assert!(later.body.contains(&filed[22]) && !later.body.contains(&filed[0]), "{}", later.body);
+    assert!(later.body.contains("id=\"claims-first\" href=\"/console/claims\">← 时限最近的"), "{}", later.body);
+    assert!(!later.body.contains("claims-next"));
+    let bad = m.get("/console/claims?cursor=abc").await;
+    assert_eq!(bad.status, StatusCode::BAD_REQUEST);
+    assert!(bad.body.contains("翻页参数无效"), "{}", bad.body);
+}
+
+#[tokio::test]
+async fn sqlite_the_claim_queue_pages_by_deadline() {
+    queue_pages_story(TestApp::new().await).await;
+}
+
+#[tokio::test]
+async fn postgres_the_claim_queue_pages_by_deadline() {
+    if let Some(app) = TestApp::postgres().await {
+        queue_pages_story(app).await;
+    }
 }

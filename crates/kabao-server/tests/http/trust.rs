@@ -621,9 +621,9 @@ async fn signals_story(app: TestApp) {
     assert_eq!(res.status, StatusCode::CREATED, "{}", res.body);
     let queue = app.api("GET", "/api/v1/merchant/claims", Some(&merchant), None).await.json();
     let codes: Vec<&str> =
-        queue[0]["signals"].as_array().unwrap().iter().map(|s| s["code"].as_str().unwrap()).collect();
+        queue["claims"][0]["signals"].as_array().unwrap().iter().map(|s| s["code"].as_str().unwrap()).collect();
     assert_eq!(codes, vec!["fast_claim_after_reveals", "shared_device"], "{queue}");
-    assert!(queue[0]["signals"][0]["zh"].as_str().unwrap().contains("查看 3 个卡密后 5 秒内"), "{queue}");
+    assert!(queue["claims"][0]["signals"][0]["zh"].as_str().unwrap().contains("查看 3 个卡密后 5 秒内"), "{queue}");
     // The buyer never sees them, and the claim is handled as any other.
     let mine = app.api("GET", &format!("/api/v1/orders/{no}/claims"), Some(buyer), None).await;
     assert!(!mine.body.contains("signals"), "{}", mine.body);

@@ -3,7 +3,8 @@
 use super::PgTx;
 use crate::errors::{corrupt, map_sqlx, one_row};
 use crate::{
-    rows, ClaimRecord, ClaimsTx, DisputeRecord, EvidenceParty, EvidenceRecord, LedgerEntry, Statement, StoreResult,
+    rows, ClaimRecord, ClaimsTx, DisputeRecord, EvidenceParty, EvidenceRecord, LedgerEntry, QueueKey, Statement,
+    StoreResult,
 };
 use async_trait::async_trait;
 use kabao_core::claim::ClaimState;
@@ -61,15 +62,29 @@ impl ClaimsTx for PgTx {
         rows.iter().map(rows::claim_from_row).collect()
     }
 
-    async fn shop_pending_claims(&mut self, shop: ShopId, limit: i64) -> StoreResult<Vec<ClaimRecord>> {
+    async fn shop_pending_claims(
+        &mut self,
+        shop: ShopId,
+        after: QueueKey,
+        limit: i64,
+    ) -> StoreResult<Vec<ClaimRecord>> {
+        // The first bound lets the index seek to the page (a row-value bound alone is only a filter to SQLite).
         static SQL: LazyLock<String> = LazyLock::new(|| {
             format!(
-                "SELECT {} FROM claims WHERE shop_id = $1 AND state IN ('open', 'awaiting_evidence') \
-                 ORDER BY CASE WHEN due_at IS NULL THEN 1 ELSE 0 END, due_at, id LIMIT $2",
-                rows::CLAIM_COLS
+                "SELECT {cols} FROM claims WHERE shop_id = $1 AND state IN ('open', 'awaiting_evidence') \
+                 AND {key} >= $2 AND ({key}, id) > ($2, $3) ORDER BY {key}, id LIMIT $4",
+                cols = rows::CLAIM_COLS,
+                key = "COALESCE(due_at, 9223372036854775807)",
             )
         });
-        let rows = sqlx::query(&SQL).bind(shop.0).bind(limit).fetch_all(&mut *self.tx).await.map_err(map_sqlx)?;
+        let rows = sqlx::query(&SQL)
+            .bind(shop.0)
+            .bind(after.due)
+            .bind(after.id)
+            .bind(limit)
+            .fetch_all(&mut *self.tx)
+            .await
+            .map_err(map_sqlx)?;
         rows.iter().map(rows::claim_from_row).collect()
     }
 

@@ -6,6 +6,24 @@ use kabao_core::claim::ClaimState;
 use kabao_core::ledger::OrderId;
 use kabao_core::{Money, ShopId, Timestamp, UserId};
 
+/// A position in a shop's claim queue: a claim's deadline (`i64::MAX` while paused) and id, in that order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct QueueKey {
+    /// The deadline in milliseconds, or `i64::MAX` for a paused claim (they come last).
+    pub due: i64,
+    pub id: i64,
+}
+
+impl QueueKey {
+    /// Before every claim: the first page.
+    pub const START: QueueKey = QueueKey { due: i64::MIN, id: 0 };
+
+    /// Where a claim stands in the queue.
+    pub fn of(c: &ClaimRecord) -> QueueKey {
+        QueueKey { due: c.due_at.map_or(i64::MAX, |d| d.millis()), id: c.id }
+    }
+}
+
 /// After-sales: buyers' claims (售后 / 补单申请) with their evidence, the disputes (平台介入) they escalate
 /// to, and the compensation fund that advances refunds.
 #[async_trait]
@@ -16,9 +34,11 @@ pub trait ClaimsTx: Send {
     async fn claim_by_no(&mut self, claim_no: &str) -> StoreResult<Option<ClaimRecord>>;
     /// An order's claims, oldest first.
     async fn order_claims(&mut self, order: OrderId) -> StoreResult<Vec<ClaimRecord>>;
-    /// A shop's claims waiting for the merchant (open or awaiting evidence), nearest deadline first, paused
-    /// deadlines last.
-    async fn shop_pending_claims(&mut self, shop: ShopId, limit: i64) -> StoreResult<Vec<ClaimRecord>>;
+    /// Up to `limit` of a shop's claims waiting for the merchant (open or awaiting evidence) that come after
+    /// `after` in the queue's order: nearest deadline first, paused deadlines last, then by id. One range of
+    /// migration 0039's index, so a page costs the same however long the queue or the shop's history.
+    async fn shop_pending_claims(&mut self, shop: ShopId, after: QueueKey, limit: i64)
+        -> StoreResult<Vec<ClaimRecord>>;
     /// A shop's claims in any state, newest first.
     async fn shop_claims(&mut self, shop: ShopId, limit: i64) -> StoreResult<Vec<ClaimRecord>>;
     /// Compare-and-set: writes the claim's state, deadline, request and decision fields, and its eligibility

@@ -27,7 +27,7 @@ mod webhooks;
 use crate::StoreResult;
 use async_trait::async_trait;
 pub use catalog::CatalogTx;
-pub use claims::ClaimsTx;
+pub use claims::{ClaimsTx, QueueKey};
 pub use email::{EmailToken, EmailTokenPurpose, EmailTx};
 pub use finance::FinanceTx;
 pub use history::{china_day, DayFigure, HistoryTx, Movement, ShopFigures};

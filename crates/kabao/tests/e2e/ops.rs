@@ -275,11 +275,11 @@ fn compose_runs_kabao_on_a_healthy_postgres_with_secrets_from_the_environment() 
     assert!(!missing.status.success(), "the secrets are required");
 }
 
-/// `kabao bench growth` on a small history (SQLite): every page is timed empty and grown, with numbers, and
+/// `kabao bench growth` on a small history (SQLite): every page is timed on day one and grown, with numbers, and
 /// `ledger verify` over the grown books (balanced transactions the store wrote) reports no problem. The figures
 /// themselves are not asserted: at 2,000 orders they say little, and the machine is shared.
 #[test]
-fn bench_growth_times_every_page_empty_and_grown_and_the_grown_ledger_verifies() {
+fn bench_growth_times_every_page_on_day_one_and_grown_and_the_grown_ledger_verifies() {
     let out = Command::new(kabao_bin())
         .args(["bench", "growth", "--orders", "2000", "--requests", "3"])
         .env_remove("KABAO_DATABASE_URL")
@@ -320,7 +320,7 @@ fn bench_growth_times_every_page_empty_and_grown_and_the_grown_ledger_verifies()
     assert_eq!(json["ledger_verify"]["ok"], true, "{json}");
     assert_eq!(json["pages"].as_array().map(Vec::len), Some(pages.len()), "{json}");
     for page in json["pages"].as_array().into_iter().flatten() {
-        for figure in ["empty_median_ms", "empty_p99_ms", "grown_median_ms", "grown_p99_ms"] {
+        for figure in ["day_one_median_ms", "day_one_p99_ms", "grown_median_ms", "grown_p99_ms"] {
             assert!(page[figure].as_f64().is_some_and(|v| v > 0.0), "{page}");
         }
     }
