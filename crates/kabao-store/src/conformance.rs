@@ -1588,6 +1588,42 @@ pub async fn claim_queue_pages_by_deadline_then_id(store: &dyn Store) {
     assert_eq!(rest.iter().map(|c| c.claim_no.as_str()).collect::<Vec<_>>(), ["Q-late", "Q-paused-a", "Q-paused-b"]);
 }
 
+/// PostgreSQL only (SQLite has one writer at a time, so its transactions never overlap): two payments of one
+/// product, both open at once, do not wait for each other. Each locks only the keys it takes until it commits;
+/// the product's stock counter and the batch's counts move at commit, so the second commits while the first is
+/// still open (before, the first held the product row from its allocation to its end and the second queued
+/// behind it). Each transaction sees its own sales, and the counts are exact once both commit.
+pub async fn open_payments_of_one_product_do_not_wait_for_each_other(store: &dyn Store) {
+    use kabao_core::order::OrderState as S;
+    let f = merchant_with_product(store, "hotrow").await;
+    let batch = import(store, &f, 97, 10).await;
+    let mut first = store.begin(TxMode::Write).await.unwrap();
+    let a = first.insert_order(&new_order(&f, "K000000000000000000000000HA", None, 2)).await.unwrap();
+    assert_eq!(first.allocate_keys(f.product, a, 2).await.unwrap().len(), 2);
+    assert!(first.deliver_order(a, S::PendingPayment, at(50), at(60)).await.unwrap());
+
+    let second = async {
+        let mut tx = store.begin(TxMode::Write).await.unwrap();
+        let b = tx.insert_order(&new_order(&f, "K000000000000000000000000HB", None, 2)).await.unwrap();
+        assert_eq!(tx.allocate_keys(f.product, b, 2).await.unwrap().len(), 2, "other keys than the first's");
+        assert!(tx.deliver_order(b, S::PendingPayment, at(50), at(60)).await.unwrap());
+        tx.commit().await.unwrap();
+    };
+    tokio::time::timeout(std::time::Duration::from_secs(10), second)
+        .await
+        .expect("the second payment commits while the first is open");
+
+    // The first sees its own sale and the second's; nobody else sees the first's until it commits.
+    let p = first.product_by_id(f.product).await.unwrap().unwrap();
+    assert_eq!(p.stock_available, 6);
+    assert_eq!(first.batch_by_id(batch).await.unwrap().map(|b| (b.available, b.sold)), Some((6, 4)));
+    assert_eq!(stock(store, f.product).await, (8, 8));
+    first.commit().await.unwrap();
+    assert_eq!(stock(store, f.product).await, (6, 6));
+    let mut tx = store.begin(TxMode::Read).await.unwrap();
+    assert_eq!(tx.batch_by_id(batch).await.unwrap().map(|b| (b.available, b.sold, b.voided)), Some((6, 4, 0)));
+}
+
 pub async fn disputes_statements_and_fund_members(store: &dyn Store) {
     use kabao_core::claim::ClaimState as C;
     let f = merchant_with_product(store, "disputy").await;

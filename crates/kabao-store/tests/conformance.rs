@@ -480,3 +480,10 @@ async fn postgres_counts_the_statements_it_sends() {
     assert_eq!(store.statements_sent(), Some(before + 8), "BEGIN, the read, ROLLBACK");
     store.close().await;
 }
+
+/// Not in the shared suite: SQLite runs one write transaction at a time, so two cannot be open together.
+#[tokio::test]
+async fn postgres_open_payments_of_one_product_do_not_wait_for_each_other() {
+    let Some((_db, store)) = postgres_store().await else { return };
+    kabao_store::conformance::open_payments_of_one_product_do_not_wait_for_each_other(&*store).await;
+}

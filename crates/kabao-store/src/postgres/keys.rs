@@ -61,6 +61,7 @@ impl KeysTx for PgTx {
     }
 
     async fn insert_card_keys(&mut self, keys: &[NewCardKey]) -> StoreResult<()> {
+        self.count_sold().await?;
         if keys.is_empty() {
             return Ok(());
         }
@@ -96,6 +97,7 @@ impl KeysTx for PgTx {
         before: Option<BatchId>,
         limit: i64,
     ) -> StoreResult<Vec<Batch>> {
+        self.count_sold().await?;
         // Walks (product_id, id) backwards from the cursor: the page's rows and no others.
         static SQL: LazyLock<String> = LazyLock::new(|| {
             format!(
@@ -114,6 +116,7 @@ impl KeysTx for PgTx {
     }
 
     async fn batch_by_id(&mut self, id: BatchId) -> StoreResult<Option<Batch>> {
+        self.count_sold().await?;
         static SQL: LazyLock<String> =
             LazyLock::new(|| format!("SELECT {} FROM key_batches b WHERE b.id = $1", rows::BATCH_COLS));
         let row: Option<rows::BatchRow> =
@@ -122,6 +125,7 @@ impl KeysTx for PgTx {
     }
 
     async fn void_batch(&mut self, id: BatchId, now: Timestamp) -> StoreResult<u64> {
+        self.count_sold().await?;
         let product: Option<i64> = sqlx::query_scalar("SELECT product_id FROM key_batches WHERE id = $1")
             .bind(id.0)
             .fetch_optional(&mut *self.tx)
@@ -257,6 +261,7 @@ impl KeysTx for PgTx {
     }
 
     async fn take_counted_stock(&mut self, product: ProductId, n: i64) -> StoreResult<bool> {
+        self.count_sold().await?;
         let done = sqlx::query(
             "UPDATE products SET stock_available = stock_available - $1 WHERE id = $2 AND stock_available >= $1 \
              AND (shared_secret IS NOT NULL OR custom_fields IS NOT NULL)",
@@ -270,6 +275,7 @@ impl KeysTx for PgTx {
     }
 
     async fn return_counted_stock(&mut self, product: ProductId, n: i64) -> StoreResult<()> {
+        self.count_sold().await?;
         let done = sqlx::query(
             "UPDATE products SET stock_available = stock_available + $1 WHERE id = $2 \
              AND (shared_secret IS NOT NULL OR custom_fields IS NOT NULL)",
@@ -289,11 +295,10 @@ impl KeysTx for PgTx {
             return Ok(Vec::new());
         }
         // One statement, one round trip: pick the oldest available keys (locked, SKIP LOCKED so concurrent
-        // buyers take others), and only if there are `n` of them mark them sold, link them to the order, lower
-        // the stock counter and move the keys from available to sold in their batches' counts. The state filter
-        // and the counts below make a double sale impossible even if the pick were stale; the UNIQUE key on
-        // order_keys is the last line. The batches' update waits for the stock row (EXISTS over `stock`, a
-        // one-time filter run before any batch row is touched): products first, as everywhere (`tx::keys`).
+        // buyers take others), and only if there are `n` of them mark them sold and link them to the order. The
+        // state filter makes a double sale impossible even if the pick were stale; the UNIQUE key on order_keys
+        // is the last line. The product's stock and the batches' counts move at commit (`PgTx::count_sold`):
+        // the keys are locked first and the counters last, the order every writer of keys follows (`tx::keys`).
         const SQL: &str = "WITH picked AS ( \
                  SELECT id, row_number() OVER (ORDER BY id) AS seq FROM ( \
                      SELECT id FROM card_keys WHERE product_id = $1 AND state = 'available' ORDER BY id LIMIT $2 \
@@ -303,17 +308,11 @@ impl KeysTx for PgTx {
                  WHERE (SELECT ok FROM enough) AND c.id = p.id AND c.state = 'available' \
                  RETURNING c.id, c.batch_id), \
              linked AS (INSERT INTO order_keys (order_id, seq, item, card_key_id) \
-                 SELECT $3, p.seq, p.seq, p.id FROM picked p JOIN sold s ON s.id = p.id RETURNING card_key_id), \
-             stock AS (UPDATE products SET stock_available = stock_available - $2 \
-                 WHERE id = $1 AND (SELECT ok FROM enough) RETURNING id), \
-             batches AS (UPDATE key_batches b \
-                 SET keys_available = b.keys_available - s.n, keys_sold = b.keys_sold + s.n \
-                 FROM (SELECT batch_id, count(*) AS n FROM sold GROUP BY batch_id) s \
-                 WHERE b.id = s.batch_id AND EXISTS (SELECT 1 FROM stock) RETURNING s.n) \
-             SELECT (SELECT ok FROM enough), (SELECT count(*) FROM sold), (SELECT count(*) FROM linked), \
-                 (SELECT count(*) FROM stock), (SELECT COALESCE(sum(n), 0)::BIGINT FROM batches), \
-                 COALESCE((SELECT array_agg(id ORDER BY seq) FROM picked), '{}')";
-        let (enough, sold, linked, stock, in_batches, ids): (bool, i64, i64, i64, i64, Vec<i64>) = sqlx::query_as(SQL)
+                 SELECT $3, p.seq, p.seq, p.id FROM picked p JOIN sold s ON s.id = p.id RETURNING card_key_id) \
+             SELECT (SELECT ok FROM enough), (SELECT count(*) FROM linked), \
+                 COALESCE((SELECT array_agg(id ORDER BY seq) FROM picked), '{}'), \
+                 COALESCE((SELECT array_agg(batch_id) FROM sold), '{}')";
+        let (enough, linked, ids, batches): (bool, i64, Vec<i64>, Vec<i64>) = sqlx::query_as(SQL)
             .bind(product.0)
             .bind(n)
             .bind(order.0)
@@ -323,13 +322,10 @@ impl KeysTx for PgTx {
         if !enough {
             return Ok(Vec::new());
         }
-        if sold != n || linked != n {
+        if batches.len() as i64 != n || linked != n {
             return Err(StoreError::Database("allocation raced: key no longer available".into()));
         }
-        one_row(stock as u64)?;
-        if in_batches != n {
-            return Err(StoreError::Database(format!("allocation counted {in_batches} of {n} keys in their batches")));
-        }
+        self.sold.add(product.0, &batches);
         Ok(ids.into_iter().map(CardKeyId).collect())
     }
 
@@ -367,6 +363,7 @@ impl KeysTx for PgTx {
         product: ProductId,
         at: Timestamp,
     ) -> StoreResult<Option<CardKeyId>> {
+        self.count_sold().await?;
         let current: Option<(i32, i64)> = sqlx::query_as(
             "SELECT seq, card_key_id FROM order_keys WHERE order_id = $1 AND item = $2 AND voided_at IS NULL",
         )

@@ -29,6 +29,7 @@ use async_trait::async_trait;
 use sqlx::pool::PoolConnection;
 use sqlx::postgres::PgPoolOptions;
 use sqlx::{PgConnection, PgPool, Postgres};
+use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -113,7 +114,8 @@ impl Store for PgStore {
                         // BEGIN, and the COMMIT or ROLLBACK that ends it.
                         self.statements.fetch_add(2, Ordering::Relaxed);
                     }
-                    return Ok(Box::new(PgTx { tx: Counted { conn, statements: self.statements.clone() } }));
+                    let tx = Counted { conn, statements: self.statements.clone() };
+                    return Ok(Box::new(PgTx { tx, sold: SoldKeys::default() }));
                 }
                 // BEGIN itself cannot be wrong: failing here is getting no connection (the pool's wait ran out,
                 // the server refuses us) or one the server dropped while it sat in the pool. The pool discards
@@ -152,6 +154,63 @@ impl Store for PgStore {
 
 pub struct PgTx {
     tx: Counted,
+    /// Keys sold in this transaction and not yet counted off their product's stock and their batches' counts.
+    /// Those counters are the hottest rows of a shop: every checkout of a product updates the same product row,
+    /// and a row lock is held until the transaction ends. Counted at commit ([`PgTx::count_sold`]), the lock is
+    /// held for that statement and the commit alone, not for every statement of the payment after the
+    /// allocation: checkouts of one product no longer queue behind each other's whole payment.
+    sold: SoldKeys,
+}
+
+/// Keys sold by product, and by batch within each product, waiting to be counted ([`PgTx::count_sold`]).
+#[derive(Default)]
+pub(super) struct SoldKeys(BTreeMap<i64, BTreeMap<i64, i64>>);
+
+impl SoldKeys {
+    /// Keys of `product` sold, one batch id per key.
+    pub(super) fn add(&mut self, product: i64, batches: &[i64]) {
+        let of_product = self.0.entry(product).or_default();
+        for b in batches {
+            *of_product.entry(*b).or_insert(0) += 1;
+        }
+    }
+}
+
+impl PgTx {
+    /// Counts the keys sold so far in this transaction off their product's stock and their batches' available
+    /// counts (into sold): one statement per product, in id order, the product row before its batches' as
+    /// everywhere (`tx::keys`), so two transactions meet on the product row first. Run before commit, and
+    /// before any statement of this transaction that reads or writes those counters, so the transaction sees
+    /// its own sales.
+    pub(super) async fn count_sold(&mut self) -> StoreResult<()> {
+        // The batches' update waits for the product's (an uncorrelated subquery over `stock`, run once before
+        // any batch row is touched).
+        const SQL: &str = "WITH stock AS (UPDATE products SET stock_available = stock_available - $2 \
+                 WHERE id = $1 RETURNING id), \
+             counted AS (UPDATE key_batches b \
+                 SET keys_available = b.keys_available - d.n, keys_sold = b.keys_sold + d.n \
+                 FROM unnest($3::BIGINT[], $4::BIGINT[]) AS d(id, n) \
+                 WHERE b.id = d.id AND b.product_id = $1 AND EXISTS (SELECT 1 FROM stock) RETURNING b.id) \
+             SELECT (SELECT count(*) FROM stock), (SELECT count(*) FROM counted)";
+        for (product, batches) in std::mem::take(&mut self.sold).0 {
+            let (ids, sold): (Vec<i64>, Vec<i64>) = batches.into_iter().unzip();
+            let (in_products, in_batches): (i64, i64) = sqlx::query_as(SQL)
+                .bind(product)
+                .bind(sold.iter().sum::<i64>())
+                .bind(&ids)
+                .bind(&sold)
+                .fetch_one(&mut *self.tx)
+                .await
+                .map_err(map_sqlx)?;
+            if in_products != 1 || in_batches != ids.len() as i64 {
+                return Err(StoreError::Database(format!(
+                    "keys sold from product {product} counted in {in_batches} of their {} batches",
+                    ids.len()
+                )));
+            }
+        }
+        Ok(())
+    }
 }
 
 /// A transaction, or (for [`TxMode::Lookup`]) a pooled connection whose one statement commits on its own.
@@ -202,7 +261,8 @@ impl std::ops::DerefMut for PgConn {
 
 #[async_trait]
 impl Tx for PgTx {
-    async fn commit(self: Box<Self>) -> StoreResult<()> {
+    async fn commit(mut self: Box<Self>) -> StoreResult<()> {
+        self.count_sold().await?;
         match self.tx.conn {
             PgConn::Tx(tx) => tx.commit().await.map_err(map_sqlx),
             PgConn::Plain(_) => Ok(()),

@@ -133,6 +133,7 @@ impl ShopsTx for PgTx {
     }
 
     async fn product_by_id(&mut self, id: ProductId) -> StoreResult<Option<Product>> {
+        self.count_sold().await?;
         static SQL: LazyLock<String> =
             LazyLock::new(|| format!("SELECT {} FROM products p WHERE p.id = $1", rows::PRODUCT_COLS));
         let row: Option<rows::ProductRow> =
@@ -219,6 +220,7 @@ impl ShopsTx for PgTx {
         delivery_hours: i64,
         stock: i64,
     ) -> StoreResult<()> {
+        self.count_sold().await?;
         let done = sqlx::query(
             "UPDATE products SET custom_fields = $1, delivery_hours = $2, stock_available = $3 WHERE id = $4",
         )

@@ -72,7 +72,8 @@ pub trait KeysTx: Send {
     /// `order_keys` (UNIQUE on the key: a key can never be delivered twice), lowers the stock counter and moves
     /// the keys from their batches' available counts to their sold counts.
     /// Returns the keys' ids, or an empty vector and no change if fewer than `n` are available.
-    /// SQLite runs it inside the single writer; PostgreSQL locks the chosen rows (`FOR UPDATE SKIP LOCKED`).
+    /// SQLite runs it inside the single writer; PostgreSQL locks the chosen rows (`FOR UPDATE SKIP LOCKED`) and
+    /// moves the counters at commit, or before any later statement of the transaction that reads or writes them.
     async fn allocate_keys(&mut self, product: ProductId, order: OrderId, n: i64) -> StoreResult<Vec<CardKeyId>>;
     /// The keys delivered with an order, in allocation order.
     async fn order_keys(&mut self, order: OrderId) -> StoreResult<Vec<DeliveredKey>>;
@@ -93,8 +94,11 @@ pub trait KeysTx: Send {
 }
 
 // Statements both backends run to keep each batch's stored counts (`key_batches.keys_*`) equal to its keys by
-// state. Every transaction that changes them updates the product's stock counter first, so two transactions on
-// one product meet on that row before any batch row and cannot lock two batches in opposite orders.
+// state. Every transaction that changes them locks the keys it moves first, then the product's stock counter,
+// then the batches: two transactions on one product meet on the product row before any batch row and cannot lock
+// two batches in opposite orders, and none waits for a key while holding the product row. (PostgreSQL counts an
+// allocation's keys off the counters at commit, so the product row, the hottest of a shop, is held only for the
+// commit.)
 
 /// `$1` keys added to batch `$2` as available.
 pub(crate) const BATCH_KEYS_ADDED_SQL: &str =

@@ -164,12 +164,17 @@ async fn select(c: &Client, css: &str, value: &str) {
 
 pub async fn submit(c: &Client, form: &str) {
     // The page may still be replacing itself (a redirect landing) between finding the button and clicking it:
-    // a stale element is found again, a few times, before it counts as a failure.
+    // a stale or not yet present element is looked for again, a few times, before it counts as a failure (CI
+    // saw the header's logout button missing once, on a loaded machine, right after a payment's redirect).
     for attempt in 1..=5 {
-        let button = c
-            .find(Locator::Css(&format!("{form} button[type=submit]")))
-            .await
-            .unwrap_or_else(|e| panic!("submit of {form}: {e}"));
+        let button = match c.find(Locator::Css(&format!("{form} button[type=submit]"))).await {
+            Ok(button) => button,
+            Err(e) if attempt < 5 && e.to_string().contains("no such element") => {
+                tokio::time::sleep(Duration::from_millis(200)).await;
+                continue;
+            }
+            Err(e) => panic!("submit of {form}: {e}"),
+        };
         match button.click().await {
             Ok(_) => return,
             Err(e) if attempt < 5 && e.to_string().contains("stale element") => {
