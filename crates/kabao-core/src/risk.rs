@@ -658,4 +658,93 @@ mod tests {
             assert!(!risky(t), "{t}");
         }
     }
+
+    /// holdout7's families (2026-12-07), each in wordings of this test's own, not the corpus's.
+    #[test]
+    fn holdout7_families_are_flagged_in_other_words() {
+        let risky = |t: &str| scan(t, &ScanConfig::default()).risky();
+        let mut wrong = Vec::new();
+        for t in [
+            // Unpunctuated speech: a space ends a prohibition's clause; 确收 is 确认收货.
+            "下单后先别急着付 我给你一个付款码 扫那个",
+            "奶奶您别慌 您先点那个确认收货 点了就好了",
+            "亲确收一下呗 不然系统老提醒我",
+            // Early release: asked for someone else (帮我点), a button named 已收到, the order confirmed with 把,
+            // money released (放给我), a bad review bought off, a review dictated, cash back for it.
+            "帮我点下确认 月底冲单 货后天到",
+            "你点一下“已收到” 码自动弹出来",
+            "你先把这一单确认掉 缺的那张我后面补",
+            "你把款先放给我 我好去拿货",
+            "那条差评我赔你15块钱 你删掉吧",
+            "评价就写成“很快 很好”，我退你十块",
+            "给个好评晒个图 送你8元券",
+            "please confirm receipt first, the code unlocks after you release the money",
+            "售后让我转告你 要先确认收货才给换",
+            // Contact: a livestream's pinned comment, the WeChat channels, a spelled-out chat link, a channel number,
+            // a one-line-at-a-time id, a dotted handle, the buyer's number, a move in English or Japanese.
+            "直播间置顶有我的联系方式 进来看",
+            "售后请移步我们的公众号，留言即可",
+            "找我拿货 t 点 me 斜杠 cardking_01",
+            "频道号 kb20261 进去有福利",
+            "号码我一条一条发的 怕被屏蔽",
+            "邀请码放在我主页签名里了",
+            "我的line是 mika.sato.77 有空加",
+            "麻烦把你的号码发我 我让师傅打过去",
+            "could we talk in telegram? faster for me",
+            "ラインで連絡してください",
+            "老板给我你的飞机 我有事问",
+            // Payment: not wanting the platform, a friend's card, a card by its last digits, a gift card as the method,
+            // another platform, an own mini-program shop, a placeholder, a Korean account transfer.
+            "我不想走平台 支付宝转你吧",
+            "钱打我表哥卡上就行",
+            "转四百到尾号6612那张卡",
+            "付款方式：购物卡 卡密发我就行",
+            "买张苹果礼品卡给我 就当你付过款了",
+            "我有张50的点卡 能抵吗 不想在平台付",
+            "去我另一个店拍 在别的平台搜得到",
+            "我们自己做了个小程序商城 里面下单便宜",
+            "扫这个支付宝码直接付",
+            "계좌이체 가능해요?",
+            // Fees: an equal sum, capital verification, a top-up task, turnover, a deposit to lift a limit, postage for
+            // a prize of virtual goods, a task that pays back more.
+            "资金被冻结了 需要转入同等金额证明你是本人",
+            "账户要先验资 转300验资款 核验后退回",
+            "提现前要完成一个充值任务激活账户",
+            "提现失败 流水不足 还要再下单500",
+            "解除限制需要把余额充到800以上 验证完退你",
+            "抽奖中奖的付6元运费才能发卡密",
+            "接任务返佣金 先垫付50 马上回60",
+            "环境不安全 需要刷一笔流水才能解冻",
+        ] {
+            if !risky(t) {
+                wrong.push(format!("missed: {t}"));
+            }
+        }
+        for t in [
+            // A buyer's report, reminder, question about the rules, and a look-alike shop noticed.
+            "之前有人叫我去闲鱼拍，我没去",
+            "差点就转账了 幸好问了客服",
+            "我被拉进一个奇怪的群 让交钱 提醒大家一下",
+            "闲鱼上有家店头像跟你们一模一样",
+            "我看规则里写着提现收手续费",
+            "私下交易出了事平台管不管？",
+            "确认收货后还能退吗 怕卡有问题",
+            "那我还是在平台用银行卡付吧",
+            "差价我在平台给您退，订单页点同意",
+            // Recharge targets, goods and one's own apps.
+            "话费充值50元 手机号 138 0000 1111 联通",
+            "充值账号：QQ 2 3 4 5 6 7 8 9 开年费会员",
+            "游戏点券代充，请提供充值用的QQ号",
+            "我平时用的企业微信，网页版能登吗",
+            "发红包时选择封面，输入序列号即可",
+            "兑换请访问 https://redeem.example/code",
+            "我的确收到了，谢谢",
+            "不要 加陌生人微信",
+        ] {
+            if risky(t) {
+                wrong.push(format!("flagged: {t}"));
+            }
+        }
+        assert!(wrong.is_empty(), "{wrong:#?}");
+    }
 }

@@ -174,6 +174,7 @@ mod tests {
     const HOLDOUT4: &str = include_str!("../../../../tests/data/risk/holdout4.jsonl");
     const HOLDOUT5: &str = include_str!("../../../../tests/data/risk/holdout5.jsonl");
     const HOLDOUT6: &str = include_str!("../../../../tests/data/risk/holdout6.jsonl");
+    const HOLDOUT7: &str = include_str!("../../../../tests/data/risk/holdout7.jsonl");
 
     fn run(jsonl: &str) -> Report {
         let corpus = parse_corpus(jsonl).unwrap_or_else(|e| panic!("{e}"));
@@ -249,6 +250,15 @@ mod tests {
     #[test]
     fn sixth_holdout_corpus_precision_and_recall_hold() {
         holds_the_bar(HOLDOUT6);
+    }
+
+    /// holdout7 became seen on 2026-12-07: scored blind once (P 0.921 / R 0.788), then its misses and false
+    /// alarms were read and fixed by family (speech-to-text and OCR spacing, slang abbreviations, game-trade and
+    /// livestream voice, mini-programs and channels, "verification" deposits and turnover tasks, buyers asking
+    /// about the rules). A regression set from now on, not a measure of generalisation.
+    #[test]
+    fn seventh_holdout_corpus_precision_and_recall_hold() {
+        holds_the_bar(HOLDOUT7);
     }
 
     #[test]

@@ -106,7 +106,18 @@ impl Allowed<'_> {
             .map(String::as_str)
             .chain(super::OFFICIAL_HOSTS.iter().copied())
             .any(|d| host == d || host.strip_suffix(d).is_some_and(|rest| rest.ends_with('.')))
+            || reserved(host)
     }
+}
+
+/// Names reserved for documentation and testing (RFC 2606, RFC 6761): `.example`, `.test`, `.invalid`,
+/// `.localhost` and `example.com/net/org` resolve to nobody's site, so a link there leads no buyer away.
+fn reserved(host: &str) -> bool {
+    const TLDS: &[&str] = &["example", "test", "invalid", "localhost"];
+    const NAMES: &[&str] = &["example.com", "example.net", "example.org"];
+    let last = host.rsplit('.').next().unwrap_or(host);
+    TLDS.contains(&last)
+        || NAMES.iter().any(|d| host == *d || host.strip_suffix(d).is_some_and(|rest| rest.ends_with('.')))
 }
 
 /// Flags links whose host is neither on the caller's allow-list nor an official redemption site.

@@ -188,6 +188,8 @@ const CANTONESE: &[(&str, &str)] = &[
     ("啲", "些"),
     ("返", "回"),
     // Homophone misspellings, Mandarin ones too: typed by accident or to dodge a filter.
+    // Chat shorthand: 确收 is 确认收货.
+    ("确收", "确认收货"),
     ("确仍", "确认"),
     ("确任", "确认"),
     ("确人", "确认"),
@@ -268,6 +270,8 @@ pub fn cantonese(v: Vec<NChar>) -> Vec<NChar> {
                 "倾" => !matches!(next, Some('向' | '斜' | '销' | '听' | '诉' | '倒' | '家')),
                 // 返 is 回 after a verb of getting back (找返, 撤返, 攞返, 退返), not in 返还, 返现.
                 "返" => matches!(prev, Some('找' | '撤' | '攞' | '拿' | '退' | '补' | '俾' | '畀' | '给' | '搵')),
+                // 的确收到, 准确收录: 确 belongs to the word before, and 确收到 is "did receive".
+                "确收" => !matches!(prev, Some('的' | '准' | '正' | '明' | '精')) && next != Some('到'),
                 _ => true,
             }
         });
@@ -571,6 +575,9 @@ const ALIASES: &[Alias] = &[
     al("kakaotalk", "kakao"),
     al("카카오톡", "kakao"),
     al("카톡", "kakao"),
+    // Japanese katakana: ライン (LINE), カカオ (Kakao).
+    al("ライン", "line"),
+    al("カカオ", "kakao"),
     al("tele", TELEGRAM),
     al("📞", PHONE),
     al("☎", PHONE),
@@ -592,6 +599,13 @@ const ALIASES: &[Alias] = &[
     al("q q", QQ),
     al("🐧", QQ),
 ];
+
+/// Whether the word before character `i` (past one space) is a modal or `let's`: `can we chat`, `let's we chat`.
+fn after_modal(v: &[NChar], i: usize) -> bool {
+    let before: String = v.get(i.saturating_sub(8)..i).unwrap_or_default().iter().map(|ch| ch.c).collect();
+    let word = before.trim_end().rsplit(|c: char| !c.is_ascii_alphabetic()).next().unwrap_or("");
+    matches!(word, "can" | "could" | "shall" | "should" | "may" | "might" | "will" | "would" | "lets" | "s")
+}
 
 fn is_word(c: Option<char>) -> bool {
     c.is_some_and(|c| c.is_ascii_alphanumeric())
@@ -669,6 +683,10 @@ pub fn aliases(v: Vec<NChar>) -> Vec<NChar> {
             // `wx-2024-gift` is a code, not WeChat.
             let code = next == Some('-') && is_word(v.get(i + len + 1).map(|ch| ch.c));
             if (ascii_start && is_word(prev)) || (ascii_end && (is_word(next) || code)) {
+                continue;
+            }
+            // `can we chat on WhatsApp`: "we chat" after a modal verb is English, not WeChat.
+            if a.pat == "we chat" && after_modal(&v, i) {
                 continue;
             }
             found = Some((len, a.canon));

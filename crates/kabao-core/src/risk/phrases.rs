@@ -124,6 +124,11 @@ pub(super) fn guarded(f: &Folded, a: usize, b: usize) -> bool {
     let from = f.clause_start(a, 24);
     for k in (from..a).rev() {
         if let Some(n) = f.any(k, WARNINGS_BEFORE) {
+            // Unpunctuated speech (`先别付款 我发你个码`): a space between two ideographs after the warning's
+            // object ends its clause.
+            if spoken_break(f, k + n, a) {
+                continue;
+            }
             // 别 is also part of 别人 (others), 特别, 区别…; only the imperative warns.
             let is_bie = n == 1 && f.c(k) == Some('别');
             if !is_bie || !(f.any(k + 1, &["人", "的", "处", "家"]).is_some() || f.any_ending(k, BIE_WORDS).is_some())
@@ -134,6 +139,12 @@ pub(super) fn guarded(f: &Folded, a: usize, b: usize) -> bool {
     }
     let to = f.sentence_end(b, 24);
     (b..to).any(|k| f.any(k, WARNINGS_AFTER).is_some() && f.any_ending(k, &["不", "没", "并非"]).is_none())
+}
+
+/// Whether dense units `[from, to)` hold a space between two ideographs after their first unit.
+fn spoken_break(f: &Folded, from: usize, to: usize) -> bool {
+    let han = |c: Option<char>| c.is_some_and(|c| ('\u{4e00}'..='\u{9fff}').contains(&c));
+    (from + 1..to).any(|k| f.unit(k).is_some_and(|u| u.space_before && han(Some(u.c))) && han(f.c(k - 1)))
 }
 
 const BIE_WORDS: &[&str] = &["特", "区", "分", "类", "级", "识", "个", "告", "性", "差", "派", "辨", "鉴", "判"];

@@ -64,8 +64,8 @@ fn rules() -> &'static [Rule] {
             unless_sentence: None,
         };
         // 兑换 (redeeming) is how goods are used, not a remedy; 密保 and 再把…给你 are what a seller holds back.
-        let condition = "退|补|(?:^|[^兑])换|重发|重新|解冻|解锁|解封|激活|验证|认证|审核|售后|风控|冻结|拿回|返还|申诉|找回|密保|核验|再把|提现|出款|实名|过审|到账|到帐|秒到|出金|否则|不然|清零|加急|快速通道|优先处理|插队|发货|放行|过户|名下|没法用|不能用|用不了|转区|解绑|换绑|改绑|(?:才|就)能用|refund|unlock|verif|re-?issue|replace|resend|release|otherwise|cannot|can'?t|锁";
-        let pay = r"交|付|缴|转|充|收|扣|垫|\d|块|元|rmb|\$|pay|钱|费用|[一二两三四五六七八九十百]{1,3}(?:块|元|蚊|刀|[,。!]|$)";
+        let condition = "退|补|(?:^|[^兑])换|重发|重新|解冻|解锁|解封|激活|验证|认证|审核|售后|风控|冻结|拿回|返还|申诉|找回|密保|核验|再把|提现|出款|实名|过审|到账|到帐|秒到|出金|否则|不然|清零|加急|快速通道|优先处理|插队|发货|放行|过户|名下|解除|证明是本人|证明(?:您|你)?是本人|没法用|不能用|用不了|转区|解绑|换绑|改绑|(?:才|就)能用|才(?:能|可以|会)?发|refund|unlock|verif|re-?issue|replace|resend|release|otherwise|cannot|can'?t|锁";
+        let pay = r"交|付|缴|转|充|收|扣|垫|存入|金额|\d|块|元|rmb|\$|pay|钱|费用|[一二两三四五六七八九十百]{1,3}(?:块|元|蚊|刀|[,。!]|$)";
         vec![
             // --- contact
             r(
@@ -118,6 +118,8 @@ fn rules() -> &'static [Rule] {
             ),
             // A server invite spelled out (discord gg slash abc, discord点gg/abc).
             r(rule::GROUP, Kind::Id, r"(?P<id>discord\s*(?:\.|dot|点)?\s*gg\s*(?:/|slash|斜杠)\s*[a-z0-9]{3,30})"),
+            // A chat link spelled out (t 点 me 斜杠 abc, wa dot me slash …), and a channel's number (频道号 pd12345).
+            r(rule::GROUP, Kind::Id, r"(?P<id>(?-u:\b)(?:t|wa)\s*(?:点|dot|\(dot\))\s*me\s*(?:/|slash|斜杠)\s*[a-z0-9_+]{4,30})|频道(?:号|id)\s*:?\s*(?P<id2>[a-z]{0,4}\d{5,12})"),
             // Searching for the merchant on an app (B站搜我名字, 钉钉搜卡宝阿华), offering an app as the channel
             // (Zalo 也可以), poking them there (有事敲我QQ, 滴滴我企鹅, DM我).
             Rule {
@@ -134,14 +136,14 @@ fn rules() -> &'static [Rule] {
                 ..r(
                     rule::INVITE,
                     Kind::Phrase,
-                    &format!(r"(?:加|jia\s*(?:wo)?\s*|➕|\+|添加|联系|找|上|去|来|走|换到?|用|搜|留|整)(?:我|一下|个|下|我的|你的|一下我的|我们|你)?(?:的)?\s*[\x22“「]?(?:企业)?(?:{APPS})"),
+                    &format!(r"(?:加|jia\s*(?:wo)?\s*|➕|\+|添加|联系|找|上|去|来|走|换到?|搜|留|整)(?:我|一下|个|下|我的|你的|一下我的|我们|你)?(?:的)?\s*[\x22“「]?(?:企业)?(?:{APPS})|用(?:我|一下|个|下|我的|你的|一下我的|我们|你)(?:的)?\s*[\x22“「]?(?:企业)?(?:{APPS})"),
                 )
             },
             // Where to find the id: on the profile picture, after the nickname, at "the usual place".
             r(
                 rule::INVITE,
                 Kind::Phrase,
-                &format!(r"(?:{APPS})[^。!?\n]{{0,12}}?(?:在|看)(?:我的?)?(?:主页|头像|昵称|简介|签名|资料)|(?:{APPS})(?:号)?[^,。!?\n]{{0,6}}?(?:藏|写|放)?在(?:我的?)?(?:商品|店铺)?(?:图片|图|水印|公告|备注|详情)|看我的?(?:个人|店铺|商品)?(?:头像|主页|昵称|简介|签名|资料|图片|水印|公告|备注)[^。!?\n]{{0,16}}(?:联系|联络|号|方式|{APPS})|联系方式[^,。!?]{{0,6}}(?:写在|放在|藏在|在)[^,。!?]{{0,8}}(?:备注|图片|水印|公告|签名|昵称|简介|详情|卡密)|(?:那个|这个|那串|这串)[^,。!?]{{0,8}}就是(?:我的?)?(?:{APPS})|(?:昵称|头像|主页|签名|简介)(?:后面|里|上)?的?(?:那串|那个号|那个数字|数字)|老地方(?:联系|见|聊|找)|别在这(?:里|边)?(?:说|聊)|(?:这里|这边)说话不方便|(?:^|[^a-z])dd我|(?:{APPS})[^,。]{{0,3}}私我"),
+                &format!(r"(?:{APPS})[^。!?\n]{{0,12}}?(?:在|看)(?:我的?)?(?:主页|头像|昵称|简介|签名|资料)|(?:{APPS})(?:号)?[^,。!?\n]{{0,6}}?(?:藏|写|放)?在(?:我的?)?(?:商品|店铺)?(?:图片|图|水印|公告|备注|详情)|看我的?(?:个人|店铺|商品)?(?:头像|主页|昵称|简介|签名|资料|图片|水印|公告|备注)[^。!?\n]{{0,16}}(?:联系|联络|号|方式|{APPS})|联系方式[^,。!?]{{0,6}}(?:写在|放在|藏在|在)[^,。!?]{{0,8}}(?:备注|图片|水印|公告|签名|昵称|简介|详情|卡密)|(?:那个|这个|那串|这串)[^,。!?]{{0,8}}就是(?:我的?)?(?:{APPS})|(?:昵称|头像|主页|签名|简介)(?:后面|最后面?|里|上)?的?(?:那串|那个号|那个数字|数字)|(?:置顶|直播间|评论区|主页|简介|签名)[^,。!?]{{0,6}}有我的?(?:联系方式|微信|qq|号)|(?:移步|去|到|关注)[^,。!?]{{0,8}}(?:公众号|视频号|qq频道)|(?:公众号|小程序|视频号|频道)[^。!?]{{0,12}}(?:下单|付款|客服|回复订单号)|老地方(?:联系|见|聊|找)|别在这(?:里|边)?(?:说|聊)|(?:这里|这边)说话不方便|(?:^|[^a-z])dd我|(?:{APPS})[^,。]{{0,3}}私我"),
             ),
             // Asking for the buyer's number or address: 把你手机号发我, 群号发我下, 留个邮箱.
             Rule {
@@ -156,26 +158,26 @@ fn rules() -> &'static [Rule] {
             r(
                 rule::INVITE,
                 Kind::Phrase,
-                &format!(r"(?-u:\b)(?:move|switch|talk|chat|continue|go|reach|text|ping|find|add|follow|dm|message|contact|hit|send)[^.!?,]{{0,16}}?(?-u:\b)(?:on|to|over to|via|thru|through)\s+(?:{APPS})(?-u:\b)"),
+                &format!(r"(?-u:\b)(?:move|switch|talk|chat|continue|go|reach|text|ping|find|add|follow|dm|message|contact|hit|send)[^.!?,]{{0,16}}?(?-u:\b)(?:on|to|over to|via|thru|through|at|in|using|by)\s+(?:{APPS})(?-u:\b)"),
             ),
             r(
                 rule::INVITE,
                 Kind::Phrase,
-                &format!(r"(?:{APPS})\s*(?:上|里)?(?:聊|说|谈|私聊|详聊|联系|找我|沟通|细聊|私信)"),
+                &format!(r"(?:{APPS})\s*(?:上|里|で)?(?:聊|说|谈|私聊|详聊|联系|连络|找我|沟通|细聊|私信|话)"),
             ),
             // Also an id told by reference (号就是店名拼音, 企鹅号=店铺ID, 店铺名就是我的vx, ID同铺名一样, same name as
             // the shop), and the buyer's own id asked for (your discord?, Tele handle pls, 你的扣…我晚上加你).
             r(
                 rule::INVITE,
                 Kind::Phrase,
-                &format!(r"(?:换|整|用|在)(?:个|一个)?(?:别的|另外一?个|另一个)(?:软件|app|聊天工具)|(?:赖|line)我一下|加(?:我)?赖|我拉你(?:进|入|[,。!]|$)|(?:方式|号码|联系方式|二维码|群号|号)[^,。!?]{{0,8}}(?:在|见|看)[^,。!?]{{0,10}}(?:头像|主图|图片|横幅|简介|主页|签名|昵称|首页|下一条)|看(?:下|一下)我的?(?:个人|店铺|商品)?(?:头像|主页|昵称|简介|签名|资料|图片)|(?:添加|加)[^,。!?]{{0,6}}(?:专员|经理|顾问)|向日葵|todesk|anydesk|teamviewer|远程(?:帮你|协助|控制|操作)|下载[^,。!?]{{0,12}}(?:app|软件)[^。!?]{{0,20}}(?:注册|搜|加|联系|客服)|关注[^,。!?]{{0,6}}公众号|(?:平台|系统)(?:就)?识别不(?:了|出)|(?:平台|系统)屏蔽(?:连着的|数字|号码|关键词|关键字)|分(?:两|几|2|3)(?:条|次|段)发|拼起来(?:打|加|搜)|(?:百度|谷歌|google|必应)(?:一下|上)?\s*搜[^,。!?]{{0,16}}(?:工作室|客服|官网)|私聊|私信|私我|dm me|add me|reach me|contact me|message me|move this chat|text me|call me|私下沟通|私下联系|换个(?:地方|软件|app)|(?:主页|头像|昵称|简介|签名)(?:里|上)?\S{{0,6}}?(?:联系|号|码|微信|qq|telegram|line|whatsapp)|搜索?手机号|(?:微信|qq)同(?:手机)?号|手机同微|(?:{APPS})\s*(?:号码|号|账号|id)?\s*(?:就是|=|同|跟|和|与)\s*(?:我的?)?(?:店名|店铺|铺名|舖名|昵称|用户名|名字|订单号|手机|电话|店的?名)|(?:手机号|电话号码?|号码|号|id)\s*(?:就是|=|同)\s*(?:我的?)?(?:店名|店铺|铺名|舖名|昵称|订单号|店的?名)|(?:店名|店铺名?|铺名|昵称|用户名|名字)[^,。!?]{{0,4}}(?:就是|=)\s*(?:我的?)?(?:{APPS}|手机|电话)|same (?:name|id|username) as (?:the|my) (?:shop|store)|(?:your|ur)\s+(?:{APPS})\s*(?:\?|id|handle|username|account|number)|(?:{APPS})\s+(?:handle|id|username|account)\s*(?:pls|please|\?)|你的(?:{APPS}|电话|手机号?)[^。!?]{{0,12}}(?:我|我们)[^。!?]{{0,4}}加你|支付宝好友|加(?:我|个)的?支付宝"),
+                &format!(r"(?:换|整|用|在)(?:个|一个)?(?:别的|另外一?个|另一个)(?:软件|app|聊天工具)|(?:赖|line)我一下|加(?:我)?赖|我拉你(?:进|入|[,。!]|$)|(?:方式|号码|联系方式|二维码|群号|号|邀请链接|邀请码|进群链接)[^,。!?]{{0,8}}(?:在|见|看|放|写|挂)[^,。!?]{{0,10}}(?:头像|主图|图片|横幅|简介|主页|签名|昵称|首页|下一条)|看(?:下|一下)我的?(?:个人|店铺|商品)?(?:头像|主页|昵称|简介|签名|资料|图片)|(?:添加|加)[^,。!?]{{0,6}}(?:专员|经理|顾问)|向日葵|todesk|anydesk|teamviewer|远程(?:帮你|协助|控制|操作)|下载[^,。!?]{{0,12}}(?:app|软件)[^。!?]{{0,20}}(?:注册|搜|加|联系|客服)|关注[^,。!?]{{0,6}}公众号|(?:平台|系统)(?:就)?识别不(?:了|出)|(?:平台|系统)屏蔽(?:连着的|数字|号码|关键词|关键字)|分(?:两|几|三|四|五|开|2|3|4|5)(?:条|次|段)?发|一条一条(?:地|的)?发|一个一个(?:地|的)?发|拆开(?:了|发|写)|(?:怕|会|防|避免)被?(?:系统|平台)?屏蔽|拼起来(?:打|加|搜)|(?:百度|谷歌|google|必应)(?:一下|上)?\s*搜[^,。!?]{{0,16}}(?:工作室|客服|官网)|私聊|私信|私我|dm me|add me|reach me|contact me|message me|move this chat|text me|call me|私下沟通|私下联系|换个(?:地方|软件|app)|(?:主页|头像|昵称|简介|签名)(?:里|上)?\S{{0,6}}?(?:联系|号|码|微信|qq|telegram|line|whatsapp)|搜索?手机号|(?:微信|qq)同(?:手机)?号|手机同微|(?:{APPS})\s*(?:号码|号|账号|id)?\s*(?:就是|=|同|跟|和|与)\s*(?:我的?)?(?:店名|店铺|铺名|舖名|昵称|用户名|名字|订单号|手机|电话|店的?名)|(?:手机号|电话号码?|号码|号|id)\s*(?:就是|=|同)\s*(?:我的?)?(?:店名|店铺|铺名|舖名|昵称|订单号|店的?名)|(?:店名|店铺名?|铺名|昵称|用户名|名字)[^,。!?]{{0,4}}(?:就是|=)\s*(?:我的?)?(?:{APPS}|手机|电话)|same (?:name|id|username) as (?:the|my) (?:shop|store)|(?:your|ur)\s+(?:{APPS})\s*(?:\?|id|handle|username|account|number)|(?:{APPS})\s+(?:handle|id|username|account)\s*(?:pls|please|\?)|你的(?:{APPS}|电话|手机号?)[^。!?]{{0,12}}(?:我|我们)[^。!?]{{0,4}}加你|支付宝好友|加(?:我|个)的?支付宝"),
             ),
             Rule {
                 unless_sentence: Some(re(r"steam|好友代码|friend code|游戏(?:内|里)")),
                 ..r(
                     rule::INVITE,
                     Kind::Phrase,
-                    r"(?:留|发|给)(?:个|一下|我)?(?:你的)?(?:联系方式|微信|qq|电话|手机号)|联系方式给|推(?:个|一下)?名片|名片|加(?:个|一下|我|了)?好友",
+                    &format!(r"(?:留|发|给)(?:个|一下|我)?(?:你的)?(?:联系方式|电话|手机号|{APPS})|把(?:你的?)?(?:号码|手机号码?|电话号码?)[^,。!?]{{0,3}}?(?:发|给)(?:我|过来)|联系方式给|推(?:个|一下)?名片|名片|加(?:个|一下|我|了)?好友"),
                 )
             },
             r(
@@ -190,7 +192,7 @@ fn rules() -> &'static [Rule] {
                 ..r(
                 rule::TRANSFER,
                 Kind::Claim,
-                r"(?:^|[^a-z])z(?:付|转)|(?:用|拿)[^,。!?]{0,8}(?:卡|q币|点券|话费)[^,。!?]{0,4}(?:抵|代替|当)|(?:e卡|京东卡|话费卡|充值卡|礼品卡|gift ?card)[^,。!?]{0,6}抵|(?:微信|支付宝|zfb)(?:转|付)(?:给我|我|过来|就行|都行|也行|吧|一下|一半|一部分)|(?:就当|当)抵(?:了|扣)?|买(?:张|个|一张)[^,。!?]{0,10}卡给我|(?:钱|货款)直接(?:给|转|打)(?:我|给我)|(?:转|打|充|汇|缴纳?)(?:到|进|至)[^,。!?]{0,8}(?:账户|帐户)|(?:账户|帐户)信息(?:如下|见下)|(?:下方|以下|如下)(?:的)?(?:账户|帐户)|安全账户|(?:打|转|汇)到(?:这个|这张|我的?)(?:银行)?卡|transfer[^.!?]{0,20}(?:below|following|this|our|my) account|(?:card|code|voucher)[^.!?]{0,16}as (?:payment|pay)|直接(?:用)?(?:微信|支付宝|zfb)|充到我(?:的)?(?:号|账号|帐号|账户)|(?:就算|就当|当作?|当成|算作?)(?:是)?(?:付款|货款|付了款|支付|给钱|给了钱)|剩下的?[^,。]{0,4}(?:微信|支付宝|私下|转)|(?:付|转)完(?:了)?(?:截图|截个图)(?:给|发)我|(?:支付宝|微信|zfb)\s*扫[^,。]{0,6}码|转了?帐|转了?账|转钱|打款|汇款|转(?:给)?我|付(?:给)?我|给我转|打到我|转到(?:我|这个|我的)|扫我|微信零钱|好友转账|对公账户|云闪付|直接转|直接付|私下(?:付款|转账|交易|发)|pay me|paypal|venmo|usdt|比特币|btc|trc20|(?-u:\b)(?:ltc|trx|eth|usdc|bnb|xmr)(?-u:\b)|以太坊|莱特币|波场|泰达币|链上[^,。]{0,2}(?:转|付|打)|钱包地址|(?:转|打|付)(?:到|进)?(?:支付宝|微信|zfb)?(?:给|到)(?:我的?)?(?:朋友|家人|老婆|老公|同事|亲戚|表哥|表姐)|(?:send|transfer|wire|pay)[^.!?]{0,20}(?:to |into )?my (?:alipay|wechat|paypal|bank|account|wallet|card)|(?:用|拿)[^,。]{0,8}(?:gift ?card|礼品卡|充值卡)[^,。]{0,4}(?:付|支付|结|抵)|给我(?:充|转)|转[^,。!?;\n]{0,6}?到(?:我|这个|我的)|定金|订金|面交(?:[^不]|$)|现金(?:结算|交易|付|支付)|群收款|聚合(?:支付|收款)|(?:支付|收款)码|代付(?:也行|就行|也可以|都行|一下|给我)|(?:美团|饿了么|淘宝|拼多多|京东)[^,。]{0,4}代付|(?:拉|发|开)(?:个|一个)?(?:支付宝|微信|zfb)?\s*收款|(?:汇|打|转)(?:到|进|给)?(?:我的?[^,。]{0,3}|[^,。你回]{0,2})(?:邮局|邮政|银行|建行|工行|农行|中行|招行|交行)[^,。]{0,2}(?:卡|账户|帐户)|差价[^,。]{0,6}(?:微信|支付宝|私下|转|补给我)|(?:支付宝|微信|zfb)担保|超商(?:代码|缴费|付款码)|(?:缴费|付款)代码|(?:支付宝|zfb)(?:号|账号)?我?发你|(?:在|到|找)我(?:这|这里|这边)(?:充值?|付|交|买|转)|(?:微信|支付宝|zfb)\s*补给?我|银行卡[^。!?]{0,30}户名|户名[^。!?]{0,20}(?:转|汇|打款)",
+                r"(?:^|[^a-z])z(?:付|转)|(?:用|拿)[^,。!?]{0,8}(?:卡|q币|点券|话费)[^,。!?]{0,4}(?:抵|代替|当)|(?:e卡|京东卡|话费卡|充值卡|礼品卡|购物卡|点卡|steam卡|gift ?card)[^,。!?]{0,12}抵|(?:付款|支付)方式[^。!?]{0,4}(?:京东)?(?:e卡|京东卡|沃尔玛卡|购物卡|超市卡|礼品卡|点卡|steam卡|gift ?card)|(?:打|转|汇)(?:到|进|给)?我的?(?:朋友|家人|老婆|老公|同事|亲戚|表哥|表姐)|(?:转|打|汇)[^,。!?]{0,12}尾号|扫(?:这个|我的|一下)?(?:微信|支付宝|zfb)(?:的)?(?:码|二维码|收款码)|收不了平台的钱|(?:你|您|先)用(?:微信|支付宝|zfb)(?:转|付)|(?:微信|支付宝|zfb)(?:转|付)(?:给我|我|给?(?:你|您)|过来|就行|都行|也行|吧|一下|一半|一部分)|(?:就当|当)抵(?:了|扣)?|买(?:张|个|一张)[^,。!?]{0,10}卡给我|(?:钱|货款)直接(?:给|转|打)(?:我|给我)|(?:转|打|充|汇|缴纳?)(?:到|进|至)[^,。!?]{0,8}(?:账户|帐户)|(?:账户|帐户)信息(?:如下|见下)|(?:下方|以下|如下)(?:的)?(?:账户|帐户)|安全账户|(?:打|转|汇)到(?:这个|这张|我的?)(?:银行)?卡|transfer[^.!?]{0,20}(?:below|following|this|our|my) account|(?:card|code|voucher)[^.!?]{0,16}as (?:payment|pay)|直接(?:用)?(?:微信|支付宝|zfb)|充到我(?:的)?(?:号|账号|帐号|账户)|(?:就算|就当|当作?|当成|算作?)(?:是)?(?:你|您)?(?:已经?)?(?:付款|货款|付了款|付过款|支付|给钱|给了钱)|剩下的?[^,。]{0,4}(?:微信|支付宝|私下|转)|(?:付|转)完(?:了)?(?:截图|截个图)(?:给|发)我|(?:支付宝|微信|zfb)\s*扫[^,。]{0,6}码|转了?帐|转了?账|转钱|打款|汇款|转(?:给)?我|付(?:给)?我|给我转|打到我|转到(?:我|这个|我的)|扫我|微信零钱|好友转账|对公账户|云闪付|直接转|直接付|私下(?:付款|转账|交易|发)|pay me|paypal|venmo|usdt|比特币|btc|trc20|(?-u:\b)(?:ltc|trx|eth|usdc|bnb|xmr)(?-u:\b)|以太坊|莱特币|波场|泰达币|链上[^,。]{0,2}(?:转|付|打)|钱包地址|(?:转|打|付)(?:到|进)?(?:支付宝|微信|zfb)?(?:给|到)(?:我的?)?(?:朋友|家人|老婆|老公|同事|亲戚|表哥|表姐)|(?:send|transfer|wire|pay)[^.!?]{0,20}(?:to |into )?my (?:alipay|wechat|paypal|bank|account|wallet|card)|(?:用|拿)[^,。]{0,8}(?:gift ?card|礼品卡|充值卡)[^,。]{0,4}(?:付|支付|结|抵)|给我(?:充|转)|转[^,。!?;\n]{0,6}?到(?:我|这个|我的)|定金|订金|面交(?:[^不]|$)|现金(?:结算|交易|付|支付)|群收款|聚合(?:支付|收款)|(?:支付|收款)码|代付(?:也行|就行|也可以|都行|一下|给我)|(?:美团|饿了么|淘宝|拼多多|京东)[^,。]{0,4}代付|(?:拉|发|开)(?:个|一个)?(?:支付宝|微信|zfb)?\s*收款|(?:汇|打|转)(?:到|进|给)?(?:我的?[^,。]{0,3}|[^,。你回]{0,2})(?:邮局|邮政|银行|建行|工行|农行|中行|招行|交行)[^,。]{0,2}(?:卡|账户|帐户)|差价[^,。]{0,6}(?:微信|支付宝|私下|转|补给我)|(?:支付宝|微信|zfb)担保|超商(?:代码|缴费|付款码)|(?:缴费|付款)代码|(?:支付宝|zfb)(?:号|账号)?我?发你|(?:在|到|找)我(?:这|这里|这边)(?:充值?|付|交|买|转)|(?:微信|支付宝|zfb)\s*补给?我|银行卡[^。!?]{0,30}户名|户名[^。!?]{0,20}(?:转|汇|打款)",
             )},
             // An Alipay account given as a (masked) phone number: 支付宝 188****6620.
             r(rule::TRANSFER, Kind::Id, r"(?:支付宝|zfb)(?:账号|号|账户)?[^,。\d]{0,6}?(?P<id>1[3-9]\d{5,9})"),
@@ -198,10 +200,11 @@ fn rules() -> &'static [Rule] {
             r(
                 rule::TRANSFER,
                 Kind::Phrase,
-                r"pay (?:me )?(?:with|in|by|via) (?:a |an )?(?:[a-z]+ ){0,2}(?:gift ?card|steam card|itunes card|apple card|usdt|crypto|bitcoin)|binance|gcash|paymaya|(?:or|via|by) maya(?-u:\b)|maya (?:or|is|wallet)|line ?pay|(?:via|by|through|with|use) wise(?-u:\b)|wise (?:or|transfer)|revolut|payoneer|skrill|neteller|touch ?'?n ?go|(?-u:\b)tng(?-u:\b)|duitnow|grabpay|paynow|promptpay|e-?wallet|bank transfer|wire transfer|wire (?:me|the money)|zelle|cash ?app|western union|e-?transfer|interac|转数快|(?-u:\b)fps(?-u:\b)|payme(?-u:\b)|八达通",
+                r"pay (?:me )?(?:with|in|by|via) (?:a |an )?(?:[a-z]+ ){0,2}(?:gift ?card|steam card|itunes card|apple card|usdt|crypto|bitcoin)|binance|gcash|paymaya|(?:or|via|by) maya(?-u:\b)|maya (?:or|is|wallet)|line ?pay|(?:via|by|through|with|use) wise(?-u:\b)|wise (?:or|transfer)|revolut|payoneer|skrill|neteller|touch ?'?n ?go|(?-u:\b)tng(?-u:\b)|duitnow|grabpay|paynow|promptpay|e-?wallet|bank transfer|wire transfer|wire (?:me|the money)|zelle|cash ?app|western union|e-?transfer|interac|转数快|계좌이체|계좌로|토스|카카오페이|kakao ?pay|(?-u:\b)fps(?-u:\b)|payme(?-u:\b)|八达通",
             ),
             Rule {
-                unless: Some(re(r"^(?:卡|封面|序列)")),
+                unless: Some(re(r"^(?:卡|封面|序列|时)")),
+                unless_sentence: Some(re(r"红包封面|封面序列号")),
                 ..r(rule::RED_PACKET, Kind::Claim, &format!(r"(?:发|给|转|来){STOP}{{0,8}}?红包|红包{STOP}{{0,4}}?(?:发我|给我|也行|就行)|口令红包"))
             },
             r(
@@ -217,7 +220,7 @@ fn rules() -> &'static [Rule] {
             r(
                 rule::BYPASS,
                 Kind::Claim,
-                &format!(r"不走(?:平台|这边|这里)|(?:这单|订单)先不用付|(?:链接|网站|页面)不是平台的|走对公|do not pay (?:on|through|via|in) (?:the )?platform|don'?t pay (?:on|through|via|in) (?:the )?platform|别在(?:这|这里|平台){STOP}{{0,3}}?(?:下单|拍|付)|不用(?:拍|下单)|别拍了|下单太麻烦|走平台{STOP}{{0,2}}?(?:太贵|太麻烦|不划算|不值)|平台{STOP}{{0,4}}?(?:扣点|手续费){STOP}{{0,4}}?(?:高|多|贵)|拍下后?别付款|取消订单[^。!?;\n]{{0,6}}?私下|(?:你退了|申请退款|先退款)[^。!?;\n]{{0,10}}?(?:转|私下)|话费当货款|(?:用|以|拿)话费[^,。!?]{{0,6}}(?:付款|支付|抵)|话费[^,。!?]{{0,4}}(?:就算|就当|当作?|抵)|e卡抵扣|不用在(?:这|这里|平台)(?:里)?(?:买|下单|拍|付)|占(?:个)?单|拍个?\s*\d+\s*(?:元|块)(?:钱)?的?链接|更便宜的渠道|outside (?:the )?platform"),
+                &format!(r"不(?:想|愿意?)?走(?:平台|这边|这里)|不想在(?:平台|这里|这边)(?:付|买|下单|拍)|(?:去|到)我(?:的)?(?:另一个|另外一?个|别的|其他)店|(?:去|到)(?:别的|其他|另一个|另外的?)平台(?:上)?(?:搜|拍|下单|买|付)|(?:别的|其他|另一个|另外的?)平台[^。!?]{{0,10}}搜(?:店名|我|名字)|(?:有同款|同款)[^。!?]{{0,8}}(?:去|到)(?:那边|那里|那儿)|(?:我|我们)(?:自己)?(?:开|做)了?(?:个|一个)?[^,。!?]{{0,4}}(?:小程序|商城|网店|独立站)|(?:这单|订单)先不用付|(?:链接|网站|页面)不是平台的|走对公|do not pay (?:on|through|via|in) (?:the )?platform|don'?t pay (?:on|through|via|in) (?:the )?platform|别在(?:这|这里|平台){STOP}{{0,3}}?(?:下单|拍|付)|不用(?:拍|下单)|别拍了|下单太麻烦|走平台{STOP}{{0,2}}?(?:太贵|太麻烦|不划算|不值)|平台{STOP}{{0,4}}?(?:扣点|手续费){STOP}{{0,4}}?(?:高|多|贵)|拍下后?先?别付款|取消订单[^。!?;\n]{{0,6}}?私下|(?:你退了|申请退款|先退款)[^。!?;\n]{{0,10}}?(?:转|私下)|话费当货款|(?:用|以|拿)话费[^,。!?]{{0,6}}(?:付款|支付|抵)|话费[^,。!?]{{0,4}}(?:就算|就当|当作?|抵)|e卡抵扣|不用(?:每次|再)?在(?:这|这里|这边|平台)(?:里)?(?:买|下单|拍|付)|占(?:个)?单|拍个?\s*\d+\s*(?:元|块)(?:钱)?的?链接|更便宜的渠道|outside (?:the )?platform"),
             ),
             // Paying through a link of the merchant's own (我发你个链接重新拍, 开个发卡网链接那边付款).
             Rule {
@@ -235,7 +238,7 @@ fn rules() -> &'static [Rule] {
                 ..r(
                     rule::FEE_CONDITION,
                     Kind::Claim,
-                    r"手续费|\p{Han}{0,2}[\p{Han}&&[^话电水网燃运续]]费|担保金|(?:做|作为|当|当作)担保|(?-u:\b)tax(?-u:\b)|税|(?:买家|你|您)(?:来)?(?:承担|负担|自付)|先(?:开通|订阅|购买|升级)|(?:刷|做)[^,。]{0,6}流水|罚款|罚金|违约金|加钱|花钱|你出一半|你出\s*\d|平摊|分摊|再加\s*\d+|洗一下|洗卡|同面额|等额|(?:开通|升级|充值)[^,。]{0,10}会员|充值升级|解冻金|认证金|验证金|保证金|押金|补发成本|(?:生成|补单|补卡|换卡|重发|重新)[^,。]{0,8}成本|差价|processing fee|verification fee|a fee|(?-u:\b)fee(?-u:\b)",
+                    r"手续费|\p{Han}{0,2}[\p{Han}&&[^话电水网燃运续]]费|担保金|(?:做|作为|当|当作)担保|(?-u:\b)tax(?-u:\b)|税|(?:买家|你|您)(?:来)?(?:承担|负担|自付)|先(?:开通|订阅|购买|升级)|(?:刷|做)[^,。]{0,6}流水|罚款|罚金|违约金|加钱|花钱|你出一半|你出\s*\d|平摊|分摊|再加\s*\d+|洗一下|洗卡|同面额|等额|同等金额|相同金额|同样金额|验资|(?:充值|做单|刷单)任务|(?:完成|补)[^,。]{0,6}流水|流水不足|(?:中奖|奖品|福袋|抽奖|领奖)[^。!?]{0,16}(?:运费|邮费)|(?:开通|升级|充值)[^,。]{0,10}会员|充值升级|解冻金|认证金|验证金|保证金|押金|补发成本|(?:生成|补单|补卡|换卡|重发|重新)[^,。]{0,8}成本|差价|processing fee|verification fee|a fee|(?-u:\b)fee(?-u:\b)",
                 )
             },
             // A payment asked as a deposit or guarantee is a fee whatever it is said to be for; and not paying
@@ -243,7 +246,7 @@ fn rules() -> &'static [Rule] {
             r(
                 rule::FEE_CONDITION,
                 Kind::Claim,
-                r"先[^,。]{0,4}(?:打|转|付|交|充|买)[^,。]{0,10}(?:当|作为|做)(?:押金|保证金|担保|抵押)|先(?:交|缴)[^,。!?]{0,10}?(?:违约金|罚款|罚金|税)|(?:不|没)(?:交|付|缴|转|给)(?:钱|的话|这笔)?[^,。!?]{0,6}(?:不给|不能|没法|无法|不会|不)[^,。!?]{0,4}(?:退|补|解冻|发|放)",
+                r"先[^,。]{0,4}(?:打|转|付|交|充|买)[^,。]{0,10}(?:当|作为|做)(?:押金|保证金|担保|抵押)|(?:刷单|做单|做任务|接任务)[^。!?]{0,20}(?:佣金|(?:返|回)(?:现|利))|垫付\s*\d+[^。!?]{0,12}(?:返|回)\s*\d+|先(?:交|缴)[^,。!?]{0,10}?(?:违约金|罚款|罚金|税)|(?:不|没)(?:交|付|缴|转|给)(?:钱|的话|这笔)?[^,。!?]{0,6}(?:不给|不能|没法|无法|不会|不)[^,。!?]{0,4}(?:退|补|解冻|发|放)",
             ),
             Rule {
                 needs: Some(re(condition)),
@@ -251,26 +254,26 @@ fn rules() -> &'static [Rule] {
                 ..r(
                     rule::FEE_CONDITION,
                     Kind::Claim,
-                    &format!(r"(?:先|需要?|要|得|必须|请|才)[^。!?;\n,]{{0,6}}?(?:交|付|转|充值?|垫付|缴纳?|打|给)(?:我|给我|过来)?\s*(?:¥|\$)?(?:\d+|点钱|一笔|一单|个?\d)|交点钱|垫付|(?:得|要|需要?|再)补\s*(?:¥|\$)?\d+\s*(?:块|元|rmb|刀)|把这?\s*\d+\s*(?:块|元)?补给我|另付费?|额外(?:支付|付)|(?:^|[^已])(?:付|交|缴|预存)\s*\d+\s*(?:块|元)|(?:pay|deposit){STOP}{{0,30}}(?:refund|unlock|verif)|(?:send|transfer|wire)\s+(?:me\s+)?(?:an?\s+)?(?:\$|¥|rm|usd\s*)?\d+[^.!?]{{0,30}}(?:refund|unlock|verif|release|reactivat)|(?:refund|unlock|release|replace)[^.!?]{{0,40}}(?:send|pay|transfer|wire)\s+(?:me\s+)?(?:an?\s+)?(?:\$|¥|rm|usd\s*)\d+|(?:refund|unlock){STOP}{{0,40}}(?:pay|fee)"),
+                    &format!(r"(?:先|需要?|要|得|必须|请|才)[^。!?;\n,]{{0,6}}?(?:交|付|转|充值?|垫付|缴纳?|打|给)(?:我|给我|过来)?\s*(?:到|至)?\s*(?:¥|\$)?(?:\d+|点钱|一笔|一单|个?\d)|交点钱|垫付|(?:得|要|需要?|再)补\s*(?:¥|\$)?\d+\s*(?:块|元|rmb|刀)|把这?\s*\d+\s*(?:块|元)?补给我|另付费?|额外(?:支付|付)|(?:^|[^已])(?:付|交|缴|预存)\s*\d+\s*(?:块|元)|(?:pay|deposit){STOP}{{0,30}}(?:refund|unlock|verif)|(?:send|transfer|wire)\s+(?:me\s+)?(?:an?\s+)?(?:\$|¥|rm|usd\s*)?\d+[^.!?]{{0,30}}(?:refund|unlock|verif|release|reactivat)|(?:refund|unlock|release|replace)[^.!?]{{0,40}}(?:send|pay|transfer|wire)\s+(?:me\s+)?(?:an?\s+)?(?:\$|¥|rm|usd\s*)\d+|(?:refund|unlock){STOP}{{0,40}}(?:pay|fee)"),
                 )
             },
             // --- early release
             Rule {
-                needs: Some(re(r"先|才|再|后|然后|之后|就|不然|否则|没法|提前|马上|立刻|立马|好结算|急着|补|退|换|发|给你|货款|压着|before|first|then|need to|才能|自动|send|refund|right away|replacement|key|otherwise|promise|can't|cannot|code|system|晚点|稍后|回头|明早|明天|今晚|一会|after|later|tonight|tomorrow|soon|i'll|i will|resend|now|will|minutes|mins|送你|返你|额外|下一单|尽快|超时|作废")),
+                needs: Some(re(r"先|才|再|后|然后|之后|就|不然|否则|没法|提前|马上|立刻|立马|好结算|急着|补|退|换|发|给你|货款|压着|before|first|then|need to|才能|自动|send|refund|right away|replacement|key|otherwise|promise|can't|cannot|code|system|晚点|稍后|回头|明早|明天|今晚|一会|after|later|tonight|tomorrow|soon|i'll|i will|resend|now|will|minutes|mins|送你|返你|额外|下一单|尽快|超时|作废|赔(?:你|您)")),
                 unless: Some(re(
-                    r"我(?:去|再|会|马上|就|先|这就|明天|等下|一会)?(?:去|来)?(?:给你)?(?:确认|点)|已(?:经)?确认|已经?到账|好使了|等[^。!?;\n]{0,20}再确认|(?:(?:^|[^就会])(?:能用了|可以用了)|用了再|可以用,|能正常|测试|成功(?:[^的]|的话|$)|once it works|works now|worked|收到了)|用了?[^,。]{0,6}再确认|没问题(?:了)?再|已(?:经)?(?:撤|取消|关)|我(?:已经?)?(?:把[^,。]{0,6})?(?:撤|取消|关)|(?:确认收货|收货|订单完成|交易完成|完成订单|订单完成)(?:后|之后)[^,。]{0,6}(?:记得|给个?好评|评价)|(?:兑换|使用|激活|测试)(?:成功)?(?:后|之后|完)[^,。]{0,6}确认|only (?:after|once)|(?-u:\b)confirmed(?-u:\b)|(?:code|key|card|it) works|after (?:it|the key|the code|you)|结算给商家|给到商家|到商家账|确认收货前|i will confirm|once|自动确认|逾期|无误|检查|(?:你|您)[^,。]{0,4}核对|核对[^,。]{0,8}确认|流程:|能用(?:你|您|再|后|的话|之后)|钱在平台|我[^,。]{0,3}不确认|补好|已经?补|充进去了|不撤也|(?:收到|到账)[^,。]{0,6}?(?:后|之后)再?确认",
+                    r"(?:^|[^帮让给替])我(?:去|再|会|马上|就|先|这就|明天|等下|一会)?(?:去|来)?(?:给你)?(?:确认|点)|已(?:经)?确认|已经?到账|好使了|等[^。!?;\n]{0,20}再确认|(?:(?:^|[^就会])(?:能用了|可以用了)|用了再|可以用,|能正常|测试|成功(?:[^的]|的话|$)|once it works|works now|worked|收到了)|用了?[^,。]{0,6}再确认|没问题(?:了)?再|已(?:经)?(?:撤|取消|关)|我(?:已经?)?(?:把[^,。]{0,6})?(?:撤|取消|关)|(?:确认收货|收货|订单完成|交易完成|完成订单|订单完成)(?:后|之后)[^,。]{0,6}(?:记得|给个?好评|评价)|(?:兑换|使用|激活|测试)(?:成功)?(?:后|之后|完)[^,。]{0,6}确认|only (?:after|once)|(?-u:\b)confirmed(?-u:\b)|(?:code|key|card|it) works|after (?:it|the key|the code|you (?:receive|get|got|test|try|check|use|redeem))|结算给商家|给到商家|到商家账|确认收货前|i will confirm|once|自动确认|逾期|无误|检查|(?:你|您)[^,。]{0,4}核对|核对[^,。]{0,8}确认|流程:|(?:^|[^不])能用(?:你|您|再|后|的话|之后)|钱在平台|我[^,。]{0,3}不确认|补好|已经?补|充进去了|不撤也|(?:收到|到账)[^,。]{0,6}?(?:后|之后)再?确认",
                 )),
                 ..r(
                     rule::CONFIRM_EARLY,
                     Kind::Claim,
-                    r"确认(?:一下|完)?收货|点(?:一下|个)?(?:确认)?收货|收货确认|先收货|签收|(?:完成|结束|确认)(?:了|掉)?(?:订单|交易)|(?:订单|交易)先?(?:完成|确认|结束|完结)(?:[^后之]|$)|结单|完结订单|不确认[^,。]{0,6}(?:没法|没办法|不能|无法)|(?:你|您)(?:先|就)确认|确认(?:了|后)?(?:马上|立刻|立马)|(?:确认|收货|好评|撤(?:回|销|掉)?)[^,。!?]{0,2}先(?:啦|喇|吧|呀|[,。!]|$)|把(?:订单|交易)\S{0,2}(?:完成|确认|结束)|点完成|放款|先点确认|撤(?:销|回|了|掉)?(?:投诉|申诉|纠纷)|(?:申诉|投诉)撤|(?:关闭|取消)(?:投诉|申诉|售后|纠纷|争议)|confirm(?:ed)? receipt|mark(?:ed)?[^.!?]{0,20}received|release (?:the )?(?:payment|funds)|(?:先|直接|点个?|点一下|赶紧|快|帮我|麻烦)[^,。!?]{0,3}?确认(?:一下下?|下)?(?:收货|订单|完成|了?吧|呗|哈|哦|啊|\s|[,。!?]|$)|确认(?:后|了|之后)?(?:才能|才可以|才会|我才|才|再)|确认(?:后|了|之后)我(?:就|马上|立刻)|(?:这单|订单|单子)先确认|确认(?:这一?单|本单|这个单)|把(?:这|那)?(?:单|订单)(?:子)?(?:给)?结(?:了|一下|掉)|(?:你|您)?(?:就)?先点(?:了|一下|掉)|把(?:那|这)?(?:个)?确认(?:给)?(?:整|点|弄|做)(?:了|一下)|(?:你|您)先(?:取消|关闭?)(?:掉|了|一下)|(?:pls|please|just) cancel (?:it|that|the request)|(?:撤|取消|关)了(?:之后|后)?(?:我|我这边|我们)?[^,。!?]{0,4}(?:才能|才可以|才会|就能|就给)|(?:没有?|不给)好评[^,。!?]{0,10}(?:不给?|没法|不能)(?:补|发|退|换)|confirm (?:the |your |this )?order|把(?:确认)?收货(?:给我)?点(?:了|一下|掉)|(?:点|选)[^,。]{0,2}[\x22“「]?(?:已收到货|已收货|收到货|问题已解决|已解决|完成)|(?:hit|click|press|tap) (?:on )?(?:the )?[\x22'“]?(?:confirm|received|complete|done)|confirm (?:the )?(?:delivery|received)|release (?:the )?escrow|(?:leave|give)[^.!?]{0,10}(?:(?:good|positive) (?:review|rating)|(?:5|five)[- ]?stars?(?: review| rating)?)[^.!?]{0,6}(?:first|then|and (?:i|we)|before)|(?:don'?t|do not|no need to|never)\s+(?:open|file|start|raise)\s+(?:a |the )?(?:dispute|claim|complaint|case|ticket|chargeback)|(?:别|不要|不用)(?:开|申请|提|走)(?:仲裁|申诉|投诉|售后|纠纷|退款)|(?:remove|delete|change|edit|update)[^.!?]{0,12}(?:review|rating)|(?:review|rating|stars?) first|confirm (?:the order|it|now|first)|mark (?:the |this |your |it )?(?:order )?as (?:complete|completed|received|done|delivered|finished|fulfilled)|accept (?:the )?(?:order )?(?:completion|delivery)|(?:仲裁|申诉|投诉|售后|纠纷|退款)[^,。]{0,2}(?:别|不要|不用)(?:开|申请|提|走)|(?:close|cancel|withdraw|drop)[^.!?]{0,12}(?:dispute|claim|complaint|refund request|case|chargeback|ticket|report)|(?:撤|关|取消|撤销|撤回|删)[^,。!?]{0,4}?(?:退款|申请|申诉|投诉|纠纷|争议|仲裁|售后|工单|介入)|(?:退款|申请|申诉|投诉|纠纷|争议|仲裁|售后|工单)(?:申请|单)?[\x22”」]?[^,。!?]{0,3}?(?:撤|关|取消|删)|(?:退款|申诉|投诉|纠纷|争议|售后)那个?[^,。!?]{0,6}?(?:点|按)[^,。!?]{0,2}(?:撤|关|取消)|(?:先|你)撤(?:一下|了|掉|回|销)?|先[^,。]{0,4}?(?:好评|五星|5星|评价)|好评(?:打完|写完|给了)?(?:后|之后|了?我?才|了?我?再|了?就|我就)|改(?:成|为)?(?:好评|五星|5星)|(?:评价|评分)[^,。]{0,2}改|差评[^,。]{0,4}?(?:改|删|撤)",
+                    r"确认(?:一下|完)?收货|点(?:一下|个)?(?:确认)?收货|收货确认|先收货|签收|(?:完成|结束|确认)(?:了|掉)?(?:订单|交易)|(?:订单|交易)先?(?:完成|确认|结束|完结)(?:[^后之]|$)|结单|完结订单|不确认[^,。]{0,6}(?:没法|没办法|不能|无法)|(?:你|您)(?:先|就)确认|确认(?:了|后)?(?:马上|立刻|立马)|(?:确认|收货|好评|撤(?:回|销|掉)?)[^,。!?]{0,2}先(?:啦|喇|吧|呀|[,。!]|$)|把(?:订单|交易)\S{0,2}(?:完成|确认|结束)|点完成|放款|先点确认|撤(?:销|回|了|掉)?(?:投诉|申诉|纠纷)|(?:申诉|投诉)撤|(?:关闭|取消)(?:投诉|申诉|售后|纠纷|争议)|confirm(?:ed)? receipt|mark(?:ed)?[^.!?]{0,20}received|release (?:the )?(?:payment|funds)|(?:先|直接|点个?|点一下|赶紧|快|帮我|麻烦)[^,。!?]{0,3}?确认(?:一下下?|下)?(?:收货|订单|完成|了?吧|呗|哈|哦|啊|\s|[,。!?]|$)|确认(?:后|了|之后)?(?:才能|才可以|才会|我才|才|再)|确认(?:后|了|之后)我(?:就|马上|立刻)|(?:这单|订单|单子)先确认|确认(?:这一?单|本单|这个单)|把(?:这|那)?(?:一)?(?:单|订单)(?:子)?(?:给)?(?:结|确认|完成)(?:了|一下|掉)|(?:你|您)?(?:就)?先点(?:了|一下|掉)|把(?:那|这)?(?:个)?确认(?:给)?(?:整|点|弄|做)(?:了|一下)|(?:你|您)先(?:取消|关闭?)(?:掉|了|一下)|(?:pls|please|just) cancel (?:it|that|the request)|(?:撤|取消|关)了(?:之后|后)?(?:我|我这边|我们)?[^,。!?]{0,4}(?:才能|才可以|才会|就能|就给)|(?:没有?|不给)好评[^,。!?]{0,10}(?:不给?|没法|不能)(?:补|发|退|换)|confirm (?:the |your |this )?order|把(?:确认)?收货(?:给我)?点(?:了|一下|掉)|(?:点|选)[^,。]{0,3}[\x22“「]?(?:已收到货?|已收货|收到货|问题已解决|已解决|完成)|(?:hit|click|press|tap) (?:on )?(?:the )?[\x22'“]?(?:confirm|received|complete|done)|confirm (?:the )?(?:delivery|received)|release (?:the )?escrow|(?:leave|give)[^.!?]{0,10}(?:(?:good|positive) (?:review|rating)|(?:5|five)[- ]?stars?(?: review| rating)?)[^.!?]{0,6}(?:first|then|and (?:i|we)|before)|(?:don'?t|do not|no need to|never)\s+(?:open|file|start|raise)\s+(?:a |the )?(?:dispute|claim|complaint|case|ticket|chargeback)|(?:别|不要|不用)(?:开|申请|提|走)(?:仲裁|申诉|投诉|售后|纠纷|退款)|(?:remove|delete|change|edit|update)[^.!?]{0,12}(?:review|rating)|(?:review|rating|stars?) first|confirm (?:the order|it|now|first)|mark (?:the |this |your |it )?(?:order )?as (?:complete|completed|received|done|delivered|finished|fulfilled)|accept (?:the )?(?:order )?(?:completion|delivery)|(?:仲裁|申诉|投诉|售后|纠纷|退款)[^,。]{0,2}(?:别|不要|不用)(?:开|申请|提|走)|(?:close|cancel|withdraw|drop)[^.!?]{0,12}(?:dispute|claim|complaint|refund request|case|chargeback|ticket|report)|(?:撤|关|取消|撤销|撤回|删)[^,。!?]{0,4}?(?:退款|申请|申诉|投诉|纠纷|争议|仲裁|售后|工单|介入)|(?:退款|申请|申诉|投诉|纠纷|争议|仲裁|售后|工单)(?:申请|单)?[\x22”」]?[^,。!?]{0,3}?(?:撤|关|取消|删)|(?:退款|申诉|投诉|纠纷|争议|售后)那个?[^,。!?]{0,6}?(?:点|按)[^,。!?]{0,2}(?:撤|关|取消)|(?:先|你)撤(?:一下|了|掉|回|销)?|先[^,。]{0,4}?(?:好评|五星|5星|评价)|好评(?:打完|写完|给了)?(?:后|之后|了?我?才|了?我?再|了?就|我就)|改(?:成|为)?(?:好评|五星|5星)|(?:评价|评分)[^,。]{0,2}改|差评[^,。!?]{0,12}?(?:改|删|撤)|(?:赔|补偿)(?:你|您)[^,。!?]{0,8}(?:删|撤|改)|(?:评价|评论|好评)(?:内容)?(?:写成|就写|改成|写上)|把(?:钱|款|货款)(?:先)?放(?:给我|出来|了)",
                 )
             },
             // A good review asked for with the re-issue promised after it (给个好评吧，补的卡明早发).
             Rule {
-                needs: Some(re(r"补|重发|新的|换|退|备用|新码|再发|再给|resend|replacement|code|new (?:one|key)")),
+                needs: Some(re(r"补|重发|新的|换|退|备用|新码|再发|再给|送你|\d+元券|resend|replacement|code|new (?:one|key)")),
                 unless: Some(re(r"满意|下次|有问题|用得|用着|随时|欢迎|if you (?:like|liked|enjoy)|satisfied")),
-                ..r(rule::CONFIRM_EARLY, Kind::Claim, r"给(?:个|我)?(?:五星|5星)?好评(?:吧|呗|啊|先)|好评返|写(?:个|了)?好评|好评[^,。]{0,4}截图|(?:leave|give) (?:me |us )?(?:a )?(?:good|positive|5[- ]?star|five[- ]?star) (?:review|rating)")
+                ..r(rule::CONFIRM_EARLY, Kind::Claim, r"给(?:个|我)?(?:五星|5星)?好评(?:吧|呗|啊|先)|好评返|写(?:个|了)?好评|好评[^,。]{0,4}(?:截图|晒图|晒个图)|(?:leave|give) (?:me |us )?(?:a )?(?:good|positive|5[- ]?star|five[- ]?star) (?:review|rating)")
             },
         ]
     })
@@ -287,7 +290,7 @@ fn not_an_id() -> &'static Regex {
 fn guard() -> &'static Regex {
     static GUARD: OnceLock<Regex> = OnceLock::new();
     GUARD.get_or_init(|| {
-        re(r"小心|当心|警惕|提防|谨防|拒绝|不理|没理|没加|举报|投诉了|我要投诉|骗子|诈骗|骗局|防骗|冒充|假冒|不法分子|诱导|没人管|后果自负|不受(?:平台)?保(?:障|护)|不会(?:要求|让|向|收)|陌生人|没同意|没答应|从不|从来不|不收|免费|无需|(?:^|[^先])不用(?:付|交|给|花)(?:[^平]|$)|不需要(?:付|交|给|任何)|有人(?:说|让|要|叫|冒充|假冒|自称|私|加|找|联系|以|问|发|卖)|有个(?:人|叫|自称)|(?:让|叫)我(?:加|转|付|交|扫|报)|所谓|(?:短信|来电|邮件)(?:里|上)?说|不另收|不另外收|不额外收|是正常的吗|别人(?:说|让|要|叫|冒充)|任何人|让人|叫人|为什么要我|为啥要我|凭什么|合理吗|是平台(?:收|扣|抽)|平台(?:收|扣|抽)的|问(?:能不能|可不可以|是否|能否)|never|refuse|report|(?:seller|merchant|he|she|they|someone|somebody|guy) (?:asks?|asked|told|tells|wants?|message) me|is (?:this|that|it) (?:allowed|ok|okay|safe)|(?:^|[^@_0-9A-Za-z\s])\s*scam(?:s|mers?|med)?(?-u:\b)|平台承担|谁出|free of charge|for free|no (?:extra )?(?:fee|charge|cost)|at no cost|never charge|won'?t charge|只能(?:用|在|走|通过)?平台|都在平台|是在平台|平台收银台|无法保障|不保障|没有保障|被骗|正常吗|是真的吗|真的假的|可信吗|靠谱吗|是不是骗|是骗子吗|是什么意思|这是什么意思|what does (?:this|that|it) mean|骗人|(?:跟|和|与)[^,。!?]{0,8}(?:无关|没(?:有)?关系|不相关)|不安全|(?:退款|退回|返回)[^,。]{0,8}(?:您|你)的|不是不让|(?:不让|不允许|不能)加吗|合法吗|is (?:this|that|it) (?:legit|normal|a scam)|(?:他|她|对方|那人|那个人|之前的?卖家|卖家|商家|客服|店家|别的店|另一家)(?:说|让我|要我|叫我|跟我说)")
+        re(r"小心|当心|警惕|提防|谨防|拒绝|不理|没理|没加|举报|投诉了|我要投诉|骗子|诈骗|骗局|防骗|冒充|假冒|不法分子|诱导|没人管|后果自负|不受(?:平台)?保(?:障|护)|不会(?:要求|让|向|收)|陌生人|没同意|没答应|从不|从来不|不收|免费|无需|(?:^|[^先])不用(?:付|交|给|花)(?:[^平]|$)|不需要(?:付|交|给|任何)|有人(?:说|让|要|叫|冒充|假冒|自称|私|加|找|联系|以|问|发|卖)|有个(?:人|叫|自称)|(?:让|叫)我(?:加|转|付|交|扫|报|去)|我没去|差点(?:就)?(?:转|付|交|加|信|上当|被骗)|谢谢提醒|提醒(?:你们|大家|一下)|被拉(?:进|入)|一模一样|仿冒|山寨|盗用|(?:平台)?管不管|是不是只有|我看(?:了)?(?:平台)?的?(?:规则|说明|公告)|规则(?:里|上)(?:写|没写|说|没说)|(?:在|通过|走)平台(?:给(?:您|你)|退给)|部分退款|我(?:就|还是)在平台[^,。!?]{0,8}(?:付|买|下单)|所谓|(?:短信|来电|邮件)(?:里|上)?说|不另收|不另外收|不额外收|是正常的吗|别人(?:说|让|要|叫|冒充)|任何人|让人|叫人|为什么要我|为啥要我|凭什么|合理吗|是平台(?:收|扣|抽)|平台(?:收|扣|抽)的|问(?:能不能|可不可以|是否|能否)|never|refuse|report|(?:seller|merchant|he|she|they|someone|somebody|guy) (?:asks?|asked|told|tells|wants?|message) me|is (?:this|that|it) (?:allowed|ok|okay|safe)|(?:^|[^@_0-9A-Za-z\s])\s*scam(?:s|mers?|med)?(?-u:\b)|平台承担|谁出|free of charge|for free|no (?:extra )?(?:fee|charge|cost)|at no cost|never charge|won'?t charge|只能(?:用|在|走|通过)?平台|都在平台|是在平台|平台收银台|无法保障|不保障|没有保障|被骗|正常吗|是真的吗|真的假的|可信吗|靠谱吗|是不是骗|是骗子吗|是什么意思|这是什么意思|what does (?:this|that|it) mean|骗人|(?:跟|和|与)[^,。!?]{0,8}(?:无关|没(?:有)?关系|不相关)|(?:^|[^境])不安全|(?:退款|退回|返回)[^,。]{0,8}(?:您|你)的|不是不让|(?:不让|不允许|不能)加吗|合法吗|is (?:this|that|it) (?:legit|normal|a scam)|(?:他|她|对方|那人|那个人|之前的?卖家|卖家|商家|客服|店家|别的店|另一家)(?:说|让我|要我|叫我|跟我说)")
     })
 }
 
@@ -326,6 +329,11 @@ fn negated_clause(text: &str, a: usize) -> bool {
     let first = text.get(a..).and_then(|t| t.chars().next()).map_or(0, char::len_utf8);
     let Some(prefix) = text.get(from..a + first) else { return false };
     negation().find_iter(prefix).any(|m| {
+        // Unpunctuated speech (`先别付款 我发你个码`): a space between two ideographs after the prohibition's
+        // object ends its clause.
+        if prefix.get(m.end()..).is_some_and(spoken_break) {
+            return false;
+        }
         let after = text.get(from + m.end()..).unwrap_or("");
         if refuses_platform().is_match(after) {
             return false;
@@ -363,6 +371,29 @@ fn negated_clause(text: &str, a: usize) -> bool {
     })
 }
 
+/// Whether `s` has a space between two ideographs after its first character: where an unpunctuated
+/// transcript puts its commas.
+fn spoken_break(s: &str) -> bool {
+    let mut prev: Option<char> = None;
+    let mut chars = s.chars().peekable();
+    let mut seen = false;
+    while let Some(c) = chars.next() {
+        if c.is_whitespace() {
+            if seen && prev.is_some_and(is_han) && chars.peek().copied().is_some_and(is_han) {
+                return true;
+            }
+        } else {
+            seen = true;
+        }
+        prev = Some(c);
+    }
+    false
+}
+
+fn is_han(c: char) -> bool {
+    ('\u{4e00}'..='\u{9fff}').contains(&c)
+}
+
 /// A warning later in the sentence against doing it (`…确认收货，没收到货之前不要点确认`, `…私下转账，千万别信`):
 /// an imperative prohibition of an action, not any 不要 (`先确认收货，不要担心` is still a lure).
 fn warned_after(text: &str, b: usize, sentence: &str) -> bool {
@@ -384,7 +415,7 @@ fn fee_reported() -> Regex {
 fn goods() -> &'static Regex {
     static GOODS: OnceLock<Regex> = OnceLock::new();
     GOODS.get_or_init(|| {
-        re(r"qq\s*(?:超级)?(?:会员|音乐|绿钻|币|空间|钱包|飞车|堂|号被|秀)|(?:绑定|原绑定?|密保|换绑)的?手机(?:号码?)?\s*(?:是|为|:)?\s*[\d*]+|(?:qq|微信)\s*号?\s*我?(?:已经?)?(?:在|填在|写在)(?:订单)?备注|qq\s*靓号[^,。!?】\]]{0,20}|(?:充|代充|直充|开|开通)(?:值|到)?的?\s*(?:qq|微信)\s*(?:号码|号)?\s*(?:是|为|:|填|写)?\s*\d{5,12}|充值?的?手机号(?:码)?\s*(?:是|为|:)?\s*\d+|微信\s*(?:读书|支付|红包封面|红包序列号|pay)|付费会员|支付宝\s*红包卡|红包卡|红包封面|telegram\s*(?:premium|stars?)|premium|企鹅电竞|(?-u:\b)[a-z0-9]{4,6}(?:-[a-z0-9]{4,6}){2,}(?-u:\b)")
+        re(r"qq\s*(?:超级)?(?:会员|音乐|绿钻|币|空间|钱包|飞车|堂|号被|秀)|(?:绑定|原绑定?|密保|换绑)的?手机(?:号码?)?\s*(?:是|为|:)?\s*[\d*]+|(?:qq|微信)\s*号?\s*我?(?:已经?)?(?:在|填在|写在)(?:订单)?备注|qq\s*靓号[^,。!?】\]]{0,20}|(?:充|代充|直充|开|开通)(?:值|到)?的?\s*(?:qq|微信)\s*(?:号码|号)?\s*(?:是|为|:|填|写)?\s*\d{5,12}|充值?的?手机号(?:码)?\s*(?:是|为|:)?\s*\d+|话费[^。!?]{0,10}手机号(?:码)?\s*(?:是|为|:)?\s*\d+|(?:充值|代充|直充)的?(?:账号|帐号|号码)\s*:?\s*(?:qq|微信)?\s*(?:号码|号)?\s*:?\s*\d{5,12}|微信\s*(?:读书|支付|红包封面|红包序列号|pay)|付费会员|支付宝\s*红包卡|红包卡|红包封面|telegram\s*(?:premium|stars?)|premium|企鹅电竞|(?-u:\b)[a-z0-9]{4,6}(?:-[a-z0-9]{4,6}){2,}(?-u:\b)")
     })
 }
 
@@ -463,6 +494,12 @@ fn clause_is_question(text: &str, at: usize) -> bool {
     let tail = text.get(at..).unwrap_or("");
     let tail = tail.get(..boundary(tail, WINDOW.min(tail.len()))).unwrap_or(tail);
     let end = tail.find([',', '。', '!', '?', ';', '\n']);
+    // An unpunctuated question (`确认收货后还能申请售后吗 我怕…`): 吗 before a space ends it.
+    let end = match (tail.find("吗 "), end) {
+        (Some(q), Some(e)) if q < e => Some(q + '吗'.len_utf8()),
+        (Some(q), None) => Some(q + '吗'.len_utf8()),
+        (_, e) => e,
+    };
     let body = end.and_then(|e| tail.get(..e)).unwrap_or(tail).trim_end();
     // 好吗, 行吗, 可以吗 after a request ask for agreement: 你先确认收货好吗 is a request, not a question.
     if ["好吗", "行吗", "可以吗", "好不好", "行不行", "成吗", "ok吗", "好么", " ok", " okay", " alright"]
@@ -484,12 +521,13 @@ fn clause_is_question(text: &str, at: usize) -> bool {
 /// word before it is taken back (`本店免费补单，但补单需先支付5元服务费`).
 fn after_concession<'t>(text: &'t str, sentence: &'t str, a: usize) -> &'t str {
     static BUT: OnceLock<Regex> = OnceLock::new();
-    let but = BUT.get_or_init(|| re(r"但是?|不过|可是|(?-u:\b)(?:but|however)(?-u:\b)"));
+    // 让我转告你: a report by role passed on as the speaker's own request.
+    let but = BUT.get_or_init(|| re(r"但是?|不过|可是|(?-u:\b)(?:but|however)(?-u:\b)|让我(?:转告|告诉)|转告|转达"));
     let start = (sentence.as_ptr() as usize).saturating_sub(text.as_ptr() as usize);
     let cut = a.saturating_sub(start).min(sentence.len());
     let before = sentence.get(..boundary(sentence, cut)).unwrap_or(sentence);
     match but.find_iter(before).last() {
-        Some(m) => sentence.get(m.start()..).unwrap_or(sentence),
+        Some(m) => sentence.get(m.end()..).unwrap_or(sentence),
         None => sentence,
     }
 }
@@ -551,7 +589,9 @@ pub(super) fn concrete_written(text: &str, span: (usize, usize)) -> bool {
 /// Whether an id after an app name is one: digits (5–12, or a mobile), or a handle with a digit, `_` or `@`,
 /// or any handle after a marker (`:`, `号`, `是`, `id`).
 fn plausible_id(id: &str, gap: &str) -> bool {
-    if id.contains('.') && !id.starts_with('@') {
+    // A dotted id (yuki.tanaka.88) only after a marker (`是`, `:`), and never a domain.
+    let marked = gap.contains([':', '号', '是', '@']) || gap.contains("id") || gap.contains("名");
+    if id.contains('.') && !id.starts_with('@') && !(marked && dotted_id(id)) {
         return false;
     }
     if id.chars().all(|c| c.is_ascii_digit()) {
@@ -560,8 +600,14 @@ fn plausible_id(id: &str, gap: &str) -> bool {
     if id.chars().filter(|c| c.is_ascii_alphanumeric()).count() < 5 {
         return false;
     }
-    let marked = gap.contains([':', '号', '是', '@']) || gap.contains("id") || gap.contains("名");
     id.starts_with('@') || id.contains('_') || id.chars().any(|c| c.is_ascii_digit()) || marked
+}
+
+/// A dotted handle with a digit or `_` (`yuki.tanaka.88`), not a host (`abc.com`, `kabao.cn`).
+fn dotted_id(id: &str) -> bool {
+    const TLDS: &[&str] = &["com", "cn", "net", "org", "me", "gg", "io", "co", "cc", "top", "xyz", "shop", "hk", "tw"];
+    let last = id.rsplit('.').next().unwrap_or(id);
+    !TLDS.contains(&last) && id.chars().any(|c| c.is_ascii_digit() || c == '_')
 }
 
 /// Runs every shape rule on the normalised message.
