@@ -68,16 +68,7 @@ impl ClaimsTx for PgTx {
         after: QueueKey,
         limit: i64,
     ) -> StoreResult<Vec<ClaimRecord>> {
-        // The first bound lets the index seek to the page (a row-value bound alone is only a filter to SQLite).
-        static SQL: LazyLock<String> = LazyLock::new(|| {
-            format!(
-                "SELECT {cols} FROM claims WHERE shop_id = $1 AND state IN ('open', 'awaiting_evidence') \
-                 AND {key} >= $2 AND ({key}, id) > ($2, $3) ORDER BY {key}, id LIMIT $4",
-                cols = rows::CLAIM_COLS,
-                key = "COALESCE(due_at, 9223372036854775807)",
-            )
-        });
-        let rows = sqlx::query(&SQL)
+        let rows = sqlx::query(&crate::tx::claims::QUEUE_PAGE_SQL)
             .bind(shop.0)
             .bind(after.due)
             .bind(after.id)

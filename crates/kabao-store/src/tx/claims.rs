@@ -24,6 +24,18 @@ impl QueueKey {
     }
 }
 
+/// A page of a shop's claim queue after `($2, $3)` (a [`QueueKey`]), `$4` at most, on both backends: one range of
+/// migration 0039's index. The first bound on the key lets the index seek to the page (a row-value bound alone is
+/// only a filter to SQLite).
+pub(crate) static QUEUE_PAGE_SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    format!(
+        "SELECT {cols} FROM claims WHERE shop_id = $1 AND state IN ('open', 'awaiting_evidence') \
+         AND {key} >= $2 AND ({key}, id) > ($2, $3) ORDER BY {key}, id LIMIT $4",
+        cols = crate::rows::CLAIM_COLS,
+        key = "COALESCE(due_at, 9223372036854775807)",
+    )
+});
+
 /// After-sales: buyers' claims (售后 / 补单申请) with their evidence, the disputes (平台介入) they escalate
 /// to, and the compensation fund that advances refunds.
 #[async_trait]

@@ -5,7 +5,7 @@
 //! that aggregate's trait: methods of a trait object's supertraits resolve like its own.
 
 mod catalog;
-mod claims;
+pub(crate) mod claims;
 mod email;
 mod finance;
 pub(crate) mod history;
