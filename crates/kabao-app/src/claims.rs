@@ -1232,11 +1232,8 @@ async fn queue_page(
         Some(c) => parse_queue_cursor(c)?,
         None => QueueKey::START,
     };
-    let mut claims = tx.shop_pending_claims(shop, after, QUEUE_PAGE + 1).await?;
-    let more = claims.len() > usize::try_from(QUEUE_PAGE).unwrap_or(0);
-    claims.truncate(usize::try_from(QUEUE_PAGE).unwrap_or(0));
-    let next = if more { claims.last().map(queue_cursor) } else { None };
-    Ok((claims, next))
+    let claims = tx.shop_pending_claims(shop, after, QUEUE_PAGE + 1).await?;
+    Ok(crate::history::keyset_page(claims, QUEUE_PAGE, queue_cursor))
 }
 
 /// The merchant's queue: claims waiting for an answer, nearest deadline first, a page from `cursor` on.

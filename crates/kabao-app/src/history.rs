@@ -79,13 +79,13 @@ pub(crate) fn id_cursor(s: &str) -> Option<i64> {
     s.parse::<i64>().ok().filter(|id| *id > 0)
 }
 
-/// A keyset page read with one row more than `size`: the first `size` rows, and the next page's cursor (the last
-/// kept row's id) when the extra row shows there is more.
-pub(crate) fn keyset_page<T>(mut rows: Vec<T>, size: i64, id: impl Fn(&T) -> i64) -> (Vec<T>, Option<String>) {
+/// A keyset page read with one row more than `size`: the first `size` rows, and the next page's cursor (what
+/// `cursor` writes of the last kept row, usually its id) when the extra row shows there is more.
+pub(crate) fn keyset_page<T>(mut rows: Vec<T>, size: i64, cursor: impl Fn(&T) -> String) -> (Vec<T>, Option<String>) {
     let size = usize::try_from(size).unwrap_or(0);
     if rows.len() > size {
         rows.truncate(size);
-        let next = rows.last().map(|r| id(r).to_string());
+        let next = rows.last().map(cursor);
         (rows, next)
     } else {
         (rows, None)
@@ -108,7 +108,7 @@ pub async fn my_orders(
     let before = cursor.filter(|c| !c.is_empty()).map(parse_id_cursor).transpose()?;
     let mut tx = state.store.begin(TxMode::Read).await?;
     let rows = tx.buyer_orders_page(buyer.id, filter, before, PAGE_SIZE + 1).await?;
-    let (orders, next) = keyset_page(rows, PAGE_SIZE, |o| o.id.0);
+    let (orders, next) = keyset_page(rows, PAGE_SIZE, |o| o.id.0.to_string());
     Ok(OrdersPage { orders, next })
 }
 

@@ -564,7 +564,7 @@ pub async fn list_batches_for_owner(
     let mut tx = store.begin(TxMode::Read).await?;
     owned_product(&mut *tx, merchant, product).await?;
     let rows = tx.list_batches(product, before, BATCHES_PAGE + 1).await?;
-    let (batches, next) = crate::history::keyset_page(rows, BATCHES_PAGE, |b| b.id.0);
+    let (batches, next) = crate::history::keyset_page(rows, BATCHES_PAGE, |b| b.id.0.to_string());
     Ok(BatchesPage { batches, next })
 }
 
