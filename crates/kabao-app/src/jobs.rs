@@ -9,11 +9,12 @@
 
 use crate::orders::append_event;
 use crate::App;
+use crate::Clock;
 use kabao_core::events::{OrderEvent, RefundReason};
 use kabao_core::ledger::{self, LedgerError};
 use kabao_core::order::{on_delivery_deadline, on_expiry, on_settlement};
 use kabao_core::{Lang, Localized};
-use kabao_store::{StoreError, TxMode};
+use kabao_store::{Store, StoreError, TxMode};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -229,42 +230,36 @@ pub struct Pass {
 }
 
 async fn with_lease(state: &App, owner: &str, job: &str) -> Result<bool, JobsError> {
-    let now = state.now();
-    let mut tx = state.store.begin(TxMode::Write).await?;
+    Ok(take_lease(&*state.store, &*state.clock, job, owner).await?)
+}
+
+/// Takes (or renews) `job`'s lease for `owner` for [`LEASE_SECONDS`] from now; `false` when another owner's
+/// lease is still running.
+async fn take_lease(store: &dyn Store, clock: &dyn Clock, job: &str, owner: &str) -> Result<bool, StoreError> {
+    let now = clock.now();
+    let mut tx = store.begin(TxMode::Write).await?;
     let got = tx.acquire_job_lease(job, owner, now, now.plus_seconds(LEASE_SECONDS)).await?;
     tx.commit().await?;
     Ok(got)
 }
 
-async fn release(state: &App, owner: &str, job: &str) -> Result<(), JobsError> {
-    let mut tx = state.store.begin(TxMode::Write).await?;
-    tx.release_job_lease(job, owner, state.now()).await?;
-    tx.commit().await?;
-    Ok(())
-}
-
-/// Runs `work` if this instance (`owner`) gets the job's lease, renewing the lease while it runs and giving it
-/// up afterwards, whether the work succeeded or not. `None` when another instance holds the lease.
+/// Runs `work` under `job`'s lease, which `owner` has just taken: renews the lease every [`RENEW_EVERY`] while
+/// the work runs and releases it afterwards, whatever the work returned.
 ///
 /// The work is never cancelled: every step of a job is its own transaction that re-checks the state it changes,
 /// so if a stalled holder loses its lease, the worst case is two instances doing the same due work, each step
 /// once. Renewal stops with a warning then.
-async fn leased<T, E>(
-    state: &App,
-    owner: &str,
+async fn hold_lease<T>(
+    store: &dyn Store,
+    clock: &dyn Clock,
     job: &str,
-    work: impl std::future::Future<Output = Result<T, E>>,
-) -> Result<Option<T>, JobsError>
-where
-    JobsError: From<E>,
-{
-    if !with_lease(state, owner, job).await? {
-        return Ok(None);
-    }
+    owner: &str,
+    work: impl std::future::Future<Output = T>,
+) -> Result<T, StoreError> {
     let renew = async {
         loop {
             tokio::time::sleep(RENEW_EVERY).await;
-            match with_lease(state, owner, job).await {
+            match take_lease(store, clock, job, owner).await {
                 Ok(true) => {}
                 Ok(false) => {
                     tracing::warn!(job, "job lease taken over by another instance while running");
@@ -283,8 +278,67 @@ where
         r = &mut work => r,
         never = renew => match never {},
     };
-    release(state, owner, job).await?;
-    Ok(Some(result?))
+    let mut tx = store.begin(TxMode::Write).await?;
+    tx.release_job_lease(job, owner, clock.now()).await?;
+    tx.commit().await?;
+    Ok(result)
+}
+
+/// Runs `work` if this instance (`owner`) gets the job's lease ([`hold_lease`]). `None` when another instance
+/// holds the lease.
+async fn leased<T, E>(
+    state: &App,
+    owner: &str,
+    job: &str,
+    work: impl std::future::Future<Output = Result<T, E>>,
+) -> Result<Option<T>, JobsError>
+where
+    JobsError: From<E>,
+{
+    if !with_lease(state, owner, job).await? {
+        return Ok(None);
+    }
+    Ok(Some(hold_lease(&*state.store, &*state.clock, job, owner, work).await??))
+}
+
+/// The lease start-up work runs under (a job row created by migration 0033).
+const STARTUP_JOB: &str = "bootstrap";
+/// How long a starting instance waits for another's start-up work before giving up.
+const STARTUP_WAIT: Duration = Duration::from_secs(300);
+const STARTUP_POLL: Duration = Duration::from_millis(200);
+
+/// Why start-up work did not run.
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    #[error(
+        "another instance has held the start-up lease on this database for {} s (first admin, demo data) and is \
+         still renewing it; is one stuck starting? A stopped holder's lease runs out {LEASE_SECONDS} s after it \
+         stops",
+        STARTUP_WAIT.as_secs()
+    )]
+    Waited,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Runs the start-up work (first admin, demo data) of an instance, one instance at a time: instances starting
+/// together on a fresh database do it one after another, so the later ones find what the first created. It is a
+/// job lease like any other, short and renewed while the work runs, so an instance killed in the middle delays
+/// the next start by seconds ([`LEASE_SECONDS`]), not minutes.
+pub async fn one_at_a_time<T>(
+    store: &dyn Store,
+    clock: &dyn Clock,
+    work: impl std::future::Future<Output = T>,
+) -> Result<T, StartupError> {
+    let owner = format!("startup-{}-{}", std::process::id(), crate::secrets::random_token());
+    let started = std::time::Instant::now();
+    while !take_lease(store, clock, STARTUP_JOB, &owner).await? {
+        if started.elapsed() > STARTUP_WAIT {
+            return Err(StartupError::Waited);
+        }
+        tokio::time::sleep(STARTUP_POLL).await;
+    }
+    Ok(hold_lease(store, clock, STARTUP_JOB, &owner, work).await?)
 }
 
 /// One pass of every job this instance (`owner`) can lease.
@@ -394,6 +448,33 @@ mod tests {
         assert_eq!(run_once(&app, "instance-live").await.unwrap().settled, Some(0), "taken over seconds later");
         // And the live instance released it after its pass: the next one by anyone runs at once.
         assert_eq!(run_once(&app, "instance-other").await.unwrap().settled, Some(0));
+    }
+
+    #[tokio::test]
+    async fn a_start_up_killed_midway_delays_the_next_start_by_seconds_not_minutes() {
+        let (app, clock) = app().await;
+        // An instance begins its start-up work (first admin, demo data) and is killed in the middle: it neither
+        // renews nor releases the lease.
+        let (store, its_clock) = (app.store.clone(), clock.clone());
+        let (began, began_rx) = tokio::sync::oneshot::channel();
+        let killed = tokio::spawn(async move {
+            one_at_a_time(&*store, &*its_clock, async {
+                let _ = began.send(());
+                std::future::pending::<()>().await
+            })
+            .await
+        });
+        began_rx.await.unwrap();
+        killed.abort();
+        // The next instance waits while the dead holder's lease runs...
+        let next = one_at_a_time(&*app.store, &*clock, async { "bootstrapped" });
+        tokio::pin!(next);
+        assert!(tokio::time::timeout(Duration::from_millis(600), &mut next).await.is_err(), "the lease still runs");
+        // ...and takes over as soon as it has run out, seconds later.
+        clock.advance_seconds(LEASE_SECONDS + 1);
+        let done =
+            tokio::time::timeout(Duration::from_secs(10), next).await.expect("taken over once the lease ran out");
+        assert_eq!(done.unwrap(), "bootstrapped");
     }
 
     #[tokio::test]

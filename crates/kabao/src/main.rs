@@ -939,43 +939,6 @@ async fn reconcile(config: Config, date: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The job lease start-up work runs under (a row created by migration 0033), how long one instance may hold it,
-/// and how long another waits for it before giving up.
-const BOOTSTRAP_JOB: &str = "bootstrap";
-const BOOTSTRAP_LEASE_SECONDS: i64 = 120;
-const BOOTSTRAP_WAIT: std::time::Duration = std::time::Duration::from_secs(300);
-
-/// Runs `work` while holding the bootstrap lease, so instances starting together do it one after another.
-async fn one_at_a_time<T>(
-    store: &dyn kabao_store::Store,
-    work: impl std::future::Future<Output = anyhow::Result<T>>,
-) -> anyhow::Result<T> {
-    let owner = format!("startup-{}-{}", std::process::id(), kabao_app::secrets::random_token());
-    let started = std::time::Instant::now();
-    loop {
-        let at = now();
-        let mut tx = store.begin(TxMode::Write).await?;
-        let got = tx.acquire_job_lease(BOOTSTRAP_JOB, &owner, at, at.plus_seconds(BOOTSTRAP_LEASE_SECONDS)).await?;
-        tx.commit().await?;
-        if got {
-            break;
-        }
-        if started.elapsed() > BOOTSTRAP_WAIT {
-            bail!(
-                "another instance has held the start-up lease on this database for {} s (first admin, demo data); \
-                 is one stuck starting? It expires {BOOTSTRAP_LEASE_SECONDS} s after its holder stops",
-                BOOTSTRAP_WAIT.as_secs()
-            );
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
-    }
-    let result = work.await;
-    let mut tx = store.begin(TxMode::Write).await?;
-    tx.release_job_lease(BOOTSTRAP_JOB, &owner, now()).await?;
-    tx.commit().await?;
-    result
-}
-
 async fn serve(config: Config, demo: bool) -> anyhow::Result<()> {
     // Refuse a bad configuration (half or key-less 易支付, a sandbox secret without the sandbox, a malformed
     // master key) before anything starts or logs: the one line `main` prints is all the operator sees.
@@ -1002,7 +965,7 @@ async fn serve(config: Config, demo: bool) -> anyhow::Result<()> {
     let keyring = Arc::new(open_keyring(&config, &*store).await?);
     // Several instances may start together on a fresh database: one creates the first admin and the demo
     // marketplace while the others wait, then find them there.
-    one_at_a_time(&*store, async {
+    kabao_app::jobs::one_at_a_time(&*store, &kabao_app::SystemClock, async {
         if let Some((username, password)) =
             kabao_app::accounts::ensure_admin(&*store, now()).await.map_err(|e| anyhow::anyhow!("{e}"))?
         {
@@ -1012,9 +975,9 @@ async fn serve(config: Config, demo: bool) -> anyhow::Result<()> {
         if demo {
             demo::seed(&*store, &keyring, now()).await?;
         }
-        Ok(())
+        Ok::<(), anyhow::Error>(())
     })
-    .await?;
+    .await??;
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .with_context(|| format!("listen {} (KABAO_LISTEN / --listen): cannot listen there", config.listen))?;
