@@ -108,52 +108,14 @@ const REFRESH_AFTER_SECONDS: i64 = 60;
 const FACTS_BATCH: i64 = 100;
 const FACTS_PER_PASS: u64 = 2000;
 
-/// The facts a score is computed from, in the form stored in `shop_trust_facts`: the store's aggregates with the
-/// merchant's response times reduced to what the score reads of them (their median and how many).
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct Facts {
-    pub ratings: Vec<RatingSums>,
-    pub category_ratings: Vec<RatingSums>,
-    pub claims_decided: i64,
-    pub claims_remedied: i64,
-    pub median_response_ms: Option<i64>,
-    pub response_samples: i64,
-    pub category_response_ms: Option<i64>,
-    pub disputes_lost: i64,
-    pub disputes_lost_recent: i64,
-    pub reissue_positive: i64,
-    pub reissue_negative: i64,
-    pub risk_open: i64,
-    pub risk_confirmed: i64,
-    pub delivered_orders: i64,
-}
-
-impl From<ShopTrustFacts> for Facts {
-    fn from(f: ShopTrustFacts) -> Facts {
-        Facts {
-            median_response_ms: f.claim_response_ms.get(f.claim_response_ms.len() / 2).copied(),
-            response_samples: i64::try_from(f.claim_response_ms.len()).unwrap_or(i64::MAX),
-            ratings: f.ratings,
-            category_ratings: f.category_ratings,
-            claims_decided: f.claims_decided,
-            claims_remedied: f.claims_remedied,
-            category_response_ms: f.category_response_ms,
-            disputes_lost: f.disputes_lost,
-            disputes_lost_recent: f.disputes_lost_recent,
-            reissue_positive: f.reissue_positive,
-            reissue_negative: f.reissue_negative,
-            risk_open: f.risk_open,
-            risk_confirmed: f.risk_confirmed,
-            delivered_orders: f.delivered_orders,
-        }
-    }
-}
+/// The facts a score is computed from, as the store reads them and as `shop_trust_facts` stores them.
+pub type Facts = ShopTrustFacts;
 
 /// A shop's facts computed now from its record (the cost grows with the 90-day record: jobs and decisions).
 pub async fn facts_live(tx: &mut dyn Tx, shop: kabao_core::ShopId, now: Timestamp) -> Result<Facts, TrustError> {
     let since = Timestamp(now.millis() - WINDOW_DAYS * DAY_MS);
     let recent = Timestamp(now.millis() - RECENT_DAYS * DAY_MS);
-    Ok(Facts::from(tx.shop_trust_facts(shop, since, recent).await?))
+    Ok(tx.shop_trust_facts(shop, since, recent).await?)
 }
 
 /// A shop's facts for a page: the stored row while it is fresh and not marked stale, else computed live.

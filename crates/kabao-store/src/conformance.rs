@@ -2138,14 +2138,14 @@ pub async fn trust_facts_leave_automatic_reissues_out_of_the_response_time(store
     let mut tx = store.begin(TxMode::Write).await.unwrap();
     let facts = tx.shop_trust_facts(auto.shop, T0, T0).await.unwrap();
     assert_eq!((facts.claims_decided, facts.claims_remedied), (2, 2), "the automatic re-issue is decided and remedied");
-    assert_eq!(facts.claim_response_ms, vec![HOUR], "but it is not the merchant's response");
+    assert_eq!((facts.median_response_ms, facts.response_samples), (Some(HOUR), 1), "but not the merchant's response");
     assert_eq!(facts.category_response_ms, Some(3 * HOUR / 2), "mean of 1 h and 2 h, the automatic one left out");
     let facts = tx.shop_trust_facts(handy.shop, T0, T0).await.unwrap();
-    assert_eq!((facts.claims_decided, facts.claim_response_ms.clone()), (1, vec![2 * HOUR]));
+    assert_eq!((facts.claims_decided, facts.median_response_ms, facts.response_samples), (1, Some(2 * HOUR), 1));
     assert_eq!(facts.category_response_ms, Some(3 * HOUR / 2));
     // A shop whose own categories have no merchant-handled claim has no category average.
     let facts = tx.shop_trust_facts(licenses, T0, T0).await.unwrap();
-    assert_eq!((facts.claim_response_ms.len(), facts.category_response_ms), (0, None));
+    assert_eq!((facts.response_samples, facts.median_response_ms, facts.category_response_ms), (0, None, None));
     // Outside the window nothing counts.
     let facts = tx.shop_trust_facts(auto.shop, at(3 * HOUR), T0).await.unwrap();
     assert_eq!((facts.claims_decided, facts.category_response_ms), (0, None));
@@ -2162,8 +2162,19 @@ pub async fn trust_facts_leave_automatic_reissues_out_of_the_response_time(store
     assert!(tx.update_claim(&auto_decided, C::Open).await.unwrap());
     assert_eq!(tx.claim_by_no("HAND2").await.unwrap().map(|c| c.auto_remedied), Some(true));
     let facts = tx.shop_trust_facts(handy.shop, T0, T0).await.unwrap();
-    assert_eq!((facts.claims_decided, facts.claim_response_ms), (2, vec![2 * HOUR]));
+    assert_eq!((facts.claims_decided, facts.median_response_ms, facts.response_samples), (2, Some(2 * HOUR), 1));
     assert_eq!(facts.category_response_ms, Some(3 * HOUR / 2));
+
+    // The median is the middle of the merchant's times, the upper one of an even count: 30 min, 2 h, 5 h give 2 h;
+    // with 3 h as well, 3 h.
+    for (no, filed, took) in [("HAND3", 5_000, HOUR / 2), ("HAND4", 6_000, 5 * HOUR)] {
+        tx.insert_claim(&decided(h, &handy, no, C::Refunded, filed, took, false)).await.unwrap();
+    }
+    let facts = tx.shop_trust_facts(handy.shop, T0, T0).await.unwrap();
+    assert_eq!((facts.claims_decided, facts.median_response_ms, facts.response_samples), (4, Some(2 * HOUR), 3));
+    tx.insert_claim(&decided(h, &handy, "HAND5", C::Rejected, 7_000, 3 * HOUR, false)).await.unwrap();
+    let facts = tx.shop_trust_facts(handy.shop, T0, T0).await.unwrap();
+    assert_eq!((facts.claims_decided, facts.median_response_ms, facts.response_samples), (5, Some(3 * HOUR), 4));
     tx.commit().await.unwrap();
 }
 

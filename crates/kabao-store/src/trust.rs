@@ -117,8 +117,9 @@ pub struct RatingSums {
     pub count: i64,
 }
 
-/// The numbers a shop's trust score is computed from, read in one transaction.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+/// The numbers a shop's trust score is computed from, read in one transaction: aggregates only, so reading them
+/// costs the same however many claims the shop has. Stored as JSON in `shop_trust_facts` (what pages score from).
+#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ShopTrustFacts {
     /// The shop's ratings since the window start, per category.
     pub ratings: Vec<RatingSums>,
@@ -128,9 +129,12 @@ pub struct ShopTrustFacts {
     pub claims_decided: i64,
     /// Of those, remedied (re-issued or refunded, by the merchant, the rules or an arbiter).
     pub claims_remedied: i64,
-    /// Milliseconds from filing to decision of each decided claim the merchant handled (automatic re-issues left
-    /// out: they say nothing of the merchant's responsiveness), ascending.
-    pub claim_response_ms: Vec<i64>,
+    /// The median of the milliseconds from filing to decision of the decided claims the merchant handled
+    /// (automatic re-issues left out: they say nothing of the merchant's responsiveness): the upper one of an
+    /// even count. `None` without such claims.
+    pub median_response_ms: Option<i64>,
+    /// How many claims that median is taken over.
+    pub response_samples: i64,
     /// The category average (行业均值) of the same figure: the mean over every shop's merchant-handled claims
     /// decided since the window start, in the categories this shop has products in; `None` without such claims.
     /// A mean, not a median: one aggregate row per read on both backends, and it leans toward the slow side

@@ -110,19 +110,23 @@ impl TrustTx for PgTx {
         .fetch_all(&mut *self.tx)
         .await
         .map_err(map_sqlx)?;
-        // Every decided claim counts for the approval share; only the merchant's own decisions (not automatic
-        // re-issues) for the response time.
-        let decided: Vec<(i64, bool)> = sqlx::query_as(
-            "SELECT decided_at - created_at, auto_remedied FROM claims WHERE shop_id = $1 AND decided_at >= $2 \
-             AND state IN ('reissued', 'refunded', 'rejected', 'escalated')",
-        )
-        .bind(shop.0)
-        .bind(since.millis())
-        .fetch_all(&mut *self.tx)
-        .await
-        .map_err(map_sqlx)?;
-        let mut claim_response_ms: Vec<i64> = decided.iter().filter(|(_, auto)| !auto).map(|(ms, _)| *ms).collect();
-        claim_response_ms.sort_unstable();
+        let (claims_decided, response_samples): (i64, i64) = sqlx::query_as(crate::tx::trust::DECIDED_CLAIMS_SQL)
+            .bind(shop.0)
+            .bind(since.millis())
+            .fetch_one(&mut *self.tx)
+            .await
+            .map_err(map_sqlx)?;
+        let median_response_ms: Option<i64> = if response_samples > 0 {
+            sqlx::query_scalar(crate::tx::trust::RESPONSE_AT_SQL)
+                .bind(shop.0)
+                .bind(since.millis())
+                .bind(response_samples / 2)
+                .fetch_optional(&mut *self.tx)
+                .await
+                .map_err(map_sqlx)?
+        } else {
+            None
+        };
         // The category's mean over every shop's merchant-handled claims in the categories this shop sells in.
         let (category_sum_ms, category_n): (i64, i64) = sqlx::query_as(
             "SELECT CAST(COALESCE(SUM(c.decided_at - c.created_at), 0) AS BIGINT), COUNT(*) FROM claims c \
@@ -184,9 +188,10 @@ impl TrustTx for PgTx {
         Ok(ShopTrustFacts {
             ratings: ratings.into_iter().map(rows::rating_sums).collect(),
             category_ratings: category_ratings.into_iter().map(rows::rating_sums).collect(),
-            claims_decided: decided.len() as i64,
+            claims_decided,
             claims_remedied,
-            claim_response_ms,
+            median_response_ms,
+            response_samples,
             category_response_ms: (category_n > 0).then(|| category_sum_ms / category_n),
             disputes_lost,
             disputes_lost_recent,

@@ -6,6 +6,17 @@ use kabao_core::ledger::OrderId;
 use kabao_core::signals::Facts;
 use kabao_core::{ProductId, ShopId, Timestamp, UserId};
 
+/// Claims of shop `$1` decided since `$2`, and how many of them the merchant decided (every decided claim counts
+/// for the approval share; only the merchant's own decisions, not automatic re-issues, for the response time).
+pub(crate) const DECIDED_CLAIMS_SQL: &str = "SELECT COUNT(*), COALESCE(SUM(CASE WHEN auto_remedied THEN 0 ELSE 1 END), 0) \
+     FROM claims WHERE shop_id = $1 AND decided_at >= $2 AND state IN ('reissued', 'refunded', 'rejected', 'escalated')";
+
+/// The merchant's response time at offset `$3` in ascending order (the median at half the count): sorted in the
+/// database, one row returned.
+pub(crate) const RESPONSE_AT_SQL: &str = "SELECT decided_at - created_at AS ms FROM claims \
+     WHERE shop_id = $1 AND decided_at >= $2 AND NOT auto_remedied \
+     AND state IN ('reissued', 'refunded', 'rejected', 'escalated') ORDER BY ms LIMIT 1 OFFSET $3";
+
 /// What buyers and the platform learn about shops and buyers: reviews, the figures behind trust scores
 /// and abuse signals, the order chat that risk rules watch, and risk events.
 #[async_trait]
