@@ -747,4 +747,44 @@ mod tests {
         }
         assert!(wrong.is_empty(), "{wrong:#?}");
     }
+
+    /// holdout8's false alarms fell into families of their own (a prohibition inside the request's words, the
+    /// speaker's own refusal, a number the order is for); each in wordings of this test's own.
+    #[test]
+    fn holdout8_false_alarm_families_stay_quiet() {
+        let mut wrong = Vec::new();
+        for t in [
+            // A prohibition inside the words of the request, and the speaker's own refusal.
+            "码还没到账，您先不要点确认收货",
+            "你先别急着确认收货好吗，我马上补一张",
+            "保险起见，先别确认收货",
+            "好评我是不会改的，你们态度太差",
+            "投诉我不会撤，等平台处理",
+            "抱歉我不方便留电话，就在这里沟通吧",
+            "我不想加微信，有事订单里说",
+            "我不太懂什么比特币，能不能正常平台下单？",
+            // A number the order is for: a top-up target, a correction of the remarks.
+            "麻烦帮我充到 QQ 号 2233445566，充 50 Q币",
+            "手机号 13955556666 是我女儿的，帮我充 100 话费",
+            "充值号码填 15011112222 就行，移动的",
+            "订单备注写错了，以这条消息里的 18622223333 为准",
+            // A market's membership redeemed on its own page; a refund going back to the wallet.
+            "京东plus会员码，打开京东App进入兑换中心输入兑换码即可",
+            "取消订单后退款会退回微信零钱",
+        ] {
+            if scan(t, &ScanConfig::default()).risky() {
+                wrong.push(t);
+            }
+        }
+        assert!(wrong.is_empty(), "{wrong:#?}");
+        // The same words still fire when the request is made: no prohibition, an id, a number to call.
+        for t in [
+            "麻烦先确认收货，我马上补一张",
+            "差评能不能删一下，我给你补",
+            "我不方便在这说，你加我微信 kb_778",
+            "充值找我，号码 13912345678",
+        ] {
+            assert!(scan(t, &ScanConfig::default()).risky(), "{t}");
+        }
+    }
 }
