@@ -9,8 +9,8 @@
 //!    marks and combining marks dropped.
 //! 2. [`numerals`]: Chinese numerals (`一三八`, `壹叁捌`, `幺`, `洞`) read as digits where five or more of them
 //!    (digits mixed in, single spaces or dashes between) form a number; `一共`, `一百五十` stay words.
-//! 2b. [`emoji_words`]: emoji that stand for a rule's word become it (`🧧` → `红包`, `💰` → `钱`, a check mark
-//!    before `收` → `确认`), before the other emoji are stripped as decorations.
+//!    Then [`emoji_words`]: emoji that stand for a rule's word become it (`🧧` → `红包`, `💰` → `钱`, a check
+//!    mark before `收` → `确认`), before the other emoji are stripped as decorations.
 //! 3. [`strip_decorations`]: hearts, stars, dots, emoji and other symbols put between characters are removed
 //!    (`微❤信`, `k★b`, `微.信`), sentence punctuation and id syntax (`:@#/._-+`) stay.
 //! 4. [`collapse_separators`]: spaces and dashes inside a number (`138 1234-5678`) and between characters
@@ -376,7 +376,7 @@ pub fn numerals(mut v: Vec<NChar>) -> Vec<NChar> {
     v
 }
 
-/// Step 2b: emoji that stand for a word of the rules become that word before decorations are stripped: 🧧 is
+/// Step 2, continued: emoji that stand for a word of the rules become that word before decorations are stripped: 🧧 is
 /// 红包, 💰/💵/💴/💸 are 钱, and a check mark before 收 (`先 ✔️ 收货`) is 确认, the spaces after it dropped. Each
 /// output character spans the emoji.
 pub fn emoji_words(v: Vec<NChar>) -> Vec<NChar> {
