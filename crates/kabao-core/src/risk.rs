@@ -747,4 +747,165 @@ mod tests {
         }
         assert!(wrong.is_empty(), "{wrong:#?}");
     }
+
+    /// holdout8's false alarms fell into families of their own (a prohibition inside the request's words, the
+    /// speaker's own refusal, a number the order is for); each in wordings of this test's own.
+    #[test]
+    fn holdout8_false_alarm_families_stay_quiet() {
+        let mut wrong = Vec::new();
+        for t in [
+            // A prohibition inside the words of the request, and the speaker's own refusal.
+            "码还没到账，您先不要点确认收货",
+            "你先别急着确认收货好吗，我马上补一张",
+            "保险起见，先别确认收货",
+            "好评我是不会改的，你们态度太差",
+            "投诉我不会撤，等平台处理",
+            "抱歉我不方便留电话，就在这里沟通吧",
+            "我不想加微信，有事订单里说",
+            "我不太懂什么比特币，能不能正常平台下单？",
+            // A number the order is for: a top-up target, a correction of the remarks.
+            "麻烦帮我充到 QQ 号 2233445566，充 50 Q币",
+            "手机号 13955556666 是我女儿的，帮我充 100 话费",
+            "充值号码填 15011112222 就行，移动的",
+            "订单备注写错了，以这条消息里的 18622223333 为准",
+            // A market's membership redeemed on its own page; a refund going back to the wallet.
+            "京东plus会员码，打开京东App进入兑换中心输入兑换码即可",
+            "取消订单后退款会退回微信零钱",
+        ] {
+            if scan(t, &ScanConfig::default()).risky() {
+                wrong.push(t);
+            }
+        }
+        assert!(wrong.is_empty(), "{wrong:#?}");
+        // The same words still fire when the request is made: no prohibition, an id, a number to call.
+        for t in [
+            "麻烦先确认收货，我马上补一张",
+            "差评能不能删一下，我给你补",
+            "我不方便在这说，你加我微信 kb_778",
+            "充值找我，号码 13912345678",
+        ] {
+            assert!(scan(t, &ScanConfig::default()).risky(), "{t}");
+        }
+    }
+
+    /// holdout8's families (2026-12-07), each in wordings of this test's own, not the corpus's.
+    #[test]
+    fn holdout8_families_are_flagged_in_other_words() {
+        let risky = |t: &str| scan(t, &ScanConfig::default()).risky();
+        let mut wrong = Vec::new();
+        for t in [
+            // Contact: other details asked for, adding "you", buying from you directly, a page or profile on another
+            // app, the rest of a number on the profile, "over there", installing an app, a search inside an app's
+            // space or livestream, an id described rather than written, group invitations by 入群 and the group's code.
+            "你有其他联系方式吗，这里老是掉线",
+            "我加你吧，以后直接找你拿货更方便",
+            "想加您好友私聊一下价格",
+            "我们在抖音有粉丝专页，去那边下单便宜",
+            "去我B站个人主页私信我",
+            "号码前三位是 188，后四位看我头像",
+            "有事去那边聊，这里说话不方便",
+            "装个 telegram 吧，我在上面发你",
+            "抖音直播间搜“阿杰卡铺”，进来聊",
+            "微信：3后面五个6再加个2",
+            // Taiwanese Hokkien written in characters (揣 is 找).
+            "有需要揣我 LINE，价格好谈",
+            "号码 139 后面跟 8 个 0 打给我",
+            "进群领券，群码在商品图第三张",
+            "扫完群二维码记得备注订单号",
+            "扫群码进群，群里有优惠",
+            // Payment in kind: a card or a code as the method, cards "all accepted", a code sent to check its balance,
+            // an exchange rate (折抵), game currency to the merchant's own account, a card bought and its code sent.
+            "我们收京东卡付款，面值九折",
+            "苹果礼品卡也可以付，发我卡号就行",
+            "星巴克兑换码也能抵货款，我这边收",
+            "网易点卡发我，我查一下面值就给你发号",
+            "直接往我游戏号充 200 钻石就算付款了",
+            "直接给我转 Q 币就行，充到我号上",
+            "买一张 50 的话费卡把卡密给我",
+            // Payment elsewhere: 咱 + an app's transfer, the order cancelled first, cheaper than the platform, not
+            // ordering each time, the merchant's own app or shop.
+            "咱俩支付宝转吧，省手续费",
+            "咱们支付宝付吧，平台太慢",
+            "把订单取消了，我们支付宝直接转，便宜十块",
+            "比在平台买便宜多了，加我私聊",
+            "比平台便宜 20，私下转我",
+            "以后不用每次都拍，直接找我",
+            "来我们自家 app 续费，打八折",
+            "我们的小程序里续费便宜一半",
+            "在我的独立站付款，打九折",
+            "加我好友私聊，平台抽成太高",
+            // Emoji for words: 💰, 🧧, a check mark before 收货.
+            "直接💰转我，省事",
+            "🧧发我就行，不用拍",
+            "点 ✅ 收货 我就发新卡",
+            "点了✔收货就发你新的",
+            // Fees: tasks paid in advance for a commission, insurance, paperwork and escrow fees, a fast lane, remedies
+            // named 恢复/放号/赔付, a threat with 不付…不让.
+            "做五单点赞任务，每单先垫付 30，完成后连本带佣金返还",
+            "刷 10 单就返 20% 佣金，本金当天退",
+            "刷单三单，每单先付 50，结束后本金加佣金一起给你",
+            "需要购买账号安全险 49 元，否则系统不放号",
+            "你得先交一份防找回险，不然放不了号",
+            "要签代售合同，合同费 88 元，交了才能过户",
+            "免押金，只要一笔 30 的合同公证费",
+            "资金走托管，托管费 20，付完才赔付给你",
+            "走绿色通道加急处理，费用 60，付了马上恢复",
+            "不付这个保险费平台不让发货",
+            "不交这 100 块押金，平台不让退款",
+            // Early release: 撤诉, "once you confirm it unlocks", the received box ticked, in the merchant's words.
+            "你先撤诉，我今天就补发",
+            "撤诉先，撤了立马退款",
+            "你撤诉吧，撤了马上退",
+            "您确认了卡密就会自动解锁",
+            "请勾选“已收货”，系统才会补发",
+            "帮我在订单页勾选已收货，系统才给我补货",
+            "亲，麻烦先确认收货，不然我没法给你补",
+        ] {
+            if !risky(t) {
+                wrong.push(format!("missed: {t}"));
+            }
+        }
+        for t in [
+            // The shop's own deposit, and look-alikes of the new families.
+            "我们店铺交了保证金，出了问题平台先行赔付",
+            "我已经撤诉了，谢谢你们补发",
+            "游戏里做每日任务可以领钻石",
+            "任务做完了，奖励怎么没到",
+            "号码我就不留了，平台上联系",
+            "这个卡能抵货款吗？平台说不行",
+            "平台优惠券可以抵扣，下单自动使用",
+            "京东卡我们不收，只在平台付款",
+            "✅ 24小时自动发货 ✅ 售后无忧",
+            "💰满100减10，平台活动",
+            "收到码了，确认没问题我再点收货",
+            "先确认卡能用，我再补评价",
+            "QQ空间装扮卡，登录QQ空间即可使用",
+            "抖音直播间的卡密怎么用",
+            "请勿相信任何人发的群二维码",
+            "这个QQ群号码卡是虚拟商品，拍下自动发",
+            "我加你的购物车了，明天下单",
+            "我给你加一张卡，不另收费",
+            "本店商品比平台均价便宜，放心拍",
+            "我们店在抖音也有号，但只在本平台交易",
+            "你那边聊得怎么样了？我等结果",
+            "下个月再来买",
+            "装个加速器就能登录了",
+            "账号被找回了，能恢复吗？",
+            "买了之后多久放号？",
+            "你确认了吗？我这边看还没完成",
+            "确认了就好，感谢支持",
+            "我标记了已收到，谢谢",
+            "撤诉的话需要怎么操作？",
+            "佣金是平台给推广员的，和买家无关",
+            "平台说赔付会在三个工作日内到账",
+            "这个月赔付率不到 3%，保费照常按年收",
+            "平台赔付后，垫付款会从商家保证金里扣",
+            "出卡速度很快，付款后秒发",
+        ] {
+            if risky(t) {
+                wrong.push(format!("flagged: {t}"));
+            }
+        }
+        assert!(wrong.is_empty(), "{wrong:#?}");
+    }
 }

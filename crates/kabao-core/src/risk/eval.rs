@@ -175,6 +175,7 @@ mod tests {
     const HOLDOUT5: &str = include_str!("../../../../tests/data/risk/holdout5.jsonl");
     const HOLDOUT6: &str = include_str!("../../../../tests/data/risk/holdout6.jsonl");
     const HOLDOUT7: &str = include_str!("../../../../tests/data/risk/holdout7.jsonl");
+    const HOLDOUT8: &str = include_str!("../../../../tests/data/risk/holdout8.jsonl");
 
     fn run(jsonl: &str) -> Report {
         let corpus = parse_corpus(jsonl).unwrap_or_else(|e| panic!("{e}"));
@@ -259,6 +260,17 @@ mod tests {
     #[test]
     fn seventh_holdout_corpus_precision_and_recall_hold() {
         holds_the_bar(HOLDOUT7);
+    }
+
+    /// holdout8 became seen on 2026-12-07: scored blind before it was read (P 0.934 / R 0.845, tp 169 fp 12 fn 31
+    /// tn 188, on the rules tuned to holdout7; recall by category: contact 0.800, early release 0.911, fee scam 0.820,
+    /// off-platform payment 0.860), then its misses and false alarms were read and fixed by family (emoji and dialect
+    /// read as words, order-brushing tasks, insurance and paperwork fees, cards and codes as payment, contact on another
+    /// app's page, prohibitions inside a request's own words, numbers the order is for). A regression set from now on,
+    /// not a measure of generalisation.
+    #[test]
+    fn eighth_holdout_corpus_precision_and_recall_hold() {
+        holds_the_bar(HOLDOUT8);
     }
 
     #[test]

@@ -9,6 +9,8 @@
 //!    marks and combining marks dropped.
 //! 2. [`numerals`]: Chinese numerals (`一三八`, `壹叁捌`, `幺`, `洞`) read as digits where five or more of them
 //!    (digits mixed in, single spaces or dashes between) form a number; `一共`, `一百五十` stay words.
+//!    Then [`emoji_words`]: emoji that stand for a rule's word become it (`🧧` → `红包`, `💰` → `钱`, a check
+//!    mark before `收` → `确认`), before the other emoji are stripped as decorations.
 //! 3. [`strip_decorations`]: hearts, stars, dots, emoji and other symbols put between characters are removed
 //!    (`微❤信`, `k★b`, `微.信`), sentence punctuation and id syntax (`:@#/._-+`) stay.
 //! 4. [`collapse_separators`]: spaces and dashes inside a number (`138 1234-5678`) and between characters
@@ -87,7 +89,7 @@ pub fn normalize(text: &str) -> Normalized {
 /// The pipeline after [`simplify`], for a caller that already has the simplified text.
 pub(super) fn normalize_simplified(text: &str) -> Normalized {
     let original_len = text.chars().count();
-    let chars = aliases(collapse_separators(strip_decorations(numerals(cantonese(fold(text))))));
+    let chars = aliases(collapse_separators(strip_decorations(emoji_words(numerals(cantonese(fold(text)))))));
     let mut s = String::with_capacity(chars.len() * 3);
     let mut byte_starts = Vec::with_capacity(chars.len() + 1);
     for ch in &chars {
@@ -187,6 +189,9 @@ const CANTONESE: &[(&str, &str)] = &[
     ("攞", "拿"),
     ("啲", "些"),
     ("返", "回"),
+    // Taiwanese Hokkien written in characters: 揣 is 找 (来揣我, 揣阮).
+    ("揣我", "找我"),
+    ("揣阮", "找我们"),
     // Homophone misspellings, Mandarin ones too: typed by accident or to dodge a filter.
     // Chat shorthand: 确收 is 确认收货.
     ("确收", "确认收货"),
@@ -228,6 +233,7 @@ fn cantonese_start(c: char) -> bool {
             | '攞'
             | '啲'
             | '返'
+            | '揣'
             | '确'
             | '却'
             | '支'
@@ -368,6 +374,44 @@ pub fn numerals(mut v: Vec<NChar>) -> Vec<NChar> {
         i = j.max(i + 1);
     }
     v
+}
+
+/// Step 2, continued: emoji that stand for a word of the rules become that word before decorations are stripped: 🧧 is
+/// 红包, 💰/💵/💴/💸 are 钱, and a check mark before 收 (`先 ✔️ 收货`) is 确认, the spaces after it dropped. Each
+/// output character spans the emoji.
+pub fn emoji_words(v: Vec<NChar>) -> Vec<NChar> {
+    // Most messages have none: one pass to check before building anything.
+    if !v.iter().any(|ch| matches!(ch.c, '🧧' | '💰' | '💵' | '💴' | '💸' | '✔' | '✅' | '☑' | '✓')) {
+        return v;
+    }
+    let mut out = Vec::with_capacity(v.len() + 4);
+    let mut i = 0;
+    while i < v.len() {
+        let Some(&ch) = v.get(i) else { break };
+        let word = match ch.c {
+            '🧧' => Some("红包"),
+            '💰' | '💵' | '💴' | '💸' => Some("钱"),
+            '✔' | '✅' | '☑' | '✓' => {
+                let mut j = i + 1;
+                while v.get(j).is_some_and(|n| n.c.is_whitespace()) {
+                    j += 1;
+                }
+                if v.get(j).is_some_and(|n| n.c == '收') {
+                    out.extend("确认".chars().map(|c| NChar { c, ..ch }));
+                    i = j;
+                    continue;
+                }
+                None
+            }
+            _ => None,
+        };
+        match word {
+            Some(w) => out.extend(w.chars().map(|c| NChar { c, ..ch })),
+            None => out.push(ch),
+        }
+        i += 1;
+    }
+    out
 }
 
 /// Characters that carry meaning between words: sentence punctuation and the syntax of ids and links.
@@ -798,6 +842,7 @@ mod tests {
         assert_eq!(run("想傾就搵我，唔使落單"), "想聊就找我,不用下单");
         assert_eq!(run("ID係 abc_1，撤返先"), "id是 abc_1,撤回先");
         assert_eq!(run("號碼係 1234，過咗數未"), "号码是 1234,转了账未");
+        assert_eq!(run("有需要來揣我"), "有需要来找我");
         // Mandarin words that share a character stay.
         assert_eq!(run("联系客服，系统倾向于返还"), "联系客服,系统倾向于返还");
         let text = "唔使過數";
@@ -821,6 +866,17 @@ mod tests {
     }
 
     #[test]
+    fn emoji_that_stand_for_words_become_the_words() {
+        assert_eq!(s(&emoji_words(fold("🧧发我"))), "红包发我");
+        assert_eq!(s(&emoji_words(fold("💰转我"))), "钱转我");
+        assert_eq!(s(&emoji_words(fold("先 ✔️ 收货"))), "先 确认收货");
+        // A check mark before anything else is a decoration, left for strip_decorations.
+        assert_eq!(s(&emoji_words(fold("✅ 自动发货"))), "✅ 自动发货");
+        let v = emoji_words(fold("a🧧b"));
+        assert_eq!(v.iter().map(|c| (c.start, c.end)).collect::<Vec<_>>(), vec![(0, 1), (1, 2), (1, 2), (2, 3)]);
+    }
+
+    #[test]
     fn a_span_maps_back_to_the_original_characters() {
         let text = "加我 威❤信：ｋ ｂ ８ ８ ８";
         let n = normalize(text);
@@ -835,7 +891,7 @@ mod tests {
 
         #[test]
         fn every_span_maps_to_a_valid_range_of_the_original(
-            text in "[微信薇威vVxXqQ扣企鹅飞机✈🐧📞一二三八幺么①❶１３８ .\\-_❤★:@a-z0-9\u{200B}\u{FE0F}\u{20E3}唔使过数系咪点解咗返撤]{0,60}",
+            text in "[微信薇威vVxXqQ扣企鹅飞机✈🐧📞一二三八幺么①❶１３８ .\\-_❤★:@a-z0-9\u{200B}\u{FE0F}\u{20E3}唔使过数系咪点解咗返撤🧧💰✔✅收]{0,60}",
             a in 0usize..200, b in 0usize..200,
         ) {
             let n = normalize(&text);

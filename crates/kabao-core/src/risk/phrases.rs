@@ -506,7 +506,8 @@ const PAY_FIRST_VERBS: &[&str] = &[
     "付款", "付钱", "转账", "转钱", "交钱", "缴纳", "打款", "打钱", "充值", "汇款", "支付", "付", "转", "交", "缴",
     "充",
 ];
-const REMEDIES: &[&str] = &["补", "退", "解冻", "提现", "返", "激活", "到账", "解封"];
+const REMEDIES: &[&str] =
+    &["补", "退", "解冻", "提现", "返", "激活", "到账", "解封", "恢复", "放号", "发号", "出卡", "放卡"];
 const THEN_FILLERS: &[&str] = &["能", "可以", "会", "给你", "给", "帮你", "为你", "马上", "立即", "立刻", "就", "再"];
 
 /// After `j`: 再/才/然后 (+ a few fillers) + a remedy; `extra` remedies count too. Returns the remedy's end.
