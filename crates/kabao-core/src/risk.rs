@@ -20,6 +20,7 @@
 mod contact;
 pub mod eval;
 mod links;
+pub mod model;
 pub mod normalize;
 mod phrases;
 mod shapes;
@@ -159,6 +160,11 @@ pub mod rule {
     pub const BYPASS: &str = "payment.bypass";
     pub const FEE_CONDITION: &str = "fee.condition";
     pub const CONFIRM_EARLY: &str = "release.confirm_early";
+    /// The learned second opinion ([`super::model`]), one id per category: only when no rule flagged the message.
+    pub const MODEL_CONTACT: &str = "model.contact";
+    pub const MODEL_PAYMENT: &str = "model.payment";
+    pub const MODEL_FEE: &str = "model.fee";
+    pub const MODEL_RELEASE: &str = "model.release";
 
     /// The category of a rule id this version knows.
     pub fn category(rule: &str) -> Option<super::RiskCategory> {
@@ -166,7 +172,7 @@ pub mod rule {
     }
 
     /// Every rule id with its category.
-    pub const ALL: [(&str, super::RiskCategory); 25] = {
+    pub const ALL: [(&str, super::RiskCategory); 29] = {
         use super::RiskCategory::*;
         [
             (WECHAT, OffPlatformContact),
@@ -194,6 +200,10 @@ pub mod rule {
             (BYPASS, OffPlatformPayment),
             (FEE_CONDITION, FeeScam),
             (CONFIRM_EARLY, EarlyRelease),
+            (MODEL_CONTACT, OffPlatformContact),
+            (MODEL_PAYMENT, OffPlatformPayment),
+            (MODEL_FEE, FeeScam),
+            (MODEL_RELEASE, EarlyRelease),
         ]
     };
 
@@ -244,8 +254,34 @@ pub mod rule {
                 "在卡密能用之前要求确认收货或撤销申诉",
                 "Asks to confirm receipt or drop a complaint before the goods work",
             ),
+            MODEL_CONTACT => lang.pick(
+                "没有具体规则命中，但统计模型认为这像在引导到平台外联系",
+                "No rule matched, but the learned model reads this as leading off the platform to talk",
+            ),
+            MODEL_PAYMENT => lang.pick(
+                "没有具体规则命中，但统计模型认为这像在要求平台外付款",
+                "No rule matched, but the learned model reads this as asking for a payment off the platform",
+            ),
+            MODEL_FEE => lang.pick(
+                "没有具体规则命中，但统计模型认为这像在向买家收取费用",
+                "No rule matched, but the learned model reads this as asking the buyer for a fee",
+            ),
+            MODEL_RELEASE => lang.pick(
+                "没有具体规则命中，但统计模型认为这像在诱导提前确认收货或撤销申诉",
+                "No rule matched, but the learned model reads this as asking to confirm or drop a complaint early",
+            ),
             _ => return None,
         })
+    }
+
+    /// The second opinion's rule id for a category.
+    pub fn model(category: super::RiskCategory) -> &'static str {
+        match category {
+            super::RiskCategory::OffPlatformContact => MODEL_CONTACT,
+            super::RiskCategory::OffPlatformPayment => MODEL_PAYMENT,
+            super::RiskCategory::FeeScam => MODEL_FEE,
+            super::RiskCategory::EarlyRelease => MODEL_RELEASE,
+        }
     }
 }
 
@@ -300,25 +336,47 @@ pub fn scan(text: &str, cfg: &ScanConfig) -> Scan {
     // Traditional characters are read as Simplified by every rule; one character for one, so spans still count
     // the message as written.
     let simplified = normalize::simplify(text);
-    let text = simplified.as_ref();
+    let normalized = normalize::normalize_simplified(&simplified);
+    scan_normalized(&simplified, &normalized, cfg)
+}
+
+/// [`scan`], then, when no rule flagged the message, the learned second opinion ([`model`]): a message the
+/// model finds risky with probability at least `threshold` gets one hit of its most probable category
+/// (`model.contact`, `model.payment`, `model.fee`, `model.release`), spanning the n-gram that weighed most, or the
+/// whole message. The model never removes a rule's hit.
+pub fn scan_with_model(text: &str, cfg: &ScanConfig, model: &model::Model, threshold: f32) -> Scan {
+    let simplified = normalize::simplify(text);
+    let normalized = normalize::normalize_simplified(&simplified);
+    let mut scan = scan_normalized(&simplified, &normalized, cfg);
+    if scan.hits.is_empty() && normalized.original_len > 0 {
+        let opinion = model.opinion_normalized(&normalized);
+        if opinion.risky_probability() >= threshold {
+            let span = opinion.span.unwrap_or((0, normalized.original_len));
+            scan.hits.push(Hit { rule: rule::model(opinion.category), category: opinion.category, span });
+        }
+    }
+    scan
+}
+
+/// The rules over a message already simplified and normalised.
+fn scan_normalized(text: &str, normalized: &normalize::Normalized, cfg: &ScanConfig) -> Scan {
     let folded = Folded::new(text);
-    let normalized = normalize::normalize_simplified(text);
     let mut hits = Vec::new();
     contact::scan(&folded, &mut hits);
     phrases::scan(&folded, &mut hits);
     links::scan(&folded, &cfg.allowed_hosts, &mut hits);
     // The first rules' hits pass the shape rules' guards too: goods names, key formats, warnings.
-    let ctx = shapes::Context::new(&normalized);
+    let ctx = shapes::Context::new(normalized);
     hits.retain(|h| {
         let (a, b) = normalized.normalized_range(h.span);
         let phrase = h.rule != rule::EXTERNAL_LINK
-            && !shapes::concrete(&normalized, a, b)
+            && !shapes::concrete(normalized, a, b)
             && !shapes::concrete_written(text, h.span);
-        !shapes::guarded(&normalized, &ctx, a, b, phrase, false)
+        !shapes::guarded(normalized, &ctx, a, b, phrase, false)
     });
     // The shape rules add what the first rules missed: a category they did not flag at all.
     let mut shaped = Vec::new();
-    shapes::scan(&normalized, &ctx, &mut shaped);
+    shapes::scan(normalized, &ctx, &mut shaped);
     let seen: Vec<RiskCategory> = hits.iter().map(|h| h.category).collect();
     hits.extend(shaped.into_iter().filter(|h| !seen.contains(&h.category)));
     let len = text.chars().count();
@@ -517,8 +575,10 @@ mod tests {
     #[test]
     fn categories_have_names_labels_and_warnings_in_both_languages() {
         for (id, category) in rule::ALL {
-            let (prefix, _) = id.split_once('.').unwrap_or_default();
-            let expected = match prefix {
+            // The second opinion's ids name the category after `model.`.
+            let (prefix, rest) = id.split_once('.').unwrap_or_default();
+            let family = if prefix == "model" { rest } else { prefix };
+            let expected = match family {
                 "contact" | "offplatform" => RiskCategory::OffPlatformContact,
                 "release" => RiskCategory::EarlyRelease,
                 "payment" => RiskCategory::OffPlatformPayment,

@@ -4,7 +4,7 @@
 //! A message counts as caught when the scanner flags it at all (the buyer sees a warning); per family the
 //! report also says how often the flagged category was the labelled one.
 
-use super::{scan, RiskCategory, ScanConfig};
+use super::{scan, RiskCategory, Scan, ScanConfig};
 use serde::Deserialize;
 
 /// One labelled message.
@@ -95,9 +95,17 @@ fn ratio(a: usize, b: usize) -> f64 {
 
 /// Scans every message of the corpus and compares with its label.
 pub fn evaluate(corpus: &[Labelled], cfg: &ScanConfig) -> Report {
+    let verdicts: Vec<Scan> = corpus.iter().map(|item| scan(&item.text, cfg)).collect();
+    evaluate_verdicts(corpus, &verdicts)
+}
+
+/// Compares verdicts already made (one per message, in order; a message without one counts as not flagged) with
+/// the corpus's labels: for scoring another scanner, such as [`super::scan_with_model`], on the same corpus.
+pub fn evaluate_verdicts(corpus: &[Labelled], verdicts: &[Scan]) -> Report {
     let mut report = Report::default();
-    for item in corpus {
-        let verdict = scan(&item.text, cfg);
+    let none = Scan::default();
+    for (i, item) in corpus.iter().enumerate() {
+        let verdict = verdicts.get(i).unwrap_or(&none);
         let family = item.category.clone().unwrap_or_else(|| "risky".to_string());
         if item.risky {
             let idx = match report.families.iter().position(|f| f.name == family) {
@@ -133,6 +141,19 @@ pub fn evaluate(corpus: &[Labelled], cfg: &ScanConfig) -> Report {
 
 /// The report as text: the figures, then every miss and false alarm.
 pub fn render(report: &Report) -> String {
+    let mut out = render_figures(report);
+    for (family, text) in &report.misses {
+        out.push_str(&format!("miss [{family}] {text}\n"));
+    }
+    for (text, rules) in &report.false_alarms {
+        out.push_str(&format!("false alarm [{}] {text}\n", rules.join(",")));
+    }
+    out
+}
+
+/// The figures alone (totals and recall per family), without a message's text: what may be shown of an unseen
+/// corpus without spoiling it.
+pub fn render_figures(report: &Report) -> String {
     let mut out = format!(
         "messages {}  precision {:.3}  recall {:.3}  (tp {} fp {} fn {} tn {})\n",
         report.total(),
@@ -153,12 +174,6 @@ pub fn render(report: &Report) -> String {
             f.right_category,
             f.total
         ));
-    }
-    for (family, text) in &report.misses {
-        out.push_str(&format!("miss [{family}] {text}\n"));
-    }
-    for (text, rules) in &report.false_alarms {
-        out.push_str(&format!("false alarm [{}] {text}\n", rules.join(",")));
     }
     out
 }
