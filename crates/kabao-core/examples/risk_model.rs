@@ -15,7 +15,7 @@
 
 use kabao_core::risk::eval::{corpus_category, evaluate_verdicts, parse_corpus, render_figures, Labelled, Report};
 use kabao_core::risk::model::{self, Model, Opinion, TrainParams, DEFAULT_THRESHOLD, SEEN_CORPORA};
-use kabao_core::risk::{rule, scan, scan_with_model, Hit, Scan, ScanConfig};
+use kabao_core::risk::{rule, scan_rules, scan_with_model, Hit, Scan, ScanConfig};
 use std::time::{Duration, Instant};
 
 const DATA: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/data/risk/");
@@ -193,8 +193,11 @@ fn loso(params: &TrainParams, forward: bool, blind: bool) -> Result<(), String> 
             .flat_map(|(_, (_, c))| c.iter().cloned())
             .collect();
         let m = model::train(&train, params);
-        let rules: Vec<Scan> =
-            if blind { blind_rules(name, test.len())? } else { test.iter().map(|i| scan(&i.text, &cfg)).collect() };
+        let rules: Vec<Scan> = if blind {
+            blind_rules(name, test.len())?
+        } else {
+            test.iter().map(|i| scan_rules(&i.text, &cfg)).collect()
+        };
         let ops: Vec<Opinion> = test.iter().map(|i| m.opinion(&i.text)).collect();
         let rules_report = evaluate_verdicts(test, &rules);
         pooled_rules.add(&rules_report);
@@ -276,8 +279,11 @@ fn veto_sweep(
             .flat_map(|(_, (_, c))| c.iter().cloned())
             .collect();
         let m = model::train(&train, params);
-        let rules: Vec<Scan> =
-            if blind { blind_rules(name, test.len())? } else { test.iter().map(|i| scan(&i.text, &cfg)).collect() };
+        let rules: Vec<Scan> = if blind {
+            blind_rules(name, test.len())?
+        } else {
+            test.iter().map(|i| scan_rules(&i.text, &cfg)).collect()
+        };
         let ops: Vec<Opinion> = test.iter().map(|i| m.opinion(&i.text)).collect();
         for (v, slot) in VETOES.iter().zip(pooled.iter_mut()) {
             let mut verdicts = Vec::with_capacity(test.len());
@@ -316,7 +322,7 @@ fn unseen(file: &str, threshold: f32) -> Result<(), String> {
     let corpus = parse_corpus(&text).map_err(|e| format!("{file}: {e}"))?;
     let model = model::builtin().ok_or("the committed model does not parse")?;
     let cfg = ScanConfig::default();
-    let rules: Vec<Scan> = corpus.iter().map(|i| scan(&i.text, &cfg)).collect();
+    let rules: Vec<Scan> = corpus.iter().map(|i| scan_rules(&i.text, &cfg)).collect();
     let ops: Vec<Opinion> = corpus.iter().map(|i| model.opinion(&i.text)).collect();
     let both: Vec<Scan> = corpus.iter().map(|i| scan_with_model(&i.text, &cfg, model, threshold)).collect();
     let model_only: Vec<Scan> = ops.iter().map(|op| model_verdict(op, threshold)).collect();
@@ -360,7 +366,7 @@ fn bench(seconds: f64) -> Result<(), String> {
     while (rules_time + both_time).as_secs_f64() < 2.0 * seconds {
         let start = Instant::now();
         for t in &texts {
-            flagged_rules += u64::from(scan(t, &cfg).risky());
+            flagged_rules += u64::from(scan_rules(t, &cfg).risky());
         }
         rules_time += start.elapsed();
         let start = Instant::now();

@@ -331,8 +331,24 @@ impl Serialize for Scan {
     }
 }
 
-/// Scans one message. Never panics; spans are character offsets into `text`.
+/// Scans one message, as every chat message and listing text is scanned: the rules, then, when no rule flagged
+/// it, the committed learned second opinion at [`model::DEFAULT_THRESHOLD`] ([`scan_with_model`]). Never
+/// panics; spans are character offsets into `text`.
+///
+/// Why both: on holdout9, a set written by someone who had read neither the rules nor any corpus and scored once
+/// (docs/RISK.md), the rules alone had precision 0.967 and recall 0.816, the model alone 0.995 / 0.876, and both
+/// 0.967 / 0.940. The rules explain themselves and hold the policies (a concrete id is always flagged); the model
+/// catches the rewordings no rule names yet.
 pub fn scan(text: &str, cfg: &ScanConfig) -> Scan {
+    match model::builtin() {
+        Some(m) => scan_with_model(text, cfg, m, model::DEFAULT_THRESHOLD),
+        // Cannot happen with the committed file (a test parses it); the rules alone are still a scanner.
+        None => scan_rules(text, cfg),
+    }
+}
+
+/// The rules alone, without the second opinion: what [`scan`] adds the model to, for measuring each on its own.
+pub fn scan_rules(text: &str, cfg: &ScanConfig) -> Scan {
     // Traditional characters are read as Simplified by every rule; one character for one, so spans still count
     // the message as written.
     let simplified = normalize::simplify(text);
@@ -340,7 +356,7 @@ pub fn scan(text: &str, cfg: &ScanConfig) -> Scan {
     scan_normalized(&simplified, &normalized, cfg)
 }
 
-/// [`scan`], then, when no rule flagged the message, the learned second opinion ([`model`]): a message the
+/// [`scan_rules`], then, when no rule flagged the message, the learned second opinion ([`model`]): a message the
 /// model finds risky with probability at least `threshold` gets one hit of its most probable category
 /// (`model.contact`, `model.payment`, `model.fee`, `model.release`), spanning the n-gram that weighed most, or the
 /// whole message. The model never removes a rule's hit.
@@ -352,10 +368,35 @@ pub fn scan_with_model(text: &str, cfg: &ScanConfig, model: &model::Model, thres
         let opinion = model.opinion_normalized(&normalized);
         if opinion.risky_probability() >= threshold {
             let span = opinion.span.unwrap_or((0, normalized.original_len));
-            scan.hits.push(Hit { rule: rule::model(opinion.category), category: opinion.category, span });
+            // The model's hit passes the rules' guards like a phrase rule's: a prohibition (先别急着确认收货), a
+            // warning or report, a denial, a goods name; and the platform's own links are allowed.
+            let (a, b) = normalized.normalized_range(span);
+            let ctx = shapes::Context::new(&normalized);
+            if !shapes::guarded(&normalized, &ctx, a, b, true, false)
+                && !inside_allowed_link(&simplified, span, &cfg.allowed_hosts)
+            {
+                scan.hits.push(Hit { rule: rule::model(opinion.category), category: opinion.category, span });
+            }
         }
     }
     scan
+}
+
+/// Whether the characters `span` of `text` lie in a token (up to whitespace or Chinese punctuation) that names
+/// an allowed host (`help.kabao.cn/faq`).
+fn inside_allowed_link(text: &str, span: (usize, usize), allowed: &[String]) -> bool {
+    let chars: Vec<char> = text.chars().collect();
+    let ends = |c: &char| c.is_whitespace() || "，。：、；！？（）【】「」《》".contains(*c);
+    let mut a = span.0.min(chars.len());
+    while a > 0 && chars.get(a - 1).is_some_and(|c| !ends(c)) {
+        a -= 1;
+    }
+    let mut b = span.1.clamp(a, chars.len());
+    while chars.get(b).is_some_and(|c| !ends(c)) {
+        b += 1;
+    }
+    let token: String = chars.get(a..b).unwrap_or_default().iter().collect::<String>().to_ascii_lowercase();
+    allowed.iter().any(|host| token.contains(&host.to_ascii_lowercase()))
 }
 
 /// The rules over a message already simplified and normalised.
@@ -810,6 +851,23 @@ mod tests {
 
     /// holdout8's false alarms fell into families of their own (a prohibition inside the request's words, the
     /// speaker's own refusal, a number the order is for); each in wordings of this test's own.
+    /// What every message gets ([`scan`]) is the rules and the second opinion: the model flags a fee the rules
+    /// name no shape for, with its category and words, and its hit passes the rules' guards and allowed links.
+    #[test]
+    fn the_second_opinion_is_part_of_every_scan_and_passes_the_guards() {
+        let cfg = ScanConfig::default();
+        let fee = "退款前要先把保证金补齐才能原路退回";
+        assert!(!scan_rules(fee, &cfg).risky(), "no rule names this one");
+        let hits = scan(fee, &cfg).hits;
+        assert_eq!(
+            hits.iter().map(|h| (h.rule, h.category)).collect::<Vec<_>>(),
+            [(rule::MODEL_FEE, RiskCategory::FeeScam)]
+        );
+        assert!(rule::describe(rule::MODEL_FEE, Lang::Zh).is_some_and(|w| w.contains("统计模型")));
+        // The platform's own help link reads like a link to the model; the allowed hosts hold for it too.
+        assert!(!scan("帮助中心：help.kabao.cn/faq 有常见问题", &cfg).risky());
+    }
+
     #[test]
     fn holdout8_false_alarm_families_stay_quiet() {
         let mut wrong = Vec::new();
@@ -832,7 +890,7 @@ mod tests {
             "京东plus会员码，打开京东App进入兑换中心输入兑换码即可",
             "取消订单后退款会退回微信零钱",
         ] {
-            if scan(t, &ScanConfig::default()).risky() {
+            if scan_rules(t, &ScanConfig::default()).risky() {
                 wrong.push(t);
             }
         }
@@ -844,14 +902,14 @@ mod tests {
             "我不方便在这说，你加我微信 kb_778",
             "充值找我，号码 13912345678",
         ] {
-            assert!(scan(t, &ScanConfig::default()).risky(), "{t}");
+            assert!(scan_rules(t, &ScanConfig::default()).risky(), "{t}");
         }
     }
 
     /// holdout8's families (2026-12-07), each in wordings of this test's own, not the corpus's.
     #[test]
     fn holdout8_families_are_flagged_in_other_words() {
-        let risky = |t: &str| scan(t, &ScanConfig::default()).risky();
+        let risky = |t: &str| scan_rules(t, &ScanConfig::default()).risky();
         let mut wrong = Vec::new();
         for t in [
             // Contact: other details asked for, adding "you", buying from you directly, a page or profile on another

@@ -28,8 +28,8 @@ const START: char = '\u{2}';
 const END: char = '\u{3}';
 
 /// The corpora the committed model is trained on, in this order (files under `tests/data/risk/`): every set that
-/// has been read. Unseen sets (holdout8) must never be added here while they are used as a measure.
-pub const SEEN_CORPORA: [&str; 8] = [
+/// has been read. An unseen set (holdout9) must never be added here while it is used as a measure.
+pub const SEEN_CORPORA: [&str; 9] = [
     "dev.jsonl",
     "holdout.jsonl",
     "holdout2.jsonl",
@@ -38,6 +38,7 @@ pub const SEEN_CORPORA: [&str; 8] = [
     "holdout5.jsonl",
     "holdout6.jsonl",
     "holdout7.jsonl",
+    "holdout8.jsonl",
 ];
 
 /// The risky probability (1 − P(benign)) from which a message the rules left alone is flagged. Chosen on the
@@ -495,7 +496,7 @@ mod tests {
     use super::*;
     use crate::risk::eval::parse_corpus;
 
-    const SEEN: [&str; 8] = [
+    const SEEN: [&str; 9] = [
         include_str!("../../../../tests/data/risk/dev.jsonl"),
         include_str!("../../../../tests/data/risk/holdout.jsonl"),
         include_str!("../../../../tests/data/risk/holdout2.jsonl"),
@@ -504,6 +505,7 @@ mod tests {
         include_str!("../../../../tests/data/risk/holdout5.jsonl"),
         include_str!("../../../../tests/data/risk/holdout6.jsonl"),
         include_str!("../../../../tests/data/risk/holdout7.jsonl"),
+        include_str!("../../../../tests/data/risk/holdout8.jsonl"),
     ];
 
     fn seen() -> Vec<Labelled> {
@@ -543,7 +545,7 @@ mod tests {
     #[test]
     fn the_seen_corpora_list_names_the_included_files() {
         assert_eq!(SEEN_CORPORA.len(), SEEN.len());
-        assert!(!SEEN_CORPORA.iter().any(|f| f.contains("holdout8")));
+        assert!(!SEEN_CORPORA.iter().any(|f| f.contains("holdout9")));
     }
 
     #[test]
