@@ -8,8 +8,9 @@ use kabao_core::{ProductId, ShopId, Timestamp, UserId};
 
 /// Claims of shop `$1` decided since `$2`, and how many of them the merchant decided (every decided claim counts
 /// for the approval share; only the merchant's own decisions, not automatic re-issues, for the response time).
-pub(crate) const DECIDED_CLAIMS_SQL: &str = "SELECT COUNT(*), COALESCE(SUM(CASE WHEN auto_remedied THEN 0 ELSE 1 END), 0) \
-     FROM claims WHERE shop_id = $1 AND decided_at >= $2 AND state IN ('reissued', 'refunded', 'rejected', 'escalated')";
+pub(crate) const DECIDED_CLAIMS_SQL: &str =
+    "SELECT COUNT(*), COALESCE(SUM(CASE WHEN auto_remedied THEN 0 ELSE 1 END), 0) FROM claims \
+     WHERE shop_id = $1 AND decided_at >= $2 AND state IN ('reissued', 'refunded', 'rejected', 'escalated')";
 
 /// The merchant's response time at offset `$3` in ascending order (the median at half the count): sorted in the
 /// database, one row returned.
