@@ -99,9 +99,10 @@ pub trait Store: Send + Sync + 'static {
     async fn begin(&self, mode: TxMode) -> StoreResult<Box<dyn Tx>>;
     /// Cheap liveness check for `/healthz`.
     async fn ping(&self) -> StoreResult<()>;
-    /// Refreshes the query planner's statistics after a bulk load (the benchmarks' seeding), as autovacuum
-    /// would on a server that has been running. PostgreSQL: `ANALYZE`; SQLite: nothing (its plans come from the
-    /// indexes alone, which the plan tests pin).
+    /// After a bulk load (the benchmarks' seeding), what autovacuum does on a server that has been running:
+    /// PostgreSQL: `VACUUM (ANALYZE)`, which removes the dead row versions every sale leaves behind (its product
+    /// row, its order, its keys) and refreshes the planner's statistics; SQLite: nothing (its plans come from the
+    /// indexes alone, which the plan tests pin, and it keeps no dead versions).
     async fn analyze(&self) -> StoreResult<()>;
     /// PostgreSQL: the statements this store has sent (each a round trip: queries, `BEGIN` and the `COMMIT` or
     /// `ROLLBACK` that ends a transaction; not the pings of idle connections), for `kabao bench checkout`'s

@@ -139,7 +139,8 @@ impl Store for PgStore {
     }
 
     async fn analyze(&self) -> StoreResult<()> {
-        sqlx::query("ANALYZE").execute(&self.pool).await.map_err(map_sqlx)?;
+        // Not in a transaction (VACUUM refuses one): the pool's connection runs it on its own.
+        sqlx::query("VACUUM (ANALYZE)").execute(&self.pool).await.map_err(map_sqlx)?;
         Ok(())
     }
 

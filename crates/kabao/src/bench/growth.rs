@@ -127,7 +127,7 @@ async fn measure_growth(
     let refreshed =
         kabao_app::trust::refresh_facts(&state.app).await.map_err(|e| anyhow::anyhow!("trust facts: {e}"))?;
     let facts_s = t.elapsed().as_secs_f64();
-    eprintln!("bench growth: analyze {analyze_s:.1} s, trust facts of {refreshed} shops refreshed in {facts_s:.1} s");
+    eprintln!("bench growth: vacuum and analyze {analyze_s:.1} s, trust facts of {refreshed} shops refreshed in {facts_s:.1} s");
 
     eprintln!("bench growth: timing the same pages on the grown marketplace");
     let mut conn = Connection::open(&server).await?;
