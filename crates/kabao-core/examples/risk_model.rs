@@ -172,7 +172,6 @@ fn blind_rules(name: &str, len: usize) -> Result<Vec<Scan>, String> {
 
 fn loso(params: &TrainParams, forward: bool, blind: bool) -> Result<(), String> {
     let sets = seen()?;
-    let cfg = ScanConfig::default();
     println!(
         "params {params:?}, {}, {}",
         if forward { "forward (earlier sets only)" } else { "leave one set out" },
@@ -182,36 +181,20 @@ fn loso(params: &TrainParams, forward: bool, blind: bool) -> Result<(), String> 
     let mut pooled_both = [Counts::default(); THRESHOLDS.len()];
     let mut pooled_added = [Added::default(); THRESHOLDS.len()];
     let mut pooled_rules = Counts::default();
-    for (k, (name, test)) in sets.iter().enumerate() {
-        if k < 3 {
-            continue;
-        }
-        let train: Vec<Labelled> = sets
-            .iter()
-            .enumerate()
-            .filter(|&(j, _)| if forward { j < k } else { j != k })
-            .flat_map(|(_, (_, c))| c.iter().cloned())
-            .collect();
-        let m = model::train(&train, params);
-        let rules: Vec<Scan> = if blind {
-            blind_rules(name, test.len())?
-        } else {
-            test.iter().map(|i| scan_rules(&i.text, &cfg)).collect()
-        };
-        let ops: Vec<Opinion> = test.iter().map(|i| m.opinion(&i.text)).collect();
-        let rules_report = evaluate_verdicts(test, &rules);
+    let folds = folds(&sets, params, forward, blind)?;
+    for Fold { name, test, trained_on, features, rules, ops } in &folds {
+        let (test, rules, ops) = (*test, rules.as_slice(), ops.as_slice());
+        let rules_report = evaluate_verdicts(test, rules);
         pooled_rules.add(&rules_report);
         println!(
-            "\n== {name}: trained on {} messages, {} features; rules only: {}",
-            train.len(),
-            m.features(),
+            "\n== {name}: trained on {trained_on} messages, {features} features; rules only: {}",
             one(&rules_report)
         );
         for (t, &threshold) in THRESHOLDS.iter().enumerate() {
             let model_only: Vec<Scan> = ops.iter().map(|op| model_verdict(op, threshold)).collect();
-            let both: Vec<Scan> = rules.iter().zip(&ops).map(|(r, op)| combined_verdict(r, op, threshold)).collect();
+            let both: Vec<Scan> = rules.iter().zip(ops).map(|(r, op)| combined_verdict(r, op, threshold)).collect();
             let (mr, br) = (evaluate_verdicts(test, &model_only), evaluate_verdicts(test, &both));
-            let a = added(test, &rules, &ops, threshold);
+            let a = added(test, rules, ops, threshold);
             if let Some(c) = pooled_model.get_mut(t) {
                 c.add(&mr);
             }
@@ -237,10 +220,8 @@ fn loso(params: &TrainParams, forward: bool, blind: bool) -> Result<(), String> 
             );
         }
     }
-    if let Some(v) = veto_sweep(&sets, params, forward, blind)? {
-        println!("{v}");
-    }
-    println!("\n== pooled over holdout3..holdout7; rules only {}", pooled_rules.show());
+    println!("{}", veto_sweep(&folds));
+    println!("\n== pooled over the {} left-out sets; rules only {}", folds.len(), pooled_rules.show());
     for (t, threshold) in THRESHOLDS.iter().enumerate() {
         let (Some(m), Some(b), Some(a)) = (pooled_model.get(t), pooled_both.get(t), pooled_added.get(t)) else {
             continue;
@@ -262,32 +243,13 @@ fn loso(params: &TrainParams, forward: bool, blind: bool) -> Result<(), String> 
 /// Not proposed, measured for the record: the model also vetoes a rules' flag when it is sure the message is
 /// benign (P(benign) at least `v`), pooled over the left-out sets, with the model's own flags at the default
 /// threshold.
-fn veto_sweep(
-    sets: &[(&'static str, Vec<Labelled>)],
-    params: &TrainParams,
-    forward: bool,
-    blind: bool,
-) -> Result<Option<String>, String> {
+fn veto_sweep(folds: &[Fold<'_>]) -> String {
     const VETOES: [f32; 5] = [0.8, 0.9, 0.95, 0.97, 0.99];
-    let cfg = ScanConfig::default();
     let mut pooled = [(Counts::default(), 0usize, 0usize); VETOES.len()];
-    for (k, (name, test)) in sets.iter().enumerate().skip(3) {
-        let train: Vec<Labelled> = sets
-            .iter()
-            .enumerate()
-            .filter(|&(j, _)| if forward { j < k } else { j != k })
-            .flat_map(|(_, (_, c))| c.iter().cloned())
-            .collect();
-        let m = model::train(&train, params);
-        let rules: Vec<Scan> = if blind {
-            blind_rules(name, test.len())?
-        } else {
-            test.iter().map(|i| scan_rules(&i.text, &cfg)).collect()
-        };
-        let ops: Vec<Opinion> = test.iter().map(|i| m.opinion(&i.text)).collect();
+    for Fold { test, rules, ops, .. } in folds {
         for (v, slot) in VETOES.iter().zip(pooled.iter_mut()) {
             let mut verdicts = Vec::with_capacity(test.len());
-            for ((item, r), op) in test.iter().zip(&rules).zip(&ops) {
+            for ((item, r), op) in test.iter().zip(rules).zip(ops) {
                 let benign = op.probabilities.first().copied().unwrap_or(0.0);
                 if r.risky() && benign >= *v {
                     slot.1 += usize::from(!item.risky);
@@ -307,7 +269,47 @@ fn veto_sweep(
             c.show()
         ));
     }
-    Ok(Some(out))
+    out
+}
+
+/// One left-out set of the leave-one-set-out runs: the rules' verdicts on it and the opinions of a model trained
+/// on the other sets (or, `forward`, on the sets written before it).
+struct Fold<'a> {
+    name: &'static str,
+    test: &'a [Labelled],
+    trained_on: usize,
+    features: usize,
+    rules: Vec<Scan>,
+    ops: Vec<Opinion>,
+}
+
+/// Trains each fold's model once (holdout3 onwards: the three sets before are too small to leave out), for
+/// every figure of the run.
+fn folds<'a>(
+    sets: &'a [(&'static str, Vec<Labelled>)],
+    params: &TrainParams,
+    forward: bool,
+    blind: bool,
+) -> Result<Vec<Fold<'a>>, String> {
+    let cfg = ScanConfig::default();
+    let mut out = Vec::new();
+    for (k, (name, test)) in sets.iter().enumerate().skip(3) {
+        let train: Vec<Labelled> = sets
+            .iter()
+            .enumerate()
+            .filter(|&(j, _)| if forward { j < k } else { j != k })
+            .flat_map(|(_, (_, c))| c.iter().cloned())
+            .collect();
+        let m = model::train(&train, params);
+        let rules: Vec<Scan> = if blind {
+            blind_rules(name, test.len())?
+        } else {
+            test.iter().map(|i| scan_rules(&i.text, &cfg)).collect()
+        };
+        let ops = test.iter().map(|i| m.opinion(&i.text)).collect();
+        out.push(Fold { name, test, trained_on: train.len(), features: m.features(), rules, ops });
+    }
+    Ok(out)
 }
 
 fn one(r: &Report) -> String {
