@@ -394,8 +394,8 @@ fn model_reads(text: &str) -> bool {
     text.chars().filter(|c| ('\u{4e00}'..='\u{9fff}').contains(c)).nth(MODEL_MIN_HAN - 1).is_some()
 }
 
-/// Whether the characters `span` of `text` lie in a token (up to whitespace or Chinese punctuation) that names
-/// an allowed host (`help.kabao.cn/faq`).
+/// Whether the characters `span` of `text` lie in a link (a token up to whitespace or Chinese punctuation) whose
+/// host the rules leave alone ([`links::allowed_host`]: `help.kabao.cn/faq`, an official redemption site).
 fn inside_allowed_link(text: &str, span: (usize, usize), allowed: &[String]) -> bool {
     let chars: Vec<char> = text.chars().collect();
     let ends = |c: &char| c.is_whitespace() || "，。：、；！？（）【】「」《》".contains(*c);
@@ -408,7 +408,9 @@ fn inside_allowed_link(text: &str, span: (usize, usize), allowed: &[String]) -> 
         b += 1;
     }
     let token: String = chars.get(a..b).unwrap_or_default().iter().collect::<String>().to_ascii_lowercase();
-    allowed.iter().any(|host| token.contains(&host.to_ascii_lowercase()))
+    let rest = token.split_once("://").map_or(token.as_str(), |(_, r)| r);
+    let host = rest.split(['/', '?', '#', ':']).next().unwrap_or("").trim_matches('.');
+    host.contains('.') && links::allowed_host(host, allowed)
 }
 
 /// The rules over a message already simplified and normalised.

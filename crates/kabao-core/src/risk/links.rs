@@ -110,6 +110,12 @@ impl Allowed<'_> {
     }
 }
 
+/// Whether links to `host` (lowercase) are left alone: an allowed host or a subdomain of one, an official
+/// redemption site, a reserved name. The rules' link check and the second opinion's ([`super::scan_with_model`]).
+pub(super) fn allowed_host(host: &str, allowed: &[String]) -> bool {
+    Allowed { raw: allowed, normalised: std::cell::OnceCell::new() }.contains(host)
+}
+
 /// Names reserved for documentation and testing (RFC 2606, RFC 6761): `.example`, `.test`, `.invalid`,
 /// `.localhost` and `example.com/net/org` resolve to nobody's site, so a link there leads no buyer away.
 fn reserved(host: &str) -> bool {
